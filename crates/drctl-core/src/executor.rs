@@ -1,0 +1,340 @@
+//! Doing the work: walks the operation graph concurrently, calls providers,
+//! and records every finished operation in state at once.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::task::JoinSet;
+
+use crate::address::Address;
+use crate::operations::{OpKind, OperationGraph};
+use crate::plan::ResourceChange;
+use crate::provider::{Applied, OpContext, ProviderError, Providers};
+use crate::queue::ReadyQueue;
+use crate::state::{ResourceState, State};
+use crate::store::{StateStore, StoreError};
+use crate::value::Attributes;
+
+pub const DEFAULT_PARALLELISM: usize = 64;
+
+/// Where the executor saves state after each finished operation.
+pub trait StateSink {
+    fn persist(&mut self, state: &mut State) -> Result<(), StoreError>;
+}
+
+impl StateSink for StateStore {
+    fn persist(&mut self, state: &mut State) -> Result<(), StoreError> {
+        self.save(state)
+    }
+}
+
+/// Progress notifications, e.g. for the CLI's live output.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Started {
+        address: Address,
+        kind: OpKind,
+    },
+    Finished {
+        address: Address,
+        kind: OpKind,
+        elapsed: Duration,
+        error: Option<String>,
+    },
+    Skipped {
+        address: Address,
+        because: Address,
+    },
+}
+
+pub trait Observer: Send + Sync {
+    fn event(&self, event: &Event);
+}
+
+impl<F: Fn(&Event) + Send + Sync> Observer for F {
+    fn event(&self, event: &Event) {
+        self(event)
+    }
+}
+
+/// What a run did, by address.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub created: Vec<Address>,
+    pub updated: Vec<Address>,
+    pub replaced: Vec<Address>,
+    pub deleted: Vec<Address>,
+    pub failed: Vec<(Address, String)>,
+    pub skipped: Vec<Address>,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub fn is_success(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty()
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{} created, {} updated, {} replaced, {} deleted, {} failed, {} skipped",
+            self.created.len(),
+            self.updated.len(),
+            self.replaced.len(),
+            self.deleted.len(),
+            self.failed.len(),
+            self.skipped.len()
+        )
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ExecError {
+    #[error("no provider implements kind `{kind}` (needed by `{address}`)")]
+    MissingProvider { address: Address, kind: String },
+    #[error("{0}; every operation finished before this was reported, so re-running will pick up from the last saved state")]
+    Persist(#[source] StoreError),
+}
+
+pub struct Executor {
+    providers: Providers,
+    env: String,
+    parallelism: usize,
+}
+
+enum Outcome {
+    Created(Applied),
+    Updated(Attributes),
+    Deleted,
+}
+
+struct Finished {
+    op: usize,
+    inputs: Attributes,
+    result: Result<Outcome, ProviderError>,
+    elapsed: Duration,
+}
+
+impl Executor {
+    pub fn new(providers: Providers, env: &str, parallelism: usize) -> Self {
+        Self {
+            providers,
+            env: env.to_owned(),
+            parallelism: parallelism.max(1),
+        }
+    }
+
+    /// Applies `changes` to `state`, persisting through `sink` after each
+    /// finished operation. Provider failures are in the report; only a
+    /// failure to save state is an `Err`.
+    pub async fn run(
+        &self,
+        changes: &[ResourceChange],
+        state: &mut State,
+        sink: &mut dyn StateSink,
+        observer: &dyn Observer,
+    ) -> Result<Report, ExecError> {
+        for c in changes {
+            if self.providers.get(c.address.kind()).is_none() {
+                return Err(ExecError::MissingProvider {
+                    address: c.address.clone(),
+                    kind: c.address.kind().to_owned(),
+                });
+            }
+        }
+        let started = Instant::now();
+        let graph = OperationGraph::build(changes, state);
+        let mut queue = ReadyQueue::new(&graph.waits_on);
+        let mut running: JoinSet<Finished> = JoinSet::new();
+        let mut report = Report::default();
+        let mut persist_error = None;
+        let mut failed_addresses = BTreeSet::new();
+
+        loop {
+            while persist_error.is_none() && running.len() < self.parallelism {
+                let Some(op) = queue.pop() else { break };
+                let operation = &graph.operations[op];
+                let change = &changes[operation.change];
+                match self.start(op, operation.kind, change, state) {
+                    Ok(Some(job)) => {
+                        observer.event(&Event::Started {
+                            address: change.address.clone(),
+                            kind: operation.kind,
+                        });
+                        running.spawn(job);
+                    }
+                    // Nothing left to do (e.g. an update that resolved to no change).
+                    Ok(None) => queue.succeeded(op),
+                    Err(message) => {
+                        report.failed.push((change.address.clone(), message));
+                        failed_addresses.insert(change.address.clone());
+                        self.skip(&mut queue, op, &graph, changes, &mut report, &failed_addresses, observer);
+                    }
+                }
+            }
+            let Some(joined) = running.join_next().await else { break };
+            let done = match joined {
+                Ok(done) => done,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            let operation = &graph.operations[done.op];
+            let change = &changes[operation.change];
+            let address = change.address.clone();
+            observer.event(&Event::Finished {
+                address: address.clone(),
+                kind: operation.kind,
+                elapsed: done.elapsed,
+                error: done.result.as_ref().err().map(ToString::to_string),
+            });
+            match done.result {
+                Err(e) => {
+                    report.failed.push((address.clone(), e.to_string()));
+                    failed_addresses.insert(address);
+                    self.skip(&mut queue, done.op, &graph, changes, &mut report, &failed_addresses, observer);
+                    continue;
+                }
+                Ok(Outcome::Created(applied)) => {
+                    state.resources.insert(
+                        address.clone(),
+                        ResourceState {
+                            kind: address.kind().to_owned(),
+                            region: change.region.clone(),
+                            id: applied.id,
+                            inputs: done.inputs,
+                            outputs: applied.outputs,
+                            dependencies: change.depends_on.clone(),
+                        },
+                    );
+                    if operation.replacing {
+                        report.replaced.push(address);
+                    } else {
+                        report.created.push(address);
+                    }
+                }
+                Ok(Outcome::Updated(outputs)) => {
+                    if let Some(r) = state.resources.get_mut(&address) {
+                        r.inputs = done.inputs;
+                        r.outputs = outputs;
+                        r.dependencies = change.depends_on.clone();
+                    }
+                    report.updated.push(address);
+                }
+                Ok(Outcome::Deleted) => {
+                    state.resources.remove(&address);
+                    if !operation.replacing {
+                        report.deleted.push(address);
+                    }
+                }
+            }
+            match sink.persist(state) {
+                Ok(()) => queue.succeeded(done.op),
+                // Stop starting work; let what runs finish and keep trying
+                // to save it.
+                Err(e) => persist_error = Some(e),
+            }
+        }
+        report.elapsed = started.elapsed();
+        match persist_error {
+            Some(e) => Err(ExecError::Persist(e)),
+            None => Ok(report),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn skip(
+        &self,
+        queue: &mut ReadyQueue,
+        op: usize,
+        graph: &OperationGraph,
+        changes: &[ResourceChange],
+        report: &mut Report,
+        failed: &BTreeSet<Address>,
+        observer: &dyn Observer,
+    ) {
+        let because = changes[graph.operations[op].change].address.clone();
+        let mut skipped: BTreeSet<Address> = BTreeSet::new();
+        for s in queue.failed(op) {
+            let address = &changes[graph.operations[s].change].address;
+            if !failed.contains(address) && skipped.insert(address.clone()) {
+                observer.event(&Event::Skipped {
+                    address: address.clone(),
+                    because: because.clone(),
+                });
+            }
+        }
+        report.skipped.extend(skipped);
+    }
+
+    /// Prepares the provider call for one operation: resolves references
+    /// against the current state. `Ok(None)`: nothing to call.
+    fn start(
+        &self,
+        op: usize,
+        kind: OpKind,
+        change: &ResourceChange,
+        state: &State,
+    ) -> Result<Option<impl Future<Output = Finished> + Send + 'static>, String> {
+        let provider = Arc::clone(self.providers.get(change.address.kind()).expect("checked before the run"));
+        let ctx = OpContext {
+            env: self.env.clone(),
+            address: change.address.clone(),
+            region: change.region.clone(),
+        };
+        let prior = state.resources.get(&change.address).cloned();
+        let inputs: Attributes = match kind {
+            OpKind::Delete => Attributes::new(),
+            OpKind::Create | OpKind::Update => {
+                let lookup = |r: &crate::address::Reference| {
+                    state.resources.get(&r.address)?.outputs.get(&r.output).cloned()
+                };
+                let mut resolved = Attributes::new();
+                for (name, value) in &change.inputs {
+                    let v = value.resolve(&lookup).map_err(|_| {
+                        let refs: Vec<String> = value.references().iter().map(|r| r.to_string()).collect();
+                        format!("input `{name}` references {} which has no value after its dependencies ran", refs.join(", "))
+                    })?;
+                    resolved.insert(name.clone(), v);
+                }
+                resolved
+            }
+        };
+        match (kind, &prior) {
+            (OpKind::Update, Some(p)) if p.inputs == inputs => return Ok(None),
+            (OpKind::Update, None) => {
+                return Err("planned as an update, but it is no longer in state; plan again".into());
+            }
+            (OpKind::Delete, None) => return Ok(None),
+            _ => {}
+        }
+        Ok(Some(async move {
+            let started = Instant::now();
+            let result = match kind {
+                OpKind::Create => provider.create(&ctx, &inputs).await.map(Outcome::Created),
+                OpKind::Update => {
+                    let p = prior.expect("checked above");
+                    provider
+                        .update(&ctx, &p.id, &p.inputs, &inputs)
+                        .await
+                        .map(Outcome::Updated)
+                }
+                OpKind::Delete => {
+                    let p = prior.expect("checked above");
+                    provider
+                        .delete(&ctx, &p.id, &p.inputs, &p.outputs)
+                        .await
+                        .map(|()| Outcome::Deleted)
+                }
+            };
+            Finished {
+                op,
+                inputs,
+                result,
+                elapsed: started.elapsed(),
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+use crate::graph::DesiredGraph;
+use crate::planner::{plan_apply, plan_destroy};
+use crate::resource::ResourceSpec;
+use crate::testing::MemoryProvider;
+
+fn addr(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+#[derive(Default)]
+struct CountingSink {
+    saves: usize,
+    serials: Vec<u64>,
+}
+
+impl StateSink for CountingSink {
+    fn persist(&mut self, state: &mut State) -> Result<(), StoreError> {
+        state.serial += 1;
+        self.saves += 1;
+        self.serials.push(state.serial);
+        Ok(())
+    }
+}
+
+fn providers(p: &Arc<MemoryProvider>) -> Providers {
+    let mut ps = Providers::new();
+    ps.register(p.clone());
+    ps
+}
+
+/// root -> a -> a2, root -> b; c independent.
+fn desired() -> DesiredGraph {
+    let root = addr("p/mem.thing/root");
+    let a = addr("p/mem.thing/a");
+    DesiredGraph::new(vec![
+        ResourceSpec::new(root.clone(), "r1").input("size", 1),
+        ResourceSpec::new(a.clone(), "r1").input("parent", root.output("id")),
+        ResourceSpec::new(addr("p/mem.thing/a2"), "r1").input("parent", a.output("id")),
+        ResourceSpec::new(addr("p/mem.thing/b"), "r1").input("parent", root.output("id")),
+        ResourceSpec::new(addr("p/mem.thing/c"), "r1").input("size", 3),
+    ])
+    .unwrap()
+}
+
+async fn apply(p: &Arc<MemoryProvider>, state: &mut State, parallelism: usize) -> (Report, CountingSink) {
+    let changes = plan_apply(&desired(), state, &providers(p));
+    let mut sink = CountingSink::default();
+    let report = Executor::new(providers(p), "dev", parallelism)
+        .run(&changes, state, &mut sink, &|_: &Event| {})
+        .await
+        .unwrap();
+    (report, sink)
+}
+
+#[tokio::test]
+async fn apply_creates_in_order_resolves_references_and_saves_each_step() {
+    let p = Arc::new(MemoryProvider::default());
+    let mut state = State::new("dev");
+    let (report, sink) = apply(&p, &mut state, 64).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(report.created.len(), 5);
+    assert_eq!(sink.saves, 5, "state is saved after every finished resource");
+    let root_id = state.resources[&addr("p/mem.thing/root")].id.clone();
+    assert_eq!(state.resources[&addr("p/mem.thing/a")].inputs["parent"], json!(root_id));
+    let calls = p.calls.lock().unwrap().clone();
+    let pos = |s: &str| calls.iter().position(|c| c == s).unwrap();
+    assert!(pos("create p/mem.thing/root") < pos("create p/mem.thing/a"));
+    assert!(pos("create p/mem.thing/a") < pos("create p/mem.thing/a2"));
+
+    // A second plan is all no-op.
+    let again = plan_apply(&desired(), &state, &providers(&p));
+    assert!(again.iter().all(|c| c.action == crate::plan::Action::NoOp));
+}
+
+#[tokio::test]
+async fn failure_fails_only_dependents_and_state_keeps_successes() {
+    let p = Arc::new(MemoryProvider::default());
+    p.fail_names.lock().unwrap().insert("a".into());
+    let mut state = State::new("dev");
+    let (report, _) = apply(&p, &mut state, 64).await;
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, addr("p/mem.thing/a"));
+    assert!(report.failed[0].1.contains("injected failure"));
+    assert_eq!(report.skipped, vec![addr("p/mem.thing/a2")]);
+    let mut created = report.created.clone();
+    created.sort();
+    assert_eq!(
+        created,
+        vec![addr("p/mem.thing/b"), addr("p/mem.thing/c"), addr("p/mem.thing/root")]
+    );
+    assert_eq!(state.resources.len(), 3);
+    assert!(!report.is_success());
+    assert!(report.summary().contains("1 failed, 1 skipped"));
+
+    // Once the cause is gone the next apply finishes the rest.
+    p.fail_names.lock().unwrap().clear();
+    let (report, _) = apply(&p, &mut state, 64).await;
+    assert!(report.is_success());
+    assert_eq!(report.created.len(), 2);
+}
+
+#[tokio::test]
+async fn parallelism_bound_is_respected_and_the_graph_bounds_otherwise() {
+    let wide: Vec<ResourceSpec> = (0..12)
+        .map(|i| ResourceSpec::new(addr(&format!("p/mem.thing/n{i}")), "r1").input("size", i))
+        .collect();
+    for (limit, expected_peak) in [(3, 3), (64, 12)] {
+        let p = Arc::new(MemoryProvider::with_delay(Duration::from_millis(30)));
+        let graph = DesiredGraph::new(wide.clone()).unwrap();
+        let mut state = State::new("dev");
+        let changes = plan_apply(&graph, &state, &providers(&p));
+        let report = Executor::new(providers(&p), "dev", limit)
+            .run(&changes, &mut state, &mut CountingSink::default(), &|_: &Event| {})
+            .await
+            .unwrap();
+        assert!(report.is_success());
+        assert_eq!(p.peak_in_flight.load(Ordering::SeqCst), expected_peak, "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn destroy_runs_in_reverse_dependency_order() {
+    let p = Arc::new(MemoryProvider::default());
+    let mut state = State::new("dev");
+    apply(&p, &mut state, 64).await;
+    p.calls.lock().unwrap().clear();
+    let changes = plan_destroy(&state);
+    let report = Executor::new(providers(&p), "dev", 64)
+        .run(&changes, &mut state, &mut CountingSink::default(), &|_: &Event| {})
+        .await
+        .unwrap();
+    assert_eq!(report.deleted.len(), 5);
+    assert!(state.resources.is_empty());
+    assert!(p.objects.lock().unwrap().is_empty());
+    let calls = p.calls.lock().unwrap().clone();
+    let pos = |s: &str| calls.iter().position(|c| c == s).unwrap();
+    assert!(pos("delete p/mem.thing/a2") < pos("delete p/mem.thing/a"));
+    assert!(pos("delete p/mem.thing/a") < pos("delete p/mem.thing/root"));
+    assert!(pos("delete p/mem.thing/b") < pos("delete p/mem.thing/root"));
+}
+
+#[tokio::test]
+async fn replace_deletes_then_creates_and_updates_in_place() {
+    let p = Arc::new(MemoryProvider::default());
+    let mut state = State::new("dev");
+    apply(&p, &mut state, 64).await;
+    // Drift the applied inputs: `fixed` forces replacement, `size` does not.
+    state.resources.get_mut(&addr("p/mem.thing/c")).unwrap().inputs.insert("fixed".into(), json!(true));
+    state.resources.get_mut(&addr("p/mem.thing/root")).unwrap().inputs.insert("size".into(), json!(9));
+    p.calls.lock().unwrap().clear();
+    let (report, _) = apply(&p, &mut state, 64).await;
+    assert_eq!(report.replaced, vec![addr("p/mem.thing/c")]);
+    assert_eq!(report.updated, vec![addr("p/mem.thing/root")]);
+    let calls = p.calls.lock().unwrap().clone();
+    let pos = |s: &str| calls.iter().position(|c| c == s).unwrap();
+    assert!(pos("delete p/mem.thing/c") < pos("create p/mem.thing/c"));
+    assert_eq!(p.objects.lock().unwrap().len(), 5, "no duplicate left behind");
+}

@@ -1,0 +1,31 @@
+//! drctl's engine: resources and their addresses, the desired graph, the
+//! planner, plan and state documents, the state store and lock, and the
+//! executor. It knows nothing about AWS: providers plug in through
+//! [`provider::Provider`].
+
+pub mod address;
+pub mod executor;
+mod fsutil;
+pub mod graph;
+pub mod lock;
+pub mod operations;
+pub mod plan;
+pub mod planner;
+pub mod provider;
+pub mod queue;
+pub mod resource;
+pub mod state;
+pub mod store;
+pub mod value;
+
+#[cfg(test)]
+mod testing;
+
+pub use address::{Address, Reference};
+pub use fsutil::write_atomic;
+pub use graph::{DesiredGraph, GraphError};
+pub use plan::{Action, Plan, PlanOperation, ResourceChange};
+pub use provider::{Applied, KindSchema, Observed, OpContext, Provider, ProviderError, Providers, SchemaSource};
+pub use resource::ResourceSpec;
+pub use state::{ResourceState, State};
+pub use value::{Attributes, Value};

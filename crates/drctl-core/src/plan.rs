@@ -1,0 +1,210 @@
+//! The plan document: plain data plus its versioned JSON codec. Saved under
+//! plans/ and applied later exactly as written.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::address::Address;
+use crate::state::{DecodeError, State};
+use crate::value::Value;
+
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanOperation {
+    Apply,
+    Destroy,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub format_version: u32,
+    pub env: String,
+    pub operation: PlanOperation,
+    /// Lineage of the state the plan was made against; `None` when the
+    /// environment had no state file yet.
+    pub state_lineage: Option<Uuid>,
+    pub state_serial: u64,
+    pub account_id: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    pub changes: Vec<ResourceChange>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+/// What happens to one address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceChange {
+    pub address: Address,
+    pub region: String,
+    pub action: Action,
+    /// Desired inputs, references unresolved; empty for a delete.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, Value>,
+    /// For create/update/replace: desired dependencies. For delete: the
+    /// dependencies recorded in state.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub depends_on: BTreeSet<Address>,
+    /// Attribute-level differences; empty for a no-op.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<AttributeChange>,
+}
+
+impl ResourceChange {
+    /// Attributes whose change forces this resource to be replaced.
+    pub fn replace_reasons(&self) -> impl Iterator<Item = &str> {
+        self.attributes
+            .iter()
+            .filter(|a| a.forces_replacement)
+            .map(|a| a.name.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeChange {
+    pub name: String,
+    /// `None`: the attribute did not exist before.
+    pub before: Option<serde_json::Value>,
+    pub after: AfterValue,
+    #[serde(default)]
+    pub forces_replacement: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "value")]
+pub enum AfterValue {
+    Known(serde_json::Value),
+    KnownAfterApply,
+    Removed,
+}
+
+/// Terraform's "X to add, Y to change, Z to destroy" (a replace is one add
+/// and one destroy).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PlanSummary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl fmt::Display for PlanSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Plan: {} to add, {} to change, {} to destroy.",
+            self.add, self.change, self.destroy
+        )
+    }
+}
+
+impl Plan {
+    pub fn new(operation: PlanOperation, state: &State, state_exists: bool, changes: Vec<ResourceChange>) -> Self {
+        Self {
+            format_version: PLAN_FORMAT_VERSION,
+            env: state.env.clone(),
+            operation,
+            state_lineage: state_exists.then_some(state.lineage),
+            state_serial: if state_exists { state.serial } else { 0 },
+            account_id: state.account_id.clone(),
+            created_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            changes,
+        }
+    }
+
+    pub fn summary(&self) -> PlanSummary {
+        let mut s = PlanSummary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::NoOp => {}
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => {
+                    s.add += 1;
+                    s.destroy += 1
+                }
+                Action::Delete => s.destroy += 1,
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    /// Why this plan cannot be applied to `state` (`state_exists`: whether a
+    /// state file was found), or `None` if it still applies.
+    pub fn staleness(&self, state: &State, state_exists: bool) -> Option<String> {
+        if self.env != state.env {
+            return Some(format!("the plan is for environment `{}`, not `{}`", self.env, state.env));
+        }
+        match (self.state_lineage, state_exists) {
+            (None, false) => None,
+            (None, true) => Some(format!(
+                "the plan was made before any state existed; the state is now at serial {}",
+                state.serial
+            )),
+            (Some(_), false) => Some("the plan was made against a state that no longer exists".into()),
+            (Some(lineage), true) if lineage != state.lineage => Some(format!(
+                "the plan belongs to state lineage {lineage}, the state is lineage {}",
+                state.lineage
+            )),
+            (Some(_), true) if self.state_serial != state.serial => Some(format!(
+                "the plan was made at state serial {}, the state is now at serial {}",
+                self.state_serial, state.serial
+            )),
+            _ => None,
+        }
+    }
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Plan, DecodeError> {
+    let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(DecodeError::Syntax)?;
+    let version = raw
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or(DecodeError::MissingVersion)?;
+    if version > u64::from(PLAN_FORMAT_VERSION) {
+        return Err(DecodeError::Newer {
+            found: version,
+            supported: PLAN_FORMAT_VERSION,
+        });
+    }
+    serde_json::from_value(raw).map_err(DecodeError::Content)
+}
+
+pub fn encode(plan: &Plan) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(plan).expect("plan serialises");
+    out.push(b'\n');
+    out
+}

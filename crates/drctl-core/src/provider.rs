@@ -1,0 +1,167 @@
+//! The provider contract: what the engine asks of each resource kind.
+//! Implementations live outside the core (drctl-aws; a fake in tests).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::address::Address;
+use crate::value::Attributes;
+
+/// Static facts about a kind that the planner needs without calling anything.
+#[derive(Debug)]
+pub struct KindSchema {
+    pub kind: &'static str,
+    /// Inputs whose change cannot be applied in place.
+    pub force_new: &'static [&'static str],
+    /// Outputs other resources may reference.
+    pub outputs: &'static [&'static str],
+}
+
+impl KindSchema {
+    pub fn forces_replacement(&self, input: &str) -> bool {
+        self.force_new.contains(&input)
+    }
+}
+
+/// Where planners and validators look up kinds.
+pub trait SchemaSource {
+    fn schema(&self, kind: &str) -> Option<&KindSchema>;
+}
+
+/// Who and where an operation is for: providers tag and name with it.
+#[derive(Clone, Debug)]
+pub struct OpContext {
+    pub env: String,
+    pub address: Address,
+    pub region: String,
+}
+
+/// The provider-side identity and outputs of an existing resource.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub id: String,
+    pub outputs: Attributes,
+}
+
+/// What a read finds: current inputs (same shape as desired) and outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    pub inputs: Attributes,
+    pub outputs: Attributes,
+}
+
+/// A failed provider call, with the service's error code when there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderError {
+    pub operation: String,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn new(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            operation: operation.into(),
+            code: None,
+            message: message.into(),
+        }
+    }
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{}: {code}: {}", self.operation, self.message),
+            None => write!(f, "{}: {}", self.operation, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// Create, read, update and delete for one resource kind.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn schema(&self) -> &KindSchema;
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError>;
+
+    /// `Ok(None)` when the resource no longer exists.
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior_inputs: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError>;
+
+    /// Applies the changed non-replacing inputs; returns the new outputs.
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior_inputs: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError>;
+
+    /// Deleting something already gone succeeds.
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Attributes,
+        outputs: &Attributes,
+    ) -> Result<(), ProviderError>;
+}
+
+/// Providers by kind; drctl-aws fills one, unit tests fill another.
+#[derive(Clone, Default)]
+pub struct Providers {
+    by_kind: BTreeMap<String, Arc<dyn Provider>>,
+}
+
+impl Providers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register(&mut self, provider: Arc<dyn Provider>) {
+        self.by_kind.insert(provider.schema().kind.to_owned(), provider);
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn Provider>> {
+        self.by_kind.get(kind)
+    }
+
+    pub fn kinds(&self) -> impl Iterator<Item = &str> {
+        self.by_kind.keys().map(String::as_str)
+    }
+}
+
+impl SchemaSource for Providers {
+    fn schema(&self, kind: &str) -> Option<&KindSchema> {
+        self.by_kind.get(kind).map(|p| p.schema())
+    }
+}
+
+/// Schemas alone, for planning without providers (e.g. `drctl plan` offline).
+#[derive(Default)]
+pub struct Schemas(pub BTreeMap<&'static str, &'static KindSchema>);
+
+impl Schemas {
+    pub fn from_list(list: &[&'static KindSchema]) -> Self {
+        Schemas(list.iter().map(|s| (s.kind, *s)).collect())
+    }
+}
+
+impl SchemaSource for Schemas {
+    fn schema(&self, kind: &str) -> Option<&KindSchema> {
+        self.0.get(kind).copied()
+    }
+}

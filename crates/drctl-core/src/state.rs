@@ -1,0 +1,127 @@
+//! The state document: plain data plus its versioned JSON codec.
+//! File handling (atomic writes, backup, lock) lives in `store`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::address::Address;
+use crate::value::Attributes;
+
+/// The state format this build writes and the newest it reads.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub format_version: u32,
+    /// Fixed when the state is first created; a plan for another lineage is refused.
+    pub lineage: Uuid,
+    /// Incremented on every write.
+    pub serial: u64,
+    pub env: String,
+    /// The AWS account the resources live in, resolved through STS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    pub resources: BTreeMap<Address, ResourceState>,
+}
+
+/// What drctl knows about one resource it manages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceState {
+    pub kind: String,
+    pub region: String,
+    /// Provider-side identity (VPC id, bucket name, parameter name, ...).
+    pub id: String,
+    /// The inputs as last applied (or read on refresh), references resolved.
+    pub inputs: Attributes,
+    pub outputs: Attributes,
+    pub dependencies: BTreeSet<Address>,
+}
+
+impl State {
+    pub fn new(env: &str) -> Self {
+        Self {
+            format_version: STATE_FORMAT_VERSION,
+            lineage: Uuid::new_v4(),
+            serial: 0,
+            env: env.to_owned(),
+            account_id: None,
+            resources: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum DecodeError {
+    #[error("not valid JSON: {0}")]
+    Syntax(serde_json::Error),
+    #[error("no `format_version` field; this is not a drctl state file")]
+    MissingVersion,
+    #[error("format version {found} is newer than this drctl supports ({supported}); upgrade drctl")]
+    Newer { found: u64, supported: u32 },
+    #[error("invalid content: {0}")]
+    Content(serde_json::Error),
+}
+
+/// Reads a state document, refusing versions newer than this build.
+pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
+    let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(DecodeError::Syntax)?;
+    let version = raw
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or(DecodeError::MissingVersion)?;
+    if version > u64::from(STATE_FORMAT_VERSION) {
+        return Err(DecodeError::Newer {
+            found: version,
+            supported: STATE_FORMAT_VERSION,
+        });
+    }
+    // Version 1 is the only one so far; older versions would migrate here.
+    serde_json::from_value(raw).map_err(DecodeError::Content)
+}
+
+pub fn encode(state: &State) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(state).expect("state serialises");
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let mut s = State::new("dev");
+        s.resources.insert(
+            "primary/ec2.vpc/payment".parse().unwrap(),
+            ResourceState {
+                kind: "ec2.vpc".into(),
+                region: "us-east-1".into(),
+                id: "vpc-1".into(),
+                inputs: Attributes::from([("cidr_block".into(), "10.0.0.0/16".into())]),
+                outputs: Attributes::new(),
+                dependencies: BTreeSet::new(),
+            },
+        );
+        assert_eq!(decode(&encode(&s)).unwrap(), s);
+    }
+
+    #[test]
+    fn newer_and_corrupt_are_refused() {
+        let mut v = serde_json::to_value(State::new("dev")).unwrap();
+        v["format_version"] = 99.into();
+        let err = decode(v.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(err, DecodeError::Newer { found: 99, .. }), "{err}");
+        assert!(matches!(decode(b"{\"format_version\": 1, \"lin"), Err(DecodeError::Syntax(_))));
+        assert!(matches!(decode(b"{}"), Err(DecodeError::MissingVersion)));
+        assert!(matches!(
+            decode(b"{\"format_version\": 1}"),
+            Err(DecodeError::Content(_))
+        ));
+    }
+}

@@ -1,0 +1,101 @@
+//! An in-memory provider for unit tests of the engine.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::provider::{Applied, KindSchema, Observed, OpContext, Provider, ProviderError};
+use crate::value::Attributes;
+
+pub static THING: KindSchema = KindSchema {
+    kind: "mem.thing",
+    force_new: &["parent", "fixed"],
+    outputs: &["id", "name"],
+};
+
+/// Stores objects in a map; can be told to fail for given names and to take
+/// time, and records call order and peak concurrency.
+#[derive(Default)]
+pub struct MemoryProvider {
+    pub objects: Mutex<BTreeMap<String, Attributes>>,
+    pub fail_names: Mutex<BTreeSet<String>>,
+    pub delay: Duration,
+    pub calls: Mutex<Vec<String>>,
+    in_flight: AtomicUsize,
+    pub peak_in_flight: AtomicUsize,
+    next_id: AtomicUsize,
+}
+
+impl MemoryProvider {
+    pub fn with_delay(delay: Duration) -> Self {
+        Self {
+            delay,
+            ..Self::default()
+        }
+    }
+
+    async fn enter(&self, call: String, ctx: &OpContext) -> Result<(), ProviderError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.calls.lock().unwrap().push(call.clone());
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.fail_names.lock().unwrap().contains(ctx.address.name()) {
+            return Err(ProviderError::new(call, "injected failure").with_code("Injected"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Provider for MemoryProvider {
+    fn schema(&self) -> &KindSchema {
+        &THING
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        self.enter(format!("create {}", ctx.address), ctx).await?;
+        let id = format!("thing-{}", self.next_id.fetch_add(1, Ordering::SeqCst));
+        self.objects.lock().unwrap().insert(id.clone(), inputs.clone());
+        Ok(Applied {
+            outputs: Attributes::from([
+                ("id".into(), id.clone().into()),
+                ("name".into(), ctx.address.name().into()),
+            ]),
+            id,
+        })
+    }
+
+    async fn read(&self, _ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        Ok(self.objects.lock().unwrap().get(id).map(|inputs| Observed {
+            inputs: inputs.clone(),
+            outputs: Attributes::from([("id".into(), id.into())]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        self.enter(format!("update {}", ctx.address), ctx).await?;
+        self.objects.lock().unwrap().insert(id.into(), inputs.clone());
+        Ok(Attributes::from([
+            ("id".into(), id.into()),
+            ("name".into(), ctx.address.name().into()),
+        ]))
+    }
+
+    async fn delete(&self, ctx: &OpContext, id: &str, _i: &Attributes, _o: &Attributes) -> Result<(), ProviderError> {
+        self.enter(format!("delete {}", ctx.address), ctx).await?;
+        self.objects.lock().unwrap().remove(id);
+        Ok(())
+    }
+}
