@@ -1,0 +1,128 @@
+//! `ec2.internet_gateway`: an internet gateway attached to a VPC.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{sync_tags, tag_spec, tags_json};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, opt_str, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.internet_gateway",
+    force_new: &[],
+    outputs: &["internet_gateway_id"],
+};
+
+pub struct InternetGateway(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["InvalidInternetGatewayID.NotFound"];
+const NOT_ATTACHED: &[&str] = &["Gateway.NotAttached", "InvalidInternetGatewayID.NotFound"];
+
+impl InternetGateway {
+    async fn attach(&self, ctx: &OpContext, id: &str, vpc: &str) -> Result<(), ProviderError> {
+        self.0
+            .ec2(&ctx.region)
+            .attach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:AttachInternetGateway", e))?;
+        Ok(())
+    }
+
+    async fn detach(&self, ctx: &OpContext, id: &str, vpc: &str) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .detach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_ATTACHED) => Ok(()),
+            Err(e) => Err(api_error("ec2:DetachInternetGateway", e)),
+        }
+    }
+}
+
+fn outputs(id: &str) -> Attributes {
+    attrs([("internet_gateway_id", json!(id))])
+}
+
+#[async_trait]
+impl Provider for InternetGateway {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let vpc = req_str(ctx, inputs, "vpc_id")?;
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .create_internet_gateway()
+            .tag_specifications(tag_spec(ctx, inputs, ResourceType::InternetGateway))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateInternetGateway", e))?;
+        let id = out
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .ok_or_else(|| ProviderError::new("ec2:CreateInternetGateway", "no gateway id in the response"))?
+            .to_owned();
+        self.attach(ctx, &id, vpc).await?;
+        Ok(Applied { outputs: outputs(&id), id })
+    }
+
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_internet_gateways()
+            .internet_gateway_ids(id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeInternetGateways", e)),
+        };
+        let Some(g) = out.internet_gateways().first() else { return Ok(None) };
+        let vpc = g.attachments().first().and_then(|a| a.vpc_id());
+        Ok(Some(Observed {
+            inputs: attrs([("vpc_id", json!(vpc)), ("tags", tags_json(g.tags()))]),
+            outputs: outputs(id),
+        }))
+    }
+
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+        let want = req_str(ctx, inputs, "vpc_id")?;
+        let had = opt_str(prior, "vpc_id");
+        if had != Some(want) {
+            if let Some(old) = had {
+                self.detach(ctx, id, old).await?;
+            }
+            self.attach(ctx, id, want).await?;
+        }
+        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        Ok(outputs(id))
+    }
+
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+        if let Some(vpc) = opt_str(inputs, "vpc_id") {
+            self.detach(ctx, id, vpc).await?;
+        }
+        match self.0.ec2(&ctx.region).delete_internet_gateway().internet_gateway_id(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ec2:DeleteInternetGateway", e)),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! EC2 networking kinds.
+
+pub mod internet_gateway;
+pub mod route;
+pub mod route_table;
+pub mod route_table_association;
+pub mod security_group;
+pub mod subnet;
+pub mod vpc;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use drctl_core::{Attributes, OpContext, ProviderError};
+use serde_json::Value as Json;
+
+use crate::support::{all_tags, api_error, observed_tags, tag_changes, user_tags};
+
+/// Tags applied in the create call itself, so a resource is never untagged
+/// (crash recovery finds resources by their `drctl:address` tag).
+pub(crate) fn tag_spec(ctx: &OpContext, inputs: &Attributes, ty: ResourceType) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(ty)
+        .set_tags(Some(
+            all_tags(ctx, inputs)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+pub(crate) fn tags_json(tags: &[Tag]) -> Json {
+    observed_tags(
+        tags.iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))),
+    )
+}
+
+/// Applies the difference between the old and new `tags` inputs.
+pub(crate) async fn sync_tags(
+    client: &Client,
+    id: &str,
+    old: &Attributes,
+    new: &Attributes,
+) -> Result<(), ProviderError> {
+    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    if !set.is_empty() {
+        client
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(
+                set.into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateTags", e))?;
+    }
+    if !remove.is_empty() {
+        client
+            .delete_tags()
+            .resources(id)
+            .set_tags(Some(remove.into_iter().map(|k| Tag::builder().key(k).build()).collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DeleteTags", e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `ec2.route`: one route in a route table, to an internet or NAT gateway.
+//! Its id is `<route table id>_<destination>`, as in Terraform.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, invalid, opt_str, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.route",
+    force_new: &["route_table_id", "destination_cidr_block"],
+    outputs: &["route_table_id"],
+};
+
+pub struct Route(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound", "InvalidRoute.NotFound"];
+
+/// Targets a route may have; exactly one is set.
+const TARGETS: &[&str] = &["gateway_id", "nat_gateway_id"];
+
+fn target<'a>(ctx: &OpContext, inputs: &'a Attributes) -> Result<(&'static str, &'a str), ProviderError> {
+    let set: Vec<_> = TARGETS
+        .iter()
+        .filter_map(|k| opt_str(inputs, k).map(|v| (*k, v)))
+        .collect();
+    match set.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(invalid(ctx, format!("exactly one of {} must be set", TARGETS.join(", ")))),
+    }
+}
+
+#[async_trait]
+impl Provider for Route {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let table = req_str(ctx, inputs, "route_table_id")?;
+        let dest = req_str(ctx, inputs, "destination_cidr_block")?;
+        let (kind, target_id) = target(ctx, inputs)?;
+        let req = self
+            .0
+            .ec2(&ctx.region)
+            .create_route()
+            .route_table_id(table)
+            .destination_cidr_block(dest);
+        let req = match kind {
+            "gateway_id" => req.gateway_id(target_id),
+            _ => req.nat_gateway_id(target_id),
+        };
+        req.send().await.map_err(|e| api_error("ec2:CreateRoute", e))?;
+        Ok(Applied {
+            id: format!("{table}_{dest}"),
+            outputs: attrs([("route_table_id", json!(table))]),
+        })
+    }
+
+    async fn read(&self, ctx: &OpContext, _id: &str, prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        let table = req_str(ctx, prior, "route_table_id")?;
+        let dest = req_str(ctx, prior, "destination_cidr_block")?;
+        let out = match self.0.ec2(&ctx.region).describe_route_tables().route_table_ids(table).send().await {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
+        };
+        let route = out
+            .route_tables()
+            .first()
+            .and_then(|t| t.routes().iter().find(|r| r.destination_cidr_block() == Some(dest)));
+        let Some(route) = route else { return Ok(None) };
+        let mut inputs = attrs([
+            ("route_table_id", json!(table)),
+            ("destination_cidr_block", json!(dest)),
+        ]);
+        if let Some(g) = route.gateway_id() {
+            inputs.insert("gateway_id".into(), json!(g));
+        }
+        if let Some(n) = route.nat_gateway_id() {
+            inputs.insert("nat_gateway_id".into(), json!(n));
+        }
+        Ok(Some(Observed {
+            inputs,
+            outputs: attrs([("route_table_id", json!(table))]),
+        }))
+    }
+
+    async fn update(&self, ctx: &OpContext, _id: &str, _prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+        let table = req_str(ctx, inputs, "route_table_id")?;
+        let (kind, target_id) = target(ctx, inputs)?;
+        let req = self
+            .0
+            .ec2(&ctx.region)
+            .replace_route()
+            .route_table_id(table)
+            .destination_cidr_block(req_str(ctx, inputs, "destination_cidr_block")?);
+        let req = match kind {
+            "gateway_id" => req.gateway_id(target_id),
+            _ => req.nat_gateway_id(target_id),
+        };
+        req.send().await.map_err(|e| api_error("ec2:ReplaceRoute", e))?;
+        Ok(attrs([("route_table_id", json!(table))]))
+    }
+
+    async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .delete_route()
+            .route_table_id(req_str(ctx, inputs, "route_table_id")?)
+            .destination_cidr_block(req_str(ctx, inputs, "destination_cidr_block")?)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ec2:DeleteRoute", e)),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `ec2.route_table`: a route table; its routes and associations are
+//! resources of their own.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{sync_tags, tag_spec, tags_json};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.route_table",
+    force_new: &["vpc_id"],
+    outputs: &["route_table_id"],
+};
+
+pub struct RouteTable(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound"];
+
+fn outputs(id: &str) -> Attributes {
+    attrs([("route_table_id", json!(id))])
+}
+
+#[async_trait]
+impl Provider for RouteTable {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .create_route_table()
+            .vpc_id(req_str(ctx, inputs, "vpc_id")?)
+            .tag_specifications(tag_spec(ctx, inputs, ResourceType::RouteTable))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateRouteTable", e))?;
+        let id = out
+            .route_table()
+            .and_then(|t| t.route_table_id())
+            .ok_or_else(|| ProviderError::new("ec2:CreateRouteTable", "no route table id in the response"))?
+            .to_owned();
+        Ok(Applied { outputs: outputs(&id), id })
+    }
+
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        let out = match self.0.ec2(&ctx.region).describe_route_tables().route_table_ids(id).send().await {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
+        };
+        let Some(t) = out.route_tables().first() else { return Ok(None) };
+        Ok(Some(Observed {
+            inputs: attrs([("vpc_id", json!(t.vpc_id())), ("tags", tags_json(t.tags()))]),
+            outputs: outputs(id),
+        }))
+    }
+
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        Ok(outputs(id))
+    }
+
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+        match self.0.ec2(&ctx.region).delete_route_table().route_table_id(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ec2:DeleteRouteTable", e)),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `ec2.route_table_association`: binds a subnet to a route table.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.route_table_association",
+    // Re-pointing an association yields a new association id: replace.
+    force_new: &["subnet_id", "route_table_id"],
+    outputs: &["association_id"],
+};
+
+pub struct RouteTableAssociation(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["InvalidAssociationID.NotFound", "InvalidRouteTableID.NotFound"];
+
+#[async_trait]
+impl Provider for RouteTableAssociation {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .associate_route_table()
+            .subnet_id(req_str(ctx, inputs, "subnet_id")?)
+            .route_table_id(req_str(ctx, inputs, "route_table_id")?)
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:AssociateRouteTable", e))?;
+        let id = out
+            .association_id()
+            .ok_or_else(|| ProviderError::new("ec2:AssociateRouteTable", "no association id in the response"))?
+            .to_owned();
+        Ok(Applied {
+            outputs: attrs([("association_id", json!(id))]),
+            id,
+        })
+    }
+
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        let table = req_str(ctx, prior, "route_table_id")?;
+        let out = match self.0.ec2(&ctx.region).describe_route_tables().route_table_ids(table).send().await {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
+        };
+        let assoc = out
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .find(|a| a.route_table_association_id() == Some(id));
+        Ok(assoc.map(|a| Observed {
+            inputs: attrs([
+                ("subnet_id", json!(a.subnet_id())),
+                ("route_table_id", json!(a.route_table_id())),
+            ]),
+            outputs: attrs([("association_id", json!(id))]),
+        }))
+    }
+
+    async fn update(&self, _ctx: &OpContext, id: &str, _prior: &Attributes, _inputs: &Attributes) -> Result<Attributes, ProviderError> {
+        // Every input forces replacement; nothing to change in place.
+        Ok(attrs([("association_id", json!(id))]))
+    }
+
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+        match self.0.ec2(&ctx.region).disassociate_route_table().association_id(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ec2:DisassociateRouteTable", e)),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! `ec2.subnet`: one subnet in one availability zone.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{sync_tags, tag_spec, tags_json};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, bool_or, has_code, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.subnet",
+    force_new: &["vpc_id", "cidr_block", "availability_zone"],
+    outputs: &["subnet_id", "availability_zone"],
+};
+
+pub struct Subnet(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["InvalidSubnetID.NotFound"];
+
+impl Subnet {
+    async fn set_public_ip(&self, ctx: &OpContext, id: &str, on: bool) -> Result<(), ProviderError> {
+        self.0
+            .ec2(&ctx.region)
+            .modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:ModifySubnetAttribute", e))?;
+        Ok(())
+    }
+}
+
+fn outputs(id: &str, az: &str) -> Attributes {
+    attrs([("subnet_id", json!(id)), ("availability_zone", json!(az))])
+}
+
+#[async_trait]
+impl Provider for Subnet {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let az = req_str(ctx, inputs, "availability_zone")?;
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .create_subnet()
+            .vpc_id(req_str(ctx, inputs, "vpc_id")?)
+            .cidr_block(req_str(ctx, inputs, "cidr_block")?)
+            .availability_zone(az)
+            .tag_specifications(tag_spec(ctx, inputs, ResourceType::Subnet))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateSubnet", e))?;
+        let id = out
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .ok_or_else(|| ProviderError::new("ec2:CreateSubnet", "no subnet id in the response"))?
+            .to_owned();
+        if bool_or(inputs, "map_public_ip_on_launch", false) {
+            self.set_public_ip(ctx, &id, true).await?;
+        }
+        Ok(Applied {
+            outputs: outputs(&id, az),
+            id,
+        })
+    }
+
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        let out = match self.0.ec2(&ctx.region).describe_subnets().subnet_ids(id).send().await {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeSubnets", e)),
+        };
+        let Some(s) = out.subnets().first() else { return Ok(None) };
+        let az = s.availability_zone().unwrap_or_default();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("vpc_id", json!(s.vpc_id().unwrap_or_default())),
+                ("cidr_block", json!(s.cidr_block().unwrap_or_default())),
+                ("availability_zone", json!(az)),
+                ("map_public_ip_on_launch", json!(s.map_public_ip_on_launch().unwrap_or(false))),
+                ("tags", tags_json(s.tags())),
+            ]),
+            outputs: outputs(id, az),
+        }))
+    }
+
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+        let want = bool_or(inputs, "map_public_ip_on_launch", false);
+        if bool_or(prior, "map_public_ip_on_launch", false) != want {
+            self.set_public_ip(ctx, id, want).await?;
+        }
+        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        Ok(outputs(id, req_str(ctx, inputs, "availability_zone")?))
+    }
+
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+        match self.0.ec2(&ctx.region).delete_subnet().subnet_id(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ec2:DeleteSubnet", e)),
+        }
+    }
+}

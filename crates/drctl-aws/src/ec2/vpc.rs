@@ -1,0 +1,126 @@
+//! `ec2.vpc`: a VPC with DNS support and hostnames settings.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{sync_tags, tag_spec, tags_json};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, bool_or, has_code, req_str};
+use std::sync::Arc;
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.vpc",
+    force_new: &["cidr_block"],
+    outputs: &["vpc_id", "cidr_block"],
+};
+
+pub struct Vpc(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["InvalidVpcID.NotFound"];
+
+impl Vpc {
+    async fn set_dns(&self, ctx: &OpContext, id: &str, inputs: &Attributes, prior: Option<&Attributes>) -> Result<(), ProviderError> {
+        let ec2 = self.0.ec2(&ctx.region);
+        // One attribute per ModifyVpcAttribute call; hostnames need support on.
+        for (key, default) in [("enable_dns_support", true), ("enable_dns_hostnames", false)] {
+            let want = bool_or(inputs, key, default);
+            if prior.is_some_and(|p| bool_or(p, key, default) == want) {
+                continue;
+            }
+            let value = AttributeBooleanValue::builder().value(want).build();
+            let req = ec2.modify_vpc_attribute().vpc_id(id);
+            let req = if key == "enable_dns_support" {
+                req.enable_dns_support(value)
+            } else {
+                req.enable_dns_hostnames(value)
+            };
+            req.send().await.map_err(|e| api_error("ec2:ModifyVpcAttribute", e))?;
+        }
+        Ok(())
+    }
+
+    fn outputs(id: &str, cidr: &str) -> Attributes {
+        attrs([("vpc_id", json!(id)), ("cidr_block", json!(cidr))])
+    }
+}
+
+#[async_trait]
+impl Provider for Vpc {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let cidr = req_str(ctx, inputs, "cidr_block")?;
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .create_vpc()
+            .cidr_block(cidr)
+            .tag_specifications(tag_spec(ctx, inputs, ResourceType::Vpc))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateVpc", e))?;
+        let id = out
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .ok_or_else(|| ProviderError::new("ec2:CreateVpc", "no VPC id in the response"))?
+            .to_owned();
+        self.set_dns(ctx, &id, inputs, None).await?;
+        Ok(Applied {
+            outputs: Self::outputs(&id, cidr),
+            id,
+        })
+    }
+
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        let ec2 = self.0.ec2(&ctx.region);
+        let out = match ec2.describe_vpcs().vpc_ids(id).send().await {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeVpcs", e)),
+        };
+        let Some(vpc) = out.vpcs().first() else { return Ok(None) };
+        let mut flags = Vec::new();
+        for attr in [VpcAttributeName::EnableDnsSupport, VpcAttributeName::EnableDnsHostnames] {
+            let a = ec2
+                .describe_vpc_attribute()
+                .vpc_id(id)
+                .attribute(attr.clone())
+                .send()
+                .await
+                .map_err(|e| api_error("ec2:DescribeVpcAttribute", e))?;
+            let v = match attr {
+                VpcAttributeName::EnableDnsSupport => a.enable_dns_support().and_then(|b| b.value()),
+                _ => a.enable_dns_hostnames().and_then(|b| b.value()),
+            };
+            flags.push(v.unwrap_or(false));
+        }
+        let cidr = vpc.cidr_block().unwrap_or_default();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("cidr_block", json!(cidr)),
+                ("enable_dns_support", json!(flags[0])),
+                ("enable_dns_hostnames", json!(flags[1])),
+                ("tags", tags_json(vpc.tags())),
+            ]),
+            outputs: Self::outputs(id, cidr),
+        }))
+    }
+
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+        self.set_dns(ctx, id, inputs, Some(prior)).await?;
+        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        Ok(Self::outputs(id, req_str(ctx, inputs, "cidr_block")?))
+    }
+
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+        match self.0.ec2(&ctx.region).delete_vpc().vpc_id(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ec2:DeleteVpc", e)),
+        }
+    }
+}

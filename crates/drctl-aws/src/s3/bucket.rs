@@ -1,0 +1,260 @@
+//! `s3.bucket`: a bucket with versioning, default encryption, a full public
+//! access block and tags. Its id is the bucket name.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use crate::clients::Clients;
+use crate::support::{all_tags, api_error, attrs, bool_or, has_code, observed_tags, opt_str, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "s3.bucket",
+    force_new: &["bucket"],
+    outputs: &["bucket", "arn", "region"],
+};
+
+pub struct Bucket(pub(crate) Arc<Clients>);
+
+const GONE: &[&str] = &["NoSuchBucket", "NotFound"];
+
+fn outputs(name: &str, region: &str) -> Attributes {
+    attrs([
+        ("bucket", json!(name)),
+        ("arn", json!(format!("arn:aws:s3:::{name}"))),
+        ("region", json!(region)),
+    ])
+}
+
+impl Bucket {
+    /// Puts every setting whose input differs from `prior` (all on create).
+    async fn configure(&self, s3: &Client, ctx: &OpContext, name: &str, inputs: &Attributes, prior: Option<&Attributes>) -> Result<(), ProviderError> {
+        let changed = |k: &str| prior.is_none_or(|p| p.get(k) != inputs.get(k));
+        if changed("tags") {
+            let tags = all_tags(ctx, inputs)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ProviderError::new("s3:PutBucketTagging", e.to_string()))?;
+            s3.put_bucket_tagging()
+                .bucket(name)
+                .tagging(
+                    Tagging::builder()
+                        .set_tag_set(Some(tags))
+                        .build()
+                        .map_err(|e| ProviderError::new("s3:PutBucketTagging", e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(|e| api_error("s3:PutBucketTagging", e))?;
+        }
+        if changed("versioning") {
+            let status = if bool_or(inputs, "versioning", false) {
+                BucketVersioningStatus::Enabled
+            } else {
+                BucketVersioningStatus::Suspended
+            };
+            // A never-versioned bucket needs no "Suspended" call.
+            if prior.is_some() || status == BucketVersioningStatus::Enabled {
+                s3.put_bucket_versioning()
+                    .bucket(name)
+                    .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                    .send()
+                    .await
+                    .map_err(|e| api_error("s3:PutBucketVersioning", e))?;
+            }
+        }
+        if changed("sse_algorithm") {
+            if let Some(alg) = opt_str(inputs, "sse_algorithm") {
+                let rule = ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(
+                        ServerSideEncryptionByDefault::builder()
+                            .sse_algorithm(ServerSideEncryption::from(alg))
+                            .build()
+                            .map_err(|e| ProviderError::new("s3:PutBucketEncryption", e.to_string()))?,
+                    )
+                    .build();
+                s3.put_bucket_encryption()
+                    .bucket(name)
+                    .server_side_encryption_configuration(
+                        ServerSideEncryptionConfiguration::builder()
+                            .rules(rule)
+                            .build()
+                            .map_err(|e| ProviderError::new("s3:PutBucketEncryption", e.to_string()))?,
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| api_error("s3:PutBucketEncryption", e))?;
+            }
+        }
+        if changed("block_public_access") {
+            let on = bool_or(inputs, "block_public_access", false);
+            if on {
+                s3.put_public_access_block()
+                    .bucket(name)
+                    .public_access_block_configuration(
+                        PublicAccessBlockConfiguration::builder()
+                            .block_public_acls(true)
+                            .ignore_public_acls(true)
+                            .block_public_policy(true)
+                            .restrict_public_buckets(true)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| api_error("s3:PutPublicAccessBlock", e))?;
+            } else if prior.is_some() {
+                s3.delete_public_access_block()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("s3:DeletePublicAccessBlock", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every object version and delete marker.
+    async fn empty(&self, s3: &Client, name: &str) -> Result<(), ProviderError> {
+        loop {
+            let page = match s3.list_object_versions().bucket(name).send().await {
+                Ok(p) => p,
+                Err(e) if has_code(&e, GONE) => return Ok(()),
+                Err(e) => return Err(api_error("s3:ListObjectVersions", e)),
+            };
+            let ids: Vec<ObjectIdentifier> = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(page.delete_markers().iter().map(|m| (m.key(), m.version_id())))
+                .filter_map(|(k, v)| ObjectIdentifier::builder().key(k?).set_version_id(v.map(str::to_owned)).build().ok())
+                .collect();
+            if ids.is_empty() {
+                return Ok(());
+            }
+            s3.delete_objects()
+                .bucket(name)
+                .delete(
+                    Delete::builder()
+                        .set_objects(Some(ids))
+                        .quiet(true)
+                        .build()
+                        .map_err(|e| ProviderError::new("s3:DeleteObjects", e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(|e| api_error("s3:DeleteObjects", e))?;
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Bucket {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let name = req_str(ctx, inputs, "bucket")?;
+        let s3 = self.0.s3(&ctx.region);
+        let mut req = s3.create_bucket().bucket(name);
+        // us-east-1 is the one region that must not be named.
+        if ctx.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => {}
+            Err(e) if has_code(&e, &["BucketAlreadyOwnedByYou"]) => {}
+            Err(e) => return Err(api_error("s3:CreateBucket", e)),
+        }
+        self.configure(&s3, ctx, name, inputs, None).await?;
+        Ok(Applied {
+            id: name.to_owned(),
+            outputs: outputs(name, &ctx.region),
+        })
+    }
+
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        let s3 = self.0.s3(&ctx.region);
+        match s3.head_bucket().bucket(id).send().await {
+            Ok(_) => {}
+            Err(e) if has_code(&e, GONE) || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(api_error("s3:HeadBucket", e)),
+        }
+        let versioning = s3
+            .get_bucket_versioning()
+            .bucket(id)
+            .send()
+            .await
+            .map_err(|e| api_error("s3:GetBucketVersioning", e))?
+            .status()
+            == Some(&BucketVersioningStatus::Enabled);
+        let sse = match s3.get_bucket_encryption().bucket(id).send().await {
+            Ok(o) => o
+                .server_side_encryption_configuration()
+                .and_then(|c| c.rules().first())
+                .and_then(|r| r.apply_server_side_encryption_by_default())
+                .map(|d| d.sse_algorithm().as_str().to_owned()),
+            Err(e) if has_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => None,
+            Err(e) => return Err(api_error("s3:GetBucketEncryption", e)),
+        };
+        let blocked = match s3.get_public_access_block().bucket(id).send().await {
+            Ok(o) => o.public_access_block_configuration().is_some_and(|c| {
+                c.block_public_acls() == Some(true)
+                    && c.ignore_public_acls() == Some(true)
+                    && c.block_public_policy() == Some(true)
+                    && c.restrict_public_buckets() == Some(true)
+            }),
+            Err(e) if has_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => false,
+            Err(e) => return Err(api_error("s3:GetPublicAccessBlock", e)),
+        };
+        let tags = match s3.get_bucket_tagging().bucket(id).send().await {
+            Ok(o) => o.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
+            Err(e) if has_code(&e, &["NoSuchTagSet"]) => Vec::new(),
+            Err(e) => return Err(api_error("s3:GetBucketTagging", e)),
+        };
+        let mut inputs = attrs([
+            ("bucket", json!(id)),
+            ("versioning", json!(versioning)),
+            ("block_public_access", json!(blocked)),
+            ("tags", observed_tags(tags)),
+        ]);
+        if let Some(alg) = sse {
+            inputs.insert("sse_algorithm".into(), json!(alg));
+        }
+        Ok(Some(Observed {
+            inputs,
+            outputs: outputs(id, &ctx.region),
+        }))
+    }
+
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+        let s3 = self.0.s3(&ctx.region);
+        self.configure(&s3, ctx, id, inputs, Some(prior)).await?;
+        Ok(outputs(id, &ctx.region))
+    }
+
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+        let s3 = self.0.s3(&ctx.region);
+        self.empty(&s3, id).await?;
+        match s3.delete_bucket().bucket(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, GONE) => Ok(()),
+            Err(e) => Err(api_error("s3:DeleteBucket", e)),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Systems Manager kinds.
+
+pub mod parameter;

@@ -1,0 +1,159 @@
+//! `ssm.parameter`: a plain `String` parameter. Its id is the name.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use crate::clients::Clients;
+use crate::support::{all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, tag_changes, user_tags};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ssm.parameter",
+    force_new: &["name"],
+    outputs: &["name", "arn", "version"],
+};
+
+pub struct Parameter(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["ParameterNotFound"];
+
+fn parameter_type(ctx: &OpContext, inputs: &Attributes) -> Result<ParameterType, ProviderError> {
+    // SecureString values would land in state as plain inputs; drctl keeps
+    // secrets out of state, so only plain parameters are managed here.
+    match req_str(ctx, inputs, "type")? {
+        "String" => Ok(ParameterType::String),
+        "StringList" => Ok(ParameterType::StringList),
+        other => Err(invalid(ctx, format!("parameter type `{other}` is not supported (String, StringList)"))),
+    }
+}
+
+fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
+    Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .map_err(|e| ProviderError::new("ssm:Tag", e.to_string()))
+}
+
+impl Parameter {
+    async fn outputs(&self, ctx: &OpContext, name: &str) -> Result<Option<(Attributes, String, String)>, ProviderError> {
+        let out = match self.0.ssm(&ctx.region).get_parameter().name(name).send().await {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ssm:GetParameter", e)),
+        };
+        let Some(p) = out.parameter() else { return Ok(None) };
+        let outputs = attrs([
+            ("name", json!(name)),
+            ("arn", json!(p.arn())),
+            ("version", json!(p.version())),
+        ]);
+        let ty = p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default();
+        Ok(Some((outputs, p.value().unwrap_or_default().to_owned(), ty)))
+    }
+}
+
+#[async_trait]
+impl Provider for Parameter {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let name = req_str(ctx, inputs, "name")?;
+        let tags = all_tags(ctx, inputs)
+            .into_iter()
+            .map(|(k, v)| tag(k, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.0
+            .ssm(&ctx.region)
+            .put_parameter()
+            .name(name)
+            .value(req_str(ctx, inputs, "value")?)
+            .r#type(parameter_type(ctx, inputs)?)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| api_error("ssm:PutParameter", e))?;
+        let (outputs, _, _) = self
+            .outputs(ctx, name)
+            .await?
+            .ok_or_else(|| ProviderError::new("ssm:GetParameter", "parameter not found right after creation"))?;
+        Ok(Applied {
+            id: name.to_owned(),
+            outputs,
+        })
+    }
+
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+        let Some((outputs, value, ty)) = self.outputs(ctx, id).await? else { return Ok(None) };
+        let tags = self
+            .0
+            .ssm(&ctx.region)
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(id)
+            .send()
+            .await
+            .map_err(|e| api_error("ssm:ListTagsForResource", e))?;
+        let tags = tags.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned()));
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("name", json!(id)),
+                ("type", json!(ty)),
+                ("value", json!(value)),
+                ("tags", observed_tags(tags)),
+            ]),
+            outputs,
+        }))
+    }
+
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+        let ssm = self.0.ssm(&ctx.region);
+        if prior.get("value") != inputs.get("value") || prior.get("type") != inputs.get("type") {
+            ssm.put_parameter()
+                .name(id)
+                .value(req_str(ctx, inputs, "value")?)
+                .r#type(parameter_type(ctx, inputs)?)
+                .overwrite(true)
+                .send()
+                .await
+                .map_err(|e| api_error("ssm:PutParameter", e))?;
+        }
+        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
+        if !set.is_empty() {
+            ssm.add_tags_to_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(id)
+                .set_tags(Some(set.into_iter().map(|(k, v)| tag(k, v)).collect::<Result<_, _>>()?))
+                .send()
+                .await
+                .map_err(|e| api_error("ssm:AddTagsToResource", e))?;
+        }
+        if !remove.is_empty() {
+            ssm.remove_tags_from_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(id)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api_error("ssm:RemoveTagsFromResource", e))?;
+        }
+        let (outputs, _, _) = self
+            .outputs(ctx, id)
+            .await?
+            .ok_or_else(|| ProviderError::new("ssm:GetParameter", "parameter disappeared during update"))?;
+        Ok(outputs)
+    }
+
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+        match self.0.ssm(&ctx.region).delete_parameter().name(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ssm:DeleteParameter", e)),
+        }
+    }
+}

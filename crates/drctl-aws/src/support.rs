@@ -1,0 +1,104 @@
+//! Helpers every provider uses: error mapping, typed input access, tags.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use drctl_core::{Attributes, OpContext, ProviderError};
+use serde_json::Value as Json;
+
+/// Tag keys drctl owns on every taggable resource.
+pub const TAG_ENV: &str = "drctl:env";
+pub const TAG_ADDRESS: &str = "drctl:address";
+
+/// Maps an SDK error to a provider error carrying the AWS code and message.
+pub fn api_error<E, R>(operation: &str, err: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_owned);
+    let message = match err.message() {
+        Some(m) => m.to_owned(),
+        None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+    };
+    let e = ProviderError::new(operation, message);
+    match code {
+        Some(c) => e.with_code(c),
+        None => e,
+    }
+}
+
+/// Whether an SDK error carries one of `codes`.
+pub fn has_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {
+    err.code().is_some_and(|c| codes.contains(&c))
+}
+
+pub fn invalid(ctx: &OpContext, message: impl Into<String>) -> ProviderError {
+    ProviderError::new(format!("{}", ctx.address), message).with_code("InvalidInput")
+}
+
+pub fn req_str<'a>(ctx: &OpContext, inputs: &'a Attributes, key: &str) -> Result<&'a str, ProviderError> {
+    inputs
+        .get(key)
+        .and_then(Json::as_str)
+        .ok_or_else(|| invalid(ctx, format!("input `{key}` must be a string")))
+}
+
+pub fn opt_str<'a>(inputs: &'a Attributes, key: &str) -> Option<&'a str> {
+    inputs.get(key).and_then(Json::as_str)
+}
+
+pub fn bool_or(inputs: &Attributes, key: &str, default: bool) -> bool {
+    inputs.get(key).and_then(Json::as_bool).unwrap_or(default)
+}
+
+/// The user tags in `inputs["tags"]`.
+pub fn user_tags(inputs: &Attributes) -> BTreeMap<String, String> {
+    inputs
+        .get("tags")
+        .and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// User tags plus drctl's identity tags, as written to AWS.
+pub fn all_tags(ctx: &OpContext, inputs: &Attributes) -> BTreeMap<String, String> {
+    let mut t = user_tags(inputs);
+    t.insert(TAG_ENV.into(), ctx.env.clone());
+    t.insert(TAG_ADDRESS.into(), ctx.address.to_string());
+    t
+}
+
+/// Tags read back from AWS, minus drctl's own, as the `tags` input.
+pub fn observed_tags<I: IntoIterator<Item = (String, String)>>(tags: I) -> Json {
+    Json::Object(
+        tags.into_iter()
+            .filter(|(k, _)| k != TAG_ENV && k != TAG_ADDRESS)
+            .map(|(k, v)| (k, Json::String(v)))
+            .collect(),
+    )
+}
+
+/// `(to_set, to_remove)` between two tag maps.
+pub fn tag_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    (set, remove)
+}
+
+pub fn attrs<const N: usize>(pairs: [(&str, Json); N]) -> Attributes {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
