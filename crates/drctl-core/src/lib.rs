@@ -13,6 +13,7 @@ pub mod plan;
 pub mod planner;
 pub mod provider;
 pub mod queue;
+pub mod refresh;
 pub mod resource;
 pub mod state;
 pub mod store;

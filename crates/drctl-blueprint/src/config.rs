@@ -1,0 +1,386 @@
+//! drctl.toml: `[env.NAME]` tables, validated completely before any API
+//! call. Every error names the file and the key and says what to do.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use thiserror::Error;
+
+/// Regions drctl accepts: the commercial AWS regions.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "sa-east-1",
+    "mx-central-1", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1",
+    "eu-south-1", "eu-south-2", "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2",
+    "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-7", "ap-east-1", "me-south-1", "me-central-1", "il-central-1",
+    "af-south-1",
+];
+
+/// The settings of one environment, defaults applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvSettings {
+    pub primary_region: String,
+    pub secondary_region: String,
+    pub primary_cidr: Ipv4Net,
+    pub secondary_cidr: Ipv4Net,
+    pub domain: String,
+    pub alarm_email: Option<String>,
+    pub db_instance_class: String,
+    /// Written to the `feature-flags` SSM parameter of each region.
+    pub feature_flags: BTreeMap<String, bool>,
+}
+
+impl EnvSettings {
+    pub fn defaults(env: &str) -> Self {
+        Self {
+            primary_region: "us-east-1".into(),
+            secondary_region: "us-east-2".into(),
+            primary_cidr: "10.0.0.0/16".parse().expect("valid"),
+            secondary_cidr: "10.1.0.0/16".parse().expect("valid"),
+            domain: format!("payment-{env}.example.com"),
+            alarm_email: None,
+            db_instance_class: "db.r6g.large".into(),
+            feature_flags: BTreeMap::from([("new_payment_flow".into(), false)]),
+        }
+    }
+}
+
+/// A parsed and validated drctl.toml.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub envs: BTreeMap<String, EnvSettings>,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// Dotted key, e.g. `env.dev.primary_cidr`; empty for file-level errors.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: `{}`: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+const ENV_KEYS: &[&str] = &[
+    "primary_region",
+    "secondary_region",
+    "primary_cidr",
+    "secondary_cidr",
+    "domain",
+    "alarm_email",
+    "db_instance_class",
+    "feature_flags",
+];
+
+struct Ctx<'a> {
+    file: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_owned(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    let best = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, c)) => format!("; did you mean `{c}`?"),
+        None => format!("; known keys: {}", candidates.join(", ")),
+    }
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    v.type_str()
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            key: String::new(),
+            message: format!("cannot read it ({e}); create it or pass --config FILE"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let ctx = Ctx { file: path };
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ctx.err("", format!("invalid TOML: {}", e.to_string().trim_end())))?;
+        for key in table.keys() {
+            if key != "env" {
+                return Err(ctx.err(key.clone(), format!("unknown key{}", did_you_mean(key, &["env"]))));
+            }
+        }
+        let mut envs = BTreeMap::new();
+        if let Some(env_value) = table.get("env") {
+            let env_table = env_value.as_table().ok_or_else(|| {
+                ctx.err("env", format!("expected tables `[env.NAME]`, found {}", type_name(env_value)))
+            })?;
+            for (name, value) in env_table {
+                let key = format!("env.{name}");
+                validate_env_name(&ctx, &key, name)?;
+                let t = value.as_table().ok_or_else(|| {
+                    ctx.err(&key, format!("expected a table `[{key}]`, found {}", type_name(value)))
+                })?;
+                envs.insert(name.clone(), parse_env(&ctx, name, t)?);
+            }
+        }
+        Ok(Config {
+            path: path.to_owned(),
+            envs,
+        })
+    }
+
+    /// The settings of `env`, or an error listing the defined ones.
+    pub fn env(&self, env: &str) -> Result<&EnvSettings, ConfigError> {
+        self.envs.get(env).ok_or_else(|| {
+            let known: Vec<&str> = self.envs.keys().map(String::as_str).collect();
+            ConfigError {
+                file: self.path.clone(),
+                key: format!("env.{env}"),
+                message: if known.is_empty() {
+                    format!("no environment `{env}` is defined; add a `[env.{env}]` table")
+                } else {
+                    format!(
+                        "no environment `{env}` is defined (defined: {}); add a `[env.{env}]` table or pick one of those",
+                        known.join(", ")
+                    )
+                },
+            }
+        })
+    }
+}
+
+fn validate_env_name(ctx: &Ctx, key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = (1..=20).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ctx.err(
+            key,
+            "environment names are 1-20 characters of a-z, 0-9 and `-`, starting with a letter and not ending with `-` (they become part of S3 bucket and resource names)",
+        ))
+    }
+}
+
+fn get_str<'a>(ctx: &Ctx, key: &str, v: &'a toml::Value, example: &str) -> Result<&'a str, ConfigError> {
+    v.as_str().ok_or_else(|| {
+        ctx.err(key, format!("expected a string like \"{example}\", found {}", type_name(v)))
+    })
+}
+
+fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, ConfigError> {
+    let mut s = EnvSettings::defaults(env);
+    for (k, v) in t {
+        let key = format!("env.{env}.{k}");
+        match k.as_str() {
+            "primary_region" | "secondary_region" => {
+                let region = get_str(ctx, &key, v, "us-east-1")?;
+                if !KNOWN_REGIONS.contains(&region) {
+                    return Err(ctx.err(
+                        &key,
+                        format!("unknown AWS region `{region}`{}", did_you_mean(region, KNOWN_REGIONS)),
+                    ));
+                }
+                if k == "primary_region" {
+                    s.primary_region = region.to_owned();
+                } else {
+                    s.secondary_region = region.to_owned();
+                }
+            }
+            "primary_cidr" | "secondary_cidr" => {
+                let text = get_str(ctx, &key, v, "10.0.0.0/16")?;
+                let net: Ipv4Net = text.parse().map_err(|_| {
+                    ctx.err(&key, format!("`{text}` is not an IPv4 CIDR block like \"10.0.0.0/16\""))
+                })?;
+                if net.trunc() != net {
+                    return Err(ctx.err(
+                        &key,
+                        format!("`{text}` has host bits set; the network is `{}`", net.trunc()),
+                    ));
+                }
+                if !(16..=20).contains(&net.prefix_len()) {
+                    return Err(ctx.err(
+                        &key,
+                        format!(
+                            "`{text}` must have a prefix length between /16 (the largest VPC) and /20 (room for the 9 /24 subnets)"
+                        ),
+                    ));
+                }
+                if k == "primary_cidr" {
+                    s.primary_cidr = net;
+                } else {
+                    s.secondary_cidr = net;
+                }
+            }
+            "domain" => {
+                let d = get_str(ctx, &key, v, "payment-dev.example.com")?;
+                let valid = d.len() <= 253
+                    && d.contains('.')
+                    && d.split('.').all(|l| {
+                        (1..=63).contains(&l.len())
+                            && !l.starts_with('-')
+                            && !l.ends_with('-')
+                            && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    });
+                if !valid {
+                    return Err(ctx.err(&key, format!("`{d}` is not a lowercase DNS domain like \"payment-dev.example.com\"")));
+                }
+                s.domain = d.to_owned();
+            }
+            "alarm_email" => {
+                let e = get_str(ctx, &key, v, "oncall@example.com")?;
+                let valid = e
+                    .split_once('@')
+                    .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !e.contains(char::is_whitespace));
+                if !valid {
+                    return Err(ctx.err(&key, format!("`{e}` is not an e-mail address")));
+                }
+                s.alarm_email = Some(e.to_owned());
+            }
+            "db_instance_class" => {
+                let c = get_str(ctx, &key, v, "db.r6g.large")?;
+                if !c.starts_with("db.") || c.split('.').count() != 3 {
+                    return Err(ctx.err(&key, format!("`{c}` is not an RDS instance class like \"db.r6g.large\"")));
+                }
+                s.db_instance_class = c.to_owned();
+            }
+            "feature_flags" => {
+                let flags = v.as_table().ok_or_else(|| {
+                    ctx.err(&key, format!("expected a table of booleans like {{ new_payment_flow = false }}, found {}", type_name(v)))
+                })?;
+                s.feature_flags.clear();
+                for (flag, value) in flags {
+                    let b = value.as_bool().ok_or_else(|| {
+                        ctx.err(format!("{key}.{flag}"), format!("expected true or false, found {}", type_name(value)))
+                    })?;
+                    s.feature_flags.insert(flag.clone(), b);
+                }
+            }
+            other => {
+                return Err(ctx.err(&key, format!("unknown key{}", did_you_mean(other, ENV_KEYS))));
+            }
+        }
+    }
+    if s.primary_region == s.secondary_region {
+        return Err(ctx.err(
+            format!("env.{env}.secondary_region"),
+            format!(
+                "the secondary region must differ from the primary region (both are `{}`)",
+                s.primary_region
+            ),
+        ));
+    }
+    if s.primary_cidr.contains(&s.secondary_cidr.network()) || s.secondary_cidr.contains(&s.primary_cidr.network()) {
+        return Err(ctx.err(
+            format!("env.{env}.secondary_cidr"),
+            format!(
+                "`{}` overlaps the primary CIDR `{}`; the regions' VPCs need disjoint ranges",
+                s.secondary_cidr, s.primary_cidr
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("drctl.toml"), text)
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse("[env.dev]\n").unwrap();
+        let s = c.env("dev").unwrap();
+        assert_eq!(s, &EnvSettings::defaults("dev"));
+        assert_eq!(s.domain, "payment-dev.example.com");
+    }
+
+    #[test]
+    fn full_settings_parse() {
+        let c = parse(
+            r#"[env.staging]
+primary_region = "us-west-2"
+secondary_region = "us-east-1"
+primary_cidr = "10.20.0.0/16"
+secondary_cidr = "10.21.0.0/20"
+domain = "pay.example.org"
+alarm_email = "oncall@example.org"
+db_instance_class = "db.t4g.medium"
+feature_flags = { new_payment_flow = true }
+"#,
+        )
+        .unwrap();
+        let s = c.env("staging").unwrap();
+        assert_eq!(s.primary_region, "us-west-2");
+        assert_eq!(s.secondary_cidr.to_string(), "10.21.0.0/20");
+        assert_eq!(s.feature_flags["new_payment_flow"], true);
+    }
+
+    #[test]
+    fn every_bad_input_names_file_and_key() {
+        let cases = [
+            ("[env.dev\n", "invalid TOML"),
+            ("[env.dev]\nprimary_cidr = \"10.0.0.0/33\"", "`env.dev.primary_cidr`: `10.0.0.0/33` is not an IPv4 CIDR"),
+            ("[env.dev]\nprimary_cidr = \"10.0.0.1/16\"", "host bits"),
+            ("[env.dev]\nprimary_cidr = \"10.0.0.0/8\"", "prefix length"),
+            ("[env.dev]\nsecondary_cidr = \"10.0.16.0/20\"", "`env.dev.secondary_cidr`: `10.0.16.0/20` overlaps"),
+            ("[env.dev]\nprimary_region = \"us-east-9\"", "`env.dev.primary_region`: unknown AWS region `us-east-9`"),
+            ("[env.dev]\nsecondary_region = \"us-east-1\"", "must differ"),
+            ("[env.dev]\nprimary_cidr = 10", "expected a string like \"10.0.0.0/16\", found integer"),
+            ("[env.dev]\nprimary_regoin = \"us-east-1\"", "`env.dev.primary_regoin`: unknown key; did you mean `primary_region`?"),
+            ("[envs.dev]\n", "`envs`: unknown key; did you mean `env`?"),
+            ("[env.Dev]\n", "`env.Dev`: environment names"),
+            ("[env.dev]\nfeature_flags = { x = 1 }", "`env.dev.feature_flags.x`: expected true or false"),
+            ("[env.dev]\nalarm_email = \"nope\"", "not an e-mail"),
+            ("[env.dev]\ndomain = \"Bad_Domain\"", "not a lowercase DNS domain"),
+            ("[env.dev]\ndb_instance_class = \"r6g\"", "not an RDS instance class"),
+            ("env = 3", "expected tables"),
+        ];
+        for (text, expected) in cases {
+            let e = err(text);
+            assert!(e.starts_with("drctl.toml: "), "{e}");
+            assert!(e.contains(expected), "input {text:?}: got {e}");
+        }
+    }
+
+    #[test]
+    fn missing_env_lists_the_defined_ones() {
+        let c = parse("[env.dev]\n[env.prod]\n").unwrap();
+        let e = c.env("qa").unwrap_err().to_string();
+        assert!(e.contains("`env.qa`"), "{e}");
+        assert!(e.contains("defined: dev, prod"), "{e}");
+    }
+}

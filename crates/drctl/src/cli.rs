@@ -1,0 +1,150 @@
+//! Command-line syntax (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use drctl_core::executor::DEFAULT_PARALLELISM;
+
+#[derive(Debug, Parser)]
+#[command(name = "drctl", version, about = "Provision and operate the multi-region payment DR stack on AWS")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    pub fn log_level(&self) -> &'static str {
+        match self.global.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The environments file.
+    #[arg(long, global = true, default_value = "drctl.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Where state files and locks live.
+    #[arg(long, global = true, default_value = "state", value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Where saved plans go.
+    #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
+    pub plans_dir: PathBuf,
+    /// AWS endpoint override (otherwise AWS_ENDPOINT_URL or the real AWS).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the environment match drctl.toml (or apply a saved plan).
+    Apply(ApplyArgs),
+    /// Delete every resource of the environment, dependents first.
+    Destroy(DestroyArgs),
+    /// Print the resources recorded in state.
+    Show(ShowArgs),
+    /// Print the desired resource graph.
+    Graph(GraphArgs),
+    /// Check drctl.toml and every environment's graph without calling AWS.
+    Validate,
+    /// Remove a stale state lock left by a killed process.
+    ForceUnlock(EnvArg),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArg {
+    /// Environment name (a `[env.NAME]` table of drctl.toml).
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Save the plan (a bare file name goes into --plans-dir).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Read every resource from AWS first and plan against what exists.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Bound on concurrent reads with --refresh.
+    #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N")]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// A plan saved by `drctl plan --out`; applied exactly as written.
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most provider operations in flight at once.
+    #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N", value_parser = parse_parallelism)]
+    pub parallelism: usize,
+    /// Read every resource from AWS before planning.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most provider operations in flight at once.
+    #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N", value_parser = parse_parallelism)]
+    pub parallelism: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Print the state document as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+}
+
+fn parse_parallelism(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number of at least 1")),
+    }
+}

@@ -1,0 +1,222 @@
+//! One function per subcommand.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT};
+use drctl_core::executor::{Event, Executor};
+use drctl_core::lock;
+use drctl_core::plan::{self, Plan, PlanOperation};
+use drctl_core::planner::{plan_apply, plan_destroy};
+use drctl_core::refresh::refresh;
+use drctl_core::{State, write_atomic};
+
+use crate::cli::{ApplyArgs, Cli, Command, DestroyArgs, GraphArgs, GraphFormat, PlanArgs, ShowArgs};
+use crate::render;
+use crate::session::{Session, desired_graph};
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Plan(args) => plan_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Apply(args) => apply_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Destroy(args) => destroy_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Show(args) => show_cmd(&Session::open(g, &args.env.env)?, args),
+        Command::Graph(args) => graph_cmd(&Session::open(g, &args.env.env)?, args),
+        Command::Validate => validate_cmd(g),
+        Command::ForceUnlock(args) => {
+            Config::load(&g.config)?.env(&args.env)?;
+            match lock::force_unlock(&g.state_dir, &args.env)? {
+                Some(holder) => println!("Removed the lock of `{}` held by {holder}.", args.env),
+                None => println!("`{}` was not locked.", args.env),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Refreshes `state` in memory from AWS and reports what drifted.
+async fn refresh_state(session: &Session, state: &mut State, parallelism: usize) -> Result<()> {
+    let providers = drctl_aws::providers(session.aws().await);
+    match refresh(state, &providers, parallelism).await {
+        Ok(report) => {
+            for a in &report.gone {
+                println!("{a}: no longer exists; it will be created again");
+            }
+            for a in &report.drifted {
+                println!("{a}: changed outside drctl");
+            }
+            Ok(())
+        }
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            bail!("refresh failed; nothing was changed:\n  {}", lines.join("\n  "))
+        }
+    }
+}
+
+/// Plans against current state; with `refresh`, the state is first read
+/// back from AWS and saved (it is the truth about what exists).
+async fn make_plan(session: &Session, refresh_first: bool, verify_account: bool, parallelism: usize) -> Result<(Plan, State)> {
+    let (mut state, exists) = session.load_state()?;
+    let account = session.resolve_account(&mut state, verify_account).await?;
+    let desired = session.desired(&account)?;
+    let mut exists = exists;
+    if refresh_first && !state.resources.is_empty() {
+        let before = state.clone();
+        refresh_state(session, &mut state, parallelism).await?;
+        if state.resources != before.resources {
+            session.store.save(&mut state)?;
+            exists = true;
+        }
+    }
+    let changes = plan_apply(&desired, &state, &drctl_aws::schemas());
+    Ok((Plan::new(PlanOperation::Apply, &state, exists, changes), state))
+}
+
+async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCode> {
+    let _lock = if args.refresh { Some(session.lock("plan --refresh")?) } else { None };
+    let (plan, _) = make_plan(session, args.refresh, false, args.parallelism).await?;
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&plan::encode(&plan)).trim_end());
+    } else {
+        print!("{}", render::plan(&plan));
+    }
+    if let Some(out) = &args.out {
+        let path = session.plan_path(out);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        write_atomic(&path, &plan::encode(&plan)).with_context(|| format!("cannot write plan {}", path.display()))?;
+        if !args.json {
+            println!("\nSaved the plan to {}. Apply it with: drctl apply --env {} {}", path.display(), session.env, path.display());
+        }
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("standard input is not a terminal, so drctl cannot ask for confirmation; review the plan and pass --auto-approve");
+    }
+    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+async fn execute(session: &Session, plan: &Plan, mut state: State, parallelism: usize, verb: &str) -> Result<ExitCode> {
+    let providers = drctl_aws::providers(session.aws().await);
+    let executor = Executor::new(providers, &session.env, parallelism);
+    let mut store = session.store.clone();
+    let report = executor
+        .run(&plan.changes, &mut state, &mut store, &|e: &Event| render::progress(e))
+        .await?;
+    print!("{}", render::report(&report, verb));
+    Ok(if report.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
+    let _lock = session.lock("apply")?;
+    let (plan, state) = match &args.plan_file {
+        None => make_plan(session, args.refresh, true, args.parallelism).await?,
+        Some(file) => {
+            let path = session.plan_path(file);
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read plan {}", path.display()))?;
+            let plan = plan::decode(&bytes)
+                .with_context(|| format!("plan {} is unusable; make a new one with drctl plan --out", path.display()))?;
+            if plan.operation != PlanOperation::Apply {
+                bail!("plan {} is a {:?} plan, not an apply plan", path.display(), plan.operation);
+            }
+            let (mut state, exists) = session.load_state()?;
+            if let Some(why) = plan.staleness(&state, exists) {
+                bail!(
+                    "stale plan {}: {why}. Run `drctl plan --env {} --out FILE` again",
+                    path.display(),
+                    session.env
+                );
+            }
+            session.resolve_account(&mut state, true).await?;
+            if plan.account_id.is_some() && plan.account_id != state.account_id {
+                bail!("plan {} was made for AWS account {:?}, the credentials are for {:?}", path.display(), plan.account_id, state.account_id);
+            }
+            (plan, state)
+        }
+    };
+    print!("{}", render::plan(&plan));
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !confirm("perform these actions", args.auto_approve)? {
+        println!("Apply cancelled.");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!();
+    execute(session, &plan, state, args.parallelism, "Apply").await
+}
+
+async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
+    let _lock = session.lock("destroy")?;
+    let (mut state, exists) = session.load_state()?;
+    if state.resources.is_empty() {
+        println!("Nothing to destroy: the state of `{}` is empty.", session.env);
+        return Ok(ExitCode::SUCCESS);
+    }
+    session.resolve_account(&mut state, true).await?;
+    let plan = Plan::new(PlanOperation::Destroy, &state, exists, plan_destroy(&state));
+    print!("{}", render::plan(&plan));
+    if !confirm(&format!("destroy every resource of `{}`", session.env), args.auto_approve)? {
+        println!("Destroy cancelled.");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!();
+    execute(session, &plan, state, args.parallelism, "Destroy").await
+}
+
+fn show_cmd(session: &Session, args: ShowArgs) -> Result<ExitCode> {
+    let (state, _) = session.load_state()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&state)?);
+    } else {
+        print!("{}", render::state(&state));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn graph_cmd(session: &Session, args: GraphArgs) -> Result<ExitCode> {
+    // Addresses and edges do not depend on the account; names do.
+    let (state, _) = session.load_state()?;
+    let account = state.account_id.as_deref().unwrap_or(PLACEHOLDER_ACCOUNT);
+    let graph = session.desired(account)?;
+    match args.format {
+        GraphFormat::Dot => print!("{}", graph.to_dot()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
+    let config = Config::load(&g.config)?;
+    if config.envs.is_empty() {
+        bail!("{}: no environments; add a `[env.NAME]` table", g.config.display());
+    }
+    for (env, settings) in &config.envs {
+        let graph = desired_graph(env, settings, PLACEHOLDER_ACCOUNT)?;
+        println!(
+            "env `{env}`: {} resources, {} -> {}",
+            graph.len(),
+            settings.primary_region,
+            settings.secondary_region
+        );
+    }
+    println!("{}: valid.", g.config.display());
+    Ok(ExitCode::SUCCESS)
+}

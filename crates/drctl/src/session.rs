@@ -1,0 +1,108 @@
+//! What every environment command sets up: config, state store, and (only
+//! when a command needs it) the AWS context.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use drctl_aws::AwsContext;
+use drctl_blueprint::{Blueprint, Config, EnvSettings};
+use drctl_core::lock::StateLock;
+use drctl_core::store::StateStore;
+use drctl_core::{DesiredGraph, State};
+use tokio::sync::OnceCell;
+
+use crate::cli::Global;
+
+pub struct Session {
+    pub env: String,
+    pub settings: EnvSettings,
+    pub store: StateStore,
+    pub plans_dir: PathBuf,
+    endpoint: Option<String>,
+    aws: OnceCell<AwsContext>,
+}
+
+impl Session {
+    /// Loads and validates drctl.toml; fails before any API call.
+    pub fn open(global: &Global, env: &str) -> Result<Self> {
+        let config = Config::load(&global.config)?;
+        let settings = config.env(env)?.clone();
+        Ok(Self {
+            env: env.to_owned(),
+            settings,
+            store: StateStore::new(&global.state_dir, env),
+            plans_dir: global.plans_dir.clone(),
+            endpoint: global.endpoint.clone(),
+            aws: OnceCell::new(),
+        })
+    }
+
+    /// The stored state (or a new one) and whether a state file existed.
+    pub fn load_state(&self) -> Result<(State, bool)> {
+        Ok(match self.store.load()? {
+            Some(s) => (s, true),
+            None => (State::new(&self.env), false),
+        })
+    }
+
+    pub fn lock(&self, operation: &str) -> Result<StateLock> {
+        Ok(StateLock::acquire(self.store.dir(), &self.env, operation)?)
+    }
+
+    pub async fn aws(&self) -> &AwsContext {
+        self.aws
+            .get_or_init(|| AwsContext::load(self.endpoint.as_deref()))
+            .await
+    }
+
+    /// Makes sure `state.account_id` is known. With `verify`, asks STS even
+    /// if state has it, and refuses credentials for another account.
+    pub async fn resolve_account(&self, state: &mut State, verify: bool) -> Result<String> {
+        if let (Some(id), false) = (&state.account_id, verify) {
+            return Ok(id.clone());
+        }
+        let actual = self
+            .aws()
+            .await
+            .account_id()
+            .await
+            .context("cannot resolve the AWS account; check credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID) and --endpoint")?;
+        if let Some(recorded) = &state.account_id {
+            if *recorded != actual {
+                bail!(
+                    "the credentials belong to AWS account {actual}, but state {} records account {recorded}; use credentials for {recorded}",
+                    self.store.path().display()
+                );
+            }
+        }
+        state.account_id = Some(actual.clone());
+        Ok(actual)
+    }
+
+    /// The environment's desired graph, checked against the providers.
+    pub fn desired(&self, account_id: &str) -> Result<DesiredGraph> {
+        desired_graph(&self.env, &self.settings, account_id)
+    }
+
+    /// `--out NAME` goes into the plans folder; a path is used as given.
+    pub fn plan_path(&self, given: &Path) -> PathBuf {
+        if given.components().count() == 1 && !given.exists() {
+            self.plans_dir.join(given)
+        } else {
+            given.to_owned()
+        }
+    }
+}
+
+pub fn desired_graph(env: &str, settings: &EnvSettings, account_id: &str) -> Result<DesiredGraph> {
+    let blueprint = Blueprint {
+        env,
+        settings,
+        account_id,
+    };
+    let graph = DesiredGraph::new(blueprint.resources()).map_err(|e| anyhow!("blueprint of `{env}`: {e}"))?;
+    graph
+        .check_schemas(&drctl_aws::schemas())
+        .map_err(|e| anyhow!("blueprint of `{env}`: {e}"))?;
+    Ok(graph)
+}
