@@ -1,1 +1,7 @@
-fn main(){}
+//! drctl's integration suite: one binary (the SDK crates link once), one
+//! module per concern. Every test uses its own environment name, so tests
+//! share the emulator without seeing each other's resources.
+
+mod cli;
+mod e2e;
+mod providers;

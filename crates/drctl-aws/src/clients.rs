@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -31,7 +30,12 @@ impl AwsContext {
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
-        let base = loader.load().await;
+        Self::from_sdk_config(loader.load().await)
+    }
+
+    /// Wraps a configuration built by the caller (credentials, endpoint,
+    /// retries as they chose).
+    pub fn from_sdk_config(base: SdkConfig) -> Self {
         // A custom endpoint rarely serves virtual-hosted bucket names.
         let path_style =
             base.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
@@ -57,7 +61,7 @@ impl AwsContext {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| AwsError(format!("sts:GetCallerIdentity failed: {}", DisplayErrorContext(&e))))?;
+            .map_err(|e| AwsError(format!("sts:GetCallerIdentity failed: {}", crate::support::error_chain(&e))))?;
         out.account
             .ok_or_else(|| AwsError("sts:GetCallerIdentity returned no account".into()))
     }

@@ -21,7 +21,7 @@ where
     let code = err.code().map(str::to_owned);
     let message = match err.message() {
         Some(m) => m.to_owned(),
-        None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        None => error_chain(&err),
     };
     let e = ProviderError::new(operation, message);
     match code {
@@ -101,4 +101,18 @@ pub fn tag_changes(
 
 pub fn attrs<const N: usize>(pairs: [(&str, Json); N]) -> Attributes {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// `outer: inner: innermost`, without the SDK's debug dumps of raw responses.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }

@@ -1,0 +1,312 @@
+//! Each resource kind against the emulator through the real SDK clients:
+//! create, read (round trip), update, drift seen by read, delete.
+
+use drctl_core::{Address, Applied, Attributes, OpContext, Provider, Providers};
+use drctl_tests::{PRIMARY, SECONDARY, aws, emulator};
+use serde_json::{Value as Json, json};
+
+struct Kit {
+    providers: Providers,
+    aws: drctl_aws::AwsContext,
+    env: String,
+}
+
+impl Kit {
+    async fn new(env: &str) -> Kit {
+        let aws = aws(&emulator().endpoint).await;
+        Kit {
+            providers: drctl_aws::providers(&aws),
+            aws,
+            env: env.to_owned(),
+        }
+    }
+
+    fn ctx(&self, address: &str, region: &str) -> OpContext {
+        OpContext {
+            env: self.env.clone(),
+            address: address.parse::<Address>().unwrap(),
+            region: region.to_owned(),
+        }
+    }
+
+    fn provider(&self, ctx: &OpContext) -> &dyn Provider {
+        self.providers.get(ctx.address.kind()).unwrap().as_ref()
+    }
+
+    /// Creates, checks that a read returns exactly the inputs, updates to
+    /// `updated` (if given) and checks the read again.
+    async fn lifecycle(&self, ctx: &OpContext, inputs: Json, updated: Option<Json>) -> (Applied, Attributes) {
+        let p = self.provider(ctx);
+        let inputs = attrs(inputs);
+        let applied = p.create(ctx, &inputs).await.unwrap();
+        let read = p.read(ctx, &applied.id, &inputs).await.unwrap().expect("exists after create");
+        assert_eq!(read.inputs, inputs, "read after create of {}", ctx.address);
+        assert_eq!(read.outputs, applied.outputs, "outputs of {}", ctx.address);
+        let Some(updated) = updated else { return (applied, inputs) };
+        let updated = attrs(updated);
+        p.update(ctx, &applied.id, &inputs, &updated).await.unwrap();
+        let read = p.read(ctx, &applied.id, &updated).await.unwrap().expect("exists after update");
+        assert_eq!(read.inputs, updated, "read after update of {}", ctx.address);
+        (applied, updated)
+    }
+
+    async fn read(&self, ctx: &OpContext, id: &str, inputs: &Attributes) -> Option<Attributes> {
+        self.provider(ctx).read(ctx, id, inputs).await.unwrap().map(|o| o.inputs)
+    }
+
+    /// Deletes, checks it is gone, and that deleting again succeeds.
+    async fn delete(&self, ctx: &OpContext, applied: &Applied, inputs: &Attributes) {
+        let p = self.provider(ctx);
+        p.delete(ctx, &applied.id, inputs, &applied.outputs).await.unwrap();
+        assert!(p.read(ctx, &applied.id, inputs).await.unwrap().is_none(), "{} still exists", ctx.address);
+        p.delete(ctx, &applied.id, inputs, &applied.outputs).await.unwrap();
+    }
+
+    async fn vpc(&self, region: &str, cidr: &str) -> (OpContext, Applied, Attributes) {
+        let ctx = self.ctx("primary/ec2.vpc/payment", region);
+        let (a, i) = self
+            .lifecycle(
+                &ctx,
+                json!({"cidr_block": cidr, "enable_dns_support": true, "enable_dns_hostnames": true, "tags": {"Name": "t"}}),
+                None,
+            )
+            .await;
+        (ctx, a, i)
+    }
+}
+
+fn attrs(v: Json) -> Attributes {
+    serde_json::from_value(v).unwrap()
+}
+
+fn out(a: &Applied, key: &str) -> String {
+    a.outputs[key].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn vpc_lifecycle_and_drift() {
+    let kit = Kit::new("prov-vpc").await;
+    let ctx = kit.ctx("primary/ec2.vpc/payment", SECONDARY);
+    let (applied, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"cidr_block": "10.50.0.0/16", "enable_dns_support": true, "enable_dns_hostnames": true, "tags": {"Name": "a"}}),
+            Some(json!({"cidr_block": "10.50.0.0/16", "enable_dns_support": true, "enable_dns_hostnames": false, "tags": {"Name": "b", "Team": "sre"}})),
+        )
+        .await;
+    // The identity tags are on the resource, though not part of the inputs.
+    let ec2 = kit.aws.ec2(SECONDARY);
+    let vpc = ec2.describe_vpcs().vpc_ids(&applied.id).send().await.unwrap();
+    let tags: Vec<_> = vpc.vpcs()[0].tags().iter().map(|t| (t.key().unwrap(), t.value().unwrap())).collect();
+    assert!(tags.contains(&("drctl:env", "prov-vpc")));
+    assert!(tags.contains(&("drctl:address", "primary/ec2.vpc/payment")));
+    // Drift: a tag removed out of band.
+    ec2.delete_tags()
+        .resources(&applied.id)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("Team").build())
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&ctx, &applied.id, &inputs).await.unwrap();
+    assert_eq!(seen["tags"], json!({"Name": "b"}));
+    kit.delete(&ctx, &applied, &inputs).await;
+}
+
+#[tokio::test]
+async fn subnet_route_table_route_association_and_gateway() {
+    let kit = Kit::new("prov-net").await;
+    let (vctx, vpc, vinputs) = kit.vpc(PRIMARY, "10.51.0.0/16").await;
+    let vpc_id = out(&vpc, "vpc_id");
+
+    let sctx = kit.ctx("primary/ec2.subnet/public-a", PRIMARY);
+    let (subnet, sinputs) = kit
+        .lifecycle(
+            &sctx,
+            json!({"vpc_id": vpc_id, "cidr_block": "10.51.0.0/24", "availability_zone": "us-east-1a", "map_public_ip_on_launch": false, "tags": {"Name": "s"}}),
+            Some(json!({"vpc_id": vpc_id, "cidr_block": "10.51.0.0/24", "availability_zone": "us-east-1a", "map_public_ip_on_launch": true, "tags": {"Name": "s2"}})),
+        )
+        .await;
+
+    let gctx = kit.ctx("primary/ec2.internet_gateway/payment", PRIMARY);
+    let (igw, ginputs) = kit
+        .lifecycle(&gctx, json!({"vpc_id": vpc_id, "tags": {"Name": "g"}}), Some(json!({"vpc_id": vpc_id, "tags": {"Name": "g2"}})))
+        .await;
+
+    let tctx = kit.ctx("primary/ec2.route_table/public", PRIMARY);
+    let (table, tinputs) = kit
+        .lifecycle(&tctx, json!({"vpc_id": vpc_id, "tags": {"Name": "t"}}), Some(json!({"vpc_id": vpc_id, "tags": {"Name": "t2"}})))
+        .await;
+    let table_id = out(&table, "route_table_id");
+
+    let rctx = kit.ctx("primary/ec2.route/public-default", PRIMARY);
+    let (route, rinputs) = kit
+        .lifecycle(
+            &rctx,
+            json!({"route_table_id": table_id, "destination_cidr_block": "0.0.0.0/0", "gateway_id": igw.id}),
+            None,
+        )
+        .await;
+
+    let actx = kit.ctx("primary/ec2.route_table_association/public-a", PRIMARY);
+    let (assoc, ainputs) = kit
+        .lifecycle(&actx, json!({"subnet_id": subnet.id, "route_table_id": table_id}), None)
+        .await;
+
+    // Drift: the route deleted out of band is seen as gone.
+    kit.aws
+        .ec2(PRIMARY)
+        .delete_route()
+        .route_table_id(&table_id)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    assert!(kit.read(&rctx, &route.id, &rinputs).await.is_none());
+    // Drift: the subnet's public-IP setting changed out of band.
+    kit.aws
+        .ec2(PRIMARY)
+        .modify_subnet_attribute()
+        .subnet_id(&subnet.id)
+        .map_public_ip_on_launch(aws_sdk_ec2::types::AttributeBooleanValue::builder().value(false).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&sctx, &subnet.id, &sinputs).await.unwrap()["map_public_ip_on_launch"], json!(false));
+
+    kit.delete(&actx, &assoc, &ainputs).await;
+    kit.delete(&rctx, &route, &rinputs).await;
+    kit.delete(&tctx, &table, &tinputs).await;
+    kit.delete(&gctx, &igw, &ginputs).await;
+    kit.delete(&sctx, &subnet, &sinputs).await;
+    kit.delete(&vctx, &vpc, &vinputs).await;
+}
+
+#[tokio::test]
+async fn security_groups_with_named_rules_and_rule_drift() {
+    let kit = Kit::new("prov-sg").await;
+    let (vctx, vpc, vinputs) = kit.vpc(PRIMARY, "10.52.0.0/16").await;
+    let vpc_id = out(&vpc, "vpc_id");
+    let lctx = kit.ctx("primary/ec2.security_group/lambda", PRIMARY);
+    let (lambda, linputs) = kit
+        .lifecycle(
+            &lctx,
+            json!({"name": "prov-sg-lambda", "description": "l", "vpc_id": vpc_id, "ingress": {},
+                   "egress": {"all-outbound": {"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_block": "0.0.0.0/0"}},
+                   "tags": {"Name": "l"}}),
+            None,
+        )
+        .await;
+    let dctx = kit.ctx("primary/ec2.security_group/db", PRIMARY);
+    let rule = json!({"protocol": "tcp", "from_port": 5432, "to_port": 5432, "source_security_group_id": lambda.id});
+    let (db, dinputs) = kit
+        .lifecycle(
+            &dctx,
+            json!({"name": "prov-sg-db", "description": "d", "vpc_id": vpc_id, "ingress": {"postgres-from-lambda": rule}, "egress": {}, "tags": {}}),
+            Some(json!({"name": "prov-sg-db", "description": "d", "vpc_id": vpc_id,
+                        "ingress": {"postgres-from-lambda": rule, "admin": {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_block": "10.52.0.0/24"}},
+                        "egress": {}, "tags": {"Name": "d"}})),
+        )
+        .await;
+    // Drift: a rule added out of band shows up as unmanaged...
+    kit.aws
+        .ec2(PRIMARY)
+        .authorize_security_group_ingress()
+        .group_id(&db.id)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&dctx, &db.id, &dinputs).await.unwrap();
+    assert!(seen["ingress"].get("unmanaged-tcp-443-443-0.0.0.0/0").is_some(), "{seen:?}");
+    // ...and an update from the observed inputs removes it.
+    let p = kit.provider(&dctx);
+    p.update(&dctx, &db.id, &seen, &dinputs).await.unwrap();
+    assert_eq!(kit.read(&dctx, &db.id, &dinputs).await.unwrap(), dinputs);
+
+    kit.delete(&dctx, &db, &dinputs).await;
+    kit.delete(&lctx, &lambda, &linputs).await;
+    kit.delete(&vctx, &vpc, &vinputs).await;
+}
+
+#[tokio::test]
+async fn bucket_settings_update_and_drift() {
+    let kit = Kit::new("prov-s3").await;
+    for region in [PRIMARY, SECONDARY] {
+        let ctx = kit.ctx("primary/s3.bucket/data", region);
+        let name = format!("payment-data-prov-s3-{region}");
+        let (bucket, inputs) = kit
+            .lifecycle(
+                &ctx,
+                json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "tags": {"Name": "b"}}),
+                Some(json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "tags": {"Name": "b2", "Team": "sre"}})),
+            )
+            .await;
+        assert_eq!(bucket.outputs["arn"], json!(format!("arn:aws:s3:::{name}")));
+        // Drift: versioning suspended and the public access block removed.
+        let s3 = kit.aws.s3(region);
+        s3.put_bucket_versioning()
+            .bucket(&name)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        s3.delete_public_access_block().bucket(&name).send().await.unwrap();
+        let seen = kit.read(&ctx, &bucket.id, &inputs).await.unwrap();
+        assert_eq!((seen["versioning"].clone(), seen["block_public_access"].clone()), (json!(false), json!(false)));
+        kit.provider(&ctx).update(&ctx, &bucket.id, &seen, &inputs).await.unwrap();
+        assert_eq!(kit.read(&ctx, &bucket.id, &inputs).await.unwrap(), inputs);
+        // A bucket with object versions is emptied before deletion.
+        s3.put_object()
+            .bucket(&name)
+            .key("k")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"v1"))
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket(&name)
+            .key("k")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"v2"))
+            .send()
+            .await
+            .unwrap();
+        kit.delete(&ctx, &bucket, &inputs).await;
+    }
+}
+
+#[tokio::test]
+async fn parameter_value_update_and_drift() {
+    let kit = Kit::new("prov-ssm").await;
+    let ctx = kit.ctx("primary/ssm.parameter/feature-flags", SECONDARY);
+    let name = "/payment/prov-ssm/secondary/feature-flags";
+    let (param, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"name": name, "type": "String", "value": "{\"a\":false}", "tags": {"Name": "p"}}),
+            Some(json!({"name": name, "type": "String", "value": "{\"a\":true}", "tags": {"Owner": "sre"}})),
+        )
+        .await;
+    assert_eq!(param.outputs["name"], json!(name));
+    kit.aws
+        .ssm(SECONDARY)
+        .put_parameter()
+        .name(name)
+        .value("tampered")
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&ctx, &param.id, &inputs).await.unwrap()["value"], json!("tampered"));
+    kit.delete(&ctx, &param, &inputs).await;
+}
