@@ -1,7 +1,8 @@
 //! The test harness: an AWS-API emulator on a loopback port, the `drctl`
 //! binary, and throwaway working directories.
 //!
-//! By default a moto server (tests/emulator, venv created by `tests/run`) is
+//! By default a moto server (tests/emulator; venv created by `tests/run` in
+//! `DRCTL_VENV`, default tests/emulator/.venv) is
 //! started once per test binary on a free port. It exits when the test
 //! binary does: its standard input is a pipe held by this process, and the
 //! launcher stops at end-of-file, so even a killed test run leaves no server
@@ -25,7 +26,10 @@ pub const PRIMARY: &str = "us-east-1";
 pub const SECONDARY: &str = "us-east-2";
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repo").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repo")
+        .to_owned()
 }
 
 /// A running emulator.
@@ -37,9 +41,10 @@ pub struct Emulator {
 impl Emulator {
     /// Starts a moto server of our own on a free loopback port.
     pub fn start() -> Emulator {
-        let python = std::env::var_os("DRCTL_TEST_PYTHON")
+        let venv = std::env::var_os("DRCTL_VENV")
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("tests/emulator/.venv/bin/python"));
+            .unwrap_or_else(|| repo_root().join("tests/emulator/.venv"));
+        let python = venv.join("bin/python");
         assert!(
             python.exists(),
             "{} not found: run `tests/run` (it creates the emulator's venv), or set DRCTL_TEST_ENDPOINT",
@@ -55,7 +60,9 @@ impl Emulator {
         let stdin = child.stdin.take().expect("piped");
         let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
         let port: u16 = match lines.next() {
-            Some(Ok(line)) if line.starts_with("PORT ") => line[5..].trim().parse().expect("port number"),
+            Some(Ok(line)) if line.starts_with("PORT ") => {
+                line[5..].trim().parse().expect("port number")
+            }
             other => {
                 let _ = child.kill();
                 panic!("the emulator did not start: {other:?}");
@@ -111,7 +118,11 @@ pub fn drctl_bin() -> PathBuf {
         .and_then(Path::parent)
         .expect("target dir")
         .join(format!("drctl{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} not found: build it first (`cargo build -p drctl`)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (`cargo build -p drctl`)",
+        bin.display()
+    );
     bin
 }
 
@@ -120,7 +131,13 @@ pub async fn aws(endpoint: &str) -> AwsContext {
     let conf = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(PRIMARY))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "drctl-tests"))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            ACCESS_KEY,
+            SECRET_KEY,
+            None,
+            None,
+            "drctl-tests",
+        ))
         .load()
         .await;
     AwsContext::from_sdk_config(conf)
@@ -152,7 +169,11 @@ impl Workspace {
     }
 
     pub fn write_config(&self, settings: &str) {
-        std::fs::write(self.path("drctl.toml"), format!("[env.{}]\n{settings}\n", self.env)).unwrap();
+        std::fs::write(
+            self.path("drctl.toml"),
+            format!("[env.{}]\n{settings}\n", self.env),
+        )
+        .unwrap();
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -236,15 +257,56 @@ pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
         let ec2 = aws.ec2(region);
         let by_env = || Filter::builder().name("tag:drctl:env").values(env).build();
         let vpcs = ec2.describe_vpcs().filters(by_env()).send().await.unwrap();
-        found.extend(vpcs.vpcs().iter().map(|v| format!("{region} vpc {:?}", v.vpc_id())));
-        let subnets = ec2.describe_subnets().filters(by_env()).send().await.unwrap();
-        found.extend(subnets.subnets().iter().map(|s| format!("{region} subnet {:?}", s.subnet_id())));
-        let igws = ec2.describe_internet_gateways().filters(by_env()).send().await.unwrap();
-        found.extend(igws.internet_gateways().iter().map(|g| format!("{region} igw {:?}", g.internet_gateway_id())));
-        let rts = ec2.describe_route_tables().filters(by_env()).send().await.unwrap();
-        found.extend(rts.route_tables().iter().map(|t| format!("{region} route table {:?}", t.route_table_id())));
-        let sgs = ec2.describe_security_groups().filters(by_env()).send().await.unwrap();
-        found.extend(sgs.security_groups().iter().map(|g| format!("{region} security group {:?}", g.group_id())));
+        found.extend(
+            vpcs.vpcs()
+                .iter()
+                .map(|v| format!("{region} vpc {:?}", v.vpc_id())),
+        );
+        let subnets = ec2
+            .describe_subnets()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        found.extend(
+            subnets
+                .subnets()
+                .iter()
+                .map(|s| format!("{region} subnet {:?}", s.subnet_id())),
+        );
+        let igws = ec2
+            .describe_internet_gateways()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        found.extend(
+            igws.internet_gateways()
+                .iter()
+                .map(|g| format!("{region} igw {:?}", g.internet_gateway_id())),
+        );
+        let rts = ec2
+            .describe_route_tables()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        found.extend(
+            rts.route_tables()
+                .iter()
+                .map(|t| format!("{region} route table {:?}", t.route_table_id())),
+        );
+        let sgs = ec2
+            .describe_security_groups()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        found.extend(
+            sgs.security_groups()
+                .iter()
+                .map(|g| format!("{region} security group {:?}", g.group_id())),
+        );
         let ssm = aws.ssm(region);
         let params = ssm
             .get_parameters_by_path()
@@ -253,7 +315,12 @@ pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
             .send()
             .await
             .unwrap();
-        found.extend(params.parameters().iter().map(|p| format!("{region} parameter {:?}", p.name())));
+        found.extend(
+            params
+                .parameters()
+                .iter()
+                .map(|p| format!("{region} parameter {:?}", p.name())),
+        );
     }
     let buckets = aws.s3(PRIMARY).list_buckets().send().await.unwrap();
     found.extend(

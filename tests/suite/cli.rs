@@ -13,24 +13,53 @@ fn offline(env: &str, settings: &str) -> (Workspace, ConnectionCounter) {
 #[test]
 fn malformed_config_is_refused_before_any_api_call() {
     let cases: &[(&str, &str)] = &[
-        ("primary_cidr = \"10.0.0.0/33\"", "`env.cli-bad.primary_cidr`: `10.0.0.0/33` is not an IPv4 CIDR"),
-        ("secondary_cidr = \"10.0.0.0/16\"", "`env.cli-bad.secondary_cidr`: `10.0.0.0/16` overlaps"),
-        ("primary_region = \"us-north-7\"", "`env.cli-bad.primary_region`: unknown AWS region"),
-        ("secondary_region = \"us-east-1\"", "must differ from the primary region"),
-        ("primary_cidr = [1, 2]", "expected a string like \"10.0.0.0/16\", found array"),
-        ("db_instance_clas = \"db.r6g.large\"", "unknown key; did you mean `db_instance_class`?"),
+        (
+            "primary_cidr = \"10.0.0.0/33\"",
+            "`env.cli-bad.primary_cidr`: `10.0.0.0/33` is not an IPv4 CIDR",
+        ),
+        (
+            "secondary_cidr = \"10.0.0.0/16\"",
+            "`env.cli-bad.secondary_cidr`: `10.0.0.0/16` overlaps",
+        ),
+        (
+            "primary_region = \"us-north-7\"",
+            "`env.cli-bad.primary_region`: unknown AWS region",
+        ),
+        (
+            "secondary_region = \"us-east-1\"",
+            "must differ from the primary region",
+        ),
+        (
+            "primary_cidr = [1, 2]",
+            "expected a string like \"10.0.0.0/16\", found array",
+        ),
+        (
+            "db_instance_clas = \"db.r6g.large\"",
+            "unknown key; did you mean `db_instance_class`?",
+        ),
         ("primary_cidr = \"10.0.0.0/16", "invalid TOML"),
     ];
     for (settings, expected) in cases {
-        for command in [&["plan"][..], &["apply", "--auto-approve"], &["destroy", "--auto-approve"]] {
+        for command in [
+            &["plan"][..],
+            &["apply", "--auto-approve"],
+            &["destroy", "--auto-approve"],
+        ] {
             let (ws, counter) = offline("cli-bad", settings);
             ws.drctl(command)
                 .assert()
                 .code(1)
                 .stderr(predicate::str::starts_with("error: drctl.toml: "))
                 .stderr(predicate::str::contains(*expected));
-            assert_eq!(counter.connections(), 0, "{command:?} with {settings:?} called an API");
-            assert!(!ws.path("state").exists(), "state folder created on invalid input");
+            assert_eq!(
+                counter.connections(),
+                0,
+                "{command:?} with {settings:?} called an API"
+            );
+            assert!(
+                !ws.path("state").exists(),
+                "state folder created on invalid input"
+            );
         }
     }
 }
@@ -41,11 +70,15 @@ fn unknown_environment_and_missing_file_are_named() {
     ws.drctl_bare(&["plan", "--env", "nope"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("`env.nope`: no environment `nope` is defined (defined: cli-known)"));
+        .stderr(predicate::str::contains(
+            "`env.nope`: no environment `nope` is defined (defined: cli-known)",
+        ));
     ws.drctl_bare(&["plan", "--env", "cli-known", "--config", "missing.toml"])
         .assert()
         .code(1)
-        .stderr(predicate::str::starts_with("error: missing.toml: cannot read it"));
+        .stderr(predicate::str::starts_with(
+            "error: missing.toml: cannot read it",
+        ));
     assert_eq!(counter.connections(), 0);
 }
 
@@ -53,9 +86,15 @@ fn unknown_environment_and_missing_file_are_named() {
 fn usage_errors_exit_1_not_2() {
     let (ws, _) = offline("cli-usage", "");
     // 2 means "changes present" with --detailed-exitcode; usage errors must not look like it.
-    ws.drctl(&["apply", "--parallelism", "0"]).assert().code(1).stderr(predicate::str::contains("error:"));
+    ws.drctl(&["apply", "--parallelism", "0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("error:"));
     ws.drctl_bare(&["frobnicate"]).assert().code(1);
-    ws.drctl_bare(&["--help"]).assert().success().stdout(predicate::str::contains("plan"));
+    ws.drctl_bare(&["--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("plan"));
 }
 
 #[test]
@@ -65,12 +104,16 @@ fn validate_and_graph_work_offline_on_the_repo_config() {
     ws.drctl_bare(&["validate"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("env `dev`: 56 resources, us-east-1 -> us-east-2"));
+        .stdout(predicate::str::contains(
+            "env `dev`: 56 resources, us-east-1 -> us-east-2",
+        ));
     ws.drctl_bare(&["graph", "--env", "dev", "--format", "dot"])
         .assert()
         .success()
         .stdout(predicate::str::starts_with("digraph drctl {"))
-        .stdout(predicate::str::contains("\"primary/ec2.vpc/payment\" -> \"primary/ec2.subnet/public-a\""));
+        .stdout(predicate::str::contains(
+            "\"primary/ec2.vpc/payment\" -> \"primary/ec2.subnet/public-a\"",
+        ));
     assert_eq!(counter.connections(), 0);
 }
 
@@ -99,28 +142,64 @@ fn corrupt_or_newer_state_is_refused_and_left_byte_identical() {
 #[test]
 fn a_held_lock_refuses_apply_and_destroy_until_force_unlock() {
     let (ws, counter) = offline("cli-lock", "");
-    let lock = drctl_core::lock::StateLock::acquire(&ws.path("state"), "cli-lock", "apply").unwrap();
-    for command in [&["apply", "--auto-approve"][..], &["destroy", "--auto-approve"], &["plan", "--refresh"]] {
+    let lock =
+        drctl_core::lock::StateLock::acquire(&ws.path("state"), "cli-lock", "apply").unwrap();
+    for command in [
+        &["apply", "--auto-approve"][..],
+        &["destroy", "--auto-approve"],
+        &["plan", "--refresh"],
+    ] {
         ws.drctl(command)
             .assert()
             .code(1)
-            .stderr(predicate::str::contains(format!("locked by pid {}", std::process::id())))
+            .stderr(predicate::str::contains(format!(
+                "locked by pid {}",
+                std::process::id()
+            )))
             .stderr(predicate::str::contains("(apply) since"))
-            .stderr(predicate::str::contains("drctl force-unlock --env cli-lock"));
+            .stderr(predicate::str::contains(
+                "drctl force-unlock --env cli-lock",
+            ));
     }
     assert_eq!(counter.connections(), 0);
     std::mem::forget(lock); // as if its holder had been killed
-    ws.drctl(&["force-unlock"]).assert().success().stdout(predicate::str::contains("Removed the lock"));
-    ws.drctl(&["force-unlock"]).assert().success().stdout(predicate::str::contains("was not locked"));
+    ws.drctl(&["force-unlock"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Removed the lock"));
+    ws.drctl(&["force-unlock"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("was not locked"));
     assert!(!ws.path("state/cli-lock.lock").exists());
 }
 
 #[test]
 fn apply_without_a_terminal_needs_auto_approve() {
-    let ws = Workspace::new("cli-approve", "primary_cidr = \"10.60.0.0/16\"\nsecondary_cidr = \"10.61.0.0/16\"");
+    let ws = Workspace::new(
+        "cli-approve",
+        "primary_cidr = \"10.60.0.0/16\"\nsecondary_cidr = \"10.61.0.0/16\"",
+    );
     ws.drctl(&["apply"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("pass --auto-approve"));
     assert!(!ws.state_path().exists(), "nothing was applied");
+}
+
+#[test]
+fn init_writes_the_embedded_default_and_never_overwrites() {
+    let (ws, counter) = offline("cli-init", "");
+    std::fs::remove_file(ws.path("drctl.toml")).unwrap();
+    ws.drctl_bare(&["init"]).assert().success();
+    assert_eq!(
+        std::fs::read_to_string(ws.path("drctl.toml")).unwrap(),
+        std::fs::read_to_string(repo_root().join("drctl.toml")).unwrap()
+    );
+    ws.drctl_bare(&["init"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists; pass --force"));
+    ws.drctl_bare(&["validate"]).assert().success();
+    assert_eq!(counter.connections(), 0);
 }

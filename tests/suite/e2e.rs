@@ -5,34 +5,59 @@ use predicates::prelude::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_apply_noop_update_destroy_leaves_nothing() {
-    let ws = Workspace::new("e2e-slice", "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"");
+    let ws = Workspace::new(
+        "e2e-slice",
+        "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"",
+    );
 
     // A fresh plan lists every resource and exits 2 with --detailed-exitcode.
     ws.drctl(&["plan", "--detailed-exitcode"])
         .assert()
         .code(2)
-        .stdout(predicate::str::contains("Plan: 56 to add, 0 to change, 0 to destroy."))
-        .stdout(predicate::str::contains("+ primary/ec2.vpc/payment (us-east-1)"))
+        .stdout(predicate::str::contains(
+            "Plan: 56 to add, 0 to change, 0 to destroy.",
+        ))
+        .stdout(predicate::str::contains(
+            "+ primary/ec2.vpc/payment (us-east-1)",
+        ))
         .stdout(predicate::str::contains("(known after apply)"));
 
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("56 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped"));
+        .stdout(predicate::str::contains(
+            "56 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped",
+        ));
 
     // In sync, with and without reading everything back.
-    ws.drctl(&["plan", "--detailed-exitcode"]).assert().code(0).stdout(predicate::str::contains("No changes."));
-    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"]).assert().code(0);
+    ws.drctl(&["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes."));
+    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
+        .assert()
+        .code(0);
 
     // State: versioned, 0600, one entry per resource, no lock left.
-    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     assert_eq!(state["format_version"], 1);
     assert_eq!(state["resources"].as_object().unwrap().len(), 56);
-    assert!(state["serial"].as_u64().unwrap() >= 56, "state is written after every resource");
+    assert!(
+        state["serial"].as_u64().unwrap() >= 56,
+        "state is written after every resource"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(ws.state_path()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(ws.state_path())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
     assert!(!ws.path("state/e2e-slice.lock").exists());
 
@@ -40,7 +65,13 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     ws.write_config(
         "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"\nfeature_flags = { new_payment_flow = true }",
     );
-    let plan = ws.drctl(&["plan", "--json"]).assert().success().get_output().stdout.clone();
+    let plan = ws
+        .drctl(&["plan", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let plan: serde_json::Value = serde_json::from_slice(&plan).unwrap();
     let changed: Vec<&str> = plan["changes"]
         .as_array()
@@ -49,12 +80,22 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         .filter(|c| c["action"] != "no_op")
         .map(|c| c["address"].as_str().unwrap())
         .collect();
-    assert_eq!(changed, ["primary/ssm.parameter/feature-flags", "secondary/ssm.parameter/feature-flags"]);
+    assert_eq!(
+        changed,
+        [
+            "primary/ssm.parameter/feature-flags",
+            "secondary/ssm.parameter/feature-flags"
+        ]
+    );
     ws.drctl(&["plan", "--out", "flags.plan"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("Plan: 0 to add, 2 to change, 0 to destroy."))
-        .stdout(predicate::str::contains(r#"~ value = "{\"new_payment_flow\":false}" -> "{\"new_payment_flow\":true}""#));
+        .stdout(predicate::str::contains(
+            "Plan: 0 to add, 2 to change, 0 to destroy.",
+        ))
+        .stdout(predicate::str::contains(
+            r#"~ value = "{\"new_payment_flow\":false}" -> "{\"new_payment_flow\":true}""#,
+        ));
     ws.drctl(&["apply", "flags.plan", "--auto-approve"])
         .assert()
         .success()
@@ -64,13 +105,18 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         .assert()
         .code(1)
         .stderr(predicate::str::starts_with("error: stale plan"));
-    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"]).assert().code(0);
+    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
+        .assert()
+        .code(0);
 
     ws.drctl(&["destroy", "--auto-approve"])
         .assert()
         .success()
         .stdout(predicate::str::contains("56 deleted, 0 failed"));
-    ws.drctl(&["show"]).assert().success().stdout(predicate::str::contains("is empty"));
+    ws.drctl(&["show"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("is empty"));
 
     let aws = aws(&ws.endpoint).await;
     let left = leftovers(&aws, "e2e-slice").await;
@@ -79,10 +125,14 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
-    let ws = Workspace::new("e2e-drift", "primary_cidr = \"10.40.0.0/16\"\nsecondary_cidr = \"10.41.0.0/16\"");
+    let ws = Workspace::new(
+        "e2e-drift",
+        "primary_cidr = \"10.40.0.0/16\"\nsecondary_cidr = \"10.41.0.0/16\"",
+    );
     ws.drctl(&["apply", "--auto-approve"]).assert().success();
     let aws = aws(&ws.endpoint).await;
-    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     let id = |a: &str| state["resources"][a]["id"].as_str().unwrap().to_owned();
 
     // Out of band: a changed parameter, a deleted subnet (with its association).
@@ -100,16 +150,31 @@ async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
         .send()
         .await
         .unwrap();
-    ec2.delete_subnet().subnet_id(id("primary/ec2.subnet/isolated-b")).send().await.unwrap();
+    ec2.delete_subnet()
+        .subnet_id(id("primary/ec2.subnet/isolated-b"))
+        .send()
+        .await
+        .unwrap();
 
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(2)
-        .stdout(predicate::str::contains("primary/ec2.subnet/isolated-b: no longer exists"))
-        .stdout(predicate::str::contains("secondary/ssm.parameter/feature-flags: changed outside drctl"))
-        .stdout(predicate::str::contains("Plan: 2 to add, 1 to change, 0 to destroy."));
-    ws.drctl(&["apply", "--auto-approve"]).assert().success().stdout(predicate::str::contains("2 created, 1 updated"));
-    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"]).assert().code(0);
+        .stdout(predicate::str::contains(
+            "primary/ec2.subnet/isolated-b: no longer exists",
+        ))
+        .stdout(predicate::str::contains(
+            "secondary/ssm.parameter/feature-flags: changed outside drctl",
+        ))
+        .stdout(predicate::str::contains(
+            "Plan: 2 to add, 1 to change, 0 to destroy.",
+        ));
+    ws.drctl(&["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 created, 1 updated"));
+    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
+        .assert()
+        .code(0);
 
     ws.drctl(&["destroy", "--auto-approve"]).assert().success();
     assert!(leftovers(&aws, "e2e-drift").await.is_empty());

@@ -35,31 +35,58 @@ impl Kit {
 
     /// Creates, checks that a read returns exactly the inputs, updates to
     /// `updated` (if given) and checks the read again.
-    async fn lifecycle(&self, ctx: &OpContext, inputs: Json, updated: Option<Json>) -> (Applied, Attributes) {
+    async fn lifecycle(
+        &self,
+        ctx: &OpContext,
+        inputs: Json,
+        updated: Option<Json>,
+    ) -> (Applied, Attributes) {
         let p = self.provider(ctx);
         let inputs = attrs(inputs);
         let applied = p.create(ctx, &inputs).await.unwrap();
-        let read = p.read(ctx, &applied.id, &inputs).await.unwrap().expect("exists after create");
+        let read = p
+            .read(ctx, &applied.id, &inputs)
+            .await
+            .unwrap()
+            .expect("exists after create");
         assert_eq!(read.inputs, inputs, "read after create of {}", ctx.address);
         assert_eq!(read.outputs, applied.outputs, "outputs of {}", ctx.address);
-        let Some(updated) = updated else { return (applied, inputs) };
+        let Some(updated) = updated else {
+            return (applied, inputs);
+        };
         let updated = attrs(updated);
         p.update(ctx, &applied.id, &inputs, &updated).await.unwrap();
-        let read = p.read(ctx, &applied.id, &updated).await.unwrap().expect("exists after update");
+        let read = p
+            .read(ctx, &applied.id, &updated)
+            .await
+            .unwrap()
+            .expect("exists after update");
         assert_eq!(read.inputs, updated, "read after update of {}", ctx.address);
         (applied, updated)
     }
 
     async fn read(&self, ctx: &OpContext, id: &str, inputs: &Attributes) -> Option<Attributes> {
-        self.provider(ctx).read(ctx, id, inputs).await.unwrap().map(|o| o.inputs)
+        self.provider(ctx)
+            .read(ctx, id, inputs)
+            .await
+            .unwrap()
+            .map(|o| o.inputs)
     }
 
     /// Deletes, checks it is gone, and that deleting again succeeds.
     async fn delete(&self, ctx: &OpContext, applied: &Applied, inputs: &Attributes) {
         let p = self.provider(ctx);
-        p.delete(ctx, &applied.id, inputs, &applied.outputs).await.unwrap();
-        assert!(p.read(ctx, &applied.id, inputs).await.unwrap().is_none(), "{} still exists", ctx.address);
-        p.delete(ctx, &applied.id, inputs, &applied.outputs).await.unwrap();
+        p.delete(ctx, &applied.id, inputs, &applied.outputs)
+            .await
+            .unwrap();
+        assert!(
+            p.read(ctx, &applied.id, inputs).await.unwrap().is_none(),
+            "{} still exists",
+            ctx.address
+        );
+        p.delete(ctx, &applied.id, inputs, &applied.outputs)
+            .await
+            .unwrap();
     }
 
     async fn vpc(&self, region: &str, cidr: &str) -> (OpContext, Applied, Attributes) {
@@ -96,8 +123,17 @@ async fn vpc_lifecycle_and_drift() {
         .await;
     // The identity tags are on the resource, though not part of the inputs.
     let ec2 = kit.aws.ec2(SECONDARY);
-    let vpc = ec2.describe_vpcs().vpc_ids(&applied.id).send().await.unwrap();
-    let tags: Vec<_> = vpc.vpcs()[0].tags().iter().map(|t| (t.key().unwrap(), t.value().unwrap())).collect();
+    let vpc = ec2
+        .describe_vpcs()
+        .vpc_ids(&applied.id)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<_> = vpc.vpcs()[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
     assert!(tags.contains(&("drctl:env", "prov-vpc")));
     assert!(tags.contains(&("drctl:address", "primary/ec2.vpc/payment")));
     // Drift: a tag removed out of band.
@@ -129,12 +165,20 @@ async fn subnet_route_table_route_association_and_gateway() {
 
     let gctx = kit.ctx("primary/ec2.internet_gateway/payment", PRIMARY);
     let (igw, ginputs) = kit
-        .lifecycle(&gctx, json!({"vpc_id": vpc_id, "tags": {"Name": "g"}}), Some(json!({"vpc_id": vpc_id, "tags": {"Name": "g2"}})))
+        .lifecycle(
+            &gctx,
+            json!({"vpc_id": vpc_id, "tags": {"Name": "g"}}),
+            Some(json!({"vpc_id": vpc_id, "tags": {"Name": "g2"}})),
+        )
         .await;
 
     let tctx = kit.ctx("primary/ec2.route_table/public", PRIMARY);
     let (table, tinputs) = kit
-        .lifecycle(&tctx, json!({"vpc_id": vpc_id, "tags": {"Name": "t"}}), Some(json!({"vpc_id": vpc_id, "tags": {"Name": "t2"}})))
+        .lifecycle(
+            &tctx,
+            json!({"vpc_id": vpc_id, "tags": {"Name": "t"}}),
+            Some(json!({"vpc_id": vpc_id, "tags": {"Name": "t2"}})),
+        )
         .await;
     let table_id = out(&table, "route_table_id");
 
@@ -149,7 +193,11 @@ async fn subnet_route_table_route_association_and_gateway() {
 
     let actx = kit.ctx("primary/ec2.route_table_association/public-a", PRIMARY);
     let (assoc, ainputs) = kit
-        .lifecycle(&actx, json!({"subnet_id": subnet.id, "route_table_id": table_id}), None)
+        .lifecycle(
+            &actx,
+            json!({"subnet_id": subnet.id, "route_table_id": table_id}),
+            None,
+        )
         .await;
 
     // Drift: the route deleted out of band is seen as gone.
@@ -167,11 +215,18 @@ async fn subnet_route_table_route_association_and_gateway() {
         .ec2(PRIMARY)
         .modify_subnet_attribute()
         .subnet_id(&subnet.id)
-        .map_public_ip_on_launch(aws_sdk_ec2::types::AttributeBooleanValue::builder().value(false).build())
+        .map_public_ip_on_launch(
+            aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                .value(false)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(kit.read(&sctx, &subnet.id, &sinputs).await.unwrap()["map_public_ip_on_launch"], json!(false));
+    assert_eq!(
+        kit.read(&sctx, &subnet.id, &sinputs).await.unwrap()["map_public_ip_on_launch"],
+        json!(false)
+    );
 
     kit.delete(&actx, &assoc, &ainputs).await;
     kit.delete(&rctx, &route, &rinputs).await;
@@ -217,14 +272,23 @@ async fn security_groups_with_named_rules_and_rule_drift() {
                 .ip_protocol("tcp")
                 .from_port(443)
                 .to_port(443)
-                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
                 .build(),
         )
         .send()
         .await
         .unwrap();
     let seen = kit.read(&dctx, &db.id, &dinputs).await.unwrap();
-    assert!(seen["ingress"].get("unmanaged-tcp-443-443-0.0.0.0/0").is_some(), "{seen:?}");
+    assert!(
+        seen["ingress"]
+            .get("unmanaged-tcp-443-443-0.0.0.0/0")
+            .is_some(),
+        "{seen:?}"
+    );
     // ...and an update from the observed inputs removes it.
     let p = kit.provider(&dctx);
     p.update(&dctx, &db.id, &seen, &dinputs).await.unwrap();
@@ -261,10 +325,23 @@ async fn bucket_settings_update_and_drift() {
             .send()
             .await
             .unwrap();
-        s3.delete_public_access_block().bucket(&name).send().await.unwrap();
+        s3.delete_public_access_block()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap();
         let seen = kit.read(&ctx, &bucket.id, &inputs).await.unwrap();
-        assert_eq!((seen["versioning"].clone(), seen["block_public_access"].clone()), (json!(false), json!(false)));
-        kit.provider(&ctx).update(&ctx, &bucket.id, &seen, &inputs).await.unwrap();
+        assert_eq!(
+            (
+                seen["versioning"].clone(),
+                seen["block_public_access"].clone()
+            ),
+            (json!(false), json!(false))
+        );
+        kit.provider(&ctx)
+            .update(&ctx, &bucket.id, &seen, &inputs)
+            .await
+            .unwrap();
         assert_eq!(kit.read(&ctx, &bucket.id, &inputs).await.unwrap(), inputs);
         // A bucket with object versions is emptied before deletion.
         s3.put_object()
@@ -307,6 +384,9 @@ async fn parameter_value_update_and_drift() {
         .send()
         .await
         .unwrap();
-    assert_eq!(kit.read(&ctx, &param.id, &inputs).await.unwrap()["value"], json!("tampered"));
+    assert_eq!(
+        kit.read(&ctx, &param.id, &inputs).await.unwrap()["value"],
+        json!("tampered")
+    );
     kit.delete(&ctx, &param, &inputs).await;
 }

@@ -57,11 +57,12 @@ impl AwsContext {
     /// The account the credentials belong to (STS GetCallerIdentity).
     pub async fn account_id(&self) -> Result<String, AwsError> {
         let sts = aws_sdk_sts::Client::new(&self.clients.base);
-        let out = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| AwsError(format!("sts:GetCallerIdentity failed: {}", crate::support::error_chain(&e))))?;
+        let out = sts.get_caller_identity().send().await.map_err(|e| {
+            AwsError(format!(
+                "sts:GetCallerIdentity failed: {}",
+                crate::support::error_chain(&e)
+            ))
+        })?;
         out.account
             .ok_or_else(|| AwsError("sts:GetCallerIdentity returned no account".into()))
     }

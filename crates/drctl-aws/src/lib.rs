@@ -43,7 +43,9 @@ pub fn providers(ctx: &AwsContext) -> Providers {
         Arc::new(ec2::internet_gateway::InternetGateway(c.clone())),
         Arc::new(ec2::route_table::RouteTable(c.clone())),
         Arc::new(ec2::route::Route(c.clone())),
-        Arc::new(ec2::route_table_association::RouteTableAssociation(c.clone())),
+        Arc::new(ec2::route_table_association::RouteTableAssociation(
+            c.clone(),
+        )),
         Arc::new(ec2::security_group::SecurityGroup(c.clone())),
         Arc::new(s3::bucket::Bucket(c.clone())),
         Arc::new(ssm::parameter::Parameter(c.clone())),

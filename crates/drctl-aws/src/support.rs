@@ -39,7 +39,11 @@ pub fn invalid(ctx: &OpContext, message: impl Into<String>) -> ProviderError {
     ProviderError::new(format!("{}", ctx.address), message).with_code("InvalidInput")
 }
 
-pub fn req_str<'a>(ctx: &OpContext, inputs: &'a Attributes, key: &str) -> Result<&'a str, ProviderError> {
+pub fn req_str<'a>(
+    ctx: &OpContext,
+    inputs: &'a Attributes,
+    key: &str,
+) -> Result<&'a str, ProviderError> {
     inputs
         .get(key)
         .and_then(Json::as_str)
@@ -95,7 +99,11 @@ pub fn tag_changes(
         .filter(|(k, v)| old.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let remove = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
     (set, remove)
 }
 

@@ -93,7 +93,12 @@ impl Blueprint<'_> {
 
 /// `payment-data-<role>-<env>-<account>`: versioned, encrypted, private.
 fn data_bucket(r: &mut Region) -> Address {
-    let bucket = format!("payment-data-{}-{}-{}", r.role.as_str(), r.bp.env, r.bp.account_id);
+    let bucket = format!(
+        "payment-data-{}-{}-{}",
+        r.role.as_str(),
+        r.bp.env,
+        r.bp.account_id
+    );
     let spec = ResourceSpec::new(r.address("s3.bucket", "data"), r.region)
         .input("bucket", bucket.clone())
         .input("versioning", true)
@@ -131,16 +136,31 @@ mod tests {
         let specs = bp.resources();
         assert_eq!(specs.len(), 56);
         let graph = DesiredGraph::new(specs).unwrap();
-        let bucket = graph.get(&"secondary/s3.bucket/data".parse().unwrap()).unwrap();
+        let bucket = graph
+            .get(&"secondary/s3.bucket/data".parse().unwrap())
+            .unwrap();
         assert_eq!(bucket.region, "us-east-2");
         assert_eq!(
             bucket.inputs["bucket"],
             drctl_core::Value::str("payment-data-secondary-dev-123456789012")
         );
-        let flags = graph.get(&"primary/ssm.parameter/feature-flags".parse().unwrap()).unwrap();
-        assert_eq!(flags.inputs["value"], drctl_core::Value::str(r#"{"new_payment_flow":false}"#));
-        let sub = graph.get(&"secondary/ec2.subnet/isolated-c".parse().unwrap()).unwrap();
-        assert_eq!(sub.inputs["cidr_block"], drctl_core::Value::str("10.1.8.0/24"));
-        assert_eq!(sub.inputs["availability_zone"], drctl_core::Value::str("us-east-2c"));
+        let flags = graph
+            .get(&"primary/ssm.parameter/feature-flags".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            flags.inputs["value"],
+            drctl_core::Value::str(r#"{"new_payment_flow":false}"#)
+        );
+        let sub = graph
+            .get(&"secondary/ec2.subnet/isolated-c".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            sub.inputs["cidr_block"],
+            drctl_core::Value::str("10.1.8.0/24")
+        );
+        assert_eq!(
+            sub.inputs["availability_zone"],
+            drctl_core::Value::str("us-east-2c")
+        );
     }
 }

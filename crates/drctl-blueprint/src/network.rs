@@ -48,7 +48,10 @@ pub(crate) fn build(r: &mut Region) -> Network {
                     .input("cidr_block", block.to_string())
                     .input("availability_zone", format!("{}{az}", r.region))
                     .input("map_public_ip_on_launch", tier == "public")
-                    .input("tags", json!({"Name": aws_name, "DR-Role": r.role.as_str(), "Tier": tier})),
+                    .input(
+                        "tags",
+                        json!({"Name": aws_name, "DR-Role": r.role.as_str(), "Tier": tier}),
+                    ),
             )
         })
     });
@@ -79,9 +82,12 @@ pub(crate) fn build(r: &mut Region) -> Network {
     for (t, tier) in TIERS.iter().enumerate() {
         for (z, az) in AZ_SUFFIXES.iter().enumerate() {
             r.add(
-                ResourceSpec::new(r.address("ec2.route_table_association", &format!("{tier}-{az}")), r.region)
-                    .input("subnet_id", subnets[t][z].output("subnet_id"))
-                    .input("route_table_id", route_tables[t].output("route_table_id")),
+                ResourceSpec::new(
+                    r.address("ec2.route_table_association", &format!("{tier}-{az}")),
+                    r.region,
+                )
+                .input("subnet_id", subnets[t][z].output("subnet_id"))
+                .input("route_table_id", route_tables[t].output("route_table_id")),
             );
         }
     }
@@ -115,7 +121,10 @@ pub(crate) fn build(r: &mut Region) -> Network {
     let db_sg = r.add(
         ResourceSpec::new(r.address("ec2.security_group", "db"), r.region)
             .input("name", db_name.clone())
-            .input("description", "Aurora PostgreSQL, reachable from the Lambda functions only")
+            .input(
+                "description",
+                "Aurora PostgreSQL, reachable from the Lambda functions only",
+            )
             .input("vpc_id", vpc_id())
             .input(
                 "ingress",

@@ -9,15 +9,20 @@ use thiserror::Error;
 
 /// The stable, human-readable key of a resource in state and plans:
 /// `<scope>/<service>.<type>/<name>`.
+///
+/// Stored as its text plus two offsets: small to copy and to compare.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address {
-    scope: String,
-    kind: String,
-    name: String,
+    text: String,
+    /// Byte offsets of the kind and the name in `text`.
+    kind_at: u32,
+    name_at: u32,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("invalid address `{input}`: {reason} (expected `scope/service.type/name`, e.g. `primary/ec2.vpc/payment`)")]
+#[error(
+    "invalid address `{input}`: {reason} (expected `scope/service.type/name`, e.g. `primary/ec2.vpc/payment`)"
+)]
 pub struct AddressError {
     pub input: String,
     pub reason: &'static str,
@@ -47,22 +52,22 @@ impl Address {
             return Err(err("name must be lowercase letters, digits, `-` or `_`"));
         }
         Ok(Self {
-            scope: scope.to_owned(),
-            kind: kind.to_owned(),
-            name: name.to_owned(),
+            kind_at: (scope.len() + 1) as u32,
+            name_at: (scope.len() + kind.len() + 2) as u32,
+            text: input,
         })
     }
 
     /// `primary`, `secondary` or `global` in the payment blueprint.
     pub fn scope(&self) -> &str {
-        &self.scope
+        &self.text[..self.kind_at as usize - 1]
     }
     /// `service.type`, e.g. `ec2.vpc`: selects the provider.
     pub fn kind(&self) -> &str {
-        &self.kind
+        &self.text[self.kind_at as usize..self.name_at as usize - 1]
     }
     pub fn name(&self) -> &str {
-        &self.name
+        &self.text[self.name_at as usize..]
     }
 
     /// A reference to one of this resource's outputs.
@@ -76,7 +81,7 @@ impl Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.scope, self.kind, self.name)
+        f.write_str(&self.text)
     }
 }
 
@@ -158,7 +163,14 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_refused() {
-        for bad in ["", "primary/vpc/x", "primary/ec2.vpc", "Primary/ec2.vpc/x", "a/b.c/d/e", "p/ec2.vpc/a.b"] {
+        for bad in [
+            "",
+            "primary/vpc/x",
+            "primary/ec2.vpc",
+            "Primary/ec2.vpc/x",
+            "a/b.c/d/e",
+            "p/ec2.vpc/a.b",
+        ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
     }

@@ -93,7 +93,9 @@ impl Report {
 pub enum ExecError {
     #[error("no provider implements kind `{kind}` (needed by `{address}`)")]
     MissingProvider { address: Address, kind: String },
-    #[error("{0}; every operation finished before this was reported, so re-running will pick up from the last saved state")]
+    #[error(
+        "{0}; every operation finished before this was reported, so re-running will pick up from the last saved state"
+    )]
     Persist(#[source] StoreError),
 }
 
@@ -169,11 +171,21 @@ impl Executor {
                     Err(message) => {
                         report.failed.push((change.address.clone(), message));
                         failed_addresses.insert(change.address.clone());
-                        self.skip(&mut queue, op, &graph, changes, &mut report, &failed_addresses, observer);
+                        self.skip(
+                            &mut queue,
+                            op,
+                            &graph,
+                            changes,
+                            &mut report,
+                            &failed_addresses,
+                            observer,
+                        );
                     }
                 }
             }
-            let Some(joined) = running.join_next().await else { break };
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
             let done = match joined {
                 Ok(done) => done,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
@@ -191,7 +203,15 @@ impl Executor {
                 Err(e) => {
                     report.failed.push((address.clone(), e.to_string()));
                     failed_addresses.insert(address);
-                    self.skip(&mut queue, done.op, &graph, changes, &mut report, &failed_addresses, observer);
+                    self.skip(
+                        &mut queue,
+                        done.op,
+                        &graph,
+                        changes,
+                        &mut report,
+                        &failed_addresses,
+                        observer,
+                    );
                     continue;
                 }
                 Ok(Outcome::Created(applied)) => {
@@ -275,7 +295,11 @@ impl Executor {
         change: &ResourceChange,
         state: &State,
     ) -> Result<Option<impl Future<Output = Finished> + Send + 'static>, String> {
-        let provider = Arc::clone(self.providers.get(change.address.kind()).expect("checked before the run"));
+        let provider = Arc::clone(
+            self.providers
+                .get(change.address.kind())
+                .expect("checked before the run"),
+        );
         let ctx = OpContext {
             env: self.env.clone(),
             address: change.address.clone(),
@@ -286,7 +310,12 @@ impl Executor {
             OpKind::Delete => Attributes::new(),
             OpKind::Create | OpKind::Update => {
                 let lookup = |r: &crate::address::Reference| {
-                    state.resources.get(&r.address)?.outputs.get(&r.output).cloned()
+                    state
+                        .resources
+                        .get(&r.address)?
+                        .outputs
+                        .get(&r.output)
+                        .cloned()
                 };
                 let mut resolved = Attributes::new();
                 for (name, value) in &change.inputs {
@@ -302,7 +331,9 @@ impl Executor {
         match (kind, &prior) {
             (OpKind::Update, Some(p)) if p.inputs == inputs => return Ok(None),
             (OpKind::Update, None) => {
-                return Err("planned as an update, but it is no longer in state; plan again".into());
+                return Err(
+                    "planned as an update, but it is no longer in state; plan again".into(),
+                );
             }
             (OpKind::Delete, None) => return Ok(None),
             _ => {}

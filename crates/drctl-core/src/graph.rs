@@ -17,11 +17,13 @@ pub enum GraphError {
     Duplicate(Address),
     #[error("`{from}` references `{to}`, which is not a declared resource")]
     UnknownReference { from: Address, to: Address },
-    #[error("`{from}` references output `{output}` of `{to}`, but kind `{kind}` has no such output (it has: {known})")]
+    #[error(
+        "`{from}` references output `{output}` of `{to}`, but kind `{kind}` has no such output (it has: {known})",
+        kind = .to.kind()
+    )]
     UnknownOutput {
         from: Address,
         to: Address,
-        kind: String,
         output: String,
         known: String,
     },
@@ -65,7 +67,10 @@ impl DesiredGraph {
             }
         }
         // Self-references are cycles of one.
-        if let Some(spec) = resources.values().find(|s| s.dependencies().contains(&s.address)) {
+        if let Some(spec) = resources
+            .values()
+            .find(|s| s.dependencies().contains(&s.address))
+        {
             return Err(GraphError::Cycle(vec![spec.address.clone()]));
         }
         if let Some(scc) = tarjan_scc(&graph).into_iter().find(|c| c.len() > 1) {
@@ -84,19 +89,21 @@ impl DesiredGraph {
     pub fn check_schemas(&self, schemas: &dyn SchemaSource) -> Result<(), GraphError> {
         for spec in self.resources.values() {
             if schemas.schema(spec.kind()).is_none() {
-                return Err(GraphError::UnknownKind(spec.address.clone(), spec.kind().to_owned()));
+                return Err(GraphError::UnknownKind(
+                    spec.address.clone(),
+                    spec.kind().to_owned(),
+                ));
             }
             for value in spec.inputs.values() {
                 for r in value.references() {
                     let kind = r.address.kind();
-                    let schema = schemas
-                        .schema(kind)
-                        .ok_or_else(|| GraphError::UnknownKind(r.address.clone(), kind.to_owned()))?;
+                    let schema = schemas.schema(kind).ok_or_else(|| {
+                        GraphError::UnknownKind(r.address.clone(), kind.to_owned())
+                    })?;
                     if !schema.outputs.contains(&r.output.as_str()) {
                         return Err(GraphError::UnknownOutput {
                             from: spec.address.clone(),
                             to: r.address.clone(),
-                            kind: kind.to_owned(),
                             output: r.output.clone(),
                             known: schema.outputs.join(", "),
                         });
@@ -133,7 +140,8 @@ impl DesiredGraph {
 
     /// Graphviz rendering: an edge points from a dependency to its dependent.
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph drctl {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
+        let mut out =
+            String::from("digraph drctl {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
         for a in self.index.keys() {
             out.push_str(&format!("  \"{a}\";\n"));
         }
@@ -179,7 +187,10 @@ mod tests {
                 to: addr("p/t.a/missing")
             }
         );
-        assert!(err.to_string().contains("`p/t.a/x` references `p/t.a/missing`"));
+        assert!(
+            err.to_string()
+                .contains("`p/t.a/x` references `p/t.a/missing`")
+        );
     }
 
     #[test]
@@ -207,7 +218,8 @@ mod tests {
 
     #[test]
     fn dot_lists_edges() {
-        let g = DesiredGraph::new(vec![spec("p/t.a/a", &[]), spec("p/t.a/b", &["p/t.a/a"])]).unwrap();
+        let g =
+            DesiredGraph::new(vec![spec("p/t.a/a", &[]), spec("p/t.a/b", &["p/t.a/a"])]).unwrap();
         assert!(g.to_dot().contains("\"p/t.a/a\" -> \"p/t.a/b\""));
     }
 }

@@ -26,7 +26,9 @@ pub use address::{Address, Reference};
 pub use fsutil::write_atomic;
 pub use graph::{DesiredGraph, GraphError};
 pub use plan::{Action, Plan, PlanOperation, ResourceChange};
-pub use provider::{Applied, KindSchema, Observed, OpContext, Provider, ProviderError, Providers, SchemaSource};
+pub use provider::{
+    Applied, KindSchema, Observed, OpContext, Provider, ProviderError, Providers, SchemaSource,
+};
 pub use resource::ResourceSpec;
 pub use state::{ResourceState, State};
 pub use value::{Attributes, Value};

@@ -36,9 +36,13 @@ impl std::fmt::Display for LockInfo {
 
 #[derive(Debug, Error)]
 pub enum LockError {
-    #[error("state of environment `{env}` is locked by {holder}. Wait for it to finish; if that process is gone, run `drctl force-unlock --env {env}`")]
+    #[error(
+        "state of environment `{env}` is locked by {holder}. Wait for it to finish; if that process is gone, run `drctl force-unlock --env {env}`"
+    )]
     Held { env: String, holder: LockInfo },
-    #[error("lock file {path} exists but is unreadable ({reason}); if no drctl is running, run `drctl force-unlock --env {env}`")]
+    #[error(
+        "lock file {path} exists but is unreadable ({reason}); if no drctl is running, run `drctl force-unlock --env {env}`"
+    )]
     Unreadable {
         env: String,
         path: PathBuf,
@@ -120,10 +124,10 @@ impl Drop for StateLock {
     fn drop(&mut self) {
         // Only remove the file if it is still ours (force-unlock may have
         // handed it to someone else).
-        if let Ok(bytes) = fs::read(&self.path) {
-            if serde_json::from_slice::<LockInfo>(&bytes).is_ok_and(|i| i.id == self.info.id) {
-                let _ = fs::remove_file(&self.path);
-            }
+        if let Ok(bytes) = fs::read(&self.path)
+            && serde_json::from_slice::<LockInfo>(&bytes).is_ok_and(|i| i.id == self.info.id)
+        {
+            let _ = fs::remove_file(&self.path);
         }
     }
 }
@@ -149,7 +153,10 @@ mod tests {
         let first = StateLock::acquire(dir.path(), "dev", "apply").unwrap();
         let err = StateLock::acquire(dir.path(), "dev", "destroy").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
         assert!(text.contains("(apply)"), "{text}");
         assert!(text.contains("force-unlock --env dev"), "{text}");
         // Another environment is independent.

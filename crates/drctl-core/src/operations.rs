@@ -43,14 +43,15 @@ impl OperationGraph {
     pub fn build(changes: &[ResourceChange], state: &State) -> Self {
         let mut operations = Vec::new();
         let mut by_key: BTreeMap<(&Address, OpKind), usize> = BTreeMap::new();
-        let mut push = |operations: &mut Vec<Operation>, change: usize, kind: OpKind, replacing: bool| {
-            operations.push(Operation {
-                kind,
-                change,
-                replacing,
-            });
-            by_key.insert((&changes[change].address, kind), operations.len() - 1);
-        };
+        let mut push =
+            |operations: &mut Vec<Operation>, change: usize, kind: OpKind, replacing: bool| {
+                operations.push(Operation {
+                    kind,
+                    change,
+                    replacing,
+                });
+                by_key.insert((&changes[change].address, kind), operations.len() - 1);
+            };
         for (i, c) in changes.iter().enumerate() {
             match c.action {
                 Action::NoOp => {}
@@ -97,10 +98,10 @@ impl OperationGraph {
                         // A dependent updated in place must let go of A
                         // first; not for a replacement, whose new copy the
                         // update is waiting for.
-                        if !op.replacing {
-                            if let Some(&d) = by_key.get(&(*dependent, OpKind::Update)) {
-                                waits_on[op_index].insert(d);
-                            }
+                        if !op.replacing
+                            && let Some(&d) = by_key.get(&(*dependent, OpKind::Update))
+                        {
+                            waits_on[op_index].insert(d);
                         }
                     }
                 }
@@ -108,7 +109,10 @@ impl OperationGraph {
         }
         Self {
             operations,
-            waits_on: waits_on.into_iter().map(|s| s.into_iter().collect()).collect(),
+            waits_on: waits_on
+                .into_iter()
+                .map(|s| s.into_iter().collect())
+                .collect(),
         }
     }
 }
@@ -188,7 +192,14 @@ mod tests {
         let sub_new = find(&g, &changes, "p/t.sub/s", OpKind::Create);
         assert_eq!(g.waits_on[net_del], vec![sub_del]);
         assert_eq!(g.waits_on[net_new], vec![net_del]);
-        assert_eq!(g.waits_on[sub_new], vec![net_new, sub_del].into_iter().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>());
+        assert_eq!(
+            g.waits_on[sub_new],
+            vec![net_new, sub_del]
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -126,7 +126,12 @@ impl fmt::Display for PlanSummary {
 }
 
 impl Plan {
-    pub fn new(operation: PlanOperation, state: &State, state_exists: bool, changes: Vec<ResourceChange>) -> Self {
+    pub fn new(
+        operation: PlanOperation,
+        state: &State,
+        state_exists: bool,
+        changes: Vec<ResourceChange>,
+    ) -> Self {
         Self {
             format_version: PLAN_FORMAT_VERSION,
             env: state.env.clone(),
@@ -166,7 +171,10 @@ impl Plan {
     /// state file was found), or `None` if it still applies.
     pub fn staleness(&self, state: &State, state_exists: bool) -> Option<String> {
         if self.env != state.env {
-            return Some(format!("the plan is for environment `{}`, not `{}`", self.env, state.env));
+            return Some(format!(
+                "the plan is for environment `{}`, not `{}`",
+                self.env, state.env
+            ));
         }
         match (self.state_lineage, state_exists) {
             (None, false) => None,
@@ -174,7 +182,9 @@ impl Plan {
                 "the plan was made before any state existed; the state is now at serial {}",
                 state.serial
             )),
-            (Some(_), false) => Some("the plan was made against a state that no longer exists".into()),
+            (Some(_), false) => {
+                Some("the plan was made against a state that no longer exists".into())
+            }
             (Some(lineage), true) if lineage != state.lineage => Some(format!(
                 "the plan belongs to state lineage {lineage}, the state is lineage {}",
                 state.lineage

@@ -15,7 +15,11 @@ use crate::state::State;
 /// Plans the changes that turn `state` into `desired`. Addresses in state
 /// but no longer desired are deleted. `desired` must have passed
 /// `DesiredGraph::check_schemas` against the same `schemas`.
-pub fn plan_apply(desired: &DesiredGraph, state: &State, schemas: &dyn SchemaSource) -> Vec<ResourceChange> {
+pub fn plan_apply(
+    desired: &DesiredGraph,
+    state: &State,
+    schemas: &dyn SchemaSource,
+) -> Vec<ResourceChange> {
     let mut actions: BTreeMap<Address, Action> = BTreeMap::new();
     let mut changes = Vec::with_capacity(desired.len());
 
@@ -25,7 +29,12 @@ pub fn plan_apply(desired: &DesiredGraph, state: &State, schemas: &dyn SchemaSou
         let lookup = |r: &Reference| -> Option<serde_json::Value> {
             match actions.get(&r.address) {
                 Some(Action::Create | Action::Replace) => None,
-                _ => state.resources.get(&r.address)?.outputs.get(&r.output).cloned(),
+                _ => state
+                    .resources
+                    .get(&r.address)?
+                    .outputs
+                    .get(&r.output)
+                    .cloned(),
             }
         };
         let (action, attributes) = match state.resources.get(&address) {
@@ -52,7 +61,8 @@ pub fn plan_apply(desired: &DesiredGraph, state: &State, schemas: &dyn SchemaSou
                         forces_replacement: true,
                     });
                 }
-                let names: BTreeSet<&String> = spec.inputs.keys().chain(prior.inputs.keys()).collect();
+                let names: BTreeSet<&String> =
+                    spec.inputs.keys().chain(prior.inputs.keys()).collect();
                 for name in names {
                     let before = prior.inputs.get(name);
                     let after = spec.inputs.get(name).map(|v| v.resolve(&lookup).ok());
@@ -216,7 +226,13 @@ mod tests {
 
     fn in_sync_state() -> State {
         let mut s = State::new("dev");
-        applied(&mut s, "p/t.net/main", "t.net", json!({"cidr": "10.0.0.0/16", "name": "main"}), &[]);
+        applied(
+            &mut s,
+            "p/t.net/main",
+            "t.net",
+            json!({"cidr": "10.0.0.0/16", "name": "main"}),
+            &[],
+        );
         applied(
             &mut s,
             "p/t.sub/a",
@@ -228,14 +244,21 @@ mod tests {
     }
 
     fn action_of(changes: &[ResourceChange], a: &str) -> Action {
-        changes.iter().find(|c| c.address == addr(a)).unwrap().action
+        changes
+            .iter()
+            .find(|c| c.address == addr(a))
+            .unwrap()
+            .action
     }
 
     #[test]
     fn fresh_state_creates_everything_with_unknowns() {
         let changes = plan_apply(&desired(), &State::new("dev"), &schemas());
         assert_eq!(action_of(&changes, "p/t.net/main"), Action::Create);
-        let sub = changes.iter().find(|c| c.address == addr("p/t.sub/a")).unwrap();
+        let sub = changes
+            .iter()
+            .find(|c| c.address == addr("p/t.sub/a"))
+            .unwrap();
         assert_eq!(sub.action, Action::Create);
         let net_id = sub.attributes.iter().find(|a| a.name == "net_id").unwrap();
         assert_eq!(net_id.after, AfterValue::KnownAfterApply);
@@ -245,15 +268,26 @@ mod tests {
     #[test]
     fn in_sync_state_is_all_no_op() {
         let changes = plan_apply(&desired(), &in_sync_state(), &schemas());
-        assert!(changes.iter().all(|c| c.action == Action::NoOp), "{changes:#?}");
+        assert!(
+            changes.iter().all(|c| c.action == Action::NoOp),
+            "{changes:#?}"
+        );
     }
 
     #[test]
     fn changed_plain_attribute_is_an_update_with_its_diff() {
         let mut state = in_sync_state();
-        state.resources.get_mut(&addr("p/t.net/main")).unwrap().inputs.insert("name".into(), json!("old"));
+        state
+            .resources
+            .get_mut(&addr("p/t.net/main"))
+            .unwrap()
+            .inputs
+            .insert("name".into(), json!("old"));
         let changes = plan_apply(&desired(), &state, &schemas());
-        let net = changes.iter().find(|c| c.address == addr("p/t.net/main")).unwrap();
+        let net = changes
+            .iter()
+            .find(|c| c.address == addr("p/t.net/main"))
+            .unwrap();
         assert_eq!(net.action, Action::Update);
         assert_eq!(
             net.attributes,
@@ -270,13 +304,24 @@ mod tests {
     #[test]
     fn force_new_change_replaces_and_cascades_through_unknown_references() {
         let mut state = in_sync_state();
-        state.resources.get_mut(&addr("p/t.net/main")).unwrap().inputs.insert("cidr".into(), json!("10.9.0.0/16"));
+        state
+            .resources
+            .get_mut(&addr("p/t.net/main"))
+            .unwrap()
+            .inputs
+            .insert("cidr".into(), json!("10.9.0.0/16"));
         let changes = plan_apply(&desired(), &state, &schemas());
-        let net = changes.iter().find(|c| c.address == addr("p/t.net/main")).unwrap();
+        let net = changes
+            .iter()
+            .find(|c| c.address == addr("p/t.net/main"))
+            .unwrap();
         assert_eq!(net.action, Action::Replace);
         assert_eq!(net.replace_reasons().collect::<Vec<_>>(), vec!["cidr"]);
         // The subnet's net_id becomes unknown, and net_id forces replacement.
-        let sub = changes.iter().find(|c| c.address == addr("p/t.sub/a")).unwrap();
+        let sub = changes
+            .iter()
+            .find(|c| c.address == addr("p/t.sub/a"))
+            .unwrap();
         assert_eq!(sub.action, Action::Replace);
         assert_eq!(sub.attributes[0].after, AfterValue::KnownAfterApply);
     }
@@ -284,13 +329,25 @@ mod tests {
     #[test]
     fn undesired_addresses_are_deleted() {
         let mut state = in_sync_state();
-        applied(&mut state, "p/t.sub/old", "t.sub", json!({"cidr": "10.0.9.0/24"}), &["p/t.net/main"]);
+        applied(
+            &mut state,
+            "p/t.sub/old",
+            "t.sub",
+            json!({"cidr": "10.0.9.0/24"}),
+            &["p/t.net/main"],
+        );
         let changes = plan_apply(&desired(), &state, &schemas());
-        let old = changes.iter().find(|c| c.address == addr("p/t.sub/old")).unwrap();
+        let old = changes
+            .iter()
+            .find(|c| c.address == addr("p/t.sub/old"))
+            .unwrap();
         assert_eq!(old.action, Action::Delete);
         assert_eq!(old.depends_on, BTreeSet::from([addr("p/t.net/main")]));
         let plan = crate::plan::Plan::new(crate::plan::PlanOperation::Apply, &state, true, changes);
-        assert_eq!(plan.summary().to_string(), "Plan: 0 to add, 0 to change, 1 to destroy.");
+        assert_eq!(
+            plan.summary().to_string(),
+            "Plan: 0 to add, 0 to change, 1 to destroy."
+        );
     }
 
     #[test]

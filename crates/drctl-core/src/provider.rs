@@ -132,7 +132,8 @@ impl Providers {
     }
 
     pub fn register(&mut self, provider: Arc<dyn Provider>) {
-        self.by_kind.insert(provider.schema().kind.to_owned(), provider);
+        self.by_kind
+            .insert(provider.schema().kind.to_owned(), provider);
     }
 
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Provider>> {

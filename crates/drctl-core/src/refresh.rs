@@ -42,12 +42,18 @@ pub async fn refresh(
         async move {
             let result = match provider {
                 Some(p) => p.read(&ctx, &id, &inputs).await,
-                None => Err(ProviderError::new("read", format!("no provider implements kind `{}`", ctx.address.kind()))),
+                None => Err(ProviderError::new(
+                    "read",
+                    format!("no provider implements kind `{}`", ctx.address.kind()),
+                )),
             };
             (ctx.address, result)
         }
     });
-    let results: Vec<_> = stream::iter(reads).buffer_unordered(parallelism.max(1)).collect().await;
+    let results: Vec<_> = stream::iter(reads)
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
     let mut report = RefreshReport::default();
     let mut errors = Vec::new();
     for (address, result) in results {

@@ -61,7 +61,9 @@ pub enum DecodeError {
     Syntax(serde_json::Error),
     #[error("no `format_version` field; this is not a drctl state file")]
     MissingVersion,
-    #[error("format version {found} is newer than this drctl supports ({supported}); upgrade drctl")]
+    #[error(
+        "format version {found} is newer than this drctl supports ({supported}); upgrade drctl"
+    )]
     Newer { found: u64, supported: u32 },
     #[error("invalid content: {0}")]
     Content(serde_json::Error),
@@ -117,7 +119,10 @@ mod tests {
         v["format_version"] = 99.into();
         let err = decode(v.to_string().as_bytes()).unwrap_err();
         assert!(matches!(err, DecodeError::Newer { found: 99, .. }), "{err}");
-        assert!(matches!(decode(b"{\"format_version\": 1, \"lin"), Err(DecodeError::Syntax(_))));
+        assert!(matches!(
+            decode(b"{\"format_version\": 1, \"lin"),
+            Err(DecodeError::Syntax(_))
+        ));
         assert!(matches!(decode(b"{}"), Err(DecodeError::MissingVersion)));
         assert!(matches!(
             decode(b"{\"format_version\": 1}"),

@@ -13,13 +13,17 @@ use crate::state::{self, DecodeError, State};
 pub enum StoreError {
     #[error("state file {path} cannot be read: {source}")]
     Read { path: PathBuf, source: io::Error },
-    #[error("state file {path} is unusable: {source}. It was left untouched; restore it from {backup} or fix it by hand")]
+    #[error(
+        "state file {path} is unusable: {source}. It was left untouched; restore it from {backup} or fix it by hand"
+    )]
     Decode {
         path: PathBuf,
         backup: PathBuf,
         source: DecodeError,
     },
-    #[error("state file {path} belongs to environment `{found}`, not `{expected}`; check --env and --state-dir")]
+    #[error(
+        "state file {path} belongs to environment `{found}`, not `{expected}`; check --env and --state-dir"
+    )]
     WrongEnv {
         path: PathBuf,
         found: String,
@@ -110,7 +114,11 @@ impl StateStore {
 
     /// Points the backup at the current file's bytes without copying them.
     fn keep_backup(&self) -> io::Result<()> {
-        let tmp = self.dir.join(format!(".{}.json.backup.{}.tmp", self.env, std::process::id()));
+        let tmp = self.dir.join(format!(
+            ".{}.json.backup.{}.tmp",
+            self.env,
+            std::process::id()
+        ));
         let _ = fs::remove_file(&tmp);
         if fs::hard_link(self.path(), &tmp).is_err() {
             fs::copy(self.path(), &tmp)?;

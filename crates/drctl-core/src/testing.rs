@@ -61,7 +61,10 @@ impl Provider for MemoryProvider {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         self.enter(format!("create {}", ctx.address), ctx).await?;
         let id = format!("thing-{}", self.next_id.fetch_add(1, Ordering::SeqCst));
-        self.objects.lock().unwrap().insert(id.clone(), inputs.clone());
+        self.objects
+            .lock()
+            .unwrap()
+            .insert(id.clone(), inputs.clone());
         Ok(Applied {
             outputs: Attributes::from([
                 ("id".into(), id.clone().into()),
@@ -71,7 +74,12 @@ impl Provider for MemoryProvider {
         })
     }
 
-    async fn read(&self, _ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
         Ok(self.objects.lock().unwrap().get(id).map(|inputs| Observed {
             inputs: inputs.clone(),
             outputs: Attributes::from([("id".into(), id.into())]),
@@ -86,14 +94,23 @@ impl Provider for MemoryProvider {
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
         self.enter(format!("update {}", ctx.address), ctx).await?;
-        self.objects.lock().unwrap().insert(id.into(), inputs.clone());
+        self.objects
+            .lock()
+            .unwrap()
+            .insert(id.into(), inputs.clone());
         Ok(Attributes::from([
             ("id".into(), id.into()),
             ("name".into(), ctx.address.name().into()),
         ]))
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, _i: &Attributes, _o: &Attributes) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _i: &Attributes,
+        _o: &Attributes,
+    ) -> Result<(), ProviderError> {
         self.enter(format!("delete {}", ctx.address), ctx).await?;
         self.objects.lock().unwrap().remove(id);
         Ok(())

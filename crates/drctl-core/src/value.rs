@@ -74,10 +74,12 @@ impl Value {
         match self {
             Value::Json(v) => v.clone(),
             Value::Ref(r) => serde_json::json!({ "$ref": r.to_string() }),
-            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(m) => serde_json::Value::Object(
-                m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
-            ),
+            Value::List(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
+            Value::Map(m) => {
+                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
         }
     }
 
@@ -170,7 +172,10 @@ mod tests {
             ("n".to_string(), Value::from(3)),
         ]));
         let text = serde_json::to_string(&v).unwrap();
-        assert_eq!(text, r#"{"n":3,"vpc":{"$ref":"primary/ec2.vpc/payment.vpc_id"}}"#);
+        assert_eq!(
+            text,
+            r#"{"n":3,"vpc":{"$ref":"primary/ec2.vpc/payment.vpc_id"}}"#
+        );
         let back: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back, v);
         assert_eq!(back.references(), vec![&r]);

@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use drctl_core::executor::DEFAULT_PARALLELISM;
 
 #[derive(Debug, Parser)]
-#[command(name = "drctl", version, about = "Provision and operate the multi-region payment DR stack on AWS")]
+#[command(
+    name = "drctl",
+    version,
+    about = "Provision and operate the multi-region payment DR stack on AWS"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -60,6 +64,15 @@ pub enum Command {
     Validate,
     /// Remove a stale state lock left by a killed process.
     ForceUnlock(EnvArg),
+    /// Write the default drctl.toml (a `dev` environment) to --config.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,9 @@ use drctl_core::planner::{plan_apply, plan_destroy};
 use drctl_core::refresh::refresh;
 use drctl_core::{State, write_atomic};
 
-use crate::cli::{ApplyArgs, Cli, Command, DestroyArgs, GraphArgs, GraphFormat, PlanArgs, ShowArgs};
+use crate::cli::{
+    ApplyArgs, Cli, Command, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, ShowArgs,
+};
 use crate::render;
 use crate::session::{Session, desired_graph};
 
@@ -25,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => show_cmd(&Session::open(g, &args.env.env)?, args),
         Command::Graph(args) => graph_cmd(&Session::open(g, &args.env.env)?, args),
         Command::Validate => validate_cmd(g),
+        Command::Init(args) => init_cmd(g, args),
         Command::ForceUnlock(args) => {
             Config::load(&g.config)?.env(&args.env)?;
             match lock::force_unlock(&g.state_dir, &args.env)? {
@@ -51,14 +54,22 @@ async fn refresh_state(session: &Session, state: &mut State, parallelism: usize)
         }
         Err(errors) => {
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            bail!("refresh failed; nothing was changed:\n  {}", lines.join("\n  "))
+            bail!(
+                "refresh failed; nothing was changed:\n  {}",
+                lines.join("\n  ")
+            )
         }
     }
 }
 
 /// Plans against current state; with `refresh`, the state is first read
 /// back from AWS and saved (it is the truth about what exists).
-async fn make_plan(session: &Session, refresh_first: bool, verify_account: bool, parallelism: usize) -> Result<(Plan, State)> {
+async fn make_plan(
+    session: &Session,
+    refresh_first: bool,
+    verify_account: bool,
+    parallelism: usize,
+) -> Result<(Plan, State)> {
     let (mut state, exists) = session.load_state()?;
     let account = session.resolve_account(&mut state, verify_account).await?;
     let desired = session.desired(&account)?;
@@ -72,25 +83,42 @@ async fn make_plan(session: &Session, refresh_first: bool, verify_account: bool,
         }
     }
     let changes = plan_apply(&desired, &state, &drctl_aws::schemas());
-    Ok((Plan::new(PlanOperation::Apply, &state, exists, changes), state))
+    Ok((
+        Plan::new(PlanOperation::Apply, &state, exists, changes),
+        state,
+    ))
 }
 
 async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCode> {
-    let _lock = if args.refresh { Some(session.lock("plan --refresh")?) } else { None };
+    let _lock = if args.refresh {
+        Some(session.lock("plan --refresh")?)
+    } else {
+        None
+    };
     let (plan, _) = make_plan(session, args.refresh, false, args.parallelism).await?;
     if args.json {
-        println!("{}", String::from_utf8_lossy(&plan::encode(&plan)).trim_end());
+        println!(
+            "{}",
+            String::from_utf8_lossy(&plan::encode(&plan)).trim_end()
+        );
     } else {
         print!("{}", render::plan(&plan));
     }
     if let Some(out) = &args.out {
         let path = session.plan_path(out);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        write_atomic(&path, &plan::encode(&plan)).with_context(|| format!("cannot write plan {}", path.display()))?;
+        write_atomic(&path, &plan::encode(&plan))
+            .with_context(|| format!("cannot write plan {}", path.display()))?;
         if !args.json {
-            println!("\nSaved the plan to {}. Apply it with: drctl apply --env {} {}", path.display(), session.env, path.display());
+            println!(
+                "\nSaved the plan to {}. Apply it with: drctl apply --env {} {}",
+                path.display(),
+                session.env,
+                path.display()
+            );
         }
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
@@ -105,7 +133,9 @@ fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        bail!("standard input is not a terminal, so drctl cannot ask for confirmation; review the plan and pass --auto-approve");
+        bail!(
+            "standard input is not a terminal, so drctl cannot ask for confirmation; review the plan and pass --auto-approve"
+        );
     }
     print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;
@@ -114,15 +144,27 @@ fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-async fn execute(session: &Session, plan: &Plan, mut state: State, parallelism: usize, verb: &str) -> Result<ExitCode> {
+async fn execute(
+    session: &Session,
+    plan: &Plan,
+    mut state: State,
+    parallelism: usize,
+    verb: &str,
+) -> Result<ExitCode> {
     let providers = drctl_aws::providers(session.aws().await);
     let executor = Executor::new(providers, &session.env, parallelism);
     let mut store = session.store.clone();
     let report = executor
-        .run(&plan.changes, &mut state, &mut store, &|e: &Event| render::progress(e))
+        .run(&plan.changes, &mut state, &mut store, &|e: &Event| {
+            render::progress(e)
+        })
         .await?;
     print!("{}", render::report(&report, verb));
-    Ok(if report.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
@@ -131,11 +173,20 @@ async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
         None => make_plan(session, args.refresh, true, args.parallelism).await?,
         Some(file) => {
             let path = session.plan_path(file);
-            let bytes = std::fs::read(&path).with_context(|| format!("cannot read plan {}", path.display()))?;
-            let plan = plan::decode(&bytes)
-                .with_context(|| format!("plan {} is unusable; make a new one with drctl plan --out", path.display()))?;
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read plan {}", path.display()))?;
+            let plan = plan::decode(&bytes).with_context(|| {
+                format!(
+                    "plan {} is unusable; make a new one with drctl plan --out",
+                    path.display()
+                )
+            })?;
             if plan.operation != PlanOperation::Apply {
-                bail!("plan {} is a {:?} plan, not an apply plan", path.display(), plan.operation);
+                bail!(
+                    "plan {} is a {:?} plan, not an apply plan",
+                    path.display(),
+                    plan.operation
+                );
             }
             let (mut state, exists) = session.load_state()?;
             if let Some(why) = plan.staleness(&state, exists) {
@@ -147,7 +198,12 @@ async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
             }
             session.resolve_account(&mut state, true).await?;
             if plan.account_id.is_some() && plan.account_id != state.account_id {
-                bail!("plan {} was made for AWS account {:?}, the credentials are for {:?}", path.display(), plan.account_id, state.account_id);
+                bail!(
+                    "plan {} was made for AWS account {:?}, the credentials are for {:?}",
+                    path.display(),
+                    plan.account_id,
+                    state.account_id
+                );
             }
             (plan, state)
         }
@@ -168,13 +224,19 @@ async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
     let _lock = session.lock("destroy")?;
     let (mut state, exists) = session.load_state()?;
     if state.resources.is_empty() {
-        println!("Nothing to destroy: the state of `{}` is empty.", session.env);
+        println!(
+            "Nothing to destroy: the state of `{}` is empty.",
+            session.env
+        );
         return Ok(ExitCode::SUCCESS);
     }
     session.resolve_account(&mut state, true).await?;
     let plan = Plan::new(PlanOperation::Destroy, &state, exists, plan_destroy(&state));
     print!("{}", render::plan(&plan));
-    if !confirm(&format!("destroy every resource of `{}`", session.env), args.auto_approve)? {
+    if !confirm(
+        &format!("destroy every resource of `{}`", session.env),
+        args.auto_approve,
+    )? {
         println!("Destroy cancelled.");
         return Ok(ExitCode::FAILURE);
     }
@@ -206,7 +268,10 @@ fn graph_cmd(session: &Session, args: GraphArgs) -> Result<ExitCode> {
 fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
     let config = Config::load(&g.config)?;
     if config.envs.is_empty() {
-        bail!("{}: no environments; add a `[env.NAME]` table", g.config.display());
+        bail!(
+            "{}: no environments; add a `[env.NAME]` table",
+            g.config.display()
+        );
     }
     for (env, settings) in &config.envs {
         let graph = desired_graph(env, settings, PLACEHOLDER_ACCOUNT)?;
@@ -218,5 +283,24 @@ fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
         );
     }
     println!("{}: valid.", g.config.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The repository's drctl.toml, built into the binary.
+const DEFAULT_CONFIG: &str = include_str!("../../../drctl.toml");
+
+fn init_cmd(g: &crate::cli::Global, args: InitArgs) -> Result<ExitCode> {
+    if g.config.exists() && !args.force {
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            g.config.display()
+        );
+    }
+    write_atomic(&g.config, DEFAULT_CONFIG.as_bytes())
+        .with_context(|| format!("cannot write {}", g.config.display()))?;
+    println!(
+        "Wrote {} with environment `dev`. Next: drctl plan --env dev",
+        g.config.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

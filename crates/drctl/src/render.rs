@@ -27,7 +27,11 @@ fn attribute_line(out: &mut String, sign: &str, a: &AttributeChange, width: usiz
         ("-", Some(b)) => value(b),
         _ => after(&a.after),
     };
-    let note = if a.forces_replacement { " # forces replacement" } else { "" };
+    let note = if a.forces_replacement {
+        " # forces replacement"
+    } else {
+        ""
+    };
     let _ = writeln!(out, "      {sign} {:<width$} = {rhs}{note}", a.name);
 }
 
@@ -93,14 +97,25 @@ pub fn progress(event: &Event) {
             error: Some(e),
             ..
         } => println!("{address}: FAILED after {}: {e}", secs(*elapsed)),
-        Event::Skipped { address, because } => println!("{address}: skipped, because {because} failed"),
+        Event::Skipped { address, because } => {
+            println!("{address}: skipped, because {because} failed")
+        }
     }
 }
 
 pub fn report(report: &Report, verb: &str) -> String {
     let mut out = String::new();
-    let status = if report.is_success() { "complete" } else { "incomplete" };
-    let _ = writeln!(out, "\n{verb} {status} after {}: {}.", secs(report.elapsed), report.summary());
+    let status = if report.is_success() {
+        "complete"
+    } else {
+        "incomplete"
+    };
+    let _ = writeln!(
+        out,
+        "\n{verb} {status} after {}: {}.",
+        secs(report.elapsed),
+        report.summary()
+    );
     for (address, e) in &report.failed {
         let _ = writeln!(out, "error: {address}: {e}");
     }
@@ -113,9 +128,20 @@ pub fn state(state: &State) -> String {
         let _ = writeln!(out, "The state of `{}` is empty.", state.env);
         return out;
     }
-    let width = state.resources.keys().map(|a| a.to_string().len()).max().unwrap_or(0);
+    let width = state
+        .resources
+        .keys()
+        .map(|a| a.to_string().len())
+        .max()
+        .unwrap_or(0);
     for (address, r) in &state.resources {
-        let _ = writeln!(out, "{:<width$}  {:<10}  {}", address.to_string(), r.region, r.id);
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<10}  {}",
+            address.to_string(),
+            r.region,
+            r.id
+        );
     }
     let _ = writeln!(
         out,

@@ -67,13 +67,13 @@ impl Session {
             .account_id()
             .await
             .context("cannot resolve the AWS account; check credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID) and --endpoint")?;
-        if let Some(recorded) = &state.account_id {
-            if *recorded != actual {
-                bail!(
-                    "the credentials belong to AWS account {actual}, but state {} records account {recorded}; use credentials for {recorded}",
-                    self.store.path().display()
-                );
-            }
+        if let Some(recorded) = &state.account_id
+            && *recorded != actual
+        {
+            bail!(
+                "the credentials belong to AWS account {actual}, but state {} records account {recorded}; use credentials for {recorded}",
+                self.store.path().display()
+            );
         }
         state.account_id = Some(actual.clone());
         Ok(actual)
@@ -100,7 +100,8 @@ pub fn desired_graph(env: &str, settings: &EnvSettings, account_id: &str) -> Res
         settings,
         account_id,
     };
-    let graph = DesiredGraph::new(blueprint.resources()).map_err(|e| anyhow!("blueprint of `{env}`: {e}"))?;
+    let graph = DesiredGraph::new(blueprint.resources())
+        .map_err(|e| anyhow!("blueprint of `{env}`: {e}"))?;
     graph
         .check_schemas(&drctl_aws::schemas())
         .map_err(|e| anyhow!("blueprint of `{env}`: {e}"))?;

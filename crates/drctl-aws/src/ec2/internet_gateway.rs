@@ -75,13 +75,23 @@ impl Provider for InternetGateway {
         let id = out
             .internet_gateway()
             .and_then(|g| g.internet_gateway_id())
-            .ok_or_else(|| ProviderError::new("ec2:CreateInternetGateway", "no gateway id in the response"))?
+            .ok_or_else(|| {
+                ProviderError::new("ec2:CreateInternetGateway", "no gateway id in the response")
+            })?
             .to_owned();
         self.attach(ctx, &id, vpc).await?;
-        Ok(Applied { outputs: outputs(&id), id })
+        Ok(Applied {
+            outputs: outputs(&id),
+            id,
+        })
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
         let out = match self
             .0
             .ec2(&ctx.region)
@@ -94,7 +104,9 @@ impl Provider for InternetGateway {
             Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("ec2:DescribeInternetGateways", e)),
         };
-        let Some(g) = out.internet_gateways().first() else { return Ok(None) };
+        let Some(g) = out.internet_gateways().first() else {
+            return Ok(None);
+        };
         let vpc = g.attachments().first().and_then(|a| a.vpc_id());
         Ok(Some(Observed {
             inputs: attrs([("vpc_id", json!(vpc)), ("tags", tags_json(g.tags()))]),
@@ -102,7 +114,13 @@ impl Provider for InternetGateway {
         }))
     }
 
-    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         let want = req_str(ctx, inputs, "vpc_id")?;
         let had = opt_str(prior, "vpc_id");
         if had != Some(want) {
@@ -115,11 +133,24 @@ impl Provider for InternetGateway {
         Ok(outputs(id))
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
         if let Some(vpc) = opt_str(inputs, "vpc_id") {
             self.detach(ctx, id, vpc).await?;
         }
-        match self.0.ec2(&ctx.region).delete_internet_gateway().internet_gateway_id(id).send().await {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .delete_internet_gateway()
+            .internet_gateway_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("ec2:DeleteInternetGateway", e)),

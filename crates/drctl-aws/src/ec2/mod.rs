@@ -30,10 +30,12 @@ pub(crate) fn tag_spec(ctx: &OpContext, inputs: &Attributes, ty: ResourceType) -
 }
 
 pub(crate) fn tags_json(tags: &[Tag]) -> Json {
-    observed_tags(
-        tags.iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))),
-    )
+    observed_tags(tags.iter().filter_map(|t| {
+        Some((
+            t.key()?.to_owned(),
+            t.value().unwrap_or_default().to_owned(),
+        ))
+    }))
 }
 
 /// Applies the difference between the old and new `tags` inputs.
@@ -61,7 +63,12 @@ pub(crate) async fn sync_tags(
         client
             .delete_tags()
             .resources(id)
-            .set_tags(Some(remove.into_iter().map(|k| Tag::builder().key(k).build()).collect()))
+            .set_tags(Some(
+                remove
+                    .into_iter()
+                    .map(|k| Tag::builder().key(k).build())
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(|e| api_error("ec2:DeleteTags", e))?;

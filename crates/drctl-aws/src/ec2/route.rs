@@ -23,14 +23,20 @@ const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound", "InvalidRoute.NotFo
 /// Targets a route may have; exactly one is set.
 const TARGETS: &[&str] = &["gateway_id", "nat_gateway_id"];
 
-fn target<'a>(ctx: &OpContext, inputs: &'a Attributes) -> Result<(&'static str, &'a str), ProviderError> {
+fn target<'a>(
+    ctx: &OpContext,
+    inputs: &'a Attributes,
+) -> Result<(&'static str, &'a str), ProviderError> {
     let set: Vec<_> = TARGETS
         .iter()
         .filter_map(|k| opt_str(inputs, k).map(|v| (*k, v)))
         .collect();
     match set.as_slice() {
         [one] => Ok(*one),
-        _ => Err(invalid(ctx, format!("exactly one of {} must be set", TARGETS.join(", ")))),
+        _ => Err(invalid(
+            ctx,
+            format!("exactly one of {} must be set", TARGETS.join(", ")),
+        )),
     }
 }
 
@@ -54,25 +60,40 @@ impl Provider for Route {
             "gateway_id" => req.gateway_id(target_id),
             _ => req.nat_gateway_id(target_id),
         };
-        req.send().await.map_err(|e| api_error("ec2:CreateRoute", e))?;
+        req.send()
+            .await
+            .map_err(|e| api_error("ec2:CreateRoute", e))?;
         Ok(Applied {
             id: format!("{table}_{dest}"),
             outputs: attrs([("route_table_id", json!(table))]),
         })
     }
 
-    async fn read(&self, ctx: &OpContext, _id: &str, prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
         let table = req_str(ctx, prior, "route_table_id")?;
         let dest = req_str(ctx, prior, "destination_cidr_block")?;
-        let out = match self.0.ec2(&ctx.region).describe_route_tables().route_table_ids(table).send().await {
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_route_tables()
+            .route_table_ids(table)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
         };
-        let route = out
-            .route_tables()
-            .first()
-            .and_then(|t| t.routes().iter().find(|r| r.destination_cidr_block() == Some(dest)));
+        let route = out.route_tables().first().and_then(|t| {
+            t.routes()
+                .iter()
+                .find(|r| r.destination_cidr_block() == Some(dest))
+        });
         let Some(route) = route else { return Ok(None) };
         let mut inputs = attrs([
             ("route_table_id", json!(table)),
@@ -90,7 +111,13 @@ impl Provider for Route {
         }))
     }
 
-    async fn update(&self, ctx: &OpContext, _id: &str, _prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        _prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         let table = req_str(ctx, inputs, "route_table_id")?;
         let (kind, target_id) = target(ctx, inputs)?;
         let req = self
@@ -103,11 +130,19 @@ impl Provider for Route {
             "gateway_id" => req.gateway_id(target_id),
             _ => req.nat_gateway_id(target_id),
         };
-        req.send().await.map_err(|e| api_error("ec2:ReplaceRoute", e))?;
+        req.send()
+            .await
+            .map_err(|e| api_error("ec2:ReplaceRoute", e))?;
         Ok(attrs([("route_table_id", json!(table))]))
     }
 
-    async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
         match self
             .0
             .ec2(&ctx.region)

@@ -45,31 +45,69 @@ impl Provider for RouteTable {
         let id = out
             .route_table()
             .and_then(|t| t.route_table_id())
-            .ok_or_else(|| ProviderError::new("ec2:CreateRouteTable", "no route table id in the response"))?
+            .ok_or_else(|| {
+                ProviderError::new("ec2:CreateRouteTable", "no route table id in the response")
+            })?
             .to_owned();
-        Ok(Applied { outputs: outputs(&id), id })
+        Ok(Applied {
+            outputs: outputs(&id),
+            id,
+        })
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
-        let out = match self.0.ec2(&ctx.region).describe_route_tables().route_table_ids(id).send().await {
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_route_tables()
+            .route_table_ids(id)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
         };
-        let Some(t) = out.route_tables().first() else { return Ok(None) };
+        let Some(t) = out.route_tables().first() else {
+            return Ok(None);
+        };
         Ok(Some(Observed {
             inputs: attrs([("vpc_id", json!(t.vpc_id())), ("tags", tags_json(t.tags()))]),
             outputs: outputs(id),
         }))
     }
 
-    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(outputs(id))
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
-        match self.0.ec2(&ctx.region).delete_route_table().route_table_id(id).send().await {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .delete_route_table()
+            .route_table_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("ec2:DeleteRouteTable", e)),

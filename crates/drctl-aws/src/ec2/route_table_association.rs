@@ -18,7 +18,10 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct RouteTableAssociation(pub(crate) Arc<Clients>);
 
-const NOT_FOUND: &[&str] = &["InvalidAssociationID.NotFound", "InvalidRouteTableID.NotFound"];
+const NOT_FOUND: &[&str] = &[
+    "InvalidAssociationID.NotFound",
+    "InvalidRouteTableID.NotFound",
+];
 
 #[async_trait]
 impl Provider for RouteTableAssociation {
@@ -38,7 +41,12 @@ impl Provider for RouteTableAssociation {
             .map_err(|e| api_error("ec2:AssociateRouteTable", e))?;
         let id = out
             .association_id()
-            .ok_or_else(|| ProviderError::new("ec2:AssociateRouteTable", "no association id in the response"))?
+            .ok_or_else(|| {
+                ProviderError::new(
+                    "ec2:AssociateRouteTable",
+                    "no association id in the response",
+                )
+            })?
             .to_owned();
         Ok(Applied {
             outputs: attrs([("association_id", json!(id))]),
@@ -46,9 +54,21 @@ impl Provider for RouteTableAssociation {
         })
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
         let table = req_str(ctx, prior, "route_table_id")?;
-        let out = match self.0.ec2(&ctx.region).describe_route_tables().route_table_ids(table).send().await {
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_route_tables()
+            .route_table_ids(table)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
@@ -67,13 +87,32 @@ impl Provider for RouteTableAssociation {
         }))
     }
 
-    async fn update(&self, _ctx: &OpContext, id: &str, _prior: &Attributes, _inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+        _inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         // Every input forces replacement; nothing to change in place.
         Ok(attrs([("association_id", json!(id))]))
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
-        match self.0.ec2(&ctx.region).disassociate_route_table().association_id(id).send().await {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .disassociate_route_table()
+            .association_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("ec2:DisassociateRouteTable", e)),

@@ -75,7 +75,12 @@ fn permission(ctx: &OpContext, name: &str, rule: &Json) -> Result<IpPermission, 
         rule.get("source_security_group_id").and_then(Json::as_str),
     ) {
         (Some(cidr), None) => {
-            p = p.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description).build());
+            p = p.ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(cidr)
+                    .set_description(description)
+                    .build(),
+            );
         }
         (None, Some(group)) => {
             p = p.user_id_group_pairs(
@@ -88,7 +93,9 @@ fn permission(ctx: &OpContext, name: &str, rule: &Json) -> Result<IpPermission, 
         _ => {
             return Err(invalid(
                 ctx,
-                format!("rule `{name}` needs exactly one of `cidr_block`, `source_security_group_id`"),
+                format!(
+                    "rule `{name}` needs exactly one of `cidr_block`, `source_security_group_id`"
+                ),
             ));
         }
     }
@@ -116,39 +123,89 @@ fn observed_rules(perms: &[IpPermission]) -> Json {
             );
         };
         for r in p.ip_ranges() {
-            add("cidr_block", r.cidr_ip().unwrap_or_default(), r.description());
+            add(
+                "cidr_block",
+                r.cidr_ip().unwrap_or_default(),
+                r.description(),
+            );
         }
         for g in p.user_id_group_pairs() {
-            add("source_security_group_id", g.group_id().unwrap_or_default(), g.description());
+            add(
+                "source_security_group_id",
+                g.group_id().unwrap_or_default(),
+                g.description(),
+            );
         }
     }
     Json::Object(out)
 }
 
-async fn authorize(client: &Client, ctx: &OpContext, id: &str, dir: Direction, name: &str, rule: &Json) -> Result<(), ProviderError> {
+async fn authorize(
+    client: &Client,
+    ctx: &OpContext,
+    id: &str,
+    dir: Direction,
+    name: &str,
+    rule: &Json,
+) -> Result<(), ProviderError> {
     let perm = permission(ctx, name, rule)?;
     let duplicate = &["InvalidPermission.Duplicate"];
     match dir {
-        Direction::Ingress => match client.authorize_security_group_ingress().group_id(id).ip_permissions(perm).send().await {
-            Err(e) if !has_code(&e, duplicate) => Err(api_error("ec2:AuthorizeSecurityGroupIngress", e)),
+        Direction::Ingress => match client
+            .authorize_security_group_ingress()
+            .group_id(id)
+            .ip_permissions(perm)
+            .send()
+            .await
+        {
+            Err(e) if !has_code(&e, duplicate) => {
+                Err(api_error("ec2:AuthorizeSecurityGroupIngress", e))
+            }
             _ => Ok(()),
         },
-        Direction::Egress => match client.authorize_security_group_egress().group_id(id).ip_permissions(perm).send().await {
-            Err(e) if !has_code(&e, duplicate) => Err(api_error("ec2:AuthorizeSecurityGroupEgress", e)),
+        Direction::Egress => match client
+            .authorize_security_group_egress()
+            .group_id(id)
+            .ip_permissions(perm)
+            .send()
+            .await
+        {
+            Err(e) if !has_code(&e, duplicate) => {
+                Err(api_error("ec2:AuthorizeSecurityGroupEgress", e))
+            }
             _ => Ok(()),
         },
     }
 }
 
-async fn revoke(client: &Client, ctx: &OpContext, id: &str, dir: Direction, name: &str, rule: &Json) -> Result<(), ProviderError> {
+async fn revoke(
+    client: &Client,
+    ctx: &OpContext,
+    id: &str,
+    dir: Direction,
+    name: &str,
+    rule: &Json,
+) -> Result<(), ProviderError> {
     let perm = permission(ctx, name, rule)?;
     let gone = &["InvalidPermission.NotFound"];
     match dir {
-        Direction::Ingress => match client.revoke_security_group_ingress().group_id(id).ip_permissions(perm).send().await {
+        Direction::Ingress => match client
+            .revoke_security_group_ingress()
+            .group_id(id)
+            .ip_permissions(perm)
+            .send()
+            .await
+        {
             Err(e) if !has_code(&e, gone) => Err(api_error("ec2:RevokeSecurityGroupIngress", e)),
             _ => Ok(()),
         },
-        Direction::Egress => match client.revoke_security_group_egress().group_id(id).ip_permissions(perm).send().await {
+        Direction::Egress => match client
+            .revoke_security_group_egress()
+            .group_id(id)
+            .ip_permissions(perm)
+            .send()
+            .await
+        {
             Err(e) if !has_code(&e, gone) => Err(api_error("ec2:RevokeSecurityGroupEgress", e)),
             _ => Ok(()),
         },
@@ -156,7 +213,13 @@ async fn revoke(client: &Client, ctx: &OpContext, id: &str, dir: Direction, name
 }
 
 /// Revokes changed or removed rules, then authorizes new or changed ones.
-async fn sync_rules(client: &Client, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<(), ProviderError> {
+async fn sync_rules(
+    client: &Client,
+    ctx: &OpContext,
+    id: &str,
+    prior: &Attributes,
+    inputs: &Attributes,
+) -> Result<(), ProviderError> {
     for dir in [Direction::Ingress, Direction::Egress] {
         let had = rules(prior, dir);
         let want = rules(inputs, dir);
@@ -197,26 +260,46 @@ impl Provider for SecurityGroup {
             .map_err(|e| api_error("ec2:CreateSecurityGroup", e))?;
         let id = out
             .group_id()
-            .ok_or_else(|| ProviderError::new("ec2:CreateSecurityGroup", "no group id in the response"))?
+            .ok_or_else(|| {
+                ProviderError::new("ec2:CreateSecurityGroup", "no group id in the response")
+            })?
             .to_owned();
         // AWS adds an allow-all egress rule to every new group; drctl owns
         // the rules, so start from none.
-        let default_egress = json!({"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_block": "0.0.0.0/0"});
+        let default_egress =
+            json!({"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_block": "0.0.0.0/0"});
         let prior = attrs([(
             "egress",
             json!({ format!("{UNMANAGED}-1-0-0-0.0.0.0/0"): default_egress }),
         )]);
         sync_rules(&client, ctx, &id, &prior, inputs).await?;
-        Ok(Applied { outputs: outputs(&id), id })
+        Ok(Applied {
+            outputs: outputs(&id),
+            id,
+        })
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
-        let out = match self.0.ec2(&ctx.region).describe_security_groups().group_ids(id).send().await {
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_security_groups()
+            .group_ids(id)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("ec2:DescribeSecurityGroups", e)),
         };
-        let Some(g) = out.security_groups().first() else { return Ok(None) };
+        let Some(g) = out.security_groups().first() else {
+            return Ok(None);
+        };
         Ok(Some(Observed {
             inputs: attrs([
                 ("name", json!(g.group_name())),
@@ -230,15 +313,34 @@ impl Provider for SecurityGroup {
         }))
     }
 
-    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         let client = self.0.ec2(&ctx.region);
         sync_rules(&client, ctx, id, prior, inputs).await?;
         sync_tags(&client, id, prior, inputs).await?;
         Ok(outputs(id))
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
-        match self.0.ec2(&ctx.region).delete_security_group().group_id(id).send().await {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .delete_security_group()
+            .group_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("ec2:DeleteSecurityGroup", e)),

@@ -22,7 +22,12 @@ pub struct Subnet(pub(crate) Arc<Clients>);
 const NOT_FOUND: &[&str] = &["InvalidSubnetID.NotFound"];
 
 impl Subnet {
-    async fn set_public_ip(&self, ctx: &OpContext, id: &str, on: bool) -> Result<(), ProviderError> {
+    async fn set_public_ip(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        on: bool,
+    ) -> Result<(), ProviderError> {
         self.0
             .ec2(&ctx.region)
             .modify_subnet_attribute()
@@ -72,27 +77,50 @@ impl Provider for Subnet {
         })
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
-        let out = match self.0.ec2(&ctx.region).describe_subnets().subnet_ids(id).send().await {
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_subnets()
+            .subnet_ids(id)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("ec2:DescribeSubnets", e)),
         };
-        let Some(s) = out.subnets().first() else { return Ok(None) };
+        let Some(s) = out.subnets().first() else {
+            return Ok(None);
+        };
         let az = s.availability_zone().unwrap_or_default();
         Ok(Some(Observed {
             inputs: attrs([
                 ("vpc_id", json!(s.vpc_id().unwrap_or_default())),
                 ("cidr_block", json!(s.cidr_block().unwrap_or_default())),
                 ("availability_zone", json!(az)),
-                ("map_public_ip_on_launch", json!(s.map_public_ip_on_launch().unwrap_or(false))),
+                (
+                    "map_public_ip_on_launch",
+                    json!(s.map_public_ip_on_launch().unwrap_or(false)),
+                ),
                 ("tags", tags_json(s.tags())),
             ]),
             outputs: outputs(id, az),
         }))
     }
 
-    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         let want = bool_or(inputs, "map_public_ip_on_launch", false);
         if bool_or(prior, "map_public_ip_on_launch", false) != want {
             self.set_public_ip(ctx, id, want).await?;
@@ -101,8 +129,21 @@ impl Provider for Subnet {
         Ok(outputs(id, req_str(ctx, inputs, "availability_zone")?))
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
-        match self.0.ec2(&ctx.region).delete_subnet().subnet_id(id).send().await {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .delete_subnet()
+            .subnet_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("ec2:DeleteSubnet", e)),

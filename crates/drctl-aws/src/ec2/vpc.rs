@@ -21,10 +21,19 @@ pub struct Vpc(pub(crate) Arc<Clients>);
 const NOT_FOUND: &[&str] = &["InvalidVpcID.NotFound"];
 
 impl Vpc {
-    async fn set_dns(&self, ctx: &OpContext, id: &str, inputs: &Attributes, prior: Option<&Attributes>) -> Result<(), ProviderError> {
+    async fn set_dns(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Attributes,
+        prior: Option<&Attributes>,
+    ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         // One attribute per ModifyVpcAttribute call; hostnames need support on.
-        for (key, default) in [("enable_dns_support", true), ("enable_dns_hostnames", false)] {
+        for (key, default) in [
+            ("enable_dns_support", true),
+            ("enable_dns_hostnames", false),
+        ] {
             let want = bool_or(inputs, key, default);
             if prior.is_some_and(|p| bool_or(p, key, default) == want) {
                 continue;
@@ -36,7 +45,9 @@ impl Vpc {
             } else {
                 req.enable_dns_hostnames(value)
             };
-            req.send().await.map_err(|e| api_error("ec2:ModifyVpcAttribute", e))?;
+            req.send()
+                .await
+                .map_err(|e| api_error("ec2:ModifyVpcAttribute", e))?;
         }
         Ok(())
     }
@@ -75,16 +86,26 @@ impl Provider for Vpc {
         })
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         let out = match ec2.describe_vpcs().vpc_ids(id).send().await {
             Ok(o) => o,
             Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("ec2:DescribeVpcs", e)),
         };
-        let Some(vpc) = out.vpcs().first() else { return Ok(None) };
+        let Some(vpc) = out.vpcs().first() else {
+            return Ok(None);
+        };
         let mut flags = Vec::new();
-        for attr in [VpcAttributeName::EnableDnsSupport, VpcAttributeName::EnableDnsHostnames] {
+        for attr in [
+            VpcAttributeName::EnableDnsSupport,
+            VpcAttributeName::EnableDnsHostnames,
+        ] {
             let a = ec2
                 .describe_vpc_attribute()
                 .vpc_id(id)
@@ -93,7 +114,9 @@ impl Provider for Vpc {
                 .await
                 .map_err(|e| api_error("ec2:DescribeVpcAttribute", e))?;
             let v = match attr {
-                VpcAttributeName::EnableDnsSupport => a.enable_dns_support().and_then(|b| b.value()),
+                VpcAttributeName::EnableDnsSupport => {
+                    a.enable_dns_support().and_then(|b| b.value())
+                }
                 _ => a.enable_dns_hostnames().and_then(|b| b.value()),
             };
             flags.push(v.unwrap_or(false));
@@ -110,13 +133,25 @@ impl Provider for Vpc {
         }))
     }
 
-    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         self.set_dns(ctx, id, inputs, Some(prior)).await?;
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(Self::outputs(id, req_str(ctx, inputs, "cidr_block")?))
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
         match self.0.ec2(&ctx.region).delete_vpc().vpc_id(id).send().await {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, NOT_FOUND) => Ok(()),

@@ -6,15 +6,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
 };
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, bool_or, has_code, observed_tags, opt_str, req_str};
+use crate::support::{
+    all_tags, api_error, attrs, bool_or, has_code, observed_tags, opt_str, req_str,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "s3.bucket",
@@ -36,7 +39,14 @@ fn outputs(name: &str, region: &str) -> Attributes {
 
 impl Bucket {
     /// Puts every setting whose input differs from `prior` (all on create).
-    async fn configure(&self, s3: &Client, ctx: &OpContext, name: &str, inputs: &Attributes, prior: Option<&Attributes>) -> Result<(), ProviderError> {
+    async fn configure(
+        &self,
+        s3: &Client,
+        ctx: &OpContext,
+        name: &str,
+        inputs: &Attributes,
+        prior: Option<&Attributes>,
+    ) -> Result<(), ProviderError> {
         let changed = |k: &str| prior.is_none_or(|p| p.get(k) != inputs.get(k));
         if changed("tags") {
             let tags = all_tags(ctx, inputs)
@@ -66,34 +76,36 @@ impl Bucket {
             if prior.is_some() || status == BucketVersioningStatus::Enabled {
                 s3.put_bucket_versioning()
                     .bucket(name)
-                    .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                    .versioning_configuration(
+                        VersioningConfiguration::builder().status(status).build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| api_error("s3:PutBucketVersioning", e))?;
             }
         }
-        if changed("sse_algorithm") {
-            if let Some(alg) = opt_str(inputs, "sse_algorithm") {
-                let rule = ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(
-                        ServerSideEncryptionByDefault::builder()
-                            .sse_algorithm(ServerSideEncryption::from(alg))
-                            .build()
-                            .map_err(|e| ProviderError::new("s3:PutBucketEncryption", e.to_string()))?,
-                    )
-                    .build();
-                s3.put_bucket_encryption()
-                    .bucket(name)
-                    .server_side_encryption_configuration(
-                        ServerSideEncryptionConfiguration::builder()
-                            .rules(rule)
-                            .build()
-                            .map_err(|e| ProviderError::new("s3:PutBucketEncryption", e.to_string()))?,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| api_error("s3:PutBucketEncryption", e))?;
-            }
+        if changed("sse_algorithm")
+            && let Some(alg) = opt_str(inputs, "sse_algorithm")
+        {
+            let rule = ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::from(alg))
+                        .build()
+                        .map_err(|e| ProviderError::new("s3:PutBucketEncryption", e.to_string()))?,
+                )
+                .build();
+            s3.put_bucket_encryption()
+                .bucket(name)
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(rule)
+                        .build()
+                        .map_err(|e| ProviderError::new("s3:PutBucketEncryption", e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(|e| api_error("s3:PutBucketEncryption", e))?;
         }
         if changed("block_public_access") {
             let on = bool_or(inputs, "block_public_access", false);
@@ -134,8 +146,18 @@ impl Bucket {
                 .versions()
                 .iter()
                 .map(|v| (v.key(), v.version_id()))
-                .chain(page.delete_markers().iter().map(|m| (m.key(), m.version_id())))
-                .filter_map(|(k, v)| ObjectIdentifier::builder().key(k?).set_version_id(v.map(str::to_owned)).build().ok())
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                )
+                .filter_map(|(k, v)| {
+                    ObjectIdentifier::builder()
+                        .key(k?)
+                        .set_version_id(v.map(str::to_owned))
+                        .build()
+                        .ok()
+                })
                 .collect();
             if ids.is_empty() {
                 return Ok(());
@@ -186,11 +208,19 @@ impl Provider for Bucket {
         })
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
         let s3 = self.0.s3(&ctx.region);
         match s3.head_bucket().bucket(id).send().await {
             Ok(_) => {}
-            Err(e) if has_code(&e, GONE) || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            Err(e)
+                if has_code(&e, GONE)
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+            {
                 return Ok(None);
             }
             Err(e) => return Err(api_error("s3:HeadBucket", e)),
@@ -223,7 +253,11 @@ impl Provider for Bucket {
             Err(e) => return Err(api_error("s3:GetPublicAccessBlock", e)),
         };
         let tags = match s3.get_bucket_tagging().bucket(id).send().await {
-            Ok(o) => o.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
+            Ok(o) => o
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
             Err(e) if has_code(&e, &["NoSuchTagSet"]) => Vec::new(),
             Err(e) => return Err(api_error("s3:GetBucketTagging", e)),
         };
@@ -242,13 +276,25 @@ impl Provider for Bucket {
         }))
     }
 
-    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         let s3 = self.0.s3(&ctx.region);
         self.configure(&s3, ctx, id, inputs, Some(prior)).await?;
         Ok(outputs(id, &ctx.region))
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
         let s3 = self.0.s3(&ctx.region);
         self.empty(&s3, id).await?;
         match s3.delete_bucket().bucket(id).send().await {

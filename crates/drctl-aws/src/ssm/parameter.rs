@@ -8,7 +8,9 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, tag_changes, user_tags};
+use crate::support::{
+    all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, tag_changes, user_tags,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ssm.parameter",
@@ -26,7 +28,10 @@ fn parameter_type(ctx: &OpContext, inputs: &Attributes) -> Result<ParameterType,
     match req_str(ctx, inputs, "type")? {
         "String" => Ok(ParameterType::String),
         "StringList" => Ok(ParameterType::StringList),
-        other => Err(invalid(ctx, format!("parameter type `{other}` is not supported (String, StringList)"))),
+        other => Err(invalid(
+            ctx,
+            format!("parameter type `{other}` is not supported (String, StringList)"),
+        )),
     }
 }
 
@@ -39,20 +44,40 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
 }
 
 impl Parameter {
-    async fn outputs(&self, ctx: &OpContext, name: &str) -> Result<Option<(Attributes, String, String)>, ProviderError> {
-        let out = match self.0.ssm(&ctx.region).get_parameter().name(name).send().await {
+    async fn outputs(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+    ) -> Result<Option<(Attributes, String, String)>, ProviderError> {
+        let out = match self
+            .0
+            .ssm(&ctx.region)
+            .get_parameter()
+            .name(name)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(api_error("ssm:GetParameter", e)),
         };
-        let Some(p) = out.parameter() else { return Ok(None) };
+        let Some(p) = out.parameter() else {
+            return Ok(None);
+        };
         let outputs = attrs([
             ("name", json!(name)),
             ("arn", json!(p.arn())),
             ("version", json!(p.version())),
         ]);
-        let ty = p.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default();
-        Ok(Some((outputs, p.value().unwrap_or_default().to_owned(), ty)))
+        let ty = p
+            .r#type()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default();
+        Ok(Some((
+            outputs,
+            p.value().unwrap_or_default().to_owned(),
+            ty,
+        )))
     }
 }
 
@@ -78,18 +103,27 @@ impl Provider for Parameter {
             .send()
             .await
             .map_err(|e| api_error("ssm:PutParameter", e))?;
-        let (outputs, _, _) = self
-            .outputs(ctx, name)
-            .await?
-            .ok_or_else(|| ProviderError::new("ssm:GetParameter", "parameter not found right after creation"))?;
+        let (outputs, _, _) = self.outputs(ctx, name).await?.ok_or_else(|| {
+            ProviderError::new(
+                "ssm:GetParameter",
+                "parameter not found right after creation",
+            )
+        })?;
         Ok(Applied {
             id: name.to_owned(),
             outputs,
         })
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Attributes) -> Result<Option<Observed>, ProviderError> {
-        let Some((outputs, value, ty)) = self.outputs(ctx, id).await? else { return Ok(None) };
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some((outputs, value, ty)) = self.outputs(ctx, id).await? else {
+            return Ok(None);
+        };
         let tags = self
             .0
             .ssm(&ctx.region)
@@ -99,7 +133,10 @@ impl Provider for Parameter {
             .send()
             .await
             .map_err(|e| api_error("ssm:ListTagsForResource", e))?;
-        let tags = tags.tag_list().iter().map(|t| (t.key().to_owned(), t.value().to_owned()));
+        let tags = tags
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()));
         Ok(Some(Observed {
             inputs: attrs([
                 ("name", json!(id)),
@@ -111,7 +148,13 @@ impl Provider for Parameter {
         }))
     }
 
-    async fn update(&self, ctx: &OpContext, id: &str, prior: &Attributes, inputs: &Attributes) -> Result<Attributes, ProviderError> {
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
         let ssm = self.0.ssm(&ctx.region);
         if prior.get("value") != inputs.get("value") || prior.get("type") != inputs.get("type") {
             ssm.put_parameter()
@@ -128,7 +171,11 @@ impl Provider for Parameter {
             ssm.add_tags_to_resource()
                 .resource_type(ResourceTypeForTagging::Parameter)
                 .resource_id(id)
-                .set_tags(Some(set.into_iter().map(|(k, v)| tag(k, v)).collect::<Result<_, _>>()?))
+                .set_tags(Some(
+                    set.into_iter()
+                        .map(|(k, v)| tag(k, v))
+                        .collect::<Result<_, _>>()?,
+                ))
                 .send()
                 .await
                 .map_err(|e| api_error("ssm:AddTagsToResource", e))?;
@@ -142,15 +189,27 @@ impl Provider for Parameter {
                 .await
                 .map_err(|e| api_error("ssm:RemoveTagsFromResource", e))?;
         }
-        let (outputs, _, _) = self
-            .outputs(ctx, id)
-            .await?
-            .ok_or_else(|| ProviderError::new("ssm:GetParameter", "parameter disappeared during update"))?;
+        let (outputs, _, _) = self.outputs(ctx, id).await?.ok_or_else(|| {
+            ProviderError::new("ssm:GetParameter", "parameter disappeared during update")
+        })?;
         Ok(outputs)
     }
 
-    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Attributes, _outputs: &Attributes) -> Result<(), ProviderError> {
-        match self.0.ssm(&ctx.region).delete_parameter().name(id).send().await {
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ssm(&ctx.region)
+            .delete_parameter()
+            .name(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
             Err(e) => Err(api_error("ssm:DeleteParameter", e)),

@@ -49,7 +49,11 @@ fn desired() -> DesiredGraph {
     .unwrap()
 }
 
-async fn apply(p: &Arc<MemoryProvider>, state: &mut State, parallelism: usize) -> (Report, CountingSink) {
+async fn apply(
+    p: &Arc<MemoryProvider>,
+    state: &mut State,
+    parallelism: usize,
+) -> (Report, CountingSink) {
     let changes = plan_apply(&desired(), state, &providers(p));
     let mut sink = CountingSink::default();
     let report = Executor::new(providers(p), "dev", parallelism)
@@ -66,9 +70,15 @@ async fn apply_creates_in_order_resolves_references_and_saves_each_step() {
     let (report, sink) = apply(&p, &mut state, 64).await;
     assert!(report.is_success(), "{report:?}");
     assert_eq!(report.created.len(), 5);
-    assert_eq!(sink.saves, 5, "state is saved after every finished resource");
+    assert_eq!(
+        sink.saves, 5,
+        "state is saved after every finished resource"
+    );
     let root_id = state.resources[&addr("p/mem.thing/root")].id.clone();
-    assert_eq!(state.resources[&addr("p/mem.thing/a")].inputs["parent"], json!(root_id));
+    assert_eq!(
+        state.resources[&addr("p/mem.thing/a")].inputs["parent"],
+        json!(root_id)
+    );
     let calls = p.calls.lock().unwrap().clone();
     let pos = |s: &str| calls.iter().position(|c| c == s).unwrap();
     assert!(pos("create p/mem.thing/root") < pos("create p/mem.thing/a"));
@@ -93,7 +103,11 @@ async fn failure_fails_only_dependents_and_state_keeps_successes() {
     created.sort();
     assert_eq!(
         created,
-        vec![addr("p/mem.thing/b"), addr("p/mem.thing/c"), addr("p/mem.thing/root")]
+        vec![
+            addr("p/mem.thing/b"),
+            addr("p/mem.thing/c"),
+            addr("p/mem.thing/root")
+        ]
     );
     assert_eq!(state.resources.len(), 3);
     assert!(!report.is_success());
@@ -117,11 +131,20 @@ async fn parallelism_bound_is_respected_and_the_graph_bounds_otherwise() {
         let mut state = State::new("dev");
         let changes = plan_apply(&graph, &state, &providers(&p));
         let report = Executor::new(providers(&p), "dev", limit)
-            .run(&changes, &mut state, &mut CountingSink::default(), &|_: &Event| {})
+            .run(
+                &changes,
+                &mut state,
+                &mut CountingSink::default(),
+                &|_: &Event| {},
+            )
             .await
             .unwrap();
         assert!(report.is_success());
-        assert_eq!(p.peak_in_flight.load(Ordering::SeqCst), expected_peak, "limit {limit}");
+        assert_eq!(
+            p.peak_in_flight.load(Ordering::SeqCst),
+            expected_peak,
+            "limit {limit}"
+        );
     }
 }
 
@@ -133,7 +156,12 @@ async fn destroy_runs_in_reverse_dependency_order() {
     p.calls.lock().unwrap().clear();
     let changes = plan_destroy(&state);
     let report = Executor::new(providers(&p), "dev", 64)
-        .run(&changes, &mut state, &mut CountingSink::default(), &|_: &Event| {})
+        .run(
+            &changes,
+            &mut state,
+            &mut CountingSink::default(),
+            &|_: &Event| {},
+        )
         .await
         .unwrap();
     assert_eq!(report.deleted.len(), 5);
@@ -152,8 +180,18 @@ async fn replace_deletes_then_creates_and_updates_in_place() {
     let mut state = State::new("dev");
     apply(&p, &mut state, 64).await;
     // Drift the applied inputs: `fixed` forces replacement, `size` does not.
-    state.resources.get_mut(&addr("p/mem.thing/c")).unwrap().inputs.insert("fixed".into(), json!(true));
-    state.resources.get_mut(&addr("p/mem.thing/root")).unwrap().inputs.insert("size".into(), json!(9));
+    state
+        .resources
+        .get_mut(&addr("p/mem.thing/c"))
+        .unwrap()
+        .inputs
+        .insert("fixed".into(), json!(true));
+    state
+        .resources
+        .get_mut(&addr("p/mem.thing/root"))
+        .unwrap()
+        .inputs
+        .insert("size".into(), json!(9));
     p.calls.lock().unwrap().clear();
     let (report, _) = apply(&p, &mut state, 64).await;
     assert_eq!(report.replaced, vec![addr("p/mem.thing/c")]);
@@ -161,5 +199,9 @@ async fn replace_deletes_then_creates_and_updates_in_place() {
     let calls = p.calls.lock().unwrap().clone();
     let pos = |s: &str| calls.iter().position(|c| c == s).unwrap();
     assert!(pos("delete p/mem.thing/c") < pos("create p/mem.thing/c"));
-    assert_eq!(p.objects.lock().unwrap().len(), 5, "no duplicate left behind");
+    assert_eq!(
+        p.objects.lock().unwrap().len(),
+        5,
+        "no duplicate left behind"
+    );
 }
