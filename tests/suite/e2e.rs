@@ -179,3 +179,77 @@ async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
     ws.drctl(&["destroy", "--auto-approve"]).assert().success();
     assert!(leftovers(&aws, "e2e-drift").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
+    use std::io::{BufRead, BufReader};
+    let ws = Workspace::new(
+        "e2e-sigint",
+        "primary_cidr = \"10.42.0.0/16\"\nsecondary_cidr = \"10.43.0.0/16\"",
+    );
+    let mut child = std::process::Command::new(drctl_tests::drctl_bin())
+        .current_dir(ws.dir.path())
+        .args([
+            "apply",
+            "--env",
+            "e2e-sigint",
+            "--auto-approve",
+            "--parallelism",
+            "2",
+        ])
+        .env("AWS_ENDPOINT_URL", &ws.endpoint)
+        .env("AWS_ACCESS_KEY_ID", drctl_tests::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", drctl_tests::SECRET_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Interrupt once the first resource has been created.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("Creation complete") {
+            break;
+        }
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "stdout: {rest:#?}\nstderr: {stderr}"
+    );
+    assert!(stderr.contains("Interrupt received"), "{stderr}");
+    assert!(
+        rest.iter().any(|l| l.contains("not started (stopped)")),
+        "{rest:#?}"
+    );
+    assert!(
+        !ws.path("state/e2e-sigint.lock").exists(),
+        "the lock is released"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+    let saved = state["resources"].as_object().unwrap().len();
+    assert!((1..56).contains(&saved), "{saved} resources saved");
+
+    // The next apply creates exactly the rest: no duplicates.
+    ws.drctl(&["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("{} created", 56 - saved)));
+    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+    let aws = aws(&ws.endpoint).await;
+    let left = leftovers(&aws, "e2e-sigint").await;
+    let vpcs = left.iter().filter(|l| l.contains(" vpc ")).count();
+    assert_eq!(vpcs, 2, "{left:#?}");
+    ws.drctl(&["destroy", "--auto-approve"]).assert().success();
+    assert!(leftovers(&aws, "e2e-sigint").await.is_empty());
+}

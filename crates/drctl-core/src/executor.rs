@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -68,12 +69,14 @@ pub struct Report {
     pub deleted: Vec<Address>,
     pub failed: Vec<(Address, String)>,
     pub skipped: Vec<Address>,
+    /// Operations never started because the run was stopped (interrupt).
+    pub not_started: Vec<Address>,
     pub elapsed: Duration,
 }
 
 impl Report {
     pub fn is_success(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty()
+        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
     }
 
     pub fn summary(&self) -> String {
@@ -85,7 +88,11 @@ impl Report {
             self.deleted.len(),
             self.failed.len(),
             self.skipped.len()
-        )
+        ) + &if self.not_started.is_empty() {
+            String::new()
+        } else {
+            format!(", {} not started (stopped)", self.not_started.len())
+        }
     }
 }
 
@@ -103,6 +110,7 @@ pub struct Executor {
     providers: Providers,
     env: String,
     parallelism: usize,
+    stop: Arc<AtomicBool>,
 }
 
 enum Outcome {
@@ -124,7 +132,14 @@ impl Executor {
             providers,
             env: env.to_owned(),
             parallelism: parallelism.max(1),
+            stop: Arc::default(),
         }
+    }
+
+    /// Setting this flag stops the run from starting new operations; those
+    /// in flight finish and are saved (Ctrl-C).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
     }
 
     /// Applies `changes` to `state`, persisting through `sink` after each
@@ -154,7 +169,10 @@ impl Executor {
         let mut failed_addresses = BTreeSet::new();
 
         loop {
-            while persist_error.is_none() && running.len() < self.parallelism {
+            while persist_error.is_none()
+                && !self.stop.load(Ordering::SeqCst)
+                && running.len() < self.parallelism
+            {
                 let Some(op) = queue.pop() else { break };
                 let operation = &graph.operations[op];
                 let change = &changes[operation.change];
@@ -254,6 +272,13 @@ impl Executor {
                 Err(e) => persist_error = Some(e),
             }
         }
+        let mut not_started: Vec<Address> = queue
+            .unsettled()
+            .into_iter()
+            .map(|op| changes[graph.operations[op].change].address.clone())
+            .collect();
+        not_started.dedup();
+        report.not_started = not_started;
         report.elapsed = started.elapsed();
         match persist_error {
             Some(e) => Err(ExecError::Persist(e)),

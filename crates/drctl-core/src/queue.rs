@@ -76,6 +76,13 @@ impl ReadyQueue {
         self.unsettled == 0
     }
 
+    /// Jobs that have neither succeeded, failed nor been skipped.
+    pub fn unsettled(&self) -> Vec<usize> {
+        (0..self.settled.len())
+            .filter(|&j| !self.settled[j])
+            .collect()
+    }
+
     fn settle(&mut self, job: usize) {
         if !self.settled[job] {
             self.settled[job] = true;

@@ -153,12 +153,28 @@ async fn execute(
 ) -> Result<ExitCode> {
     let providers = drctl_aws::providers(session.aws().await);
     let executor = Executor::new(providers, &session.env, parallelism);
+    // First Ctrl-C: start nothing new, let what runs finish and be saved.
+    // Second: leave at once (what was in flight is then unknown to state).
+    let stop = executor.stop_flag();
+    let interrupts = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            eprintln!(
+                "\nInterrupt received: waiting for the operations in flight to finish (Ctrl-C again to quit now)."
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
     let mut store = session.store.clone();
     let report = executor
         .run(&plan.changes, &mut state, &mut store, &|e: &Event| {
             render::progress(e)
         })
-        .await?;
+        .await;
+    interrupts.abort();
+    let report = report?;
     print!("{}", render::report(&report, verb));
     Ok(if report.is_success() {
         ExitCode::SUCCESS

@@ -205,3 +205,32 @@ async fn replace_deletes_then_creates_and_updates_in_place() {
         "no duplicate left behind"
     );
 }
+
+#[tokio::test]
+async fn a_stopped_run_finishes_what_runs_and_starts_nothing_more() {
+    let p = Arc::new(MemoryProvider::with_delay(Duration::from_millis(50)));
+    let mut state = State::new("dev");
+    let changes = plan_apply(&desired(), &state, &providers(&p));
+    let executor = Executor::new(providers(&p), "dev", 64);
+    let stop = executor.stop_flag();
+    // Stop as soon as the first operation starts: root and c are in flight.
+    let observer = move |e: &Event| {
+        if matches!(e, Event::Started { .. }) {
+            stop.store(true, Ordering::SeqCst);
+        }
+    };
+    let report = executor
+        .run(
+            &changes,
+            &mut state,
+            &mut CountingSink::default(),
+            &observer,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.created.len(), 1, "{report:?}");
+    assert_eq!(state.resources.len(), 1, "what ran is saved");
+    assert_eq!(report.not_started.len(), 4);
+    assert!(!report.is_success());
+    assert!(report.summary().ends_with("4 not started (stopped)"));
+}
