@@ -56,5 +56,12 @@ def _s3_root_elements() -> None:
 
 
 def apply() -> None:
-    """Install every extension into moto."""
+    """Install every extension into moto: the S3 fix above, then every
+    `ext_*.py` module of this folder (one per service), each with an
+    `apply()` of its own."""
+    import importlib
+    import pathlib
+
     _s3_root_elements()
+    for path in sorted(pathlib.Path(__file__).parent.glob("ext_*.py")):
+        importlib.import_module(path.stem).apply()

@@ -11,6 +11,10 @@ use thiserror::Error;
 #[error("{0}")]
 pub struct AwsError(pub String);
 
+/// Region used for the global services (IAM, Route 53) in the commercial
+/// partition.
+pub const GLOBAL_REGION: &str = "us-east-1";
+
 /// Shared AWS configuration (credentials, endpoint, retries) from the
 /// standard aws-config chain, plus an optional endpoint override.
 #[derive(Clone)]
@@ -23,7 +27,7 @@ impl AwsContext {
     /// `AWS_ENDPOINT_URL` (e.g. an emulator).
     pub async fn load(endpoint: Option<&str>) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
+            .region(Region::new(GLOBAL_REGION))
             // Throttling and transient 5xx are retried with exponential
             // backoff and jitter by the SDK's standard strategy.
             .retry_config(RetryConfig::standard().with_max_attempts(6));
@@ -43,9 +47,8 @@ impl AwsContext {
             clients: Arc::new(Clients {
                 base,
                 path_style,
-                ec2: Mutex::default(),
-                s3: Mutex::default(),
-                ssm: Mutex::default(),
+                cache: Mutex::default(),
+                account: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -66,62 +69,139 @@ impl AwsContext {
         out.account
             .ok_or_else(|| AwsError("sts:GetCallerIdentity returned no account".into()))
     }
-
-    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        self.clients.ec2(region)
-    }
-    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
-        self.clients.s3(region)
-    }
-    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
-        self.clients.ssm(region)
-    }
 }
 
 /// One client per (service, region), built on first use and then shared.
 pub(crate) struct Clients {
     base: SdkConfig,
     path_style: bool,
-    ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
-    s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
-    ssm: Mutex<HashMap<String, aws_sdk_ssm::Client>>,
+    cache: Mutex<HashMap<(&'static str, String), Arc<dyn std::any::Any + Send + Sync>>>,
+    account: tokio::sync::OnceCell<String>,
 }
 
 impl Clients {
-    pub(crate) fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let mut m = self.ec2.lock().expect("client cache");
-        m.entry(region.to_owned())
-            .or_insert_with(|| {
-                let conf = aws_sdk_ec2::config::Builder::from(&self.base)
-                    .region(Region::new(region.to_owned()))
-                    .build();
-                aws_sdk_ec2::Client::from_conf(conf)
+    /// The caller's account id (STS), fetched once; for ARNs the APIs do
+    /// not return (e.g. API Gateway's execute-api ARN).
+    pub(crate) async fn account_id(&self) -> Result<String, drctl_core::ProviderError> {
+        self.account
+            .get_or_try_init(|| async {
+                let out = aws_sdk_sts::Client::new(&self.base)
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| crate::support::api_error("sts:GetCallerIdentity", e))?;
+                out.account.ok_or_else(|| {
+                    drctl_core::ProviderError::new(
+                        "sts:GetCallerIdentity",
+                        "no account in the response",
+                    )
+                })
             })
+            .await
+            .cloned()
+    }
+}
+
+impl Clients {
+    fn cached<C: Clone + Send + Sync + 'static>(
+        &self,
+        service: &'static str,
+        region: &str,
+        make: impl FnOnce() -> C,
+    ) -> C {
+        let mut cache = self.cache.lock().expect("client cache");
+        let entry = cache
+            .entry((service, region.to_owned()))
+            .or_insert_with(|| Arc::new(make()));
+        entry
+            .downcast_ref::<C>()
+            .expect("one client type per service")
             .clone()
     }
+}
 
+/// `Clients::<service>(region)` and `AwsContext::<service>(region)` for a
+/// regional service with the default configuration.
+macro_rules! regional_clients {
+    ($($service:ident => $sdk:ident),* $(,)?) => {
+        impl Clients {
+            $(
+                pub(crate) fn $service(&self, region: &str) -> $sdk::Client {
+                    self.cached(stringify!($service), region, || {
+                        $sdk::Client::from_conf(
+                            $sdk::config::Builder::from(&self.base)
+                                .region(Region::new(region.to_owned()))
+                                .build(),
+                        )
+                    })
+                }
+            )*
+        }
+        impl AwsContext {
+            $(
+                pub fn $service(&self, region: &str) -> $sdk::Client {
+                    self.clients.$service(region)
+                }
+            )*
+        }
+    };
+}
+
+regional_clients! {
+    ec2 => aws_sdk_ec2,
+    ssm => aws_sdk_ssm,
+    rds => aws_sdk_rds,
+    dynamodb => aws_sdk_dynamodb,
+    lambda => aws_sdk_lambda,
+    apigateway => aws_sdk_apigateway,
+    sns => aws_sdk_sns,
+    sfn => aws_sdk_sfn,
+    cloudwatch => aws_sdk_cloudwatch,
+}
+
+impl Clients {
     pub(crate) fn s3(&self, region: &str) -> aws_sdk_s3::Client {
-        let mut m = self.s3.lock().expect("client cache");
-        m.entry(region.to_owned())
-            .or_insert_with(|| {
-                let conf = aws_sdk_s3::config::Builder::from(&self.base)
+        self.cached("s3", region, || {
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
                     .force_path_style(self.path_style)
-                    .build();
-                aws_sdk_s3::Client::from_conf(conf)
-            })
-            .clone()
+                    .build(),
+            )
+        })
     }
 
-    pub(crate) fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
-        let mut m = self.ssm.lock().expect("client cache");
-        m.entry(region.to_owned())
-            .or_insert_with(|| {
-                let conf = aws_sdk_ssm::config::Builder::from(&self.base)
-                    .region(Region::new(region.to_owned()))
-                    .build();
-                aws_sdk_ssm::Client::from_conf(conf)
-            })
-            .clone()
+    /// IAM is global: one endpoint, whatever the resource's region.
+    pub(crate) fn iam(&self) -> aws_sdk_iam::Client {
+        self.cached("iam", GLOBAL_REGION, || {
+            aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&self.base)
+                    .region(Region::new(GLOBAL_REGION))
+                    .build(),
+            )
+        })
+    }
+
+    /// Route 53 is global too.
+    pub(crate) fn route53(&self) -> aws_sdk_route53::Client {
+        self.cached("route53", GLOBAL_REGION, || {
+            aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::config::Builder::from(&self.base)
+                    .region(Region::new(GLOBAL_REGION))
+                    .build(),
+            )
+        })
+    }
+}
+
+impl AwsContext {
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        self.clients.s3(region)
+    }
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        self.clients.iam()
+    }
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        self.clients.route53()
     }
 }

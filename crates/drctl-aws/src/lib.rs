@@ -1,59 +1,66 @@
 //! drctl's AWS providers: one module per service, one file per resource
 //! kind, each implementing [`drctl_core::Provider`] over the AWS SDK for Rust.
 //!
-//! Adding a kind: write its file, add one line to [`KINDS`] and one to
-//! [`providers`].
+//! Adding a kind: write its file under the service's folder, and add it to
+//! the service's `KINDS` list and `register` function in its `mod.rs`.
 
+mod apigateway;
 mod clients;
+mod cloudwatch;
+mod dynamodb;
 mod ec2;
+mod iam;
+mod lambda;
+mod rds;
+mod route53;
 mod s3;
+mod sfn;
+mod sns;
 mod ssm;
 mod support;
 
 use std::sync::Arc;
 
+use drctl_core::Providers;
 use drctl_core::provider::{KindSchema, Schemas};
-use drctl_core::{Provider, Providers};
 
-pub use clients::{AwsContext, AwsError};
+pub use clients::{AwsContext, AwsError, GLOBAL_REGION};
 
-/// Every kind drctl-aws implements, for planning without AWS calls.
-pub static KINDS: &[&KindSchema] = &[
-    &ec2::vpc::SCHEMA,
-    &ec2::subnet::SCHEMA,
-    &ec2::internet_gateway::SCHEMA,
-    &ec2::route_table::SCHEMA,
-    &ec2::route::SCHEMA,
-    &ec2::route_table_association::SCHEMA,
-    &ec2::security_group::SCHEMA,
-    &s3::bucket::SCHEMA,
-    &ssm::parameter::SCHEMA,
+use clients::Clients;
+
+type Register = fn(&mut Providers, &Arc<Clients>);
+
+/// Every service: its kinds and how to register their providers.
+const SERVICES: &[(&[&KindSchema], Register)] = &[
+    (ec2::KINDS, ec2::register),
+    (s3::KINDS, s3::register),
+    (ssm::KINDS, ssm::register),
+    (iam::KINDS, iam::register),
+    (lambda::KINDS, lambda::register),
+    (rds::KINDS, rds::register),
+    (dynamodb::KINDS, dynamodb::register),
+    (apigateway::KINDS, apigateway::register),
+    (route53::KINDS, route53::register),
+    (sns::KINDS, sns::register),
+    (cloudwatch::KINDS, cloudwatch::register),
+    (sfn::KINDS, sfn::register),
 ];
 
+/// Every kind drctl-aws implements, for planning without AWS calls.
 pub fn schemas() -> Schemas {
-    Schemas::from_list(KINDS)
+    let all: Vec<&'static KindSchema> = SERVICES
+        .iter()
+        .flat_map(|(kinds, _)| kinds.iter().copied())
+        .collect();
+    Schemas::from_list(&all)
 }
 
 /// The provider registry over one AWS context.
 pub fn providers(ctx: &AwsContext) -> Providers {
-    let c = ctx.clients();
-    let list: Vec<Arc<dyn Provider>> = vec![
-        Arc::new(ec2::vpc::Vpc(c.clone())),
-        Arc::new(ec2::subnet::Subnet(c.clone())),
-        Arc::new(ec2::internet_gateway::InternetGateway(c.clone())),
-        Arc::new(ec2::route_table::RouteTable(c.clone())),
-        Arc::new(ec2::route::Route(c.clone())),
-        Arc::new(ec2::route_table_association::RouteTableAssociation(
-            c.clone(),
-        )),
-        Arc::new(ec2::security_group::SecurityGroup(c.clone())),
-        Arc::new(s3::bucket::Bucket(c.clone())),
-        Arc::new(ssm::parameter::Parameter(c.clone())),
-    ];
+    let clients = ctx.clients();
     let mut providers = Providers::new();
-    for p in list {
-        providers.register(p);
+    for (_, register) in SERVICES {
+        register(&mut providers, &clients);
     }
-    debug_assert_eq!(providers.kinds().count(), KINDS.len());
     providers
 }

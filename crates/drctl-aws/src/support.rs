@@ -124,3 +124,65 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+/// Polls `probe` with exponential backoff (0.25 s doubling to 5 s) until it
+/// returns `Some`, for asynchronous resources (cluster available, table
+/// ACTIVE, ...). Fails with the last state seen once `limit` has passed.
+pub async fn wait_for<T, F, Fut>(
+    what: &str,
+    limit: std::time::Duration,
+    mut probe: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Result<T, String>, ProviderError>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(250);
+    loop {
+        match probe().await? {
+            Ok(v) => return Ok(v),
+            Err(state) if start.elapsed() >= limit => {
+                return Err(ProviderError::new(
+                    format!("wait for {what}"),
+                    format!("still {state} after {}s", limit.as_secs()),
+                )
+                .with_code("WaiterTimeout"));
+            }
+            Err(_) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Retries `op` while it fails with an error `retryable` accepts (eventual
+/// consistency: an IAM role not yet assumable, a dependency not yet
+/// visible), with exponential backoff and jitter, for at most `limit`.
+pub async fn retry_while<T, F, Fut>(
+    limit: std::time::Duration,
+    retryable: impl Fn(&ProviderError) -> bool,
+    mut op: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(500);
+    loop {
+        match op().await {
+            Err(e) if retryable(&e) && start.elapsed() < limit => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0);
+                let jitter = std::time::Duration::from_millis(u64::from(nanos % 250));
+                tokio::time::sleep(delay + jitter).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(8));
+            }
+            other => return other,
+        }
+    }
+}

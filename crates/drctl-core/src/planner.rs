@@ -182,15 +182,23 @@ mod tests {
         kind: "t.net",
         force_new: &["cidr"],
         outputs: &["id"],
+        volatile_outputs: &[],
+    };
+    static DEPLOY: KindSchema = KindSchema {
+        kind: "t.deploy",
+        force_new: &[],
+        outputs: &["id", "version"],
+        volatile_outputs: &["version"],
     };
     static SUB: KindSchema = KindSchema {
         kind: "t.sub",
         force_new: &["net_id", "cidr"],
         outputs: &["id"],
+        volatile_outputs: &[],
     };
 
     fn schemas() -> Schemas {
-        Schemas::from_list(&[&NET, &SUB])
+        Schemas::from_list(&[&NET, &SUB, &DEPLOY])
     }
 
     fn addr(s: &str) -> Address {
@@ -324,6 +332,58 @@ mod tests {
             .unwrap();
         assert_eq!(sub.action, Action::Replace);
         assert_eq!(sub.attributes[0].after, AfterValue::KnownAfterApply);
+    }
+
+    #[test]
+    fn references_to_volatile_outputs_of_an_update_are_unknown() {
+        let deploy = addr("p/t.deploy/d");
+        let graph = |trigger: &str| {
+            DesiredGraph::new(vec![
+                ResourceSpec::new(deploy.clone(), "r1").input("trigger", trigger),
+                ResourceSpec::new(addr("p/t.net/stage"), "r1")
+                    .input("cidr", "10.0.0.0/16")
+                    .input("deployment", deploy.output("version"))
+                    .input("api", deploy.output("id")),
+            ])
+            .unwrap()
+        };
+        let mut state = State::new("dev");
+        applied(
+            &mut state,
+            "p/t.deploy/d",
+            "t.deploy",
+            json!({"trigger": "a"}),
+            &[],
+        );
+        state
+            .resources
+            .get_mut(&deploy)
+            .unwrap()
+            .outputs
+            .insert("version".into(), json!("v1"));
+        applied(
+            &mut state,
+            "p/t.net/stage",
+            "t.net",
+            json!({"cidr": "10.0.0.0/16", "deployment": "v1", "api": "p/t.deploy/d-id"}),
+            &["p/t.deploy/d"],
+        );
+        assert!(
+            plan_apply(&graph("a"), &state, &schemas())
+                .iter()
+                .all(|c| c.action == Action::NoOp)
+        );
+        let changes = plan_apply(&graph("b"), &state, &schemas());
+        assert_eq!(action_of(&changes, "p/t.deploy/d"), Action::Update);
+        let stage = changes
+            .iter()
+            .find(|c| c.address == addr("p/t.net/stage"))
+            .unwrap();
+        assert_eq!(stage.action, Action::Update);
+        // Only the volatile output is unknown; the stable id is not.
+        assert_eq!(stage.attributes.len(), 1);
+        assert_eq!(stage.attributes[0].name, "deployment");
+        assert_eq!(stage.attributes[0].after, AfterValue::KnownAfterApply);
     }
 
     #[test]

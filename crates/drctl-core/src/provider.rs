@@ -18,6 +18,9 @@ pub struct KindSchema {
     pub force_new: &'static [&'static str],
     /// Outputs other resources may reference.
     pub outputs: &'static [&'static str],
+    /// Outputs an in-place update may change (e.g. a new deployment id);
+    /// references to them are unknown until the update has run.
+    pub volatile_outputs: &'static [&'static str],
 }
 
 impl KindSchema {

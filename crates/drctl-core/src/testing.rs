@@ -14,6 +14,7 @@ pub static THING: KindSchema = KindSchema {
     kind: "mem.thing",
     force_new: &["parent", "fixed"],
     outputs: &["id", "name"],
+    volatile_outputs: &[],
 };
 
 /// Stores objects in a map; can be told to fail for given names and to take

@@ -15,6 +15,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.internet_gateway",
     force_new: &[],
     outputs: &["internet_gateway_id"],
+    volatile_outputs: &[],
 };
 
 pub struct InternetGateway(pub(crate) Arc<Clients>);

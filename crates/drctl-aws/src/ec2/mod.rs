@@ -8,6 +8,35 @@ pub mod security_group;
 pub mod subnet;
 pub mod vpc;
 
+use std::sync::Arc;
+
+use drctl_core::Providers;
+use drctl_core::provider::KindSchema;
+
+use crate::clients::Clients;
+
+pub(crate) static KINDS: &[&KindSchema] = &[
+    &vpc::SCHEMA,
+    &subnet::SCHEMA,
+    &internet_gateway::SCHEMA,
+    &route_table::SCHEMA,
+    &route::SCHEMA,
+    &route_table_association::SCHEMA,
+    &security_group::SCHEMA,
+];
+
+pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
+    providers.register(Arc::new(vpc::Vpc(c.clone())));
+    providers.register(Arc::new(subnet::Subnet(c.clone())));
+    providers.register(Arc::new(internet_gateway::InternetGateway(c.clone())));
+    providers.register(Arc::new(route_table::RouteTable(c.clone())));
+    providers.register(Arc::new(route::Route(c.clone())));
+    providers.register(Arc::new(route_table_association::RouteTableAssociation(
+        c.clone(),
+    )));
+    providers.register(Arc::new(security_group::SecurityGroup(c.clone())));
+}
+
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use drctl_core::{Attributes, OpContext, ProviderError};

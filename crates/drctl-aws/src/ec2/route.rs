@@ -14,6 +14,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route",
     force_new: &["route_table_id", "destination_cidr_block"],
     outputs: &["route_table_id"],
+    volatile_outputs: &[],
 };
 
 pub struct Route(pub(crate) Arc<Clients>);

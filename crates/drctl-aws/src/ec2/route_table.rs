@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table",
     force_new: &["vpc_id"],
     outputs: &["route_table_id"],
+    volatile_outputs: &[],
 };
 
 pub struct RouteTable(pub(crate) Arc<Clients>);

@@ -14,6 +14,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     // Re-pointing an association yields a new association id: replace.
     force_new: &["subnet_id", "route_table_id"],
     outputs: &["association_id"],
+    volatile_outputs: &[],
 };
 
 pub struct RouteTableAssociation(pub(crate) Arc<Clients>);

@@ -23,6 +23,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.security_group",
     force_new: &["name", "description", "vpc_id"],
     outputs: &["security_group_id"],
+    volatile_outputs: &[],
 };
 
 pub struct SecurityGroup(pub(crate) Arc<Clients>);

@@ -15,6 +15,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.subnet",
     force_new: &["vpc_id", "cidr_block", "availability_zone"],
     outputs: &["subnet_id", "availability_zone"],
+    volatile_outputs: &[],
 };
 
 pub struct Subnet(pub(crate) Arc<Clients>);

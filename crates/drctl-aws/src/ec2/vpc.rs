@@ -14,6 +14,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc",
     force_new: &["cidr_block"],
     outputs: &["vpc_id", "cidr_block"],
+    volatile_outputs: &[],
 };
 
 pub struct Vpc(pub(crate) Arc<Clients>);

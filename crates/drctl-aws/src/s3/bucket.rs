@@ -23,6 +23,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     kind: "s3.bucket",
     force_new: &["bucket"],
     outputs: &["bucket", "arn", "region"],
+    volatile_outputs: &[],
 };
 
 pub struct Bucket(pub(crate) Arc<Clients>);

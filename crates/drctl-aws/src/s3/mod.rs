@@ -1,3 +1,16 @@
 //! S3 kinds.
 
 pub mod bucket;
+
+use std::sync::Arc;
+
+use drctl_core::Providers;
+use drctl_core::provider::KindSchema;
+
+use crate::clients::Clients;
+
+pub(crate) static KINDS: &[&KindSchema] = &[&bucket::SCHEMA];
+
+pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
+    providers.register(Arc::new(bucket::Bucket(c.clone())));
+}

@@ -1,3 +1,16 @@
 //! Systems Manager kinds.
 
 pub mod parameter;
+
+use std::sync::Arc;
+
+use drctl_core::Providers;
+use drctl_core::provider::KindSchema;
+
+use crate::clients::Clients;
+
+pub(crate) static KINDS: &[&KindSchema] = &[&parameter::SCHEMA];
+
+pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
+    providers.register(Arc::new(parameter::Parameter(c.clone())));
+}

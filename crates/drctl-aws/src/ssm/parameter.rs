@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     kind: "ssm.parameter",
     force_new: &["name"],
     outputs: &["name", "arn", "version"],
+    volatile_outputs: &[],
 };
 
 pub struct Parameter(pub(crate) Arc<Clients>);

@@ -1,18 +1,29 @@
 //! Each resource kind against the emulator through the real SDK clients:
 //! create, read (round trip), update, drift seen by read, delete.
+//!
+//! `Kit` holds the shared helpers; each service has its own submodule.
+
+mod apigateway;
+mod cloudwatch;
+mod dynamodb;
+mod iam_lambda;
+mod rds;
+mod route53;
+mod sfn;
+mod sns;
 
 use drctl_core::{Address, Applied, Attributes, OpContext, Provider, Providers};
 use drctl_tests::{PRIMARY, SECONDARY, aws, emulator};
 use serde_json::{Value as Json, json};
 
-struct Kit {
-    providers: Providers,
-    aws: drctl_aws::AwsContext,
-    env: String,
+pub(crate) struct Kit {
+    pub providers: Providers,
+    pub aws: drctl_aws::AwsContext,
+    pub env: String,
 }
 
 impl Kit {
-    async fn new(env: &str) -> Kit {
+    pub(crate) async fn new(env: &str) -> Kit {
         let aws = aws(&emulator().endpoint).await;
         Kit {
             providers: drctl_aws::providers(&aws),
@@ -21,7 +32,7 @@ impl Kit {
         }
     }
 
-    fn ctx(&self, address: &str, region: &str) -> OpContext {
+    pub(crate) fn ctx(&self, address: &str, region: &str) -> OpContext {
         OpContext {
             env: self.env.clone(),
             address: address.parse::<Address>().unwrap(),
@@ -29,13 +40,13 @@ impl Kit {
         }
     }
 
-    fn provider(&self, ctx: &OpContext) -> &dyn Provider {
+    pub(crate) fn provider(&self, ctx: &OpContext) -> &dyn Provider {
         self.providers.get(ctx.address.kind()).unwrap().as_ref()
     }
 
     /// Creates, checks that a read returns exactly the inputs, updates to
     /// `updated` (if given) and checks the read again.
-    async fn lifecycle(
+    pub(crate) async fn lifecycle(
         &self,
         ctx: &OpContext,
         inputs: Json,
@@ -65,7 +76,12 @@ impl Kit {
         (applied, updated)
     }
 
-    async fn read(&self, ctx: &OpContext, id: &str, inputs: &Attributes) -> Option<Attributes> {
+    pub(crate) async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Attributes,
+    ) -> Option<Attributes> {
         self.provider(ctx)
             .read(ctx, id, inputs)
             .await
@@ -74,7 +90,7 @@ impl Kit {
     }
 
     /// Deletes, checks it is gone, and that deleting again succeeds.
-    async fn delete(&self, ctx: &OpContext, applied: &Applied, inputs: &Attributes) {
+    pub(crate) async fn delete(&self, ctx: &OpContext, applied: &Applied, inputs: &Attributes) {
         let p = self.provider(ctx);
         p.delete(ctx, &applied.id, inputs, &applied.outputs)
             .await
@@ -89,7 +105,7 @@ impl Kit {
             .unwrap();
     }
 
-    async fn vpc(&self, region: &str, cidr: &str) -> (OpContext, Applied, Attributes) {
+    pub(crate) async fn vpc(&self, region: &str, cidr: &str) -> (OpContext, Applied, Attributes) {
         let ctx = self.ctx("primary/ec2.vpc/payment", region);
         let (a, i) = self
             .lifecycle(
@@ -102,11 +118,11 @@ impl Kit {
     }
 }
 
-fn attrs(v: Json) -> Attributes {
+pub(crate) fn attrs(v: Json) -> Attributes {
     serde_json::from_value(v).unwrap()
 }
 
-fn out(a: &Applied, key: &str) -> String {
+pub(crate) fn out(a: &Applied, key: &str) -> String {
     a.outputs[key].as_str().unwrap().to_owned()
 }
 
@@ -389,4 +405,16 @@ async fn parameter_value_update_and_drift() {
         json!("tampered")
     );
     kit.delete(&ctx, &param, &inputs).await;
+}
+
+#[test]
+fn every_kind_has_exactly_one_provider_and_schema() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let aws = rt.block_on(aws(&emulator().endpoint));
+    let providers = drctl_aws::providers(&aws);
+    let schemas = drctl_aws::schemas();
+    let kinds: Vec<&str> = providers.kinds().collect();
+    let mut schema_kinds: Vec<&str> = schemas.0.keys().copied().collect();
+    schema_kinds.sort();
+    assert_eq!(kinds, schema_kinds);
 }

@@ -1,0 +1,4 @@
+//! Provider tests: apigateway.
+
+#[allow(unused_imports)]
+use super::{Kit, attrs, out};

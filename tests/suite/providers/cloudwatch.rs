@@ -1,0 +1,4 @@
+//! Provider tests: cloudwatch.
+
+#[allow(unused_imports)]
+use super::{Kit, attrs, out};

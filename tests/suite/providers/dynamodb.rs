@@ -1,0 +1,4 @@
+//! Provider tests: dynamodb.
+
+#[allow(unused_imports)]
+use super::{Kit, attrs, out};

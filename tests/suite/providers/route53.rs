@@ -1,0 +1,4 @@
+//! Provider tests: route53.
+
+#[allow(unused_imports)]
+use super::{Kit, attrs, out};

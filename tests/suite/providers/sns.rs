@@ -1,0 +1,4 @@
+//! Provider tests: sns.
+
+#[allow(unused_imports)]
+use super::{Kit, attrs, out};
