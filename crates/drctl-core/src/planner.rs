@@ -29,6 +29,14 @@ pub fn plan_apply(
         let lookup = |r: &Reference| -> Option<serde_json::Value> {
             match actions.get(&r.address) {
                 Some(Action::Create | Action::Replace) => None,
+                // An in-place update may change these outputs.
+                Some(Action::Update)
+                    if schemas
+                        .schema(r.address.kind())
+                        .is_some_and(|s| s.volatile_outputs.contains(&r.output.as_str())) =>
+                {
+                    None
+                }
                 _ => state
                     .resources
                     .get(&r.address)?
