@@ -104,6 +104,10 @@ fn data_bucket(r: &mut Region) -> Address {
         .input("versioning", true)
         .input("sse_algorithm", "AES256")
         .input("block_public_access", true)
+        .input(
+            "lifecycle_rules",
+            json!([{"id": "to-glacier", "transition_days": 90, "storage_class": "GLACIER"}]),
+        )
         .input("tags", r.tags(&bucket));
     r.add(spec)
 }

@@ -324,8 +324,10 @@ async fn bucket_settings_update_and_drift() {
         let (bucket, inputs) = kit
             .lifecycle(
                 &ctx,
-                json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "tags": {"Name": "b"}}),
-                Some(json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "tags": {"Name": "b2", "Team": "sre"}})),
+                json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "lifecycle_rules": [], "tags": {"Name": "b"}}),
+                Some(json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true,
+                            "lifecycle_rules": [{"id": "to-glacier", "transition_days": 90, "storage_class": "GLACIER"}],
+                            "tags": {"Name": "b2", "Team": "sre"}})),
             )
             .await;
         assert_eq!(bucket.outputs["arn"], json!(format!("arn:aws:s3:::{name}")));
@@ -417,4 +419,118 @@ fn every_kind_has_exactly_one_provider_and_schema() {
     let mut schema_kinds: Vec<&str> = schemas.0.keys().copied().collect();
     schema_kinds.sort();
     assert_eq!(kinds, schema_kinds);
+}
+
+#[tokio::test]
+async fn eip_nat_gateway_and_gateway_endpoints() {
+    let kit = Kit::new("prov-nat").await;
+    let (vctx, vpc, vinputs) = kit.vpc(SECONDARY, "10.53.0.0/16").await;
+    let vpc_id = out(&vpc, "vpc_id");
+    let sctx = kit.ctx("secondary/ec2.subnet/public-a", SECONDARY);
+    let (subnet, sinputs) = kit
+        .lifecycle(
+            &sctx,
+            json!({"vpc_id": vpc_id, "cidr_block": "10.53.0.0/24", "availability_zone": "us-east-2a", "map_public_ip_on_launch": true, "tags": {}}),
+            None,
+        )
+        .await;
+    let ectx = kit.ctx("secondary/ec2.eip/nat", SECONDARY);
+    let (eip, einputs) = kit
+        .lifecycle(
+            &ectx,
+            json!({"tags": {"Name": "e"}}),
+            Some(json!({"tags": {"Name": "e2"}})),
+        )
+        .await;
+    assert!(!out(&eip, "public_ip").is_empty());
+    let nctx = kit.ctx("secondary/ec2.nat_gateway/payment", SECONDARY);
+    let (nat, ninputs) = kit
+        .lifecycle(
+            &nctx,
+            json!({"subnet_id": subnet.id, "allocation_id": eip.id, "tags": {"Name": "n"}}),
+            Some(json!({"subnet_id": subnet.id, "allocation_id": eip.id, "tags": {"Name": "n2"}})),
+        )
+        .await;
+    let mut tables = Vec::new();
+    for name in ["private", "isolated"] {
+        let tctx = kit.ctx(&format!("secondary/ec2.route_table/{name}"), SECONDARY);
+        let (t, ti) = kit
+            .lifecycle(&tctx, json!({"vpc_id": vpc_id, "tags": {}}), None)
+            .await;
+        tables.push((tctx, t, ti));
+    }
+    let mut ids: Vec<String> = tables.iter().map(|(_, t, _)| t.id.clone()).collect();
+    ids.sort();
+    let pctx = kit.ctx("secondary/ec2.vpc_endpoint/s3", SECONDARY);
+    let (endpoint, pinputs) = kit
+        .lifecycle(
+            &pctx,
+            json!({"vpc_id": vpc_id, "service_name": "com.amazonaws.us-east-2.s3", "vpc_endpoint_type": "Gateway",
+                   "route_table_ids": [ids[0]], "tags": {"Name": "p"}}),
+            Some(json!({"vpc_id": vpc_id, "service_name": "com.amazonaws.us-east-2.s3", "vpc_endpoint_type": "Gateway",
+                        "route_table_ids": ids, "tags": {"Name": "p"}})),
+        )
+        .await;
+    // Drift: a route table removed from the endpoint out of band.
+    kit.aws
+        .ec2(SECONDARY)
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(&endpoint.id)
+        .remove_route_table_ids(&ids[1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        kit.read(&pctx, &endpoint.id, &pinputs).await.unwrap()["route_table_ids"],
+        json!([ids[0]])
+    );
+
+    kit.delete(&pctx, &endpoint, &pinputs).await;
+    for (tctx, t, ti) in &tables {
+        kit.delete(tctx, t, ti).await;
+    }
+    kit.delete(&nctx, &nat, &ninputs).await;
+    kit.delete(&ectx, &eip, &einputs).await;
+    kit.delete(&sctx, &subnet, &sinputs).await;
+    kit.delete(&vctx, &vpc, &vinputs).await;
+}
+
+#[tokio::test]
+async fn bucket_replication_with_time_control_metrics_and_delete_markers() {
+    let kit = Kit::new("prov-repl").await;
+    let mut buckets = Vec::new();
+    for region in [PRIMARY, SECONDARY] {
+        let ctx = kit.ctx("primary/s3.bucket/data", region);
+        let name = format!("payment-data-prov-repl-{region}");
+        let (b, i) = kit
+            .lifecycle(
+                &ctx,
+                json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "lifecycle_rules": [], "tags": {}}),
+                None,
+            )
+            .await;
+        buckets.push((ctx, b, i));
+    }
+    let ctx = kit.ctx("global/s3.bucket_replication/data", PRIMARY);
+    let role = "arn:aws:iam::123456789012:role/payment-prov-repl-s3-replication";
+    let spec = |minutes: i64| {
+        json!({"bucket": buckets[0].1.id, "role_arn": role, "rule_id": "to-secondary",
+               "destination_bucket_arn": buckets[1].1.outputs["arn"], "replication_time_minutes": minutes,
+               "delete_marker_replication": true})
+    };
+    let (repl, inputs) = kit.lifecycle(&ctx, spec(15), Some(spec(15))).await;
+    // Drift: replication configuration removed out of band.
+    kit.aws
+        .s3(PRIMARY)
+        .delete_bucket_replication()
+        .bucket(&buckets[0].1.id)
+        .send()
+        .await
+        .unwrap();
+    assert!(kit.read(&ctx, &repl.id, &inputs).await.is_none());
+    kit.provider(&ctx).create(&ctx, &inputs).await.unwrap();
+    kit.delete(&ctx, &repl, &inputs).await;
+    for (c, b, i) in &buckets {
+        kit.delete(c, b, i).await;
+    }
 }

@@ -1,12 +1,15 @@
 //! EC2 networking kinds.
 
+pub mod eip;
 pub mod internet_gateway;
+pub mod nat_gateway;
 pub mod route;
 pub mod route_table;
 pub mod route_table_association;
 pub mod security_group;
 pub mod subnet;
 pub mod vpc;
+pub mod vpc_endpoint;
 
 use std::sync::Arc;
 
@@ -23,6 +26,9 @@ pub(crate) static KINDS: &[&KindSchema] = &[
     &route::SCHEMA,
     &route_table_association::SCHEMA,
     &security_group::SCHEMA,
+    &eip::SCHEMA,
+    &nat_gateway::SCHEMA,
+    &vpc_endpoint::SCHEMA,
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
@@ -35,6 +41,9 @@ pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
         c.clone(),
     )));
     providers.register(Arc::new(security_group::SecurityGroup(c.clone())));
+    providers.register(Arc::new(eip::Eip(c.clone())));
+    providers.register(Arc::new(nat_gateway::NatGateway(c.clone())));
+    providers.register(Arc::new(vpc_endpoint::VpcEndpoint(c.clone())));
 }
 
 use aws_sdk_ec2::Client;

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
     ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging, VersioningConfiguration,
+    Tag, Tagging, Transition, TransitionStorageClass, VersioningConfiguration,
 };
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
@@ -108,6 +109,13 @@ impl Bucket {
                 .await
                 .map_err(|e| api_error("s3:PutBucketEncryption", e))?;
         }
+        let has_rules = inputs
+            .get("lifecycle_rules")
+            .and_then(Json::as_array)
+            .is_some_and(|r| !r.is_empty());
+        if changed("lifecycle_rules") && (prior.is_some() || has_rules) {
+            self.put_lifecycle(s3, name, inputs).await?;
+        }
         if changed("block_public_access") {
             let on = bool_or(inputs, "block_public_access", false);
             if on {
@@ -132,6 +140,68 @@ impl Bucket {
                     .map_err(|e| api_error("s3:DeletePublicAccessBlock", e))?;
             }
         }
+        Ok(())
+    }
+
+    /// `lifecycle_rules`: `[{"id", "transition_days", "storage_class"}]`,
+    /// each applying to every object; `[]` removes the configuration.
+    async fn put_lifecycle(
+        &self,
+        s3: &Client,
+        name: &str,
+        inputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let op = "s3:PutBucketLifecycleConfiguration";
+        let rules = inputs
+            .get("lifecycle_rules")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if rules.is_empty() {
+            s3.delete_bucket_lifecycle()
+                .bucket(name)
+                .send()
+                .await
+                .map_err(|e| api_error("s3:DeleteBucketLifecycle", e))?;
+            return Ok(());
+        }
+        let mut built = Vec::new();
+        for r in &rules {
+            let id = r.get("id").and_then(Json::as_str).unwrap_or("lifecycle");
+            let days = r
+                .get("transition_days")
+                .and_then(Json::as_i64)
+                .unwrap_or(90) as i32;
+            let class = r
+                .get("storage_class")
+                .and_then(Json::as_str)
+                .unwrap_or("GLACIER");
+            built.push(
+                LifecycleRule::builder()
+                    .id(id)
+                    .status(ExpirationStatus::Enabled)
+                    .filter(LifecycleRuleFilter::builder().prefix("").build())
+                    .transitions(
+                        Transition::builder()
+                            .days(days)
+                            .storage_class(TransitionStorageClass::from(class))
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| ProviderError::new(op, e.to_string()))?,
+            );
+        }
+        s3.put_bucket_lifecycle_configuration()
+            .bucket(name)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .set_rules(Some(built))
+                    .build()
+                    .map_err(|e| ProviderError::new(op, e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| api_error(op, e))?;
         Ok(())
     }
 
@@ -253,6 +323,22 @@ impl Provider for Bucket {
             Err(e) if has_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => false,
             Err(e) => return Err(api_error("s3:GetPublicAccessBlock", e)),
         };
+        let lifecycle: Vec<Json> = match s3.get_bucket_lifecycle_configuration().bucket(id).send().await {
+            Ok(o) => o
+                .rules()
+                .iter()
+                .map(|r| {
+                    let t = r.transitions().first();
+                    json!({
+                        "id": r.id().unwrap_or_default(),
+                        "transition_days": t.and_then(|t| t.days()).unwrap_or(0),
+                        "storage_class": t.and_then(|t| t.storage_class()).map(|c| c.as_str()).unwrap_or_default(),
+                    })
+                })
+                .collect(),
+            Err(e) if has_code(&e, &["NoSuchLifecycleConfiguration"]) => Vec::new(),
+            Err(e) => return Err(api_error("s3:GetBucketLifecycleConfiguration", e)),
+        };
         let tags = match s3.get_bucket_tagging().bucket(id).send().await {
             Ok(o) => o
                 .tag_set()
@@ -266,6 +352,7 @@ impl Provider for Bucket {
             ("bucket", json!(id)),
             ("versioning", json!(versioning)),
             ("block_public_access", json!(blocked)),
+            ("lifecycle_rules", json!(lifecycle)),
             ("tags", observed_tags(tags)),
         ]);
         if let Some(alg) = sse {

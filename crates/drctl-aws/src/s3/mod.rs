@@ -1,6 +1,7 @@
 //! S3 kinds.
 
 pub mod bucket;
+pub mod bucket_replication;
 
 use std::sync::Arc;
 
@@ -9,8 +10,9 @@ use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
 
-pub(crate) static KINDS: &[&KindSchema] = &[&bucket::SCHEMA];
+pub(crate) static KINDS: &[&KindSchema] = &[&bucket::SCHEMA, &bucket_replication::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
     providers.register(Arc::new(bucket::Bucket(c.clone())));
+    providers.register(Arc::new(bucket_replication::BucketReplication(c.clone())));
 }

@@ -1,0 +1,118 @@
+//! `ec2.eip`: an Elastic IP address for a NAT gateway.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{sync_tags, tag_spec, tags_json};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.eip",
+    force_new: &[],
+    outputs: &["allocation_id", "public_ip"],
+    volatile_outputs: &[],
+};
+
+pub struct Eip(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["InvalidAllocationID.NotFound"];
+
+fn outputs(id: &str, ip: &str) -> Attributes {
+    attrs([("allocation_id", json!(id)), ("public_ip", json!(ip))])
+}
+
+#[async_trait]
+impl Provider for Eip {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_spec(ctx, inputs, ResourceType::ElasticIp))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:AllocateAddress", e))?;
+        let id = out
+            .allocation_id()
+            .ok_or_else(|| {
+                ProviderError::new("ec2:AllocateAddress", "no allocation id in the response")
+            })?
+            .to_owned();
+        Ok(Applied {
+            outputs: outputs(&id, out.public_ip().unwrap_or_default()),
+            id,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_addresses()
+            .allocation_ids(id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeAddresses", e)),
+        };
+        let Some(a) = out.addresses().first() else {
+            return Ok(None);
+        };
+        Ok(Some(Observed {
+            inputs: attrs([("tags", tags_json(a.tags()))]),
+            outputs: outputs(id, a.public_ip().unwrap_or_default()),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        let observed = self.read(ctx, id, inputs).await?;
+        observed.map(|o| o.outputs).ok_or_else(|| {
+            ProviderError::new("ec2:DescribeAddresses", "address disappeared during update")
+        })
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .release_address()
+            .allocation_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ec2:ReleaseAddress", e)),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! `ec2.nat_gateway`: a public NAT gateway in a public subnet.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{sync_tags, tag_spec, tags_json};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, req_str, wait_for};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.nat_gateway",
+    force_new: &["subnet_id", "allocation_id"],
+    outputs: &["nat_gateway_id"],
+    volatile_outputs: &[],
+};
+
+pub struct NatGateway(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"];
+/// NAT gateways take minutes on AWS, both ways.
+const WAIT: Duration = Duration::from_secs(15 * 60);
+
+impl NatGateway {
+    async fn state(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::NatGateway>, ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o.nat_gateways().first().cloned()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("ec2:DescribeNatGateways", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for NatGateway {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .create_nat_gateway()
+            .subnet_id(req_str(ctx, inputs, "subnet_id")?)
+            .allocation_id(req_str(ctx, inputs, "allocation_id")?)
+            .tag_specifications(tag_spec(ctx, inputs, ResourceType::Natgateway))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateNatGateway", e))?;
+        let id = out
+            .nat_gateway()
+            .and_then(|n| n.nat_gateway_id())
+            .ok_or_else(|| {
+                ProviderError::new("ec2:CreateNatGateway", "no NAT gateway id in the response")
+            })?
+            .to_owned();
+        wait_for("NAT gateway available", WAIT, || async {
+            Ok(
+                match self.state(ctx, &id).await?.and_then(|n| n.state().cloned()) {
+                    Some(NatGatewayState::Available) => Ok(()),
+                    Some(NatGatewayState::Failed) => {
+                        return Err(ProviderError::new(
+                            "ec2:CreateNatGateway",
+                            format!("{id} failed"),
+                        )
+                        .with_code("NatGatewayFailed"));
+                    }
+                    other => Err(format!("{other:?}")),
+                },
+            )
+        })
+        .await?;
+        Ok(Applied {
+            outputs: attrs([("nat_gateway_id", json!(id))]),
+            id,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(n) = self.state(ctx, id).await? else {
+            return Ok(None);
+        };
+        if matches!(
+            n.state(),
+            Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)
+        ) {
+            return Ok(None);
+        }
+        let allocation = n
+            .nat_gateway_addresses()
+            .first()
+            .and_then(|a| a.allocation_id());
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("subnet_id", json!(n.subnet_id())),
+                ("allocation_id", json!(allocation)),
+                ("tags", tags_json(n.tags())),
+            ]),
+            outputs: attrs([("nat_gateway_id", json!(id))]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        Ok(attrs([("nat_gateway_id", json!(id))]))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .ec2(&ctx.region)
+            .delete_nat_gateway()
+            .nat_gateway_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(()),
+            Err(e) => return Err(api_error("ec2:DeleteNatGateway", e)),
+        }
+        // Its Elastic IP is released only once the gateway is deleted.
+        wait_for("NAT gateway deleted", WAIT, || async {
+            Ok(
+                match self.state(ctx, id).await?.and_then(|n| n.state().cloned()) {
+                    None | Some(NatGatewayState::Deleted) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                },
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,166 @@
+//! `ec2.vpc_endpoint`: a gateway endpoint (S3, DynamoDB) on route tables.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use super::{sync_tags, tag_spec, tags_json};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.vpc_endpoint",
+    force_new: &["vpc_id", "service_name", "vpc_endpoint_type"],
+    outputs: &["vpc_endpoint_id"],
+    volatile_outputs: &[],
+};
+
+pub struct VpcEndpoint(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["InvalidVpcEndpointId.NotFound"];
+
+fn route_tables(inputs: &Attributes) -> BTreeSet<String> {
+    inputs
+        .get("route_table_ids")
+        .and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl Provider for VpcEndpoint {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .create_vpc_endpoint()
+            .vpc_id(req_str(ctx, inputs, "vpc_id")?)
+            .service_name(req_str(ctx, inputs, "service_name")?)
+            .vpc_endpoint_type(VpcEndpointType::from(req_str(
+                ctx,
+                inputs,
+                "vpc_endpoint_type",
+            )?))
+            .set_route_table_ids(Some(route_tables(inputs).into_iter().collect()))
+            .tag_specifications(tag_spec(ctx, inputs, ResourceType::VpcEndpoint))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateVpcEndpoint", e))?;
+        let id = out
+            .vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .ok_or_else(|| {
+                ProviderError::new("ec2:CreateVpcEndpoint", "no endpoint id in the response")
+            })?
+            .to_owned();
+        Ok(Applied {
+            outputs: attrs([("vpc_endpoint_id", json!(id))]),
+            id,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeVpcEndpoints", e)),
+        };
+        let Some(e) = out.vpc_endpoints().first() else {
+            return Ok(None);
+        };
+        // AWS documents capitalised states and answers in lower case.
+        let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
+        if matches!(state.as_deref(), Some("deleted" | "deleting")) {
+            return Ok(None);
+        }
+        let mut tables: Vec<&str> = e.route_table_ids().iter().map(String::as_str).collect();
+        tables.sort_unstable();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("vpc_id", json!(e.vpc_id())),
+                ("service_name", json!(e.service_name())),
+                (
+                    "vpc_endpoint_type",
+                    json!(e.vpc_endpoint_type().map(|t| t.as_str())),
+                ),
+                ("route_table_ids", json!(tables)),
+                ("tags", tags_json(e.tags())),
+            ]),
+            outputs: attrs([("vpc_endpoint_id", json!(id))]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let ec2 = self.0.ec2(&ctx.region);
+        let (had, want) = (route_tables(prior), route_tables(inputs));
+        let add: Vec<String> = want.difference(&had).cloned().collect();
+        let remove: Vec<String> = had.difference(&want).cloned().collect();
+        if !add.is_empty() || !remove.is_empty() {
+            ec2.modify_vpc_endpoint()
+                .vpc_endpoint_id(id)
+                .set_add_route_table_ids((!add.is_empty()).then_some(add))
+                .set_remove_route_table_ids((!remove.is_empty()).then_some(remove))
+                .send()
+                .await
+                .map_err(|e| api_error("ec2:ModifyVpcEndpoint", e))?;
+        }
+        sync_tags(&ec2, id, prior, inputs).await?;
+        Ok(attrs([("vpc_endpoint_id", json!(id))]))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        // A deleted endpoint stays visible as `deleted` for a while; do not
+        // ask for it to be deleted twice.
+        if self.read(ctx, id, inputs).await?.is_none() {
+            return Ok(());
+        }
+        match self
+            .0
+            .ec2(&ctx.region)
+            .delete_vpc_endpoints()
+            .vpc_endpoint_ids(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("ec2:DeleteVpcEndpoints", e)),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! `s3.bucket_replication`: the replication configuration of a source
+//! bucket: one rule for every object to a destination bucket, with
+//! replication time control, metrics and delete-marker replication. Both
+//! buckets must be versioned first (the blueprint orders that).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, Metrics, MetricsStatus,
+    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
+};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, bool_or, has_code, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "s3.bucket_replication",
+    force_new: &["bucket"],
+    outputs: &["bucket"],
+    volatile_outputs: &[],
+};
+
+pub struct BucketReplication(pub(crate) Arc<Clients>);
+
+const GONE: &[&str] = &["ReplicationConfigurationNotFoundError", "NoSuchBucket"];
+
+fn build_err(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new("s3:PutBucketReplication", e.to_string())
+}
+
+impl BucketReplication {
+    async fn put(&self, ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
+        let minutes = inputs
+            .get("replication_time_minutes")
+            .and_then(Json::as_i64)
+            .unwrap_or(15) as i32;
+        let delete_markers = if bool_or(inputs, "delete_marker_replication", true) {
+            DeleteMarkerReplicationStatus::Enabled
+        } else {
+            DeleteMarkerReplicationStatus::Disabled
+        };
+        let destination = Destination::builder()
+            .bucket(req_str(ctx, inputs, "destination_bucket_arn")?)
+            .replication_time(
+                ReplicationTime::builder()
+                    .status(ReplicationTimeStatus::Enabled)
+                    .time(ReplicationTimeValue::builder().minutes(minutes).build())
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .metrics(
+                Metrics::builder()
+                    .status(MetricsStatus::Enabled)
+                    .event_threshold(ReplicationTimeValue::builder().minutes(minutes).build())
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .build()
+            .map_err(build_err)?;
+        let rule = ReplicationRule::builder()
+            .id(req_str(ctx, inputs, "rule_id")?)
+            .priority(1)
+            .status(ReplicationRuleStatus::Enabled)
+            .filter(ReplicationRuleFilter::builder().prefix("").build())
+            .delete_marker_replication(
+                DeleteMarkerReplication::builder()
+                    .status(delete_markers)
+                    .build(),
+            )
+            .destination(destination)
+            .build()
+            .map_err(build_err)?;
+        let config = ReplicationConfiguration::builder()
+            .role(req_str(ctx, inputs, "role_arn")?)
+            .rules(rule)
+            .build()
+            .map_err(build_err)?;
+        self.0
+            .s3(&ctx.region)
+            .put_bucket_replication()
+            .bucket(req_str(ctx, inputs, "bucket")?)
+            .replication_configuration(config)
+            .send()
+            .await
+            .map_err(|e| api_error("s3:PutBucketReplication", e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Provider for BucketReplication {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        self.put(ctx, inputs).await?;
+        let bucket = req_str(ctx, inputs, "bucket")?.to_owned();
+        Ok(Applied {
+            outputs: attrs([("bucket", json!(bucket))]),
+            id: bucket,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let out = match self
+            .0
+            .s3(&ctx.region)
+            .get_bucket_replication()
+            .bucket(id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if has_code(&e, GONE) => return Ok(None),
+            Err(e) => return Err(api_error("s3:GetBucketReplication", e)),
+        };
+        let Some(config) = out.replication_configuration() else {
+            return Ok(None);
+        };
+        let Some(rule) = config.rules().first() else {
+            return Ok(None);
+        };
+        let destination = rule.destination();
+        let minutes = destination
+            .and_then(|d| d.replication_time())
+            .and_then(|t| t.time())
+            .and_then(|t| t.minutes())
+            .unwrap_or(0);
+        let delete_markers = rule
+            .delete_marker_replication()
+            .and_then(|d| d.status())
+            .is_some_and(|s| *s == DeleteMarkerReplicationStatus::Enabled);
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("bucket", json!(id)),
+                ("role_arn", json!(config.role())),
+                ("rule_id", json!(rule.id())),
+                (
+                    "destination_bucket_arn",
+                    json!(destination.map(|d| d.bucket())),
+                ),
+                ("replication_time_minutes", json!(minutes)),
+                ("delete_marker_replication", json!(delete_markers)),
+            ]),
+            outputs: attrs([("bucket", json!(id))]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        // PutBucketReplication replaces the whole configuration.
+        self.put(ctx, inputs).await?;
+        Ok(attrs([("bucket", json!(id))]))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .s3(&ctx.region)
+            .delete_bucket_replication()
+            .bucket(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, GONE) => Ok(()),
+            Err(e) => Err(api_error("s3:DeleteBucketReplication", e)),
+        }
+    }
+}
