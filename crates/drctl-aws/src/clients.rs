@@ -71,11 +71,14 @@ impl AwsContext {
     }
 }
 
+/// A client of some service, type-erased for the cache.
+type AnyClient = Arc<dyn std::any::Any + Send + Sync>;
+
 /// One client per (service, region), built on first use and then shared.
 pub(crate) struct Clients {
     base: SdkConfig,
     path_style: bool,
-    cache: Mutex<HashMap<(&'static str, String), Arc<dyn std::any::Any + Send + Sync>>>,
+    cache: Mutex<HashMap<(&'static str, String), AnyClient>>,
     #[allow(dead_code)] // until a provider needs the account id
     account: tokio::sync::OnceCell<String>,
 }
