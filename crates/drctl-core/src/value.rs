@@ -17,6 +17,11 @@ pub enum Value {
     Ref(Reference),
     List(Vec<Value>),
     Map(BTreeMap<String, Value>),
+    /// An unordered collection: resolves to a sorted, de-duplicated array,
+    /// the form providers read back (`{"$set": [...]}`).
+    Set(Vec<Value>),
+    /// String interpolation: the resolved parts joined (`{"$concat": [...]}`).
+    Concat(Vec<Value>),
 }
 
 /// Why a value could not be resolved yet.
@@ -42,7 +47,9 @@ impl Value {
         match self {
             Value::Json(_) => {}
             Value::Ref(r) => out.push(r),
-            Value::List(items) => items.iter().for_each(|v| v.collect_refs(out)),
+            Value::List(items) | Value::Set(items) | Value::Concat(items) => {
+                items.iter().for_each(|v| v.collect_refs(out))
+            }
             Value::Map(m) => m.values().for_each(|v| v.collect_refs(out)),
         }
     }
@@ -67,6 +74,28 @@ impl Value {
                     .map(|(k, v)| Ok((k.clone(), v.resolve(lookup)?)))
                     .collect::<Result<_, _>>()?,
             ),
+            Value::Set(items) => {
+                let mut values = items
+                    .iter()
+                    .map(|v| v.resolve(lookup))
+                    .collect::<Result<Vec<_>, _>>()?;
+                values.sort_by(|a, b| match (a.as_str(), b.as_str()) {
+                    (Some(a), Some(b)) => a.cmp(b),
+                    _ => a.to_string().cmp(&b.to_string()),
+                });
+                values.dedup();
+                serde_json::Value::Array(values)
+            }
+            Value::Concat(parts) => {
+                let mut out = String::new();
+                for p in parts {
+                    match p.resolve(lookup)? {
+                        serde_json::Value::String(s) => out.push_str(&s),
+                        other => out.push_str(&other.to_string()),
+                    }
+                }
+                serde_json::Value::String(out)
+            }
         })
     }
 
@@ -80,11 +109,34 @@ impl Value {
             Value::Map(m) => {
                 serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
             }
+            Value::Set(items) => {
+                serde_json::json!({ "$set": items.iter().map(Value::to_json).collect::<Vec<_>>() })
+            }
+            Value::Concat(parts) => {
+                serde_json::json!({ "$concat": parts.iter().map(Value::to_json).collect::<Vec<_>>() })
+            }
         }
     }
 
     fn from_json(v: serde_json::Value) -> Result<Self, String> {
         Ok(match v {
+            serde_json::Value::Object(m)
+                if m.len() == 1 && (m.contains_key("$set") || m.contains_key("$concat")) =>
+            {
+                let (key, items) = m.into_iter().next().expect("one entry");
+                let serde_json::Value::Array(items) = items else {
+                    return Err(format!("`{key}` must be an array"));
+                };
+                let items = items
+                    .into_iter()
+                    .map(Value::from_json)
+                    .collect::<Result<Vec<_>, String>>()?;
+                if key == "$set" {
+                    Value::Set(items)
+                } else {
+                    Value::Concat(items)
+                }
+            }
             serde_json::Value::Object(m) if m.len() == 1 && m.contains_key("$ref") => {
                 let s = m["$ref"].as_str().ok_or("`$ref` must be a string")?;
                 Value::Ref(s.parse().map_err(|e| format!("{e}"))?)
@@ -163,6 +215,26 @@ impl<'de> Deserialize<'de> for Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn sets_sort_and_concats_join_after_resolution() {
+        let a: Reference = "p/t.a/a.id".parse().unwrap();
+        let b: Reference = "p/t.a/b.id".parse().unwrap();
+        let set = Value::Set(vec![
+            Value::Ref(a.clone()),
+            Value::Ref(b.clone()),
+            Value::str("m"),
+        ]);
+        let concat = Value::Concat(vec![Value::Ref(a.clone()), Value::str("/*")]);
+        let lookup = |r: &Reference| Some(json!(if r.address.name() == "a" { "z" } else { "b" }));
+        assert_eq!(set.resolve(&lookup).unwrap(), json!(["b", "m", "z"]));
+        assert_eq!(concat.resolve(&lookup).unwrap(), json!("z/*"));
+        assert_eq!(set.references(), vec![&a, &b]);
+        for v in [set, concat] {
+            let text = serde_json::to_string(&v).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v, "{text}");
+        }
+    }
 
     #[test]
     fn references_serialise_and_resolve() {
