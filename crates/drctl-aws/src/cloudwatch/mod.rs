@@ -1,5 +1,8 @@
 //! CloudWatch kinds.
 
+pub mod alarm;
+pub mod dashboard;
+
 use std::sync::Arc;
 
 use drctl_core::Providers;
@@ -7,8 +10,9 @@ use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
 
-pub(crate) static KINDS: &[&KindSchema] = &[];
+pub(crate) static KINDS: &[&KindSchema] = &[&alarm::SCHEMA, &dashboard::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    let _ = (providers, c);
+    providers.register(Arc::new(alarm::Alarm(c.clone())));
+    providers.register(Arc::new(dashboard::Dashboard(c.clone())));
 }

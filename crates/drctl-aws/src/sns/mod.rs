@@ -1,5 +1,8 @@
 //! SNS kinds.
 
+pub mod subscription;
+pub mod topic;
+
 use std::sync::Arc;
 
 use drctl_core::Providers;
@@ -7,8 +10,9 @@ use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
 
-pub(crate) static KINDS: &[&KindSchema] = &[];
+pub(crate) static KINDS: &[&KindSchema] = &[&topic::SCHEMA, &subscription::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    let _ = (providers, c);
+    providers.register(Arc::new(topic::Topic(c.clone())));
+    providers.register(Arc::new(subscription::Subscription(c.clone())));
 }

@@ -1,0 +1,159 @@
+//! `cloudwatch.dashboard`: a dashboard whose `body` is a JSON object (the
+//! API takes and returns it as a string). Its id is the name.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, invalid, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "cloudwatch.dashboard",
+    force_new: &["dashboard_name"],
+    outputs: &["arn", "dashboard_name"],
+    volatile_outputs: &[],
+};
+
+pub struct Dashboard(pub(crate) Arc<Clients>);
+
+/// GetDashboard and DeleteDashboards answer `ResourceNotFound`
+/// (DashboardNotFoundError) for a missing dashboard.
+const NOT_FOUND: &[&str] = &["ResourceNotFound"];
+
+impl Dashboard {
+    async fn put(&self, ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
+        let body = inputs
+            .get("body")
+            .filter(|b| b.is_object())
+            .ok_or_else(|| invalid(ctx, "input `body` must be a JSON object"))?;
+        let out = self
+            .0
+            .cloudwatch(&ctx.region)
+            .put_dashboard()
+            .dashboard_name(req_str(ctx, inputs, "dashboard_name")?)
+            .dashboard_body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| api_error("cloudwatch:PutDashboard", e))?;
+        // AWS saves a dashboard despite validation messages (it may then
+        // not display correctly); the apply goes on, and says so.
+        for m in out.dashboard_validation_messages() {
+            tracing::warn!(
+                address = %ctx.address,
+                path = m.data_path().unwrap_or("body"),
+                "cloudwatch:PutDashboard: {}",
+                m.message().unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    /// `(arn, body)`; `None` when the dashboard is gone.
+    async fn get(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+    ) -> Result<Option<(String, Json)>, ProviderError> {
+        let out = match self
+            .0
+            .cloudwatch(&ctx.region)
+            .get_dashboard()
+            .dashboard_name(name)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("cloudwatch:GetDashboard", e)),
+        };
+        let body = serde_json::from_str(out.dashboard_body().unwrap_or("{}")).map_err(|e| {
+            ProviderError::new(
+                "cloudwatch:GetDashboard",
+                format!("dashboard body is not JSON: {e}"),
+            )
+        })?;
+        Ok(Some((
+            out.dashboard_arn().unwrap_or_default().to_owned(),
+            body,
+        )))
+    }
+
+    async fn outputs(&self, ctx: &OpContext, name: &str) -> Result<Attributes, ProviderError> {
+        let (arn, _) = self.get(ctx, name).await?.ok_or_else(|| {
+            ProviderError::new(
+                "cloudwatch:GetDashboard",
+                format!("dashboard {name} not found"),
+            )
+            .with_code("ResourceNotFound")
+        })?;
+        Ok(outputs(&arn, name))
+    }
+}
+
+fn outputs(arn: &str, name: &str) -> Attributes {
+    attrs([("arn", json!(arn)), ("dashboard_name", json!(name))])
+}
+
+#[async_trait]
+impl Provider for Dashboard {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let name = req_str(ctx, inputs, "dashboard_name")?;
+        self.put(ctx, inputs).await?;
+        Ok(Applied {
+            id: name.to_owned(),
+            outputs: self.outputs(ctx, name).await?,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        Ok(self.get(ctx, id).await?.map(|(arn, body)| Observed {
+            inputs: attrs([("dashboard_name", json!(id)), ("body", body)]),
+            outputs: outputs(&arn, id),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        // PutDashboard overwrites the whole body.
+        self.put(ctx, inputs).await?;
+        self.outputs(ctx, id).await
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .cloudwatch(&ctx.region)
+            .delete_dashboards()
+            .dashboard_names(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("cloudwatch:DeleteDashboards", e)),
+        }
+    }
+}
