@@ -1,4 +1,192 @@
 //! Provider tests: apigateway.
 
-#[allow(unused_imports)]
+use aws_sdk_apigateway::types::{Op, PatchOperation};
+use drctl_tests::PRIMARY;
+use serde_json::json;
+
 use super::{Kit, attrs, out};
+
+#[tokio::test]
+async fn rest_api_methods_deployment_and_stage() {
+    let kit = Kit::new("prov-apigw").await;
+    let region = PRIMARY;
+
+    let actx = kit.ctx("primary/apigateway.rest_api/payment", region);
+    let (api, ainputs) = kit
+        .lifecycle(
+            &actx,
+            json!({"name": "payment-prov-apigw", "description": "payments", "endpoint_type": "REGIONAL", "tags": {"Name": "a"}}),
+            Some(json!({"name": "payment-prov-apigw-v2", "description": "payments v2", "endpoint_type": "REGIONAL", "tags": {"Name": "b", "Team": "sre"}})),
+        )
+        .await;
+    let api_id = out(&api, "id");
+    assert_eq!(
+        out(&api, "regional_domain_name"),
+        format!("{api_id}.execute-api.{region}.amazonaws.com")
+    );
+    let account = kit.aws.account_id().await.unwrap();
+    assert_eq!(
+        out(&api, "execution_arn"),
+        format!("arn:aws:execute-api:{region}:{account}:{api_id}")
+    );
+    let root = out(&api, "root_resource_id");
+
+    let hctx = kit.ctx("primary/apigateway.resource/health", region);
+    let (health, hinputs) = kit
+        .lifecycle(
+            &hctx,
+            json!({"rest_api_id": api_id, "parent_id": root, "path_part": "health"}),
+            None,
+        )
+        .await;
+    assert_eq!(out(&health, "path"), "/health");
+    let pctx = kit.ctx("primary/apigateway.resource/payments", region);
+    let (payments, pinputs) = kit
+        .lifecycle(
+            &pctx,
+            json!({"rest_api_id": api_id, "parent_id": root, "path_part": "payments"}),
+            None,
+        )
+        .await;
+
+    // A MOCK GET /health answering 200 with a fixed body.
+    let mctx = kit.ctx("primary/apigateway.method/health-get", region);
+    let mock =
+        json!({"type": "MOCK", "request_templates": {"application/json": "{\"statusCode\": 200}"}});
+    let method = |responses| {
+        json!({"rest_api_id": api_id, "resource_id": health.id, "http_method": "GET", "authorization": "NONE",
+               "integration": mock, "responses": responses})
+    };
+    let ok = |body: &str| json!({"response_templates": {"application/json": body}});
+    let (get, ginputs) = kit
+        .lifecycle(
+            &mctx,
+            method(json!({"200": ok("{\"status\": \"ok\"}")})),
+            None,
+        )
+        .await;
+    assert_eq!(out(&get, "id"), format!("{}/GET", health.id));
+
+    // An AWS_PROXY POST /payments (a function ARN the emulator does not check).
+    let uri = format!(
+        "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:payment-prov-apigw/invocations"
+    );
+    let xctx = kit.ctx("primary/apigateway.method/payments-post", region);
+    let (post, xinputs) = kit
+        .lifecycle(
+            &xctx,
+            json!({"rest_api_id": api_id, "resource_id": payments.id, "http_method": "POST", "authorization": "NONE",
+                   "integration": {"type": "AWS_PROXY", "integration_http_method": "POST", "uri": uri},
+                   "responses": {}}),
+            None,
+        )
+        .await;
+
+    let dctx = kit.ctx("primary/apigateway.deployment/payment", region);
+    let deployment = |get_fp: &serde_json::Value| {
+        json!({"rest_api_id": api_id, "description": "payment prov-apigw",
+               "triggers": {"health-get": get_fp, "payments-post": post.outputs["fingerprint"]}})
+    };
+    let (dep, dinputs) = kit
+        .lifecycle(&dctx, deployment(&get.outputs["fingerprint"]), None)
+        .await;
+    let first = out(&dep, "deployment_id");
+
+    let sctx = kit.ctx("primary/apigateway.stage/prod", region);
+    let stage = |deployment_id: &str, tags| {
+        json!({"rest_api_id": api_id, "stage_name": "prod", "deployment_id": deployment_id,
+               "throttling_rate_limit": 10000, "throttling_burst_limit": 5000, "tags": tags})
+    };
+    let (prod, sinputs) = kit
+        .lifecycle(&sctx, stage(&first, json!({"Name": "s"})), None)
+        .await;
+    assert_eq!(
+        out(&prod, "invoke_url"),
+        format!("https://{api_id}.execute-api.{region}.amazonaws.com/prod")
+    );
+    assert_eq!(
+        out(&prod, "arn"),
+        format!("arn:aws:apigateway:{region}::/restapis/{api_id}/stages/prod")
+    );
+
+    // The method changes (new body, one more status): a new fingerprint...
+    let mp = kit.provider(&mctx);
+    let changed = attrs(method(json!({
+        "200": ok("{\"status\": \"fine\"}"),
+        "500": ok("{\"status\": \"down\"}"),
+    })));
+    let moutputs = mp.update(&mctx, &get.id, &ginputs, &changed).await.unwrap();
+    assert_ne!(moutputs["fingerprint"], get.outputs["fingerprint"]);
+    let seen = mp.read(&mctx, &get.id, &changed).await.unwrap().unwrap();
+    assert_eq!(seen.inputs, changed);
+    assert_eq!(seen.outputs, moutputs);
+    // ...and a status dropped again is deleted.
+    let fewer = attrs(method(json!({"200": ok("{\"status\": \"fine\"}")})));
+    let moutputs = mp.update(&mctx, &get.id, &changed, &fewer).await.unwrap();
+    assert_eq!(kit.read(&mctx, &get.id, &fewer).await.unwrap(), fewer);
+
+    // ...so the deployment's triggers change: a new deployment...
+    let dp = kit.provider(&dctx);
+    let redeploy = attrs(deployment(&moutputs["fingerprint"]));
+    let doutputs = dp
+        .update(&dctx, &dep.id, &dinputs, &redeploy)
+        .await
+        .unwrap();
+    let second = doutputs["deployment_id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let seen = dp.read(&dctx, &dep.id, &redeploy).await.unwrap().unwrap();
+    assert_eq!(seen.inputs, redeploy);
+    assert_eq!(seen.outputs, doutputs);
+
+    // ...that the stage moves to.
+    let sp = kit.provider(&sctx);
+    let moved = attrs(stage(&second, json!({"Name": "s2", "Team": "sre"})));
+    sp.update(&sctx, &prod.id, &sinputs, &moved).await.unwrap();
+    assert_eq!(kit.read(&sctx, &prod.id, &moved).await.unwrap(), moved);
+
+    // Drift: throttling changed out of band is seen, and repaired.
+    kit.aws
+        .apigateway(region)
+        .update_stage()
+        .rest_api_id(&api_id)
+        .stage_name("prod")
+        .patch_operations(
+            PatchOperation::builder()
+                .op(Op::Replace)
+                .path("/*/*/throttling/rateLimit")
+                .value("20.5")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&sctx, &prod.id, &moved).await.unwrap();
+    assert_eq!(seen["throttling_rate_limit"], json!(20.5));
+    sp.update(&sctx, &prod.id, &seen, &moved).await.unwrap();
+    assert_eq!(kit.read(&sctx, &prod.id, &moved).await.unwrap(), moved);
+
+    // Dependents first, as a destroy runs.
+    kit.delete(&sctx, &prod, &moved).await;
+    let dep_now = drctl_core::Applied {
+        id: dep.id.clone(),
+        outputs: doutputs,
+    };
+    kit.delete(&dctx, &dep_now, &redeploy).await;
+    assert!(
+        kit.aws
+            .apigateway(region)
+            .get_deployments()
+            .rest_api_id(&api_id)
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .is_empty(),
+        "every deployment of the resource is gone"
+    );
+    kit.delete(&mctx, &get, &fewer).await;
+    kit.delete(&xctx, &post, &xinputs).await;
+    kit.delete(&hctx, &health, &hinputs).await;
+    kit.delete(&pctx, &payments, &pinputs).await;
+    kit.delete(&actx, &api, &ainputs).await;
+}

@@ -1,14 +1,92 @@
 //! API Gateway (REST) kinds.
 
+pub mod deployment;
+pub mod method;
+pub mod resource;
+pub mod rest_api;
+pub mod stage;
+
 use std::sync::Arc;
 
-use drctl_core::Providers;
+use aws_sdk_apigateway::Client;
+use aws_sdk_apigateway::types::{Op, PatchOperation};
 use drctl_core::provider::KindSchema;
+use drctl_core::{Attributes, ProviderError, Providers};
+use serde_json::Value as Json;
 
 use crate::clients::Clients;
+use crate::support::{api_error, tag_changes, user_tags};
 
-pub(crate) static KINDS: &[&KindSchema] = &[];
+pub(crate) static KINDS: &[&KindSchema] = &[
+    &rest_api::SCHEMA,
+    &resource::SCHEMA,
+    &method::SCHEMA,
+    &deployment::SCHEMA,
+    &stage::SCHEMA,
+];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    let _ = (providers, c);
+    providers.register(Arc::new(rest_api::RestApi(c.clone())));
+    providers.register(Arc::new(resource::Resource(c.clone())));
+    providers.register(Arc::new(method::Method(c.clone())));
+    providers.register(Arc::new(deployment::Deployment(c.clone())));
+    providers.register(Arc::new(stage::Stage(c.clone())));
+}
+
+/// API Gateway reports every missing entity (API, resource, method, stage,
+/// deployment) with this one code.
+pub(crate) const NOT_FOUND: &[&str] = &["NotFoundException"];
+
+/// A `replace` patch operation, the form of every in-place update here.
+pub(crate) fn replace(path: &str, value: impl Into<String>) -> PatchOperation {
+    PatchOperation::builder()
+        .op(Op::Replace)
+        .path(path)
+        .value(value)
+        .build()
+}
+
+/// A JSON number as API Gateway's patch values expect it ("10000", "2.5").
+pub(crate) fn number_text(v: &Json) -> Option<String> {
+    v.is_number().then(|| v.to_string())
+}
+
+/// A number AWS returns as a double, as the integer the input most likely
+/// was when it is whole (10000.0 -> 10000), so that it compares equal.
+pub(crate) fn whole_number(v: f64) -> Json {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        Json::from(v as i64)
+    } else {
+        Json::from(v)
+    }
+}
+
+/// Applies the difference between the old and new `tags` inputs to the
+/// resource with this ARN.
+pub(crate) async fn sync_tags(
+    client: &Client,
+    arn: &str,
+    old: &Attributes,
+    new: &Attributes,
+) -> Result<(), ProviderError> {
+    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    if !set.is_empty() {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(set.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("apigateway:TagResource", e))?;
+    }
+    if !remove.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| api_error("apigateway:UntagResource", e))?;
+    }
+    Ok(())
 }

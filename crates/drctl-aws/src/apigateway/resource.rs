@@ -1,0 +1,121 @@
+//! `apigateway.resource`: one path segment of a REST API. Its id is the
+//! resource id; the API comes from the inputs.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::NOT_FOUND;
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "apigateway.resource",
+    force_new: &["rest_api_id", "parent_id", "path_part"],
+    outputs: &["id", "path"],
+    volatile_outputs: &[],
+};
+
+pub struct Resource(pub(crate) Arc<Clients>);
+
+#[async_trait]
+impl Provider for Resource {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .apigateway(&ctx.region)
+            .create_resource()
+            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
+            .parent_id(req_str(ctx, inputs, "parent_id")?)
+            .path_part(req_str(ctx, inputs, "path_part")?)
+            .send()
+            .await
+            .map_err(|e| api_error("apigateway:CreateResource", e))?;
+        let id = out.id().unwrap_or_default().to_owned();
+        Ok(Applied {
+            outputs: attrs([
+                ("id", json!(id)),
+                ("path", json!(out.path().unwrap_or_default())),
+            ]),
+            id,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let api = req_str(ctx, prior, "rest_api_id")?;
+        let out = match self
+            .0
+            .apigateway(&ctx.region)
+            .get_resource()
+            .rest_api_id(api)
+            .resource_id(id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("apigateway:GetResource", e)),
+        };
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("rest_api_id", json!(api)),
+                ("parent_id", json!(out.parent_id().unwrap_or_default())),
+                ("path_part", json!(out.path_part().unwrap_or_default())),
+            ]),
+            outputs: attrs([
+                ("id", json!(id)),
+                ("path", json!(out.path().unwrap_or_default())),
+            ]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        // Every input forces replacement: nothing to change in place.
+        let read = self.read(ctx, id, inputs).await?.ok_or_else(|| {
+            ProviderError::new(
+                "apigateway:GetResource",
+                "resource disappeared during update",
+            )
+        })?;
+        Ok(read.outputs)
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .apigateway(&ctx.region)
+            .delete_resource()
+            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
+            .resource_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("apigateway:DeleteResource", e)),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `apigateway.rest_api`: a REST API with its endpoint type and tags. Its id
+//! is the API id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{NOT_FOUND, replace, sync_tags};
+use crate::clients::Clients;
+use crate::support::{
+    all_tags, api_error, attrs, has_code, observed_tags, opt_str, req_str, retry_while,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "apigateway.rest_api",
+    force_new: &["endpoint_type"],
+    outputs: &[
+        "id",
+        "root_resource_id",
+        "execution_arn",
+        "regional_domain_name",
+    ],
+    volatile_outputs: &[],
+};
+
+pub struct RestApi(pub(crate) Arc<Clients>);
+
+pub(crate) fn arn(region: &str, id: &str) -> String {
+    format!("arn:aws:apigateway:{region}::/restapis/{id}")
+}
+
+impl RestApi {
+    async fn outputs(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        root_resource_id: &str,
+    ) -> Result<Attributes, ProviderError> {
+        let account = self.0.account_id().await?;
+        let region = &ctx.region;
+        Ok(attrs([
+            ("id", json!(id)),
+            ("root_resource_id", json!(root_resource_id)),
+            (
+                "execution_arn",
+                json!(format!("arn:aws:execute-api:{region}:{account}:{id}")),
+            ),
+            (
+                "regional_domain_name",
+                json!(format!("{id}.execute-api.{region}.amazonaws.com")),
+            ),
+        ]))
+    }
+}
+
+#[async_trait]
+impl Provider for RestApi {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .apigateway(&ctx.region)
+            .create_rest_api()
+            .name(req_str(ctx, inputs, "name")?)
+            .description(opt_str(inputs, "description").unwrap_or_default())
+            .endpoint_configuration(
+                EndpointConfiguration::builder()
+                    .types(EndpointType::from(req_str(ctx, inputs, "endpoint_type")?))
+                    .build(),
+            )
+            .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("apigateway:CreateRestApi", e))?;
+        let id = out.id().unwrap_or_default().to_owned();
+        let outputs = self
+            .outputs(ctx, &id, out.root_resource_id().unwrap_or_default())
+            .await?;
+        Ok(Applied { id, outputs })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let api = match self
+            .0
+            .apigateway(&ctx.region)
+            .get_rest_api()
+            .rest_api_id(id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("apigateway:GetRestApi", e)),
+        };
+        let endpoint_type = api
+            .endpoint_configuration()
+            .and_then(|c| c.types().first())
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default();
+        let tags = api.tags().cloned().unwrap_or_default();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("name", json!(api.name().unwrap_or_default())),
+                ("description", json!(api.description().unwrap_or_default())),
+                ("endpoint_type", json!(endpoint_type)),
+                ("tags", observed_tags(tags)),
+            ]),
+            outputs: self
+                .outputs(ctx, id, api.root_resource_id().unwrap_or_default())
+                .await?,
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let client = self.0.apigateway(&ctx.region);
+        let mut ops = Vec::new();
+        for key in ["name", "description"] {
+            if prior.get(key) != inputs.get(key) {
+                ops.push(replace(
+                    &format!("/{key}"),
+                    opt_str(inputs, key).unwrap_or_default(),
+                ));
+            }
+        }
+        if !ops.is_empty() {
+            client
+                .update_rest_api()
+                .rest_api_id(id)
+                .set_patch_operations(Some(ops))
+                .send()
+                .await
+                .map_err(|e| api_error("apigateway:UpdateRestApi", e))?;
+        }
+        sync_tags(&client, &arn(&ctx.region, id), prior, inputs).await?;
+        let read = self.read(ctx, id, inputs).await?.ok_or_else(|| {
+            ProviderError::new(
+                "apigateway:GetRestApi",
+                "REST API disappeared during update",
+            )
+        })?;
+        Ok(read.outputs)
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let client = self.0.apigateway(&ctx.region);
+        // DeleteRestApi is limited to one call every 30 s per account, more
+        // than the SDK's own retries wait for when both regions tear down.
+        retry_while(
+            Duration::from_secs(300),
+            |e| e.code.as_deref() == Some("TooManyRequestsException"),
+            || async {
+                match client.delete_rest_api().rest_api_id(id).send().await {
+                    Ok(_) => Ok(()),
+                    Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+                    Err(e) => Err(api_error("apigateway:DeleteRestApi", e)),
+                }
+            },
+        )
+        .await
+    }
+}

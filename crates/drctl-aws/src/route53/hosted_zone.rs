@@ -1,0 +1,257 @@
+//! `route53.hosted_zone`: a public hosted zone. Its id is the zone id
+//! without the `/hostedzone/` prefix.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_route53::Client;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, HostedZoneConfig, ResourceRecordSet, RrType, TagResourceType,
+};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{caller_reference, change_tags, input_name, read_tags, sync_tags};
+use crate::clients::Clients;
+use crate::support::{all_tags, api_error, attrs, has_code, opt_str, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "route53.hosted_zone",
+    force_new: &["name"],
+    outputs: &["zone_id", "name_servers"],
+    volatile_outputs: &[],
+};
+
+pub struct HostedZone(pub(crate) Arc<Clients>);
+
+const GONE: &[&str] = &["NoSuchHostedZone"];
+
+fn bare_id(id: &str) -> &str {
+    id.strip_prefix("/hostedzone/").unwrap_or(id)
+}
+
+fn build_err(op: &str) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> ProviderError {
+    let op = op.to_owned();
+    move |e| ProviderError::new(op.clone(), e.to_string())
+}
+
+impl HostedZone {
+    /// `(name, comment, name servers)`, or `None` when the zone is gone.
+    async fn get(
+        &self,
+        client: &Client,
+        id: &str,
+    ) -> Result<Option<(String, String, Vec<String>)>, ProviderError> {
+        let out = match client.get_hosted_zone().id(id).send().await {
+            Ok(o) => o,
+            Err(e) if has_code(&e, GONE) => return Ok(None),
+            Err(e) => return Err(api_error("route53:GetHostedZone", e)),
+        };
+        let Some(zone) = out.hosted_zone() else {
+            return Ok(None);
+        };
+        let comment = zone
+            .config()
+            .and_then(|c| c.comment())
+            .unwrap_or_default()
+            .to_owned();
+        let servers = out
+            .delegation_set()
+            .map(|d| d.name_servers().to_vec())
+            .unwrap_or_default();
+        Ok(Some((zone.name.clone(), comment, servers)))
+    }
+
+    /// Every record set but the apex SOA and NS, which the zone owns.
+    async fn extra_record_sets(
+        &self,
+        client: &Client,
+        id: &str,
+        apex: &str,
+    ) -> Result<Option<Vec<ResourceRecordSet>>, ProviderError> {
+        let mut sets = Vec::new();
+        let mut next: Option<(String, RrType, Option<String>)> = None;
+        loop {
+            let mut req = client.list_resource_record_sets().hosted_zone_id(id);
+            if let Some((name, ty, ident)) = next.take() {
+                req = req
+                    .start_record_name(name)
+                    .start_record_type(ty)
+                    .set_start_record_identifier(ident);
+            }
+            let page = match req.send().await {
+                Ok(p) => p,
+                Err(e) if has_code(&e, GONE) => return Ok(None),
+                Err(e) => return Err(api_error("route53:ListResourceRecordSets", e)),
+            };
+            sets.extend(
+                page.resource_record_sets()
+                    .iter()
+                    .filter(|r| {
+                        !(matches!(r.r#type, RrType::Soa | RrType::Ns)
+                            && r.name.eq_ignore_ascii_case(apex))
+                    })
+                    .cloned(),
+            );
+            match (
+                page.is_truncated(),
+                page.next_record_name(),
+                page.next_record_type(),
+            ) {
+                (true, Some(name), Some(ty)) => {
+                    next = Some((
+                        name.to_owned(),
+                        ty.clone(),
+                        page.next_record_identifier().map(str::to_owned),
+                    ))
+                }
+                _ => return Ok(Some(sets)),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for HostedZone {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let client = self.0.route53();
+        let out = client
+            .create_hosted_zone()
+            .name(req_str(ctx, inputs, "name")?)
+            .caller_reference(caller_reference(&ctx.env, &ctx.address.to_string()))
+            .hosted_zone_config(
+                HostedZoneConfig::builder()
+                    .comment(opt_str(inputs, "comment").unwrap_or_default())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error("route53:CreateHostedZone", e))?;
+        let id = bare_id(out.hosted_zone().map(|z| z.id.as_str()).unwrap_or_default()).to_owned();
+        // CreateHostedZone takes no tags: they follow at once.
+        change_tags(
+            &client,
+            TagResourceType::Hostedzone,
+            &id,
+            all_tags(ctx, inputs),
+            Vec::new(),
+        )
+        .await?;
+        let servers = out
+            .delegation_set()
+            .map(|d| d.name_servers().to_vec())
+            .unwrap_or_default();
+        Ok(Applied {
+            outputs: attrs([("zone_id", json!(id)), ("name_servers", json!(servers))]),
+            id,
+        })
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.0.route53();
+        let Some((name, comment, servers)) = self.get(&client, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("name", json!(input_name(&name, opt_str(prior, "name")))),
+                ("comment", json!(comment)),
+                (
+                    "tags",
+                    read_tags(&client, TagResourceType::Hostedzone, id).await?,
+                ),
+            ]),
+            outputs: attrs([("zone_id", json!(id)), ("name_servers", json!(servers))]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let client = self.0.route53();
+        if prior.get("comment") != inputs.get("comment") {
+            client
+                .update_hosted_zone_comment()
+                .id(id)
+                .comment(opt_str(inputs, "comment").unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| api_error("route53:UpdateHostedZoneComment", e))?;
+        }
+        sync_tags(&client, TagResourceType::Hostedzone, id, prior, inputs).await?;
+        let (_, _, servers) = self.get(&client, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                "route53:GetHostedZone",
+                "hosted zone disappeared during update",
+            )
+        })?;
+        Ok(attrs([
+            ("zone_id", json!(id)),
+            ("name_servers", json!(servers)),
+        ]))
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let client = self.0.route53();
+        let Some((apex, _, _)) = self.get(&client, id).await? else {
+            return Ok(());
+        };
+        // A zone with records of its own cannot be deleted (HostedZoneNotEmpty).
+        let Some(extra) = self.extra_record_sets(&client, id, &apex).await? else {
+            return Ok(());
+        };
+        // At most 1,000 changes per request.
+        for chunk in extra.chunks(500) {
+            let changes = chunk
+                .iter()
+                .map(|r| {
+                    Change::builder()
+                        .action(ChangeAction::Delete)
+                        .resource_record_set(r.clone())
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(build_err("route53:Change"))?;
+            match client
+                .change_resource_record_sets()
+                .hosted_zone_id(id)
+                .change_batch(
+                    ChangeBatch::builder()
+                        .set_changes(Some(changes))
+                        .build()
+                        .map_err(build_err("route53:ChangeBatch"))?,
+                )
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if has_code(&e, GONE) => return Ok(()),
+                Err(e) => return Err(api_error("route53:ChangeResourceRecordSets", e)),
+            }
+        }
+        match client.delete_hosted_zone().id(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, GONE) => Ok(()),
+            Err(e) => Err(api_error("route53:DeleteHostedZone", e)),
+        }
+    }
+}

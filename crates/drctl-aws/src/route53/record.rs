@@ -1,0 +1,289 @@
+//! `route53.record`: one weighted alias record set. Its id is
+//! `<zone_id>_<name>_<type>_<set_identifier>`; reads use the inputs.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_route53::Client;
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType,
+};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Map, Value as Json, json};
+
+use super::{input_name, wait_insync};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, invalid, opt_str, req_str};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "route53.record",
+    force_new: &["zone_id", "name", "type", "set_identifier"],
+    outputs: &["fqdn"],
+    volatile_outputs: &[],
+};
+
+pub struct Record(pub(crate) Arc<Clients>);
+
+const ZONE_GONE: &[&str] = &["NoSuchHostedZone"];
+
+/// The record set's identity, from the inputs.
+struct Key<'a> {
+    zone: &'a str,
+    name: &'a str,
+    ty: &'a str,
+    ident: &'a str,
+}
+
+impl<'a> Key<'a> {
+    fn of(ctx: &OpContext, inputs: &'a Attributes) -> Result<Self, ProviderError> {
+        Ok(Key {
+            zone: req_str(ctx, inputs, "zone_id")?,
+            name: req_str(ctx, inputs, "name")?,
+            ty: req_str(ctx, inputs, "type")?,
+            ident: req_str(ctx, inputs, "set_identifier")?,
+        })
+    }
+
+    fn id(&self) -> String {
+        format!("{}_{}_{}_{}", self.zone, self.name, self.ty, self.ident)
+    }
+}
+
+fn build_err(
+    op: &'static str,
+) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> ProviderError {
+    move |e| ProviderError::new(op, e.to_string())
+}
+
+/// A DNS name as AWS may return it (fully qualified, any case) in the form
+/// inputs use.
+fn bare(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
+fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet, ProviderError> {
+    let k = Key::of(ctx, inputs)?;
+    let weight = inputs
+        .get("weight")
+        .and_then(Json::as_i64)
+        .ok_or_else(|| invalid(ctx, "input `weight` must be an integer"))?;
+    let alias = inputs
+        .get("alias")
+        .and_then(Json::as_object)
+        .ok_or_else(|| invalid(ctx, "input `alias` must be an object"))?;
+    let field = |key: &str| {
+        alias
+            .get(key)
+            .and_then(Json::as_str)
+            .ok_or_else(|| invalid(ctx, format!("input `alias.{key}` must be a string")))
+    };
+    let target = AliasTarget::builder()
+        .dns_name(field("dns_name")?)
+        .hosted_zone_id(field("hosted_zone_id")?)
+        .evaluate_target_health(
+            alias
+                .get("evaluate_target_health")
+                .and_then(Json::as_bool)
+                .unwrap_or(false),
+        )
+        .build()
+        .map_err(build_err("route53:AliasTarget"))?;
+    ResourceRecordSet::builder()
+        .name(k.name)
+        .r#type(RrType::from(k.ty))
+        .set_identifier(k.ident)
+        .weight(weight)
+        .alias_target(target)
+        .set_health_check_id(opt_str(inputs, "health_check_id").map(str::to_owned))
+        .build()
+        .map_err(build_err("route53:ResourceRecordSet"))
+}
+
+/// Submits one change and waits until it is INSYNC. `Ok(false)` when the
+/// zone is gone.
+async fn change(
+    client: &Client,
+    zone: &str,
+    action: ChangeAction,
+    set: ResourceRecordSet,
+) -> Result<bool, ProviderError> {
+    let batch = ChangeBatch::builder()
+        .changes(
+            Change::builder()
+                .action(action)
+                .resource_record_set(set)
+                .build()
+                .map_err(build_err("route53:Change"))?,
+        )
+        .build()
+        .map_err(build_err("route53:ChangeBatch"))?;
+    let out = match client
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(batch)
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e) if has_code(&e, ZONE_GONE) => return Ok(false),
+        Err(e) => return Err(api_error("route53:ChangeResourceRecordSets", e)),
+    };
+    if let Some(info) = out.change_info() {
+        wait_insync(client, &info.id).await?;
+    }
+    Ok(true)
+}
+
+/// The record set with this name, type and set identifier, if any.
+async fn find(client: &Client, k: &Key<'_>) -> Result<Option<ResourceRecordSet>, ProviderError> {
+    let name = bare(k.name);
+    let mut next = (k.name.to_owned(), RrType::from(k.ty), None::<String>);
+    loop {
+        let page = match client
+            .list_resource_record_sets()
+            .hosted_zone_id(k.zone)
+            .start_record_name(&next.0)
+            .start_record_type(next.1.clone())
+            .set_start_record_identifier(next.2.clone())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if has_code(&e, ZONE_GONE) => return Ok(None),
+            Err(e) => return Err(api_error("route53:ListResourceRecordSets", e)),
+        };
+        // Listed in order from the start name and type: the first other
+        // name or type means there is no such record set.
+        for r in page.resource_record_sets() {
+            if bare(&r.name) != name || r.r#type.as_str() != k.ty {
+                return Ok(None);
+            }
+            if r.set_identifier() == Some(k.ident) {
+                return Ok(Some(r.clone()));
+            }
+        }
+        match (
+            page.is_truncated(),
+            page.next_record_name(),
+            page.next_record_type(),
+        ) {
+            (true, Some(n), Some(t)) => {
+                next = (
+                    n.to_owned(),
+                    t.clone(),
+                    page.next_record_identifier().map(str::to_owned),
+                )
+            }
+            _ => return Ok(None),
+        }
+    }
+}
+
+fn outputs(name: &str) -> Attributes {
+    attrs([("fqdn", json!(name))])
+}
+
+#[async_trait]
+impl Provider for Record {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let k = Key::of(ctx, inputs)?;
+        let client = self.0.route53();
+        if !change(
+            &client,
+            k.zone,
+            ChangeAction::Upsert,
+            record_set(ctx, inputs)?,
+        )
+        .await?
+        {
+            return Err(ProviderError::new(
+                "route53:ChangeResourceRecordSets",
+                format!("hosted zone {} does not exist", k.zone),
+            )
+            .with_code("NoSuchHostedZone"));
+        }
+        Ok(Applied {
+            id: k.id(),
+            outputs: outputs(k.name),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let k = Key::of(ctx, prior)?;
+        let Some(r) = find(&self.0.route53(), &k).await? else {
+            return Ok(None);
+        };
+        let alias = r.alias_target().map_or(Json::Null, |a| {
+            json!({
+                "dns_name": bare(&a.dns_name),
+                "hosted_zone_id": a.hosted_zone_id,
+                "evaluate_target_health": a.evaluate_target_health,
+            })
+        });
+        let mut inputs: Map<String, Json> = Map::new();
+        inputs.insert("zone_id".into(), json!(k.zone));
+        inputs.insert("name".into(), json!(input_name(&r.name, Some(k.name))));
+        inputs.insert("type".into(), json!(r.r#type.as_str()));
+        inputs.insert("set_identifier".into(), json!(r.set_identifier()));
+        inputs.insert("weight".into(), json!(r.weight()));
+        inputs.insert("alias".into(), alias);
+        if let Some(h) = r.health_check_id() {
+            inputs.insert("health_check_id".into(), json!(h));
+        }
+        Ok(Some(Observed {
+            inputs: inputs.into_iter().collect(),
+            outputs: outputs(k.name),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        _prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let k = Key::of(ctx, inputs)?;
+        if !change(
+            &self.0.route53(),
+            k.zone,
+            ChangeAction::Upsert,
+            record_set(ctx, inputs)?,
+        )
+        .await?
+        {
+            return Err(ProviderError::new(
+                "route53:ChangeResourceRecordSets",
+                format!("hosted zone {} does not exist", k.zone),
+            )
+            .with_code("NoSuchHostedZone"));
+        }
+        Ok(outputs(k.name))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let k = Key::of(ctx, inputs)?;
+        let client = self.0.route53();
+        // A DELETE must repeat the record set's current values exactly.
+        let Some(current) = find(&client, &k).await? else {
+            return Ok(());
+        };
+        change(&client, k.zone, ChangeAction::Delete, current).await?;
+        Ok(())
+    }
+}
