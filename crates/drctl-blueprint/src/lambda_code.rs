@@ -51,6 +51,15 @@ pub struct LambdaCode {
     pub sha256_base64: String,
 }
 
+impl LambdaCode {
+    /// The zip file itself.
+    pub fn zip_bytes(&self) -> Vec<u8> {
+        STANDARD
+            .decode(&self.zip_base64)
+            .expect("a package's base64 is always valid")
+    }
+}
+
 /// The package of handler `name`.
 ///
 /// # Panics
@@ -94,8 +103,7 @@ mod tests {
     use super::*;
 
     fn unzip(code: &LambdaCode) -> zip::ZipArchive<Cursor<Vec<u8>>> {
-        let bytes = STANDARD.decode(&code.zip_base64).unwrap();
-        zip::ZipArchive::new(Cursor::new(bytes)).unwrap()
+        zip::ZipArchive::new(Cursor::new(code.zip_bytes())).unwrap()
     }
 
     #[test]
