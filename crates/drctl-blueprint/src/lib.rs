@@ -2,6 +2,7 @@
 //! desired resources of both regions, as one graph.
 
 pub mod config;
+pub mod lambda_code;
 mod network;
 
 use drctl_core::{Address, ResourceSpec};

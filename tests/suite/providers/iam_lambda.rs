@@ -1,4 +1,365 @@
 //! Provider tests: iam and lambda.
 
-#[allow(unused_imports)]
-use super::{Kit, attrs, out};
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use drctl_blueprint::lambda_code::package;
+use drctl_tests::{PRIMARY, SECONDARY};
+use serde_json::{Value as Json, json};
+
+use super::{Kit, out};
+
+const BASIC: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+const VPC_ACCESS: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
+
+fn trust(services: &[&str]) -> Json {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": services},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+fn allow(actions: &[&str], resource: &str) -> Json {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]
+    })
+}
+
+fn role_inputs(name: &str) -> Json {
+    json!({
+        "name": name,
+        "description": "Lambda execution role",
+        "assume_role_policy": trust(&["lambda.amazonaws.com"]),
+        "inline_policies": {},
+        "managed_policy_arns": [BASIC],
+        "tags": {}
+    })
+}
+
+#[tokio::test]
+async fn role_policies_update_and_drift() {
+    let kit = Kit::new("prov-iam-role").await;
+    let ctx = kit.ctx("global/iam.role/exec", PRIMARY);
+    let name = "prov-iam-role-exec";
+    let table = "arn:aws:dynamodb:*:*:table/payment-*";
+    let (role, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({
+                "name": name,
+                "description": "Lambda execution role",
+                "assume_role_policy": trust(&["lambda.amazonaws.com"]),
+                "inline_policies": {
+                    "dynamodb-write": allow(&["dynamodb:PutItem"], table),
+                    "logs": allow(&["logs:CreateLogStream", "logs:PutLogEvents"], "*")
+                },
+                "managed_policy_arns": [BASIC, VPC_ACCESS],
+                "tags": {"Name": "exec"}
+            }),
+            Some(json!({
+                "name": name,
+                "description": "Lambda and Step Functions execution role",
+                "assume_role_policy": trust(&["lambda.amazonaws.com", "states.amazonaws.com"]),
+                "inline_policies": {
+                    "dynamodb-write": allow(&["dynamodb:PutItem", "dynamodb:UpdateItem"], table),
+                    "sns-publish": allow(&["sns:Publish"], "*")
+                },
+                "managed_policy_arns": [VPC_ACCESS],
+                "tags": {"Name": "exec2", "Team": "sre"}
+            })),
+        )
+        .await;
+    assert_eq!(role.id, name);
+    assert_eq!(out(&role, "name"), name);
+    assert!(
+        out(&role, "arn").ends_with(&format!(":role/{name}")),
+        "{role:?}"
+    );
+    assert!(!out(&role, "role_id").is_empty());
+
+    // The identity tags are on the role, though not part of the inputs.
+    let iam = kit.aws.iam();
+    let tags = iam.list_role_tags().role_name(name).send().await.unwrap();
+    let tags: Vec<_> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(tags.contains(&("drctl:env", "prov-iam-role")));
+    assert!(tags.contains(&("drctl:address", "global/iam.role/exec")));
+
+    // Drift: an inline policy changed and a managed policy detached out of
+    // band.
+    let tampered = allow(&["dynamodb:*"], "*");
+    iam.put_role_policy()
+        .role_name(name)
+        .policy_name("dynamodb-write")
+        .policy_document(tampered.to_string())
+        .send()
+        .await
+        .unwrap();
+    iam.detach_role_policy()
+        .role_name(name)
+        .policy_arn(VPC_ACCESS)
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&ctx, &role.id, &inputs).await.unwrap();
+    assert_eq!(seen["inline_policies"]["dynamodb-write"], tampered);
+    assert_eq!(seen["managed_policy_arns"], json!([]));
+    // An update from the observed inputs repairs both.
+    kit.provider(&ctx)
+        .update(&ctx, &role.id, &seen, &inputs)
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&ctx, &role.id, &inputs).await.unwrap(), inputs);
+
+    // Policies added out of band do not keep the role from being deleted.
+    iam.put_role_policy()
+        .role_name(name)
+        .policy_name("added-by-hand")
+        .policy_document(allow(&["s3:GetObject"], "*").to_string())
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name(name)
+        .policy_arn(BASIC)
+        .send()
+        .await
+        .unwrap();
+    kit.delete(&ctx, &role, &inputs).await;
+}
+
+/// A VPC with one subnet and one security group, made through the SDK.
+async fn network(kit: &Kit, region: &str, cidr: &str) -> (String, String, String) {
+    let ec2 = kit.aws.ec2(region);
+    let vpc = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block(cidr.replace(".0.0/16", ".1.0/24"))
+        .send()
+        .await
+        .unwrap();
+    let subnet_id = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
+    let sg = ec2
+        .create_security_group()
+        .group_name("prov-lambda-fn")
+        .description("lambda")
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .unwrap();
+    (vpc_id, subnet_id, sg.group_id().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn function_config_code_update_drift_and_permissions() {
+    let kit = Kit::new("prov-lambda").await;
+    let region = SECONDARY;
+    let (vpc_id, subnet_id, sg_id) = network(&kit, region, "10.61.0.0/16").await;
+
+    let rctx = kit.ctx("global/iam.role/lambda", PRIMARY);
+    let (role, rinputs) = kit
+        .lifecycle(&rctx, role_inputs("prov-lambda-exec"), None)
+        .await;
+    let role_arn = out(&role, "arn");
+
+    let ctx = kit.ctx("secondary/lambda.function/payment-validation", region);
+    let name = "prov-lambda-payment-validation";
+    let v1 = package("payment-validation");
+    let v2 = package("notification");
+    let (function, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({
+                "function_name": name,
+                "runtime": "python3.12",
+                "handler": "index.handler",
+                "role_arn": role_arn,
+                "timeout": 30,
+                "memory_size": 256,
+                "environment": {"ENVIRONMENT_SUFFIX": "prov-lambda", "DR_ROLE": "secondary"},
+                "subnet_ids": [subnet_id],
+                "security_group_ids": [sg_id],
+                "code_zip_base64": v1.zip_base64,
+                "code_sha256": v1.sha256_base64,
+                "tags": {"Name": "pv"}
+            }),
+            // New code and configuration, and out of the VPC.
+            Some(json!({
+                "function_name": name,
+                "runtime": "python3.12",
+                "handler": "index.handler",
+                "role_arn": role_arn,
+                "timeout": 60,
+                "memory_size": 512,
+                "environment": {"ENVIRONMENT_SUFFIX": "prov-lambda", "DR_ROLE": "secondary", "TOPIC_ARN": "t"},
+                "subnet_ids": [],
+                "security_group_ids": [],
+                "code_zip_base64": v2.zip_base64,
+                "code_sha256": v2.sha256_base64,
+                "tags": {"Name": "pv2", "Team": "sre"}
+            })),
+        )
+        .await;
+    let arn = out(&function, "arn");
+    assert_eq!(function.id, name);
+    assert_eq!(out(&function, "function_name"), name);
+    assert!(arn.ends_with(&format!(":function:{name}")), "{arn}");
+    assert_eq!(
+        out(&function, "invoke_arn"),
+        format!("arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations")
+    );
+    let lambda = kit.aws.lambda(region);
+    let tags = lambda.list_tags().resource(&arn).send().await.unwrap();
+    let tags = tags.tags().unwrap();
+    assert_eq!(tags["drctl:env"], "prov-lambda");
+    assert_eq!(tags["drctl:address"], ctx.address.to_string());
+
+    // Drift: code deployed and memory changed out of band.
+    let v3 = package("failover");
+    lambda
+        .update_function_code()
+        .function_name(name)
+        .zip_file(Blob::new(v3.zip_bytes()))
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .update_function_configuration()
+        .function_name(name)
+        .memory_size(128)
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&ctx, &function.id, &inputs).await.unwrap();
+    assert_eq!(seen["code_sha256"], json!(v3.sha256_base64));
+    assert_eq!(seen["memory_size"], json!(128));
+    assert_eq!(seen["code_zip_base64"], inputs["code_zip_base64"]);
+    kit.provider(&ctx)
+        .update(&ctx, &function.id, &seen, &inputs)
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&ctx, &function.id, &inputs).await.unwrap(), inputs);
+
+    // A package whose hash is not `code_sha256` is refused before any call.
+    let mut wrong = inputs.clone();
+    wrong.insert("code_sha256".into(), json!(v1.sha256_base64));
+    let err = kit
+        .provider(&ctx)
+        .update(&ctx, &function.id, &inputs, &wrong)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+
+    // Permissions: two statements, each read back by its Sid.
+    let source = |stage: &str| {
+        format!("arn:aws:execute-api:{region}:123456789012:abc123/{stage}/POST/payments")
+    };
+    let mut permissions = Vec::new();
+    for sid in ["apigw-prod", "apigw-test"] {
+        let pctx = kit.ctx(&format!("secondary/lambda.permission/{sid}"), region);
+        let (p, pinputs) = kit
+            .lifecycle(
+                &pctx,
+                json!({
+                    "function_name": name,
+                    "statement_id": sid,
+                    "action": "lambda:InvokeFunction",
+                    "principal": "apigateway.amazonaws.com",
+                    "source_arn": source(sid)
+                }),
+                None,
+            )
+            .await;
+        assert_eq!(p.id, format!("{name}/{sid}"));
+        assert_eq!(out(&p, "statement_id"), sid);
+        permissions.push((pctx, p, pinputs));
+    }
+    // Drift: a statement removed out of band is gone for drctl.
+    let (pctx, p, pinputs) = &permissions[1];
+    lambda
+        .remove_permission()
+        .function_name(name)
+        .statement_id("apigw-test")
+        .send()
+        .await
+        .unwrap();
+    assert!(kit.read(pctx, &p.id, pinputs).await.is_none());
+    kit.delete(pctx, p, pinputs).await;
+    let (pctx, p, pinputs) = &permissions[0];
+    kit.delete(pctx, p, pinputs).await;
+
+    kit.delete(&ctx, &function, &inputs).await;
+    // A permission of a function that is gone is gone too.
+    kit.provider(pctx)
+        .delete(pctx, &p.id, pinputs, &p.outputs)
+        .await
+        .unwrap();
+    assert!(kit.read(pctx, &p.id, pinputs).await.is_none());
+
+    kit.delete(&rctx, &role, &rinputs).await;
+    let ec2 = kit.aws.ec2(region);
+    ec2.delete_security_group()
+        .group_id(sg_id)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_subnet()
+        .subnet_id(subnet_id)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_vpc().vpc_id(vpc_id).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn function_create_waits_for_a_role_still_propagating() {
+    let kit = Kit::new("prov-lambda-iam").await;
+    let role_name = "prov-lambda-iam-late";
+    let rctx = kit.ctx("global/iam.role/late", PRIMARY);
+    // The ARN of a role that does not exist yet: Lambda answers as it does
+    // while a new role has not reached every IAM endpoint.
+    let account = kit.aws.account_id().await.unwrap();
+    let role_arn = format!("arn:aws:iam::{account}:role/{role_name}");
+    let late = {
+        let kit_providers = kit.providers.clone();
+        let rctx = rctx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let p = kit_providers.get("iam.role").unwrap();
+            let inputs = super::attrs(role_inputs(role_name));
+            p.create(&rctx, &inputs).await.unwrap()
+        })
+    };
+    let ctx = kit.ctx("primary/lambda.function/notification", PRIMARY);
+    let code = package("notification");
+    let (function, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({
+                "function_name": "prov-lambda-iam-notification",
+                "runtime": "python3.12",
+                "handler": "index.handler",
+                "role_arn": role_arn,
+                "timeout": 10,
+                "memory_size": 128,
+                "environment": {},
+                "subnet_ids": [],
+                "security_group_ids": [],
+                "code_zip_base64": code.zip_base64,
+                "code_sha256": code.sha256_base64,
+                "tags": {}
+            }),
+            None,
+        )
+        .await;
+    let role = late.await.unwrap();
+    kit.delete(&ctx, &function, &inputs).await;
+    kit.delete(&rctx, &role, &super::attrs(role_inputs(role_name)))
+        .await;
+}

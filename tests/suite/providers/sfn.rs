@@ -1,4 +1,133 @@
 //! Provider tests: sfn.
 
-#[allow(unused_imports)]
+use drctl_tests::{PRIMARY, SECONDARY};
+use serde_json::{Value as Json, json};
+
 use super::{Kit, attrs, out};
+
+fn definition(function_arn: &str, retries: u32) -> Json {
+    json!({
+        "Comment": "Fail the payment stack over to the secondary region",
+        "StartAt": "Failover",
+        "States": {
+            "Failover": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": retries, "BackoffRate": 2.0}],
+                "End": true
+            }
+        }
+    })
+}
+
+fn role(name: &str) -> Json {
+    json!({
+        "name": name,
+        "description": "Step Functions failover role",
+        "assume_role_policy": {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole"
+            }]
+        },
+        "inline_policies": {
+            "invoke-failover": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}]
+            }
+        },
+        "managed_policy_arns": [],
+        "tags": {}
+    })
+}
+
+#[tokio::test]
+async fn state_machine_update_drift_and_recreate() {
+    let kit = Kit::new("prov-sfn").await;
+    let region = SECONDARY;
+    let r1ctx = kit.ctx("global/iam.role/sfn-a", PRIMARY);
+    let (r1, r1inputs) = kit.lifecycle(&r1ctx, role("prov-sfn-a"), None).await;
+    let r2ctx = kit.ctx("global/iam.role/sfn-b", PRIMARY);
+    let (r2, r2inputs) = kit.lifecycle(&r2ctx, role("prov-sfn-b"), None).await;
+    let function = format!("arn:aws:lambda:{region}:123456789012:function:prov-sfn-failover");
+
+    let ctx = kit.ctx("secondary/sfn.state_machine/failover", region);
+    let name = "prov-sfn-failover";
+    let (sm, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({
+                "name": name,
+                "definition": definition(&function, 2),
+                "role_arn": out(&r1, "arn"),
+                "type": "STANDARD",
+                "tags": {"Name": "f"}
+            }),
+            Some(json!({
+                "name": name,
+                "definition": definition(&function, 3),
+                "role_arn": out(&r2, "arn"),
+                "type": "STANDARD",
+                "tags": {"Name": "f2", "Team": "sre"}
+            })),
+        )
+        .await;
+    assert_eq!(sm.id, out(&sm, "arn"));
+    assert_eq!(out(&sm, "name"), name);
+    assert!(sm.id.ends_with(&format!(":stateMachine:{name}")), "{sm:?}");
+
+    let sfn = kit.aws.sfn(region);
+    let tags = sfn
+        .list_tags_for_resource()
+        .resource_arn(&sm.id)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<_> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(tags.contains(&(Some("drctl:env"), Some("prov-sfn"))));
+    assert!(tags.contains(&(
+        Some("drctl:address"),
+        Some("secondary/sfn.state_machine/failover")
+    )));
+
+    // Drift: the definition and the role changed out of band.
+    let tampered = definition(&function, 0);
+    sfn.update_state_machine()
+        .state_machine_arn(&sm.id)
+        .definition(tampered.to_string())
+        .role_arn(out(&r1, "arn"))
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&ctx, &sm.id, &inputs).await.unwrap();
+    assert_eq!(seen["definition"], tampered);
+    assert_eq!(seen["role_arn"], json!(out(&r1, "arn")));
+    kit.provider(&ctx)
+        .update(&ctx, &sm.id, &seen, &inputs)
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&ctx, &sm.id, &inputs).await.unwrap(), inputs);
+
+    kit.delete(&ctx, &sm, &inputs).await;
+
+    // A replace creates the same name again: the new machine has only its
+    // own tags, none of the deleted one's.
+    let again = attrs(json!({
+        "name": name,
+        "definition": definition(&function, 1),
+        "role_arn": out(&r1, "arn"),
+        "type": "STANDARD",
+        "tags": {"Owner": "payments"}
+    }));
+    let p = kit.provider(&ctx);
+    let sm2 = p.create(&ctx, &again).await.unwrap();
+    assert_eq!(sm2.id, sm.id);
+    assert_eq!(kit.read(&ctx, &sm2.id, &again).await.unwrap(), again);
+    kit.delete(&ctx, &sm2, &again).await;
+
+    kit.delete(&r2ctx, &r2, &r2inputs).await;
+    kit.delete(&r1ctx, &r1, &r1inputs).await;
+}

@@ -1,5 +1,8 @@
 //! Lambda kinds.
 
+pub mod function;
+pub mod permission;
+
 use std::sync::Arc;
 
 use drctl_core::Providers;
@@ -7,8 +10,9 @@ use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
 
-pub(crate) static KINDS: &[&KindSchema] = &[];
+pub(crate) static KINDS: &[&KindSchema] = &[&function::SCHEMA, &permission::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    let _ = (providers, c);
+    providers.register(Arc::new(function::Function(c.clone())));
+    providers.register(Arc::new(permission::Permission(c.clone())));
 }

@@ -1,5 +1,7 @@
 //! Step Functions kinds.
 
+pub mod state_machine;
+
 use std::sync::Arc;
 
 use drctl_core::Providers;
@@ -7,8 +9,8 @@ use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
 
-pub(crate) static KINDS: &[&KindSchema] = &[];
+pub(crate) static KINDS: &[&KindSchema] = &[&state_machine::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    let _ = (providers, c);
+    providers.register(Arc::new(state_machine::StateMachine(c.clone())));
 }

@@ -1,0 +1,396 @@
+//! `iam.role`: a role with its trust policy, inline policies, attached
+//! managed policies and tags. Its id is the role name. IAM is global, so
+//! the context's region is not used.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::Tag;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use super::policy_json;
+use crate::clients::Clients;
+use crate::support::{
+    all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, tag_changes, user_tags,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "iam.role",
+    force_new: &["name"],
+    outputs: &["arn", "name", "role_id"],
+    volatile_outputs: &[],
+};
+
+pub struct Role(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["NoSuchEntity"];
+
+fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
+    Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .map_err(|e| ProviderError::new("iam:Tag", e.to_string()))
+}
+
+/// A policy document input, serialised as IAM takes it.
+fn document(ctx: &OpContext, value: Option<&Json>, what: &str) -> Result<String, ProviderError> {
+    match value {
+        Some(v @ Json::Object(_)) => Ok(v.to_string()),
+        _ => Err(invalid(ctx, format!("{what} must be a JSON object"))),
+    }
+}
+
+/// `inline_policies`: policy name -> serialised document.
+fn inline_policies(
+    ctx: &OpContext,
+    inputs: &Attributes,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let Some(map) = inputs.get("inline_policies").and_then(Json::as_object) else {
+        return Err(invalid(ctx, "input `inline_policies` must be an object"));
+    };
+    map.iter()
+        .map(|(name, doc)| {
+            Ok((
+                name.clone(),
+                document(ctx, Some(doc), &format!("inline policy `{name}`"))?,
+            ))
+        })
+        .collect()
+}
+
+fn managed_policies(
+    ctx: &OpContext,
+    inputs: &Attributes,
+) -> Result<BTreeSet<String>, ProviderError> {
+    let Some(list) = inputs.get("managed_policy_arns").and_then(Json::as_array) else {
+        return Err(invalid(ctx, "input `managed_policy_arns` must be an array"));
+    };
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(ctx, "`managed_policy_arns` must hold strings"))
+        })
+        .collect()
+}
+
+impl Role {
+    fn iam(&self) -> Client {
+        self.0.iam()
+    }
+
+    async fn put_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), ProviderError> {
+        self.iam()
+            .put_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .policy_document(doc)
+            .send()
+            .await
+            .map_err(|e| api_error("iam:PutRolePolicy", e))?;
+        Ok(())
+    }
+
+    async fn delete_policy(&self, role: &str, name: &str) -> Result<(), ProviderError> {
+        match self
+            .iam()
+            .delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("iam:DeleteRolePolicy", e)),
+        }
+    }
+
+    async fn attach(&self, role: &str, arn: &str) -> Result<(), ProviderError> {
+        self.iam()
+            .attach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| api_error("iam:AttachRolePolicy", e))?;
+        Ok(())
+    }
+
+    async fn detach(&self, role: &str, arn: &str) -> Result<(), ProviderError> {
+        match self
+            .iam()
+            .detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("iam:DetachRolePolicy", e)),
+        }
+    }
+
+    /// Names of every inline policy of the role (not only drctl's).
+    async fn inline_names(&self, role: &str) -> Result<Vec<String>, ProviderError> {
+        self.iam()
+            .list_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("iam:ListRolePolicies", e))
+    }
+
+    /// ARNs of every managed policy attached to the role, sorted.
+    async fn attached_arns(&self, role: &str) -> Result<Vec<String>, ProviderError> {
+        let attached = self
+            .iam()
+            .list_attached_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("iam:ListAttachedRolePolicies", e))?;
+        let mut arns: Vec<String> = attached.into_iter().filter_map(|p| p.policy_arn).collect();
+        arns.sort();
+        Ok(arns)
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
+        match self.iam().get_role().role_name(name).send().await {
+            Ok(out) => Ok(out.role),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("iam:GetRole", e)),
+        }
+    }
+}
+
+fn outputs(role: &aws_sdk_iam::types::Role) -> Attributes {
+    attrs([
+        ("arn", json!(role.arn())),
+        ("name", json!(role.role_name())),
+        ("role_id", json!(role.role_id())),
+    ])
+}
+
+#[async_trait]
+impl Provider for Role {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let name = req_str(ctx, inputs, "name")?;
+        let trust = document(
+            ctx,
+            inputs.get("assume_role_policy"),
+            "`assume_role_policy`",
+        )?;
+        let inline = inline_policies(ctx, inputs)?;
+        let managed = managed_policies(ctx, inputs)?;
+        let description = req_str(ctx, inputs, "description")?;
+        let tags = all_tags(ctx, inputs)
+            .into_iter()
+            .map(|(k, v)| tag(k, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .iam()
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust)
+            // An empty description is the same as none; IAM returns none.
+            .set_description((!description.is_empty()).then(|| description.to_owned()))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| api_error("iam:CreateRole", e))?;
+        let role = out
+            .role
+            .ok_or_else(|| ProviderError::new("iam:CreateRole", "no role in the response"))?;
+        for (policy, doc) in &inline {
+            self.put_policy(name, policy, doc).await?;
+        }
+        for arn in &managed {
+            self.attach(name, arn).await?;
+        }
+        Ok(Applied {
+            id: name.to_owned(),
+            outputs: outputs(&role),
+        })
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(role) = self.get(id).await? else {
+            return Ok(None);
+        };
+        let trust = role
+            .assume_role_policy_document()
+            .map(|d| policy_json("iam:GetRole", d))
+            .transpose()?
+            .unwrap_or(Json::Null);
+        let mut inline = serde_json::Map::new();
+        for policy in self.inline_names(id).await? {
+            let doc = match self
+                .iam()
+                .get_role_policy()
+                .role_name(id)
+                .policy_name(&policy)
+                .send()
+                .await
+            {
+                Ok(out) => policy_json("iam:GetRolePolicy", out.policy_document())?,
+                // Deleted between the listing and now.
+                Err(e) if has_code(&e, NOT_FOUND) => continue,
+                Err(e) => return Err(api_error("iam:GetRolePolicy", e)),
+            };
+            inline.insert(policy, doc);
+        }
+        let managed = self.attached_arns(id).await?;
+        let tags = self
+            .iam()
+            .list_role_tags()
+            .role_name(id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("iam:ListRoleTags", e))?;
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("name", json!(role.role_name())),
+                ("description", json!(role.description().unwrap_or_default())),
+                ("assume_role_policy", trust),
+                ("inline_policies", Json::Object(inline)),
+                ("managed_policy_arns", json!(managed)),
+                (
+                    "tags",
+                    observed_tags(tags.into_iter().map(|t| (t.key, t.value))),
+                ),
+            ]),
+            outputs: outputs(&role),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let iam = self.iam();
+        if prior.get("assume_role_policy") != inputs.get("assume_role_policy") {
+            iam.update_assume_role_policy()
+                .role_name(id)
+                .policy_document(document(
+                    ctx,
+                    inputs.get("assume_role_policy"),
+                    "`assume_role_policy`",
+                )?)
+                .send()
+                .await
+                .map_err(|e| api_error("iam:UpdateAssumeRolePolicy", e))?;
+        }
+        if prior.get("description") != inputs.get("description") {
+            iam.update_role()
+                .role_name(id)
+                .description(req_str(ctx, inputs, "description")?)
+                .send()
+                .await
+                .map_err(|e| api_error("iam:UpdateRole", e))?;
+        }
+        // The prior inputs may come from a read, so may hold anything.
+        let old_inline = inline_policies(ctx, prior).unwrap_or_default();
+        let new_inline = inline_policies(ctx, inputs)?;
+        for (policy, doc) in &new_inline {
+            if old_inline.get(policy) != Some(doc) {
+                self.put_policy(id, policy, doc).await?;
+            }
+        }
+        for policy in old_inline.keys().filter(|p| !new_inline.contains_key(*p)) {
+            self.delete_policy(id, policy).await?;
+        }
+        let old_managed = managed_policies(ctx, prior).unwrap_or_default();
+        let new_managed = managed_policies(ctx, inputs)?;
+        for arn in new_managed.difference(&old_managed) {
+            self.attach(id, arn).await?;
+        }
+        for arn in old_managed.difference(&new_managed) {
+            self.detach(id, arn).await?;
+        }
+        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
+        if !set.is_empty() {
+            iam.tag_role()
+                .role_name(id)
+                .set_tags(Some(
+                    set.into_iter()
+                        .map(|(k, v)| tag(k, v))
+                        .collect::<Result<_, _>>()?,
+                ))
+                .send()
+                .await
+                .map_err(|e| api_error("iam:TagRole", e))?;
+        }
+        if !remove.is_empty() {
+            iam.untag_role()
+                .role_name(id)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api_error("iam:UntagRole", e))?;
+        }
+        let role = self
+            .get(id)
+            .await?
+            .ok_or_else(|| ProviderError::new("iam:GetRole", "role disappeared during update"))?;
+        Ok(outputs(&role))
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        // DeleteRole refuses a role with policies, so remove every one
+        // there is, including any added out of band.
+        let attached = match self.attached_arns(id).await {
+            Ok(a) => a,
+            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for arn in &attached {
+            self.detach(id, arn).await?;
+        }
+        let inline = match self.inline_names(id).await {
+            Ok(names) => names,
+            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for policy in &inline {
+            self.delete_policy(id, policy).await?;
+        }
+        match self.iam().delete_role().role_name(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("iam:DeleteRole", e)),
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! `lambda.function`: a zip-packaged function, optionally in a VPC. Its id
+//! is the function name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State, VpcConfig,
+};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use crate::clients::Clients;
+use crate::support::{
+    all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, retry_while,
+    tag_changes, user_tags, wait_for,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "lambda.function",
+    force_new: &["function_name"],
+    outputs: &["arn", "function_name", "invoke_arn"],
+    volatile_outputs: &[],
+};
+
+pub struct Function(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
+
+/// Creating a function with a VPC takes a while on AWS (ENIs); updates
+/// are quicker but also asynchronous.
+const CREATE_LIMIT: Duration = Duration::from_secs(15 * 60);
+const UPDATE_LIMIT: Duration = Duration::from_secs(10 * 60);
+/// How long a new role may take to become assumable by Lambda.
+const IAM_PROPAGATION: Duration = Duration::from_secs(120);
+
+/// Lambda's answers while a new role (or its newly attached policies) has
+/// not yet reached every IAM endpoint.
+fn role_not_ready(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("InvalidParameterValueException")
+        && (e.message.contains("cannot be assumed by Lambda")
+            || e.message.contains("does not have permissions to call"))
+}
+
+/// An update refused while another one (e.g. made out of band) is still
+/// in progress, or while a new role propagates.
+fn update_retryable(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("ResourceConflictException") || role_not_ready(e)
+}
+
+fn int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, ProviderError> {
+    inputs
+        .get(key)
+        .and_then(Json::as_i64)
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| invalid(ctx, format!("input `{key}` must be an integer")))
+}
+
+fn strings(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<Vec<String>, ProviderError> {
+    let Some(list) = inputs.get(key).and_then(Json::as_array) else {
+        return Err(invalid(ctx, format!("input `{key}` must be an array")));
+    };
+    let mut out = list
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(ctx, format!("`{key}` must hold strings")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    Ok(out)
+}
+
+fn environment(ctx: &OpContext, inputs: &Attributes) -> Result<Environment, ProviderError> {
+    let Some(map) = inputs.get("environment").and_then(Json::as_object) else {
+        return Err(invalid(ctx, "input `environment` must be an object"));
+    };
+    let vars = map
+        .iter()
+        .map(|(k, v)| {
+            v.as_str()
+                .map(|s| (k.clone(), s.to_owned()))
+                .ok_or_else(|| invalid(ctx, format!("environment variable `{k}` must be a string")))
+        })
+        .collect::<Result<HashMap<_, _>, _>>()?;
+    Ok(Environment::builder().set_variables(Some(vars)).build())
+}
+
+fn vpc_config(ctx: &OpContext, inputs: &Attributes) -> Result<VpcConfig, ProviderError> {
+    Ok(VpcConfig::builder()
+        .set_subnet_ids(Some(strings(ctx, inputs, "subnet_ids")?))
+        .set_security_group_ids(Some(strings(ctx, inputs, "security_group_ids")?))
+        .build())
+}
+
+/// The package bytes, checked against `code_sha256`: a mismatch would
+/// show as drift on every read.
+fn package(ctx: &OpContext, inputs: &Attributes) -> Result<Blob, ProviderError> {
+    let bytes = aws_smithy_types::base64::decode(req_str(ctx, inputs, "code_zip_base64")?)
+        .map_err(|e| invalid(ctx, format!("`code_zip_base64` is not base64: {e}")))?;
+    let sha = aws_smithy_types::base64::encode(Sha256::digest(&bytes));
+    if sha != req_str(ctx, inputs, "code_sha256")? {
+        return Err(invalid(
+            ctx,
+            format!("`code_sha256` does not match the package (its SHA-256 is {sha})"),
+        ));
+    }
+    Ok(Blob::new(bytes))
+}
+
+fn runtime(ctx: &OpContext, inputs: &Attributes) -> Result<Runtime, ProviderError> {
+    Ok(Runtime::from(req_str(ctx, inputs, "runtime")?))
+}
+
+/// The inputs UpdateFunctionConfiguration applies.
+const CONFIG_KEYS: &[&str] = &[
+    "runtime",
+    "handler",
+    "role_arn",
+    "timeout",
+    "memory_size",
+    "environment",
+    "subnet_ids",
+    "security_group_ids",
+];
+
+fn outputs(config: &FunctionConfiguration) -> Attributes {
+    let arn = config.function_arn().unwrap_or_default();
+    // The partition of the function's ARN (aws, aws-cn, aws-us-gov).
+    let partition = arn.split(':').nth(1).unwrap_or("aws");
+    let region = arn.split(':').nth(3).unwrap_or_default();
+    attrs([
+        ("arn", json!(arn)),
+        ("function_name", json!(config.function_name())),
+        (
+            "invoke_arn",
+            json!(format!(
+                "arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+            )),
+        ),
+    ])
+}
+
+impl Function {
+    async fn get(
+        &self,
+        client: &Client,
+        name: &str,
+    ) -> Result<Option<(FunctionConfiguration, HashMap<String, String>)>, ProviderError> {
+        match client.get_function().function_name(name).send().await {
+            Ok(out) => Ok(out.configuration.map(|c| (c, out.tags.unwrap_or_default()))),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("lambda:GetFunction", e)),
+        }
+    }
+
+    /// The current configuration of a function that must exist.
+    async fn configuration(
+        &self,
+        client: &Client,
+        name: &str,
+    ) -> Result<FunctionConfiguration, ProviderError> {
+        self.get(client, name)
+            .await?
+            .map(|(c, _)| c)
+            .ok_or_else(|| {
+                ProviderError::new("lambda:GetFunction", format!("function {name} not found"))
+                    .with_code("ResourceNotFoundException")
+            })
+    }
+
+    /// Waits for `State == Active` (a new function).
+    async fn wait_active(
+        &self,
+        client: &Client,
+        name: &str,
+    ) -> Result<FunctionConfiguration, ProviderError> {
+        wait_for(
+            &format!("Lambda function {name} Active"),
+            CREATE_LIMIT,
+            || async {
+                let c = self.configuration(client, name).await?;
+                match c.state() {
+                    Some(State::Active) | None => Ok(Ok(c)),
+                    Some(State::Failed) => Err(ProviderError::new(
+                        "lambda:CreateFunction",
+                        format!(
+                            "function {name} failed: {}",
+                            c.state_reason().unwrap_or("no reason given")
+                        ),
+                    )
+                    .with_code("FunctionFailed")),
+                    Some(other) => Ok(Err(other.as_str().to_owned())),
+                }
+            },
+        )
+        .await
+    }
+
+    /// Waits for `LastUpdateStatus == Successful` (after an update).
+    async fn wait_updated(
+        &self,
+        client: &Client,
+        name: &str,
+        operation: &str,
+    ) -> Result<FunctionConfiguration, ProviderError> {
+        wait_for(
+            &format!("Lambda function {name} update"),
+            UPDATE_LIMIT,
+            || async {
+                let c = self.configuration(client, name).await?;
+                match c.last_update_status() {
+                    Some(LastUpdateStatus::Successful) | None => Ok(Ok(c)),
+                    Some(LastUpdateStatus::Failed) => Err(ProviderError::new(
+                        operation,
+                        format!(
+                            "update of {name} failed: {}",
+                            c.last_update_status_reason().unwrap_or("no reason given")
+                        ),
+                    )
+                    .with_code("UpdateFailed")),
+                    Some(other) => Ok(Err(other.as_str().to_owned())),
+                }
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Provider for Function {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let name = req_str(ctx, inputs, "function_name")?;
+        let client = self.0.lambda(&ctx.region);
+        let code = package(ctx, inputs)?;
+        let env = environment(ctx, inputs)?;
+        let vpc = vpc_config(ctx, inputs)?;
+        let has_env = env.variables().is_some_and(|v| !v.is_empty());
+        let in_vpc = !vpc.subnet_ids().is_empty() || !vpc.security_group_ids().is_empty();
+        let tags: HashMap<String, String> = all_tags(ctx, inputs).into_iter().collect();
+        let request = client
+            .create_function()
+            .function_name(name)
+            .runtime(runtime(ctx, inputs)?)
+            .handler(req_str(ctx, inputs, "handler")?)
+            .role(req_str(ctx, inputs, "role_arn")?)
+            .timeout(int(ctx, inputs, "timeout")?)
+            .memory_size(int(ctx, inputs, "memory_size")?)
+            .set_environment(has_env.then_some(env))
+            .set_vpc_config(in_vpc.then_some(vpc))
+            .code(FunctionCode::builder().zip_file(code).build())
+            .set_tags(Some(tags));
+        retry_while(IAM_PROPAGATION, role_not_ready, || {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| api_error("lambda:CreateFunction", e))
+            }
+        })
+        .await?;
+        let config = self.wait_active(&client, name).await?;
+        Ok(Applied {
+            id: name.to_owned(),
+            outputs: outputs(&config),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.0.lambda(&ctx.region);
+        let Some((c, tags)) = self.get(&client, id).await? else {
+            return Ok(None);
+        };
+        let env: BTreeMap<&String, &String> = c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().collect())
+            .unwrap_or_default();
+        let (mut subnets, mut groups) = c
+            .vpc_config()
+            .map(|v| (v.subnet_ids().to_vec(), v.security_group_ids().to_vec()))
+            .unwrap_or_default();
+        subnets.sort();
+        groups.sort();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("function_name", json!(c.function_name().unwrap_or(id))),
+                ("runtime", json!(c.runtime().map(Runtime::as_str))),
+                ("handler", json!(c.handler())),
+                ("role_arn", json!(c.role())),
+                ("timeout", json!(c.timeout())),
+                ("memory_size", json!(c.memory_size())),
+                ("environment", json!(env)),
+                ("subnet_ids", json!(subnets)),
+                ("security_group_ids", json!(groups)),
+                // The package itself cannot be read back; its hash can.
+                (
+                    "code_zip_base64",
+                    prior.get("code_zip_base64").cloned().unwrap_or(Json::Null),
+                ),
+                ("code_sha256", json!(c.code_sha256())),
+                ("tags", observed_tags(tags)),
+            ]),
+            outputs: outputs(&c),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let client = self.0.lambda(&ctx.region);
+        if CONFIG_KEYS.iter().any(|k| prior.get(*k) != inputs.get(*k)) {
+            let request = client
+                .update_function_configuration()
+                .function_name(id)
+                .runtime(runtime(ctx, inputs)?)
+                .handler(req_str(ctx, inputs, "handler")?)
+                .role(req_str(ctx, inputs, "role_arn")?)
+                .timeout(int(ctx, inputs, "timeout")?)
+                .memory_size(int(ctx, inputs, "memory_size")?)
+                // Both sent in full: empty variables clear them, empty
+                // lists take the function out of its VPC.
+                .environment(environment(ctx, inputs)?)
+                .vpc_config(vpc_config(ctx, inputs)?);
+            // Another update may still be running, or a new role propagating.
+            retry_while(IAM_PROPAGATION, update_retryable, || {
+                let request = request.clone();
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| api_error("lambda:UpdateFunctionConfiguration", e))
+                }
+            })
+            .await?;
+            self.wait_updated(&client, id, "lambda:UpdateFunctionConfiguration")
+                .await?;
+        }
+        if prior.get("code_sha256") != inputs.get("code_sha256") {
+            let request = client
+                .update_function_code()
+                .function_name(id)
+                .zip_file(package(ctx, inputs)?);
+            retry_while(IAM_PROPAGATION, update_retryable, || {
+                let request = request.clone();
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| api_error("lambda:UpdateFunctionCode", e))
+                }
+            })
+            .await?;
+            self.wait_updated(&client, id, "lambda:UpdateFunctionCode")
+                .await?;
+        }
+        let config = self.configuration(&client, id).await?;
+        let arn = config.function_arn().unwrap_or_default().to_owned();
+        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
+        if !set.is_empty() {
+            client
+                .tag_resource()
+                .resource(&arn)
+                .set_tags(Some(set.into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| api_error("lambda:TagResource", e))?;
+        }
+        if !remove.is_empty() {
+            client
+                .untag_resource()
+                .resource(&arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api_error("lambda:UntagResource", e))?;
+        }
+        Ok(outputs(&config))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        match self
+            .0
+            .lambda(&ctx.region)
+            .delete_function()
+            .function_name(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            Err(e) => Err(api_error("lambda:DeleteFunction", e)),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `lambda.permission`: one statement of a function's resource policy,
+//! letting a service principal invoke it from one source ARN. Its id is
+//! `<function_name>/<statement_id>`. Every input forces replacement: Lambda
+//! has no call to change a statement.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, req_str, retry_while};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "lambda.permission",
+    force_new: &[
+        "function_name",
+        "statement_id",
+        "action",
+        "principal",
+        "source_arn",
+    ],
+    outputs: &["statement_id"],
+    volatile_outputs: &[],
+};
+
+pub struct Permission(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
+
+/// A function being created or updated refuses policy changes for a while.
+const BUSY_LIMIT: Duration = Duration::from_secs(120);
+
+fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.rsplit_once('/').ok_or_else(|| {
+        ProviderError::new(
+            "lambda.permission",
+            format!("id `{id}` is not <function_name>/<statement_id>"),
+        )
+        .with_code("InvalidId")
+    })
+}
+
+/// A policy field that is a string, or a one-element list of strings.
+fn one_string(v: Option<&Json>) -> Option<&str> {
+    match v? {
+        Json::String(s) => Some(s),
+        Json::Array(items) if items.len() == 1 => items[0].as_str(),
+        _ => None,
+    }
+}
+
+/// The statement's principal: `{"Service": "..."}` (or `{"AWS": "..."}`).
+fn principal(statement: &Json) -> Option<&str> {
+    match statement.get("Principal")? {
+        Json::String(s) => Some(s),
+        Json::Object(m) => one_string(m.get("Service").or_else(|| m.get("AWS"))),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Provider for Permission {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let function = req_str(ctx, inputs, "function_name")?;
+        let sid = req_str(ctx, inputs, "statement_id")?;
+        let request = self
+            .0
+            .lambda(&ctx.region)
+            .add_permission()
+            .function_name(function)
+            .statement_id(sid)
+            .action(req_str(ctx, inputs, "action")?)
+            .principal(req_str(ctx, inputs, "principal")?)
+            .source_arn(req_str(ctx, inputs, "source_arn")?);
+        retry_while(
+            BUSY_LIMIT,
+            |e| e.code.as_deref() == Some("ResourceConflictException"),
+            || {
+                let request = request.clone();
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| api_error("lambda:AddPermission", e))
+                }
+            },
+        )
+        .await?;
+        Ok(Applied {
+            id: format!("{function}/{sid}"),
+            outputs: attrs([("statement_id", json!(sid))]),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let (function, sid) = split_id(id)?;
+        let out = match self
+            .0
+            .lambda(&ctx.region)
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            // No function, or a function without a policy.
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("lambda:GetPolicy", e)),
+        };
+        let policy: Json = serde_json::from_str(out.policy().unwrap_or("{}")).map_err(|e| {
+            ProviderError::new("lambda:GetPolicy", format!("policy is not JSON: {e}"))
+        })?;
+        let statements = match policy.get("Statement") {
+            Some(Json::Array(list)) => list.as_slice(),
+            Some(one @ Json::Object(_)) => std::slice::from_ref(one),
+            _ => &[],
+        };
+        let Some(statement) = statements
+            .iter()
+            .find(|s| s.get("Sid").and_then(Json::as_str) == Some(sid))
+        else {
+            return Ok(None);
+        };
+        let source_arn = statement
+            .pointer("/Condition/ArnLike/AWS:SourceArn")
+            .and_then(|v| one_string(Some(v)))
+            .unwrap_or_default();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("function_name", json!(function)),
+                ("statement_id", json!(sid)),
+                (
+                    "action",
+                    json!(one_string(statement.get("Action")).unwrap_or_default()),
+                ),
+                ("principal", json!(principal(statement).unwrap_or_default())),
+                ("source_arn", json!(source_arn)),
+            ]),
+            outputs: attrs([("statement_id", json!(sid))]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+        _inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        // Every input forces replacement, so there is nothing to update.
+        let (_, sid) = split_id(id)?;
+        Ok(attrs([("statement_id", json!(sid))]))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let (function, sid) = split_id(id)?;
+        let request = self
+            .0
+            .lambda(&ctx.region)
+            .remove_permission()
+            .function_name(function)
+            .statement_id(sid);
+        retry_while(
+            BUSY_LIMIT,
+            |e| e.code.as_deref() == Some("ResourceConflictException"),
+            || {
+                let request = request.clone();
+                async move {
+                    match request.send().await {
+                        Ok(_) => Ok(()),
+                        Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+                        Err(e) => Err(api_error("lambda:RemovePermission", e)),
+                    }
+                }
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,274 @@
+//! `sfn.state_machine`: a Step Functions state machine. Its id is the ARN
+//! (the API addresses state machines by ARN only).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
+use aws_sdk_sfn::types::{StateMachineType, Tag};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use crate::clients::Clients;
+use crate::support::{
+    all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, retry_while,
+    tag_changes, user_tags, wait_for,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "sfn.state_machine",
+    force_new: &["name", "type"],
+    outputs: &["arn", "name"],
+    volatile_outputs: &[],
+};
+
+pub struct StateMachine(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist"];
+
+/// How long a new role may take to become assumable by Step Functions.
+const IAM_PROPAGATION: Duration = Duration::from_secs(120);
+/// Deletion is asynchronous (status DELETING until it is gone).
+const DELETE_LIMIT: Duration = Duration::from_secs(10 * 60);
+
+/// Step Functions' answer while a new role has not yet reached every IAM
+/// endpoint: "Neither the global service principal states.amazonaws.com,
+/// nor the regional one is authorized to assume the provided role."
+fn role_not_ready(e: &ProviderError) -> bool {
+    e.message.contains("authorized to assume the provided role")
+        || (e.code.as_deref() == Some("AccessDeniedException") && e.message.contains("assume"))
+}
+
+fn definition(ctx: &OpContext, inputs: &Attributes) -> Result<String, ProviderError> {
+    match inputs.get("definition") {
+        Some(v @ Json::Object(_)) => Ok(v.to_string()),
+        _ => Err(invalid(ctx, "input `definition` must be a JSON object")),
+    }
+}
+
+fn machine_type(ctx: &OpContext, inputs: &Attributes) -> Result<StateMachineType, ProviderError> {
+    match req_str(ctx, inputs, "type")? {
+        "STANDARD" => Ok(StateMachineType::Standard),
+        "EXPRESS" => Ok(StateMachineType::Express),
+        other => Err(invalid(
+            ctx,
+            format!("state machine type `{other}` is not STANDARD or EXPRESS"),
+        )),
+    }
+}
+
+fn tags(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn outputs(sm: &DescribeStateMachineOutput) -> Attributes {
+    attrs([
+        ("arn", json!(sm.state_machine_arn())),
+        ("name", json!(sm.name())),
+    ])
+}
+
+impl StateMachine {
+    async fn describe(
+        &self,
+        client: &Client,
+        arn: &str,
+    ) -> Result<Option<DescribeStateMachineOutput>, ProviderError> {
+        match client
+            .describe_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("states:DescribeStateMachine", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for StateMachine {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let client = self.0.sfn(&ctx.region);
+        let request = client
+            .create_state_machine()
+            .name(req_str(ctx, inputs, "name")?)
+            .definition(definition(ctx, inputs)?)
+            .role_arn(req_str(ctx, inputs, "role_arn")?)
+            .r#type(machine_type(ctx, inputs)?)
+            .set_tags(Some(tags(all_tags(ctx, inputs))));
+        let out = retry_while(IAM_PROPAGATION, role_not_ready, || {
+            let request = request.clone();
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| api_error("states:CreateStateMachine", e))
+            }
+        })
+        .await?;
+        let arn = out.state_machine_arn().to_owned();
+        let sm = self.describe(&client, &arn).await?.ok_or_else(|| {
+            ProviderError::new(
+                "states:DescribeStateMachine",
+                "state machine not found right after creation",
+            )
+        })?;
+        Ok(Applied {
+            id: arn,
+            outputs: outputs(&sm),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.0.sfn(&ctx.region);
+        let Some(sm) = self.describe(&client, id).await? else {
+            return Ok(None);
+        };
+        let definition: Json = serde_json::from_str(sm.definition()).map_err(|e| {
+            ProviderError::new(
+                "states:DescribeStateMachine",
+                format!("definition is not JSON: {e}"),
+            )
+        })?;
+        let tag_list = match client
+            .list_tags_for_resource()
+            .resource_arn(id)
+            .send()
+            .await
+        {
+            Ok(o) => o.tags.unwrap_or_default(),
+            Err(e) if has_code(&e, &["ResourceNotFound"]) => return Ok(None),
+            Err(e) => return Err(api_error("states:ListTagsForResource", e)),
+        };
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("name", json!(sm.name())),
+                ("definition", definition),
+                ("role_arn", json!(sm.role_arn())),
+                ("type", json!(sm.r#type().as_str())),
+                (
+                    "tags",
+                    observed_tags(
+                        tag_list
+                            .into_iter()
+                            .filter_map(|t| Some((t.key?, t.value.unwrap_or_default()))),
+                    ),
+                ),
+            ]),
+            outputs: outputs(&sm),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let client = self.0.sfn(&ctx.region);
+        let definition_changed = prior.get("definition") != inputs.get("definition");
+        let role_changed = prior.get("role_arn") != inputs.get("role_arn");
+        if definition_changed || role_changed {
+            let request = client
+                .update_state_machine()
+                .state_machine_arn(id)
+                .set_definition(
+                    definition_changed
+                        .then(|| definition(ctx, inputs))
+                        .transpose()?,
+                )
+                .set_role_arn(
+                    role_changed
+                        .then(|| req_str(ctx, inputs, "role_arn").map(str::to_owned))
+                        .transpose()?,
+                );
+            // A changed role may be brand new.
+            retry_while(IAM_PROPAGATION, role_not_ready, || {
+                let request = request.clone();
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| api_error("states:UpdateStateMachine", e))
+                }
+            })
+            .await?;
+        }
+        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
+        if !set.is_empty() {
+            client
+                .tag_resource()
+                .resource_arn(id)
+                .set_tags(Some(tags(set)))
+                .send()
+                .await
+                .map_err(|e| api_error("states:TagResource", e))?;
+        }
+        if !remove.is_empty() {
+            client
+                .untag_resource()
+                .resource_arn(id)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api_error("states:UntagResource", e))?;
+        }
+        let sm = self.describe(&client, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                "states:DescribeStateMachine",
+                "state machine disappeared during update",
+            )
+        })?;
+        Ok(outputs(&sm))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let client = self.0.sfn(&ctx.region);
+        match client
+            .delete_state_machine()
+            .state_machine_arn(id)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(()),
+            Err(e) => return Err(api_error("states:DeleteStateMachine", e)),
+        }
+        // The name is deterministic, so a replace creates the same name
+        // again at once: wait until the old machine is really gone.
+        wait_for(
+            &format!("state machine {id} deleted"),
+            DELETE_LIMIT,
+            || async {
+                Ok(match self.describe(&client, id).await? {
+                    None => Ok(()),
+                    Some(sm) => Err(sm.status().map_or("present", |s| s.as_str()).to_owned()),
+                })
+            },
+        )
+        .await
+    }
+}
