@@ -79,14 +79,12 @@ pub(crate) struct Clients {
     base: SdkConfig,
     path_style: bool,
     cache: Mutex<HashMap<(&'static str, String), AnyClient>>,
-    #[allow(dead_code)] // until a provider needs the account id
     account: tokio::sync::OnceCell<String>,
 }
 
 impl Clients {
     /// The caller's account id (STS), fetched once; for ARNs the APIs do
     /// not return (e.g. API Gateway's execute-api ARN).
-    #[allow(dead_code)]
     pub(crate) async fn account_id(&self) -> Result<String, drctl_core::ProviderError> {
         self.account
             .get_or_try_init(|| async {

@@ -160,7 +160,6 @@ where
 /// Retries `op` while it fails with an error `retryable` accepts (eventual
 /// consistency: an IAM role not yet assumable, a dependency not yet
 /// visible), with exponential backoff and jitter, for at most `limit`.
-#[allow(dead_code)] // until a provider retries on eventual consistency
 pub async fn retry_while<T, F, Fut>(
     limit: std::time::Duration,
     retryable: impl Fn(&ProviderError) -> bool,
