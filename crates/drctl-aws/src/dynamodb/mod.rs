@@ -1,5 +1,7 @@
 //! DynamoDB kinds.
 
+pub mod table;
+
 use std::sync::Arc;
 
 use drctl_core::Providers;
@@ -7,8 +9,8 @@ use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
 
-pub(crate) static KINDS: &[&KindSchema] = &[];
+pub(crate) static KINDS: &[&KindSchema] = &[&table::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    let _ = (providers, c);
+    providers.register(Arc::new(table::Table(c.clone())));
 }

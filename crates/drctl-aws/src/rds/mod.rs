@@ -1,14 +1,115 @@
-//! RDS (Aurora) kinds.
+//! RDS (Aurora) kinds: the global database, its regional clusters and
+//! instances, and the subnet groups they live in.
+
+pub mod cluster;
+pub mod global_cluster;
+pub mod instance;
+pub mod subnet_group;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_sdk_rds::Client;
+use aws_sdk_rds::types::Tag;
 use drctl_core::Providers;
 use drctl_core::provider::KindSchema;
+use drctl_core::{Attributes, OpContext, ProviderError};
+use serde_json::Value as Json;
 
 use crate::clients::Clients;
+use crate::support::{all_tags, api_error, observed_tags, tag_changes, user_tags};
 
-pub(crate) static KINDS: &[&KindSchema] = &[];
+pub(crate) static KINDS: &[&KindSchema] = &[
+    &global_cluster::SCHEMA,
+    &subnet_group::SCHEMA,
+    &cluster::SCHEMA,
+    &instance::SCHEMA,
+];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    let _ = (providers, c);
+    providers.register(Arc::new(global_cluster::GlobalCluster(c.clone())));
+    providers.register(Arc::new(subnet_group::SubnetGroup(c.clone())));
+    providers.register(Arc::new(cluster::Cluster(c.clone())));
+    providers.register(Arc::new(instance::Instance(c.clone())));
+}
+
+/// Aurora clusters and instances take minutes (sometimes tens of minutes)
+/// to create, modify or delete on AWS.
+pub(crate) const RDS_WAIT: Duration = Duration::from_secs(45 * 60);
+
+/// drctl's tags plus the user's, as sent in a Create call.
+pub(crate) fn create_tags(ctx: &OpContext, inputs: &Attributes) -> Vec<Tag> {
+    all_tags(ctx, inputs)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The `tags` input as read back from a resource's tag list.
+pub(crate) fn tags_json(tags: &[Tag]) -> Json {
+    observed_tags(tags.iter().filter_map(|t| {
+        Some((
+            t.key()?.to_owned(),
+            t.value().unwrap_or_default().to_owned(),
+        ))
+    }))
+}
+
+/// The tags of the resource with this ARN (ListTagsForResource).
+pub(crate) async fn list_tags(client: &Client, arn: &str) -> Result<Json, ProviderError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| api_error("rds:ListTagsForResource", e))?;
+    Ok(tags_json(out.tag_list()))
+}
+
+/// Applies the difference between the old and new `tags` inputs.
+pub(crate) async fn sync_tags(
+    client: &Client,
+    arn: &str,
+    old: &Attributes,
+    new: &Attributes,
+) -> Result<(), ProviderError> {
+    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    if !set.is_empty() {
+        client
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(
+                set.into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| api_error("rds:AddTagsToResource", e))?;
+    }
+    if !remove.is_empty() {
+        client
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| api_error("rds:RemoveTagsFromResource", e))?;
+    }
+    Ok(())
+}
+
+/// A sorted list of strings from an array input (absent: empty).
+pub(crate) fn sorted_strings(inputs: &Attributes, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = inputs
+        .get(key)
+        .and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }

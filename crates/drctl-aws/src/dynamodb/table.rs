@@ -1,0 +1,530 @@
+//! `dynamodb.table`: an on-demand table with a stream, point-in-time
+//! recovery and replicas in other regions (global tables version
+//! 2019.11.21). Its id is the table name; the resource lives in the
+//! context's region and owns its replicas.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, CreateReplicationGroupMemberAction,
+    DeleteReplicationGroupMemberAction, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, ReplicaStatus,
+    ReplicationGroupUpdate, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TableDescription, TableStatus, Tag,
+};
+use aws_smithy_types::error::operation::BuildError;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use crate::clients::Clients;
+use crate::support::{
+    all_tags, api_error, attrs, bool_or, has_code, invalid, observed_tags, opt_str, req_str,
+    retry_while, tag_changes, user_tags, wait_for,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "dynamodb.table",
+    force_new: &["table_name", "hash_key", "hash_key_type"],
+    outputs: &["arn", "table_name", "stream_arn"],
+    // Re-enabling the stream with another view type starts a new stream.
+    volatile_outputs: &["stream_arn"],
+};
+
+pub struct Table(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
+const TABLE_WAIT: Duration = Duration::from_secs(30 * 60);
+/// Creating a replica copies the table's data to the new region.
+const REPLICA_WAIT: Duration = Duration::from_secs(2 * 60 * 60);
+
+fn build(op: &'static str) -> impl Fn(BuildError) -> ProviderError {
+    move |e| ProviderError::new(op, e.to_string())
+}
+
+/// Only on-demand capacity: provisioned throughput is not an input.
+fn billing_mode(ctx: &OpContext, inputs: &Attributes) -> Result<BillingMode, ProviderError> {
+    match req_str(ctx, inputs, "billing_mode")? {
+        "PAY_PER_REQUEST" => Ok(BillingMode::PayPerRequest),
+        other => Err(invalid(
+            ctx,
+            format!("billing mode `{other}` is not supported (PAY_PER_REQUEST)"),
+        )),
+    }
+}
+
+/// The stream specification, or `None` for no stream (`stream_view_type`
+/// null or absent).
+fn stream(inputs: &Attributes) -> Result<Option<StreamSpecification>, ProviderError> {
+    opt_str(inputs, "stream_view_type")
+        .map(|t| {
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(t))
+                .build()
+                .map_err(build("dynamodb:StreamSpecification"))
+        })
+        .transpose()
+}
+
+fn replica_regions(inputs: &Attributes) -> BTreeSet<String> {
+    inputs
+        .get("replica_regions")
+        .and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The regions of the table's replicas other than its own.
+fn observed_replicas(t: &TableDescription, own: &str) -> BTreeSet<String> {
+    t.replicas()
+        .iter()
+        .filter_map(|r| r.region_name())
+        .filter(|r| *r != own)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn replica_status<'a>(t: &'a TableDescription, region: &str) -> Option<&'a ReplicaStatus> {
+    t.replicas()
+        .iter()
+        .find(|r| r.region_name() == Some(region))
+        .and_then(|r| r.replica_status())
+}
+
+fn stream_enabled(t: &TableDescription) -> bool {
+    t.stream_specification().is_some_and(|s| s.stream_enabled())
+}
+
+fn outputs(name: &str, t: &TableDescription) -> Attributes {
+    let stream_arn = if stream_enabled(t) {
+        t.latest_stream_arn().unwrap_or_default()
+    } else {
+        ""
+    };
+    attrs([
+        ("arn", json!(t.table_arn().unwrap_or_default())),
+        ("table_name", json!(name)),
+        ("stream_arn", json!(stream_arn)),
+    ])
+}
+
+async fn describe(ddb: &Client, name: &str) -> Result<Option<TableDescription>, ProviderError> {
+    match ddb.describe_table().table_name(name).send().await {
+        Ok(out) => Ok(out.table().cloned()),
+        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
+        Err(e) => Err(api_error("dynamodb:DescribeTable", e)),
+    }
+}
+
+/// Waits until the table is ACTIVE and `ready` holds for it.
+async fn wait_table(
+    ddb: &Client,
+    name: &str,
+    what: &str,
+    limit: Duration,
+    ready: impl Fn(&TableDescription) -> Result<(), String>,
+) -> Result<TableDescription, ProviderError> {
+    wait_for(&format!("table {name} {what}"), limit, || async {
+        Ok(match describe(ddb, name).await? {
+            Some(t) if t.table_status() != Some(&TableStatus::Active) => Err(t
+                .table_status()
+                .map(|s| s.as_str())
+                .unwrap_or("unknown")
+                .to_owned()),
+            Some(t) => ready(&t).map(|()| t),
+            None => Err("not found".to_owned()),
+        })
+    })
+    .await
+}
+
+async fn wait_active(ddb: &Client, name: &str) -> Result<TableDescription, ProviderError> {
+    wait_table(ddb, name, "ACTIVE", TABLE_WAIT, |_| Ok(())).await
+}
+
+/// Adds a replica in `region` and waits until it is ACTIVE.
+async fn add_replica(ddb: &Client, name: &str, region: &str) -> Result<(), ProviderError> {
+    ddb.update_table()
+        .table_name(name)
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .create(
+                    CreateReplicationGroupMemberAction::builder()
+                        .region_name(region)
+                        .build()
+                        .map_err(build("dynamodb:UpdateTable"))?,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
+    wait_table(
+        ddb,
+        name,
+        &format!("replica {region} ACTIVE"),
+        REPLICA_WAIT,
+        |t| match replica_status(t, region) {
+            Some(ReplicaStatus::Active) => Ok(()),
+            Some(s) => Err(format!("replica {region} {}", s.as_str())),
+            None => Err(format!("replica {region} not listed")),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the replica in `region` and waits until it is no longer listed.
+async fn remove_replica(ddb: &Client, name: &str, region: &str) -> Result<(), ProviderError> {
+    ddb.update_table()
+        .table_name(name)
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .delete(
+                    DeleteReplicationGroupMemberAction::builder()
+                        .region_name(region)
+                        .build()
+                        .map_err(build("dynamodb:UpdateTable"))?,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
+    wait_table(
+        ddb,
+        name,
+        &format!("replica {region} deleted"),
+        REPLICA_WAIT,
+        |t| match replica_status(t, region) {
+            None => Ok(()),
+            Some(s) => Err(format!("replica {region} {}", s.as_str())),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn set_pitr(ddb: &Client, name: &str, enabled: bool) -> Result<(), ProviderError> {
+    let spec = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(enabled)
+        .build()
+        .map_err(build("dynamodb:UpdateContinuousBackups"))?;
+    // Right after CreateTable, backups may not be available yet.
+    retry_while(
+        Duration::from_secs(5 * 60),
+        |e| e.code.as_deref() == Some("ContinuousBackupsUnavailableException"),
+        || async {
+            ddb.update_continuous_backups()
+                .table_name(name)
+                .point_in_time_recovery_specification(spec.clone())
+                .send()
+                .await
+                .map_err(|e| api_error("dynamodb:UpdateContinuousBackups", e))
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies a stream change: off, then on with the new view type (AWS
+/// cannot change the view type of an enabled stream).
+async fn set_stream(
+    ddb: &Client,
+    name: &str,
+    prior: &Attributes,
+    inputs: &Attributes,
+) -> Result<(), ProviderError> {
+    if opt_str(prior, "stream_view_type").is_some() {
+        ddb.update_table()
+            .table_name(name)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(false)
+                    .build()
+                    .map_err(build("dynamodb:StreamSpecification"))?,
+            )
+            .send()
+            .await
+            .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
+        wait_active(ddb, name).await?;
+    }
+    if let Some(spec) = stream(inputs)? {
+        ddb.update_table()
+            .table_name(name)
+            .stream_specification(spec)
+            .send()
+            .await
+            .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
+        wait_active(ddb, name).await?;
+    }
+    Ok(())
+}
+
+fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
+    Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .map_err(build("dynamodb:Tag"))
+}
+
+async fn list_tags(ddb: &Client, arn: &str) -> Result<Json, ProviderError> {
+    let mut tags = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = ddb
+            .list_tags_of_resource()
+            .resource_arn(arn)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| api_error("dynamodb:ListTagsOfResource", e))?;
+        tags.extend(
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned())),
+        );
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(observed_tags(tags)),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Table {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let name = req_str(ctx, inputs, "table_name")?;
+        let hash_key = req_str(ctx, inputs, "hash_key")?;
+        let ddb = self.0.dynamodb(&ctx.region);
+        let tags = all_tags(ctx, inputs)
+            .into_iter()
+            .map(|(k, v)| tag(k, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        ddb.create_table()
+            .table_name(name)
+            .billing_mode(billing_mode(ctx, inputs)?)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(hash_key)
+                    .attribute_type(ScalarAttributeType::from(req_str(
+                        ctx,
+                        inputs,
+                        "hash_key_type",
+                    )?))
+                    .build()
+                    .map_err(build("dynamodb:CreateTable"))?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(hash_key)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(build("dynamodb:CreateTable"))?,
+            )
+            .set_stream_specification(stream(inputs)?)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| api_error("dynamodb:CreateTable", e))?;
+        wait_active(&ddb, name).await?;
+        if bool_or(inputs, "point_in_time_recovery", false) {
+            set_pitr(&ddb, name, true).await?;
+        }
+        // One replica per UpdateTable call, as AWS requires.
+        for region in replica_regions(inputs) {
+            add_replica(&ddb, name, &region).await?;
+        }
+        let t = wait_active(&ddb, name).await?;
+        Ok(Applied {
+            id: name.to_owned(),
+            outputs: outputs(name, &t),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let ddb = self.0.dynamodb(&ctx.region);
+        let Some(t) = describe(&ddb, id).await? else {
+            return Ok(None);
+        };
+        let backups = match ddb
+            .describe_continuous_backups()
+            .table_name(id)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if has_code(&e, &["TableNotFoundException", "ResourceNotFoundException"]) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(api_error("dynamodb:DescribeContinuousBackups", e)),
+        };
+        let pitr = backups
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|p| p.point_in_time_recovery_status())
+            == Some(&PointInTimeRecoveryStatus::Enabled);
+        let hash_key = t
+            .key_schema()
+            .iter()
+            .find(|k| k.key_type() == &KeyType::Hash)
+            .map(|k| k.attribute_name().to_owned())
+            .unwrap_or_default();
+        let hash_key_type = t
+            .attribute_definitions()
+            .iter()
+            .find(|a| a.attribute_name() == hash_key)
+            .map(|a| a.attribute_type().as_str().to_owned())
+            .unwrap_or_default();
+        let billing = t
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|b| b.as_str())
+            // Tables created with provisioned capacity may carry no summary.
+            .unwrap_or("PROVISIONED");
+        let stream_view_type = if stream_enabled(&t) {
+            t.stream_specification()
+                .and_then(|s| s.stream_view_type())
+                .map(|v| json!(v.as_str()))
+                .unwrap_or(Json::Null)
+        } else {
+            Json::Null
+        };
+        let tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("table_name", json!(id)),
+                ("hash_key", json!(hash_key)),
+                ("hash_key_type", json!(hash_key_type)),
+                ("billing_mode", json!(billing)),
+                ("point_in_time_recovery", json!(pitr)),
+                ("stream_view_type", stream_view_type),
+                ("replica_regions", json!(observed_replicas(&t, &ctx.region))),
+                ("tags", tags),
+            ]),
+            outputs: outputs(id, &t),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let ddb = self.0.dynamodb(&ctx.region);
+        let changed = |k: &str| prior.get(k) != inputs.get(k);
+        let had = replica_regions(prior);
+        let want = replica_regions(inputs);
+        // Replicas leave first: a global table's stream cannot change
+        // while it has replicas.
+        for region in had.difference(&want) {
+            remove_replica(&ddb, id, region).await?;
+        }
+        if changed("billing_mode") {
+            ddb.update_table()
+                .table_name(id)
+                .billing_mode(billing_mode(ctx, inputs)?)
+                .send()
+                .await
+                .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
+            wait_active(&ddb, id).await?;
+        }
+        if changed("stream_view_type") {
+            set_stream(&ddb, id, prior, inputs).await?;
+        }
+        if changed("point_in_time_recovery") {
+            set_pitr(&ddb, id, bool_or(inputs, "point_in_time_recovery", false)).await?;
+        }
+        for region in want.difference(&had) {
+            add_replica(&ddb, id, region).await?;
+        }
+        let t = wait_active(&ddb, id).await?;
+        let arn = t.table_arn().unwrap_or_default();
+        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
+        if !set.is_empty() {
+            ddb.tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(
+                    set.into_iter()
+                        .map(|(k, v)| tag(k, v))
+                        .collect::<Result<_, _>>()?,
+                ))
+                .send()
+                .await
+                .map_err(|e| api_error("dynamodb:TagResource", e))?;
+        }
+        if !remove.is_empty() {
+            ddb.untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api_error("dynamodb:UntagResource", e))?;
+        }
+        Ok(outputs(id, &t))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let ddb = self.0.dynamodb(&ctx.region);
+        let Some(t) = describe(&ddb, id).await? else {
+            return Ok(());
+        };
+        // AWS refuses to delete a table that has recently sourced a replica
+        // until its replicas are gone.
+        for region in observed_replicas(&t, &ctx.region) {
+            remove_replica(&ddb, id, &region).await?;
+        }
+        let deleted = retry_while(
+            Duration::from_secs(5 * 60),
+            |e| e.code.as_deref() == Some("ResourceInUseException"),
+            || async {
+                match ddb.delete_table().table_name(id).send().await {
+                    Ok(_) => Ok(true),
+                    Err(e) if has_code(&e, NOT_FOUND) => Ok(false),
+                    Err(e) => Err(api_error("dynamodb:DeleteTable", e)),
+                }
+            },
+        )
+        .await?;
+        if !deleted {
+            return Ok(());
+        }
+        wait_for(&format!("table {id} deleted"), TABLE_WAIT, || async {
+            Ok(match describe(&ddb, id).await? {
+                None => Ok(()),
+                Some(t) => Err(t
+                    .table_status()
+                    .map(|s| s.as_str())
+                    .unwrap_or("unknown")
+                    .to_owned()),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,195 @@
+//! `rds.global_cluster`: an Aurora global database, the container the
+//! primary and secondary regional clusters join. Its id is the identifier.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_rds::Client;
+use aws_sdk_rds::types::GlobalCluster as AwsGlobalCluster;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::create_tags;
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, bool_or, has_code, req_str, wait_for};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "rds.global_cluster",
+    force_new: &[
+        "global_cluster_identifier",
+        "engine",
+        "engine_version",
+        "storage_encrypted",
+    ],
+    outputs: &["arn", "global_cluster_identifier"],
+    volatile_outputs: &[],
+};
+
+pub struct GlobalCluster(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["GlobalClusterNotFoundFault"];
+const WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// The global cluster, or `None` when there is none by that identifier.
+pub(crate) async fn describe(
+    rds: &Client,
+    id: &str,
+) -> Result<Option<AwsGlobalCluster>, ProviderError> {
+    match rds
+        .describe_global_clusters()
+        .global_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .global_clusters()
+            .iter()
+            .find(|g| g.global_cluster_identifier() == Some(id))
+            .cloned()),
+        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
+        Err(e) => Err(api_error("rds:DescribeGlobalClusters", e)),
+    }
+}
+
+async fn wait_available(rds: &Client, id: &str) -> Result<AwsGlobalCluster, ProviderError> {
+    wait_for(&format!("global cluster {id} available"), WAIT, || async {
+        Ok(match describe(rds, id).await? {
+            Some(g) if g.status() == Some("available") => Ok(g),
+            Some(g) => Err(g.status().unwrap_or("unknown").to_owned()),
+            None => Err("not found".to_owned()),
+        })
+    })
+    .await
+}
+
+fn outputs(id: &str, g: &AwsGlobalCluster) -> Attributes {
+    attrs([
+        ("arn", json!(g.global_cluster_arn().unwrap_or_default())),
+        ("global_cluster_identifier", json!(id)),
+    ])
+}
+
+#[async_trait]
+impl Provider for GlobalCluster {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let id = req_str(ctx, inputs, "global_cluster_identifier")?;
+        let rds = self.0.rds(&ctx.region);
+        rds.create_global_cluster()
+            .global_cluster_identifier(id)
+            .engine(req_str(ctx, inputs, "engine")?)
+            .engine_version(req_str(ctx, inputs, "engine_version")?)
+            .storage_encrypted(bool_or(inputs, "storage_encrypted", false))
+            .deletion_protection(bool_or(inputs, "deletion_protection", false))
+            .set_tags(Some(create_tags(ctx, inputs)))
+            .send()
+            .await
+            .map_err(|e| api_error("rds:CreateGlobalCluster", e))?;
+        let g = wait_available(&rds, id).await?;
+        Ok(Applied {
+            id: id.to_owned(),
+            outputs: outputs(id, &g),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(g) = describe(&self.0.rds(&ctx.region), id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("global_cluster_identifier", json!(id)),
+                ("engine", json!(g.engine().unwrap_or_default())),
+                (
+                    "engine_version",
+                    json!(g.engine_version().unwrap_or_default()),
+                ),
+                (
+                    "storage_encrypted",
+                    json!(g.storage_encrypted().unwrap_or(false)),
+                ),
+                (
+                    "deletion_protection",
+                    json!(g.deletion_protection().unwrap_or(false)),
+                ),
+            ]),
+            outputs: outputs(id, &g),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let rds = self.0.rds(&ctx.region);
+        if prior.get("deletion_protection") != inputs.get("deletion_protection") {
+            rds.modify_global_cluster()
+                .global_cluster_identifier(id)
+                .deletion_protection(bool_or(inputs, "deletion_protection", false))
+                .send()
+                .await
+                .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
+        }
+        let g = wait_available(&rds, id).await?;
+        Ok(outputs(id, &g))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let rds = self.0.rds(&ctx.region);
+        let Some(g) = describe(&rds, id).await? else {
+            return Ok(());
+        };
+        // The regional clusters leave the global cluster in their own
+        // delete; one still attached means they were not deleted first.
+        let members: Vec<&str> = g
+            .global_cluster_members()
+            .iter()
+            .filter_map(|m| m.db_cluster_arn())
+            .collect();
+        if !members.is_empty() {
+            return Err(ProviderError::new(
+                "rds:DeleteGlobalCluster",
+                format!(
+                    "global cluster {id} still has member clusters ({}); delete them first",
+                    members.join(", ")
+                ),
+            )
+            .with_code("GlobalClusterHasMembers"));
+        }
+        match rds
+            .delete_global_cluster()
+            .global_cluster_identifier(id)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(()),
+            Err(e) => return Err(api_error("rds:DeleteGlobalCluster", e)),
+        }
+        wait_for(&format!("global cluster {id} deleted"), WAIT, || async {
+            Ok(match describe(&rds, id).await? {
+                None => Ok(()),
+                Some(g) => Err(g.status().unwrap_or("unknown").to_owned()),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,182 @@
+//! `rds.instance`: an Aurora DB instance in a cluster. Its id is the
+//! instance identifier.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_rds::Client;
+use aws_sdk_rds::types::DbInstance;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{RDS_WAIT, create_tags, sync_tags, tags_json};
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, bool_or, has_code, req_str, wait_for};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "rds.instance",
+    force_new: &[
+        "instance_identifier",
+        "cluster_identifier",
+        "engine",
+        "publicly_accessible",
+    ],
+    outputs: &["arn", "instance_identifier", "endpoint"],
+    volatile_outputs: &[],
+};
+
+pub struct Instance(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["DBInstanceNotFound", "DBInstanceNotFoundFault"];
+
+async fn describe(rds: &Client, id: &str) -> Result<Option<DbInstance>, ProviderError> {
+    match rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.db_instances().first().cloned()),
+        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
+        Err(e) => Err(api_error("rds:DescribeDBInstances", e)),
+    }
+}
+
+/// Waits until the instance is `available` with nothing pending.
+async fn wait_available(rds: &Client, id: &str) -> Result<DbInstance, ProviderError> {
+    wait_for(&format!("instance {id} available"), RDS_WAIT, || async {
+        Ok(match describe(rds, id).await? {
+            Some(i)
+                if i.db_instance_status() == Some("available")
+                    && i.pending_modified_values()
+                        .is_none_or(|p| p.db_instance_class().is_none()) =>
+            {
+                Ok(i)
+            }
+            Some(i) => Err(i.db_instance_status().unwrap_or("unknown").to_owned()),
+            None => Err("not found".to_owned()),
+        })
+    })
+    .await
+}
+
+fn outputs(id: &str, i: &DbInstance) -> Attributes {
+    attrs([
+        ("arn", json!(i.db_instance_arn().unwrap_or_default())),
+        ("instance_identifier", json!(id)),
+        (
+            "endpoint",
+            json!(i.endpoint().and_then(|e| e.address()).unwrap_or_default()),
+        ),
+    ])
+}
+
+#[async_trait]
+impl Provider for Instance {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let id = req_str(ctx, inputs, "instance_identifier")?;
+        let rds = self.0.rds(&ctx.region);
+        rds.create_db_instance()
+            .db_instance_identifier(id)
+            .db_cluster_identifier(req_str(ctx, inputs, "cluster_identifier")?)
+            .db_instance_class(req_str(ctx, inputs, "instance_class")?)
+            .engine(req_str(ctx, inputs, "engine")?)
+            .publicly_accessible(bool_or(inputs, "publicly_accessible", false))
+            .set_tags(Some(create_tags(ctx, inputs)))
+            .send()
+            .await
+            .map_err(|e| api_error("rds:CreateDBInstance", e))?;
+        let i = wait_available(&rds, id).await?;
+        Ok(Applied {
+            id: id.to_owned(),
+            outputs: outputs(id, &i),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(i) = describe(&self.0.rds(&ctx.region), id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("instance_identifier", json!(id)),
+                (
+                    "cluster_identifier",
+                    json!(i.db_cluster_identifier().unwrap_or_default()),
+                ),
+                (
+                    "instance_class",
+                    json!(i.db_instance_class().unwrap_or_default()),
+                ),
+                ("engine", json!(i.engine().unwrap_or_default())),
+                (
+                    "publicly_accessible",
+                    json!(i.publicly_accessible().unwrap_or(false)),
+                ),
+                ("tags", tags_json(i.tag_list())),
+            ]),
+            outputs: outputs(id, &i),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let rds = self.0.rds(&ctx.region);
+        if prior.get("instance_class") != inputs.get("instance_class") {
+            rds.modify_db_instance()
+                .db_instance_identifier(id)
+                .db_instance_class(req_str(ctx, inputs, "instance_class")?)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| api_error("rds:ModifyDBInstance", e))?;
+        }
+        let i = wait_available(&rds, id).await?;
+        sync_tags(&rds, i.db_instance_arn().unwrap_or_default(), prior, inputs).await?;
+        Ok(outputs(id, &i))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let rds = self.0.rds(&ctx.region);
+        // Aurora keeps backups at the cluster level: an instance has no
+        // final snapshot of its own.
+        match rds
+            .delete_db_instance()
+            .db_instance_identifier(id)
+            .skip_final_snapshot(true)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(()),
+            Err(e) => return Err(api_error("rds:DeleteDBInstance", e)),
+        }
+        wait_for(&format!("instance {id} deleted"), RDS_WAIT, || async {
+            Ok(match describe(&rds, id).await? {
+                None => Ok(()),
+                Some(i) => Err(i.db_instance_status().unwrap_or("unknown").to_owned()),
+            })
+        })
+        .await
+    }
+}

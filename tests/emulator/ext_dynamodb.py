@@ -1,0 +1,147 @@
+"""DynamoDB global tables (version 2019.11.21) as AWS serves them, for moto 5.2.5.
+
+What AWS does (DynamoDB API reference: UpdateTable ReplicaUpdates,
+ReplicationGroupUpdate, TableDescription, DeleteTable, TagResource) and
+moto 5.2.5 does not (it ignores ReplicaUpdates altogether):
+
+- UpdateTable with ReplicaUpdates Create {RegionName} creates a replica: a
+  table of the same name, key schema, indexes, billing mode and stream
+  settings in that region. Adding or deleting the table's own region
+  through ReplicaUpdates fails with ValidationException.
+- DescribeTable in any member region lists the other members under
+  Replicas (RegionName, ReplicaStatus ACTIVE) with GlobalTableVersion
+  "2019.11.21".
+- ReplicaUpdates Delete {RegionName} deletes the replica table and removes
+  it from every member's Replicas.
+- DeleteTable of a table that has recently sourced a replica fails with
+  ValidationException ("Replica cannot be deleted because it has acted as
+  a source region for new replica(s) being added to the table in the last
+  24 hours"); replicas are removed first. Conservatively, this emulation
+  refuses DeleteTable on any member while the global table has replicas.
+- TagResource overwrites the value of a tag key that already exists (moto
+  appends a second tag with the same key).
+
+Replication of items is not emulated; drctl manages tables, not data.
+"""
+
+import copy
+
+LOCAL_REGION = (
+    "Cannot add, delete, or update the local region through ReplicaUpdates. "
+    "Use CreateTable, DeleteTable, or UpdateTable as required."
+)
+
+
+def apply() -> None:
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    def others(table: Table) -> set:
+        # Regions of the other members of the table's global table.
+        if not hasattr(table, "replica_regions"):
+            table.replica_regions = set()
+        return table.replica_regions
+
+    def member(account: str, region: str, name: str) -> Table:
+        return dynamodb_backends[account][region].tables[name]
+
+    def create_replica(table: Table, region: str) -> None:
+        if region == table.region_name:
+            raise MockValidationException(LOCAL_REGION)
+        target = dynamodb_backends[table.account_id][region]
+        if region in others(table) or table.name in target.tables:
+            raise MockValidationException(
+                f"Failed to create a the new replica of table with name: '{table.name}' "
+                "because one or more replicas already existed as tables."
+            )
+        stream = table.stream_specification or {}
+        replica = target.create_table(
+            table.name,
+            schema=copy.deepcopy(table.schema),
+            throughput=None
+            if table.billing_mode == "PAY_PER_REQUEST"
+            else copy.deepcopy(table.throughput),
+            attr=copy.deepcopy(table.attr),
+            global_indexes=[
+                {"IndexName": i.name, "KeySchema": i.schema, "Projection": i.projection}
+                for i in table.global_indexes
+            ],
+            indexes=[
+                {"IndexName": i.name, "KeySchema": i.schema, "Projection": i.projection}
+                for i in table.indexes
+            ],
+            streams=copy.deepcopy(stream) if stream.get("StreamEnabled") else None,
+            billing_mode=table.billing_mode,
+            sse_specification=None,
+            tags=[],
+            deletion_protection_enabled=False,
+            warm_throughput=None,
+        )
+        group = {table.region_name} | others(table)
+        for r in group:
+            others(member(table.account_id, r, table.name)).add(region)
+        others(replica).update(group)
+
+    def delete_replica(table: Table, region: str) -> None:
+        if region == table.region_name:
+            raise MockValidationException(LOCAL_REGION)
+        if region not in others(table):
+            raise MockValidationException(
+                f"Replica in region {region} of table {table.name} does not exist"
+            )
+        dynamodb_backends[table.account_id][region].tables.pop(table.name, None)
+        for r in {table.region_name} | others(table):
+            if r != region:
+                others(member(table.account_id, r, table.name)).discard(region)
+
+    original_update_table = DynamoHandler.update_table
+
+    def update_table(self: DynamoHandler):
+        updates = self.body.get("ReplicaUpdates") or []
+        if not updates:
+            return original_update_table(self)
+        table = self.dynamodb_backend.get_table(self.body["TableName"])
+        for update in updates:
+            if "Create" in update:
+                create_replica(table, update["Create"]["RegionName"])
+            elif "Delete" in update:
+                delete_replica(table, update["Delete"]["RegionName"])
+        if set(self.body) - {"TableName", "ReplicaUpdates"}:
+            return original_update_table(self)
+        return DynamoResult(table.describe())
+
+    original_describe = Table.describe
+
+    def describe(self: Table, base_key: str = "TableDescription"):
+        result = original_describe(self, base_key=base_key)
+        regions = sorted(others(self))
+        if regions:
+            result[base_key]["Replicas"] = [
+                {"RegionName": r, "ReplicaStatus": "ACTIVE"} for r in regions
+            ]
+            result[base_key]["GlobalTableVersion"] = "2019.11.21"
+        return result
+
+    original_delete_table = DynamoDBBackend.delete_table
+
+    def delete_table(self: DynamoDBBackend, name: str) -> Table:
+        if others(self.get_table(name)):
+            raise MockValidationException(
+                "Replica cannot be deleted because it has acted as a source region "
+                "for new replica(s) being added to the table in the last 24 hours."
+            )
+        return original_delete_table(self, name)
+
+    def tag_resource(self: DynamoDBBackend, arn: str, tags: dict) -> None:
+        for table in self.tables.values():
+            if table.table_arn == arn:
+                table.tags = [t for t in table.tags if t["Key"] not in tags] + [
+                    {"Key": k, "Value": v} for k, v in tags.items()
+                ]
+
+    DynamoHandler.update_table = update_table
+    Table.describe = describe
+    DynamoDBBackend.delete_table = delete_table
+    DynamoDBBackend.tag_resource = tag_resource

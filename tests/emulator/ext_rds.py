@@ -1,0 +1,100 @@
+"""RDS global database operations as AWS serves them, for moto 5.2.5.
+
+What AWS does (RDS API reference) and moto 5.2.5 does not:
+
+- ModifyGlobalCluster changes a global cluster's DeletionProtection; moto
+  does not implement the operation.
+- DescribeGlobalClusters with a GlobalClusterIdentifier returns that global
+  cluster or fails with GlobalClusterNotFoundFault; moto ignores the
+  identifier and returns every global cluster.
+- DeleteGlobalCluster of an unknown identifier fails with
+  GlobalClusterNotFoundFault (moto: an internal error), and of a protected
+  one with InvalidParameterCombination.
+- RemoveFromGlobalCluster is called in the member's own region (the
+  DbClusterIdentifier is the member's ARN) and detaches it: the cluster no
+  longer carries the GlobalClusterIdentifier. moto looks the global cluster
+  up in the caller's region only, so a secondary in another region is never
+  detached, and every failure is silently ignored.
+- ModifyDBSubnetGroup updates the group in place; moto removes the group
+  from its backend and never puts it back.
+
+Global clusters live in moto's us-east-1 backend (see RDSResponse.
+global_backend); their members are DBCluster objects of any region.
+"""
+
+
+def apply() -> None:
+    from moto.core.responses import ActionResult
+    from moto.rds import models
+    from moto.rds.exceptions import (
+        DBClusterNotFoundError,
+        InvalidParameterCombination,
+        RDSClientError,
+    )
+    from moto.rds.responses import RDSResponse
+
+    def not_found(identifier: str) -> RDSClientError:
+        return RDSClientError(
+            "GlobalClusterNotFoundFault",
+            f"Global cluster {identifier} not found",
+        )
+
+    def global_cluster(self: RDSResponse, identifier: str):
+        found = self.global_backend.global_clusters.get(identifier)
+        if found is None:
+            raise not_found(identifier)
+        return found
+
+    def describe_global_clusters(self: RDSResponse) -> ActionResult:
+        identifier = self.params.get("GlobalClusterIdentifier")
+        if identifier:
+            clusters = [global_cluster(self, identifier)]
+        else:
+            clusters = self.global_backend.describe_global_clusters()
+        return ActionResult({"GlobalClusters": clusters})
+
+    def modify_global_cluster(self: RDSResponse) -> ActionResult:
+        cluster = global_cluster(self, self.params["GlobalClusterIdentifier"])
+        if self.params.get("DeletionProtection") is not None:
+            cluster.deletion_protection = self.params["DeletionProtection"]
+        return ActionResult({"GlobalCluster": cluster})
+
+    def delete_global_cluster(self: RDSResponse) -> ActionResult:
+        identifier = self.params["GlobalClusterIdentifier"]
+        cluster = global_cluster(self, identifier)
+        if cluster.deletion_protection:
+            raise InvalidParameterCombination(
+                "Cannot delete protected Global Cluster, please disable deletion protection and try again."
+            )
+        cluster = self.global_backend.delete_global_cluster(identifier)
+        return ActionResult({"GlobalCluster": cluster})
+
+    def remove_from_global_cluster(self: RDSResponse) -> ActionResult:
+        cluster = global_cluster(self, self.params["GlobalClusterIdentifier"])
+        member_arn = self.params["DbClusterIdentifier"]
+        member = next(
+            (m for m in cluster.members if m.db_cluster_arn == member_arn), None
+        )
+        if member is None:
+            raise DBClusterNotFoundError(
+                member_arn,
+                f"{member_arn} is not a member of {cluster.global_cluster_identifier}",
+            )
+        cluster.members.remove(member)
+        member.global_cluster_identifier = None
+        member.is_writer = False
+        return ActionResult({"GlobalCluster": cluster})
+
+    RDSResponse.describe_global_clusters = describe_global_clusters
+    RDSResponse.modify_global_cluster = modify_global_cluster
+    RDSResponse.delete_global_cluster = delete_global_cluster
+    RDSResponse.remove_from_global_cluster = remove_from_global_cluster
+
+    original_modify_subnet_group = models.RDSBackend.modify_db_subnet_group
+
+    def modify_db_subnet_group(self, subnet_name, description, subnets):
+        group = original_modify_subnet_group(self, subnet_name, description, subnets)
+        self.subnet_groups[group.name] = group
+        return group
+
+    models.RDSBackend.modify_db_subnet_group = modify_db_subnet_group
