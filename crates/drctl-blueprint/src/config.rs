@@ -267,6 +267,15 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                         ),
                     ));
                 }
+                if !crate::SUPPORTED_REGIONS.contains(&region) {
+                    return Err(ctx.err(
+                        &key,
+                        format!(
+                            "the blueprint does not support region `{region}` yet (its Route 53 alias needs API Gateway's hosted-zone id there); supported: {}",
+                            crate::SUPPORTED_REGIONS.join(", ")
+                        ),
+                    ));
+                }
                 if k == "primary_region" {
                     s.primary_region = region.to_owned();
                 } else {
@@ -451,6 +460,10 @@ feature_flags = { new_payment_flow = true }
                 "`env.dev.primary_region`: unknown AWS region `us-east-9`",
             ),
             ("[env.dev]\nsecondary_region = \"us-east-1\"", "must differ"),
+            (
+                "[env.dev]\nprimary_region = \"ap-south-2\"",
+                "does not support region `ap-south-2` yet",
+            ),
             (
                 "[env.dev]\nprimary_cidr = 10",
                 "expected a string like \"10.0.0.0/16\", found integer",

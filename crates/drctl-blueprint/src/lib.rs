@@ -1,9 +1,14 @@
 //! The payment-DR topology: turns one environment's settings into the
 //! desired resources of both regions, as one graph.
 
+mod compute;
 pub mod config;
+mod data;
+mod global;
 pub mod lambda_code;
 mod network;
+mod observability;
+mod values;
 
 use drctl_core::{Address, ResourceSpec};
 use serde_json::json;
@@ -13,6 +18,32 @@ pub use config::{Config, ConfigError, EnvSettings};
 /// Stand-in account id for offline commands (`validate`, `graph`) that
 /// need the graph's shape but never call AWS.
 pub const PLACEHOLDER_ACCOUNT: &str = "000000000000";
+
+pub(crate) const ENGINE: &str = "aurora-postgresql";
+pub(crate) const ENGINE_VERSION: &str = "14.9";
+
+/// The Route 53 hosted zone of API Gateway's regional endpoints, which an
+/// alias record to `<api>.execute-api.<region>.amazonaws.com` names (AWS
+/// General Reference, "Amazon API Gateway endpoints and quotas").
+pub fn api_gateway_zone_id(region: &str) -> Option<&'static str> {
+    Some(match region {
+        "us-east-1" => "Z1UJRXOUMOOFQ8",
+        "us-east-2" => "ZOJJZC49E0EPZ",
+        "us-west-2" => "Z2OJLYMUO9EFXC",
+        "eu-west-1" => "ZLY8HYME6SFDD",
+        "eu-central-1" => "Z1U9ULNL0V5AJ3",
+        _ => return None,
+    })
+}
+
+/// Regions the blueprint can be expanded into.
+pub const SUPPORTED_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+];
 
 /// The two regional halves of the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +103,7 @@ impl Blueprint<'_> {
     /// Every desired resource of the environment.
     pub fn resources(&self) -> Vec<ResourceSpec> {
         let mut out = Vec::new();
+        let mut halves = Vec::new();
         for role in Role::BOTH {
             let region = match role {
                 Role::Primary => self.settings.primary_region.as_str(),
@@ -84,45 +116,19 @@ impl Blueprint<'_> {
                 out: &mut out,
             };
             let net = network::build(&mut r);
-            data_bucket(&mut r);
-            feature_flags(&mut r);
-            let _ = net;
+            let data = data::build(&mut r, &net);
+            let compute = compute::build(&mut r, &net);
+            observability::build(&mut r, &data, &compute);
+            halves.push(global::Regional {
+                region,
+                data,
+                compute,
+            });
         }
+        let halves: [global::Regional; 2] = halves.try_into().ok().expect("two regions");
+        global::build(self, &halves, &mut out);
         out
     }
-}
-
-/// `payment-data-<role>-<env>-<account>`: versioned, encrypted, private.
-fn data_bucket(r: &mut Region) -> Address {
-    let bucket = format!(
-        "payment-data-{}-{}-{}",
-        r.role.as_str(),
-        r.bp.env,
-        r.bp.account_id
-    );
-    let spec = ResourceSpec::new(r.address("s3.bucket", "data"), r.region)
-        .input("bucket", bucket.clone())
-        .input("versioning", true)
-        .input("sse_algorithm", "AES256")
-        .input("block_public_access", true)
-        .input(
-            "lifecycle_rules",
-            json!([{"id": "to-glacier", "transition_days": 90, "storage_class": "GLACIER"}]),
-        )
-        .input("tags", r.tags(&bucket));
-    r.add(spec)
-}
-
-/// `/payment/<env>/<role>/feature-flags`, JSON of the env's feature flags.
-fn feature_flags(r: &mut Region) -> Address {
-    let name = format!("/payment/{}/{}/feature-flags", r.bp.env, r.role.as_str());
-    let value = serde_json::to_string(&r.bp.settings.feature_flags).expect("flags serialise");
-    let spec = ResourceSpec::new(r.address("ssm.parameter", "feature-flags"), r.region)
-        .input("name", name.clone())
-        .input("type", "String")
-        .input("value", value)
-        .input("tags", r.tags(&name));
-    r.add(spec)
 }
 
 #[cfg(test)]
@@ -139,7 +145,14 @@ mod tests {
             account_id: "123456789012",
         };
         let specs = bp.resources();
-        assert_eq!(specs.len(), 56);
+        let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
+        // Per region: 31 network, 6 / 5 data, 18 compute and API, 10
+        // observability; 12 global.
+        assert_eq!(
+            (count("primary"), count("secondary"), count("global")),
+            (65, 64, 12)
+        );
+        assert_eq!(specs.len(), 141);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())

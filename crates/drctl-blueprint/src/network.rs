@@ -10,12 +10,9 @@ pub(crate) const AZ_SUFFIXES: [&str; 3] = ["a", "b", "c"];
 pub(crate) const TIERS: [&str; 3] = ["public", "private", "isolated"];
 
 /// Addresses later parts of the blueprint refer to.
-#[allow(dead_code)]
 pub(crate) struct Network {
-    pub vpc: Address,
     /// `[tier][az]`
     pub subnets: [[Address; 3]; 3],
-    pub route_tables: [Address; 3],
     pub lambda_sg: Address,
     pub db_sg: Address,
 }
@@ -79,6 +76,49 @@ pub(crate) fn build(r: &mut Region) -> Network {
             .input("gateway_id", igw.output("internet_gateway_id")),
     );
 
+    // One NAT gateway, in the first public subnet, for the private tier.
+    let eip_name = r.name("nat-eip");
+    let eip = r.add(
+        ResourceSpec::new(r.address("ec2.eip", "nat"), r.region).input("tags", r.tags(&eip_name)),
+    );
+    let nat_name = r.name("nat");
+    let nat = r.add(
+        ResourceSpec::new(r.address("ec2.nat_gateway", "payment"), r.region)
+            .input("subnet_id", subnets[0][0].output("subnet_id"))
+            .input("allocation_id", eip.output("allocation_id"))
+            .input("tags", r.tags(&nat_name))
+            // The gateway needs the VPC's internet route to be usable.
+            .after(&igw),
+    );
+    r.add(
+        ResourceSpec::new(r.address("ec2.route", "private-default"), r.region)
+            .input("route_table_id", route_tables[1].output("route_table_id"))
+            .input("destination_cidr_block", "0.0.0.0/0")
+            .input("nat_gateway_id", nat.output("nat_gateway_id")),
+    );
+
+    // S3 and DynamoDB stay on the AWS network from private and isolated subnets.
+    for service in ["s3", "dynamodb"] {
+        let name = r.name(&format!("{service}-endpoint"));
+        r.add(
+            ResourceSpec::new(r.address("ec2.vpc_endpoint", service), r.region)
+                .input("vpc_id", vpc_id())
+                .input(
+                    "service_name",
+                    format!("com.amazonaws.{}.{service}", r.region),
+                )
+                .input("vpc_endpoint_type", "Gateway")
+                .input(
+                    "route_table_ids",
+                    Value::Set(vec![
+                        Value::Ref(route_tables[1].output("route_table_id")),
+                        Value::Ref(route_tables[2].output("route_table_id")),
+                    ]),
+                )
+                .input("tags", r.tags(&name)),
+        );
+    }
+
     for (t, tier) in TIERS.iter().enumerate() {
         for (z, az) in AZ_SUFFIXES.iter().enumerate() {
             r.add(
@@ -135,9 +175,7 @@ pub(crate) fn build(r: &mut Region) -> Network {
     );
 
     Network {
-        vpc,
         subnets,
-        route_tables,
         lambda_sg,
         db_sg,
     }

@@ -1,0 +1,59 @@
+//! Small constructors for desired values, so the topology reads like data.
+
+use std::collections::BTreeMap;
+
+use drctl_core::{Reference, Value};
+
+/// A JSON object whose members may hold references.
+pub fn map<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// A sorted set (subnet ids, security groups, route tables, ARNs).
+pub fn set(items: impl IntoIterator<Item = Value>) -> Value {
+    Value::Set(items.into_iter().collect())
+}
+
+/// String interpolation: `concat([r.output("arn").into(), "/*".into()])`.
+pub fn concat<const N: usize>(parts: [Value; N]) -> Value {
+    Value::Concat(parts.into())
+}
+
+pub fn r(reference: Reference) -> Value {
+    Value::Ref(reference)
+}
+
+/// An IAM policy document with one statement per `(actions, resources)`.
+pub fn policy(statements: Vec<(Vec<&str>, Value)>) -> Value {
+    let statements = statements
+        .into_iter()
+        .map(|(actions, resources)| {
+            map([
+                ("Effect", "Allow".into()),
+                ("Action", Value::Json(serde_json::json!(actions))),
+                ("Resource", resources),
+            ])
+        })
+        .collect();
+    map([
+        ("Version", "2012-10-17".into()),
+        ("Statement", Value::List(statements)),
+    ])
+}
+
+/// The trust policy letting `service` assume a role.
+pub fn trust(service: &str) -> Value {
+    Value::Json(serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole"
+        }]
+    }))
+}
