@@ -248,11 +248,17 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// Everything of `env` still in the emulator, in both regions: EC2
-/// networking by `drctl:env` tag, S3 buckets by name, SSM parameters by path.
+/// Everything of `env` still in the emulator, in both regions and the
+/// global services: resources found by their `drctl:env` tag or by the
+/// deterministic names the blueprint gives them.
 pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
     use aws_sdk_ec2::types::Filter;
     let mut found = Vec::new();
+    let named = |n: &str| {
+        n.contains(&format!("-{env}-"))
+            || n.ends_with(&format!("-{env}"))
+            || n.contains(&format!("/{env}/"))
+    };
     for region in [PRIMARY, SECONDARY] {
         let ec2 = aws.ec2(region);
         let by_env = || Filter::builder().name("tag:drctl:env").values(env).build();
@@ -307,6 +313,46 @@ pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
                 .iter()
                 .map(|g| format!("{region} security group {:?}", g.group_id())),
         );
+        let eips = ec2
+            .describe_addresses()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        found.extend(
+            eips.addresses()
+                .iter()
+                .map(|a| format!("{region} eip {:?}", a.allocation_id())),
+        );
+        // Filtered here: moto ignores tag filters on DescribeNatGateways.
+        let nats = ec2.describe_nat_gateways().send().await.unwrap();
+        found.extend(
+            nats.nat_gateways()
+                .iter()
+                .filter(|n| {
+                    n.tags()
+                        .iter()
+                        .any(|t| t.key() == Some("drctl:env") && t.value() == Some(env))
+                })
+                .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
+                .map(|n| format!("{region} nat gateway {:?}", n.nat_gateway_id())),
+        );
+        let endpoints = ec2
+            .describe_vpc_endpoints()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        found.extend(
+            endpoints
+                .vpc_endpoints()
+                .iter()
+                .filter(|e| {
+                    e.state()
+                        .is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
+                })
+                .map(|e| format!("{region} vpc endpoint {:?}", e.vpc_endpoint_id())),
+        );
         let ssm = aws.ssm(region);
         let params = ssm
             .get_parameters_by_path()
@@ -321,6 +367,142 @@ pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
                 .iter()
                 .map(|p| format!("{region} parameter {:?}", p.name())),
         );
+        let rds = aws.rds(region);
+        let clusters = rds.describe_db_clusters().send().await.unwrap();
+        found.extend(
+            clusters
+                .db_clusters()
+                .iter()
+                .filter_map(|c| c.db_cluster_identifier())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} db cluster {n}")),
+        );
+        let instances = rds.describe_db_instances().send().await.unwrap();
+        found.extend(
+            instances
+                .db_instances()
+                .iter()
+                .filter_map(|i| i.db_instance_identifier())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} db instance {n}")),
+        );
+        let groups = rds.describe_db_subnet_groups().send().await.unwrap();
+        found.extend(
+            groups
+                .db_subnet_groups()
+                .iter()
+                .filter_map(|g| g.db_subnet_group_name())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} db subnet group {n}")),
+        );
+        let globals = rds.describe_global_clusters().send().await.unwrap();
+        found.extend(
+            globals
+                .global_clusters()
+                .iter()
+                .filter_map(|g| g.global_cluster_identifier())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} global cluster {n}")),
+        );
+        let tables = aws.dynamodb(region).list_tables().send().await.unwrap();
+        found.extend(
+            tables
+                .table_names()
+                .iter()
+                .filter(|n| named(n))
+                .map(|n| format!("{region} table {n}")),
+        );
+        let functions = aws.lambda(region).list_functions().send().await.unwrap();
+        found.extend(
+            functions
+                .functions()
+                .iter()
+                .filter_map(|f| f.function_name())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} function {n}")),
+        );
+        let apis = aws.apigateway(region).get_rest_apis().send().await.unwrap();
+        found.extend(
+            apis.items()
+                .iter()
+                .filter_map(|a| a.name())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} rest api {n}")),
+        );
+        let topics = aws.sns(region).list_topics().send().await.unwrap();
+        found.extend(
+            topics
+                .topics()
+                .iter()
+                .filter_map(|t| t.topic_arn())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} topic {n}")),
+        );
+        let cw = aws.cloudwatch(region);
+        let alarms = cw.describe_alarms().send().await.unwrap();
+        found.extend(
+            alarms
+                .metric_alarms()
+                .iter()
+                .filter_map(|a| a.alarm_name())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} alarm {n}")),
+        );
+        let dashboards = cw.list_dashboards().send().await.unwrap();
+        found.extend(
+            dashboards
+                .dashboard_entries()
+                .iter()
+                .filter_map(|d| d.dashboard_name())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} dashboard {n}")),
+        );
+        let machines = aws.sfn(region).list_state_machines().send().await.unwrap();
+        found.extend(
+            machines
+                .state_machines()
+                .iter()
+                .map(|m| m.name())
+                .filter(|n| named(n))
+                .map(|n| format!("{region} state machine {n}")),
+        );
+    }
+    let roles = aws.iam().list_roles().send().await.unwrap();
+    found.extend(
+        roles
+            .roles()
+            .iter()
+            .map(|r| r.role_name())
+            .filter(|n| named(n))
+            .map(|n| format!("role {n}")),
+    );
+    let route53 = aws.route53();
+    let zones = route53.list_hosted_zones().send().await.unwrap();
+    found.extend(
+        zones
+            .hosted_zones()
+            .iter()
+            .map(|z| z.name())
+            .filter(|n| n.contains(&format!("payment-{env}.")))
+            .map(|n| format!("hosted zone {n}")),
+    );
+    let checks = route53.list_health_checks().send().await.unwrap();
+    for check in checks.health_checks() {
+        let tags = route53
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Healthcheck)
+            .resource_id(check.id())
+            .send()
+            .await
+            .unwrap();
+        let ours = tags
+            .resource_tag_set()
+            .into_iter()
+            .flat_map(|t| t.tags())
+            .any(|t| t.key() == Some("drctl:env") && t.value() == Some(env));
+        if ours {
+            found.push(format!("health check {}", check.id()));
+        }
     }
     let buckets = aws.s3(PRIMARY).list_buckets().send().await.unwrap();
     found.extend(

@@ -15,7 +15,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         .assert()
         .code(2)
         .stdout(predicate::str::contains(
-            "Plan: 56 to add, 0 to change, 0 to destroy.",
+            "Plan: 141 to add, 0 to change, 0 to destroy.",
         ))
         .stdout(predicate::str::contains(
             "+ primary/ec2.vpc/payment (us-east-1)",
@@ -26,7 +26,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "56 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped",
+            "141 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped",
         ));
 
     // In sync, with and without reading everything back.
@@ -42,9 +42,9 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     assert_eq!(state["format_version"], 1);
-    assert_eq!(state["resources"].as_object().unwrap().len(), 56);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 141);
     assert!(
-        state["serial"].as_u64().unwrap() >= 56,
+        state["serial"].as_u64().unwrap() >= 141,
         "state is written after every resource"
     );
     #[cfg(unix)]
@@ -112,7 +112,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     ws.drctl(&["destroy", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("56 deleted, 0 failed"));
+        .stdout(predicate::str::contains("141 deleted, 0 failed"));
     ws.drctl(&["show"])
         .assert()
         .success()
@@ -165,13 +165,18 @@ async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
         .stdout(predicate::str::contains(
             "secondary/ssm.parameter/feature-flags: changed outside drctl",
         ))
+        // The subnet and its association come back; the parameter is reset,
+        // and the DB subnet group takes the new subnet's id.
         .stdout(predicate::str::contains(
-            "Plan: 2 to add, 1 to change, 0 to destroy.",
+            "~ primary/rds.db_subnet_group/payment",
+        ))
+        .stdout(predicate::str::contains(
+            "Plan: 2 to add, 2 to change, 0 to destroy.",
         ));
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("2 created, 1 updated"));
+        .stdout(predicate::str::contains("2 created, 2 updated"));
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(0);
@@ -236,19 +241,19 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     let saved = state["resources"].as_object().unwrap().len();
-    assert!((1..56).contains(&saved), "{saved} resources saved");
+    assert!((1..141).contains(&saved), "{saved} resources saved");
 
     // The next apply creates exactly the rest: no duplicates.
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(format!("{} created", 56 - saved)));
+        .stdout(predicate::str::contains(format!("{} created", 141 - saved)));
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(0);
     let aws = aws(&ws.endpoint).await;
     let left = leftovers(&aws, "e2e-sigint").await;
-    let vpcs = left.iter().filter(|l| l.contains(" vpc ")).count();
+    let vpcs = left.iter().filter(|l| l.contains(" vpc Some(")).count();
     assert_eq!(vpcs, 2, "{left:#?}");
     ws.drctl(&["destroy", "--auto-approve"]).assert().success();
     assert!(leftovers(&aws, "e2e-sigint").await.is_empty());
