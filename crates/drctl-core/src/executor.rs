@@ -10,6 +10,7 @@ use thiserror::Error;
 use tokio::task::JoinSet;
 
 use crate::address::Address;
+use crate::journal::{Intent, IntentLog, IntentOp, JournalError};
 use crate::operations::{OpKind, OperationGraph};
 use crate::plan::ResourceChange;
 use crate::provider::{Applied, OpContext, ProviderError, Providers};
@@ -104,6 +105,10 @@ pub enum ExecError {
         "{0}; every operation finished before this was reported, so re-running will pick up from the last saved state"
     )]
     Persist(#[source] StoreError),
+    #[error(
+        "{0}; no operation was started without its intent recorded, so re-running will recover"
+    )]
+    Journal(#[source] JournalError),
 }
 
 pub struct Executor {
@@ -142,14 +147,18 @@ impl Executor {
         Arc::clone(&self.stop)
     }
 
-    /// Applies `changes` to `state`, persisting through `sink` after each
-    /// finished operation. Provider failures are in the report; only a
-    /// failure to save state is an `Err`.
+    /// Applies `changes` to `state`. Every create and delete is recorded in
+    /// `log` before its call; state is saved through `sink` after each
+    /// finished operation, and only then is the intent cleared. A failed
+    /// operation's intent stays open: the call may have done something,
+    /// and the next run's recovery looks. Provider failures are in the
+    /// report; only failing to save state or the journal is an `Err`.
     pub async fn run(
         &self,
         changes: &[ResourceChange],
         state: &mut State,
         sink: &mut dyn StateSink,
+        log: &mut dyn IntentLog,
         observer: &dyn Observer,
     ) -> Result<Report, ExecError> {
         for c in changes {
@@ -165,11 +174,12 @@ impl Executor {
         let mut queue = ReadyQueue::new(&graph.waits_on);
         let mut running: JoinSet<Finished> = JoinSet::new();
         let mut report = Report::default();
-        let mut persist_error = None;
+        let mut fatal: Option<ExecError> = None;
+        let mut intents: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
         let mut failed_addresses = BTreeSet::new();
 
         loop {
-            while persist_error.is_none()
+            while fatal.is_none()
                 && !self.stop.load(Ordering::SeqCst)
                 && running.len() < self.parallelism
             {
@@ -177,7 +187,14 @@ impl Executor {
                 let operation = &graph.operations[op];
                 let change = &changes[operation.change];
                 match self.start(op, operation.kind, change, state) {
-                    Ok(Some(job)) => {
+                    Ok(Some((job, intent))) => {
+                        if let Some(mut intent) = intent {
+                            if let Err(e) = log.record(&mut intent) {
+                                fatal = Some(ExecError::Journal(e));
+                                break;
+                            }
+                            intents.insert(op, intent.id);
+                        }
                         observer.event(&Event::Started {
                             address: change.address.clone(),
                             kind: operation.kind,
@@ -266,10 +283,17 @@ impl Executor {
                 }
             }
             match sink.persist(state) {
-                Ok(()) => queue.succeeded(done.op),
+                Ok(()) => {
+                    queue.succeeded(done.op);
+                    if let Some(id) = intents.remove(&done.op)
+                        && let Err(e) = log.clear(id)
+                    {
+                        fatal = Some(ExecError::Journal(e));
+                    }
+                }
                 // Stop starting work; let what runs finish and keep trying
                 // to save it.
-                Err(e) => persist_error = Some(e),
+                Err(e) => fatal = Some(ExecError::Persist(e)),
             }
         }
         let mut not_started: Vec<Address> = queue
@@ -280,8 +304,8 @@ impl Executor {
         not_started.dedup();
         report.not_started = not_started;
         report.elapsed = started.elapsed();
-        match persist_error {
-            Some(e) => Err(ExecError::Persist(e)),
+        match fatal {
+            Some(e) => Err(e),
             None => Ok(report),
         }
     }
@@ -319,7 +343,13 @@ impl Executor {
         kind: OpKind,
         change: &ResourceChange,
         state: &State,
-    ) -> Result<Option<impl Future<Output = Finished> + Send + 'static>, String> {
+    ) -> Result<
+        Option<(
+            impl Future<Output = Finished> + Send + 'static,
+            Option<Intent>,
+        )>,
+        String,
+    > {
         let provider = Arc::clone(
             self.providers
                 .get(change.address.kind())
@@ -363,7 +393,28 @@ impl Executor {
             (OpKind::Delete, None) => return Ok(None),
             _ => {}
         }
-        Ok(Some(async move {
+        let intent = match kind {
+            OpKind::Update => None,
+            OpKind::Create => Some(Intent {
+                id: 0,
+                op: IntentOp::Create,
+                address: change.address.clone(),
+                region: change.region.clone(),
+                inputs: inputs.clone(),
+                resource_id: None,
+                dependencies: change.depends_on.clone(),
+            }),
+            OpKind::Delete => Some(Intent {
+                id: 0,
+                op: IntentOp::Delete,
+                address: change.address.clone(),
+                region: change.region.clone(),
+                inputs: Attributes::new(),
+                resource_id: prior.as_ref().map(|p| p.id.clone()),
+                dependencies: Default::default(),
+            }),
+        };
+        let job = async move {
             let started = Instant::now();
             let result = match kind {
                 OpKind::Create => provider.create(&ctx, &inputs).await.map(Outcome::Created),
@@ -388,7 +439,8 @@ impl Executor {
                 result,
                 elapsed: started.elapsed(),
             }
-        }))
+        };
+        Ok(Some((job, intent)))
     }
 }
 

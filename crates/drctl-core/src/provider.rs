@@ -113,6 +113,21 @@ pub trait Provider: Send + Sync {
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError>;
 
+    /// Finds the resource a create with `inputs` in this context made, if
+    /// it exists: by its deterministic name, or by its `drctl:address` tag
+    /// where AWS names it. Crash recovery adopts what this returns.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let _ = inputs;
+        Err(ProviderError::new(
+            "find",
+            format!("kind `{}` cannot look resources up yet", ctx.address.kind()),
+        ))
+    }
+
     /// Deleting something already gone succeeds.
     async fn delete(
         &self,

@@ -105,6 +105,20 @@ impl Provider for MemoryProvider {
         ]))
     }
 
+    async fn find(
+        &self,
+        _ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, stored)| *stored == inputs)
+            .map(|(id, _)| id.clone()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

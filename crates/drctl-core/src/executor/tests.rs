@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::graph::DesiredGraph;
+use crate::journal::NoJournal;
 use crate::planner::{plan_apply, plan_destroy};
 use crate::resource::ResourceSpec;
 use crate::testing::MemoryProvider;
@@ -57,7 +58,7 @@ async fn apply(
     let changes = plan_apply(&desired(), state, &providers(p));
     let mut sink = CountingSink::default();
     let report = Executor::new(providers(p), "dev", parallelism)
-        .run(&changes, state, &mut sink, &|_: &Event| {})
+        .run(&changes, state, &mut sink, &mut NoJournal, &|_: &Event| {})
         .await
         .unwrap();
     (report, sink)
@@ -135,6 +136,7 @@ async fn parallelism_bound_is_respected_and_the_graph_bounds_otherwise() {
                 &changes,
                 &mut state,
                 &mut CountingSink::default(),
+                &mut NoJournal,
                 &|_: &Event| {},
             )
             .await
@@ -160,6 +162,7 @@ async fn destroy_runs_in_reverse_dependency_order() {
             &changes,
             &mut state,
             &mut CountingSink::default(),
+            &mut NoJournal,
             &|_: &Event| {},
         )
         .await
@@ -224,6 +227,7 @@ async fn a_stopped_run_finishes_what_runs_and_starts_nothing_more() {
             &changes,
             &mut state,
             &mut CountingSink::default(),
+            &mut NoJournal,
             &observer,
         )
         .await
