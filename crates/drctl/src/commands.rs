@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT};
 use drctl_core::executor::{Event, Executor};
+use drctl_core::journal::Journal;
 use drctl_core::lock;
 use drctl_core::plan::{self, Plan, PlanOperation};
 use drctl_core::planner::{plan_apply, plan_destroy};
@@ -63,17 +64,26 @@ async fn refresh_state(session: &Session, state: &mut State, parallelism: usize)
 }
 
 /// Plans against current state; with `refresh`, the state is first read
-/// back from AWS and saved (it is the truth about what exists).
+/// back from AWS and saved (it is the truth about what exists). `locked`:
+/// the caller holds the state lock, so an interrupted run is recovered
+/// first (recovery writes state and removes the journal).
 async fn make_plan(
     session: &Session,
     refresh_first: bool,
     verify_account: bool,
     parallelism: usize,
+    locked: bool,
 ) -> Result<(Plan, State)> {
     let (mut state, exists) = session.load_state()?;
+    // The graph's shape does not depend on the account: check it before
+    // the first API call.
+    session.desired(PLACEHOLDER_ACCOUNT)?;
+    if locked {
+        session.recover(&mut state).await?;
+    }
     let account = session.resolve_account(&mut state, verify_account).await?;
     let desired = session.desired(&account)?;
-    let mut exists = exists;
+    let mut exists = exists || session.store.path().exists();
     if refresh_first && !state.resources.is_empty() {
         let before = state.clone();
         refresh_state(session, &mut state, parallelism).await?;
@@ -90,12 +100,20 @@ async fn make_plan(
 }
 
 async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCode> {
-    let _lock = if args.refresh {
-        Some(session.lock("plan --refresh")?)
+    // Recovering an interrupted run writes state, so it needs the lock too.
+    let lock = if args.refresh || session.has_open_intents()? {
+        Some(session.lock("plan")?)
     } else {
         None
     };
-    let (plan, _) = make_plan(session, args.refresh, false, args.parallelism).await?;
+    let (plan, _) = make_plan(
+        session,
+        args.refresh,
+        false,
+        args.parallelism,
+        lock.is_some(),
+    )
+    .await?;
     if args.json {
         println!(
             "{}",
@@ -168,13 +186,22 @@ async fn execute(
         }
     });
     let mut store = session.store.clone();
+    let mut journal = Journal::begin(session.store.dir(), &session.env);
     let report = executor
-        .run(&plan.changes, &mut state, &mut store, &|e: &Event| {
-            render::progress(e)
-        })
+        .run(
+            &plan.changes,
+            &mut state,
+            &mut store,
+            &mut journal,
+            &|e: &Event| render::progress(e),
+        )
         .await;
     interrupts.abort();
     let report = report?;
+    // Intents of failed operations stay for the next run's recovery.
+    if !session.has_open_intents()? {
+        Journal::remove(session.store.dir(), &session.env)?;
+    }
     print!("{}", render::report(&report, verb));
     Ok(if report.is_success() {
         ExitCode::SUCCESS
@@ -186,7 +213,7 @@ async fn execute(
 async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
     let _lock = session.lock("apply")?;
     let (plan, state) = match &args.plan_file {
-        None => make_plan(session, args.refresh, true, args.parallelism).await?,
+        None => make_plan(session, args.refresh, true, args.parallelism, true).await?,
         Some(file) => {
             let path = session.plan_path(file);
             let bytes = std::fs::read(&path)
@@ -205,6 +232,9 @@ async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
                 );
             }
             let (mut state, exists) = session.load_state()?;
+            // Adopting what an interrupted run left changes state, and so
+            // makes the plan stale: it was made without those resources.
+            session.recover(&mut state).await?;
             if let Some(why) = plan.staleness(&state, exists) {
                 bail!(
                     "stale plan {}: {why}. Run `drctl plan --env {} --out FILE` again",
@@ -239,6 +269,7 @@ async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
 async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
     let _lock = session.lock("destroy")?;
     let (mut state, exists) = session.load_state()?;
+    session.recover(&mut state).await?;
     if state.resources.is_empty() {
         println!(
             "Nothing to destroy: the state of `{}` is empty.",

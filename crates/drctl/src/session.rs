@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use drctl_aws::AwsContext;
 use drctl_blueprint::{Blueprint, Config, EnvSettings};
+use drctl_core::journal::Journal;
 use drctl_core::lock::StateLock;
+use drctl_core::recovery::recover;
 use drctl_core::store::StateStore;
 use drctl_core::{DesiredGraph, State};
 use tokio::sync::OnceCell;
@@ -77,6 +79,41 @@ impl Session {
         }
         state.account_id = Some(actual.clone());
         Ok(actual)
+    }
+
+    /// Resolves the intents an interrupted run left open (the caller holds
+    /// the lock): adopts what was created, drops what was deleted, saves
+    /// state and removes the journal.
+    pub async fn recover(&self, state: &mut State) -> Result<()> {
+        let dir = self.store.dir();
+        let intents = Journal::open_intents(dir, &self.env)?;
+        if !intents.is_empty() {
+            println!(
+                "Recovering {} operation(s) an interrupted run left unfinished...",
+                intents.len()
+            );
+            let providers = drctl_aws::providers(self.aws().await);
+            let report = recover(state, &intents, &providers).await?;
+            for a in &report.adopted {
+                println!("  {a}: created by the interrupted run; now recorded in state");
+            }
+            for a in &report.not_created {
+                println!("  {a}: its create never took effect");
+            }
+            for a in &report.deleted {
+                println!("  {a}: deleted by the interrupted run; removed from state");
+            }
+            if !report.adopted.is_empty() || !report.deleted.is_empty() {
+                self.store.save(state)?;
+            }
+        }
+        Journal::remove(dir, &self.env)?;
+        Ok(())
+    }
+
+    /// Whether the journal holds intents of an interrupted run.
+    pub fn has_open_intents(&self) -> Result<bool> {
+        Ok(!Journal::open_intents(self.store.dir(), &self.env)?.is_empty())
     }
 
     /// The environment's desired graph, checked against the providers.
