@@ -89,6 +89,34 @@ impl Kit {
             .map(|o| o.inputs)
     }
 
+    /// Crash recovery: `find` with the create's context and inputs gives
+    /// the created id; after `delete` (see `delete_found`) it gives nothing.
+    pub(crate) async fn found(&self, ctx: &OpContext, applied: &Applied, inputs: &Attributes) {
+        let found = self.provider(ctx).find(ctx, inputs).await.unwrap();
+        assert_eq!(
+            found.as_deref(),
+            Some(applied.id.as_str()),
+            "find of {}",
+            ctx.address
+        );
+    }
+
+    /// `delete`, then `find` no longer finds it.
+    pub(crate) async fn delete_found(
+        &self,
+        ctx: &OpContext,
+        applied: &Applied,
+        inputs: &Attributes,
+    ) {
+        self.delete(ctx, applied, inputs).await;
+        assert_eq!(
+            self.provider(ctx).find(ctx, inputs).await.unwrap(),
+            None,
+            "find of {} after delete",
+            ctx.address
+        );
+    }
+
     /// Deletes, checks it is gone, and that deleting again succeeds.
     pub(crate) async fn delete(&self, ctx: &OpContext, applied: &Applied, inputs: &Attributes) {
         let p = self.provider(ctx);
@@ -161,7 +189,14 @@ async fn vpc_lifecycle_and_drift() {
         .unwrap();
     let seen = kit.read(&ctx, &applied.id, &inputs).await.unwrap();
     assert_eq!(seen["tags"], json!({"Name": "b"}));
-    kit.delete(&ctx, &applied, &inputs).await;
+    kit.found(&ctx, &applied, &inputs).await;
+    // Another address of the same env finds nothing.
+    let other = kit.ctx("secondary/ec2.vpc/payment", SECONDARY);
+    assert_eq!(
+        kit.provider(&other).find(&other, &inputs).await.unwrap(),
+        None
+    );
+    kit.delete_found(&ctx, &applied, &inputs).await;
 }
 
 #[tokio::test]
@@ -244,11 +279,24 @@ async fn subnet_route_table_route_association_and_gateway() {
         json!(false)
     );
 
-    kit.delete(&actx, &assoc, &ainputs).await;
+    for (ctx, applied, inputs) in [
+        (&actx, &assoc, &ainputs),
+        (&tctx, &table, &tinputs),
+        (&gctx, &igw, &ginputs),
+        (&sctx, &subnet, &sinputs),
+    ] {
+        kit.found(ctx, applied, inputs).await;
+    }
+    // The route was deleted out of band above: nothing to find.
+    assert_eq!(
+        kit.provider(&rctx).find(&rctx, &rinputs).await.unwrap(),
+        None
+    );
+    kit.delete_found(&actx, &assoc, &ainputs).await;
     kit.delete(&rctx, &route, &rinputs).await;
-    kit.delete(&tctx, &table, &tinputs).await;
-    kit.delete(&gctx, &igw, &ginputs).await;
-    kit.delete(&sctx, &subnet, &sinputs).await;
+    kit.delete_found(&tctx, &table, &tinputs).await;
+    kit.delete_found(&gctx, &igw, &ginputs).await;
+    kit.delete_found(&sctx, &subnet, &sinputs).await;
     kit.delete(&vctx, &vpc, &vinputs).await;
 }
 
@@ -310,8 +358,9 @@ async fn security_groups_with_named_rules_and_rule_drift() {
     p.update(&dctx, &db.id, &seen, &dinputs).await.unwrap();
     assert_eq!(kit.read(&dctx, &db.id, &dinputs).await.unwrap(), dinputs);
 
-    kit.delete(&dctx, &db, &dinputs).await;
-    kit.delete(&lctx, &lambda, &linputs).await;
+    kit.found(&dctx, &db, &dinputs).await;
+    kit.delete_found(&dctx, &db, &dinputs).await;
+    kit.delete_found(&lctx, &lambda, &linputs).await;
     kit.delete(&vctx, &vpc, &vinputs).await;
 }
 
@@ -376,7 +425,8 @@ async fn bucket_settings_update_and_drift() {
             .send()
             .await
             .unwrap();
-        kit.delete(&ctx, &bucket, &inputs).await;
+        kit.found(&ctx, &bucket, &inputs).await;
+        kit.delete_found(&ctx, &bucket, &inputs).await;
     }
 }
 
@@ -406,7 +456,8 @@ async fn parameter_value_update_and_drift() {
         kit.read(&ctx, &param.id, &inputs).await.unwrap()["value"],
         json!("tampered")
     );
-    kit.delete(&ctx, &param, &inputs).await;
+    kit.found(&ctx, &param, &inputs).await;
+    kit.delete_found(&ctx, &param, &inputs).await;
 }
 
 #[test]
@@ -485,12 +536,19 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
         json!([ids[0]])
     );
 
-    kit.delete(&pctx, &endpoint, &pinputs).await;
+    for (ctx, applied, inputs) in [
+        (&pctx, &endpoint, &pinputs),
+        (&nctx, &nat, &ninputs),
+        (&ectx, &eip, &einputs),
+    ] {
+        kit.found(ctx, applied, inputs).await;
+    }
+    kit.delete_found(&pctx, &endpoint, &pinputs).await;
     for (tctx, t, ti) in &tables {
         kit.delete(tctx, t, ti).await;
     }
-    kit.delete(&nctx, &nat, &ninputs).await;
-    kit.delete(&ectx, &eip, &einputs).await;
+    kit.delete_found(&nctx, &nat, &ninputs).await;
+    kit.delete_found(&ectx, &eip, &einputs).await;
     kit.delete(&sctx, &subnet, &sinputs).await;
     kit.delete(&vctx, &vpc, &vinputs).await;
 }
@@ -528,8 +586,10 @@ async fn bucket_replication_with_time_control_metrics_and_delete_markers() {
         .await
         .unwrap();
     assert!(kit.read(&ctx, &repl.id, &inputs).await.is_none());
+    assert_eq!(kit.provider(&ctx).find(&ctx, &inputs).await.unwrap(), None);
     kit.provider(&ctx).create(&ctx, &inputs).await.unwrap();
-    kit.delete(&ctx, &repl, &inputs).await;
+    kit.found(&ctx, &repl, &inputs).await;
+    kit.delete_found(&ctx, &repl, &inputs).await;
     for (c, b, i) in &buckets {
         kit.delete(c, b, i).await;
     }

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{sync_tags, tag_spec, tags_json};
+use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{api_error, attrs, has_code};
 
@@ -93,6 +93,26 @@ impl Provider for Eip {
         observed.map(|o| o.outputs).ok_or_else(|| {
             ProviderError::new("ec2:DescribeAddresses", "address disappeared during update")
         })
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_addresses()
+            .set_filters(Some(identity_filters(ctx)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeAddresses", e))?;
+        Ok(out
+            .addresses()
+            .iter()
+            .find_map(|a| a.allocation_id())
+            .map(str::to_owned))
     }
 
     async fn delete(

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::ResourceType;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{sync_tags, tag_spec, tags_json};
+use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{api_error, attrs, has_code, opt_str, req_str};
 
@@ -132,6 +132,26 @@ impl Provider for InternetGateway {
         }
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(outputs(id))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_internet_gateways()
+            .set_filters(Some(identity_filters(ctx)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeInternetGateways", e))?;
+        Ok(out
+            .internet_gateways()
+            .iter()
+            .find_map(|g| g.internet_gateway_id())
+            .map(str::to_owned))
     }
 
     async fn delete(

@@ -67,6 +67,32 @@ pub(crate) fn tag_spec(ctx: &OpContext, inputs: &Attributes, ty: ResourceType) -
         .build()
 }
 
+/// Filters selecting the resource drctl tagged for this address and env:
+/// how resources with AWS-generated ids are found again after a crash.
+pub(crate) fn identity_filters(ctx: &OpContext) -> Vec<aws_sdk_ec2::types::Filter> {
+    use crate::support::{TAG_ADDRESS, TAG_ENV};
+    vec![
+        aws_sdk_ec2::types::Filter::builder()
+            .name(format!("tag:{TAG_ADDRESS}"))
+            .values(ctx.address.to_string())
+            .build(),
+        aws_sdk_ec2::types::Filter::builder()
+            .name(format!("tag:{TAG_ENV}"))
+            .values(ctx.env.clone())
+            .build(),
+    ]
+}
+
+/// Whether `tags` carry this address's and env's identity tags.
+pub(crate) fn has_identity(ctx: &OpContext, tags: &[Tag]) -> bool {
+    use crate::support::{TAG_ADDRESS, TAG_ENV};
+    let has = |k: &str, v: &str| {
+        tags.iter()
+            .any(|t| t.key() == Some(k) && t.value() == Some(v))
+    };
+    has(TAG_ADDRESS, &ctx.address.to_string()) && has(TAG_ENV, &ctx.env)
+}
+
 pub(crate) fn tags_json(tags: &[Tag]) -> Json {
     observed_tags(tags.iter().filter_map(|t| {
         Some((

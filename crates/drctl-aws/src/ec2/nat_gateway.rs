@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{sync_tags, tag_spec, tags_json};
+use super::{has_identity, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{api_error, attrs, has_code, req_str, wait_for};
 
@@ -130,6 +130,44 @@ impl Provider for NatGateway {
     ) -> Result<Attributes, ProviderError> {
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(attrs([("nat_gateway_id", json!(id))]))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // By subnet, then by identity tags (tag filters are not honoured
+        // everywhere on this call); a deleted gateway does not count.
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_nat_gateways()
+            .filter(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("subnet-id")
+                    .values(req_str(ctx, inputs, "subnet_id")?)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeNatGateways", e))?;
+        Ok(out
+            .nat_gateways()
+            .iter()
+            .filter(|n| has_identity(ctx, n.tags()))
+            .filter(|n| {
+                !matches!(
+                    n.state(),
+                    Some(
+                        NatGatewayState::Deleted
+                            | NatGatewayState::Deleting
+                            | NatGatewayState::Failed
+                    )
+                )
+            })
+            .find_map(|n| n.nat_gateway_id())
+            .map(str::to_owned))
     }
 
     async fn delete(

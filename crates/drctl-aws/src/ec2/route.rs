@@ -137,6 +137,20 @@ impl Provider for Route {
         Ok(attrs([("route_table_id", json!(table))]))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // A route is identified by its table and destination.
+        let table = req_str(ctx, inputs, "route_table_id")?;
+        let dest = req_str(ctx, inputs, "destination_cidr_block")?;
+        Ok(self
+            .read(ctx, "", inputs)
+            .await?
+            .map(|_| format!("{table}_{dest}")))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{sync_tags, tag_spec, tags_json};
+use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{api_error, attrs, has_code, req_str};
 
@@ -92,6 +92,26 @@ impl Provider for RouteTable {
     ) -> Result<Attributes, ProviderError> {
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(outputs(id))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_route_tables()
+            .set_filters(Some(identity_filters(ctx)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
+        Ok(out
+            .route_tables()
+            .iter()
+            .find_map(|t| t.route_table_id())
+            .map(str::to_owned))
     }
 
     async fn delete(

@@ -99,6 +99,35 @@ impl Provider for RouteTableAssociation {
         Ok(attrs([("association_id", json!(id))]))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // A subnet has at most one association: look for it on the table.
+        let subnet = req_str(ctx, inputs, "subnet_id")?;
+        let table = req_str(ctx, inputs, "route_table_id")?;
+        let out = match self
+            .0
+            .ec2(&ctx.region)
+            .describe_route_tables()
+            .route_table_ids(table)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
+        };
+        Ok(out
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .find(|a| a.subnet_id() == Some(subnet))
+            .and_then(|a| a.route_table_association_id())
+            .map(str::to_owned))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

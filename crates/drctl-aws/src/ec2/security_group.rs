@@ -327,6 +327,34 @@ impl Provider for SecurityGroup {
         Ok(outputs(id))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Group names are unique per VPC.
+        let filter = |name: &str, value: &str| {
+            aws_sdk_ec2::types::Filter::builder()
+                .name(name)
+                .values(value)
+                .build()
+        };
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_security_groups()
+            .filters(filter("group-name", req_str(ctx, inputs, "name")?))
+            .filters(filter("vpc-id", req_str(ctx, inputs, "vpc_id")?))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
+        Ok(out
+            .security_groups()
+            .iter()
+            .find_map(|g| g.group_id())
+            .map(str::to_owned))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

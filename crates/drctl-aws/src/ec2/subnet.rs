@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{sync_tags, tag_spec, tags_json};
+use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{api_error, attrs, bool_or, has_code, req_str};
 
@@ -128,6 +128,26 @@ impl Provider for Subnet {
         }
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(outputs(id, req_str(ctx, inputs, "availability_zone")?))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_subnets()
+            .set_filters(Some(identity_filters(ctx)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeSubnets", e))?;
+        Ok(out
+            .subnets()
+            .iter()
+            .find_map(|s| s.subnet_id())
+            .map(str::to_owned))
     }
 
     async fn delete(

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{sync_tags, tag_spec, tags_json};
+use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{api_error, attrs, bool_or, has_code, req_str};
 use std::sync::Arc;
@@ -144,6 +144,26 @@ impl Provider for Vpc {
         self.set_dns(ctx, id, inputs, Some(prior)).await?;
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(Self::outputs(id, req_str(ctx, inputs, "cidr_block")?))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_vpcs()
+            .set_filters(Some(identity_filters(ctx)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeVpcs", e))?;
+        Ok(out
+            .vpcs()
+            .iter()
+            .find_map(|v| v.vpc_id())
+            .map(str::to_owned))
     }
 
     async fn delete(

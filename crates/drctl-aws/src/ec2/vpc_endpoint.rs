@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
-use super::{sync_tags, tag_spec, tags_json};
+use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{api_error, attrs, has_code, req_str};
 
@@ -136,6 +136,30 @@ impl Provider for VpcEndpoint {
         }
         sync_tags(&ec2, id, prior, inputs).await?;
         Ok(attrs([("vpc_endpoint_id", json!(id))]))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_vpc_endpoints()
+            .set_filters(Some(identity_filters(ctx)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeVpcEndpoints", e))?;
+        Ok(out
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| {
+                let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
+                !matches!(state.as_deref(), Some("deleted" | "deleting"))
+            })
+            .find_map(|e| e.vpc_endpoint_id())
+            .map(str::to_owned))
     }
 
     async fn delete(

@@ -376,6 +376,31 @@ impl Provider for Bucket {
         Ok(outputs(id, &ctx.region))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = req_str(ctx, inputs, "bucket")?;
+        match self
+            .0
+            .s3(&ctx.region)
+            .head_bucket()
+            .bucket(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Some(name.to_owned())),
+            Err(e)
+                if has_code(&e, GONE)
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(api_error("s3:HeadBucket", e)),
+        }
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

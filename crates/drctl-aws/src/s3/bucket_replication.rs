@@ -168,6 +168,18 @@ impl Provider for BucketReplication {
         Ok(attrs([("bucket", json!(id))]))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let bucket = req_str(ctx, inputs, "bucket")?;
+        Ok(self
+            .read(ctx, bucket, inputs)
+            .await?
+            .map(|_| bucket.to_owned()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

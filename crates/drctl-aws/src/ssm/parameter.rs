@@ -196,6 +196,15 @@ impl Provider for Parameter {
         Ok(outputs)
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = req_str(ctx, inputs, "name")?;
+        Ok(self.outputs(ctx, name).await?.map(|_| name.to_owned()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,
