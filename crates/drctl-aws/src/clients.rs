@@ -134,6 +134,7 @@ macro_rules! regional_clients {
                         $sdk::Client::from_conf(
                             $sdk::config::Builder::from(&self.base)
                                 .region(Region::new(region.to_owned()))
+.interceptor(crate::crash::CrashSwitch)
                                 .build(),
                         )
                     })
@@ -168,6 +169,7 @@ impl Clients {
             aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
+                    .interceptor(crate::crash::CrashSwitch)
                     .force_path_style(self.path_style)
                     .build(),
             )
@@ -180,6 +182,7 @@ impl Clients {
             aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
+                    .interceptor(crate::crash::CrashSwitch)
                     .build(),
             )
         })
@@ -191,6 +194,7 @@ impl Clients {
             aws_sdk_route53::Client::from_conf(
                 aws_sdk_route53::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
+                    .interceptor(crate::crash::CrashSwitch)
                     .build(),
             )
         })

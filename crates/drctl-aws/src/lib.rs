@@ -7,6 +7,7 @@
 mod apigateway;
 mod clients;
 mod cloudwatch;
+mod crash;
 mod dynamodb;
 mod ec2;
 mod iam;
@@ -25,6 +26,7 @@ use drctl_core::Providers;
 use drctl_core::provider::{KindSchema, Schemas};
 
 pub use clients::{AwsContext, AwsError, GLOBAL_REGION};
+pub use crash::CRASH_ENV;
 
 use clients::Clients;
 
