@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use drctl_blueprint::lambda_code::package;
+use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY};
 use serde_json::{Value as Json, json};
 
@@ -28,6 +29,11 @@ fn allow(actions: &[&str], resource: &str) -> Json {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}]
     })
+}
+
+/// What crash recovery would adopt for `inputs` in `ctx`.
+async fn find(kit: &Kit, ctx: &OpContext, inputs: &Attributes) -> Option<String> {
+    kit.provider(ctx).find(ctx, inputs).await.unwrap()
 }
 
 fn role_inputs(name: &str) -> Json {
@@ -81,6 +87,11 @@ async fn role_policies_update_and_drift() {
         "{role:?}"
     );
     assert!(!out(&role, "role_id").is_empty());
+    // Crash recovery finds the role by its name.
+    assert_eq!(find(&kit, &ctx, &inputs).await, Some(role.id.clone()));
+    let mut other = inputs.clone();
+    other.insert("name".into(), json!("prov-iam-role-never"));
+    assert_eq!(find(&kit, &ctx, &other).await, None);
 
     // The identity tags are on the role, though not part of the inputs.
     let iam = kit.aws.iam();
@@ -130,6 +141,7 @@ async fn role_policies_update_and_drift() {
         .await
         .unwrap();
     kit.delete(&ctx, &role, &inputs).await;
+    assert_eq!(find(&kit, &ctx, &inputs).await, None);
 }
 
 /// A VPC with one subnet and one security group, made through the SDK.
@@ -219,6 +231,11 @@ async fn function_config_code_update_drift_and_permissions() {
     let tags = tags.tags().unwrap();
     assert_eq!(tags["drctl:env"], "prov-lambda");
     assert_eq!(tags["drctl:address"], ctx.address.to_string());
+    // Crash recovery finds the function by its name.
+    assert_eq!(find(&kit, &ctx, &inputs).await, Some(function.id.clone()));
+    let mut other = inputs.clone();
+    other.insert("function_name".into(), json!("prov-lambda-never"));
+    assert_eq!(find(&kit, &ctx, &other).await, None);
 
     // Drift: code deployed and memory changed out of band.
     let v3 = package("failover");
@@ -278,6 +295,8 @@ async fn function_config_code_update_drift_and_permissions() {
             .await;
         assert_eq!(p.id, format!("{name}/{sid}"));
         assert_eq!(out(&p, "statement_id"), sid);
+        // Crash recovery finds the statement by function and Sid.
+        assert_eq!(find(&kit, &pctx, &pinputs).await, Some(p.id.clone()));
         permissions.push((pctx, p, pinputs));
     }
     // Drift: a statement removed out of band is gone for drctl.
@@ -291,10 +310,16 @@ async fn function_config_code_update_drift_and_permissions() {
         .unwrap();
     assert!(kit.read(pctx, &p.id, pinputs).await.is_none());
     kit.delete(pctx, p, pinputs).await;
+    assert_eq!(find(&kit, pctx, pinputs).await, None);
     let (pctx, p, pinputs) = &permissions[0];
+    let mut other = pinputs.clone();
+    other.insert("statement_id".into(), json!("apigw-never"));
+    assert_eq!(find(&kit, pctx, &other).await, None);
     kit.delete(pctx, p, pinputs).await;
+    assert_eq!(find(&kit, pctx, pinputs).await, None);
 
     kit.delete(&ctx, &function, &inputs).await;
+    assert_eq!(find(&kit, &ctx, &inputs).await, None);
     // A permission of a function that is gone is gone too.
     kit.provider(pctx)
         .delete(pctx, &p.id, pinputs, &p.outputs)

@@ -1,5 +1,6 @@
 //! Provider tests: sfn.
 
+use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY};
 use serde_json::{Value as Json, json};
 
@@ -19,6 +20,11 @@ fn definition(function_arn: &str, retries: u32) -> Json {
             }
         }
     })
+}
+
+/// What crash recovery would adopt for `inputs` in `ctx`.
+async fn find(kit: &Kit, ctx: &OpContext, inputs: &Attributes) -> Option<String> {
+    kit.provider(ctx).find(ctx, inputs).await.unwrap()
 }
 
 fn role(name: &str) -> Json {
@@ -78,6 +84,11 @@ async fn state_machine_update_drift_and_recreate() {
     assert_eq!(sm.id, out(&sm, "arn"));
     assert_eq!(out(&sm, "name"), name);
     assert!(sm.id.ends_with(&format!(":stateMachine:{name}")), "{sm:?}");
+    // Crash recovery finds the machine by its name.
+    assert_eq!(find(&kit, &ctx, &inputs).await, Some(sm.id.clone()));
+    let mut other = inputs.clone();
+    other.insert("name".into(), json!("prov-sfn-never"));
+    assert_eq!(find(&kit, &ctx, &other).await, None);
 
     let sfn = kit.aws.sfn(region);
     let tags = sfn
@@ -112,6 +123,7 @@ async fn state_machine_update_drift_and_recreate() {
     assert_eq!(kit.read(&ctx, &sm.id, &inputs).await.unwrap(), inputs);
 
     kit.delete(&ctx, &sm, &inputs).await;
+    assert_eq!(find(&kit, &ctx, &inputs).await, None);
 
     // A replace creates the same name again: the new machine has only its
     // own tags, none of the deleted one's.
@@ -125,8 +137,10 @@ async fn state_machine_update_drift_and_recreate() {
     let p = kit.provider(&ctx);
     let sm2 = p.create(&ctx, &again).await.unwrap();
     assert_eq!(sm2.id, sm.id);
+    assert_eq!(find(&kit, &ctx, &again).await, Some(sm2.id.clone()));
     assert_eq!(kit.read(&ctx, &sm2.id, &again).await.unwrap(), again);
     kit.delete(&ctx, &sm2, &again).await;
+    assert_eq!(find(&kit, &ctx, &again).await, None);
 
     kit.delete(&r2ctx, &r2, &r2inputs).await;
     kit.delete(&r1ctx, &r1, &r1inputs).await;

@@ -362,6 +362,16 @@ impl Provider for Role {
         Ok(outputs(&role))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Role names are unique in the account, and the id is the name.
+        let name = req_str(ctx, inputs, "name")?;
+        Ok(self.get(name).await?.map(|_| name.to_owned()))
+    }
+
     async fn delete(
         &self,
         _ctx: &OpContext,

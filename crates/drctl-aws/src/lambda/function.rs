@@ -398,6 +398,20 @@ impl Provider for Function {
         Ok(outputs(&config))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Function names are unique per region, and the id is the name.
+        // DeleteFunction is synchronous (no deleting state to skip), and a
+        // function still Pending or Failed exists all the same: adopting it
+        // lets the next plan repair or replace it.
+        let name = req_str(ctx, inputs, "function_name")?;
+        let client = self.0.lambda(&ctx.region);
+        Ok(self.get(&client, name).await?.map(|_| name.to_owned()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

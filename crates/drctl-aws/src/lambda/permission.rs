@@ -164,6 +164,21 @@ impl Provider for Permission {
         Ok(attrs([("statement_id", json!(sid))]))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // A statement is identified by its function and Sid: it exists if
+        // the function's policy holds that Sid.
+        let id = format!(
+            "{}/{}",
+            req_str(ctx, inputs, "function_name")?,
+            req_str(ctx, inputs, "statement_id")?
+        );
+        Ok(self.read(ctx, &id, inputs).await?.map(|_| id))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
-use aws_sdk_sfn::types::{StateMachineType, Tag};
+use aws_sdk_sfn::types::{StateMachineStatus, StateMachineType, Tag};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
@@ -237,6 +237,30 @@ impl Provider for StateMachine {
             )
         })?;
         Ok(outputs(&sm))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Names are unique per account and region; the id is the ARN, which
+        // the listing gives (no partition to guess).
+        let name = req_str(ctx, inputs, "name")?;
+        let client = self.0.sfn(&ctx.region);
+        let mut machines = client.list_state_machines().into_paginator().items().send();
+        while let Some(item) = machines.next().await {
+            let item = item.map_err(|e| api_error("states:ListStateMachines", e))?;
+            if item.name() != name {
+                continue;
+            }
+            let arn = item.state_machine_arn();
+            // Deletion is asynchronous: a machine DELETING is on its way out.
+            return Ok(self.describe(&client, arn).await?.and_then(|sm| {
+                (sm.status() != Some(&StateMachineStatus::Deleting)).then(|| arn.to_owned())
+            }));
+        }
+        Ok(None)
     }
 
     async fn delete(
