@@ -58,6 +58,16 @@ async fn global_table_replica_pitr_drift_and_delete() {
     assert!(out(&applied, "stream_arn").contains(&format!("table/{TABLE}/stream/")));
     assert!(out(&applied, "arn").contains(PRIMARY));
 
+    // Crash recovery finds the table by its name, and nothing by another.
+    let p = kit.provider(&ctx);
+    assert_eq!(
+        p.find(&ctx, &inputs).await.unwrap().as_deref(),
+        Some(applied.id.as_str())
+    );
+    let mut other = inputs.clone();
+    other.insert("table_name".into(), json!("prov-ddb-never-created"));
+    assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
+
     // The replica is a table of the same name in the other region.
     assert_eq!(
         replicas_seen_in(&kit, SECONDARY).await,
@@ -80,7 +90,6 @@ async fn global_table_replica_pitr_drift_and_delete() {
         .unwrap();
     let seen = kit.read(&ctx, &applied.id, &inputs).await.unwrap();
     assert_eq!(seen["point_in_time_recovery"], json!(false));
-    let p = kit.provider(&ctx);
     p.update(&ctx, &applied.id, &seen, &inputs).await.unwrap();
     assert_eq!(kit.read(&ctx, &applied.id, &inputs).await.unwrap(), inputs);
 
@@ -96,4 +105,5 @@ async fn global_table_replica_pitr_drift_and_delete() {
     kit.delete(&ctx, &applied, &inputs).await;
     assert_eq!(replicas_seen_in(&kit, PRIMARY).await, None);
     assert_eq!(replicas_seen_in(&kit, SECONDARY).await, None);
+    assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);
 }

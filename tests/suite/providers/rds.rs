@@ -61,6 +61,31 @@ impl Network {
     }
 }
 
+/// What crash recovery's lookup finds for these inputs.
+async fn find(kit: &Kit, ctx: &OpContext, inputs: &Attributes) -> Option<String> {
+    kit.provider(ctx).find(ctx, inputs).await.unwrap()
+}
+
+/// Finds the resource by the inputs it was created with, and nothing under
+/// a name never created.
+async fn assert_findable(
+    kit: &Kit,
+    ctx: &OpContext,
+    applied: &Applied,
+    inputs: &Attributes,
+    name_key: &str,
+) {
+    assert_eq!(
+        find(kit, ctx, inputs).await.as_deref(),
+        Some(applied.id.as_str()),
+        "find {}",
+        ctx.address
+    );
+    let mut other = inputs.clone();
+    other.insert(name_key.into(), json!("prov-rds-never-created"));
+    assert_eq!(find(kit, ctx, &other).await, None, "find {}", ctx.address);
+}
+
 /// No input or output carries a password: the only key that mentions one
 /// is the flag handing the password to RDS.
 fn assert_no_password(inputs: &Attributes, outputs: &Attributes) {
@@ -91,6 +116,7 @@ async fn aurora_global_database_across_two_regions() {
         .lifecycle(&gctx, global_inputs(true), Some(global_inputs(false)))
         .await;
     assert!(out(&global, "arn").contains(global_id));
+    assert_findable(&kit, &gctx, &global, &ginputs, "global_cluster_identifier").await;
 
     // Subnet groups: the primary's grows from one subnet to two.
     let mut groups = Vec::new();
@@ -108,6 +134,7 @@ async fn aurora_global_database_across_two_regions() {
             )
             .await;
         assert_eq!(g.outputs["name"], json!(name));
+        assert_findable(&kit, &ctx, &g, &inputs, "name").await;
         groups.push((ctx, g, inputs));
     }
 
@@ -135,6 +162,7 @@ async fn aurora_global_database_across_two_regions() {
     assert!(!out(&primary, "endpoint").is_empty());
     assert!(!out(&primary, "reader_endpoint").is_empty());
     assert_no_password(&pinputs, &primary.outputs);
+    assert_findable(&kit, &pctx, &primary, &pinputs, "cluster_identifier").await;
 
     // Its writer instance; the class changes in place.
     let ictx = kit.ctx("primary/rds.instance/payment-1", PRIMARY);
@@ -150,6 +178,7 @@ async fn aurora_global_database_across_two_regions() {
         )
         .await;
     assert!(!out(&instance, "endpoint").is_empty());
+    assert_findable(&kit, &ictx, &instance, &iinputs, "instance_identifier").await;
 
     // The secondary joins the global cluster as a reader: no master user.
     let sctx = kit.ctx("secondary/rds.cluster/payment", SECONDARY);
@@ -168,6 +197,7 @@ async fn aurora_global_database_across_two_regions() {
         .await;
     assert_eq!(secondary.outputs["master_user_secret_arn"], json!(""));
     assert_no_password(&sinputs, &secondary.outputs);
+    assert_findable(&kit, &sctx, &secondary, &sinputs, "cluster_identifier").await;
     let members = kit
         .aws
         .rds(PRIMARY)
@@ -227,6 +257,14 @@ async fn aurora_global_database_across_two_regions() {
     kit.delete(&gctx, &global, &ginputs).await;
     for (ctx, g, inputs) in &groups {
         kit.delete(ctx, g, inputs).await;
+    }
+    // Nothing left for recovery to adopt.
+    assert_eq!(find(&kit, &ictx, &iinputs).await, None);
+    assert_eq!(find(&kit, &sctx, &sinputs).await, None);
+    assert_eq!(find(&kit, &pctx, &pinputs).await, None);
+    assert_eq!(find(&kit, &gctx, &ginputs).await, None);
+    for (ctx, _, inputs) in &groups {
+        assert_eq!(find(&kit, ctx, inputs).await, None);
     }
     for region in [PRIMARY, SECONDARY] {
         let clusters = kit

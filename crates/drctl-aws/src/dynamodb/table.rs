@@ -484,6 +484,18 @@ impl Provider for Table {
         Ok(outputs(id, &t))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = req_str(ctx, inputs, "table_name")?;
+        Ok(describe(&self.0.dynamodb(&ctx.region), name)
+            .await?
+            .filter(|t| t.table_status() != Some(&TableStatus::Deleting))
+            .map(|_| name.to_owned()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

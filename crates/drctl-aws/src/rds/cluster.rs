@@ -291,6 +291,18 @@ impl Provider for Cluster {
         Ok(outputs(id, &c))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let id = req_str(ctx, inputs, "cluster_identifier")?;
+        Ok(describe(&self.0.rds(&ctx.region), id)
+            .await?
+            .filter(|c| c.status() != Some("deleting"))
+            .map(|_| id.to_owned()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

@@ -146,6 +146,18 @@ impl Provider for GlobalCluster {
         Ok(outputs(id, &g))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let id = req_str(ctx, inputs, "global_cluster_identifier")?;
+        Ok(describe(&self.0.rds(&ctx.region), id)
+            .await?
+            .filter(|g| g.status() != Some("deleting"))
+            .map(|_| id.to_owned()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

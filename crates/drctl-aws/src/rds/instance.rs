@@ -150,6 +150,18 @@ impl Provider for Instance {
         Ok(outputs(id, &i))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let id = req_str(ctx, inputs, "instance_identifier")?;
+        Ok(describe(&self.0.rds(&ctx.region), id)
+            .await?
+            .filter(|i| i.db_instance_status() != Some("deleting"))
+            .map(|_| id.to_owned()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

@@ -139,6 +139,18 @@ impl Provider for SubnetGroup {
         Ok(outputs(id, &g))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // A subnet group has no transitional states: it exists or not.
+        let name = req_str(ctx, inputs, "name")?;
+        Ok(describe(&self.0.rds(&ctx.region), name)
+            .await?
+            .map(|_| name.to_owned()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,
