@@ -113,7 +113,19 @@ async fn single_metric_alarm_update_and_threshold_drift() {
         .unwrap_err();
     assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
 
+    // Crash recovery finds the alarm by name.
+    assert_eq!(
+        p.find(&ctx, &inputs).await.unwrap(),
+        Some(applied.id.clone())
+    );
+    let mut other = inputs.clone();
+    other.insert(
+        "alarm_name".into(),
+        json!("payment-prov-alarm-never-created"),
+    );
+    assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
     kit.delete(&ctx, &applied, &inputs).await;
+    assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);
     delete_topic(&kit, PRIMARY, "alerts", &alerts, alerts_in).await;
 }
 
@@ -220,10 +232,20 @@ async fn dashboard_body_update_and_drift() {
         .unwrap();
     let seen = kit.read(&ctx, &applied.id, &inputs).await.unwrap();
     assert_eq!(seen["body"], tampered);
-    kit.provider(&ctx)
-        .update(&ctx, &applied.id, &seen, &inputs)
-        .await
-        .unwrap();
+    let p = kit.provider(&ctx);
+    p.update(&ctx, &applied.id, &seen, &inputs).await.unwrap();
     assert_eq!(kit.read(&ctx, &applied.id, &inputs).await.unwrap(), inputs);
+    // Crash recovery finds the dashboard by name.
+    assert_eq!(
+        p.find(&ctx, &inputs).await.unwrap(),
+        Some(applied.id.clone())
+    );
+    let mut other = inputs.clone();
+    other.insert(
+        "dashboard_name".into(),
+        json!("payment-prov-dashboard-never-created"),
+    );
+    assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
     kit.delete(&ctx, &applied, &inputs).await;
+    assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);
 }

@@ -58,7 +58,14 @@ async fn topic_display_name_tags_and_drift() {
         .await
         .unwrap();
     assert_eq!(kit.read(&ctx, &topic.id, &inputs).await.unwrap(), inputs);
+    // Crash recovery finds the topic by name, as the ARN create returned.
+    let p = kit.provider(&ctx);
+    assert_eq!(p.find(&ctx, &inputs).await.unwrap(), Some(topic.id.clone()));
+    let mut other = inputs.clone();
+    other.insert("name".into(), json!("payment-prov-topic-never-created"));
+    assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
     kit.delete(&ctx, &topic, &inputs).await;
+    assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -91,8 +98,14 @@ async fn email_subscription_lifecycle_and_drift() {
     let seen = p.read(&ctx, &pending_id, &sinputs).await.unwrap().unwrap();
     assert_eq!(seen.inputs, sinputs);
     assert_eq!(seen.outputs["arn"], json!(arn));
+    // Crash recovery finds it by topic, protocol and endpoint.
+    assert_eq!(p.find(&ctx, &sinputs).await.unwrap(), Some(sub.id.clone()));
+    let mut other = sinputs.clone();
+    other.insert("endpoint".into(), json!("nobody@example.com"));
+    assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
     kit.delete(&ctx, &sub, &sinputs).await;
     assert!(kit.read(&ctx, &pending_id, &sinputs).await.is_none());
+    assert_eq!(p.find(&ctx, &sinputs).await.unwrap(), None);
 
     // Drift: a subscription removed out of band is seen as gone.
     let ctx2 = kit.ctx("primary/sns.subscription/team", PRIMARY);
@@ -123,5 +136,6 @@ async fn email_subscription_lifecycle_and_drift() {
         .await;
     kit.delete(&tctx, &topic, &tinputs).await;
     assert!(kit.read(&ctx2, &sub3.id, &s3inputs).await.is_none());
+    assert_eq!(p.find(&ctx2, &s3inputs).await.unwrap(), None);
     kit.delete(&ctx2, &sub3, &s3inputs).await;
 }

@@ -427,6 +427,16 @@ impl Provider for Alarm {
         }))
     }
 
+    /// Alarm names are unique per account and region, and the id is the name.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = req_str(ctx, inputs, "alarm_name")?;
+        Ok(self.describe(ctx, name).await?.map(|_| name.to_owned()))
+    }
+
     async fn update(
         &self,
         ctx: &OpContext,

@@ -124,6 +124,17 @@ impl Provider for Dashboard {
         }))
     }
 
+    /// Dashboard names are unique per account and region, and the id is the
+    /// name.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = req_str(ctx, inputs, "dashboard_name")?;
+        Ok(self.get(ctx, name).await?.map(|_| name.to_owned()))
+    }
+
     async fn update(
         &self,
         ctx: &OpContext,

@@ -82,7 +82,7 @@ fn real_arn(arn: Option<&str>) -> Option<&str> {
 impl Subscription {
     /// The subscription as listed on its topic; `None` when it (or its
     /// topic) is gone.
-    async fn find(
+    async fn lookup(
         &self,
         ctx: &OpContext,
         key: &Key<'_>,
@@ -169,7 +169,35 @@ impl Provider for Subscription {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        Ok(self.find(ctx, &parse_id(id)).await?.as_ref().map(observed))
+        Ok(self
+            .lookup(ctx, &parse_id(id))
+            .await?
+            .as_ref()
+            .map(observed))
+    }
+
+    /// By topic, protocol and endpoint: the subscription's ARN, or while it
+    /// awaits confirmation the same `<topic_arn>|<protocol>|<endpoint>` id
+    /// create returns then.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let topic_arn = req_str(ctx, inputs, "topic_arn")?;
+        let protocol = req_str(ctx, inputs, "protocol")?;
+        let endpoint = req_str(ctx, inputs, "endpoint")?;
+        let key = Key::Pending {
+            topic_arn,
+            protocol,
+            endpoint,
+        };
+        Ok(self.lookup(ctx, &key).await?.map(|s| {
+            real_arn(s.subscription_arn()).map_or_else(
+                || format!("{topic_arn}|{protocol}|{endpoint}"),
+                str::to_owned,
+            )
+        }))
     }
 
     /// Every input forces a replacement; only the outputs can have moved on
@@ -181,7 +209,7 @@ impl Provider for Subscription {
         _prior: &Attributes,
         _inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        let found = self.find(ctx, &parse_id(id)).await?.ok_or_else(|| {
+        let found = self.lookup(ctx, &parse_id(id)).await?.ok_or_else(|| {
             ProviderError::new("sns:ListSubscriptionsByTopic", "subscription not found")
                 .with_code("NotFound")
         })?;
@@ -197,7 +225,7 @@ impl Provider for Subscription {
     ) -> Result<(), ProviderError> {
         let arn = match parse_id(id) {
             Key::Arn(arn) => arn.to_owned(),
-            key => match self.find(ctx, &key).await? {
+            key => match self.lookup(ctx, &key).await? {
                 Some(s) => match real_arn(s.subscription_arn()) {
                     // Confirmed since it was created.
                     Some(arn) => arn.to_owned(),

@@ -116,6 +116,38 @@ impl Provider for Topic {
         }))
     }
 
+    /// Topic names are unique per account and region: the topic listed
+    /// with this name, its ARN being what CreateTopic returned.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = req_str(ctx, inputs, "name")?;
+        let sns = self.0.sns(&ctx.region);
+        let mut token: Option<String> = None;
+        loop {
+            let page = sns
+                .list_topics()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| api_error("sns:ListTopics", e))?;
+            let found = page
+                .topics()
+                .iter()
+                .filter_map(|t| t.topic_arn())
+                .find(|arn| name_of(arn) == name);
+            if let Some(arn) = found {
+                return Ok(Some(arn.to_owned()));
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(None),
+            }
+        }
+    }
+
     async fn update(
         &self,
         ctx: &OpContext,
