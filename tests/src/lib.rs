@@ -9,6 +9,7 @@
 //! behind. `DRCTL_TEST_ENDPOINT=http://...` uses that endpoint instead (a
 //! LocalStack container, say) and starts nothing.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+pub mod proxy;
 
 use aws_config::{BehaviorVersion, Region};
 use drctl_aws::AwsContext;
@@ -248,245 +251,125 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// Everything of `env` still in the emulator, in both regions and the
-/// global services: resources found by their `drctl:env` tag or by the
-/// deterministic names the blueprint gives them.
-pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
+/// Everything of `env` in the emulator, by drctl kind, as the ids drctl's
+/// state records: found by the `drctl:env` tag or by the deterministic
+/// names the blueprint gives. Both regions and the global services.
+pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BTreeSet<String>> {
     use aws_sdk_ec2::types::Filter;
-    let mut found = Vec::new();
-    let named = |n: &str| {
-        n.contains(&format!("-{env}-"))
-            || n.ends_with(&format!("-{env}"))
-            || n.contains(&format!("/{env}/"))
-    };
+    let mut found: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    let mut add = |kind: &'static str, ids: Vec<String>| found.entry(kind).or_default().extend(ids);
+    let named = |n: &str| n.contains(&format!("-{env}-")) || n.ends_with(&format!("-{env}")) || n.contains(&format!("/{env}/"));
+    let ours = |tags: &[aws_sdk_ec2::types::Tag]| tags.iter().any(|t| t.key() == Some("drctl:env") && t.value() == Some(env));
     for region in [PRIMARY, SECONDARY] {
         let ec2 = aws.ec2(region);
         let by_env = || Filter::builder().name("tag:drctl:env").values(env).build();
+        let ids = |v: Vec<Option<&str>>| v.into_iter().flatten().map(str::to_owned).collect::<Vec<_>>();
         let vpcs = ec2.describe_vpcs().filters(by_env()).send().await.unwrap();
-        found.extend(
-            vpcs.vpcs()
-                .iter()
-                .map(|v| format!("{region} vpc {:?}", v.vpc_id())),
-        );
-        let subnets = ec2
-            .describe_subnets()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.extend(
-            subnets
-                .subnets()
-                .iter()
-                .map(|s| format!("{region} subnet {:?}", s.subnet_id())),
-        );
-        let igws = ec2
-            .describe_internet_gateways()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.extend(
-            igws.internet_gateways()
-                .iter()
-                .map(|g| format!("{region} igw {:?}", g.internet_gateway_id())),
-        );
-        let rts = ec2
-            .describe_route_tables()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.extend(
-            rts.route_tables()
-                .iter()
-                .map(|t| format!("{region} route table {:?}", t.route_table_id())),
-        );
-        let sgs = ec2
-            .describe_security_groups()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.extend(
-            sgs.security_groups()
-                .iter()
-                .map(|g| format!("{region} security group {:?}", g.group_id())),
-        );
-        let eips = ec2
-            .describe_addresses()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.extend(
-            eips.addresses()
-                .iter()
-                .map(|a| format!("{region} eip {:?}", a.allocation_id())),
-        );
+        add("ec2.vpc", ids(vpcs.vpcs().iter().map(|v| v.vpc_id()).collect()));
+        let subnets = ec2.describe_subnets().filters(by_env()).send().await.unwrap();
+        add("ec2.subnet", ids(subnets.subnets().iter().map(|s| s.subnet_id()).collect()));
+        let igws = ec2.describe_internet_gateways().filters(by_env()).send().await.unwrap();
+        add("ec2.internet_gateway", ids(igws.internet_gateways().iter().map(|g| g.internet_gateway_id()).collect()));
+        let rts = ec2.describe_route_tables().filters(by_env()).send().await.unwrap();
+        add("ec2.route_table", ids(rts.route_tables().iter().map(|t| t.route_table_id()).collect()));
+        let sgs = ec2.describe_security_groups().filters(by_env()).send().await.unwrap();
+        add("ec2.security_group", ids(sgs.security_groups().iter().map(|g| g.group_id()).collect()));
+        let eips = ec2.describe_addresses().filters(by_env()).send().await.unwrap();
+        add("ec2.eip", ids(eips.addresses().iter().map(|a| a.allocation_id()).collect()));
         // Filtered here: moto ignores tag filters on DescribeNatGateways.
         let nats = ec2.describe_nat_gateways().send().await.unwrap();
-        found.extend(
-            nats.nat_gateways()
+        add(
+            "ec2.nat_gateway",
+            ids(nats
+                .nat_gateways()
                 .iter()
-                .filter(|n| {
-                    n.tags()
-                        .iter()
-                        .any(|t| t.key() == Some("drctl:env") && t.value() == Some(env))
-                })
-                .filter(|n| n.state().is_some_and(|s| s.as_str() != "deleted"))
-                .map(|n| format!("{region} nat gateway {:?}", n.nat_gateway_id())),
+                .filter(|n| ours(n.tags()) && n.state().is_some_and(|s| s.as_str() != "deleted"))
+                .map(|n| n.nat_gateway_id())
+                .collect()),
         );
-        let endpoints = ec2
-            .describe_vpc_endpoints()
-            .filters(by_env())
-            .send()
-            .await
-            .unwrap();
-        found.extend(
-            endpoints
+        let endpoints = ec2.describe_vpc_endpoints().filters(by_env()).send().await.unwrap();
+        add(
+            "ec2.vpc_endpoint",
+            ids(endpoints
                 .vpc_endpoints()
                 .iter()
-                .filter(|e| {
-                    e.state()
-                        .is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
-                })
-                .map(|e| format!("{region} vpc endpoint {:?}", e.vpc_endpoint_id())),
+                .filter(|e| e.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")))
+                .map(|e| e.vpc_endpoint_id())
+                .collect()),
         );
-        let ssm = aws.ssm(region);
-        let params = ssm
+        let params = aws
+            .ssm(region)
             .get_parameters_by_path()
             .path(format!("/payment/{env}/"))
             .recursive(true)
             .send()
             .await
             .unwrap();
-        found.extend(
-            params
-                .parameters()
-                .iter()
-                .map(|p| format!("{region} parameter {:?}", p.name())),
-        );
+        add("ssm.parameter", ids(params.parameters().iter().map(|p| p.name()).collect()));
         let rds = aws.rds(region);
         let clusters = rds.describe_db_clusters().send().await.unwrap();
-        found.extend(
-            clusters
-                .db_clusters()
-                .iter()
-                .filter_map(|c| c.db_cluster_identifier())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} db cluster {n}")),
-        );
+        add("rds.cluster", ids(clusters.db_clusters().iter().map(|c| c.db_cluster_identifier()).filter(|n| n.is_some_and(named)).collect()));
         let instances = rds.describe_db_instances().send().await.unwrap();
-        found.extend(
-            instances
-                .db_instances()
-                .iter()
-                .filter_map(|i| i.db_instance_identifier())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} db instance {n}")),
+        add(
+            "rds.instance",
+            ids(instances.db_instances().iter().map(|i| i.db_instance_identifier()).filter(|n| n.is_some_and(named)).collect()),
         );
         let groups = rds.describe_db_subnet_groups().send().await.unwrap();
-        found.extend(
-            groups
-                .db_subnet_groups()
-                .iter()
-                .filter_map(|g| g.db_subnet_group_name())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} db subnet group {n}")),
+        add(
+            "rds.db_subnet_group",
+            ids(groups.db_subnet_groups().iter().map(|g| g.db_subnet_group_name()).filter(|n| n.is_some_and(named)).collect()),
         );
         let globals = rds.describe_global_clusters().send().await.unwrap();
-        found.extend(
-            globals
-                .global_clusters()
-                .iter()
-                .filter_map(|g| g.global_cluster_identifier())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} global cluster {n}")),
+        add(
+            "rds.global_cluster",
+            ids(globals.global_clusters().iter().map(|g| g.global_cluster_identifier()).filter(|n| n.is_some_and(named)).collect()),
         );
-        let tables = aws.dynamodb(region).list_tables().send().await.unwrap();
-        found.extend(
-            tables
-                .table_names()
-                .iter()
-                .filter(|n| named(n))
-                .map(|n| format!("{region} table {n}")),
-        );
+        // The global table lives in the primary region; the secondary holds its replica.
+        if region == PRIMARY {
+            let tables = aws.dynamodb(region).list_tables().send().await.unwrap();
+            add("dynamodb.table", tables.table_names().iter().filter(|n| named(n)).cloned().collect());
+        }
         let functions = aws.lambda(region).list_functions().send().await.unwrap();
-        found.extend(
-            functions
-                .functions()
-                .iter()
-                .filter_map(|f| f.function_name())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} function {n}")),
+        add(
+            "lambda.function",
+            ids(functions.functions().iter().map(|f| f.function_name()).filter(|n| n.is_some_and(named)).collect()),
         );
         let apis = aws.apigateway(region).get_rest_apis().send().await.unwrap();
-        found.extend(
-            apis.items()
-                .iter()
-                .filter_map(|a| a.name())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} rest api {n}")),
+        add(
+            "apigateway.rest_api",
+            ids(apis.items().iter().filter(|a| a.name().is_some_and(named)).map(|a| a.id()).collect()),
         );
         let topics = aws.sns(region).list_topics().send().await.unwrap();
-        found.extend(
-            topics
-                .topics()
-                .iter()
-                .filter_map(|t| t.topic_arn())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} topic {n}")),
-        );
+        add("sns.topic", ids(topics.topics().iter().map(|t| t.topic_arn()).filter(|n| n.is_some_and(named)).collect()));
         let cw = aws.cloudwatch(region);
         let alarms = cw.describe_alarms().send().await.unwrap();
-        found.extend(
-            alarms
-                .metric_alarms()
-                .iter()
-                .filter_map(|a| a.alarm_name())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} alarm {n}")),
-        );
+        add("cloudwatch.alarm", ids(alarms.metric_alarms().iter().map(|a| a.alarm_name()).filter(|n| n.is_some_and(named)).collect()));
         let dashboards = cw.list_dashboards().send().await.unwrap();
-        found.extend(
-            dashboards
-                .dashboard_entries()
-                .iter()
-                .filter_map(|d| d.dashboard_name())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} dashboard {n}")),
+        add(
+            "cloudwatch.dashboard",
+            ids(dashboards.dashboard_entries().iter().map(|d| d.dashboard_name()).filter(|n| n.is_some_and(named)).collect()),
         );
         let machines = aws.sfn(region).list_state_machines().send().await.unwrap();
-        found.extend(
-            machines
-                .state_machines()
-                .iter()
-                .map(|m| m.name())
-                .filter(|n| named(n))
-                .map(|n| format!("{region} state machine {n}")),
+        add(
+            "sfn.state_machine",
+            machines.state_machines().iter().filter(|m| named(m.name())).map(|m| m.state_machine_arn().to_owned()).collect(),
         );
     }
     let roles = aws.iam().list_roles().send().await.unwrap();
-    found.extend(
-        roles
-            .roles()
-            .iter()
-            .map(|r| r.role_name())
-            .filter(|n| named(n))
-            .map(|n| format!("role {n}")),
-    );
+    add("iam.role", roles.roles().iter().map(|r| r.role_name()).filter(|n| named(n)).map(str::to_owned).collect());
     let route53 = aws.route53();
     let zones = route53.list_hosted_zones().send().await.unwrap();
-    found.extend(
+    add(
+        "route53.hosted_zone",
         zones
             .hosted_zones()
             .iter()
-            .map(|z| z.name())
-            .filter(|n| n.contains(&format!("payment-{env}.")))
-            .map(|n| format!("hosted zone {n}")),
+            .filter(|z| z.name().contains(&format!("payment-{env}.")))
+            .map(|z| z.id().trim_start_matches("/hostedzone/").to_owned())
+            .collect(),
     );
     let checks = route53.list_health_checks().send().await.unwrap();
+    let mut check_ids = Vec::new();
     for check in checks.health_checks() {
         let tags = route53
             .list_tags_for_resource()
@@ -495,23 +378,74 @@ pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
             .send()
             .await
             .unwrap();
-        let ours = tags
+        let tagged = tags
             .resource_tag_set()
             .into_iter()
             .flat_map(|t| t.tags())
             .any(|t| t.key() == Some("drctl:env") && t.value() == Some(env));
-        if ours {
-            found.push(format!("health check {}", check.id()));
+        if tagged {
+            check_ids.push(check.id().to_owned());
         }
     }
+    add("route53.health_check", check_ids);
     let buckets = aws.s3(PRIMARY).list_buckets().send().await.unwrap();
-    found.extend(
+    add(
+        "s3.bucket",
         buckets
             .buckets()
             .iter()
             .filter_map(|b| b.name())
             .filter(|n| n.contains(&format!("-{env}-")))
-            .map(|n| format!("bucket {n}")),
+            .map(str::to_owned)
+            .collect(),
     );
+    found.retain(|_, ids| !ids.is_empty());
     found
 }
+
+/// Everything of `env` still in the emulator, one line per resource.
+pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
+    inventory(aws, env)
+        .await
+        .into_iter()
+        .flat_map(|(kind, ids)| ids.into_iter().map(move |id| format!("{kind} {id}")))
+        .collect()
+}
+
+/// Compares the emulator with a state file: every resource of a listed
+/// kind in the emulator is in state (no orphan), every one in state exists,
+/// and no address has two resources (no duplicate). Returns the mismatches.
+pub async fn orphans_and_duplicates(aws: &AwsContext, env: &str, state: &serde_json::Value) -> Vec<String> {
+    let found = inventory(aws, env).await;
+    let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in state["resources"].as_object().into_iter().flat_map(|m| m.values()) {
+        let kind = r["kind"].as_str().unwrap_or_default().to_owned();
+        recorded.entry(kind).or_default().insert(r["id"].as_str().unwrap_or_default().to_owned());
+    }
+    let mut problems = Vec::new();
+    for (kind, ids) in &found {
+        let in_state = recorded.get(*kind).cloned().unwrap_or_default();
+        for id in ids.difference(&in_state) {
+            problems.push(format!("orphan or duplicate {kind} {id}: in the emulator, not in state"));
+        }
+        for id in in_state.difference(ids) {
+            problems.push(format!("missing {kind} {id}: in state, not in the emulator"));
+        }
+    }
+    for (kind, ids) in &recorded {
+        if !found.contains_key(kind.as_str()) && LISTED_KINDS.contains(&kind.as_str()) {
+            for id in ids {
+                problems.push(format!("missing {kind} {id}: in state, not in the emulator"));
+            }
+        }
+    }
+    problems
+}
+
+/// The kinds `inventory` lists (others are parts of these, e.g. routes).
+pub const LISTED_KINDS: &[&str] = &[
+    "ec2.vpc", "ec2.subnet", "ec2.internet_gateway", "ec2.route_table", "ec2.security_group", "ec2.eip",
+    "ec2.nat_gateway", "ec2.vpc_endpoint", "ssm.parameter", "rds.cluster", "rds.instance", "rds.db_subnet_group",
+    "rds.global_cluster", "dynamodb.table", "lambda.function", "apigateway.rest_api", "sns.topic", "cloudwatch.alarm",
+    "cloudwatch.dashboard", "sfn.state_machine", "iam.role", "route53.hosted_zone", "route53.health_check", "s3.bucket",
+];

@@ -252,9 +252,9 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
         .assert()
         .code(0);
     let aws = aws(&ws.endpoint).await;
-    let left = leftovers(&aws, "e2e-sigint").await;
-    let vpcs = left.iter().filter(|l| l.contains(" vpc Some(")).count();
-    assert_eq!(vpcs, 2, "{left:#?}");
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+    let problems = drctl_tests::orphans_and_duplicates(&aws, "e2e-sigint", &state).await;
+    assert!(problems.is_empty(), "{problems:#?}");
     ws.drctl(&["destroy", "--auto-approve"]).assert().success();
     assert!(leftovers(&aws, "e2e-sigint").await.is_empty());
 }

@@ -1,0 +1,209 @@
+//! A fault-injecting HTTP proxy on loopback, between drctl and the
+//! emulator. Each request is forwarded, or answered with an injected fault
+//! at a given rate: added latency, a throttling 503, a 500, or a dropped
+//! connection. Faults are injected before the request reaches the emulator,
+//! so the emulator's state only ever reflects requests that succeeded (on
+//! AWS, idempotency tokens cover a response lost after the fact; the
+//! emulator does not honour them). Requests and faults are counted.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What to inject, and how often.
+#[derive(Clone, Debug)]
+pub struct Faults {
+    /// Fraction of requests answered with a fault instead of forwarded.
+    pub rate: f64,
+    /// Added to every forwarded request.
+    pub latency: Duration,
+    /// Seed of the fault sequence (printed by tests, for reproduction).
+    pub seed: u64,
+}
+
+impl Faults {
+    pub fn none() -> Faults {
+        Faults {
+            rate: 0.0,
+            latency: Duration::ZERO,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct Counts {
+    pub requests: AtomicUsize,
+    pub forwarded: AtomicUsize,
+    pub throttled: AtomicUsize,
+    pub errors: AtomicUsize,
+    pub dropped: AtomicUsize,
+}
+
+/// A running proxy; it stops when dropped.
+pub struct FaultProxy {
+    pub endpoint: String,
+    pub counts: Arc<Counts>,
+    faults: Arc<Mutex<(Faults, u64)>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// xorshift64*: a tiny deterministic generator, enough for fault decisions.
+fn next(state: &mut u64) -> f64 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl FaultProxy {
+    /// Starts a proxy to `upstream` (`http://host:port`) on the current
+    /// tokio runtime.
+    pub async fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let counts = Arc::new(Counts::default());
+        let seed = faults.seed.max(1);
+        let faults = Arc::new(Mutex::new((faults, seed)));
+        let (c, f) = (Arc::clone(&counts), Arc::clone(&faults));
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (c, f, upstream) = (Arc::clone(&c), Arc::clone(&f), upstream.clone());
+                tokio::spawn(async move {
+                    let _ = serve(stream, &upstream, &c, &f).await;
+                });
+            }
+        });
+        FaultProxy {
+            endpoint,
+            counts,
+            faults,
+            task,
+        }
+    }
+
+    /// Changes the faults from now on.
+    pub fn set(&self, faults: Faults) {
+        let seed = faults.seed.max(1);
+        *self.faults.lock().unwrap() = (faults, seed);
+    }
+
+    pub fn requests(&self) -> usize {
+        self.counts.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn faults_injected(&self) -> usize {
+        self.counts.throttled.load(Ordering::SeqCst)
+            + self.counts.errors.load(Ordering::SeqCst)
+            + self.counts.dropped.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads one HTTP/1.1 request (head and body) as raw bytes.
+async fn read_request(reader: &mut BufReader<&mut TcpStream>) -> std::io::Result<Option<Vec<u8>>> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(None);
+        }
+        let end = line == b"\r\n";
+        head.extend_from_slice(&line);
+        if end {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let header = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_owned()))
+    };
+    let mut request = head.clone();
+    if let Some(len) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).await?;
+        request.extend_from_slice(&body);
+    } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size_line = Vec::new();
+            reader.read_until(b'\n', &mut size_line).await?;
+            request.extend_from_slice(&size_line);
+            let size = usize::from_str_radix(String::from_utf8_lossy(&size_line).trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).await?;
+            request.extend_from_slice(&chunk);
+            if size == 0 {
+                break;
+            }
+        }
+    }
+    Ok(Some(request))
+}
+
+async fn serve(mut client: TcpStream, upstream: &str, counts: &Counts, faults: &Mutex<(Faults, u64)>) -> std::io::Result<()> {
+    let request = {
+        let mut reader = BufReader::new(&mut client);
+        match read_request(&mut reader).await? {
+            Some(r) => r,
+            None => return Ok(()),
+        }
+    };
+    counts.requests.fetch_add(1, Ordering::SeqCst);
+    let (latency, roll, kind) = {
+        let mut guard = faults.lock().unwrap();
+        let (f, state) = &mut *guard;
+        let roll = next(state);
+        let kind = next(state);
+        (f.latency, roll < f.rate, kind)
+    };
+    if roll {
+        if kind < 0.4 {
+            counts.throttled.fetch_add(1, Ordering::SeqCst);
+            let body = "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded (injected)</Message></Error></ErrorResponse>";
+            let response = format!(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/xml\r\nx-amzn-errortype: ThrottlingException\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            client.write_all(response.as_bytes()).await?;
+        } else if kind < 0.7 {
+            counts.errors.fetch_add(1, Ordering::SeqCst);
+            let body = "<ErrorResponse><Error><Code>InternalError</Code><Message>injected</Message></Error></ErrorResponse>";
+            let response = format!(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            client.write_all(response.as_bytes()).await?;
+        } else {
+            // Dropped before reaching the emulator: the connection closes
+            // with no response at all.
+            counts.dropped.fetch_add(1, Ordering::SeqCst);
+            drop(client);
+        }
+        return Ok(());
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    counts.forwarded.fetch_add(1, Ordering::SeqCst);
+    let mut server = TcpStream::connect(upstream).await?;
+    server.write_all(&request).await?;
+    // The emulator closes each connection after its response.
+    let mut response = Vec::new();
+    server.read_to_end(&mut response).await?;
+    client.write_all(&response).await?;
+    client.shutdown().await
+}
