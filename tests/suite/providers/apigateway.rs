@@ -1,10 +1,23 @@
 //! Provider tests: apigateway.
 
 use aws_sdk_apigateway::types::{Op, PatchOperation};
+use drctl_core::{Attributes, OpContext};
 use drctl_tests::PRIMARY;
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::{Kit, attrs, out};
+
+/// What crash recovery's `find` returns for these inputs.
+async fn find(kit: &Kit, ctx: &OpContext, inputs: &Attributes) -> Option<String> {
+    kit.provider(ctx).find(ctx, inputs).await.unwrap()
+}
+
+/// `inputs` with `key` set to `value`: another resource's identity.
+fn with(inputs: &Attributes, key: &str, value: Json) -> Attributes {
+    let mut other = inputs.clone();
+    other.insert(key.to_owned(), value);
+    other
+}
 
 #[tokio::test]
 async fn rest_api_methods_deployment_and_stage() {
@@ -30,6 +43,15 @@ async fn rest_api_methods_deployment_and_stage() {
         format!("arn:aws:execute-api:{region}:{account}:{api_id}")
     );
     let root = out(&api, "root_resource_id");
+    // Found by its identity tags, though renamed since its create.
+    assert_eq!(find(&kit, &actx, &ainputs).await, Some(api.id.clone()));
+    let other = kit.ctx("primary/apigateway.rest_api/other", region);
+    assert_eq!(find(&kit, &other, &ainputs).await, None);
+    let other_env = OpContext {
+        env: "prov-apigw-other".into(),
+        ..actx.clone()
+    };
+    assert_eq!(find(&kit, &other_env, &ainputs).await, None);
 
     let hctx = kit.ctx("primary/apigateway.resource/health", region);
     let (health, hinputs) = kit
@@ -40,6 +62,9 @@ async fn rest_api_methods_deployment_and_stage() {
         )
         .await;
     assert_eq!(out(&health, "path"), "/health");
+    assert_eq!(find(&kit, &hctx, &hinputs).await, Some(health.id.clone()));
+    let missing = with(&hinputs, "path_part", json!("missing"));
+    assert_eq!(find(&kit, &hctx, &missing).await, None);
     let pctx = kit.ctx("primary/apigateway.resource/payments", region);
     let (payments, pinputs) = kit
         .lifecycle(
@@ -66,6 +91,9 @@ async fn rest_api_methods_deployment_and_stage() {
         )
         .await;
     assert_eq!(out(&get, "id"), format!("{}/GET", health.id));
+    assert_eq!(find(&kit, &mctx, &ginputs).await, Some(get.id.clone()));
+    let put = with(&ginputs, "http_method", json!("PUT"));
+    assert_eq!(find(&kit, &mctx, &put).await, None);
 
     // An AWS_PROXY POST /payments (a function ARN the emulator does not check).
     let uri = format!(
@@ -91,6 +119,9 @@ async fn rest_api_methods_deployment_and_stage() {
         .lifecycle(&dctx, deployment(&get.outputs["fingerprint"]), None)
         .await;
     let first = out(&dep, "deployment_id");
+    assert_eq!(find(&kit, &dctx, &dinputs).await, Some(dep.id.clone()));
+    let another = with(&dinputs, "description", json!("another"));
+    assert_eq!(find(&kit, &dctx, &another).await, None);
 
     let sctx = kit.ctx("primary/apigateway.stage/prod", region);
     let stage = |deployment_id: &str, tags| {
@@ -108,6 +139,9 @@ async fn rest_api_methods_deployment_and_stage() {
         out(&prod, "arn"),
         format!("arn:aws:apigateway:{region}::/restapis/{api_id}/stages/prod")
     );
+    assert_eq!(find(&kit, &sctx, &sinputs).await, Some(prod.id.clone()));
+    let test = with(&sinputs, "stage_name", json!("test"));
+    assert_eq!(find(&kit, &sctx, &test).await, None);
 
     // The method changes (new body, one more status): a new fingerprint...
     let mp = kit.provider(&mctx);
@@ -165,13 +199,16 @@ async fn rest_api_methods_deployment_and_stage() {
     sp.update(&sctx, &prod.id, &seen, &moved).await.unwrap();
     assert_eq!(kit.read(&sctx, &prod.id, &moved).await.unwrap(), moved);
 
-    // Dependents first, as a destroy runs.
+    // Dependents first, as a destroy runs; none is found once deleted.
     kit.delete(&sctx, &prod, &moved).await;
+    assert_eq!(find(&kit, &sctx, &moved).await, None);
     let dep_now = drctl_core::Applied {
         id: dep.id.clone(),
         outputs: doutputs,
     };
+    assert_eq!(find(&kit, &dctx, &redeploy).await, Some(dep.id.clone()));
     kit.delete(&dctx, &dep_now, &redeploy).await;
+    assert_eq!(find(&kit, &dctx, &redeploy).await, None);
     assert!(
         kit.aws
             .apigateway(region)
@@ -185,8 +222,14 @@ async fn rest_api_methods_deployment_and_stage() {
         "every deployment of the resource is gone"
     );
     kit.delete(&mctx, &get, &fewer).await;
+    assert_eq!(find(&kit, &mctx, &fewer).await, None);
     kit.delete(&xctx, &post, &xinputs).await;
     kit.delete(&hctx, &health, &hinputs).await;
+    assert_eq!(find(&kit, &hctx, &hinputs).await, None);
     kit.delete(&pctx, &payments, &pinputs).await;
     kit.delete(&actx, &api, &ainputs).await;
+    assert_eq!(find(&kit, &actx, &ainputs).await, None);
+    // With the API gone, nothing in it is found either.
+    assert_eq!(find(&kit, &pctx, &pinputs).await, None);
+    assert_eq!(find(&kit, &xctx, &xinputs).await, None);
 }

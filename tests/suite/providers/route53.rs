@@ -1,12 +1,26 @@
 //! Provider tests: route53.
 
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType,
+    AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType,
+    ResourceRecordSet, RrType, TagResourceType,
 };
+use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
-use super::{Kit, out};
+use super::{Kit, attrs, out};
+
+/// What crash recovery's `find` returns for these inputs.
+async fn find(kit: &Kit, ctx: &OpContext, inputs: &Attributes) -> Option<String> {
+    kit.provider(ctx).find(ctx, inputs).await.unwrap()
+}
+
+/// `inputs` with `key` set to `value`: another resource's identity.
+fn with(inputs: &Attributes, key: &str, value: Json) -> Attributes {
+    let mut other = inputs.clone();
+    other.insert(key.to_owned(), value);
+    other
+}
 
 #[tokio::test]
 async fn zone_health_check_and_weighted_records() {
@@ -23,6 +37,12 @@ async fn zone_health_check_and_weighted_records() {
         .await;
     let zone_id = out(&zone, "zone_id");
     assert!(!zone_id.starts_with('/'), "{zone_id}");
+    assert_eq!(find(&kit, &zctx, &zinputs).await, Some(zone.id.clone()));
+    let elsewhere = with(&zinputs, "name", json!("elsewhere.example.com"));
+    assert_eq!(find(&kit, &zctx, &elsewhere).await, None);
+    // Another address's zone of the same name is not this one.
+    let other = kit.ctx("global/route53.hosted_zone/other", PRIMARY);
+    assert_eq!(find(&kit, &other, &zinputs).await, None);
     assert!(
         !zone.outputs["name_servers"].as_array().unwrap().is_empty(),
         "{:?}",
@@ -42,6 +62,9 @@ async fn zone_health_check_and_weighted_records() {
         )
         .await;
     let health_id = out(&health, "health_check_id");
+    assert_eq!(find(&kit, &hctx, &hinputs).await, Some(health.id.clone()));
+    let other = kit.ctx("primary/route53.health_check/other", PRIMARY);
+    assert_eq!(find(&kit, &other, &hinputs).await, None);
 
     let name = format!("api.{domain}");
     let record = |ident: &str,
@@ -72,6 +95,9 @@ async fn zone_health_check_and_weighted_records() {
         )
         .await;
     assert_eq!(out(&primary, "fqdn"), name);
+    assert_eq!(find(&kit, &pctx, &pinputs).await, Some(primary.id.clone()));
+    let other = with(&pinputs, "set_identifier", json!("other"));
+    assert_eq!(find(&kit, &pctx, &other).await, None);
     let sctx = kit.ctx("global/route53.record/secondary", SECONDARY);
     let (secondary, sinputs) = kit
         .lifecycle(
@@ -160,10 +186,90 @@ async fn zone_health_check_and_weighted_records() {
         json!(1)
     );
 
+    assert_eq!(
+        find(&kit, &sctx, &sinputs).await,
+        Some(secondary.id.clone())
+    );
     kit.delete(&sctx, &secondary, &sinputs).await;
+    assert_eq!(find(&kit, &sctx, &sinputs).await, None);
     // The zone deletes records left in it (here the primary) first.
     kit.delete(&zctx, &zone, &zinputs).await;
+    assert_eq!(find(&kit, &zctx, &zinputs).await, None);
     assert!(kit.read(&pctx, &primary.id, &pinputs).await.is_none());
+    assert_eq!(find(&kit, &pctx, &pinputs).await, None);
     kit.delete(&pctx, &primary, &pinputs).await;
     kit.delete(&hctx, &health, &hinputs).await;
+    assert_eq!(find(&kit, &hctx, &hinputs).await, None);
+}
+
+#[tokio::test]
+async fn find_adopts_and_tags_a_health_check_whose_create_stopped_before_tagging() {
+    let kit = Kit::new("prov-route53-untagged").await;
+    let ctx = kit.ctx("primary/route53.health_check/api", PRIMARY);
+    let inputs = attrs(
+        json!({"fqdn": "def456.execute-api.us-east-1.amazonaws.com", "port": 443,
+                               "type": "HTTPS", "resource_path": "/prod/health", "request_interval": 30,
+                               "failure_threshold": 3, "tags": {"Name": "h"}}),
+    );
+    // What CreateHealthCheck alone leaves: drctl's caller reference, no tags.
+    let client = kit.aws.route53();
+    let created = client
+        .create_health_check()
+        .caller_reference(format!(
+            "drctl-{}-{}-1700000000000000000",
+            kit.env, ctx.address
+        ))
+        .health_check_config(
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Https)
+                .fully_qualified_domain_name("def456.execute-api.us-east-1.amazonaws.com")
+                .port(443)
+                .resource_path("/prod/health")
+                .request_interval(30)
+                .failure_threshold(3)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = created.health_check().unwrap().id.clone();
+    // Another environment's reference does not match.
+    let other_env = OpContext {
+        env: "prov-route53-untagged-other".into(),
+        ..ctx.clone()
+    };
+    assert_eq!(find(&kit, &other_env, &inputs).await, None);
+    assert_eq!(find(&kit, &ctx, &inputs).await, Some(id.clone()));
+    // Adopted with the tags the create would have set.
+    let tags = client
+        .list_tags_for_resource()
+        .resource_type(TagResourceType::Healthcheck)
+        .resource_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let mut tags: Vec<(String, String)> = tags
+        .resource_tag_set()
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        [
+            ("Name".to_owned(), "h".to_owned()),
+            ("drctl:address".to_owned(), ctx.address.to_string()),
+            ("drctl:env".to_owned(), kit.env.clone()),
+        ]
+    );
+    assert_eq!(kit.read(&ctx, &id, &inputs).await.unwrap(), inputs);
+    let applied = drctl_core::Applied {
+        outputs: attrs(json!({"health_check_id": id})),
+        id,
+    };
+    kit.delete(&ctx, &applied, &inputs).await;
+    assert_eq!(find(&kit, &ctx, &inputs).await, None);
 }

@@ -211,6 +211,20 @@ impl Provider for Deployment {
         Ok(outputs(api, &deployment))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Its deployments are those with its description (as in `read`).
+        let api = req_str(ctx, inputs, "rest_api_id")?;
+        let description = opt_str(inputs, "description").unwrap_or_default();
+        let all = deployments(&self.0.apigateway(&ctx.region), api).await?;
+        Ok(all
+            .is_some_and(|all| all.iter().any(|(_, _, d)| d == description))
+            .then(|| format!("{api}/deployment")))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

@@ -431,6 +431,18 @@ impl Provider for Method {
         desired_outputs(ctx, inputs)
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let t = Target::of(ctx, inputs)?;
+        Ok(self
+            .get(ctx, &t)
+            .await?
+            .map(|_| format!("{}/{}", t.resource, t.method)))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

@@ -97,6 +97,36 @@ impl Provider for Resource {
         Ok(read.outputs)
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // A path part is unique under its parent.
+        let parent = req_str(ctx, inputs, "parent_id")?;
+        let part = req_str(ctx, inputs, "path_part")?;
+        let listed = self
+            .0
+            .apigateway(&ctx.region)
+            .get_resources()
+            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
+            .limit(500)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await;
+        let resources = match listed {
+            Ok(r) => r,
+            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(api_error("apigateway:GetResources", e)),
+        };
+        Ok(resources
+            .iter()
+            .find(|r| r.parent_id() == Some(parent) && r.path_part() == Some(part))
+            .and_then(|r| r.id().map(str::to_owned)))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

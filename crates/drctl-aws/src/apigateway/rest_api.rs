@@ -12,7 +12,8 @@ use serde_json::json;
 use super::{NOT_FOUND, replace, sync_tags};
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, has_code, observed_tags, opt_str, req_str, retry_while,
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, has_code, observed_tags, opt_str, req_str,
+    retry_while,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -157,6 +158,41 @@ impl Provider for RestApi {
             )
         })?;
         Ok(read.outputs)
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Names are not unique and API Gateway cannot filter by one:
+        // GetRestApis lists every API with its tags, which identify ours
+        // (the create call sets them; the name may change in place).
+        let apis: Vec<_> = self
+            .0
+            .apigateway(&ctx.region)
+            .get_rest_apis()
+            .limit(500)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("apigateway:GetRestApis", e))?;
+        let address = ctx.address.to_string();
+        let ours = |tags: Option<&std::collections::HashMap<String, String>>| {
+            tags.is_some_and(|t| {
+                t.get(TAG_ADDRESS) == Some(&address) && t.get(TAG_ENV) == Some(&ctx.env)
+            })
+        };
+        // drctl never creates two for one address; should there be several
+        // all the same, the newest (then the greatest id) is the one a
+        // crashed create made last.
+        Ok(apis
+            .iter()
+            .filter(|a| ours(a.tags()))
+            .max_by_key(|a| (a.created_date().map(|d| d.as_nanos()), a.id()))
+            .and_then(|a| a.id().map(str::to_owned)))
     }
 
     async fn delete(

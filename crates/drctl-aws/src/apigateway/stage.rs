@@ -190,6 +190,28 @@ impl Provider for Stage {
         Ok(outputs(&ctx.region, api, stage))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let api = req_str(ctx, inputs, "rest_api_id")?;
+        let stage = req_str(ctx, inputs, "stage_name")?;
+        match self
+            .0
+            .apigateway(&ctx.region)
+            .get_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Some(format!("{api}/{stage}"))),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
+            Err(e) => Err(api_error("apigateway:GetStage", e)),
+        }
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,

@@ -8,7 +8,7 @@ use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, TagResourceType
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
-use super::{caller_reference, change_tags, read_tags, sync_tags};
+use super::{caller_reference, change_tags, find_created, read_tags, sync_tags};
 use crate::clients::Clients;
 use crate::support::{all_tags, api_error, attrs, has_code, invalid, req_str};
 
@@ -132,6 +132,25 @@ impl Provider for HealthCheck {
         }
         sync_tags(&client, TagResourceType::Healthcheck, id, prior, inputs).await?;
         Ok(outputs(id))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Health checks have no name: every one is a candidate.
+        let client = self.0.route53();
+        let checks: Vec<_> = client
+            .list_health_checks()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("route53:ListHealthChecks", e))?;
+        let listed = checks.into_iter().map(|h| (h.id, h.caller_reference));
+        find_created(&client, TagResourceType::Healthcheck, ctx, inputs, listed).await
     }
 
     async fn delete(

@@ -11,7 +11,7 @@ use aws_sdk_route53::types::{
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{caller_reference, change_tags, input_name, read_tags, sync_tags};
+use super::{caller_reference, change_tags, find_created, input_name, read_tags, sync_tags};
 use crate::clients::Clients;
 use crate::support::{all_tags, api_error, attrs, has_code, opt_str, req_str};
 
@@ -28,6 +28,12 @@ const GONE: &[&str] = &["NoSuchHostedZone"];
 
 fn bare_id(id: &str) -> &str {
     id.strip_prefix("/hostedzone/").unwrap_or(id)
+}
+
+/// A domain name in the form to compare: AWS returns names fully qualified
+/// and compares them case-insensitively.
+fn bare_name(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
 }
 
 fn build_err(op: &str) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> ProviderError {
@@ -202,6 +208,43 @@ impl Provider for HostedZone {
             ("zone_id", json!(id)),
             ("name_servers", json!(servers)),
         ]))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Zone names are not unique: the zones with this one are candidates.
+        let client = self.0.route53();
+        let name = req_str(ctx, inputs, "name")?;
+        let wanted = bare_name(name);
+        let mut listed = Vec::new();
+        let mut next = (name.to_owned(), None::<String>);
+        'pages: loop {
+            let page = client
+                .list_hosted_zones_by_name()
+                .dns_name(&next.0)
+                .set_hosted_zone_id(next.1.take())
+                .send()
+                .await
+                .map_err(|e| api_error("route53:ListHostedZonesByName", e))?;
+            // Listed in name order from the name asked for: the first other
+            // name ends the zones with this one.
+            for z in page.hosted_zones() {
+                if bare_name(&z.name) != wanted {
+                    break 'pages;
+                }
+                listed.push((bare_id(&z.id).to_owned(), z.caller_reference.clone()));
+            }
+            match (page.is_truncated(), page.next_dns_name()) {
+                (true, Some(n)) => {
+                    next = (n.to_owned(), page.next_hosted_zone_id().map(str::to_owned))
+                }
+                _ => break,
+            }
+        }
+        find_created(&client, TagResourceType::Hostedzone, ctx, inputs, listed).await
     }
 
     async fn delete(

@@ -10,11 +10,13 @@ use std::time::Duration;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{ChangeStatus, Tag, TagResourceType};
 use drctl_core::provider::KindSchema;
-use drctl_core::{Attributes, ProviderError, Providers};
+use drctl_core::{Attributes, OpContext, ProviderError, Providers};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, observed_tags, tag_changes, user_tags, wait_for};
+use crate::support::{
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, observed_tags, tag_changes, user_tags, wait_for,
+};
 
 pub(crate) static KINDS: &[&KindSchema] =
     &[&hosted_zone::SCHEMA, &health_check::SCHEMA, &record::SCHEMA];
@@ -25,16 +27,102 @@ pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
     providers.register(Arc::new(record::Record(c.clone())));
 }
 
+/// The longest caller reference prefix kept (at most 128 characters in all).
+const REFERENCE_PREFIX_MAX: usize = 100;
+
+/// `drctl-<env>-<address>`, cut to fit: what a caller reference says about
+/// the resource it created; and whether it is whole.
+fn reference_prefix(env: &str, address: &str) -> (String, bool) {
+    let mut r = format!("drctl-{env}-{address}");
+    let whole = r.len() <= REFERENCE_PREFIX_MAX;
+    r.truncate(REFERENCE_PREFIX_MAX);
+    (r, whole)
+}
+
 /// A reference unique to one create call (Route 53 refuses a reused one).
 pub(crate) fn caller_reference(env: &str, address: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    // At most 128 characters; the address is only there to help a reader.
-    let mut r = format!("drctl-{env}-{address}");
-    r.truncate(100);
-    format!("{r}-{nanos}")
+    format!("{}-{nanos}", reference_prefix(env, address).0)
+}
+
+/// When `reference` is one `caller_reference` made for `ctx`: the time of
+/// the create call, and whether the prefix is whole (a cut one may also be
+/// another address's).
+fn reference_for(ctx: &OpContext, reference: &str) -> Option<(u128, bool)> {
+    let (prefix, whole) = reference_prefix(&ctx.env, &ctx.address.to_string());
+    let nanos = reference.strip_prefix(&prefix)?.strip_prefix('-')?;
+    if nanos.is_empty() || !nanos.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((nanos.parse().ok()?, whole))
+}
+
+/// Of the resources listed as `(id, caller reference)`, the one a create
+/// for `ctx` made: its caller reference (immutable, set in the create
+/// call) is `ctx`'s, and its `drctl:address` and `drctl:env` tags are
+/// `ctx`'s. Those tags follow the create call, so a create interrupted in
+/// between leaves it untagged: then the whole caller reference alone
+/// identifies it, and it gets the tags the create would have set, so that
+/// it is identifiable like any other.
+pub(crate) async fn find_created(
+    client: &Client,
+    ty: TagResourceType,
+    ctx: &OpContext,
+    inputs: &Attributes,
+    listed: impl IntoIterator<Item = (String, String)>,
+) -> Result<Option<String>, ProviderError> {
+    let candidates: Vec<(String, u128, bool)> = listed
+        .into_iter()
+        .filter_map(|(id, reference)| {
+            let (nanos, whole) = reference_for(ctx, &reference)?;
+            Some((id, nanos, whole))
+        })
+        .collect();
+    let address = ctx.address.to_string();
+    // (created, id, tagged)
+    let mut ours: Vec<(u128, String, bool)> = Vec::new();
+    // At most 10 resources per ListTagsForResources call.
+    for chunk in candidates.chunks(10) {
+        let out = client
+            .list_tags_for_resources()
+            .resource_type(ty.clone())
+            .set_resource_ids(Some(chunk.iter().map(|(id, _, _)| id.clone()).collect()))
+            .send()
+            .await
+            .map_err(|e| api_error("route53:ListTagsForResources", e))?;
+        for (id, nanos, whole) in chunk {
+            let tags = out
+                .resource_tag_sets()
+                .iter()
+                .find(|s| s.resource_id() == Some(id))
+                .map(|s| s.tags())
+                .unwrap_or_default();
+            let tag = |key: &str| {
+                tags.iter()
+                    .find(|t| t.key() == Some(key))
+                    .and_then(|t| t.value())
+            };
+            match tag(TAG_ADDRESS) {
+                Some(a) if a == address && tag(TAG_ENV) == Some(&ctx.env) => {
+                    ours.push((*nanos, id.clone(), true))
+                }
+                None if *whole => ours.push((*nanos, id.clone(), false)),
+                _ => {}
+            }
+        }
+    }
+    // drctl never creates two for one address; should there be several all
+    // the same, the one created last (then the greatest id) is the one.
+    let Some((_, id, tagged)) = ours.into_iter().max() else {
+        return Ok(None);
+    };
+    if !tagged {
+        change_tags(client, ty, &id, all_tags(ctx, inputs), Vec::new()).await?;
+    }
+    Ok(Some(id))
 }
 
 /// Sets and removes tags to go from the `old` to the `new` inputs' tags

@@ -270,6 +270,16 @@ impl Provider for Record {
         Ok(outputs(k.name))
     }
 
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Name, type and set identifier identify a record set in its zone.
+        let k = Key::of(ctx, inputs)?;
+        Ok(find(&self.0.route53(), &k).await?.map(|_| k.id()))
+    }
+
     async fn delete(
         &self,
         ctx: &OpContext,
