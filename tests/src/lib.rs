@@ -258,24 +258,87 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
     use aws_sdk_ec2::types::Filter;
     let mut found: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
     let mut add = |kind: &'static str, ids: Vec<String>| found.entry(kind).or_default().extend(ids);
-    let named = |n: &str| n.contains(&format!("-{env}-")) || n.ends_with(&format!("-{env}")) || n.contains(&format!("/{env}/"));
-    let ours = |tags: &[aws_sdk_ec2::types::Tag]| tags.iter().any(|t| t.key() == Some("drctl:env") && t.value() == Some(env));
+    let named = |n: &str| {
+        n.contains(&format!("-{env}-"))
+            || n.ends_with(&format!("-{env}"))
+            || n.contains(&format!("/{env}/"))
+    };
+    let ours = |tags: &[aws_sdk_ec2::types::Tag]| {
+        tags.iter()
+            .any(|t| t.key() == Some("drctl:env") && t.value() == Some(env))
+    };
     for region in [PRIMARY, SECONDARY] {
         let ec2 = aws.ec2(region);
         let by_env = || Filter::builder().name("tag:drctl:env").values(env).build();
-        let ids = |v: Vec<Option<&str>>| v.into_iter().flatten().map(str::to_owned).collect::<Vec<_>>();
+        let ids = |v: Vec<Option<&str>>| {
+            v.into_iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
         let vpcs = ec2.describe_vpcs().filters(by_env()).send().await.unwrap();
-        add("ec2.vpc", ids(vpcs.vpcs().iter().map(|v| v.vpc_id()).collect()));
-        let subnets = ec2.describe_subnets().filters(by_env()).send().await.unwrap();
-        add("ec2.subnet", ids(subnets.subnets().iter().map(|s| s.subnet_id()).collect()));
-        let igws = ec2.describe_internet_gateways().filters(by_env()).send().await.unwrap();
-        add("ec2.internet_gateway", ids(igws.internet_gateways().iter().map(|g| g.internet_gateway_id()).collect()));
-        let rts = ec2.describe_route_tables().filters(by_env()).send().await.unwrap();
-        add("ec2.route_table", ids(rts.route_tables().iter().map(|t| t.route_table_id()).collect()));
-        let sgs = ec2.describe_security_groups().filters(by_env()).send().await.unwrap();
-        add("ec2.security_group", ids(sgs.security_groups().iter().map(|g| g.group_id()).collect()));
-        let eips = ec2.describe_addresses().filters(by_env()).send().await.unwrap();
-        add("ec2.eip", ids(eips.addresses().iter().map(|a| a.allocation_id()).collect()));
+        add(
+            "ec2.vpc",
+            ids(vpcs.vpcs().iter().map(|v| v.vpc_id()).collect()),
+        );
+        let subnets = ec2
+            .describe_subnets()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        add(
+            "ec2.subnet",
+            ids(subnets.subnets().iter().map(|s| s.subnet_id()).collect()),
+        );
+        let igws = ec2
+            .describe_internet_gateways()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        add(
+            "ec2.internet_gateway",
+            ids(igws
+                .internet_gateways()
+                .iter()
+                .map(|g| g.internet_gateway_id())
+                .collect()),
+        );
+        let rts = ec2
+            .describe_route_tables()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        add(
+            "ec2.route_table",
+            ids(rts
+                .route_tables()
+                .iter()
+                .map(|t| t.route_table_id())
+                .collect()),
+        );
+        let sgs = ec2
+            .describe_security_groups()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        add(
+            "ec2.security_group",
+            ids(sgs.security_groups().iter().map(|g| g.group_id()).collect()),
+        );
+        let eips = ec2
+            .describe_addresses()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        add(
+            "ec2.eip",
+            ids(eips.addresses().iter().map(|a| a.allocation_id()).collect()),
+        );
         // Filtered here: moto ignores tag filters on DescribeNatGateways.
         let nats = ec2.describe_nat_gateways().send().await.unwrap();
         add(
@@ -287,13 +350,21 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
                 .map(|n| n.nat_gateway_id())
                 .collect()),
         );
-        let endpoints = ec2.describe_vpc_endpoints().filters(by_env()).send().await.unwrap();
+        let endpoints = ec2
+            .describe_vpc_endpoints()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
         add(
             "ec2.vpc_endpoint",
             ids(endpoints
                 .vpc_endpoints()
                 .iter()
-                .filter(|e| e.state().is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted")))
+                .filter(|e| {
+                    e.state()
+                        .is_some_and(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
+                })
                 .map(|e| e.vpc_endpoint_id())
                 .collect()),
         );
@@ -305,58 +376,137 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
             .send()
             .await
             .unwrap();
-        add("ssm.parameter", ids(params.parameters().iter().map(|p| p.name()).collect()));
+        add(
+            "ssm.parameter",
+            ids(params.parameters().iter().map(|p| p.name()).collect()),
+        );
         let rds = aws.rds(region);
         let clusters = rds.describe_db_clusters().send().await.unwrap();
-        add("rds.cluster", ids(clusters.db_clusters().iter().map(|c| c.db_cluster_identifier()).filter(|n| n.is_some_and(named)).collect()));
+        add(
+            "rds.cluster",
+            ids(clusters
+                .db_clusters()
+                .iter()
+                .map(|c| c.db_cluster_identifier())
+                .filter(|n| n.is_some_and(named))
+                .collect()),
+        );
         let instances = rds.describe_db_instances().send().await.unwrap();
         add(
             "rds.instance",
-            ids(instances.db_instances().iter().map(|i| i.db_instance_identifier()).filter(|n| n.is_some_and(named)).collect()),
+            ids(instances
+                .db_instances()
+                .iter()
+                .map(|i| i.db_instance_identifier())
+                .filter(|n| n.is_some_and(named))
+                .collect()),
         );
         let groups = rds.describe_db_subnet_groups().send().await.unwrap();
         add(
             "rds.db_subnet_group",
-            ids(groups.db_subnet_groups().iter().map(|g| g.db_subnet_group_name()).filter(|n| n.is_some_and(named)).collect()),
+            ids(groups
+                .db_subnet_groups()
+                .iter()
+                .map(|g| g.db_subnet_group_name())
+                .filter(|n| n.is_some_and(named))
+                .collect()),
         );
         let globals = rds.describe_global_clusters().send().await.unwrap();
         add(
             "rds.global_cluster",
-            ids(globals.global_clusters().iter().map(|g| g.global_cluster_identifier()).filter(|n| n.is_some_and(named)).collect()),
+            ids(globals
+                .global_clusters()
+                .iter()
+                .map(|g| g.global_cluster_identifier())
+                .filter(|n| n.is_some_and(named))
+                .collect()),
         );
         // The global table lives in the primary region; the secondary holds its replica.
         if region == PRIMARY {
             let tables = aws.dynamodb(region).list_tables().send().await.unwrap();
-            add("dynamodb.table", tables.table_names().iter().filter(|n| named(n)).cloned().collect());
+            add(
+                "dynamodb.table",
+                tables
+                    .table_names()
+                    .iter()
+                    .filter(|n| named(n))
+                    .cloned()
+                    .collect(),
+            );
         }
         let functions = aws.lambda(region).list_functions().send().await.unwrap();
         add(
             "lambda.function",
-            ids(functions.functions().iter().map(|f| f.function_name()).filter(|n| n.is_some_and(named)).collect()),
+            ids(functions
+                .functions()
+                .iter()
+                .map(|f| f.function_name())
+                .filter(|n| n.is_some_and(named))
+                .collect()),
         );
         let apis = aws.apigateway(region).get_rest_apis().send().await.unwrap();
         add(
             "apigateway.rest_api",
-            ids(apis.items().iter().filter(|a| a.name().is_some_and(named)).map(|a| a.id()).collect()),
+            ids(apis
+                .items()
+                .iter()
+                .filter(|a| a.name().is_some_and(named))
+                .map(|a| a.id())
+                .collect()),
         );
         let topics = aws.sns(region).list_topics().send().await.unwrap();
-        add("sns.topic", ids(topics.topics().iter().map(|t| t.topic_arn()).filter(|n| n.is_some_and(named)).collect()));
+        add(
+            "sns.topic",
+            ids(topics
+                .topics()
+                .iter()
+                .map(|t| t.topic_arn())
+                .filter(|n| n.is_some_and(named))
+                .collect()),
+        );
         let cw = aws.cloudwatch(region);
         let alarms = cw.describe_alarms().send().await.unwrap();
-        add("cloudwatch.alarm", ids(alarms.metric_alarms().iter().map(|a| a.alarm_name()).filter(|n| n.is_some_and(named)).collect()));
+        add(
+            "cloudwatch.alarm",
+            ids(alarms
+                .metric_alarms()
+                .iter()
+                .map(|a| a.alarm_name())
+                .filter(|n| n.is_some_and(named))
+                .collect()),
+        );
         let dashboards = cw.list_dashboards().send().await.unwrap();
         add(
             "cloudwatch.dashboard",
-            ids(dashboards.dashboard_entries().iter().map(|d| d.dashboard_name()).filter(|n| n.is_some_and(named)).collect()),
+            ids(dashboards
+                .dashboard_entries()
+                .iter()
+                .map(|d| d.dashboard_name())
+                .filter(|n| n.is_some_and(named))
+                .collect()),
         );
         let machines = aws.sfn(region).list_state_machines().send().await.unwrap();
         add(
             "sfn.state_machine",
-            machines.state_machines().iter().filter(|m| named(m.name())).map(|m| m.state_machine_arn().to_owned()).collect(),
+            machines
+                .state_machines()
+                .iter()
+                .filter(|m| named(m.name()))
+                .map(|m| m.state_machine_arn().to_owned())
+                .collect(),
         );
     }
     let roles = aws.iam().list_roles().send().await.unwrap();
-    add("iam.role", roles.roles().iter().map(|r| r.role_name()).filter(|n| named(n)).map(str::to_owned).collect());
+    add(
+        "iam.role",
+        roles
+            .roles()
+            .iter()
+            .map(|r| r.role_name())
+            .filter(|n| named(n))
+            .map(str::to_owned)
+            .collect(),
+    );
     let route53 = aws.route53();
     let zones = route53.list_hosted_zones().send().await.unwrap();
     add(
@@ -415,27 +565,44 @@ pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
 /// Compares the emulator with a state file: every resource of a listed
 /// kind in the emulator is in state (no orphan), every one in state exists,
 /// and no address has two resources (no duplicate). Returns the mismatches.
-pub async fn orphans_and_duplicates(aws: &AwsContext, env: &str, state: &serde_json::Value) -> Vec<String> {
+pub async fn orphans_and_duplicates(
+    aws: &AwsContext,
+    env: &str,
+    state: &serde_json::Value,
+) -> Vec<String> {
     let found = inventory(aws, env).await;
     let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for r in state["resources"].as_object().into_iter().flat_map(|m| m.values()) {
+    for r in state["resources"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
         let kind = r["kind"].as_str().unwrap_or_default().to_owned();
-        recorded.entry(kind).or_default().insert(r["id"].as_str().unwrap_or_default().to_owned());
+        recorded
+            .entry(kind)
+            .or_default()
+            .insert(r["id"].as_str().unwrap_or_default().to_owned());
     }
     let mut problems = Vec::new();
     for (kind, ids) in &found {
         let in_state = recorded.get(*kind).cloned().unwrap_or_default();
         for id in ids.difference(&in_state) {
-            problems.push(format!("orphan or duplicate {kind} {id}: in the emulator, not in state"));
+            problems.push(format!(
+                "orphan or duplicate {kind} {id}: in the emulator, not in state"
+            ));
         }
         for id in in_state.difference(ids) {
-            problems.push(format!("missing {kind} {id}: in state, not in the emulator"));
+            problems.push(format!(
+                "missing {kind} {id}: in state, not in the emulator"
+            ));
         }
     }
     for (kind, ids) in &recorded {
         if !found.contains_key(kind.as_str()) && LISTED_KINDS.contains(&kind.as_str()) {
             for id in ids {
-                problems.push(format!("missing {kind} {id}: in state, not in the emulator"));
+                problems.push(format!(
+                    "missing {kind} {id}: in state, not in the emulator"
+                ));
             }
         }
     }
@@ -444,8 +611,28 @@ pub async fn orphans_and_duplicates(aws: &AwsContext, env: &str, state: &serde_j
 
 /// The kinds `inventory` lists (others are parts of these, e.g. routes).
 pub const LISTED_KINDS: &[&str] = &[
-    "ec2.vpc", "ec2.subnet", "ec2.internet_gateway", "ec2.route_table", "ec2.security_group", "ec2.eip",
-    "ec2.nat_gateway", "ec2.vpc_endpoint", "ssm.parameter", "rds.cluster", "rds.instance", "rds.db_subnet_group",
-    "rds.global_cluster", "dynamodb.table", "lambda.function", "apigateway.rest_api", "sns.topic", "cloudwatch.alarm",
-    "cloudwatch.dashboard", "sfn.state_machine", "iam.role", "route53.hosted_zone", "route53.health_check", "s3.bucket",
+    "ec2.vpc",
+    "ec2.subnet",
+    "ec2.internet_gateway",
+    "ec2.route_table",
+    "ec2.security_group",
+    "ec2.eip",
+    "ec2.nat_gateway",
+    "ec2.vpc_endpoint",
+    "ssm.parameter",
+    "rds.cluster",
+    "rds.instance",
+    "rds.db_subnet_group",
+    "rds.global_cluster",
+    "dynamodb.table",
+    "lambda.function",
+    "apigateway.rest_api",
+    "sns.topic",
+    "cloudwatch.alarm",
+    "cloudwatch.dashboard",
+    "sfn.state_machine",
+    "iam.role",
+    "route53.hosted_zone",
+    "route53.health_check",
+    "s3.bucket",
 ];

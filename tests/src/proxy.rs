@@ -72,8 +72,13 @@ impl FaultProxy {
     /// Starts a proxy to `upstream` (`http://host:port`) on the current
     /// tokio runtime.
     pub async fn start(upstream: &str, faults: Faults) -> FaultProxy {
-        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let counts = Arc::new(Counts::default());
         let seed = faults.seed.max(1);
@@ -128,8 +133,10 @@ async fn read_request(reader: &mut BufReader<&mut TcpStream>) -> std::io::Result
     }
     let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
     let header = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_owned()))
+        text.lines().find_map(|l| {
+            l.strip_prefix(&format!("{name}:"))
+                .map(|v| v.trim().to_owned())
+        })
     };
     let mut request = head.clone();
     if let Some(len) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
@@ -141,8 +148,15 @@ async fn read_request(reader: &mut BufReader<&mut TcpStream>) -> std::io::Result
             let mut size_line = Vec::new();
             reader.read_until(b'\n', &mut size_line).await?;
             request.extend_from_slice(&size_line);
-            let size = usize::from_str_radix(String::from_utf8_lossy(&size_line).trim().split(';').next().unwrap_or("0"), 16)
-                .unwrap_or(0);
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&size_line)
+                    .trim()
+                    .split(';')
+                    .next()
+                    .unwrap_or("0"),
+                16,
+            )
+            .unwrap_or(0);
             let mut chunk = vec![0; size + 2];
             reader.read_exact(&mut chunk).await?;
             request.extend_from_slice(&chunk);
@@ -154,7 +168,12 @@ async fn read_request(reader: &mut BufReader<&mut TcpStream>) -> std::io::Result
     Ok(Some(request))
 }
 
-async fn serve(mut client: TcpStream, upstream: &str, counts: &Counts, faults: &Mutex<(Faults, u64)>) -> std::io::Result<()> {
+async fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    counts: &Counts,
+    faults: &Mutex<(Faults, u64)>,
+) -> std::io::Result<()> {
     let request = {
         let mut reader = BufReader::new(&mut client);
         match read_request(&mut reader).await? {

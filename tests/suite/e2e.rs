@@ -109,7 +109,21 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         .assert()
         .code(0);
 
+    // Data is protected: without --allow-data-loss destroy refuses and
+    // changes nothing.
+    let before = std::fs::read(ws.state_path()).unwrap();
     ws.drctl(&["destroy", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "# global/dynamodb.table/session will be destroyed (its data is lost: needs --allow-data-loss)",
+        ))
+        .stderr(predicate::str::contains("would destroy data held by"))
+        .stderr(predicate::str::contains("global/rds.global_cluster/payment (delete)"))
+        .stderr(predicate::str::contains("primary/s3.bucket/data (delete)"))
+        .stderr(predicate::str::contains("pass --allow-data-loss"));
+    assert_eq!(std::fs::read(ws.state_path()).unwrap(), before);
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success()
         .stdout(predicate::str::contains("141 deleted, 0 failed"));
@@ -181,7 +195,9 @@ async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
         .assert()
         .code(0);
 
-    ws.drctl(&["destroy", "--auto-approve"]).assert().success();
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
     assert!(leftovers(&aws, "e2e-drift").await.is_empty());
 }
 
@@ -252,9 +268,12 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
         .assert()
         .code(0);
     let aws = aws(&ws.endpoint).await;
-    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     let problems = drctl_tests::orphans_and_duplicates(&aws, "e2e-sigint", &state).await;
     assert!(problems.is_empty(), "{problems:#?}");
-    ws.drctl(&["destroy", "--auto-approve"]).assert().success();
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
     assert!(leftovers(&aws, "e2e-sigint").await.is_empty());
 }

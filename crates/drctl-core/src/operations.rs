@@ -136,6 +136,7 @@ mod tests {
             inputs: BTreeMap::new(),
             depends_on: deps.iter().map(|d| addr(d)).collect(),
             attributes: vec![],
+            data_loss: false,
         }
     }
 

@@ -75,6 +75,9 @@ pub struct ResourceChange {
     /// Attribute-level differences; empty for a no-op.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<AttributeChange>,
+    /// A delete or replace of a resource that holds data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub data_loss: bool,
 }
 
 impl ResourceChange {
@@ -161,6 +164,11 @@ impl Plan {
             }
         }
         s
+    }
+
+    /// Changes that would destroy data (refused without --allow-data-loss).
+    pub fn data_loss(&self) -> impl Iterator<Item = &ResourceChange> {
+        self.changes.iter().filter(|c| c.data_loss)
     }
 
     pub fn has_changes(&self) -> bool {

@@ -110,12 +110,13 @@ pub fn plan_apply(
             inputs: spec.inputs.clone(),
             depends_on: spec.dependencies(),
             attributes,
+            data_loss: action == Action::Replace && schema.is_some_and(|s| s.holds_data),
         });
     }
 
     for (address, prior) in &state.resources {
         if desired.get(address).is_none() {
-            changes.push(delete_change(address, prior));
+            changes.push(delete_change(address, prior, schemas));
         }
     }
     changes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -123,15 +124,19 @@ pub fn plan_apply(
 }
 
 /// Plans the deletion of everything in state.
-pub fn plan_destroy(state: &State) -> Vec<ResourceChange> {
+pub fn plan_destroy(state: &State, schemas: &dyn SchemaSource) -> Vec<ResourceChange> {
     state
         .resources
         .iter()
-        .map(|(address, prior)| delete_change(address, prior))
+        .map(|(address, prior)| delete_change(address, prior, schemas))
         .collect()
 }
 
-fn delete_change(address: &Address, prior: &crate::state::ResourceState) -> ResourceChange {
+fn delete_change(
+    address: &Address,
+    prior: &crate::state::ResourceState,
+    schemas: &dyn SchemaSource,
+) -> ResourceChange {
     ResourceChange {
         address: address.clone(),
         region: prior.region.clone(),
@@ -148,6 +153,7 @@ fn delete_change(address: &Address, prior: &crate::state::ResourceState) -> Reso
                 forces_replacement: false,
             })
             .collect(),
+        data_loss: schemas.schema(&prior.kind).is_some_and(|s| s.holds_data),
     }
 }
 
@@ -191,18 +197,21 @@ mod tests {
         force_new: &["cidr"],
         outputs: &["id"],
         volatile_outputs: &[],
+        holds_data: true,
     };
     static DEPLOY: KindSchema = KindSchema {
         kind: "t.deploy",
         force_new: &[],
         outputs: &["id", "version"],
         volatile_outputs: &["version"],
+        holds_data: false,
     };
     static SUB: KindSchema = KindSchema {
         kind: "t.sub",
         force_new: &["net_id", "cidr"],
         outputs: &["id"],
         volatile_outputs: &[],
+        holds_data: false,
     };
 
     fn schemas() -> Schemas {
@@ -333,6 +342,8 @@ mod tests {
             .unwrap();
         assert_eq!(net.action, Action::Replace);
         assert_eq!(net.replace_reasons().collect::<Vec<_>>(), vec!["cidr"]);
+        // The network holds data (in this test's schema): marked.
+        assert!(net.data_loss);
         // The subnet's net_id becomes unknown, and net_id forces replacement.
         let sub = changes
             .iter()
@@ -420,8 +431,10 @@ mod tests {
 
     #[test]
     fn destroy_plans_every_address() {
-        let changes = plan_destroy(&in_sync_state());
+        let changes = plan_destroy(&in_sync_state(), &schemas());
         assert_eq!(changes.len(), 2);
+        let marked: Vec<bool> = changes.iter().map(|c| c.data_loss).collect();
+        assert_eq!(marked, vec![true, false]);
         assert!(changes.iter().all(|c| c.action == Action::Delete));
     }
 

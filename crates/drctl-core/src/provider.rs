@@ -21,6 +21,9 @@ pub struct KindSchema {
     /// Outputs an in-place update may change (e.g. a new deployment id);
     /// references to them are unknown until the update has run.
     pub volatile_outputs: &'static [&'static str],
+    /// Deleting or replacing it destroys data (a database, a table, a
+    /// bucket): refused unless the operator allows data loss.
+    pub holds_data: bool,
 }
 
 impl KindSchema {
@@ -120,13 +123,7 @@ pub trait Provider: Send + Sync {
         &self,
         ctx: &OpContext,
         inputs: &Attributes,
-    ) -> Result<Option<String>, ProviderError> {
-        let _ = inputs;
-        Err(ProviderError::new(
-            "find",
-            format!("kind `{}` cannot look resources up yet", ctx.address.kind()),
-        ))
-    }
+    ) -> Result<Option<String>, ProviderError>;
 
     /// Deleting something already gone succeeds.
     async fn delete(

@@ -15,6 +15,7 @@ pub static THING: KindSchema = KindSchema {
     force_new: &["parent", "fixed"],
     outputs: &["id", "name"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 /// Stores objects in a map; can be told to fail for given names and to take

@@ -119,12 +119,20 @@ pub struct ApplyArgs {
     /// Read every resource from AWS before planning.
     #[arg(long)]
     pub refresh: bool,
+    /// Allow deleting or replacing resources that hold data (databases,
+    /// the session table, buckets).
+    #[arg(long)]
+    pub allow_data_loss: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     #[command(flatten)]
     pub env: EnvArg,
+    /// Allow deleting resources that hold data (databases, the session
+    /// table, buckets); without it, destroy refuses an environment that has any.
+    #[arg(long)]
+    pub allow_data_loss: bool,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,

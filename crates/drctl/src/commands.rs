@@ -146,6 +146,21 @@ async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCode> {
     })
 }
 
+/// Refuses a plan that destroys data unless the operator allowed it.
+fn guard_data_loss(plan: &Plan, allowed: bool) -> Result<()> {
+    let at_risk: Vec<String> = plan
+        .data_loss()
+        .map(|c| format!("{} ({})", c.address, c.action))
+        .collect();
+    if at_risk.is_empty() || allowed {
+        return Ok(());
+    }
+    bail!(
+        "the plan would destroy data held by {}; nothing was changed. If that is intended, pass --allow-data-loss",
+        at_risk.join(", ")
+    )
+}
+
 fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
     if auto_approve {
         return Ok(true);
@@ -258,6 +273,7 @@ async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
+    guard_data_loss(&plan, args.allow_data_loss)?;
     if !confirm("perform these actions", args.auto_approve)? {
         println!("Apply cancelled.");
         return Ok(ExitCode::FAILURE);
@@ -278,8 +294,14 @@ async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     session.resolve_account(&mut state, true).await?;
-    let plan = Plan::new(PlanOperation::Destroy, &state, exists, plan_destroy(&state));
+    let plan = Plan::new(
+        PlanOperation::Destroy,
+        &state,
+        exists,
+        plan_destroy(&state, &drctl_aws::schemas()),
+    );
     print!("{}", render::plan(&plan));
+    guard_data_loss(&plan, args.allow_data_loss)?;
     if !confirm(
         &format!("destroy every resource of `{}`", session.env),
         args.auto_approve,

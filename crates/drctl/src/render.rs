@@ -50,7 +50,12 @@ pub fn plan(plan: &Plan) -> String {
             Action::Delete => ("-", "will be destroyed"),
             Action::NoOp => unreachable!(),
         };
-        let _ = writeln!(out, "  # {} {what}", c.address);
+        let data = if c.data_loss {
+            " (its data is lost: needs --allow-data-loss)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  # {} {what}{data}", c.address);
         let _ = writeln!(out, "  {sign} {} ({})", c.address, c.region);
         let width = c.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
         for a in &c.attributes {

@@ -23,6 +23,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     // An update creates a new deployment: references to it (the stage's)
     // are unknown until the update has run.
     volatile_outputs: &["deployment_id"],
+    holds_data: false,
 };
 
 pub struct Deployment(pub(crate) Arc<Clients>);

@@ -23,6 +23,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     // A changed method changes its fingerprint, and with it the triggers
     // of the deployment that references it.
     volatile_outputs: &["fingerprint"],
+    holds_data: false,
 };
 
 pub struct Method(pub(crate) Arc<Clients>);

@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["rest_api_id", "parent_id", "path_part"],
     outputs: &["id", "path"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Resource(pub(crate) Arc<Clients>);

@@ -26,6 +26,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         "regional_domain_name",
     ],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct RestApi(pub(crate) Arc<Clients>);

@@ -18,6 +18,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["rest_api_id", "stage_name"],
     outputs: &["invoke_url", "stage_name", "arn"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Stage(pub(crate) Arc<Clients>);

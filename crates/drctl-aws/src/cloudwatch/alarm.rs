@@ -37,6 +37,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["alarm_name"],
     outputs: &["arn", "alarm_name"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Alarm(pub(crate) Arc<Clients>);

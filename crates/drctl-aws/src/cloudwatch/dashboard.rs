@@ -15,6 +15,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["dashboard_name"],
     outputs: &["arn", "dashboard_name"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Dashboard(pub(crate) Arc<Clients>);

@@ -32,6 +32,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "table_name", "stream_arn"],
     // Re-enabling the stream with another view type starts a new stream.
     volatile_outputs: &["stream_arn"],
+    holds_data: true,
 };
 
 pub struct Table(pub(crate) Arc<Clients>);

@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &[],
     outputs: &["allocation_id", "public_ip"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Eip(pub(crate) Arc<Clients>);

@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &[],
     outputs: &["internet_gateway_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct InternetGateway(pub(crate) Arc<Clients>);

@@ -17,6 +17,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["subnet_id", "allocation_id"],
     outputs: &["nat_gateway_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct NatGateway(pub(crate) Arc<Clients>);

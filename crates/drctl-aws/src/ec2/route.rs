@@ -15,6 +15,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["route_table_id", "destination_cidr_block"],
     outputs: &["route_table_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Route(pub(crate) Arc<Clients>);

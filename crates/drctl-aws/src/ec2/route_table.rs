@@ -17,6 +17,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["vpc_id"],
     outputs: &["route_table_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct RouteTable(pub(crate) Arc<Clients>);

@@ -15,6 +15,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["subnet_id", "route_table_id"],
     outputs: &["association_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct RouteTableAssociation(pub(crate) Arc<Clients>);

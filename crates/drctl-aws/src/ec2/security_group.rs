@@ -24,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["name", "description", "vpc_id"],
     outputs: &["security_group_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct SecurityGroup(pub(crate) Arc<Clients>);

@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["vpc_id", "cidr_block", "availability_zone"],
     outputs: &["subnet_id", "availability_zone"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Subnet(pub(crate) Arc<Clients>);

@@ -15,6 +15,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["cidr_block"],
     outputs: &["vpc_id", "cidr_block"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Vpc(pub(crate) Arc<Clients>);

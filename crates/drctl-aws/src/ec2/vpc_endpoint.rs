@@ -17,6 +17,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["vpc_id", "service_name", "vpc_endpoint_type"],
     outputs: &["vpc_endpoint_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct VpcEndpoint(pub(crate) Arc<Clients>);

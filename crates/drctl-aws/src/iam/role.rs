@@ -22,6 +22,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["name"],
     outputs: &["arn", "name", "role_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Role(pub(crate) Arc<Clients>);

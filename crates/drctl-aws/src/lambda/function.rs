@@ -26,6 +26,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["function_name"],
     outputs: &["arn", "function_name", "invoke_arn"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Function(pub(crate) Arc<Clients>);

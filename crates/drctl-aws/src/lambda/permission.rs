@@ -24,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["statement_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Permission(pub(crate) Arc<Clients>);

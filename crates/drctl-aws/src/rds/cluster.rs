@@ -43,6 +43,7 @@ pub static SCHEMA: KindSchema = KindSchema {
         "master_user_secret_arn",
     ],
     volatile_outputs: &[],
+    holds_data: true,
 };
 
 pub struct Cluster(pub(crate) Arc<Clients>);

@@ -24,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["arn", "global_cluster_identifier"],
     volatile_outputs: &[],
+    holds_data: true,
 };
 
 pub struct GlobalCluster(pub(crate) Arc<Clients>);

@@ -23,6 +23,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["arn", "instance_identifier", "endpoint"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Instance(pub(crate) Arc<Clients>);

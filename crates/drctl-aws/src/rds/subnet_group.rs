@@ -18,6 +18,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["name"],
     outputs: &["name", "arn"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct SubnetGroup(pub(crate) Arc<Clients>);

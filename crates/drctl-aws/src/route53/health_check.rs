@@ -17,6 +17,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["type", "request_interval"],
     outputs: &["health_check_id"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct HealthCheck(pub(crate) Arc<Clients>);

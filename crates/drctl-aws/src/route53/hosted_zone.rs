@@ -20,6 +20,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["name"],
     outputs: &["zone_id", "name_servers"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct HostedZone(pub(crate) Arc<Clients>);

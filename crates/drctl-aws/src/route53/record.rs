@@ -20,6 +20,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["zone_id", "name", "type", "set_identifier"],
     outputs: &["fqdn"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Record(pub(crate) Arc<Clients>);

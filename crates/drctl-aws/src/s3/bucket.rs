@@ -25,6 +25,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["bucket"],
     outputs: &["bucket", "arn", "region"],
     volatile_outputs: &[],
+    holds_data: true,
 };
 
 pub struct Bucket(pub(crate) Arc<Clients>);

@@ -22,6 +22,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["bucket"],
     outputs: &["bucket"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct BucketReplication(pub(crate) Arc<Clients>);

@@ -22,6 +22,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["name", "type"],
     outputs: &["arn", "name"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct StateMachine(pub(crate) Arc<Clients>);

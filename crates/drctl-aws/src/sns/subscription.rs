@@ -21,6 +21,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["topic_arn", "protocol", "endpoint"],
     outputs: &["arn"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Subscription(pub(crate) Arc<Clients>);

@@ -18,6 +18,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["name"],
     outputs: &["arn", "name"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Topic(pub(crate) Arc<Clients>);

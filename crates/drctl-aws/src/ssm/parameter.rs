@@ -17,6 +17,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     force_new: &["name"],
     outputs: &["name", "arn", "version"],
     volatile_outputs: &[],
+    holds_data: false,
 };
 
 pub struct Parameter(pub(crate) Arc<Clients>);

@@ -156,7 +156,7 @@ async fn destroy_runs_in_reverse_dependency_order() {
     let mut state = State::new("dev");
     apply(&p, &mut state, 64).await;
     p.calls.lock().unwrap().clear();
-    let changes = plan_destroy(&state);
+    let changes = plan_destroy(&state, &providers(&p));
     let report = Executor::new(providers(&p), "dev", 64)
         .run(
             &changes,
