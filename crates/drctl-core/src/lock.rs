@@ -99,6 +99,15 @@ impl StateLock {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let holder = read_holder(&path, env)?;
+                if holder.host == info.host
+                    && !process_alive(holder.pid)
+                    && take_over(dir, env, &holder)?
+                {
+                    tracing::warn!(
+                        "took over the lock of `{env}` left by {holder}, which is no longer running"
+                    );
+                    return Self::acquire(dir, env, operation);
+                }
                 return Err(LockError::Held {
                     env: env.to_owned(),
                     holder,
@@ -130,6 +139,57 @@ impl Drop for StateLock {
             let _ = fs::remove_file(&self.path);
         }
     }
+}
+
+/// Whether a process with this pid runs on this host. Where that cannot
+/// be told, it is assumed to run (the lock is then left to force-unlock).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
+/// Removes the lock of a holder that died on this host. A second lock file
+/// serialises takeovers, so two processes never both remove and re-create
+/// the lock; the holder is re-read under it so a fresh lock is never
+/// removed. Returns whether the stale lock is gone.
+fn take_over(dir: &Path, env: &str, stale: &LockInfo) -> Result<bool, LockError> {
+    let guard_path = dir.join(format!("{env}.lock.takeover"));
+    let io_err = |source| LockError::Io {
+        path: guard_path.clone(),
+        source,
+    };
+    // A takeover guard left by a process killed mid-takeover is stale
+    // after a minute.
+    if let Ok(meta) = fs::metadata(&guard_path)
+        && meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 60)
+    {
+        let _ = fs::remove_file(&guard_path);
+    }
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&guard_path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(io_err(e)),
+    }
+    let path = lock_path(dir, env);
+    let result = match read_holder(&path, env) {
+        Ok(current) if current.id == stale.id => {
+            fs::remove_file(&path).map(|()| true).map_err(io_err)
+        }
+        _ => Ok(false),
+    };
+    let _ = fs::remove_file(&guard_path);
+    result
 }
 
 /// Removes a lock whatever holds it; returns the holder it removed, if any.
@@ -175,6 +235,37 @@ mod tests {
         assert_eq!(removed.id, id);
         assert!(force_unlock(dir.path(), "dev").unwrap().is_none());
         StateLock::acquire(dir.path(), "dev", "apply").unwrap();
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_process_on_this_host_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = StateLock::acquire(dir.path(), "dev", "apply").unwrap();
+        let mut dead = lock.info().clone();
+        std::mem::forget(lock);
+        // A pid no process has (beyond Linux's pid_max).
+        dead.pid = 4_194_305;
+        fs::write(
+            dir.path().join("dev.lock"),
+            serde_json::to_vec(&dead).unwrap(),
+        )
+        .unwrap();
+        let taken = StateLock::acquire(dir.path(), "dev", "apply").unwrap();
+        assert_ne!(taken.info().id, dead.id);
+        assert!(!dir.path().join("dev.lock.takeover").exists());
+        // A dead holder on another host is not taken over: that host may
+        // reuse the pid, and this one cannot tell.
+        drop(taken);
+        dead.host = "elsewhere".into();
+        fs::write(
+            dir.path().join("dev.lock"),
+            serde_json::to_vec(&dead).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            StateLock::acquire(dir.path(), "dev", "apply"),
+            Err(LockError::Held { .. })
+        ));
     }
 
     #[test]
