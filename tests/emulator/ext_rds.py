@@ -18,6 +18,13 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
 - ModifyDBSubnetGroup updates the group in place; moto removes the group
   from its backend and never puts it back.
 
+- DeleteDBCluster removes the cluster's automated backups unless
+  DeleteAutomatedBackups is false ("The default is to remove automated
+  backups immediately after the DB cluster is deleted"); moto keeps them,
+  and as it names them `rds:<cluster>-<minute>`, re-creating a cluster of
+  the same name within the minute fails with
+  DBClusterSnapshotAlreadyExistsFault.
+
 Global clusters live in moto's us-east-1 backend (see RDSResponse.
 global_backend); their members are DBCluster objects of any region.
 """
@@ -98,3 +105,17 @@ def apply() -> None:
         return group
 
     models.RDSBackend.modify_db_subnet_group = modify_db_subnet_group
+
+    original_delete_db_cluster = models.RDSBackend.delete_db_cluster
+
+    def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
+        cluster = original_delete_db_cluster(self, cluster_identifier, snapshot_name)
+        for snapshot_id in [
+            sid
+            for sid, snap in self.cluster_snapshots.items()
+            if snap.snapshot_type == "automated" and snap.cluster.db_cluster_identifier == cluster_identifier
+        ]:
+            del self.cluster_snapshots[snapshot_id]
+        return cluster
+
+    models.RDSBackend.delete_db_cluster = delete_db_cluster

@@ -1,0 +1,374 @@
+//! Faults: a crash at any point of an apply or destroy, injected AWS
+//! errors, two applies at once, and secrets. Every loop here is bounded;
+//! crash points and fault seeds are printed so a failure can be replayed.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use drctl_tests::proxy::{FaultProxy, Faults};
+use drctl_tests::{Workspace, aws, emulator, leftovers, orphans_and_duplicates};
+use predicates::prelude::*;
+
+const SETTINGS: &str = "primary_cidr = \"10.70.0.0/16\"\nsecondary_cidr = \"10.71.0.0/16\"";
+
+fn run(ws: &Workspace, args: &[&str], crash_after: Option<usize>) -> Output {
+    let mut cmd = ws.drctl(args);
+    if let Some(n) = crash_after {
+        cmd.env(drctl_aws::CRASH_ENV, n.to_string());
+    }
+    cmd.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The state file, which must always parse (never half-written).
+fn state(ws: &Workspace) -> serde_json::Value {
+    match std::fs::read(ws.state_path()) {
+        Ok(bytes) => serde_json::from_slice(&bytes).expect("the state file always parses"),
+        Err(_) => serde_json::json!({"resources": {}}),
+    }
+}
+
+/// `args` succeeds within `attempts` runs (faults may fail a run; the next
+/// one picks up from state and the journal).
+fn eventually_succeeds(ws: &Workspace, args: &[&str], attempts: usize) -> Output {
+    let mut last = None;
+    for _ in 0..attempts {
+        let o = run(ws, args, None);
+        if o.status.success() {
+            return o;
+        }
+        last = Some(o);
+    }
+    panic!(
+        "{args:?} failed {attempts} times; last:\n{}",
+        text(&last.unwrap())
+    );
+}
+
+/// After a full apply: no drift, and the emulator holds exactly what state
+/// records.
+async fn assert_converged(ws: &Workspace, aws: &drctl_aws::AwsContext, context: &str) {
+    let plan = run(ws, &["plan", "--refresh", "--detailed-exitcode"], None);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{context}: plan after recovery\n{}",
+        text(&plan)
+    );
+    let state = state(ws);
+    assert_eq!(
+        state["resources"].as_object().unwrap().len(),
+        141,
+        "{context}"
+    );
+    let problems = orphans_and_duplicates(aws, &ws.env, &state).await;
+    assert!(problems.is_empty(), "{context}: {problems:#?}");
+    assert!(
+        !journal(ws).exists(),
+        "{context}: the journal is removed once settled"
+    );
+}
+
+fn journal(ws: &Workspace) -> std::path::PathBuf {
+    ws.path(&format!("state/{}.journal", ws.env))
+}
+
+fn points(total: usize, count: usize) -> Vec<usize> {
+    let count = count.max(2);
+    (0..count)
+        .map(|i| 1 + i * (total.saturating_sub(1)) / (count - 1))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_sweep_over_apply_and_destroy_converges() {
+    let proxy = FaultProxy::start(&emulator().endpoint, Faults::none()).await;
+    let ws = Workspace::with_endpoint("crash-sweep", SETTINGS, &proxy.endpoint);
+    let aws = aws(&emulator().endpoint).await;
+    let apply: &[&str] = &["apply", "--auto-approve"];
+    let destroy: &[&str] = &["destroy", "--auto-approve", "--allow-data-loss"];
+
+    // How many calls a whole apply and destroy make.
+    let before = proxy.requests();
+    assert!(run(&ws, apply, None).status.success());
+    let apply_calls = proxy.requests() - before;
+    let before = proxy.requests();
+    assert!(run(&ws, destroy, None).status.success());
+    let destroy_calls = proxy.requests() - before;
+
+    // DRCTL_CRASH_POINTS widens the sweep (default: 16 in apply, 6 in destroy).
+    let wanted: usize = std::env::var("DRCTL_CRASH_POINTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(22);
+    let apply_points = points(apply_calls, wanted * 8 / 11);
+    let destroy_points = points(destroy_calls, wanted - wanted * 8 / 11);
+    println!(
+        "crash sweep: apply makes {apply_calls} calls, destroy {destroy_calls}; crashing apply after {apply_points:?} and destroy after {destroy_points:?}"
+    );
+
+    let mut crashed = 0;
+    for &k in &apply_points {
+        let context = format!("apply crashed after call {k}");
+        let o = run(&ws, apply, Some(k));
+        if !o.status.success() {
+            crashed += 1;
+        }
+        let _ = state(&ws);
+        let again = run(&ws, apply, None);
+        assert!(
+            again.status.success(),
+            "{context}: the next apply\n{}",
+            text(&again)
+        );
+        assert_converged(&ws, &aws, &context).await;
+        assert!(
+            run(&ws, destroy, None).status.success(),
+            "{context}: destroy"
+        );
+        assert!(
+            leftovers(&aws, &ws.env).await.is_empty(),
+            "{context}: leftovers"
+        );
+    }
+    for &k in &destroy_points {
+        let context = format!("destroy crashed after call {k}");
+        assert!(run(&ws, apply, None).status.success(), "{context}: apply");
+        let o = run(&ws, destroy, Some(k));
+        if !o.status.success() {
+            crashed += 1;
+        }
+        let _ = state(&ws);
+        let again = run(&ws, destroy, None);
+        assert!(
+            again.status.success(),
+            "{context}: the next destroy\n{}",
+            text(&again)
+        );
+        let left = leftovers(&aws, &ws.env).await;
+        assert!(left.is_empty(), "{context}: {left:#?}");
+        assert_eq!(
+            state(&ws)["resources"].as_object().unwrap().len(),
+            0,
+            "{context}"
+        );
+    }
+    println!(
+        "crash sweep: {} crash points, {crashed} runs crashed, every one converged with no orphan and no duplicate",
+        apply_points.len() + destroy_points.len()
+    );
+    assert!(
+        crashed >= (apply_points.len() + destroy_points.len()) / 2,
+        "the crash switch fired"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
+    let seed: u64 = std::env::var("DRCTL_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("fault injection: 20 % of calls, seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
+    let proxy = FaultProxy::start(
+        &emulator().endpoint,
+        Faults {
+            rate: 0.2,
+            latency: Duration::ZERO,
+            seed,
+        },
+    )
+    .await;
+    let ws = Workspace::with_endpoint(
+        "faults-20",
+        "primary_cidr = \"10.72.0.0/16\"\nsecondary_cidr = \"10.73.0.0/16\"",
+        &proxy.endpoint,
+    );
+    let aws = aws(&emulator().endpoint).await;
+    eventually_succeeds(&ws, &["apply", "--auto-approve"], 3);
+    let plan = eventually_succeeds(&ws, &["plan", "--refresh"], 3);
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("No changes."),
+        "{}",
+        text(&plan)
+    );
+    let problems = orphans_and_duplicates(&aws, &ws.env, &state(&ws)).await;
+    assert!(problems.is_empty(), "seed {seed}: {problems:#?}");
+    eventually_succeeds(&ws, &["destroy", "--auto-approve", "--allow-data-loss"], 3);
+    let left = leftovers(&aws, &ws.env).await;
+    assert!(left.is_empty(), "seed {seed}: {left:#?}");
+    let c = &proxy.counts;
+    use std::sync::atomic::Ordering::SeqCst;
+    println!(
+        "fault injection: {} requests, {} throttled, {} errors, {} dropped",
+        c.requests.load(SeqCst),
+        c.throttled.load(SeqCst),
+        c.errors.load(SeqCst),
+        c.dropped.load(SeqCst)
+    );
+    assert!(proxy.faults_injected() > 50, "faults were injected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_apply_is_refused_while_one_runs() {
+    // Latency keeps the first apply busy long enough to be overlapped.
+    let proxy = FaultProxy::start(
+        &emulator().endpoint,
+        Faults {
+            rate: 0.0,
+            latency: Duration::from_millis(150),
+            seed: 1,
+        },
+    )
+    .await;
+    let ws = Workspace::with_endpoint(
+        "two-applies",
+        "primary_cidr = \"10.74.0.0/16\"\nsecondary_cidr = \"10.75.0.0/16\"",
+        &proxy.endpoint,
+    );
+    let mut first = std::process::Command::new(drctl_tests::drctl_bin())
+        .current_dir(ws.dir.path())
+        .args(["apply", "--env", "two-applies", "--auto-approve"])
+        .env("AWS_ENDPOINT_URL", &ws.endpoint)
+        .env("AWS_ACCESS_KEY_ID", drctl_tests::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", drctl_tests::SECRET_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = ws.path("state/two-applies.lock");
+    assert!(
+        drctl_tests::eventually(Duration::from_secs(60), || lock.exists()),
+        "the first apply took the lock"
+    );
+    ws.drctl(&["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "locked by pid {}",
+            first.id()
+        )))
+        .stderr(predicate::str::contains("(apply) since"));
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .code(1);
+    assert!(
+        first.wait().unwrap().success(),
+        "the first apply is undisturbed"
+    );
+    assert!(!lock.exists());
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 141);
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+}
+
+/// `GetSecretValue` straight from the emulator (Secrets Manager's JSON
+/// protocol), to learn the password RDS generated.
+fn secret_value(endpoint: &str, arn: &str) -> String {
+    use std::io::{Read, Write};
+    let body = serde_json::json!({ "SecretId": arn }).to_string();
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Target: secretsmanager.GetSecretValue\r\nContent-Type: application/x-amz-json-1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let json = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let parsed: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {response}"));
+    parsed["SecretString"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_state_plans_journal_or_logs() {
+    let canary = "drctl-canary-secret-key-7f3a9c";
+    let ws = Workspace::new(
+        "secrets",
+        "primary_cidr = \"10.76.0.0/16\"\nsecondary_cidr = \"10.77.0.0/16\"",
+    );
+    let mut logs = String::new();
+    for args in [
+        &["plan", "--out", "all.plan", "-vv"][..],
+        &["apply", "all.plan", "--auto-approve", "-vv"],
+    ] {
+        let o = ws
+            .drctl(args)
+            .env("AWS_SECRET_ACCESS_KEY", canary)
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        logs.push_str(&text(&o));
+    }
+    let state = state(&ws);
+    let cluster = &state["resources"]["primary/rds.cluster/payment"];
+    let secret_arn = cluster["outputs"]["master_user_secret_arn"]
+        .as_str()
+        .unwrap();
+    assert!(
+        secret_arn.starts_with("arn:aws:secretsmanager:"),
+        "{cluster}"
+    );
+    let secret = secret_value(&ws.endpoint, secret_arn);
+    let password: serde_json::Value =
+        serde_json::from_str(&secret).unwrap_or(serde_json::json!({"password": secret}));
+    let password = password["password"].as_str().unwrap_or_default().to_owned();
+    assert!(password.len() >= 8, "RDS generated a password: {secret}");
+
+    for needle in [canary, password.as_str()] {
+        assert!(!logs.contains(needle), "a secret appears in drctl's output");
+        for file in files_under(ws.dir.path()) {
+            let content = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            assert!(
+                !content.contains(needle),
+                "a secret appears in {}",
+                file.display()
+            );
+        }
+    }
+    // No input is a password: only RDS's "manage it for me" flag.
+    let text = serde_json::to_string(&state).unwrap().to_lowercase();
+    assert!(
+        !text.contains("\"master_user_password\""),
+        "no password input"
+    );
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+}
