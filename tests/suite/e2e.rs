@@ -149,7 +149,8 @@ async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     let id = |a: &str| state["resources"][a]["id"].as_str().unwrap().to_owned();
 
-    // Out of band: a changed parameter, a deleted subnet (with its association).
+    // Out of band: a changed parameter, a deleted subnet (with its
+    // association).
     aws.ssm("us-east-2")
         .put_parameter()
         .name("/payment/e2e-drift/secondary/feature-flags")
@@ -170,6 +171,32 @@ async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
         .await
         .unwrap();
 
+    // An extra rule on the database security group, a deleted function.
+    aws.ec2("us-east-2")
+        .authorize_security_group_ingress()
+        .group_id(id("secondary/ec2.security_group/db"))
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(5432)
+                .to_port(5432)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws.lambda("us-east-2")
+        .delete_function()
+        .function_name(id("secondary/lambda.function/notification"))
+        .send()
+        .await
+        .unwrap();
+
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(2)
@@ -177,20 +204,38 @@ async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
             "primary/ec2.subnet/isolated-b: no longer exists",
         ))
         .stdout(predicate::str::contains(
+            "secondary/ec2.security_group/db: changed outside drctl",
+        ))
+        .stdout(
+            predicate::str::contains(r#"- unmanaged-tcp-5432-5432-0.0.0.0/0"#).or(
+                predicate::str::contains("unmanaged-tcp-5432-5432-0.0.0.0/0"),
+            ),
+        )
+        .stdout(predicate::str::contains(
+            "secondary/lambda.function/notification: no longer exists",
+        ))
+        // Its permission went with it.
+        .stdout(predicate::str::contains(
+            "secondary/lambda.permission/notification-api: no longer exists",
+        ))
+        .stdout(predicate::str::contains(
             "secondary/ssm.parameter/feature-flags: changed outside drctl",
         ))
         // The subnet and its association come back; the parameter is reset,
-        // and the DB subnet group takes the new subnet's id.
+        // and the DB subnet group takes the new subnet's id. The function's
+        // ARN is unknown until it is re-created, so the method using it,
+        // the deployment and the stage are planned as updates; at apply
+        // they resolve to no change.
         .stdout(predicate::str::contains(
             "~ primary/rds.db_subnet_group/payment",
         ))
         .stdout(predicate::str::contains(
-            "Plan: 2 to add, 2 to change, 0 to destroy.",
+            "Plan: 4 to add, 6 to change, 0 to destroy.",
         ));
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("2 created, 2 updated"));
+        .stdout(predicate::str::contains("4 created, 3 updated"));
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(0);

@@ -372,3 +372,78 @@ async fn no_secret_reaches_state_plans_journal_or_logs() {
         .assert()
         .success();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_at_random_moments_then_apply_converges() {
+    let seed: u64 = std::env::var("DRCTL_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    // A little latency spreads the apply over a few seconds.
+    let proxy = FaultProxy::start(
+        &emulator().endpoint,
+        Faults {
+            rate: 0.0,
+            latency: Duration::from_millis(20),
+            seed: 1,
+        },
+    )
+    .await;
+    let ws = Workspace::with_endpoint(
+        "kill-9",
+        "primary_cidr = \"10.78.0.0/16\"\nsecondary_cidr = \"10.79.0.0/16\"",
+        &proxy.endpoint,
+    );
+    let aws = aws(&emulator().endpoint).await;
+    let mut x = seed | 1;
+    let mut moments = Vec::new();
+    for round in 0..3 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let after = Duration::from_millis(50 + x % 2500);
+        moments.push(after.as_millis());
+        let mut child = std::process::Command::new(drctl_tests::drctl_bin())
+            .current_dir(ws.dir.path())
+            .args(["apply", "--env", "kill-9", "--auto-approve"])
+            .env("AWS_ENDPOINT_URL", &ws.endpoint)
+            .env("AWS_ACCESS_KEY_ID", drctl_tests::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", drctl_tests::SECRET_KEY)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(after);
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        let _ = state(&ws);
+        let context = format!(
+            "kill -9 after {} ms (seed {seed}, round {round})",
+            after.as_millis()
+        );
+        let again = run(&ws, &["apply", "--auto-approve"], None);
+        assert!(again.status.success(), "{context}\n{}", text(&again));
+        assert_converged(&ws, &aws, &context).await;
+        assert!(
+            run(
+                &ws,
+                &["destroy", "--auto-approve", "--allow-data-loss"],
+                None
+            )
+            .status
+            .success()
+        );
+    }
+    println!(
+        "kill -9: seed {seed}, killed after {moments:?} ms, each converged (replay with DRCTL_KILL_SEED={seed})"
+    );
+    assert!(leftovers(&aws, "kill-9").await.is_empty());
+}
