@@ -194,6 +194,23 @@ impl Workspace {
         cmd
     }
 
+    /// `drctl ARGS --env ENV` started in the background, for tests that
+    /// interrupt or overlap runs; output goes to `stdout`, stderr is piped.
+    pub fn spawn(&self, args: &[&str], stdout: Stdio) -> Child {
+        Command::new(drctl_bin())
+            .current_dir(self.dir.path())
+            .args(args)
+            .args(["--env", &self.env])
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start drctl")
+    }
+
     /// `drctl ARGS` without `--env`.
     pub fn drctl_bare(&self, args: &[&str]) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::new(drctl_bin());

@@ -253,24 +253,10 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
         "e2e-sigint",
         "primary_cidr = \"10.42.0.0/16\"\nsecondary_cidr = \"10.43.0.0/16\"",
     );
-    let mut child = std::process::Command::new(drctl_tests::drctl_bin())
-        .current_dir(ws.dir.path())
-        .args([
-            "apply",
-            "--env",
-            "e2e-sigint",
-            "--auto-approve",
-            "--parallelism",
-            "2",
-        ])
-        .env("AWS_ENDPOINT_URL", &ws.endpoint)
-        .env("AWS_ACCESS_KEY_ID", drctl_tests::ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", drctl_tests::SECRET_KEY)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = ws.spawn(
+        &["apply", "--auto-approve", "--parallelism", "2"],
+        std::process::Stdio::piped(),
+    );
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Interrupt once the first resource has been created.
     for line in lines.by_ref() {

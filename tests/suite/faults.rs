@@ -240,17 +240,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
         "primary_cidr = \"10.74.0.0/16\"\nsecondary_cidr = \"10.75.0.0/16\"",
         &proxy.endpoint,
     );
-    let mut first = std::process::Command::new(drctl_tests::drctl_bin())
-        .current_dir(ws.dir.path())
-        .args(["apply", "--env", "two-applies", "--auto-approve"])
-        .env("AWS_ENDPOINT_URL", &ws.endpoint)
-        .env("AWS_ACCESS_KEY_ID", drctl_tests::ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", drctl_tests::SECRET_KEY)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = ws.spawn(&["apply", "--auto-approve"], std::process::Stdio::null());
     let lock = ws.path("state/two-applies.lock");
     assert!(
         drctl_tests::eventually(Duration::from_secs(60), || lock.exists()),
@@ -408,17 +398,7 @@ async fn kill_9_at_random_moments_then_apply_converges() {
         x ^= x << 17;
         let after = Duration::from_millis(50 + x % 2500);
         moments.push(after.as_millis());
-        let mut child = std::process::Command::new(drctl_tests::drctl_bin())
-            .current_dir(ws.dir.path())
-            .args(["apply", "--env", "kill-9", "--auto-approve"])
-            .env("AWS_ENDPOINT_URL", &ws.endpoint)
-            .env("AWS_ACCESS_KEY_ID", drctl_tests::ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", drctl_tests::SECRET_KEY)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = ws.spawn(&["apply", "--auto-approve"], std::process::Stdio::null());
         std::thread::sleep(after);
         let _ = std::process::Command::new("kill")
             .args(["-9", &child.id().to_string()])
