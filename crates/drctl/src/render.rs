@@ -9,8 +9,17 @@ use drctl_core::operations::OpKind;
 use drctl_core::plan::{AfterValue, AttributeChange};
 use drctl_core::{Action, Plan, State};
 
+/// A value as JSON; long strings (a Lambda package, a document) are cut,
+/// since their hash or their parts are what a reader compares.
 fn value(v: &serde_json::Value) -> String {
-    v.to_string()
+    const LONG: usize = 160;
+    match v {
+        serde_json::Value::String(s) if s.len() > LONG => {
+            let head: String = s.chars().take(48).collect();
+            format!("\"{head}...\" ({} characters)", s.len())
+        }
+        _ => v.to_string(),
+    }
 }
 
 fn after(a: &AfterValue) -> String {
