@@ -35,6 +35,40 @@ pub fn has_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]
     err.code().is_some_and(|c| codes.contains(&c))
 }
 
+/// The outcome of a call whose failure with one of `codes` means the end
+/// state already holds (deleting what is gone, authorising what is there):
+/// `Ok(())` then, as on success; any other failure is an `api_error`.
+pub fn tolerate<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    codes: &[&str],
+    operation: &str,
+) -> Result<(), ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    found(result, codes, operation).map(|_| ())
+}
+
+/// The output of a call that fails with one of `codes` when what it asks
+/// about is not there: `Some(output)`, `None` for those codes, any other
+/// failure as an `api_error`.
+pub fn found<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    codes: &[&str],
+    operation: &str,
+) -> Result<Option<T>, ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if has_code(&e, codes) => Ok(None),
+        Err(e) => Err(api_error(operation, e)),
+    }
+}
+
 pub fn invalid(ctx: &OpContext, message: impl Into<String>) -> ProviderError {
     ProviderError::new(format!("{}", ctx.address), message).with_code("InvalidInput")
 }

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use super::NOT_FOUND;
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, opt_str, req_str};
+use crate::support::{api_error, attrs, found, opt_str, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.deployment",
@@ -44,17 +44,15 @@ async fn deployments(
     let mut all = Vec::new();
     let mut position: Option<String> = None;
     loop {
-        let page = match client
+        let result = client
             .get_deployments()
             .rest_api_id(api)
             .limit(500)
             .set_position(position.clone())
             .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("apigateway:GetDeployments", e)),
+            .await;
+        let Some(page) = found(result, NOT_FOUND, "apigateway:GetDeployments")? else {
+            return Ok(None);
         };
         all.extend(page.items().iter().map(|d| {
             (
@@ -74,16 +72,14 @@ async fn deployments(
 
 /// The deployment ids some stage of the API serves.
 async fn in_use(client: &Client, api: &str) -> Result<Option<BTreeSet<String>>, ProviderError> {
-    match client.get_stages().rest_api_id(api).send().await {
-        Ok(out) => Ok(Some(
-            out.item()
-                .iter()
-                .filter_map(|s| s.deployment_id().map(str::to_owned))
-                .collect(),
-        )),
-        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("apigateway:GetStages", e)),
-    }
+    let result = client.get_stages().rest_api_id(api).send().await;
+    let out = found(result, NOT_FOUND, "apigateway:GetStages")?;
+    Ok(out.map(|o| {
+        o.item()
+            .iter()
+            .filter_map(|s| s.deployment_id().map(str::to_owned))
+            .collect()
+    }))
 }
 
 /// Deletes this resource's deployments (by description, plus `also`) that
@@ -105,17 +101,13 @@ async fn prune(
         if !ours || used.contains(&id) || keep == Some(id.as_str()) {
             continue;
         }
-        match client
+        let result = client
             .delete_deployment()
             .rest_api_id(api)
             .deployment_id(&id)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if has_code(&e, NOT_FOUND) => {}
-            Err(e) => return Err(api_error("apigateway:DeleteDeployment", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "apigateway:DeleteDeployment")?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{NOT_FOUND, replace};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, invalid, req_str};
+use crate::support::{api_error, attrs, found, invalid, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.method",
@@ -179,7 +179,7 @@ impl Method {
         ctx: &OpContext,
         t: &Target<'_>,
     ) -> Result<Option<GetMethodOutput>, ProviderError> {
-        match self
+        let result = self
             .0
             .apigateway(&ctx.region)
             .get_method()
@@ -187,12 +187,8 @@ impl Method {
             .resource_id(t.resource)
             .http_method(t.method)
             .send()
-            .await
-        {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("apigateway:GetMethod", e)),
-        }
+            .await;
+        found(result, NOT_FOUND, "apigateway:GetMethod")
     }
 
     async fn put_integration(
@@ -285,32 +281,24 @@ impl Method {
         t: &Target<'_>,
         status: &str,
     ) -> Result<(), ProviderError> {
-        match client
+        let result = client
             .delete_integration_response()
             .rest_api_id(t.api)
             .resource_id(t.resource)
             .http_method(t.method)
             .status_code(status)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if has_code(&e, NOT_FOUND) => {}
-            Err(e) => return Err(api_error("apigateway:DeleteIntegrationResponse", e)),
-        }
-        match client
+            .await;
+        tolerate(result, NOT_FOUND, "apigateway:DeleteIntegrationResponse")?;
+        let result = client
             .delete_method_response()
             .rest_api_id(t.api)
             .resource_id(t.resource)
             .http_method(t.method)
             .status_code(status)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("apigateway:DeleteMethodResponse", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "apigateway:DeleteMethodResponse")
     }
 }
 
@@ -452,7 +440,7 @@ impl Provider for Method {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let t = Target::of(ctx, inputs)?;
-        match self
+        let result = self
             .0
             .apigateway(&ctx.region)
             .delete_method()
@@ -460,11 +448,7 @@ impl Provider for Method {
             .resource_id(t.resource)
             .http_method(t.method)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("apigateway:DeleteMethod", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "apigateway:DeleteMethod")
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::NOT_FOUND;
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, req_str};
+use crate::support::{api_error, attrs, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.resource",
@@ -55,18 +55,16 @@ impl Provider for Resource {
         prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let api = req_str(ctx, prior, "rest_api_id")?;
-        let out = match self
+        let result = self
             .0
             .apigateway(&ctx.region)
             .get_resource()
             .rest_api_id(api)
             .resource_id(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("apigateway:GetResource", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "apigateway:GetResource")? else {
+            return Ok(None);
         };
         Ok(Some(Observed {
             inputs: attrs([
@@ -117,10 +115,8 @@ impl Provider for Resource {
             .send()
             .try_collect()
             .await;
-        let resources = match listed {
-            Ok(r) => r,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("apigateway:GetResources", e)),
+        let Some(resources) = found(listed, NOT_FOUND, "apigateway:GetResources")? else {
+            return Ok(None);
         };
         Ok(resources
             .iter()
@@ -135,18 +131,14 @@ impl Provider for Resource {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .apigateway(&ctx.region)
             .delete_resource()
             .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
             .resource_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("apigateway:DeleteResource", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "apigateway:DeleteResource")
     }
 }

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::{NOT_FOUND, replace, sync_tags};
 use crate::clients::Clients;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, has_code, observed_tags, opt_str, req_str,
-    retry_while,
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, observed_tags, opt_str, req_str,
+    retry_while, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -94,17 +94,15 @@ impl Provider for RestApi {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let api = match self
+        let result = self
             .0
             .apigateway(&ctx.region)
             .get_rest_api()
             .rest_api_id(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("apigateway:GetRestApi", e)),
+            .await;
+        let Some(api) = found(result, NOT_FOUND, "apigateway:GetRestApi")? else {
+            return Ok(None);
         };
         let endpoint_type = api
             .endpoint_configuration()
@@ -210,11 +208,8 @@ impl Provider for RestApi {
             Duration::from_secs(300),
             |e| e.code.as_deref() == Some("TooManyRequestsException"),
             || async {
-                match client.delete_rest_api().rest_api_id(id).send().await {
-                    Ok(_) => Ok(()),
-                    Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-                    Err(e) => Err(api_error("apigateway:DeleteRestApi", e)),
-                }
+                let result = client.delete_rest_api().rest_api_id(id).send().await;
+                tolerate(result, NOT_FOUND, "apigateway:DeleteRestApi")
             },
         )
         .await

@@ -11,7 +11,9 @@ use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, number_text, replace, sync_tags, whole_number};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str};
+use crate::support::{
+    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.stage",
@@ -133,18 +135,16 @@ impl Provider for Stage {
     ) -> Result<Option<Observed>, ProviderError> {
         let api = req_str(ctx, prior, "rest_api_id")?;
         let stage = req_str(ctx, prior, "stage_name")?;
-        let out = match self
+        let result = self
             .0
             .apigateway(&ctx.region)
             .get_stage()
             .rest_api_id(api)
             .stage_name(stage)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("apigateway:GetStage", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "apigateway:GetStage")? else {
+            return Ok(None);
         };
         // Without stage-wide settings the account's defaults apply: no
         // value drctl set, so null (an update sets them again).
@@ -198,19 +198,16 @@ impl Provider for Stage {
     ) -> Result<Option<String>, ProviderError> {
         let api = req_str(ctx, inputs, "rest_api_id")?;
         let stage = req_str(ctx, inputs, "stage_name")?;
-        match self
+        let result = self
             .0
             .apigateway(&ctx.region)
             .get_stage()
             .rest_api_id(api)
             .stage_name(stage)
             .send()
-            .await
-        {
-            Ok(_) => Ok(Some(format!("{api}/{stage}"))),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("apigateway:GetStage", e)),
-        }
+            .await;
+        let out = found(result, NOT_FOUND, "apigateway:GetStage")?;
+        Ok(out.map(|_| format!("{api}/{stage}")))
     }
 
     async fn delete(
@@ -220,18 +217,14 @@ impl Provider for Stage {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .apigateway(&ctx.region)
             .delete_stage()
             .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
             .stage_name(req_str(ctx, inputs, "stage_name")?)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("apigateway:DeleteStage", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "apigateway:DeleteStage")
     }
 }

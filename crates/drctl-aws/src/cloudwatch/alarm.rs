@@ -28,8 +28,8 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, has_code, invalid, observed_tags, opt_str, req_str, tag_changes,
-    user_tags,
+    all_tags, api_error, attrs, found, invalid, observed_tags, opt_str, req_str, tag_changes,
+    tolerate, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -402,17 +402,15 @@ impl Provider for Alarm {
         let Some(alarm) = self.describe(ctx, id).await? else {
             return Ok(None);
         };
-        let tags = match self
+        let result = self
             .0
             .cloudwatch(&ctx.region)
             .list_tags_for_resource()
             .resource_arn(alarm.alarm_arn().unwrap_or_default())
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("cloudwatch:ListTagsForResource", e)),
+            .await;
+        let Some(tags) = found(result, NOT_FOUND, "cloudwatch:ListTagsForResource")? else {
+            return Ok(None);
         };
         let tags = tags.tags().iter().map(|t| {
             (
@@ -490,17 +488,13 @@ impl Provider for Alarm {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // DeleteAlarms of a missing alarm fails with ResourceNotFound.
-        match self
+        let result = self
             .0
             .cloudwatch(&ctx.region)
             .delete_alarms()
             .alarm_names(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("cloudwatch:DeleteAlarms", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "cloudwatch:DeleteAlarms")
     }
 }

@@ -8,7 +8,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, invalid, req_str};
+use crate::support::{api_error, attrs, found, invalid, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "cloudwatch.dashboard",
@@ -58,17 +58,15 @@ impl Dashboard {
         ctx: &OpContext,
         name: &str,
     ) -> Result<Option<(String, Json)>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .cloudwatch(&ctx.region)
             .get_dashboard()
             .dashboard_name(name)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("cloudwatch:GetDashboard", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "cloudwatch:GetDashboard")? else {
+            return Ok(None);
         };
         let body = serde_json::from_str(out.dashboard_body().unwrap_or("{}")).map_err(|e| {
             ProviderError::new(
@@ -155,17 +153,13 @@ impl Provider for Dashboard {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .cloudwatch(&ctx.region)
             .delete_dashboards()
             .dashboard_names(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("cloudwatch:DeleteDashboards", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "cloudwatch:DeleteDashboards")
     }
 }

@@ -22,7 +22,7 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, bool_or, has_code, invalid, observed_tags, opt_str, req_str,
+    all_tags, api_error, attrs, bool_or, found, invalid, observed_tags, opt_str, req_str,
     retry_while, tag_changes, user_tags, wait_for,
 };
 
@@ -118,11 +118,9 @@ fn outputs(name: &str, t: &TableDescription) -> Attributes {
 }
 
 async fn describe(ddb: &Client, name: &str) -> Result<Option<TableDescription>, ProviderError> {
-    match ddb.describe_table().table_name(name).send().await {
-        Ok(out) => Ok(out.table().cloned()),
-        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("dynamodb:DescribeTable", e)),
-    }
+    let result = ddb.describe_table().table_name(name).send().await;
+    let out = found(result, NOT_FOUND, "dynamodb:DescribeTable")?;
+    Ok(out.and_then(|o| o.table().cloned()))
 }
 
 /// Waits until the table is ACTIVE and `ready` holds for it.
@@ -366,17 +364,18 @@ impl Provider for Table {
         let Some(t) = describe(&ddb, id).await? else {
             return Ok(None);
         };
-        let backups = match ddb
+        let result = ddb
             .describe_continuous_backups()
             .table_name(id)
             .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if has_code(&e, &["TableNotFoundException", "ResourceNotFoundException"]) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(api_error("dynamodb:DescribeContinuousBackups", e)),
+            .await;
+        let Some(backups) = found(
+            result,
+            &["TableNotFoundException", "ResourceNotFoundException"],
+            "dynamodb:DescribeContinuousBackups",
+        )?
+        else {
+            return Ok(None);
         };
         let pitr = backups
             .continuous_backups_description()
@@ -517,11 +516,8 @@ impl Provider for Table {
             Duration::from_secs(5 * 60),
             |e| e.code.as_deref() == Some("ResourceInUseException"),
             || async {
-                match ddb.delete_table().table_name(id).send().await {
-                    Ok(_) => Ok(true),
-                    Err(e) if has_code(&e, NOT_FOUND) => Ok(false),
-                    Err(e) => Err(api_error("dynamodb:DeleteTable", e)),
-                }
+                let result = ddb.delete_table().table_name(id).send().await;
+                Ok(found(result, NOT_FOUND, "dynamodb:DeleteTable")?.is_some())
             },
         )
         .await?;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code};
+use crate::support::{api_error, attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.eip",
@@ -61,17 +61,15 @@ impl Provider for Eip {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_addresses()
             .allocation_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeAddresses", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeAddresses")? else {
+            return Ok(None);
         };
         let Some(a) = out.addresses().first() else {
             return Ok(None);
@@ -123,17 +121,13 @@ impl Provider for Eip {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .release_address()
             .allocation_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:ReleaseAddress", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ec2:ReleaseAddress")
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, opt_str, req_str};
+use crate::support::{api_error, attrs, found, opt_str, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.internet_gateway",
@@ -38,19 +38,15 @@ impl InternetGateway {
     }
 
     async fn detach(&self, ctx: &OpContext, id: &str, vpc: &str) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .detach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(vpc)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_ATTACHED) => Ok(()),
-            Err(e) => Err(api_error("ec2:DetachInternetGateway", e)),
-        }
+            .await;
+        tolerate(result, NOT_ATTACHED, "ec2:DetachInternetGateway")
     }
 }
 
@@ -94,17 +90,15 @@ impl Provider for InternetGateway {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_internet_gateways()
             .internet_gateway_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeInternetGateways", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeInternetGateways")? else {
+            return Ok(None);
         };
         let Some(g) = out.internet_gateways().first() else {
             return Ok(None);
@@ -165,17 +159,13 @@ impl Provider for InternetGateway {
         if let Some(vpc) = opt_str(inputs, "vpc_id") {
             self.detach(ctx, id, vpc).await?;
         }
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .delete_internet_gateway()
             .internet_gateway_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:DeleteInternetGateway", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ec2:DeleteInternetGateway")
     }
 }

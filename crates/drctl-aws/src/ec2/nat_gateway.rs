@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{has_identity, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, req_str, wait_for};
+use crate::support::{api_error, attrs, found, req_str, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.nat_gateway",
@@ -32,18 +32,15 @@ impl NatGateway {
         ctx: &OpContext,
         id: &str,
     ) -> Result<Option<aws_sdk_ec2::types::NatGateway>, ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_nat_gateways()
             .nat_gateway_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => Ok(o.nat_gateways().first().cloned()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("ec2:DescribeNatGateways", e)),
-        }
+            .await;
+        let out = found(result, NOT_FOUND, "ec2:DescribeNatGateways")?;
+        Ok(out.and_then(|o| o.nat_gateways().first().cloned()))
     }
 }
 
@@ -178,17 +175,15 @@ impl Provider for NatGateway {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .delete_nat_gateway()
             .nat_gateway_id(id)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(()),
-            Err(e) => return Err(api_error("ec2:DeleteNatGateway", e)),
+            .await;
+        if found(result, NOT_FOUND, "ec2:DeleteNatGateway")?.is_none() {
+            return Ok(());
         }
         // Its Elastic IP is released only once the gateway is deleted.
         wait_for("NAT gateway deleted", WAIT, || async {

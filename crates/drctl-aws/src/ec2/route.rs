@@ -8,7 +8,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, invalid, opt_str, req_str};
+use crate::support::{api_error, attrs, found, invalid, opt_str, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route",
@@ -79,17 +79,15 @@ impl Provider for Route {
     ) -> Result<Option<Observed>, ProviderError> {
         let table = req_str(ctx, prior, "route_table_id")?;
         let dest = req_str(ctx, prior, "destination_cidr_block")?;
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_route_tables()
             .route_table_ids(table)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
+            return Ok(None);
         };
         let route = out.route_tables().first().and_then(|t| {
             t.routes()
@@ -159,18 +157,14 @@ impl Provider for Route {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .delete_route()
             .route_table_id(req_str(ctx, inputs, "route_table_id")?)
             .destination_cidr_block(req_str(ctx, inputs, "destination_cidr_block")?)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:DeleteRoute", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ec2:DeleteRoute")
     }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, req_str};
+use crate::support::{api_error, attrs, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table",
@@ -63,17 +63,15 @@ impl Provider for RouteTable {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_route_tables()
             .route_table_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
+            return Ok(None);
         };
         let Some(t) = out.route_tables().first() else {
             return Ok(None);
@@ -122,17 +120,13 @@ impl Provider for RouteTable {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .delete_route_table()
             .route_table_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:DeleteRouteTable", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ec2:DeleteRouteTable")
     }
 }

@@ -7,7 +7,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, req_str};
+use crate::support::{api_error, attrs, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table_association",
@@ -63,17 +63,15 @@ impl Provider for RouteTableAssociation {
         prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let table = req_str(ctx, prior, "route_table_id")?;
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_route_tables()
             .route_table_ids(table)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
+            return Ok(None);
         };
         let assoc = out
             .route_tables()
@@ -108,17 +106,15 @@ impl Provider for RouteTableAssociation {
         // A subnet has at most one association: look for it on the table.
         let subnet = req_str(ctx, inputs, "subnet_id")?;
         let table = req_str(ctx, inputs, "route_table_id")?;
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_route_tables()
             .route_table_ids(table)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeRouteTables", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
+            return Ok(None);
         };
         Ok(out
             .route_tables()
@@ -136,17 +132,13 @@ impl Provider for RouteTableAssociation {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .disassociate_route_table()
             .association_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:DisassociateRouteTable", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ec2:DisassociateRouteTable")
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, invalid, req_str};
+use crate::support::{api_error, attrs, found, invalid, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.security_group",
@@ -153,30 +153,26 @@ async fn authorize(
     let perm = permission(ctx, name, rule)?;
     let duplicate = &["InvalidPermission.Duplicate"];
     match dir {
-        Direction::Ingress => match client
-            .authorize_security_group_ingress()
-            .group_id(id)
-            .ip_permissions(perm)
-            .send()
-            .await
-        {
-            Err(e) if !has_code(&e, duplicate) => {
-                Err(api_error("ec2:AuthorizeSecurityGroupIngress", e))
-            }
-            _ => Ok(()),
-        },
-        Direction::Egress => match client
-            .authorize_security_group_egress()
-            .group_id(id)
-            .ip_permissions(perm)
-            .send()
-            .await
-        {
-            Err(e) if !has_code(&e, duplicate) => {
-                Err(api_error("ec2:AuthorizeSecurityGroupEgress", e))
-            }
-            _ => Ok(()),
-        },
+        Direction::Ingress => tolerate(
+            client
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await,
+            duplicate,
+            "ec2:AuthorizeSecurityGroupIngress",
+        ),
+        Direction::Egress => tolerate(
+            client
+                .authorize_security_group_egress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await,
+            duplicate,
+            "ec2:AuthorizeSecurityGroupEgress",
+        ),
     }
 }
 
@@ -191,26 +187,26 @@ async fn revoke(
     let perm = permission(ctx, name, rule)?;
     let gone = &["InvalidPermission.NotFound"];
     match dir {
-        Direction::Ingress => match client
-            .revoke_security_group_ingress()
-            .group_id(id)
-            .ip_permissions(perm)
-            .send()
-            .await
-        {
-            Err(e) if !has_code(&e, gone) => Err(api_error("ec2:RevokeSecurityGroupIngress", e)),
-            _ => Ok(()),
-        },
-        Direction::Egress => match client
-            .revoke_security_group_egress()
-            .group_id(id)
-            .ip_permissions(perm)
-            .send()
-            .await
-        {
-            Err(e) if !has_code(&e, gone) => Err(api_error("ec2:RevokeSecurityGroupEgress", e)),
-            _ => Ok(()),
-        },
+        Direction::Ingress => tolerate(
+            client
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await,
+            gone,
+            "ec2:RevokeSecurityGroupIngress",
+        ),
+        Direction::Egress => tolerate(
+            client
+                .revoke_security_group_egress()
+                .group_id(id)
+                .ip_permissions(perm)
+                .send()
+                .await,
+            gone,
+            "ec2:RevokeSecurityGroupEgress",
+        ),
     }
 }
 
@@ -287,17 +283,15 @@ impl Provider for SecurityGroup {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_security_groups()
             .group_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeSecurityGroups", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeSecurityGroups")? else {
+            return Ok(None);
         };
         let Some(g) = out.security_groups().first() else {
             return Ok(None);
@@ -363,17 +357,13 @@ impl Provider for SecurityGroup {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .delete_security_group()
             .group_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:DeleteSecurityGroup", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ec2:DeleteSecurityGroup")
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, has_code, req_str};
+use crate::support::{api_error, attrs, bool_or, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.subnet",
@@ -85,17 +85,15 @@ impl Provider for Subnet {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_subnets()
             .subnet_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeSubnets", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeSubnets")? else {
+            return Ok(None);
         };
         let Some(s) = out.subnets().first() else {
             return Ok(None);
@@ -158,17 +156,13 @@ impl Provider for Subnet {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .delete_subnet()
             .subnet_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:DeleteSubnet", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ec2:DeleteSubnet")
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, has_code, req_str};
+use crate::support::{api_error, attrs, bool_or, found, req_str, tolerate};
 use std::sync::Arc;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -95,10 +95,9 @@ impl Provider for Vpc {
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
-        let out = match ec2.describe_vpcs().vpc_ids(id).send().await {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeVpcs", e)),
+        let result = ec2.describe_vpcs().vpc_ids(id).send().await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeVpcs")? else {
+            return Ok(None);
         };
         let Some(vpc) = out.vpcs().first() else {
             return Ok(None);
@@ -174,10 +173,7 @@ impl Provider for Vpc {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self.0.ec2(&ctx.region).delete_vpc().vpc_id(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:DeleteVpc", e)),
-        }
+        let result = self.0.ec2(&ctx.region).delete_vpc().vpc_id(id).send().await;
+        tolerate(result, NOT_FOUND, "ec2:DeleteVpc")
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value as Json, json};
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, req_str};
+use crate::support::{api_error, attrs, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_endpoint",
@@ -78,17 +78,15 @@ impl Provider for VpcEndpoint {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .describe_vpc_endpoints()
             .vpc_endpoint_ids(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ec2:DescribeVpcEndpoints", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeVpcEndpoints")? else {
+            return Ok(None);
         };
         let Some(e) = out.vpc_endpoints().first() else {
             return Ok(None);
@@ -175,17 +173,13 @@ impl Provider for VpcEndpoint {
         if self.read(ctx, id, inputs).await?.is_none() {
             return Ok(());
         }
-        match self
+        let result = self
             .0
             .ec2(&ctx.region)
             .delete_vpc_endpoints()
             .vpc_endpoint_ids(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ec2:DeleteVpcEndpoints", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ec2:DeleteVpcEndpoints")
     }
 }

@@ -14,7 +14,8 @@ use serde_json::{Value as Json, json};
 use super::policy_json;
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, tag_changes, user_tags,
+    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, tag_changes, tolerate,
+    user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -97,18 +98,14 @@ impl Role {
     }
 
     async fn delete_policy(&self, role: &str, name: &str) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .iam()
             .delete_role_policy()
             .role_name(role)
             .policy_name(name)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("iam:DeleteRolePolicy", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "iam:DeleteRolePolicy")
     }
 
     async fn attach(&self, role: &str, arn: &str) -> Result<(), ProviderError> {
@@ -123,18 +120,14 @@ impl Role {
     }
 
     async fn detach(&self, role: &str, arn: &str) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .iam()
             .detach_role_policy()
             .role_name(role)
             .policy_arn(arn)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("iam:DetachRolePolicy", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "iam:DetachRolePolicy")
     }
 
     /// Names of every inline policy of the role (not only drctl's).
@@ -168,11 +161,8 @@ impl Role {
     }
 
     async fn get(&self, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
-        match self.iam().get_role().role_name(name).send().await {
-            Ok(out) => Ok(out.role),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("iam:GetRole", e)),
-        }
+        let result = self.iam().get_role().role_name(name).send().await;
+        Ok(found(result, NOT_FOUND, "iam:GetRole")?.and_then(|o| o.role))
     }
 }
 
@@ -246,19 +236,18 @@ impl Provider for Role {
             .unwrap_or(Json::Null);
         let mut inline = serde_json::Map::new();
         for policy in self.inline_names(id).await? {
-            let doc = match self
+            let result = self
                 .iam()
                 .get_role_policy()
                 .role_name(id)
                 .policy_name(&policy)
                 .send()
-                .await
-            {
-                Ok(out) => policy_json("iam:GetRolePolicy", out.policy_document())?,
-                // Deleted between the listing and now.
-                Err(e) if has_code(&e, NOT_FOUND) => continue,
-                Err(e) => return Err(api_error("iam:GetRolePolicy", e)),
+                .await;
+            // Deleted between the listing and now.
+            let Some(out) = found(result, NOT_FOUND, "iam:GetRolePolicy")? else {
+                continue;
             };
+            let doc = policy_json("iam:GetRolePolicy", out.policy_document())?;
             inline.insert(policy, doc);
         }
         let managed = self.attached_arns(id).await?;
@@ -398,10 +387,7 @@ impl Provider for Role {
         for policy in &inline {
             self.delete_policy(id, policy).await?;
         }
-        match self.iam().delete_role().role_name(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("iam:DeleteRole", e)),
-        }
+        let result = self.iam().delete_role().role_name(id).send().await;
+        tolerate(result, NOT_FOUND, "iam:DeleteRole")
     }
 }

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, retry_while,
-    tag_changes, user_tags, wait_for,
+    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, retry_while, tag_changes,
+    tolerate, user_tags, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -154,11 +154,9 @@ impl Function {
         client: &Client,
         name: &str,
     ) -> Result<Option<(FunctionConfiguration, HashMap<String, String>)>, ProviderError> {
-        match client.get_function().function_name(name).send().await {
-            Ok(out) => Ok(out.configuration.map(|c| (c, out.tags.unwrap_or_default()))),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("lambda:GetFunction", e)),
-        }
+        let result = client.get_function().function_name(name).send().await;
+        let out = found(result, NOT_FOUND, "lambda:GetFunction")?;
+        Ok(out.and_then(|o| o.configuration.map(|c| (c, o.tags.unwrap_or_default()))))
     }
 
     /// The current configuration of a function that must exist.
@@ -420,17 +418,13 @@ impl Provider for Function {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .lambda(&ctx.region)
             .delete_function()
             .function_name(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("lambda:DeleteFunction", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "lambda:DeleteFunction")
     }
 }

@@ -11,7 +11,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, req_str, retry_while};
+use crate::support::{api_error, attrs, found, req_str, retry_while, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "lambda.permission",
@@ -107,18 +107,16 @@ impl Provider for Permission {
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let (function, sid) = split_id(id)?;
-        let out = match self
+        let result = self
             .0
             .lambda(&ctx.region)
             .get_policy()
             .function_name(function)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            // No function, or a function without a policy.
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("lambda:GetPolicy", e)),
+            .await;
+        // No function, or a function without a policy.
+        let Some(out) = found(result, NOT_FOUND, "lambda:GetPolicy")? else {
+            return Ok(None);
         };
         let policy: Json = serde_json::from_str(out.policy().unwrap_or("{}")).map_err(|e| {
             ProviderError::new("lambda:GetPolicy", format!("policy is not JSON: {e}"))
@@ -200,11 +198,8 @@ impl Provider for Permission {
             || {
                 let request = request.clone();
                 async move {
-                    match request.send().await {
-                        Ok(_) => Ok(()),
-                        Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-                        Err(e) => Err(api_error("lambda:RemovePermission", e)),
-                    }
+                    let result = request.send().await;
+                    tolerate(result, NOT_FOUND, "lambda:RemovePermission")
                 }
             },
         )

@@ -20,7 +20,7 @@ use serde_json::{Value as Json, json};
 use super::{RDS_WAIT, create_tags, sorted_strings, sync_tags, tags_json};
 use crate::clients::Clients;
 use crate::support::{
-    api_error, attrs, bool_or, has_code, invalid, opt_str, req_str, retry_while, wait_for,
+    api_error, attrs, bool_or, found, invalid, opt_str, req_str, retry_while, tolerate, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -59,16 +59,13 @@ fn req_int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, Provi
 }
 
 async fn describe(rds: &Client, id: &str) -> Result<Option<DbCluster>, ProviderError> {
-    match rds
+    let result = rds
         .describe_db_clusters()
         .db_cluster_identifier(id)
         .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_clusters().first().cloned()),
-        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("rds:DescribeDBClusters", e)),
-    }
+        .await;
+    let out = found(result, NOT_FOUND, "rds:DescribeDBClusters")?;
+    Ok(out.and_then(|o| o.db_clusters().first().cloned()))
 }
 
 /// The global cluster that has the cluster with this ARN as a member.
@@ -319,17 +316,17 @@ impl Provider for Cluster {
         // A member cannot be deleted; it leaves its global cluster first
         // (secondaries before the primary, by the delete order).
         if let Some(global) = global_membership(&rds, &arn).await? {
-            match rds
+            let result = rds
                 .remove_from_global_cluster()
                 .global_cluster_identifier(&global)
                 .db_cluster_identifier(&arn)
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if has_code(&e, &["GlobalClusterNotFoundFault"]) => {}
-                Err(e) => return Err(api_error("rds:RemoveFromGlobalCluster", e)),
-            }
+                .await;
+            tolerate(
+                result,
+                &["GlobalClusterNotFoundFault"],
+                "rds:RemoveFromGlobalCluster",
+            )?;
             wait_for(
                 &format!("cluster {id} detached from {global}"),
                 RDS_WAIT,
@@ -351,17 +348,13 @@ impl Provider for Cluster {
             Duration::from_secs(5 * 60),
             |e| e.code.as_deref() == Some("InvalidDBClusterStateFault"),
             || async {
-                match rds
+                let result = rds
                     .delete_db_cluster()
                     .db_cluster_identifier(id)
                     .skip_final_snapshot(true)
                     .send()
-                    .await
-                {
-                    Ok(_) => Ok(true),
-                    Err(e) if has_code(&e, NOT_FOUND) => Ok(false),
-                    Err(e) => Err(api_error("rds:DeleteDBCluster", e)),
-                }
+                    .await;
+                Ok(found(result, NOT_FOUND, "rds:DeleteDBCluster")?.is_some())
             },
         )
         .await?;

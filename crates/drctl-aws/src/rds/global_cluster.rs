@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::create_tags;
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, has_code, req_str, wait_for};
+use crate::support::{api_error, attrs, bool_or, found, req_str, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.global_cluster",
@@ -37,20 +37,18 @@ pub(crate) async fn describe(
     rds: &Client,
     id: &str,
 ) -> Result<Option<AwsGlobalCluster>, ProviderError> {
-    match rds
+    let result = rds
         .describe_global_clusters()
         .global_cluster_identifier(id)
         .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .global_clusters()
+        .await;
+    let out = found(result, NOT_FOUND, "rds:DescribeGlobalClusters")?;
+    Ok(out.and_then(|o| {
+        o.global_clusters()
             .iter()
             .find(|g| g.global_cluster_identifier() == Some(id))
-            .cloned()),
-        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("rds:DescribeGlobalClusters", e)),
-    }
+            .cloned()
+    }))
 }
 
 async fn wait_available(rds: &Client, id: &str) -> Result<AwsGlobalCluster, ProviderError> {
@@ -187,15 +185,13 @@ impl Provider for GlobalCluster {
             )
             .with_code("GlobalClusterHasMembers"));
         }
-        match rds
+        let result = rds
             .delete_global_cluster()
             .global_cluster_identifier(id)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(()),
-            Err(e) => return Err(api_error("rds:DeleteGlobalCluster", e)),
+            .await;
+        if found(result, NOT_FOUND, "rds:DeleteGlobalCluster")?.is_none() {
+            return Ok(());
         }
         wait_for(&format!("global cluster {id} deleted"), WAIT, || async {
             Ok(match describe(&rds, id).await? {

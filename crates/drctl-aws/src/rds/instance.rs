@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{RDS_WAIT, create_tags, sync_tags, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, has_code, req_str, wait_for};
+use crate::support::{api_error, attrs, bool_or, found, req_str, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.instance",
@@ -31,16 +31,13 @@ pub struct Instance(pub(crate) Arc<Clients>);
 const NOT_FOUND: &[&str] = &["DBInstanceNotFound", "DBInstanceNotFoundFault"];
 
 async fn describe(rds: &Client, id: &str) -> Result<Option<DbInstance>, ProviderError> {
-    match rds
+    let result = rds
         .describe_db_instances()
         .db_instance_identifier(id)
         .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_instances().first().cloned()),
-        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("rds:DescribeDBInstances", e)),
-    }
+        .await;
+    let out = found(result, NOT_FOUND, "rds:DescribeDBInstances")?;
+    Ok(out.and_then(|o| o.db_instances().first().cloned()))
 }
 
 /// Waits until the instance is `available` with nothing pending.
@@ -173,16 +170,14 @@ impl Provider for Instance {
         let rds = self.0.rds(&ctx.region);
         // Aurora keeps backups at the cluster level: an instance has no
         // final snapshot of its own.
-        match rds
+        let result = rds
             .delete_db_instance()
             .db_instance_identifier(id)
             .skip_final_snapshot(true)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(()),
-            Err(e) => return Err(api_error("rds:DeleteDBInstance", e)),
+            .await;
+        if found(result, NOT_FOUND, "rds:DeleteDBInstance")?.is_none() {
+            return Ok(());
         }
         wait_for(&format!("instance {id} deleted"), RDS_WAIT, || async {
             Ok(match describe(&rds, id).await? {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{create_tags, list_tags, sorted_strings, sync_tags};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, req_str};
+use crate::support::{api_error, attrs, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.db_subnet_group",
@@ -26,16 +26,13 @@ pub struct SubnetGroup(pub(crate) Arc<Clients>);
 const NOT_FOUND: &[&str] = &["DBSubnetGroupNotFoundFault"];
 
 async fn describe(rds: &Client, name: &str) -> Result<Option<DbSubnetGroup>, ProviderError> {
-    match rds
+    let result = rds
         .describe_db_subnet_groups()
         .db_subnet_group_name(name)
         .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_subnet_groups().first().cloned()),
-        Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-        Err(e) => Err(api_error("rds:DescribeDBSubnetGroups", e)),
-    }
+        .await;
+    let out = found(result, NOT_FOUND, "rds:DescribeDBSubnetGroups")?;
+    Ok(out.and_then(|o| o.db_subnet_groups().first().cloned()))
 }
 
 fn outputs(name: &str, g: &DbSubnetGroup) -> Attributes {
@@ -159,17 +156,13 @@ impl Provider for SubnetGroup {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .rds(&ctx.region)
             .delete_db_subnet_group()
             .db_subnet_group_name(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("rds:DeleteDBSubnetGroup", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "rds:DeleteDBSubnetGroup")
     }
 }

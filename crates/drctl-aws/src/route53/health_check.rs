@@ -10,7 +10,7 @@ use serde_json::{Value as Json, json};
 
 use super::{caller_reference, change_tags, find_created, read_tags, sync_tags};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, has_code, invalid, req_str};
+use crate::support::{all_tags, api_error, attrs, found, invalid, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.health_check",
@@ -83,10 +83,9 @@ impl Provider for HealthCheck {
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let client = self.0.route53();
-        let out = match client.get_health_check().health_check_id(id).send().await {
-            Ok(o) => o,
-            Err(e) if has_code(&e, GONE) => return Ok(None),
-            Err(e) => return Err(api_error("route53:GetHealthCheck", e)),
+        let result = client.get_health_check().health_check_id(id).send().await;
+        let Some(out) = found(result, GONE, "route53:GetHealthCheck")? else {
+            return Ok(None);
         };
         let Some(c) = out.health_check().and_then(|h| h.health_check_config()) else {
             return Ok(None);
@@ -161,17 +160,13 @@ impl Provider for HealthCheck {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .route53()
             .delete_health_check()
             .health_check_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, GONE) => Ok(()),
-            Err(e) => Err(api_error("route53:DeleteHealthCheck", e)),
-        }
+            .await;
+        tolerate(result, GONE, "route53:DeleteHealthCheck")
     }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{caller_reference, change_tags, find_created, input_name, read_tags, sync_tags};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, has_code, opt_str, req_str};
+use crate::support::{all_tags, api_error, attrs, found, opt_str, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.hosted_zone",
@@ -49,10 +49,9 @@ impl HostedZone {
         client: &Client,
         id: &str,
     ) -> Result<Option<(String, String, Vec<String>)>, ProviderError> {
-        let out = match client.get_hosted_zone().id(id).send().await {
-            Ok(o) => o,
-            Err(e) if has_code(&e, GONE) => return Ok(None),
-            Err(e) => return Err(api_error("route53:GetHostedZone", e)),
+        let result = client.get_hosted_zone().id(id).send().await;
+        let Some(out) = found(result, GONE, "route53:GetHostedZone")? else {
+            return Ok(None);
         };
         let Some(zone) = out.hosted_zone() else {
             return Ok(None);
@@ -86,10 +85,9 @@ impl HostedZone {
                     .start_record_type(ty)
                     .set_start_record_identifier(ident);
             }
-            let page = match req.send().await {
-                Ok(p) => p,
-                Err(e) if has_code(&e, GONE) => return Ok(None),
-                Err(e) => return Err(api_error("route53:ListResourceRecordSets", e)),
+            let result = req.send().await;
+            let Some(page) = found(result, GONE, "route53:ListResourceRecordSets")? else {
+                return Ok(None);
             };
             sets.extend(
                 page.resource_record_sets()
@@ -275,7 +273,7 @@ impl Provider for HostedZone {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(build_err("route53:Change"))?;
-            match client
+            let result = client
                 .change_resource_record_sets()
                 .hosted_zone_id(id)
                 .change_batch(
@@ -285,17 +283,12 @@ impl Provider for HostedZone {
                         .map_err(build_err("route53:ChangeBatch"))?,
                 )
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if has_code(&e, GONE) => return Ok(()),
-                Err(e) => return Err(api_error("route53:ChangeResourceRecordSets", e)),
+                .await;
+            if found(result, GONE, "route53:ChangeResourceRecordSets")?.is_none() {
+                return Ok(());
             }
         }
-        match client.delete_hosted_zone().id(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, GONE) => Ok(()),
-            Err(e) => Err(api_error("route53:DeleteHostedZone", e)),
-        }
+        let result = client.delete_hosted_zone().id(id).send().await;
+        tolerate(result, GONE, "route53:DeleteHostedZone")
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{input_name, wait_insync};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, invalid, opt_str, req_str};
+use crate::support::{attrs, found, invalid, opt_str, req_str};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.record",
@@ -118,16 +118,14 @@ async fn change(
         )
         .build()
         .map_err(build_err("route53:ChangeBatch"))?;
-    let out = match client
+    let result = client
         .change_resource_record_sets()
         .hosted_zone_id(zone)
         .change_batch(batch)
         .send()
-        .await
-    {
-        Ok(o) => o,
-        Err(e) if has_code(&e, ZONE_GONE) => return Ok(false),
-        Err(e) => return Err(api_error("route53:ChangeResourceRecordSets", e)),
+        .await;
+    let Some(out) = found(result, ZONE_GONE, "route53:ChangeResourceRecordSets")? else {
+        return Ok(false);
     };
     if let Some(info) = out.change_info() {
         wait_insync(client, &info.id).await?;
@@ -140,18 +138,16 @@ async fn find(client: &Client, k: &Key<'_>) -> Result<Option<ResourceRecordSet>,
     let name = bare(k.name);
     let mut next = (k.name.to_owned(), RrType::from(k.ty), None::<String>);
     loop {
-        let page = match client
+        let result = client
             .list_resource_record_sets()
             .hosted_zone_id(k.zone)
             .start_record_name(&next.0)
             .start_record_type(next.1.clone())
             .set_start_record_identifier(next.2.clone())
             .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if has_code(&e, ZONE_GONE) => return Ok(None),
-            Err(e) => return Err(api_error("route53:ListResourceRecordSets", e)),
+            .await;
+        let Some(page) = found(result, ZONE_GONE, "route53:ListResourceRecordSets")? else {
+            return Ok(None);
         };
         // Listed in order from the start name and type: the first other
         // name or type means there is no such record set.

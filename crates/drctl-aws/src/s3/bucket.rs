@@ -17,7 +17,7 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, bool_or, has_code, observed_tags, opt_str, req_str,
+    all_tags, api_error, attrs, bool_or, found, has_code, observed_tags, opt_str, req_str, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -38,6 +38,21 @@ fn outputs(name: &str, region: &str) -> Attributes {
         ("arn", json!(format!("arn:aws:s3:::{name}"))),
         ("region", json!(region)),
     ])
+}
+
+/// Whether the bucket exists (HeadBucket). A HEAD response has no body to
+/// carry an error code, so a bare 404 counts as gone too.
+async fn exists(s3: &Client, name: &str) -> Result<bool, ProviderError> {
+    match s3.head_bucket().bucket(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if has_code(&e, GONE)
+                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(api_error("s3:HeadBucket", e)),
+    }
 }
 
 impl Bucket {
@@ -209,10 +224,9 @@ impl Bucket {
     /// Deletes every object version and delete marker.
     async fn empty(&self, s3: &Client, name: &str) -> Result<(), ProviderError> {
         loop {
-            let page = match s3.list_object_versions().bucket(name).send().await {
-                Ok(p) => p,
-                Err(e) if has_code(&e, GONE) => return Ok(()),
-                Err(e) => return Err(api_error("s3:ListObjectVersions", e)),
+            let result = s3.list_object_versions().bucket(name).send().await;
+            let Some(page) = found(result, GONE, "s3:ListObjectVersions")? else {
+                return Ok(());
             };
             let ids: Vec<ObjectIdentifier> = page
                 .versions()
@@ -268,11 +282,8 @@ impl Provider for Bucket {
                     .build(),
             );
         }
-        match req.send().await {
-            Ok(_) => {}
-            Err(e) if has_code(&e, &["BucketAlreadyOwnedByYou"]) => {}
-            Err(e) => return Err(api_error("s3:CreateBucket", e)),
-        }
+        let result = req.send().await;
+        tolerate(result, &["BucketAlreadyOwnedByYou"], "s3:CreateBucket")?;
         self.configure(&s3, ctx, name, inputs, None).await?;
         Ok(Applied {
             id: name.to_owned(),
@@ -287,15 +298,8 @@ impl Provider for Bucket {
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let s3 = self.0.s3(&ctx.region);
-        match s3.head_bucket().bucket(id).send().await {
-            Ok(_) => {}
-            Err(e)
-                if has_code(&e, GONE)
-                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(api_error("s3:HeadBucket", e)),
+        if !exists(&s3, id).await? {
+            return Ok(None);
         }
         let versioning = s3
             .get_bucket_versioning()
@@ -305,28 +309,44 @@ impl Provider for Bucket {
             .map_err(|e| api_error("s3:GetBucketVersioning", e))?
             .status()
             == Some(&BucketVersioningStatus::Enabled);
-        let sse = match s3.get_bucket_encryption().bucket(id).send().await {
-            Ok(o) => o
-                .server_side_encryption_configuration()
+        let result = s3.get_bucket_encryption().bucket(id).send().await;
+        let sse = found(
+            result,
+            &["ServerSideEncryptionConfigurationNotFoundError"],
+            "s3:GetBucketEncryption",
+        )?
+        .and_then(|o| {
+            o.server_side_encryption_configuration()
                 .and_then(|c| c.rules().first())
                 .and_then(|r| r.apply_server_side_encryption_by_default())
-                .map(|d| d.sse_algorithm().as_str().to_owned()),
-            Err(e) if has_code(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => None,
-            Err(e) => return Err(api_error("s3:GetBucketEncryption", e)),
-        };
-        let blocked = match s3.get_public_access_block().bucket(id).send().await {
-            Ok(o) => o.public_access_block_configuration().is_some_and(|c| {
+                .map(|d| d.sse_algorithm().as_str().to_owned())
+        });
+        let result = s3.get_public_access_block().bucket(id).send().await;
+        let blocked = found(
+            result,
+            &["NoSuchPublicAccessBlockConfiguration"],
+            "s3:GetPublicAccessBlock",
+        )?
+        .is_some_and(|o| {
+            o.public_access_block_configuration().is_some_and(|c| {
                 c.block_public_acls() == Some(true)
                     && c.ignore_public_acls() == Some(true)
                     && c.block_public_policy() == Some(true)
                     && c.restrict_public_buckets() == Some(true)
-            }),
-            Err(e) if has_code(&e, &["NoSuchPublicAccessBlockConfiguration"]) => false,
-            Err(e) => return Err(api_error("s3:GetPublicAccessBlock", e)),
-        };
-        let lifecycle: Vec<Json> = match s3.get_bucket_lifecycle_configuration().bucket(id).send().await {
-            Ok(o) => o
-                .rules()
+            })
+        });
+        let result = s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(id)
+            .send()
+            .await;
+        let lifecycle: Vec<Json> = found(
+            result,
+            &["NoSuchLifecycleConfiguration"],
+            "s3:GetBucketLifecycleConfiguration",
+        )?
+        .map(|o| {
+            o.rules()
                 .iter()
                 .map(|r| {
                     let t = r.transitions().first();
@@ -336,19 +356,18 @@ impl Provider for Bucket {
                         "storage_class": t.and_then(|t| t.storage_class()).map(|c| c.as_str()).unwrap_or_default(),
                     })
                 })
-                .collect(),
-            Err(e) if has_code(&e, &["NoSuchLifecycleConfiguration"]) => Vec::new(),
-            Err(e) => return Err(api_error("s3:GetBucketLifecycleConfiguration", e)),
-        };
-        let tags = match s3.get_bucket_tagging().bucket(id).send().await {
-            Ok(o) => o
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect(),
-            Err(e) if has_code(&e, &["NoSuchTagSet"]) => Vec::new(),
-            Err(e) => return Err(api_error("s3:GetBucketTagging", e)),
-        };
+                .collect()
+        })
+        .unwrap_or_default();
+        let result = s3.get_bucket_tagging().bucket(id).send().await;
+        let tags: Vec<(String, String)> = found(result, &["NoSuchTagSet"], "s3:GetBucketTagging")?
+            .map(|o| {
+                o.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut inputs = attrs([
             ("bucket", json!(id)),
             ("versioning", json!(versioning)),
@@ -383,23 +402,9 @@ impl Provider for Bucket {
         inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
         let name = req_str(ctx, inputs, "bucket")?;
-        match self
-            .0
-            .s3(&ctx.region)
-            .head_bucket()
-            .bucket(name)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Some(name.to_owned())),
-            Err(e)
-                if has_code(&e, GONE)
-                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 404) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(api_error("s3:HeadBucket", e)),
-        }
+        Ok(exists(&self.0.s3(&ctx.region), name)
+            .await?
+            .then(|| name.to_owned()))
     }
 
     async fn delete(
@@ -411,10 +416,7 @@ impl Provider for Bucket {
     ) -> Result<(), ProviderError> {
         let s3 = self.0.s3(&ctx.region);
         self.empty(&s3, id).await?;
-        match s3.delete_bucket().bucket(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, GONE) => Ok(()),
-            Err(e) => Err(api_error("s3:DeleteBucket", e)),
-        }
+        let result = s3.delete_bucket().bucket(id).send().await;
+        tolerate(result, GONE, "s3:DeleteBucket")
     }
 }

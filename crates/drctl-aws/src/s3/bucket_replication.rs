@@ -15,7 +15,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, has_code, req_str};
+use crate::support::{api_error, attrs, bool_or, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "s3.bucket_replication",
@@ -113,17 +113,15 @@ impl Provider for BucketReplication {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .s3(&ctx.region)
             .get_bucket_replication()
             .bucket(id)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, GONE) => return Ok(None),
-            Err(e) => return Err(api_error("s3:GetBucketReplication", e)),
+            .await;
+        let Some(out) = found(result, GONE, "s3:GetBucketReplication")? else {
+            return Ok(None);
         };
         let Some(config) = out.replication_configuration() else {
             return Ok(None);
@@ -188,17 +186,13 @@ impl Provider for BucketReplication {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .s3(&ctx.region)
             .delete_bucket_replication()
             .bucket(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, GONE) => Ok(()),
-            Err(e) => Err(api_error("s3:DeleteBucketReplication", e)),
-        }
+            .await;
+        tolerate(result, GONE, "s3:DeleteBucketReplication")
     }
 }

@@ -13,8 +13,8 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, retry_while,
-    tag_changes, user_tags, wait_for,
+    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, retry_while, tag_changes,
+    user_tags, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -80,16 +80,12 @@ impl StateMachine {
         client: &Client,
         arn: &str,
     ) -> Result<Option<DescribeStateMachineOutput>, ProviderError> {
-        match client
+        let result = client
             .describe_state_machine()
             .state_machine_arn(arn)
             .send()
-            .await
-        {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(None),
-            Err(e) => Err(api_error("states:DescribeStateMachine", e)),
-        }
+            .await;
+        found(result, NOT_FOUND, "states:DescribeStateMachine")
     }
 }
 
@@ -147,16 +143,15 @@ impl Provider for StateMachine {
                 format!("definition is not JSON: {e}"),
             )
         })?;
-        let tag_list = match client
+        let result = client
             .list_tags_for_resource()
             .resource_arn(id)
             .send()
-            .await
-        {
-            Ok(o) => o.tags.unwrap_or_default(),
-            Err(e) if has_code(&e, &["ResourceNotFound"]) => return Ok(None),
-            Err(e) => return Err(api_error("states:ListTagsForResource", e)),
+            .await;
+        let Some(out) = found(result, &["ResourceNotFound"], "states:ListTagsForResource")? else {
+            return Ok(None);
         };
+        let tag_list = out.tags.unwrap_or_default();
         Ok(Some(Observed {
             inputs: attrs([
                 ("name", json!(sm.name())),
@@ -272,15 +267,13 @@ impl Provider for StateMachine {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.sfn(&ctx.region);
-        match client
+        let result = client
             .delete_state_machine()
             .state_machine_arn(id)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(()),
-            Err(e) => return Err(api_error("states:DeleteStateMachine", e)),
+            .await;
+        if found(result, NOT_FOUND, "states:DeleteStateMachine")?.is_none() {
+            return Ok(());
         }
         // The name is deterministic, so a replace creates the same name
         // again at once: wait until the old machine is really gone.

@@ -14,7 +14,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, req_str};
+use crate::support::{api_error, attrs, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.subscription",
@@ -91,23 +91,21 @@ impl Subscription {
         let sns = self.0.sns(&ctx.region);
         let mut token: Option<String> = None;
         loop {
-            let page = match sns
+            let result = sns
                 .list_subscriptions_by_topic()
                 .topic_arn(key.topic_arn())
                 .set_next_token(token.take())
                 .send()
-                .await
-            {
-                Ok(p) => p,
-                Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-                Err(e) => return Err(api_error("sns:ListSubscriptionsByTopic", e)),
+                .await;
+            let Some(page) = found(result, NOT_FOUND, "sns:ListSubscriptionsByTopic")? else {
+                return Ok(None);
             };
-            let found = page
+            let hit = page
                 .subscriptions()
                 .iter()
                 .filter(|s| s.subscription_arn() != Some("Deleted"))
                 .find(|s| key.matches(s));
-            if let Some(s) = found {
+            if let Some(s) = hit {
                 return Ok(Some(s.clone()));
             }
             match page.next_token() {
@@ -238,17 +236,13 @@ impl Provider for Subscription {
                 None => return Ok(()),
             },
         };
-        match self
+        let result = self
             .0
             .sns(&ctx.region)
             .unsubscribe()
             .subscription_arn(arn)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("sns:Unsubscribe", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "sns:Unsubscribe")
     }
 }

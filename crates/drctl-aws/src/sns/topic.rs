@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, has_code, observed_tags, opt_str, req_str, tag_changes, user_tags,
+    all_tags, api_error, attrs, found, observed_tags, opt_str, req_str, tag_changes, tolerate,
+    user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -88,20 +89,18 @@ impl Provider for Topic {
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let sns = self.0.sns(&ctx.region);
-        let out = match sns.get_topic_attributes().topic_arn(id).send().await {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("sns:GetTopicAttributes", e)),
+        let result = sns.get_topic_attributes().topic_arn(id).send().await;
+        let Some(out) = found(result, NOT_FOUND, "sns:GetTopicAttributes")? else {
+            return Ok(None);
         };
         let display_name = out
             .attributes()
             .and_then(|a| a.get("DisplayName"))
             .cloned()
             .unwrap_or_default();
-        let tags = match sns.list_tags_for_resource().resource_arn(id).send().await {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("sns:ListTagsForResource", e)),
+        let result = sns.list_tags_for_resource().resource_arn(id).send().await;
+        let Some(tags) = found(result, NOT_FOUND, "sns:ListTagsForResource")? else {
+            return Ok(None);
         };
         let tags = tags
             .tags()
@@ -199,17 +198,13 @@ impl Provider for Topic {
     ) -> Result<(), ProviderError> {
         // DeleteTopic of a missing topic succeeds on AWS; NotFound is mapped
         // all the same.
-        match self
+        let result = self
             .0
             .sns(&ctx.region)
             .delete_topic()
             .topic_arn(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("sns:DeleteTopic", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "sns:DeleteTopic")
     }
 }

@@ -9,7 +9,8 @@ use serde_json::json;
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, has_code, invalid, observed_tags, req_str, tag_changes, user_tags,
+    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, tag_changes, tolerate,
+    user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -51,17 +52,15 @@ impl Parameter {
         ctx: &OpContext,
         name: &str,
     ) -> Result<Option<(Attributes, String, String)>, ProviderError> {
-        let out = match self
+        let result = self
             .0
             .ssm(&ctx.region)
             .get_parameter()
             .name(name)
             .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if has_code(&e, NOT_FOUND) => return Ok(None),
-            Err(e) => return Err(api_error("ssm:GetParameter", e)),
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ssm:GetParameter")? else {
+            return Ok(None);
         };
         let Some(p) = out.parameter() else {
             return Ok(None);
@@ -213,17 +212,13 @@ impl Provider for Parameter {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        match self
+        let result = self
             .0
             .ssm(&ctx.region)
             .delete_parameter()
             .name(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
-            Err(e) => Err(api_error("ssm:DeleteParameter", e)),
-        }
+            .await;
+        tolerate(result, NOT_FOUND, "ssm:DeleteParameter")
     }
 }
