@@ -19,6 +19,7 @@ pub mod refresh;
 pub mod resource;
 pub mod state;
 pub mod store;
+pub mod synthetic;
 pub mod value;
 
 #[cfg(test)]
