@@ -114,13 +114,14 @@ pub fn drctl_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("DRCTL_BIN") {
         return PathBuf::from(p);
     }
-    // target/<profile>/deps/suite-<hash> -> target/<profile>/drctl
+    // target/<profile>/deps/suite-<hash> (a test) or
+    // target/<profile>/apply_bench (a binary) -> target/<profile>/drctl
     let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join(format!("drctl{}", std::env::consts::EXE_SUFFIX));
+    let mut dir = exe.parent().expect("target dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("target dir");
+    }
+    let bin = dir.join(format!("drctl{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
         "{} not found: build it first (`cargo build -p drctl`)",

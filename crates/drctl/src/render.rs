@@ -92,7 +92,7 @@ fn verb(kind: OpKind) -> (&'static str, &'static str) {
 }
 
 fn secs(d: Duration) -> String {
-    format!("{:.1}s", d.as_secs_f64())
+    format!("{:.2}s", d.as_secs_f64())
 }
 
 /// Prints one line per start and finish, Terraform style.

@@ -1,0 +1,175 @@
+//! Apply benchmark: the full blueprint against the emulator through a
+//! loopback proxy that adds a fixed latency to every call, at the default
+//! parallelism and at 10 and 1. For each run: wall time, and the
+//! critical-path lower bound: the longest dependency chain of the graph,
+//! weighted by each operation's measured duration (its calls and waiter
+//! polls), which no scheduler can beat. Prints a markdown table for
+//! docs/performance.md.
+//!
+//! `cargo build -p drctl && cargo run -p drctl-tests --bin apply_bench [LATENCY_MS]`
+//! (the drctl binary of the same profile is the one measured; the work is
+//! I/O-bound, so the debug profile serves, and add `--release` to both for
+//! a release measurement).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use drctl_tests::proxy::{FaultProxy, Faults};
+use drctl_tests::{Emulator, Workspace};
+
+/// `address: ... after 1.23s` lines of drctl's progress output.
+fn durations(stdout: &str) -> BTreeMap<String, f64> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let (address, rest) = l.split_once(": ")?;
+            let secs = rest.rsplit_once(" after ")?.1.strip_suffix('s')?;
+            Some((address.to_owned(), secs.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Longest path through the state's dependency graph, each node weighted by
+/// its operation's duration.
+fn critical_path(
+    state: &serde_json::Value,
+    durations: &BTreeMap<String, f64>,
+) -> (f64, Vec<String>) {
+    let resources = state["resources"].as_object().expect("state resources");
+    let mut memo: BTreeMap<String, (f64, Vec<String>)> = BTreeMap::new();
+    fn longest(
+        a: &str,
+        resources: &serde_json::Map<String, serde_json::Value>,
+        durations: &BTreeMap<String, f64>,
+        memo: &mut BTreeMap<String, (f64, Vec<String>)>,
+    ) -> (f64, Vec<String>) {
+        if let Some(v) = memo.get(a) {
+            return v.clone();
+        }
+        let mut best = (0.0, Vec::new());
+        for d in resources[a]["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let candidate = longest(d.as_str().unwrap(), resources, durations, memo);
+            if candidate.0 > best.0 {
+                best = candidate;
+            }
+        }
+        best.0 += durations.get(a).copied().unwrap_or(0.0);
+        best.1.push(a.to_owned());
+        memo.insert(a.to_owned(), best.clone());
+        best
+    }
+    let mut best = (0.0, Vec::new());
+    for a in resources.keys() {
+        let candidate = longest(a, resources, durations, &mut memo);
+        if candidate.0 > best.0 {
+            best = candidate;
+        }
+    }
+    best
+}
+
+#[tokio::main]
+async fn main() {
+    let latency_ms: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100);
+    let emulator = Emulator::start();
+    let proxy = FaultProxy::start(
+        &emulator.endpoint,
+        Faults {
+            rate: 0.0,
+            latency: Duration::from_millis(latency_ms),
+            seed: 1,
+        },
+    )
+    .await;
+    // One unmeasured round first: the emulator loads each service's
+    // backend on first use.
+    let warmup = Workspace::with_endpoint(
+        "bench-warmup",
+        "primary_cidr = \"10.98.0.0/16\"\nsecondary_cidr = \"10.99.0.0/16\"",
+        &proxy.endpoint,
+    );
+    assert!(
+        warmup
+            .drctl(&["apply", "--auto-approve"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        warmup
+            .drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+
+    // --parallelism 1 runs every operation alone: its durations are the
+    // operations' own, and the longest chain of them is the bound.
+    let mut rows = Vec::new();
+    let mut bound = None;
+    for (i, parallelism) in ["1", "10", "64"].into_iter().enumerate() {
+        let ws = Workspace::with_endpoint(
+            &format!("bench-{i}"),
+            &format!(
+                "primary_cidr = \"10.{}.0.0/16\"\nsecondary_cidr = \"10.{}.0.0/16\"",
+                100 + 2 * i,
+                101 + 2 * i
+            ),
+            &proxy.endpoint,
+        );
+        let before = proxy.requests();
+        let start = Instant::now();
+        let out = ws
+            .drctl(&["apply", "--auto-approve", "--parallelism", parallelism])
+            .output()
+            .unwrap();
+        let wall = start.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let calls = proxy.requests() - before;
+        if bound.is_none() {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let state: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+            let (b, path) = critical_path(&state, &durations(&stdout));
+            eprintln!(
+                "critical path ({b:.1} s at {latency_ms} ms per call):\n  {}",
+                path.join("\n  ")
+            );
+            bound = Some(b);
+        }
+        rows.push((parallelism, wall, calls));
+        let destroy = ws
+            .drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+            .output()
+            .unwrap();
+        assert!(destroy.status.success());
+    }
+    let bound = bound.expect("measured");
+    println!("| parallelism | wall (s) | critical-path bound (s) | wall / bound | calls |");
+    println!("|---|---|---|---|---|");
+    for (p, wall, calls) in rows.iter().rev() {
+        println!(
+            "| {p} | {wall:.1} | {bound:.1} | {:.2} | {calls} |",
+            wall / bound
+        );
+    }
+    println!(
+        "\nspeedup of the default (64) over --parallelism 1: {:.1}x; over --parallelism 10: {:.1}x",
+        rows[0].1 / rows[2].1,
+        rows[1].1 / rows[2].1
+    );
+    emulator.stop();
+}
