@@ -21,14 +21,28 @@ use crate::value::Attributes;
 
 pub const DEFAULT_PARALLELISM: usize = 64;
 
-/// Where the executor saves state after each finished operation.
+/// Where the executor saves state: after each finished operation (the
+/// resource at `changed` was recorded or removed), and once at the end.
 pub trait StateSink {
-    fn persist(&mut self, state: &mut State) -> Result<(), StoreError>;
+    fn persist(&mut self, state: &mut State, changed: &Address) -> Result<(), StoreError>;
+    fn finish(&mut self, state: &mut State) -> Result<(), StoreError>;
 }
 
 impl StateSink for StateStore {
-    fn persist(&mut self, state: &mut State) -> Result<(), StoreError> {
-        self.save(state)
+    fn persist(&mut self, state: &mut State, changed: &Address) -> Result<(), StoreError> {
+        self.record(state, changed)
+    }
+    fn finish(&mut self, state: &mut State) -> Result<(), StoreError> {
+        self.compact(state)
+    }
+}
+
+/// Runs blocking file work (fsync) off the async workers where the runtime
+/// allows it.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
@@ -282,7 +296,7 @@ impl Executor {
                     }
                 }
             }
-            match sink.persist(state) {
+            match blocking(|| sink.persist(state, &changes[operation.change].address)) {
                 Ok(()) => {
                     queue.succeeded(done.op);
                     if let Some(id) = intents.remove(&done.op)
@@ -295,6 +309,11 @@ impl Executor {
                 // to save it.
                 Err(e) => fatal = Some(ExecError::Persist(e)),
             }
+        }
+        if fatal.is_none()
+            && let Err(e) = blocking(|| sink.finish(state))
+        {
+            fatal = Some(ExecError::Persist(e));
         }
         let mut not_started: Vec<Address> = queue
             .unsettled()

@@ -1,7 +1,11 @@
 //! Reading every resource in state back from its provider, concurrently,
 //! so the planner sees out-of-band changes (drift).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use futures::stream::{self, StreamExt};
+use tokio::sync::Semaphore;
 
 use crate::address::Address;
 use crate::provider::{OpContext, ProviderError, Providers};
@@ -23,15 +27,27 @@ pub struct RefreshError {
     pub source: ProviderError,
 }
 
+/// Reads in flight at once against one service in one region: enough to
+/// overlap latency, few enough to stay clear of the APIs' rate limits.
+pub const READS_PER_SERVICE: usize = 8;
+
 /// Reads every resource of `state` with at most `parallelism` reads in
-/// flight, and updates `state` in memory to what was found.
+/// flight overall and `READS_PER_SERVICE` per service and region, and
+/// updates `state` in memory to what was found.
 pub async fn refresh(
     state: &mut State,
     providers: &Providers,
     parallelism: usize,
 ) -> Result<RefreshReport, Vec<RefreshError>> {
     let env = state.env.clone();
+    let mut limits: HashMap<(String, String), Arc<Semaphore>> = HashMap::new();
     let reads = state.resources.iter().map(|(address, r)| {
+        let service = r.kind.split('.').next().unwrap_or_default().to_owned();
+        let limit = Arc::clone(
+            limits
+                .entry((service, r.region.clone()))
+                .or_insert_with(|| Arc::new(Semaphore::new(READS_PER_SERVICE))),
+        );
         let provider = providers.get(&r.kind).cloned();
         let ctx = OpContext {
             env: env.clone(),
@@ -40,6 +56,7 @@ pub async fn refresh(
         };
         let (id, inputs) = (r.id.clone(), r.inputs.clone());
         async move {
+            let _permit = limit.acquire_owned().await.expect("never closed");
             let result = match provider {
                 Some(p) => p.read(&ctx, &id, &inputs).await,
                 None => Err(ProviderError::new(
@@ -80,4 +97,67 @@ pub async fn refresh(
     report.drifted.sort();
     report.gone.sort();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::state::ResourceState;
+    use crate::testing::MemoryProvider;
+    use crate::{Attributes, Provider};
+
+    #[tokio::test]
+    async fn reads_are_bounded_per_service_and_drift_and_gone_are_reported() {
+        let p = Arc::new(MemoryProvider::with_delay(Duration::from_millis(20)));
+        let mut providers = Providers::new();
+        providers.register(p.clone());
+        let mut state = State::new("dev");
+        for i in 0..20 {
+            let address: Address = format!("p/mem.thing/n{i}").parse().unwrap();
+            let ctx = OpContext {
+                env: "dev".into(),
+                address: address.clone(),
+                region: "r1".into(),
+            };
+            let inputs = Attributes::from([("size".to_string(), i.into())]);
+            let applied = p.create(&ctx, &inputs).await.unwrap();
+            state.resources.insert(
+                address,
+                ResourceState {
+                    kind: "mem.thing".into(),
+                    region: "r1".into(),
+                    id: applied.id,
+                    inputs,
+                    outputs: Attributes::from([("id".to_string(), format!("thing-{i}").into())]),
+                    dependencies: Default::default(),
+                },
+            );
+        }
+        // Out of band: one object changed, one gone.
+        p.objects.lock().unwrap().insert(
+            "thing-3".into(),
+            Attributes::from([("size".to_string(), 99.into())]),
+        );
+        p.objects.lock().unwrap().remove("thing-5");
+        p.peak_in_flight.store(0, Ordering::SeqCst);
+        let report = refresh(&mut state, &providers, 64).await.unwrap();
+        assert_eq!(
+            report.drifted,
+            vec!["p/mem.thing/n3".parse::<Address>().unwrap()]
+        );
+        assert_eq!(
+            report.gone,
+            vec!["p/mem.thing/n5".parse::<Address>().unwrap()]
+        );
+        assert_eq!(state.resources.len(), 19);
+        assert_eq!(
+            state.resources[&"p/mem.thing/n3".parse::<Address>().unwrap()].inputs["size"],
+            99
+        );
+        assert!(p.peak_in_flight.load(Ordering::SeqCst) <= READS_PER_SERVICE);
+    }
 }

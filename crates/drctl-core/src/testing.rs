@@ -78,10 +78,11 @@ impl Provider for MemoryProvider {
 
     async fn read(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
+        self.enter(format!("read {}", ctx.address), ctx).await?;
         Ok(self.objects.lock().unwrap().get(id).map(|inputs| Observed {
             inputs: inputs.clone(),
             outputs: Attributes::from([("id".into(), id.into())]),

@@ -22,10 +22,13 @@ struct CountingSink {
 }
 
 impl StateSink for CountingSink {
-    fn persist(&mut self, state: &mut State) -> Result<(), StoreError> {
+    fn persist(&mut self, state: &mut State, _changed: &Address) -> Result<(), StoreError> {
         state.serial += 1;
         self.saves += 1;
         self.serials.push(state.serial);
+        Ok(())
+    }
+    fn finish(&mut self, _state: &mut State) -> Result<(), StoreError> {
         Ok(())
     }
 }
