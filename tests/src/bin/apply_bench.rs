@@ -72,12 +72,21 @@ fn critical_path(
     best
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 #[tokio::main]
 async fn main() {
     let latency_ms: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
+    let rounds: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
     let emulator = Emulator::start();
     let proxy = FaultProxy::start(
         &emulator.endpoint,
@@ -116,48 +125,68 @@ async fn main() {
     // operations' own, and the longest chain of them is the bound.
     let mut rows = Vec::new();
     let mut bound = None;
+    let mut refresh = Vec::new();
     for (i, parallelism) in ["1", "10", "64"].into_iter().enumerate() {
-        let ws = Workspace::with_endpoint(
-            &format!("bench-{i}"),
-            &format!(
-                "primary_cidr = \"10.{}.0.0/16\"\nsecondary_cidr = \"10.{}.0.0/16\"",
-                100 + 2 * i,
-                101 + 2 * i
-            ),
-            &proxy.endpoint,
-        );
-        let before = proxy.requests();
-        let start = Instant::now();
-        let out = ws
-            .drctl(&["apply", "--auto-approve", "--parallelism", parallelism])
-            .output()
-            .unwrap();
-        let wall = start.elapsed().as_secs_f64();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let calls = proxy.requests() - before;
-        if bound.is_none() {
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            let state: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
-            let (b, path) = critical_path(&state, &durations(&stdout));
-            eprintln!(
-                "critical path ({b:.1} s at {latency_ms} ms per call):\n  {}",
-                path.join("\n  ")
+        let mut walls = Vec::new();
+        let mut calls = 0;
+        for round in 0..rounds {
+            let ws = Workspace::with_endpoint(
+                &format!("bench-{i}-{round}"),
+                &format!(
+                    "primary_cidr = \"10.{}.0.0/16\"\nsecondary_cidr = \"10.{}.0.0/16\"",
+                    100 + 2 * i,
+                    101 + 2 * i
+                ),
+                &proxy.endpoint,
             );
-            bound = Some(b);
+            let before = proxy.requests();
+            let start = Instant::now();
+            let out = ws
+                .drctl(&["apply", "--auto-approve", "--parallelism", parallelism])
+                .output()
+                .unwrap();
+            walls.push(start.elapsed().as_secs_f64());
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            calls = proxy.requests() - before;
+            if bound.is_none() {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let state: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+                let (b, path) = critical_path(&state, &durations(&stdout));
+                eprintln!(
+                    "critical path ({b:.1} s at {latency_ms} ms per call):\n  {}",
+                    path.join("\n  ")
+                );
+                bound = Some(b);
+            }
+            if parallelism == "64" {
+                let start = Instant::now();
+                let out = ws
+                    .drctl(&["plan", "--refresh", "--detailed-exitcode"])
+                    .output()
+                    .unwrap();
+                refresh.push(start.elapsed().as_secs_f64());
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{}",
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+            let destroy = ws
+                .drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+                .output()
+                .unwrap();
+            assert!(destroy.status.success());
         }
-        rows.push((parallelism, wall, calls));
-        let destroy = ws
-            .drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
-            .output()
-            .unwrap();
-        assert!(destroy.status.success());
+        rows.push((parallelism, median(&mut walls), calls));
     }
     let bound = bound.expect("measured");
+    println!("medians of {rounds} rounds, {latency_ms} ms added to every call\n");
     println!("| parallelism | wall (s) | critical-path bound (s) | wall / bound | calls |");
     println!("|---|---|---|---|---|");
     for (p, wall, calls) in rows.iter().rev() {
@@ -170,6 +199,10 @@ async fn main() {
         "\nspeedup of the default (64) over --parallelism 1: {:.1}x; over --parallelism 10: {:.1}x",
         rows[0].1 / rows[2].1,
         rows[1].1 / rows[2].1
+    );
+    println!(
+        "plan --refresh of the full blueprint (141 reads): {:.1} s",
+        median(&mut refresh)
     );
     emulator.stop();
 }
