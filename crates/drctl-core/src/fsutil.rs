@@ -39,3 +39,46 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()?;
     Ok(())
 }
+
+/// Why a JSON-lines file could not be read.
+#[derive(Debug)]
+pub enum JsonLinesError {
+    Io(io::Error),
+    /// A line other than a torn last one does not parse.
+    Corrupt {
+        line: usize,
+        reason: String,
+    },
+}
+
+/// The entries of an append-only JSON-lines file, `None` if it does not
+/// exist. A torn last line (the writer died while appending it, so it has
+/// no newline) is dropped: what it would have recorded never happened.
+pub fn read_json_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<Vec<T>>, JsonLinesError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(JsonLinesError::Io(e)),
+    };
+    let complete = bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut entries = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_slice(line) {
+            Ok(entry) => entries.push(entry),
+            Err(_) if i + 1 == lines.len() && !complete => {}
+            Err(e) => {
+                return Err(JsonLinesError::Corrupt {
+                    line: i + 1,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(Some(entries))
+}

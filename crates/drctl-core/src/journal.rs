@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::address::Address;
-use crate::fsutil::sync_dir;
+use crate::fsutil::{JsonLinesError, read_json_lines, sync_dir};
 use crate::value::Attributes;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,33 +87,21 @@ impl Journal {
     /// was never made.
     pub fn open_intents(dir: &Path, env: &str) -> Result<Vec<Intent>, JournalError> {
         let path = journal_path(dir, env);
-        let text = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(JournalError::Io { path, source }),
+        let entries: Vec<Entry> = match read_json_lines(&path) {
+            Ok(entries) => entries.unwrap_or_default(),
+            Err(JsonLinesError::Io(source)) => return Err(JournalError::Io { path, source }),
+            Err(JsonLinesError::Corrupt { line, reason }) => {
+                return Err(JournalError::Corrupt { path, line, reason });
+            }
         };
-        let complete = text.ends_with(b"\n");
-        let lines: Vec<&[u8]> = text
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .collect();
         let mut open: BTreeMap<u64, Intent> = BTreeMap::new();
-        for (i, line) in lines.iter().enumerate() {
-            let last = i + 1 == lines.len();
-            match serde_json::from_slice::<Entry>(line) {
-                Ok(Entry::Intent(intent)) => {
+        for entry in entries {
+            match entry {
+                Entry::Intent(intent) => {
                     open.insert(intent.id, intent);
                 }
-                Ok(Entry::Cleared { id }) => {
+                Entry::Cleared { id } => {
                     open.remove(&id);
-                }
-                Err(_) if last && !complete => {}
-                Err(e) => {
-                    return Err(JournalError::Corrupt {
-                        path,
-                        line: i + 1,
-                        reason: e.to_string(),
-                    });
                 }
             }
         }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::address::Address;
-use crate::fsutil::{sync_dir, write_atomic};
+use crate::fsutil::{JsonLinesError, read_json_lines, sync_dir, write_atomic};
 use crate::state::{self, DecodeError, ResourceState, State};
 
 /// One line of the change log: a resource's new record, or its removal.
@@ -127,29 +127,20 @@ impl StateStore {
     /// (the process died while appending it) is ignored.
     fn replay(&self, state: &mut State) -> Result<(), StoreError> {
         let path = self.log_path();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => return Err(StoreError::Read { path, source }),
+        let changes: Vec<Change> = match read_json_lines(&path) {
+            Ok(Some(changes)) => changes,
+            Ok(None) => return Ok(()),
+            Err(JsonLinesError::Io(source)) => return Err(StoreError::Read { path, source }),
+            Err(JsonLinesError::Corrupt { line, reason }) => {
+                return Err(StoreError::Log {
+                    path,
+                    line,
+                    reason,
+                    snapshot: self.path(),
+                });
+            }
         };
-        let complete = bytes.ends_with(b"\n");
-        let lines: Vec<&[u8]> = bytes
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .collect();
-        for (i, line) in lines.iter().enumerate() {
-            let change: Change = match serde_json::from_slice(line) {
-                Ok(c) => c,
-                Err(_) if i + 1 == lines.len() && !complete => break,
-                Err(e) => {
-                    return Err(StoreError::Log {
-                        path,
-                        line: i + 1,
-                        reason: e.to_string(),
-                        snapshot: self.path(),
-                    });
-                }
-            };
+        for change in changes {
             // Changes of another lineage or already in the snapshot (a
             // crash between rewriting it and dropping the log) are skipped.
             if change.lineage != state.lineage || change.serial <= state.serial {

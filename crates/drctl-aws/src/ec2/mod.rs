@@ -93,6 +93,22 @@ pub(crate) fn has_identity(ctx: &OpContext, tags: &[Tag]) -> bool {
     has(TAG_ADDRESS, &ctx.address.to_string()) && has(TAG_ENV, &ctx.env)
 }
 
+/// Deletes a subnet or security group, retrying DependencyViolation for up
+/// to 20 minutes as Terraform does: Lambda releases the network interfaces
+/// of a deleted function's VPC config only minutes later.
+pub(crate) async fn delete_when_unused<F, Fut>(delete: F) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ProviderError>>,
+{
+    crate::support::retry_while(
+        std::time::Duration::from_secs(20 * 60),
+        |e| e.code.as_deref() == Some("DependencyViolation"),
+        delete,
+    )
+    .await
+}
+
 pub(crate) fn tags_json(tags: &[Tag]) -> Json {
     observed_tags(tags.iter().filter_map(|t| {
         Some((

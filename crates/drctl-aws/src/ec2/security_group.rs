@@ -357,23 +357,16 @@ impl Provider for SecurityGroup {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        // Lambda releases the network interfaces of a deleted function's
-        // VPC config minutes later; until then AWS answers
-        // DependencyViolation. Retry it, bounded.
-        crate::support::retry_while(
-            std::time::Duration::from_secs(20 * 60),
-            |e| e.code.as_deref() == Some("DependencyViolation"),
-            || async {
-                let result = self
-                    .0
-                    .ec2(&ctx.region)
-                    .delete_security_group()
-                    .group_id(id)
-                    .send()
-                    .await;
-                tolerate(result, NOT_FOUND, "ec2:DeleteSecurityGroup")
-            },
-        )
+        super::delete_when_unused(|| async {
+            let result = self
+                .0
+                .ec2(&ctx.region)
+                .delete_security_group()
+                .group_id(id)
+                .send()
+                .await;
+            tolerate(result, NOT_FOUND, "ec2:DeleteSecurityGroup")
+        })
         .await
     }
 }
