@@ -23,6 +23,9 @@ pub struct Faults {
     pub latency: Duration,
     /// Seed of the fault sequence (printed by tests, for reproduction).
     pub seed: u64,
+    /// Every EC2 request with this `Action` is refused with a permanent
+    /// error (400 InvalidParameterValue), as AWS refuses a bad request.
+    pub reject_ec2_action: Option<String>,
 }
 
 impl Faults {
@@ -31,6 +34,7 @@ impl Faults {
             rate: 0.0,
             latency: Duration::ZERO,
             seed: 0,
+            reject_ec2_action: None,
         }
     }
 }
@@ -42,6 +46,7 @@ pub struct Counts {
     pub throttled: AtomicUsize,
     pub errors: AtomicUsize,
     pub dropped: AtomicUsize,
+    pub rejected: AtomicUsize,
 }
 
 /// A running proxy; it stops when dropped.
@@ -182,13 +187,30 @@ async fn serve(
         }
     };
     counts.requests.fetch_add(1, Ordering::SeqCst);
-    let (latency, roll, kind) = {
+    let (latency, roll, kind, reject) = {
         let mut guard = faults.lock().unwrap();
         let (f, state) = &mut *guard;
         let roll = next(state);
         let kind = next(state);
-        (f.latency, roll < f.rate, kind)
+        let reject = f.reject_ec2_action.as_ref().is_some_and(|action| {
+            let needle = format!("Action={action}&");
+            request
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+        });
+        (f.latency, roll < f.rate, kind, reject)
     };
+    if reject {
+        counts.rejected.fetch_add(1, Ordering::SeqCst);
+        // EC2's error document (the EC2 query protocol).
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>InvalidParameterValue</Code><Message>rejected by the test proxy</Message></Error></Errors><RequestID>injected</RequestID></Response>";
+        let response = format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        client.write_all(response.as_bytes()).await?;
+        return Ok(());
+    }
     if roll {
         if kind < 0.4 {
             counts.throttled.fetch_add(1, Ordering::SeqCst);

@@ -190,6 +190,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
             rate: 0.2,
             latency: Duration::ZERO,
             seed,
+            reject_ec2_action: None,
         },
     )
     .await;
@@ -232,6 +233,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
             rate: 0.0,
             latency: Duration::from_millis(150),
             seed: 1,
+            reject_ec2_action: None,
         },
     )
     .await;
@@ -381,6 +383,7 @@ async fn kill_9_at_random_moments_then_apply_converges() {
             rate: 0.0,
             latency: Duration::from_millis(20),
             seed: 1,
+            reject_ec2_action: None,
         },
     )
     .await;
@@ -426,4 +429,52 @@ async fn kill_9_at_random_moments_then_apply_converges() {
         "kill -9: seed {seed}, killed after {moments:?} ms, each converged (replay with DRCTL_KILL_SEED={seed})"
     );
     assert!(leftovers(&aws, "kill-9").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_error_fails_fast_and_only_its_dependents() {
+    let proxy = FaultProxy::start(
+        &emulator().endpoint,
+        Faults {
+            reject_ec2_action: Some("CreateNatGateway".into()),
+            ..Faults::none()
+        },
+    )
+    .await;
+    let ws = Workspace::with_endpoint(
+        "permanent-error",
+        "primary_cidr = \"10.80.0.0/16\"\nsecondary_cidr = \"10.81.0.0/16\"",
+        &proxy.endpoint,
+    );
+    ws.drctl(&["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "error: primary/ec2.nat_gateway/payment: ec2:CreateNatGateway: InvalidParameterValue: rejected by the test proxy",
+        ))
+        .stdout(predicate::str::contains(
+            "primary/ec2.route/private-default: skipped, because primary/ec2.nat_gateway/payment failed",
+        ))
+        .stdout(predicate::str::contains("137 created, 0 updated, 0 replaced, 0 deleted, 2 failed, 2 skipped"));
+    // Not retried: one request per gateway.
+    assert_eq!(
+        proxy
+            .counts
+            .rejected
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 137);
+
+    // Once the cause is gone the next apply finishes the rest.
+    proxy.set(Faults::none());
+    ws.drctl(&["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("4 created"));
+    let aws = aws(&emulator().endpoint).await;
+    assert_converged(&ws, &aws, "after the permanent error").await;
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
 }

@@ -94,6 +94,7 @@ async fn main() {
             rate: 0.0,
             latency: Duration::from_millis(latency_ms),
             seed: 1,
+            reject_ec2_action: None,
         },
     )
     .await;
