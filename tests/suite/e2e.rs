@@ -240,6 +240,37 @@ async fn drift_is_shown_by_refresh_and_repaired_by_apply() {
         .assert()
         .code(0);
 
+    // With --json, stdout is the plan document alone; notes go to stderr.
+    aws.ssm("us-east-1")
+        .put_parameter()
+        .name("/payment/e2e-drift/primary/feature-flags")
+        .value("{}")
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let out = ws
+        .drctl(&["plan", "--refresh", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let plan: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let updates: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "update")
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(updates, ["primary/ssm.parameter/feature-flags"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("primary/ssm.parameter/feature-flags: changed outside drctl")
+    );
+    ws.drctl(&["apply", "--auto-approve"]).assert().success();
+
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();

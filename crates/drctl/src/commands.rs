@@ -46,10 +46,10 @@ async fn refresh_state(session: &Session, state: &mut State, parallelism: usize)
     match refresh(state, &providers, parallelism).await {
         Ok(report) => {
             for a in &report.gone {
-                println!("{a}: no longer exists; it will be created again");
+                session.note(&format!("{a}: no longer exists; it will be created again"));
             }
             for a in &report.drifted {
-                println!("{a}: changed outside drctl");
+                session.note(&format!("{a}: changed outside drctl"));
             }
             Ok(())
         }
@@ -100,6 +100,9 @@ async fn make_plan(
 }
 
 async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCode> {
+    if args.json {
+        session.notes_to_stderr();
+    }
     // Recovering an interrupted run writes state, so it needs the lock too.
     let lock = if args.refresh || session.has_open_intents()? {
         Some(session.lock("plan")?)

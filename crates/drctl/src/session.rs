@@ -22,6 +22,8 @@ pub struct Session {
     pub plans_dir: PathBuf,
     endpoint: Option<String>,
     aws: OnceCell<AwsContext>,
+    /// Set when stdout carries a JSON document: progress notes go to stderr.
+    notes_to_stderr: std::cell::Cell<bool>,
 }
 
 impl Session {
@@ -36,7 +38,22 @@ impl Session {
             plans_dir: global.plans_dir.clone(),
             endpoint: global.endpoint.clone(),
             aws: OnceCell::new(),
+            notes_to_stderr: std::cell::Cell::new(false),
         })
+    }
+
+    /// Keeps stdout for a machine-readable document.
+    pub fn notes_to_stderr(&self) {
+        self.notes_to_stderr.set(true);
+    }
+
+    /// A progress note for the operator (recovery, drift).
+    pub fn note(&self, line: &str) {
+        if self.notes_to_stderr.get() {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
     }
 
     /// The stored state (or a new one) and whether a state file existed.
@@ -88,20 +105,24 @@ impl Session {
         let dir = self.store.dir();
         let intents = Journal::open_intents(dir, &self.env)?;
         if !intents.is_empty() {
-            println!(
+            self.note(&format!(
                 "Recovering {} operation(s) an interrupted run left unfinished...",
                 intents.len()
-            );
+            ));
             let providers = drctl_aws::providers(self.aws().await);
             let report = recover(state, &intents, &providers).await?;
             for a in &report.adopted {
-                println!("  {a}: created by the interrupted run; now recorded in state");
+                self.note(&format!(
+                    "  {a}: created by the interrupted run; now recorded in state"
+                ));
             }
             for a in &report.not_created {
-                println!("  {a}: its create never took effect");
+                self.note(&format!("  {a}: its create never took effect"));
             }
             for a in &report.deleted {
-                println!("  {a}: deleted by the interrupted run; removed from state");
+                self.note(&format!(
+                    "  {a}: deleted by the interrupted run; removed from state"
+                ));
             }
             if !report.adopted.is_empty() || !report.deleted.is_empty() {
                 self.store.save(state)?;
