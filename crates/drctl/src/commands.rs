@@ -76,8 +76,11 @@ async fn make_plan(
 ) -> Result<(Plan, State)> {
     let (mut state, exists) = session.load_state()?;
     // The graph's shape does not depend on the account: check it before
-    // the first API call.
-    session.desired(PLACEHOLDER_ACCOUNT)?;
+    // the first API call. A plan that will call nothing (account known, no
+    // recovery) skips this second expansion.
+    if locked || verify_account || state.account_id.is_none() {
+        session.desired(PLACEHOLDER_ACCOUNT)?;
+    }
     if locked {
         session.recover(&mut state).await?;
     }
