@@ -91,7 +91,7 @@ async fn make_plan(
         let before = state.clone();
         refresh_state(session, &mut state, parallelism).await?;
         if state.resources != before.resources {
-            session.store.save(&mut state)?;
+            session.save_state(&mut state)?;
             exists = true;
         }
     }

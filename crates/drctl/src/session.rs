@@ -64,6 +64,11 @@ impl Session {
         })
     }
 
+    /// Writes `state` (serial bumped) as the environment's new state.
+    pub fn save_state(&self, state: &mut State) -> Result<()> {
+        Ok(self.store.save(state)?)
+    }
+
     pub fn lock(&self, operation: &str) -> Result<StateLock> {
         Ok(StateLock::acquire(self.store.dir(), &self.env, operation)?)
     }
@@ -125,7 +130,7 @@ impl Session {
                 ));
             }
             if !report.adopted.is_empty() || !report.deleted.is_empty() {
-                self.store.save(state)?;
+                self.save_state(state)?;
             }
         }
         Journal::remove(dir, &self.env)?;
