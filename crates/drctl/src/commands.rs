@@ -16,7 +16,7 @@ use drctl_core::{State, write_atomic};
 use crate::cli::{
     ApplyArgs, Cli, Command, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, ShowArgs,
 };
-use crate::render;
+use crate::{dr, render};
 use crate::session::{Session, desired_graph};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -27,6 +27,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(args) => destroy_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Show(args) => show_cmd(&Session::open(g, &args.env.env)?, args),
         Command::Graph(args) => graph_cmd(&Session::open(g, &args.env.env)?, args),
+        Command::Status(args) => dr::status_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Failover(args) => dr::failover_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Failback(args) => dr::failback_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Drill(args) => dr::drill_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Validate => validate_cmd(g),
         Command::Init(args) => init_cmd(g, args),
         Command::ForceUnlock(args) => {
@@ -167,7 +171,7 @@ fn guard_data_loss(plan: &Plan, allowed: bool) -> Result<()> {
     )
 }
 
-fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
+pub(crate) fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
     if auto_approve {
         return Ok(true);
     }
