@@ -930,7 +930,33 @@ async fn switch(
             seconds: started.elapsed().as_secs_f64(),
         });
     }
+    record_weights_in_state(session, state, sw.to)?;
     Ok(Some(timings))
+}
+
+/// Writes the weights a switch set into the records' inputs in state, as
+/// if an apply had set them: a plan without --refresh then compares with
+/// what Route 53 holds.
+fn record_weights_in_state(session: &Session, state: &mut State, to: Role) -> Result<()> {
+    let mut changed = false;
+    for (name, weight) in ["api-primary", "api-secondary"]
+        .into_iter()
+        .zip(target_weights(to))
+    {
+        let address: Address = format!("global/route53.record/{name}")
+            .parse()
+            .expect("valid address");
+        if let Some(r) = state.resources.get_mut(&address)
+            && r.inputs.get("weight") != Some(&serde_json::Value::from(weight))
+        {
+            r.inputs.insert("weight".into(), weight.into());
+            changed = true;
+        }
+    }
+    if changed {
+        session.save_state(state)?;
+    }
+    Ok(())
 }
 
 fn seconds(d: Duration) -> String {
