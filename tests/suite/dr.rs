@@ -46,8 +46,16 @@ fn assert_serving(ws: &Workspace, role: &str, context: &str) {
         .iter()
         .map(|r| &r["weight"])
         .collect();
-    let expected = if role == "primary" { [100, 0] } else { [0, 100] };
-    assert_eq!(weights, expected.map(Json::from).iter().collect::<Vec<_>>(), "{context}");
+    let expected = if role == "primary" {
+        [100, 0]
+    } else {
+        [0, 100]
+    };
+    assert_eq!(
+        weights,
+        expected.map(Json::from).iter().collect::<Vec<_>>(),
+        "{context}"
+    );
 }
 
 /// The AWS error code of a failed SDK call.
@@ -92,13 +100,22 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     ws.drctl(&["status"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("primary (us-east-1) serves; weights primary 100, secondary 0"))
+        .stdout(predicate::str::contains(
+            "primary (us-east-1) serves; weights primary 100, secondary 0",
+        ))
         .stdout(predicate::str::contains("writer primary (us-east-1)"))
-        .stdout(predicate::str::contains("Ready: a switch to the secondary region can start."));
+        .stdout(predicate::str::contains(
+            "Ready: a switch to the secondary region can start.",
+        ));
 
     // The emulator's switchover refuses what AWS refuses.
     let st = state(&ws);
-    let arn = |a: &str| st["resources"][a]["outputs"]["arn"].as_str().unwrap().to_owned();
+    let arn = |a: &str| {
+        st["resources"][a]["outputs"]["arn"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let (primary_arn, secondary_arn) = (
         arn("primary/rds.cluster/payment"),
         arn("secondary/rds.cluster/payment"),
@@ -154,7 +171,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .assert()
         .success()
         .stdout(predicate::str::contains("Switch the Aurora global cluster payment-global-dr-ops over to payment-dr-ops-secondary (us-east-2): no data loss"))
-        .stdout(predicate::str::contains("[3/3] Set the Route 53 weights of api.payment-dr-ops.example.com: primary 0, secondary 100: done in"))
+        .stdout(predicate::str::contains("[3/3] Set the Route 53 weights of api.payment-dr-ops.example.com: primary 0, secondary 100...\n[3/3] done in"))
         .stdout(predicate::str::contains("Failover of `dr-ops` complete"));
     assert_serving(&ws, "secondary", "after failover");
     let st = state(&ws);
@@ -195,12 +212,19 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .assert()
         .success()
         .stdout(predicate::str::contains("Drill of `dr-ops` complete."))
-        .stdout(predicate::str::contains("failover: Switch the Aurora global cluster"))
-        .stdout(predicate::str::contains("failback: Set the Route 53 weights"))
+        .stdout(predicate::str::contains(
+            "failover: Aurora writer to secondary",
+        ))
+        .stdout(predicate::str::contains(
+            "failback: Route 53 traffic to primary",
+        ))
         .stdout(predicate::str::contains("Failover (RTO)"))
         .stdout(predicate::str::contains("Total"));
     assert_serving(&ws, "primary", "after a drill");
-    let out = ws.drctl(&["drill", "--auto-approve", "--json"]).output().unwrap();
+    let out = ws
+        .drctl(&["drill", "--auto-approve", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let report = json_of(&out);
     let phases: Vec<&str> = report["steps"]
@@ -211,7 +235,9 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .collect();
     assert_eq!(
         phases,
-        ["failover", "failover", "failover", "failback", "failback", "failback"]
+        [
+            "failover", "failover", "failover", "failback", "failback", "failback"
+        ]
     );
     for key in ["failover_seconds", "failback_seconds", "total_seconds"] {
         assert!(report[key].as_f64().is_some(), "{key}: {report:#}");
@@ -228,7 +254,9 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     ws.drctl(&["failover", "--unplanned", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("allowing the loss of writes not yet replicated"));
+        .stdout(predicate::str::contains(
+            "allowing the loss of writes not yet replicated",
+        ));
     assert_serving(&ws, "secondary", "after an unplanned failover");
     in_sync(&ws, "after an unplanned failover");
     ws.drctl(&["failback", "--auto-approve"]).assert().success();
@@ -265,7 +293,11 @@ async fn a_failover_killed_at_any_call_completes_on_rerun() {
         let (_, s) = status(&ws);
         assert!(s["reasons"].is_array(), "{context}: {s:#}");
         let again = ws.drctl(&["failover", "--auto-approve"]).output().unwrap();
-        assert!(again.status.success(), "{context}: the re-run: {}", text(&again));
+        assert!(
+            again.status.success(),
+            "{context}: the re-run: {}",
+            text(&again)
+        );
         assert_serving(&ws, "secondary", &context);
         in_sync(&ws, &context);
         ws.drctl(&["failback", "--auto-approve"]).assert().success();

@@ -256,7 +256,11 @@ pub async fn cluster_status(
         .db_cluster_identifier(id)
         .send()
         .await;
-    let out = found(result, &["DBClusterNotFoundFault"], "rds:DescribeDBClusters")?;
+    let out = found(
+        result,
+        &["DBClusterNotFoundFault"],
+        "rds:DescribeDBClusters",
+    )?;
     Ok(out.and_then(|o| {
         o.db_clusters()
             .first()
@@ -358,7 +362,11 @@ pub async fn table(
         .table_name(name)
         .send()
         .await;
-    let out = found(result, &["ResourceNotFoundException"], "dynamodb:DescribeTable")?;
+    let out = found(
+        result,
+        &["ResourceNotFoundException"],
+        "dynamodb:DescribeTable",
+    )?;
     Ok(out.and_then(|o| o.table).map(|t| TableState {
         status: t
             .table_status()

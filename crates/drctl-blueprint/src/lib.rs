@@ -218,11 +218,17 @@ mod tests {
         };
         assert_eq!(
             weights(Role::Primary),
-            [drctl_core::Value::from(100i64), drctl_core::Value::from(0i64)]
+            [
+                drctl_core::Value::from(100i64),
+                drctl_core::Value::from(0i64)
+            ]
         );
         assert_eq!(
             weights(Role::Secondary),
-            [drctl_core::Value::from(0i64), drctl_core::Value::from(100i64)]
+            [
+                drctl_core::Value::from(0i64),
+                drctl_core::Value::from(100i64)
+            ]
         );
     }
 }

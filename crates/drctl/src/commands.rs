@@ -16,8 +16,8 @@ use drctl_core::{State, write_atomic};
 use crate::cli::{
     ApplyArgs, Cli, Command, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, ShowArgs,
 };
-use crate::{dr, render};
 use crate::session::{Session, desired_graph};
+use crate::{dr, render};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;

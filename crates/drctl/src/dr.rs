@@ -398,7 +398,8 @@ fn weights_text(records: &[RecordStatus]) -> String {
             format!(
                 "{} {}",
                 r.role,
-                r.weight.map_or_else(|| "(missing)".to_owned(), |w| w.to_string())
+                r.weight
+                    .map_or_else(|| "(missing)".to_owned(), |w| w.to_string())
             )
         })
         .collect::<Vec<_>>()
@@ -694,8 +695,7 @@ fn render_status(s: &Status) -> String {
         let _ = writeln!(
             out,
             "\nReady: a switch to the {} region can start.",
-            Role::parse(s.recorded_active_role)
-                .map_or("other", |r| r.other().as_str())
+            Role::parse(s.recorded_active_role).map_or("other", |r| r.other().as_str())
         );
     } else {
         out.push_str("\nNot ready to fail over:\n");
@@ -810,6 +810,16 @@ struct Switch {
     how: WriterChange,
 }
 
+impl Switch {
+    /// "over" (to the secondary) or "back" (to the primary).
+    fn direction(&self) -> &'static str {
+        match self.to {
+            Role::Secondary => "over",
+            Role::Primary => "back",
+        }
+    }
+}
+
 /// Runs a switch (the caller holds the lock). `None`: cancelled at the
 /// prompt. Each step prints a progress line with its elapsed time.
 async fn switch(
@@ -855,30 +865,44 @@ async fn switch(
         "Set the Route 53 weights of {}: primary {p}, secondary {s}",
         t.record_name
     );
+    let to = sw.to.as_str();
     let steps = [
-        (writer_step, writer_done),
-        (record_step, recorded_done),
-        (weights_step, weights_done),
+        (writer_step, format!("Aurora writer to {to}"), writer_done),
+        (record_step, format!("record {to} as active"), recorded_done),
+        (
+            weights_step,
+            format!("Route 53 traffic to {to}"),
+            weights_done,
+        ),
     ];
     if let Some(auto_approve) = ask {
-        session.note(&format!("drctl will {} `{}`:", sw.phase, session.env));
-        for (i, (text, done)) in steps.iter().enumerate() {
+        session.note(&format!(
+            "drctl will fail `{}` {}:",
+            session.env,
+            sw.direction()
+        ));
+        for (i, (text, _, done)) in steps.iter().enumerate() {
             let mark = if *done { " (already done)" } else { "" };
             session.note(&format!("  {}. {text}{mark}", i + 1));
         }
-        if !confirm(&format!("{} `{}`", sw.phase, session.env), auto_approve)? {
+        if !confirm(
+            &format!("fail `{}` {}", session.env, sw.direction()),
+            auto_approve,
+        )? {
             return Ok(None);
         }
         session.note("");
+    } else {
+        session.note(&format!("{}:", capitalised(sw.phase)));
     }
     let mut timings = Vec::new();
-    for (i, (text, done)) in steps.iter().enumerate() {
+    for (i, (text, label, done)) in steps.iter().enumerate() {
         let started = Instant::now();
-        let prefix = format!("[{}/{}] {text}", i + 1, steps.len());
+        let prefix = format!("[{}/{}]", i + 1, steps.len());
         if *done {
-            session.note(&format!("{prefix}: already done"));
+            session.note(&format!("{prefix} {text}: already done"));
         } else {
-            session.note(&format!("{prefix}..."));
+            session.note(&format!("{prefix} {text}..."));
             let span = tracing::info_span!("dr_step", phase = sw.phase, step = i + 1);
             async {
                 match i {
@@ -918,14 +942,11 @@ async fn switch(
                     i + 1
                 )
             })?;
-            session.note(&format!(
-                "{prefix}: done in {}",
-                seconds(started.elapsed())
-            ));
+            session.note(&format!("{prefix} done in {}", seconds(started.elapsed())));
         }
         timings.push(StepTiming {
             phase: sw.phase,
-            step: text.clone(),
+            step: label.clone(),
             skipped: *done,
             seconds: started.elapsed().as_secs_f64(),
         });
@@ -959,13 +980,24 @@ fn record_weights_in_state(session: &Session, state: &mut State, to: Role) -> Re
     Ok(())
 }
 
+/// A duration as an operator reads it: 0.42s, 37s, 4m 05s.
 fn seconds(d: Duration) -> String {
-    format!("{:.1}s", d.as_secs_f64())
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2}s")
+    } else if s < 60.0 {
+        format!("{s:.0}s")
+    } else {
+        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
 }
 
 /// Takes the lock, loads state and checks credentials for an operation
 /// that switches roles.
-async fn prepare(session: &Session, operation: &str) -> Result<(drctl_core::lock::StateLock, State, Targets)> {
+async fn prepare(
+    session: &Session,
+    operation: &str,
+) -> Result<(drctl_core::lock::StateLock, State, Targets)> {
     let (_, _) = load_targets(session)?;
     let lock = session.lock(operation)?;
     // Loaded again under the lock: another run may have just written it.
@@ -1065,7 +1097,9 @@ pub async fn drill_cmd(session: &Session, args: DrillArgs) -> Result<ExitCode> {
     if !status.ready || serving != Some("primary") {
         let mut reasons = status.reasons.clone();
         if serving != Some("primary") {
-            reasons.push("a drill starts with the primary region serving; run `drctl failback` first".into());
+            reasons.push(
+                "a drill starts with the primary region serving; run `drctl failback` first".into(),
+            );
         }
         bail!(
             "`{}` is not ready for a drill:\n  - {}",
@@ -1148,8 +1182,18 @@ fn render_drill(r: &DrillReport) -> String {
             }
         );
     }
-    let _ = writeln!(out, "{:<width$}  {:>9}", "Failover (RTO)", secs(r.failover_seconds));
-    let _ = writeln!(out, "{:<width$}  {:>9}", "Failback", secs(r.failback_seconds));
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>9}",
+        "Failover (RTO)",
+        secs(r.failover_seconds)
+    );
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>9}",
+        "Failback",
+        secs(r.failback_seconds)
+    );
     let _ = writeln!(out, "{:<width$}  {:>9}", "Total", secs(r.total_seconds));
     out
 }
