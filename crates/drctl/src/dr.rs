@@ -843,6 +843,9 @@ async fn switch(
             target.region,
             sw.to.as_str()
         ));
+        // A run killed after Route 53 took the change but before state
+        // recorded it leaves the records' weights behind in state.
+        record_weights_in_state(session, state, sw.to)?;
         return Ok(Some(Vec::new()));
     }
     let writer_step = match (sw.how, seen.switching_to == Some(sw.to)) {
@@ -1007,8 +1010,41 @@ async fn prepare(
     Ok((lock, state, targets))
 }
 
+/// Refuses to start a planned switch on an environment `status` does not
+/// find ready, unless the switch already began (state or AWS is part way
+/// to the target): then the run completes it.
+async fn preflight(session: &Session, state: &State, t: &Targets, sw: &Switch) -> Result<()> {
+    let status = read_status(session, state, t).await?;
+    let to = Some(sw.to.as_str());
+    let begun = session.active_role(state)? == sw.to
+        || status.database.as_ref().is_some_and(|d| {
+            d.writer_role == to
+                || d.failover_in_progress
+                    .as_ref()
+                    .is_some_and(|f| f.to_role == to)
+        });
+    if status.ready || begun {
+        return Ok(());
+    }
+    let unplanned = if sw.to == Role::Secondary {
+        "; if the primary region is down, `drctl failover --unplanned` fails over allowing data loss"
+    } else {
+        ""
+    };
+    bail!(
+        "`{}` is not ready for a planned {}; nothing was changed:\n  - {}\nFix these first (`drctl status --env {}` shows them){unplanned}",
+        session.env,
+        sw.phase,
+        status.reasons.join("\n  - "),
+        session.env
+    )
+}
+
 async fn switch_cmd(session: &Session, sw: Switch, auto_approve: bool) -> Result<ExitCode> {
     let (_lock, mut state, targets) = prepare(session, sw.phase).await?;
+    if sw.how == WriterChange::Switchover {
+        preflight(session, &state, &targets, &sw).await?;
+    }
     let started = Instant::now();
     match switch(session, &mut state, &targets, &sw, Some(auto_approve)).await? {
         None => {
