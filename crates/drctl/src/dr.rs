@@ -764,7 +764,8 @@ struct Observed {
     weights: [Option<i64>; 2],
 }
 
-async fn observe(aws: &AwsContext, t: &Targets, to: Role) -> Result<Observed> {
+async fn observe(session: &Session, t: &Targets, to: Role) -> Result<Observed> {
+    let aws = session.aws().await;
     let region = &t.cluster(to).region;
     let global = dr::global_cluster(aws, region, &t.global_id)
         .await?
@@ -774,14 +775,25 @@ async fn observe(aws: &AwsContext, t: &Targets, to: Role) -> Result<Observed> {
                 t.global_id
             )
         })?;
-    let weights = dr::record_weights(
+    // Route 53's control plane may not answer in an outage of its region;
+    // the database can still move, and the weights step retries the read.
+    let weights = match dr::record_weights(
         aws,
         &t.zone_id,
         &t.record_name,
         &t.record_type,
         &t.set_ids(),
     )
-    .await?;
+    .await
+    {
+        Ok(w) => w,
+        Err(e) => {
+            session.note(&format!(
+                "Cannot read the Route 53 weights now ({e}); the weights step will try again."
+            ));
+            vec![None, None]
+        }
+    };
     Ok(Observed {
         writer: global.writer().and_then(|a| t.role_of_arn(a)),
         switching_to: global
@@ -831,7 +843,7 @@ async fn switch(
 ) -> Result<Option<Vec<StepTiming>>> {
     let aws = session.aws().await;
     let target = t.cluster(sw.to);
-    let seen = observe(aws, t, sw.to).await?;
+    let seen = observe(session, t, sw.to).await?;
     let writer_done = seen.writer == Some(sw.to);
     let recorded_done = session.active_role(state)? == sw.to;
     let weights_done = seen.weights == target_weights(sw.to).map(Some);
@@ -995,18 +1007,22 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-/// Takes the lock, loads state and checks credentials for an operation
-/// that switches roles.
+/// Takes the lock and loads state for an operation that switches roles;
+/// with `verify_account`, asks STS whether the credentials are for the
+/// account state records.
 async fn prepare(
     session: &Session,
     operation: &str,
+    verify_account: bool,
 ) -> Result<(drctl_core::lock::StateLock, State, Targets)> {
-    let (_, _) = load_targets(session)?;
+    // Checked before locking, so that an environment without state gets
+    // no lock file.
+    load_targets(session)?;
     let lock = session.lock(operation)?;
     // Loaded again under the lock: another run may have just written it.
     let (mut state, targets) = load_targets(session)?;
     session.recover(&mut state).await?;
-    session.resolve_account(&mut state, true).await?;
+    session.resolve_account(&mut state, verify_account).await?;
     Ok((lock, state, targets))
 }
 
@@ -1041,7 +1057,10 @@ async fn preflight(session: &Session, state: &State, t: &Targets, sw: &Switch) -
 }
 
 async fn switch_cmd(session: &Session, sw: Switch, auto_approve: bool) -> Result<ExitCode> {
-    let (_lock, mut state, targets) = prepare(session, sw.phase).await?;
+    // drctl calls STS in us-east-1, which the outage an unplanned failover
+    // is for may take down: that one trusts the account state records.
+    let verify_account = sw.how == WriterChange::Switchover;
+    let (_lock, mut state, targets) = prepare(session, sw.phase, verify_account).await?;
     if sw.how == WriterChange::Switchover {
         preflight(session, &state, &targets, &sw).await?;
     }
@@ -1127,7 +1146,7 @@ pub async fn drill_cmd(session: &Session, args: DrillArgs) -> Result<ExitCode> {
     if args.json {
         session.notes_to_stderr();
     }
-    let (_lock, mut state, targets) = prepare(session, "drill").await?;
+    let (_lock, mut state, targets) = prepare(session, "drill", true).await?;
     let status = read_status(session, &state, &targets).await?;
     let serving = status.traffic.as_ref().and_then(|t| t.serving_role);
     if !status.ready || serving != Some("primary") {
