@@ -85,6 +85,7 @@ fn bare(name: &str) -> String {
 }
 
 /// The weights of the record sets `set_identifiers` of `name`/`ty`.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
 pub async fn record_weights(
     ctx: &AwsContext,
     zone: &str,
@@ -109,6 +110,7 @@ pub async fn record_weights(
 /// target, health check) with only its weight changed, and waits until
 /// the change is INSYNC. Record sets already at their weight are left out;
 /// `Ok(false)` when none needed a change.
+#[tracing::instrument(level = "info", skip(ctx), err(Display))]
 pub async fn set_weights(
     ctx: &AwsContext,
     zone: &str,
@@ -198,6 +200,7 @@ impl GlobalClusterState {
 
 /// The global cluster `id`, asked in `region` (any region with a member
 /// answers for it); `None` when there is none.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
 pub async fn global_cluster(
     ctx: &AwsContext,
     region: &str,
@@ -245,6 +248,7 @@ pub async fn global_cluster(
 
 /// The status of the regional cluster `id` (e.g. `available`); `None` when
 /// there is none.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
 pub async fn cluster_status(
     ctx: &AwsContext,
     region: &str,
@@ -282,6 +286,7 @@ pub enum WriterChange {
 /// Asks AWS to make `target_arn` the writer of the global cluster `id`,
 /// calling in `region` (the target's: it answers when the writer's region
 /// does not).
+#[tracing::instrument(level = "info", skip(ctx), err(Display))]
 pub async fn change_writer(
     ctx: &AwsContext,
     region: &str,
@@ -314,6 +319,7 @@ pub async fn change_writer(
 /// Waits until `target_arn` is the writer of the global cluster `id`, the
 /// global cluster is `available` and no switchover or failover is in
 /// progress.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
 pub async fn wait_writer(
     ctx: &AwsContext,
     region: &str,
@@ -351,6 +357,7 @@ pub struct TableState {
 }
 
 /// The table `name` in `region`; `None` when there is none.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
 pub async fn table(
     ctx: &AwsContext,
     region: &str,
@@ -395,6 +402,7 @@ pub struct ReplicationRule {
 
 /// The replication rules of `bucket`; `None` when it has no replication
 /// configuration (or no longer exists).
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
 pub async fn replication_rules(
     ctx: &AwsContext,
     region: &str,
@@ -428,6 +436,7 @@ pub async fn replication_rules(
 
 /// The versioning status of `bucket` (`Enabled`, `Suspended`, or empty
 /// when never enabled); `None` when the bucket does not exist.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
 pub async fn bucket_versioning(
     ctx: &AwsContext,
     region: &str,
