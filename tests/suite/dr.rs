@@ -290,6 +290,14 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         ));
     assert_serving(&ws, "secondary", "after an unplanned failover");
     in_sync(&ws, "after an unplanned failover");
+    // A drill starts from the primary serving, and says so.
+    ws.drctl(&["drill", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "a drill starts with the primary region serving; run `drctl failback` first",
+        ));
+    assert_serving(&ws, "secondary", "after a refused drill");
     ws.drctl(&["failback", "--auto-approve"]).assert().success();
     assert_serving(&ws, "primary", "after failing back");
 
