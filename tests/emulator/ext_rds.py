@@ -25,6 +25,19 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   the same name within the minute fails with
   DBClusterSnapshotAlreadyExistsFault.
 
+- SwitchoverGlobalCluster (planned, no data loss) and FailoverGlobalCluster
+  (AllowDataLoss for an unplanned failover, or Switchover) make the
+  TargetDbClusterIdentifier (a member's ARN) the writer of the global
+  cluster and the former writer a reader; moto implements neither. AWS
+  refuses an unknown global cluster (GlobalClusterNotFoundFault), a target
+  that is not a member (DBClusterNotFoundFault) or is already the writer
+  (InvalidDBClusterStateFault), a global cluster that is not `available`
+  (InvalidGlobalClusterStateFault), and AllowDataLoss with Switchover
+  (InvalidParameterCombination). While AWS works it reports the global
+  cluster `switching-over` / `failing-over` with a FailoverState; here the
+  change is immediate, so the global cluster is `available` again at once
+  and FailoverState is absent, as AWS reports it once done.
+
 Global clusters live in moto's us-east-1 backend (see RDSResponse.
 global_backend); their members are DBCluster objects of any region.
 """
@@ -92,6 +105,38 @@ def apply() -> None:
         member.is_writer = False
         return ActionResult({"GlobalCluster": cluster})
 
+    def make_writer(self: RDSResponse) -> ActionResult:
+        # API_SwitchoverGlobalCluster.html / API_FailoverGlobalCluster.html
+        cluster = global_cluster(self, self.params["GlobalClusterIdentifier"])
+        if self.params.get("AllowDataLoss") and self.params.get("Switchover"):
+            raise InvalidParameterCombination(
+                "AllowDataLoss and Switchover cannot be specified together."
+            )
+        target_arn = self.params["TargetDbClusterIdentifier"]
+        target = next(
+            (m for m in cluster.members if m.db_cluster_arn == target_arn), None
+        )
+        if target is None:
+            raise DBClusterNotFoundError(
+                target_arn,
+                f"{target_arn} is not a member of {cluster.global_cluster_identifier}",
+            )
+        if cluster.status != "available":
+            raise RDSClientError(
+                "InvalidGlobalClusterStateFault",
+                f"Global cluster {cluster.global_cluster_identifier} is {cluster.status}",
+            )
+        if target.is_writer:
+            raise RDSClientError(
+                "InvalidDBClusterStateFault",
+                f"{target_arn} is already the primary cluster of {cluster.global_cluster_identifier}",
+            )
+        for member in cluster.members:
+            member.is_writer = member is target
+        return ActionResult({"GlobalCluster": cluster})
+
+    RDSResponse.switchover_global_cluster = make_writer
+    RDSResponse.failover_global_cluster = make_writer
     RDSResponse.describe_global_clusters = describe_global_clusters
     RDSResponse.modify_global_cluster = modify_global_cluster
     RDSResponse.delete_global_cluster = delete_global_cluster

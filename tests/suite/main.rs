@@ -3,6 +3,7 @@
 //! share the emulator without seeing each other's resources.
 
 mod cli;
+mod dr;
 mod e2e;
 mod faults;
 mod providers;

@@ -8,6 +8,7 @@ mod apigateway;
 mod clients;
 mod cloudwatch;
 mod crash;
+pub mod dr;
 mod dynamodb;
 mod ec2;
 mod iam;

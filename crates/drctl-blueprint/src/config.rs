@@ -56,6 +56,8 @@ pub struct EnvSettings {
     pub db_instance_class: String,
     /// Written to the `feature-flags` SSM parameter of each region.
     pub feature_flags: BTreeMap<String, bool>,
+    /// Marks a production environment: `drctl drill` refuses it.
+    pub production: bool,
 }
 
 impl EnvSettings {
@@ -69,6 +71,7 @@ impl EnvSettings {
             alarm_email: None,
             db_instance_class: "db.r6g.large".into(),
             feature_flags: BTreeMap::from([("new_payment_flow".into(), false)]),
+            production: false,
         }
     }
 }
@@ -113,6 +116,7 @@ const ENV_KEYS: &[&str] = &[
     "alarm_email",
     "db_instance_class",
     "feature_flags",
+    "production",
 ];
 
 struct Ctx<'a> {
@@ -369,6 +373,14 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                     s.feature_flags.insert(flag.clone(), b);
                 }
             }
+            "production" => {
+                s.production = v.as_bool().ok_or_else(|| {
+                    ctx.err(
+                        &key,
+                        format!("expected true or false, found {}", type_name(v)),
+                    )
+                })?;
+            }
             other => {
                 return Err(ctx.err(
                     &key,
@@ -432,6 +444,7 @@ domain = "pay.example.org"
 alarm_email = "oncall@example.org"
 db_instance_class = "db.t4g.medium"
 feature_flags = { new_payment_flow = true }
+production = true
 "#,
         )
         .unwrap();
@@ -439,6 +452,7 @@ feature_flags = { new_payment_flow = true }
         assert_eq!(s.primary_region, "us-west-2");
         assert_eq!(s.secondary_cidr.to_string(), "10.21.0.0/20");
         assert!(s.feature_flags["new_payment_flow"]);
+        assert!(s.production);
     }
 
     #[test]
@@ -479,6 +493,10 @@ feature_flags = { new_payment_flow = true }
                 "`env.dev.feature_flags.x`: expected true or false",
             ),
             ("[env.dev]\nalarm_email = \"nope\"", "not an e-mail"),
+            (
+                "[env.dev]\nproduction = \"yes\"",
+                "`env.dev.production`: expected true or false, found string",
+            ),
             (
                 "[env.dev]\ndomain = \"Bad_Domain\"",
                 "not a lowercase DNS domain",

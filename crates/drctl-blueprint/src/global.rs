@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::compute::{Compute, STAGE};
 use crate::data::Data;
 use crate::values::{concat, map, policy, r as reference, set, trust};
-use crate::{Blueprint, ENGINE, ENGINE_VERSION, api_gateway_zone_id, lambda_code};
+use crate::{Blueprint, ENGINE, ENGINE_VERSION, Role, api_gateway_zone_id, lambda_code};
 
 pub(crate) const SCOPE: &str = "global";
 
@@ -130,7 +130,11 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("tags", tags(&format!("payment-{env}-primary-api"))),
     );
     let record_name = format!("api.{}", bp.settings.domain);
-    for (role, regional, weight) in [("primary", primary, 100), ("secondary", secondary, 0)] {
+    // The active role's region takes all the traffic; a failover records
+    // the other role as active, so a later apply keeps the weights it set.
+    let weight = |role: Role| if role == bp.active { 100 } else { 0 };
+    for (role, regional) in [(Role::Primary, primary), (Role::Secondary, secondary)] {
+        let (weight, role) = (weight(role), role.as_str());
         let mut spec = ResourceSpec::new(address("route53.record", &format!("api-{role}")), home)
             .input("zone_id", zone.output("zone_id"))
             .input("name", record_name.clone())

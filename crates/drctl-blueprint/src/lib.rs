@@ -61,6 +61,19 @@ impl Role {
             Role::Secondary => "secondary",
         }
     }
+
+    /// The role named `name` (as `as_str` spells it).
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::BOTH.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// The other half.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Primary => Role::Secondary,
+            Role::Secondary => Role::Primary,
+        }
+    }
 }
 
 /// What the blueprint needs to know to expand an environment.
@@ -68,6 +81,10 @@ pub struct Blueprint<'a> {
     pub env: &'a str,
     pub settings: &'a EnvSettings,
     pub account_id: &'a str,
+    /// The role whose region serves traffic: `Primary` unless a failover
+    /// recorded otherwise. Only the Route 53 weights follow it; the
+    /// database writer is AWS's to report, not the blueprint's.
+    pub active: Role,
 }
 
 /// One region's half of the stack while it is being expanded.
@@ -143,6 +160,7 @@ mod tests {
             env: "dev",
             settings: &settings,
             account_id: "123456789012",
+            active: Role::Primary,
         };
         let specs = bp.resources();
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
@@ -179,6 +197,38 @@ mod tests {
         assert_eq!(
             sub.inputs["availability_zone"],
             drctl_core::Value::str("us-east-2c")
+        );
+    }
+
+    #[test]
+    fn weights_follow_the_active_role() {
+        let settings = EnvSettings::defaults("dev");
+        let weights = |active| {
+            let bp = Blueprint {
+                env: "dev",
+                settings: &settings,
+                account_id: "123456789012",
+                active,
+            };
+            let graph = DesiredGraph::new(bp.resources()).unwrap();
+            ["api-primary", "api-secondary"].map(|name| {
+                let address = format!("global/route53.record/{name}").parse().unwrap();
+                graph.get(&address).unwrap().inputs["weight"].clone()
+            })
+        };
+        assert_eq!(
+            weights(Role::Primary),
+            [
+                drctl_core::Value::from(100i64),
+                drctl_core::Value::from(0i64)
+            ]
+        );
+        assert_eq!(
+            weights(Role::Secondary),
+            [
+                drctl_core::Value::from(0i64),
+                drctl_core::Value::from(100i64)
+            ]
         );
     }
 }

@@ -10,8 +10,9 @@ use uuid::Uuid;
 use crate::address::Address;
 use crate::value::Attributes;
 
-/// The state format this build writes and the newest it reads.
-pub const STATE_FORMAT_VERSION: u32 = 1;
+/// The state format this build writes and the newest it reads. Version 2
+/// added `active_role`; a version 1 document reads as one without it.
+pub const STATE_FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +26,11 @@ pub struct State {
     /// The AWS account the resources live in, resolved through STS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// Which of the blueprint's roles serves traffic, once an operator
+    /// command (a failover) has decided it; absent means the blueprint's
+    /// default. Plans follow it, so an apply never undoes a failover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_role: Option<String>,
     pub resources: BTreeMap<Address, ResourceState>,
 }
 
@@ -50,6 +56,7 @@ impl State {
             serial: 0,
             env: env.to_owned(),
             account_id: None,
+            active_role: None,
             resources: BTreeMap::new(),
         }
     }
@@ -82,8 +89,11 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
             supported: STATE_FORMAT_VERSION,
         });
     }
-    // Version 1 is the only one so far; older versions would migrate here.
-    serde_json::from_value(raw).map_err(DecodeError::Content)
+    // Version 2 only added the optional `active_role`: a version 1 document
+    // is read as it is and written back as version 2.
+    let mut state: State = serde_json::from_value(raw).map_err(DecodeError::Content)?;
+    state.format_version = STATE_FORMAT_VERSION;
+    Ok(state)
 }
 
 pub fn encode(state: &State) -> Vec<u8> {
@@ -111,6 +121,17 @@ mod tests {
             },
         );
         assert_eq!(decode(&encode(&s)).unwrap(), s);
+    }
+
+    #[test]
+    fn version_1_is_read_and_upgraded() {
+        let mut v = serde_json::to_value(State::new("dev")).unwrap();
+        v["format_version"] = 1.into();
+        let s = decode(v.to_string().as_bytes()).unwrap();
+        assert_eq!((s.format_version, s.active_role), (2, None));
+        let mut failed_over = State::new("dev");
+        failed_over.active_role = Some("secondary".into());
+        assert_eq!(decode(&encode(&failed_over)).unwrap(), failed_over);
     }
 
     #[test]

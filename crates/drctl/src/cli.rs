@@ -66,6 +66,58 @@ pub enum Command {
     ForceUnlock(EnvArg),
     /// Write the default drctl.toml (a `dev` environment) to --config.
     Init(InitArgs),
+    /// Which region serves traffic and whether the environment is ready to
+    /// fail over (exit 1 when not).
+    Status(StatusArgs),
+    /// Move the database writer and the traffic to the secondary region.
+    Failover(FailoverArgs),
+    /// Move the database writer and the traffic back to the primary region.
+    Failback(FailbackArgs),
+    /// Fail a non-production environment over and back, timing each step.
+    Drill(DrillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// The primary region is down: fail the global database over allowing
+    /// the loss of writes not yet replicated, instead of a switchover.
+    #[arg(long)]
+    pub unplanned: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FailbackArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Print the timings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT};
+use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT, Role};
 use drctl_core::executor::{Event, Executor};
 use drctl_core::journal::Journal;
 use drctl_core::lock;
@@ -16,8 +16,8 @@ use drctl_core::{State, write_atomic};
 use crate::cli::{
     ApplyArgs, Cli, Command, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, ShowArgs,
 };
-use crate::render;
 use crate::session::{Session, desired_graph};
+use crate::{dr, render};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
@@ -27,6 +27,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Destroy(args) => destroy_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Show(args) => show_cmd(&Session::open(g, &args.env.env)?, args),
         Command::Graph(args) => graph_cmd(&Session::open(g, &args.env.env)?, args),
+        Command::Status(args) => dr::status_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Failover(args) => dr::failover_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Failback(args) => dr::failback_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Drill(args) => dr::drill_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Validate => validate_cmd(g),
         Command::Init(args) => init_cmd(g, args),
         Command::ForceUnlock(args) => {
@@ -79,13 +83,13 @@ async fn make_plan(
     // the first API call. A plan that will call nothing (account known, no
     // recovery) skips this second expansion.
     if locked || verify_account || state.account_id.is_none() {
-        session.desired(PLACEHOLDER_ACCOUNT)?;
+        session.desired(PLACEHOLDER_ACCOUNT, &state)?;
     }
     if locked {
         session.recover(&mut state).await?;
     }
     let account = session.resolve_account(&mut state, verify_account).await?;
-    let desired = session.desired(&account)?;
+    let desired = session.desired(&account, &state)?;
     let mut exists = exists || session.store.path().exists();
     if refresh_first && !state.resources.is_empty() {
         let before = state.clone();
@@ -167,7 +171,7 @@ fn guard_data_loss(plan: &Plan, allowed: bool) -> Result<()> {
     )
 }
 
-fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
+pub(crate) fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
     if auto_approve {
         return Ok(true);
     }
@@ -333,7 +337,7 @@ fn graph_cmd(session: &Session, args: GraphArgs) -> Result<ExitCode> {
     // Addresses and edges do not depend on the account; names do.
     let (state, _) = session.load_state()?;
     let account = state.account_id.as_deref().unwrap_or(PLACEHOLDER_ACCOUNT);
-    let graph = session.desired(account)?;
+    let graph = session.desired(account, &state)?;
     match args.format {
         GraphFormat::Dot => print!("{}", graph.to_dot()),
     }
@@ -349,7 +353,7 @@ fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
         );
     }
     for (env, settings) in &config.envs {
-        let graph = desired_graph(env, settings, PLACEHOLDER_ACCOUNT)?;
+        let graph = desired_graph(env, settings, PLACEHOLDER_ACCOUNT, Role::Primary)?;
         println!(
             "env `{env}`: {} resources, {} -> {}",
             graph.len(),

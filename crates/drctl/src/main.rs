@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod dr;
 mod render;
 mod session;
 

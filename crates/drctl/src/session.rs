@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use drctl_aws::AwsContext;
-use drctl_blueprint::{Blueprint, Config, EnvSettings};
+use drctl_blueprint::{Blueprint, Config, EnvSettings, Role};
 use drctl_core::journal::Journal;
 use drctl_core::lock::StateLock;
 use drctl_core::recovery::recover;
@@ -142,9 +142,24 @@ impl Session {
         Ok(!Journal::open_intents(self.store.dir(), &self.env)?.is_empty())
     }
 
-    /// The environment's desired graph, checked against the providers.
-    pub fn desired(&self, account_id: &str) -> Result<DesiredGraph> {
-        desired_graph(&self.env, &self.settings, account_id)
+    /// The environment's desired graph, checked against the providers,
+    /// with the active role `state` records (a failover's).
+    pub fn desired(&self, account_id: &str, state: &State) -> Result<DesiredGraph> {
+        let active = self.active_role(state)?;
+        desired_graph(&self.env, &self.settings, account_id, active)
+    }
+
+    /// The role serving traffic as state records it (primary by default).
+    pub fn active_role(&self, state: &State) -> Result<Role> {
+        match state.active_role.as_deref() {
+            None => Ok(Role::Primary),
+            Some(name) => Role::parse(name).ok_or_else(|| {
+                anyhow!(
+                    "state {} records the active role `{name}`, which is neither `primary` nor `secondary`; set `active_role` to one of them",
+                    self.store.path().display()
+                )
+            }),
+        }
     }
 
     /// `--out NAME` goes into the plans folder; a path is used as given.
@@ -157,11 +172,17 @@ impl Session {
     }
 }
 
-pub fn desired_graph(env: &str, settings: &EnvSettings, account_id: &str) -> Result<DesiredGraph> {
+pub fn desired_graph(
+    env: &str,
+    settings: &EnvSettings,
+    account_id: &str,
+    active: Role,
+) -> Result<DesiredGraph> {
     let blueprint = Blueprint {
         env,
         settings,
         account_id,
+        active,
     };
     let graph = DesiredGraph::new(blueprint.resources())
         .map_err(|e| anyhow!("blueprint of `{env}`: {e}"))?;

@@ -1,0 +1,457 @@
+//! Disaster-recovery operations over an [`AwsContext`]: reading what
+//! decides whether an environment can fail over (Route 53 weights, the
+//! Aurora global cluster, the DynamoDB replica, S3 replication), moving
+//! the global cluster's writer, and shifting the weighted records.
+//!
+//! Plain functions over names and ARNs: the caller (the `drctl` binary)
+//! knows which resources of its state they are. Errors keep the AWS code
+//! and message.
+
+use std::time::Duration;
+
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType};
+use drctl_core::ProviderError;
+
+use crate::clients::AwsContext;
+use crate::route53::wait_insync;
+use crate::support::{api_error, found, wait_for};
+
+/// How long a switchover or failover of the global cluster may take
+/// (AWS: typically minutes; bounded so a stuck one is reported).
+const GLOBAL_SWITCH_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// One weighted record set as Route 53 holds it.
+#[derive(Clone, Debug)]
+pub struct WeightedRecord {
+    pub set_identifier: String,
+    pub weight: Option<i64>,
+}
+
+/// The record sets named `name` of type `ty` in `zone` with these set
+/// identifiers, in the same order; `None` for one that does not exist.
+async fn record_sets(
+    ctx: &AwsContext,
+    zone: &str,
+    name: &str,
+    ty: &str,
+    set_identifiers: &[&str],
+) -> Result<Vec<Option<ResourceRecordSet>>, ProviderError> {
+    let client = ctx.route53();
+    let wanted = bare(name);
+    let mut found_sets: Vec<Option<ResourceRecordSet>> = vec![None; set_identifiers.len()];
+    let mut next = (name.to_owned(), RrType::from(ty), None::<String>);
+    loop {
+        let page = client
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(&next.0)
+            .start_record_type(next.1.clone())
+            .set_start_record_identifier(next.2.clone())
+            .send()
+            .await
+            .map_err(|e| api_error("route53:ListResourceRecordSets", e))?;
+        // Listed in order from the start name and type: the first other
+        // name or type ends the search.
+        for r in page.resource_record_sets() {
+            if bare(&r.name) != wanted || r.r#type.as_str() != ty {
+                return Ok(found_sets);
+            }
+            if let Some(i) = set_identifiers
+                .iter()
+                .position(|s| r.set_identifier() == Some(*s))
+            {
+                found_sets[i] = Some(r.clone());
+            }
+        }
+        match (
+            page.is_truncated(),
+            page.next_record_name(),
+            page.next_record_type(),
+        ) {
+            (true, Some(n), Some(t)) => {
+                next = (
+                    n.to_owned(),
+                    t.clone(),
+                    page.next_record_identifier().map(str::to_owned),
+                )
+            }
+            _ => return Ok(found_sets),
+        }
+    }
+}
+
+fn bare(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
+/// The weights of the record sets `set_identifiers` of `name`/`ty`.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn record_weights(
+    ctx: &AwsContext,
+    zone: &str,
+    name: &str,
+    ty: &str,
+    set_identifiers: &[&str],
+) -> Result<Vec<Option<WeightedRecord>>, ProviderError> {
+    Ok(record_sets(ctx, zone, name, ty, set_identifiers)
+        .await?
+        .into_iter()
+        .map(|r| {
+            r.map(|r| WeightedRecord {
+                set_identifier: r.set_identifier().unwrap_or_default().to_owned(),
+                weight: r.weight(),
+            })
+        })
+        .collect())
+}
+
+/// Sets the weights of existing record sets in one change batch, each
+/// UPSERT repeating the record set exactly as Route 53 holds it (alias
+/// target, health check) with only its weight changed, and waits until
+/// the change is INSYNC. Record sets already at their weight are left out;
+/// `Ok(false)` when none needed a change.
+#[tracing::instrument(level = "info", skip(ctx), err(Display))]
+pub async fn set_weights(
+    ctx: &AwsContext,
+    zone: &str,
+    name: &str,
+    ty: &str,
+    weights: &[(&str, i64)],
+) -> Result<bool, ProviderError> {
+    let ids: Vec<&str> = weights.iter().map(|(id, _)| *id).collect();
+    let current = record_sets(ctx, zone, name, ty, &ids).await?;
+    let mut changes = Vec::new();
+    for ((id, weight), set) in weights.iter().zip(current) {
+        let Some(mut set) = set else {
+            return Err(ProviderError::new(
+                "route53:ListResourceRecordSets",
+                format!("no record set {name} {ty} with set identifier {id} in zone {zone}"),
+            )
+            .with_code("NoSuchRecordSet"));
+        };
+        if set.weight() == Some(*weight) {
+            continue;
+        }
+        set.weight = Some(*weight);
+        changes.push(
+            Change::builder()
+                .action(ChangeAction::Upsert)
+                .resource_record_set(set)
+                .build()
+                .map_err(|e| ProviderError::new("route53:Change", e.to_string()))?,
+        );
+    }
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let batch = ChangeBatch::builder()
+        .comment("drctl: shift traffic between regions")
+        .set_changes(Some(changes))
+        .build()
+        .map_err(|e| ProviderError::new("route53:ChangeBatch", e.to_string()))?;
+    let client = ctx.route53();
+    let out = client
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(batch)
+        .send()
+        .await
+        .map_err(|e| api_error("route53:ChangeResourceRecordSets", e))?;
+    if let Some(info) = out.change_info() {
+        wait_insync(&client, &info.id).await?;
+    }
+    Ok(true)
+}
+
+/// A member of a global cluster.
+#[derive(Clone, Debug)]
+pub struct GlobalMember {
+    pub cluster_arn: String,
+    pub is_writer: bool,
+}
+
+/// A switchover or failover AWS reports in progress.
+#[derive(Clone, Debug)]
+pub struct FailoverInProgress {
+    pub status: String,
+    pub from_cluster_arn: Option<String>,
+    pub to_cluster_arn: Option<String>,
+    pub data_loss_allowed: bool,
+}
+
+/// A global cluster as DescribeGlobalClusters reports it.
+#[derive(Clone, Debug)]
+pub struct GlobalClusterState {
+    pub identifier: String,
+    pub status: String,
+    pub members: Vec<GlobalMember>,
+    pub failover: Option<FailoverInProgress>,
+}
+
+impl GlobalClusterState {
+    /// The writer member's ARN.
+    pub fn writer(&self) -> Option<&str> {
+        self.members
+            .iter()
+            .find(|m| m.is_writer)
+            .map(|m| m.cluster_arn.as_str())
+    }
+}
+
+/// The global cluster `id`, asked in `region` (any region with a member
+/// answers for it); `None` when there is none.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn global_cluster(
+    ctx: &AwsContext,
+    region: &str,
+    id: &str,
+) -> Result<Option<GlobalClusterState>, ProviderError> {
+    let result = ctx
+        .rds(region)
+        .describe_global_clusters()
+        .global_cluster_identifier(id)
+        .send()
+        .await;
+    let Some(out) = found(
+        result,
+        &["GlobalClusterNotFoundFault"],
+        "rds:DescribeGlobalClusters",
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(out
+        .global_clusters()
+        .iter()
+        .find(|g| g.global_cluster_identifier() == Some(id))
+        .map(|g| GlobalClusterState {
+            identifier: id.to_owned(),
+            status: g.status().unwrap_or("unknown").to_owned(),
+            members: g
+                .global_cluster_members()
+                .iter()
+                .map(|m| GlobalMember {
+                    cluster_arn: m.db_cluster_arn().unwrap_or_default().to_owned(),
+                    is_writer: m.is_writer().unwrap_or(false),
+                })
+                .collect(),
+            failover: g.failover_state().map(|f| FailoverInProgress {
+                status: f
+                    .status()
+                    .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
+                from_cluster_arn: f.from_db_cluster_arn().map(str::to_owned),
+                to_cluster_arn: f.to_db_cluster_arn().map(str::to_owned),
+                data_loss_allowed: f.is_data_loss_allowed().unwrap_or(false),
+            }),
+        }))
+}
+
+/// The status of the regional cluster `id` (e.g. `available`); `None` when
+/// there is none.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn cluster_status(
+    ctx: &AwsContext,
+    region: &str,
+    id: &str,
+) -> Result<Option<String>, ProviderError> {
+    let result = ctx
+        .rds(region)
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await;
+    let out = found(
+        result,
+        &["DBClusterNotFoundFault"],
+        "rds:DescribeDBClusters",
+    )?;
+    Ok(out.and_then(|o| {
+        o.db_clusters()
+            .first()
+            .map(|c| c.status().unwrap_or("unknown").to_owned())
+    }))
+}
+
+/// How the writer of a global cluster moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriterChange {
+    /// SwitchoverGlobalCluster: every member healthy, replication caught
+    /// up first, no data lost.
+    Switchover,
+    /// FailoverGlobalCluster with AllowDataLoss: for an unavailable
+    /// writer region; writes not yet replicated are lost.
+    FailoverAllowingDataLoss,
+}
+
+/// Asks AWS to make `target_arn` the writer of the global cluster `id`,
+/// calling in `region` (the target's: it answers when the writer's region
+/// does not).
+#[tracing::instrument(level = "info", skip(ctx), err(Display))]
+pub async fn change_writer(
+    ctx: &AwsContext,
+    region: &str,
+    id: &str,
+    target_arn: &str,
+    how: WriterChange,
+) -> Result<(), ProviderError> {
+    let rds = ctx.rds(region);
+    match how {
+        WriterChange::Switchover => rds
+            .switchover_global_cluster()
+            .global_cluster_identifier(id)
+            .target_db_cluster_identifier(target_arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error("rds:SwitchoverGlobalCluster", e)),
+        WriterChange::FailoverAllowingDataLoss => rds
+            .failover_global_cluster()
+            .global_cluster_identifier(id)
+            .target_db_cluster_identifier(target_arn)
+            .allow_data_loss(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error("rds:FailoverGlobalCluster", e)),
+    }
+}
+
+/// Waits until `target_arn` is the writer of the global cluster `id`, the
+/// global cluster is `available` and no switchover or failover is in
+/// progress.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn wait_writer(
+    ctx: &AwsContext,
+    region: &str,
+    id: &str,
+    target_arn: &str,
+) -> Result<(), ProviderError> {
+    wait_for(
+        &format!("{target_arn} the writer of global cluster {id}"),
+        GLOBAL_SWITCH_WAIT,
+        || async {
+            Ok(match global_cluster(ctx, region, id).await? {
+                None => Err("not found".to_owned()),
+                Some(g) if g.failover.is_some() => Err(format!(
+                    "{} ({})",
+                    g.status,
+                    g.failover.as_ref().map_or("", |f| f.status.as_str())
+                )),
+                Some(g) if g.writer() != Some(target_arn) => {
+                    Err(format!("writer is {}", g.writer().unwrap_or("none")))
+                }
+                Some(g) if g.status != "available" => Err(g.status),
+                Some(_) => Ok(()),
+            })
+        },
+    )
+    .await
+}
+
+/// A table and its replicas as DescribeTable reports them.
+#[derive(Clone, Debug)]
+pub struct TableState {
+    pub status: String,
+    /// (region, replica status) per replica.
+    pub replicas: Vec<(String, String)>,
+}
+
+/// The table `name` in `region`; `None` when there is none.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn table(
+    ctx: &AwsContext,
+    region: &str,
+    name: &str,
+) -> Result<Option<TableState>, ProviderError> {
+    let result = ctx
+        .dynamodb(region)
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await;
+    let out = found(
+        result,
+        &["ResourceNotFoundException"],
+        "dynamodb:DescribeTable",
+    )?;
+    Ok(out.and_then(|o| o.table).map(|t| TableState {
+        status: t
+            .table_status()
+            .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
+        replicas: t
+            .replicas()
+            .iter()
+            .map(|r| {
+                (
+                    r.region_name().unwrap_or_default().to_owned(),
+                    r.replica_status()
+                        .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
+                )
+            })
+            .collect(),
+    }))
+}
+
+/// One replication rule of a bucket.
+#[derive(Clone, Debug)]
+pub struct ReplicationRule {
+    pub id: String,
+    pub status: String,
+    pub destination_bucket_arn: String,
+}
+
+/// The replication rules of `bucket`; `None` when it has no replication
+/// configuration (or no longer exists).
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn replication_rules(
+    ctx: &AwsContext,
+    region: &str,
+    bucket: &str,
+) -> Result<Option<Vec<ReplicationRule>>, ProviderError> {
+    let result = ctx
+        .s3(region)
+        .get_bucket_replication()
+        .bucket(bucket)
+        .send()
+        .await;
+    let out = found(
+        result,
+        &["ReplicationConfigurationNotFoundError", "NoSuchBucket"],
+        "s3:GetBucketReplication",
+    )?;
+    Ok(out.and_then(|o| o.replication_configuration).map(|c| {
+        c.rules
+            .iter()
+            .map(|r| ReplicationRule {
+                id: r.id().unwrap_or_default().to_owned(),
+                status: r.status.as_str().to_owned(),
+                destination_bucket_arn: r
+                    .destination()
+                    .map(|d| d.bucket.clone())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }))
+}
+
+/// The versioning status of `bucket` (`Enabled`, `Suspended`, or empty
+/// when never enabled); `None` when the bucket does not exist.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn bucket_versioning(
+    ctx: &AwsContext,
+    region: &str,
+    bucket: &str,
+) -> Result<Option<String>, ProviderError> {
+    let result = ctx
+        .s3(region)
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await;
+    let out = found(result, &["NoSuchBucket"], "s3:GetBucketVersioning")?;
+    Ok(out.map(|o| {
+        o.status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default()
+    }))
+}

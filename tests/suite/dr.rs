@@ -1,0 +1,435 @@
+//! DR operations through the drctl binary: status, failover (planned and
+//! unplanned), failback, drill, and a failover killed at every AWS call.
+
+use std::process::Output;
+
+use drctl_tests::{ConnectionCounter, SECONDARY, Workspace, aws, leftovers};
+use predicates::prelude::*;
+use serde_json::Value as Json;
+
+fn json_of(out: &Output) -> Json {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `drctl status --json`, its exit code and document.
+fn status(ws: &Workspace) -> (i32, Json) {
+    let out = ws.drctl(&["status", "--json"]).output().unwrap();
+    (out.status.code().unwrap(), json_of(&out))
+}
+
+/// Asserts the environment is ready with `role` serving and writing.
+fn assert_serving(ws: &Workspace, role: &str, context: &str) {
+    let (code, s) = status(ws);
+    assert_eq!(code, 0, "{context}: {s:#}");
+    assert_eq!(s["ready"], true, "{context}: {s:#}");
+    assert_eq!(s["recorded_active_role"], role, "{context}");
+    assert_eq!(s["traffic"]["serving_role"], role, "{context}");
+    assert_eq!(s["database"]["writer_role"], role, "{context}");
+    let weights: Vec<&Json> = s["traffic"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["weight"])
+        .collect();
+    let expected = if role == "primary" {
+        [100, 0]
+    } else {
+        [0, 100]
+    };
+    assert_eq!(
+        weights,
+        expected.map(Json::from).iter().collect::<Vec<_>>(),
+        "{context}"
+    );
+}
+
+/// The AWS error code of a failed SDK call.
+fn code<E: aws_sdk_rds::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_rds::error::SdkError<E, R>,
+) -> Option<String> {
+    use aws_sdk_rds::error::ProvideErrorMetadata as _;
+    e.code().map(str::to_owned)
+}
+
+fn state(ws: &Workspace) -> Json {
+    serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap()
+}
+
+fn in_sync(ws: &Workspace, context: &str) {
+    let out = ws
+        .drctl(&["plan", "--refresh", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{context}: {}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_failover_failback_drill_unplanned_and_destroy() {
+    let ws = Workspace::new(
+        "dr-ops",
+        "primary_cidr = \"10.110.0.0/16\"\nsecondary_cidr = \"10.111.0.0/16\"",
+    );
+    ws.drctl(&["apply", "--auto-approve"]).assert().success();
+    let aws = aws(&ws.endpoint).await;
+
+    // Ready, the primary serving and writing; every part reported.
+    assert_serving(&ws, "primary", "after apply");
+    let (_, s) = status(&ws);
+    assert_eq!(s["database"]["status"], "available");
+    assert_eq!(s["database"]["members"].as_array().unwrap().len(), 2);
+    assert_eq!(s["session_table"]["status"], "ACTIVE");
+    assert_eq!(s["session_table"]["replicas"][0]["region"], SECONDARY);
+    assert_eq!(s["session_table"]["replicas"][0]["status"], "ACTIVE");
+    assert_eq!(s["s3_replication"]["rule_status"], "Enabled");
+    assert_eq!(s["s3_replication"]["destination_versioning"], "Enabled");
+    ws.drctl(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "primary (us-east-1) serves; weights primary 100, secondary 0",
+        ))
+        .stdout(predicate::str::contains("writer primary (us-east-1)"))
+        .stdout(predicate::str::contains(
+            "Ready: a switch to the secondary region can start.",
+        ));
+
+    // The emulator's switchover refuses what AWS refuses.
+    let st = state(&ws);
+    let arn = |a: &str| {
+        st["resources"][a]["outputs"]["arn"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (primary_arn, secondary_arn) = (
+        arn("primary/rds.cluster/payment"),
+        arn("secondary/rds.cluster/payment"),
+    );
+    let rds = aws.rds(SECONDARY);
+    let e = rds
+        .switchover_global_cluster()
+        .global_cluster_identifier("payment-global-dr-ops")
+        .target_db_cluster_identifier(&primary_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).as_deref(), Some("InvalidDBClusterStateFault"));
+    let e = rds
+        .switchover_global_cluster()
+        .global_cluster_identifier("payment-global-dr-nope")
+        .target_db_cluster_identifier(&secondary_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).as_deref(), Some("GlobalClusterNotFoundFault"));
+    let e = rds
+        .failover_global_cluster()
+        .global_cluster_identifier("payment-global-dr-ops")
+        .target_db_cluster_identifier(secondary_arn.replace("dr-ops", "dr-nope"))
+        .allow_data_loss(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).as_deref(), Some("DBClusterNotFoundFault"));
+    let e = rds
+        .failover_global_cluster()
+        .global_cluster_identifier("payment-global-dr-ops")
+        .target_db_cluster_identifier(&secondary_arn)
+        .allow_data_loss(true)
+        .switchover(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).as_deref(), Some("InvalidParameterCombination"));
+    assert_serving(&ws, "primary", "after refused switchovers");
+
+    // Without a terminal and --auto-approve, nothing is switched.
+    ws.drctl(&["failover"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a terminal"));
+    assert_serving(&ws, "primary", "after a refused prompt");
+
+    // A planned failover refuses an environment that is not ready, and
+    // changes nothing; an apply repairs it.
+    aws.s3("us-east-1")
+        .delete_bucket_replication()
+        .bucket(
+            st["resources"]["global/s3.bucket_replication/data"]["inputs"]["bucket"]
+                .as_str()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ws.drctl(&["status"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("has no replication configuration"));
+    let before = std::fs::read(ws.state_path()).unwrap();
+    ws.drctl(&["failover", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "`dr-ops` is not ready for a planned failover; nothing was changed",
+        ))
+        .stderr(predicate::str::contains("has no replication configuration"))
+        .stderr(predicate::str::contains("drctl failover --unplanned"));
+    assert_eq!(std::fs::read(ws.state_path()).unwrap(), before);
+    ws.drctl(&["apply", "--refresh", "--auto-approve"])
+        .assert()
+        .success();
+    assert_serving(&ws, "primary", "after the repair");
+
+    // Planned failover: the secondary writes and takes the traffic; state
+    // records it, so a refreshed plan has nothing to undo.
+    ws.drctl(&["failover", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Switch the Aurora global cluster payment-global-dr-ops over to payment-dr-ops-secondary (us-east-2): no data loss"))
+        .stdout(predicate::str::contains("[3/3] Set the Route 53 weights of api.payment-dr-ops.example.com: primary 0, secondary 100...\n[3/3] done in"))
+        .stdout(predicate::str::contains("Failover of `dr-ops` complete"));
+    assert_serving(&ws, "secondary", "after failover");
+    let st = state(&ws);
+    assert_eq!(st["active_role"], "secondary");
+    assert_eq!(st["format_version"], 2);
+    let g = aws
+        .rds("us-east-1")
+        .describe_global_clusters()
+        .global_cluster_identifier("payment-global-dr-ops")
+        .send()
+        .await
+        .unwrap();
+    let writers: Vec<&str> = g.global_clusters()[0]
+        .global_cluster_members()
+        .iter()
+        .filter(|m| m.is_writer() == Some(true))
+        .filter_map(|m| m.db_cluster_arn())
+        .collect();
+    assert_eq!(writers, [secondary_arn.as_str()]);
+    in_sync(&ws, "after failover");
+
+    // Again: nothing to do.
+    ws.drctl(&["failover", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Nothing to do"));
+
+    // Failback restores the primary.
+    ws.drctl(&["failback", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Failback of `dr-ops` complete"));
+    assert_serving(&ws, "primary", "after failback");
+    in_sync(&ws, "after failback");
+
+    // A drill: failover then failback, each step timed, the RTO reported.
+    ws.drctl(&["drill", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Drill of `dr-ops` complete."))
+        .stdout(predicate::str::contains(
+            "failover: Aurora writer to secondary",
+        ))
+        .stdout(predicate::str::contains(
+            "failback: Route 53 traffic to primary",
+        ))
+        .stdout(predicate::str::contains("Failover (RTO)"))
+        .stdout(predicate::str::contains("Total"));
+    assert_serving(&ws, "primary", "after a drill");
+    let out = ws
+        .drctl(&["drill", "--auto-approve", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let report = json_of(&out);
+    let phases: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "failover", "failover", "failover", "failback", "failback", "failback"
+        ]
+    );
+    for key in ["failover_seconds", "failback_seconds", "total_seconds"] {
+        assert!(report[key].as_f64().is_some(), "{key}: {report:#}");
+    }
+    assert!(
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["skipped"] == false)
+    );
+
+    // Unplanned: the global cluster fails over allowing data loss.
+    ws.drctl(&["failover", "--unplanned", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "allowing the loss of writes not yet replicated",
+        ));
+    assert_serving(&ws, "secondary", "after an unplanned failover");
+    in_sync(&ws, "after an unplanned failover");
+    // A drill starts from the primary serving, and says so.
+    ws.drctl(&["drill", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "a drill starts with the primary region serving; run `drctl failback` first",
+        ));
+    assert_serving(&ws, "secondary", "after a refused drill");
+    ws.drctl(&["failback", "--auto-approve"]).assert().success();
+    assert_serving(&ws, "primary", "after failing back");
+
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+    let left = leftovers(&aws, "dr-ops").await;
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failover_killed_at_any_call_completes_on_rerun() {
+    let ws = Workspace::new(
+        "dr-crash",
+        "primary_cidr = \"10.112.0.0/16\"\nsecondary_cidr = \"10.113.0.0/16\"",
+    );
+    ws.drctl(&["apply", "--auto-approve"]).assert().success();
+
+    // Killed after each AWS call in turn (the crash switch counts them)
+    // until a run is short enough to finish: the re-run always completes
+    // the failover, and the environment fails back cleanly.
+    let mut saw_recorded_before_traffic = false;
+    let mut k = 1;
+    loop {
+        let context = format!("failover killed after call {k}");
+        let out = ws
+            .drctl(&["failover", "--auto-approve"])
+            .env(drctl_aws::CRASH_ENV, k.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            assert!(k > 8, "{context}: a failover makes more calls than that");
+            assert_serving(&ws, "secondary", &context);
+            break;
+        }
+        // Whatever was done, the state file parses and status explains.
+        let recorded = state(&ws)["active_role"] == "secondary";
+        let (code, s) = status(&ws);
+        if recorded && s["traffic"]["serving_role"] == "primary" {
+            // State names the secondary, the weights have not moved: a
+            // plan completes the failover rather than undoing it.
+            saw_recorded_before_traffic = true;
+            assert_eq!(code, 1, "{context}: {s:#}");
+            ws.drctl(&["status"])
+                .assert()
+                .code(1)
+                .stdout(predicate::str::contains(
+                    "traffic goes to primary but state records secondary as active",
+                ));
+            ws.drctl(&["plan", "--detailed-exitcode"])
+                .assert()
+                .code(2)
+                .stdout(predicate::str::contains("~ weight"));
+        }
+        let again = ws.drctl(&["failover", "--auto-approve"]).output().unwrap();
+        assert!(
+            again.status.success(),
+            "{context}: the re-run: {}",
+            text(&again)
+        );
+        if recorded {
+            let stdout = String::from_utf8_lossy(&again.stdout);
+            assert!(
+                stdout.contains("[2/3] Record secondary as the active role in state: already done")
+                    || stdout.contains("Nothing to do"),
+                "{context}: {}",
+                text(&again)
+            );
+        }
+        // State agrees with AWS without a refresh, too.
+        let plan = ws.drctl(&["plan", "--detailed-exitcode"]).output().unwrap();
+        assert_eq!(plan.status.code(), Some(0), "{context}: {}", text(&plan));
+        assert_serving(&ws, "secondary", &context);
+        in_sync(&ws, &context);
+        ws.drctl(&["failback", "--auto-approve"]).assert().success();
+        assert_serving(&ws, "primary", &context);
+        k += 1;
+    }
+    assert!(saw_recorded_before_traffic);
+    ws.drctl(&["failback", "--auto-approve"]).assert().success();
+
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+    let aws = aws(&ws.endpoint).await;
+    let left = leftovers(&aws, "dr-crash").await;
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
+#[test]
+fn without_state_nothing_is_called() {
+    let counter = ConnectionCounter::start();
+    let ws = Workspace::with_endpoint("dr-none", "", &counter.endpoint);
+    for cmd in ["failover", "failback", "drill"] {
+        ws.drctl(&[cmd, "--auto-approve"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "`dr-none` has no resources in state",
+            ))
+            .stderr(predicate::str::contains("drctl apply --env dr-none"));
+    }
+    ws.drctl(&["status"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("`dr-none` is not applied"));
+    let out = ws.drctl(&["status", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let s = json_of(&out);
+    assert_eq!(s["ready"], false);
+    assert_eq!(s["database"], Json::Null);
+    assert_eq!(counter.connections(), 0);
+}
+
+#[test]
+fn a_drill_refuses_production() {
+    let counter = ConnectionCounter::start();
+    for (env, settings) in [("prod", ""), ("dr-live", "production = true")] {
+        let ws = Workspace::with_endpoint(env, settings, &counter.endpoint);
+        ws.drctl(&["drill", "--auto-approve"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "`{env}` looks like a production environment"
+            )));
+    }
+    let ws = Workspace::with_endpoint("dr-typo", "production = 1", &counter.endpoint);
+    ws.drctl(&["drill", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "`env.dr-typo.production`: expected true or false, found integer",
+        ));
+    assert_eq!(counter.connections(), 0);
+}
