@@ -9,6 +9,9 @@ died) or on SIGTERM/SIGINT. LocalStack runs in a process group of its own,
 which is killed as a whole on exit, and its files live in a temporary
 directory that is removed.
 
+LocalStack's deviations from AWS that drctl's tests meet are corrected by
+localstack_extensions.py, which starts LocalStack's runtime.
+
 LocalStack is kept on loopback and offline: its DNS server (0.0.0.0:53 by
 default) is off, and nothing is downloaded or reported at run time.
 """
@@ -69,7 +72,8 @@ def main() -> None:
     )
     log = open(args.log, "ab") if args.log else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localstack.runtime.main"],
+        # LocalStack's runtime with the fixes of localstack_extensions.py.
+        [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "localstack_extensions.py")],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=log,
