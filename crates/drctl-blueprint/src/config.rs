@@ -56,6 +56,11 @@ pub struct EnvSettings {
     pub db_instance_class: String,
     /// Written to the `feature-flags` SSM parameter of each region.
     pub feature_flags: BTreeMap<String, bool>,
+    /// `false` leaves out the Aurora global database, the DynamoDB session
+    /// table, the Lambda functions and everything that exists only for
+    /// them (for an emulator without those services, such as LocalStack's
+    /// community edition offline).
+    pub databases_and_functions: bool,
 }
 
 impl EnvSettings {
@@ -69,6 +74,7 @@ impl EnvSettings {
             alarm_email: None,
             db_instance_class: "db.r6g.large".into(),
             feature_flags: BTreeMap::from([("new_payment_flow".into(), false)]),
+            databases_and_functions: true,
         }
     }
 }
@@ -113,6 +119,7 @@ const ENV_KEYS: &[&str] = &[
     "alarm_email",
     "db_instance_class",
     "feature_flags",
+    "databases_and_functions",
 ];
 
 struct Ctx<'a> {
@@ -369,6 +376,17 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                     s.feature_flags.insert(flag.clone(), b);
                 }
             }
+            "databases_and_functions" => {
+                s.databases_and_functions = v.as_bool().ok_or_else(|| {
+                    ctx.err(
+                        &key,
+                        format!(
+                            "expected true (the whole stack, the default) or false (without Aurora, DynamoDB and Lambda), found {}",
+                            type_name(v)
+                        ),
+                    )
+                })?;
+            }
             other => {
                 return Err(ctx.err(
                     &key,
@@ -432,10 +450,12 @@ domain = "pay.example.org"
 alarm_email = "oncall@example.org"
 db_instance_class = "db.t4g.medium"
 feature_flags = { new_payment_flow = true }
+databases_and_functions = false
 "#,
         )
         .unwrap();
         let s = c.env("staging").unwrap();
+        assert!(!s.databases_and_functions);
         assert_eq!(s.primary_region, "us-west-2");
         assert_eq!(s.secondary_cidr.to_string(), "10.21.0.0/20");
         assert!(s.feature_flags["new_payment_flow"]);
@@ -488,6 +508,14 @@ feature_flags = { new_payment_flow = true }
                 "not an RDS instance class",
             ),
             ("env = 3", "expected tables"),
+            (
+                "[env.dev]\ndatabases_and_functions = \"no\"",
+                "`env.dev.databases_and_functions`: expected true (the whole stack, the default) or false (without Aurora, DynamoDB and Lambda), found string",
+            ),
+            (
+                "[env.dev]\ndatabases_and_function = false",
+                "unknown key; did you mean `databases_and_functions`?",
+            ),
         ];
         for (text, expected) in cases {
             let e = err(text);
