@@ -12,6 +12,19 @@
 # first into a small tools venv of its own.
 
 LOCALSTACK_VERSION="4.4.0"
+
+# The LocalStack lane: the provider tests and the end-to-end test of the
+# stack without databases and functions; not RDS, DynamoDB and Lambda,
+# which LocalStack does not serve offline (Emulator::serves says the same
+# to the harness), nor the CLI and fault tests, which check drctl rather
+# than an emulator and run in the moto lane.
+LOCALSTACK_TESTS=(
+    providers::
+    e2e::without_databases_and_functions
+    --skip providers::rds::
+    --skip providers::dynamodb::
+    --skip providers::iam_lambda::function
+)
 LOCALSTACK_EXCLUDE_NEWER="2025-06-01"
 export DRCTL_LOCALSTACK_VENV="${DRCTL_LOCALSTACK_VENV:-$DRCTL_ROOT/tests/emulator/.venv-localstack}"
 
