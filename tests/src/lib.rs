@@ -8,6 +8,13 @@
 //! launcher stops at end-of-file, so even a killed test run leaves no server
 //! behind. `DRCTL_TEST_ENDPOINT=http://...` uses that endpoint instead (a
 //! LocalStack container, say) and starts nothing.
+//!
+//! `DRCTL_TEST_EMULATOR=localstack` selects LocalStack (host mode, venv in
+//! `DRCTL_LOCALSTACK_VENV`, default tests/emulator/.venv-localstack, made by
+//! `tests/run`) with the same launcher contract; with `DRCTL_TEST_ENDPOINT`
+//! it says which emulator serves that endpoint. LocalStack's community
+//! edition serves a subset of drctl's services offline: see
+//! [`Emulator::serves`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -35,18 +42,67 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
+/// Which AWS-API emulator the suite runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmulatorKind {
+    Moto,
+    LocalStack,
+}
+
+impl EmulatorKind {
+    /// From `DRCTL_TEST_EMULATOR` (`moto`, the default, or `localstack`).
+    pub fn from_env() -> EmulatorKind {
+        match std::env::var("DRCTL_TEST_EMULATOR").as_deref() {
+            Ok("localstack") => EmulatorKind::LocalStack,
+            Ok("moto") | Ok("") | Err(_) => EmulatorKind::Moto,
+            Ok(other) => panic!("DRCTL_TEST_EMULATOR={other}: expected `moto` or `localstack`"),
+        }
+    }
+
+    /// `(venv variable, default venv, launcher)` of this emulator.
+    fn launcher(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            EmulatorKind::Moto => (
+                "DRCTL_VENV",
+                "tests/emulator/.venv",
+                "tests/emulator/launch.py",
+            ),
+            EmulatorKind::LocalStack => (
+                "DRCTL_LOCALSTACK_VENV",
+                "tests/emulator/.venv-localstack",
+                "tests/emulator/launch_localstack.py",
+            ),
+        }
+    }
+}
+
 /// A running emulator.
 pub struct Emulator {
     pub endpoint: String,
+    pub kind: EmulatorKind,
     child: Mutex<Option<(Child, ChildStdin)>>,
 }
 
 impl Emulator {
-    /// Starts a moto server of our own on a free loopback port.
+    /// Whether this emulator serves `service` (an SDK service name such as
+    /// `rds`). moto serves all of drctl's; LocalStack 4.4.0's community
+    /// edition has no RDS, and its DynamoDB and Lambda download their
+    /// engines at first use, which fails offline.
+    pub fn serves(&self, service: &str) -> bool {
+        match self.kind {
+            EmulatorKind::Moto => true,
+            EmulatorKind::LocalStack => !matches!(service, "rds" | "dynamodb" | "lambda"),
+        }
+    }
+
+    /// Starts an emulator of our own (the kind `DRCTL_TEST_EMULATOR` names)
+    /// on a free loopback port.
     pub fn start() -> Emulator {
-        let venv = std::env::var_os("DRCTL_VENV")
+        let kind = EmulatorKind::from_env();
+        let (venv_var, default_venv, launcher) = kind.launcher();
+        let venv = std::env::var_os(venv_var)
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("tests/emulator/.venv"));
+            .unwrap_or_else(|| repo_root().join(default_venv));
         let python = venv.join("bin/python");
         assert!(
             python.exists(),
@@ -54,7 +110,7 @@ impl Emulator {
             python.display()
         );
         let mut child = Command::new(&python)
-            .arg(repo_root().join("tests/emulator/launch.py"))
+            .arg(repo_root().join(launcher))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -73,6 +129,7 @@ impl Emulator {
         };
         Emulator {
             endpoint: format!("http://127.0.0.1:{port}"),
+            kind,
             child: Mutex::new(Some((child, stdin))),
         }
     }
@@ -103,6 +160,7 @@ pub fn emulator() -> &'static Emulator {
     SHARED.get_or_init(|| match std::env::var("DRCTL_TEST_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => Emulator {
             endpoint,
+            kind: EmulatorKind::from_env(),
             child: Mutex::new(None),
         },
         _ => Emulator::start(),
@@ -398,49 +456,53 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
             "ssm.parameter",
             ids(params.parameters().iter().map(|p| p.name()).collect()),
         );
-        let rds = aws.rds(region);
-        let clusters = rds.describe_db_clusters().send().await.unwrap();
-        add(
-            "rds.cluster",
-            ids(clusters
-                .db_clusters()
-                .iter()
-                .map(|c| c.db_cluster_identifier())
-                .filter(|n| n.is_some_and(named))
-                .collect()),
-        );
-        let instances = rds.describe_db_instances().send().await.unwrap();
-        add(
-            "rds.instance",
-            ids(instances
-                .db_instances()
-                .iter()
-                .map(|i| i.db_instance_identifier())
-                .filter(|n| n.is_some_and(named))
-                .collect()),
-        );
-        let groups = rds.describe_db_subnet_groups().send().await.unwrap();
-        add(
-            "rds.db_subnet_group",
-            ids(groups
-                .db_subnet_groups()
-                .iter()
-                .map(|g| g.db_subnet_group_name())
-                .filter(|n| n.is_some_and(named))
-                .collect()),
-        );
-        let globals = rds.describe_global_clusters().send().await.unwrap();
-        add(
-            "rds.global_cluster",
-            ids(globals
-                .global_clusters()
-                .iter()
-                .map(|g| g.global_cluster_identifier())
-                .filter(|n| n.is_some_and(named))
-                .collect()),
-        );
+        // Services the emulator does not serve hold nothing to list.
+        let serves = |service: &str| emulator().serves(service);
+        if serves("rds") {
+            let rds = aws.rds(region);
+            let clusters = rds.describe_db_clusters().send().await.unwrap();
+            add(
+                "rds.cluster",
+                ids(clusters
+                    .db_clusters()
+                    .iter()
+                    .map(|c| c.db_cluster_identifier())
+                    .filter(|n| n.is_some_and(named))
+                    .collect()),
+            );
+            let instances = rds.describe_db_instances().send().await.unwrap();
+            add(
+                "rds.instance",
+                ids(instances
+                    .db_instances()
+                    .iter()
+                    .map(|i| i.db_instance_identifier())
+                    .filter(|n| n.is_some_and(named))
+                    .collect()),
+            );
+            let groups = rds.describe_db_subnet_groups().send().await.unwrap();
+            add(
+                "rds.db_subnet_group",
+                ids(groups
+                    .db_subnet_groups()
+                    .iter()
+                    .map(|g| g.db_subnet_group_name())
+                    .filter(|n| n.is_some_and(named))
+                    .collect()),
+            );
+            let globals = rds.describe_global_clusters().send().await.unwrap();
+            add(
+                "rds.global_cluster",
+                ids(globals
+                    .global_clusters()
+                    .iter()
+                    .map(|g| g.global_cluster_identifier())
+                    .filter(|n| n.is_some_and(named))
+                    .collect()),
+            );
+        }
         // The global table lives in the primary region; the secondary holds its replica.
-        if region == PRIMARY {
+        if region == PRIMARY && serves("dynamodb") {
             let tables = aws.dynamodb(region).list_tables().send().await.unwrap();
             add(
                 "dynamodb.table",
@@ -452,16 +514,18 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
                     .collect(),
             );
         }
-        let functions = aws.lambda(region).list_functions().send().await.unwrap();
-        add(
-            "lambda.function",
-            ids(functions
-                .functions()
-                .iter()
-                .map(|f| f.function_name())
-                .filter(|n| n.is_some_and(named))
-                .collect()),
-        );
+        if serves("lambda") {
+            let functions = aws.lambda(region).list_functions().send().await.unwrap();
+            add(
+                "lambda.function",
+                ids(functions
+                    .functions()
+                    .iter()
+                    .map(|f| f.function_name())
+                    .filter(|n| n.is_some_and(named))
+                    .collect()),
+            );
+        }
         let apis = aws.apigateway(region).get_rest_apis().send().await.unwrap();
         add(
             "apigateway.rest_api",

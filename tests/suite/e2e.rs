@@ -339,3 +339,55 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
         .success();
     assert!(leftovers(&aws, "e2e-sigint").await.is_empty());
 }
+
+/// The part of the stack every emulator serves (no Aurora, DynamoDB or
+/// Lambda): run on moto in the main lane and on LocalStack in its lane, so
+/// two independent emulators check the same lifecycle.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_databases_and_functions_plan_apply_noop_destroy() {
+    let ws = Workspace::new(
+        "e2e-lean",
+        "primary_cidr = \"10.44.0.0/16\"\nsecondary_cidr = \"10.45.0.0/16\"\ndatabases_and_functions = false",
+    );
+    ws.drctl(&["plan", "--detailed-exitcode"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains(
+            "Plan: 98 to add, 0 to change, 0 to destroy.",
+        ))
+        .stdout(predicate::str::contains("rds.").not())
+        .stdout(predicate::str::contains("lambda.").not())
+        .stdout(predicate::str::contains("dynamodb.table").not());
+    ws.drctl(&["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "98 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped",
+        ));
+    ws.drctl(&["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes."));
+    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+
+    let aws = aws(&ws.endpoint).await;
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+    assert_eq!(state["resources"].as_object().unwrap().len(), 98);
+    let problems = drctl_tests::orphans_and_duplicates(&aws, "e2e-lean", &state).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // The buckets hold data: destroy needs --allow-data-loss.
+    ws.drctl(&["destroy", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("primary/s3.bucket/data (delete)"));
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("98 deleted, 0 failed"));
+    let left = leftovers(&aws, "e2e-lean").await;
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}

@@ -58,6 +58,11 @@ pub struct EnvSettings {
     pub feature_flags: BTreeMap<String, bool>,
     /// Marks a production environment: `drctl drill` refuses it.
     pub production: bool,
+    /// `false` leaves out the Aurora global database, the DynamoDB session
+    /// table, the Lambda functions and everything that exists only for
+    /// them (for an emulator without those services, such as LocalStack's
+    /// community edition offline).
+    pub databases_and_functions: bool,
 }
 
 impl EnvSettings {
@@ -72,6 +77,7 @@ impl EnvSettings {
             db_instance_class: "db.r6g.large".into(),
             feature_flags: BTreeMap::from([("new_payment_flow".into(), false)]),
             production: false,
+            databases_and_functions: true,
         }
     }
 }
@@ -117,6 +123,7 @@ const ENV_KEYS: &[&str] = &[
     "db_instance_class",
     "feature_flags",
     "production",
+    "databases_and_functions",
 ];
 
 struct Ctx<'a> {
@@ -381,6 +388,17 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                     )
                 })?;
             }
+            "databases_and_functions" => {
+                s.databases_and_functions = v.as_bool().ok_or_else(|| {
+                    ctx.err(
+                        &key,
+                        format!(
+                            "expected true (the whole stack, the default) or false (without Aurora, DynamoDB and Lambda), found {}",
+                            type_name(v)
+                        ),
+                    )
+                })?;
+            }
             other => {
                 return Err(ctx.err(
                     &key,
@@ -445,10 +463,12 @@ alarm_email = "oncall@example.org"
 db_instance_class = "db.t4g.medium"
 feature_flags = { new_payment_flow = true }
 production = true
+databases_and_functions = false
 "#,
         )
         .unwrap();
         let s = c.env("staging").unwrap();
+        assert!(!s.databases_and_functions);
         assert_eq!(s.primary_region, "us-west-2");
         assert_eq!(s.secondary_cidr.to_string(), "10.21.0.0/20");
         assert!(s.feature_flags["new_payment_flow"]);
@@ -506,6 +526,14 @@ production = true
                 "not an RDS instance class",
             ),
             ("env = 3", "expected tables"),
+            (
+                "[env.dev]\ndatabases_and_functions = \"no\"",
+                "`env.dev.databases_and_functions`: expected true (the whole stack, the default) or false (without Aurora, DynamoDB and Lambda), found string",
+            ),
+            (
+                "[env.dev]\ndatabases_and_function = false",
+                "unknown key; did you mean `databases_and_functions`?",
+            ),
         ];
         for (text, expected) in cases {
             let e = err(text);

@@ -8,82 +8,17 @@ use crate::network::Network;
 use crate::{ENGINE, ENGINE_VERSION, Region, Role, global};
 
 pub(crate) struct Data {
-    pub cluster: Address,
+    /// Only with `databases_and_functions`.
+    pub cluster: Option<Address>,
     pub bucket: Address,
     pub topic: Address,
 }
 
 pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
-    let group_name = r.name("db");
-    let subnet_group = r.add(
-        ResourceSpec::new(r.address("rds.db_subnet_group", "payment"), r.region)
-            .input("name", group_name.clone())
-            .input("description", "Aurora subnets: the isolated tier")
-            .input(
-                "subnet_ids",
-                Value::Set(
-                    net.subnets[2]
-                        .iter()
-                        .map(|s| Value::Ref(s.output("subnet_id")))
-                        .collect(),
-                ),
-            )
-            .input("tags", r.tags(&group_name)),
-    );
-
-    let cluster_id = format!("payment-{}-{}", r.bp.env, r.role.as_str());
-    let mut cluster = ResourceSpec::new(r.address("rds.cluster", "payment"), r.region)
-        .input("cluster_identifier", cluster_id.clone())
-        .input("engine", ENGINE)
-        .input("engine_version", ENGINE_VERSION)
-        .input(
-            "global_cluster_identifier",
-            global::address("rds.global_cluster", "payment").output("global_cluster_identifier"),
-        )
-        .input("db_subnet_group_name", subnet_group.output("name"))
-        .input(
-            "vpc_security_group_ids",
-            Value::Set(vec![Value::Ref(net.db_sg.output("security_group_id"))]),
-        )
-        .input("storage_encrypted", true)
-        .input("backup_retention_period", 7)
-        .input("preferred_backup_window", "03:00-04:00")
-        .input("tags", r.tags(&cluster_id));
-    cluster = match r.role {
-        // RDS generates the master password and keeps it in Secrets
-        // Manager; drctl only ever sees the secret's ARN.
-        Role::Primary => cluster
-            .input("master_username", "payment_admin")
-            .input("manage_master_user_password", true),
-        // Joins the global cluster as a reader once the primary exists; an
-        // encrypted cross-region member needs a key of its own region.
-        Role::Secondary => cluster
-            .input("kms_key_id", "alias/aws/rds")
-            .after(&Address::new("primary", "rds.cluster", "payment").expect("valid")),
-    };
-    let cluster = r.add(cluster);
-
-    let instances: &[&str] = match r.role {
-        Role::Primary => &["writer", "reader"],
-        Role::Secondary => &["reader"],
-    };
-    let mut previous: Option<Address> = None;
-    for name in instances {
-        let id = format!("{cluster_id}-{name}");
-        let mut spec = ResourceSpec::new(r.address("rds.instance", name), r.region)
-            .input("instance_identifier", id.clone())
-            .input("cluster_identifier", cluster.output("cluster_identifier"))
-            .input("instance_class", r.bp.settings.db_instance_class.clone())
-            .input("engine", ENGINE)
-            .input("publicly_accessible", false)
-            .input("tags", r.tags(&id));
-        // The first instance of a cluster becomes its writer.
-        if let Some(p) = &previous {
-            spec = spec.after(p);
-        }
-        previous = Some(r.add(spec));
-    }
-
+    let cluster = net
+        .security_groups
+        .as_ref()
+        .map(|sgs| database(r, net, &sgs.db));
     let bucket = format!(
         "payment-data-{}-{}-{}",
         r.role.as_str(),
@@ -126,4 +61,80 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
         bucket,
         topic,
     }
+}
+
+/// The region's Aurora cluster (a member of the global database), its
+/// instances and subnet group; returns the cluster.
+fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
+    let group_name = r.name("db");
+    let subnet_group = r.add(
+        ResourceSpec::new(r.address("rds.db_subnet_group", "payment"), r.region)
+            .input("name", group_name.clone())
+            .input("description", "Aurora subnets: the isolated tier")
+            .input(
+                "subnet_ids",
+                Value::Set(
+                    net.subnets[2]
+                        .iter()
+                        .map(|s| Value::Ref(s.output("subnet_id")))
+                        .collect(),
+                ),
+            )
+            .input("tags", r.tags(&group_name)),
+    );
+
+    let cluster_id = format!("payment-{}-{}", r.bp.env, r.role.as_str());
+    let mut cluster = ResourceSpec::new(r.address("rds.cluster", "payment"), r.region)
+        .input("cluster_identifier", cluster_id.clone())
+        .input("engine", ENGINE)
+        .input("engine_version", ENGINE_VERSION)
+        .input(
+            "global_cluster_identifier",
+            global::address("rds.global_cluster", "payment").output("global_cluster_identifier"),
+        )
+        .input("db_subnet_group_name", subnet_group.output("name"))
+        .input(
+            "vpc_security_group_ids",
+            Value::Set(vec![Value::Ref(db_sg.output("security_group_id"))]),
+        )
+        .input("storage_encrypted", true)
+        .input("backup_retention_period", 7)
+        .input("preferred_backup_window", "03:00-04:00")
+        .input("tags", r.tags(&cluster_id));
+    cluster = match r.role {
+        // RDS generates the master password and keeps it in Secrets
+        // Manager; drctl only ever sees the secret's ARN.
+        Role::Primary => cluster
+            .input("master_username", "payment_admin")
+            .input("manage_master_user_password", true),
+        // Joins the global cluster as a reader once the primary exists; an
+        // encrypted cross-region member needs a key of its own region.
+        Role::Secondary => cluster
+            .input("kms_key_id", "alias/aws/rds")
+            .after(&Address::new("primary", "rds.cluster", "payment").expect("valid")),
+    };
+    let cluster = r.add(cluster);
+
+    let instances: &[&str] = match r.role {
+        Role::Primary => &["writer", "reader"],
+        Role::Secondary => &["reader"],
+    };
+    let mut previous: Option<Address> = None;
+    for name in instances {
+        let id = format!("{cluster_id}-{name}");
+        let mut spec = ResourceSpec::new(r.address("rds.instance", name), r.region)
+            .input("instance_identifier", id.clone())
+            .input("cluster_identifier", cluster.output("cluster_identifier"))
+            .input("instance_class", r.bp.settings.db_instance_class.clone())
+            .input("engine", ENGINE)
+            .input("publicly_accessible", false)
+            .input("tags", r.tags(&id));
+        // The first instance of a cluster becomes its writer.
+        if let Some(p) = &previous {
+            spec = spec.after(p);
+        }
+        previous = Some(r.add(spec));
+    }
+
+    cluster
 }

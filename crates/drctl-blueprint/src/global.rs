@@ -35,27 +35,30 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     };
 
     let global_id = format!("payment-global-{env}");
-    add(
-        ResourceSpec::new(address("rds.global_cluster", "payment"), home)
-            .input("global_cluster_identifier", global_id.clone())
-            .input("engine", ENGINE)
-            .input("engine_version", ENGINE_VERSION)
-            .input("storage_encrypted", true)
-            .input("deletion_protection", false),
-    );
+    let databases = bp.settings.databases_and_functions;
+    if databases {
+        add(
+            ResourceSpec::new(address("rds.global_cluster", "payment"), home)
+                .input("global_cluster_identifier", global_id.clone())
+                .input("engine", ENGINE)
+                .input("engine_version", ENGINE_VERSION)
+                .input("storage_encrypted", true)
+                .input("deletion_protection", false),
+        );
 
-    let table_name = format!("SessionTable-{env}");
-    add(
-        ResourceSpec::new(address("dynamodb.table", "session"), home)
-            .input("table_name", table_name.clone())
-            .input("hash_key", "sessionId")
-            .input("hash_key_type", "S")
-            .input("billing_mode", "PAY_PER_REQUEST")
-            .input("point_in_time_recovery", true)
-            .input("stream_view_type", "NEW_AND_OLD_IMAGES")
-            .input("replica_regions", json!([secondary.region]))
-            .input("tags", tags(&table_name)),
-    );
+        let table_name = format!("SessionTable-{env}");
+        add(
+            ResourceSpec::new(address("dynamodb.table", "session"), home)
+                .input("table_name", table_name.clone())
+                .input("hash_key", "sessionId")
+                .input("hash_key_type", "S")
+                .input("billing_mode", "PAY_PER_REQUEST")
+                .input("point_in_time_recovery", true)
+                .input("stream_view_type", "NEW_AND_OLD_IMAGES")
+                .input("replica_regions", json!([secondary.region]))
+                .input("tags", tags(&table_name)),
+        );
+    }
 
     // S3 replication: a role only S3 can assume, allowed exactly what
     // replication needs on exactly these two buckets.
@@ -166,6 +169,13 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     // Failover automation, in the primary region: a function that shifts
     // the weights and switches the global cluster over, run by a state
     // machine DetectOutage -> TriggerFailover -> PromoteSecondary.
+    // The failover function promotes the secondary Aurora cluster; its
+    // state machine invokes it. Neither exists without the databases.
+    let (Some(primary_cluster), Some(secondary_cluster)) =
+        (&primary.data.cluster, &secondary.data.cluster)
+    else {
+        return;
+    };
     let failover_role_name = format!("payment-{env}-failover");
     let global_cluster_arn = format!("arn:aws:rds::{}:global-cluster:{global_id}", bp.account_id);
     let failover_role = add(ResourceSpec::new(address("iam.role", "failover"), home)
@@ -199,8 +209,8 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                         ],
                         set([
                             global_cluster_arn.clone().into(),
-                            reference(primary.data.cluster.output("arn")),
-                            reference(secondary.data.cluster.output("arn")),
+                            reference(primary_cluster.output("arn")),
+                            reference(secondary_cluster.output("arn")),
                         ]),
                     ),
                 ]),
@@ -239,7 +249,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                     ("GLOBAL_CLUSTER_ID", global_id.clone().into()),
                     (
                         "SECONDARY_CLUSTER_ARN",
-                        reference(secondary.data.cluster.output("arn")),
+                        reference(secondary_cluster.output("arn")),
                     ),
                 ]),
             )

@@ -231,4 +231,63 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn without_databases_and_functions_the_graph_has_no_rds_dynamodb_or_lambda() {
+        let mut settings = EnvSettings::defaults("dev");
+        settings.databases_and_functions = false;
+        let bp = Blueprint {
+            env: "dev",
+            settings: &settings,
+            account_id: "123456789012",
+            active: Role::Primary,
+        };
+        let specs = bp.resources();
+        let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
+        // Per region: 29 network (no security groups), 2 data (bucket,
+        // topic), 11 API (REST API, 4 resources, 4 methods, deployment,
+        // stage), 4 observability (API alarm, dashboard, 2 parameters); 6
+        // global (S3 replication role and rule, zone, health check, two
+        // records).
+        assert_eq!(
+            (count("primary"), count("secondary"), count("global")),
+            (46, 46, 6)
+        );
+        assert_eq!(specs.len(), 98);
+        let left_out = ["rds.", "dynamodb.", "lambda.", "sfn.", "ec2.security_group"];
+        for spec in &specs {
+            let kind = spec.address.kind();
+            assert!(
+                !left_out.iter().any(|p| kind.starts_with(p)),
+                "{} is left out",
+                spec.address
+            );
+            assert!(
+                !spec.address.to_string().contains("/iam.role/lambda")
+                    && !spec.address.to_string().contains("failover"),
+                "{} exists only for the functions",
+                spec.address
+            );
+        }
+        let graph = DesiredGraph::new(specs).unwrap();
+        // The API stays whole, its payment methods answered by MOCK.
+        let method = graph
+            .get(&"primary/apigateway.method/validate-post".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            method.inputs["integration"],
+            drctl_core::Value::Json(
+                serde_json::json!({"type": "MOCK", "request_templates": {"application/json": "{\"statusCode\": 200}"}})
+            )
+        );
+        for address in [
+            "global/route53.record/api-primary",
+            "global/route53.health_check/primary-api",
+            "secondary/apigateway.stage/prod",
+            "primary/ssm.parameter/api-url",
+            "primary/cloudwatch.alarm/api-5xx",
+        ] {
+            assert!(graph.get(&address.parse().unwrap()).is_some(), "{address}");
+        }
+    }
 }

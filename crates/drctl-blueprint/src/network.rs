@@ -13,8 +13,14 @@ pub(crate) const TIERS: [&str; 3] = ["public", "private", "isolated"];
 pub(crate) struct Network {
     /// `[tier][az]`
     pub subnets: [[Address; 3]; 3],
-    pub lambda_sg: Address,
-    pub db_sg: Address,
+    /// The functions' and the database's security groups: only with
+    /// `databases_and_functions`.
+    pub security_groups: Option<SecurityGroups>,
+}
+
+pub(crate) struct SecurityGroups {
+    pub lambda: Address,
+    pub db: Address,
 }
 
 pub(crate) fn build(r: &mut Region) -> Network {
@@ -132,6 +138,12 @@ pub(crate) fn build(r: &mut Region) -> Network {
         }
     }
 
+    if !r.bp.settings.databases_and_functions {
+        return Network {
+            subnets,
+            security_groups: None,
+        };
+    }
     let lambda_name = r.name("lambda");
     let lambda_sg = r.add(
         ResourceSpec::new(r.address("ec2.security_group", "lambda"), r.region)
@@ -176,7 +188,9 @@ pub(crate) fn build(r: &mut Region) -> Network {
 
     Network {
         subnets,
-        lambda_sg,
-        db_sg,
+        security_groups: Some(SecurityGroups {
+            lambda: lambda_sg,
+            db: db_sg,
+        }),
     }
 }

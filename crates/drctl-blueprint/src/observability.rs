@@ -56,47 +56,50 @@ pub(crate) fn build(r: &mut Region, data: &Data, compute: &Compute) {
         json!({"namespace": "AWS/RDS", "metric_name": metric, "dimensions": {"DBClusterIdentifier": cluster_id},
                "statistic": statistic, "period": 60})
     };
-    let lag = alarm(
-        r,
-        "replication-lag",
-        "Aurora global replication lag above 10 s",
-        10000.0,
-        2,
-        data,
-    )
-    .input("metric", single("AuroraGlobalDBReplicationLag", "Maximum"));
-    r.add(lag);
-    let connections = alarm(
-        r,
-        "db-connections",
-        "More than 100 database connections",
-        100.0,
-        2,
-        data,
-    )
-    .input("metric", single("DatabaseConnections", "Average"));
-    r.add(connections);
-    for (name, suffix, _, _) in FUNCTIONS {
-        let function = r.name(suffix);
-        let spec = alarm(
+    let databases_and_functions = r.bp.settings.databases_and_functions;
+    if databases_and_functions {
+        let lag = alarm(
             r,
-            &format!("{name}-errors"),
-            &format!("{function}: error rate above 5 %"),
-            5.0,
+            "replication-lag",
+            "Aurora global replication lag above 10 s",
+            10000.0,
             2,
             data,
         )
-        .input(
-            "metrics",
-            ratio(
-                "AWS/Lambda",
-                "Errors",
-                "Invocations",
-                json!({"FunctionName": function}),
-                "error rate %",
-            ),
-        );
-        r.add(spec);
+        .input("metric", single("AuroraGlobalDBReplicationLag", "Maximum"));
+        r.add(lag);
+        let connections = alarm(
+            r,
+            "db-connections",
+            "More than 100 database connections",
+            100.0,
+            2,
+            data,
+        )
+        .input("metric", single("DatabaseConnections", "Average"));
+        r.add(connections);
+        for (name, suffix, _, _) in FUNCTIONS {
+            let function = r.name(suffix);
+            let spec = alarm(
+                r,
+                &format!("{name}-errors"),
+                &format!("{function}: error rate above 5 %"),
+                5.0,
+                2,
+                data,
+            )
+            .input(
+                "metrics",
+                ratio(
+                    "AWS/Lambda",
+                    "Errors",
+                    "Invocations",
+                    json!({"FunctionName": function}),
+                    "error rate %",
+                ),
+            );
+            r.add(spec);
+        }
     }
     let api_name = format!("payment-api-{}", r.bp.env);
     let api_dimensions = json!({"ApiName": api_name, "Stage": STAGE});
@@ -123,17 +126,76 @@ pub(crate) fn build(r: &mut Region, data: &Data, compute: &Compute) {
             json!(["AWS/Lambda", "Invocations", "FunctionName", r.name(suffix)])
         })
         .collect();
-    let body = json!({"widgets": [
-        widget("Aurora connections and CPU", json!([
-            ["AWS/RDS", "DatabaseConnections", "DBClusterIdentifier", cluster_id],
-            ["AWS/RDS", "CPUUtilization", "DBClusterIdentifier", cluster_id]]), 0, 0),
-        widget("Lambda invocations", json!(lambda_metrics), 12, 0),
-        widget("API requests and errors", json!([
-            ["AWS/ApiGateway", "Count", "ApiName", api_name, "Stage", STAGE],
-            ["AWS/ApiGateway", "4XXError", "ApiName", api_name, "Stage", STAGE],
-            ["AWS/ApiGateway", "5XXError", "ApiName", api_name, "Stage", STAGE]]), 0, 6),
-        widget("API latency", json!([["AWS/ApiGateway", "Latency", "ApiName", api_name, "Stage", STAGE]]), 12, 6),
-    ]});
+    let mut widgets = Vec::new();
+    if databases_and_functions {
+        widgets.push(widget(
+            "Aurora connections and CPU",
+            json!([
+                [
+                    "AWS/RDS",
+                    "DatabaseConnections",
+                    "DBClusterIdentifier",
+                    cluster_id
+                ],
+                [
+                    "AWS/RDS",
+                    "CPUUtilization",
+                    "DBClusterIdentifier",
+                    cluster_id
+                ]
+            ]),
+            0,
+            0,
+        ));
+        widgets.push(widget("Lambda invocations", json!(lambda_metrics), 12, 0));
+    }
+    widgets.extend([
+        widget(
+            "API requests and errors",
+            json!([
+                [
+                    "AWS/ApiGateway",
+                    "Count",
+                    "ApiName",
+                    api_name,
+                    "Stage",
+                    STAGE
+                ],
+                [
+                    "AWS/ApiGateway",
+                    "4XXError",
+                    "ApiName",
+                    api_name,
+                    "Stage",
+                    STAGE
+                ],
+                [
+                    "AWS/ApiGateway",
+                    "5XXError",
+                    "ApiName",
+                    api_name,
+                    "Stage",
+                    STAGE
+                ]
+            ]),
+            0,
+            6,
+        ),
+        widget(
+            "API latency",
+            json!([[
+                "AWS/ApiGateway",
+                "Latency",
+                "ApiName",
+                api_name,
+                "Stage",
+                STAGE
+            ]]),
+            12,
+            6,
+        ),
+    ]);
+    let body = json!({ "widgets": widgets });
     r.add(
         ResourceSpec::new(r.address("cloudwatch.dashboard", "payment"), r.region)
             .input("dashboard_name", dashboard_name)
@@ -151,7 +213,9 @@ pub(crate) fn build(r: &mut Region, data: &Data, compute: &Compute) {
                 .input("tags", tags),
         );
     };
-    parameter(r, "db-endpoint", reference(data.cluster.output("endpoint")));
+    if let Some(cluster) = &data.cluster {
+        parameter(r, "db-endpoint", reference(cluster.output("endpoint")));
+    }
     parameter(r, "api-url", reference(compute.stage.output("invoke_url")));
     let flags = serde_json::to_string(&r.bp.settings.feature_flags).expect("flags serialise");
     parameter(r, "feature-flags", flags.into());

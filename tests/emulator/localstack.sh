@@ -1,0 +1,49 @@
+# LocalStack in host mode (no Docker), for the second emulator lane of
+# tests/run. Sourced after lib.sh, not executed.
+#
+# DRCTL_LOCALSTACK_VENV: where LocalStack's venv lives (default
+# tests/emulator/.venv-localstack). It is created when missing or when the
+# pinned version below changed since it was built.
+#
+# Why this recipe: LocalStack releases after 4.4 need Python >= 3.13 to run
+# outside Docker, and an unpinned dependency resolution of 4.4.0 picks
+# releases that break it; `--exclude-newer` resolves as of the date 4.4.0
+# was current. uv does that resolution (pip cannot), so it is installed
+# first into a small tools venv of its own.
+
+LOCALSTACK_VERSION="4.4.0"
+
+# The LocalStack lane: the provider tests and the end-to-end test of the
+# stack without databases and functions; not RDS, DynamoDB and Lambda,
+# which LocalStack does not serve offline (Emulator::serves says the same
+# to the harness), nor the CLI and fault tests, which check drctl rather
+# than an emulator and run in the moto lane.
+LOCALSTACK_TESTS=(
+    providers::
+    e2e::without_databases_and_functions
+    --skip providers::rds::
+    --skip providers::dynamodb::
+    --skip providers::iam_lambda::function
+)
+LOCALSTACK_EXCLUDE_NEWER="2025-06-01"
+export DRCTL_LOCALSTACK_VENV="${DRCTL_LOCALSTACK_VENV:-$DRCTL_ROOT/tests/emulator/.venv-localstack}"
+
+ensure_localstack_venv() {
+    local stamp="$DRCTL_LOCALSTACK_VENV/.drctl-localstack"
+    local want="localstack-core[runtime]==$LOCALSTACK_VERSION exclude-newer=$LOCALSTACK_EXCLUDE_NEWER"
+    if [[ -x "$DRCTL_LOCALSTACK_VENV/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+        return 0
+    fi
+    echo "==> creating the LocalStack venv in $DRCTL_LOCALSTACK_VENV (localstack-core $LOCALSTACK_VERSION, pinned)"
+    local started=$SECONDS
+    local tools="$DRCTL_LOCALSTACK_VENV.tools"
+    rm -rf "$DRCTL_LOCALSTACK_VENV" "$tools"
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install --quiet --disable-pip-version-check uv
+    "$tools/bin/uv" venv --quiet -p python3.11 "$DRCTL_LOCALSTACK_VENV"
+    VIRTUAL_ENV="$DRCTL_LOCALSTACK_VENV" "$tools/bin/uv" pip install --quiet \
+        --exclude-newer "$LOCALSTACK_EXCLUDE_NEWER" "localstack-core[runtime]==$LOCALSTACK_VERSION"
+    rm -rf "$tools"
+    echo "$want" >"$stamp"
+    echo "    LocalStack venv ready in $((SECONDS - started)) s"
+}

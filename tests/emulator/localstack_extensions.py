@@ -1,0 +1,124 @@
+"""Fixes to LocalStack 4.4.0 (host mode) for drctl's tests, like extensions.py
+for moto: each one small, faithful to the AWS API reference it cites, and
+listed in docs/resources.md ("LocalStack deviations"). drctl itself has no
+emulator-only branch; where LocalStack answers unlike AWS in a way drctl's
+tests see, it is corrected here.
+
+Run as LocalStack's entry point (launch_localstack.py does):
+    python localstack_extensions.py   ==   python -m localstack.runtime.main
+with the fixes applied to the provider classes before any is instantiated.
+"""
+
+import functools
+
+
+def patch_cloudwatch() -> None:
+    from localstack.aws.api.cloudwatch import DashboardNotFoundError
+    from localstack.services.cloudwatch.provider_v2 import CloudwatchProvider
+
+    # PutMetricAlarm: "Tags: A list of key-value pairs to associate with the
+    # alarm. [...] If you are using this operation to update an existing
+    # alarm, any tags you specify in this parameter are ignored."
+    # (CloudWatch API Reference, PutMetricAlarm). LocalStack 4.4.0 ignores
+    # them on creation too; tag a new alarm with them.
+    put_metric_alarm = CloudwatchProvider.put_metric_alarm
+
+    @functools.wraps(put_metric_alarm)
+    def put_metric_alarm_with_tags(self, context, request):
+        store = self.get_store(context.account_id, context.region)
+        name = request.get("AlarmName")
+        existed = any(a.alarm.get("AlarmName") == name for a in store.alarms.values())
+        result = put_metric_alarm(self, context, request)
+        if not existed and request.get("Tags"):
+            for arn, alarm in store.alarms.items():
+                if alarm.alarm.get("AlarmName") == name:
+                    store.TAGS.tag_resource(arn, request["Tags"])
+        return result
+
+    CloudwatchProvider.put_metric_alarm = put_metric_alarm_with_tags
+
+    # DeleteAlarms deletes the alarms, tags included: an alarm created again
+    # under the same name starts with the tags its PutMetricAlarm gives
+    # (CloudWatch API Reference, DeleteAlarms). LocalStack 4.4.0 keeps the
+    # deleted alarm's tags and shows them on the new one.
+    delete_alarms = CloudwatchProvider.delete_alarms
+
+    @functools.wraps(delete_alarms)
+    def delete_alarms_and_tags(self, context, alarm_names, **kwargs):
+        store = self.get_store(context.account_id, context.region)
+        arns = [
+            arn for arn, a in store.alarms.items() if a.alarm.get("AlarmName") in alarm_names
+        ]
+        delete_alarms(self, context, alarm_names, **kwargs)
+        for arn in arns:
+            store.TAGS.del_resource(arn)
+
+    CloudwatchProvider.delete_alarms = delete_alarms_and_tags
+
+    # GetDashboard of a missing dashboard: AWS answers DashboardNotFoundError
+    # (code ResourceNotFound, HTTP 404; CloudWatch API Reference,
+    # GetDashboard, "Errors"). LocalStack 4.4.0 answers InvalidParameterValue
+    # (400), which no client can tell from a malformed request.
+    get_dashboard = CloudwatchProvider.get_dashboard
+
+    @functools.wraps(get_dashboard)
+    def get_dashboard_not_found(self, context, dashboard_name, **kwargs):
+        store = self.get_store(context.account_id, context.region)
+        if dashboard_name not in store.dashboards:
+            raise DashboardNotFoundError(f"Dashboard {dashboard_name} does not exist.")
+        return get_dashboard(self, context, dashboard_name, **kwargs)
+
+    CloudwatchProvider.get_dashboard = get_dashboard_not_found
+
+
+def patch_apigateway() -> None:
+    import re
+
+    from localstack.services.apigateway.helpers import get_moto_rest_api
+    from localstack.services.apigateway.legacy.provider import ApigatewayProvider
+
+    # TagResource / UntagResource on the ARN of a REST API or a stage change
+    # the tags that GetRestApi(s) and GetStage(s) return (API Gateway API
+    # Reference, TagResource; RestApi.tags, Stage.tags). LocalStack 4.4.0
+    # keeps the tags given at creation in one place and those of TagResource
+    # in another, so reads never show a tag change. Apply the change to the
+    # REST API or stage itself as well.
+    tagged_arn = re.compile(
+        r"^arn:aws[\w-]*:apigateway:[\w-]+::/restapis/([^/]+)(?:/stages/([^/]+))?$"
+    )
+    tag_resource = ApigatewayProvider.tag_resource
+    untag_resource = ApigatewayProvider.untag_resource
+
+    def tagged(context, resource_arn):
+        m = tagged_arn.match(resource_arn)
+        if not m:
+            return None
+        api = get_moto_rest_api(context, m.group(1))
+        return api.stages.get(m.group(2)) if m.group(2) else api
+
+    @functools.wraps(tag_resource)
+    def tag_rest_api(self, context, resource_arn, tags, **kwargs):
+        tag_resource(self, context, resource_arn, tags, **kwargs)
+        if (target := tagged(context, resource_arn)) is not None:
+            target.tags = {**(target.tags or {}), **tags}
+
+    @functools.wraps(untag_resource)
+    def untag_rest_api(self, context, resource_arn, tag_keys, **kwargs):
+        untag_resource(self, context, resource_arn, tag_keys, **kwargs)
+        if (target := tagged(context, resource_arn)) is not None:
+            target.tags = {k: v for k, v in (target.tags or {}).items() if k not in tag_keys}
+
+    ApigatewayProvider.tag_resource = tag_rest_api
+    ApigatewayProvider.untag_resource = untag_rest_api
+
+
+def apply() -> None:
+    patch_cloudwatch()
+    patch_apigateway()
+
+
+if __name__ == "__main__":
+    apply()
+    from localstack.runtime.main import main
+
+    main()
