@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT};
 use drctl_core::executor::{Event, Executor};
-use drctl_core::journal::Journal;
-use drctl_core::lock;
+use drctl_core::backend::BackendSink;
 use drctl_core::plan::{self, Plan, PlanOperation};
 use drctl_core::planner::{plan_apply, plan_destroy};
 use drctl_core::refresh::refresh;
@@ -29,9 +28,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Graph(args) => graph_cmd(&Session::open(g, &args.env.env)?, args),
         Command::Validate => validate_cmd(g),
         Command::Init(args) => init_cmd(g, args),
+        Command::State(cmd) => crate::state_cmd::run(g, cmd).await,
         Command::ForceUnlock(args) => {
-            Config::load(&g.config)?.env(&args.env)?;
-            match lock::force_unlock(&g.state_dir, &args.env)? {
+            let session = Session::open(g, &args.env)?;
+            match session.backend.force_unlock()? {
                 Some(holder) => println!("Removed the lock of `{}` held by {holder}.", args.env),
                 None => println!("`{}` was not locked.", args.env),
             }
@@ -86,7 +86,7 @@ async fn make_plan(
     }
     let account = session.resolve_account(&mut state, verify_account).await?;
     let desired = session.desired(&account)?;
-    let mut exists = exists || session.store.path().exists();
+    let mut exists = exists || session.state_exists()?;
     if refresh_first && !state.resources.is_empty() {
         let before = state.clone();
         refresh_state(session, &mut state, parallelism).await?;
@@ -206,14 +206,14 @@ async fn execute(
             }
         }
     });
-    let mut store = session.store.clone();
-    let mut journal = Journal::begin(session.store.dir(), &session.env);
+    let mut store = BackendSink(session.backend.clone());
+    let mut journal = session.backend.begin();
     let report = executor
         .run(
             &plan.changes,
             &mut state,
             &mut store,
-            &mut journal,
+            &mut *journal,
             &|e: &Event| render::progress(e),
         )
         .await;
@@ -221,7 +221,7 @@ async fn execute(
     let report = report?;
     // Intents of failed operations stay for the next run's recovery.
     if !session.has_open_intents()? {
-        Journal::remove(session.store.dir(), &session.env)?;
+        session.backend.remove_journal()?;
     }
     print!("{}", render::report(&report, verb));
     Ok(if report.is_success() {

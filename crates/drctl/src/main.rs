@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod render;
 mod session;
+mod state_cmd;
 
 use std::process::ExitCode;
 
