@@ -4,5 +4,6 @@
 
 mod cli;
 mod e2e;
+mod backend;
 mod faults;
 mod providers;
