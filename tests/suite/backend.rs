@@ -43,7 +43,14 @@ async fn state_bucket(aws: &drctl_aws::AwsContext, purpose: &str) -> String {
 }
 
 async fn object(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) -> Option<Vec<u8>> {
-    match aws.s3(PRIMARY).get_object().bucket(bucket).key(key).send().await {
+    match aws
+        .s3(PRIMARY)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
         Ok(out) => Some(out.body.collect().await.unwrap().into_bytes().to_vec()),
         Err(_) => None,
     }
@@ -116,7 +123,11 @@ async fn the_emulator_honours_conditional_puts() {
     let first = put("1").if_none_match("*").send().await.unwrap();
     let err = put("2").if_none_match("*").send().await.unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
-    let err = put("2").if_match("\"not-the-etag\"").send().await.unwrap_err();
+    let err = put("2")
+        .if_match("\"not-the-etag\"")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
     put("3")
         .if_match(first.e_tag().unwrap())
@@ -138,7 +149,8 @@ async fn state_writes_are_conditional_and_a_lost_race_overwrites_nothing() {
     assert!(ours.load().unwrap().is_none());
     assert!(theirs.load().unwrap().is_none());
     let mut mine = State::new("s3-race");
-    mine.resources.insert("p/ssm.parameter/a".parse().unwrap(), resource("a"));
+    mine.resources
+        .insert("p/ssm.parameter/a".parse().unwrap(), resource("a"));
     ours.save(&mut mine).unwrap();
     let mut other = State::new("s3-race");
     let err = theirs.save(&mut other).unwrap_err();
@@ -346,7 +358,9 @@ async fn two_working_directories_contend_for_one_s3_lock() {
             "locked by pid {}",
             first.id()
         )))
-        .stderr(predicate::str::contains(format!("s3://{bucket}/{lock_key}")))
+        .stderr(predicate::str::contains(format!(
+            "s3://{bucket}/{lock_key}"
+        )))
         .stderr(predicate::str::contains("with the same backend"));
     assert!(
         first.wait().unwrap().success(),
@@ -365,7 +379,9 @@ async fn two_working_directories_contend_for_one_s3_lock() {
     bob.drctl(&["force-unlock"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("held by pid 4242 on host ci-runner-7"));
+        .stdout(predicate::str::contains(
+            "held by pid 4242 on host ci-runner-7",
+        ));
     bob.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();
@@ -463,10 +479,17 @@ async fn state_push_and_pull_check_lineage_serial_and_lock() {
         state::decode(&object(&aws, &bucket, key).await.unwrap()).unwrap(),
         newer
     );
-    there.drctl(&["state", "push", "--force"]).assert().success();
+    there
+        .drctl(&["state", "push", "--force"])
+        .assert()
+        .success();
     let forced = state::decode(&object(&aws, &bucket, key).await.unwrap()).unwrap();
     assert_eq!(forced.resources, pulled.resources);
-    assert_eq!(forced.serial, newer.serial + 1, "newer than what it replaced");
+    assert_eq!(
+        forced.serial,
+        newer.serial + 1,
+        "newer than what it replaced"
+    );
     assert_eq!(pulled_store.load().unwrap().unwrap().serial, pulled.serial);
 
     // A locked destination is refused, naming the holder.
@@ -510,7 +533,8 @@ fn bad_backend_settings_are_refused_before_any_api_call() {
     let o = flag.output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("--backend: `https://team-state/x` is not an S3 URL"),
+        String::from_utf8_lossy(&o.stderr)
+            .contains("--backend: `https://team-state/x` is not an S3 URL"),
         "{}",
         text(&o)
     );

@@ -132,10 +132,10 @@ pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
 
     // How many calls a whole apply and destroy make.
     let before = proxy.requests();
-    assert!(run(&ws, apply, None).status.success());
+    assert!(run(ws, apply, None).status.success());
     let apply_calls = proxy.requests() - before;
     let before = proxy.requests();
-    assert!(run(&ws, destroy, None).status.success());
+    assert!(run(ws, destroy, None).status.success());
     let destroy_calls = proxy.requests() - before;
 
     // DRCTL_CRASH_POINTS widens the sweep (default: 16 in apply, 6 in destroy).
@@ -153,20 +153,20 @@ pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
     let mut crashed = 0;
     for &k in &apply_points {
         let context = format!("apply crashed after call {k}");
-        let o = run(&ws, apply, Some(k));
+        let o = run(ws, apply, Some(k));
         if !o.status.success() {
             crashed += 1;
         }
-        let _ = state(&ws);
-        let again = run(&ws, apply, None);
+        let _ = state(ws);
+        let again = run(ws, apply, None);
         assert!(
             again.status.success(),
             "{context}: the next apply\n{}",
             text(&again)
         );
-        assert_converged(&ws, &aws, &context).await;
+        assert_converged(ws, &aws, &context).await;
         assert!(
-            run(&ws, destroy, None).status.success(),
+            run(ws, destroy, None).status.success(),
             "{context}: destroy"
         );
         assert!(
@@ -176,13 +176,13 @@ pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
     }
     for &k in &destroy_points {
         let context = format!("destroy crashed after call {k}");
-        assert!(run(&ws, apply, None).status.success(), "{context}: apply");
-        let o = run(&ws, destroy, Some(k));
+        assert!(run(ws, apply, None).status.success(), "{context}: apply");
+        let o = run(ws, destroy, Some(k));
         if !o.status.success() {
             crashed += 1;
         }
-        let _ = state(&ws);
-        let again = run(&ws, destroy, None);
+        let _ = state(ws);
+        let again = run(ws, destroy, None);
         assert!(
             again.status.success(),
             "{context}: the next destroy\n{}",
@@ -191,7 +191,7 @@ pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
         let left = leftovers(&aws, &ws.env).await;
         assert!(left.is_empty(), "{context}: {left:#?}");
         assert_eq!(
-            state(&ws)["resources"].as_object().unwrap().len(),
+            state(ws)["resources"].as_object().unwrap().len(),
             0,
             "{context}"
         );

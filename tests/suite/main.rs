@@ -2,8 +2,8 @@
 //! module per concern. Every test uses its own environment name, so tests
 //! share the emulator without seeing each other's resources.
 
+mod backend;
 mod cli;
 mod e2e;
-mod backend;
 mod faults;
 mod providers;

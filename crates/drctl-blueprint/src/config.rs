@@ -477,10 +477,26 @@ mod tests {
         assert_eq!(b.region.as_deref(), Some("us-east-2"));
         assert!(parse("[env.dev]\n").unwrap().backend.is_none());
         for (text, key, says) in [
-            ("[backend]\nurl = \"https://x\"\n", "backend.url", "not an S3 URL"),
-            ("[backend]\nurl = \"s3://ok-bucket\"\nbuckett = 1\n", "backend.buckett", "unknown key"),
-            ("[backend]\nregion = \"us-east-1\"\n", "backend.url", "missing"),
-            ("[backend]\nurl = \"s3://ok-bucket\"\nregion = \"mars-1\"\n", "backend.region", "unknown AWS region"),
+            (
+                "[backend]\nurl = \"https://x\"\n",
+                "backend.url",
+                "not an S3 URL",
+            ),
+            (
+                "[backend]\nurl = \"s3://ok-bucket\"\nbuckett = 1\n",
+                "backend.buckett",
+                "unknown key",
+            ),
+            (
+                "[backend]\nregion = \"us-east-1\"\n",
+                "backend.url",
+                "missing",
+            ),
+            (
+                "[backend]\nurl = \"s3://ok-bucket\"\nregion = \"mars-1\"\n",
+                "backend.region",
+                "unknown AWS region",
+            ),
             ("backend = 3\n", "backend", "expected a table"),
         ] {
             let e = err(text);

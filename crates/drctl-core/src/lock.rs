@@ -57,7 +57,7 @@ pub enum LockError {
     HeldRemote {
         env: String,
         location: String,
-        holder: LockInfo,
+        holder: Box<LockInfo>,
     },
     /// A remote backend's lock could not be read or written.
     #[error("lock {location}: {reason}")]

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT};
-use drctl_core::executor::{Event, Executor};
 use drctl_core::backend::BackendSink;
+use drctl_core::executor::{Event, Executor};
 use drctl_core::plan::{self, Plan, PlanOperation};
 use drctl_core::planner::{plan_apply, plan_destroy};
 use drctl_core::refresh::refresh;

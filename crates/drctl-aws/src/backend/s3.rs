@@ -29,12 +29,12 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use drctl_core::Address;
 use drctl_core::backend::{Backend, HeldLock};
 use drctl_core::journal::{Intent, IntentLog, JournalError};
 use drctl_core::lock::{LockError, LockInfo};
 use drctl_core::state::{self, State};
 use drctl_core::store::StoreError;
-use drctl_core::Address;
 use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 
@@ -187,7 +187,9 @@ impl Inner {
             }
             Err(e) => match self.classify(e) {
                 Failure::NotFound => Ok(None),
-                Failure::Precondition => Err(format!("reading {}: precondition failed", self.url(key))),
+                Failure::Precondition => {
+                    Err(format!("reading {}: precondition failed", self.url(key)))
+                }
                 Failure::Other(reason) => Err(reason),
             },
         }
@@ -231,7 +233,9 @@ impl Inner {
             Ok(_) => Ok(()),
             Err(e) => match self.classify(e) {
                 Failure::NotFound => Ok(()),
-                Failure::Precondition => Err(format!("deleting {}: precondition failed", self.url(key))),
+                Failure::Precondition => {
+                    Err(format!("deleting {}: precondition failed", self.url(key)))
+                }
                 Failure::Other(reason) => Err(reason),
             },
         }
@@ -252,7 +256,11 @@ impl Inner {
                 Failure::Other(reason) => reason,
                 _ => format!("listing {}: unexpected answer", self.url(prefix)),
             })?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
         }
         keys.sort();
         Ok(keys)
@@ -346,7 +354,7 @@ impl Inner {
             return Err(LockError::HeldRemote {
                 env: self.env.clone(),
                 location: self.url(&key),
-                holder,
+                holder: Box::new(holder),
             });
         }
         Err(self.lock_err(
@@ -363,12 +371,9 @@ impl Inner {
 
     async fn save(&self, state: &mut State) -> Result<(), StoreError> {
         let key = self.state_key();
-        let expected = match self.etag.lock().expect("etag").clone() {
-            Some(known) => known,
-            // Never read: this process has seen no state, so it may only
-            // create one.
-            None => None,
-        };
+        // Never read: this process has seen no state, so it may only
+        // create one.
+        let expected = self.etag.lock().expect("etag").clone().unwrap_or_default();
         if let Some(etag) = &expected
             && !self.backed_up.load(Ordering::SeqCst)
         {
