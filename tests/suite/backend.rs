@@ -538,6 +538,18 @@ fn bad_backend_settings_are_refused_before_any_api_call() {
         "{}",
         text(&o)
     );
+    ws.drctl(&[
+        "plan",
+        "--backend",
+        "s3://team-state/x",
+        "--backend-region",
+        "mars-1",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains(
+        "--backend-region: unknown AWS region `mars-1`",
+    ));
     for (table, says) in [
         (
             "[backend]\nurl = \"s3://Team_State\"\n",

@@ -61,9 +61,12 @@ pub fn parse_s3_url(text: &str) -> Result<S3Url, String> {
             "the key prefix `{prefix}` of `{text}` has an empty path segment; use {EXAMPLE}"
         ));
     }
-    if prefix.chars().any(|c| c.is_control()) || prefix.len() > 512 {
+    // S3's "safe characters" for keys (S3 User Guide, "Naming Amazon S3
+    // objects"): they need no encoding anywhere, e.g. in CopyObject's source.
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.!*'()/".contains(c);
+    if !prefix.chars().all(safe) || prefix.len() > 512 {
         return Err(format!(
-            "the key prefix of `{text}` must be at most 512 printable characters; use {EXAMPLE}"
+            "the key prefix of `{text}` may only hold up to 512 of a-z, A-Z, 0-9 and -_.!*'()/; use {EXAMPLE}"
         ));
     }
     Ok(S3Url {
@@ -94,6 +97,7 @@ mod tests {
             "s3://ab",
             "s3://team-state//x",
             "s3://-team",
+            "s3://team-state/with space",
         ] {
             let err = parse_s3_url(bad).unwrap_err();
             assert!(err.contains("s3://my-team-drctl-state"), "{bad}: {err}");

@@ -36,6 +36,13 @@ impl Session {
     pub fn open(global: &Global, env: &str) -> Result<Self> {
         let config = Config::load(&global.config)?;
         let settings = config.env(env)?.clone();
+        if let Some(region) = &global.backend_region
+            && !drctl_blueprint::config::KNOWN_REGIONS.contains(&region.as_str())
+        {
+            bail!(
+                "--backend-region: unknown AWS region `{region}`; use the state bucket's region, e.g. us-east-1"
+            );
+        }
         let aws = Arc::new(OnceCell::new());
         // The flag overrides the file; without either, state stays local.
         let shared = match &global.backend {
