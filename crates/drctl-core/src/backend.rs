@@ -129,3 +129,54 @@ impl Backend for LocalBackend {
         Journal::remove(self.store.dir(), self.store.env())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::IntentOp;
+
+    #[test]
+    fn the_local_backend_keeps_the_local_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(dir.path(), "dev"));
+        assert!(backend.load().unwrap().is_none());
+        assert!(!backend.exists().unwrap());
+
+        let held = backend.lock("apply").unwrap();
+        assert!(dir.path().join("dev.lock").exists());
+        assert!(matches!(
+            backend.lock("destroy"),
+            Err(LockError::Held { .. })
+        ));
+        drop(held);
+        assert!(!dir.path().join("dev.lock").exists());
+
+        let mut state = State::new("dev");
+        let mut sink = BackendSink(Arc::clone(&backend));
+        let address: Address = "p/t.a/a".parse().unwrap();
+        sink.persist(&mut state, &address).unwrap();
+        sink.persist(&mut state, &address).unwrap();
+        assert!(dir.path().join("dev.json.log").exists());
+        sink.finish(&mut state).unwrap();
+        assert!(!dir.path().join("dev.json.log").exists());
+        assert_eq!(backend.load().unwrap().unwrap(), state);
+
+        let mut journal = backend.begin();
+        let mut intent = Intent {
+            id: 0,
+            op: IntentOp::Delete,
+            address,
+            region: "r1".into(),
+            inputs: Default::default(),
+            resource_id: Some("x".into()),
+            dependencies: Default::default(),
+        };
+        journal.record(&mut intent).unwrap();
+        assert_eq!(backend.open_intents().unwrap(), vec![intent]);
+        backend.remove_journal().unwrap();
+        assert!(!dir.path().join("dev.journal").exists());
+        let held = backend.lock("apply").unwrap();
+        std::mem::forget(held);
+        assert!(backend.force_unlock().unwrap().is_some());
+    }
+}
