@@ -211,6 +211,8 @@ pub struct Workspace {
     pub dir: tempfile::TempDir,
     pub env: String,
     pub endpoint: String,
+    /// `--backend URL` for every command (state in S3); local when `None`.
+    pub backend: Option<String>,
 }
 
 impl Workspace {
@@ -225,9 +227,16 @@ impl Workspace {
             dir,
             env: env.to_owned(),
             endpoint: endpoint.to_owned(),
+            backend: None,
         };
         ws.write_config(settings);
         ws
+    }
+
+    /// Every command of this workspace keeps state in `url` (`s3://...`).
+    pub fn with_backend(mut self, url: &str) -> Workspace {
+        self.backend = Some(url.to_owned());
+        self
     }
 
     pub fn write_config(&self, settings: &str) {
@@ -260,6 +269,7 @@ impl Workspace {
             .current_dir(self.dir.path())
             .args(args)
             .args(["--env", &self.env])
+            .args(self.backend_args())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
@@ -270,11 +280,19 @@ impl Workspace {
             .expect("start drctl")
     }
 
+    fn backend_args(&self) -> Vec<String> {
+        match &self.backend {
+            Some(url) => vec!["--backend".into(), url.clone()],
+            None => Vec::new(),
+        }
+    }
+
     /// `drctl ARGS` without `--env`.
     pub fn drctl_bare(&self, args: &[&str]) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::new(drctl_bin());
         cmd.current_dir(self.dir.path())
             .args(args)
+            .args(self.backend_args())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)

@@ -12,7 +12,7 @@ use predicates::prelude::*;
 
 const SETTINGS: &str = "primary_cidr = \"10.70.0.0/16\"\nsecondary_cidr = \"10.71.0.0/16\"";
 
-fn run(ws: &Workspace, args: &[&str], crash_after: Option<usize>) -> Output {
+pub(crate) fn run(ws: &Workspace, args: &[&str], crash_after: Option<usize>) -> Output {
     let mut cmd = ws.drctl(args);
     if let Some(n) = crash_after {
         cmd.env(drctl_aws::CRASH_ENV, n.to_string());
@@ -20,7 +20,7 @@ fn run(ws: &Workspace, args: &[&str], crash_after: Option<usize>) -> Output {
     cmd.output().unwrap()
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
         o.status,
@@ -29,8 +29,14 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// The state file, which must always parse (never half-written).
-fn state(ws: &Workspace) -> serde_json::Value {
+/// The state (file, or S3 object read by `drctl show`), which must always
+/// parse (never half-written).
+pub(crate) fn state(ws: &Workspace) -> serde_json::Value {
+    if ws.backend.is_some() {
+        let o = ws.drctl(&["show", "--json"]).output().unwrap();
+        assert!(o.status.success(), "the state always parses\n{}", text(&o));
+        return serde_json::from_slice(&o.stdout).expect("show --json prints the state");
+    }
     match std::fs::read(ws.state_path()) {
         Ok(bytes) => serde_json::from_slice(&bytes).expect("the state file always parses"),
         Err(_) => serde_json::json!({"resources": {}}),
@@ -73,13 +79,33 @@ async fn assert_converged(ws: &Workspace, aws: &drctl_aws::AwsContext, context: 
     let problems = orphans_and_duplicates(aws, &ws.env, &state).await;
     assert!(problems.is_empty(), "{context}: {problems:#?}");
     assert!(
-        !journal(ws).exists(),
+        journal_is_gone(ws, aws).await,
         "{context}: the journal is removed once settled"
     );
 }
 
-fn journal(ws: &Workspace) -> std::path::PathBuf {
-    ws.path(&format!("state/{}.journal", ws.env))
+/// No journal file, or no journal object under the S3 backend's prefix.
+async fn journal_is_gone(ws: &Workspace, aws: &drctl_aws::AwsContext) -> bool {
+    match &ws.backend {
+        None => !ws.path(&format!("state/{}.journal", ws.env)).exists(),
+        Some(url) => {
+            let url = drctl_blueprint::parse_s3_url(url).unwrap();
+            let prefix = if url.prefix.is_empty() {
+                format!("{}.journal/", ws.env)
+            } else {
+                format!("{}/{}.journal/", url.prefix, ws.env)
+            };
+            let out = aws
+                .s3(drctl_tests::PRIMARY)
+                .list_objects_v2()
+                .bucket(&url.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap();
+            out.contents().is_empty()
+        }
+    }
 }
 
 fn points(total: usize, count: usize) -> Vec<usize> {
@@ -93,16 +119,23 @@ fn points(total: usize, count: usize) -> Vec<usize> {
 async fn crash_sweep_over_apply_and_destroy_converges() {
     let proxy = FaultProxy::start(&emulator().endpoint, Faults::none()).await;
     let ws = Workspace::with_endpoint("crash-sweep", SETTINGS, &proxy.endpoint);
+    crash_sweep(&ws, &proxy).await;
+}
+
+/// Crashes apply and destroy of `ws` (whose endpoint is `proxy`) at points
+/// spread over each run, whatever backend `ws` keeps state in; with the S3
+/// backend its calls count as crash points too.
+pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
     let aws = aws(&emulator().endpoint).await;
     let apply: &[&str] = &["apply", "--auto-approve"];
     let destroy: &[&str] = &["destroy", "--auto-approve", "--allow-data-loss"];
 
     // How many calls a whole apply and destroy make.
     let before = proxy.requests();
-    assert!(run(&ws, apply, None).status.success());
+    assert!(run(ws, apply, None).status.success());
     let apply_calls = proxy.requests() - before;
     let before = proxy.requests();
-    assert!(run(&ws, destroy, None).status.success());
+    assert!(run(ws, destroy, None).status.success());
     let destroy_calls = proxy.requests() - before;
 
     // DRCTL_CRASH_POINTS widens the sweep (default: 16 in apply, 6 in destroy).
@@ -113,26 +146,27 @@ async fn crash_sweep_over_apply_and_destroy_converges() {
     let apply_points = points(apply_calls, wanted * 8 / 11);
     let destroy_points = points(destroy_calls, wanted - wanted * 8 / 11);
     println!(
-        "crash sweep: apply makes {apply_calls} calls, destroy {destroy_calls}; crashing apply after {apply_points:?} and destroy after {destroy_points:?}"
+        "crash sweep (state: {}): apply makes {apply_calls} calls, destroy {destroy_calls}; crashing apply after {apply_points:?} and destroy after {destroy_points:?}",
+        ws.backend.as_deref().unwrap_or("local")
     );
 
     let mut crashed = 0;
     for &k in &apply_points {
         let context = format!("apply crashed after call {k}");
-        let o = run(&ws, apply, Some(k));
+        let o = run(ws, apply, Some(k));
         if !o.status.success() {
             crashed += 1;
         }
-        let _ = state(&ws);
-        let again = run(&ws, apply, None);
+        let _ = state(ws);
+        let again = run(ws, apply, None);
         assert!(
             again.status.success(),
             "{context}: the next apply\n{}",
             text(&again)
         );
-        assert_converged(&ws, &aws, &context).await;
+        assert_converged(ws, &aws, &context).await;
         assert!(
-            run(&ws, destroy, None).status.success(),
+            run(ws, destroy, None).status.success(),
             "{context}: destroy"
         );
         assert!(
@@ -142,13 +176,13 @@ async fn crash_sweep_over_apply_and_destroy_converges() {
     }
     for &k in &destroy_points {
         let context = format!("destroy crashed after call {k}");
-        assert!(run(&ws, apply, None).status.success(), "{context}: apply");
-        let o = run(&ws, destroy, Some(k));
+        assert!(run(ws, apply, None).status.success(), "{context}: apply");
+        let o = run(ws, destroy, Some(k));
         if !o.status.success() {
             crashed += 1;
         }
-        let _ = state(&ws);
-        let again = run(&ws, destroy, None);
+        let _ = state(ws);
+        let again = run(ws, destroy, None);
         assert!(
             again.status.success(),
             "{context}: the next destroy\n{}",
@@ -157,7 +191,7 @@ async fn crash_sweep_over_apply_and_destroy_converges() {
         let left = leftovers(&aws, &ws.env).await;
         assert!(left.is_empty(), "{context}: {left:#?}");
         assert_eq!(
-            state(&ws)["resources"].as_object().unwrap().len(),
+            state(ws)["resources"].as_object().unwrap().len(),
             0,
             "{context}"
         );

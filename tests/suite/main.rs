@@ -2,6 +2,7 @@
 //! module per concern. Every test uses its own environment name, so tests
 //! share the emulator without seeing each other's resources.
 
+mod backend;
 mod cli;
 mod dr;
 mod e2e;

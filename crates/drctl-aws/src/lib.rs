@@ -5,6 +5,7 @@
 //! the service's `KINDS` list and `register` function in its `mod.rs`.
 
 mod apigateway;
+pub mod backend;
 mod clients;
 mod cloudwatch;
 mod crash;

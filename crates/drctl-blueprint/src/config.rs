@@ -87,6 +87,8 @@ impl EnvSettings {
 pub struct Config {
     pub path: PathBuf,
     pub envs: BTreeMap<String, EnvSettings>,
+    /// The `[backend]` table: a shared state backend; local when absent.
+    pub backend: Option<crate::backend::BackendSettings>,
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -172,13 +174,17 @@ impl Config {
             ctx.err("", format!("invalid TOML: {}", e.to_string().trim_end()))
         })?;
         for key in table.keys() {
-            if key != "env" {
+            if key != "env" && key != "backend" {
                 return Err(ctx.err(
                     key.clone(),
-                    format!("unknown key{}", did_you_mean(key, &["env"])),
+                    format!("unknown key{}", did_you_mean(key, &["env", "backend"])),
                 ));
             }
         }
+        let backend = match table.get("backend") {
+            Some(v) => Some(parse_backend(&ctx, v)?),
+            None => None,
+        };
         let mut envs = BTreeMap::new();
         if let Some(env_value) = table.get("env") {
             let env_table = env_value.as_table().ok_or_else(|| {
@@ -205,6 +211,7 @@ impl Config {
         Ok(Config {
             path: path.to_owned(),
             envs,
+            backend,
         })
     }
 
@@ -260,6 +267,56 @@ fn get_str<'a>(
             ),
         )
     })
+}
+
+fn parse_backend(
+    ctx: &Ctx,
+    v: &toml::Value,
+) -> Result<crate::backend::BackendSettings, ConfigError> {
+    use crate::backend::{BACKEND_KEYS, BackendSettings, parse_s3_url};
+    let t = v.as_table().ok_or_else(|| {
+        ctx.err(
+            "backend",
+            format!(
+                "expected a table `[backend]` with `url = \"s3://BUCKET/PREFIX\"`, found {}",
+                type_name(v)
+            ),
+        )
+    })?;
+    let mut url = None;
+    let mut region = None;
+    for (k, v) in t {
+        let key = format!("backend.{k}");
+        match k.as_str() {
+            "url" => {
+                let text = get_str(ctx, &key, v, "s3://my-team-drctl-state/payments")?;
+                url = Some(parse_s3_url(text).map_err(|m| ctx.err(&key, m))?);
+            }
+            "region" => {
+                let r = get_str(ctx, &key, v, "us-east-1")?;
+                if !KNOWN_REGIONS.contains(&r) {
+                    return Err(ctx.err(
+                        &key,
+                        format!("unknown AWS region `{r}`{}", did_you_mean(r, KNOWN_REGIONS)),
+                    ));
+                }
+                region = Some(r.to_owned());
+            }
+            _ => {
+                return Err(ctx.err(
+                    &key,
+                    format!("unknown key{}", did_you_mean(k, BACKEND_KEYS)),
+                ));
+            }
+        }
+    }
+    let url = url.ok_or_else(|| {
+        ctx.err(
+            "backend.url",
+            "missing; add `url = \"s3://BUCKET/PREFIX\"` to `[backend]`, or remove the table to keep state local",
+        )
+    })?;
+    Ok(BackendSettings { url, region })
 }
 
 fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, ConfigError> {
@@ -440,6 +497,42 @@ mod tests {
 
     fn err(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn backend_table_is_checked() {
+        let c = parse("[backend]\nurl = \"s3://team-state/p\"\nregion = \"us-east-2\"\n").unwrap();
+        let b = c.backend.unwrap();
+        assert_eq!(b.url.to_string(), "s3://team-state/p");
+        assert_eq!(b.region.as_deref(), Some("us-east-2"));
+        assert!(parse("[env.dev]\n").unwrap().backend.is_none());
+        for (text, key, says) in [
+            (
+                "[backend]\nurl = \"https://x\"\n",
+                "backend.url",
+                "not an S3 URL",
+            ),
+            (
+                "[backend]\nurl = \"s3://ok-bucket\"\nbuckett = 1\n",
+                "backend.buckett",
+                "unknown key",
+            ),
+            (
+                "[backend]\nregion = \"us-east-1\"\n",
+                "backend.url",
+                "missing",
+            ),
+            (
+                "[backend]\nurl = \"s3://ok-bucket\"\nregion = \"mars-1\"\n",
+                "backend.region",
+                "unknown AWS region",
+            ),
+            ("backend = 3\n", "backend", "expected a table"),
+        ] {
+            let e = err(text);
+            assert!(e.starts_with(&format!("drctl.toml: `{key}`: ")), "{e}");
+            assert!(e.contains(says), "{e}");
+        }
     }
 
     #[test]

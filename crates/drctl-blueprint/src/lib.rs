@@ -1,6 +1,7 @@
 //! The payment-DR topology: turns one environment's settings into the
 //! desired resources of both regions, as one graph.
 
+pub mod backend;
 mod compute;
 pub mod config;
 mod data;
@@ -13,6 +14,7 @@ mod values;
 use drctl_core::{Address, ResourceSpec};
 use serde_json::json;
 
+pub use backend::{BackendSettings, S3Url, parse_s3_url};
 pub use config::{Config, ConfigError, EnvSettings};
 
 /// Stand-in account id for offline commands (`validate`, `graph`) that

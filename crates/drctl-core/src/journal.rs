@@ -60,6 +60,9 @@ pub enum JournalError {
     },
     #[error("cannot use journal {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// A remote backend's journal could not be read or written.
+    #[error("journal {location}: {reason}")]
+    Remote { location: String, reason: String },
 }
 
 /// Where the executor writes intents.

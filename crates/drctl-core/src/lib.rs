@@ -4,6 +4,7 @@
 //! [`provider::Provider`].
 
 pub mod address;
+pub mod backend;
 pub mod executor;
 mod fsutil;
 pub mod graph;

@@ -50,6 +50,18 @@ pub enum LockError {
     },
     #[error("cannot create lock file {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// Held in a shared backend: no pid check is possible across machines.
+    #[error(
+        "state of environment `{env}` in {location} is locked by {holder}. Wait for it to finish; if that process is gone (drctl cannot tell whether a process on another machine still runs), run `drctl force-unlock --env {env}` with the same backend"
+    )]
+    HeldRemote {
+        env: String,
+        location: String,
+        holder: Box<LockInfo>,
+    },
+    /// A remote backend's lock could not be read or written.
+    #[error("lock {location}: {reason}")]
+    Remote { location: String, reason: String },
 }
 
 /// A held lock; released on drop.
@@ -76,15 +88,10 @@ fn read_holder(path: &Path, env: &str) -> Result<LockInfo, LockError> {
     })
 }
 
-impl StateLock {
-    pub fn acquire(dir: &Path, env: &str, operation: &str) -> Result<Self, LockError> {
-        let path = lock_path(dir, env);
-        let io_err = |source| LockError::Io {
-            path: path.clone(),
-            source,
-        };
-        fs::create_dir_all(dir).map_err(io_err)?;
-        let info = LockInfo {
+impl LockInfo {
+    /// This process, about to run `operation`.
+    pub fn for_this_process(operation: &str) -> Self {
+        LockInfo {
             id: Uuid::new_v4(),
             pid: std::process::id(),
             host: hostname::get()
@@ -94,7 +101,27 @@ impl StateLock {
             started_at: OffsetDateTime::now_utc()
                 .format(&Rfc3339)
                 .unwrap_or_default(),
+        }
+    }
+
+    /// Whether the holder is known to be gone: it ran on this host and no
+    /// process has its pid any more. A holder on another host is never
+    /// known to be gone.
+    pub fn holder_is_dead_here(&self) -> bool {
+        hostname::get().is_ok_and(|h| h.to_string_lossy() == self.host.as_str())
+            && !process_alive(self.pid)
+    }
+}
+
+impl StateLock {
+    pub fn acquire(dir: &Path, env: &str, operation: &str) -> Result<Self, LockError> {
+        let path = lock_path(dir, env);
+        let io_err = |source| LockError::Io {
+            path: path.clone(),
+            source,
         };
+        fs::create_dir_all(dir).map_err(io_err)?;
+        let info = LockInfo::for_this_process(operation);
         let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {

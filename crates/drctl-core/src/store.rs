@@ -61,6 +61,14 @@ pub enum StoreError {
         reason: String,
         snapshot: PathBuf,
     },
+    /// A remote backend could not be read or written.
+    #[error("state {location}: {reason}")]
+    Remote { location: String, reason: String },
+    /// A conditional write found a state that is not the one this run read.
+    #[error(
+        "state {location} was changed by someone else since this run read it; nothing was overwritten. Check who else runs drctl on this environment (every writer should hold the lock), then run again"
+    )]
+    Conflict { location: String },
 }
 
 /// The state of one environment in a folder.

@@ -37,6 +37,14 @@ pub struct Global {
     /// Where state files and locks live.
     #[arg(long, global = true, default_value = "state", value_name = "DIR")]
     pub state_dir: PathBuf,
+    /// Keep state, journal and lock in S3 (`s3://BUCKET/PREFIX`) instead
+    /// of --state-dir; overrides the `[backend]` table of drctl.toml.
+    #[arg(long, global = true, value_name = "URL")]
+    pub backend: Option<String>,
+    /// Region of the --backend bucket (default: `[backend] region`, else
+    /// the environment's primary region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub backend_region: Option<String>,
     /// Where saved plans go.
     #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
     pub plans_dir: PathBuf,
@@ -62,6 +70,9 @@ pub enum Command {
     Graph(GraphArgs),
     /// Check drctl.toml and every environment's graph without calling AWS.
     Validate,
+    /// Move state between the local --state-dir and the S3 backend.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Remove a stale state lock left by a killed process.
     ForceUnlock(EnvArg),
     /// Write the default drctl.toml (a `dev` environment) to --config.
@@ -118,6 +129,24 @@ pub struct DrillArgs {
     /// Print the timings as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy the backend's state (S3) into --state-dir.
+    Pull(StateCopyArgs),
+    /// Copy the state of --state-dir (its change log folded in) to the backend (S3).
+    Push(StateCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StateCopyArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Overwrite a destination whose serial is higher (never one of
+    /// another lineage).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

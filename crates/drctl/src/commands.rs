@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT, Role};
+use drctl_core::backend::BackendSink;
 use drctl_core::executor::{Event, Executor};
-use drctl_core::journal::Journal;
-use drctl_core::lock;
 use drctl_core::plan::{self, Plan, PlanOperation};
 use drctl_core::planner::{plan_apply, plan_destroy};
 use drctl_core::refresh::refresh;
@@ -33,9 +32,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Drill(args) => dr::drill_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Validate => validate_cmd(g),
         Command::Init(args) => init_cmd(g, args),
+        Command::State(cmd) => crate::state_cmd::run(g, cmd).await,
         Command::ForceUnlock(args) => {
-            Config::load(&g.config)?.env(&args.env)?;
-            match lock::force_unlock(&g.state_dir, &args.env)? {
+            let session = Session::open(g, &args.env)?;
+            match session.backend.force_unlock()? {
                 Some(holder) => println!("Removed the lock of `{}` held by {holder}.", args.env),
                 None => println!("`{}` was not locked.", args.env),
             }
@@ -90,7 +90,7 @@ async fn make_plan(
     }
     let account = session.resolve_account(&mut state, verify_account).await?;
     let desired = session.desired(&account, &state)?;
-    let mut exists = exists || session.store.path().exists();
+    let mut exists = exists || session.state_exists()?;
     if refresh_first && !state.resources.is_empty() {
         let before = state.clone();
         refresh_state(session, &mut state, parallelism).await?;
@@ -210,14 +210,14 @@ async fn execute(
             }
         }
     });
-    let mut store = session.store.clone();
-    let mut journal = Journal::begin(session.store.dir(), &session.env);
+    let mut store = BackendSink(session.backend.clone());
+    let mut journal = session.backend.begin();
     let report = executor
         .run(
             &plan.changes,
             &mut state,
             &mut store,
-            &mut journal,
+            &mut *journal,
             &|e: &Event| render::progress(e),
         )
         .await;
@@ -225,7 +225,7 @@ async fn execute(
     let report = report?;
     // Intents of failed operations stay for the next run's recovery.
     if !session.has_open_intents()? {
-        Journal::remove(session.store.dir(), &session.env)?;
+        session.backend.remove_journal()?;
     }
     print!("{}", render::report(&report, verb));
     Ok(if report.is_success() {

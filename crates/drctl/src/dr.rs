@@ -163,7 +163,7 @@ fn load_targets(session: &Session) -> Result<(State, Targets)> {
         bail!(
             "`{}` has no resources in state {}: nothing to operate on; create the environment with `drctl apply --env {}`",
             session.env,
-            session.store.path().display(),
+            session.backend.location(),
             session.env
         );
     }
@@ -171,7 +171,7 @@ fn load_targets(session: &Session) -> Result<(State, Targets)> {
         anyhow!(
             "`{}` is not fully applied: state {} lacks {}; run `drctl apply --env {}`",
             session.env,
-            session.store.path().display(),
+            session.backend.location(),
             missing.join(", "),
             session.env
         )
@@ -1014,7 +1014,7 @@ async fn prepare(
     session: &Session,
     operation: &str,
     verify_account: bool,
-) -> Result<(drctl_core::lock::StateLock, State, Targets)> {
+) -> Result<(Box<dyn drctl_core::backend::HeldLock>, State, Targets)> {
     // Checked before locking, so that an environment without state gets
     // no lock file.
     load_targets(session)?;

@@ -5,6 +5,7 @@ mod commands;
 mod dr;
 mod render;
 mod session;
+mod state_cmd;
 
 use std::process::ExitCode;
 

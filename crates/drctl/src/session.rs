@@ -2,14 +2,14 @@
 //! when a command needs it) the AWS context.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use drctl_aws::AwsContext;
-use drctl_blueprint::{Blueprint, Config, EnvSettings, Role};
-use drctl_core::journal::Journal;
-use drctl_core::lock::StateLock;
+use drctl_aws::backend::{S3Backend, S3Location};
+use drctl_blueprint::{Blueprint, Config, EnvSettings, Role, parse_s3_url};
+use drctl_core::backend::{Backend, HeldLock, LocalBackend};
 use drctl_core::recovery::recover;
-use drctl_core::store::StateStore;
 use drctl_core::{DesiredGraph, State};
 use tokio::sync::OnceCell;
 
@@ -18,10 +18,15 @@ use crate::cli::Global;
 pub struct Session {
     pub env: String,
     pub settings: EnvSettings,
-    pub store: StateStore,
+    /// Where state, journal and lock live (`--backend`, `[backend]`, or
+    /// the local `--state-dir`).
+    pub backend: Arc<dyn Backend>,
+    /// Whether `backend` is the local folder.
+    pub is_local: bool,
+    pub state_dir: PathBuf,
     pub plans_dir: PathBuf,
     endpoint: Option<String>,
-    aws: OnceCell<AwsContext>,
+    aws: Arc<OnceCell<AwsContext>>,
     /// Set when stdout carries a JSON document: progress notes go to stderr.
     notes_to_stderr: std::cell::Cell<bool>,
 }
@@ -31,13 +36,52 @@ impl Session {
     pub fn open(global: &Global, env: &str) -> Result<Self> {
         let config = Config::load(&global.config)?;
         let settings = config.env(env)?.clone();
+        if let Some(region) = &global.backend_region
+            && !drctl_blueprint::config::KNOWN_REGIONS.contains(&region.as_str())
+        {
+            bail!(
+                "--backend-region: unknown AWS region `{region}`; use the state bucket's region, e.g. us-east-1"
+            );
+        }
+        let aws = Arc::new(OnceCell::new());
+        // The flag overrides the file; without either, state stays local.
+        let shared = match &global.backend {
+            Some(text) => Some((
+                parse_s3_url(text).map_err(|m| anyhow!("--backend: {m}"))?,
+                global.backend_region.clone(),
+            )),
+            None => config.backend.as_ref().map(|b| {
+                (
+                    b.url.clone(),
+                    global.backend_region.clone().or(b.region.clone()),
+                )
+            }),
+        };
+        let (backend, is_local): (Arc<dyn Backend>, bool) = match shared {
+            Some((url, region)) => (
+                Arc::new(S3Backend::new(
+                    Arc::clone(&aws),
+                    global.endpoint.clone(),
+                    S3Location {
+                        bucket: url.bucket,
+                        prefix: url.prefix,
+                        region: region.unwrap_or_else(|| settings.primary_region.clone()),
+                    },
+                    env,
+                )),
+                false,
+            ),
+            None => (Arc::new(LocalBackend::new(&global.state_dir, env)), true),
+        };
         Ok(Self {
             env: env.to_owned(),
             settings,
-            store: StateStore::new(&global.state_dir, env),
+            backend,
+            is_local,
+            state_dir: global.state_dir.clone(),
             plans_dir: global.plans_dir.clone(),
             endpoint: global.endpoint.clone(),
-            aws: OnceCell::new(),
+            aws,
             notes_to_stderr: std::cell::Cell::new(false),
         })
     }
@@ -58,7 +102,7 @@ impl Session {
 
     /// The stored state (or a new one) and whether a state file existed.
     pub fn load_state(&self) -> Result<(State, bool)> {
-        Ok(match self.store.load()? {
+        Ok(match self.backend.load()? {
             Some(s) => (s, true),
             None => (State::new(&self.env), false),
         })
@@ -66,11 +110,17 @@ impl Session {
 
     /// Writes `state` (serial bumped) as the environment's new state.
     pub fn save_state(&self, state: &mut State) -> Result<()> {
-        Ok(self.store.save(state)?)
+        Ok(self.backend.save(state)?)
     }
 
-    pub fn lock(&self, operation: &str) -> Result<StateLock> {
-        Ok(StateLock::acquire(self.store.dir(), &self.env, operation)?)
+    /// Takes the environment's lock; released when the guard is dropped.
+    pub fn lock(&self, operation: &str) -> Result<Box<dyn HeldLock>> {
+        Ok(self.backend.lock(operation)?)
+    }
+
+    /// Whether a state document exists in the backend.
+    pub fn state_exists(&self) -> Result<bool> {
+        Ok(self.backend.exists()?)
     }
 
     pub async fn aws(&self) -> &AwsContext {
@@ -96,7 +146,7 @@ impl Session {
         {
             bail!(
                 "the credentials belong to AWS account {actual}, but state {} records account {recorded}; use credentials for {recorded}",
-                self.store.path().display()
+                self.backend.location()
             );
         }
         state.account_id = Some(actual.clone());
@@ -107,8 +157,7 @@ impl Session {
     /// the lock): adopts what was created, drops what was deleted, saves
     /// state and removes the journal.
     pub async fn recover(&self, state: &mut State) -> Result<()> {
-        let dir = self.store.dir();
-        let intents = Journal::open_intents(dir, &self.env)?;
+        let intents = self.backend.open_intents()?;
         if !intents.is_empty() {
             self.note(&format!(
                 "Recovering {} operation(s) an interrupted run left unfinished...",
@@ -133,13 +182,13 @@ impl Session {
                 self.save_state(state)?;
             }
         }
-        Journal::remove(dir, &self.env)?;
+        self.backend.remove_journal()?;
         Ok(())
     }
 
     /// Whether the journal holds intents of an interrupted run.
     pub fn has_open_intents(&self) -> Result<bool> {
-        Ok(!Journal::open_intents(self.store.dir(), &self.env)?.is_empty())
+        Ok(!self.backend.open_intents()?.is_empty())
     }
 
     /// The environment's desired graph, checked against the providers,
@@ -156,7 +205,7 @@ impl Session {
             Some(name) => Role::parse(name).ok_or_else(|| {
                 anyhow!(
                     "state {} records the active role `{name}`, which is neither `primary` nor `secondary`; set `active_role` to one of them",
-                    self.store.path().display()
+                    self.backend.location()
                 )
             }),
         }

@@ -1,0 +1,5 @@
+//! State backends that live in AWS.
+
+mod s3;
+
+pub use s3::{S3Backend, S3Location, S3Lock};

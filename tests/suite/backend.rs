@@ -1,0 +1,570 @@
+//! The S3 state backend against the emulator: the conditional-write
+//! protocol through the SDK, whole runs through the binary from separate
+//! working directories, the crash sweep, and state push/pull.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use drctl_aws::backend::{S3Backend, S3Location};
+use drctl_core::backend::Backend;
+use drctl_core::journal::{Intent, IntentOp};
+use drctl_core::lock::{LockError, LockInfo};
+use drctl_core::state::{self, ResourceState, State};
+use drctl_core::store::{StateStore, StoreError};
+use drctl_tests::proxy::{FaultProxy, Faults};
+use drctl_tests::{
+    ConnectionCounter, PRIMARY, Workspace, aws, emulator, leftovers, orphans_and_duplicates,
+};
+use predicates::prelude::*;
+
+use crate::faults::{crash_sweep, text};
+
+/// A new, empty state bucket (named without any env, so the inventory of
+/// an env never lists it).
+async fn state_bucket(aws: &drctl_aws::AwsContext, purpose: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let bucket = format!(
+        "tfstate-{purpose}-{}-{nanos}",
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    aws.s3(PRIMARY)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    bucket
+}
+
+async fn object(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    match aws
+        .s3(PRIMARY)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(out) => Some(out.body.collect().await.unwrap().into_bytes().to_vec()),
+        Err(_) => None,
+    }
+}
+
+async fn keys(aws: &drctl_aws::AwsContext, bucket: &str) -> Vec<String> {
+    let out = aws
+        .s3(PRIMARY)
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+fn backend(aws: &drctl_aws::AwsContext, bucket: &str, env: &str) -> S3Backend {
+    S3Backend::new(
+        Arc::new(tokio::sync::OnceCell::new_with(Some(aws.clone()))),
+        None,
+        S3Location {
+            bucket: bucket.into(),
+            prefix: "team/payments".into(),
+            region: PRIMARY.into(),
+        },
+        env,
+    )
+}
+
+fn resource(id: &str) -> ResourceState {
+    ResourceState {
+        kind: "ssm.parameter".into(),
+        region: PRIMARY.into(),
+        id: id.into(),
+        inputs: Default::default(),
+        outputs: Default::default(),
+        dependencies: Default::default(),
+    }
+}
+
+/// A lock object as another machine's drctl would leave it.
+async fn lock_held_elsewhere(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) {
+    let mut holder = LockInfo::for_this_process("apply");
+    holder.host = "ci-runner-7".into();
+    holder.pid = 4242;
+    aws.s3(PRIMARY)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(serde_json::to_vec(&holder).unwrap()))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulator_honours_conditional_puts() {
+    let aws = aws(&emulator().endpoint).await;
+    let bucket = state_bucket(&aws, "cond").await;
+    let s3 = aws.s3(PRIMARY);
+    let put = |body: &'static str| {
+        s3.put_object()
+            .bucket(&bucket)
+            .key("k")
+            .body(ByteStream::from_static(body.as_bytes()))
+    };
+    let first = put("1").if_none_match("*").send().await.unwrap();
+    let err = put("2").if_none_match("*").send().await.unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
+    let err = put("2")
+        .if_match("\"not-the-etag\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
+    put("3")
+        .if_match(first.e_tag().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object(&aws, &bucket, "k").await.unwrap(), b"3");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_writes_are_conditional_and_a_lost_race_overwrites_nothing() {
+    let aws = aws(&emulator().endpoint).await;
+    let bucket = state_bucket(&aws, "race").await;
+    let key = "team/payments/s3-race.json";
+    let ours = backend(&aws, &bucket, "s3-race");
+    let theirs = backend(&aws, &bucket, "s3-race");
+
+    // Both find no state; only the first may create it.
+    assert!(ours.load().unwrap().is_none());
+    assert!(theirs.load().unwrap().is_none());
+    let mut mine = State::new("s3-race");
+    mine.resources
+        .insert("p/ssm.parameter/a".parse().unwrap(), resource("a"));
+    ours.save(&mut mine).unwrap();
+    let mut other = State::new("s3-race");
+    let err = theirs.save(&mut other).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains("nothing was overwritten"), "{err}");
+    assert_eq!(other.serial, 0, "a failed write leaves the serial alone");
+
+    // The other reads, then we write: its next write is refused and our
+    // state is intact.
+    let mut seen = theirs.load().unwrap().unwrap();
+    let a2: drctl_core::Address = "p/ssm.parameter/b".parse().unwrap();
+    mine.resources.insert(a2.clone(), resource("b"));
+    ours.record(&mut mine, &a2).unwrap();
+    let written = object(&aws, &bucket, key).await.unwrap();
+    seen.resources.clear();
+    let err = theirs.save(&mut seen).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(object(&aws, &bucket, key).await.unwrap(), written);
+    let stored = state::decode(&written).unwrap();
+    assert_eq!(stored, mine);
+    assert_eq!(stored.serial, 2);
+
+    // A write out of band (another tool) between our read and our write.
+    let mut edited = written.clone();
+    edited.extend_from_slice(b"\n");
+    aws.s3(PRIMARY)
+        .put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(ByteStream::from(edited.clone()))
+        .send()
+        .await
+        .unwrap();
+    let err = ours.save(&mut mine).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert_eq!(mine.serial, 2);
+    assert_eq!(object(&aws, &bucket, key).await.unwrap(), edited);
+
+    // The first write of a process kept the state it found as the backup.
+    let backup = object(&aws, &bucket, &format!("{key}.backup"))
+        .await
+        .expect("a backup object");
+    assert_eq!(state::decode(&backup).unwrap().serial, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lock_and_the_journal_live_in_s3() {
+    let aws = aws(&emulator().endpoint).await;
+    let bucket = state_bucket(&aws, "lock").await;
+    let one = backend(&aws, &bucket, "s3-lock");
+    let two = backend(&aws, &bucket, "s3-lock");
+
+    let held = one.lock("apply").unwrap();
+    let err = two.lock("destroy").unwrap_err();
+    let LockError::HeldRemote { holder, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(holder.id, held.info().id);
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
+    assert!(message.contains("force-unlock --env s3-lock"), "{message}");
+    drop(held);
+    assert!(keys(&aws, &bucket).await.is_empty(), "released on drop");
+    let held = two.lock("destroy").unwrap();
+    let removed = one.force_unlock().unwrap().unwrap();
+    assert_eq!(removed.id, held.info().id);
+    assert!(one.force_unlock().unwrap().is_none());
+
+    // A lock left by a process that died on this host is taken over;
+    // one held on another machine is not.
+    let mut dead = LockInfo::for_this_process("apply");
+    dead.pid = 4_194_305;
+    aws.s3(PRIMARY)
+        .put_object()
+        .bucket(&bucket)
+        .key("team/payments/s3-lock.lock")
+        .body(ByteStream::from(serde_json::to_vec(&dead).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let taken = one.lock("apply").unwrap();
+    assert_ne!(taken.info().id, dead.id);
+    drop(taken);
+    lock_held_elsewhere(&aws, &bucket, "team/payments/s3-lock.lock").await;
+    let err = one.lock("apply").unwrap_err().to_string();
+    assert!(err.contains("ci-runner-7"), "{err}");
+    one.force_unlock().unwrap();
+
+    // Intents are objects, listed in the order they were recorded.
+    let intent = |name: &str| Intent {
+        id: 0,
+        op: IntentOp::Create,
+        address: format!("p/ssm.parameter/{name}").parse().unwrap(),
+        region: PRIMARY.into(),
+        inputs: Default::default(),
+        resource_id: None,
+        dependencies: Default::default(),
+    };
+    let mut journal = one.begin();
+    let mut recorded = Vec::new();
+    for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"] {
+        let mut i = intent(name);
+        journal.record(&mut i).unwrap();
+        recorded.push(i);
+    }
+    journal.clear(recorded[1].id).unwrap();
+    recorded.remove(1);
+    assert_eq!(two.open_intents().unwrap(), recorded);
+    two.remove_journal().unwrap();
+    assert!(one.open_intents().unwrap().is_empty());
+    assert!(keys(&aws, &bucket).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_env_runs_on_the_s3_backend_and_writes_nothing_locally() {
+    let aws = aws(&emulator().endpoint).await;
+    let bucket = state_bucket(&aws, "full").await;
+    let url = format!("s3://{bucket}/team");
+    let ws = Workspace::new(
+        "s3-full",
+        "primary_cidr = \"10.82.0.0/16\"\nsecondary_cidr = \"10.83.0.0/16\"",
+    )
+    .with_backend(&url);
+    ws.drctl(&["apply", "--auto-approve"]).assert().success();
+    let bytes = object(&aws, &bucket, "team/s3-full.json")
+        .await
+        .expect("the state object");
+    let applied = state::decode(&bytes).expect("a valid state document");
+    assert_eq!(applied.resources.len(), 141);
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let problems = orphans_and_duplicates(&aws, &ws.env, &json).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(
+        keys(&aws, &bucket).await,
+        vec!["team/s3-full.json", "team/s3-full.json.backup"],
+        "no lock and no journal left once the apply is done"
+    );
+    ws.drctl(&["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No changes"));
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+    let left = leftovers(&aws, &ws.env).await;
+    assert!(left.is_empty(), "{left:#?}");
+    let destroyed =
+        state::decode(&object(&aws, &bucket, "team/s3-full.json").await.unwrap()).unwrap();
+    assert!(destroyed.resources.is_empty());
+    assert_eq!(destroyed.lineage, applied.lineage);
+    assert!(destroyed.serial > applied.serial);
+    assert!(
+        !ws.path("state").exists(),
+        "nothing is written to the local state dir"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_working_directories_contend_for_one_s3_lock() {
+    // Latency keeps the first apply busy long enough to be overlapped.
+    let proxy = FaultProxy::start(
+        &emulator().endpoint,
+        Faults {
+            rate: 0.0,
+            latency: Duration::from_millis(150),
+            seed: 1,
+            reject_ec2_action: None,
+        },
+    )
+    .await;
+    let aws = aws(&emulator().endpoint).await;
+    let bucket = state_bucket(&aws, "two").await;
+    let url = format!("s3://{bucket}/shared");
+    let settings = "primary_cidr = \"10.84.0.0/16\"\nsecondary_cidr = \"10.85.0.0/16\"";
+    let alice = Workspace::with_endpoint("s3-two", settings, &proxy.endpoint).with_backend(&url);
+    let bob = Workspace::with_endpoint("s3-two", settings, &proxy.endpoint).with_backend(&url);
+    assert_ne!(alice.dir.path(), bob.dir.path());
+
+    let mut first = alice.spawn(&["apply", "--auto-approve"], std::process::Stdio::null());
+    let lock_key = "shared/s3-two.lock";
+    let s3 = aws.s3(PRIMARY);
+    let mut lock_seen = false;
+    for _ in 0..600 {
+        if s3
+            .head_object()
+            .bucket(&bucket)
+            .key(lock_key)
+            .send()
+            .await
+            .is_ok()
+        {
+            lock_seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(lock_seen, "the first apply took the lock");
+    bob.drctl(&["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "locked by pid {}",
+            first.id()
+        )))
+        .stderr(predicate::str::contains(format!(
+            "s3://{bucket}/{lock_key}"
+        )))
+        .stderr(predicate::str::contains("with the same backend"));
+    assert!(
+        first.wait().unwrap().success(),
+        "the first apply is undisturbed"
+    );
+    // Bob sees what Alice applied, from his own directory.
+    bob.drctl(&["plan", "--detailed-exitcode"]).assert().code(0);
+
+    // A lock held on another machine: refused, then broken from Bob's
+    // directory, which names who held it.
+    lock_held_elsewhere(&aws, &bucket, lock_key).await;
+    bob.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("pid 4242 on host ci-runner-7"));
+    bob.drctl(&["force-unlock"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "held by pid 4242 on host ci-runner-7",
+        ));
+    bob.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+    assert!(leftovers(&aws, "s3-two").await.is_empty());
+    assert!(!alice.path("state").exists() && !bob.path("state").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_sweep_against_the_s3_backend_converges() {
+    let proxy = FaultProxy::start(&emulator().endpoint, Faults::none()).await;
+    let aws = aws(&emulator().endpoint).await;
+    let bucket = state_bucket(&aws, "sweep").await;
+    let ws = Workspace::with_endpoint(
+        "s3-sweep",
+        "primary_cidr = \"10.86.0.0/16\"\nsecondary_cidr = \"10.87.0.0/16\"",
+        &proxy.endpoint,
+    )
+    .with_backend(&format!("s3://{bucket}/sweep"));
+    crash_sweep(&ws, &proxy).await;
+    assert!(!ws.path("state").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_push_and_pull_check_lineage_serial_and_lock() {
+    let aws = aws(&emulator().endpoint).await;
+    let bucket = state_bucket(&aws, "push").await;
+    let url = format!("s3://{bucket}/moved");
+    let env = "s3-push";
+    let key = "moved/s3-push.json";
+    let here = Workspace::new(env, "").with_backend(&url);
+    let there = Workspace::new(env, "").with_backend(&url);
+
+    // A local state whose last change is only in the change log.
+    let store = StateStore::new(here.path("state"), env);
+    let mut before = State::new(env);
+    let a: drctl_core::Address = "p/ssm.parameter/a".parse().unwrap();
+    let b: drctl_core::Address = "p/ssm.parameter/b".parse().unwrap();
+    before.resources.insert(a.clone(), resource("a"));
+    store.record(&mut before, &a).unwrap();
+    before.resources.insert(b.clone(), resource("b"));
+    store.record(&mut before, &b).unwrap();
+    assert!(store.log_path().exists());
+
+    here.drctl(&["state", "push"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 resources, serial 3"));
+    assert!(!store.log_path().exists(), "the log was folded first");
+    let local = store.load().unwrap().unwrap();
+    assert_eq!(local.serial, 3);
+    let pushed = state::decode(&object(&aws, &bucket, key).await.unwrap()).unwrap();
+    assert_eq!(pushed, local, "the change log went along");
+
+    // Pulled from another directory.
+    there.drctl(&["state", "pull"]).assert().success();
+    let pulled_store = StateStore::new(there.path("state"), env);
+    let pulled = pulled_store.load().unwrap().unwrap();
+    assert_eq!(pulled, local);
+    there
+        .drctl(&["state", "pull"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing to copy"));
+
+    // Another history is refused, even with --force.
+    let stranger = Workspace::new(env, "").with_backend(&url);
+    let mut unrelated = State::new(env);
+    StateStore::new(stranger.path("state"), env)
+        .save(&mut unrelated)
+        .unwrap();
+    for args in [&["state", "push"][..], &["state", "push", "--force"]] {
+        stranger
+            .drctl(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("another state history"));
+    }
+
+    // An older copy is refused unless forced.
+    let mut newer = local.clone();
+    newer.resources.remove(&a);
+    store.record(&mut newer, &a).unwrap();
+    here.drctl(&["state", "push"]).assert().success();
+    let newer = store.load().unwrap().unwrap();
+    there
+        .drctl(&["state", "push"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "is at serial {}",
+            newer.serial
+        )))
+        .stderr(predicate::str::contains("--force"));
+    assert_eq!(
+        state::decode(&object(&aws, &bucket, key).await.unwrap()).unwrap(),
+        newer
+    );
+    there
+        .drctl(&["state", "push", "--force"])
+        .assert()
+        .success();
+    let forced = state::decode(&object(&aws, &bucket, key).await.unwrap()).unwrap();
+    assert_eq!(forced.resources, pulled.resources);
+    assert_eq!(
+        forced.serial,
+        newer.serial + 1,
+        "newer than what it replaced"
+    );
+    assert_eq!(pulled_store.load().unwrap().unwrap().serial, pulled.serial);
+
+    // A locked destination is refused, naming the holder.
+    lock_held_elsewhere(&aws, &bucket, "moved/s3-push.lock").await;
+    here.drctl(&["state", "push", "--force"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ci-runner-7"));
+    assert_eq!(
+        state::decode(&object(&aws, &bucket, key).await.unwrap()).unwrap(),
+        forced
+    );
+    here.drctl(&["force-unlock"]).assert().success();
+
+    // Without a shared backend there is nothing to move.
+    let mut lonely = Workspace::new(env, "");
+    lonely.backend = None;
+    lonely
+        .drctl(&["state", "pull"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--backend s3://BUCKET/PREFIX"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_state_bucket_says_how_to_create_it() {
+    let ws = Workspace::new("s3-nobucket", "").with_backend("s3://tfstate-never-created/x");
+    ws.drctl(&["plan"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "aws s3 mb s3://tfstate-never-created --region us-east-1",
+        ));
+}
+
+#[test]
+fn bad_backend_settings_are_refused_before_any_api_call() {
+    let counter = ConnectionCounter::start();
+    let ws = Workspace::with_endpoint("s3-bad", "", &counter.endpoint);
+    let mut flag = ws.drctl(&["plan", "--backend", "https://team-state/x"]);
+    let o = flag.output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("--backend: `https://team-state/x` is not an S3 URL"),
+        "{}",
+        text(&o)
+    );
+    ws.drctl(&[
+        "plan",
+        "--backend",
+        "s3://team-state/x",
+        "--backend-region",
+        "mars-1",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains(
+        "--backend-region: unknown AWS region `mars-1`",
+    ));
+    for (table, says) in [
+        (
+            "[backend]\nurl = \"s3://Team_State\"\n",
+            "drctl.toml: `backend.url`: `Team_State` is not a valid S3 bucket name",
+        ),
+        (
+            "[backend]\nurl = \"s3://team-state\"\nbuckit = \"x\"\n",
+            "drctl.toml: `backend.buckit`: unknown key",
+        ),
+    ] {
+        std::fs::write(ws.path("drctl.toml"), format!("{table}[env.s3-bad]\n")).unwrap();
+        ws.drctl(&["apply", "--auto-approve"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(says));
+    }
+    assert_eq!(counter.connections(), 0);
+}
