@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet};
 use drctl_core::ProviderError;
 
 use crate::clients::AwsContext;
@@ -36,52 +36,14 @@ async fn record_sets(
     ty: &str,
     set_identifiers: &[&str],
 ) -> Result<Vec<Option<ResourceRecordSet>>, ProviderError> {
-    let client = ctx.route53();
-    let wanted = bare(name);
-    let mut found_sets: Vec<Option<ResourceRecordSet>> = vec![None; set_identifiers.len()];
-    let mut next = (name.to_owned(), RrType::from(ty), None::<String>);
-    loop {
-        let page = client
-            .list_resource_record_sets()
-            .hosted_zone_id(zone)
-            .start_record_name(&next.0)
-            .start_record_type(next.1.clone())
-            .set_start_record_identifier(next.2.clone())
-            .send()
-            .await
-            .map_err(|e| api_error("route53:ListResourceRecordSets", e))?;
-        // Listed in order from the start name and type: the first other
-        // name or type ends the search.
-        for r in page.resource_record_sets() {
-            if bare(&r.name) != wanted || r.r#type.as_str() != ty {
-                return Ok(found_sets);
-            }
-            if let Some(i) = set_identifiers
-                .iter()
-                .position(|s| r.set_identifier() == Some(*s))
-            {
-                found_sets[i] = Some(r.clone());
-            }
-        }
-        match (
-            page.is_truncated(),
-            page.next_record_name(),
-            page.next_record_type(),
-        ) {
-            (true, Some(n), Some(t)) => {
-                next = (
-                    n.to_owned(),
-                    t.clone(),
-                    page.next_record_identifier().map(str::to_owned),
-                )
-            }
-            _ => return Ok(found_sets),
-        }
-    }
-}
-
-fn bare(name: &str) -> String {
-    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+    crate::route53::record::record_sets(&ctx.route53(), zone, name, ty, set_identifiers)
+        .await?
+        .ok_or_else(|| {
+            ProviderError::new(
+                "route53:ListResourceRecordSets",
+                format!("hosted zone {zone} does not exist"),
+            )
+        })
 }
 
 /// The weights of the record sets `set_identifiers` of `name`/`ty`.

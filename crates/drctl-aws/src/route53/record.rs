@@ -135,12 +135,27 @@ async fn change(
 
 /// The record set with this name, type and set identifier, if any.
 async fn find(client: &Client, k: &Key<'_>) -> Result<Option<ResourceRecordSet>, ProviderError> {
-    let name = bare(k.name);
-    let mut next = (k.name.to_owned(), RrType::from(k.ty), None::<String>);
+    let sets = record_sets(client, k.zone, k.name, k.ty, &[k.ident]).await?;
+    Ok(sets.and_then(|mut s| s.pop().flatten()))
+}
+
+/// The record sets named `name` of type `ty` in `zone` with these set
+/// identifiers, in the same order (`None` for one that does not exist);
+/// `None` when the zone itself is gone.
+pub(crate) async fn record_sets(
+    client: &Client,
+    zone: &str,
+    name: &str,
+    ty: &str,
+    set_identifiers: &[&str],
+) -> Result<Option<Vec<Option<ResourceRecordSet>>>, ProviderError> {
+    let wanted = bare(name);
+    let mut sets: Vec<Option<ResourceRecordSet>> = vec![None; set_identifiers.len()];
+    let mut next = (name.to_owned(), RrType::from(ty), None::<String>);
     loop {
         let result = client
             .list_resource_record_sets()
-            .hosted_zone_id(k.zone)
+            .hosted_zone_id(zone)
             .start_record_name(&next.0)
             .start_record_type(next.1.clone())
             .set_start_record_identifier(next.2.clone())
@@ -150,13 +165,16 @@ async fn find(client: &Client, k: &Key<'_>) -> Result<Option<ResourceRecordSet>,
             return Ok(None);
         };
         // Listed in order from the start name and type: the first other
-        // name or type means there is no such record set.
+        // name or type ends the search.
         for r in page.resource_record_sets() {
-            if bare(&r.name) != name || r.r#type.as_str() != k.ty {
-                return Ok(None);
+            if bare(&r.name) != wanted || r.r#type.as_str() != ty {
+                return Ok(Some(sets));
             }
-            if r.set_identifier() == Some(k.ident) {
-                return Ok(Some(r.clone()));
+            if let Some(i) = set_identifiers
+                .iter()
+                .position(|s| r.set_identifier() == Some(*s))
+            {
+                sets[i] = Some(r.clone());
             }
         }
         match (
@@ -171,7 +189,7 @@ async fn find(client: &Client, k: &Key<'_>) -> Result<Option<ResourceRecordSet>,
                     page.next_record_identifier().map(str::to_owned),
                 )
             }
-            _ => return Ok(None),
+            _ => return Ok(Some(sets)),
         }
     }
 }
