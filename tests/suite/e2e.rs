@@ -3,33 +3,26 @@
 use drctl_tests::{Workspace, aws, leftovers};
 use predicates::prelude::*;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn plan_apply_noop_update_destroy_leaves_nothing() {
-    let ws = Workspace::new(
-        "e2e-slice",
-        "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"",
-    );
-
-    // A fresh plan lists every resource and exits 2 with --detailed-exitcode.
-    ws.drctl(&["plan", "--detailed-exitcode"])
+/// A fresh plan of `count` resources (exit 2 with --detailed-exitcode),
+/// its apply, then no changes with and without reading everything back.
+/// Returns the first plan's text.
+fn create_from_nothing(ws: &Workspace, count: usize) -> String {
+    let plan = ws
+        .drctl(&["plan", "--detailed-exitcode"])
         .assert()
         .code(2)
-        .stdout(predicate::str::contains(
-            "Plan: 141 to add, 0 to change, 0 to destroy.",
-        ))
-        .stdout(predicate::str::contains(
-            "+ primary/ec2.vpc/payment (us-east-1)",
-        ))
-        .stdout(predicate::str::contains("(known after apply)"));
-
+        .stdout(predicate::str::contains(format!(
+            "Plan: {count} to add, 0 to change, 0 to destroy."
+        )))
+        .get_output()
+        .stdout
+        .clone();
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            "141 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped",
-        ));
-
-    // In sync, with and without reading everything back.
+        .stdout(predicate::str::contains(format!(
+            "{count} created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped"
+        )));
     ws.drctl(&["plan", "--detailed-exitcode"])
         .assert()
         .code(0)
@@ -37,6 +30,19 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(0);
+    String::from_utf8(plan).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_apply_noop_update_destroy_leaves_nothing() {
+    let ws = Workspace::new(
+        "e2e-slice",
+        "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"",
+    );
+
+    let plan = create_from_nothing(&ws, 141);
+    assert!(plan.contains("+ primary/ec2.vpc/payment (us-east-1)"));
+    assert!(plan.contains("(known after apply)"));
 
     // State: versioned, 0600, one entry per resource, no lock left.
     let state: serde_json::Value =
@@ -349,28 +355,10 @@ async fn without_databases_and_functions_plan_apply_noop_destroy() {
         "e2e-lean",
         "primary_cidr = \"10.44.0.0/16\"\nsecondary_cidr = \"10.45.0.0/16\"\ndatabases_and_functions = false",
     );
-    ws.drctl(&["plan", "--detailed-exitcode"])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::contains(
-            "Plan: 98 to add, 0 to change, 0 to destroy.",
-        ))
-        .stdout(predicate::str::contains("rds.").not())
-        .stdout(predicate::str::contains("lambda.").not())
-        .stdout(predicate::str::contains("dynamodb.table").not());
-    ws.drctl(&["apply", "--auto-approve"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "98 created, 0 updated, 0 replaced, 0 deleted, 0 failed, 0 skipped",
-        ));
-    ws.drctl(&["plan", "--detailed-exitcode"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("No changes."));
-    ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
-        .assert()
-        .code(0);
+    let plan = create_from_nothing(&ws, 98);
+    for left_out in ["rds.", "lambda.", "dynamodb.table"] {
+        assert!(!plan.contains(left_out), "{left_out} is in the plan");
+    }
 
     let aws = aws(&ws.endpoint).await;
     let state: serde_json::Value =
