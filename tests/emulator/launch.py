@@ -12,9 +12,7 @@ by `extensions.apply()` before the server starts; each is documented there.
 
 import argparse
 import os
-import signal
 import sys
-import threading
 
 # AWS-managed IAM policies (e.g. AWSLambdaVPCAccessExecutionRole) exist in
 # moto only with this set.
@@ -24,6 +22,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E4
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import extensions  # noqa: E402
+import lifetime  # noqa: E402
 
 
 def main() -> None:
@@ -37,18 +36,7 @@ def main() -> None:
     _, port = server.get_host_and_port()
     print(f"PORT {port}", flush=True)
 
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-
-    def watch_stdin() -> None:
-        try:
-            while sys.stdin.buffer.read(4096):
-                pass
-        finally:
-            done.set()
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    done = lifetime.release_event()
     done.wait()
     server.stop()
 

@@ -24,9 +24,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lifetime  # noqa: E402
 
 # LocalStack's startup is measured at ~20 s on a 2-core machine; a cold
 # start with every service plugin loaded stays well below this.
@@ -95,18 +97,7 @@ def main() -> None:
             pass
         shutil.rmtree(root, ignore_errors=True)
 
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-
-    def watch_stdin() -> None:
-        try:
-            while sys.stdin.buffer.read(4096):
-                pass
-        finally:
-            done.set()
-
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    done = lifetime.release_event()
 
     started = time.monotonic()
     while not healthy(port):

@@ -37,6 +37,14 @@ impl Faults {
             reject_ec2_action: None,
         }
     }
+
+    /// No faults, only `latency` on every request (to widen timing windows).
+    pub fn slow(latency: Duration) -> Faults {
+        Faults {
+            latency,
+            ..Faults::none()
+        }
+    }
 }
 
 #[derive(Default, Debug)]

@@ -316,12 +316,7 @@ async fn two_working_directories_contend_for_one_s3_lock() {
     // Latency keeps the first apply busy long enough to be overlapped.
     let proxy = FaultProxy::start(
         &emulator().endpoint,
-        Faults {
-            rate: 0.0,
-            latency: Duration::from_millis(150),
-            seed: 1,
-            reject_ec2_action: None,
-        },
+        Faults::slow(Duration::from_millis(150)),
     )
     .await;
     let aws = aws(&emulator().endpoint).await;

@@ -263,12 +263,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
     // Latency keeps the first apply busy long enough to be overlapped.
     let proxy = FaultProxy::start(
         &emulator().endpoint,
-        Faults {
-            rate: 0.0,
-            latency: Duration::from_millis(150),
-            seed: 1,
-            reject_ec2_action: None,
-        },
+        Faults::slow(Duration::from_millis(150)),
     )
     .await;
     let ws = Workspace::with_endpoint(
@@ -413,12 +408,7 @@ async fn kill_9_at_random_moments_then_apply_converges() {
     // A little latency spreads the apply over a few seconds.
     let proxy = FaultProxy::start(
         &emulator().endpoint,
-        Faults {
-            rate: 0.0,
-            latency: Duration::from_millis(20),
-            seed: 1,
-            reject_ec2_action: None,
-        },
+        Faults::slow(Duration::from_millis(20)),
     )
     .await;
     let ws = Workspace::with_endpoint(

@@ -90,12 +90,7 @@ async fn main() {
     let emulator = Emulator::start();
     let proxy = FaultProxy::start(
         &emulator.endpoint,
-        Faults {
-            rate: 0.0,
-            latency: Duration::from_millis(latency_ms),
-            seed: 1,
-            reject_ec2_action: None,
-        },
+        Faults::slow(Duration::from_millis(latency_ms)),
     )
     .await;
     // One unmeasured round first: the emulator loads each service's
