@@ -225,6 +225,44 @@ impl RunLog {
         timed
     }
 
+    /// The lines after a run's summary: the slowest operations and the
+    /// critical path, with their durations.
+    pub fn durations(&self, slowest: usize) -> String {
+        let secs = |d: Duration| format!("{:.2}s", d.as_secs_f64());
+        let mut out = String::new();
+        let top = self.slowest(slowest);
+        if top.is_empty() {
+            return out;
+        }
+        out.push_str("Slowest operations:\n");
+        for o in top {
+            out.push_str(&format!(
+                "  {:>8}  {} ({})\n",
+                secs(o.duration().unwrap_or_default()),
+                o.address,
+                o.action_label()
+            ));
+        }
+        let path = self.critical_path();
+        if let (Some(first), Some(last)) = (path.first(), path.last()) {
+            let span = self.ops[*last]
+                .end
+                .unwrap_or_default()
+                .saturating_sub(self.ops[*first].start.unwrap_or_default());
+            let chain: Vec<String> = path
+                .iter()
+                .map(|&i| self.ops[i].address.to_string())
+                .collect();
+            out.push_str(&format!(
+                "Critical path ({} operations, {}): {}\n",
+                path.len(),
+                secs(span),
+                chain.join(" -> ")
+            ));
+        }
+        out
+    }
+
     /// The JSON report of `drctl apply --json` / `destroy --json`
     /// (docs/json-output.md).
     pub fn to_json(&self, env: &str, operation: &str, report: &Report) -> serde_json::Value {
@@ -381,6 +419,17 @@ pub(crate) mod tests {
         assert_eq!(
             slowest,
             ["primary/rds.cluster/db", "primary/lambda.function/api"]
+        );
+    }
+
+    #[test]
+    fn durations_name_the_slowest_and_the_critical_path() {
+        assert_eq!(
+            finished_run().durations(2),
+            "Slowest operations:\n\
+             \x20    0.70s  primary/rds.cluster/db (create)\n\
+             \x20    0.30s  primary/lambda.function/api (create)\n\
+             Critical path (3 operations, 0.90s): primary/ec2.vpc/main -> primary/ec2.subnet/a -> primary/rds.cluster/db\n"
         );
     }
 

@@ -1,9 +1,13 @@
 //! The `drctl` command line.
 
+mod bootstrap;
 mod cli;
 mod commands;
+mod output;
+mod progress;
 mod render;
 mod session;
+mod ui;
 
 use std::process::ExitCode;
 
