@@ -106,6 +106,9 @@ pub struct AttributeChange {
 pub enum AfterValue {
     Known(serde_json::Value),
     KnownAfterApply,
+    /// A map some of whose members are known now and others only after
+    /// apply: the plan shows the known ones instead of hiding the whole map.
+    Partial(BTreeMap<String, AfterValue>),
     Removed,
 }
 

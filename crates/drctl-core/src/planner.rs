@@ -11,6 +11,7 @@ use crate::graph::DesiredGraph;
 use crate::plan::{Action, AfterValue, AttributeChange, ResourceChange};
 use crate::provider::SchemaSource;
 use crate::state::State;
+use crate::value::Value;
 
 /// Plans the changes that turn `state` into `desired`. Addresses in state
 /// but no longer desired are deleted. `desired` must have passed
@@ -53,7 +54,7 @@ pub fn plan_apply(
                     .map(|(name, v)| AttributeChange {
                         name: name.clone(),
                         before: None,
-                        after: after_value(v.resolve(&lookup).ok()),
+                        after: after_value(v, &lookup),
                         forces_replacement: false,
                     })
                     .collect();
@@ -73,7 +74,8 @@ pub fn plan_apply(
                     spec.inputs.keys().chain(prior.inputs.keys()).collect();
                 for name in names {
                     let before = prior.inputs.get(name);
-                    let after = spec.inputs.get(name).map(|v| v.resolve(&lookup).ok());
+                    let desired = spec.inputs.get(name);
+                    let after = desired.map(|v| v.resolve(&lookup).ok());
                     let differs = match &after {
                         None => true,
                         Some(None) => true,
@@ -85,9 +87,9 @@ pub fn plan_apply(
                     attributes.push(AttributeChange {
                         name: name.clone(),
                         before: before.cloned(),
-                        after: match after {
+                        after: match desired {
                             None => AfterValue::Removed,
-                            Some(v) => after_value(v),
+                            Some(v) => after_value(v, &lookup),
                         },
                         forces_replacement: schema.is_some_and(|s| s.forces_replacement(name)),
                     });
@@ -157,10 +159,21 @@ fn delete_change(
     }
 }
 
-fn after_value(v: Option<serde_json::Value>) -> AfterValue {
-    match v {
-        Some(v) => AfterValue::Known(v),
-        None => AfterValue::KnownAfterApply,
+/// What `v` will be after apply as far as it is known now: a map with
+/// unknown members keeps its known ones.
+fn after_value(
+    v: &Value,
+    lookup: &dyn Fn(&crate::address::Reference) -> Option<serde_json::Value>,
+) -> AfterValue {
+    match (v.resolve(lookup), v) {
+        (Ok(known), _) => AfterValue::Known(known),
+        (Err(_), Value::Map(members)) => AfterValue::Partial(
+            members
+                .iter()
+                .map(|(k, m)| (k.clone(), after_value(m, lookup)))
+                .collect(),
+        ),
+        (Err(_), _) => AfterValue::KnownAfterApply,
     }
 }
 
@@ -324,6 +337,44 @@ mod tests {
             }]
         );
         assert_eq!(action_of(&changes, "p/t.sub/a"), Action::NoOp);
+    }
+
+    #[test]
+    fn map_with_an_unknown_member_keeps_its_known_members() {
+        let desired = DesiredGraph::new(vec![
+            ResourceSpec::new(addr("p/t.net/main"), "r1").input("cidr", "10.0.0.0/16"),
+            ResourceSpec::new(addr("p/t.sub/a"), "r1").input(
+                "tags",
+                Value::Map(BTreeMap::from([
+                    ("team".to_string(), Value::str("payments")),
+                    ("net".to_string(), addr("p/t.net/main").output("id").into()),
+                ])),
+            ),
+        ])
+        .unwrap();
+        let changes = plan_apply(&desired, &State::new("dev"), &schemas());
+        let sub = changes
+            .iter()
+            .find(|c| c.address == addr("p/t.sub/a"))
+            .unwrap();
+        assert_eq!(
+            sub.attributes[0].after,
+            AfterValue::Partial(BTreeMap::from([
+                ("net".to_string(), AfterValue::KnownAfterApply),
+                ("team".to_string(), AfterValue::Known(json!("payments"))),
+            ]))
+        );
+        // The plan document keeps the shape through its codec.
+        let plan = crate::plan::Plan::new(
+            crate::PlanOperation::Apply,
+            &State::new("dev"),
+            false,
+            changes,
+        );
+        assert_eq!(
+            crate::plan::decode(&crate::plan::encode(&plan)).unwrap(),
+            plan
+        );
     }
 
     #[test]

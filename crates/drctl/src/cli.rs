@@ -54,6 +54,12 @@ pub struct Global {
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// No colour, even on a terminal (NO_COLOR does the same).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Apply and destroy print only failures and the final summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +92,12 @@ pub enum Command {
     Failback(FailbackArgs),
     /// Fail a non-production environment over and back, timing each step.
     Drill(DrillArgs),
+    /// Print the environment's endpoints and names (API URLs, hosted zone,
+    /// global cluster, buckets, table).
+    Output(OutputArgs),
+    /// Add a new environment to drctl.toml, validate and plan it, and
+    /// apply it with --apply.
+    Bootstrap(BootstrapArgs),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +105,18 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub env: EnvArg,
     /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// One output, printed bare (for scripts).
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Print as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -150,6 +174,29 @@ pub struct StateCopyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Name of the new environment.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    #[arg(long, value_name = "REGION")]
+    pub primary_region: Option<String>,
+    #[arg(long, value_name = "REGION")]
+    pub secondary_region: Option<String>,
+    #[arg(long, value_name = "CIDR")]
+    pub primary_cidr: Option<String>,
+    #[arg(long, value_name = "CIDR")]
+    pub secondary_cidr: Option<String>,
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Apply the plan after writing the environment.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct InitArgs {
     /// Overwrite an existing file.
     #[arg(long)]
@@ -204,6 +251,12 @@ pub struct ApplyArgs {
     /// the session table, buckets).
     #[arg(long)]
     pub allow_data_loss: bool,
+    /// Print a JSON report of the run on stdout (needs --auto-approve).
+    #[arg(long)]
+    pub json: bool,
+    /// Write a Gantt chart of the run's operations to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +273,12 @@ pub struct DestroyArgs {
     /// Most provider operations in flight at once.
     #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N", value_parser = parse_parallelism)]
     pub parallelism: usize,
+    /// Print a JSON report of the run on stdout (needs --auto-approve).
+    #[arg(long)]
+    pub json: bool,
+    /// Write a Gantt chart of the run's operations to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +293,7 @@ pub struct ShowArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum GraphFormat {
     Dot,
+    Mermaid,
 }
 
 #[derive(Debug, Args)]

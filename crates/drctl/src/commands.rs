@@ -11,15 +11,18 @@ use drctl_core::plan::{self, Plan, PlanOperation};
 use drctl_core::planner::{plan_apply, plan_destroy};
 use drctl_core::refresh::refresh;
 use drctl_core::{State, write_atomic};
+use drctl_view::run::RunLog;
 
 use crate::cli::{
     ApplyArgs, Cli, Command, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, ShowArgs,
 };
+use crate::progress::{Progress, Sink};
 use crate::session::{Session, desired_graph};
 use crate::{dr, render};
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
+    crate::ui::init(g);
     match cli.command {
         Command::Plan(args) => plan_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Apply(args) => apply_cmd(&Session::open(g, &args.env.env)?, args).await,
@@ -33,6 +36,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate => validate_cmd(g),
         Command::Init(args) => init_cmd(g, args),
         Command::State(cmd) => crate::state_cmd::run(g, cmd).await,
+        Command::Output(args) => crate::output::output_cmd(&Session::open(g, &args.env.env)?, args),
+        Command::Bootstrap(args) => crate::bootstrap::bootstrap_cmd(g, args).await,
         Command::ForceUnlock(args) => {
             let session = Session::open(g, &args.env)?;
             match session.backend.force_unlock()? {
@@ -106,7 +111,7 @@ async fn make_plan(
     ))
 }
 
-async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCode> {
+pub(crate) async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCode> {
     if args.json {
         session.notes_to_stderr();
     }
@@ -187,12 +192,20 @@ pub(crate) fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
+/// How a run reports itself besides the progress lines.
+struct RunOutputs<'a> {
+    /// A JSON report on stdout; everything else goes to stderr.
+    json: bool,
+    timeline: Option<&'a std::path::Path>,
+}
+
 async fn execute(
     session: &Session,
     plan: &Plan,
     mut state: State,
     parallelism: usize,
     verb: &str,
+    outputs: RunOutputs<'_>,
 ) -> Result<ExitCode> {
     let providers = drctl_aws::providers(session.aws().await);
     let executor = Executor::new(providers, &session.env, parallelism);
@@ -212,22 +225,46 @@ async fn execute(
     });
     let mut store = BackendSink(session.backend.clone());
     let mut journal = session.backend.begin();
+    let ui = crate::ui::get();
+    let sink = if outputs.json {
+        Sink::Stderr
+    } else {
+        Sink::Stdout
+    };
+    let progress = Progress::new(RunLog::new(&plan.changes, &state), ui, sink);
     let report = executor
         .run(
             &plan.changes,
             &mut state,
             &mut store,
             &mut *journal,
-            &|e: &Event| render::progress(e),
+            &|e: &Event| progress.observe(e),
         )
         .await;
     interrupts.abort();
+    let mut log = progress.into_log();
     let report = report?;
+    log.finish(&report);
     // Intents of failed operations stay for the next run's recovery.
     if !session.has_open_intents()? {
         session.backend.remove_journal()?;
     }
-    print!("{}", render::report(&report, verb));
+    let summary = format!("{}{}", render::report(&report, verb), log.durations(5));
+    if let Some(path) = outputs.timeline {
+        let title = format!("drctl {} of `{}`", verb.to_lowercase(), session.env);
+        write_atomic(path, drctl_view::timeline::render(&log, &title).as_bytes())
+            .with_context(|| format!("cannot write the timeline {}", path.display()))?;
+    }
+    if outputs.json {
+        eprint!("{summary}");
+        let doc = log.to_json(&session.env, &verb.to_lowercase(), &report);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{summary}");
+        if let Some(path) = outputs.timeline {
+            println!("Timeline: {}", path.display());
+        }
+    }
     Ok(if report.is_success() {
         ExitCode::SUCCESS
     } else {
@@ -235,7 +272,11 @@ async fn execute(
     })
 }
 
-async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
+pub(crate) async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
+    require_approval_for_json(args.json, args.auto_approve)?;
+    if args.json {
+        session.notes_to_stderr();
+    }
     let _lock = session.lock("apply")?;
     let (plan, state) = match &args.plan_file {
         None => make_plan(session, args.refresh, true, args.parallelism, true).await?,
@@ -279,8 +320,11 @@ async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
             (plan, state)
         }
     };
-    print!("{}", render::plan(&plan));
+    show_plan(&plan, args.json);
     if !plan.has_changes() {
+        if args.json {
+            print_empty_report(session, "apply")?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     guard_data_loss(&plan, args.allow_data_loss)?;
@@ -288,19 +332,65 @@ async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
         println!("Apply cancelled.");
         return Ok(ExitCode::FAILURE);
     }
-    println!();
-    execute(session, &plan, state, args.parallelism, "Apply").await
+    if !args.json {
+        println!();
+    }
+    let outputs = RunOutputs {
+        json: args.json,
+        timeline: args.timeline.as_deref(),
+    };
+    execute(session, &plan, state, args.parallelism, "Apply", outputs).await
+}
+
+/// `--json` keeps stdout for the report, so drctl cannot ask there.
+fn require_approval_for_json(json: bool, auto_approve: bool) -> Result<()> {
+    if json && !auto_approve {
+        bail!("--json prints a report instead of asking for confirmation; pass --auto-approve too");
+    }
+    Ok(())
+}
+
+/// The plan for the operator: on stdout, or on stderr (plain) when stdout
+/// carries a JSON report.
+fn show_plan(plan: &Plan, json: bool) {
+    if json {
+        eprint!(
+            "{}",
+            drctl_view::plan::render(plan, drctl_view::style::Palette::PLAIN)
+        );
+    } else {
+        print!("{}", render::plan(plan));
+    }
+}
+
+/// The JSON report of a run that had nothing to do.
+fn print_empty_report(session: &Session, operation: &str) -> Result<()> {
+    let log = RunLog::new(&[], &State::new(&session.env));
+    let doc = log.to_json(
+        &session.env,
+        operation,
+        &drctl_core::executor::Report::default(),
+    );
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
 }
 
 async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
+    require_approval_for_json(args.json, args.auto_approve)?;
+    if args.json {
+        session.notes_to_stderr();
+    }
     let _lock = session.lock("destroy")?;
     let (mut state, exists) = session.load_state()?;
     session.recover(&mut state).await?;
     if state.resources.is_empty() {
-        println!(
+        session.note(&format!(
             "Nothing to destroy: the state of `{}` is empty.",
             session.env
-        );
+        ));
+        if args.json {
+            print_empty_report(session, "destroy")?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     session.resolve_account(&mut state, true).await?;
@@ -310,7 +400,7 @@ async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
         exists,
         plan_destroy(&state, &drctl_aws::schemas()),
     );
-    print!("{}", render::plan(&plan));
+    show_plan(&plan, args.json);
     guard_data_loss(&plan, args.allow_data_loss)?;
     if !confirm(
         &format!("destroy every resource of `{}`", session.env),
@@ -319,14 +409,26 @@ async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
         println!("Destroy cancelled.");
         return Ok(ExitCode::FAILURE);
     }
-    println!();
-    execute(session, &plan, state, args.parallelism, "Destroy").await
+    if !args.json {
+        println!();
+    }
+    let outputs = RunOutputs {
+        json: args.json,
+        timeline: args.timeline.as_deref(),
+    };
+    execute(session, &plan, state, args.parallelism, "Destroy", outputs).await
 }
 
 fn show_cmd(session: &Session, args: ShowArgs) -> Result<ExitCode> {
-    let (state, _) = session.load_state()?;
+    let (state, exists) = session.load_state()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&state)?);
+        let doc = serde_json::json!({
+            "format_version": 1,
+            "env": session.env,
+            "exists": exists,
+            "state": exists.then_some(&state),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!("{}", render::state(&state));
     }
@@ -340,6 +442,7 @@ fn graph_cmd(session: &Session, args: GraphArgs) -> Result<ExitCode> {
     let graph = session.desired(account, &state)?;
     match args.format {
         GraphFormat::Dot => print!("{}", graph.to_dot()),
+        GraphFormat::Mermaid => print!("{}", drctl_view::mermaid::flowchart(&graph)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,15 @@
 //! The `drctl` command line.
 
+mod bootstrap;
 mod cli;
 mod commands;
 mod dr;
+mod output;
+mod progress;
 mod render;
 mod session;
 mod state_cmd;
+mod ui;
 
 use std::process::ExitCode;
 

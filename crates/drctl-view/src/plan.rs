@@ -1,0 +1,305 @@
+//! Plans in Terraform's idiom: `+` create, `~` update, `-/+` replace (with
+//! "# forces replacement" on the attribute that forces it), `-` delete,
+//! "(known after apply)", data-loss marks, and the `Plan:` summary line.
+
+use std::fmt::Write as _;
+
+use drctl_core::plan::{AfterValue, AttributeChange};
+use drctl_core::{Action, Plan};
+
+use crate::style::Palette;
+
+/// A value as JSON; long strings (a Lambda package, a document) are cut,
+/// since their hash or their parts are what a reader compares.
+fn value(v: &serde_json::Value) -> String {
+    const LONG: usize = 160;
+    match v {
+        serde_json::Value::String(s) if s.len() > LONG => {
+            let head: String = s.chars().take(48).collect();
+            format!("\"{head}...\" ({} characters)", s.len())
+        }
+        _ => v.to_string(),
+    }
+}
+
+const UNKNOWN: &str = "(known after apply)";
+
+fn sign_colour(p: Palette, sign: &str) -> String {
+    match sign {
+        "+" => p.green(sign),
+        "~" => p.yellow(sign),
+        "-" => p.red(sign),
+        "-/+" => format!("{}{}{}", p.red("-"), "/", p.green("+")),
+        other => other.to_owned(),
+    }
+}
+
+/// One line per attribute; a partially known map opens a block with one
+/// line per member.
+fn attribute(
+    out: &mut String,
+    p: Palette,
+    indent: usize,
+    sign: &str,
+    name: &str,
+    before: Option<&serde_json::Value>,
+    after: &AfterValue,
+    note: &str,
+    width: usize,
+) {
+    let pad = " ".repeat(indent);
+    let lhs = format!("{pad}{} {name:<width$} =", sign_colour(p, sign));
+    let shown_after = |a: &AfterValue| match a {
+        AfterValue::Known(v) => value(v),
+        AfterValue::KnownAfterApply => p.dim(UNKNOWN),
+        AfterValue::Removed => "null".into(),
+        AfterValue::Partial(_) => "{...}".into(),
+    };
+    match after {
+        AfterValue::Partial(members) => {
+            let _ = writeln!(out, "{lhs} {{{note}");
+            let before_members = before.and_then(serde_json::Value::as_object);
+            let member_width = members.keys().map(|k| k.len() + 2).max().unwrap_or(0);
+            for (key, member) in members {
+                let old = before_members.and_then(|m| m.get(key));
+                let member_sign = match (old, member) {
+                    (None, _) => "+",
+                    (Some(o), AfterValue::Known(n)) if o == n => " ",
+                    _ => "~",
+                };
+                attribute(
+                    out,
+                    p,
+                    indent + 4,
+                    member_sign,
+                    &format!("\"{key}\""),
+                    old,
+                    member,
+                    "",
+                    member_width,
+                );
+            }
+            for (key, old) in before_members.into_iter().flatten() {
+                if !members.contains_key(key) {
+                    attribute(
+                        out,
+                        p,
+                        indent + 4,
+                        "-",
+                        &format!("\"{key}\""),
+                        Some(old),
+                        &AfterValue::Removed,
+                        "",
+                        member_width,
+                    );
+                }
+            }
+            let _ = writeln!(out, "{pad}  }}");
+        }
+        _ => {
+            let rhs = match (sign, before) {
+                ("~", Some(b)) => format!("{} -> {}", value(b), shown_after(after)),
+                ("-", Some(b)) => value(b),
+                _ => shown_after(after),
+            };
+            let _ = writeln!(out, "{lhs} {rhs}{note}");
+        }
+    }
+}
+
+fn attribute_line(out: &mut String, p: Palette, sign: &str, a: &AttributeChange, width: usize) {
+    let note = if a.forces_replacement {
+        p.red(" # forces replacement")
+    } else {
+        String::new()
+    };
+    attribute(
+        out,
+        p,
+        6,
+        sign,
+        &a.name,
+        a.before.as_ref(),
+        &a.after,
+        &note,
+        width,
+    );
+}
+
+/// The plan as text, painted with `p`.
+pub fn render(plan: &Plan, p: Palette) -> String {
+    let mut out = String::new();
+    if !plan.has_changes() {
+        out.push_str("No changes. The environment matches the configuration.\n");
+        return out;
+    }
+    out.push_str("drctl will perform the following actions:\n\n");
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        let (sign, what) = match c.action {
+            Action::Create => ("+", "will be created"),
+            Action::Update => ("~", "will be updated in place"),
+            Action::Replace => ("-/+", "must be replaced"),
+            Action::Delete => ("-", "will be destroyed"),
+            Action::NoOp => unreachable!("filtered out"),
+        };
+        let data = if c.data_loss {
+            p.red(" (its data is lost: needs --allow-data-loss)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {} {what}{data}",
+            p.bold(&format!("# {}", c.address))
+        );
+        let _ = writeln!(
+            out,
+            "  {} {} ({})",
+            sign_colour(p, sign),
+            c.address,
+            c.region
+        );
+        let width = c.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
+        for a in &c.attributes {
+            let attr_sign = match c.action {
+                Action::Create => "+",
+                Action::Delete => "-",
+                _ if a.before.is_none() => "+",
+                _ if a.after == AfterValue::Removed => "-",
+                _ => "~",
+            };
+            attribute_line(&mut out, p, attr_sign, a, width);
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", p.bold(&plan.summary().to_string()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drctl_core::{PlanOperation, ResourceChange, State};
+    use serde_json::json;
+    use std::collections::BTreeMap;
+
+    fn change(action: Action, attributes: Vec<AttributeChange>) -> ResourceChange {
+        ResourceChange {
+            address: "primary/ec2.subnet/a".parse().unwrap(),
+            region: "us-east-1".into(),
+            action,
+            inputs: BTreeMap::new(),
+            depends_on: Default::default(),
+            attributes,
+            data_loss: false,
+        }
+    }
+
+    fn plan(changes: Vec<ResourceChange>) -> Plan {
+        Plan::new(PlanOperation::Apply, &State::new("t"), false, changes)
+    }
+
+    fn partial_tags() -> AttributeChange {
+        AttributeChange {
+            name: "tags".into(),
+            before: None,
+            after: AfterValue::Partial(BTreeMap::from([
+                ("Name".to_string(), AfterValue::Known(json!("a"))),
+                ("vpc".to_string(), AfterValue::KnownAfterApply),
+            ])),
+            forces_replacement: false,
+        }
+    }
+
+    #[test]
+    fn partially_known_map_shows_its_known_members() {
+        let text = render(
+            &plan(vec![change(
+                Action::Create,
+                vec![
+                    AttributeChange {
+                        name: "cidr".into(),
+                        before: None,
+                        after: AfterValue::Known(json!("10.0.1.0/24")),
+                        forces_replacement: false,
+                    },
+                    partial_tags(),
+                ],
+            )]),
+            Palette::PLAIN,
+        );
+        assert_eq!(
+            text,
+            "drctl will perform the following actions:\n\n\
+             \x20 # primary/ec2.subnet/a will be created\n\
+             \x20 + primary/ec2.subnet/a (us-east-1)\n\
+             \x20     + cidr = \"10.0.1.0/24\"\n\
+             \x20     + tags = {\n\
+             \x20         + \"Name\" = \"a\"\n\
+             \x20         + \"vpc\"  = (known after apply)\n\
+             \x20       }\n\
+             \n\
+             Plan: 1 to add, 0 to change, 0 to destroy.\n"
+        );
+    }
+
+    #[test]
+    fn update_of_a_partial_map_marks_changed_and_removed_members() {
+        let mut tags = partial_tags();
+        tags.before = Some(json!({"Name": "a", "vpc": "vpc-1", "old": "x"}));
+        let text = render(
+            &plan(vec![change(Action::Update, vec![tags])]),
+            Palette::PLAIN,
+        );
+        assert!(text.contains("      ~ tags = {\n"), "{text}");
+        assert!(text.contains("            \"Name\" = \"a\"\n"), "{text}");
+        assert!(
+            text.contains("          ~ \"vpc\"  = \"vpc-1\" -> (known after apply)\n"),
+            "{text}"
+        );
+        assert!(text.contains("          - \"old\"  = \"x\"\n"), "{text}");
+    }
+
+    #[test]
+    fn replacement_names_the_attribute_that_forces_it_and_colour_is_optional() {
+        let p = plan(vec![change(
+            Action::Replace,
+            vec![AttributeChange {
+                name: "cidr".into(),
+                before: Some(json!("10.0.1.0/24")),
+                after: AfterValue::Known(json!("10.0.2.0/24")),
+                forces_replacement: true,
+            }],
+        )]);
+        let plain = render(&p, Palette::PLAIN);
+        assert!(
+            plain.contains(
+                "      ~ cidr = \"10.0.1.0/24\" -> \"10.0.2.0/24\" # forces replacement\n"
+            )
+        );
+        assert!(plain.contains("  -/+ primary/ec2.subnet/a (us-east-1)\n"));
+        assert!(!plain.contains('\u{1b}'));
+        let painted = render(&p, Palette::COLOUR);
+        assert!(painted.contains("\u{1b}[31m"));
+        // Without the escape codes, the painted text is the plain one.
+        let stripped = strip_ansi(&painted);
+        assert_eq!(stripped, plain);
+    }
+
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
