@@ -35,7 +35,12 @@ pub(crate) fn state(ws: &Workspace) -> serde_json::Value {
     if ws.backend.is_some() {
         let o = ws.drctl(&["show", "--json"]).output().unwrap();
         assert!(o.status.success(), "the state always parses\n{}", text(&o));
-        return serde_json::from_slice(&o.stdout).expect("show --json prints the state");
+        let doc: serde_json::Value =
+            serde_json::from_slice(&o.stdout).expect("show --json prints a JSON document");
+        return match &doc["state"] {
+            serde_json::Value::Null => serde_json::json!({"resources": {}}),
+            state => state.clone(),
+        };
     }
     match std::fs::read(ws.state_path()) {
         Ok(bytes) => serde_json::from_slice(&bytes).expect("the state file always parses"),

@@ -34,19 +34,27 @@ fn sign_colour(p: Palette, sign: &str) -> String {
     }
 }
 
+/// Where attribute lines go and how they are laid out.
+#[derive(Clone, Copy)]
+struct Column {
+    p: Palette,
+    indent: usize,
+    /// Names are padded to this width so the `=` signs line up.
+    width: usize,
+}
+
 /// One line per attribute; a partially known map opens a block with one
 /// line per member.
 fn attribute(
     out: &mut String,
-    p: Palette,
-    indent: usize,
+    col: Column,
     sign: &str,
     name: &str,
     before: Option<&serde_json::Value>,
     after: &AfterValue,
     note: &str,
-    width: usize,
 ) {
+    let Column { p, indent, width } = col;
     let pad = " ".repeat(indent);
     let lhs = format!("{pad}{} {name:<width$} =", sign_colour(p, sign));
     let shown_after = |a: &AfterValue| match a {
@@ -59,7 +67,11 @@ fn attribute(
         AfterValue::Partial(members) => {
             let _ = writeln!(out, "{lhs} {{{note}");
             let before_members = before.and_then(serde_json::Value::as_object);
-            let member_width = members.keys().map(|k| k.len() + 2).max().unwrap_or(0);
+            let member_col = Column {
+                p,
+                indent: indent + 4,
+                width: members.keys().map(|k| k.len() + 2).max().unwrap_or(0),
+            };
             for (key, member) in members {
                 let old = before_members.and_then(|m| m.get(key));
                 let member_sign = match (old, member) {
@@ -69,28 +81,24 @@ fn attribute(
                 };
                 attribute(
                     out,
-                    p,
-                    indent + 4,
+                    member_col,
                     member_sign,
                     &format!("\"{key}\""),
                     old,
                     member,
                     "",
-                    member_width,
                 );
             }
             for (key, old) in before_members.into_iter().flatten() {
                 if !members.contains_key(key) {
                     attribute(
                         out,
-                        p,
-                        indent + 4,
+                        member_col,
                         "-",
                         &format!("\"{key}\""),
                         Some(old),
                         &AfterValue::Removed,
                         "",
-                        member_width,
                     );
                 }
             }
@@ -113,17 +121,12 @@ fn attribute_line(out: &mut String, p: Palette, sign: &str, a: &AttributeChange,
     } else {
         String::new()
     };
-    attribute(
-        out,
+    let col = Column {
         p,
-        6,
-        sign,
-        &a.name,
-        a.before.as_ref(),
-        &a.after,
-        &note,
+        indent: 6,
         width,
-    );
+    };
+    attribute(out, col, sign, &a.name, a.before.as_ref(), &a.after, &note);
 }
 
 /// The plan as text, painted with `p`.
