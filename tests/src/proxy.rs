@@ -210,10 +210,11 @@ async fn serve(
     };
     if reject {
         counts.rejected.fetch_add(1, Ordering::SeqCst);
-        // EC2's error document (the EC2 query protocol).
+        // EC2's error document (the EC2 query protocol), with the request
+        // id header AWS and moto send.
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>InvalidParameterValue</Code><Message>rejected by the test proxy</Message></Error></Errors><RequestID>injected</RequestID></Response>";
         let response = format!(
-            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/xml\r\nx-amzn-requestid: injected\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
         client.write_all(response.as_bytes()).await?;

@@ -479,7 +479,7 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "error: primary/ec2.nat_gateway/payment: ec2:CreateNatGateway: InvalidParameterValue: rejected by the test proxy",
+            "error: primary/ec2.nat_gateway/payment: ec2:CreateNatGateway: InvalidParameterValue: rejected by the test proxy (request id: injected)",
         ))
         .stdout(predicate::str::contains(
             "primary/ec2.route/private-default: skipped, because primary/ec2.nat_gateway/payment failed",

@@ -1,10 +1,11 @@
 //! Helpers every provider uses: error mapping, typed input access, tags.
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::request_id::RequestId;
 use drctl_core::{Attributes, OpContext, ProviderError};
 use serde_json::Value as Json;
 
@@ -12,22 +13,40 @@ use serde_json::Value as Json;
 pub const TAG_ENV: &str = "drctl:env";
 pub const TAG_ADDRESS: &str = "drctl:address";
 
-/// Maps an SDK error to a provider error carrying the AWS code and message.
-pub fn api_error<E, R>(operation: &str, err: SdkError<E, R>) -> ProviderError
+/// Maps an SDK error to a provider error carrying the AWS code and message,
+/// and the request id AWS support asks for when there is one.
+pub fn api_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
 {
     let code = err.code().map(str::to_owned);
-    let message = match err.message() {
+    let mut message = match err.message() {
         Some(m) => m.to_owned(),
         None => error_chain(&err),
     };
+    if let Some(id) = request_id(&err) {
+        message = format!("{message} (request id: {id})");
+    }
     let e = ProviderError::new(operation, message);
     match code {
         Some(c) => e.with_code(c),
         None => e,
     }
+}
+
+/// The request id of a failed call: a response header for most services;
+/// the EC2 query protocol puts it in the error document (`<RequestID>`),
+/// which the SDK does not parse.
+fn request_id<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Option<String> {
+    if let Some(id) = err.request_id().or_else(|| err.meta().request_id()) {
+        return Some(id.to_owned());
+    }
+    let body = std::str::from_utf8(err.raw_response()?.body().bytes()?).ok()?;
+    ["RequestID", "RequestId"].iter().find_map(|tag| {
+        let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
+        let len = body[start..].find(&format!("</{tag}>"))?;
+        Some(body[start..start + len].trim().to_owned()).filter(|id| !id.is_empty())
+    })
 }
 
 /// Whether an SDK error carries one of `codes`.
@@ -38,14 +57,13 @@ pub fn has_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]
 /// The outcome of a call whose failure with one of `codes` means the end
 /// state already holds (deleting what is gone, authorising what is there):
 /// `Ok(())` then, as on success; any other failure is an `api_error`.
-pub fn tolerate<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
+pub fn tolerate<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
     codes: &[&str],
     operation: &str,
 ) -> Result<(), ProviderError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
 {
     found(result, codes, operation).map(|_| ())
 }
@@ -53,14 +71,13 @@ where
 /// The output of a call that fails with one of `codes` when what it asks
 /// about is not there: `Some(output)`, `None` for those codes, any other
 /// failure as an `api_error`.
-pub fn found<T, E, R>(
-    result: Result<T, SdkError<E, R>>,
+pub fn found<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
     codes: &[&str],
     operation: &str,
 ) -> Result<Option<T>, ProviderError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
 {
     match result {
         Ok(out) => Ok(Some(out)),

@@ -594,3 +594,23 @@ async fn bucket_replication_with_time_control_metrics_and_delete_markers() {
         kit.delete(c, b, i).await;
     }
 }
+
+/// An AWS error keeps its code and message and carries the request id AWS
+/// support asks for.
+#[tokio::test]
+async fn an_api_error_names_its_code_and_request_id() {
+    let kit = Kit::new("prov-request-id").await;
+    let ctx = kit.ctx("primary/ec2.vpc/payment", SECONDARY);
+    let bad = attrs(
+        json!({"cidr_block": "10.0.0.0/8", "enable_dns_support": true, "enable_dns_hostnames": true, "tags": {}}),
+    );
+    let err = kit
+        .provider(&ctx)
+        .create(&ctx, &bad)
+        .await
+        .expect_err("a /8 VPC is refused (AWS allows /16 to /28)");
+    let text = err.to_string();
+    assert!(text.contains("ec2:CreateVpc"), "{text}");
+    assert!(text.contains("InvalidVpc.Range"), "{text}");
+    assert!(text.contains("(request id: "), "{text}");
+}
