@@ -113,6 +113,29 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
             predicate::str::contains("Plan: 98 to add").and(predicate::str::contains("\x1b").not()),
         );
 
+    // plan --json: the plan document alone on stdout.
+    let plan = ws.drctl(&["plan", "--json"]).output().unwrap();
+    assert!(plan.status.success());
+    let doc: Value = serde_json::from_slice(&plan.stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["env"], env);
+    assert_eq!(doc["operation"], "apply");
+    assert!(doc["state_lineage"].is_null());
+    let changes = doc["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 98);
+    assert!(changes.iter().all(|c| c["action"] == "create"));
+    let subnet = changes
+        .iter()
+        .find(|c| c["address"] == "primary/ec2.subnet/public-a")
+        .unwrap();
+    assert_eq!(subnet["region"], "us-east-1");
+    assert!(
+        subnet["depends_on"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("primary/ec2.vpc/payment"))
+    );
+
     // apply --json: the report alone on stdout, plan and progress on stderr.
     let timeline = ws.path("apply.svg");
     let apply = ws
