@@ -8,3 +8,4 @@ mod dr;
 mod e2e;
 mod faults;
 mod providers;
+mod ux;

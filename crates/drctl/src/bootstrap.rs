@@ -132,6 +132,11 @@ pub async fn bootstrap_cmd(g: &Global, args: BootstrapArgs) -> Result<ExitCode> 
 /// already there (comments, order, spacing) is kept.
 fn with_env(text: &str, name: &str, settings: &[(&str, &str)]) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse()?;
+    // Comments after the last table belong to the document's end, where
+    // toml_edit would keep them below the new table: put them above it so
+    // the existing text stays a prefix of the new one.
+    let trailing = doc.trailing().as_str().unwrap_or_default().to_owned();
+    doc.set_trailing("");
     let envs = doc
         .entry("env")
         .or_insert_with(|| {
@@ -145,7 +150,7 @@ fn with_env(text: &str, name: &str, settings: &[(&str, &str)]) -> Result<String>
     for (key, value) in settings {
         table.insert(key, toml_edit::value(*value));
     }
-    table.decor_mut().set_prefix("\n");
+    table.decor_mut().set_prefix(format!("{trailing}\n"));
     envs.insert(name, toml_edit::Item::Table(table));
     Ok(doc.to_string())
 }

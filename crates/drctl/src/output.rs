@@ -10,9 +10,13 @@ use crate::cli::OutputArgs;
 use crate::session::Session;
 
 pub fn output_cmd(session: &Session, args: OutputArgs) -> Result<ExitCode> {
-    let (state, _) = session.load_state()?;
-    let values = outputs(&state);
+    let (state, exists) = session.load_state()?;
     let env = &session.env;
+    // Scripts read the output: an empty answer must not look like success.
+    if !exists {
+        bail!("no state for `{env}`: run `drctl apply --env {env}` first");
+    }
+    let values = outputs(&state);
     match &args.name {
         Some(name) => {
             let Some((_, address, _)) = OUTPUTS.iter().find(|(n, _, _)| n == name) else {
