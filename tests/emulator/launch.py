@@ -23,6 +23,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E4
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import extensions  # noqa: E402
 import lifetime  # noqa: E402
+import speed  # noqa: E402
 
 
 def main() -> None:
@@ -31,6 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     extensions.apply()
+    speed.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     _, port = server.get_host_and_port()

@@ -1,12 +1,12 @@
 //! The test harness: an AWS-API emulator on a loopback port, the `drctl`
 //! binary, and throwaway working directories.
 //!
-//! By default a moto server (tests/emulator; venv created by `tests/run` in
-//! `DRCTL_VENV`, default tests/emulator/.venv) is
-//! started once per test binary on a free port. It exits when the test
-//! binary does: its standard input is a pipe held by this process, and the
-//! launcher stops at end-of-file, so even a killed test run leaves no server
-//! behind. `DRCTL_TEST_ENDPOINT=http://...` uses that endpoint instead (a
+//! By default moto servers (tests/emulator; venv created by `tests/run` in
+//! `DRCTL_VENV`, default tests/emulator/.venv) are started by the test
+//! binary on free ports, a few of them so that tests spread over every core
+//! ([`emulator_for`]). Each exits when the test binary does: its standard
+//! input is a pipe held by this process, and the launcher stops at
+//! end-of-file, so even a killed test run leaves no server behind. `DRCTL_TEST_ENDPOINT=http://...` uses that endpoint instead (a
 //! LocalStack container, say) and starts nothing.
 //!
 //! `DRCTL_TEST_EMULATOR=localstack` selects LocalStack (host mode, venv in
@@ -59,6 +59,17 @@ impl EmulatorKind {
         }
     }
 
+    /// Whether this emulator serves `service` (an SDK service name such as
+    /// `rds`). moto serves all of drctl's; LocalStack 4.4.0's community
+    /// edition has no RDS, and its DynamoDB and Lambda download their
+    /// engines at first use, which fails offline.
+    pub fn serves(self, service: &str) -> bool {
+        match self {
+            EmulatorKind::Moto => true,
+            EmulatorKind::LocalStack => !matches!(service, "rds" | "dynamodb" | "lambda"),
+        }
+    }
+
     /// `(venv variable, default venv, launcher)` of this emulator.
     fn launcher(self) -> (&'static str, &'static str, &'static str) {
         match self {
@@ -84,15 +95,9 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Whether this emulator serves `service` (an SDK service name such as
-    /// `rds`). moto serves all of drctl's; LocalStack 4.4.0's community
-    /// edition has no RDS, and its DynamoDB and Lambda download their
-    /// engines at first use, which fails offline.
+    /// Whether this emulator serves `service` (see [`EmulatorKind::serves`]).
     pub fn serves(&self, service: &str) -> bool {
-        match self.kind {
-            EmulatorKind::Moto => true,
-            EmulatorKind::LocalStack => !matches!(service, "rds" | "dynamodb" | "lambda"),
-        }
+        self.kind.serves(service)
     }
 
     /// Starts an emulator of our own (the kind `DRCTL_TEST_EMULATOR` names)
@@ -154,16 +159,60 @@ impl Drop for Emulator {
     }
 }
 
-/// The emulator shared by every test of this binary.
-pub fn emulator() -> &'static Emulator {
-    static SHARED: OnceLock<Emulator> = OnceLock::new();
-    SHARED.get_or_init(|| match std::env::var("DRCTL_TEST_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => Emulator {
+/// How many emulators of our own this test binary runs at most. One moto
+/// server is one Python process, which uses one core at most (its GIL);
+/// tests spread over several so the suite uses every core. LocalStack is
+/// heavier and its lane small: one. `DRCTL_TEST_EMULATORS` overrides.
+fn pool_size() -> usize {
+    if let Some(n) = std::env::var("DRCTL_TEST_EMULATORS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return n.max(1);
+    }
+    match EmulatorKind::from_env() {
+        EmulatorKind::Moto => std::thread::available_parallelism()
+            .map(|n| n.get() + 1)
+            .unwrap_or(3),
+        EmulatorKind::LocalStack => 1,
+    }
+}
+
+struct Pool {
+    slots: Vec<OnceLock<Emulator>>,
+    /// Which slot each group uses, given round-robin at its first use.
+    assigned: Mutex<BTreeMap<String, usize>>,
+}
+
+/// The emulator of `group` (a test's environment name, say): the same one
+/// for every call with that group, so a test and the drctl runs it checks
+/// see the same resources. Groups are spread round-robin over the pool;
+/// each emulator starts at its first use and exits with the test binary.
+/// `DRCTL_TEST_ENDPOINT=http://...` makes that endpoint the only one.
+pub fn emulator_for(group: &str) -> &'static Emulator {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    let external = std::env::var("DRCTL_TEST_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty());
+    let pool = POOL.get_or_init(|| {
+        let size = if external.is_some() { 1 } else { pool_size() };
+        Pool {
+            slots: (0..size).map(|_| OnceLock::new()).collect(),
+            assigned: Mutex::new(BTreeMap::new()),
+        }
+    });
+    let slot = {
+        let mut assigned = pool.assigned.lock().unwrap();
+        let next = assigned.len() % pool.slots.len();
+        *assigned.entry(group.to_owned()).or_insert(next)
+    };
+    pool.slots[slot].get_or_init(|| match external {
+        Some(endpoint) => Emulator {
             endpoint,
             kind: EmulatorKind::from_env(),
             child: Mutex::new(None),
         },
-        _ => Emulator::start(),
+        None => Emulator::start(),
     })
 }
 
@@ -218,7 +267,7 @@ pub struct Workspace {
 impl Workspace {
     /// `settings` is the body of `[env.<env>]`.
     pub fn new(env: &str, settings: &str) -> Workspace {
-        Self::with_endpoint(env, settings, &emulator().endpoint)
+        Self::with_endpoint(env, settings, &emulator_for(env).endpoint)
     }
 
     pub fn with_endpoint(env: &str, settings: &str, endpoint: &str) -> Workspace {
@@ -475,7 +524,7 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
             ids(params.parameters().iter().map(|p| p.name()).collect()),
         );
         // Services the emulator does not serve hold nothing to list.
-        let serves = |service: &str| emulator().serves(service);
+        let serves = |service: &str| EmulatorKind::from_env().serves(service);
         if serves("rds") {
             let rds = aws.rds(region);
             let clusters = rds.describe_db_clusters().send().await.unwrap();

@@ -2,8 +2,9 @@
 //! protocol through the SDK, whole runs through the binary from separate
 //! working directories, the crash sweep, and state push/pull.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -15,11 +16,11 @@ use drctl_core::state::{self, ResourceState, State};
 use drctl_core::store::{StateStore, StoreError};
 use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{
-    ConnectionCounter, PRIMARY, Workspace, aws, emulator, leftovers, orphans_and_duplicates,
+    ConnectionCounter, PRIMARY, Workspace, aws, emulator_for, leftovers, orphans_and_duplicates,
 };
 use predicates::prelude::*;
 
-use crate::faults::{crash_sweep, text};
+use crate::faults::{SWEEP_LANES, crash_sweep, text};
 
 /// A new, empty state bucket (named without any env, so the inventory of
 /// an env never lists it).
@@ -111,7 +112,7 @@ async fn lock_held_elsewhere(aws: &drctl_aws::AwsContext, bucket: &str, key: &st
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_emulator_honours_conditional_puts() {
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("s3-cond").endpoint).await;
     let bucket = state_bucket(&aws, "cond").await;
     let s3 = aws.s3(PRIMARY);
     let put = |body: &'static str| {
@@ -139,7 +140,7 @@ async fn the_emulator_honours_conditional_puts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_writes_are_conditional_and_a_lost_race_overwrites_nothing() {
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("s3-race").endpoint).await;
     let bucket = state_bucket(&aws, "race").await;
     let key = "team/payments/s3-race.json";
     let ours = backend(&aws, &bucket, "s3-race");
@@ -198,7 +199,7 @@ async fn state_writes_are_conditional_and_a_lost_race_overwrites_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lock_and_the_journal_live_in_s3() {
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("s3-lock").endpoint).await;
     let bucket = state_bucket(&aws, "lock").await;
     let one = backend(&aws, &bucket, "s3-lock");
     let two = backend(&aws, &bucket, "s3-lock");
@@ -269,7 +270,7 @@ async fn the_lock_and_the_journal_live_in_s3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_env_runs_on_the_s3_backend_and_writes_nothing_locally() {
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("s3-full").endpoint).await;
     let bucket = state_bucket(&aws, "full").await;
     let url = format!("s3://{bucket}/team");
     let ws = Workspace::new(
@@ -315,11 +316,11 @@ async fn a_full_env_runs_on_the_s3_backend_and_writes_nothing_locally() {
 async fn two_working_directories_contend_for_one_s3_lock() {
     // Latency keeps the first apply busy long enough to be overlapped.
     let proxy = FaultProxy::start(
-        &emulator().endpoint,
+        &emulator_for("s3-two").endpoint,
         Faults::slow(Duration::from_millis(150)),
     )
     .await;
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("s3-two").endpoint).await;
     let bucket = state_bucket(&aws, "two").await;
     let url = format!("s3://{bucket}/shared");
     let settings = "primary_cidr = \"10.84.0.0/16\"\nsecondary_cidr = \"10.85.0.0/16\"";
@@ -357,6 +358,8 @@ async fn two_working_directories_contend_for_one_s3_lock() {
             "s3://{bucket}/{lock_key}"
         )))
         .stderr(predicate::str::contains("with the same backend"));
+    // Overlapped and refused: the rest needs no latency.
+    proxy.set(Faults::none());
     assert!(
         first.wait().unwrap().success(),
         "the first apply is undisturbed"
@@ -386,22 +389,34 @@ async fn two_working_directories_contend_for_one_s3_lock() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_sweep_against_the_s3_backend_converges() {
-    let proxy = FaultProxy::start(&emulator().endpoint, Faults::none()).await;
-    let aws = aws(&emulator().endpoint).await;
-    let bucket = state_bucket(&aws, "sweep").await;
-    let ws = Workspace::with_endpoint(
-        "s3-sweep",
-        "primary_cidr = \"10.86.0.0/16\"\nsecondary_cidr = \"10.87.0.0/16\"",
-        &proxy.endpoint,
-    )
-    .with_backend(&format!("s3://{bucket}/sweep"));
-    crash_sweep(&ws, &proxy).await;
-    assert!(!ws.path("state").exists());
+    // Each lane's state bucket lives in the emulator that lane uses.
+    let mut urls = BTreeMap::new();
+    for lane in 0..SWEEP_LANES {
+        let env = format!("s3-sweep-{lane}");
+        let aws = aws(&emulator_for(&env).endpoint).await;
+        let bucket = state_bucket(&aws, "sweep").await;
+        urls.insert(env, format!("s3://{bucket}/sweep"));
+    }
+    let dirs = Mutex::new(Vec::new());
+    crash_sweep("s3-sweep", |env, endpoint| {
+        let ws = Workspace::with_endpoint(
+            env,
+            "primary_cidr = \"10.86.0.0/16\"\nsecondary_cidr = \"10.87.0.0/16\"",
+            endpoint,
+        )
+        .with_backend(&urls[env]);
+        dirs.lock().unwrap().push(ws.path("state"));
+        ws
+    })
+    .await;
+    for dir in dirs.into_inner().unwrap() {
+        assert!(!dir.exists(), "{} holds nothing", dir.display());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_push_and_pull_check_lineage_serial_and_lock() {
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("s3-push").endpoint).await;
     let bucket = state_bucket(&aws, "push").await;
     let url = format!("s3://{bucket}/moved");
     let env = "s3-push";

@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use drctl_tests::proxy::{FaultProxy, Faults};
-use drctl_tests::{Workspace, aws, emulator, leftovers, orphans_and_duplicates};
+use drctl_tests::{Workspace, aws, emulator_for, leftovers, orphans_and_duplicates};
 use predicates::prelude::*;
 
 const SETTINGS: &str = "primary_cidr = \"10.70.0.0/16\"\nsecondary_cidr = \"10.71.0.0/16\"";
@@ -122,26 +122,48 @@ fn points(total: usize, count: usize) -> Vec<usize> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_sweep_over_apply_and_destroy_converges() {
-    let proxy = FaultProxy::start(&emulator().endpoint, Faults::none()).await;
-    let ws = Workspace::with_endpoint("crash-sweep", SETTINGS, &proxy.endpoint);
-    crash_sweep(&ws, &proxy).await;
+    crash_sweep("crash-sweep", |env, endpoint| {
+        Workspace::with_endpoint(env, SETTINGS, endpoint)
+    })
+    .await;
 }
 
-/// Crashes apply and destroy of `ws` (whose endpoint is `proxy`) at points
-/// spread over each run, whatever backend `ws` keeps state in; with the S3
-/// backend its calls count as crash points too.
-pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
-    let aws = aws(&emulator().endpoint).await;
+/// How many environments a crash sweep shares its points out to. They run
+/// at once (each its own environment, so they never see each other's
+/// resources), spread over the test binary's emulators.
+pub(crate) const SWEEP_LANES: usize = 4;
+
+/// One environment of a crash sweep, behind a proxy that counts its calls.
+struct SweepLane {
+    ws: Workspace,
+    proxy: FaultProxy,
+}
+
+/// Crashes apply and destroy at points spread over each run, whatever
+/// backend the workspaces keep state in; with the S3 backend its calls
+/// count as crash points too. `make(env, endpoint)` makes the workspace of
+/// each lane (`{base}-{lane}`), pointed at `endpoint`. Every point runs a
+/// crashed run, the run that recovers, and the checks that it converged;
+/// the points are shared out to `SWEEP_LANES` lanes that run at once.
+pub(crate) async fn crash_sweep(base: &str, make: impl Fn(&str, &str) -> Workspace) {
+    let mut lanes = Vec::new();
+    for lane in 0..SWEEP_LANES {
+        let env = format!("{base}-{lane}");
+        let proxy = FaultProxy::start(&emulator_for(&env).endpoint, Faults::none()).await;
+        let ws = make(&env, &proxy.endpoint);
+        lanes.push(SweepLane { ws, proxy });
+    }
     let apply: &[&str] = &["apply", "--auto-approve"];
     let destroy: &[&str] = &["destroy", "--auto-approve", "--allow-data-loss"];
 
-    // How many calls a whole apply and destroy make.
-    let before = proxy.requests();
-    assert!(run(ws, apply, None).status.success());
-    let apply_calls = proxy.requests() - before;
-    let before = proxy.requests();
-    assert!(run(ws, destroy, None).status.success());
-    let destroy_calls = proxy.requests() - before;
+    // How many calls a whole apply and destroy make (lane 0 counts).
+    let first = &lanes[0];
+    let before = first.proxy.requests();
+    assert!(run(&first.ws, apply, None).status.success());
+    let apply_calls = first.proxy.requests() - before;
+    let before = first.proxy.requests();
+    assert!(run(&first.ws, destroy, None).status.success());
+    let destroy_calls = first.proxy.requests() - before;
 
     // DRCTL_CRASH_POINTS widens the sweep (default: 16 in apply, 6 in destroy).
     let wanted: usize = std::env::var("DRCTL_CRASH_POINTS")
@@ -151,13 +173,54 @@ pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
     let apply_points = points(apply_calls, wanted * 8 / 11);
     let destroy_points = points(destroy_calls, wanted - wanted * 8 / 11);
     println!(
-        "crash sweep (state: {}): apply makes {apply_calls} calls, destroy {destroy_calls}; crashing apply after {apply_points:?} and destroy after {destroy_points:?}",
-        ws.backend.as_deref().unwrap_or("local")
+        "crash sweep (state: {}): apply makes {apply_calls} calls, destroy {destroy_calls}; crashing apply after {apply_points:?} and destroy after {destroy_points:?}, over {SWEEP_LANES} environments at once",
+        first.ws.backend.as_deref().unwrap_or("local")
     );
 
+    // Lane i takes every SWEEP_LANES-th point of each list.
+    let share = |all: &[usize], lane: usize| -> Vec<usize> {
+        all.iter()
+            .copied()
+            .skip(lane)
+            .step_by(SWEEP_LANES)
+            .collect()
+    };
+    let crashed: usize = std::thread::scope(|scope| {
+        let runs: Vec<_> = lanes
+            .iter()
+            .enumerate()
+            .map(|(i, lane)| {
+                let (apply_points, destroy_points) =
+                    (share(&apply_points, i), share(&destroy_points, i));
+                scope.spawn(move || sweep_lane(&lane.ws, &apply_points, &destroy_points))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .sum()
+    });
+    println!(
+        "crash sweep: {} crash points, {crashed} runs crashed, every one converged with no orphan and no duplicate",
+        apply_points.len() + destroy_points.len()
+    );
+    assert!(
+        crashed >= (apply_points.len() + destroy_points.len()) / 2,
+        "the crash switch fired"
+    );
+}
+
+/// The crash points of one lane, in turn; returns how many runs crashed.
+fn sweep_lane(ws: &Workspace, apply_points: &[usize], destroy_points: &[usize]) -> usize {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let aws = rt.block_on(aws(&emulator_for(&ws.env).endpoint));
+    let apply: &[&str] = &["apply", "--auto-approve"];
+    let destroy: &[&str] = &["destroy", "--auto-approve", "--allow-data-loss"];
     let mut crashed = 0;
-    for &k in &apply_points {
-        let context = format!("apply crashed after call {k}");
+    for &k in apply_points {
+        let context = format!("{}: apply crashed after call {k}", ws.env);
         let o = run(ws, apply, Some(k));
         if !o.status.success() {
             crashed += 1;
@@ -169,18 +232,18 @@ pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
             "{context}: the next apply\n{}",
             text(&again)
         );
-        assert_converged(ws, &aws, &context).await;
+        rt.block_on(assert_converged(ws, &aws, &context));
         assert!(
             run(ws, destroy, None).status.success(),
             "{context}: destroy"
         );
         assert!(
-            leftovers(&aws, &ws.env).await.is_empty(),
+            rt.block_on(leftovers(&aws, &ws.env)).is_empty(),
             "{context}: leftovers"
         );
     }
-    for &k in &destroy_points {
-        let context = format!("destroy crashed after call {k}");
+    for &k in destroy_points {
+        let context = format!("{}: destroy crashed after call {k}", ws.env);
         assert!(run(ws, apply, None).status.success(), "{context}: apply");
         let o = run(ws, destroy, Some(k));
         if !o.status.success() {
@@ -193,7 +256,7 @@ pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
             "{context}: the next destroy\n{}",
             text(&again)
         );
-        let left = leftovers(&aws, &ws.env).await;
+        let left = rt.block_on(leftovers(&aws, &ws.env));
         assert!(left.is_empty(), "{context}: {left:#?}");
         assert_eq!(
             state(ws)["resources"].as_object().unwrap().len(),
@@ -201,14 +264,7 @@ pub(crate) async fn crash_sweep(ws: &Workspace, proxy: &FaultProxy) {
             "{context}"
         );
     }
-    println!(
-        "crash sweep: {} crash points, {crashed} runs crashed, every one converged with no orphan and no duplicate",
-        apply_points.len() + destroy_points.len()
-    );
-    assert!(
-        crashed >= (apply_points.len() + destroy_points.len()) / 2,
-        "the crash switch fired"
-    );
+    crashed
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,7 +280,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
         });
     println!("fault injection: 20 % of calls, seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
     let proxy = FaultProxy::start(
-        &emulator().endpoint,
+        &emulator_for("faults-20").endpoint,
         Faults {
             rate: 0.2,
             latency: Duration::ZERO,
@@ -238,7 +294,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
         "primary_cidr = \"10.72.0.0/16\"\nsecondary_cidr = \"10.73.0.0/16\"",
         &proxy.endpoint,
     );
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("faults-20").endpoint).await;
     eventually_succeeds(&ws, &["apply", "--auto-approve"], 3);
     let plan = eventually_succeeds(&ws, &["plan", "--refresh"], 3);
     assert!(
@@ -267,7 +323,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
 async fn a_second_apply_is_refused_while_one_runs() {
     // Latency keeps the first apply busy long enough to be overlapped.
     let proxy = FaultProxy::start(
-        &emulator().endpoint,
+        &emulator_for("two-applies").endpoint,
         Faults::slow(Duration::from_millis(150)),
     )
     .await;
@@ -293,6 +349,8 @@ async fn a_second_apply_is_refused_while_one_runs() {
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .code(1);
+    // Overlapped and refused: the rest needs no latency.
+    proxy.set(Faults::none());
     assert!(
         first.wait().unwrap().success(),
         "the first apply is undisturbed"
@@ -412,7 +470,7 @@ async fn kill_9_at_random_moments_then_apply_converges() {
         });
     // A little latency spreads the apply over a few seconds.
     let proxy = FaultProxy::start(
-        &emulator().endpoint,
+        &emulator_for("kill-9").endpoint,
         Faults::slow(Duration::from_millis(20)),
     )
     .await;
@@ -421,7 +479,7 @@ async fn kill_9_at_random_moments_then_apply_converges() {
         "primary_cidr = \"10.78.0.0/16\"\nsecondary_cidr = \"10.79.0.0/16\"",
         &proxy.endpoint,
     );
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("kill-9").endpoint).await;
     let mut x = seed | 1;
     let mut moments = Vec::new();
     for round in 0..3 {
@@ -463,7 +521,7 @@ async fn kill_9_at_random_moments_then_apply_converges() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_permanent_error_fails_fast_and_only_its_dependents() {
     let proxy = FaultProxy::start(
-        &emulator().endpoint,
+        &emulator_for("permanent-error").endpoint,
         Faults {
             reject_ec2_action: Some("CreateNatGateway".into()),
             ..Faults::none()
@@ -501,7 +559,7 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
         .assert()
         .success()
         .stdout(predicate::str::contains("4 created"));
-    let aws = aws(&emulator().endpoint).await;
+    let aws = aws(&emulator_for("permanent-error").endpoint).await;
     assert_converged(&ws, &aws, "after the permanent error").await;
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()

@@ -13,7 +13,7 @@ mod sfn;
 mod sns;
 
 use drctl_core::{Address, Applied, Attributes, OpContext, Provider, Providers};
-use drctl_tests::{PRIMARY, SECONDARY, aws, emulator};
+use drctl_tests::{PRIMARY, SECONDARY, aws, emulator_for};
 use serde_json::{Value as Json, json};
 
 pub(crate) struct Kit {
@@ -24,7 +24,7 @@ pub(crate) struct Kit {
 
 impl Kit {
     pub(crate) async fn new(env: &str) -> Kit {
-        let aws = aws(&emulator().endpoint).await;
+        let aws = aws(&emulator_for(env).endpoint).await;
         Kit {
             providers: drctl_aws::providers(&aws),
             aws,
@@ -463,7 +463,7 @@ async fn parameter_value_update_and_drift() {
 #[test]
 fn every_kind_has_exactly_one_provider_and_schema() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let aws = rt.block_on(aws(&emulator().endpoint));
+    let aws = rt.block_on(aws(&emulator_for("kinds").endpoint));
     let providers = drctl_aws::providers(&aws);
     let schemas = drctl_aws::schemas();
     let kinds: Vec<&str> = providers.kinds().collect();
