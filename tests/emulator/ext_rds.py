@@ -38,6 +38,13 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   change is immediate, so the global cluster is `available` again at once
   and FailoverState is absent, as AWS reports it once done.
 
+- DeleteDBInstance of the last instance of a global database's writer
+  (primary) cluster while the global database has another member fails
+  with InvalidDBClusterStateFault: "Cannot delete the last instance of the
+  master cluster. Delete the replica cluster before deleting the last
+  master cluster instance." (Aurora User Guide, "Deleting an Amazon Aurora
+  global database"; the primary's instances go last). moto deletes it.
+
 Global clusters live in moto's us-east-1 backend (see RDSResponse.
 global_backend); their members are DBCluster objects of any region.
 """
@@ -164,3 +171,22 @@ def apply() -> None:
         return cluster
 
     models.RDSBackend.delete_db_cluster = delete_db_cluster
+
+    original_delete_db_instance = models.RDSBackend.delete_db_instance
+
+    def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
+        database = self.databases.get(db_instance_identifier)
+        cluster = getattr(database, "cluster", None)
+        if cluster is not None and cluster.is_writer and len(cluster.members) == 1:
+            regions = models.rds_backends[self.account_id]
+            global_clusters = regions["us-east-1"].global_clusters.values()
+            shared = next((g for g in global_clusters if cluster in g.members), None)
+            if shared is not None and len(shared.members) > 1:
+                raise RDSClientError(
+                    "InvalidDBClusterStateFault",
+                    "Cannot delete the last instance of the master cluster. Delete the "
+                    "replica cluster before deleting the last master cluster instance.",
+                )
+        return original_delete_db_instance(self, db_instance_identifier, *args, **kwargs)
+
+    models.RDSBackend.delete_db_instance = delete_db_instance

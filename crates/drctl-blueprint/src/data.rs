@@ -107,11 +107,14 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
         Role::Primary => cluster
             .input("master_username", "payment_admin")
             .input("manage_master_user_password", true),
-        // Joins the global cluster as a reader once the primary exists; an
-        // encrypted cross-region member needs a key of its own region.
+        // Joins the global cluster as a reader once the primary has its
+        // writer instance; an encrypted cross-region member needs a key of
+        // its own region. Reversed for destroy, the same edge deletes this
+        // cluster before the primary's last instance, which AWS refuses to
+        // delete while a secondary cluster exists.
         Role::Secondary => cluster
             .input("kms_key_id", "alias/aws/rds")
-            .after(&Address::new("primary", "rds.cluster", "payment").expect("valid")),
+            .after(&Address::new("primary", "rds.instance", "writer").expect("valid")),
     };
     let cluster = r.add(cluster);
 

@@ -202,6 +202,28 @@ mod tests {
         );
     }
 
+    /// AWS adds a secondary to a global database once the primary has its
+    /// writer, and refuses to delete the primary's last instance while a
+    /// secondary exists: one edge, read both ways, orders both.
+    #[test]
+    fn the_secondary_cluster_follows_the_primary_writer_instance() {
+        let settings = EnvSettings::defaults("dev");
+        let bp = Blueprint {
+            env: "dev",
+            settings: &settings,
+            account_id: "123456789012",
+            active: Role::Primary,
+        };
+        let graph = DesiredGraph::new(bp.resources()).unwrap();
+        let secondary = "secondary/rds.cluster/payment".parse().unwrap();
+        let writer: Address = "primary/rds.instance/writer".parse().unwrap();
+        assert!(
+            graph.dependencies(&secondary).contains(&writer),
+            "{:?}",
+            graph.dependencies(&secondary)
+        );
+    }
+
     #[test]
     fn weights_follow_the_active_role() {
         let settings = EnvSettings::defaults("dev");

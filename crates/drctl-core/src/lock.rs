@@ -1,8 +1,10 @@
-//! `<dir>/<env>.lock`: one writer per environment. Created with O_EXCL so two
-//! processes can never both hold it; removed when the holder drops it.
+//! `<dir>/<env>.lock`: one writer per environment. Written whole to a temp
+//! file and linked into place (a link never replaces a file), so two
+//! processes can never both hold it and nobody ever reads a lock file that
+//! exists but is not yet written; removed when the holder drops it.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::fsutil::sync_dir;
+use crate::fsutil::create_exclusive;
 
 /// Who holds a lock, as recorded in the lock file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,17 +77,21 @@ fn lock_path(dir: &Path, env: &str) -> PathBuf {
     dir.join(format!("{env}.lock"))
 }
 
-fn read_holder(path: &Path, env: &str) -> Result<LockInfo, LockError> {
-    let bytes = fs::read(path).map_err(|e| LockError::Unreadable {
+/// The holder recorded in the lock file; `None` if there is no lock file.
+fn read_holder(path: &Path, env: &str) -> Result<Option<LockInfo>, LockError> {
+    let unreadable = |reason: String| LockError::Unreadable {
         env: env.to_owned(),
         path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| LockError::Unreadable {
-        env: env.to_owned(),
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e.to_string())),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| unreadable(e.to_string()))
 }
 
 impl LockInfo {
@@ -122,31 +128,25 @@ impl StateLock {
         };
         fs::create_dir_all(dir).map_err(io_err)?;
         let info = LockInfo::for_this_process(operation);
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let holder = read_holder(&path, env)?;
-                if holder.host == info.host
-                    && !process_alive(holder.pid)
-                    && take_over(dir, env, &holder)?
-                {
-                    tracing::warn!(
-                        "took over the lock of `{env}` left by {holder}, which is no longer running"
-                    );
-                    return Self::acquire(dir, env, operation);
-                }
-                return Err(LockError::Held {
-                    env: env.to_owned(),
-                    holder,
-                });
-            }
-            Err(e) => return Err(io_err(e)),
-        };
         let body = serde_json::to_vec_pretty(&info).expect("lock info serialises");
-        let written = file.write_all(&body).and_then(|_| file.sync_all());
-        if let Err(e) = written.and_then(|_| sync_dir(dir)) {
-            let _ = fs::remove_file(&path);
-            return Err(io_err(e));
+        if !create_exclusive(&path, &body).map_err(io_err)? {
+            let Some(holder) = read_holder(&path, env)? else {
+                // Released between our attempt and the read: try again.
+                return Self::acquire(dir, env, operation);
+            };
+            if holder.host == info.host
+                && !process_alive(holder.pid)
+                && take_over(dir, env, &holder)?
+            {
+                tracing::warn!(
+                    "took over the lock of `{env}` left by {holder}, which is no longer running"
+                );
+                return Self::acquire(dir, env, operation);
+            }
+            return Err(LockError::Held {
+                env: env.to_owned(),
+                holder,
+            });
         }
         Ok(Self { path, info })
     }
@@ -210,7 +210,7 @@ fn take_over(dir: &Path, env: &str, stale: &LockInfo) -> Result<bool, LockError>
     }
     let path = lock_path(dir, env);
     let result = match read_holder(&path, env) {
-        Ok(current) if current.id == stale.id => {
+        Ok(Some(current)) if current.id == stale.id => {
             fs::remove_file(&path).map(|()| true).map_err(io_err)
         }
         _ => Ok(false),
@@ -225,7 +225,7 @@ pub fn force_unlock(dir: &Path, env: &str) -> Result<Option<LockInfo>, LockError
     if !path.exists() {
         return Ok(None);
     }
-    let holder = read_holder(&path, env).ok();
+    let holder = read_holder(&path, env).ok().flatten();
     fs::remove_file(&path).map_err(|source| LockError::Io { path, source })?;
     Ok(holder)
 }
@@ -293,6 +293,61 @@ mod tests {
             StateLock::acquire(dir.path(), "dev", "apply"),
             Err(LockError::Held { .. })
         ));
+    }
+
+    /// A lock file exists only whole: a reader watching the path while
+    /// locks come and go never finds it empty or half written, and a
+    /// contender racing for it never calls it unreadable (which would send
+    /// a human to force-unlock a live lock).
+    #[test]
+    fn a_lock_file_is_never_seen_before_it_is_written() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.lock");
+        let stop = AtomicBool::new(false);
+        let (torn, unreadable) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !stop.load(SeqCst) {
+                    if let Ok(bytes) = fs::read(&path)
+                        && serde_json::from_slice::<LockInfo>(&bytes).is_err()
+                    {
+                        torn.fetch_add(1, SeqCst);
+                    }
+                }
+            });
+            scope.spawn(|| {
+                while !stop.load(SeqCst) {
+                    if let Err(LockError::Unreadable { .. }) =
+                        StateLock::acquire(dir.path(), "dev", "plan")
+                    {
+                        unreadable.fetch_add(1, SeqCst);
+                    }
+                }
+            });
+            for _ in 0..1000 {
+                drop(StateLock::acquire(dir.path(), "dev", "apply"));
+            }
+            stop.store(true, SeqCst);
+        });
+        assert_eq!(
+            torn.load(SeqCst),
+            0,
+            "a lock file was read before it was written"
+        );
+        assert_eq!(
+            unreadable.load(SeqCst),
+            0,
+            "a live lock was called unreadable"
+        );
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "no lock and no temp file is left: {left:?}"
+        );
     }
 
     #[test]

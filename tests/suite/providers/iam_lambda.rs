@@ -299,6 +299,18 @@ async fn function_config_code_update_drift_and_permissions() {
         assert_eq!(find(&kit, &pctx, &pinputs).await, Some(p.id.clone()));
         permissions.push((pctx, p, pinputs));
     }
+    // AddPermission sent again after its response was lost: the identical
+    // statement is there already, which is success (AWS answers
+    // ResourceConflictException, as tests/emulator/ext_lambda.py does).
+    let (pctx, p, pinputs) = &permissions[0];
+    let again = kit.provider(pctx).create(pctx, pinputs).await.unwrap();
+    assert_eq!(again.id, p.id);
+    // Another statement under the same id is refused, naming what is there.
+    let mut clash = pinputs.clone();
+    clash.insert("source_arn".into(), json!(source("other")));
+    let err = kit.provider(pctx).create(pctx, &clash).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("StatementExists"), "{err}");
+    assert!(err.to_string().contains("apigw-prod/POST"), "{err}");
     // Drift: a statement removed out of band is gone for drctl.
     let (pctx, p, pinputs) = &permissions[1];
     lambda

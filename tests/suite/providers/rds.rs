@@ -250,9 +250,24 @@ async fn aurora_global_database_across_two_regions() {
         "{err}"
     );
 
-    // Teardown in dependency order; each delete leaves nothing behind.
-    kit.delete(&ictx, &instance, &iinputs).await;
+    // The primary's last instance cannot go while a secondary exists (AWS
+    // says so; tests/emulator/ext_rds.py too).
+    let err = kit
+        .provider(&ictx)
+        .delete(&ictx, &instance.id, &iinputs, &instance.outputs)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code.as_deref(),
+        Some("InvalidDBClusterStateFault"),
+        "{err}"
+    );
+
+    // Teardown in the order the blueprint's graph gives (the secondary
+    // cluster follows the primary's writer); each delete leaves nothing
+    // behind.
     kit.delete(&sctx, &secondary, &sinputs).await;
+    kit.delete(&ictx, &instance, &iinputs).await;
     kit.delete(&pctx, &primary, &pinputs).await;
     kit.delete(&gctx, &global, &ginputs).await;
     for (ctx, g, inputs) in &groups {

@@ -62,6 +62,19 @@ fn principal(statement: &Json) -> Option<&str> {
     }
 }
 
+/// Whether the statement read back is the one `inputs` asks for.
+fn same_statement(existing: &Attributes, inputs: &Attributes) -> bool {
+    [
+        "function_name",
+        "statement_id",
+        "action",
+        "principal",
+        "source_arn",
+    ]
+    .iter()
+    .all(|k| existing.get(*k) == inputs.get(*k))
+}
+
 #[async_trait]
 impl Provider for Permission {
     fn schema(&self) -> &KindSchema {
@@ -80,22 +93,44 @@ impl Provider for Permission {
             .action(req_str(ctx, inputs, "action")?)
             .principal(req_str(ctx, inputs, "principal")?)
             .source_arn(req_str(ctx, inputs, "source_arn")?);
+        let id = format!("{function}/{sid}");
+        // ResourceConflictException means either "the function is being
+        // updated, try later" or "this statement id already exists". The
+        // latter is what a create sent again after a lost response meets:
+        // the identical statement is success, another one under the same
+        // id a conflict no wait resolves.
         retry_while(
             BUSY_LIMIT,
             |e| e.code.as_deref() == Some("ResourceConflictException"),
             || {
                 let request = request.clone();
+                let id = id.clone();
                 async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| api_error("lambda:AddPermission", e))
+                    let err = match request.send().await {
+                        Ok(_) => return Ok(()),
+                        Err(e) => api_error("lambda:AddPermission", e),
+                    };
+                    if err.code.as_deref() != Some("ResourceConflictException") {
+                        return Err(err);
+                    }
+                    match self.read(ctx, &id, inputs).await? {
+                        Some(existing) if same_statement(&existing.inputs, inputs) => Ok(()),
+                        Some(existing) => Err(ProviderError::new(
+                            "lambda:AddPermission",
+                            format!(
+                                "statement `{sid}` of function `{function}` already exists with other content ({}); remove it (aws lambda remove-permission) or rename this one",
+                                serde_json::to_string(&existing.inputs).unwrap_or_default()
+                            ),
+                        )
+                        .with_code("StatementExists")),
+                        None => Err(err),
+                    }
                 }
             },
         )
         .await?;
         Ok(Applied {
-            id: format!("{function}/{sid}"),
+            id,
             outputs: attrs([("statement_id", json!(sid))]),
         })
     }
