@@ -51,6 +51,8 @@ impl Faults {
 pub struct Counts {
     pub requests: AtomicUsize,
     pub forwarded: AtomicUsize,
+    /// Forwarded requests whose response has reached the client.
+    pub answered: AtomicUsize,
     pub throttled: AtomicUsize,
     pub errors: AtomicUsize,
     pub dropped: AtomicUsize,
@@ -255,5 +257,6 @@ async fn serve(
     let mut response = Vec::new();
     server.read_to_end(&mut response).await?;
     client.write_all(&response).await?;
+    counts.answered.fetch_add(1, Ordering::SeqCst);
     client.shutdown().await
 }

@@ -13,6 +13,7 @@ mod sfn;
 mod sns;
 
 use drctl_core::{Address, Applied, Attributes, OpContext, Provider, Providers};
+use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{PRIMARY, SECONDARY, aws, emulator_for};
 use serde_json::{Value as Json, json};
 
@@ -24,7 +25,13 @@ pub(crate) struct Kit {
 
 impl Kit {
     pub(crate) async fn new(env: &str) -> Kit {
-        let aws = aws(&emulator_for(env).endpoint).await;
+        Self::with_endpoint(env, &emulator_for(env).endpoint).await
+    }
+
+    /// A kit whose calls go to `endpoint` (a proxy in front of the env's
+    /// emulator, say).
+    pub(crate) async fn with_endpoint(env: &str, endpoint: &str) -> Kit {
+        let aws = aws(endpoint).await;
         Kit {
             providers: drctl_aws::providers(&aws),
             aws,
@@ -152,6 +159,104 @@ pub(crate) fn attrs(v: Json) -> Attributes {
 
 pub(crate) fn out(a: &Applied, key: &str) -> String {
     a.outputs[key].as_str().unwrap().to_owned()
+}
+
+/// A VPC or route table still in use answers DependencyViolation; on AWS
+/// what uses it (a function's network interfaces, a subnet another tool
+/// removes) goes minutes later, so delete waits it out as subnets do.
+#[tokio::test(flavor = "multi_thread")]
+async fn vpc_and_route_table_deletes_wait_for_what_still_uses_them() {
+    let env = "prov-vpc-busy";
+    let emulator = emulator_for(env);
+    let proxy = FaultProxy::start(&emulator.endpoint, Faults::none()).await;
+    let kit = Kit::with_endpoint(env, &proxy.endpoint).await;
+    let direct = aws(&emulator.endpoint).await.ec2(PRIMARY);
+    let (vctx, vpc, vinputs) = kit.vpc(PRIMARY, "10.58.0.0/16").await;
+    let subnet = direct
+        .create_subnet()
+        .vpc_id(&vpc.id)
+        .cidr_block("10.58.1.0/24")
+        .send()
+        .await
+        .unwrap();
+    let subnet_id = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
+    let rctx = kit.ctx("primary/ec2.route_table/private", PRIMARY);
+    let (table, rinputs) = kit
+        .lifecycle(
+            &rctx,
+            json!({"vpc_id": vpc.id, "tags": {"Name": "busy"}}),
+            None,
+        )
+        .await;
+    let association = direct
+        .associate_route_table()
+        .route_table_id(&table.id)
+        .subnet_id(&subnet_id)
+        .send()
+        .await
+        .unwrap();
+
+    // Each delete starts while something still uses its resource; that
+    // goes once the first refusal has been answered.
+    let answered = || {
+        proxy
+            .counts
+            .answered
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let before = answered();
+    let deleting = {
+        let (providers, ctx, id, inputs) = (
+            kit.providers.clone(),
+            rctx.clone(),
+            table.id.clone(),
+            rinputs.clone(),
+        );
+        tokio::spawn(async move {
+            let p = providers.get("ec2.route_table").unwrap();
+            p.delete(&ctx, &id, &inputs, &Attributes::new()).await
+        })
+    };
+    assert!(drctl_tests::eventually(
+        std::time::Duration::from_secs(60),
+        || answered() > before
+    ));
+    direct
+        .disassociate_route_table()
+        .association_id(association.association_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    deleting
+        .await
+        .unwrap()
+        .expect("the route table delete waited");
+
+    let before = answered();
+    let deleting = {
+        let (providers, ctx, id, inputs) = (
+            kit.providers.clone(),
+            vctx.clone(),
+            vpc.id.clone(),
+            vinputs.clone(),
+        );
+        tokio::spawn(async move {
+            let p = providers.get("ec2.vpc").unwrap();
+            p.delete(&ctx, &id, &inputs, &Attributes::new()).await
+        })
+    };
+    assert!(drctl_tests::eventually(
+        std::time::Duration::from_secs(60),
+        || answered() > before
+    ));
+    direct
+        .delete_subnet()
+        .subnet_id(&subnet_id)
+        .send()
+        .await
+        .unwrap();
+    deleting.await.unwrap().expect("the VPC delete waited");
+    assert!(kit.read(&vctx, &vpc.id, &vinputs).await.is_none());
 }
 
 #[tokio::test]

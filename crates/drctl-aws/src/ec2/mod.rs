@@ -93,9 +93,10 @@ pub(crate) fn has_identity(ctx: &OpContext, tags: &[Tag]) -> bool {
     has(TAG_ADDRESS, &ctx.address.to_string()) && has(TAG_ENV, &ctx.env)
 }
 
-/// Deletes a subnet or security group, retrying DependencyViolation for up
-/// to 20 minutes as Terraform does: Lambda releases the network interfaces
-/// of a deleted function's VPC config only minutes later.
+/// Deletes a VPC, subnet, route table or security group, retrying
+/// DependencyViolation for up to 20 minutes as Terraform does: Lambda
+/// releases the network interfaces of a deleted function's VPC config only
+/// minutes later.
 pub(crate) async fn delete_when_unused<F, Fut>(delete: F) -> Result<(), ProviderError>
 where
     F: FnMut() -> Fut,

@@ -120,13 +120,18 @@ impl Provider for RouteTable {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .delete_route_table()
-            .route_table_id(id)
-            .send()
-            .await;
-        tolerate(result, NOT_FOUND, "ec2:DeleteRouteTable")
+        // Still associated (an association being removed, or one another
+        // tool made): DependencyViolation until it goes.
+        super::delete_when_unused(|| async {
+            let result = self
+                .0
+                .ec2(&ctx.region)
+                .delete_route_table()
+                .route_table_id(id)
+                .send()
+                .await;
+            tolerate(result, NOT_FOUND, "ec2:DeleteRouteTable")
+        })
+        .await
     }
 }

@@ -173,7 +173,12 @@ impl Provider for Vpc {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let result = self.0.ec2(&ctx.region).delete_vpc().vpc_id(id).send().await;
-        tolerate(result, NOT_FOUND, "ec2:DeleteVpc")
+        // Lambda releases a deleted function's network interfaces minutes
+        // later; until then the VPC answers DependencyViolation.
+        super::delete_when_unused(|| async {
+            let result = self.0.ec2(&ctx.region).delete_vpc().vpc_id(id).send().await;
+            tolerate(result, NOT_FOUND, "ec2:DeleteVpc")
+        })
+        .await
     }
 }
