@@ -204,23 +204,27 @@ async fn vpc_and_route_table_deletes_wait_for_what_still_uses_them() {
             .answered
             .load(std::sync::atomic::Ordering::SeqCst)
     };
-    let before = answered();
-    let deleting = {
+    // Starts deleting `id` and returns once AWS has answered its first call.
+    let start_delete = |ctx: &OpContext, id: &str, inputs: &Attributes| {
+        let before = answered();
         let (providers, ctx, id, inputs) = (
             kit.providers.clone(),
-            rctx.clone(),
-            table.id.clone(),
-            rinputs.clone(),
+            ctx.clone(),
+            id.to_owned(),
+            inputs.clone(),
         );
-        tokio::spawn(async move {
-            let p = providers.get("ec2.route_table").unwrap();
+        let deleting = tokio::spawn(async move {
+            let p = providers.get(ctx.address.kind()).unwrap();
             p.delete(&ctx, &id, &inputs, &Attributes::new()).await
-        })
+        });
+        assert!(drctl_tests::eventually(
+            std::time::Duration::from_secs(60),
+            || answered() > before
+        ));
+        deleting
     };
-    assert!(drctl_tests::eventually(
-        std::time::Duration::from_secs(60),
-        || answered() > before
-    ));
+
+    let deleting = start_delete(&rctx, &table.id, &rinputs);
     direct
         .disassociate_route_table()
         .association_id(association.association_id().unwrap())
@@ -232,23 +236,7 @@ async fn vpc_and_route_table_deletes_wait_for_what_still_uses_them() {
         .unwrap()
         .expect("the route table delete waited");
 
-    let before = answered();
-    let deleting = {
-        let (providers, ctx, id, inputs) = (
-            kit.providers.clone(),
-            vctx.clone(),
-            vpc.id.clone(),
-            vinputs.clone(),
-        );
-        tokio::spawn(async move {
-            let p = providers.get("ec2.vpc").unwrap();
-            p.delete(&ctx, &id, &inputs, &Attributes::new()).await
-        })
-    };
-    assert!(drctl_tests::eventually(
-        std::time::Duration::from_secs(60),
-        || answered() > before
-    ));
+    let deleting = start_delete(&vctx, &vpc.id, &vinputs);
     direct
         .delete_subnet()
         .subnet_id(&subnet_id)
