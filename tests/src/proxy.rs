@@ -26,6 +26,10 @@ pub struct Faults {
     /// Every EC2 request with this `Action` is refused with a permanent
     /// error (400 InvalidParameterValue), as AWS refuses a bad request.
     pub reject_ec2_action: Option<String>,
+    /// Every EC2 request with this `Action` (first) is answered 200 with
+    /// this document (second) instead of reaching the emulator: a response
+    /// the emulator never gives, such as an `unsuccessful` item.
+    pub answer_ec2_action: Option<(String, String)>,
 }
 
 impl Faults {
@@ -35,6 +39,7 @@ impl Faults {
             latency: Duration::ZERO,
             seed: 0,
             reject_ec2_action: None,
+            answer_ec2_action: None,
         }
     }
 
@@ -197,19 +202,33 @@ async fn serve(
         }
     };
     counts.requests.fetch_add(1, Ordering::SeqCst);
-    let (latency, roll, kind, reject) = {
+    let (latency, roll, kind, reject, answer) = {
         let mut guard = faults.lock().unwrap();
         let (f, state) = &mut *guard;
         let roll = next(state);
         let kind = next(state);
-        let reject = f.reject_ec2_action.as_ref().is_some_and(|action| {
+        let is_action = |action: &str| {
             let needle = format!("Action={action}&");
             request
                 .windows(needle.len())
                 .any(|w| w == needle.as_bytes())
-        });
-        (f.latency, roll < f.rate, kind, reject)
+        };
+        let reject = f.reject_ec2_action.as_deref().is_some_and(is_action);
+        let answer = f
+            .answer_ec2_action
+            .as_ref()
+            .filter(|(action, _)| is_action(action))
+            .map(|(_, body)| body.clone());
+        (f.latency, roll < f.rate, kind, reject, answer)
     };
+    if let Some(body) = answer {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\nx-amzn-requestid: injected\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        client.write_all(response.as_bytes()).await?;
+        return client.shutdown().await;
+    }
     if reject {
         counts.rejected.fetch_add(1, Ordering::SeqCst);
         // EC2's error document (the EC2 query protocol), with the request

@@ -247,6 +247,48 @@ async fn vpc_and_route_table_deletes_wait_for_what_still_uses_them() {
     assert!(kit.read(&vctx, &vpc.id, &vinputs).await.is_none());
 }
 
+/// DeleteVpcEndpoints succeeds (HTTP 200) even when it deleted nothing:
+/// each endpoint it could not delete is an `unsuccessful` item (EC2 API
+/// reference, DeleteVpcEndpoints). The emulator never answers so; the
+/// proxy does, as AWS would for an endpoint in a state that cannot go.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vpc_endpoint_delete_that_aws_refuses_is_an_error() {
+    let env = "prov-vpce-refused";
+    let proxy = FaultProxy::start(&emulator_for(env).endpoint, Faults::none()).await;
+    let kit = Kit::with_endpoint(env, &proxy.endpoint).await;
+    let (vctx, vpc, vinputs) = kit.vpc(PRIMARY, "10.59.0.0/16").await;
+    let ectx = kit.ctx("primary/ec2.vpc_endpoint/s3", PRIMARY);
+    let (endpoint, einputs) = kit
+        .lifecycle(
+            &ectx,
+            json!({"vpc_id": vpc.id, "service_name": "com.amazonaws.us-east-1.s3",
+                   "vpc_endpoint_type": "Gateway", "route_table_ids": [], "tags": {"Name": "e"}}),
+            None,
+        )
+        .await;
+    let refusal = format!(
+        "<DeleteVpcEndpointsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>injected</requestId><unsuccessful><item><error><code>IncorrectState</code><message>The VPC endpoint is not in a state that allows deletion</message></error><resourceId>{}</resourceId></item></unsuccessful></DeleteVpcEndpointsResponse>",
+        endpoint.id
+    );
+    proxy.set(Faults {
+        answer_ec2_action: Some(("DeleteVpcEndpoints".into(), refusal)),
+        ..Faults::none()
+    });
+    let err = kit
+        .provider(&ectx)
+        .delete(&ectx, &endpoint.id, &einputs, &endpoint.outputs)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("IncorrectState"), "{err}");
+    assert!(err.to_string().contains(&endpoint.id), "{err}");
+    assert!(kit.read(&ectx, &endpoint.id, &einputs).await.is_some());
+
+    // Accepted, the delete returns once the endpoint is gone.
+    proxy.set(Faults::none());
+    kit.delete(&ectx, &endpoint, &einputs).await;
+    kit.delete(&vctx, &vpc, &vinputs).await;
+}
+
 #[tokio::test]
 async fn vpc_lifecycle_and_drift() {
     let kit = Kit::new("prov-vpc").await;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
@@ -10,7 +11,7 @@ use serde_json::{Value as Json, json};
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, tolerate};
+use crate::support::{api_error, attrs, found, req_str, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_endpoint",
@@ -23,6 +24,9 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct VpcEndpoint(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["InvalidVpcEndpointId.NotFound"];
+
+/// Terraform's default delete timeout for a VPC endpoint.
+const DELETE_LIMIT: Duration = Duration::from_secs(10 * 60);
 
 fn route_tables(inputs: &Attributes) -> BTreeSet<String> {
     inputs
@@ -173,13 +177,51 @@ impl Provider for VpcEndpoint {
         if self.read(ctx, id, inputs).await?.is_none() {
             return Ok(());
         }
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .delete_vpc_endpoints()
-            .vpc_endpoint_ids(id)
-            .send()
-            .await;
-        tolerate(result, NOT_FOUND, "ec2:DeleteVpcEndpoints")
+        let ec2 = self.0.ec2(&ctx.region);
+        let result = ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DeleteVpcEndpoints")? else {
+            return Ok(());
+        };
+        // The call succeeds even when it deleted nothing: each endpoint it
+        // could not delete is an `unsuccessful` item with its error.
+        if let Some(error) = out
+            .unsuccessful()
+            .iter()
+            .filter(|item| item.resource_id() == Some(id))
+            .find_map(|item| item.error())
+        {
+            let code = error.code().unwrap_or("Unknown");
+            if NOT_FOUND.contains(&code) || code == "InvalidVpcEndpoint.NotFound" {
+                return Ok(());
+            }
+            return Err(ProviderError::new(
+                "ec2:DeleteVpcEndpoints",
+                format!(
+                    "{id} was not deleted: {code}: {}",
+                    error.message().unwrap_or_default()
+                ),
+            )
+            .with_code(code));
+        }
+        // Deletion is asynchronous (`deleting`); the route tables and the VPC
+        // it used can go only once it is `deleted`.
+        wait_for("VPC endpoint deleted", DELETE_LIMIT, || async {
+            let result = ec2
+                .describe_vpc_endpoints()
+                .vpc_endpoint_ids(id)
+                .send()
+                .await;
+            let state = found(result, NOT_FOUND, "ec2:DescribeVpcEndpoints")?.and_then(|out| {
+                out.vpc_endpoints()
+                    .first()
+                    .and_then(|e| e.state())
+                    .map(|s| s.as_str().to_ascii_lowercase())
+            });
+            Ok(match state.as_deref() {
+                None | Some("deleted") => Ok(()),
+                Some(other) => Err(other.to_owned()),
+            })
+        })
+        .await
     }
 }
