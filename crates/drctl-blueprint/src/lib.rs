@@ -155,16 +155,21 @@ mod tests {
     use super::*;
     use drctl_core::DesiredGraph;
 
+    /// The `dev` environment of account 123456789012, `active` serving.
+    fn dev(settings: &EnvSettings, active: Role) -> Vec<ResourceSpec> {
+        Blueprint {
+            env: "dev",
+            settings,
+            account_id: "123456789012",
+            active,
+        }
+        .resources()
+    }
+
     #[test]
     fn dev_expands_to_a_valid_graph_in_both_regions() {
         let settings = EnvSettings::defaults("dev");
-        let bp = Blueprint {
-            env: "dev",
-            settings: &settings,
-            account_id: "123456789012",
-            active: Role::Primary,
-        };
-        let specs = bp.resources();
+        let specs = dev(&settings, Role::Primary);
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
         // Per region: 31 network, 6 / 5 data, 18 compute and API, 10
         // observability; 12 global.
@@ -208,13 +213,7 @@ mod tests {
     #[test]
     fn the_secondary_cluster_follows_the_primary_writer_instance() {
         let settings = EnvSettings::defaults("dev");
-        let bp = Blueprint {
-            env: "dev",
-            settings: &settings,
-            account_id: "123456789012",
-            active: Role::Primary,
-        };
-        let graph = DesiredGraph::new(bp.resources()).unwrap();
+        let graph = DesiredGraph::new(dev(&settings, Role::Primary)).unwrap();
         let secondary = "secondary/rds.cluster/payment".parse().unwrap();
         let writer: Address = "primary/rds.instance/writer".parse().unwrap();
         assert!(
@@ -228,13 +227,7 @@ mod tests {
     fn weights_follow_the_active_role() {
         let settings = EnvSettings::defaults("dev");
         let weights = |active| {
-            let bp = Blueprint {
-                env: "dev",
-                settings: &settings,
-                account_id: "123456789012",
-                active,
-            };
-            let graph = DesiredGraph::new(bp.resources()).unwrap();
+            let graph = DesiredGraph::new(dev(&settings, active)).unwrap();
             ["api-primary", "api-secondary"].map(|name| {
                 let address = format!("global/route53.record/{name}").parse().unwrap();
                 graph.get(&address).unwrap().inputs["weight"].clone()
@@ -260,13 +253,7 @@ mod tests {
     fn without_databases_and_functions_the_graph_has_no_rds_dynamodb_or_lambda() {
         let mut settings = EnvSettings::defaults("dev");
         settings.databases_and_functions = false;
-        let bp = Blueprint {
-            env: "dev",
-            settings: &settings,
-            account_id: "123456789012",
-            active: Role::Primary,
-        };
-        let specs = bp.resources();
+        let specs = dev(&settings, Role::Primary);
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
         // Per region: 29 network (no security groups), 2 data (bucket,
         // topic), 11 API (REST API, 4 resources, 4 methods, deployment,
