@@ -26,10 +26,12 @@ pub struct Faults {
     /// Every EC2 request with this `Action` is refused with a permanent
     /// error (400 InvalidParameterValue), as AWS refuses a bad request.
     pub reject_ec2_action: Option<String>,
-    /// Every EC2 request with this `Action` (first) is answered 200 with
-    /// this document (second) instead of reaching the emulator: a response
-    /// the emulator never gives, such as an `unsuccessful` item.
-    pub answer_ec2_action: Option<(String, String)>,
+    /// Every request whose bytes contain the first string (an EC2
+    /// `Action=DeleteVpcEndpoints&`, S3 DeleteObjects' `?delete HTTP/1.1`) is
+    /// answered 200 with the second, a document, instead of reaching the
+    /// emulator: a response the emulator never gives, such as a partial
+    /// failure.
+    pub answer: Option<(String, String)>,
 }
 
 impl Faults {
@@ -39,7 +41,7 @@ impl Faults {
             latency: Duration::ZERO,
             seed: 0,
             reject_ec2_action: None,
-            answer_ec2_action: None,
+            answer: None,
         }
     }
 
@@ -215,9 +217,13 @@ async fn serve(
         };
         let reject = f.reject_ec2_action.as_deref().is_some_and(is_action);
         let answer = f
-            .answer_ec2_action
+            .answer
             .as_ref()
-            .filter(|(action, _)| is_action(action))
+            .filter(|(needle, _)| {
+                request
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+            })
             .map(|(_, body)| body.clone());
         (f.latency, roll < f.rate, kind, reject, answer)
     };

@@ -286,7 +286,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
             latency: Duration::ZERO,
             seed,
             reject_ec2_action: None,
-            answer_ec2_action: None,
+            answer: None,
         },
     )
     .await;

@@ -271,7 +271,7 @@ async fn a_vpc_endpoint_delete_that_aws_refuses_is_an_error() {
         endpoint.id
     );
     proxy.set(Faults {
-        answer_ec2_action: Some(("DeleteVpcEndpoints".into(), refusal)),
+        answer: Some(("Action=DeleteVpcEndpoints&".into(), refusal)),
         ..Faults::none()
     });
     let err = kit
@@ -497,6 +497,57 @@ async fn security_groups_with_named_rules_and_rule_drift() {
     kit.delete_found(&dctx, &db, &dinputs).await;
     kit.delete_found(&lctx, &lambda, &linputs).await;
     kit.delete(&vctx, &vpc, &vinputs).await;
+}
+
+/// DeleteObjects answers 200 and lists the keys it could not delete (S3
+/// API Reference, DeleteObjects: `Error` elements); the proxy answers so,
+/// as S3 does for an object under Object Lock. Emptying stops and names
+/// them instead of listing and deleting the same keys for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn emptying_a_bucket_stops_at_keys_s3_will_not_delete() {
+    let env = "prov-s3-locked";
+    let proxy = FaultProxy::start(&emulator_for(env).endpoint, Faults::none()).await;
+    let kit = Kit::with_endpoint(env, &proxy.endpoint).await;
+    let ctx = kit.ctx("primary/s3.bucket/data", PRIMARY);
+    let name = "payment-data-prov-s3-locked";
+    let (bucket, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "lifecycle_rules": [], "tags": {"Name": "b"}}),
+            None,
+        )
+        .await;
+    let s3 = kit.aws.s3(PRIMARY);
+    let put = s3
+        .put_object()
+        .bucket(name)
+        .key("ledger/2026-12-01.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"locked"))
+        .send()
+        .await
+        .unwrap();
+    let refusal = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Error><Key>ledger/2026-12-01.csv</Key><VersionId>{}</VersionId><Code>AccessDenied</Code><Message>Access Denied because object protected by object lock.</Message></Error></DeleteResult>",
+        put.version_id().unwrap_or("null")
+    );
+    proxy.set(Faults {
+        answer: Some(("?delete HTTP/1.1".into(), refusal)),
+        ..Faults::none()
+    });
+    // Bounded: before, this listed and deleted the same key for ever.
+    let deleting = kit
+        .provider(&ctx)
+        .delete(&ctx, &bucket.id, &inputs, &bucket.outputs);
+    let err = tokio::time::timeout(std::time::Duration::from_secs(120), deleting)
+        .await
+        .expect("emptying stops")
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("AccessDenied"), "{err}");
+    assert!(err.to_string().contains("ledger/2026-12-01.csv"), "{err}");
+    assert!(kit.read(&ctx, &bucket.id, &inputs).await.is_some());
+
+    proxy.set(Faults::none());
+    kit.delete(&ctx, &bucket, &inputs).await;
 }
 
 #[tokio::test]

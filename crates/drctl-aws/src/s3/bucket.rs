@@ -248,7 +248,8 @@ impl Bucket {
             if ids.is_empty() {
                 return Ok(());
             }
-            s3.delete_objects()
+            let out = s3
+                .delete_objects()
                 .bucket(name)
                 .delete(
                     Delete::builder()
@@ -260,8 +261,44 @@ impl Bucket {
                 .send()
                 .await
                 .map_err(|e| api_error("s3:DeleteObjects", e))?;
+            // DeleteObjects answers 200 and lists each key it could not
+            // delete (Object Lock, a bucket policy, ...). Listing again would
+            // find the same keys for ever: stop and say which.
+            if !out.errors().is_empty() {
+                return Err(undeleted_keys(name, out.errors()));
+            }
         }
     }
+}
+
+/// The keys DeleteObjects reported it could not delete, the first few by
+/// name, as one error with the first key's code.
+fn undeleted_keys(bucket: &str, errors: &[aws_sdk_s3::types::Error]) -> ProviderError {
+    const SHOWN: usize = 5;
+    let listed: Vec<String> = errors
+        .iter()
+        .take(SHOWN)
+        .map(|e| {
+            format!(
+                "{} ({}): {}: {}",
+                e.key().unwrap_or("?"),
+                e.version_id().unwrap_or("null"),
+                e.code().unwrap_or("Unknown"),
+                e.message().unwrap_or_default()
+            )
+        })
+        .collect();
+    let more = errors.len().saturating_sub(SHOWN);
+    ProviderError::new(
+        "s3:DeleteObjects",
+        format!(
+            "bucket {bucket} cannot be emptied: {} object version(s) were not deleted: {}{}; remove them yourself (or lift what protects them) and run destroy again",
+            errors.len(),
+            listed.join("; "),
+            if more > 0 { format!("; and {more} more") } else { String::new() }
+        ),
+    )
+    .with_code(errors[0].code().unwrap_or("Unknown"))
 }
 
 #[async_trait]
