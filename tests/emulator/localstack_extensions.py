@@ -112,9 +112,38 @@ def patch_apigateway() -> None:
     ApigatewayProvider.untag_resource = untag_rest_api
 
 
+# LocalStack imports moto's service models lazily, on a service's first
+# request. Concurrent first requests import modules that import each other
+# (EC2's models import IAM's), and Python's import lock then fails one of
+# them: "deadlock detected by _ModuleLock('moto.iam.models')", answered as
+# InternalError (seen once in the lane, on a burst of first requests).
+# Importing them here, in one thread before the server starts, removes the
+# race; it changes nothing a client can observe.
+PRELOADED_MODELS = (
+    "moto.iam.models",
+    "moto.ec2.models",
+    "moto.s3.models",
+    "moto.ssm.models",
+    "moto.sts.models",
+    "moto.sns.models",
+    "moto.route53.models",
+    "moto.apigateway.models",
+    "moto.stepfunctions.models",
+    "moto.cloudwatch.models",
+)
+
+
+def preload_models() -> None:
+    import importlib
+
+    for module in PRELOADED_MODELS:
+        importlib.import_module(module)
+
+
 def apply() -> None:
     patch_cloudwatch()
     patch_apigateway()
+    preload_models()
 
 
 if __name__ == "__main__":
