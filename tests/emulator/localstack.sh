@@ -15,7 +15,7 @@ LOCALSTACK_VERSION="4.4.0"
 
 # The LocalStack lane: the provider tests and the end-to-end test of the
 # stack without databases and functions; not RDS, DynamoDB and Lambda,
-# which LocalStack does not serve offline (Emulator::serves says the same
+# which LocalStack does not serve offline (EmulatorKind::serves says the same
 # to the harness), nor the CLI and fault tests, which check drctl rather
 # than an emulator and run in the moto lane.
 LOCALSTACK_TESTS=(

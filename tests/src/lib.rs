@@ -6,7 +6,8 @@
 //! binary on free ports, a few of them so that tests spread over every core
 //! ([`emulator_for`]). Each exits when the test binary does: its standard
 //! input is a pipe held by this process, and the launcher stops at
-//! end-of-file, so even a killed test run leaves no server behind. `DRCTL_TEST_ENDPOINT=http://...` uses that endpoint instead (a
+//! end-of-file, so even a killed test run leaves no server behind.
+//! `DRCTL_TEST_ENDPOINT=http://...` uses that endpoint instead (a
 //! LocalStack container, say) and starts nothing.
 //!
 //! `DRCTL_TEST_EMULATOR=localstack` selects LocalStack (host mode, venv in
@@ -14,7 +15,7 @@
 //! `tests/run`) with the same launcher contract; with `DRCTL_TEST_ENDPOINT`
 //! it says which emulator serves that endpoint. LocalStack's community
 //! edition serves a subset of drctl's services offline: see
-//! [`Emulator::serves`].
+//! [`EmulatorKind::serves`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -95,11 +96,6 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Whether this emulator serves `service` (see [`EmulatorKind::serves`]).
-    pub fn serves(&self, service: &str) -> bool {
-        self.kind.serves(service)
-    }
-
     /// Starts an emulator of our own (the kind `DRCTL_TEST_EMULATOR` names)
     /// on a free loopback port.
     pub fn start() -> Emulator {

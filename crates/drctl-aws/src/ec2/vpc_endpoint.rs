@@ -23,7 +23,12 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct VpcEndpoint(pub(crate) Arc<Clients>);
 
-const NOT_FOUND: &[&str] = &["InvalidVpcEndpointId.NotFound"];
+/// Describe answers the first; DeleteVpcEndpoints reports an unknown id as
+/// an `unsuccessful` item with either.
+const NOT_FOUND: &[&str] = &[
+    "InvalidVpcEndpointId.NotFound",
+    "InvalidVpcEndpoint.NotFound",
+];
 
 /// Terraform's default delete timeout for a VPC endpoint.
 const DELETE_LIMIT: Duration = Duration::from_secs(10 * 60);
@@ -191,7 +196,7 @@ impl Provider for VpcEndpoint {
             .find_map(|item| item.error())
         {
             let code = error.code().unwrap_or("Unknown");
-            if NOT_FOUND.contains(&code) || code == "InvalidVpcEndpoint.NotFound" {
+            if NOT_FOUND.contains(&code) {
                 return Ok(());
             }
             return Err(ProviderError::new(
