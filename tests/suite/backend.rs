@@ -252,6 +252,7 @@ async fn the_lock_and_the_journal_live_in_s3() {
         inputs: Default::default(),
         resource_id: None,
         dependencies: Default::default(),
+        token: String::new(),
     };
     let mut journal = one.begin();
     let mut recorded = Vec::new();

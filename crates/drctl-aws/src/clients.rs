@@ -124,9 +124,12 @@ impl Clients {
 }
 
 /// `Clients::<service>(region)` and `AwsContext::<service>(region)` for a
-/// regional service with the default configuration.
+/// regional service with the default configuration, and
+/// `Clients::<service>_once(region)`: the same without the SDK's retries,
+/// for creates that take no idempotency token (`support::create_once`
+/// decides whether to send those again).
 macro_rules! regional_clients {
-    ($($service:ident => $sdk:ident),* $(,)?) => {
+    ($($service:ident, $once:ident => $sdk:ident),* $(,)?) => {
         impl Clients {
             $(
                 pub(crate) fn $service(&self, region: &str) -> $sdk::Client {
@@ -134,7 +137,20 @@ macro_rules! regional_clients {
                         $sdk::Client::from_conf(
                             $sdk::config::Builder::from(&self.base)
                                 .region(Region::new(region.to_owned()))
-.interceptor(crate::crash::CrashSwitch)
+                                .interceptor(crate::crash::CrashSwitch)
+                                .build(),
+                        )
+                    })
+                }
+
+                #[allow(dead_code)]
+                pub(crate) fn $once(&self, region: &str) -> $sdk::Client {
+                    self.cached(stringify!($once), region, || {
+                        $sdk::Client::from_conf(
+                            $sdk::config::Builder::from(&self.base)
+                                .region(Region::new(region.to_owned()))
+                                .retry_config(RetryConfig::disabled())
+                                .interceptor(crate::crash::CrashSwitch)
                                 .build(),
                         )
                     })
@@ -152,15 +168,15 @@ macro_rules! regional_clients {
 }
 
 regional_clients! {
-    ec2 => aws_sdk_ec2,
-    ssm => aws_sdk_ssm,
-    rds => aws_sdk_rds,
-    dynamodb => aws_sdk_dynamodb,
-    lambda => aws_sdk_lambda,
-    apigateway => aws_sdk_apigateway,
-    sns => aws_sdk_sns,
-    sfn => aws_sdk_sfn,
-    cloudwatch => aws_sdk_cloudwatch,
+    ec2, ec2_once => aws_sdk_ec2,
+    ssm, ssm_once => aws_sdk_ssm,
+    rds, rds_once => aws_sdk_rds,
+    dynamodb, dynamodb_once => aws_sdk_dynamodb,
+    lambda, lambda_once => aws_sdk_lambda,
+    apigateway, apigateway_once => aws_sdk_apigateway,
+    sns, sns_once => aws_sdk_sns,
+    sfn, sfn_once => aws_sdk_sfn,
+    cloudwatch, cloudwatch_once => aws_sdk_cloudwatch,
 }
 
 impl Clients {
@@ -182,6 +198,32 @@ impl Clients {
             aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
+                    .interceptor(crate::crash::CrashSwitch)
+                    .build(),
+            )
+        })
+    }
+
+    /// IAM without the SDK's retries (see `regional_clients!`).
+    pub(crate) fn iam_once(&self) -> aws_sdk_iam::Client {
+        self.cached("iam_once", GLOBAL_REGION, || {
+            aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&self.base)
+                    .region(Region::new(GLOBAL_REGION))
+                    .retry_config(RetryConfig::disabled())
+                    .interceptor(crate::crash::CrashSwitch)
+                    .build(),
+            )
+        })
+    }
+
+    /// Route 53 without the SDK's retries (see `regional_clients!`).
+    pub(crate) fn route53_once(&self) -> aws_sdk_route53::Client {
+        self.cached("route53_once", GLOBAL_REGION, || {
+            aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::config::Builder::from(&self.base)
+                    .region(Region::new(GLOBAL_REGION))
+                    .retry_config(RetryConfig::disabled())
                     .interceptor(crate::crash::CrashSwitch)
                     .build(),
             )

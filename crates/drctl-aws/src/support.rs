@@ -237,3 +237,156 @@ where
         }
     }
 }
+
+/// Error codes AWS answers a call it refused to run for now (throttling):
+/// it did not act, so sending it again is safe.
+const THROTTLED: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// What a failed call says about whether AWS acted on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// Throttled: AWS did not act; the same call may be sent again.
+    NotActed,
+    /// No answer (connection lost, timeout, unreadable response) or a
+    /// server error: AWS may have acted.
+    Unknown,
+    /// AWS answered with an error: it did not act.
+    Refused,
+}
+
+fn failure<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
+    match err {
+        SdkError::ConstructionFailure(_) => Failure::Refused,
+        SdkError::DispatchFailure(d) if d.is_user() => Failure::Refused,
+        SdkError::ServiceError(s) => {
+            if s.err().code().is_some_and(|c| THROTTLED.contains(&c)) {
+                Failure::NotActed
+            } else if s.raw().status().is_server_error() {
+                Failure::Unknown
+            } else {
+                Failure::Refused
+            }
+        }
+        _ => Failure::Unknown,
+    }
+}
+
+/// The outcome of [`create_once`]: the create's own response, or the id of
+/// the resource an earlier attempt made, found after its response was lost.
+pub enum Created<T> {
+    Sent(T),
+    Found(String),
+}
+
+/// How long a create keeps being resent while throttled or unanswered.
+const CREATE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Pauses before each lookup after an unanswered create: AWS's read APIs
+/// are eventually consistent (EC2, IAM), so a resource made a moment ago
+/// may not be listed yet.
+const LOOKUP_PAUSES_MS: &[u64] = &[0, 1000, 2000, 4000];
+
+/// Sends a create that carries no idempotency token without ever sending
+/// it blindly twice. The call goes through a client without SDK retries
+/// (`Clients::*_once`); a throttled call is sent again after a pause, but
+/// after a call whose outcome is unknown (no answer, a 5xx) `lookup` (the
+/// provider's `find`) is asked first, over a few seconds, and only when it
+/// finds nothing is the create sent again. A resend refused with one of
+/// `exists` (the name is taken: the lost create did happen) is looked up
+/// once more, for longer. A lookup that sees two resources fails with both
+/// ids (`DuplicateResource`), so a duplicate is reported, never adopted.
+pub async fn create_once<T, E, S, SF, L, LF>(
+    operation: &str,
+    exists: &[&str],
+    mut send: S,
+    mut lookup: L,
+) -> Result<Created<T>, ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    S: FnMut() -> SF,
+    SF: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    L: FnMut() -> LF,
+    LF: std::future::Future<Output = Result<Option<String>, ProviderError>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(500);
+    let mut unanswered = false;
+    loop {
+        let err = match send().await {
+            Ok(out) => return Ok(Created::Sent(out)),
+            Err(e) => e,
+        };
+        let kind = failure(&err);
+        let taken = unanswered && has_code(&err, exists);
+        if start.elapsed() >= CREATE_LIMIT || (kind == Failure::Refused && !taken) {
+            return Err(api_error(operation, err));
+        }
+        if kind == Failure::Unknown || taken {
+            unanswered = true;
+            tracing::debug!(operation, error = %error_chain(&err), "outcome unknown: looking the resource up before sending again");
+            // A taken name is proof the resource exists: look for longer.
+            let pauses: &[u64] = if taken {
+                &[1000, 2000, 4000, 8000, 15000, 30000]
+            } else {
+                LOOKUP_PAUSES_MS
+            };
+            for pause in pauses {
+                tokio::time::sleep(std::time::Duration::from_millis(*pause)).await;
+                if let Some(id) = lookup().await? {
+                    return Ok(Created::Found(id));
+                }
+            }
+            if taken {
+                return Err(api_error(operation, err));
+            }
+        } else {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(20));
+        }
+    }
+}
+
+/// The one id a lookup matched: `None` for none, an error naming every id
+/// for several (a duplicate, which drctl reports and never picks from).
+pub fn the_one(
+    ctx: &OpContext,
+    ids: impl IntoIterator<Item = String>,
+) -> Result<Option<String>, ProviderError> {
+    let mut ids: Vec<String> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    match ids.len() {
+        0 => Ok(None),
+        1 => Ok(ids.pop()),
+        _ => Err(ProviderError::new(
+            format!("find {}", ctx.address),
+            format!(
+                "{} resources carry this address's identity in env `{}`: {}. All but one are duplicates: keep the one the environment's state records (its `id`), delete the others, then run again",
+                ids.len(),
+                ctx.env,
+                ids.join(", ")
+            ),
+        )
+        .with_code("DuplicateResource")),
+    }
+}
+
+/// The idempotency token of a create (`OpContext::token`); a fresh one if
+/// the caller gave none.
+pub fn create_token(ctx: &OpContext) -> String {
+    ctx.token
+        .clone()
+        .unwrap_or_else(|| drctl_core::journal::new_token(&ctx.env, &ctx.address))
+}

@@ -170,6 +170,7 @@ mod tests {
             inputs: Default::default(),
             resource_id: Some("x".into()),
             dependencies: Default::default(),
+            token: String::new(),
         };
         journal.record(&mut intent).unwrap();
         assert_eq!(backend.open_intents().unwrap(), vec![intent]);

@@ -10,7 +10,7 @@ use thiserror::Error;
 use tokio::task::JoinSet;
 
 use crate::address::Address;
-use crate::journal::{Intent, IntentLog, IntentOp, JournalError};
+use crate::journal::{Intent, IntentLog, IntentOp, JournalError, new_token};
 use crate::operations::{OpKind, OperationGraph};
 use crate::plan::ResourceChange;
 use crate::provider::{Applied, OpContext, ProviderError, Providers};
@@ -374,10 +374,12 @@ impl Executor {
                 .get(change.address.kind())
                 .expect("checked before the run"),
         );
+        let token = (kind == OpKind::Create).then(|| new_token(&self.env, &change.address));
         let ctx = OpContext {
             env: self.env.clone(),
             address: change.address.clone(),
             region: change.region.clone(),
+            token: token.clone(),
         };
         let prior = state.resources.get(&change.address).cloned();
         let inputs: Attributes = match kind {
@@ -422,6 +424,7 @@ impl Executor {
                 inputs: inputs.clone(),
                 resource_id: None,
                 dependencies: change.depends_on.clone(),
+                token: token.clone().unwrap_or_default(),
             }),
             OpKind::Delete => Some(Intent {
                 id: 0,
@@ -431,6 +434,7 @@ impl Executor {
                 inputs: Attributes::new(),
                 resource_id: prior.as_ref().map(|p| p.id.clone()),
                 dependencies: Default::default(),
+                token: String::new(),
             }),
         };
         let job = async move {

@@ -39,6 +39,24 @@ pub struct Intent {
     pub resource_id: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub dependencies: BTreeSet<Address>,
+    /// Create: the idempotency token sent with it (`OpContext::token`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token: String,
+}
+
+/// A new idempotency token: the clock in nanoseconds and a hash of what
+/// the create is for, so two creates never share one.
+pub fn new_token(env: &str, address: &Address) -> String {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    // RandomState is seeded per process: two processes starting the same
+    // create in the same nanosecond still differ.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    (env, address.to_string(), std::process::id()).hash(&mut h);
+    format!("{nanos:016x}{:016x}", h.finish())
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -195,6 +213,7 @@ mod tests {
             inputs: Attributes::from([("name".to_string(), "n".into())]),
             resource_id: None,
             dependencies: BTreeSet::new(),
+            token: String::new(),
         }
     }
 

@@ -43,6 +43,11 @@ pub struct OpContext {
     pub env: String,
     pub address: Address,
     pub region: String,
+    /// A create's idempotency token: unique to its journal intent, so the
+    /// same across every resend of that create (a lost response, a re-run
+    /// recovering it) and different for a later create of the same
+    /// address. 32 lowercase hex digits; `None` outside creates.
+    pub token: Option<String>,
 }
 
 /// The provider-side identity and outputs of an existing resource.

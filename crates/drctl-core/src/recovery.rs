@@ -61,6 +61,8 @@ pub async fn recover(
             env: state.env.clone(),
             address: address.clone(),
             region: intent.region.clone(),
+            // `find` may look the create up by the token it sent.
+            token: Some(intent.token.clone()).filter(|t| !t.is_empty()),
         };
         match intent.op {
             IntentOp::Create => {
@@ -130,6 +132,7 @@ mod tests {
 
     fn ctx(address: &str) -> OpContext {
         OpContext {
+            token: None,
             env: "dev".into(),
             address: address.parse().unwrap(),
             region: "r1".into(),
@@ -150,6 +153,7 @@ mod tests {
             inputs,
             resource_id,
             dependencies: Default::default(),
+            token: String::new(),
         }
     }
 

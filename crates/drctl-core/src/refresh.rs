@@ -50,6 +50,7 @@ pub async fn refresh(
         );
         let provider = providers.get(&r.kind).cloned();
         let ctx = OpContext {
+            token: None,
             env: env.clone(),
             address: address.clone(),
             region: r.region.clone(),
@@ -119,6 +120,7 @@ mod tests {
         for i in 0..20 {
             let address: Address = format!("p/mem.thing/n{i}").parse().unwrap();
             let ctx = OpContext {
+                token: None,
                 env: "dev".into(),
                 address: address.clone(),
                 region: "r1".into(),

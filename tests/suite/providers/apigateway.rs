@@ -48,6 +48,7 @@ async fn rest_api_methods_deployment_and_stage() {
     let other = kit.ctx("primary/apigateway.rest_api/other", region);
     assert_eq!(find(&kit, &other, &ainputs).await, None);
     let other_env = OpContext {
+        token: None,
         env: "prov-apigw-other".into(),
         ..actx.clone()
     };

@@ -40,9 +40,12 @@ impl Kit {
     }
 
     pub(crate) fn ctx(&self, address: &str, region: &str) -> OpContext {
+        let address = address.parse::<Address>().unwrap();
         OpContext {
+            // As the executor gives a create: one token per context.
+            token: Some(drctl_core::journal::new_token(&self.env, &address)),
             env: self.env.clone(),
-            address: address.parse::<Address>().unwrap(),
+            address,
             region: region.to_owned(),
         }
     }

@@ -236,6 +236,7 @@ async fn find_adopts_and_tags_a_health_check_whose_create_stopped_before_tagging
     let id = created.health_check().unwrap().id.clone();
     // Another environment's reference does not match.
     let other_env = OpContext {
+        token: None,
         env: "prov-route53-untagged-other".into(),
         ..ctx.clone()
     };

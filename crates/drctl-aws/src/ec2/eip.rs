@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, tolerate};
+use crate::support::{Created, api_error, attrs, create_once, found, the_one, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.eip",
@@ -34,25 +34,46 @@ impl Provider for Eip {
     }
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .allocate_address()
-            .domain(DomainType::Vpc)
-            .tag_specifications(tag_spec(ctx, inputs, ResourceType::ElasticIp))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:AllocateAddress", e))?;
-        let id = out
-            .allocation_id()
-            .ok_or_else(|| {
-                ProviderError::new("ec2:AllocateAddress", "no allocation id in the response")
-            })?
-            .to_owned();
-        Ok(Applied {
-            outputs: outputs(&id, out.public_ip().unwrap_or_default()),
-            id,
-        })
+        // AllocateAddress takes no idempotency token.
+        let ec2 = self.0.ec2_once(&ctx.region);
+        let created = create_once(
+            "ec2:AllocateAddress",
+            &[],
+            || {
+                ec2.allocate_address()
+                    .domain(DomainType::Vpc)
+                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::ElasticIp))
+                    .send()
+            },
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        match created {
+            Created::Sent(out) => {
+                let id = out
+                    .allocation_id()
+                    .ok_or_else(|| {
+                        ProviderError::new(
+                            "ec2:AllocateAddress",
+                            "no allocation id in the response",
+                        )
+                    })?
+                    .to_owned();
+                Ok(Applied {
+                    outputs: outputs(&id, out.public_ip().unwrap_or_default()),
+                    id,
+                })
+            }
+            Created::Found(id) => {
+                let observed = self.read(ctx, &id, inputs).await?.ok_or_else(|| {
+                    ProviderError::new("ec2:DescribeAddresses", format!("{id} vanished"))
+                })?;
+                Ok(Applied {
+                    outputs: observed.outputs,
+                    id,
+                })
+            }
+        }
     }
 
     async fn read(
@@ -107,11 +128,13 @@ impl Provider for Eip {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeAddresses", e))?;
-        Ok(out
-            .addresses()
-            .iter()
-            .find_map(|a| a.allocation_id())
-            .map(str::to_owned))
+        the_one(
+            ctx,
+            out.addresses()
+                .iter()
+                .filter_map(|a| a.allocation_id())
+                .map(str::to_owned),
+        )
     }
 
     async fn delete(

@@ -9,7 +9,9 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, opt_str, req_str, tolerate};
+use crate::support::{
+    Created, api_error, attrs, create_once, found, opt_str, req_str, the_one, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.internet_gateway",
@@ -62,21 +64,29 @@ impl Provider for InternetGateway {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let vpc = req_str(ctx, inputs, "vpc_id")?;
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .create_internet_gateway()
-            .tag_specifications(tag_spec(ctx, inputs, ResourceType::InternetGateway))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateInternetGateway", e))?;
-        let id = out
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .ok_or_else(|| {
-                ProviderError::new("ec2:CreateInternetGateway", "no gateway id in the response")
-            })?
-            .to_owned();
+        // CreateInternetGateway takes no idempotency token.
+        let ec2 = self.0.ec2_once(&ctx.region);
+        let created = create_once(
+            "ec2:CreateInternetGateway",
+            &[],
+            || {
+                ec2.create_internet_gateway()
+                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::InternetGateway))
+                    .send()
+            },
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let id = match created {
+            Created::Sent(out) => out
+                .internet_gateway()
+                .and_then(|g| g.internet_gateway_id())
+                .ok_or_else(|| {
+                    ProviderError::new("ec2:CreateInternetGateway", "no gateway id in the response")
+                })?
+                .to_owned(),
+            Created::Found(id) => id,
+        };
         self.attach(ctx, &id, vpc).await?;
         Ok(Applied {
             outputs: outputs(&id),
@@ -142,11 +152,13 @@ impl Provider for InternetGateway {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeInternetGateways", e))?;
-        Ok(out
-            .internet_gateways()
-            .iter()
-            .find_map(|g| g.internet_gateway_id())
-            .map(str::to_owned))
+        the_one(
+            ctx,
+            out.internet_gateways()
+                .iter()
+                .filter_map(|g| g.internet_gateway_id())
+                .map(str::to_owned),
+        )
     }
 
     async fn delete(

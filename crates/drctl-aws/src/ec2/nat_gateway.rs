@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{has_identity, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, wait_for};
+use crate::support::{api_error, attrs, create_token, found, req_str, the_one, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.nat_gateway",
@@ -55,6 +55,9 @@ impl Provider for NatGateway {
             .0
             .ec2(&ctx.region)
             .create_nat_gateway()
+            // The create's idempotency token: a resend (the SDK's, after a
+            // lost response) returns the gateway the first call made.
+            .client_token(create_token(ctx))
             .subnet_id(req_str(ctx, inputs, "subnet_id")?)
             .allocation_id(req_str(ctx, inputs, "allocation_id")?)
             .tag_specifications(tag_spec(ctx, inputs, ResourceType::Natgateway))
@@ -150,22 +153,24 @@ impl Provider for NatGateway {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeNatGateways", e))?;
-        Ok(out
-            .nat_gateways()
-            .iter()
-            .filter(|n| has_identity(ctx, n.tags()))
-            .filter(|n| {
-                !matches!(
-                    n.state(),
-                    Some(
-                        NatGatewayState::Deleted
-                            | NatGatewayState::Deleting
-                            | NatGatewayState::Failed
+        the_one(
+            ctx,
+            out.nat_gateways()
+                .iter()
+                .filter(|n| has_identity(ctx, n.tags()))
+                .filter(|n| {
+                    !matches!(
+                        n.state(),
+                        Some(
+                            NatGatewayState::Deleted
+                                | NatGatewayState::Deleting
+                                | NatGatewayState::Failed
+                        )
                     )
-                )
-            })
-            .find_map(|n| n.nat_gateway_id())
-            .map(str::to_owned))
+                })
+                .filter_map(|n| n.nat_gateway_id())
+                .map(str::to_owned),
+        )
     }
 
     async fn delete(

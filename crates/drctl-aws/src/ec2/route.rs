@@ -8,7 +8,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, invalid, opt_str, req_str, tolerate};
+use crate::support::{api_error, attrs, create_once, found, invalid, opt_str, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route",
@@ -52,19 +52,26 @@ impl Provider for Route {
         let table = req_str(ctx, inputs, "route_table_id")?;
         let dest = req_str(ctx, inputs, "destination_cidr_block")?;
         let (kind, target_id) = target(ctx, inputs)?;
-        let req = self
-            .0
-            .ec2(&ctx.region)
-            .create_route()
-            .route_table_id(table)
-            .destination_cidr_block(dest);
-        let req = match kind {
-            "gateway_id" => req.gateway_id(target_id),
-            _ => req.nat_gateway_id(target_id),
-        };
-        req.send()
-            .await
-            .map_err(|e| api_error("ec2:CreateRoute", e))?;
+        // CreateRoute takes no idempotency token; a resend of one that
+        // happened is refused as RouteAlreadyExists.
+        let ec2 = self.0.ec2_once(&ctx.region);
+        create_once(
+            "ec2:CreateRoute",
+            &["RouteAlreadyExists"],
+            || {
+                let req = ec2
+                    .create_route()
+                    .route_table_id(table)
+                    .destination_cidr_block(dest);
+                let req = match kind {
+                    "gateway_id" => req.gateway_id(target_id),
+                    _ => req.nat_gateway_id(target_id),
+                };
+                req.send()
+            },
+            || self.find(ctx, inputs),
+        )
+        .await?;
         Ok(Applied {
             id: format!("{table}_{dest}"),
             outputs: attrs([("route_table_id", json!(table))]),

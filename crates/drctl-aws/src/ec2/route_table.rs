@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, tolerate};
+use crate::support::{api_error, attrs, create_token, found, req_str, the_one, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table",
@@ -39,6 +39,9 @@ impl Provider for RouteTable {
             .0
             .ec2(&ctx.region)
             .create_route_table()
+            // The create's idempotency token: a resend (the SDK's, after a
+            // lost response) returns the table the first call made.
+            .client_token(create_token(ctx))
             .vpc_id(req_str(ctx, inputs, "vpc_id")?)
             .tag_specifications(tag_spec(ctx, inputs, ResourceType::RouteTable))
             .send()
@@ -106,11 +109,13 @@ impl Provider for RouteTable {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
-        Ok(out
-            .route_tables()
-            .iter()
-            .find_map(|t| t.route_table_id())
-            .map(str::to_owned))
+        the_one(
+            ctx,
+            out.route_tables()
+                .iter()
+                .filter_map(|t| t.route_table_id())
+                .map(str::to_owned),
+        )
     }
 
     async fn delete(

@@ -7,7 +7,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, tolerate};
+use crate::support::{Created, attrs, create_once, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table_association",
@@ -32,24 +32,37 @@ impl Provider for RouteTableAssociation {
     }
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .associate_route_table()
-            .subnet_id(req_str(ctx, inputs, "subnet_id")?)
-            .route_table_id(req_str(ctx, inputs, "route_table_id")?)
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:AssociateRouteTable", e))?;
-        let id = out
-            .association_id()
-            .ok_or_else(|| {
-                ProviderError::new(
-                    "ec2:AssociateRouteTable",
-                    "no association id in the response",
-                )
-            })?
-            .to_owned();
+        let (subnet, table) = (
+            req_str(ctx, inputs, "subnet_id")?,
+            req_str(ctx, inputs, "route_table_id")?,
+        );
+        // AssociateRouteTable takes no idempotency token; a resend of one
+        // that happened finds the subnet associated.
+        let ec2 = self.0.ec2_once(&ctx.region);
+        let created = create_once(
+            "ec2:AssociateRouteTable",
+            &["Resource.AlreadyAssociated"],
+            || {
+                ec2.associate_route_table()
+                    .subnet_id(subnet)
+                    .route_table_id(table)
+                    .send()
+            },
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let id = match created {
+            Created::Sent(out) => out
+                .association_id()
+                .ok_or_else(|| {
+                    ProviderError::new(
+                        "ec2:AssociateRouteTable",
+                        "no association id in the response",
+                    )
+                })?
+                .to_owned(),
+            Created::Found(id) => id,
+        };
         Ok(Applied {
             outputs: attrs([("association_id", json!(id))]),
             id,

@@ -17,7 +17,9 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, invalid, req_str, tolerate};
+use crate::support::{
+    Created, api_error, attrs, create_once, found, invalid, req_str, the_one, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.security_group",
@@ -247,21 +249,37 @@ impl Provider for SecurityGroup {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let client = self.0.ec2(&ctx.region);
-        let out = client
-            .create_security_group()
-            .group_name(req_str(ctx, inputs, "name")?)
-            .description(req_str(ctx, inputs, "description")?)
-            .vpc_id(req_str(ctx, inputs, "vpc_id")?)
-            .tag_specifications(tag_spec(ctx, inputs, ResourceType::SecurityGroup))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateSecurityGroup", e))?;
-        let id = out
-            .group_id()
-            .ok_or_else(|| {
-                ProviderError::new("ec2:CreateSecurityGroup", "no group id in the response")
-            })?
-            .to_owned();
+        let (name, description, vpc) = (
+            req_str(ctx, inputs, "name")?,
+            req_str(ctx, inputs, "description")?,
+            req_str(ctx, inputs, "vpc_id")?,
+        );
+        // CreateSecurityGroup takes no idempotency token; a resend of one
+        // that happened finds its name taken in the VPC.
+        let once = self.0.ec2_once(&ctx.region);
+        let created = create_once(
+            "ec2:CreateSecurityGroup",
+            &["InvalidGroup.Duplicate"],
+            || {
+                once.create_security_group()
+                    .group_name(name)
+                    .description(description)
+                    .vpc_id(vpc)
+                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::SecurityGroup))
+                    .send()
+            },
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let id = match created {
+            Created::Sent(out) => out
+                .group_id()
+                .ok_or_else(|| {
+                    ProviderError::new("ec2:CreateSecurityGroup", "no group id in the response")
+                })?
+                .to_owned(),
+            Created::Found(id) => id,
+        };
         // AWS adds an allow-all egress rule to every new group; drctl owns
         // the rules, so start from none.
         let default_egress =
@@ -343,11 +361,13 @@ impl Provider for SecurityGroup {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
-        Ok(out
-            .security_groups()
-            .iter()
-            .find_map(|g| g.group_id())
-            .map(str::to_owned))
+        the_one(
+            ctx,
+            out.security_groups()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .map(str::to_owned),
+        )
     }
 
     async fn delete(

@@ -9,7 +9,9 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, found, req_str, tolerate};
+use crate::support::{
+    Created, api_error, attrs, bool_or, create_once, found, req_str, the_one, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.subnet",
@@ -54,22 +56,37 @@ impl Provider for Subnet {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let az = req_str(ctx, inputs, "availability_zone")?;
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .create_subnet()
-            .vpc_id(req_str(ctx, inputs, "vpc_id")?)
-            .cidr_block(req_str(ctx, inputs, "cidr_block")?)
-            .availability_zone(az)
-            .tag_specifications(tag_spec(ctx, inputs, ResourceType::Subnet))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateSubnet", e))?;
-        let id = out
-            .subnet()
-            .and_then(|s| s.subnet_id())
-            .ok_or_else(|| ProviderError::new("ec2:CreateSubnet", "no subnet id in the response"))?
-            .to_owned();
+        let (vpc, cidr) = (
+            req_str(ctx, inputs, "vpc_id")?,
+            req_str(ctx, inputs, "cidr_block")?,
+        );
+        // CreateSubnet takes no idempotency token; a resend of one that
+        // happened is refused as a CIDR conflict.
+        let ec2 = self.0.ec2_once(&ctx.region);
+        let created = create_once(
+            "ec2:CreateSubnet",
+            &["InvalidSubnet.Conflict"],
+            || {
+                ec2.create_subnet()
+                    .vpc_id(vpc)
+                    .cidr_block(cidr)
+                    .availability_zone(az)
+                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::Subnet))
+                    .send()
+            },
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let id = match created {
+            Created::Sent(out) => out
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .ok_or_else(|| {
+                    ProviderError::new("ec2:CreateSubnet", "no subnet id in the response")
+                })?
+                .to_owned(),
+            Created::Found(id) => id,
+        };
         if bool_or(inputs, "map_public_ip_on_launch", false) {
             self.set_public_ip(ctx, &id, true).await?;
         }
@@ -142,11 +159,13 @@ impl Provider for Subnet {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeSubnets", e))?;
-        Ok(out
-            .subnets()
-            .iter()
-            .find_map(|s| s.subnet_id())
-            .map(str::to_owned))
+        the_one(
+            ctx,
+            out.subnets()
+                .iter()
+                .filter_map(|s| s.subnet_id())
+                .map(str::to_owned),
+        )
     }
 
     async fn delete(

@@ -7,7 +7,9 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, found, req_str, tolerate};
+use crate::support::{
+    Created, api_error, attrs, bool_or, create_once, found, req_str, the_one, tolerate,
+};
 use std::sync::Arc;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -67,20 +69,28 @@ impl Provider for Vpc {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let cidr = req_str(ctx, inputs, "cidr_block")?;
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .create_vpc()
-            .cidr_block(cidr)
-            .tag_specifications(tag_spec(ctx, inputs, ResourceType::Vpc))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateVpc", e))?;
-        let id = out
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .ok_or_else(|| ProviderError::new("ec2:CreateVpc", "no VPC id in the response"))?
-            .to_owned();
+        // CreateVpc takes no idempotency token.
+        let ec2 = self.0.ec2_once(&ctx.region);
+        let created = create_once(
+            "ec2:CreateVpc",
+            &[],
+            || {
+                ec2.create_vpc()
+                    .cidr_block(cidr)
+                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::Vpc))
+                    .send()
+            },
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let id = match created {
+            Created::Sent(out) => out
+                .vpc()
+                .and_then(|v| v.vpc_id())
+                .ok_or_else(|| ProviderError::new("ec2:CreateVpc", "no VPC id in the response"))?
+                .to_owned(),
+            Created::Found(id) => id,
+        };
         self.set_dns(ctx, &id, inputs, None).await?;
         Ok(Applied {
             outputs: Self::outputs(&id, cidr),
@@ -159,11 +169,13 @@ impl Provider for Vpc {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeVpcs", e))?;
-        Ok(out
-            .vpcs()
-            .iter()
-            .find_map(|v| v.vpc_id())
-            .map(str::to_owned))
+        the_one(
+            ctx,
+            out.vpcs()
+                .iter()
+                .filter_map(|v| v.vpc_id())
+                .map(str::to_owned),
+        )
     }
 
     async fn delete(

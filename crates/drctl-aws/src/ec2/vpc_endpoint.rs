@@ -11,7 +11,7 @@ use serde_json::{Value as Json, json};
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, wait_for};
+use crate::support::{api_error, attrs, create_token, found, req_str, the_one, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_endpoint",
@@ -56,6 +56,9 @@ impl Provider for VpcEndpoint {
             .0
             .ec2(&ctx.region)
             .create_vpc_endpoint()
+            // The create's idempotency token: a resend (the SDK's, after a
+            // lost response) returns the endpoint the first call made.
+            .client_token(create_token(ctx))
             .vpc_id(req_str(ctx, inputs, "vpc_id")?)
             .service_name(req_str(ctx, inputs, "service_name")?)
             .vpc_endpoint_type(VpcEndpointType::from(req_str(
@@ -159,15 +162,17 @@ impl Provider for VpcEndpoint {
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeVpcEndpoints", e))?;
-        Ok(out
-            .vpc_endpoints()
-            .iter()
-            .filter(|e| {
-                let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
-                !matches!(state.as_deref(), Some("deleted" | "deleting"))
-            })
-            .find_map(|e| e.vpc_endpoint_id())
-            .map(str::to_owned))
+        the_one(
+            ctx,
+            out.vpc_endpoints()
+                .iter()
+                .filter(|e| {
+                    let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
+                    !matches!(state.as_deref(), Some("deleted" | "deleting"))
+                })
+                .filter_map(|e| e.vpc_endpoint_id())
+                .map(str::to_owned),
+        )
     }
 
     async fn delete(
