@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::NOT_FOUND;
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, tolerate};
+use crate::support::{Created, attrs, create_once, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.resource",
@@ -28,24 +28,43 @@ impl Provider for Resource {
     }
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let out = self
+        // CreateResource takes no idempotency token; a resend of one that
+        // happened finds the path taken (ConflictException).
+        let request = self
             .0
-            .apigateway(&ctx.region)
+            .apigateway_once(&ctx.region)
             .create_resource()
             .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
             .parent_id(req_str(ctx, inputs, "parent_id")?)
-            .path_part(req_str(ctx, inputs, "path_part")?)
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:CreateResource", e))?;
-        let id = out.id().unwrap_or_default().to_owned();
-        Ok(Applied {
-            outputs: attrs([
-                ("id", json!(id)),
-                ("path", json!(out.path().unwrap_or_default())),
-            ]),
-            id,
-        })
+            .path_part(req_str(ctx, inputs, "path_part")?);
+        let created = create_once(
+            "apigateway:CreateResource",
+            &["ConflictException"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        match created {
+            Created::Sent(out) => {
+                let id = out.id().unwrap_or_default().to_owned();
+                Ok(Applied {
+                    outputs: attrs([
+                        ("id", json!(id)),
+                        ("path", json!(out.path().unwrap_or_default())),
+                    ]),
+                    id,
+                })
+            }
+            Created::Found(id) => {
+                let observed = self.read(ctx, &id, inputs).await?.ok_or_else(|| {
+                    ProviderError::new("apigateway:GetResource", format!("{id} vanished"))
+                })?;
+                Ok(Applied {
+                    id,
+                    outputs: observed.outputs,
+                })
+            }
+        }
     }
 
     async fn read(

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::{NOT_FOUND, replace, sync_tags};
 use crate::clients::Clients;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, observed_tags, opt_str, req_str,
-    retry_while, tolerate,
+    Created, TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, found, observed_tags,
+    opt_str, req_str, retry_while, the_one, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -66,9 +66,11 @@ impl Provider for RestApi {
     }
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let out = self
+        // CreateRestApi takes no idempotency token and names are not
+        // unique: a blind resend would make a second API.
+        let request = self
             .0
-            .apigateway(&ctx.region)
+            .apigateway_once(&ctx.region)
             .create_rest_api()
             .name(req_str(ctx, inputs, "name")?)
             .description(opt_str(inputs, "description").unwrap_or_default())
@@ -77,15 +79,32 @@ impl Provider for RestApi {
                     .types(EndpointType::from(req_str(ctx, inputs, "endpoint_type")?))
                     .build(),
             )
-            .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:CreateRestApi", e))?;
-        let id = out.id().unwrap_or_default().to_owned();
-        let outputs = self
-            .outputs(ctx, &id, out.root_resource_id().unwrap_or_default())
-            .await?;
-        Ok(Applied { id, outputs })
+            .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()));
+        let created = create_once(
+            "apigateway:CreateRestApi",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        match created {
+            Created::Sent(out) => {
+                let id = out.id().unwrap_or_default().to_owned();
+                let outputs = self
+                    .outputs(ctx, &id, out.root_resource_id().unwrap_or_default())
+                    .await?;
+                Ok(Applied { id, outputs })
+            }
+            Created::Found(id) => {
+                let observed = self.read(ctx, &id, inputs).await?.ok_or_else(|| {
+                    ProviderError::new("apigateway:GetRestApi", format!("{id} vanished"))
+                })?;
+                Ok(Applied {
+                    id,
+                    outputs: observed.outputs,
+                })
+            }
+        }
     }
 
     async fn read(
@@ -184,14 +203,12 @@ impl Provider for RestApi {
                 t.get(TAG_ADDRESS) == Some(&address) && t.get(TAG_ENV) == Some(&ctx.env)
             })
         };
-        // drctl never creates two for one address; should there be several
-        // all the same, the newest (then the greatest id) is the one a
-        // crashed create made last.
-        Ok(apis
-            .iter()
-            .filter(|a| ours(a.tags()))
-            .max_by_key(|a| (a.created_date().map(|d| d.as_nanos()), a.id()))
-            .and_then(|a| a.id().map(str::to_owned)))
+        the_one(
+            ctx,
+            apis.iter()
+                .filter(|a| ours(a.tags()))
+                .filter_map(|a| a.id().map(str::to_owned)),
+        )
     }
 
     async fn delete(

@@ -12,7 +12,7 @@ use serde_json::{Value as Json, json};
 use super::{NOT_FOUND, number_text, replace, sync_tags, whole_number};
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, tolerate,
+    all_tags, api_error, attrs, create_once, found, invalid, observed_tags, req_str, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -109,16 +109,23 @@ impl Provider for Stage {
         let api = req_str(ctx, inputs, "rest_api_id")?;
         let stage = req_str(ctx, inputs, "stage_name")?;
         let ops = patches(ctx, None, inputs)?;
-        self.0
-            .apigateway(&ctx.region)
+        // CreateStage takes no idempotency token; a resend of one that
+        // happened finds the stage name taken (ConflictException).
+        let request = self
+            .0
+            .apigateway_once(&ctx.region)
             .create_stage()
             .rest_api_id(api)
             .stage_name(stage)
             .deployment_id(req_str(ctx, inputs, "deployment_id")?)
-            .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:CreateStage", e))?;
+            .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()));
+        create_once(
+            "apigateway:CreateStage",
+            &["ConflictException"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
         // Method settings exist only once the stage does.
         self.patch(ctx, api, stage, ops).await?;
         Ok(Applied {

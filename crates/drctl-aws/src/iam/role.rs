@@ -14,8 +14,8 @@ use serde_json::{Value as Json, json};
 use super::policy_json;
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, tag_changes, tolerate,
-    user_tags,
+    Created, all_tags, api_error, attrs, create_once, found, invalid, observed_tags, req_str,
+    tag_changes, tolerate, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -194,20 +194,32 @@ impl Provider for Role {
             .into_iter()
             .map(|(k, v)| tag(k, v))
             .collect::<Result<Vec<_>, _>>()?;
-        let out = self
-            .iam()
+        // CreateRole takes no idempotency token; a resend of one that
+        // happened finds the name taken.
+        let request = self
+            .0
+            .iam_once()
             .create_role()
             .role_name(name)
             .assume_role_policy_document(trust)
             // An empty description is the same as none; IAM returns none.
             .set_description((!description.is_empty()).then(|| description.to_owned()))
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| api_error("iam:CreateRole", e))?;
-        let role = out
-            .role
-            .ok_or_else(|| ProviderError::new("iam:CreateRole", "no role in the response"))?;
+            .set_tags(Some(tags));
+        let created = create_once(
+            "iam:CreateRole",
+            &["EntityAlreadyExists"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let role = match created {
+            Created::Sent(out) => out
+                .role
+                .ok_or_else(|| ProviderError::new("iam:CreateRole", "no role in the response"))?,
+            Created::Found(_) => self.get(name).await?.ok_or_else(|| {
+                ProviderError::new("iam:GetRole", format!("role {name} vanished"))
+            })?,
+        };
         for (policy, doc) in &inline {
             self.put_policy(name, policy, doc).await?;
         }

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, retry_while, tag_changes,
-    tolerate, user_tags, wait_for,
+    all_tags, api_error, attrs, create_once, found, invalid, observed_tags, req_str, retry_while,
+    tag_changes, tolerate, user_tags, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -247,7 +247,11 @@ impl Provider for Function {
         let has_env = env.variables().is_some_and(|v| !v.is_empty());
         let in_vpc = !vpc.subnet_ids().is_empty() || !vpc.security_group_ids().is_empty();
         let tags: HashMap<String, String> = all_tags(ctx, inputs).into_iter().collect();
-        let request = client
+        // CreateFunction takes no idempotency token; a resend of one that
+        // happened finds the name taken.
+        let request = self
+            .0
+            .lambda_once(&ctx.region)
             .create_function()
             .function_name(name)
             .runtime(runtime(ctx, inputs)?)
@@ -260,13 +264,12 @@ impl Provider for Function {
             .code(FunctionCode::builder().zip_file(code).build())
             .set_tags(Some(tags));
         retry_while(IAM_PROPAGATION, role_not_ready, || {
-            let request = request.clone();
-            async move {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| api_error("lambda:CreateFunction", e))
-            }
+            create_once(
+                "lambda:CreateFunction",
+                &["ResourceConflictException"],
+                || request.clone().send(),
+                || self.find(ctx, inputs),
+            )
         })
         .await?;
         let config = self.wait_active(&client, name).await?;

@@ -10,7 +10,9 @@ use serde_json::{Value as Json, json};
 
 use super::{caller_reference, change_tags, find_created, read_tags, sync_tags};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, found, invalid, req_str, tolerate};
+use crate::support::{
+    Created, all_tags, api_error, attrs, create_once, found, invalid, req_str, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.health_check",
@@ -53,14 +55,26 @@ impl Provider for HealthCheck {
             .failure_threshold(int(ctx, inputs, "failure_threshold")?)
             .build()
             .map_err(|e| ProviderError::new("route53:HealthCheckConfig", e.to_string()))?;
-        let out = client
+        // The caller reference makes a resend of a create that happened
+        // return the same health check (or fail with
+        // HealthCheckAlreadyExists): never a second one.
+        let request = self
+            .0
+            .route53_once()
             .create_health_check()
-            .caller_reference(caller_reference(&ctx.env, &ctx.address.to_string()))
-            .health_check_config(config)
-            .send()
-            .await
-            .map_err(|e| api_error("route53:CreateHealthCheck", e))?;
-        let id = out.health_check().map(|h| h.id.clone()).unwrap_or_default();
+            .caller_reference(caller_reference(ctx))
+            .health_check_config(config);
+        let created = create_once(
+            "route53:CreateHealthCheck",
+            &["HealthCheckAlreadyExists"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let id = match created {
+            Created::Sent(out) => out.health_check().map(|h| h.id.clone()).unwrap_or_default(),
+            Created::Found(id) => id,
+        };
         // CreateHealthCheck takes no tags: they follow at once.
         change_tags(
             &client,

@@ -13,7 +13,9 @@ use serde_json::json;
 
 use super::{caller_reference, change_tags, find_created, input_name, read_tags, sync_tags};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, found, opt_str, req_str, tolerate};
+use crate::support::{
+    Created, all_tags, api_error, attrs, create_once, found, opt_str, req_str, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.hosted_zone",
@@ -124,19 +126,43 @@ impl Provider for HostedZone {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let client = self.0.route53();
-        let out = client
+        // The caller reference makes a resend of a create that happened
+        // fail (HostedZoneAlreadyExists) rather than make a second zone:
+        // `create_once` then looks the zone up.
+        let request = self
+            .0
+            .route53_once()
             .create_hosted_zone()
             .name(req_str(ctx, inputs, "name")?)
-            .caller_reference(caller_reference(&ctx.env, &ctx.address.to_string()))
+            .caller_reference(caller_reference(ctx))
             .hosted_zone_config(
                 HostedZoneConfig::builder()
                     .comment(opt_str(inputs, "comment").unwrap_or_default())
                     .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| api_error("route53:CreateHostedZone", e))?;
-        let id = bare_id(out.hosted_zone().map(|z| z.id.as_str()).unwrap_or_default()).to_owned();
+            );
+        let created = create_once(
+            "route53:CreateHostedZone",
+            &["HostedZoneAlreadyExists"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let (id, servers) = match created {
+            Created::Sent(out) => (
+                bare_id(out.hosted_zone().map(|z| z.id.as_str()).unwrap_or_default()).to_owned(),
+                out.delegation_set()
+                    .map(|d| d.name_servers().to_vec())
+                    .unwrap_or_default(),
+            ),
+            Created::Found(id) => {
+                let servers = self
+                    .get(&client, &id)
+                    .await?
+                    .map(|(_, _, servers)| servers)
+                    .unwrap_or_default();
+                (id, servers)
+            }
+        };
         // CreateHostedZone takes no tags: they follow at once.
         change_tags(
             &client,
@@ -146,10 +172,6 @@ impl Provider for HostedZone {
             Vec::new(),
         )
         .await?;
-        let servers = out
-            .delegation_set()
-            .map(|d| d.name_servers().to_vec())
-            .unwrap_or_default();
         Ok(Applied {
             outputs: attrs([("zone_id", json!(id)), ("name_servers", json!(servers))]),
             id,

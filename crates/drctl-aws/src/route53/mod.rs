@@ -15,7 +15,8 @@ use serde_json::Value as Json;
 
 use crate::clients::Clients;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, observed_tags, tag_changes, user_tags, wait_for,
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, create_token, observed_tags, tag_changes, the_one,
+    user_tags, wait_for,
 };
 
 pub(crate) static KINDS: &[&KindSchema] =
@@ -39,25 +40,24 @@ fn reference_prefix(env: &str, address: &str) -> (String, bool) {
     (r, whole)
 }
 
-/// A reference unique to one create call (Route 53 refuses a reused one).
-pub(crate) fn caller_reference(env: &str, address: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos}", reference_prefix(env, address).0)
+/// The caller reference of a create: its prefix and the create's
+/// idempotency token (`OpContext::token`), so it is unique to one create
+/// (Route 53 refuses a reused one) and the same on every resend of it.
+pub(crate) fn caller_reference(ctx: &OpContext) -> String {
+    let prefix = reference_prefix(&ctx.env, &ctx.address.to_string()).0;
+    format!("{prefix}-{}", create_token(ctx))
 }
 
-/// When `reference` is one `caller_reference` made for `ctx`: the time of
-/// the create call, and whether the prefix is whole (a cut one may also be
-/// another address's).
-fn reference_for(ctx: &OpContext, reference: &str) -> Option<(u128, bool)> {
+/// When `reference` is one `caller_reference` made for `ctx`: whether its
+/// prefix is whole (a cut one may also be another address's).
+fn reference_for(ctx: &OpContext, reference: &str) -> Option<bool> {
     let (prefix, whole) = reference_prefix(&ctx.env, &ctx.address.to_string());
-    let nanos = reference.strip_prefix(&prefix)?.strip_prefix('-')?;
-    if nanos.is_empty() || !nanos.bytes().all(|b| b.is_ascii_digit()) {
+    let token = reference.strip_prefix(&prefix)?.strip_prefix('-')?;
+    // Tokens are hex; references of older drctl versions end in digits.
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    Some((nanos.parse().ok()?, whole))
+    Some(whole)
 }
 
 /// Of the resources listed as `(id, caller reference)`, the one a create
@@ -66,7 +66,8 @@ fn reference_for(ctx: &OpContext, reference: &str) -> Option<(u128, bool)> {
 /// `ctx`'s. Those tags follow the create call, so a create interrupted in
 /// between leaves it untagged: then the whole caller reference alone
 /// identifies it, and it gets the tags the create would have set, so that
-/// it is identifiable like any other.
+/// it is identifiable like any other. Two such resources are a duplicate:
+/// an error naming both.
 pub(crate) async fn find_created(
     client: &Client,
     ty: TagResourceType,
@@ -74,26 +75,23 @@ pub(crate) async fn find_created(
     inputs: &Attributes,
     listed: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Option<String>, ProviderError> {
-    let candidates: Vec<(String, u128, bool)> = listed
+    let candidates: Vec<(String, bool)> = listed
         .into_iter()
-        .filter_map(|(id, reference)| {
-            let (nanos, whole) = reference_for(ctx, &reference)?;
-            Some((id, nanos, whole))
-        })
+        .filter_map(|(id, reference)| Some((id, reference_for(ctx, &reference)?)))
         .collect();
     let address = ctx.address.to_string();
-    // (created, id, tagged)
-    let mut ours: Vec<(u128, String, bool)> = Vec::new();
+    // (id, tagged)
+    let mut ours: Vec<(String, bool)> = Vec::new();
     // At most 10 resources per ListTagsForResources call.
     for chunk in candidates.chunks(10) {
         let out = client
             .list_tags_for_resources()
             .resource_type(ty.clone())
-            .set_resource_ids(Some(chunk.iter().map(|(id, _, _)| id.clone()).collect()))
+            .set_resource_ids(Some(chunk.iter().map(|(id, _)| id.clone()).collect()))
             .send()
             .await
             .map_err(|e| api_error("route53:ListTagsForResources", e))?;
-        for (id, nanos, whole) in chunk {
+        for (id, whole) in chunk {
             let tags = out
                 .resource_tag_sets()
                 .iter()
@@ -107,19 +105,18 @@ pub(crate) async fn find_created(
             };
             match tag(TAG_ADDRESS) {
                 Some(a) if a == address && tag(TAG_ENV) == Some(&ctx.env) => {
-                    ours.push((*nanos, id.clone(), true))
+                    ours.push((id.clone(), true))
                 }
-                None if *whole => ours.push((*nanos, id.clone(), false)),
+                None if *whole => ours.push((id.clone(), false)),
                 _ => {}
             }
         }
     }
-    // drctl never creates two for one address; should there be several all
-    // the same, the one created last (then the greatest id) is the one.
-    let Some((_, id, tagged)) = ours.into_iter().max() else {
+    let tagged: std::collections::BTreeMap<String, bool> = ours.into_iter().collect();
+    let Some(id) = the_one(ctx, tagged.keys().cloned())? else {
         return Ok(None);
     };
-    if !tagged {
+    if !tagged[&id] {
         change_tags(client, ty, &id, all_tags(ctx, inputs), Vec::new()).await?;
     }
     Ok(Some(id))

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, tag_changes, tolerate,
-    user_tags,
+    all_tags, api_error, attrs, create_once, found, invalid, observed_tags, req_str, tag_changes,
+    tolerate, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -94,16 +94,23 @@ impl Provider for Parameter {
             .into_iter()
             .map(|(k, v)| tag(k, v))
             .collect::<Result<Vec<_>, _>>()?;
-        self.0
-            .ssm(&ctx.region)
+        // PutParameter takes no idempotency token; a resend of one that
+        // happened (no Overwrite) finds the name taken.
+        let request = self
+            .0
+            .ssm_once(&ctx.region)
             .put_parameter()
             .name(name)
             .value(req_str(ctx, inputs, "value")?)
             .r#type(parameter_type(ctx, inputs)?)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| api_error("ssm:PutParameter", e))?;
+            .set_tags(Some(tags));
+        create_once(
+            "ssm:PutParameter",
+            &["ParameterAlreadyExists"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
         let (outputs, _, _) = self.outputs(ctx, name).await?.ok_or_else(|| {
             ProviderError::new(
                 "ssm:GetParameter",
