@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Subscription as SnsSubscription;
@@ -19,7 +20,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, has_code, req_str};
+use crate::support::{api_error, attrs, found, has_code, req_str, retry_while};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.subscription",
@@ -215,10 +216,19 @@ impl Provider for Subscription {
                 ),
             )
         })?;
-        let observed = self.attributes(ctx, arn).await?.ok_or_else(|| {
-            ProviderError::new("sns:GetSubscriptionAttributes", "subscription not found")
-                .with_code("NotFound")
-        })?;
+        // A new subscription may take a moment to be readable (the
+        // Terraform AWS provider retries this read too).
+        let observed = retry_while(
+            Duration::from_secs(60),
+            |e| e.code.as_deref() == Some("NotFound"),
+            || async {
+                self.attributes(ctx, arn).await?.ok_or_else(|| {
+                    ProviderError::new("sns:GetSubscriptionAttributes", "subscription not found")
+                        .with_code("NotFound")
+                })
+            },
+        )
+        .await?;
         Ok(Applied {
             id: arn.to_owned(),
             outputs: observed_attributes(arn, &observed).outputs,
