@@ -20,6 +20,27 @@ moto 5.2.5 does not (it ignores ReplicaUpdates altogether):
   refuses DeleteTable on any member while the global table has replicas.
 - TagResource overwrites the value of a tag key that already exists (moto
   appends a second tag with the same key).
+- A new replica has neither point-in-time recovery nor the table's tags:
+  AWS does not carry them from the source table (DynamoDB Developer Guide,
+  global tables, settings not synchronized across replicas; the Terraform
+  AWS provider's replica `point_in_time_recovery` and `propagate_tags`
+  default to false). UpdateContinuousBackups and TagResource are called in
+  the replica's region, on the replica (its ARN names its region). The
+  replicas made here start so (moto's defaults for a new table).
+- UpdateTable with StreamSpecification StreamEnabled false on a member of
+  a global table that has replicas fails with ValidationException
+  "One or more parameter values were invalid: Disabling Stream is not
+  allowed for a Global Table replica." (DynamoDB Developer Guide, "How
+  global tables work", streams: replication uses the table's stream,
+  NEW_AND_OLD_IMAGES); moto disables it.
+- A stream disabled can be enabled again, which starts a new stream
+  (DynamoDB Developer Guide, "Change data capture for DynamoDB Streams":
+  "If you disable and then re-enable a stream on the table, a new stream
+  is created with a different stream descriptor"); only enabling a stream
+  that is enabled fails with ValidationException (API reference,
+  UpdateTable StreamSpecification). moto 5.2.5 refuses to enable a stream
+  on any table that ever had one (ResourceInUseException "Cannot enable
+  stream").
 
 Replication of items is not emulated; drctl manages tables, not data.
 """
@@ -99,6 +120,13 @@ def apply() -> None:
     original_update_table = DynamoHandler.update_table
 
     def update_table(self: DynamoHandler):
+        stream = self.body.get("StreamSpecification") or {}
+        if "StreamEnabled" in stream and not stream["StreamEnabled"]:
+            if others(self.dynamodb_backend.get_table(self.body["TableName"])):
+                raise MockValidationException(
+                    "One or more parameter values were invalid: Disabling Stream is "
+                    "not allowed for a Global Table replica."
+                )
         updates = self.body.get("ReplicaUpdates") or []
         if not updates:
             return original_update_table(self)
@@ -141,7 +169,14 @@ def apply() -> None:
                     {"Key": k, "Value": v} for k, v in tags.items()
                 ]
 
+    def update_table_streams(self: DynamoDBBackend, table: Table, spec: dict) -> None:
+        enabling = spec.get("StreamEnabled") or spec.get("StreamViewType")
+        if enabling and (table.stream_specification or {}).get("StreamEnabled"):
+            raise MockValidationException("Table already has an enabled stream")
+        table.set_stream_specification(spec)
+
     DynamoHandler.update_table = update_table
+    DynamoDBBackend.update_table_streams = update_table_streams
     Table.describe = describe
     DynamoDBBackend.delete_table = delete_table
     DynamoDBBackend.tag_resource = tag_resource

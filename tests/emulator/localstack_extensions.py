@@ -112,6 +112,82 @@ def patch_apigateway() -> None:
     ApigatewayProvider.untag_resource = untag_rest_api
 
 
+def patch_sns() -> None:
+    from localstack.aws.api.sns import ConfirmSubscriptionResponse, InvalidParameterException
+    from localstack.services.sns.provider import SnsProvider
+
+    # E-mail subscriptions wait for their recipient's confirmation (Amazon
+    # SNS Developer Guide, "Email notifications"; SNS API Reference). As in
+    # ext_sns.py for moto: Subscribe answers "pending confirmation" unless
+    # ReturnSubscriptionArn is true; the listings show a pending
+    # subscription's SubscriptionArn as "PendingConfirmation"; Unsubscribe
+    # of a pending subscription fails with InvalidParameter. LocalStack
+    # 4.4.0 keeps an e-mail subscription pending, but answers its ARN, lists
+    # it with its ARN and unsubscribes it. Its confirmation token is mailed
+    # nowhere, so, as in ext_sns.py, the subscription's ARN is accepted as
+    # the token.
+    def stored(self, context, arn):
+        return self.get_store(context.account_id, context.region).subscriptions.get(arn)
+
+    def is_pending(sub) -> bool:
+        return bool(sub) and sub.get("PendingConfirmation") == "true"
+
+    subscribe = SnsProvider.subscribe
+
+    @functools.wraps(subscribe)
+    def subscribe_pending(self, context, topic_arn, protocol, endpoint=None, attributes=None,
+                          return_subscription_arn=None, **kwargs):
+        result = subscribe(self, context, topic_arn, protocol, endpoint, attributes,
+                           return_subscription_arn, **kwargs)
+        arn = result.get("SubscriptionArn")
+        if not return_subscription_arn and is_pending(stored(self, context, arn)):
+            result["SubscriptionArn"] = "pending confirmation"
+        return result
+
+    def listed_pending(listing):
+        @functools.wraps(listing)
+        def listing_pending(self, context, *args, **kwargs):
+            result = listing(self, context, *args, **kwargs)
+            for sub in result.get("Subscriptions", []):
+                if is_pending(stored(self, context, sub.get("SubscriptionArn"))):
+                    sub["SubscriptionArn"] = "PendingConfirmation"
+            return result
+
+        return listing_pending
+
+    unsubscribe = SnsProvider.unsubscribe
+
+    @functools.wraps(unsubscribe)
+    def unsubscribe_confirmed(self, context, subscription_arn, **kwargs):
+        if is_pending(stored(self, context, subscription_arn)):
+            raise InvalidParameterException(
+                "Invalid parameter: SubscriptionArn Reason: Cannot unsubscribe a "
+                "subscription that is pending confirmation"
+            )
+        return unsubscribe(self, context, subscription_arn, **kwargs)
+
+    confirm_subscription = SnsProvider.confirm_subscription
+
+    @functools.wraps(confirm_subscription)
+    def confirm_by_arn(self, context, topic_arn, token, authenticate_on_unsubscribe=None,
+                       **kwargs):
+        sub = stored(self, context, token)
+        if sub and sub.get("TopicArn") == topic_arn:
+            sub["PendingConfirmation"] = "false"
+            sub["ConfirmationWasAuthenticated"] = "true"
+            return ConfirmSubscriptionResponse(SubscriptionArn=token)
+        return confirm_subscription(self, context, topic_arn, token,
+                                    authenticate_on_unsubscribe, **kwargs)
+
+    SnsProvider.subscribe = subscribe_pending
+    SnsProvider.list_subscriptions = listed_pending(SnsProvider.list_subscriptions)
+    SnsProvider.list_subscriptions_by_topic = listed_pending(
+        SnsProvider.list_subscriptions_by_topic
+    )
+    SnsProvider.unsubscribe = unsubscribe_confirmed
+    SnsProvider.confirm_subscription = confirm_by_arn
+
+
 # LocalStack imports moto's service models lazily, on a service's first
 # request. Concurrent first requests import modules that import each other
 # (EC2's models import IAM's), and Python's import lock then fails one of
@@ -143,6 +219,7 @@ def preload_models() -> None:
 def apply() -> None:
     patch_cloudwatch()
     patch_apigateway()
+    patch_sns()
     preload_models()
 
 

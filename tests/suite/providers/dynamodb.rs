@@ -1,5 +1,8 @@
 //! Provider tests: dynamodb.
 
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{PointInTimeRecoverySpecification, PointInTimeRecoveryStatus};
 use drctl_tests::{PRIMARY, SECONDARY};
 use serde_json::{Value as Json, json};
 
@@ -11,6 +14,71 @@ fn table(replicas: Json, tags: Json) -> Json {
     json!({"table_name": TABLE, "hash_key": "sessionId", "hash_key_type": "S", "billing_mode": "PAY_PER_REQUEST",
            "point_in_time_recovery": true, "stream_view_type": "NEW_AND_OLD_IMAGES",
            "replica_regions": replicas, "tags": tags})
+}
+
+/// The table in `region`: whether point-in-time recovery is on, and its
+/// tags (drctl's included).
+async fn member_in(kit: &Kit, region: &str) -> (bool, BTreeMap<String, String>) {
+    let ddb = kit.aws.dynamodb(region);
+    let backups = ddb
+        .describe_continuous_backups()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap();
+    let pitr = backups
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        == Some(&PointInTimeRecoveryStatus::Enabled);
+    let arn = ddb
+        .describe_table()
+        .table_name(TABLE)
+        .send()
+        .await
+        .unwrap()
+        .table()
+        .unwrap()
+        .table_arn()
+        .unwrap()
+        .to_owned();
+    assert!(arn.contains(&format!(":{region}:")), "{arn}");
+    let tags = ddb
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    (pitr, tags)
+}
+
+/// Point-in-time recovery on, and exactly these user tags plus drctl's.
+async fn assert_configured(kit: &Kit, region: &str, user: &[(&str, &str)]) {
+    let mut want: BTreeMap<String, String> = user
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    want.insert("drctl:env".into(), kit.env.clone());
+    want.insert(
+        "drctl:address".into(),
+        "primary/dynamodb.table/sessions".into(),
+    );
+    assert_eq!(
+        member_in(kit, region).await,
+        (true, want),
+        "table in {region}"
+    );
+}
+
+fn pitr_spec(enabled: bool) -> PointInTimeRecoverySpecification {
+    PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(enabled)
+        .build()
+        .unwrap()
 }
 
 /// Whether the table exists in `region`, and the regions of its replicas.
@@ -68,38 +136,80 @@ async fn global_table_replica_pitr_drift_and_delete() {
     other.insert("table_name".into(), json!("prov-ddb-never-created"));
     assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
 
-    // The replica is a table of the same name in the other region.
+    // The replica is a table of the same name in the other region, with
+    // point-in-time recovery and the tags, which AWS does not carry over.
     assert_eq!(
         replicas_seen_in(&kit, SECONDARY).await,
         Some(vec![PRIMARY.to_owned()])
     );
+    let tags = [("Name", "s2"), ("Team", "sre")];
+    assert_configured(&kit, PRIMARY, &tags).await;
+    assert_configured(&kit, SECONDARY, &tags).await;
 
-    // Drift: point-in-time recovery switched off out of band, then repaired.
+    // Drift: point-in-time recovery switched off out of band, on the table
+    // and then on the replica, each seen and repaired.
+    for region in [PRIMARY, SECONDARY] {
+        kit.aws
+            .dynamodb(region)
+            .update_continuous_backups()
+            .table_name(TABLE)
+            .point_in_time_recovery_specification(pitr_spec(false))
+            .send()
+            .await
+            .unwrap();
+        let seen = kit.read(&ctx, &applied.id, &inputs).await.unwrap();
+        assert_eq!(seen["point_in_time_recovery"], json!(false), "{region}");
+        p.update(&ctx, &applied.id, &seen, &inputs).await.unwrap();
+        assert_eq!(kit.read(&ctx, &applied.id, &inputs).await.unwrap(), inputs);
+        assert_configured(&kit, region, &tags).await;
+    }
+
+    // Drift: a tag of the replica removed out of band.
+    let replica_arn = out(&applied, "arn").replace(PRIMARY, SECONDARY);
     kit.aws
-        .dynamodb(PRIMARY)
-        .update_continuous_backups()
-        .table_name(TABLE)
-        .point_in_time_recovery_specification(
-            aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
-                .point_in_time_recovery_enabled(false)
-                .build()
-                .unwrap(),
-        )
+        .dynamodb(SECONDARY)
+        .untag_resource()
+        .resource_arn(&replica_arn)
+        .tag_keys("Team")
         .send()
         .await
         .unwrap();
     let seen = kit.read(&ctx, &applied.id, &inputs).await.unwrap();
-    assert_eq!(seen["point_in_time_recovery"], json!(false));
+    assert_eq!(seen["tags"], json!({"Name": "s2"}));
     p.update(&ctx, &applied.id, &seen, &inputs).await.unwrap();
     assert_eq!(kit.read(&ctx, &applied.id, &inputs).await.unwrap(), inputs);
+    assert_configured(&kit, SECONDARY, &tags).await;
 
-    // A replica removed and added back in place.
-    let single = attrs(table(json!([]), json!({"Name": "s2", "Team": "sre"})));
+    // The replica removed and the stream turned off in one update: AWS
+    // refuses to disable the stream while the replica exists, so the
+    // replica goes first.
+    let mut single = table(json!([]), json!({"Name": "s2", "Team": "sre"}));
+    single["stream_view_type"] = Json::Null;
+    let single = attrs(single);
     p.update(&ctx, &applied.id, &inputs, &single).await.unwrap();
     assert_eq!(replicas_seen_in(&kit, SECONDARY).await, None);
     assert_eq!(kit.read(&ctx, &applied.id, &single).await.unwrap(), single);
+    // And back: the stream first, then the replica, configured like a new one.
     p.update(&ctx, &applied.id, &single, &inputs).await.unwrap();
     assert_eq!(kit.read(&ctx, &applied.id, &inputs).await.unwrap(), inputs);
+    assert_configured(&kit, SECONDARY, &tags).await;
+
+    // Replicas without the stream they replicate from are refused before
+    // any call.
+    let mut streamless = inputs.clone();
+    streamless.insert("stream_view_type".into(), Json::Null);
+    let err = p
+        .update(&ctx, &applied.id, &inputs, &streamless)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+    assert_eq!(kit.read(&ctx, &applied.id, &inputs).await.unwrap(), inputs);
+    let other_ctx = kit.ctx("primary/dynamodb.table/other", PRIMARY);
+    let mut other = streamless.clone();
+    other.insert("table_name".into(), json!("prov-ddb-never-created"));
+    let err = p.create(&other_ctx, &other).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+    assert_eq!(p.find(&other_ctx, &other).await.unwrap(), None);
 
     // Delete takes the replica with it: gone in both regions.
     kit.delete(&ctx, &applied, &inputs).await;

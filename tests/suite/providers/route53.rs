@@ -192,12 +192,11 @@ async fn zone_health_check_and_weighted_records() {
     );
     kit.delete(&sctx, &secondary, &sinputs).await;
     assert_eq!(find(&kit, &sctx, &sinputs).await, None);
-    // The zone deletes records left in it (here the primary) first.
+    // The graph deletes the zone's records before the zone.
+    kit.delete(&pctx, &primary, &pinputs).await;
+    assert_eq!(find(&kit, &pctx, &pinputs).await, None);
     kit.delete(&zctx, &zone, &zinputs).await;
     assert_eq!(find(&kit, &zctx, &zinputs).await, None);
-    assert!(kit.read(&pctx, &primary.id, &pinputs).await.is_none());
-    assert_eq!(find(&kit, &pctx, &pinputs).await, None);
-    kit.delete(&pctx, &primary, &pinputs).await;
     kit.delete(&hctx, &health, &hinputs).await;
     assert_eq!(find(&kit, &hctx, &hinputs).await, None);
 }
@@ -272,5 +271,116 @@ async fn find_adopts_and_tags_a_health_check_whose_create_stopped_before_tagging
         id,
     };
     kit.delete(&ctx, &applied, &inputs).await;
+    assert_eq!(find(&kit, &ctx, &inputs).await, None);
+}
+
+/// Record sets of the zone other than its apex SOA and NS, as `name type`.
+async fn others_in(kit: &Kit, zone_id: &str, apex: &str) -> Vec<String> {
+    let listed = kit
+        .aws
+        .route53()
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .unwrap();
+    listed
+        .resource_record_sets()
+        .iter()
+        .filter(|r| !(matches!(r.r#type, RrType::Soa | RrType::Ns) && r.name == apex))
+        .map(|r| format!("{} {}", r.name, r.r#type.as_str()))
+        .collect()
+}
+
+fn record_change(action: ChangeAction, name: &str, ty: RrType, value: &str) -> Change {
+    Change::builder()
+        .action(action)
+        .resource_record_set(
+            ResourceRecordSet::builder()
+                .name(name)
+                .r#type(ty)
+                .ttl(300)
+                .resource_records(
+                    aws_sdk_route53::types::ResourceRecord::builder()
+                        .value(value)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn zone_delete_leaves_records_drctl_did_not_create_and_names_them() {
+    let kit = Kit::new("prov-route53-foreign").await;
+    let domain = "foreign-prov-route53.example.com";
+    let apex = format!("{domain}.");
+    let ctx = kit.ctx("global/route53.hosted_zone/payment", PRIMARY);
+    let (zone, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"name": domain, "comment": "payments", "tags": {"Name": "z"}}),
+            None,
+        )
+        .await;
+    let zone_id = out(&zone, "zone_id");
+    // Someone else's mail and domain verification records.
+    let foreign = [
+        (ChangeAction::Create, RrType::Mx, "10 mail.example.net"),
+        (
+            ChangeAction::Create,
+            RrType::Txt,
+            "\"google-site-verification=abc\"",
+        ),
+    ];
+    let batch = |changes: &[(ChangeAction, RrType, &str)]| {
+        ChangeBatch::builder()
+            .set_changes(Some(
+                changes
+                    .iter()
+                    .map(|(a, t, v)| record_change(a.clone(), &apex, t.clone(), v))
+                    .collect(),
+            ))
+            .build()
+            .unwrap()
+    };
+    let client = kit.aws.route53();
+    client
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(batch(&foreign))
+        .send()
+        .await
+        .unwrap();
+    let theirs = vec![format!("{apex} MX"), format!("{apex} TXT")];
+    assert_eq!(others_in(&kit, &zone_id, &apex).await, theirs);
+
+    // The delete fails, names them and says what to do; they are still there.
+    let p = kit.provider(&ctx);
+    let err = p
+        .delete(&ctx, &zone.id, &inputs, &zone.outputs)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("HostedZoneNotEmpty"), "{err}");
+    for named in &theirs {
+        assert!(err.message.contains(named.as_str()), "{err}");
+    }
+    assert!(err.message.contains("drctl destroy"), "{err}");
+    assert_eq!(others_in(&kit, &zone_id, &apex).await, theirs);
+    assert_eq!(kit.read(&ctx, &zone.id, &inputs).await.unwrap(), inputs);
+
+    // Once their owner has removed them, the zone goes.
+    let removed = foreign.map(|(_, t, v)| (ChangeAction::Delete, t, v));
+    client
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(batch(&removed))
+        .send()
+        .await
+        .unwrap();
+    kit.delete(&ctx, &zone, &inputs).await;
     assert_eq!(find(&kit, &ctx, &inputs).await, None);
 }

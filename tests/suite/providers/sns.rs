@@ -68,8 +68,44 @@ async fn topic_display_name_tags_and_drift() {
     assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);
 }
 
+/// Whether the subscription is there, and pending confirmation.
+async fn pending(kit: &Kit, arn: &str) -> Option<bool> {
+    match kit
+        .aws
+        .sns(PRIMARY)
+        .get_subscription_attributes()
+        .subscription_arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Some(out.attributes().unwrap()["PendingConfirmation"] == "true"),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            None
+        }
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+/// What following the link in the confirmation e-mail does (the
+/// emulator's token is the subscription's ARN: it mails nothing).
+async fn confirm(kit: &Kit, topic_arn: &str, arn: &str) {
+    let out = kit
+        .aws
+        .sns(PRIMARY)
+        .confirm_subscription()
+        .topic_arn(topic_arn)
+        .token(arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.subscription_arn(), Some(arn));
+}
+
 #[tokio::test]
-async fn email_subscription_lifecycle_and_drift() {
+async fn email_subscription_pending_confirmation_lifecycle_and_drift() {
     let kit = Kit::new("prov-subscription").await;
     let tctx = kit.ctx("primary/sns.topic/alerts", PRIMARY);
     let (topic, tinputs) = kit
@@ -81,33 +117,51 @@ async fn email_subscription_lifecycle_and_drift() {
         .await;
     let topic_arn = out(&topic, "arn");
 
+    // An e-mail subscription is pending until its recipient confirms it;
+    // it is recorded under its real ARN all the same.
     let ctx = kit.ctx("primary/sns.subscription/oncall", PRIMARY);
     let inputs =
         json!({"topic_arn": topic_arn, "protocol": "email", "endpoint": "oncall@example.com"});
     let (sub, sinputs) = kit.lifecycle(&ctx, inputs, None).await;
-    // moto confirms e-mail subscriptions at once, so Subscribe returns the
-    // subscription's ARN (AWS answers "pending confirmation" until the
-    // recipient confirms).
     let arn = out(&sub, "arn");
     assert_eq!(sub.id, arn);
     assert!(arn.starts_with(&format!("{topic_arn}:")), "{arn}");
-    // A subscription recorded while pending is found again by topic,
-    // protocol and endpoint, and has its ARN once confirmed.
-    let pending_id = format!("{topic_arn}|email|oncall@example.com");
+    assert_eq!(sub.outputs["pending_confirmation"], json!(true));
     let p = kit.provider(&ctx);
+    // Still pending: a read finds it (no re-create), an update changes
+    // nothing.
+    assert_eq!(kit.read(&ctx, &sub.id, &sinputs).await.unwrap(), sinputs);
+    let outputs = p.update(&ctx, &sub.id, &sinputs, &sinputs).await.unwrap();
+    assert_eq!(outputs, sub.outputs);
+    // Crash recovery finds it by topic, protocol and endpoint; the listing
+    // shows no ARN for a pending subscription, so by those.
+    let pending_id = format!("{topic_arn}|email|oncall@example.com");
+    assert_eq!(
+        p.find(&ctx, &sinputs).await.unwrap(),
+        Some(pending_id.clone())
+    );
     let seen = p.read(&ctx, &pending_id, &sinputs).await.unwrap().unwrap();
     assert_eq!(seen.inputs, sinputs);
-    assert_eq!(seen.outputs["arn"], json!(arn));
-    // Crash recovery finds it by topic, protocol and endpoint.
-    assert_eq!(p.find(&ctx, &sinputs).await.unwrap(), Some(sub.id.clone()));
+    assert_eq!(seen.outputs["pending_confirmation"], json!(true));
     let mut other = sinputs.clone();
     other.insert("endpoint".into(), json!("nobody@example.com"));
     assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
+
+    // Confirmed: the outputs follow, and the listing has its ARN.
+    confirm(&kit, &topic_arn, &arn).await;
+    let outputs = p.update(&ctx, &sub.id, &sinputs, &sinputs).await.unwrap();
+    assert_eq!(outputs["pending_confirmation"], json!(false));
+    assert_eq!(outputs["arn"], json!(arn));
+    let seen = p.read(&ctx, &pending_id, &sinputs).await.unwrap().unwrap();
+    assert_eq!(seen.outputs["arn"], json!(arn));
+    assert_eq!(p.find(&ctx, &sinputs).await.unwrap(), Some(sub.id.clone()));
     kit.delete(&ctx, &sub, &sinputs).await;
+    assert_eq!(pending(&kit, &arn).await, None);
     assert!(kit.read(&ctx, &pending_id, &sinputs).await.is_none());
     assert_eq!(p.find(&ctx, &sinputs).await.unwrap(), None);
 
-    // Drift: a subscription removed out of band is seen as gone.
+    // A pending subscription cannot be unsubscribed: delete succeeds and
+    // leaves it for AWS to delete after three days unconfirmed.
     let ctx2 = kit.ctx("primary/sns.subscription/team", PRIMARY);
     let (sub2, s2inputs) = kit
         .lifecycle(
@@ -116,6 +170,15 @@ async fn email_subscription_lifecycle_and_drift() {
             None,
         )
         .await;
+    p.delete(&ctx2, &sub2.id, &s2inputs, &sub2.outputs)
+        .await
+        .unwrap();
+    assert_eq!(pending(&kit, &sub2.id).await, Some(true));
+    p.delete(&ctx2, &sub2.id, &s2inputs, &sub2.outputs)
+        .await
+        .unwrap();
+    // Drift: confirmed, then removed out of band, it is seen as gone.
+    confirm(&kit, &topic_arn, &sub2.id).await;
     kit.aws
         .sns(PRIMARY)
         .unsubscribe()

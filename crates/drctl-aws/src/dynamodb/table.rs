@@ -2,8 +2,14 @@
 //! recovery and replicas in other regions (global tables version
 //! 2019.11.21). Its id is the table name; the resource lives in the
 //! context's region and owns its replicas.
+//!
+//! AWS carries neither point-in-time recovery nor tags from the table to
+//! a replica: both are set on each replica, in its region, and read back
+//! from there. Replication uses the table's stream (NEW_AND_OLD_IMAGES),
+//! which AWS refuses to disable while the table has replicas: replicas
+//! leave before the stream changes and join after.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +29,7 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, bool_or, found, invalid, observed_tags, opt_str, req_str,
-    retry_while, tag_changes, user_tags, wait_for,
+    retry_while, tag_changes, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -69,6 +75,27 @@ fn stream(inputs: &Attributes) -> Result<Option<StreamSpecification>, ProviderEr
                 .map_err(build("dynamodb:StreamSpecification"))
         })
         .transpose()
+}
+
+/// The only stream view type a table with replicas can have: replication
+/// reads it, and AWS refuses to disable it while replicas exist.
+const REPLICATED_VIEW: &str = "NEW_AND_OLD_IMAGES";
+
+/// Refuses replicas without the stream they replicate from, before any
+/// call: AWS would refuse the update that disables the stream, or turn
+/// the stream on by itself, never matching the inputs.
+fn check_replicated_stream(ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
+    let view = opt_str(inputs, "stream_view_type");
+    if !replica_regions(inputs).is_empty() && view != Some(REPLICATED_VIEW) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "replica_regions need stream_view_type {REPLICATED_VIEW} (global tables replicate through the stream), not {}",
+                view.unwrap_or("none")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn replica_regions(inputs: &Attributes) -> BTreeSet<String> {
@@ -276,8 +303,9 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .map_err(build("dynamodb:Tag"))
 }
 
-async fn list_tags(ddb: &Client, arn: &str) -> Result<Json, ProviderError> {
-    let mut tags = Vec::new();
+/// Every tag of the table `arn`, drctl's included.
+async fn list_tags(ddb: &Client, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+    let mut tags = BTreeMap::new();
     let mut token: Option<String> = None;
     loop {
         let out = ddb
@@ -294,8 +322,91 @@ async fn list_tags(ddb: &Client, arn: &str) -> Result<Json, ProviderError> {
         );
         match out.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => return Ok(observed_tags(tags)),
+            _ => return Ok(tags),
         }
+    }
+}
+
+/// Whether point-in-time recovery is on for the table; `None` when the
+/// table is gone.
+async fn pitr_enabled(ddb: &Client, name: &str) -> Result<Option<bool>, ProviderError> {
+    let result = ddb
+        .describe_continuous_backups()
+        .table_name(name)
+        .send()
+        .await;
+    let Some(backups) = found(
+        result,
+        &["TableNotFoundException", "ResourceNotFoundException"],
+        "dynamodb:DescribeContinuousBackups",
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        backups
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|p| p.point_in_time_recovery_status())
+            == Some(&PointInTimeRecoveryStatus::Enabled),
+    ))
+}
+
+/// Makes the tags of one member of the global table (the table or a
+/// replica, through its region's client) `want`: TagResource for what is
+/// missing or different, UntagResource for the rest (but `aws:` keys,
+/// which are AWS's).
+async fn sync_member_tags(
+    ddb: &Client,
+    name: &str,
+    want: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let t = describe(ddb, name).await?.ok_or_else(|| {
+        ProviderError::new("dynamodb:DescribeTable", format!("table {name} not found"))
+            .with_code("ResourceNotFoundException")
+    })?;
+    let arn = t.table_arn().unwrap_or_default();
+    let mut have = list_tags(ddb, arn).await?;
+    have.retain(|k, _| !k.starts_with("aws:"));
+    let (set, remove) = tag_changes(&have, want);
+    if !set.is_empty() {
+        ddb.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(
+                set.into_iter()
+                    .map(|(k, v)| tag(k, v))
+                    .collect::<Result<_, _>>()?,
+            ))
+            .send()
+            .await
+            .map_err(|e| api_error("dynamodb:TagResource", e))?;
+    }
+    if !remove.is_empty() {
+        ddb.untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| api_error("dynamodb:UntagResource", e))?;
+    }
+    Ok(())
+}
+
+impl Table {
+    /// Gives a replica what AWS does not carry over from the table:
+    /// point-in-time recovery and the tags.
+    async fn configure_replica(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+        region: &str,
+        inputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let ddb = self.0.dynamodb(region);
+        if bool_or(inputs, "point_in_time_recovery", false) {
+            set_pitr(&ddb, name, true).await?;
+        }
+        sync_member_tags(&ddb, name, &all_tags(ctx, inputs)).await
     }
 }
 
@@ -308,6 +419,7 @@ impl Provider for Table {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let name = req_str(ctx, inputs, "table_name")?;
         let hash_key = req_str(ctx, inputs, "hash_key")?;
+        check_replicated_stream(ctx, inputs)?;
         let ddb = self.0.dynamodb(&ctx.region);
         let tags = all_tags(ctx, inputs)
             .into_iter()
@@ -346,6 +458,7 @@ impl Provider for Table {
         // One replica per UpdateTable call, as AWS requires.
         for region in replica_regions(inputs) {
             add_replica(&ddb, name, &region).await?;
+            self.configure_replica(ctx, name, &region, inputs).await?;
         }
         let t = wait_active(&ddb, name).await?;
         Ok(Applied {
@@ -364,24 +477,9 @@ impl Provider for Table {
         let Some(t) = describe(&ddb, id).await? else {
             return Ok(None);
         };
-        let result = ddb
-            .describe_continuous_backups()
-            .table_name(id)
-            .send()
-            .await;
-        let Some(backups) = found(
-            result,
-            &["TableNotFoundException", "ResourceNotFoundException"],
-            "dynamodb:DescribeContinuousBackups",
-        )?
-        else {
+        let Some(mut pitr) = pitr_enabled(&ddb, id).await? else {
             return Ok(None);
         };
-        let pitr = backups
-            .continuous_backups_description()
-            .and_then(|d| d.point_in_time_recovery_description())
-            .and_then(|p| p.point_in_time_recovery_status())
-            == Some(&PointInTimeRecoveryStatus::Enabled);
         let hash_key = t
             .key_schema()
             .iter()
@@ -408,7 +506,23 @@ impl Provider for Table {
         } else {
             Json::Null
         };
-        let tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
+        let mut tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
+        // Each replica has its own point-in-time recovery and tags, read
+        // in its region: recovery counts as on only where every member
+        // has it, and a replica's tags that differ from the table's are
+        // the ones shown, so that either drift is seen.
+        let replicas = observed_replicas(&t, &ctx.region);
+        for region in &replicas {
+            let rdb = self.0.dynamodb(region);
+            let Some(replica) = describe(&rdb, id).await? else {
+                continue;
+            };
+            pitr &= pitr_enabled(&rdb, id).await?.unwrap_or(false);
+            let theirs = list_tags(&rdb, replica.table_arn().unwrap_or_default()).await?;
+            if observed_tags(theirs.clone()) != observed_tags(tags.clone()) {
+                tags = theirs;
+            }
+        }
         Ok(Some(Observed {
             inputs: attrs([
                 ("table_name", json!(id)),
@@ -417,8 +531,8 @@ impl Provider for Table {
                 ("billing_mode", json!(billing)),
                 ("point_in_time_recovery", json!(pitr)),
                 ("stream_view_type", stream_view_type),
-                ("replica_regions", json!(observed_replicas(&t, &ctx.region))),
-                ("tags", tags),
+                ("replica_regions", json!(replicas)),
+                ("tags", observed_tags(tags)),
             ]),
             outputs: outputs(id, &t),
         }))
@@ -431,12 +545,13 @@ impl Provider for Table {
         prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
+        check_replicated_stream(ctx, inputs)?;
         let ddb = self.0.dynamodb(&ctx.region);
         let changed = |k: &str| prior.get(k) != inputs.get(k);
         let had = replica_regions(prior);
         let want = replica_regions(inputs);
-        // Replicas leave first: a global table's stream cannot change
-        // while it has replicas.
+        // Replicas leave first: AWS refuses to disable the stream of a
+        // table that has replicas.
         for region in had.difference(&want) {
             remove_replica(&ddb, id, region).await?;
         }
@@ -452,35 +567,27 @@ impl Provider for Table {
         if changed("stream_view_type") {
             set_stream(&ddb, id, prior, inputs).await?;
         }
+        let kept: Vec<&String> = had.intersection(&want).collect();
         if changed("point_in_time_recovery") {
-            set_pitr(&ddb, id, bool_or(inputs, "point_in_time_recovery", false)).await?;
+            let on = bool_or(inputs, "point_in_time_recovery", false);
+            set_pitr(&ddb, id, on).await?;
+            for region in &kept {
+                set_pitr(&self.0.dynamodb(region), id, on).await?;
+            }
         }
+        if changed("tags") {
+            let tags = all_tags(ctx, inputs);
+            sync_member_tags(&ddb, id, &tags).await?;
+            for region in &kept {
+                sync_member_tags(&self.0.dynamodb(region), id, &tags).await?;
+            }
+        }
+        // New replicas join once the stream is on.
         for region in want.difference(&had) {
             add_replica(&ddb, id, region).await?;
+            self.configure_replica(ctx, id, region, inputs).await?;
         }
         let t = wait_active(&ddb, id).await?;
-        let arn = t.table_arn().unwrap_or_default();
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            ddb.tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| tag(k, v))
-                        .collect::<Result<_, _>>()?,
-                ))
-                .send()
-                .await
-                .map_err(|e| api_error("dynamodb:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            ddb.untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("dynamodb:UntagResource", e))?;
-        }
         Ok(outputs(id, &t))
     }
 

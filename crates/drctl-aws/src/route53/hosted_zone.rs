@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_route53::Client;
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, HostedZoneConfig, ResourceRecordSet, RrType, TagResourceType,
-};
+use aws_sdk_route53::types::{HostedZoneConfig, ResourceRecordSet, RrType, TagResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
@@ -39,9 +37,29 @@ fn bare_name(name: &str) -> String {
     name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
 }
 
-fn build_err(op: &str) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> ProviderError {
-    let op = op.to_owned();
-    move |e| ProviderError::new(op.clone(), e.to_string())
+/// The error of a zone that still holds records drctl did not create: the
+/// first few by name and type, and what to do.
+fn not_empty(id: &str, apex: &str, foreign: &[ResourceRecordSet]) -> ProviderError {
+    const SHOWN: usize = 10;
+    let listed: Vec<String> = foreign
+        .iter()
+        .take(SHOWN)
+        .map(|r| match r.set_identifier() {
+            Some(ident) => format!("{} {} ({ident})", r.name, r.r#type.as_str()),
+            None => format!("{} {}", r.name, r.r#type.as_str()),
+        })
+        .collect();
+    let more = foreign.len().saturating_sub(SHOWN);
+    ProviderError::new(
+        "route53:DeleteHostedZone",
+        format!(
+            "hosted zone {apex} ({id}) still holds {} record set(s) drctl did not create: {}{}; drctl does not delete them: delete them yourself (Route 53 console, or `aws route53 change-resource-record-sets`) and run `drctl destroy` again",
+            foreign.len(),
+            listed.join(", "),
+            if more > 0 { format!(", and {more} more") } else { String::new() }
+        ),
+    )
+    .with_code("HostedZoneNotEmpty")
 }
 
 impl HostedZone {
@@ -70,7 +88,8 @@ impl HostedZone {
         Ok(Some((zone.name.clone(), comment, servers)))
     }
 
-    /// Every record set but the apex SOA and NS, which the zone owns.
+    /// Every record set but the apex SOA and NS, which the zone owns;
+    /// `None` when the zone is gone.
     async fn extra_record_sets(
         &self,
         client: &Client,
@@ -279,36 +298,18 @@ impl Provider for HostedZone {
         let Some((apex, _, _)) = self.get(&client, id).await? else {
             return Ok(());
         };
-        // A zone with records of its own cannot be deleted (HostedZoneNotEmpty).
-        let Some(extra) = self.extra_record_sets(&client, id, &apex).await? else {
+        // drctl's own records are `route53.record` resources, deleted before
+        // the zone; the apex SOA and NS go with the zone. Anything else was
+        // put there by someone else (mail, domain verification, certificate
+        // validation): it is not drctl's to delete, and Route 53 refuses to
+        // delete a zone that holds it (HostedZoneNotEmpty). The listing
+        // includes changes still PENDING, so a record drctl has just deleted
+        // is not among them.
+        let Some(foreign) = self.extra_record_sets(&client, id, &apex).await? else {
             return Ok(());
         };
-        // At most 1,000 changes per request.
-        for chunk in extra.chunks(500) {
-            let changes = chunk
-                .iter()
-                .map(|r| {
-                    Change::builder()
-                        .action(ChangeAction::Delete)
-                        .resource_record_set(r.clone())
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(build_err("route53:Change"))?;
-            let result = client
-                .change_resource_record_sets()
-                .hosted_zone_id(id)
-                .change_batch(
-                    ChangeBatch::builder()
-                        .set_changes(Some(changes))
-                        .build()
-                        .map_err(build_err("route53:ChangeBatch"))?,
-                )
-                .send()
-                .await;
-            if found(result, GONE, "route53:ChangeResourceRecordSets")?.is_none() {
-                return Ok(());
-            }
+        if !foreign.is_empty() {
+            return Err(not_empty(id, &apex, &foreign));
         }
         let result = client.delete_hosted_zone().id(id).send().await;
         tolerate(result, GONE, "route53:DeleteHostedZone")

@@ -1,12 +1,18 @@
 //! `sns.subscription`: a topic subscription (the blueprint uses e-mail).
 //!
-//! An e-mail subscription stays "pending confirmation" until its recipient
-//! confirms it, and AWS has no ARN for it until then. The id is the
-//! subscription ARN when Subscribe returns one, else
-//! `<topic_arn>|<protocol>|<endpoint>`, which a read resolves through
-//! ListSubscriptionsByTopic.
+//! An e-mail subscription stays pending confirmation until its recipient
+//! follows the link SNS mails; AWS deletes it if that has not happened
+//! within three days. Subscribe is asked for the subscription's ARN even
+//! while it is pending (ReturnSubscriptionArn), and the id is that ARN;
+//! GetSubscriptionAttributes reads a pending subscription like a confirmed
+//! one (`PendingConfirmation` says which). ListSubscriptionsByTopic shows no
+//! ARN for a pending one, so `find` returns `<topic_arn>|<protocol>|<endpoint>`
+//! for it, which a read resolves through that listing (as for ids recorded
+//! before drctl asked for the ARN).
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Subscription as SnsSubscription;
@@ -14,12 +20,12 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, tolerate};
+use crate::support::{api_error, attrs, found, has_code, req_str, retry_while};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.subscription",
     force_new: &["topic_arn", "protocol", "endpoint"],
-    outputs: &["arn"],
+    outputs: &["arn", "pending_confirmation"],
     volatile_outputs: &[],
     holds_data: false,
 };
@@ -28,8 +34,8 @@ pub struct Subscription(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["NotFound", "ResourceNotFound"];
 
-/// What Subscribe returns for a subscription awaiting confirmation; the
-/// `arn` output while the recipient has not confirmed.
+/// The `arn` output of a subscription found pending under an id without
+/// its ARN (what Subscribe returns without ReturnSubscriptionArn).
 const PENDING: &str = "pending confirmation";
 
 /// Where to find a subscription: by ARN, or by its topic, protocol and
@@ -81,6 +87,34 @@ fn real_arn(arn: Option<&str>) -> Option<&str> {
 }
 
 impl Subscription {
+    /// The subscription's attributes by its ARN; `None` when it is gone
+    /// (unsubscribed, expired unconfirmed, or its topic deleted).
+    async fn attributes(
+        &self,
+        ctx: &OpContext,
+        arn: &str,
+    ) -> Result<Option<HashMap<String, String>>, ProviderError> {
+        let result = self
+            .0
+            .sns(&ctx.region)
+            .get_subscription_attributes()
+            .subscription_arn(arn)
+            .send()
+            .await;
+        Ok(found(result, NOT_FOUND, "sns:GetSubscriptionAttributes")?
+            .map(|o| o.attributes().cloned().unwrap_or_default()))
+    }
+
+    async fn observe(&self, ctx: &OpContext, id: &str) -> Result<Option<Observed>, ProviderError> {
+        Ok(match parse_id(id) {
+            Key::Arn(arn) => self
+                .attributes(ctx, arn)
+                .await?
+                .map(|a| observed_attributes(arn, &a)),
+            key => self.lookup(ctx, &key).await?.as_ref().map(observed),
+        })
+    }
+
     /// The subscription as listed on its topic; `None` when it (or its
     /// topic) is gone.
     async fn lookup(
@@ -116,17 +150,38 @@ impl Subscription {
     }
 }
 
+/// A subscription as listed on its topic (no ARN while it is pending).
 fn observed(s: &SnsSubscription) -> Observed {
+    let arn = real_arn(s.subscription_arn());
     Observed {
         inputs: attrs([
             ("topic_arn", json!(s.topic_arn().unwrap_or_default())),
             ("protocol", json!(s.protocol().unwrap_or_default())),
             ("endpoint", json!(s.endpoint().unwrap_or_default())),
         ]),
-        outputs: attrs([(
-            "arn",
-            json!(real_arn(s.subscription_arn()).unwrap_or(PENDING)),
-        )]),
+        outputs: attrs([
+            ("arn", json!(arn.unwrap_or(PENDING))),
+            ("pending_confirmation", json!(arn.is_none())),
+        ]),
+    }
+}
+
+/// A subscription from its GetSubscriptionAttributes.
+fn observed_attributes(arn: &str, a: &HashMap<String, String>) -> Observed {
+    let get = |k: &str| a.get(k).map(String::as_str).unwrap_or_default();
+    Observed {
+        inputs: attrs([
+            ("topic_arn", json!(get("TopicArn"))),
+            ("protocol", json!(get("Protocol"))),
+            ("endpoint", json!(get("Endpoint"))),
+        ]),
+        outputs: attrs([
+            ("arn", json!(arn)),
+            (
+                "pending_confirmation",
+                json!(get("PendingConfirmation") == "true"),
+            ),
+        ]),
     }
 }
 
@@ -147,18 +202,36 @@ impl Provider for Subscription {
             .topic_arn(topic_arn)
             .protocol(protocol)
             .endpoint(endpoint)
+            // The ARN even while the subscription awaits confirmation.
+            .return_subscription_arn(true)
             .send()
             .await
             .map_err(|e| api_error("sns:Subscribe", e))?;
-        Ok(match real_arn(out.subscription_arn()) {
-            Some(arn) => Applied {
-                id: arn.to_owned(),
-                outputs: attrs([("arn", json!(arn))]),
+        let arn = real_arn(out.subscription_arn()).ok_or_else(|| {
+            ProviderError::new(
+                "sns:Subscribe",
+                format!(
+                    "no subscription ARN returned (got {:?})",
+                    out.subscription_arn()
+                ),
+            )
+        })?;
+        // A new subscription may take a moment to be readable (the
+        // Terraform AWS provider retries this read too).
+        let observed = retry_while(
+            Duration::from_secs(60),
+            |e| e.code.as_deref() == Some("NotFound"),
+            || async {
+                self.attributes(ctx, arn).await?.ok_or_else(|| {
+                    ProviderError::new("sns:GetSubscriptionAttributes", "subscription not found")
+                        .with_code("NotFound")
+                })
             },
-            None => Applied {
-                id: format!("{topic_arn}|{protocol}|{endpoint}"),
-                outputs: attrs([("arn", json!(PENDING))]),
-            },
+        )
+        .await?;
+        Ok(Applied {
+            id: arn.to_owned(),
+            outputs: observed_attributes(arn, &observed).outputs,
         })
     }
 
@@ -168,11 +241,7 @@ impl Provider for Subscription {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        Ok(self
-            .lookup(ctx, &parse_id(id))
-            .await?
-            .as_ref()
-            .map(observed))
+        self.observe(ctx, id).await
     }
 
     /// By topic, protocol and endpoint: the subscription's ARN, or while it
@@ -208,13 +277,18 @@ impl Provider for Subscription {
         _prior: &Attributes,
         _inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        let found = self.lookup(ctx, &parse_id(id)).await?.ok_or_else(|| {
-            ProviderError::new("sns:ListSubscriptionsByTopic", "subscription not found")
+        let found = self.observe(ctx, id).await?.ok_or_else(|| {
+            ProviderError::new("sns:GetSubscriptionAttributes", "subscription not found")
                 .with_code("NotFound")
         })?;
-        Ok(observed(&found).outputs)
+        Ok(found.outputs)
     }
 
+    /// Unsubscribes. A subscription still pending confirmation cannot be
+    /// unsubscribed (InvalidParameter, "Cannot unsubscribe a subscription
+    /// that is pending confirmation"): AWS deletes it when three days pass
+    /// unconfirmed, so it is left to expire and counts as deleted, as the
+    /// Terraform AWS provider and CloudFormation treat it.
     async fn delete(
         &self,
         ctx: &OpContext,
@@ -228,9 +302,7 @@ impl Provider for Subscription {
                 Some(s) => match real_arn(s.subscription_arn()) {
                     // Confirmed since it was created.
                     Some(arn) => arn.to_owned(),
-                    // A subscription still pending confirmation cannot be
-                    // deleted through the API; AWS expires it after three
-                    // days, so it counts as gone.
+                    // Pending, and listed without the ARN to ask for.
                     None => return Ok(()),
                 },
                 None => return Ok(()),
@@ -240,9 +312,23 @@ impl Provider for Subscription {
             .0
             .sns(&ctx.region)
             .unsubscribe()
-            .subscription_arn(arn)
+            .subscription_arn(&arn)
             .send()
             .await;
-        tolerate(result, NOT_FOUND, "sns:Unsubscribe")
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, NOT_FOUND) => Ok(()),
+            // Refused: pending confirmation, if its attributes say so.
+            Err(e) if has_code(&e, &["InvalidParameter"]) => {
+                match self.attributes(ctx, &arn).await? {
+                    None => Ok(()),
+                    Some(a) if a.get("PendingConfirmation").map(String::as_str) == Some("true") => {
+                        Ok(())
+                    }
+                    Some(_) => Err(api_error("sns:Unsubscribe", e)),
+                }
+            }
+            Err(e) => Err(api_error("sns:Unsubscribe", e)),
+        }
     }
 }
