@@ -1,10 +1,10 @@
 //! A fault-injecting HTTP proxy on loopback, between drctl and the
 //! emulator. Each request is forwarded, or answered with an injected fault
 //! at a given rate: added latency, a throttling 503, a 500, or a dropped
-//! connection. Faults are injected before the request reaches the emulator,
-//! so the emulator's state only ever reflects requests that succeeded (on
-//! AWS, idempotency tokens cover a response lost after the fact; the
-//! emulator does not honour them). Requests and faults are counted.
+//! connection, all before the request reaches the emulator. A fault after
+//! the fact is injected too: a create is forwarded, the emulator acts, and
+//! its response is dropped (`lose_create_responses`), as when a connection
+//! breaks after AWS has acted. Requests and faults are counted.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -32,6 +32,10 @@ pub struct Faults {
     /// emulator: a response the emulator never gives, such as a partial
     /// failure.
     pub answer: Option<(String, String)>,
+    /// Fraction of create calls (`create_call`) forwarded to the emulator
+    /// whose response is then dropped: the resource exists, the client sees
+    /// a broken connection.
+    pub lose_create_responses: f64,
 }
 
 impl Faults {
@@ -42,6 +46,7 @@ impl Faults {
             seed: 0,
             reject_ec2_action: None,
             answer: None,
+            lose_create_responses: 0.0,
         }
     }
 
@@ -64,6 +69,10 @@ pub struct Counts {
     pub errors: AtomicUsize,
     pub dropped: AtomicUsize,
     pub rejected: AtomicUsize,
+    /// Create calls the emulator acted on whose response was dropped.
+    pub lost: AtomicUsize,
+    /// The operations of those, one entry per lost response.
+    pub lost_operations: Mutex<Vec<String>>,
 }
 
 /// A running proxy; it stops when dropped.
@@ -204,7 +213,7 @@ async fn serve(
         }
     };
     counts.requests.fetch_add(1, Ordering::SeqCst);
-    let (latency, roll, kind, reject, answer) = {
+    let (latency, roll, kind, reject, answer, lose) = {
         let mut guard = faults.lock().unwrap();
         let (f, state) = &mut *guard;
         let roll = next(state);
@@ -225,7 +234,8 @@ async fn serve(
                     .any(|w| w == needle.as_bytes())
             })
             .map(|(_, body)| body.clone());
-        (f.latency, roll < f.rate, kind, reject, answer)
+        let lose = create_call(&request).filter(|_| next(state) < f.lose_create_responses);
+        (f.latency, roll < f.rate, kind, reject, answer, lose)
     };
     if let Some(body) = answer {
         let response = format!(
@@ -281,7 +291,74 @@ async fn serve(
     // The emulator closes each connection after its response.
     let mut response = Vec::new();
     server.read_to_end(&mut response).await?;
+    if let Some(operation) = lose {
+        // The emulator has acted; the client never hears of it.
+        counts.lost.fetch_add(1, Ordering::SeqCst);
+        counts.lost_operations.lock().unwrap().push(operation);
+        drop(client);
+        return Ok(());
+    }
     client.write_all(&response).await?;
     counts.answered.fetch_add(1, Ordering::SeqCst);
     client.shutdown().await
+}
+
+/// The create operation a request is, if it is one: an EC2/IAM/SNS/RDS
+/// query `Action` that creates, a JSON `X-Amz-Target` that creates, or a
+/// REST call that does (Lambda, API Gateway, Route 53, S3 CreateBucket).
+pub fn create_call(request: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(request);
+    let creates = |op: &str| {
+        [
+            "Create",
+            "Allocate",
+            "Associate",
+            "Subscribe",
+            "AddPermission",
+            "PutParameter",
+        ]
+        .iter()
+        .any(|p| op.starts_with(p))
+    };
+    if let Some(action) = text.split("Action=").nth(1) {
+        let op: String = action
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        return creates(&op).then_some(op);
+    }
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    if let Some(target) = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("x-amz-target:")
+            .then(|| l.to_owned())
+    }) {
+        let op = target
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        return creates(&op).then_some(op);
+    }
+    let line = head.lines().next().unwrap_or_default();
+    let mut parts = line.split(' ');
+    let (method, path) = (parts.next()?, parts.next()?);
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let op = match (method, segments.as_slice()) {
+        ("POST", ["2015-03-31", "functions"]) => "lambda:CreateFunction",
+        ("POST", ["2015-03-31", "functions", _, "policy"]) => "lambda:AddPermission",
+        ("POST", ["restapis"]) => "apigateway:CreateRestApi",
+        ("POST", ["restapis", _, "resources", _]) => "apigateway:CreateResource",
+        ("PUT", ["restapis", _, "resources", _, "methods", _]) => "apigateway:PutMethod",
+        ("POST", ["restapis", _, "deployments"]) => "apigateway:CreateDeployment",
+        ("POST", ["restapis", _, "stages"]) => "apigateway:CreateStage",
+        ("POST", ["2013-04-01", "hostedzone"]) => "route53:CreateHostedZone",
+        ("POST", ["2013-04-01", "healthcheck"]) => "route53:CreateHealthCheck",
+        // Path-style S3: PUT /bucket with no subresource query.
+        ("PUT", [bucket]) if !bucket.is_empty() && !line.contains('?') => "s3:CreateBucket",
+        _ => return None,
+    };
+    Some(op.to_owned())
 }

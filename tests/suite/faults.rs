@@ -287,6 +287,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
             seed,
             reject_ec2_action: None,
             answer: None,
+            lose_create_responses: 0.0,
         },
     )
     .await;
@@ -318,6 +319,73 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
         c.dropped.load(SeqCst)
     );
     assert!(proxy.faults_injected() > 50, "faults were injected");
+}
+
+/// A fifth of the create calls reach the emulator, which acts, and their
+/// responses are lost: the client sees a broken connection after AWS made
+/// the resource. One apply must still converge with no duplicate (a resend
+/// of a create without a token is preceded by a lookup; a create with a
+/// token sends the same one again), and destroy must leave nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifth_of_create_responses_lost_after_the_fact_apply_converges_without_duplicates() {
+    let seed: u64 = std::env::var("DRCTL_FAULT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("lost create responses: 20 %, seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
+    let proxy = FaultProxy::start(
+        &emulator_for("lost-creates").endpoint,
+        Faults {
+            seed,
+            lose_create_responses: 0.2,
+            ..Faults::none()
+        },
+    )
+    .await;
+    let ws = Workspace::with_endpoint(
+        "lost-creates",
+        "primary_cidr = \"10.136.0.0/16\"\nsecondary_cidr = \"10.137.0.0/16\"",
+        &proxy.endpoint,
+    );
+    let aws = aws(&emulator_for("lost-creates").endpoint).await;
+    // One run: a lost response is not an error the user has to rerun for.
+    let o = run(&ws, &["apply", "--auto-approve"], None);
+    let lost = proxy.counts.lost_operations.lock().unwrap().clone();
+    assert!(
+        o.status.success(),
+        "seed {seed}, lost {lost:?}:\n{}",
+        text(&o)
+    );
+    assert!(lost.len() >= 10, "responses were lost: {lost:?}");
+    let problems = orphans_and_duplicates(&aws, &ws.env, &state(&ws)).await;
+    assert!(
+        problems.is_empty(),
+        "seed {seed}, lost {lost:?}: {problems:#?}"
+    );
+    let plan = run(&ws, &["plan", "--refresh"], None);
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("No changes."),
+        "{}",
+        text(&plan)
+    );
+    let o = run(
+        &ws,
+        &["destroy", "--auto-approve", "--allow-data-loss"],
+        None,
+    );
+    assert!(o.status.success(), "seed {seed}:\n{}", text(&o));
+    let left = leftovers(&aws, &ws.env).await;
+    assert!(left.is_empty(), "seed {seed}: {left:#?}");
+    println!(
+        "lost create responses: {} of {} requests: {lost:?}",
+        lost.len(),
+        proxy.requests()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -47,16 +47,19 @@ pub struct Intent {
 /// A new idempotency token: the clock in nanoseconds and a hash of what
 /// the create is for, so two creates never share one.
 pub fn new_token(env: &str, address: &Address) -> String {
-    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::hash::BuildHasher;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     // RandomState is seeded per process: two processes starting the same
     // create in the same nanosecond still differ.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    (env, address.to_string(), std::process::id()).hash(&mut h);
-    format!("{nanos:016x}{:016x}", h.finish())
+    let hash = std::collections::hash_map::RandomState::new().hash_one((
+        env,
+        address.to_string(),
+        std::process::id(),
+    ));
+    format!("{nanos:016x}{hash:016x}")
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -28,8 +28,8 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, bool_or, found, invalid, observed_tags, opt_str, req_str,
-    retry_while, tag_changes, wait_for,
+    all_tags, api_error, attrs, bool_or, create_once, found, invalid, observed_tags, opt_str,
+    req_str, retry_while, tag_changes, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -425,7 +425,12 @@ impl Provider for Table {
             .into_iter()
             .map(|(k, v)| tag(k, v))
             .collect::<Result<Vec<_>, _>>()?;
-        ddb.create_table()
+        // CreateTable takes no idempotency token; a resend of one that
+        // happened finds the name in use.
+        let request = self
+            .0
+            .dynamodb_once(&ctx.region)
+            .create_table()
             .table_name(name)
             .billing_mode(billing_mode(ctx, inputs)?)
             .attribute_definitions(
@@ -447,10 +452,14 @@ impl Provider for Table {
                     .map_err(build("dynamodb:CreateTable"))?,
             )
             .set_stream_specification(stream(inputs)?)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| api_error("dynamodb:CreateTable", e))?;
+            .set_tags(Some(tags));
+        create_once(
+            "dynamodb:CreateTable",
+            &["ResourceInUseException"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
         wait_active(&ddb, name).await?;
         if bool_or(inputs, "point_in_time_recovery", false) {
             set_pitr(&ddb, name, true).await?;
