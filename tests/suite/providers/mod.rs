@@ -803,3 +803,46 @@ async fn an_api_error_names_its_code_and_request_id() {
     assert!(text.contains("InvalidVpc.Range"), "{text}");
     assert!(text.contains("(request id: "), "{text}");
 }
+
+/// Two resources with one address's identity (what a blind resend of a
+/// create without a token leaves on AWS): the lookup names both instead of
+/// picking one, so crash recovery never adopts one and leaks the other.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_that_sees_two_resources_reports_a_duplicate() {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let kit = Kit::new("prov-duplicate").await;
+    let (ctx, vpc, inputs) = kit.vpc(PRIMARY, "10.140.0.0/16").await;
+    let ec2 = kit.aws.ec2(PRIMARY);
+    let second = ec2
+        .create_vpc()
+        .cidr_block("10.140.0.0/16")
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Vpc)
+                .tags(Tag::builder().key("drctl:env").value(&kit.env).build())
+                .tags(
+                    Tag::builder()
+                        .key("drctl:address")
+                        .value(ctx.address.to_string())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let second = second.vpc().and_then(|v| v.vpc_id()).unwrap().to_owned();
+    let err = kit
+        .provider(&ctx)
+        .find(&ctx, &inputs)
+        .await
+        .expect_err("two VPCs with one identity are a duplicate");
+    assert_eq!(err.code.as_deref(), Some("DuplicateResource"), "{err}");
+    assert!(
+        err.message.contains(&vpc.id) && err.message.contains(&second),
+        "{err}"
+    );
+    for id in [&vpc.id, &second] {
+        ec2.delete_vpc().vpc_id(id).send().await.unwrap();
+    }
+}

@@ -87,7 +87,7 @@ impl Provider for InternetGateway {
                 .to_owned(),
             Created::Found(id) => id,
         };
-        self.attach(ctx, &id, vpc).await?;
+        super::on_new(|| self.attach(ctx, &id, vpc)).await?;
         Ok(Applied {
             outputs: outputs(&id),
             id,

@@ -110,6 +110,22 @@ where
     .await
 }
 
+/// Runs a call on a resource just created, retrying the `*.NotFound` AWS
+/// answers while the new id has not reached every EC2 endpoint yet ("Eventual
+/// consistency in the Amazon EC2 API", EC2 Developer Guide).
+pub(crate) async fn on_new<T, F, Fut>(call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    crate::support::retry_while(
+        std::time::Duration::from_secs(120),
+        |e| e.code.as_deref().is_some_and(|c| c.ends_with(".NotFound")),
+        call,
+    )
+    .await
+}
+
 pub(crate) fn tags_json(tags: &[Tag]) -> Json {
     observed_tags(tags.iter().filter_map(|t| {
         Some((

@@ -288,7 +288,7 @@ impl Provider for SecurityGroup {
             "egress",
             json!({ format!("{UNMANAGED}-1-0-0-0.0.0.0/0"): default_egress }),
         )]);
-        sync_rules(&client, ctx, &id, &prior, inputs).await?;
+        super::on_new(|| sync_rules(&client, ctx, &id, &prior, inputs)).await?;
         Ok(Applied {
             outputs: outputs(&id),
             id,

@@ -88,7 +88,7 @@ impl Provider for Subnet {
             Created::Found(id) => id,
         };
         if bool_or(inputs, "map_public_ip_on_launch", false) {
-            self.set_public_ip(ctx, &id, true).await?;
+            super::on_new(|| self.set_public_ip(ctx, &id, true)).await?;
         }
         Ok(Applied {
             outputs: outputs(&id, az),

@@ -91,7 +91,7 @@ impl Provider for Vpc {
                 .to_owned(),
             Created::Found(id) => id,
         };
-        self.set_dns(ctx, &id, inputs, None).await?;
+        super::on_new(|| self.set_dns(ctx, &id, inputs, None)).await?;
         Ok(Applied {
             outputs: Self::outputs(&id, cidr),
             id,
