@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use drctl_tests::proxy::{FaultProxy, Faults};
-use drctl_tests::{Workspace, aws, emulator_for, leftovers, orphans_and_duplicates};
+use drctl_tests::{Workspace, aws, emulator_for, leftovers, orphans_and_duplicates, still_found};
 use predicates::prelude::*;
 
 const SETTINGS: &str = "primary_cidr = \"10.70.0.0/16\"\nsecondary_cidr = \"10.71.0.0/16\"";
@@ -373,13 +373,15 @@ async fn a_fifth_of_create_responses_lost_after_the_fact_apply_converges_without
         "{}",
         text(&plan)
     );
+    let applied = state(&ws);
     let o = run(
         &ws,
         &["destroy", "--auto-approve", "--allow-data-loss"],
         None,
     );
     assert!(o.status.success(), "seed {seed}:\n{}", text(&o));
-    let left = leftovers(&aws, &ws.env).await;
+    let mut left = leftovers(&aws, &ws.env).await;
+    left.extend(still_found(&aws, &ws.env, &applied).await);
     assert!(left.is_empty(), "seed {seed}: {left:#?}");
     println!(
         "lost create responses: {} of {} requests: {lost:?}",
