@@ -45,6 +45,26 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   master cluster instance." (Aurora User Guide, "Deleting an Amazon Aurora
   global database"; the primary's instances go last). moto deletes it.
 
+- ManageMasterUserPassword is not supported for "DB clusters that are part
+  of an Aurora global database" (Aurora User Guide, "Limitations for
+  Secrets Manager integration with Amazon RDS"): CreateDBCluster with both
+  it and a GlobalClusterIdentifier, and CreateGlobalCluster from a source
+  cluster that manages its password, fail with
+  InvalidParameterCombination. moto creates both.
+- CreateDBCluster's MasterUserPassword "Must contain from 8 to 41
+  characters" and "Can contain any printable ASCII character except" `/`,
+  `"` or `@` (RDS API reference, CreateDBCluster), and cannot be given
+  with ManageMasterUserPassword; moto only refuses one shorter than 8.
+- ModifyGlobalCluster with EngineVersion upgrades the global database: the
+  global cluster and every member then report the new version (Aurora User
+  Guide, "Upgrading an Amazon Aurora global database"). A version of
+  another major needs AllowMajorVersionUpgrade ("Must be enabled if you
+  specify a value for the EngineVersion parameter that's a different major
+  version than the global cluster's current version", API reference), and
+  no version is ever lowered (InvalidParameterCombination). moto does not
+  implement the operation. Here the upgrade is immediate; AWS reports the
+  global cluster `upgrading` meanwhile.
+
 Global clusters live in moto's us-east-1 backend (see RDSResponse.
 global_backend); their members are DBCluster objects of any region.
 """
@@ -56,6 +76,7 @@ def apply() -> None:
     from moto.rds.exceptions import (
         DBClusterNotFoundError,
         InvalidParameterCombination,
+        InvalidParameterValue,
         RDSClientError,
     )
     from moto.rds.responses import RDSResponse
@@ -80,10 +101,30 @@ def apply() -> None:
             clusters = self.global_backend.describe_global_clusters()
         return ActionResult({"GlobalClusters": clusters})
 
+    def version(text: str) -> tuple:
+        return tuple(int(p) for p in str(text).split("."))
+
     def modify_global_cluster(self: RDSResponse) -> ActionResult:
         cluster = global_cluster(self, self.params["GlobalClusterIdentifier"])
+        wanted = self.params.get("EngineVersion")
+        if wanted and wanted != cluster.engine_version:
+            current = cluster.engine_version
+            if version(wanted) < version(current):
+                raise InvalidParameterCombination(
+                    f"Cannot upgrade {cluster.engine} from {current} to {wanted}"
+                )
+            if version(wanted)[0] != version(current)[0] and not self.params.get(
+                "AllowMajorVersionUpgrade"
+            ):
+                raise InvalidParameterCombination(
+                    "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."
+                )
         if self.params.get("DeletionProtection") is not None:
             cluster.deletion_protection = self.params["DeletionProtection"]
+        if wanted:
+            cluster.engine_version = wanted
+            for member in cluster.members:
+                member.engine_version = wanted
         return ActionResult({"GlobalCluster": cluster})
 
     def delete_global_cluster(self: RDSResponse) -> ActionResult:
@@ -171,6 +212,46 @@ def apply() -> None:
         return cluster
 
     models.RDSBackend.delete_db_cluster = delete_db_cluster
+
+    original_create_db_cluster = models.RDSBackend.create_db_cluster
+
+    def create_db_cluster(self, kwargs):
+        managed = kwargs.get("manage_master_user_password")
+        if managed and kwargs.get("global_cluster_identifier"):
+            raise InvalidParameterCombination(
+                "ManageMasterUserPassword is not supported for DB clusters that are part of an Aurora global database."
+            )
+        password = kwargs.get("master_user_password")
+        if password is not None:
+            if managed:
+                raise InvalidParameterCombination(
+                    "MasterUserPassword can't be specified if ManageMasterUserPassword is turned on."
+                )
+            if not 8 <= len(password) <= 41:
+                raise InvalidParameterValue(
+                    "The parameter MasterUserPassword is not a valid password because it is not 8 to 41 characters long."
+                )
+            if any(c in '/"@' or not 32 <= ord(c) <= 126 for c in password):
+                raise InvalidParameterValue(
+                    "The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides '/', '@', '\"' are allowed."
+                )
+        return original_create_db_cluster(self, kwargs)
+
+    models.RDSBackend.create_db_cluster = create_db_cluster
+
+    original_create_global_cluster = models.RDSBackend.create_global_cluster
+
+    def create_global_cluster(self, *args, **kwargs):
+        source = kwargs.get("source_db_cluster_identifier")
+        if source:
+            cluster = self.describe_db_clusters(db_cluster_identifier=source)[0]
+            if cluster.manage_master_user_password:
+                raise InvalidParameterCombination(
+                    "ManageMasterUserPassword is not supported for DB clusters that are part of an Aurora global database."
+                )
+        return original_create_global_cluster(self, *args, **kwargs)
+
+    models.RDSBackend.create_global_cluster = create_global_cluster
 
     original_delete_db_instance = models.RDSBackend.delete_db_instance
 

@@ -161,6 +161,7 @@ regional_clients! {
     sns => aws_sdk_sns,
     sfn => aws_sdk_sfn,
     cloudwatch => aws_sdk_cloudwatch,
+    secretsmanager => aws_sdk_secretsmanager,
 }
 
 impl Clients {

@@ -22,6 +22,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Subscription(pub(crate) Arc<Clients>);
