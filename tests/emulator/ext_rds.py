@@ -55,15 +55,23 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   characters" and "Can contain any printable ASCII character except" `/`,
   `"` or `@` (RDS API reference, CreateDBCluster), and cannot be given
   with ManageMasterUserPassword; moto only refuses one shorter than 8.
-- ModifyGlobalCluster with EngineVersion upgrades the global database: the
-  global cluster and every member then report the new version (Aurora User
-  Guide, "Upgrading an Amazon Aurora global database"). A version of
-  another major needs AllowMajorVersionUpgrade ("Must be enabled if you
-  specify a value for the EngineVersion parameter that's a different major
-  version than the global cluster's current version", API reference), and
-  no version is ever lowered (InvalidParameterCombination). moto does not
-  implement the operation. Here the upgrade is immediate; AWS reports the
-  global cluster `upgrading` meanwhile.
+- Engine upgrades of a global database (Aurora User Guide, "Upgrading an
+  Amazon Aurora global database"): a major version upgrade is made on the
+  global cluster, ModifyGlobalCluster with EngineVersion and
+  AllowMajorVersionUpgrade ("Must be enabled if you specify a value for the
+  EngineVersion parameter that's a different major version than the
+  global cluster's current version", API reference), and upgrades every
+  member; ModifyGlobalCluster refuses a minor version (InvalidParameterValue,
+  "only supports Major Version Upgrades", as the Terraform AWS provider
+  relies on). A minor upgrade is ModifyDBCluster of each member, "all of
+  the secondary clusters before you upgrade the primary cluster" (the
+  primary's is refused while a secondary runs an older version: "upgrade
+  global replicas first"); a member's ModifyDBCluster to another major
+  version is refused. The global cluster reports the version all its
+  members run. No version is ever lowered (InvalidParameterCombination).
+  moto does not implement ModifyGlobalCluster and lets a member change its
+  version freely. Here upgrades are immediate; AWS reports `upgrading`
+  meanwhile.
 
 Global clusters live in moto's us-east-1 backend (see RDSResponse.
 global_backend); their members are DBCluster objects of any region.
@@ -113,9 +121,11 @@ def apply() -> None:
                 raise InvalidParameterCombination(
                     f"Cannot upgrade {cluster.engine} from {current} to {wanted}"
                 )
-            if version(wanted)[0] != version(current)[0] and not self.params.get(
-                "AllowMajorVersionUpgrade"
-            ):
+            if version(wanted)[0] == version(current)[0]:
+                raise InvalidParameterValue(
+                    "The global cluster only supports Major Version Upgrades; upgrade the minor version of each member cluster."
+                )
+            if not self.params.get("AllowMajorVersionUpgrade"):
                 raise InvalidParameterCombination(
                     "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."
                 )
@@ -212,6 +222,46 @@ def apply() -> None:
         return cluster
 
     models.RDSBackend.delete_db_cluster = delete_db_cluster
+
+    original_modify_db_cluster = models.RDSBackend.modify_db_cluster
+
+    def modify_db_cluster(self, kwargs):
+        wanted = kwargs.get("engine_version")
+        cluster = self.clusters.get(kwargs.get("db_cluster_identifier"))
+        regions = models.rds_backends[self.account_id]
+        shared = next(
+            (
+                g
+                for g in regions["us-east-1"].global_clusters.values()
+                if cluster is not None and cluster in g.members
+            ),
+            None,
+        )
+        if wanted and shared is not None and wanted != cluster.engine_version:
+            if version(wanted) < version(cluster.engine_version):
+                raise InvalidParameterCombination(
+                    f"Cannot upgrade {cluster.engine} from {cluster.engine_version} to {wanted}"
+                )
+            if version(wanted)[0] != version(cluster.engine_version)[0]:
+                raise InvalidParameterCombination(
+                    "The DB cluster is part of a global database: upgrade its major version with ModifyGlobalCluster."
+                )
+            behind = [
+                m for m in shared.members
+                if m is not cluster and version(m.engine_version) < version(wanted)
+            ]
+            if cluster.is_writer and behind:
+                raise InvalidParameterValue(
+                    "The primary cluster of a global database cannot be upgraded before its secondaries: upgrade global replicas first."
+                )
+        result = original_modify_db_cluster(self, kwargs)
+        if shared is not None and all(
+            m.engine_version == cluster.engine_version for m in shared.members
+        ):
+            shared.engine_version = cluster.engine_version
+        return result
+
+    models.RDSBackend.modify_db_cluster = modify_db_cluster
 
     original_create_db_cluster = models.RDSBackend.create_db_cluster
 

@@ -437,8 +437,10 @@ async fn aurora_global_database_across_two_regions() {
         pinputs
     );
 
-    // Engine upgrades go through the global cluster (ModifyGlobalCluster),
-    // in place; the members follow and their update waits for that.
+    // Engine upgrades are made by the global cluster's update, in place:
+    // a minor one member by member (ModifyDBCluster, the secondary first),
+    // a major one by ModifyGlobalCluster (tests/emulator/ext_rds.py holds
+    // AWS's rules); the members' own update only waits for the version.
     let upgrade = |from: &Attributes, version: &str| {
         let mut to = from.clone();
         to.insert("engine_version".into(), json!(version));
@@ -498,13 +500,22 @@ async fn aurora_global_database_across_two_regions() {
             assert_eq!(kit.read(ctx, id, inputs).await.unwrap(), *inputs);
         }
     }
-    // A minor upgrade AWS applies by itself is not drift to undo.
-    rds1.modify_global_cluster()
-        .global_cluster_identifier(global_id)
-        .engine_version("15.7")
-        .send()
-        .await
-        .unwrap();
+    // A minor upgrade AWS applies by itself (each member, the secondary
+    // first) is not drift to undo.
+    for (region, id) in [
+        (SECONDARY, "prov-rds-secondary"),
+        (PRIMARY, "prov-rds-primary"),
+    ] {
+        kit.aws
+            .rds(region)
+            .modify_db_cluster()
+            .db_cluster_identifier(id)
+            .engine_version("15.7")
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+    }
     assert_eq!(
         kit.read(&gctx, &global.id, &ginputs).await.unwrap(),
         ginputs

@@ -14,9 +14,9 @@
 //! secondary in another region needs a KMS key of its own region, given as
 //! the optional `kms_key_id` (e.g. "alias/aws/rds").
 //!
-//! The engine version is the global cluster's: a member is upgraded by
-//! ModifyGlobalCluster, never by ModifyDBCluster, and an update of
-//! `engine_version` here waits for the member to report it. A newer minor
+//! The engine version is the global cluster's: `rds.global_cluster`'s
+//! update upgrades the members, and an update of `engine_version` here
+//! sends nothing and waits for the member to report it. A newer minor
 //! version of the same major that AWS applied by itself is not drift.
 //!
 //! Delete takes a final snapshot unless `skip_final_snapshot` is true; its
@@ -77,7 +77,7 @@ fn req_int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, Provi
         .ok_or_else(|| invalid(ctx, format!("input `{key}` must be an integer")))
 }
 
-async fn describe(rds: &Client, id: &str) -> Result<Option<DbCluster>, ProviderError> {
+pub(crate) async fn describe(rds: &Client, id: &str) -> Result<Option<DbCluster>, ProviderError> {
     let result = rds
         .describe_db_clusters()
         .db_cluster_identifier(id)

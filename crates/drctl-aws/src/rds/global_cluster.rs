@@ -1,10 +1,13 @@
 //! `rds.global_cluster`: an Aurora global database, the container the
 //! primary and secondary regional clusters join. Its id is the identifier.
 //!
-//! `engine_version` changes in place: ModifyGlobalCluster upgrades the
-//! global database and its members (AllowMajorVersionUpgrade for another
-//! major version) and update waits until the global cluster reports the
-//! new version. A later minor version AWS applied by itself is not drift;
+//! `engine_version` changes in place, as the Aurora User Guide ("Upgrading
+//! an Amazon Aurora global database") has it: another major version by
+//! ModifyGlobalCluster (AllowMajorVersionUpgrade), which upgrades every
+//! member; a minor version by ModifyDBCluster of each member, the
+//! secondaries before the primary (ModifyGlobalCluster "only supports
+//! Major Version Upgrades"). Update waits until the global cluster reports
+//! the new version. A later minor version AWS applied by itself is not drift;
 //! asking for an older version than the one running fails (Aurora cannot
 //! downgrade) instead of replacing the database.
 
@@ -17,7 +20,7 @@ use aws_sdk_rds::types::GlobalCluster as AwsGlobalCluster;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{RDS_WAIT, at_least, create_tags, same_major, settled_version};
+use super::{RDS_WAIT, at_least, cluster, create_tags, same_major, settled_version};
 use crate::clients::Clients;
 use crate::support::{api_error, attrs, bool_or, found, invalid, req_str, wait_for};
 
@@ -72,7 +75,72 @@ fn outputs(id: &str, g: &AwsGlobalCluster) -> Attributes {
     ])
 }
 
+/// `(region, cluster identifier)` of a DB cluster ARN
+/// (`arn:PARTITION:rds:REGION:ACCOUNT:cluster:ID`).
+fn cluster_of(arn: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        [_, _, "rds", region, _, "cluster", id] => Some((region, id)),
+        _ => None,
+    }
+}
+
 impl GlobalCluster {
+    /// A minor upgrade: ModifyDBCluster of each member in its own region,
+    /// the secondaries first (AWS refuses the primary's while a secondary
+    /// runs an older version), each waited for.
+    async fn upgrade_members(
+        &self,
+        g: &AwsGlobalCluster,
+        version: &str,
+    ) -> Result<(), ProviderError> {
+        let mut members: Vec<(bool, &str)> = g
+            .global_cluster_members()
+            .iter()
+            .filter_map(|m| Some((m.is_writer().unwrap_or(false), m.db_cluster_arn()?)))
+            .collect();
+        members.sort_by_key(|(writer, _)| *writer);
+        for (_, arn) in members {
+            let Some((region, id)) = cluster_of(arn) else {
+                continue;
+            };
+            let rds = self.0.rds(region);
+            let current = cluster::describe(&rds, id).await?;
+            if current.is_some_and(|c| at_least(c.engine_version().unwrap_or_default(), version)) {
+                continue;
+            }
+            rds.modify_db_cluster()
+                .db_cluster_identifier(id)
+                .engine_version(version)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| api_error("rds:ModifyDBCluster", e))?;
+            wait_for(
+                &format!("cluster {id} at engine version {version}"),
+                RDS_WAIT,
+                || async {
+                    Ok(match cluster::describe(&rds, id).await? {
+                        Some(c)
+                            if c.status() == Some("available")
+                                && at_least(c.engine_version().unwrap_or_default(), version) =>
+                        {
+                            Ok(())
+                        }
+                        Some(c) => Err(format!(
+                            "{} at {}",
+                            c.status().unwrap_or("unknown"),
+                            c.engine_version().unwrap_or("unknown")
+                        )),
+                        None => Err("not found".to_owned()),
+                    })
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Upgrades the global database from `before` (as last applied) to
     /// `version`; nothing to do when it runs that version or a later one
     /// of the same major already (upgraded by AWS).
@@ -104,13 +172,17 @@ impl GlobalCluster {
             }
             return Err(downgrade(&running));
         }
-        rds.modify_global_cluster()
-            .global_cluster_identifier(id)
-            .engine_version(version)
-            .allow_major_version_upgrade(!same_major(&running, version))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
+        if same_major(&running, version) {
+            self.upgrade_members(&g, version).await?;
+        } else {
+            rds.modify_global_cluster()
+                .global_cluster_identifier(id)
+                .engine_version(version)
+                .allow_major_version_upgrade(true)
+                .send()
+                .await
+                .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
+        }
         wait_for(
             &format!("global cluster {id} at engine version {version}"),
             RDS_WAIT,
