@@ -45,6 +45,34 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   master cluster instance." (Aurora User Guide, "Deleting an Amazon Aurora
   global database"; the primary's instances go last). moto deletes it.
 
+- ManageMasterUserPassword is not supported for "DB clusters that are part
+  of an Aurora global database" (Aurora User Guide, "Limitations for
+  Secrets Manager integration with Amazon RDS"): CreateDBCluster with both
+  it and a GlobalClusterIdentifier, and CreateGlobalCluster from a source
+  cluster that manages its password, fail with
+  InvalidParameterCombination. moto creates both.
+- CreateDBCluster's MasterUserPassword "Must contain from 8 to 41
+  characters" and "Can contain any printable ASCII character except" `/`,
+  `"` or `@` (RDS API reference, CreateDBCluster), and cannot be given
+  with ManageMasterUserPassword; moto only refuses one shorter than 8.
+- Engine upgrades of a global database (Aurora User Guide, "Upgrading an
+  Amazon Aurora global database"): a major version upgrade is made on the
+  global cluster, ModifyGlobalCluster with EngineVersion and
+  AllowMajorVersionUpgrade ("Must be enabled if you specify a value for the
+  EngineVersion parameter that's a different major version than the
+  global cluster's current version", API reference), and upgrades every
+  member; ModifyGlobalCluster refuses a minor version (InvalidParameterValue,
+  "only supports Major Version Upgrades", as the Terraform AWS provider
+  relies on). A minor upgrade is ModifyDBCluster of each member, "all of
+  the secondary clusters before you upgrade the primary cluster" (the
+  primary's is refused while a secondary runs an older version: "upgrade
+  global replicas first"); a member's ModifyDBCluster to another major
+  version is refused. The global cluster reports the version all its
+  members run. No version is ever lowered (InvalidParameterCombination).
+  moto does not implement ModifyGlobalCluster and lets a member change its
+  version freely. Here upgrades are immediate; AWS reports `upgrading`
+  meanwhile.
+
 Global clusters live in moto's us-east-1 backend (see RDSResponse.
 global_backend); their members are DBCluster objects of any region.
 """
@@ -56,6 +84,7 @@ def apply() -> None:
     from moto.rds.exceptions import (
         DBClusterNotFoundError,
         InvalidParameterCombination,
+        InvalidParameterValue,
         RDSClientError,
     )
     from moto.rds.responses import RDSResponse
@@ -80,10 +109,32 @@ def apply() -> None:
             clusters = self.global_backend.describe_global_clusters()
         return ActionResult({"GlobalClusters": clusters})
 
+    def version(text: str) -> tuple:
+        return tuple(int(p) for p in str(text).split("."))
+
     def modify_global_cluster(self: RDSResponse) -> ActionResult:
         cluster = global_cluster(self, self.params["GlobalClusterIdentifier"])
+        wanted = self.params.get("EngineVersion")
+        if wanted and wanted != cluster.engine_version:
+            current = cluster.engine_version
+            if version(wanted) < version(current):
+                raise InvalidParameterCombination(
+                    f"Cannot upgrade {cluster.engine} from {current} to {wanted}"
+                )
+            if version(wanted)[0] == version(current)[0]:
+                raise InvalidParameterValue(
+                    "The global cluster only supports Major Version Upgrades; upgrade the minor version of each member cluster."
+                )
+            if not self.params.get("AllowMajorVersionUpgrade"):
+                raise InvalidParameterCombination(
+                    "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."
+                )
         if self.params.get("DeletionProtection") is not None:
             cluster.deletion_protection = self.params["DeletionProtection"]
+        if wanted:
+            cluster.engine_version = wanted
+            for member in cluster.members:
+                member.engine_version = wanted
         return ActionResult({"GlobalCluster": cluster})
 
     def delete_global_cluster(self: RDSResponse) -> ActionResult:
@@ -171,6 +222,86 @@ def apply() -> None:
         return cluster
 
     models.RDSBackend.delete_db_cluster = delete_db_cluster
+
+    original_modify_db_cluster = models.RDSBackend.modify_db_cluster
+
+    def modify_db_cluster(self, kwargs):
+        wanted = kwargs.get("engine_version")
+        cluster = self.clusters.get(kwargs.get("db_cluster_identifier"))
+        regions = models.rds_backends[self.account_id]
+        shared = next(
+            (
+                g
+                for g in regions["us-east-1"].global_clusters.values()
+                if cluster is not None and cluster in g.members
+            ),
+            None,
+        )
+        if wanted and shared is not None and wanted != cluster.engine_version:
+            if version(wanted) < version(cluster.engine_version):
+                raise InvalidParameterCombination(
+                    f"Cannot upgrade {cluster.engine} from {cluster.engine_version} to {wanted}"
+                )
+            if version(wanted)[0] != version(cluster.engine_version)[0]:
+                raise InvalidParameterCombination(
+                    "The DB cluster is part of a global database: upgrade its major version with ModifyGlobalCluster."
+                )
+            behind = [
+                m for m in shared.members
+                if m is not cluster and version(m.engine_version) < version(wanted)
+            ]
+            if cluster.is_writer and behind:
+                raise InvalidParameterValue(
+                    "The primary cluster of a global database cannot be upgraded before its secondaries: upgrade global replicas first."
+                )
+        result = original_modify_db_cluster(self, kwargs)
+        if shared is not None and all(
+            m.engine_version == cluster.engine_version for m in shared.members
+        ):
+            shared.engine_version = cluster.engine_version
+        return result
+
+    models.RDSBackend.modify_db_cluster = modify_db_cluster
+
+    original_create_db_cluster = models.RDSBackend.create_db_cluster
+
+    def create_db_cluster(self, kwargs):
+        managed = kwargs.get("manage_master_user_password")
+        if managed and kwargs.get("global_cluster_identifier"):
+            raise InvalidParameterCombination(
+                "ManageMasterUserPassword is not supported for DB clusters that are part of an Aurora global database."
+            )
+        password = kwargs.get("master_user_password")
+        if password is not None:
+            if managed:
+                raise InvalidParameterCombination(
+                    "MasterUserPassword can't be specified if ManageMasterUserPassword is turned on."
+                )
+            if not 8 <= len(password) <= 41:
+                raise InvalidParameterValue(
+                    "The parameter MasterUserPassword is not a valid password because it is not 8 to 41 characters long."
+                )
+            if any(c in '/"@' or not 32 <= ord(c) <= 126 for c in password):
+                raise InvalidParameterValue(
+                    "The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides '/', '@', '\"' are allowed."
+                )
+        return original_create_db_cluster(self, kwargs)
+
+    models.RDSBackend.create_db_cluster = create_db_cluster
+
+    original_create_global_cluster = models.RDSBackend.create_global_cluster
+
+    def create_global_cluster(self, *args, **kwargs):
+        source = kwargs.get("source_db_cluster_identifier")
+        if source:
+            cluster = self.describe_db_clusters(db_cluster_identifier=source)[0]
+            if cluster.manage_master_user_password:
+                raise InvalidParameterCombination(
+                    "ManageMasterUserPassword is not supported for DB clusters that are part of an Aurora global database."
+                )
+        return original_create_global_cluster(self, *args, **kwargs)
+
+    models.RDSBackend.create_global_cluster = create_global_cluster
 
     original_delete_db_instance = models.RDSBackend.delete_db_instance
 

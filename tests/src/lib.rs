@@ -564,6 +564,25 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
                     .collect()),
             );
         }
+        if serves("secretsmanager") {
+            // A deleted secret waits out its recovery window: gone for drctl.
+            let secrets = aws
+                .secretsmanager(region)
+                .list_secrets()
+                .send()
+                .await
+                .unwrap();
+            add(
+                "secretsmanager.secret",
+                ids(secrets
+                    .secret_list()
+                    .iter()
+                    .filter(|s| s.deleted_date().is_none())
+                    .map(|s| s.name())
+                    .filter(|n| n.is_some_and(named))
+                    .collect()),
+            );
+        }
         // The global table lives in the primary region; the secondary holds its replica.
         if region == PRIMARY && serves("dynamodb") {
             let tables = aws.dynamodb(region).list_tables().send().await.unwrap();

@@ -40,7 +40,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"",
     );
 
-    let plan = create_from_nothing(&ws, 141);
+    let plan = create_from_nothing(&ws, 142);
     assert!(plan.contains("+ primary/ec2.vpc/payment (us-east-1)"));
     assert!(plan.contains("(known after apply)"));
 
@@ -48,9 +48,9 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     assert_eq!(state["format_version"], 2);
-    assert_eq!(state["resources"].as_object().unwrap().len(), 141);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 142);
     assert!(
-        state["serial"].as_u64().unwrap() >= 141,
+        state["serial"].as_u64().unwrap() >= 142,
         "state is written after every resource"
     );
     #[cfg(unix)]
@@ -132,7 +132,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("141 deleted, 0 failed"));
+        .stdout(predicate::str::contains("142 deleted, 0 failed"));
     ws.drctl(&["show"])
         .assert()
         .success()
@@ -325,13 +325,13 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     let saved = state["resources"].as_object().unwrap().len();
-    assert!((1..141).contains(&saved), "{saved} resources saved");
+    assert!((1..142).contains(&saved), "{saved} resources saved");
 
     // The next apply creates exactly the rest: no duplicates.
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(format!("{} created", 141 - saved)));
+        .stdout(predicate::str::contains(format!("{} created", 142 - saved)));
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(0);

@@ -78,7 +78,7 @@ async fn assert_converged(ws: &Workspace, aws: &drctl_aws::AwsContext, context: 
     let state = state(ws);
     assert_eq!(
         state["resources"].as_object().unwrap().len(),
-        141,
+        142,
         "{context}"
     );
     let problems = orphans_and_duplicates(aws, &ws.env, &state).await;
@@ -427,7 +427,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
         "the first apply is undisturbed"
     );
     assert!(!lock.exists());
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 141);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 142);
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();
@@ -493,18 +493,22 @@ async fn no_secret_reaches_state_plans_journal_or_logs() {
     }
     let state = state(&ws);
     let cluster = &state["resources"]["primary/rds.cluster/payment"];
-    let secret_arn = cluster["outputs"]["master_user_secret_arn"]
-        .as_str()
-        .unwrap();
+    let secret = &state["resources"]["primary/secretsmanager.secret/db-master"];
+    let secret_arn = secret["outputs"]["arn"].as_str().unwrap();
     assert!(
         secret_arn.starts_with("arn:aws:secretsmanager:"),
+        "{secret}"
+    );
+    // The cluster records which secret holds its password, nothing more.
+    assert_eq!(
+        cluster["inputs"]["master_password_secret_arn"],
+        serde_json::json!(secret_arn),
         "{cluster}"
     );
-    let secret = secret_value(&ws.endpoint, secret_arn);
-    let password: serde_json::Value =
-        serde_json::from_str(&secret).unwrap_or(serde_json::json!({"password": secret}));
+    let value = secret_value(&ws.endpoint, secret_arn);
+    let password: serde_json::Value = serde_json::from_str(&value).unwrap();
     let password = password["password"].as_str().unwrap_or_default().to_owned();
-    assert!(password.len() >= 8, "RDS generated a password: {secret}");
+    assert!(password.len() >= 8, "Secrets Manager generated a password");
 
     for needle in [canary, password.as_str()] {
         assert!(!logs.contains(needle), "a secret appears in drctl's output");
@@ -517,7 +521,7 @@ async fn no_secret_reaches_state_plans_journal_or_logs() {
             );
         }
     }
-    // No input is a password: only RDS's "manage it for me" flag.
+    // No input is a password: only the secret's ARN.
     let text = serde_json::to_string(&state).unwrap().to_lowercase();
     assert!(
         !text.contains("\"master_user_password\""),

@@ -177,6 +177,7 @@ regional_clients! {
     sns, sns_once => aws_sdk_sns,
     sfn, sfn_once => aws_sdk_sfn,
     cloudwatch, cloudwatch_once => aws_sdk_cloudwatch,
+    secretsmanager, secretsmanager_once => aws_sdk_secretsmanager,
 }
 
 impl Clients {

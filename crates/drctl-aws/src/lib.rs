@@ -17,6 +17,7 @@ mod lambda;
 mod rds;
 mod route53;
 mod s3;
+mod secretsmanager;
 mod sfn;
 mod sns;
 mod ssm;
@@ -41,6 +42,7 @@ const SERVICES: &[(&[&KindSchema], Register)] = &[
     (ssm::KINDS, ssm::register),
     (iam::KINDS, iam::register),
     (lambda::KINDS, lambda::register),
+    (secretsmanager::KINDS, secretsmanager::register),
     (rds::KINDS, rds::register),
     (dynamodb::KINDS, dynamodb::register),
     (apigateway::KINDS, apigateway::register),

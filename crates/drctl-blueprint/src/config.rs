@@ -54,6 +54,14 @@ pub struct EnvSettings {
     pub domain: String,
     pub alarm_email: Option<String>,
     pub db_instance_class: String,
+    /// The Aurora PostgreSQL version of the global database ("14.9"). A
+    /// later one upgrades it in place (ModifyGlobalCluster); an earlier
+    /// one is refused, as Aurora cannot downgrade.
+    pub engine_version: String,
+    /// `true`: destroying the database (with `--allow-data-loss`) takes no
+    /// final snapshot. By default each Aurora cluster's delete leaves a
+    /// snapshot `<cluster>-final-<creation time>`, named in the plan.
+    pub skip_final_snapshot: bool,
     /// Written to the `feature-flags` SSM parameter of each region.
     pub feature_flags: BTreeMap<String, bool>,
     /// Marks a production environment: `drctl drill` refuses it.
@@ -75,6 +83,8 @@ impl EnvSettings {
             domain: format!("payment-{env}.example.com"),
             alarm_email: None,
             db_instance_class: "db.r6g.large".into(),
+            engine_version: "14.9".into(),
+            skip_final_snapshot: false,
             feature_flags: BTreeMap::from([("new_payment_flow".into(), false)]),
             production: false,
             databases_and_functions: true,
@@ -123,6 +133,8 @@ const ENV_KEYS: &[&str] = &[
     "domain",
     "alarm_email",
     "db_instance_class",
+    "engine_version",
+    "skip_final_snapshot",
     "feature_flags",
     "production",
     "databases_and_functions",
@@ -422,6 +434,34 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                 }
                 s.db_instance_class = c.to_owned();
             }
+            "engine_version" => {
+                let v = get_str(ctx, &key, v, "14.9")?;
+                let parts: Vec<&str> = v.split('.').collect();
+                let valid = parts.len() == 2
+                    && parts.iter().all(|p| {
+                        !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit())
+                    });
+                if !valid {
+                    return Err(ctx.err(
+                        &key,
+                        format!(
+                            "`{v}` is not an Aurora PostgreSQL version like \"14.9\" (MAJOR.MINOR; `aws rds describe-db-engine-versions --engine aurora-postgresql` lists them)"
+                        ),
+                    ));
+                }
+                s.engine_version = v.to_owned();
+            }
+            "skip_final_snapshot" => {
+                s.skip_final_snapshot = v.as_bool().ok_or_else(|| {
+                    ctx.err(
+                        &key,
+                        format!(
+                            "expected false (a final snapshot when the database is destroyed, the default) or true (none), found {}",
+                            type_name(v)
+                        ),
+                    )
+                })?;
+            }
             "feature_flags" => {
                 let flags = v.as_table().ok_or_else(|| {
                     ctx.err(&key, format!("expected a table of booleans like {{ new_payment_flow = false }}, found {}", type_name(v)))
@@ -554,6 +594,8 @@ secondary_cidr = "10.21.0.0/20"
 domain = "pay.example.org"
 alarm_email = "oncall@example.org"
 db_instance_class = "db.t4g.medium"
+engine_version = "15.4"
+skip_final_snapshot = true
 feature_flags = { new_payment_flow = true }
 production = true
 databases_and_functions = false
@@ -566,6 +608,8 @@ databases_and_functions = false
         assert_eq!(s.secondary_cidr.to_string(), "10.21.0.0/20");
         assert!(s.feature_flags["new_payment_flow"]);
         assert!(s.production);
+        assert_eq!(s.engine_version, "15.4");
+        assert!(s.skip_final_snapshot);
     }
 
     #[test]
@@ -619,6 +663,22 @@ databases_and_functions = false
                 "not an RDS instance class",
             ),
             ("env = 3", "expected tables"),
+            (
+                "[env.dev]\nengine_version = \"14\"",
+                "`env.dev.engine_version`: `14` is not an Aurora PostgreSQL version like \"14.9\"",
+            ),
+            (
+                "[env.dev]\nengine_version = \"14.9.1a\"",
+                "is not an Aurora PostgreSQL version",
+            ),
+            (
+                "[env.dev]\nengine_version = 14.9",
+                "`env.dev.engine_version`: expected a string like \"14.9\", found float",
+            ),
+            (
+                "[env.dev]\nskip_final_snapshot = \"yes\"",
+                "`env.dev.skip_final_snapshot`: expected false",
+            ),
             (
                 "[env.dev]\ndatabases_and_functions = \"no\"",
                 "`env.dev.databases_and_functions`: expected true (the whole stack, the default) or false (without Aurora, DynamoDB and Lambda), found string",

@@ -5,7 +5,7 @@ use drctl_core::{Address, ResourceSpec, Value};
 use serde_json::json;
 
 use crate::network::Network;
-use crate::{ENGINE, ENGINE_VERSION, Region, Role, global};
+use crate::{ENGINE, Region, Role, global};
 
 pub(crate) struct Data {
     /// Only with `databases_and_functions`.
@@ -87,7 +87,7 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
     let mut cluster = ResourceSpec::new(r.address("rds.cluster", "payment"), r.region)
         .input("cluster_identifier", cluster_id.clone())
         .input("engine", ENGINE)
-        .input("engine_version", ENGINE_VERSION)
+        .input("engine_version", r.bp.settings.engine_version.clone())
         .input(
             "global_cluster_identifier",
             global::address("rds.global_cluster", "payment").output("global_cluster_identifier"),
@@ -100,13 +100,30 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
         .input("storage_encrypted", true)
         .input("backup_retention_period", 7)
         .input("preferred_backup_window", "03:00-04:00")
+        .input("skip_final_snapshot", r.bp.settings.skip_final_snapshot)
         .input("tags", r.tags(&cluster_id));
     cluster = match r.role {
-        // RDS generates the master password and keeps it in Secrets
-        // Manager; drctl only ever sees the secret's ARN.
-        Role::Primary => cluster
-            .input("master_username", "payment_admin")
-            .input("manage_master_user_password", true),
+        // Secrets Manager generates the master password into a secret of
+        // the primary region; the cluster's create reads it from there and
+        // drctl records only the secret's ARN. (RDS-managed passwords are
+        // not available to a global database's clusters.)
+        Role::Primary => {
+            let secret_name = r.name("db-master");
+            let secret = r.add(
+                ResourceSpec::new(r.address("secretsmanager.secret", "db-master"), r.region)
+                    .input("name", secret_name.clone())
+                    .input(
+                        "description",
+                        "Master user of the payment Aurora global database",
+                    )
+                    .input("username", "payment_admin")
+                    .input("cluster_identifier", cluster_id.clone())
+                    .input("tags", r.tags(&secret_name)),
+            );
+            cluster
+                .input("master_username", "payment_admin")
+                .input("master_password_secret_arn", secret.output("arn"))
+        }
         // Joins the global cluster as a reader once the primary has its
         // writer instance; an encrypted cross-region member needs a key of
         // its own region. Reversed for destroy, the same edge deletes this

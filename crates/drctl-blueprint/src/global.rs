@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::compute::{Compute, STAGE};
 use crate::data::Data;
 use crate::values::{concat, map, policy, r as reference, set, trust};
-use crate::{Blueprint, ENGINE, ENGINE_VERSION, Role, api_gateway_zone_id, lambda_code};
+use crate::{Blueprint, ENGINE, Role, api_gateway_zone_id, lambda_code};
 
 pub(crate) const SCOPE: &str = "global";
 
@@ -41,7 +41,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             ResourceSpec::new(address("rds.global_cluster", "payment"), home)
                 .input("global_cluster_identifier", global_id.clone())
                 .input("engine", ENGINE)
-                .input("engine_version", ENGINE_VERSION)
+                .input("engine_version", bp.settings.engine_version.clone())
                 .input("storage_encrypted", true)
                 .input("deletion_protection", false),
         );

@@ -22,7 +22,6 @@ pub use config::{Config, ConfigError, EnvSettings};
 pub const PLACEHOLDER_ACCOUNT: &str = "000000000000";
 
 pub(crate) const ENGINE: &str = "aurora-postgresql";
-pub(crate) const ENGINE_VERSION: &str = "14.9";
 
 /// The Route 53 hosted zone of API Gateway's regional endpoints, which an
 /// alias record to `<api>.execute-api.<region>.amazonaws.com` names (AWS
@@ -171,13 +170,14 @@ mod tests {
         let settings = EnvSettings::defaults("dev");
         let specs = dev(&settings, Role::Primary);
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
-        // Per region: 31 network, 6 / 5 data, 18 compute and API, 10
-        // observability; 12 global.
+        // Per region: 31 network, 7 / 5 data (the primary holds the
+        // master password's secret), 18 compute and API, 10 observability;
+        // 12 global.
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (65, 64, 12)
+            (66, 64, 12)
         );
-        assert_eq!(specs.len(), 141);
+        assert_eq!(specs.len(), 142);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -220,6 +220,64 @@ mod tests {
             graph.dependencies(&secondary).contains(&writer),
             "{:?}",
             graph.dependencies(&secondary)
+        );
+    }
+
+    #[test]
+    fn the_database_takes_its_version_snapshot_rule_and_password_from_settings() {
+        let mut settings = EnvSettings::defaults("dev");
+        settings.engine_version = "15.4".into();
+        settings.skip_final_snapshot = true;
+        let graph = DesiredGraph::new(dev(&settings, Role::Primary)).unwrap();
+        let spec = |a: &str| graph.get(&a.parse().unwrap()).unwrap();
+        for a in [
+            "global/rds.global_cluster/payment",
+            "primary/rds.cluster/payment",
+            "secondary/rds.cluster/payment",
+        ] {
+            assert_eq!(
+                spec(a).inputs["engine_version"],
+                drctl_core::Value::str("15.4"),
+                "{a}"
+            );
+        }
+        for a in [
+            "primary/rds.cluster/payment",
+            "secondary/rds.cluster/payment",
+        ] {
+            assert_eq!(
+                spec(a).inputs["skip_final_snapshot"],
+                drctl_core::Value::from(true),
+                "{a}"
+            );
+        }
+        // The primary's password comes from the secret (its ARN only);
+        // the secondary takes no credentials. RDS-managed passwords are not
+        // available to a global database's clusters.
+        let secret: Address = "primary/secretsmanager.secret/db-master".parse().unwrap();
+        let primary = spec("primary/rds.cluster/payment");
+        assert_eq!(
+            primary.inputs["master_password_secret_arn"],
+            drctl_core::Value::Ref(secret.output("arn"))
+        );
+        assert_eq!(spec(&secret.to_string()).region, "us-east-1");
+        let secondary = spec("secondary/rds.cluster/payment");
+        for s in [primary, secondary] {
+            assert!(!s.inputs.contains_key("manage_master_user_password"));
+        }
+        assert!(!secondary.inputs.keys().any(|k| k.starts_with("master_")));
+        let defaults =
+            DesiredGraph::new(dev(&EnvSettings::defaults("dev"), Role::Primary)).unwrap();
+        let primary = defaults
+            .get(&"primary/rds.cluster/payment".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            primary.inputs["engine_version"],
+            drctl_core::Value::str("14.9")
+        );
+        assert_eq!(
+            primary.inputs["skip_final_snapshot"],
+            drctl_core::Value::from(false)
         );
     }
 

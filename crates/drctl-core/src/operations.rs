@@ -137,6 +137,7 @@ mod tests {
             depends_on: deps.iter().map(|d| addr(d)).collect(),
             attributes: vec![],
             data_loss: false,
+            leaves: BTreeMap::new(),
         }
     }
 

@@ -78,6 +78,11 @@ pub struct ResourceChange {
     /// A delete or replace of a resource that holds data.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub data_loss: bool,
+    /// For a delete or replace: what the delete leaves behind on purpose
+    /// (the kind's `kept_on_delete` outputs as recorded in state, e.g. the
+    /// name of a final snapshot).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub leaves: BTreeMap<String, serde_json::Value>,
 }
 
 impl ResourceChange {

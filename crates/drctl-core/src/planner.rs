@@ -113,6 +113,10 @@ pub fn plan_apply(
             depends_on: spec.dependencies(),
             attributes,
             data_loss: action == Action::Replace && schema.is_some_and(|s| s.holds_data),
+            leaves: match (action, state.resources.get(&address)) {
+                (Action::Replace, Some(prior)) => leaves(prior, schemas),
+                _ => BTreeMap::new(),
+            },
         });
     }
 
@@ -156,7 +160,32 @@ fn delete_change(
             })
             .collect(),
         data_loss: schemas.schema(&prior.kind).is_some_and(|s| s.holds_data),
+        leaves: leaves(prior, schemas),
     }
+}
+
+/// The `kept_on_delete` outputs of `prior` that name something (an empty
+/// value leaves nothing behind).
+fn leaves(
+    prior: &crate::state::ResourceState,
+    schemas: &dyn SchemaSource,
+) -> BTreeMap<String, serde_json::Value> {
+    let Some(schema) = schemas.schema(&prior.kind) else {
+        return BTreeMap::new();
+    };
+    schema
+        .kept_on_delete
+        .iter()
+        .filter_map(|name| {
+            let v = prior.outputs.get(*name)?;
+            let named = match v {
+                serde_json::Value::Null => false,
+                serde_json::Value::String(s) => !s.is_empty(),
+                _ => true,
+            };
+            named.then(|| ((*name).to_owned(), v.clone()))
+        })
+        .collect()
 }
 
 /// What `v` will be after apply as far as it is known now: a map with
@@ -211,6 +240,7 @@ mod tests {
         outputs: &["id"],
         volatile_outputs: &[],
         holds_data: true,
+        kept_on_delete: &["snapshot"],
     };
     static DEPLOY: KindSchema = KindSchema {
         kind: "t.deploy",
@@ -218,6 +248,7 @@ mod tests {
         outputs: &["id", "version"],
         volatile_outputs: &["version"],
         holds_data: false,
+        kept_on_delete: &[],
     };
     static SUB: KindSchema = KindSchema {
         kind: "t.sub",
@@ -225,6 +256,7 @@ mod tests {
         outputs: &["id"],
         volatile_outputs: &[],
         holds_data: false,
+        kept_on_delete: &[],
     };
 
     fn schemas() -> Schemas {
@@ -487,6 +519,49 @@ mod tests {
         let marked: Vec<bool> = changes.iter().map(|c| c.data_loss).collect();
         assert_eq!(marked, vec![true, false]);
         assert!(changes.iter().all(|c| c.action == Action::Delete));
+    }
+
+    #[test]
+    fn deletes_and_replacements_show_what_they_leave_behind() {
+        let mut state = in_sync_state();
+        let net = state.resources.get_mut(&addr("p/t.net/main")).unwrap();
+        net.outputs
+            .insert("snapshot".into(), json!("main-final-20261202"));
+        let destroy = plan_destroy(&state, &schemas());
+        let leaves = |changes: &[ResourceChange], a: &str| {
+            changes
+                .iter()
+                .find(|c| c.address == addr(a))
+                .unwrap()
+                .leaves
+                .clone()
+        };
+        let expected = BTreeMap::from([("snapshot".to_string(), json!("main-final-20261202"))]);
+        assert_eq!(leaves(&destroy, "p/t.net/main"), expected);
+        assert!(leaves(&destroy, "p/t.sub/a").is_empty());
+
+        // A replacement deletes too.
+        let moved = DesiredGraph::new(vec![
+            ResourceSpec::new(addr("p/t.net/main"), "r1")
+                .input("cidr", "10.9.0.0/16")
+                .input("name", "main"),
+        ])
+        .unwrap();
+        let replaced = plan_apply(&moved, &state, &schemas());
+        assert_eq!(
+            replaced
+                .iter()
+                .find(|c| c.address == addr("p/t.net/main"))
+                .unwrap()
+                .action,
+            Action::Replace
+        );
+        assert_eq!(leaves(&replaced, "p/t.net/main"), expected);
+
+        // An empty value (nothing to keep, e.g. skipped) shows nothing.
+        let net = state.resources.get_mut(&addr("p/t.net/main")).unwrap();
+        net.outputs.insert("snapshot".into(), json!(""));
+        assert!(leaves(&plan_destroy(&state, &schemas()), "p/t.net/main").is_empty());
     }
 
     #[test]

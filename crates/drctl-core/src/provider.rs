@@ -24,6 +24,10 @@ pub struct KindSchema {
     /// Deleting or replacing it destroys data (a database, a table, a
     /// bucket): refused unless the operator allows data loss.
     pub holds_data: bool,
+    /// Outputs naming what a delete leaves behind on purpose (a final
+    /// snapshot): the plan shows them with the delete or replace, so the
+    /// operator sees what will remain. An empty value leaves nothing.
+    pub kept_on_delete: &'static [&'static str],
 }
 
 impl KindSchema {

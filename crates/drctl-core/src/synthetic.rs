@@ -14,6 +14,7 @@ pub static SYNTHETIC: KindSchema = KindSchema {
     outputs: &["id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub fn schemas() -> Schemas {

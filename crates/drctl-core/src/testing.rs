@@ -16,6 +16,7 @@ pub static THING: KindSchema = KindSchema {
     outputs: &["id", "name"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 /// Stores objects in a map; can be told to fail for given names and to take

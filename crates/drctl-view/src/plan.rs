@@ -173,6 +173,14 @@ pub fn render(plan: &Plan, p: Palette) -> String {
             };
             attribute_line(&mut out, p, attr_sign, a, width);
         }
+        // What the delete deliberately leaves behind (a final snapshot).
+        for (name, v) in &c.leaves {
+            let _ = writeln!(
+                out,
+                "      {}",
+                p.bold(&format!("# leaves {name} = {}", value(v)))
+            );
+        }
         out.push('\n');
     }
     let _ = writeln!(out, "{}", p.bold(&plan.summary().to_string()));
@@ -195,6 +203,7 @@ mod tests {
             depends_on: Default::default(),
             attributes,
             data_loss: false,
+            leaves: BTreeMap::new(),
         }
     }
 
@@ -287,6 +296,35 @@ mod tests {
         // Without the escape codes, the painted text is the plain one.
         let stripped = strip_ansi(&painted);
         assert_eq!(stripped, plain);
+    }
+
+    #[test]
+    fn a_delete_shows_what_it_leaves_behind() {
+        let mut c = change(
+            Action::Delete,
+            vec![AttributeChange {
+                name: "cidr".into(),
+                before: Some(json!("10.0.1.0/24")),
+                after: AfterValue::Removed,
+                forces_replacement: false,
+            }],
+        );
+        c.data_loss = true;
+        c.leaves.insert(
+            "final_snapshot_identifier".into(),
+            json!("payment-dev-primary-final-20261202052703"),
+        );
+        let text = render(&plan(vec![c]), Palette::PLAIN);
+        assert_eq!(
+            text,
+            "drctl will perform the following actions:\n\n\
+             \x20 # primary/ec2.subnet/a will be destroyed (its data is lost: needs --allow-data-loss)\n\
+             \x20 - primary/ec2.subnet/a (us-east-1)\n\
+             \x20     - cidr = \"10.0.1.0/24\"\n\
+             \x20     # leaves final_snapshot_identifier = \"payment-dev-primary-final-20261202052703\"\n\
+             \n\
+             Plan: 0 to add, 0 to change, 1 to destroy.\n"
+        );
     }
 
     fn strip_ansi(s: &str) -> String {

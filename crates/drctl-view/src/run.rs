@@ -333,6 +333,7 @@ pub(crate) mod tests {
             depends_on: deps.iter().map(|d| addr(d)).collect(),
             attributes: vec![],
             data_loss: false,
+            leaves: BTreeMap::new(),
         }
     }
 

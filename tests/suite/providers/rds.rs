@@ -86,17 +86,180 @@ async fn assert_findable(
     assert_eq!(find(kit, ctx, &other).await, None, "find {}", ctx.address);
 }
 
-/// No input or output carries a password: the only key that mentions one
-/// is the flag handing the password to RDS.
-fn assert_no_password(inputs: &Attributes, outputs: &Attributes) {
+/// No input or output carries the password: the only key that mentions
+/// one names the secret that holds it, and no value contains it.
+fn assert_no_password(inputs: &Attributes, outputs: &Attributes, password: &str) {
     for (k, v) in inputs.iter().chain(outputs.iter()) {
         if k.contains("password") {
-            assert_eq!(
-                (k.as_str(), v),
-                ("manage_master_user_password", &json!(true))
-            );
+            assert_eq!(k, "master_password_secret_arn");
+            assert!(v.as_str().unwrap().starts_with("arn:aws:secretsmanager:"));
         }
+        assert!(!v.to_string().contains(password), "{k} = {v}");
     }
+}
+
+/// The secret's value, as only a test reads it.
+async fn secret_value(kit: &Kit, name: &str) -> Json {
+    let out = kit
+        .aws
+        .secretsmanager(PRIMARY)
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(out.secret_string().unwrap()).unwrap()
+}
+
+/// The manual snapshots of a cluster, by identifier.
+async fn cluster_snapshots(kit: &Kit, region: &str, cluster: &str) -> Vec<String> {
+    let out = kit
+        .aws
+        .rds(region)
+        .describe_db_cluster_snapshots()
+        .db_cluster_identifier(cluster)
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    out.db_cluster_snapshots()
+        .iter()
+        .filter_map(|s| s.db_cluster_snapshot_identifier().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn master_password_secret_is_generated_adopted_and_restored() {
+    let kit = Kit::new("prov-rds-secret").await;
+    let ctx = kit.ctx("primary/secretsmanager.secret/db-master", PRIMARY);
+    let name = "prov-rds-db-master";
+    let inputs = |description: &str, tags: Json| {
+        json!({"name": name, "description": description, "username": "payment_admin",
+               "cluster_identifier": "prov-rds-primary", "tags": tags})
+    };
+    let (secret, sinputs) = kit
+        .lifecycle(
+            &ctx,
+            inputs("db", json!({"Name": "a"})),
+            Some(inputs("payment db", json!({"Name": "b", "Team": "sre"}))),
+        )
+        .await;
+    let arn = out(&secret, "arn").to_owned();
+    assert!(
+        arn.starts_with("arn:aws:secretsmanager:us-east-1:"),
+        "{arn}"
+    );
+    assert_findable(&kit, &ctx, &secret, &sinputs, "name").await;
+
+    // What Secrets Manager generated: a password RDS accepts (8 to 41
+    // characters, none of / " @ or space), in the keys RDS rotation reads.
+    let value = secret_value(&kit, name).await;
+    let password = value["password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 32);
+    assert!(!password.contains(['/', '"', '@', ' ']), "{password}");
+    assert_eq!(value["username"], json!("payment_admin"));
+    assert_eq!(value["engine"], json!("postgres"));
+    assert_eq!(value["dbClusterIdentifier"], json!("prov-rds-primary"));
+    assert_no_password(&sinputs, &secret.outputs, &password);
+    let seen = kit.read(&ctx, &secret.id, &sinputs).await.unwrap();
+    assert_no_password(&seen, &secret.outputs, &password);
+
+    // A create resent after a lost answer finds the version its token
+    // made and adopts it; the value stays the first one.
+    let again = kit.provider(&ctx).create(&ctx, &sinputs).await.unwrap();
+    assert_eq!(again, secret);
+    assert_eq!(secret_value(&kit, name).await["password"], json!(password));
+    // The same name made for another address is not adopted.
+    let other = kit.ctx("primary/secretsmanager.secret/other", PRIMARY);
+    let err = kit
+        .provider(&other)
+        .create(&other, &sinputs)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code.as_deref(),
+        Some("ResourceExistsException"),
+        "{err}"
+    );
+
+    // Deleted, it is scheduled for deletion (recoverable, as it holds the
+    // only copy of the password), gone for read and find; a create of the
+    // same name restores and adopts it, password included, where
+    // CreateSecret alone fails (tests/emulator/ext_secretsmanager.py).
+    kit.delete(&ctx, &secret, &sinputs).await;
+    assert_eq!(find(&kit, &ctx, &sinputs).await, None);
+    let described = kit
+        .aws
+        .secretsmanager(PRIMARY)
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .unwrap();
+    assert!(described.deleted_date().is_some());
+    let restored = kit.provider(&ctx).create(&ctx, &sinputs).await.unwrap();
+    assert_eq!(restored, secret);
+    assert_eq!(secret_value(&kit, name).await["password"], json!(password));
+    assert_eq!(
+        kit.read(&ctx, &restored.id, &sinputs).await.unwrap(),
+        sinputs
+    );
+    kit.delete(&ctx, &restored, &sinputs).await;
+}
+
+/// An engine version change is an in-place update of the global cluster
+/// and its members, never a replacement; a delete shows the final snapshot
+/// it leaves.
+#[test]
+fn engine_upgrade_plans_an_update_and_a_delete_names_its_final_snapshot() {
+    use drctl_core::planner::{plan_apply, plan_destroy};
+    use drctl_core::{Action, DesiredGraph, ResourceSpec, ResourceState, State};
+
+    let schemas = drctl_aws::schemas();
+    let global: drctl_core::Address = "global/rds.global_cluster/payment".parse().unwrap();
+    let cluster: drctl_core::Address = "primary/rds.cluster/payment".parse().unwrap();
+    let mut state = State::new("dev");
+    for (a, version) in [(&global, "14.9"), (&cluster, "14.9")] {
+        state.resources.insert(
+            a.clone(),
+            ResourceState {
+                kind: a.kind().to_owned(),
+                region: PRIMARY.into(),
+                id: "payment".into(),
+                inputs: serde_json::from_value(json!({"engine_version": version})).unwrap(),
+                outputs: serde_json::from_value(
+                    json!({"final_snapshot_identifier": "payment-dev-primary-final-20261202052703"}),
+                )
+                .unwrap(),
+                dependencies: Default::default(),
+            },
+        );
+    }
+    let desired = DesiredGraph::new(vec![
+        ResourceSpec::new(global.clone(), PRIMARY).input("engine_version", "14.12"),
+        ResourceSpec::new(cluster.clone(), PRIMARY).input("engine_version", "14.12"),
+    ])
+    .unwrap();
+    let changes = plan_apply(&desired, &state, &schemas);
+    assert!(
+        changes.iter().all(|c| c.action == Action::Update),
+        "{changes:#?}"
+    );
+    let destroy = plan_destroy(&state, &schemas);
+    let deleted = destroy.iter().find(|c| c.address == cluster).unwrap();
+    assert_eq!(
+        deleted.leaves.get("final_snapshot_identifier"),
+        Some(&json!("payment-dev-primary-final-20261202052703"))
+    );
+    // A global cluster has no snapshot of its own.
+    assert!(
+        destroy
+            .iter()
+            .find(|c| c.address == global)
+            .unwrap()
+            .leaves
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -138,30 +301,52 @@ async fn aurora_global_database_across_two_regions() {
         groups.push((ctx, g, inputs));
     }
 
-    // The primary cluster, with an RDS-managed master password.
+    // The master password: generated into a secret of the primary region.
+    let secret_ctx = kit.ctx("primary/secretsmanager.secret/db-master", PRIMARY);
+    let (secret, secret_inputs) = kit
+        .lifecycle(
+            &secret_ctx,
+            json!({"name": "prov-rds-master", "description": "db", "username": "payment",
+                   "cluster_identifier": "prov-rds-primary", "tags": {}}),
+            None,
+        )
+        .await;
+    let password = secret_value(&kit, "prov-rds-master").await["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The primary cluster, its password read from the secret at create
+    // (an RDS-managed password is refused for a global database's
+    // cluster: tests/emulator/ext_rds.py). Its delete takes a final
+    // snapshot.
     let pctx = kit.ctx("primary/rds.cluster/payment", PRIMARY);
     let primary_inputs = |retention: i64, tags: Json| {
         json!({"cluster_identifier": "prov-rds-primary", "engine": "aurora-postgresql", "engine_version": "14.9",
                "global_cluster_identifier": global_id, "db_subnet_group_name": format!("prov-rds-{PRIMARY}"),
                "vpc_security_group_ids": [net1.sg.1.id], "storage_encrypted": true,
                "backup_retention_period": retention, "preferred_backup_window": "03:00-04:00",
-               "master_username": "payment", "manage_master_user_password": true, "tags": tags})
+               "master_username": "payment", "master_password_secret_arn": out(&secret, "arn"),
+               "skip_final_snapshot": false, "tags": tags})
     };
-    let (primary, pinputs) = kit
+    let (primary, mut pinputs) = kit
         .lifecycle(
             &pctx,
             primary_inputs(7, json!({"Name": "p"})),
             Some(primary_inputs(14, json!({"Name": "p", "Team": "sre"}))),
         )
         .await;
-    assert!(
-        out(&primary, "master_user_secret_arn").starts_with("arn:aws:secretsmanager:us-east-1:"),
-        "{:?}",
-        primary.outputs
-    );
     assert!(!out(&primary, "endpoint").is_empty());
     assert!(!out(&primary, "reader_endpoint").is_empty());
-    assert_no_password(&pinputs, &primary.outputs);
+    assert_no_password(&pinputs, &primary.outputs, &password);
+    let primary_snapshot = out(&primary, "final_snapshot_identifier").to_owned();
+    let stamp = primary_snapshot
+        .strip_prefix("prov-rds-primary-final-")
+        .unwrap_or_else(|| panic!("{primary_snapshot}"));
+    assert!(
+        stamp.len() == 14 && stamp.chars().all(|c| c.is_ascii_digit()),
+        "{primary_snapshot}"
+    );
     assert_findable(&kit, &pctx, &primary, &pinputs, "cluster_identifier").await;
 
     // Its writer instance; the class changes in place.
@@ -180,23 +365,37 @@ async fn aurora_global_database_across_two_regions() {
     assert!(!out(&instance, "endpoint").is_empty());
     assert_findable(&kit, &ictx, &instance, &iinputs, "instance_identifier").await;
 
-    // The secondary joins the global cluster as a reader: no master user.
+    // The secondary joins the global cluster as a reader: no credentials.
+    // Skipping its final snapshot is switched on in place.
     let sctx = kit.ctx("secondary/rds.cluster/payment", SECONDARY);
-    let secondary_inputs = |window: &str| {
+    let secondary_inputs = |window: &str, skip: bool| {
         json!({"cluster_identifier": "prov-rds-secondary", "engine": "aurora-postgresql", "engine_version": "14.9",
                "global_cluster_identifier": global_id, "db_subnet_group_name": format!("prov-rds-{SECONDARY}"),
                "vpc_security_group_ids": [net2.sg.1.id], "storage_encrypted": true, "kms_key_id": "alias/aws/rds",
-               "backup_retention_period": 7, "preferred_backup_window": window, "tags": {}})
+               "backup_retention_period": 7, "preferred_backup_window": window, "skip_final_snapshot": skip,
+               "tags": {}})
     };
-    let (secondary, sinputs) = kit
+    let (secondary, mut sinputs) = kit
         .lifecycle(
             &sctx,
-            secondary_inputs("03:00-04:00"),
-            Some(secondary_inputs("04:00-05:00")),
+            secondary_inputs("03:00-04:00", false),
+            Some(secondary_inputs("04:00-05:00", true)),
         )
         .await;
-    assert_eq!(secondary.outputs["master_user_secret_arn"], json!(""));
-    assert_no_password(&sinputs, &secondary.outputs);
+    assert!(
+        out(&secondary, "final_snapshot_identifier").starts_with("prov-rds-secondary-final-"),
+        "{:?}",
+        secondary.outputs
+    );
+    let skipped = kit
+        .provider(&sctx)
+        .read(&sctx, &secondary.id, &sinputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(skipped.outputs["final_snapshot_identifier"], json!(""));
+    assert!(!sinputs.keys().any(|k| k.starts_with("master_")));
+    assert_no_password(&sinputs, &secondary.outputs, &password);
     assert_findable(&kit, &sctx, &secondary, &sinputs, "cluster_identifier").await;
     let members = kit
         .aws
@@ -238,6 +437,103 @@ async fn aurora_global_database_across_two_regions() {
         pinputs
     );
 
+    // Engine upgrades are made by the global cluster's update, in place:
+    // a minor one member by member (ModifyDBCluster, the secondary first),
+    // a major one by ModifyGlobalCluster (tests/emulator/ext_rds.py holds
+    // AWS's rules); the members' own update only waits for the version.
+    let upgrade = |from: &Attributes, version: &str| {
+        let mut to = from.clone();
+        to.insert("engine_version".into(), json!(version));
+        to
+    };
+    let rds1 = kit.aws.rds(PRIMARY);
+    let versions = || async {
+        let g = rds1
+            .describe_global_clusters()
+            .global_cluster_identifier(global_id)
+            .send()
+            .await
+            .unwrap();
+        let p = rds1
+            .describe_db_clusters()
+            .db_cluster_identifier("prov-rds-primary")
+            .send()
+            .await
+            .unwrap();
+        let s = kit
+            .aws
+            .rds(SECONDARY)
+            .describe_db_clusters()
+            .db_cluster_identifier("prov-rds-secondary")
+            .send()
+            .await
+            .unwrap();
+        [
+            g.global_clusters()[0].engine_version().unwrap().to_owned(),
+            p.db_clusters()[0].engine_version().unwrap().to_owned(),
+            s.db_clusters()[0].engine_version().unwrap().to_owned(),
+        ]
+    };
+    let mut ginputs = ginputs;
+    for version in ["14.12", "15.4"] {
+        let next = upgrade(&ginputs, version);
+        kit.provider(&gctx)
+            .update(&gctx, &global.id, &ginputs, &next)
+            .await
+            .unwrap();
+        ginputs = next;
+        assert_eq!(versions().await, [version; 3].map(str::to_owned));
+        assert_eq!(
+            kit.read(&gctx, &global.id, &ginputs).await.unwrap(),
+            ginputs
+        );
+        for (ctx, id, inputs) in [
+            (&pctx, &primary.id, &mut pinputs),
+            (&sctx, &secondary.id, &mut sinputs),
+        ] {
+            let next = upgrade(inputs, version);
+            kit.provider(ctx)
+                .update(ctx, id, inputs, &next)
+                .await
+                .unwrap();
+            *inputs = next;
+            assert_eq!(kit.read(ctx, id, inputs).await.unwrap(), *inputs);
+        }
+    }
+    // A minor upgrade AWS applies by itself (each member, the secondary
+    // first) is not drift to undo.
+    for (region, id) in [
+        (SECONDARY, "prov-rds-secondary"),
+        (PRIMARY, "prov-rds-primary"),
+    ] {
+        kit.aws
+            .rds(region)
+            .modify_db_cluster()
+            .db_cluster_identifier(id)
+            .engine_version("15.7")
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        kit.read(&gctx, &global.id, &ginputs).await.unwrap(),
+        ginputs
+    );
+    assert_eq!(
+        kit.read(&pctx, &primary.id, &pinputs).await.unwrap(),
+        pinputs
+    );
+    // Asking for an older version fails, saying why; nothing changes.
+    let err = kit
+        .provider(&gctx)
+        .update(&gctx, &global.id, &ginputs, &upgrade(&ginputs, "14.12"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("EngineVersionDowngrade"), "{err}");
+    assert!(err.message.contains("cannot downgrade"), "{err}");
+    assert_eq!(versions().await, ["15.7"; 3].map(str::to_owned));
+
     // The global cluster refuses to go while clusters are attached.
     let err = kit
         .provider(&gctx)
@@ -270,6 +566,24 @@ async fn aurora_global_database_across_two_regions() {
     kit.delete(&ictx, &instance, &iinputs).await;
     kit.delete(&pctx, &primary, &pinputs).await;
     kit.delete(&gctx, &global, &ginputs).await;
+    kit.delete(&secret_ctx, &secret, &secret_inputs).await;
+    // The primary's delete left the snapshot the plan named; the
+    // secondary's, skipped, none.
+    assert_eq!(
+        cluster_snapshots(&kit, PRIMARY, "prov-rds-primary").await,
+        vec![primary_snapshot.clone()]
+    );
+    assert_eq!(
+        cluster_snapshots(&kit, SECONDARY, "prov-rds-secondary").await,
+        Vec::<String>::new()
+    );
+    kit.aws
+        .rds(PRIMARY)
+        .delete_db_cluster_snapshot()
+        .db_cluster_snapshot_identifier(&primary_snapshot)
+        .send()
+        .await
+        .unwrap();
     for (ctx, g, inputs) in &groups {
         kit.delete(ctx, g, inputs).await;
     }

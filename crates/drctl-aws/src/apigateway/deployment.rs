@@ -24,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     // are unknown until the update has run.
     volatile_outputs: &["deployment_id"],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Deployment(pub(crate) Arc<Clients>);

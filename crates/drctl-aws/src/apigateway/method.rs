@@ -24,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     // of the deployment that references it.
     volatile_outputs: &["fingerprint"],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Method(pub(crate) Arc<Clients>);

@@ -17,6 +17,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["id", "path"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Resource(pub(crate) Arc<Clients>);

@@ -27,6 +27,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     ],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct RestApi(pub(crate) Arc<Clients>);

@@ -21,6 +21,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["invoke_url", "stage_name", "arn"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Stage(pub(crate) Arc<Clients>);

@@ -38,6 +38,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "alarm_name"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Alarm(pub(crate) Arc<Clients>);

@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "dashboard_name"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Dashboard(pub(crate) Arc<Clients>);

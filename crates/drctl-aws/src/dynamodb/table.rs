@@ -39,6 +39,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     // Re-enabling the stream with another view type starts a new stream.
     volatile_outputs: &["stream_arn"],
     holds_data: true,
+    kept_on_delete: &[],
 };
 
 pub struct Table(pub(crate) Arc<Clients>);

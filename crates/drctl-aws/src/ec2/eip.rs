@@ -17,6 +17,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["allocation_id", "public_ip"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Eip(pub(crate) Arc<Clients>);

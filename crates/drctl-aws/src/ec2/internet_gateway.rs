@@ -19,6 +19,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["internet_gateway_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct InternetGateway(pub(crate) Arc<Clients>);

@@ -18,6 +18,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["nat_gateway_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct NatGateway(pub(crate) Arc<Clients>);

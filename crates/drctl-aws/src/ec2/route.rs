@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["route_table_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Route(pub(crate) Arc<Clients>);

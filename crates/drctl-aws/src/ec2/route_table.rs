@@ -18,6 +18,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["route_table_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct RouteTable(pub(crate) Arc<Clients>);

@@ -16,6 +16,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["association_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct RouteTableAssociation(pub(crate) Arc<Clients>);

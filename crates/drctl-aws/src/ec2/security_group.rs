@@ -27,6 +27,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["security_group_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct SecurityGroup(pub(crate) Arc<Clients>);

@@ -19,6 +19,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["subnet_id", "availability_zone"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Subnet(pub(crate) Arc<Clients>);

@@ -18,6 +18,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["vpc_id", "cidr_block"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Vpc(pub(crate) Arc<Clients>);

@@ -19,6 +19,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["vpc_endpoint_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct VpcEndpoint(pub(crate) Arc<Clients>);

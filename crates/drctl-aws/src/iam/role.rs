@@ -24,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "name", "role_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Role(pub(crate) Arc<Clients>);

@@ -27,6 +27,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "function_name", "invoke_arn"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Function(pub(crate) Arc<Clients>);

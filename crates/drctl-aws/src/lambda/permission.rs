@@ -25,6 +25,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["statement_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Permission(pub(crate) Arc<Clients>);

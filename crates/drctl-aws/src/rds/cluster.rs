@@ -2,11 +2,27 @@
 //! database. Its id is the cluster identifier.
 //!
 //! The primary cluster has `master_username` and
-//! `manage_master_user_password: true`: RDS generates the password and keeps
-//! it in Secrets Manager, so drctl never sees one (the secret's ARN is an
-//! output). The secondary has neither and joins the global cluster as a
-//! reader. An encrypted secondary in another region needs a KMS key of its
-//! own region, given as the optional `kms_key_id` (e.g. "alias/aws/rds").
+//! `master_password_secret_arn`, a `secretsmanager.secret` holding the
+//! password: create reads it (GetSecretValue) and passes it as
+//! MasterUserPassword, and nothing records it. RDS-managed passwords
+//! (`ManageMasterUserPassword`) are not available to members of a global
+//! database (Aurora User Guide, "Limitations for Secrets Manager
+//! integration"). Later applies never send the password again, so a
+//! rotation of the secret is not undone; only a change of the secret's ARN
+//! sends the new secret's password (ModifyDBCluster). The secondary has no
+//! credentials and joins the global cluster as a reader. An encrypted
+//! secondary in another region needs a KMS key of its own region, given as
+//! the optional `kms_key_id` (e.g. "alias/aws/rds").
+//!
+//! The engine version is the global cluster's: `rds.global_cluster`'s
+//! update upgrades the members, and an update of `engine_version` here
+//! sends nothing and waits for the member to report it. A newer minor
+//! version of the same major that AWS applied by itself is not drift.
+//!
+//! Delete takes a final snapshot unless `skip_final_snapshot` is true; its
+//! name, `<cluster>-final-<creation time>`, is the output
+//! `final_snapshot_identifier`, which the plan shows with the delete, and
+//! differs for each cluster created under the same identifier.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +33,11 @@ use aws_sdk_rds::types::DbCluster;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
-use super::{RDS_WAIT, create_tags, sorted_strings, sync_tags, tags_json};
+use super::{
+    RDS_WAIT, at_least, create_tags, settled_version, sorted_strings, sync_tags, tags_json,
+};
 use crate::clients::Clients;
+use crate::secretsmanager;
 use crate::support::{
     api_error, attrs, bool_or, found, invalid, opt_str, req_str, retry_while, tolerate, wait_for,
 };
@@ -32,7 +51,6 @@ pub static SCHEMA: KindSchema = KindSchema {
         "db_subnet_group_name",
         "storage_encrypted",
         "master_username",
-        "manage_master_user_password",
         "kms_key_id",
     ],
     outputs: &[
@@ -40,10 +58,11 @@ pub static SCHEMA: KindSchema = KindSchema {
         "cluster_identifier",
         "endpoint",
         "reader_endpoint",
-        "master_user_secret_arn",
+        "final_snapshot_identifier",
     ],
     volatile_outputs: &[],
     holds_data: true,
+    kept_on_delete: &["final_snapshot_identifier"],
 };
 
 pub struct Cluster(pub(crate) Arc<Clients>);
@@ -58,7 +77,7 @@ fn req_int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, Provi
         .ok_or_else(|| invalid(ctx, format!("input `{key}` must be an integer")))
 }
 
-async fn describe(rds: &Client, id: &str) -> Result<Option<DbCluster>, ProviderError> {
+pub(crate) async fn describe(rds: &Client, id: &str) -> Result<Option<DbCluster>, ProviderError> {
     let result = rds
         .describe_db_clusters()
         .db_cluster_identifier(id)
@@ -113,7 +132,31 @@ async fn wait_available(rds: &Client, id: &str) -> Result<DbCluster, ProviderErr
     .await
 }
 
-fn outputs(id: &str, c: &DbCluster) -> Attributes {
+/// `<cluster>-final-<YYYYMMDDhhmmss of its creation>`: a DB cluster
+/// snapshot identifier (letters, digits, single hyphens) that a later
+/// cluster of the same identifier never repeats.
+fn final_snapshot_name(id: &str, c: &DbCluster) -> Option<String> {
+    let created = c
+        .cluster_create_time()?
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .ok()?;
+    let digits: String = created
+        .chars()
+        .filter(char::is_ascii_digit)
+        .take(14)
+        .collect();
+    Some(format!("{id}-final-{digits}"))
+}
+
+/// The snapshot a delete with these inputs takes ("" for none).
+fn final_snapshot(id: &str, c: &DbCluster, inputs: &Attributes) -> String {
+    if bool_or(inputs, "skip_final_snapshot", false) {
+        return String::new();
+    }
+    final_snapshot_name(id, c).unwrap_or_default()
+}
+
+fn outputs(id: &str, c: &DbCluster, inputs: &Attributes) -> Attributes {
     attrs([
         ("arn", json!(c.db_cluster_arn().unwrap_or_default())),
         ("cluster_identifier", json!(id)),
@@ -123,12 +166,8 @@ fn outputs(id: &str, c: &DbCluster) -> Attributes {
             json!(c.reader_endpoint().unwrap_or_default()),
         ),
         (
-            "master_user_secret_arn",
-            json!(
-                c.master_user_secret()
-                    .and_then(|s| s.secret_arn())
-                    .unwrap_or_default()
-            ),
+            "final_snapshot_identifier",
+            json!(final_snapshot(id, c, inputs)),
         ),
     ])
 }
@@ -158,15 +197,17 @@ impl Provider for Cluster {
             .set_kms_key_id(opt_str(inputs, "kms_key_id").map(str::to_owned))
             .set_tags(Some(create_tags(ctx, inputs)));
         if let Some(user) = opt_str(inputs, "master_username") {
-            // drctl keeps passwords out of inputs and state: only an
-            // RDS-managed master password is supported.
-            if !bool_or(inputs, "manage_master_user_password", false) {
+            // drctl keeps passwords out of inputs and state: the password
+            // comes from the secret, here and nowhere else.
+            let Some(secret) = opt_str(inputs, "master_password_secret_arn") else {
                 return Err(invalid(
                     ctx,
-                    "`master_username` needs `manage_master_user_password: true`",
+                    "`master_username` needs `master_password_secret_arn` (a secretsmanager.secret)",
                 ));
-            }
-            req = req.master_username(user).manage_master_user_password(true);
+            };
+            req = req
+                .master_username(user)
+                .master_user_password(secretsmanager::password(&self.0, secret).await?);
         }
         req.send()
             .await
@@ -174,7 +215,7 @@ impl Provider for Cluster {
         let c = wait_available(&rds, id).await?;
         Ok(Applied {
             id: id.to_owned(),
-            outputs: outputs(id, &c),
+            outputs: outputs(id, &c, inputs),
         })
     }
 
@@ -200,7 +241,10 @@ impl Provider for Cluster {
             ("engine", json!(c.engine().unwrap_or_default())),
             (
                 "engine_version",
-                json!(c.engine_version().unwrap_or_default()),
+                json!(settled_version(
+                    prior.get("engine_version").and_then(Json::as_str),
+                    c.engine_version().unwrap_or_default()
+                )),
             ),
             ("global_cluster_identifier", json!(global)),
             (
@@ -230,19 +274,21 @@ impl Provider for Cluster {
                 json!(c.master_username().unwrap_or_default()),
             );
         }
-        if prior.contains_key("manage_master_user_password") {
-            inputs.insert(
-                "manage_master_user_password".into(),
-                json!(c.master_user_secret().is_some()),
-            );
-        }
-        // AWS reports the key's ARN whatever form (alias, id) was given.
-        if let Some(key) = prior.get("kms_key_id") {
-            inputs.insert("kms_key_id".into(), key.clone());
+        // AWS reports the key's ARN whatever form (alias, id) was given;
+        // which secret the password came from and whether a delete
+        // snapshots are drctl's alone.
+        for key in [
+            "kms_key_id",
+            "master_password_secret_arn",
+            "skip_final_snapshot",
+        ] {
+            if let Some(v) = prior.get(key) {
+                inputs.insert(key.into(), v.clone());
+            }
         }
         Ok(Some(Observed {
+            outputs: outputs(id, &c, prior),
             inputs,
-            outputs: outputs(id, &c),
         }))
     }
 
@@ -275,8 +321,11 @@ impl Provider for Cluster {
             req = req.preferred_backup_window(req_str(ctx, inputs, "preferred_backup_window")?);
             any = true;
         }
-        if changed("engine_version") {
-            req = req.engine_version(req_str(ctx, inputs, "engine_version")?);
+        if changed("master_password_secret_arn")
+            && let Some(secret) = opt_str(inputs, "master_password_secret_arn")
+        {
+            // Another secret: its password becomes the master password.
+            req = req.master_user_password(secretsmanager::password(&self.0, secret).await?);
             any = true;
         }
         if any {
@@ -284,9 +333,37 @@ impl Provider for Cluster {
                 .await
                 .map_err(|e| api_error("rds:ModifyDBCluster", e))?;
         }
-        let c = wait_available(&rds, id).await?;
+        let mut c = wait_available(&rds, id).await?;
+        if changed("engine_version") {
+            // The global cluster's upgrade (ModifyGlobalCluster, applied
+            // before this member's update) upgrades the members.
+            let version = req_str(ctx, inputs, "engine_version")?;
+            c = wait_for(
+                &format!(
+                    "cluster {id} at engine version {version} (upgraded through its global cluster)"
+                ),
+                RDS_WAIT,
+                || async {
+                    Ok(match describe(&rds, id).await? {
+                        Some(c)
+                            if c.status() == Some("available")
+                                && at_least(c.engine_version().unwrap_or_default(), version) =>
+                        {
+                            Ok(c)
+                        }
+                        Some(c) => Err(format!(
+                            "{} at {}",
+                            c.status().unwrap_or("unknown"),
+                            c.engine_version().unwrap_or("unknown")
+                        )),
+                        None => Err("not found".to_owned()),
+                    })
+                },
+            )
+            .await?;
+        }
         sync_tags(&rds, c.db_cluster_arn().unwrap_or_default(), prior, inputs).await?;
-        Ok(outputs(id, &c))
+        Ok(outputs(id, &c, inputs))
     }
 
     async fn find(
@@ -305,13 +382,21 @@ impl Provider for Cluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let rds = self.0.rds(&ctx.region);
         let Some(c) = describe(&rds, id).await? else {
             return Ok(());
         };
+        // The same name the plan showed (from the creation time).
+        let snapshot = final_snapshot(id, &c, inputs);
+        if snapshot.is_empty() && !bool_or(inputs, "skip_final_snapshot", false) {
+            return Err(ProviderError::new(
+                "rds:DeleteDBCluster",
+                format!("cluster {id} reports no creation time to name its final snapshot after"),
+            ));
+        }
         let arn = c.db_cluster_arn().unwrap_or_default().to_owned();
         // A member cannot be deleted; it leaves its global cluster first
         // (secondaries before the primary, by the delete order).
@@ -348,12 +433,14 @@ impl Provider for Cluster {
             Duration::from_secs(5 * 60),
             |e| e.code.as_deref() == Some("InvalidDBClusterStateFault"),
             || async {
-                let result = rds
-                    .delete_db_cluster()
-                    .db_cluster_identifier(id)
-                    .skip_final_snapshot(true)
-                    .send()
-                    .await;
+                let mut req = rds.delete_db_cluster().db_cluster_identifier(id);
+                req = if snapshot.is_empty() {
+                    req.skip_final_snapshot(true)
+                } else {
+                    req.skip_final_snapshot(false)
+                        .final_db_snapshot_identifier(&snapshot)
+                };
+                let result = req.send().await;
                 Ok(found(result, NOT_FOUND, "rds:DeleteDBCluster")?.is_some())
             },
         )

@@ -1,5 +1,15 @@
 //! `rds.global_cluster`: an Aurora global database, the container the
 //! primary and secondary regional clusters join. Its id is the identifier.
+//!
+//! `engine_version` changes in place, as the Aurora User Guide ("Upgrading
+//! an Amazon Aurora global database") has it: another major version by
+//! ModifyGlobalCluster (AllowMajorVersionUpgrade), which upgrades every
+//! member; a minor version by ModifyDBCluster of each member, the
+//! secondaries before the primary (ModifyGlobalCluster "only supports
+//! Major Version Upgrades"). Update waits until the global cluster reports
+//! the new version. A later minor version AWS applied by itself is not drift;
+//! asking for an older version than the one running fails (Aurora cannot
+//! downgrade) instead of replacing the database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,21 +20,17 @@ use aws_sdk_rds::types::GlobalCluster as AwsGlobalCluster;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::create_tags;
+use super::{RDS_WAIT, at_least, cluster, create_tags, same_major, settled_version};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, found, req_str, wait_for};
+use crate::support::{api_error, attrs, bool_or, found, invalid, req_str, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.global_cluster",
-    force_new: &[
-        "global_cluster_identifier",
-        "engine",
-        "engine_version",
-        "storage_encrypted",
-    ],
+    force_new: &["global_cluster_identifier", "engine", "storage_encrypted"],
     outputs: &["arn", "global_cluster_identifier"],
     volatile_outputs: &[],
     holds_data: true,
+    kept_on_delete: &[],
 };
 
 pub struct GlobalCluster(pub(crate) Arc<Clients>);
@@ -69,6 +75,138 @@ fn outputs(id: &str, g: &AwsGlobalCluster) -> Attributes {
     ])
 }
 
+/// `(region, cluster identifier)` of a DB cluster ARN
+/// (`arn:PARTITION:rds:REGION:ACCOUNT:cluster:ID`).
+fn cluster_of(arn: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        [_, _, "rds", region, _, "cluster", id] => Some((region, id)),
+        _ => None,
+    }
+}
+
+impl GlobalCluster {
+    /// A minor upgrade: ModifyDBCluster of each member in its own region,
+    /// the secondaries first (AWS refuses the primary's while a secondary
+    /// runs an older version), each waited for.
+    async fn upgrade_members(
+        &self,
+        g: &AwsGlobalCluster,
+        version: &str,
+    ) -> Result<(), ProviderError> {
+        let mut members: Vec<(bool, &str)> = g
+            .global_cluster_members()
+            .iter()
+            .filter_map(|m| Some((m.is_writer().unwrap_or(false), m.db_cluster_arn()?)))
+            .collect();
+        members.sort_by_key(|(writer, _)| *writer);
+        for (_, arn) in members {
+            let Some((region, id)) = cluster_of(arn) else {
+                continue;
+            };
+            let rds = self.0.rds(region);
+            let current = cluster::describe(&rds, id).await?;
+            if current.is_some_and(|c| at_least(c.engine_version().unwrap_or_default(), version)) {
+                continue;
+            }
+            rds.modify_db_cluster()
+                .db_cluster_identifier(id)
+                .engine_version(version)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| api_error("rds:ModifyDBCluster", e))?;
+            wait_for(
+                &format!("cluster {id} at engine version {version}"),
+                RDS_WAIT,
+                || async {
+                    Ok(match cluster::describe(&rds, id).await? {
+                        Some(c)
+                            if c.status() == Some("available")
+                                && at_least(c.engine_version().unwrap_or_default(), version) =>
+                        {
+                            Ok(())
+                        }
+                        Some(c) => Err(format!(
+                            "{} at {}",
+                            c.status().unwrap_or("unknown"),
+                            c.engine_version().unwrap_or("unknown")
+                        )),
+                        None => Err("not found".to_owned()),
+                    })
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Upgrades the global database from `before` (as last applied) to
+    /// `version`; nothing to do when it runs that version or a later one
+    /// of the same major already (upgraded by AWS).
+    async fn upgrade(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        before: Option<&str>,
+        version: &str,
+    ) -> Result<(), ProviderError> {
+        let rds = self.0.rds(&ctx.region);
+        let g = wait_available(&rds, id).await?;
+        let running = g.engine_version().unwrap_or_default().to_owned();
+        let downgrade = |from: &str| {
+            invalid(
+                ctx,
+                format!(
+                    "engine_version {version} is older than {from}: Aurora cannot downgrade a database (set engine_version back to {from} or later; an older version needs a new database restored from a snapshot)"
+                ),
+            )
+            .with_code("EngineVersionDowngrade")
+        };
+        if let Some(before) = before.filter(|b| !at_least(version, b)) {
+            return Err(downgrade(before));
+        }
+        if at_least(&running, version) {
+            if same_major(&running, version) {
+                return Ok(());
+            }
+            return Err(downgrade(&running));
+        }
+        if same_major(&running, version) {
+            self.upgrade_members(&g, version).await?;
+        } else {
+            rds.modify_global_cluster()
+                .global_cluster_identifier(id)
+                .engine_version(version)
+                .allow_major_version_upgrade(true)
+                .send()
+                .await
+                .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
+        }
+        wait_for(
+            &format!("global cluster {id} at engine version {version}"),
+            RDS_WAIT,
+            || async {
+                Ok(match describe(&rds, id).await? {
+                    Some(g)
+                        if g.status() == Some("available")
+                            && at_least(g.engine_version().unwrap_or_default(), version) =>
+                    {
+                        Ok(())
+                    }
+                    Some(g) => Err(format!(
+                        "{} at {}",
+                        g.status().unwrap_or("unknown"),
+                        g.engine_version().unwrap_or("unknown")
+                    )),
+                    None => Err("not found".to_owned()),
+                })
+            },
+        )
+        .await
+    }
+}
+
 #[async_trait]
 impl Provider for GlobalCluster {
     fn schema(&self) -> &KindSchema {
@@ -99,7 +237,7 @@ impl Provider for GlobalCluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
+        prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let Some(g) = describe(&self.0.rds(&ctx.region), id).await? else {
             return Ok(None);
@@ -110,7 +248,12 @@ impl Provider for GlobalCluster {
                 ("engine", json!(g.engine().unwrap_or_default())),
                 (
                     "engine_version",
-                    json!(g.engine_version().unwrap_or_default()),
+                    json!(settled_version(
+                        prior
+                            .get("engine_version")
+                            .and_then(serde_json::Value::as_str),
+                        g.engine_version().unwrap_or_default()
+                    )),
                 ),
                 (
                     "storage_encrypted",
@@ -140,6 +283,13 @@ impl Provider for GlobalCluster {
                 .send()
                 .await
                 .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
+        }
+        if prior.get("engine_version") != inputs.get("engine_version") {
+            let before = prior
+                .get("engine_version")
+                .and_then(serde_json::Value::as_str);
+            self.upgrade(ctx, id, before, req_str(ctx, inputs, "engine_version")?)
+                .await?;
         }
         let g = wait_available(&rds, id).await?;
         Ok(outputs(id, &g))

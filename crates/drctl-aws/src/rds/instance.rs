@@ -24,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "instance_identifier", "endpoint"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Instance(pub(crate) Arc<Clients>);

@@ -113,3 +113,34 @@ pub(crate) fn sorted_strings(inputs: &Attributes, key: &str) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The numeric parts of an engine version ("14.9" -> [14, 9]); `None` for
+/// anything else.
+fn version_parts(v: &str) -> Option<Vec<u64>> {
+    v.split('.').map(|p| p.parse().ok()).collect()
+}
+
+/// Whether `observed` is `wanted` or a later version.
+pub(crate) fn at_least(observed: &str, wanted: &str) -> bool {
+    match (version_parts(observed), version_parts(wanted)) {
+        (Some(o), Some(w)) => o >= w,
+        _ => observed == wanted,
+    }
+}
+
+/// Whether `a` and `b` share their major version (the first part for
+/// Aurora PostgreSQL, "14" in "14.9").
+pub(crate) fn same_major(a: &str, b: &str) -> bool {
+    a.split('.').next() == b.split('.').next()
+}
+
+/// The `engine_version` a read reports: the version last applied while AWS
+/// runs a later minor version of the same major (Aurora applies minor
+/// upgrades by itself in a maintenance window; that is not drift to
+/// undo, and a downgrade is impossible anyway), else what AWS reports.
+pub(crate) fn settled_version(prior: Option<&str>, observed: &str) -> String {
+    match prior {
+        Some(p) if same_major(p, observed) && at_least(observed, p) => p.to_owned(),
+        _ => observed.to_owned(),
+    }
+}

@@ -20,6 +20,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["health_check_id"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct HealthCheck(pub(crate) Arc<Clients>);

@@ -21,6 +21,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["zone_id", "name_servers"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct HostedZone(pub(crate) Arc<Clients>);

@@ -21,6 +21,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["fqdn"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Record(pub(crate) Arc<Clients>);

@@ -26,6 +26,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["bucket", "arn", "region"],
     volatile_outputs: &[],
     holds_data: true,
+    kept_on_delete: &[],
 };
 
 pub struct Bucket(pub(crate) Arc<Clients>);

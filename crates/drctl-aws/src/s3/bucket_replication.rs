@@ -23,6 +23,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["bucket"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct BucketReplication(pub(crate) Arc<Clients>);

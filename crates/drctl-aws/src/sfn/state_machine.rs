@@ -23,6 +23,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "name"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct StateMachine(pub(crate) Arc<Clients>);

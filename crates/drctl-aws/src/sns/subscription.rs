@@ -28,6 +28,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "pending_confirmation"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Subscription(pub(crate) Arc<Clients>);

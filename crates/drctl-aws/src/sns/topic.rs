@@ -20,6 +20,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "name"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Topic(pub(crate) Arc<Clients>);

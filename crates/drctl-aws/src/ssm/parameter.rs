@@ -19,6 +19,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     outputs: &["name", "arn", "version"],
     volatile_outputs: &[],
     holds_data: false,
+    kept_on_delete: &[],
 };
 
 pub struct Parameter(pub(crate) Arc<Clients>);
