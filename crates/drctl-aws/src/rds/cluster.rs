@@ -39,7 +39,8 @@ use super::{
 use crate::clients::Clients;
 use crate::secretsmanager;
 use crate::support::{
-    api_error, attrs, bool_or, found, invalid, opt_str, req_str, retry_while, tolerate, wait_for,
+    api_error, attrs, bool_or, create_once, found, invalid, opt_str, req_str, retry_while,
+    tolerate, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -181,7 +182,11 @@ impl Provider for Cluster {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let id = req_str(ctx, inputs, "cluster_identifier")?;
         let rds = self.0.rds(&ctx.region);
-        let mut req = rds
+        // No idempotency token; a resend of one that happened finds the
+        // identifier taken.
+        let mut req = self
+            .0
+            .rds_once(&ctx.region)
             .create_db_cluster()
             .db_cluster_identifier(id)
             .engine(req_str(ctx, inputs, "engine")?)
@@ -209,9 +214,13 @@ impl Provider for Cluster {
                 .master_username(user)
                 .master_user_password(secretsmanager::password(&self.0, secret).await?);
         }
-        req.send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBCluster", e))?;
+        create_once(
+            "rds:CreateDBCluster",
+            &["DBClusterAlreadyExistsFault"],
+            || req.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
         let c = wait_available(&rds, id).await?;
         Ok(Applied {
             id: id.to_owned(),

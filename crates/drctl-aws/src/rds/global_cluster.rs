@@ -22,7 +22,7 @@ use serde_json::json;
 
 use super::{RDS_WAIT, at_least, cluster, create_tags, same_major, settled_version};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, found, invalid, req_str, wait_for};
+use crate::support::{api_error, attrs, bool_or, create_once, found, invalid, req_str, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.global_cluster",
@@ -216,16 +216,25 @@ impl Provider for GlobalCluster {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let id = req_str(ctx, inputs, "global_cluster_identifier")?;
         let rds = self.0.rds(&ctx.region);
-        rds.create_global_cluster()
+        // No idempotency token; a resend of one that happened finds the
+        // identifier taken.
+        let request = self
+            .0
+            .rds_once(&ctx.region)
+            .create_global_cluster()
             .global_cluster_identifier(id)
             .engine(req_str(ctx, inputs, "engine")?)
             .engine_version(req_str(ctx, inputs, "engine_version")?)
             .storage_encrypted(bool_or(inputs, "storage_encrypted", false))
             .deletion_protection(bool_or(inputs, "deletion_protection", false))
-            .set_tags(Some(create_tags(ctx, inputs)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateGlobalCluster", e))?;
+            .set_tags(Some(create_tags(ctx, inputs)));
+        create_once(
+            "rds:CreateGlobalCluster",
+            &["GlobalClusterAlreadyExistsFault"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
         let g = wait_available(&rds, id).await?;
         Ok(Applied {
             id: id.to_owned(),

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{RDS_WAIT, create_tags, sync_tags, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, found, req_str, wait_for};
+use crate::support::{api_error, attrs, bool_or, create_once, found, req_str, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.instance",
@@ -79,16 +79,25 @@ impl Provider for Instance {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let id = req_str(ctx, inputs, "instance_identifier")?;
         let rds = self.0.rds(&ctx.region);
-        rds.create_db_instance()
+        // No idempotency token; a resend of one that happened finds the
+        // identifier taken.
+        let request = self
+            .0
+            .rds_once(&ctx.region)
+            .create_db_instance()
             .db_instance_identifier(id)
             .db_cluster_identifier(req_str(ctx, inputs, "cluster_identifier")?)
             .db_instance_class(req_str(ctx, inputs, "instance_class")?)
             .engine(req_str(ctx, inputs, "engine")?)
             .publicly_accessible(bool_or(inputs, "publicly_accessible", false))
-            .set_tags(Some(create_tags(ctx, inputs)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBInstance", e))?;
+            .set_tags(Some(create_tags(ctx, inputs)));
+        create_once(
+            "rds:CreateDBInstance",
+            &["DBInstanceAlreadyExists"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
         let i = wait_available(&rds, id).await?;
         Ok(Applied {
             id: id.to_owned(),

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{create_tags, list_tags, sorted_strings, sync_tags};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, tolerate};
+use crate::support::{Created, api_error, attrs, create_once, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.db_subnet_group",
@@ -55,22 +55,40 @@ impl Provider for SubnetGroup {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let name = req_str(ctx, inputs, "name")?;
-        let rds = self.0.rds(&ctx.region);
-        let out = rds
+        // No idempotency token; a resend of one that happened finds the
+        // name taken.
+        let request = self
+            .0
+            .rds_once(&ctx.region)
             .create_db_subnet_group()
             .db_subnet_group_name(name)
             .db_subnet_group_description(req_str(ctx, inputs, "description")?)
             .set_subnet_ids(Some(sorted_strings(inputs, "subnet_ids")))
-            .set_tags(Some(create_tags(ctx, inputs)))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:CreateDBSubnetGroup", e))?;
-        let g = out
-            .db_subnet_group()
-            .ok_or_else(|| gone("rds:CreateDBSubnetGroup", name))?;
+            .set_tags(Some(create_tags(ctx, inputs)));
+        let created = create_once(
+            "rds:CreateDBSubnetGroup",
+            &["DBSubnetGroupAlreadyExists"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let outputs = match created {
+            Created::Sent(out) => {
+                let g = out
+                    .db_subnet_group()
+                    .ok_or_else(|| gone("rds:CreateDBSubnetGroup", name))?;
+                outputs(name, g)
+            }
+            Created::Found(_) => {
+                self.read(ctx, name, inputs)
+                    .await?
+                    .ok_or_else(|| gone("rds:DescribeDBSubnetGroups", name))?
+                    .outputs
+            }
+        };
         Ok(Applied {
             id: name.to_owned(),
-            outputs: outputs(name, g),
+            outputs,
         })
     }
 
