@@ -1,6 +1,6 @@
 //! The drctl binary end to end against the emulator.
 
-use drctl_tests::{Workspace, aws, leftovers};
+use drctl_tests::{PRIMARY, SECONDARY, Workspace, aws, leftovers};
 use predicates::prelude::*;
 
 /// A fresh plan of `count` resources (exit 2 with --detailed-exitcode),
@@ -118,7 +118,8 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     // Data is protected: without --allow-data-loss destroy refuses and
     // changes nothing.
     let before = std::fs::read(ws.state_path()).unwrap();
-    ws.drctl(&["destroy", "--auto-approve"])
+    let refused = ws
+        .drctl(&["destroy", "--auto-approve"])
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
@@ -129,16 +130,48 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         .stderr(predicate::str::contains("primary/s3.bucket/data (delete)"))
         .stderr(predicate::str::contains("pass --allow-data-loss"));
     assert_eq!(std::fs::read(ws.state_path()).unwrap(), before);
+    // Each Aurora cluster's delete names the final snapshot it leaves.
+    let plan = String::from_utf8_lossy(&refused.get_output().stdout).into_owned();
+    let marker = "# leaves final_snapshot_identifier = \"";
+    let snapshot = |role: &str| {
+        let name_prefix = format!("payment-e2e-slice-{role}-final-");
+        plan.match_indices(marker)
+            .map(|(i, _)| {
+                let rest = &plan[i + marker.len()..];
+                rest[..rest.find('"').unwrap()].to_owned()
+            })
+            .find(|n| n.starts_with(&name_prefix))
+            .unwrap_or_else(|| panic!("{role}:\n{plan}"))
+    };
+    let final_snapshots = [("primary", PRIMARY), ("secondary", SECONDARY)]
+        .map(|(role, region)| (snapshot(role), role, region));
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success()
         .stdout(predicate::str::contains("142 deleted, 0 failed"));
+    // ... and leaves it.
+    let aws = aws(&ws.endpoint).await;
+    for (name, role, region) in &final_snapshots {
+        let found = aws
+            .rds(region)
+            .describe_db_cluster_snapshots()
+            .db_cluster_identifier(format!("payment-e2e-slice-{role}"))
+            .snapshot_type("manual")
+            .send()
+            .await
+            .unwrap();
+        let ids: Vec<&str> = found
+            .db_cluster_snapshots()
+            .iter()
+            .filter_map(|s| s.db_cluster_snapshot_identifier())
+            .collect();
+        assert_eq!(ids, vec![name.as_str()], "{role}");
+    }
     ws.drctl(&["show"])
         .assert()
         .success()
         .stdout(predicate::str::contains("is empty"));
 
-    let aws = aws(&ws.endpoint).await;
     let left = leftovers(&aws, "e2e-slice").await;
     assert!(left.is_empty(), "left behind: {left:#?}");
 }

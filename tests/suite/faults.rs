@@ -617,7 +617,7 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
         .stdout(predicate::str::contains(
             "primary/ec2.route/private-default: skipped, because primary/ec2.nat_gateway/payment failed",
         ))
-        .stdout(predicate::str::contains("137 created, 0 updated, 0 replaced, 0 deleted, 2 failed, 2 skipped"));
+        .stdout(predicate::str::contains("138 created, 0 updated, 0 replaced, 0 deleted, 2 failed, 2 skipped"));
     // Not retried: one request per gateway.
     assert_eq!(
         proxy
@@ -626,7 +626,7 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
             .load(std::sync::atomic::Ordering::SeqCst),
         2
     );
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 137);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 138);
 
     // Once the cause is gone the next apply finishes the rest.
     proxy.set(Faults::none());

@@ -118,6 +118,12 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
                     )
                     .input("username", "payment_admin")
                     .input("cluster_identifier", cluster_id.clone())
+                    // The application failed over to the secondary region
+                    // finds the credentials there.
+                    .input(
+                        "replica_regions",
+                        json!([r.bp.settings.secondary_region.clone()]),
+                    )
                     .input("tags", r.tags(&secret_name)),
             );
             cluster

@@ -261,6 +261,10 @@ mod tests {
             drctl_core::Value::Ref(secret.output("arn"))
         );
         assert_eq!(spec(&secret.to_string()).region, "us-east-1");
+        assert_eq!(
+            spec(&secret.to_string()).inputs["replica_regions"],
+            drctl_core::Value::from(serde_json::json!(["us-east-2"]))
+        );
         let secondary = spec("secondary/rds.cluster/payment");
         for s in [primary, secondary] {
             assert!(!s.inputs.contains_key("manage_master_user_password"));

@@ -197,7 +197,7 @@ async fn main() {
         rows[1].1 / rows[2].1
     );
     println!(
-        "plan --refresh of the full blueprint (141 reads): {:.1} s",
+        "plan --refresh of the full blueprint (142 reads): {:.1} s",
         median(&mut refresh)
     );
     emulator.stop();

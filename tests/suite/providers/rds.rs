@@ -133,15 +133,20 @@ async fn master_password_secret_is_generated_adopted_and_restored() {
     let kit = Kit::new("prov-rds-secret").await;
     let ctx = kit.ctx("primary/secretsmanager.secret/db-master", PRIMARY);
     let name = "prov-rds-db-master";
-    let inputs = |description: &str, tags: Json| {
+    let inputs = |description: &str, replicas: Json, tags: Json| {
         json!({"name": name, "description": description, "username": "payment_admin",
-               "cluster_identifier": "prov-rds-primary", "tags": tags})
+               "cluster_identifier": "prov-rds-primary", "replica_regions": replicas, "tags": tags})
     };
+    // Replication to the secondary region is added in place.
     let (secret, sinputs) = kit
         .lifecycle(
             &ctx,
-            inputs("db", json!({"Name": "a"})),
-            Some(inputs("payment db", json!({"Name": "b", "Team": "sre"}))),
+            inputs("db", json!([]), json!({"Name": "a"})),
+            Some(inputs(
+                "payment db",
+                json!([SECONDARY]),
+                json!({"Name": "b", "Team": "sre"}),
+            )),
         )
         .await;
     let arn = out(&secret, "arn").to_owned();
@@ -160,6 +165,17 @@ async fn master_password_secret_is_generated_adopted_and_restored() {
     assert_eq!(value["username"], json!("payment_admin"));
     assert_eq!(value["engine"], json!("postgres"));
     assert_eq!(value["dbClusterIdentifier"], json!("prov-rds-primary"));
+    // The replica in the secondary region holds the same value.
+    let replica = kit
+        .aws
+        .secretsmanager(SECONDARY)
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .unwrap();
+    let replica: Json = serde_json::from_str(replica.secret_string().unwrap()).unwrap();
+    assert_eq!(replica["password"], json!(password));
     assert_no_password(&sinputs, &secret.outputs, &password);
     let seen = kit.read(&ctx, &secret.id, &sinputs).await.unwrap();
     assert_no_password(&seen, &secret.outputs, &password);
@@ -182,9 +198,10 @@ async fn master_password_secret_is_generated_adopted_and_restored() {
         "{err}"
     );
 
-    // Deleted, it is scheduled for deletion (recoverable, as it holds the
-    // only copy of the password), gone for read and find; a create of the
-    // same name restores and adopts it, password included, where
+    // Deleted (its replica first: a replicated secret cannot be deleted),
+    // it is scheduled for deletion (recoverable, as it holds the only copy
+    // of the password), gone for read and find; a create of the same name
+    // restores and adopts it, password and replica included, where
     // CreateSecret alone fails (tests/emulator/ext_secretsmanager.py).
     kit.delete(&ctx, &secret, &sinputs).await;
     assert_eq!(find(&kit, &ctx, &sinputs).await, None);
@@ -307,7 +324,7 @@ async fn aurora_global_database_across_two_regions() {
         .lifecycle(
             &secret_ctx,
             json!({"name": "prov-rds-master", "description": "db", "username": "payment",
-                   "cluster_identifier": "prov-rds-primary", "tags": {}}),
+                   "cluster_identifier": "prov-rds-primary", "replica_regions": [SECONDARY], "tags": {}}),
             None,
         )
         .await;

@@ -10,6 +10,12 @@
 //! from the environment, address and name, so a CreateSecret the SDK
 //! resends after a lost response is the same version, not a second secret.
 //!
+//! `replica_regions` replicates the secret (value included) to other
+//! regions, where an application failed over to the secondary finds it;
+//! create and update wait until every replica is `InSync`. A replica takes
+//! the default key `aws/secretsmanager` of its region; its value and
+//! rotation follow the primary secret.
+//!
 //! Delete schedules the deletion with a recovery window: the secret holds
 //! the only copy of the database password (a final snapshot needs it). A
 //! create that meets the name still scheduled for deletion restores that
@@ -21,7 +27,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
-use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::types::{ReplicaRegionType, StatusType, Tag};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -29,7 +35,7 @@ use sha2::{Digest, Sha256};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, found, has_code, observed_tags, opt_str, req_str, tag_changes,
-    tolerate,
+    tolerate, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -95,6 +101,78 @@ fn tag(k: String, v: String) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
 
+/// The regions the secret is replicated to, sorted.
+fn replicas(s: &DescribeSecretOutput) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .replication_status()
+        .iter()
+        .filter_map(|r| r.region().map(str::to_owned))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The `replica_regions` input, sorted.
+fn wanted_replicas(inputs: &Attributes) -> Vec<String> {
+    let mut v: Vec<String> = inputs
+        .get("replica_regions")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn replica_types(regions: &[String]) -> Vec<ReplicaRegionType> {
+    regions
+        .iter()
+        .map(|r| ReplicaRegionType::builder().region(r).build())
+        .collect()
+}
+
+/// Waits until every replica is `InSync`; a `Failed` one is an error
+/// (e.g. a secret of that name already exists in the region).
+async fn wait_replicated(sm: &Client, name: &str) -> Result<(), ProviderError> {
+    let limit = std::time::Duration::from_secs(10 * 60);
+    wait_for(&format!("secret {name} replicated"), limit, || async {
+        let s = describe(sm, name).await?.ok_or_else(|| {
+            ProviderError::new(
+                "secretsmanager:DescribeSecret",
+                format!("secret {name} not found"),
+            )
+        })?;
+        for r in s.replication_status() {
+            match r.status() {
+                Some(StatusType::InSync) => {}
+                Some(StatusType::Failed) => {
+                    return Err(ProviderError::new(
+                        "secretsmanager:ReplicateSecretToRegions",
+                        format!(
+                            "replica of {name} in {}: {}",
+                            r.region().unwrap_or("?"),
+                            r.status_message().unwrap_or("failed")
+                        ),
+                    )
+                    .with_code("ReplicationFailed"));
+                }
+                other => {
+                    return Ok(Err(format!(
+                        "{} in {}",
+                        other.map(StatusType::as_str).unwrap_or("unknown"),
+                        r.region().unwrap_or("?")
+                    )));
+                }
+            }
+        }
+        Ok(Ok(()))
+    })
+    .await
+}
+
 /// Brings the description and tags of `s` to what `inputs` ask for.
 async fn sync_meta(
     sm: &Client,
@@ -140,7 +218,26 @@ async fn sync_meta(
             .await
             .map_err(|e| api_error("secretsmanager:UntagResource", e))?;
     }
-    Ok(())
+    let (have, want) = (replicas(s), wanted_replicas(inputs));
+    let add: Vec<String> = want.iter().filter(|r| !have.contains(r)).cloned().collect();
+    let drop: Vec<String> = have.iter().filter(|r| !want.contains(r)).cloned().collect();
+    if !add.is_empty() {
+        sm.replicate_secret_to_regions()
+            .secret_id(name)
+            .set_add_replica_regions(Some(replica_types(&add)))
+            .send()
+            .await
+            .map_err(|e| api_error("secretsmanager:ReplicateSecretToRegions", e))?;
+    }
+    if !drop.is_empty() {
+        sm.remove_regions_from_replication()
+            .secret_id(name)
+            .set_remove_replica_regions(Some(drop))
+            .send()
+            .await
+            .map_err(|e| api_error("secretsmanager:RemoveRegionsFromReplication", e))?;
+    }
+    wait_replicated(sm, name).await
 }
 
 impl Secret {
@@ -225,6 +322,9 @@ impl Provider for Secret {
             .description(opt_str(inputs, "description").unwrap_or_default())
             .client_request_token(&token)
             .secret_string(value.to_string())
+            .set_add_replica_regions(
+                Some(replica_types(&wanted_replicas(inputs))).filter(|r| !r.is_empty()),
+            )
             .set_tags(Some(
                 all_tags(ctx, inputs)
                     .into_iter()
@@ -248,6 +348,7 @@ impl Provider for Secret {
             }
             Err(e) => return Err(api_error("secretsmanager:CreateSecret", e)),
         }
+        wait_replicated(&sm, name).await?;
         self.created(&sm, name).await
     }
 
@@ -263,6 +364,7 @@ impl Provider for Secret {
         let mut inputs = attrs([
             ("name", json!(id)),
             ("description", json!(s.description().unwrap_or_default())),
+            ("replica_regions", json!(replicas(&s))),
             (
                 "tags",
                 observed_tags(s.tags().iter().filter_map(|t| {
@@ -324,8 +426,24 @@ impl Provider for Secret {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let sm = self.0.secretsmanager(&ctx.region);
-        if live(&sm, id).await?.is_none() {
+        let Some(s) = live(&sm, id).await? else {
             return Ok(());
+        };
+        // A replicated secret cannot be deleted: its replicas go first
+        // (DeleteSecret; RemoveRegionsFromReplication deletes them).
+        let regions = replicas(&s);
+        if !regions.is_empty() {
+            let result = sm
+                .remove_regions_from_replication()
+                .secret_id(id)
+                .set_remove_replica_regions(Some(regions))
+                .send()
+                .await;
+            tolerate(
+                result,
+                NOT_FOUND,
+                "secretsmanager:RemoveRegionsFromReplication",
+            )?;
         }
         let result = sm
             .delete_secret()
