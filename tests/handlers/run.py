@@ -11,12 +11,15 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 def main() -> int:
     sys.path.insert(0, str(HERE))
-    suite = unittest.defaultTestLoader.discover(str(HERE), pattern="test_*.py", top_level_dir=str(HERE))
+    suite = unittest.defaultTestLoader.discover(
+        str(HERE), pattern="test_*.py", top_level_dir=str(HERE)
+    )
     result = unittest.TextTestRunner(verbosity=1).run(suite)
     failed = len(result.failures) + len(result.errors)
     passed = result.testsRun - failed - len(result.skipped)
     verdict = "ok" if result.wasSuccessful() else "FAILED"
-    print(f"test result: {verdict}. {passed} passed; {failed} failed; {len(result.skipped)} ignored")
+    ignored = len(result.skipped)
+    print(f"test result: {verdict}. {passed} passed; {failed} failed; {ignored} ignored")
     return 0 if result.wasSuccessful() else 1
 
 

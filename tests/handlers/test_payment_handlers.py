@@ -30,7 +30,8 @@ class TransactionProcessing(unittest.TestCase):
             BillingMode="PAY_PER_REQUEST",
         )
         module = emulator.load_handler(
-            "transaction-processing", {**environment(TABLE_NAME=table), "AWS_DEFAULT_REGION": REGION}
+            "transaction-processing",
+            {**environment(TABLE_NAME=table), "AWS_DEFAULT_REGION": REGION},
         )
         body = json.dumps({"sessionId": "s-1", "amount": 12.5, "currency": "EUR"})
         answer = module.handler({"body": body}, None)

@@ -92,7 +92,8 @@ def _global_cluster(s):
 
 
 def _member(g, arn):
-    return next((m for m in g.get("GlobalClusterMembers", []) if m.get("DBClusterArn") == arn), None)
+    members = g.get("GlobalClusterMembers", [])
+    return next((m for m in members if m.get("DBClusterArn") == arn), None)
 
 
 def _switching_to(g):
@@ -107,7 +108,10 @@ def check(s, unplanned):
     g = _global_cluster(s)
     member = _member(g, s["cluster_arn"])
     if member is None:
-        raise Refused(f"{s['cluster_arn']} is not a member of global cluster {s['global_cluster']}: nothing to promote")
+        raise Refused(
+            f"{s['cluster_arn']} is not a member of global cluster "
+            f"{s['global_cluster']}: nothing to promote"
+        )
     if member.get("IsWriter"):
         return {"writer": True, "globalStatus": g.get("Status")}
     if _switching_to(g) == s["cluster_arn"]:
@@ -122,8 +126,18 @@ def check(s, unplanned):
     # An unplanned failover is for a primary that is not healthy: the
     # failover itself is what AWS checks then.
     if problems and not unplanned:
-        raise Refused("not ready for a planned switchover: " + "; ".join(problems) + '; start the execution with {"unplanned": true} if the primary region is down')
-    return {"writer": False, "switching": False, "globalStatus": g.get("Status"), "clusterStatus": status, "problems": problems}
+        raise Refused(
+            "not ready for a planned switchover: "
+            + "; ".join(problems)
+            + '; start the execution with {"unplanned": true} if the primary region is down'
+        )
+    return {
+        "writer": False,
+        "switching": False,
+        "globalStatus": g.get("Status"),
+        "clusterStatus": status,
+        "problems": problems,
+    }
 
 
 def promote(s, unplanned):
@@ -180,7 +194,11 @@ def _record_sets(route53, s):
     wanted = s["record_name"].rstrip(".").lower()
     ids = [s["primary_set"], s["secondary_set"]]
     found = [None, None]
-    kwargs = {"HostedZoneId": s["zone_id"], "StartRecordName": s["record_name"], "StartRecordType": s["record_type"]}
+    kwargs = {
+        "HostedZoneId": s["zone_id"],
+        "StartRecordName": s["record_name"],
+        "StartRecordType": s["record_type"],
+    }
     while True:
         page = route53.list_resource_record_sets(**kwargs)
         for r in page["ResourceRecordSets"]:
@@ -204,9 +222,13 @@ WANTED_WEIGHTS = (0, 100)
 def shift_traffic(s):
     route53 = _route53()
     changes = []
-    for r, weight, set_id in zip(_record_sets(route53, s), WANTED_WEIGHTS, (s["primary_set"], s["secondary_set"])):
+    set_ids = (s["primary_set"], s["secondary_set"])
+    for r, weight, set_id in zip(_record_sets(route53, s), WANTED_WEIGHTS, set_ids):
         if r is None:
-            raise Refused(f"no record set {s['record_name']} {s['record_type']} with set identifier {set_id} in zone {s['zone_id']}")
+            raise Refused(
+                f"no record set {s['record_name']} {s['record_type']} with set "
+                f"identifier {set_id} in zone {s['zone_id']}"
+            )
         if r.get("Weight") == weight:
             continue
         updated = dict(r)
@@ -269,5 +291,12 @@ def handler(event, context):
         raise
     except (botocore.exceptions.ConnectionError, botocore.exceptions.ReadTimeoutError) as e:
         raise Transient(str(e)) from e
-    result.update({"step": step, "unplanned": unplanned, "environment": ENVIRONMENT_SUFFIX, "invokedBy": DR_ROLE})
+    result.update(
+        {
+            "step": step,
+            "unplanned": unplanned,
+            "environment": ENVIRONMENT_SUFFIX,
+            "invokedBy": DR_ROLE,
+        }
+    )
     return result
