@@ -166,18 +166,21 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
         add(spec);
     }
 
-    // Failover automation, in the primary region: a function that shifts
-    // the weights and switches the global cluster over, run by a state
-    // machine DetectOutage -> TriggerFailover -> PromoteSecondary.
-    // The failover function promotes the secondary Aurora cluster; its
-    // state machine invokes it. Neither exists without the databases.
+    // Failover automation, in the secondary region: the region that
+    // survives an outage of the primary, where the automation is needed.
+    // A function that runs one step per call, run by a state machine in the
+    // order of `drctl failover` (docs/operations.md, "Failover automation").
+    // Neither exists without the databases. IAM is global: the roles are
+    // created through the home region's endpoint like every other role.
     let (Some(primary_cluster), Some(secondary_cluster)) =
         (&primary.data.cluster, &secondary.data.cluster)
     else {
         return;
     };
+    let automation = secondary.region;
     let failover_role_name = format!("payment-{env}-failover");
     let global_cluster_arn = format!("arn:aws:rds::{}:global-cluster:{global_id}", bp.account_id);
+    // Exactly the calls the handler makes.
     let failover_role = add(ResourceSpec::new(address("iam.role", "failover"), home)
         .input("name", failover_role_name.clone())
         .input("description", format!("Failover function of {env}"))
@@ -213,6 +216,10 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                             reference(secondary_cluster.output("arn")),
                         ]),
                     ),
+                    (
+                        vec!["rds:DescribeDBClusters"],
+                        Value::List(vec![reference(secondary_cluster.output("arn"))]),
+                    ),
                 ]),
             )]),
         )
@@ -224,7 +231,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     let code = lambda_code::package("failover");
     let function_name = format!("payment-{env}-failover");
     let failover = add(
-        ResourceSpec::new(address("lambda.function", "failover"), home)
+        ResourceSpec::new(address("lambda.function", "failover"), automation)
             .input("function_name", function_name.clone())
             .input("runtime", "python3.12")
             .input("handler", "index.handler")
@@ -235,9 +242,10 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                 "environment",
                 map([
                     ("ENVIRONMENT_SUFFIX", env.into()),
-                    ("DR_ROLE", "primary".into()),
+                    ("DR_ROLE", "secondary".into()),
                     ("HOSTED_ZONE_ID", reference(zone.output("zone_id"))),
                     ("RECORD_NAME", record_name.clone().into()),
+                    ("RECORD_TYPE", "A".into()),
                     (
                         "PRIMARY_SET_ID",
                         format!("primary-{}", primary.region).into(),
@@ -247,6 +255,11 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                         format!("secondary-{}", secondary.region).into(),
                     ),
                     ("GLOBAL_CLUSTER_ID", global_id.clone().into()),
+                    ("SECONDARY_REGION", secondary.region.into()),
+                    (
+                        "SECONDARY_CLUSTER_ID",
+                        reference(secondary_cluster.output("cluster_identifier")),
+                    ),
                     (
                         "SECONDARY_CLUSTER_ARN",
                         reference(secondary_cluster.output("arn")),
@@ -277,62 +290,389 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
         )
         .input("managed_policy_arns", json!([]))
         .input("tags", tags(&sfn_role_name)));
-    let task = |comment: &str, step: &str, next: Option<&str>| {
-        let mut state = map([
+    let machine_name = format!("payment-failover-{env}");
+    add(
+        ResourceSpec::new(address("sfn.state_machine", "failover"), automation)
+            .input("name", machine_name.clone())
+            .input(
+                "definition",
+                failover_definition(env, reference(failover.output("arn"))),
+            )
+            .input("role_arn", sfn_role.output("arn"))
+            .input("type", "STANDARD")
+            .input("tags", tags(&machine_name)),
+    );
+}
+
+/// How many times the state machine asks whether the secondary is the
+/// writer, [`WRITER_POLL_SECONDS`] apart: 30 minutes, as long as `drctl
+/// failover` waits (a switchover typically takes minutes).
+pub(crate) const WRITER_POLLS: u32 = 60;
+pub(crate) const WRITER_POLL_SECONDS: u32 = 30;
+
+/// Errors worth another attempt: Lambda's own transient failures (Step
+/// Functions developer guide, "Handling errors": retry Lambda service
+/// exceptions) and the handler's `Transient`.
+const RETRIED: [&str; 5] = [
+    "Transient",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+];
+
+/// The failover state machine: Check -> Promote -> WaitForWriter (a
+/// bounded Wait/Choice loop) -> ShiftTraffic -> Verify. Each task passes its
+/// step and the execution's state (the input, with `unplanned` at its top
+/// level, and the earlier steps' results); transient errors are retried
+/// with backoff, any other ends the execution in `FailoverFailed` with the
+/// error and its cause.
+pub(crate) fn failover_definition(env: &str, function_arn: Value) -> Value {
+    let task = |comment: &str, step: &str, next: &str| {
+        map([
             ("Type", "Task".into()),
             ("Comment", comment.into()),
-            ("Resource", reference(failover.output("arn"))),
+            ("Resource", function_arn.clone()),
             (
                 "Parameters",
                 Value::Json(json!({"step": step, "input.$": "$"})),
             ),
             ("ResultPath", Value::Json(json!(format!("$.{step}")))),
-        ]);
-        if let Value::Map(m) = &mut state {
-            match next {
-                Some(n) => m.insert("Next".into(), n.into()),
-                None => m.insert("End".into(), true.into()),
-            };
-        }
-        state
+            (
+                "Retry",
+                Value::Json(json!([{
+                    "ErrorEquals": RETRIED,
+                    "IntervalSeconds": 5,
+                    "MaxAttempts": 6,
+                    "BackoffRate": 2.0,
+                }])),
+            ),
+            (
+                "Catch",
+                Value::Json(json!([{
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.error",
+                    "Next": "FailoverFailed",
+                }])),
+            ),
+            ("Next", next.into()),
+        ])
     };
-    let definition = map([
-        ("Comment", format!("Payment DR failover of {env}").into()),
-        ("StartAt", "DetectOutage".into()),
-        ("TimeoutSeconds", 300.into()),
+    let states = map([
         (
-            "States",
-            map([
-                (
-                    "DetectOutage",
-                    task(
-                        "Confirm the primary region is unhealthy",
-                        "detect",
-                        Some("TriggerFailover"),
-                    ),
-                ),
-                (
-                    "TriggerFailover",
-                    task(
-                        "Shift Route 53 weights to the secondary",
-                        "trigger",
-                        Some("PromoteSecondary"),
-                    ),
-                ),
-                (
-                    "PromoteSecondary",
-                    task("Promote the secondary Aurora cluster", "promote", None),
-                ),
-            ]),
+            "Check",
+            task(
+                "The secondary is a member of the global cluster (and healthy, for a planned switchover)",
+                "check",
+                "Promote",
+            ),
+        ),
+        (
+            "Promote",
+            task(
+                "Switch over (planned) or fail over (unplanned) the global cluster to the secondary",
+                "promote",
+                "WaitForWriter",
+            ),
+        ),
+        (
+            "WaitForWriter",
+            task(
+                "Is the secondary the writer, the switch over?",
+                "wait_writer",
+                "WriterReady",
+            ),
+        ),
+        (
+            "WriterReady",
+            Value::Json(json!({
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.wait_writer.ready", "BooleanEquals": true, "Next": "ShiftTraffic"},
+                    {"Variable": "$.wait_writer.attempts", "NumericGreaterThanEquals": WRITER_POLLS, "Next": "WriterTimedOut"},
+                ],
+                "Default": "WaitBeforeAskingAgain",
+            })),
+        ),
+        (
+            "WaitBeforeAskingAgain",
+            Value::Json(json!({
+                "Type": "Wait",
+                "Seconds": WRITER_POLL_SECONDS,
+                "Next": "WaitForWriter",
+            })),
+        ),
+        (
+            "ShiftTraffic",
+            task(
+                "Route 53 weights: primary 0, secondary 100",
+                "shift_traffic",
+                "Verify",
+            ),
+        ),
+        (
+            "Verify",
+            task(
+                "The secondary is the writer and takes all traffic",
+                "verify",
+                "Done",
+            ),
+        ),
+        ("Done", Value::Json(json!({"Type": "Succeed"}))),
+        (
+            "WriterTimedOut",
+            Value::Json(json!({
+                "Type": "Fail",
+                "Error": "WriterTimedOut",
+                "Cause": format!("the secondary cluster was not the writer after {WRITER_POLLS} checks {WRITER_POLL_SECONDS} s apart; the traffic was not moved"),
+            })),
+        ),
+        (
+            "FailoverFailed",
+            Value::Json(json!({
+                "Type": "Fail",
+                "ErrorPath": "$.error.Error",
+                "CausePath": "$.error.Cause",
+            })),
         ),
     ]);
-    let machine_name = format!("payment-failover-{env}");
-    add(
-        ResourceSpec::new(address("sfn.state_machine", "failover"), home)
-            .input("name", machine_name.clone())
-            .input("definition", definition)
-            .input("role_arn", sfn_role.output("arn"))
-            .input("type", "STANDARD")
-            .input("tags", tags(&machine_name)),
-    );
+    map([
+        ("Comment", format!("Payment DR failover of {env}").into()),
+        ("StartAt", "Check".into()),
+        // The writer wait's bound plus the retries of the other steps.
+        (
+            "TimeoutSeconds",
+            i64::from(WRITER_POLLS * WRITER_POLL_SECONDS + 30 * 60).into(),
+        ),
+        ("States", states),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use drctl_core::DesiredGraph;
+    use serde_json::Value as Json;
+
+    use crate::{Blueprint, EnvSettings, Role};
+
+    /// The handler the failover function runs, as embedded in its package.
+    const HANDLER: &str = include_str!("../lambda/failover/index.py");
+
+    /// The steps the handler dispatches, in its `STEPS` table's order.
+    fn handler_steps() -> Vec<String> {
+        let table = HANDLER
+            .split_once("\nSTEPS = {\n")
+            .expect("index.py has a STEPS table")
+            .1;
+        let table = table.split_once("\n}\n").expect("STEPS ends").0;
+        table
+            .lines()
+            .map(|l| {
+                let name = l.trim().strip_prefix('"').expect("one step a line");
+                name.split_once('"').expect("quoted step").0.to_owned()
+            })
+            .collect()
+    }
+
+    fn dev_graph() -> DesiredGraph {
+        let settings = EnvSettings::defaults("dev");
+        let specs = Blueprint {
+            env: "dev",
+            settings: &settings,
+            account_id: "123456789012",
+            active: Role::Primary,
+        }
+        .resources();
+        DesiredGraph::new(specs).unwrap()
+    }
+
+    fn spec_json(graph: &DesiredGraph, address: &str, input: &str) -> Json {
+        serde_json::to_value(&graph.get(&address.parse().unwrap()).unwrap().inputs[input]).unwrap()
+    }
+
+    /// The tasks' steps from StartAt to the end, following each task's
+    /// Next and, at a Choice, the way on when the writer is ready.
+    fn task_steps(definition: &Json) -> Vec<String> {
+        let states = definition["States"].as_object().unwrap();
+        let mut at = definition["StartAt"].as_str().unwrap().to_owned();
+        let mut steps = Vec::new();
+        for _ in 0..states.len() {
+            let state = &states[&at];
+            let next = match state["Type"].as_str().unwrap() {
+                "Task" => {
+                    steps.push(state["Parameters"]["step"].as_str().unwrap().to_owned());
+                    state["Next"].as_str()
+                }
+                "Choice" => state["Choices"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["BooleanEquals"] == Json::Bool(true))
+                    .and_then(|c| c["Next"].as_str()),
+                _ => None,
+            };
+            match next {
+                Some(n) => at = n.to_owned(),
+                None => return steps,
+            }
+        }
+        panic!("the way from StartAt loops: {steps:?}");
+    }
+
+    #[test]
+    fn the_state_machine_runs_the_handlers_steps_in_drctl_failovers_order() {
+        let graph = dev_graph();
+        let definition = spec_json(&graph, "global/sfn.state_machine/failover", "definition");
+        let handler = handler_steps();
+        assert_eq!(
+            handler,
+            ["check", "promote", "wait_writer", "shift_traffic", "verify"]
+        );
+        // Every step the handler knows, once, in its order: the database
+        // before the traffic, as `drctl failover`.
+        assert_eq!(task_steps(&definition), handler);
+
+        let states = definition["States"].as_object().unwrap();
+        for (name, state) in states {
+            if state["Type"] != "Task" {
+                continue;
+            }
+            let params = &state["Parameters"];
+            let step = params["step"].as_str().unwrap();
+            assert!(handler.iter().any(|s| s == step), "{name}: step {step}");
+            // The whole state: `unplanned` at the top level of the input,
+            // the earlier steps' results beside it.
+            assert_eq!(params["input.$"], "$", "{name}");
+            assert_eq!(state["ResultPath"], format!("$.{step}"), "{name}");
+            let retry = state["Retry"].as_array().unwrap();
+            assert!(!retry.is_empty(), "{name} has no Retry");
+            for r in retry {
+                assert!(r["BackoffRate"].as_f64().unwrap() > 1.0, "{name}");
+                assert!(r["MaxAttempts"].as_u64().unwrap() > 1, "{name}");
+                for error in r["ErrorEquals"].as_array().unwrap() {
+                    let error = error.as_str().unwrap();
+                    // Lambda's own errors, or an exception the handler raises.
+                    assert!(
+                        error.starts_with("Lambda.")
+                            || HANDLER.contains(&format!("\nclass {error}(Exception)")),
+                        "{name}: {error} is neither Lambda's nor the handler's"
+                    );
+                    assert_ne!(error, "States.ALL", "{name}: retries everything");
+                }
+            }
+            let catch = state["Catch"].as_array().unwrap();
+            assert_eq!(catch[0]["ErrorEquals"], serde_json::json!(["States.ALL"]));
+            let to = &states[catch[0]["Next"].as_str().unwrap()];
+            assert_eq!(to["Type"], "Fail", "{name}");
+            assert_eq!(to["CausePath"], "$.error.Cause");
+        }
+        // Every Next names a state.
+        for (name, state) in states {
+            let mut nexts: Vec<&str> = state["Next"].as_str().into_iter().collect();
+            if let Some(choices) = state["Choices"].as_array() {
+                nexts.extend(choices.iter().filter_map(|c| c["Next"].as_str()));
+                nexts.extend(state["Default"].as_str());
+            }
+            for n in nexts {
+                assert!(states.contains_key(n), "{name} -> {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_wait_for_the_writer_is_bounded() {
+        let graph = dev_graph();
+        let definition = spec_json(&graph, "global/sfn.state_machine/failover", "definition");
+        let states = definition["States"].as_object().unwrap();
+        let choice = &states["WriterReady"];
+        assert_eq!(states["WaitForWriter"]["Next"], "WriterReady");
+        let bound = choice["Choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["Variable"] == "$.wait_writer.attempts")
+            .expect("a bound on the attempts");
+        let polls = bound["NumericGreaterThanEquals"].as_u64().unwrap();
+        assert!((1..=120).contains(&polls), "{polls}");
+        assert_eq!(states[bound["Next"].as_str().unwrap()]["Type"], "Fail");
+        // The handler counts the attempts it is given back.
+        assert!(HANDLER.contains(r#""attempts": int((previous or {}).get("attempts", 0)) + 1"#));
+        let wait = &states[choice["Default"].as_str().unwrap()];
+        assert_eq!(wait["Type"], "Wait");
+        assert_eq!(wait["Next"], "WaitForWriter");
+        let seconds = wait["Seconds"].as_u64().unwrap();
+        // And the execution as a whole ends: after the loop, with room for
+        // the other steps' retries.
+        let timeout = definition["TimeoutSeconds"].as_u64().unwrap();
+        assert!(timeout > polls * seconds, "{timeout}");
+    }
+
+    /// The automation runs where a primary outage leaves it running.
+    #[test]
+    fn the_automation_runs_in_the_secondary_region() {
+        let graph = dev_graph();
+        for address in [
+            "global/sfn.state_machine/failover",
+            "global/lambda.function/failover",
+        ] {
+            let spec = graph.get(&address.parse().unwrap()).unwrap();
+            assert_eq!(spec.region, "us-east-2", "{address}");
+        }
+        let env = spec_json(&graph, "global/lambda.function/failover", "environment");
+        assert_eq!(env["SECONDARY_REGION"], "us-east-2");
+        // Every variable the handler reads is set.
+        let settings = HANDLER
+            .split_once("def settings():")
+            .unwrap()
+            .1
+            .split_once("\n\n\n")
+            .unwrap()
+            .0;
+        for part in settings.split("env[\"").skip(1) {
+            let name = part.split_once('"').unwrap().0;
+            assert!(env.get(name).is_some(), "{name} is not set");
+        }
+    }
+
+    /// The failover role allows exactly the calls the handler makes.
+    #[test]
+    fn the_failover_role_allows_exactly_the_handlers_calls() {
+        let graph = dev_graph();
+        let policies = spec_json(&graph, "global/iam.role/failover", "inline_policies");
+        let allowed: BTreeSet<String> = policies["failover"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap().clone())
+            .map(|a| a.as_str().unwrap().to_ascii_lowercase())
+            .collect();
+        // boto3 method names: `describe_db_clusters` is DescribeDBClusters
+        // (IAM action names are case-insensitive).
+        let mut called = BTreeSet::new();
+        for (service, prefixes) in [
+            ("rds", ["rds(s).", "rds."]),
+            ("route53", ["route53().", "route53."]),
+        ] {
+            for prefix in prefixes {
+                for (at, _) in HANDLER.match_indices(prefix) {
+                    let before = HANDLER[..at].chars().next_back().unwrap();
+                    if before.is_ascii_alphanumeric() || before == '"' {
+                        continue;
+                    }
+                    let rest = &HANDLER[at + prefix.len()..];
+                    let method: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                        .collect();
+                    if !method.is_empty() && rest[method.len()..].starts_with('(') {
+                        called.insert(format!("{service}:{}", method.replace('_', "")));
+                    }
+                }
+            }
+        }
+        assert_eq!(called.len(), 7, "{called:?}");
+        assert_eq!(called, allowed);
+    }
 }

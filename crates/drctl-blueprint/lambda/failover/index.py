@@ -1,83 +1,302 @@
-"""Fails the payment stack over to the secondary region.
+"""Fails the payment stack over to the secondary region, one step per call.
 
-Invoked by the Step Functions failover state machine. It moves all Route 53
-weight to the secondary record set, then promotes the secondary Aurora
-cluster of the global cluster: a planned switchover by default, or an
-unplanned failover (data loss allowed) when the event says
-`"unplanned": true`. Returns a status dict for the state machine.
+Invoked by the Step Functions failover state machine, which runs in the
+secondary region (the one that survives an outage of the primary) and
+passes `{"step": <name>, "input": <the execution's state>}`. The steps, in
+the order `drctl failover` takes them (database first, then traffic):
+
+- `check`: the secondary cluster is a member of the global cluster and,
+  for a planned switchover, the global cluster and the secondary are
+  `available`. Refuses otherwise.
+- `promote`: makes the secondary cluster the writer: SwitchoverGlobalCluster
+  (planned) or FailoverGlobalCluster with AllowDataLoss (`"unplanned": true`
+  at the top level of the execution input). A secondary already writer, or
+  a switch to it already in progress, is success.
+- `wait_writer`: whether the secondary is the writer and the switch is over;
+  the state machine waits and asks again, a bounded number of times.
+- `shift_traffic`: the Route 53 weights: primary 0, secondary 100, each
+  record set otherwise as Route 53 holds it.
+- `verify`: the writer and the weights are as wanted and the weight change
+  has reached every Route 53 server (INSYNC).
+
+Every AWS call goes to the secondary region (RDS) or to Route 53: none to
+the primary's region. `Transient` errors are retried by the state machine;
+`Refused` and every other error end the execution through its Catch.
 """
 
 import os
 
 import boto3
+import botocore.exceptions
 
 ENVIRONMENT_SUFFIX = os.environ.get("ENVIRONMENT_SUFFIX", "")
 DR_ROLE = os.environ.get("DR_ROLE", "")
 
+# AWS answers these when it is busy or a request raced another; a later
+# attempt may succeed (AWS SDKs' retry guide, "transient errors").
+TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "PriorRequestNotComplete",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalError",
+}
 
-def shift_traffic(route53, zone_id, record_name, primary_set, secondary_set):
-    """Sets the primary weight to 0 and the secondary's to 100, keeping each
-    record set's type, TTL, records and health check as they are."""
-    sets = route53.list_resource_record_sets(
-        HostedZoneId=zone_id, StartRecordName=record_name
-    )["ResourceRecordSets"]
-    wanted = {primary_set: 0, secondary_set: 100}
+# FailoverState.Status while a switchover or failover runs (RDS API
+# reference, FailoverState); the global cluster's own Status is then
+# `switching-over` or `failing-over`.
+IN_PROGRESS = {"pending", "switching-over", "failing-over"}
+
+
+class Transient(Exception):
+    """A step that may succeed when tried again (the state machine retries)."""
+
+
+class Refused(Exception):
+    """A step whose precondition does not hold: retrying will not help."""
+
+
+def settings():
+    """What the blueprint sets in the function's environment."""
+    env = os.environ
+    return {
+        "region": env["SECONDARY_REGION"],
+        "global_cluster": env["GLOBAL_CLUSTER_ID"],
+        "cluster_id": env["SECONDARY_CLUSTER_ID"],
+        "cluster_arn": env["SECONDARY_CLUSTER_ARN"],
+        "zone_id": env["HOSTED_ZONE_ID"],
+        "record_name": env["RECORD_NAME"],
+        "record_type": env.get("RECORD_TYPE", "A"),
+        "primary_set": env["PRIMARY_SET_ID"],
+        "secondary_set": env["SECONDARY_SET_ID"],
+    }
+
+
+def _rds(s):
+    return boto3.client("rds", region_name=s["region"])
+
+
+def _route53():
+    return boto3.client("route53")
+
+
+def _global_cluster(s):
+    found = _rds(s).describe_global_clusters(GlobalClusterIdentifier=s["global_cluster"])
+    for g in found.get("GlobalClusters", []):
+        if g.get("GlobalClusterIdentifier") == s["global_cluster"]:
+            return g
+    raise Refused(f"global cluster {s['global_cluster']} does not exist")
+
+
+def _member(g, arn):
+    members = g.get("GlobalClusterMembers", [])
+    return next((m for m in members if m.get("DBClusterArn") == arn), None)
+
+
+def _switching_to(g):
+    """The ARN a switch in progress promotes, or None."""
+    f = g.get("FailoverState") or {}
+    if f.get("Status") in IN_PROGRESS:
+        return f.get("ToDbClusterArn")
+    return None
+
+
+def check(s, unplanned):
+    g = _global_cluster(s)
+    member = _member(g, s["cluster_arn"])
+    if member is None:
+        raise Refused(
+            f"{s['cluster_arn']} is not a member of global cluster "
+            f"{s['global_cluster']}: nothing to promote"
+        )
+    if member.get("IsWriter"):
+        return {"writer": True, "globalStatus": g.get("Status")}
+    if _switching_to(g) == s["cluster_arn"]:
+        return {"writer": False, "switching": True, "globalStatus": g.get("Status")}
+    problems = []
+    if g.get("Status") != "available":
+        problems.append(f"global cluster {s['global_cluster']} is {g.get('Status')}")
+    clusters = _rds(s).describe_db_clusters(DBClusterIdentifier=s["cluster_id"])["DBClusters"]
+    status = clusters[0].get("Status") if clusters else "missing"
+    if status != "available":
+        problems.append(f"secondary cluster {s['cluster_id']} is {status}")
+    # An unplanned failover is for a primary that is not healthy: the
+    # failover itself is what AWS checks then.
+    if problems and not unplanned:
+        raise Refused(
+            "not ready for a planned switchover: "
+            + "; ".join(problems)
+            + '; start the execution with {"unplanned": true} if the primary region is down'
+        )
+    return {
+        "writer": False,
+        "switching": False,
+        "globalStatus": g.get("Status"),
+        "clusterStatus": status,
+        "problems": problems,
+    }
+
+
+def promote(s, unplanned):
+    g = _global_cluster(s)
+    member = _member(g, s["cluster_arn"])
+    if member is not None and member.get("IsWriter"):
+        return {"operation": "none", "reason": "already the writer"}
+    if _switching_to(g) == s["cluster_arn"]:
+        return {"operation": "none", "reason": "a switch to it is in progress"}
+    rds = _rds(s)
+    try:
+        # Called in the target's region, which answers when the writer's
+        # does not; TargetDbClusterIdentifier is the member's ARN.
+        if unplanned:
+            rds.failover_global_cluster(
+                GlobalClusterIdentifier=s["global_cluster"],
+                TargetDbClusterIdentifier=s["cluster_arn"],
+                AllowDataLoss=True,
+            )
+            return {"operation": "failover"}
+        rds.switchover_global_cluster(
+            GlobalClusterIdentifier=s["global_cluster"],
+            TargetDbClusterIdentifier=s["cluster_arn"],
+        )
+        return {"operation": "switchover"}
+    except botocore.exceptions.ClientError as e:
+        # A retry after a lost response, or a concurrent execution, finds
+        # the switch it asked for begun or done: that is success.
+        g = _global_cluster(s)
+        member = _member(g, s["cluster_arn"])
+        if (member is not None and member.get("IsWriter")) or _switching_to(g) == s["cluster_arn"]:
+            return {"operation": "none", "reason": e.response["Error"].get("Code", "")}
+        raise
+
+
+def wait_writer(s, previous):
+    g = _global_cluster(s)
+    member = _member(g, s["cluster_arn"])
+    ready = (
+        member is not None
+        and bool(member.get("IsWriter"))
+        and not g.get("FailoverState")
+        and g.get("Status") == "available"
+    )
+    return {
+        "ready": ready,
+        "attempts": int((previous or {}).get("attempts", 0)) + 1,
+        "globalStatus": g.get("Status"),
+    }
+
+
+def _record_sets(route53, s):
+    """The two weighted record sets, primary's first, as Route 53 holds them."""
+    wanted = s["record_name"].rstrip(".").lower()
+    ids = [s["primary_set"], s["secondary_set"]]
+    found = [None, None]
+    kwargs = {
+        "HostedZoneId": s["zone_id"],
+        "StartRecordName": s["record_name"],
+        "StartRecordType": s["record_type"],
+    }
+    while True:
+        page = route53.list_resource_record_sets(**kwargs)
+        for r in page["ResourceRecordSets"]:
+            # Listed in order from the start name and type: the first other
+            # name or type ends the search.
+            if r["Name"].rstrip(".").lower() != wanted or r["Type"] != s["record_type"]:
+                return found
+            if r.get("SetIdentifier") in ids:
+                found[ids.index(r["SetIdentifier"])] = r
+        if not page.get("IsTruncated"):
+            return found
+        kwargs["StartRecordName"] = page["NextRecordName"]
+        kwargs["StartRecordType"] = page["NextRecordType"]
+        if page.get("NextRecordIdentifier"):
+            kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+
+
+WANTED_WEIGHTS = (0, 100)
+
+
+def shift_traffic(s):
+    route53 = _route53()
     changes = []
-    for record in sets:
-        if record["Name"].rstrip(".") != record_name.rstrip("."):
+    set_ids = (s["primary_set"], s["secondary_set"])
+    for r, weight, set_id in zip(_record_sets(route53, s), WANTED_WEIGHTS, set_ids):
+        if r is None:
+            raise Refused(
+                f"no record set {s['record_name']} {s['record_type']} with set "
+                f"identifier {set_id} in zone {s['zone_id']}"
+            )
+        if r.get("Weight") == weight:
             continue
-        identifier = record.get("SetIdentifier")
-        if identifier in wanted:
-            updated = dict(record)
-            updated["Weight"] = wanted[identifier]
-            changes.append({"Action": "UPSERT", "ResourceRecordSet": updated})
-    if len(changes) != 2:
-        raise RuntimeError(
-            f"weighted records {primary_set!r} and {secondary_set!r} of {record_name} not found"
-        )
+        updated = dict(r)
+        updated["Weight"] = weight
+        changes.append({"Action": "UPSERT", "ResourceRecordSet": updated})
+    if not changes:
+        return {"changeId": None}
     change = route53.change_resource_record_sets(
-        HostedZoneId=zone_id,
-        ChangeBatch={"Comment": "drctl failover to secondary", "Changes": changes},
+        HostedZoneId=s["zone_id"],
+        ChangeBatch={"Comment": "drctl: shift traffic between regions", "Changes": changes},
     )
-    return change["ChangeInfo"]["Id"]
+    return {"changeId": change["ChangeInfo"]["Id"]}
 
 
-def promote_secondary(rds, global_cluster_id, secondary_cluster_arn, unplanned):
-    if unplanned:
-        rds.failover_global_cluster(
-            GlobalClusterIdentifier=global_cluster_id,
-            TargetDbClusterIdentifier=secondary_cluster_arn,
-            AllowDataLoss=True,
-        )
-        return "failover"
-    rds.switchover_global_cluster(
-        GlobalClusterIdentifier=global_cluster_id,
-        TargetDbClusterIdentifier=secondary_cluster_arn,
-    )
-    return "switchover"
+def verify(s, state):
+    problems = []
+    g = _global_cluster(s)
+    member = _member(g, s["cluster_arn"])
+    if member is None or not member.get("IsWriter"):
+        problems.append(f"{s['cluster_arn']} is not the writer of {s['global_cluster']}")
+    weights = [r.get("Weight") if r else None for r in _record_sets(_route53(), s)]
+    if weights != list(WANTED_WEIGHTS):
+        problems.append(f"weights of {s['record_name']} are {weights}, not {list(WANTED_WEIGHTS)}")
+    if problems:
+        raise Refused("; ".join(problems))
+    change_id = ((state or {}).get("shift_traffic") or {}).get("changeId")
+    if change_id:
+        status = _route53().get_change(Id=change_id)["ChangeInfo"]["Status"]
+        if status != "INSYNC":
+            # Route 53 propagates a change to all its servers within
+            # minutes; the state machine asks again.
+            raise Transient(f"Route 53 change {change_id} is {status}")
+    return {"verified": True}
+
+
+# The steps the state machine may ask for, in the order it asks.
+STEPS = {
+    "check": lambda s, state, unplanned: check(s, unplanned),
+    "promote": lambda s, state, unplanned: promote(s, unplanned),
+    "wait_writer": lambda s, state, unplanned: wait_writer(s, state.get("wait_writer")),
+    "shift_traffic": lambda s, state, unplanned: shift_traffic(s),
+    "verify": lambda s, state, unplanned: verify(s, state),
+}
 
 
 def handler(event, context):
     event = event or {}
-    unplanned = event.get("unplanned") is True
-    change_id = shift_traffic(
-        boto3.client("route53"),
-        os.environ["HOSTED_ZONE_ID"],
-        os.environ["RECORD_NAME"],
-        os.environ["PRIMARY_SET_ID"],
-        os.environ["SECONDARY_SET_ID"],
+    step = event.get("step")
+    if step not in STEPS:
+        raise Refused(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    # The execution's state: its input (where `unplanned` is, at the top
+    # level) plus the results the earlier steps stored beside it.
+    state = event.get("input") or {}
+    unplanned = state.get("unplanned") is True
+    try:
+        result = STEPS[step](settings(), state, unplanned)
+    except botocore.exceptions.ClientError as e:
+        if e.response.get("Error", {}).get("Code") in TRANSIENT_CODES:
+            raise Transient(str(e)) from e
+        raise
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.ReadTimeoutError) as e:
+        raise Transient(str(e)) from e
+    result.update(
+        {
+            "step": step,
+            "unplanned": unplanned,
+            "environment": ENVIRONMENT_SUFFIX,
+            "invokedBy": DR_ROLE,
+        }
     )
-    operation = promote_secondary(
-        boto3.client("rds"),
-        os.environ["GLOBAL_CLUSTER_ID"],
-        os.environ["SECONDARY_CLUSTER_ARN"],
-        unplanned,
-    )
-    return {
-        "status": "FAILOVER_STARTED",
-        "environment": ENVIRONMENT_SUFFIX,
-        "invokedBy": DR_ROLE,
-        "route53ChangeId": change_id,
-        "databaseOperation": operation,
-        "unplanned": unplanned,
-    }
+    return result

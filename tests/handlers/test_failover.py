@@ -1,0 +1,347 @@
+"""The failover handler (crates/drctl-blueprint/lambda/failover/index.py),
+each step called as the state machine calls it, against the emulator: a
+global cluster with a writer in us-east-1 and a secondary in us-east-2, and
+the weighted records of `api.<domain>` in a hosted zone."""
+
+import itertools
+import unittest
+
+import boto3
+import botocore.awsrequest
+import emulator
+
+PRIMARY_REGION, SECONDARY_REGION = "us-east-1", "us-east-2"
+PRIMARY_SET, SECONDARY_SET = f"primary-{PRIMARY_REGION}", f"secondary-{SECONDARY_REGION}"
+# The order of the state machine's tasks (global.rs, failover_definition).
+STEPS = ["check", "promote", "wait_writer", "shift_traffic", "verify"]
+# Each test builds its own world, under names of its own, in the one
+# emulator of the process (a reset costs more than the test).
+WORLDS = itertools.count(1)
+
+
+class Calls:
+    """Every AWS call the handler's clients make: (operation, region,
+    parameters), in order. A hook on boto3's default session, which the
+    handler's `boto3.client(...)` uses."""
+
+    def __init__(self):
+        self.seen = []
+        self.fail = {}
+        boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events
+        events.register("before-parameter-build", self._record)
+        events.register("before-call", self._before_call)
+
+    def _record(self, model, params, context, **_):
+        self.seen.append((model.name, context["client_region"], dict(params)))
+
+    def _before_call(self, model, **_):
+        code = self.fail.get(model.name)
+        if code:
+            # An answer as AWS gives it when busy: boto3 raises ClientError.
+            response = botocore.awsrequest.AWSResponse(None, 400, {}, None)
+            return response, {"Error": {"Code": code, "Message": "Rate exceeded"}}
+        return None
+
+    def names(self):
+        return [name for name, _, _ in self.seen]
+
+
+class FailoverHandler(unittest.TestCase):
+    def setUp(self):
+        emulator.start()
+        n = next(WORLDS)
+        self.global_id = f"payment-global-hdl{n}"
+        self.primary_id = f"payment-hdl{n}-primary"
+        self.secondary_id = f"payment-hdl{n}-secondary"
+        self.record = f"api.hdl{n}.example.test"
+        self.world()
+        self.module = emulator.load_handler(
+            "failover",
+            {
+                "ENVIRONMENT_SUFFIX": "hdl",
+                "DR_ROLE": "secondary",
+                "SECONDARY_REGION": SECONDARY_REGION,
+                "GLOBAL_CLUSTER_ID": self.global_id,
+                "SECONDARY_CLUSTER_ID": self.secondary_id,
+                "SECONDARY_CLUSTER_ARN": self.secondary_arn,
+                "HOSTED_ZONE_ID": self.zone_id,
+                "RECORD_NAME": self.record,
+                "RECORD_TYPE": "A",
+                "PRIMARY_SET_ID": PRIMARY_SET,
+                "SECONDARY_SET_ID": SECONDARY_SET,
+            },
+        )
+        # Created after the world, so that only the handler's calls count.
+        self.calls = Calls()
+
+    def world(self):
+        primary = boto3.client("rds", region_name=PRIMARY_REGION)
+        secondary = boto3.client("rds", region_name=SECONDARY_REGION)
+        primary.create_global_cluster(
+            GlobalClusterIdentifier=self.global_id, Engine="aurora-postgresql", EngineVersion="14.9"
+        )
+        self.primary_arn = primary.create_db_cluster(
+            DBClusterIdentifier=self.primary_id,
+            Engine="aurora-postgresql",
+            EngineVersion="14.9",
+            MasterUsername="payments",
+            MasterUserPassword="not-a-secret-1",
+            GlobalClusterIdentifier=self.global_id,
+        )["DBCluster"]["DBClusterArn"]
+        self.secondary_arn = secondary.create_db_cluster(
+            DBClusterIdentifier=self.secondary_id,
+            Engine="aurora-postgresql",
+            EngineVersion="14.9",
+            GlobalClusterIdentifier=self.global_id,
+        )["DBCluster"]["DBClusterArn"]
+
+        route53 = boto3.client("route53")
+        self.zone_id = route53.create_hosted_zone(
+            Name=self.record.removeprefix("api."), CallerReference=self.record
+        )["HostedZone"]["Id"].split("/")[-1]
+        self.health_check = route53.create_health_check(
+            CallerReference=self.record,
+            HealthCheckConfig={
+                "Type": "HTTPS",
+                "FullyQualifiedDomainName": "p.execute-api.us-east-1.amazonaws.com",
+                "Port": 443,
+                "ResourcePath": "/prod/health",
+            },
+        )["HealthCheck"]["Id"]
+
+        def record(set_id, weight, host, zone, health=None):
+            r = {
+                "Name": self.record,
+                "Type": "A",
+                "SetIdentifier": set_id,
+                "Weight": weight,
+                "AliasTarget": {
+                    "HostedZoneId": zone,
+                    "DNSName": host,
+                    "EvaluateTargetHealth": True,
+                },
+            }
+            if health:
+                r["HealthCheckId"] = health
+            return {"Action": "CREATE", "ResourceRecordSet": r}
+
+        route53.change_resource_record_sets(
+            HostedZoneId=self.zone_id,
+            ChangeBatch={
+                "Changes": [
+                    record(
+                        PRIMARY_SET,
+                        100,
+                        "p.execute-api.us-east-1.amazonaws.com",
+                        "Z1UJRXOUMOOFQ8",
+                        self.health_check,
+                    ),
+                    record(
+                        SECONDARY_SET,
+                        0,
+                        "s.execute-api.us-east-2.amazonaws.com",
+                        "ZOJJZC49E0EPZ",
+                    ),
+                ]
+            },
+        )
+
+    # What the state machine does: each task's result stored at
+    # `$.<step>` of the execution's state, which the next task receives.
+    def run_steps(self, state, steps=STEPS):
+        for step in steps:
+            state[step] = self.module.handler({"step": step, "input": dict(state)}, None)
+        return state
+
+    def writer(self):
+        g = boto3.client("rds", region_name=SECONDARY_REGION).describe_global_clusters(
+            GlobalClusterIdentifier=self.global_id
+        )["GlobalClusters"][0]
+        return next(m["DBClusterArn"] for m in g["GlobalClusterMembers"] if m["IsWriter"])
+
+    def record_sets(self):
+        sets = boto3.client("route53").list_resource_record_sets(HostedZoneId=self.zone_id)
+        return {r["SetIdentifier"]: r for r in sets["ResourceRecordSets"] if "SetIdentifier" in r}
+
+    def global_backend(self):
+        from moto.rds import models
+
+        return models.rds_backends[emulator.ACCOUNT][PRIMARY_REGION].global_clusters[self.global_id]
+
+    def test_a_planned_failover_promotes_then_shifts_the_traffic(self):
+        state = self.run_steps({"comment": "a drill"})
+        self.assertEqual(self.writer(), self.secondary_arn)
+        self.assertEqual(state["promote"]["operation"], "switchover")
+        self.assertFalse(state["promote"]["unplanned"])
+        self.assertTrue(state["wait_writer"]["ready"])
+        self.assertEqual(state["wait_writer"]["attempts"], 1)
+        self.assertTrue(state["verify"]["verified"])
+        sets = self.record_sets()
+        self.assertEqual((sets[PRIMARY_SET]["Weight"], sets[SECONDARY_SET]["Weight"]), (0, 100))
+        # Only the weight changed: the alias and the health check stay.
+        self.assertEqual(sets[PRIMARY_SET]["HealthCheckId"], self.health_check)
+        self.assertEqual(
+            sets[SECONDARY_SET]["AliasTarget"]["DNSName"].rstrip("."),
+            "s.execute-api.us-east-2.amazonaws.com",
+        )
+        # The order of `drctl failover`: the writer moves before the traffic.
+        names = self.calls.names()
+        self.assertLess(
+            names.index("SwitchoverGlobalCluster"), names.index("ChangeResourceRecordSets")
+        )
+        self.assertNotIn("FailoverGlobalCluster", names)
+        # Nothing asked of the primary's region: RDS is asked in the
+        # secondary's (Route 53 is global, signed for us-east-1).
+        for name, region, _ in self.calls.seen:
+            if name != "ChangeResourceRecordSets" and not name.startswith(("List", "GetChange")):
+                self.assertEqual(region, SECONDARY_REGION, name)
+
+    def test_unplanned_is_read_from_the_top_level_of_the_input(self):
+        # An unhealthy secondary refuses a planned switchover...
+        from moto.rds import models
+
+        cluster = models.rds_backends[emulator.ACCOUNT][SECONDARY_REGION].clusters[
+            self.secondary_id
+        ]
+        cluster.status = "inaccessible-encryption-credentials-recoverable"
+        with self.assertRaises(self.module.Refused) as refused:
+            self.module.handler({"step": "check", "input": {}}, None)
+        self.assertIn("is inaccessible-encryption-credentials-recoverable", str(refused.exception))
+        # ... `unplanned` anywhere but the top level of the input is not read ...
+        with self.assertRaises(self.module.Refused):
+            nested = {"input": {"unplanned": True}}
+            self.module.handler({"step": "check", "unplanned": True, "input": nested}, None)
+        # ... at the top level, the check passes and promote fails over,
+        # allowing data loss.
+        state = self.run_steps({"unplanned": True}, ["check", "promote"])
+        self.assertTrue(state["check"]["unplanned"])
+        self.assertEqual(state["promote"]["operation"], "failover")
+        name, region, params = self.calls.seen[-1]
+        self.assertEqual(name, "FailoverGlobalCluster")
+        self.assertEqual(region, SECONDARY_REGION)
+        self.assertEqual(
+            params,
+            {
+                "GlobalClusterIdentifier": self.global_id,
+                "TargetDbClusterIdentifier": self.secondary_arn,
+                "AllowDataLoss": True,
+            },
+        )
+        self.assertEqual(self.writer(), self.secondary_arn)
+
+    def test_every_step_is_idempotent(self):
+        first = self.run_steps({})
+        before = len(self.calls.seen)
+        second = self.run_steps({})
+        # Nothing changed the second time: no switch, no record change.
+        changes = {"SwitchoverGlobalCluster", "FailoverGlobalCluster", "ChangeResourceRecordSets"}
+        self.assertFalse(changes & set(self.calls.names()[before:]))
+        self.assertEqual(second["check"]["writer"], True)
+        self.assertEqual(second["promote"]["operation"], "none")
+        self.assertIsNone(second["shift_traffic"]["changeId"])
+        self.assertIsNotNone(first["shift_traffic"]["changeId"])
+        self.assertTrue(second["verify"]["verified"])
+
+    def test_promote_while_a_switch_to_the_secondary_is_in_progress_is_success(self):
+        g = self.global_backend()
+        g.status = "switching-over"
+        g.failover_state = {
+            "Status": "switching-over",
+            "FromDbClusterArn": self.primary_arn,
+            "ToDbClusterArn": self.secondary_arn,
+            "IsDataLossAllowed": False,
+        }
+        state = self.run_steps({}, ["check", "promote", "wait_writer"])
+        self.assertTrue(state["check"]["switching"])
+        self.assertEqual(state["promote"]["operation"], "none")
+        self.assertNotIn("SwitchoverGlobalCluster", self.calls.names())
+        # The state machine waits and asks again, counting.
+        self.assertFalse(state["wait_writer"]["ready"])
+        again = self.module.handler({"step": "wait_writer", "input": state}, None)
+        self.assertEqual(again["attempts"], 2)
+        # AWS finishes: the next ask is ready.
+        del g.failover_state
+        g.status = "available"
+        for m in g.members:
+            m.is_writer = m.db_cluster_arn == self.secondary_arn
+        state["wait_writer"] = again
+        done = self.module.handler({"step": "wait_writer", "input": state}, None)
+        self.assertEqual((done["ready"], done["attempts"]), (True, 3))
+
+    def test_a_switch_found_begun_after_the_call_failed_is_success(self):
+        # Another execution's switch got there first: AWS refuses this one
+        # (the global cluster is no longer available), and the switch it
+        # refused for is the one wanted.
+        module = self.module
+        original = module._switching_to
+        calls = []
+
+        def switching_to(g):
+            calls.append(g)
+            if len(calls) == 1:
+                return None
+            return self.secondary_arn
+
+        module._switching_to = switching_to
+        self.global_backend().status = "switching-over"
+        try:
+            result = module.handler({"step": "promote", "input": {}}, None)
+        finally:
+            module._switching_to = original
+        self.assertEqual(result["operation"], "none")
+        self.assertEqual(result["reason"], "InvalidGlobalClusterStateFault")
+
+    def test_a_busy_aws_raises_transient_for_the_retry(self):
+        self.calls.fail["DescribeGlobalClusters"] = "Throttling"
+        with self.assertRaises(self.module.Transient) as raised:
+            self.module.handler({"step": "check", "input": {}}, None)
+        # Lambda reports the exception's class name as the error the
+        # state machine's Retry matches.
+        self.assertEqual(type(raised.exception).__name__, "Transient")
+
+    def test_an_unreachable_endpoint_raises_transient(self):
+        import os
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+        saved = os.environ["AWS_ENDPOINT_URL"]
+        os.environ.update({"AWS_ENDPOINT_URL": closed, "AWS_MAX_ATTEMPTS": "1"})
+        try:
+            with self.assertRaises(self.module.Transient):
+                self.module.handler({"step": "wait_writer", "input": {}}, None)
+        finally:
+            os.environ["AWS_ENDPOINT_URL"] = saved
+            del os.environ["AWS_MAX_ATTEMPTS"]
+
+    def test_refusals_are_not_transient(self):
+        # Not a member: nothing to promote; the Catch ends the execution.
+        boto3.client("rds", region_name=SECONDARY_REGION).remove_from_global_cluster(
+            GlobalClusterIdentifier=self.global_id, DbClusterIdentifier=self.secondary_arn
+        )
+        for step in ["check", "verify"]:
+            with self.assertRaises(self.module.Refused, msg=step) as refused:
+                self.module.handler({"step": step, "input": {"unplanned": True}}, None)
+            self.assertNotIsInstance(refused.exception, self.module.Transient)
+        self.assertIn("is not a member", str(self.module_error("check")))
+        with self.assertRaises(self.module.Refused):
+            self.module.handler({"step": "detect", "input": {}}, None)
+
+    def test_verify_refuses_traffic_that_has_not_moved(self):
+        self.run_steps({}, ["check", "promote", "wait_writer"])
+        with self.assertRaises(self.module.Refused) as refused:
+            self.module.handler({"step": "verify", "input": {}}, None)
+        self.assertIn("[100, 0], not [0, 100]", str(refused.exception))
+
+    def module_error(self, step):
+        try:
+            self.module.handler({"step": step, "input": {}}, None)
+        except Exception as e:  # noqa: BLE001 - the error is the result
+            return e
+        return None
+
+
+if __name__ == "__main__":
+    unittest.main()
