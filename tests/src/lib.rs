@@ -726,31 +726,51 @@ pub async fn leftovers(aws: &AwsContext, env: &str) -> Vec<String> {
         .collect()
 }
 
-/// After a destroy: the resources of a state file (taken before it) that
-/// their kind's `find` still finds, one line each. Derived from the
-/// providers, so every kind is covered.
-pub async fn still_found(aws: &AwsContext, env: &str, state: &serde_json::Value) -> Vec<String> {
+/// What each resource of a state file's kind `find` says now: `(address,
+/// id in state, the lookup's answer)`.
+async fn look_up_state(
+    aws: &AwsContext,
+    env: &str,
+    state: &serde_json::Value,
+) -> Vec<(String, String, Result<Option<String>, String>)> {
     let providers = drctl_aws::providers(aws);
-    let mut left = Vec::new();
+    let mut answers = Vec::new();
     for (address, r) in state["resources"]
         .as_object()
         .into_iter()
         .flat_map(|m| m.iter())
     {
         let kind = r["kind"].as_str().unwrap_or_default();
-        let Some(provider) = providers.get(kind) else {
-            left.push(format!("{address}: no provider for kind {kind}"));
-            continue;
+        let id = r["id"].as_str().unwrap_or_default().to_owned();
+        let answer = match providers.get(kind) {
+            None => Err(format!("no provider for kind {kind}")),
+            Some(provider) => {
+                let ctx = drctl_core::OpContext {
+                    env: env.to_owned(),
+                    address: address.parse().unwrap(),
+                    region: r["region"].as_str().unwrap_or_default().to_owned(),
+                    token: None,
+                };
+                let inputs: drctl_core::Attributes =
+                    serde_json::from_value(r["inputs"].clone()).unwrap_or_default();
+                provider
+                    .find(&ctx, &inputs)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
         };
-        let ctx = drctl_core::OpContext {
-            env: env.to_owned(),
-            address: address.parse().unwrap(),
-            region: r["region"].as_str().unwrap_or_default().to_owned(),
-            token: None,
-        };
-        let inputs: drctl_core::Attributes =
-            serde_json::from_value(r["inputs"].clone()).unwrap_or_default();
-        match provider.find(&ctx, &inputs).await {
+        answers.push((address.clone(), id, answer));
+    }
+    answers
+}
+
+/// After a destroy: the resources of a state file (taken before it) that
+/// their kind's `find` still finds, one line each. Derived from the
+/// providers, so every kind is covered.
+pub async fn still_found(aws: &AwsContext, env: &str, state: &serde_json::Value) -> Vec<String> {
+    let mut left = Vec::new();
+    for (address, _, answer) in look_up_state(aws, env, state).await {
+        match answer {
             Ok(None) => {}
             Ok(Some(id)) => left.push(format!("{address}: {id} still exists")),
             Err(e) => left.push(format!("{address}: {e}")),
@@ -774,30 +794,19 @@ pub async fn orphans_and_duplicates(
     env: &str,
     state: &serde_json::Value,
 ) -> Vec<String> {
-    let providers = drctl_aws::providers(aws);
     let mut problems = Vec::new();
     let mut recorded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (address, r) in state["resources"]
+    for r in state["resources"]
         .as_object()
         .into_iter()
-        .flat_map(|m| m.iter())
+        .flat_map(|m| m.values())
     {
         let kind = r["kind"].as_str().unwrap_or_default().to_owned();
         let id = r["id"].as_str().unwrap_or_default().to_owned();
-        recorded.entry(kind.clone()).or_default().insert(id.clone());
-        let Some(provider) = providers.get(&kind) else {
-            problems.push(format!("{address}: no provider for kind {kind}"));
-            continue;
-        };
-        let ctx = drctl_core::OpContext {
-            env: env.to_owned(),
-            address: address.parse().unwrap(),
-            region: r["region"].as_str().unwrap_or_default().to_owned(),
-            token: None,
-        };
-        let inputs: drctl_core::Attributes =
-            serde_json::from_value(r["inputs"].clone()).unwrap_or_default();
-        match provider.find(&ctx, &inputs).await {
+        recorded.entry(kind).or_default().insert(id);
+    }
+    for (address, id, answer) in look_up_state(aws, env, state).await {
+        match answer {
             Ok(Some(found)) if found == id => {}
             Ok(Some(found)) => {
                 problems.push(format!("{address}: state has {id}, a lookup finds {found}"))

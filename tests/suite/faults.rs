@@ -267,9 +267,10 @@ fn sweep_lane(ws: &Workspace, apply_points: &[usize], destroy_points: &[usize]) 
     crashed
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
-    let seed: u64 = std::env::var("DRCTL_FAULT_SEED")
+/// The fault sequence's seed: `DRCTL_FAULT_SEED` to replay one, else the
+/// clock.
+fn fault_seed() -> u64 {
+    std::env::var("DRCTL_FAULT_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| {
@@ -277,7 +278,12 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_nanos() as u64
-        });
+        })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
+    let seed = fault_seed();
     println!("fault injection: 20 % of calls, seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
     let proxy = FaultProxy::start(
         &emulator_for("faults-20").endpoint,
@@ -328,15 +334,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
 /// token sends the same one again), and destroy must leave nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fifth_of_create_responses_lost_after_the_fact_apply_converges_without_duplicates() {
-    let seed: u64 = std::env::var("DRCTL_FAULT_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = fault_seed();
     println!("lost create responses: 20 %, seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
     let proxy = FaultProxy::start(
         &emulator_for("lost-creates").endpoint,

@@ -358,6 +358,26 @@ where
     }
 }
 
+/// A resource an unanswered create made, found again (`Created::Found`):
+/// its id and the outputs a read gives now.
+pub async fn adopt(
+    provider: &(dyn drctl_core::Provider + Sync),
+    ctx: &OpContext,
+    id: String,
+    inputs: &Attributes,
+) -> Result<drctl_core::Applied, ProviderError> {
+    let observed = provider.read(ctx, &id, inputs).await?.ok_or_else(|| {
+        ProviderError::new(
+            format!("read {}", ctx.address),
+            format!("{id}, found after its create's answer was lost, is gone"),
+        )
+    })?;
+    Ok(drctl_core::Applied {
+        id,
+        outputs: observed.outputs,
+    })
+}
+
 /// The one id a lookup matched: `None` for none, an error naming every id
 /// for several (a duplicate, which drctl reports and never picks from).
 pub fn the_one(

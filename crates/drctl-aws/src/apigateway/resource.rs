@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::NOT_FOUND;
 use crate::clients::Clients;
-use crate::support::{Created, attrs, create_once, found, req_str, tolerate};
+use crate::support::{Created, adopt, attrs, create_once, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.resource",
@@ -56,15 +56,7 @@ impl Provider for Resource {
                     id,
                 })
             }
-            Created::Found(id) => {
-                let observed = self.read(ctx, &id, inputs).await?.ok_or_else(|| {
-                    ProviderError::new("apigateway:GetResource", format!("{id} vanished"))
-                })?;
-                Ok(Applied {
-                    id,
-                    outputs: observed.outputs,
-                })
-            }
+            Created::Found(id) => adopt(self, ctx, id, inputs).await,
         }
     }
 

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::{NOT_FOUND, replace, sync_tags};
 use crate::clients::Clients;
 use crate::support::{
-    Created, TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, found, observed_tags,
-    opt_str, req_str, retry_while, the_one, tolerate,
+    Created, TAG_ADDRESS, TAG_ENV, adopt, all_tags, api_error, attrs, create_once, found,
+    observed_tags, opt_str, req_str, retry_while, the_one, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -96,15 +96,7 @@ impl Provider for RestApi {
                     .await?;
                 Ok(Applied { id, outputs })
             }
-            Created::Found(id) => {
-                let observed = self.read(ctx, &id, inputs).await?.ok_or_else(|| {
-                    ProviderError::new("apigateway:GetRestApi", format!("{id} vanished"))
-                })?;
-                Ok(Applied {
-                    id,
-                    outputs: observed.outputs,
-                })
-            }
+            Created::Found(id) => adopt(self, ctx, id, inputs).await,
         }
     }
 

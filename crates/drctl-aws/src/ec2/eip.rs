@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{Created, api_error, attrs, create_once, found, the_one, tolerate};
+use crate::support::{Created, adopt, api_error, attrs, create_once, found, the_one, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.eip",
@@ -65,15 +65,7 @@ impl Provider for Eip {
                     id,
                 })
             }
-            Created::Found(id) => {
-                let observed = self.read(ctx, &id, inputs).await?.ok_or_else(|| {
-                    ProviderError::new("ec2:DescribeAddresses", format!("{id} vanished"))
-                })?;
-                Ok(Applied {
-                    outputs: observed.outputs,
-                    id,
-                })
-            }
+            Created::Found(id) => adopt(self, ctx, id, inputs).await,
         }
     }
 
