@@ -72,7 +72,9 @@ impl Provider for DomainName {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let name = req_str(ctx, inputs, "domain_name")?;
         // CreateDomainName takes no idempotency token; a resend of one
-        // that happened finds the name taken (ConflictException).
+        // that happened finds the name taken: BadRequestException "The
+        // domain name you provided already exists." (its API reference
+        // lists ConflictException too).
         let request = self
             .0
             .apigateway_once(&ctx.region)
@@ -92,7 +94,7 @@ impl Provider for DomainName {
             .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()));
         create_once(
             "apigateway:CreateDomainName",
-            &["ConflictException"],
+            &["BadRequestException", "ConflictException"],
             || request.clone().send(),
             || self.find(ctx, inputs),
         )
