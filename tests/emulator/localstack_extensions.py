@@ -111,6 +111,20 @@ def patch_apigateway() -> None:
     ApigatewayProvider.tag_resource = tag_rest_api
     ApigatewayProvider.untag_resource = untag_rest_api
 
+    # CreateDomainName's tags are the domain name's: GetDomainName returns
+    # them (API Gateway API Reference, CreateDomainName `tags`, DomainName
+    # `tags`). LocalStack 4.4.0 drops them.
+    create_domain_name = ApigatewayProvider.create_domain_name
+
+    @functools.wraps(create_domain_name)
+    def create_domain_name_with_tags(self, context, domain_name, *args, **kwargs):
+        domain = create_domain_name(self, context, domain_name, *args, **kwargs)
+        if kwargs.get("tags"):
+            domain["tags"] = dict(kwargs["tags"])
+        return domain
+
+    ApigatewayProvider.create_domain_name = create_domain_name_with_tags
+
 
 def patch_sns() -> None:
     from localstack.aws.api.sns import ConfirmSubscriptionResponse, InvalidParameterException

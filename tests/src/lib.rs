@@ -519,6 +519,54 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
             "ssm.parameter",
             ids(params.parameters().iter().map(|p| p.name()).collect()),
         );
+        // Certificates and custom domain names carry the env's tag.
+        let acm = aws.acm(region);
+        let certs = acm
+            .list_certificates()
+            .certificate_statuses(aws_sdk_acm::types::CertificateStatus::PendingValidation)
+            .certificate_statuses(aws_sdk_acm::types::CertificateStatus::Issued)
+            .send()
+            .await
+            .unwrap();
+        let mut cert_arns = Vec::new();
+        for arn in certs
+            .certificate_summary_list()
+            .iter()
+            .filter_map(|c| c.certificate_arn())
+        {
+            let tags = acm
+                .list_tags_for_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == "drctl:env" && t.value() == Some(env))
+            {
+                cert_arns.push(arn.to_owned());
+            }
+        }
+        add("acm.certificate", cert_arns);
+        let domains = aws
+            .apigateway(region)
+            .get_domain_names()
+            .send()
+            .await
+            .unwrap();
+        add(
+            "apigateway.domain_name",
+            domains
+                .items()
+                .iter()
+                .filter(|d| {
+                    d.tags()
+                        .is_some_and(|t| t.get("drctl:env").map(String::as_str) == Some(env))
+                })
+                .filter_map(|d| d.domain_name().map(str::to_owned))
+                .collect(),
+        );
         // Services the emulator does not serve hold nothing to list.
         let serves = |service: &str| EmulatorKind::from_env().serves(service);
         if serves("rds") {

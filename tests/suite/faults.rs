@@ -78,7 +78,7 @@ async fn assert_converged(ws: &Workspace, aws: &drctl_aws::AwsContext, context: 
     let state = state(ws);
     assert_eq!(
         state["resources"].as_object().unwrap().len(),
-        142,
+        151,
         "{context}"
     );
     let problems = orphans_and_duplicates(aws, &ws.env, &state).await;
@@ -425,7 +425,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
         "the first apply is undisturbed"
     );
     assert!(!lock.exists());
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 142);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 151);
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();

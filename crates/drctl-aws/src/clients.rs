@@ -168,6 +168,7 @@ macro_rules! regional_clients {
 }
 
 regional_clients! {
+    acm, acm_once => aws_sdk_acm,
     ec2, ec2_once => aws_sdk_ec2,
     ssm, ssm_once => aws_sdk_ssm,
     rds, rds_once => aws_sdk_rds,

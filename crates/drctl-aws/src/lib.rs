@@ -4,6 +4,7 @@
 //! Adding a kind: write its file under the service's folder, and add it to
 //! the service's `KINDS` list and `register` function in its `mod.rs`.
 
+mod acm;
 mod apigateway;
 pub mod backend;
 mod clients;
@@ -45,6 +46,7 @@ const SERVICES: &[(&[&KindSchema], Register)] = &[
     (secretsmanager::KINDS, secretsmanager::register),
     (rds::KINDS, rds::register),
     (dynamodb::KINDS, dynamodb::register),
+    (acm::KINDS, acm::register),
     (apigateway::KINDS, apigateway::register),
     (route53::KINDS, route53::register),
     (sns::KINDS, sns::register),

@@ -347,15 +347,6 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                         ),
                     ));
                 }
-                if !crate::SUPPORTED_REGIONS.contains(&region) {
-                    return Err(ctx.err(
-                        &key,
-                        format!(
-                            "the blueprint does not support region `{region}` yet (its Route 53 alias needs API Gateway's hosted-zone id there); supported: {}",
-                            crate::SUPPORTED_REGIONS.join(", ")
-                        ),
-                    ));
-                }
                 if k == "primary_region" {
                     s.primary_region = region.to_owned();
                 } else {
@@ -584,6 +575,14 @@ mod tests {
     }
 
     #[test]
+    fn any_known_region_is_supported() {
+        // The records alias the custom domains' reported hosted zone ids:
+        // no per-region table limits the regions any more.
+        let c = parse("[env.dev]\nprimary_region = \"ap-south-2\"\n").unwrap();
+        assert_eq!(c.env("dev").unwrap().primary_region, "ap-south-2");
+    }
+
+    #[test]
     fn full_settings_parse() {
         let c = parse(
             r#"[env.staging]
@@ -631,10 +630,6 @@ databases_and_functions = false
                 "`env.dev.primary_region`: unknown AWS region `us-east-9`",
             ),
             ("[env.dev]\nsecondary_region = \"us-east-1\"", "must differ"),
-            (
-                "[env.dev]\nprimary_region = \"ap-south-2\"",
-                "does not support region `ap-south-2` yet",
-            ),
             (
                 "[env.dev]\nprimary_cidr = 10",
                 "expected a string like \"10.0.0.0/16\", found integer",

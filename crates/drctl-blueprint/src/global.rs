@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::compute::{Compute, STAGE};
 use crate::data::Data;
 use crate::values::{concat, map, policy, r as reference, set, trust};
-use crate::{Blueprint, ENGINE, Role, api_gateway_zone_id, lambda_code};
+use crate::{Blueprint, ENGINE, Role, lambda_code};
 
 pub(crate) const SCOPE: &str = "global";
 
@@ -122,6 +122,8 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("comment", format!("Payment DR {env}"))
             .input("tags", tags(&bp.settings.domain)),
     );
+    let record_name = format!("api.{}", bp.settings.domain);
+    let domains = custom_domains(bp, regions, &zone, &record_name, &mut add);
     let health = add(
         ResourceSpec::new(address("route53.health_check", "primary-api"), home)
             .input("fqdn", primary.compute.api.output("regional_domain_name"))
@@ -132,11 +134,13 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("failure_threshold", 3)
             .input("tags", tags(&format!("payment-{env}-primary-api"))),
     );
-    let record_name = format!("api.{}", bp.settings.domain);
     // The active role's region takes all the traffic; a failover records
     // the other role as active, so a later apply keeps the weights it set.
     let weight = |role: Role| if role == bp.active { 100 } else { 0 };
-    for (role, regional) in [(Role::Primary, primary), (Role::Secondary, secondary)] {
+    for ((role, regional), domain) in [(Role::Primary, primary), (Role::Secondary, secondary)]
+        .into_iter()
+        .zip(&domains)
+    {
         let (weight, role) = (weight(role), role.as_str());
         let mut spec = ResourceSpec::new(address("route53.record", &format!("api-{role}")), home)
             .input("zone_id", zone.output("zone_id"))
@@ -149,13 +153,11 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                 map([
                     (
                         "dns_name",
-                        reference(regional.compute.api.output("regional_domain_name")),
+                        reference(domain.name.output("regional_domain_name")),
                     ),
                     (
                         "hosted_zone_id",
-                        api_gateway_zone_id(regional.region)
-                            .expect("validated with the config")
-                            .into(),
+                        reference(domain.name.output("regional_hosted_zone_id")),
                     ),
                     ("evaluate_target_health", true.into()),
                 ]),
@@ -163,7 +165,8 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
         if role == "primary" {
             spec = spec.input("health_check_id", health.output("health_check_id"));
         }
-        add(spec);
+        // Callers reach the stage only once the domain maps to it.
+        add(spec.after(&domain.mapping));
     }
 
     // Failover automation, in the secondary region: the region that
@@ -446,6 +449,94 @@ pub(crate) fn failover_definition(env: &str, function_arn: Value) -> Value {
         ),
         ("States", states),
     ])
+}
+
+/// One region's custom domain for `api.<domain>`: the domain name and its
+/// base path mapping.
+pub(crate) struct CustomDomain {
+    pub name: Address,
+    pub mapping: Address,
+}
+
+/// Per region, an ACM certificate for `record_name`, validated through the
+/// hosted zone, and an API Gateway regional custom domain serving the
+/// region's stage under that name (primary first).
+///
+/// ACM asks for the same validation CNAME for a domain name in every
+/// region of an account, so one record, from the primary's certificate,
+/// validates both; two records UPSERTing one record set would undo each
+/// other's deletes. Each region's validation wait checks that its
+/// certificate asks for that record, and fails naming it if not.
+fn custom_domains(
+    bp: &Blueprint,
+    regions: &[Regional; 2],
+    zone: &Address,
+    record_name: &str,
+    add: &mut impl FnMut(ResourceSpec) -> Address,
+) -> [CustomDomain; 2] {
+    let env = bp.env;
+    let in_role = |role: Role, kind: &str, name: &str| {
+        Address::new(role.as_str(), kind, name).expect("blueprint addresses are valid")
+    };
+    let role_tags = |role: Role, name: &str| json!({"Name": name, "DR-Role": role.as_str()});
+    let certificates = [Role::Primary, Role::Secondary].map(|role| {
+        let regional = &regions[role as usize];
+        add(
+            ResourceSpec::new(in_role(role, "acm.certificate", "api"), regional.region)
+                .input("domain_name", record_name)
+                .input(
+                    "tags",
+                    role_tags(role, &format!("payment-{env}-{}-api", role.as_str())),
+                ),
+        )
+    });
+    let validation_record = add(ResourceSpec::new(
+        address("route53.record", "api-certificate-validation"),
+        regions[0].region,
+    )
+    .input("zone_id", zone.output("zone_id"))
+    .input("name", certificates[0].output("validation_record_name"))
+    .input("type", certificates[0].output("validation_record_type"))
+    .input("ttl", 300)
+    .input(
+        "records",
+        Value::List(vec![reference(
+            certificates[0].output("validation_record_value"),
+        )]),
+    ));
+    [Role::Primary, Role::Secondary].map(|role| {
+        let regional = &regions[role as usize];
+        let certificate = &certificates[role as usize];
+        let validation = add(ResourceSpec::new(
+            in_role(role, "acm.certificate_validation", "api"),
+            regional.region,
+        )
+        .input("certificate_arn", certificate.output("arn"))
+        .input(
+            "validation_record_fqdns",
+            Value::List(vec![reference(validation_record.output("fqdn"))]),
+        ));
+        let name = add(ResourceSpec::new(
+            in_role(role, "apigateway.domain_name", "api"),
+            regional.region,
+        )
+        .input("domain_name", record_name)
+        .input("certificate_arn", validation.output("certificate_arn"))
+        .input("security_policy", "TLS_1_2")
+        .input(
+            "tags",
+            role_tags(role, &format!("payment-{env}-{}-api", role.as_str())),
+        ));
+        let mapping = add(ResourceSpec::new(
+            in_role(role, "apigateway.base_path_mapping", "api"),
+            regional.region,
+        )
+        .input("domain_name", name.output("domain_name"))
+        .input("base_path", "(none)")
+        .input("rest_api_id", regional.compute.api.output("id"))
+        .input("stage", regional.compute.stage.output("stage_name")));
+        CustomDomain { name, mapping }
+    })
 }
 
 #[cfg(test)]

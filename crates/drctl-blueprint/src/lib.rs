@@ -23,29 +23,6 @@ pub const PLACEHOLDER_ACCOUNT: &str = "000000000000";
 
 pub(crate) const ENGINE: &str = "aurora-postgresql";
 
-/// The Route 53 hosted zone of API Gateway's regional endpoints, which an
-/// alias record to `<api>.execute-api.<region>.amazonaws.com` names (AWS
-/// General Reference, "Amazon API Gateway endpoints and quotas").
-pub fn api_gateway_zone_id(region: &str) -> Option<&'static str> {
-    Some(match region {
-        "us-east-1" => "Z1UJRXOUMOOFQ8",
-        "us-east-2" => "ZOJJZC49E0EPZ",
-        "us-west-2" => "Z2OJLYMUO9EFXC",
-        "eu-west-1" => "ZLY8HYME6SFDD",
-        "eu-central-1" => "Z1U9ULNL0V5AJ3",
-        _ => return None,
-    })
-}
-
-/// Regions the blueprint can be expanded into.
-pub const SUPPORTED_REGIONS: &[&str] = &[
-    "us-east-1",
-    "us-east-2",
-    "us-west-2",
-    "eu-west-1",
-    "eu-central-1",
-];
-
 /// The two regional halves of the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -171,13 +148,14 @@ mod tests {
         let specs = dev(&settings, Role::Primary);
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
         // Per region: 31 network, 7 / 5 data (the primary holds the
-        // master password's secret), 18 compute and API, 10 observability;
-        // 12 global.
+        // master password's secret), 18 compute and API, 10 observability,
+        // 4 custom domain (certificate, validation wait, domain name, base
+        // path mapping); 13 global (one validation record for both).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (66, 64, 12)
+            (70, 68, 13)
         );
-        assert_eq!(specs.len(), 142);
+        assert_eq!(specs.len(), 151);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -319,14 +297,15 @@ mod tests {
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
         // Per region: 29 network (no security groups), 2 data (bucket,
         // topic), 11 API (REST API, 4 resources, 4 methods, deployment,
-        // stage), 4 observability (API alarm, dashboard, 2 parameters); 6
-        // global (S3 replication role and rule, zone, health check, two
-        // records).
+        // stage), 4 observability (API alarm, dashboard, 2 parameters), 4
+        // custom domain; 7 global (S3 replication role and rule, zone,
+        // health check, two weighted records, the certificates' validation
+        // record).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (46, 46, 6)
+            (50, 50, 7)
         );
-        assert_eq!(specs.len(), 98);
+        assert_eq!(specs.len(), 107);
         let left_out = ["rds.", "dynamodb.", "lambda.", "sfn.", "ec2.security_group"];
         for spec in &specs {
             let kind = spec.address.kind();

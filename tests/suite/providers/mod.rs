@@ -3,6 +3,7 @@
 //!
 //! `Kit` holds the shared helpers; each service has its own submodule.
 
+mod acm;
 mod apigateway;
 mod cloudwatch;
 mod dynamodb;

@@ -1,6 +1,8 @@
 //! API Gateway (REST) kinds.
 
+pub mod base_path_mapping;
 pub mod deployment;
+pub mod domain_name;
 pub mod method;
 pub mod resource;
 pub mod rest_api;
@@ -23,6 +25,8 @@ pub(crate) static KINDS: &[&KindSchema] = &[
     &method::SCHEMA,
     &deployment::SCHEMA,
     &stage::SCHEMA,
+    &domain_name::SCHEMA,
+    &base_path_mapping::SCHEMA,
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
@@ -31,10 +35,12 @@ pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
     providers.register(Arc::new(method::Method(c.clone())));
     providers.register(Arc::new(deployment::Deployment(c.clone())));
     providers.register(Arc::new(stage::Stage(c.clone())));
+    providers.register(Arc::new(domain_name::DomainName(c.clone())));
+    providers.register(Arc::new(base_path_mapping::BasePathMapping(c.clone())));
 }
 
 /// API Gateway reports every missing entity (API, resource, method, stage,
-/// deployment) with this one code.
+/// deployment, domain name, base path mapping) with this one code.
 pub(crate) const NOT_FOUND: &[&str] = &["NotFoundException"];
 
 /// A `replace` patch operation, the form of every in-place update here.

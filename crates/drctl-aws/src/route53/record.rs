@@ -1,12 +1,14 @@
-//! `route53.record`: one weighted alias record set. Its id is
-//! `<zone_id>_<name>_<type>_<set_identifier>`; reads use the inputs.
+//! `route53.record`: one record set: a weighted alias (with a
+//! `set_identifier`, a `weight` and an `alias`) or a simple record (with a
+//! `ttl` and `records`, e.g. a certificate's DNS validation CNAME). Its id
+//! is `<zone_id>_<name>_<type>[_<set_identifier>]`; reads use the inputs.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType,
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Map, Value as Json, json};
@@ -33,7 +35,8 @@ struct Key<'a> {
     zone: &'a str,
     name: &'a str,
     ty: &'a str,
-    ident: &'a str,
+    /// `None` for a simple (not weighted) record set.
+    ident: Option<&'a str>,
 }
 
 impl<'a> Key<'a> {
@@ -42,12 +45,15 @@ impl<'a> Key<'a> {
             zone: req_str(ctx, inputs, "zone_id")?,
             name: req_str(ctx, inputs, "name")?,
             ty: req_str(ctx, inputs, "type")?,
-            ident: req_str(ctx, inputs, "set_identifier")?,
+            ident: opt_str(inputs, "set_identifier"),
         })
     }
 
     fn id(&self) -> String {
-        format!("{}_{}_{}_{}", self.zone, self.name, self.ty, self.ident)
+        match self.ident {
+            Some(i) => format!("{}_{}_{}_{i}", self.zone, self.name, self.ty),
+            None => format!("{}_{}_{}", self.zone, self.name, self.ty),
+        }
     }
 }
 
@@ -65,6 +71,36 @@ fn bare(name: &str) -> String {
 
 fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet, ProviderError> {
     let k = Key::of(ctx, inputs)?;
+    let set = ResourceRecordSet::builder()
+        .name(k.name)
+        .r#type(RrType::from(k.ty));
+    let Some(ident) = k.ident else {
+        // A simple record: its values and TTL.
+        let ttl = inputs
+            .get("ttl")
+            .and_then(Json::as_i64)
+            .ok_or_else(|| invalid(ctx, "input `ttl` must be an integer"))?;
+        let values = inputs
+            .get("records")
+            .and_then(Json::as_array)
+            .and_then(|a| a.iter().map(Json::as_str).collect::<Option<Vec<_>>>())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| invalid(ctx, "input `records` must be a non-empty list of strings"))?;
+        let records = values
+            .into_iter()
+            .map(|v| {
+                ResourceRecord::builder()
+                    .value(v)
+                    .build()
+                    .map_err(build_err("route53:ResourceRecord"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return set
+            .ttl(ttl)
+            .set_resource_records(Some(records))
+            .build()
+            .map_err(build_err("route53:ResourceRecordSet"));
+    };
     let weight = inputs
         .get("weight")
         .and_then(Json::as_i64)
@@ -90,10 +126,7 @@ fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet,
         )
         .build()
         .map_err(build_err("route53:AliasTarget"))?;
-    ResourceRecordSet::builder()
-        .name(k.name)
-        .r#type(RrType::from(k.ty))
-        .set_identifier(k.ident)
+    set.set_identifier(ident)
         .weight(weight)
         .alias_target(target)
         .set_health_check_id(opt_str(inputs, "health_check_id").map(str::to_owned))
@@ -134,9 +167,10 @@ async fn change(
     Ok(true)
 }
 
-/// The record set with this name, type and set identifier, if any.
+/// The record set with this name, type and set identifier (none for a
+/// simple record), if any.
 async fn find(client: &Client, k: &Key<'_>) -> Result<Option<ResourceRecordSet>, ProviderError> {
-    let sets = record_sets(client, k.zone, k.name, k.ty, &[k.ident]).await?;
+    let sets = matching_sets(client, k.zone, k.name, k.ty, &[k.ident]).await?;
     Ok(sets.and_then(|mut s| s.pop().flatten()))
 }
 
@@ -149,6 +183,19 @@ pub(crate) async fn record_sets(
     name: &str,
     ty: &str,
     set_identifiers: &[&str],
+) -> Result<Option<Vec<Option<ResourceRecordSet>>>, ProviderError> {
+    let idents: Vec<Option<&str>> = set_identifiers.iter().map(|s| Some(*s)).collect();
+    matching_sets(client, zone, name, ty, &idents).await
+}
+
+/// `record_sets`, where `None` asks for the simple record set (the one
+/// without a set identifier).
+async fn matching_sets(
+    client: &Client,
+    zone: &str,
+    name: &str,
+    ty: &str,
+    set_identifiers: &[Option<&str>],
 ) -> Result<Option<Vec<Option<ResourceRecordSet>>>, ProviderError> {
     let wanted = bare(name);
     let mut sets: Vec<Option<ResourceRecordSet>> = vec![None; set_identifiers.len()];
@@ -173,7 +220,7 @@ pub(crate) async fn record_sets(
             }
             if let Some(i) = set_identifiers
                 .iter()
-                .position(|s| r.set_identifier() == Some(*s))
+                .position(|s| r.set_identifier() == *s)
             {
                 sets[i] = Some(r.clone());
             }
@@ -249,9 +296,19 @@ impl Provider for Record {
         inputs.insert("zone_id".into(), json!(k.zone));
         inputs.insert("name".into(), json!(input_name(&r.name, Some(k.name))));
         inputs.insert("type".into(), json!(r.r#type.as_str()));
-        inputs.insert("set_identifier".into(), json!(r.set_identifier()));
-        inputs.insert("weight".into(), json!(r.weight()));
-        inputs.insert("alias".into(), alias);
+        if let Some(ident) = r.set_identifier() {
+            inputs.insert("set_identifier".into(), json!(ident));
+            inputs.insert("weight".into(), json!(r.weight()));
+            inputs.insert("alias".into(), alias);
+        } else {
+            inputs.insert("ttl".into(), json!(r.ttl()));
+            let values: Vec<String> = r
+                .resource_records()
+                .iter()
+                .map(|v| bare(&v.value))
+                .collect();
+            inputs.insert("records".into(), json!(values));
+        }
         if let Some(h) = r.health_check_id() {
             inputs.insert("health_check_id".into(), json!(h));
         }

@@ -1,0 +1,282 @@
+//! `acm.certificate`: a public certificate for one domain name, validated
+//! through DNS. Its id is the certificate ARN. Its outputs carry the CNAME
+//! record ACM asks for, which a `route53.record` creates; an
+//! `acm.certificate_validation` then waits for the certificate to be
+//! issued.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_acm::Client;
+use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{NOT_FOUND, describe, validation_record};
+use crate::clients::Clients;
+use crate::support::{
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_token, observed_tags, req_str,
+    retry_while, tag_changes, the_one, tolerate, user_tags, wait_for,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "acm.certificate",
+    force_new: &["domain_name"],
+    outputs: &[
+        "arn",
+        "validation_record_name",
+        "validation_record_type",
+        "validation_record_value",
+    ],
+    volatile_outputs: &[],
+    holds_data: false,
+    kept_on_delete: &[],
+};
+
+pub struct Certificate(pub(crate) Arc<Clients>);
+
+/// How long DescribeCertificate may take to show the validation record
+/// after RequestCertificate (normally seconds).
+const RECORD_LIMIT: Duration = Duration::from_secs(5 * 60);
+
+/// How long a delete waits for the services that use the certificate (an
+/// API Gateway domain name just deleted) to let go of it: ACM refuses
+/// with ResourceInUseException until then. Terraform waits 20 minutes.
+const IN_USE_LIMIT: Duration = Duration::from_secs(20 * 60);
+
+/// Statuses of a certificate that may still be, or is, usable: what a
+/// lookup considers (ListCertificates lists only ISSUED ones by default).
+const LIVE: &[CertificateStatus] = &[
+    CertificateStatus::PendingValidation,
+    CertificateStatus::Issued,
+];
+
+fn acm_tags(tags: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Tag>, ProviderError> {
+    tags.into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| ProviderError::new("acm:Tag", e.to_string()))
+        })
+        .collect()
+}
+
+fn outputs(arn: &str, record: &(String, String, String)) -> Attributes {
+    attrs([
+        ("arn", json!(arn)),
+        ("validation_record_name", json!(record.0)),
+        ("validation_record_type", json!(record.1)),
+        ("validation_record_value", json!(record.2)),
+    ])
+}
+
+async fn tags_of(client: &Client, arn: &str) -> Result<Vec<(String, String)>, ProviderError> {
+    let out = client
+        .list_tags_for_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+        .map_err(|e| api_error("acm:ListTagsForCertificate", e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+        .collect())
+}
+
+/// Waits for the validation record to appear in the certificate's
+/// details (ACM adds it asynchronously).
+async fn wait_record(
+    client: &Client,
+    arn: &str,
+) -> Result<(String, String, String), ProviderError> {
+    wait_for(
+        &format!("validation record of certificate {arn}"),
+        RECORD_LIMIT,
+        || async {
+            let Some(detail) = describe(client, arn).await? else {
+                // Just requested: not yet visible to reads.
+                return Ok(Err("not found".to_owned()));
+            };
+            Ok(validation_record(&detail).ok_or_else(|| "without a validation record".to_owned()))
+        },
+    )
+    .await
+}
+
+#[async_trait]
+impl Provider for Certificate {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let client = self.0.acm(&ctx.region);
+        let out = client
+            .request_certificate()
+            .domain_name(req_str(ctx, inputs, "domain_name")?)
+            .validation_method(ValidationMethod::Dns)
+            // The create's idempotency token (32 hex digits; ACM takes at
+            // most 32 word characters): a resend within the hour (the
+            // SDK's, after a lost response) returns the first certificate.
+            .idempotency_token(create_token(ctx))
+            .set_tags(Some(acm_tags(all_tags(ctx, inputs))?))
+            .send()
+            .await
+            .map_err(|e| api_error("acm:RequestCertificate", e))?;
+        let arn = out
+            .certificate_arn()
+            .ok_or_else(|| {
+                ProviderError::new(
+                    "acm:RequestCertificate",
+                    "no certificate ARN in the response",
+                )
+            })?
+            .to_owned();
+        let record = wait_record(&client, &arn).await?;
+        Ok(Applied {
+            outputs: outputs(&arn, &record),
+            id: arn,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.0.acm(&ctx.region);
+        let Some(detail) = describe(&client, id).await? else {
+            return Ok(None);
+        };
+        // A certificate that can no longer be issued or used (validation
+        // timed out, failed, revoked, expired) is as good as gone: a new
+        // one replaces it.
+        if !detail.status().is_some_and(|s| LIVE.contains(s)) {
+            return Ok(None);
+        }
+        let Some(record) = validation_record(&detail) else {
+            return Ok(None);
+        };
+        Ok(Some(Observed {
+            inputs: attrs([
+                (
+                    "domain_name",
+                    json!(detail.domain_name().unwrap_or_default()),
+                ),
+                ("tags", observed_tags(tags_of(&client, id).await?)),
+            ]),
+            outputs: outputs(id, &record),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let client = self.0.acm(&ctx.region);
+        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
+        if !set.is_empty() {
+            client
+                .add_tags_to_certificate()
+                .certificate_arn(id)
+                .set_tags(Some(acm_tags(set)?))
+                .send()
+                .await
+                .map_err(|e| api_error("acm:AddTagsToCertificate", e))?;
+        }
+        if !remove.is_empty() {
+            // A tag without a value removes the key whatever its value.
+            let tags = remove
+                .into_iter()
+                .map(|k| {
+                    Tag::builder()
+                        .key(k)
+                        .build()
+                        .map_err(|e| ProviderError::new("acm:Tag", e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            client
+                .remove_tags_from_certificate()
+                .certificate_arn(id)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| api_error("acm:RemoveTagsFromCertificate", e))?;
+        }
+        let record = wait_record(&client, id).await?;
+        Ok(outputs(id, &record))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let domain = req_str(ctx, inputs, "domain_name")?;
+        let client = self.0.acm(&ctx.region);
+        let mut candidates = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = client
+                .list_certificates()
+                .set_certificate_statuses(Some(LIVE.to_vec()))
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api_error("acm:ListCertificates", e))?;
+            for c in out.certificate_summary_list() {
+                if c.domain_name()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(domain))
+                    && let Some(arn) = c.certificate_arn()
+                {
+                    candidates.push(arn.to_owned());
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        // RequestCertificate sets the tags with the certificate: the
+        // identity tags tell drctl's certificate for this address.
+        let address = ctx.address.to_string();
+        let mut ours = Vec::new();
+        for arn in candidates {
+            let tags = tags_of(&client, &arn).await?;
+            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            if tag(TAG_ADDRESS) == Some(&address) && tag(TAG_ENV) == Some(&ctx.env) {
+                ours.push(arn);
+            }
+        }
+        the_one(ctx, ours)
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let client = self.0.acm(&ctx.region);
+        // API Gateway lets go of a certificate some time after its domain
+        // name is deleted; until then ACM refuses the delete.
+        retry_while(
+            IN_USE_LIMIT,
+            |e| e.code.as_deref() == Some("ResourceInUseException"),
+            || async {
+                let result = client.delete_certificate().certificate_arn(id).send().await;
+                tolerate(result, NOT_FOUND, "acm:DeleteCertificate")
+            },
+        )
+        .await
+    }
+}
