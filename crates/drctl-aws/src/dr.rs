@@ -417,3 +417,100 @@ pub async fn bucket_versioning(
             .unwrap_or_default()
     }))
 }
+
+/// How far back [`rpo_lag_seconds`] looks for a datapoint: CloudWatch
+/// publishes the Aurora metrics every minute, so a few minutes hold
+/// several; an older value says nothing about the lag now.
+pub const LAG_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// The latest one-minute maximum of `AuroraGlobalDBRPOLag` (Amazon
+/// Aurora User Guide, "Metrics reference for Amazon Aurora": the RPO lag
+/// of a secondary cluster of an Aurora PostgreSQL global database, in
+/// milliseconds; namespace `AWS/RDS`, dimension `DBClusterIdentifier`),
+/// in seconds, over the last [`LAG_WINDOW`]; `None` without a datapoint.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn rpo_lag_seconds(
+    ctx: &AwsContext,
+    region: &str,
+    cluster_id: &str,
+) -> Result<Option<f64>, ProviderError> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+    let op = "cloudwatch:GetMetricData";
+    let now = std::time::SystemTime::now();
+    let query = MetricDataQuery::builder()
+        .id("lag")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace("AWS/RDS")
+                        .metric_name("AuroraGlobalDBRPOLag")
+                        .dimensions(
+                            Dimension::builder()
+                                .name("DBClusterIdentifier")
+                                .value(cluster_id)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .period(60)
+                .stat("Maximum")
+                .build(),
+        )
+        .return_data(true)
+        .build();
+    let out = ctx
+        .cloudwatch(region)
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(DateTime::from(now - LAG_WINDOW))
+        .end_time(DateTime::from(now))
+        .scan_by(ScanBy::TimestampDescending)
+        .send()
+        .await
+        .map_err(|e| api_error(op, e))?;
+    Ok(out
+        .metric_data_results()
+        .iter()
+        .find(|r| r.id() == Some("lag"))
+        .and_then(|r| r.values().first())
+        .map(|ms| ms / 1000.0))
+}
+
+/// The state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) of each of the metric
+/// alarms `names` in `region` that exists, as (name, state), asked with
+/// DescribeAlarms (at most 100 names per call, CloudWatch API reference).
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn alarm_states(
+    ctx: &AwsContext,
+    region: &str,
+    names: &[String],
+) -> Result<Vec<(String, String)>, ProviderError> {
+    let client = ctx.cloudwatch(region);
+    let mut states = Vec::new();
+    for chunk in names.chunks(100) {
+        let mut token = None;
+        loop {
+            let out = client
+                .describe_alarms()
+                .set_alarm_names(Some(chunk.to_vec()))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| api_error("cloudwatch:DescribeAlarms", e))?;
+            for a in out.metric_alarms() {
+                states.push((
+                    a.alarm_name().unwrap_or_default().to_owned(),
+                    a.state_value()
+                        .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
+                ));
+            }
+            token = out.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(states)
+}
