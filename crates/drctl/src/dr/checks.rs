@@ -62,7 +62,8 @@ impl Check {
     pub fn value_text(&self) -> String {
         match (&self.value, self.name) {
             (Value::Null, _) => "unknown".to_owned(),
-            (Value::Number(n), LAG) => format!("{n} s"),
+            // As f64: 120 s, not JSON's 120.0.
+            (Value::Number(n), LAG) => format!("{} s", n.as_f64().unwrap_or_default()),
             (Value::Array(a), _) if a.is_empty() => "none".to_owned(),
             (Value::Array(a), _) => a
                 .iter()
@@ -276,6 +277,7 @@ mod tests {
         assert!(!c.ok);
         assert_eq!(c.value, json!(120.5));
         assert_eq!(c.value_text(), "120.5 s");
+        assert_eq!(lag("c", "r", Ok(Some(120.0)), 60).value_text(), "120 s");
         assert_eq!(c.threshold_text(), "at most 60 s");
         let r = c.remedy.unwrap();
         assert!(
