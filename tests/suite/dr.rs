@@ -77,20 +77,34 @@ fn state(ws: &Workspace) -> Json {
 /// (CloudWatch takes timestamps up to two hours ahead). On AWS, Aurora
 /// publishes this metric and PutMetricData refuses an `AWS/` namespace
 /// (CloudWatch API reference, PutMetricData); moto 5.2.5 accepts it.
-async fn publish_lag(aws: &AwsContext, region: &str, id: &str, seconds: f64, minutes: u64) {
+/// With `source_region`, the datapoints also carry the `SourceRegion`
+/// dimension: drctl finds the metric whatever the dimension set beside
+/// `DBClusterIdentifier`.
+async fn publish_lag(
+    aws: &AwsContext,
+    region: &str,
+    id: &str,
+    seconds: f64,
+    minutes: u64,
+    source_region: Option<&str>,
+) {
     use aws_sdk_cloudwatch::primitives::DateTime;
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
     let start = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let mut dimensions = vec![
+        Dimension::builder()
+            .name("DBClusterIdentifier")
+            .value(id)
+            .build(),
+    ];
+    if let Some(r) = source_region {
+        dimensions.push(Dimension::builder().name("SourceRegion").value(r).build());
+    }
     let data: Vec<MetricDatum> = (0..minutes)
         .map(|m| {
             MetricDatum::builder()
                 .metric_name("AuroraGlobalDBRPOLag")
-                .dimensions(
-                    Dimension::builder()
-                        .name("DBClusterIdentifier")
-                        .value(id)
-                        .build(),
-                )
+                .set_dimensions(Some(dimensions.clone()))
                 .timestamp(DateTime::from(
                     start + std::time::Duration::from_secs(60 * m),
                 ))
@@ -110,8 +124,24 @@ async fn publish_lag(aws: &AwsContext, region: &str, id: &str, seconds: f64, min
 
 /// A lag of 0.5 s for both clusters of `env` for the next hour.
 async fn lag_caught_up(aws: &AwsContext, env: &str) {
-    publish_lag(aws, PRIMARY, &format!("payment-{env}-primary"), 0.5, 60).await;
-    publish_lag(aws, SECONDARY, &format!("payment-{env}-secondary"), 0.5, 60).await;
+    publish_lag(
+        aws,
+        PRIMARY,
+        &format!("payment-{env}-primary"),
+        0.5,
+        60,
+        None,
+    )
+    .await;
+    publish_lag(
+        aws,
+        SECONDARY,
+        &format!("payment-{env}-secondary"),
+        0.5,
+        60,
+        None,
+    )
+    .await;
 }
 
 fn in_sync(ws: &Workspace, context: &str) {
@@ -637,8 +667,17 @@ async fn checks_gate_a_planned_failover_and_plan_changes_nothing() {
     assert_serving(&ws, "primary", "after the alarm refusal");
 
     // A lag above the threshold refuses; --skip-check lets it through.
-    // (For the next hour: each minute's maximum is then 120 s.)
-    publish_lag(&aws, SECONDARY, "payment-dr-checks-secondary", 120.0, 60).await;
+    // (For the next hour: each minute's maximum is then 120 s. With the
+    // SourceRegion dimension too, a second dimension set of the metric.)
+    publish_lag(
+        &aws,
+        SECONDARY,
+        "payment-dr-checks-secondary",
+        120.0,
+        60,
+        Some(PRIMARY),
+    )
+    .await;
     ws.drctl(&["failover", "--auto-approve"])
         .assert()
         .code(1)
