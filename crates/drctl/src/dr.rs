@@ -414,7 +414,11 @@ async fn read_checks(
     // The table's own region reports every replica's status; the copy in
     // that region is the table itself.
     let replica = match table {
-        None => Err("DescribeTable did not answer".to_owned()),
+        // Missing or unreadable: the readiness reasons say which.
+        None => Err(format!(
+            "not read in {}; see the readiness reasons",
+            t.table_region
+        )),
         Some(tb) if tb.region == target.region => Ok(tb.status.clone()),
         Some(tb) => Ok(tb
             .replicas

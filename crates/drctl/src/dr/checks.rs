@@ -233,7 +233,7 @@ pub struct Expected {
 /// The steps' typical durations on AWS.
 pub const CHECKS_TIME: Expected = Expected {
     duration: "seconds",
-    source: "read-only calls: DescribeGlobalClusters, DescribeTable, GetMetricData, DescribeAlarms, ListResourceRecordSets",
+    source: "read-only calls: ListResourceRecordSets, DescribeGlobalClusters, DescribeDBClusters, DescribeTable, GetBucketReplication, GetBucketVersioning, ListMetrics, GetMetricData, DescribeAlarms",
 };
 pub const SWITCHOVER_TIME: Expected = Expected {
     duration: "1-5 min",
@@ -248,8 +248,8 @@ pub const RECORD_TIME: Expected = Expected {
     source: "a write of the state file (or object)",
 };
 pub const WEIGHTS_TIME: Expected = Expected {
-    duration: "~60 s, then clients' DNS TTL (60 s)",
-    source: "Route 53 API reference, ChangeResourceRecordSets/GetChange: changes reach every name server (INSYNC) generally within 60 s; alias records to API Gateway are answered with a 60 s TTL",
+    duration: "~60 s, then resolvers' cached answers (the alias target's TTL)",
+    source: "Route 53 API reference, GetChange (INSYNC: every Route 53 name server has the change) and Route 53 FAQ (updates propagate within 60 seconds under normal conditions); alias records take the target's TTL",
 };
 
 #[cfg(test)]
