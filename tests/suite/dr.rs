@@ -3,7 +3,8 @@
 
 use std::process::Output;
 
-use drctl_tests::{ConnectionCounter, SECONDARY, Workspace, aws, leftovers};
+use drctl_aws::AwsContext;
+use drctl_tests::{ConnectionCounter, PRIMARY, SECONDARY, Workspace, aws, leftovers};
 use predicates::prelude::*;
 use serde_json::Value as Json;
 
@@ -70,6 +71,79 @@ fn state(ws: &Workspace) -> Json {
     serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap()
 }
 
+/// Test-only setup: `AuroraGlobalDBRPOLag` datapoints of `seconds` for
+/// the cluster `id` in `region`, one a minute from a minute ago on,
+/// so that drctl's five-minute look-back finds one through a long test
+/// (CloudWatch takes timestamps up to two hours ahead). On AWS, Aurora
+/// publishes this metric and PutMetricData refuses an `AWS/` namespace
+/// (CloudWatch API reference, PutMetricData); moto 5.2.5 accepts it.
+/// With `source_region`, the datapoints also carry the `SourceRegion`
+/// dimension: drctl finds the metric whatever the dimension set beside
+/// `DBClusterIdentifier`.
+async fn publish_lag(
+    aws: &AwsContext,
+    region: &str,
+    id: &str,
+    seconds: f64,
+    minutes: u64,
+    source_region: Option<&str>,
+) {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let start = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let mut dimensions = vec![
+        Dimension::builder()
+            .name("DBClusterIdentifier")
+            .value(id)
+            .build(),
+    ];
+    if let Some(r) = source_region {
+        dimensions.push(Dimension::builder().name("SourceRegion").value(r).build());
+    }
+    let data: Vec<MetricDatum> = (0..minutes)
+        .map(|m| {
+            MetricDatum::builder()
+                .metric_name("AuroraGlobalDBRPOLag")
+                .set_dimensions(Some(dimensions.clone()))
+                .timestamp(DateTime::from(
+                    start + std::time::Duration::from_secs(60 * m),
+                ))
+                .value(seconds * 1000.0)
+                .unit(StandardUnit::Milliseconds)
+                .build()
+        })
+        .collect();
+    aws.cloudwatch(region)
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A lag of 0.5 s for both clusters of `env` for the next hour.
+async fn lag_caught_up(aws: &AwsContext, env: &str) {
+    publish_lag(
+        aws,
+        PRIMARY,
+        &format!("payment-{env}-primary"),
+        0.5,
+        60,
+        None,
+    )
+    .await;
+    publish_lag(
+        aws,
+        SECONDARY,
+        &format!("payment-{env}-secondary"),
+        0.5,
+        60,
+        None,
+    )
+    .await;
+}
+
 fn in_sync(ws: &Workspace, context: &str) {
     let out = ws
         .drctl(&["plan", "--refresh", "--detailed-exitcode"])
@@ -86,6 +160,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     );
     ws.drctl(&["apply", "--auto-approve"]).assert().success();
     let aws = aws(&ws.endpoint).await;
+    lag_caught_up(&aws, "dr-ops").await;
 
     // Ready, the primary serving and writing; every part reported.
     assert_serving(&ws, "primary", "after apply");
@@ -315,6 +390,7 @@ async fn a_failover_killed_at_any_call_completes_on_rerun() {
         "primary_cidr = \"10.112.0.0/16\"\nsecondary_cidr = \"10.113.0.0/16\"",
     );
     ws.drctl(&["apply", "--auto-approve"]).assert().success();
+    lag_caught_up(&aws(&ws.endpoint).await, "dr-crash").await;
 
     // Killed after each AWS call in turn (the crash switch counts them)
     // until a run is short enough to finish: the re-run always completes
@@ -391,8 +467,14 @@ async fn a_failover_killed_at_any_call_completes_on_rerun() {
 fn without_state_nothing_is_called() {
     let counter = ConnectionCounter::start();
     let ws = Workspace::with_endpoint("dr-none", "", &counter.endpoint);
-    for cmd in ["failover", "failback", "drill"] {
-        ws.drctl(&[cmd, "--auto-approve"])
+    for args in [
+        ["failover", "--auto-approve"],
+        ["failback", "--auto-approve"],
+        ["drill", "--auto-approve"],
+        ["failover", "--plan"],
+        ["drill", "--plan"],
+    ] {
+        ws.drctl(&args)
             .assert()
             .code(1)
             .stderr(predicate::str::contains(
@@ -432,4 +514,201 @@ fn a_drill_refuses_production() {
             "`env.dr-typo.production`: expected true or false, found integer",
         ));
     assert_eq!(counter.connections(), 0);
+}
+
+/// The check named `name` of `drctl status --json`.
+fn check<'a>(s: &'a Json, name: &str) -> &'a Json {
+    s["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks: {s:#}"))
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {s:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_gate_a_planned_failover_and_plan_changes_nothing() {
+    let ws = Workspace::new(
+        "dr-checks",
+        "primary_cidr = \"10.150.0.0/16\"\nsecondary_cidr = \"10.151.0.0/16\"",
+    );
+    ws.drctl(&["apply", "--auto-approve"]).assert().success();
+    let aws = aws(&ws.endpoint).await;
+
+    // No lag datapoint: the lag is unknown, which is not ready.
+    let (code, s) = status(&ws);
+    assert_eq!(code, 1, "{s:#}");
+    assert_eq!(s["ready"], false);
+    assert_eq!(s["reasons"], Json::Array(vec![]), "{s:#}");
+    let lag = check(&s, "aurora-replication-lag");
+    assert_eq!(lag["value"], Json::Null, "{s:#}");
+    assert_eq!(lag["ok"], false);
+    assert_eq!(
+        lag["subject"],
+        "Aurora cluster payment-dr-checks-secondary (us-east-2), AuroraGlobalDBRPOLag"
+    );
+    ws.drctl(&["failover", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("check `aurora-replication-lag`"))
+        .stderr(predicate::str::contains(
+            "no AuroraGlobalDBRPOLag datapoint",
+        ));
+
+    // Caught up: every check passes, each with its measured value.
+    lag_caught_up(&aws, "dr-checks").await;
+    assert_serving(&ws, "primary", "lag caught up");
+    let (_, s) = status(&ws);
+    let names: Vec<&str> = s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "readiness",
+            "aurora-replication-lag",
+            "dynamodb-replica",
+            "target-alarms"
+        ]
+    );
+    assert_eq!(check(&s, "aurora-replication-lag")["value"], 0.5);
+    assert_eq!(check(&s, "aurora-replication-lag")["threshold"], 60);
+    assert_eq!(check(&s, "dynamodb-replica")["value"], "ACTIVE");
+    assert_eq!(check(&s, "target-alarms")["value"], Json::Array(vec![]));
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true && c["remedy"].is_null())
+    );
+
+    // --plan lists the checks and the steps with their durations, and
+    // changes nothing: no state write, writer and weights as they were.
+    let before = std::fs::read(ws.state_path()).unwrap();
+    ws.drctl(&["failover", "--plan"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Planned failover of `dr-checks` to the secondary region (us-east-2):"))
+        .stdout(predicate::str::contains("aurora-replication-lag  0.5 s (expected: at most 60 s)"))
+        .stdout(predicate::str::contains("1. Switch the Aurora global cluster payment-global-dr-checks over to payment-dr-checks-secondary (us-east-2): no data loss\n       expected: 1-5 min"))
+        .stdout(predicate::str::contains("3. Set the Route 53 weights of api.payment-dr-checks.example.com: primary 0, secondary 100"))
+        .stdout(predicate::str::contains("Nothing was changed. The failover would start now."));
+    ws.drctl(&["failover", "--plan", "--unplanned"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(not gating: unplanned)"))
+        .stdout(predicate::str::contains(
+            "allowing the loss of writes not yet replicated\n       expected: 1-2 min",
+        ));
+    ws.drctl(&["drill", "--plan"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Planned failback of `dr-checks` to the primary region (us-east-1):",
+        ))
+        .stdout(predicate::str::contains(
+            "Nothing was changed. The failover and failback would start now.",
+        ));
+    ws.drctl(&["failback", "--plan"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Record primary as the active role in state (already done)",
+        ));
+    assert_eq!(std::fs::read(ws.state_path()).unwrap(), before);
+    assert_serving(&ws, "primary", "after the plans");
+
+    // An alarm of the target region in ALARM refuses a planned failover,
+    // naming the check and the way to clear it; nothing changes.
+    let st = state(&ws);
+    let alarm = st["resources"]["secondary/cloudwatch.alarm/api-5xx"]["inputs"]["alarm_name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let set_alarm = |value: aws_sdk_cloudwatch::types::StateValue| {
+        aws.cloudwatch(SECONDARY)
+            .set_alarm_state()
+            .alarm_name(&alarm)
+            .state_value(value)
+            .state_reason("drctl suite")
+            .send()
+    };
+    set_alarm(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .await
+        .unwrap();
+    ws.drctl(&["failover", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("`dr-checks` is not ready for a planned failover; nothing was changed"))
+        .stderr(predicate::str::contains(format!("check `target-alarms`: CloudWatch alarms of the environment in us-east-2 is {alarm} (expected: none in ALARM); to clear: the target region is unhealthy")))
+        .stderr(predicate::str::contains(format!("--alarm-names {alarm}")))
+        .stderr(predicate::str::contains("--skip-check target-alarms"));
+    ws.drctl(&["failover", "--plan"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "would refuse now: check `target-alarms` fails",
+        ));
+    let (code, s) = status(&ws);
+    assert_eq!(code, 1);
+    assert_eq!(
+        check(&s, "target-alarms")["value"],
+        Json::from(vec![alarm.as_str()])
+    );
+    assert_eq!(check(&s, "target-alarms")["ok"], false);
+    assert_eq!(std::fs::read(ws.state_path()).unwrap(), before);
+    set_alarm(aws_sdk_cloudwatch::types::StateValue::Ok)
+        .await
+        .unwrap();
+    assert_serving(&ws, "primary", "after the alarm refusal");
+
+    // A lag above the threshold refuses; --skip-check lets it through.
+    // (For the next hour: each minute's maximum is then 120 s. With the
+    // SourceRegion dimension too, a second dimension set of the metric.)
+    publish_lag(
+        &aws,
+        SECONDARY,
+        "payment-dr-checks-secondary",
+        120.0,
+        60,
+        Some(PRIMARY),
+    )
+    .await;
+    ws.drctl(&["failover", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("check `aurora-replication-lag`: Aurora cluster payment-dr-checks-secondary (us-east-2), AuroraGlobalDBRPOLag is 120 s (expected: at most 60 s)"))
+        .stderr(predicate::str::contains("max_replication_lag_seconds"));
+    assert_eq!(std::fs::read(ws.state_path()).unwrap(), before);
+    ws.drctl(&[
+        "failover",
+        "--auto-approve",
+        "--skip-check",
+        "aurora-replication-lag",
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains("Failover of `dr-checks` complete"));
+    assert_serving(&ws, "secondary", "after a failover past the lag check");
+    ws.drctl(&["failback", "--auto-approve"]).assert().success();
+    let (code, s) = status(&ws);
+    assert_eq!(code, 1, "the lag is still above the threshold: {s:#}");
+    assert_eq!(s["traffic"]["serving_role"], "primary");
+    assert_eq!(s["database"]["writer_role"], "primary");
+    assert_eq!(check(&s, "aurora-replication-lag")["ok"], false);
+    // Readiness cannot be skipped (a usage error, exit 1 like every error).
+    ws.drctl(&["failover", "--skip-check", "readiness"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("invalid value 'readiness'"));
+
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+    let left = leftovers(&aws, "dr-checks").await;
+    assert!(left.is_empty(), "left behind: {left:#?}");
 }

@@ -417,3 +417,124 @@ pub async fn bucket_versioning(
             .unwrap_or_default()
     }))
 }
+
+/// How far back [`rpo_lag_seconds`] looks for a datapoint: CloudWatch
+/// publishes the Aurora metrics every minute, so a few minutes hold
+/// several; an older value says nothing about the lag now.
+pub const LAG_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+/// The latest one-minute maximum of `AuroraGlobalDBRPOLag` of the
+/// cluster `cluster_id`, in seconds, over the last [`LAG_WINDOW`]; `None`
+/// without a datapoint. Aurora publishes it for each secondary cluster of
+/// an Aurora PostgreSQL global database, in milliseconds, in namespace
+/// `AWS/RDS` (Aurora User Guide, "Metrics reference for Amazon Aurora";
+/// "Using switchover or failover in an Amazon Aurora global database":
+/// check it before a switchover). The guide leaves the dimension set
+/// open (`DBClusterIdentifier`, with `SourceRegion` in the console), and
+/// GetMetricData matches a dimension set exactly, so ListMetrics first
+/// finds every set that has `DBClusterIdentifier` = the cluster (it
+/// matches a subset); the highest of their latest values counts.
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn rpo_lag_seconds(
+    ctx: &AwsContext,
+    region: &str,
+    cluster_id: &str,
+) -> Result<Option<f64>, ProviderError> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{
+        DimensionFilter, MetricDataQuery, MetricStat, RecentlyActive, ScanBy,
+    };
+    const METRIC: &str = "AuroraGlobalDBRPOLag";
+    let client = ctx.cloudwatch(region);
+    let listed = client
+        .list_metrics()
+        .namespace("AWS/RDS")
+        .metric_name(METRIC)
+        .dimensions(
+            DimensionFilter::builder()
+                .name("DBClusterIdentifier")
+                .value(cluster_id)
+                .build(),
+        )
+        // Only metrics with a datapoint in the last 3 hours.
+        .recently_active(RecentlyActive::Pt3H)
+        .send()
+        .await
+        .map_err(|e| api_error("cloudwatch:ListMetrics", e))?;
+    // A handful of dimension sets at most; GetMetricData takes 500 queries.
+    let queries: Vec<MetricDataQuery> = listed
+        .metrics()
+        .iter()
+        .take(20)
+        .enumerate()
+        .map(|(i, m)| {
+            MetricDataQuery::builder()
+                .id(format!("lag{i}"))
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(m.clone())
+                        .period(60)
+                        .stat("Maximum")
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        })
+        .collect();
+    if queries.is_empty() {
+        return Ok(None);
+    }
+    let now = std::time::SystemTime::now();
+    let out = client
+        .get_metric_data()
+        .set_metric_data_queries(Some(queries))
+        .start_time(DateTime::from(now - LAG_WINDOW))
+        .end_time(DateTime::from(now))
+        .scan_by(ScanBy::TimestampDescending)
+        .send()
+        .await
+        .map_err(|e| api_error("cloudwatch:GetMetricData", e))?;
+    Ok(out
+        .metric_data_results()
+        .iter()
+        .filter_map(|r| r.values().first().copied())
+        .reduce(f64::max)
+        .map(|ms| ms / 1000.0))
+}
+
+/// The state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) of each of the metric
+/// alarms `names` in `region` that exists, as (name, state), asked with
+/// DescribeAlarms (at most 100 names per call, CloudWatch API reference).
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn alarm_states(
+    ctx: &AwsContext,
+    region: &str,
+    names: &[String],
+) -> Result<Vec<(String, String)>, ProviderError> {
+    let client = ctx.cloudwatch(region);
+    let mut states = Vec::new();
+    for chunk in names.chunks(100) {
+        let mut token = None;
+        loop {
+            let out = client
+                .describe_alarms()
+                .set_alarm_names(Some(chunk.to_vec()))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| api_error("cloudwatch:DescribeAlarms", e))?;
+            for a in out.metric_alarms() {
+                states.push((
+                    a.alarm_name().unwrap_or_default().to_owned(),
+                    a.state_value()
+                        .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
+                ));
+            }
+            token = out.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(states)
+}

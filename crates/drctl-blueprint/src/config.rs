@@ -71,6 +71,10 @@ pub struct EnvSettings {
     /// them (for an emulator without those services, such as LocalStack's
     /// community edition offline).
     pub databases_and_functions: bool,
+    /// A planned failover or failback refuses while the target cluster's
+    /// Aurora global replication lag (`AuroraGlobalDBRPOLag`) is above
+    /// this many seconds.
+    pub max_replication_lag_seconds: u64,
 }
 
 impl EnvSettings {
@@ -88,6 +92,12 @@ impl EnvSettings {
             feature_flags: BTreeMap::from([("new_payment_flow".into(), false)]),
             production: false,
             databases_and_functions: true,
+            // Aurora replicates across regions typically in under a
+            // second (Aurora User Guide, "Using Amazon Aurora global
+            // databases"); a minute behind means replication is impaired,
+            // and a switchover, which blocks writes until the target has
+            // caught up, would keep them blocked about that long.
+            max_replication_lag_seconds: 60,
         }
     }
 }
@@ -138,6 +148,7 @@ const ENV_KEYS: &[&str] = &[
     "feature_flags",
     "production",
     "databases_and_functions",
+    "max_replication_lag_seconds",
 ];
 
 struct Ctx<'a> {
@@ -487,6 +498,25 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                     )
                 })?;
             }
+            "max_replication_lag_seconds" => {
+                s.max_replication_lag_seconds = v
+                    .as_integer()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .filter(|n| (1..=3600).contains(n))
+                    .ok_or_else(|| {
+                        ctx.err(
+                            &key,
+                            format!(
+                                "expected a whole number of seconds from 1 to 3600 like 60, found {}",
+                                if v.is_integer() {
+                                    v.to_string()
+                                } else {
+                                    type_name(v).to_owned()
+                                }
+                            ),
+                        )
+                    })?;
+            }
             other => {
                 return Err(ctx.err(
                     &key,
@@ -598,6 +628,7 @@ skip_final_snapshot = true
 feature_flags = { new_payment_flow = true }
 production = true
 databases_and_functions = false
+max_replication_lag_seconds = 30
 "#,
         )
         .unwrap();
@@ -609,6 +640,7 @@ databases_and_functions = false
         assert!(s.production);
         assert_eq!(s.engine_version, "15.4");
         assert!(s.skip_final_snapshot);
+        assert_eq!(s.max_replication_lag_seconds, 30);
     }
 
     #[test]
@@ -677,6 +709,14 @@ databases_and_functions = false
             (
                 "[env.dev]\ndatabases_and_functions = \"no\"",
                 "`env.dev.databases_and_functions`: expected true (the whole stack, the default) or false (without Aurora, DynamoDB and Lambda), found string",
+            ),
+            (
+                "[env.dev]\nmax_replication_lag_seconds = 0",
+                "`env.dev.max_replication_lag_seconds`: expected a whole number of seconds from 1 to 3600 like 60, found 0",
+            ),
+            (
+                "[env.dev]\nmax_replication_lag_seconds = \"60s\"",
+                "expected a whole number of seconds from 1 to 3600 like 60, found string",
             ),
             (
                 "[env.dev]\ndatabases_and_function = false",

@@ -132,6 +132,21 @@ pub struct FailoverArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    #[command(flatten)]
+    pub checks: CheckArgs,
+}
+
+/// `--plan` and `--skip-check` of failover, failback and drill.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the checks (measured now) and the steps with their typical
+    /// durations, and change nothing; exit 1 when a check would refuse.
+    #[arg(long)]
+    pub plan: bool,
+    /// Do not let this failed check refuse a planned switch (repeatable);
+    /// it is still measured and shown.
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(drctl_checks::SKIPPABLE))]
+    pub skip_check: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +156,8 @@ pub struct FailbackArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    #[command(flatten)]
+    pub checks: CheckArgs,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +167,8 @@ pub struct DrillArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    #[command(flatten)]
+    pub checks: CheckArgs,
     /// Print the timings as JSON.
     #[arg(long)]
     pub json: bool,

@@ -24,6 +24,7 @@ use tracing::Instrument;
 use crate::cli::{DrillArgs, FailbackArgs, FailoverArgs, StatusArgs};
 use crate::commands::confirm;
 use crate::session::Session;
+use drctl_checks::{self as checks, Check, Expected};
 
 /// One regional Aurora cluster of the global database.
 struct ClusterTarget {
@@ -54,6 +55,8 @@ struct Targets {
     replication_rule: String,
     destination_bucket: String,
     destination_region: String,
+    /// The environment's CloudWatch alarms: (region, alarm name).
+    alarms: Vec<(String, String)>,
 }
 
 impl Targets {
@@ -136,6 +139,12 @@ impl Targets {
             replication_rule: text(&replication.inputs, "rule_id"),
             destination_bucket: text(&destination.inputs, "bucket"),
             destination_region: destination.region.clone(),
+            alarms: state
+                .resources
+                .iter()
+                .filter(|(a, _)| a.kind() == "cloudwatch.alarm")
+                .map(|(_, r)| (r.region.clone(), text(&r.inputs, "alarm_name")))
+                .collect(),
         })
     }
 
@@ -258,11 +267,14 @@ struct Status {
     database: Option<Database>,
     session_table: Option<SessionTable>,
     s3_replication: Option<S3Replication>,
+    /// The checks of a planned switch to the other role, measured now.
+    checks: Vec<Check>,
 }
 
-/// Reads every part of the DR status; a part that cannot be read becomes
-/// a reason (in an outage, the failed region's part may not answer).
-async fn read_status(session: &Session, state: &State, t: &Targets) -> Result<Status> {
+/// Reads every part of the DR status, and the checks of a switch to `to`;
+/// a part that cannot be read becomes a reason (in an outage, the failed
+/// region's part may not answer).
+async fn read_status(session: &Session, state: &State, t: &Targets, to: Role) -> Result<Status> {
     let aws = session.aws().await;
     let active = session.active_role(state)?;
     let mut reasons = Vec::new();
@@ -370,17 +382,74 @@ async fn read_status(session: &Session, state: &State, t: &Targets) -> Result<St
     };
 
     let s3_replication = read_replication(aws, t, &mut reasons).await;
+    let checks = read_checks(session, t, to, &reasons, session_table.as_ref()).await;
 
     Ok(Status {
         env: session.env.clone(),
-        ready: reasons.is_empty(),
+        ready: reasons.is_empty() && checks.iter().all(|c| c.ok),
         reasons,
         recorded_active_role: active.as_str(),
         traffic,
         database,
         session_table,
         s3_replication,
+        checks,
     })
+}
+
+/// Measures what the checks of a switch to `to` need (reads only) and
+/// applies their rules.
+async fn read_checks(
+    session: &Session,
+    t: &Targets,
+    to: Role,
+    reasons: &[String],
+    table: Option<&SessionTable>,
+) -> Vec<Check> {
+    let aws = session.aws().await;
+    let target = t.cluster(to);
+    let lag = dr::rpo_lag_seconds(aws, &target.region, &target.id)
+        .await
+        .map_err(|e| e.to_string());
+    // The table's own region reports every replica's status; the copy in
+    // that region is the table itself.
+    let replica = match table {
+        // Missing or unreadable: the readiness reasons say which.
+        None => Err(format!(
+            "not read in {}; see the readiness reasons",
+            t.table_region
+        )),
+        Some(tb) if tb.region == target.region => Ok(tb.status.clone()),
+        Some(tb) => Ok(tb
+            .replicas
+            .iter()
+            .find(|r| r.region == target.region)
+            .map(|r| r.status.clone())),
+    };
+    let names: Vec<String> = t
+        .alarms
+        .iter()
+        .filter(|(region, _)| *region == target.region)
+        .map(|(_, name)| name.clone())
+        .collect();
+    let alarms = if names.is_empty() {
+        Ok(Vec::new())
+    } else {
+        dr::alarm_states(aws, &target.region, &names)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    vec![
+        checks::readiness(&session.env, reasons),
+        checks::lag(
+            &target.id,
+            &target.region,
+            lag,
+            session.settings.max_replication_lag_seconds,
+        ),
+        checks::replica(&session.env, &t.table, &target.region, replica),
+        checks::alarms(&target.region, alarms),
+    ]
 }
 
 fn serving_role(records: &[RecordStatus]) -> Option<Role> {
@@ -691,25 +760,55 @@ fn render_status(s: &Status) -> String {
         }
         None => out.push_str("  S3 replication: unknown\n"),
     }
+    if !s.checks.is_empty() {
+        out.push_str("\nChecks of a planned switch to the other region:\n");
+        render_checks(&mut out, &s.checks, true, &[]);
+    }
     if s.ready {
         let _ = writeln!(
             out,
             "\nReady: a switch to the {} region can start.",
             Role::parse(s.recorded_active_role).map_or("other", |r| r.other().as_str())
         );
-    } else {
+    } else if !s.reasons.is_empty() {
         out.push_str("\nNot ready to fail over:\n");
         for r in &s.reasons {
             let _ = writeln!(out, "  - {r}");
         }
+    } else {
+        out.push_str("\nNot ready to fail over: a check above fails.\n");
     }
     out
+}
+
+/// One line per check: ok/FAIL, name, value against threshold, and the
+/// remedy of a failed one.
+fn render_checks(out: &mut String, checks: &[Check], planned: bool, skip: &[String]) {
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in checks {
+        let _ = writeln!(
+            out,
+            "  {:<4}  {:<width$}  {} (expected: {}){}",
+            if c.ok { "ok" } else { "FAIL" },
+            c.name,
+            c.value_text(),
+            c.threshold_text(),
+            checks::gate(c, planned, skip).label()
+        );
+        let _ = writeln!(out, "        {:<width$}  {}", "", c.subject);
+        if let Some(r) = &c.remedy {
+            let _ = writeln!(out, "        {:<width$}  to clear: {r}", "");
+        }
+    }
 }
 
 pub async fn status_cmd(session: &Session, args: StatusArgs) -> Result<ExitCode> {
     let (state, _) = session.load_state()?;
     let status = match Targets::from_state(&state) {
-        Ok(targets) => read_status(session, &state, &targets).await?,
+        Ok(targets) => {
+            let to = session.active_role(&state)?.other();
+            read_status(session, &state, &targets, to).await?
+        }
         Err(missing) => Status {
             env: session.env.clone(),
             ready: false,
@@ -731,6 +830,7 @@ pub async fn status_cmd(session: &Session, args: StatusArgs) -> Result<ExitCode>
             database: None,
             session_table: None,
             s3_replication: None,
+            checks: Vec::new(),
         },
     };
     if args.json {
@@ -832,34 +932,18 @@ impl Switch {
     }
 }
 
-/// Runs a switch (the caller holds the lock). `None`: cancelled at the
-/// prompt. Each step prints a progress line with its elapsed time.
-async fn switch(
-    session: &Session,
-    state: &mut State,
-    t: &Targets,
-    sw: &Switch,
-    ask: Option<bool>,
-) -> Result<Option<Vec<StepTiming>>> {
-    let aws = session.aws().await;
+/// One step of a switch, as the switch runs it and `--plan` shows it.
+struct SwitchStep {
+    text: String,
+    /// Its name in a drill's timings.
+    label: String,
+    done: bool,
+    expected: Expected,
+}
+
+/// The steps of a switch given what AWS and state hold now.
+fn switch_steps(t: &Targets, sw: &Switch, seen: &Observed, recorded_done: bool) -> [SwitchStep; 3] {
     let target = t.cluster(sw.to);
-    let seen = observe(session, t, sw.to).await?;
-    let writer_done = seen.writer == Some(sw.to);
-    let recorded_done = session.active_role(state)? == sw.to;
-    let weights_done = seen.weights == target_weights(sw.to).map(Some);
-    if writer_done && recorded_done && weights_done {
-        session.note(&format!(
-            "Nothing to do: the {} cluster {} ({}) is the writer, state records {} as active and it takes all traffic.",
-            sw.to.as_str(),
-            target.id,
-            target.region,
-            sw.to.as_str()
-        ));
-        // A run killed after Route 53 took the change but before state
-        // recorded it leaves the records' weights behind in state.
-        record_weights_in_state(session, state, sw.to)?;
-        return Ok(Some(Vec::new()));
-    }
     let writer_step = match (sw.how, seen.switching_to == Some(sw.to)) {
         (_, true) => format!(
             "Wait for the switch AWS is making to {} ({})",
@@ -874,31 +958,72 @@ async fn switch(
             t.global_id, target.id, target.region
         ),
     };
-    let record_step = format!("Record {} as the active role in state", sw.to.as_str());
     let [p, s] = target_weights(sw.to);
-    let weights_step = format!(
-        "Set the Route 53 weights of {}: primary {p}, secondary {s}",
-        t.record_name
-    );
     let to = sw.to.as_str();
-    let steps = [
-        (writer_step, format!("Aurora writer to {to}"), writer_done),
-        (record_step, format!("record {to} as active"), recorded_done),
-        (
-            weights_step,
-            format!("Route 53 traffic to {to}"),
-            weights_done,
-        ),
-    ];
+    [
+        SwitchStep {
+            text: writer_step,
+            label: format!("Aurora writer to {to}"),
+            done: seen.writer == Some(sw.to),
+            expected: match sw.how {
+                WriterChange::Switchover => checks::SWITCHOVER_TIME,
+                WriterChange::FailoverAllowingDataLoss => checks::FAILOVER_TIME,
+            },
+        },
+        SwitchStep {
+            text: format!("Record {to} as the active role in state"),
+            label: format!("record {to} as active"),
+            done: recorded_done,
+            expected: checks::RECORD_TIME,
+        },
+        SwitchStep {
+            text: format!(
+                "Set the Route 53 weights of {}: primary {p}, secondary {s}",
+                t.record_name
+            ),
+            label: format!("Route 53 traffic to {to}"),
+            done: seen.weights == target_weights(sw.to).map(Some),
+            expected: checks::WEIGHTS_TIME,
+        },
+    ]
+}
+
+/// Runs a switch (the caller holds the lock). `None`: cancelled at the
+/// prompt. Each step prints a progress line with its elapsed time.
+async fn switch(
+    session: &Session,
+    state: &mut State,
+    t: &Targets,
+    sw: &Switch,
+    ask: Option<bool>,
+) -> Result<Option<Vec<StepTiming>>> {
+    let aws = session.aws().await;
+    let target = t.cluster(sw.to);
+    let seen = observe(session, t, sw.to).await?;
+    let recorded_done = session.active_role(state)? == sw.to;
+    let steps = switch_steps(t, sw, &seen, recorded_done);
+    if steps.iter().all(|s| s.done) {
+        session.note(&format!(
+            "Nothing to do: the {} cluster {} ({}) is the writer, state records {} as active and it takes all traffic.",
+            sw.to.as_str(),
+            target.id,
+            target.region,
+            sw.to.as_str()
+        ));
+        // A run killed after Route 53 took the change but before state
+        // recorded it leaves the records' weights behind in state.
+        record_weights_in_state(session, state, sw.to)?;
+        return Ok(Some(Vec::new()));
+    }
     if let Some(auto_approve) = ask {
         session.note(&format!(
             "drctl will fail `{}` {}:",
             session.env,
             sw.direction()
         ));
-        for (i, (text, _, done)) in steps.iter().enumerate() {
-            let mark = if *done { " (already done)" } else { "" };
-            session.note(&format!("  {}. {text}{mark}", i + 1));
+        for (i, step) in steps.iter().enumerate() {
+            let mark = if step.done { " (already done)" } else { "" };
+            session.note(&format!("  {}. {}{mark}", i + 1, step.text));
         }
         if !confirm(
             &format!("fail `{}` {}", session.env, sw.direction()),
@@ -911,10 +1036,11 @@ async fn switch(
         session.note(&format!("{}:", capitalised(sw.phase)));
     }
     let mut timings = Vec::new();
-    for (i, (text, label, done)) in steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
+        let (text, done) = (&step.text, step.done);
         let started = Instant::now();
         let prefix = format!("[{}/{}]", i + 1, steps.len());
-        if *done {
+        if done {
             session.note(&format!("{prefix} {text}: already done"));
         } else {
             session.note(&format!("{prefix} {text}..."));
@@ -961,8 +1087,8 @@ async fn switch(
         }
         timings.push(StepTiming {
             phase: sw.phase,
-            step: label.clone(),
-            skipped: *done,
+            step: step.label.clone(),
+            skipped: done,
             seconds: started.elapsed().as_secs_f64(),
         });
     }
@@ -1026,11 +1152,43 @@ async fn prepare(
     Ok((lock, state, targets))
 }
 
-/// Refuses to start a planned switch on an environment `status` does not
-/// find ready, unless the switch already began (state or AWS is part way
-/// to the target): then the run completes it.
-async fn preflight(session: &Session, state: &State, t: &Targets, sw: &Switch) -> Result<()> {
-    let status = read_status(session, state, t).await?;
+/// Why a planned switch refuses: the failed gating checks, the readiness
+/// check as its reasons, each naming the check and how to clear it.
+fn refusal_lines(status: &Status, refused: &[&Check]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for c in refused {
+        if c.name == checks::READINESS {
+            lines.extend(
+                status
+                    .reasons
+                    .iter()
+                    .map(|r| format!("check `{}`: {r}", c.name)),
+            );
+        } else {
+            lines.push(format!(
+                "check `{}`: {} is {} (expected: {}); to clear: {}",
+                c.name,
+                c.subject,
+                c.value_text(),
+                c.threshold_text(),
+                c.remedy.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    lines
+}
+
+/// Refuses to start a planned switch while a check fails that `skip`
+/// does not name, unless the switch already began (state or AWS is part
+/// way to the target): then the run completes it.
+async fn preflight(
+    session: &Session,
+    state: &State,
+    t: &Targets,
+    sw: &Switch,
+    skip: &[String],
+) -> Result<()> {
+    let status = read_status(session, state, t, sw.to).await?;
     let to = Some(sw.to.as_str());
     let begun = session.active_role(state)? == sw.to
         || status.database.as_ref().is_some_and(|d| {
@@ -1039,7 +1197,8 @@ async fn preflight(session: &Session, state: &State, t: &Targets, sw: &Switch) -
                     .as_ref()
                     .is_some_and(|f| f.to_role == to)
         });
-    if status.ready || begun {
+    let refused = checks::refusals(&status.checks, true, skip);
+    if refused.is_empty() || begun {
         return Ok(());
     }
     let unplanned = if sw.to == Role::Secondary {
@@ -1051,18 +1210,124 @@ async fn preflight(session: &Session, state: &State, t: &Targets, sw: &Switch) -
         "`{}` is not ready for a planned {}; nothing was changed:\n  - {}\nFix these first (`drctl status --env {}` shows them){unplanned}",
         session.env,
         sw.phase,
-        status.reasons.join("\n  - "),
+        refusal_lines(&status, &refused).join("\n  - "),
         session.env
     )
 }
 
-async fn switch_cmd(session: &Session, sw: Switch, auto_approve: bool) -> Result<ExitCode> {
+/// `--plan`: the checks measured now and the steps each switch would run,
+/// with their typical durations; reads only (no lock, no state write).
+/// Exit 1 when a check would refuse.
+async fn plan_cmd(session: &Session, switches: &[Switch], skip: &[String]) -> Result<ExitCode> {
+    let (state, t) = load_targets(session)?;
+    let active = session.active_role(&state)?;
+    let mut out = String::new();
+    let mut refused_names = Vec::new();
+    let mut sources: Vec<Expected> = vec![checks::CHECKS_TIME];
+    for (n, sw) in switches.iter().enumerate() {
+        let planned = sw.how == WriterChange::Switchover;
+        let target = t.cluster(sw.to);
+        let kind = if planned { "planned" } else { "unplanned" };
+        let _ = writeln!(
+            out,
+            "{} {} of `{}` to the {} region ({}):",
+            capitalised(kind),
+            sw.phase,
+            session.env,
+            sw.to.as_str(),
+            target.region
+        );
+        let (seen, recorded_done) = if n == 0 {
+            (observe(session, &t, sw.to).await?, active == sw.to)
+        } else {
+            // A drill's failback starts where its failover ended.
+            let from = sw.to.other();
+            let weights = target_weights(from).map(Some);
+            let seen = Observed {
+                writer: Some(from),
+                switching_to: None,
+                weights,
+            };
+            (seen, false)
+        };
+        if n == 0 {
+            let status = read_status(session, &state, &t, sw.to).await?;
+            out.push_str("  Checks, measured now");
+            out.push_str(if planned {
+                " (each gates step 1):\n"
+            } else {
+                " (shown; an unplanned failover runs whatever they say):\n"
+            });
+            render_checks(&mut out, &status.checks, planned, skip);
+            refused_names.extend(
+                checks::refusals(&status.checks, planned, skip)
+                    .iter()
+                    .map(|c| c.name),
+            );
+        } else {
+            out.push_str("  Checks: none gate it; the drill runs it right after the failover\n");
+        }
+        let steps = switch_steps(&t, sw, &seen, recorded_done);
+        out.push_str("  Steps:\n");
+        for (i, step) in steps.iter().enumerate() {
+            let mark = if step.done { " (already done)" } else { "" };
+            let _ = writeln!(
+                out,
+                "    {}. {}{mark}\n       expected: {}",
+                i + 1,
+                step.text,
+                step.expected.duration
+            );
+            if !sources.contains(&step.expected) {
+                sources.push(step.expected);
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str("Typical durations on AWS:\n");
+    for e in &sources {
+        let _ = writeln!(out, "  {}: {}", e.duration, e.source);
+    }
+    let what = switches
+        .iter()
+        .map(|s| s.phase)
+        .collect::<Vec<_>>()
+        .join(" and ");
+    if refused_names.is_empty() {
+        let _ = writeln!(out, "\nNothing was changed. The {what} would start now.");
+    } else {
+        let _ = writeln!(
+            out,
+            "\nNothing was changed. The {what} would refuse now: check{} {} fail{} (see \"to clear\" above).",
+            if refused_names.len() == 1 { "" } else { "s" },
+            refused_names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if refused_names.len() == 1 { "s" } else { "" }
+        );
+    }
+    print!("{out}");
+    Ok(if refused_names.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn switch_cmd(
+    session: &Session,
+    sw: Switch,
+    auto_approve: bool,
+    skip: &[String],
+) -> Result<ExitCode> {
     // drctl calls STS in us-east-1, which the outage an unplanned failover
     // is for may take down: that one trusts the account state records.
     let verify_account = sw.how == WriterChange::Switchover;
     let (_lock, mut state, targets) = prepare(session, sw.phase, verify_account).await?;
     if sw.how == WriterChange::Switchover {
-        preflight(session, &state, &targets, &sw).await?;
+        preflight(session, &state, &targets, &sw, skip).await?;
     }
     let started = Instant::now();
     match switch(session, &mut state, &targets, &sw, Some(auto_approve)).await? {
@@ -1103,7 +1368,10 @@ pub async fn failover_cmd(session: &Session, args: FailoverArgs) -> Result<ExitC
         to: Role::Secondary,
         how,
     };
-    switch_cmd(session, sw, args.auto_approve).await
+    if args.checks.plan {
+        return plan_cmd(session, &[sw], &args.checks.skip_check).await;
+    }
+    switch_cmd(session, sw, args.auto_approve, &args.checks.skip_check).await
 }
 
 pub async fn failback_cmd(session: &Session, args: FailbackArgs) -> Result<ExitCode> {
@@ -1112,7 +1380,10 @@ pub async fn failback_cmd(session: &Session, args: FailbackArgs) -> Result<ExitC
         to: Role::Primary,
         how: WriterChange::Switchover,
     };
-    switch_cmd(session, sw, args.auto_approve).await
+    if args.checks.plan {
+        return plan_cmd(session, &[sw], &args.checks.skip_check).await;
+    }
+    switch_cmd(session, sw, args.auto_approve, &args.checks.skip_check).await
 }
 
 // ---------------------------------------------------------------- drill
@@ -1143,14 +1414,30 @@ pub async fn drill_cmd(session: &Session, args: DrillArgs) -> Result<ExitCode> {
             session.env
         );
     }
+    let switches = [
+        Switch {
+            phase: "failover",
+            to: Role::Secondary,
+            how: WriterChange::Switchover,
+        },
+        Switch {
+            phase: "failback",
+            to: Role::Primary,
+            how: WriterChange::Switchover,
+        },
+    ];
+    if args.checks.plan {
+        return plan_cmd(session, &switches, &args.checks.skip_check).await;
+    }
     if args.json {
         session.notes_to_stderr();
     }
     let (_lock, mut state, targets) = prepare(session, "drill", true).await?;
-    let status = read_status(session, &state, &targets).await?;
+    let status = read_status(session, &state, &targets, Role::Secondary).await?;
     let serving = status.traffic.as_ref().and_then(|t| t.serving_role);
-    if !status.ready || serving != Some("primary") {
-        let mut reasons = status.reasons.clone();
+    let refused = checks::refusals(&status.checks, true, &args.checks.skip_check);
+    if !refused.is_empty() || serving != Some("primary") {
+        let mut reasons = refusal_lines(&status, &refused);
         if serving != Some("primary") {
             reasons.push(
                 "a drill starts with the primary region serving; run `drctl failback` first".into(),
@@ -1180,20 +1467,9 @@ pub async fn drill_cmd(session: &Session, args: DrillArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let mut steps = Vec::new();
     let mut phase_seconds = Vec::new();
-    for sw in [
-        Switch {
-            phase: "failover",
-            to: Role::Secondary,
-            how: WriterChange::Switchover,
-        },
-        Switch {
-            phase: "failback",
-            to: Role::Primary,
-            how: WriterChange::Switchover,
-        },
-    ] {
+    for sw in &switches {
         let phase_start = Instant::now();
-        let done = switch(session, &mut state, &targets, &sw, None)
+        let done = switch(session, &mut state, &targets, sw, None)
             .await?
             .expect("no prompt, no cancel");
         phase_seconds.push(phase_start.elapsed().as_secs_f64());
