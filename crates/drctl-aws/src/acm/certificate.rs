@@ -159,8 +159,13 @@ impl Provider for Certificate {
         if !detail.status().is_some_and(|s| LIVE.contains(s)) {
             return Ok(None);
         }
-        let Some(record) = validation_record(&detail) else {
-            return Ok(None);
+        // ACM adds the validation record moments after RequestCertificate.
+        // A read that early (crash recovery right after the create) waits
+        // for it: reading the certificate as gone would make the next apply
+        // request a second one.
+        let record = match validation_record(&detail) {
+            Some(record) => record,
+            None => wait_record(&client, id).await?,
         };
         Ok(Some(Observed {
             inputs: attrs([
