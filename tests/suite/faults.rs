@@ -304,8 +304,9 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
     );
     let aws = aws(&emulator_for("faults-20").endpoint).await;
     // Five runs: at a 20 % fault rate over the 151-resource graph's ~700
-    // calls, the SDK's retry quota (a token bucket per client, as on AWS)
-    // can run dry within one run, which then stops with the last fault.
+    // calls, the SDK's retry quota (a token bucket of 500 per service and
+    // region, 14 per retried error) can run dry within one run, which then
+    // stops with the last fault.
     eventually_succeeds(&ws, &["apply", "--auto-approve"], 5);
     let plan = eventually_succeeds(&ws, &["plan", "--refresh"], 5);
     assert!(
