@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::lambda_code;
 use crate::network::Network;
 use crate::values::{concat, map, policy, r as reference, set, trust};
-use crate::{Region, global};
+use crate::{Region, targets};
 
 /// `(address name, function suffix, handler package, API path)`.
 pub(crate) const FUNCTIONS: [(&str, &str, &str, &str); 3] = [
@@ -41,7 +41,7 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Compute {
 /// The functions' execution role and the payment functions, in the order
 /// of `FUNCTIONS`.
 fn functions(r: &mut Region, net: &Network, lambda_sg: &Address) -> Vec<Address> {
-    let table = global::address("dynamodb.table", "session");
+    let table = targets::session_table();
     // The table's ARN in this region (the global table has a replica here).
     let table_arn = format!(
         "arn:aws:dynamodb:{}:{}:table/SessionTable-{}",

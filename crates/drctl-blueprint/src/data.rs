@@ -5,7 +5,7 @@ use drctl_core::{Address, ResourceSpec, Value};
 use serde_json::json;
 
 use crate::network::Network;
-use crate::{ENGINE, Region, Role, global};
+use crate::{ENGINE, Region, Role, targets};
 
 pub(crate) struct Data {
     /// Only with `databases_and_functions`.
@@ -26,7 +26,7 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
         r.bp.account_id
     );
     let bucket = r.add(
-        ResourceSpec::new(r.address("s3.bucket", "data"), r.region)
+        ResourceSpec::new(targets::data_bucket(r.role), r.region)
             .input("bucket", bucket.clone())
             .input("versioning", true)
             .input("sse_algorithm", "AES256")
@@ -84,13 +84,13 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
     );
 
     let cluster_id = format!("payment-{}-{}", r.bp.env, r.role.as_str());
-    let mut cluster = ResourceSpec::new(r.address("rds.cluster", "payment"), r.region)
+    let mut cluster = ResourceSpec::new(targets::cluster(r.role), r.region)
         .input("cluster_identifier", cluster_id.clone())
         .input("engine", ENGINE)
         .input("engine_version", r.bp.settings.engine_version.clone())
         .input(
             "global_cluster_identifier",
-            global::address("rds.global_cluster", "payment").output("global_cluster_identifier"),
+            targets::global_cluster().output("global_cluster_identifier"),
         )
         .input("db_subnet_group_name", subnet_group.output("name"))
         .input(

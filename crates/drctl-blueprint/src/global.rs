@@ -7,14 +7,9 @@ use serde_json::json;
 
 use crate::compute::{Compute, STAGE};
 use crate::data::Data;
+use crate::targets::{self, global as address};
 use crate::values::{concat, map, policy, r as reference, set, trust};
 use crate::{Blueprint, ENGINE, Role, lambda_code};
-
-pub(crate) const SCOPE: &str = "global";
-
-pub(crate) fn address(kind: &str, name: &str) -> Address {
-    Address::new(SCOPE, kind, name).expect("blueprint addresses are valid")
-}
 
 /// What the global part needs from each region, primary first.
 pub(crate) struct Regional<'a> {
@@ -38,7 +33,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     let databases = bp.settings.databases_and_functions;
     if databases {
         add(
-            ResourceSpec::new(address("rds.global_cluster", "payment"), home)
+            ResourceSpec::new(targets::global_cluster(), home)
                 .input("global_cluster_identifier", global_id.clone())
                 .input("engine", ENGINE)
                 .input("engine_version", bp.settings.engine_version.clone())
@@ -48,7 +43,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
 
         let table_name = format!("SessionTable-{env}");
         add(
-            ResourceSpec::new(address("dynamodb.table", "session"), home)
+            ResourceSpec::new(targets::session_table(), home)
                 .input("table_name", table_name.clone())
                 .input("hash_key", "sessionId")
                 .input("hash_key_type", "S")
@@ -105,7 +100,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("tags", tags(&role_name)),
     );
     add(
-        ResourceSpec::new(address("s3.bucket_replication", "data"), home)
+        ResourceSpec::new(targets::s3_replication(), home)
             .input("bucket", primary.data.bucket.output("bucket"))
             .input("role_arn", replication_role.output("arn"))
             .input("rule_id", "to-secondary")
@@ -134,6 +129,62 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("failure_threshold", 3)
             .input("tags", tags(&format!("payment-{env}-primary-api"))),
     );
+    // The fence: an alarm in the secondary region on a metric only drctl
+    // publishes. `drctl failover --unplanned` publishes 1 from the
+    // secondary region; the alarm goes to ALARM, the health check on it and
+    // so the primary's fail, and Route 53's health checkers send the
+    // primary's traffic to the secondary's record: no call to the primary
+    // region or to Route 53's control plane (docs/operations.md,
+    // "Unplanned failover"). "ignore": the state holds without new data.
+    let fence_name = format!("payment-{env}-primary-fence");
+    let secondary_topic = set([reference(secondary.data.topic.output("arn"))]);
+    let fence_alarm = add(
+        ResourceSpec::new(targets::fence_alarm(), secondary.region)
+            .input("alarm_name", fence_name.clone())
+            .input(
+                "alarm_description",
+                format!("The primary region of {env} is fenced off: Route 53 sends its traffic to the secondary (drctl failover --unplanned)"),
+            )
+            .input(
+                "metric",
+                json!({"namespace": targets::FENCE_NAMESPACE, "metric_name": targets::FENCE_METRIC,
+                       "dimensions": {targets::FENCE_DIMENSION: env}, "statistic": "Maximum", "period": 60}),
+            )
+            .input("comparison_operator", "GreaterThanOrEqualToThreshold")
+            .input("threshold", Value::Json(json!(1.0)))
+            .input("evaluation_periods", 1)
+            .input("datapoints_to_alarm", 1)
+            .input("treat_missing_data", "ignore")
+            .input("alarm_actions", secondary_topic.clone())
+            .input("ok_actions", secondary_topic)
+            .input("tags", tags(&fence_name)),
+    );
+    // LastKnownStatus: healthy until the fence is first published, then as
+    // last published, however long no data comes (Route 53 API reference,
+    // HealthCheckConfig.InsufficientDataHealthStatus).
+    let fence_check = add(
+        ResourceSpec::new(address("route53.health_check", "primary-fence"), home)
+            .input("type", "CLOUDWATCH_METRIC")
+            .input("alarm_region", secondary.region)
+            .input("alarm_name", fence_alarm.output("alarm_name"))
+            .input("insufficient_data_health_status", "LastKnownStatus")
+            .input("tags", tags(&fence_name)),
+    );
+    // The primary's record is healthy while both are: its API answers and
+    // it is not fenced off.
+    let primary_check = add(
+        ResourceSpec::new(targets::primary_health_check(), home)
+            .input("type", "CALCULATED")
+            .input(
+                "child_health_check_ids",
+                set([
+                    reference(health.output("health_check_id")),
+                    reference(fence_check.output("health_check_id")),
+                ]),
+            )
+            .input("health_threshold", 2)
+            .input("tags", tags(&format!("payment-{env}-primary"))),
+    );
     // The active role's region takes all the traffic; a failover records
     // the other role as active, so a later apply keeps the weights it set.
     let weight = |role: Role| if role == bp.active { 100 } else { 0 };
@@ -141,13 +192,12 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
         .into_iter()
         .zip(&domains)
     {
-        let (weight, role) = (weight(role), role.as_str());
-        let mut spec = ResourceSpec::new(address("route53.record", &format!("api-{role}")), home)
+        let mut spec = ResourceSpec::new(targets::api_record(role), home)
             .input("zone_id", zone.output("zone_id"))
             .input("name", record_name.clone())
             .input("type", "A")
-            .input("set_identifier", format!("{role}-{}", regional.region))
-            .input("weight", weight)
+            .input("set_identifier", format!("{}-{}", role.as_str(), regional.region))
+            .input("weight", weight(role))
             .input(
                 "alias",
                 map([
@@ -162,8 +212,8 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                     ("evaluate_target_health", true.into()),
                 ]),
             );
-        if role == "primary" {
-            spec = spec.input("health_check_id", health.output("health_check_id"));
+        if role == Role::Primary {
+            spec = spec.input("health_check_id", primary_check.output("health_check_id"));
         }
         // Callers reach the stage only once the domain maps to it.
         add(spec.after(&domain.mapping));
@@ -476,7 +526,7 @@ fn custom_domains(
 ) -> [CustomDomain; 2] {
     let env = bp.env;
     let in_role = |role: Role, kind: &str, name: &str| {
-        Address::new(role.as_str(), kind, name).expect("blueprint addresses are valid")
+        targets::regional(role, kind, name)
     };
     let role_tags = |role: Role, name: &str| json!({"Name": name, "DR-Role": role.as_str()});
     let certificates = [Role::Primary, Role::Secondary].map(|role| {

@@ -9,6 +9,7 @@ mod global;
 pub mod lambda_code;
 mod network;
 mod observability;
+pub mod targets;
 mod values;
 
 use drctl_core::{Address, ResourceSpec};
@@ -75,7 +76,7 @@ pub(crate) struct Region<'a> {
 
 impl Region<'_> {
     pub fn address(&self, kind: &str, name: &str) -> Address {
-        Address::new(self.role.as_str(), kind, name).expect("blueprint addresses are valid")
+        targets::regional(self.role, kind, name)
     }
 
     /// `payment-<env>-<role>-<suffix>`: the deterministic AWS-side name.
@@ -150,12 +151,13 @@ mod tests {
         // Per region: 31 network, 7 / 5 data (the primary holds the
         // master password's secret), 18 compute and API, 10 observability,
         // 4 custom domain (certificate, validation wait, domain name, base
-        // path mapping); 13 global (one validation record for both).
+        // path mapping); 16 global (one validation record for both; the
+        // primary's health checks: API, fence and both, and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (70, 68, 13)
+            (70, 68, 16)
         );
-        assert_eq!(specs.len(), 151);
+        assert_eq!(specs.len(), 154);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -298,14 +300,14 @@ mod tests {
         // Per region: 29 network (no security groups), 2 data (bucket,
         // topic), 11 API (REST API, 4 resources, 4 methods, deployment,
         // stage), 4 observability (API alarm, dashboard, 2 parameters), 4
-        // custom domain; 7 global (S3 replication role and rule, zone,
-        // health check, two weighted records, the certificates' validation
-        // record).
+        // custom domain; 10 global (S3 replication role and rule, zone,
+        // three health checks, the fence alarm, two weighted records, the
+        // certificates' validation record).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (50, 50, 7)
+            (50, 50, 10)
         );
-        assert_eq!(specs.len(), 107);
+        assert_eq!(specs.len(), 110);
         let left_out = ["rds.", "dynamodb.", "lambda.", "sfn.", "ec2.security_group"];
         for spec in &specs {
             let kind = spec.address.kind();

@@ -1,0 +1,69 @@
+//! The addresses of what DR operations act on, named once: the blueprint
+//! builds these resources under them and `drctl-dr` finds them in state
+//! through them, so renaming one is a single edit the compiler checks.
+//! Also the fence metric (docs/operations.md, "Unplanned failover").
+
+use drctl_core::Address;
+
+use crate::Role;
+
+/// The scope of the resources made once per environment.
+pub(crate) const GLOBAL: &str = "global";
+
+/// `global/<kind>/<name>`.
+pub(crate) fn global(kind: &str, name: &str) -> Address {
+    Address::new(GLOBAL, kind, name).expect("blueprint addresses are valid")
+}
+
+/// `<role>/<kind>/<name>`.
+pub(crate) fn regional(role: Role, kind: &str, name: &str) -> Address {
+    Address::new(role.as_str(), kind, name).expect("blueprint addresses are valid")
+}
+
+/// The weighted record of `api.<domain>` pointing at `role`'s region.
+pub fn api_record(role: Role) -> Address {
+    global("route53.record", &format!("api-{}", role.as_str()))
+}
+
+/// The Aurora global database.
+pub fn global_cluster() -> Address {
+    global("rds.global_cluster", "payment")
+}
+
+/// `role`'s regional Aurora cluster.
+pub fn cluster(role: Role) -> Address {
+    regional(role, "rds.cluster", "payment")
+}
+
+/// The DynamoDB session table (a global table: replicas in both regions).
+pub fn session_table() -> Address {
+    global("dynamodb.table", "session")
+}
+
+/// The primary data bucket's replication to the secondary's.
+pub fn s3_replication() -> Address {
+    global("s3.bucket_replication", "data")
+}
+
+/// `role`'s data bucket (the secondary's is the replication destination).
+pub fn data_bucket(role: Role) -> Address {
+    regional(role, "s3.bucket", "data")
+}
+
+/// The fence alarm: in the secondary region, in ALARM while the primary is
+/// fenced off (its Route 53 health check then fails).
+pub fn fence_alarm() -> Address {
+    global("cloudwatch.alarm", "primary-fence")
+}
+
+/// The health check of the primary's record: the API's and the fence's.
+pub fn primary_health_check() -> Address {
+    global("route53.health_check", "primary")
+}
+
+/// The fence metric's namespace. Only drctl publishes to it.
+pub const FENCE_NAMESPACE: &str = "PaymentDR";
+/// 1: the primary is fenced (traffic goes to the secondary); 0: it is not.
+pub const FENCE_METRIC: &str = "PrimaryFenced";
+/// The fence metric's one dimension; its value is the environment's name.
+pub const FENCE_DIMENSION: &str = "Environment";
