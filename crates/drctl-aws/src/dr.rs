@@ -538,3 +538,38 @@ pub async fn alarm_states(
     }
     Ok(states)
 }
+
+/// Publishes `value` to the metric `namespace`/`metric` with the one
+/// dimension `dimension` = `dimension_value` in `region` (PutMetricData: a
+/// data-plane call of that region's CloudWatch, standard resolution).
+#[tracing::instrument(level = "info", skip(ctx), err(Display))]
+pub async fn put_metric(
+    ctx: &AwsContext,
+    region: &str,
+    namespace: &str,
+    metric: &str,
+    dimension: (&str, &str),
+    value: f64,
+) -> Result<(), ProviderError> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let datum = MetricDatum::builder()
+        .metric_name(metric)
+        .dimensions(
+            Dimension::builder()
+                .name(dimension.0)
+                .value(dimension.1)
+                .build(),
+        )
+        .value(value)
+        .timestamp(DateTime::from(std::time::SystemTime::now()))
+        .build();
+    ctx.cloudwatch(region)
+        .put_metric_data()
+        .namespace(namespace)
+        .metric_data(datum)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| api_error("cloudwatch:PutMetricData", e))
+}

@@ -32,27 +32,23 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     let global_id = format!("payment-global-{env}");
     let databases = bp.settings.databases_and_functions;
     if databases {
-        add(
-            ResourceSpec::new(targets::global_cluster(), home)
-                .input("global_cluster_identifier", global_id.clone())
-                .input("engine", ENGINE)
-                .input("engine_version", bp.settings.engine_version.clone())
-                .input("storage_encrypted", true)
-                .input("deletion_protection", false),
-        );
+        add(ResourceSpec::new(targets::global_cluster(), home)
+            .input("global_cluster_identifier", global_id.clone())
+            .input("engine", ENGINE)
+            .input("engine_version", bp.settings.engine_version.clone())
+            .input("storage_encrypted", true)
+            .input("deletion_protection", false));
 
         let table_name = format!("SessionTable-{env}");
-        add(
-            ResourceSpec::new(targets::session_table(), home)
-                .input("table_name", table_name.clone())
-                .input("hash_key", "sessionId")
-                .input("hash_key_type", "S")
-                .input("billing_mode", "PAY_PER_REQUEST")
-                .input("point_in_time_recovery", true)
-                .input("stream_view_type", "NEW_AND_OLD_IMAGES")
-                .input("replica_regions", json!([secondary.region]))
-                .input("tags", tags(&table_name)),
-        );
+        add(ResourceSpec::new(targets::session_table(), home)
+            .input("table_name", table_name.clone())
+            .input("hash_key", "sessionId")
+            .input("hash_key_type", "S")
+            .input("billing_mode", "PAY_PER_REQUEST")
+            .input("point_in_time_recovery", true)
+            .input("stream_view_type", "NEW_AND_OLD_IMAGES")
+            .input("replica_regions", json!([secondary.region]))
+            .input("tags", tags(&table_name)));
     }
 
     // S3 replication: a role only S3 can assume, allowed exactly what
@@ -99,15 +95,13 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("managed_policy_arns", json!([]))
             .input("tags", tags(&role_name)),
     );
-    add(
-        ResourceSpec::new(targets::s3_replication(), home)
-            .input("bucket", primary.data.bucket.output("bucket"))
-            .input("role_arn", replication_role.output("arn"))
-            .input("rule_id", "to-secondary")
-            .input("destination_bucket_arn", dest_arn())
-            .input("replication_time_minutes", 15)
-            .input("delete_marker_replication", true),
-    );
+    add(ResourceSpec::new(targets::s3_replication(), home)
+        .input("bucket", primary.data.bucket.output("bucket"))
+        .input("role_arn", replication_role.output("arn"))
+        .input("rule_id", "to-secondary")
+        .input("destination_bucket_arn", dest_arn())
+        .input("replication_time_minutes", 15)
+        .input("delete_marker_replication", true));
 
     // DNS: `api.<domain>` weighted between the regions' APIs; the primary
     // carries the traffic while its health check passes.
@@ -162,29 +156,28 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     // LastKnownStatus: healthy until the fence is first published, then as
     // last published, however long no data comes (Route 53 API reference,
     // HealthCheckConfig.InsufficientDataHealthStatus).
-    let fence_check = add(
-        ResourceSpec::new(address("route53.health_check", "primary-fence"), home)
-            .input("type", "CLOUDWATCH_METRIC")
-            .input("alarm_region", secondary.region)
-            .input("alarm_name", fence_alarm.output("alarm_name"))
-            .input("insufficient_data_health_status", "LastKnownStatus")
-            .input("tags", tags(&fence_name)),
-    );
+    let fence_check = add(ResourceSpec::new(
+        address("route53.health_check", "primary-fence"),
+        home,
+    )
+    .input("type", "CLOUDWATCH_METRIC")
+    .input("alarm_region", secondary.region)
+    .input("alarm_name", fence_alarm.output("alarm_name"))
+    .input("insufficient_data_health_status", "LastKnownStatus")
+    .input("tags", tags(&fence_name)));
     // The primary's record is healthy while both are: its API answers and
     // it is not fenced off.
-    let primary_check = add(
-        ResourceSpec::new(targets::primary_health_check(), home)
-            .input("type", "CALCULATED")
-            .input(
-                "child_health_check_ids",
-                set([
-                    reference(health.output("health_check_id")),
-                    reference(fence_check.output("health_check_id")),
-                ]),
-            )
-            .input("health_threshold", 2)
-            .input("tags", tags(&format!("payment-{env}-primary"))),
-    );
+    let primary_check = add(ResourceSpec::new(targets::primary_health_check(), home)
+        .input("type", "CALCULATED")
+        .input(
+            "child_health_check_ids",
+            set([
+                reference(health.output("health_check_id")),
+                reference(fence_check.output("health_check_id")),
+            ]),
+        )
+        .input("health_threshold", 2)
+        .input("tags", tags(&format!("payment-{env}-primary"))));
     // The active role's region takes all the traffic; a failover records
     // the other role as active, so a later apply keeps the weights it set.
     let weight = |role: Role| if role == bp.active { 100 } else { 0 };
@@ -196,7 +189,10 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("zone_id", zone.output("zone_id"))
             .input("name", record_name.clone())
             .input("type", "A")
-            .input("set_identifier", format!("{}-{}", role.as_str(), regional.region))
+            .input(
+                "set_identifier",
+                format!("{}-{}", role.as_str(), regional.region),
+            )
             .input("weight", weight(role))
             .input(
                 "alias",
@@ -525,9 +521,7 @@ fn custom_domains(
     add: &mut impl FnMut(ResourceSpec) -> Address,
 ) -> [CustomDomain; 2] {
     let env = bp.env;
-    let in_role = |role: Role, kind: &str, name: &str| {
-        targets::regional(role, kind, name)
-    };
+    let in_role = |role: Role, kind: &str, name: &str| targets::regional(role, kind, name);
     let role_tags = |role: Role, name: &str| json!({"Name": name, "DR-Role": role.as_str()});
     let certificates = [Role::Primary, Role::Secondary].map(|role| {
         let regional = &regions[role as usize];

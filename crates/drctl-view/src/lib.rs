@@ -10,3 +10,27 @@ pub mod plan;
 pub mod run;
 pub mod style;
 pub mod timeline;
+
+use std::time::Duration;
+
+/// A duration as drctl prints it everywhere: `0.42s`, `37.10s`, `4m 05s`.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.2}s")
+    } else {
+        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_seconds_then_minutes() {
+        assert_eq!(duration(Duration::from_millis(420)), "0.42s");
+        assert_eq!(duration(Duration::from_millis(37_100)), "37.10s");
+        assert_eq!(duration(Duration::from_secs(245)), "4m 05s");
+    }
+}

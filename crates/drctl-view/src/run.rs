@@ -228,7 +228,7 @@ impl RunLog {
     /// The lines after a run's summary: the slowest operations and the
     /// critical path, with their durations.
     pub fn durations(&self, slowest: usize) -> String {
-        let secs = |d: Duration| format!("{:.2}s", d.as_secs_f64());
+        let secs = crate::duration;
         let mut out = String::new();
         let top = self.slowest(slowest);
         if top.is_empty() {

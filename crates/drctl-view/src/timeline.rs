@@ -36,9 +36,7 @@ fn escape(text: &str) -> String {
     out
 }
 
-fn seconds(d: Duration) -> String {
-    format!("{:.2}s", d.as_secs_f64())
-}
+use crate::duration as seconds;
 
 /// A step for the time axis giving at most about ten ticks.
 fn tick_step(total: Duration) -> Duration {

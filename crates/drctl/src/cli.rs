@@ -145,7 +145,7 @@ pub struct CheckArgs {
     pub plan: bool,
     /// Do not let this failed check refuse a planned switch (repeatable);
     /// it is still measured and shown.
-    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(drctl_checks::SKIPPABLE))]
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(drctl_dr::checks::SKIPPABLE))]
     pub skip_check: Vec<String>,
 }
 

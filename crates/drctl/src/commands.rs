@@ -1,6 +1,6 @@
-//! One function per subcommand.
+//! The engine's subcommands: plan, apply, destroy, show, graph, validate
+//! and init (the DR ones are in `dr`).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -13,41 +13,11 @@ use drctl_core::refresh::refresh;
 use drctl_core::{State, write_atomic};
 use drctl_view::run::RunLog;
 
-use crate::cli::{
-    ApplyArgs, Cli, Command, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, ShowArgs,
-};
+use crate::cli::{ApplyArgs, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, ShowArgs};
 use crate::progress::{Progress, Sink};
+use crate::prompt::confirm;
+use crate::render;
 use crate::session::{Session, desired_graph};
-use crate::{dr, render};
-
-pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let g = &cli.global;
-    crate::ui::init(g);
-    match cli.command {
-        Command::Plan(args) => plan_cmd(&Session::open(g, &args.env.env)?, args).await,
-        Command::Apply(args) => apply_cmd(&Session::open(g, &args.env.env)?, args).await,
-        Command::Destroy(args) => destroy_cmd(&Session::open(g, &args.env.env)?, args).await,
-        Command::Show(args) => show_cmd(&Session::open(g, &args.env.env)?, args),
-        Command::Graph(args) => graph_cmd(&Session::open(g, &args.env.env)?, args),
-        Command::Status(args) => dr::status_cmd(&Session::open(g, &args.env.env)?, args).await,
-        Command::Failover(args) => dr::failover_cmd(&Session::open(g, &args.env.env)?, args).await,
-        Command::Failback(args) => dr::failback_cmd(&Session::open(g, &args.env.env)?, args).await,
-        Command::Drill(args) => dr::drill_cmd(&Session::open(g, &args.env.env)?, args).await,
-        Command::Validate => validate_cmd(g),
-        Command::Init(args) => init_cmd(g, args),
-        Command::State(cmd) => crate::state_cmd::run(g, cmd).await,
-        Command::Output(args) => crate::output::output_cmd(&Session::open(g, &args.env.env)?, args),
-        Command::Bootstrap(args) => crate::bootstrap::bootstrap_cmd(g, args).await,
-        Command::ForceUnlock(args) => {
-            let session = Session::open(g, &args.env)?;
-            match session.backend.force_unlock()? {
-                Some(holder) => println!("Removed the lock of `{}` held by {holder}.", args.env),
-                None => println!("`{}` was not locked.", args.env),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
 
 /// Refreshes `state` in memory from AWS and reports what drifted.
 async fn refresh_state(session: &Session, state: &mut State, parallelism: usize) -> Result<()> {
@@ -174,22 +144,6 @@ fn guard_data_loss(plan: &Plan, allowed: bool) -> Result<()> {
         "the plan would destroy data held by {}; nothing was changed. If that is intended, pass --allow-data-loss",
         at_risk.join(", ")
     )
-}
-
-pub(crate) fn confirm(what: &str, auto_approve: bool) -> Result<bool> {
-    if auto_approve {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "standard input is not a terminal, so drctl cannot ask for confirmation; review the plan and pass --auto-approve"
-        );
-    }
-    print!("\nDo you want to {what}? Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(answer.trim() == "yes")
 }
 
 /// How a run reports itself besides the progress lines.
@@ -375,7 +329,7 @@ fn print_empty_report(session: &Session, operation: &str) -> Result<()> {
     Ok(())
 }
 
-async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
+pub(crate) async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
     require_approval_for_json(args.json, args.auto_approve)?;
     if args.json {
         session.notes_to_stderr();
@@ -419,7 +373,7 @@ async fn destroy_cmd(session: &Session, args: DestroyArgs) -> Result<ExitCode> {
     execute(session, &plan, state, args.parallelism, "Destroy", outputs).await
 }
 
-fn show_cmd(session: &Session, args: ShowArgs) -> Result<ExitCode> {
+pub(crate) fn show_cmd(session: &Session, args: ShowArgs) -> Result<ExitCode> {
     let (state, exists) = session.load_state()?;
     if args.json {
         let doc = serde_json::json!({
@@ -435,7 +389,7 @@ fn show_cmd(session: &Session, args: ShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn graph_cmd(session: &Session, args: GraphArgs) -> Result<ExitCode> {
+pub(crate) fn graph_cmd(session: &Session, args: GraphArgs) -> Result<ExitCode> {
     // Addresses and edges do not depend on the account; names do.
     let (state, _) = session.load_state()?;
     let account = state.account_id.as_deref().unwrap_or(PLACEHOLDER_ACCOUNT);
@@ -447,7 +401,7 @@ fn graph_cmd(session: &Session, args: GraphArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
+pub(crate) fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
     let config = Config::load(&g.config)?;
     if config.envs.is_empty() {
         bail!(
@@ -471,7 +425,7 @@ fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
 /// The repository's drctl.toml, built into the binary.
 const DEFAULT_CONFIG: &str = include_str!("../../../drctl.toml");
 
-fn init_cmd(g: &crate::cli::Global, args: InitArgs) -> Result<ExitCode> {
+pub(crate) fn init_cmd(g: &crate::cli::Global, args: InitArgs) -> Result<ExitCode> {
     if g.config.exists() && !args.force {
         bail!(
             "{} already exists; pass --force to overwrite it",

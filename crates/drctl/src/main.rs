@@ -3,9 +3,11 @@
 mod bootstrap;
 mod cli;
 mod commands;
+mod dispatch;
 mod dr;
 mod output;
 mod progress;
+mod prompt;
 mod render;
 mod session;
 mod state_cmd;
@@ -46,7 +48,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(dispatch::run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

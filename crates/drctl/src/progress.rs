@@ -46,9 +46,7 @@ fn verb(kind: OpKind) -> (&'static str, &'static str) {
     }
 }
 
-pub fn secs(d: Duration) -> String {
-    format!("{:.2}s", d.as_secs_f64())
-}
+use drctl_view::duration as secs;
 
 impl Progress {
     pub fn new(log: RunLog, ui: Ui, sink: Sink) -> Self {

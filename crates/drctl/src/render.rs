@@ -2,7 +2,6 @@
 //! of a run, and state.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use drctl_core::executor::Report;
 use drctl_core::{Plan, State};
@@ -12,9 +11,7 @@ pub fn plan(plan: &Plan) -> String {
     drctl_view::plan::render(plan, crate::ui::get().palette)
 }
 
-fn secs(d: Duration) -> String {
-    format!("{:.2}s", d.as_secs_f64())
-}
+use drctl_view::duration as secs;
 
 pub fn report(report: &Report, verb: &str) -> String {
     let mut out = String::new();

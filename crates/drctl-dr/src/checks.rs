@@ -1,5 +1,5 @@
-//! DR pre-checks: the checks that gate a planned switch, and the steps a switch runs with
-//! their typical durations: pure functions of measured values, so that the
+//! DR pre-checks: the checks that gate a planned switch, and the typical
+//! durations of a switch's steps: pure functions of measured values, so that the
 //! rules are unit-tested without AWS (the reads are in `drctl_aws::dr`).
 //!
 //! Every check names what it measured, the value, the threshold, whether
@@ -246,6 +246,10 @@ pub const FAILOVER_TIME: Expected = Expected {
 pub const RECORD_TIME: Expected = Expected {
     duration: "< 1 s",
     source: "a write of the state file (or object)",
+};
+pub const FENCE_TIME: Expected = Expected {
+    duration: "1-3 min, then resolvers' cached answers (the alias target's TTL)",
+    source: "CloudWatch User Guide, \"Evaluating an alarm\" (a one-minute alarm is evaluated every minute); Route 53 Developer Guide, \"How Amazon Route 53 determines whether a health check is healthy\" (a health check on a CloudWatch alarm follows the alarm's data stream) and \"How Amazon Route 53 chooses records when health checking is configured\"",
 };
 pub const WEIGHTS_TIME: Expected = Expected {
     duration: "~60 s, then resolvers' cached answers (the alias target's TTL)",

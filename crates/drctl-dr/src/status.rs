@@ -1,0 +1,755 @@
+//! The DR status of an environment: what AWS reports about the parts a
+//! switch depends on, the readiness rules over it, and the checks of a
+//! planned switch. Every read goes to the region that answers in an
+//! outage of the primary where one exists (the global cluster, the fence);
+//! a part that cannot be read becomes a reason, not an error.
+
+use drctl_aws::AwsContext;
+use drctl_aws::dr;
+use drctl_blueprint::Role;
+use serde::Serialize;
+
+use crate::checks::{self, Check};
+use crate::routing::{self, WeightedRecord};
+use crate::targets::Targets;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordStatus {
+    pub role: &'static str,
+    pub set_identifier: String,
+    pub weight: Option<i64>,
+}
+
+/// The fence of the primary as its alarm reports it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FenceStatus {
+    pub alarm: String,
+    pub region: String,
+    /// The alarm's state (`OK`, `ALARM`, `INSUFFICIENT_DATA`); `null` when
+    /// it could not be read.
+    pub state: Option<String>,
+    /// Whether the primary is fenced off (the alarm is in ALARM).
+    pub fenced: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Traffic {
+    pub serving_role: Option<&'static str>,
+    pub serving_region: Option<String>,
+    /// Empty when Route 53's API did not answer.
+    pub records: Vec<RecordStatus>,
+    pub fence: FenceStatus,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberStatus {
+    pub role: &'static str,
+    pub cluster: String,
+    pub region: String,
+    pub arn: String,
+    pub member: bool,
+    pub writer: bool,
+    pub status: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FailoverStatus {
+    pub status: String,
+    pub from_role: Option<&'static str>,
+    pub to_role: Option<&'static str>,
+    pub data_loss_allowed: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Database {
+    pub global_cluster: String,
+    pub status: Option<String>,
+    pub writer_role: Option<&'static str>,
+    pub writer_region: Option<String>,
+    pub failover_in_progress: Option<FailoverStatus>,
+    pub members: Vec<MemberStatus>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Replica {
+    pub region: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionTable {
+    pub table: String,
+    pub region: String,
+    pub status: Option<String>,
+    pub replicas: Vec<Replica>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct S3Replication {
+    pub source_bucket: String,
+    pub destination_bucket: String,
+    pub rule_id: String,
+    pub rule_status: Option<String>,
+    pub destination_versioning: Option<String>,
+}
+
+/// What `drctl status` reports (docs/json-output.md, "status").
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub env: String,
+    pub ready: bool,
+    pub reasons: Vec<String>,
+    pub recorded_active_role: &'static str,
+    pub traffic: Option<Traffic>,
+    pub database: Option<Database>,
+    pub session_table: Option<SessionTable>,
+    pub s3_replication: Option<S3Replication>,
+    /// The checks of a planned switch to the other role, measured now.
+    pub checks: Vec<Check>,
+}
+
+impl Status {
+    /// The status of an environment whose targets are not all in state.
+    pub fn not_applied(env: &str, active: Role, reason: String) -> Status {
+        Status {
+            env: env.to_owned(),
+            ready: false,
+            reasons: vec![reason],
+            recorded_active_role: active.as_str(),
+            traffic: None,
+            database: None,
+            session_table: None,
+            s3_replication: None,
+            checks: Vec::new(),
+        }
+    }
+
+    /// The role Route 53 sends the traffic to, if one takes it all.
+    pub fn serving(&self) -> Option<Role> {
+        self.traffic
+            .as_ref()
+            .and_then(|t| t.serving_role)
+            .and_then(Role::parse)
+    }
+}
+
+/// What a status read needs besides the targets.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub env: &'a str,
+    /// The active role state records.
+    pub active: Role,
+    /// The role a switch would go to (whose checks are measured).
+    pub to: Role,
+    pub max_replication_lag_seconds: u64,
+}
+
+/// The command that finishes a switch to `role`.
+fn finishing_command(role: Role) -> &'static str {
+    match role {
+        Role::Secondary => "failover",
+        Role::Primary => "failback",
+    }
+}
+
+/// Whether the primary is fenced off, from its alarm's state.
+pub fn fenced(alarm_state: &str) -> bool {
+    alarm_state == "ALARM"
+}
+
+/// The traffic part and its reasons, from the weights Route 53's API
+/// reports (`Err` when it did not answer) and the fence alarm's state:
+/// a fenced primary is unhealthy to Route 53, whatever its weight.
+pub fn traffic(
+    t: &Targets,
+    ctx: &Context<'_>,
+    weights: Result<[Option<i64>; 2], String>,
+    fence_state: Result<Option<String>, String>,
+    reasons: &mut Vec<String>,
+) -> Traffic {
+    let fence = match &fence_state {
+        Ok(state) => FenceStatus {
+            alarm: t.fence.alarm.clone(),
+            region: t.fence.region.clone(),
+            state: state.clone(),
+            fenced: Some(state.as_deref().is_some_and(fenced)),
+        },
+        Err(e) => {
+            reasons.push(format!(
+                "cannot read the fence alarm {} ({}): {e}",
+                t.fence.alarm, t.fence.region
+            ));
+            FenceStatus {
+                alarm: t.fence.alarm.clone(),
+                region: t.fence.region.clone(),
+                state: None,
+                fenced: None,
+            }
+        }
+    };
+    if matches!(fence_state, Ok(None)) {
+        reasons.push(format!(
+            "the fence alarm {} does not exist in {}; run `drctl apply --env {}`",
+            t.fence.alarm, t.fence.region, ctx.env
+        ));
+    }
+    let records: Vec<RecordStatus> = match &weights {
+        Ok(w) => t
+            .records
+            .iter()
+            .zip(w)
+            .map(|(r, w)| RecordStatus {
+                role: r.role.as_str(),
+                set_identifier: r.set_identifier.clone(),
+                weight: *w,
+            })
+            .collect(),
+        Err(e) => {
+            reasons.push(format!("cannot read the Route 53 records: {e}"));
+            Vec::new()
+        }
+    };
+    let serving = if fence.fenced == Some(true) {
+        // The secondary's record has no health check: it answers whatever
+        // the weights (routing rules 1 and 2).
+        Some(Role::Secondary)
+    } else if let Ok([Some(p), Some(s)]) = weights {
+        routing::serving(&[
+            WeightedRecord {
+                role: Role::Primary,
+                weight: p,
+                healthy: true,
+            },
+            WeightedRecord {
+                role: Role::Secondary,
+                weight: s,
+                healthy: true,
+            },
+        ])
+    } else {
+        None
+    };
+    match serving {
+        None if weights.is_ok() => reasons.push(format!(
+            "Route 53 weights of {} are {}: not one region taking all traffic",
+            t.record_name,
+            weights_text(&records)
+        )),
+        Some(role) if role != ctx.active => reasons.push(format!(
+            "traffic goes to {} but state records {} as active: a switch was interrupted; finish it with `drctl {} --env {}`",
+            role.as_str(),
+            ctx.active.as_str(),
+            finishing_command(ctx.active),
+            ctx.env
+        )),
+        _ => {}
+    }
+    Traffic {
+        serving_role: serving.map(Role::as_str),
+        serving_region: serving.map(|r| t.cluster(r).region.clone()),
+        records,
+        fence,
+    }
+}
+
+/// `primary 100, secondary 0`.
+pub fn weights_text(records: &[RecordStatus]) -> String {
+    records
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.role,
+                r.weight
+                    .map_or_else(|| "(missing)".to_owned(), |w| w.to_string())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The session table's part and its reasons.
+pub fn session_table(
+    t: &Targets,
+    read: Result<Option<dr::TableState>, String>,
+    reasons: &mut Vec<String>,
+) -> Option<SessionTable> {
+    match read {
+        Ok(None) => {
+            reasons.push(format!("DynamoDB table {} does not exist", t.table));
+            None
+        }
+        Ok(Some(table)) => {
+            if table.status != "ACTIVE" {
+                reasons.push(format!(
+                    "DynamoDB table {} is {}, not ACTIVE",
+                    t.table, table.status
+                ));
+            }
+            let other = &t.cluster(Role::Secondary).region;
+            if !table.replicas.iter().any(|(region, _)| region == other) {
+                reasons.push(format!(
+                    "DynamoDB table {} has no replica in {other}",
+                    t.table
+                ));
+            }
+            for (region, status) in &table.replicas {
+                if status != "ACTIVE" {
+                    reasons.push(format!(
+                        "the DynamoDB replica of {} in {region} is {status}, not ACTIVE",
+                        t.table
+                    ));
+                }
+            }
+            Some(SessionTable {
+                table: t.table.clone(),
+                region: t.table_region.clone(),
+                status: Some(table.status),
+                replicas: table
+                    .replicas
+                    .into_iter()
+                    .map(|(region, status)| Replica { region, status })
+                    .collect(),
+            })
+        }
+        Err(e) => {
+            reasons.push(format!("cannot read DynamoDB table {}: {e}", t.table));
+            None
+        }
+    }
+}
+
+/// The fence alarm's state (`None`: no such alarm).
+pub async fn fence_state(aws: &AwsContext, t: &Targets) -> Result<Option<String>, String> {
+    dr::alarm_states(aws, &t.fence.region, std::slice::from_ref(&t.fence.alarm))
+        .await
+        .map(|states| states.into_iter().next().map(|(_, state)| state))
+        .map_err(|e| e.to_string())
+}
+
+/// The weights of the two records, from Route 53's API.
+pub async fn weights(aws: &AwsContext, t: &Targets) -> Result<[Option<i64>; 2], String> {
+    let found = dr::record_weights(
+        aws,
+        &t.zone_id,
+        &t.record_name,
+        &t.record_type,
+        &t.set_ids(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let weight = |i: usize| found.get(i).and_then(|f| f.as_ref()).and_then(|f| f.weight);
+    Ok([weight(0), weight(1)])
+}
+
+/// Reads every part of the DR status and the checks of a switch to
+/// `ctx.to`.
+pub async fn read(aws: &AwsContext, t: &Targets, ctx: &Context<'_>) -> Status {
+    let mut reasons = Vec::new();
+    let traffic = traffic(
+        t,
+        ctx,
+        weights(aws, t).await,
+        fence_state(aws, t).await,
+        &mut reasons,
+    );
+    let database = read_database(aws, t, &mut reasons).await;
+    if let (Some(db), Some(serving)) = (&database, traffic.serving_role)
+        && let Some(writer) = db.writer_role
+        && writer != serving
+    {
+        reasons.push(format!(
+            "the Aurora writer is the {writer} cluster but traffic goes to {serving}"
+        ));
+    }
+    let table = dr::table(aws, &t.table_region, &t.table)
+        .await
+        .map_err(|e| e.to_string());
+    let session_table = session_table(t, table, &mut reasons);
+    let s3_replication = read_replication(aws, t, &mut reasons).await;
+    let checks = read_checks(aws, t, ctx, &reasons, session_table.as_ref()).await;
+    Status {
+        env: ctx.env.to_owned(),
+        ready: reasons.is_empty() && checks.iter().all(|c| c.ok),
+        reasons,
+        recorded_active_role: ctx.active.as_str(),
+        traffic: Some(traffic),
+        database,
+        session_table,
+        s3_replication,
+        checks,
+    }
+}
+
+/// Measures what the checks of a switch to `ctx.to` need (reads only) and
+/// applies their rules.
+async fn read_checks(
+    aws: &AwsContext,
+    t: &Targets,
+    ctx: &Context<'_>,
+    reasons: &[String],
+    table: Option<&SessionTable>,
+) -> Vec<Check> {
+    let target = t.cluster(ctx.to);
+    let lag = dr::rpo_lag_seconds(aws, &target.region, &target.id)
+        .await
+        .map_err(|e| e.to_string());
+    // The table's own region reports every replica's status; the copy in
+    // that region is the table itself.
+    let replica = match table {
+        // Missing or unreadable: the readiness reasons say which.
+        None => Err(format!(
+            "not read in {}; see the readiness reasons",
+            t.table_region
+        )),
+        Some(tb) if tb.region == target.region => Ok(tb.status.clone()),
+        Some(tb) => Ok(tb
+            .replicas
+            .iter()
+            .find(|r| r.region == target.region)
+            .map(|r| r.status.clone())),
+    };
+    let names: Vec<String> = t
+        .alarms
+        .iter()
+        .filter(|(region, _)| *region == target.region)
+        .map(|(_, name)| name.clone())
+        .collect();
+    let alarms = if names.is_empty() {
+        Ok(Vec::new())
+    } else {
+        dr::alarm_states(aws, &target.region, &names)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    vec![
+        checks::readiness(ctx.env, reasons),
+        checks::lag(
+            &target.id,
+            &target.region,
+            lag,
+            ctx.max_replication_lag_seconds,
+        ),
+        checks::replica(ctx.env, &t.table, &target.region, replica),
+        checks::alarms(&target.region, alarms),
+    ]
+}
+
+async fn read_database(
+    aws: &AwsContext,
+    t: &Targets,
+    reasons: &mut Vec<String>,
+) -> Option<Database> {
+    // Asked in the secondary region, which answers when the primary's
+    // region is down (the case a failover is for).
+    let asked_in = &t.cluster(Role::Secondary).region;
+    let global = match dr::global_cluster(aws, asked_in, &t.global_id).await {
+        Ok(Some(g)) => g,
+        Ok(None) => {
+            reasons.push(format!(
+                "Aurora global cluster {} does not exist",
+                t.global_id
+            ));
+            return None;
+        }
+        Err(e) => {
+            reasons.push(format!(
+                "cannot read Aurora global cluster {}: {e}",
+                t.global_id
+            ));
+            return None;
+        }
+    };
+    if global.status != "available" {
+        reasons.push(format!(
+            "Aurora global cluster {} is {}, not available",
+            t.global_id, global.status
+        ));
+    }
+    let failover_in_progress = global.failover.as_ref().map(|f| {
+        reasons.push(format!(
+            "a switchover or failover of {} is in progress ({})",
+            t.global_id, f.status
+        ));
+        FailoverStatus {
+            status: f.status.clone(),
+            from_role: f
+                .from_cluster_arn
+                .as_deref()
+                .and_then(|a| t.role_of_arn(a))
+                .map(Role::as_str),
+            to_role: f
+                .to_cluster_arn
+                .as_deref()
+                .and_then(|a| t.role_of_arn(a))
+                .map(Role::as_str),
+            data_loss_allowed: f.data_loss_allowed,
+        }
+    });
+    let writer = global.writer().and_then(|a| t.role_of_arn(a));
+    if writer.is_none() {
+        reasons.push(format!(
+            "Aurora global cluster {} has no writer among the environment's clusters",
+            t.global_id
+        ));
+    }
+    let mut members = Vec::new();
+    for c in &t.clusters {
+        let member = global.members.iter().find(|m| m.cluster_arn == c.arn);
+        if member.is_none() {
+            reasons.push(format!(
+                "cluster {} ({}) is not a member of {}",
+                c.id,
+                c.role.as_str(),
+                t.global_id
+            ));
+        }
+        let status = match dr::cluster_status(aws, &c.region, &c.id).await {
+            Ok(Some(s)) => {
+                if s != "available" {
+                    reasons.push(format!("cluster {} ({}) is {s}", c.id, c.role.as_str()));
+                }
+                Some(s)
+            }
+            Ok(None) => {
+                reasons.push(format!(
+                    "cluster {} ({}) does not exist",
+                    c.id,
+                    c.role.as_str()
+                ));
+                None
+            }
+            Err(e) => {
+                reasons.push(format!("cannot read cluster {}: {e}", c.id));
+                None
+            }
+        };
+        members.push(MemberStatus {
+            role: c.role.as_str(),
+            cluster: c.id.clone(),
+            region: c.region.clone(),
+            arn: c.arn.clone(),
+            member: member.is_some(),
+            writer: member.is_some_and(|m| m.is_writer),
+            status,
+        });
+    }
+    Some(Database {
+        global_cluster: t.global_id.clone(),
+        status: Some(global.status.clone()),
+        writer_role: writer.map(Role::as_str),
+        writer_region: writer.map(|r| t.cluster(r).region.clone()),
+        failover_in_progress,
+        members,
+    })
+}
+
+async fn read_replication(
+    aws: &AwsContext,
+    t: &Targets,
+    reasons: &mut Vec<String>,
+) -> Option<S3Replication> {
+    let rule_status = match dr::replication_rules(aws, &t.source_region, &t.source_bucket).await {
+        Ok(Some(rules)) => match rules.into_iter().find(|r| r.id == t.replication_rule) {
+            Some(rule) => {
+                if rule.status != "Enabled" {
+                    reasons.push(format!(
+                        "S3 replication rule {} of {} is {}",
+                        t.replication_rule, t.source_bucket, rule.status
+                    ));
+                }
+                Some(rule.status)
+            }
+            None => {
+                reasons.push(format!(
+                    "bucket {} has no replication rule {}",
+                    t.source_bucket, t.replication_rule
+                ));
+                None
+            }
+        },
+        Ok(None) => {
+            reasons.push(format!(
+                "bucket {} has no replication configuration",
+                t.source_bucket
+            ));
+            None
+        }
+        Err(e) => {
+            reasons.push(format!(
+                "cannot read the replication of {}: {e}",
+                t.source_bucket
+            ));
+            return None;
+        }
+    };
+    let destination_versioning =
+        match dr::bucket_versioning(aws, &t.destination_region, &t.destination_bucket).await {
+            Ok(Some(v)) => {
+                if v != "Enabled" {
+                    reasons.push(format!(
+                        "versioning of replication destination {} is not enabled",
+                        t.destination_bucket
+                    ));
+                }
+                Some(v)
+            }
+            Ok(None) => {
+                reasons.push(format!(
+                    "replication destination {} does not exist",
+                    t.destination_bucket
+                ));
+                None
+            }
+            Err(e) => {
+                reasons.push(format!("cannot read {}: {e}", t.destination_bucket));
+                None
+            }
+        };
+    Some(S3Replication {
+        source_bucket: t.source_bucket.clone(),
+        destination_bucket: t.destination_bucket.clone(),
+        rule_id: t.replication_rule.clone(),
+        rule_status,
+        destination_versioning,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::tests::applied;
+
+    fn ctx(active: Role) -> Context<'static> {
+        Context {
+            env: "dev",
+            active,
+            to: active.other(),
+            max_replication_lag_seconds: 60,
+        }
+    }
+
+    fn read(
+        active: Role,
+        weights: Result<[Option<i64>; 2], String>,
+        fence: Result<Option<String>, String>,
+    ) -> (Traffic, Vec<String>) {
+        let t = Targets::from_state(&applied()).unwrap();
+        let mut reasons = Vec::new();
+        let traffic = traffic(&t, &ctx(active), weights, fence, &mut reasons);
+        (traffic, reasons)
+    }
+
+    #[test]
+    fn the_weights_say_who_serves_when_the_primary_is_not_fenced() {
+        let (t, reasons) = read(
+            Role::Primary,
+            Ok([Some(100), Some(0)]),
+            Ok(Some("OK".into())),
+        );
+        assert_eq!(t.serving_role, Some("primary"));
+        assert_eq!(t.fence.fenced, Some(false));
+        assert!(reasons.is_empty(), "{reasons:?}");
+        // A fence never published: INSUFFICIENT_DATA, not fenced.
+        let (t, _) = read(
+            Role::Primary,
+            Ok([Some(100), Some(0)]),
+            Ok(Some("INSUFFICIENT_DATA".into())),
+        );
+        assert_eq!(t.serving_role, Some("primary"));
+    }
+
+    #[test]
+    fn a_fenced_primary_serves_nothing_even_when_route_53_cannot_be_asked() {
+        let (t, reasons) = read(
+            Role::Secondary,
+            Err("connection refused".into()),
+            Ok(Some("ALARM".into())),
+        );
+        assert_eq!(t.serving_role, Some("secondary"));
+        assert_eq!(t.serving_region.as_deref(), Some("us-east-2"));
+        assert!(t.records.is_empty());
+        assert_eq!(
+            reasons,
+            ["cannot read the Route 53 records: connection refused"]
+        );
+    }
+
+    #[test]
+    fn traffic_elsewhere_than_the_recorded_role_names_the_command_that_finishes_it() {
+        let (_, reasons) = read(
+            Role::Primary,
+            Ok([Some(100), Some(0)]),
+            Ok(Some("ALARM".into())),
+        );
+        assert_eq!(
+            reasons,
+            [
+                "traffic goes to secondary but state records primary as active: a switch was interrupted; finish it with `drctl failback --env dev`"
+            ]
+        );
+        let (_, reasons) = read(
+            Role::Primary,
+            Ok([Some(50), Some(50)]),
+            Ok(Some("OK".into())),
+        );
+        assert_eq!(
+            reasons,
+            [
+                "Route 53 weights of api.x are primary 50, secondary 50: not one region taking all traffic"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_or_unreadable_fence_is_a_reason() {
+        let (t, reasons) = read(Role::Primary, Ok([Some(100), Some(0)]), Ok(None));
+        assert_eq!(t.fence.fenced, Some(false));
+        assert_eq!(
+            reasons,
+            ["the fence alarm fence does not exist in us-east-2; run `drctl apply --env dev`"]
+        );
+        let (t, reasons) = read(
+            Role::Primary,
+            Ok([Some(100), Some(0)]),
+            Err("denied".into()),
+        );
+        assert_eq!(t.fence.fenced, None);
+        assert_eq!(
+            reasons,
+            ["cannot read the fence alarm fence (us-east-2): denied"]
+        );
+    }
+
+    #[test]
+    fn the_table_needs_an_active_replica_in_the_secondary_region() {
+        let t = Targets::from_state(&applied()).unwrap();
+        let mut reasons = Vec::new();
+        let table = dr::TableState {
+            status: "ACTIVE".into(),
+            replicas: vec![("us-east-2".into(), "CREATING".into())],
+        };
+        let part = session_table(&t, Ok(Some(table)), &mut reasons).unwrap();
+        assert_eq!(part.replicas[0].status, "CREATING");
+        assert_eq!(
+            reasons,
+            ["the DynamoDB replica of t in us-east-2 is CREATING, not ACTIVE"]
+        );
+        reasons.clear();
+        let table = dr::TableState {
+            status: "UPDATING".into(),
+            replicas: Vec::new(),
+        };
+        session_table(&t, Ok(Some(table)), &mut reasons);
+        assert_eq!(
+            reasons,
+            [
+                "DynamoDB table t is UPDATING, not ACTIVE",
+                "DynamoDB table t has no replica in us-east-2"
+            ]
+        );
+        reasons.clear();
+        assert!(session_table(&t, Ok(None), &mut reasons).is_none());
+        assert_eq!(reasons, ["DynamoDB table t does not exist"]);
+    }
+}

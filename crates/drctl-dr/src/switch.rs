@@ -1,0 +1,608 @@
+//! A switch moves the Aurora global cluster's writer to the target role's
+//! cluster, records the target as the active role in state, then moves
+//! the traffic. Each step first reads AWS and is skipped when it already
+//! holds, so a re-run of an interrupted switch completes it. Until the
+//! writer has moved, state still names the old role (a `plan` keeps the
+//! traffic where it is); once state names the new role, a `plan` or a
+//! re-run moves the traffic after it.
+//!
+//! The traffic moves one of two ways:
+//! - planned switches set the Route 53 weights (control plane, whose API
+//!   is served from us-east-1), and a failback lifts the fence;
+//! - an unplanned failover, and a drill's failover, fence the primary off
+//!   from the secondary region: a metric in the fence alarm's region puts
+//!   the alarm in ALARM, the primary's health check fails, and Route 53's
+//!   health checkers answer with the secondary's record. No call goes to
+//!   the primary region or to Route 53's API.
+//!
+//! Deciding the steps ([`steps`]) is pure; [`run`] carries them out and
+//! reports through an [`Observer`].
+
+use std::time::{Duration, Instant};
+
+use drctl_aws::AwsContext;
+use drctl_aws::dr::{self, WriterChange};
+use drctl_blueprint::{Role, targets};
+use drctl_core::State;
+use drctl_core::backend::Backend;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::checks::{self, Expected};
+use crate::error::DrError;
+use crate::status;
+use crate::targets::Targets;
+
+/// How a switch moves the traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrafficMove {
+    /// Route 53's API sets the weights (target 100, other 0); towards the
+    /// primary, the fence is lifted after.
+    Weights,
+    /// The primary is fenced off from the secondary region (data plane).
+    Fence,
+}
+
+/// What a switch does: which verb, towards which role, how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Switch {
+    pub phase: &'static str,
+    pub to: Role,
+    pub how: WriterChange,
+    pub traffic: TrafficMove,
+}
+
+impl Switch {
+    /// `drctl failover`: a switchover, weights through Route 53's API.
+    pub const PLANNED_FAILOVER: Switch = Switch {
+        phase: "failover",
+        to: Role::Secondary,
+        how: WriterChange::Switchover,
+        traffic: TrafficMove::Weights,
+    };
+    /// `drctl failover --unplanned`: nothing in the primary region or in
+    /// Route 53's API is called.
+    pub const UNPLANNED_FAILOVER: Switch = Switch {
+        phase: "failover",
+        to: Role::Secondary,
+        how: WriterChange::FailoverAllowingDataLoss,
+        traffic: TrafficMove::Fence,
+    };
+    /// `drctl failback`, and a drill's second half.
+    pub const FAILBACK: Switch = Switch {
+        phase: "failback",
+        to: Role::Primary,
+        how: WriterChange::Switchover,
+        traffic: TrafficMove::Weights,
+    };
+    /// A drill's failover: no data loss, traffic moved the way an outage
+    /// would move it (the fence), so the drill proves that path.
+    pub const DRILL_FAILOVER: Switch = Switch {
+        phase: "failover",
+        to: Role::Secondary,
+        how: WriterChange::Switchover,
+        traffic: TrafficMove::Fence,
+    };
+
+    /// "over" (to the secondary) or "back" (to the primary).
+    pub fn direction(&self) -> &'static str {
+        match self.to {
+            Role::Secondary => "over",
+            Role::Primary => "back",
+        }
+    }
+
+    pub fn planned(&self) -> bool {
+        self.how == WriterChange::Switchover
+    }
+}
+
+/// The weights that send all traffic to `to`: [primary, secondary].
+pub fn target_weights(to: Role) -> [i64; 2] {
+    match to {
+        Role::Primary => [100, 0],
+        Role::Secondary => [0, 100],
+    }
+}
+
+/// What a switch finds in AWS before it starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub writer: Option<Role>,
+    /// The switch AWS is already making towards this role.
+    pub switching_to: Option<Role>,
+    /// The records' weights; `None` when not read (a fenced switch does
+    /// not ask Route 53's API) or unreadable.
+    pub weights: Option<[Option<i64>; 2]>,
+    /// Whether the fence is up; `None` when unreadable.
+    pub fenced: Option<bool>,
+}
+
+impl Observed {
+    /// Where a drill's failback starts: where its failover (from the
+    /// other role, serving) ended. A fence leaves the weights alone.
+    pub fn after(sw: &Switch) -> Observed {
+        let weights_to = match sw.traffic {
+            TrafficMove::Weights => sw.to,
+            TrafficMove::Fence => sw.to.other(),
+        };
+        Observed {
+            writer: Some(sw.to),
+            switching_to: None,
+            weights: Some(target_weights(weights_to).map(Some)),
+            fenced: Some(sw.traffic == TrafficMove::Fence),
+        }
+    }
+}
+
+/// What a step does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    MoveWriter,
+    RecordActive,
+    SetWeights,
+    Fence,
+    LiftFence,
+}
+
+/// One step of a switch, as the switch runs it and `--plan` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub action: Action,
+    pub text: String,
+    /// Its name in a drill's timings.
+    pub label: String,
+    pub done: bool,
+    pub expected: Expected,
+}
+
+/// The steps of `sw` given what AWS holds (`seen`) and whether state
+/// already records the target as active.
+pub fn steps(t: &Targets, sw: &Switch, seen: &Observed, recorded_done: bool) -> Vec<Step> {
+    let target = t.cluster(sw.to);
+    let writer_text = match (sw.how, seen.switching_to == Some(sw.to)) {
+        (_, true) => format!(
+            "Wait for the switch AWS is making to {} ({})",
+            target.id, target.region
+        ),
+        (WriterChange::Switchover, false) => format!(
+            "Switch the Aurora global cluster {} over to {} ({}): no data loss",
+            t.global_id, target.id, target.region
+        ),
+        (WriterChange::FailoverAllowingDataLoss, false) => format!(
+            "Fail the Aurora global cluster {} over to {} ({}), allowing the loss of writes not yet replicated",
+            t.global_id, target.id, target.region
+        ),
+    };
+    let to = sw.to.as_str();
+    let fence = &t.fence;
+    let mut steps = vec![
+        Step {
+            action: Action::MoveWriter,
+            text: writer_text,
+            label: format!("Aurora writer to {to}"),
+            done: seen.writer == Some(sw.to),
+            expected: match sw.how {
+                WriterChange::Switchover => checks::SWITCHOVER_TIME,
+                WriterChange::FailoverAllowingDataLoss => checks::FAILOVER_TIME,
+            },
+        },
+        Step {
+            action: Action::RecordActive,
+            text: format!("Record {to} as the active role in state"),
+            label: format!("record {to} as active"),
+            done: recorded_done,
+            expected: checks::RECORD_TIME,
+        },
+    ];
+    match sw.traffic {
+        TrafficMove::Weights => {
+            let [p, s] = target_weights(sw.to);
+            steps.push(Step {
+                action: Action::SetWeights,
+                text: format!(
+                    "Set the Route 53 weights of {}: primary {p}, secondary {s}",
+                    t.record_name
+                ),
+                label: format!("Route 53 traffic to {to}"),
+                done: seen.weights == Some(target_weights(sw.to).map(Some)),
+                expected: checks::WEIGHTS_TIME,
+            });
+            if sw.to == Role::Primary {
+                steps.push(Step {
+                    action: Action::LiftFence,
+                    text: format!(
+                        "Lift the fence: publish {}/{} = 0 in {}, wait until alarm {} is OK (the primary's health check passes again)",
+                        fence.namespace, fence.metric, fence.region, fence.alarm
+                    ),
+                    label: "fence lifted".into(),
+                    done: seen.fenced == Some(false),
+                    expected: checks::FENCE_TIME,
+                });
+            }
+        }
+        TrafficMove::Fence => steps.push(Step {
+            action: Action::Fence,
+            text: format!(
+                "Fence the primary off: publish {}/{} = 1 in {}, wait until alarm {} is in ALARM (the primary's health check fails; Route 53 answers with the secondary)",
+                fence.namespace, fence.metric, fence.region, fence.alarm
+            ),
+            label: format!("traffic to {to}: health check flipped"),
+            done: seen.fenced == Some(true),
+            expected: checks::FENCE_TIME,
+        }),
+    }
+    steps
+}
+
+/// Reads what `sw`'s steps depend on: the global cluster (asked in the
+/// target's region), the fence (in its region), and the weights only when
+/// the switch sets them (Route 53's API).
+pub async fn observe(aws: &AwsContext, t: &Targets, sw: &Switch) -> Result<Observed, DrError> {
+    let region = &t.cluster(sw.to).region;
+    let global = dr::global_cluster(aws, region, &t.global_id)
+        .await?
+        .ok_or_else(|| {
+            DrError::Refused(format!(
+                "Aurora global cluster {} does not exist; `drctl plan --env ENV --refresh` shows what is missing",
+                t.global_id
+            ))
+        })?;
+    let weights = match sw.traffic {
+        // Route 53's API may not answer in an outage of its region; the
+        // database can still move, and the weights step reads again.
+        TrafficMove::Weights => status::weights(aws, t).await.ok(),
+        TrafficMove::Fence => None,
+    };
+    let fenced = status::fence_state(aws, t)
+        .await
+        .ok()
+        .map(|s| s.as_deref().is_some_and(status::fenced));
+    Ok(Observed {
+        writer: global.writer().and_then(|a| t.role_of_arn(a)),
+        switching_to: global
+            .failover
+            .as_ref()
+            .and_then(|f| f.to_cluster_arn.as_deref())
+            .and_then(|a| t.role_of_arn(a)),
+        weights,
+        fenced,
+    })
+}
+
+/// A switch ready to run: what AWS held, and the steps that follow.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub seen: Observed,
+    pub steps: Vec<Step>,
+}
+
+impl Prepared {
+    /// Whether every step already holds.
+    pub fn is_done(&self) -> bool {
+        self.steps.iter().all(|s| s.done)
+    }
+}
+
+/// Observes AWS and derives `sw`'s steps; `recorded_done`: state already
+/// records the target as active.
+pub async fn prepare(
+    aws: &AwsContext,
+    t: &Targets,
+    sw: &Switch,
+    recorded_done: bool,
+) -> Result<Prepared, DrError> {
+    let seen = observe(aws, t, sw).await?;
+    let steps = steps(t, sw, &seen, recorded_done);
+    Ok(Prepared { seen, steps })
+}
+
+/// How long one step of a switch took.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepTiming {
+    pub phase: &'static str,
+    pub step: String,
+    pub skipped: bool,
+    pub seconds: f64,
+}
+
+/// What a running switch reports.
+pub trait Observer {
+    /// Step `index` (0-based) of `count` starts.
+    fn started(&self, index: usize, count: usize, step: &Step);
+    /// Step `index` finished after `elapsed`.
+    fn finished(&self, index: usize, count: usize, step: &Step, elapsed: Duration);
+    /// Step `index` already held; nothing was done.
+    fn skipped(&self, index: usize, count: usize, step: &Step);
+}
+
+/// Where a switch writes state, and whose it is.
+pub struct StateWriter<'a> {
+    pub backend: &'a dyn Backend,
+    pub env: &'a str,
+}
+
+impl StateWriter<'_> {
+    fn save(&self, state: &mut State) -> Result<(), DrError> {
+        Ok(self.backend.save(state)?)
+    }
+}
+
+/// Runs the steps of `sw` that are not done (the caller holds the lock);
+/// returns each step's timing.
+pub async fn run(
+    aws: &AwsContext,
+    writer: &StateWriter<'_>,
+    state: &mut State,
+    t: &Targets,
+    sw: &Switch,
+    prepared: &Prepared,
+    observer: &dyn Observer,
+) -> Result<Vec<StepTiming>, DrError> {
+    let (seen, steps) = (&prepared.seen, &prepared.steps);
+    let target = t.cluster(sw.to);
+    let mut timings = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let started = Instant::now();
+        if step.done {
+            observer.skipped(i, steps.len(), step);
+        } else {
+            observer.started(i, steps.len(), step);
+            let span = tracing::info_span!("dr_step", phase = sw.phase, step = i + 1);
+            async {
+                match step.action {
+                    Action::MoveWriter => {
+                        if seen.switching_to != Some(sw.to) {
+                            dr::change_writer(
+                                aws,
+                                &target.region,
+                                &t.global_id,
+                                &target.arn,
+                                sw.how,
+                            )
+                            .await?;
+                        }
+                        dr::wait_writer(aws, &target.region, &t.global_id, &target.arn).await?;
+                    }
+                    Action::RecordActive => {
+                        state.active_role = Some(sw.to.as_str().to_owned());
+                        writer.save(state)?;
+                    }
+                    Action::SetWeights => {
+                        let weights = target_weights(sw.to);
+                        let ids = t.set_ids();
+                        dr::set_weights(
+                            aws,
+                            &t.zone_id,
+                            &t.record_name,
+                            &t.record_type,
+                            &[(ids[0], weights[0]), (ids[1], weights[1])],
+                        )
+                        .await?;
+                    }
+                    Action::Fence => set_fence(aws, t, true).await?,
+                    Action::LiftFence => set_fence(aws, t, false).await?,
+                }
+                Ok::<(), DrError>(())
+            }
+            .instrument(span)
+            .await
+            .map_err(|e| DrError::Stopped {
+                phase: sw.phase,
+                env: writer.env.to_owned(),
+                step: i + 1,
+                source: Box::new(e),
+            })?;
+            observer.finished(i, steps.len(), step, started.elapsed());
+        }
+        timings.push(StepTiming {
+            phase: sw.phase,
+            step: step.label.clone(),
+            skipped: step.done,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    if steps.iter().any(|s| s.action == Action::SetWeights) {
+        record_weights_in_state(writer, state, sw.to)?;
+    }
+    Ok(timings)
+}
+
+/// How long the fence alarm may take to reach its state: CloudWatch
+/// evaluates a one-minute alarm every minute; bounded so a fence that
+/// does not take is reported.
+const FENCE_WAIT: Duration = Duration::from_secs(10 * 60);
+/// How often the alarm is asked, and the metric published again (so the
+/// alarm's next evaluation period holds a datapoint).
+const FENCE_POLL: Duration = Duration::from_secs(5);
+const FENCE_REPUBLISH: Duration = Duration::from_secs(60);
+
+/// Publishes the fence metric (1: fenced, 0: lifted) in the fence's
+/// region and waits until its alarm is in ALARM / OK.
+async fn set_fence(aws: &AwsContext, t: &Targets, up: bool) -> Result<(), DrError> {
+    let fence = &t.fence;
+    let (value, wanted) = if up { (1.0, "ALARM") } else { (0.0, "OK") };
+    let started = Instant::now();
+    let mut published: Option<Instant> = None;
+    loop {
+        if published.is_none_or(|p| p.elapsed() >= FENCE_REPUBLISH) {
+            dr::put_metric(
+                aws,
+                &fence.region,
+                fence.namespace,
+                fence.metric,
+                (fence.dimension.0, &fence.dimension.1),
+                value,
+            )
+            .await?;
+            published = Some(Instant::now());
+        }
+        let state = status::fence_state(aws, t).await.map_err(|e| {
+            DrError::Refused(format!("cannot read the fence alarm {}: {e}", fence.alarm))
+        })?;
+        match state.as_deref() {
+            Some(s) if s == wanted => return Ok(()),
+            None => {
+                return Err(DrError::Refused(format!(
+                    "the fence alarm {} does not exist in {}; run `drctl apply` when the primary region answers, or move the traffic with `drctl failover` (planned)",
+                    fence.alarm, fence.region
+                )));
+            }
+            Some(other) if started.elapsed() >= FENCE_WAIT => {
+                return Err(DrError::Refused(format!(
+                    "the fence alarm {} is still {other} after {} min, not {wanted}; check it in the CloudWatch console of {}",
+                    fence.alarm,
+                    FENCE_WAIT.as_secs() / 60,
+                    fence.region
+                )));
+            }
+            Some(_) => tokio::time::sleep(FENCE_POLL).await,
+        }
+    }
+}
+
+/// Writes the weights a switch set into the records' inputs in state, as
+/// if an apply had set them: a plan without --refresh then compares with
+/// what Route 53 holds.
+pub fn record_weights_in_state(
+    writer: &StateWriter<'_>,
+    state: &mut State,
+    to: Role,
+) -> Result<(), DrError> {
+    let mut changed = false;
+    for (role, weight) in Role::BOTH.into_iter().zip(target_weights(to)) {
+        if let Some(r) = state.resources.get_mut(&targets::api_record(role))
+            && r.inputs.get("weight") != Some(&serde_json::Value::from(weight))
+        {
+            r.inputs.insert("weight".into(), weight.into());
+            changed = true;
+        }
+    }
+    if changed {
+        writer.save(state)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::tests::applied;
+
+    fn targets() -> Targets {
+        Targets::from_state(&applied()).unwrap()
+    }
+
+    fn actions(steps: &[Step]) -> Vec<(Action, bool)> {
+        steps.iter().map(|s| (s.action, s.done)).collect()
+    }
+
+    #[test]
+    fn a_planned_failover_moves_the_writer_records_it_then_sets_the_weights() {
+        let seen = Observed {
+            writer: Some(Role::Primary),
+            weights: Some([Some(100), Some(0)]),
+            fenced: Some(false),
+            ..Observed::default()
+        };
+        let s = steps(&targets(), &Switch::PLANNED_FAILOVER, &seen, false);
+        assert_eq!(
+            actions(&s),
+            [
+                (Action::MoveWriter, false),
+                (Action::RecordActive, false),
+                (Action::SetWeights, false)
+            ]
+        );
+        assert!(s[0].text.contains("no data loss"), "{}", s[0].text);
+        assert!(
+            s[2].text.ends_with("primary 0, secondary 100"),
+            "{}",
+            s[2].text
+        );
+    }
+
+    #[test]
+    fn an_unplanned_failover_fences_the_primary_instead_of_calling_route_53() {
+        let seen = Observed {
+            writer: Some(Role::Primary),
+            fenced: Some(false),
+            ..Observed::default()
+        };
+        let s = steps(&targets(), &Switch::UNPLANNED_FAILOVER, &seen, false);
+        assert_eq!(
+            actions(&s),
+            [
+                (Action::MoveWriter, false),
+                (Action::RecordActive, false),
+                (Action::Fence, false)
+            ]
+        );
+        assert!(s[0].text.contains("allowing the loss"), "{}", s[0].text);
+        assert!(
+            s[2].text
+                .contains("PaymentDR/PrimaryFenced = 1 in us-east-2"),
+            "{}",
+            s[2].text
+        );
+    }
+
+    #[test]
+    fn a_failback_sets_the_weights_then_lifts_the_fence() {
+        let seen = Observed {
+            writer: Some(Role::Secondary),
+            weights: Some([Some(100), Some(0)]),
+            fenced: Some(true),
+            ..Observed::default()
+        };
+        let s = steps(&targets(), &Switch::FAILBACK, &seen, false);
+        assert_eq!(
+            actions(&s),
+            [
+                (Action::MoveWriter, false),
+                (Action::RecordActive, false),
+                (Action::SetWeights, true),
+                (Action::LiftFence, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn what_already_holds_is_done_and_a_switch_in_progress_is_waited_for() {
+        let seen = Observed {
+            writer: Some(Role::Primary),
+            switching_to: Some(Role::Secondary),
+            weights: None,
+            fenced: Some(true),
+        };
+        let s = steps(&targets(), &Switch::DRILL_FAILOVER, &seen, true);
+        assert_eq!(
+            actions(&s),
+            [
+                (Action::MoveWriter, false),
+                (Action::RecordActive, true),
+                (Action::Fence, true)
+            ]
+        );
+        assert!(
+            s[0].text.starts_with("Wait for the switch AWS is making"),
+            "{}",
+            s[0].text
+        );
+    }
+
+    #[test]
+    fn a_drills_failback_starts_where_its_failover_ended() {
+        let seen = Observed::after(&Switch::DRILL_FAILOVER);
+        let s = steps(&targets(), &Switch::FAILBACK, &seen, false);
+        assert_eq!(
+            actions(&s),
+            [
+                (Action::MoveWriter, false),
+                (Action::RecordActive, false),
+                (Action::SetWeights, true),
+                (Action::LiftFence, false)
+            ]
+        );
+    }
+}
