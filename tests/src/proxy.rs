@@ -36,6 +36,10 @@ pub struct Faults {
     /// whose response is then dropped: the resource exists, the client sees
     /// a broken connection.
     pub lose_create_responses: f64,
+    /// Requests signed for any of these regions or services (the SigV4
+    /// credential scope) are not forwarded: the connection closes with no
+    /// response, as when an endpoint is unreachable (a region outage).
+    pub unreachable: Vec<String>,
 }
 
 impl Faults {
@@ -47,6 +51,7 @@ impl Faults {
             reject_ec2_action: None,
             answer: None,
             lose_create_responses: 0.0,
+            unreachable: Vec::new(),
         }
     }
 
@@ -73,6 +78,74 @@ pub struct Counts {
     pub lost: AtomicUsize,
     /// The operations of those, one entry per lost response.
     pub lost_operations: Mutex<Vec<String>>,
+    /// Every request, in arrival order.
+    pub calls: Mutex<Vec<Call>>,
+}
+
+/// One request as the proxy saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// From the SigV4 credential scope (`-` when unsigned).
+    pub service: String,
+    pub region: String,
+    /// `X-Amz-Target`'s operation, a query `Action`, or `METHOD /path`.
+    pub operation: String,
+    /// Not forwarded: its region or service was unreachable.
+    pub refused: bool,
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<10} {:<10} {}{}",
+            self.service,
+            self.region,
+            self.operation,
+            if self.refused { "  (refused)" } else { "" }
+        )
+    }
+}
+
+/// The service, region and operation of a raw HTTP request.
+pub fn describe(request: &[u8]) -> (String, String, String) {
+    let text = String::from_utf8_lossy(request);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    };
+    let scope: Vec<String> = header("authorization")
+        .and_then(|a| {
+            a.split("Credential=")
+                .nth(1)
+                .map(|c| c.split([',', ' ']).next().unwrap_or_default().to_owned())
+        })
+        .map(|c| c.split('/').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let (region, service) = match scope.as_slice() {
+        [_, _, region, service, ..] => (region.clone(), service.clone()),
+        _ => ("-".to_owned(), "-".to_owned()),
+    };
+    let request_line = head.lines().next().unwrap_or_default();
+    let operation = if let Some(target) = header("x-amz-target") {
+        target.rsplit('.').next().unwrap_or_default().to_owned()
+    } else if let Some(action) = text.split("Action=").nth(1) {
+        action
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect()
+    } else {
+        let mut parts = request_line.split(' ');
+        let method = parts.next().unwrap_or_default();
+        let path = parts.next().unwrap_or_default();
+        format!("{method} {}", path.split('?').next().unwrap_or_default())
+    };
+    (service, region, operation)
 }
 
 /// A running proxy; it stops when dropped.
@@ -213,6 +286,26 @@ async fn serve(
         }
     };
     counts.requests.fetch_add(1, Ordering::SeqCst);
+    let (service, region, operation) = describe(&request);
+    let refused = {
+        let guard = faults.lock().unwrap();
+        guard
+            .0
+            .unreachable
+            .iter()
+            .any(|u| *u == service || *u == region)
+    };
+    counts.calls.lock().unwrap().push(Call {
+        service,
+        region,
+        operation,
+        refused,
+    });
+    if refused {
+        counts.dropped.fetch_add(1, Ordering::SeqCst);
+        drop(client);
+        return Ok(());
+    }
     let (latency, roll, kind, reject, answer, lose) = {
         let mut guard = faults.lock().unwrap();
         let (f, state) = &mut *guard;

@@ -4,6 +4,9 @@
 use std::process::Output;
 
 use drctl_aws::AwsContext;
+use drctl_dr::Role;
+use drctl_dr::routing::{self, WeightedRecord};
+use drctl_tests::proxy::{Call, FaultProxy, Faults};
 use drctl_tests::{ConnectionCounter, PRIMARY, SECONDARY, Workspace, aws, leftovers};
 use predicates::prelude::*;
 use serde_json::Value as Json;
@@ -47,7 +50,9 @@ fn assert_serving(ws: &Workspace, role: &str, context: &str) {
         .iter()
         .map(|r| &r["weight"])
         .collect();
-    let expected = if role == "primary" {
+    // A fenced primary keeps its weight; Route 53 routes around it.
+    let fenced = s["traffic"]["fence"]["fenced"] == true;
+    let expected = if role == "primary" || fenced {
         [100, 0]
     } else {
         [0, 100]
@@ -150,6 +155,44 @@ fn in_sync(ws: &Workspace, context: &str) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{context}: {}", text(&out));
+}
+
+/// Whether Route 53's health checkers would find the health check `id`
+/// healthy, from its configuration: a calculated check by its children and
+/// threshold, an alarm's by the alarm's state (ALARM: unhealthy), an
+/// endpoint's as healthy (the emulator serves no endpoint to probe).
+async fn health_check_passes(aws: &AwsContext, id: &str) -> bool {
+    let got = aws
+        .route53()
+        .get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .unwrap();
+    let config = got.health_check().unwrap().health_check_config().unwrap();
+    match config.r#type().as_str() {
+        "CALCULATED" => {
+            let mut healthy = 0;
+            for child in config.child_health_checks() {
+                if Box::pin(health_check_passes(aws, child)).await {
+                    healthy += 1;
+                }
+            }
+            healthy >= config.health_threshold().unwrap_or(0)
+        }
+        "CLOUDWATCH_METRIC" => {
+            let alarm = config.alarm_identifier().expect("an alarm identifier");
+            let found = aws
+                .cloudwatch(alarm.region().as_str())
+                .describe_alarms()
+                .alarm_names(alarm.name())
+                .send()
+                .await
+                .unwrap();
+            found.metric_alarms()[0].state_value().map(|s| s.as_str()) != Some("ALARM")
+        }
+        _ => true,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -322,9 +365,12 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
             "failover: Aurora writer to secondary",
         ))
         .stdout(predicate::str::contains(
-            "failback: Route 53 traffic to primary",
+            "failover: traffic to secondary: health check flipped",
         ))
-        .stdout(predicate::str::contains("Failover (RTO)"))
+        .stdout(predicate::str::contains("failback: fence lifted"))
+        .stdout(predicate::str::contains(
+            "Failover (RTO, to the health check flip)",
+        ))
         .stdout(predicate::str::contains("Total"));
     assert_serving(&ws, "primary", "after a drill");
     let out = ws
@@ -342,29 +388,126 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     assert_eq!(
         phases,
         [
-            "failover", "failover", "failover", "failback", "failback", "failback"
+            "failover", "failover", "failover", "failback", "failback", "failback", "failback"
         ]
     );
     for key in ["failover_seconds", "failback_seconds", "total_seconds"] {
         assert!(report[key].as_f64().is_some(), "{key}: {report:#}");
     }
-    assert!(
-        report["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["skipped"] == false)
-    );
+    // The fence leaves the weights alone: the failback has none to set.
+    let skipped: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["skipped"] == true)
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["Route 53 traffic to primary"], "{report:#}");
 
-    // Unplanned: the global cluster fails over allowing data loss.
-    ws.drctl(&["failover", "--unplanned", "--auto-approve"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "allowing the loss of writes not yet replicated",
-        ));
+    // Unplanned, with the primary region down: every request signed for
+    // us-east-1 or for Route 53's API (whose control plane is there) goes
+    // unanswered. The failover completes by the fence alone.
+    let proxy = FaultProxy::start(
+        &ws.endpoint,
+        Faults {
+            unreachable: vec![PRIMARY.to_owned(), "route53".to_owned()],
+            ..Faults::none()
+        },
+    )
+    .await;
+    let out = ws
+        .drctl(&["failover", "--unplanned", "--auto-approve"])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    let calls = proxy.counts.calls.lock().unwrap().clone();
+    println!("Calls of `drctl failover --unplanned` with {PRIMARY} and Route 53 down:");
+    for call in &calls {
+        println!("  {call}");
+    }
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("allowing the loss of writes not yet replicated")
+            && stdout.contains("Fence the primary off"),
+        "{stdout}"
+    );
+    assert!(!calls.is_empty());
+    let down: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.region == PRIMARY || c.service == "route53" || c.refused)
+        .collect();
+    assert!(
+        down.is_empty(),
+        "calls to the failed region or Route 53: {down:#?}"
+    );
+    for op in ["FailoverGlobalCluster", "PutMetricData", "DescribeAlarms"] {
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.operation == op && c.region == SECONDARY),
+            "no {op} in {SECONDARY}: {calls:#?}"
+        );
+    }
+    // The records' configuration now sends the traffic to the secondary:
+    // the primary's record carries the calculated health check, one of
+    // whose children follows the fence alarm, which is in ALARM.
+    let st = state(&ws);
+    let route53 = aws.route53();
+    let records = route53
+        .list_resource_record_sets()
+        .hosted_zone_id(
+            st["resources"]["global/route53.record/api-primary"]["inputs"]["zone_id"]
+                .as_str()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut weighted = Vec::new();
+    for set in records.resource_record_sets() {
+        let Some(id) = set.set_identifier() else {
+            continue;
+        };
+        let role = if id.starts_with("primary") {
+            Role::Primary
+        } else {
+            Role::Secondary
+        };
+        let healthy = match set.health_check_id() {
+            None => true,
+            Some(check) => health_check_passes(&aws, check).await,
+        };
+        weighted.push(WeightedRecord {
+            role,
+            weight: set.weight().unwrap(),
+            healthy,
+        });
+    }
+    assert_eq!(weighted.len(), 2, "{weighted:?}");
+    assert_eq!(
+        routing::serving(&weighted),
+        Some(Role::Secondary),
+        "{weighted:?}"
+    );
     assert_serving(&ws, "secondary", "after an unplanned failover");
-    in_sync(&ws, "after an unplanned failover");
+    let (_, s) = status(&ws);
+    assert_eq!(s["traffic"]["fence"]["fenced"], true, "{s:#}");
+    assert_eq!(s["traffic"]["fence"]["state"], "ALARM", "{s:#}");
+    // State records the secondary as active: once Route 53's API answers,
+    // an apply moves the weights after it, and nothing else.
+    let out = ws
+        .drctl(&["plan", "--refresh", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        plan.contains("Plan: 0 to add, 2 to change, 0 to destroy.")
+            && plan.contains("global/route53.record/api-primary")
+            && plan.contains("global/route53.record/api-secondary"),
+        "{plan}"
+    );
     // A drill starts from the primary serving, and says so.
     ws.drctl(&["drill", "--auto-approve"])
         .assert()
@@ -373,8 +516,15 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
             "a drill starts with the primary region serving; run `drctl failback` first",
         ));
     assert_serving(&ws, "secondary", "after a refused drill");
-    ws.drctl(&["failback", "--auto-approve"]).assert().success();
+    // The failback lifts the fence.
+    ws.drctl(&["failback", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Lift the fence"));
     assert_serving(&ws, "primary", "after failing back");
+    let (_, s) = status(&ws);
+    assert_eq!(s["traffic"]["fence"]["state"], "OK", "{s:#}");
+    in_sync(&ws, "after failing back");
 
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()

@@ -289,11 +289,8 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
         &emulator_for("faults-20").endpoint,
         Faults {
             rate: 0.2,
-            latency: Duration::ZERO,
             seed,
-            reject_ec2_action: None,
-            answer: None,
-            lose_create_responses: 0.0,
+            ..Faults::none()
         },
     )
     .await;
@@ -641,4 +638,49 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();
+}
+
+#[test]
+fn the_proxy_names_each_calls_service_region_and_operation() {
+    use drctl_tests::proxy::describe;
+    let signed = |scope: &str, rest: &str| {
+        format!(
+            "POST / HTTP/1.1\r\nauthorization: AWS4-HMAC-SHA256 Credential=AKID/20261202/{scope}/aws4_request, SignedHeaders=host, Signature=x\r\n{rest}"
+        )
+        .into_bytes()
+    };
+    let query = signed(
+        "us-east-2/rds",
+        "\r\nAction=FailoverGlobalCluster&Version=2014-10-31",
+    );
+    assert_eq!(
+        describe(&query),
+        (
+            "rds".into(),
+            "us-east-2".into(),
+            "FailoverGlobalCluster".into()
+        )
+    );
+    let json = signed(
+        "us-east-1/dynamodb",
+        "X-Amz-Target: DynamoDB_20120810.DescribeTable\r\n\r\n{}",
+    );
+    assert_eq!(
+        describe(&json),
+        (
+            "dynamodb".into(),
+            "us-east-1".into(),
+            "DescribeTable".into()
+        )
+    );
+    let rest = b"GET /2013-04-01/hostedzone/Z1/rrset?name=x HTTP/1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKID/20261202/us-east-1/route53/aws4_request, SignedHeaders=host\r\n\r\n";
+    assert_eq!(
+        describe(rest),
+        (
+            "route53".into(),
+            "us-east-1".into(),
+            "GET /2013-04-01/hostedzone/Z1/rrset".into()
+        )
+    );
+    assert_eq!(describe(b"GET / HTTP/1.1\r\n\r\n").0, "-");
 }
