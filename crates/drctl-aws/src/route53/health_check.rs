@@ -173,31 +173,32 @@ fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError>
             )),
         }
     };
-    let int = |key: &str, allowed: &[std::ops::RangeInclusive<i64>]| -> Result<i32, ProviderError> {
-        let v = inputs.get(key).ok_or_else(|| missing(key))?;
-        match v.as_i64() {
-            Some(n) if allowed.iter().any(|r| r.contains(&n)) => Ok(n as i32),
-            _ => {
-                let ranges: Vec<String> = allowed
-                    .iter()
-                    .map(|r| {
-                        if r.start() == r.end() {
-                            r.start().to_string()
-                        } else {
-                            format!("{} to {}", r.start(), r.end())
-                        }
-                    })
-                    .collect();
-                Err(invalid(
-                    ctx,
-                    format!(
-                        "input `{key}` must be an integer, {}, not {v}",
-                        ranges.join(" or ")
-                    ),
-                ))
+    let int =
+        |key: &str, allowed: &[std::ops::RangeInclusive<i64>]| -> Result<i32, ProviderError> {
+            let v = inputs.get(key).ok_or_else(|| missing(key))?;
+            match v.as_i64() {
+                Some(n) if allowed.iter().any(|r| r.contains(&n)) => Ok(n as i32),
+                _ => {
+                    let ranges: Vec<String> = allowed
+                        .iter()
+                        .map(|r| {
+                            if r.start() == r.end() {
+                                r.start().to_string()
+                            } else {
+                                format!("{} to {}", r.start(), r.end())
+                            }
+                        })
+                        .collect();
+                    Err(invalid(
+                        ctx,
+                        format!(
+                            "input `{key}` must be an integer, {}, not {v}",
+                            ranges.join(" or ")
+                        ),
+                    ))
+                }
             }
-        }
-    };
+        };
     Ok(match ty {
         "HTTP" | "HTTPS" => Config::Endpoint {
             https: ty == "HTTPS",
@@ -529,7 +530,8 @@ impl Provider for HealthCheck {
             } => {
                 // AlarmIdentifier takes both region and name.
                 if changed("alarm_region") || changed("alarm_name") {
-                    request = request.alarm_identifier(alarm_identifier(&alarm_region, &alarm_name)?);
+                    request =
+                        request.alarm_identifier(alarm_identifier(&alarm_region, &alarm_name)?);
                     any = true;
                 }
                 if changed("insufficient_data_health_status") {
@@ -612,16 +614,27 @@ mod tests {
     fn each_type_takes_its_own_inputs() {
         let https = config(
             &ctx(),
-            &inputs(json!({"type": "HTTPS", "fqdn": "a.example.com", "port": 443,
+            &inputs(
+                json!({"type": "HTTPS", "fqdn": "a.example.com", "port": 443,
                 "resource_path": "/prod/health", "request_interval": 30, "failure_threshold": 3,
-                "tags": {"Name": "h"}})),
+                "tags": {"Name": "h"}}),
+            ),
         )
         .unwrap();
-        assert!(matches!(https, Config::Endpoint { https: true, port: 443, .. }));
+        assert!(matches!(
+            https,
+            Config::Endpoint {
+                https: true,
+                port: 443,
+                ..
+            }
+        ));
         let calculated = config(
             &ctx(),
-            &inputs(json!({"type": "CALCULATED", "child_health_check_ids": ["a", "b"],
-                "health_threshold": 0})),
+            &inputs(
+                json!({"type": "CALCULATED", "child_health_check_ids": ["a", "b"],
+                "health_threshold": 0}),
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -633,8 +646,10 @@ mod tests {
         );
         let metric = config(
             &ctx(),
-            &inputs(json!({"type": "CLOUDWATCH_METRIC", "alarm_region": "us-east-2",
-                "alarm_name": "fence", "insufficient_data_health_status": "LastKnownStatus"})),
+            &inputs(
+                json!({"type": "CLOUDWATCH_METRIC", "alarm_region": "us-east-2",
+                "alarm_name": "fence", "insufficient_data_health_status": "LastKnownStatus"}),
+            ),
         )
         .unwrap();
         assert!(matches!(metric, Config::Metric { .. }));
@@ -645,28 +660,40 @@ mod tests {
         let m = refused(json!({"type": "CALCULATED", "child_health_check_ids": ["a"]}));
         assert!(m.contains("input `health_threshold` is missing"), "{m}");
         assert!(m.contains("0 to 256"), "{m}");
-        let m = refused(json!({"type": "CALCULATED", "child_health_check_ids": ["a"],
-            "health_threshold": 1, "port": 443}));
+        let m = refused(
+            json!({"type": "CALCULATED", "child_health_check_ids": ["a"],
+            "health_threshold": 1, "port": 443}),
+        );
         assert!(
             m.contains("input `port` is for health checks of type HTTP or HTTPS, not CALCULATED"),
             "{m}"
         );
         assert!(m.contains("remove it"), "{m}");
-        let m = refused(json!({"type": "HTTPS", "fqdn": "a", "port": 443, "resource_path": "/",
-            "request_interval": 30, "failure_threshold": 3, "alarm_name": "x"}));
-        assert!(m.contains("`alarm_name` is for health checks of type CLOUDWATCH_METRIC"), "{m}");
+        let m = refused(
+            json!({"type": "HTTPS", "fqdn": "a", "port": 443, "resource_path": "/",
+            "request_interval": 30, "failure_threshold": 3, "alarm_name": "x"}),
+        );
+        assert!(
+            m.contains("`alarm_name` is for health checks of type CLOUDWATCH_METRIC"),
+            "{m}"
+        );
         let m = refused(json!({"type": "CLOUDWATCH_METRIC", "alarm_name": "x",
             "insufficient_data_health_status": "Healthy", "alarm": 1}));
         assert!(m.contains("unknown input `alarm`"), "{m}");
         let m = refused(json!({"type": "TCP"}));
-        assert!(m.contains("HTTP, HTTPS, CALCULATED, CLOUDWATCH_METRIC"), "{m}");
+        assert!(
+            m.contains("HTTP, HTTPS, CALCULATED, CLOUDWATCH_METRIC"),
+            "{m}"
+        );
     }
 
     #[test]
     fn values_are_checked_against_the_api_limits() {
         let calc = |children: Json, threshold: Json| {
-            refused(json!({"type": "CALCULATED", "child_health_check_ids": children,
-                "health_threshold": threshold}))
+            refused(
+                json!({"type": "CALCULATED", "child_health_check_ids": children,
+                "health_threshold": threshold}),
+            )
         };
         assert!(calc(json!([]), json!(1)).contains("1 to 256 health check ids"));
         assert!(calc(json!(["a", "a"]), json!(1)).contains("names a health check twice"));
@@ -677,9 +704,14 @@ mod tests {
         };
         assert!(metric("mars-1", "Healthy").contains("`alarm_region` is \"mars-1\""));
         assert!(metric("us-east-2", "Sick").contains("Healthy, Unhealthy, LastKnownStatus"));
-        let m = refused(json!({"type": "HTTPS", "fqdn": "a", "port": 443, "resource_path": "/",
-            "request_interval": 15, "failure_threshold": 3}));
-        assert!(m.contains("`request_interval` must be an integer, 10 or 30"), "{m}");
+        let m = refused(
+            json!({"type": "HTTPS", "fqdn": "a", "port": 443, "resource_path": "/",
+            "request_interval": 15, "failure_threshold": 3}),
+        );
+        assert!(
+            m.contains("`request_interval` must be an integer, 10 or 30"),
+            "{m}"
+        );
     }
 
     #[test]
