@@ -226,7 +226,7 @@ fn api(r: &mut Region, functions: Option<&[Address]>) -> Compute {
             .input("triggers", Value::Map(methods)),
     );
     let stage = r.add(
-        ResourceSpec::new(r.address("apigateway.stage", STAGE), r.region)
+        ResourceSpec::new(targets::api_stage(r.role), r.region)
             .input("rest_api_id", api_id())
             .input("stage_name", STAGE)
             .input("deployment_id", deployment.output("deployment_id"))

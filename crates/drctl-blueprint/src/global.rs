@@ -106,7 +106,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     // DNS: `api.<domain>` weighted between the regions' APIs; the primary
     // carries the traffic while its health check passes.
     let zone = add(
-        ResourceSpec::new(address("route53.hosted_zone", "payment"), home)
+        ResourceSpec::new(targets::hosted_zone(), home)
             .input("name", bp.settings.domain.clone())
             .input("comment", format!("Payment DR {env}"))
             .input("tags", tags(&bp.settings.domain)),

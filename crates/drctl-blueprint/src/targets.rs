@@ -25,6 +25,16 @@ pub fn api_record(role: Role) -> Address {
     global("route53.record", &format!("api-{}", role.as_str()))
 }
 
+/// The hosted zone of the environment's domain.
+pub fn hosted_zone() -> Address {
+    global("route53.hosted_zone", "payment")
+}
+
+/// `role`'s API stage.
+pub fn api_stage(role: Role) -> Address {
+    regional(role, "apigateway.stage", crate::compute::STAGE)
+}
+
 /// The Aurora global database.
 pub fn global_cluster() -> Address {
     global("rds.global_cluster", "payment")
@@ -59,6 +69,24 @@ pub fn fence_alarm() -> Address {
 /// The health check of the primary's record: the API's and the fence's.
 pub fn primary_health_check() -> Address {
     global("route53.health_check", "primary")
+}
+
+/// The values `drctl output` names: (output name, the resource's address,
+/// its state output).
+pub fn named_outputs() -> Vec<(&'static str, Address, &'static str)> {
+    vec![
+        ("primary_api_url", api_stage(Role::Primary), "invoke_url"),
+        ("secondary_api_url", api_stage(Role::Secondary), "invoke_url"),
+        ("hosted_zone_id", hosted_zone(), "zone_id"),
+        (
+            "global_cluster_id",
+            global_cluster(),
+            "global_cluster_identifier",
+        ),
+        ("primary_bucket", data_bucket(Role::Primary), "bucket"),
+        ("secondary_bucket", data_bucket(Role::Secondary), "bucket"),
+        ("session_table", session_table(), "table_name"),
+    ]
 }
 
 /// The fence metric's namespace. Only drctl publishes to it.

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use drctl_view::outputs::{OUTPUTS, names, outputs};
+use drctl_blueprint::targets::named_outputs;
+use drctl_view::outputs::outputs;
 
 use crate::cli::OutputArgs;
 use crate::session::Session;
@@ -16,13 +17,14 @@ pub fn output_cmd(session: &Session, args: OutputArgs) -> Result<ExitCode> {
     if !exists {
         bail!("no state for `{env}`: run `drctl apply --env {env}` first");
     }
-    let values = outputs(&state);
+    let sources = named_outputs();
+    let values = outputs(&state, &sources);
     match &args.name {
         Some(name) => {
-            let Some((_, address, _)) = OUTPUTS.iter().find(|(n, _, _)| n == name) else {
+            let Some((_, address, _)) = sources.iter().find(|(n, _, _)| n == name) else {
                 bail!(
                     "no output named `{name}`; the outputs are: {}",
-                    names().collect::<Vec<_>>().join(", ")
+                    sources.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")
                 );
             };
             let Some(output) = values.get(name.as_str()) else {
