@@ -5,7 +5,7 @@
 use drctl_core::{Address, ResourceSpec, Value};
 use serde_json::json;
 
-use crate::compute::{Compute, STAGE};
+use crate::compute::Compute;
 use crate::data::Data;
 use crate::targets::{self, global as address};
 use crate::values::{concat, map, policy, r as reference, set, trust};
@@ -113,15 +113,20 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     );
     let record_name = format!("api.{}", bp.settings.domain);
     let domains = custom_domains(bp, regions, &zone, &record_name, &mut add);
+    let probe = primary_probe(bp, primary, &zone, &mut add);
+    // What callers call: TLS with an ACM certificate to an API Gateway
+    // custom domain, its base path mapping, the stage, the integrations.
     let health = add(
         ResourceSpec::new(address("route53.health_check", "primary-api"), home)
-            .input("fqdn", primary.compute.api.output("regional_domain_name"))
+            .input("fqdn", probe.name.clone())
             .input("port", 443)
             .input("type", "HTTPS")
-            .input("resource_path", format!("/{STAGE}/health"))
+            .input("resource_path", "/health")
             .input("request_interval", 30)
             .input("failure_threshold", 3)
-            .input("tags", tags(&format!("payment-{env}-primary-api"))),
+            .input("tags", tags(&format!("payment-{env}-primary-api")))
+            .after(&probe.record)
+            .after(&probe.mapping),
     );
     // The fence: an alarm in the secondary region on a metric only drctl
     // publishes. `drctl failover --unplanned` publishes 1 from the
@@ -581,6 +586,101 @@ fn custom_domains(
         .input("stage", regional.compute.stage.output("stage_name")));
         CustomDomain { name, mapping }
     })
+}
+
+/// The primary's probe name and what serves it.
+struct Probe {
+    /// `api-<primary region>.<domain>`.
+    name: String,
+    record: Address,
+    mapping: Address,
+}
+
+/// `api-<region>.<domain>`: the primary's API under a custom domain of its
+/// own (certificate validated through the zone, domain name, base path
+/// mapping, alias record), for the primary's health check. Route 53 sends
+/// the checked name as Host and SNI (Route 53 API Reference,
+/// HealthCheckConfig `FullyQualifiedDomainName`), so checking
+/// `api.<domain>` would test whichever region the weights pick, and the
+/// custom domain's `d-….execute-api…` name matches no custom domain.
+fn primary_probe(
+    bp: &Blueprint,
+    primary: &Regional,
+    zone: &Address,
+    add: &mut impl FnMut(ResourceSpec) -> Address,
+) -> Probe {
+    let env = bp.env;
+    let name = format!("api-{}.{}", primary.region, bp.settings.domain);
+    let regional = |kind: &str| targets::regional(Role::Primary, kind, "api-probe");
+    let tags = json!({"Name": format!("payment-{env}-primary-api-probe"), "DR-Role": "primary"});
+    let certificate = add(
+        ResourceSpec::new(regional("acm.certificate"), primary.region)
+            .input("domain_name", name.clone())
+            .input("tags", tags.clone()),
+    );
+    let validation_record = add(
+        ResourceSpec::new(
+            address("route53.record", "api-probe-certificate-validation"),
+            primary.region,
+        )
+        .input("zone_id", zone.output("zone_id"))
+        .input("name", certificate.output("validation_record_name"))
+        .input("type", certificate.output("validation_record_type"))
+        .input("ttl", 300)
+        .input(
+            "records",
+            Value::List(vec![reference(
+                certificate.output("validation_record_value"),
+            )]),
+        ),
+    );
+    let validation = add(
+        ResourceSpec::new(regional("acm.certificate_validation"), primary.region)
+            .input("certificate_arn", certificate.output("arn"))
+            .input(
+                "validation_record_fqdns",
+                Value::List(vec![reference(validation_record.output("fqdn"))]),
+            ),
+    );
+    let domain = add(
+        ResourceSpec::new(regional("apigateway.domain_name"), primary.region)
+            .input("domain_name", name.clone())
+            .input("certificate_arn", validation.output("certificate_arn"))
+            .input("security_policy", "TLS_1_2")
+            .input("tags", tags),
+    );
+    let mapping = add(
+        ResourceSpec::new(regional("apigateway.base_path_mapping"), primary.region)
+            .input("domain_name", domain.output("domain_name"))
+            .input("base_path", "(none)")
+            .input("rest_api_id", primary.compute.api.output("id"))
+            .input("stage", primary.compute.stage.output("stage_name")),
+    );
+    let record = add(
+        ResourceSpec::new(address("route53.record", "api-probe"), primary.region)
+            .input("zone_id", zone.output("zone_id"))
+            .input("name", name.clone())
+            .input("type", "A")
+            .input(
+                "alias",
+                map([
+                    (
+                        "dns_name",
+                        reference(domain.output("regional_domain_name")),
+                    ),
+                    (
+                        "hosted_zone_id",
+                        reference(domain.output("regional_hosted_zone_id")),
+                    ),
+                    ("evaluate_target_health", false.into()),
+                ]),
+            ),
+    );
+    Probe {
+        name,
+        record,
+        mapping,
+    }
 }
 
 #[cfg(test)]

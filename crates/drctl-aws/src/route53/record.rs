@@ -1,7 +1,8 @@
 //! `route53.record`: one record set: a weighted alias (with a
-//! `set_identifier`, a `weight` and an `alias`) or a simple record (with a
-//! `ttl` and `records`, e.g. a certificate's DNS validation CNAME). Its id
-//! is `<zone_id>_<name>_<type>[_<set_identifier>]`; reads use the inputs.
+//! `set_identifier`, a `weight` and an `alias`), a simple alias (an `alias`
+//! alone), or a simple record (with a `ttl` and `records`, e.g. a
+//! certificate's DNS validation CNAME). Its id is
+//! `<zone_id>_<name>_<type>[_<set_identifier>]`; reads use the inputs.
 
 use std::sync::Arc;
 
@@ -74,7 +75,15 @@ fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet,
     let set = ResourceRecordSet::builder()
         .name(k.name)
         .r#type(RrType::from(k.ty));
+    let alias = inputs.get("alias").map(|_| alias_target(ctx, inputs)).transpose()?;
     let Some(ident) = k.ident else {
+        if let Some(target) = alias {
+            // A simple alias: an alias takes no TTL (the target's applies).
+            return set
+                .alias_target(target)
+                .build()
+                .map_err(build_err("route53:ResourceRecordSet"));
+        }
         // A simple record: its values and TTL.
         let ttl = inputs
             .get("ttl")
@@ -105,6 +114,17 @@ fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet,
         .get("weight")
         .and_then(Json::as_i64)
         .ok_or_else(|| invalid(ctx, "input `weight` must be an integer"))?;
+    let target = alias.ok_or_else(|| invalid(ctx, "input `alias` must be an object"))?;
+    set.set_identifier(ident)
+        .weight(weight)
+        .alias_target(target)
+        .set_health_check_id(opt_str(inputs, "health_check_id").map(str::to_owned))
+        .build()
+        .map_err(build_err("route53:ResourceRecordSet"))
+}
+
+/// The `alias` input as an alias target.
+fn alias_target(ctx: &OpContext, inputs: &Attributes) -> Result<AliasTarget, ProviderError> {
     let alias = inputs
         .get("alias")
         .and_then(Json::as_object)
@@ -115,7 +135,7 @@ fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet,
             .and_then(Json::as_str)
             .ok_or_else(|| invalid(ctx, format!("input `alias.{key}` must be a string")))
     };
-    let target = AliasTarget::builder()
+    AliasTarget::builder()
         .dns_name(field("dns_name")?)
         .hosted_zone_id(field("hosted_zone_id")?)
         .evaluate_target_health(
@@ -125,13 +145,7 @@ fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet,
                 .unwrap_or(false),
         )
         .build()
-        .map_err(build_err("route53:AliasTarget"))?;
-    set.set_identifier(ident)
-        .weight(weight)
-        .alias_target(target)
-        .set_health_check_id(opt_str(inputs, "health_check_id").map(str::to_owned))
-        .build()
-        .map_err(build_err("route53:ResourceRecordSet"))
+        .map_err(build_err("route53:AliasTarget"))
 }
 
 /// Submits one change and waits until it is INSYNC. `Ok(false)` when the
@@ -299,6 +313,8 @@ impl Provider for Record {
         if let Some(ident) = r.set_identifier() {
             inputs.insert("set_identifier".into(), json!(ident));
             inputs.insert("weight".into(), json!(r.weight()));
+            inputs.insert("alias".into(), alias);
+        } else if !alias.is_null() {
             inputs.insert("alias".into(), alias);
         } else {
             inputs.insert("ttl".into(), json!(r.ttl()));
