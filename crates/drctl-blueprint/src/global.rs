@@ -105,12 +105,10 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
 
     // DNS: `api.<domain>` weighted between the regions' APIs; the primary
     // carries the traffic while its health check passes.
-    let zone = add(
-        ResourceSpec::new(targets::hosted_zone(), home)
-            .input("name", bp.settings.domain.clone())
-            .input("comment", format!("Payment DR {env}"))
-            .input("tags", tags(&bp.settings.domain)),
-    );
+    let zone = add(ResourceSpec::new(targets::hosted_zone(), home)
+        .input("name", bp.settings.domain.clone())
+        .input("comment", format!("Payment DR {env}"))
+        .input("tags", tags(&bp.settings.domain)));
     let record_name = format!("api.{}", bp.settings.domain);
     let domains = custom_domains(bp, regions, &zone, &record_name, &mut add);
     let probe = primary_probe(bp, primary, &zone, &mut add);
@@ -618,22 +616,20 @@ fn primary_probe(
             .input("domain_name", name.clone())
             .input("tags", tags.clone()),
     );
-    let validation_record = add(
-        ResourceSpec::new(
-            address("route53.record", "api-probe-certificate-validation"),
-            primary.region,
-        )
-        .input("zone_id", zone.output("zone_id"))
-        .input("name", certificate.output("validation_record_name"))
-        .input("type", certificate.output("validation_record_type"))
-        .input("ttl", 300)
-        .input(
-            "records",
-            Value::List(vec![reference(
-                certificate.output("validation_record_value"),
-            )]),
-        ),
-    );
+    let validation_record = add(ResourceSpec::new(
+        address("route53.record", "api-probe-certificate-validation"),
+        primary.region,
+    )
+    .input("zone_id", zone.output("zone_id"))
+    .input("name", certificate.output("validation_record_name"))
+    .input("type", certificate.output("validation_record_type"))
+    .input("ttl", 300)
+    .input(
+        "records",
+        Value::List(vec![reference(
+            certificate.output("validation_record_value"),
+        )]),
+    ));
     let validation = add(
         ResourceSpec::new(regional("acm.certificate_validation"), primary.region)
             .input("certificate_arn", certificate.output("arn"))
@@ -664,10 +660,7 @@ fn primary_probe(
             .input(
                 "alias",
                 map([
-                    (
-                        "dns_name",
-                        reference(domain.output("regional_domain_name")),
-                    ),
+                    ("dns_name", reference(domain.output("regional_domain_name"))),
                     (
                         "hosted_zone_id",
                         reference(domain.output("regional_hosted_zone_id")),

@@ -76,7 +76,11 @@ pub fn primary_health_check() -> Address {
 pub fn named_outputs() -> Vec<(&'static str, Address, &'static str)> {
     vec![
         ("primary_api_url", api_stage(Role::Primary), "invoke_url"),
-        ("secondary_api_url", api_stage(Role::Secondary), "invoke_url"),
+        (
+            "secondary_api_url",
+            api_stage(Role::Secondary),
+            "invoke_url",
+        ),
         ("hosted_zone_id", hosted_zone(), "zone_id"),
         (
             "global_cluster_id",

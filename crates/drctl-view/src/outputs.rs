@@ -68,8 +68,16 @@ mod tests {
             },
         );
         let sources = [
-            ("primary_api_url", "primary/apigateway.stage/prod".parse().unwrap(), "invoke_url"),
-            ("session_table", "global/dynamodb.table/session".parse().unwrap(), "table_name"),
+            (
+                "primary_api_url",
+                "primary/apigateway.stage/prod".parse().unwrap(),
+                "invoke_url",
+            ),
+            (
+                "session_table",
+                "global/dynamodb.table/session".parse().unwrap(),
+                "table_name",
+            ),
         ];
         let out = outputs(&state, &sources);
         assert_eq!(out.len(), 1);

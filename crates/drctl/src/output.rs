@@ -24,7 +24,11 @@ pub fn output_cmd(session: &Session, args: OutputArgs) -> Result<ExitCode> {
             let Some((_, address, _)) = sources.iter().find(|(n, _, _)| n == name) else {
                 bail!(
                     "no output named `{name}`; the outputs are: {}",
-                    sources.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")
+                    sources
+                        .iter()
+                        .map(|(n, _, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             };
             let Some(output) = values.get(name.as_str()) else {

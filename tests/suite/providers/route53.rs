@@ -186,6 +186,24 @@ async fn zone_health_check_and_weighted_records() {
         json!(1)
     );
 
+    // A simple alias (no set identifier, no TTL): the primary's probe
+    // name. Its target moves in place.
+    let actx = kit.ctx("global/route53.record/api-probe", PRIMARY);
+    let alias = |target: &str| {
+        json!({"zone_id": zone_id, "name": format!("api-us-east-1.{domain}"), "type": "A",
+               "alias": {"dns_name": target, "hosted_zone_id": "Z1UJRXOUMOOFQ8", "evaluate_target_health": false}})
+    };
+    let (probe, ainputs) = kit
+        .lifecycle(
+            &actx,
+            alias("d-probe.execute-api.us-east-1.amazonaws.com"),
+            Some(alias("d-probe2.execute-api.us-east-1.amazonaws.com")),
+        )
+        .await;
+    assert_eq!(probe.id, format!("{zone_id}_api-us-east-1.{domain}_A"));
+    kit.delete(&actx, &probe, &ainputs).await;
+    assert_eq!(find(&kit, &actx, &ainputs).await, None);
+
     assert_eq!(
         find(&kit, &sctx, &sinputs).await,
         Some(secondary.id.clone())

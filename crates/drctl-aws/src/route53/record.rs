@@ -75,7 +75,10 @@ fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet,
     let set = ResourceRecordSet::builder()
         .name(k.name)
         .r#type(RrType::from(k.ty));
-    let alias = inputs.get("alias").map(|_| alias_target(ctx, inputs)).transpose()?;
+    let alias = inputs
+        .get("alias")
+        .map(|_| alias_target(ctx, inputs))
+        .transpose()?;
     let Some(ident) = k.ident else {
         if let Some(target) = alias {
             // A simple alias: an alias takes no TTL (the target's applies).
