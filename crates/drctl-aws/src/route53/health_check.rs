@@ -1,18 +1,36 @@
-//! `route53.health_check`: an HTTP(S) health check of a domain name. Its
-//! id is the health check id.
+//! `route53.health_check`: a Route 53 health check. Its id is the health
+//! check id. Three kinds, by the `type` input (which forces replacement,
+//! as Route 53 cannot change a check's type):
+//!
+//! - `HTTP` / `HTTPS`: probes `fqdn`:`port` at `resource_path` every
+//!   `request_interval` seconds (10 or 30; fixed at creation) and fails
+//!   after `failure_threshold` (1 to 10) failures in a row.
+//! - `CALCULATED`: healthy while at least `health_threshold` (0 to 256) of
+//!   `child_health_check_ids` (1 to 256 ids of other health checks; a set:
+//!   order is not significant) are healthy.
+//! - `CLOUDWATCH_METRIC`: unhealthy while the CloudWatch alarm
+//!   `alarm_name` of `alarm_region` is in ALARM; while it lacks data,
+//!   `insufficient_data_health_status` (`Healthy`, `Unhealthy` or
+//!   `LastKnownStatus`) says what the check is.
+//!
+//! Every kind takes `tags`. The inputs of one type are checked before any
+//! call: a missing one, or one of another type, is refused naming the key
+//! and the fix (Route 53 refuses them too, after the fact: InvalidInput).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, TagResourceType};
+use aws_sdk_route53::types::{
+    AlarmIdentifier, CloudWatchRegion, HealthCheckConfig, HealthCheckType,
+    InsufficientDataHealthStatus, TagResourceType,
+};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
 use super::{caller_reference, change_tags, find_created, read_tags, sync_tags};
 use crate::clients::Clients;
-use crate::support::{
-    Created, all_tags, api_error, attrs, create_once, found, invalid, req_str, tolerate,
-};
+use crate::support::{Created, all_tags, api_error, attrs, create_once, found, invalid, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.health_check",
@@ -27,16 +45,268 @@ pub struct HealthCheck(pub(crate) Arc<Clients>);
 
 const GONE: &[&str] = &["NoSuchHealthCheck"];
 
-fn int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, ProviderError> {
-    inputs
-        .get(key)
-        .and_then(Json::as_i64)
-        .and_then(|v| i32::try_from(v).ok())
-        .ok_or_else(|| invalid(ctx, format!("input `{key}` must be an integer")))
+/// The inputs of each type (beside `type` and `tags`), with what each is.
+const ENDPOINT_KEYS: &[(&str, &str)] = &[
+    ("fqdn", "the host name to probe"),
+    ("port", "1 to 65535"),
+    ("resource_path", "the path to request"),
+    ("request_interval", "10 or 30 seconds"),
+    ("failure_threshold", "1 to 10"),
+];
+const CALCULATED_KEYS: &[(&str, &str)] = &[
+    (
+        "child_health_check_ids",
+        "the ids of 1 to 256 other health checks",
+    ),
+    (
+        "health_threshold",
+        "how many of them must be healthy, 0 to 256",
+    ),
+];
+const METRIC_KEYS: &[(&str, &str)] = &[
+    ("alarm_region", "the CloudWatch alarm's region"),
+    ("alarm_name", "the CloudWatch alarm's name"),
+    (
+        "insufficient_data_health_status",
+        "Healthy, Unhealthy or LastKnownStatus",
+    ),
+];
+
+/// The types drctl manages and their inputs.
+const TYPES: &[(&str, &[(&str, &str)])] = &[
+    ("HTTP", ENDPOINT_KEYS),
+    ("HTTPS", ENDPOINT_KEYS),
+    ("CALCULATED", CALCULATED_KEYS),
+    ("CLOUDWATCH_METRIC", METRIC_KEYS),
+];
+
+/// A health check's settings, checked.
+#[derive(Debug, Clone, PartialEq)]
+enum Config {
+    Endpoint {
+        https: bool,
+        fqdn: String,
+        port: i32,
+        resource_path: String,
+        request_interval: i32,
+        failure_threshold: i32,
+    },
+    Calculated {
+        children: Vec<String>,
+        health_threshold: i32,
+    },
+    Metric {
+        alarm_region: String,
+        alarm_name: String,
+        insufficient_data: String,
+    },
+}
+
+fn describe(keys: &[(&str, &str)]) -> String {
+    keys.iter()
+        .map(|(k, what)| format!("`{k}` ({what})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The inputs' settings, or an error naming the input at fault and what
+/// to do. No call is made before this passes.
+fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
+    let names: Vec<&str> = TYPES.iter().map(|(t, _)| *t).collect();
+    let ty = inputs.get("type").and_then(Json::as_str).ok_or_else(|| {
+        invalid(
+            ctx,
+            format!(
+                "input `type` must be one of {}; it says which other inputs the health check takes",
+                names.join(", ")
+            ),
+        )
+    })?;
+    let Some((_, keys)) = TYPES.iter().find(|(t, _)| *t == ty) else {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `type` is {ty:?}: drctl manages health checks of type {}",
+                names.join(", ")
+            ),
+        ));
+    };
+    for key in inputs.keys() {
+        if key == "type" || key == "tags" || keys.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        let owner = TYPES
+            .iter()
+            .filter(|(_, ks)| ks.iter().any(|(k, _)| k == key))
+            .map(|(t, _)| *t)
+            .collect::<Vec<_>>();
+        let message = if owner.is_empty() {
+            format!(
+                "unknown input `{key}`: remove it; a {ty} health check takes `type`, `tags`, {}",
+                describe(keys)
+            )
+        } else {
+            format!(
+                "input `{key}` is for health checks of type {}, not {ty}: remove it, or set `type` to {}",
+                owner.join(" or "),
+                owner[0]
+            )
+        };
+        return Err(invalid(ctx, message));
+    }
+    let missing = |key: &str| {
+        invalid(
+            ctx,
+            format!(
+                "input `{key}` is missing: a {ty} health check takes {}",
+                describe(keys)
+            ),
+        )
+    };
+    let string = |key: &str, max: usize| -> Result<String, ProviderError> {
+        let v = inputs.get(key).ok_or_else(|| missing(key))?;
+        match v.as_str() {
+            Some(s) if !s.is_empty() && s.chars().count() <= max => Ok(s.to_owned()),
+            _ => Err(invalid(
+                ctx,
+                format!("input `{key}` must be a string of 1 to {max} characters, not {v}"),
+            )),
+        }
+    };
+    let int =
+        |key: &str, allowed: &[std::ops::RangeInclusive<i64>]| -> Result<i32, ProviderError> {
+            let v = inputs.get(key).ok_or_else(|| missing(key))?;
+            match v.as_i64() {
+                Some(n) if allowed.iter().any(|r| r.contains(&n)) => Ok(n as i32),
+                _ => {
+                    let ranges: Vec<String> = allowed
+                        .iter()
+                        .map(|r| {
+                            if r.start() == r.end() {
+                                r.start().to_string()
+                            } else {
+                                format!("{} to {}", r.start(), r.end())
+                            }
+                        })
+                        .collect();
+                    Err(invalid(
+                        ctx,
+                        format!(
+                            "input `{key}` must be an integer, {}, not {v}",
+                            ranges.join(" or ")
+                        ),
+                    ))
+                }
+            }
+        };
+    Ok(match ty {
+        "HTTP" | "HTTPS" => Config::Endpoint {
+            https: ty == "HTTPS",
+            fqdn: string("fqdn", 255)?,
+            port: int("port", &[1..=65535])?,
+            // Route 53 takes "/" and longer paths; the API's limit is 255.
+            resource_path: string("resource_path", 255)?,
+            // HealthCheckConfig: RequestInterval 10 or 30 (a fast or a
+            // standard check); FailureThreshold 1 to 10.
+            request_interval: int("request_interval", &[10..=10, 30..=30])?,
+            failure_threshold: int("failure_threshold", &[1..=10])?,
+        },
+        "CALCULATED" => {
+            let key = "child_health_check_ids";
+            let v = inputs.get(key).ok_or_else(|| missing(key))?;
+            let ids: Option<Vec<String>> = v.as_array().and_then(|a| {
+                a.iter()
+                    .map(|s| {
+                        s.as_str()
+                            .filter(|s| !s.is_empty() && s.len() <= 64)
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            });
+            let children = match ids {
+                Some(ids) if !ids.is_empty() && ids.len() <= 256 => ids,
+                _ => {
+                    return Err(invalid(
+                        ctx,
+                        format!(
+                            "input `{key}` must be a list of 1 to 256 health check ids, not {v}"
+                        ),
+                    ));
+                }
+            };
+            let distinct: BTreeSet<&String> = children.iter().collect();
+            if distinct.len() != children.len() {
+                return Err(invalid(
+                    ctx,
+                    format!("input `{key}` names a health check twice: {v}; list each once"),
+                ));
+            }
+            Config::Calculated {
+                children,
+                health_threshold: int("health_threshold", &[0..=256])?,
+            }
+        }
+        _ => {
+            let alarm_region = string("alarm_region", 64)?;
+            let known = CloudWatchRegion::values();
+            if !known.contains(&alarm_region.as_str()) {
+                return Err(invalid(
+                    ctx,
+                    format!(
+                        "input `alarm_region` is {alarm_region:?}, which Route 53 does not take for a CloudWatch alarm (AlarmIdentifier Region): use one of {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            let insufficient_data = string("insufficient_data_health_status", 64)?;
+            let statuses = InsufficientDataHealthStatus::values();
+            if !statuses.contains(&insufficient_data.as_str()) {
+                return Err(invalid(
+                    ctx,
+                    format!(
+                        "input `insufficient_data_health_status` is {insufficient_data:?}: use one of {}",
+                        statuses.join(", ")
+                    ),
+                ));
+            }
+            Config::Metric {
+                alarm_region,
+                alarm_name: string("alarm_name", 256)?,
+                insufficient_data,
+            }
+        }
+    })
 }
 
 fn outputs(id: &str) -> Attributes {
     attrs([("health_check_id", json!(id))])
+}
+
+fn alarm_identifier(region: &str, name: &str) -> Result<AlarmIdentifier, ProviderError> {
+    AlarmIdentifier::builder()
+        .region(CloudWatchRegion::from(region))
+        .name(name)
+        .build()
+        .map_err(|e| ProviderError::new("route53:AlarmIdentifier", e.to_string()))
+}
+
+/// The ids as a set (they are one to Route 53).
+fn id_set(ids: &[String]) -> BTreeSet<&str> {
+    ids.iter().map(String::as_str).collect()
+}
+
+/// The child ids as the `child_health_check_ids` input: in `prior`'s order
+/// when they are the same set (so a refresh shows no change), else as
+/// Route 53 lists them.
+fn children_input(observed: &[String], prior: &Attributes) -> Json {
+    let prior_ids: Option<Vec<String>> = prior
+        .get("child_health_check_ids")
+        .and_then(Json::as_array)
+        .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_owned)).collect());
+    match prior_ids {
+        Some(p) if p.len() == observed.len() && id_set(&p) == id_set(observed) => json!(p),
+        _ => json!(observed),
+    }
 }
 
 #[async_trait]
@@ -46,16 +316,53 @@ impl Provider for HealthCheck {
     }
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let config = match config(ctx, inputs)? {
+            Config::Endpoint {
+                https,
+                fqdn,
+                port,
+                resource_path,
+                request_interval,
+                failure_threshold,
+            } => HealthCheckConfig::builder()
+                .r#type(if https {
+                    HealthCheckType::Https
+                } else {
+                    HealthCheckType::Http
+                })
+                .fully_qualified_domain_name(fqdn)
+                .port(port)
+                .resource_path(resource_path)
+                .request_interval(request_interval)
+                .failure_threshold(failure_threshold),
+            // Port, RequestInterval, FailureThreshold and MeasureLatency
+            // are for endpoint checks only (HealthCheckConfig: "Don't
+            // specify a value for Port when you specify a value for Type of
+            // CLOUDWATCH_METRIC or CALCULATED"; Route 53 refuses the others
+            // too), so they are never sent for these two.
+            Config::Calculated {
+                children,
+                health_threshold,
+            } => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Calculated)
+                .set_child_health_checks(Some(children))
+                // Sent even when 0: Route 53 refuses a CALCULATED check
+                // without it ("must have a health threshold specified").
+                .health_threshold(health_threshold),
+            Config::Metric {
+                alarm_region,
+                alarm_name,
+                insufficient_data,
+            } => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::CloudwatchMetric)
+                .alarm_identifier(alarm_identifier(&alarm_region, &alarm_name)?)
+                .insufficient_data_health_status(InsufficientDataHealthStatus::from(
+                    insufficient_data.as_str(),
+                )),
+        }
+        .build()
+        .map_err(|e| ProviderError::new("route53:HealthCheckConfig", e.to_string()))?;
         let client = self.0.route53();
-        let config = HealthCheckConfig::builder()
-            .r#type(HealthCheckType::from(req_str(ctx, inputs, "type")?))
-            .fully_qualified_domain_name(req_str(ctx, inputs, "fqdn")?)
-            .port(int(ctx, inputs, "port")?)
-            .resource_path(req_str(ctx, inputs, "resource_path")?)
-            .request_interval(int(ctx, inputs, "request_interval")?)
-            .failure_threshold(int(ctx, inputs, "failure_threshold")?)
-            .build()
-            .map_err(|e| ProviderError::new("route53:HealthCheckConfig", e.to_string()))?;
         // The caller reference makes a resend of a create that happened
         // return the same health check (or fail with
         // HealthCheckAlreadyExists): never a second one.
@@ -95,7 +402,7 @@ impl Provider for HealthCheck {
         &self,
         _ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
+        prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let client = self.0.route53();
         let result = client.get_health_check().health_check_id(id).send().await;
@@ -105,19 +412,50 @@ impl Provider for HealthCheck {
         let Some(c) = out.health_check().and_then(|h| h.health_check_config()) else {
             return Ok(None);
         };
+        // Only the inputs of the check's type, so that a refresh of an
+        // unchanged check shows no change.
+        let ty = c.r#type().as_str();
+        let mut inputs = attrs([("type", json!(ty))]);
+        match c.r#type() {
+            HealthCheckType::Http | HealthCheckType::Https => {
+                inputs.extend(attrs([
+                    ("fqdn", json!(c.fully_qualified_domain_name())),
+                    ("port", json!(c.port())),
+                    ("resource_path", json!(c.resource_path())),
+                    ("request_interval", json!(c.request_interval())),
+                    ("failure_threshold", json!(c.failure_threshold())),
+                ]));
+            }
+            HealthCheckType::Calculated => {
+                inputs.extend(attrs([
+                    (
+                        "child_health_check_ids",
+                        children_input(c.child_health_checks(), prior),
+                    ),
+                    ("health_threshold", json!(c.health_threshold())),
+                ]));
+            }
+            HealthCheckType::CloudwatchMetric => {
+                let alarm = c.alarm_identifier();
+                inputs.extend(attrs([
+                    ("alarm_region", json!(alarm.map(|a| a.region().as_str()))),
+                    ("alarm_name", json!(alarm.map(|a| a.name()))),
+                    (
+                        "insufficient_data_health_status",
+                        json!(c.insufficient_data_health_status().map(|s| s.as_str())),
+                    ),
+                ]));
+            }
+            // A type drctl does not manage: `type` alone, which differs
+            // from the inputs and so plans a replacement.
+            _ => {}
+        }
+        inputs.insert(
+            "tags".into(),
+            read_tags(&client, TagResourceType::Healthcheck, id).await?,
+        );
         Ok(Some(Observed {
-            inputs: attrs([
-                ("fqdn", json!(c.fully_qualified_domain_name())),
-                ("port", json!(c.port())),
-                ("type", json!(c.r#type().as_str())),
-                ("resource_path", json!(c.resource_path())),
-                ("request_interval", json!(c.request_interval())),
-                ("failure_threshold", json!(c.failure_threshold())),
-                (
-                    "tags",
-                    read_tags(&client, TagResourceType::Healthcheck, id).await?,
-                ),
-            ]),
+            inputs,
             outputs: outputs(id),
         }))
     }
@@ -129,18 +467,83 @@ impl Provider for HealthCheck {
         prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
+        let new = config(ctx, inputs)?;
         let client = self.0.route53();
-        let changed = ["fqdn", "port", "resource_path", "failure_threshold"]
-            .iter()
-            .any(|k| prior.get(*k) != inputs.get(*k));
-        if changed {
-            client
-                .update_health_check()
-                .health_check_id(id)
-                .fully_qualified_domain_name(req_str(ctx, inputs, "fqdn")?)
-                .port(int(ctx, inputs, "port")?)
-                .resource_path(req_str(ctx, inputs, "resource_path")?)
-                .failure_threshold(int(ctx, inputs, "failure_threshold")?)
+        let changed = |key: &str| prior.get(key) != inputs.get(key);
+        // UpdateHealthCheck takes the fields of each type that can change
+        // (not Type nor RequestInterval, which force a replacement), and
+        // changes only those it is given: send the changed ones.
+        let mut request = client.update_health_check().health_check_id(id);
+        let mut any = false;
+        match new {
+            Config::Endpoint {
+                fqdn,
+                port,
+                resource_path,
+                failure_threshold,
+                ..
+            } => {
+                if changed("fqdn") {
+                    request = request.fully_qualified_domain_name(fqdn);
+                    any = true;
+                }
+                if changed("port") {
+                    request = request.port(port);
+                    any = true;
+                }
+                if changed("resource_path") {
+                    request = request.resource_path(resource_path);
+                    any = true;
+                }
+                if changed("failure_threshold") {
+                    request = request.failure_threshold(failure_threshold);
+                    any = true;
+                }
+            }
+            Config::Calculated {
+                children,
+                health_threshold,
+            } => {
+                let before: Vec<String> = prior
+                    .get("child_health_check_ids")
+                    .and_then(Json::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if id_set(&before) != id_set(&children) {
+                    // The whole new list replaces the old one.
+                    request = request.set_child_health_checks(Some(children));
+                    any = true;
+                }
+                if changed("health_threshold") {
+                    request = request.health_threshold(health_threshold);
+                    any = true;
+                }
+            }
+            Config::Metric {
+                alarm_region,
+                alarm_name,
+                insufficient_data,
+            } => {
+                // AlarmIdentifier takes both region and name.
+                if changed("alarm_region") || changed("alarm_name") {
+                    request =
+                        request.alarm_identifier(alarm_identifier(&alarm_region, &alarm_name)?);
+                    any = true;
+                }
+                if changed("insufficient_data_health_status") {
+                    request = request.insufficient_data_health_status(
+                        InsufficientDataHealthStatus::from(insufficient_data.as_str()),
+                    );
+                    any = true;
+                }
+            }
+        }
+        if any {
+            request
                 .send()
                 .await
                 .map_err(|e| api_error("route53:UpdateHealthCheck", e))?;
@@ -183,5 +586,140 @@ impl Provider for HealthCheck {
             .send()
             .await;
         tolerate(result, GONE, "route53:DeleteHealthCheck")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> OpContext {
+        OpContext {
+            env: "dev".into(),
+            address: "global/route53.health_check/primary".parse().unwrap(),
+            region: "us-east-1".into(),
+            token: None,
+        }
+    }
+
+    fn inputs(v: Json) -> Attributes {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn refused(v: Json) -> String {
+        config(&ctx(), &inputs(v)).unwrap_err().message
+    }
+
+    #[test]
+    fn each_type_takes_its_own_inputs() {
+        let https = config(
+            &ctx(),
+            &inputs(
+                json!({"type": "HTTPS", "fqdn": "a.example.com", "port": 443,
+                "resource_path": "/prod/health", "request_interval": 30, "failure_threshold": 3,
+                "tags": {"Name": "h"}}),
+            ),
+        )
+        .unwrap();
+        assert!(matches!(
+            https,
+            Config::Endpoint {
+                https: true,
+                port: 443,
+                ..
+            }
+        ));
+        let calculated = config(
+            &ctx(),
+            &inputs(
+                json!({"type": "CALCULATED", "child_health_check_ids": ["a", "b"],
+                "health_threshold": 0}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            calculated,
+            Config::Calculated {
+                children: vec!["a".into(), "b".into()],
+                health_threshold: 0
+            }
+        );
+        let metric = config(
+            &ctx(),
+            &inputs(
+                json!({"type": "CLOUDWATCH_METRIC", "alarm_region": "us-east-2",
+                "alarm_name": "fence", "insufficient_data_health_status": "LastKnownStatus"}),
+            ),
+        )
+        .unwrap();
+        assert!(matches!(metric, Config::Metric { .. }));
+    }
+
+    #[test]
+    fn a_missing_input_or_one_of_another_type_is_named_with_the_fix() {
+        let m = refused(json!({"type": "CALCULATED", "child_health_check_ids": ["a"]}));
+        assert!(m.contains("input `health_threshold` is missing"), "{m}");
+        assert!(m.contains("0 to 256"), "{m}");
+        let m = refused(
+            json!({"type": "CALCULATED", "child_health_check_ids": ["a"],
+            "health_threshold": 1, "port": 443}),
+        );
+        assert!(
+            m.contains("input `port` is for health checks of type HTTP or HTTPS, not CALCULATED"),
+            "{m}"
+        );
+        assert!(m.contains("remove it"), "{m}");
+        let m = refused(
+            json!({"type": "HTTPS", "fqdn": "a", "port": 443, "resource_path": "/",
+            "request_interval": 30, "failure_threshold": 3, "alarm_name": "x"}),
+        );
+        assert!(
+            m.contains("`alarm_name` is for health checks of type CLOUDWATCH_METRIC"),
+            "{m}"
+        );
+        let m = refused(json!({"type": "CLOUDWATCH_METRIC", "alarm_name": "x",
+            "insufficient_data_health_status": "Healthy", "alarm": 1}));
+        assert!(m.contains("unknown input `alarm`"), "{m}");
+        let m = refused(json!({"type": "TCP"}));
+        assert!(
+            m.contains("HTTP, HTTPS, CALCULATED, CLOUDWATCH_METRIC"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn values_are_checked_against_the_api_limits() {
+        let calc = |children: Json, threshold: Json| {
+            refused(
+                json!({"type": "CALCULATED", "child_health_check_ids": children,
+                "health_threshold": threshold}),
+            )
+        };
+        assert!(calc(json!([]), json!(1)).contains("1 to 256 health check ids"));
+        assert!(calc(json!(["a", "a"]), json!(1)).contains("names a health check twice"));
+        assert!(calc(json!(["a"]), json!(257)).contains("0 to 256"));
+        let metric = |region: &str, status: &str| {
+            refused(json!({"type": "CLOUDWATCH_METRIC", "alarm_region": region,
+                "alarm_name": "fence", "insufficient_data_health_status": status}))
+        };
+        assert!(metric("mars-1", "Healthy").contains("`alarm_region` is \"mars-1\""));
+        assert!(metric("us-east-2", "Sick").contains("Healthy, LastKnownStatus, Unhealthy"));
+        let m = refused(
+            json!({"type": "HTTPS", "fqdn": "a", "port": 443, "resource_path": "/",
+            "request_interval": 15, "failure_threshold": 3}),
+        );
+        assert!(
+            m.contains("`request_interval` must be an integer, 10 or 30"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn child_ids_read_back_in_the_prior_order_when_the_set_is_the_same() {
+        let prior = inputs(json!({"child_health_check_ids": ["b", "a"]}));
+        let observed = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(children_input(&observed, &prior), json!(["b", "a"]));
+        let other = vec!["a".to_owned(), "c".to_owned()];
+        assert_eq!(children_input(&other, &prior), json!(["a", "c"]));
     }
 }
