@@ -294,6 +294,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
             reject_ec2_action: None,
             answer: None,
             lose_create_responses: 0.0,
+            refuse: Vec::new(),
         },
     )
     .await;

@@ -691,3 +691,93 @@ async fn put_metric_data_moves_the_fence_alarm_to_alarm_and_back_to_ok() {
     assert_eq!(state, "OK", "{reason}");
     delete_alarm(&kit, SECONDARY, &alarm).await;
 }
+
+/// The fault proxy's down region, through the real SDK clients: every
+/// call signed for us-east-1 (Route 53's included: it signs for
+/// us-east-1) is dropped unanswered and never reaches the emulator, while
+/// us-east-2 answers; the call log names each call and its service,
+/// region and operation.
+#[tokio::test]
+async fn a_down_region_refuses_its_calls_and_route53_and_logs_every_call() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    use drctl_tests::proxy::{FaultProxy, Faults, Refused};
+    let env = "prov-route53-down";
+    let emulator = drctl_tests::emulator_for(env);
+    let proxy = FaultProxy::start(
+        &emulator.endpoint,
+        Faults {
+            refuse: vec![Refused::region(PRIMARY)],
+            ..Faults::none()
+        },
+    )
+    .await;
+    let kit = Kit::with_endpoint(env, &proxy.endpoint).await;
+    kit.aws
+        .cloudwatch(SECONDARY)
+        .put_metric_data()
+        .namespace("DrctlTest")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("Fence")
+                .dimensions(Dimension::builder().name("Env").value(env).build())
+                .value(1.0)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("us-east-2 answers");
+    let err = kit
+        .aws
+        .route53()
+        .list_health_checks()
+        .send()
+        .await
+        .expect_err("Route 53's control plane is in the down region");
+    println!("route53: {err:?}");
+    let err = kit
+        .aws
+        .cloudwatch(PRIMARY)
+        .describe_alarms()
+        .send()
+        .await
+        .expect_err("us-east-1 is down");
+    println!("cloudwatch us-east-1: {err:?}");
+    let log = proxy.counts.call_log();
+    println!("{log}");
+    let calls = proxy.counts.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls.iter().filter(|c| !c.refused).count(),
+        1,
+        "only the secondary's call was forwarded:\n{log}"
+    );
+    let forwarded = calls.iter().find(|c| !c.refused).unwrap();
+    assert_eq!(
+        (
+            forwarded.service.as_str(),
+            forwarded.region.as_str(),
+            forwarded.operation.as_str()
+        ),
+        ("monitoring", SECONDARY, "PutMetricData")
+    );
+    // Each refused call was tried again by the SDK's retries, every try
+    // refused and counted.
+    assert!(
+        calls.iter().any(|c| c.refused
+            && c.service == "route53"
+            && c.operation == "GET /2013-04-01/healthcheck"),
+        "{log}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.refused && c.service == "monitoring" && c.operation == "DescribeAlarms"),
+        "{log}"
+    );
+    assert_eq!(
+        proxy
+            .counts
+            .refused
+            .load(std::sync::atomic::Ordering::SeqCst),
+        calls.len() - 1
+    );
+}
