@@ -11,6 +11,10 @@ with the fixes applied to the provider classes before any is instantiated.
 
 import functools
 
+# See patch_cloudwatch: how long after PutMetricData LocalStack evaluates
+# the alarms of the metric.
+EVALUATION_DELAY_SECONDS = 1.5
+
 
 def patch_cloudwatch() -> None:
     from localstack.aws.api.cloudwatch import DashboardNotFoundError
@@ -69,6 +73,219 @@ def patch_cloudwatch() -> None:
         return get_dashboard(self, context, dashboard_name, **kwargs)
 
     CloudwatchProvider.get_dashboard = get_dashboard_not_found
+
+    # A metric alarm evaluates its metric every period (CloudWatch User
+    # Guide, "Evaluating an alarm"). LocalStack 4.4.0 does so on a timer of
+    # Period * EvaluationPeriods seconds after PutMetricAlarm, so a datapoint
+    # shows in the alarm's state up to that long (a minute or more) after
+    # it was published. As ext_cloudwatch.py does for moto, evaluate the
+    # alarms of a metric when PutMetricData publishes it, with LocalStack's
+    # own evaluation (the one its timer runs): a test then sees the state
+    # the next evaluation gives within a couple of seconds. The evaluation
+    # runs EVALUATION_DELAY_SECONDS after the request, in a thread of its
+    # own: LocalStack keeps datapoints to the second and its queries end
+    # before the current second, so one made at once would miss the
+    # datapoint just published. The timer stays as it is.
+    import threading
+
+    from localstack.services.cloudwatch.alarm_scheduler import calculate_alarm_state
+
+    put_metric_data = CloudwatchProvider.put_metric_data
+
+    def dimension_set(dimensions) -> frozenset:
+        return frozenset((d.get("Name"), d.get("Value")) for d in dimensions or [])
+
+    @functools.wraps(put_metric_data)
+    def put_metric_data_and_evaluate(self, context, namespace, metric_data=None, *args, **kwargs):
+        result = put_metric_data(self, context, namespace, metric_data, *args, **kwargs)
+        published = {
+            (d.get("MetricName"), dimension_set(d.get("Dimensions"))) for d in metric_data or []
+        }
+        store = self.get_store(context.account_id, context.region)
+        for arn, alarm in list(store.alarms.items()):
+            a = alarm.alarm
+            if a.get("Namespace") != namespace or a.get("Metrics"):
+                continue
+            if (a.get("MetricName"), dimension_set(a.get("Dimensions"))) in published:
+                timer = threading.Timer(EVALUATION_DELAY_SECONDS, calculate_alarm_state, [arn])
+                timer.daemon = True
+                timer.start()
+        return result
+
+    CloudwatchProvider.put_metric_data = put_metric_data_and_evaluate
+
+
+def patch_route53() -> None:
+    from localstack.aws.api.route53 import (
+        CreateHealthCheckResponse,
+        GetHealthCheckResponse,
+        HealthCheckVersionMismatch,
+        InvalidInput,
+        ListHealthChecksResponse,
+        NoSuchHealthCheck,
+        UpdateHealthCheckResponse,
+    )
+    from localstack.services.cloudwatch.models import cloudwatch_stores
+    from localstack.services.moto import call_moto
+    from localstack.services.route53.provider import Route53Provider
+    from moto.route53.models import route53_backends
+
+    from ext_route53 import keep_alarm, refusal
+
+    # CALCULATED and CLOUDWATCH_METRIC health checks, as ext_route53.py for
+    # moto (which says what AWS does, with its sources): LocalStack 4.4.0's
+    # GetHealthCheck returns neither ChildHealthChecks nor AlarmIdentifier
+    # nor InsufficientDataHealthStatus (it writes HealthCheckConfig itself,
+    # from a list of endpoint settings), its moto drops the alarm settings
+    # on create and update, keeps HealthCheckVersion at 1, ignores
+    # ResetElements and takes what AWS refuses. Here CreateHealthCheck and
+    # UpdateHealthCheck refuse what ext_route53.py refuses, run in moto as
+    # before, and every health check is answered from moto's backend with
+    # the settings AWS keeps.
+    def backend(context):
+        return route53_backends[context.account_id][context.partition]
+
+    def found_alarm(context, region, name):
+        store = cloudwatch_stores[context.account_id][region]
+        for alarm in store.alarms.values():
+            if alarm.alarm.get("AlarmName") == name:
+                return alarm.alarm
+        return None
+
+    def check_or_refuse(context, ty, config, check_id=None):
+        message = refusal(
+            backend(context).health_checks,
+            lambda region, name: found_alarm(context, region, name) is not None,
+            ty,
+            config,
+            check_id,
+        )
+        if message:
+            raise InvalidInput(message)
+
+    def flag(value) -> bool:
+        return str(value).lower() == "true"
+
+    def document(check) -> dict:
+        ty = check.type_
+        config = {
+            "Type": ty,
+            "Inverted": flag(check.inverted),
+            "Disabled": flag(check.disabled),
+            "EnableSNI": flag(check.enable_sni),
+        }
+        if ty == "CALCULATED":
+            children = check.children or []
+            config["ChildHealthChecks"] = [children] if isinstance(children, str) else list(children)
+            if check.health_threshold is not None:
+                config["HealthThreshold"] = int(check.health_threshold)
+        elif ty != "CLOUDWATCH_METRIC":
+            config.update(
+                Port=int(check.port),
+                RequestInterval=int(check.request_interval),
+                FailureThreshold=int(check.failure_threshold),
+                MeasureLatency=flag(check.measure_latency),
+            )
+            for key, value in (
+                ("IPAddress", check.ip_address),
+                ("FullyQualifiedDomainName", check.fqdn),
+                ("ResourcePath", check.resource_path),
+                ("SearchString", check.search_string),
+            ):
+                if value:
+                    config[key] = value
+        if getattr(check, "_drctl_alarm", None):
+            config["AlarmIdentifier"] = dict(check._drctl_alarm)
+        if getattr(check, "_drctl_insufficient", None):
+            config["InsufficientDataHealthStatus"] = check._drctl_insufficient
+        if check.regions:
+            regions = check.regions
+            config["Regions"] = [regions] if isinstance(regions, str) else list(regions)
+        doc = {
+            "Id": check.id,
+            "CallerReference": check.caller_reference,
+            "HealthCheckConfig": config,
+            "HealthCheckVersion": getattr(check, "_drctl_version", 1),
+        }
+        if getattr(check, "_drctl_alarm_configuration", None):
+            doc["CloudWatchAlarmConfiguration"] = check._drctl_alarm_configuration
+        return doc
+
+    def checked(context, health_check_id):
+        check = backend(context).health_checks.get(health_check_id)
+        if check is None:
+            raise NoSuchHealthCheck(f"No health check exists with the specified ID {health_check_id}")
+        return check
+
+    def create_health_check(self, context, caller_reference, health_check_config, **kwargs):
+        check_or_refuse(context, health_check_config.get("Type"), health_check_config)
+        response = call_moto(context)
+        check = checked(context, response["HealthCheck"]["Id"])
+        alarm = health_check_config.get("AlarmIdentifier")
+        keep_alarm(
+            check,
+            alarm,
+            health_check_config.get("InsufficientDataHealthStatus"),
+            found_alarm(context, alarm["Region"], alarm["Name"]) if alarm else None,
+        )
+        return CreateHealthCheckResponse(
+            HealthCheck=document(check), Location=response.get("Location")
+        )
+
+    def update_health_check(self, context, health_check_id, health_check_version=None,
+                            port=None, child_health_checks=None, alarm_identifier=None,
+                            insufficient_data_health_status=None, reset_elements=None,
+                            **kwargs):
+        check = checked(context, health_check_id)
+        check_or_refuse(
+            context,
+            check.type_,
+            {"AlarmIdentifier": alarm_identifier, "ChildHealthChecks": child_health_checks,
+             "Port": port},
+            health_check_id,
+        )
+        version = getattr(check, "_drctl_version", 1)
+        if health_check_version is not None and int(health_check_version) != version:
+            raise HealthCheckVersionMismatch(
+                "The value of HealthCheckVersion in the request doesn't match the value of "
+                "HealthCheckVersion in the health check."
+            )
+        call_moto(context)
+        for element, attribute in (
+            ("ChildHealthChecks", "children"),
+            ("Regions", "regions"),
+            ("FullyQualifiedDomainName", "fqdn"),
+            ("ResourcePath", "resource_path"),
+        ):
+            if element in (reset_elements or []):
+                setattr(check, attribute, None)
+        check._drctl_version = version + 1
+        keep_alarm(
+            check,
+            alarm_identifier,
+            insufficient_data_health_status,
+            found_alarm(context, alarm_identifier["Region"], alarm_identifier["Name"])
+            if alarm_identifier
+            else None,
+        )
+        return UpdateHealthCheckResponse(HealthCheck=document(check))
+
+    def get_health_check(self, context, health_check_id, **kwargs):
+        return GetHealthCheckResponse(HealthCheck=document(checked(context, health_check_id)))
+
+    def list_health_checks(self, context, marker=None, max_items=None, **kwargs):
+        checks = list(backend(context).health_checks.values())
+        return ListHealthChecksResponse(
+            HealthChecks=[document(c) for c in checks],
+            Marker=marker or "",
+            IsTruncated=False,
+            MaxItems=str(max_items or 100),
+        )
+
+    Route53Provider.create_health_check = create_health_check
+    Route53Provider.update_health_check = update_health_check
+    Route53Provider.get_health_check = get_health_check
+    Route53Provider.list_health_checks = list_health_checks
 
 
 def patch_apigateway() -> None:
@@ -232,6 +449,7 @@ def preload_models() -> None:
 
 def apply() -> None:
     patch_cloudwatch()
+    patch_route53()
     patch_apigateway()
     patch_sns()
     preload_models()

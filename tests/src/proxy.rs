@@ -4,7 +4,11 @@
 //! connection, all before the request reaches the emulator. A fault after
 //! the fact is injected too: a create is forwarded, the emulator acts, and
 //! its response is dropped (`lose_create_responses`), as when a connection
-//! breaks after AWS has acted. Requests and faults are counted.
+//! breaks after AWS has acted. A region or a service can be made
+//! unreachable (`Faults::refuse`): its requests are never forwarded and
+//! their connections dropped, as when AWS's endpoint is down. Requests
+//! and faults are counted, and every request is logged (`Counts::calls`):
+//! its service, region and operation, and whether it was refused.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -36,10 +40,76 @@ pub struct Faults {
     /// whose response is then dropped: the resource exists, the client sees
     /// a broken connection.
     pub lose_create_responses: f64,
-    /// Requests signed for any of these regions or services (the SigV4
-    /// credential scope) are not forwarded: the connection closes with no
-    /// response, as when an endpoint is unreachable (a region outage).
-    pub unreachable: Vec<String>,
+    /// Endpoints that are down: every request one of these matches (by
+    /// its SigV4 credential scope) is read, never forwarded, and its
+    /// connection dropped without an answer, as an unreachable endpoint
+    /// does; counted in `Counts::refused`.
+    pub refuse: Vec<Refused>,
+}
+
+/// Requests to refuse, by the region and service of their SigV4
+/// credential scope (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`):
+/// a request matches when each given one is its own. Route 53, IAM and
+/// other global services sign for `us-east-1`, so a region of
+/// `us-east-1` refuses their calls too (their control planes run there).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refused {
+    pub region: Option<String>,
+    pub service: Option<String>,
+}
+
+impl Refused {
+    /// Every request signed for `region`.
+    pub fn region(region: &str) -> Refused {
+        Refused {
+            region: Some(region.to_owned()),
+            service: None,
+        }
+    }
+
+    /// Every request signed for `service` (the signing name: `route53`,
+    /// `monitoring` for CloudWatch, `rds`, ...), in any region.
+    pub fn service(service: &str) -> Refused {
+        Refused {
+            region: None,
+            service: Some(service.to_owned()),
+        }
+    }
+
+    pub fn matches(&self, call: &Call) -> bool {
+        self.region.as_ref().is_none_or(|r| *r == call.region)
+            && self.service.as_ref().is_none_or(|s| *s == call.service)
+    }
+}
+
+/// One request the proxy received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// The SigV4 signing name (`ec2`, `route53`, `monitoring`, ...);
+    /// empty for an unsigned request.
+    pub service: String,
+    /// The region the request was signed for; empty when unsigned.
+    pub region: String,
+    /// `X-Amz-Target`'s operation (JSON protocols), the `Action` of a
+    /// query protocol (body or URL), else `METHOD /path` (REST).
+    pub operation: String,
+    /// Refused by `Faults::refuse`: never forwarded.
+    pub refused: bool,
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let service = if self.service.is_empty() {
+            "(unsigned)"
+        } else {
+            &self.service
+        };
+        write!(f, "{:<14} {:<12} {}", self.region, service, self.operation)?;
+        if self.refused {
+            write!(f, "  REFUSED")?;
+        }
+        Ok(())
+    }
 }
 
 impl Faults {
@@ -51,7 +121,7 @@ impl Faults {
             reject_ec2_action: None,
             answer: None,
             lose_create_responses: 0.0,
-            unreachable: Vec::new(),
+            refuse: Vec::new(),
         }
     }
 
@@ -78,74 +148,23 @@ pub struct Counts {
     pub lost: AtomicUsize,
     /// The operations of those, one entry per lost response.
     pub lost_operations: Mutex<Vec<String>>,
-    /// Every request, in arrival order.
+    /// Requests refused by `Faults::refuse` (dropped, never forwarded).
+    pub refused: AtomicUsize,
+    /// Every request received, in the order they arrived.
     pub calls: Mutex<Vec<Call>>,
 }
 
-/// One request as the proxy saw it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Call {
-    /// From the SigV4 credential scope (`-` when unsigned).
-    pub service: String,
-    pub region: String,
-    /// `X-Amz-Target`'s operation, a query `Action`, or `METHOD /path`.
-    pub operation: String,
-    /// Not forwarded: its region or service was unreachable.
-    pub refused: bool,
-}
-
-impl std::fmt::Display for Call {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:<10} {:<10} {}{}",
-            self.service,
-            self.region,
-            self.operation,
-            if self.refused { "  (refused)" } else { "" }
-        )
+impl Counts {
+    /// The call log, one call per line: region, service, operation, and
+    /// `REFUSED` for a refused one.
+    pub fn call_log(&self) -> String {
+        render_calls(&self.calls.lock().unwrap())
     }
 }
 
-/// The service, region and operation of a raw HTTP request.
-pub fn describe(request: &[u8]) -> (String, String, String) {
-    let text = String::from_utf8_lossy(request);
-    let head = text.split("\r\n\r\n").next().unwrap_or_default();
-    let header = |name: &str| {
-        head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    };
-    let scope: Vec<String> = header("authorization")
-        .and_then(|a| {
-            a.split("Credential=")
-                .nth(1)
-                .map(|c| c.split([',', ' ']).next().unwrap_or_default().to_owned())
-        })
-        .map(|c| c.split('/').map(str::to_owned).collect())
-        .unwrap_or_default();
-    let (region, service) = match scope.as_slice() {
-        [_, _, region, service, ..] => (region.clone(), service.clone()),
-        _ => ("-".to_owned(), "-".to_owned()),
-    };
-    let request_line = head.lines().next().unwrap_or_default();
-    let operation = if let Some(target) = header("x-amz-target") {
-        target.rsplit('.').next().unwrap_or_default().to_owned()
-    } else if let Some(action) = text.split("Action=").nth(1) {
-        action
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect()
-    } else {
-        let mut parts = request_line.split(' ');
-        let method = parts.next().unwrap_or_default();
-        let path = parts.next().unwrap_or_default();
-        format!("{method} {}", path.split('?').next().unwrap_or_default())
-    };
-    (service, region, operation)
+/// `calls`, one per line (see `Call`'s `Display`).
+pub fn render_calls(calls: &[Call]) -> String {
+    calls.iter().map(|c| format!("{c}\n")).collect()
 }
 
 /// A running proxy; it stops when dropped.
@@ -286,23 +305,19 @@ async fn serve(
         }
     };
     counts.requests.fetch_add(1, Ordering::SeqCst);
-    let (service, region, operation) = describe(&request);
-    let refused = {
-        let guard = faults.lock().unwrap();
-        guard
-            .0
-            .unreachable
-            .iter()
-            .any(|u| *u == service || *u == region)
-    };
-    counts.calls.lock().unwrap().push(Call {
-        service,
-        region,
-        operation,
-        refused,
-    });
+    let mut call = describe_call(&request);
+    let refused = faults
+        .lock()
+        .unwrap()
+        .0
+        .refuse
+        .iter()
+        .any(|r| r.matches(&call));
+    call.refused = refused;
+    counts.calls.lock().unwrap().push(call);
     if refused {
-        counts.dropped.fetch_add(1, Ordering::SeqCst);
+        // The endpoint is down: nothing reaches AWS and nothing answers.
+        counts.refused.fetch_add(1, Ordering::SeqCst);
         drop(client);
         return Ok(());
     }
@@ -396,6 +411,73 @@ async fn serve(
     client.shutdown().await
 }
 
+/// The service, region and operation of a request (`refused` false):
+/// service and region from its SigV4 credential scope (the
+/// `Authorization` header, or `X-Amz-Credential` of a presigned URL), the
+/// operation from `X-Amz-Target` (JSON protocols: what follows its last
+/// `.`), else a query protocol's `Action=` (body or URL), else
+/// `METHOD /path` (REST protocols, query string left out).
+pub fn describe_call(request: &[u8]) -> Call {
+    let text = String::from_utf8_lossy(request);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let line = lines.next().unwrap_or_default();
+    let mut parts = line.split(' ');
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    };
+    let credential = header("authorization")
+        .and_then(|a| {
+            a.split("Credential=")
+                .nth(1)
+                .map(|c| c.split([',', ' ']).next().unwrap_or_default().to_owned())
+        })
+        .or_else(|| {
+            query
+                .split('&')
+                .find_map(|p| p.strip_prefix("X-Amz-Credential="))
+                .map(|c| c.replace("%2F", "/").replace("%2f", "/"))
+        })
+        .unwrap_or_default();
+    // AKID/DATE/REGION/SERVICE/aws4_request
+    let scope: Vec<&str> = credential.split('/').collect();
+    let (region, service) = match scope.as_slice() {
+        [_, _, region, service, ..] => ((*region).to_owned(), (*service).to_owned()),
+        _ => (String::new(), String::new()),
+    };
+    let action = |params: &str| {
+        params.split('&').find_map(|p| {
+            p.strip_prefix("Action=").map(|a| {
+                a.chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+            })
+        })
+    };
+    let operation = header("x-amz-target")
+        .map(|t| t.rsplit('.').next().unwrap_or_default().to_owned())
+        .or_else(|| action(body.trim()))
+        .or_else(|| action(query))
+        .filter(|op| !op.is_empty())
+        .unwrap_or_else(|| format!("{method} {path}"));
+    Call {
+        service,
+        region,
+        operation,
+        refused: false,
+    }
+}
+
 /// The create operation a request is, if it is one: an EC2/IAM/SNS/RDS
 /// query `Action` that creates, a JSON `X-Amz-Target` that creates, or a
 /// REST call that does (Lambda, API Gateway, Route 53, S3 CreateBucket).
@@ -454,4 +536,201 @@ pub fn create_call(request: &[u8]) -> Option<String> {
         _ => return None,
     };
     Some(op.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-2/monitoring/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+
+    fn request(head: &[&str], body: &str) -> Vec<u8> {
+        format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes()
+    }
+
+    #[test]
+    fn a_query_call_is_named_by_its_action_and_credential_scope() {
+        let r = request(
+            &[
+                "POST / HTTP/1.1",
+                "host: localhost",
+                &format!("Authorization: {AUTH}"),
+            ],
+            "Action=PutMetricData&Version=2010-08-01&Namespace=DrctlTest",
+        );
+        assert_eq!(
+            describe_call(&r),
+            Call {
+                service: "monitoring".into(),
+                region: "us-east-2".into(),
+                operation: "PutMetricData".into(),
+                refused: false
+            }
+        );
+        // The action in the URL (a GET of a query protocol).
+        let r = request(
+            &[
+                "GET /?Action=DescribeVpcs&Version=2016-11-15 HTTP/1.1",
+                "authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=x",
+            ],
+            "",
+        );
+        let call = describe_call(&r);
+        assert_eq!(
+            (
+                call.service.as_str(),
+                call.region.as_str(),
+                call.operation.as_str()
+            ),
+            ("ec2", "us-east-1", "DescribeVpcs")
+        );
+    }
+
+    #[test]
+    fn json_calls_by_target_rest_calls_by_method_and_path() {
+        let r = request(
+            &[
+                "POST / HTTP/1.1",
+                "X-Amz-Target: DynamoDB_20120810.DescribeTable",
+                "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x",
+            ],
+            "{\"TableName\":\"t\"}",
+        );
+        assert_eq!(describe_call(&r).operation, "DescribeTable");
+        let r = request(
+            &[
+                "POST /2013-04-01/healthcheck/abc?x=1 HTTP/1.1",
+                "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/route53/aws4_request, SignedHeaders=host, Signature=x",
+            ],
+            "<UpdateHealthCheckRequest/>",
+        );
+        let call = describe_call(&r);
+        assert_eq!(call.operation, "POST /2013-04-01/healthcheck/abc");
+        assert_eq!(
+            (call.service.as_str(), call.region.as_str()),
+            ("route53", "us-east-1")
+        );
+        // A presigned URL carries its scope in the query; no signature at all
+        // leaves service and region empty.
+        let r = request(
+            &[
+                "GET /bucket/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20260101%2Fus-east-2%2Fs3%2Faws4_request&X-Amz-Signature=x HTTP/1.1",
+            ],
+            "",
+        );
+        let call = describe_call(&r);
+        assert_eq!(
+            (call.service.as_str(), call.region.as_str()),
+            ("s3", "us-east-2")
+        );
+        assert_eq!(call.operation, "GET /bucket/key");
+        let call = describe_call(&request(&["GET /health HTTP/1.1"], ""));
+        assert_eq!((call.service.as_str(), call.region.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn refusals_match_by_region_service_or_both_and_render_one_line_each() {
+        let call = |region: &str, service: &str| Call {
+            service: service.into(),
+            region: region.into(),
+            operation: "Op".into(),
+            refused: false,
+        };
+        let east1 = Refused::region("us-east-1");
+        assert!(east1.matches(&call("us-east-1", "ec2")));
+        assert!(east1.matches(&call("us-east-1", "route53")));
+        assert!(!east1.matches(&call("us-east-2", "monitoring")));
+        let r53 = Refused::service("route53");
+        assert!(r53.matches(&call("us-east-1", "route53")));
+        assert!(!r53.matches(&call("us-east-1", "ec2")));
+        let both = Refused {
+            region: Some("us-east-2".into()),
+            service: Some("rds".into()),
+        };
+        assert!(both.matches(&call("us-east-2", "rds")));
+        assert!(!both.matches(&call("us-east-1", "rds")));
+        assert!(!both.matches(&call("us-east-2", "ec2")));
+        let mut refused = call("us-east-1", "route53");
+        refused.refused = true;
+        let text = render_calls(&[call("us-east-2", "monitoring"), refused]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with("us-east-2")
+                && lines[0].contains("monitoring")
+                && lines[0].ends_with("Op"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("route53") && lines[1].ends_with("REFUSED"),
+            "{text}"
+        );
+    }
+
+    /// Against a listener standing for the emulator: a refused request
+    /// never reaches it and its client gets no answer; the call log has
+    /// both calls.
+    #[tokio::test]
+    async fn a_refused_request_is_dropped_unforwarded_and_logged() {
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = upstream.local_addr().unwrap();
+        let reached = Arc::new(AtomicUsize::new(0));
+        let r = Arc::clone(&reached);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = upstream.accept().await {
+                r.fetch_add(1, Ordering::SeqCst);
+                let mut reader = BufReader::new(&mut s);
+                let _ = read_request(&mut reader).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        let proxy = FaultProxy::start(
+            &format!("http://{address}"),
+            Faults {
+                refuse: vec![Refused::region("us-east-1")],
+                ..Faults::none()
+            },
+        )
+        .await;
+        let send = |region: &str| {
+            let endpoint = proxy.endpoint.trim_start_matches("http://").to_owned();
+            let body = "Action=DescribeVpcs&Version=2016-11-15";
+            let text = format!(
+                "POST / HTTP/1.1\r\nhost: x\r\nauthorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/{region}/ec2/aws4_request, SignedHeaders=host, Signature=x\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            async move {
+                let mut s = TcpStream::connect(endpoint).await.unwrap();
+                s.write_all(text.as_bytes()).await.unwrap();
+                let mut answer = Vec::new();
+                let _ = s.read_to_end(&mut answer).await;
+                answer
+            }
+        };
+        assert!(
+            send("us-east-1").await.is_empty(),
+            "no answer from a down endpoint"
+        );
+        assert!(send("us-east-2").await.starts_with(b"HTTP/1.1 200"));
+        assert_eq!(
+            reached.load(Ordering::SeqCst),
+            1,
+            "only the second was forwarded"
+        );
+        assert_eq!(proxy.counts.refused.load(Ordering::SeqCst), 1);
+        let calls = proxy.counts.calls.lock().unwrap().clone();
+        assert_eq!(
+            calls
+                .iter()
+                .map(|c| (c.region.as_str(), c.operation.as_str(), c.refused))
+                .collect::<Vec<_>>(),
+            [
+                ("us-east-1", "DescribeVpcs", true),
+                ("us-east-2", "DescribeVpcs", false)
+            ]
+        );
+        println!("{}", proxy.counts.call_log());
+    }
 }

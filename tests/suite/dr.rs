@@ -6,7 +6,7 @@ use std::process::Output;
 use drctl_aws::AwsContext;
 use drctl_dr::Role;
 use drctl_dr::routing::{self, WeightedRecord};
-use drctl_tests::proxy::{Call, FaultProxy, Faults};
+use drctl_tests::proxy::{Call, FaultProxy, Faults, Refused};
 use drctl_tests::{ConnectionCounter, PRIMARY, SECONDARY, Workspace, aws, leftovers};
 use predicates::prelude::*;
 use serde_json::Value as Json;
@@ -410,7 +410,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     let proxy = FaultProxy::start(
         &ws.endpoint,
         Faults {
-            unreachable: vec![PRIMARY.to_owned(), "route53".to_owned()],
+            refuse: vec![Refused::region(PRIMARY), Refused::service("route53")],
             ..Faults::none()
         },
     )

@@ -402,3 +402,400 @@ async fn zone_delete_leaves_records_drctl_did_not_create_and_names_them() {
     kit.delete(&ctx, &zone, &inputs).await;
     assert_eq!(find(&kit, &ctx, &inputs).await, None);
 }
+
+/// A single-metric alarm of `region` on `DrctlTest` `Fence` (dimension
+/// `Env` = the kit's env) for a CLOUDWATCH_METRIC health check: in ALARM
+/// while the minute's minimum is 1 or more; kept as it is while no data
+/// comes (`ignore`). Route 53 takes standard-resolution alarms with a
+/// basic statistic (AlarmIdentifier, Name).
+async fn fence_alarm(kit: &Kit, region: &str, name: &str) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+    kit.aws
+        .cloudwatch(region)
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("DrctlTest")
+        .metric_name("Fence")
+        .dimensions(Dimension::builder().name("Env").value(&kit.env).build())
+        .statistic(Statistic::Minimum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .treat_missing_data("ignore")
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn delete_alarm(kit: &Kit, region: &str, name: &str) {
+    kit.aws
+        .cloudwatch(region)
+        .delete_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// What Route 53 holds for a health check.
+async fn held(kit: &Kit, id: &str) -> aws_sdk_route53::types::HealthCheck {
+    kit.aws
+        .route53()
+        .get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .unwrap()
+        .health_check
+        .unwrap()
+}
+
+#[tokio::test]
+async fn calculated_and_cloudwatch_metric_health_checks() {
+    let kit = Kit::new("prov-route53-calc").await;
+    let alarm = format!("payment-{}-fence", kit.env);
+    let other_alarm = format!("payment-{}-fence-2", kit.env);
+    fence_alarm(&kit, SECONDARY, &alarm).await;
+    fence_alarm(&kit, SECONDARY, &other_alarm).await;
+
+    // Two HTTPS children: each region's API.
+    let https = |host: &str| {
+        json!({"fqdn": host, "port": 443, "type": "HTTPS", "resource_path": "/prod/health",
+               "request_interval": 30, "failure_threshold": 3, "tags": {"Name": host}})
+    };
+    let actx = kit.ctx("primary/route53.health_check/api", PRIMARY);
+    let (api, api_inputs) = kit
+        .lifecycle(&actx, https("a1.execute-api.us-east-1.amazonaws.com"), None)
+        .await;
+    let sctx = kit.ctx("secondary/route53.health_check/api", SECONDARY);
+    let (api2, api2_inputs) = kit
+        .lifecycle(&sctx, https("a2.execute-api.us-east-2.amazonaws.com"), None)
+        .await;
+
+    // The fence: a CLOUDWATCH_METRIC check of the secondary's alarm.
+    let fctx = kit.ctx("global/route53.health_check/fence", SECONDARY);
+    let metric = |name: &str, status: &str| {
+        json!({"type": "CLOUDWATCH_METRIC", "alarm_region": SECONDARY, "alarm_name": name,
+               "insufficient_data_health_status": status, "tags": {"Name": "fence"}})
+    };
+    let (fence, fence_inputs) = kit
+        .lifecycle(
+            &fctx,
+            metric(&alarm, "LastKnownStatus"),
+            Some(metric(&alarm, "Unhealthy")),
+        )
+        .await;
+    let h = held(&kit, &fence.id).await;
+    let c = h.health_check_config().unwrap();
+    assert_eq!(c.r#type(), &HealthCheckType::CloudwatchMetric);
+    let a = c.alarm_identifier().unwrap();
+    assert_eq!((a.region().as_str(), a.name()), (SECONDARY, alarm.as_str()));
+    assert_eq!(
+        c.insufficient_data_health_status().map(|s| s.as_str()),
+        Some("Unhealthy")
+    );
+    assert_eq!(h.health_check_version(), 2, "one update: {h:?}");
+    // Route 53 copied the alarm's settings.
+    let copied = h.cloud_watch_alarm_configuration().unwrap();
+    assert_eq!(
+        (copied.namespace(), copied.metric_name(), copied.period()),
+        ("DrctlTest", "Fence", 60)
+    );
+    kit.found(&fctx, &fence, &fence_inputs).await;
+    // The alarm is updatable in place: AlarmIdentifier.
+    let moved = attrs(metric(&other_alarm, "Unhealthy"));
+    kit.provider(&fctx)
+        .update(&fctx, &fence.id, &fence_inputs, &moved)
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&fctx, &fence.id, &moved).await.unwrap(), moved);
+
+    // The primary's check: CALCULATED over its API's check and the fence,
+    // healthy only while both are. The ids are a set: another order reads
+    // back as given, and changes nothing.
+    let pctx = kit.ctx("global/route53.health_check/primary", PRIMARY);
+    let calculated = |ids: &[&str], threshold: i64| {
+        json!({"type": "CALCULATED", "child_health_check_ids": ids, "health_threshold": threshold,
+               "tags": {"Name": "primary"}})
+    };
+    let (primary, pinputs) = kit
+        .lifecycle(
+            &pctx,
+            calculated(&[&fence.id, &api.id], 2),
+            Some(calculated(&[&api.id, &fence.id], 1)),
+        )
+        .await;
+    let h = held(&kit, &primary.id).await;
+    let c = h.health_check_config().unwrap();
+    let mut children = c.child_health_checks().to_vec();
+    children.sort();
+    let mut want = vec![api.id.clone(), fence.id.clone()];
+    want.sort();
+    assert_eq!(children, want, "the update kept the children");
+    assert_eq!(c.health_threshold(), Some(1));
+    // Only the CALCULATED inputs: no port, interval or threshold of an
+    // endpoint check.
+    assert_eq!(
+        kit.read(&pctx, &primary.id, &pinputs)
+            .await
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["child_health_check_ids", "health_threshold", "tags", "type"]
+    );
+    kit.found(&pctx, &primary, &pinputs).await;
+
+    // Drift: the threshold changed out of band shows, and an update
+    // restores it.
+    kit.aws
+        .route53()
+        .update_health_check()
+        .health_check_id(&primary.id)
+        .health_threshold(0)
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&pctx, &primary.id, &pinputs).await.unwrap();
+    assert_eq!(seen["health_threshold"], json!(0));
+    assert_eq!(
+        seen["child_health_check_ids"],
+        pinputs["child_health_check_ids"]
+    );
+    kit.provider(&pctx)
+        .update(&pctx, &primary.id, &seen, &pinputs)
+        .await
+        .unwrap();
+    assert_eq!(
+        kit.read(&pctx, &primary.id, &pinputs).await.unwrap(),
+        pinputs
+    );
+
+    // Another set of children replaces the list.
+    let swapped = attrs(calculated(&[&api2.id, &fence.id], 2));
+    kit.provider(&pctx)
+        .update(&pctx, &primary.id, &pinputs, &swapped)
+        .await
+        .unwrap();
+    assert_eq!(
+        kit.read(&pctx, &primary.id, &swapped).await.unwrap(),
+        swapped
+    );
+
+    // Refused before any call: a key of another type, a missing one.
+    let p = kit.provider(&pctx);
+    let mut wrong = swapped.clone();
+    wrong.insert("port".into(), json!(443));
+    let err = p.create(&pctx, &wrong).await.unwrap_err();
+    assert!(
+        err.message
+            .contains("input `port` is for health checks of type HTTP or HTTPS, not CALCULATED"),
+        "{err}"
+    );
+    let mut missing = moved.clone();
+    missing.remove("alarm_name");
+    let err = p
+        .update(&fctx, &fence.id, &moved, &missing)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("input `alarm_name` is missing"),
+        "{err}"
+    );
+    // Refused by Route 53: a child that does not exist, an alarm that
+    // does not exist.
+    let ghost = attrs(calculated(&["00000000-0000-0000-0000-000000000000"], 1));
+    let err = p
+        .create(
+            &kit.ctx("global/route53.health_check/ghost", PRIMARY),
+            &ghost,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+    let err = p
+        .create(
+            &kit.ctx("global/route53.health_check/no-alarm", SECONDARY),
+            &attrs(metric("no-such-alarm", "Healthy")),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+
+    // The parent goes before its children.
+    kit.delete_found(&pctx, &primary, &swapped).await;
+    kit.delete_found(&fctx, &fence, &moved).await;
+    kit.delete_found(&actx, &api, &api_inputs).await;
+    kit.delete_found(&sctx, &api2, &api2_inputs).await;
+    delete_alarm(&kit, SECONDARY, &alarm).await;
+    delete_alarm(&kit, SECONDARY, &other_alarm).await;
+}
+
+/// The alarm's state and reason, once `want` (or the last seen after
+/// 30 s: alarms are evaluated a moment after the data comes); at once for
+/// `None`.
+async fn alarm_state(kit: &Kit, region: &str, name: &str, want: Option<&str>) -> (String, String) {
+    let start = std::time::Instant::now();
+    loop {
+        let out = kit
+            .aws
+            .cloudwatch(region)
+            .describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .unwrap();
+        let a = &out.metric_alarms()[0];
+        let seen = (
+            a.state_value()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            a.state_reason().unwrap_or_default().to_owned(),
+        );
+        if want.is_none_or(|w| seen.0 == w) || start.elapsed() > std::time::Duration::from_secs(30)
+        {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// The emulator evaluates a metric alarm when its metric gets data, as AWS
+/// does every period: the fence alarm goes to ALARM on a breaching value
+/// and back to OK on one below the threshold (the minute's minimum).
+#[tokio::test]
+async fn put_metric_data_moves_the_fence_alarm_to_alarm_and_back_to_ok() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let kit = Kit::new("prov-route53-fence").await;
+    let alarm = format!("payment-{}-fence", kit.env);
+    fence_alarm(&kit, SECONDARY, &alarm).await;
+    let (state, _) = alarm_state(&kit, SECONDARY, &alarm, None).await;
+    assert_ne!(state, "ALARM", "no data yet");
+    let publish = |value: f64| {
+        kit.aws
+            .cloudwatch(SECONDARY)
+            .put_metric_data()
+            .namespace("DrctlTest")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("Fence")
+                    .dimensions(Dimension::builder().name("Env").value(&kit.env).build())
+                    .value(value)
+                    .build(),
+            )
+            .send()
+    };
+    // Another environment's metric (another dimension) is not this one's.
+    kit.aws
+        .cloudwatch(SECONDARY)
+        .put_metric_data()
+        .namespace("DrctlTest")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("Fence")
+                .dimensions(Dimension::builder().name("Env").value("elsewhere").build())
+                .value(1.0)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    publish(1.0).await.unwrap();
+    let (state, reason) = alarm_state(&kit, SECONDARY, &alarm, Some("ALARM")).await;
+    assert_eq!(state, "ALARM", "{reason}");
+    assert!(reason.starts_with("Threshold Crossed"), "{reason}");
+    publish(0.0).await.unwrap();
+    let (state, reason) = alarm_state(&kit, SECONDARY, &alarm, Some("OK")).await;
+    assert_eq!(state, "OK", "{reason}");
+    delete_alarm(&kit, SECONDARY, &alarm).await;
+}
+
+/// The fault proxy's down region, through the real SDK clients: every
+/// call signed for us-east-1 (Route 53's included: it signs for
+/// us-east-1) is dropped unanswered and never reaches the emulator, while
+/// us-east-2 answers; the call log names each call and its service,
+/// region and operation.
+#[tokio::test]
+async fn a_down_region_refuses_its_calls_and_route53_and_logs_every_call() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    use drctl_tests::proxy::{FaultProxy, Faults, Refused};
+    let env = "prov-route53-down";
+    let emulator = drctl_tests::emulator_for(env);
+    let proxy = FaultProxy::start(
+        &emulator.endpoint,
+        Faults {
+            refuse: vec![Refused::region(PRIMARY)],
+            ..Faults::none()
+        },
+    )
+    .await;
+    let kit = Kit::with_endpoint(env, &proxy.endpoint).await;
+    kit.aws
+        .cloudwatch(SECONDARY)
+        .put_metric_data()
+        .namespace("DrctlTest")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("Fence")
+                .dimensions(Dimension::builder().name("Env").value(env).build())
+                .value(1.0)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("us-east-2 answers");
+    let err = kit
+        .aws
+        .route53()
+        .list_health_checks()
+        .send()
+        .await
+        .expect_err("Route 53's control plane is in the down region");
+    println!("route53: {err:?}");
+    let err = kit
+        .aws
+        .cloudwatch(PRIMARY)
+        .describe_alarms()
+        .send()
+        .await
+        .expect_err("us-east-1 is down");
+    println!("cloudwatch us-east-1: {err:?}");
+    let log = proxy.counts.call_log();
+    println!("{log}");
+    let calls = proxy.counts.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls.iter().filter(|c| !c.refused).count(),
+        1,
+        "only the secondary's call was forwarded:\n{log}"
+    );
+    let forwarded = calls.iter().find(|c| !c.refused).unwrap();
+    assert_eq!(
+        (
+            forwarded.service.as_str(),
+            forwarded.region.as_str(),
+            forwarded.operation.as_str()
+        ),
+        ("monitoring", SECONDARY, "PutMetricData")
+    );
+    // Each refused call was tried again by the SDK's retries, every try
+    // refused and counted.
+    assert!(
+        calls.iter().any(|c| c.refused
+            && c.service == "route53"
+            && c.operation == "GET /2013-04-01/healthcheck"),
+        "{log}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.refused && c.service == "monitoring" && c.operation == "DescribeAlarms"),
+        "{log}"
+    );
+    assert_eq!(
+        proxy
+            .counts
+            .refused
+            .load(std::sync::atomic::Ordering::SeqCst),
+        calls.len() - 1
+    );
+}

@@ -703,7 +703,7 @@ mod tests {
                 "alarm_name": "fence", "insufficient_data_health_status": status}))
         };
         assert!(metric("mars-1", "Healthy").contains("`alarm_region` is \"mars-1\""));
-        assert!(metric("us-east-2", "Sick").contains("Healthy, Unhealthy, LastKnownStatus"));
+        assert!(metric("us-east-2", "Sick").contains("Healthy, LastKnownStatus, Unhealthy"));
         let m = refused(
             json!({"type": "HTTPS", "fqdn": "a", "port": 443, "resource_path": "/",
             "request_interval": 15, "failure_threshold": 3}),
