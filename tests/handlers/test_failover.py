@@ -1,7 +1,8 @@
 """The failover handler (crates/drctl-blueprint/lambda/failover/index.py),
 each step called as the state machine calls it, against the emulator: a
-global cluster with a writer in us-east-1 and a secondary in us-east-2, and
-the weighted records of `api.<domain>` in a hosted zone."""
+global cluster with a writer in us-east-1 and a secondary in us-east-2, the
+weighted records of `api.<domain>` in a hosted zone, and the fence alarm in
+us-east-2."""
 
 import itertools
 import unittest
@@ -12,6 +13,8 @@ import emulator
 
 PRIMARY_REGION, SECONDARY_REGION = "us-east-1", "us-east-2"
 PRIMARY_SET, SECONDARY_SET = f"primary-{PRIMARY_REGION}", f"secondary-{SECONDARY_REGION}"
+# The fence metric (drctl-blueprint's targets.rs).
+FENCE_NAMESPACE, FENCE_METRIC, FENCE_DIMENSION = "PaymentDR", "PrimaryFenced", "Environment"
 # The order of the state machine's tasks (global.rs, failover_definition).
 STEPS = ["check", "promote", "wait_writer", "shift_traffic", "verify"]
 # Each test builds its own world, under names of its own, in the one
@@ -55,11 +58,15 @@ class FailoverHandler(unittest.TestCase):
         self.primary_id = f"payment-hdl{n}-primary"
         self.secondary_id = f"payment-hdl{n}-secondary"
         self.record = f"api.hdl{n}.example.test"
+        # The environment's name is the fence metric's dimension value: one
+        # per world, so that no world's fence trips another's alarm.
+        self.env = f"hdl{n}"
+        self.fence_alarm = f"payment-hdl{n}-primary-fence"
         self.world()
         self.module = emulator.load_handler(
             "failover",
             {
-                "ENVIRONMENT_SUFFIX": "hdl",
+                "ENVIRONMENT_SUFFIX": self.env,
                 "DR_ROLE": "secondary",
                 "SECONDARY_REGION": SECONDARY_REGION,
                 "GLOBAL_CLUSTER_ID": self.global_id,
@@ -70,6 +77,10 @@ class FailoverHandler(unittest.TestCase):
                 "RECORD_TYPE": "A",
                 "PRIMARY_SET_ID": PRIMARY_SET,
                 "SECONDARY_SET_ID": SECONDARY_SET,
+                "FENCE_NAMESPACE": FENCE_NAMESPACE,
+                "FENCE_METRIC": FENCE_METRIC,
+                "FENCE_DIMENSION": FENCE_DIMENSION,
+                "FENCE_ALARM": self.fence_alarm,
             },
         )
         # Created after the world, so that only the handler's calls count.
@@ -126,6 +137,23 @@ class FailoverHandler(unittest.TestCase):
                 r["HealthCheckId"] = health
             return {"Action": "CREATE", "ResourceRecordSet": r}
 
+        # The fence alarm as the blueprint makes it (global.rs), in the
+        # secondary region. The emulator evaluates it on PutMetricData
+        # (tests/emulator/ext_cloudwatch_evaluation.py).
+        boto3.client("cloudwatch", region_name=SECONDARY_REGION).put_metric_alarm(
+            AlarmName=self.fence_alarm,
+            Namespace=FENCE_NAMESPACE,
+            MetricName=FENCE_METRIC,
+            Dimensions=[{"Name": FENCE_DIMENSION, "Value": self.env}],
+            Statistic="Maximum",
+            Period=60,
+            EvaluationPeriods=1,
+            DatapointsToAlarm=1,
+            Threshold=1.0,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="ignore",
+        )
+
         route53.change_resource_record_sets(
             HostedZoneId=self.zone_id,
             ChangeBatch={
@@ -163,6 +191,16 @@ class FailoverHandler(unittest.TestCase):
     def record_sets(self):
         sets = boto3.client("route53").list_resource_record_sets(HostedZoneId=self.zone_id)
         return {r["SetIdentifier"]: r for r in sets["ResourceRecordSets"] if "SetIdentifier" in r}
+
+    def fence_state(self):
+        alarms = boto3.client("cloudwatch", region_name=SECONDARY_REGION).describe_alarms(
+            AlarmNames=[self.fence_alarm]
+        )["MetricAlarms"]
+        return alarms[0]["StateValue"]
+
+    def weights(self):
+        sets = self.record_sets()
+        return sets[PRIMARY_SET]["Weight"], sets[SECONDARY_SET]["Weight"]
 
     def global_backend(self):
         from moto.rds import models
@@ -229,6 +267,88 @@ class FailoverHandler(unittest.TestCase):
             },
         )
         self.assertEqual(self.writer(), self.secondary_arn)
+
+    def test_an_unplanned_failover_fences_the_primary_off_without_route53(self):
+        # Route 53's API (us-east-1) does not answer: no client of it may
+        # even be made.
+        def no_route53():
+            raise AssertionError("the unplanned path asked Route 53's API")
+
+        self.module._route53 = no_route53
+        # (A new alarm is INSUFFICIENT_DATA on AWS, OK in moto: not ALARM.)
+        self.assertNotEqual(self.fence_state(), "ALARM")
+        start = len(self.calls.seen)
+        state = self.run_steps({"unplanned": True})
+        # The handler's calls (the test's own reads are recorded too).
+        seen = self.calls.seen[start:]
+        names = [name for name, _, _ in seen]
+        self.assertEqual(self.writer(), self.secondary_arn)
+        self.assertEqual(state["promote"]["operation"], "failover")
+        self.assertEqual(state["shift_traffic"]["fenced"], True)
+        self.assertEqual(state["shift_traffic"]["alarm"], self.fence_alarm)
+        self.assertTrue(state["verify"]["verified"])
+        self.assertEqual(state["verify"]["fence"], "ALARM")
+        self.assertEqual(self.fence_state(), "ALARM")
+        # The traffic moves by the health check: the weights stay.
+        self.assertEqual(self.weights(), (100, 0))
+        # Every call in the secondary region, none to Route 53: the fence is
+        # PutMetricData, then DescribeAlarms, there.
+        self.assertFalse([n for n in names if "ResourceRecordSets" in n or n == "GetChange"])
+        for name, region, _ in seen:
+            self.assertEqual(region, SECONDARY_REGION, name)
+        self.assertLess(names.index("FailoverGlobalCluster"), names.index("PutMetricData"))
+        self.assertLess(names.index("PutMetricData"), names.index("DescribeAlarms"))
+        put = next(params for name, _, params in seen if name == "PutMetricData")
+        self.assertEqual(put["Namespace"], FENCE_NAMESPACE)
+        (datum,) = put["MetricData"]
+        self.assertEqual(datum["MetricName"], FENCE_METRIC)
+        self.assertEqual(datum["Dimensions"], [{"Name": FENCE_DIMENSION, "Value": self.env}])
+        self.assertEqual(datum["Value"], 1.0)
+        # Again: the writer is there, the fence is published again (harmless).
+        before = len(self.calls.seen)
+        again = self.run_steps({"unplanned": True})
+        self.assertEqual(again["promote"]["operation"], "none")
+        self.assertTrue(again["verify"]["verified"])
+        self.assertNotIn("FailoverGlobalCluster", self.calls.names()[before:])
+        self.assertEqual(self.fence_state(), "ALARM")
+
+    def test_unplanned_verify_waits_for_the_fence_alarm(self):
+        self.run_steps({"unplanned": True}, ["check", "promote", "wait_writer"])
+        # Not fenced yet (on AWS: CloudWatch has not evaluated the alarm):
+        # Transient, which the state machine retries.
+        for _ in range(2):
+            with self.assertRaises(self.module.Transient) as raised:
+                self.module.handler({"step": "verify", "input": {"unplanned": True}}, None)
+            self.assertIn(f"{self.fence_alarm} is {self.fence_state()}, not yet ALARM", str(raised.exception))
+        state = self.run_steps({"unplanned": True}, ["shift_traffic", "verify"])
+        self.assertTrue(state["verify"]["verified"])
+        # A fence lifted meanwhile (drctl failback publishes 0 and CloudWatch
+        # moves the alarm to OK): not fenced, Transient again.
+        boto3.client("cloudwatch", region_name=SECONDARY_REGION).set_alarm_state(
+            AlarmName=self.fence_alarm, StateValue="OK", StateReason="the fence is lifted"
+        )
+        with self.assertRaises(self.module.Transient) as raised:
+            self.module.handler({"step": "verify", "input": {"unplanned": True}}, None)
+        self.assertIn("is OK, not yet ALARM", str(raised.exception))
+        # No Route 53 call on the way.
+        self.assertFalse([n for n in self.calls.names() if "ResourceRecordSets" in n])
+
+    def test_unplanned_verify_refuses_without_the_fence_alarm(self):
+        self.run_steps({"unplanned": True}, ["check", "promote", "wait_writer", "shift_traffic"])
+        boto3.client("cloudwatch", region_name=SECONDARY_REGION).delete_alarms(
+            AlarmNames=[self.fence_alarm]
+        )
+        with self.assertRaises(self.module.Refused) as refused:
+            self.module.handler({"step": "verify", "input": {"unplanned": True}}, None)
+        self.assertNotIsInstance(refused.exception, self.module.Transient)
+        self.assertIn(f"fence alarm {self.fence_alarm} does not exist", str(refused.exception))
+
+    def test_a_planned_failover_does_not_fence(self):
+        state = self.run_steps({})
+        self.assertNotIn("fenced", state["shift_traffic"])
+        self.assertEqual(self.weights(), (0, 100))
+        self.assertFalse({"PutMetricData", "DescribeAlarms"} & set(self.calls.names()))
+        self.assertNotEqual(self.fence_state(), "ALARM")
 
     def test_every_step_is_idempotent(self):
         first = self.run_steps({})

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::compute::Compute;
 use crate::data::Data;
 use crate::targets::{self, global as address};
-use crate::values::{concat, map, policy, r as reference, set, trust};
+use crate::values::{concat, conditional_policy, map, policy, r as reference, set, trust};
 use crate::{Blueprint, ENGINE, Role, lambda_code};
 
 /// What the global part needs from each region, primary first.
@@ -232,7 +232,18 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     let automation = secondary.region;
     let failover_role_name = format!("payment-{env}-failover");
     let global_cluster_arn = format!("arn:aws:rds::{}:global-cluster:{global_id}", bp.account_id);
-    // Exactly the calls the handler makes.
+    // Exactly the calls the handler makes. PutMetricData takes no resource
+    // but "*"; the condition keeps it to the fence's namespace (CloudWatch
+    // User Guide, "Using condition keys to limit access to CloudWatch
+    // namespaces"). DescribeAlarms takes the alarm's ARN.
+    let fence_alarm_arn = concat([
+        format!(
+            "arn:aws:cloudwatch:{}:{}:alarm:",
+            secondary.region, bp.account_id
+        )
+        .into(),
+        reference(fence_alarm.output("alarm_name")),
+    ]);
     let failover_role = add(ResourceSpec::new(address("iam.role", "failover"), home)
         .input("name", failover_role_name.clone())
         .input("description", format!("Failover function of {env}"))
@@ -241,7 +252,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             "inline_policies",
             map([(
                 "failover",
-                policy(vec![
+                conditional_policy(vec![
                     (
                         vec![
                             "route53:ChangeResourceRecordSets",
@@ -251,10 +262,12 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                             "arn:aws:route53:::hostedzone/".into(),
                             reference(zone.output("zone_id")),
                         ])]),
+                        None,
                     ),
                     (
                         vec!["route53:GetChange"],
                         Value::Json(json!(["arn:aws:route53:::change/*"])),
+                        None,
                     ),
                     (
                         vec![
@@ -267,10 +280,24 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                             reference(primary_cluster.output("arn")),
                             reference(secondary_cluster.output("arn")),
                         ]),
+                        None,
                     ),
                     (
                         vec!["rds:DescribeDBClusters"],
                         Value::List(vec![reference(secondary_cluster.output("arn"))]),
+                        None,
+                    ),
+                    (
+                        vec!["cloudwatch:PutMetricData"],
+                        Value::Json(json!(["*"])),
+                        Some(json!({"StringEquals": {
+                            "cloudwatch:namespace": targets::FENCE_NAMESPACE
+                        }})),
+                    ),
+                    (
+                        vec!["cloudwatch:DescribeAlarms"],
+                        Value::List(vec![fence_alarm_arn]),
+                        None,
                     ),
                 ]),
             )]),
@@ -316,6 +343,13 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                         "SECONDARY_CLUSTER_ARN",
                         reference(secondary_cluster.output("arn")),
                     ),
+                    // The fence an unplanned failover moves the traffic by:
+                    // its metric (dimension value: ENVIRONMENT_SUFFIX, the
+                    // environment's name, as the alarm's) and its alarm.
+                    ("FENCE_NAMESPACE", targets::FENCE_NAMESPACE.into()),
+                    ("FENCE_METRIC", targets::FENCE_METRIC.into()),
+                    ("FENCE_DIMENSION", targets::FENCE_DIMENSION.into()),
+                    ("FENCE_ALARM", reference(fence_alarm.output("alarm_name"))),
                 ]),
             )
             .input("subnet_ids", json!([]))
@@ -457,7 +491,7 @@ pub(crate) fn failover_definition(env: &str, function_arn: Value) -> Value {
         (
             "ShiftTraffic",
             task(
-                "Route 53 weights: primary 0, secondary 100",
+                "Planned: Route 53 weights primary 0, secondary 100. Unplanned: the fence (the fence metric set to 1 in this region), no Route 53 API call",
                 "shift_traffic",
                 "Verify",
             ),
@@ -465,7 +499,7 @@ pub(crate) fn failover_definition(env: &str, function_arn: Value) -> Value {
         (
             "Verify",
             task(
-                "The secondary is the writer and takes all traffic",
+                "The secondary is the writer and takes all traffic: the weights in sync (planned) or the fence alarm in ALARM (unplanned)",
                 "verify",
                 "Done",
             ),
@@ -683,6 +717,7 @@ mod tests {
     use drctl_core::DesiredGraph;
     use serde_json::Value as Json;
 
+    use crate::targets::FENCE_NAMESPACE;
     use crate::{Blueprint, EnvSettings, Role};
 
     /// The handler the failover function runs, as embedded in its package.
@@ -882,6 +917,7 @@ mod tests {
         for (service, prefixes) in [
             ("rds", ["rds(s).", "rds."]),
             ("route53", ["route53().", "route53."]),
+            ("cloudwatch", ["cloudwatch(s).", "cloudwatch."]),
         ] {
             for prefix in prefixes {
                 for (at, _) in HANDLER.match_indices(prefix) {
@@ -900,7 +936,75 @@ mod tests {
                 }
             }
         }
-        assert_eq!(called.len(), 7, "{called:?}");
+        assert_eq!(called.len(), 9, "{called:?}");
         assert_eq!(called, allowed);
+
+        // The fence's calls: PutMetricData on "*" (it has no resource) but
+        // only in the fence's namespace; DescribeAlarms on the fence alarm,
+        // in the secondary region.
+        let statement = |action: &str| {
+            policies["failover"]["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Action"].as_array().unwrap().iter().any(|a| a == action))
+                .unwrap_or_else(|| panic!("no statement allows {action}"))
+                .clone()
+        };
+        let put = statement("cloudwatch:PutMetricData");
+        assert_eq!(
+            put["Action"],
+            serde_json::json!(["cloudwatch:PutMetricData"])
+        );
+        assert_eq!(put["Resource"], serde_json::json!(["*"]));
+        assert_eq!(
+            put["Condition"],
+            serde_json::json!({"StringEquals": {"cloudwatch:namespace": FENCE_NAMESPACE}})
+        );
+        let describe = statement("cloudwatch:DescribeAlarms");
+        assert_eq!(
+            describe["Resource"],
+            serde_json::json!([{"$concat": [
+                "arn:aws:cloudwatch:us-east-2:123456789012:alarm:",
+                {"$ref": "global/cloudwatch.alarm/primary-fence.alarm_name"},
+            ]}])
+        );
+        // No other statement has a condition.
+        let conditioned = policies["failover"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s.get("Condition").is_some())
+            .count();
+        assert_eq!(conditioned, 1);
+    }
+
+    /// The function fences with the metric the fence alarm watches, and
+    /// waits on that alarm.
+    #[test]
+    fn the_failover_function_fences_by_the_fence_alarms_metric() {
+        let graph = dev_graph();
+        let env = spec_json(&graph, "global/lambda.function/failover", "environment");
+        let alarm = "global/cloudwatch.alarm/primary-fence";
+        let metric = spec_json(&graph, alarm, "metric");
+        assert_eq!(env["FENCE_NAMESPACE"], metric["namespace"]);
+        assert_eq!(env["FENCE_METRIC"], metric["metric_name"]);
+        // The handler's one dimension: FENCE_DIMENSION = ENVIRONMENT_SUFFIX.
+        let dimension = env["FENCE_DIMENSION"].as_str().unwrap();
+        assert_eq!(
+            metric["dimensions"],
+            serde_json::json!({dimension: env["ENVIRONMENT_SUFFIX"]})
+        );
+        assert_eq!(
+            env["FENCE_ALARM"],
+            serde_json::json!({"$ref": format!("{alarm}.alarm_name")})
+        );
+        // The alarm is where the function runs and publishes.
+        let spec = graph.get(&alarm.parse().unwrap()).unwrap();
+        assert_eq!(spec.region, env["SECONDARY_REGION"]);
+        assert!(HANDLER.contains(
+            r#""Dimensions": [{"Name": s["fence_dimension"], "Value": s["environment"]}]"#
+        ));
+        assert!(HANDLER.contains(r#""environment": env["ENVIRONMENT_SUFFIX"]"#));
     }
 }

@@ -30,14 +30,30 @@ pub fn r(reference: Reference) -> Value {
 
 /// An IAM policy document with one statement per `(actions, resources)`.
 pub fn policy(statements: Vec<(Vec<&str>, Value)>) -> Value {
+    conditional_policy(
+        statements
+            .into_iter()
+            .map(|(actions, resources)| (actions, resources, None))
+            .collect(),
+    )
+}
+
+/// An IAM policy document with one statement per `(actions, resources,
+/// condition)`: a statement with a condition carries it as its `Condition`
+/// block (`{"StringEquals": {key: value}}`).
+pub fn conditional_policy(statements: Vec<(Vec<&str>, Value, Option<serde_json::Value>)>) -> Value {
     let statements = statements
         .into_iter()
-        .map(|(actions, resources)| {
-            map([
-                ("Effect", "Allow".into()),
-                ("Action", Value::Json(serde_json::json!(actions))),
-                ("Resource", resources),
-            ])
+        .map(|(actions, resources, condition)| {
+            let mut statement = BTreeMap::from([
+                ("Effect".to_owned(), "Allow".into()),
+                ("Action".to_owned(), Value::Json(serde_json::json!(actions))),
+                ("Resource".to_owned(), resources),
+            ]);
+            if let Some(condition) = condition {
+                statement.insert("Condition".to_owned(), Value::Json(condition));
+            }
+            Value::Map(statement)
         })
         .collect();
     map([

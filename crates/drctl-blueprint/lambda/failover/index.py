@@ -14,16 +14,23 @@ the order `drctl failover` takes them (database first, then traffic):
   a switch to it already in progress, is success.
 - `wait_writer`: whether the secondary is the writer and the switch is over;
   the state machine waits and asks again, a bounded number of times.
-- `shift_traffic`: the Route 53 weights: primary 0, secondary 100, each
-  record set otherwise as Route 53 holds it.
-- `verify`: the writer and the weights are as wanted and the weight change
-  has reached every Route 53 server (INSYNC).
+- `shift_traffic`: planned, the Route 53 weights: primary 0, secondary 100,
+  each record set otherwise as Route 53 holds it. Unplanned, the fence
+  instead: 1 published to the fence metric in the secondary region, whose
+  alarm fails the primary record's health check, so Route 53's health
+  checkers answer with the secondary's record; the weights stay.
+- `verify`: the secondary is the writer and, planned, the weights are as
+  wanted and the weight change has reached every Route 53 server (INSYNC);
+  unplanned, the fence alarm is in ALARM.
 
-Every AWS call goes to the secondary region (RDS) or to Route 53: none to
-the primary's region. `Transient` errors are retried by the state machine;
-`Refused` and every other error end the execution through its Catch.
+Every AWS call goes to the secondary region (RDS, CloudWatch) or, planned
+only, to Route 53: none to the primary's region, and an unplanned execution
+none to Route 53's API, whose control plane is in us-east-1.
+`Transient` errors are retried by the state machine; `Refused` and every
+other error end the execution through its Catch.
 """
 
+import datetime
 import os
 
 import boto3
@@ -72,6 +79,15 @@ def settings():
         "record_type": env.get("RECORD_TYPE", "A"),
         "primary_set": env["PRIMARY_SET_ID"],
         "secondary_set": env["SECONDARY_SET_ID"],
+        # The fence (docs/operations.md, "failover --unplanned"): a metric
+        # only drctl and this function publish, and its alarm, both in the
+        # secondary region; the metric's one dimension has the
+        # environment's name as its value, as the alarm's has.
+        "fence_namespace": env["FENCE_NAMESPACE"],
+        "fence_metric": env["FENCE_METRIC"],
+        "fence_dimension": env["FENCE_DIMENSION"],
+        "fence_alarm": env["FENCE_ALARM"],
+        "environment": env["ENVIRONMENT_SUFFIX"],
     }
 
 
@@ -81,6 +97,10 @@ def _rds(s):
 
 def _route53():
     return boto3.client("route53")
+
+
+def _cloudwatch(s):
+    return boto3.client("cloudwatch", region_name=s["region"])
 
 
 def _global_cluster(s):
@@ -216,10 +236,42 @@ def _record_sets(route53, s):
             kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
 
 
+# The fence alarm's state while the primary is fenced off.
+FENCED = "ALARM"
+
+
+def fence(s):
+    """Fences the primary off: 1 to the fence metric, in the secondary
+    region. A data-plane call of that region's CloudWatch; publishing again
+    is harmless (the alarm takes the period's Maximum)."""
+    _cloudwatch(s).put_metric_data(
+        Namespace=s["fence_namespace"],
+        MetricData=[
+            {
+                "MetricName": s["fence_metric"],
+                "Dimensions": [{"Name": s["fence_dimension"], "Value": s["environment"]}],
+                "Timestamp": datetime.datetime.now(datetime.timezone.utc),
+                "Value": 1.0,
+            }
+        ],
+    )
+    return {"fenced": True, "alarm": s["fence_alarm"]}
+
+
+def _fence_state(s):
+    found = _cloudwatch(s).describe_alarms(AlarmNames=[s["fence_alarm"]])
+    for a in found.get("MetricAlarms", []):
+        if a.get("AlarmName") == s["fence_alarm"]:
+            return a.get("StateValue")
+    raise Refused(f"the fence alarm {s['fence_alarm']} does not exist in {s['region']}")
+
+
 WANTED_WEIGHTS = (0, 100)
 
 
-def shift_traffic(s):
+def shift_traffic(s, unplanned):
+    if unplanned:
+        return fence(s)
     route53 = _route53()
     changes = []
     set_ids = (s["primary_set"], s["secondary_set"])
@@ -243,12 +295,21 @@ def shift_traffic(s):
     return {"changeId": change["ChangeInfo"]["Id"]}
 
 
-def verify(s, state):
+def verify(s, state, unplanned):
     problems = []
     g = _global_cluster(s)
     member = _member(g, s["cluster_arn"])
     if member is None or not member.get("IsWriter"):
         problems.append(f"{s['cluster_arn']} is not the writer of {s['global_cluster']}")
+    if unplanned:
+        if problems:
+            raise Refused("; ".join(problems))
+        alarm = _fence_state(s)
+        if alarm != FENCED:
+            # CloudWatch evaluates a one-minute alarm each minute; Route 53's
+            # health checkers follow it. The state machine asks again.
+            raise Transient(f"the fence alarm {s['fence_alarm']} is {alarm}, not yet {FENCED}")
+        return {"verified": True, "fence": alarm}
     weights = [r.get("Weight") if r else None for r in _record_sets(_route53(), s)]
     if weights != list(WANTED_WEIGHTS):
         problems.append(f"weights of {s['record_name']} are {weights}, not {list(WANTED_WEIGHTS)}")
@@ -269,8 +330,8 @@ STEPS = {
     "check": lambda s, state, unplanned: check(s, unplanned),
     "promote": lambda s, state, unplanned: promote(s, unplanned),
     "wait_writer": lambda s, state, unplanned: wait_writer(s, state.get("wait_writer")),
-    "shift_traffic": lambda s, state, unplanned: shift_traffic(s),
-    "verify": lambda s, state, unplanned: verify(s, state),
+    "shift_traffic": lambda s, state, unplanned: shift_traffic(s, unplanned),
+    "verify": lambda s, state, unplanned: verify(s, state, unplanned),
 }
 
 
