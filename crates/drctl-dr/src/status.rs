@@ -144,11 +144,18 @@ pub struct Context<'a> {
     pub max_replication_lag_seconds: u64,
 }
 
-/// The command that finishes a switch to `role`.
-fn finishing_command(role: Role) -> &'static str {
-    match role {
-        Role::Secondary => "failover",
-        Role::Primary => "failback",
+/// What to do when traffic goes to `serving` while state records
+/// `active`: finish the switch state records, or record one the failover
+/// automation made (it does not write drctl's state).
+fn finishing_advice(serving: Role, active: Role, env: &str) -> String {
+    match active {
+        Role::Secondary => {
+            format!("a failover was interrupted; finish it with `drctl failover --env {env}`")
+        }
+        Role::Primary => format!(
+            "a failback was interrupted (finish it with `drctl failback --env {env}`), or the failover automation moved it (record that with `drctl failover --env {env}`, with `--unplanned` if it ran unplanned); the {} region serves now",
+            serving.as_str()
+        ),
     }
 }
 
@@ -236,11 +243,10 @@ pub fn traffic(
             weights_text(&records)
         )),
         Some(role) if role != ctx.active => reasons.push(format!(
-            "traffic goes to {} but state records {} as active: a switch was interrupted; finish it with `drctl {} --env {}`",
+            "traffic goes to {} but state records {} as active: {}",
             role.as_str(),
             ctx.active.as_str(),
-            finishing_command(ctx.active),
-            ctx.env
+            finishing_advice(role, ctx.active, ctx.env)
         )),
         _ => {}
     }
@@ -685,7 +691,7 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                "traffic goes to secondary but state records primary as active: a switch was interrupted; finish it with `drctl failback --env dev`"
+                "traffic goes to secondary but state records primary as active: a failback was interrupted (finish it with `drctl failback --env dev`), or the failover automation moved it (record that with `drctl failover --env dev`, with `--unplanned` if it ran unplanned); the secondary region serves now"
             ]
         );
         let (_, reasons) = read(
