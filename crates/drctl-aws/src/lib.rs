@@ -14,6 +14,7 @@ pub mod dr;
 mod dynamodb;
 mod ec2;
 mod iam;
+mod kms;
 mod lambda;
 mod rds;
 mod route53;
@@ -44,6 +45,7 @@ const SERVICES: &[(&[&KindSchema], Register)] = &[
     (iam::KINDS, iam::register),
     (lambda::KINDS, lambda::register),
     (secretsmanager::KINDS, secretsmanager::register),
+    (kms::KINDS, kms::register),
     (rds::KINDS, rds::register),
     (dynamodb::KINDS, dynamodb::register),
     (acm::KINDS, acm::register),

@@ -1,5 +1,6 @@
-//! One region's data tier: the Aurora cluster of the global database and
-//! its instances, the data bucket, and the alarm topic.
+//! One region's data tier: the region's customer-managed key, the Aurora
+//! cluster of the global database and its instances, the data bucket, and
+//! the alarm topic.
 
 use drctl_core::{Address, ResourceSpec, Value};
 use serde_json::json;
@@ -15,6 +16,7 @@ pub(crate) struct Data {
 }
 
 pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
+    customer_key(r);
     let cluster = net
         .security_groups
         .as_ref()
@@ -65,6 +67,28 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
 
 /// The region's Aurora cluster (a member of the global database), its
 /// instances and subnet group; returns the cluster.
+/// The region's customer-managed key, rotated yearly by KMS, and its alias
+/// `alias/payment-<env>` (the same name in each region: aliases are
+/// regional). Its deletion is scheduled, 30 days ahead.
+fn customer_key(r: &mut Region) {
+    let name = r.name("key");
+    let key = r.add(
+        ResourceSpec::new(targets::customer_key(r.role), r.region)
+            .input(
+                "description",
+                format!("Payment DR {} ({}) data key", r.bp.env, r.role.as_str()),
+            )
+            .input("enable_key_rotation", true)
+            .input("deletion_window_in_days", 30)
+            .input("tags", r.tags(&name)),
+    );
+    r.add(
+        ResourceSpec::new(r.address("kms.alias", "payment"), r.region)
+            .input("alias_name", format!("alias/payment-{}", r.bp.env))
+            .input("target_key_id", key.output("key_id")),
+    );
+}
+
 fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
     let group_name = r.name("db");
     let subnet_group = r.add(

@@ -152,14 +152,15 @@ mod tests {
         // master password's secret), 18 compute and API, 10 observability,
         // 4 custom domain (certificate, validation wait, domain name, base
         // path mapping), and in the primary the same 4 for its probe name;
+        // 2 per region for the customer-managed key and its alias;
         // 18 global (one validation record for both, one for the probe, the
         // probe's record; the primary's health checks: API, fence and both,
         // and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (74, 68, 18)
+            (76, 70, 18)
         );
-        assert_eq!(specs.len(), 160);
+        assert_eq!(specs.len(), 164);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -302,15 +303,16 @@ mod tests {
         // Per region: 29 network (no security groups), 2 data (bucket,
         // topic), 11 API (REST API, 4 resources, 4 methods, deployment,
         // stage), 4 observability (API alarm, dashboard, 2 parameters), 4
-        // custom domain, and 4 in the primary for its probe name; 12 global
+        // custom domain, 2 for the key and its alias, and 4 in the primary
+        // for its probe name; 12 global
         // (S3 replication role and rule, zone, three health checks, the
         // fence alarm, two weighted records, the probe's record, two
         // validation records).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (54, 50, 12)
+            (56, 52, 12)
         );
-        assert_eq!(specs.len(), 116);
+        assert_eq!(specs.len(), 120);
         let left_out = ["rds.", "dynamodb.", "lambda.", "sfn.", "ec2.security_group"];
         for spec in &specs {
             let kind = spec.address.kind();

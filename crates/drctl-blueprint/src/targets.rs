@@ -60,6 +60,11 @@ pub fn data_bucket(role: Role) -> Address {
     regional(role, "s3.bucket", "data")
 }
 
+/// `role`'s customer-managed KMS key.
+pub fn customer_key(role: Role) -> Address {
+    regional(role, "kms.key", "payment")
+}
+
 /// The fence alarm: in the secondary region, in ALARM while the primary is
 /// fenced off (its Route 53 health check then fails).
 pub fn fence_alarm() -> Address {

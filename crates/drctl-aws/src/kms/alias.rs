@@ -1,0 +1,200 @@
+//! `kms.alias`: an alias (`alias/<name>`) of a key in one region. Its id is
+//! the alias name. The name is unique in the region, which makes create
+//! idempotent: an AlreadyExistsException for an alias that already points
+//! at the wanted key is success (a resend after a lost response).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::types::AliasListEntry;
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::NOT_FOUND;
+use crate::clients::Clients;
+use crate::support::{api_error, attrs, has_code, invalid, req_str, tolerate};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "kms.alias",
+    force_new: &["alias_name"],
+    outputs: &["alias_name", "alias_arn"],
+    volatile_outputs: &[],
+    holds_data: false,
+    kept_on_delete: &[],
+};
+
+pub struct Alias(pub(crate) Arc<Clients>);
+
+/// The alias name, checked before any call (KMS API reference,
+/// CreateAlias: `alias/` then letters, digits, `/_-`; `alias/aws/` is
+/// reserved for AWS managed keys; at most 256 characters).
+fn alias_name<'a>(ctx: &OpContext, inputs: &'a Attributes) -> Result<&'a str, ProviderError> {
+    let name = req_str(ctx, inputs, "alias_name")?;
+    let rest = name.strip_prefix("alias/");
+    let valid = rest.is_some_and(|r| {
+        !r.is_empty()
+            && !r.starts_with("aws/")
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+    }) && name.len() <= 256;
+    if !valid {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `alias_name` is {name:?}: an alias is `alias/` followed by letters, digits, `/`, `_` or `-`, not `alias/aws/...` (reserved for AWS managed keys)"
+            ),
+        ));
+    }
+    Ok(name)
+}
+
+/// The alias `name` of the region, if it exists.
+async fn lookup(client: &Client, name: &str) -> Result<Option<AliasListEntry>, ProviderError> {
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .list_aliases()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| api_error("kms:ListAliases", e))?;
+        if let Some(a) = out.aliases().iter().find(|a| a.alias_name() == Some(name)) {
+            return Ok(Some(a.clone()));
+        }
+        match (out.truncated(), out.next_marker()) {
+            (true, Some(m)) => marker = Some(m.to_owned()),
+            _ => return Ok(None),
+        }
+    }
+}
+
+fn outputs(a: &AliasListEntry) -> Attributes {
+    attrs([
+        ("alias_name", json!(a.alias_name().unwrap_or_default())),
+        ("alias_arn", json!(a.alias_arn().unwrap_or_default())),
+    ])
+}
+
+#[async_trait]
+impl Provider for Alias {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let name = alias_name(ctx, inputs)?;
+        let target = req_str(ctx, inputs, "target_key_id")?;
+        let client = self.0.kms(&ctx.region);
+        let result = client
+            .create_alias()
+            .alias_name(name)
+            .target_key_id(target)
+            .send()
+            .await;
+        if let Err(e) = result {
+            if !has_code(&e, &["AlreadyExistsException"]) {
+                return Err(api_error("kms:CreateAlias", e));
+            }
+            // Ours if it already points at the key (a resend); another
+            // key's alias is not taken over.
+            let existing = lookup(&client, name).await?;
+            if existing.as_ref().and_then(|a| a.target_key_id()) != Some(target) {
+                return Err(ProviderError::new(
+                    "kms:CreateAlias",
+                    format!(
+                        "alias {name} already exists in {} for key {}: delete it or choose another environment name",
+                        ctx.region,
+                        existing
+                            .as_ref()
+                            .and_then(|a| a.target_key_id())
+                            .unwrap_or("(unknown)")
+                    ),
+                )
+                .with_code("AlreadyExistsException"));
+            }
+        }
+        let created = lookup(&client, name).await?.ok_or_else(|| {
+            ProviderError::new(
+                "kms:ListAliases",
+                format!("alias {name} not listed after create"),
+            )
+        })?;
+        Ok(Applied {
+            id: name.to_owned(),
+            outputs: outputs(&created),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(a) = lookup(&self.0.kms(&ctx.region), id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("alias_name", json!(id)),
+                (
+                    "target_key_id",
+                    json!(a.target_key_id().unwrap_or_default()),
+                ),
+            ]),
+            outputs: outputs(&a),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let client = self.0.kms(&ctx.region);
+        client
+            .update_alias()
+            .alias_name(id)
+            .target_key_id(req_str(ctx, inputs, "target_key_id")?)
+            .send()
+            .await
+            .map_err(|e| api_error("kms:UpdateAlias", e))?;
+        let a = lookup(&client, id)
+            .await?
+            .ok_or_else(|| ProviderError::new("kms:ListAliases", format!("alias {id} is gone")))?;
+        Ok(outputs(&a))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let name = alias_name(ctx, inputs)?;
+        let target = req_str(ctx, inputs, "target_key_id")?;
+        let found = lookup(&self.0.kms(&ctx.region), name).await?;
+        Ok(found
+            .filter(|a| a.target_key_id() == Some(target))
+            .map(|_| name.to_owned()))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let result = self
+            .0
+            .kms(&ctx.region)
+            .delete_alias()
+            .alias_name(id)
+            .send()
+            .await;
+        tolerate(result, NOT_FOUND, "kms:DeleteAlias")
+    }
+}

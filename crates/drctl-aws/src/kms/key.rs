@@ -1,0 +1,370 @@
+//! `kms.key`: a customer-managed symmetric key (ENCRYPT_DECRYPT,
+//! SYMMETRIC_DEFAULT) of one region, with automatic rotation. Its id is the
+//! key id.
+//!
+//! CreateKey takes no idempotency token: it goes through `create_once`,
+//! whose lookup finds the key by its `drctl:*` tags (CreateKey sets them
+//! with the key). KMS is eventually consistent: a key just created may
+//! answer NotFoundException for a moment (KMS Developer Guide, "Eventual
+//! consistency"), so the calls right after it are retried on that.
+//!
+//! A key is never deleted at once: delete schedules the deletion after
+//! `deletion_window_in_days` (7 to 30, KMS API reference,
+//! ScheduleKeyDeletion), during which CancelKeyDeletion can save it. A key
+//! pending deletion reads as gone, as Terraform reads it: an apply then
+//! creates a new key. Deleting a key makes everything encrypted with it
+//! unreadable, so the kind holds data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use super::NOT_FOUND;
+use crate::clients::Clients;
+use crate::support::{
+    Created, TAG_ADDRESS, TAG_ENV, adopt, all_tags, api_error, attrs, create_once, found,
+    observed_tags, opt_str, retry_while, tag_changes, the_one, tolerate, user_tags,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "kms.key",
+    force_new: &[],
+    outputs: &["key_id", "arn"],
+    volatile_outputs: &[],
+    holds_data: true,
+    kept_on_delete: &[],
+};
+
+pub struct Key(pub(crate) Arc<Clients>);
+
+/// How long the calls after CreateKey wait for the key to be visible.
+const CONSISTENCY_LIMIT: Duration = Duration::from_secs(60);
+
+/// ScheduleKeyDeletion's bounds for PendingWindowInDays.
+const WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
+
+fn outputs(id: &str, arn: &str) -> Attributes {
+    attrs([("key_id", json!(id)), ("arn", json!(arn))])
+}
+
+fn kms_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
+    tags.into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .tag_key(k)
+                .tag_value(v)
+                .build()
+                .map_err(|e| ProviderError::new("kms:Tag", e.to_string()))
+        })
+        .collect()
+}
+
+fn rotation(inputs: &Attributes) -> bool {
+    inputs
+        .get("enable_key_rotation")
+        .and_then(Json::as_bool)
+        .unwrap_or(true)
+}
+
+/// The deletion window, checked before any call.
+fn window(ctx: &OpContext, inputs: &Attributes) -> Result<i32, ProviderError> {
+    let days = inputs
+        .get("deletion_window_in_days")
+        .and_then(Json::as_i64)
+        .unwrap_or(30);
+    if !WINDOW_DAYS.contains(&days) {
+        return Err(crate::support::invalid(
+            ctx,
+            format!(
+                "input `deletion_window_in_days` is {days}: KMS schedules a key's deletion 7 to 30 days ahead; use a value in that range"
+            ),
+        ));
+    }
+    Ok(days as i32)
+}
+
+/// Whether a key in `state` is one drctl still counts as existing.
+fn live(state: Option<&KeyState>) -> bool {
+    !matches!(
+        state,
+        Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
+    )
+}
+
+async fn tags_of(client: &Client, id: &str) -> Result<Vec<(String, String)>, ProviderError> {
+    let mut tags = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = client
+            .list_resource_tags()
+            .key_id(id)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| api_error("kms:ListResourceTags", e))?;
+        tags.extend(
+            out.tags()
+                .iter()
+                .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())),
+        );
+        match (out.truncated(), out.next_marker()) {
+            (true, Some(m)) => marker = Some(m.to_owned()),
+            _ => return Ok(tags),
+        }
+    }
+}
+
+/// Retries `call` while KMS does not see the new key yet.
+async fn while_new<T, F, Fut>(call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    retry_while(
+        CONSISTENCY_LIMIT,
+        |e| e.code.as_deref() == Some("NotFoundException"),
+        call,
+    )
+    .await
+}
+
+impl Key {
+    async fn set_rotation(
+        &self,
+        client: &Client,
+        id: &str,
+        enabled: bool,
+    ) -> Result<(), ProviderError> {
+        while_new(|| async {
+            if enabled {
+                client
+                    .enable_key_rotation()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| api_error("kms:EnableKeyRotation", e))
+            } else {
+                client
+                    .disable_key_rotation()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| api_error("kms:DisableKeyRotation", e))
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Provider for Key {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        window(ctx, inputs)?;
+        let client = self.0.kms(&ctx.region);
+        let request = self
+            .0
+            .kms_once(&ctx.region)
+            .create_key()
+            .key_usage(KeyUsageType::EncryptDecrypt)
+            .key_spec(KeySpec::SymmetricDefault)
+            .set_description(opt_str(inputs, "description").map(str::to_owned))
+            .set_tags(Some(kms_tags(all_tags(ctx, inputs))?));
+        let created = create_once(
+            "kms:CreateKey",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let id = match created {
+            Created::Sent(out) => out
+                .key_metadata()
+                .map(|m| m.key_id().to_owned())
+                .unwrap_or_default(),
+            Created::Found(id) => {
+                self.set_rotation(&client, &id, rotation(inputs)).await?;
+                return adopt(self, ctx, id, inputs).await;
+            }
+        };
+        self.set_rotation(&client, &id, rotation(inputs)).await?;
+        let observed = while_new(|| async {
+            self.read(ctx, &id, inputs).await?.ok_or_else(|| {
+                ProviderError::new("kms:DescribeKey", format!("key {id} not visible yet"))
+                    .with_code("NotFoundException")
+            })
+        })
+        .await?;
+        Ok(Applied {
+            id,
+            outputs: observed.outputs,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.0.kms(&ctx.region);
+        let result = client.describe_key().key_id(id).send().await;
+        let Some(out) = found(result, NOT_FOUND, "kms:DescribeKey")? else {
+            return Ok(None);
+        };
+        let Some(meta) = out.key_metadata() else {
+            return Ok(None);
+        };
+        if !live(meta.key_state()) {
+            return Ok(None);
+        }
+        let rotation = client
+            .get_key_rotation_status()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| api_error("kms:GetKeyRotationStatus", e))?
+            .key_rotation_enabled();
+        let mut inputs = attrs([
+            ("description", json!(meta.description().unwrap_or_default())),
+            ("enable_key_rotation", json!(rotation)),
+            ("tags", observed_tags(tags_of(&client, id).await?)),
+        ]);
+        // No AWS call reads it back: the window is used at delete.
+        if let Some(w) = prior.get("deletion_window_in_days") {
+            inputs.insert("deletion_window_in_days".into(), w.clone());
+        }
+        Ok(Some(Observed {
+            inputs,
+            outputs: outputs(meta.key_id(), meta.arn().unwrap_or_default()),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        window(ctx, inputs)?;
+        let client = self.0.kms(&ctx.region);
+        if prior.get("description") != inputs.get("description") {
+            client
+                .update_key_description()
+                .key_id(id)
+                .description(opt_str(inputs, "description").unwrap_or_default())
+                .send()
+                .await
+                .map_err(|e| api_error("kms:UpdateKeyDescription", e))?;
+        }
+        if rotation(prior) != rotation(inputs) {
+            self.set_rotation(&client, id, rotation(inputs)).await?;
+        }
+        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
+        if !set.is_empty() {
+            client
+                .tag_resource()
+                .key_id(id)
+                .set_tags(Some(kms_tags(set)?))
+                .send()
+                .await
+                .map_err(|e| api_error("kms:TagResource", e))?;
+        }
+        if !remove.is_empty() {
+            client
+                .untag_resource()
+                .key_id(id)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api_error("kms:UntagResource", e))?;
+        }
+        let observed = self.read(ctx, id, inputs).await?.ok_or_else(|| {
+            ProviderError::new("kms:DescribeKey", format!("key {id} is gone"))
+                .with_code("NotFoundException")
+        })?;
+        Ok(observed.outputs)
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Keys have no name: every live key of the region is a candidate,
+        // and the identity tags tell this address's.
+        let client = self.0.kms(&ctx.region);
+        let address = ctx.address.to_string();
+        let mut ours = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = client
+                .list_keys()
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| api_error("kms:ListKeys", e))?;
+            for entry in out.keys() {
+                let Some(id) = entry.key_id() else { continue };
+                // Keys of other principals or AWS-managed ones may refuse
+                // their tags: not drctl's.
+                let Ok(tags) = tags_of(&client, id).await else {
+                    continue;
+                };
+                let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+                if tag(TAG_ADDRESS) != Some(&address) || tag(TAG_ENV) != Some(&ctx.env) {
+                    continue;
+                }
+                let state = client
+                    .describe_key()
+                    .key_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("kms:DescribeKey", e))?;
+                if live(state.key_metadata().and_then(|m| m.key_state())) {
+                    ours.push(id.to_owned());
+                }
+            }
+            match (out.truncated(), out.next_marker()) {
+                (true, Some(m)) => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        the_one(ctx, ours)
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let days = window(ctx, inputs)?;
+        let result = self
+            .0
+            .kms(&ctx.region)
+            .schedule_key_deletion()
+            .key_id(id)
+            .pending_window_in_days(days)
+            .send()
+            .await;
+        // Already pending deletion: KMSInvalidStateException.
+        match tolerate(result.map(|_| ()), NOT_FOUND, "kms:ScheduleKeyDeletion") {
+            Err(e) if e.code.as_deref() == Some("KMSInvalidStateException") => Ok(()),
+            other => other,
+        }
+    }
+}
