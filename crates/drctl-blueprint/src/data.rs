@@ -16,11 +16,11 @@ pub(crate) struct Data {
 }
 
 pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
-    customer_key(r);
+    let key = customer_key(r);
     let cluster = net
         .security_groups
         .as_ref()
-        .map(|sgs| database(r, net, &sgs.db));
+        .map(|sgs| database(r, net, &sgs.db, &key));
     let bucket = format!(
         "payment-data-{}-{}-{}",
         r.role.as_str(),
@@ -70,7 +70,7 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
 /// The region's customer-managed key, rotated yearly by KMS, and its alias
 /// `alias/payment-<env>` (the same name in each region: aliases are
 /// regional). Its deletion is scheduled, 30 days ahead.
-fn customer_key(r: &mut Region) {
+fn customer_key(r: &mut Region) -> Address {
     let name = r.name("key");
     let key = r.add(
         ResourceSpec::new(targets::customer_key(r.role), r.region)
@@ -87,9 +87,10 @@ fn customer_key(r: &mut Region) {
             .input("alias_name", format!("alias/payment-{}", r.bp.env))
             .input("target_key_id", key.output("key_id")),
     );
+    key
 }
 
-fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
+fn database(r: &mut Region, net: &Network, db_sg: &Address, key: &Address) -> Address {
     let group_name = r.name("db");
     let subnet_group = r.add(
         ResourceSpec::new(r.address("rds.db_subnet_group", "payment"), r.region)
@@ -122,6 +123,10 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address) -> Address {
             Value::Set(vec![Value::Ref(db_sg.output("security_group_id"))]),
         )
         .input("storage_encrypted", true)
+        // Each region's cluster with its region's key: a secondary in
+        // another region cannot use the primary's (RDS API reference,
+        // CreateDBCluster `KmsKeyId`).
+        .input("kms_key_id", key.output("arn"))
         .input("backup_retention_period", 7)
         .input("preferred_backup_window", "03:00-04:00")
         .input("skip_final_snapshot", r.bp.settings.skip_final_snapshot)

@@ -190,6 +190,24 @@ mod tests {
         );
     }
 
+    /// Each region's Aurora cluster is encrypted with its own region's
+    /// customer-managed key.
+    #[test]
+    fn each_cluster_uses_its_regions_key() {
+        let settings = EnvSettings::defaults("dev");
+        let graph = DesiredGraph::new(dev(&settings, Role::Primary)).unwrap();
+        for role in Role::BOTH {
+            let cluster = graph.get(&targets::cluster(role)).unwrap();
+            assert_eq!(
+                cluster.inputs["kms_key_id"],
+                drctl_core::Value::Ref(targets::customer_key(role).output("arn")),
+                "{role:?}"
+            );
+            let key = graph.get(&targets::customer_key(role)).unwrap();
+            assert_eq!(key.region, cluster.region);
+        }
+    }
+
     /// AWS adds a secondary to a global database once the primary has its
     /// writer, and refuses to delete the primary's last instance while a
     /// secondary exists: one edge, read both ways, orders both.
