@@ -160,13 +160,13 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address, key: &Address) -> Ad
                 .input("master_password_secret_arn", secret.output("arn"))
         }
         // Joins the global cluster as a reader once the primary has its
-        // writer instance; an encrypted cross-region member needs a key of
-        // its own region. Reversed for destroy, the same edge deletes this
+        // writer instance (with its own region's key, set above). Reversed
+        // for destroy, the same edge deletes this
         // cluster before the primary's last instance, which AWS refuses to
         // delete while a secondary cluster exists.
-        Role::Secondary => cluster
-            .input("kms_key_id", "alias/aws/rds")
-            .after(&Address::new("primary", "rds.instance", "writer").expect("valid")),
+        Role::Secondary => {
+            cluster.after(&Address::new("primary", "rds.instance", "writer").expect("valid"))
+        }
     };
     let cluster = r.add(cluster);
 
