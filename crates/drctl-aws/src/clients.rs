@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -14,6 +15,19 @@ pub struct AwsError(pub String);
 /// Region used for the global services (IAM, Route 53) in the commercial
 /// partition.
 pub const GLOBAL_REGION: &str = "us-east-1";
+
+/// The retry partition of `service`'s clients: six attempts with
+/// exponential backoff and jitter (the configuration's retry mode), and no
+/// client-side retry quota. The standard mode's quota (a token bucket of
+/// 500 per partition, 5 per retried error) is spent within one apply of a
+/// large graph under sustained throttling, after which every error fails
+/// at once and the apply stops part way; Terraform's AWS provider turns it
+/// off for the same reason (aws-sdk-go-base, `ratelimit.None`).
+fn retry_partition(service: &'static str) -> RetryPartition {
+    RetryPartition::custom(service)
+        .token_bucket(TokenBucket::unlimited())
+        .build()
+}
 
 /// Shared AWS configuration (credentials, endpoint, retries) from the
 /// standard aws-config chain, plus an optional endpoint override.
@@ -26,7 +40,13 @@ impl AwsContext {
     /// Loads configuration from the environment; `endpoint` overrides
     /// `AWS_ENDPOINT_URL` (e.g. an emulator).
     pub async fn load(endpoint: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        Self::load_from(aws_config::defaults(BehaviorVersion::latest()), endpoint).await
+    }
+
+    /// drctl's configuration (home region, retries, `endpoint`) over what
+    /// `loader` sets (credentials, for a test).
+    pub async fn load_from(loader: aws_config::ConfigLoader, endpoint: Option<&str>) -> Self {
+        let mut loader = loader
             .region(Region::new(GLOBAL_REGION))
             // Throttling and transient 5xx are retried with exponential
             // backoff and jitter by the SDK's standard strategy.
@@ -137,6 +157,7 @@ macro_rules! regional_clients {
                         $sdk::Client::from_conf(
                             $sdk::config::Builder::from(&self.base)
                                 .region(Region::new(region.to_owned()))
+                                .retry_partition(retry_partition(stringify!($service)))
                                 .interceptor(crate::crash::CrashSwitch)
                                 .build(),
                         )
@@ -188,6 +209,7 @@ impl Clients {
             aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
+                    .retry_partition(retry_partition("s3"))
                     .interceptor(crate::crash::CrashSwitch)
                     .force_path_style(self.path_style)
                     .build(),
@@ -201,6 +223,7 @@ impl Clients {
             aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
+                    .retry_partition(retry_partition("iam"))
                     .interceptor(crate::crash::CrashSwitch)
                     .build(),
             )
@@ -239,6 +262,7 @@ impl Clients {
             aws_sdk_route53::Client::from_conf(
                 aws_sdk_route53::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
+                    .retry_partition(retry_partition("route53"))
                     .interceptor(crate::crash::CrashSwitch)
                     .build(),
             )
