@@ -8,6 +8,7 @@ mod apigateway;
 mod cloudwatch;
 mod dynamodb;
 mod iam_lambda;
+mod peering;
 mod rds;
 mod route53;
 mod sfn;
