@@ -27,6 +27,12 @@ connection, and shows the requester's tags in the accepter's region.
   its own tags). moto keeps one connection object for both regions and
   shows the requester region's tags in both.
 
+- An unknown connection id is InvalidVpcPeeringConnectionID.NotFound (EC2
+  API Reference, "Error codes for the Amazon EC2 API"), DescribeVpcPeering
+  Connections with that id included (the Terraform AWS provider's
+  FindVPCPeeringConnectionByID expects it there); moto spells it
+  `...Id.NotFound`, and its Describe leaves unknown ids out.
+
 Not emulated: the 7-day expiry of an unaccepted request, and how long
 each transient state lasts on AWS (here TRANSITION_SECONDS).
 """
@@ -119,8 +125,14 @@ class RegionView:
 
 
 def apply() -> None:
-    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.exceptions import EC2ClientError, InvalidVPCPeeringConnectionIdError
     from moto.ec2.models.vpc_peering_connections import VPCPeeringConnectionBackend as Backend
+
+    def not_found(vpc_pcx_id):
+        return EC2ClientError(
+            "InvalidVpcPeeringConnectionID.NotFound",
+            f"The vpcPeeringConnection ID '{vpc_pcx_id}' does not exist",
+        )
 
     create = Backend.create_vpc_peering_connection
     describe = Backend.describe_vpc_peering_connections
@@ -138,12 +150,19 @@ def apply() -> None:
 
     def describe_vpc_peering_connections(self, vpc_peering_ids=None):
         found = describe(self, vpc_peering_ids)
+        known = {pcx.id for pcx in found}
+        for wanted in vpc_peering_ids or []:
+            if wanted not in known:
+                raise not_found(wanted)
         for pcx in found:
             _settle(pcx)
         return [RegionView(pcx, self) for pcx in found]
 
     def get_vpc_peering_connection(self, vpc_pcx_id):
-        pcx = get(self, vpc_pcx_id)
+        try:
+            pcx = get(self, vpc_pcx_id)
+        except InvalidVPCPeeringConnectionIdError:
+            raise not_found(vpc_pcx_id) from None
         _settle(pcx)
         return pcx
 

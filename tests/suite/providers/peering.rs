@@ -259,3 +259,53 @@ async fn a_request_between_overlapping_vpcs_fails() {
     kit.delete(&svctx, &svpc, &svinputs).await;
     kit.delete(&pvctx, &pvpc, &pvinputs).await;
 }
+
+/// CreateVpcPeeringConnection takes no idempotency token: when AWS made
+/// the connection and its answer was lost, create finds it by its tags
+/// instead of requesting a second one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_whose_answer_is_lost_adopts_the_connection_it_made() {
+    use drctl_tests::emulator_for;
+    use drctl_tests::proxy::{FaultProxy, Faults};
+    let env = "prov-peer-lost";
+    let kit = Kit::new(env).await;
+    let (pvctx, pvpc, pvinputs) = vpc(&kit, "primary", PRIMARY, "10.73.0.0/16").await;
+    let (svctx, svpc, svinputs) = vpc(&kit, "secondary", SECONDARY, "10.74.0.0/16").await;
+    let proxy = FaultProxy::start(
+        &emulator_for(env).endpoint,
+        Faults {
+            lose_create_responses: 1.0,
+            ..Faults::none()
+        },
+    )
+    .await;
+    let lossy = Kit::with_endpoint(env, &proxy.endpoint).await;
+    let cctx = lossy.ctx("primary/ec2.vpc_peering_connection/payment", PRIMARY);
+    let inputs = super::attrs(json!({"vpc_id": out(&pvpc, "vpc_id"),
+        "peer_vpc_id": out(&svpc, "vpc_id"), "peer_region": SECONDARY, "tags": {"Name": "p"}}));
+    let applied = lossy.provider(&cctx).create(&cctx, &inputs).await.unwrap();
+    assert_eq!(
+        proxy.counts.lost_operations.lock().unwrap().as_slice(),
+        ["CreateVpcPeeringConnection"]
+    );
+    let listed = kit
+        .aws
+        .ec2(PRIMARY)
+        .describe_vpc_peering_connections()
+        .send()
+        .await
+        .unwrap();
+    let requested: Vec<_> = listed
+        .vpc_peering_connections()
+        .iter()
+        .filter(|c| {
+            c.requester_vpc_info().and_then(|v| v.vpc_id()) == Some(out(&pvpc, "vpc_id").as_str())
+        })
+        .filter_map(|c| c.vpc_peering_connection_id())
+        .collect();
+    assert_eq!(requested, [applied.id.as_str()], "one connection, adopted");
+    let ctx = kit.ctx("primary/ec2.vpc_peering_connection/payment", PRIMARY);
+    kit.delete_found(&ctx, &applied, &inputs).await;
+    kit.delete(&svctx, &svpc, &svinputs).await;
+    kit.delete(&pvctx, &pvpc, &pvinputs).await;
+}

@@ -30,11 +30,7 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct VpcPeeringConnection(pub(crate) Arc<Clients>);
 
-/// AWS spells it `...ID.NotFound`; some emulators `...Id.NotFound`.
-pub(crate) const NOT_FOUND: &[&str] = &[
-    "InvalidVpcPeeringConnectionID.NotFound",
-    "InvalidVpcPeeringConnectionId.NotFound",
-];
+pub(crate) const NOT_FOUND: &[&str] = &["InvalidVpcPeeringConnectionID.NotFound"];
 
 /// Seconds on AWS, across regions too; generous, as for other EC2 waits.
 pub(crate) const WAIT: Duration = Duration::from_secs(5 * 60);
