@@ -175,8 +175,8 @@ pub(crate) fn build(r: &mut Region) -> Network {
     );
     // The other region's VPC reaches the database through the peering
     // connection (crate::peering). Across regions a rule cannot name the
-    // peer's security group, only its CIDR block (VPC Peering Guide,
-    // "Update your security groups to reference peer security groups").
+    // peer's security group, only its CIDR block (VPC Peering Guide, "VPC
+    // peering basics").
     let postgres_from_peer = json!({
         "protocol": "tcp", "from_port": 5432, "to_port": 5432,
         "cidr_block": r.bp.settings.cidr(r.role.other()).to_string(),
