@@ -89,7 +89,12 @@ impl VpcPeeringConnection {
     /// (or already `active`), as Terraform's `aws_vpc_peering_connection`
     /// does; a request AWS turns down (`failed`: overlapping CIDR blocks,
     /// a peer VPC that does not exist) is an error naming AWS's reason.
-    async fn wait_requested(&self, ctx: &OpContext, id: &str) -> Result<(), ProviderError> {
+    async fn wait_requested(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        peer_region: &str,
+    ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         wait_for("VPC peering connection pending acceptance", WAIT, || async {
             let Some(c) = describe(&ec2, id).await? else {
@@ -101,7 +106,7 @@ impl VpcPeeringConnection {
                 Some(_) => Err(ProviderError::new(
                     "ec2:CreateVpcPeeringConnection",
                     format!(
-                        "{id} is {} instead of pending acceptance. AWS fails a request between VPCs whose CIDR blocks overlap: give the VPCs disjoint ranges (a failed request stays listed for 2 hours, then goes)",
+                        "{id} is {} instead of pending acceptance. AWS fails a request between VPCs whose CIDR blocks overlap, or to a peer VPC that is not in {peer_region}: give the VPCs disjoint ranges, or name the peer VPC's region (a failed request stays listed for 2 hours, then goes)",
                         status_text(&c)
                     ),
                 )
@@ -152,7 +157,7 @@ impl Provider for VpcPeeringConnection {
                 .to_owned(),
             Created::Found(id) => id,
         };
-        self.wait_requested(ctx, &id).await?;
+        self.wait_requested(ctx, &id, peer_region).await?;
         Ok(Applied {
             outputs: attrs([("vpc_peering_connection_id", json!(id))]),
             id,
