@@ -440,6 +440,18 @@ PRELOADED_MODELS = (
 )
 
 
+def patch_ec2_peering() -> None:
+    # VPC peering connections, as ext_ec2_peering.py for moto (which says
+    # what AWS does, with its sources): LocalStack 4.4.0 serves them from
+    # its moto (5.1.4), with the same deviations: no transient states, no
+    # failure for overlapping CIDR blocks, a failed connection deleted, and
+    # the requester's tags shown in the accepter's region. The rules patch
+    # moto's backend, which both versions share.
+    import ext_ec2_peering
+
+    ext_ec2_peering.apply()
+
+
 def preload_models() -> None:
     import importlib
 
@@ -452,6 +464,7 @@ def apply() -> None:
     patch_route53()
     patch_apigateway()
     patch_sns()
+    patch_ec2_peering()
     preload_models()
 
 

@@ -507,6 +507,37 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
                 .map(|e| e.vpc_endpoint_id())
                 .collect()),
         );
+        // Each side of a connection carries its own tags: the requester's
+        // in the primary, the accepter's in the secondary, both with the
+        // connection's id. Filtered here: moto ignores the filters of
+        // DescribeVpcPeeringConnections. Gone ones stay listed a while.
+        let peerings = ec2
+            .describe_vpc_peering_connections()
+            .filters(by_env())
+            .send()
+            .await
+            .unwrap();
+        add(
+            if region == PRIMARY {
+                "ec2.vpc_peering_connection"
+            } else {
+                "ec2.vpc_peering_connection_accepter"
+            },
+            ids(peerings
+                .vpc_peering_connections()
+                .iter()
+                .filter(|c| {
+                    ours(c.tags())
+                        && c.status().and_then(|s| s.code()).is_some_and(|code| {
+                            !matches!(
+                                code.as_str(),
+                                "deleting" | "deleted" | "failed" | "rejected" | "expired"
+                            )
+                        })
+                })
+                .map(|c| c.vpc_peering_connection_id())
+                .collect()),
+        );
         let params = aws
             .ssm(region)
             .get_parameters_by_path()

@@ -100,6 +100,23 @@ impl EnvSettings {
             max_replication_lag_seconds: 60,
         }
     }
+
+    /// The VPC CIDR block of `role`'s region.
+    pub fn cidr(&self, role: crate::Role) -> Ipv4Net {
+        match role {
+            crate::Role::Primary => self.primary_cidr,
+            crate::Role::Secondary => self.secondary_cidr,
+        }
+    }
+}
+
+/// The first block of `prefix_len` that starts after both `ranges` end: a
+/// range clear of both, to suggest.
+fn block_after(ranges: [Ipv4Net; 2], prefix_len: u8) -> Option<Ipv4Net> {
+    let end = ranges.iter().map(|r| u32::from(r.broadcast())).max()?;
+    let size = 1u64 << (32 - u32::from(prefix_len));
+    let start = (u64::from(end) + 1).div_ceil(size) * size;
+    Ipv4Net::new(u32::try_from(start).ok()?.into(), prefix_len).ok()
 }
 
 /// A parsed and validated drctl.toml.
@@ -534,13 +551,23 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
             ),
         ));
     }
+    // The two VPCs are peered, and AWS fails a peering request between
+    // VPCs whose CIDR blocks overlap (EC2 API Reference,
+    // CreateVpcPeeringConnection).
     if s.primary_cidr.contains(&s.secondary_cidr.network())
         || s.secondary_cidr.contains(&s.primary_cidr.network())
     {
+        let fix = match block_after(
+            [s.primary_cidr, s.secondary_cidr],
+            s.secondary_cidr.prefix_len(),
+        ) {
+            Some(free) => format!("set `secondary_cidr` to a range outside it, such as \"{free}\""),
+            None => "set `secondary_cidr` to a range outside it".to_owned(),
+        };
         return Err(ctx.err(
             format!("env.{env}.secondary_cidr"),
             format!(
-                "`{}` overlaps the primary CIDR `{}`; the regions' VPCs need disjoint ranges",
+                "`{}` overlaps `env.{env}.primary_cidr` (`{}`), and AWS refuses to peer the two regions' VPCs when their ranges overlap: {fix}",
                 s.secondary_cidr, s.primary_cidr
             ),
         ));
@@ -728,6 +755,41 @@ max_replication_lag_seconds = 30
             assert!(e.starts_with("drctl.toml: "), "{e}");
             assert!(e.contains(expected), "input {text:?}: got {e}");
         }
+    }
+
+    /// The regions' VPCs are peered, and AWS fails a peering request
+    /// between overlapping ranges: refused before any call, naming both
+    /// keys and a range that fits.
+    #[test]
+    fn overlapping_cidrs_are_refused_with_both_keys_and_a_free_range() {
+        for (primary, secondary, free) in [
+            ("10.0.0.0/16", "10.0.16.0/20", "10.1.0.0/20"),
+            ("10.0.0.0/16", "10.0.0.0/16", "10.1.0.0/16"),
+            ("10.0.16.0/20", "10.0.0.0/16", "10.1.0.0/16"),
+            ("10.8.0.0/20", "10.8.0.0/19", "10.8.32.0/19"),
+        ] {
+            let text = format!(
+                "[env.dev]\nprimary_cidr = \"{primary}\"\nsecondary_cidr = \"{secondary}\"\n"
+            );
+            let e = err(&text);
+            assert_eq!(
+                e,
+                format!(
+                    "drctl.toml: `env.dev.secondary_cidr`: `{secondary}` overlaps `env.dev.primary_cidr` (`{primary}`), and AWS refuses to peer the two regions' VPCs when their ranges overlap: set `secondary_cidr` to a range outside it, such as \"{free}\""
+                )
+            );
+            let fixed =
+                format!("[env.dev]\nprimary_cidr = \"{primary}\"\nsecondary_cidr = \"{free}\"\n");
+            assert!(parse(&fixed).is_ok(), "{fixed}");
+        }
+        // Adjacent ranges do not overlap.
+        let c =
+            parse("[env.dev]\nprimary_cidr = \"10.0.0.0/20\"\nsecondary_cidr = \"10.0.16.0/20\"\n")
+                .unwrap();
+        assert_eq!(
+            c.env("dev").unwrap().secondary_cidr.to_string(),
+            "10.0.16.0/20"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod global;
 pub mod lambda_code;
 mod network;
 mod observability;
+mod peering;
 pub mod targets;
 mod values;
 
@@ -100,6 +101,7 @@ impl Blueprint<'_> {
     pub fn resources(&self) -> Vec<ResourceSpec> {
         let mut out = Vec::new();
         let mut halves = Vec::new();
+        let mut networks = Vec::new();
         for role in Role::BOTH {
             let region = match role {
                 Role::Primary => self.settings.primary_region.as_str(),
@@ -115,12 +117,15 @@ impl Blueprint<'_> {
             let data = data::build(&mut r, &net);
             let compute = compute::build(&mut r, &net);
             observability::build(&mut r, &data, &compute);
+            networks.push(net);
             halves.push(global::Regional {
                 region,
                 data,
                 compute,
             });
         }
+        let networks: [network::Network; 2] = networks.try_into().ok().expect("two regions");
+        peering::build(self, &networks, &mut out);
         let halves: [global::Regional; 2] = halves.try_into().ok().expect("two regions");
         global::build(self, &halves, &mut out);
         out
@@ -148,19 +153,20 @@ mod tests {
         let settings = EnvSettings::defaults("dev");
         let specs = dev(&settings, Role::Primary);
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
-        // Per region: 31 network, 7 / 5 data (the primary holds the
-        // master password's secret), 18 compute and API, 10 observability,
-        // 4 custom domain (certificate, validation wait, domain name, base
-        // path mapping), and in the primary the same 4 for its probe name;
-        // 2 per region for the customer-managed key and its alias;
-        // 18 global (one validation record for both, one for the probe, the
-        // probe's record; the primary's health checks: API, fence and both,
-        // and the fence alarm).
+        // Per region: 31 network, 3 peering (the primary's connection or
+        // the secondary's accepter, and two routes to the peer VPC), 7 / 5
+        // data (the primary holds the master password's secret), 18
+        // compute and API, 10 observability, 4 custom domain (certificate,
+        // validation wait, domain name, base path mapping), 2 for the
+        // customer-managed key and its alias, and in the primary the same 4
+        // for its probe name; 18 global (one validation record for both,
+        // one for the probe, the probe's record; the primary's health
+        // checks: API, fence and both, and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (76, 70, 18)
+            (79, 73, 18)
         );
-        assert_eq!(specs.len(), 164);
+        assert_eq!(specs.len(), 170);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -222,6 +228,88 @@ mod tests {
             "{:?}",
             graph.dependencies(&secondary)
         );
+    }
+
+    /// The primary requests the peering, the secondary accepts it in its
+    /// own region; each region's private and isolated tables route the
+    /// other VPC's range through it once the accepter has made it active
+    /// (their target is the accepter's output), and each database admits
+    /// PostgreSQL from the other VPC's range.
+    #[test]
+    fn peering_routes_go_both_ways_after_the_accepter() {
+        let mut settings = EnvSettings::defaults("dev");
+        settings.primary_cidr = "10.20.0.0/16".parse().unwrap();
+        settings.secondary_cidr = "10.21.0.0/20".parse().unwrap();
+        let graph = DesiredGraph::new(dev(&settings, Role::Primary)).unwrap();
+        let spec = |a: &str| graph.get(&a.parse().unwrap()).unwrap();
+        let connection: Address = "primary/ec2.vpc_peering_connection/payment"
+            .parse()
+            .unwrap();
+        let accepter: Address = "secondary/ec2.vpc_peering_connection_accepter/payment"
+            .parse()
+            .unwrap();
+        let c = spec(&connection.to_string());
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!(
+            c.inputs["peer_vpc_id"],
+            drctl_core::Value::Ref(
+                "secondary/ec2.vpc/payment"
+                    .parse::<Address>()
+                    .unwrap()
+                    .output("vpc_id")
+            )
+        );
+        assert_eq!(c.inputs["peer_region"], drctl_core::Value::str("us-east-2"));
+        assert_eq!(spec(&accepter.to_string()).region, "us-east-2");
+        assert!(graph.dependencies(&accepter).contains(&connection));
+        for (role, region, peer_cidr) in [
+            ("primary", "us-east-1", "10.21.0.0/20"),
+            ("secondary", "us-east-2", "10.20.0.0/16"),
+        ] {
+            for tier in ["private", "isolated"] {
+                let route: Address = format!("{role}/ec2.route/{tier}-peer").parse().unwrap();
+                let r = spec(&route.to_string());
+                assert_eq!(r.region, region, "{route}");
+                assert_eq!(
+                    r.inputs["destination_cidr_block"],
+                    drctl_core::Value::str(peer_cidr),
+                    "{route}"
+                );
+                assert_eq!(
+                    r.inputs["route_table_id"],
+                    drctl_core::Value::Ref(
+                        format!("{role}/ec2.route_table/{tier}")
+                            .parse::<Address>()
+                            .unwrap()
+                            .output("route_table_id")
+                    ),
+                    "{route}"
+                );
+                assert_eq!(
+                    r.inputs["vpc_peering_connection_id"],
+                    drctl_core::Value::Ref(accepter.output("vpc_peering_connection_id")),
+                    "{route}"
+                );
+                assert!(graph.dependencies(&route).contains(&accepter), "{route}");
+            }
+            assert!(
+                graph
+                    .get(&format!("{role}/ec2.route/public-peer").parse().unwrap())
+                    .is_none(),
+                "the public tier has no route to the peer"
+            );
+            let db = spec(&format!("{role}/ec2.security_group/db"));
+            let drctl_core::Value::Map(ingress) = &db.inputs["ingress"] else {
+                panic!("{:?}", db.inputs["ingress"]);
+            };
+            assert_eq!(
+                ingress["postgres-from-peer-vpc"],
+                drctl_core::Value::from(serde_json::json!({
+                    "protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_block": peer_cidr
+                })),
+                "{role}"
+            );
+        }
     }
 
     #[test]
@@ -318,19 +406,18 @@ mod tests {
         settings.databases_and_functions = false;
         let specs = dev(&settings, Role::Primary);
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
-        // Per region: 29 network (no security groups), 2 data (bucket,
-        // topic), 11 API (REST API, 4 resources, 4 methods, deployment,
-        // stage), 4 observability (API alarm, dashboard, 2 parameters), 4
-        // custom domain, 2 for the key and its alias, and 4 in the primary
-        // for its probe name; 12 global
-        // (S3 replication role and rule, zone, three health checks, the
-        // fence alarm, two weighted records, the probe's record, two
-        // validation records).
+        // Per region: 29 network (no security groups), 3 peering, 2 data
+        // (bucket, topic), 2 for the key and its alias, 11 API (REST API, 4
+        // resources, 4 methods, deployment, stage), 4 observability (API
+        // alarm, dashboard, 2 parameters), 4 custom domain, and 4 in the
+        // primary for its probe name; 12 global (S3 replication role and
+        // rule, zone, three health checks, the fence alarm, two weighted
+        // records, the probe's record, two validation records).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (56, 52, 12)
+            (59, 55, 12)
         );
-        assert_eq!(specs.len(), 120);
+        assert_eq!(specs.len(), 126);
         let left_out = ["rds.", "dynamodb.", "lambda.", "sfn.", "ec2.security_group"];
         for spec in &specs {
             let kind = spec.address.kind();

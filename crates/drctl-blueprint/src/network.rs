@@ -1,5 +1,6 @@
 //! One region's network: VPC, 3 AZs x (public, private, isolated) subnets,
-//! internet gateway, route tables, associations and security groups.
+//! internet gateway, route tables, associations and security groups. The
+//! peering between the two regions' VPCs is `crate::peering`.
 
 use drctl_core::{Address, ResourceSpec, Value};
 use serde_json::json;
@@ -11,8 +12,11 @@ pub(crate) const TIERS: [&str; 3] = ["public", "private", "isolated"];
 
 /// Addresses later parts of the blueprint refer to.
 pub(crate) struct Network {
+    pub vpc: Address,
     /// `[tier][az]`
     pub subnets: [[Address; 3]; 3],
+    /// One per tier, in `TIERS` order.
+    pub route_tables: [Address; 3],
     /// The functions' and the database's security groups: only with
     /// `databases_and_functions`.
     pub security_groups: Option<SecurityGroups>,
@@ -24,10 +28,7 @@ pub(crate) struct SecurityGroups {
 }
 
 pub(crate) fn build(r: &mut Region) -> Network {
-    let cidr = match r.role {
-        crate::Role::Primary => r.bp.settings.primary_cidr,
-        crate::Role::Secondary => r.bp.settings.secondary_cidr,
-    };
+    let cidr = r.bp.settings.cidr(r.role);
     let vpc_name = r.name("vpc");
     let vpc = r.add(
         ResourceSpec::new(r.address("ec2.vpc", "payment"), r.region)
@@ -140,7 +141,9 @@ pub(crate) fn build(r: &mut Region) -> Network {
 
     if !r.bp.settings.databases_and_functions {
         return Network {
+            vpc,
             subnets,
+            route_tables,
             security_groups: None,
         };
     }
@@ -170,9 +173,20 @@ pub(crate) fn build(r: &mut Region) -> Network {
         ]
         .into(),
     );
+    // The other region's VPC reaches the database through the peering
+    // connection (crate::peering). Across regions a rule cannot name the
+    // peer's security group, only its CIDR block (VPC Peering Guide, "VPC
+    // peering basics").
+    let postgres_from_peer = json!({
+        "protocol": "tcp", "from_port": 5432, "to_port": 5432,
+        "cidr_block": r.bp.settings.cidr(r.role.other()).to_string(),
+    });
     let db_sg = r.add(
         ResourceSpec::new(r.address("ec2.security_group", "db"), r.region)
             .input("name", db_name.clone())
+            // Unchanged since before the peer rule: the description is
+            // immutable, and a new one would replace the group under a
+            // running cluster.
             .input(
                 "description",
                 "Aurora PostgreSQL, reachable from the Lambda functions only",
@@ -180,14 +194,25 @@ pub(crate) fn build(r: &mut Region) -> Network {
             .input("vpc_id", vpc_id())
             .input(
                 "ingress",
-                Value::Map([("postgres-from-lambda".to_string(), postgres_from_lambda)].into()),
+                Value::Map(
+                    [
+                        ("postgres-from-lambda".to_string(), postgres_from_lambda),
+                        (
+                            "postgres-from-peer-vpc".to_string(),
+                            Value::from(postgres_from_peer),
+                        ),
+                    ]
+                    .into(),
+                ),
             )
             .input("egress", json!({}))
             .input("tags", r.tags(&db_name)),
     );
 
     Network {
+        vpc,
         subnets,
+        route_tables,
         security_groups: Some(SecurityGroups {
             lambda: lambda_sg,
             db: db_sg,

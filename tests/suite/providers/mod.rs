@@ -9,6 +9,7 @@ mod cloudwatch;
 mod dynamodb;
 mod iam_lambda;
 mod kms;
+mod peering;
 mod rds;
 mod route53;
 mod sfn;

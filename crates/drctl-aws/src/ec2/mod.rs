@@ -10,6 +10,8 @@ pub mod security_group;
 pub mod subnet;
 pub mod vpc;
 pub mod vpc_endpoint;
+pub mod vpc_peering_connection;
+pub mod vpc_peering_connection_accepter;
 
 use std::sync::Arc;
 
@@ -29,6 +31,8 @@ pub(crate) static KINDS: &[&KindSchema] = &[
     &eip::SCHEMA,
     &nat_gateway::SCHEMA,
     &vpc_endpoint::SCHEMA,
+    &vpc_peering_connection::SCHEMA,
+    &vpc_peering_connection_accepter::SCHEMA,
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
@@ -44,6 +48,12 @@ pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
     providers.register(Arc::new(eip::Eip(c.clone())));
     providers.register(Arc::new(nat_gateway::NatGateway(c.clone())));
     providers.register(Arc::new(vpc_endpoint::VpcEndpoint(c.clone())));
+    providers.register(Arc::new(vpc_peering_connection::VpcPeeringConnection(
+        c.clone(),
+    )));
+    providers.register(Arc::new(
+        vpc_peering_connection_accepter::VpcPeeringConnectionAccepter(c.clone()),
+    ));
 }
 
 use aws_sdk_ec2::Client;

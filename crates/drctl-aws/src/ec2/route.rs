@@ -1,4 +1,5 @@
-//! `ec2.route`: one route in a route table, to an internet or NAT gateway.
+//! `ec2.route`: one route in a route table, to an internet or NAT gateway
+//! or a VPC peering connection.
 //! Its id is `<route table id>_<destination>`, as in Terraform.
 
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub struct Route(pub(crate) Arc<Clients>);
 const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound", "InvalidRoute.NotFound"];
 
 /// Targets a route may have; exactly one is set.
-const TARGETS: &[&str] = &["gateway_id", "nat_gateway_id"];
+const TARGETS: &[&str] = &["gateway_id", "nat_gateway_id", "vpc_peering_connection_id"];
 
 fn target<'a>(
     ctx: &OpContext,
@@ -66,7 +67,8 @@ impl Provider for Route {
                     .destination_cidr_block(dest);
                 let req = match kind {
                     "gateway_id" => req.gateway_id(target_id),
-                    _ => req.nat_gateway_id(target_id),
+                    "nat_gateway_id" => req.nat_gateway_id(target_id),
+                    _ => req.vpc_peering_connection_id(target_id),
                 };
                 req.send()
             },
@@ -113,6 +115,9 @@ impl Provider for Route {
         if let Some(n) = route.nat_gateway_id() {
             inputs.insert("nat_gateway_id".into(), json!(n));
         }
+        if let Some(p) = route.vpc_peering_connection_id() {
+            inputs.insert("vpc_peering_connection_id".into(), json!(p));
+        }
         Ok(Some(Observed {
             inputs,
             outputs: attrs([("route_table_id", json!(table))]),
@@ -136,7 +141,8 @@ impl Provider for Route {
             .destination_cidr_block(req_str(ctx, inputs, "destination_cidr_block")?);
         let req = match kind {
             "gateway_id" => req.gateway_id(target_id),
-            _ => req.nat_gateway_id(target_id),
+            "nat_gateway_id" => req.nat_gateway_id(target_id),
+            _ => req.vpc_peering_connection_id(target_id),
         };
         req.send()
             .await

@@ -1,0 +1,270 @@
+//! `ec2.vpc_peering_connection`: the requester's side of a peering
+//! connection between a VPC of its region and a VPC of the same account in
+//! `peer_region`. A cross-region request is accepted in the peer region, by
+//! `ec2.vpc_peering_connection_accepter`; until then it waits in
+//! `pending-acceptance`, and AWS lets it expire after 7 days.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    ResourceType, VpcPeeringConnection as Connection, VpcPeeringConnectionStateReasonCode as Code,
+};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::{has_identity, identity_filters, sync_tags, tag_spec, tags_json};
+use crate::clients::Clients;
+use crate::support::{Created, api_error, attrs, create_once, found, req_str, the_one, wait_for};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.vpc_peering_connection",
+    force_new: &["vpc_id", "peer_vpc_id", "peer_region"],
+    outputs: &["vpc_peering_connection_id"],
+    volatile_outputs: &[],
+    holds_data: false,
+    kept_on_delete: &[],
+};
+
+pub struct VpcPeeringConnection(pub(crate) Arc<Clients>);
+
+pub(crate) const NOT_FOUND: &[&str] = &["InvalidVpcPeeringConnectionID.NotFound"];
+
+/// Seconds on AWS, across regions too; generous, as for other EC2 waits.
+pub(crate) const WAIT: Duration = Duration::from_secs(5 * 60);
+
+/// States of a connection that is no more (or never was): `failed` (e.g.
+/// overlapping CIDR blocks) stays visible for 2 hours, `deleted`,
+/// `rejected` and `expired` for days (VPC Peering Guide, "VPC peering
+/// connection lifecycle"); none can be accepted or used again.
+pub(crate) fn is_gone(code: Option<&Code>) -> bool {
+    matches!(
+        code,
+        Some(Code::Deleted | Code::Deleting | Code::Failed | Code::Rejected | Code::Expired)
+    )
+}
+
+pub(crate) fn code(c: &Connection) -> Option<&Code> {
+    c.status().and_then(|s| s.code())
+}
+
+/// `<code>: <message>` of a connection's status, for errors.
+pub(crate) fn status_text(c: &Connection) -> String {
+    let code = code(c).map_or("unknown", Code::as_str);
+    match c
+        .status()
+        .and_then(|s| s.message())
+        .filter(|m| !m.is_empty())
+    {
+        Some(message) => format!("{code} ({message})"),
+        None => code.to_owned(),
+    }
+}
+
+/// The connection as `client`'s region sees it; `None` when that region
+/// does not know it (yet, or any more). Each side of a cross-region
+/// connection has its own tags.
+pub(crate) async fn describe(
+    client: &Client,
+    id: &str,
+) -> Result<Option<Connection>, ProviderError> {
+    let result = client
+        .describe_vpc_peering_connections()
+        .vpc_peering_connection_ids(id)
+        .send()
+        .await;
+    let out = found(result, NOT_FOUND, "ec2:DescribeVpcPeeringConnections")?;
+    Ok(out.and_then(|o| {
+        o.vpc_peering_connections()
+            .iter()
+            .find(|c| c.vpc_peering_connection_id() == Some(id))
+            .cloned()
+    }))
+}
+
+impl VpcPeeringConnection {
+    /// Waits until the request has reached the accepter: `pending-acceptance`
+    /// (or already `active`), as Terraform's `aws_vpc_peering_connection`
+    /// does; a request AWS turns down (`failed`: overlapping CIDR blocks,
+    /// a peer VPC that does not exist) is an error naming AWS's reason.
+    async fn wait_requested(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        peer_region: &str,
+    ) -> Result<(), ProviderError> {
+        let ec2 = self.0.ec2(&ctx.region);
+        wait_for("VPC peering connection pending acceptance", WAIT, || async {
+            let Some(c) = describe(&ec2, id).await? else {
+                return Ok(Err("not visible yet".to_owned()));
+            };
+            match code(&c) {
+                Some(Code::PendingAcceptance | Code::Active | Code::Provisioning) => Ok(Ok(())),
+                Some(Code::InitiatingRequest) | None => Ok(Err(status_text(&c))),
+                Some(_) => Err(ProviderError::new(
+                    "ec2:CreateVpcPeeringConnection",
+                    format!(
+                        "{id} is {} instead of pending acceptance. AWS fails a request between VPCs whose CIDR blocks overlap, or to a peer VPC that is not in {peer_region}: give the VPCs disjoint ranges, or name the peer VPC's region (a failed request stays listed for 2 hours, then goes)",
+                        status_text(&c)
+                    ),
+                )
+                .with_code("VpcPeeringConnectionFailed")),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Provider for VpcPeeringConnection {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let vpc = req_str(ctx, inputs, "vpc_id")?;
+        let peer_vpc = req_str(ctx, inputs, "peer_vpc_id")?;
+        let peer_region = req_str(ctx, inputs, "peer_region")?;
+        // CreateVpcPeeringConnection takes no idempotency token: a resend
+        // after a lost response would request a second connection.
+        let ec2 = self.0.ec2_once(&ctx.region);
+        let created = create_once(
+            "ec2:CreateVpcPeeringConnection",
+            &[],
+            || {
+                ec2.create_vpc_peering_connection()
+                    .vpc_id(vpc)
+                    .peer_vpc_id(peer_vpc)
+                    .peer_region(peer_region)
+                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::VpcPeeringConnection))
+                    .send()
+            },
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let id = match created {
+            Created::Sent(out) => out
+                .vpc_peering_connection()
+                .and_then(|c| c.vpc_peering_connection_id())
+                .ok_or_else(|| {
+                    ProviderError::new(
+                        "ec2:CreateVpcPeeringConnection",
+                        "no VPC peering connection id in the response",
+                    )
+                })?
+                .to_owned(),
+            Created::Found(id) => id,
+        };
+        self.wait_requested(ctx, &id, peer_region).await?;
+        Ok(Applied {
+            outputs: attrs([("vpc_peering_connection_id", json!(id))]),
+            id,
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
+            return Ok(None);
+        };
+        if is_gone(code(&c)) {
+            return Ok(None);
+        }
+        let requester = c.requester_vpc_info();
+        let accepter = c.accepter_vpc_info();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("vpc_id", json!(requester.and_then(|v| v.vpc_id()))),
+                ("peer_vpc_id", json!(accepter.and_then(|v| v.vpc_id()))),
+                ("peer_region", json!(accepter.and_then(|v| v.region()))),
+                ("tags", tags_json(c.tags())),
+            ]),
+            outputs: attrs([("vpc_peering_connection_id", json!(id))]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        // Only the requester's side's tags: the accepter tags its own.
+        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        Ok(attrs([("vpc_peering_connection_id", json!(id))]))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        _inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Tag filters, and the tags checked again here (not every emulator
+        // applies the filters); a connection that is gone does not count.
+        let out = self
+            .0
+            .ec2(&ctx.region)
+            .describe_vpc_peering_connections()
+            .set_filters(Some(identity_filters(ctx)))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeVpcPeeringConnections", e))?;
+        the_one(
+            ctx,
+            out.vpc_peering_connections()
+                .iter()
+                .filter(|c| has_identity(ctx, c.tags()) && !is_gone(code(c)))
+                .filter_map(|c| c.vpc_peering_connection_id())
+                .map(str::to_owned),
+        )
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let ec2 = self.0.ec2(&ctx.region);
+        // AWS refuses to delete a `failed` or `rejected` connection
+        // (InvalidStateTransition); it removes those itself.
+        let current = describe(&ec2, id).await?;
+        let deleting = current.as_ref().map(code) == Some(Some(&Code::Deleting));
+        if !deleting {
+            if current.as_ref().is_none_or(|c| is_gone(code(c))) {
+                return Ok(());
+            }
+            let result = ec2
+                .delete_vpc_peering_connection()
+                .vpc_peering_connection_id(id)
+                .send()
+                .await;
+            if let Err(e) = found(result, NOT_FOUND, "ec2:DeleteVpcPeeringConnection") {
+                // Deleted (or failed) since the describe: done all the same.
+                let now = describe(&ec2, id).await?;
+                if !now.as_ref().is_none_or(|c| is_gone(code(c))) {
+                    return Err(e);
+                }
+            }
+        }
+        // `deleting`, then `deleted`, which stays listed for a while.
+        wait_for("VPC peering connection deleted", WAIT, || async {
+            Ok(match describe(&ec2, id).await? {
+                None => Ok(()),
+                Some(c) => match code(&c) {
+                    Some(Code::Deleted | Code::Failed | Code::Rejected | Code::Expired) => Ok(()),
+                    _ => Err(status_text(&c)),
+                },
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,198 @@
+//! `ec2.vpc_peering_connection_accepter`: the accepter's side of a peering
+//! connection another `ec2.vpc_peering_connection` requested, in the
+//! accepter VPC's region, where AWS requires a cross-region request to be
+//! accepted (VPC Peering Guide, "Accept a VPC peering connection"). Its id
+//! is the connection's id; its tags are the accepter's side's own (AWS
+//! tags each side of a cross-region connection apart).
+//!
+//! Delete sends nothing, as Terraform's `aws_vpc_peering_connection_accepter`
+//! does: the connection is the requester's, whose delete removes both sides;
+//! the blueprint's references order this one's delete before it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Tag, VpcPeeringConnectionStateReasonCode as Code};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::json;
+
+use super::vpc_peering_connection::{WAIT, code, describe, is_gone, status_text};
+use super::{has_identity, sync_tags, tags_json};
+use crate::clients::Clients;
+use crate::support::{all_tags, api_error, attrs, invalid, req_str, wait_for};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.vpc_peering_connection_accepter",
+    force_new: &["vpc_peering_connection_id"],
+    outputs: &["vpc_peering_connection_id"],
+    volatile_outputs: &[],
+    holds_data: false,
+    kept_on_delete: &[],
+};
+
+pub struct VpcPeeringConnectionAccepter(pub(crate) Arc<Clients>);
+
+/// Accepted: `provisioning` for a moment, then `active`.
+fn accepted(code: Option<&Code>) -> bool {
+    matches!(code, Some(Code::Active | Code::Provisioning))
+}
+
+impl VpcPeeringConnectionAccepter {
+    /// Accepts the request once it has reached this region in
+    /// `pending-acceptance`; one already accepted (an accept whose answer
+    /// was lost) is left as it is.
+    async fn accept(&self, ctx: &OpContext, id: &str) -> Result<(), ProviderError> {
+        let ec2 = self.0.ec2(&ctx.region);
+        let pending = wait_for("VPC peering connection pending acceptance", WAIT, || async {
+            // A cross-region request shows in the accepter's region a
+            // moment after it is made.
+            let Some(c) = describe(&ec2, id).await? else {
+                return Ok(Err("not visible in this region yet".to_owned()));
+            };
+            if let Some(region) = c.accepter_vpc_info().and_then(|v| v.region())
+                && region != ctx.region
+            {
+                return Err(invalid(
+                    ctx,
+                    format!(
+                        "{id}'s accepter VPC is in {region}, and AWS accepts a request only in the accepter VPC's region: put this resource in {region}"
+                    ),
+                ));
+            }
+            match code(&c) {
+                Some(Code::PendingAcceptance) => Ok(Ok(true)),
+                c2 if accepted(c2) => Ok(Ok(false)),
+                Some(Code::InitiatingRequest) | None => Ok(Err(status_text(&c))),
+                Some(_) => Err(ProviderError::new(
+                    "ec2:AcceptVpcPeeringConnection",
+                    format!("{id} is {}: there is no request to accept", status_text(&c)),
+                )
+                .with_code("VpcPeeringConnectionNotPending")),
+            }
+        })
+        .await?;
+        if pending {
+            let result = ec2
+                .accept_vpc_peering_connection()
+                .vpc_peering_connection_id(id)
+                .send()
+                .await;
+            if let Err(e) = result {
+                // The SDK's resend of an accept that happened finds it
+                // accepted (InvalidStateTransition): done all the same.
+                let now = describe(&ec2, id).await?;
+                if !now.as_ref().is_some_and(|c| accepted(code(c))) {
+                    return Err(api_error("ec2:AcceptVpcPeeringConnection", e));
+                }
+            }
+        }
+        // Routes through the connection carry traffic only once it is active.
+        wait_for("VPC peering connection active", WAIT, || async {
+            let Some(c) = describe(&ec2, id).await? else {
+                return Ok(Err("not visible".to_owned()));
+            };
+            match code(&c) {
+                Some(Code::Active) => Ok(Ok(())),
+                c2 if is_gone(c2) => Err(ProviderError::new(
+                    "ec2:AcceptVpcPeeringConnection",
+                    format!("{id} is {} after it was accepted", status_text(&c)),
+                )
+                .with_code("VpcPeeringConnectionFailed")),
+                _ => Ok(Err(status_text(&c))),
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Provider for VpcPeeringConnectionAccepter {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let id = req_str(ctx, inputs, "vpc_peering_connection_id")?;
+        self.accept(ctx, id).await?;
+        // AcceptVpcPeeringConnection takes no tags; CreateTags in this
+        // region tags this side only. Setting them twice is harmless.
+        self.0
+            .ec2(&ctx.region)
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(
+                all_tags(ctx, inputs)
+                    .into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateTags", e))?;
+        Ok(Applied {
+            id: id.to_owned(),
+            outputs: attrs([("vpc_peering_connection_id", json!(id))]),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        // Only an accepted connection is this resource: one pending
+        // acceptance is not accepted (yet), one gone was deleted.
+        let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
+            return Ok(None);
+        };
+        if !accepted(code(&c)) {
+            return Ok(None);
+        }
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("vpc_peering_connection_id", json!(id)),
+                ("tags", tags_json(c.tags())),
+            ]),
+            outputs: attrs([("vpc_peering_connection_id", json!(id))]),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        Ok(attrs([("vpc_peering_connection_id", json!(id))]))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        // Made by this address: accepted, with this side tagged as ours (an
+        // accept that was not yet tagged is found by no one, and the next
+        // create accepts nothing and tags it).
+        let id = req_str(ctx, inputs, "vpc_peering_connection_id")?;
+        let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
+            return Ok(None);
+        };
+        Ok((accepted(code(&c)) && has_identity(ctx, c.tags())).then(|| id.to_owned()))
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        _id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        // Nothing to undo on this side: an accepted connection cannot be
+        // un-accepted, and deleting it is the requester's delete.
+        Ok(())
+    }
+}
