@@ -179,6 +179,7 @@ regional_clients! {
     sfn, sfn_once => aws_sdk_sfn,
     cloudwatch, cloudwatch_once => aws_sdk_cloudwatch,
     secretsmanager, secretsmanager_once => aws_sdk_secretsmanager,
+    eventbridge, eventbridge_once => aws_sdk_eventbridge,
 }
 
 impl Clients {
