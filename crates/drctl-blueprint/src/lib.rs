@@ -7,6 +7,7 @@ pub mod config;
 mod data;
 mod global;
 pub mod lambda_code;
+mod monitor;
 mod network;
 mod observability;
 pub mod targets;
@@ -115,6 +116,7 @@ impl Blueprint<'_> {
             let data = data::build(&mut r, &net);
             let compute = compute::build(&mut r, &net);
             observability::build(&mut r, &data, &compute);
+            monitor::build(&mut r, &net, &data, &compute);
             halves.push(global::Regional {
                 region,
                 data,
@@ -150,16 +152,17 @@ mod tests {
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
         // Per region: 31 network, 7 / 5 data (the primary holds the
         // master password's secret), 18 compute and API, 10 observability,
-        // 4 custom domain (certificate, validation wait, domain name, base
-        // path mapping), and in the primary the same 4 for its probe name;
-        // 18 global (one validation record for both, one for the probe, the
-        // probe's record; the primary's health checks: API, fence and both,
-        // and the fence alarm).
+        // 5 health monitor (role, function, schedule rule, its invoke
+        // permission, alarm), 4 custom domain (certificate, validation
+        // wait, domain name, base path mapping), and in the primary the
+        // same 4 for its probe name; 18 global (one validation record for
+        // both, one for the probe, the probe's record; the primary's health
+        // checks: API, fence and both, and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (74, 68, 18)
+            (79, 73, 18)
         );
-        assert_eq!(specs.len(), 160);
+        assert_eq!(specs.len(), 170);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -311,7 +314,14 @@ mod tests {
             (54, 50, 12)
         );
         assert_eq!(specs.len(), 116);
-        let left_out = ["rds.", "dynamodb.", "lambda.", "sfn.", "ec2.security_group"];
+        let left_out = [
+            "rds.",
+            "dynamodb.",
+            "lambda.",
+            "sfn.",
+            "events.",
+            "ec2.security_group",
+        ];
         for spec in &specs {
             let kind = spec.address.kind();
             assert!(
