@@ -78,7 +78,7 @@ async fn assert_converged(ws: &Workspace, aws: &drctl_aws::AwsContext, context: 
     let state = state(ws);
     assert_eq!(
         state["resources"].as_object().unwrap().len(),
-        160,
+        170,
         "{context}"
     );
     let problems = orphans_and_duplicates(aws, &ws.env, &state).await;
@@ -300,7 +300,7 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
         &proxy.endpoint,
     );
     let aws = aws(&emulator_for("faults-20").endpoint).await;
-    // Five runs: at a 20 % fault rate over the 160-resource graph's ~700
+    // Five runs: at a 20 % fault rate over the 170-resource graph's 700-odd
     // calls, the SDK's retry quota (a token bucket of 500 per service and
     // region, 14 per retried error) can run dry within one run, which then
     // stops with the last fault.
@@ -426,7 +426,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
         "the first apply is undisturbed"
     );
     assert!(!lock.exists());
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 160);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 170);
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();
