@@ -3,6 +3,13 @@
 - DeleteRestApi and DeleteResource of an id that does not exist fail with
   NotFoundException (API Gateway API reference, "Errors" of each operation);
   moto raises KeyError, i.e. an internal error (HTTP 500).
+- GetBasePathMapping, UpdateBasePathMapping, DeleteBasePathMapping and
+  GetBasePathMappings of a domain name that has no mapping yet answer as
+  for any other domain: NotFoundException for a base path it does not
+  have (API Gateway API reference, GetBasePathMapping, Errors), an empty
+  list; moto raises KeyError (HTTP 500) until the domain's first mapping.
+  drctl meets it when a CreateBasePathMapping whose outcome is unknown
+  is looked up.
 - TagResource, UntagResource and GetTags accept a REST API's ARN,
   `arn:aws:apigateway:<region>::/restapis/<id>` (API Gateway API reference,
   TagResource: "The ARN of a resource that can be tagged"); moto routes and
@@ -44,6 +51,26 @@ def _deletes_need_existing() -> None:
     APIGatewayBackend.delete_resource = checked_delete_resource
 
 
+def _mappings_of_unmapped_domains() -> None:
+    from moto.apigateway.models import APIGatewayBackend
+
+    def with_mappings(original):
+        def call(self, domain_name, *args, **kwargs):
+            if domain_name in self.domain_names:
+                self.base_path_mappings.setdefault(domain_name, {})
+            return original(self, domain_name, *args, **kwargs)
+
+        return call
+
+    for name in (
+        "get_base_path_mapping",
+        "get_base_path_mappings",
+        "update_base_path_mapping",
+        "delete_base_path_mapping",
+    ):
+        setattr(APIGatewayBackend, name, with_mappings(getattr(APIGatewayBackend, name)))
+
+
 def _rest_api_tags() -> None:
     from moto.apigateway import urls
     from moto.apigateway.responses import APIGatewayResponse
@@ -83,4 +110,5 @@ def _rest_api_tags() -> None:
 
 def apply() -> None:
     _deletes_need_existing()
+    _mappings_of_unmapped_domains()
     _rest_api_tags()

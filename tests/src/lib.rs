@@ -731,6 +731,29 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
                 .filter(|n| n.is_some_and(named))
                 .collect()),
         );
+        let mut rules = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = aws
+                .eventbridge(region)
+                .list_rules()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .unwrap();
+            rules.extend(
+                page.rules()
+                    .iter()
+                    .filter_map(|r| r.name())
+                    .filter(|n| named(n))
+                    .map(str::to_owned),
+            );
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        add("events.rule", rules);
         let machines = aws.sfn(region).list_state_machines().send().await.unwrap();
         add(
             "sfn.state_machine",

@@ -491,6 +491,8 @@ pub fn create_call(request: &[u8]) -> Option<String> {
             "Subscribe",
             "AddPermission",
             "PutParameter",
+            // EventBridge's create (an upsert by name).
+            "PutRule",
         ]
         .iter()
         .any(|p| op.starts_with(p))

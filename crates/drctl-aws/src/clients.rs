@@ -201,6 +201,7 @@ regional_clients! {
     cloudwatch, cloudwatch_once => aws_sdk_cloudwatch,
     secretsmanager, secretsmanager_once => aws_sdk_secretsmanager,
     kms, kms_once => aws_sdk_kms,
+    eventbridge, eventbridge_once => aws_sdk_eventbridge,
 }
 
 impl Clients {

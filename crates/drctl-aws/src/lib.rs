@@ -13,6 +13,7 @@ mod crash;
 pub mod dr;
 mod dynamodb;
 mod ec2;
+mod events;
 mod iam;
 mod kms;
 mod lambda;
@@ -54,6 +55,7 @@ const SERVICES: &[(&[&KindSchema], Register)] = &[
     (sns::KINDS, sns::register),
     (cloudwatch::KINDS, cloudwatch::register),
     (sfn::KINDS, sfn::register),
+    (events::KINDS, events::register),
 ];
 
 /// Every kind drctl-aws implements, for planning without AWS calls.

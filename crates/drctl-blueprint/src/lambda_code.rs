@@ -35,6 +35,13 @@ const HANDLERS: &[(&str, &[(&str, &str)])] = &[
         "failover",
         &[("index.py", include_str!("../lambda/failover/index.py"))],
     ),
+    (
+        "health-monitor",
+        &[(
+            "index.py",
+            include_str!("../lambda/health-monitor/index.py"),
+        )],
+    ),
 ];
 
 /// The handler names, for the blueprint.

@@ -7,6 +7,7 @@ pub mod config;
 mod data;
 mod global;
 pub mod lambda_code;
+mod monitor;
 mod network;
 mod observability;
 mod peering;
@@ -117,6 +118,7 @@ impl Blueprint<'_> {
             let data = data::build(&mut r, &net);
             let compute = compute::build(&mut r, &net);
             observability::build(&mut r, &data, &compute);
+            monitor::build(&mut r, &net, &data, &compute);
             networks.push(net);
             halves.push(global::Regional {
                 region,
@@ -156,17 +158,19 @@ mod tests {
         // Per region: 31 network, 3 peering (the primary's connection or
         // the secondary's accepter, and two routes to the peer VPC), 7 / 5
         // data (the primary holds the master password's secret), 18
-        // compute and API, 10 observability, 4 custom domain (certificate,
-        // validation wait, domain name, base path mapping), 2 for the
-        // customer-managed key and its alias, and in the primary the same 4
-        // for its probe name; 18 global (one validation record for both,
-        // one for the probe, the probe's record; the primary's health
+        // compute and API, 10 observability, 5 health monitor (role,
+        // function, schedule rule, its invoke permission, alarm), 4 custom
+        // domain (certificate, validation wait, domain name, base path
+        // mapping), 2 for the customer-managed key and its alias, and in
+        // the primary the same 4 for its probe name; 18 global (one
+        // validation record for both, one for the probe, the probe's
+        // record; the primary's health
         // checks: API, fence and both, and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (79, 73, 18)
+            (84, 78, 18)
         );
-        assert_eq!(specs.len(), 170);
+        assert_eq!(specs.len(), 180);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -418,7 +422,14 @@ mod tests {
             (59, 55, 12)
         );
         assert_eq!(specs.len(), 126);
-        let left_out = ["rds.", "dynamodb.", "lambda.", "sfn.", "ec2.security_group"];
+        let left_out = [
+            "rds.",
+            "dynamodb.",
+            "lambda.",
+            "sfn.",
+            "events.",
+            "ec2.security_group",
+        ];
         for spec in &specs {
             let kind = spec.address.kind();
             assert!(

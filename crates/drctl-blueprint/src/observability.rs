@@ -9,7 +9,7 @@ use crate::data::Data;
 use crate::values::{r as reference, set};
 
 /// Alarm settings shared by every alarm of the blueprint.
-fn alarm(
+pub(crate) fn alarm(
     r: &Region,
     name: &str,
     description: &str,

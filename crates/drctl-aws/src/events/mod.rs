@@ -1,0 +1,16 @@
+//! EventBridge kinds.
+
+pub mod rule;
+
+use std::sync::Arc;
+
+use drctl_core::Providers;
+use drctl_core::provider::KindSchema;
+
+use crate::clients::Clients;
+
+pub(crate) static KINDS: &[&KindSchema] = &[&rule::SCHEMA];
+
+pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
+    providers.register(Arc::new(rule::Rule(c.clone())));
+}

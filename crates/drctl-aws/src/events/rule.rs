@@ -1,0 +1,872 @@
+//! `events.rule`: an EventBridge rule on the region's default event bus,
+//! run on a schedule (`schedule_expression`), on matching events
+//! (`event_pattern`), or both, with its targets. Its id is the name.
+//!
+//! Inputs, as a read returns them:
+//! - `name`, `description` (`""` when none), `state` (`ENABLED`,
+//!   `DISABLED`, `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`), `tags`;
+//! - `schedule_expression` (`rate(...)` / `cron(...)`) and `event_pattern`
+//!   (a JSON object), each present only when the rule has it;
+//! - `targets`: `[{"id", "arn"}]`, in the prior inputs' order (EventBridge
+//!   keeps them by id). Only a target's id and ARN are managed: no input
+//!   transformer, role or retry policy.
+//!
+//! PutRule creates or replaces a rule by name (EventBridge API Reference,
+//! PutRule): it takes no idempotency token and needs none, since sending
+//! it again after a lost answer updates the same rule. It would as well
+//! take over another rule of that name, which create refuses (`RuleExists`)
+//! unless the rule carries this address's `drctl:*` tags. PutRule ignores
+//! `Tags` when the rule exists, so tags change with TagResource /
+//! UntagResource. A rule with targets cannot be deleted: delete removes
+//! them first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput;
+use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use crate::clients::Clients;
+use crate::support::{
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, invalid, observed_tags, retry_while,
+    tag_changes, user_tags, wait_for,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "events.rule",
+    force_new: &["name"],
+    outputs: &["arn", "name"],
+    volatile_outputs: &[],
+    holds_data: false,
+    kept_on_delete: &[],
+};
+
+pub struct Rule(pub(crate) Arc<Clients>);
+
+const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
+
+/// EventBridge's reads are eventually consistent: a rule just put may not
+/// be described, or take targets, for a while (the Terraform AWS provider
+/// waits 2 minutes for it).
+const PROPAGATION: Duration = Duration::from_secs(120);
+/// DeleteRule refuses a rule whose targets' removal has not yet reached
+/// every server (the Terraform AWS provider retries it for 5 minutes).
+const DELETE_LIMIT: Duration = Duration::from_secs(5 * 60);
+/// Each rule can have up to five targets (EventBridge API Reference,
+/// PutTargets).
+const MAX_TARGETS: usize = 5;
+/// Entries per PutTargets / RemoveTargets request.
+const TARGETS_PER_REQUEST: usize = 10;
+
+/// One target: what the rule invokes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RuleTarget {
+    id: String,
+    arn: String,
+}
+
+/// The rule's settings, checked before any call.
+#[derive(Clone, Debug, PartialEq)]
+struct Config {
+    name: String,
+    description: String,
+    schedule_expression: Option<String>,
+    event_pattern: Option<Json>,
+    state: RuleState,
+    targets: Vec<RuleTarget>,
+}
+
+const STATES: [&str; 3] = [
+    "ENABLED",
+    "DISABLED",
+    "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+];
+
+const KEYS: [&str; 7] = [
+    "name",
+    "description",
+    "schedule_expression",
+    "event_pattern",
+    "state",
+    "targets",
+    "tags",
+];
+
+/// Rule names and target ids: 1 to 64 of `.`, `-`, `_`, letters, digits
+/// (EventBridge API Reference, PutRule `Name`, Target `Id`).
+fn valid_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Why `expression` is not a schedule EventBridge takes, if it is not:
+/// `rate(value unit)`, a positive whole value, the unit singular for 1 and
+/// plural above (User Guide, "Rate expressions reference"); `cron(...)` of
+/// six fields, not both day-of-month and day-of-week given (one is `?`)
+/// (User Guide, "Cron expressions reference"); at most 256 characters.
+fn schedule_error(expression: &str) -> Option<String> {
+    if expression.len() > 256 {
+        return Some("is longer than 256 characters".into());
+    }
+    if let Some(body) = expression
+        .strip_prefix("rate(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let Some((value, unit)) = body.split_once(' ') else {
+            return Some("is not `rate(<value> <unit>)`".into());
+        };
+        let Ok(value) = value.parse::<u64>() else {
+            return Some(format!("has the value {value:?}, not a whole number"));
+        };
+        if value == 0 {
+            return Some("has the value 0; it must be positive".into());
+        }
+        let singular = ["minute", "hour", "day"];
+        let plural = ["minutes", "hours", "days"];
+        return match (value == 1, singular.contains(&unit), plural.contains(&unit)) {
+            (true, true, _) | (false, _, true) => None,
+            (true, false, true) => Some(format!(
+                "says `{unit}` for 1: the unit is singular for 1 (`rate(1 {})`)",
+                unit.trim_end_matches('s')
+            )),
+            (false, true, _) => Some(format!(
+                "says `{unit}` for {value}: the unit is plural above 1 (`rate({value} {unit}s)`)"
+            )),
+            _ => Some(format!(
+                "has the unit {unit:?}, not minute(s), hour(s) or day(s)"
+            )),
+        };
+    }
+    if let Some(body) = expression
+        .strip_prefix("cron(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let fields: Vec<&str> = body.split(' ').collect();
+        if fields.len() != 6 || fields.iter().any(|f| f.is_empty()) {
+            return Some(format!(
+                "has {} fields; cron takes six: minutes hours day-of-month month day-of-week year",
+                fields.len()
+            ));
+        }
+        if fields[2] != "?" && fields[4] != "?" {
+            return Some("gives both day-of-month and day-of-week; one of them must be `?`".into());
+        }
+        return None;
+    }
+    Some("is neither `rate(...)` nor `cron(...)`".into())
+}
+
+/// The inputs' settings, or an error naming the input at fault and the fix.
+fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
+    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "unknown input `{key}`: remove it; an EventBridge rule takes {}",
+                KEYS.map(|k| format!("`{k}`")).join(", ")
+            ),
+        ));
+    }
+    let name = match inputs.get("name").and_then(Json::as_str) {
+        Some(n) if valid_name(n) => n.to_owned(),
+        other => {
+            return Err(invalid(
+                ctx,
+                format!(
+                    "input `name` is {}: a rule name is 1 to 64 letters, digits, `.`, `-` or `_`",
+                    other.map_or("missing".to_owned(), |n| format!("{n:?}"))
+                ),
+            ));
+        }
+    };
+    let description = match inputs.get("description") {
+        None => String::new(),
+        Some(Json::String(d)) if d.chars().count() <= 512 => d.clone(),
+        Some(other) => {
+            return Err(invalid(
+                ctx,
+                format!(
+                    "input `description` must be a string of at most 512 characters, not {other}"
+                ),
+            ));
+        }
+    };
+    let schedule_expression = match inputs.get("schedule_expression") {
+        None => None,
+        Some(Json::String(s)) => match schedule_error(s) {
+            None => Some(s.clone()),
+            Some(why) => {
+                return Err(invalid(
+                    ctx,
+                    format!(
+                        "input `schedule_expression` {s:?} {why}: e.g. `rate(1 minute)`, `rate(5 minutes)`, `cron(0 12 * * ? *)`"
+                    ),
+                ));
+            }
+        },
+        Some(other) => {
+            return Err(invalid(
+                ctx,
+                format!("input `schedule_expression` must be a string, not {other}"),
+            ));
+        }
+    };
+    let event_pattern = match inputs.get("event_pattern") {
+        None => None,
+        Some(p @ Json::Object(m)) if !m.is_empty() && p.to_string().len() <= 4096 => {
+            Some(p.clone())
+        }
+        Some(other) => {
+            return Err(invalid(
+                ctx,
+                format!(
+                    "input `event_pattern` must be a non-empty JSON object of at most 4096 characters (e.g. {{\"source\": [\"aws.backup\"]}}), not {other}"
+                ),
+            ));
+        }
+    };
+    if schedule_expression.is_none() && event_pattern.is_none() {
+        return Err(invalid(
+            ctx,
+            "the rule needs `schedule_expression`, `event_pattern` or both: EventBridge runs a rule on one of them",
+        ));
+    }
+    let state = match inputs.get("state") {
+        None => RuleState::Enabled,
+        Some(Json::String(s)) if STATES.contains(&s.as_str()) => RuleState::from(s.as_str()),
+        Some(other) => {
+            return Err(invalid(
+                ctx,
+                format!("input `state` is {other}: use one of {}", STATES.join(", ")),
+            ));
+        }
+    };
+    let targets = targets(ctx, inputs.get("targets"))?;
+    Ok(Config {
+        name,
+        description,
+        schedule_expression,
+        event_pattern,
+        state,
+        targets,
+    })
+}
+
+fn targets(ctx: &OpContext, value: Option<&Json>) -> Result<Vec<RuleTarget>, ProviderError> {
+    let shape = "`[{\"id\": \"...\", \"arn\": \"...\"}]`";
+    let list = match value {
+        None => return Ok(Vec::new()),
+        Some(Json::Array(list)) => list,
+        Some(other) => {
+            return Err(invalid(
+                ctx,
+                format!("input `targets` must be a list {shape}, not {other}"),
+            ));
+        }
+    };
+    if list.len() > MAX_TARGETS {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `targets` has {} targets; EventBridge allows at most {MAX_TARGETS} per rule: split them over several rules",
+                list.len()
+            ),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, t) in list.iter().enumerate() {
+        let field = |key: &str| t.get(key).and_then(Json::as_str);
+        let (Some(id), Some(arn)) = (field("id"), field("arn")) else {
+            return Err(invalid(
+                ctx,
+                format!("`targets[{i}]` must be {{\"id\", \"arn\"}} strings, not {t}"),
+            ));
+        };
+        let extra = t
+            .as_object()
+            .and_then(|m| m.keys().find(|k| *k != "id" && *k != "arn"));
+        if let Some(key) = extra {
+            return Err(invalid(
+                ctx,
+                format!(
+                    "`targets[{i}].{key}` is not managed by drctl: a target takes `id` and `arn` only"
+                ),
+            ));
+        }
+        if !valid_name(id) {
+            return Err(invalid(
+                ctx,
+                format!(
+                    "`targets[{i}].id` is {id:?}: a target id is 1 to 64 letters, digits, `.`, `-` or `_`"
+                ),
+            ));
+        }
+        if !arn.starts_with("arn:") || arn.len() > 1600 {
+            return Err(invalid(
+                ctx,
+                format!(
+                    "`targets[{i}].arn` is {arn:?}, not an ARN (`arn:...`, at most 1600 characters)"
+                ),
+            ));
+        }
+        if !seen.insert(id) {
+            return Err(invalid(
+                ctx,
+                format!("`targets` names the id {id:?} twice: each target needs an id of its own"),
+            ));
+        }
+        out.push(RuleTarget {
+            id: id.to_owned(),
+            arn: arn.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
+    Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .map_err(|e| ProviderError::new("events:Tag", e.to_string()))
+}
+
+fn outputs(arn: &str, name: &str) -> Attributes {
+    attrs([("arn", json!(arn)), ("name", json!(name))])
+}
+
+/// The observed targets in the order of `prior`'s (ids it does not name
+/// last, by id), so a refresh of unchanged targets shows no change.
+fn in_prior_order(mut observed: Vec<RuleTarget>, prior: &Attributes) -> Vec<RuleTarget> {
+    let order: Vec<&str> = prior
+        .get("targets")
+        .and_then(Json::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|t| t.get("id").and_then(Json::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    observed.sort_by(|a, b| {
+        let rank = |t: &RuleTarget| order.iter().position(|id| *id == t.id);
+        match (rank(a), rank(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.id.cmp(&b.id),
+        }
+    });
+    observed
+}
+
+/// The entries a PutTargets / RemoveTargets answer lists as failed, as one
+/// error naming each target (the call answers HTTP 200 all the same).
+fn failed_entries<'a>(
+    operation: &str,
+    rule: &str,
+    entries: impl Iterator<Item = (Option<&'a str>, Option<&'a str>, Option<&'a str>)>,
+) -> Result<(), ProviderError> {
+    let entries: Vec<_> = entries.collect();
+    let Some((_, first_code, _)) = entries.first() else {
+        return Ok(());
+    };
+    let named: Vec<String> = entries
+        .iter()
+        .map(|(id, code, message)| {
+            format!(
+                "{} ({})",
+                id.unwrap_or("?"),
+                message.or(*code).unwrap_or("no reason given")
+            )
+        })
+        .collect();
+    Err(ProviderError::new(
+        operation,
+        format!(
+            "rule {rule}: {} target(s) failed: {}; run the apply again (EventBridge fails entries when requests on a rule race)",
+            named.len(),
+            named.join(", ")
+        ),
+    )
+    .with_code(first_code.unwrap_or("FailedEntries")))
+}
+
+impl Rule {
+    async fn describe(
+        &self,
+        client: &Client,
+        name: &str,
+    ) -> Result<Option<DescribeRuleOutput>, ProviderError> {
+        let result = client.describe_rule().name(name).send().await;
+        found(result, NOT_FOUND, "events:DescribeRule")
+    }
+
+    /// The rule's tags; `None` when the rule is gone.
+    async fn tags(
+        &self,
+        client: &Client,
+        arn: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+        let result = client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await;
+        Ok(
+            found(result, NOT_FOUND, "events:ListTagsForResource")?.map(|out| {
+                out.tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect()
+            }),
+        )
+    }
+
+    /// The rule's targets; `None` when the rule is gone.
+    async fn targets(
+        &self,
+        client: &Client,
+        name: &str,
+    ) -> Result<Option<Vec<RuleTarget>>, ProviderError> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let result = client
+                .list_targets_by_rule()
+                .rule(name)
+                .set_next_token(token.take())
+                .send()
+                .await;
+            let Some(page) = found(result, NOT_FOUND, "events:ListTargetsByRule")? else {
+                return Ok(None);
+            };
+            all.extend(page.targets().iter().map(|t| RuleTarget {
+                id: t.id().to_owned(),
+                arn: t.arn().to_owned(),
+            }));
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(Some(all)),
+            }
+        }
+    }
+
+    /// PutRule with every setting: an update replaces the whole rule
+    /// (settings left out are cleared). `tags` only on create.
+    async fn put_rule(
+        &self,
+        client: &Client,
+        config: &Config,
+        tags: Option<Vec<Tag>>,
+    ) -> Result<String, ProviderError> {
+        let out = client
+            .put_rule()
+            .name(&config.name)
+            .description(&config.description)
+            .set_schedule_expression(config.schedule_expression.clone())
+            .set_event_pattern(config.event_pattern.as_ref().map(Json::to_string))
+            .state(config.state.clone())
+            .set_tags(tags)
+            .send()
+            .await
+            .map_err(|e| api_error("events:PutRule", e))?;
+        out.rule_arn()
+            .map(str::to_owned)
+            .ok_or_else(|| ProviderError::new("events:PutRule", "no rule ARN in the response"))
+    }
+
+    /// Brings the rule's targets from `current` to `wanted`: removes the
+    /// ids no longer wanted first (a rule holds at most five), then puts
+    /// the new and changed ones. A rule just put may not take targets yet.
+    async fn sync_targets(
+        &self,
+        client: &Client,
+        rule: &str,
+        current: &[RuleTarget],
+        wanted: &[RuleTarget],
+    ) -> Result<(), ProviderError> {
+        let remove: Vec<String> = current
+            .iter()
+            .filter(|c| !wanted.iter().any(|w| w.id == c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        self.remove_targets(client, rule, &remove).await?;
+        let put: Vec<&RuleTarget> = wanted.iter().filter(|w| !current.contains(w)).collect();
+        for chunk in put.chunks(TARGETS_PER_REQUEST) {
+            let targets = chunk
+                .iter()
+                .map(|t| {
+                    Target::builder()
+                        .id(&t.id)
+                        .arn(&t.arn)
+                        .build()
+                        .map_err(|e| ProviderError::new("events:Target", e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let request = client.put_targets().rule(rule).set_targets(Some(targets));
+            let out = retry_while(
+                PROPAGATION,
+                |e| e.code.as_deref() == Some("ResourceNotFoundException"),
+                || {
+                    let request = request.clone();
+                    async move {
+                        request
+                            .send()
+                            .await
+                            .map_err(|e| api_error("events:PutTargets", e))
+                    }
+                },
+            )
+            .await?;
+            failed_entries(
+                "events:PutTargets",
+                rule,
+                out.failed_entries()
+                    .iter()
+                    .map(|f| (f.target_id(), f.error_code(), f.error_message())),
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn remove_targets(
+        &self,
+        client: &Client,
+        rule: &str,
+        ids: &[String],
+    ) -> Result<(), ProviderError> {
+        for chunk in ids.chunks(TARGETS_PER_REQUEST) {
+            let result = client
+                .remove_targets()
+                .rule(rule)
+                .set_ids(Some(chunk.to_vec()))
+                .send()
+                .await;
+            let Some(out) = found(result, NOT_FOUND, "events:RemoveTargets")? else {
+                return Ok(());
+            };
+            failed_entries(
+                "events:RemoveTargets",
+                rule,
+                out.failed_entries()
+                    .iter()
+                    .map(|f| (f.target_id(), f.error_code(), f.error_message())),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Provider for Rule {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.eventbridge(&ctx.region);
+        // PutRule would take over a rule of this name made by someone else.
+        if let Some(existing) = self.describe(&client, &config.name).await? {
+            let arn = existing.arn().unwrap_or_default();
+            let tags = self.tags(&client, arn).await?.unwrap_or_default();
+            let ours = tags.get(TAG_ENV) == Some(&ctx.env)
+                && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string());
+            if !ours {
+                return Err(ProviderError::new(
+                    format!("create {}", ctx.address),
+                    format!(
+                        "an EventBridge rule named {} already exists in {} and drctl did not create it for this address (its {TAG_ADDRESS} tag: {}); delete it (aws events remove-targets, then aws events delete-rule --name {}) or rename this one",
+                        config.name,
+                        ctx.region,
+                        tags.get(TAG_ADDRESS).map_or("none", String::as_str),
+                        config.name
+                    ),
+                )
+                .with_code("RuleExists"));
+            }
+        }
+        let tags = all_tags(ctx, inputs)
+            .into_iter()
+            .map(|(k, v)| tag(k, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let arn = self.put_rule(&client, &config, Some(tags)).await?;
+        wait_for(
+            &format!("rule {} described", config.name),
+            PROPAGATION,
+            || async {
+                Ok(match self.describe(&client, &config.name).await? {
+                    Some(_) => Ok(()),
+                    None => Err("not found".to_owned()),
+                })
+            },
+        )
+        .await?;
+        let current = self
+            .targets(&client, &config.name)
+            .await?
+            .unwrap_or_default();
+        self.sync_targets(&client, &config.name, &current, &config.targets)
+            .await?;
+        Ok(Applied {
+            id: config.name.clone(),
+            outputs: outputs(&arn, &config.name),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.0.eventbridge(&ctx.region);
+        let Some(rule) = self.describe(&client, id).await? else {
+            return Ok(None);
+        };
+        let arn = rule.arn().unwrap_or_default().to_owned();
+        let Some(tags) = self.tags(&client, &arn).await? else {
+            return Ok(None);
+        };
+        let Some(targets) = self.targets(&client, id).await? else {
+            return Ok(None);
+        };
+        let targets: Vec<Json> = in_prior_order(targets, prior)
+            .into_iter()
+            .map(|t| json!({"id": t.id, "arn": t.arn}))
+            .collect();
+        let mut inputs = attrs([
+            ("name", json!(rule.name().unwrap_or(id))),
+            ("description", json!(rule.description().unwrap_or_default())),
+            (
+                "state",
+                json!(rule.state().map_or("ENABLED", RuleState::as_str)),
+            ),
+            ("targets", Json::Array(targets)),
+            ("tags", observed_tags(tags)),
+        ]);
+        if let Some(s) = rule.schedule_expression() {
+            inputs.insert("schedule_expression".into(), json!(s));
+        }
+        if let Some(p) = rule.event_pattern() {
+            let pattern: Json = serde_json::from_str(p).map_err(|e| {
+                ProviderError::new(
+                    "events:DescribeRule",
+                    format!("rule {id}: EventPattern is not JSON: {e}"),
+                )
+            })?;
+            inputs.insert("event_pattern".into(), pattern);
+        }
+        Ok(Some(Observed {
+            inputs,
+            outputs: outputs(&arn, id),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.eventbridge(&ctx.region);
+        let changed = |k: &str| prior.get(k) != inputs.get(k);
+        let settings = [
+            "description",
+            "schedule_expression",
+            "event_pattern",
+            "state",
+        ];
+        if settings.iter().any(|k| changed(k)) {
+            self.put_rule(&client, &config, None).await?;
+        }
+        // Against what the rule holds now, whatever prior says.
+        let current = self.targets(&client, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                "events:ListTargetsByRule",
+                format!("rule {id} disappeared during update"),
+            )
+        })?;
+        self.sync_targets(&client, id, &current, &config.targets)
+            .await?;
+        let rule = self.describe(&client, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                "events:DescribeRule",
+                format!("rule {id} disappeared during update"),
+            )
+        })?;
+        let arn = rule.arn().unwrap_or_default().to_owned();
+        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
+        if !set.is_empty() {
+            client
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(
+                    set.into_iter()
+                        .map(|(k, v)| tag(k, v))
+                        .collect::<Result<_, _>>()?,
+                ))
+                .send()
+                .await
+                .map_err(|e| api_error("events:TagResource", e))?;
+        }
+        if !remove.is_empty() {
+            client
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| api_error("events:UntagResource", e))?;
+        }
+        Ok(outputs(&arn, id))
+    }
+
+    /// Rule names are unique per event bus: the rule of this name, if it
+    /// carries this address's identity tags (PutRule tags a new rule, so
+    /// every rule drctl created has them).
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.eventbridge(&ctx.region);
+        let Some(rule) = self.describe(&client, &config.name).await? else {
+            return Ok(None);
+        };
+        let Some(tags) = self.tags(&client, rule.arn().unwrap_or_default()).await? else {
+            return Ok(None);
+        };
+        let ours = tags.get(TAG_ENV) == Some(&ctx.env)
+            && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string());
+        Ok(ours.then_some(config.name))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let client = self.0.eventbridge(&ctx.region);
+        // AWS refuses to delete a rule with targets ("Rule can't be deleted
+        // since it has targets"), also while a removal is still on its way
+        // to every server: remove what is listed, delete, and again.
+        retry_while(
+            DELETE_LIMIT,
+            |e| e.message.contains("has targets"),
+            || {
+                let client = client.clone();
+                async move {
+                    let Some(targets) = self.targets(&client, id).await? else {
+                        return Ok(());
+                    };
+                    let ids: Vec<String> = targets.into_iter().map(|t| t.id).collect();
+                    self.remove_targets(&client, id, &ids).await?;
+                    // Deleting a rule that is gone succeeds.
+                    let result = client.delete_rule().name(id).send().await;
+                    found(result, NOT_FOUND, "events:DeleteRule").map(|_| ())
+                }
+            },
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> OpContext {
+        OpContext {
+            env: "dev".into(),
+            address: "primary/events.rule/health-monitor".parse().unwrap(),
+            region: "us-east-1".into(),
+            token: None,
+        }
+    }
+
+    fn refused(v: Json) -> String {
+        config(&ctx(), &serde_json::from_value(v).unwrap())
+            .unwrap_err()
+            .message
+    }
+
+    #[test]
+    fn schedules_follow_the_rate_and_cron_rules() {
+        for ok in [
+            "rate(1 minute)",
+            "rate(5 minutes)",
+            "rate(1 day)",
+            "cron(0 12 * * ? *)",
+        ] {
+            assert_eq!(schedule_error(ok), None, "{ok}");
+        }
+        for (bad, why) in [
+            ("rate(1 minutes)", "singular for 1"),
+            ("rate(5 minute)", "plural above 1"),
+            ("rate(0 minutes)", "positive"),
+            ("rate(1 week)", "minute(s), hour(s) or day(s)"),
+            ("cron(0 12 * * *)", "six"),
+            ("cron(0 12 1 * MON *)", "must be `?`"),
+            ("every minute", "neither"),
+        ] {
+            let e = schedule_error(bad).unwrap();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn invalid_inputs_are_named_with_the_fix() {
+        let m = refused(json!({"name": "r"}));
+        assert!(
+            m.contains("`schedule_expression`, `event_pattern` or both"),
+            "{m}"
+        );
+        let m = refused(json!({"name": "r w", "schedule_expression": "rate(1 minute)"}));
+        assert!(m.contains("input `name`"), "{m}");
+        let m = refused(
+            json!({"name": "r", "schedule_expression": "rate(1 minute)", "targets": [{"id": "a", "arn": "x"}]}),
+        );
+        assert!(m.contains("`targets[0].arn`"), "{m}");
+        let m = refused(json!({"name": "r", "schedule_expression": "rate(1 minute)",
+            "targets": [{"id": "a", "arn": "arn:a"}, {"id": "a", "arn": "arn:b"}]}));
+        assert!(m.contains("twice"), "{m}");
+        let six: Vec<Json> = (0..6)
+            .map(|i| json!({"id": format!("t{i}"), "arn": "arn:x"}))
+            .collect();
+        let m =
+            refused(json!({"name": "r", "schedule_expression": "rate(1 minute)", "targets": six}));
+        assert!(m.contains("at most 5"), "{m}");
+        let m =
+            refused(json!({"name": "r", "schedule_expression": "rate(1 minute)", "state": "ON"}));
+        assert!(m.contains("ENABLED, DISABLED"), "{m}");
+        let m = refused(json!({"name": "r", "schedule": "rate(1 minute)"}));
+        assert!(m.contains("unknown input `schedule`"), "{m}");
+    }
+
+    #[test]
+    fn targets_read_back_in_the_prior_order() {
+        let t = |id: &str| RuleTarget {
+            id: id.into(),
+            arn: format!("arn:{id}"),
+        };
+        let prior: Attributes = serde_json::from_value(
+            json!({"targets": [{"id": "b", "arn": "arn:b"}, {"id": "a", "arn": "arn:a"}]}),
+        )
+        .unwrap();
+        let seen = in_prior_order(vec![t("c"), t("a"), t("b")], &prior);
+        assert_eq!(seen, vec![t("b"), t("a"), t("c")]);
+    }
+}
