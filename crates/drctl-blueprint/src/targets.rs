@@ -8,7 +8,7 @@ use drctl_core::Address;
 use crate::Role;
 
 /// The scope of the resources made once per environment.
-pub(crate) const GLOBAL: &str = "global";
+const GLOBAL: &str = "global";
 
 /// `global/<kind>/<name>`.
 pub(crate) fn global(kind: &str, name: &str) -> Address {

@@ -28,8 +28,8 @@ use serde_json::{Value as Json, json};
 use super::NOT_FOUND;
 use crate::clients::Clients;
 use crate::support::{
-    Created, TAG_ADDRESS, TAG_ENV, adopt, all_tags, api_error, attrs, create_once, found,
-    observed_tags, opt_str, retry_while, tag_changes, the_one, tolerate, user_tags,
+    Created, TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, found, observed_tags,
+    opt_str, retry_while, tag_changes, the_one, tolerate, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -188,15 +188,14 @@ impl Provider for Key {
             || self.find(ctx, inputs),
         )
         .await?;
+        // A key found after a lost answer may lack its rotation: set it,
+        // and read it back, the same way.
         let id = match created {
             Created::Sent(out) => out
                 .key_metadata()
                 .map(|m| m.key_id().to_owned())
                 .unwrap_or_default(),
-            Created::Found(id) => {
-                self.set_rotation(&client, &id, rotation(inputs)).await?;
-                return adopt(self, ctx, id, inputs).await;
-            }
+            Created::Found(id) => id,
         };
         self.set_rotation(&client, &id, rotation(inputs)).await?;
         let observed = while_new(|| async {
