@@ -42,6 +42,18 @@ moto 5.2.5 does not (it ignores ReplicaUpdates altogether):
   on any table that ever had one (ResourceInUseException "Cannot enable
   stream").
 
+- Encryption with a customer key (DynamoDB Developer Guide, "Encryption at
+  rest: How it works", global tables; API reference,
+  CreateReplicationGroupMemberAction KMSMasterKeyId, UpdateTable
+  SSESpecification): a replica of a table encrypted with a customer key
+  needs KMSMasterKeyId, a key of the replica's own region; without one
+  UpdateTable fails with ValidationException "One or more parameter values
+  were invalid: KMSMasterKeyId must be specified for each replica." (the
+  answer AWS gives, quoted in hashicorp/terraform-provider-aws#17422). The
+  replica is encrypted with that key (moto made every replica with the
+  AWS owned key). UpdateTable SSESpecification changes the table's key
+  (moto ignores it).
+
 Replication of items is not emulated; drctl manages tables, not data.
 """
 
@@ -68,9 +80,38 @@ def apply() -> None:
     def member(account: str, region: str, name: str) -> Table:
         return dynamodb_backends[account][region].tables[name]
 
-    def create_replica(table: Table, region: str) -> None:
+    def customer_key(table: Table):
+        # The table's key when it is a customer key, not DynamoDB's.
+        spec = table.sse_specification or {}
+        key = spec.get("KMSMasterKeyId")
+        if not spec.get("Enabled") or not key:
+            return None
+        from moto.kms import kms_backends
+
+        kms = kms_backends[table.account_id][table.region_name]
+        if kms.alias_exists("alias/aws/dynamodb") and key == kms.describe_key(
+            "alias/aws/dynamodb"
+        ).arn:
+            return None
+        return key
+
+    def key_region(key: str):
+        parts = key.split(":")
+        return parts[3] if key.startswith("arn:") and len(parts) > 3 else None
+
+    def create_replica(table: Table, region: str, key=None) -> None:
         if region == table.region_name:
             raise MockValidationException(LOCAL_REGION)
+        if customer_key(table) and not key:
+            raise MockValidationException(
+                "One or more parameter values were invalid: "
+                "KMSMasterKeyId must be specified for each replica."
+            )
+        if key and key_region(key) not in (None, region):
+            raise MockValidationException(
+                f"One or more parameter values were invalid: KMSMasterKeyId {key} "
+                f"is not a key of the replica's region {region}."
+            )
         target = dynamodb_backends[table.account_id][region]
         if region in others(table) or table.name in target.tables:
             raise MockValidationException(
@@ -95,7 +136,9 @@ def apply() -> None:
             ],
             streams=copy.deepcopy(stream) if stream.get("StreamEnabled") else None,
             billing_mode=table.billing_mode,
-            sse_specification=None,
+            sse_specification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
+            if key
+            else None,
             tags=[],
             deletion_protection_enabled=False,
             warm_throughput=None,
@@ -120,6 +163,22 @@ def apply() -> None:
     original_update_table = DynamoHandler.update_table
 
     def update_table(self: DynamoHandler):
+        sse = self.body.get("SSESpecification")
+        if sse is not None:
+            table = self.dynamodb_backend.get_table(self.body["TableName"])
+            if sse.get("Enabled"):
+                table.sse_specification = {
+                    "Enabled": True,
+                    "SSEType": "KMS",
+                    "KMSMasterKeyId": sse.get("KMSMasterKeyId")
+                    or table._get_default_encryption_key(
+                        table.account_id, table.region_name
+                    ),
+                }
+            else:
+                table.sse_specification = None
+            if set(self.body) <= {"TableName", "SSESpecification"}:
+                return DynamoResult(table.describe())
         stream = self.body.get("StreamSpecification") or {}
         if "StreamEnabled" in stream and not stream["StreamEnabled"]:
             if others(self.dynamodb_backend.get_table(self.body["TableName"])):
@@ -133,10 +192,14 @@ def apply() -> None:
         table = self.dynamodb_backend.get_table(self.body["TableName"])
         for update in updates:
             if "Create" in update:
-                create_replica(table, update["Create"]["RegionName"])
+                create_replica(
+                    table,
+                    update["Create"]["RegionName"],
+                    update["Create"].get("KMSMasterKeyId"),
+                )
             elif "Delete" in update:
                 delete_replica(table, update["Delete"]["RegionName"])
-        if set(self.body) - {"TableName", "ReplicaUpdates"}:
+        if set(self.body) - {"TableName", "ReplicaUpdates", "SSESpecification"}:
             return original_update_table(self)
         return DynamoResult(table.describe())
 

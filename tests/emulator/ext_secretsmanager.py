@@ -7,12 +7,17 @@
   Guide, "Delete an AWS Secrets Manager secret"). moto answers with the
   deleted secret when the ClientRequestToken matches a version of it, and
   with ResourceExistsException otherwise.
+- A replica is encrypted with the KmsKeyId its ReplicaRegionType names, and
+  only with `aws/secretsmanager` of its region when it names none
+  (Secrets Manager API reference, ReplicaRegionType; a replica does not
+  inherit the primary's key, KMS keys being regional). moto reports the
+  default key for every replica.
 """
 
 
 def apply() -> None:
     from moto.secretsmanager.exceptions import InvalidRequestException
-    from moto.secretsmanager.models import SecretsManagerBackend
+    from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
 
     original_create_secret = SecretsManagerBackend.create_secret
 
@@ -25,3 +30,14 @@ def apply() -> None:
         return original_create_secret(self, name, *args, **kwargs)
 
     SecretsManagerBackend.create_secret = create_secret
+
+    original_create_replicas = FakeSecret.create_replicas
+
+    def create_replicas(self, replica_regions, force_overwrite):
+        replicas = original_create_replicas(self, replica_regions, force_overwrite)
+        for replica, config in zip(replicas, replica_regions or []):
+            if config.get("KmsKeyId"):
+                replica.config["KmsKeyId"] = config["KmsKeyId"]
+        return replicas
+
+    FakeSecret.create_replicas = create_replicas

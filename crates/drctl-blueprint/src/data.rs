@@ -6,9 +6,13 @@ use drctl_core::{Address, ResourceSpec, Value};
 use serde_json::json;
 
 use crate::network::Network;
+use crate::values::map;
 use crate::{ENGINE, Region, Role, targets};
 
 pub(crate) struct Data {
+    /// The region's customer-managed key: every encrypted resource of the
+    /// region uses it.
+    pub key: Address,
     /// Only with `databases_and_functions`.
     pub cluster: Option<Address>,
     pub bucket: Address,
@@ -31,7 +35,9 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
         ResourceSpec::new(targets::data_bucket(r.role), r.region)
             .input("bucket", bucket.clone())
             .input("versioning", true)
-            .input("sse_algorithm", "AES256")
+            .input("sse_algorithm", "aws:kms")
+            .input("kms_key_id", key.output("arn"))
+            .input("bucket_key_enabled", true)
             .input("block_public_access", true)
             .input(
                 "lifecycle_rules",
@@ -48,6 +54,8 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
                 "display_name",
                 format!("Payment DR alarms ({})", r.role.as_str()),
             )
+            .input("kms_master_key_id", key.output("arn"))
+            .input("policy", topic_policy(r, &topic_name))
             .input("tags", r.tags(&topic_name)),
     );
     if let Some(email) = &r.bp.settings.alarm_email {
@@ -59,10 +67,75 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
         );
     }
     Data {
+        key,
         cluster,
         bucket,
         topic,
     }
+}
+
+/// The alarm topic's access policy: the account's principals as SNS's
+/// default policy allows them, and EventBridge, which the default does
+/// not allow, publishing for rules of this account (SNS Developer Guide,
+/// "Amazon SNS access policies for EventBridge"; the account condition
+/// against the confused deputy).
+fn topic_policy(r: &Region, topic_name: &str) -> serde_json::Value {
+    let account = r.bp.account_id;
+    let arn = format!("arn:aws:sns:{}:{account}:{topic_name}", r.region);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountPrincipals",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": [
+                    "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                    "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
+                    "SNS:ListSubscriptionsByTopic", "SNS:Publish"
+                ],
+                "Resource": arn,
+                "Condition": {"StringEquals": {"AWS:SourceOwner": account}}
+            },
+            {
+                "Sid": "EventBridgeRulesOfTheAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}}
+            }
+        ]
+    })
+}
+
+/// The customer key's policy: the account administers it through IAM (the
+/// statement KMS's default policy has, without which IAM policies grant
+/// nothing on the key), and CloudWatch alarms and EventBridge rules may
+/// use it to publish to the topics it encrypts (SNS Developer Guide,
+/// "Configuring AWS KMS permissions" for AWS service event sources).
+/// Aurora, DynamoDB, S3, Secrets Manager and AWS Backup use it through the
+/// calling principal's IAM permissions and grants.
+fn key_policy(account: &str) -> serde_json::Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Action": "kms:*",
+                "Resource": "*"
+            },
+            {
+                "Sid": "PublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*"
+            }
+        ]
+    })
 }
 
 /// The region's Aurora cluster (a member of the global database), its
@@ -80,6 +153,7 @@ fn customer_key(r: &mut Region) -> Address {
             )
             .input("enable_key_rotation", true)
             .input("deletion_window_in_days", 30)
+            .input("policy", key_policy(r.bp.account_id))
             .input("tags", r.tags(&name)),
     );
     r.add(
@@ -152,6 +226,16 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address, key: &Address) -> Ad
                     .input(
                         "replica_regions",
                         json!([r.bp.settings.secondary_region.clone()]),
+                    )
+                    // A replica does not inherit the secret's key: it
+                    // takes its own region's.
+                    .input("kms_key_id", key.output("arn"))
+                    .input(
+                        "replica_kms_key_ids",
+                        map([(
+                            r.bp.settings.secondary_region.as_str(),
+                            Value::Ref(targets::customer_key(Role::Secondary).output("arn")),
+                        )]),
                     )
                     .input("tags", r.tags(&secret_name)),
             );

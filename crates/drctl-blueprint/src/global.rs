@@ -48,6 +48,16 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("point_in_time_recovery", true)
             .input("stream_view_type", "NEW_AND_OLD_IMAGES")
             .input("replica_regions", json!([secondary.region]))
+            // Each member with its own region's key: AWS needs one per
+            // replica when the table has a customer key.
+            .input("kms_key_arn", reference(primary.data.key.output("arn")))
+            .input(
+                "replica_kms_key_arns",
+                map([(
+                    secondary.region,
+                    reference(secondary.data.key.output("arn")),
+                )]),
+            )
             .input("tags", tags(&table_name)));
     }
 
@@ -89,6 +99,17 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                             ],
                             Value::List(vec![concat([dest_arn(), "/*".into()])]),
                         ),
+                        // SSE-KMS objects: read with the source bucket's
+                        // key, written with the destination's (S3 User
+                        // Guide, "Replicating encrypted objects").
+                        (
+                            vec!["kms:Decrypt"],
+                            Value::List(vec![reference(primary.data.key.output("arn"))]),
+                        ),
+                        (
+                            vec!["kms:Encrypt", "kms:GenerateDataKey"],
+                            Value::List(vec![reference(secondary.data.key.output("arn"))]),
+                        ),
                     ]),
                 )]),
             )
@@ -101,7 +122,11 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
         .input("rule_id", "to-secondary")
         .input("destination_bucket_arn", dest_arn())
         .input("replication_time_minutes", 15)
-        .input("delete_marker_replication", true));
+        .input("delete_marker_replication", true)
+        .input(
+            "replica_kms_key_arn",
+            reference(secondary.data.key.output("arn")),
+        ));
 
     // DNS: `api.<domain>` weighted between the regions' APIs; the primary
     // carries the traffic while its health check passes.

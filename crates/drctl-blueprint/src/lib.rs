@@ -200,6 +200,57 @@ mod tests {
         );
     }
 
+    /// Every encrypted resource uses a customer key of its own region: a
+    /// replica or replication destination one of the replica's region.
+    #[test]
+    fn every_encrypted_resource_uses_its_regions_key() {
+        use drctl_core::Value;
+        let settings = EnvSettings::defaults("dev");
+        let specs = dev(&settings, Role::Primary);
+        let graph = DesiredGraph::new(specs.clone()).unwrap();
+        let keys: Vec<Address> = Role::BOTH
+            .iter()
+            .map(|r| targets::customer_key(*r))
+            .collect();
+        // The region of the customer key `value` refers to.
+        let key_region = |value: &Value| match value {
+            Value::Ref(r) if keys.contains(&r.address) && r.output == "arn" => {
+                graph.get(&r.address).unwrap().region.clone()
+            }
+            other => panic!("not a reference to a customer key's ARN: {other:?}"),
+        };
+        let mut encrypted = std::collections::BTreeSet::new();
+        for spec in &specs {
+            for (input, value) in &spec.inputs {
+                match (input.as_str(), value) {
+                    ("kms_key_id" | "kms_key_arn" | "kms_master_key_id", v) => {
+                        assert_eq!(key_region(v), spec.region, "{} {input}", spec.address);
+                    }
+                    ("replica_kms_key_arns" | "replica_kms_key_ids", Value::Map(m)) => {
+                        assert!(!m.is_empty(), "{}", spec.address);
+                        for (region, v) in m {
+                            assert_eq!(&key_region(v), region, "{} {input}", spec.address);
+                        }
+                    }
+                    ("replica_kms_key_arn", v) => {
+                        assert_eq!(key_region(v), settings.secondary_region, "{}", spec.address);
+                    }
+                    _ => continue,
+                }
+                encrypted.insert(spec.address.kind().to_owned());
+            }
+        }
+        let expected = [
+            "dynamodb.table",
+            "rds.cluster",
+            "s3.bucket",
+            "s3.bucket_replication",
+            "secretsmanager.secret",
+            "sns.topic",
+        ];
+        assert_eq!(encrypted, expected.iter().map(|k| k.to_string()).collect());
+    }
+
     /// Each region's Aurora cluster is encrypted with its own region's
     /// customer-managed key.
     #[test]

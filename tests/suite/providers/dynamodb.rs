@@ -217,3 +217,129 @@ async fn global_table_replica_pitr_drift_and_delete() {
     assert_eq!(replicas_seen_in(&kit, SECONDARY).await, None);
     assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);
 }
+
+/// The customer key DescribeTable in `region` reports for the table.
+async fn key_seen_in(kit: &Kit, region: &str) -> Option<String> {
+    let t = kit
+        .aws
+        .dynamodb(region)
+        .describe_table()
+        .table_name(KEYED)
+        .send()
+        .await
+        .unwrap();
+    t.table()?
+        .sse_description()?
+        .kms_master_key_arn()
+        .map(str::to_owned)
+}
+
+const KEYED: &str = "prov-ddb-keyed";
+
+#[tokio::test]
+async fn table_and_replica_each_with_their_region_key() {
+    let kit = Kit::new("prov-table-key").await;
+    let mut keys = Vec::new();
+    for region in [PRIMARY, SECONDARY, SECONDARY] {
+        let made = kit.aws.kms(region).create_key().send().await.unwrap();
+        keys.push(made.key_metadata().unwrap().arn().unwrap().to_owned());
+    }
+    let ctx = kit.ctx("primary/dynamodb.table/keyed", PRIMARY);
+    let spec = |replica_key: &str| {
+        let mut t = table(json!([SECONDARY]), json!({}));
+        t["table_name"] = json!(KEYED);
+        t["kms_key_arn"] = json!(keys[0]);
+        t["replica_kms_key_arns"] = json!({SECONDARY: replica_key});
+        t
+    };
+    // The replica's key changes by the replica leaving and joining again.
+    let (applied, inputs) = kit
+        .lifecycle(&ctx, spec(&keys[1]), Some(spec(&keys[2])))
+        .await;
+    assert_eq!(
+        key_seen_in(&kit, PRIMARY).await.as_deref(),
+        Some(keys[0].as_str())
+    );
+    assert_eq!(
+        key_seen_in(&kit, SECONDARY).await.as_deref(),
+        Some(keys[2].as_str())
+    );
+    let p = kit.provider(&ctx);
+
+    // What AWS refuses is refused before any call: a replica without a key
+    // of its own region, or with another region's.
+    for replica_keys in [json!({}), json!({SECONDARY: keys[0]})] {
+        let mut bad = inputs.clone();
+        bad.insert("replica_kms_key_arns".into(), replica_keys.clone());
+        let err = p
+            .update(&ctx, &applied.id, &inputs, &bad)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code.as_deref(),
+            Some("InvalidInput"),
+            "{replica_keys}: {err}"
+        );
+    }
+    assert_eq!(kit.read(&ctx, &applied.id, &inputs).await.unwrap(), inputs);
+    // And the emulator refuses it as AWS does (tests/emulator/ext_dynamodb.py).
+    kit.aws
+        .dynamodb(PRIMARY)
+        .update_table()
+        .table_name(KEYED)
+        .replica_updates(
+            aws_sdk_dynamodb::types::ReplicationGroupUpdate::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::DeleteReplicationGroupMemberAction::builder()
+                        .region_name(SECONDARY)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let refused = kit
+        .aws
+        .dynamodb(PRIMARY)
+        .update_table()
+        .table_name(KEYED)
+        .replica_updates(
+            aws_sdk_dynamodb::types::ReplicationGroupUpdate::builder()
+                .create(
+                    aws_sdk_dynamodb::types::CreateReplicationGroupMemberAction::builder()
+                        .region_name(SECONDARY)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{:?}", refused).contains("KMSMasterKeyId must be specified for each replica"),
+        "{refused:?}"
+    );
+    // Drift: the replica gone out of band; an update brings it back keyed.
+    let seen = kit.read(&ctx, &applied.id, &inputs).await.unwrap();
+    assert_eq!(seen["replica_regions"], json!([]));
+    p.update(&ctx, &applied.id, &seen, &inputs).await.unwrap();
+    assert_eq!(kit.read(&ctx, &applied.id, &inputs).await.unwrap(), inputs);
+
+    // The table's own key changes in place.
+    let mut rekeyed = inputs.clone();
+    let other = kit.aws.kms(PRIMARY).create_key().send().await.unwrap();
+    let other = other.key_metadata().unwrap().arn().unwrap().to_owned();
+    rekeyed.insert("kms_key_arn".into(), json!(other));
+    p.update(&ctx, &applied.id, &inputs, &rekeyed)
+        .await
+        .unwrap();
+    assert_eq!(
+        kit.read(&ctx, &applied.id, &rekeyed).await.unwrap(),
+        rekeyed
+    );
+    assert_eq!(key_seen_in(&kit, PRIMARY).await, Some(other));
+    kit.delete(&ctx, &applied, &rekeyed).await;
+}

@@ -7,6 +7,7 @@ mod acm;
 mod apigateway;
 mod cloudwatch;
 mod dynamodb;
+mod encryption;
 mod events;
 mod iam_lambda;
 mod kms;

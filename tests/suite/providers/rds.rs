@@ -631,3 +631,59 @@ async fn aurora_global_database_across_two_regions() {
     net1.delete(&kit).await;
     net2.delete(&kit).await;
 }
+
+/// A secret with its region's customer key, and its replica with its
+/// own region's: a replica does not inherit the key
+/// (tests/emulator/ext_secretsmanager.py). Changing the replica's key makes
+/// the replica again; changing the secret's re-encrypts it in place.
+#[tokio::test]
+async fn secret_and_its_replica_each_with_their_region_key() {
+    let kit = Kit::new("prov-secret-key").await;
+    let mut keys = Vec::new();
+    for region in [PRIMARY, SECONDARY, SECONDARY, PRIMARY] {
+        let made = kit.aws.kms(region).create_key().send().await.unwrap();
+        keys.push(made.key_metadata().unwrap().arn().unwrap().to_owned());
+    }
+    let ctx = kit.ctx("primary/secretsmanager.secret/db-master", PRIMARY);
+    let name = "prov-secret-key-db-master";
+    let spec = |key: &str, replica_key: &str| {
+        json!({"name": name, "description": "db", "username": "payment_admin",
+               "cluster_identifier": "prov-secret-key-primary", "replica_regions": [SECONDARY],
+               "kms_key_id": key, "replica_kms_key_ids": {SECONDARY: replica_key}, "tags": {}})
+    };
+    let (secret, inputs) = kit
+        .lifecycle(
+            &ctx,
+            spec(&keys[0], &keys[1]),
+            Some(spec(&keys[3], &keys[2])),
+        )
+        .await;
+    let described = kit
+        .aws
+        .secretsmanager(PRIMARY)
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.kms_key_id(), Some(keys[3].as_str()));
+    let replica = &described.replication_status()[0];
+    assert_eq!(
+        (replica.region(), replica.kms_key_id()),
+        (Some(SECONDARY), Some(keys[2].as_str()))
+    );
+    // A key for a region that is no replica is refused before any call.
+    let mut bad = inputs.clone();
+    bad.insert(
+        "replica_kms_key_ids".into(),
+        json!({SECONDARY: keys[2], "eu-west-1": keys[2]}),
+    );
+    let err = kit
+        .provider(&ctx)
+        .update(&ctx, &secret.id, &inputs, &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+    assert_eq!(kit.read(&ctx, &secret.id, &inputs).await.unwrap(), inputs);
+    kit.delete(&ctx, &secret, &inputs).await;
+}

@@ -8,6 +8,13 @@
 //! from there. Replication uses the table's stream (NEW_AND_OLD_IMAGES),
 //! which AWS refuses to disable while the table has replicas: replicas
 //! leave before the stream changes and join after.
+//!
+//! `kms_key_arn` encrypts the table with a customer key of its region;
+//! each replica then needs a key of its own region in
+//! `replica_kms_key_arns` (AWS: "KMSMasterKeyId must be specified for each
+//! replica"; a KMS key is regional). The table's key changes in place
+//! (UpdateTable SSESpecification); a replica's cannot, so a replica whose
+//! key changes leaves and joins again, as Terraform's provider does it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,8 +26,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateReplicationGroupMemberAction,
     DeleteReplicationGroupMemberAction, KeySchemaElement, KeyType,
     PointInTimeRecoverySpecification, PointInTimeRecoveryStatus, ReplicaStatus,
-    ReplicationGroupUpdate, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TableDescription, TableStatus, Tag,
+    ReplicationGroupUpdate, ScalarAttributeType, SseSpecification, SseStatus, SseType,
+    StreamSpecification, StreamViewType, TableDescription, TableStatus, Tag,
 };
 use aws_smithy_types::error::operation::BuildError;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
@@ -111,6 +118,110 @@ fn replica_regions(inputs: &Attributes) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The customer key of the table, if it has one.
+fn table_key(inputs: &Attributes) -> Option<&str> {
+    opt_str(inputs, "kms_key_arn").filter(|k| !k.is_empty())
+}
+
+/// The `replica_kms_key_arns` input: replica region -> key ARN.
+fn replica_keys(inputs: &Attributes) -> BTreeMap<String, String> {
+    inputs
+        .get("replica_kms_key_arns")
+        .and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(r, k)| Some((r.clone(), k.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The region a KMS key ARN names (`arn:<partition>:kms:<region>:...`).
+fn key_region(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    (parts.next() == Some("arn") && parts.nth(1) == Some("kms"))
+        .then(|| parts.next())
+        .flatten()
+}
+
+/// Refuses, before any call, keys AWS would refuse: a key outside its
+/// member's region, a replica without a key when the table has one, a
+/// replica key without a table key, a key for a region that is no replica.
+fn check_keys(ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
+    let keys = replica_keys(inputs);
+    let regions = replica_regions(inputs);
+    let Some(key) = table_key(inputs) else {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        return Err(invalid(
+            ctx,
+            "`replica_kms_key_arns` needs `kms_key_arn`: replicas of a table encrypted with an AWS owned key cannot have customer keys",
+        ));
+    };
+    if key_region(key) != Some(ctx.region.as_str()) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "`kms_key_arn` {key} is not a key ARN of {}: a table takes a key of its own region",
+                ctx.region
+            ),
+        ));
+    }
+    for region in &regions {
+        match keys.get(region) {
+            None => {
+                return Err(invalid(
+                    ctx,
+                    format!(
+                        "`replica_kms_key_arns` has no key for replica region {region}: AWS needs a customer key in each replica's region when the table has one"
+                    ),
+                ));
+            }
+            Some(k) if key_region(k) != Some(region.as_str()) => {
+                return Err(invalid(
+                    ctx,
+                    format!(
+                        "`replica_kms_key_arns.{region}` {k} is not a key ARN of {region}: a replica takes a key of its own region"
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = keys.keys().find(|r| !regions.contains(*r)) {
+        return Err(invalid(
+            ctx,
+            format!("`replica_kms_key_arns` names {extra}, which is not in `replica_regions`"),
+        ));
+    }
+    Ok(())
+}
+
+/// CreateTable's and UpdateTable's SSESpecification for `inputs`: the
+/// customer key, or AWS owned when none (`Enabled` false).
+fn sse(inputs: &Attributes) -> SseSpecification {
+    match table_key(inputs) {
+        Some(key) => SseSpecification::builder()
+            .enabled(true)
+            .sse_type(SseType::Kms)
+            .kms_master_key_id(key)
+            .build(),
+        None => SseSpecification::builder().enabled(false).build(),
+    }
+}
+
+/// The customer key a member's description names, if encrypted with one.
+fn observed_key(t: &TableDescription) -> Option<String> {
+    t.sse_description()
+        .filter(|d| {
+            matches!(d.status(), Some(SseStatus::Enabled | SseStatus::Updating))
+                && d.sse_type() == Some(&SseType::Kms)
+        })
+        .and_then(|d| d.kms_master_key_arn())
+        .map(str::to_owned)
+}
+
 /// The regions of the table's replicas other than its own.
 fn observed_replicas(t: &TableDescription, own: &str) -> BTreeSet<String> {
     t.replicas()
@@ -177,8 +288,14 @@ async fn wait_active(ddb: &Client, name: &str) -> Result<TableDescription, Provi
     wait_table(ddb, name, "ACTIVE", TABLE_WAIT, |_| Ok(())).await
 }
 
-/// Adds a replica in `region` and waits until it is ACTIVE.
-async fn add_replica(ddb: &Client, name: &str, region: &str) -> Result<(), ProviderError> {
+/// Adds a replica in `region`, encrypted with `key` when given, and waits
+/// until it is ACTIVE.
+async fn add_replica(
+    ddb: &Client,
+    name: &str,
+    region: &str,
+    key: Option<&str>,
+) -> Result<(), ProviderError> {
     ddb.update_table()
         .table_name(name)
         .replica_updates(
@@ -186,6 +303,7 @@ async fn add_replica(ddb: &Client, name: &str, region: &str) -> Result<(), Provi
                 .create(
                     CreateReplicationGroupMemberAction::builder()
                         .region_name(region)
+                        .set_kms_master_key_id(key.map(str::to_owned))
                         .build()
                         .map_err(build("dynamodb:UpdateTable"))?,
                 )
@@ -421,6 +539,7 @@ impl Provider for Table {
         let name = req_str(ctx, inputs, "table_name")?;
         let hash_key = req_str(ctx, inputs, "hash_key")?;
         check_replicated_stream(ctx, inputs)?;
+        check_keys(ctx, inputs)?;
         let ddb = self.0.dynamodb(&ctx.region);
         let tags = all_tags(ctx, inputs)
             .into_iter()
@@ -453,6 +572,7 @@ impl Provider for Table {
                     .map_err(build("dynamodb:CreateTable"))?,
             )
             .set_stream_specification(stream(inputs)?)
+            .set_sse_specification(table_key(inputs).map(|_| sse(inputs)))
             .set_tags(Some(tags));
         create_once(
             "dynamodb:CreateTable",
@@ -466,8 +586,9 @@ impl Provider for Table {
             set_pitr(&ddb, name, true).await?;
         }
         // One replica per UpdateTable call, as AWS requires.
+        let keys = replica_keys(inputs);
         for region in replica_regions(inputs) {
-            add_replica(&ddb, name, &region).await?;
+            add_replica(&ddb, name, &region, keys.get(&region).map(String::as_str)).await?;
             self.configure_replica(ctx, name, &region, inputs).await?;
         }
         let t = wait_active(&ddb, name).await?;
@@ -481,7 +602,7 @@ impl Provider for Table {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
+        prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let ddb = self.0.dynamodb(&ctx.region);
         let Some(t) = describe(&ddb, id).await? else {
@@ -522,28 +643,43 @@ impl Provider for Table {
         // has it, and a replica's tags that differ from the table's are
         // the ones shown, so that either drift is seen.
         let replicas = observed_replicas(&t, &ctx.region);
+        let mut keys = BTreeMap::new();
         for region in &replicas {
             let rdb = self.0.dynamodb(region);
             let Some(replica) = describe(&rdb, id).await? else {
                 continue;
             };
+            if let Some(key) = observed_key(&replica) {
+                keys.insert(region.clone(), key);
+            }
             pitr &= pitr_enabled(&rdb, id).await?.unwrap_or(false);
             let theirs = list_tags(&rdb, replica.table_arn().unwrap_or_default()).await?;
             if observed_tags(theirs.clone()) != observed_tags(tags.clone()) {
                 tags = theirs;
             }
         }
+        let mut inputs = attrs([
+            ("table_name", json!(id)),
+            ("hash_key", json!(hash_key)),
+            ("hash_key_type", json!(hash_key_type)),
+            ("billing_mode", json!(billing)),
+            ("point_in_time_recovery", json!(pitr)),
+            ("stream_view_type", stream_view_type),
+            ("replica_regions", json!(replicas)),
+            ("tags", observed_tags(tags)),
+        ]);
+        // Keys show when there are some, or when asked for (so that a
+        // table back on an AWS owned key shows as drift).
+        if let Some(key) = observed_key(&t) {
+            inputs.insert("kms_key_arn".into(), json!(key));
+        } else if prior.contains_key("kms_key_arn") {
+            inputs.insert("kms_key_arn".into(), Json::Null);
+        }
+        if !keys.is_empty() || prior.contains_key("replica_kms_key_arns") {
+            inputs.insert("replica_kms_key_arns".into(), json!(keys));
+        }
         Ok(Some(Observed {
-            inputs: attrs([
-                ("table_name", json!(id)),
-                ("hash_key", json!(hash_key)),
-                ("hash_key_type", json!(hash_key_type)),
-                ("billing_mode", json!(billing)),
-                ("point_in_time_recovery", json!(pitr)),
-                ("stream_view_type", stream_view_type),
-                ("replica_regions", json!(replicas)),
-                ("tags", observed_tags(tags)),
-            ]),
+            inputs,
             outputs: outputs(id, &t),
         }))
     }
@@ -556,14 +692,32 @@ impl Provider for Table {
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
         check_replicated_stream(ctx, inputs)?;
+        check_keys(ctx, inputs)?;
         let ddb = self.0.dynamodb(&ctx.region);
         let changed = |k: &str| prior.get(k) != inputs.get(k);
         let had = replica_regions(prior);
         let want = replica_regions(inputs);
+        let (had_keys, want_keys) = (replica_keys(prior), replica_keys(inputs));
+        // A replica's key cannot change in place: it leaves and joins
+        // again with the new one (its data copied anew from the table).
+        let rekeyed: BTreeSet<String> = had
+            .intersection(&want)
+            .filter(|r| had_keys.get(*r) != want_keys.get(*r))
+            .cloned()
+            .collect();
         // Replicas leave first: AWS refuses to disable the stream of a
         // table that has replicas.
-        for region in had.difference(&want) {
+        for region in had.difference(&want).chain(&rekeyed) {
             remove_replica(&ddb, id, region).await?;
+        }
+        if table_key(prior) != table_key(inputs) {
+            ddb.update_table()
+                .table_name(id)
+                .sse_specification(sse(inputs))
+                .send()
+                .await
+                .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
+            wait_active(&ddb, id).await?;
         }
         if changed("billing_mode") {
             ddb.update_table()
@@ -577,7 +731,10 @@ impl Provider for Table {
         if changed("stream_view_type") {
             set_stream(&ddb, id, prior, inputs).await?;
         }
-        let kept: Vec<&String> = had.intersection(&want).collect();
+        let kept: Vec<&String> = had
+            .intersection(&want)
+            .filter(|r| !rekeyed.contains(*r))
+            .collect();
         if changed("point_in_time_recovery") {
             let on = bool_or(inputs, "point_in_time_recovery", false);
             set_pitr(&ddb, id, on).await?;
@@ -593,8 +750,9 @@ impl Provider for Table {
             }
         }
         // New replicas join once the stream is on.
-        for region in want.difference(&had) {
-            add_replica(&ddb, id, region).await?;
+        let joining: BTreeSet<String> = want.difference(&had).cloned().chain(rekeyed).collect();
+        for region in &joining {
+            add_replica(&ddb, id, region, want_keys.get(region).map(String::as_str)).await?;
             self.configure_replica(ctx, id, region, inputs).await?;
         }
         let t = wait_active(&ddb, id).await?;

@@ -14,6 +14,10 @@
 //! pending deletion reads as gone, as Terraform reads it: an apply then
 //! creates a new key. Deleting a key makes everything encrypted with it
 //! unreadable, so the kind holds data.
+//!
+//! `policy` (a JSON document) replaces KMS's default key policy: CreateKey
+//! takes it, PutKeyPolicy changes it, GetKeyPolicy reads it back. Without
+//! it the key keeps the default policy, which drctl does not read.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,6 +67,18 @@ fn kms_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
                 .map_err(|e| ProviderError::new("kms:Tag", e.to_string()))
         })
         .collect()
+}
+
+/// The `policy` input serialised as KMS takes it, checked before any call.
+fn policy(ctx: &OpContext, inputs: &Attributes) -> Result<Option<String>, ProviderError> {
+    match inputs.get("policy") {
+        None | Some(Json::Null) => Ok(None),
+        Some(doc @ Json::Object(_)) => Ok(Some(doc.to_string())),
+        Some(_) => Err(crate::support::invalid(
+            ctx,
+            "input `policy` must be a JSON object (a key policy document)",
+        )),
+    }
 }
 
 fn rotation(inputs: &Attributes) -> bool {
@@ -135,6 +151,21 @@ where
 }
 
 impl Key {
+    async fn put_policy(&self, client: &Client, id: &str, doc: &str) -> Result<(), ProviderError> {
+        while_new(|| async {
+            client
+                .put_key_policy()
+                .key_id(id)
+                .policy_name("default")
+                .policy(doc)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("kms:PutKeyPolicy", e))
+        })
+        .await
+    }
+
     async fn set_rotation(
         &self,
         client: &Client,
@@ -172,6 +203,7 @@ impl Provider for Key {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         window(ctx, inputs)?;
+        let key_policy = policy(ctx, inputs)?;
         let client = self.0.kms(&ctx.region);
         let request = self
             .0
@@ -180,6 +212,7 @@ impl Provider for Key {
             .key_usage(KeyUsageType::EncryptDecrypt)
             .key_spec(KeySpec::SymmetricDefault)
             .set_description(opt_str(inputs, "description").map(str::to_owned))
+            .set_policy(key_policy.clone())
             .set_tags(Some(kms_tags(all_tags(ctx, inputs))?));
         let created = create_once(
             "kms:CreateKey",
@@ -195,7 +228,15 @@ impl Provider for Key {
                 .key_metadata()
                 .map(|m| m.key_id().to_owned())
                 .unwrap_or_default(),
-            Created::Found(id) => id,
+            Created::Found(id) => {
+                // Its policy may not be the one asked for, if it was found
+                // after a lost answer to an earlier attempt of this create
+                // with other inputs: set it again.
+                if let Some(doc) = &key_policy {
+                    self.put_policy(&client, &id, doc).await?;
+                }
+                id
+            }
         };
         self.set_rotation(&client, &id, rotation(inputs)).await?;
         let observed = while_new(|| async {
@@ -240,6 +281,22 @@ impl Provider for Key {
             ("enable_key_rotation", json!(rotation)),
             ("tags", observed_tags(tags_of(&client, id).await?)),
         ]);
+        // The default policy is not drctl's to show: read only one it set.
+        if prior.get("policy").is_some_and(|p| !p.is_null()) {
+            let text = client
+                .get_key_policy()
+                .key_id(id)
+                .policy_name("default")
+                .send()
+                .await
+                .map_err(|e| api_error("kms:GetKeyPolicy", e))?
+                .policy
+                .unwrap_or_default();
+            let doc: Json = serde_json::from_str(&text).map_err(|e| {
+                ProviderError::new("kms:GetKeyPolicy", format!("key policy is not JSON: {e}"))
+            })?;
+            inputs.insert("policy".into(), doc);
+        }
         // No AWS call reads it back: the window is used at delete.
         if let Some(w) = prior.get("deletion_window_in_days") {
             inputs.insert("deletion_window_in_days".into(), w.clone());
@@ -270,6 +327,11 @@ impl Provider for Key {
         }
         if rotation(prior) != rotation(inputs) {
             self.set_rotation(&client, id, rotation(inputs)).await?;
+        }
+        if prior.get("policy") != inputs.get("policy")
+            && let Some(doc) = policy(ctx, inputs)?
+        {
+            self.put_policy(&client, id, &doc).await?;
         }
         let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
         if !set.is_empty() {

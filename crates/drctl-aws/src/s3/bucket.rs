@@ -1,5 +1,10 @@
 //! `s3.bucket`: a bucket with versioning, default encryption, a full public
 //! access block and tags. Its id is the bucket name.
+//!
+//! Default encryption is `sse_algorithm` (`AES256` or `aws:kms`); with
+//! `aws:kms`, `kms_key_id` names the customer key (S3's `aws/s3` key
+//! otherwise) and `bucket_key_enabled` has S3 use a bucket-level key,
+//! which cuts the KMS requests (and their cost) per object.
 
 use std::sync::Arc;
 
@@ -103,16 +108,22 @@ impl Bucket {
                     .map_err(|e| api_error("s3:PutBucketVersioning", e))?;
             }
         }
-        if changed("sse_algorithm")
+        if (changed("sse_algorithm") || changed("kms_key_id") || changed("bucket_key_enabled"))
             && let Some(alg) = opt_str(inputs, "sse_algorithm")
         {
             let rule = ServerSideEncryptionRule::builder()
                 .apply_server_side_encryption_by_default(
                     ServerSideEncryptionByDefault::builder()
                         .sse_algorithm(ServerSideEncryption::from(alg))
+                        .set_kms_master_key_id(
+                            opt_str(inputs, "kms_key_id")
+                                .filter(|k| !k.is_empty())
+                                .map(str::to_owned),
+                        )
                         .build()
                         .map_err(|e| ProviderError::new("s3:PutBucketEncryption", e.to_string()))?,
                 )
+                .set_bucket_key_enabled(inputs.get("bucket_key_enabled").and_then(Json::as_bool))
                 .build();
             s3.put_bucket_encryption()
                 .bucket(name)
@@ -333,7 +344,7 @@ impl Provider for Bucket {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
+        prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let s3 = self.0.s3(&ctx.region);
         if !exists(&s3, id).await? {
@@ -354,10 +365,15 @@ impl Provider for Bucket {
             "s3:GetBucketEncryption",
         )?
         .and_then(|o| {
-            o.server_side_encryption_configuration()
-                .and_then(|c| c.rules().first())
-                .and_then(|r| r.apply_server_side_encryption_by_default())
-                .map(|d| d.sse_algorithm().as_str().to_owned())
+            let rule = o
+                .server_side_encryption_configuration()
+                .and_then(|c| c.rules().first())?;
+            let default = rule.apply_server_side_encryption_by_default()?;
+            Some((
+                default.sse_algorithm().as_str().to_owned(),
+                default.kms_master_key_id().map(str::to_owned),
+                rule.bucket_key_enabled().unwrap_or(false),
+            ))
         });
         let result = s3.get_public_access_block().bucket(id).send().await;
         let blocked = found(
@@ -413,8 +429,14 @@ impl Provider for Bucket {
             ("lifecycle_rules", json!(lifecycle)),
             ("tags", observed_tags(tags)),
         ]);
-        if let Some(alg) = sse {
+        if let Some((alg, key, bucket_key)) = sse {
             inputs.insert("sse_algorithm".into(), json!(alg));
+            if key.is_some() || prior.contains_key("kms_key_id") {
+                inputs.insert("kms_key_id".into(), json!(key));
+            }
+            if bucket_key || prior.contains_key("bucket_key_enabled") {
+                inputs.insert("bucket_key_enabled".into(), json!(bucket_key));
+            }
         }
         Ok(Some(Observed {
             inputs,

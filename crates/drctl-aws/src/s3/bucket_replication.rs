@@ -2,20 +2,28 @@
 //! bucket: one rule for every object to a destination bucket, with
 //! replication time control, metrics and delete-marker replication. Both
 //! buckets must be versioned first (the blueprint orders that).
+//!
+//! S3 replicates no object encrypted with SSE-KMS unless the rule says so:
+//! with `replica_kms_key_arn`, the rule selects SSE-KMS objects
+//! (SourceSelectionCriteria) and the replicas are encrypted with that key
+//! of the destination's region (EncryptionConfiguration). The role then
+//! needs kms:Decrypt on the source key and kms:Encrypt on the replica key
+//! (S3 User Guide, "Replicating encrypted objects").
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, Metrics, MetricsStatus,
-    ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
-    ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
+    DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration,
+    Metrics, MetricsStatus, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+    ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
+    SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
 };
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, found, req_str, tolerate};
+use crate::support::{api_error, attrs, bool_or, found, opt_str, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "s3.bucket_replication",
@@ -45,6 +53,7 @@ impl BucketReplication {
         } else {
             DeleteMarkerReplicationStatus::Disabled
         };
+        let replica_key = opt_str(inputs, "replica_kms_key_arn").filter(|k| !k.is_empty());
         let destination = Destination::builder()
             .bucket(req_str(ctx, inputs, "destination_bucket_arn")?)
             .replication_time(
@@ -61,8 +70,26 @@ impl BucketReplication {
                     .build()
                     .map_err(build_err)?,
             )
+            .set_encryption_configuration(replica_key.map(|k| {
+                EncryptionConfiguration::builder()
+                    .replica_kms_key_id(k)
+                    .build()
+            }))
             .build()
             .map_err(build_err)?;
+        let selection = match replica_key {
+            Some(_) => Some(
+                SourceSelectionCriteria::builder()
+                    .sse_kms_encrypted_objects(
+                        SseKmsEncryptedObjects::builder()
+                            .status(SseKmsEncryptedObjectsStatus::Enabled)
+                            .build()
+                            .map_err(build_err)?,
+                    )
+                    .build(),
+            ),
+            None => None,
+        };
         let rule = ReplicationRule::builder()
             .id(req_str(ctx, inputs, "rule_id")?)
             .priority(1)
@@ -74,6 +101,7 @@ impl BucketReplication {
                     .build(),
             )
             .destination(destination)
+            .set_source_selection_criteria(selection)
             .build()
             .map_err(build_err)?;
         let config = ReplicationConfiguration::builder()
@@ -112,7 +140,7 @@ impl Provider for BucketReplication {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
+        prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let result = self
             .0
@@ -140,18 +168,32 @@ impl Provider for BucketReplication {
             .delete_marker_replication()
             .and_then(|d| d.status())
             .is_some_and(|s| *s == DeleteMarkerReplicationStatus::Enabled);
+        // The replica key counts only with SSE-KMS objects selected: S3
+        // replicates none of them otherwise.
+        let kms_selected = rule
+            .source_selection_criteria()
+            .and_then(|c| c.sse_kms_encrypted_objects())
+            .is_some_and(|o| *o.status() == SseKmsEncryptedObjectsStatus::Enabled);
+        let replica_key = destination
+            .and_then(|d| d.encryption_configuration())
+            .and_then(|e| e.replica_kms_key_id())
+            .filter(|_| kms_selected);
+        let mut inputs = attrs([
+            ("bucket", json!(id)),
+            ("role_arn", json!(config.role())),
+            ("rule_id", json!(rule.id())),
+            (
+                "destination_bucket_arn",
+                json!(destination.map(|d| d.bucket())),
+            ),
+            ("replication_time_minutes", json!(minutes)),
+            ("delete_marker_replication", json!(delete_markers)),
+        ]);
+        if replica_key.is_some() || prior.contains_key("replica_kms_key_arn") {
+            inputs.insert("replica_kms_key_arn".into(), json!(replica_key));
+        }
         Ok(Some(Observed {
-            inputs: attrs([
-                ("bucket", json!(id)),
-                ("role_arn", json!(config.role())),
-                ("rule_id", json!(rule.id())),
-                (
-                    "destination_bucket_arn",
-                    json!(destination.map(|d| d.bucket())),
-                ),
-                ("replication_time_minutes", json!(minutes)),
-                ("delete_marker_replication", json!(delete_markers)),
-            ]),
+            inputs,
             outputs: attrs([("bucket", json!(id))]),
         }))
     }

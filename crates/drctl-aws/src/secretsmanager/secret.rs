@@ -16,12 +16,20 @@
 //! the default key `aws/secretsmanager` of its region; its value and
 //! rotation follow the primary secret.
 //!
+//! `kms_key_id` encrypts the secret with a customer key of its region.
+//! A replica does not inherit it: it takes `aws/secretsmanager` of its
+//! region unless `replica_kms_key_ids` names a key of that region for it
+//! (API reference, ReplicaRegionType KmsKeyId). The secret's key changes
+//! with UpdateSecret (which re-encrypts its current versions); a replica's
+//! has no call to change it, so that replica is removed and added again.
+//!
 //! Delete schedules the deletion with a recovery window: the secret holds
 //! the only copy of the database password (a final snapshot needs it). A
 //! create that meets the name still scheduled for deletion restores that
 //! secret and adopts it, password included, as `terraform apply` after a
 //! destroy would expect to find the database's credentials again.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -34,8 +42,8 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, has_code, observed_tags, opt_str, req_str, tag_changes,
-    tolerate, wait_for,
+    all_tags, api_error, attrs, found, has_code, invalid, observed_tags, opt_str, req_str,
+    tag_changes, tolerate, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -127,10 +135,55 @@ fn wanted_replicas(inputs: &Attributes) -> Vec<String> {
     v
 }
 
-fn replica_types(regions: &[String]) -> Vec<ReplicaRegionType> {
+/// The `replica_kms_key_ids` input: replica region -> key.
+fn replica_keys(inputs: &Attributes) -> BTreeMap<String, String> {
+    inputs
+        .get("replica_kms_key_ids")
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(r, k)| Some((r.clone(), k.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The replicas' keys as DescribeSecret reports them, the default key
+/// (`alias/aws/secretsmanager`) left out.
+fn observed_replica_keys(s: &DescribeSecretOutput) -> BTreeMap<String, String> {
+    s.replication_status()
+        .iter()
+        .filter_map(|r| Some((r.region()?.to_owned(), r.kms_key_id()?.to_owned())))
+        .filter(|(_, k)| !is_default_key(k))
+        .collect()
+}
+
+fn is_default_key(key: &str) -> bool {
+    key.is_empty() || key.ends_with("alias/aws/secretsmanager")
+}
+
+/// Refuses, before any call, a replica key for a region that is no
+/// replica (it would be silently unused).
+fn check_keys(ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
+    let regions = wanted_replicas(inputs);
+    match replica_keys(inputs).keys().find(|r| !regions.contains(*r)) {
+        Some(extra) => Err(invalid(
+            ctx,
+            format!("`replica_kms_key_ids` names {extra}, which is not in `replica_regions`"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn replica_types(regions: &[String], keys: &BTreeMap<String, String>) -> Vec<ReplicaRegionType> {
     regions
         .iter()
-        .map(|r| ReplicaRegionType::builder().region(r).build())
+        .map(|r| {
+            ReplicaRegionType::builder()
+                .region(r)
+                .set_kms_key_id(keys.get(r).cloned())
+                .build()
+        })
         .collect()
 }
 
@@ -175,12 +228,26 @@ async fn wait_replicated(sm: &Client, name: &str) -> Result<(), ProviderError> {
 
 /// Brings the description and tags of `s` to what `inputs` ask for.
 async fn sync_meta(
+    clients: &Clients,
     sm: &Client,
     ctx: &OpContext,
     name: &str,
     s: &DescribeSecretOutput,
     inputs: &Attributes,
 ) -> Result<(), ProviderError> {
+    let key = opt_str(inputs, "kms_key_id").filter(|k| !k.is_empty());
+    if let Some(key) = key
+        && s.kms_key_id() != Some(key)
+    {
+        // Without SecretString: no new version; the current ones are
+        // re-encrypted with the new key (API reference, UpdateSecret).
+        sm.update_secret()
+            .secret_id(name)
+            .kms_key_id(key)
+            .send()
+            .await
+            .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
+    }
     let description = opt_str(inputs, "description").unwrap_or_default();
     if s.description().unwrap_or_default() != description {
         // Description only: without SecretString no new version is made.
@@ -219,16 +286,19 @@ async fn sync_meta(
             .map_err(|e| api_error("secretsmanager:UntagResource", e))?;
     }
     let (have, want) = (replicas(s), wanted_replicas(inputs));
-    let add: Vec<String> = want.iter().filter(|r| !have.contains(r)).cloned().collect();
-    let drop: Vec<String> = have.iter().filter(|r| !want.contains(r)).cloned().collect();
-    if !add.is_empty() {
-        sm.replicate_secret_to_regions()
-            .secret_id(name)
-            .set_add_replica_regions(Some(replica_types(&add)))
-            .send()
-            .await
-            .map_err(|e| api_error("secretsmanager:ReplicateSecretToRegions", e))?;
-    }
+    let (have_keys, want_keys) = (observed_replica_keys(s), replica_keys(inputs));
+    // A replica whose key is not the one asked for is made again.
+    let rekeyed = |r: &&String| have.contains(r) && have_keys.get(*r) != want_keys.get(*r);
+    let add: Vec<String> = want
+        .iter()
+        .filter(|r| !have.contains(r) || rekeyed(r))
+        .cloned()
+        .collect();
+    let drop: Vec<String> = have
+        .iter()
+        .filter(|r| !want.contains(r) || rekeyed(r))
+        .cloned()
+        .collect();
     if !drop.is_empty() {
         sm.remove_regions_from_replication()
             .secret_id(name)
@@ -236,6 +306,30 @@ async fn sync_meta(
             .send()
             .await
             .map_err(|e| api_error("secretsmanager:RemoveRegionsFromReplication", e))?;
+        // A replica made again must be gone first, or its new replication
+        // fails on the name still taken in that region.
+        for region in add.iter().filter(|r| have.contains(*r)) {
+            let there = clients.secretsmanager(region);
+            wait_for(
+                &format!("replica of {name} in {region} removed"),
+                std::time::Duration::from_secs(5 * 60),
+                || async {
+                    Ok(match describe(&there, name).await? {
+                        None => Ok(()),
+                        Some(_) => Err("still there".to_owned()),
+                    })
+                },
+            )
+            .await?;
+        }
+    }
+    if !add.is_empty() {
+        sm.replicate_secret_to_regions()
+            .secret_id(name)
+            .set_add_replica_regions(Some(replica_types(&add, &want_keys)))
+            .send()
+            .await
+            .map_err(|e| api_error("secretsmanager:ReplicateSecretToRegions", e))?;
     }
     wait_replicated(sm, name).await
 }
@@ -271,6 +365,7 @@ impl Provider for Secret {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let name = req_str(ctx, inputs, "name")?;
         let username = req_str(ctx, inputs, "username")?;
+        check_keys(ctx, inputs)?;
         let sm = self.0.secretsmanager(&ctx.region);
         let token = request_token(ctx, name);
         if let Some(s) = describe(&sm, name).await? {
@@ -283,7 +378,7 @@ impl Provider for Secret {
                     .send()
                     .await
                     .map_err(|e| api_error("secretsmanager:RestoreSecret", e))?;
-                sync_meta(&sm, ctx, name, &s, inputs).await?;
+                sync_meta(&self.0, &sm, ctx, name, &s, inputs).await?;
                 return self.created(&sm, name).await;
             }
             if !made_with(&s, &token) {
@@ -322,8 +417,17 @@ impl Provider for Secret {
             .description(opt_str(inputs, "description").unwrap_or_default())
             .client_request_token(&token)
             .secret_string(value.to_string())
+            .set_kms_key_id(
+                opt_str(inputs, "kms_key_id")
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+            )
             .set_add_replica_regions(
-                Some(replica_types(&wanted_replicas(inputs))).filter(|r| !r.is_empty()),
+                Some(replica_types(
+                    &wanted_replicas(inputs),
+                    &replica_keys(inputs),
+                ))
+                .filter(|r| !r.is_empty()),
             )
             .set_tags(Some(
                 all_tags(ctx, inputs)
@@ -375,6 +479,20 @@ impl Provider for Secret {
                 })),
             ),
         ]);
+        // Keys show when there are some, or when asked for.
+        match s.kms_key_id() {
+            Some(key) if !is_default_key(key) => {
+                inputs.insert("kms_key_id".into(), json!(key));
+            }
+            _ if prior.contains_key("kms_key_id") => {
+                inputs.insert("kms_key_id".into(), serde_json::Value::Null);
+            }
+            _ => {}
+        }
+        let keys = observed_replica_keys(&s);
+        if !keys.is_empty() || prior.contains_key("replica_kms_key_ids") {
+            inputs.insert("replica_kms_key_ids".into(), json!(keys));
+        }
         // What the value holds is not observable without reading it, which
         // drctl never does: these are as last applied.
         for key in ["username", "cluster_identifier"] {
@@ -395,6 +513,7 @@ impl Provider for Secret {
         _prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
+        check_keys(ctx, inputs)?;
         let sm = self.0.secretsmanager(&ctx.region);
         let s = live(&sm, id).await?.ok_or_else(|| {
             ProviderError::new(
@@ -403,7 +522,7 @@ impl Provider for Secret {
             )
             .with_code("ResourceNotFoundException")
         })?;
-        sync_meta(&sm, ctx, id, &s, inputs).await?;
+        sync_meta(&self.0, &sm, ctx, id, &s, inputs).await?;
         Ok(outputs(id, &s))
     }
 

@@ -1,4 +1,11 @@
 //! `sns.topic`: a standard topic with a display name. Its id is the ARN.
+//!
+//! `kms_master_key_id` encrypts it at rest with a customer key: whoever
+//! publishes to it (CloudWatch alarms, EventBridge rules) then needs
+//! kms:GenerateDataKey* and kms:Decrypt on that key, through the key's
+//! policy (SNS Developer Guide, "Encryption at rest", key management).
+//! `policy` replaces the topic's default access policy; without it the
+//! default stays, unread.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,11 +13,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, observed_tags, opt_str, req_str, tag_changes, tolerate,
+    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, tag_changes, tolerate,
     user_tags,
 };
 
@@ -41,11 +48,42 @@ fn name_of(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
 
-/// The DisplayName attribute, left out when empty (the topic's default).
-fn display_name(inputs: &Attributes) -> Option<HashMap<String, String>> {
-    opt_str(inputs, "display_name")
-        .filter(|d| !d.is_empty())
-        .map(|d| HashMap::from([("DisplayName".to_owned(), d.to_owned())]))
+/// Inputs that are topic attributes, and the attribute each is.
+const ATTRIBUTES: [(&str, &str); 3] = [
+    ("display_name", "DisplayName"),
+    ("kms_master_key_id", "KmsMasterKeyId"),
+    ("policy", "Policy"),
+];
+
+/// The value of the topic attribute for `input`, as SNS takes it: the
+/// policy document serialised, the rest as strings; empty when unset
+/// (SNS's default for each).
+fn attribute(ctx: &OpContext, inputs: &Attributes, input: &str) -> Result<String, ProviderError> {
+    match inputs.get(input) {
+        None | Some(Json::Null) => Ok(String::new()),
+        Some(Json::String(s)) if input != "policy" => Ok(s.clone()),
+        Some(doc @ Json::Object(_)) if input == "policy" => Ok(doc.to_string()),
+        Some(_) if input == "policy" => Err(invalid(
+            ctx,
+            "input `policy` must be a JSON object (a topic access policy)",
+        )),
+        Some(_) => Err(invalid(ctx, format!("input `{input}` must be a string"))),
+    }
+}
+
+/// CreateTopic's attributes: those set, empty ones left out.
+fn create_attributes(
+    ctx: &OpContext,
+    inputs: &Attributes,
+) -> Result<Option<HashMap<String, String>>, ProviderError> {
+    let mut set = HashMap::new();
+    for (input, name) in ATTRIBUTES {
+        let value = attribute(ctx, inputs, input)?;
+        if !value.is_empty() {
+            set.insert(name.to_owned(), value);
+        }
+    }
+    Ok(Some(set).filter(|s| !s.is_empty()))
 }
 
 fn outputs(arn: &str) -> Attributes {
@@ -60,6 +98,7 @@ impl Provider for Topic {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let name = req_str(ctx, inputs, "name")?;
+        let attributes = create_attributes(ctx, inputs)?;
         let tags = all_tags(ctx, inputs)
             .into_iter()
             .map(|(k, v)| tag(k, v))
@@ -69,7 +108,7 @@ impl Provider for Topic {
             .sns(&ctx.region)
             .create_topic()
             .name(name)
-            .set_attributes(display_name(inputs))
+            .set_attributes(attributes)
             .set_tags(Some(tags))
             .send()
             .await
@@ -87,18 +126,21 @@ impl Provider for Topic {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
+        prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let sns = self.0.sns(&ctx.region);
         let result = sns.get_topic_attributes().topic_arn(id).send().await;
         let Some(out) = found(result, NOT_FOUND, "sns:GetTopicAttributes")? else {
             return Ok(None);
         };
-        let display_name = out
-            .attributes()
-            .and_then(|a| a.get("DisplayName"))
-            .cloned()
-            .unwrap_or_default();
+        let attribute = |name: &str| {
+            out.attributes()
+                .and_then(|a| a.get(name))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let display_name = attribute("DisplayName");
+        let key = attribute("KmsMasterKeyId");
         let result = sns.list_tags_for_resource().resource_arn(id).send().await;
         let Some(tags) = found(result, NOT_FOUND, "sns:ListTagsForResource")? else {
             return Ok(None);
@@ -107,12 +149,27 @@ impl Provider for Topic {
             .tags()
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()));
+        let mut inputs = attrs([
+            ("name", json!(name_of(id))),
+            ("display_name", json!(display_name)),
+            ("tags", observed_tags(tags)),
+        ]);
+        if !key.is_empty() || prior.get("kms_master_key_id").is_some() {
+            inputs.insert("kms_master_key_id".into(), json!(key));
+        }
+        // Every topic has a policy; only one drctl set is its to show.
+        if prior.get("policy").is_some_and(|p| !p.is_null()) {
+            let text = attribute("Policy");
+            let doc: Json = serde_json::from_str(&text).map_err(|e| {
+                ProviderError::new(
+                    "sns:GetTopicAttributes",
+                    format!("topic policy is not JSON: {e}"),
+                )
+            })?;
+            inputs.insert("policy".into(), doc);
+        }
         Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(name_of(id))),
-                ("display_name", json!(display_name)),
-                ("tags", observed_tags(tags)),
-            ]),
+            inputs,
             outputs: outputs(id),
         }))
     }
@@ -156,12 +213,22 @@ impl Provider for Topic {
         prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
+        // Every input is checked before the first call.
+        create_attributes(ctx, inputs)?;
         let sns = self.0.sns(&ctx.region);
-        if prior.get("display_name") != inputs.get("display_name") {
+        for (input, name) in ATTRIBUTES {
+            if prior.get(input) == inputs.get(input) {
+                continue;
+            }
+            // A policy dropped from the inputs is left as it is: SNS has
+            // no call that restores the default one.
+            if input == "policy" && inputs.get(input).is_none_or(Json::is_null) {
+                continue;
+            }
             sns.set_topic_attributes()
                 .topic_arn(id)
-                .attribute_name("DisplayName")
-                .attribute_value(opt_str(inputs, "display_name").unwrap_or(""))
+                .attribute_name(name)
+                .attribute_value(attribute(ctx, inputs, input)?)
                 .send()
                 .await
                 .map_err(|e| api_error("sns:SetTopicAttributes", e))?;
