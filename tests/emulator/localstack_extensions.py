@@ -343,6 +343,28 @@ def patch_apigateway() -> None:
     ApigatewayProvider.create_domain_name = create_domain_name_with_tags
 
 
+def patch_s3() -> None:
+    from localstack.aws.api.s3 import InvalidRequest
+    from localstack.services.s3.provider import S3Provider
+
+    # As ext_s3.py for moto: a rule selecting SSE-KMS objects needs the
+    # destination's ReplicaKmsKeyID (S3 User Guide, "Replicating objects
+    # created with server-side encryption"); LocalStack 4.4.0 accepts it.
+    original = S3Provider.put_bucket_replication
+
+    def put_bucket_replication(self, context, bucket, replication_configuration, *args, **kwargs):
+        for rule in replication_configuration.get("Rules") or []:
+            selection = (rule.get("SourceSelectionCriteria") or {}).get("SseKmsEncryptedObjects") or {}
+            encryption = (rule.get("Destination") or {}).get("EncryptionConfiguration") or {}
+            if selection.get("Status") == "Enabled" and not encryption.get("ReplicaKmsKeyID"):
+                raise InvalidRequest(
+                    "ReplicaKmsKeyID must be specified if SseKmsEncryptedObjects tag is present."
+                )
+        return original(self, context, bucket, replication_configuration, *args, **kwargs)
+
+    S3Provider.put_bucket_replication = put_bucket_replication
+
+
 def patch_sns() -> None:
     from localstack.aws.api.sns import ConfirmSubscriptionResponse, InvalidParameterException
     from localstack.services.sns.provider import SnsProvider
@@ -464,6 +486,7 @@ def apply() -> None:
     patch_route53()
     patch_apigateway()
     patch_sns()
+    patch_s3()
     patch_ec2_peering()
     preload_models()
 
