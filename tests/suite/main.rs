@@ -8,4 +8,5 @@ mod dr;
 mod e2e;
 mod faults;
 mod providers;
+mod targeting;
 mod ux;

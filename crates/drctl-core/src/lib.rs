@@ -21,6 +21,7 @@ pub mod resource;
 pub mod state;
 pub mod store;
 pub mod synthetic;
+pub mod targeting;
 pub mod value;
 
 #[cfg(test)]

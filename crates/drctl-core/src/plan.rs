@@ -11,7 +11,9 @@ use crate::address::Address;
 use crate::state::{DecodeError, State};
 use crate::value::Value;
 
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// 2: `selection` (targeted runs) and `drift` (what refresh found).
+/// Version 1 plans still decode.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,7 +35,90 @@ pub struct Plan {
     pub account_id: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+    /// A targeted plan: what selected its changes. Changes outside it are
+    /// left for a later run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+    /// What a refresh before this plan found changed outside drctl (the
+    /// state already records it; `changes` are what drctl will do).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
     pub changes: Vec<ResourceChange>,
+}
+
+/// The `--target`, `--exclude` and `--replace` of a plan.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<Address>,
+    /// Changes of the full plan this one leaves out.
+    pub left_out: usize,
+}
+
+impl Selection {
+    /// Whether the plan is partial (targets or excludes), as opposed to a
+    /// full plan with requested replacements only.
+    pub fn is_partial(&self) -> bool {
+        !self.targets.is_empty() || !self.excludes.is_empty()
+    }
+}
+
+/// A resource that changed outside drctl, as refresh found it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drift {
+    pub address: Address,
+    pub region: String,
+    /// Deleted outside drctl (the plan creates it again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
+    /// Inputs as recorded before and as found (`after`: Known, or Removed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<AttributeChange>,
+}
+
+/// What differs between the state before a refresh and after it.
+pub fn drift(before: &State, after: &State) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for (address, old) in &before.resources {
+        let Some(new) = after.resources.get(address) else {
+            out.push(Drift {
+                address: address.clone(),
+                region: old.region.clone(),
+                gone: true,
+                attributes: Vec::new(),
+            });
+            continue;
+        };
+        let names: BTreeSet<&String> = old.inputs.keys().chain(new.inputs.keys()).collect();
+        let attributes: Vec<AttributeChange> = names
+            .into_iter()
+            .filter(|n| old.inputs.get(*n) != new.inputs.get(*n))
+            .map(|n| AttributeChange {
+                name: n.clone(),
+                before: old.inputs.get(n).cloned(),
+                after: new
+                    .inputs
+                    .get(n)
+                    .map_or(AfterValue::Removed, |v| AfterValue::Known(v.clone())),
+                forces_replacement: false,
+            })
+            .collect();
+        if !attributes.is_empty() {
+            out.push(Drift {
+                address: address.clone(),
+                region: new.region.clone(),
+                gone: false,
+                attributes,
+            });
+        }
+    }
+    out
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -153,6 +238,8 @@ impl Plan {
             created_at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
+            selection: None,
+            drift: Vec::new(),
             changes,
         }
     }

@@ -21,6 +21,18 @@ pub fn plan_apply(
     state: &State,
     schemas: &dyn SchemaSource,
 ) -> Vec<ResourceChange> {
+    plan_apply_replacing(desired, state, schemas, &BTreeSet::new())
+}
+
+/// As [`plan_apply`], with the existing resources in `replace` replaced
+/// whether or not their inputs changed (`apply --replace`, as Terraform's
+/// `-replace`): a resource broken in a way its inputs do not show.
+pub fn plan_apply_replacing(
+    desired: &DesiredGraph,
+    state: &State,
+    schemas: &dyn SchemaSource,
+    replace: &BTreeSet<Address>,
+) -> Vec<ResourceChange> {
     let mut actions: BTreeMap<Address, Action> = BTreeMap::new();
     let mut changes = Vec::with_capacity(desired.len());
 
@@ -94,7 +106,9 @@ pub fn plan_apply(
                         forces_replacement: schema.is_some_and(|s| s.forces_replacement(name)),
                     });
                 }
-                let action = if attributes.iter().any(|a| a.forces_replacement) {
+                let action = if replace.contains(&address)
+                    || attributes.iter().any(|a| a.forces_replacement)
+                {
                     Action::Replace
                 } else if attributes.is_empty() {
                     Action::NoOp

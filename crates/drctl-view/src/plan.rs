@@ -129,11 +129,68 @@ fn attribute_line(out: &mut String, p: Palette, sign: &str, a: &AttributeChange,
     attribute(out, col, sign, &a.name, a.before.as_ref(), &a.after, &note);
 }
 
+/// What refresh found changed outside drctl, with attribute diffs.
+fn drift(out: &mut String, plan: &Plan, p: Palette) {
+    if plan.drift.is_empty() {
+        return;
+    }
+    out.push_str("Changed outside drctl (found by refresh; state now records it):\n\n");
+    for d in &plan.drift {
+        let what = if d.gone {
+            "was deleted outside drctl"
+        } else {
+            "changed outside drctl"
+        };
+        let _ = writeln!(out, "  {} {what}", p.bold(&format!("# {}", d.address)));
+        let width = d.attributes.iter().map(|a| a.name.len()).max().unwrap_or(0);
+        for a in &d.attributes {
+            let sign = match (&a.before, &a.after) {
+                (None, _) => "+",
+                (_, AfterValue::Removed) => "-",
+                _ => "~",
+            };
+            attribute_line(out, p, sign, a, width);
+        }
+        out.push('\n');
+    }
+}
+
+/// What refresh found changed outside drctl, alone (`drctl refresh`).
+pub fn render_drift(plan: &Plan, p: Palette) -> String {
+    let mut out = String::new();
+    drift(&mut out, plan, p);
+    out
+}
+
+/// A targeted plan says so, and what it leaves out.
+fn selection(out: &mut String, plan: &Plan, p: Palette) {
+    let Some(sel) = plan.selection.as_ref().filter(|s| s.is_partial()) else {
+        return;
+    };
+    let mut flags: Vec<String> = Vec::new();
+    flags.extend(sel.targets.iter().map(|t| format!("--target {t}")));
+    flags.extend(sel.excludes.iter().map(|t| format!("--exclude {t}")));
+    let _ = writeln!(
+        out,
+        "{}\n",
+        p.yellow(&format!(
+            "Partial plan ({}): {} change(s) of the full plan are left out. Run a full plan afterwards to see the environment as a whole.",
+            flags.join(" "),
+            sel.left_out
+        ))
+    );
+}
+
 /// The plan as text, painted with `p`.
 pub fn render(plan: &Plan, p: Palette) -> String {
     let mut out = String::new();
+    drift(&mut out, plan, p);
+    selection(&mut out, plan, p);
     if !plan.has_changes() {
-        out.push_str("No changes. The environment matches the configuration.\n");
+        out.push_str(match &plan.selection {
+            Some(s) if s.is_partial() => "No changes in the selected resources.\n",
+            _ => "No changes. The environment matches the configuration.\n",
+        });
         return out;
     }
     out.push_str("drctl will perform the following actions:\n\n");
@@ -144,6 +201,15 @@ pub fn render(plan: &Plan, p: Palette) -> String {
             Action::Replace => ("-/+", "must be replaced"),
             Action::Delete => ("-", "will be destroyed"),
             Action::NoOp => unreachable!("filtered out"),
+        };
+        let requested = plan
+            .selection
+            .as_ref()
+            .is_some_and(|sel| sel.replace.contains(&c.address));
+        let what = if requested {
+            "must be replaced (requested with --replace)"
+        } else {
+            what
         };
         let data = if c.data_loss {
             p.red(" (its data is lost: needs --allow-data-loss)")

@@ -11,7 +11,7 @@ use drctl_blueprint::{Config, EnvSettings, PLACEHOLDER_ACCOUNT, Role};
 use drctl_core::executor::DEFAULT_PARALLELISM;
 use drctl_core::write_atomic;
 
-use crate::cli::{ApplyArgs, BootstrapArgs, EnvArg, Global, PlanArgs};
+use crate::cli::{ApplyArgs, BootstrapArgs, EnvArg, Global, PlanArgs, SelectionArgs};
 use crate::commands::{apply_cmd, plan_cmd};
 use crate::session::{Session, desired_graph};
 
@@ -105,6 +105,8 @@ pub async fn bootstrap_cmd(g: &Global, args: BootstrapArgs) -> Result<ExitCode> 
         let session = Session::open(g, &env.env)?;
         let plan = PlanArgs {
             env,
+            selection: SelectionArgs::default(),
+            refresh_only: false,
             out: None,
             refresh: false,
             json: false,
@@ -118,6 +120,7 @@ pub async fn bootstrap_cmd(g: &Global, args: BootstrapArgs) -> Result<ExitCode> 
     let apply = ApplyArgs {
         env,
         plan_file: None,
+        selection: SelectionArgs::default(),
         auto_approve: args.auto_approve,
         parallelism: DEFAULT_PARALLELISM,
         refresh: false,

@@ -68,6 +68,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the environment match drctl.toml (or apply a saved plan).
     Apply(ApplyArgs),
+    /// Read every resource from AWS and record what it holds in state;
+    /// changes nothing in AWS.
+    Refresh(RefreshArgs),
     /// Delete every resource of the environment, dependents first.
     Destroy(DestroyArgs),
     /// Print the resources recorded in state.
@@ -229,10 +232,46 @@ pub struct EnvArg {
     pub env: String,
 }
 
+/// `--target`, `--exclude` and `--replace`, as Terraform's.
+#[derive(Debug, Args, Default)]
+pub struct SelectionArgs {
+    /// Plan only this resource and what it depends on (repeatable; `*`
+    /// matches any characters: `primary/ec2.subnet/*`). The plan is partial.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Leave out this resource and everything that depends on it
+    /// (repeatable; `*` matches any characters). The plan is partial.
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub excludes: Vec<String>,
+    /// Replace this resource even though its inputs did not change
+    /// (repeatable; `*` matches any characters).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Print what changed outside drctl as JSON (a plan document whose
+    /// `drift` lists it, with no changes).
+    #[arg(long)]
+    pub json: bool,
+    /// Bound on concurrent reads.
+    #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N")]
+    pub parallelism: usize,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub env: EnvArg,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Refresh only: record what AWS holds in state and show what changed
+    /// outside drctl, without planning changes (as `drctl refresh`).
+    #[arg(long, conflicts_with_all = ["out", "target", "exclude", "replace"])]
+    pub refresh_only: bool,
     /// Save the plan (a bare file name goes into --plans-dir).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -255,8 +294,10 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub env: EnvArg,
     /// A plan saved by `drctl plan --out`; applied exactly as written.
-    #[arg(value_name = "PLANFILE")]
+    #[arg(value_name = "PLANFILE", conflicts_with_all = ["target", "exclude", "replace"])]
     pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,

@@ -7,13 +7,17 @@ use anyhow::{Context, Result, bail};
 use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT, Role};
 use drctl_core::backend::BackendSink;
 use drctl_core::executor::{Event, Executor};
-use drctl_core::plan::{self, Plan, PlanOperation};
-use drctl_core::planner::{plan_apply, plan_destroy};
+use drctl_core::plan::{self, Action, Plan, PlanOperation, Selection};
+use drctl_core::planner::{plan_apply_replacing, plan_destroy};
 use drctl_core::refresh::refresh;
+use drctl_core::targeting::{self, Pattern};
 use drctl_core::{State, write_atomic};
 use drctl_view::run::RunLog;
 
-use crate::cli::{ApplyArgs, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, ShowArgs};
+use crate::cli::{
+    ApplyArgs, DestroyArgs, GraphArgs, GraphFormat, InitArgs, PlanArgs, RefreshArgs, SelectionArgs,
+    ShowArgs,
+};
 use crate::progress::{Progress, Sink};
 use crate::prompt::confirm;
 use crate::render;
@@ -42,16 +46,69 @@ async fn refresh_state(session: &Session, state: &mut State, parallelism: usize)
     }
 }
 
+/// `--target`, `--exclude` and `--replace`, parsed before any call.
+#[derive(Default)]
+struct Selected {
+    targets: Vec<Pattern>,
+    excludes: Vec<Pattern>,
+    replace: Vec<Pattern>,
+}
+
+impl Selected {
+    fn parse(args: &SelectionArgs) -> Result<Self> {
+        let parse = |flag: &str, v: &[String]| -> Result<Vec<Pattern>> {
+            v.iter()
+                .map(|p| Pattern::parse(p).with_context(|| format!("--{flag} {p}")))
+                .collect()
+        };
+        Ok(Self {
+            targets: parse("target", &args.targets)?,
+            excludes: parse("exclude", &args.excludes)?,
+            replace: parse("replace", &args.replace)?,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.targets.is_empty() && self.excludes.is_empty() && self.replace.is_empty()
+    }
+
+    /// The changes of the full plan this selection keeps, and the plan's
+    /// record of it; replacements asked for are made in `plan`.
+    fn apply(
+        &self,
+        changes: Vec<drctl_core::ResourceChange>,
+    ) -> Result<(Vec<drctl_core::ResourceChange>, Option<Selection>)> {
+        if self.is_empty() {
+            return Ok((changes, None));
+        }
+        let acting = |c: &[drctl_core::ResourceChange]| {
+            c.iter().filter(|c| c.action != Action::NoOp).count()
+        };
+        let full = acting(&changes);
+        let kept = targeting::select(changes, &self.targets, &self.excludes)?;
+        let names = |v: &[Pattern]| v.iter().map(|p| p.as_str().to_owned()).collect();
+        let selection = Selection {
+            targets: names(&self.targets),
+            excludes: names(&self.excludes),
+            replace: Vec::new(),
+            left_out: full - acting(&kept),
+        };
+        Ok((kept, Some(selection)))
+    }
+}
+
 /// Plans against current state; with `refresh`, the state is first read
-/// back from AWS and saved (it is the truth about what exists). `locked`:
-/// the caller holds the state lock, so an interrupted run is recovered
-/// first (recovery writes state and removes the journal).
+/// back from AWS and saved (it is the truth about what exists), and the
+/// plan lists what it found changed outside drctl. `locked`: the caller
+/// holds the state lock, so an interrupted run is recovered first
+/// (recovery writes state and removes the journal).
 async fn make_plan(
     session: &Session,
     refresh_first: bool,
     verify_account: bool,
     parallelism: usize,
     locked: bool,
+    selected: &Selected,
 ) -> Result<(Plan, State)> {
     let (mut state, exists) = session.load_state()?;
     // The graph's shape does not depend on the account: check it before
@@ -66,22 +123,78 @@ async fn make_plan(
     let account = session.resolve_account(&mut state, verify_account).await?;
     let desired = session.desired(&account, &state)?;
     let mut exists = exists || session.state_exists()?;
+    let mut drift = Vec::new();
     if refresh_first && !state.resources.is_empty() {
         let before = state.clone();
         refresh_state(session, &mut state, parallelism).await?;
+        drift = plan::drift(&before, &state);
         if state.resources != before.resources {
             session.save_state(&mut state)?;
             exists = true;
         }
     }
-    let changes = plan_apply(&desired, &state, &drctl_aws::schemas());
-    Ok((
-        Plan::new(PlanOperation::Apply, &state, exists, changes),
-        state,
-    ))
+    // Replacing what does not exist would be a create: refused, by name.
+    let replace = targeting::matching(&selected.replace, state.resources.keys())
+        .context("--replace names a resource that is not in state")?;
+    let changes = plan_apply_replacing(&desired, &state, &drctl_aws::schemas(), &replace);
+    let (changes, selection) = selected.apply(changes)?;
+    let mut plan = Plan::new(PlanOperation::Apply, &state, exists, changes);
+    plan.selection = selection.map(|s| Selection {
+        replace: replace.into_iter().collect(),
+        ..s
+    });
+    plan.drift = drift;
+    Ok((plan, state))
+}
+
+/// `drctl refresh` and `plan --refresh-only`: state records what AWS
+/// holds; nothing in AWS changes.
+pub(crate) async fn refresh_cmd(session: &Session, args: RefreshArgs) -> Result<ExitCode> {
+    if args.json {
+        session.notes_to_stderr();
+    }
+    let _lock = session.lock("refresh")?;
+    let (mut plan, state) = make_plan(
+        session,
+        true,
+        false,
+        args.parallelism,
+        true,
+        &Selected::default(),
+    )
+    .await?;
+    // What drctl would change is `plan`'s business, not refresh's.
+    plan.changes.clear();
+    if args.json {
+        println!(
+            "{}",
+            String::from_utf8_lossy(&plan::encode(&plan)).trim_end()
+        );
+    } else if plan.drift.is_empty() {
+        println!(
+            "No changes outside drctl: state matches what AWS holds ({} resources).",
+            state.resources.len()
+        );
+    } else {
+        print!("{}", render::drift(&plan));
+        println!(
+            "State now records what AWS holds (serial {}). Run `drctl plan --env {}` to see what drctl would change.",
+            state.serial, session.env
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCode> {
+    if args.refresh_only {
+        let refresh = RefreshArgs {
+            env: args.env,
+            json: args.json,
+            parallelism: args.parallelism,
+        };
+        return refresh_cmd(session, refresh).await;
+    }
+    let selected = Selected::parse(&args.selection)?;
     if args.json {
         session.notes_to_stderr();
     }
@@ -97,6 +210,7 @@ pub(crate) async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCo
         false,
         args.parallelism,
         lock.is_some(),
+        &selected,
     )
     .await?;
     if args.json {
@@ -228,12 +342,23 @@ async fn execute(
 
 pub(crate) async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<ExitCode> {
     require_approval_for_json(args.json, args.auto_approve)?;
+    let selected = Selected::parse(&args.selection)?;
     if args.json {
         session.notes_to_stderr();
     }
     let _lock = session.lock("apply")?;
     let (plan, state) = match &args.plan_file {
-        None => make_plan(session, args.refresh, true, args.parallelism, true).await?,
+        None => {
+            make_plan(
+                session,
+                args.refresh,
+                true,
+                args.parallelism,
+                true,
+                &selected,
+            )
+            .await?
+        }
         Some(file) => {
             let path = session.plan_path(file);
             let bytes = std::fs::read(&path)

@@ -11,6 +11,11 @@ pub fn plan(plan: &Plan) -> String {
     drctl_view::plan::render(plan, crate::ui::get().palette)
 }
 
+/// Only what refresh found changed outside drctl.
+pub fn drift(plan: &Plan) -> String {
+    drctl_view::plan::render_drift(plan, crate::ui::get().palette)
+}
+
 use drctl_view::duration as secs;
 
 pub fn report(report: &Report, verb: &str) -> String {
