@@ -203,3 +203,40 @@ fn init_writes_the_embedded_default_and_never_overwrites() {
     ws.drctl_bare(&["validate"]).assert().success();
     assert_eq!(counter.connections(), 0);
 }
+
+/// Without credentials a new user sees one `error:` line saying what to do,
+/// and no SDK internals; `-v` shows where the SDK looked.
+#[test]
+fn without_credentials_one_clear_error_and_sdk_internals_only_with_v() {
+    let (ws, counter) = offline("cli-no-creds", "");
+    let home = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["plan"];
+        args.extend_from_slice(extra);
+        let out = ws
+            .drctl(&args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_CONFIG_FILE")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let stderr = run(&[]);
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "error: cannot resolve the AWS account: no AWS credentials found: set AWS_PROFILE to a profile of ~/.aws/config (after `aws sso login` for an SSO profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; run with -v to see where drctl looked"
+        ]
+    );
+    let verbose = run(&["-v"]);
+    assert!(
+        verbose.contains("the credential chain found nothing"),
+        "{verbose}"
+    );
+    assert_eq!(counter.connections(), 0, "no API call without credentials");
+}

@@ -79,10 +79,22 @@ impl AwsContext {
 
     /// The account the credentials belong to (STS GetCallerIdentity).
     pub async fn account_id(&self) -> Result<String, AwsError> {
+        // Credentials first: when none are found, say what to do in one
+        // line; where the SDK looked is for `-v` only.
+        if let Some(provider) = self.clients.base.credentials_provider() {
+            use aws_sdk_sts::config::ProvideCredentials;
+            if let Err(e) = provider.provide_credentials().await {
+                tracing::info!(
+                    "the credential chain found nothing: {}",
+                    crate::support::error_chain(&e)
+                );
+                return Err(AwsError(NO_CREDENTIALS.into()));
+            }
+        }
         let sts = aws_sdk_sts::Client::new(&self.clients.base);
         let out = sts.get_caller_identity().send().await.map_err(|e| {
             AwsError(format!(
-                "sts:GetCallerIdentity failed: {}",
+                "sts:GetCallerIdentity failed (check the credentials, the network and --endpoint): {}",
                 crate::support::error_chain(&e)
             ))
         })?;
@@ -90,6 +102,8 @@ impl AwsContext {
             .ok_or_else(|| AwsError("sts:GetCallerIdentity returned no account".into()))
     }
 }
+
+const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE to a profile of ~/.aws/config (after `aws sso login` for an SSO profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; run with -v to see where drctl looked";
 
 /// A client of some service, type-erased for the cache.
 type AnyClient = Arc<dyn std::any::Any + Send + Sync>;

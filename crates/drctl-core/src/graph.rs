@@ -38,7 +38,6 @@ pub enum GraphError {
 pub struct DesiredGraph {
     resources: BTreeMap<Address, ResourceSpec>,
     graph: DiGraph<Address, ()>,
-    index: BTreeMap<Address, NodeIndex>,
 }
 
 impl DesiredGraph {
@@ -78,11 +77,7 @@ impl DesiredGraph {
             members.sort();
             return Err(GraphError::Cycle(members));
         }
-        Ok(Self {
-            resources,
-            graph,
-            index,
-        })
+        Ok(Self { resources, graph })
     }
 
     /// Checks kinds and referenced outputs against the providers' schemas.
@@ -138,12 +133,28 @@ impl DesiredGraph {
             .unwrap_or_default()
     }
 
-    /// Graphviz rendering: an edge points from a dependency to its dependent.
+    /// Graphviz rendering: an edge points from a dependency to its
+    /// dependent; the resources of each scope (a region's role, `global`)
+    /// are boxed together, labelled with the regions they live in.
     pub fn to_dot(&self) -> String {
         let mut out =
             String::from("digraph drctl {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
-        for a in self.index.keys() {
-            out.push_str(&format!("  \"{a}\";\n"));
+        let mut scopes: BTreeMap<&str, (BTreeSet<&str>, Vec<&Address>)> = BTreeMap::new();
+        for (a, spec) in &self.resources {
+            let scope = scopes.entry(a.scope()).or_default();
+            scope.0.insert(spec.region.as_str());
+            scope.1.push(a);
+        }
+        for (scope, (regions, addresses)) in &scopes {
+            let regions: Vec<&str> = regions.iter().copied().collect();
+            out.push_str(&format!(
+                "  subgraph \"cluster_{scope}\" {{\n    label=\"{scope} ({})\";\n    style=rounded;\n",
+                regions.join(", ")
+            ));
+            for a in addresses {
+                out.push_str(&format!("    \"{a}\";\n"));
+            }
+            out.push_str("  }\n");
         }
         let mut edges: Vec<(String, String)> = self
             .graph
@@ -220,6 +231,11 @@ mod tests {
     fn dot_lists_edges() {
         let g =
             DesiredGraph::new(vec![spec("p/t.a/a", &[]), spec("p/t.a/b", &["p/t.a/a"])]).unwrap();
-        assert!(g.to_dot().contains("\"p/t.a/a\" -> \"p/t.a/b\""));
+        let dot = g.to_dot();
+        assert!(dot.contains("\"p/t.a/a\" -> \"p/t.a/b\""));
+        assert!(
+            dot.contains("subgraph \"cluster_p\" {\n    label=\"p (us-east-1)\";"),
+            "{dot}"
+        );
     }
 }

@@ -19,9 +19,14 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The log filter: by default drctl's own warnings only (the SDK's
+    /// internals, which a missing credential fills with debug structures,
+    /// from `-v` on); `RUST_LOG` overrides it.
     pub fn log_level(&self) -> &'static str {
         match self.global.verbose {
-            0 => "warn",
+            0 => {
+                "error,drctl=warn,drctl_core=warn,drctl_aws=warn,drctl_blueprint=warn,drctl_dr=warn,drctl_view=warn"
+            }
             1 => "info",
             2 => "debug",
             _ => "trace",

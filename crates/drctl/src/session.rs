@@ -140,7 +140,7 @@ impl Session {
             .await
             .account_id()
             .await
-            .context("cannot resolve the AWS account; check credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID) and --endpoint")?;
+            .context("cannot resolve the AWS account")?;
         if let Some(recorded) = &state.account_id
             && *recorded != actual
         {
