@@ -7,6 +7,7 @@ mod cli;
 mod dr;
 mod e2e;
 mod faults;
+mod import;
 mod providers;
 mod targeting;
 mod ux;

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod executor;
 mod fsutil;
 pub mod graph;
+pub mod import;
 pub mod journal;
 pub mod lock;
 pub mod operations;

@@ -221,7 +221,7 @@ fn after_value(
 }
 
 /// Dependencies before dependents; ties broken by address for stable output.
-fn topological_order(desired: &DesiredGraph) -> Vec<Address> {
+pub(crate) fn topological_order(desired: &DesiredGraph) -> Vec<Address> {
     let mut g = DiGraph::<Address, ()>::new();
     let index: BTreeMap<Address, _> = desired
         .resources()

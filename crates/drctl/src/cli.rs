@@ -76,6 +76,10 @@ pub enum Command {
     /// Read every resource from AWS and record what it holds in state;
     /// changes nothing in AWS.
     Refresh(RefreshArgs),
+    /// Adopt resources that already exist into state (found by name and
+    /// tags, or named in an import file); creates, changes and deletes
+    /// nothing in AWS.
+    Import(ImportArgs),
     /// Delete every resource of the environment, dependents first.
     Destroy(DestroyArgs),
     /// Print the resources recorded in state.
@@ -252,6 +256,19 @@ pub struct SelectionArgs {
     /// (repeatable; `*` matches any characters).
     #[arg(long = "replace", value_name = "ADDR")]
     pub replace: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Ids of resources other tools made: `ADDRESS = "AWS id"` lines (`#`
+    /// comments), e.g. `primary/ec2.vpc/payment = "vpc-0abc..."`.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// List what would be adopted and what is missing; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => commands::plan_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Apply(args) => commands::apply_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Import(args) => {
+            crate::import::import_cmd(&Session::open(g, &args.env.env)?, args).await
+        }
         Command::Refresh(args) => {
             commands::refresh_cmd(&Session::open(g, &args.env.env)?, args).await
         }

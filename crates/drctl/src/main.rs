@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod dispatch;
 mod dr;
+mod import;
 mod output;
 mod progress;
 mod prompt;

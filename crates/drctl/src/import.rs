@@ -1,0 +1,68 @@
+//! `drctl import`: adopts what already exists into state, writing nothing
+//! to AWS (`drctl_core::import` does the walk).
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use drctl_blueprint::PLACEHOLDER_ACCOUNT;
+use drctl_core::import::{ImportFile, NotAdopted, Source, import, parse_import_file};
+
+use crate::cli::ImportArgs;
+use crate::session::Session;
+
+pub(crate) async fn import_cmd(session: &Session, args: ImportArgs) -> Result<ExitCode> {
+    // The import file is checked against the graph before any call.
+    let (offline_state, _) = session.load_state()?;
+    let offline = session.desired(PLACEHOLDER_ACCOUNT, &offline_state)?;
+    let file = match &args.file {
+        None => ImportFile::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the import file {}", path.display()))?;
+            parse_import_file(path, &text, &offline)?
+        }
+    };
+    let _lock = session.lock("import")?;
+    let (mut state, _) = session.load_state()?;
+    session.recover(&mut state).await?;
+    let account = session.resolve_account(&mut state, true).await?;
+    let desired = session.desired(&account, &state)?;
+    let providers = drctl_aws::providers(session.aws().await);
+    let report = import(&desired, &mut state, &providers, &file).await?;
+
+    let verb = if args.dry_run {
+        "Would adopt"
+    } else {
+        "Adopted"
+    };
+    println!("{verb} {} resource(s):", report.adopted.len());
+    for (address, id, source) in &report.adopted {
+        let how = match source {
+            Source::File => "named in the import file",
+            Source::Found => "found by name or tags",
+        };
+        println!("  {address}  {id}  ({how})");
+    }
+    if !report.missing.is_empty() {
+        println!("Not found ({}; apply creates them):", report.missing.len());
+        for (address, why) in &report.missing {
+            match why {
+                NotAdopted::NotFound => println!("  {address}"),
+                NotAdopted::Needs(dep) => println!("  {address}  (needs {dep}, not found)"),
+            }
+        }
+    }
+    if !report.already.is_empty() {
+        println!("Already in state: {}", report.already.len());
+    }
+    if args.dry_run {
+        println!("Nothing was written (--dry-run).");
+    } else if !report.adopted.is_empty() {
+        session.save_state(&mut state)?;
+        println!(
+            "State records the adopted resources as they are (serial {}). Run `drctl plan --env {}` to see what differs from the configuration before anything changes.",
+            state.serial, session.env
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
