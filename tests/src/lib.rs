@@ -62,12 +62,15 @@ impl EmulatorKind {
 
     /// Whether this emulator serves `service` (an SDK service name such as
     /// `rds`). moto serves all of drctl's; LocalStack 4.4.0's community
-    /// edition has no RDS, and its DynamoDB and Lambda download their
-    /// engines at first use, which fails offline.
+    /// edition has no RDS, ECS or ELBv2, and its DynamoDB and Lambda
+    /// download their engines at first use, which fails offline.
     pub fn serves(self, service: &str) -> bool {
         match self {
             EmulatorKind::Moto => true,
-            EmulatorKind::LocalStack => !matches!(service, "rds" | "dynamodb" | "lambda"),
+            EmulatorKind::LocalStack => !matches!(
+                service,
+                "rds" | "dynamodb" | "lambda" | "ecs" | "elasticloadbalancingv2"
+            ),
         }
     }
 
