@@ -12,6 +12,8 @@ accepts or does at once.
   "The target group with targetGroupArn ... does not have an associated
   load balancer." (ECS Developer Guide, "Troubleshooting service load
   balancers"). moto takes any target group.
+- CreateService `healthCheckGracePeriodSeconds`: AWS keeps it and
+  DescribeServices returns it; moto drops it.
 - CreateService for awsvpc (every Fargate task definition):
   InvalidParameterException "Network Configuration must be provided when
   networkMode 'awsvpc' is specified." without one. moto takes none.
@@ -85,6 +87,11 @@ def _services() -> None:
         result = create_response(self)
         service = backend.services[f"{cluster.name}:{name}"]
         service._drctl_token = token
+        # moto keeps no grace period from CreateService (UpdateService's it
+        # keeps); AWS returns it in DescribeServices.
+        grace = self._get_param("healthCheckGracePeriodSeconds")
+        if grace is not None:
+            service.health_check_grace_period_seconds = grace
         _starting(service)
         return result
 

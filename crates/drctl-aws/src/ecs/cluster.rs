@@ -25,7 +25,9 @@ use serde_json::{Value as Json, json};
 
 use super::{ecs_tags, is_ours, sync_tags, tag_map};
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, all_tags, api_error, attrs, invalid, observed_tags};
+use crate::support::{
+    Created, TAG_ADDRESS, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ecs.cluster",
@@ -156,14 +158,26 @@ impl Provider for Cluster {
         }
         // Sent again after a lost answer, CreateCluster returns the
         // cluster of that name: the SDK's retries are safe.
-        let out = client
+        // An unanswered create is looked up (`find`: by name or port and
+        // identity tags) before it is sent again.
+        let request = self
+            .0
+            .ecs_once(&ctx.region)
             .create_cluster()
             .cluster_name(&config.name)
             .settings(insights_setting(&config.insights))
-            .set_tags(Some(ecs_tags(all_tags(ctx, inputs))))
-            .send()
-            .await
-            .map_err(|e| api_error("ecs:CreateCluster", e))?;
+            .set_tags(Some(ecs_tags(all_tags(ctx, inputs))));
+        let created = create_once(
+            "ecs:CreateCluster",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let out = match created {
+            Created::Sent(out) => out,
+            Created::Found(id) => return adopt(self, ctx, id, inputs).await,
+        };
         let cluster = out
             .cluster()
             .ok_or_else(|| ProviderError::new("ecs:CreateCluster", "no cluster in the response"))?;
@@ -208,14 +222,15 @@ impl Provider for Cluster {
     ) -> Result<Attributes, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
+        // UpdateCluster takes the settings too (ECS API Reference).
         if prior.get("container_insights") != inputs.get("container_insights") {
             client
-                .update_cluster_settings()
+                .update_cluster()
                 .cluster(id)
                 .settings(insights_setting(&config.insights))
                 .send()
                 .await
-                .map_err(|e| api_error("ecs:UpdateClusterSettings", e))?;
+                .map_err(|e| api_error("ecs:UpdateCluster", e))?;
         }
         let cluster = describe(&client, id).await?.ok_or_else(|| {
             ProviderError::new("ecs:DescribeClusters", format!("cluster {id} is gone"))

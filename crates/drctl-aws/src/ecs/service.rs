@@ -33,7 +33,10 @@ use serde_json::{Value as Json, json};
 
 use super::{ecs_tags, is_ours, sync_tags, tag_map};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, create_token, invalid, observed_tags, wait_for};
+use crate::support::{
+    Created, all_tags, api_error, attrs, create_once, create_token, invalid, observed_tags,
+    wait_for,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ecs.service",
@@ -367,7 +370,11 @@ impl Provider for Service {
             .build();
         // The same token on every resend of this create: ECS returns the
         // service the first call made instead of refusing the name.
-        let out = client
+        // An unanswered create is looked up (`find`: by name or port and
+        // identity tags) before it is sent again.
+        let request = self
+            .0
+            .ecs_once(&ctx.region)
             .create_service()
             .cluster(&config.cluster)
             .service_name(&config.name)
@@ -378,10 +385,26 @@ impl Provider for Service {
             .load_balancers(load_balancer)
             .health_check_grace_period_seconds(config.grace_period)
             .client_token(create_token(ctx))
-            .set_tags(Some(ecs_tags(all_tags(ctx, inputs))))
-            .send()
-            .await
-            .map_err(|e| api_error("ecs:CreateService", e))?;
+            .set_tags(Some(ecs_tags(all_tags(ctx, inputs))));
+        let created = create_once(
+            "ecs:CreateService",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let out = match created {
+            Created::Sent(out) => out,
+            Created::Found(id) => {
+                return {
+                    let service = self.wait_stable(&client, &config.cluster, &id).await?;
+                    Ok(Applied {
+                        outputs: outputs(&service),
+                        id,
+                    })
+                };
+            }
+        };
         let arn = out
             .service()
             .and_then(|s| s.service_arn())

@@ -24,7 +24,9 @@ use serde_json::{Value as Json, json};
 
 use super::{elb_tags, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, invalid, observed_tags};
+use crate::support::{
+    Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.listener",
@@ -165,16 +167,28 @@ impl Provider for Listener {
                 ));
             }
         }
-        let out = client
+        // An unanswered create is looked up (`find`: by name or port and
+        // identity tags) before it is sent again.
+        let request = self
+            .0
+            .elbv2_once(&ctx.region)
             .create_listener()
             .load_balancer_arn(&config.load_balancer_arn)
             .protocol(ProtocolEnum::Http)
             .port(config.port)
             .default_actions(forward(&config.target_group_arn))
-            .set_tags(Some(elb_tags(all_tags(ctx, inputs))))
-            .send()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:CreateListener", e))?;
+            .set_tags(Some(elb_tags(all_tags(ctx, inputs))));
+        let created = create_once(
+            "elasticloadbalancing:CreateListener",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let out = match created {
+            Created::Sent(out) => out,
+            Created::Found(id) => return adopt(self, ctx, id, inputs).await,
+        };
         let arn = out
             .listeners()
             .first()

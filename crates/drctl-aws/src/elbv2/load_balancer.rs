@@ -29,7 +29,9 @@ use serde_json::{Value as Json, json};
 
 use super::{arn_suffix, elb_tags, id_list, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, invalid, observed_tags, wait_for};
+use crate::support::{
+    Created, all_tags, api_error, attrs, create_once, invalid, observed_tags, wait_for,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.load_balancer",
@@ -204,7 +206,11 @@ impl Provider for LoadBalancer {
                 ));
             }
         }
-        let out = client
+        // An unanswered create is looked up (`find`: by name or port and
+        // identity tags) before it is sent again.
+        let request = self
+            .0
+            .elbv2_once(&ctx.region)
             .create_load_balancer()
             .name(&config.name)
             .r#type(LoadBalancerTypeEnum::Application)
@@ -212,10 +218,26 @@ impl Provider for LoadBalancer {
             .ip_address_type(IpAddressType::Ipv4)
             .set_subnets(Some(config.subnet_ids.clone()))
             .set_security_groups(Some(config.security_group_ids.clone()))
-            .set_tags(Some(elb_tags(all_tags(ctx, inputs))))
-            .send()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:CreateLoadBalancer", e))?;
+            .set_tags(Some(elb_tags(all_tags(ctx, inputs))));
+        let created = create_once(
+            "elasticloadbalancing:CreateLoadBalancer",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let out = match created {
+            Created::Sent(out) => out,
+            Created::Found(id) => {
+                return {
+                    let lb = self.wait_active(&client, &id).await?;
+                    Ok(Applied {
+                        outputs: outputs(&lb),
+                        id,
+                    })
+                };
+            }
+        };
         let arn = out
             .load_balancers()
             .first()

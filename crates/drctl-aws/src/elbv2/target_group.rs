@@ -28,7 +28,9 @@ use serde_json::{Value as Json, json};
 
 use super::{arn_suffix, elb_tags, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, invalid, observed_tags, retry_while};
+use crate::support::{
+    Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags, retry_while,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.target_group",
@@ -291,7 +293,11 @@ impl Provider for TargetGroup {
             }
         }
         let h = &config.health;
-        let out = client
+        // An unanswered create is looked up (`find`: by name or port and
+        // identity tags) before it is sent again.
+        let request = self
+            .0
+            .elbv2_once(&ctx.region)
             .create_target_group()
             .name(&config.name)
             .protocol(config.protocol.clone())
@@ -306,10 +312,23 @@ impl Provider for TargetGroup {
             .healthy_threshold_count(h.healthy)
             .unhealthy_threshold_count(h.unhealthy)
             .matcher(Matcher::builder().http_code(&h.matcher).build())
-            .set_tags(Some(elb_tags(all_tags(ctx, inputs))))
-            .send()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:CreateTargetGroup", e))?;
+            .set_tags(Some(elb_tags(all_tags(ctx, inputs))));
+        let created = create_once(
+            "elasticloadbalancing:CreateTargetGroup",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let out = match created {
+            Created::Sent(out) => out,
+            Created::Found(id) => {
+                return {
+                    set_deregistration_delay(&client, &id, config.deregistration_delay).await?;
+                    adopt(self, ctx, id, inputs).await
+                };
+            }
+        };
         let tg = out.target_groups().first().cloned().ok_or_else(|| {
             ProviderError::new(
                 "elasticloadbalancing:CreateTargetGroup",
