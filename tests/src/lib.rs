@@ -62,12 +62,15 @@ impl EmulatorKind {
 
     /// Whether this emulator serves `service` (an SDK service name such as
     /// `rds`). moto serves all of drctl's; LocalStack 4.4.0's community
-    /// edition has no RDS, and its DynamoDB and Lambda download their
-    /// engines at first use, which fails offline.
+    /// edition has no RDS, ECS or ELBv2, and its DynamoDB and Lambda
+    /// download their engines at first use, which fails offline.
     pub fn serves(self, service: &str) -> bool {
         match self {
             EmulatorKind::Moto => true,
-            EmulatorKind::LocalStack => !matches!(service, "rds" | "dynamodb" | "lambda"),
+            EmulatorKind::LocalStack => !matches!(
+                service,
+                "rds" | "dynamodb" | "lambda" | "ecs" | "elasticloadbalancingv2"
+            ),
         }
     }
 
@@ -754,6 +757,97 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
             }
         }
         add("events.rule", rules);
+        if serves("ecs") {
+            let ecs = aws.ecs(region);
+            let clusters = ecs.list_clusters().send().await.unwrap();
+            let described = ecs
+                .describe_clusters()
+                .set_clusters(Some(clusters.cluster_arns().to_vec()))
+                .send()
+                .await
+                .unwrap();
+            // A deleted cluster stays listed as INACTIVE: gone for drctl.
+            let live: Vec<&aws_sdk_ecs::types::Cluster> = described
+                .clusters()
+                .iter()
+                .filter(|c| c.status() != Some("INACTIVE"))
+                .filter(|c| c.cluster_name().is_some_and(named))
+                .collect();
+            add(
+                "ecs.cluster",
+                ids(live.iter().map(|c| c.cluster_name()).collect()),
+            );
+            for cluster in &live {
+                let arn = cluster.cluster_arn().unwrap_or_default();
+                let services = ecs.list_services().cluster(arn).send().await.unwrap();
+                if services.service_arns().is_empty() {
+                    continue;
+                }
+                let described = ecs
+                    .describe_services()
+                    .cluster(arn)
+                    .set_services(Some(services.service_arns().to_vec()))
+                    .send()
+                    .await
+                    .unwrap();
+                add(
+                    "ecs.service",
+                    ids(described
+                        .services()
+                        .iter()
+                        .filter(|s| s.status() != Some("INACTIVE"))
+                        .map(|s| s.service_arn())
+                        .collect()),
+                );
+            }
+            // A task definition's id is its family; deregistered revisions
+            // are gone for drctl.
+            let revisions = ecs
+                .list_task_definitions()
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .send()
+                .await
+                .unwrap();
+            add(
+                "ecs.task_definition",
+                revisions
+                    .task_definition_arns()
+                    .iter()
+                    .filter_map(|arn| arn.rsplit_once('/')?.1.rsplit_once(':'))
+                    .map(|(family, _)| family.to_owned())
+                    .filter(|f| named(f))
+                    .collect(),
+            );
+        }
+        if serves("elasticloadbalancingv2") {
+            let elb = aws.elbv2(region);
+            let lbs = elb.describe_load_balancers().send().await.unwrap();
+            // Named `payment-<env>-pri` / `-sec`.
+            let lb_name =
+                |n: &str| n == format!("payment-{env}-pri") || n == format!("payment-{env}-sec");
+            add(
+                "elbv2.load_balancer",
+                ids(lbs
+                    .load_balancers()
+                    .iter()
+                    .filter(|l| l.load_balancer_name().is_some_and(lb_name))
+                    .map(|l| l.load_balancer_arn())
+                    .collect()),
+            );
+            let tgs = elb.describe_target_groups().send().await.unwrap();
+            add(
+                "elbv2.target_group",
+                ids(tgs
+                    .target_groups()
+                    .iter()
+                    .filter(|t| {
+                        t.target_group_name()
+                            .is_some_and(|n| n.strip_suffix("-tg").is_some_and(lb_name))
+                    })
+                    .map(|t| t.target_group_arn())
+                    .collect()),
+            );
+        }
         let machines = aws.sfn(region).list_state_machines().send().await.unwrap();
         add(
             "sfn.state_machine",

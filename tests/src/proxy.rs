@@ -493,6 +493,8 @@ pub fn create_call(request: &[u8]) -> Option<String> {
             "PutParameter",
             // EventBridge's create (an upsert by name).
             "PutRule",
+            // ECS's create of a task definition revision.
+            "RegisterTaskDefinition",
         ]
         .iter()
         .any(|p| op.starts_with(p))

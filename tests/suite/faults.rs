@@ -79,7 +79,7 @@ async fn assert_converged(ws: &Workspace, aws: &drctl_aws::AwsContext, context: 
     let state = state(ws);
     assert_eq!(
         state["resources"].as_object().unwrap().len(),
-        180,
+        204,
         "{context}"
     );
     let problems = orphans_and_duplicates(aws, &ws.env, &state).await;
@@ -427,7 +427,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
         "the first apply is undisturbed"
     );
     assert!(!lock.exists());
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 180);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 204);
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();

@@ -13,7 +13,7 @@ fn lean(env: &str, first_octet: u8) -> Workspace {
     Workspace::new(
         env,
         &format!(
-            "primary_cidr = \"10.{first_octet}.0.0/16\"\nsecondary_cidr = \"10.{}.0.0/16\"\ndatabases_and_functions = false",
+            "primary_cidr = \"10.{first_octet}.0.0/16\"\nsecondary_cidr = \"10.{}.0.0/16\"\ndatabases_and_functions = false\ncontainers = false",
             first_octet + 1
         ),
     )
@@ -323,7 +323,7 @@ fn graph_prints_mermaid_and_dot() {
         );
 }
 
-const COMMENTED: &str = "# Our environments.\n# Keep this comment.\n\n[env.ux-keep] # the first one\nprimary_cidr = \"10.126.0.0/16\"   # odd spacing kept\nsecondary_cidr = \"10.127.0.0/16\"\ndatabases_and_functions = false\n# A comment after the last table stays above the new one.\n";
+const COMMENTED: &str = "# Our environments.\n# Keep this comment.\n\n[env.ux-keep] # the first one\nprimary_cidr = \"10.126.0.0/16\"   # odd spacing kept\nsecondary_cidr = \"10.127.0.0/16\"\ndatabases_and_functions = false\ncontainers = false\n# A comment after the last table stays above the new one.\n";
 
 #[test]
 fn bootstrap_appends_keeps_comments_and_never_overwrites() {
@@ -441,7 +441,7 @@ fn bootstrap_creates_the_file_when_absent() {
     ws.drctl_bare(&["validate"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("env `ux-fresh`: 180 resources"));
+        .stdout(predicate::str::contains("env `ux-fresh`: 204 resources"));
 }
 
 /// The scripted path end to end on the full stack: bootstrap --apply, the
@@ -471,7 +471,7 @@ async fn bootstrap_apply_outputs_and_quiet_destroy_on_the_full_stack() {
         "{out}\n{}",
         stderr_of(&bootstrap)
     );
-    assert!(out.contains("Plan: 180 to add, 0 to change, 0 to destroy."));
+    assert!(out.contains("Plan: 204 to add, 0 to change, 0 to destroy."));
     assert!(out.contains("Apply complete after"), "{out}");
     // --quiet: the summary but no per-resource lines.
     assert!(!out.contains("Creation complete"), "{out}");
@@ -500,7 +500,7 @@ async fn bootstrap_apply_outputs_and_quiet_destroy_on_the_full_stack() {
         .unwrap();
     let out = stdout_of(&destroy);
     assert!(destroy.status.success(), "{out}\n{}", stderr_of(&destroy));
-    assert!(out.contains("180 deleted, 0 failed"), "{out}");
+    assert!(out.contains("204 deleted, 0 failed"), "{out}");
     assert!(!out.contains("Destruction complete"), "{out}");
     assert!(!out.contains("Destroying..."), "{out}");
     let left = leftovers(&aws(&ws.endpoint).await, env).await;

@@ -216,6 +216,8 @@ regional_clients! {
     secretsmanager, secretsmanager_once => aws_sdk_secretsmanager,
     kms, kms_once => aws_sdk_kms,
     eventbridge, eventbridge_once => aws_sdk_eventbridge,
+    ecs, ecs_once => aws_sdk_ecs,
+    elbv2, elbv2_once => aws_sdk_elasticloadbalancingv2,
 }
 
 impl Clients {

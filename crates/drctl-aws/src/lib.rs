@@ -13,6 +13,8 @@ mod crash;
 pub mod dr;
 mod dynamodb;
 mod ec2;
+mod ecs;
+mod elbv2;
 mod events;
 mod iam;
 mod kms;
@@ -56,6 +58,8 @@ const SERVICES: &[(&[&KindSchema], Register)] = &[
     (cloudwatch::KINDS, cloudwatch::register),
     (sfn::KINDS, sfn::register),
     (events::KINDS, events::register),
+    (ecs::KINDS, ecs::register),
+    (elbv2::KINDS, elbv2::register),
 ];
 
 /// Every kind drctl-aws implements, for planning without AWS calls.

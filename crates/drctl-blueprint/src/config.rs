@@ -75,6 +75,98 @@ pub struct EnvSettings {
     /// Aurora global replication lag (`AuroraGlobalDBRPOLag`) is above
     /// this many seconds.
     pub max_replication_lag_seconds: u64,
+    /// The container tier and its settings.
+    pub containers: Containers,
+}
+
+/// The container tier of each region: an ECS Fargate service behind an
+/// internet-facing application load balancer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Containers {
+    /// `false` leaves the tier out (for an emulator without ECS and
+    /// ELBv2, such as LocalStack's community edition).
+    pub enabled: bool,
+    /// The image the service runs; it must serve HTTP on `port`.
+    pub image: String,
+    pub port: u16,
+    /// Task CPU units and memory (MiB): one of Fargate's combinations.
+    pub cpu: u32,
+    pub memory: u32,
+    pub desired_count: u32,
+    /// The path the target group's health check requests; the image must
+    /// answer it with 200.
+    pub health_check_path: String,
+}
+
+impl Default for Containers {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            // nginx's official image on ECR Public: it serves `/` with 200
+            // on port 80, and ECR Public is reachable without a Docker Hub
+            // rate limit.
+            image: "public.ecr.aws/nginx/nginx:stable".into(),
+            port: 80,
+            cpu: 256,
+            memory: 512,
+            desired_count: 2,
+            health_check_path: "/".into(),
+        }
+    }
+}
+
+/// Task CPU units with the memory (MiB) Fargate runs them with, on Linux
+/// (ECS Developer Guide, "Amazon ECS task definition parameters for
+/// Fargate", Task size): `(cpu, first, last, step)`; 256 takes 512, 1024
+/// or 2048.
+const FARGATE_SIZES: [(u32, u32, u32, u32); 7] = [
+    (256, 512, 2048, 512),
+    (512, 1024, 4096, 1024),
+    (1024, 2048, 8192, 1024),
+    (2048, 4096, 16384, 1024),
+    (4096, 8192, 30720, 1024),
+    (8192, 16384, 61440, 4096),
+    (16384, 32768, 122880, 8192),
+];
+
+/// Whether Fargate runs a task of `cpu` units with `memory` MiB.
+pub fn fargate_size(cpu: u32, memory: u32) -> bool {
+    FARGATE_SIZES.iter().any(|&(c, first, last, step)| {
+        c == cpu
+            && (first..=last).contains(&memory)
+            && (memory - first).is_multiple_of(step)
+            && !(c == 256 && memory == 1536)
+    })
+}
+
+/// Fargate's sizes, for an error message.
+fn fargate_sizes_text() -> String {
+    FARGATE_SIZES
+        .iter()
+        .map(|&(c, first, last, step)| {
+            if c == 256 {
+                "256 with 512, 1024 or 2048".to_owned()
+            } else {
+                format!("{c} with {first} to {last} in steps of {step}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Application load balancer and target group names: at most 32
+/// characters (ELB API Reference, CreateLoadBalancer, CreateTargetGroup).
+pub const ELB_NAME_MAX: usize = 32;
+
+/// The container tier's load balancer name in `role`'s region:
+/// `payment-<env>-pri` / `-sec`.
+pub fn load_balancer_name(env: &str, role: crate::Role) -> String {
+    format!("payment-{env}-{}", &role.as_str()[..3])
+}
+
+/// Its target group's name: `payment-<env>-pri-tg` / `-sec-tg`.
+pub fn target_group_name(env: &str, role: crate::Role) -> String {
+    format!("{}-tg", load_balancer_name(env, role))
 }
 
 impl EnvSettings {
@@ -98,6 +190,7 @@ impl EnvSettings {
             // and a switchover, which blocks writes until the target has
             // caught up, would keep them blocked about that long.
             max_replication_lag_seconds: 60,
+            containers: Containers::default(),
         }
     }
 
@@ -166,6 +259,13 @@ const ENV_KEYS: &[&str] = &[
     "production",
     "databases_and_functions",
     "max_replication_lag_seconds",
+    "containers",
+    "container_image",
+    "container_port",
+    "container_cpu",
+    "container_memory",
+    "container_desired_count",
+    "container_health_check_path",
 ];
 
 struct Ctx<'a> {
@@ -359,6 +459,15 @@ fn parse_backend(
     Ok(BackendSettings { url, region })
 }
 
+/// An integer's value, or the TOML type of anything else, for errors.
+fn integer_or_type(v: &toml::Value) -> String {
+    if v.is_integer() {
+        v.to_string()
+    } else {
+        type_name(v).to_owned()
+    }
+}
+
 fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, ConfigError> {
     let mut s = EnvSettings::defaults(env);
     for (k, v) in t {
@@ -534,12 +643,138 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                         )
                     })?;
             }
+            "containers" => {
+                s.containers.enabled = v.as_bool().ok_or_else(|| {
+                    ctx.err(
+                        &key,
+                        format!(
+                            "expected true (an ECS Fargate service behind a load balancer per region, the default) or false (none), found {}",
+                            type_name(v)
+                        ),
+                    )
+                })?;
+            }
+            "container_image" => {
+                let image = get_str(ctx, &key, v, "public.ecr.aws/nginx/nginx:stable")?;
+                // ECS API Reference, ContainerDefinition `image`: up to 255
+                // letters, digits, and - _ . : / @ characters.
+                let valid = (1..=255).contains(&image.len())
+                    && image.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '@')
+                    });
+                if !valid {
+                    return Err(ctx.err(
+                        &key,
+                        format!(
+                            "`{image}` is not a container image reference like \"public.ecr.aws/nginx/nginx:stable\" (up to 255 letters, digits, and - _ . : / @)"
+                        ),
+                    ));
+                }
+                s.containers.image = image.to_owned();
+            }
+            "container_port" => {
+                s.containers.port = v
+                    .as_integer()
+                    .and_then(|n| u16::try_from(n).ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| {
+                        ctx.err(
+                            &key,
+                            format!(
+                                "expected the port the image serves HTTP on, from 1 to 65535, like 80, found {}",
+                                integer_or_type(v)
+                            ),
+                        )
+                    })?;
+            }
+            "container_cpu" | "container_memory" => {
+                let n = v
+                    .as_integer()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        ctx.err(
+                            &key,
+                            format!(
+                                "expected a whole number ({}), found {}",
+                                if k == "container_cpu" {
+                                    "CPU units like 256"
+                                } else {
+                                    "MiB like 512"
+                                },
+                                integer_or_type(v)
+                            ),
+                        )
+                    })?;
+                if k == "container_cpu" {
+                    s.containers.cpu = n;
+                } else {
+                    s.containers.memory = n;
+                }
+            }
+            "container_desired_count" => {
+                s.containers.desired_count = v
+                    .as_integer()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| *n <= 1000)
+                    .ok_or_else(|| {
+                        ctx.err(
+                            &key,
+                            format!(
+                                "expected how many tasks each region runs, from 0 to 1000, like 2, found {}",
+                                integer_or_type(v)
+                            ),
+                        )
+                    })?;
+            }
+            "container_health_check_path" => {
+                let path = get_str(ctx, &key, v, "/health")?;
+                // ELB API Reference, CreateTargetGroup `HealthCheckPath`.
+                if !path.starts_with('/') || path.len() > 1024 || path.contains(char::is_whitespace)
+                {
+                    return Err(ctx.err(
+                        &key,
+                        format!(
+                            "`{path}` is not a URL path like \"/health\" (starting with `/`, up to 1024 characters, no spaces)"
+                        ),
+                    ));
+                }
+                s.containers.health_check_path = path.to_owned();
+            }
             other => {
                 return Err(ctx.err(
                     &key,
                     format!("unknown key{}", did_you_mean(other, ENV_KEYS)),
                 ));
             }
+        }
+    }
+    if !fargate_size(s.containers.cpu, s.containers.memory) {
+        let key = if t.contains_key("container_memory") || !t.contains_key("container_cpu") {
+            "container_memory"
+        } else {
+            "container_cpu"
+        };
+        return Err(ctx.err(
+            format!("env.{env}.{key}"),
+            format!(
+                "Fargate has no task size of {} CPU units with {} MiB: set `container_cpu` and `container_memory` to one of its combinations: {}",
+                s.containers.cpu,
+                s.containers.memory,
+                fargate_sizes_text()
+            ),
+        ));
+    }
+    if s.containers.enabled {
+        let longest = target_group_name(env, crate::Role::Secondary);
+        if longest.len() > ELB_NAME_MAX {
+            return Err(ctx.err(
+                format!("env.{env}"),
+                format!(
+                    "with the container tier on, this environment's target group would be named `{longest}`, {} characters, and AWS allows {ELB_NAME_MAX} for load balancer and target group names: use an environment name of at most {} characters, or set `containers = false`",
+                    longest.len(),
+                    env.len() - (longest.len() - ELB_NAME_MAX)
+                ),
+            ));
         }
     }
     if s.primary_region == s.secondary_region {
@@ -656,6 +891,7 @@ feature_flags = { new_payment_flow = true }
 production = true
 databases_and_functions = false
 max_replication_lag_seconds = 30
+containers = false
 "#,
         )
         .unwrap();
@@ -668,6 +904,7 @@ max_replication_lag_seconds = 30
         assert_eq!(s.engine_version, "15.4");
         assert!(s.skip_final_snapshot);
         assert_eq!(s.max_replication_lag_seconds, 30);
+        assert!(!s.containers.enabled);
     }
 
     #[test]
@@ -790,6 +1027,103 @@ max_replication_lag_seconds = 30
             c.env("dev").unwrap().secondary_cidr.to_string(),
             "10.0.16.0/20"
         );
+    }
+
+    #[test]
+    fn container_settings_parse_and_default() {
+        let c = parse(
+            "[env.dev]\ncontainers = true\ncontainer_image = \"123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:abc\"\ncontainer_port = 8080\ncontainer_cpu = 1024\ncontainer_memory = 3072\ncontainer_desired_count = 3\ncontainer_health_check_path = \"/health\"\n",
+        )
+        .unwrap();
+        let t = &c.env("dev").unwrap().containers;
+        assert!(t.enabled);
+        assert_eq!(
+            (t.port, t.cpu, t.memory, t.desired_count),
+            (8080, 1024, 3072, 3)
+        );
+        assert_eq!(t.health_check_path, "/health");
+        let d = &parse("[env.dev]\n").unwrap().envs["dev"].containers;
+        assert_eq!(d, &Containers::default());
+        assert_eq!(d.image, "public.ecr.aws/nginx/nginx:stable");
+        assert!(fargate_size(d.cpu, d.memory));
+        for (cpu, memory, fits) in [
+            (256, 512, true),
+            (256, 1536, false),
+            (256, 2048, true),
+            (512, 5120, false),
+            (4096, 30720, true),
+            (8192, 20480, true),
+            (8192, 17408, false),
+            (300, 512, false),
+        ] {
+            assert_eq!(fargate_size(cpu, memory), fits, "{cpu}/{memory}");
+        }
+    }
+
+    #[test]
+    fn bad_container_settings_name_the_key_and_the_fix() {
+        for (text, expected) in [
+            (
+                "[env.dev]\ncontainers = 1",
+                "`env.dev.containers`: expected true (an ECS Fargate service behind a load balancer per region, the default) or false (none), found integer",
+            ),
+            (
+                "[env.dev]\ncontainer_memory = 4096",
+                "`env.dev.container_memory`: Fargate has no task size of 256 CPU units with 4096 MiB: set `container_cpu` and `container_memory` to one of its combinations: 256 with 512, 1024 or 2048; 512 with 1024 to 4096 in steps of 1024",
+            ),
+            (
+                "[env.dev]\ncontainer_cpu = 2048",
+                "`env.dev.container_cpu`: Fargate has no task size of 2048 CPU units with 512 MiB",
+            ),
+            (
+                "[env.dev]\ncontainer_port = 0",
+                "`env.dev.container_port`: expected the port the image serves HTTP on, from 1 to 65535, like 80, found 0",
+            ),
+            ("[env.dev]\ncontainer_port = \"80\"", "found string"),
+            (
+                "[env.dev]\ncontainer_desired_count = -1",
+                "`env.dev.container_desired_count`: expected how many tasks each region runs, from 0 to 1000",
+            ),
+            (
+                "[env.dev]\ncontainer_image = \"nginx latest\"",
+                "`env.dev.container_image`: `nginx latest` is not a container image reference",
+            ),
+            (
+                "[env.dev]\ncontainer_health_check_path = \"health\"",
+                "`env.dev.container_health_check_path`: `health` is not a URL path like \"/health\"",
+            ),
+            (
+                "[env.dev]\ncontainer_imgae = \"x\"",
+                "unknown key; did you mean `container_image`?",
+            ),
+        ] {
+            let e = err(text);
+            assert!(e.starts_with("drctl.toml: "), "{e}");
+            assert!(e.contains(expected), "input {text:?}: got {e}");
+        }
+    }
+
+    /// Load balancer and target group names hold at most 32 characters:
+    /// the longest environment names do not fit with the container tier on.
+    #[test]
+    fn environment_names_too_long_for_the_load_balancer_are_refused_with_containers_on() {
+        let fits = "a234567890123456x";
+        assert_eq!(
+            target_group_name(fits, crate::Role::Secondary).len(),
+            ELB_NAME_MAX
+        );
+        assert!(parse(&format!("[env.{fits}]\n")).is_ok());
+        let long = "a2345678901234567890";
+        assert_eq!(
+            err(&format!("[env.{long}]\n")),
+            format!(
+                "drctl.toml: `env.{long}`: with the container tier on, this environment's target group would be named `payment-{long}-sec-tg`, 35 characters, and AWS allows 32 for load balancer and target group names: use an environment name of at most 17 characters, or set `containers = false`"
+            )
+        );
+        assert!(parse(&format!("[env.{long}]\ncontainers = false\n")).is_ok());
+        for role in crate::Role::BOTH {
+            assert!(load_balancer_name(fits, role).len() <= ELB_NAME_MAX);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod backend;
 mod compute;
 pub mod config;
+mod containers;
 mod data;
 mod global;
 pub mod lambda_code;
@@ -119,6 +120,7 @@ impl Blueprint<'_> {
             let compute = compute::build(&mut r, &net);
             observability::build(&mut r, &data, &compute);
             monitor::build(&mut r, &net, &data, &compute);
+            containers::build(&mut r, &net, &data);
             networks.push(net);
             halves.push(global::Regional {
                 region,
@@ -161,16 +163,19 @@ mod tests {
         // compute and API, 10 observability, 5 health monitor (role,
         // function, schedule rule, its invoke permission, alarm), 4 custom
         // domain (certificate, validation wait, domain name, base path
-        // mapping), 2 for the customer-managed key and its alias, and in
+        // mapping), 2 for the customer-managed key and its alias, 12
+        // container tier (task execution role, cluster, task definition,
+        // service, 2 security groups, load balancer, target group,
+        // listener, 3 alarms), and in
         // the primary the same 4 for its probe name; 18 global (one
         // validation record for both, one for the probe, the probe's
         // record; the primary's health
         // checks: API, fence and both, and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (84, 78, 18)
+            (96, 90, 18)
         );
-        assert_eq!(specs.len(), 180);
+        assert_eq!(specs.len(), 204);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -459,9 +464,11 @@ mod tests {
     fn without_databases_and_functions_the_graph_has_no_rds_dynamodb_or_lambda() {
         let mut settings = EnvSettings::defaults("dev");
         settings.databases_and_functions = false;
+        settings.containers.enabled = false;
         let specs = dev(&settings, Role::Primary);
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
-        // Per region: 29 network (no security groups), 3 peering, 2 data
+        // Without the container tier too (the services LocalStack's
+        // community edition serves). Per region: 29 network (no security groups), 3 peering, 2 data
         // (bucket, topic), 2 for the key and its alias, 11 API (REST API, 4
         // resources, 4 methods, deployment, stage), 4 observability (API
         // alarm, dashboard, 2 parameters), 4 custom domain, and 4 in the

@@ -6,6 +6,7 @@
 mod acm;
 mod apigateway;
 mod cloudwatch;
+mod containers;
 mod dynamodb;
 mod encryption;
 mod events;

@@ -1,0 +1,79 @@
+//! ECS kinds: a Fargate cluster, task definition and service.
+
+pub mod cluster;
+pub mod service;
+pub mod task_definition;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_ecs::types::Tag;
+use drctl_core::provider::KindSchema;
+use drctl_core::{OpContext, Providers};
+
+use crate::clients::Clients;
+use crate::support::{TAG_ADDRESS, TAG_ENV};
+
+pub(crate) static KINDS: &[&KindSchema] =
+    &[&cluster::SCHEMA, &task_definition::SCHEMA, &service::SCHEMA];
+
+pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
+    providers.register(Arc::new(cluster::Cluster(c.clone())));
+    providers.register(Arc::new(task_definition::TaskDefinition(c.clone())));
+    providers.register(Arc::new(service::Service(c.clone())));
+}
+
+/// ECS's tags from a map.
+pub(crate) fn ecs_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
+    tags.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// A map of ECS's tags.
+pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Whether `tags` carry this address's and env's identity tags.
+pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool {
+    tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
+}
+
+/// Brings a resource's user tags from `old` to `new` (TagResource /
+/// UntagResource on its ARN).
+pub(crate) async fn sync_tags(
+    client: &aws_sdk_ecs::Client,
+    arn: &str,
+    old: &drctl_core::Attributes,
+    new: &drctl_core::Attributes,
+) -> Result<(), drctl_core::ProviderError> {
+    use crate::support::{api_error, tag_changes, user_tags};
+    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    if !set.is_empty() {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(ecs_tags(set)))
+            .send()
+            .await
+            .map_err(|e| api_error("ecs:TagResource", e))?;
+    }
+    if !remove.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| api_error("ecs:UntagResource", e))?;
+    }
+    Ok(())
+}

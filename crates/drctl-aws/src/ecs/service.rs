@@ -1,0 +1,583 @@
+//! `ecs.service`: a Fargate service behind an ALB target group, in awsvpc
+//! mode without public IPs. Its id is the service ARN.
+//!
+//! Inputs: `name`, `cluster` (the cluster's ARN), `task_definition` (a
+//! revision's ARN), `desired_count`, `subnet_ids`, `security_group_ids`,
+//! `target_group_arn`, `container_name`, `container_port`,
+//! `health_check_grace_period_seconds`, `tags`.
+//!
+//! CreateService carries the create's idempotency token as `clientToken`
+//! (ECS API Reference, CreateService): sent again after a lost answer, it
+//! returns the service the first call made. ECS refuses a service whose
+//! target group has no load balancer, so the blueprint makes it depend on
+//! the listener. Create and update wait for the services-stable state of
+//! the AWS CLI's waiter (one deployment, as many tasks running as
+//! desired), failing early on a failed rollout.
+//!
+//! Delete scales the service to zero and waits until its tasks have
+//! stopped (a Fargate task's network interface is released when it
+//! stops), deletes it, and waits until it is INACTIVE, so the subnets and
+//! security groups the graph deletes next are free.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, DesiredStatus, LaunchType, LoadBalancer,
+    NetworkConfiguration, Service as AwsService, ServiceField,
+};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use super::{ecs_tags, is_ours, sync_tags, tag_map};
+use crate::clients::Clients;
+use crate::support::{
+    Created, all_tags, api_error, attrs, create_once, create_token, invalid, observed_tags,
+    wait_for,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "ecs.service",
+    force_new: &[
+        "name",
+        "cluster",
+        "target_group_arn",
+        "container_name",
+        "container_port",
+    ],
+    outputs: &["arn", "name"],
+    volatile_outputs: &[],
+    holds_data: false,
+    kept_on_delete: &[],
+};
+
+pub struct Service(pub(crate) Arc<Clients>);
+
+const KEYS: [&str; 11] = [
+    "name",
+    "cluster",
+    "task_definition",
+    "desired_count",
+    "subnet_ids",
+    "security_group_ids",
+    "target_group_arn",
+    "container_name",
+    "container_port",
+    "health_check_grace_period_seconds",
+    "tags",
+];
+
+/// How long a create or update waits for the service to be stable: new
+/// Fargate tasks pull their image and pass the target group's health
+/// checks within minutes (the Terraform AWS provider waits up to 20).
+const STABLE_LIMIT: Duration = Duration::from_secs(15 * 60);
+/// How long a delete waits for the tasks to stop and the service to go
+/// INACTIVE: the target group's deregistration delay comes first.
+const DRAIN_LIMIT: Duration = Duration::from_secs(15 * 60);
+const NOT_FOUND: &[&str] = &[
+    "ServiceNotFoundException",
+    "ServiceNotActiveException",
+    "ClusterNotFoundException",
+];
+
+#[derive(Clone, Debug, PartialEq)]
+struct Config {
+    name: String,
+    cluster: String,
+    task_definition: String,
+    desired_count: i32,
+    subnet_ids: Vec<String>,
+    security_group_ids: Vec<String>,
+    target_group_arn: String,
+    container_name: String,
+    container_port: i32,
+    grace_period: i32,
+}
+
+fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
+    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "unknown input `{key}`: an ECS service takes {}",
+                KEYS.map(|k| format!("`{k}`")).join(", ")
+            ),
+        ));
+    }
+    let string = |key: &str| -> Result<String, ProviderError> {
+        inputs
+            .get(key)
+            .and_then(Json::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| invalid(ctx, format!("input `{key}` must be a non-empty string")))
+    };
+    let int = |key: &str, range: std::ops::RangeInclusive<i64>| -> Result<i32, ProviderError> {
+        inputs
+            .get(key)
+            .and_then(Json::as_i64)
+            .filter(|n| range.contains(n))
+            .map(|n| n as i32)
+            .ok_or_else(|| {
+                invalid(
+                    ctx,
+                    format!(
+                        "input `{key}` must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    };
+    let strings = |key: &str, most: usize| -> Result<Vec<String>, ProviderError> {
+        let list: Option<Vec<String>> = inputs.get(key).and_then(Json::as_array).map(|l| {
+            l.iter()
+                .filter_map(Json::as_str)
+                .map(str::to_owned)
+                .collect()
+        });
+        match list {
+            Some(mut l) if (1..=most).contains(&l.len()) => {
+                l.sort();
+                Ok(l)
+            }
+            _ => Err(invalid(
+                ctx,
+                format!("input `{key}` must be a list of 1 to {most} ids"),
+            )),
+        }
+    };
+    let name = string("name")?;
+    if name.len() > 255
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `name` is {name:?}: a service name is up to 255 letters, digits, `-` or `_`"
+            ),
+        ));
+    }
+    let task_definition = string("task_definition")?;
+    if !task_definition.contains(":task-definition/") {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `task_definition` is {task_definition:?}: give a revision's ARN (the task definition's `arn` output)"
+            ),
+        ));
+    }
+    let target_group_arn = string("target_group_arn")?;
+    if !target_group_arn.contains(":targetgroup/") {
+        return Err(invalid(
+            ctx,
+            format!("input `target_group_arn` is {target_group_arn:?}, not a target group ARN"),
+        ));
+    }
+    Ok(Config {
+        name,
+        cluster: string("cluster")?,
+        task_definition,
+        // ECS API Reference, CreateService: awsvpc takes up to 16 subnets
+        // and 5 security groups.
+        desired_count: int("desired_count", 0..=5000)?,
+        subnet_ids: strings("subnet_ids", 16)?,
+        security_group_ids: strings("security_group_ids", 5)?,
+        target_group_arn,
+        container_name: string("container_name")?,
+        container_port: int("container_port", 1..=65535)?,
+        grace_period: int("health_check_grace_period_seconds", 0..=2_147_483_647)?,
+    })
+}
+
+fn network(config: &Config) -> Result<NetworkConfiguration, ProviderError> {
+    Ok(NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .set_subnets(Some(config.subnet_ids.clone()))
+                .set_security_groups(Some(config.security_group_ids.clone()))
+                // Private subnets: the tasks reach the internet through
+                // the NAT gateway, and only the ALB reaches them.
+                .assign_public_ip(AssignPublicIp::Disabled)
+                .build()
+                .map_err(|e| ProviderError::new("ecs:AwsVpcConfiguration", e.to_string()))?,
+        )
+        .build())
+}
+
+fn outputs(s: &AwsService) -> Attributes {
+    attrs([
+        ("arn", json!(s.service_arn().unwrap_or_default())),
+        ("name", json!(s.service_name().unwrap_or_default())),
+    ])
+}
+
+/// The service `service` (name or ARN) of `cluster`, whatever its status;
+/// `None` when ECS does not know it.
+async fn describe(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<AwsService>, ProviderError> {
+    let result = client
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .include(ServiceField::Tags)
+        .send()
+        .await;
+    let out = match result {
+        Ok(out) => out,
+        Err(e) if crate::support::has_code(&e, &["ClusterNotFoundException"]) => return Ok(None),
+        Err(e) => return Err(api_error("ecs:DescribeServices", e)),
+    };
+    Ok(out.services().first().cloned())
+}
+
+fn active(s: &AwsService) -> bool {
+    s.status() == Some("ACTIVE")
+}
+
+/// The cluster named in a service ARN (`...:service/<cluster>/<name>`),
+/// for a read, which gets the id only.
+fn cluster_of(arn: &str) -> Option<&str> {
+    let path = arn.split_once(":service/")?.1;
+    path.split_once('/').map(|(cluster, _)| cluster)
+}
+
+impl Service {
+    /// Waits for the services-stable state: ACTIVE, one deployment, as
+    /// many tasks running as desired; a failed rollout fails at once.
+    async fn wait_stable(
+        &self,
+        client: &Client,
+        cluster: &str,
+        arn: &str,
+    ) -> Result<AwsService, ProviderError> {
+        wait_for(&format!("service {arn} stable"), STABLE_LIMIT, || async {
+            let Some(s) = describe(client, cluster, arn).await? else {
+                return Err(ProviderError::new(
+                    "ecs:DescribeServices",
+                    format!("service {arn} disappeared while waiting for it to be stable"),
+                ));
+            };
+            if !active(&s) {
+                return Err(ProviderError::new(
+                    "ecs:DescribeServices",
+                    format!(
+                        "service {arn} is {} while waiting for it to be stable",
+                        s.status().unwrap_or("?")
+                    ),
+                ));
+            }
+            if let Some(failed) = s.deployments().iter().find(|d| {
+                d.rollout_state() == Some(&aws_sdk_ecs::types::DeploymentRolloutState::Failed)
+            }) {
+                return Err(ProviderError::new(
+                    "ecs:DescribeServices",
+                    format!(
+                        "service {arn}: deployment {} failed: {}",
+                        failed.id().unwrap_or("?"),
+                        failed.rollout_state_reason().unwrap_or("no reason given")
+                    ),
+                )
+                .with_code("DeploymentFailed"));
+            }
+            let deployments = s.deployments().len();
+            if deployments == 1 && s.running_count() == s.desired_count() {
+                Ok(Ok(s))
+            } else {
+                Ok(Err(format!(
+                    "{deployments} deployment(s), {} of {} tasks running",
+                    s.running_count(),
+                    s.desired_count()
+                )))
+            }
+        })
+        .await
+    }
+
+    /// Waits until the service's tasks have stopped, not only left
+    /// RUNNING: a Fargate task holds its network interface until STOPPED.
+    async fn wait_tasks_stopped(
+        &self,
+        client: &Client,
+        cluster: &str,
+        name: &str,
+    ) -> Result<(), ProviderError> {
+        wait_for(
+            &format!("tasks of service {name} stopped"),
+            DRAIN_LIMIT,
+            || async {
+                let mut task_arns = Vec::new();
+                for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+                    let result = client
+                        .list_tasks()
+                        .cluster(cluster)
+                        .service_name(name)
+                        .desired_status(status)
+                        .send()
+                        .await;
+                    match result {
+                        Ok(out) => task_arns.extend(out.task_arns().iter().cloned()),
+                        Err(e) if crate::support::has_code(&e, NOT_FOUND) => return Ok(Ok(())),
+                        Err(e) => return Err(api_error("ecs:ListTasks", e)),
+                    }
+                }
+                let mut running = 0;
+                for chunk in task_arns.chunks(100) {
+                    let out = client
+                        .describe_tasks()
+                        .cluster(cluster)
+                        .set_tasks(Some(chunk.to_vec()))
+                        .send()
+                        .await
+                        .map_err(|e| api_error("ecs:DescribeTasks", e))?;
+                    running += out
+                        .tasks()
+                        .iter()
+                        .filter(|t| t.last_status() != Some("STOPPED"))
+                        .count();
+                }
+                Ok(if running == 0 {
+                    Ok(())
+                } else {
+                    Err(format!("{running} task(s) not stopped"))
+                })
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Provider for Service {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.ecs(&ctx.region);
+        let load_balancer = LoadBalancer::builder()
+            .target_group_arn(&config.target_group_arn)
+            .container_name(&config.container_name)
+            .container_port(config.container_port)
+            .build();
+        // The same token on every resend of this create: ECS returns the
+        // service the first call made instead of refusing the name.
+        // An unanswered create is looked up (`find`: by name or port and
+        // identity tags) before it is sent again.
+        let request = self
+            .0
+            .ecs_once(&ctx.region)
+            .create_service()
+            .cluster(&config.cluster)
+            .service_name(&config.name)
+            .task_definition(&config.task_definition)
+            .desired_count(config.desired_count)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(network(&config)?)
+            .load_balancers(load_balancer)
+            .health_check_grace_period_seconds(config.grace_period)
+            .client_token(create_token(ctx))
+            .set_tags(Some(ecs_tags(all_tags(ctx, inputs))));
+        let created = create_once(
+            "ecs:CreateService",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let out = match created {
+            Created::Sent(out) => out,
+            Created::Found(id) => {
+                return {
+                    let service = self.wait_stable(&client, &config.cluster, &id).await?;
+                    Ok(Applied {
+                        outputs: outputs(&service),
+                        id,
+                    })
+                };
+            }
+        };
+        let arn = out
+            .service()
+            .and_then(|s| s.service_arn())
+            .ok_or_else(|| ProviderError::new("ecs:CreateService", "no service in the response"))?
+            .to_owned();
+        let service = self.wait_stable(&client, &config.cluster, &arn).await?;
+        Ok(Applied {
+            id: arn,
+            outputs: outputs(&service),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.0.ecs(&ctx.region);
+        let cluster = prior
+            .get("cluster")
+            .and_then(Json::as_str)
+            .or_else(|| cluster_of(id))
+            .ok_or_else(|| invalid(ctx, format!("service {id}: no cluster to describe it in")))?;
+        let Some(s) = describe(&client, cluster, id).await?.filter(active) else {
+            return Ok(None);
+        };
+        let vpc = s
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration());
+        let mut subnets = vpc.map(|v| v.subnets().to_vec()).unwrap_or_default();
+        let mut groups = vpc
+            .map(|v| v.security_groups().to_vec())
+            .unwrap_or_default();
+        subnets.sort();
+        groups.sort();
+        let lb = s.load_balancers().first();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("name", json!(s.service_name().unwrap_or_default())),
+                ("cluster", json!(s.cluster_arn().unwrap_or_default())),
+                (
+                    "task_definition",
+                    json!(s.task_definition().unwrap_or_default()),
+                ),
+                ("desired_count", json!(s.desired_count())),
+                ("subnet_ids", json!(subnets)),
+                ("security_group_ids", json!(groups)),
+                (
+                    "target_group_arn",
+                    json!(lb.and_then(|l| l.target_group_arn()).unwrap_or_default()),
+                ),
+                (
+                    "container_name",
+                    json!(lb.and_then(|l| l.container_name()).unwrap_or_default()),
+                ),
+                (
+                    "container_port",
+                    json!(lb.and_then(|l| l.container_port()).unwrap_or(0)),
+                ),
+                (
+                    "health_check_grace_period_seconds",
+                    json!(s.health_check_grace_period_seconds().unwrap_or(0)),
+                ),
+                ("tags", observed_tags(tag_map(s.tags()))),
+            ]),
+            outputs: outputs(&s),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.ecs(&ctx.region);
+        let changed = |k: &str| prior.get(k) != inputs.get(k);
+        let settings = [
+            "task_definition",
+            "desired_count",
+            "subnet_ids",
+            "security_group_ids",
+            "health_check_grace_period_seconds",
+        ];
+        if settings.iter().any(|k| changed(k)) {
+            client
+                .update_service()
+                .cluster(&config.cluster)
+                .service(id)
+                .task_definition(&config.task_definition)
+                .desired_count(config.desired_count)
+                .network_configuration(network(&config)?)
+                .health_check_grace_period_seconds(config.grace_period)
+                .send()
+                .await
+                .map_err(|e| api_error("ecs:UpdateService", e))?;
+        }
+        sync_tags(&client, id, prior, inputs).await?;
+        let service = self.wait_stable(&client, &config.cluster, id).await?;
+        Ok(outputs(&service))
+    }
+
+    /// Service names are unique per cluster: the ACTIVE service of this
+    /// name, if it carries this address's identity tags.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.ecs(&ctx.region);
+        Ok(describe(&client, &config.cluster, &config.name)
+            .await?
+            .filter(|s| active(s) && is_ours(ctx, &tag_map(s.tags())))
+            .and_then(|s| s.service_arn().map(str::to_owned)))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let client = self.0.ecs(&ctx.region);
+        let Some(cluster) = inputs
+            .get("cluster")
+            .and_then(Json::as_str)
+            .or_else(|| cluster_of(id))
+            .map(str::to_owned)
+        else {
+            return Err(invalid(
+                ctx,
+                format!("service {id}: no cluster to delete it from"),
+            ));
+        };
+        let Some(service) = describe(&client, &cluster, id).await? else {
+            return Ok(());
+        };
+        let name = service.service_name().unwrap_or_default().to_owned();
+        if active(&service) {
+            // DeleteService refuses a service scaled above zero (without
+            // `force`, which would leave its tasks to stop on their own).
+            let result = client
+                .update_service()
+                .cluster(&cluster)
+                .service(id)
+                .desired_count(0)
+                .send()
+                .await;
+            crate::support::tolerate(result, NOT_FOUND, "ecs:UpdateService")?;
+            self.wait_tasks_stopped(&client, &cluster, &name).await?;
+            let result = client
+                .delete_service()
+                .cluster(&cluster)
+                .service(id)
+                .send()
+                .await;
+            crate::support::tolerate(result, NOT_FOUND, "ecs:DeleteService")?;
+        }
+        // DRAINING until ECS has let go of it, then INACTIVE.
+        wait_for(&format!("service {id} inactive"), DRAIN_LIMIT, || async {
+            Ok(match describe(&client, &cluster, id).await? {
+                Some(s) if s.status() != Some("INACTIVE") => {
+                    Err(s.status().unwrap_or("?").to_owned())
+                }
+                _ => Ok(()),
+            })
+        })
+        .await?;
+        self.wait_tasks_stopped(&client, &cluster, &name).await
+    }
+}

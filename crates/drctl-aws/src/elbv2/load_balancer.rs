@@ -1,0 +1,373 @@
+//! `elbv2.load_balancer`: an application load balancer. Its id is the ARN.
+//!
+//! Inputs: `name` (at most 32 letters, digits and `-`), `scheme`
+//! (`internet-facing` or `internal`), `subnet_ids` (two or more, in
+//! different zones), `security_group_ids`, `tags`. Outputs: `arn`,
+//! `arn_suffix` (`app/<name>/<id>`, the CloudWatch dimension),
+//! `dns_name`, `zone_id`.
+//!
+//! CreateLoadBalancer is idempotent by name: "If you attempt to create
+//! multiple load balancers with the same name and settings, each call
+//! succeeds" (ELB API Reference, CreateLoadBalancer), so the SDK's retries
+//! after a lost answer return the first one; a create refuses an ALB of
+//! that name that drctl did not make for this address. Create waits for
+//! `active`; delete waits until the ALB is gone. AWS releases the ALB's
+//! network interfaces minutes after that: the security group and subnet
+//! deletes that follow retry DependencyViolation (`ec2::delete_when_unused`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::{
+    IpAddressType, LoadBalancer as AwsLoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
+    LoadBalancerTypeEnum,
+};
+use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use serde_json::{Value as Json, json};
+
+use super::{arn_suffix, elb_tags, id_list, is_ours, sync_tags, tags_of, taken};
+use crate::clients::Clients;
+use crate::support::{
+    Created, all_tags, api_error, attrs, create_once, invalid, observed_tags, wait_for,
+};
+
+pub static SCHEMA: KindSchema = KindSchema {
+    kind: "elbv2.load_balancer",
+    force_new: &["name", "scheme"],
+    outputs: &["arn", "arn_suffix", "dns_name", "zone_id"],
+    volatile_outputs: &[],
+    holds_data: false,
+    kept_on_delete: &[],
+};
+
+pub struct LoadBalancer(pub(crate) Arc<Clients>);
+
+const KEYS: [&str; 5] = ["name", "scheme", "subnet_ids", "security_group_ids", "tags"];
+const NOT_FOUND: &[&str] = &["LoadBalancerNotFound"];
+/// An ALB is usually active within a few minutes (the Terraform AWS
+/// provider waits up to 10).
+const ACTIVE_LIMIT: Duration = Duration::from_secs(10 * 60);
+const DELETE_LIMIT: Duration = Duration::from_secs(10 * 60);
+
+/// ELB API Reference, CreateLoadBalancer `Name`: at most 32 characters,
+/// letters, digits and hyphens, not starting or ending with a hyphen, not
+/// starting with `internal-`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.starts_with("internal-")
+}
+
+struct Config {
+    name: String,
+    scheme: LoadBalancerSchemeEnum,
+    subnet_ids: Vec<String>,
+    security_group_ids: Vec<String>,
+}
+
+fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
+    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "unknown input `{key}`: a load balancer takes {}",
+                KEYS.map(|k| format!("`{k}`")).join(", ")
+            ),
+        ));
+    }
+    let name = match inputs.get("name").and_then(Json::as_str) {
+        Some(n) if valid_name(n) => n.to_owned(),
+        other => {
+            return Err(invalid(
+                ctx,
+                format!(
+                    "input `name` is {other:?}: a load balancer name is 1 to 32 letters, digits or `-`, not starting or ending with `-` nor starting with `internal-`"
+                ),
+            ));
+        }
+    };
+    let scheme = match inputs.get("scheme").and_then(Json::as_str) {
+        Some("internet-facing") => LoadBalancerSchemeEnum::InternetFacing,
+        Some("internal") => LoadBalancerSchemeEnum::Internal,
+        other => {
+            return Err(invalid(
+                ctx,
+                format!("input `scheme` is {other:?}: use `internet-facing` or `internal`"),
+            ));
+        }
+    };
+    // An application load balancer needs subnets in two zones at least.
+    Ok(Config {
+        name,
+        scheme,
+        subnet_ids: id_list(ctx, inputs, "subnet_ids", 2)?,
+        security_group_ids: id_list(ctx, inputs, "security_group_ids", 1)?,
+    })
+}
+
+fn outputs(lb: &AwsLoadBalancer) -> Attributes {
+    let arn = lb.load_balancer_arn().unwrap_or_default();
+    attrs([
+        ("arn", json!(arn)),
+        ("arn_suffix", json!(arn_suffix(arn))),
+        ("dns_name", json!(lb.dns_name().unwrap_or_default())),
+        (
+            "zone_id",
+            json!(lb.canonical_hosted_zone_id().unwrap_or_default()),
+        ),
+    ])
+}
+
+async fn by_name(client: &Client, name: &str) -> Result<Option<AwsLoadBalancer>, ProviderError> {
+    let result = client.describe_load_balancers().names(name).send().await;
+    Ok(crate::support::found(
+        result,
+        NOT_FOUND,
+        "elasticloadbalancing:DescribeLoadBalancers",
+    )?
+    .and_then(|out| out.load_balancers().first().cloned()))
+}
+
+async fn by_arn(client: &Client, arn: &str) -> Result<Option<AwsLoadBalancer>, ProviderError> {
+    let result = client
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await;
+    Ok(crate::support::found(
+        result,
+        NOT_FOUND,
+        "elasticloadbalancing:DescribeLoadBalancers",
+    )?
+    .and_then(|out| out.load_balancers().first().cloned()))
+}
+
+impl LoadBalancer {
+    async fn wait_active(
+        &self,
+        client: &Client,
+        arn: &str,
+    ) -> Result<AwsLoadBalancer, ProviderError> {
+        wait_for(
+            &format!("load balancer {arn} active"),
+            ACTIVE_LIMIT,
+            || async {
+                let Some(lb) = by_arn(client, arn).await? else {
+                    return Ok(Err("not found".to_owned()));
+                };
+                let state = lb.state().and_then(|s| s.code());
+                match state {
+                    Some(LoadBalancerStateEnum::Active) => Ok(Ok(lb)),
+                    Some(LoadBalancerStateEnum::Failed | LoadBalancerStateEnum::ActiveImpaired) => {
+                        Err(ProviderError::new(
+                            "elasticloadbalancing:DescribeLoadBalancers",
+                            format!(
+                                "load balancer {arn} is {}: {}",
+                                state.map_or("?", |s| s.as_str()),
+                                lb.state()
+                                    .and_then(|s| s.reason())
+                                    .unwrap_or("no reason given")
+                            ),
+                        ))
+                    }
+                    other => Ok(Err(other.map_or("in no state", |s| s.as_str()).to_owned())),
+                }
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Provider for LoadBalancer {
+    fn schema(&self) -> &KindSchema {
+        &SCHEMA
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.elbv2(&ctx.region);
+        if let Some(existing) = by_name(&client, &config.name).await? {
+            let arn = existing.load_balancer_arn().unwrap_or_default();
+            let tags = tags_of(&client, arn).await?.unwrap_or_default();
+            if !is_ours(ctx, &tags) {
+                return Err(taken(
+                    ctx,
+                    "a load balancer named",
+                    &config.name,
+                    &tags,
+                    &format!(
+                        "delete it (aws elbv2 delete-load-balancer --load-balancer-arn {arn}) or rename this one"
+                    ),
+                ));
+            }
+        }
+        // An unanswered create is looked up (`find`: by name or port and
+        // identity tags) before it is sent again.
+        let request = self
+            .0
+            .elbv2_once(&ctx.region)
+            .create_load_balancer()
+            .name(&config.name)
+            .r#type(LoadBalancerTypeEnum::Application)
+            .scheme(config.scheme.clone())
+            .ip_address_type(IpAddressType::Ipv4)
+            .set_subnets(Some(config.subnet_ids.clone()))
+            .set_security_groups(Some(config.security_group_ids.clone()))
+            .set_tags(Some(elb_tags(all_tags(ctx, inputs))));
+        let created = create_once(
+            "elasticloadbalancing:CreateLoadBalancer",
+            &[],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await?;
+        let out = match created {
+            Created::Sent(out) => out,
+            Created::Found(id) => {
+                return {
+                    let lb = self.wait_active(&client, &id).await?;
+                    Ok(Applied {
+                        outputs: outputs(&lb),
+                        id,
+                    })
+                };
+            }
+        };
+        let arn = out
+            .load_balancers()
+            .first()
+            .and_then(|lb| lb.load_balancer_arn())
+            .ok_or_else(|| {
+                ProviderError::new(
+                    "elasticloadbalancing:CreateLoadBalancer",
+                    "no load balancer in the response",
+                )
+            })?
+            .to_owned();
+        let lb = self.wait_active(&client, &arn).await?;
+        Ok(Applied {
+            id: arn,
+            outputs: outputs(&lb),
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _prior: &Attributes,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let client = self.0.elbv2(&ctx.region);
+        let Some(lb) = by_arn(&client, id).await? else {
+            return Ok(None);
+        };
+        let Some(tags) = tags_of(&client, id).await? else {
+            return Ok(None);
+        };
+        let mut subnets: Vec<&str> = lb
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id())
+            .collect();
+        subnets.sort();
+        let mut groups = lb.security_groups().to_vec();
+        groups.sort();
+        Ok(Some(Observed {
+            inputs: attrs([
+                ("name", json!(lb.load_balancer_name().unwrap_or_default())),
+                ("scheme", json!(lb.scheme().map(|s| s.as_str()))),
+                ("subnet_ids", json!(subnets)),
+                ("security_group_ids", json!(groups)),
+                ("tags", observed_tags(tags)),
+            ]),
+            outputs: outputs(&lb),
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        prior: &Attributes,
+        inputs: &Attributes,
+    ) -> Result<Attributes, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.elbv2(&ctx.region);
+        if prior.get("subnet_ids") != inputs.get("subnet_ids") {
+            client
+                .set_subnets()
+                .load_balancer_arn(id)
+                .set_subnets(Some(config.subnet_ids.clone()))
+                .send()
+                .await
+                .map_err(|e| api_error("elasticloadbalancing:SetSubnets", e))?;
+        }
+        if prior.get("security_group_ids") != inputs.get("security_group_ids") {
+            client
+                .set_security_groups()
+                .load_balancer_arn(id)
+                .set_security_groups(Some(config.security_group_ids.clone()))
+                .send()
+                .await
+                .map_err(|e| api_error("elasticloadbalancing:SetSecurityGroups", e))?;
+        }
+        sync_tags(&client, id, prior, inputs).await?;
+        let lb = self.wait_active(&client, id).await?;
+        Ok(outputs(&lb))
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Attributes,
+    ) -> Result<Option<String>, ProviderError> {
+        let config = config(ctx, inputs)?;
+        let client = self.0.elbv2(&ctx.region);
+        let Some(lb) = by_name(&client, &config.name).await? else {
+            return Ok(None);
+        };
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
+        let ours = tags_of(&client, &arn)
+            .await?
+            .is_some_and(|tags| is_ours(ctx, &tags));
+        Ok(ours.then_some(arn))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Attributes,
+        _outputs: &Attributes,
+    ) -> Result<(), ProviderError> {
+        let client = self.0.elbv2(&ctx.region);
+        // Deleting an ALB that is gone succeeds (ELB API Reference,
+        // DeleteLoadBalancer); its listeners go with it.
+        let result = client
+            .delete_load_balancer()
+            .load_balancer_arn(id)
+            .send()
+            .await;
+        crate::support::tolerate(result, NOT_FOUND, "elasticloadbalancing:DeleteLoadBalancer")?;
+        wait_for(
+            &format!("load balancer {id} deleted"),
+            DELETE_LIMIT,
+            || async {
+                Ok(match by_arn(&client, id).await? {
+                    None => Ok(()),
+                    Some(lb) => Err(lb
+                        .state()
+                        .and_then(|s| s.code())
+                        .map_or("still listed", |s| s.as_str())
+                        .to_owned()),
+                })
+            },
+        )
+        .await
+    }
+}

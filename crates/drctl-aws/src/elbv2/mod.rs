@@ -1,0 +1,167 @@
+//! Elastic Load Balancing v2 kinds: an application load balancer, its
+//! target group and listener.
+
+pub mod listener;
+pub mod load_balancer;
+pub mod target_group;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::Tag;
+use drctl_core::provider::KindSchema;
+use drctl_core::{Attributes, OpContext, ProviderError, Providers};
+
+use crate::clients::Clients;
+use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, tag_changes, user_tags};
+
+pub(crate) static KINDS: &[&KindSchema] = &[
+    &load_balancer::SCHEMA,
+    &target_group::SCHEMA,
+    &listener::SCHEMA,
+];
+
+pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
+    providers.register(Arc::new(load_balancer::LoadBalancer(c.clone())));
+    providers.register(Arc::new(target_group::TargetGroup(c.clone())));
+    providers.register(Arc::new(listener::Listener(c.clone())));
+}
+
+pub(crate) fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
+    tags.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The tags of `arn`; `None` when the resource is gone.
+pub(crate) async fn tags_of(
+    client: &Client,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+    let result = client.describe_tags().resource_arns(arn).send().await;
+    let out = match result {
+        Ok(out) => out,
+        Err(e)
+            if crate::support::has_code(
+                &e,
+                &[
+                    "LoadBalancerNotFound",
+                    "TargetGroupNotFound",
+                    "ListenerNotFound",
+                ],
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(api_error("elasticloadbalancing:DescribeTags", e)),
+    };
+    Ok(out.tag_descriptions().first().map(|d| {
+        d.tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect()
+    }))
+}
+
+/// Whether `tags` carry this address's and env's identity tags.
+pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool {
+    tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
+}
+
+/// The error a create gives for a resource of its name that drctl did
+/// not make for this address.
+pub(crate) fn taken(
+    ctx: &OpContext,
+    what: &str,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    fix: &str,
+) -> ProviderError {
+    ProviderError::new(
+        format!("create {}", ctx.address),
+        format!(
+            "{what} {name} already exists in {} and drctl did not create it for this address (its {TAG_ADDRESS} tag: {}); {fix}",
+            ctx.region,
+            tags.get(TAG_ADDRESS).map_or("none", String::as_str),
+        ),
+    )
+    .with_code("AlreadyExists")
+}
+
+/// Brings a resource's user tags from `old` to `new`.
+pub(crate) async fn sync_tags(
+    client: &Client,
+    arn: &str,
+    old: &Attributes,
+    new: &Attributes,
+) -> Result<(), ProviderError> {
+    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    if !set.is_empty() {
+        client
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(elb_tags(set)))
+            .send()
+            .await
+            .map_err(|e| api_error("elasticloadbalancing:AddTags", e))?;
+    }
+    if !remove.is_empty() {
+        client
+            .remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| api_error("elasticloadbalancing:RemoveTags", e))?;
+    }
+    Ok(())
+}
+
+/// The part of an ALB or target group ARN after `loadbalancer/` or
+/// `:`: `app/<name>/<id>`, `targetgroup/<name>/<id>`, the CloudWatch
+/// dimension values of AWS/ApplicationELB (ELB User Guide, "CloudWatch
+/// metrics for your Application Load Balancer").
+pub(crate) fn arn_suffix(arn: &str) -> String {
+    match arn.split_once(":loadbalancer/") {
+        Some((_, rest)) => rest.to_owned(),
+        None => arn
+            .rsplit_once(':')
+            .map_or(arn, |(_, rest)| rest)
+            .to_owned(),
+    }
+}
+
+/// A list of ids from an input, sorted; an error naming it otherwise.
+pub(crate) fn id_list(
+    ctx: &OpContext,
+    inputs: &Attributes,
+    key: &str,
+    least: usize,
+) -> Result<Vec<String>, ProviderError> {
+    let list: Option<Vec<String>> =
+        inputs
+            .get(key)
+            .and_then(serde_json::Value::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            });
+    match list {
+        Some(mut l) if l.len() >= least => {
+            l.sort();
+            Ok(l)
+        }
+        _ => Err(crate::support::invalid(
+            ctx,
+            format!("input `{key}` must be a list of at least {least} id(s)"),
+        )),
+    }
+}
