@@ -19,6 +19,7 @@ pub mod queue;
 pub mod recovery;
 pub mod refresh;
 pub mod resource;
+pub mod simulate;
 pub mod state;
 pub mod store;
 pub mod synthetic;
