@@ -8,6 +8,7 @@ mod containers;
 mod data;
 mod global;
 pub mod lambda_code;
+pub mod latency;
 mod monitor;
 mod network;
 mod observability;
