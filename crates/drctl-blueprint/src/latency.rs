@@ -6,8 +6,12 @@
 //! an upper bound, never the figure itself. Where sources disagree the
 //! median is taken.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use drctl_core::Address;
+use drctl_core::operations::OpKind;
 use drctl_core::simulate::OpDurations;
 
 /// One kind's modelled durations, in seconds.
@@ -121,15 +125,15 @@ pub static TABLE: &[KindLatency] = &[
         "ec2.security_group",
         2,
         2,
-        1200,
-        "delete waits for the functions' Hyperplane ENIs to go: commonly 20-40 min after the function (TF delete 15 min)",
+        2,
+        "the functions' group: see FUNCTION_ENI_RELEASE",
     ),
     row(
         "ec2.subnet",
         1,
         1,
         1,
-        "its ENI wait overlaps the security groups' (same interfaces)",
+        "the functions' subnets: see FUNCTION_ENI_RELEASE",
     ),
     row("ec2.vpc", 2, 1, 2, CALLS),
     row(
@@ -253,6 +257,53 @@ pub static TABLE: &[KindLatency] = &[
     row("ssm.parameter", 1, 1, 1, CALLS),
 ];
 
+/// After a VPC function is deleted its Hyperplane network interfaces stay
+/// for a while (commonly reported 20-40 min; Terraform's security group
+/// delete timeout is 15 min for this reason), and deleting the security
+/// group and subnets they sit in fails with DependencyViolation until they
+/// are gone (seconds after the function's delete).
+pub const FUNCTION_ENI_RELEASE: u32 = 1200;
+
+/// The functions' security group and subnets (compute.rs, monitor.rs).
+fn holds_function_enis(address: &Address) -> bool {
+    match address.kind() {
+        "ec2.security_group" => address.name() == "lambda",
+        "ec2.subnet" => address.name().starts_with("private-"),
+        _ => false,
+    }
+}
+
+/// The model as a run asks it: the kind's figure, except that deleting
+/// the functions' security group or subnets lasts until the interfaces
+/// of the functions deleted before it in that region are gone.
+#[derive(Default)]
+pub struct Model {
+    /// Scope (region role) -> when its deleted functions' interfaces go.
+    interfaces_gone: Mutex<BTreeMap<String, Duration>>,
+}
+
+impl Model {
+    /// How long `op` on `address` takes when it starts at `now`; `None`
+    /// for a kind without figures.
+    pub fn duration(&self, address: &Address, op: OpKind, now: Duration) -> Option<Duration> {
+        let d = of(address.kind())?.durations().of(op);
+        if op != OpKind::Delete {
+            return Some(d);
+        }
+        let mut gone = self.interfaces_gone.lock().unwrap();
+        if address.kind() == "lambda.function" {
+            let at = now + d + Duration::from_secs(FUNCTION_ENI_RELEASE.into());
+            let entry = gone.entry(address.scope().to_owned()).or_default();
+            *entry = (*entry).max(at);
+        } else if holds_function_enis(address)
+            && let Some(at) = gone.get(address.scope())
+        {
+            return Some(d.max(at.saturating_sub(now)));
+        }
+        Some(d)
+    }
+}
+
 /// The modelled figures of `kind`.
 pub fn of(kind: &str) -> Option<&'static KindLatency> {
     TABLE
@@ -270,5 +321,39 @@ mod tests {
         assert!(TABLE.windows(2).all(|w| w[0].kind < w[1].kind));
         assert_eq!(of("rds.instance").unwrap().create, 600);
         assert!(of("rds.nothing").is_none());
+        let model = Model::default();
+        let at = |s: u64| Duration::from_secs(s);
+        let sg = |name: &str| -> Address {
+            format!("primary/ec2.security_group/{name}")
+                .parse()
+                .unwrap()
+        };
+        let function: Address = "primary/lambda.function/validation".parse().unwrap();
+        // No function deleted: the group goes at once.
+        assert_eq!(
+            model.duration(&sg("lambda"), OpKind::Delete, at(0)),
+            Some(at(2))
+        );
+        assert_eq!(
+            model.duration(&function, OpKind::Delete, at(100)),
+            Some(at(2))
+        );
+        // Its interfaces go 20 min after the function's delete finished.
+        assert_eq!(
+            model.duration(&sg("lambda"), OpKind::Delete, at(200)),
+            Some(at(102 + 1200 - 200))
+        );
+        assert_eq!(
+            model.duration(&sg("lambda"), OpKind::Delete, at(5000)),
+            Some(at(2))
+        );
+        assert_eq!(
+            model.duration(&sg("db"), OpKind::Delete, at(200)),
+            Some(at(2))
+        );
+        assert_eq!(
+            model.duration(&sg("lambda"), OpKind::Create, at(200)),
+            Some(at(2))
+        );
     }
 }

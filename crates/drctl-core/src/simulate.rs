@@ -165,16 +165,20 @@ impl OpDurations {
     }
 }
 
+/// How long the operation on the resource at an address takes when it
+/// starts at the given virtual time.
+pub type DurationModel = Arc<dyn Fn(&Address, OpKind, Duration) -> Duration + Send + Sync>;
+
 /// A provider that only takes the modelled time. Its outputs are
 /// placeholders (`<address>.<output>`), enough for references to resolve.
 pub struct TimedProvider {
     schema: &'static KindSchema,
-    durations: OpDurations,
+    durations: DurationModel,
     clock: VirtualClock,
 }
 
 impl TimedProvider {
-    pub fn new(schema: &'static KindSchema, durations: OpDurations, clock: VirtualClock) -> Self {
+    pub fn new(schema: &'static KindSchema, durations: DurationModel, clock: VirtualClock) -> Self {
         Self {
             schema,
             durations,
@@ -202,7 +206,13 @@ impl Provider for TimedProvider {
         ctx: &OpContext,
         _inputs: &Attributes,
     ) -> Result<Applied, ProviderError> {
-        self.clock.sleep(self.durations.create).await;
+        self.clock
+            .sleep((self.durations)(
+                &ctx.address,
+                OpKind::Create,
+                self.clock.now(),
+            ))
+            .await;
         Ok(Applied {
             id: ctx.address.to_string(),
             outputs: self.outputs(ctx),
@@ -225,7 +235,13 @@ impl Provider for TimedProvider {
         _prior: &Attributes,
         _inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        self.clock.sleep(self.durations.update).await;
+        self.clock
+            .sleep((self.durations)(
+                &ctx.address,
+                OpKind::Update,
+                self.clock.now(),
+            ))
+            .await;
         Ok(self.outputs(ctx))
     }
 
@@ -239,12 +255,18 @@ impl Provider for TimedProvider {
 
     async fn delete(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         _id: &str,
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        self.clock.sleep(self.durations.delete).await;
+        self.clock
+            .sleep((self.durations)(
+                &ctx.address,
+                OpKind::Delete,
+                self.clock.now(),
+            ))
+            .await;
         Ok(())
     }
 }
@@ -486,11 +508,14 @@ mod tests {
         let mut providers = Providers::new();
         providers.register(Arc::new(TimedProvider::new(
             &THING,
-            OpDurations {
-                create: secs(600),
-                update: secs(30),
-                delete: secs(60),
-            },
+            Arc::new(|_: &Address, kind: OpKind, _now: Duration| {
+                OpDurations {
+                    create: secs(600),
+                    update: secs(30),
+                    delete: secs(60),
+                }
+                .of(kind)
+            }),
             clock.clone(),
         )));
         let graph = DesiredGraph::new(vec![

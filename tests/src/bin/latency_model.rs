@@ -22,13 +22,19 @@ use drctl_core::{Address, DesiredGraph, Providers, ResourceChange, State};
 const ENV: &str = "dev";
 
 fn providers(clock: &VirtualClock) -> Providers {
+    let model = Arc::new(latency::Model::default());
     let mut providers = Providers::new();
     for (kind, schema) in drctl_aws::schemas().0 {
-        let figures =
-            latency::of(kind).unwrap_or_else(|| panic!("no latency figure for kind `{kind}`"));
+        assert!(
+            latency::of(kind).is_some(),
+            "no latency figure for kind `{kind}`"
+        );
+        let model = Arc::clone(&model);
         providers.register(Arc::new(TimedProvider::new(
             schema,
-            figures.durations(),
+            Arc::new(move |a: &Address, op, now| {
+                model.duration(a, op, now).expect("checked above")
+            }),
             clock.clone(),
         )));
     }
@@ -256,6 +262,45 @@ fn chain(title: &str, sim: &Simulation) {
     }
 }
 
+/// Operations of a minute or more: when each started and what it waited
+/// for last (what a shorter chain in front of it would have to remove).
+fn long_operations(title: &str, sim: &Simulation, changes: &[ResourceChange]) {
+    println!("\n{title}:\n");
+    println!("| operation | takes | starts | released by (finished last of what it waits for) |");
+    println!("|---|---|---|---|");
+    let end: BTreeMap<&Address, Duration> =
+        sim.timings.iter().map(|t| (&t.address, t.end)).collect();
+    let mut long: Vec<_> = sim
+        .timings
+        .iter()
+        .filter(|t| t.duration() >= Duration::from_secs(60))
+        .collect();
+    long.sort_by_key(|t| (t.start, t.address.clone()));
+    for t in long {
+        let deps = changes
+            .iter()
+            .find(|c| c.address == t.address)
+            .map(|c| c.depends_on.clone())
+            .unwrap_or_default();
+        let last = deps
+            .iter()
+            .filter_map(|d| end.get(d).map(|e| (*e, d)))
+            .filter(|(e, _)| *e <= t.start)
+            .max();
+        println!(
+            "| {:?} `{}` | {} | {} | {} |",
+            t.kind,
+            t.address,
+            clock_time(t.duration()),
+            clock_time(t.start),
+            last.map_or("nothing (starts at once)".to_owned(), |(e, d)| format!(
+                "`{d}` at {}",
+                clock_time(e)
+            ))
+        );
+    }
+}
+
 fn main() {
     let settings = EnvSettings::defaults(ENV);
     let graph = desired();
@@ -309,6 +354,7 @@ fn main() {
         walk10.wall.as_secs_f64() / drctl.wall.as_secs_f64()
     );
     chain("Apply critical path", &drctl);
+    long_operations("Long apply operations", &drctl, &changes);
 
     println!("\n| destroy | modelled wall | critical path | wall / drctl's critical path |");
     println!("|---|---|---|---|");
