@@ -205,6 +205,37 @@ fn stacks(graph: &DesiredGraph, settings: &EnvSettings) -> Stacks {
     Stacks { of, deps }
 }
 
+impl Stacks {
+    /// The stacks in an order that respects their dependencies (names
+    /// break ties): the order `cdk deploy --all` deploys them one at a time.
+    fn in_order(&self) -> Vec<String> {
+        let mut order: Vec<String> = Vec::new();
+        while order.len() < self.deps.len() {
+            let next = self
+                .deps
+                .iter()
+                .find(|(s, deps)| !order.contains(s) && deps.iter().all(|d| order.contains(d)))
+                .map(|(s, _)| s.clone())
+                .expect("acyclic, checked when built");
+            order.push(next);
+        }
+        order
+    }
+
+    /// The same stacks, each also waiting for the one before it in
+    /// `in_order`: one stack at a time.
+    fn serialised(&self) -> Stacks {
+        let mut deps = self.deps.clone();
+        for pair in self.in_order().windows(2) {
+            deps.get_mut(&pair[1]).unwrap().insert(pair[0].clone());
+        }
+        Stacks {
+            of: self.of.clone(),
+            deps,
+        }
+    }
+}
+
 /// Every resource also waits for every resource of the stacks its stack
 /// depends on.
 fn stack_edges(stacks: &Stacks, address: &Address) -> BTreeSet<Address> {
@@ -311,23 +342,32 @@ fn main() {
     let changes = plan_apply(&graph, &State::new(ENV), &schemas);
     let drctl = run(&changes, State::new(ENV), DEFAULT_PARALLELISM);
     let walk10 = run(&changes, State::new(ENV), 10);
-    let mut staged = changes.clone();
-    for c in &mut staged {
-        c.depends_on.extend(stack_edges(&stacks, &c.address));
-    }
-    let seeds = run(&staged, State::new(ENV), usize::MAX);
+    let staged = |stacks: &Stacks| {
+        let mut staged = changes.clone();
+        for c in &mut staged {
+            c.depends_on.extend(stack_edges(stacks, &c.address));
+        }
+        run(&staged, State::new(ENV), usize::MAX)
+    };
+    let serial = stacks.serialised();
+    let seeds = staged(&stacks);
+    let seeds_serial = staged(&serial);
 
     // Destroy, from the state the apply left.
     let destroy = plan_destroy(&drctl.state, &schemas);
     let d_drctl = run(&destroy, drctl.state.clone(), DEFAULT_PARALLELISM);
     let d_walk10 = run(&destroy, drctl.state.clone(), 10);
     // A stack is deleted once every stack depending on it is gone.
-    let mut staged_state = drctl.state.clone();
-    for (a, r) in &mut staged_state.resources {
-        r.dependencies.extend(stack_edges(&stacks, a));
-    }
-    let staged_destroy = plan_destroy(&staged_state, &schemas);
-    let d_seeds = run(&staged_destroy, staged_state, usize::MAX);
+    let staged_destroy = |stacks: &Stacks| {
+        let mut state = drctl.state.clone();
+        for (a, r) in &mut state.resources {
+            r.dependencies.extend(stack_edges(stacks, a));
+        }
+        let changes = plan_destroy(&state, &schemas);
+        run(&changes, state, usize::MAX)
+    };
+    let d_seeds = staged_destroy(&stacks);
+    let d_seeds_serial = staged_destroy(&serial);
 
     println!(
         "Full blueprint, `dev` defaults: {} resources in {} seed stacks; \
@@ -347,10 +387,21 @@ fn main() {
         &walk10,
         drctl.critical,
     );
-    row("seeds' stack order", &seeds, drctl.critical);
+    row(
+        "seeds' stack order, independent stacks at once (nested stacks)",
+        &seeds,
+        drctl.critical,
+    );
+    row(
+        "seeds' stack order, one stack at a time (`cdk deploy --all`)",
+        &seeds_serial,
+        drctl.critical,
+    );
     println!(
-        "\ndrctl over the seeds' order: {:.2}x faster; parallelism 64 over 10: {:.2}x.",
+        "\ndrctl over the seeds' order: {:.2}x faster (stacks at once), {:.2}x (one at a time); \
+         parallelism 64 over 10: {:.2}x.",
         seeds.wall.as_secs_f64() / drctl.wall.as_secs_f64(),
+        seeds_serial.wall.as_secs_f64() / drctl.wall.as_secs_f64(),
         walk10.wall.as_secs_f64() / drctl.wall.as_secs_f64()
     );
     chain("Apply critical path", &drctl);
@@ -368,17 +419,31 @@ fn main() {
         &d_walk10,
         d_drctl.critical,
     );
-    row("seeds' stack order (reverse)", &d_seeds, d_drctl.critical);
+    row(
+        "seeds' stack order, independent stacks at once (nested stacks)",
+        &d_seeds,
+        d_drctl.critical,
+    );
+    row(
+        "seeds' stack order, one stack at a time (`cdk destroy --all`)",
+        &d_seeds_serial,
+        d_drctl.critical,
+    );
     println!(
-        "\ndrctl over the seeds' order: {:.2}x faster; parallelism 64 over 10: {:.2}x.",
+        "\ndrctl over the seeds' order: {:.2}x faster (stacks at once), {:.2}x (one at a time); \
+         parallelism 64 over 10: {:.2}x.",
         d_seeds.wall.as_secs_f64() / d_drctl.wall.as_secs_f64(),
+        d_seeds_serial.wall.as_secs_f64() / d_drctl.wall.as_secs_f64(),
         d_walk10.wall.as_secs_f64() / d_drctl.wall.as_secs_f64()
     );
     chain("Destroy critical path", &d_drctl);
 
     println!("\nSeed stacks as modelled (apply, seeds' order):\n");
-    println!("| stack | resources | waits for | done at |");
-    println!("|---|---|---|---|");
+    println!(
+        "| stack | resources | waits for | done at (stacks at once) | one at a time: position |"
+    );
+    println!("|---|---|---|---|---|");
+    let order = stacks.in_order();
     for (s, deps) in &stacks.deps {
         let members: Vec<&Address> = stacks
             .of
@@ -394,10 +459,11 @@ fn main() {
             .max()
             .unwrap_or_default();
         println!(
-            "| {s} | {} | {} | {} |",
+            "| {s} | {} | {} | {} | {} |",
             members.len(),
             deps.iter().cloned().collect::<Vec<_>>().join(", "),
-            clock_time(done)
+            clock_time(done),
+            order.iter().position(|o| o == s).expect("every stack") + 1
         );
     }
 }
