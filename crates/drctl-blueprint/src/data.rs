@@ -182,7 +182,7 @@ fn database(r: &mut Region, net: &Network, db_sg: &Address, key: &Address) -> Ad
             .input("tags", r.tags(&group_name)),
     );
 
-    let cluster_id = format!("payment-{}-{}", r.bp.env, r.role.as_str());
+    let cluster_id = targets::cluster_identifier(r.bp.env, r.role);
     let mut cluster = ResourceSpec::new(targets::cluster(r.role), r.region)
         .input("cluster_identifier", cluster_id.clone())
         .input("engine", ENGINE)

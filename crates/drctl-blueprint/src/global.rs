@@ -249,11 +249,23 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     // order of `drctl failover` (docs/operations.md, "Failover automation").
     // Neither exists without the databases. IAM is global: the roles are
     // created through the home region's endpoint like every other role.
-    let (Some(primary_cluster), Some(secondary_cluster)) =
-        (&primary.data.cluster, &secondary.data.cluster)
-    else {
+    if primary.data.cluster.is_none() || secondary.data.cluster.is_none() {
         return;
+    }
+    // The clusters' identifiers and ARNs follow from their deterministic
+    // names, so the role and the function need not wait for the clusters:
+    // referencing them put both behind the secondary cluster, the end of
+    // the longest chain of an apply (docs/performance.md).
+    let cluster_id = |role: Role| targets::cluster_identifier(env, role);
+    let cluster_arn = |role: Role, region: &str| {
+        format!(
+            "arn:aws:rds:{region}:{}:cluster:{}",
+            bp.account_id,
+            cluster_id(role)
+        )
     };
+    let primary_cluster_arn = cluster_arn(Role::Primary, primary.region);
+    let secondary_cluster_arn = cluster_arn(Role::Secondary, secondary.region);
     let automation = secondary.region;
     let failover_role_name = format!("payment-{env}-failover");
     let global_cluster_arn = format!("arn:aws:rds::{}:global-cluster:{global_id}", bp.account_id);
@@ -302,14 +314,14 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                         ],
                         set([
                             global_cluster_arn.clone().into(),
-                            reference(primary_cluster.output("arn")),
-                            reference(secondary_cluster.output("arn")),
+                            primary_cluster_arn.clone().into(),
+                            secondary_cluster_arn.clone().into(),
                         ]),
                         None,
                     ),
                     (
                         vec!["rds:DescribeDBClusters"],
-                        Value::List(vec![reference(secondary_cluster.output("arn"))]),
+                        Value::List(vec![secondary_cluster_arn.clone().into()]),
                         None,
                     ),
                     (
@@ -360,13 +372,10 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                     ),
                     ("GLOBAL_CLUSTER_ID", global_id.clone().into()),
                     ("SECONDARY_REGION", secondary.region.into()),
-                    (
-                        "SECONDARY_CLUSTER_ID",
-                        reference(secondary_cluster.output("cluster_identifier")),
-                    ),
+                    ("SECONDARY_CLUSTER_ID", cluster_id(Role::Secondary).into()),
                     (
                         "SECONDARY_CLUSTER_ARN",
-                        reference(secondary_cluster.output("arn")),
+                        secondary_cluster_arn.clone().into(),
                     ),
                     // The fence an unplanned failover moves the traffic by:
                     // its metric (dimension value: ENVIRONMENT_SUFFIX, the

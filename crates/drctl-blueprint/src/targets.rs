@@ -40,6 +40,12 @@ pub fn global_cluster() -> Address {
     global("rds.global_cluster", "payment")
 }
 
+/// `role`'s Aurora cluster identifier: deterministic, so its ARN is known
+/// before the cluster exists.
+pub fn cluster_identifier(env: &str, role: Role) -> String {
+    format!("payment-{env}-{}", role.as_str())
+}
+
 /// `role`'s regional Aurora cluster.
 pub fn cluster(role: Role) -> Address {
     regional(role, "rds.cluster", "payment")
