@@ -114,6 +114,34 @@ fn validate_and_graph_work_offline_on_the_repo_config() {
         .stdout(predicate::str::contains(
             "\"primary/ec2.vpc/payment\" -> \"primary/ec2.subnet/public-a\"",
         ));
+    // What a full apply waits for: the Aurora global database's chain,
+    // ending with the secondary's reader (modelled figures, no AWS call).
+    let out = ws
+        .drctl_bare(&["graph", "--env", "dev", "--critical-path"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let chain: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    assert!(
+        text.starts_with("Critical path of a full apply of `dev`: "),
+        "{text}"
+    );
+    assert_eq!(
+        chain,
+        [
+            "global/rds.global_cluster/payment",
+            "primary/rds.cluster/payment",
+            "primary/rds.instance/writer",
+            "secondary/rds.cluster/payment",
+            "secondary/rds.instance/reader",
+        ],
+        "{text}"
+    );
     assert_eq!(counter.connections(), 0);
 }
 

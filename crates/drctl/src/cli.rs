@@ -384,6 +384,11 @@ pub struct GraphArgs {
     pub env: EnvArg,
     #[arg(long, value_enum, default_value = "dot")]
     pub format: GraphFormat,
+    /// Print the chain of creates a full apply waits for, with each one's
+    /// modelled duration on real AWS (docs/performance.md), instead of the
+    /// graph.
+    #[arg(long)]
+    pub critical_path: bool,
 }
 
 fn parse_parallelism(s: &str) -> Result<usize, String> {

@@ -519,11 +519,62 @@ pub(crate) fn graph_cmd(session: &Session, args: GraphArgs) -> Result<ExitCode> 
     let (state, _) = session.load_state()?;
     let account = state.account_id.as_deref().unwrap_or(PLACEHOLDER_ACCOUNT);
     let graph = session.desired(account, &state)?;
+    if args.critical_path {
+        print!("{}", critical_path_view(&session.env, &graph));
+        return Ok(ExitCode::SUCCESS);
+    }
     match args.format {
         GraphFormat::Dot => print!("{}", graph.to_dot()),
         GraphFormat::Mermaid => print!("{}", drctl_view::mermaid::flowchart(&graph)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The longest chain of creates through the desired graph, each weighted by
+/// its kind's modelled duration on real AWS: what a full apply waits for.
+fn critical_path_view(env: &str, graph: &drctl_core::DesiredGraph) -> String {
+    use std::fmt::Write;
+    use std::time::Duration;
+
+    let resources: Vec<&drctl_core::ResourceSpec> = graph.resources().collect();
+    let index: std::collections::BTreeMap<&drctl_core::Address, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (&r.address, i))
+        .collect();
+    let waits_on: Vec<Vec<usize>> = resources
+        .iter()
+        .map(|r| {
+            graph
+                .dependencies(&r.address)
+                .iter()
+                .filter_map(|d| index.get(d).copied())
+                .collect()
+        })
+        .collect();
+    let create = |r: &drctl_core::ResourceSpec| {
+        drctl_blueprint::latency::of(r.kind()).map_or(Duration::ZERO, |l| l.durations().create)
+    };
+    let weights: Vec<Duration> = resources.iter().map(|r| create(r)).collect();
+    let (total, chain) = drctl_core::simulate::critical_path(&waits_on, &weights);
+    let clock = |d: Duration| format!("{}:{:02}", d.as_secs() / 60, d.as_secs() % 60);
+    let mut out = format!(
+        "Critical path of a full apply of `{env}`: {} modelled on real AWS \
+         (docs/performance.md); everything else runs beside it.\n",
+        clock(total)
+    );
+    let mut start = Duration::ZERO;
+    for i in chain {
+        let _ = writeln!(
+            out,
+            "  {:>6}  takes {:>6}  {}",
+            clock(start),
+            clock(weights[i]),
+            resources[i].address
+        );
+        start += weights[i];
+    }
+    out
 }
 
 pub(crate) fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {

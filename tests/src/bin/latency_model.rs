@@ -438,6 +438,21 @@ fn main() {
     );
     chain("Destroy critical path", &d_drctl);
 
+    println!("\nThe model (seconds; `crates/drctl-blueprint/src/latency.rs`):\n");
+    println!("| kind | create | update | delete | basis |");
+    println!("|---|---|---|---|---|");
+    for l in latency::TABLE {
+        println!(
+            "| `{}` | {} | {} | {} | {} |",
+            l.kind, l.create, l.update, l.delete, l.basis
+        );
+    }
+    println!(
+        "\nPlus: the functions' security group and private subnets are deleted no sooner \
+         than {} s after the last of their region's functions (`FUNCTION_ENI_RELEASE`).",
+        latency::FUNCTION_ENI_RELEASE
+    );
+
     println!("\nSeed stacks as modelled (apply, seeds' order):\n");
     println!(
         "| stack | resources | waits for | done at (stacks at once) | one at a time: position |"
