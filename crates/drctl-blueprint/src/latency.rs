@@ -258,11 +258,11 @@ pub static TABLE: &[KindLatency] = &[
 ];
 
 /// After a VPC function is deleted its Hyperplane network interfaces stay
-/// for a while (commonly reported 20-40 min; Terraform's security group
+/// for a while (reported from 20 to 45 min; Terraform's security group
 /// delete timeout is 15 min for this reason), and deleting the security
 /// group and subnets they sit in fails with DependencyViolation until they
 /// are gone (seconds after the function's delete).
-pub const FUNCTION_ENI_RELEASE: u32 = 1200;
+pub const FUNCTION_ENI_RELEASE: u32 = 1800;
 
 /// The functions' security group and subnets (compute.rs, monitor.rs).
 fn holds_function_enis(address: &Address) -> bool {
@@ -341,7 +341,7 @@ mod tests {
         // Its interfaces go 20 min after the function's delete finished.
         assert_eq!(
             model.duration(&sg("lambda"), OpKind::Delete, at(200)),
-            Some(at(102 + 1200 - 200))
+            Some(at(102 + 1800 - 200))
         );
         assert_eq!(
             model.duration(&sg("lambda"), OpKind::Delete, at(5000)),
