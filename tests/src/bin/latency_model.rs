@@ -332,6 +332,27 @@ fn long_operations(title: &str, sim: &Simulation, changes: &[ResourceChange]) {
     }
 }
 
+/// The operations off the critical path that finish last: how close the
+/// next chains come.
+fn runners_up(sim: &Simulation) {
+    let on_chain: BTreeSet<&Address> = sim.chain.iter().map(|t| &t.address).collect();
+    let mut rest: Vec<_> = sim
+        .timings
+        .iter()
+        .filter(|t| !on_chain.contains(&t.address))
+        .collect();
+    rest.sort_by_key(|t| std::cmp::Reverse((t.end, t.address.clone())));
+    let listed: Vec<String> = rest
+        .iter()
+        .take(5)
+        .map(|t| format!("`{}` at {}", t.address, clock_time(t.end)))
+        .collect();
+    println!(
+        "\nFinishing last off the critical path: {}.",
+        listed.join(", ")
+    );
+}
+
 fn main() {
     let settings = EnvSettings::defaults(ENV);
     let graph = desired();
@@ -405,6 +426,7 @@ fn main() {
         walk10.wall.as_secs_f64() / drctl.wall.as_secs_f64()
     );
     chain("Apply critical path", &drctl);
+    runners_up(&drctl);
     long_operations("Long apply operations", &drctl, &changes);
 
     println!("\n| destroy | modelled wall | critical path | wall / drctl's critical path |");
@@ -437,6 +459,7 @@ fn main() {
         d_walk10.wall.as_secs_f64() / d_drctl.wall.as_secs_f64()
     );
     chain("Destroy critical path", &d_drctl);
+    runners_up(&d_drctl);
 
     println!("\nThe model (seconds; `crates/drctl-blueprint/src/latency.rs`):\n");
     println!("| kind | create | update | delete | basis |");
