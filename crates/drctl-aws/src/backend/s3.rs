@@ -149,8 +149,9 @@ async fn renew_in_background(inner: Weak<Inner>) {
         let Some(inner) = inner.upgrade() else {
             return;
         };
+        // The run's next write reports it as its error.
         if let Err(lost) = inner.renew().await {
-            tracing::warn!("{lost}");
+            tracing::info!("{lost}");
             return;
         }
     }
@@ -892,6 +893,7 @@ impl Backend for S3Backend {
         Box::new(S3Journal {
             inner: Arc::clone(&self.inner),
             next_id: 1,
+            written: Default::default(),
         })
     }
 
@@ -915,6 +917,9 @@ impl Backend for S3Backend {
 struct S3Journal {
     inner: Arc<Inner>,
     next_id: u64,
+    /// The ETag of each intent object this run wrote, so that clearing
+    /// deletes only that object (not another run's of the same id).
+    written: std::collections::HashMap<u64, String>,
 }
 
 impl IntentLog for S3Journal {
@@ -924,16 +929,16 @@ impl IntentLog for S3Journal {
         let inner = &self.inner;
         let key = inner.journal_key(intent.id);
         let body = serde_json::to_vec(intent).expect("intents serialise");
-        inner.wait(async {
+        let written = inner.wait(async {
             inner.ensure_lease().await?;
             // Created only where nothing is: a run never overwrites an
             // intent it did not write (e.g. one of a run that took the lock
             // over from it).
             match inner.put_if(&key, body.clone(), None).await {
-                Ok(_) => Ok(()),
+                Ok(etag) => Ok(etag),
                 Err(Failure::Precondition) => match inner.get(&key).await {
                     // A retried PUT whose first attempt succeeded.
-                    Ok(Some((found, _))) if found == body => Ok(()),
+                    Ok(Some((found, etag))) if found == body => Ok(etag),
                     _ => Err(inner.journal_err(format!(
                         "{} exists already: another run writes this journal. Check who else runs drctl on this environment",
                         inner.url(&key)
@@ -945,17 +950,30 @@ impl IntentLog for S3Journal {
                 ))),
                 Err(Failure::Other(reason)) => Err(inner.journal_err(reason)),
             }
-        })
+        })?;
+        if let Some(etag) = written {
+            self.written.insert(intent.id, etag);
+        }
+        Ok(())
     }
 
     fn clear(&mut self, id: u64) -> Result<(), JournalError> {
         let inner = &self.inner;
+        let key = inner.journal_key(id);
+        let etag = self.written.remove(&id);
         inner.wait(async {
             inner.ensure_lease().await?;
-            inner
-                .delete(&inner.journal_key(id))
-                .await
-                .map_err(|r| inner.journal_err(r))
+            let Some(etag) = etag else {
+                return inner.delete(&key).await.map_err(|r| inner.journal_err(r));
+            };
+            match inner.delete_if(&key, &etag).await {
+                Ok(()) | Err(Failure::NotFound) => Ok(()),
+                Err(Failure::Precondition) => Err(inner.journal_err(format!(
+                    "{} is no longer the intent this run wrote: another run writes this journal. Check who else runs drctl on this environment",
+                    inner.url(&key)
+                ))),
+                Err(Failure::Other(reason)) => Err(inner.journal_err(reason)),
+            }
         })
     }
 }
