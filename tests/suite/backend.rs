@@ -886,6 +886,20 @@ fn bad_backend_settings_are_refused_before_any_api_call() {
     .stderr(predicate::str::contains(
         "--backend-region: unknown AWS region `mars-1`",
     ));
+    for (var, value, says) in [
+        (
+            "DRCTL_LOCK_LEASE_SECONDS",
+            "1",
+            "DRCTL_LOCK_LEASE_SECONDS: `1` is not a lease drctl can use; set a whole number of seconds from 2 to 3600",
+        ),
+        ("DRCTL_HOST", " ", "DRCTL_HOST is set but empty"),
+    ] {
+        ws.drctl(&["plan", "--backend", "s3://team-state/x"])
+            .env(var, value)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(says));
+    }
     for (table, says) in [
         (
             "[backend]\nurl = \"s3://Team_State\"\n",
