@@ -313,7 +313,13 @@ impl Workspace {
     /// `drctl ARGS --env ENV` started in the background, for tests that
     /// interrupt or overlap runs; output goes to `stdout`, stderr is piped.
     pub fn spawn(&self, args: &[&str], stdout: Stdio) -> Child {
+        self.spawn_with_env(args, stdout, &[])
+    }
+
+    /// [`Self::spawn`] with more environment variables.
+    pub fn spawn_with_env(&self, args: &[&str], stdout: Stdio, vars: &[(&str, &str)]) -> Child {
         Command::new(drctl_bin())
+            .envs(vars.iter().copied())
             .current_dir(self.dir.path())
             .args(args)
             .args(["--env", &self.env])
