@@ -202,6 +202,7 @@ regional_clients! {
     secretsmanager, secretsmanager_once => aws_sdk_secretsmanager,
     kms, kms_once => aws_sdk_kms,
     eventbridge, eventbridge_once => aws_sdk_eventbridge,
+    backup, backup_once => aws_sdk_backup,
 }
 
 impl Clients {

@@ -7,6 +7,7 @@
 mod acm;
 mod apigateway;
 pub mod backend;
+mod backup;
 mod clients;
 mod cloudwatch;
 mod crash;
@@ -56,6 +57,7 @@ const SERVICES: &[(&[&KindSchema], Register)] = &[
     (cloudwatch::KINDS, cloudwatch::register),
     (sfn::KINDS, sfn::register),
     (events::KINDS, events::register),
+    (backup::KINDS, backup::register),
 ];
 
 /// Every kind drctl-aws implements, for planning without AWS calls.
