@@ -2,6 +2,7 @@
 //! desired resources of both regions, as one graph.
 
 pub mod backend;
+mod backup;
 mod compute;
 pub mod config;
 mod data;
@@ -119,6 +120,7 @@ impl Blueprint<'_> {
             let compute = compute::build(&mut r, &net);
             observability::build(&mut r, &data, &compute);
             monitor::build(&mut r, &net, &data, &compute);
+            backup::build(&mut r, &data);
             networks.push(net);
             halves.push(global::Regional {
                 region,
@@ -161,16 +163,18 @@ mod tests {
         // compute and API, 10 observability, 5 health monitor (role,
         // function, schedule rule, its invoke permission, alarm), 4 custom
         // domain (certificate, validation wait, domain name, base path
-        // mapping), 2 for the customer-managed key and its alias, and in
-        // the primary the same 4 for its probe name; 18 global (one
+        // mapping), 2 for the customer-managed key and its alias, 6 AWS
+        // Backup (vault, role, plan, selection, rules on failed and on
+        // completed jobs), and in the primary the same 4 for its probe
+        // name; 18 global (one
         // validation record for both, one for the probe, the probe's
         // record; the primary's health
         // checks: API, fence and both, and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (84, 78, 18)
+            (90, 84, 18)
         );
-        assert_eq!(specs.len(), 180);
+        assert_eq!(specs.len(), 192);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -428,6 +432,7 @@ mod tests {
             "lambda.",
             "sfn.",
             "events.",
+            "backup.",
             "ec2.security_group",
         ];
         for spec in &specs {
