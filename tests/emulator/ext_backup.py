@@ -41,6 +41,9 @@ AWS's rules moto does not keep:
   InvalidParameterValueException below; moto takes any value.
 - DescribeBackupVault returns NumberOfRecoveryPoints and CreatorRequestId
   ("DescribeBackupVault"); moto 5.2.5 omits both.
+- ListTags is `GET /tags/{resourceArn}` ("ListTags"; the AWS SDK for Rust
+  sends no trailing slash): moto 5.2.5 reads the ARN from the path's
+  second-last segment, so without the slash it answers no tags.
 """
 
 import json
@@ -445,7 +448,13 @@ def _responses() -> None:
             {"CopyJobs": jobs(self, "copy_jobs", "DestinationBackupVaultArn", "destinationVaultArn")}
         )
 
+    def list_tags(self):
+        path = self.path.split("?")[0]
+        resource_arn = unquote(path.split("/tags/", 1)[1].rstrip("/"))
+        return json.dumps({"Tags": self.backup_backend.list_tags(resource_arn=resource_arn)})
+
     for handler in (
+        list_tags,
         update_backup_plan,
         create_backup_selection,
         get_backup_selection,

@@ -34,8 +34,8 @@ use serde_json::{Value as Json, json};
 use super::{NOT_FOUND, retag, tags_of, valid_name};
 use crate::clients::Clients;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_token, found, has_code, invalid,
-    observed_tags, retry_while, the_one, user_tags,
+    Created, TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, create_token, found,
+    invalid, observed_tags, retry_while, the_one, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -381,19 +381,27 @@ impl Provider for Plan {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
-        let result = client
+        let request = self
+            .0
+            .backup_once(&ctx.region)
             .create_backup_plan()
             .backup_plan(document(&config)?)
             .set_backup_plan_tags(Some(all_tags(ctx, inputs).into_iter().collect()))
-            .creator_request_id(create_token(ctx))
-            .send()
-            .await;
-        let id = match result {
-            Ok(out) => out.backup_plan_id().unwrap_or_default().to_owned(),
-            // A plan of this name exists: this create's, whose answer was
-            // lost, is adopted; anyone else's is refused.
-            Err(e) if has_code(&e, &["AlreadyExistsException"]) => {
-                match the_one(ctx, self.ours_named(ctx, &client, &config.name).await?)? {
+            .creator_request_id(create_token(ctx));
+        let created = create_once(
+            "backup:CreateBackupPlan",
+            &["AlreadyExistsException"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await;
+        let id = match created {
+            Ok(Created::Sent(out)) => out.backup_plan_id().unwrap_or_default().to_owned(),
+            Ok(Created::Found(id)) => id,
+            // The name is taken, and not by a plan drctl made for this
+            // address (`find` would have adopted that one).
+            Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
+                match self.find(ctx, inputs).await? {
                     Some(id) => id,
                     None => {
                         return Err(ProviderError::new(
@@ -407,7 +415,7 @@ impl Provider for Plan {
                     }
                 }
             }
-            Err(e) => return Err(api_error("backup:CreateBackupPlan", e)),
+            Err(e) => return Err(e),
         };
         let plan = self.get(&client, &id).await?.ok_or_else(|| {
             ProviderError::new(

@@ -24,7 +24,9 @@ use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, valid_name};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, invalid, retry_while, the_one};
+use crate::support::{
+    Created, attrs, create_once, create_token, found, invalid, retry_while, the_one,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "backup.selection",
@@ -169,46 +171,47 @@ impl Provider for Selection {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let config = config(ctx, inputs)?;
-        let client = self.0.backup(&ctx.region);
         let selection = BackupSelection::builder()
             .selection_name(&config.name)
             .iam_role_arn(&config.iam_role_arn)
             .set_resources(Some(config.resources.iter().cloned().collect()))
             .build()
             .map_err(|e| ProviderError::new("backup:BackupSelection", e.to_string()))?;
-        let request = client
+        let request = self
+            .0
+            .backup_once(&ctx.region)
             .create_backup_selection()
             .backup_plan_id(&config.plan_id)
             .backup_selection(selection)
             .creator_request_id(create_token(ctx));
-        let out = retry_while(
+        let created = retry_while(
             ROLE_PROPAGATION,
             |e| {
                 e.code.as_deref() == Some("InvalidParameterValueException")
                     && e.message.to_lowercase().contains("assume")
             },
             || {
-                let request = request.clone();
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| api_error("backup:CreateBackupSelection", e))
-                }
+                create_once(
+                    "backup:CreateBackupSelection",
+                    &[],
+                    || request.clone().send(),
+                    || self.find(ctx, inputs),
+                )
             },
         )
         .await?;
-        let id = format!(
-            "{}/{}",
-            config.plan_id,
-            out.selection_id().unwrap_or_default()
-        );
+        let id = match created {
+            Created::Sent(out) => format!(
+                "{}/{}",
+                config.plan_id,
+                out.selection_id().unwrap_or_default()
+            ),
+            Created::Found(id) => id,
+        };
+        let (_, selection_id) = split(&id).unwrap_or(("", &id));
         Ok(Applied {
-            outputs: attrs([(
-                "selection_id",
-                json!(out.selection_id().unwrap_or_default()),
-            )]),
-            id,
+            outputs: attrs([("selection_id", json!(selection_id))]),
+            id: id.clone(),
         })
     }
 

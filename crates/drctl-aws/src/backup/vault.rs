@@ -32,8 +32,8 @@ use serde_json::{Value as Json, json};
 use super::{NOT_FOUND, retag, tags_of, valid_name};
 use crate::clients::Clients;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_token, found, has_code, invalid,
-    observed_tags, user_tags, wait_for,
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, create_token, found, has_code,
+    invalid, observed_tags, user_tags, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -190,26 +190,27 @@ impl Provider for Vault {
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
-        let result = client
+        let request = self
+            .0
+            .backup_once(&ctx.region)
             .create_backup_vault()
             .backup_vault_name(&config.name)
             .set_encryption_key_arn(config.encryption_key_arn.clone())
             .set_backup_vault_tags(Some(all_tags(ctx, inputs).into_iter().collect()))
-            .creator_request_id(create_token(ctx))
-            .send()
-            .await;
-        let arn = match result {
-            Ok(out) => out.backup_vault_arn().unwrap_or_default().to_owned(),
-            // The name is taken: by this create, whose answer was lost, or
-            // by a vault drctl did not make for this address.
-            Err(e) if has_code(&e, &["AlreadyExistsException"]) => {
-                let existing = self.describe(&client, &config.name).await?;
-                let arn = existing
-                    .as_ref()
-                    .and_then(|v| v.backup_vault_arn())
-                    .unwrap_or_default()
-                    .to_owned();
-                if existing.is_none() || !self.ours(ctx, &client, &arn).await? {
+            .creator_request_id(create_token(ctx));
+        let created = create_once(
+            "backup:CreateBackupVault",
+            &["AlreadyExistsException"],
+            || request.clone().send(),
+            || self.find(ctx, inputs),
+        )
+        .await;
+        match created {
+            Ok(_) => {}
+            // The name is taken, and not by a vault drctl made for this
+            // address (`find` would have adopted that one).
+            Err(e) if e.code.as_deref() == Some("AlreadyExistsException") => {
+                if self.find(ctx, inputs).await?.is_none() {
                     return Err(ProviderError::new(
                         format!("create {}", ctx.address),
                         format!(
@@ -219,10 +220,19 @@ impl Provider for Vault {
                     )
                     .with_code("AlreadyExistsException"));
                 }
-                arn
             }
-            Err(e) => return Err(api_error("backup:CreateBackupVault", e)),
-        };
+            Err(e) => return Err(e),
+        }
+        let arn = self
+            .describe(&client, &config.name)
+            .await?
+            .and_then(|v| v.backup_vault_arn().map(str::to_owned))
+            .ok_or_else(|| {
+                ProviderError::new(
+                    "backup:DescribeBackupVault",
+                    format!("vault {}, just created, is not there", config.name),
+                )
+            })?;
         Ok(Applied {
             id: config.name.clone(),
             outputs: outputs(&arn, &config.name),
