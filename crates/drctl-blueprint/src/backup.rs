@@ -64,6 +64,7 @@ pub(crate) fn build(r: &mut Region, data: &Data) {
                 format!("AWS Backup of {} ({})", r.bp.env, r.role.as_str()),
             )
             .input("assume_role_policy", trust("backup.amazonaws.com"))
+            .input("inline_policies", json!({}))
             .input("managed_policy_arns", json!(SERVICE_POLICIES))
             .input("tags", r.tags(&name)),
     );
