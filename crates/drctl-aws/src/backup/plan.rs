@@ -12,9 +12,10 @@
 //! back with it.
 //!
 //! CreateBackupPlan takes `CreatorRequestId` (AWS Backup API Reference,
-//! CreateBackupPlan): drctl sends the create's token, so a resend after a
-//! lost answer makes no second plan; `find` looks the plan up by name and
-//! its `drctl:*` tags (CreateBackupPlan tags the plan with it).
+//! CreateBackupPlan): drctl sends the create's token, through
+//! `create_once`: after an unanswered create the plan is looked up (`find`:
+//! by name and its `drctl:*` tags, which CreateBackupPlan sets) before any
+//! resend, and a resend carries the same token.
 //! UpdateBackupPlan replaces the rules in place and gives the plan a new
 //! `VersionId`. AWS refuses to delete a plan that still has selections;
 //! the selections depend on the plan, so the graph deletes them first. A

@@ -7,10 +7,11 @@
 //! replaces it. Selections take no tags.
 //!
 //! CreateBackupSelection takes `CreatorRequestId` (AWS Backup API
-//! Reference, CreateBackupSelection): drctl sends the create's token, so a
-//! resend makes no second selection; `find` looks the selection up by name
-//! in its plan. A role created a moment ago may not be assumable by AWS
-//! Backup yet: the create is retried while AWS says so.
+//! Reference, CreateBackupSelection): drctl sends the create's token,
+//! through `create_once`: after an unanswered create the selection is
+//! looked up by name in its plan (`find`) before any resend. A role
+//! created a moment ago may not be assumable by AWS Backup yet: the create
+//! is retried while AWS says so.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -7,10 +7,10 @@
 //! CreateBackupVault takes `CreatorRequestId`, "a unique string that
 //! identifies the request and allows failed requests to be retried without
 //! the risk of running the operation twice" (AWS Backup API Reference,
-//! CreateBackupVault): drctl sends the create's token. A vault name is
-//! unique per account and region, so a resend that finds the name taken
-//! adopts the vault when it carries this address's `drctl:*` tags, and
-//! refuses it otherwise.
+//! CreateBackupVault): drctl sends the create's token, through
+//! `create_once`: after an unanswered create the vault is looked up by
+//! name (unique per account and region) and adopted when it carries this
+//! address's `drctl:*` tags; a name taken by another vault is refused.
 //!
 //! A vault holding recovery points is data. AWS refuses to delete a vault
 //! that is not empty ("A vault can be deleted only if it is empty",
