@@ -626,7 +626,7 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
             .load(std::sync::atomic::Ordering::SeqCst),
         2
     );
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 176);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 188);
 
     // Once the cause is gone the next apply finishes the rest.
     proxy.set(Faults::none());
