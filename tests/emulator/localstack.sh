@@ -25,6 +25,7 @@ LOCALSTACK_TESTS=(
     --skip providers::dynamodb::
     --skip providers::iam_lambda::function
     --skip providers::acm::
+    --skip providers::backup::
 )
 LOCALSTACK_EXCLUDE_NEWER="2025-06-01"
 export DRCTL_LOCALSTACK_VENV="${DRCTL_LOCALSTACK_VENV:-$DRCTL_ROOT/tests/emulator/.venv-localstack}"

@@ -364,6 +364,25 @@ def patch_s3() -> None:
 
     S3Provider.put_bucket_replication = put_bucket_replication
 
+    # DeleteObject with If-Match deletes only if the object's ETag matches,
+    # else 412 PreconditionFailed; a missing key answers 404 NoSuchKey (S3
+    # User Guide, "How to perform conditional deletes"; S3 API Reference,
+    # DeleteObject). LocalStack 4.4.0 deletes whatever is there. drctl's S3
+    # state backend releases its lock, and clears an intent, this way.
+    from localstack.services.s3.provider import verify_object_equality_precondition_write
+
+    delete_object = S3Provider.delete_object
+
+    @functools.wraps(delete_object)
+    def delete_object_if_match(self, context, bucket, key, *args, **kwargs):
+        if_match = kwargs.get("if_match")
+        if if_match and not kwargs.get("version_id"):
+            _, s3_bucket = self._get_cross_account_bucket(context, bucket)
+            verify_object_equality_precondition_write(s3_bucket, key, if_match)
+        return delete_object(self, context, bucket, key, *args, **kwargs)
+
+    S3Provider.delete_object = delete_object_if_match
+
 
 def patch_sns() -> None:
     from localstack.aws.api.sns import ConfirmSubscriptionResponse, InvalidParameterException

@@ -62,14 +62,14 @@ impl EmulatorKind {
 
     /// Whether this emulator serves `service` (an SDK service name such as
     /// `rds`). moto serves all of drctl's; LocalStack 4.4.0's community
-    /// edition has no RDS, ECS or ELBv2, and its DynamoDB and Lambda
+    /// edition has no RDS, ECS, ELBv2 or AWS Backup, and its DynamoDB and Lambda
     /// download their engines at first use, which fails offline.
     pub fn serves(self, service: &str) -> bool {
         match self {
             EmulatorKind::Moto => true,
             EmulatorKind::LocalStack => !matches!(
                 service,
-                "rds" | "dynamodb" | "lambda" | "ecs" | "elasticloadbalancingv2"
+                "rds" | "dynamodb" | "lambda" | "ecs" | "elasticloadbalancingv2" | "backup"
             ),
         }
     }
@@ -313,7 +313,13 @@ impl Workspace {
     /// `drctl ARGS --env ENV` started in the background, for tests that
     /// interrupt or overlap runs; output goes to `stdout`, stderr is piped.
     pub fn spawn(&self, args: &[&str], stdout: Stdio) -> Child {
+        self.spawn_with_env(args, stdout, &[])
+    }
+
+    /// [`Self::spawn`] with more environment variables.
+    pub fn spawn_with_env(&self, args: &[&str], stdout: Stdio, vars: &[(&str, &str)]) -> Child {
         Command::new(drctl_bin())
+            .envs(vars.iter().copied())
             .current_dir(self.dir.path())
             .args(args)
             .args(["--env", &self.env])
@@ -690,6 +696,30 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<&'static str, BT
                     .iter()
                     .map(|f| f.function_name())
                     .filter(|n| n.is_some_and(named))
+                    .collect()),
+            );
+        }
+        if serves("backup") {
+            let backup = aws.backup(region);
+            let vaults = backup.list_backup_vaults().send().await.unwrap();
+            add(
+                "backup.vault",
+                ids(vaults
+                    .backup_vault_list()
+                    .iter()
+                    .map(|v| v.backup_vault_name())
+                    .filter(|n| n.is_some_and(named))
+                    .collect()),
+            );
+            // A deleted plan is listed only with includeDeleted: gone.
+            let plans = backup.list_backup_plans().send().await.unwrap();
+            add(
+                "backup.plan",
+                ids(plans
+                    .backup_plans_list()
+                    .iter()
+                    .filter(|p| p.backup_plan_name().is_some_and(named))
+                    .map(|p| p.backup_plan_id())
                     .collect()),
             );
         }

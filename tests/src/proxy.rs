@@ -535,6 +535,9 @@ pub fn create_call(request: &[u8]) -> Option<String> {
         ("POST", ["restapis", _, "stages"]) => "apigateway:CreateStage",
         ("POST", ["2013-04-01", "hostedzone"]) => "route53:CreateHostedZone",
         ("POST", ["2013-04-01", "healthcheck"]) => "route53:CreateHealthCheck",
+        ("PUT", ["backup-vaults", _]) => "backup:CreateBackupVault",
+        ("PUT", ["backup", "plans"]) => "backup:CreateBackupPlan",
+        ("PUT", ["backup", "plans", _, "selections"]) => "backup:CreateBackupSelection",
         // Path-style S3: PUT /bucket with no subresource query.
         ("PUT", [bucket]) if !bucket.is_empty() && !line.contains('?') => "s3:CreateBucket",
         _ => return None,

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use drctl_aws::backend::{S3Backend, S3Location};
+use drctl_aws::backend::{LeaseSettings, S3Backend, S3Location};
 use drctl_core::backend::Backend;
-use drctl_core::journal::{Intent, IntentOp};
+use drctl_core::journal::{Intent, IntentOp, JournalError};
 use drctl_core::lock::{LockError, LockInfo};
 use drctl_core::state::{self, ResourceState, State};
 use drctl_core::store::{StateStore, StoreError};
@@ -84,6 +84,42 @@ fn backend(aws: &drctl_aws::AwsContext, bucket: &str, env: &str) -> S3Backend {
     )
 }
 
+/// [`backend`] whose locks carry a lease of `secs` and name `host`.
+fn leased(
+    aws: &drctl_aws::AwsContext,
+    bucket: &str,
+    env: &str,
+    host: &str,
+    secs: u64,
+) -> S3Backend {
+    backend(aws, bucket, env).with_lease(LeaseSettings {
+        duration: Duration::from_secs(secs),
+        host: host.into(),
+    })
+}
+
+/// The lease tests use: short, so that waiting for a lapse takes seconds.
+const LEASE: &str = "2";
+
+fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// Waits (up to a minute) until `key` exists.
+async fn wait_for_object(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) -> Vec<u8> {
+    for _ in 0..600 {
+        if let Some(bytes) = object(aws, bucket, key).await {
+            return bytes;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("s3://{bucket}/{key} never appeared");
+}
+
 fn resource(id: &str) -> ResourceState {
     ResourceState {
         kind: "ssm.parameter".into(),
@@ -96,7 +132,7 @@ fn resource(id: &str) -> ResourceState {
 }
 
 /// A lock object as another machine's drctl would leave it.
-async fn lock_held_elsewhere(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) {
+async fn lock_held_elsewhere(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) -> LockInfo {
     let mut holder = LockInfo::for_this_process("apply");
     holder.host = "ci-runner-7".into();
     holder.pid = 4242;
@@ -108,6 +144,7 @@ async fn lock_held_elsewhere(aws: &drctl_aws::AwsContext, bucket: &str, key: &st
         .send()
         .await
         .unwrap();
+    holder
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -130,12 +167,300 @@ async fn the_emulator_honours_conditional_puts() {
         .await
         .unwrap_err();
     assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
-    put("3")
+    let third = put("3")
         .if_match(first.e_tag().unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(object(&aws, &bucket, "k").await.unwrap(), b"3");
+    // If-Match on a key that does not exist: 404, not a write.
+    let err = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("absent")
+        .body(ByteStream::from_static(b"x"))
+        .if_match(third.e_tag().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 404);
+    // Conditional deletes: only the version we name.
+    let delete = |etag: &str| s3.delete_object().bucket(&bucket).key("k").if_match(etag);
+    let err = delete(first.e_tag().unwrap()).send().await.unwrap_err();
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 412);
+    assert!(object(&aws, &bucket, "k").await.is_some());
+    delete(third.e_tag().unwrap()).send().await.unwrap();
+    assert!(object(&aws, &bucket, "k").await.is_none());
+}
+
+/// A lock object as another machine's drctl leaves it when it dies: a
+/// lease of [`LEASE`] seconds that lapsed by its clock.
+async fn lapsed_lock_elsewhere(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) -> LockInfo {
+    let mut holder = LockInfo::for_this_process("apply");
+    holder.host = "ci-runner-7".into();
+    holder.pid = 4242;
+    holder.stamp_lease(Duration::ZERO);
+    holder.lease_seconds = Some(LEASE.parse().unwrap());
+    aws.s3(PRIMARY)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(serde_json::to_vec(&holder).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    holder
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lapsed_lease_is_taken_over_by_exactly_one_of_two_runs() {
+    let aws = aws(&emulator_for("s3-lapse").endpoint).await;
+    let bucket = state_bucket(&aws, "lapse").await;
+    let env = "s3-lapse";
+    let lock_key = "team/payments/s3-lapse.lock";
+    let state_key = "team/payments/s3-lapse.json";
+    backend(&aws, &bucket, env)
+        .save(&mut State::new(env))
+        .unwrap();
+    let dead = lapsed_lock_elsewhere(&aws, &bucket, lock_key).await;
+
+    let racers = [
+        leased(&aws, &bucket, env, "ci-runner-8", 2),
+        leased(&aws, &bucket, env, "ci-runner-9", 2),
+    ];
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let runs: Vec<_> = racers
+            .iter()
+            .map(|b| scope.spawn(move || b.lock("apply")))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = (0..2).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "exactly one taker wins: {results:?}");
+    let w = winners[0];
+    let mut results = results.into_iter();
+    let (first, second) = (results.next().unwrap(), results.next().unwrap());
+    let (winner, lost) = if w == 0 {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let winner = winner.unwrap();
+    assert_ne!(winner.info().id, dead.id);
+    let Err(LockError::HeldRemote { holder, .. }) = &lost else {
+        panic!("{lost:?}");
+    };
+    assert_eq!(holder.id, winner.info().id, "the loser names the winner");
+    // The state was rewritten on takeover, so a write the dead holder had
+    // in flight (conditional on the version it knew) would be refused.
+    let fenced = state::decode(&object(&aws, &bucket, state_key).await.unwrap()).unwrap();
+    assert_eq!(fenced.serial, 2);
+
+    // The winner renews its lease while it runs: well past the lease, its
+    // lock is still refused to others, at once, and it still writes.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let body: LockInfo =
+        serde_json::from_slice(&object(&aws, &bucket, lock_key).await.unwrap()).unwrap();
+    assert_eq!(body.id, winner.info().id);
+    assert!(body.renewals > 0, "renewed: {body:?}");
+    let late = leased(&aws, &bucket, env, "ci-runner-10", 2);
+    let err = late.lock("apply").unwrap_err();
+    assert!(matches!(err, LockError::HeldRemote { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("its lease lapses 2 s after its last renewal"),
+        "{err}"
+    );
+    let racer = &racers[w];
+    let mut state = racer.load().unwrap().unwrap();
+    racer.save(&mut state).unwrap();
+    drop(winner);
+    assert!(object(&aws, &bucket, lock_key).await.is_none(), "released");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_holder_that_lost_its_lease_writes_nothing_more() {
+    let aws = aws(&emulator_for("s3-lost").endpoint).await;
+    let bucket = state_bucket(&aws, "lost").await;
+    let env = "s3-lost";
+    let lock_key = "team/payments/s3-lost.lock";
+    let state_key = "team/payments/s3-lost.json";
+    let intent = |name: &str| Intent {
+        id: 0,
+        op: IntentOp::Create,
+        address: format!("p/ssm.parameter/{name}").parse().unwrap(),
+        region: PRIMARY.into(),
+        inputs: Default::default(),
+        resource_id: None,
+        dependencies: Default::default(),
+        token: String::new(),
+    };
+
+    // Taken over while it was paused (or cut off), as a run on another
+    // host does once the lease lapsed: the next write of either kind is
+    // refused, naming the new holder, and the lock is left to it.
+    let one = leased(&aws, &bucket, env, "ci-runner-8", 2);
+    let held = one.lock("apply").unwrap();
+    assert!(one.load().unwrap().is_none());
+    let mut state = State::new(env);
+    one.save(&mut state).unwrap();
+    let mut journal = one.begin();
+    journal.record(&mut intent("a")).unwrap();
+    let written = object(&aws, &bucket, state_key).await.unwrap();
+    let taker = lock_held_elsewhere(&aws, &bucket, lock_key).await;
+    // Past the time it may write without renewing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let err = one.save(&mut state).unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("no longer holds the lock"), "{message}");
+    assert!(
+        message.contains("pid 4242 on host ci-runner-7"),
+        "{message}"
+    );
+    let err = journal.record(&mut intent("b")).unwrap_err();
+    assert!(matches!(err, JournalError::LeaseLost(_)), "{err}");
+    assert!(matches!(journal.clear(1), Err(JournalError::LeaseLost(_))));
+    assert_eq!(object(&aws, &bucket, state_key).await.unwrap(), written);
+    assert_eq!(one.open_intents().unwrap().len(), 1);
+    drop(held);
+    let body: LockInfo =
+        serde_json::from_slice(&object(&aws, &bucket, lock_key).await.unwrap()).unwrap();
+    assert_eq!(body, taker, "the new holder's lock is left alone");
+    one.force_unlock().unwrap();
+
+    // Force-unlocked under a run: it stops too.
+    let held = one.lock("apply").unwrap();
+    leased(&aws, &bucket, env, "ci-runner-9", 2)
+        .force_unlock()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let err = one.remove_journal().unwrap_err().to_string();
+    assert!(err.contains("force-unlock"), "{err}");
+    drop(held);
+    assert!(object(&aws, &bucket, lock_key).await.is_none());
+    assert_eq!(one.open_intents().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_holder_killed_on_another_host_is_taken_over_once_its_lease_lapses() {
+    let proxy = FaultProxy::start(
+        &emulator_for("s3-killed").endpoint,
+        Faults::slow(Duration::from_millis(150)),
+    )
+    .await;
+    let aws = aws(&emulator_for("s3-killed").endpoint).await;
+    let bucket = state_bucket(&aws, "killed").await;
+    let ws = Workspace::with_endpoint(
+        "s3-killed",
+        "primary_cidr = \"10.88.0.0/16\"\nsecondary_cidr = \"10.89.0.0/16\"",
+        &proxy.endpoint,
+    )
+    .with_backend(&format!("s3://{bucket}/k"));
+    let mut elsewhere = ws.spawn_with_env(
+        &["apply", "--auto-approve"],
+        std::process::Stdio::null(),
+        &[
+            ("DRCTL_HOST", "ci-runner-7"),
+            ("DRCTL_LOCK_LEASE_SECONDS", LEASE),
+        ],
+    );
+    // Killed mid-apply: some resources in state, some in flight.
+    wait_for_object(&aws, &bucket, "k/s3-killed.json").await;
+    let pid = elsewhere.id();
+    elsewhere.kill().unwrap();
+    elsewhere.wait().unwrap();
+    let left: LockInfo =
+        serde_json::from_slice(&object(&aws, &bucket, "k/s3-killed.lock").await.unwrap()).unwrap();
+    assert_eq!((left.pid, left.host.as_str()), (pid, "ci-runner-7"));
+    assert_eq!(left.lease_seconds, Some(2));
+    // Until its lease lapses by its own clock, the lock is refused at once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The next run, on this host, waits out the lease, takes the lock over
+    // saying whose it was, recovers what the dead run left and finishes.
+    proxy.set(Faults::none());
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .env("DRCTL_LOCK_LEASE_SECONDS", LEASE)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "took over the lock of `s3-killed` from pid {pid} on host ci-runner-7 (apply) since {}",
+            left.started_at
+        )));
+    assert!(leftovers(&aws, "s3-killed").await.is_empty());
+    assert_eq!(
+        keys(&aws, &bucket).await,
+        vec!["k/s3-killed.json", "k/s3-killed.json.backup"],
+        "no lock and no journal left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_holder_that_lost_its_lease_does_not_write() {
+    let proxy = FaultProxy::start(
+        &emulator_for("s3-paused").endpoint,
+        Faults::slow(Duration::from_millis(150)),
+    )
+    .await;
+    let aws = aws(&emulator_for("s3-paused").endpoint).await;
+    let bucket = state_bucket(&aws, "paused").await;
+    let ws = Workspace::with_endpoint(
+        "s3-paused",
+        "primary_cidr = \"10.90.0.0/16\"\nsecondary_cidr = \"10.91.0.0/16\"",
+        &proxy.endpoint,
+    )
+    .with_backend(&format!("s3://{bucket}/team/payments"));
+    let lease = [("DRCTL_LOCK_LEASE_SECONDS", LEASE)];
+    let paused = ws.spawn_with_env(
+        &["apply", "--auto-approve"],
+        std::process::Stdio::null(),
+        &lease,
+    );
+    let state_key = "team/payments/s3-paused.json";
+    wait_for_object(&aws, &bucket, state_key).await;
+    send_signal(paused.id(), "-STOP");
+    // Its lease lapses (by its clock, which is ours here).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Its lease lapses; a run on another host takes the lock over.
+    let taker = leased(&aws, &bucket, "s3-paused", "ci-runner-9", 2);
+    let held = taker.lock("apply").unwrap();
+    let fenced = object(&aws, &bucket, state_key).await.unwrap();
+
+    // It wakes up: its next write is refused before it is made, and S3
+    // would refuse one already under way (the state was rewritten on
+    // takeover).
+    send_signal(paused.id(), "-CONT");
+    let out = paused.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no longer holds the lock"), "{stderr}");
+    assert!(stderr.contains("on host ci-runner-9 (apply)"), "{stderr}");
+    assert_eq!(
+        object(&aws, &bucket, state_key).await.unwrap(),
+        fenced,
+        "the state is as the taker left it"
+    );
+    let body: LockInfo = serde_json::from_slice(
+        &object(&aws, &bucket, "team/payments/s3-paused.lock")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        body.id,
+        held.info().id,
+        "the paused run left the lock alone"
+    );
+
+    // What it created is recovered from its journal by the next run.
+    drop(held);
+    proxy.set(Faults::none());
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+    assert!(leftovers(&aws, "s3-paused").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -284,7 +609,7 @@ async fn a_full_env_runs_on_the_s3_backend_and_writes_nothing_locally() {
         .await
         .expect("the state object");
     let applied = state::decode(&bytes).expect("a valid state document");
-    assert_eq!(applied.resources.len(), 204);
+    assert_eq!(applied.resources.len(), 216);
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     let problems = orphans_and_duplicates(&aws, &ws.env, &json).await;
     assert!(problems.is_empty(), "{problems:#?}");
@@ -561,6 +886,20 @@ fn bad_backend_settings_are_refused_before_any_api_call() {
     .stderr(predicate::str::contains(
         "--backend-region: unknown AWS region `mars-1`",
     ));
+    for (var, value, says) in [
+        (
+            "DRCTL_LOCK_LEASE_SECONDS",
+            "1",
+            "DRCTL_LOCK_LEASE_SECONDS: `1` is not a lease drctl can use; set a whole number of seconds from 2 to 3600",
+        ),
+        ("DRCTL_HOST", " ", "DRCTL_HOST is set but empty"),
+    ] {
+        ws.drctl(&["plan", "--backend", "s3://team-state/x"])
+            .env(var, value)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(says));
+    }
     for (table, says) in [
         (
             "[backend]\nurl = \"s3://Team_State\"\n",

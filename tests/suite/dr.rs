@@ -226,6 +226,76 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
             "Ready: a switch to the secondary region can start.",
         ));
 
+    // Backups: none yet; then a backup of the primary's table and its copy
+    // to the secondary's vault, as the plan's rule makes them, are the
+    // primary's last backup and copy.
+    let backups = s["backups"].as_array().unwrap();
+    assert_eq!(backups.len(), 2, "{s:#}");
+    assert_eq!(backups[0]["vault"], "payment-dr-ops-primary-backup");
+    assert_eq!(
+        backups[0]["copy_destination_vault"],
+        "payment-dr-ops-secondary-backup"
+    );
+    assert_eq!(backups[1]["region"], SECONDARY);
+    for b in backups {
+        assert_eq!(
+            (&b["last_backup"], &b["last_copy"]),
+            (&Json::Null, &Json::Null)
+        );
+    }
+    ws.drctl(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("last backup   none yet"));
+    let st = state(&ws);
+    let output = |a: &str, key: &str| {
+        st["resources"][a]["outputs"][key]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let table = "arn:aws:dynamodb:us-east-1:123456789012:table/SessionTable-dr-ops";
+    let role = output("primary/iam.role/backup", "arn");
+    let backup = aws.backup(PRIMARY);
+    let job = backup
+        .start_backup_job()
+        .backup_vault_name("payment-dr-ops-primary-backup")
+        .resource_arn(table)
+        .iam_role_arn(&role)
+        .send()
+        .await
+        .unwrap();
+    backup
+        .start_copy_job()
+        .recovery_point_arn(job.recovery_point_arn().unwrap())
+        .source_backup_vault_name("payment-dr-ops-primary-backup")
+        .destination_backup_vault_arn(output("secondary/backup.vault/payment", "arn"))
+        .iam_role_arn(&role)
+        .send()
+        .await
+        .unwrap();
+    let (_, s) = status(&ws);
+    let primary = &s["backups"][0];
+    assert_eq!(primary["last_backup"]["resource_arn"], table, "{s:#}");
+    assert_eq!(
+        primary["last_backup"]["recovery_point_arn"],
+        job.recovery_point_arn().unwrap()
+    );
+    let copy = primary["last_copy"]["recovery_point_arn"].as_str().unwrap();
+    assert!(copy.starts_with("arn:aws:backup:us-east-2:"), "{copy}");
+    assert_eq!(s["backups"][1]["last_backup"], Json::Null);
+    assert_eq!(s["ready"], true, "backups do not change readiness");
+    ws.drctl(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "-> {}",
+            job.recovery_point_arn().unwrap()
+        )))
+        .stdout(predicate::str::contains(format!(
+            "-> {copy} (to payment-dr-ops-secondary-backup)"
+        )));
+
     // The emulator's switchover refuses what AWS refuses.
     let st = state(&ws);
     let arn = |a: &str| {

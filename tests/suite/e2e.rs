@@ -40,7 +40,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"",
     );
 
-    let plan = create_from_nothing(&ws, 204);
+    let plan = create_from_nothing(&ws, 216);
     assert!(plan.contains("+ primary/ec2.vpc/payment (us-east-1)"));
     assert!(plan.contains("(known after apply)"));
 
@@ -48,9 +48,9 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     assert_eq!(state["format_version"], 2);
-    assert_eq!(state["resources"].as_object().unwrap().len(), 204);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 216);
     assert!(
-        state["serial"].as_u64().unwrap() >= 204,
+        state["serial"].as_u64().unwrap() >= 216,
         "state is written after every resource"
     );
     #[cfg(unix)]
@@ -148,7 +148,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("204 deleted, 0 failed"));
+        .stdout(predicate::str::contains("216 deleted, 0 failed"));
     // ... and leaves it.
     let aws = aws(&ws.endpoint).await;
     for (name, role, region) in &final_snapshots {
@@ -358,13 +358,13 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     let saved = state["resources"].as_object().unwrap().len();
-    assert!((1..204).contains(&saved), "{saved} resources saved");
+    assert!((1..216).contains(&saved), "{saved} resources saved");
 
     // The next apply creates exactly the rest: no duplicates.
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(format!("{} created", 204 - saved)));
+        .stdout(predicate::str::contains(format!("{} created", 216 - saved)));
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(0);

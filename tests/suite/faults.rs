@@ -79,7 +79,7 @@ async fn assert_converged(ws: &Workspace, aws: &drctl_aws::AwsContext, context: 
     let state = state(ws);
     assert_eq!(
         state["resources"].as_object().unwrap().len(),
-        204,
+        216,
         "{context}"
     );
     let problems = orphans_and_duplicates(aws, &ws.env, &state).await;
@@ -427,7 +427,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
         "the first apply is undisturbed"
     );
     assert!(!lock.exists());
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 204);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 216);
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();
@@ -617,7 +617,7 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
         .stdout(predicate::str::contains(
             "primary/ec2.route/private-default: skipped, because primary/ec2.nat_gateway/payment failed",
         ))
-        .stdout(predicate::str::contains("176 created, 0 updated, 0 replaced, 0 deleted, 2 failed, 2 skipped"));
+        .stdout(predicate::str::contains("208 created, 0 updated, 0 replaced, 0 deleted, 2 failed, 6 skipped"));
     // Not retried: one request per gateway.
     assert_eq!(
         proxy
@@ -626,14 +626,14 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
             .load(std::sync::atomic::Ordering::SeqCst),
         2
     );
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 176);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 208);
 
     // Once the cause is gone the next apply finishes the rest.
     proxy.set(Faults::none());
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("4 created"));
+        .stdout(predicate::str::contains("8 created"));
     let aws = aws(&emulator_for("permanent-error").endpoint).await;
     assert_converged(&ws, &aws, "after the permanent error").await;
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])

@@ -441,7 +441,7 @@ fn bootstrap_creates_the_file_when_absent() {
     ws.drctl_bare(&["validate"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("env `ux-fresh`: 204 resources"));
+        .stdout(predicate::str::contains("env `ux-fresh`: 216 resources"));
 }
 
 /// The scripted path end to end on the full stack: bootstrap --apply, the
@@ -471,7 +471,7 @@ async fn bootstrap_apply_outputs_and_quiet_destroy_on_the_full_stack() {
         "{out}\n{}",
         stderr_of(&bootstrap)
     );
-    assert!(out.contains("Plan: 204 to add, 0 to change, 0 to destroy."));
+    assert!(out.contains("Plan: 216 to add, 0 to change, 0 to destroy."));
     assert!(out.contains("Apply complete after"), "{out}");
     // --quiet: the summary but no per-resource lines.
     assert!(!out.contains("Creation complete"), "{out}");
@@ -500,7 +500,7 @@ async fn bootstrap_apply_outputs_and_quiet_destroy_on_the_full_stack() {
         .unwrap();
     let out = stdout_of(&destroy);
     assert!(destroy.status.success(), "{out}\n{}", stderr_of(&destroy));
-    assert!(out.contains("204 deleted, 0 failed"), "{out}");
+    assert!(out.contains("216 deleted, 0 failed"), "{out}");
     assert!(!out.contains("Destruction complete"), "{out}");
     assert!(!out.contains("Destroying..."), "{out}");
     let left = leftovers(&aws(&ws.endpoint).await, env).await;

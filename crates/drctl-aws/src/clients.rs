@@ -218,6 +218,7 @@ regional_clients! {
     eventbridge, eventbridge_once => aws_sdk_eventbridge,
     ecs, ecs_once => aws_sdk_ecs,
     elbv2, elbv2_once => aws_sdk_elasticloadbalancingv2,
+    backup, backup_once => aws_sdk_backup,
 }
 
 impl Clients {

@@ -573,3 +573,97 @@ pub async fn put_metric(
         .map(|_| ())
         .map_err(|e| api_error("cloudwatch:PutMetricData", e))
 }
+
+/// A completed AWS Backup backup or copy job: when it completed (RFC
+/// 3339), what it backed up, and the recovery point it made (the copy's,
+/// in the destination vault, for a copy job).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedJob {
+    pub completed_at: String,
+    /// The same instant in milliseconds since the epoch, for ordering.
+    pub completed_ms: i64,
+    pub resource_arn: String,
+    pub recovery_point_arn: String,
+}
+
+fn rfc3339(t: Option<&aws_smithy_types::DateTime>) -> String {
+    t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+        .unwrap_or_default()
+}
+
+fn millis(t: Option<&aws_smithy_types::DateTime>) -> i64 {
+    t.and_then(|t| t.to_millis().ok()).unwrap_or(0)
+}
+
+/// The completed backup jobs into the vault `vault` of `region`
+/// (ListBackupJobs, ByBackupVaultName, ByState COMPLETED: AWS lists the
+/// jobs of the last 30 days).
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn completed_backup_jobs(
+    ctx: &AwsContext,
+    region: &str,
+    vault: &str,
+) -> Result<Vec<CompletedJob>, ProviderError> {
+    let client = ctx.backup(region);
+    let mut jobs = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_backup_jobs()
+            .by_backup_vault_name(vault)
+            .by_state(aws_sdk_backup::types::BackupJobState::Completed)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| api_error("backup:ListBackupJobs", e))?;
+        jobs.extend(out.backup_jobs().iter().map(|j| CompletedJob {
+            completed_at: rfc3339(j.completion_date()),
+            completed_ms: millis(j.completion_date()),
+            resource_arn: j.resource_arn().unwrap_or_default().to_owned(),
+            recovery_point_arn: j.recovery_point_arn().unwrap_or_default().to_owned(),
+        }));
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(jobs),
+        }
+    }
+}
+
+/// The completed copy jobs of `region` into the vault `destination_arn`
+/// (ListCopyJobs in the source's region, ByDestinationVaultArn, ByState
+/// COMPLETED).
+#[tracing::instrument(level = "debug", skip(ctx), err(Display))]
+pub async fn completed_copy_jobs(
+    ctx: &AwsContext,
+    region: &str,
+    destination_arn: &str,
+) -> Result<Vec<CompletedJob>, ProviderError> {
+    let client = ctx.backup(region);
+    let mut jobs = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_copy_jobs()
+            .by_destination_vault_arn(destination_arn)
+            .by_state(aws_sdk_backup::types::CopyJobState::Completed)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| api_error("backup:ListCopyJobs", e))?;
+        jobs.extend(out.copy_jobs().iter().map(|j| {
+            CompletedJob {
+                completed_at: rfc3339(j.completion_date()),
+                completed_ms: millis(j.completion_date()),
+                resource_arn: j.resource_arn().unwrap_or_default().to_owned(),
+                recovery_point_arn: j
+                    .destination_recovery_point_arn()
+                    .unwrap_or_default()
+                    .to_owned(),
+            }
+        }));
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(jobs),
+        }
+    }
+}

@@ -7,6 +7,7 @@
 mod acm;
 mod apigateway;
 pub mod backend;
+mod backup;
 mod clients;
 mod cloudwatch;
 mod crash;
@@ -60,6 +61,7 @@ const SERVICES: &[(&[&KindSchema], Register)] = &[
     (events::KINDS, events::register),
     (ecs::KINDS, ecs::register),
     (elbv2::KINDS, elbv2::register),
+    (backup::KINDS, backup::register),
 ];
 
 /// Every kind drctl-aws implements, for planning without AWS calls.

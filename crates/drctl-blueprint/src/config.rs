@@ -75,6 +75,14 @@ pub struct EnvSettings {
     /// Aurora global replication lag (`AuroraGlobalDBRPOLag`) is above
     /// this many seconds.
     pub max_replication_lag_seconds: u64,
+    /// When AWS Backup backs up each region's database and table: a
+    /// six-field `cron(...)` in UTC, at most hourly (the RPO of a restore
+    /// from backup).
+    pub backup_schedule: String,
+    /// Days each region's recovery points are kept in its own vault.
+    pub backup_retention_days: u32,
+    /// Days the copies in the other region's vault are kept.
+    pub backup_copy_retention_days: u32,
     /// The container tier and its settings.
     pub containers: Containers,
 }
@@ -190,6 +198,10 @@ impl EnvSettings {
             // and a switchover, which blocks writes until the target has
             // caught up, would keep them blocked about that long.
             max_replication_lag_seconds: 60,
+            // Hourly: a 1-hour RPO for a restore from backup.
+            backup_schedule: "cron(0 * ? * * *)".into(),
+            backup_retention_days: 7,
+            backup_copy_retention_days: 14,
             containers: Containers::default(),
         }
     }
@@ -266,7 +278,48 @@ const ENV_KEYS: &[&str] = &[
     "container_memory",
     "container_desired_count",
     "container_health_check_path",
+    "backup_schedule",
+    "backup_retention_days",
+    "backup_copy_retention_days",
 ];
+
+/// Why `expression` is not a schedule an AWS Backup rule takes, if it is
+/// not: the rule's `ScheduleExpression` is "a cron expression in UTC"
+/// (AWS Backup API Reference, BackupRuleInput), EventBridge's six fields
+/// with one of day-of-month and day-of-week `?`; AWS refuses backups less
+/// than 60 minutes apart, which one minute of the hour guarantees.
+fn backup_schedule_error(expression: &str) -> Option<String> {
+    if expression.starts_with("rate(") {
+        return Some(
+            "is a rate expression, and an AWS Backup rule takes only cron(...): hourly is \"cron(0 * ? * * *)\", every 4 hours \"cron(0 */4 ? * * *)\", daily at 05:00 UTC \"cron(0 5 ? * * *)\"".into(),
+        );
+    }
+    let Some(body) = expression
+        .strip_prefix("cron(")
+        .and_then(|r| r.strip_suffix(')'))
+    else {
+        return Some("is not a cron expression like \"cron(0 * ? * * *)\" (hourly)".into());
+    };
+    let fields: Vec<&str> = body.split(' ').collect();
+    if fields.len() != 6 || fields.iter().any(|f| f.is_empty()) {
+        return Some(format!(
+            "has {} fields; AWS cron takes six, minutes hours day-of-month month day-of-week year, like \"cron(0 * ? * * *)\"",
+            fields.len()
+        ));
+    }
+    if !fields[0].parse::<u8>().is_ok_and(|m| m < 60) {
+        return Some(format!(
+            "runs at minutes `{}`: give one minute of the hour (0 to 59), since AWS Backup refuses backups less than 60 minutes apart",
+            fields[0]
+        ));
+    }
+    if fields[2] != "?" && fields[4] != "?" {
+        return Some(
+            "gives both a day of the month and a day of the week: set one of them to `?`".into(),
+        );
+    }
+    None
+}
 
 struct Ctx<'a> {
     file: &'a Path,
@@ -740,6 +793,39 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                 }
                 s.containers.health_check_path = path.to_owned();
             }
+            "backup_schedule" => {
+                let text = get_str(ctx, &key, v, "cron(0 * ? * * *)")?;
+                if let Some(why) = backup_schedule_error(text) {
+                    return Err(ctx.err(&key, format!("`{text}` {why}")));
+                }
+                s.backup_schedule = text.to_owned();
+            }
+            "backup_retention_days" | "backup_copy_retention_days" => {
+                // AWS Backup keeps a recovery point 1 to 36500 days (100 years).
+                let days = v
+                    .as_integer()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| (1..=36_500).contains(n))
+                    .ok_or_else(|| {
+                        ctx.err(
+                            &key,
+                            format!(
+                                "expected a whole number of days from 1 to 36500 like {}, found {}",
+                                if k == "backup_retention_days" { 7 } else { 14 },
+                                if v.is_integer() {
+                                    v.to_string()
+                                } else {
+                                    type_name(v).to_owned()
+                                }
+                            ),
+                        )
+                    })?;
+                if k == "backup_retention_days" {
+                    s.backup_retention_days = days;
+                } else {
+                    s.backup_copy_retention_days = days;
+                }
+            }
             other => {
                 return Err(ctx.err(
                     &key,
@@ -864,6 +950,11 @@ mod tests {
         let s = c.env("dev").unwrap();
         assert_eq!(s, &EnvSettings::defaults("dev"));
         assert_eq!(s.domain, "payment-dev.example.com");
+        assert_eq!(s.backup_schedule, "cron(0 * ? * * *)");
+        assert_eq!(
+            (s.backup_retention_days, s.backup_copy_retention_days),
+            (7, 14)
+        );
     }
 
     #[test]
@@ -891,6 +982,9 @@ feature_flags = { new_payment_flow = true }
 production = true
 databases_and_functions = false
 max_replication_lag_seconds = 30
+backup_schedule = "cron(30 */4 ? * * *)"
+backup_retention_days = 35
+backup_copy_retention_days = 90
 containers = false
 "#,
         )
@@ -904,6 +998,11 @@ containers = false
         assert_eq!(s.engine_version, "15.4");
         assert!(s.skip_final_snapshot);
         assert_eq!(s.max_replication_lag_seconds, 30);
+        assert_eq!(s.backup_schedule, "cron(30 */4 ? * * *)");
+        assert_eq!(
+            (s.backup_retention_days, s.backup_copy_retention_days),
+            (35, 90)
+        );
         assert!(!s.containers.enabled);
     }
 
@@ -981,6 +1080,34 @@ containers = false
             (
                 "[env.dev]\nmax_replication_lag_seconds = \"60s\"",
                 "expected a whole number of seconds from 1 to 3600 like 60, found string",
+            ),
+            (
+                "[env.dev]\nbackup_schedule = \"rate(1 hour)\"",
+                "`env.dev.backup_schedule`: `rate(1 hour)` is a rate expression, and an AWS Backup rule takes only cron(...)",
+            ),
+            (
+                "[env.dev]\nbackup_schedule = \"cron(0/15 * ? * * *)\"",
+                "AWS Backup refuses backups less than 60 minutes apart",
+            ),
+            (
+                "[env.dev]\nbackup_schedule = \"cron(0 * * * *)\"",
+                "has 5 fields; AWS cron takes six",
+            ),
+            (
+                "[env.dev]\nbackup_schedule = \"cron(0 5 1 * MON *)\"",
+                "set one of them to `?`",
+            ),
+            (
+                "[env.dev]\nbackup_schedule = \"hourly\"",
+                "is not a cron expression",
+            ),
+            (
+                "[env.dev]\nbackup_retention_days = 0",
+                "`env.dev.backup_retention_days`: expected a whole number of days from 1 to 36500 like 7, found 0",
+            ),
+            (
+                "[env.dev]\nbackup_copy_retention_days = \"14\"",
+                "`env.dev.backup_copy_retention_days`: expected a whole number of days from 1 to 36500 like 14, found string",
             ),
             (
                 "[env.dev]\ndatabases_and_function = false",

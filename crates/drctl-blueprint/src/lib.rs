@@ -2,6 +2,7 @@
 //! desired resources of both regions, as one graph.
 
 pub mod backend;
+mod backup;
 mod compute;
 pub mod config;
 mod containers;
@@ -122,6 +123,7 @@ impl Blueprint<'_> {
             observability::build(&mut r, &data, &compute);
             monitor::build(&mut r, &net, &data, &compute);
             containers::build(&mut r, &net, &data);
+            backup::build(&mut r, &data);
             networks.push(net);
             halves.push(global::Regional {
                 region,
@@ -167,16 +169,17 @@ mod tests {
         // mapping), 2 for the customer-managed key and its alias, 12
         // container tier (task execution role, cluster, task definition,
         // service, 2 security groups, load balancer, target group,
-        // listener, 3 alarms), and in
-        // the primary the same 4 for its probe name; 18 global (one
+        // listener, 3 alarms), 6 AWS Backup (vault, role, plan, selection,
+        // rules on failed and on completed jobs), and in the primary the
+        // same 4 for its probe name; 18 global (one
         // validation record for both, one for the probe, the probe's
         // record; the primary's health
         // checks: API, fence and both, and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (96, 90, 18)
+            (102, 96, 18)
         );
-        assert_eq!(specs.len(), 204);
+        assert_eq!(specs.len(), 216);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -229,7 +232,10 @@ mod tests {
         for spec in &specs {
             for (input, value) in &spec.inputs {
                 match (input.as_str(), value) {
-                    ("kms_key_id" | "kms_key_arn" | "kms_master_key_id", v) => {
+                    (
+                        "kms_key_id" | "kms_key_arn" | "kms_master_key_id" | "encryption_key_arn",
+                        v,
+                    ) => {
                         assert_eq!(key_region(v), spec.region, "{} {input}", spec.address);
                     }
                     ("replica_kms_key_arns" | "replica_kms_key_ids", Value::Map(m)) => {
@@ -247,6 +253,7 @@ mod tests {
             }
         }
         let expected = [
+            "backup.vault",
             "dynamodb.table",
             "rds.cluster",
             "s3.bucket",
@@ -487,6 +494,7 @@ mod tests {
             "lambda.",
             "sfn.",
             "events.",
+            "backup.",
             "ec2.security_group",
         ];
         for spec in &specs {

@@ -71,6 +71,12 @@ pub fn customer_key(role: Role) -> Address {
     regional(role, "kms.key", "payment")
 }
 
+/// `role`'s AWS Backup vault (its recovery points and the other region's
+/// copies).
+pub fn backup_vault(role: Role) -> Address {
+    regional(role, "backup.vault", "payment")
+}
+
 /// The fence alarm: in the secondary region, in ALARM while the primary is
 /// fenced off (its Route 53 health check then fails).
 pub fn fence_alarm() -> Address {

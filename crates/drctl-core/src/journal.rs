@@ -84,6 +84,9 @@ pub enum JournalError {
     /// A remote backend's journal could not be read or written.
     #[error("journal {location}: {reason}")]
     Remote { location: String, reason: String },
+    /// The run lost its lock to another run (a shared backend's lease).
+    #[error(transparent)]
+    LeaseLost(#[from] crate::lock::LeaseLost),
 }
 
 /// Where the executor writes intents.

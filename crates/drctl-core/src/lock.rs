@@ -2,6 +2,10 @@
 //! file and linked into place (a link never replaces a file), so two
 //! processes can never both hold it and nobody ever reads a lock file that
 //! exists but is not yet written; removed when the holder drops it.
+//!
+//! [`LockInfo`] is also the body of a shared backend's lock, which carries
+//! a lease (the S3 backend, docs/state-format.md): the lease fields stay
+//! empty in a local lock file, whose holder is checked by pid instead.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -24,6 +28,38 @@ pub struct LockInfo {
     pub operation: String,
     /// RFC 3339.
     pub started_at: String,
+    /// How long the holder's lease lasts after each renewal. `None` for a
+    /// lock without a lease (a local lock file, or one written by a drctl
+    /// without leases), which is never taken over by expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u64>,
+    /// RFC 3339, by the holder's clock: its last renewal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_at: Option<String>,
+    /// RFC 3339, by the holder's clock: `renewed_at` + the lease. Only a
+    /// hint to others (clocks differ); see [`LockInfo::lease_looks_live`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Renewals so far: each renewal changes the body, hence its ETag.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub renewals: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// This machine's hostname, as locks record it.
+pub fn this_host() -> String {
+    hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 impl std::fmt::Display for LockInfo {
@@ -36,12 +72,24 @@ impl std::fmt::Display for LockInfo {
     }
 }
 
+/// What a refused run can do about a lock held elsewhere.
+fn held_remote_advice(holder: &LockInfo, env: &str) -> String {
+    match (holder.lease_seconds, &holder.expires_at) {
+        (Some(lease), Some(expires)) => format!(
+            "Wait for it to finish. If that process is gone, its lease lapses {lease} s after its last renewal (at {expires} by its clock) and the next run takes the lock over; to break it now, run `drctl force-unlock --env {env}` with the same backend"
+        ),
+        _ => format!(
+            "Wait for it to finish; if that process is gone (drctl cannot tell whether a process on another machine still runs, and this lock has no lease), run `drctl force-unlock --env {env}` with the same backend"
+        ),
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum LockError {
     #[error(
         "state of environment `{env}` is locked by {holder}. Wait for it to finish; if that process is gone, run `drctl force-unlock --env {env}`"
     )]
-    Held { env: String, holder: LockInfo },
+    Held { env: String, holder: Box<LockInfo> },
     #[error(
         "lock file {path} exists but is unreadable ({reason}); if no drctl is running, run `drctl force-unlock --env {env}`"
     )]
@@ -52,9 +100,11 @@ pub enum LockError {
     },
     #[error("cannot create lock file {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    /// Held in a shared backend: no pid check is possible across machines.
+    /// Held in a shared backend: no pid check is possible across machines;
+    /// a holder with a lease that lapses is taken over instead.
     #[error(
-        "state of environment `{env}` in {location} is locked by {holder}. Wait for it to finish; if that process is gone (drctl cannot tell whether a process on another machine still runs), run `drctl force-unlock --env {env}` with the same backend"
+        "state of environment `{env}` in {location} is locked by {holder}. {}",
+        held_remote_advice(holder, env)
     )]
     HeldRemote {
         env: String,
@@ -64,6 +114,19 @@ pub enum LockError {
     /// A remote backend's lock could not be read or written.
     #[error("lock {location}: {reason}")]
     Remote { location: String, reason: String },
+}
+
+/// A run that held a leased lock no longer does: it must not write state
+/// or journal any more.
+#[derive(Clone, Debug, Error)]
+#[error(
+    "this run no longer holds the lock of environment `{env}` ({location}): {what}. It stopped before its next write of state or journal; what it did in AWS is in state or in the journal, which the next run recovers. Run again once the lock is free"
+)]
+pub struct LeaseLost {
+    pub env: String,
+    pub location: String,
+    /// Who holds it now, or why this run cannot tell it still holds it.
+    pub what: String,
 }
 
 /// A held lock; released on drop.
@@ -100,13 +163,13 @@ impl LockInfo {
         LockInfo {
             id: Uuid::new_v4(),
             pid: std::process::id(),
-            host: hostname::get()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown".into()),
+            host: this_host(),
             operation: operation.to_owned(),
-            started_at: OffsetDateTime::now_utc()
-                .format(&Rfc3339)
-                .unwrap_or_default(),
+            started_at: now_rfc3339(),
+            lease_seconds: None,
+            renewed_at: None,
+            expires_at: None,
+            renewals: 0,
         }
     }
 
@@ -114,8 +177,33 @@ impl LockInfo {
     /// process has its pid any more. A holder on another host is never
     /// known to be gone.
     pub fn holder_is_dead_here(&self) -> bool {
-        hostname::get().is_ok_and(|h| h.to_string_lossy() == self.host.as_str())
-            && !process_alive(self.pid)
+        hostname::get().is_ok_and(|h| self.holder_is_dead_on(&h.to_string_lossy()))
+    }
+
+    /// [`Self::holder_is_dead_here`] where this host is known as `host`.
+    pub fn holder_is_dead_on(&self, host: &str) -> bool {
+        self.host == host && !process_alive(self.pid)
+    }
+
+    /// Records a (re)newed lease of `lease` starting now, by this clock.
+    pub fn stamp_lease(&mut self, lease: std::time::Duration) {
+        let now = OffsetDateTime::now_utc();
+        self.lease_seconds = Some(lease.as_secs().max(1));
+        self.renewed_at = now.format(&Rfc3339).ok();
+        self.expires_at = (now + lease).format(&Rfc3339).ok();
+    }
+
+    /// Whether the holder's own timestamps say its lease still runs, read
+    /// with this machine's clock. Only decides whether to watch the lock
+    /// for a lapse or to refuse at once: a clock that is wrong can only
+    /// make a run refuse (or watch) needlessly, never take a live lock,
+    /// because a takeover also needs the lock unchanged for a whole lease
+    /// measured here. A lock without a lease "looks live" for ever.
+    pub fn lease_looks_live(&self) -> bool {
+        let Some(expires) = self.expires_at.as_deref() else {
+            return true;
+        };
+        OffsetDateTime::parse(expires, &Rfc3339).map_or(true, |at| at > OffsetDateTime::now_utc())
     }
 }
 
@@ -145,7 +233,7 @@ impl StateLock {
             }
             return Err(LockError::Held {
                 env: env.to_owned(),
-                holder,
+                holder: Box::new(holder),
             });
         }
         Ok(Self { path, info })

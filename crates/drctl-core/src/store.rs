@@ -69,6 +69,9 @@ pub enum StoreError {
         "state {location} was changed by someone else since this run read it; nothing was overwritten. Check who else runs drctl on this environment (every writer should hold the lock), then run again"
     )]
     Conflict { location: String },
+    /// The run lost its lock to another run (a shared backend's lease).
+    #[error(transparent)]
+    LeaseLost(#[from] crate::lock::LeaseLost),
 }
 
 /// The state of one environment in a folder.

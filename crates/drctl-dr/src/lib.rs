@@ -26,4 +26,4 @@ mod targets;
 pub use drctl_aws::dr::WriterChange;
 pub use drctl_blueprint::Role;
 pub use error::DrError;
-pub use targets::{ClusterTarget, Fence, RecordTarget, Targets};
+pub use targets::{ClusterTarget, Fence, RecordTarget, Targets, VaultTarget};

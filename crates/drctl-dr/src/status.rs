@@ -93,6 +93,95 @@ pub struct S3Replication {
     pub destination_versioning: Option<String>,
 }
 
+/// A completed backup or copy job as `drctl status` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JobStatus {
+    /// RFC 3339, UTC.
+    pub completed_at: String,
+    pub resource_arn: String,
+    pub recovery_point_arn: String,
+}
+
+/// One region's AWS Backup: its vault and the last completed backup into
+/// it and copy out of it (to the other region's vault); `None` for "none
+/// yet". Not part of readiness: a switch does not depend on backups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BackupStatus {
+    pub role: &'static str,
+    pub region: String,
+    pub vault: String,
+    pub last_backup: Option<JobStatus>,
+    /// The other region's vault the copies go to; `None` when state has
+    /// no vault there.
+    pub copy_destination_vault: Option<String>,
+    pub last_copy: Option<JobStatus>,
+    /// Why the jobs could not be read, if they could not.
+    pub error: Option<String>,
+}
+
+/// The latest of `jobs` by completion time.
+pub fn latest(jobs: Vec<dr::CompletedJob>) -> Option<JobStatus> {
+    jobs.into_iter()
+        .max_by_key(|j| j.completed_ms)
+        .map(|j| JobStatus {
+            completed_at: j.completed_at,
+            resource_arn: j.resource_arn,
+            recovery_point_arn: j.recovery_point_arn,
+        })
+}
+
+/// One region's backup status from its completed backup jobs and its
+/// completed copies to `copy_to` (`None` when there is no vault to copy
+/// to); a read that failed is named in `error`.
+pub fn backup_status(
+    vault: &crate::targets::VaultTarget,
+    copy_to: Option<&crate::targets::VaultTarget>,
+    backups: Result<Vec<dr::CompletedJob>, String>,
+    copies: Option<Result<Vec<dr::CompletedJob>, String>>,
+) -> BackupStatus {
+    let mut errors = Vec::new();
+    let last_backup = backups
+        .map_err(|e| errors.push(format!("cannot list backup jobs: {e}")))
+        .ok()
+        .and_then(latest);
+    let last_copy = copies
+        .and_then(|c| {
+            c.map_err(|e| errors.push(format!("cannot list copy jobs: {e}")))
+                .ok()
+        })
+        .and_then(latest);
+    BackupStatus {
+        role: vault.role.as_str(),
+        region: vault.region.clone(),
+        vault: vault.name.clone(),
+        last_backup,
+        copy_destination_vault: copy_to.map(|c| c.name.clone()),
+        last_copy,
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+    }
+}
+
+/// Reads each region's last completed backup and copy.
+pub async fn read_backups(aws: &AwsContext, t: &Targets) -> Vec<BackupStatus> {
+    let mut out = Vec::new();
+    for vault in &t.vaults {
+        let copy_to = t.vault(vault.role.other());
+        let backups = dr::completed_backup_jobs(aws, &vault.region, &vault.name)
+            .await
+            .map_err(|e| e.to_string());
+        let copies = match copy_to {
+            Some(to) => Some(
+                dr::completed_copy_jobs(aws, &vault.region, &to.arn)
+                    .await
+                    .map_err(|e| e.to_string()),
+            ),
+            None => None,
+        };
+        out.push(backup_status(vault, copy_to, backups, copies));
+    }
+    out
+}
+
 /// What `drctl status` reports (docs/json-output.md, "status").
 #[derive(Clone, Debug, Serialize)]
 pub struct Status {
@@ -104,6 +193,8 @@ pub struct Status {
     pub database: Option<Database>,
     pub session_table: Option<SessionTable>,
     pub s3_replication: Option<S3Replication>,
+    /// Each region's AWS Backup, primary first.
+    pub backups: Vec<BackupStatus>,
     /// The checks of a planned switch to the other role, measured now.
     pub checks: Vec<Check>,
 }
@@ -120,6 +211,7 @@ impl Status {
             database: None,
             session_table: None,
             s3_replication: None,
+            backups: Vec::new(),
             checks: Vec::new(),
         }
     }
@@ -374,6 +466,7 @@ pub async fn read(aws: &AwsContext, t: &Targets, ctx: &Context<'_>) -> Status {
     let session_table = session_table(t, table, &mut reasons);
     let s3_replication = read_replication(aws, t, &mut reasons).await;
     let checks = read_checks(aws, t, ctx, &reasons, session_table.as_ref()).await;
+    let backups = read_backups(aws, t).await;
     Status {
         env: ctx.env.to_owned(),
         ready: reasons.is_empty() && checks.iter().all(|c| c.ok),
@@ -383,6 +476,7 @@ pub async fn read(aws: &AwsContext, t: &Targets, ctx: &Context<'_>) -> Status {
         database,
         session_table,
         s3_replication,
+        backups,
         checks,
     }
 }
@@ -757,5 +851,78 @@ mod tests {
         reasons.clear();
         assert!(session_table(&t, Ok(None), &mut reasons).is_none());
         assert_eq!(reasons, ["DynamoDB table t does not exist"]);
+    }
+
+    fn job(at: &str, ms: i64, point: &str) -> dr::CompletedJob {
+        dr::CompletedJob {
+            completed_at: at.into(),
+            completed_ms: ms,
+            resource_arn: "arn:aws:rds:us-east-1:1:cluster:payment-dev-primary".into(),
+            recovery_point_arn: point.into(),
+        }
+    }
+
+    fn vault(role: Role, region: &str) -> crate::targets::VaultTarget {
+        crate::targets::VaultTarget {
+            role,
+            region: region.into(),
+            name: format!("payment-dev-{}-backup", role.as_str()),
+            arn: format!(
+                "arn:aws:backup:{region}:1:backup-vault:payment-dev-{}-backup",
+                role.as_str()
+            ),
+        }
+    }
+
+    /// The latest completed job by its completion instant, not by the
+    /// text (fractions of a second sort before `Z`) or the list's order.
+    #[test]
+    fn the_last_job_is_the_latest_completed() {
+        let jobs = vec![
+            job("2026-12-02T10:00:00.5Z", 1_796_205_600_500, "rp-b"),
+            job("2026-12-02T11:00:00Z", 1_796_209_200_000, "rp-c"),
+            job("2026-12-02T09:00:00Z", 1_796_202_000_000, "rp-a"),
+        ];
+        let last = latest(jobs).unwrap();
+        assert_eq!(last.recovery_point_arn, "rp-c");
+        assert_eq!(last.completed_at, "2026-12-02T11:00:00Z");
+        assert_eq!(latest(Vec::new()), None);
+    }
+
+    /// None yet is `null`, a failed read is named, and a region without
+    /// the other's vault has no copy destination.
+    #[test]
+    fn backup_status_says_none_yet_and_names_what_it_could_not_read() {
+        let primary = vault(Role::Primary, "us-east-1");
+        let secondary = vault(Role::Secondary, "us-east-2");
+        let fresh = backup_status(
+            &primary,
+            Some(&secondary),
+            Ok(Vec::new()),
+            Some(Ok(Vec::new())),
+        );
+        assert_eq!(fresh.last_backup, None);
+        assert_eq!(fresh.last_copy, None);
+        assert_eq!(fresh.error, None);
+        assert_eq!(
+            fresh.copy_destination_vault.as_deref(),
+            Some("payment-dev-secondary-backup")
+        );
+        let done = backup_status(
+            &primary,
+            Some(&secondary),
+            Ok(vec![job("2026-12-02T11:00:00Z", 1, "rp-1")]),
+            Some(Err("AccessDeniedException: no".into())),
+        );
+        assert_eq!(done.last_backup.unwrap().recovery_point_arn, "rp-1");
+        assert_eq!(done.last_copy, None);
+        assert!(
+            done.error
+                .unwrap()
+                .contains("cannot list copy jobs: AccessDeniedException")
+        );
+        let alone = backup_status(&secondary, None, Ok(Vec::new()), None);
+        assert_eq!(alone.copy_destination_vault, None);
+        assert_eq!(alone.role, "secondary");
     }
 }

@@ -32,6 +32,15 @@ pub struct Fence {
     pub dimension: (&'static str, String),
 }
 
+/// One region's AWS Backup vault.
+#[derive(Clone, Debug)]
+pub struct VaultTarget {
+    pub role: Role,
+    pub region: String,
+    pub name: String,
+    pub arn: String,
+}
+
 /// What the DR operations act on.
 #[derive(Clone, Debug)]
 pub struct Targets {
@@ -52,6 +61,9 @@ pub struct Targets {
     /// every alarm but the fence's.
     pub alarms: Vec<(String, String)>,
     pub fence: Fence,
+    /// The regions' backup vaults, primary first; only those in state (an
+    /// environment applied before AWS Backup has none).
+    pub vaults: Vec<VaultTarget>,
 }
 
 fn text(attrs: &Attributes, key: &str) -> String {
@@ -143,6 +155,18 @@ impl Targets {
                 metric: targets::FENCE_METRIC,
                 dimension: (targets::FENCE_DIMENSION, state.env.clone()),
             },
+            vaults: Role::BOTH
+                .into_iter()
+                .filter_map(|role| {
+                    let r = state.resources.get(&targets::backup_vault(role))?;
+                    Some(VaultTarget {
+                        role,
+                        region: r.region.clone(),
+                        name: r.id.clone(),
+                        arn: text(&r.outputs, "arn"),
+                    })
+                })
+                .collect(),
         })
     }
 
@@ -152,6 +176,11 @@ impl Targets {
 
     pub fn role_of_arn(&self, arn: &str) -> Option<Role> {
         self.clusters.iter().find(|c| c.arn == arn).map(|c| c.role)
+    }
+
+    /// The vault of `role`, if state has it.
+    pub fn vault(&self, role: Role) -> Option<&VaultTarget> {
+        self.vaults.iter().find(|v| v.role == role)
     }
 
     pub fn set_ids(&self) -> [&str; 2] {

@@ -181,6 +181,7 @@ fn render_status(s: &Status) -> String {
         }
         None => out.push_str("  S3 replication: unknown\n"),
     }
+    render_backups(&mut out, &s.backups);
     if !s.checks.is_empty() {
         out.push_str("\nChecks of a planned switch to the other region:\n");
         render_checks(&mut out, &s.checks, true, &[]);
@@ -200,6 +201,35 @@ fn render_status(s: &Status) -> String {
         out.push_str("\nNot ready to fail over: a check above fails.\n");
     }
     out
+}
+
+/// Per region, the last completed backup into its vault and the last
+/// completed copy out of it, or "none yet".
+fn render_backups(out: &mut String, backups: &[status::BackupStatus]) {
+    let job = |j: &Option<status::JobStatus>| match j {
+        Some(j) => format!(
+            "{} {} -> {}",
+            j.completed_at, j.resource_arn, j.recovery_point_arn
+        ),
+        None => "none yet".to_owned(),
+    };
+    for b in backups {
+        let _ = writeln!(
+            out,
+            "  Backup:         {} ({}) vault {}",
+            b.role, b.region, b.vault
+        );
+        let _ = writeln!(out, "    last backup   {}", job(&b.last_backup));
+        match &b.copy_destination_vault {
+            Some(to) => {
+                let _ = writeln!(out, "    last copy     {} (to {to})", job(&b.last_copy));
+            }
+            None => out.push_str("    last copy     no vault to copy to\n"),
+        }
+        if let Some(e) = &b.error {
+            let _ = writeln!(out, "    unknown: {e}");
+        }
+    }
 }
 
 /// One line per check: ok/FAIL, name, value against threshold, and the

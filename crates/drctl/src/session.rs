@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use drctl_aws::AwsContext;
-use drctl_aws::backend::{S3Backend, S3Location};
+use drctl_aws::backend::{LeaseSettings, S3Backend, S3Location};
 use drctl_blueprint::{Blueprint, Config, EnvSettings, Role, parse_s3_url};
 use drctl_core::backend::{Backend, HeldLock, LocalBackend};
 use drctl_core::recovery::recover;
@@ -29,6 +29,32 @@ pub struct Session {
     aws: Arc<OnceCell<AwsContext>>,
     /// Set when stdout carries a JSON document: progress notes go to stderr.
     notes_to_stderr: std::cell::Cell<bool>,
+}
+
+/// The lease of S3 locks: `DRCTL_LOCK_LEASE_SECONDS` (default 60) and the
+/// host the lock names, `DRCTL_HOST` (default: the hostname).
+fn lease_settings() -> Result<LeaseSettings> {
+    let mut lease = LeaseSettings::on_this_host();
+    if let Some(text) = std::env::var_os("DRCTL_LOCK_LEASE_SECONDS") {
+        let text = text.to_string_lossy();
+        lease.duration = match text.trim().parse::<u64>() {
+            Ok(secs @ 2..=3600) => std::time::Duration::from_secs(secs),
+            _ => bail!(
+                "DRCTL_LOCK_LEASE_SECONDS: `{text}` is not a lease drctl can use; set a whole number of seconds from 2 to 3600 (default {}), or unset it",
+                LeaseSettings::DEFAULT.as_secs()
+            ),
+        };
+    }
+    if let Some(host) = std::env::var_os("DRCTL_HOST") {
+        let host = host.to_string_lossy().trim().to_owned();
+        if host.is_empty() {
+            bail!(
+                "DRCTL_HOST is set but empty; set it to a name unique to this machine, or unset it to use the hostname"
+            );
+        }
+        lease.host = host;
+    }
+    Ok(lease)
 }
 
 impl Session {
@@ -59,16 +85,19 @@ impl Session {
         };
         let (backend, is_local): (Arc<dyn Backend>, bool) = match shared {
             Some((url, region)) => (
-                Arc::new(S3Backend::new(
-                    Arc::clone(&aws),
-                    global.endpoint.clone(),
-                    S3Location {
-                        bucket: url.bucket,
-                        prefix: url.prefix,
-                        region: region.unwrap_or_else(|| settings.primary_region.clone()),
-                    },
-                    env,
-                )),
+                Arc::new(
+                    S3Backend::new(
+                        Arc::clone(&aws),
+                        global.endpoint.clone(),
+                        S3Location {
+                            bucket: url.bucket,
+                            prefix: url.prefix,
+                            region: region.unwrap_or_else(|| settings.primary_region.clone()),
+                        },
+                        env,
+                    )
+                    .with_lease(lease_settings()?),
+                ),
                 false,
             ),
             None => (Arc::new(LocalBackend::new(&global.state_dir, env)), true),

@@ -63,6 +63,7 @@ fn desired() -> DesiredGraph {
 /// region (as seed 002's KmsStack), Secrets Manager with the database, the
 /// failover function and roles with the failover, the health monitor's
 /// function with the monitoring it feeds, containers in a stack per region,
+/// AWS Backup in one stack for both regions (as seed 002's BackupStack),
 /// and in stacks of their own the VPC peering (its routes need both VPCs)
 /// and the hosted zone with the certificates and their DNS validation
 /// (Certificates: the APIs need them, and the Route53 stack the APIs).
@@ -85,6 +86,11 @@ fn stack(address: &Address, region_role: &str) -> String {
     if kind.starts_with("sfn.") || name.starts_with("failover") {
         return global("Failover");
     }
+    // Seed 002's one BackupStack holds both regions' vaults and the plan
+    // copying between them: per-region stacks would depend on each other.
+    if kind.starts_with("backup.") || (kind == "iam.role" && name == "backup") {
+        return global("Backup");
+    }
     let concern = match kind.split('.').next().unwrap_or_default() {
         "ec2" => "VPC",
         "kms" => "Kms",
@@ -101,7 +107,6 @@ fn stack(address: &Address, region_role: &str) -> String {
         "cloudwatch" | "sns" | "events" => "Monitoring",
         "ssm" => "ParameterStore",
         "ecs" | "elbv2" => "Containers",
-        "backup" => "Backup",
         other => panic!("no seed stack for `{other}`"),
     };
     format!("{}{concern}", capitalise(region_role))

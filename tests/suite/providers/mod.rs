@@ -5,6 +5,7 @@
 
 mod acm;
 mod apigateway;
+mod backup;
 mod cloudwatch;
 mod containers;
 mod dynamodb;

@@ -2,4 +2,4 @@
 
 mod s3;
 
-pub use s3::{S3Backend, S3Location, S3Lock};
+pub use s3::{LeaseSettings, S3Backend, S3Location, S3Lock};

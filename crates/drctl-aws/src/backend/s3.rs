@@ -3,7 +3,13 @@
 //! many machines by S3's conditional writes (docs/state-format.md):
 //!
 //! - `<env>.lock`: created with `If-None-Match: *`, so exactly one writer
-//!   holds it; its body names the holder.
+//!   holds it; its body names the holder and carries a lease, which the
+//!   holder renews in the background by a PUT conditional on the ETag it
+//!   wrote last. A run that finds the lock unchanged for a whole lease
+//!   (and a margin), timed by its own clock from when it first saw that
+//!   ETag, takes it over by a PUT conditional on that ETag, so of two
+//!   takers one wins. Every write of state or journal first checks the
+//!   lease is still held.
 //! - `<env>.json`: every write is conditional on the ETag this process
 //!   read or wrote last (`If-Match`), or on absence (`If-None-Match: *`), so
 //!   a write never overwrites state it has not seen. S3 has no append, so
@@ -22,7 +28,8 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -32,11 +39,12 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use drctl_core::Address;
 use drctl_core::backend::{Backend, HeldLock};
 use drctl_core::journal::{Intent, IntentLog, JournalError};
-use drctl_core::lock::{LockError, LockInfo};
+use drctl_core::lock::{LeaseLost, LockError, LockInfo};
 use drctl_core::state::{self, State};
 use drctl_core::store::StoreError;
 use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
 
 use crate::AwsContext;
 use crate::support::error_chain;
@@ -51,6 +59,58 @@ pub struct S3Location {
     pub region: String,
 }
 
+/// The lease this process's locks carry, and the host they name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseSettings {
+    /// How long a lock stays ours after each renewal; renewed every third.
+    pub duration: Duration,
+    /// The host recorded in the lock (and compared with a dead holder's).
+    pub host: String,
+}
+
+impl LeaseSettings {
+    /// The default lease: long enough that a busy machine renews in time,
+    /// short enough that a dead holder's lock frees itself in minutes.
+    pub const DEFAULT: Duration = Duration::from_secs(60);
+
+    /// [`Self::DEFAULT`] on this machine's hostname.
+    pub fn on_this_host() -> Self {
+        Self {
+            duration: Self::DEFAULT,
+            host: drctl_core::lock::this_host(),
+        }
+    }
+
+    fn renew_every(&self) -> Duration {
+        self.duration / 3
+    }
+
+    /// How long after sending a renewal this process still writes: a
+    /// quarter of the lease short of it, so a write sent just before then
+    /// has time to land before any taker may act.
+    fn writable_for(&self) -> Duration {
+        self.duration - self.duration / 4
+    }
+}
+
+/// How long a taker waits, from when it first saw a lock's ETag, before it
+/// takes over a lock whose holder promised `lease`: the lease and a
+/// quarter, so the holder's last write (a quarter short of its lease, see
+/// [`LeaseSettings::writable_for`]) has half a lease to land.
+fn takeover_after(lease: Duration) -> Duration {
+    lease + lease / 4
+}
+
+/// The lock this process holds, as it last wrote it.
+struct Held {
+    info: LockInfo,
+    etag: String,
+    /// Until when this process may write (by its own monotonic clock).
+    writable_until: Instant,
+    /// Set once the lock is known to be someone else's (or gone).
+    lost: Option<String>,
+}
+
 struct Inner {
     aws: Arc<OnceCell<AwsContext>>,
     endpoint: Option<String>,
@@ -61,12 +121,40 @@ struct Inner {
     /// `None` before the first read, `Some(None)` when it did not exist.
     etag: Mutex<Option<Option<String>>>,
     backed_up: AtomicBool,
+    lease: LeaseSettings,
+    held: Mutex<Option<Held>>,
+    /// One renewal at a time (the background task's and a writer's).
+    renewing: tokio::sync::Mutex<()>,
 }
 
 /// An environment's state, journal and lock in S3.
 #[derive(Clone)]
 pub struct S3Backend {
     inner: Arc<Inner>,
+}
+
+/// Why a lease was lost when its lock object is gone.
+fn removed() -> String {
+    "its lock object was removed (by `drctl force-unlock`, or by a run that took the lock over after this one's lease lapsed and has finished since)".into()
+}
+
+/// Renews the lease every third of it until the lock is released (the
+/// task is aborted) or lost.
+async fn renew_in_background(inner: Weak<Inner>) {
+    loop {
+        let Some(every) = inner.upgrade().map(|i| i.lease.renew_every()) else {
+            return;
+        };
+        tokio::time::sleep(every).await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        // The run's next write reports it as its error.
+        if let Err(lost) = inner.renew().await {
+            tracing::info!("{lost}");
+            return;
+        }
+    }
 }
 
 /// What a failed request means to the protocol.
@@ -86,7 +174,11 @@ where
         (_, Some("NoSuchBucket")) => Failure::Other(format!(
             "the state bucket `{bucket}` does not exist (drctl does not create it); create it with `aws s3 mb s3://{bucket} --region {region}` (versioning recommended), or fix the backend URL"
         )),
-        (Some(412), _) | (_, Some("PreconditionFailed")) => Failure::Precondition,
+        // 409 ConditionalRequestConflict: a concurrent conditional write
+        // to the key won; like 412, the object is not what we expected.
+        (Some(412), _)
+        | (_, Some("PreconditionFailed"))
+        | (Some(409), Some("ConditionalRequestConflict")) => Failure::Precondition,
         (Some(404), _) | (_, Some("NoSuchKey")) => Failure::NotFound,
         _ => Failure::Other(error_chain(&err)),
     }
@@ -111,8 +203,19 @@ impl S3Backend {
                 handle: Handle::current(),
                 etag: Mutex::new(None),
                 backed_up: AtomicBool::new(false),
+                lease: LeaseSettings::on_this_host(),
+                held: Mutex::new(None),
+                renewing: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// Locks taken from now on carry this lease and name this host.
+    pub fn with_lease(mut self, lease: LeaseSettings) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the lease is set before the backend is shared")
+            .lease = lease;
+        self
     }
 
     pub fn state_key(&self) -> String {
@@ -241,6 +344,23 @@ impl Inner {
         }
     }
 
+    /// DELETE conditional on the object's ETag (`If-Match`).
+    async fn delete_if(&self, key: &str, etag: &str) -> Result<(), Failure> {
+        match self
+            .client()
+            .await
+            .delete_object()
+            .bucket(&self.location.bucket)
+            .key(key)
+            .if_match(etag)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.classify(e)),
+        }
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
         let mut keys = Vec::new();
         let mut pages = self
@@ -314,13 +434,19 @@ impl Inner {
     }
 
     async fn acquire(self: &Arc<Self>, operation: &str) -> Result<S3Lock, LockError> {
-        let info = LockInfo::for_this_process(operation);
+        let mut info = LockInfo::for_this_process(operation);
+        info.host = self.lease.host.clone();
+        info.stamp_lease(self.lease.duration);
         let body = serde_json::to_vec_pretty(&info).expect("lock info serialises");
         let key = self.lock_key();
-        // Bounded: the lock may be released between our PUT and our read.
-        for _ in 0..3 {
+        // The holder this run replaced, once its takeover PUT went through.
+        let mut took_over: Option<LockInfo> = None;
+        // Bounded: the lock may be released or change hands between our
+        // PUT and our read.
+        for _ in 0..5 {
+            let sent = Instant::now();
             match self.put_if(&key, body.clone(), None).await {
-                Ok(_) => return Ok(self.held(info)),
+                Ok(etag) => return self.held(info, etag, sent, None).await,
                 Err(Failure::Precondition) => {}
                 Err(Failure::NotFound) => {
                     return Err(self.lock_err("PutObject answered 404".into()));
@@ -330,46 +456,257 @@ impl Inner {
             let Some((holder, etag)) = self.holder().await? else {
                 continue;
             };
-            // A retried PUT whose first attempt did succeed finds our own lock.
+            // A retried PUT whose first attempt did succeed finds our own
+            // lock (the create's, or the takeover's).
             if holder.id == info.id {
-                return Ok(self.held(info));
+                return self.held(info, etag, sent, took_over).await;
             }
-            // A holder that died on this host is replaced in one conditional
-            // write, so two processes taking over cannot both succeed.
-            if holder.holder_is_dead_here()
-                && let Some(etag) = etag
-            {
-                match self.put_if(&key, body.clone(), Some(&etag)).await {
-                    Ok(_) => {
-                        tracing::warn!(
-                            "took over the lock of `{}` left by {holder}, which is no longer running",
-                            self.env
-                        );
-                        return Ok(self.held(info));
-                    }
-                    Err(Failure::Precondition | Failure::NotFound) => continue,
-                    Err(Failure::Other(reason)) => return Err(self.lock_err(reason)),
-                }
-            }
-            return Err(LockError::HeldRemote {
+            let Some(etag) = etag else {
+                return Err(self.lock_err("GetObject answered without an ETag".into()));
+            };
+            let refused = || LockError::HeldRemote {
                 env: self.env.clone(),
                 location: self.url(&key),
-                holder: Box::new(holder),
-            });
+                holder: Box::new(holder.clone()),
+            };
+            // A holder that died on this host is replaced at once; one whose
+            // lease lapsed, once it stayed unchanged for a whole lease.
+            if !holder.holder_is_dead_on(&self.lease.host) {
+                let Some(lease) = holder.lease_seconds.map(Duration::from_secs) else {
+                    return Err(refused());
+                };
+                if holder.lease_looks_live() {
+                    return Err(refused());
+                }
+                if !self.unchanged_for(&holder, &etag, lease).await? {
+                    // Renewed while we watched: alive, whatever its clock
+                    // says; gone: try again.
+                    match self.holder().await? {
+                        None => continue,
+                        Some((now, _)) => {
+                            return Err(LockError::HeldRemote {
+                                env: self.env.clone(),
+                                location: self.url(&key),
+                                holder: Box::new(now),
+                            });
+                        }
+                    }
+                }
+            }
+            // One conditional write: of two takers, one wins; the other
+            // finds the winner on its next read and is refused.
+            let sent = Instant::now();
+            match self.put_if(&key, body.clone(), Some(&etag)).await {
+                Ok(new_etag) => return self.held(info, new_etag, sent, Some(holder)).await,
+                Err(Failure::Precondition | Failure::NotFound) => {
+                    took_over = Some(holder);
+                    continue;
+                }
+                Err(Failure::Other(reason)) => return Err(self.lock_err(reason)),
+            }
         }
         Err(self.lock_err(
-            "the lock changed hands three times while drctl tried to take it; run again".into(),
+            "the lock changed hands several times while drctl tried to take it; run again".into(),
         ))
     }
 
-    fn held(self: &Arc<Self>, info: LockInfo) -> S3Lock {
-        S3Lock {
+    /// Watches the lock of `holder` (at `etag`) until it has stayed unchanged
+    /// for [`takeover_after`] its lease, timed from now by this machine's
+    /// monotonic clock: no clock agreement between machines is needed.
+    /// `false` if it changed or went away meanwhile.
+    async fn unchanged_for(
+        &self,
+        holder: &LockInfo,
+        etag: &str,
+        lease: Duration,
+    ) -> Result<bool, LockError> {
+        let first_seen = Instant::now();
+        let wait = takeover_after(lease);
+        tracing::warn!(
+            "the lock of `{}` is held by {holder}, whose lease lapsed at {} by its clock; waiting up to {} s to see whether it is renewed before taking it over",
+            self.env,
+            holder.expires_at.as_deref().unwrap_or("?"),
+            wait.as_secs_f64().ceil()
+        );
+        let poll = (lease / 8).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        loop {
+            let left = wait.saturating_sub(first_seen.elapsed());
+            if left.is_zero() {
+                return Ok(true);
+            }
+            tokio::time::sleep(poll.min(left)).await;
+            match self.holder().await? {
+                Some((_, Some(now))) if now == etag => {}
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    /// Records the lock as ours (announcing a takeover), fences the state
+    /// after a takeover, and starts renewing the lease.
+    async fn held(
+        self: &Arc<Self>,
+        info: LockInfo,
+        etag: Option<String>,
+        sent: Instant,
+        took_over: Option<LockInfo>,
+    ) -> Result<S3Lock, LockError> {
+        let etag = match etag {
+            Some(etag) => etag,
+            // PutObject answers with the ETag; read it if it did not.
+            None => match self.holder().await? {
+                Some((holder, Some(etag))) if holder.id == info.id => etag,
+                _ => return Err(self.lock_err("PutObject answered without an ETag".into())),
+            },
+        };
+        *self.held.lock().expect("held") = Some(Held {
+            info: info.clone(),
+            etag,
+            writable_until: sent + self.lease.writable_for(),
+            lost: None,
+        });
+        let lock = S3Lock {
             inner: Arc::clone(self),
             info,
+            renewer: Some(self.handle.spawn(renew_in_background(Arc::downgrade(self)))),
+        };
+        if let Some(previous) = took_over {
+            tracing::warn!(
+                "took over the lock of `{}` from {previous}: its lease lapsed without renewal",
+                self.env
+            );
+            // On error `lock` is dropped, which releases the lock again.
+            self.fence_state().await?;
+        }
+        Ok(lock)
+    }
+
+    /// Rewrites the state (serial + 1) right after a takeover, so that a
+    /// write the previous holder still has in flight, conditional on the
+    /// ETag it knew, is refused by S3.
+    async fn fence_state(&self) -> Result<(), LockError> {
+        let key = self.state_key();
+        for _ in 0..3 {
+            let Some((bytes, Some(etag))) = self.get(&key).await.map_err(|r| self.lock_err(r))?
+            else {
+                return Ok(());
+            };
+            // An unusable state is reported by the run's own load.
+            let Ok(mut state) = state::decode(&bytes) else {
+                return Ok(());
+            };
+            state.serial += 1;
+            match self.put_if(&key, state::encode(&state), Some(&etag)).await {
+                Ok(_) => return Ok(()),
+                // The previous holder's last write landed: fence that one.
+                Err(Failure::Precondition | Failure::NotFound) => {}
+                Err(Failure::Other(reason)) => return Err(self.lock_err(reason)),
+            }
+        }
+        Err(self.lock_err(format!(
+            "took the lock over, but {} kept changing: the previous holder may still be running. Check it, then run again",
+            self.url(&key)
+        )))
+    }
+
+    fn lease_lost(&self, what: String) -> LeaseLost {
+        LeaseLost {
+            env: self.env.clone(),
+            location: self.url(&self.lock_key()),
+            what,
+        }
+    }
+
+    /// Renews the lease of the lock this process holds, if it holds one.
+    /// A lock found to be someone else's (or gone) is marked lost; a
+    /// request that fails otherwise leaves the lease as it was.
+    async fn renew(&self) -> Result<(), LeaseLost> {
+        let _one_at_a_time = self.renewing.lock().await;
+        let (mut info, etag) = {
+            let held = self.held.lock().expect("held");
+            let Some(held) = held.as_ref() else {
+                return Ok(());
+            };
+            if let Some(what) = &held.lost {
+                return Err(self.lease_lost(what.clone()));
+            }
+            (held.info.clone(), held.etag.clone())
+        };
+        info.renewals += 1;
+        info.stamp_lease(self.lease.duration);
+        let body = serde_json::to_vec_pretty(&info).expect("lock info serialises");
+        let key = self.lock_key();
+        let sent = Instant::now();
+        let outcome = match self.put_if(&key, body, Some(&etag)).await {
+            Ok(Some(new_etag)) => Ok(Some(new_etag)),
+            // Without an ETag in the answer, or after a condition that
+            // failed: read who holds it. Only this process writes its id,
+            // so a lock with our id is still ours.
+            Ok(None) | Err(Failure::Precondition) => match self.holder().await {
+                Ok(Some((holder, Some(now)))) if holder.id == info.id => Ok(Some(now)),
+                Ok(Some((holder, _))) => {
+                    Err(format!("its lease lapsed and {holder} took the lock over"))
+                }
+                Ok(None) => Err(removed()),
+                Err(e) => {
+                    tracing::debug!("renewing the lease of `{}`: {e}", self.env);
+                    Ok(None)
+                }
+            },
+            Err(Failure::NotFound) => Err(removed()),
+            Err(Failure::Other(reason)) => {
+                tracing::debug!("renewing the lease of `{}`: {reason}", self.env);
+                Ok(None)
+            }
+        };
+        let mut held = self.held.lock().expect("held");
+        let Some(held) = held.as_mut().filter(|h| h.info.id == info.id) else {
+            return Ok(());
+        };
+        match outcome {
+            Ok(Some(new_etag)) => {
+                held.info = info;
+                held.etag = new_etag;
+                held.writable_until = sent + self.lease.writable_for();
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(what) => {
+                held.lost = Some(what.clone());
+                Err(self.lease_lost(what))
+            }
+        }
+    }
+
+    /// Before every write of state or journal: the lock this process holds
+    /// (if any) is still its own and its lease has time left; one close to
+    /// lapsing is renewed first. A write made without the lock (e.g. by a
+    /// test of the backend alone) is not checked here.
+    async fn ensure_lease(&self) -> Result<(), LeaseLost> {
+        let fresh = |held: &Held| Instant::now() < held.writable_until;
+        {
+            let held = self.held.lock().expect("held");
+            match held.as_ref() {
+                None => return Ok(()),
+                Some(h) if h.lost.is_some() => {}
+                Some(h) if fresh(h) => return Ok(()),
+                Some(_) => {}
+            }
+        }
+        self.renew().await?;
+        let held = self.held.lock().expect("held");
+        match held.as_ref() {
+            Some(h) if !fresh(h) => Err(self.lease_lost(format!(
+                "it could not renew its lease in time (the last renewal was {} s ago; the lease is {} s), so another run may have taken the lock over",
+                (Instant::now() - (h.writable_until - self.lease.writable_for())).as_secs(),
+                self.lease.duration.as_secs()
+            ))),
+            _ => Ok(()),
         }
     }
 
     async fn save(&self, state: &mut State) -> Result<(), StoreError> {
+        self.ensure_lease().await?;
         let key = self.state_key();
         // Never read: this process has seen no state, so it may only
         // create one.
@@ -556,12 +893,14 @@ impl Backend for S3Backend {
         Box::new(S3Journal {
             inner: Arc::clone(&self.inner),
             next_id: 1,
+            written: Default::default(),
         })
     }
 
     fn remove_journal(&self) -> Result<(), JournalError> {
         let inner = &self.inner;
         inner.wait(async {
+            inner.ensure_lease().await?;
             let keys = inner
                 .list(&self.journal_prefix())
                 .await
@@ -578,6 +917,9 @@ impl Backend for S3Backend {
 struct S3Journal {
     inner: Arc<Inner>,
     next_id: u64,
+    /// The ETag of each intent object this run wrote, so that clearing
+    /// deletes only that object (not another run's of the same id).
+    written: std::collections::HashMap<u64, String>,
 }
 
 impl IntentLog for S3Journal {
@@ -587,32 +929,52 @@ impl IntentLog for S3Journal {
         let inner = &self.inner;
         let key = inner.journal_key(intent.id);
         let body = serde_json::to_vec(intent).expect("intents serialise");
-        inner.wait(async {
-            let out = inner
-                .client()
-                .await
-                .put_object()
-                .bucket(&inner.location.bucket)
-                .key(&key)
-                .content_type("application/json")
-                .body(ByteStream::from(body))
-                .send()
-                .await;
-            match out {
-                Ok(_) => Ok(()),
-                Err(e) => Err(inner.journal_err(match inner.classify(e) {
-                    Failure::Other(reason) => reason,
-                    _ => format!("writing {}: unexpected answer", inner.url(&key)),
-                })),
+        let written = inner.wait(async {
+            inner.ensure_lease().await?;
+            // Created only where nothing is: a run never overwrites an
+            // intent it did not write (e.g. one of a run that took the lock
+            // over from it).
+            match inner.put_if(&key, body.clone(), None).await {
+                Ok(etag) => Ok(etag),
+                Err(Failure::Precondition) => match inner.get(&key).await {
+                    // A retried PUT whose first attempt succeeded.
+                    Ok(Some((found, etag))) if found == body => Ok(etag),
+                    _ => Err(inner.journal_err(format!(
+                        "{} exists already: another run writes this journal. Check who else runs drctl on this environment",
+                        inner.url(&key)
+                    ))),
+                },
+                Err(Failure::NotFound) => Err(inner.journal_err(format!(
+                    "writing {}: PutObject answered 404",
+                    inner.url(&key)
+                ))),
+                Err(Failure::Other(reason)) => Err(inner.journal_err(reason)),
             }
-        })
+        })?;
+        if let Some(etag) = written {
+            self.written.insert(intent.id, etag);
+        }
+        Ok(())
     }
 
     fn clear(&mut self, id: u64) -> Result<(), JournalError> {
         let inner = &self.inner;
-        inner
-            .wait(inner.delete(&inner.journal_key(id)))
-            .map_err(|r| inner.journal_err(r))
+        let key = inner.journal_key(id);
+        let etag = self.written.remove(&id);
+        inner.wait(async {
+            inner.ensure_lease().await?;
+            let Some(etag) = etag else {
+                return inner.delete(&key).await.map_err(|r| inner.journal_err(r));
+            };
+            match inner.delete_if(&key, &etag).await {
+                Ok(()) | Err(Failure::NotFound) => Ok(()),
+                Err(Failure::Precondition) => Err(inner.journal_err(format!(
+                    "{} is no longer the intent this run wrote: another run writes this journal. Check who else runs drctl on this environment",
+                    inner.url(&key)
+                ))),
+                Err(Failure::Other(reason)) => Err(inner.journal_err(reason)),
+            }
+        })
     }
 }
 
@@ -621,6 +983,8 @@ impl IntentLog for S3Journal {
 pub struct S3Lock {
     inner: Arc<Inner>,
     info: LockInfo,
+    /// The task renewing the lease; aborted on release.
+    renewer: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -637,23 +1001,41 @@ impl HeldLock for S3Lock {
 
 impl Drop for S3Lock {
     fn drop(&mut self) {
+        if let Some(renewer) = self.renewer.take() {
+            renewer.abort();
+        }
         let inner = &self.inner;
-        // Best effort: a lock that cannot be released here is left for
-        // force-unlock, as after a crash. Only remove it if it is still
-        // ours (force-unlock may have handed it to someone else).
+        let held = inner.held.lock().expect("held").take();
+        let Some(held) = held.filter(|h| h.info.id == self.info.id && h.lost.is_none()) else {
+            return;
+        };
+        // Best effort: a lock that cannot be released here is left to
+        // lapse (or for force-unlock), as after a crash. Deleted only if
+        // it is still ours: conditional on the ETag we wrote last, or on
+        // the one we find with our id (a renewal aborted just now may
+        // still have landed).
         let released: Result<(), String> = inner.wait(async {
-            match inner.holder().await {
-                Ok(Some((holder, _))) if holder.id == self.info.id => {
-                    inner.delete(&inner.lock_key()).await
+            let key = inner.lock_key();
+            let mut etag = held.etag;
+            for _ in 0..3 {
+                match inner.delete_if(&key, &etag).await {
+                    Ok(()) | Err(Failure::NotFound) => return Ok(()),
+                    Err(Failure::Other(reason)) => return Err(reason),
+                    Err(Failure::Precondition) => {}
                 }
-                Ok(_) => Ok(()),
-                Err(e) => Err(e.to_string()),
+                match inner.holder().await {
+                    Ok(Some((holder, Some(now)))) if holder.id == self.info.id => etag = now,
+                    Ok(_) => return Ok(()),
+                    Err(e) => return Err(e.to_string()),
+                }
             }
+            Err("it kept changing".into())
         });
         if let Err(reason) = released {
             tracing::warn!(
-                "could not release the lock {}: {reason}; run `drctl force-unlock --env {}`",
+                "could not release the lock {}: {reason}; it lapses {} s after its last renewal, or run `drctl force-unlock --env {}`",
                 inner.url(&inner.lock_key()),
+                inner.lease.duration.as_secs(),
                 inner.env
             );
         }

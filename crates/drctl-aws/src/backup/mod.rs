@@ -1,0 +1,101 @@
+//! AWS Backup kinds: a vault per region, a plan whose rule backs up into
+//! it and copies to the other region's vault, and the plan's selection of
+//! what to back up.
+
+pub mod plan;
+pub mod selection;
+pub mod vault;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use aws_sdk_backup::Client;
+use drctl_core::provider::KindSchema;
+use drctl_core::{ProviderError, Providers};
+
+use crate::clients::Clients;
+use crate::support::found;
+
+pub(crate) static KINDS: &[&KindSchema] = &[&vault::SCHEMA, &plan::SCHEMA, &selection::SCHEMA];
+
+pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
+    providers.register(Arc::new(vault::Vault(c.clone())));
+    providers.register(Arc::new(plan::Plan(c.clone())));
+    providers.register(Arc::new(selection::Selection(c.clone())));
+}
+
+/// What AWS Backup answers for a vault, plan or selection that does not
+/// exist (AWS Backup API Reference, "Errors" of each Get/Describe/Delete).
+pub(crate) const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
+
+/// The tags of a vault or plan by its ARN; `None` when it is gone.
+pub(crate) async fn tags_of(
+    client: &Client,
+    arn: &str,
+) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+    let mut tags = BTreeMap::new();
+    let mut token: Option<String> = None;
+    loop {
+        let result = client
+            .list_tags()
+            .resource_arn(arn)
+            .set_next_token(token.take())
+            .send()
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "backup:ListTags")? else {
+            return Ok(None);
+        };
+        tags.extend(
+            out.tags()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(Some(tags)),
+        }
+    }
+}
+
+/// Brings a vault's or plan's user tags from `old` to `new`
+/// (TagResource / UntagResource; drctl's identity tags stay).
+pub(crate) async fn retag(
+    client: &Client,
+    arn: &str,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let (set, remove) = crate::support::tag_changes(old, new);
+    if !set.is_empty() {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(set.into_iter().collect::<HashMap<_, _>>()))
+            .send()
+            .await
+            .map_err(|e| crate::support::api_error("backup:TagResource", e))?;
+    }
+    if !remove.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_key_list(Some(remove))
+            .send()
+            .await
+            .map_err(|e| crate::support::api_error("backup:UntagResource", e))?;
+    }
+    Ok(())
+}
+
+/// Whether `name` fits AWS Backup's vault, plan, rule and selection names:
+/// 1 (2 for vaults) to 50 letters, digits, `-`, `_` (and `.` where
+/// `dot`) (AWS Backup API Reference, CreateBackupVault `backupVaultName`
+/// `^[a-zA-Z0-9\-\_]{2,50}$`; BackupPlanInput, BackupRuleInput and
+/// BackupSelection: "1 to 50 alphanumeric or '-_.' characters").
+pub(crate) fn valid_name(name: &str, min: usize, dot: bool) -> bool {
+    (min..=50).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || (dot && c == '.'))
+}
