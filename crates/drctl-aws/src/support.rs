@@ -101,6 +101,20 @@ pub fn req_str<'a>(
         .ok_or_else(|| invalid(ctx, format!("input `{key}` must be a string")))
 }
 
+/// An object input of strings (e.g. replica region -> key ARN); members
+/// that are not strings are left out, an absent input is empty.
+pub fn str_map(inputs: &Attributes, key: &str) -> BTreeMap<String, String> {
+    inputs
+        .get(key)
+        .and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn opt_str<'a>(inputs: &'a Attributes, key: &str) -> Option<&'a str> {
     inputs.get(key).and_then(Json::as_str)
 }

@@ -36,7 +36,7 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, bool_or, create_once, found, invalid, observed_tags, opt_str,
-    req_str, retry_while, tag_changes, wait_for,
+    req_str, retry_while, str_map, tag_changes, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -125,15 +125,7 @@ fn table_key(inputs: &Attributes) -> Option<&str> {
 
 /// The `replica_kms_key_arns` input: replica region -> key ARN.
 fn replica_keys(inputs: &Attributes) -> BTreeMap<String, String> {
-    inputs
-        .get("replica_kms_key_arns")
-        .and_then(Json::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(r, k)| Some((r.clone(), k.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
+    str_map(inputs, "replica_kms_key_arns")
 }
 
 /// The region a KMS key ARN names (`arn:<partition>:kms:<region>:...`).

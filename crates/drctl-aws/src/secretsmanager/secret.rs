@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, has_code, invalid, observed_tags, opt_str, req_str,
+    all_tags, api_error, attrs, found, has_code, invalid, observed_tags, opt_str, req_str, str_map,
     tag_changes, tolerate, wait_for,
 };
 
@@ -137,15 +137,7 @@ fn wanted_replicas(inputs: &Attributes) -> Vec<String> {
 
 /// The `replica_kms_key_ids` input: replica region -> key.
 fn replica_keys(inputs: &Attributes) -> BTreeMap<String, String> {
-    inputs
-        .get("replica_kms_key_ids")
-        .and_then(serde_json::Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(r, k)| Some((r.clone(), k.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
+    str_map(inputs, "replica_kms_key_ids")
 }
 
 /// The replicas' keys as DescribeSecret reports them, the default key
