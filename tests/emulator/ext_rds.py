@@ -45,6 +45,14 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   master cluster instance." (Aurora User Guide, "Deleting an Amazon Aurora
   global database"; the primary's instances go last). moto deletes it.
 
+- DeleteDBInstance is asynchronous: the instance is `deleting` until it
+  is gone (the AWS CLI waiter `db-instance-deleted`), and a second
+  DeleteDBInstance meanwhile fails with InvalidDBInstanceState "... is
+  already being deleted" (the Terraform AWS provider tolerates it, #5624);
+  a new instance of its name is refused (DBInstanceAlreadyExists). moto
+  deletes at once. Here the first DescribeDBInstances of it after the
+  delete shows it `deleting`, and it is gone at the next.
+
 - ManageMasterUserPassword is not supported for "DB clusters that are part
   of an Aurora global database" (Aurora User Guide, "Limitations for
   Secrets Manager integration with Amazon RDS"): CreateDBCluster with both
@@ -321,3 +329,45 @@ def apply() -> None:
         return original_delete_db_instance(self, db_instance_identifier, *args, **kwargs)
 
     models.RDSBackend.delete_db_instance = delete_db_instance
+
+    # Deletion takes a while: the instance is `deleting` meanwhile (shown
+    # by the first DescribeDBInstances of it, gone at the next), and a
+    # second DeleteDBInstance is refused.
+    def deleting(backend) -> dict:
+        return backend.__dict__.setdefault("_drctl_deleting", {})
+
+    checked_delete_db_instance = models.RDSBackend.delete_db_instance
+
+    def delete_db_instance_async(self, db_instance_identifier, *args, **kwargs):
+        if db_instance_identifier in deleting(self):
+            raise RDSClientError(
+                "InvalidDBInstanceState",
+                f"Instance {db_instance_identifier} is already being deleted.",
+            )
+        database = checked_delete_db_instance(self, db_instance_identifier, *args, **kwargs)
+        deleting(self)[db_instance_identifier] = database
+        return database
+
+    models.RDSBackend.delete_db_instance = delete_db_instance_async
+
+    original_describe_db_instances = models.RDSBackend.describe_db_instances
+
+    def describe_db_instances(self, db_instance_identifier=None, filters=None):
+        database = deleting(self).pop(db_instance_identifier, None)
+        if database is not None and not filters:
+            return [database]
+        return original_describe_db_instances(self, db_instance_identifier, filters)
+
+    models.RDSBackend.describe_db_instances = describe_db_instances
+
+    original_create_db_instance = models.RDSBackend.create_db_instance
+
+    def create_db_instance(self, db_kwargs, *args, **kwargs):
+        identifier = db_kwargs.get("db_instance_identifier")
+        if identifier in deleting(self):
+            raise RDSClientError(
+                "DBInstanceAlreadyExists", f"DB instance already exists: {identifier}"
+            )
+        return original_create_db_instance(self, db_kwargs, *args, **kwargs)
+
+    models.RDSBackend.create_db_instance = create_db_instance

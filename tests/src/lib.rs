@@ -215,6 +215,11 @@ pub fn emulator_for(group: &str) -> &'static Emulator {
     })
 }
 
+/// How long one drctl run of a test may take before the harness kills it
+/// (SIGKILL): a run that waits on something that never comes fails the
+/// test instead of hanging the suite.
+pub const RUN_LIMIT: Duration = Duration::from_secs(600);
+
 /// The `drctl` binary of this build (DRCTL_BIN overrides).
 pub fn drctl_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("DRCTL_BIN") {
@@ -354,7 +359,7 @@ impl Workspace {
             .env("NO_COLOR", "1")
             .env_remove("AWS_PROFILE")
             .env_remove("RUST_LOG")
-            .timeout(Duration::from_secs(600));
+            .timeout(RUN_LIMIT);
         cmd
     }
 }

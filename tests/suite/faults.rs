@@ -21,8 +21,16 @@ pub(crate) fn run(ws: &Workspace, args: &[&str], crash_after: Option<usize>) -> 
 }
 
 pub(crate) fn text(o: &Output) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let killed = match o.status.signal() {
+        Some(9) => format!(
+            " (SIGKILL: the run passed the harness's {} s limit, drctl_tests::RUN_LIMIT)",
+            drctl_tests::RUN_LIMIT.as_secs()
+        ),
+        _ => String::new(),
+    };
     format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        "status {:?}{killed}\n--- stdout\n{}\n--- stderr\n{}",
         o.status,
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)

@@ -1,8 +1,19 @@
 //! Resolving the open intents an interrupted run left in the journal,
 //! before anything is planned: a create whose result never reached state is
 //! looked up and adopted if it exists; a delete that may have happened is
-//! checked. Afterwards state says exactly what exists.
+//! checked, and finished if it did. Afterwards state says exactly what
+//! exists.
+//!
+//! A delete is more than its call: a provider's `delete` also waits for
+//! what AWS does afterwards (an ECS service DRAINING until INACTIVE, a
+//! function's network interfaces released), so that what depends on it
+//! can go next. A resource that reads as gone may still be on its way out,
+//! so recovery runs `delete` once more (deleting something gone succeeds)
+//! before it drops the resource from state. Intents of different
+//! addresses are resolved at once, as the interrupted run had them in
+//! flight at once; those of one address in journal order.
 
+use futures::future::join_all;
 use thiserror::Error;
 
 use crate::address::Address;
@@ -38,86 +49,149 @@ pub struct RecoveryError {
     pub source: ProviderError,
 }
 
-/// Resolves `intents` (in journal order) against AWS, updating `state`.
+/// How one intent resolved.
+enum Resolution {
+    Adopted(ResourceState),
+    NotCreated,
+    Deleted,
+    AlreadyRecorded,
+}
+
+/// Resolves `intents` (in journal order) against AWS, updating `state`
+/// only if every one resolves.
 pub async fn recover(
     state: &mut State,
     intents: &[Intent],
     providers: &Providers,
 ) -> Result<RecoveryReport, RecoveryError> {
+    // The intents of each address, in journal order, with their positions.
+    let mut by_address: Vec<(&Address, Vec<(usize, &Intent)>)> = Vec::new();
+    for (i, intent) in intents.iter().enumerate() {
+        match by_address.iter_mut().find(|(a, _)| **a == intent.address) {
+            Some((_, list)) => list.push((i, intent)),
+            None => by_address.push((&intent.address, vec![(i, intent)])),
+        }
+    }
+    let env = state.env.as_str();
+    let resources = &state.resources;
+    let resolved = join_all(by_address.into_iter().map(|(address, list)| async move {
+        let mut recorded = resources.get(address).cloned();
+        let mut out = Vec::new();
+        for (i, intent) in list {
+            let r = resolve(env, intent, recorded.as_ref(), providers).await;
+            match &r {
+                Ok(Resolution::Adopted(resource)) => recorded = Some(resource.clone()),
+                Ok(Resolution::Deleted) => recorded = None,
+                _ => {}
+            }
+            let failed = r.is_err();
+            out.push((i, r));
+            if failed {
+                break;
+            }
+        }
+        out
+    }))
+    .await;
+    let mut resolved: Vec<_> = resolved.into_iter().flatten().collect();
+    resolved.sort_by_key(|(i, _)| *i);
+    // The first failure in journal order; state untouched.
+    let resolved = resolved
+        .into_iter()
+        .map(|(i, r)| r.map(|r| (&intents[i].address, r)))
+        .collect::<Result<Vec<_>, _>>()?;
+
     let mut report = RecoveryReport::default();
-    for intent in intents {
-        let address = intent.address.clone();
-        let fail = |source| RecoveryError {
-            address: address.clone(),
-            source,
-        };
-        let provider = providers.get(address.kind()).ok_or_else(|| {
-            fail(ProviderError::new(
-                "recover",
-                format!("no provider implements kind `{}`", address.kind()),
-            ))
-        })?;
-        let ctx = OpContext {
-            env: state.env.clone(),
-            address: address.clone(),
-            region: intent.region.clone(),
-            // `find` may look the create up by the token it sent.
-            token: Some(intent.token.clone()).filter(|t| !t.is_empty()),
-        };
-        match intent.op {
-            IntentOp::Create => {
-                if state.resources.contains_key(&address) {
-                    report.already_recorded.push(address);
-                    continue;
-                }
-                let found = provider.find(&ctx, &intent.inputs).await.map_err(fail)?;
-                let observed = match &found {
-                    Some(id) => provider
-                        .read(&ctx, id, &intent.inputs)
-                        .await
-                        .map_err(fail)?,
-                    None => None,
-                };
-                match (found, observed) {
-                    (Some(id), Some(observed)) => {
-                        state.resources.insert(
-                            address.clone(),
-                            ResourceState {
-                                kind: address.kind().to_owned(),
-                                region: intent.region.clone(),
-                                id,
-                                // What exists, so the next plan repairs
-                                // whatever the interrupted create left undone.
-                                inputs: observed.inputs,
-                                outputs: observed.outputs,
-                                dependencies: intent.dependencies.clone(),
-                            },
-                        );
-                        report.adopted.push(address);
-                    }
-                    _ => report.not_created.push(address),
-                }
+    for (address, resolution) in resolved {
+        let address = address.clone();
+        match resolution {
+            Resolution::Adopted(resource) => {
+                state.resources.insert(address.clone(), resource);
+                report.adopted.push(address);
             }
-            IntentOp::Delete => {
-                let Some(recorded) = state.resources.get(&address) else {
-                    report.already_recorded.push(address);
-                    continue;
-                };
-                let exists = provider
-                    .read(&ctx, &recorded.id, &recorded.inputs)
-                    .await
-                    .map_err(fail)?
-                    .is_some();
-                if exists {
-                    report.already_recorded.push(address);
-                } else {
-                    state.resources.remove(&address);
-                    report.deleted.push(address);
-                }
+            Resolution::NotCreated => report.not_created.push(address),
+            Resolution::Deleted => {
+                state.resources.remove(&address);
+                report.deleted.push(address);
             }
+            Resolution::AlreadyRecorded => report.already_recorded.push(address),
         }
     }
     Ok(report)
+}
+
+/// Resolves one intent, given what state records at its address.
+async fn resolve(
+    env: &str,
+    intent: &Intent,
+    recorded: Option<&ResourceState>,
+    providers: &Providers,
+) -> Result<Resolution, RecoveryError> {
+    let address = &intent.address;
+    let fail = |source| RecoveryError {
+        address: address.clone(),
+        source,
+    };
+    let provider = providers.get(address.kind()).ok_or_else(|| {
+        fail(ProviderError::new(
+            "recover",
+            format!("no provider implements kind `{}`", address.kind()),
+        ))
+    })?;
+    let ctx = OpContext {
+        env: env.to_owned(),
+        address: address.clone(),
+        region: intent.region.clone(),
+        // `find` may look the create up by the token it sent.
+        token: Some(intent.token.clone()).filter(|t| !t.is_empty()),
+    };
+    match intent.op {
+        IntentOp::Create => {
+            if recorded.is_some() {
+                return Ok(Resolution::AlreadyRecorded);
+            }
+            let Some(id) = provider.find(&ctx, &intent.inputs).await.map_err(fail)? else {
+                return Ok(Resolution::NotCreated);
+            };
+            let Some(observed) = provider
+                .read(&ctx, &id, &intent.inputs)
+                .await
+                .map_err(fail)?
+            else {
+                return Ok(Resolution::NotCreated);
+            };
+            Ok(Resolution::Adopted(ResourceState {
+                kind: address.kind().to_owned(),
+                region: intent.region.clone(),
+                id,
+                // What exists, so the next plan repairs whatever the
+                // interrupted create left undone.
+                inputs: observed.inputs,
+                outputs: observed.outputs,
+                dependencies: intent.dependencies.clone(),
+            }))
+        }
+        IntentOp::Delete => {
+            let Some(recorded) = recorded else {
+                return Ok(Resolution::AlreadyRecorded);
+            };
+            let exists = provider
+                .read(&ctx, &recorded.id, &recorded.inputs)
+                .await
+                .map_err(fail)?
+                .is_some();
+            if exists {
+                // Still there: the plan deletes it again if it should.
+                return Ok(Resolution::AlreadyRecorded);
+            }
+            // Gone, or on its way out: finish the delete's waits.
+            provider
+                .delete(&ctx, &recorded.id, &recorded.inputs, &recorded.outputs)
+                .await
+                .map_err(fail)?;
+            Ok(Resolution::Deleted)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -240,5 +314,134 @@ mod tests {
             vec!["p/mem.thing/y".parse().unwrap()]
         );
         assert_eq!(state.resources.len(), 1);
+        // x reads as gone, but its delete may still have had waits to run:
+        // recovery runs it to the end; y is left to the plan.
+        let calls = p.calls.lock().unwrap().clone();
+        assert_eq!(
+            calls
+                .iter()
+                .filter(|c| c.starts_with("delete p/mem.thing/"))
+                .collect::<Vec<_>>(),
+            vec!["delete p/mem.thing/x", "delete p/mem.thing/x"],
+            "the interrupted run's delete, then recovery's: {calls:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gone_resource_whose_delete_cannot_finish_stays_in_state() {
+        let p = Arc::new(MemoryProvider::default());
+        let mut providers = Providers::new();
+        providers.register(p.clone());
+        let mut state = State::new("dev");
+        // Recorded, already gone from the provider.
+        state.resources.insert(
+            "p/mem.thing/x".parse().unwrap(),
+            ResourceState {
+                kind: "mem.thing".into(),
+                region: "r1".into(),
+                id: "thing-9".into(),
+                inputs: Attributes::new(),
+                outputs: Attributes::new(),
+                dependencies: Default::default(),
+            },
+        );
+        p.fail_deletes.lock().unwrap().insert("x".into());
+        let intents = vec![intent(
+            IntentOp::Delete,
+            "p/mem.thing/x",
+            Attributes::new(),
+            Some("thing-9".into()),
+        )];
+        let err = recover(&mut state, &intents, &providers)
+            .await
+            .unwrap_err();
+        assert_eq!(err.address, "p/mem.thing/x".parse().unwrap());
+        assert_eq!(state.resources.len(), 1, "nothing changed");
+    }
+
+    #[tokio::test]
+    async fn intents_of_different_addresses_resolve_at_once_and_report_in_journal_order() {
+        let p = Arc::new(MemoryProvider::with_delay(
+            std::time::Duration::from_millis(20),
+        ));
+        let mut providers = Providers::new();
+        providers.register(p.clone());
+        let inputs = |n: &str| Attributes::from([("name".to_string(), n.into())]);
+        let mut state = State::new("dev");
+        let mut intents = Vec::new();
+        for name in ["c", "a", "b"] {
+            let address = format!("p/mem.thing/{name}");
+            let applied = p.create(&ctx(&address), &inputs(name)).await.unwrap();
+            state.resources.insert(
+                address.parse().unwrap(),
+                ResourceState {
+                    kind: "mem.thing".into(),
+                    region: "r1".into(),
+                    id: applied.id.clone(),
+                    inputs: inputs(name),
+                    outputs: applied.outputs,
+                    dependencies: Default::default(),
+                },
+            );
+            intents.push(intent(
+                IntentOp::Delete,
+                &address,
+                Attributes::new(),
+                Some(applied.id),
+            ));
+        }
+        p.peak_in_flight.store(0, std::sync::atomic::Ordering::SeqCst);
+        let report = recover(&mut state, &intents, &providers).await.unwrap();
+        assert_eq!(
+            report.already_recorded,
+            ["c", "a", "b"]
+                .map(|n| format!("p/mem.thing/{n}").parse().unwrap())
+                .to_vec()
+        );
+        assert_eq!(
+            p.peak_in_flight.load(std::sync::atomic::Ordering::SeqCst),
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn intents_of_one_address_resolve_in_journal_order() {
+        // A replacement: the old one's delete went out, then the new one's
+        // create; both were left open.
+        let p = Arc::new(MemoryProvider::default());
+        let mut providers = Providers::new();
+        providers.register(p.clone());
+        let old = Attributes::from([("name".to_string(), "old".into())]);
+        let new = Attributes::from([("name".to_string(), "new".into())]);
+        let gone = p.create(&ctx("p/mem.thing/x"), &old).await.unwrap();
+        p.delete(&ctx("p/mem.thing/x"), &gone.id, &old, &gone.outputs)
+            .await
+            .unwrap();
+        let made = p.create(&ctx("p/mem.thing/x"), &new).await.unwrap();
+        let mut state = State::new("dev");
+        state.resources.insert(
+            "p/mem.thing/x".parse().unwrap(),
+            ResourceState {
+                kind: "mem.thing".into(),
+                region: "r1".into(),
+                id: gone.id.clone(),
+                inputs: old,
+                outputs: gone.outputs,
+                dependencies: Default::default(),
+            },
+        );
+        let intents = vec![
+            intent(
+                IntentOp::Delete,
+                "p/mem.thing/x",
+                Attributes::new(),
+                Some(gone.id),
+            ),
+            intent(IntentOp::Create, "p/mem.thing/x", new, None),
+        ];
+        let report = recover(&mut state, &intents, &providers).await.unwrap();
+        assert_eq!(report.deleted, vec!["p/mem.thing/x".parse().unwrap()]);
+        assert_eq!(report.adopted, vec!["p/mem.thing/x".parse().unwrap()]);
+        assert_eq!(state.resources[&"p/mem.thing/x".parse().unwrap()].id, made.id);
     }
 }

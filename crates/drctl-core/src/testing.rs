@@ -25,6 +25,8 @@ pub static THING: KindSchema = KindSchema {
 pub struct MemoryProvider {
     pub objects: Mutex<BTreeMap<String, Attributes>>,
     pub fail_names: Mutex<BTreeSet<String>>,
+    /// Names whose deletes fail (their reads do not).
+    pub fail_deletes: Mutex<BTreeSet<String>>,
     pub delay: Duration,
     pub calls: Mutex<Vec<String>>,
     in_flight: AtomicUsize,
@@ -130,6 +132,9 @@ impl Provider for MemoryProvider {
         _o: &Attributes,
     ) -> Result<(), ProviderError> {
         self.enter(format!("delete {}", ctx.address), ctx).await?;
+        if self.fail_deletes.lock().unwrap().contains(ctx.address.name()) {
+            return Err(ProviderError::new("delete", "injected failure").with_code("Injected"));
+        }
         self.objects.lock().unwrap().remove(id);
         Ok(())
     }

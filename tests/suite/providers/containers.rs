@@ -316,6 +316,35 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         Some("ResourceInUse")
     );
 
+    // A run stopped right after its DeleteService (killed while it
+    // waited): the service is DRAINING, which reads as gone, and the
+    // cluster cannot go yet. Crash recovery runs the delete again, which
+    // waits until it is INACTIVE.
+    ecs.update_service()
+        .cluster(out(&t.cluster.1, "arn"))
+        .service(&service.id)
+        .desired_count(0)
+        .send()
+        .await
+        .unwrap();
+    ecs.delete_service()
+        .cluster(out(&t.cluster.1, "arn"))
+        .service(&service.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&sctx, &service.id, &inputs).await, None);
+    let err = ecs
+        .delete_cluster()
+        .cluster(&t.cluster.1.id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_ecs::error::ProvideErrorMetadata::code(&err),
+        Some("ClusterContainsServicesException")
+    );
+
     // In the graph's order: the service drains first (INACTIVE after
     // DRAINING), then the listener, target group, load balancer, task
     // definition and cluster; each delete again succeeds.

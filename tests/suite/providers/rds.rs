@@ -580,6 +580,26 @@ async fn aurora_global_database_across_two_regions() {
     // cluster follows the primary's writer); each delete leaves nothing
     // behind.
     kit.delete(&sctx, &secondary, &sinputs).await;
+    // A run stopped right after its DeleteDBInstance (killed while it
+    // waited): the instance is `deleting` and AWS refuses a second
+    // DeleteDBInstance, so the next run's delete only waits.
+    let rds = kit.aws.rds(PRIMARY);
+    for expected in [None, Some("InvalidDBInstanceState")] {
+        let result = rds
+            .delete_db_instance()
+            .db_instance_identifier(&instance.id)
+            .skip_final_snapshot(true)
+            .send()
+            .await;
+        assert_eq!(
+            result
+                .as_ref()
+                .err()
+                .and_then(aws_sdk_rds::error::ProvideErrorMetadata::code),
+            expected,
+            "{result:?}"
+        );
+    }
     kit.delete(&ictx, &instance, &iinputs).await;
     kit.delete(&pctx, &primary, &pinputs).await;
     kit.delete(&gctx, &global, &ginputs).await;

@@ -398,6 +398,12 @@ impl Provider for Cluster {
         let Some(c) = describe(&rds, id).await? else {
             return Ok(());
         };
+        // Already `deleting` (a run stopped while it waited): another
+        // DeleteDBCluster is refused (InvalidDBClusterStateFault); only the
+        // wait is left.
+        if c.status() == Some("deleting") {
+            return wait_deleted(&rds, id).await;
+        }
         // The same name the plan showed (from the creation time).
         let snapshot = final_snapshot(id, &c, inputs);
         if snapshot.is_empty() && !bool_or(inputs, "skip_final_snapshot", false) {
@@ -457,12 +463,17 @@ impl Provider for Cluster {
         if !deleted {
             return Ok(());
         }
-        wait_for(&format!("cluster {id} deleted"), RDS_WAIT, || async {
-            Ok(match describe(&rds, id).await? {
-                None => Ok(()),
-                Some(c) => Err(c.status().unwrap_or("unknown").to_owned()),
-            })
-        })
-        .await
+        wait_deleted(&rds, id).await
     }
+}
+
+/// Waits until the cluster `id` is gone.
+async fn wait_deleted(rds: &Client, id: &str) -> Result<(), ProviderError> {
+    wait_for(&format!("cluster {id} deleted"), RDS_WAIT, || async {
+        Ok(match describe(rds, id).await? {
+            None => Ok(()),
+            Some(c) => Err(c.status().unwrap_or("unknown").to_owned()),
+        })
+    })
+    .await
 }

@@ -327,6 +327,9 @@ impl Provider for GlobalCluster {
         let Some(g) = describe(&rds, id).await? else {
             return Ok(());
         };
+        // Already `deleting` (a run stopped while it waited): only the
+        // wait is left.
+        let deleting = g.status() == Some("deleting");
         // The regional clusters leave the global cluster in their own
         // delete; one still attached means they were not deleted first.
         let members: Vec<&str> = g
@@ -334,7 +337,7 @@ impl Provider for GlobalCluster {
             .iter()
             .filter_map(|m| m.db_cluster_arn())
             .collect();
-        if !members.is_empty() {
+        if !members.is_empty() && !deleting {
             return Err(ProviderError::new(
                 "rds:DeleteGlobalCluster",
                 format!(
@@ -344,13 +347,15 @@ impl Provider for GlobalCluster {
             )
             .with_code("GlobalClusterHasMembers"));
         }
-        let result = rds
-            .delete_global_cluster()
-            .global_cluster_identifier(id)
-            .send()
-            .await;
-        if found(result, NOT_FOUND, "rds:DeleteGlobalCluster")?.is_none() {
-            return Ok(());
+        if !deleting {
+            let result = rds
+                .delete_global_cluster()
+                .global_cluster_identifier(id)
+                .send()
+                .await;
+            if found(result, NOT_FOUND, "rds:DeleteGlobalCluster")?.is_none() {
+                return Ok(());
+            }
         }
         wait_for(&format!("global cluster {id} deleted"), WAIT, || async {
             Ok(match describe(&rds, id).await? {

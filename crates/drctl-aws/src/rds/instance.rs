@@ -41,6 +41,15 @@ async fn describe(rds: &Client, id: &str) -> Result<Option<DbInstance>, Provider
     Ok(out.and_then(|o| o.db_instances().first().cloned()))
 }
 
+/// RDS's answer to a delete of an instance whose deletion has begun (the
+/// Terraform AWS provider tolerates it the same way, #5624).
+fn already_being_deleted(e: &ProviderError) -> bool {
+    matches!(
+        e.code.as_deref(),
+        Some("InvalidDBInstanceState" | "InvalidDBInstanceStateFault")
+    ) && e.message.contains("already being deleted")
+}
+
 /// Waits until the instance is `available` with nothing pending.
 async fn wait_available(rds: &Client, id: &str) -> Result<DbInstance, ProviderError> {
     wait_for(&format!("instance {id} available"), RDS_WAIT, || async {
@@ -178,16 +187,27 @@ impl Provider for Instance {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let rds = self.0.rds(&ctx.region);
-        // Aurora keeps backups at the cluster level: an instance has no
-        // final snapshot of its own.
-        let result = rds
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .skip_final_snapshot(true)
-            .send()
-            .await;
-        if found(result, NOT_FOUND, "rds:DeleteDBInstance")?.is_none() {
+        let Some(instance) = describe(&rds, id).await? else {
             return Ok(());
+        };
+        // An instance already `deleting` (a run stopped while it waited)
+        // refuses another DeleteDBInstance with InvalidDBInstanceState
+        // "... is already being deleted": only the wait is left.
+        if instance.db_instance_status() != Some("deleting") {
+            // Aurora keeps backups at the cluster level: an instance has
+            // no final snapshot of its own.
+            let result = rds
+                .delete_db_instance()
+                .db_instance_identifier(id)
+                .skip_final_snapshot(true)
+                .send()
+                .await;
+            match found(result, NOT_FOUND, "rds:DeleteDBInstance") {
+                Ok(None) => return Ok(()),
+                Ok(Some(_)) => {}
+                Err(e) if already_being_deleted(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
         wait_for(&format!("instance {id} deleted"), RDS_WAIT, || async {
             Ok(match describe(&rds, id).await? {
