@@ -352,9 +352,7 @@ mod tests {
             Attributes::new(),
             Some("thing-9".into()),
         )];
-        let err = recover(&mut state, &intents, &providers)
-            .await
-            .unwrap_err();
+        let err = recover(&mut state, &intents, &providers).await.unwrap_err();
         assert_eq!(err.address, "p/mem.thing/x".parse().unwrap());
         assert_eq!(state.resources.len(), 1, "nothing changed");
     }
@@ -390,7 +388,8 @@ mod tests {
                 Some(applied.id),
             ));
         }
-        p.peak_in_flight.store(0, std::sync::atomic::Ordering::SeqCst);
+        p.peak_in_flight
+            .store(0, std::sync::atomic::Ordering::SeqCst);
         let report = recover(&mut state, &intents, &providers).await.unwrap();
         assert_eq!(
             report.already_recorded,
@@ -442,6 +441,9 @@ mod tests {
         let report = recover(&mut state, &intents, &providers).await.unwrap();
         assert_eq!(report.deleted, vec!["p/mem.thing/x".parse().unwrap()]);
         assert_eq!(report.adopted, vec!["p/mem.thing/x".parse().unwrap()]);
-        assert_eq!(state.resources[&"p/mem.thing/x".parse().unwrap()].id, made.id);
+        assert_eq!(
+            state.resources[&"p/mem.thing/x".parse().unwrap()].id,
+            made.id
+        );
     }
 }

@@ -132,7 +132,12 @@ impl Provider for MemoryProvider {
         _o: &Attributes,
     ) -> Result<(), ProviderError> {
         self.enter(format!("delete {}", ctx.address), ctx).await?;
-        if self.fail_deletes.lock().unwrap().contains(ctx.address.name()) {
+        if self
+            .fail_deletes
+            .lock()
+            .unwrap()
+            .contains(ctx.address.name())
+        {
             return Err(ProviderError::new("delete", "injected failure").with_code("Injected"));
         }
         self.objects.lock().unwrap().remove(id);
