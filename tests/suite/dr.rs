@@ -395,7 +395,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     assert_serving(&ws, "secondary", "after failover");
     let st = state(&ws);
     assert_eq!(st["active_role"], "secondary");
-    assert_eq!(st["format_version"], 2);
+    assert_eq!(st["format_version"], 3);
     let g = aws
         .rds("us-east-1")
         .describe_global_clusters()

@@ -47,7 +47,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     // State: versioned, 0600, one entry per resource, no lock left.
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
-    assert_eq!(state["format_version"], 2);
+    assert_eq!(state["format_version"], 3);
     assert_eq!(state["resources"].as_object().unwrap().len(), 216);
     assert!(
         state["serial"].as_u64().unwrap() >= 216,

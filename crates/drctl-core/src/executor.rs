@@ -264,6 +264,7 @@ impl Executor {
                     continue;
                 }
                 Ok(Outcome::Created(applied)) => {
+                    state.unconfirmed_creates.remove(&address);
                     state.resources.insert(
                         address.clone(),
                         ResourceState {
@@ -374,13 +375,6 @@ impl Executor {
                 .get(change.address.kind())
                 .expect("checked before the run"),
         );
-        let token = (kind == OpKind::Create).then(|| new_token(&self.env, &change.address));
-        let ctx = OpContext {
-            env: self.env.clone(),
-            address: change.address.clone(),
-            region: change.region.clone(),
-            token: token.clone(),
-        };
         let prior = state.resources.get(&change.address).cloned();
         let inputs: Attributes = match kind {
             OpKind::Delete => Attributes::new(),
@@ -403,6 +397,21 @@ impl Executor {
                 }
                 resolved
             }
+        };
+        // A create an interrupted run sent with these inputs, whose outcome
+        // is unknown, is sent again with its token: if AWS did act on it,
+        // it answers with what that call made.
+        let token = (kind == OpKind::Create).then(|| {
+            match state.unconfirmed_creates.get(&change.address) {
+                Some(u) if u.inputs == inputs && u.region == change.region => u.token.clone(),
+                _ => new_token(&self.env, &change.address),
+            }
+        });
+        let ctx = OpContext {
+            env: self.env.clone(),
+            address: change.address.clone(),
+            region: change.region.clone(),
+            token: token.clone(),
         };
         match (kind, &prior) {
             (OpKind::Update, Some(p)) if p.inputs == inputs => return Ok(None),

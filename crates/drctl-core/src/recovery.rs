@@ -2,7 +2,10 @@
 //! before anything is planned: a create whose result never reached state is
 //! looked up and adopted if it exists; a delete that may have happened is
 //! checked, and finished if it did. Afterwards state says exactly what
-//! exists.
+//! exists, but for creates not found: AWS may still act on a request sent
+//! just before the process died, so those stay in state as unconfirmed,
+//! are looked for again by later runs, and the next create of the address
+//! sends the same idempotency token.
 //!
 //! A delete is more than its call: a provider's `delete` also waits for
 //! what AWS does afterwards (an ECS service DRAINING until INACTIVE, a
@@ -19,19 +22,23 @@ use thiserror::Error;
 use crate::address::Address;
 use crate::journal::{Intent, IntentOp};
 use crate::provider::{OpContext, ProviderError, Providers};
-use crate::state::{ResourceState, State};
+use crate::state::{ResourceState, State, UNCONFIRMED_CREATE_LIFETIME_SECS, UnconfirmedCreate};
 
 /// What recovery did, by address.
 #[derive(Debug, Default, PartialEq)]
 pub struct RecoveryReport {
     /// Created by the interrupted run and now recorded in state.
     pub adopted: Vec<Address>,
-    /// Their create never took effect; nothing to record.
+    /// Not found: their create seems not to have taken effect. Kept as
+    /// unconfirmed (`State::unconfirmed_creates`) when it sent a token.
     pub not_created: Vec<Address>,
     /// Deleted by the interrupted run; removed from state.
     pub deleted: Vec<Address>,
     /// Intents whose outcome state already had.
     pub already_recorded: Vec<Address>,
+    /// Creates earlier runs could not find, looked for long enough: no
+    /// longer looked for.
+    pub given_up: Vec<Address>,
 }
 
 impl RecoveryReport {
@@ -58,27 +65,81 @@ enum Resolution {
 }
 
 /// Resolves `intents` (in journal order) against AWS, updating `state`
-/// only if every one resolves.
+/// only if every one resolves. The creates earlier recoveries could not
+/// find (`State::unconfirmed_creates`) are looked for again first.
 pub async fn recover(
     state: &mut State,
     intents: &[Intent],
     providers: &Providers,
 ) -> Result<RecoveryReport, RecoveryError> {
-    // The intents of each address, in journal order, with their positions.
-    let mut by_address: Vec<(&Address, Vec<(usize, &Intent)>)> = Vec::new();
-    for (i, intent) in intents.iter().enumerate() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    recover_at(state, intents, providers, now).await
+}
+
+/// [`recover`] at `now` (seconds since the Unix epoch).
+async fn recover_at(
+    state: &mut State,
+    intents: &[Intent],
+    providers: &Providers,
+    now: u64,
+) -> Result<RecoveryReport, RecoveryError> {
+    let mut report = RecoveryReport::default();
+    // Created since, or looked for long enough: no longer in doubt.
+    let resources = &state.resources;
+    let settled: Vec<Address> = state
+        .unconfirmed_creates
+        .iter()
+        .filter(|(a, u)| {
+            resources.contains_key(*a)
+                || now.saturating_sub(u.missed_since_unix) >= UNCONFIRMED_CREATE_LIFETIME_SECS
+        })
+        .map(|(a, _)| a.clone())
+        .collect();
+    for a in settled {
+        state.unconfirmed_creates.remove(&a);
+        if !state.resources.contains_key(&a) {
+            report.given_up.push(a);
+        }
+    }
+    // The creates still in doubt, as intents, then the journal's.
+    let rechecks: Vec<Intent> = state
+        .unconfirmed_creates
+        .iter()
+        .map(|(address, u)| Intent {
+            id: 0,
+            op: IntentOp::Create,
+            address: address.clone(),
+            region: u.region.clone(),
+            inputs: u.inputs.clone(),
+            resource_id: None,
+            dependencies: u.dependencies.clone(),
+            token: u.token.clone(),
+        })
+        .collect();
+    let all: Vec<(bool, &Intent)> = rechecks
+        .iter()
+        .map(|i| (true, i))
+        .chain(intents.iter().map(|i| (false, i)))
+        .collect();
+
+    // The intents of each address in order, with their positions.
+    let mut by_address: Vec<(&Address, Vec<usize>)> = Vec::new();
+    for (i, (_, intent)) in all.iter().enumerate() {
         match by_address.iter_mut().find(|(a, _)| **a == intent.address) {
-            Some((_, list)) => list.push((i, intent)),
-            None => by_address.push((&intent.address, vec![(i, intent)])),
+            Some((_, list)) => list.push(i),
+            None => by_address.push((&intent.address, vec![i])),
         }
     }
     let env = state.env.as_str();
     let resources = &state.resources;
+    let all = &all;
     let resolved = join_all(by_address.into_iter().map(|(address, list)| async move {
         let mut recorded = resources.get(address).cloned();
         let mut out = Vec::new();
-        for (i, intent) in list {
-            let r = resolve(env, intent, recorded.as_ref(), providers).await;
+        for i in list {
+            let r = resolve(env, all[i].1, recorded.as_ref(), providers).await;
             match &r {
                 Ok(Resolution::Adopted(resource)) => recorded = Some(resource.clone()),
                 Ok(Resolution::Deleted) => recorded = None,
@@ -95,21 +156,37 @@ pub async fn recover(
     .await;
     let mut resolved: Vec<_> = resolved.into_iter().flatten().collect();
     resolved.sort_by_key(|(i, _)| *i);
-    // The first failure in journal order; state untouched.
+    // The first failure in order; state untouched.
     let resolved = resolved
         .into_iter()
-        .map(|(i, r)| r.map(|r| (&intents[i].address, r)))
+        .map(|(i, r)| r.map(|r| (all[i], r)))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let mut report = RecoveryReport::default();
-    for (address, resolution) in resolved {
-        let address = address.clone();
+    for ((recheck, intent), resolution) in resolved {
+        let address = intent.address.clone();
         match resolution {
             Resolution::Adopted(resource) => {
+                state.unconfirmed_creates.remove(&address);
                 state.resources.insert(address.clone(), resource);
                 report.adopted.push(address);
             }
-            Resolution::NotCreated => report.not_created.push(address),
+            // Still in doubt: kept as it was.
+            Resolution::NotCreated if recheck => {}
+            Resolution::NotCreated => {
+                if !intent.token.is_empty() {
+                    state.unconfirmed_creates.insert(
+                        address.clone(),
+                        UnconfirmedCreate {
+                            region: intent.region.clone(),
+                            inputs: intent.inputs.clone(),
+                            dependencies: intent.dependencies.clone(),
+                            token: intent.token.clone(),
+                            missed_since_unix: now,
+                        },
+                    );
+                }
+                report.not_created.push(address);
+            }
             Resolution::Deleted => {
                 state.resources.remove(&address);
                 report.deleted.push(address);
@@ -445,5 +522,69 @@ mod tests {
             state.resources[&"p/mem.thing/x".parse().unwrap()].id,
             made.id
         );
+    }
+
+    #[tokio::test]
+    async fn a_create_not_found_stays_unconfirmed_until_it_appears_or_an_hour_passes() {
+        let p = Arc::new(MemoryProvider::default());
+        let mut providers = Providers::new();
+        providers.register(p.clone());
+        let late = Attributes::from([("name".to_string(), "late".into())]);
+        let never = Attributes::from([("name".to_string(), "never".into())]);
+        let with_token = |address: &str, inputs: &Attributes| Intent {
+            token: format!("token-of-{address}"),
+            ..intent(IntentOp::Create, address, inputs.clone(), None)
+        };
+        let intents = vec![
+            with_token("p/mem.thing/late", &late),
+            with_token("p/mem.thing/never", &never),
+            // A journal of an older drctl: no token to send again.
+            intent(IntentOp::Create, "p/mem.thing/old", late.clone(), None),
+        ];
+        let mut state = State::new("dev");
+        let report = recover_at(&mut state, &intents, &providers, 1000)
+            .await
+            .unwrap();
+        assert_eq!(report.not_created.len(), 3);
+        let unconfirmed = &state.unconfirmed_creates;
+        assert_eq!(
+            unconfirmed
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec!["p/mem.thing/late", "p/mem.thing/never"]
+        );
+        let late_entry = &unconfirmed[&"p/mem.thing/late".parse().unwrap()];
+        assert_eq!(late_entry.token, "token-of-p/mem.thing/late");
+        assert_eq!(late_entry.inputs, late);
+        assert_eq!(late_entry.missed_since_unix, 1000);
+
+        // The request AWS was still working on lands after that lookup;
+        // the next run (no journal) finds it and adopts it.
+        let made = p.create(&ctx("p/mem.thing/late"), &late).await.unwrap();
+        let report = recover_at(&mut state, &[], &providers, 1100).await.unwrap();
+        assert_eq!(report.adopted, vec!["p/mem.thing/late".parse().unwrap()]);
+        assert!(report.not_created.is_empty(), "kept quietly: {report:?}");
+        assert_eq!(
+            state.resources[&"p/mem.thing/late".parse().unwrap()].id,
+            made.id
+        );
+        assert_eq!(
+            state
+                .unconfirmed_creates
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec!["p/mem.thing/never"]
+        );
+
+        // An hour after it was first missed, it is no longer looked for.
+        let finds_before = p.calls.lock().unwrap().len();
+        let report = recover_at(&mut state, &[], &providers, 1000 + 3600)
+            .await
+            .unwrap();
+        assert_eq!(report.given_up, vec!["p/mem.thing/never".parse().unwrap()]);
+        assert!(state.unconfirmed_creates.is_empty());
+        assert_eq!(p.calls.lock().unwrap().len(), finds_before, "no call");
     }
 }

@@ -11,8 +11,9 @@ use crate::address::Address;
 use crate::value::Attributes;
 
 /// The state format this build writes and the newest it reads. Version 2
-/// added `active_role`; a version 1 document reads as one without it.
-pub const STATE_FORMAT_VERSION: u32 = 2;
+/// added `active_role`, version 3 `unconfirmed_creates`; an older document
+/// reads as one without them.
+pub const STATE_FORMAT_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,34 @@ pub struct State {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_role: Option<String>,
     pub resources: BTreeMap<Address, ResourceState>,
+    /// Creates an interrupted run sent that recovery could not find. AWS
+    /// may still act on one (a request in flight when the process died,
+    /// a listing not yet showing it), so later runs look for it again,
+    /// and the next create of the address with the same inputs sends the
+    /// same idempotency token, which AWS answers with what the first call
+    /// made. Dropped once the address is created or adopted, or after
+    /// [`UNCONFIRMED_CREATE_LIFETIME_SECS`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unconfirmed_creates: BTreeMap<Address, UnconfirmedCreate>,
+}
+
+/// How long an unconfirmed create is looked for: a request AWS received
+/// has long been acted on and listed by then, and idempotency tokens
+/// expire (ACM's after one hour).
+pub const UNCONFIRMED_CREATE_LIFETIME_SECS: u64 = 3600;
+
+/// A create whose outcome is unknown: what it sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnconfirmedCreate {
+    pub region: String,
+    /// The resolved inputs sent.
+    pub inputs: Attributes,
+    pub dependencies: BTreeSet<Address>,
+    /// The idempotency token sent with it.
+    pub token: String,
+    /// When recovery first missed it (seconds since the Unix epoch).
+    pub missed_since_unix: u64,
 }
 
 /// What drctl knows about one resource it manages.
@@ -58,6 +87,7 @@ impl State {
             account_id: None,
             active_role: None,
             resources: BTreeMap::new(),
+            unconfirmed_creates: BTreeMap::new(),
         }
     }
 }
@@ -89,8 +119,8 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
             supported: STATE_FORMAT_VERSION,
         });
     }
-    // Version 2 only added the optional `active_role`: a version 1 document
-    // is read as it is and written back as version 2.
+    // Versions 2 and 3 only added optional fields: an older document is
+    // read as it is and written back as the current version.
     let mut state: State = serde_json::from_value(raw).map_err(DecodeError::Content)?;
     state.format_version = STATE_FORMAT_VERSION;
     Ok(state)
@@ -124,14 +154,35 @@ mod tests {
     }
 
     #[test]
-    fn version_1_is_read_and_upgraded() {
-        let mut v = serde_json::to_value(State::new("dev")).unwrap();
-        v["format_version"] = 1.into();
-        let s = decode(v.to_string().as_bytes()).unwrap();
-        assert_eq!((s.format_version, s.active_role), (2, None));
+    fn older_versions_are_read_and_upgraded() {
+        for old in [1, 2] {
+            let mut v = serde_json::to_value(State::new("dev")).unwrap();
+            v["format_version"] = old.into();
+            let s = decode(v.to_string().as_bytes()).unwrap();
+            assert_eq!((s.format_version, s.active_role), (3, None));
+            assert!(s.unconfirmed_creates.is_empty());
+        }
         let mut failed_over = State::new("dev");
         failed_over.active_role = Some("secondary".into());
         assert_eq!(decode(&encode(&failed_over)).unwrap(), failed_over);
+        // Nothing in doubt: the field is left out.
+        assert!(
+            !String::from_utf8(encode(&failed_over))
+                .unwrap()
+                .contains("unconfirmed")
+        );
+        let mut in_doubt = State::new("dev");
+        in_doubt.unconfirmed_creates.insert(
+            "primary/ec2.vpc/payment".parse().unwrap(),
+            UnconfirmedCreate {
+                region: "us-east-1".into(),
+                inputs: Attributes::from([("cidr_block".into(), "10.0.0.0/16".into())]),
+                dependencies: BTreeSet::new(),
+                token: "187d0c5e9a1b2c3d4e5f60718293a4b5".into(),
+                missed_since_unix: 1_796_220_041,
+            },
+        );
+        assert_eq!(decode(&encode(&in_doubt)).unwrap(), in_doubt);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct MemoryProvider {
     pub fail_names: Mutex<BTreeSet<String>>,
     /// Names whose deletes fail (their reads do not).
     pub fail_deletes: Mutex<BTreeSet<String>>,
+    /// The idempotency token each create was sent with, by address.
+    pub create_tokens: Mutex<BTreeMap<String, Option<String>>>,
     pub delay: Duration,
     pub calls: Mutex<Vec<String>>,
     in_flight: AtomicUsize,
@@ -65,6 +67,10 @@ impl Provider for MemoryProvider {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         self.enter(format!("create {}", ctx.address), ctx).await?;
+        self.create_tokens
+            .lock()
+            .unwrap()
+            .insert(ctx.address.to_string(), ctx.token.clone());
         let id = format!("thing-{}", self.next_id.fetch_add(1, Ordering::SeqCst));
         self.objects
             .lock()

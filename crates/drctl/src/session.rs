@@ -187,12 +187,15 @@ impl Session {
     /// state and removes the journal.
     pub async fn recover(&self, state: &mut State) -> Result<()> {
         let intents = self.backend.open_intents()?;
-        if !intents.is_empty() {
-            self.note(&format!(
-                "Recovering {} operation(s) an interrupted run left unfinished...",
-                intents.len()
-            ));
+        if !intents.is_empty() || !state.unconfirmed_creates.is_empty() {
+            if !intents.is_empty() {
+                self.note(&format!(
+                    "Recovering {} operation(s) an interrupted run left unfinished...",
+                    intents.len()
+                ));
+            }
             let providers = drctl_aws::providers(self.aws().await);
+            let before = state.clone();
             let report = recover(state, &intents, &providers).await?;
             for a in &report.adopted {
                 self.note(&format!(
@@ -200,14 +203,21 @@ impl Session {
                 ));
             }
             for a in &report.not_created {
-                self.note(&format!("  {a}: its create never took effect"));
+                self.note(&format!(
+                    "  {a}: its create was not found; later runs look for it again, and its next create sends the same idempotency token"
+                ));
             }
             for a in &report.deleted {
                 self.note(&format!(
                     "  {a}: deleted by the interrupted run; removed from state"
                 ));
             }
-            if !report.adopted.is_empty() || !report.deleted.is_empty() {
+            for a in &report.given_up {
+                self.note(&format!(
+                    "  {a}: an interrupted create still not found after an hour; no longer looked for"
+                ));
+            }
+            if *state != before {
                 self.save_state(state)?;
             }
         }

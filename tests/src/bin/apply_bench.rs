@@ -122,6 +122,7 @@ async fn main() {
     let mut rows = Vec::new();
     let mut bound = None;
     let mut refresh = Vec::new();
+    let mut resources = 0;
     for (i, parallelism) in ["1", "10", "64"].into_iter().enumerate() {
         let mut walls = Vec::new();
         let mut calls = 0;
@@ -152,6 +153,7 @@ async fn main() {
                 let stdout = String::from_utf8_lossy(&out.stdout);
                 let state: serde_json::Value =
                     serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+                resources = state["resources"].as_object().map_or(0, |r| r.len());
                 let (b, path) = critical_path(&state, &durations(&stdout));
                 eprintln!(
                     "critical path ({b:.1} s at {latency_ms} ms per call):\n  {}",
@@ -197,7 +199,7 @@ async fn main() {
         rows[1].1 / rows[2].1
     );
     println!(
-        "plan --refresh of the full blueprint (142 reads): {:.1} s",
+        "plan --refresh of the full blueprint ({resources} reads): {:.1} s",
         median(&mut refresh)
     );
     emulator.stop();

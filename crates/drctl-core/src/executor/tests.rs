@@ -241,3 +241,39 @@ async fn a_stopped_run_finishes_what_runs_and_starts_nothing_more() {
     assert!(!report.is_success());
     assert!(report.summary().ends_with("4 not started (stopped)"));
 }
+
+#[tokio::test]
+async fn an_unconfirmed_create_is_sent_again_with_its_token_and_then_forgotten() {
+    let p = Arc::new(MemoryProvider::default());
+    let mut state = State::new("dev");
+    // An interrupted run sent c's create (inputs as the plan resolves
+    // them) and a's with other inputs; recovery found neither.
+    let unconfirmed = |inputs: Attributes, token: &str| crate::state::UnconfirmedCreate {
+        region: "r1".into(),
+        inputs,
+        dependencies: Default::default(),
+        token: token.into(),
+        missed_since_unix: 0,
+    };
+    let c_inputs = Attributes::from([("size".to_string(), json!(3))]);
+    state
+        .unconfirmed_creates
+        .insert(addr("p/mem.thing/c"), unconfirmed(c_inputs, "carried-c"));
+    let a_inputs = Attributes::from([("parent".to_string(), json!("elsewhere"))]);
+    state
+        .unconfirmed_creates
+        .insert(addr("p/mem.thing/a"), unconfirmed(a_inputs, "carried-a"));
+    let (report, _) = apply(&p, &mut state, 64).await;
+    assert!(report.is_success(), "{report:?}");
+    let tokens = p.create_tokens.lock().unwrap().clone();
+    assert_eq!(tokens["p/mem.thing/c"].as_deref(), Some("carried-c"));
+    // Other inputs: a new token (sent again, the old one would be refused
+    // as a mismatch, or answer with the wrong resource).
+    let a_token = tokens["p/mem.thing/a"].clone().unwrap();
+    assert_ne!(a_token, "carried-a");
+    assert_eq!(a_token.len(), 32);
+    assert!(
+        state.unconfirmed_creates.is_empty(),
+        "created: no longer in doubt"
+    );
+}
