@@ -45,6 +45,11 @@ pub struct Faults {
     /// connection dropped without an answer, as an unreachable endpoint
     /// does; counted in `Counts::refused`.
     pub refuse: Vec<Refused>,
+    /// Every request whose bytes contain the string (an EC2
+    /// `Action=CreateRouteTable&`) waits this long before it is forwarded,
+    /// whatever becomes of its client: a request AWS acts on after the
+    /// process that sent it has died.
+    pub hold: Option<(String, Duration)>,
 }
 
 /// Requests to refuse, by the region and service of their SigV4
@@ -122,6 +127,7 @@ impl Faults {
             answer: None,
             lose_create_responses: 0.0,
             refuse: Vec::new(),
+            hold: None,
         }
     }
 
@@ -150,6 +156,10 @@ pub struct Counts {
     pub lost_operations: Mutex<Vec<String>>,
     /// Requests refused by `Faults::refuse` (dropped, never forwarded).
     pub refused: AtomicUsize,
+    /// Requests `Faults::hold` held, and of those, the ones since
+    /// forwarded and answered by the emulator.
+    pub held: AtomicUsize,
+    pub released: AtomicUsize,
     /// Every request received, in the order they arrived.
     pub calls: Mutex<Vec<Call>>,
 }
@@ -321,7 +331,7 @@ async fn serve(
         drop(client);
         return Ok(());
     }
-    let (latency, roll, kind, reject, answer, lose) = {
+    let (latency, roll, kind, reject, answer, lose, hold) = {
         let mut guard = faults.lock().unwrap();
         let (f, state) = &mut *guard;
         let roll = next(state);
@@ -343,7 +353,16 @@ async fn serve(
             })
             .map(|(_, body)| body.clone());
         let lose = create_call(&request).filter(|_| next(state) < f.lose_create_responses);
-        (f.latency, roll < f.rate, kind, reject, answer, lose)
+        let hold = f
+            .hold
+            .as_ref()
+            .filter(|(needle, _)| {
+                request
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+            })
+            .map(|(_, d)| *d);
+        (f.latency, roll < f.rate, kind, reject, answer, lose, hold)
     };
     if let Some(body) = answer {
         let response = format!(
@@ -393,12 +412,19 @@ async fn serve(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some(hold) = hold {
+        counts.held.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(hold).await;
+    }
     counts.forwarded.fetch_add(1, Ordering::SeqCst);
     let mut server = TcpStream::connect(upstream).await?;
     server.write_all(&request).await?;
     // The emulator closes each connection after its response.
     let mut response = Vec::new();
     server.read_to_end(&mut response).await?;
+    if hold.is_some() {
+        counts.released.fetch_add(1, Ordering::SeqCst);
+    }
     if let Some(operation) = lose {
         // The emulator has acted; the client never hears of it.
         counts.lost.fetch_add(1, Ordering::SeqCst);

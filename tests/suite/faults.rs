@@ -601,6 +601,79 @@ async fn kill_9_at_random_moments_then_apply_converges() {
     assert!(leftovers(&aws, "kill-9").await.is_empty());
 }
 
+/// A create request still on its way when its process is killed lands
+/// after the next run has looked for it: that run must neither lose it (an
+/// orphan) nor make a second one. Recovery keeps the create as unconfirmed,
+/// and the next create of the address sends the same idempotency token
+/// (EC2 ClientToken), which returns the one resource whichever call lands
+/// first; before, a new token made a second route table.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_landing_after_the_next_run_looked_is_neither_lost_nor_duplicated() {
+    const HOLD: Duration = Duration::from_secs(8);
+    let env = "late-create";
+    let proxy = FaultProxy::start(
+        &emulator_for(env).endpoint,
+        Faults {
+            hold: Some(("Action=CreateRouteTable&".into(), HOLD)),
+            ..Faults::none()
+        },
+    )
+    .await;
+    let ws = Workspace::with_endpoint(
+        env,
+        "primary_cidr = \"10.182.0.0/16\"\nsecondary_cidr = \"10.183.0.0/16\"\ndatabases_and_functions = false\ncontainers = false",
+        &proxy.endpoint,
+    );
+    let aws = aws(&emulator_for(env).endpoint).await;
+    let held = |p: &FaultProxy| p.counts.held.load(std::sync::atomic::Ordering::SeqCst);
+    let released = |p: &FaultProxy| p.counts.released.load(std::sync::atomic::Ordering::SeqCst);
+
+    // Killed while its first CreateRouteTable waits in the proxy.
+    let mut child = ws.spawn(&["apply", "--auto-approve"], std::process::Stdio::null());
+    assert!(
+        drctl_tests::eventually(Duration::from_secs(120), || held(&proxy) > 0),
+        "the apply reached CreateRouteTable"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let in_flight = held(&proxy);
+    proxy.set(Faults::none());
+
+    // The next apply looks before the held requests land (they wait HOLD
+    // from when they arrived), creates the route tables itself, and the
+    // held requests land during or after it.
+    let again = run(&ws, &["apply", "--auto-approve"], None);
+    assert!(again.status.success(), "{}", text(&again));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains("its create was not found"),
+        "recovery missed the held create(s), as intended: {stdout}"
+    );
+    assert!(
+        drctl_tests::eventually(HOLD * 2, || released(&proxy) >= in_flight),
+        "the held requests landed"
+    );
+
+    // Exactly the route tables state records; a plan finds nothing to do
+    // and nothing is left in doubt.
+    let plan = run(&ws, &["plan", "--refresh", "--detailed-exitcode"], None);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let state = state(&ws);
+    let problems = orphans_and_duplicates(&aws, env, &state).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(
+        state["unconfirmed_creates"],
+        serde_json::Value::Null,
+        "{state:#}"
+    );
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+    assert!(leftovers(&aws, env).await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_permanent_error_fails_fast_and_only_its_dependents() {
     let proxy = FaultProxy::start(
