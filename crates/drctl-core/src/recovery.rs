@@ -308,11 +308,29 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_create_that_happened_is_adopted_and_one_that_did_not_is_dropped() {
+    /// A memory provider, and the providers with only it.
+    fn memory() -> (Arc<MemoryProvider>, Providers) {
         let p = Arc::new(MemoryProvider::default());
         let mut providers = Providers::new();
         providers.register(p.clone());
+        (p, providers)
+    }
+
+    /// What state records of a `mem.thing` with this id.
+    fn recorded(id: &str, inputs: &Attributes, outputs: &Attributes) -> ResourceState {
+        ResourceState {
+            kind: "mem.thing".into(),
+            region: "r1".into(),
+            id: id.to_owned(),
+            inputs: inputs.clone(),
+            outputs: outputs.clone(),
+            dependencies: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_that_happened_is_adopted_and_one_that_did_not_is_dropped() {
+        let (p, providers) = memory();
         // The interrupted run created `made` but died before saving state.
         let made = Attributes::from([("name".to_string(), "made".into())]);
         p.create(&ctx("p/mem.thing/made"), &made).await.unwrap();
@@ -341,9 +359,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_delete_that_happened_leaves_state() {
-        let p = Arc::new(MemoryProvider::default());
-        let mut providers = Providers::new();
-        providers.register(p.clone());
+        let (p, providers) = memory();
         let inputs = Attributes::from([("name".to_string(), "x".into())]);
         let applied = p.create(&ctx("p/mem.thing/x"), &inputs).await.unwrap();
         let kept = p.create(&ctx("p/mem.thing/y"), &inputs).await.unwrap();
@@ -351,14 +367,7 @@ mod tests {
         for (a, applied) in [("p/mem.thing/x", &applied), ("p/mem.thing/y", &kept)] {
             state.resources.insert(
                 a.parse().unwrap(),
-                ResourceState {
-                    kind: "mem.thing".into(),
-                    region: "r1".into(),
-                    id: applied.id.clone(),
-                    inputs: inputs.clone(),
-                    outputs: applied.outputs.clone(),
-                    dependencies: Default::default(),
-                },
+                recorded(&applied.id, &inputs, &applied.outputs),
             );
         }
         // x was deleted before the crash; y's delete never went out.
@@ -406,21 +415,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_gone_resource_whose_delete_cannot_finish_stays_in_state() {
-        let p = Arc::new(MemoryProvider::default());
-        let mut providers = Providers::new();
-        providers.register(p.clone());
+        let (p, providers) = memory();
         let mut state = State::new("dev");
         // Recorded, already gone from the provider.
         state.resources.insert(
             "p/mem.thing/x".parse().unwrap(),
-            ResourceState {
-                kind: "mem.thing".into(),
-                region: "r1".into(),
-                id: "thing-9".into(),
-                inputs: Attributes::new(),
-                outputs: Attributes::new(),
-                dependencies: Default::default(),
-            },
+            recorded("thing-9", &Attributes::new(), &Attributes::new()),
         );
         p.fail_deletes.lock().unwrap().insert("x".into());
         let intents = vec![intent(
@@ -449,14 +449,7 @@ mod tests {
             let applied = p.create(&ctx(&address), &inputs(name)).await.unwrap();
             state.resources.insert(
                 address.parse().unwrap(),
-                ResourceState {
-                    kind: "mem.thing".into(),
-                    region: "r1".into(),
-                    id: applied.id.clone(),
-                    inputs: inputs(name),
-                    outputs: applied.outputs,
-                    dependencies: Default::default(),
-                },
+                recorded(&applied.id, &inputs(name), &applied.outputs),
             );
             intents.push(intent(
                 IntentOp::Delete,
@@ -484,9 +477,7 @@ mod tests {
     async fn intents_of_one_address_resolve_in_journal_order() {
         // A replacement: the old one's delete went out, then the new one's
         // create; both were left open.
-        let p = Arc::new(MemoryProvider::default());
-        let mut providers = Providers::new();
-        providers.register(p.clone());
+        let (p, providers) = memory();
         let old = Attributes::from([("name".to_string(), "old".into())]);
         let new = Attributes::from([("name".to_string(), "new".into())]);
         let gone = p.create(&ctx("p/mem.thing/x"), &old).await.unwrap();
@@ -497,14 +488,7 @@ mod tests {
         let mut state = State::new("dev");
         state.resources.insert(
             "p/mem.thing/x".parse().unwrap(),
-            ResourceState {
-                kind: "mem.thing".into(),
-                region: "r1".into(),
-                id: gone.id.clone(),
-                inputs: old,
-                outputs: gone.outputs,
-                dependencies: Default::default(),
-            },
+            recorded(&gone.id, &old, &gone.outputs),
         );
         let intents = vec![
             intent(
@@ -526,9 +510,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_create_not_found_stays_unconfirmed_until_it_appears_or_an_hour_passes() {
-        let p = Arc::new(MemoryProvider::default());
-        let mut providers = Providers::new();
-        providers.register(p.clone());
+        let (p, providers) = memory();
         let late = Attributes::from([("name".to_string(), "late".into())]);
         let never = Attributes::from([("name".to_string(), "never".into())]);
         let with_token = |address: &str, inputs: &Attributes| Intent {

@@ -207,6 +207,20 @@ async fn tier(kit: &Kit, vpc: &str, public: &[String], alb_sg: &str) -> Tier {
     }
 }
 
+/// DeleteCluster refuses the cluster: a service is still ACTIVE or DRAINING.
+async fn cluster_is_refused(ecs: &aws_sdk_ecs::Client, cluster: &str) {
+    let err = ecs
+        .delete_cluster()
+        .cluster(cluster)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_ecs::error::ProvideErrorMetadata::code(&err),
+        Some("ClusterContainsServicesException")
+    );
+}
+
 /// Every kind's lifecycle, a service refused until its target group has a
 /// load balancer, the service updated in place and its drift, and a
 /// destroy in the graph's order (what AWS refuses out of order checked).
@@ -293,16 +307,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
 
     // Out of order, AWS refuses: the cluster while it has a service, the
     // target group while a listener forwards to it.
-    let err = ecs
-        .delete_cluster()
-        .cluster(&t.cluster.1.id)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        aws_sdk_ecs::error::ProvideErrorMetadata::code(&err),
-        Some("ClusterContainsServicesException")
-    );
+    cluster_is_refused(&ecs, &t.cluster.1.id).await;
     let err = kit
         .aws
         .elbv2(PRIMARY)
@@ -334,16 +339,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         .await
         .unwrap();
     assert_eq!(kit.read(&sctx, &service.id, &inputs).await, None);
-    let err = ecs
-        .delete_cluster()
-        .cluster(&t.cluster.1.id)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        aws_sdk_ecs::error::ProvideErrorMetadata::code(&err),
-        Some("ClusterContainsServicesException")
-    );
+    cluster_is_refused(&ecs, &t.cluster.1.id).await;
 
     // In the graph's order: the service drains first (INACTIVE after
     // DRAINING), then the listener, target group, load balancer, task
