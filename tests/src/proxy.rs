@@ -336,31 +336,25 @@ async fn serve(
         let (f, state) = &mut *guard;
         let roll = next(state);
         let kind = next(state);
-        let is_action = |action: &str| {
-            let needle = format!("Action={action}&");
+        let holds = |needle: &str| {
             request
                 .windows(needle.len())
                 .any(|w| w == needle.as_bytes())
         };
-        let reject = f.reject_ec2_action.as_deref().is_some_and(is_action);
+        let reject = f
+            .reject_ec2_action
+            .as_deref()
+            .is_some_and(|action| holds(&format!("Action={action}&")));
         let answer = f
             .answer
             .as_ref()
-            .filter(|(needle, _)| {
-                request
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
-            })
+            .filter(|(needle, _)| holds(needle))
             .map(|(_, body)| body.clone());
         let lose = create_call(&request).filter(|_| next(state) < f.lose_create_responses);
         let hold = f
             .hold
             .as_ref()
-            .filter(|(needle, _)| {
-                request
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
-            })
+            .filter(|(needle, _)| holds(needle))
             .map(|(_, d)| *d);
         (f.latency, roll < f.rate, kind, reject, answer, lose, hold)
     };
