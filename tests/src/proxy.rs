@@ -336,7 +336,7 @@ async fn serve(
         let (f, state) = &mut *guard;
         let roll = next(state);
         let kind = next(state);
-        let holds = |needle: &str| {
+        let contains = |needle: &str| {
             request
                 .windows(needle.len())
                 .any(|w| w == needle.as_bytes())
@@ -344,17 +344,17 @@ async fn serve(
         let reject = f
             .reject_ec2_action
             .as_deref()
-            .is_some_and(|action| holds(&format!("Action={action}&")));
+            .is_some_and(|action| contains(&format!("Action={action}&")));
         let answer = f
             .answer
             .as_ref()
-            .filter(|(needle, _)| holds(needle))
+            .filter(|(needle, _)| contains(needle))
             .map(|(_, body)| body.clone());
         let lose = create_call(&request).filter(|_| next(state) < f.lose_create_responses);
         let hold = f
             .hold
             .as_ref()
-            .filter(|(needle, _)| holds(needle))
+            .filter(|(needle, _)| contains(needle))
             .map(|(_, d)| *d);
         (f.latency, roll < f.rate, kind, reject, answer, lose, hold)
     };
