@@ -136,8 +136,35 @@ async fn existing_resources_are_adopted_by_file_and_by_name_then_planned() {
                 && t.value() == Some(&format!("payment-{ENV}-primary-vpc"))),
         "the adopted VPC took the configuration's tags: {vpc_tags:?}"
     );
-    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
-        .assert()
-        .success();
+
+    // A destroy stopped mid-way leaves intents in the journal: import only
+    // reads, so it refuses (writing nothing) and names what resolves them.
+    let destroy = ["destroy", "--auto-approve", "--allow-data-loss"];
+    let journal = ws.path(&format!("state/{ENV}.journal"));
+    for crash_after in [40, 30, 20, 50, 60] {
+        crate::faults::run(&ws, &destroy, Some(crash_after));
+        if journal.exists() {
+            break;
+        }
+    }
+    assert!(journal.exists(), "a crashed destroy left a journal");
+    let before = (
+        std::fs::read(&journal).unwrap(),
+        std::fs::read(ws.state_path()).unwrap(),
+    );
+    for args in [&["import", "--dry-run"][..], &["import"]] {
+        ws.drctl(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "run `drctl plan --env {ENV}` first"
+            )));
+    }
+    let after = (
+        std::fs::read(&journal).unwrap(),
+        std::fs::read(ws.state_path()).unwrap(),
+    );
+    assert!(before == after, "import wrote nothing");
+    ws.drctl(&destroy).assert().success();
     assert!(leftovers(&aws, ENV).await.is_empty());
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use drctl_blueprint::PLACEHOLDER_ACCOUNT;
 use drctl_core::import::{ImportFile, NotAdopted, Source, import, parse_import_file};
 
@@ -23,8 +23,15 @@ pub(crate) async fn import_cmd(session: &Session, args: ImportArgs) -> Result<Ex
         }
     };
     let _lock = session.lock("import")?;
+    // Resolving an interrupted run may finish its deletes; import only
+    // reads and looks up, so it leaves that to plan or apply.
+    if session.has_open_intents()? {
+        bail!(
+            "an interrupted run of environment `{env}` left operations unfinished in its journal; `drctl import` only reads, so it does not resolve them: run `drctl plan --env {env}` first (it resolves them, and may finish an interrupted delete), then import",
+            env = session.env
+        );
+    }
     let (mut state, _) = session.load_state()?;
-    session.recover(&mut state).await?;
     let account = session.resolve_account(&mut state, true).await?;
     let desired = session.desired(&account, &state)?;
     let providers = drctl_aws::providers(session.aws().await);
