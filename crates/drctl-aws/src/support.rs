@@ -90,6 +90,29 @@ pub fn invalid(ctx: &OpContext, message: impl Into<String>) -> ProviderError {
     ProviderError::new(format!("{}", ctx.address), message).with_code("InvalidInput")
 }
 
+/// Refuses an input that `keys` does not list, naming it and what `what`
+/// (a kind, "an ECS service") takes, before any call.
+pub fn only_known_inputs(
+    ctx: &OpContext,
+    inputs: &Attributes,
+    keys: &[&str],
+    what: &str,
+) -> Result<(), ProviderError> {
+    match inputs.keys().find(|k| !keys.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(invalid(
+            ctx,
+            format!(
+                "unknown input `{key}`: remove it; {what} takes {}",
+                keys.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
 pub fn req_str<'a>(
     ctx: &OpContext,
     inputs: &'a Attributes,
@@ -423,4 +446,16 @@ pub fn create_token(ctx: &OpContext) -> String {
     ctx.token
         .clone()
         .unwrap_or_else(|| drctl_core::journal::new_token(&ctx.env, &ctx.address))
+}
+
+/// The context of a unit test's call for `address`, in env `dev`, in
+/// us-east-1.
+#[cfg(test)]
+pub(crate) fn unit_test_ctx(address: &str) -> OpContext {
+    OpContext {
+        env: "dev".into(),
+        address: address.parse().unwrap(),
+        region: "us-east-1".into(),
+        token: None,
+    }
 }

@@ -36,7 +36,7 @@ use super::{NOT_FOUND, retag, tags_of, valid_name};
 use crate::clients::Clients;
 use crate::support::{
     Created, TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, create_token, found,
-    invalid, observed_tags, retry_while, the_one, user_tags,
+    invalid, observed_tags, only_known_inputs, retry_while, the_one, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -177,15 +177,7 @@ fn retention(ctx: &OpContext, key: &str, days: Option<i64>) -> Result<i64, Provi
 }
 
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: remove it; a backup plan takes {}",
-                KEYS.map(|k| format!("`{k}`")).join(", ")
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "a backup plan")?;
     let name = name_input(ctx, inputs, "name", "a backup plan name", 1, true)?;
     let rule_name = name_input(ctx, inputs, "rule_name", "a backup rule name", 1, true)?;
     let target_vault_name = name_input(
@@ -571,12 +563,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> OpContext {
-        OpContext {
-            env: "dev".into(),
-            address: "primary/backup.plan/payment".parse().unwrap(),
-            region: "us-east-1".into(),
-            token: None,
-        }
+        crate::support::unit_test_ctx("primary/backup.plan/payment")
     }
 
     fn inputs(changes: Json) -> Attributes {

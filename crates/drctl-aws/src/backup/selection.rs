@@ -26,7 +26,8 @@ use serde_json::{Value as Json, json};
 use super::{NOT_FOUND, valid_name};
 use crate::clients::Clients;
 use crate::support::{
-    Created, attrs, create_once, create_token, found, invalid, retry_while, the_one,
+    Created, attrs, create_once, create_token, found, invalid, only_known_inputs, retry_while,
+    the_one,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -54,14 +55,7 @@ struct Config {
 }
 
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: remove it; a backup selection takes `plan_id`, `name`, `iam_role_arn`, `resources`"
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "a backup selection")?;
     let plan_id = match inputs.get("plan_id").and_then(Json::as_str) {
         Some(p) if !p.is_empty() && !p.contains('/') => p.to_owned(),
         other => {

@@ -33,7 +33,7 @@ use super::{NOT_FOUND, retag, tags_of, valid_name};
 use crate::clients::Clients;
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, create_token, found, has_code,
-    invalid, observed_tags, user_tags, wait_for,
+    invalid, observed_tags, only_known_inputs, user_tags, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -61,14 +61,7 @@ struct Config {
 }
 
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: remove it; a backup vault takes `name`, `encryption_key_arn`, `tags`"
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "a backup vault")?;
     let name = match inputs.get("name").and_then(Json::as_str) {
         Some(n) if valid_name(n, 2, false) => n.to_owned(),
         other => {
@@ -388,12 +381,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> OpContext {
-        OpContext {
-            env: "dev".into(),
-            address: "primary/backup.vault/payment".parse().unwrap(),
-            region: "us-east-1".into(),
-            token: None,
-        }
+        crate::support::unit_test_ctx("primary/backup.vault/payment")
     }
 
     fn refused(v: Json) -> String {

@@ -27,6 +27,7 @@ use super::{ecs_tags, is_ours, sync_tags, tag_map};
 use crate::clients::Clients;
 use crate::support::{
     Created, TAG_ADDRESS, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
+    only_known_inputs,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -54,15 +55,7 @@ struct Config {
 /// Cluster names: 1 to 255 letters, digits, `-` and `_` (ECS API
 /// Reference, CreateCluster `clusterName`).
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: an ECS cluster takes {}",
-                KEYS.map(|k| format!("`{k}`")).join(", ")
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "an ECS cluster")?;
     let name = match inputs.get("name").and_then(Json::as_str) {
         Some(n)
             if (1..=255).contains(&n.len())

@@ -35,7 +35,7 @@ use super::{ecs_tags, is_ours, sync_tags, tag_map};
 use crate::clients::Clients;
 use crate::support::{
     Created, all_tags, api_error, attrs, create_once, create_token, invalid, observed_tags,
-    wait_for,
+    only_known_inputs, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -97,15 +97,7 @@ struct Config {
 }
 
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: an ECS service takes {}",
-                KEYS.map(|k| format!("`{k}`")).join(", ")
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "an ECS service")?;
     let string = |key: &str| -> Result<String, ProviderError> {
         inputs
             .get(key)

@@ -41,6 +41,7 @@ use super::{ecs_tags, is_ours, sync_tags, tag_map};
 use crate::clients::Clients;
 use crate::support::{
     Created, TAG_ADDRESS, all_tags, api_error, attrs, create_once, invalid, observed_tags,
+    only_known_inputs,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -188,15 +189,7 @@ fn health(ctx: &OpContext, value: &Json) -> Result<Health, ProviderError> {
 }
 
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: a task definition takes {}",
-                KEYS.map(|k| format!("`{k}`")).join(", ")
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "a task definition")?;
     let string = |key: &str| -> Result<String, ProviderError> {
         inputs
             .get(key)

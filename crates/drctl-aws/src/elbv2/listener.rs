@@ -26,6 +26,7 @@ use super::{elb_tags, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
 use crate::support::{
     Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
+    only_known_inputs,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -55,15 +56,7 @@ struct Config {
 }
 
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: a listener takes {}",
-                KEYS.map(|k| format!("`{k}`")).join(", ")
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "a listener")?;
     let arn = |key: &str, kind: &str| {
         inputs
             .get(key)

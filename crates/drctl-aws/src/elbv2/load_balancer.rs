@@ -30,7 +30,8 @@ use serde_json::{Value as Json, json};
 use super::{arn_suffix, elb_tags, id_list, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
 use crate::support::{
-    Created, all_tags, api_error, attrs, create_once, invalid, observed_tags, wait_for,
+    Created, all_tags, api_error, attrs, create_once, invalid, observed_tags, only_known_inputs,
+    wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -70,15 +71,7 @@ struct Config {
 }
 
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: a load balancer takes {}",
-                KEYS.map(|k| format!("`{k}`")).join(", ")
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "a load balancer")?;
     let name = match inputs.get("name").and_then(Json::as_str) {
         Some(n) if valid_name(n) => n.to_owned(),
         other => {

@@ -29,7 +29,8 @@ use serde_json::{Value as Json, json};
 use super::{arn_suffix, elb_tags, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
 use crate::support::{
-    Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags, retry_while,
+    Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
+    only_known_inputs, retry_while,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -86,15 +87,7 @@ struct Config {
 }
 
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: a target group takes {}",
-                KEYS.map(|k| format!("`{k}`")).join(", ")
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "a target group")?;
     let name = match inputs.get("name").and_then(Json::as_str) {
         Some(n) if super::load_balancer::valid_name(n) => n.to_owned(),
         other => {

@@ -33,8 +33,8 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, invalid, observed_tags, retry_while,
-    tag_changes, user_tags, wait_for,
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, invalid, observed_tags,
+    only_known_inputs, retry_while, tag_changes, user_tags, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -164,15 +164,7 @@ fn schedule_error(expression: &str) -> Option<String> {
 
 /// The inputs' settings, or an error naming the input at fault and the fix.
 fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    if let Some(key) = inputs.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: remove it; an EventBridge rule takes {}",
-                KEYS.map(|k| format!("`{k}`")).join(", ")
-            ),
-        ));
-    }
+    only_known_inputs(ctx, inputs, &KEYS, "an EventBridge rule")?;
     let name = match inputs.get("name").and_then(Json::as_str) {
         Some(n) if valid_name(n) => n.to_owned(),
         other => {
@@ -789,12 +781,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> OpContext {
-        OpContext {
-            env: "dev".into(),
-            address: "primary/events.rule/health-monitor".parse().unwrap(),
-            region: "us-east-1".into(),
-            token: None,
-        }
+        crate::support::unit_test_ctx("primary/events.rule/health-monitor")
     }
 
     fn refused(v: Json) -> String {

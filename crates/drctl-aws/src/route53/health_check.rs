@@ -594,12 +594,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> OpContext {
-        OpContext {
-            env: "dev".into(),
-            address: "global/route53.health_check/primary".parse().unwrap(),
-            region: "us-east-1".into(),
-            token: None,
-        }
+        crate::support::unit_test_ctx("global/route53.health_check/primary")
     }
 
     fn inputs(v: Json) -> Attributes {
