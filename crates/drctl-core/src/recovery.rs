@@ -16,6 +16,8 @@
 //! addresses are resolved at once, as the interrupted run had them in
 //! flight at once; those of one address in journal order.
 
+use std::collections::BTreeMap;
+
 use futures::future::join_all;
 use thiserror::Error;
 
@@ -124,13 +126,10 @@ async fn recover_at(
         .chain(intents.iter().map(|i| (false, i)))
         .collect();
 
-    // The intents of each address in order, with their positions.
-    let mut by_address: Vec<(&Address, Vec<usize>)> = Vec::new();
+    // The positions of each address's intents, in order.
+    let mut by_address: BTreeMap<&Address, Vec<usize>> = BTreeMap::new();
     for (i, (_, intent)) in all.iter().enumerate() {
-        match by_address.iter_mut().find(|(a, _)| **a == intent.address) {
-            Some((_, list)) => list.push(i),
-            None => by_address.push((&intent.address, vec![i])),
-        }
+        by_address.entry(&intent.address).or_default().push(i);
     }
     let env = state.env.as_str();
     let resources = &state.resources;
