@@ -398,9 +398,9 @@ impl Provider for Cluster {
         let Some(c) = describe(&rds, id).await? else {
             return Ok(());
         };
-        // Already `deleting` (a run stopped while it waited): another
-        // DeleteDBCluster is refused (InvalidDBClusterStateFault); only the
-        // wait is left.
+        // Already `deleting` (a run stopped while it waited): only the
+        // wait is left (a second DeleteDBInstance is refused while one is
+        // deleting; a cluster is not sent one either).
         if c.status() == Some("deleting") {
             return wait_deleted(&rds, id).await;
         }
