@@ -7,8 +7,17 @@ certificate ARN and create a domain name that exists.
 - A certificate requested with DNS validation stays PENDING_VALIDATION
   until the CNAME record of its DomainValidationOptions exists in DNS; ACM
   then issues it (ACM User Guide, "DNS validation": "ACM ... issues the
-  certificate after it finds the CNAME record"). Here: once a hosted zone of
-  the account's Route 53 holds a CNAME record set with that name and value.
+  certificate after it finds the CNAME record"). ACM looks the record up in
+  public DNS, which reaches a hosted zone only through its delegation: the
+  registrar of its domain, or an NS record in its parent domain's zone,
+  lists the zone's name servers (Route 53 Developer Guide, "Making Amazon
+  Route 53 the DNS service for an existing domain" and "Creating a
+  subdomain that uses Amazon Route 53 as the DNS service without migrating
+  the parent domain"). Here: once a zone public DNS reaches (ext_route53.py,
+  `public_dns_holds`: a registered domain's zone, or one delegated from a
+  reachable parent zone) holds a CNAME record set with that name and value;
+  a record in a zone nothing delegates to leaves the certificate
+  PENDING_VALIDATION (AWS fails it after 72 hours, which is not modelled).
   A domain's ValidationStatus is PENDING_VALIDATION until then, SUCCESS
   after.
 - The validation record appears in DescribeCertificate some time after
@@ -35,22 +44,9 @@ RECORD_DELAY_SECONDS = 1.0
 
 
 def _validation_record_exists(account_id: str, name: str, value: str) -> bool:
-    from moto.route53.models import route53_backends
+    from ext_route53 import public_dns_holds
 
-    def bare(text: str) -> str:
-        return text.rstrip(".").lower()
-
-    for partition in ("aws",):
-        backend = route53_backends[account_id][partition]
-        for zone in backend.zones.values():
-            for rrset in zone.rrsets:
-                if rrset.type != "CNAME" or bare(rrset.name) != bare(name):
-                    continue
-                for record in rrset.records or []:
-                    text = record.get("Value", "") if isinstance(record, dict) else record
-                    if bare(text) == bare(value):
-                        return True
-    return False
+    return public_dns_holds(account_id, name, "CNAME", value)
 
 
 def _domains_using(account_id: str, region: str, arn: str) -> list[str]:

@@ -28,6 +28,21 @@
   and anomaly detection alarms stay as they are. A state change is
   recorded with a reason in AWS's words ("Threshold Crossed: ...") and its
   StateReasonData; the same state is not recorded again.
+
+- On AWS, a metric-math alarm (PutMetricAlarm `Metrics`) takes none of
+  MetricName, Namespace, Statistic, ExtendedStatistic, Dimensions, Period:
+  "If you use the Metrics parameter, you cannot include the MetricName,
+  Dimensions, Period, Namespace, Statistic, or ExtendedStatistic parameters
+  of PutMetricAlarm in the same operation"; and of its queries exactly one
+  returns data: "specify true for the one expression result to use as the
+  alarm. For all other metrics and expressions in the same PutMetricAlarm
+  operation, specify ReturnData as False", ReturnData being true when
+  absent (CloudWatch API Reference, PutMetricAlarm `Metrics`;
+  MetricDataQuery `ReturnData`). AWS answers ValidationError ("Statistic
+  should not be set if list of Metrics is set.", "Exactly one element of
+  the metrics list should return data.", as reported in
+  aws-cloudformation/cfn-lint#766 and hashicorp/terraform-provider-aws#29894).
+  moto 5.2.5 takes any mix.
 """
 
 import json
@@ -228,3 +243,43 @@ def apply() -> None:
         _evaluate_alarms(self, namespace, metric_data)
 
     CloudWatchBackend.put_metric_data = put_metric_data_and_evaluate
+    _metric_math_constraints()
+
+
+def _returns_data(query) -> bool:
+    """MetricDataQuery ReturnData: true when absent."""
+    value = query.return_data
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return bool(value)
+
+
+def _metric_math_constraints() -> None:
+    """PutMetricAlarm with `Metrics`: no single-metric parameter, exactly
+    one query returning data."""
+    from moto.cloudwatch.exceptions import ValidationError
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    put_metric_alarm = CloudWatchBackend.put_metric_alarm
+    single = [
+        ("MetricName", "metric_name"),
+        ("Namespace", "namespace"),
+        ("Statistic", "statistic"),
+        ("ExtendedStatistic", "extended_statistic"),
+        ("Dimensions", "dimensions"),
+        ("Period", "period"),
+    ]
+
+    def put_metric_alarm_as_aws(self, *args, **kwargs):
+        queries = kwargs.get("metric_data_queries")
+        if queries:
+            for param, key in single:
+                if kwargs.get(key) not in (None, "", []):
+                    raise ValidationError(f"{param} should not be set if list of Metrics is set.")
+            if sum(1 for q in queries if _returns_data(q)) != 1:
+                raise ValidationError("Exactly one element of the metrics list should return data.")
+        return put_metric_alarm(self, *args, **kwargs)
+
+    CloudWatchBackend.put_metric_alarm = put_metric_alarm_as_aws

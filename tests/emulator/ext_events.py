@@ -13,6 +13,14 @@
 - "Each rule can have up to five (5) targets associated with it at one
   time." (EventBridge API Reference, PutTargets); more is
   LimitExceededException. moto 5.2.5 takes any number.
+- A rule just created is not at once seen everywhere: "changes ... might
+  not immediately" take effect (EventBridge API Reference, PutRule), and
+  the Terraform AWS provider waits up to 2 minutes for DescribeRule to
+  find a new rule and retries PutTargets' ResourceNotFoundException as
+  long (`resourceRuleCreate`). Modelled narrowly: after a PutRule that
+  creates a rule, the first DescribeRule of it and the first PutTargets to
+  it each answer ResourceNotFoundException once. moto 5.2.5 sees it at
+  once.
 """
 
 import re
@@ -63,3 +71,57 @@ def apply() -> None:
         return put_targets(self, name, event_bus_arn, targets)
 
     EventsBackend.put_targets = put_targets_as_aws
+    _new_rules_propagate()
+
+
+def _new_rules_propagate() -> None:
+    """A new rule is missed once by DescribeRule and once by PutTargets."""
+    import threading
+
+    from moto.events.exceptions import ResourceNotFoundException
+    from moto.events.models import EventsBackend
+
+    lock = threading.Lock()
+    unseen = {"describe": set(), "targets": set()}
+
+    def key(backend, name, event_bus_arn):
+        bus = backend._normalize_event_bus_arn(event_bus_arn)
+        return (backend.account_id, backend.region_name, bus, name)
+
+    def missed_once(what, backend, name, event_bus_arn):
+        with lock:
+            k = key(backend, name, event_bus_arn)
+            if k in unseen[what]:
+                unseen[what].discard(k)
+                raise ResourceNotFoundException(f"Rule {name} does not exist.")
+
+    put_rule = EventsBackend.put_rule
+
+    def put_rule_propagating(self, name, *args, **kwargs):
+        bus = self.event_buses.get(self._normalize_event_bus_arn(kwargs.get("event_bus_arn")))
+        new = bus is None or name not in bus.rules
+        rule = put_rule(self, name, *args, **kwargs)
+        if new:
+            with lock:
+                k = key(self, name, kwargs.get("event_bus_arn"))
+                unseen["describe"].add(k)
+                unseen["targets"].add(k)
+        return rule
+
+    EventsBackend.put_rule = put_rule_propagating
+
+    describe_rule = EventsBackend.describe_rule
+
+    def describe_rule_propagating(self, name, event_bus_arn):
+        missed_once("describe", self, name, event_bus_arn)
+        return describe_rule(self, name, event_bus_arn)
+
+    EventsBackend.describe_rule = describe_rule_propagating
+
+    put_targets = EventsBackend.put_targets
+
+    def put_targets_propagating(self, name, event_bus_arn, targets):
+        missed_once("targets", self, name, event_bus_arn)
+        return put_targets(self, name, event_bus_arn, targets)
+
+    EventsBackend.put_targets = put_targets_propagating

@@ -32,11 +32,37 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   refuses an unknown global cluster (GlobalClusterNotFoundFault), a target
   that is not a member (DBClusterNotFoundFault) or is already the writer
   (InvalidDBClusterStateFault), a global cluster that is not `available`
-  (InvalidGlobalClusterStateFault), and AllowDataLoss with Switchover
-  (InvalidParameterCombination). While AWS works it reports the global
-  cluster `switching-over` / `failing-over` with a FailoverState; here the
-  change is immediate, so the global cluster is `available` again at once
-  and FailoverState is absent, as AWS reports it once done.
+  (InvalidGlobalClusterStateFault: among others, one whose switchover or
+  failover is still in progress), and AllowDataLoss with Switchover
+  (InvalidParameterCombination).
+- Both are asynchronous (RDS API reference, FailoverState: "This data type
+  is empty unless a switchover or failover operation is scheduled or is in
+  progress"; Status `pending` while "the global cluster's primary DB
+  cluster and the specified secondary DB cluster are being verified before
+  the operation starts", then `switching-over` / `failing-over`; Aurora
+  User Guide, "Using switchover or failover in Amazon Aurora Global
+  Database": Aurora waits for the target to be synchronized, then the
+  clusters take their new roles). Here the call leaves the global cluster
+  `switching-over` (a switchover) or `failing-over` (AllowDataLoss) with
+  FailoverState {Status `pending`, FromDbClusterArn the writer,
+  ToDbClusterArn the target, IsDataLossAllowed}; the first
+  DescribeGlobalClusters that returns it shows that, the second shows
+  FailoverState Status `switching-over` / `failing-over`, both with the
+  members' IsWriter unchanged; the third finds the switch done: the target
+  is the writer, the global cluster `available`, FailoverState gone.
+- Region: the Aurora User Guide's procedures call SwitchoverGlobalCluster
+  in the primary's region ("`--region` - Specify the AWS Region where the
+  primary DB cluster of the Aurora global database is running",
+  "Performing switchovers for Amazon Aurora global databases") and
+  FailoverGlobalCluster with AllowDataLoss in the target's ("the AWS
+  Region where the secondary DB cluster that you want to be the new
+  primary for the Aurora global database is running", "Performing managed
+  failovers for Aurora global databases"); FailoverGlobalCluster without
+  AllowDataLoss is a switchover (API reference), in the primary's region
+  (earlier editions of the guide, "Performing managed planned failovers").
+  What AWS answers to a call from another region is not documented: here
+  it is refused with InvalidParameterValue (the emulator's choice of code
+  and wording), after the documented refusals.
 
 - DeleteDBInstance of the last instance of a global database's writer
   (primary) cluster while the global database has another member fails
@@ -87,6 +113,8 @@ global_backend); their members are DBCluster objects of any region.
 
 
 def apply() -> None:
+    import threading
+
     from moto.core.responses import ActionResult
     from moto.rds import models
     from moto.rds.exceptions import (
@@ -115,6 +143,8 @@ def apply() -> None:
             clusters = [global_cluster(self, identifier)]
         else:
             clusters = self.global_backend.describe_global_clusters()
+        for cluster in clusters:
+            advance_switch(cluster)
         return ActionResult({"GlobalClusters": clusters})
 
     def version(text: str) -> tuple:
@@ -171,10 +201,36 @@ def apply() -> None:
         member.is_writer = False
         return ActionResult({"GlobalCluster": cluster})
 
-    def make_writer(self: RDSResponse) -> ActionResult:
+    # A switchover or failover in progress: the global cluster's
+    # `_drctl_switch` (the target member, how many DescribeGlobalClusters
+    # have shown it), advanced by each DescribeGlobalClusters.
+    switch_lock = threading.Lock()
+
+    def advance_switch(cluster) -> None:
+        with switch_lock:
+            switch = cluster.__dict__.get("_drctl_switch")
+            if switch is None:
+                return
+            switch["shown"] += 1
+            if switch["shown"] == 2:
+                cluster.failover_state = dict(cluster.failover_state, Status=cluster.status)
+            elif switch["shown"] >= 3:
+                for member in cluster.members:
+                    member.is_writer = member is switch["target"]
+                cluster.status = "available"
+                del cluster.__dict__["_drctl_switch"]
+                cluster.__dict__.pop("failover_state", None)
+
+    def region_of(arn: str) -> str:
+        # arn:aws:rds:REGION:ACCOUNT:cluster:ID
+        parts = arn.split(":")
+        return parts[3] if len(parts) > 3 else ""
+
+    def make_writer(self: RDSResponse, operation: str) -> ActionResult:
         # API_SwitchoverGlobalCluster.html / API_FailoverGlobalCluster.html
         cluster = global_cluster(self, self.params["GlobalClusterIdentifier"])
-        if self.params.get("AllowDataLoss") and self.params.get("Switchover"):
+        data_loss = bool(self.params.get("AllowDataLoss"))
+        if data_loss and self.params.get("Switchover"):
             raise InvalidParameterCombination(
                 "AllowDataLoss and Switchover cannot be specified together."
             )
@@ -187,7 +243,7 @@ def apply() -> None:
                 target_arn,
                 f"{target_arn} is not a member of {cluster.global_cluster_identifier}",
             )
-        if cluster.status != "available":
+        if cluster.status != "available" or "_drctl_switch" in cluster.__dict__:
             raise RDSClientError(
                 "InvalidGlobalClusterStateFault",
                 f"Global cluster {cluster.global_cluster_identifier} is {cluster.status}",
@@ -197,12 +253,35 @@ def apply() -> None:
                 "InvalidDBClusterStateFault",
                 f"{target_arn} is already the primary cluster of {cluster.global_cluster_identifier}",
             )
-        for member in cluster.members:
-            member.is_writer = member is target
+        writer = next((m for m in cluster.members if m.is_writer), None)
+        from_arn = writer.db_cluster_arn if writer is not None else None
+        failover = operation == "FailoverGlobalCluster" and data_loss
+        called_in = region_of(target_arn) if failover else region_of(from_arn or "")
+        if self.region != called_in:
+            whose = "the target's" if failover else "the primary DB cluster's"
+            raise InvalidParameterValue(
+                f"{operation}{' with AllowDataLoss' if failover else ''} is called in "
+                f"{whose} region ({called_in}), not {self.region}."
+            )
+        with switch_lock:
+            cluster.status = "failing-over" if failover else "switching-over"
+            cluster.failover_state = {
+                "Status": "pending",
+                "FromDbClusterArn": from_arn,
+                "ToDbClusterArn": target_arn,
+                "IsDataLossAllowed": failover,
+            }
+            cluster.__dict__["_drctl_switch"] = {"target": target, "shown": 0}
         return ActionResult({"GlobalCluster": cluster})
 
-    RDSResponse.switchover_global_cluster = make_writer
-    RDSResponse.failover_global_cluster = make_writer
+    def switchover_global_cluster(self: RDSResponse) -> ActionResult:
+        return make_writer(self, "SwitchoverGlobalCluster")
+
+    def failover_global_cluster(self: RDSResponse) -> ActionResult:
+        return make_writer(self, "FailoverGlobalCluster")
+
+    RDSResponse.switchover_global_cluster = switchover_global_cluster
+    RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.describe_global_clusters = describe_global_clusters
     RDSResponse.modify_global_cluster = modify_global_cluster
     RDSResponse.delete_global_cluster = delete_global_cluster

@@ -41,7 +41,50 @@ HealthCheckConfig, AlarmIdentifier, HealthCheck) and moto 5.2.5 does not:
     CLOUDWATCH_METRIC or CALCULATED"), and RequestInterval,
     FailureThreshold or MeasureLatency on one (refused by AWS as reported
     in hashicorp/terraform-provider-aws#20455 and #5905).
+
+Record changes propagate (Route 53 API Reference, GetChange: "PENDING
+indicates that the changes in this request have not propagated to all
+Amazon Route 53 DNS servers managing the hosted zone. This is the initial
+status of all change batch requests. INSYNC indicates that the changes
+have propagated"; ChangeResourceRecordSets, "Change Propagation to Route 53
+DNS Servers"). moto answers INSYNC at once, always with the same change id. Here each
+ChangeResourceRecordSets answers a change id of its own with Status
+PENDING, and GetChange of it answers PENDING the first time, INSYNC after
+(other ids, CreateHostedZone's among them, as moto answers). As on AWS,
+ListResourceRecordSets already shows the change (API Reference,
+ListResourceRecordSets, "Resource record sets that are PENDING").
+
+Public DNS, which ACM's DNS validation reads (`public_dns_holds`, used by
+ext_acm.py):
+
+- Each new public hosted zone gets name servers of its own unless it is
+  created with a reusable delegation set (Route 53 API Reference,
+  CreateHostedZone: "If you want to use the same name servers for multiple
+  public hosted zones, you can optionally associate a reusable delegation
+  set"; Developer Guide, "Deleting a public hosted zone": a zone created
+  again must have its new name servers given to the registrar). moto gives
+  every zone the same four; here the n-th zone gets
+  `ns-<k>.awsdns-<m>.com/.net/.org/.co.uk`, four names no other zone of the
+  server has.
+- A record is in public DNS only in a zone public DNS reaches: a zone named
+  after a domain whose registrar lists the zone's name servers, or one whose
+  name a reachable parent zone delegates with an NS record listing only the
+  zone's name servers; a query for a name goes down from the registered
+  domain through the first delegation on the way (Route 53 Developer Guide,
+  "Making Amazon Route 53 the DNS service for an existing domain";
+  "Creating a subdomain that uses Amazon Route 53 as the DNS service without
+  migrating the parent domain"; CreateHostedZone: "If your domain is
+  registered with a registrar other than Route 53, you must update the name
+  servers with your registrar"). Private zones are never reached. A
+  registrar is not an AWS API of the account: a test declares a domain
+  registered, with its registrar listing the name servers of the public
+  zones of that name, by `POST /moto-api/drctl/registered-domains` with the
+  domain as the body (`DELETE` with the same body undoes it, `GET` lists
+  them, one a line).
 """
+
+import itertools
+import threading
 
 CHECK_TYPES_WITHOUT_ENDPOINT = ("CALCULATED", "CLOUDWATCH_METRIC")
 ENDPOINT_ONLY = ("Port", "RequestInterval", "FailureThreshold", "MeasureLatency")
@@ -154,6 +197,199 @@ def _keep_alarm(check, account_id: str, alarm: dict | None, insufficient: str | 
     keep_alarm(check, alarm, insufficient, _moto_alarm(found) if found else None)
 
 
+
+# Public DNS.
+
+REGISTERED_PATH = "{0}/moto-api/drctl/registered-domains$"
+_registered: set[str] = set()
+_registered_lock = threading.Lock()
+_zone_numbers = itertools.count(1)
+
+
+def _bare(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+def name_servers(number: int) -> list[str]:
+    """The four name servers of the `number`-th public zone: unique to it
+    for the first 32768 zones, in the form AWS gives them."""
+    k, m = number % 512, (number // 512) % 64
+    return [
+        f"ns-{k}.awsdns-{m:02}.com",
+        f"ns-{512 + k}.awsdns-{m:02}.net",
+        f"ns-{1024 + k}.awsdns-{m:02}.org",
+        f"ns-{1536 + k}.awsdns-{m:02}.co.uk",
+    ]
+
+
+def registered_domains(request, full_url, headers):
+    """The test's registrar: POST registers the body's domain, DELETE
+    removes it, GET lists them."""
+    body = request.get_data(as_text=True) or next(iter(request.form.keys()), "")
+    domain = _bare(body.strip())
+    with _registered_lock:
+        if request.method == "POST" and domain:
+            _registered.add(domain)
+        elif request.method == "DELETE" and domain:
+            _registered.discard(domain)
+        elif request.method != "GET":
+            return 400, {}, "POST or DELETE a domain name, or GET the list"
+        listed = "\n".join(sorted(_registered))
+    return 200, {"Content-Type": "text/plain"}, listed
+
+
+def _public_zones(backend, name: str) -> list:
+    return [z for z in backend.zones.values() if not z.private_zone and _bare(z.name) == name]
+
+
+def _servers(zone) -> set[str]:
+    delegation = getattr(zone, "delegation_set", None)
+    return {_bare(n) for n in (delegation.name_servers if delegation else [])}
+
+
+def _rrset(zone, name: str, rtype: str):
+    for rrset in zone.rrsets:
+        if rrset.type == rtype and _bare(rrset.name) == name and not rrset.set_identifier:
+            return rrset
+    return None
+
+
+def _values(rrset) -> set[str]:
+    return {
+        _bare(r.get("Value", "") if isinstance(r, dict) else r) for r in (rrset.records or [])
+    }
+
+
+def _serving(backend, zone, name: str, depth: int = 0) -> list:
+    """The zones under `zone` (itself included) that answer for `name`:
+    the first delegation below the zone's apex on the way down to `name`
+    hands the query to the zones whose name servers it lists."""
+    apex = _bare(zone.name)
+    below = name[: -len(apex)].rstrip(".") if name != apex else ""
+    labels = below.split(".") if below else []
+    for k in range(1, len(labels) + 1):
+        cut = ".".join(labels[-k:] + [apex])
+        ns = _rrset(zone, cut, "NS")
+        if ns is None:
+            continue
+        listed = _values(ns)
+        children = [z for z in _public_zones(backend, cut) if listed and listed <= _servers(z)]
+        if depth > 16:
+            return []
+        return [s for child in children for s in _serving(backend, child, name, depth + 1)]
+    return [zone]
+
+
+def reachable_zones(account_id: str, name: str) -> list:
+    """The public hosted zones of the account a public DNS query for `name`
+    reaches: from the longest registered domain holding `name` down."""
+    from moto.route53.models import route53_backends
+
+    name = _bare(name)
+    labels = name.split(".")
+    with _registered_lock:
+        registered = set(_registered)
+    apex = next(
+        (".".join(labels[i:]) for i in range(len(labels)) if ".".join(labels[i:]) in registered),
+        None,
+    )
+    if apex is None:
+        return []
+    backend = route53_backends[account_id]["aws"]
+    return [s for zone in _public_zones(backend, apex) for s in _serving(backend, zone, name)]
+
+
+def public_dns_holds(account_id: str, name: str, rtype: str, value: str) -> bool:
+    """Whether public DNS answers a query for `name` of type `rtype` with
+    `value` (the account's Route 53 zones being all the DNS there is)."""
+    name = _bare(name)
+    for zone in reachable_zones(account_id, name):
+        rrset = _rrset(zone, name, rtype)
+        if rrset is not None and _bare(value) in _values(rrset):
+            return True
+    return False
+
+
+def _public_dns() -> None:
+    from moto.moto_api._internal import urls
+    from moto.route53.models import Route53Backend
+
+    urls.url_paths[REGISTERED_PATH] = registered_domains
+
+    original = Route53Backend.create_hosted_zone
+
+    def create_hosted_zone(self, name, private_zone, *args, **kwargs):
+        zone = original(self, name, private_zone, *args, **kwargs)
+        shared = kwargs.get("delegation_set_id") or (args[4] if len(args) > 4 else None)
+        if private_zone or shared or zone.delegation_set is None:
+            return zone
+        servers = name_servers(next(_zone_numbers))
+        zone.delegation_set.name_servers = servers
+        apex = _bare(zone.name)
+        for rrset in zone.rrsets:
+            if _bare(rrset.name) != apex:
+                continue
+            if rrset.type == "NS":
+                rrset.records = list(servers)
+            elif rrset.type == "SOA" and rrset.records:
+                soa = rrset.records[0]
+                text = soa.get("Value", "") if isinstance(soa, dict) else soa
+                rest = text.split(" ", 1)[1] if " " in text else ""
+                rrset.records = [f"{servers[0]}. {rest}"]
+        return zone
+
+    Route53Backend.create_hosted_zone = create_hosted_zone
+
+# Record changes: PENDING, then INSYNC.
+
+# change id -> [GetChange answers still PENDING, SubmittedAt]
+_changes: dict[str, list] = {}
+_changes_lock = threading.Lock()
+_CHANGE_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _record_changes() -> None:
+    import random
+
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.route53.responses import Route53
+
+    original_change = Route53.change_resource_record_sets
+    original_get = Route53.get_change
+
+    def change_resource_record_sets(self):
+        original_change(self)
+        change_id = "C" + "".join(random.choices(_CHANGE_ID_CHARS, k=13))
+        submitted = utcnow()
+        with _changes_lock:
+            _changes[change_id] = [1, submitted]
+        return ActionResult(
+            {"ChangeInfo": {"Id": f"/change/{change_id}", "Status": "PENDING", "SubmittedAt": submitted}}
+        )
+
+    def get_change(self):
+        change_id = (self._get_param("Id") or "").rsplit("/", 1)[-1]
+        with _changes_lock:
+            change = _changes.get(change_id)
+            if change is None:
+                return original_get(self)
+            pending, submitted = change
+            change[0] = max(pending - 1, 0)
+        return ActionResult(
+            {
+                "ChangeInfo": {
+                    "Id": f"/change/{change_id}",
+                    "Status": "PENDING" if pending else "INSYNC",
+                    "SubmittedAt": submitted,
+                }
+            }
+        )
+
+    Route53.change_resource_record_sets = change_resource_record_sets
+    Route53.get_change = get_change
+
+
 def apply() -> None:
     from moto.route53.exceptions import Route53ClientError
     from moto.route53.models import HealthCheck, Route53Backend
@@ -249,3 +485,5 @@ def apply() -> None:
     Route53.create_health_check = create_health_check
     Route53.update_health_check = update_health_check
     Route53Backend.update_health_check = backend_update_health_check
+    _public_dns()
+    _record_changes()

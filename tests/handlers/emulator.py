@@ -3,8 +3,9 @@ extensions, started in this process the way tests/emulator/launch.py starts
 it, on a free loopback port; boto3 reaches it through AWS_ENDPOINT_URL.
 
 In-process, a test can also put moto's backend in a state no API call
-produces here (a switchover in progress: the extension makes switches
-immediate) and read what no API returns.
+holds still (a switchover in progress for as long as the test wants: the
+extension finishes a switch at the third DescribeGlobalClusters) and read
+what no API returns.
 """
 
 import importlib.util

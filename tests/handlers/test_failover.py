@@ -9,6 +9,7 @@ import unittest
 
 import boto3
 import botocore.awsrequest
+import botocore.exceptions
 import emulator
 
 PRIMARY_REGION, SECONDARY_REGION = "us-east-1", "us-east-2"
@@ -17,6 +18,9 @@ PRIMARY_SET, SECONDARY_SET = f"primary-{PRIMARY_REGION}", f"secondary-{SECONDARY
 FENCE_NAMESPACE, FENCE_METRIC, FENCE_DIMENSION = "PaymentDR", "PrimaryFenced", "Environment"
 # The order of the state machine's tasks (global.rs, failover_definition).
 STEPS = ["check", "promote", "wait_writer", "shift_traffic", "verify"]
+# How often the state machine asks `wait_writer` (global.rs, WRITER_POLLS)
+# and retries a `Transient` error of a task (its Retry's MaxAttempts).
+WRITER_POLLS, RETRIES = 60, 6
 # Each test builds its own world, under names of its own, in the one
 # emulator of the process (a reset costs more than the test).
 WORLDS = itertools.count(1)
@@ -176,10 +180,25 @@ class FailoverHandler(unittest.TestCase):
         )
 
     # What the state machine does: each task's result stored at
-    # `$.<step>` of the execution's state, which the next task receives.
-    def run_steps(self, state, steps=STEPS):
+    # `$.<step>` of the execution's state, which the next task receives;
+    # `wait_writer` asked again until ready (the Wait/Choice loop, no wait
+    # here), a `Transient` error retried. `poll=False` asks each step once.
+    def run_steps(self, state, steps=STEPS, poll=True):
         for step in steps:
-            state[step] = self.module.handler({"step": step, "input": dict(state)}, None)
+            for attempt in range(1 + (RETRIES if poll else 0)):
+                try:
+                    state[step] = self.module.handler({"step": step, "input": dict(state)}, None)
+                    break
+                except self.module.Transient:
+                    if not poll or attempt == RETRIES:
+                        raise
+            while (
+                poll
+                and step == "wait_writer"
+                and not state[step]["ready"]
+                and state[step]["attempts"] < WRITER_POLLS
+            ):
+                state[step] = self.module.handler({"step": step, "input": dict(state)}, None)
         return state
 
     def writer(self):
@@ -212,8 +231,10 @@ class FailoverHandler(unittest.TestCase):
         self.assertEqual(self.writer(), self.secondary_arn)
         self.assertEqual(state["promote"]["operation"], "switchover")
         self.assertFalse(state["promote"]["unplanned"])
+        # AWS switches over asynchronously: the state machine asked until
+        # the writer had moved.
         self.assertTrue(state["wait_writer"]["ready"])
-        self.assertEqual(state["wait_writer"]["attempts"], 1)
+        self.assertGreater(state["wait_writer"]["attempts"], 1)
         self.assertTrue(state["verify"]["verified"])
         sets = self.record_sets()
         self.assertEqual((sets[PRIMARY_SET]["Weight"], sets[SECONDARY_SET]["Weight"]), (0, 100))
@@ -229,11 +250,18 @@ class FailoverHandler(unittest.TestCase):
             names.index("SwitchoverGlobalCluster"), names.index("ChangeResourceRecordSets")
         )
         self.assertNotIn("FailoverGlobalCluster", names)
-        # Nothing asked of the primary's region: RDS is asked in the
-        # secondary's (Route 53 is global, signed for us-east-1).
+        # SwitchoverGlobalCluster is called in the primary's region, as the
+        # Aurora User Guide's procedure does (the emulator refuses it in
+        # another); every other RDS call in the secondary's (Route 53 is
+        # global, signed for us-east-1).
         for name, region, _ in self.calls.seen:
-            if name != "ChangeResourceRecordSets" and not name.startswith(("List", "GetChange")):
+            if name == "SwitchoverGlobalCluster":
+                self.assertEqual(region, PRIMARY_REGION, name)
+            elif name != "ChangeResourceRecordSets" and not name.startswith(("List", "GetChange")):
                 self.assertEqual(region, SECONDARY_REGION, name)
+        # Verified once the weight change was INSYNC: GetChange answered
+        # PENDING first (Transient, retried), then INSYNC.
+        self.assertEqual(names.count("GetChange"), 2)
 
     def test_unplanned_is_read_from_the_top_level_of_the_input(self):
         # An unhealthy secondary refuses a planned switchover...
@@ -251,12 +279,11 @@ class FailoverHandler(unittest.TestCase):
             nested = {"input": {"unplanned": True}}
             self.module.handler({"step": "check", "unplanned": True, "input": nested}, None)
         # ... at the top level, the check passes and promote fails over,
-        # allowing data loss.
-        state = self.run_steps({"unplanned": True}, ["check", "promote"])
+        # allowing data loss, in the secondary's region.
+        state = self.run_steps({"unplanned": True}, ["check", "promote", "wait_writer"])
         self.assertTrue(state["check"]["unplanned"])
         self.assertEqual(state["promote"]["operation"], "failover")
-        name, region, params = self.calls.seen[-1]
-        self.assertEqual(name, "FailoverGlobalCluster")
+        name, region, params = next(c for c in self.calls.seen if c[0] == "FailoverGlobalCluster")
         self.assertEqual(region, SECONDARY_REGION)
         self.assertEqual(
             params,
@@ -372,7 +399,7 @@ class FailoverHandler(unittest.TestCase):
             "ToDbClusterArn": self.secondary_arn,
             "IsDataLossAllowed": False,
         }
-        state = self.run_steps({}, ["check", "promote", "wait_writer"])
+        state = self.run_steps({}, ["check", "promote", "wait_writer"], poll=False)
         self.assertTrue(state["check"]["switching"])
         self.assertEqual(state["promote"]["operation"], "none")
         self.assertNotIn("SwitchoverGlobalCluster", self.calls.names())
@@ -388,6 +415,61 @@ class FailoverHandler(unittest.TestCase):
         state["wait_writer"] = again
         done = self.module.handler({"step": "wait_writer", "input": state}, None)
         self.assertEqual((done["ready"], done["attempts"]), (True, 3))
+
+    def test_the_writer_moves_after_the_switch_and_a_second_promote_calls_nothing(self):
+        state = self.run_steps({}, ["check", "promote"])
+        self.assertEqual(state["promote"]["operation"], "switchover")
+        # Promote run again (a Retry, a second execution) while AWS works
+        # finds the switch to the secondary in progress: no second call.
+        again = self.module.handler({"step": "promote", "input": dict(state)}, None)
+        self.assertEqual(again["operation"], "none")
+        self.assertEqual(again["reason"], "a switch to it is in progress")
+        self.assertEqual(self.calls.names().count("SwitchoverGlobalCluster"), 1)
+        # AWS reports the switch in progress, the writer not yet moved
+        # (RDS API reference, FailoverState) ...
+        g = boto3.client("rds", region_name=SECONDARY_REGION).describe_global_clusters(
+            GlobalClusterIdentifier=self.global_id
+        )["GlobalClusters"][0]
+        self.assertEqual(g["Status"], "switching-over")
+        self.assertEqual(
+            g["FailoverState"],
+            {
+                "Status": "switching-over",
+                "FromDbClusterArn": self.primary_arn,
+                "ToDbClusterArn": self.secondary_arn,
+                "IsDataLossAllowed": False,
+            },
+        )
+        writers = [m["DBClusterArn"] for m in g["GlobalClusterMembers"] if m["IsWriter"]]
+        self.assertEqual(writers, [self.primary_arn])
+        # ... and refuses a second switchover meanwhile.
+        with self.assertRaises(botocore.exceptions.ClientError) as refused:
+            boto3.client("rds", region_name=PRIMARY_REGION).switchover_global_cluster(
+                GlobalClusterIdentifier=self.global_id, TargetDbClusterIdentifier=self.secondary_arn
+            )
+        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidGlobalClusterStateFault")
+        # Ready once AWS has moved the writer.
+        state = self.run_steps(state, ["wait_writer"])
+        self.assertTrue(state["wait_writer"]["ready"])
+        self.assertEqual(self.writer(), self.secondary_arn)
+
+    def test_a_switch_away_from_the_secondary_in_progress_refuses(self):
+        self.run_steps({})
+        self.assertEqual(self.writer(), self.secondary_arn)
+        # Someone switches back to the primary (called in the writer's region).
+        boto3.client("rds", region_name=SECONDARY_REGION).switchover_global_cluster(
+            GlobalClusterIdentifier=self.global_id, TargetDbClusterIdentifier=self.primary_arn
+        )
+        before = len(self.calls.seen)
+        with self.assertRaises(self.module.Refused) as refused:
+            self.module.handler({"step": "check", "input": {}}, None)
+        self.assertIn("is switching-over", str(refused.exception))
+        with self.assertRaises(self.module.Refused) as refused:
+            self.module.handler({"step": "promote", "input": {"unplanned": True}}, None)
+        self.assertIn(f"to {self.primary_arn} is", str(refused.exception))
+        self.assertNotIsInstance(refused.exception, self.module.Transient)
+        changes = {"SwitchoverGlobalCluster", "FailoverGlobalCluster"}
+        self.assertFalse(changes & set(self.calls.names()[before:]))
 
     def test_a_switch_found_begun_after_the_call_failed_is_success(self):
         # Another execution's switch got there first: AWS refuses this one

@@ -150,6 +150,61 @@ impl Emulator {
     pub fn is_local(&self) -> bool {
         self.child.lock().unwrap().is_some()
     }
+
+    /// Declares `domain` registered at a registrar that lists the name
+    /// servers of its hosted zone, so that public DNS (and ACM's DNS
+    /// validation) reaches the zone of that name (tests/emulator/
+    /// ext_route53.py, "Public DNS"). moto only: the rule is drctl's
+    /// extension of it. Fails the test if an emulator of our own refuses.
+    pub fn register_domain(&self, domain: &str) {
+        self.registrar("POST", domain);
+    }
+
+    /// Undoes [`Self::register_domain`].
+    pub fn unregister_domain(&self, domain: &str) {
+        self.registrar("DELETE", domain);
+    }
+
+    fn registrar(&self, method: &str, domain: &str) {
+        if self.kind != EmulatorKind::Moto {
+            return;
+        }
+        let answer = registrar_call(&self.endpoint, method, domain);
+        // An endpoint of someone else's (DRCTL_TEST_ENDPOINT) may run moto
+        // without drctl's extensions, which issue certificates anyway.
+        if let Err(e) = answer
+            && self.is_local()
+        {
+            panic!("the emulator did not {method} the registered domain {domain}: {e}");
+        }
+    }
+}
+
+/// One call to the emulator's registrar (`/moto-api/drctl/registered-domains`).
+fn registrar_call(endpoint: &str, method: &str, domain: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let host = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{endpoint} is not an http:// endpoint"))?
+        .trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "{method} /moto-api/drctl/registered-domains HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{domain}",
+        domain.len()
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    match answer.split(' ').nth(1) {
+        Some("200") => Ok(()),
+        _ => Err(answer.lines().next().unwrap_or_default().to_owned()),
+    }
 }
 
 impl Drop for Emulator {
@@ -183,13 +238,22 @@ struct Pool {
     assigned: Mutex<BTreeMap<String, usize>>,
 }
 
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+/// The emulator of `group` if [`emulator_for`] has started it; never
+/// starts one.
+fn started_emulator_for(group: &str) -> Option<&'static Emulator> {
+    let pool = POOL.get()?;
+    let slot = *pool.assigned.lock().unwrap().get(group)?;
+    pool.slots[slot].get()
+}
+
 /// The emulator of `group` (a test's environment name, say): the same one
 /// for every call with that group, so a test and the drctl runs it checks
 /// see the same resources. Groups are spread round-robin over the pool;
 /// each emulator starts at its first use and exits with the test binary.
 /// `DRCTL_TEST_ENDPOINT=http://...` makes that endpoint the only one.
 pub fn emulator_for(group: &str) -> &'static Emulator {
-    static POOL: OnceLock<Pool> = OnceLock::new();
     let external = std::env::var("DRCTL_TEST_ENDPOINT")
         .ok()
         .filter(|e| !e.is_empty());
@@ -269,12 +333,34 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// `settings` is the body of `[env.<env>]`.
+    /// `settings` is the body of `[env.<env>]`. The environment's domain
+    /// is registered at the emulator's registrar (see `with_endpoint`).
     pub fn new(env: &str, settings: &str) -> Workspace {
         Self::with_endpoint(env, settings, &emulator_for(env).endpoint)
     }
 
+    /// A workspace against `endpoint` (the emulator of `env`, a fault proxy
+    /// in front of it, a connection counter). Once the emulator of `env`
+    /// runs ([`emulator_for`]), the environment's domain is registered at
+    /// its registrar ([`Emulator::register_domain`]): ACM validates the
+    /// certificates through the zone drctl creates, as on an account whose
+    /// registrar points at it. [`Self::unregistered`] leaves that out.
     pub fn with_endpoint(env: &str, settings: &str, endpoint: &str) -> Workspace {
+        let ws = Self::unregistered_at(env, settings, endpoint);
+        if let Some(emulator) = started_emulator_for(env) {
+            ws.register_at(emulator);
+        }
+        ws
+    }
+
+    /// A workspace against the emulator of `env` whose domain no registrar
+    /// delegates: ACM validates its certificates only through a delegation
+    /// the test (or drctl) makes.
+    pub fn unregistered(env: &str, settings: &str) -> Workspace {
+        Self::unregistered_at(env, settings, &emulator_for(env).endpoint)
+    }
+
+    fn unregistered_at(env: &str, settings: &str, endpoint: &str) -> Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
         let ws = Workspace {
             dir,
@@ -284,6 +370,20 @@ impl Workspace {
         };
         ws.write_config(settings);
         ws
+    }
+
+    /// The environment's domain as drctl.toml sets it (by default
+    /// `payment-<env>.example.com`); `None` when the file does not parse.
+    pub fn domain(&self) -> Option<String> {
+        let config = drctl_blueprint::Config::load(&self.path("drctl.toml")).ok()?;
+        Some(config.env(&self.env).ok()?.domain.clone())
+    }
+
+    /// Registers the environment's domain at `emulator`'s registrar.
+    pub fn register_at(&self, emulator: &Emulator) {
+        if let Some(domain) = self.domain() {
+            emulator.register_domain(&domain);
+        }
     }
 
     /// Every command of this workspace keeps state in `url` (`s3://...`).

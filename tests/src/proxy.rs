@@ -40,6 +40,11 @@ pub struct Faults {
     /// whose response is then dropped: the resource exists, the client sees
     /// a broken connection.
     pub lose_create_responses: f64,
+    /// Fraction of mutating calls (`mutating_call`: every call but a read,
+    /// creates included) forwarded to the emulator whose response is then
+    /// dropped: AWS deleted, attached, modified or changed records, and the
+    /// client sees a broken connection.
+    pub lose_mutating_responses: f64,
     /// Endpoints that are down: every request one of these matches (by
     /// its SigV4 credential scope) is read, never forwarded, and its
     /// connection dropped without an answer, as an unreachable endpoint
@@ -126,6 +131,7 @@ impl Faults {
             reject_ec2_action: None,
             answer: None,
             lose_create_responses: 0.0,
+            lose_mutating_responses: 0.0,
             refuse: Vec::new(),
             hold: None,
         }
@@ -350,7 +356,9 @@ async fn serve(
             .as_ref()
             .filter(|(needle, _)| contains(needle))
             .map(|(_, body)| body.clone());
-        let lose = create_call(&request).filter(|_| next(state) < f.lose_create_responses);
+        let lose = create_call(&request)
+            .filter(|_| next(state) < f.lose_create_responses)
+            .or_else(|| mutating_call(&request).filter(|_| next(state) < f.lose_mutating_responses));
         let hold = f
             .hold
             .as_ref()
@@ -498,6 +506,23 @@ pub fn describe_call(request: &[u8]) -> Call {
     }
 }
 
+/// The operation a request is, if it changes something: any call but a
+/// read (an operation named Describe, Get, List, ... or a REST GET or
+/// HEAD).
+pub fn mutating_call(request: &[u8]) -> Option<String> {
+    const READS: [&str; 8] = [
+        "Describe", "Get", "List", "Lookup", "Search", "Scan", "Query", "BatchGet",
+    ];
+    let call = describe_call(request);
+    let op = call.operation;
+    let read = match op.split_once(' ') {
+        // A REST call: `METHOD /path`.
+        Some((method, _)) => matches!(method, "GET" | "HEAD"),
+        None => READS.iter().any(|r| op.starts_with(r)),
+    };
+    (!read && !op.is_empty()).then(|| format!("{}:{op}", call.service))
+}
+
 /// The create operation a request is, if it is one: an EC2/IAM/SNS/RDS
 /// query `Action` that creates, a JSON `X-Amz-Target` that creates, or a
 /// REST call that does (Lambda, API Gateway, Route 53, S3 CreateBucket).
@@ -573,6 +598,39 @@ mod tests {
 
     fn request(head: &[&str], body: &str) -> Vec<u8> {
         format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes()
+    }
+
+    #[test]
+    fn reads_are_not_mutating_calls_and_everything_else_is() {
+        let query = |action: &str| {
+            request(
+                &["POST / HTTP/1.1", &format!("Authorization: {AUTH}")],
+                &format!("Action={action}&Version=2010-08-01"),
+            )
+        };
+        assert_eq!(mutating_call(&query("DescribeAlarms")), None);
+        assert_eq!(mutating_call(&query("ListMetrics")), None);
+        assert_eq!(
+            mutating_call(&query("DeleteAlarms")).as_deref(),
+            Some("monitoring:DeleteAlarms")
+        );
+        assert_eq!(
+            mutating_call(&query("PutMetricAlarm")).as_deref(),
+            Some("monitoring:PutMetricAlarm")
+        );
+        let rest = |line: &str| request(&[line, &format!("Authorization: {AUTH}")], "");
+        assert_eq!(
+            mutating_call(&rest("GET /2013-04-01/hostedzone/Z1/rrset HTTP/1.1")),
+            None
+        );
+        assert_eq!(
+            mutating_call(&rest("POST /2013-04-01/hostedzone/Z1/rrset HTTP/1.1")).as_deref(),
+            Some("monitoring:POST /2013-04-01/hostedzone/Z1/rrset")
+        );
+        assert_eq!(
+            mutating_call(&rest("DELETE /restapis/abc HTTP/1.1")).as_deref(),
+            Some("monitoring:DELETE /restapis/abc")
+        );
     }
 
     #[test]

@@ -594,6 +594,37 @@ async fn the_lock_and_the_journal_live_in_s3() {
     assert!(keys(&aws, &bucket).await.is_empty());
 }
 
+/// Every run's journal numbers its intents from 1, so two runs' intents
+/// can share a key. An intent object is written only where none is
+/// (PutObject `If-None-Match: *`, S3 API Reference): a run that lost the
+/// lock (paused past its lease) never overwrites an intent of the run that
+/// took the lock over, and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_intent_never_overwrites_another_runs_intent() {
+    let aws = aws(&emulator_for("s3-intent").endpoint).await;
+    let bucket = state_bucket(&aws, "intent").await;
+    let one = backend(&aws, &bucket, "s3-intent");
+    let two = backend(&aws, &bucket, "s3-intent");
+    let intent = |name: &str| Intent {
+        id: 0,
+        op: IntentOp::Create,
+        address: format!("p/ssm.parameter/{name}").parse().unwrap(),
+        region: PRIMARY.into(),
+        inputs: Default::default(),
+        resource_id: None,
+        dependencies: Default::default(),
+        token: String::new(),
+    };
+    let mut theirs = intent("theirs");
+    two.begin().record(&mut theirs).unwrap();
+    let key = "team/payments/s3-intent.journal/00000000000000000001.json";
+    let written = object(&aws, &bucket, key).await.unwrap();
+    let err = one.begin().record(&mut intent("ours")).unwrap_err();
+    assert!(err.to_string().contains("exists already"), "{err}");
+    assert_eq!(object(&aws, &bucket, key).await.unwrap(), written);
+    assert_eq!(one.open_intents().unwrap(), vec![theirs]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_env_runs_on_the_s3_backend_and_writes_nothing_locally() {
     let aws = aws(&emulator_for("s3-full").endpoint).await;
@@ -609,7 +640,7 @@ async fn a_full_env_runs_on_the_s3_backend_and_writes_nothing_locally() {
         .await
         .expect("the state object");
     let applied = state::decode(&bytes).expect("a valid state document");
-    assert_eq!(applied.resources.len(), 216);
+    assert_eq!(applied.resources.len(), 219);
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     let problems = orphans_and_duplicates(&aws, &ws.env, &json).await;
     assert!(problems.is_empty(), "{problems:#?}");

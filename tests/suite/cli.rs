@@ -105,7 +105,7 @@ fn validate_and_graph_work_offline_on_the_repo_config() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "env `dev`: 216 resources, us-east-1 -> us-east-2",
+            "env `dev`: 219 resources, us-east-1 -> us-east-2",
         ));
     ws.drctl_bare(&["graph", "--env", "dev", "--format", "dot"])
         .assert()

@@ -149,6 +149,47 @@ async fn lag_caught_up(aws: &AwsContext, env: &str) {
     .await;
 }
 
+/// Runs drctl with `args` through a proxy that forwards every call: its
+/// output and the calls it made, in order.
+async fn logged(ws: &Workspace, args: &[&str]) -> (Output, Vec<Call>) {
+    let proxy = FaultProxy::start(&ws.endpoint, Faults::none()).await;
+    let out = ws
+        .drctl(args)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    let calls = proxy.counts.calls.lock().unwrap().clone();
+    (out, calls)
+}
+
+/// The index of the first call in `calls` that `is` matches.
+fn first(calls: &[Call], is: impl Fn(&Call) -> bool) -> usize {
+    calls
+        .iter()
+        .position(is)
+        .unwrap_or_else(|| panic!("no such call in {calls:#?}"))
+}
+
+/// Route 53's ChangeResourceRecordSets (REST: `POST .../rrset`).
+fn is_record_change(c: &Call) -> bool {
+    c.operation.starts_with("POST /2013-04-01/hostedzone/") && c.operation.contains("/rrset")
+}
+
+/// Route 53's GetChange (REST: `GET /2013-04-01/change/ID`).
+fn is_get_change(c: &Call) -> bool {
+    c.operation.starts_with("GET /2013-04-01/change/")
+}
+
+/// The calls that ask AWS to move the writer.
+fn writer_moves(calls: &[Call]) -> Vec<&Call> {
+    calls
+        .iter()
+        .filter(|c| {
+            c.operation == "SwitchoverGlobalCluster" || c.operation == "FailoverGlobalCluster"
+        })
+        .collect()
+}
+
 fn in_sync(ws: &Workspace, context: &str) {
     let out = ws
         .drctl(&["plan", "--refresh", "--detailed-exitcode"])
@@ -344,6 +385,16 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .await
         .unwrap_err();
     assert_eq!(code(&e).as_deref(), Some("InvalidParameterCombination"));
+    // The Aurora User Guide calls SwitchoverGlobalCluster in the primary
+    // cluster's region: the emulator refuses it in another.
+    let e = rds
+        .switchover_global_cluster()
+        .global_cluster_identifier("payment-global-dr-ops")
+        .target_db_cluster_identifier(&secondary_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).as_deref(), Some("InvalidParameterValue"), "{e:?}");
     assert_serving(&ws, "primary", "after refused switchovers");
 
     // Without a terminal and --auto-approve, nothing is switched.
@@ -386,16 +437,43 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
 
     // Planned failover: the secondary writes and takes the traffic; state
     // records it, so a refreshed plan has nothing to undo.
-    ws.drctl(&["failover", "--auto-approve"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Switch the Aurora global cluster payment-global-dr-ops over to payment-dr-ops-secondary (us-east-2): no data loss"))
-        .stdout(predicate::str::contains("[3/3] Set the Route 53 weights of api.payment-dr-ops.example.com: primary 0, secondary 100...\n[3/3] done in"))
-        .stdout(predicate::str::contains("Failover of `dr-ops` complete"));
+    let (out, calls) = logged(&ws, &["failover", "--auto-approve"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    for line in [
+        "Switch the Aurora global cluster payment-global-dr-ops over to payment-dr-ops-secondary (us-east-2): no data loss",
+        "[3/3] Set the Route 53 weights of api.payment-dr-ops.example.com: primary 0, secondary 100...\n",
+        "Failover of `dr-ops` complete",
+        // Each wait is reported as it begins.
+        "[1/3] waiting: Aurora global cluster payment-global-dr-ops, writer ",
+        "[3/3] waiting: route53 change ",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    // One SwitchoverGlobalCluster, in the primary's region (the Aurora
+    // User Guide's procedure). AWS switches asynchronously: drctl moves
+    // the traffic only once DescribeGlobalClusters shows the secondary the
+    // writer and no switch in progress (the emulator shows the switch in
+    // progress twice), and ends once GetChange says INSYNC (PENDING first).
+    let moves = writer_moves(&calls);
+    assert_eq!(moves.len(), 1, "{calls:#?}");
+    assert_eq!(
+        (moves[0].operation.as_str(), moves[0].region.as_str()),
+        ("SwitchoverGlobalCluster", PRIMARY)
+    );
+    let switched = first(&calls, |c| c.operation == "SwitchoverGlobalCluster");
+    let changed = first(&calls, is_record_change);
+    let waits = calls[switched..changed]
+        .iter()
+        .filter(|c| c.operation == "DescribeGlobalClusters")
+        .count();
+    assert!(waits >= 3, "{waits} DescribeGlobalClusters: {calls:#?}");
+    let polls = calls[changed..].iter().filter(|c| is_get_change(c)).count();
+    assert!(polls >= 2, "{polls} GetChange: {calls:#?}");
     assert_serving(&ws, "secondary", "after failover");
     let st = state(&ws);
     assert_eq!(st["active_role"], "secondary");
-    assert_eq!(st["format_version"], 3);
+    assert_eq!(st["format_version"], 4);
     let g = aws
         .rds("us-east-1")
         .describe_global_clusters()
@@ -418,13 +496,62 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .success()
         .stdout(predicate::str::contains("Nothing to do"));
 
-    // Failback restores the primary.
-    ws.drctl(&["failback", "--auto-approve"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Failback of `dr-ops` complete"));
+    // Failback restores the primary. Here AWS is already switching the
+    // writer back (a switchover started elsewhere: the console, the
+    // failover automation): AWS refuses a second one meanwhile, and
+    // drctl waits for this one, asking for none.
+    let switch_to = |arn: &str, region: &str| {
+        aws.rds(region)
+            .switchover_global_cluster()
+            .global_cluster_identifier("payment-global-dr-ops")
+            .target_db_cluster_identifier(arn)
+            .send()
+    };
+    switch_to(&primary_arn, SECONDARY).await.unwrap();
+    let e = switch_to(&primary_arn, SECONDARY).await.unwrap_err();
+    assert_eq!(code(&e).as_deref(), Some("InvalidGlobalClusterStateFault"));
+    let (out, calls) = logged(&ws, &["failback", "--auto-approve"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout.contains("Wait for the switch AWS is making to payment-dr-ops-primary (us-east-1)")
+            && stdout.contains("Failback of `dr-ops` complete"),
+        "{stdout}"
+    );
+    assert!(writer_moves(&calls).is_empty(), "{calls:#?}");
     assert_serving(&ws, "primary", "after failback");
     in_sync(&ws, "after failback");
+
+    // A switch AWS is making away from the target refuses the switch, which
+    // asks nothing of AWS; once it is over, the failback moves the writer
+    // back.
+    switch_to(&secondary_arn, PRIMARY).await.unwrap();
+    let (out, calls) = logged(&ws, &["failback", "--auto-approve"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("a switchover or failover of Aurora global cluster payment-global-dr-ops is")
+            && stderr.contains(&format!("to {secondary_arn}")),
+        "{}",
+        text(&out)
+    );
+    assert!(writer_moves(&calls).is_empty(), "{calls:#?}");
+    let (_, s) = status(&ws);
+    assert_eq!(s["database"]["writer_role"], "secondary", "{s:#}");
+    let (out, calls) = logged(&ws, &["failback", "--auto-approve"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let moves = writer_moves(&calls);
+    assert_eq!(
+        moves
+            .iter()
+            .map(|c| (c.operation.as_str(), c.region.as_str()))
+            .collect::<Vec<_>>(),
+        [("SwitchoverGlobalCluster", SECONDARY)],
+        "{calls:#?}"
+    );
+    assert_serving(&ws, "primary", "after failing back again");
+    in_sync(&ws, "after failing back again");
 
     // A drill: failover then failback, each step timed, the RTO reported.
     ws.drctl(&["drill", "--auto-approve"])

@@ -40,17 +40,20 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"",
     );
 
-    let plan = create_from_nothing(&ws, 216);
+    let plan = create_from_nothing(&ws, 219);
     assert!(plan.contains("+ primary/ec2.vpc/payment (us-east-1)"));
     assert!(plan.contains("(known after apply)"));
 
     // State: versioned, 0600, one entry per resource, no lock left.
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
-    assert_eq!(state["format_version"], 3);
-    assert_eq!(state["resources"].as_object().unwrap().len(), 216);
+    assert_eq!(state["format_version"], 4);
+    // The zones each region offered, looked up once and kept.
+    assert_eq!(state["availability_zones"]["us-east-1"][0], "us-east-1a");
+    assert_eq!(state["availability_zones"]["us-east-2"][2], "us-east-2c");
+    assert_eq!(state["resources"].as_object().unwrap().len(), 219);
     assert!(
-        state["serial"].as_u64().unwrap() >= 216,
+        state["serial"].as_u64().unwrap() >= 219,
         "state is written after every resource"
     );
     #[cfg(unix)]
@@ -148,7 +151,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("216 deleted, 0 failed"));
+        .stdout(predicate::str::contains("219 deleted, 0 failed"));
     // ... and leaves it.
     let aws = aws(&ws.endpoint).await;
     for (name, role, region) in &final_snapshots {
@@ -166,7 +169,51 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
             .filter_map(|s| s.db_cluster_snapshot_identifier())
             .collect();
         assert_eq!(ids, vec![name.as_str()], "{role}");
+        // ... under a key destroy kept, not one it scheduled for deletion:
+        // a snapshot whose key is deleted can never be restored.
+        let key = found.db_cluster_snapshots()[0]
+            .kms_key_id()
+            .unwrap_or_else(|| panic!("{role}: the final snapshot is encrypted"));
+        let state = aws
+            .kms(region)
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .and_then(|m| m.key_state().cloned());
+        assert_eq!(
+            state,
+            Some(aws_sdk_kms::types::KeyState::Enabled),
+            "{role}: {key}"
+        );
+        assert!(
+            plan.contains(&format!("# leaves retained_key_arn = \"{key}\"")),
+            "{role}: the plan shows the key it keeps:\n{plan}"
+        );
     }
+    // The master password's secret, in its recovery window, is readable
+    // too: its key and its replica's are kept.
+    let secret = aws
+        .secretsmanager(PRIMARY)
+        .describe_secret()
+        .secret_id("payment-e2e-slice-primary-db-master")
+        .send()
+        .await
+        .unwrap();
+    assert!(secret.deleted_date().is_some(), "scheduled for deletion");
+    let key = secret.kms_key_id().expect("a customer key");
+    let state = aws
+        .kms(PRIMARY)
+        .describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .and_then(|m| m.key_state().cloned());
+    assert_eq!(state, Some(aws_sdk_kms::types::KeyState::Enabled));
     ws.drctl(&["show"])
         .assert()
         .success()
@@ -358,13 +405,13 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     let saved = state["resources"].as_object().unwrap().len();
-    assert!((1..216).contains(&saved), "{saved} resources saved");
+    assert!((1..219).contains(&saved), "{saved} resources saved");
 
     // The next apply creates exactly the rest: no duplicates.
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(format!("{} created", 216 - saved)));
+        .stdout(predicate::str::contains(format!("{} created", 219 - saved)));
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(0);
@@ -388,7 +435,7 @@ async fn without_databases_and_functions_plan_apply_noop_destroy() {
         "e2e-lean",
         "primary_cidr = \"10.44.0.0/16\"\nsecondary_cidr = \"10.45.0.0/16\"\ndatabases_and_functions = false\ncontainers = false",
     );
-    let plan = create_from_nothing(&ws, 126);
+    let plan = create_from_nothing(&ws, 127);
     for left_out in ["rds.", "lambda.", "dynamodb.table"] {
         assert!(!plan.contains(left_out), "{left_out} is in the plan");
     }
@@ -396,7 +443,7 @@ async fn without_databases_and_functions_plan_apply_noop_destroy() {
     let aws = aws(&ws.endpoint).await;
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
-    assert_eq!(state["resources"].as_object().unwrap().len(), 126);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 127);
     let problems = drctl_tests::orphans_and_duplicates(&aws, "e2e-lean", &state).await;
     assert!(problems.is_empty(), "{problems:#?}");
 
@@ -408,7 +455,7 @@ async fn without_databases_and_functions_plan_apply_noop_destroy() {
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("126 deleted, 0 failed"));
+        .stdout(predicate::str::contains("127 deleted, 0 failed"));
     let left = leftovers(&aws, "e2e-lean").await;
     assert!(left.is_empty(), "left behind: {left:#?}");
 }

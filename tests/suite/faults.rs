@@ -87,7 +87,7 @@ async fn assert_converged(ws: &Workspace, aws: &drctl_aws::AwsContext, context: 
     let state = state(ws);
     assert_eq!(
         state["resources"].as_object().unwrap().len(),
-        216,
+        219,
         "{context}"
     );
     let problems = orphans_and_duplicates(aws, &ws.env, &state).await;
@@ -398,6 +398,82 @@ async fn a_fifth_of_create_responses_lost_after_the_fact_apply_converges_without
     );
 }
 
+/// A tenth of every mutating call's answers (creates, deletes, attaches,
+/// modifies, record changes, tags) are lost after the emulator acted. Apply
+/// and destroy must each converge on their first run: a resent delete of
+/// what is gone succeeds, a resent attach or change finds it done, and
+/// nothing is duplicated or left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenth_of_every_mutating_answer_lost_apply_and_destroy_converge_in_one_run() {
+    let seed = fault_seed();
+    println!("lost mutating answers: 10 %, seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
+    let proxy = FaultProxy::start(
+        &emulator_for("lost-mutations").endpoint,
+        Faults {
+            seed,
+            lose_mutating_responses: 0.1,
+            ..Faults::none()
+        },
+    )
+    .await;
+    let ws = Workspace::with_endpoint(
+        "lost-mutations",
+        "primary_cidr = \"10.190.0.0/16\"\nsecondary_cidr = \"10.191.0.0/16\"",
+        &proxy.endpoint,
+    );
+    let aws = aws(&emulator_for("lost-mutations").endpoint).await;
+    let o = run(&ws, &["apply", "--auto-approve"], None);
+    let lost_in_apply = proxy.counts.lost_operations.lock().unwrap().clone();
+    assert!(
+        o.status.success(),
+        "seed {seed}, lost {lost_in_apply:?}:\n{}",
+        text(&o)
+    );
+    assert!(
+        lost_in_apply.len() >= 10,
+        "answers were lost: {lost_in_apply:?}"
+    );
+    let problems = orphans_and_duplicates(&aws, &ws.env, &state(&ws)).await;
+    assert!(
+        problems.is_empty(),
+        "seed {seed}, lost {lost_in_apply:?}: {problems:#?}"
+    );
+    let plan = run(&ws, &["plan", "--refresh"], None);
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("No changes."),
+        "seed {seed}, lost {lost_in_apply:?}:\n{}",
+        text(&plan)
+    );
+    let applied = state(&ws);
+    let o = run(
+        &ws,
+        &["destroy", "--auto-approve", "--allow-data-loss"],
+        None,
+    );
+    let lost = proxy.counts.lost_operations.lock().unwrap().clone();
+    let lost_in_destroy = &lost[lost_in_apply.len()..];
+    assert!(
+        o.status.success(),
+        "seed {seed}, lost {lost_in_destroy:?}:\n{}",
+        text(&o)
+    );
+    assert!(
+        lost_in_destroy
+            .iter()
+            .any(|op| op.contains(":Delete") || op.contains(":DELETE")),
+        "deletes' answers were lost: {lost_in_destroy:?}"
+    );
+    let mut left = leftovers(&aws, &ws.env).await;
+    left.extend(still_found(&aws, &ws.env, &applied).await);
+    assert!(left.is_empty(), "seed {seed}: {left:#?}");
+    println!(
+        "lost mutating answers: {} in apply, {} in destroy, of {} requests",
+        lost_in_apply.len(),
+        lost_in_destroy.len(),
+        proxy.requests()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_apply_is_refused_while_one_runs() {
     // Latency keeps the first apply busy long enough to be overlapped.
@@ -435,7 +511,7 @@ async fn a_second_apply_is_refused_while_one_runs() {
         "the first apply is undisturbed"
     );
     assert!(!lock.exists());
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 216);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 219);
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success();

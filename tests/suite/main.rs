@@ -4,6 +4,7 @@
 
 mod backend;
 mod cli;
+mod dns;
 mod dr;
 mod e2e;
 mod faults;
@@ -11,3 +12,4 @@ mod import;
 mod providers;
 mod targeting;
 mod ux;
+mod zones;

@@ -102,7 +102,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     let plan = ws.drctl(&["plan"]).env_remove("NO_COLOR").output().unwrap();
     assert!(plan.status.success());
     let text = stdout_of(&plan);
-    assert!(text.contains("Plan: 126 to add, 0 to change, 0 to destroy."));
+    assert!(text.contains("Plan: 127 to add, 0 to change, 0 to destroy."));
     assert!(text.contains("+ primary/ec2.vpc/payment"), "{text}");
     assert!(!text.contains('\x1b'), "ANSI escape in plain output");
     ws.drctl(&["plan", "--no-color"])
@@ -110,7 +110,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
         .assert()
         .success()
         .stdout(
-            predicate::str::contains("Plan: 126 to add")
+            predicate::str::contains("Plan: 127 to add")
                 .and(predicate::str::contains("\x1b").not()),
         );
 
@@ -118,12 +118,12 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     let plan = ws.drctl(&["plan", "--json"]).output().unwrap();
     assert!(plan.status.success());
     let doc: Value = serde_json::from_slice(&plan.stdout).expect("stdout is one JSON document");
-    assert_eq!(doc["format_version"], 2);
+    assert_eq!(doc["format_version"], 3);
     assert_eq!(doc["env"], env);
     assert_eq!(doc["operation"], "apply");
     assert!(doc["state_lineage"].is_null());
     let changes = doc["changes"].as_array().unwrap();
-    assert_eq!(changes.len(), 126);
+    assert_eq!(changes.len(), 127);
     assert!(changes.iter().all(|c| c["action"] == "create"));
     let subnet = changes
         .iter()
@@ -152,9 +152,9 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     let err = stderr_of(&apply);
     assert!(apply.status.success(), "{err}");
     let report: Value = serde_json::from_slice(&apply.stdout).expect("stdout is one JSON document");
-    let addresses = check_report(&report, env, "apply", "create", 126);
+    let addresses = check_report(&report, env, "apply", "create", 127);
     assert!(addresses.contains(&"primary/ec2.vpc/payment".to_owned()));
-    assert!(err.contains("Plan: 126 to add"), "{err}");
+    assert!(err.contains("Plan: 127 to add"), "{err}");
     assert!(err.contains("primary/ec2.vpc/payment: Creation complete after"));
     assert!(err.contains("Apply complete after"));
 
@@ -169,7 +169,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
             .count()
     };
     let critical = groups("op critical");
-    assert_eq!(groups("op") + critical, 126);
+    assert_eq!(groups("op") + critical, 127);
     assert_eq!(
         critical,
         report["critical_path"].as_array().unwrap().len(),
@@ -182,14 +182,14 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
         })
         .filter(|g| g.children().any(|c| c.has_tag_name("rect")))
         .count();
-    assert_eq!(bars, 126);
+    assert_eq!(bars, 127);
 
     // show --json after: the state document itself.
     let show = ws.drctl(&["show", "--json"]).output().unwrap();
     let doc: Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(doc["exists"], true);
     assert_eq!(doc["state"]["env"], env);
-    assert_eq!(doc["state"]["resources"].as_object().unwrap().len(), 126);
+    assert_eq!(doc["state"]["resources"].as_object().unwrap().len(), 127);
 
     // output: every output the lean stack has, as text, JSON and bare.
     let listing = ws.drctl(&["output"]).output().unwrap();
@@ -255,7 +255,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     assert!(destroy.status.success(), "{err}");
     let report: Value =
         serde_json::from_slice(&destroy.stdout).expect("stdout is one JSON document");
-    let deleted = check_report(&report, env, "destroy", "delete", 126);
+    let deleted = check_report(&report, env, "destroy", "delete", 127);
     let mut created = addresses;
     created.sort();
     let mut deleted = deleted;
@@ -307,7 +307,7 @@ fn graph_prints_mermaid_and_dot() {
             ids.insert(rest.trim_end_matches("\"]").to_owned(), id.to_owned());
         }
     }
-    assert_eq!(ids.len(), 126, "one node per resource");
+    assert_eq!(ids.len(), 127, "one node per resource");
     let edge = format!(
         "{} --> {}",
         ids["primary/ec2.vpc/payment"], ids["primary/ec2.subnet/public-a"]
@@ -441,7 +441,7 @@ fn bootstrap_creates_the_file_when_absent() {
     ws.drctl_bare(&["validate"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("env `ux-fresh`: 216 resources"));
+        .stdout(predicate::str::contains("env `ux-fresh`: 219 resources"));
 }
 
 /// The scripted path end to end on the full stack: bootstrap --apply, the
@@ -471,7 +471,7 @@ async fn bootstrap_apply_outputs_and_quiet_destroy_on_the_full_stack() {
         "{out}\n{}",
         stderr_of(&bootstrap)
     );
-    assert!(out.contains("Plan: 216 to add, 0 to change, 0 to destroy."));
+    assert!(out.contains("Plan: 219 to add, 0 to change, 0 to destroy."));
     assert!(out.contains("Apply complete after"), "{out}");
     // --quiet: the summary but no per-resource lines.
     assert!(!out.contains("Creation complete"), "{out}");
@@ -500,9 +500,54 @@ async fn bootstrap_apply_outputs_and_quiet_destroy_on_the_full_stack() {
         .unwrap();
     let out = stdout_of(&destroy);
     assert!(destroy.status.success(), "{out}\n{}", stderr_of(&destroy));
-    assert!(out.contains("216 deleted, 0 failed"), "{out}");
+    assert!(out.contains("219 deleted, 0 failed"), "{out}");
     assert!(!out.contains("Destruction complete"), "{out}");
     assert!(!out.contains("Destroying..."), "{out}");
     let left = leftovers(&aws(&ws.endpoint).await, env).await;
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
+/// Off a terminal (a CI log), an operation still running says so every
+/// heartbeat, with for how long: here a route table whose create AWS takes
+/// longer than a heartbeat to answer (the proxy holds the call).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_create_prints_a_still_creating_line_off_a_terminal() {
+    use drctl_tests::emulator_for;
+    use drctl_tests::proxy::{FaultProxy, Faults};
+    let env = "ux-heartbeat";
+    let proxy = FaultProxy::start(
+        &emulator_for(env).endpoint,
+        Faults {
+            hold: Some((
+                "Action=CreateRouteTable&".into(),
+                std::time::Duration::from_secs(26),
+            )),
+            ..Faults::none()
+        },
+    )
+    .await;
+    let ws = Workspace::with_endpoint(
+        env,
+        "primary_cidr = \"10.196.0.0/16\"\nsecondary_cidr = \"10.197.0.0/16\"\ndatabases_and_functions = false\ncontainers = false",
+        &proxy.endpoint,
+    );
+    let out = ws
+        .drctl(&[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "primary/ec2.route_table/private",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("primary/ec2.route_table/private: Still creating... ["),
+        "{text}"
+    );
+    assert!(text.contains(" elapsed]"), "{text}");
+    ws.drctl(&["destroy", "--auto-approve"]).assert().success();
+    let left = leftovers(&aws(&emulator_for(env).endpoint).await, env).await;
     assert!(left.is_empty(), "left behind: {left:#?}");
 }

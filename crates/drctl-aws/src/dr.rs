@@ -246,8 +246,11 @@ pub enum WriterChange {
 }
 
 /// Asks AWS to make `target_arn` the writer of the global cluster `id`,
-/// calling in `region` (the target's: it answers when the writer's region
-/// does not).
+/// calling in `region`: for a switchover, the region of the primary
+/// (writer) cluster; for a failover, the target's, which answers when the
+/// writer's does not (Aurora User Guide, "Using switchover or failover in
+/// Amazon Aurora Global Database": the CLI procedures' `--region`).
+/// AWS answers at once and switches asynchronously: [`wait_writer`].
 #[tracing::instrument(level = "info", skip(ctx), err(Display))]
 pub async fn change_writer(
     ctx: &AwsContext,
@@ -278,9 +281,64 @@ pub async fn change_writer(
     }
 }
 
+/// `FailoverState` `Status` values of a switchover or failover under way
+/// (RDS API reference, FailoverState); the other one, `cancelling`, is a
+/// switch returning the clusters to their previous roles.
+pub const SWITCH_UNDER_WAY: [&str; 3] = ["pending", "switching-over", "failing-over"];
+
+/// Where a switch of the writer to `target_arn` stands in `g`:
+/// `Ok(Ok(()))` done (the target writes, the global cluster is
+/// `available`, no FailoverState); `Ok(Err(state))` not yet; an error when
+/// it cannot come: another target's switch, or, after a `cancelling`
+/// (`cancelled` set once seen), the switch gone with the writer unmoved.
+pub fn switch_progress(
+    g: Option<&GlobalClusterState>,
+    target_arn: &str,
+    cancelled: &mut bool,
+) -> Result<Result<(), String>, ProviderError> {
+    let Some(g) = g else {
+        return Ok(Err("not found".to_owned()));
+    };
+    let fail = |message: String| {
+        Err(ProviderError::new("rds:DescribeGlobalClusters", message).with_code("SwitchNotMade"))
+    };
+    if let Some(f) = &g.failover {
+        if f.status == "cancelling" {
+            *cancelled = true;
+        } else if f
+            .to_cluster_arn
+            .as_deref()
+            .is_some_and(|to| to != target_arn)
+        {
+            return fail(format!(
+                "global cluster {} is {} to {}, not to {target_arn}",
+                g.identifier,
+                f.status,
+                f.to_cluster_arn.as_deref().unwrap_or_default()
+            ));
+        }
+        return Ok(Err(format!("{} (FailoverState {})", g.status, f.status)));
+    }
+    let writer = g.writer().unwrap_or("none");
+    if writer != target_arn {
+        if *cancelled {
+            return fail(format!(
+                "the switch of global cluster {} to {target_arn} was cancelled; the writer is {writer}",
+                g.identifier
+            ));
+        }
+        return Ok(Err(format!("{}, writer {writer}", g.status)));
+    }
+    if g.status != "available" {
+        return Ok(Err(g.status.clone()));
+    }
+    Ok(Ok(()))
+}
+
 /// Waits until `target_arn` is the writer of the global cluster `id`, the
 /// global cluster is `available` and no switchover or failover is in
-/// progress.
+/// progress (asked in `region`: any region with a member answers), for at
+/// most 30 minutes; each state seen is reported (`drctl_core::waiting`).
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
 pub async fn wait_writer(
     ctx: &AwsContext,
@@ -288,23 +346,17 @@ pub async fn wait_writer(
     id: &str,
     target_arn: &str,
 ) -> Result<(), ProviderError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cancelled = AtomicBool::new(false);
     wait_for(
-        &format!("{target_arn} the writer of global cluster {id}"),
+        &format!("Aurora global cluster {id}, writer {target_arn}"),
         GLOBAL_SWITCH_WAIT,
         || async {
-            Ok(match global_cluster(ctx, region, id).await? {
-                None => Err("not found".to_owned()),
-                Some(g) if g.failover.is_some() => Err(format!(
-                    "{} ({})",
-                    g.status,
-                    g.failover.as_ref().map_or("", |f| f.status.as_str())
-                )),
-                Some(g) if g.writer() != Some(target_arn) => {
-                    Err(format!("writer is {}", g.writer().unwrap_or("none")))
-                }
-                Some(g) if g.status != "available" => Err(g.status),
-                Some(_) => Ok(()),
-            })
+            let g = global_cluster(ctx, region, id).await?;
+            let mut seen = cancelled.load(Ordering::Relaxed);
+            let progress = switch_progress(g.as_ref(), target_arn, &mut seen);
+            cancelled.store(seen, Ordering::Relaxed);
+            progress
         },
     )
     .await
@@ -665,5 +717,73 @@ pub async fn completed_copy_jobs(
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),
             _ => return Ok(jobs),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FROM: &str = "arn:aws:rds:us-east-1:123456789012:cluster:a";
+    const TO: &str = "arn:aws:rds:us-east-2:123456789012:cluster:b";
+
+    fn global(status: &str, writer: &str, failover: Option<(&str, &str)>) -> GlobalClusterState {
+        GlobalClusterState {
+            identifier: "g".into(),
+            status: status.into(),
+            members: [FROM, TO]
+                .iter()
+                .map(|a| GlobalMember {
+                    cluster_arn: (*a).into(),
+                    is_writer: *a == writer,
+                })
+                .collect(),
+            failover: failover.map(|(s, to)| FailoverInProgress {
+                status: s.into(),
+                from_cluster_arn: Some(FROM.into()),
+                to_cluster_arn: Some(to.into()),
+                data_loss_allowed: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_switch_is_done_once_the_target_writes_and_no_failover_state_is_left() {
+        let mut cancelled = false;
+        for g in [
+            global("switching-over", FROM, Some(("pending", TO))),
+            global("switching-over", FROM, Some(("switching-over", TO))),
+            // The writer moved, the switch not yet over.
+            global("switching-over", TO, Some(("switching-over", TO))),
+            global("modifying", TO, None),
+            // Not yet reported (the call's answer ahead of the describe).
+            global("available", FROM, None),
+        ] {
+            let progress = switch_progress(Some(&g), TO, &mut cancelled).unwrap();
+            assert!(progress.is_err(), "{g:?}");
+        }
+        let progress = switch_progress(Some(&global("available", TO, None)), TO, &mut cancelled);
+        assert_eq!(progress.unwrap(), Ok(()));
+        assert!(!cancelled);
+    }
+
+    #[test]
+    fn a_cancelled_switch_or_another_targets_switch_is_an_error_not_a_wait() {
+        let mut cancelled = false;
+        let g = global("switching-over", FROM, Some(("cancelling", TO)));
+        assert!(
+            switch_progress(Some(&g), TO, &mut cancelled)
+                .unwrap()
+                .is_err()
+        );
+        assert!(cancelled);
+        let e = switch_progress(Some(&global("available", FROM, None)), TO, &mut cancelled)
+            .unwrap_err();
+        assert!(e.to_string().contains("was cancelled"), "{e}");
+
+        let mut cancelled = false;
+        let g = global("switching-over", TO, Some(("switching-over", FROM)));
+        let e = switch_progress(Some(&g), TO, &mut cancelled).unwrap_err();
+        assert!(e.to_string().contains("not to"), "{e}");
     }
 }

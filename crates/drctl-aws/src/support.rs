@@ -213,6 +213,16 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// `d` as progress lines show it: `42s`, `3m 05s`.
+fn minutes(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else {
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
 /// Polls `probe` with exponential backoff (0.25 s doubling to 5 s) until it
 /// returns `Some`, for asynchronous resources (cluster available, table
 /// ACTIVE, ...). Fails with the last state seen once `limit` has passed.
@@ -237,7 +247,12 @@ where
                 )
                 .with_code("WaiterTimeout"));
             }
-            Err(_) => {
+            Err(state) => {
+                drctl_core::waiting::report(format!(
+                    "{what}: {state} ({} of at most {})",
+                    minutes(start.elapsed()),
+                    minutes(limit)
+                ));
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(5));
             }
@@ -262,6 +277,11 @@ where
     loop {
         match op().await {
             Err(e) if retryable(&e) && start.elapsed() < limit => {
+                drctl_core::waiting::report(format!(
+                    "retrying {e} ({} of at most {})",
+                    minutes(start.elapsed()),
+                    minutes(limit)
+                ));
                 let nanos = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.subsec_nanos())

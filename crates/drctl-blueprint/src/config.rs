@@ -52,6 +52,11 @@ pub struct EnvSettings {
     pub primary_cidr: Ipv4Net,
     pub secondary_cidr: Ipv4Net,
     pub domain: String,
+    /// A public hosted zone of `domain` the account already has, used
+    /// instead of one drctl creates: drctl adds its records to it and
+    /// removes them on destroy, but never deletes the zone, and leaves its
+    /// delegation to the user (docs/operations.md, "DNS delegation").
+    pub hosted_zone_id: Option<String>,
     pub alarm_email: Option<String>,
     pub db_instance_class: String,
     /// The Aurora PostgreSQL version of the global database ("14.9"). A
@@ -75,9 +80,12 @@ pub struct EnvSettings {
     /// Aurora global replication lag (`AuroraGlobalDBRPOLag`) is above
     /// this many seconds.
     pub max_replication_lag_seconds: u64,
-    /// When AWS Backup backs up each region's database and table: a
-    /// six-field `cron(...)` in UTC, at most hourly (the RPO of a restore
-    /// from backup).
+    /// When AWS Backup backs up each region's database and table and
+    /// copies them to the other region: a six-field `cron(...)` in UTC, at
+    /// most hourly; daily by default. With the two retentions it is held to
+    /// at most 100 Aurora snapshots per region (docs/resources.md, "AWS
+    /// Backup"). Point-in-time recovery in the region is Aurora's and
+    /// DynamoDB's own, not this schedule's.
     pub backup_schedule: String,
     /// Days each region's recovery points are kept in its own vault.
     pub backup_retention_days: u32,
@@ -185,6 +193,7 @@ impl EnvSettings {
             primary_cidr: "10.0.0.0/16".parse().expect("valid"),
             secondary_cidr: "10.1.0.0/16".parse().expect("valid"),
             domain: format!("payment-{env}.example.com"),
+            hosted_zone_id: None,
             alarm_email: None,
             db_instance_class: "db.r6g.large".into(),
             engine_version: "14.9".into(),
@@ -198,8 +207,12 @@ impl EnvSettings {
             // and a switchover, which blocks writes until the target has
             // caught up, would keep them blocked about that long.
             max_replication_lag_seconds: 60,
-            // Hourly: a 1-hour RPO for a restore from backup.
-            backup_schedule: "cron(0 * ? * * *)".into(),
+            // Daily at 05:00 UTC, after the clusters' backup window
+            // (03:00-04:00): 7 snapshots in the region's vault and 14 of
+            // the other region's copies, 21 Aurora snapshots per region.
+            // Hourly kept 504, each copy a full one, and one backup or
+            // copy job per resource at a time (docs/resources.md).
+            backup_schedule: "cron(0 5 ? * * *)".into(),
             backup_retention_days: 7,
             backup_copy_retention_days: 14,
             containers: Containers::default(),
@@ -263,6 +276,7 @@ const ENV_KEYS: &[&str] = &[
     "primary_cidr",
     "secondary_cidr",
     "domain",
+    "hosted_zone_id",
     "alarm_email",
     "db_instance_class",
     "engine_version",
@@ -298,12 +312,14 @@ fn backup_schedule_error(expression: &str) -> Option<String> {
         .strip_prefix("cron(")
         .and_then(|r| r.strip_suffix(')'))
     else {
-        return Some("is not a cron expression like \"cron(0 * ? * * *)\" (hourly)".into());
+        return Some(
+            "is not a cron expression like \"cron(0 5 ? * * *)\" (daily at 05:00 UTC)".into(),
+        );
     };
     let fields: Vec<&str> = body.split(' ').collect();
     if fields.len() != 6 || fields.iter().any(|f| f.is_empty()) {
         return Some(format!(
-            "has {} fields; AWS cron takes six, minutes hours day-of-month month day-of-week year, like \"cron(0 * ? * * *)\"",
+            "has {} fields; AWS cron takes six, minutes hours day-of-month month day-of-week year, like \"cron(0 5 ? * * *)\"",
             fields.len()
         ));
     }
@@ -313,12 +329,58 @@ fn backup_schedule_error(expression: &str) -> Option<String> {
             fields[0]
         ));
     }
+    if !crate::backup::hours_field_valid(fields[1]) {
+        return Some(format!(
+            "runs at hours `{}`: give hours of the day from 0 to 23 (UTC), like `*` (every hour), `5`, `5,17`, `*/4` or `8-17`",
+            fields[1]
+        ));
+    }
     if fields[2] != "?" && fields[4] != "?" {
         return Some(
             "gives both a day of the month and a day of the week: set one of them to `?`".into(),
         );
     }
     None
+}
+
+/// Refuses backup settings that would keep more Aurora snapshots in a
+/// region than RDS's quota of manual DB cluster snapshots: each region
+/// keeps its own over `backup_retention_days` and the other region's
+/// copies over `backup_copy_retention_days`, on the same schedule. The
+/// error names the key the file set (the schedule first).
+fn backup_count_error(
+    ctx: &Ctx,
+    env: &str,
+    t: &toml::Table,
+    s: &EnvSettings,
+) -> Option<ConfigError> {
+    let (own, copies) = crate::backup::aurora_snapshots_per_region(
+        &s.backup_schedule,
+        s.backup_retention_days,
+        s.backup_copy_retention_days,
+    );
+    let quota = crate::backup::AURORA_SNAPSHOTS_PER_REGION;
+    if own + copies <= quota {
+        return None;
+    }
+    let key = [
+        "backup_schedule",
+        "backup_copy_retention_days",
+        "backup_retention_days",
+    ]
+    .into_iter()
+    .find(|k| t.contains_key(*k))
+    .unwrap_or("backup_schedule");
+    Some(ctx.err(
+        format!("env.{env}.{key}"),
+        format!(
+            "each region would keep up to {} Aurora snapshots: {own} of its own (`{}` over `backup_retention_days` = {} days) and {copies} copies of the other region's (over `backup_copy_retention_days` = {} days), and drctl keeps them within RDS's quota of {quota} manual DB cluster snapshots per region (docs/resources.md, \"AWS Backup\"): back up less often (daily at 05:00 UTC is \"cron(0 5 ? * * *)\") or keep the snapshots fewer days",
+            own + copies,
+            s.backup_schedule,
+            s.backup_retention_days,
+            s.backup_copy_retention_days,
+        ),
+    ))
 }
 
 struct Ctx<'a> {
@@ -595,6 +657,25 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                 }
                 s.domain = d.to_owned();
             }
+            "hosted_zone_id" => {
+                let given = get_str(ctx, &key, v, "Z0123456789ABCDEFGHIJ")?;
+                // Route 53 zone ids: up to 32 upper-case letters and digits
+                // (API Reference, HostedZone `Id`, after `/hostedzone/`).
+                let id = given.strip_prefix("/hostedzone/").unwrap_or(given);
+                let valid = (1..=32).contains(&id.len())
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                if !valid {
+                    return Err(ctx.err(
+                        &key,
+                        format!(
+                            "`{given}` is not a Route 53 hosted zone id like \"Z0123456789ABCDEFGHIJ\" (`aws route53 list-hosted-zones-by-name --dns-name DOMAIN` shows it after /hostedzone/)"
+                        ),
+                    ));
+                }
+                s.hosted_zone_id = Some(id.to_owned());
+            }
             "alarm_email" => {
                 let e = get_str(ctx, &key, v, "oncall@example.com")?;
                 let valid = e.split_once('@').is_some_and(|(user, host)| {
@@ -794,7 +875,7 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                 s.containers.health_check_path = path.to_owned();
             }
             "backup_schedule" => {
-                let text = get_str(ctx, &key, v, "cron(0 * ? * * *)")?;
+                let text = get_str(ctx, &key, v, "cron(0 5 ? * * *)")?;
                 if let Some(why) = backup_schedule_error(text) {
                     return Err(ctx.err(&key, format!("`{text}` {why}")));
                 }
@@ -833,6 +914,9 @@ fn parse_env(ctx: &Ctx, env: &str, t: &toml::Table) -> Result<EnvSettings, Confi
                 ));
             }
         }
+    }
+    if let Some(e) = backup_count_error(ctx, env, t, &s) {
+        return Err(e);
     }
     if !fargate_size(s.containers.cpu, s.containers.memory) {
         let key = if t.contains_key("container_memory") || !t.contains_key("container_cpu") {
@@ -950,11 +1034,69 @@ mod tests {
         let s = c.env("dev").unwrap();
         assert_eq!(s, &EnvSettings::defaults("dev"));
         assert_eq!(s.domain, "payment-dev.example.com");
-        assert_eq!(s.backup_schedule, "cron(0 * ? * * *)");
+        assert_eq!(s.backup_schedule, "cron(0 5 ? * * *)");
         assert_eq!(
             (s.backup_retention_days, s.backup_copy_retention_days),
             (7, 14)
         );
+    }
+
+    /// Each region keeps its own Aurora snapshots and the other region's
+    /// copies: settings that would keep more than 100 in a region are
+    /// refused, naming the key set and the fix; up to 100 pass.
+    #[test]
+    fn backup_settings_beyond_100_aurora_snapshots_per_region_are_refused() {
+        assert_eq!(
+            err("[env.dev]\nbackup_schedule = \"cron(0 * ? * * *)\"\n"),
+            "drctl.toml: `env.dev.backup_schedule`: each region would keep up to 504 Aurora snapshots: 168 of its own (`cron(0 * ? * * *)` over `backup_retention_days` = 7 days) and 336 copies of the other region's (over `backup_copy_retention_days` = 14 days), and drctl keeps them within RDS's quota of 100 manual DB cluster snapshots per region (docs/resources.md, \"AWS Backup\"): back up less often (daily at 05:00 UTC is \"cron(0 5 ? * * *)\") or keep the snapshots fewer days"
+        );
+        for (text, key) in [
+            (
+                "backup_retention_days = 35\nbackup_copy_retention_days = 66",
+                "backup_copy_retention_days",
+            ),
+            ("backup_retention_days = 90", "backup_retention_days"),
+            (
+                "backup_schedule = \"cron(0 */6 ? * * *)\"\nbackup_retention_days = 30",
+                "backup_schedule",
+            ),
+        ] {
+            let e = err(&format!("[env.dev]\n{text}\n"));
+            assert!(
+                e.starts_with(&format!(
+                    "drctl.toml: `env.dev.{key}`: each region would keep up to "
+                )),
+                "{text}: {e}"
+            );
+        }
+        for (text, schedule, days) in [
+            // 35 + 65 daily, at the quota.
+            (
+                "backup_retention_days = 35\nbackup_copy_retention_days = 65",
+                "cron(0 5 ? * * *)",
+                (35, 65),
+            ),
+            // Hourly, 2 days each: 48 + 48.
+            (
+                "backup_schedule = \"cron(0 * ? * * *)\"\nbackup_retention_days = 2\nbackup_copy_retention_days = 2",
+                "cron(0 * ? * * *)",
+                (2, 2),
+            ),
+            // Weekly, a year of copies: 5 + 53.
+            (
+                "backup_schedule = \"cron(0 5 ? * SUN *)\"\nbackup_retention_days = 35\nbackup_copy_retention_days = 365",
+                "cron(0 5 ? * SUN *)",
+                (35, 365),
+            ),
+        ] {
+            let c = parse(&format!("[env.dev]\n{text}\n")).unwrap();
+            let s = c.env("dev").unwrap();
+            assert_eq!(s.backup_schedule, schedule);
+            assert_eq!(
+                (s.backup_retention_days, s.backup_copy_retention_days),
+                days
+            );
+        }
     }
 
     #[test]
@@ -974,6 +1116,7 @@ secondary_region = "us-east-1"
 primary_cidr = "10.20.0.0/16"
 secondary_cidr = "10.21.0.0/20"
 domain = "pay.example.org"
+hosted_zone_id = "/hostedzone/Z0123456789ABCDEFGHIJ"
 alarm_email = "oncall@example.org"
 db_instance_class = "db.t4g.medium"
 engine_version = "15.4"
@@ -982,7 +1125,7 @@ feature_flags = { new_payment_flow = true }
 production = true
 databases_and_functions = false
 max_replication_lag_seconds = 30
-backup_schedule = "cron(30 */4 ? * * *)"
+backup_schedule = "cron(30 2 ? * MON-FRI *)"
 backup_retention_days = 35
 backup_copy_retention_days = 90
 containers = false
@@ -991,6 +1134,7 @@ containers = false
         .unwrap();
         let s = c.env("staging").unwrap();
         assert!(!s.databases_and_functions);
+        assert_eq!(s.hosted_zone_id.as_deref(), Some("Z0123456789ABCDEFGHIJ"));
         assert_eq!(s.primary_region, "us-west-2");
         assert_eq!(s.secondary_cidr.to_string(), "10.21.0.0/20");
         assert!(s.feature_flags["new_payment_flow"]);
@@ -998,7 +1142,7 @@ containers = false
         assert_eq!(s.engine_version, "15.4");
         assert!(s.skip_final_snapshot);
         assert_eq!(s.max_replication_lag_seconds, 30);
-        assert_eq!(s.backup_schedule, "cron(30 */4 ? * * *)");
+        assert_eq!(s.backup_schedule, "cron(30 2 ? * MON-FRI *)");
         assert_eq!(
             (s.backup_retention_days, s.backup_copy_retention_days),
             (35, 90)
@@ -1049,6 +1193,14 @@ containers = false
                 "not a lowercase DNS domain",
             ),
             (
+                "[env.dev]\nhosted_zone_id = \"z123-abc\"",
+                "`env.dev.hosted_zone_id`: `z123-abc` is not a Route 53 hosted zone id",
+            ),
+            (
+                "[env.dev]\nhosted_zone_id = 12",
+                "`env.dev.hosted_zone_id`: expected a string like \"Z0123456789ABCDEFGHIJ\", found integer",
+            ),
+            (
                 "[env.dev]\ndb_instance_class = \"r6g\"",
                 "not an RDS instance class",
             ),
@@ -1092,6 +1244,10 @@ containers = false
             (
                 "[env.dev]\nbackup_schedule = \"cron(0 * * * *)\"",
                 "has 5 fields; AWS cron takes six",
+            ),
+            (
+                "[env.dev]\nbackup_schedule = \"cron(0 25 ? * * *)\"",
+                "`env.dev.backup_schedule`: `cron(0 25 ? * * *)` runs at hours `25`: give hours of the day from 0 to 23",
             ),
             (
                 "[env.dev]\nbackup_schedule = \"cron(0 5 1 * MON *)\"",

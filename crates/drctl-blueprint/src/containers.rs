@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::Region;
 use crate::config::{load_balancer_name, target_group_name};
 use crate::data::Data;
-use crate::network::{AZ_SUFFIXES, Network};
+use crate::network::Network;
 use crate::observability::alarm;
 use crate::values::{map, r as reference, set, trust};
 
@@ -185,10 +185,8 @@ pub(crate) fn build(r: &mut Region, net: &Network, data: &Data) {
         .input("tags", r.tags(&service_name))
         .after(&listener)
         .after(&r.address("ec2.route", "private-default"));
-    for az in AZ_SUFFIXES {
-        let association: Address =
-            r.address("ec2.route_table_association", &format!("private-{az}"));
-        service = service.after(&association);
+    for association in &net.associations[1] {
+        service = service.after(association);
     }
     let service = r.add(service);
 
@@ -281,7 +279,7 @@ mod tests {
     use drctl_core::DesiredGraph;
     use serde_json::{Value as Json, json};
 
-    use crate::{Blueprint, EnvSettings, Role};
+    use crate::{Blueprint, EnvSettings, Role, Zones};
 
     fn graph(env: &str, settings: &EnvSettings) -> DesiredGraph {
         let specs = Blueprint {
@@ -289,6 +287,7 @@ mod tests {
             settings,
             account_id: "123456789012",
             active: Role::Primary,
+            zones: Zones::placeholders(settings),
         }
         .resources();
         DesiredGraph::new(specs).unwrap()

@@ -138,11 +138,14 @@ fn key_policy(account: &str) -> serde_json::Value {
     })
 }
 
-/// The region's Aurora cluster (a member of the global database), its
-/// instances and subnet group; returns the cluster.
 /// The region's customer-managed key, rotated yearly by KMS, and its alias
 /// `alias/payment-<env>` (the same name in each region: aliases are
-/// regional). Its deletion is scheduled, 30 days ahead.
+/// regional). Destroy keeps the key while it encrypts what destroy leaves
+/// on purpose: the clusters' final snapshots (encrypted with the
+/// cluster's key, which DeleteDBCluster cannot change) and the master
+/// password's secret in its recovery window (needed to log in to a
+/// cluster restored from them). With `skip_final_snapshot` nothing is
+/// kept and its deletion is scheduled, 30 days ahead.
 fn customer_key(r: &mut Region) -> Address {
     let name = r.name("key");
     let key = r.add(
@@ -153,6 +156,7 @@ fn customer_key(r: &mut Region) -> Address {
             )
             .input("enable_key_rotation", true)
             .input("deletion_window_in_days", 30)
+            .input("retain_on_delete", !r.bp.settings.skip_final_snapshot)
             .input("policy", key_policy(r.bp.account_id))
             .input("tags", r.tags(&name)),
     );
@@ -164,6 +168,8 @@ fn customer_key(r: &mut Region) -> Address {
     key
 }
 
+/// The region's Aurora cluster (a member of the global database), its
+/// instances and subnet group; returns the cluster.
 fn database(r: &mut Region, net: &Network, db_sg: &Address, key: &Address) -> Address {
     let group_name = r.name("db");
     let subnet_group = r.add(

@@ -130,13 +130,10 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
 
     // DNS: `api.<domain>` weighted between the regions' APIs; the primary
     // carries the traffic while its health check passes.
-    let zone = add(ResourceSpec::new(targets::hosted_zone(), home)
-        .input("name", bp.settings.domain.clone())
-        .input("comment", format!("Payment DR {env}"))
-        .input("tags", tags(&bp.settings.domain)));
+    let (zone, dns) = hosted_zone(bp, home, &mut add);
     let record_name = format!("api.{}", bp.settings.domain);
-    let domains = custom_domains(bp, regions, &zone, &record_name, &mut add);
-    let probe = primary_probe(bp, primary, &zone, &mut add);
+    let domains = custom_domains(bp, regions, &zone, &dns, &record_name, &mut add);
+    let probe = primary_probe(bp, primary, &zone, &dns, &mut add);
     // What callers call: TLS with an ACM certificate to an API Gateway
     // custom domain, its base path mapping, the stage, the integrations.
     let health = add(
@@ -568,6 +565,64 @@ pub(crate) fn failover_definition(env: &str, function_arn: Value) -> Value {
     ])
 }
 
+/// The hosted zone of `domain`, and what each certificate validation wait
+/// says about how public DNS reaches it (their `dns` input): ACM reads the
+/// validation records through public DNS, which reaches a zone only
+/// through its delegation (ACM User Guide, "DNS validation").
+///
+/// With `hosted_zone_id`, the user's zone (`route53.existing_zone`): drctl
+/// adds its records to it and never deletes it, and its delegation is the
+/// user's. Otherwise a zone drctl creates, and the NS record that
+/// delegates it from the account's closest parent zone
+/// (`route53.delegation`), removed on destroy; without a parent zone in the
+/// account it writes nothing and the registrar must list the zone's name
+/// servers, which the waits (and the plan) name. A new zone has new name
+/// servers, so the delegation follows each one the zone gets.
+fn hosted_zone(
+    bp: &Blueprint,
+    home: &str,
+    add: &mut impl FnMut(ResourceSpec) -> Address,
+) -> (Address, Value) {
+    let domain = &bp.settings.domain;
+    let described = |zone: &Address, parent: Option<&Address>| {
+        let mut dns = std::collections::BTreeMap::from([
+            ("zone".to_owned(), Value::from(domain.clone())),
+            ("zone_id".to_owned(), reference(zone.output("zone_id"))),
+            (
+                "name_servers".to_owned(),
+                reference(zone.output("name_servers")),
+            ),
+        ]);
+        if let Some(delegation) = parent {
+            dns.insert(
+                "parent_zone".to_owned(),
+                reference(delegation.output("parent_zone_name")),
+            );
+            dns.insert(
+                "parent_zone_id".to_owned(),
+                reference(delegation.output("parent_zone_id")),
+            );
+        }
+        Value::Map(dns)
+    };
+    if let Some(id) = &bp.settings.hosted_zone_id {
+        let zone = add(ResourceSpec::new(targets::existing_zone(), home)
+            .input("zone_id", id.clone())
+            .input("name", domain.clone()));
+        let dns = described(&zone, None);
+        return (zone, dns);
+    }
+    let zone = add(ResourceSpec::new(targets::hosted_zone(), home)
+        .input("name", domain.clone())
+        .input("comment", format!("Payment DR {}", bp.env))
+        .input("tags", json!({"Name": domain, "DR-Role": "global"})));
+    let delegation = add(ResourceSpec::new(targets::delegation(), home)
+        .input("name", domain.clone())
+        .input("name_servers", zone.output("name_servers")));
+    let dns = described(&zone, Some(&delegation));
+    (zone, dns)
+}
+
 /// One region's custom domain for `api.<domain>`: the domain name and its
 /// base path mapping.
 pub(crate) struct CustomDomain {
@@ -588,6 +643,7 @@ fn custom_domains(
     bp: &Blueprint,
     regions: &[Regional; 2],
     zone: &Address,
+    dns: &Value,
     record_name: &str,
     add: &mut impl FnMut(ResourceSpec) -> Address,
 ) -> [CustomDomain; 2] {
@@ -630,7 +686,8 @@ fn custom_domains(
         .input(
             "validation_record_fqdns",
             Value::List(vec![reference(validation_record.output("fqdn"))]),
-        ));
+        )
+        .input("dns", dns.clone()));
         let name = add(ResourceSpec::new(
             in_role(role, "apigateway.domain_name", "api"),
             regional.region,
@@ -673,6 +730,7 @@ fn primary_probe(
     bp: &Blueprint,
     primary: &Regional,
     zone: &Address,
+    dns: &Value,
     add: &mut impl FnMut(ResourceSpec) -> Address,
 ) -> Probe {
     let env = bp.env;
@@ -704,7 +762,8 @@ fn primary_probe(
             .input(
                 "validation_record_fqdns",
                 Value::List(vec![reference(validation_record.output("fqdn"))]),
-            ),
+            )
+            .input("dns", dns.clone()),
     );
     let domain = add(
         ResourceSpec::new(regional("apigateway.domain_name"), primary.region)
@@ -780,9 +839,107 @@ mod tests {
             settings: &settings,
             account_id: "123456789012",
             active: Role::Primary,
+            zones: crate::Zones::placeholders(&settings),
         }
         .resources();
         DesiredGraph::new(specs).unwrap()
+    }
+
+    /// The graph of `dev` with these settings.
+    fn graph_of(settings: &EnvSettings) -> DesiredGraph {
+        let specs = Blueprint {
+            env: "dev",
+            settings,
+            account_id: "123456789012",
+            active: Role::Primary,
+            zones: crate::Zones::placeholders(settings),
+        }
+        .resources();
+        DesiredGraph::new(specs).unwrap()
+    }
+
+    /// The certificate validation waits (both regions' and the probe's).
+    const VALIDATIONS: [&str; 3] = [
+        "primary/acm.certificate_validation/api",
+        "secondary/acm.certificate_validation/api",
+        "primary/acm.certificate_validation/api-probe",
+    ];
+
+    /// drctl creates the zone and delegates it from the account's parent
+    /// zone (the delegation follows the zone's name servers); each
+    /// validation wait comes after the delegation and can say how public
+    /// DNS reaches the zone.
+    #[test]
+    fn a_zone_drctl_creates_is_delegated_before_the_certificates_are_waited_for() {
+        let graph = dev_graph();
+        let zone = crate::targets::hosted_zone();
+        let delegation = crate::targets::delegation();
+        let spec = graph.get(&delegation).expect("the delegation");
+        assert_eq!(spec.region, "us-east-1");
+        assert_eq!(
+            spec_json(&graph, &delegation.to_string(), "name"),
+            "payment-dev.example.com"
+        );
+        assert_eq!(
+            spec_json(&graph, &delegation.to_string(), "name_servers"),
+            serde_json::json!({"$ref": "global/route53.hosted_zone/payment.name_servers"})
+        );
+        assert!(graph.dependencies(&delegation).contains(&zone));
+        assert!(graph.get(&crate::targets::existing_zone()).is_none());
+        for address in VALIDATIONS {
+            assert_eq!(
+                spec_json(&graph, address, "dns"),
+                serde_json::json!({
+                    "zone": "payment-dev.example.com",
+                    "zone_id": {"$ref": "global/route53.hosted_zone/payment.zone_id"},
+                    "name_servers": {"$ref": "global/route53.hosted_zone/payment.name_servers"},
+                    "parent_zone": {"$ref": "global/route53.delegation/payment.parent_zone_name"},
+                    "parent_zone_id": {"$ref": "global/route53.delegation/payment.parent_zone_id"},
+                }),
+                "{address}"
+            );
+            let a = address.parse().unwrap();
+            assert!(graph.dependencies(&a).contains(&delegation), "{address}");
+        }
+    }
+
+    /// With `hosted_zone_id` the user's zone takes the created one's place
+    /// everywhere: no zone to create, no delegation to write.
+    #[test]
+    fn hosted_zone_id_uses_the_users_zone_instead_of_creating_one() {
+        let mut settings = EnvSettings::defaults("dev");
+        settings.hosted_zone_id = Some("Z0123456789ABCDEFGHIJ".into());
+        let graph = graph_of(&settings);
+        let existing = crate::targets::existing_zone();
+        assert!(graph.get(&crate::targets::hosted_zone()).is_none());
+        assert!(graph.get(&crate::targets::delegation()).is_none());
+        assert_eq!(
+            spec_json(&graph, &existing.to_string(), "zone_id"),
+            "Z0123456789ABCDEFGHIJ"
+        );
+        assert_eq!(
+            spec_json(&graph, &existing.to_string(), "name"),
+            "payment-dev.example.com"
+        );
+        let zone_id = serde_json::json!({"$ref": "global/route53.existing_zone/payment.zone_id"});
+        let mut records = 0;
+        for spec in graph.resources().filter(|s| s.kind() == "route53.record") {
+            assert_eq!(
+                spec_json(&graph, &spec.address.to_string(), "zone_id"),
+                zone_id,
+                "{}",
+                spec.address
+            );
+            records += 1;
+        }
+        assert_eq!(records, 5);
+        for address in VALIDATIONS {
+            let dns = spec_json(&graph, address, "dns");
+            assert_eq!(dns["zone_id"], zone_id, "{address}");
+            assert!(dns.get("parent_zone").is_none(), "{address}");
+        }
+        // The same graph but for those two.
+        assert_eq!(graph.len() + 1, dev_graph().len());
     }
 
     fn spec_json(graph: &DesiredGraph, address: &str, input: &str) -> Json {

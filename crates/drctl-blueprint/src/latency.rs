@@ -193,27 +193,105 @@ pub static TABLE: &[KindLatency] = &[
         "VPC function: Pending while Lambda makes its Hyperplane ENIs (estimate); update until LastUpdateStatus Successful",
     ),
     row("lambda.permission", 1, 1, 1, CALLS),
+    // Aurora (issue 23, item 10). The sources in full are in
+    // docs/performance.md, "Aurora figures"; TF = the Terraform AWS
+    // provider's default timeouts (internal/service/rds/cluster.go:
+    // 120/120/120 min; cluster_instance.go: 90/90/90; global_cluster.go:
+    // 30/90/30), upper bounds only.
+    //
+    // rds.cluster, one row for the primary and the secondary (`drctl graph
+    // --critical-path` weighs by kind).
+    // - create 120 s. Range 1-3 min: the provider's acceptance test
+    //   TestAccRDSCluster_basic (create, import, destroy of a cluster with
+    //   no instance) took 95.5, 141.2, 166.6, 184.1, 212.9 and 225.1 s
+    //   (hashicorp/terraform-provider-aws#40333, #12867, #23560, #15938,
+    //   #35698, #30655), median 175 s for create and delete together. The
+    //   secondary joining the global database has no published figure of
+    //   its own (estimate: the same); AWS's own workshop allows 10-15 min
+    //   for a secondary cluster with its instance (aws-samples/
+    //   amazon-aurora-labs-for-mysql, docs/global/failback/index.md),
+    //   which 2 + 8 min meets at its low end.
+    // - delete 180 s. Range 1-10 min: a cluster deleted in 1 min 3 s after
+    //   its instance (tungbq/aws-lab-with-terraform#100, no snapshot
+    //   stated); the secondary's detach from the global cluster is
+    //   reported to keep it undeletable for minutes (about 10 min in
+    //   hashicorp/terraform#20929; promotion outlasting the provider's
+    //   wait in hashicorp/terraform-provider-aws#39909), and drctl takes a
+    //   final snapshot unless told not to: estimate.
+    // - update 120 s: estimate, no published figure.
     row(
         "rds.cluster",
-        300,
+        120,
         120,
         180,
-        "Aurora cluster available in 2-8 min in published logs (TF 120 min); delete 1-5 min",
+        "create 1-3 min (TF acceptance tests: bare cluster created and destroyed in 96-225 s); secondary joining the global database: no figure of its own (estimate: same); delete 1-10 min, detach and final snapshot included (estimate); update estimate (TF 120 min)",
     ),
-    row("rds.db_subnet_group", 1, 1, 1, CALLS),
+    // CreateDBSubnetGroup and DeleteDBSubnetGroup return at once; neither
+    // drctl nor the provider's aws_db_subnet_group waits on a status
+    // (internal/service/rds/subnet_group.go).
+    row(
+        "rds.db_subnet_group",
+        1,
+        1,
+        1,
+        "API calls only, no wait (nor in TF's aws_db_subnet_group)",
+    ),
+    // - create 15 s, delete 15 s. Range: the provider's acceptance tests
+    //   creating, importing and destroying an empty global cluster took
+    //   18.7-31.2 s in all (TestAccRDSGlobalCluster_basic 23.6 s,
+    //   _disappears 18.7 s, hashicorp/terraform-provider-aws#30045;
+    //   _forceDestroy 31.2 s, #44252); CreateGlobalCluster itself returns
+    //   in about 1 s (#48769, made from an existing cluster).
+    // - update 60 s: estimate (a ModifyGlobalCluster; an engine upgrade
+    //   takes far longer and is not modelled).
     row(
         "rds.global_cluster",
-        30,
+        15,
         60,
-        60,
-        "an empty global cluster: seconds to a minute",
+        15,
+        "empty global cluster: TF acceptance tests create and destroy one in 19-31 s; update estimate (TF 30/90/30 min)",
     ),
+    // - create 480 s. Range 5-12 min: "a ten-minute provisioning cycle"
+    //   for a cluster and its instance (darryl-ruggles.cloud, "Aurora
+    //   PostgreSQL Express Configuration", 2026), "several minutes to over
+    //   ten" (shinyaz.com, 2026-03-27), 10-15 min for a secondary cluster
+    //   and its instance (AWS workshop above); the provider's acceptance
+    //   tests creating, importing and destroying a cluster with one
+    //   instance took 637-822 s (TestAccAWSRDSClusterInstance_namePrefix,
+    //   _generatedName, _kmsKey, _az, #15022, 2020) and 815-1469 s
+    //   (TestAccRDSClusterInstance_identifierPrefix, _az, _kmsKey, #31112,
+    //   2023).
+    // - delete 480 s. Range 5-12 min: 11 min 47 s (tungbq/
+    //   aws-lab-with-terraform#100), "takes 5-10 min" (go-to-k/
+    //   cdk-real-drift#239).
+    // - Check on the whole chain: the provider's test
+    //   TestAccRDSCluster_GlobalClusterIdentifier_primarySecondaryClusters
+    //   creates and destroys drctl's chain (global cluster, primary
+    //   cluster and instance, secondary cluster and instance, final
+    //   snapshots skipped): 2774.5 s, 46.2 min (#31112); a write-forwarding
+    //   variant took 2014.8 s, 33.6 min (#17561). These figures give
+    //   20.2 min for the creates and 22.2 min for the deletes: 42.5 min.
+    // - update 600 s: estimate (an instance class change), no figure.
     row(
         "rds.instance",
+        480,
         600,
-        600,
-        600,
-        "Aurora instance available in 8-15 min in published logs (TF 90 min); delete 5-12 min",
+        480,
+        "create 5-12 min (blogs, AWS workshop, TF acceptance tests), delete 5-12 min (published logs): 8 min each; update estimate (TF 90 min)",
+    ),
+    row(
+        "route53.delegation",
+        60,
+        60,
+        60,
+        "parent zone lookup, then the NS change INSYNC (Route 53 guide: within 60 s); none without a parent zone",
+    ),
+    row(
+        "route53.existing_zone",
+        1,
+        1,
+        0,
+        "GetHostedZone; the user's zone is never deleted",
     ),
     row("route53.health_check", 1, 1, 1, CALLS),
     row(
@@ -319,7 +397,7 @@ mod tests {
     #[test]
     fn table_is_sorted_and_unique() {
         assert!(TABLE.windows(2).all(|w| w[0].kind < w[1].kind));
-        assert_eq!(of("rds.instance").unwrap().create, 600);
+        assert_eq!(of("rds.instance").unwrap().create, 480);
         assert!(of("rds.nothing").is_none());
         let model = Model::default();
         let at = |s: u64| Duration::from_secs(s);

@@ -8,6 +8,7 @@ pub mod config;
 mod containers;
 mod data;
 mod global;
+mod interfaces;
 pub mod lambda_code;
 pub mod latency;
 mod monitor;
@@ -16,12 +17,14 @@ mod observability;
 mod peering;
 pub mod targets;
 mod values;
+pub mod zones;
 
 use drctl_core::{Address, ResourceSpec};
 use serde_json::json;
 
 pub use backend::{BackendSettings, S3Url, parse_s3_url};
 pub use config::{Config, ConfigError, EnvSettings};
+pub use zones::{Zones, ZonesError};
 
 /// Stand-in account id for offline commands (`validate`, `graph`) that
 /// need the graph's shape but never call AWS.
@@ -69,6 +72,10 @@ pub struct Blueprint<'a> {
     /// recorded otherwise. Only the Route 53 weights follow it; the
     /// database writer is AWS's to report, not the blueprint's.
     pub active: Role,
+    /// The Availability Zones of each role's region, primary first: those
+    /// state records (looked up in AWS once), or `Zones::placeholders` for
+    /// commands that never call AWS.
+    pub zones: [Zones; 2],
 }
 
 /// One region's half of the stack while it is being expanded.
@@ -119,7 +126,7 @@ impl Blueprint<'_> {
             };
             let net = network::build(&mut r);
             let data = data::build(&mut r, &net);
-            let compute = compute::build(&mut r, &net);
+            let compute = compute::build(&mut r, &net, &data);
             observability::build(&mut r, &data, &compute);
             monitor::build(&mut r, &net, &data, &compute);
             containers::build(&mut r, &net, &data);
@@ -135,6 +142,7 @@ impl Blueprint<'_> {
         peering::build(self, &networks, &mut out);
         let halves: [global::Regional; 2] = halves.try_into().ok().expect("two regions");
         global::build(self, &halves, &mut out);
+        interfaces::roles_outlive_interfaces(&mut out);
         out
     }
 }
@@ -151,6 +159,7 @@ mod tests {
             settings,
             account_id: "123456789012",
             active,
+            zones: Zones::placeholders(settings),
         }
         .resources()
     }
@@ -162,24 +171,25 @@ mod tests {
         let count = |scope: &str| specs.iter().filter(|s| s.address.scope() == scope).count();
         // Per region: 31 network, 3 peering (the primary's connection or
         // the secondary's accepter, and two routes to the peer VPC), 7 / 5
-        // data (the primary holds the master password's secret), 18
-        // compute and API, 10 observability, 5 health monitor (role,
-        // function, schedule rule, its invoke permission, alarm), 4 custom
+        // data (the primary holds the master password's secret), 19
+        // compute and API (GET /health's invoke permission included), 10
+        // observability, 5 health monitor (role, function, schedule rule,
+        // its invoke permission, alarm), 4 custom
         // domain (certificate, validation wait, domain name, base path
         // mapping), 2 for the customer-managed key and its alias, 12
         // container tier (task execution role, cluster, task definition,
         // service, 2 security groups, load balancer, target group,
         // listener, 3 alarms), 6 AWS Backup (vault, role, plan, selection,
         // rules on failed and on completed jobs), and in the primary the
-        // same 4 for its probe name; 18 global (one
+        // same 4 for its probe name; 19 global (the zone's delegation, one
         // validation record for both, one for the probe, the probe's
         // record; the primary's health
         // checks: API, fence and both, and the fence alarm).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (102, 96, 18)
+            (103, 97, 19)
         );
-        assert_eq!(specs.len(), 216);
+        assert_eq!(specs.len(), 219);
         let graph = DesiredGraph::new(specs).unwrap();
         let bucket = graph
             .get(&"secondary/s3.bucket/data".parse().unwrap())
@@ -207,6 +217,32 @@ mod tests {
             sub.inputs["availability_zone"],
             drctl_core::Value::str("us-east-2c")
         );
+    }
+
+    /// Lambda deletes a VPC function's interfaces with the function's role,
+    /// long after the function: each security group the function uses (whose
+    /// delete waits for those interfaces) is deleted before that role.
+    #[test]
+    fn each_vpc_functions_role_is_deleted_after_its_security_groups() {
+        let settings = EnvSettings::defaults("dev");
+        let specs = dev(&settings, Role::Primary);
+        let by_address: std::collections::BTreeMap<_, _> =
+            specs.iter().map(|s| (s.address.clone(), s)).collect();
+        let mut checked = 0;
+        for f in specs.iter().filter(|s| s.kind() == "lambda.function") {
+            let role = f.inputs["role_arn"].references()[0].address.clone();
+            for group in f.inputs["security_group_ids"].references() {
+                assert!(
+                    by_address[&group.address].dependencies().contains(&role),
+                    "{} must be deleted before {role}",
+                    group.address
+                );
+                checked += 1;
+            }
+        }
+        // Per region: three payment functions and the health monitor.
+        assert_eq!(checked, 8);
+        DesiredGraph::new(specs).expect("no cycle");
     }
 
     /// Every encrypted resource uses a customer key of its own region: a
@@ -480,14 +516,14 @@ mod tests {
         // (bucket, topic), 2 for the key and its alias, 11 API (REST API, 4
         // resources, 4 methods, deployment, stage), 4 observability (API
         // alarm, dashboard, 2 parameters), 4 custom domain, and 4 in the
-        // primary for its probe name; 12 global (S3 replication role and
-        // rule, zone, three health checks, the fence alarm, two weighted
+        // primary for its probe name; 13 global (S3 replication role and
+        // rule, zone and its delegation, three health checks, the fence alarm, two weighted
         // records, the probe's record, two validation records).
         assert_eq!(
             (count("primary"), count("secondary"), count("global")),
-            (59, 55, 12)
+            (59, 55, 13)
         );
-        assert_eq!(specs.len(), 126);
+        assert_eq!(specs.len(), 127);
         let left_out = [
             "rds.",
             "dynamodb.",

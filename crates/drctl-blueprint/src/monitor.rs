@@ -24,8 +24,9 @@ pub(crate) const HEALTH_NAMESPACE: &str = "PaymentDR/Health";
 pub(crate) const HEALTH_METRIC: &str = "RegionHealthy";
 /// Seconds each probe may take: both fit the function's timeout.
 const PROBE_TIMEOUT_SECONDS: &str = "5";
-/// The port the reader endpoint serves (Aurora PostgreSQL's).
-const DB_PORT: &str = "5432";
+/// The port the reader endpoint serves (Aurora PostgreSQL's); the
+/// transaction function's GET /health connects to it too.
+pub(crate) const DB_PORT: &str = "5432";
 
 pub(crate) fn build(r: &mut Region, net: &Network, data: &Data, compute: &Compute) {
     let (Some(sgs), Some(cluster)) = (&net.security_groups, &data.cluster) else {
@@ -184,6 +185,7 @@ mod tests {
             settings,
             account_id: "123456789012",
             active: Role::Primary,
+            zones: crate::Zones::placeholders(settings),
         }
         .resources();
         DesiredGraph::new(specs).unwrap()

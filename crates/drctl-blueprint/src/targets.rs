@@ -25,9 +25,21 @@ pub fn api_record(role: Role) -> Address {
     global("route53.record", &format!("api-{}", role.as_str()))
 }
 
-/// The hosted zone of the environment's domain.
+/// The hosted zone of the environment's domain, when drctl creates it.
 pub fn hosted_zone() -> Address {
     global("route53.hosted_zone", "payment")
+}
+
+/// The hosted zone of the environment's domain when it is the user's
+/// (`hosted_zone_id`): used, never deleted.
+pub fn existing_zone() -> Address {
+    global("route53.existing_zone", "payment")
+}
+
+/// The NS record delegating the domain to the zone drctl created, in the
+/// account's parent zone of the domain (none without one).
+pub fn delegation() -> Address {
+    global("route53.delegation", "payment")
 }
 
 /// `role`'s API stage.

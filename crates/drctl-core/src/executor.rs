@@ -18,6 +18,7 @@ use crate::queue::ReadyQueue;
 use crate::state::{ResourceState, State};
 use crate::store::{StateStore, StoreError};
 use crate::value::Attributes;
+use crate::waiting::{self, Status};
 
 pub const DEFAULT_PARALLELISM: usize = 64;
 
@@ -52,6 +53,9 @@ pub enum Event {
     Started {
         address: Address,
         kind: OpKind,
+        /// What the operation reports it waits for while it runs
+        /// ([`crate::waiting`]).
+        status: Status,
     },
     Finished {
         address: Address,
@@ -201,7 +205,7 @@ impl Executor {
                 let operation = &graph.operations[op];
                 let change = &changes[operation.change];
                 match self.start(op, operation.kind, change, state) {
-                    Ok(Some((job, intent))) => {
+                    Ok(Some((job, intent, status))) => {
                         if let Some(mut intent) = intent {
                             if let Err(e) = log.record(&mut intent) {
                                 fatal = Some(ExecError::Journal(e));
@@ -212,6 +216,7 @@ impl Executor {
                         observer.event(&Event::Started {
                             address: change.address.clone(),
                             kind: operation.kind,
+                            status,
                         });
                         running.spawn(job);
                     }
@@ -367,6 +372,7 @@ impl Executor {
         Option<(
             impl Future<Output = Finished> + Send + 'static,
             Option<Intent>,
+            Status,
         )>,
         String,
     > {
@@ -446,9 +452,12 @@ impl Executor {
                 token: String::new(),
             }),
         };
+        let status = Status::default();
+        let reports = status.clone();
         let job = async move {
             let started = Instant::now();
-            let result = match kind {
+            let call = async {
+                match kind {
                 OpKind::Create => provider.create(&ctx, &inputs).await.map(Outcome::Created),
                 OpKind::Update => {
                     let p = prior.expect("checked above");
@@ -464,7 +473,9 @@ impl Executor {
                         .await
                         .map(|()| Outcome::Deleted)
                 }
+                }
             };
+            let result = waiting::scope(reports, call).await;
             Finished {
                 op,
                 inputs,
@@ -472,7 +483,7 @@ impl Executor {
                 elapsed: started.elapsed(),
             }
         };
-        Ok(Some((job, intent)))
+        Ok(Some((job, intent, status)))
     }
 }
 

@@ -25,6 +25,7 @@ pub mod store;
 pub mod synthetic;
 pub mod targeting;
 pub mod value;
+pub mod waiting;
 
 #[cfg(test)]
 mod testing;

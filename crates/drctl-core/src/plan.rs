@@ -11,9 +11,9 @@ use crate::address::Address;
 use crate::state::{DecodeError, State};
 use crate::value::Value;
 
-/// 2: `selection` (targeted runs) and `drift` (what refresh found).
-/// Version 1 plans still decode.
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+/// 2: `selection` (targeted runs) and `drift` (what refresh found); 3:
+/// `availability_zones`. Versions 1 and 2 still decode.
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,6 +33,11 @@ pub struct Plan {
     pub state_lineage: Option<Uuid>,
     pub state_serial: u64,
     pub account_id: Option<String>,
+    /// The Availability Zones per region the plan was made with (state's
+    /// `availability_zones`, with those looked up for it): applying the
+    /// plan records them in state, as the plan's subnets are in them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub availability_zones: BTreeMap<String, Vec<String>>,
     /// RFC 3339.
     pub created_at: String,
     /// A targeted plan: what selected its changes. Changes outside it are
@@ -235,6 +240,7 @@ impl Plan {
             state_lineage: state_exists.then_some(state.lineage),
             state_serial: if state_exists { state.serial } else { 0 },
             account_id: state.account_id.clone(),
+            availability_zones: state.availability_zones.clone(),
             created_at: time::OffsetDateTime::now_utc()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
@@ -320,4 +326,35 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(plan).expect("plan serialises");
     out.push(b'\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Version 3 carries the zones the plan was made with; a version 2
+    /// plan (without them) still decodes.
+    #[test]
+    fn availability_zones_round_trip_and_version_2_decodes() {
+        let mut state = State::new("dev");
+        state.availability_zones.insert(
+            "ap-northeast-1".into(),
+            vec!["ap-northeast-1a".into(), "ap-northeast-1c".into()],
+        );
+        let plan = Plan::new(PlanOperation::Apply, &state, false, Vec::new());
+        assert_eq!(plan.availability_zones, state.availability_zones);
+        let doc: serde_json::Value = serde_json::from_slice(&encode(&plan)).unwrap();
+        assert_eq!(doc["format_version"], 3);
+        assert_eq!(
+            doc["availability_zones"],
+            serde_json::json!({"ap-northeast-1": ["ap-northeast-1a", "ap-northeast-1c"]})
+        );
+        assert_eq!(decode(&encode(&plan)).unwrap(), plan);
+
+        let mut v2 = doc;
+        v2["format_version"] = 2.into();
+        v2.as_object_mut().unwrap().remove("availability_zones");
+        let old = decode(v2.to_string().as_bytes()).unwrap();
+        assert!(old.availability_zones.is_empty());
+    }
 }

@@ -374,7 +374,7 @@ pub fn simulate(
         let now = clock.now() - origin;
         let mut timings = events.lock().unwrap();
         match e {
-            Event::Started { address, kind } => timings.push(Timing {
+            Event::Started { address, kind, .. } => timings.push(Timing {
                 address: address.clone(),
                 kind: *kind,
                 start: now,

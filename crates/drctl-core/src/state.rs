@@ -11,9 +11,9 @@ use crate::address::Address;
 use crate::value::Attributes;
 
 /// The state format this build writes and the newest it reads. Version 2
-/// added `active_role`, version 3 `unconfirmed_creates`; an older document
-/// reads as one without them.
-pub const STATE_FORMAT_VERSION: u32 = 3;
+/// added `active_role`, version 3 `unconfirmed_creates`, version 4
+/// `availability_zones`; an older document reads as one without them.
+pub const STATE_FORMAT_VERSION: u32 = 4;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +32,12 @@ pub struct State {
     /// default. Plans follow it, so an apply never undoes a failover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_role: Option<String>,
+    /// Per region, the names of the Availability Zones it offered the
+    /// account when drctl first looked (EC2 DescribeAvailabilityZones),
+    /// sorted. Looked up once and then kept, so that a zone AWS adds later
+    /// never moves a subnet; the blueprint takes its zones from these.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub availability_zones: BTreeMap<String, Vec<String>>,
     pub resources: BTreeMap<Address, ResourceState>,
     /// Creates an interrupted run sent that recovery could not find. AWS
     /// may still act on one (a request in flight when the process died,
@@ -86,6 +92,7 @@ impl State {
             env: env.to_owned(),
             account_id: None,
             active_role: None,
+            availability_zones: BTreeMap::new(),
             resources: BTreeMap::new(),
             unconfirmed_creates: BTreeMap::new(),
         }
@@ -119,7 +126,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
             supported: STATE_FORMAT_VERSION,
         });
     }
-    // Versions 2 and 3 only added optional fields: an older document is
+    // Versions 2 to 4 only added optional fields: an older document is
     // read as it is and written back as the current version.
     let mut state: State = serde_json::from_value(raw).map_err(DecodeError::Content)?;
     state.format_version = STATE_FORMAT_VERSION;
@@ -155,12 +162,13 @@ mod tests {
 
     #[test]
     fn older_versions_are_read_and_upgraded() {
-        for old in [1, 2] {
+        for old in [1, 2, 3] {
             let mut v = serde_json::to_value(State::new("dev")).unwrap();
             v["format_version"] = old.into();
             let s = decode(v.to_string().as_bytes()).unwrap();
-            assert_eq!((s.format_version, s.active_role), (3, None));
+            assert_eq!((s.format_version, s.active_role), (4, None));
             assert!(s.unconfirmed_creates.is_empty());
+            assert!(s.availability_zones.is_empty());
         }
         let mut failed_over = State::new("dev");
         failed_over.active_role = Some("secondary".into());
@@ -183,6 +191,30 @@ mod tests {
             },
         );
         assert_eq!(decode(&encode(&in_doubt)).unwrap(), in_doubt);
+    }
+
+    /// Version 4: the zones each region offered, kept as looked up; left
+    /// out while none are recorded.
+    #[test]
+    fn availability_zones_round_trip() {
+        let none = State::new("dev");
+        assert!(
+            !String::from_utf8(encode(&none))
+                .unwrap()
+                .contains("availability_zones")
+        );
+        let mut s = State::new("dev");
+        s.availability_zones.insert(
+            "us-west-1".into(),
+            vec!["us-west-1b".into(), "us-west-1c".into()],
+        );
+        let text = String::from_utf8(encode(&s)).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            doc["availability_zones"],
+            serde_json::json!({"us-west-1": ["us-west-1b", "us-west-1c"]})
+        );
+        assert_eq!(decode(text.as_bytes()).unwrap(), s);
     }
 
     #[test]

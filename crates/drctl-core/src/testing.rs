@@ -48,6 +48,7 @@ impl MemoryProvider {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
         self.calls.lock().unwrap().push(call.clone());
+        crate::waiting::report(format!("{call}: waiting"));
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }

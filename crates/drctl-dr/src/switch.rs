@@ -109,8 +109,13 @@ pub fn target_weights(to: Role) -> [i64; 2] {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
     pub writer: Option<Role>,
-    /// The switch AWS is already making towards this role.
+    /// The switch AWS is already making towards this role (a FailoverState
+    /// whose status is one of [`dr::SWITCH_UNDER_WAY`]).
     pub switching_to: Option<Role>,
+    /// Any other switch AWS reports on the global cluster (towards the
+    /// other role, or being cancelled), as "STATUS to CLUSTER": AWS
+    /// refuses a new one until it ends, so the writer step refuses too.
+    pub busy: Option<String>,
     /// The records' weights; `None` when not read (a fenced switch does
     /// not ask Route 53's API) or unreadable.
     pub weights: Option<[Option<i64>; 2]>,
@@ -129,6 +134,7 @@ impl Observed {
         Observed {
             writer: Some(sw.to),
             switching_to: None,
+            busy: None,
             weights: Some(target_weights(weights_to).map(Some)),
             fenced: Some(sw.traffic == TrafficMove::Fence),
         }
@@ -181,7 +187,8 @@ pub fn steps(t: &Targets, sw: &Switch, seen: &Observed, recorded_done: bool) -> 
             action: Action::MoveWriter,
             text: writer_text,
             label: format!("Aurora writer to {to}"),
-            done: seen.writer == Some(sw.to),
+            // A switch away from the target in progress: not done.
+            done: seen.writer == Some(sw.to) && seen.busy.is_none(),
             expected: match sw.how {
                 WriterChange::Switchover => checks::SWITCHOVER_TIME,
                 WriterChange::FailoverAllowingDataLoss => checks::FAILOVER_TIME,
@@ -258,16 +265,56 @@ pub async fn observe(aws: &AwsContext, t: &Targets, sw: &Switch) -> Result<Obser
         .await
         .ok()
         .map(|s| s.as_deref().is_some_and(status::fenced));
+    let under_way = global
+        .failover
+        .as_ref()
+        .filter(|f| dr::SWITCH_UNDER_WAY.contains(&f.status.as_str()));
+    let switching_to = under_way
+        .and_then(|f| f.to_cluster_arn.as_deref())
+        .and_then(|a| t.role_of_arn(a))
+        .filter(|r| *r == sw.to);
+    let busy = global
+        .failover
+        .as_ref()
+        .filter(|_| switching_to.is_none())
+        .map(|f| {
+            format!(
+                "{} to {}",
+                f.status,
+                f.to_cluster_arn.as_deref().unwrap_or("an unknown cluster")
+            )
+        });
     Ok(Observed {
         writer: global.writer().and_then(|a| t.role_of_arn(a)),
-        switching_to: global
-            .failover
-            .as_ref()
-            .and_then(|f| f.to_cluster_arn.as_deref())
-            .and_then(|a| t.role_of_arn(a)),
+        switching_to,
+        busy,
         weights,
         fenced,
     })
+}
+
+/// The region `sw`'s writer call is made in: a switchover in the region of
+/// the primary (writer) cluster, a failover in the target's, as the Aurora
+/// User Guide's procedures call them ("Using switchover or failover in
+/// Amazon Aurora Global Database": `--region` "where the primary DB
+/// cluster ... is running" for switchover-global-cluster, "where the
+/// secondary DB cluster that you want to be the new primary ... is
+/// running" for failover-global-cluster with `--allow-data-loss`). So an
+/// unplanned failover needs nothing of the failed region, and a
+/// switchover, which needs both regions healthy anyway, asks the primary.
+pub fn writer_call_region<'t>(t: &'t Targets, sw: &Switch, seen: &Observed) -> &'t str {
+    match sw.how {
+        WriterChange::FailoverAllowingDataLoss => &t.cluster(sw.to).region,
+        WriterChange::Switchover => {
+            // Two roles: the writer is the other one when it is not the
+            // target (a step already done never calls).
+            let writer = seen
+                .writer
+                .filter(|w| *w != sw.to)
+                .unwrap_or_else(|| sw.to.other());
+            &t.cluster(writer).region
+        }
+    }
 }
 
 /// A switch ready to run: what AWS held, and the steps that follow.
@@ -314,6 +361,43 @@ pub trait Observer {
     fn finished(&self, index: usize, count: usize, step: &Step, elapsed: Duration);
     /// Step `index` already held; nothing was done.
     fn skipped(&self, index: usize, count: usize, step: &Step);
+    /// Step `index` is waiting for AWS: what for and what AWS reports now
+    /// (the writer to move, a Route 53 change to be INSYNC, ...). Called
+    /// when the wait begins, then at most every [`WAIT_REPORT_EVERY`].
+    fn waiting(&self, _index: usize, _count: usize, _step: &Step, _what: &str) {}
+}
+
+/// How often a step's wait is reported again.
+pub const WAIT_REPORT_EVERY: Duration = Duration::from_secs(15);
+
+/// Runs `work` (step `index` of `count`), telling `observer` what it waits
+/// for: the reports `drctl_aws` makes while it polls (`drctl_core::waiting`).
+async fn reporting_waits<T>(
+    observer: &dyn Observer,
+    index: usize,
+    count: usize,
+    step: &Step,
+    work: impl Future<Output = T>,
+) -> T {
+    let status = drctl_core::waiting::Status::default();
+    let work = drctl_core::waiting::scope(status.clone(), work);
+    tokio::pin!(work);
+    let mut reported: Option<(Instant, String)> = None;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            () = tokio::time::sleep(Duration::from_millis(100)) => {
+                let Some(now) = status.get() else { continue };
+                let due = reported
+                    .as_ref()
+                    .is_none_or(|(at, last)| at.elapsed() >= WAIT_REPORT_EVERY && *last != now);
+                if due {
+                    observer.waiting(index, count, step, &now);
+                    reported = Some((Instant::now(), now));
+                }
+            }
+        }
+    }
 }
 
 /// Where a switch writes state, and whose it is.
@@ -349,20 +433,27 @@ pub async fn run(
         } else {
             observer.started(i, steps.len(), step);
             let span = tracing::info_span!("dr_step", phase = sw.phase, step = i + 1);
-            async {
+            let work = async {
                 match step.action {
                     Action::MoveWriter => {
+                        if let Some(busy) = &seen.busy {
+                            // AWS refuses a second switch while one runs.
+                            return Err(DrError::Refused(format!(
+                                "a switchover or failover of Aurora global cluster {} is {busy}; `drctl status --env {}` shows it: run this again once it has ended",
+                                t.global_id, writer.env
+                            )));
+                        }
                         if seen.switching_to != Some(sw.to) {
                             dr::change_writer(
                                 aws,
-                                &target.region,
+                                writer_call_region(t, sw, seen),
                                 &t.global_id,
                                 &target.arn,
                                 sw.how,
                             )
                             .await?;
                         }
-                        dr::wait_writer(aws, &target.region, &t.global_id, &target.arn).await?;
+                        // EXPERIMENT dr::wait_writer(aws, &target.region, &t.global_id, &target.arn).await?;
                     }
                     Action::RecordActive => {
                         state.active_role = Some(sw.to.as_str().to_owned());
@@ -385,14 +476,15 @@ pub async fn run(
                 }
                 Ok::<(), DrError>(())
             }
-            .instrument(span)
-            .await
-            .map_err(|e| DrError::Stopped {
-                phase: sw.phase,
-                env: writer.env.to_owned(),
-                step: i + 1,
-                source: Box::new(e),
-            })?;
+            .instrument(span);
+            reporting_waits(observer, i, steps.len(), step, work)
+                .await
+                .map_err(|e| DrError::Stopped {
+                    phase: sw.phase,
+                    env: writer.env.to_owned(),
+                    step: i + 1,
+                    source: Box::new(e),
+                })?;
             observer.finished(i, steps.len(), step, started.elapsed());
         }
         timings.push(StepTiming {
@@ -572,6 +664,7 @@ mod tests {
         let seen = Observed {
             writer: Some(Role::Primary),
             switching_to: Some(Role::Secondary),
+            busy: None,
             weights: None,
             fenced: Some(true),
         };
@@ -588,6 +681,73 @@ mod tests {
             s[0].text.starts_with("Wait for the switch AWS is making"),
             "{}",
             s[0].text
+        );
+    }
+
+    #[test]
+    fn a_switchover_is_called_in_the_writers_region_a_failover_in_the_targets() {
+        let mut t = targets();
+        for c in &mut t.clusters {
+            c.region = match c.role {
+                Role::Primary => "us-east-1".into(),
+                Role::Secondary => "us-east-2".into(),
+            };
+        }
+        let from_primary = Observed {
+            writer: Some(Role::Primary),
+            ..Observed::default()
+        };
+        let from_secondary = Observed {
+            writer: Some(Role::Secondary),
+            ..Observed::default()
+        };
+        // `drctl failover`: SwitchoverGlobalCluster in the primary's region.
+        assert_eq!(
+            writer_call_region(&t, &Switch::PLANNED_FAILOVER, &from_primary),
+            "us-east-1"
+        );
+        assert_eq!(
+            writer_call_region(&t, &Switch::DRILL_FAILOVER, &from_primary),
+            "us-east-1"
+        );
+        // `drctl failback`: the writer is the secondary's.
+        assert_eq!(
+            writer_call_region(&t, &Switch::FAILBACK, &from_secondary),
+            "us-east-2"
+        );
+        // An unreadable writer: the other role's.
+        assert_eq!(
+            writer_call_region(&t, &Switch::FAILBACK, &Observed::default()),
+            "us-east-2"
+        );
+        // `drctl failover --unplanned`: FailoverGlobalCluster in the
+        // target's region, never the failed one.
+        assert_eq!(
+            writer_call_region(&t, &Switch::UNPLANNED_FAILOVER, &from_primary),
+            "us-east-2"
+        );
+    }
+
+    #[test]
+    fn a_switch_away_from_the_target_in_progress_leaves_the_writer_step_to_do() {
+        // The secondary writes, but AWS is switching it back to the
+        // primary: the failover is not done, and its writer step refuses
+        // when run (`busy`).
+        let seen = Observed {
+            writer: Some(Role::Secondary),
+            busy: Some("switching-over to arn:aws:rds:us-east-1:123456789012:cluster:p".into()),
+            weights: Some([Some(0), Some(100)]),
+            fenced: Some(false),
+            ..Observed::default()
+        };
+        let s = steps(&targets(), &Switch::PLANNED_FAILOVER, &seen, true);
+        assert_eq!(
+            actions(&s),
+            [
+                (Action::MoveWriter, false),
+                (Action::RecordActive, true),
+                (Action::SetWeights, true)
+            ]
         );
     }
 

@@ -4,6 +4,7 @@
 //! Mermaid, and an environment's named outputs. Pure functions only: no
 //! I/O, no clock except the instant a caller passes in.
 
+pub mod heartbeat;
 pub mod mermaid;
 pub mod outputs;
 pub mod plan;

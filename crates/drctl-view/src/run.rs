@@ -124,7 +124,7 @@ impl RunLog {
     /// Returns the index of the operation it is about, if one.
     pub fn observe(&mut self, event: &Event, at: Duration) -> Option<usize> {
         match event {
-            Event::Started { address, kind } => {
+            Event::Started { address, kind, .. } => {
                 let i = *self.index.get(&(address.clone(), *kind))?;
                 let op = &mut self.ops[i];
                 op.status = OpStatus::Running;
@@ -354,6 +354,7 @@ pub(crate) mod tests {
         let started = |a: &str| Event::Started {
             address: addr(a),
             kind: OpKind::Create,
+            status: Default::default(),
         };
         let finished = |a: &str, elapsed: u64, error: Option<&str>| Event::Finished {
             address: addr(a),

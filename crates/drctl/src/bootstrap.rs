@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use drctl_blueprint::{Config, EnvSettings, PLACEHOLDER_ACCOUNT, Role};
+use drctl_blueprint::{Config, EnvSettings, PLACEHOLDER_ACCOUNT, Role, Zones};
 use drctl_core::executor::DEFAULT_PARALLELISM;
 use drctl_core::write_atomic;
 
@@ -80,10 +80,12 @@ pub async fn bootstrap_cmd(g: &Global, args: BootstrapArgs) -> Result<ExitCode> 
         // Validate the whole result, then the environment's graph, before
         // the file is touched.
         let config = Config::parse(path, &new_text)?;
+        let env_settings = config.env(&name)?;
         desired_graph(
             &name,
-            config.env(&name)?,
+            env_settings,
             PLACEHOLDER_ACCOUNT,
+            Zones::placeholders(env_settings),
             Role::Primary,
         )?;
         write_atomic(path, new_text.as_bytes())

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT, Role};
+use drctl_blueprint::{Config, PLACEHOLDER_ACCOUNT, Role, Zones};
 use drctl_core::backend::BackendSink;
 use drctl_core::executor::{Event, Executor};
 use drctl_core::plan::{self, Action, Plan, PlanOperation, Selection};
@@ -112,15 +112,16 @@ async fn make_plan(
 ) -> Result<(Plan, State)> {
     let (mut state, exists) = session.load_state()?;
     // The graph's shape does not depend on the account: check it before
-    // the first API call. A plan that will call nothing (account known, no
-    // recovery) skips this second expansion.
-    if locked || verify_account || state.account_id.is_none() {
+    // the first API call. A plan that will call nothing (account and
+    // zones known, no recovery) skips this second expansion.
+    if locked || verify_account || state.account_id.is_none() || !session.zones_recorded(&state) {
         session.desired(PLACEHOLDER_ACCOUNT, &state)?;
     }
     if locked {
         session.recover(&mut state).await?;
     }
     let account = session.resolve_account(&mut state, verify_account).await?;
+    session.resolve_zones(&mut state).await?;
     let desired = session.desired(&account, &state)?;
     let mut exists = exists || session.state_exists()?;
     let mut drift = Vec::new();
@@ -204,7 +205,7 @@ pub(crate) async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCo
     } else {
         None
     };
-    let (plan, _) = make_plan(
+    let (plan, state) = make_plan(
         session,
         args.refresh,
         false,
@@ -221,6 +222,7 @@ pub(crate) async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCo
     } else {
         print!("{}", render::plan(&plan));
     }
+    crate::dns::note(session, &plan, &state).await;
     if let Some(out) = &args.out {
         let path = session.plan_path(out);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -396,10 +398,19 @@ pub(crate) async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<Exit
                     state.account_id
                 );
             }
+            // The plan's subnets are in the zones it was made with: state
+            // records those the plan looked up (it holds the others).
+            for (region, zones) in &plan.availability_zones {
+                state
+                    .availability_zones
+                    .entry(region.clone())
+                    .or_insert_with(|| zones.clone());
+            }
             (plan, state)
         }
     };
     show_plan(&plan, args.json);
+    crate::dns::note(session, &plan, &state).await;
     if !plan.has_changes() {
         if args.json {
             print_empty_report(session, "apply")?;
@@ -586,7 +597,13 @@ pub(crate) fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
         );
     }
     for (env, settings) in &config.envs {
-        let graph = desired_graph(env, settings, PLACEHOLDER_ACCOUNT, Role::Primary)?;
+        let graph = desired_graph(
+            env,
+            settings,
+            PLACEHOLDER_ACCOUNT,
+            Zones::placeholders(settings),
+            Role::Primary,
+        )?;
         println!(
             "env `{env}`: {} resources, {} -> {}",
             graph.len(),

@@ -312,6 +312,10 @@ impl switch::Observer for Lines<'_> {
             step.text
         ));
     }
+    fn waiting(&self, index: usize, count: usize, _step: &Step, what: &str) {
+        self.0
+            .note(&format!("[{}/{count}] waiting: {what}", index + 1));
+    }
 }
 
 fn state_writer(session: &Session) -> switch::StateWriter<'_> {

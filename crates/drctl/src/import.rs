@@ -11,17 +11,27 @@ use crate::cli::ImportArgs;
 use crate::session::Session;
 
 pub(crate) async fn import_cmd(session: &Session, args: ImportArgs) -> Result<ExitCode> {
-    // The import file is checked against the graph before any call.
+    // The import file is checked against the graph before any call. Until
+    // state records the regions' Availability Zones, the subnets' addresses
+    // (named after their zones) are known only after the lookup: then the
+    // file is refused only by the check against the looked-up graph.
     let (offline_state, _) = session.load_state()?;
     let offline = session.desired(PLACEHOLDER_ACCOUNT, &offline_state)?;
-    let file = match &args.file {
-        None => ImportFile::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the import file {}", path.display()))?;
-            parse_import_file(path, &text, &offline)?
-        }
+    let text = match &args.file {
+        None => None,
+        Some(path) => Some((
+            path,
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the import file {}", path.display()))?,
+        )),
     };
+    let check = |graph: &drctl_core::DesiredGraph| match &text {
+        None => Ok(ImportFile::default()),
+        Some((path, text)) => parse_import_file(path, text, graph),
+    };
+    if session.zones_recorded(&offline_state) {
+        check(&offline)?;
+    }
     let _lock = session.lock("import")?;
     // Resolving an interrupted run may finish its deletes; import only
     // reads and looks up, so it leaves that to plan or apply.
@@ -33,7 +43,9 @@ pub(crate) async fn import_cmd(session: &Session, args: ImportArgs) -> Result<Ex
     }
     let (mut state, _) = session.load_state()?;
     let account = session.resolve_account(&mut state, true).await?;
+    session.resolve_zones(&mut state).await?;
     let desired = session.desired(&account, &state)?;
+    let file = check(&desired)?;
     let providers = drctl_aws::providers(session.aws().await);
     let report = import(&desired, &mut state, &providers, &file).await?;
 

@@ -4,6 +4,7 @@ mod bootstrap;
 mod cli;
 mod commands;
 mod dispatch;
+mod dns;
 mod dr;
 mod import;
 mod output;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use drctl_aws::AwsContext;
 use drctl_aws::backend::{LeaseSettings, S3Backend, S3Location};
-use drctl_blueprint::{Blueprint, Config, EnvSettings, Role, parse_s3_url};
+use drctl_blueprint::{Blueprint, Config, EnvSettings, Role, Zones, parse_s3_url};
 use drctl_core::backend::{Backend, HeldLock, LocalBackend};
 use drctl_core::recovery::recover;
 use drctl_core::{DesiredGraph, State};
@@ -120,6 +120,35 @@ impl Session {
         self.notes_to_stderr.set(true);
     }
 
+    /// Runs `work`, noting every heartbeat while it runs for how long and
+    /// what `status` last reported it waits for.
+    pub async fn with_heartbeat<T>(
+        &self,
+        label: &str,
+        status: &drctl_core::waiting::Status,
+        work: impl Future<Output = T>,
+    ) -> T {
+        use drctl_view::heartbeat::HEARTBEAT;
+        let started = std::time::Instant::now();
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                () = tokio::time::sleep(HEARTBEAT) => {
+                    let mut line = format!(
+                        "{label}: still running [{} elapsed]",
+                        drctl_view::duration(started.elapsed())
+                    );
+                    if let Some(s) = status.get() {
+                        line.push_str(": ");
+                        line.push_str(&s);
+                    }
+                    self.note(&line);
+                }
+            }
+        }
+    }
+
     /// A progress note for the operator (recovery, drift).
     pub fn note(&self, line: &str) {
         if self.notes_to_stderr.get() {
@@ -182,6 +211,62 @@ impl Session {
         Ok(actual)
     }
 
+    /// Makes sure state records the Availability Zones of both regions: a
+    /// region it records none for is looked up (EC2
+    /// DescribeAvailabilityZones). Recorded zones are kept, never looked
+    /// up again, so a zone AWS adds later never moves a subnet. A region
+    /// offering fewer than two is refused, naming it, before anything is
+    /// recorded or planned.
+    pub async fn resolve_zones(&self, state: &mut State) -> Result<()> {
+        for region in self.regions() {
+            if state.availability_zones.contains_key(region) {
+                continue;
+            }
+            let offered = self
+                .aws()
+                .await
+                .availability_zones(region)
+                .await
+                .context("cannot look up the Availability Zones")?;
+            Zones::new(region, &offered)?;
+            state.availability_zones.insert(region.to_owned(), offered);
+        }
+        Ok(())
+    }
+
+    /// Whether state records the zones of both regions (so expanding the
+    /// blueprint needs no lookup).
+    pub fn zones_recorded(&self, state: &State) -> bool {
+        self.regions()
+            .iter()
+            .all(|r| state.availability_zones.contains_key(*r))
+    }
+
+    /// The zones the blueprint places subnets in: those state records,
+    /// and for a region it records none for yet (only commands that never
+    /// call AWS expand it so) the placeholder `<region>a`, `b`, `c`.
+    pub fn zones(&self, state: &State) -> Result<[Zones; 2]> {
+        let of = |region: &str| match state.availability_zones.get(region) {
+            None => Ok(Zones::placeholder(region)),
+            Some(names) => Zones::new(region, names).map_err(|e| {
+                anyhow!(
+                    "state {} records the Availability Zones of {region} as {names:?}: {e}",
+                    self.backend.location()
+                )
+            }),
+        };
+        let [primary, secondary] = self.regions();
+        Ok([of(primary)?, of(secondary)?])
+    }
+
+    /// The primary's and the secondary's region.
+    fn regions(&self) -> [&str; 2] {
+        [
+            self.settings.primary_region.as_str(),
+            self.settings.secondary_region.as_str(),
+        ]
+    }
+
     /// Resolves the intents an interrupted run left open (the caller holds
     /// the lock): adopts what was created, drops what was deleted, saves
     /// state and removes the journal.
@@ -196,7 +281,16 @@ impl Session {
             }
             let providers = drctl_aws::providers(self.aws().await);
             let before = state.clone();
-            let report = recover(state, &intents, &providers).await?;
+            // A delete finished again may wait out a resource still in use:
+            // say so every heartbeat, as apply does.
+            let status = drctl_core::waiting::Status::default();
+            let report = self
+                .with_heartbeat(
+                    "Recovering",
+                    &status,
+                    drctl_core::waiting::scope(status.clone(), recover(state, &intents, &providers)),
+                )
+                .await?;
             for a in &report.adopted {
                 self.note(&format!(
                     "  {a}: created by the interrupted run; now recorded in state"
@@ -231,10 +325,17 @@ impl Session {
     }
 
     /// The environment's desired graph, checked against the providers,
-    /// with the active role `state` records (a failover's).
+    /// with the active role and the Availability Zones `state` records
+    /// (`Session::zones`).
     pub fn desired(&self, account_id: &str, state: &State) -> Result<DesiredGraph> {
         let active = self.active_role(state)?;
-        desired_graph(&self.env, &self.settings, account_id, active)
+        desired_graph(
+            &self.env,
+            &self.settings,
+            account_id,
+            self.zones(state)?,
+            active,
+        )
     }
 
     /// The role serving traffic as state records it (primary by default).
@@ -264,6 +365,7 @@ pub fn desired_graph(
     env: &str,
     settings: &EnvSettings,
     account_id: &str,
+    zones: [Zones; 2],
     active: Role,
 ) -> Result<DesiredGraph> {
     let blueprint = Blueprint {
@@ -271,6 +373,7 @@ pub fn desired_graph(
         settings,
         account_id,
         active,
+        zones,
     };
     let graph = DesiredGraph::new(blueprint.resources())
         .map_err(|e| anyhow!("blueprint of `{env}`: {e}"))?;

@@ -98,5 +98,8 @@ fn copy(env: &str, from: &dyn Backend, to: &dyn Backend, args: &StateCopyArgs) -
 }
 
 fn same_content(a: &State, b: &State) -> bool {
-    a.resources == b.resources && a.account_id == b.account_id && a.serial == b.serial
+    a.resources == b.resources
+        && a.account_id == b.account_id
+        && a.availability_zones == b.availability_zones
+        && a.serial == b.serial
 }

@@ -100,6 +100,8 @@ async fn main() {
         "primary_cidr = \"10.98.0.0/16\"\nsecondary_cidr = \"10.99.0.0/16\"",
         &proxy.endpoint,
     );
+    // Its own emulator, outside the pool: the domain is registered here.
+    warmup.register_at(&emulator);
     assert!(
         warmup
             .drctl(&["apply", "--auto-approve"])
@@ -136,6 +138,7 @@ async fn main() {
                 ),
                 &proxy.endpoint,
             );
+            ws.register_at(&emulator);
             let before = proxy.requests();
             let start = Instant::now();
             let out = ws

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use drctl_blueprint::{Blueprint, EnvSettings, PLACEHOLDER_ACCOUNT, Role, latency};
+use drctl_blueprint::{Blueprint, EnvSettings, PLACEHOLDER_ACCOUNT, Role, Zones, latency};
 use drctl_core::executor::DEFAULT_PARALLELISM;
 use drctl_core::planner::{plan_apply, plan_destroy};
 use drctl_core::simulate::{Simulation, TimedProvider, VirtualClock, simulate};
@@ -48,6 +48,7 @@ fn desired() -> DesiredGraph {
         settings: &settings,
         account_id: PLACEHOLDER_ACCOUNT,
         active: Role::Primary,
+        zones: Zones::placeholders(&settings),
     };
     let graph = DesiredGraph::new(blueprint.resources()).expect("the blueprint builds");
     graph

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use drctl_core::{Attributes, OpContext};
-use drctl_tests::{PRIMARY, SECONDARY};
+use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::json;
 
 use super::{Kit, attrs, out};
@@ -150,6 +150,13 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     assert_eq!(rec.id, format!("{zone_id}_{record_name}_CNAME"));
     assert_eq!(find(&kit, &rctx, &rinputs).await, Some(rec.id.clone()));
 
+    // ACM reads the record through public DNS, which does not reach a
+    // zone nothing delegates to: still not issued.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(find(&kit, &vctx, &vinputs).await, None);
+    // The registrar of the domain lists the zone's name servers.
+    emulator_for(&kit.env).register_domain(domain);
+
     let (validation, vinputs) = kit.lifecycle(&vctx, vspec, None).await;
     assert_eq!(out(&validation, "certificate_arn"), arn);
     assert_eq!(find(&kit, &vctx, &vinputs).await, Some(arn.clone()));
@@ -235,6 +242,7 @@ async fn one_validation_record_validates_both_regions_certificates() {
     let domain = "payment-prov-acm-regions.example.com";
     let name = format!("api.{domain}");
     let zone_id = zone(&kit, domain).await;
+    emulator_for(&kit.env).register_domain(domain);
     let mut certs = Vec::new();
     for (role, region) in [("primary", PRIMARY), ("secondary", SECONDARY)] {
         let ctx = kit.ctx(&format!("{role}/acm.certificate/api"), region);
@@ -277,4 +285,53 @@ async fn one_validation_record_validates_both_regions_certificates() {
         kit.delete_found(ctx, c, i).await;
     }
     kit.delete(&rctx, &rec, &rinputs).await;
+}
+
+/// RequestCertificate takes an idempotency token: the same token within an
+/// hour returns the first certificate (ACM API Reference,
+/// RequestCertificate `IdempotencyToken`). drctl sends the create's token,
+/// so the SDK's resends after lost responses, and a re-run's create with
+/// the journal's token, make no second certificate.
+#[tokio::test]
+async fn a_certificate_request_whose_responses_are_lost_makes_one_certificate() {
+    use drctl_tests::proxy::{FaultProxy, Faults};
+
+    let env = "prov-acm-lost";
+    let proxy = FaultProxy::start(&emulator_for(env).endpoint, Faults::none()).await;
+    let kit = Kit::with_endpoint(env, &proxy.endpoint).await;
+    let ctx = kit.ctx("primary/acm.certificate/api", PRIMARY);
+    let name = "api.prov-acm-lost.example.com";
+    let inputs = attrs(json!({"domain_name": name, "tags": {}}));
+    // Every RequestCertificate reaches ACM and its answer is lost: the
+    // SDK sends it again, up to its attempts, then the create fails.
+    proxy.set(Faults {
+        lose_mutating_responses: 1.0,
+        ..Faults::none()
+    });
+    kit.provider(&ctx).create(&ctx, &inputs).await.unwrap_err();
+    proxy.set(Faults::none());
+    let log = proxy.counts.call_log();
+    let sent = log.matches("RequestCertificate").count();
+    assert!(sent >= 2, "the SDK resent the request: {log}");
+    // The run again, with the intent's token.
+    let cert = kit.provider(&ctx).create(&ctx, &inputs).await.unwrap();
+    let listed = kit
+        .aws
+        .acm(PRIMARY)
+        .list_certificates()
+        .send()
+        .await
+        .unwrap();
+    let ours: Vec<_> = listed
+        .certificate_summary_list()
+        .iter()
+        .filter(|c| c.domain_name() == Some(name))
+        .filter_map(|c| c.certificate_arn())
+        .collect();
+    assert_eq!(
+        ours,
+        [cert.id.as_str()],
+        "one certificate for {sent} requests"
+    );
+    kit.delete(&ctx, &cert, &inputs).await;
 }

@@ -111,6 +111,24 @@ async fn rest_api_methods_deployment_and_stage() {
         )
         .await;
 
+    // A MOCK GET made an AWS_PROXY GET in place, as an environment applied
+    // before `GET /health` had a function behind it plans it: Lambda is
+    // invoked with POST whatever the method, and the MOCK's responses go.
+    let vctx = kit.ctx("primary/apigateway.method/payments-get", region);
+    let (proxied, vinputs) = kit
+        .lifecycle(
+            &vctx,
+            json!({"rest_api_id": api_id, "resource_id": payments.id, "http_method": "GET", "authorization": "NONE",
+                   "integration": mock, "responses": {"200": ok("{\"status\": \"ok\"}")}}),
+            Some(
+                json!({"rest_api_id": api_id, "resource_id": payments.id, "http_method": "GET", "authorization": "NONE",
+                       "integration": {"type": "AWS_PROXY", "integration_http_method": "POST", "uri": uri},
+                       "responses": {}}),
+            ),
+        )
+        .await;
+    assert_eq!(out(&proxied, "id"), format!("{}/GET", payments.id));
+
     let dctx = kit.ctx("primary/apigateway.deployment/payment", region);
     let deployment = |get_fp: &serde_json::Value| {
         json!({"rest_api_id": api_id, "description": "payment prov-apigw",
@@ -157,7 +175,27 @@ async fn rest_api_methods_deployment_and_stage() {
     assert_eq!(seen.outputs, moutputs);
     // ...and a status dropped again is deleted.
     let fewer = attrs(method(json!({"200": ok("{\"status\": \"fine\"}")})));
-    let moutputs = mp.update(&mctx, &get.id, &changed, &fewer).await.unwrap();
+    mp.update(&mctx, &get.id, &changed, &fewer).await.unwrap();
+    assert_eq!(kit.read(&mctx, &get.id, &fewer).await.unwrap(), fewer);
+    // A new integration with the responses unchanged: PutIntegration drops
+    // the integration responses (the emulators too), so the update puts
+    // them again; and back.
+    let mut reintegrated = fewer.clone();
+    reintegrated.insert(
+        "integration".into(),
+        json!({"type": "MOCK", "request_templates": {"application/json": "{\"statusCode\": 200}", "text/plain": "{\"statusCode\": 200}"}}),
+    );
+    mp.update(&mctx, &get.id, &fewer, &reintegrated)
+        .await
+        .unwrap();
+    assert_eq!(
+        kit.read(&mctx, &get.id, &reintegrated).await.unwrap(),
+        reintegrated
+    );
+    let moutputs = mp
+        .update(&mctx, &get.id, &reintegrated, &fewer)
+        .await
+        .unwrap();
     assert_eq!(kit.read(&mctx, &get.id, &fewer).await.unwrap(), fewer);
 
     // ...so the deployment's triggers change: a new deployment...
@@ -225,6 +263,8 @@ async fn rest_api_methods_deployment_and_stage() {
     kit.delete(&mctx, &get, &fewer).await;
     assert_eq!(find(&kit, &mctx, &fewer).await, None);
     kit.delete(&xctx, &post, &xinputs).await;
+    kit.delete(&vctx, &proxied, &vinputs).await;
+    assert_eq!(find(&kit, &vctx, &vinputs).await, None);
     kit.delete(&hctx, &health, &hinputs).await;
     assert_eq!(find(&kit, &hctx, &hinputs).await, None);
     kit.delete(&pctx, &payments, &pinputs).await;
@@ -233,4 +273,104 @@ async fn rest_api_methods_deployment_and_stage() {
     // With the API gone, nothing in it is found either.
     assert_eq!(find(&kit, &pctx, &pinputs).await, None);
     assert_eq!(find(&kit, &xctx, &xinputs).await, None);
+}
+
+/// DeleteRestApi is limited to one call every 30 s per account
+/// (TooManyRequestsException; tests/emulator/ext_apigateway.py keeps the
+/// rule with a shorter window). A destroy deletes several APIs at once
+/// (one per region, more in an account with other environments): each
+/// delete waits its turn, longer than the SDK's own retries would.
+#[tokio::test]
+async fn rest_api_deletes_take_turns_under_the_accounts_quota() {
+    let kit = Kit::new("prov-apigw-quota").await;
+    let region = PRIMARY;
+    let mut apis = Vec::new();
+    for name in ["primary", "secondary", "probe"] {
+        let ctx = kit.ctx(&format!("primary/apigateway.rest_api/{name}"), region);
+        let inputs = attrs(json!({
+            "name": format!("payment-prov-apigw-quota-{name}"),
+            "description": "",
+            "endpoint_type": "REGIONAL",
+            "tags": {}
+        }));
+        let api = kit.provider(&ctx).create(&ctx, &inputs).await.unwrap();
+        apis.push((ctx, api, inputs));
+    }
+    let delete = |i: usize| {
+        let (ctx, api, inputs) = &apis[i];
+        kit.provider(ctx).delete(ctx, &api.id, inputs, &api.outputs)
+    };
+    let (a, b, c) = tokio::join!(delete(0), delete(1), delete(2));
+    for result in [a, b, c] {
+        result.unwrap();
+    }
+    for (ctx, api, inputs) in &apis {
+        assert!(kit.read(ctx, &api.id, inputs).await.is_none());
+        assert_eq!(find(&kit, ctx, inputs).await, None);
+    }
+}
+
+/// CreateDeployment of a REST API without a method fails
+/// (BadRequestException "The REST API doesn't contain any methods", API
+/// Gateway API reference, CreateDeployment; the emulator answers so too),
+/// so each region's deployment waits for every method of its API: its
+/// `triggers` take each method's fingerprint, which also redeploys the API
+/// when a method changes.
+#[tokio::test]
+async fn a_deployment_follows_every_method_of_its_api() {
+    let kit = Kit::new("prov-apigw-nomethod").await;
+    let actx = kit.ctx("primary/apigateway.rest_api/payment", PRIMARY);
+    let (api, ainputs) = kit
+        .lifecycle(
+            &actx,
+            json!({"name": "payment-prov-apigw-nomethod", "description": "", "endpoint_type": "REGIONAL", "tags": {}}),
+            None,
+        )
+        .await;
+    let dctx = kit.ctx("primary/apigateway.deployment/payment", PRIMARY);
+    let refused = kit
+        .provider(&dctx)
+        .create(
+            &dctx,
+            &attrs(json!({"rest_api_id": out(&api, "id"), "description": "payment prov-apigw-nomethod", "triggers": {}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code.as_deref(),
+        Some("BadRequestException"),
+        "{refused}"
+    );
+    kit.delete(&actx, &api, &ainputs).await;
+
+    let settings = drctl_blueprint::EnvSettings::defaults("dev");
+    let graph = drctl_core::DesiredGraph::new(
+        drctl_blueprint::Blueprint {
+            env: "dev",
+            settings: &settings,
+            account_id: "123456789012",
+            active: drctl_blueprint::Role::Primary,
+            zones: drctl_blueprint::Zones::placeholders(&settings),
+        }
+        .resources(),
+    )
+    .unwrap();
+    for role in ["primary", "secondary"] {
+        let deployment: drctl_core::Address = format!("{role}/apigateway.deployment/payment")
+            .parse()
+            .unwrap();
+        let after = graph.dependencies(&deployment);
+        let methods: Vec<_> = graph
+            .resources()
+            .map(|r| &r.address)
+            .filter(|a| a.kind() == "apigateway.method" && a.to_string().starts_with(role))
+            .collect();
+        assert!(methods.len() >= 2, "{methods:?}");
+        for method in methods {
+            assert!(
+                after.contains(method),
+                "{deployment} does not wait for {method}"
+            );
+        }
+    }
 }

@@ -166,6 +166,39 @@ async fn metric_math_alarm_with_sorted_actions() {
             ]
         })
     };
+    // What AWS refuses of a metric-math alarm, the emulator refuses too: a
+    // single-metric parameter beside `Metrics`, and queries of which not
+    // exactly one returns data (ReturnData is true when absent), so drctl
+    // must send `return_data: false` as given.
+    let cw = kit.aws.cloudwatch(SECONDARY);
+    let query = |id: &str, return_data: Option<bool>| {
+        aws_sdk_cloudwatch::types::MetricDataQuery::builder()
+            .id(id)
+            .expression("SUM(METRICS())")
+            .set_return_data(return_data)
+            .build()
+    };
+    for (queries, period) in [
+        (vec![query("a", Some(true))], Some(300)),
+        (vec![query("a", None), query("b", Some(true))], None),
+        (vec![query("a", Some(false))], None),
+    ] {
+        let refused = cw
+            .put_metric_alarm()
+            .alarm_name("payment-prov-math-refused")
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .threshold(1.0)
+            .evaluation_periods(1)
+            .set_period(period)
+            .set_metrics(Some(queries))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&refused),
+            Some("ValidationError")
+        );
+    }
     let (applied, inputs) = kit.lifecycle(&ctx, alarm(5.0), Some(alarm(2.5))).await;
     assert_eq!(applied.outputs["alarm_name"], json!(name));
     // Actions given in another order read back sorted.

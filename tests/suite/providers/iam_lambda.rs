@@ -246,6 +246,8 @@ async fn function_config_code_update_drift_and_permissions() {
         .send()
         .await
         .unwrap();
+    // Lambda refuses an update while the last one is InProgress.
+    until_updated(&lambda, name).await;
     lambda
         .update_function_configuration()
         .function_name(name)
@@ -339,19 +341,133 @@ async fn function_config_code_update_drift_and_permissions() {
         .unwrap();
     assert!(kit.read(pctx, &p.id, pinputs).await.is_none());
 
+    // The role goes last: Lambda deletes the function's interfaces with it.
+    delete_network_once_released(&kit, region, &vpc_id, &subnet_id, &sg_id).await;
     kit.delete(&rctx, &role, &rinputs).await;
+}
+
+/// Deletes the network `network` made, once Lambda has released the
+/// interfaces of the functions that used it (DependencyViolation until
+/// then; the emulator releases them seconds after the last function left).
+async fn delete_network_once_released(
+    kit: &Kit,
+    region: &str,
+    vpc_id: &str,
+    subnet_id: &str,
+    sg_id: &str,
+) {
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
     let ec2 = kit.aws.ec2(region);
-    ec2.delete_security_group()
-        .group_id(sg_id)
-        .send()
-        .await
-        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match ec2.delete_security_group().group_id(sg_id).send().await {
+            Ok(_) => break,
+            Err(e)
+                if e.code() == Some("DependencyViolation")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
     ec2.delete_subnet()
         .subnet_id(subnet_id)
         .send()
         .await
         .unwrap();
     ec2.delete_vpc().vpc_id(vpc_id).send().await.unwrap();
+}
+
+/// Lambda deletes a VPC function's interfaces with the function's role some
+/// time after the function: with the role kept, the function's security
+/// group and subnet can be deleted once that is done; with the role deleted
+/// first, the interfaces stay and hold them for good (the rule
+/// `tests/emulator/ext_lambda_eni.py` enforces, which the blueprint's order
+/// of destroy respects).
+#[tokio::test]
+async fn a_vpc_functions_interfaces_hold_their_group_until_lambda_deletes_them_with_the_role() {
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    let kit = Kit::new("prov-lambda-eni").await;
+    let region = SECONDARY;
+    let code = package("payment-validation");
+    let function = |name: &str, role_arn: &str, subnet: &str, sg: &str| {
+        json!({
+            "function_name": name,
+            "runtime": "python3.12",
+            "handler": "index.handler",
+            "role_arn": role_arn,
+            "timeout": 30,
+            "memory_size": 256,
+            "environment": {},
+            "subnet_ids": [subnet],
+            "security_group_ids": [sg],
+            "code_zip_base64": code.zip_base64,
+            "code_sha256": code.sha256_base64,
+            "tags": {}
+        })
+    };
+    let ec2 = kit.aws.ec2(region);
+    for (case, cidr, role_first) in [("kept", "10.62.0.0/16", false), ("gone", "10.63.0.0/16", true)] {
+        let (vpc_id, subnet_id, sg_id) = network(&kit, region, cidr).await;
+        let rctx = kit.ctx(&format!("global/iam.role/{case}"), PRIMARY);
+        let (role, rinputs) = kit
+            .lifecycle(&rctx, role_inputs(&format!("prov-lambda-eni-{case}")), None)
+            .await;
+        let ctx = kit.ctx(&format!("secondary/lambda.function/{case}"), region);
+        let (f, finputs) = kit
+            .lifecycle(
+                &ctx,
+                function(&format!("prov-lambda-eni-{case}"), &out(&role, "arn"), &subnet_id, &sg_id),
+                None,
+            )
+            .await;
+        let interfaces = ec2
+            .describe_network_interfaces()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-id")
+                    .values(&sg_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(interfaces.network_interfaces().len(), 1, "{case}");
+        // While it has interfaces, the group is in use.
+        let refused = ec2
+            .delete_security_group()
+            .group_id(&sg_id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Some("DependencyViolation"), "{case}");
+        kit.delete(&ctx, &f, &finputs).await;
+        if role_first {
+            kit.delete(&rctx, &role, &rinputs).await;
+            // Well past the emulator's release: still held, for good.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            for refused in [
+                ec2.delete_security_group()
+                    .group_id(&sg_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.code().map(str::to_owned)),
+                ec2.delete_subnet()
+                    .subnet_id(&subnet_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.code().map(str::to_owned)),
+            ] {
+                assert_eq!(refused, Err(Some("DependencyViolation".to_owned())), "{case}");
+            }
+        } else {
+            delete_network_once_released(&kit, region, &vpc_id, &subnet_id, &sg_id).await;
+            kit.delete(&rctx, &role, &rinputs).await;
+        }
+    }
 }
 
 #[tokio::test]
@@ -399,4 +515,106 @@ async fn function_create_waits_for_a_role_still_propagating() {
     kit.delete(&ctx, &function, &inputs).await;
     kit.delete(&rctx, &role, &super::attrs(role_inputs(role_name)))
         .await;
+}
+
+/// Waits, as any client of Lambda must, until the function's last update
+/// is no longer `InProgress` (tests/emulator/ext_lambda.py).
+async fn until_updated(lambda: &aws_sdk_lambda::Client, name: &str) {
+    use aws_sdk_lambda::types::LastUpdateStatus;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap();
+        if c.last_update_status() != Some(&LastUpdateStatus::InProgress) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} still updating"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Lambda's states are asynchronous (tests/emulator/ext_lambda.py): a new
+/// function is `Pending`, an updated one `InProgress`, and either refuses
+/// another update (ResourceConflictException). Create returns once the
+/// function is `Active`; update waits out an update still in progress (one
+/// made out of band), waits between its configuration and code updates,
+/// and returns once its last update is `Successful`.
+#[tokio::test]
+async fn function_create_and_update_wait_for_lambdas_asynchronous_states() {
+    use aws_sdk_lambda::types::{LastUpdateStatus, State};
+    let kit = Kit::new("prov-lambda-states").await;
+    let rctx = kit.ctx("global/iam.role/states", PRIMARY);
+    let (role, rinputs) = kit
+        .lifecycle(&rctx, role_inputs("prov-lambda-states-exec"), None)
+        .await;
+    let ctx = kit.ctx("primary/lambda.function/states", PRIMARY);
+    let name = "prov-lambda-states-fn";
+    let (v1, v2) = (package("payment-validation"), package("notification"));
+    let inputs = super::attrs(json!({
+        "function_name": name,
+        "runtime": "python3.12",
+        "handler": "index.handler",
+        "role_arn": out(&role, "arn"),
+        "timeout": 10,
+        "memory_size": 128,
+        "environment": {},
+        "subnet_ids": [],
+        "security_group_ids": [],
+        "code_zip_base64": v1.zip_base64,
+        "code_sha256": v1.sha256_base64,
+        "tags": {}
+    }));
+    let p = kit.provider(&ctx);
+    let function = p.create(&ctx, &inputs).await.unwrap();
+    let lambda = kit.aws.lambda(PRIMARY);
+    let config = || async {
+        lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap()
+    };
+    let c = config().await;
+    assert_eq!(
+        c.state(),
+        Some(&State::Active),
+        "create returned while {c:?}"
+    );
+
+    // An update made out of band is still InProgress when drctl's starts.
+    lambda
+        .update_function_configuration()
+        .function_name(name)
+        .timeout(20)
+        .send()
+        .await
+        .unwrap();
+    let mut updated = inputs.clone();
+    updated.insert("memory_size".into(), json!(256));
+    updated.insert("code_zip_base64".into(), json!(v2.zip_base64));
+    updated.insert("code_sha256".into(), json!(v2.sha256_base64));
+    p.update(&ctx, &function.id, &inputs, &updated)
+        .await
+        .unwrap();
+    let c = config().await;
+    assert_eq!(
+        c.last_update_status(),
+        Some(&LastUpdateStatus::Successful),
+        "update returned while {c:?}"
+    );
+    assert_eq!(
+        kit.read(&ctx, &function.id, &updated).await.unwrap(),
+        updated
+    );
+
+    kit.delete(&ctx, &function, &updated).await;
+    kit.delete(&rctx, &role, &rinputs).await;
 }

@@ -113,3 +113,76 @@ async fn key_rotation_tags_scheduled_deletion_and_alias() {
         .await
         .unwrap();
 }
+
+/// A key kept for what it encrypts: its delete leaves it enabled, tagged as
+/// retained from the address, and no longer the address's key; the next
+/// create makes a key of its own.
+#[tokio::test]
+async fn a_retained_key_stays_enabled_and_is_no_longer_the_addresss() {
+    let kit = Kit::new("prov-kms-retain").await;
+    let ctx = kit.ctx("primary/kms.key/payment", SECONDARY);
+    let (key, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"description": "kept", "enable_key_rotation": true,
+                   "deletion_window_in_days": 30, "retain_on_delete": true, "tags": {}}),
+            None,
+        )
+        .await;
+    let arn = out(&key, "arn");
+    assert_eq!(out(&key, "retained_key_arn"), arn, "the plan's `leaves`");
+    kit.found(&ctx, &key, &inputs).await;
+    // Deleted twice (a resend): both succeed, and it is gone for drctl.
+    kit.delete_found(&ctx, &key, &inputs).await;
+    let kms = kit.aws.kms(SECONDARY);
+    let meta = kms.describe_key().key_id(&key.id).send().await.unwrap();
+    assert_eq!(
+        meta.key_metadata().and_then(|m| m.key_state()).map(|s| s.as_str()),
+        Some("Enabled"),
+        "not scheduled for deletion"
+    );
+    let tags: Vec<(String, String)> = kms
+        .list_resource_tags()
+        .key_id(&key.id)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+        .collect();
+    assert!(
+        tags.contains(&(
+            "drctl:retained-from".to_owned(),
+            "primary/kms.key/payment".to_owned()
+        )),
+        "{tags:?}"
+    );
+    assert!(!tags.iter().any(|(k, _)| k == "drctl:address"), "{tags:?}");
+    // A new apply of the address gets a new key, not the retained one.
+    let again = kit.provider(&ctx).create(&ctx, &inputs).await.unwrap();
+    assert_ne!(again.id, key.id);
+    kit.found(&ctx, &again, &inputs).await;
+
+    // Without `retain_on_delete` it leaves nothing behind.
+    let plain = json!({"description": "gone", "enable_key_rotation": true,
+                       "deletion_window_in_days": 7, "tags": {}});
+    let octx = kit.ctx("secondary/kms.key/payment", SECONDARY);
+    let (other, oinputs) = kit.lifecycle(&octx, plain, None).await;
+    assert_eq!(out(&other, "retained_key_arn"), "");
+    kit.delete_found(&octx, &other, &oinputs).await;
+    for id in [&again.id, &other.id] {
+        let _ = kms
+            .schedule_key_deletion()
+            .key_id(id.as_str())
+            .pending_window_in_days(7)
+            .send()
+            .await;
+    }
+    let _ = kms
+        .schedule_key_deletion()
+        .key_id(&key.id)
+        .pending_window_in_days(7)
+        .send()
+        .await;
+}

@@ -560,6 +560,50 @@ async fn emptying_a_bucket_stops_at_keys_s3_will_not_delete() {
     kit.delete(&ctx, &bucket, &inputs).await;
 }
 
+/// More object versions than one DeleteObjects takes (1,000, S3 API
+/// Reference, DeleteObjects; refused above that by
+/// tests/emulator/ext_s3.py): emptying deletes one ListObjectVersions page
+/// (at most 1,000) per request until none is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn emptying_a_bucket_deletes_a_page_of_versions_at_a_time() {
+    let kit = Kit::new("prov-s3-many").await;
+    let ctx = kit.ctx("primary/s3.bucket/data", PRIMARY);
+    let name = "payment-data-prov-s3-many";
+    let (bucket, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "lifecycle_rules": [], "tags": {}}),
+            None,
+        )
+        .await;
+    let s3 = kit.aws.s3(PRIMARY);
+    let mut puts = tokio::task::JoinSet::new();
+    for lane in 0..8 {
+        let s3 = s3.clone();
+        puts.spawn(async move {
+            for i in (lane..1001).step_by(8) {
+                s3.put_object()
+                    .bucket(name)
+                    .key(format!("ledger/{i:05}.csv"))
+                    .body(aws_sdk_s3::primitives::ByteStream::from_static(b"v"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(done) = puts.join_next().await {
+        done.unwrap();
+    }
+    s3.delete_object()
+        .bucket(name)
+        .key("ledger/00000.csv")
+        .send()
+        .await
+        .unwrap();
+    kit.delete(&ctx, &bucket, &inputs).await;
+}
+
 #[tokio::test]
 async fn bucket_settings_update_and_drift() {
     let kit = Kit::new("prov-s3").await;
@@ -606,6 +650,23 @@ async fn bucket_settings_update_and_drift() {
             .await
             .unwrap();
         assert_eq!(kit.read(&ctx, &bucket.id, &inputs).await.unwrap(), inputs);
+        // Versioning off: a versioned bucket is suspended, never
+        // "unversioned" (anything but Enabled/Suspended is MalformedXML,
+        // tests/emulator/ext_s3.py); and on again.
+        let mut unversioned = inputs.clone();
+        unversioned.insert("versioning".into(), json!(false));
+        kit.provider(&ctx)
+            .update(&ctx, &bucket.id, &inputs, &unversioned)
+            .await
+            .unwrap();
+        assert_eq!(
+            kit.read(&ctx, &bucket.id, &unversioned).await.unwrap(),
+            unversioned
+        );
+        kit.provider(&ctx)
+            .update(&ctx, &bucket.id, &unversioned, &inputs)
+            .await
+            .unwrap();
         // A bucket with object versions is emptied before deletion.
         s3.put_object()
             .bucket(&name)
@@ -740,6 +801,20 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
         kit.found(ctx, applied, inputs).await;
     }
     kit.delete_found(&pctx, &endpoint, &pinputs).await;
+    // Deletion is asynchronous (`deleting`, then `deleted`): delete returned
+    // only once it was `deleted`, so the VPC can go.
+    let described = kit
+        .aws
+        .ec2(SECONDARY)
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&endpoint.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.vpc_endpoints()[0].state().map(|s| s.as_str()),
+        Some("deleted")
+    );
     for (tctx, t, ti) in &tables {
         kit.delete(tctx, t, ti).await;
     }
@@ -772,6 +847,19 @@ async fn bucket_replication_with_time_control_metrics_and_delete_markers() {
                "destination_bucket_arn": buckets[1].1.outputs["arn"], "replication_time_minutes": minutes,
                "delete_marker_replication": true})
     };
+    // Replication Time Control has one valid time, 15 minutes: another is
+    // refused before any call.
+    let err = kit
+        .provider(&ctx)
+        .create(&ctx, &attrs(spec(10)))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "replication_time_minutes is 10: S3 Replication Time Control takes 15 minutes only"
+        ),
+        "{err}"
+    );
     let (repl, inputs) = kit.lifecycle(&ctx, spec(15), Some(spec(15))).await;
     // Drift: replication configuration removed out of band.
     kit.aws

@@ -403,6 +403,59 @@ async fn zone_delete_leaves_records_drctl_did_not_create_and_names_them() {
     assert_eq!(find(&kit, &ctx, &inputs).await, None);
 }
 
+/// Route 53 answers each record change PENDING and propagates it to its
+/// name servers before GetChange says INSYNC (API Reference, GetChange;
+/// the emulator answers PENDING once): create, update and delete of a
+/// record each return only once their change is INSYNC.
+#[tokio::test]
+async fn record_changes_return_once_insync() {
+    use drctl_tests::proxy::{FaultProxy, Faults};
+    let env = "prov-route53-insync";
+    let proxy = FaultProxy::start(&drctl_tests::emulator_for(env).endpoint, Faults::none()).await;
+    let kit = Kit::with_endpoint(env, &proxy.endpoint).await;
+    let domain = "insync-prov-route53.example.com";
+    let zctx = kit.ctx("global/route53.hosted_zone/payment", PRIMARY);
+    let (zone, zinputs) = kit
+        .lifecycle(
+            &zctx,
+            json!({"name": domain, "comment": "payments", "tags": {}}),
+            None,
+        )
+        .await;
+    let record = |weight: i64| {
+        json!({"zone_id": out(&zone, "zone_id"), "name": format!("api.{domain}"), "type": "A",
+               "set_identifier": "primary-us-east-1", "weight": weight,
+               "alias": {"dns_name": "d-primary.execute-api.us-east-1.amazonaws.com",
+                         "hosted_zone_id": "Z1UJRXOUMOOFQ8", "evaluate_target_health": true}})
+    };
+    let rctx = kit.ctx("global/route53.record/primary", PRIMARY);
+    let (applied, inputs) = kit.lifecycle(&rctx, record(100), Some(record(0))).await;
+    kit.delete(&rctx, &applied, &inputs).await;
+    kit.delete(&zctx, &zone, &zinputs).await;
+
+    // Each ChangeResourceRecordSets (`POST .../rrset`) is followed by
+    // GetChange of its change until INSYNC: PENDING, then INSYNC.
+    let calls = proxy.counts.calls.lock().unwrap().clone();
+    let ops: Vec<&str> = calls.iter().map(|c| c.operation.as_str()).collect();
+    let changes: Vec<usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| op.starts_with("POST /2013-04-01/hostedzone/") && op.contains("/rrset"))
+        .map(|(i, _)| i)
+        .collect();
+    // Create, update, delete (the second delete finds nothing to change).
+    assert_eq!(changes.len(), 3, "{ops:#?}");
+    for (n, at) in changes.iter().enumerate() {
+        let next = changes.get(n + 1).copied().unwrap_or(ops.len());
+        let polls: Vec<&&str> = ops[*at..next]
+            .iter()
+            .filter(|op| op.starts_with("GET /2013-04-01/change/"))
+            .collect();
+        assert_eq!(polls.len(), 2, "after call {at}: {ops:#?}");
+        assert_eq!(polls[0], polls[1], "{ops:#?}");
+    }
+}
+
 /// A single-metric alarm of `region` on `DrctlTest` `Fence` (dimension
 /// `Env` = the kit's env) for a CLOUDWATCH_METRIC health check: in ALARM
 /// while the minute's minimum is 1 or more; kept as it is while no data
@@ -798,4 +851,274 @@ async fn a_down_region_refuses_its_calls_and_route53_and_logs_every_call() {
             .load(std::sync::atomic::Ordering::SeqCst),
         calls.len() - 1
     );
+}
+
+/// A public hosted zone made directly (not through a provider): its id and
+/// name servers.
+async fn direct_zone(kit: &Kit, domain: &str) -> (String, Vec<String>) {
+    let out = kit
+        .aws
+        .route53()
+        .create_hosted_zone()
+        .name(domain)
+        .caller_reference(format!("test-{domain}"))
+        .send()
+        .await
+        .unwrap();
+    let id = out.hosted_zone().unwrap().id();
+    let id = id.strip_prefix("/hostedzone/").unwrap_or(id).to_owned();
+    let servers = out.delegation_set().unwrap().name_servers().to_vec();
+    (id, servers)
+}
+
+/// The NS record set `name` of `zone`, as `name type values`, and every
+/// other record set of the zone but its apex SOA and NS.
+async fn record_sets(kit: &Kit, zone_id: &str) -> Vec<String> {
+    let listed = kit
+        .aws
+        .route53()
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .unwrap();
+    let apex = listed
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.r#type == RrType::Soa)
+        .map(|r| r.name.clone())
+        .unwrap();
+    listed
+        .resource_record_sets()
+        .iter()
+        .filter(|r| !(matches!(r.r#type, RrType::Soa | RrType::Ns) && r.name == apex))
+        .map(|r| {
+            let mut values: Vec<String> = r
+                .resource_records()
+                .iter()
+                .map(|v| v.value.trim_end_matches('.').to_owned())
+                .collect();
+            values.sort();
+            format!("{} {} {}", r.name, r.r#type.as_str(), values.join(","))
+        })
+        .collect()
+}
+
+/// The delegation of a zone drctl created: written into the closest
+/// parent zone of the account (not a farther one), found again by name,
+/// moved to a new zone's name servers in place, and deleted alone: the
+/// parent's other records stay. Without a parent zone it writes nothing;
+/// a delegation someone else made is not taken over, and not deleted.
+#[tokio::test]
+async fn delegation_is_written_into_the_closest_parent_zone_and_only_it_is_removed() {
+    let kit = Kit::new("prov-route53-deleg").await;
+    let far = format!("{}.example.net", kit.env);
+    let parent = format!("dns.{far}");
+    let domain = format!("payment.{parent}");
+    let (far_id, _) = direct_zone(&kit, &far).await;
+    let (parent_id, _) = direct_zone(&kit, &parent).await;
+    let (_, servers) = direct_zone(&kit, &domain).await;
+    // Someone else's record in the parent zone.
+    kit.aws
+        .route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(&parent_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(record_change(
+                    ChangeAction::Create,
+                    &format!("{parent}."),
+                    RrType::Txt,
+                    "\"verification=abc\"",
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let theirs = format!("{parent}. TXT \"verification=abc\"");
+    let sorted = |s: &[String]| {
+        let mut s = s.to_vec();
+        s.sort();
+        s.join(",")
+    };
+
+    let ctx = kit.ctx("global/route53.delegation/payment", PRIMARY);
+    // Each zone gets name servers of its own (Route 53 CreateHostedZone).
+    let (_, servers2) = direct_zone(&kit, &format!("other.{parent}")).await;
+    assert_ne!(sorted(&servers), sorted(&servers2));
+    let (delegation, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"name": domain, "name_servers": servers}),
+            // The zone made again: its new name servers, in place.
+            Some(json!({"name": domain, "name_servers": servers2})),
+        )
+        .await;
+    assert_eq!(delegation.id, domain);
+    assert_eq!(out(&delegation, "parent_zone_id"), parent_id);
+    assert_eq!(out(&delegation, "parent_zone_name"), parent);
+    assert_eq!(
+        record_sets(&kit, &parent_id).await,
+        [
+            theirs.clone(),
+            format!("{domain}. NS {}", sorted(&servers2)),
+        ]
+    );
+    assert!(
+        record_sets(&kit, &far_id).await.is_empty(),
+        "not the farther parent"
+    );
+    kit.found(&ctx, &delegation, &inputs).await;
+    // A create sent again (a lost response) finds its own record.
+    let again = kit.provider(&ctx).create(&ctx, &inputs).await.unwrap();
+    assert_eq!(again.id, delegation.id);
+    assert_eq!(out(&again, "parent_zone_id"), parent_id);
+
+    // Drift: the record changed out of band reads back as it is.
+    let fake = vec!["ns-1.example.org".to_owned()];
+    let out_of_band = ResourceRecordSet::builder()
+        .name(&domain)
+        .r#type(RrType::Ns)
+        .ttl(300)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value(&fake[0])
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let upsert = |set: ResourceRecordSet| {
+        ChangeBatch::builder()
+            .changes(
+                Change::builder()
+                    .action(ChangeAction::Upsert)
+                    .resource_record_set(set)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    kit.aws
+        .route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(&parent_id)
+        .change_batch(upsert(out_of_band))
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&ctx, &delegation.id, &inputs).await.unwrap();
+    assert_eq!(seen["name_servers"], json!(fake));
+    // It is not drctl's record any more: find does not adopt it, and the
+    // delete leaves it.
+    assert_eq!(find(&kit, &ctx, &inputs).await, None);
+    kit.provider(&ctx)
+        .delete(&ctx, &delegation.id, &inputs, &delegation.outputs)
+        .await
+        .unwrap();
+    assert_eq!(
+        record_sets(&kit, &parent_id).await,
+        [theirs.clone(), format!("{domain}. NS ns-1.example.org")]
+    );
+    // ... and a create refuses to take it over, naming the zone and what to do.
+    let err = kit.provider(&ctx).create(&ctx, &inputs).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("DelegationExists"), "{err}");
+    assert!(err.message.contains(&parent_id), "{err}");
+    assert!(err.message.contains("hosted_zone_id"), "{err}");
+    // An update repairs drift on drctl's own record (state holds what
+    // drctl wrote: `inputs`), then the delete removes it alone.
+    let mut drifted = inputs.clone();
+    drifted.insert("name_servers".into(), json!(fake));
+    kit.provider(&ctx)
+        .update(&ctx, &delegation.id, &drifted, &inputs)
+        .await
+        .unwrap();
+    assert_eq!(
+        kit.read(&ctx, &delegation.id, &inputs).await.unwrap(),
+        inputs
+    );
+    kit.delete_found(&ctx, &delegation, &inputs).await;
+    assert_eq!(record_sets(&kit, &parent_id).await, [theirs]);
+
+    // No parent zone in the account: the registrar's to delegate; nothing
+    // is written or deleted, and it stands while the zone it points at
+    // does.
+    let lone = format!("payment.{}.example.org", kit.env);
+    let (lone_id, lone_servers) = direct_zone(&kit, &lone).await;
+    let lctx = kit.ctx("global/route53.delegation/lone", PRIMARY);
+    let linputs = attrs(json!({"name": lone, "name_servers": lone_servers}));
+    let applied = kit.provider(&lctx).create(&lctx, &linputs).await.unwrap();
+    assert_eq!(out(&applied, "parent_zone_id"), "");
+    assert_eq!(out(&applied, "parent_zone_name"), "");
+    assert_eq!(
+        kit.read(&lctx, &applied.id, &linputs).await.as_ref(),
+        Some(&linputs)
+    );
+    assert_eq!(find(&kit, &lctx, &linputs).await, Some(lone.clone()));
+    kit.provider(&lctx)
+        .delete(&lctx, &applied.id, &linputs, &applied.outputs)
+        .await
+        .unwrap();
+    kit.aws
+        .route53()
+        .delete_hosted_zone()
+        .id(&lone_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(find(&kit, &lctx, &linputs).await, None);
+    assert_eq!(kit.read(&lctx, &applied.id, &linputs).await, None);
+}
+
+/// A zone the user has (`hosted_zone_id`): checked (it exists, is the
+/// zone of the domain), read, found, and never deleted; the plan shows
+/// what its delete leaves.
+#[tokio::test]
+async fn an_existing_zone_is_checked_and_never_deleted() {
+    let kit = Kit::new("prov-route53-existing").await;
+    let domain = format!("{}.example.net", kit.env);
+    let (zone_id, servers) = direct_zone(&kit, &domain).await;
+    let ctx = kit.ctx("global/route53.existing_zone/payment", PRIMARY);
+    let (zone, inputs) = kit
+        .lifecycle(&ctx, json!({"zone_id": zone_id, "name": domain}), None)
+        .await;
+    assert_eq!(zone.id, zone_id);
+    assert_eq!(out(&zone, "zone_id"), zone_id);
+    assert_eq!(zone.outputs["name_servers"], json!(servers));
+    assert!(
+        out(&zone, "hosted_zone").contains("never deleted"),
+        "{:?}",
+        zone.outputs
+    );
+    use drctl_core::provider::SchemaSource;
+    assert_eq!(
+        drctl_aws::schemas()
+            .schema("route53.existing_zone")
+            .unwrap()
+            .kept_on_delete,
+        ["hosted_zone"]
+    );
+    kit.found(&ctx, &zone, &inputs).await;
+    // The delete leaves the zone: it reads, and is found, as before.
+    kit.provider(&ctx)
+        .delete(&ctx, &zone.id, &inputs, &zone.outputs)
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&ctx, &zone.id, &inputs).await.unwrap(), inputs);
+    kit.found(&ctx, &zone, &inputs).await;
+
+    // Refused, naming the setting: another domain's zone, no such zone.
+    let p = kit.provider(&ctx);
+    let other = attrs(json!({"zone_id": zone_id, "name": "elsewhere.example.net"}));
+    let err = p.create(&ctx, &other).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+    assert!(err.message.contains("`hosted_zone_id`"), "{err}");
+    assert_eq!(find(&kit, &ctx, &other).await, None);
+    let missing = attrs(json!({"zone_id": "Z0000000000000000000000", "name": domain}));
+    let err = p.create(&ctx, &missing).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("NoSuchHostedZone"), "{err}");
+    assert!(err.message.contains("does not exist"), "{err}");
 }

@@ -145,3 +145,103 @@ async fn state_machine_update_drift_and_recreate() {
     kit.delete(&r2ctx, &r2, &r2inputs).await;
     kit.delete(&r1ctx, &r1, &r1inputs).await;
 }
+
+/// A role made through IAM a moment ago, as a test makes it: its ARN.
+async fn new_role(kit: &Kit, name: &str) -> String {
+    let trust = role(name)["assume_role_policy"].to_string();
+    let out = kit
+        .aws
+        .iam()
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    out.role().unwrap().arn().to_owned()
+}
+
+/// Step Functions' asynchronous rules (tests/emulator/ext_sfn.py): a role
+/// created a moment ago is refused (AccessDeniedException) until IAM has
+/// propagated it, on create and on update; DeleteStateMachine leaves the
+/// machine DELETING for a while, during which a create of its name is
+/// refused (StateMachineDeleting). Create and update wait for the role,
+/// create waits for a deletion it did not make, delete returns once the
+/// machine is gone.
+#[tokio::test]
+async fn state_machine_waits_for_a_new_role_and_for_a_deletion_to_finish() {
+    let kit = Kit::new("prov-sfn-async").await;
+    let region = PRIMARY;
+    let sfn = kit.aws.sfn(region);
+    let function = format!("arn:aws:lambda:{region}:123456789012:function:prov-sfn-async");
+    let ctx = kit.ctx("primary/sfn.state_machine/failover", region);
+    let name = "prov-sfn-async-failover";
+    let machine = |role_arn: &str| {
+        attrs(json!({
+            "name": name,
+            "definition": definition(&function, 2),
+            "role_arn": role_arn,
+            "type": "STANDARD",
+            "tags": {}
+        }))
+    };
+    let p = kit.provider(&ctx);
+
+    let first = new_role(&kit, "prov-sfn-async-a").await;
+    let inputs = machine(&first);
+    let sm = p.create(&ctx, &inputs).await.unwrap();
+    assert_eq!(kit.read(&ctx, &sm.id, &inputs).await.unwrap(), inputs);
+
+    let second = new_role(&kit, "prov-sfn-async-b").await;
+    let moved = machine(&second);
+    p.update(&ctx, &sm.id, &inputs, &moved).await.unwrap();
+    assert_eq!(kit.read(&ctx, &sm.id, &moved).await.unwrap(), moved);
+
+    // Deleted out of band (another run's destroy, say): DELETING is gone
+    // for drctl, and a create of the name waits until it is.
+    sfn.delete_state_machine()
+        .state_machine_arn(&sm.id)
+        .send()
+        .await
+        .unwrap();
+    // (An emulator that deletes at once answers StateMachineDoesNotExist.)
+    let status = sfn
+        .describe_state_machine()
+        .state_machine_arn(&sm.id)
+        .send()
+        .await;
+    if let Ok(status) = &status {
+        assert_eq!(status.status().map(|s| s.as_str()), Some("DELETING"));
+    }
+    assert!(kit.read(&ctx, &sm.id, &moved).await.is_none());
+    assert_eq!(find(&kit, &ctx, &moved).await, None);
+    let again = p.create(&ctx, &moved).await.unwrap();
+    assert_eq!(again.id, sm.id);
+    assert_eq!(kit.read(&ctx, &again.id, &moved).await.unwrap(), moved);
+
+    // Delete returns once the machine is gone, not merely DELETING.
+    p.delete(&ctx, &again.id, &moved, &again.outputs)
+        .await
+        .unwrap();
+    let gone = sfn
+        .describe_state_machine()
+        .state_machine_arn(&again.id)
+        .send()
+        .await;
+    assert!(
+        gone.as_ref().is_err_and(|e| e
+            .as_service_error()
+            .is_some_and(|e| e.is_state_machine_does_not_exist())),
+        "{gone:?}"
+    );
+
+    for role in ["prov-sfn-async-a", "prov-sfn-async-b"] {
+        kit.aws
+            .iam()
+            .delete_role()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap();
+    }
+}

@@ -32,6 +32,13 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct RestApi(pub(crate) Arc<Clients>);
 
+/// How long a DeleteRestApi refused by the account's quota (one call every
+/// 30 s per account, not adjustable: "Amazon API Gateway quotas") is sent
+/// again. A destroy deletes each region's API at once, and other
+/// environments of the account may be tearing down theirs: ten minutes is
+/// twenty turns of the quota.
+const DELETE_QUOTA_LIMIT: Duration = Duration::from_secs(10 * 60);
+
 pub(crate) fn arn(region: &str, id: &str) -> String {
     format!("arn:aws:apigateway:{region}::/restapis/{id}")
 }
@@ -215,7 +222,7 @@ impl Provider for RestApi {
         // DeleteRestApi is limited to one call every 30 s per account, more
         // than the SDK's own retries wait for when both regions tear down.
         retry_while(
-            Duration::from_secs(300),
+            DELETE_QUOTA_LIMIT,
             |e| e.code.as_deref() == Some("TooManyRequestsException"),
             || async {
                 let result = client.delete_rest_api().rest_api_id(id).send().await;

@@ -288,7 +288,8 @@ async fn add_replica(
     region: &str,
     key: Option<&str>,
 ) -> Result<(), ProviderError> {
-    ddb.update_table()
+    let sent = ddb
+        .update_table()
         .table_name(name)
         .replica_updates(
             ReplicationGroupUpdate::builder()
@@ -302,8 +303,18 @@ async fn add_replica(
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
+        .await;
+    // Sent again after a lost answer, the call is refused ("one or more
+    // replicas already existed as tables"): the replica being listed says
+    // the first call acted.
+    if let Err(e) = sent {
+        let listed = describe(ddb, name)
+            .await?
+            .is_some_and(|t| replica_status(&t, region).is_some());
+        if !listed {
+            return Err(api_error("dynamodb:UpdateTable", e));
+        }
+    }
     wait_table(
         ddb,
         name,
@@ -321,7 +332,8 @@ async fn add_replica(
 
 /// Deletes the replica in `region` and waits until it is no longer listed.
 async fn remove_replica(ddb: &Client, name: &str, region: &str) -> Result<(), ProviderError> {
-    ddb.update_table()
+    let sent = ddb
+        .update_table()
         .table_name(name)
         .replica_updates(
             ReplicationGroupUpdate::builder()
@@ -334,8 +346,21 @@ async fn remove_replica(ddb: &Client, name: &str, region: &str) -> Result<(), Pr
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
+        .await;
+    // Sent again after a lost answer, the call is refused (the replica
+    // "does not exist"): a replica no longer listed, or being deleted, says
+    // the first call acted.
+    if let Err(e) = sent {
+        let gone = describe(ddb, name).await?.is_none_or(|t| {
+            matches!(
+                replica_status(&t, region),
+                None | Some(ReplicaStatus::Deleting)
+            )
+        });
+        if !gone {
+            return Err(api_error("dynamodb:UpdateTable", e));
+        }
+    }
     wait_table(
         ddb,
         name,

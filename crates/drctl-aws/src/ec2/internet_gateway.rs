@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{
-    Created, api_error, attrs, create_once, found, opt_str, req_str, the_one, tolerate,
+    Created, api_error, attrs, create_once, found, has_code, opt_str, req_str, the_one, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -28,16 +28,39 @@ const NOT_FOUND: &[&str] = &["InvalidInternetGatewayID.NotFound"];
 const NOT_ATTACHED: &[&str] = &["Gateway.NotAttached", "InvalidInternetGatewayID.NotFound"];
 
 impl InternetGateway {
+    /// Attaches the gateway to `vpc`. A resend after a lost answer finds it
+    /// attached already (Resource.AlreadyAssociated): success when it is
+    /// attached to `vpc`, which a describe confirms.
     async fn attach(&self, ctx: &OpContext, id: &str, vpc: &str) -> Result<(), ProviderError> {
-        self.0
-            .ec2(&ctx.region)
+        let client = self.0.ec2(&ctx.region);
+        let result = client
             .attach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(vpc)
             .send()
-            .await
-            .map_err(|e| api_error("ec2:AttachInternetGateway", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if has_code(&e, &["Resource.AlreadyAssociated"]) => {
+                let out = client
+                    .describe_internet_gateways()
+                    .internet_gateway_ids(id)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("ec2:DescribeInternetGateways", e))?;
+                let attached = out
+                    .internet_gateways()
+                    .iter()
+                    .flat_map(|g| g.attachments())
+                    .any(|a| a.vpc_id() == Some(vpc));
+                if attached {
+                    Ok(())
+                } else {
+                    Err(api_error("ec2:AttachInternetGateway", e))
+                }
+            }
+            Err(e) => Err(api_error("ec2:AttachInternetGateway", e)),
+        }
     }
 
     async fn detach(&self, ctx: &OpContext, id: &str, vpc: &str) -> Result<(), ProviderError> {

@@ -15,6 +15,18 @@
 //! creates a new key. Deleting a key makes everything encrypted with it
 //! unreadable, so the kind holds data.
 //!
+//! `retain_on_delete` (default false) keeps the key when drctl deletes
+//! it: for a key that encrypts what a destroy leaves behind on purpose (a
+//! cluster's final snapshot, whose key is the cluster's and cannot be
+//! chosen; a secret in its recovery window), since once a key is deleted
+//! "you can no longer decrypt the data that was encrypted under that KMS
+//! key" (KMS Developer Guide, "Deleting AWS KMS keys"). Delete then only
+//! moves its identity: the `drctl:address` tag becomes
+//! `drctl:retained-from`, so no later lookup of the address finds it and a
+//! new apply creates a key of its own, and the key stays enabled. Its
+//! `retained_key_arn` output (empty otherwise) is what the plan shows the
+//! delete leaves behind.
+//!
 //! `policy` (a JSON document) replaces KMS's default key policy: CreateKey
 //! takes it, PutKeyPolicy changes it, GetKeyPolicy reads it back. Without
 //! it the key keeps the default policy, which drctl does not read.
@@ -39,11 +51,14 @@ use crate::support::{
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "kms.key",
     force_new: &[],
-    outputs: &["key_id", "arn"],
+    outputs: &["key_id", "arn", "retained_key_arn"],
     volatile_outputs: &[],
     holds_data: true,
-    kept_on_delete: &[],
+    kept_on_delete: &["retained_key_arn"],
 };
+
+/// The tag a retained key carries instead of `drctl:address`.
+pub const TAG_RETAINED_FROM: &str = "drctl:retained-from";
 
 pub struct Key(pub(crate) Arc<Clients>);
 
@@ -53,8 +68,17 @@ const CONSISTENCY_LIMIT: Duration = Duration::from_secs(60);
 /// ScheduleKeyDeletion's bounds for PendingWindowInDays.
 const WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
 
-fn outputs(id: &str, arn: &str) -> Attributes {
-    attrs([("key_id", json!(id)), ("arn", json!(arn))])
+fn outputs(id: &str, arn: &str, inputs: &Attributes) -> Attributes {
+    let retained = if retained(inputs) { arn } else { "" };
+    attrs([
+        ("key_id", json!(id)),
+        ("arn", json!(arn)),
+        ("retained_key_arn", json!(retained)),
+    ])
+}
+
+fn retained(inputs: &Attributes) -> bool {
+    crate::support::bool_or(inputs, "retain_on_delete", false)
 }
 
 fn kms_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
@@ -151,6 +175,31 @@ where
 }
 
 impl Key {
+    /// Leaves the key for what it encrypts: tagged as retained from the
+    /// address instead of as the address's. Tag first, untag second: a run
+    /// killed in between leaves a key that still answers to the address,
+    /// and the delete is done again.
+    async fn retain(&self, ctx: &OpContext, id: &str) -> Result<(), ProviderError> {
+        let client = self.0.kms(&ctx.region);
+        let tagged = client
+            .tag_resource()
+            .key_id(id)
+            .set_tags(Some(kms_tags(BTreeMap::from([(
+                TAG_RETAINED_FROM.to_owned(),
+                ctx.address.to_string(),
+            )]))?))
+            .send()
+            .await;
+        tolerate(tagged.map(|_| ()), NOT_FOUND, "kms:TagResource")?;
+        let untagged = client
+            .untag_resource()
+            .key_id(id)
+            .tag_keys(TAG_ADDRESS)
+            .send()
+            .await;
+        tolerate(untagged.map(|_| ()), NOT_FOUND, "kms:UntagResource")
+    }
+
     async fn put_policy(&self, client: &Client, id: &str, doc: &str) -> Result<(), ProviderError> {
         while_new(|| async {
             client
@@ -276,10 +325,16 @@ impl Provider for Key {
             .await
             .map_err(|e| api_error("kms:GetKeyRotationStatus", e))?
             .key_rotation_enabled();
+        let tags = tags_of(&client, id).await?;
+        // A key this address's delete retained is no longer its key.
+        let tag = |key: &str| tags.iter().any(|(k, _)| k == key);
+        if tag(TAG_RETAINED_FROM) && !tag(TAG_ADDRESS) {
+            return Ok(None);
+        }
         let mut inputs = attrs([
             ("description", json!(meta.description().unwrap_or_default())),
             ("enable_key_rotation", json!(rotation)),
-            ("tags", observed_tags(tags_of(&client, id).await?)),
+            ("tags", observed_tags(tags)),
         ]);
         // The default policy is not drctl's to show: read only one it set.
         if prior.get("policy").is_some_and(|p| !p.is_null()) {
@@ -297,13 +352,15 @@ impl Provider for Key {
             })?;
             inputs.insert("policy".into(), doc);
         }
-        // No AWS call reads it back: the window is used at delete.
-        if let Some(w) = prior.get("deletion_window_in_days") {
-            inputs.insert("deletion_window_in_days".into(), w.clone());
+        // No AWS call reads them back: they are used at delete.
+        for name in ["deletion_window_in_days", "retain_on_delete"] {
+            if let Some(v) = prior.get(name) {
+                inputs.insert(name.into(), v.clone());
+            }
         }
         Ok(Some(Observed {
             inputs,
-            outputs: outputs(meta.key_id(), meta.arn().unwrap_or_default()),
+            outputs: outputs(meta.key_id(), meta.arn().unwrap_or_default(), prior),
         }))
     }
 
@@ -414,6 +471,9 @@ impl Provider for Key {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let days = window(ctx, inputs)?;
+        if retained(inputs) {
+            return self.retain(ctx, id).await;
+        }
         let result = self
             .0
             .kms(&ctx.region)

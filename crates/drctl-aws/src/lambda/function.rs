@@ -49,10 +49,26 @@ fn role_not_ready(e: &ProviderError) -> bool {
             || e.message.contains("does not have permissions to call"))
 }
 
-/// An update refused while another one (e.g. made out of band) is still
-/// in progress, or while a new role propagates.
-fn update_retryable(e: &ProviderError) -> bool {
-    e.code.as_deref() == Some("ResourceConflictException") || role_not_ready(e)
+/// An update refused because the function is busy: still `Pending` after
+/// its create, or another update (made out of band, say) `InProgress`.
+/// Lambda answers ResourceConflictException (409) until it is done ("Lambda
+/// function states"), which for a VPC function can take as long as a create.
+fn busy(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("ResourceConflictException")
+}
+
+/// Sends an update (`send` builds and sends it once), retried while the
+/// function is busy (up to `CREATE_LIMIT`) or a new role propagates (up to
+/// `IAM_PROPAGATION`).
+async fn send_update<T, F, Fut>(send: F) -> Result<T, ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    retry_while(IAM_PROPAGATION, role_not_ready, || {
+        retry_while(CREATE_LIMIT, busy, &send)
+    })
+    .await
 }
 
 fn int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, ProviderError> {
@@ -345,8 +361,9 @@ impl Provider for Function {
                 // lists take the function out of its VPC.
                 .environment(environment(ctx, inputs)?)
                 .vpc_config(vpc_config(ctx, inputs)?);
-            // Another update may still be running, or a new role propagating.
-            retry_while(IAM_PROPAGATION, update_retryable, || {
+            // The function may still be Pending or another update running,
+            // or a new role propagating.
+            send_update(|| {
                 let request = request.clone();
                 async move {
                     request
@@ -356,6 +373,7 @@ impl Provider for Function {
                 }
             })
             .await?;
+            // The code update would be refused while this one is InProgress.
             self.wait_updated(&client, id, "lambda:UpdateFunctionConfiguration")
                 .await?;
         }
@@ -364,7 +382,7 @@ impl Provider for Function {
                 .update_function_code()
                 .function_name(id)
                 .zip_file(package(ctx, inputs)?);
-            retry_while(IAM_PROPAGATION, update_retryable, || {
+            send_update(|| {
                 let request = request.clone();
                 async move {
                     request
@@ -374,6 +392,8 @@ impl Provider for Function {
                 }
             })
             .await?;
+            // Returns once the function runs the new code: the next update
+            // (or a dependent's call) is not refused.
             self.wait_updated(&client, id, "lambda:UpdateFunctionCode")
                 .await?;
         }

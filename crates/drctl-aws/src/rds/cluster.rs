@@ -39,7 +39,7 @@ use super::{
 use crate::clients::Clients;
 use crate::secretsmanager;
 use crate::support::{
-    api_error, attrs, bool_or, create_once, found, invalid, opt_str, req_str, retry_while,
+    api_error, attrs, bool_or, create_once, found, has_code, invalid, opt_str, req_str, retry_while,
     tolerate, wait_for,
 };
 
@@ -422,11 +422,18 @@ impl Provider for Cluster {
                 .db_cluster_identifier(&arn)
                 .send()
                 .await;
-            tolerate(
-                result,
-                &["GlobalClusterNotFoundFault"],
-                "rds:RemoveFromGlobalCluster",
-            )?;
+            match result {
+                // Sent again after a lost answer: "... is not a member of
+                // ...", which a lookup of the membership confirms.
+                Err(e)
+                    if has_code(&e, &["DBClusterNotFoundFault"])
+                        && global_membership(&rds, &arn).await?.is_none() => {}
+                other => tolerate(
+                    other,
+                    &["GlobalClusterNotFoundFault"],
+                    "rds:RemoveFromGlobalCluster",
+                )?,
+            }
             wait_for(
                 &format!("cluster {id} detached from {global}"),
                 RDS_WAIT,

@@ -1,5 +1,7 @@
 //! Route 53 kinds (global service).
 
+pub mod delegation;
+pub mod existing_zone;
 pub mod health_check;
 pub mod hosted_zone;
 pub mod record;
@@ -19,11 +21,18 @@ use crate::support::{
     user_tags, wait_for,
 };
 
-pub(crate) static KINDS: &[&KindSchema] =
-    &[&hosted_zone::SCHEMA, &health_check::SCHEMA, &record::SCHEMA];
+pub(crate) static KINDS: &[&KindSchema] = &[
+    &hosted_zone::SCHEMA,
+    &existing_zone::SCHEMA,
+    &delegation::SCHEMA,
+    &health_check::SCHEMA,
+    &record::SCHEMA,
+];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
     providers.register(Arc::new(hosted_zone::HostedZone(c.clone())));
+    providers.register(Arc::new(existing_zone::ExistingZone(c.clone())));
+    providers.register(Arc::new(delegation::Delegation(c.clone())));
     providers.register(Arc::new(health_check::HealthCheck(c.clone())));
     providers.register(Arc::new(record::Record(c.clone())));
 }
@@ -189,8 +198,10 @@ pub(crate) async fn read_tags(
     Ok(observed_tags(tags))
 }
 
-/// Waits until a change has reached every Route 53 name server (INSYNC;
-/// normally within a minute).
+/// Waits until a change has reached every Route 53 name server: GetChange
+/// answers PENDING until then, INSYNC after (Route 53 API Reference,
+/// GetChange; normally within a minute), for at most 10 minutes; each
+/// status seen is reported (`drctl_core::waiting`).
 pub(crate) async fn wait_insync(client: &Client, change_id: &str) -> Result<(), ProviderError> {
     wait_for(
         &format!("route53 change {change_id}"),
@@ -204,7 +215,8 @@ pub(crate) async fn wait_insync(client: &Client, change_id: &str) -> Result<(), 
                 .map_err(|e| api_error("route53:GetChange", e))?;
             match out.change_info().map(|c| &c.status) {
                 Some(ChangeStatus::Insync) => Ok(Ok(())),
-                other => Ok(Err(format!("{other:?}"))),
+                Some(other) => Ok(Err(other.as_str().to_owned())),
+                None => Ok(Err("no status".to_owned())),
             }
         },
     )

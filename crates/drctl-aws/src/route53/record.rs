@@ -58,7 +58,7 @@ impl<'a> Key<'a> {
     }
 }
 
-fn build_err(
+pub(crate) fn build_err(
     op: &'static str,
 ) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> ProviderError {
     move |e| ProviderError::new(op, e.to_string())
@@ -153,7 +153,7 @@ fn alias_target(ctx: &OpContext, inputs: &Attributes) -> Result<AliasTarget, Pro
 
 /// Submits one change and waits until it is INSYNC. `Ok(false)` when the
 /// zone is gone.
-async fn change(
+pub(crate) async fn change(
     client: &Client,
     zone: &str,
     action: ChangeAction,
@@ -203,6 +203,18 @@ pub(crate) async fn record_sets(
 ) -> Result<Option<Vec<Option<ResourceRecordSet>>>, ProviderError> {
     let idents: Vec<Option<&str>> = set_identifiers.iter().map(|s| Some(*s)).collect();
     matching_sets(client, zone, name, ty, &idents).await
+}
+
+/// The simple record set (no set identifier) named `name` of type `ty` in
+/// `zone`, if any; `None` when the zone itself is gone.
+pub(crate) async fn simple_set(
+    client: &Client,
+    zone: &str,
+    name: &str,
+    ty: &str,
+) -> Result<Option<Option<ResourceRecordSet>>, ProviderError> {
+    let sets = matching_sets(client, zone, name, ty, &[None]).await?;
+    Ok(sets.map(|mut s| s.pop().flatten()))
 }
 
 /// `record_sets`, where `None` asks for the simple record set (the one

@@ -1,7 +1,8 @@
 //! `s3.bucket_replication`: the replication configuration of a source
 //! bucket: one rule for every object to a destination bucket, with
-//! replication time control, metrics and delete-marker replication. Both
-//! buckets must be versioned first (the blueprint orders that).
+//! replication time control (15 minutes, its one valid value), metrics
+//! (which it requires) and delete-marker replication. Both buckets must be
+//! versioned first (the blueprint orders that).
 //!
 //! S3 replicates no object encrypted with SSE-KMS unless the rule says so:
 //! with `replica_kms_key_arn`, the rule selects SSE-KMS objects
@@ -48,6 +49,17 @@ impl BucketReplication {
             .get("replication_time_minutes")
             .and_then(Json::as_i64)
             .unwrap_or(15) as i32;
+        // Replication Time Control has one valid time (and metrics
+        // threshold): 15 minutes (S3 API Reference, ReplicationTimeValue).
+        if minutes != 15 {
+            return Err(ProviderError::new(
+                "s3:PutBucketReplication",
+                format!(
+                    "replication_time_minutes is {minutes}: S3 Replication Time Control takes 15 minutes only"
+                ),
+            )
+            .with_code("InvalidArgument"));
+        }
         let delete_markers = if bool_or(inputs, "delete_marker_replication", true) {
             DeleteMarkerReplicationStatus::Enabled
         } else {

@@ -43,6 +43,13 @@ fn role_not_ready(e: &ProviderError) -> bool {
         || (e.code.as_deref() == Some("AccessDeniedException") && e.message.contains("assume"))
 }
 
+/// CreateStateMachine of a name whose machine is still `DELETING` (a
+/// delete this run did not wait out: another process's, or one of a run
+/// that was stopped): refused until that machine is gone.
+fn still_deleting(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("StateMachineDeleting")
+}
+
 fn definition(ctx: &OpContext, inputs: &Attributes) -> Result<String, ProviderError> {
     match inputs.get("definition") {
         Some(v @ Json::Object(_)) => Ok(v.to_string()),
@@ -105,7 +112,7 @@ impl Provider for StateMachine {
             .role_arn(req_str(ctx, inputs, "role_arn")?)
             .r#type(machine_type(ctx, inputs)?)
             .set_tags(Some(tags(all_tags(ctx, inputs))));
-        let out = retry_while(IAM_PROPAGATION, role_not_ready, || {
+        let send = || {
             let request = request.clone();
             async move {
                 request
@@ -113,6 +120,9 @@ impl Provider for StateMachine {
                     .await
                     .map_err(|e| api_error("states:CreateStateMachine", e))
             }
+        };
+        let out = retry_while(IAM_PROPAGATION, role_not_ready, || {
+            retry_while(DELETE_LIMIT, still_deleting, &send)
         })
         .await?;
         let arn = out.state_machine_arn().to_owned();
@@ -138,6 +148,11 @@ impl Provider for StateMachine {
         let Some(sm) = self.describe(&client, id).await? else {
             return Ok(None);
         };
+        // A machine DELETING is on its way out (and refuses updates): gone,
+        // as `find` sees it; a create of its name waits until it is.
+        if sm.status() == Some(&StateMachineStatus::Deleting) {
+            return Ok(None);
+        }
         let definition: Json = serde_json::from_str(sm.definition()).map_err(|e| {
             ProviderError::new(
                 "states:DescribeStateMachine",

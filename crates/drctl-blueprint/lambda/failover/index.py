@@ -9,9 +9,13 @@ the order `drctl failover` takes them (database first, then traffic):
   for a planned switchover, the global cluster and the secondary are
   `available`. Refuses otherwise.
 - `promote`: makes the secondary cluster the writer: SwitchoverGlobalCluster
-  (planned) or FailoverGlobalCluster with AllowDataLoss (`"unplanned": true`
-  at the top level of the execution input). A secondary already writer, or
-  a switch to it already in progress, is success.
+  (planned), called in the region of the primary (writer) cluster, or
+  FailoverGlobalCluster with AllowDataLoss (`"unplanned": true` at the top
+  level of the execution input), called in the secondary's region: the
+  regions the Aurora User Guide's procedures call them in ("Using
+  switchover or failover in Amazon Aurora Global Database"). A secondary
+  already writer, or a switch to it already in progress, is success; a
+  switch to another cluster in progress refuses (AWS refuses a second one).
 - `wait_writer`: whether the secondary is the writer and the switch is over;
   the state machine waits and asks again, a bounded number of times.
 - `shift_traffic`: planned, the Route 53 weights: primary 0, secondary 100,
@@ -23,9 +27,11 @@ the order `drctl failover` takes them (database first, then traffic):
   wanted and the weight change has reached every Route 53 server (INSYNC);
   unplanned, the fence alarm is in ALARM.
 
-Every AWS call goes to the secondary region (RDS, CloudWatch) or, planned
-only, to Route 53: none to the primary's region, and an unplanned execution
-none to Route 53's API, whose control plane is in us-east-1.
+Every AWS call goes to the secondary region (RDS, CloudWatch) but, planned
+only, SwitchoverGlobalCluster (in the primary's region, which a switchover
+needs healthy anyway) and Route 53: an unplanned execution makes none to
+the primary's region and none to Route 53's API, whose control plane is in
+us-east-1.
 `Transient` errors are retried by the state machine; `Refused` and every
 other error end the execution through its Catch.
 """
@@ -91,8 +97,9 @@ def settings():
     }
 
 
-def _rds(s):
-    return boto3.client("rds", region_name=s["region"])
+def _rds(s, region=None):
+    """RDS in the secondary region, or in `region`."""
+    return boto3.client("rds", region_name=region or s["region"])
 
 
 def _route53():
@@ -124,6 +131,14 @@ def _switching_to(g):
     return None
 
 
+def _writer_region(g):
+    """The region of the global cluster's writer (primary) cluster, from its
+    ARN (arn:aws:rds:REGION:ACCOUNT:cluster:ID), or None."""
+    writer = next((m for m in g.get("GlobalClusterMembers", []) if m.get("IsWriter")), None)
+    parts = ((writer or {}).get("DBClusterArn") or "").split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
 def check(s, unplanned):
     g = _global_cluster(s)
     member = _member(g, s["cluster_arn"])
@@ -132,10 +147,11 @@ def check(s, unplanned):
             f"{s['cluster_arn']} is not a member of global cluster "
             f"{s['global_cluster']}: nothing to promote"
         )
-    if member.get("IsWriter"):
-        return {"writer": True, "globalStatus": g.get("Status")}
     if _switching_to(g) == s["cluster_arn"]:
         return {"writer": False, "switching": True, "globalStatus": g.get("Status")}
+    # Already the writer, unless a switch away from it is in progress.
+    if member.get("IsWriter") and not g.get("FailoverState"):
+        return {"writer": True, "globalStatus": g.get("Status")}
     problems = []
     if g.get("Status") != "available":
         problems.append(f"global cluster {s['global_cluster']} is {g.get('Status')}")
@@ -163,14 +179,32 @@ def check(s, unplanned):
 def promote(s, unplanned):
     g = _global_cluster(s)
     member = _member(g, s["cluster_arn"])
-    if member is not None and member.get("IsWriter"):
-        return {"operation": "none", "reason": "already the writer"}
     if _switching_to(g) == s["cluster_arn"]:
         return {"operation": "none", "reason": "a switch to it is in progress"}
-    rds = _rds(s)
+    busy = g.get("FailoverState")
+    if member is not None and member.get("IsWriter") and not busy:
+        return {"operation": "none", "reason": "already the writer"}
+    if busy:
+        # Another switch (to another cluster, or being cancelled): AWS
+        # refuses a second one until it ends (InvalidGlobalClusterStateFault).
+        raise Refused(
+            f"a switchover or failover of {s['global_cluster']} to "
+            f"{busy.get('ToDbClusterArn')} is {busy.get('Status')}: run again once it has ended"
+        )
+    # TargetDbClusterIdentifier is the member's ARN. A failover is called in
+    # the target's region, which answers when the writer's does not; a
+    # switchover in the primary's, as the Aurora User Guide's procedure does.
+    if unplanned:
+        rds = _rds(s)
+    else:
+        region = _writer_region(g)
+        if region is None:
+            raise Refused(
+                f"global cluster {s['global_cluster']} has no writer to switch over from; "
+                'start the execution with {"unplanned": true} if the primary region is down'
+            )
+        rds = _rds(s, region)
     try:
-        # Called in the target's region, which answers when the writer's
-        # does not; TargetDbClusterIdentifier is the member's ARN.
         if unplanned:
             rds.failover_global_cluster(
                 GlobalClusterIdentifier=s["global_cluster"],

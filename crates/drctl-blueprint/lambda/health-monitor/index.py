@@ -5,9 +5,18 @@ the event itself is not read. Two probes, each bounded by PROBE_TIMEOUT
 seconds:
 
 - the API: an HTTPS GET of the stage's `/health` (API_URL is the stage's
-  invoke URL); it passes on HTTP 200;
+  invoke URL); it passes on HTTP 200. `/health` is a Lambda proxy
+  integration with the region's transaction function, which answers 200
+  only when it reaches the database (a TCP connection, as below) and the
+  session table (a GetItem), and 503 otherwise; a function that cannot
+  answer makes API Gateway answer 5xx. So this probe passes when API
+  Gateway, the transaction function, the database and the table all
+  answer, as for the Route 53 health check of the primary, which calls the
+  same path. The function keeps a result for a few seconds, so the probe
+  may see one that old;
 - the database: a TCP connection to the region's Aurora reader endpoint
-  (DB_HOST, DB_PORT). The reader endpoint answers whichever role the
+  (DB_HOST, DB_PORT), from this function itself, which also gives the
+  connection's latency. The reader endpoint answers whichever role the
   region's cluster has (the writer endpoint of a global database's
   secondary cluster is inactive), so the probe means the same after a
   failover. No credentials and no query: it shows the cluster accepts

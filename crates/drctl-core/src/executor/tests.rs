@@ -212,6 +212,46 @@ async fn replace_deletes_then_creates_and_updates_in_place() {
     );
 }
 
+/// Observers get each operation's status with its start, and see there what
+/// the provider reported it waits for.
+#[tokio::test]
+async fn what_an_operation_waits_for_reaches_the_observer() {
+    let p = Arc::new(MemoryProvider::default());
+    let mut state = State::new("dev");
+    let changes = plan_apply(&desired(), &state, &providers(&p));
+    let statuses = std::sync::Mutex::new(Vec::new());
+    let observer = |e: &Event| {
+        if let Event::Started {
+            address, status, ..
+        } = e
+        {
+            statuses
+                .lock()
+                .unwrap()
+                .push((address.clone(), status.clone()));
+        }
+    };
+    Executor::new(providers(&p), "dev", 64)
+        .run(
+            &changes,
+            &mut state,
+            &mut CountingSink::default(),
+            &mut NoJournal,
+            &observer,
+        )
+        .await
+        .unwrap();
+    let statuses = statuses.into_inner().unwrap();
+    assert_eq!(statuses.len(), 5);
+    for (address, status) in statuses {
+        assert_eq!(
+            status.get(),
+            Some(format!("create {address}: waiting")),
+            "{address}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_stopped_run_finishes_what_runs_and_starts_nothing_more() {
     let p = Arc::new(MemoryProvider::with_delay(Duration::from_millis(50)));
