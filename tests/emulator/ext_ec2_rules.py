@@ -26,14 +26,14 @@ EC2 providers make (docs/aws-conformance.md, the EC2 rows).
   FailureCode `Gateway.NotAttached` ("Network vpc-... has no Internet
   gateway attached", the NatGateway page's example) for a public gateway
   in a VPC without an attached internet gateway. A failed gateway stays
-  listed and holds no address. moto makes every gateway `available` at
-  once.
+  listed; here it holds no address (the extension's simplification).
+  moto makes every gateway `available` at once.
 - DeleteNatGateway: `deleting` until a DescribeNatGateways has shown it
-  so, then `deleted`; the Elastic IP stays associated until then (Amazon
-  VPC User Guide, "Delete a NAT gateway": the address is disassociated
-  once the gateway is deleted). A delete of a gateway `deleting` or
-  `deleted` changes nothing. moto marks it `deleted` at once and never
-  disassociates the address.
+  so, then `deleted` (NatGateway `State`); deleting a NAT gateway
+  disassociates its Elastic IP without releasing it (Amazon VPC User
+  Guide, "Delete a NAT gateway"), here once it is `deleted`. A delete of
+  a gateway `deleting` or `deleted` changes nothing. moto marks it
+  `deleted` at once and never disassociates the address.
 - ReleaseAddress of an associated address is InvalidIPAddress.InUse (EC2
   API Reference, ReleaseAddress: "you must disassociate the Elastic IP
   address before you can release it"; "Error codes for the Amazon EC2
@@ -88,7 +88,11 @@ def _eventual_consistency() -> None:
             "InvalidInternetGatewayID.NotFound",
             "The internetGateway ID '{}' does not exist",
         ),
-        ("create_security_group", "InvalidGroup.NotFound", "The security group '{}' does not exist"),
+        (
+            "create_security_group",
+            "InvalidGroup.NotFound",
+            "The security group '{}' does not exist",
+        ),
     ]:
         original = getattr(EC2Backend, name)
 
@@ -165,7 +169,8 @@ def _modify_vpc_attribute() -> None:
                 "Fields for multiple attribute types specified: "
                 + ", ".join(a[0].lower() + a[1:] for a in given)
             )
-        if given == ["EnableDnsHostnames"] and str(self._get_param("EnableDnsHostnames.Value")).lower() == "true":
+        enabling = str(self._get_param("EnableDnsHostnames.Value")).lower() == "true"
+        if given == ["EnableDnsHostnames"] and enabling:
             vpc = self.ec2_backend.get_vpc(self._get_param("VpcId"))
             if str(vpc.enable_dns_support).lower() != "true":
                 raise EC2ClientError(
@@ -185,12 +190,14 @@ def _nat_gateways() -> None:
     delete = EC2Backend.delete_nat_gateway
 
     def release(backend, nat) -> None:
-        for address in nat.address_set:
-            association = address.get("associationId")
-            if association and backend.address_by_association([association]):
-                backend.disassociate_address(association_id=association)
+        held = {a.get("associationId") for a in nat.address_set} - {None}
+        for eip in backend.addresses:
+            if eip.association_id in held:
+                backend.disassociate_address(association_id=eip.association_id)
 
-    def ec2_create_nat_gateway(self, subnet_id, allocation_id, tags=None, connectivity_type="public"):
+    def ec2_create_nat_gateway(
+        self, subnet_id, allocation_id, tags=None, connectivity_type="public"
+    ):
         nat = create(self, subnet_id, allocation_id, tags, connectivity_type)
         attached = any(
             igw.vpc is not None and igw.vpc.id == nat.vpc_id

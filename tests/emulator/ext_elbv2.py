@@ -19,6 +19,15 @@ moto 5.2.5 does not honour.
 drctl sends these creates again after a lost answer (the fault proxy's
 `lose_create_responses` loses them after moto acted), relying on AWS's
 idempotency: on moto they would make duplicates or fail.
+
+- A load balancer's network interfaces hold its subnets and security
+  groups (DeleteSubnet, DeleteSecurityGroup: DependencyViolation, EC2 API
+  Reference), and outlive it: they are deleted some minutes after the
+  load balancer (ELB User Guide, "Delete an Application Load Balancer";
+  Terraform's subnet and security group deletes retry DependencyViolation
+  for it). moto makes no interfaces: the subnets and groups go at once.
+  Here the load balancer holds them while it exists and for
+  DRCTL_EMU_ELB_ENI_LINGER_SECONDS (default 2 s) after DeleteLoadBalancer.
 """
 
 
@@ -127,3 +136,73 @@ def apply() -> None:
     _load_balancers()
     _target_groups()
     _listeners()
+    _interfaces_linger()
+
+
+def _interfaces_linger() -> None:
+    """Subnets and security groups held by live and just-deleted load
+    balancers."""
+    import os
+    import threading
+    import time
+
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models import EC2Backend
+    from moto.elbv2.models import ELBv2Backend, elbv2_backends
+
+    lock = threading.Lock()
+    # (account, region, arn) -> (subnet ids, group ids, until) of deleted ones
+    deleted: dict = {}
+
+    def linger() -> float:
+        return float(os.environ.get("DRCTL_EMU_ELB_ENI_LINGER_SECONDS", "2"))
+
+    def held(account, region, subnet_id=None, group_id=None) -> bool:
+        now = time.time()
+        holders = []
+        for lb in list(elbv2_backends[account][region].load_balancers.values()):
+            holders.append(({s.id for s in lb.subnets}, set(lb.security_groups or [])))
+        with lock:
+            for key, (subnets, groups, until) in list(deleted.items()):
+                if until <= now:
+                    del deleted[key]
+                elif key[0] == account and key[1] == region:
+                    holders.append((subnets, groups))
+        return any(
+            (subnet_id is not None and subnet_id in subnets)
+            or (group_id is not None and group_id in groups)
+            for subnets, groups in holders
+        )
+
+    delete_load_balancer = ELBv2Backend.delete_load_balancer
+
+    def delete_load_balancer_lingering(self, arn):
+        lb = self.load_balancers.get(arn)
+        if lb is not None:
+            with lock:
+                deleted[(self.account_id, self.region_name, arn)] = (
+                    {s.id for s in lb.subnets},
+                    set(lb.security_groups or []),
+                    time.time() + linger(),
+                )
+        return delete_load_balancer(self, arn)
+
+    ELBv2Backend.delete_load_balancer = delete_load_balancer_lingering
+
+    delete_subnet = EC2Backend.delete_subnet
+    delete_security_group = EC2Backend.delete_security_group
+
+    def ec2_delete_subnet(self, subnet_id):
+        if held(self.account_id, self.region_name, subnet_id=subnet_id):
+            raise DependencyViolationError(
+                f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
+            )
+        return delete_subnet(self, subnet_id)
+
+    def ec2_delete_security_group(self, name=None, group_id=None):
+        if group_id and held(self.account_id, self.region_name, group_id=group_id):
+            raise DependencyViolationError(f"resource {group_id} has a dependent object")
+        return delete_security_group(self, name=name, group_id=group_id)
+
+    EC2Backend.delete_subnet = ec2_delete_subnet
+    EC2Backend.delete_security_group = ec2_delete_security_group

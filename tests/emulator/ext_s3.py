@@ -34,6 +34,14 @@ bucket once versioned never returns to unversioned, S3 User Guide,
 "Retaining multiple versions of objects with S3 Versioning"); anything
 else is MalformedXML. moto 5.2.5 stores any word.
 
+Every bucket has default encryption: since January 5, 2023 S3 applies
+SSE-S3 to every bucket without a configuration of its own (S3 User Guide,
+"Setting default server-side encryption behavior for Amazon S3 buckets"),
+so GetBucketEncryption of a bucket never configured (or whose
+configuration was deleted) answers `AES256`, never
+ServerSideEncryptionConfigurationNotFoundError. moto 5.2.5 answers that
+error.
+
 DeleteObjects takes at most 1,000 keys (S3 API Reference, DeleteObjects:
 "up to 1,000 keys"; more is MalformedXML), and ListObjectVersions returns
 at most 1,000 versions and delete markers together whatever `max-keys`
@@ -134,6 +142,18 @@ def apply() -> None:
         return original_put_bucket_versioning(self, bucket_name, status)
 
     S3Backend.put_bucket_versioning = put_bucket_versioning
+
+    original_get_bucket_encryption = S3Backend.get_bucket_encryption
+
+    def get_bucket_encryption(self, bucket_name):
+        return original_get_bucket_encryption(self, bucket_name) or {
+            "Rule": {
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                "BucketKeyEnabled": False,
+            }
+        }
+
+    S3Backend.get_bucket_encryption = get_bucket_encryption
 
     original_delete_objects = S3Backend.delete_objects
 

@@ -426,4 +426,29 @@ mod tests {
             );
         }
     }
+
+    /// Destroy deletes each NAT gateway, and waits for `deleted`, before it
+    /// detaches the region's internet gateway: DetachInternetGateway is
+    /// DependencyViolation while the VPC has a mapped public address (the
+    /// NAT gateway's Elastic IP), and a public NAT gateway made before the
+    /// internet gateway is attached fails (Gateway.NotAttached).
+    #[test]
+    fn each_nat_gateway_comes_after_its_regions_internet_gateway() {
+        let (settings, zones) = unusual();
+        let specs = expand(&settings, zones);
+        let mut nats = 0;
+        for role in ["primary", "secondary"] {
+            let igw = named(&specs, role, "ec2.internet_gateway");
+            assert_eq!(igw.len(), 1, "{role}");
+            for nat in named(&specs, role, "ec2.nat_gateway") {
+                assert!(
+                    nat.dependencies().contains(&igw[0].address),
+                    "{}",
+                    nat.address
+                );
+                nats += 1;
+            }
+        }
+        assert!(nats > 0);
+    }
 }

@@ -453,7 +453,7 @@ pub async fn run(
                             )
                             .await?;
                         }
-                        // EXPERIMENT dr::wait_writer(aws, &target.region, &t.global_id, &target.arn).await?;
+                        dr::wait_writer(aws, &target.region, &t.global_id, &target.arn).await?;
                     }
                     Action::RecordActive => {
                         state.active_role = Some(sw.to.as_str().to_owned());
@@ -548,7 +548,15 @@ async fn set_fence(aws: &AwsContext, t: &Targets, up: bool) -> Result<(), DrErro
                     fence.region
                 )));
             }
-            Some(_) => tokio::time::sleep(FENCE_POLL).await,
+            Some(other) => {
+                drctl_core::waiting::report(format!(
+                    "fence alarm {} {wanted}: still {other} ({}s of at most {} min)",
+                    fence.alarm,
+                    started.elapsed().as_secs(),
+                    FENCE_WAIT.as_secs() / 60
+                ));
+                tokio::time::sleep(FENCE_POLL).await
+            }
         }
     }
 }

@@ -210,6 +210,39 @@ async fn invalid_inputs_and_a_taken_vault_name_are_refused() {
         .await
         .unwrap_err();
     assert!(err.message.contains("completion_window_minutes"), "{err}");
+    // Names AWS Backup refuses (InvalidParameterValueException, as the
+    // emulator does) are refused before any call: a plan, rule or
+    // selection name is 1 to 50 of letters, digits, `-_.`; a vault's 2 to
+    // 50 of letters, digits, `-_`.
+    let mut bad = plan_inputs(&kit.env, "payment-x-primary-backup", copy_to, 7, json!({}));
+    bad["rule_name"] = json!("r".repeat(51));
+    let err = kit
+        .provider(&pctx)
+        .create(&pctx, &attrs(bad))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+    assert!(err.message.contains("`rule_name`"), "{err}");
+    let vctx = kit.ctx("primary/backup.vault/payment", PRIMARY);
+    let dotted = format!("payment.{}", kit.env);
+    let err = kit
+        .provider(&vctx)
+        .create(&vctx, &attrs(json!({"name": dotted, "tags": {}})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+    let refused = kit
+        .aws
+        .backup(PRIMARY)
+        .create_backup_vault()
+        .backup_vault_name(&dotted)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_backup::error::ProvideErrorMetadata::code(&refused),
+        Some("InvalidParameterValueException")
+    );
     let plans = kit
         .aws
         .backup(PRIMARY)
@@ -233,7 +266,6 @@ async fn invalid_inputs_and_a_taken_vault_name_are_refused() {
         .send()
         .await
         .unwrap();
-    let vctx = kit.ctx("primary/backup.vault/payment", PRIMARY);
     let err = kit
         .provider(&vctx)
         .create(&vctx, &attrs(json!({"name": name, "tags": {}})))

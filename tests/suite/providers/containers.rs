@@ -354,12 +354,38 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         .unwrap();
     assert_eq!(gone.services()[0].status(), Some("INACTIVE"));
     kit.delete_found(&lctx, &listener, &listener_inputs).await;
-    for (ctx, applied, inputs) in [
-        &t.target_group,
-        &t.load_balancer,
-        &t.task_definition,
-        &t.cluster,
-    ] {
+    for (ctx, applied, inputs) in [&t.target_group, &t.load_balancer] {
+        kit.delete_found(ctx, applied, inputs).await;
+    }
+    // The load balancer's network interfaces outlive it for a while (ELB
+    // User Guide, "Delete an Application Load Balancer"), holding its
+    // subnets and security group: their deletes wait them out.
+    let refused = kit
+        .aws
+        .ec2(PRIMARY)
+        .delete_security_group()
+        .group_id(&alb_sg)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&refused),
+        Some("DependencyViolation")
+    );
+    let gctx = kit.ctx("primary/ec2.security_group/alb", PRIMARY);
+    let none = Attributes::new();
+    kit.provider(&gctx)
+        .delete(&gctx, &alb_sg, &none, &none)
+        .await
+        .unwrap();
+    for (i, subnet) in public.iter().enumerate() {
+        let ctx = kit.ctx(&format!("primary/ec2.subnet/public-{i}"), PRIMARY);
+        kit.provider(&ctx)
+            .delete(&ctx, subnet, &none, &none)
+            .await
+            .unwrap();
+    }
+    for (ctx, applied, inputs) in [&t.task_definition, &t.cluster] {
         kit.delete_found(ctx, applied, inputs).await;
     }
 }

@@ -17,6 +17,9 @@ async fn rule_schedule_targets_tags_update_drift_find_and_delete_with_targets() 
     let kit = Kit::new("prov-events-rule").await;
     let ctx = kit.ctx("primary/events.rule/monitor", PRIMARY);
     let name = "payment-prov-events-rule-monitor";
+    // A rule just created is missed once by DescribeRule and once by
+    // PutTargets (tests/emulator/ext_events.py): create waits for the
+    // rule and retries PutTargets, so the read that follows finds it.
     let (rule, inputs) = kit
         .lifecycle(
             &ctx,

@@ -408,7 +408,10 @@ async fn a_vpc_functions_interfaces_hold_their_group_until_lambda_deletes_them_w
         })
     };
     let ec2 = kit.aws.ec2(region);
-    for (case, cidr, role_first) in [("kept", "10.62.0.0/16", false), ("gone", "10.63.0.0/16", true)] {
+    for (case, cidr, role_first) in [
+        ("kept", "10.62.0.0/16", false),
+        ("gone", "10.63.0.0/16", true),
+    ] {
         let (vpc_id, subnet_id, sg_id) = network(&kit, region, cidr).await;
         let rctx = kit.ctx(&format!("global/iam.role/{case}"), PRIMARY);
         let (role, rinputs) = kit
@@ -418,7 +421,12 @@ async fn a_vpc_functions_interfaces_hold_their_group_until_lambda_deletes_them_w
         let (f, finputs) = kit
             .lifecycle(
                 &ctx,
-                function(&format!("prov-lambda-eni-{case}"), &out(&role, "arn"), &subnet_id, &sg_id),
+                function(
+                    &format!("prov-lambda-eni-{case}"),
+                    &out(&role, "arn"),
+                    &subnet_id,
+                    &sg_id,
+                ),
                 None,
             )
             .await;
@@ -461,7 +469,11 @@ async fn a_vpc_functions_interfaces_hold_their_group_until_lambda_deletes_them_w
                     .map(|_| ())
                     .map_err(|e| e.code().map(str::to_owned)),
             ] {
-                assert_eq!(refused, Err(Some("DependencyViolation".to_owned())), "{case}");
+                assert_eq!(
+                    refused,
+                    Err(Some("DependencyViolation".to_owned())),
+                    "{case}"
+                );
             }
         } else {
             delete_network_once_released(&kit, region, &vpc_id, &subnet_id, &sg_id).await;

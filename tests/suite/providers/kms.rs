@@ -137,7 +137,9 @@ async fn a_retained_key_stays_enabled_and_is_no_longer_the_addresss() {
     let kms = kit.aws.kms(SECONDARY);
     let meta = kms.describe_key().key_id(&key.id).send().await.unwrap();
     assert_eq!(
-        meta.key_metadata().and_then(|m| m.key_state()).map(|s| s.as_str()),
+        meta.key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|s| s.as_str()),
         Some("Enabled"),
         "not scheduled for deletion"
     );

@@ -560,6 +560,21 @@ async fn emptying_a_bucket_stops_at_keys_s3_will_not_delete() {
     kit.delete(&ctx, &bucket, &inputs).await;
 }
 
+/// A bucket whose inputs name no default encryption still has SSE-S3 on
+/// AWS, and GetBucketEncryption says `AES256` (tests/emulator/ext_s3.py):
+/// that default reads as no setting, not as drift; one the inputs name
+/// reads back.
+#[tokio::test]
+async fn a_bucket_without_encryption_settings_reads_as_created() {
+    let kit = Kit::new("prov-s3-sse").await;
+    let ctx = kit.ctx("primary/s3.bucket/data", PRIMARY);
+    let spec = json!({"bucket": "payment-data-prov-s3-sse", "versioning": false, "block_public_access": true, "lifecycle_rules": [], "tags": {}});
+    let mut encrypted = spec.clone();
+    encrypted["sse_algorithm"] = json!("AES256");
+    let (bucket, inputs) = kit.lifecycle(&ctx, spec, Some(encrypted)).await;
+    kit.delete(&ctx, &bucket, &inputs).await;
+}
+
 /// More object versions than one DeleteObjects takes (1,000, S3 API
 /// Reference, DeleteObjects; refused above that by
 /// tests/emulator/ext_s3.py): emptying deletes one ListObjectVersions page
@@ -729,6 +744,29 @@ fn every_kind_has_exactly_one_provider_and_schema() {
     assert_eq!(kinds, schema_kinds);
 }
 
+/// The state of a NAT gateway as DescribeNatGateways shows it now.
+async fn nat_state(kit: &Kit, region: &str, id: &str) -> String {
+    let out = kit
+        .aws
+        .ec2(region)
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.nat_gateways()[0]
+        .state()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// A public NAT gateway (its VPC's internet gateway attached first), its
+/// Elastic IP, a route moved from the internet gateway to it, and gateway
+/// endpoints. CreateNatGateway is asynchronous (`pending`, then
+/// `available`), and so is DeleteNatGateway (`deleting`, then `deleted`),
+/// which frees the address only once `deleted`: an associated address
+/// cannot be released (InvalidIPAddress.InUse), nor the internet gateway
+/// detached while the VPC has a mapped address (DependencyViolation).
 #[tokio::test]
 async fn eip_nat_gateway_and_gateway_endpoints() {
     let kit = Kit::new("prov-nat").await;
@@ -742,6 +780,10 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
             None,
         )
         .await;
+    let gctx = kit.ctx("secondary/ec2.internet_gateway/payment", SECONDARY);
+    let (igw, ginputs) = kit
+        .lifecycle(&gctx, json!({"vpc_id": vpc_id, "tags": {}}), None)
+        .await;
     let ectx = kit.ctx("secondary/ec2.eip/nat", SECONDARY);
     let (eip, einputs) = kit
         .lifecycle(
@@ -752,13 +794,21 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
         .await;
     assert!(!out(&eip, "public_ip").is_empty());
     let nctx = kit.ctx("secondary/ec2.nat_gateway/payment", SECONDARY);
-    let (nat, ninputs) = kit
-        .lifecycle(
-            &nctx,
-            json!({"subnet_id": subnet.id, "allocation_id": eip.id, "tags": {"Name": "n"}}),
-            Some(json!({"subnet_id": subnet.id, "allocation_id": eip.id, "tags": {"Name": "n2"}})),
-        )
-        .await;
+    let ninputs =
+        attrs(json!({"subnet_id": subnet.id, "allocation_id": eip.id, "tags": {"Name": "n"}}));
+    let nat = kit.provider(&nctx).create(&nctx, &ninputs).await.unwrap();
+    // Create returned once the gateway was `available`: the first describe
+    // after it sees no `pending`.
+    assert_eq!(nat_state(&kit, SECONDARY, &nat.id).await, "available");
+    assert_eq!(kit.read(&nctx, &nat.id, &ninputs).await.unwrap(), ninputs);
+    let renamed =
+        attrs(json!({"subnet_id": subnet.id, "allocation_id": eip.id, "tags": {"Name": "n2"}}));
+    kit.provider(&nctx)
+        .update(&nctx, &nat.id, &ninputs, &renamed)
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&nctx, &nat.id, &renamed).await.unwrap(), renamed);
+    let ninputs = renamed;
     let mut tables = Vec::new();
     for name in ["private", "isolated"] {
         let tctx = kit.ctx(&format!("secondary/ec2.route_table/{name}"), SECONDARY);
@@ -767,6 +817,28 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
             .await;
         tables.push((tctx, t, ti));
     }
+    // A route's new target goes through ReplaceRoute (CreateRoute of its
+    // destination is RouteAlreadyExists).
+    let private = tables[0].1.id.clone();
+    let rctx = kit.ctx("secondary/ec2.route/private-default", SECONDARY);
+    let (route, rinputs) = kit
+        .lifecycle(
+            &rctx,
+            json!({"route_table_id": private, "destination_cidr_block": "0.0.0.0/0", "gateway_id": igw.id}),
+            Some(
+                json!({"route_table_id": private, "destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}),
+            ),
+        )
+        .await;
+    // Exactly one target per route (CreateRoute): two are refused before
+    // any call.
+    let two = attrs(
+        json!({"route_table_id": private, "destination_cidr_block": "10.200.0.0/16", "gateway_id": igw.id, "nat_gateway_id": nat.id}),
+    );
+    let octx = kit.ctx("secondary/ec2.route/two-targets", SECONDARY);
+    let err = kit.provider(&octx).create(&octx, &two).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
+    assert!(kit.read(&octx, "none", &two).await.is_none());
     let mut ids: Vec<String> = tables.iter().map(|(_, t, _)| t.id.clone()).collect();
     ids.sort();
     let pctx = kit.ctx("secondary/ec2.vpc_endpoint/s3", SECONDARY);
@@ -815,11 +887,223 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
         described.vpc_endpoints()[0].state().map(|s| s.as_str()),
         Some("deleted")
     );
+    kit.delete(&rctx, &route, &rinputs).await;
     for (tctx, t, ti) in &tables {
         kit.delete(tctx, t, ti).await;
     }
+    // The gateway's address is mapped in the VPC: its internet gateway
+    // cannot be detached yet (what orders the NAT gateway after it).
+    let refused = kit
+        .aws
+        .ec2(SECONDARY)
+        .detach_internet_gateway()
+        .internet_gateway_id(&igw.id)
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&refused),
+        Some("DependencyViolation"),
+        "{refused:?}"
+    );
+    // The address is released right after the gateway's delete returns:
+    // free only because the delete waited for `deleted`.
+    kit.provider(&nctx)
+        .delete(&nctx, &nat.id, &ninputs, &nat.outputs)
+        .await
+        .unwrap();
+    kit.provider(&ectx)
+        .delete(&ectx, &eip.id, &einputs, &eip.outputs)
+        .await
+        .unwrap();
+    assert_eq!(nat_state(&kit, SECONDARY, &nat.id).await, "deleted");
     kit.delete_found(&nctx, &nat, &ninputs).await;
     kit.delete_found(&ectx, &eip, &einputs).await;
+    kit.delete_found(&gctx, &igw, &ginputs).await;
+    kit.delete(&sctx, &subnet, &sinputs).await;
+    kit.delete(&vctx, &vpc, &vinputs).await;
+}
+
+/// A public NAT gateway in a VPC without an attached internet gateway
+/// goes `failed` (FailureCode Gateway.NotAttached): create reports AWS's
+/// reason rather than waiting out its 15 minutes; the failed gateway stays
+/// listed, and neither find nor read takes it as made.
+#[tokio::test]
+async fn a_nat_gateway_that_aws_fails_is_an_error_with_its_reason() {
+    let kit = Kit::new("prov-nat-failed").await;
+    let (vctx, vpc, vinputs) = kit.vpc(SECONDARY, "10.141.0.0/16").await;
+    let sctx = kit.ctx("secondary/ec2.subnet/public-a", SECONDARY);
+    let (subnet, sinputs) = kit
+        .lifecycle(
+            &sctx,
+            json!({"vpc_id": vpc.id, "cidr_block": "10.141.0.0/24", "availability_zone": "us-east-2a", "map_public_ip_on_launch": false, "tags": {}}),
+            None,
+        )
+        .await;
+    let ectx = kit.ctx("secondary/ec2.eip/nat", SECONDARY);
+    let (eip, einputs) = kit.lifecycle(&ectx, json!({"tags": {}}), None).await;
+    let nctx = kit.ctx("secondary/ec2.nat_gateway/payment", SECONDARY);
+    let ninputs = attrs(json!({"subnet_id": subnet.id, "allocation_id": eip.id, "tags": {}}));
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        kit.provider(&nctx).create(&nctx, &ninputs),
+    )
+    .await
+    .expect("a failed gateway is reported, not waited on")
+    .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("NatGatewayFailed"), "{err}");
+    assert!(err.to_string().contains("Gateway.NotAttached"), "{err}");
+    let listed = kit
+        .aws
+        .ec2(SECONDARY)
+        .describe_nat_gateways()
+        .filter(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("subnet-id")
+                .values(&subnet.id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let failed = &listed.nat_gateways()[0];
+    let id = failed.nat_gateway_id().unwrap().to_owned();
+    assert_eq!(failed.state().map(|s| s.as_str()), Some("failed"));
+    assert_eq!(
+        kit.provider(&nctx).find(&nctx, &ninputs).await.unwrap(),
+        None
+    );
+    assert!(kit.read(&nctx, &id, &ninputs).await.is_none());
+    kit.provider(&nctx)
+        .delete(&nctx, &id, &ninputs, &Attributes::new())
+        .await
+        .unwrap();
+    kit.delete(&ectx, &eip, &einputs).await;
+    kit.delete(&sctx, &subnet, &sinputs).await;
+    kit.delete(&vctx, &vpc, &vinputs).await;
+}
+
+/// ModifyVpcAttribute changes one attribute per call, and DNS hostnames
+/// can be enabled only while DNS support is: turning both on sets support
+/// first, in its own call.
+#[tokio::test]
+async fn vpc_dns_support_and_hostnames_are_set_one_per_call_support_first() {
+    let kit = Kit::new("prov-vpc-dns").await;
+    let ctx = kit.ctx("primary/ec2.vpc/payment", PRIMARY);
+    let (applied, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"cidr_block": "10.142.0.0/16", "enable_dns_support": false, "enable_dns_hostnames": false, "tags": {}}),
+            Some(
+                json!({"cidr_block": "10.142.0.0/16", "enable_dns_support": true, "enable_dns_hostnames": true, "tags": {}}),
+            ),
+        )
+        .await;
+    kit.delete(&ctx, &applied, &inputs).await;
+}
+
+/// An update sent again (its answer was lost, so state still holds the
+/// old rules): revoking a rule already gone is InvalidPermission.NotFound,
+/// authorizing one already there InvalidPermission.Duplicate; both mean
+/// the end state holds.
+#[tokio::test]
+async fn a_security_group_rule_change_sent_again_finds_it_made() {
+    let kit = Kit::new("prov-sg-again").await;
+    let (vctx, vpc, vinputs) = kit.vpc(PRIMARY, "10.143.0.0/16").await;
+    let ctx = kit.ctx("primary/ec2.security_group/db", PRIMARY);
+    let first = json!({"name": "prov-sg-again-db", "description": "d", "vpc_id": vpc.id,
+        "ingress": {"https": {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_block": "10.143.0.0/24"}},
+        "egress": {}, "tags": {}});
+    let second = json!({"name": "prov-sg-again-db", "description": "d", "vpc_id": vpc.id,
+        "ingress": {"postgres": {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_block": "10.143.1.0/24"}},
+        "egress": {"all-outbound": {"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_block": "0.0.0.0/0"}},
+        "tags": {}});
+    let (group, updated) = kit.lifecycle(&ctx, first.clone(), Some(second)).await;
+    kit.provider(&ctx)
+        .update(&ctx, &group.id, &attrs(first), &updated)
+        .await
+        .expect("the same update again changes nothing");
+    assert_eq!(kit.read(&ctx, &group.id, &updated).await.unwrap(), updated);
+    kit.delete(&ctx, &group, &updated).await;
+    kit.delete(&vctx, &vpc, &vinputs).await;
+}
+
+/// A subnet has one route table association (AssociateRouteTable of an
+/// associated subnet is Resource.AlreadyAssociated): moving a subnet to
+/// another table is a replacement, whose delete goes before its create.
+#[tokio::test]
+async fn moving_a_subnet_to_another_route_table_replaces_its_association() {
+    use drctl_core::planner::plan_apply;
+    use drctl_core::{Action, DesiredGraph, ResourceSpec, ResourceState, State};
+
+    let kit = Kit::new("prov-assoc-move").await;
+    let (vctx, vpc, vinputs) = kit.vpc(PRIMARY, "10.144.0.0/16").await;
+    let sctx = kit.ctx("primary/ec2.subnet/private-a", PRIMARY);
+    let (subnet, sinputs) = kit
+        .lifecycle(
+            &sctx,
+            json!({"vpc_id": vpc.id, "cidr_block": "10.144.0.0/24", "availability_zone": "us-east-1a", "map_public_ip_on_launch": false, "tags": {}}),
+            None,
+        )
+        .await;
+    let mut tables = Vec::new();
+    for name in ["private", "isolated"] {
+        let tctx = kit.ctx(&format!("primary/ec2.route_table/{name}"), PRIMARY);
+        let (t, ti) = kit
+            .lifecycle(&tctx, json!({"vpc_id": vpc.id, "tags": {}}), None)
+            .await;
+        tables.push((tctx, t, ti));
+    }
+    let (from, to) = (tables[0].1.id.clone(), tables[1].1.id.clone());
+    let actx = kit.ctx("primary/ec2.route_table_association/private-a", PRIMARY);
+    let (assoc, ainputs) = kit
+        .lifecycle(
+            &actx,
+            json!({"subnet_id": subnet.id, "route_table_id": from}),
+            None,
+        )
+        .await;
+
+    // The plan replaces the association...
+    let mut state = State::new(&kit.env);
+    state.resources.insert(
+        actx.address.clone(),
+        ResourceState {
+            kind: "ec2.route_table_association".into(),
+            region: PRIMARY.into(),
+            id: assoc.id.clone(),
+            inputs: ainputs.clone(),
+            outputs: assoc.outputs.clone(),
+            dependencies: Default::default(),
+        },
+    );
+    let desired = DesiredGraph::new(vec![
+        ResourceSpec::new(actx.address.clone(), PRIMARY)
+            .input("subnet_id", subnet.id.as_str())
+            .input("route_table_id", to.as_str()),
+    ])
+    .unwrap();
+    let changes = plan_apply(&desired, &state, &drctl_aws::schemas());
+    assert_eq!(changes[0].action, Action::Replace, "{changes:#?}");
+    // ...because the new one cannot be made while the old one stands.
+    let moved = json!({"subnet_id": subnet.id, "route_table_id": to});
+    let err = kit
+        .provider(&actx)
+        .create(&actx, &attrs(moved.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code.as_deref(),
+        Some("Resource.AlreadyAssociated"),
+        "{err}"
+    );
+    kit.delete(&actx, &assoc, &ainputs).await;
+    let (assoc, ainputs) = kit.lifecycle(&actx, moved, None).await;
+    kit.delete_found(&actx, &assoc, &ainputs).await;
+    for (tctx, t, ti) in &tables {
+        kit.delete(tctx, t, ti).await;
+    }
     kit.delete(&sctx, &subnet, &sinputs).await;
     kit.delete(&vctx, &vpc, &vinputs).await;
 }

@@ -309,3 +309,36 @@ async fn a_create_whose_answer_is_lost_adopts_the_connection_it_made() {
     kit.delete(&svctx, &svpc, &svinputs).await;
     kit.delete(&pvctx, &pvpc, &pvinputs).await;
 }
+
+/// A connection id AWS does not know (any more: a deleted connection is
+/// listed for a while only) is InvalidVpcPeeringConnectionID.NotFound:
+/// read takes it as gone for the requester and for the accepter, and the
+/// requester's delete as done.
+#[tokio::test]
+async fn a_connection_aws_does_not_know_reads_as_gone() {
+    let kit = Kit::new("prov-peer-unknown").await;
+    let unknown = "pcx-0123456789abcdef0";
+    let inputs: Attributes = serde_json::from_value(json!({
+        "vpc_id": "vpc-0123456789abcdef0", "peer_vpc_id": "vpc-0123456789abcdef1",
+        "peer_region": SECONDARY, "vpc_peering_connection_id": unknown, "tags": {}
+    }))
+    .unwrap();
+    for (address, region) in [
+        ("primary/ec2.vpc_peering_connection/payment", PRIMARY),
+        (
+            "secondary/ec2.vpc_peering_connection_accepter/payment",
+            SECONDARY,
+        ),
+    ] {
+        let ctx = kit.ctx(address, region);
+        assert!(
+            kit.read(&ctx, unknown, &inputs).await.is_none(),
+            "{address}"
+        );
+    }
+    let ctx = kit.ctx("primary/ec2.vpc_peering_connection/payment", PRIMARY);
+    kit.provider(&ctx)
+        .delete(&ctx, unknown, &inputs, &Attributes::new())
+        .await
+        .unwrap();
+}

@@ -1041,3 +1041,40 @@ impl Drop for S3Lock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_s3::operation::put_object::PutObjectError;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    /// An error answer of PutObject, as the SDK hands it over.
+    fn answered(status: u16, code: &str) -> SdkError<PutObjectError, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message(code).build();
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        SdkError::service_error(PutObjectError::generic(meta), raw)
+    }
+
+    /// S3 may answer a conditional write that meets a concurrent one with
+    /// 409 ConditionalRequestConflict (S3 API Reference, PutObject,
+    /// `If-None-Match`), which no emulator here gives: it means what 412
+    /// means, the object is not what this write expected.
+    #[test]
+    fn a_conditional_write_conflict_reads_as_a_failed_condition() {
+        let failure = |status, code| classify(answered(status, code), "b", "us-east-1");
+        assert!(matches!(
+            failure(409, "ConditionalRequestConflict"),
+            Failure::Precondition
+        ));
+        assert!(matches!(
+            failure(412, "PreconditionFailed"),
+            Failure::Precondition
+        ));
+        assert!(matches!(
+            failure(409, "OperationAborted"),
+            Failure::Other(_)
+        ));
+    }
+}

@@ -128,7 +128,8 @@ where
         if e.code.as_deref() == Some("DependencyViolation") {
             let message = format!(
                 "{}; still in use after {} minutes: look for network interfaces in it \
-                 (`aws ec2 describe-network-interfaces`); an `available` one described \
+                 (`aws ec2 describe-network-interfaces`), such as a deleted load \
+                 balancer's or VPC function's; an `available` one described \
                  `AWS Lambda VPC ENI-...` whose function is gone can be deleted by hand",
                 e.message,
                 IN_USE_LIMIT.as_secs() / 60

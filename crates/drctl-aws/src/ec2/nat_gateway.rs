@@ -73,19 +73,28 @@ impl Provider for NatGateway {
             })?
             .to_owned();
         wait_for("NAT gateway available", WAIT, || async {
-            Ok(
-                match self.state(ctx, &id).await?.and_then(|n| n.state().cloned()) {
-                    Some(NatGatewayState::Available) => Ok(()),
-                    Some(NatGatewayState::Failed) => {
-                        return Err(ProviderError::new(
-                            "ec2:CreateNatGateway",
-                            format!("{id} failed"),
-                        )
-                        .with_code("NatGatewayFailed"));
-                    }
-                    other => Err(format!("{other:?}")),
-                },
-            )
+            let gateway = self.state(ctx, &id).await?;
+            Ok(match gateway.as_ref().and_then(|n| n.state()) {
+                Some(NatGatewayState::Available) => Ok(()),
+                Some(NatGatewayState::Failed) => {
+                    // A failed gateway stays listed, with AWS's reason.
+                    let n = gateway.as_ref();
+                    let reason = [
+                        n.and_then(|n| n.failure_code()),
+                        n.and_then(|n| n.failure_message()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                    return Err(ProviderError::new(
+                        "ec2:CreateNatGateway",
+                        format!("{id} failed: {reason}"),
+                    )
+                    .with_code("NatGatewayFailed"));
+                }
+                other => Err(format!("{other:?}")),
+            })
         })
         .await?;
         Ok(Applied {

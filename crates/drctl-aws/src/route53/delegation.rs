@@ -347,13 +347,11 @@ impl Provider for Delegation {
         let Some(listed) = delegation_in(&client, &parent.id, name).await? else {
             return Ok(None);
         };
-        let observed = if same(&listed, &servers) {
-            servers.clone()
-        } else {
-            listed
-        };
+        // The same name servers read back as given (order, case, dots).
         let mut inputs = prior.clone();
-        inputs.insert("name_servers".into(), json!(observed));
+        if !same(&listed, &servers) {
+            inputs.insert("name_servers".into(), json!(listed));
+        }
         Ok(Some(Observed {
             inputs,
             outputs: outputs(Some(&parent), &servers),
@@ -447,8 +445,19 @@ impl Provider for Delegation {
         if !same(&listed, &servers) {
             return Ok(());
         }
-        change(&client, parent, ChangeAction::Delete, current).await?;
-        Ok(())
+        match change(&client, parent, ChangeAction::Delete, current).await {
+            Ok(_) => Ok(()),
+            // Refused as not found, or as not matching: a resend after a
+            // lost answer (the set is gone), or a change made meanwhile.
+            Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => {
+                match delegation_in(&client, parent, name).await? {
+                    None => Ok(()),
+                    Some(listed) if !same(&listed, &servers) => Ok(()),
+                    Some(_) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -605,6 +605,20 @@ mod tests {
         config(&ctx(), &inputs(v)).unwrap_err().message
     }
 
+    /// UpdateHealthCheck takes neither `Type` nor `RequestInterval` ("you
+    /// can't change the value of RequestInterval", HealthCheckConfig): the
+    /// planner replaces a check whose type or interval changed instead of
+    /// sending an update that could not apply it.
+    #[test]
+    fn type_and_interval_changes_replace_the_check() {
+        for input in ["type", "request_interval"] {
+            assert!(SCHEMA.forces_replacement(input), "{input}");
+        }
+        for input in ["failure_threshold", "resource_path", "fqdn", "tags"] {
+            assert!(!SCHEMA.forces_replacement(input), "{input}");
+        }
+    }
+
     #[test]
     fn each_type_takes_its_own_inputs() {
         let https = config(

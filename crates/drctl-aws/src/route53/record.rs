@@ -397,7 +397,18 @@ impl Provider for Record {
         let Some(current) = find(&client, &k).await? else {
             return Ok(());
         };
-        change(&client, k.zone, ChangeAction::Delete, current).await?;
-        Ok(())
+        match change(&client, k.zone, ChangeAction::Delete, current).await {
+            Ok(_) => Ok(()),
+            // Refused as "not found" or as not matching: a resend after a
+            // lost answer (the set is gone), or a change made meanwhile
+            // (the set is there with other values: an error).
+            Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => {
+                match find(&client, &k).await? {
+                    None => Ok(()),
+                    Some(_) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 }

@@ -22,7 +22,8 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, bool_or, found, has_code, observed_tags, opt_str, req_str, tolerate,
+    all_tags, api_error, attrs, bool_or, found, has_code, observed_tags, opt_str, req_str,
+    retry_while, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -37,6 +38,10 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Bucket(pub(crate) Arc<Clients>);
 
 const GONE: &[&str] = &["NoSuchBucket", "NotFound"];
+
+/// How long a new bucket may stay unseen by configuration calls (the
+/// Terraform AWS provider's `bucketPropagationTimeout`).
+const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn outputs(name: &str, region: &str) -> Attributes {
     attrs([
@@ -333,7 +338,16 @@ impl Provider for Bucket {
         }
         let result = req.send().await;
         tolerate(result, &["BucketAlreadyOwnedByYou"], "s3:CreateBucket")?;
-        self.configure(&s3, ctx, name, inputs, None).await?;
+        // Bucket configuration is eventually consistent: a Put* right
+        // after CreateBucket may not find the bucket yet (S3 User Guide,
+        // "Amazon S3 data consistency model"). Every Put is idempotent, so
+        // the whole configuration is sent again.
+        retry_while(
+            PROPAGATION,
+            |e| e.code.as_deref() == Some("NoSuchBucket"),
+            || self.configure(&s3, ctx, name, inputs, None),
+        )
+        .await?;
         Ok(Applied {
             id: name.to_owned(),
             outputs: outputs(name, &ctx.region),
@@ -429,6 +443,12 @@ impl Provider for Bucket {
             ("lifecycle_rules", json!(lifecycle)),
             ("tags", observed_tags(tags)),
         ]);
+        // Every bucket has SSE-S3 by default (since January 2023): that
+        // default is no setting of the inputs unless they name one.
+        let default_sse = |(alg, key, bucket_key): &(String, Option<String>, bool)| {
+            alg == "AES256" && key.is_none() && !bucket_key
+        };
+        let sse = sse.filter(|s| prior.contains_key("sse_algorithm") || !default_sse(s));
         if let Some((alg, key, bucket_key)) = sse {
             inputs.insert("sse_algorithm".into(), json!(alg));
             if key.is_some() || prior.contains_key("kms_key_id") {
