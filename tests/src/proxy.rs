@@ -358,7 +358,9 @@ async fn serve(
             .map(|(_, body)| body.clone());
         let lose = create_call(&request)
             .filter(|_| next(state) < f.lose_create_responses)
-            .or_else(|| mutating_call(&request).filter(|_| next(state) < f.lose_mutating_responses));
+            .or_else(|| {
+                mutating_call(&request).filter(|_| next(state) < f.lose_mutating_responses)
+            });
         let hold = f
             .hold
             .as_ref()

@@ -458,21 +458,21 @@ impl Executor {
             let started = Instant::now();
             let call = async {
                 match kind {
-                OpKind::Create => provider.create(&ctx, &inputs).await.map(Outcome::Created),
-                OpKind::Update => {
-                    let p = prior.expect("checked above");
-                    provider
-                        .update(&ctx, &p.id, &p.inputs, &inputs)
-                        .await
-                        .map(Outcome::Updated)
-                }
-                OpKind::Delete => {
-                    let p = prior.expect("checked above");
-                    provider
-                        .delete(&ctx, &p.id, &p.inputs, &p.outputs)
-                        .await
-                        .map(|()| Outcome::Deleted)
-                }
+                    OpKind::Create => provider.create(&ctx, &inputs).await.map(Outcome::Created),
+                    OpKind::Update => {
+                        let p = prior.expect("checked above");
+                        provider
+                            .update(&ctx, &p.id, &p.inputs, &inputs)
+                            .await
+                            .map(Outcome::Updated)
+                    }
+                    OpKind::Delete => {
+                        let p = prior.expect("checked above");
+                        provider
+                            .delete(&ctx, &p.id, &p.inputs, &p.outputs)
+                            .await
+                            .map(|()| Outcome::Deleted)
+                    }
                 }
             };
             let result = waiting::scope(reports, call).await;

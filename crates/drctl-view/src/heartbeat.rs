@@ -40,7 +40,14 @@ fn still(kind: OpKind) -> &'static str {
 
 impl Heartbeats {
     /// Operation `op` started `now` (its start line counts as said).
-    pub fn started(&mut self, op: usize, address: &Address, kind: OpKind, status: &Status, now: Instant) {
+    pub fn started(
+        &mut self,
+        op: usize,
+        address: &Address,
+        kind: OpKind,
+        status: &Status,
+        now: Instant,
+    ) {
         self.running.insert(
             op,
             Beat {
@@ -106,11 +113,21 @@ mod tests {
         let vpc: Address = "primary/ec2.vpc/payment".parse().unwrap();
         let status = Status::default();
         beats.started(0, &cert, OpKind::Create, &status, start);
-        beats.started(1, &vpc, OpKind::Delete, &Status::default(), start + Duration::from_secs(15));
+        beats.started(
+            1,
+            &vpc,
+            OpKind::Delete,
+            &Status::default(),
+            start + Duration::from_secs(15),
+        );
         // What a provider's wait reports, from inside the executor's scope.
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(drctl_core::waiting::scope(status.clone(), async {
-            drctl_core::waiting::report("certificate ISSUED: PENDING_VALIDATION (19s of at most 75m 00s)");
+            drctl_core::waiting::report(
+                "certificate ISSUED: PENDING_VALIDATION (19s of at most 75m 00s)",
+            );
         }));
         assert!(beats.due(start + Duration::from_secs(19)).is_empty());
         let at = start + HEARTBEAT;
@@ -122,7 +139,10 @@ mod tests {
                     .to_owned()
             ]
         );
-        assert!(beats.due(at + Duration::from_secs(1)).is_empty(), "just said");
+        assert!(
+            beats.due(at + Duration::from_secs(1)).is_empty(),
+            "just said"
+        );
         let later = start + Duration::from_secs(95);
         assert_eq!(
             beats.due(later),

@@ -234,4 +234,3 @@ impl Progress {
         self.log.into_inner().expect("progress lock")
     }
 }
-

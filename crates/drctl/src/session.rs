@@ -288,7 +288,10 @@ impl Session {
                 .with_heartbeat(
                     "Recovering",
                     &status,
-                    drctl_core::waiting::scope(status.clone(), recover(state, &intents, &providers)),
+                    drctl_core::waiting::scope(
+                        status.clone(),
+                        recover(state, &intents, &providers),
+                    ),
                 )
                 .await?;
             for a in &report.adopted {

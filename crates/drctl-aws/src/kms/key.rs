@@ -436,10 +436,24 @@ impl Provider for Key {
                 .map_err(|e| api_error("kms:ListKeys", e))?;
             for entry in out.keys() {
                 let Some(id) = entry.key_id() else { continue };
-                // Keys of other principals or AWS-managed ones may refuse
-                // their tags: not drctl's.
-                let Ok(tags) = tags_of(&client, id).await else {
-                    continue;
+                // Keys of other principals, or in a state that refuses the
+                // call, are not drctl's to adopt. A key KMS lists but does not know yet (eventual
+                // consistency, right after CreateKey) is asked again: it
+                // may be the one a lost answer created.
+                let tags = match tags_of(&client, id).await {
+                    Ok(tags) => tags,
+                    Err(e)
+                        if matches!(
+                            e.code.as_deref(),
+                            Some("AccessDeniedException" | "KMSInvalidStateException")
+                        ) =>
+                    {
+                        continue;
+                    }
+                    Err(e) if e.code.as_deref() == Some("NotFoundException") => {
+                        while_new(|| tags_of(&client, id)).await?
+                    }
+                    Err(e) => return Err(e),
                 };
                 let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
                 if tag(TAG_ADDRESS) != Some(&address) || tag(TAG_ENV) != Some(&ctx.env) {

@@ -39,8 +39,8 @@ use super::{
 use crate::clients::Clients;
 use crate::secretsmanager;
 use crate::support::{
-    api_error, attrs, bool_or, create_once, found, has_code, invalid, opt_str, req_str, retry_while,
-    tolerate, wait_for,
+    api_error, attrs, bool_or, create_once, found, has_code, invalid, opt_str, req_str,
+    retry_while, tolerate, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
