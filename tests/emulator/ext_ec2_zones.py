@@ -29,9 +29,12 @@ group one subnet in each of two or three zones (docs/aws-conformance.md).
 
 def _subnets() -> None:
     from moto.ec2.exceptions import InvalidAvailabilityZoneError
-    from moto.ec2.models.subnets import SubnetBackend
+    from moto.ec2.models import EC2Backend
 
-    create = SubnetBackend.create_subnet
+    # On EC2Backend itself, wrapping whatever it resolves now: another
+    # extension (ext_ec2_rules.py) may have set its own create_subnet there,
+    # which would hide a patch of the SubnetBackend mixin.
+    create = EC2Backend.create_subnet
 
     def create_subnet(
         self, vpc_id, cidr_block, ipv6_cidr_block=None, availability_zone=None, availability_zone_id=None, **kwargs
@@ -46,7 +49,7 @@ def _subnets() -> None:
             raise InvalidAvailabilityZoneError(availability_zone or availability_zone_id, ", ".join(names))
         return create(self, vpc_id, cidr_block, ipv6_cidr_block, availability_zone, availability_zone_id, **kwargs)
 
-    SubnetBackend.create_subnet = create_subnet
+    EC2Backend.create_subnet = create_subnet
 
 
 def _load_balancers() -> None:

@@ -481,6 +481,18 @@ PRELOADED_MODELS = (
 )
 
 
+def patch_apigateway_deletes() -> None:
+    # DeleteIntegrationResponse / DeleteMethodResponse / DeleteRestApi /
+    # DeleteResource of something missing: NotFoundException, as
+    # ext_apigateway.py does for moto (with its sources). LocalStack 4.4.0's
+    # legacy API Gateway provider answers them from its moto (5.1.4), which
+    # fails them with an internal error; the rule patches moto's backend,
+    # which both versions share.
+    import ext_apigateway
+
+    ext_apigateway._deletes_need_existing()
+
+
 def patch_ec2_peering() -> None:
     # VPC peering connections, as ext_ec2_peering.py for moto (which says
     # what AWS does, with its sources): LocalStack 4.4.0 serves them from
@@ -504,6 +516,7 @@ def apply() -> None:
     patch_cloudwatch()
     patch_route53()
     patch_apigateway()
+    patch_apigateway_deletes()
     patch_sns()
     patch_s3()
     patch_ec2_peering()

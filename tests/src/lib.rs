@@ -60,6 +60,15 @@ impl EmulatorKind {
         }
     }
 
+    /// Whether the emulator carries every AWS rule of `tests/emulator/ext_*.py`
+    /// (moto, which they extend). LocalStack carries only those
+    /// `localstack_extensions.py` applies, so a test's assertion about such
+    /// a rule itself (that the emulator refuses what AWS refuses) runs only
+    /// where the rule is enforced; what drctl does runs everywhere.
+    pub fn enforces_extension_rules(self) -> bool {
+        matches!(self, EmulatorKind::Moto)
+    }
+
     /// Whether this emulator serves `service` (an SDK service name such as
     /// `rds`). moto serves all of drctl's; LocalStack 4.4.0's community
     /// edition has no RDS, ECS, ELBv2 or AWS Backup, and its DynamoDB and Lambda

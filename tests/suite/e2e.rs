@@ -174,17 +174,8 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         let key = found.db_cluster_snapshots()[0]
             .kms_key_id()
             .unwrap_or_else(|| panic!("{role}: the final snapshot is encrypted"));
-        let state = aws
-            .kms(region)
-            .describe_key()
-            .key_id(key)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata()
-            .and_then(|m| m.key_state().cloned());
         assert_eq!(
-            state,
+            key_state(&aws, region, key).await,
             Some(aws_sdk_kms::types::KeyState::Enabled),
             "{role}: {key}"
         );
@@ -194,7 +185,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         );
     }
     // The master password's secret, in its recovery window, is readable
-    // too: its key and its replica's are kept.
+    // too: its key is kept (its replica's is the secondary's, seen above).
     let secret = aws
         .secretsmanager(PRIMARY)
         .describe_secret()
@@ -204,16 +195,10 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         .unwrap();
     assert!(secret.deleted_date().is_some(), "scheduled for deletion");
     let key = secret.kms_key_id().expect("a customer key");
-    let state = aws
-        .kms(PRIMARY)
-        .describe_key()
-        .key_id(key)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .and_then(|m| m.key_state().cloned());
-    assert_eq!(state, Some(aws_sdk_kms::types::KeyState::Enabled));
+    assert_eq!(
+        key_state(&aws, PRIMARY, key).await,
+        Some(aws_sdk_kms::types::KeyState::Enabled)
+    );
     ws.drctl(&["show"])
         .assert()
         .success()
@@ -458,4 +443,20 @@ async fn without_databases_and_functions_plan_apply_noop_destroy() {
         .stdout(predicate::str::contains("127 deleted, 0 failed"));
     let left = leftovers(&aws, "e2e-lean").await;
     assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
+/// The state of the KMS key `key` (an id or ARN) in `region`.
+async fn key_state(
+    aws: &drctl_aws::AwsContext,
+    region: &str,
+    key: &str,
+) -> Option<aws_sdk_kms::types::KeyState> {
+    aws.kms(region)
+        .describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .and_then(|m| m.key_state().cloned())
 }

@@ -345,9 +345,9 @@ async fn a_fifth_of_calls_faulted_apply_and_destroy_converge() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fifth_of_create_responses_lost_after_the_fact_apply_converges_without_duplicates() {
     let seed = fault_seed();
-    println!("lost create responses: 20 %, seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
-    let proxy = FaultProxy::start(
-        &emulator_for("lost-creates").endpoint,
+    let lost = lost_answers_converge(
+        "lost-creates",
+        136,
         Faults {
             seed,
             lose_create_responses: 0.2,
@@ -355,46 +355,10 @@ async fn a_fifth_of_create_responses_lost_after_the_fact_apply_converges_without
         },
     )
     .await;
-    let ws = Workspace::with_endpoint(
-        "lost-creates",
-        "primary_cidr = \"10.136.0.0/16\"\nsecondary_cidr = \"10.137.0.0/16\"",
-        &proxy.endpoint,
-    );
-    let aws = aws(&emulator_for("lost-creates").endpoint).await;
-    // One run: a lost response is not an error the user has to rerun for.
-    let o = run(&ws, &["apply", "--auto-approve"], None);
-    let lost = proxy.counts.lost_operations.lock().unwrap().clone();
     assert!(
-        o.status.success(),
-        "seed {seed}, lost {lost:?}:\n{}",
-        text(&o)
-    );
-    assert!(lost.len() >= 10, "responses were lost: {lost:?}");
-    let problems = orphans_and_duplicates(&aws, &ws.env, &state(&ws)).await;
-    assert!(
-        problems.is_empty(),
-        "seed {seed}, lost {lost:?}: {problems:#?}"
-    );
-    let plan = run(&ws, &["plan", "--refresh"], None);
-    assert!(
-        String::from_utf8_lossy(&plan.stdout).contains("No changes."),
-        "{}",
-        text(&plan)
-    );
-    let applied = state(&ws);
-    let o = run(
-        &ws,
-        &["destroy", "--auto-approve", "--allow-data-loss"],
-        None,
-    );
-    assert!(o.status.success(), "seed {seed}:\n{}", text(&o));
-    let mut left = leftovers(&aws, &ws.env).await;
-    left.extend(still_found(&aws, &ws.env, &applied).await);
-    assert!(left.is_empty(), "seed {seed}: {left:#?}");
-    println!(
-        "lost create responses: {} of {} requests: {lost:?}",
-        lost.len(),
-        proxy.requests()
+        lost.apply.len() >= 10,
+        "responses were lost: {:?}",
+        lost.apply
     );
 }
 
@@ -406,9 +370,9 @@ async fn a_fifth_of_create_responses_lost_after_the_fact_apply_converges_without
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenth_of_every_mutating_answer_lost_apply_and_destroy_converge_in_one_run() {
     let seed = fault_seed();
-    println!("lost mutating answers: 10 %, seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
-    let proxy = FaultProxy::start(
-        &emulator_for("lost-mutations").endpoint,
+    let lost = lost_answers_converge(
+        "lost-mutations",
+        190,
         Faults {
             seed,
             lose_mutating_responses: 0.1,
@@ -416,32 +380,61 @@ async fn a_tenth_of_every_mutating_answer_lost_apply_and_destroy_converge_in_one
         },
     )
     .await;
+    assert!(
+        lost.apply.len() >= 10,
+        "answers were lost: {:?}",
+        lost.apply
+    );
+    assert!(
+        lost.destroy
+            .iter()
+            .any(|op| op.contains(":Delete") || op.contains(":DELETE")),
+        "deletes' answers were lost: {:?}",
+        lost.destroy
+    );
+}
+
+/// The operations whose answers were lost, by run.
+struct Lost {
+    apply: Vec<String>,
+    destroy: Vec<String>,
+}
+
+/// The full stack of `env` (CIDRs from `first_octet`) applied and destroyed
+/// through a proxy losing answers after the fact as `faults` says: each
+/// run succeeds on its first try, with no orphan or duplicate after apply,
+/// no change in a refreshed plan, and nothing left after destroy.
+async fn lost_answers_converge(env: &str, first_octet: u8, faults: Faults) -> Lost {
+    let seed = faults.seed;
+    println!("{env}: seed {seed} (replay with DRCTL_FAULT_SEED={seed})");
+    let proxy = FaultProxy::start(&emulator_for(env).endpoint, faults).await;
     let ws = Workspace::with_endpoint(
-        "lost-mutations",
-        "primary_cidr = \"10.190.0.0/16\"\nsecondary_cidr = \"10.191.0.0/16\"",
+        env,
+        &format!(
+            "primary_cidr = \"10.{first_octet}.0.0/16\"\nsecondary_cidr = \"10.{}.0.0/16\"",
+            first_octet + 1
+        ),
         &proxy.endpoint,
     );
-    let aws = aws(&emulator_for("lost-mutations").endpoint).await;
+    let aws = aws(&emulator_for(env).endpoint).await;
+    let lost_so_far = || proxy.counts.lost_operations.lock().unwrap().clone();
+    // One run: a lost answer is not an error the user has to rerun for.
     let o = run(&ws, &["apply", "--auto-approve"], None);
-    let lost_in_apply = proxy.counts.lost_operations.lock().unwrap().clone();
+    let apply = lost_so_far();
     assert!(
         o.status.success(),
-        "seed {seed}, lost {lost_in_apply:?}:\n{}",
+        "seed {seed}, lost {apply:?}:\n{}",
         text(&o)
-    );
-    assert!(
-        lost_in_apply.len() >= 10,
-        "answers were lost: {lost_in_apply:?}"
     );
     let problems = orphans_and_duplicates(&aws, &ws.env, &state(&ws)).await;
     assert!(
         problems.is_empty(),
-        "seed {seed}, lost {lost_in_apply:?}: {problems:#?}"
+        "seed {seed}, lost {apply:?}: {problems:#?}"
     );
     let plan = run(&ws, &["plan", "--refresh"], None);
     assert!(
         String::from_utf8_lossy(&plan.stdout).contains("No changes."),
-        "seed {seed}, lost {lost_in_apply:?}:\n{}",
+        "seed {seed}, lost {apply:?}:\n{}",
         text(&plan)
     );
     let applied = state(&ws);
@@ -450,28 +443,22 @@ async fn a_tenth_of_every_mutating_answer_lost_apply_and_destroy_converge_in_one
         &["destroy", "--auto-approve", "--allow-data-loss"],
         None,
     );
-    let lost = proxy.counts.lost_operations.lock().unwrap().clone();
-    let lost_in_destroy = &lost[lost_in_apply.len()..];
+    let destroy = lost_so_far()[apply.len()..].to_vec();
     assert!(
         o.status.success(),
-        "seed {seed}, lost {lost_in_destroy:?}:\n{}",
+        "seed {seed}, lost {destroy:?}:\n{}",
         text(&o)
-    );
-    assert!(
-        lost_in_destroy
-            .iter()
-            .any(|op| op.contains(":Delete") || op.contains(":DELETE")),
-        "deletes' answers were lost: {lost_in_destroy:?}"
     );
     let mut left = leftovers(&aws, &ws.env).await;
     left.extend(still_found(&aws, &ws.env, &applied).await);
     assert!(left.is_empty(), "seed {seed}: {left:#?}");
     println!(
-        "lost mutating answers: {} in apply, {} in destroy, of {} requests",
-        lost_in_apply.len(),
-        lost_in_destroy.len(),
+        "{env}: {} answers lost in apply, {} in destroy, of {} requests",
+        apply.len(),
+        destroy.len(),
         proxy.requests()
     );
+    Lost { apply, destroy }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -774,7 +761,7 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
         .stdout(predicate::str::contains(
             "primary/ec2.route/private-default: skipped, because primary/ec2.nat_gateway/payment failed",
         ))
-        .stdout(predicate::str::contains("208 created, 0 updated, 0 replaced, 0 deleted, 2 failed, 6 skipped"));
+        .stdout(predicate::str::contains("211 created, 0 updated, 0 replaced, 0 deleted, 2 failed, 6 skipped"));
     // Not retried: one request per gateway.
     assert_eq!(
         proxy
@@ -783,7 +770,7 @@ async fn a_permanent_error_fails_fast_and_only_its_dependents() {
             .load(std::sync::atomic::Ordering::SeqCst),
         2
     );
-    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 208);
+    assert_eq!(state(&ws)["resources"].as_object().unwrap().len(), 211);
 
     // Once the cause is gone the next apply finishes the rest.
     proxy.set(Faults::none());

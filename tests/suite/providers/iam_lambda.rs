@@ -386,7 +386,7 @@ async fn delete_network_once_released(
 /// `tests/emulator/ext_lambda_eni.py` enforces, which the blueprint's order
 /// of destroy respects).
 #[tokio::test]
-async fn a_vpc_functions_interfaces_hold_their_group_until_lambda_deletes_them_with_the_role() {
+async fn function_interfaces_hold_their_group_until_lambda_deletes_them_with_the_role() {
     use aws_sdk_ec2::error::ProvideErrorMetadata;
     let kit = Kit::new("prov-lambda-eni").await;
     let region = SECONDARY;
