@@ -157,7 +157,8 @@ impl Provider for InternetGateway {
             if let Some(old) = had {
                 self.detach(ctx, id, old).await?;
             }
-            self.attach(ctx, id, want).await?;
+            // A gateway adopted from an interrupted run may be seconds old.
+            super::on_new(|| self.attach(ctx, id, want)).await?;
         }
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(outputs(id))

@@ -336,7 +336,8 @@ impl Provider for SecurityGroup {
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.ec2(&ctx.region);
-        sync_rules(&client, ctx, id, prior, inputs).await?;
+        // A group adopted from an interrupted run may be seconds old.
+        super::on_new(|| sync_rules(&client, ctx, id, prior, inputs)).await?;
         sync_tags(&client, id, prior, inputs).await?;
         Ok(outputs(id))
     }

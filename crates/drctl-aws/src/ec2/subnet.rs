@@ -141,7 +141,8 @@ impl Provider for Subnet {
     ) -> Result<Attributes, ProviderError> {
         let want = bool_or(inputs, "map_public_ip_on_launch", false);
         if bool_or(prior, "map_public_ip_on_launch", false) != want {
-            self.set_public_ip(ctx, id, want).await?;
+            // A subnet adopted from an interrupted run may be seconds old.
+            super::on_new(|| self.set_public_ip(ctx, id, want)).await?;
         }
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(outputs(id, req_str(ctx, inputs, "availability_zone")?))

@@ -152,7 +152,8 @@ impl Provider for Vpc {
         prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        self.set_dns(ctx, id, inputs, Some(prior)).await?;
+        // A VPC adopted from an interrupted run may be seconds old.
+        super::on_new(|| self.set_dns(ctx, id, inputs, Some(prior))).await?;
         sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
         Ok(Self::outputs(id, req_str(ctx, inputs, "cidr_block")?))
     }

@@ -472,7 +472,14 @@ impl Provider for Bucket {
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
         let s3 = self.0.s3(&ctx.region);
-        self.configure(&s3, ctx, id, inputs, Some(prior)).await?;
+        // A bucket adopted from an interrupted run may be seconds old: its
+        // configuration calls may not find it yet, as after a create.
+        retry_while(
+            PROPAGATION,
+            |e| e.code.as_deref() == Some("NoSuchBucket"),
+            || self.configure(&s3, ctx, id, inputs, Some(prior)),
+        )
+        .await?;
         Ok(outputs(id, &ctx.region))
     }
 
