@@ -148,6 +148,30 @@ fn functions(
     functions
 }
 
+/// A method's integration and responses: a Lambda proxy to `function`
+/// (Lambda is invoked with POST, whatever the method), or without one a
+/// MOCK answering 200 with `{"status": "<mock_status>"}`.
+fn integration(function: Option<&Address>, mock_status: &str) -> (Value, serde_json::Value) {
+    match function {
+        Some(function) => (
+            map([
+                ("type", "AWS_PROXY".into()),
+                ("integration_http_method", "POST".into()),
+                ("uri", reference(function.output("invoke_arn"))),
+            ]),
+            json!({}),
+        ),
+        None => (
+            Value::Json(
+                json!({"type": "MOCK", "request_templates": {"application/json": "{\"statusCode\": 200}"}}),
+            ),
+            json!({"200": {"response_templates": {
+                "application/json": format!("{{\"status\": \"{mock_status}\"}}")
+            }}}),
+        ),
+    }
+}
+
 /// The REST API: a POST method per payment path, integrated with its
 /// function (`functions`) or, without functions, a MOCK integration that
 /// answers 200; GET /health, integrated with the transaction function
@@ -181,22 +205,7 @@ fn api(r: &mut Region, functions: Option<&[Address]>) -> Compute {
     for (i, (name, _, _, path)) in FUNCTIONS.iter().enumerate() {
         let res = resource(r, path);
         let function = functions.map(|f| &f[i]);
-        let (integration, responses) = match function {
-            Some(function) => (
-                map([
-                    ("type", "AWS_PROXY".into()),
-                    ("integration_http_method", "POST".into()),
-                    ("uri", reference(function.output("invoke_arn"))),
-                ]),
-                json!({}),
-            ),
-            None => (
-                Value::Json(
-                    json!({"type": "MOCK", "request_templates": {"application/json": "{\"statusCode\": 200}"}}),
-                ),
-                json!({"200": {"response_templates": {"application/json": "{\"status\": \"accepted\"}"}}}),
-            ),
-        };
+        let (integration, responses) = integration(function, "accepted");
         let method = r.add(
             ResourceSpec::new(
                 r.address("apigateway.method", &format!("{path}-post")),
@@ -239,23 +248,7 @@ fn api(r: &mut Region, functions: Option<&[Address]>) -> Compute {
     // a MOCK could only say that API Gateway answers.
     let health = resource(r, "health");
     let health_function = functions.map(|f| &f[HEALTH_FUNCTION]);
-    let (integration, responses) = match health_function {
-        Some(function) => (
-            map([
-                ("type", "AWS_PROXY".into()),
-                // Lambda is invoked with POST, whatever the method.
-                ("integration_http_method", "POST".into()),
-                ("uri", reference(function.output("invoke_arn"))),
-            ]),
-            json!({}),
-        ),
-        None => (
-            Value::Json(
-                json!({"type": "MOCK", "request_templates": {"application/json": "{\"statusCode\": 200}"}}),
-            ),
-            json!({"200": {"response_templates": {"application/json": "{\"status\": \"ok\"}"}}}),
-        ),
-    };
+    let (integration, responses) = integration(health_function, "ok");
     let health_method = r.add(
         ResourceSpec::new(r.address("apigateway.method", "health-get"), r.region)
             .input("rest_api_id", api_id())
