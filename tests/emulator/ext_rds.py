@@ -15,6 +15,14 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   longer carries the GlobalClusterIdentifier. moto looks the global cluster
   up in the caller's region only, so a secondary in another region is never
   detached, and every failure is silently ignored.
+- RemoveFromGlobalCluster of the writer (primary) member while the global
+  database has another member is refused: the secondaries are removed
+  first, the primary last (Aurora User Guide, "Removing a cluster from an
+  Amazon Aurora global database": "You can't detach (remove) the primary
+  Aurora DB cluster ... until after you remove all secondary clusters";
+  "Deleting an Amazon Aurora global database"). The guide names no error
+  code: here InvalidGlobalClusterStateFault, which the API reference lists
+  for the call. moto detaches it.
 - ModifyDBSubnetGroup updates the group in place; moto removes the group
   from its backend and never puts it back.
 
@@ -69,7 +77,11 @@ What AWS does (RDS API reference) and moto 5.2.5 does not:
   with InvalidDBClusterStateFault: "Cannot delete the last instance of the
   master cluster. Delete the replica cluster before deleting the last
   master cluster instance." (Aurora User Guide, "Deleting an Amazon Aurora
-  global database"; the primary's instances go last). moto deletes it.
+  global database",
+  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-deleting.html;
+  the primary's instances go last). The writer is whichever member
+  IsWriter names, so after a switchover or failover the cluster of the
+  blueprint's secondary role. moto deletes it.
 
 - DeleteDBInstance is asynchronous: the instance is `deleting` until it
   is gone (the AWS CLI waiter `db-instance-deleted`), and a second
@@ -198,6 +210,19 @@ def apply() -> None:
             raise DBClusterNotFoundError(
                 member_arn,
                 f"{member_arn} is not a member of {cluster.global_cluster_identifier}",
+            )
+        if member.is_writer and len(cluster.members) > 1:
+            # "You can't detach (remove) the primary Aurora DB cluster from
+            # an Aurora global database until after you remove all secondary
+            # clusters" (Aurora User Guide, "Removing a cluster from an
+            # Amazon Aurora global database",
+            # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-detaching.html).
+            # The code is one the API reference lists for the call; the
+            # wording is the emulator's.
+            raise RDSClientError(
+                "InvalidGlobalClusterStateFault",
+                f"{member_arn} is the primary cluster of {cluster.global_cluster_identifier}: "
+                "remove its secondary clusters before the primary.",
             )
         cluster.members.remove(member)
         member.global_cluster_identifier = None

@@ -110,7 +110,7 @@ class HealthEndpoint(unittest.TestCase):
             BillingMode="PAY_PER_REQUEST",
         )
 
-    def function(self, db_port=None, bounded=False):
+    def function(self, db_port=None, bounded=False, writer="writer.invalid"):
         """The handler with the environment the blueprint sets (compute.rs).
         Its checks' bound is raised unless `bounded`: the emulator, in this
         process, now and then takes a second over a read DynamoDB answers in
@@ -124,6 +124,7 @@ class HealthEndpoint(unittest.TestCase):
                 "AWS_DEFAULT_REGION": REGION,
                 "TABLE_NAME": self.table,
                 "DB_HOST": "127.0.0.1",
+                "DB_WRITER_HOST": writer,
                 "DB_PORT": str(db_port or self.database.getsockname()[1]),
             },
         )
@@ -257,6 +258,28 @@ class HealthEndpoint(unittest.TestCase):
         self.assertLess(2 * module.HEALTH_TIMEOUT_SECONDS, 2.0)
         # The default window: a few connections a minute per environment.
         self.assertLessEqual(module.HEALTH_CACHE_SECONDS, 10)
+
+    def test_health_reads_the_regions_reader_never_the_global_writer(self):
+        # The global writer endpoint (here a name that never resolves)
+        # points at the other region after a failover, or at a region
+        # that is down: a region's health never depends on it.
+        self.create_table()
+        status, body, answer, _ = self.call(self.function())
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(body["checks"]["database"], "ok")
+        self.assertEqual(accepted(self.database), 1)
+
+    def test_writes_go_to_the_global_writer_endpoint_reads_to_the_regions_reader(self):
+        writer = "payment-global-hdl.global-abc123.global.rds.amazonaws.com"
+        module = self.function(writer=writer)
+        port = self.database.getsockname()[1]
+        self.assertEqual(module.database_address(write=True), (writer, port))
+        self.assertEqual(module.database_address(), ("127.0.0.1", port))
+        # No writer endpoint reported (an empty output): no address, not
+        # the reader's in its place.
+        module = self.function(writer="")
+        with self.assertRaises(ValueError):
+            module.database_address(write=True)
 
     def test_a_payment_is_not_taken_for_a_health_check(self):
         self.create_table()

@@ -3,7 +3,6 @@
 //! working directories, the crash sweep, and state push/pull.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,22 +24,7 @@ use crate::faults::{SWEEP_LANES, crash_sweep, text};
 /// A new, empty state bucket (named without any env, so the inventory of
 /// an env never lists it).
 async fn state_bucket(aws: &drctl_aws::AwsContext, purpose: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let bucket = format!(
-        "tfstate-{purpose}-{}-{nanos}",
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    );
-    aws.s3(PRIMARY)
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    bucket
+    crate::backend_replica::bucket_in(aws, PRIMARY, purpose).await
 }
 
 async fn object(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) -> Option<Vec<u8>> {

@@ -2,6 +2,7 @@
 //! unplanned), failback, drill, and a failover killed at every AWS call.
 
 use std::process::Output;
+use std::time::Duration;
 
 use drctl_aws::AwsContext;
 use drctl_dr::Role;
@@ -72,8 +73,53 @@ fn code<E: aws_sdk_rds::error::ProvideErrorMetadata, R>(
     e.code().map(str::to_owned)
 }
 
+/// The environment's state: the local file, or with `[backend]` in
+/// drctl.toml the replica's copy (every write reaches it first).
 fn state(ws: &Workspace) -> Json {
-    serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap()
+    if let Ok(bytes) = std::fs::read(ws.state_path()) {
+        return serde_json::from_slice(&bytes).unwrap();
+    }
+    let (primary, replica) = s3_copies(ws);
+    serde_json::from_slice(replica.as_ref().unwrap_or(&primary)).unwrap()
+}
+
+/// With `[backend]` in drctl.toml: the state object in the primary
+/// bucket and in the replica (if any).
+fn s3_copies(ws: &Workspace) -> (Vec<u8>, Option<Vec<u8>>) {
+    let config = drctl_blueprint::Config::load(&ws.path("drctl.toml")).unwrap();
+    let backend = config.backend.expect("no local state and no [backend]");
+    let endpoint = ws.endpoint.clone();
+    let key = |url: &drctl_blueprint::S3Url| format!("{}/{}.json", url.prefix, ws.env);
+    let get = |bucket: String, key: String, region: &'static str| {
+        let endpoint = endpoint.clone();
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async move {
+                let out = aws(&endpoint)
+                    .await
+                    .s3(region)
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .unwrap();
+                out.body.collect().await.unwrap().into_bytes().to_vec()
+            })
+        })
+    };
+    let primary = get(backend.url.bucket.clone(), key(&backend.url), PRIMARY);
+    let replica = backend
+        .replica_url
+        .map(|url| get(url.bucket.clone(), key(&url), SECONDARY));
+    (primary, replica)
+}
+
+/// Two new state buckets, one per region, named without the env (so its
+/// inventory never lists them); returns the `[backend]` table.
+async fn state_buckets(aws: &AwsContext, purpose: &str) -> String {
+    let primary = crate::backend_replica::bucket_in(aws, PRIMARY, purpose).await;
+    let replica = crate::backend_replica::bucket_in(aws, SECONDARY, purpose).await;
+    format!("[backend]\nurl = \"s3://{primary}/team\"\nreplica_url = \"s3://{replica}/team\"\n\n")
 }
 
 /// Test-only setup: `AuroraGlobalDBRPOLag` datapoints of `seconds` for
@@ -238,12 +284,22 @@ async fn health_check_passes(aws: &AwsContext, id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_failover_failback_drill_unplanned_and_destroy() {
-    let ws = Workspace::new(
-        "dr-ops",
-        "primary_cidr = \"10.110.0.0/16\"\nsecondary_cidr = \"10.111.0.0/16\"",
-    );
-    ws.drctl(&["apply", "--auto-approve"]).assert().success();
+    let settings = "primary_cidr = \"10.110.0.0/16\"\nsecondary_cidr = \"10.111.0.0/16\"";
+    let ws = Workspace::new("dr-ops", settings);
     let aws = aws(&ws.endpoint).await;
+    // State, journal and lock in S3, with a replica in the secondary
+    // region: what the unplanned failover below runs on.
+    let backend = state_buckets(&aws, "drops").await;
+    let config = |extra: &str| {
+        std::fs::write(
+            ws.path("drctl.toml"),
+            format!("{backend}[env.dr-ops]\n{settings}\n{extra}"),
+        )
+        .unwrap()
+    };
+    config("");
+    ws.drctl(&["apply", "--auto-approve"]).assert().success();
+    assert!(!ws.state_path().exists(), "state is in S3");
     lag_caught_up(&aws, "dr-ops").await;
 
     // Ready, the primary serving and writing; every part reported.
@@ -420,7 +476,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("has no replication configuration"));
-    let before = std::fs::read(ws.state_path()).unwrap();
+    let before = s3_copies(&ws);
     ws.drctl(&["failover", "--auto-approve"])
         .assert()
         .code(1)
@@ -429,7 +485,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         ))
         .stderr(predicate::str::contains("has no replication configuration"))
         .stderr(predicate::str::contains("drctl failover --unplanned"));
-    assert_eq!(std::fs::read(ws.state_path()).unwrap(), before);
+    assert_eq!(s3_copies(&ws), before);
     ws.drctl(&["apply", "--refresh", "--auto-approve"])
         .assert()
         .success();
@@ -473,7 +529,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     assert_serving(&ws, "secondary", "after failover");
     let st = state(&ws);
     assert_eq!(st["active_role"], "secondary");
-    assert_eq!(st["format_version"], 4);
+    assert_eq!(st["format_version"], 5);
     let g = aws
         .rds("us-east-1")
         .describe_global_clusters()
@@ -601,9 +657,46 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .collect();
     assert_eq!(skipped, ["Route 53 traffic to primary"], "{report:#}");
 
+    // An apply the outage interrupts: it adds the alarm e-mail's
+    // subscriptions, whose creates reach AWS while the process dies
+    // (SIGKILL); their intents stay open in the journal (both copies),
+    // the primary region's among them, as does the primary's lock.
+    config("alarm_email = \"oncall@example.com\"");
+    let hold = FaultProxy::start(
+        &ws.endpoint,
+        Faults {
+            hold: Some(("Action=Subscribe&".into(), Duration::from_secs(3))),
+            ..Faults::none()
+        },
+    )
+    .await;
+    let mut apply = ws.spawn(
+        &["apply", "--auto-approve", "--endpoint", &hold.endpoint],
+        std::process::Stdio::null(),
+    );
+    let subscribes = || {
+        hold.counts
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.operation == "Subscribe")
+            .count()
+    };
+    assert!(
+        drctl_tests::eventually(Duration::from_secs(300), || subscribes() == 2),
+        "the apply never sent both Subscribe calls"
+    );
+    apply.kill().unwrap();
+    apply.wait().unwrap();
+    // The held requests reach AWS after the process died.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
     // Unplanned, with the primary region down: every request signed for
     // us-east-1 or for Route 53's API (whose control plane is there) goes
-    // unanswered. The failover completes by the fence alone.
+    // unanswered, the primary state bucket's included. The failover runs
+    // on the state's replica, leaves the interrupted apply's intent in the
+    // primary region open, and completes by the fence alone.
     let proxy = FaultProxy::start(
         &ws.endpoint,
         Faults {
@@ -629,6 +722,15 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
             && stdout.contains("Fence the primary off"),
         "{stdout}"
     );
+    for says in [
+        "State: the replica s3://tfstate-drops-",
+        "the primary copy s3://tfstate-drops-",
+        "is not contacted",
+        "fences the replica's state",
+        "primary/sns.subscription/alarm-email: left open (us-east-1 is not called in this run)",
+    ] {
+        assert!(stdout.contains(says), "{says}: {stdout}");
+    }
     assert!(!calls.is_empty());
     let down: Vec<&Call> = calls
         .iter()
@@ -691,20 +793,53 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     let (_, s) = status(&ws);
     assert_eq!(s["traffic"]["fence"]["fenced"], true, "{s:#}");
     assert_eq!(s["traffic"]["fence"]["state"], "ALARM", "{s:#}");
-    // State records the secondary as active: once Route 53's API answers,
-    // an apply moves the weights after it, and nothing else.
+    // While the region is down, status reads the state's replica (the
+    // primary bucket does not answer) and reports the failover.
+    let out = ws
+        .drctl(&["status"])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Recorded active role: secondary")
+            && String::from_utf8_lossy(&out.stderr).contains("reading the replica"),
+        "{}",
+        text(&out)
+    );
+
+    // The switch is recorded in the replica alone so far.
+    let (primary_copy, replica_copy) = s3_copies(&ws);
+    let recorded: Json = serde_json::from_slice(replica_copy.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        (&recorded["active_role"], &recorded["fenced"]),
+        (&Json::from("secondary"), &Json::from(true))
+    );
+    assert_ne!(Some(&primary_copy), replica_copy.as_ref());
+
+    // The region answers again. The next run brings the primary copy up
+    // to date and resolves the intent left open; the roles are swapped on
+    // purpose and the fence moves the traffic, so a plan (reading
+    // everything back from AWS) changes nothing: no weight, no writer.
     let out = ws
         .drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let plan = String::from_utf8_lossy(&out.stdout);
     assert!(
-        plan.contains("Plan: 0 to add, 2 to change, 0 to destroy.")
-            && plan.contains("global/route53.record/api-primary")
-            && plan.contains("global/route53.record/api-secondary"),
+        plan.contains("primary/sns.subscription/alarm-email: created by the interrupted run"),
         "{plan}"
     );
+    let (primary_copy, replica_copy) = s3_copies(&ws);
+    assert_eq!(Some(primary_copy), replica_copy, "both copies agree");
+    let st = state(&ws);
+    assert_eq!(st["active_role"], "secondary");
+    for role in ["primary", "secondary"] {
+        assert!(
+            st["resources"][format!("{role}/sns.subscription/alarm-email")].is_object(),
+            "{role}'s subscription in state: {st:#}"
+        );
+    }
     // A drill starts from the primary serving, and says so.
     ws.drctl(&["drill", "--auto-approve"])
         .assert()
@@ -943,6 +1078,7 @@ async fn checks_gate_a_planned_failover_and_plan_changes_nothing() {
         .stdout(predicate::str::contains("aurora-replication-lag  0.5 s (expected: at most 60 s)"))
         .stdout(predicate::str::contains("1. Switch the Aurora global cluster payment-global-dr-checks over to payment-dr-checks-secondary (us-east-2): no data loss\n       expected: 1-5 min"))
         .stdout(predicate::str::contains("3. Set the Route 53 weights of api.payment-dr-checks.example.com: primary 0, secondary 100"))
+        .stdout(predicate::str::contains("goal ≤ 3 min: met"))
         .stdout(predicate::str::contains("Nothing was changed. The failover would start now."));
     ws.drctl(&["failover", "--plan", "--unplanned"])
         .assert()
@@ -950,6 +1086,23 @@ async fn checks_gate_a_planned_failover_and_plan_changes_nothing() {
         .stdout(predicate::str::contains("(not gating: unplanned)"))
         .stdout(predicate::str::contains(
             "allowing the loss of writes not yet replicated\n       expected: 1-2 min",
+        ))
+        // The modelled recovery time, from the settings state records:
+        // the fence published while Aurora promotes, and the goal.
+        .stdout(predicate::str::contains(
+            "(first as soon as AWS accepts step 1, while Aurora promotes)",
+        ))
+        .stdout(predicate::str::contains(
+            "Recovery time (RTO) of an unplanned failover on AWS, modelled",
+        ))
+        .stdout(predicate::str::contains(
+            "the fence alarm goes to ALARM (period 60 s, 1 datapoint to alarm)",
+        ))
+        .stdout(predicate::str::contains(
+            "  Total: 2 min 15 s typical (32 s to 5 min 45 s) (database 1 min, traffic 2 min 10 s, at the same time)\n  goal ≤ 3 min: met\n",
+        ))
+        .stdout(predicate::str::contains(
+            "Route 53 moves the traffic by itself in 2 min 5 s typical (1 min to 3 min 30 s) (checks every 30 s, unhealthy after 3 in a row",
         ));
     ws.drctl(&["drill", "--plan"])
         .assert()

@@ -47,7 +47,7 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     // State: versioned, 0600, one entry per resource, no lock left.
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
-    assert_eq!(state["format_version"], 4);
+    assert_eq!(state["format_version"], 5);
     // The zones each region offered, looked up once and kept.
     assert_eq!(state["availability_zones"]["us-east-1"][0], "us-east-1a");
     assert_eq!(state["availability_zones"]["us-east-2"][2], "us-east-2c");

@@ -3,9 +3,11 @@
 //! share the emulator without seeing each other's resources.
 
 mod backend;
+mod backend_replica;
 mod cli;
 mod dns;
 mod dr;
+mod dr_destroy;
 mod e2e;
 mod faults;
 mod import;

@@ -336,7 +336,7 @@ mod tests {
             env: "dev",
             settings,
             account_id: "123456789012",
-            active: Role::Primary,
+            weighted: Role::Primary,
             zones: crate::Zones::placeholders(settings),
         }
         .resources();

@@ -104,11 +104,21 @@ fn functions(
             ("TABLE_NAME", reference(table.output("table_name"))),
         ];
         if i == HEALTH_FUNCTION {
-            // What its GET /health connects to, as the health monitor
-            // does: the reader endpoint answers whichever role the
-            // region's cluster has.
+            // The function that reaches the database. Reads (and its GET
+            // /health, as the health monitor's probe) go to the region's
+            // reader endpoint, which answers whichever role the region's
+            // cluster has; writes, and reads that must see them, go to
+            // the global writer endpoint, which Aurora points at the
+            // writer of whichever region writes, across a switchover or
+            // failover (Aurora User Guide, "Connecting to Amazon Aurora
+            // Global Database"). A regional cluster endpoint would be
+            // inactive once its cluster is a reader.
             environment.extend([
                 ("DB_HOST", reference(cluster.output("reader_endpoint"))),
+                (
+                    "DB_WRITER_HOST",
+                    reference(targets::global_cluster().output("endpoint")),
+                ),
                 ("DB_PORT", DB_PORT.into()),
             ]);
         }
@@ -327,7 +337,7 @@ mod tests {
             env: "dev",
             settings,
             account_id: "123456789012",
-            active: Role::Primary,
+            weighted: Role::Primary,
             zones: crate::Zones::placeholders(settings),
         }
         .resources();
@@ -437,8 +447,11 @@ mod tests {
 
     /// The transaction function is told where its region's database is
     /// (the reader endpoint answers whichever role the cluster has, as for
-    /// the health monitor); the other functions are not, so they do not
-    /// wait for the cluster. Every variable the handler reads is set.
+    /// the health monitor), and where the global database's writer is
+    /// (the global writer endpoint, not a regional cluster endpoint: it
+    /// follows the writer across a switchover or failover, in both
+    /// regions); the other functions are not, so they do not wait for the
+    /// cluster. Every variable the handler reads is set.
     #[test]
     fn the_health_function_knows_the_database_endpoint() {
         let g = graph(&EnvSettings::defaults("dev"));
@@ -450,6 +463,10 @@ mod tests {
             );
             let cluster = format!("{role}/rds.cluster/payment");
             assert_eq!(env["DB_HOST"], reference(&cluster, "reader_endpoint"));
+            assert_eq!(
+                env["DB_WRITER_HOST"],
+                reference("global/rds.global_cluster/payment", "endpoint")
+            );
             assert_eq!(env["DB_PORT"], "5432");
             assert_eq!(
                 env["DB_PORT"],
@@ -461,6 +478,7 @@ mod tests {
             );
             for name in [
                 "DB_HOST",
+                "DB_WRITER_HOST",
                 "DB_PORT",
                 "TABLE_NAME",
                 "ENVIRONMENT_SUFFIX",
@@ -480,8 +498,42 @@ mod tests {
                     "environment",
                 );
                 assert!(env.get("DB_HOST").is_none(), "{other}");
+                assert!(env.get("DB_WRITER_HOST").is_none(), "{other}");
             }
         }
+    }
+
+    /// No function of the blueprint (payment functions, the health
+    /// monitor, the failover function) is given a regional cluster's
+    /// `endpoint`, inactive in the region whose cluster reads: writes go
+    /// through the global writer endpoint, reads to a reader endpoint.
+    #[test]
+    fn no_function_writes_through_a_regional_cluster_endpoint() {
+        let g = graph(&EnvSettings::defaults("dev"));
+        let mut writers = 0;
+        for spec in g.resources().filter(|s| s.kind() == "lambda.function") {
+            let Some(env) = spec.inputs.get("environment") else {
+                continue;
+            };
+            let env = serde_json::to_value(env).unwrap();
+            for (name, value) in env.as_object().unwrap() {
+                if let Some(r) = value["$ref"].as_str() {
+                    assert!(
+                        !(r.contains("/rds.cluster/") && r.ends_with(".endpoint")),
+                        "{}: {name} = {r}",
+                        spec.address
+                    );
+                }
+                if name == "DB_WRITER_HOST" {
+                    assert_eq!(
+                        value,
+                        &reference("global/rds.global_cluster/payment", "endpoint")
+                    );
+                    writers += 1;
+                }
+            }
+        }
+        assert_eq!(writers, 2, "the transaction function of each region");
     }
 
     /// Without functions, GET /health stays a MOCK answering 200, with no

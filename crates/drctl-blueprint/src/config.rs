@@ -540,12 +540,28 @@ fn parse_backend(
     })?;
     let mut url = None;
     let mut region = None;
+    let mut replica_url = None;
+    let mut replica_region = None;
     for (k, v) in t {
         let key = format!("backend.{k}");
         match k.as_str() {
             "url" => {
                 let text = get_str(ctx, &key, v, "s3://my-team-drctl-state/payments")?;
                 url = Some(parse_s3_url(text).map_err(|m| ctx.err(&key, m))?);
+            }
+            "replica_url" => {
+                let text = get_str(ctx, &key, v, "s3://my-team-drctl-state-east-2/payments")?;
+                replica_url = Some(parse_s3_url(text).map_err(|m| ctx.err(&key, m))?);
+            }
+            "replica_region" => {
+                let r = get_str(ctx, &key, v, "us-east-2")?;
+                if !KNOWN_REGIONS.contains(&r) {
+                    return Err(ctx.err(
+                        &key,
+                        format!("unknown AWS region `{r}`{}", did_you_mean(r, KNOWN_REGIONS)),
+                    ));
+                }
+                replica_region = Some(r.to_owned());
             }
             "region" => {
                 let r = get_str(ctx, &key, v, "us-east-1")?;
@@ -571,7 +587,24 @@ fn parse_backend(
             "missing; add `url = \"s3://BUCKET/PREFIX\"` to `[backend]`, or remove the table to keep state local",
         )
     })?;
-    Ok(BackendSettings { url, region })
+    if replica_region.is_some() && replica_url.is_none() {
+        return Err(ctx.err(
+            "backend.replica_region",
+            "is set but `replica_url` is not; add `replica_url = \"s3://BUCKET/PREFIX\"` (a bucket in the environment's other region), or remove `replica_region`",
+        ));
+    }
+    if replica_url.as_ref() == Some(&url) {
+        return Err(ctx.err(
+            "backend.replica_url",
+            format!("is `url` itself ({url}); a replica must be another bucket, in the environment's other region"),
+        ));
+    }
+    Ok(BackendSettings {
+        url,
+        region,
+        replica_url,
+        replica_region,
+    })
 }
 
 /// An integer's value, or the TOML type of anything else, for errors.
@@ -998,6 +1031,14 @@ mod tests {
         let b = c.backend.unwrap();
         assert_eq!(b.url.to_string(), "s3://team-state/p");
         assert_eq!(b.region.as_deref(), Some("us-east-2"));
+        assert_eq!(b.replica_url, None);
+        let c = parse(
+            "[backend]\nurl = \"s3://team-state/p\"\nreplica_url = \"s3://team-state-2/p\"\nreplica_region = \"us-east-2\"\n",
+        )
+        .unwrap();
+        let b = c.backend.unwrap();
+        assert_eq!(b.replica_url.unwrap().bucket, "team-state-2");
+        assert_eq!(b.replica_region.as_deref(), Some("us-east-2"));
         assert!(parse("[env.dev]\n").unwrap().backend.is_none());
         for (text, key, says) in [
             (
@@ -1021,6 +1062,21 @@ mod tests {
                 "unknown AWS region",
             ),
             ("backend = 3\n", "backend", "expected a table"),
+            (
+                "[backend]\nurl = \"s3://ok-bucket\"\nreplica_region = \"us-east-2\"\n",
+                "backend.replica_region",
+                "`replica_url` is not",
+            ),
+            (
+                "[backend]\nurl = \"s3://ok-bucket/p\"\nreplica_url = \"s3://ok-bucket/p/\"\n",
+                "backend.replica_url",
+                "another bucket",
+            ),
+            (
+                "[backend]\nurl = \"s3://ok-bucket\"\nreplica_url = \"s3://other\"\nreplica_region = \"mars-2\"\n",
+                "backend.replica_region",
+                "unknown AWS region",
+            ),
         ] {
             let e = err(text);
             assert!(e.starts_with(&format!("drctl.toml: `{key}`: ")), "{e}");

@@ -286,7 +286,7 @@ mod tests {
             env,
             settings,
             account_id: "123456789012",
-            active: Role::Primary,
+            weighted: Role::Primary,
             zones: Zones::placeholders(settings),
         }
         .resources();

@@ -136,18 +136,19 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     let probe = primary_probe(bp, primary, &zone, &dns, &mut add);
     // What callers call: TLS with an ACM certificate to an API Gateway
     // custom domain, its base path mapping, the stage, the integrations.
-    let health = add(
-        ResourceSpec::new(address("route53.health_check", "primary-api"), home)
-            .input("fqdn", probe.name.clone())
-            .input("port", 443)
-            .input("type", "HTTPS")
-            .input("resource_path", "/health")
-            .input("request_interval", 30)
-            .input("failure_threshold", 3)
-            .input("tags", tags(&format!("payment-{env}-primary-api")))
-            .after(&probe.record)
-            .after(&probe.mapping),
-    );
+    let health = add(ResourceSpec::new(targets::primary_api_health_check(), home)
+        .input("fqdn", probe.name.clone())
+        .input("port", 443)
+        .input("type", "HTTPS")
+        .input("resource_path", "/health")
+        .input("request_interval", targets::PRIMARY_API_CHECK_INTERVAL)
+        .input(
+            "failure_threshold",
+            targets::PRIMARY_API_CHECK_FAILURE_THRESHOLD,
+        )
+        .input("tags", tags(&format!("payment-{env}-primary-api")))
+        .after(&probe.record)
+        .after(&probe.mapping));
     // The fence: an alarm in the secondary region on a metric only drctl
     // publishes. `drctl failover --unplanned` publishes 1 from the
     // secondary region; the alarm goes to ALARM, the health check on it and
@@ -167,12 +168,13 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input(
                 "metric",
                 json!({"namespace": targets::FENCE_NAMESPACE, "metric_name": targets::FENCE_METRIC,
-                       "dimensions": {targets::FENCE_DIMENSION: env}, "statistic": "Maximum", "period": 60}),
+                       "dimensions": {targets::FENCE_DIMENSION: env}, "statistic": "Maximum",
+                       "period": targets::FENCE_PERIOD}),
             )
             .input("comparison_operator", "GreaterThanOrEqualToThreshold")
             .input("threshold", Value::Json(json!(1.0)))
-            .input("evaluation_periods", 1)
-            .input("datapoints_to_alarm", 1)
+            .input("evaluation_periods", targets::FENCE_EVALUATION_PERIODS)
+            .input("datapoints_to_alarm", targets::FENCE_DATAPOINTS_TO_ALARM)
             .input("treat_missing_data", "ignore")
             .input("alarm_actions", secondary_topic.clone())
             .input("ok_actions", secondary_topic)
@@ -203,9 +205,10 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
         )
         .input("health_threshold", 2)
         .input("tags", tags(&format!("payment-{env}-primary"))));
-    // The active role's region takes all the traffic; a failover records
-    // the other role as active, so a later apply keeps the weights it set.
-    let weight = |role: Role| if role == bp.active { 100 } else { 0 };
+    // The weighted role's region takes all the traffic; a failover records
+    // the other role as active, so a later apply keeps the weights it set
+    // (and one by the fence keeps them as they were: `State::fenced`).
+    let weight = |role: Role| if role == bp.weighted { 100 } else { 0 };
     for ((role, regional), domain) in [(Role::Primary, primary), (Role::Secondary, secondary)]
         .into_iter()
         .zip(&domains)
@@ -838,7 +841,7 @@ mod tests {
             env: "dev",
             settings: &settings,
             account_id: "123456789012",
-            active: Role::Primary,
+            weighted: Role::Primary,
             zones: crate::Zones::placeholders(&settings),
         }
         .resources();
@@ -851,7 +854,7 @@ mod tests {
             env: "dev",
             settings,
             account_id: "123456789012",
-            active: Role::Primary,
+            weighted: Role::Primary,
             zones: crate::Zones::placeholders(settings),
         }
         .resources();
@@ -1197,5 +1200,47 @@ mod tests {
             r#""Dimensions": [{"Name": s["fence_dimension"], "Value": s["environment"]}]"#
         ));
         assert!(HANDLER.contains(r#""environment": env["ENVIRONMENT_SUFFIX"]"#));
+    }
+
+    /// The settings the recovery time rests on are the exported ones
+    /// (`drctl_dr::rto` computes from them): a standard-resolution alarm
+    /// (Route 53 refuses high-resolution ones) and the API check's interval
+    /// and threshold; the fence's check has neither.
+    #[test]
+    fn the_fence_and_the_api_check_use_the_exported_timings() {
+        use crate::targets;
+        let graph = dev_graph();
+        let alarm = targets::fence_alarm().to_string();
+        let metric = spec_json(&graph, &alarm, "metric");
+        assert_eq!(metric["period"], targets::FENCE_PERIOD);
+        // Standard resolution: whole minutes.
+        const { assert!(targets::FENCE_PERIOD >= 60 && targets::FENCE_PERIOD % 60 == 0) };
+        assert_eq!(
+            spec_json(&graph, &alarm, "evaluation_periods"),
+            targets::FENCE_EVALUATION_PERIODS
+        );
+        assert_eq!(
+            spec_json(&graph, &alarm, "datapoints_to_alarm"),
+            targets::FENCE_DATAPOINTS_TO_ALARM
+        );
+        let api = targets::primary_api_health_check().to_string();
+        assert_eq!(
+            spec_json(&graph, &api, "request_interval"),
+            targets::PRIMARY_API_CHECK_INTERVAL
+        );
+        assert_eq!(
+            spec_json(&graph, &api, "failure_threshold"),
+            targets::PRIMARY_API_CHECK_FAILURE_THRESHOLD
+        );
+        let fence_check = graph
+            .get(&"global/route53.health_check/primary-fence".parse().unwrap())
+            .unwrap();
+        assert!(!fence_check.inputs.contains_key("request_interval"));
+        let primary = spec_json(
+            &graph,
+            &targets::primary_health_check().to_string(),
+            "child_health_check_ids",
+        );
+        assert!(primary.to_string().contains(&api), "{primary}");
     }
 }

@@ -68,10 +68,12 @@ pub struct Blueprint<'a> {
     pub env: &'a str,
     pub settings: &'a EnvSettings,
     pub account_id: &'a str,
-    /// The role whose region serves traffic: `Primary` unless a failover
-    /// recorded otherwise. Only the Route 53 weights follow it; the
-    /// database writer is AWS's to report, not the blueprint's.
-    pub active: Role,
+    /// The role whose record carries the Route 53 weight: the active role
+    /// (`Primary` unless a failover recorded otherwise), except while the
+    /// primary is fenced off (an unplanned failover moved traffic by the
+    /// fence and left the weights as they were). Only the weights follow
+    /// it; the database writer is AWS's to report, not the blueprint's.
+    pub weighted: Role,
     /// The Availability Zones of each role's region, primary first: those
     /// state records (looked up in AWS once), or `Zones::placeholders` for
     /// commands that never call AWS.
@@ -158,7 +160,7 @@ mod tests {
             env: "dev",
             settings,
             account_id: "123456789012",
-            active,
+            weighted: active,
             zones: Zones::placeholders(settings),
         }
         .resources()

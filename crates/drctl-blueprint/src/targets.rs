@@ -100,6 +100,12 @@ pub fn primary_health_check() -> Address {
     global("route53.health_check", "primary")
 }
 
+/// The HTTPS health check of the primary's API (`/health`), one of
+/// [`primary_health_check`]'s two children; the fence's is the other.
+pub fn primary_api_health_check() -> Address {
+    global("route53.health_check", "primary-api")
+}
+
 /// The values `drctl output` names: (output name, the resource's address,
 /// its state output).
 pub fn named_outputs() -> Vec<(&'static str, Address, &'static str)> {
@@ -128,3 +134,27 @@ pub const FENCE_NAMESPACE: &str = "PaymentDR";
 pub const FENCE_METRIC: &str = "PrimaryFenced";
 /// The fence metric's one dimension; its value is the environment's name.
 pub const FENCE_DIMENSION: &str = "Environment";
+
+// What the recovery time of an unplanned failover rests on, set here once:
+// the blueprint builds the fence alarm and the primary's API health check
+// with them, and `drctl_dr::rto` computes the chain from them (or from
+// the values state records, for an environment applied with others).
+
+/// The fence alarm's period, in seconds: one minute, the shortest that a
+/// Route 53 health check on an alarm accepts (standard-resolution metrics
+/// only, Route 53 API Reference, AlarmIdentifier; periods of 10, 20 or 30 s
+/// need a high-resolution metric, CloudWatch API Reference,
+/// PutMetricAlarm `Period`).
+pub const FENCE_PERIOD: i64 = 60;
+/// The fence alarm's evaluation periods and the datapoints among them that
+/// put it in ALARM: 1 of 1, the first published 1 does.
+pub const FENCE_EVALUATION_PERIODS: i64 = 1;
+pub const FENCE_DATAPOINTS_TO_ALARM: i64 = 1;
+/// The primary API's health check: every 30 s (10 is Route 53's "fast
+/// interval", fixed at creation), unhealthy after 3 failures in a row. Not
+/// on the path of `drctl failover --unplanned` (the fence's check has no
+/// interval); it is what moves the traffic without a decision when
+/// `/health` fails (docs/operations.md, "Recovery time (RTO) of an
+/// unplanned failover").
+pub const PRIMARY_API_CHECK_INTERVAL: i64 = 30;
+pub const PRIMARY_API_CHECK_FAILURE_THRESHOLD: i64 = 3;

@@ -57,6 +57,15 @@ pub trait Backend: Send + Sync {
     fn begin(&self) -> Box<dyn IntentLog + Send>;
     /// Removes the journal once nothing in it is open.
     fn remove_journal(&self) -> Result<(), JournalError>;
+    /// After a recovery that could not reach every region: the journal
+    /// keeps exactly `open` (removed when empty).
+    fn retain_journal(&self, open: &[Intent]) -> Result<(), JournalError>;
+    /// Whether a locked run has something to put right here (e.g. copies
+    /// of the state that disagree), which the lock does when taken: a
+    /// command that would not lock otherwise locks for it.
+    fn needs_repair(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }
 
 /// The executor's [`StateSink`] over any backend.
@@ -127,6 +136,9 @@ impl Backend for LocalBackend {
     }
     fn remove_journal(&self) -> Result<(), JournalError> {
         Journal::remove(self.store.dir(), self.store.env())
+    }
+    fn retain_journal(&self, open: &[Intent]) -> Result<(), JournalError> {
+        Journal::retain(self.store.dir(), self.store.env(), open)
     }
 }
 

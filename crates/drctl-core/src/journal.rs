@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::address::Address;
-use crate::fsutil::{JsonLinesError, read_json_lines, sync_dir};
+use crate::fsutil::{JsonLinesError, read_json_lines, sync_dir, write_atomic};
 use crate::value::Attributes;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,13 +136,34 @@ impl Journal {
     }
 
     /// Starts a journal for a run. Open intents of an earlier run must have
-    /// been resolved and the file removed first (`recovery::recover`).
+    /// been resolved first (`recovery::recover`); those recovery left open
+    /// (in a region it could not reach) stay, and this run's ids follow
+    /// theirs.
     pub fn begin(dir: &Path, env: &str) -> Journal {
+        let last = Self::open_intents(dir, env)
+            .ok()
+            .and_then(|open| open.iter().map(|i| i.id).max())
+            .unwrap_or(0);
         Journal {
             path: journal_path(dir, env),
             file: None,
-            next_id: 1,
+            next_id: last + 1,
         }
+    }
+
+    /// Leaves exactly `open` in the journal (atomically rewritten), or
+    /// removes it when `open` is empty.
+    pub fn retain(dir: &Path, env: &str, open: &[Intent]) -> Result<(), JournalError> {
+        if open.is_empty() {
+            return Self::remove(dir, env);
+        }
+        let path = journal_path(dir, env);
+        let mut bytes = Vec::new();
+        for intent in open {
+            bytes.extend(serde_json::to_vec(&Entry::Intent(intent.clone())).expect("serialises"));
+            bytes.push(b'\n');
+        }
+        write_atomic(&path, &bytes).map_err(|source| JournalError::Io { path, source })
     }
 
     /// Removes the journal once nothing in it is open.
@@ -258,5 +279,29 @@ mod tests {
             .to_string();
         assert!(err.contains("dev.journal line 2"), "{err}");
         assert!(err.contains("left untouched"), "{err}");
+    }
+
+    #[test]
+    fn intents_left_open_are_kept_and_a_new_run_numbers_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::begin(dir.path(), "dev");
+        let mut a = intent("p/t.a/a", IntentOp::Create);
+        let mut b = intent("p/t.a/b", IntentOp::Delete);
+        j.record(&mut a).unwrap();
+        j.record(&mut b).unwrap();
+        drop(j);
+        Journal::retain(dir.path(), "dev", std::slice::from_ref(&b)).unwrap();
+        assert_eq!(
+            Journal::open_intents(dir.path(), "dev").unwrap(),
+            vec![b.clone()]
+        );
+        let mut j = Journal::begin(dir.path(), "dev");
+        let mut c = intent("p/t.a/c", IntentOp::Create);
+        j.record(&mut c).unwrap();
+        assert_eq!(c.id, b.id + 1);
+        j.clear(c.id).unwrap();
+        assert_eq!(Journal::open_intents(dir.path(), "dev").unwrap(), vec![b]);
+        Journal::retain(dir.path(), "dev", &[]).unwrap();
+        assert!(!journal_path(dir.path(), "dev").exists());
     }
 }

@@ -15,6 +15,10 @@
 //! before it drops the resource from state. Intents of different
 //! addresses are resolved at once, as the interrupted run had them in
 //! flight at once; those of one address in journal order.
+//!
+//! An intent in a region that cannot be reached (an unplanned failover
+//! away from a failed region) is not looked up: it is left open for a
+//! later run, with the creates in doubt there ([`recover_reachable`]).
 
 use std::collections::BTreeMap;
 
@@ -41,6 +45,8 @@ pub struct RecoveryReport {
     /// Creates earlier runs could not find, looked for long enough: no
     /// longer looked for.
     pub given_up: Vec<Address>,
+    /// Intents in a region left unreached: still open, for a later run.
+    pub left_open: Vec<Intent>,
 }
 
 impl RecoveryReport {
@@ -77,17 +83,38 @@ pub async fn recover(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    recover_at(state, intents, providers, now).await
+    recover_at(state, intents, providers, &[], now).await
 }
 
-/// [`recover`] at `now` (seconds since the Unix epoch).
+/// [`recover`] without a call to the regions in `unreachable`: their
+/// intents are returned as `left_open` (the journal must keep them), and
+/// the creates in doubt there stay in doubt, not looked for.
+pub async fn recover_reachable(
+    state: &mut State,
+    intents: &[Intent],
+    providers: &Providers,
+    unreachable: &[String],
+) -> Result<RecoveryReport, RecoveryError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    recover_at(state, intents, providers, unreachable, now).await
+}
+
+/// [`recover_reachable`] at `now` (seconds since the Unix epoch).
 async fn recover_at(
     state: &mut State,
     intents: &[Intent],
     providers: &Providers,
+    unreachable: &[String],
     now: u64,
 ) -> Result<RecoveryReport, RecoveryError> {
     let mut report = RecoveryReport::default();
+    let reachable = |region: &str| !unreachable.iter().any(|r| r == region);
+    let (intents, left_open): (Vec<Intent>, Vec<Intent>) =
+        intents.iter().cloned().partition(|i| reachable(&i.region));
+    report.left_open = left_open;
+    let intents = &intents[..];
     // Created since, or looked for long enough: no longer in doubt.
     let resources = &state.resources;
     let settled: Vec<Address> = state
@@ -109,6 +136,7 @@ async fn recover_at(
     let rechecks: Vec<Intent> = state
         .unconfirmed_creates
         .iter()
+        .filter(|(_, u)| reachable(&u.region))
         .map(|(address, u)| Intent {
             id: 0,
             op: IntentOp::Create,
@@ -523,7 +551,7 @@ mod tests {
             intent(IntentOp::Create, "p/mem.thing/old", late.clone(), None),
         ];
         let mut state = State::new("dev");
-        let report = recover_at(&mut state, &intents, &providers, 1000)
+        let report = recover_at(&mut state, &intents, &providers, &[], 1000)
             .await
             .unwrap();
         assert_eq!(report.not_created.len(), 3);
@@ -543,7 +571,9 @@ mod tests {
         // The request AWS was still working on lands after that lookup;
         // the next run (no journal) finds it and adopts it.
         let made = p.create(&ctx("p/mem.thing/late"), &late).await.unwrap();
-        let report = recover_at(&mut state, &[], &providers, 1100).await.unwrap();
+        let report = recover_at(&mut state, &[], &providers, &[], 1100)
+            .await
+            .unwrap();
         assert_eq!(report.adopted, vec!["p/mem.thing/late".parse().unwrap()]);
         assert!(report.not_created.is_empty(), "kept quietly: {report:?}");
         assert_eq!(
@@ -561,11 +591,75 @@ mod tests {
 
         // An hour after it was first missed, it is no longer looked for.
         let finds_before = p.calls.lock().unwrap().len();
-        let report = recover_at(&mut state, &[], &providers, 1000 + 3600)
+        let report = recover_at(&mut state, &[], &providers, &[], 1000 + 3600)
             .await
             .unwrap();
         assert_eq!(report.given_up, vec!["p/mem.thing/never".parse().unwrap()]);
         assert!(state.unconfirmed_creates.is_empty());
         assert_eq!(p.calls.lock().unwrap().len(), finds_before, "no call");
+    }
+
+    #[tokio::test]
+    async fn intents_in_an_unreachable_region_are_left_open_without_a_call() {
+        let (p, providers) = memory();
+        let inputs = |n: &str| Attributes::from([("name".to_string(), n.into())]);
+        let made = p
+            .create(&ctx("p/mem.thing/near"), &inputs("near"))
+            .await
+            .unwrap();
+        // Both exist: were they looked for, they would be adopted.
+        p.create(&ctx("p/mem.thing/far"), &inputs("far"))
+            .await
+            .unwrap();
+        p.create(&ctx("p/mem.thing/doubt"), &inputs("doubt"))
+            .await
+            .unwrap();
+        let far = Intent {
+            region: "r2".into(),
+            token: "token-far".into(),
+            ..intent(IntentOp::Create, "p/mem.thing/far", inputs("far"), None)
+        };
+        let near = intent(IntentOp::Create, "p/mem.thing/near", inputs("near"), None);
+        let mut state = State::new("dev");
+        state.unconfirmed_creates.insert(
+            "p/mem.thing/doubt".parse().unwrap(),
+            UnconfirmedCreate {
+                region: "r2".into(),
+                inputs: inputs("doubt"),
+                dependencies: Default::default(),
+                token: "token-doubt".into(),
+                missed_since_unix: 990,
+            },
+        );
+        let calls_before = p.calls.lock().unwrap().len();
+        let report = recover_at(
+            &mut state,
+            &[far.clone(), near],
+            &providers,
+            &["r2".to_owned()],
+            1000,
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.left_open, vec![far]);
+        assert_eq!(report.adopted, vec!["p/mem.thing/near".parse().unwrap()]);
+        assert_eq!(
+            state.resources[&"p/mem.thing/near".parse().unwrap()].id,
+            made.id
+        );
+        // Only the reachable create was looked for; the one in doubt in
+        // r2 is kept as it was.
+        let calls: Vec<String> = p.calls.lock().unwrap()[calls_before..].to_vec();
+        assert!(
+            calls
+                .iter()
+                .all(|c| !c.contains("far") && !c.contains("doubt")),
+            "{calls:?}"
+        );
+        assert!(
+            state
+                .unconfirmed_creates
+                .contains_key(&"p/mem.thing/doubt".parse().unwrap())
+        );
     }
 }

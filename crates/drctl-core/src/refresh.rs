@@ -8,6 +8,7 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::Semaphore;
 
 use crate::address::Address;
+use crate::graph::DesiredGraph;
 use crate::provider::{OpContext, ProviderError, Providers};
 use crate::state::State;
 
@@ -100,6 +101,50 @@ pub async fn refresh(
     Ok(report)
 }
 
+/// The resources of `state` of which `desired` references an output that
+/// state does not record: one a newer drctl added to their kind (e.g. a
+/// global cluster's `endpoint`). [`read_outputs`] reads them, so that a
+/// plan resolves those references without a full refresh.
+pub fn missing_outputs(desired: &DesiredGraph, state: &State) -> Vec<Address> {
+    let mut missing: Vec<Address> = desired
+        .resources()
+        .flat_map(|spec| spec.inputs.values().flat_map(|v| v.references()))
+        .filter(|r| {
+            state
+                .resources
+                .get(&r.address)
+                .is_some_and(|recorded| !recorded.outputs.contains_key(&r.output))
+        })
+        .map(|r| r.address.clone())
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
+}
+
+/// Reads the resources `which` and records the outputs read; their inputs
+/// stay as recorded (what changed outside drctl is `refresh`'s to report),
+/// and one found gone is left to the next refresh.
+pub async fn read_outputs(
+    state: &mut State,
+    providers: &Providers,
+    which: &[Address],
+) -> Result<(), Vec<RefreshError>> {
+    let mut part = State::new(&state.env);
+    for a in which {
+        if let Some(r) = state.resources.get(a) {
+            part.resources.insert(a.clone(), r.clone());
+        }
+    }
+    refresh(&mut part, providers, READS_PER_SERVICE).await?;
+    for (a, read) in part.resources {
+        if let Some(r) = state.resources.get_mut(&a) {
+            r.outputs = read.outputs;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -161,5 +206,59 @@ mod tests {
             99
         );
         assert!(p.peak_in_flight.load(Ordering::SeqCst) <= READS_PER_SERVICE);
+    }
+
+    #[tokio::test]
+    async fn an_output_state_lacks_is_read_without_touching_inputs() {
+        let p = Arc::new(MemoryProvider::default());
+        let mut providers = Providers::new();
+        providers.register(p.clone());
+        let thing: Address = "p/mem.thing/a".parse().unwrap();
+        let ctx = OpContext {
+            token: None,
+            env: "dev".into(),
+            address: thing.clone(),
+            region: "r1".into(),
+        };
+        let inputs = Attributes::from([("size".to_string(), 1.into())]);
+        let applied = p.create(&ctx, &inputs).await.unwrap();
+        let mut state = State::new("dev");
+        // Recorded by an older drctl: no outputs, and inputs it wrote.
+        let recorded_inputs = Attributes::from([
+            ("size".to_string(), 1.into()),
+            ("old".to_string(), true.into()),
+        ]);
+        state.resources.insert(
+            thing.clone(),
+            ResourceState {
+                kind: "mem.thing".into(),
+                region: "r1".into(),
+                id: applied.id.clone(),
+                inputs: recorded_inputs.clone(),
+                outputs: Attributes::new(),
+                dependencies: Default::default(),
+            },
+        );
+        let user = crate::ResourceSpec::new("p/mem.thing/b".parse().unwrap(), "r1").input(
+            "of",
+            crate::Value::Ref(crate::Reference {
+                address: thing.clone(),
+                output: "id".into(),
+            }),
+        );
+        let desired = DesiredGraph::new(vec![
+            crate::ResourceSpec::new(thing.clone(), "r1").input("size", 1),
+            user,
+        ])
+        .unwrap();
+        let missing = missing_outputs(&desired, &state);
+        assert_eq!(missing, vec![thing.clone()]);
+        read_outputs(&mut state, &providers, &missing)
+            .await
+            .unwrap();
+        let r = &state.resources[&thing];
+        assert_eq!(r.outputs, applied.outputs);
+        assert_eq!(r.inputs, recorded_inputs);
+        assert!(missing_outputs(&desired, &state).is_empty());
     }
 }

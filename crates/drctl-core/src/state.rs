@@ -12,8 +12,9 @@ use crate::value::Attributes;
 
 /// The state format this build writes and the newest it reads. Version 2
 /// added `active_role`, version 3 `unconfirmed_creates`, version 4
-/// `availability_zones`; an older document reads as one without them.
-pub const STATE_FORMAT_VERSION: u32 = 4;
+/// `availability_zones`, version 5 `fenced`; an older document reads as
+/// one without them.
+pub const STATE_FORMAT_VERSION: u32 = 5;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,12 @@ pub struct State {
     /// default. Plans follow it, so an apply never undoes a failover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_role: Option<String>,
+    /// Whether traffic was moved off the primary by the fence (an
+    /// unplanned failover) rather than by the records' weights: the
+    /// weights then stay as they were, and plans keep them so, until a
+    /// failback lifts the fence.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fenced: bool,
     /// Per region, the names of the Availability Zones it offered the
     /// account when drctl first looked (EC2 DescribeAvailabilityZones),
     /// sorted. Looked up once and then kept, so that a zone AWS adds later
@@ -92,6 +99,7 @@ impl State {
             env: env.to_owned(),
             account_id: None,
             active_role: None,
+            fenced: false,
             availability_zones: BTreeMap::new(),
             resources: BTreeMap::new(),
             unconfirmed_creates: BTreeMap::new(),
@@ -126,7 +134,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, DecodeError> {
             supported: STATE_FORMAT_VERSION,
         });
     }
-    // Versions 2 to 4 only added optional fields: an older document is
+    // Versions 2 to 5 only added optional fields: an older document is
     // read as it is and written back as the current version.
     let mut state: State = serde_json::from_value(raw).map_err(DecodeError::Content)?;
     state.format_version = STATE_FORMAT_VERSION;
@@ -162,16 +170,26 @@ mod tests {
 
     #[test]
     fn older_versions_are_read_and_upgraded() {
-        for old in [1, 2, 3] {
+        for old in [1, 2, 3, 4] {
             let mut v = serde_json::to_value(State::new("dev")).unwrap();
             v["format_version"] = old.into();
             let s = decode(v.to_string().as_bytes()).unwrap();
-            assert_eq!((s.format_version, s.active_role), (4, None));
+            assert_eq!(
+                (s.format_version, s.active_role, s.fenced),
+                (5, None, false)
+            );
             assert!(s.unconfirmed_creates.is_empty());
             assert!(s.availability_zones.is_empty());
         }
         let mut failed_over = State::new("dev");
         failed_over.active_role = Some("secondary".into());
+        assert_eq!(decode(&encode(&failed_over)).unwrap(), failed_over);
+        assert!(
+            !String::from_utf8(encode(&failed_over))
+                .unwrap()
+                .contains("fenced")
+        );
+        failed_over.fenced = true;
         assert_eq!(decode(&encode(&failed_over)).unwrap(), failed_over);
         // Nothing in doubt: the field is left out.
         assert!(

@@ -12,6 +12,8 @@
 //!   the runner, which reports through a [`switch::Observer`] and changes
 //!   state only through core's backend.
 //! - [`drill`]: a failover and a failback in one run.
+//! - [`rto`]: the recovery time of an unplanned failover on AWS, modelled
+//!   from the blueprint's settings (pure).
 //!
 //! The AWS calls themselves are `drctl_aws::dr`'s.
 
@@ -19,6 +21,7 @@ pub mod checks;
 pub mod drill;
 mod error;
 pub mod routing;
+pub mod rto;
 pub mod status;
 pub mod switch;
 mod targets;

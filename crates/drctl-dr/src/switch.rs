@@ -95,6 +95,23 @@ impl Switch {
     pub fn planned(&self) -> bool {
         self.how == WriterChange::Switchover
     }
+
+    /// Whether the fence is first published as soon as AWS accepts the
+    /// writer's move, so that the alarm and Route 53 follow while Aurora
+    /// promotes (the steps keep their order: the fence step still waits
+    /// for ALARM after the writer moved). Only the unplanned failover: its
+    /// primary region is down, so traffic reaching the secondary before
+    /// its writer finds reads served and writes refused, where the primary
+    /// answers nothing, or accepts writes the failover then loses
+    /// (AllowDataLoss). Overlapping the two is what brings the traffic's
+    /// move within 3 minutes of the decision (`rto`). Never before AWS
+    /// accepted the failover: a refused one leaves the traffic alone. A
+    /// drill's failover keeps the order (a switchover loses nothing and the
+    /// primary serves until it blocks writes); planned switches set the
+    /// weights after the writer.
+    pub fn fences_with_the_writer(&self) -> bool {
+        self.traffic == TrafficMove::Fence && self.how == WriterChange::FailoverAllowingDataLoss
+    }
 }
 
 /// The weights that send all traffic to `to`: [primary, secondary].
@@ -231,8 +248,16 @@ pub fn steps(t: &Targets, sw: &Switch, seen: &Observed, recorded_done: bool) -> 
         TrafficMove::Fence => steps.push(Step {
             action: Action::Fence,
             text: format!(
-                "Fence the primary off: publish {}/{} = 1 in {}, wait until alarm {} is in ALARM (the primary's health check fails; Route 53 answers with the secondary)",
-                fence.namespace, fence.metric, fence.region, fence.alarm
+                "Fence the primary off: publish {}/{} = 1 in {}{}, wait until alarm {} is in ALARM (the primary's health check fails; Route 53 answers with the secondary)",
+                fence.namespace,
+                fence.metric,
+                fence.region,
+                if sw.fences_with_the_writer() {
+                    " (first as soon as AWS accepts step 1, while Aurora promotes)"
+                } else {
+                    ""
+                },
+                fence.alarm
             ),
             label: format!("traffic to {to}: health check flipped"),
             done: seen.fenced == Some(true),
@@ -315,6 +340,12 @@ pub fn writer_call_region<'t>(t: &'t Targets, sw: &Switch, seen: &Observed) -> &
             &t.cluster(writer).region
         }
     }
+}
+
+/// Whether step 1 publishes the fence once AWS accepted the writer's move
+/// ([`Switch::fences_with_the_writer`]): not when the fence is already up.
+pub fn fence_early(sw: &Switch, steps: &[Step]) -> bool {
+    sw.fences_with_the_writer() && steps.iter().any(|s| s.action == Action::Fence && !s.done)
 }
 
 /// A switch ready to run: what AWS held, and the steps that follow.
@@ -453,10 +484,16 @@ pub async fn run(
                             )
                             .await?;
                         }
+                        if fence_early(sw, steps) {
+                            publish_fence_early(aws, t).await;
+                        }
                         dr::wait_writer(aws, &target.region, &t.global_id, &target.arn).await?;
                     }
                     Action::RecordActive => {
                         state.active_role = Some(sw.to.as_str().to_owned());
+                        // The posture the switch moves to: by the fence the
+                        // weights stay as they were (`State::fenced`).
+                        state.fenced = sw.traffic == TrafficMove::Fence;
                         writer.save(state)?;
                     }
                     Action::SetWeights => {
@@ -471,8 +508,14 @@ pub async fn run(
                         )
                         .await?;
                     }
-                    Action::Fence => set_fence(aws, t, true).await?,
-                    Action::LiftFence => set_fence(aws, t, false).await?,
+                    Action::Fence => {
+                        set_fence(aws, t, true).await?;
+                        record_fence(writer, state, true)?;
+                    }
+                    Action::LiftFence => {
+                        set_fence(aws, t, false).await?;
+                        record_fence(writer, state, false)?;
+                    }
                 }
                 Ok::<(), DrError>(())
             }
@@ -508,6 +551,26 @@ const FENCE_WAIT: Duration = Duration::from_secs(10 * 60);
 /// alarm's next evaluation period holds a datapoint).
 const FENCE_POLL: Duration = Duration::from_secs(5);
 const FENCE_REPUBLISH: Duration = Duration::from_secs(60);
+
+/// Publishes the fence metric (1) once, without waiting: the fence step
+/// publishes again and waits, so a failure here only loses the head start.
+async fn publish_fence_early(aws: &AwsContext, t: &Targets) {
+    let fence = &t.fence;
+    if let Err(e) = dr::put_metric(
+        aws,
+        &fence.region,
+        fence.namespace,
+        fence.metric,
+        (fence.dimension.0, &fence.dimension.1),
+        1.0,
+    )
+    .await
+    {
+        tracing::warn!(
+            "publishing the fence early failed ({e}); the fence step publishes it again"
+        );
+    }
+}
 
 /// Publishes the fence metric (1: fenced, 0: lifted) in the fence's
 /// region and waits until its alarm is in ALARM / OK.
@@ -559,6 +622,15 @@ async fn set_fence(aws: &AwsContext, t: &Targets, up: bool) -> Result<(), DrErro
             }
         }
     }
+}
+
+/// Records in state whether the primary is fenced off, if it changed.
+pub fn record_fence(writer: &StateWriter<'_>, state: &mut State, up: bool) -> Result<(), DrError> {
+    if state.fenced != up {
+        state.fenced = up;
+        writer.save(state)?;
+    }
+    Ok(())
 }
 
 /// Writes the weights a switch set into the records' inputs in state, as
@@ -645,6 +717,47 @@ mod tests {
             "{}",
             s[2].text
         );
+    }
+
+    /// The steps keep their order (writer, record, fence) for every
+    /// switch, so the tests above still say what runs when; only the
+    /// unplanned failover's fence is first published inside step 1, once
+    /// AWS accepted the failover (`Switch::fences_with_the_writer`).
+    #[test]
+    fn only_the_unplanned_failover_publishes_the_fence_while_aurora_promotes() {
+        let t = targets();
+        let seen = Observed {
+            writer: Some(Role::Primary),
+            fenced: Some(false),
+            ..Observed::default()
+        };
+        let unplanned = steps(&t, &Switch::UNPLANNED_FAILOVER, &seen, false);
+        assert!(fence_early(&Switch::UNPLANNED_FAILOVER, &unplanned));
+        assert!(
+            unplanned[2]
+                .text
+                .contains("(first as soon as AWS accepts step 1, while Aurora promotes)"),
+            "{}",
+            unplanned[2].text
+        );
+        let drill = steps(&t, &Switch::DRILL_FAILOVER, &seen, false);
+        assert!(!fence_early(&Switch::DRILL_FAILOVER, &drill));
+        assert!(
+            !drill[2].text.contains("first as soon as"),
+            "{}",
+            drill[2].text
+        );
+        for sw in [Switch::PLANNED_FAILOVER, Switch::FAILBACK] {
+            assert!(!sw.fences_with_the_writer());
+            assert!(!fence_early(&sw, &steps(&t, &sw, &seen, false)));
+        }
+        // The fence already up: nothing to publish early.
+        let fenced = Observed {
+            fenced: Some(true),
+            ..seen
+        };
+        let s = steps(&t, &Switch::UNPLANNED_FAILOVER, &fenced, false);
+        assert!(!fence_early(&Switch::UNPLANNED_FAILOVER, &s));
     }
 
     #[test]

@@ -50,6 +50,16 @@ pub struct Global {
     /// the environment's primary region).
     #[arg(long, global = true, value_name = "REGION")]
     pub backend_region: Option<String>,
+    /// A replica of the backend's state and journal in the environment's
+    /// other region (`s3://BUCKET/PREFIX`), which `failover --unplanned`
+    /// uses when the primary bucket's region is down; overrides
+    /// `[backend] replica_url`.
+    #[arg(long, global = true, value_name = "URL")]
+    pub backend_replica: Option<String>,
+    /// Region of the replica bucket (default: `[backend] replica_region`,
+    /// else the environment's region other than the backend bucket's).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub backend_replica_region: Option<String>,
     /// Where saved plans go.
     #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
     pub plans_dir: PathBuf,
@@ -192,6 +202,24 @@ pub enum StateCommand {
     Pull(StateCopyArgs),
     /// Copy the state of --state-dir (its change log folded in) to the backend (S3).
     Push(StateCopyArgs),
+    /// When the backend's two copies of the state both changed (a
+    /// conflict): keep one of them in both buckets.
+    Keep(StateKeepArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StateKeepArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// The copy to keep: `primary` (the backend bucket) or `replica`.
+    #[arg(long, value_name = "COPY")]
+    pub copy: KeptCopy,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum KeptCopy {
+    Primary,
+    Replica,
 }
 
 #[derive(Debug, Args)]

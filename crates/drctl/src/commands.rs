@@ -124,6 +124,25 @@ async fn make_plan(
     session.resolve_zones(&mut state).await?;
     let desired = session.desired(&account, &state)?;
     let mut exists = exists || session.state_exists()?;
+    // Outputs a newer drctl references that state recorded no value for
+    // (the resource was made by an older one): read once, kept by the
+    // next locked run.
+    let stale = drctl_core::refresh::missing_outputs(&desired, &state);
+    if !stale.is_empty() && !refresh_first {
+        let providers = drctl_aws::providers(session.aws().await);
+        drctl_core::refresh::read_outputs(&mut state, &providers, &stale)
+            .await
+            .map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!(
+                    "reading outputs state does not record yet failed; nothing was changed:\n  {}",
+                    lines.join("\n  ")
+                )
+            })?;
+        if locked {
+            session.save_state(&mut state)?;
+        }
+    }
     let mut drift = Vec::new();
     if refresh_first && !state.resources.is_empty() {
         let before = state.clone();
@@ -199,8 +218,9 @@ pub(crate) async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCo
     if args.json {
         session.notes_to_stderr();
     }
-    // Recovering an interrupted run writes state, so it needs the lock too.
-    let lock = if args.refresh || session.has_open_intents()? {
+    // Recovering an interrupted run writes state, so it needs the lock too;
+    // so does bringing a copy of the state up to date.
+    let lock = if args.refresh || session.has_open_intents()? || session.backend.needs_repair()? {
         Some(session.lock("plan")?)
     } else {
         None
@@ -223,6 +243,9 @@ pub(crate) async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCo
         print!("{}", render::plan(&plan));
     }
     crate::dns::note(session, &plan, &state).await;
+    for w in session.control_plane_warnings(&state, false) {
+        eprintln!("warning: {w}");
+    }
     if let Some(out) = &args.out {
         let path = session.plan_path(out);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -411,6 +434,9 @@ pub(crate) async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<Exit
     };
     show_plan(&plan, args.json);
     crate::dns::note(session, &plan, &state).await;
+    for w in session.control_plane_warnings(&state, false) {
+        eprintln!("warning: {w}");
+    }
     if !plan.has_changes() {
         if args.json {
             print_empty_report(session, "apply")?;
@@ -604,6 +630,14 @@ pub(crate) fn validate_cmd(g: &crate::cli::Global) -> Result<ExitCode> {
             Zones::placeholders(settings),
             Role::Primary,
         )?;
+        // A replica in the primary bucket's region is refused per env.
+        if let Some(backend) = &config.backend {
+            backend
+                .resolve([&settings.primary_region, &settings.secondary_region])
+                .map_err(|m| {
+                    anyhow::anyhow!("{}: `[backend]` for `{env}`: {m}", g.config.display())
+                })?;
+        }
         println!(
             "env `{env}`: {} resources, {} -> {}",
             graph.len(),

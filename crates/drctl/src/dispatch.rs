@@ -27,7 +27,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => commands::show_cmd(&Session::open(g, &args.env.env)?, args),
         Command::Graph(args) => commands::graph_cmd(&Session::open(g, &args.env.env)?, args),
         Command::Status(args) => dr::status_cmd(&Session::open(g, &args.env.env)?, args).await,
-        Command::Failover(args) => dr::failover_cmd(&Session::open(g, &args.env.env)?, args).await,
+        Command::Failover(args) => {
+            let mut session = Session::open(g, &args.env.env)?;
+            // The primary region is down: nothing of this run may need it.
+            let note = if args.unplanned {
+                session.without_primary_region()
+            } else {
+                None
+            };
+            dr::failover_cmd(&session, args, note).await
+        }
         Command::Failback(args) => dr::failback_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Drill(args) => dr::drill_cmd(&Session::open(g, &args.env.env)?, args).await,
         Command::Validate => commands::validate_cmd(g),

@@ -276,16 +276,32 @@ pub async fn status_cmd(session: &Session, args: StatusArgs) -> Result<ExitCode>
             },
         ),
     };
+    let warnings = session.control_plane_warnings(&state, true);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        let mut doc = serde_json::to_value(&status)?;
+        doc["control_plane_warnings"] = serde_json::json!(warnings);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!("{}", render_status(&status));
+        print!("{}", render_control_plane(&warnings));
     }
     Ok(if status.ready {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The warnings of `Session::control_plane_warnings`, one per line.
+pub fn render_control_plane(warnings: &[String]) -> String {
+    let mut out = String::new();
+    if !warnings.is_empty() {
+        out.push_str("\nWhat a failover needs that an outage of the primary region would take:\n");
+        for w in warnings {
+            let _ = writeln!(out, "  - warning: {w}");
+        }
+    }
+    out
 }
 
 // ------------------------------------------------------------ switching
@@ -349,8 +365,9 @@ async fn run_switch(
         ));
         // A run killed after Route 53 took the change but before state
         // recorded it leaves the records' weights behind in state.
-        if sw.traffic == switch::TrafficMove::Weights {
-            switch::record_weights_in_state(&writer, state, sw.to)?;
+        match sw.traffic {
+            switch::TrafficMove::Weights => switch::record_weights_in_state(&writer, state, sw.to)?,
+            switch::TrafficMove::Fence => switch::record_fence(&writer, state, true)?,
         }
         return Ok(Some(Vec::new()));
     }
@@ -527,6 +544,15 @@ async fn plan_cmd(session: &Session, switches: &[Switch], skip: &[String]) -> Re
     for e in &sources {
         let _ = writeln!(out, "  {}: {}", e.duration, e.source);
     }
+    // `failover --plan`, planned or not: what an unplanned one takes.
+    if let [sw] = switches
+        && sw.phase == "failover"
+    {
+        out.push('\n');
+        out.push_str(&crate::rto::render(&drctl_dr::rto::Settings::applied(
+            &state,
+        )));
+    }
     let what = switches
         .iter()
         .map(|s| s.phase)
@@ -601,12 +627,19 @@ fn capitalised(word: &str) -> String {
         .unwrap_or_default()
 }
 
-pub async fn failover_cmd(session: &Session, args: FailoverArgs) -> Result<ExitCode> {
+pub async fn failover_cmd(
+    session: &Session,
+    args: FailoverArgs,
+    backend_note: Option<String>,
+) -> Result<ExitCode> {
     let sw = if args.unplanned {
         Switch::UNPLANNED_FAILOVER
     } else {
         Switch::PLANNED_FAILOVER
     };
+    if let Some(note) = backend_note {
+        session.note(&note);
+    }
     if args.checks.plan {
         return plan_cmd(session, &[sw], &args.checks.skip_check).await;
     }

@@ -11,6 +11,7 @@ mod output;
 mod progress;
 mod prompt;
 mod render;
+mod rto;
 mod session;
 mod state_cmd;
 mod ui;

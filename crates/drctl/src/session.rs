@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use drctl_aws::AwsContext;
-use drctl_aws::backend::{LeaseSettings, S3Backend, S3Location};
+use drctl_aws::backend::{LeaseSettings, ReplicatedBackend, S3Backend, S3Location};
+use drctl_blueprint::backend::{BackendSettings, BucketAt, ResolvedBackend};
 use drctl_blueprint::{Blueprint, Config, EnvSettings, Role, Zones, parse_s3_url};
 use drctl_core::backend::{Backend, HeldLock, LocalBackend};
-use drctl_core::recovery::recover;
+use drctl_core::recovery::recover_reachable;
 use drctl_core::{DesiredGraph, State};
 use tokio::sync::OnceCell;
 
@@ -21,6 +22,13 @@ pub struct Session {
     /// Where state, journal and lock live (`--backend`, `[backend]`, or
     /// the local `--state-dir`).
     pub backend: Arc<dyn Backend>,
+    /// The S3 buckets of a shared backend, regions resolved.
+    shared: Option<ResolvedBackend>,
+    /// `backend` when it is a primary bucket and its replica.
+    replicated: Option<ReplicatedBackend>,
+    /// Regions this run must not call (an unplanned failover's failed
+    /// region): recovery leaves their intents open.
+    unreachable: Vec<String>,
     /// Whether `backend` is the local folder.
     pub is_local: bool,
     pub state_dir: PathBuf,
@@ -57,55 +65,110 @@ fn lease_settings() -> Result<LeaseSettings> {
     Ok(lease)
 }
 
+/// The shared backend as the flags and `[backend]` give it: a flag
+/// overrides its key of the file; without a URL, state stays local.
+fn backend_settings(
+    global: &Global,
+    file: Option<&BackendSettings>,
+) -> Result<Option<BackendSettings>> {
+    for (flag, region) in [
+        ("--backend-region", &global.backend_region),
+        ("--backend-replica-region", &global.backend_replica_region),
+    ] {
+        if let Some(region) = region
+            && !drctl_blueprint::config::KNOWN_REGIONS.contains(&region.as_str())
+        {
+            bail!("{flag}: unknown AWS region `{region}`; use the bucket's region, e.g. us-east-2");
+        }
+    }
+    let url = match &global.backend {
+        Some(text) => Some(parse_s3_url(text).map_err(|m| anyhow!("--backend: {m}"))?),
+        None => file.map(|b| b.url.clone()),
+    };
+    let replica_url = match &global.backend_replica {
+        Some(text) => Some(parse_s3_url(text).map_err(|m| anyhow!("--backend-replica: {m}"))?),
+        // A --backend elsewhere than the file's has no replica of the file's.
+        None if global.backend.is_none() => file.and_then(|b| b.replica_url.clone()),
+        None => None,
+    };
+    let Some(url) = url else {
+        if replica_url.is_some() {
+            bail!(
+                "--backend-replica needs a backend: pass --backend s3://BUCKET/PREFIX or set `[backend] url` in drctl.toml"
+            );
+        }
+        return Ok(None);
+    };
+    if replica_url.as_ref() == Some(&url) {
+        bail!(
+            "the backend's replica is the backend itself ({url}); a replica must be another bucket, in the environment's other region"
+        );
+    }
+    let from_file = global.backend.is_none();
+    Ok(Some(BackendSettings {
+        url,
+        region: global
+            .backend_region
+            .clone()
+            .or_else(|| file.filter(|_| from_file).and_then(|b| b.region.clone())),
+        replica_url,
+        replica_region: global.backend_replica_region.clone().or_else(|| {
+            file.filter(|_| from_file && global.backend_replica.is_none())
+                .and_then(|b| b.replica_region.clone())
+        }),
+    }))
+}
+
 impl Session {
     /// Loads and validates drctl.toml; fails before any API call.
     pub fn open(global: &Global, env: &str) -> Result<Self> {
         let config = Config::load(&global.config)?;
         let settings = config.env(env)?.clone();
-        if let Some(region) = &global.backend_region
-            && !drctl_blueprint::config::KNOWN_REGIONS.contains(&region.as_str())
-        {
-            bail!(
-                "--backend-region: unknown AWS region `{region}`; use the state bucket's region, e.g. us-east-1"
-            );
-        }
         let aws = Arc::new(OnceCell::new());
-        // The flag overrides the file; without either, state stays local.
-        let shared = match &global.backend {
-            Some(text) => Some((
-                parse_s3_url(text).map_err(|m| anyhow!("--backend: {m}"))?,
-                global.backend_region.clone(),
-            )),
-            None => config.backend.as_ref().map(|b| {
-                (
-                    b.url.clone(),
-                    global.backend_region.clone().or(b.region.clone()),
-                )
-            }),
+        let shared = backend_settings(global, config.backend.as_ref())?
+            .map(|b| {
+                b.resolve([&settings.primary_region, &settings.secondary_region])
+                    .map_err(|m| {
+                        anyhow!(
+                            "{}: `[backend]` (or --backend-replica-region) for `{env}`: {m}",
+                            global.config.display()
+                        )
+                    })
+            })
+            .transpose()?;
+        let s3 = |at: &BucketAt| -> Result<S3Backend> {
+            Ok(S3Backend::new(
+                Arc::clone(&aws),
+                global.endpoint.clone(),
+                S3Location {
+                    bucket: at.url.bucket.clone(),
+                    prefix: at.url.prefix.clone(),
+                    region: at.region.clone(),
+                },
+                env,
+            )
+            .with_lease(lease_settings()?))
         };
-        let (backend, is_local): (Arc<dyn Backend>, bool) = match shared {
-            Some((url, region)) => (
-                Arc::new(
-                    S3Backend::new(
-                        Arc::clone(&aws),
-                        global.endpoint.clone(),
-                        S3Location {
-                            bucket: url.bucket,
-                            prefix: url.prefix,
-                            region: region.unwrap_or_else(|| settings.primary_region.clone()),
-                        },
-                        env,
-                    )
-                    .with_lease(lease_settings()?),
-                ),
-                false,
-            ),
+        let mut replicated = None;
+        let (backend, is_local): (Arc<dyn Backend>, bool) = match &shared {
+            Some(ResolvedBackend {
+                primary,
+                replica: Some(replica),
+            }) => {
+                let both = ReplicatedBackend::new(s3(primary)?, s3(replica)?, env);
+                replicated = Some(both.clone());
+                (Arc::new(both), false)
+            }
+            Some(ResolvedBackend { primary, .. }) => (Arc::new(s3(primary)?), false),
             None => (Arc::new(LocalBackend::new(&global.state_dir, env)), true),
         };
         Ok(Self {
             env: env.to_owned(),
             settings,
             backend,
+            shared,
+            replicated,
+            unreachable: Vec::new(),
             is_local,
             state_dir: global.state_dir.clone(),
             plans_dir: global.plans_dir.clone(),
@@ -113,6 +176,70 @@ impl Session {
             aws,
             notes_to_stderr: std::cell::Cell::new(false),
         })
+    }
+
+    /// For an unplanned failover away from the primary region: state, journal
+    /// and lock come from the replica alone (when there is one), and
+    /// recovery leaves the intents in the primary region open. Returns the
+    /// note for the operator, if the backend changed.
+    pub fn without_primary_region(&mut self) -> Option<String> {
+        self.unreachable = vec![self.settings.primary_region.clone()];
+        let replicated = self.replicated.as_ref()?.replica_only();
+        let note = format!(
+            "State: the replica {} ({}) alone; the primary copy {} ({}) is not contacted. This run takes the replica's lock and fences the replica's state, so a run that still holds the primary's lock cannot overwrite what this failover records; the next run that reaches both copies brings the primary up to date.",
+            replicated.replica().location(),
+            replicated.replica().region(),
+            replicated.primary().location(),
+            replicated.primary().region()
+        );
+        self.backend = Arc::new(replicated.clone());
+        self.replicated = Some(replicated);
+        Some(note)
+    }
+
+    /// The replicated backend, if state has a replica.
+    pub fn replicated(&self) -> Option<&ReplicatedBackend> {
+        self.replicated.as_ref()
+    }
+
+    /// What an outage of the primary region would take of what a failover
+    /// needs (state, its lock, the failover automation), and how to fix it;
+    /// empty when nothing lives there alone.
+    /// `local`: also say so of state kept on this machine (not in any
+    /// region, but out of reach of anyone else).
+    pub fn control_plane_warnings(&self, state: &State, local: bool) -> Vec<String> {
+        let primary = &self.settings.primary_region;
+        let mut out = Vec::new();
+        match &self.shared {
+            None if !local => {}
+            None => out.push(format!(
+                "state and its lock are in {} on this machine only: an unplanned failover run from anywhere else has neither. Keep them in S3 with a replica in {}: `[backend] url` and `replica_url` in drctl.toml, then `drctl state push --env {}`",
+                self.backend.location(),
+                self.settings.secondary_region,
+                self.env
+            )),
+            Some(ResolvedBackend {
+                primary: at,
+                replica: None,
+            }) => out.push(format!(
+                "state, its journal and its lock live only in {} in {}{}: an outage of {} leaves an unplanned failover without them. Add a replica in the other region: `replica_url = \"s3://BUCKET/PREFIX\"` in `[backend]` of drctl.toml (a bucket in {})",
+                at.url,
+                at.region,
+                if at.region == *primary { ", the primary region" } else { "" },
+                at.region,
+                if at.region == *primary { &self.settings.secondary_region } else { primary }
+            )),
+            Some(_) => {}
+        }
+        for (address, r) in &state.resources {
+            if address.kind() == "sfn.state_machine" && r.region == *primary {
+                out.push(format!(
+                    "the failover automation {address} runs in {primary}, the primary region, which an outage takes with it; it belongs in {}",
+                    self.settings.secondary_region
+                ));
+            }
+        }
+        out
     }
 
     /// Keeps stdout for a machine-readable document.
@@ -272,6 +399,7 @@ impl Session {
     /// state and removes the journal.
     pub async fn recover(&self, state: &mut State) -> Result<()> {
         let intents = self.backend.open_intents()?;
+        let mut left_open = Vec::new();
         if !intents.is_empty() || !state.unconfirmed_creates.is_empty() {
             if !intents.is_empty() {
                 self.note(&format!(
@@ -290,10 +418,17 @@ impl Session {
                     &status,
                     drctl_core::waiting::scope(
                         status.clone(),
-                        recover(state, &intents, &providers),
+                        recover_reachable(state, &intents, &providers, &self.unreachable),
                     ),
                 )
                 .await?;
+            for i in &report.left_open {
+                self.note(&format!(
+                    "  {}: left open ({} is not called in this run); a later run resolves it",
+                    i.address, i.region
+                ));
+            }
+            left_open = report.left_open.clone();
             for a in &report.adopted {
                 self.note(&format!(
                     "  {a}: created by the interrupted run; now recorded in state"
@@ -318,7 +453,7 @@ impl Session {
                 self.save_state(state)?;
             }
         }
-        self.backend.remove_journal()?;
+        self.backend.retain_journal(&left_open)?;
         Ok(())
     }
 
@@ -328,17 +463,28 @@ impl Session {
     }
 
     /// The environment's desired graph, checked against the providers,
-    /// with the active role and the Availability Zones `state` records
-    /// (`Session::zones`).
+    /// with the weights state's posture gives them and the Availability
+    /// Zones `state` records (`Session::zones`).
     pub fn desired(&self, account_id: &str, state: &State) -> Result<DesiredGraph> {
-        let active = self.active_role(state)?;
         desired_graph(
             &self.env,
             &self.settings,
             account_id,
             self.zones(state)?,
-            active,
+            self.weighted_role(state)?,
         )
+    }
+
+    /// The role whose record carries the weight: the active one, except
+    /// while the primary is fenced off, when the weights stay as they were
+    /// (primary) and the fence moves the traffic: a plan then proposes no
+    /// change that would move it back, or anywhere (`State::fenced`).
+    pub fn weighted_role(&self, state: &State) -> Result<Role> {
+        Ok(if state.fenced {
+            Role::Primary
+        } else {
+            self.active_role(state)?
+        })
     }
 
     /// The role serving traffic as state records it (primary by default).
@@ -369,13 +515,13 @@ pub fn desired_graph(
     settings: &EnvSettings,
     account_id: &str,
     zones: [Zones; 2],
-    active: Role,
+    weighted: Role,
 ) -> Result<DesiredGraph> {
     let blueprint = Blueprint {
         env,
         settings,
         account_id,
-        active,
+        weighted,
         zones,
     };
     let graph = DesiredGraph::new(blueprint.resources())

@@ -8,13 +8,16 @@ use anyhow::{Result, bail};
 use drctl_core::State;
 use drctl_core::backend::{Backend, LocalBackend};
 
-use crate::cli::{Global, StateCommand, StateCopyArgs};
+use drctl_aws::backend::Copy;
+
+use crate::cli::{Global, KeptCopy, StateCommand, StateCopyArgs, StateKeepArgs};
 use crate::session::Session;
 
 pub async fn run(g: &Global, cmd: StateCommand) -> Result<ExitCode> {
     let (args, push) = match cmd {
         StateCommand::Pull(args) => (args, false),
         StateCommand::Push(args) => (args, true),
+        StateCommand::Keep(args) => return keep(g, args),
     };
     let session = Session::open(g, &args.env.env)?;
     if session.is_local {
@@ -31,6 +34,33 @@ pub async fn run(g: &Global, cmd: StateCommand) -> Result<ExitCode> {
         (session.backend.as_ref(), &local)
     };
     copy(&session.env, from, to, &args)
+}
+
+/// `drctl state keep`: one copy of a replicated backend over the other.
+fn keep(g: &Global, args: StateKeepArgs) -> Result<ExitCode> {
+    let session = Session::open(g, &args.env.env)?;
+    let Some(replicated) = session.replicated() else {
+        bail!(
+            "state keep chooses between the two copies of a replicated S3 backend, and `{}` has none; set `[backend] replica_url` in {} (or pass --backend-replica)",
+            session.env,
+            g.config.display()
+        );
+    };
+    let copy = match args.copy {
+        KeptCopy::Primary => Copy::Primary,
+        KeptCopy::Replica => Copy::Replica,
+    };
+    let serial = replicated.keep(copy)?;
+    println!(
+        "Kept the {} copy of `{}`'s state in both buckets (serial {serial}). Run `drctl plan --refresh --env {}` to read what exists in AWS into it.",
+        match copy {
+            Copy::Primary => "primary",
+            Copy::Replica => "replica",
+        },
+        session.env,
+        session.env
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Copies the state of `from` over that of `to`, both locked meanwhile.

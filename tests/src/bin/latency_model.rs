@@ -47,7 +47,7 @@ fn desired() -> DesiredGraph {
         env: ENV,
         settings: &settings,
         account_id: PLACEHOLDER_ACCOUNT,
-        active: Role::Primary,
+        weighted: Role::Primary,
         zones: Zones::placeholders(&settings),
     };
     let graph = DesiredGraph::new(blueprint.resources()).expect("the blueprint builds");

@@ -349,7 +349,7 @@ async fn a_deployment_follows_every_method_of_its_api() {
             env: "dev",
             settings: &settings,
             account_id: "123456789012",
-            active: drctl_blueprint::Role::Primary,
+            weighted: drctl_blueprint::Role::Primary,
             zones: drctl_blueprint::Zones::placeholders(&settings),
         }
         .resources(),

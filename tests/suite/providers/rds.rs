@@ -564,16 +564,21 @@ async fn aurora_global_database_across_two_regions() {
     );
 
     // The primary's last instance cannot go while a secondary exists (AWS
-    // says so; tests/emulator/ext_rds.py too).
-    let err = kit
-        .provider(&ictx)
-        .delete(&ictx, &instance.id, &iinputs, &instance.outputs)
+    // says so; tests/emulator/ext_rds.py too). (The provider's delete of
+    // it would detach the secondary first: `dr_destroy`.)
+    let e = kit
+        .aws
+        .rds(PRIMARY)
+        .delete_db_instance()
+        .db_instance_identifier(&instance.id)
+        .skip_final_snapshot(true)
+        .send()
         .await
         .unwrap_err();
     assert_eq!(
-        err.code.as_deref(),
+        aws_sdk_rds::error::ProvideErrorMetadata::code(&e),
         Some("InvalidDBClusterStateFault"),
-        "{err}"
+        "{e:?}"
     );
 
     // Teardown in the order the blueprint's graph gives (the secondary

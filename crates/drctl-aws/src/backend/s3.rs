@@ -125,6 +125,37 @@ struct Inner {
     held: Mutex<Option<Held>>,
     /// One renewal at a time (the background task's and a writer's).
     renewing: tokio::sync::Mutex<()>,
+    /// Set when a request found the bucket's endpoint unreachable (no
+    /// connection, a timeout, or 5xx after the SDK's retries): a
+    /// replicated backend then goes on without this copy.
+    unreachable: AtomicBool,
+}
+
+/// The user metadata (`x-amz-meta-drctl-synced-serial`) of a state copy
+/// in a replicated backend: the latest serial it shares with the other
+/// copy (docs/state-format.md, "Replica").
+const SYNCED_META: &str = "drctl-synced-serial";
+/// The user metadata of a state copy a fence rewrote
+/// (`x-amz-meta-drctl-fenced-from`): the serial whose content it holds
+/// unchanged, so that a replica comparing with it sees no change of its own.
+const FENCED_META: &str = "drctl-fenced-from";
+
+/// The user metadata a state object carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct CopyMeta {
+    pub synced: Option<u64>,
+    pub fenced_from: Option<u64>,
+}
+
+/// A state document as stored in one bucket.
+pub(super) struct StoredCopy {
+    pub state: State,
+    /// [`SYNCED_META`]: 0 when absent (a copy written without a replica).
+    pub synced: u64,
+    /// [`FENCED_META`]: the serial whose content a fence left unchanged.
+    pub fenced_from: Option<u64>,
+    /// The document's bytes, to compare copies.
+    pub bytes: Vec<u8>,
 }
 
 /// An environment's state, journal and lock in S3.
@@ -206,6 +237,7 @@ impl S3Backend {
                 lease: LeaseSettings::on_this_host(),
                 held: Mutex::new(None),
                 renewing: tokio::sync::Mutex::new(()),
+                unreachable: AtomicBool::new(false),
             }),
         }
     }
@@ -231,6 +263,80 @@ impl S3Backend {
     pub fn journal_prefix(&self) -> String {
         self.inner.key(&format!("{}.journal/", self.inner.env))
     }
+
+    /// The bucket's region.
+    pub fn region(&self) -> &str {
+        &self.inner.location.region
+    }
+
+    /// Whether a request of this process found the bucket unreachable.
+    pub(super) fn was_unreachable(&self) -> bool {
+        self.inner.unreachable.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn read_copy(&self) -> Result<Option<StoredCopy>, StoreError> {
+        self.inner.wait(self.inner.read_copy())
+    }
+
+    /// Stores `state` as it is, with its [`SYNCED_META`].
+    pub(super) fn write_copy(&self, state: &State, synced: u64) -> Result<(), StoreError> {
+        self.inner.wait(self.inner.write(state, Some(synced)))
+    }
+
+    /// The lock's holder, if it is held by a run that may be alive: not
+    /// one that died on this host, nor one whose lease lapsed by its clock.
+    pub(super) fn live_holder(&self) -> Result<Option<LockInfo>, LockError> {
+        let inner = &self.inner;
+        let holder = inner
+            .wait(async { Ok::<_, LockError>(inner.holder().await?.map(|(info, _)| info)) })?;
+        Ok(holder.filter(|h| {
+            !h.holder_is_dead_on(&inner.lease.host)
+                && (h.lease_seconds.is_none() || h.lease_looks_live())
+        }))
+    }
+
+    /// The lock object's URL, for messages.
+    pub(super) fn lock_key_url(&self) -> String {
+        self.inner.url(&self.inner.lock_key())
+    }
+
+    /// Checks (and if close to lapsing, renews) the lease of the lock this
+    /// process holds here, if any.
+    pub(super) fn check_lease(&self) -> Result<(), LeaseLost> {
+        self.inner.wait(self.inner.ensure_lease())
+    }
+
+    /// Rewrites the state (serial + 1, its [`SYNCED_META`] kept), so that
+    /// every write a run prepared against the version before is refused.
+    pub(super) fn fence(&self) -> Result<(), LockError> {
+        self.inner.wait(self.inner.fence_state())
+    }
+
+    /// A journal whose ids follow every intent already in it.
+    pub(super) fn journal(&self) -> S3Journal {
+        let inner = &self.inner;
+        let last = inner.wait(async {
+            inner
+                .list(&self.journal_prefix())
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|k| {
+                    k.rsplit('/')
+                        .next()?
+                        .strip_suffix(".json")?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .max()
+                .unwrap_or(0)
+        });
+        S3Journal {
+            inner: Arc::clone(&self.inner),
+            next_id: last + 1,
+            written: Default::default(),
+        }
+    }
 }
 
 impl Inner {
@@ -250,6 +356,15 @@ impl Inner {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        let down = matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+        ) || err
+            .raw_response()
+            .is_some_and(|r| r.status().is_server_error());
+        if down {
+            self.unreachable.store(true, Ordering::SeqCst);
+        }
         classify(err, &self.location.bucket, &self.location.region)
     }
 
@@ -298,12 +413,68 @@ impl Inner {
         }
     }
 
+    /// The state object's bytes, ETag and [`SYNCED_META`], or `None`.
+    async fn get_state_object(
+        &self,
+    ) -> Result<Option<(Vec<u8>, Option<String>, CopyMeta)>, String> {
+        let key = self.state_key();
+        let out = self
+            .client()
+            .await
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(&key)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let etag = out.e_tag().map(str::to_owned);
+                let number = |key: &str| {
+                    out.metadata()
+                        .and_then(|m| m.get(key))
+                        .and_then(|v| v.parse().ok())
+                };
+                let meta = CopyMeta {
+                    synced: number(SYNCED_META),
+                    fenced_from: number(FENCED_META),
+                };
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| format!("reading {}: {e}", self.url(&key)))?
+                    .into_bytes()
+                    .to_vec();
+                Ok(Some((bytes, etag, meta)))
+            }
+            Err(e) => match self.classify(e) {
+                Failure::NotFound => Ok(None),
+                Failure::Precondition => {
+                    Err(format!("reading {}: precondition failed", self.url(&key)))
+                }
+                Failure::Other(reason) => Err(reason),
+            },
+        }
+    }
+
     /// PUT with a condition: `Some(etag)` = If-Match, `None` = If-None-Match: *.
     async fn put_if(
         &self,
         key: &str,
         bytes: Vec<u8>,
         expected: Option<&str>,
+    ) -> Result<Option<String>, Failure> {
+        self.put_if_with(key, bytes, expected, CopyMeta::default())
+            .await
+    }
+
+    /// [`Self::put_if`] with the copy's [`SYNCED_META`], if given.
+    async fn put_if_with(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        expected: Option<&str>,
+        meta: CopyMeta,
     ) -> Result<Option<String>, Failure> {
         let mut req = self
             .client()
@@ -313,6 +484,12 @@ impl Inner {
             .key(key)
             .content_type("application/json")
             .body(ByteStream::from(bytes));
+        if let Some(synced) = meta.synced {
+            req = req.metadata(SYNCED_META, synced.to_string());
+        }
+        if let Some(from) = meta.fenced_from {
+            req = req.metadata(FENCED_META, from.to_string());
+        }
         req = match expected {
             Some(etag) => req.if_match(etag),
             None => req.if_none_match("*"),
@@ -587,7 +764,10 @@ impl Inner {
     async fn fence_state(&self) -> Result<(), LockError> {
         let key = self.state_key();
         for _ in 0..3 {
-            let Some((bytes, Some(etag))) = self.get(&key).await.map_err(|r| self.lock_err(r))?
+            let Some((bytes, Some(etag), meta)) = self
+                .get_state_object()
+                .await
+                .map_err(|r| self.lock_err(r))?
             else {
                 return Ok(());
             };
@@ -595,8 +775,17 @@ impl Inner {
             let Ok(mut state) = state::decode(&bytes) else {
                 return Ok(());
             };
+            // Same content: a replicated backend must not read it as a
+            // change (its `synced` is kept too).
+            let meta = CopyMeta {
+                fenced_from: meta.fenced_from.or(Some(state.serial)),
+                ..meta
+            };
             state.serial += 1;
-            match self.put_if(&key, state::encode(&state), Some(&etag)).await {
+            match self
+                .put_if_with(&key, state::encode(&state), Some(&etag), meta)
+                .await
+            {
                 Ok(_) => return Ok(()),
                 // The previous holder's last write landed: fence that one.
                 Err(Failure::Precondition | Failure::NotFound) => {}
@@ -706,6 +895,18 @@ impl Inner {
     }
 
     async fn save(&self, state: &mut State) -> Result<(), StoreError> {
+        state.serial += 1;
+        let written = self.write(state, None).await;
+        if written.is_err() {
+            state.serial -= 1;
+        }
+        written
+    }
+
+    /// Stores `state` as it is (serial included), conditional on the
+    /// version this process read or wrote last, with the copy's
+    /// [`SYNCED_META`] if given.
+    async fn write(&self, state: &State, synced: Option<u64>) -> Result<(), StoreError> {
         self.ensure_lease().await?;
         let key = self.state_key();
         // Never read: this process has seen no state, so it may only
@@ -717,9 +918,19 @@ impl Inner {
             self.backup(&key, etag).await?;
             self.backed_up.store(true, Ordering::SeqCst);
         }
-        state.serial += 1;
         let bytes = state::encode(state);
-        let written = match self.put_if(&key, bytes.clone(), expected.as_deref()).await {
+        let written = match self
+            .put_if_with(
+                &key,
+                bytes.clone(),
+                expected.as_deref(),
+                CopyMeta {
+                    synced,
+                    fenced_from: None,
+                },
+            )
+            .await
+        {
             Ok(etag) => Ok(etag),
             Err(Failure::Precondition | Failure::NotFound) => {
                 // A retried PUT whose first attempt succeeded fails its
@@ -733,16 +944,9 @@ impl Inner {
             }
             Err(Failure::Other(reason)) => Err(self.remote(reason)),
         };
-        match written {
-            Ok(etag) => {
-                *self.etag.lock().expect("etag") = Some(etag);
-                Ok(())
-            }
-            Err(e) => {
-                state.serial -= 1;
-                Err(e)
-            }
-        }
+        let etag = written?;
+        *self.etag.lock().expect("etag") = Some(etag);
+        Ok(())
     }
 
     /// Copies the state as this process found it to `<env>.json.backup`,
@@ -771,9 +975,15 @@ impl Inner {
     }
 
     async fn load(&self) -> Result<Option<State>, StoreError> {
+        Ok(self.read_copy().await?.map(|c| c.state))
+    }
+
+    /// The stored state with its [`SYNCED_META`]; remembers its ETag, so
+    /// that this process's next write is conditional on it.
+    async fn read_copy(&self) -> Result<Option<StoredCopy>, StoreError> {
         let key = self.state_key();
-        let found = self.get(&key).await.map_err(|r| self.remote(r))?;
-        let Some((bytes, etag)) = found else {
+        let found = self.get_state_object().await.map_err(|r| self.remote(r))?;
+        let Some((bytes, etag, meta)) = found else {
             *self.etag.lock().expect("etag") = Some(None);
             return Ok(None);
         };
@@ -791,7 +1001,12 @@ impl Inner {
             });
         }
         *self.etag.lock().expect("etag") = Some(etag);
-        Ok(Some(state))
+        Ok(Some(StoredCopy {
+            state,
+            synced: meta.synced.unwrap_or(0),
+            fenced_from: meta.fenced_from,
+            bytes,
+        }))
     }
 }
 
@@ -890,14 +1105,10 @@ impl Backend for S3Backend {
     }
 
     fn begin(&self) -> Box<dyn IntentLog + Send> {
-        Box::new(S3Journal {
-            inner: Arc::clone(&self.inner),
-            next_id: 1,
-            written: Default::default(),
-        })
+        Box::new(self.journal())
     }
 
-    fn remove_journal(&self) -> Result<(), JournalError> {
+    fn retain_journal(&self, open: &[Intent]) -> Result<(), JournalError> {
         let inner = &self.inner;
         inner.wait(async {
             inner.ensure_lease().await?;
@@ -905,16 +1116,21 @@ impl Backend for S3Backend {
                 .list(&self.journal_prefix())
                 .await
                 .map_err(|r| inner.journal_err(r))?;
-            for key in keys {
-                inner.delete(&key).await.map_err(|r| inner.journal_err(r))?;
+            let kept: Vec<String> = open.iter().map(|i| inner.journal_key(i.id)).collect();
+            for key in keys.iter().filter(|k| !kept.contains(k)) {
+                inner.delete(key).await.map_err(|r| inner.journal_err(r))?;
             }
             Ok(())
         })
     }
+
+    fn remove_journal(&self) -> Result<(), JournalError> {
+        self.retain_journal(&[])
+    }
 }
 
 /// One object per intent; clearing deletes it.
-struct S3Journal {
+pub(super) struct S3Journal {
     inner: Arc<Inner>,
     next_id: u64,
     /// The ETag of each intent object this run wrote, so that clearing
@@ -926,6 +1142,18 @@ impl IntentLog for S3Journal {
     fn record(&mut self, intent: &mut Intent) -> Result<(), JournalError> {
         intent.id = self.next_id;
         self.next_id += 1;
+        self.write(intent)
+    }
+
+    fn clear(&mut self, id: u64) -> Result<(), JournalError> {
+        self.clear_id(id)
+    }
+}
+
+impl S3Journal {
+    /// Writes `intent` under its own id.
+    pub(super) fn write(&mut self, intent: &Intent) -> Result<(), JournalError> {
+        self.next_id = self.next_id.max(intent.id + 1);
         let inner = &self.inner;
         let key = inner.journal_key(intent.id);
         let body = serde_json::to_vec(intent).expect("intents serialise");
@@ -957,7 +1185,13 @@ impl IntentLog for S3Journal {
         Ok(())
     }
 
-    fn clear(&mut self, id: u64) -> Result<(), JournalError> {
+    /// The first id this journal's next intent may take: after every
+    /// intent in the journal (those a recovery left open stay there).
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    pub(super) fn clear_id(&mut self, id: u64) -> Result<(), JournalError> {
         let inner = &self.inner;
         let key = inner.journal_key(id);
         let etag = self.written.remove(&id);

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::DbCluster;
+use aws_sdk_rds::types::{DbCluster, GlobalCluster as AwsGlobalCluster};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
@@ -88,9 +88,13 @@ pub(crate) async fn describe(rds: &Client, id: &str) -> Result<Option<DbCluster>
     Ok(out.and_then(|o| o.db_clusters().first().cloned()))
 }
 
-/// The global cluster that has the cluster with this ARN as a member.
+/// The global cluster that has the cluster with this ARN as a member, as
+/// DescribeGlobalClusters reports it (members and which one writes).
 /// DescribeGlobalClusters answers for every region from any region.
-async fn global_membership(rds: &Client, arn: &str) -> Result<Option<String>, ProviderError> {
+pub(crate) async fn global_of(
+    rds: &Client,
+    arn: &str,
+) -> Result<Option<AwsGlobalCluster>, ProviderError> {
     let mut marker: Option<String> = None;
     loop {
         let out = rds
@@ -104,7 +108,7 @@ async fn global_membership(rds: &Client, arn: &str) -> Result<Option<String>, Pr
                 .iter()
                 .any(|m| m.db_cluster_arn() == Some(arn))
             {
-                return Ok(g.global_cluster_identifier().map(str::to_owned));
+                return Ok(Some(g.clone()));
             }
         }
         match out.marker() {
@@ -112,6 +116,66 @@ async fn global_membership(rds: &Client, arn: &str) -> Result<Option<String>, Pr
             _ => return Ok(None),
         }
     }
+}
+
+/// The identifier of the global cluster that has the cluster with this
+/// ARN as a member.
+async fn global_membership(rds: &Client, arn: &str) -> Result<Option<String>, ProviderError> {
+    Ok(global_of(rds, arn)
+        .await?
+        .and_then(|g| g.global_cluster_identifier().map(str::to_owned)))
+}
+
+/// Detaches the cluster `id` (ARN `arn`, of `rds`'s region) from the
+/// global cluster `global` (RemoveFromGlobalCluster, called in the member's
+/// own region) and waits until DescribeGlobalClusters no longer lists it
+/// and the cluster, now standalone, is `available` again (it is
+/// `promoting` meanwhile, and refuses a delete with a final snapshot).
+/// Idempotent: a cluster already detached, or a resend after a lost
+/// answer, only waits. AWS refuses to detach the writer while another
+/// member is attached (Aurora User Guide, "Removing a cluster from an
+/// Amazon Aurora global database"): readers go first.
+pub(crate) async fn leave_global(
+    rds: &Client,
+    global: &str,
+    arn: &str,
+    id: &str,
+) -> Result<(), ProviderError> {
+    let result = rds
+        .remove_from_global_cluster()
+        .global_cluster_identifier(global)
+        .db_cluster_identifier(arn)
+        .send()
+        .await;
+    match result {
+        // Sent again after a lost answer: "... is not a member of ..."
+        // (DBClusterNotFoundFault; the Terraform AWS provider meets
+        // InvalidParameterValue "is not found in global cluster"), which
+        // a lookup of the membership confirms.
+        Err(e)
+            if has_code(&e, &["DBClusterNotFoundFault", "InvalidParameterValue"])
+                && global_membership(rds, arn).await?.is_none() => {}
+        other => tolerate(
+            other,
+            &["GlobalClusterNotFoundFault"],
+            "rds:RemoveFromGlobalCluster",
+        )?,
+    }
+    wait_for(
+        &format!("cluster {id} detached from {global}"),
+        RDS_WAIT,
+        || async {
+            if global_membership(rds, arn).await?.is_some() {
+                return Ok(Err("still a member".to_owned()));
+            }
+            Ok(match describe(rds, id).await? {
+                Some(c) if c.status() == Some("available") => Ok(()),
+                Some(c) => Err(c.status().unwrap_or("unknown").to_owned()),
+                None => Ok(()),
+            })
+        },
+    )
+    .await
 }
 
 /// Whether a change drctl makes is still pending (right after
@@ -414,41 +478,11 @@ impl Provider for Cluster {
         }
         let arn = c.db_cluster_arn().unwrap_or_default().to_owned();
         // A member cannot be deleted; it leaves its global cluster first
-        // (secondaries before the primary, by the delete order).
+        // (secondaries before the primary, by the delete order; after a
+        // switchover or failover the other member has left already, in
+        // the delete of this cluster's last instance).
         if let Some(global) = global_membership(&rds, &arn).await? {
-            let result = rds
-                .remove_from_global_cluster()
-                .global_cluster_identifier(&global)
-                .db_cluster_identifier(&arn)
-                .send()
-                .await;
-            match result {
-                // Sent again after a lost answer: "... is not a member of
-                // ...", which a lookup of the membership confirms.
-                Err(e)
-                    if has_code(&e, &["DBClusterNotFoundFault"])
-                        && global_membership(&rds, &arn).await?.is_none() => {}
-                other => tolerate(
-                    other,
-                    &["GlobalClusterNotFoundFault"],
-                    "rds:RemoveFromGlobalCluster",
-                )?,
-            }
-            wait_for(
-                &format!("cluster {id} detached from {global}"),
-                RDS_WAIT,
-                || async {
-                    if global_membership(&rds, &arn).await?.is_some() {
-                        return Ok(Err("still a member".to_owned()));
-                    }
-                    Ok(match describe(&rds, id).await? {
-                        Some(c) if c.status() == Some("available") => Ok(()),
-                        Some(c) => Err(c.status().unwrap_or("unknown").to_owned()),
-                        None => Ok(()),
-                    })
-                },
-            )
-            .await?;
+            leave_global(&rds, &global, &arn, id).await?;
         }
         // Right after a detach RDS may still report the cluster busy.
         let deleted = retry_while(

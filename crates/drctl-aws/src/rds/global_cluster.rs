@@ -1,5 +1,7 @@
 //! `rds.global_cluster`: an Aurora global database, the container the
 //! primary and secondary regional clusters join. Its id is the identifier.
+//! Its output `endpoint` is the global writer endpoint, which follows the
+//! writer across a switchover or failover.
 //!
 //! `engine_version` changes in place, as the Aurora User Guide ("Upgrading
 //! an Amazon Aurora global database") has it: another major version by
@@ -27,7 +29,7 @@ use crate::support::{api_error, attrs, bool_or, create_once, found, invalid, req
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.global_cluster",
     force_new: &["global_cluster_identifier", "engine", "storage_encrypted"],
-    outputs: &["arn", "global_cluster_identifier"],
+    outputs: &["arn", "global_cluster_identifier", "endpoint"],
     volatile_outputs: &[],
     holds_data: true,
     kept_on_delete: &[],
@@ -68,16 +70,22 @@ async fn wait_available(rds: &Client, id: &str) -> Result<AwsGlobalCluster, Prov
     .await
 }
 
+/// `endpoint` is the global writer endpoint
+/// (`<id>.global-<random>.global.rds.amazonaws.com`), a DNS name Aurora
+/// points at the writer instance of whichever member writes, switchover
+/// and failover included (Aurora User Guide, "Connecting to Amazon Aurora
+/// Global Database"); "" while DescribeGlobalClusters reports none.
 fn outputs(id: &str, g: &AwsGlobalCluster) -> Attributes {
     attrs([
         ("arn", json!(g.global_cluster_arn().unwrap_or_default())),
         ("global_cluster_identifier", json!(id)),
+        ("endpoint", json!(g.endpoint().unwrap_or_default())),
     ])
 }
 
 /// `(region, cluster identifier)` of a DB cluster ARN
 /// (`arn:PARTITION:rds:REGION:ACCOUNT:cluster:ID`).
-fn cluster_of(arn: &str) -> Option<(&str, &str)> {
+pub(crate) fn cluster_of(arn: &str) -> Option<(&str, &str)> {
     let parts: Vec<&str> = arn.split(':').collect();
     match parts.as_slice() {
         [_, _, "rds", region, _, "cluster", id] => Some((region, id)),

@@ -1,17 +1,24 @@
 //! `rds.instance`: an Aurora DB instance in a cluster. Its id is the
 //! instance identifier.
+//!
+//! Delete works whichever member of a global database writes: before the
+//! last instance of the writer cluster goes, the other members leave the
+//! global database (see `readers_leave_before_the_writers_last_instance`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::DbInstance;
+use aws_sdk_rds::types::{DbInstance, Tag};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{RDS_WAIT, create_tags, sync_tags, tags_json};
+use super::{RDS_WAIT, cluster, create_tags, global_cluster, sync_tags, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, create_once, found, req_str, wait_for};
+use crate::support::{
+    TAG_ENV, api_error, attrs, bool_or, create_once, found, req_str, retry_while, wait_for,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.instance",
@@ -77,6 +84,107 @@ fn outputs(id: &str, i: &DbInstance) -> Attributes {
             json!(i.endpoint().and_then(|e| e.address()).unwrap_or_default()),
         ),
     ])
+}
+
+/// Whether a resource's tags name the environment `env`.
+fn of_env(tags: &[Tag], env: &str) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some(TAG_ENV) && t.value() == Some(env))
+}
+
+impl Instance {
+    /// Before the last instance of a global database's writer cluster is
+    /// deleted, the other members (the readers) leave the global database:
+    /// AWS refuses to delete that instance while another member is attached
+    /// (InvalidDBClusterStateFault, "Cannot delete the last instance of the
+    /// master cluster. Delete the replica cluster before deleting the last
+    /// master cluster instance."; Aurora User Guide, "Deleting an Amazon
+    /// Aurora global database": secondaries removed first, then the
+    /// primary's instances), and refuses to detach the writer before them.
+    ///
+    /// Which member writes is read from AWS here, not taken from the graph:
+    /// the graph deletes the secondary role's cluster before the primary's
+    /// writer instance, which is the order AWS needs while the primary role
+    /// writes; after a switchover or failover the secondary role's cluster
+    /// writes, its last instance goes while the primary's cluster is still
+    /// attached, and the primary's cluster waits (through its writer
+    /// instance) for the secondary's: so the primary's cluster is detached
+    /// here (RemoveFromGlobalCluster in its own region), becomes a
+    /// standalone cluster with its data, and its own delete follows as for
+    /// any cluster. A reader that is not a cluster of this environment (by
+    /// its `drctl:env` tag) is never detached: the delete stops, naming it.
+    ///
+    /// Nothing to do when the instance's cluster is not a member, is a
+    /// reader, or keeps another instance that is not being deleted. Safe to
+    /// run again at any point: readers already detached are not members.
+    async fn readers_leave_before_the_writers_last_instance(
+        &self,
+        ctx: &OpContext,
+        rds: &Client,
+        id: &str,
+        instance: &DbInstance,
+    ) -> Result<(), ProviderError> {
+        let Some(cluster_id) = instance.db_cluster_identifier() else {
+            return Ok(());
+        };
+        let Some(cluster) = cluster::describe(rds, cluster_id).await? else {
+            return Ok(());
+        };
+        for member in cluster.db_cluster_members() {
+            let Some(other) = member.db_instance_identifier() else {
+                continue;
+            };
+            if other != id
+                && describe(rds, other)
+                    .await?
+                    .is_some_and(|i| i.db_instance_status() != Some("deleting"))
+            {
+                return Ok(());
+            }
+        }
+        let arn = cluster.db_cluster_arn().unwrap_or_default();
+        let Some(global) = cluster::global_of(rds, arn).await? else {
+            return Ok(());
+        };
+        let members = global.global_cluster_members();
+        let writes = members
+            .iter()
+            .any(|m| m.db_cluster_arn() == Some(arn) && m.is_writer() == Some(true));
+        if !writes {
+            return Ok(());
+        }
+        let global_id = global.global_cluster_identifier().unwrap_or_default();
+        for reader in members.iter().filter_map(|m| m.db_cluster_arn()) {
+            if reader == arn {
+                continue;
+            }
+            let refuse = |why: String| {
+                ProviderError::new(
+                    "rds:DeleteDBInstance",
+                    format!(
+                        "instance {id} is the last of {cluster_id}, the writer of global cluster {global_id}, and AWS deletes it only once the other members have left; {reader} {why}: remove it from {global_id} first (RemoveFromGlobalCluster)"
+                    ),
+                )
+                .with_code("GlobalClusterHasOtherMembers")
+            };
+            let Some((region, reader_id)) = global_cluster::cluster_of(reader) else {
+                return Err(refuse("is not a DB cluster ARN drctl can read".into()));
+            };
+            let reader_rds = self.0.rds(region);
+            let Some(reader_cluster) = cluster::describe(&reader_rds, reader_id).await? else {
+                // Listed but gone: nothing of it to detach.
+                continue;
+            };
+            if !of_env(reader_cluster.tag_list(), &ctx.env) {
+                return Err(refuse(format!(
+                    "is not a cluster of environment `{}`",
+                    ctx.env
+                )));
+            }
+            cluster::leave_global(&reader_rds, global_id, reader, reader_id).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -194,19 +302,35 @@ impl Provider for Instance {
         // refuses another DeleteDBInstance with InvalidDBInstanceState
         // "... is already being deleted": only the wait is left.
         if instance.db_instance_status() != Some("deleting") {
-            // Aurora keeps backups at the cluster level: an instance has
-            // no final snapshot of its own.
-            let result = rds
-                .delete_db_instance()
-                .db_instance_identifier(id)
-                .skip_final_snapshot(true)
-                .send()
-                .await;
-            match found(result, NOT_FOUND, "rds:DeleteDBInstance") {
-                Ok(None) => return Ok(()),
-                Ok(Some(_)) => {}
-                Err(e) if already_being_deleted(&e) => {}
-                Err(e) => return Err(e),
+            // InvalidDBClusterStateFault: the cluster busy for a while
+            // (a member just detached), or the last instance of a writer
+            // whose other instance began deleting after the check below
+            // (the next attempt's check detaches the readers).
+            let sent = retry_while(
+                Duration::from_secs(5 * 60),
+                |e| e.code.as_deref() == Some("InvalidDBClusterStateFault"),
+                || async {
+                    self.readers_leave_before_the_writers_last_instance(ctx, &rds, id, &instance)
+                        .await?;
+                    // Aurora keeps backups at the cluster level: an
+                    // instance has no final snapshot of its own.
+                    let result = rds
+                        .delete_db_instance()
+                        .db_instance_identifier(id)
+                        .skip_final_snapshot(true)
+                        .send()
+                        .await;
+                    match found(result, NOT_FOUND, "rds:DeleteDBInstance") {
+                        Ok(None) => Ok(false),
+                        Ok(Some(_)) => Ok(true),
+                        Err(e) if already_being_deleted(&e) => Ok(true),
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .await?;
+            if !sent {
+                return Ok(());
             }
         }
         wait_for(&format!("instance {id} deleted"), RDS_WAIT, || async {

@@ -9,7 +9,8 @@ Invoked by API Gateway (Lambda proxy integration):
 - GET /health answers whether this function can reach what a payment
   needs: the database (a TCP connection to the region's Aurora reader
   endpoint, DB_HOST and DB_PORT: it answers whichever role the region's
-  cluster has) and the session table (a GetItem of a fixed key, the
+  cluster has, and never depends on the other region) and the session
+  table (a GetItem of a fixed key, the
   cheapest read the role allows). 200 when both answer, else 503 naming
   which one did not; never a credential or a stack trace (the details go to
   the function's log). Each check is bounded by HEALTH_TIMEOUT_SECONDS, so
@@ -19,6 +20,14 @@ Invoked by API Gateway (Lambda proxy integration):
   is kept for HEALTH_CACHE_SECONDS in the warm execution environment: one
   environment opens at most one database connection and reads the table at
   most once per that many seconds, whatever the rate of calls.
+
+Where the Aurora global database is (`database_address`): a connection
+that writes, or reads what must include a write just made (read after
+write), goes to the global writer endpoint DB_WRITER_HOST, which Aurora
+points at the writer instance of whichever region writes, across a
+switchover or failover; a read goes to this region's reader endpoint
+DB_HOST. Both are DNS names whose answers change: connect anew (a pool
+validates or recycles its connections) rather than keep an address.
 """
 
 import json
@@ -67,10 +76,25 @@ def _response(status, body, headers=None):
     }
 
 
+def database_address(write=False):
+    """(host, port) of the Aurora endpoint for a connection that writes
+    (`write`: also one that reads what it wrote), else for one that reads:
+    the global writer endpoint, which follows the writer to the other
+    region on a switchover or failover, or this region's reader endpoint.
+    KeyError or ValueError when the environment does not name it."""
+    if write:
+        host = os.environ["DB_WRITER_HOST"]
+    else:
+        host = os.environ["DB_HOST"]
+    if not host:
+        raise ValueError("no database endpoint for " + ("writes" if write else "reads"))
+    return host, int(os.environ["DB_PORT"])
+
+
 def _check_database():
     """None when the database accepts a TCP connection, else what failed."""
     try:
-        address = (os.environ["DB_HOST"], int(os.environ["DB_PORT"]))
+        address = database_address(write=False)
         with socket.create_connection(address, timeout=HEALTH_TIMEOUT_SECONDS):
             pass
     except (KeyError, ValueError, OSError) as e:
