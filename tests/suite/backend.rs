@@ -599,11 +599,14 @@ async fn an_intent_never_overwrites_another_runs_intent() {
         dependencies: Default::default(),
         token: String::new(),
     };
+    // Both runs start their journals (ids after every intent already
+    // there: none yet), then the other one writes first.
+    let mut ours = one.begin();
     let mut theirs = intent("theirs");
     two.begin().record(&mut theirs).unwrap();
     let key = "team/payments/s3-intent.journal/00000000000000000001.json";
     let written = object(&aws, &bucket, key).await.unwrap();
-    let err = one.begin().record(&mut intent("ours")).unwrap_err();
+    let err = ours.record(&mut intent("ours")).unwrap_err();
     assert!(err.to_string().contains("exists already"), "{err}");
     assert_eq!(object(&aws, &bucket, key).await.unwrap(), written);
     assert_eq!(one.open_intents().unwrap(), vec![theirs]);
