@@ -548,15 +548,21 @@ async fn no_secret_reaches_state_plans_journal_or_logs() {
         "secrets",
         "primary_cidr = \"10.76.0.0/16\"\nsecondary_cidr = \"10.77.0.0/16\"",
     );
+    // The most verbose drctl can be, with the SDK asked to print signed
+    // request bodies (LOG_SIGNABLE_BODY) and every crate at TRACE, whose
+    // request and response dumps carry the bodies: CreateDBCluster's
+    // MasterUserPassword, GetSecretValue's answer.
     let mut logs = String::new();
     for args in [
-        &["plan", "--out", "all.plan", "-vv"][..],
-        &["apply", "all.plan", "--auto-approve", "-vv"],
+        &["plan", "--out", "all.plan", "-vvv"][..],
+        &["plan", "--json", "-vvv"],
+        &["apply", "all.plan", "--auto-approve", "-vvv"],
     ] {
         let o = ws
             .drctl(args)
             .env("AWS_SECRET_ACCESS_KEY", canary)
-            .env("RUST_LOG", "debug")
+            .env("RUST_LOG", "trace")
+            .env("LOG_SIGNABLE_BODY", "true")
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", text(&o));
@@ -580,8 +586,32 @@ async fn no_secret_reaches_state_plans_journal_or_logs() {
     let password: serde_json::Value = serde_json::from_str(&value).unwrap();
     let password = password["password"].as_str().unwrap_or_default().to_owned();
     assert!(password.len() >= 8, "Secrets Manager generated a password");
+    // The password as the RDS Query body carries it, too.
+    let encoded: String = password
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
 
-    for needle in [canary, password.as_str()] {
+    // And as a debug dump of bytes prints them (`Bytes([112, 97, ...])`).
+    let as_bytes = |s: &str| {
+        s.bytes()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (password_bytes, encoded_bytes) = (as_bytes(&password), as_bytes(&encoded));
+    for needle in [
+        canary,
+        password.as_str(),
+        encoded.as_str(),
+        password_bytes.as_str(),
+        encoded_bytes.as_str(),
+    ] {
         assert!(!logs.contains(needle), "a secret appears in drctl's output");
         for file in files_under(ws.dir.path()) {
             let content = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
@@ -592,6 +622,20 @@ async fn no_secret_reaches_state_plans_journal_or_logs() {
             );
         }
     }
+    assert!(
+        logs.contains("LOG_SIGNABLE_BODY is set: drctl ignores it"),
+        "the operator is told"
+    );
+    // Drctl's own TRACE lines are kept; the SDK's stop at DEBUG.
+    let sdk = |line: &&str| line.contains("aws_smithy_runtime::") || line.contains("aws_sigv4::");
+    assert!(
+        logs.lines().filter(sdk).any(|l| l.contains(" DEBUG ")),
+        "SDK debug lines kept"
+    );
+    assert!(
+        !logs.lines().filter(sdk).any(|l| l.contains(" TRACE ")),
+        "no SDK trace line"
+    );
     // No input is a password: only the secret's ARN.
     let text = serde_json::to_string(&state).unwrap().to_lowercase();
     assert!(

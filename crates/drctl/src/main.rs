@@ -34,13 +34,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.log_level())),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -57,6 +51,38 @@ fn main() -> ExitCode {
             eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs on stderr at `-v`'s level (RUST_LOG overrides), with one limit no
+/// setting lifts: other crates log at most at DEBUG. The AWS SDK's TRACE
+/// lines dump whole requests and responses, bodies included (the RDS
+/// Query body carries CreateDBCluster's MasterUserPassword; with
+/// `LOG_SIGNABLE_BODY=true` the signer prints it too), and drctl promises
+/// no secret at any verbosity (docs/security.md). drctl's own TRACE lines
+/// stay.
+fn init_logging(cli: &cli::Cli) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let wanted = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.log_level()));
+    let no_bodies = tracing_subscriber::filter::filter_fn(|meta| {
+        *meta.level() <= tracing::Level::DEBUG || meta.target().starts_with("drctl")
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(wanted)
+                .with_filter(no_bodies),
+        )
+        .init();
+    if std::env::var_os("LOG_SIGNABLE_BODY").is_some() {
+        tracing::warn!(
+            "LOG_SIGNABLE_BODY is set: drctl ignores it. Request bodies carry secrets (a database's master password), so drctl never logs them, at any verbosity"
+        );
     }
 }
 
