@@ -75,7 +75,7 @@ fn code<E: aws_sdk_rds::error::ProvideErrorMetadata, R>(
 
 /// The environment's state: the local file, or with `[backend]` in
 /// drctl.toml the replica's copy (every write reaches it first).
-fn state(ws: &Workspace) -> Json {
+pub(crate) fn state(ws: &Workspace) -> Json {
     if let Ok(bytes) = std::fs::read(ws.state_path()) {
         return serde_json::from_slice(&bytes).unwrap();
     }
@@ -174,7 +174,7 @@ async fn publish_lag(
 }
 
 /// A lag of 0.5 s for both clusters of `env` for the next hour.
-async fn lag_caught_up(aws: &AwsContext, env: &str) {
+pub(crate) async fn lag_caught_up(aws: &AwsContext, env: &str) {
     publish_lag(
         aws,
         PRIMARY,

@@ -13,54 +13,11 @@ use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::dr::{lag_caught_up, state};
 use drctl_aws::AwsContext;
 use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{PRIMARY, SECONDARY, Workspace, aws, leftovers};
 use serde_json::Value as Json;
-
-/// Test-only setup, as in `dr.rs`: `AuroraGlobalDBRPOLag` datapoints of
-/// 0.5 s for the cluster `id` in `region`, one a minute for the next hour,
-/// so that a planned failover's replication-lag check passes (on AWS,
-/// Aurora publishes the metric itself).
-async fn publish_lag(aws: &AwsContext, region: &str, id: &str) {
-    use aws_sdk_cloudwatch::primitives::DateTime;
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-    let start = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-    let dimension = Dimension::builder()
-        .name("DBClusterIdentifier")
-        .value(id)
-        .build();
-    let data: Vec<MetricDatum> = (0..60)
-        .map(|m| {
-            MetricDatum::builder()
-                .metric_name("AuroraGlobalDBRPOLag")
-                .dimensions(dimension.clone())
-                .timestamp(DateTime::from(
-                    start + std::time::Duration::from_secs(60 * m),
-                ))
-                .value(500.0)
-                .unit(StandardUnit::Milliseconds)
-                .build()
-        })
-        .collect();
-    aws.cloudwatch(region)
-        .put_metric_data()
-        .namespace("AWS/RDS")
-        .set_metric_data(Some(data))
-        .send()
-        .await
-        .unwrap();
-}
-
-/// A lag of 0.5 s for both clusters of `env` for the next hour.
-async fn lag_caught_up(aws: &AwsContext, env: &str) {
-    publish_lag(aws, PRIMARY, &format!("payment-{env}-primary")).await;
-    publish_lag(aws, SECONDARY, &format!("payment-{env}-secondary")).await;
-}
-
-fn state(ws: &Workspace) -> Json {
-    serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap()
-}
 
 /// The ARNs of the global database's members, the writer's first.
 async fn members(aws: &AwsContext, env: &str) -> Vec<(String, bool)> {
