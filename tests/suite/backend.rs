@@ -13,7 +13,7 @@ use drctl_core::journal::{Intent, IntentOp, JournalError};
 use drctl_core::lock::{LockError, LockInfo};
 use drctl_core::state::{self, ResourceState, State};
 use drctl_core::store::{StateStore, StoreError};
-use drctl_tests::proxy::{FaultProxy, Faults};
+use drctl_tests::proxy::{Call, FaultProxy, Faults};
 use drctl_tests::{
     ConnectionCounter, PRIMARY, Workspace, aws, emulator_for, leftovers, orphans_and_duplicates,
 };
@@ -236,9 +236,15 @@ async fn a_lapsed_lease_is_taken_over_by_exactly_one_of_two_runs() {
     };
     assert_eq!(holder.id, winner.info().id, "the loser names the winner");
     // The state was rewritten on takeover, so a write the dead holder had
-    // in flight (conditional on the version it knew) would be refused.
-    let fenced = state::decode(&object(&aws, &bucket, state_key).await.unwrap()).unwrap();
-    assert_eq!(fenced.serial, 2);
+    // in flight (conditional on the version it knew) would be refused: the
+    // same document (serial included), one more trailing space.
+    let fenced = object(&aws, &bucket, state_key).await.unwrap();
+    assert_eq!(state::decode(&fenced).unwrap().serial, 1);
+    assert!(
+        fenced.ends_with(b"}\n "),
+        "{}",
+        String::from_utf8_lossy(&fenced)
+    );
 
     // The winner renews its lease while it runs: well past the lease, its
     // lock is still refused to others, at once, and it still writes.
@@ -445,6 +451,265 @@ async fn a_paused_holder_that_lost_its_lease_does_not_write() {
         .assert()
         .success();
     assert!(leftovers(&aws, "s3-paused").await.is_empty());
+}
+
+/// Whether `call` may change anything outside the state bucket: any call
+/// but a read (an operation named Describe, Get, List, ... or a REST GET
+/// or HEAD); the state backend's own calls (lock renewals, state and
+/// journal writes, all conditional or lease-checked) are left out.
+fn changes_outside(call: &Call, state_bucket: &str) -> bool {
+    const READS: [&str; 9] = [
+        "Describe", "Get", "List", "Head", "Lookup", "Search", "Scan", "Query", "BatchGet",
+    ];
+    let op = &call.operation;
+    let read = match op.split_once(' ') {
+        Some((method, _)) => matches!(method, "GET" | "HEAD"),
+        None => READS.iter().any(|r| op.starts_with(r)),
+    };
+    !read && !op.is_empty() && !op.contains(state_bucket)
+}
+
+/// A run that loses its lease makes no further change in AWS: not the
+/// rest of a job already running (an update, which a state write would
+/// only have stopped after it finished), and nothing it had not started.
+/// The run is paused (SIGSTOP, as a laptop lid closed or a VM frozen)
+/// while its update's first call (PutParameter) is under way, held by the
+/// proxy; another run takes the lock over; the paused run wakes up, gets
+/// its answer, and its next call (AddTagsToResource) is refused before it
+/// is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_lost_its_lease_makes_no_further_aws_change() {
+    let env = "s3-lease-stop";
+    let proxy = FaultProxy::start(&emulator_for(env).endpoint, Faults::none()).await;
+    let aws = aws(&emulator_for(env).endpoint).await;
+    let bucket = state_bucket(&aws, "lease-stop").await;
+    let cidrs = "primary_cidr = \"10.94.0.0/16\"\nsecondary_cidr = \"10.95.0.0/16\"";
+    // The prefix [`backend`] uses, for the taker below.
+    let ws = Workspace::with_endpoint(env, cidrs, &proxy.endpoint)
+        .with_backend(&format!("s3://{bucket}/team/payments"));
+    let target = ["--target", "primary/ssm.parameter/feature-flags"];
+    ws.drctl(&[&["apply", "--auto-approve"][..], &target[..]].concat())
+        .assert()
+        .success();
+
+    // The next run's work is one update of two calls: the value (a
+    // feature flag in drctl.toml) and a tag (dropped from state, as if
+    // someone removed it in AWS since).
+    ws.write_config(&format!(
+        "{cidrs}\nfeature_flags = {{ new_payment_flow = true }}"
+    ));
+    let state_key = format!("team/payments/{env}.json");
+    let mut recorded = state::decode(&object(&aws, &bucket, &state_key).await.unwrap()).unwrap();
+    let address: drctl_core::Address = "primary/ssm.parameter/feature-flags".parse().unwrap();
+    let name = recorded.resources[&address].id.clone();
+    let tags = recorded
+        .resources
+        .get_mut(&address)
+        .unwrap()
+        .inputs
+        .get_mut("tags")
+        .and_then(serde_json::Value::as_object_mut)
+        .unwrap();
+    let dropped = tags.keys().next().unwrap().clone();
+    tags.remove(&dropped);
+    aws.s3(PRIMARY)
+        .put_object()
+        .bucket(&bucket)
+        .key(&state_key)
+        .body(ByteStream::from(state::encode(&recorded)))
+        .send()
+        .await
+        .unwrap();
+    let tags_before = aws
+        .ssm(PRIMARY)
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(&name)
+        .send()
+        .await
+        .unwrap()
+        .tag_list
+        .unwrap_or_default();
+
+    proxy.set(Faults {
+        hold: Some(("PutParameter".into(), Duration::from_secs(8))),
+        ..Faults::none()
+    });
+    let start = proxy.counts.calls.lock().unwrap().len();
+    let run = ws.spawn_with_env(
+        &[&["apply", "--auto-approve"][..], &target[..]].concat(),
+        std::process::Stdio::piped(),
+        &[("DRCTL_LOCK_LEASE_SECONDS", LEASE)],
+    );
+    let held_call = |calls: &[Call]| calls[start..].iter().any(|c| c.operation == "PutParameter");
+    for _ in 0..600 {
+        if held_call(&proxy.counts.calls.lock().unwrap()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        held_call(&proxy.counts.calls.lock().unwrap()),
+        "{}",
+        proxy.counts.call_log()
+    );
+    send_signal(run.id(), "-STOP");
+    // Its lease lapses; a run on another host takes the lock over.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let taker = leased(&aws, &bucket, env, "ci-runner-9", 2);
+    let held = taker.lock("apply").unwrap();
+    let from = proxy.counts.calls.lock().unwrap().len();
+    send_signal(run.id(), "-CONT");
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        text(&out),
+        proxy.counts.call_log()
+    );
+    // The refused call names why: the job's error, on stdout with the
+    // run's report.
+    let said = text(&out);
+    assert!(
+        said.contains("ssm:AddTagsToResource")
+            && said.contains("no longer holds the lock of environment `s3-lease-stop`"),
+        "{said}\n{}",
+        proxy.counts.call_log()
+    );
+    assert!(
+        said.contains("on host ci-runner-9 (apply)")
+            || said.contains("could not renew its lease in time"),
+        "{said}"
+    );
+
+    let calls = proxy.counts.calls.lock().unwrap().clone();
+    let after: Vec<&Call> = calls[from..]
+        .iter()
+        .filter(|c| changes_outside(c, &bucket))
+        .collect();
+    assert!(
+        after.is_empty(),
+        "changes after the lease was lost: {after:#?}\n{}",
+        proxy.counts.call_log()
+    );
+    assert!(
+        !calls.iter().any(|c| c.operation == "AddTagsToResource"),
+        "{}",
+        proxy.counts.call_log()
+    );
+    let tags_after = aws
+        .ssm(PRIMARY)
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(&name)
+        .send()
+        .await
+        .unwrap()
+        .tag_list
+        .unwrap_or_default();
+    assert_eq!(tags_after, tags_before, "the tag was never written");
+
+    // The next run recovers what the stopped one left and cleans up.
+    drop(held);
+    proxy.set(Faults::none());
+    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+        .assert()
+        .success();
+    assert!(leftovers(&aws, env).await.is_empty());
+}
+
+/// `drctl force-unlock` under a running holder, and another run takes the
+/// free lock: taking it fences the state, so the old holder's next state
+/// write is refused by S3 (conditional on the ETag it knew), it finds the
+/// lock someone else's and stops (state, journal, and its AWS calls
+/// through the lease guard), and the new holder's writes succeed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_force_unlocked_holder_is_fenced_by_the_next_acquire() {
+    let aws = aws(&emulator_for("s3-fence").endpoint).await;
+    let bucket = state_bucket(&aws, "fence").await;
+    let env = "s3-fence";
+    let state_key = "team/payments/s3-fence.json";
+    let intent = |name: &str| Intent {
+        id: 0,
+        op: IntentOp::Create,
+        address: format!("p/ssm.parameter/{name}").parse().unwrap(),
+        region: PRIMARY.into(),
+        inputs: Default::default(),
+        resource_id: None,
+        dependencies: Default::default(),
+        token: String::new(),
+    };
+    // A lease far longer than the test: only the fence can stop it.
+    let old = leased(&aws, &bucket, env, "ci-runner-8", 600);
+    let new = leased(&aws, &bucket, env, "ci-runner-9", 600);
+
+    let held_old = old.lock("apply").unwrap();
+    assert!(old.load().unwrap().is_none());
+    let mut state = State::new(env);
+    old.save(&mut state).unwrap();
+    let mut journal_old = old.begin();
+    journal_old.record(&mut intent("a")).unwrap();
+
+    let removed = new.force_unlock().unwrap().unwrap();
+    assert_eq!(removed.id, held_old.info().id);
+    let written = object(&aws, &bucket, state_key).await.unwrap();
+    let held_new = new.lock("apply").unwrap();
+    let fenced = object(&aws, &bucket, state_key).await.unwrap();
+
+    // The old holder: refused by S3, then told why.
+    let err = old.save(&mut state).unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost(_)), "{err}");
+    assert!(
+        err.to_string().contains("pid") && err.to_string().contains("on host ci-runner-9 (apply)"),
+        "{err}"
+    );
+    assert_eq!(state.serial, 1, "a failed write leaves the serial alone");
+    assert_eq!(object(&aws, &bucket, state_key).await.unwrap(), fenced);
+    // The fence: the same document, new bytes (one more trailing space),
+    // so a new ETag.
+    assert_ne!(fenced, written);
+    assert_eq!(
+        state::decode(&fenced).unwrap(),
+        state::decode(&written).unwrap()
+    );
+    assert!(matches!(
+        journal_old.record(&mut intent("b")),
+        Err(JournalError::LeaseLost(_))
+    ));
+    let stopped = aws.lease_guard().check().unwrap_err().to_string();
+    assert!(stopped.contains("on host ci-runner-9 (apply)"), "{stopped}");
+
+    // The new holder: the state as the old one left it, at the same
+    // serial (a plan saved before the fence still applies), and its writes
+    // go on.
+    let mut current = new.load().unwrap().unwrap();
+    assert_eq!(current.serial, 1);
+    new.save(&mut current).unwrap();
+    assert_eq!(current.serial, 2);
+    let mut mine = intent("c");
+    new.begin().record(&mut mine).unwrap();
+    assert_eq!(mine.id, 2, "after the old holder's intent");
+    assert_eq!(new.open_intents().unwrap().len(), 2);
+    drop(journal_old);
+    drop(held_old);
+    let lock: LockInfo = serde_json::from_slice(
+        &object(&aws, &bucket, "team/payments/s3-fence.lock")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(lock.id, held_new.info().id, "the old holder left it alone");
+    new.save(&mut current).unwrap();
+    new.remove_journal().unwrap();
+    drop(held_new);
+    assert_eq!(
+        keys(&aws, &bucket).await,
+        vec![
+            "team/payments/s3-fence.json",
+            "team/payments/s3-fence.json.backup"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -251,6 +251,9 @@ async fn a_replica_that_is_down_is_caught_up_when_it_answers_again() {
     assert!(backend.needs_repair().unwrap());
     drop(backend.lock("plan").unwrap());
     let (r, r_synced) = copy(&direct, SECONDARY, &buckets.replica, env).await;
+    // Read again: taking the lock fenced the primary (its bytes, not its
+    // content) before copying it over the replica.
+    let (p, _) = copy(&direct, PRIMARY, &buckets.primary, env).await;
     assert_eq!(r, p);
     assert_eq!(r_synced, Some(3));
 }

@@ -84,7 +84,9 @@ pub(crate) fn state(ws: &Workspace) -> Json {
 }
 
 /// With `[backend]` in drctl.toml: the state object in the primary
-/// bucket and in the replica (if any).
+/// bucket and in the replica (if any), without trailing whitespace (every
+/// lock acquire fences the state by adding a trailing space: new bytes,
+/// the same document).
 fn s3_copies(ws: &Workspace) -> (Vec<u8>, Option<Vec<u8>>) {
     let config = drctl_blueprint::Config::load(&ws.path("drctl.toml")).unwrap();
     let backend = config.backend.expect("no local state and no [backend]");
@@ -103,7 +105,8 @@ fn s3_copies(ws: &Workspace) -> (Vec<u8>, Option<Vec<u8>>) {
                     .send()
                     .await
                     .unwrap();
-                out.body.collect().await.unwrap().into_bytes().to_vec()
+                let bytes = out.body.collect().await.unwrap().into_bytes();
+                bytes.trim_ascii_end().to_vec()
             })
         })
     };

@@ -11,6 +11,8 @@ mod dr_destroy;
 mod e2e;
 mod faults;
 mod import;
+mod intents;
+mod plans;
 mod providers;
 mod targeting;
 mod ux;

@@ -152,7 +152,7 @@ async fn targeted_excluded_replaced_and_refresh_only_runs() {
         .output()
         .unwrap();
     let doc: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!(doc["format_version"], 3);
+    assert_eq!(doc["format_version"], drctl_core::plan::PLAN_FORMAT_VERSION);
     assert_eq!(doc["drift"], Value::Null, "{doc:#}");
     assert_eq!(doc["changes"], serde_json::json!([]));
     ws.drctl(&["plan", "--target", "primary/ec2.subnet/public-b"])

@@ -118,7 +118,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     let plan = ws.drctl(&["plan", "--json"]).output().unwrap();
     assert!(plan.status.success());
     let doc: Value = serde_json::from_slice(&plan.stdout).expect("stdout is one JSON document");
-    assert_eq!(doc["format_version"], 3);
+    assert_eq!(doc["format_version"], drctl_core::plan::PLAN_FORMAT_VERSION);
     assert_eq!(doc["env"], env);
     assert_eq!(doc["operation"], "apply");
     assert!(doc["state_lineage"].is_null());

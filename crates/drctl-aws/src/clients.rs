@@ -6,6 +6,15 @@ use std::sync::{Arc, Mutex};
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use drctl_core::lease::Guard;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -38,14 +47,22 @@ pub struct AwsContext {
 
 impl AwsContext {
     /// Loads configuration from the environment; `endpoint` overrides
-    /// `AWS_ENDPOINT_URL` (e.g. an emulator).
+    /// `AWS_ENDPOINT_URL` (e.g. an emulator). The binary's context: its
+    /// clients obey the process's lease guard ([`Guard::process`]), which
+    /// its backend installs its lock in and its executor checks too.
     pub async fn load(endpoint: Option<&str>) -> Self {
-        Self::load_from(aws_config::defaults(BehaviorVersion::latest()), endpoint).await
+        let base = Self::config(aws_config::defaults(BehaviorVersion::latest()), endpoint).await;
+        Self::with_guard(base, Guard::process().clone())
     }
 
     /// drctl's configuration (home region, retries, `endpoint`) over what
-    /// `loader` sets (credentials, for a test).
+    /// `loader` sets (credentials, for a test), with a lease guard of its
+    /// own.
     pub async fn load_from(loader: aws_config::ConfigLoader, endpoint: Option<&str>) -> Self {
+        Self::from_sdk_config(Self::config(loader, endpoint).await)
+    }
+
+    async fn config(loader: aws_config::ConfigLoader, endpoint: Option<&str>) -> SdkConfig {
         let mut loader = loader
             .region(Region::new(GLOBAL_REGION))
             // Throttling and transient 5xx are retried with exponential
@@ -54,12 +71,17 @@ impl AwsContext {
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
-        Self::from_sdk_config(loader.load().await)
+        loader.load().await
     }
 
     /// Wraps a configuration built by the caller (credentials, endpoint,
-    /// retries as they chose).
+    /// retries as they chose), with a lease guard of its own: a test that
+    /// runs several holders in one process gives each its context.
     pub fn from_sdk_config(base: SdkConfig) -> Self {
+        Self::with_guard(base, Guard::new())
+    }
+
+    fn with_guard(base: SdkConfig, guard: Guard) -> Self {
         // A custom endpoint rarely serves virtual-hosted bucket names.
         let path_style =
             base.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
@@ -69,12 +91,20 @@ impl AwsContext {
                 path_style,
                 cache: Mutex::default(),
                 account: tokio::sync::OnceCell::new(),
+                guard,
             }),
         }
     }
 
     pub(crate) fn clients(&self) -> Arc<Clients> {
         Arc::clone(&self.clients)
+    }
+
+    /// The lease guard every mutating request of this context's clients
+    /// (but the state backend's own) checks first; a backend that takes a
+    /// lock through this context installs its lease here.
+    pub fn lease_guard(&self) -> &Guard {
+        &self.clients.guard
     }
 
     /// The account the credentials belong to (STS GetCallerIdentity).
@@ -114,6 +144,68 @@ pub(crate) struct Clients {
     path_style: bool,
     cache: Mutex<HashMap<(&'static str, String), AnyClient>>,
     account: tokio::sync::OnceCell<String>,
+    guard: Guard,
+}
+
+/// Refuses every request that is not a read while a lease installed in
+/// `guard` is lost: a run that lost its lock makes no further change in
+/// AWS, whatever job asked (creates, updates, deletes, DR calls). Checked
+/// before serialization, which fails the call at once as a construction
+/// failure (never retried, never taken for a request AWS may have seen),
+/// and before each attempt, so a retry the SDK would send after the loss
+/// is not sent either (that one surfaces as a dispatch failure, which the
+/// SDK does not retry; a create resent after it is refused at
+/// serialization).
+#[derive(Debug)]
+struct LeaseCheck {
+    guard: Guard,
+}
+
+/// Operations that only read, by name prefix (as AWS names them: every
+/// Describe/Get/List/Head... call of every service drctl uses reads).
+const READS: &[&str] = &[
+    "Describe", "Get", "List", "Head", "Lookup", "Search", "Scan", "Query", "BatchGet",
+];
+
+/// Whether `operation` (an SDK operation name, e.g. `PutParameter`) may
+/// change anything.
+fn mutates(operation: &str) -> bool {
+    !READS.iter().any(|r| operation.starts_with(r))
+}
+
+impl LeaseCheck {
+    fn check(&self, cfg: &ConfigBag) -> Result<(), BoxError> {
+        // An operation without its name is treated as a change.
+        let mutating = cfg.load::<Metadata>().is_none_or(|m| mutates(m.name()));
+        if mutating {
+            self.guard.check()?;
+        }
+        Ok(())
+    }
+}
+
+impl Intercept for LeaseCheck {
+    fn name(&self) -> &'static str {
+        "drctl-lease-check"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.check(cfg)
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.check(cfg)
+    }
 }
 
 impl Clients {
@@ -173,6 +265,7 @@ macro_rules! regional_clients {
                                 .region(Region::new(region.to_owned()))
                                 .retry_partition(retry_partition(stringify!($service)))
                                 .interceptor(crate::crash::CrashSwitch)
+                                .interceptor(self.lease_check())
                                 .build(),
                         )
                     })
@@ -186,6 +279,7 @@ macro_rules! regional_clients {
                                 .region(Region::new(region.to_owned()))
                                 .retry_config(RetryConfig::disabled())
                                 .interceptor(crate::crash::CrashSwitch)
+                                .interceptor(self.lease_check())
                                 .build(),
                         )
                     })
@@ -222,8 +316,32 @@ regional_clients! {
 }
 
 impl Clients {
+    fn lease_check(&self) -> LeaseCheck {
+        LeaseCheck {
+            guard: self.guard.clone(),
+        }
+    }
+
     pub(crate) fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         self.cached("s3", region, || {
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&self.base)
+                    .region(Region::new(region.to_owned()))
+                    .retry_partition(retry_partition("s3"))
+                    .interceptor(crate::crash::CrashSwitch)
+                    .interceptor(self.lease_check())
+                    .force_path_style(self.path_style)
+                    .build(),
+            )
+        })
+    }
+
+    /// S3 for the state backend's own objects (state, journal, lock): not
+    /// under the lease check, since renewing the lease and finding out who
+    /// took it must still work once it is lost, and every write there
+    /// checks the lease itself (or is conditional on it).
+    pub(crate) fn s3_state(&self, region: &str) -> aws_sdk_s3::Client {
+        self.cached("s3_state", region, || {
             aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
@@ -243,6 +361,7 @@ impl Clients {
                     .region(Region::new(GLOBAL_REGION))
                     .retry_partition(retry_partition("iam"))
                     .interceptor(crate::crash::CrashSwitch)
+                    .interceptor(self.lease_check())
                     .build(),
             )
         })
@@ -256,6 +375,7 @@ impl Clients {
                     .region(Region::new(GLOBAL_REGION))
                     .retry_config(RetryConfig::disabled())
                     .interceptor(crate::crash::CrashSwitch)
+                    .interceptor(self.lease_check())
                     .build(),
             )
         })
@@ -269,6 +389,7 @@ impl Clients {
                     .region(Region::new(GLOBAL_REGION))
                     .retry_config(RetryConfig::disabled())
                     .interceptor(crate::crash::CrashSwitch)
+                    .interceptor(self.lease_check())
                     .build(),
             )
         })
@@ -282,6 +403,7 @@ impl Clients {
                     .region(Region::new(GLOBAL_REGION))
                     .retry_partition(retry_partition("route53"))
                     .interceptor(crate::crash::CrashSwitch)
+                    .interceptor(self.lease_check())
                     .build(),
             )
         })
@@ -297,5 +419,167 @@ impl AwsContext {
     }
     pub fn route53(&self) -> aws_sdk_route53::Client {
         self.clients.route53()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use aws_sdk_s3::error::SdkError;
+    use drctl_core::lease::Lease;
+    use drctl_core::lock::LeaseLost;
+
+    use super::*;
+    use crate::support::error_chain;
+
+    /// A context whose endpoint refuses every connection (nothing listens
+    /// on port 1), so a request that is sent fails to connect, and one the
+    /// lease check refuses fails before that.
+    pub(crate) async fn unreachable_context() -> AwsContext {
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:1")
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .retry_config(RetryConfig::disabled())
+            .load()
+            .await;
+        AwsContext::from_sdk_config(conf)
+    }
+
+    struct Switch(AtomicBool);
+
+    impl Lease for Switch {
+        fn check(&self) -> Result<(), LeaseLost> {
+            if self.0.load(Ordering::SeqCst) {
+                return Err(LeaseLost {
+                    env: "dev".into(),
+                    location: "s3://state/dev.lock".into(),
+                    what: "its lease lapsed and pid 4242 on host ci-runner-9 (apply) took the lock over".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    fn refused<E, R>(err: &SdkError<E, R>) -> bool
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        matches!(err, SdkError::ConstructionFailure(_))
+            && error_chain(err).contains("no longer holds the lock of environment `dev`")
+    }
+
+    /// Once the lease is lost, every call that is not a read fails before
+    /// it is sent, naming why, whatever the service; reads still go out
+    /// (recovery and messages need them), and the state backend's own
+    /// client (renewals, finding the new holder) is not checked.
+    #[tokio::test]
+    async fn a_lost_lease_refuses_every_mutating_call_before_it_is_sent() {
+        let ctx = unreachable_context().await;
+        let lease = Arc::new(Switch(AtomicBool::new(false)));
+        let _installed = ctx.lease_guard().install(lease.clone());
+        let s3 = ctx.s3("us-east-1");
+        let ssm = ctx.ssm("us-east-1");
+        let put = || s3.put_object().bucket("b").key("k").send();
+
+        // Held: the request is sent (and finds nobody listening).
+        let err = put().await.unwrap_err();
+        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+
+        lease.0.store(true, Ordering::SeqCst);
+        let err = put().await.unwrap_err();
+        assert!(refused(&err), "{}", error_chain(&err));
+        let err = ssm
+            .put_parameter()
+            .name("n")
+            .value("v")
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(refused(&err), "{}", error_chain(&err));
+        let err = ssm
+            .add_tags_to_resource()
+            .resource_id("n")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(refused(&err), "{}", error_chain(&err));
+        let err = ctx
+            .iam()
+            .delete_role()
+            .role_name("r")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(refused(&err), "{}", error_chain(&err));
+
+        // Reads are sent.
+        let err = s3
+            .get_object()
+            .bucket("b")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+        let err = ssm.get_parameter().name("n").send().await.unwrap_err();
+        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+        // The state backend's client is not under the check.
+        let err = ctx
+            .clients()
+            .s3_state("us-east-1")
+            .put_object()
+            .bucket("b")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+        // Another context (another run in this process) is not affected.
+        let other = unreachable_context().await;
+        let err = other
+            .s3("us-east-1")
+            .put_object()
+            .bucket("b")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    }
+
+    #[test]
+    fn reads_are_told_from_changes_by_name() {
+        for read in [
+            "DescribeInstances",
+            "GetParameter",
+            "ListObjectsV2",
+            "HeadObject",
+            "GetCallerIdentity",
+            "Query",
+            "Scan",
+            "BatchGetItem",
+        ] {
+            assert!(!mutates(read), "{read}");
+        }
+        for change in [
+            "PutParameter",
+            "AddTagsToResource",
+            "CreateVpc",
+            "DeleteRole",
+            "ModifyDBCluster",
+            "UpdateFunctionCode",
+            "ChangeResourceRecordSets",
+            "FailoverGlobalCluster",
+            "Invoke",
+            "StartExecution",
+        ] {
+            assert!(mutates(change), "{change}");
+        }
     }
 }

@@ -177,6 +177,190 @@ pub fn observed_tags<I: IntoIterator<Item = (String, String)>>(tags: I) -> Json 
     )
 }
 
+/// The error code of a delete (or an adoption) refused because the
+/// resource is not provably this environment's.
+pub const NOT_OWNED: &str = "NotOwned";
+
+/// Whether `name` holds the environment's name as whole words: the words
+/// of `env` (split, as the name's, at anything but a letter or a digit)
+/// appear in it, adjacent and in order. `payment-dev-primary-vpc` and
+/// `/payment/dev/primary/flags` embed `dev`; `payment-dev2-primary-vpc`
+/// does not.
+pub fn name_embeds_env(name: &str, env: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let (name, env) = (words(name), words(env));
+    !env.is_empty() && name.windows(env.len()).any(|w| w == env.as_slice())
+}
+
+/// Refuses to `action` (`delete`, `restore`) `what` (`VPC vpc-0abc`)
+/// unless it is provably this environment's, before any call that changes
+/// it: state names resources by id, and an id that is wrong (a hand edit, an import
+/// file's typo, another environment's state copied) must not delete what
+/// another environment, or no drctl environment, owns.
+///
+/// `tags` are the resource's tags as just read. Proof is, in order:
+/// - a `drctl:env` tag equal to this environment (and a `drctl:address`
+///   tag, when there is one, equal to this address): what drctl's create
+///   wrote;
+/// - without any `drctl:env` tag, `named`: the name drctl itself derives
+///   for the resource (the id of a kind named by drctl, equal to its
+///   name input), when it embeds the environment's name as whole words
+///   ([`name_embeds_env`]). That covers what drctl adopts by name without
+///   tags (`drctl import`, a create whose tagging call was lost).
+///
+/// Any other `drctl:env` or `drctl:address` is refused: those tags are
+/// another environment's (or another address's) claim.
+pub fn confirm_owned(
+    ctx: &OpContext,
+    action: &str,
+    what: &str,
+    tags: &BTreeMap<String, String>,
+    named: Option<&str>,
+) -> Result<(), ProviderError> {
+    check_owner(ctx, action, what, tags, named, Claim::Address)
+}
+
+/// [`confirm_owned`] requiring both `drctl:*` tags, for taking back by
+/// name what a create finds (a deleted secret it would restore): only the
+/// address's own tags prove the thing was made for it.
+pub fn confirm_made_for(
+    ctx: &OpContext,
+    action: &str,
+    what: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    check_owner(ctx, action, what, tags, None, Claim::Exactly)
+}
+
+/// [`confirm_owned`] for the parent of what `action` changes (a route's
+/// route table, a permission's function): kinds AWS gives no tags are
+/// provably this environment's through their parent. The parent is
+/// another address, so only its `drctl:env` tag (or its name) counts.
+pub fn confirm_parent_owned(
+    ctx: &OpContext,
+    action: &str,
+    parent: &str,
+    tags: &BTreeMap<String, String>,
+    named: Option<&str>,
+) -> Result<(), ProviderError> {
+    check_owner(ctx, action, parent, tags, named, Claim::Parent)
+}
+
+/// Whose claim a check looks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// This environment's, and this address's when the tag says whose.
+    Address,
+    /// This environment's and this address's, both tags present.
+    Exactly,
+    /// This environment's: the parent of the address's resource.
+    Parent,
+}
+
+fn check_owner(
+    ctx: &OpContext,
+    action: &str,
+    what: &str,
+    tags: &BTreeMap<String, String>,
+    named: Option<&str>,
+    claim: Claim,
+) -> Result<(), ProviderError> {
+    let address = ctx.address.to_string();
+    let same_address = claim != Claim::Parent;
+    let owner = tags.get(TAG_ADDRESS).filter(|_| same_address);
+    let why = match tags.get(TAG_ENV) {
+        Some(e) if *e != ctx.env => format!(
+            "it belongs to environment `{e}` (its {TAG_ENV} tag), not `{}`",
+            ctx.env
+        ),
+        Some(_) => match owner {
+            Some(a) if *a != address => {
+                format!("it is {a}'s (its {TAG_ADDRESS} tag), not {address}'s")
+            }
+            None if claim == Claim::Exactly => {
+                format!(
+                    "it carries no {TAG_ADDRESS} tag, so nothing shows drctl made it for {address}"
+                )
+            }
+            _ => return Ok(()),
+        },
+        None if named.is_some_and(|n| name_embeds_env(n, &ctx.env)) => return Ok(()),
+        None => format!(
+            "it carries no {TAG_ENV} tag{}, so nothing shows drctl made it for environment `{}`",
+            match named {
+                Some(n) => format!(" and its name {n} does not hold the environment's name"),
+                None => String::new(),
+            },
+            ctx.env
+        ),
+    };
+    let found: Vec<String> = [TAG_ENV, TAG_ADDRESS]
+        .iter()
+        .filter_map(|k| tags.get(*k).map(|v| format!("{k}={v}")))
+        .collect();
+    let found = if found.is_empty() {
+        "no drctl tags".to_owned()
+    } else {
+        found.join(", ")
+    };
+    let (target, fix) = if same_address {
+        (
+            what.to_owned(),
+            format!(
+                "If this environment does own it (adopted by id with `drctl import`), tag it {TAG_ENV}={} and {TAG_ADDRESS}={address}, then run again",
+                ctx.env
+            ),
+        )
+    } else {
+        (
+            format!("{address}, whose parent is {what}"),
+            format!(
+                "If this environment does own the parent, tag it {TAG_ENV}={}, then run again",
+                ctx.env
+            ),
+        )
+    };
+    Err(ProviderError::new(
+        format!("{action} {address}"),
+        format!(
+            "refusing to {action} {target}: {why} (found: {found}). Nothing was changed. If the environment's state names the wrong resource, correct or remove the {address} entry (a local state file with no run in progress; an S3 one with `drctl state pull`, edit, `drctl state push --force`). {fix}"
+        ),
+    )
+    .with_code(NOT_OWNED))
+}
+
+/// Tags as `(key, value)` pairs, collected for [`confirm_owned`].
+pub fn tag_map<K: Into<String>, V: Into<String>>(
+    tags: impl IntoIterator<Item = (K, V)>,
+) -> BTreeMap<String, String> {
+    tags.into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
+/// What state records, instead of the value, for a value read back that
+/// drctl did not set (an environment variable added or changed outside
+/// drctl, a parameter made a SecureString): it may be a secret, and state,
+/// plans and logs must never hold one. It differs from any value drctl
+/// sets, so the next plan still shows the drift and the apply puts
+/// drctl's value back (or removes what drctl never had).
+pub const NOT_RECORDED: &str = "(changed outside drctl: value not recorded)";
+
+/// `observed` as a read may record it: itself when it is what drctl last
+/// set (`set`, from the prior inputs), else [`NOT_RECORDED`].
+pub fn only_if_set(observed: &Json, set: Option<&Json>) -> Json {
+    if set == Some(observed) {
+        observed.clone()
+    } else {
+        Json::String(NOT_RECORDED.to_owned())
+    }
+}
+
 /// `(to_set, to_remove)` between two tag maps.
 pub fn tag_changes(
     old: &BTreeMap<String, String>,
@@ -477,5 +661,118 @@ pub(crate) fn unit_test_ctx(address: &str) -> OpContext {
         address: address.parse().unwrap(),
         region: "us-east-1".into(),
         token: None,
+    }
+}
+
+#[cfg(test)]
+mod ownership_tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        tag_map(pairs.iter().copied())
+    }
+
+    fn refused(result: Result<(), ProviderError>) -> String {
+        let e = result.expect_err("refused");
+        assert_eq!(e.code.as_deref(), Some(NOT_OWNED), "{e}");
+        e.message
+    }
+
+    #[test]
+    fn this_environments_tags_prove_ownership() {
+        let ctx = unit_test_ctx("primary/ec2.vpc/payment");
+        let own = tags(&[(TAG_ENV, "dev"), (TAG_ADDRESS, "primary/ec2.vpc/payment")]);
+        confirm_owned(&ctx, "delete", "VPC vpc-1", &own, None).unwrap();
+        // The env tag alone (an address tag another step removed).
+        confirm_owned(
+            &ctx,
+            "delete",
+            "VPC vpc-1",
+            &tags(&[(TAG_ENV, "dev")]),
+            None,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn another_environment_or_address_is_refused_naming_what_was_found() {
+        let ctx = unit_test_ctx("primary/ec2.vpc/payment");
+        let other = tags(&[(TAG_ENV, "prod"), (TAG_ADDRESS, "primary/ec2.vpc/payment")]);
+        let m = refused(confirm_owned(&ctx, "delete", "VPC vpc-1", &other, None));
+        assert!(m.contains("VPC vpc-1"), "{m}");
+        assert!(m.contains("belongs to environment `prod`"), "{m}");
+        assert!(
+            m.contains("found: drctl:env=prod, drctl:address=primary/ec2.vpc/payment"),
+            "{m}"
+        );
+        assert!(m.contains("drctl state pull"), "{m}");
+        assert!(m.contains("Nothing was changed"), "{m}");
+        // Even with a name that embeds this environment: the tags say whose it is.
+        refused(confirm_owned(
+            &ctx,
+            "delete",
+            "VPC vpc-1",
+            &other,
+            Some("payment-dev-primary-vpc"),
+        ));
+        let sibling = tags(&[(TAG_ENV, "dev"), (TAG_ADDRESS, "secondary/ec2.vpc/payment")]);
+        let m = refused(confirm_owned(&ctx, "delete", "VPC vpc-1", &sibling, None));
+        assert!(m.contains("secondary/ec2.vpc/payment's"), "{m}");
+    }
+
+    #[test]
+    fn without_tags_only_a_name_drctl_derives_for_the_environment_proves_it() {
+        let ctx = unit_test_ctx("primary/ssm.parameter/flags");
+        let none = BTreeMap::new();
+        let m = refused(confirm_owned(&ctx, "delete", "parameter x", &none, None));
+        assert!(m.contains("carries no drctl:env tag"), "{m}");
+        assert!(m.contains("found: no drctl tags"), "{m}");
+        assert!(
+            m.contains("drctl:env=dev and drctl:address=primary/ssm.parameter/flags"),
+            "{m}"
+        );
+        confirm_owned(
+            &ctx,
+            "delete",
+            "p",
+            &none,
+            Some("/payment/dev/primary/flags"),
+        )
+        .unwrap();
+        let m = refused(confirm_owned(
+            &ctx,
+            "delete",
+            "p",
+            &none,
+            Some("/payment/dev2/primary/flags"),
+        ));
+        assert!(
+            m.contains("its name /payment/dev2/primary/flags does not hold the environment's name"),
+            "{m}"
+        );
+        // Tags other than drctl's prove nothing.
+        refused(confirm_owned(
+            &ctx,
+            "delete",
+            "p",
+            &tags(&[("Name", "dev")]),
+            None,
+        ));
+    }
+
+    #[test]
+    fn names_embed_an_environment_as_whole_words() {
+        assert!(name_embeds_env("payment-dev-primary-vpc", "dev"));
+        assert!(name_embeds_env("payment-alarms-primary-dev", "dev"));
+        assert!(name_embeds_env(
+            "arn:aws:sns:us-east-1:1:payment-alarms-primary-dev",
+            "dev"
+        ));
+        assert!(name_embeds_env("payment-imp-legacy-primary", "imp-legacy"));
+        assert!(name_embeds_env("PAYMENT-DEV", "dev"));
+        assert!(!name_embeds_env("payment-dev2-primary-vpc", "dev"));
+        assert!(!name_embeds_env("payment-development", "dev"));
+        assert!(!name_embeds_env("payment-legacy-imp", "imp-legacy"));
+        assert!(!name_embeds_env("anything", ""));
     }
 }

@@ -23,7 +23,7 @@ use drctl_core::{Address, ResourceSpec, Value};
 use serde_json::json;
 
 use crate::data::Data;
-use crate::values::{concat, map, r as reference, trust};
+use crate::values::{Source, concat, map, r as reference, trust};
 use crate::{Region, targets};
 
 /// The plan's one rule.
@@ -240,7 +240,15 @@ pub(crate) fn build(r: &mut Region, data: &Data) {
                 "description",
                 format!("AWS Backup of {} ({})", r.bp.env, r.role.as_str()),
             )
-            .input("assume_role_policy", trust("backup.amazonaws.com"))
+            .input(
+                "assume_role_policy",
+                trust(
+                    "backup.amazonaws.com",
+                    Source::Unconditioned {
+                        why: "AWS Backup does not document aws:SourceAccount or aws:SourceArn when it assumes a backup role",
+                    },
+                ),
+            )
             .input("inline_policies", json!({}))
             .input("managed_policy_arns", json!(SERVICE_POLICIES))
             .input("tags", r.tags(&name)),

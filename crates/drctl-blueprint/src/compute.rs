@@ -11,7 +11,7 @@ use crate::data::Data;
 use crate::lambda_code;
 use crate::monitor::DB_PORT;
 use crate::network::Network;
-use crate::values::{concat, map, policy, r as reference, set, trust};
+use crate::values::{Source, concat, map, policy, r as reference, set, trust};
 use crate::{Region, targets};
 
 /// `(address name, function suffix, handler package, API path)`.
@@ -70,7 +70,10 @@ fn functions(
                 "description",
                 format!("Payment functions of {} ({})", r.bp.env, r.role.as_str()),
             )
-            .input("assume_role_policy", trust("lambda.amazonaws.com"))
+            .input(
+                "assume_role_policy",
+                trust("lambda.amazonaws.com", Source::Account(r.bp.account_id)),
+            )
             .input(
                 "inline_policies",
                 map([(

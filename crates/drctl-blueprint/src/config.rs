@@ -44,8 +44,9 @@ pub const KNOWN_REGIONS: &[&str] = &[
     "af-south-1",
 ];
 
-/// The settings of one environment, defaults applied.
-#[derive(Clone, Debug, PartialEq)]
+/// The settings of one environment, defaults applied. Serialised (field
+/// names, not drctl.toml keys) for the digest a saved plan carries.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct EnvSettings {
     pub primary_region: String,
     pub secondary_region: String,
@@ -97,7 +98,7 @@ pub struct EnvSettings {
 
 /// The container tier of each region: an ECS Fargate service behind an
 /// internet-facing application load balancer.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Containers {
     /// `false` leaves the tier out (for an emulator without ECS and
     /// ELBv2, such as LocalStack's community edition).
@@ -186,6 +187,47 @@ pub fn target_group_name(env: &str, role: crate::Role) -> String {
 }
 
 impl EnvSettings {
+    /// Every setting (defaults applied) by its drctl.toml key, e.g.
+    /// `container_image`, `feature_flags.NAME`: what a saved plan's digest
+    /// binds it to, key by key, so that a refusal names the keys.
+    pub fn by_key(&self) -> BTreeMap<String, serde_json::Value> {
+        fn flatten(
+            key: String,
+            v: &serde_json::Value,
+            out: &mut BTreeMap<String, serde_json::Value>,
+        ) {
+            match v {
+                serde_json::Value::Object(members) => {
+                    for (k, v) in members {
+                        flatten(format!("{key}.{k}"), v, out);
+                    }
+                }
+                _ => {
+                    out.insert(key, v.clone());
+                }
+            }
+        }
+        let doc = serde_json::to_value(self).expect("settings serialise");
+        let mut out = BTreeMap::new();
+        for (k, v) in doc.as_object().expect("a struct") {
+            match (k.as_str(), v) {
+                // `containers = false`, `container_image = ...`.
+                ("containers", serde_json::Value::Object(members)) => {
+                    for (field, v) in members {
+                        let key = if field == "enabled" {
+                            "containers".to_owned()
+                        } else {
+                            format!("container_{field}")
+                        };
+                        flatten(key, v, &mut out);
+                    }
+                }
+                _ => flatten(k.clone(), v, &mut out),
+            }
+        }
+        out
+    }
+
     pub fn defaults(env: &str) -> Self {
         Self {
             primary_region: "us-east-1".into(),
@@ -1471,5 +1513,51 @@ containers = false
         let e = c.env("qa").unwrap_err().to_string();
         assert!(e.contains("`env.qa`"), "{e}");
         assert!(e.contains("defined: dev, prod"), "{e}");
+    }
+
+    /// A saved plan names the settings that differ by their drctl.toml
+    /// keys: every field of `EnvSettings` has one (a new field fails here
+    /// until its key is checked against `ENV_KEYS`).
+    #[test]
+    fn settings_by_key_use_drctl_toml_keys() {
+        let text = "[env.dev]\ncontainer_image = \"public.ecr.aws/nginx/nginx:1\"\nfeature_flags = { new_flow = true }\n";
+        let config = Config::parse(Path::new("drctl.toml"), text).unwrap();
+        let keys = config.env("dev").unwrap().by_key();
+        assert_eq!(
+            keys.keys().map(String::as_str).collect::<Vec<_>>(),
+            [
+                "alarm_email",
+                "backup_copy_retention_days",
+                "backup_retention_days",
+                "backup_schedule",
+                "container_cpu",
+                "container_desired_count",
+                "container_health_check_path",
+                "container_image",
+                "container_memory",
+                "container_port",
+                "containers",
+                "databases_and_functions",
+                "db_instance_class",
+                "domain",
+                "engine_version",
+                "feature_flags.new_flow",
+                "hosted_zone_id",
+                "max_replication_lag_seconds",
+                "primary_cidr",
+                "primary_region",
+                "production",
+                "secondary_cidr",
+                "secondary_region",
+                "skip_final_snapshot",
+            ]
+        );
+        for key in keys.keys() {
+            let name = key.split('.').next().unwrap();
+            assert!(ENV_KEYS.contains(&name), "`{name}` is no drctl.toml key");
+        }
+        assert_eq!(keys["container_image"], "public.ecr.aws/nginx/nginx:1");
+        assert_eq!(keys["primary_cidr"], "10.0.0.0/16");
+        assert_eq!(keys["containers"], true);
     }
 }

@@ -19,7 +19,7 @@ use crate::config::{load_balancer_name, target_group_name};
 use crate::data::Data;
 use crate::network::Network;
 use crate::observability::alarm;
-use crate::values::{map, r as reference, set, trust};
+use crate::values::{Source, map, r as reference, set, trust};
 
 /// The one container of the task, as the service and the target group
 /// name it.
@@ -50,7 +50,10 @@ pub(crate) fn build(r: &mut Region, net: &Network, data: &Data) {
                 "description",
                 format!("ECS task execution of {env} ({})", r.role.as_str()),
             )
-            .input("assume_role_policy", trust("ecs-tasks.amazonaws.com"))
+            .input(
+                "assume_role_policy",
+                trust("ecs-tasks.amazonaws.com", Source::Account(r.bp.account_id)),
+            )
             .input("inline_policies", json!({}))
             .input("managed_policy_arns", json!([EXECUTION_POLICY]))
             .input("tags", r.tags(&role_name)),

@@ -25,12 +25,7 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
         .security_groups
         .as_ref()
         .map(|sgs| database(r, net, &sgs.db, &key));
-    let bucket = format!(
-        "payment-data-{}-{}-{}",
-        r.role.as_str(),
-        r.bp.env,
-        r.bp.account_id
-    );
+    let bucket = data_bucket_name(r.role, r.bp.env, r.bp.account_id);
     let bucket = r.add(
         ResourceSpec::new(targets::data_bucket(r.role), r.region)
             .input("bucket", bucket.clone())
@@ -39,6 +34,7 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
             .input("kms_key_id", key.output("arn"))
             .input("bucket_key_enabled", true)
             .input("block_public_access", true)
+            .input("policy", bucket_policy(&bucket))
             .input(
                 "lifecycle_rules",
                 json!([{"id": "to-glacier", "transition_days": 90, "storage_class": "GLACIER"}]),
@@ -46,7 +42,7 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
             .input("tags", r.tags(&bucket)),
     );
 
-    let topic_name = format!("payment-alarms-{}-{}", r.role.as_str(), r.bp.env);
+    let topic_name = alarm_topic_name(r);
     let topic = r.add(
         ResourceSpec::new(r.address("sns.topic", "alarms"), r.region)
             .input("name", topic_name.clone())
@@ -72,6 +68,47 @@ pub(crate) fn build(r: &mut Region, net: &Network) -> Data {
         bucket,
         topic,
     }
+}
+
+/// The region's alarm topic: its name, and its ARN (the key's policy
+/// names it before the topic exists).
+fn alarm_topic_name(r: &Region) -> String {
+    format!("payment-alarms-{}-{}", r.role.as_str(), r.bp.env)
+}
+
+fn alarm_topic_arn(r: &Region) -> String {
+    format!(
+        "arn:aws:sns:{}:{}:{}",
+        r.region,
+        r.bp.account_id,
+        alarm_topic_name(r)
+    )
+}
+
+/// The name of a region's data bucket (global: bucket names are unique
+/// across accounts, hence the account id).
+pub(crate) fn data_bucket_name(role: Role, env: &str, account: &str) -> String {
+    format!("payment-data-{}-{env}-{account}", role.as_str())
+}
+
+/// A bucket's policy: every request not sent over TLS is denied, whoever
+/// makes it (S3 User Guide, "Security best practices for Amazon S3":
+/// enforce encryption of data in transit with `aws:SecureTransport`; AWS
+/// Config rule `s3-bucket-ssl-requests-only`). A Deny with
+/// `Principal: "*"` grants nothing, so the public access block accepts it.
+pub(crate) fn bucket_policy(bucket: &str) -> serde_json::Value {
+    let arn = format!("arn:aws:s3:::{bucket}");
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyRequestsWithoutTls",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [arn.clone(), format!("{arn}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
 }
 
 /// The alarm topic's access policy: the account's principals as SNS's
@@ -109,14 +146,23 @@ fn topic_policy(r: &Region, topic_name: &str) -> serde_json::Value {
     })
 }
 
-/// The customer key's policy: the account administers it through IAM (the
-/// statement KMS's default policy has, without which IAM policies grant
-/// nothing on the key), and CloudWatch alarms and EventBridge rules may
-/// use it to publish to the topics it encrypts (SNS Developer Guide,
-/// "Configuring AWS KMS permissions" for AWS service event sources).
-/// Aurora, DynamoDB, S3, Secrets Manager and AWS Backup use it through the
-/// calling principal's IAM permissions and grants.
-fn key_policy(account: &str) -> serde_json::Value {
+/// The customer key's policy. The account administers and uses the key
+/// through IAM (the statement KMS's default policy has, without which no
+/// IAM policy grants anything on the key, and the key cannot be managed:
+/// KMS Developer Guide, "Default key policy"); Aurora, DynamoDB, S3,
+/// Secrets Manager and AWS Backup use it through the calling principal's
+/// IAM permissions and KMS grants. Two services publish to the region's
+/// alarm topic, which the key encrypts, and get only the two calls SNS
+/// makes for them (SNS Developer Guide, "Enable compatibility between
+/// event sources from AWS services and encrypted topics"), for that
+/// topic only (`kms:EncryptionContext:aws:sns:topicArn`, which SNS sets):
+/// - CloudWatch, for alarms of this account and region (`aws:SourceAccount`,
+///   `aws:SourceArn`);
+/// - EventBridge, without the source keys: they are not in the request
+///   context of EventBridge's delivery to an encrypted topic (as AWS's
+///   Modern Data Architecture Accelerator states), so they would drop
+///   every event.
+fn key_policy(account: &str, region: &str, topic_arn: &str) -> serde_json::Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -128,11 +174,30 @@ fn key_policy(account: &str) -> serde_json::Value {
                 "Resource": "*"
             },
             {
-                "Sid": "PublishToEncryptedTopics",
+                "Sid": "AlarmsOfTheAccountPublishToTheAlarmTopic",
                 "Effect": "Allow",
-                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*"
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": account,
+                        "kms:EncryptionContext:aws:sns:topicArn": topic_arn
+                    },
+                    "ArnLike": {
+                        "aws:SourceArn": format!("arn:aws:cloudwatch:{region}:{account}:alarm:*")
+                    }
+                }
+            },
+            {
+                "Sid": "EventBridgePublishesToTheAlarmTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}
+                }
             }
         ]
     })
@@ -157,7 +222,10 @@ fn customer_key(r: &mut Region) -> Address {
             .input("enable_key_rotation", true)
             .input("deletion_window_in_days", 30)
             .input("retain_on_delete", !r.bp.settings.skip_final_snapshot)
-            .input("policy", key_policy(r.bp.account_id))
+            .input(
+                "policy",
+                key_policy(r.bp.account_id, r.region, &alarm_topic_arn(r)),
+            )
             .input("tags", r.tags(&name)),
     );
     r.add(

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::compute::Compute;
 use crate::data::Data;
 use crate::targets::{self, global as address};
-use crate::values::{concat, conditional_policy, map, policy, r as reference, set, trust};
+use crate::values::{Source, concat, conditional_policy, map, policy, r as reference, set, trust};
 use crate::{Blueprint, ENGINE, Role, lambda_code};
 
 /// What the global part needs from each region, primary first.
@@ -73,15 +73,30 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                 "description",
                 format!("S3 cross-region replication of {env}"),
             )
-            .input("assume_role_policy", trust("s3.amazonaws.com"))
+            .input(
+                "assume_role_policy",
+                // Replication of the primary's bucket only (S3 User Guide,
+                // "Setting up permissions for live replication").
+                trust(
+                    "s3.amazonaws.com",
+                    Source::Arn {
+                        account: bp.account_id,
+                        arn: format!(
+                            "arn:aws:s3:::{}",
+                            crate::data::data_bucket_name(Role::Primary, env, bp.account_id)
+                        ),
+                    },
+                ),
+            )
             .input(
                 "inline_policies",
                 map([(
                     "replication",
-                    policy(vec![
+                    conditional_policy(vec![
                         (
                             vec!["s3:GetReplicationConfiguration", "s3:ListBucket"],
                             Value::List(vec![source_arn()]),
+                            None,
                         ),
                         (
                             vec![
@@ -90,6 +105,7 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                                 "s3:GetObjectVersionTagging",
                             ],
                             Value::List(vec![concat([source_arn(), "/*".into()])]),
+                            None,
                         ),
                         (
                             vec![
@@ -98,17 +114,24 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
                                 "s3:ReplicateTags",
                             ],
                             Value::List(vec![concat([dest_arn(), "/*".into()])]),
+                            None,
                         ),
                         // SSE-KMS objects: read with the source bucket's
-                        // key, written with the destination's (S3 User
-                        // Guide, "Replicating encrypted objects").
+                        // key, written with the destination's, each only
+                        // through S3 in its region and for its bucket's
+                        // objects (S3 User Guide, "Replicating encrypted
+                        // objects": kms:ViaService and the encryption
+                        // context, the bucket's ARN with an S3 Bucket Key,
+                        // the object's without).
                         (
                             vec!["kms:Decrypt"],
                             Value::List(vec![reference(primary.data.key.output("arn"))]),
+                            Some(s3_key_use(primary.region, Role::Primary, bp)),
                         ),
                         (
                             vec!["kms:Encrypt", "kms:GenerateDataKey"],
                             Value::List(vec![reference(secondary.data.key.output("arn"))]),
+                            Some(s3_key_use(secondary.region, Role::Secondary, bp)),
                         ),
                     ]),
                 )]),
@@ -284,7 +307,10 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     let failover_role = add(ResourceSpec::new(address("iam.role", "failover"), home)
         .input("name", failover_role_name.clone())
         .input("description", format!("Failover function of {env}"))
-        .input("assume_role_policy", trust("lambda.amazonaws.com"))
+        .input(
+            "assume_role_policy",
+            trust("lambda.amazonaws.com", Source::Account(bp.account_id)),
+        )
         .input(
             "inline_policies",
             map([(
@@ -394,10 +420,26 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
     );
 
     let sfn_role_name = format!("payment-{env}-failover-sfn");
+    let machine_name = format!("payment-failover-{env}");
     let sfn_role = add(ResourceSpec::new(address("iam.role", "failover-sfn"), home)
         .input("name", sfn_role_name.clone())
         .input("description", format!("Failover state machine of {env}"))
-        .input("assume_role_policy", trust("states.amazonaws.com"))
+        .input(
+            "assume_role_policy",
+            // The failover state machine only (Step Functions Developer
+            // Guide, "Creating an IAM role for your state machine":
+            // confused deputy prevention).
+            trust(
+                "states.amazonaws.com",
+                Source::Arn {
+                    account: bp.account_id,
+                    arn: format!(
+                        "arn:aws:states:{automation}:{}:stateMachine:{machine_name}",
+                        bp.account_id
+                    ),
+                },
+            ),
+        )
         .input(
             "inline_policies",
             map([(
@@ -410,7 +452,6 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
         )
         .input("managed_policy_arns", json!([]))
         .input("tags", tags(&sfn_role_name)));
-    let machine_name = format!("payment-failover-{env}");
     add(
         ResourceSpec::new(address("sfn.state_machine", "failover"), automation)
             .input("name", machine_name.clone())
@@ -422,6 +463,20 @@ pub(crate) fn build(bp: &Blueprint, regions: &[Regional; 2], out: &mut Vec<Resou
             .input("type", "STANDARD")
             .input("tags", tags(&machine_name)),
     );
+}
+
+/// The condition on the replication role's use of a region's key: only
+/// through S3 in that region (`kms:ViaService`), only for the objects of
+/// that region's data bucket (`kms:EncryptionContext:aws:s3:arn`).
+fn s3_key_use(region: &str, role: Role, bp: &Blueprint) -> serde_json::Value {
+    let bucket = format!(
+        "arn:aws:s3:::{}",
+        crate::data::data_bucket_name(role, bp.env, bp.account_id)
+    );
+    json!({
+        "StringEquals": {"kms:ViaService": format!("s3.{region}.amazonaws.com")},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket.clone(), format!("{bucket}/*")]}
+    })
 }
 
 /// How many times the state machine asks whether the secondary is the

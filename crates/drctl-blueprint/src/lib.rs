@@ -15,6 +15,7 @@ mod monitor;
 mod network;
 mod observability;
 mod peering;
+mod policies;
 pub mod targets;
 mod values;
 pub mod zones;

@@ -13,7 +13,7 @@ use crate::data::Data;
 use crate::lambda_code;
 use crate::network::Network;
 use crate::observability::alarm;
-use crate::values::{conditional_policy, map, r as reference, set, trust};
+use crate::values::{Source, conditional_policy, map, r as reference, set, trust};
 
 /// The health metrics' namespace: the monitor's own, so the namespace
 /// condition of its role keeps it from publishing the fence metric
@@ -44,7 +44,10 @@ pub(crate) fn build(r: &mut Region, net: &Network, data: &Data, compute: &Comput
                 "description",
                 format!("Health monitor of {env} ({})", r.role.as_str()),
             )
-            .input("assume_role_policy", trust("lambda.amazonaws.com"))
+            .input(
+                "assume_role_policy",
+                trust("lambda.amazonaws.com", Source::Account(r.bp.account_id)),
+            )
             .input(
                 "inline_policies",
                 // PutMetricData takes no resource but "*"; the condition

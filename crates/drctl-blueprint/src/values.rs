@@ -62,14 +62,47 @@ pub fn conditional_policy(statements: Vec<(Vec<&str>, Value, Option<serde_json::
     ])
 }
 
-/// The trust policy letting `service` assume a role.
-pub fn trust(service: &str) -> Value {
+/// Whose requests a service role's trust policy accepts from its service:
+/// the confused-deputy conditions (IAM User Guide, "The confused deputy
+/// problem"). `docs/resources.md`, "Policies", gives each role's source.
+pub enum Source<'a> {
+    /// Only for resources of this account (`aws:SourceAccount`).
+    Account(&'a str),
+    /// Only for resources of this account (`aws:SourceAccount`) whose ARN
+    /// matches (`aws:SourceArn`, `ArnLike`).
+    Arn { account: &'a str, arn: String },
+    /// No condition: the service does not document sending the keys when
+    /// it assumes the role, so a condition would make the role unusable.
+    /// Only principals of the account can pass the role to it
+    /// (`iam:PassRole`). Says why, for the reader.
+    Unconditioned { why: &'static str },
+}
+
+/// The trust policy letting `service` assume a role for `source`.
+pub fn trust(service: &str, source: Source) -> Value {
+    let mut statement = serde_json::json!({
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole"
+    });
+    match source {
+        Source::Account(account) => {
+            statement["Condition"] = serde_json::json!({
+                "StringEquals": {"aws:SourceAccount": account}
+            });
+        }
+        Source::Arn { account, arn } => {
+            statement["Condition"] = serde_json::json!({
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": arn}
+            });
+        }
+        Source::Unconditioned { why } => {
+            let _ = why;
+        }
+    }
     Value::Json(serde_json::json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole"
-        }]
+        "Statement": [statement]
     }))
 }

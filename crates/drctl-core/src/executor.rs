@@ -11,6 +11,8 @@ use tokio::task::JoinSet;
 
 use crate::address::Address;
 use crate::journal::{Intent, IntentLog, IntentOp, JournalError, new_token};
+use crate::lease::Guard;
+use crate::lock::LeaseLost;
 use crate::operations::{OpKind, OperationGraph};
 use crate::plan::ResourceChange;
 use crate::provider::{Applied, OpContext, ProviderError, Providers};
@@ -127,6 +129,10 @@ pub enum ExecError {
         "{0}; no operation was started without its intent recorded, so re-running will recover"
     )]
     Journal(#[source] JournalError),
+    /// The lock was lost (taken over, force-unlocked, or its lease not
+    /// renewed in time): no operation was started after that.
+    #[error("stopped: lease lost. {0}")]
+    LeaseLost(#[source] LeaseLost),
 }
 
 pub struct Executor {
@@ -134,6 +140,9 @@ pub struct Executor {
     env: String,
     parallelism: usize,
     stop: Arc<AtomicBool>,
+    /// Asked before each operation starts: a run that lost its lock starts
+    /// nothing more.
+    lease: Guard,
 }
 
 enum Outcome {
@@ -156,7 +165,14 @@ impl Executor {
             env: env.to_owned(),
             parallelism: parallelism.max(1),
             stop: Arc::default(),
+            lease: Guard::process().clone(),
         }
+    }
+
+    /// Checks `guard` instead of the process's before each operation.
+    pub fn with_lease_guard(mut self, guard: Guard) -> Self {
+        self.lease = guard;
+        self
     }
 
     /// Setting this flag stops the run from starting new operations; those
@@ -165,11 +181,11 @@ impl Executor {
         Arc::clone(&self.stop)
     }
 
-    /// Applies `changes` to `state`. Every create and delete is recorded in
-    /// `log` before its call; state is saved through `sink` after each
-    /// finished operation, and only then is the intent cleared. A failed
-    /// operation's intent stays open: the call may have done something,
-    /// and the next run's recovery looks. Provider failures are in the
+    /// Applies `changes` to `state`. Every create, update and delete is
+    /// recorded in `log` before its call; state is saved through `sink`
+    /// after each finished operation, and only then is the intent cleared.
+    /// A failed operation's intent stays open: the call may have done
+    /// something, and the next run's recovery looks. Provider failures are in the
     /// report; only failing to save state or the journal is an `Err`.
     pub async fn run(
         &self,
@@ -202,6 +218,12 @@ impl Executor {
                 && running.len() < self.parallelism
             {
                 let Some(op) = queue.pop() else { break };
+                // A popped operation not started stays unsettled, so the
+                // report lists it as not started.
+                if let Err(lost) = self.lease.check() {
+                    fatal = Some(ExecError::LeaseLost(lost));
+                    break;
+                }
                 let operation = &graph.operations[op];
                 let change = &changes[operation.change];
                 match self.start(op, operation.kind, change, state) {
@@ -430,7 +452,18 @@ impl Executor {
             _ => {}
         }
         let intent = match kind {
-            OpKind::Update => None,
+            // An update may do part of its work before the process dies:
+            // recovery reads the resource back (`recovery`).
+            OpKind::Update => Some(Intent {
+                id: 0,
+                op: IntentOp::Update,
+                address: change.address.clone(),
+                region: change.region.clone(),
+                inputs: inputs.clone(),
+                resource_id: prior.as_ref().map(|p| p.id.clone()),
+                dependencies: change.depends_on.clone(),
+                token: String::new(),
+            }),
             OpKind::Create => Some(Intent {
                 id: 0,
                 op: IntentOp::Create,

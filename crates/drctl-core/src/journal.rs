@@ -1,25 +1,32 @@
 //! The intent journal, `<dir>/<env>.journal`: one fsync'd JSON line before
-//! every create and delete call, one after state has recorded its outcome.
+//! every create, update and delete call, one after state has recorded its
+//! outcome.
 //! An intent without its `cleared` line is an operation whose result may
 //! not be in state (the process died in between); `recovery` resolves it
 //! on the next run by looking the resource up.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::address::Address;
-use crate::fsutil::{JsonLinesError, read_json_lines, sync_dir, write_atomic};
+use crate::fsutil::{
+    AppendError, AppendFile, JsonLinesError, append_line, open_append, read_json_lines, sync_dir,
+    write_atomic,
+};
 use crate::value::Attributes;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IntentOp {
     Create,
+    /// An in-place update (journals of drctl before it have none; a drctl
+    /// that predates it refuses a journal holding one).
+    Update,
     Delete,
 }
 
@@ -32,9 +39,10 @@ pub struct Intent {
     pub address: Address,
     pub region: String,
     /// Create: the resolved inputs sent (names, parents: enough to find it).
+    /// Update: the inputs sent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: Attributes,
-    /// Delete: the provider id being deleted.
+    /// Delete and update: the provider id acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
@@ -81,6 +89,16 @@ pub enum JournalError {
     },
     #[error("cannot use journal {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// An append failed and the partial line it left could not be cut off:
+    /// this run writes no more to the journal.
+    #[error(
+        "cannot append to journal {path} ({append}), and cutting off the partial line it left failed too ({truncate}). This run writes no more to it and starts no further operation; free space on that disk and run again (the next run drops the partial line)"
+    )]
+    Torn {
+        path: PathBuf,
+        append: String,
+        truncate: String,
+    },
     /// A remote backend's journal could not be read or written.
     #[error("journal {location}: {reason}")]
     Remote { location: String, reason: String },
@@ -100,8 +118,11 @@ pub trait IntentLog {
 /// The journal file of one environment.
 pub struct Journal {
     path: PathBuf,
-    file: Option<File>,
+    file: Option<Box<dyn AppendFile>>,
     next_id: u64,
+    /// Set when an append left a partial line it could not cut off: a
+    /// line after it would make the journal unreadable.
+    torn: Option<(String, String)>,
 }
 
 pub fn journal_path(dir: &Path, env: &str) -> PathBuf {
@@ -148,6 +169,7 @@ impl Journal {
             path: journal_path(dir, env),
             file: None,
             next_id: last + 1,
+            torn: None,
         }
     }
 
@@ -177,29 +199,37 @@ impl Journal {
     }
 
     fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        if let Some((append, truncate)) = &self.torn {
+            return Err(JournalError::Torn {
+                path: self.path.clone(),
+                append: append.clone(),
+                truncate: truncate.clone(),
+            });
+        }
         let io_err = |source| JournalError::Io {
             path: self.path.clone(),
             source,
         };
         if self.file.is_none() {
-            let mut opts = OpenOptions::new();
-            opts.create(true).append(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let f = opts.open(&self.path).map_err(io_err)?;
-            if let Some(dir) = self.path.parent() {
-                sync_dir(dir).map_err(io_err)?;
-            }
-            self.file = Some(f);
+            self.file = Some(Box::new(open_append(&self.path).map_err(io_err)?));
         }
         let mut line = serde_json::to_vec(entry).expect("journal entries serialise");
         line.push(b'\n');
         let f = self.file.as_mut().expect("opened above");
-        f.write_all(&line).map_err(io_err)?;
-        f.sync_data().map_err(io_err)
+        match append_line(f.as_mut(), &line) {
+            Ok(_) => Ok(()),
+            Err(AppendError::Undone(source)) => Err(io_err(source)),
+            Err(AppendError::Torn { append, truncate }) => {
+                let (append, truncate) = (append.to_string(), truncate.to_string());
+                self.file = None;
+                self.torn = Some((append.clone(), truncate.clone()));
+                Err(JournalError::Torn {
+                    path: self.path.clone(),
+                    append,
+                    truncate,
+                })
+            }
+        }
     }
 }
 
@@ -229,7 +259,11 @@ impl IntentLog for NoJournal {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::OpenOptions;
+    use std::io::Write;
+
     use super::*;
+    use crate::fsutil::testing::FailsPartWay;
 
     fn intent(address: &str, op: IntentOp) -> Intent {
         Intent {
@@ -303,5 +337,99 @@ mod tests {
         assert_eq!(Journal::open_intents(dir.path(), "dev").unwrap(), vec![b]);
         Journal::retain(dir.path(), "dev", &[]).unwrap();
         assert!(!journal_path(dir.path(), "dev").exists());
+    }
+
+    /// An update intent (format of this drctl) reads back as written, and
+    /// a journal of an older drctl (creates and deletes only) still reads.
+    #[test]
+    fn update_intents_round_trip_and_older_journals_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path(), "dev");
+        fs::write(
+            &path,
+            concat!(
+                r#"{"event":"intent","id":1,"op":"create","address":"p/t.a/a","region":"r1","inputs":{"name":"a"}}"#,
+                "\n",
+                r#"{"event":"intent","id":2,"op":"delete","address":"p/t.a/b","region":"r1","resource_id":"b-1"}"#,
+                "\n",
+                r#"{"event":"cleared","id":1}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let old = Journal::open_intents(dir.path(), "dev").unwrap();
+        assert_eq!(old.len(), 1);
+        assert_eq!(old[0].op, IntentOp::Delete);
+
+        let mut j = Journal::begin(dir.path(), "dev");
+        let mut u = Intent {
+            resource_id: Some("c-1".into()),
+            ..intent("p/t.a/c", IntentOp::Update)
+        };
+        j.record(&mut u).unwrap();
+        assert_eq!(u.id, 3);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""op":"update""#), "{text}");
+        let open = Journal::open_intents(dir.path(), "dev").unwrap();
+        assert_eq!(open, vec![old[0].clone(), u.clone()]);
+        j.clear(u.id).unwrap();
+        assert_eq!(Journal::open_intents(dir.path(), "dev").unwrap(), old);
+    }
+
+    /// A disk that fills during an append: the partial line is cut off, so
+    /// the next append does not leave it in the middle of the journal.
+    #[test]
+    fn a_failed_append_leaves_no_partial_line_before_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path(), "dev");
+        let mut j = Journal::begin(dir.path(), "dev");
+        let mut a = intent("p/t.a/a", IntentOp::Create);
+        j.record(&mut a).unwrap();
+        j.file = Some(Box::new(FailsPartWay::after(&path, 20)));
+        let mut b = intent("p/t.a/b", IntentOp::Update);
+        let err = j.record(&mut b).unwrap_err();
+        assert!(matches!(err, JournalError::Io { .. }), "{err}");
+        assert!(err.to_string().contains("No space left"), "{err}");
+        let mut c = intent("p/t.a/c", IntentOp::Delete);
+        j.record(&mut c).unwrap();
+        let open = Journal::open_intents(dir.path(), "dev").unwrap();
+        assert_eq!(open, vec![a, c]);
+    }
+
+    /// When the partial line cannot be cut off, the journal refuses every
+    /// later append of this run (naming the file and what to do), and the
+    /// next run's journal drops the partial line and reads.
+    #[test]
+    fn a_partial_line_that_stays_stops_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_path(dir.path(), "dev");
+        let mut j = Journal::begin(dir.path(), "dev");
+        let mut a = intent("p/t.a/a", IntentOp::Create);
+        j.record(&mut a).unwrap();
+        let mut failing = FailsPartWay::after(&path, 20);
+        failing.truncate_fails = true;
+        j.file = Some(Box::new(failing));
+        let err = j
+            .record(&mut intent("p/t.a/b", IntentOp::Create))
+            .unwrap_err();
+        assert!(matches!(err, JournalError::Torn { .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("dev.journal"), "{message}");
+        assert!(message.contains("free space"), "{message}");
+        let err = j.clear(a.id).unwrap_err();
+        assert!(matches!(err, JournalError::Torn { .. }), "{err}");
+        drop(j);
+        // The partial line is the last: ignored by the reader.
+        assert_eq!(
+            Journal::open_intents(dir.path(), "dev").unwrap(),
+            vec![a.clone()]
+        );
+        let mut next = Journal::begin(dir.path(), "dev");
+        let mut c = intent("p/t.a/c", IntentOp::Create);
+        next.record(&mut c).unwrap();
+        assert_eq!(
+            Journal::open_intents(dir.path(), "dev").unwrap(),
+            vec![a, c]
+        );
     }
 }

@@ -10,6 +10,7 @@ mod fsutil;
 pub mod graph;
 pub mod import;
 pub mod journal;
+pub mod lease;
 pub mod lock;
 pub mod operations;
 pub mod plan;

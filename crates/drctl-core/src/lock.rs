@@ -43,6 +43,21 @@ pub struct LockInfo {
     /// Renewals so far: each renewal changes the body, hence its ETag.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub renewals: u64,
+    /// The holder machine's boot (`/proc/sys/kernel/random/boot_id`, Linux):
+    /// a pid means something only within one boot. Absent in locks of older
+    /// drctl versions and off Linux.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    /// The holder's PID namespace (the inode of `/proc/self/ns/pid`): a
+    /// container on the same host sees other pids, so a pid is checked only
+    /// from the namespace it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_namespace: Option<u64>,
+    /// The holder process's start time, in clock ticks after boot (field 22
+    /// of `/proc/<pid>/stat`): a process with the holder's pid but another
+    /// start time is not the holder (the pid was reused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_start: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -116,11 +131,11 @@ pub enum LockError {
     Remote { location: String, reason: String },
 }
 
-/// A run that held a leased lock no longer does: it must not write state
+/// A run that held a lock no longer does: it must not change AWS, state
 /// or journal any more.
 #[derive(Clone, Debug, Error)]
 #[error(
-    "this run no longer holds the lock of environment `{env}` ({location}): {what}. It stopped before its next write of state or journal; what it did in AWS is in state or in the journal, which the next run recovers. Run again once the lock is free"
+    "this run no longer holds the lock of environment `{env}` ({location}): {what}. It stopped before its next change (AWS call, state or journal write); what it did in AWS is in state or in the journal, which the next run recovers. Run again once the lock is free"
 )]
 pub struct LeaseLost {
     pub env: String,
@@ -170,19 +185,57 @@ impl LockInfo {
             renewed_at: None,
             expires_at: None,
             renewals: 0,
+            boot_id: here::boot_id(),
+            pid_namespace: here::pid_namespace(),
+            process_start: here::process(std::process::id()).start(),
         }
     }
 
-    /// Whether the holder is known to be gone: it ran on this host and no
-    /// process has its pid any more. A holder on another host is never
-    /// known to be gone.
+    /// Whether the holder is provably gone, judged from this process on
+    /// this host (its hostname).
     pub fn holder_is_dead_here(&self) -> bool {
         hostname::get().is_ok_and(|h| self.holder_is_dead_on(&h.to_string_lossy()))
     }
 
     /// [`Self::holder_is_dead_here`] where this host is known as `host`.
     pub fn holder_is_dead_on(&self, host: &str) -> bool {
-        self.host == host && !process_alive(self.pid)
+        self.holder_is_dead_from(&Vantage::here(host), here::process)
+    }
+
+    /// Whether the holder is provably gone, seen from `at`, with `process`
+    /// telling what runs under a pid in `at`'s PID namespace. Only provable
+    /// deaths count, since a lock judged dead is taken over at once:
+    ///
+    /// - another host name: never (this host cannot see its processes);
+    /// - same name, another boot id: dead if it started before this boot
+    ///   (an earlier boot of this machine); a holder that started since is
+    ///   another machine with the same name;
+    /// - same boot, another PID namespace (another container): never, its
+    ///   pid means nothing here; only its lease or force-unlock free it;
+    /// - same boot and namespace: dead if no process has its pid, or one
+    ///   with another start time does (the pid was reused);
+    /// - a lock without these fields (an older drctl), or a machine that
+    ///   cannot tell them (not Linux): never.
+    pub fn holder_is_dead_from(&self, at: &Vantage, process: impl Fn(u32) -> Process) -> bool {
+        if self.host != at.host {
+            return false;
+        }
+        let (Some(theirs), Some(ours)) = (&self.boot_id, &at.boot_id) else {
+            return false;
+        };
+        if theirs != ours {
+            let started = OffsetDateTime::parse(&self.started_at, &Rfc3339).ok();
+            return matches!((started, at.booted_at), (Some(s), Some(b)) if s < b);
+        }
+        match (self.pid_namespace, at.pid_namespace) {
+            (Some(theirs), Some(ours)) if theirs == ours => {}
+            _ => return false,
+        }
+        match process(self.pid) {
+            Process::Gone => true,
+            Process::Running { start: Some(now) } => self.process_start.is_some_and(|s| s != now),
+            Process::Running { start: None } | Process::Unknown => false,
+        }
     }
 
     /// Records a (re)newed lease of `lease` starting now, by this clock.
@@ -222,10 +275,7 @@ impl StateLock {
                 // Released between our attempt and the read: try again.
                 return Self::acquire(dir, env, operation);
             };
-            if holder.host == info.host
-                && !process_alive(holder.pid)
-                && take_over(dir, env, &holder)?
-            {
+            if holder.holder_is_dead_on(&info.host) && take_over(dir, env, &holder)? {
                 tracing::warn!(
                     "took over the lock of `{env}` left by {holder}, which is no longer running"
                 );
@@ -256,13 +306,122 @@ impl Drop for StateLock {
     }
 }
 
-/// Whether a process with this pid runs on this host. Where that cannot
-/// be told, it is assumed to run (the lock is then left to force-unlock).
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
+/// Where a holder is judged from: this machine, as a lock records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vantage {
+    pub host: String,
+    pub boot_id: Option<String>,
+    pub pid_namespace: Option<u64>,
+    /// When this boot began, by the wall clock.
+    pub booted_at: Option<OffsetDateTime>,
+}
+
+impl Vantage {
+    /// This process, on this host known as `host`.
+    pub fn here(host: &str) -> Self {
+        Self {
+            host: host.to_owned(),
+            boot_id: here::boot_id(),
+            pid_namespace: here::pid_namespace(),
+            booted_at: here::booted_at(),
+        }
+    }
+}
+
+/// What runs under a pid, as far as this process can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Process {
+    /// No process has the pid.
+    Gone,
+    /// A process has it, started at `start` (clock ticks after boot) if
+    /// that could be read.
+    Running { start: Option<u64> },
+    /// Cannot be told (not Linux).
+    Unknown,
+}
+
+impl Process {
+    fn start(self) -> Option<u64> {
+        match self {
+            Process::Running { start } => start,
+            _ => None,
+        }
+    }
+}
+
+/// This machine and its processes, as Linux shows them.
+mod here {
+    use super::Process;
+    use time::OffsetDateTime;
+
+    #[cfg(target_os = "linux")]
+    pub fn boot_id() -> Option<String> {
+        let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        Some(id.trim().to_owned()).filter(|id| !id.is_empty())
+    }
+
+    #[cfg(target_os = "linux")]
+    pub fn pid_namespace() -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+    }
+
+    /// Now minus the time since boot (suspend included).
+    #[cfg(target_os = "linux")]
+    pub fn booted_at() -> Option<OffsetDateTime> {
+        use crate::lease::Clock;
+        let up = crate::lease::BootClock.now();
+        OffsetDateTime::now_utc().checked_sub(time::Duration::try_from(up).ok()?)
+    }
+
+    /// `kill(pid, 0)` says whether the pid exists (EPERM: it does, owned by
+    /// another user), even where /proc hides other users' processes; the
+    /// start time is field 22 of `/proc/<pid>/stat`.
+    #[cfg(target_os = "linux")]
+    pub fn process(pid: u32) -> Process {
+        let Ok(raw) = libc::pid_t::try_from(pid) else {
+            return Process::Gone;
+        };
+        // SAFETY: signal 0 sends nothing; it only checks the pid.
+        if unsafe { libc::kill(raw, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        {
+            return Process::Gone;
+        }
+        Process::Running {
+            start: std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| start_time(&stat)),
+        }
+    }
+
+    /// Field 22 of a `/proc/<pid>/stat` line. The command (field 2) is in
+    /// parentheses and may hold spaces and parentheses: count from the last
+    /// `)`, after which field 3 comes.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub fn start_time(stat: &str) -> Option<u64> {
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(22 - 3)?.parse().ok()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn boot_id() -> Option<String> {
+        None
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn pid_namespace() -> Option<u64> {
+        None
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn booted_at() -> Option<OffsetDateTime> {
+        None
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn process(_pid: u32) -> Process {
+        Process::Unknown
     }
 }
 
@@ -436,6 +595,160 @@ mod tests {
             left.is_empty(),
             "no lock and no temp file is left: {left:?}"
         );
+    }
+
+    /// A machine as a test sees it.
+    fn vantage() -> Vantage {
+        Vantage {
+            host: "ci-runner-3".into(),
+            boot_id: Some("b0b0b0b0-0000-4000-8000-000000000001".into()),
+            pid_namespace: Some(4_026_531_836),
+            booted_at: Some(OffsetDateTime::parse("2026-11-20T08:00:00Z", &Rfc3339).unwrap()),
+        }
+    }
+
+    /// A lock taken at `at` by pid 4242, started at tick 5000.
+    fn holder_seen_from(at: &Vantage) -> LockInfo {
+        LockInfo {
+            host: at.host.clone(),
+            pid: 4242,
+            started_at: "2026-11-22T01:04:21Z".into(),
+            boot_id: at.boot_id.clone(),
+            pid_namespace: at.pid_namespace,
+            process_start: Some(5000),
+            ..LockInfo::for_this_process("apply")
+        }
+    }
+
+    #[test]
+    fn a_holder_is_dead_only_when_provably_so() {
+        let here = vantage();
+        let gone = |_| Process::Gone;
+        let running = |_| Process::Running { start: Some(5000) };
+        let reused = |_| Process::Running { start: Some(9000) };
+        let holder = holder_seen_from(&here);
+
+        // Same machine, boot and namespace: the pid tells.
+        assert!(holder.holder_is_dead_from(&here, gone));
+        assert!(!holder.holder_is_dead_from(&here, running));
+        assert!(
+            holder.holder_is_dead_from(&here, reused),
+            "a pid reused by a process started later is not the holder"
+        );
+        assert!(
+            !holder.holder_is_dead_from(&here, |_| Process::Running { start: None }),
+            "a running pid whose start cannot be read may be the holder"
+        );
+        assert!(!holder.holder_is_dead_from(&here, |_| Process::Unknown));
+
+        // Another container on the same host (same boot, another PID
+        // namespace): its pid means nothing here, whatever runs under it.
+        let container = LockInfo {
+            pid_namespace: Some(4_026_532_999),
+            ..holder.clone()
+        };
+        assert!(!container.holder_is_dead_from(&here, gone));
+        assert!(!container.holder_is_dead_from(&here, reused));
+
+        // An earlier boot of this machine: whatever the pid does now.
+        let earlier_boot = LockInfo {
+            boot_id: Some("b0b0b0b0-0000-4000-8000-000000000000".into()),
+            started_at: "2026-11-19T23:00:00Z".into(),
+            ..holder.clone()
+        };
+        assert!(earlier_boot.holder_is_dead_from(&here, running));
+        // Another boot id, but started after this boot began: another
+        // machine with the same name, not an earlier boot of this one.
+        let twin = LockInfo {
+            boot_id: Some("b0b0b0b0-0000-4000-8000-000000000002".into()),
+            ..holder.clone()
+        };
+        assert!(!twin.holder_is_dead_from(&here, gone));
+
+        // Another host name: never.
+        let elsewhere = LockInfo {
+            host: "ci-runner-7".into(),
+            ..holder.clone()
+        };
+        assert!(!elsewhere.holder_is_dead_from(&here, gone));
+
+        // A lock of an older drctl (no boot id, no namespace), or a machine
+        // that cannot tell them: nothing is provable.
+        let older = LockInfo {
+            boot_id: None,
+            pid_namespace: None,
+            process_start: None,
+            ..holder.clone()
+        };
+        assert!(!older.holder_is_dead_from(&here, gone));
+        let blind = Vantage {
+            boot_id: None,
+            pid_namespace: None,
+            booted_at: None,
+            ..here.clone()
+        };
+        assert!(!holder.holder_is_dead_from(&blind, gone));
+        // A lock recording no start time: a running pid is the holder.
+        let no_start = LockInfo {
+            process_start: None,
+            ..holder.clone()
+        };
+        assert!(!no_start.holder_is_dead_from(&here, reused));
+        assert!(no_start.holder_is_dead_from(&here, gone));
+    }
+
+    #[test]
+    fn older_locks_still_read_and_new_fields_round_trip() {
+        let older = r#"{"id":"9b1c0000-0000-4000-8000-000000000000","pid":4242,"host":"ci-runner-3","operation":"apply","started_at":"2026-11-22T01:04:21Z"}"#;
+        let info: LockInfo = serde_json::from_str(older).unwrap();
+        assert_eq!(
+            (info.boot_id, info.pid_namespace, info.process_start),
+            (None, None, None)
+        );
+        let here = holder_seen_from(&vantage());
+        let back: LockInfo = serde_json::from_slice(&serde_json::to_vec(&here).unwrap()).unwrap();
+        assert_eq!(back, here);
+    }
+
+    #[test]
+    fn the_start_time_is_field_22_after_the_command() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 200 18446744073709551615";
+        assert_eq!(here::start_time(stat), Some(123_456));
+        assert_eq!(here::start_time("garbage"), None);
+    }
+
+    /// This process, as its lock records it, is alive; a lock with its pid
+    /// but another start time (the pid reused since) is taken over.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_lock_whose_pid_was_reused_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = StateLock::acquire(dir.path(), "dev", "apply").unwrap();
+        let mut info = lock.info().clone();
+        assert!(info.boot_id.is_some() && info.pid_namespace.is_some());
+        assert!(info.process_start.is_some());
+        assert!(!info.holder_is_dead_here(), "this process runs");
+        std::mem::forget(lock);
+        info.process_start = info.process_start.map(|s| s + 1);
+        fs::write(
+            dir.path().join("dev.lock"),
+            serde_json::to_vec(&info).unwrap(),
+        )
+        .unwrap();
+        let taken = StateLock::acquire(dir.path(), "dev", "apply").unwrap();
+        assert_ne!(taken.info().id, info.id);
+        // The same lock from another PID namespace is left alone.
+        drop(taken);
+        info.pid_namespace = info.pid_namespace.map(|n| n + 1);
+        fs::write(
+            dir.path().join("dev.lock"),
+            serde_json::to_vec(&info).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(
+            StateLock::acquire(dir.path(), "dev", "apply"),
+            Err(LockError::Held { .. })
+        ));
     }
 
     #[test]

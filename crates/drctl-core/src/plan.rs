@@ -1,5 +1,8 @@
 //! The plan document: plain data plus its versioned JSON codec. Saved under
-//! plans/ and applied later exactly as written.
+//! plans/ and applied later, but not trusted as written: a saved plan
+//! carries digests of what it was made from ([`PlanDigest`]), and apply
+//! makes the plan again from the current config and state and refuses the
+//! file unless both agree ([`Plan::differences`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -8,12 +11,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::address::Address;
+use crate::graph::DesiredGraph;
 use crate::state::{DecodeError, State};
 use crate::value::Value;
 
 /// 2: `selection` (targeted runs) and `drift` (what refresh found); 3:
-/// `availability_zones`. Versions 1 and 2 still decode.
-pub const PLAN_FORMAT_VERSION: u32 = 3;
+/// `availability_zones`; 4: `digest`. Versions 1 to 3 still decode (to be
+/// shown), but apply refuses them: they carry no digest.
+pub const PLAN_FORMAT_VERSION: u32 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,7 +53,46 @@ pub struct Plan {
     /// state already records it; `changes` are what drctl will do).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+    /// What the plan was made from; `None` in plans of format 3 and older
+    /// (and in `refresh --json`, which is no plan to apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<PlanDigest>,
     pub changes: Vec<ResourceChange>,
+}
+
+/// SHA-256 digests (lowercase hex) binding a plan to what it was made
+/// from. They are no signature (anyone who edits the file can compute
+/// them again): apply recomputes the changes themselves and compares
+/// those too; the digests make it name a changed config or file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanDigest {
+    /// Each setting of the environment (defaults applied), by its
+    /// drctl.toml key, so that a refusal names the keys that differ.
+    pub config: BTreeMap<String, String>,
+    /// The desired resources the blueprint gave (its canonical JSON).
+    pub desired: String,
+    /// This document without its `digest`: changes, selection, state
+    /// serial, zones and the rest.
+    pub document: String,
+}
+
+/// SHA-256 of `value`'s JSON, in lowercase hex. Canonical: objects are
+/// written with their keys sorted (serde_json's map is ordered) and
+/// structs in declaration order.
+pub fn sha256_json<T: Serialize + ?Sized>(value: &T) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_value(value).expect("serialises");
+    let bytes = serde_json::to_vec(&json).expect("serialises");
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The digest of a desired graph: its resources in address order.
+pub fn desired_digest(desired: &DesiredGraph) -> String {
+    sha256_json(&desired.resources().collect::<Vec<_>>())
 }
 
 /// The `--target`, `--exclude` and `--replace` of a plan.
@@ -246,8 +290,86 @@ impl Plan {
                 .unwrap_or_default(),
             selection: None,
             drift: Vec::new(),
+            digest: None,
             changes,
         }
+    }
+
+    /// Binds the plan to the config (each setting by its drctl.toml key)
+    /// and the desired graph it was made from. Last, once every other
+    /// field is set: the digest covers them.
+    pub fn seal(&mut self, config: &BTreeMap<String, serde_json::Value>, desired: &DesiredGraph) {
+        self.digest = None;
+        let document = self.document_digest();
+        self.digest = Some(PlanDigest {
+            config: config
+                .iter()
+                .map(|(k, v)| (k.clone(), sha256_json(v)))
+                .collect(),
+            desired: desired_digest(desired),
+            document,
+        });
+    }
+
+    /// The digest of this document without its `digest`.
+    fn document_digest(&self) -> String {
+        sha256_json(&Plan {
+            digest: None,
+            ..self.clone()
+        })
+    }
+
+    /// Why this saved plan may not be applied, given `now`: the plan made
+    /// at apply, from the current config and state, with the same
+    /// selection, and sealed. Empty when it may: its digest matches its
+    /// content, it was made from the same config and desired resources,
+    /// and its changes (with their data-loss marks) and selection are
+    /// those `now` has.
+    pub fn differences(&self, now: &Plan) -> Vec<String> {
+        let Some(digest) = &self.digest else {
+            return vec![format!(
+                "it carries no digest of what it was made from (plan format {}; drctl writes format {PLAN_FORMAT_VERSION} with one), so it cannot be checked",
+                self.format_version
+            )];
+        };
+        let mut out = Vec::new();
+        if self.document_digest() != digest.document {
+            out.push(
+                "its content does not match its digest: it was changed after `drctl plan` wrote it"
+                    .to_owned(),
+            );
+        }
+        if let Some(current) = &now.digest {
+            let keys: BTreeSet<&String> =
+                digest.config.keys().chain(current.config.keys()).collect();
+            let changed: Vec<String> = keys
+                .into_iter()
+                .filter(|k| digest.config.get(*k) != current.config.get(*k))
+                .map(|k| format!("`{k}`"))
+                .collect();
+            if !changed.is_empty() {
+                out.push(format!(
+                    "it was made from other settings of `[env.{}]` than drctl.toml gives now: {} differ",
+                    self.env,
+                    changed.join(", ")
+                ));
+            }
+            if digest.desired != current.desired {
+                out.push(
+                    "the resources drctl.toml and this drctl declare differ from those it was made from"
+                        .to_owned(),
+                );
+            }
+        }
+        if self.selection != now.selection {
+            out.push(format!(
+                "its selection ({}) is not the one its targets and excludes select now ({})",
+                describe_selection(self.selection.as_ref()),
+                describe_selection(now.selection.as_ref())
+            ));
+        }
+        out.extend(change_differences(&self.changes, &now.changes));
+        out
     }
 
     pub fn summary(&self) -> PlanSummary {
@@ -307,6 +429,106 @@ impl Plan {
     }
 }
 
+fn describe_selection(selection: Option<&Selection>) -> String {
+    match selection {
+        None => "none".into(),
+        Some(s) => format!(
+            "targets {:?}, excludes {:?}, replace {:?}, {} change(s) left out",
+            s.targets,
+            s.excludes,
+            s.replace
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            s.left_out
+        ),
+    }
+}
+
+/// Whether `a` and `b` differ as the file writes them: a list or map of
+/// plain values reads back as one JSON value (`Value::from_json`), unequal
+/// in memory to the same list made by the blueprint.
+fn differ<T: Serialize>(a: &T, b: &T) -> bool {
+    let json = |v: &T| serde_json::to_value(v).expect("serialises");
+    json(a) != json(b)
+}
+
+/// "an update", "a delete".
+fn article(action: Action) -> String {
+    match action {
+        Action::Update => format!("an {action}"),
+        _ => format!("a {action}"),
+    }
+}
+
+/// How the changes of a saved plan differ from those made now, address by
+/// address.
+fn change_differences(saved: &[ResourceChange], now: &[ResourceChange]) -> Vec<String> {
+    let by_address = |changes: &'_ [ResourceChange]| -> BTreeMap<Address, ResourceChange> {
+        changes
+            .iter()
+            .map(|c| (c.address.clone(), c.clone()))
+            .collect()
+    };
+    let (saved, now) = (by_address(saved), by_address(now));
+    let addresses: BTreeSet<&Address> = saved.keys().chain(now.keys()).collect();
+    let mut out = Vec::new();
+    for a in addresses {
+        match (saved.get(a), now.get(a)) {
+            (Some(s), None) => out.push(format!(
+                "`{a}`: the plan has {} that the current config and state do not call for",
+                article(s.action)
+            )),
+            (None, Some(n)) => out.push(format!(
+                "`{a}`: the current config and state call for {} that the plan does not have",
+                article(n.action)
+            )),
+            (Some(s), Some(n)) => {
+                if s.action != n.action {
+                    out.push(format!(
+                        "`{a}`: the plan has {}, the current config and state call for {}",
+                        article(s.action),
+                        article(n.action)
+                    ));
+                }
+                if s.data_loss != n.data_loss {
+                    let destroys = |yes: bool| if yes { "destroys" } else { "destroys no" };
+                    out.push(format!(
+                        "`{a}`: the plan says its {} {} data; made now, it {} data",
+                        s.action,
+                        destroys(s.data_loss),
+                        destroys(n.data_loss)
+                    ));
+                }
+                let mut fields = Vec::new();
+                if s.region != n.region {
+                    fields.push("region");
+                }
+                if differ(&s.inputs, &n.inputs) {
+                    fields.push("inputs");
+                }
+                if differ(&s.attributes, &n.attributes) {
+                    fields.push("attribute changes");
+                }
+                if s.depends_on != n.depends_on {
+                    fields.push("dependencies");
+                }
+                if differ(&s.leaves, &n.leaves) {
+                    fields.push("what its delete leaves");
+                }
+                if !fields.is_empty() {
+                    out.push(format!(
+                        "`{a}`: its {} differ from those made now",
+                        fields.join(", ")
+                    ));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
 pub fn decode(bytes: &[u8]) -> Result<Plan, DecodeError> {
     let raw: serde_json::Value = serde_json::from_slice(bytes).map_err(DecodeError::Syntax)?;
     let version = raw
@@ -344,7 +566,7 @@ mod tests {
         let plan = Plan::new(PlanOperation::Apply, &state, false, Vec::new());
         assert_eq!(plan.availability_zones, state.availability_zones);
         let doc: serde_json::Value = serde_json::from_slice(&encode(&plan)).unwrap();
-        assert_eq!(doc["format_version"], 3);
+        assert_eq!(doc["format_version"], PLAN_FORMAT_VERSION);
         assert_eq!(
             doc["availability_zones"],
             serde_json::json!({"ap-northeast-1": ["ap-northeast-1a", "ap-northeast-1c"]})
@@ -356,5 +578,193 @@ mod tests {
         v2.as_object_mut().unwrap().remove("availability_zones");
         let old = decode(v2.to_string().as_bytes()).unwrap();
         assert!(old.availability_zones.is_empty());
+    }
+
+    mod digest {
+        use super::*;
+        use crate::planner::plan_apply;
+        use crate::provider::{KindSchema, Schemas};
+        use crate::resource::ResourceSpec;
+        use crate::state::ResourceState;
+        use serde_json::json;
+
+        static DB: KindSchema = KindSchema {
+            kind: "t.db",
+            force_new: &["engine"],
+            outputs: &["id"],
+            volatile_outputs: &[],
+            holds_data: true,
+            kept_on_delete: &[],
+        };
+
+        fn schemas() -> Schemas {
+            Schemas::from_list(&[&DB])
+        }
+
+        fn desired(size: i64) -> DesiredGraph {
+            DesiredGraph::new(vec![
+                ResourceSpec::new("p/t.db/keep".parse().unwrap(), "r1")
+                    .input("size", size)
+                    // Reads back from the file as one JSON value.
+                    .input("zones", crate::Value::List(vec!["a".into(), "b".into()])),
+            ])
+            .unwrap()
+        }
+
+        /// State with `p/t.db/keep` and `p/t.db/drop`, which the desired
+        /// graph no longer has: a delete that destroys data.
+        fn state() -> State {
+            let mut s = State::new("dev");
+            for name in ["keep", "drop"] {
+                s.resources.insert(
+                    format!("p/t.db/{name}").parse().unwrap(),
+                    ResourceState {
+                        kind: "t.db".into(),
+                        region: "r1".into(),
+                        id: format!("{name}-1"),
+                        inputs: [
+                            ("size".to_string(), json!(1)),
+                            ("zones".to_string(), json!(["a", "b"])),
+                        ]
+                        .into(),
+                        outputs: Default::default(),
+                        dependencies: Default::default(),
+                    },
+                );
+            }
+            s.serial = 7;
+            s
+        }
+
+        fn config(class: &str) -> BTreeMap<String, serde_json::Value> {
+            BTreeMap::from([
+                ("db_instance_class".to_string(), json!(class)),
+                ("primary_region".to_string(), json!("r1")),
+            ])
+        }
+
+        /// The plan as `drctl apply` makes it again (in memory).
+        fn now(desired: &DesiredGraph, config: &BTreeMap<String, serde_json::Value>) -> Plan {
+            let state = state();
+            let mut plan = Plan::new(
+                PlanOperation::Apply,
+                &state,
+                true,
+                plan_apply(desired, &state, &schemas()),
+            );
+            plan.seal(config, desired);
+            plan
+        }
+
+        /// The plan as `drctl plan` saves it (through the file format).
+        fn made(desired: &DesiredGraph, config: &BTreeMap<String, serde_json::Value>) -> Plan {
+            decode(&encode(&now(desired, config))).unwrap()
+        }
+
+        #[test]
+        fn the_digest_is_sha256_of_canonical_json() {
+            // Keys sorted whatever the order they were built in.
+            assert_eq!(
+                sha256_json(&json!({"b": 1, "a": 2})),
+                "d3626ac30a87e6f7a6428233b3c68299976865fa5508e4267c5415c76af7a772"
+            );
+            // Survives the file: a plan read back has the digest it was
+            // sealed with.
+            let plan = made(&desired(1), &config("small"));
+            let digest = plan.digest.clone().unwrap();
+            assert_eq!(plan.document_digest(), digest.document);
+            assert_eq!(digest.desired, desired_digest(&desired(1)));
+            assert_ne!(digest.desired, desired_digest(&desired(2)));
+            assert_eq!(
+                digest.config["db_instance_class"],
+                sha256_json(&json!("small"))
+            );
+        }
+
+        #[test]
+        fn a_plan_made_again_from_the_same_inputs_matches() {
+            let saved = made(&desired(1), &config("small"));
+            let now = now(&desired(1), &config("small"));
+            assert_ne!(
+                saved.changes, now.changes,
+                "the file's form differs in memory"
+            );
+            assert_eq!(saved.differences(&now), Vec::<String>::new());
+            assert!(saved.data_loss().any(|c| c.address.name() == "drop"));
+        }
+
+        /// The measured case: the data-loss marks cleared by hand.
+        #[test]
+        fn cleared_data_loss_marks_are_named_even_with_the_digest_recomputed() {
+            let now = now(&desired(1), &config("small"));
+            let mut edited = decode(&encode(&now)).unwrap();
+            for c in &mut edited.changes {
+                c.data_loss = false;
+            }
+            let found = edited.differences(&now);
+            assert!(
+                found[0].contains("changed after `drctl plan` wrote it"),
+                "{found:?}"
+            );
+            assert!(
+                found.contains(&"`p/t.db/drop`: the plan says its delete destroys no data; made now, it destroys data".to_owned()),
+                "{found:?}"
+            );
+            // Sealed again by whoever edited it: the digest matches, the
+            // recomputed marks still do not.
+            edited.seal(&config("small"), &desired(1));
+            let found = edited.differences(&now);
+            assert_eq!(
+                found,
+                vec!["`p/t.db/drop`: the plan says its delete destroys no data; made now, it destroys data".to_owned()]
+            );
+        }
+
+        #[test]
+        fn a_plan_made_from_another_config_names_the_keys_and_changes() {
+            let saved = made(&desired(2), &config("large"));
+            let now = now(&desired(1), &config("small"));
+            let found = saved.differences(&now);
+            assert_eq!(
+                found,
+                vec![
+                    "it was made from other settings of `[env.dev]` than drctl.toml gives now: `db_instance_class` differ".to_owned(),
+                    "the resources drctl.toml and this drctl declare differ from those it was made from".to_owned(),
+                    "`p/t.db/keep`: the plan has an update, the current config and state call for a no-op".to_owned(),
+                    "`p/t.db/keep`: its inputs, attribute changes differ from those made now".to_owned(),
+                ]
+            );
+        }
+
+        #[test]
+        fn a_changed_or_dropped_change_is_named() {
+            let now = now(&desired(1), &config("small"));
+            let mut edited = decode(&encode(&now)).unwrap();
+            edited.changes.retain(|c| c.address.name() != "drop");
+            edited.changes[0].action = Action::Update;
+            let found = edited.differences(&now);
+            assert!(
+                found.contains(&"`p/t.db/drop`: the current config and state call for a delete that the plan does not have".to_owned()),
+                "{found:?}"
+            );
+            assert!(
+                found.contains(&"`p/t.db/keep`: the plan has an update, the current config and state call for a no-op".to_owned()),
+                "{found:?}"
+            );
+        }
+
+        /// A plan of format 3 (no digest) is refused, whatever it holds.
+        #[test]
+        fn an_older_plan_without_a_digest_is_refused() {
+            let now = now(&desired(1), &config("small"));
+            let mut doc: serde_json::Value = serde_json::from_slice(&encode(&now)).unwrap();
+            doc["format_version"] = 3.into();
+            doc.as_object_mut().unwrap().remove("digest");
+            let old = decode(doc.to_string().as_bytes()).unwrap();
+            let found = old.differences(&now);
+            assert_eq!(found.len(), 1);
+            assert!(found[0].contains("carries no digest"), "{found:?}");
+            assert!(found[0].contains("plan format 3"), "{found:?}");
+        }
     }
 }

@@ -16,6 +16,12 @@
 //! addresses are resolved at once, as the interrupted run had them in
 //! flight at once; those of one address in journal order.
 //!
+//! An update whose outcome never reached state may have done all, some or
+//! none of its work: the resource is read and state records what it is
+//! (inputs and outputs as read), so the next plan shows whatever is left
+//! to change; one read as gone is dropped from state, as refresh does, and
+//! the next plan creates it again.
+//!
 //! An intent in a region that cannot be reached (an unplanned failover
 //! away from a failed region) is not looked up: it is left open for a
 //! later run, with the creates in doubt there ([`recover_reachable`]).
@@ -40,6 +46,12 @@ pub struct RecoveryReport {
     pub not_created: Vec<Address>,
     /// Deleted by the interrupted run; removed from state.
     pub deleted: Vec<Address>,
+    /// Updated (in whole, in part, or not) by the interrupted run: read,
+    /// and recorded in state as found.
+    pub read_back: Vec<Address>,
+    /// An interrupted update's resource that no longer exists: removed
+    /// from state (the next plan creates it).
+    pub gone: Vec<Address>,
     /// Intents whose outcome state already had.
     pub already_recorded: Vec<Address>,
     /// Creates earlier runs could not find, looked for long enough: no
@@ -70,6 +82,10 @@ enum Resolution {
     NotCreated,
     Deleted,
     AlreadyRecorded,
+    /// An update's resource as read now.
+    ReadBack(ResourceState),
+    /// An update's resource, no longer there.
+    Gone,
 }
 
 /// Resolves `intents` (in journal order) against AWS, updating `state`
@@ -168,8 +184,10 @@ async fn recover_at(
         for i in list {
             let r = resolve(env, all[i].1, recorded.as_ref(), providers).await;
             match &r {
-                Ok(Resolution::Adopted(resource)) => recorded = Some(resource.clone()),
-                Ok(Resolution::Deleted) => recorded = None,
+                Ok(Resolution::Adopted(resource) | Resolution::ReadBack(resource)) => {
+                    recorded = Some(resource.clone())
+                }
+                Ok(Resolution::Deleted | Resolution::Gone) => recorded = None,
                 _ => {}
             }
             let failed = r.is_err();
@@ -219,6 +237,14 @@ async fn recover_at(
                 report.deleted.push(address);
             }
             Resolution::AlreadyRecorded => report.already_recorded.push(address),
+            Resolution::ReadBack(resource) => {
+                state.resources.insert(address.clone(), resource);
+                report.read_back.push(address);
+            }
+            Resolution::Gone => {
+                state.resources.remove(&address);
+                report.gone.push(address);
+            }
         }
     }
     Ok(report)
@@ -294,6 +320,37 @@ async fn resolve(
                 .await
                 .map_err(fail)?;
             Ok(Resolution::Deleted)
+        }
+        IntentOp::Update => {
+            // Not in state (a later intent of the address removed it):
+            // nothing to read.
+            let Some(recorded) = recorded else {
+                return Ok(Resolution::AlreadyRecorded);
+            };
+            // Read with the inputs state recorded before the update, not
+            // those it sent: a provider fills in what it cannot read back
+            // (a password, say) from these, and must not take an update
+            // that may not have happened for done. At worst the next plan
+            // sends again what did happen.
+            match provider
+                .read(&ctx, &recorded.id, &recorded.inputs)
+                .await
+                .map_err(fail)?
+            {
+                Some(observed) => Ok(Resolution::ReadBack(ResourceState {
+                    inputs: observed.inputs,
+                    outputs: observed.outputs,
+                    // What the update would have added: a delete of the
+                    // resource then still waits for those too.
+                    dependencies: recorded
+                        .dependencies
+                        .union(&intent.dependencies)
+                        .cloned()
+                        .collect(),
+                    ..recorded.clone()
+                })),
+                None => Ok(Resolution::Gone),
+            }
         }
     }
 }
@@ -661,5 +718,161 @@ mod tests {
                 .unconfirmed_creates
                 .contains_key(&"p/mem.thing/doubt".parse().unwrap())
         );
+    }
+
+    /// A sink that fails to save: the process "dies" between a provider
+    /// call and state recording its outcome.
+    struct LostSave;
+
+    impl crate::executor::StateSink for LostSave {
+        fn persist(
+            &mut self,
+            _state: &mut State,
+            changed: &Address,
+        ) -> Result<(), crate::store::StoreError> {
+            Err(crate::store::StoreError::Remote {
+                location: changed.to_string(),
+                reason: "lost (test)".into(),
+            })
+        }
+        fn finish(&mut self, _state: &mut State) -> Result<(), crate::store::StoreError> {
+            Ok(())
+        }
+    }
+
+    /// A sink that saves (in memory).
+    struct SavedSink;
+
+    impl crate::executor::StateSink for SavedSink {
+        fn persist(
+            &mut self,
+            state: &mut State,
+            _changed: &Address,
+        ) -> Result<(), crate::store::StoreError> {
+            state.serial += 1;
+            Ok(())
+        }
+        fn finish(&mut self, _state: &mut State) -> Result<(), crate::store::StoreError> {
+            Ok(())
+        }
+    }
+
+    /// A `mem.thing` at `p/mem.thing/x`, created and recorded with `size`.
+    async fn recorded_thing(p: &MemoryProvider, state: &mut State, size: i64) -> String {
+        let inputs = Attributes::from([("size".to_string(), size.into())]);
+        let applied = p.create(&ctx("p/mem.thing/x"), &inputs).await.unwrap();
+        state.resources.insert(
+            "p/mem.thing/x".parse().unwrap(),
+            recorded(&applied.id, &inputs, &applied.outputs),
+        );
+        applied.id
+    }
+
+    fn desired_size(size: i64) -> crate::DesiredGraph {
+        crate::DesiredGraph::new(vec![
+            crate::ResourceSpec::new("p/mem.thing/x".parse().unwrap(), "r1").input("size", size),
+        ])
+        .unwrap()
+    }
+
+    /// An update whose outcome never reached state: the executor recorded
+    /// its intent before the call, and recovery reads the resource back,
+    /// so the next plan has nothing left to do.
+    #[tokio::test]
+    async fn an_interrupted_update_is_read_back_and_the_next_plan_is_empty() {
+        let (p, providers) = memory();
+        let mut state = State::new("dev");
+        let id = recorded_thing(&p, &mut state, 1).await;
+        let changes = crate::planner::plan_apply(&desired_size(2), &state, &providers);
+        assert_eq!(changes[0].action, crate::Action::Update);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::begin(dir.path(), "dev");
+        let mut run_state = state.clone();
+        let err = crate::executor::Executor::new(providers.clone(), "dev", 4)
+            .run(
+                &changes,
+                &mut run_state,
+                &mut LostSave,
+                &mut journal,
+                &|_: &crate::executor::Event| {},
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("lost (test)"), "{err}");
+        // The update went out; state (as saved) does not know.
+        assert_eq!(p.objects.lock().unwrap()[&id]["size"], 2);
+        let intents = Journal::open_intents(dir.path(), "dev").unwrap();
+        assert_eq!(intents.len(), 1, "{intents:?}");
+        assert_eq!(intents[0].op, IntentOp::Update);
+        assert_eq!(intents[0].resource_id.as_deref(), Some(id.as_str()));
+        assert_eq!(intents[0].inputs["size"], 2);
+
+        let report = recover(&mut state, &intents, &providers).await.unwrap();
+        assert_eq!(report.read_back, vec!["p/mem.thing/x".parse().unwrap()]);
+        let x = &state.resources[&"p/mem.thing/x".parse().unwrap()];
+        assert_eq!(x.inputs["size"], 2);
+        assert_eq!(x.id, id);
+        let next = crate::planner::plan_apply(&desired_size(2), &state, &providers);
+        assert_eq!(next[0].action, crate::Action::NoOp, "{next:?}");
+    }
+
+    /// An update intent whose call never went out (or failed): what is
+    /// read is what state had, and the next plan still updates.
+    #[tokio::test]
+    async fn an_update_that_did_not_happen_is_still_planned() {
+        let (p, providers) = memory();
+        let mut state = State::new("dev");
+        let id = recorded_thing(&p, &mut state, 1).await;
+        p.fail_names.lock().unwrap().insert("x".into());
+        let changes = crate::planner::plan_apply(&desired_size(2), &state, &providers);
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::begin(dir.path(), "dev");
+        let report = crate::executor::Executor::new(providers.clone(), "dev", 4)
+            .run(
+                &changes,
+                &mut state,
+                &mut SavedSink,
+                &mut journal,
+                &|_: &crate::executor::Event| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.failed.len(), 1);
+        // A failed update may have done part of its work: its intent stays.
+        let intents = Journal::open_intents(dir.path(), "dev").unwrap();
+        assert_eq!(intents.len(), 1);
+        assert_eq!(intents[0].op, IntentOp::Update);
+
+        p.fail_names.lock().unwrap().clear();
+        let report = recover(&mut state, &intents, &providers).await.unwrap();
+        assert_eq!(report.read_back, vec!["p/mem.thing/x".parse().unwrap()]);
+        assert_eq!(state.resources[&"p/mem.thing/x".parse().unwrap()].id, id);
+        let next = crate::planner::plan_apply(&desired_size(2), &state, &providers);
+        assert_eq!(next[0].action, crate::Action::Update);
+    }
+
+    /// An interrupted update of a resource that is gone now: state drops
+    /// it, and the next plan creates it again.
+    #[tokio::test]
+    async fn an_interrupted_update_of_a_resource_now_gone_drops_it() {
+        let (p, providers) = memory();
+        let mut state = State::new("dev");
+        let id = recorded_thing(&p, &mut state, 1).await;
+        p.objects.lock().unwrap().remove(&id);
+        let update = Intent {
+            resource_id: Some(id),
+            ..intent(
+                IntentOp::Update,
+                "p/mem.thing/x",
+                Attributes::from([("size".to_string(), 2.into())]),
+                None,
+            )
+        };
+        let report = recover(&mut state, &[update], &providers).await.unwrap();
+        assert_eq!(report.gone, vec!["p/mem.thing/x".parse().unwrap()]);
+        assert!(state.resources.is_empty());
+        let next = crate::planner::plan_apply(&desired_size(2), &state, &providers);
+        assert_eq!(next[0].action, crate::Action::Create);
     }
 }

@@ -10,6 +10,8 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use thiserror::Error;
 
@@ -17,7 +19,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::address::Address;
-use crate::fsutil::{JsonLinesError, read_json_lines, sync_dir, write_atomic};
+use crate::fsutil::{
+    AppendError, AppendFile, JsonLinesError, append_line, open_append, read_json_lines, sync_dir,
+    write_atomic,
+};
 use crate::state::{self, DecodeError, ResourceState, State};
 
 /// One line of the change log: a resource's new record, or its removal.
@@ -79,6 +84,9 @@ pub enum StoreError {
 pub struct StateStore {
     dir: PathBuf,
     env: String,
+    /// Set when an append to the log left a partial line it could not cut
+    /// off: changes then go to the snapshot (which drops the log) instead.
+    log_torn: Arc<AtomicBool>,
 }
 
 impl StateStore {
@@ -86,6 +94,7 @@ impl StateStore {
         Self {
             dir: dir.into(),
             env: env.to_owned(),
+            log_torn: Arc::default(),
         }
     }
 
@@ -170,10 +179,25 @@ impl StateStore {
     /// or its absence) by appending to the log; rewrites the snapshot when
     /// there is none yet or the log has outgrown it.
     pub fn record(&self, state: &mut State, address: &Address) -> Result<(), StoreError> {
+        self.record_with(state, address, |path| Ok(Box::new(open_append(path)?)))
+    }
+
+    /// [`Self::record`], appending through the file `open` gives.
+    fn record_with(
+        &self,
+        state: &mut State,
+        address: &Address,
+        open: impl FnOnce(&Path) -> io::Result<Box<dyn AppendFile>>,
+    ) -> Result<(), StoreError> {
         let snapshot = self.path();
         let Ok(snapshot_len) = fs::metadata(&snapshot).map(|m| m.len()) else {
             return self.save(state);
         };
+        // A log this run could not cut a partial line off is not appended
+        // to again: the snapshot records the change and drops the log.
+        if self.log_torn.load(Ordering::SeqCst) {
+            return self.save(state);
+        }
         let path = self.log_path();
         let write_err = |source| StoreError::Write {
             path: path.clone(),
@@ -187,19 +211,15 @@ impl StateStore {
         };
         let mut line = serde_json::to_vec(&change).expect("changes serialise");
         line.push(b'\n');
-        let mut opts = fs::OpenOptions::new();
-        opts.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut file = opts.open(&path).map_err(write_err)?;
-        let log_len = {
-            use std::io::Write;
-            file.write_all(&line).map_err(write_err)?;
-            file.sync_data().map_err(write_err)?;
-            file.metadata().map_err(write_err)?.len()
+        let mut file = open(&path).map_err(write_err)?;
+        let log_len = match append_line(file.as_mut(), &line) {
+            Ok(len) => len,
+            Err(e) => {
+                if matches!(e, AppendError::Torn { .. }) {
+                    self.log_torn.store(true, Ordering::SeqCst);
+                }
+                return Err(write_err(e.into_io()));
+            }
         };
         state.serial += 1;
         if log_len > snapshot_len.max(64 * 1024) {
@@ -233,10 +253,12 @@ impl StateStore {
         })?;
         // Everything the log held is in the snapshot now.
         match fs::remove_file(self.log_path()) {
-            Ok(()) => sync_dir(&self.dir).map_err(write_err),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(write_err(e)),
+            Ok(()) => sync_dir(&self.dir).map_err(write_err)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(write_err(e)),
         }
+        self.log_torn.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Folds the log into the snapshot, if there is a log.
@@ -379,5 +401,95 @@ mod tests {
         fs::rename(dir.path().join("other.json"), dir.path().join("dev.json")).unwrap();
         let err = StateStore::new(dir.path(), "dev").load().unwrap_err();
         assert!(matches!(err, StoreError::WrongEnv { .. }), "{err}");
+    }
+
+    /// A disk that fills during an append to the change log: the partial
+    /// line is cut off, the next change appends after the last whole one,
+    /// and the state loads with both recorded changes.
+    #[test]
+    fn a_failed_log_append_leaves_no_partial_line_before_the_next() {
+        use crate::fsutil::testing::FailsPartWay;
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path(), "dev");
+        let mut s = State::new("dev");
+        store.save(&mut s).unwrap();
+        let [a, b, c]: [Address; 3] = ["p/t.a/a", "p/t.a/b", "p/t.a/c"].map(|x| x.parse().unwrap());
+        s.resources.insert(a.clone(), resource("a-1"));
+        store.record(&mut s, &a).unwrap();
+        s.resources.insert(b.clone(), resource("b-1"));
+        let err = store
+            .record_with(&mut s, &b, |p| Ok(Box::new(FailsPartWay::after(p, 30))))
+            .unwrap_err();
+        assert!(err.to_string().contains("dev.json.log"), "{err}");
+        assert!(err.to_string().contains("No space left"), "{err}");
+        // Not recorded: the run stops here; a later change is recorded.
+        s.resources.remove(&b);
+        s.resources.insert(c.clone(), resource("c-1"));
+        store.record(&mut s, &c).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!(loaded, s);
+        assert_eq!(
+            loaded.resources.keys().collect::<Vec<_>>(),
+            vec![&a, &c],
+            "both recorded changes"
+        );
+    }
+
+    /// When the partial line cannot be cut off, the store stops appending
+    /// to that log: the next change rewrites the snapshot, which drops it.
+    #[test]
+    fn a_log_with_a_partial_line_that_stays_is_not_appended_to() {
+        use crate::fsutil::testing::FailsPartWay;
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path(), "dev");
+        let mut s = State::new("dev");
+        store.save(&mut s).unwrap();
+        let [a, b, c]: [Address; 3] = ["p/t.a/a", "p/t.a/b", "p/t.a/c"].map(|x| x.parse().unwrap());
+        s.resources.insert(a.clone(), resource("a-1"));
+        store.record(&mut s, &a).unwrap();
+        s.resources.insert(b.clone(), resource("b-1"));
+        store
+            .record_with(&mut s, &b, |p| {
+                let mut f = FailsPartWay::after(p, 30);
+                f.truncate_fails = true;
+                Ok(Box::new(f))
+            })
+            .unwrap_err();
+        s.resources.insert(c.clone(), resource("c-1"));
+        store.record(&mut s, &c).unwrap();
+        assert!(!store.log_path().exists(), "the snapshot took over");
+        assert_eq!(store.load().unwrap().unwrap(), s);
+        // And the log is used again afterwards.
+        s.resources.remove(&a);
+        store.record(&mut s, &a).unwrap();
+        assert!(store.log_path().exists());
+        assert_eq!(store.load().unwrap().unwrap(), s);
+    }
+
+    /// A run killed while appending leaves a torn last line; the next run
+    /// appends after the last whole line, not after the torn one.
+    #[test]
+    fn a_torn_tail_of_a_killed_run_is_dropped_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path(), "dev");
+        let mut s = State::new("dev");
+        store.save(&mut s).unwrap();
+        let a: Address = "p/t.a/a".parse().unwrap();
+        let b: Address = "p/t.a/b".parse().unwrap();
+        s.resources.insert(a.clone(), resource("a-1"));
+        store.record(&mut s, &a).unwrap();
+        {
+            use std::io::Write;
+            let mut f = fs::OpenOptions::new()
+                .append(true)
+                .open(store.log_path())
+                .unwrap();
+            f.write_all(b"{\"lineage\":\"").unwrap();
+        }
+        let mut next = store.load().unwrap().unwrap();
+        assert_eq!(next, s);
+        next.resources.insert(b.clone(), resource("b-1"));
+        store.record(&mut next, &b).unwrap();
+        assert_eq!(store.load().unwrap().unwrap(), next);
     }
 }

@@ -164,7 +164,95 @@ async fn make_plan(
         ..s
     });
     plan.drift = drift;
+    plan.seal(&session.settings.by_key(), &desired);
     Ok((plan, state))
+}
+
+/// A saved plan, checked against the plan drctl makes now from the
+/// current drctl.toml and `state` with the same selection: refused,
+/// naming what differs, unless it has the same changes and data-loss
+/// marks, was made from the same settings and desired resources, and is
+/// unchanged since it was written. Returns it with the changes made now,
+/// so that nothing but recomputed changes (and marks) is acted on. Calls
+/// AWS only to read outputs state lacks (as `plan` does).
+async fn recheck_saved_plan(
+    session: &Session,
+    saved: &Plan,
+    state: &mut State,
+    exists: bool,
+    path: &std::path::Path,
+) -> Result<Plan> {
+    // A plan of a new environment was made with the account it looked up;
+    // the credentials are checked against it afterwards.
+    let account = state
+        .account_id
+        .clone()
+        .or_else(|| saved.account_id.clone())
+        .unwrap_or_else(|| PLACEHOLDER_ACCOUNT.to_owned());
+    let desired = session.desired(&account, state)?;
+    let stale = drctl_core::refresh::missing_outputs(&desired, state);
+    if !stale.is_empty() {
+        let providers = drctl_aws::providers(session.aws().await);
+        drctl_core::refresh::read_outputs(state, &providers, &stale)
+            .await
+            .map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!(
+                    "reading outputs state does not record yet failed; nothing was changed:\n  {}",
+                    lines.join("\n  ")
+                )
+            })?;
+    }
+    let selection = saved.selection.clone();
+    let patterns = |flag: &str, v: &[String]| -> Result<Vec<Pattern>> {
+        v.iter()
+            .map(|p| {
+                Pattern::parse(p)
+                    .with_context(|| format!("plan {}: its {flag} {p}", path.display()))
+            })
+            .collect()
+    };
+    let replace: std::collections::BTreeSet<drctl_core::Address> = selection
+        .as_ref()
+        .map(|s| s.replace.iter().cloned().collect())
+        .unwrap_or_default();
+    // The selection as `make_plan` had it: an address is a pattern that
+    // matches itself.
+    let selected = Selected {
+        targets: patterns("target", selection.as_ref().map_or(&[], |s| &s.targets))?,
+        excludes: patterns("exclude", selection.as_ref().map_or(&[], |s| &s.excludes))?,
+        replace: patterns(
+            "replace",
+            &replace.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        )?,
+    };
+    let changes = plan_apply_replacing(&desired, state, &drctl_aws::schemas(), &replace);
+    let (changes, now_selected) = selected.apply(changes)?;
+    let mut now = Plan::new(PlanOperation::Apply, state, exists, changes);
+    now.selection = now_selected.map(|s| Selection {
+        replace: replace.into_iter().collect(),
+        ..s
+    });
+    now.seal(&session.settings.by_key(), &desired);
+    let differences = saved.differences(&now);
+    if !differences.is_empty() {
+        const SHOWN: usize = 20;
+        let mut lines: Vec<String> = differences.iter().take(SHOWN).cloned().collect();
+        if differences.len() > SHOWN {
+            lines.push(format!("... and {} more", differences.len() - SHOWN));
+        }
+        bail!(
+            "plan {} is not the plan drctl makes now from drctl.toml and the state (serial {}); nothing was changed:\n  - {}\nMake a new plan with `drctl plan --env {} --out FILE`, review it, and apply that",
+            path.display(),
+            state.serial,
+            lines.join("\n  - "),
+            session.env
+        );
+    }
+    Ok(Plan {
+        changes: now.changes,
+        ..saved.clone()
+    })
 }
 
 /// `drctl refresh` and `plan --refresh-only`: state records what AWS
@@ -183,8 +271,10 @@ pub(crate) async fn refresh_cmd(session: &Session, args: RefreshArgs) -> Result<
         &Selected::default(),
     )
     .await?;
-    // What drctl would change is `plan`'s business, not refresh's.
+    // What drctl would change is `plan`'s business, not refresh's; this
+    // document is no plan to apply, so it carries no digest.
     plan.changes.clear();
+    plan.digest = None;
     if args.json {
         println!(
             "{}",
@@ -270,7 +360,8 @@ pub(crate) async fn plan_cmd(session: &Session, args: PlanArgs) -> Result<ExitCo
     })
 }
 
-/// Refuses a plan that destroys data unless the operator allowed it.
+/// Refuses a plan that destroys data unless the operator allowed it. A
+/// saved plan's marks are those `recheck_saved_plan` recomputed.
 fn guard_data_loss(plan: &Plan, allowed: bool) -> Result<()> {
     let at_risk: Vec<String> = plan
         .data_loss()
@@ -412,6 +503,18 @@ pub(crate) async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<Exit
                     session.env
                 );
             }
+            // The plan's subnets are in the zones it was made with: state
+            // records those the plan looked up (it holds the others).
+            for (region, zones) in &plan.availability_zones {
+                state
+                    .availability_zones
+                    .entry(region.clone())
+                    .or_insert_with(|| zones.clone());
+            }
+            // Before any call: the file is checked, not trusted, and data
+            // loss it was not allowed is refused on the marks made now.
+            let plan = recheck_saved_plan(session, &plan, &mut state, exists, &path).await?;
+            guard_data_loss(&plan, args.allow_data_loss)?;
             session.resolve_account(&mut state, true).await?;
             if plan.account_id.is_some() && plan.account_id != state.account_id {
                 bail!(
@@ -420,14 +523,6 @@ pub(crate) async fn apply_cmd(session: &Session, args: ApplyArgs) -> Result<Exit
                     plan.account_id,
                     state.account_id
                 );
-            }
-            // The plan's subnets are in the zones it was made with: state
-            // records those the plan looked up (it holds the others).
-            for (region, zones) in &plan.availability_zones {
-                state
-                    .availability_zones
-                    .entry(region.clone())
-                    .or_insert_with(|| zones.clone());
             }
             (plan, state)
         }

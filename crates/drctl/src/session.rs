@@ -444,6 +444,16 @@ impl Session {
                     "  {a}: deleted by the interrupted run; removed from state"
                 ));
             }
+            for a in &report.read_back {
+                self.note(&format!(
+                    "  {a}: updated by the interrupted run (in whole, in part or not); state now records it as read"
+                ));
+            }
+            for a in &report.gone {
+                self.note(&format!(
+                    "  {a}: its interrupted update found it gone; removed from state (the plan creates it again)"
+                ));
+            }
             for a in &report.given_up {
                 self.note(&format!(
                     "  {a}: an interrupted create still not found after an hour; no longer looked for"

@@ -374,12 +374,16 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
     );
     let gctx = kit.ctx("primary/ec2.security_group/alb", PRIMARY);
     let none = Attributes::new();
+    // The network was made through the SDK; drctl deletes only what
+    // carries this environment's tags, as its creates write them.
+    kit.tag_as_drctls(&gctx, &alb_sg).await;
     kit.provider(&gctx)
         .delete(&gctx, &alb_sg, &none, &none)
         .await
         .unwrap();
     for (i, subnet) in public.iter().enumerate() {
         let ctx = kit.ctx(&format!("primary/ec2.subnet/public-{i}"), PRIMARY);
+        kit.tag_as_drctls(&ctx, subnet).await;
         kit.provider(&ctx)
             .delete(&ctx, subnet, &none, &none)
             .await

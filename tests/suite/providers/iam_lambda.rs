@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use drctl_blueprint::lambda_code::package;
 use drctl_core::{Attributes, OpContext};
-use drctl_tests::{PRIMARY, SECONDARY};
+use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::{Value as Json, json};
 
 use super::{Kit, out};
@@ -628,5 +628,113 @@ async fn function_create_and_update_wait_for_lambdas_asynchronous_states() {
     );
 
     kit.delete(&ctx, &function, &updated).await;
+    kit.delete(&rctx, &role, &rinputs).await;
+}
+
+/// A refresh copies into state only the environment variables drctl set,
+/// as drctl set them: a variable added outside drctl (a password pasted
+/// into the console) or a value changed there may be a secret, so it is
+/// recorded as changed, without its value, and the apply puts drctl's
+/// environment back. Another environment's state naming the function (or
+/// a permission of it) cannot delete it: the function's `drctl:*` tags
+/// are not that environment's.
+#[tokio::test]
+async fn a_refresh_never_copies_variables_set_outside_drctl_and_another_environment_cannot_delete()
+{
+    let env = "prov-lambda-own";
+    let kit = Kit::new(env).await;
+    let rctx = kit.ctx("global/iam.role/lambda", PRIMARY);
+    let (role, rinputs) = kit
+        .lifecycle(&rctx, role_inputs("prov-lambda-own-exec"), None)
+        .await;
+    let ctx = kit.ctx("primary/lambda.function/payment-validation", PRIMARY);
+    let name = "prov-lambda-own-validation";
+    let code = package("payment-validation");
+    let (function, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({
+                "function_name": name,
+                "runtime": "python3.12",
+                "handler": "index.handler",
+                "role_arn": out(&role, "arn"),
+                "timeout": 10,
+                "memory_size": 128,
+                "environment": {"DR_ROLE": "primary", "TABLE_NAME": "SessionTable-prov"},
+                "subnet_ids": [],
+                "security_group_ids": [],
+                "code_zip_base64": code.zip_base64,
+                "code_sha256": code.sha256_base64,
+                "tags": {}
+            }),
+            None,
+        )
+        .await;
+    let lambda = kit.aws.lambda(PRIMARY);
+    lambda
+        .update_function_configuration()
+        .function_name(name)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("DR_ROLE", "primary")
+                .variables("TABLE_NAME", "s3cr3t-table-override")
+                .variables("DB_PASSWORD", "hunter2-pasted-in-the-console")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    until_updated(&lambda, name).await;
+    let seen = kit.read(&ctx, &function.id, &inputs).await.unwrap();
+    let recorded = serde_json::to_string(&seen).unwrap();
+    assert!(!recorded.contains("hunter2"), "{recorded}");
+    assert!(!recorded.contains("s3cr3t"), "{recorded}");
+    let changed = "(changed outside drctl: value not recorded)";
+    assert_eq!(
+        seen["environment"],
+        json!({"DR_ROLE": "primary", "TABLE_NAME": changed, "DB_PASSWORD": changed})
+    );
+    kit.provider(&ctx)
+        .update(&ctx, &function.id, &seen, &inputs)
+        .await
+        .unwrap();
+    assert_eq!(kit.read(&ctx, &function.id, &inputs).await.unwrap(), inputs);
+
+    // Another environment's state names this function and a permission
+    // of it: neither delete runs.
+    let pctx = kit.ctx("primary/lambda.permission/apigw", PRIMARY);
+    let (permission, pinputs) = kit
+        .lifecycle(
+            &pctx,
+            json!({
+                "function_name": name,
+                "statement_id": "apigw",
+                "action": "lambda:InvokeFunction",
+                "principal": "apigateway.amazonaws.com",
+                "source_arn": "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/payments"
+            }),
+            None,
+        )
+        .await;
+    let theirs = Kit::with_endpoint("prov-lambda-other", &emulator_for(env).endpoint).await;
+    let tpctx = theirs.ctx("primary/lambda.permission/apigw", PRIMARY);
+    let err = theirs
+        .provider(&tpctx)
+        .delete(&tpctx, &permission.id, &pinputs, &permission.outputs)
+        .await
+        .unwrap_err();
+    super::assert_not_owned(err, &format!("whose parent is function {name}"));
+    assert!(kit.read(&pctx, &permission.id, &pinputs).await.is_some());
+    let tctx = theirs.ctx("primary/lambda.function/payment-validation", PRIMARY);
+    let err = theirs
+        .provider(&tctx)
+        .delete(&tctx, &function.id, &inputs, &function.outputs)
+        .await
+        .unwrap_err();
+    super::assert_not_owned(err, "belongs to environment `prov-lambda-own`");
+    assert!(kit.read(&ctx, &function.id, &inputs).await.is_some());
+
+    kit.delete(&pctx, &permission, &pinputs).await;
+    kit.delete(&ctx, &function, &inputs).await;
     kit.delete(&rctx, &role, &rinputs).await;
 }

@@ -150,6 +150,22 @@ impl Kit {
             .unwrap();
     }
 
+    /// Tags an EC2 resource a test made through the SDK as drctl's create
+    /// for `ctx` tags it, so that drctl's delete of it proves it this
+    /// environment's.
+    pub(crate) async fn tag_as_drctls(&self, ctx: &OpContext, id: &str) {
+        let tag = |k: &str, v: String| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+        self.aws
+            .ec2(&ctx.region)
+            .create_tags()
+            .resources(id)
+            .tags(tag("drctl:env", ctx.env.clone()))
+            .tags(tag("drctl:address", ctx.address.to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub(crate) async fn vpc(&self, region: &str, cidr: &str) -> (OpContext, Applied, Attributes) {
         let ctx = self.ctx("primary/ec2.vpc/payment", region);
         let (a, i) = self
@@ -625,18 +641,59 @@ async fn bucket_settings_update_and_drift() {
     for region in [PRIMARY, SECONDARY] {
         let ctx = kit.ctx("primary/s3.bucket/data", region);
         let name = format!("payment-data-prov-s3-{region}");
+        // The bucket policy the blueprint gives every bucket: requests
+        // without TLS are denied (a Deny, which the public access block
+        // accepts).
+        let arn = format!("arn:aws:s3:::{name}");
+        let tls_only = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DenyRequestsWithoutTls", "Effect": "Deny", "Principal": "*",
+                "Action": "s3:*", "Resource": [arn.clone(), format!("{arn}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            }]
+        });
         let (bucket, inputs) = kit
             .lifecycle(
                 &ctx,
                 json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true, "lifecycle_rules": [], "tags": {"Name": "b"}}),
                 Some(json!({"bucket": name, "versioning": true, "sse_algorithm": "AES256", "block_public_access": true,
                             "lifecycle_rules": [{"id": "to-glacier", "transition_days": 90, "storage_class": "GLACIER"}],
+                            "policy": tls_only,
                             "tags": {"Name": "b2", "Team": "sre"}})),
             )
             .await;
         assert_eq!(bucket.outputs["arn"], json!(format!("arn:aws:s3:::{name}")));
-        // Drift: versioning suspended and the public access block removed.
+        // Drift: the policy deleted out of band reads as none; the update
+        // puts it back. Asked for no policy, the update removes it.
         let s3 = kit.aws.s3(region);
+        s3.delete_bucket_policy()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap();
+        let seen = kit.read(&ctx, &bucket.id, &inputs).await.unwrap();
+        assert_eq!(seen["policy"], Json::Null);
+        kit.provider(&ctx)
+            .update(&ctx, &bucket.id, &seen, &inputs)
+            .await
+            .unwrap();
+        assert_eq!(kit.read(&ctx, &bucket.id, &inputs).await.unwrap(), inputs);
+        let mut unpolicied = inputs.clone();
+        unpolicied.insert("policy".into(), Json::Null);
+        kit.provider(&ctx)
+            .update(&ctx, &bucket.id, &inputs, &unpolicied)
+            .await
+            .unwrap();
+        assert_eq!(
+            kit.read(&ctx, &bucket.id, &unpolicied).await.unwrap(),
+            unpolicied
+        );
+        kit.provider(&ctx)
+            .update(&ctx, &bucket.id, &unpolicied, &inputs)
+            .await
+            .unwrap();
+        // Drift: versioning suspended and the public access block removed.
         s3.put_bucket_versioning()
             .bucket(&name)
             .versioning_configuration(
@@ -1226,4 +1283,250 @@ async fn a_lookup_that_sees_two_resources_reports_a_duplicate() {
     for id in [&vpc.id, &second] {
         ec2.delete_vpc().vpc_id(id).send().await.unwrap();
     }
+}
+
+/// A delete refused because what it would delete is not provably this
+/// environment's: the error says so, names it and says how to proceed.
+pub(crate) fn assert_not_owned(err: drctl_core::ProviderError, names: &str) {
+    assert_eq!(err.code.as_deref(), Some("NotOwned"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(names), "{text}");
+    assert!(text.contains("Nothing was changed"), "{text}");
+    assert!(text.contains("drctl state pull"), "{text}");
+}
+
+/// State names resources by id. An id that points at another
+/// environment's resource (a hand edit, a copied state, an import file's
+/// typo), or at one no drctl environment made, must not get it deleted:
+/// each delete first reads the resource's `drctl:*` tags (or, for kinds
+/// without tags, its parent's) and refuses, changing nothing, unless they
+/// are this environment's. A bucket or parameter without tags is proved
+/// drctl's by a name that is its input and embeds the environment.
+#[tokio::test(flavor = "multi_thread")]
+async fn deletes_refuse_what_another_environment_or_no_drctl_environment_owns() {
+    let env = "prov-own-ec2";
+    let endpoint = &emulator_for(env).endpoint;
+    let mine = Kit::with_endpoint(env, endpoint).await;
+    // The same account, another environment's state.
+    let theirs = Kit::with_endpoint("prov-own-other", endpoint).await;
+    let ec2 = mine.aws.ec2(PRIMARY);
+
+    // Another environment's VPC, recorded (by id) in this one's state.
+    let (octx, other_vpc, oinputs) = theirs.vpc(PRIMARY, "10.66.0.0/16").await;
+    let ctx = mine.ctx("primary/ec2.vpc/payment", PRIMARY);
+    let err = mine
+        .provider(&ctx)
+        .delete(&ctx, &other_vpc.id, &oinputs, &other_vpc.outputs)
+        .await
+        .unwrap_err();
+    assert_not_owned(err, &format!("VPC {}", other_vpc.id));
+    assert!(
+        mine.read(&ctx, &other_vpc.id, &oinputs).await.is_some(),
+        "the other environment's VPC is still there"
+    );
+
+    // A VPC no drctl environment made (no tags), and a route table in it
+    // with a route: the route has no tags, its table proves nothing.
+    let untagged = ec2
+        .create_vpc()
+        .cidr_block("10.67.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+    let err = mine
+        .provider(&ctx)
+        .delete(&ctx, &untagged, &oinputs, &Attributes::new())
+        .await
+        .unwrap_err();
+    assert_not_owned(err, "carries no drctl:env tag");
+    let table = ec2
+        .create_route_table()
+        .vpc_id(&untagged)
+        .send()
+        .await
+        .unwrap()
+        .route_table
+        .unwrap()
+        .route_table_id
+        .unwrap();
+    let gateway = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway
+        .unwrap()
+        .internet_gateway_id
+        .unwrap();
+    // A new gateway may be unknown for a moment (EC2's eventual
+    // consistency, tests/emulator/ext_ec2_rules.py): describe it first.
+    ec2.describe_internet_gateways()
+        .internet_gateway_ids(&gateway)
+        .send()
+        .await
+        .unwrap();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&gateway)
+        .vpc_id(&untagged)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&gateway)
+        .send()
+        .await
+        .unwrap();
+    let rctx = mine.ctx("primary/ec2.route/public-default", PRIMARY);
+    let rinputs = attrs(
+        json!({"route_table_id": table, "destination_cidr_block": "0.0.0.0/0", "gateway_id": gateway}),
+    );
+    let err = mine
+        .provider(&rctx)
+        .delete(
+            &rctx,
+            &format!("{table}_0.0.0.0/0"),
+            &rinputs,
+            &Attributes::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_not_owned(err, &format!("whose parent is route table {table}"));
+    assert!(
+        mine.read(&rctx, "", &rinputs).await.is_some(),
+        "the route is still there"
+    );
+
+    // A bucket no drctl environment made, with an object: not emptied.
+    let s3 = mine.aws.s3(PRIMARY);
+    let foreign = "someone-elses-ledger-prov-own";
+    s3.create_bucket().bucket(foreign).send().await.unwrap();
+    s3.put_object()
+        .bucket(foreign)
+        .key("ledger.csv")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"keep"))
+        .send()
+        .await
+        .unwrap();
+    let bctx = mine.ctx("primary/s3.bucket/data", PRIMARY);
+    let binputs = attrs(json!({"bucket": "payment-data-primary-prov-own-ec2"}));
+    let err = mine
+        .provider(&bctx)
+        .delete(&bctx, foreign, &binputs, &Attributes::new())
+        .await
+        .unwrap_err();
+    assert_not_owned(err, &format!("bucket {foreign}"));
+    let kept = s3
+        .get_object()
+        .bucket(foreign)
+        .key("ledger.csv")
+        .send()
+        .await;
+    assert!(kept.is_ok(), "the object is still there");
+
+    // An untagged bucket whose name is drctl's for this environment (one
+    // `drctl import` adopted by name) is deleted.
+    let adopted = "payment-data-primary-prov-own-ec2";
+    s3.create_bucket().bucket(adopted).send().await.unwrap();
+    mine.provider(&bctx)
+        .delete(&bctx, adopted, &binputs, &Attributes::new())
+        .await
+        .unwrap();
+    assert!(s3.head_bucket().bucket(adopted).send().await.is_err());
+
+    // Another environment's parameter, even under a name that embeds this
+    // environment: its tags say whose it is.
+    let pctx = theirs.ctx("primary/ssm.parameter/feature-flags", PRIMARY);
+    let name = "/payment/prov-own-ec2/primary/feature-flags";
+    let (param, pinputs) = theirs
+        .lifecycle(
+            &pctx,
+            json!({"name": name, "type": "String", "value": "{}", "tags": {}}),
+            None,
+        )
+        .await;
+    let mctx = mine.ctx("primary/ssm.parameter/feature-flags", PRIMARY);
+    let err = mine
+        .provider(&mctx)
+        .delete(&mctx, &param.id, &pinputs, &param.outputs)
+        .await
+        .unwrap_err();
+    assert_not_owned(err, "belongs to environment `prov-own-other`");
+    assert!(mine.read(&mctx, &param.id, &pinputs).await.is_some());
+
+    // Their own state deletes them.
+    theirs.delete(&pctx, &param, &pinputs).await;
+    theirs.delete(&octx, &other_vpc, &oinputs).await;
+    ec2.delete_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_route_table()
+        .route_table_id(&table)
+        .send()
+        .await
+        .unwrap();
+    ec2.detach_internet_gateway()
+        .internet_gateway_id(&gateway)
+        .vpc_id(&untagged)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_internet_gateway()
+        .internet_gateway_id(&gateway)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_vpc().vpc_id(&untagged).send().await.unwrap();
+    s3.delete_object()
+        .bucket(foreign)
+        .key("ledger.csv")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket().bucket(foreign).send().await.unwrap();
+}
+
+/// drctl writes plain parameters only. One made a SecureString outside
+/// drctl holds a secret: a refresh records neither its value nor its
+/// ciphertext, only that it changed, and the apply writes drctl's value
+/// back.
+#[tokio::test]
+async fn a_parameter_made_secure_outside_drctl_is_not_copied_into_state() {
+    let kit = Kit::new("prov-ssm-secure").await;
+    let ctx = kit.ctx("primary/ssm.parameter/feature-flags", PRIMARY);
+    let name = "/payment/prov-ssm-secure/primary/feature-flags";
+    let (param, inputs) = kit
+        .lifecycle(
+            &ctx,
+            json!({"name": name, "type": "String", "value": "{\"a\":true}", "tags": {}}),
+            None,
+        )
+        .await;
+    kit.aws
+        .ssm(PRIMARY)
+        .put_parameter()
+        .name(name)
+        .value("hunter2-db-password")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let seen = kit.read(&ctx, &param.id, &inputs).await.unwrap();
+    assert_eq!(seen["type"], json!("SecureString"));
+    let recorded = serde_json::to_string(&seen).unwrap();
+    assert!(!recorded.contains("hunter2"), "{recorded}");
+    assert_eq!(
+        seen["value"],
+        json!("(changed outside drctl: value not recorded)")
+    );
+    kit.delete(&ctx, &param, &inputs).await;
 }

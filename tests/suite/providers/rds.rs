@@ -1,7 +1,7 @@
 //! Provider tests: rds.
 
 use drctl_core::{Applied, Attributes, OpContext};
-use drctl_tests::{PRIMARY, SECONDARY};
+use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::{Value as Json, json};
 
 use super::{Kit, out};
@@ -711,4 +711,93 @@ async fn secret_and_its_replica_each_with_their_region_key() {
     assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
     assert_eq!(kit.read(&ctx, &secret.id, &inputs).await.unwrap(), inputs);
     kit.delete(&ctx, &secret, &inputs).await;
+}
+
+/// A create that meets its secret's name scheduled for deletion restores
+/// it and takes its password: only when the secret was made for this
+/// address of this environment (its `drctl:*` tags). Another
+/// environment's deleted secret of that name, or one no drctl environment
+/// made, is left scheduled for deletion, and the create is refused naming
+/// it; nothing of its value reaches this environment.
+#[tokio::test]
+async fn a_deleted_secret_is_restored_only_for_the_address_that_made_it() {
+    let env = "prov-secret-own";
+    let kit = Kit::new(env).await;
+    let theirs = Kit::with_endpoint("prov-secret-other", &emulator_for(env).endpoint).await;
+    let sm = kit.aws.secretsmanager(PRIMARY);
+    let inputs = |name: &str| {
+        super::attrs(
+            json!({"name": name, "description": "db", "username": "payment_admin",
+               "cluster_identifier": "prov-secret-primary", "replica_regions": [], "tags": {}}),
+        )
+    };
+
+    // Another environment's secret, deleted (scheduled) by its destroy.
+    let name = "prov-secret-own-db-master";
+    let tctx = theirs.ctx("primary/secretsmanager.secret/db-master", PRIMARY);
+    let theirs_secret = theirs
+        .provider(&tctx)
+        .create(&tctx, &inputs(name))
+        .await
+        .unwrap();
+    theirs.delete(&tctx, &theirs_secret, &inputs(name)).await;
+    let ctx = kit.ctx("primary/secretsmanager.secret/db-master", PRIMARY);
+    let err = kit
+        .provider(&ctx)
+        .create(&ctx, &inputs(name))
+        .await
+        .unwrap_err();
+    super::assert_not_owned(err, "belongs to environment `prov-secret-other`");
+    let described = sm.describe_secret().secret_id(name).send().await.unwrap();
+    assert!(
+        described.deleted_date().is_some(),
+        "still scheduled for deletion"
+    );
+
+    // One no drctl environment made.
+    let foreign = "prov-secret-own-foreign";
+    sm.create_secret()
+        .name(foreign)
+        .secret_string("{\"password\":\"not-ours\"}")
+        .send()
+        .await
+        .unwrap();
+    sm.delete_secret()
+        .secret_id(foreign)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let err = kit
+        .provider(&ctx)
+        .create(&ctx, &inputs(foreign))
+        .await
+        .unwrap_err();
+    super::assert_not_owned(err, "carries no drctl:env tag");
+    let described = sm
+        .describe_secret()
+        .secret_id(foreign)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described.deleted_date().is_some(),
+        "still scheduled for deletion"
+    );
+
+    // This address's own deleted secret is restored.
+    let own = "prov-secret-own-mine";
+    let secret = kit.provider(&ctx).create(&ctx, &inputs(own)).await.unwrap();
+    kit.delete(&ctx, &secret, &inputs(own)).await;
+    let restored = kit.provider(&ctx).create(&ctx, &inputs(own)).await.unwrap();
+    assert_eq!(restored, secret);
+    kit.delete(&ctx, &restored, &inputs(own)).await;
+    for name in [name, foreign, own] {
+        sm.delete_secret()
+            .secret_id(name)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .ok();
+    }
 }

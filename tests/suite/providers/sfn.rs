@@ -104,8 +104,13 @@ async fn state_machine_update_drift_and_recreate() {
         Some("secondary/sfn.state_machine/failover")
     )));
 
-    // Drift: the definition and the role changed out of band.
-    let tampered = definition(&function, 0);
+    // Drift: the definition and the role changed out of band, the
+    // definition with a credential in a state's parameters. A refresh
+    // records the definition only as drctl set it: this one as changed,
+    // without its text (it may hold a secret).
+    let mut tampered = definition(&function, 0);
+    tampered["States"]["Failover"]["Parameters"]["Payload"] =
+        json!({"ApiKey": "sk-live-pasted-outside-drctl"});
     sfn.update_state_machine()
         .state_machine_arn(&sm.id)
         .definition(tampered.to_string())
@@ -114,7 +119,12 @@ async fn state_machine_update_drift_and_recreate() {
         .await
         .unwrap();
     let seen = kit.read(&ctx, &sm.id, &inputs).await.unwrap();
-    assert_eq!(seen["definition"], tampered);
+    assert_eq!(
+        seen["definition"],
+        json!("(changed outside drctl: value not recorded)")
+    );
+    let recorded = serde_json::to_string(&seen).unwrap();
+    assert!(!recorded.contains("sk-live"), "{recorded}");
     assert_eq!(seen["role_arn"], json!(out(&r1, "arn")));
     kit.provider(&ctx)
         .update(&ctx, &sm.id, &seen, &inputs)

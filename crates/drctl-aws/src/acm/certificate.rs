@@ -272,6 +272,12 @@ impl Provider for Certificate {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.acm(&ctx.region);
+        let tags = match tags_of(&client, id).await {
+            Ok(tags) => crate::support::tag_map(tags),
+            Err(e) if e.code.as_deref().is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        crate::support::confirm_owned(ctx, "delete", &format!("certificate {id}"), &tags, None)?;
         // API Gateway lets go of a certificate some time after its domain
         // name is deleted; until then ACM refuses the delete.
         retry_while(

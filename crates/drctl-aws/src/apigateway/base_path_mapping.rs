@@ -156,11 +156,16 @@ impl Provider for BasePathMapping {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let domain = req_str(ctx, inputs, "domain_name")?;
+        let client = self.0.apigateway(&ctx.region);
+        if !super::domain_name::confirm_domain_owned(&client, ctx, domain).await? {
+            return Ok(());
+        }
         let result = self
             .0
             .apigateway(&ctx.region)
             .delete_base_path_mapping()
-            .domain_name(req_str(ctx, inputs, "domain_name")?)
+            .domain_name(domain)
             .base_path(req_str(ctx, inputs, "base_path")?)
             .send()
             .await;

@@ -227,6 +227,9 @@ impl Provider for Deployment {
         outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let api = req_str(ctx, inputs, "rest_api_id")?;
+        if !super::confirm_api_owned(&self.0.apigateway(&ctx.region), ctx, api).await? {
+            return Ok(());
+        }
         prune(
             &self.0.apigateway(&ctx.region),
             api,

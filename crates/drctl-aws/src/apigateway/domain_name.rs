@@ -43,6 +43,28 @@ fn outputs(name: &str, regional_name: &str, zone: &str) -> Attributes {
     ])
 }
 
+/// Refuses a change to a domain name's base path mapping (`ctx`'s
+/// address) unless the domain name is this environment's: a mapping has
+/// no tags. `false` when the domain name is gone (its mappings with it).
+pub(crate) async fn confirm_domain_owned(
+    client: &aws_sdk_apigateway::Client,
+    ctx: &OpContext,
+    name: &str,
+) -> Result<bool, ProviderError> {
+    let result = client.get_domain_name().domain_name(name).send().await;
+    let Some(out) = found(result, NOT_FOUND, "apigateway:GetDomainName")? else {
+        return Ok(false);
+    };
+    crate::support::confirm_parent_owned(
+        ctx,
+        "delete",
+        &format!("custom domain name {name}"),
+        &crate::support::tag_map(out.tags.unwrap_or_default()),
+        None,
+    )?;
+    Ok(true)
+}
+
 impl DomainName {
     async fn get(
         &self,
@@ -228,6 +250,16 @@ impl Provider for DomainName {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let Some(out) = self.get(ctx, id).await? else {
+            return Ok(());
+        };
+        crate::support::confirm_owned(
+            ctx,
+            "delete",
+            &format!("custom domain name {id}"),
+            &crate::support::tag_map(out.tags.unwrap_or_default()),
+            None,
+        )?;
         let result = self
             .0
             .apigateway(&ctx.region)

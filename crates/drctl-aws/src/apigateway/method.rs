@@ -441,6 +441,9 @@ impl Provider for Method {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let t = Target::of(ctx, inputs)?;
+        if !super::confirm_api_owned(&self.0.apigateway(&ctx.region), ctx, t.api).await? {
+            return Ok(());
+        }
         let result = self
             .0
             .apigateway(&ctx.region)

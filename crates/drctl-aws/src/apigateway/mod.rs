@@ -13,7 +13,7 @@ use std::sync::Arc;
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use drctl_core::provider::KindSchema;
-use drctl_core::{Attributes, ProviderError, Providers};
+use drctl_core::{Attributes, OpContext, ProviderError, Providers};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
@@ -65,6 +65,29 @@ pub(crate) fn whole_number(v: f64) -> Json {
     } else {
         Json::from(v)
     }
+}
+
+/// Refuses a change to a REST API's child (`ctx`'s address: a resource,
+/// method, deployment or stage) unless the API is this environment's: a
+/// resource, method or deployment carries no tags, so its API proves it
+/// drctl's. `false` when the API is gone (its children went with it).
+pub(crate) async fn confirm_api_owned(
+    client: &Client,
+    ctx: &OpContext,
+    api: &str,
+) -> Result<bool, ProviderError> {
+    let result = client.get_rest_api().rest_api_id(api).send().await;
+    let Some(out) = crate::support::found(result, NOT_FOUND, "apigateway:GetRestApi")? else {
+        return Ok(false);
+    };
+    crate::support::confirm_parent_owned(
+        ctx,
+        "delete",
+        &format!("REST API {api}"),
+        &crate::support::tag_map(out.tags.unwrap_or_default()),
+        None,
+    )?;
+    Ok(true)
 }
 
 /// Applies the difference between the old and new `tags` inputs to the

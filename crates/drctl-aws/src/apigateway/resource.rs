@@ -143,11 +143,15 @@ impl Provider for Resource {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let api = req_str(ctx, inputs, "rest_api_id")?;
+        if !super::confirm_api_owned(&self.0.apigateway(&ctx.region), ctx, api).await? {
+            return Ok(());
+        }
         let result = self
             .0
             .apigateway(&ctx.region)
             .delete_resource()
-            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
+            .rest_api_id(api)
             .resource_id(id)
             .send()
             .await;

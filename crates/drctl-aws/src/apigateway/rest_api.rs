@@ -219,6 +219,17 @@ impl Provider for RestApi {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.apigateway(&ctx.region);
+        let result = client.get_rest_api().rest_api_id(id).send().await;
+        let Some(api) = found(result, NOT_FOUND, "apigateway:GetRestApi")? else {
+            return Ok(());
+        };
+        crate::support::confirm_owned(
+            ctx,
+            "delete",
+            &format!("REST API {id}"),
+            &crate::support::tag_map(api.tags.unwrap_or_default()),
+            None,
+        )?;
         // DeleteRestApi is limited to one call every 30 s per account, more
         // than the SDK's own retries wait for when both regions tear down.
         retry_while(

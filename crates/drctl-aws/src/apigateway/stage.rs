@@ -225,12 +225,31 @@ impl Provider for Stage {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let api = req_str(ctx, inputs, "rest_api_id")?;
+        let stage = req_str(ctx, inputs, "stage_name")?;
+        let client = self.0.apigateway(&ctx.region);
+        let result = client
+            .get_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .send()
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "apigateway:GetStage")? else {
+            return Ok(());
+        };
+        crate::support::confirm_owned(
+            ctx,
+            "delete",
+            &format!("stage {stage} of REST API {api}"),
+            &crate::support::tag_map(out.tags.unwrap_or_default()),
+            None,
+        )?;
         let result = self
             .0
             .apigateway(&ctx.region)
             .delete_stage()
-            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
-            .stage_name(req_str(ctx, inputs, "stage_name")?)
+            .rest_api_id(api)
+            .stage_name(stage)
             .send()
             .await;
         tolerate(result, NOT_FOUND, "apigateway:DeleteStage")

@@ -17,11 +17,14 @@
 //!   replica unreachable goes on with the primary copy alone and says so.
 //! - `failover --unplanned` ([`Mode::ReplicaOnly`]) never contacts the
 //!   primary bucket: it takes the replica's lock and fences the replica's
-//!   state (rewrites it, serial + 1), so a run still holding the primary's
+//!   state (rewrites it, so that its ETag changes), so a run still holding the primary's
 //!   lock, whose writes go to the replica first and are conditional on
 //!   the version it read, is refused there and stops.
-//! - With its lock held, a normal run puts the copies right (the newer
-//!   over the older) before it reads state.
+//! - With its lock held, a normal run fences both copies (the replica's
+//!   first, the order of every write), so that a run that held the lock
+//!   before and still goes on (force-unlocked under it) is refused at its
+//!   next write, and then puts the copies right (the newer over the older,
+//!   byte for byte) before it reads state.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -74,11 +77,13 @@ pub(crate) enum Verdict {
     Conflict(String),
 }
 
-/// A copy's serial and `synced`, and its document.
+/// A copy's serial and `synced`, and its document (without the trailing
+/// spaces fences add).
 pub(crate) struct Seen<'a> {
     pub serial: u64,
     pub synced: u64,
-    /// Set on a copy a fence rewrote: the serial whose content it holds.
+    /// Set on a copy an older drctl's fence rewrote (serial + 1): the
+    /// serial whose content it holds. Fences now keep the serial.
     pub fenced_from: Option<u64>,
     /// The lineage's UUID as a number.
     pub lineage: u128,
@@ -92,7 +97,8 @@ impl<'a> From<&'a StoredCopy> for Seen<'a> {
             synced: c.synced,
             fenced_from: c.fenced_from,
             lineage: c.state.lineage.as_u128(),
-            bytes: &c.bytes,
+            // A fence adds trailing spaces, not content.
+            bytes: c.bytes.trim_ascii_end(),
         }
     }
 }
@@ -218,9 +224,10 @@ impl ReplicatedBackend {
     /// primary's lock, with a serial above both. Returns the serial.
     pub fn keep(&self, copy: Copy) -> Result<u64, StoreError> {
         let s = &self.shared;
+        // Unfenced: both copies are rewritten below anyway, conditionally.
         let _lock = s
             .primary
-            .lock("state keep")
+            .lock_unfenced("state keep")
             .map_err(|e| StoreError::Remote {
                 location: s.primary.location(),
                 reason: e.to_string(),
@@ -362,6 +369,21 @@ impl Shared {
         Ok((p, Some(r).flatten(), verdict))
     }
 
+    /// With the primary's lock just taken: unless the copies conflict
+    /// (then nothing is changed), fences both, the replica first (a run
+    /// that held the lock before writes the replica first, so it stops
+    /// before writing either), then the newer copy over the older.
+    fn fence_and_repair(&self) -> Result<(), StoreError> {
+        self.read_both()?;
+        let lock_err = |e: LockError| StoreError::Remote {
+            location: self.primary.location(),
+            reason: e.to_string(),
+        };
+        self.on_replica(S3Backend::fence).map_err(lock_err)?;
+        self.primary.fence().map_err(lock_err)?;
+        self.repair()
+    }
+
     /// With the primary's lock held: the newer copy over the older.
     fn repair(&self) -> Result<(), StoreError> {
         let (p, r, verdict) = self.read_both()?;
@@ -376,7 +398,7 @@ impl Shared {
                 target.location(),
                 newer.state.serial
             );
-            target.write_copy(&newer.state, newer.state.serial)?;
+            target.write_copy_of(&newer, newer.state.serial)?;
             *self.synced.lock().expect("synced") = newer.state.serial;
         }
         Ok(())
@@ -500,11 +522,9 @@ impl Backend for ReplicatedBackend {
             reason: e.to_string(),
         };
         if s.mode == Mode::ReplicaOnly {
-            let held = s.replica.lock(operation)?;
-            // Whatever a holder of the primary's lock prepared against the
-            // replica's state is refused from now on.
-            s.replica.fence()?;
-            return Ok(held);
+            // Taking the lock fences the replica's state: whatever a holder
+            // of the primary's lock prepared against it is refused.
+            return s.replica.lock(operation);
         }
         // An unplanned failover running on the replica: wait for it.
         if let Some(Some(holder)) = s.on_replica(S3Backend::live_holder)? {
@@ -514,7 +534,7 @@ impl Backend for ReplicatedBackend {
                 holder: Box::new(holder),
             });
         }
-        let held = s.primary.lock(operation).map_err(|e| match e {
+        let held = s.primary.lock_unfenced(operation).map_err(|e| match e {
             LockError::Remote { location, reason } if s.primary.was_unreachable() => {
                 LockError::Remote {
                     location,
@@ -527,8 +547,8 @@ impl Backend for ReplicatedBackend {
             }
             e => e,
         })?;
-        s.repair().map_err(store_err)?;
-        Ok(held)
+        s.fence_and_repair().map_err(store_err)?;
+        Ok(Box::new(held))
     }
 
     fn force_unlock(&self) -> Result<Option<LockInfo>, LockError> {

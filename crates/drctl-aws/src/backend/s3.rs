@@ -9,7 +9,15 @@
 //!   (and a margin), timed by its own clock from when it first saw that
 //!   ETag, takes it over by a PUT conditional on that ETag, so of two
 //!   takers one wins. Every write of state or journal first checks the
-//!   lease is still held.
+//!   lease is still held, and so does every mutating AWS call of the run
+//!   (the lease is installed in the context's lease guard,
+//!   `drctl_core::lease`). Leases are timed with a clock that counts
+//!   suspend (`CLOCK_BOOTTIME`).
+//! - Every acquire fences the state: it rewrites the state object (the
+//!   same document, one more trailing space), so a previous holder still
+//!   running (force-unlocked under it, or taken over) fails its next write,
+//!   which is conditional on the ETag it knew, and then finds and reports
+//!   the lock lost.
 //! - `<env>.json`: every write is conditional on the ETag this process
 //!   read or wrote last (`If-Match`), or on absence (`If-None-Match: *`), so
 //!   a write never overwrites state it has not seen. S3 has no append, so
@@ -29,7 +37,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -39,6 +47,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use drctl_core::Address;
 use drctl_core::backend::{Backend, HeldLock};
 use drctl_core::journal::{Intent, IntentLog, JournalError};
+use drctl_core::lease::{Clock, InstalledLease, Lease};
 use drctl_core::lock::{LeaseLost, LockError, LockInfo};
 use drctl_core::state::{self, State};
 use drctl_core::store::StoreError;
@@ -105,8 +114,9 @@ fn takeover_after(lease: Duration) -> Duration {
 struct Held {
     info: LockInfo,
     etag: String,
-    /// Until when this process may write (by its own monotonic clock).
-    writable_until: Instant,
+    /// Until when this process may write, by its lease clock
+    /// ([`Inner::clock`]).
+    writable_until: Duration,
     /// Set once the lock is known to be someone else's (or gone).
     lost: Option<String>,
 }
@@ -129,15 +139,20 @@ struct Inner {
     /// connection, a timeout, or 5xx after the SDK's retries): a
     /// replicated backend then goes on without this copy.
     unreachable: AtomicBool,
+    /// What leases are timed with: one that counts suspend, so that a
+    /// machine that slept through its lease knows it on waking.
+    clock: Arc<dyn Clock>,
 }
 
 /// The user metadata (`x-amz-meta-drctl-synced-serial`) of a state copy
 /// in a replicated backend: the latest serial it shares with the other
 /// copy (docs/state-format.md, "Replica").
 const SYNCED_META: &str = "drctl-synced-serial";
-/// The user metadata of a state copy a fence rewrote
-/// (`x-amz-meta-drctl-fenced-from`): the serial whose content it holds
-/// unchanged, so that a replica comparing with it sees no change of its own.
+/// The user metadata of a state copy an older drctl's fence rewrote with
+/// serial + 1 (`x-amz-meta-drctl-fenced-from`): the serial whose content it
+/// holds unchanged, so that a replica comparing with it sees no change of
+/// its own. Fences now keep the serial (see `fence_state`) and only carry
+/// this over.
 const FENCED_META: &str = "drctl-fenced-from";
 
 /// The user metadata a state object carries.
@@ -154,7 +169,8 @@ pub(super) struct StoredCopy {
     pub synced: u64,
     /// [`FENCED_META`]: the serial whose content a fence left unchanged.
     pub fenced_from: Option<u64>,
-    /// The document's bytes, to compare copies.
+    /// The object's bytes as stored (a fence's trailing spaces included),
+    /// to compare copies and to copy one over the other.
     pub bytes: Vec<u8>,
 }
 
@@ -238,6 +254,7 @@ impl S3Backend {
                 held: Mutex::new(None),
                 renewing: tokio::sync::Mutex::new(()),
                 unreachable: AtomicBool::new(false),
+                clock: drctl_core::lease::boot_clock(),
             }),
         }
     }
@@ -247,6 +264,15 @@ impl S3Backend {
         Arc::get_mut(&mut self.inner)
             .expect("the lease is set before the backend is shared")
             .lease = lease;
+        self
+    }
+
+    /// Leases timed with `clock` (a test's, to stand for a suspend).
+    #[cfg(test)]
+    fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the clock is set before the backend is shared")
+            .clock = clock;
         self
     }
 
@@ -280,7 +306,29 @@ impl S3Backend {
 
     /// Stores `state` as it is, with its [`SYNCED_META`].
     pub(super) fn write_copy(&self, state: &State, synced: u64) -> Result<(), StoreError> {
-        self.inner.wait(self.inner.write(state, Some(synced)))
+        let meta = CopyMeta {
+            synced: Some(synced),
+            fenced_from: None,
+        };
+        self.inner
+            .wait(self.inner.write(state::encode(state), meta))
+    }
+
+    /// Stores the other bucket's copy byte for byte (a fence's trailing
+    /// spaces included, so that the two compare equal), with its
+    /// [`SYNCED_META`] and [`FENCED_META`].
+    pub(super) fn write_copy_of(&self, copy: &StoredCopy, synced: u64) -> Result<(), StoreError> {
+        let meta = CopyMeta {
+            synced: Some(synced),
+            fenced_from: copy.fenced_from,
+        };
+        self.inner.wait(self.inner.write(copy.bytes.clone(), meta))
+    }
+
+    /// Takes the lock without fencing the state (a replicated backend
+    /// fences both copies itself, once it knows they agree).
+    pub(super) fn lock_unfenced(&self, operation: &str) -> Result<S3Lock, LockError> {
+        self.inner.wait(self.inner.acquire(operation, false))
     }
 
     /// The lock's holder, if it is held by a run that may be alive: not
@@ -306,8 +354,9 @@ impl S3Backend {
         self.inner.wait(self.inner.ensure_lease())
     }
 
-    /// Rewrites the state (serial + 1, its [`SYNCED_META`] kept), so that
-    /// every write a run prepared against the version before is refused.
+    /// Rewrites the state (one more trailing space, its metadata kept), so
+    /// that every write a run prepared against the version before is
+    /// refused.
     pub(super) fn fence(&self) -> Result<(), LockError> {
         self.inner.wait(self.inner.fence_state())
     }
@@ -373,12 +422,14 @@ impl Inner {
         tokio::task::block_in_place(|| self.handle.block_on(f))
     }
 
+    /// The state backend's own S3 client: outside the lease guard (it
+    /// renews the lease, and reads who took it).
     async fn client(&self) -> Client {
         self.aws
             .get_or_init(|| AwsContext::load(self.endpoint.as_deref()))
             .await
             .clients()
-            .s3(&self.location.region)
+            .s3_state(&self.location.region)
     }
 
     /// The object's bytes and ETag, or `None` if it does not exist.
@@ -610,7 +661,9 @@ impl Inner {
         Ok(Some((info, etag)))
     }
 
-    async fn acquire(self: &Arc<Self>, operation: &str) -> Result<S3Lock, LockError> {
+    /// Takes the lock; with `fence`, fences the state once held (see
+    /// [`Self::fence_state`]).
+    async fn acquire(self: &Arc<Self>, operation: &str, fence: bool) -> Result<S3Lock, LockError> {
         let mut info = LockInfo::for_this_process(operation);
         info.host = self.lease.host.clone();
         info.stamp_lease(self.lease.duration);
@@ -621,9 +674,9 @@ impl Inner {
         // Bounded: the lock may be released or change hands between our
         // PUT and our read.
         for _ in 0..5 {
-            let sent = Instant::now();
+            let sent = self.clock.now();
             match self.put_if(&key, body.clone(), None).await {
-                Ok(etag) => return self.held(info, etag, sent, None).await,
+                Ok(etag) => return self.held(info, etag, sent, None, fence).await,
                 Err(Failure::Precondition) => {}
                 Err(Failure::NotFound) => {
                     return Err(self.lock_err("PutObject answered 404".into()));
@@ -636,7 +689,7 @@ impl Inner {
             // A retried PUT whose first attempt did succeed finds our own
             // lock (the create's, or the takeover's).
             if holder.id == info.id {
-                return self.held(info, etag, sent, took_over).await;
+                return self.held(info, etag, sent, took_over, fence).await;
             }
             let Some(etag) = etag else {
                 return Err(self.lock_err("GetObject answered without an ETag".into()));
@@ -672,9 +725,11 @@ impl Inner {
             }
             // One conditional write: of two takers, one wins; the other
             // finds the winner on its next read and is refused.
-            let sent = Instant::now();
+            let sent = self.clock.now();
             match self.put_if(&key, body.clone(), Some(&etag)).await {
-                Ok(new_etag) => return self.held(info, new_etag, sent, Some(holder)).await,
+                Ok(new_etag) => {
+                    return self.held(info, new_etag, sent, Some(holder), fence).await;
+                }
                 Err(Failure::Precondition | Failure::NotFound) => {
                     took_over = Some(holder);
                     continue;
@@ -689,7 +744,7 @@ impl Inner {
 
     /// Watches the lock of `holder` (at `etag`) until it has stayed unchanged
     /// for [`takeover_after`] its lease, timed from now by this machine's
-    /// monotonic clock: no clock agreement between machines is needed.
+    /// lease clock: no clock agreement between machines is needed.
     /// `false` if it changed or went away meanwhile.
     async fn unchanged_for(
         &self,
@@ -697,7 +752,7 @@ impl Inner {
         etag: &str,
         lease: Duration,
     ) -> Result<bool, LockError> {
-        let first_seen = Instant::now();
+        let first_seen = self.clock.now();
         let wait = takeover_after(lease);
         tracing::warn!(
             "the lock of `{}` is held by {holder}, whose lease lapsed at {} by its clock; waiting up to {} s to see whether it is renewed before taking it over",
@@ -707,7 +762,7 @@ impl Inner {
         );
         let poll = (lease / 8).clamp(Duration::from_millis(100), Duration::from_secs(2));
         loop {
-            let left = wait.saturating_sub(first_seen.elapsed());
+            let left = wait.saturating_sub(self.clock.now().saturating_sub(first_seen));
             if left.is_zero() {
                 return Ok(true);
             }
@@ -719,14 +774,16 @@ impl Inner {
         }
     }
 
-    /// Records the lock as ours (announcing a takeover), fences the state
-    /// after a takeover, and starts renewing the lease.
+    /// Records the lock as ours (announcing a takeover), installs its lease
+    /// in the context's lease guard, starts renewing it, and with `fence`
+    /// fences the state.
     async fn held(
         self: &Arc<Self>,
         info: LockInfo,
         etag: Option<String>,
-        sent: Instant,
+        sent: Duration,
         took_over: Option<LockInfo>,
+        fence: bool,
     ) -> Result<S3Lock, LockError> {
         let etag = match etag {
             Some(etag) => etag,
@@ -742,25 +799,42 @@ impl Inner {
             writable_until: sent + self.lease.writable_for(),
             lost: None,
         });
+        // The context is loaded: the PUT above went through it.
+        let installed = self.aws.get().map(|ctx| {
+            let lease: Arc<dyn Lease> = Arc::clone(self) as Arc<dyn Lease>;
+            ctx.lease_guard().install(lease)
+        });
         let lock = S3Lock {
             inner: Arc::clone(self),
             info,
             renewer: Some(self.handle.spawn(renew_in_background(Arc::downgrade(self)))),
+            _installed: installed,
         };
         if let Some(previous) = took_over {
             tracing::warn!(
                 "took over the lock of `{}` from {previous}: its lease lapsed without renewal",
                 self.env
             );
+        }
+        if fence {
             // On error `lock` is dropped, which releases the lock again.
             self.fence_state().await?;
         }
         Ok(lock)
     }
 
-    /// Rewrites the state (serial + 1) right after a takeover, so that a
-    /// write the previous holder still has in flight, conditional on the
-    /// ETag it knew, is refused by S3.
+    /// Rewrites the state object right after every acquire, so that its
+    /// ETag changes: the lock may have been free because it was
+    /// force-unlocked, or deleted by hand, under a run that still goes on,
+    /// or taken over from one that lost its lease; that run's writes,
+    /// conditional on the ETag it knew, are then refused by S3, and it
+    /// stops (it finds its lock gone or someone else's).
+    ///
+    /// The rewrite is the same bytes and one more trailing space: the same
+    /// JSON document (serial included, so a saved plan stays valid and
+    /// serials keep meaning writes), and bytes no earlier version had (the
+    /// trailing spaces only grow until the next write, whose serial is
+    /// new), so no stale ETag can ever match again.
     async fn fence_state(&self) -> Result<(), LockError> {
         let key = self.state_key();
         for _ in 0..3 {
@@ -772,28 +846,22 @@ impl Inner {
                 return Ok(());
             };
             // An unusable state is reported by the run's own load.
-            let Ok(mut state) = state::decode(&bytes) else {
+            if state::decode(&bytes).is_err() {
                 return Ok(());
-            };
-            // Same content: a replicated backend must not read it as a
-            // change (its `synced` is kept too).
-            let meta = CopyMeta {
-                fenced_from: meta.fenced_from.or(Some(state.serial)),
-                ..meta
-            };
-            state.serial += 1;
-            match self
-                .put_if_with(&key, state::encode(&state), Some(&etag), meta)
-                .await
-            {
+            }
+            let mut fenced = bytes;
+            fenced.push(b' ');
+            // The same document and metadata: a replicated backend must not
+            // read it as a change.
+            match self.put_if_with(&key, fenced, Some(&etag), meta).await {
                 Ok(_) => return Ok(()),
-                // The previous holder's last write landed: fence that one.
+                // A previous holder's write landed meanwhile: fence that one.
                 Err(Failure::Precondition | Failure::NotFound) => {}
                 Err(Failure::Other(reason)) => return Err(self.lock_err(reason)),
             }
         }
         Err(self.lock_err(format!(
-            "took the lock over, but {} kept changing: the previous holder may still be running. Check it, then run again",
+            "took the lock, but {} kept changing: a previous holder (force-unlocked, or whose lease lapsed) may still be running. Check it, then run again",
             self.url(&key)
         )))
     }
@@ -825,7 +893,7 @@ impl Inner {
         info.stamp_lease(self.lease.duration);
         let body = serde_json::to_vec_pretty(&info).expect("lock info serialises");
         let key = self.lock_key();
-        let sent = Instant::now();
+        let sent = self.clock.now();
         let outcome = match self.put_if(&key, body, Some(&etag)).await {
             Ok(Some(new_etag)) => Ok(Some(new_etag)),
             // Without an ETag in the answer, or after a condition that
@@ -833,9 +901,9 @@ impl Inner {
             // so a lock with our id is still ours.
             Ok(None) | Err(Failure::Precondition) => match self.holder().await {
                 Ok(Some((holder, Some(now)))) if holder.id == info.id => Ok(Some(now)),
-                Ok(Some((holder, _))) => {
-                    Err(format!("its lease lapsed and {holder} took the lock over"))
-                }
+                Ok(Some((holder, _))) => Err(format!(
+                    "the lock is now held by {holder} (this run's lease lapsed, or the lock was force-unlocked, and that run took it)"
+                )),
                 Ok(None) => Err(removed()),
                 Err(e) => {
                     tracing::debug!("renewing the lease of `{}`: {e}", self.env);
@@ -872,7 +940,7 @@ impl Inner {
     /// lapsing is renewed first. A write made without the lock (e.g. by a
     /// test of the backend alone) is not checked here.
     async fn ensure_lease(&self) -> Result<(), LeaseLost> {
-        let fresh = |held: &Held| Instant::now() < held.writable_until;
+        let fresh = |held: &Held| self.clock.now() < held.writable_until;
         {
             let held = self.held.lock().expect("held");
             match held.as_ref() {
@@ -885,28 +953,53 @@ impl Inner {
         self.renew().await?;
         let held = self.held.lock().expect("held");
         match held.as_ref() {
-            Some(h) if !fresh(h) => Err(self.lease_lost(format!(
-                "it could not renew its lease in time (the last renewal was {} s ago; the lease is {} s), so another run may have taken the lock over",
-                (Instant::now() - (h.writable_until - self.lease.writable_for())).as_secs(),
-                self.lease.duration.as_secs()
-            ))),
+            Some(h) if !fresh(h) => Err(self.not_renewed(h)),
             _ => Ok(()),
         }
     }
 
+    /// The lease ran out before a renewal landed (the process was paused or
+    /// suspended, or S3 did not answer): another run may hold the lock now.
+    fn not_renewed(&self, held: &Held) -> LeaseLost {
+        let renewed = held
+            .writable_until
+            .saturating_sub(self.lease.writable_for());
+        self.lease_lost(format!(
+            "it could not renew its lease in time (the last renewal was {} s ago, suspend included; the lease is {} s), so another run may have taken the lock over",
+            self.clock.now().saturating_sub(renewed).as_secs(),
+            self.lease.duration.as_secs()
+        ))
+    }
+
     async fn save(&self, state: &mut State) -> Result<(), StoreError> {
         state.serial += 1;
-        let written = self.write(state, None).await;
+        let written = self.write(state::encode(state), CopyMeta::default()).await;
         if written.is_err() {
             state.serial -= 1;
         }
         written
     }
 
-    /// Stores `state` as it is (serial included), conditional on the
-    /// version this process read or wrote last, with the copy's
-    /// [`SYNCED_META`] if given.
-    async fn write(&self, state: &State, synced: Option<u64>) -> Result<(), StoreError> {
+    /// Stores a state document, conditional on the version this process
+    /// read or wrote last, with the copy's metadata.
+    async fn write(&self, bytes: Vec<u8>, meta: CopyMeta) -> Result<(), StoreError> {
+        match self.write_conditional(bytes, meta).await {
+            // Refused by a fence (or a hand edit): if the lock is no longer
+            // this run's, say that, and mark the lease lost, which stops
+            // the run's AWS calls too; a bare conflict otherwise.
+            Err(conflict @ StoreError::Conflict { .. }) => {
+                let holds = self.held.lock().expect("held").is_some();
+                if holds && let Err(lost) = self.renew().await {
+                    return Err(lost.into());
+                }
+                Err(conflict)
+            }
+            written => written,
+        }
+    }
+
+    /// [`Self::write`], a conflict reported as such.
+    async fn write_conditional(&self, bytes: Vec<u8>, meta: CopyMeta) -> Result<(), StoreError> {
         self.ensure_lease().await?;
         let key = self.state_key();
         // Never read: this process has seen no state, so it may only
@@ -918,17 +1011,8 @@ impl Inner {
             self.backup(&key, etag).await?;
             self.backed_up.store(true, Ordering::SeqCst);
         }
-        let bytes = state::encode(state);
         let written = match self
-            .put_if_with(
-                &key,
-                bytes.clone(),
-                expected.as_deref(),
-                CopyMeta {
-                    synced,
-                    fenced_from: None,
-                },
-            )
+            .put_if_with(&key, bytes.clone(), expected.as_deref(), meta)
             .await
         {
             Ok(etag) => Ok(etag),
@@ -1057,7 +1141,9 @@ impl Backend for S3Backend {
     }
 
     fn lock(&self, operation: &str) -> Result<Box<dyn HeldLock>, LockError> {
-        Ok(Box::new(self.inner.wait(self.inner.acquire(operation))?))
+        Ok(Box::new(
+            self.inner.wait(self.inner.acquire(operation, true))?,
+        ))
     }
 
     fn force_unlock(&self) -> Result<Option<LockInfo>, LockError> {
@@ -1219,6 +1305,26 @@ pub struct S3Lock {
     info: LockInfo,
     /// The task renewing the lease; aborted on release.
     renewer: Option<JoinHandle<()>>,
+    /// The lease in the context's guard, while held.
+    _installed: Option<InstalledLease>,
+}
+
+/// The lease guard's view of the lock this process holds here: lost once
+/// known to be someone else's, and as soon as its time is up by the lease
+/// clock (a renewal may still save it, but until then a taker may act).
+/// No request is made: it runs before every mutating AWS call.
+impl Lease for Inner {
+    fn check(&self) -> Result<(), LeaseLost> {
+        let held = self.held.lock().expect("held");
+        match held.as_ref() {
+            None => Ok(()),
+            Some(h) => match &h.lost {
+                Some(what) => Err(self.lease_lost(what.clone())),
+                None if self.clock.now() >= h.writable_until => Err(self.not_renewed(h)),
+                None => Ok(()),
+            },
+        }
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -1289,6 +1395,58 @@ mod tests {
         let meta = ErrorMetadata::builder().code(code).message(code).build();
         let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
         SdkError::service_error(PutObjectError::generic(meta), raw)
+    }
+
+    /// A lease clock a test moves: the boot clock, which counts suspend.
+    #[derive(Debug)]
+    struct TestClock(Mutex<Duration>);
+
+    impl Clock for TestClock {
+        fn now(&self) -> Duration {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    /// The machine sleeps through the lease (suspend: the boot clock moves
+    /// on while the process stands still, as `CLOCK_MONOTONIC` and
+    /// `Instant` would too): on waking, the lease is gone for the lease
+    /// guard at once (no AWS call goes out) and for the next write, which
+    /// first tries to renew.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_lease_slept_through_is_lost_by_the_clock_that_counts_suspend() {
+        let ctx = crate::clients::tests::unreachable_context().await;
+        let clock = Arc::new(TestClock(Mutex::new(Duration::from_secs(1000))));
+        let backend = S3Backend::new(
+            Arc::new(OnceCell::new_with(Some(ctx))),
+            None,
+            S3Location {
+                bucket: "state".into(),
+                prefix: String::new(),
+                region: "us-east-1".into(),
+            },
+            "dev",
+        )
+        .with_clock(clock.clone());
+        let lease = backend.inner.lease.clone();
+        // As if the lock had just been taken (there is no S3 here).
+        *backend.inner.held.lock().unwrap() = Some(Held {
+            info: LockInfo::for_this_process("apply"),
+            etag: "\"e1\"".into(),
+            writable_until: clock.now() + lease.writable_for(),
+            lost: None,
+        });
+        assert!(backend.inner.check().is_ok());
+        assert!(backend.check_lease().is_ok());
+
+        *clock.0.lock().unwrap() += Duration::from_secs(600);
+        let lost = backend.inner.check().unwrap_err().to_string();
+        assert!(
+            lost.contains("could not renew its lease in time (the last renewal was 600 s ago"),
+            "{lost}"
+        );
+        // A write renews first: S3 does not answer, so the lease stays lost.
+        let lost = backend.check_lease().unwrap_err().to_string();
+        assert!(lost.contains("no longer holds the lock"), "{lost}");
     }
 
     /// S3 may answer a conditional write that meets a concurrent one with

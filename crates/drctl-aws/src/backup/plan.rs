@@ -315,6 +315,34 @@ fn outputs(id: &str, arn: &str, version: &str) -> Attributes {
     ])
 }
 
+/// Refuses the delete of plan `id` (`own`: `ctx`'s address is the plan)
+/// or of its selection (`!own`: a selection has no tags, its plan proves
+/// it this environment's) unless the plan is this environment's; `false`
+/// when the plan is gone (or deleted).
+pub(crate) async fn confirm_plan_owned(
+    client: &Client,
+    ctx: &OpContext,
+    id: &str,
+    own: bool,
+) -> Result<bool, ProviderError> {
+    let result = client.get_backup_plan().backup_plan_id(id).send().await;
+    let Some(plan) =
+        found(result, NOT_FOUND, "backup:GetBackupPlan")?.filter(|p| p.deletion_date().is_none())
+    else {
+        return Ok(false);
+    };
+    let Some(tags) = tags_of(client, plan.backup_plan_arn().unwrap_or_default()).await? else {
+        return Ok(false);
+    };
+    let what = format!("backup plan {id}");
+    if own {
+        crate::support::confirm_owned(ctx, "delete", &what, &tags, None)?;
+    } else {
+        crate::support::confirm_parent_owned(ctx, "delete", &what, &tags, None)?;
+    }
+    Ok(true)
+}
+
 impl Plan {
     /// The plan, unless it is gone or deleted.
     async fn get(
@@ -543,7 +571,7 @@ impl Provider for Plan {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.backup(&ctx.region);
-        if self.get(&client, id).await?.is_none() {
+        if !confirm_plan_owned(&client, ctx, id, true).await? {
             return Ok(());
         }
         retry_while(

@@ -281,6 +281,9 @@ impl Provider for Selection {
             return Ok(());
         };
         let client = self.0.backup(&ctx.region);
+        if !super::plan::confirm_plan_owned(&client, ctx, plan_id, false).await? {
+            return Ok(());
+        }
         let result = client
             .delete_backup_selection()
             .backup_plan_id(plan_id)

@@ -298,10 +298,20 @@ impl Provider for Vault {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.backup(&ctx.region);
+        // Emptying deletes recovery points: the claim is checked first.
+        let Some(vault) = self.describe(&client, id).await? else {
+            return Ok(());
+        };
+        let Some(tags) = tags_of(&client, vault.backup_vault_arn().unwrap_or_default()).await?
+        else {
+            return Ok(());
+        };
+        let named = crate::support::opt_str(inputs, "name").filter(|n| *n == id);
+        crate::support::confirm_owned(ctx, "delete", &format!("backup vault {id}"), &tags, named)?;
         wait_for(
             &format!("backup vault {id} emptied and deleted"),
             EMPTY_LIMIT,

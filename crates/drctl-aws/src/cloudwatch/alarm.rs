@@ -485,9 +485,29 @@ impl Provider for Alarm {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let Some(alarm) = self.describe(ctx, id).await? else {
+            return Ok(());
+        };
+        let result = self
+            .0
+            .cloudwatch(&ctx.region)
+            .list_tags_for_resource()
+            .resource_arn(alarm.alarm_arn().unwrap_or_default())
+            .send()
+            .await;
+        let Some(tags) = found(result, NOT_FOUND, "cloudwatch:ListTagsForResource")? else {
+            return Ok(());
+        };
+        let tags = crate::support::tag_map(
+            tags.tags()
+                .iter()
+                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+        );
+        let named = opt_str(inputs, "alarm_name").filter(|n| *n == id);
+        crate::support::confirm_owned(ctx, "delete", &format!("alarm {id}"), &tags, named)?;
         // DeleteAlarms of a missing alarm fails with ResourceNotFound.
         let result = self
             .0

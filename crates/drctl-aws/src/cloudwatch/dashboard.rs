@@ -151,9 +151,19 @@ impl Provider for Dashboard {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        // A dashboard has no tags: its name, drctl's and the
+        // environment's, proves it this environment's.
+        let named = crate::support::opt_str(inputs, "dashboard_name").filter(|n| *n == id);
+        crate::support::confirm_owned(
+            ctx,
+            "delete",
+            &format!("dashboard {id}"),
+            &Default::default(),
+            named,
+        )?;
         let result = self
             .0
             .cloudwatch(&ctx.region)

@@ -35,8 +35,8 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, bool_or, create_once, found, invalid, observed_tags, opt_str,
-    req_str, retry_while, str_map, tag_changes, wait_for,
+    all_tags, api_error, attrs, bool_or, confirm_owned, create_once, found, invalid, observed_tags,
+    opt_str, req_str, retry_while, str_map, tag_changes, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -792,13 +792,18 @@ impl Provider for Table {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let ddb = self.0.dynamodb(&ctx.region);
         let Some(t) = describe(&ddb, id).await? else {
             return Ok(());
         };
+        if t.table_status() != Some(&TableStatus::Deleting) {
+            let tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
+            let named = opt_str(inputs, "table_name").filter(|n| *n == id);
+            confirm_owned(ctx, "delete", &format!("table {id}"), &tags, named)?;
+        }
         // AWS refuses to delete a table that has recently sourced a replica
         // until its replicas are gone.
         for region in observed_replicas(&t, &ctx.region) {

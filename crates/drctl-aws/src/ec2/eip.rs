@@ -101,7 +101,7 @@ impl Provider for Eip {
         prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
         let observed = self.read(ctx, id, inputs).await?;
         observed.map(|o| o.outputs).ok_or_else(|| {
             ProviderError::new("ec2:DescribeAddresses", "address disappeared during update")
@@ -137,6 +137,20 @@ impl Provider for Eip {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let result = self
+            .0
+            .ec2(&ctx.region)
+            .describe_addresses()
+            .allocation_ids(id)
+            .send()
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeAddresses")? else {
+            return Ok(());
+        };
+        let Some(address) = out.addresses().first() else {
+            return Ok(());
+        };
+        super::confirm_owned(ctx, &format!("Elastic IP {id}"), address.tags())?;
         let result = self
             .0
             .ec2(&ctx.region)

@@ -160,7 +160,7 @@ impl Provider for InternetGateway {
             // A gateway adopted from an interrupted run may be seconds old.
             super::on_new(|| self.attach(ctx, id, want)).await?;
         }
-        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
         Ok(outputs(id))
     }
 
@@ -193,6 +193,20 @@ impl Provider for InternetGateway {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let result = self
+            .0
+            .ec2(&ctx.region)
+            .describe_internet_gateways()
+            .internet_gateway_ids(id)
+            .send()
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeInternetGateways")? else {
+            return Ok(());
+        };
+        let Some(gateway) = out.internet_gateways().first() else {
+            return Ok(());
+        };
+        super::confirm_owned(ctx, &format!("internet gateway {id}"), gateway.tags())?;
         if let Some(vpc) = opt_str(inputs, "vpc_id") {
             self.detach(ctx, id, vpc).await?;
         }

@@ -103,6 +103,22 @@ pub(crate) fn has_identity(ctx: &OpContext, tags: &[Tag]) -> bool {
     has(TAG_ADDRESS, &ctx.address.to_string()) && has(TAG_ENV, &ctx.env)
 }
 
+/// Refuses the delete of the EC2 resource `what` (`VPC vpc-0abc`) unless
+/// `tags`, as its describe returned them, show it is this environment's
+/// (`support::confirm_owned`): EC2 ids are AWS's, so only the `drctl:*`
+/// tags prove it.
+pub(crate) fn confirm_owned(
+    ctx: &OpContext,
+    what: &str,
+    tags: &[Tag],
+) -> Result<(), ProviderError> {
+    let tags = crate::support::tag_map(
+        tags.iter()
+            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+    );
+    crate::support::confirm_owned(ctx, "delete", what, &tags, None)
+}
+
 /// How long a delete waits out DependencyViolation. Lambda deletes the
 /// network interfaces of a deleted VPC function only later: users report
 /// 20 to 45 minutes (the latency model takes 30), so 20 (Terraform's
@@ -166,14 +182,45 @@ pub(crate) fn tags_json(tags: &[Tag]) -> Json {
     }))
 }
 
-/// Applies the difference between the old and new `tags` inputs.
+/// Applies the difference between the old and new `tags` inputs. A
+/// resource without a `drctl:env` tag (one `drctl import` adopted by id)
+/// takes this address's `drctl:*` tags with that change, so that its
+/// delete can later prove it this environment's; a resource that has one
+/// keeps it, whoever's it is.
 pub(crate) async fn sync_tags(
     client: &Client,
+    ctx: &OpContext,
     id: &str,
     old: &Attributes,
     new: &Attributes,
 ) -> Result<(), ProviderError> {
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    let (mut set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    if !set.is_empty() || !remove.is_empty() {
+        let claimed = client
+            .describe_tags()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("resource-id")
+                    .values(id)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("key")
+                    .values(crate::support::TAG_ENV)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeTags", e))?;
+        if claimed.tags().is_empty() {
+            set.insert(crate::support::TAG_ENV.to_owned(), ctx.env.clone());
+            set.insert(
+                crate::support::TAG_ADDRESS.to_owned(),
+                ctx.address.to_string(),
+            );
+        }
+    }
     if !set.is_empty() {
         client
             .create_tags()

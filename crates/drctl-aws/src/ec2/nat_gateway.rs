@@ -139,7 +139,7 @@ impl Provider for NatGateway {
         prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
         Ok(attrs([("nat_gateway_id", json!(id))]))
     }
 
@@ -190,6 +190,17 @@ impl Provider for NatGateway {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let Some(gateway) = self.state(ctx, id).await? else {
+            return Ok(());
+        };
+        // One already on its way out needs no claim checked: it is
+        // deleted whoever asked.
+        if !matches!(
+            gateway.state(),
+            Some(NatGatewayState::Deleted | NatGatewayState::Deleting)
+        ) {
+            super::confirm_owned(ctx, &format!("NAT gateway {id}"), gateway.tags())?;
+        }
         let result = self
             .0
             .ec2(&ctx.region)

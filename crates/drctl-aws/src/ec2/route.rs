@@ -171,11 +171,16 @@ impl Provider for Route {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let table = req_str(ctx, inputs, "route_table_id")?;
+        // A route has no tags: its table proves it this environment's.
+        if !super::route_table::confirm_table_owned(&self.0.ec2(&ctx.region), ctx, table).await? {
+            return Ok(());
+        }
         let result = self
             .0
             .ec2(&ctx.region)
             .delete_route()
-            .route_table_id(req_str(ctx, inputs, "route_table_id")?)
+            .route_table_id(table)
             .destination_cidr_block(req_str(ctx, inputs, "destination_cidr_block")?)
             .send()
             .await;

@@ -25,6 +25,44 @@ pub struct RouteTable(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound"];
 
+/// The tags of route table `id`; `None` when it is gone.
+async fn table_tags(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+) -> Result<Option<Vec<aws_sdk_ec2::types::Tag>>, ProviderError> {
+    let result = ec2.describe_route_tables().route_table_ids(id).send().await;
+    let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
+        return Ok(None);
+    };
+    Ok(out.route_tables().first().map(|t| t.tags().to_vec()))
+}
+
+/// Refuses a change to a route or association (`ctx`'s address) of route
+/// table `table` unless the table is this environment's: neither carries
+/// tags, their table proves them drctl's. A table that is gone passes
+/// (`false`): there is nothing left to change.
+pub(crate) async fn confirm_table_owned(
+    ec2: &aws_sdk_ec2::Client,
+    ctx: &OpContext,
+    table: &str,
+) -> Result<bool, ProviderError> {
+    let Some(tags) = table_tags(ec2, table).await? else {
+        return Ok(false);
+    };
+    let tags = crate::support::tag_map(
+        tags.iter()
+            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+    );
+    crate::support::confirm_parent_owned(
+        ctx,
+        "delete",
+        &format!("route table {table}"),
+        &tags,
+        None,
+    )?;
+    Ok(true)
+}
+
 fn outputs(id: &str) -> Attributes {
     attrs([("route_table_id", json!(id))])
 }
@@ -93,7 +131,7 @@ impl Provider for RouteTable {
         prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
         Ok(outputs(id))
     }
 
@@ -126,6 +164,10 @@ impl Provider for RouteTable {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let Some(tags) = table_tags(&self.0.ec2(&ctx.region), id).await? else {
+            return Ok(());
+        };
+        super::confirm_owned(ctx, &format!("route table {id}"), &tags)?;
         // Still associated (an association being removed, or one another
         // tool made): DependencyViolation until it goes.
         super::delete_when_unused(|| async {

@@ -143,9 +143,19 @@ impl Provider for RouteTableAssociation {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        // An association has no tags: its table proves it this
+        // environment's. One that is not in the table state records is
+        // not this address's to remove (read sees it gone, too).
+        if self.read(ctx, id, inputs).await?.is_none() {
+            return Ok(());
+        }
+        let table = req_str(ctx, inputs, "route_table_id")?;
+        if !super::route_table::confirm_table_owned(&self.0.ec2(&ctx.region), ctx, table).await? {
+            return Ok(());
+        }
         let result = self
             .0
             .ec2(&ctx.region)

@@ -338,7 +338,7 @@ impl Provider for SecurityGroup {
         let client = self.0.ec2(&ctx.region);
         // A group adopted from an interrupted run may be seconds old.
         super::on_new(|| sync_rules(&client, ctx, id, prior, inputs)).await?;
-        sync_tags(&client, id, prior, inputs).await?;
+        sync_tags(&client, ctx, id, prior, inputs).await?;
         Ok(outputs(id))
     }
 
@@ -379,6 +379,20 @@ impl Provider for SecurityGroup {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let result = self
+            .0
+            .ec2(&ctx.region)
+            .describe_security_groups()
+            .group_ids(id)
+            .send()
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeSecurityGroups")? else {
+            return Ok(());
+        };
+        let Some(group) = out.security_groups().first() else {
+            return Ok(());
+        };
+        super::confirm_owned(ctx, &format!("security group {id}"), group.tags())?;
         super::delete_when_unused(|| async {
             let result = self
                 .0

@@ -144,7 +144,7 @@ impl Provider for Subnet {
             // A subnet adopted from an interrupted run may be seconds old.
             super::on_new(|| self.set_public_ip(ctx, id, want)).await?;
         }
-        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
         Ok(outputs(id, req_str(ctx, inputs, "availability_zone")?))
     }
 
@@ -177,6 +177,20 @@ impl Provider for Subnet {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let result = self
+            .0
+            .ec2(&ctx.region)
+            .describe_subnets()
+            .subnet_ids(id)
+            .send()
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeSubnets")? else {
+            return Ok(());
+        };
+        let Some(subnet) = out.subnets().first() else {
+            return Ok(());
+        };
+        super::confirm_owned(ctx, &format!("subnet {id}"), subnet.tags())?;
         super::delete_when_unused(|| async {
             let result = self
                 .0

@@ -154,7 +154,7 @@ impl Provider for Vpc {
     ) -> Result<Attributes, ProviderError> {
         // A VPC adopted from an interrupted run may be seconds old.
         super::on_new(|| self.set_dns(ctx, id, inputs, Some(prior))).await?;
-        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
         Ok(Self::outputs(id, req_str(ctx, inputs, "cidr_block")?))
     }
 
@@ -187,6 +187,20 @@ impl Provider for Vpc {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let result = self
+            .0
+            .ec2(&ctx.region)
+            .describe_vpcs()
+            .vpc_ids(id)
+            .send()
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeVpcs")? else {
+            return Ok(());
+        };
+        let Some(vpc) = out.vpcs().first() else {
+            return Ok(());
+        };
+        super::confirm_owned(ctx, &format!("VPC {id}"), vpc.tags())?;
         // Lambda releases a deleted function's network interfaces minutes
         // later; until then the VPC answers DependencyViolation.
         super::delete_when_unused(|| async {

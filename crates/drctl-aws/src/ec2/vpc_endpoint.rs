@@ -146,7 +146,7 @@ impl Provider for VpcEndpoint {
                 .await
                 .map_err(|e| api_error("ec2:ModifyVpcEndpoint", e))?;
         }
-        sync_tags(&ec2, id, prior, inputs).await?;
+        sync_tags(&ec2, ctx, id, prior, inputs).await?;
         Ok(attrs([("vpc_endpoint_id", json!(id))]))
     }
 
@@ -189,6 +189,18 @@ impl Provider for VpcEndpoint {
             return Ok(());
         }
         let ec2 = self.0.ec2(&ctx.region);
+        let result = ec2
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(id)
+            .send()
+            .await;
+        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeVpcEndpoints")? else {
+            return Ok(());
+        };
+        let Some(endpoint) = out.vpc_endpoints().first() else {
+            return Ok(());
+        };
+        super::confirm_owned(ctx, &format!("VPC endpoint {id}"), endpoint.tags())?;
         let result = ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await;
         let Some(out) = found(result, NOT_FOUND, "ec2:DeleteVpcEndpoints")? else {
             return Ok(());

@@ -197,7 +197,7 @@ impl Provider for VpcPeeringConnection {
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
         // Only the requester's side's tags: the accepter tags its own.
-        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
         Ok(attrs([("vpc_peering_connection_id", json!(id))]))
     }
 
@@ -239,9 +239,14 @@ impl Provider for VpcPeeringConnection {
         let current = describe(&ec2, id).await?;
         let deleting = current.as_ref().map(code) == Some(Some(&Code::Deleting));
         if !deleting {
-            if current.as_ref().is_none_or(|c| is_gone(code(c))) {
+            let Some(connection) = current.as_ref().filter(|c| !is_gone(code(c))) else {
                 return Ok(());
-            }
+            };
+            super::confirm_owned(
+                ctx,
+                &format!("VPC peering connection {id}"),
+                connection.tags(),
+            )?;
             let result = ec2
                 .delete_vpc_peering_connection()
                 .vpc_peering_connection_id(id)

@@ -165,7 +165,7 @@ impl Provider for VpcPeeringConnectionAccepter {
         prior: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        sync_tags(&self.0.ec2(&ctx.region), id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
         Ok(attrs([("vpc_peering_connection_id", json!(id))]))
     }
 

@@ -255,10 +255,22 @@ impl Provider for Cluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.ecs(&ctx.region);
+        let Some(cluster) = describe(&client, id).await? else {
+            return Ok(());
+        };
+        let name = cluster.cluster_name().unwrap_or(id);
+        super::confirm_owned(
+            ctx,
+            &format!("ECS cluster {id}"),
+            cluster.tags(),
+            name,
+            inputs,
+            "name",
+        )?;
         crate::support::retry_while(
             DELETE_LIMIT,
             |e| {

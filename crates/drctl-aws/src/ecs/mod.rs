@@ -42,6 +42,21 @@ pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Refuses the delete of `what` unless its tags (or, untagged, its name
+/// when it is the `name_input` drctl gave it) show it is this
+/// environment's (`support::confirm_owned`).
+pub(crate) fn confirm_owned(
+    ctx: &OpContext,
+    what: &str,
+    tags: &[Tag],
+    name: &str,
+    inputs: &drctl_core::Attributes,
+    name_input: &str,
+) -> Result<(), drctl_core::ProviderError> {
+    let named = crate::support::opt_str(inputs, name_input).filter(|n| *n == name);
+    crate::support::confirm_owned(ctx, "delete", what, &tag_map(tags), named)
+}
+
 /// Whether `tags` carry this address's and env's identity tags.
 pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool {
     tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())

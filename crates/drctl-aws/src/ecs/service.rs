@@ -541,6 +541,14 @@ impl Provider for Service {
         };
         let name = service.service_name().unwrap_or_default().to_owned();
         if active(&service) {
+            super::confirm_owned(
+                ctx,
+                &format!("ECS service {id}"),
+                service.tags(),
+                &name,
+                inputs,
+                "name",
+            )?;
             // DeleteService refuses a service scaled above zero (without
             // `force`, which would leave its tasks to stop on their own).
             let result = client

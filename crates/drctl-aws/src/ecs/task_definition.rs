@@ -589,10 +589,22 @@ impl Provider for TaskDefinition {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.ecs(&ctx.region);
+        // The family's revisions go together: its latest one's tags (what
+        // drctl registered last) say whose the family is.
+        if let Some((_, tags)) = latest(&client, id).await? {
+            let named = crate::support::opt_str(inputs, "family").filter(|f| *f == id);
+            crate::support::confirm_owned(
+                ctx,
+                "delete",
+                &format!("task definition family {id}"),
+                &tags,
+                named,
+            )?;
+        }
         let arns = active_revisions(&client, id).await?;
         retire(&client, &arns).await
     }

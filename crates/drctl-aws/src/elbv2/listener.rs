@@ -276,6 +276,9 @@ impl Provider for Listener {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        if !super::confirm_owned(&self.0.elbv2(&ctx.region), ctx, "listener", id).await? {
+            return Ok(());
+        }
         let result = self
             .0
             .elbv2(&ctx.region)

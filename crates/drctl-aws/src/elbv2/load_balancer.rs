@@ -339,6 +339,9 @@ impl Provider for LoadBalancer {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.elbv2(&ctx.region);
+        if !super::confirm_owned(&client, ctx, "load balancer", id).await? {
+            return Ok(());
+        }
         // Deleting an ALB that is gone succeeds (ELB API Reference,
         // DeleteLoadBalancer); its listeners go with it.
         let result = client

@@ -69,6 +69,21 @@ pub(crate) async fn tags_of(
     }))
 }
 
+/// Refuses the delete of `what` (`arn`) unless its tags show it is this
+/// environment's (`support::confirm_owned`); `false` when it is gone.
+pub(crate) async fn confirm_owned(
+    client: &Client,
+    ctx: &OpContext,
+    what: &str,
+    arn: &str,
+) -> Result<bool, ProviderError> {
+    let Some(tags) = tags_of(client, arn).await? else {
+        return Ok(false);
+    };
+    crate::support::confirm_owned(ctx, "delete", &format!("{what} {arn}"), &tags, None)?;
+    Ok(true)
+}
+
 /// Whether `tags` carry this address's and env's identity tags.
 pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool {
     tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())

@@ -458,6 +458,9 @@ impl Provider for TargetGroup {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.elbv2(&ctx.region);
+        if !super::confirm_owned(&client, ctx, "target group", id).await? {
+            return Ok(());
+        }
         retry_while(
             IN_USE_LIMIT,
             |e| e.code.as_deref() == Some("ResourceInUse"),

@@ -748,10 +748,27 @@ impl Provider for Rule {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.eventbridge(&ctx.region);
+        let Some(rule) = self.describe(&client, id).await? else {
+            return Ok(());
+        };
+        let Some(tags) = self.tags(&client, rule.arn().unwrap_or_default()).await? else {
+            return Ok(());
+        };
+        let named = inputs
+            .get("name")
+            .and_then(Json::as_str)
+            .filter(|n| *n == id);
+        crate::support::confirm_owned(
+            ctx,
+            "delete",
+            &format!("EventBridge rule {id}"),
+            &tags,
+            named,
+        )?;
         // AWS refuses to delete a rule with targets ("Rule can't be deleted
         // since it has targets"), also while a removal is still on its way
         // to every server: remove what is listed, delete, and again.

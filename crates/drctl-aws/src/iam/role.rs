@@ -14,8 +14,8 @@ use serde_json::{Value as Json, json};
 use super::policy_json;
 use crate::clients::Clients;
 use crate::support::{
-    Created, all_tags, api_error, attrs, create_once, found, invalid, observed_tags, req_str,
-    tag_changes, tolerate, user_tags,
+    Created, all_tags, api_error, attrs, confirm_owned, create_once, found, invalid, observed_tags,
+    opt_str, req_str, tag_changes, tag_map, tolerate, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -161,6 +161,20 @@ impl Role {
         Ok(arns)
     }
 
+    async fn tags(&self, role: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+        let tags: Vec<Tag> = self
+            .iam()
+            .list_role_tags()
+            .role_name(role)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("iam:ListRoleTags", e))?;
+        Ok(tag_map(tags.into_iter().map(|t| (t.key, t.value))))
+    }
+
     async fn get(&self, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
         let result = self.iam().get_role().role_name(name).send().await;
         Ok(found(result, NOT_FOUND, "iam:GetRole")?.and_then(|o| o.role))
@@ -264,16 +278,7 @@ impl Provider for Role {
             inline.insert(policy, doc);
         }
         let managed = self.attached_arns(id).await?;
-        let tags = self
-            .iam()
-            .list_role_tags()
-            .role_name(id)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("iam:ListRoleTags", e))?;
+        let tags = self.tags(id).await?;
         Ok(Some(Observed {
             inputs: attrs([
                 ("name", json!(role.role_name())),
@@ -281,10 +286,7 @@ impl Provider for Role {
                 ("assume_role_policy", trust),
                 ("inline_policies", Json::Object(inline)),
                 ("managed_policy_arns", json!(managed)),
-                (
-                    "tags",
-                    observed_tags(tags.into_iter().map(|t| (t.key, t.value))),
-                ),
+                ("tags", observed_tags(tags)),
             ]),
             outputs: outputs(&role),
         }))
@@ -377,11 +379,21 @@ impl Provider for Role {
 
     async fn delete(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        if self.get(id).await?.is_none() {
+            return Ok(());
+        }
+        let tags = match self.tags(id).await {
+            Ok(tags) => tags,
+            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let named = opt_str(inputs, "name").filter(|n| *n == id);
+        confirm_owned(ctx, "delete", &format!("IAM role {id}"), &tags, named)?;
         // DeleteRole refuses a role with policies, so remove every one
         // there is, including any added out of band.
         let attached = match self.attached_arns(id).await {

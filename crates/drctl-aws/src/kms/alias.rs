@@ -13,7 +13,9 @@ use serde_json::json;
 
 use super::NOT_FOUND;
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, has_code, invalid, req_str, tolerate};
+use crate::support::{
+    api_error, attrs, confirm_owned, has_code, invalid, opt_str, req_str, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "kms.alias",
@@ -185,9 +187,19 @@ impl Provider for Alias {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        // An alias has no tags: its name, drctl's and the environment's
+        // (`alias/payment-<env>`), proves it this environment's.
+        let named = opt_str(inputs, "alias_name").filter(|n| *n == id);
+        confirm_owned(
+            ctx,
+            "delete",
+            &format!("KMS alias {id}"),
+            &Default::default(),
+            named,
+        )?;
         let result = self
             .0
             .kms(&ctx.region)

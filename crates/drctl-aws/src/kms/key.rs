@@ -485,6 +485,24 @@ impl Provider for Key {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let days = window(ctx, inputs)?;
+        let client = self.0.kms(&ctx.region);
+        let result = client.describe_key().key_id(id).send().await;
+        let Some(meta) = found(result, NOT_FOUND, "kms:DescribeKey")?
+            .and_then(|out| out.key_metadata().cloned())
+        else {
+            return Ok(());
+        };
+        // Already pending deletion: done, whoever scheduled it.
+        if !live(meta.key_state()) {
+            return Ok(());
+        }
+        let tags: BTreeMap<String, String> = tags_of(&client, id).await?.into_iter().collect();
+        // Retained by this address's delete already (a resend).
+        let address = ctx.address.to_string();
+        if tags.get(TAG_RETAINED_FROM) == Some(&address) && !tags.contains_key(TAG_ADDRESS) {
+            return Ok(());
+        }
+        crate::support::confirm_owned(ctx, "delete", &format!("KMS key {id}"), &tags, None)?;
         if retained(inputs) {
             return self.retain(ctx, id).await;
         }

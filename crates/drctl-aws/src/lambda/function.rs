@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, create_once, found, invalid, observed_tags, req_str, retry_while,
-    tag_changes, tolerate, user_tags, wait_for,
+    all_tags, api_error, attrs, confirm_owned, create_once, found, invalid, observed_tags,
+    only_if_set, opt_str, req_str, retry_while, tag_changes, tag_map, tolerate, user_tags,
+    wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -165,6 +166,28 @@ fn outputs(config: &FunctionConfiguration) -> Attributes {
     ])
 }
 
+/// Refuses a change to a function's child (a permission, `ctx`'s
+/// address) unless the function is this environment's; `false` when the
+/// function is gone (its policy went with it).
+pub(crate) async fn confirm_function_owned(
+    client: &Client,
+    ctx: &OpContext,
+    name: &str,
+) -> Result<bool, ProviderError> {
+    let result = client.get_function().function_name(name).send().await;
+    let Some(out) = found(result, NOT_FOUND, "lambda:GetFunction")? else {
+        return Ok(false);
+    };
+    crate::support::confirm_parent_owned(
+        ctx,
+        "delete",
+        &format!("function {name}"),
+        &tag_map(out.tags.unwrap_or_default()),
+        Some(name),
+    )?;
+    Ok(true)
+}
+
 impl Function {
     async fn get(
         &self,
@@ -306,10 +329,21 @@ impl Provider for Function {
         let Some((c, tags)) = self.get(&client, id).await? else {
             return Ok(None);
         };
-        let env: BTreeMap<&String, &String> = c
+        // Only what drctl set is recorded: a variable added or changed
+        // outside drctl may hold a secret (a password pasted in the
+        // console), which state must never copy.
+        let set = prior.get("environment").and_then(Json::as_object);
+        let env: BTreeMap<&String, Json> = c
             .environment()
             .and_then(|e| e.variables())
-            .map(|v| v.iter().collect())
+            .map(|v| {
+                v.iter()
+                    .map(|(k, value)| {
+                        let drctls = set.and_then(|m| m.get(k));
+                        (k, only_if_set(&json!(value), drctls))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let (mut subnets, mut groups) = c
             .vpc_config()
@@ -439,9 +473,20 @@ impl Provider for Function {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let Some((_, tags)) = self.get(&self.0.lambda(&ctx.region), id).await? else {
+            return Ok(());
+        };
+        let named = opt_str(inputs, "function_name").filter(|n| *n == id);
+        confirm_owned(
+            ctx,
+            "delete",
+            &format!("function {id}"),
+            &tag_map(tags),
+            named,
+        )?;
         let result = self
             .0
             .lambda(&ctx.region)

@@ -222,6 +222,12 @@ impl Provider for Permission {
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let (function, sid) = split_id(id)?;
+        // A statement has no tags: its function proves it this
+        // environment's.
+        let client = self.0.lambda(&ctx.region);
+        if !super::function::confirm_function_owned(&client, ctx, function).await? {
+            return Ok(());
+        }
         let request = self
             .0
             .lambda(&ctx.region)

@@ -468,6 +468,14 @@ impl Provider for Cluster {
         if c.status() == Some("deleting") {
             return wait_deleted(&rds, id).await;
         }
+        super::confirm_owned(
+            ctx,
+            &format!("Aurora cluster {id}"),
+            c.tag_list(),
+            id,
+            inputs,
+            "cluster_identifier",
+        )?;
         // The same name the plan showed (from the creation time).
         let snapshot = final_snapshot(id, &c, inputs);
         if snapshot.is_empty() && !bool_or(inputs, "skip_final_snapshot", false) {

@@ -328,7 +328,7 @@ impl Provider for GlobalCluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let rds = self.0.rds(&ctx.region);
@@ -338,6 +338,16 @@ impl Provider for GlobalCluster {
         // Already `deleting` (a run stopped while it waited): only the
         // wait is left.
         let deleting = g.status() == Some("deleting");
+        if !deleting {
+            super::confirm_owned(
+                ctx,
+                &format!("global cluster {id}"),
+                g.tag_list(),
+                id,
+                inputs,
+                "global_cluster_identifier",
+            )?;
+        }
         // The regional clusters leave the global cluster in their own
         // delete; one still attached means they were not deleted first.
         let members: Vec<&str> = g

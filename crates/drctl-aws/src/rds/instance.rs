@@ -291,7 +291,7 @@ impl Provider for Instance {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let rds = self.0.rds(&ctx.region);
@@ -302,6 +302,14 @@ impl Provider for Instance {
         // refuses another DeleteDBInstance with InvalidDBInstanceState
         // "... is already being deleted": only the wait is left.
         if instance.db_instance_status() != Some("deleting") {
+            super::confirm_owned(
+                ctx,
+                &format!("DB instance {id}"),
+                instance.tag_list(),
+                id,
+                inputs,
+                "instance_identifier",
+            )?;
             // InvalidDBClusterStateFault: the cluster busy for a while
             // (a member just detached), or the last instance of a writer
             // whose other instance began deleting after the check below

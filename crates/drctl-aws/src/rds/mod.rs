@@ -55,6 +55,36 @@ pub(crate) fn tags_json(tags: &[Tag]) -> Json {
     }))
 }
 
+/// Refuses the delete of `what` unless its tags (or, without a
+/// `drctl:env` tag, its name: RDS identifiers are drctl's and embed the
+/// environment) show it is this environment's (`support::confirm_owned`).
+pub(crate) fn confirm_owned(
+    ctx: &OpContext,
+    what: &str,
+    tags: &[Tag],
+    id: &str,
+    inputs: &Attributes,
+    name_input: &str,
+) -> Result<(), ProviderError> {
+    let tags = crate::support::tag_map(
+        tags.iter()
+            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+    );
+    let named = crate::support::opt_str(inputs, name_input).filter(|n| n.eq_ignore_ascii_case(id));
+    crate::support::confirm_owned(ctx, "delete", what, &tags, named)
+}
+
+/// The tags of the resource with this ARN, as AWS lists them.
+pub(crate) async fn tag_list(client: &Client, arn: &str) -> Result<Vec<Tag>, ProviderError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| api_error("rds:ListTagsForResource", e))?;
+    Ok(out.tag_list().to_vec())
+}
+
 /// The tags of the resource with this ARN (ListTagsForResource).
 pub(crate) async fn list_tags(client: &Client, arn: &str) -> Result<Json, ProviderError> {
     let out = client

@@ -172,9 +172,22 @@ impl Provider for SubnetGroup {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let rds = self.0.rds(&ctx.region);
+        let Some(g) = describe(&rds, id).await? else {
+            return Ok(());
+        };
+        let tags = super::tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await?;
+        super::confirm_owned(
+            ctx,
+            &format!("DB subnet group {id}"),
+            &tags,
+            id,
+            inputs,
+            "name",
+        )?;
         let result = self
             .0
             .rds(&ctx.region)

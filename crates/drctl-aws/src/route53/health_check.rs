@@ -573,11 +573,27 @@ impl Provider for HealthCheck {
 
     async fn delete(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         id: &str,
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let client = self.0.route53();
+        let result = client.get_health_check().health_check_id(id).send().await;
+        let Some(check) = found(result, GONE, "route53:GetHealthCheck")?
+            .and_then(|out| out.health_check().cloned())
+        else {
+            return Ok(());
+        };
+        super::confirm_owned(
+            &client,
+            TagResourceType::Healthcheck,
+            ctx,
+            &format!("health check {id}"),
+            id,
+            check.caller_reference(),
+        )
+        .await?;
         let result = self
             .0
             .route53()

@@ -290,15 +290,28 @@ impl Provider for HostedZone {
 
     async fn delete(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         id: &str,
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.route53();
-        let Some((apex, _, _)) = self.get(&client, id).await? else {
+        let result = client.get_hosted_zone().id(id).send().await;
+        let Some(zone) = found(result, GONE, "route53:GetHostedZone")?
+            .and_then(|out| out.hosted_zone().cloned())
+        else {
             return Ok(());
         };
+        let apex = zone.name.clone();
+        super::confirm_owned(
+            &client,
+            TagResourceType::Hostedzone,
+            ctx,
+            &format!("hosted zone {id} ({apex})"),
+            id,
+            &zone.caller_reference,
+        )
+        .await?;
         // drctl's own records are `route53.record` resources, deleted before
         // the zone; the apex SOA and NS go with the zone. Anything else was
         // put there by someone else (mail, domain verification, certificate

@@ -131,6 +131,39 @@ pub(crate) async fn find_created(
     Ok(Some(id))
 }
 
+/// Refuses the delete of `what` (a hosted zone or health check, `id`)
+/// unless it is this environment's: its `drctl:*` tags, or, without a
+/// `drctl:env` tag (a create stopped between the create call and its
+/// tagging), its caller reference, which only the create sets and which
+/// `caller_reference` makes from the environment and address.
+pub(crate) async fn confirm_owned(
+    client: &Client,
+    ty: TagResourceType,
+    ctx: &OpContext,
+    what: &str,
+    id: &str,
+    reference: &str,
+) -> Result<(), ProviderError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_type(ty)
+        .resource_id(id)
+        .send()
+        .await
+        .map_err(|e| api_error("route53:ListTagsForResource", e))?;
+    let tags = crate::support::tag_map(
+        out.resource_tag_set()
+            .map(|s| s.tags())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+    );
+    if !tags.contains_key(TAG_ENV) && reference_for(ctx, reference) == Some(true) {
+        return Ok(());
+    }
+    crate::support::confirm_owned(ctx, "delete", what, &tags, None)
+}
+
 /// Sets and removes tags to go from the `old` to the `new` inputs' tags
 /// (`old` empty on create, so every tag, drctl's own included, is set).
 pub(crate) async fn change_tags(

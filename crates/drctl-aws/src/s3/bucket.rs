@@ -1,5 +1,9 @@
 //! `s3.bucket`: a bucket with versioning, default encryption, a full public
-//! access block and tags. Its id is the bucket name.
+//! access block, a bucket policy and tags. Its id is the bucket name.
+//!
+//! `policy` (a JSON document, or absent/null for none) is the bucket
+//! policy: PutBucketPolicy sets it, DeleteBucketPolicy removes it,
+//! GetBucketPolicy reads it back.
 //!
 //! Default encryption is `sse_algorithm` (`AES256` or `aws:kms`); with
 //! `aws:kms`, `kms_key_id` names the customer key (S3's `aws/s3` key
@@ -22,8 +26,8 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, bool_or, found, has_code, observed_tags, opt_str, req_str,
-    retry_while, tolerate,
+    all_tags, api_error, attrs, bool_or, confirm_owned, found, has_code, observed_tags, opt_str,
+    req_str, retry_while, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -63,6 +67,35 @@ async fn exists(s3: &Client, name: &str) -> Result<bool, ProviderError> {
             Ok(false)
         }
         Err(e) => Err(api_error("s3:HeadBucket", e)),
+    }
+}
+
+/// The bucket's tags; `None` when the bucket is gone.
+pub(crate) async fn bucket_tags(
+    s3: &Client,
+    name: &str,
+) -> Result<Option<std::collections::BTreeMap<String, String>>, ProviderError> {
+    let result = s3.get_bucket_tagging().bucket(name).send().await;
+    match result {
+        Ok(out) => Ok(Some(crate::support::tag_map(
+            out.tag_set().iter().map(|t| (t.key(), t.value())),
+        ))),
+        Err(e) if has_code(&e, &["NoSuchTagSet"]) => Ok(Some(Default::default())),
+        Err(e) if has_code(&e, GONE) => Ok(None),
+        Err(e) => Err(api_error("s3:GetBucketTagging", e)),
+    }
+}
+
+/// The `policy` input as the document PutBucketPolicy takes; `None`
+/// when absent or null (the bucket has no policy).
+fn policy_document(ctx: &OpContext, inputs: &Attributes) -> Result<Option<String>, ProviderError> {
+    match inputs.get("policy") {
+        None | Some(Json::Null) => Ok(None),
+        Some(doc @ Json::Object(_)) => Ok(Some(doc.to_string())),
+        Some(_) => Err(crate::support::invalid(
+            ctx,
+            "input `policy` must be a JSON object (a bucket policy document) or null",
+        )),
     }
 }
 
@@ -171,6 +204,23 @@ impl Bucket {
                     .send()
                     .await
                     .map_err(|e| api_error("s3:DeletePublicAccessBlock", e))?;
+            }
+        }
+        if changed("policy") {
+            match policy_document(ctx, inputs)? {
+                Some(doc) => {
+                    s3.put_bucket_policy()
+                        .bucket(name)
+                        .policy(doc)
+                        .send()
+                        .await
+                        .map_err(|e| api_error("s3:PutBucketPolicy", e))?;
+                }
+                None if prior.is_some() => {
+                    let result = s3.delete_bucket_policy().bucket(name).send().await;
+                    tolerate(result, &["NoSuchBucketPolicy"], "s3:DeleteBucketPolicy")?;
+                }
+                None => {}
             }
         }
         Ok(())
@@ -326,6 +376,7 @@ impl Provider for Bucket {
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
         let name = req_str(ctx, inputs, "bucket")?;
+        policy_document(ctx, inputs)?;
         let s3 = self.0.s3(&ctx.region);
         let mut req = s3.create_bucket().bucket(name);
         // us-east-1 is the one region that must not be named.
@@ -443,6 +494,23 @@ impl Provider for Bucket {
             ("lifecycle_rules", json!(lifecycle)),
             ("tags", observed_tags(tags)),
         ]);
+        // A policy shows when there is one, or when one was asked for.
+        let result = s3.get_bucket_policy().bucket(id).send().await;
+        match found(result, &["NoSuchBucketPolicy"], "s3:GetBucketPolicy")?.and_then(|o| o.policy) {
+            Some(text) => {
+                let doc: Json = serde_json::from_str(&text).map_err(|e| {
+                    ProviderError::new(
+                        "s3:GetBucketPolicy",
+                        format!("the policy of bucket {id} is not JSON: {e}"),
+                    )
+                })?;
+                inputs.insert("policy".into(), doc);
+            }
+            None if prior.contains_key("policy") => {
+                inputs.insert("policy".into(), Json::Null);
+            }
+            None => {}
+        }
         // Every bucket has SSE-S3 by default (since January 2023): that
         // default is no setting of the inputs unless they name one.
         let default_sse = |(alg, key, bucket_key): &(String, Option<String>, bool)| {
@@ -498,10 +566,17 @@ impl Provider for Bucket {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let s3 = self.0.s3(&ctx.region);
+        let Some(tags) = bucket_tags(&s3, id).await? else {
+            return Ok(());
+        };
+        // Emptying is the delete's first change: the claim is checked
+        // before it. The bucket's name is drctl's when it is the input.
+        let named = opt_str(inputs, "bucket").filter(|b| *b == id);
+        confirm_owned(ctx, "delete", &format!("bucket {id}"), &tags, named)?;
         self.empty(&s3, id).await?;
         let result = s3.delete_bucket().bucket(id).send().await;
         tolerate(result, GONE, "s3:DeleteBucket")

@@ -238,9 +238,16 @@ impl Provider for BucketReplication {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        // The configuration has no tags: its bucket proves it this
+        // environment's.
+        let Some(tags) = super::bucket::bucket_tags(&self.0.s3(&ctx.region), id).await? else {
+            return Ok(());
+        };
+        let named = opt_str(inputs, "bucket").filter(|b| *b == id);
+        crate::support::confirm_parent_owned(ctx, "delete", &format!("bucket {id}"), &tags, named)?;
         let result = self
             .0
             .s3(&ctx.region)

@@ -42,8 +42,8 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, has_code, invalid, observed_tags, opt_str, req_str, str_map,
-    tag_changes, tolerate, wait_for,
+    all_tags, api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid,
+    observed_tags, opt_str, req_str, str_map, tag_changes, tag_map, tolerate, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -103,6 +103,15 @@ fn outputs(name: &str, s: &DescribeSecretOutput) -> Attributes {
         ("arn", json!(s.arn().unwrap_or_default())),
         ("name", json!(name)),
     ])
+}
+
+/// The secret's tags, for `confirm_owned`.
+fn tags_of(s: &DescribeSecretOutput) -> BTreeMap<String, String> {
+    tag_map(
+        s.tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+    )
 }
 
 fn tag(k: String, v: String) -> Tag {
@@ -365,6 +374,17 @@ impl Provider for Secret {
                 // Deleted by an earlier destroy and still recoverable:
                 // CreateSecret would fail ("scheduled for deletion"). The
                 // old value is the password of any snapshot taken then.
+                // Only this address's own secret is taken back: the name
+                // alone does not prove whose it was (another
+                // environment's, or one drctl never made), and adopting
+                // it would hand its password to this environment and
+                // re-tag it as this one's. Its tags must be this address's.
+                confirm_made_for(
+                    ctx,
+                    "restore",
+                    &format!("secret {name} (scheduled for deletion)"),
+                    &tags_of(&s),
+                )?;
                 sm.restore_secret()
                     .secret_id(name)
                     .send()
@@ -533,13 +553,15 @@ impl Provider for Secret {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let sm = self.0.secretsmanager(&ctx.region);
         let Some(s) = live(&sm, id).await? else {
             return Ok(());
         };
+        let named = opt_str(inputs, "name").filter(|n| *n == id);
+        confirm_owned(ctx, "delete", &format!("secret {id}"), &tags_of(&s), named)?;
         // A replicated secret cannot be deleted: its replicas go first
         // (DeleteSecret; RemoveRegionsFromReplication deletes them).
         let regions = replicas(&s);

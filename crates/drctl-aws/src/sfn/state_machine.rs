@@ -13,8 +13,8 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, retry_while, tag_changes,
-    user_tags, wait_for,
+    all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, only_if_set, opt_str,
+    req_str, retry_while, tag_changes, tag_map, user_tags, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -142,7 +142,7 @@ impl Provider for StateMachine {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
+        prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let client = self.0.sfn(&ctx.region);
         let Some(sm) = self.describe(&client, id).await? else {
@@ -159,6 +159,9 @@ impl Provider for StateMachine {
                 format!("definition is not JSON: {e}"),
             )
         })?;
+        // Recorded only as drctl set it: a definition edited outside drctl
+        // may carry a secret (a credential in a state's Parameters).
+        let definition = only_if_set(&definition, prior.get("definition"));
         let result = client
             .list_tags_for_resource()
             .resource_arn(id)
@@ -279,10 +282,32 @@ impl Provider for StateMachine {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.sfn(&ctx.region);
+        let Some(sm) = self.describe(&client, id).await? else {
+            return Ok(());
+        };
+        // One already DELETING goes whoever asked: only the wait is left.
+        if sm.status() != Some(&StateMachineStatus::Deleting) {
+            let result = client
+                .list_tags_for_resource()
+                .resource_arn(id)
+                .send()
+                .await;
+            let Some(out) = found(result, &["ResourceNotFound"], "states:ListTagsForResource")?
+            else {
+                return Ok(());
+            };
+            let tags = tag_map(
+                out.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+            );
+            let named = opt_str(inputs, "name").filter(|n| *n == sm.name());
+            confirm_owned(ctx, "delete", &format!("state machine {id}"), &tags, named)?;
+        }
         let result = client
             .delete_state_machine()
             .state_machine_arn(id)

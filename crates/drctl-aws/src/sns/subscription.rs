@@ -309,6 +309,12 @@ impl Provider for Subscription {
                 None => return Ok(()),
             },
         };
+        // A subscription has no tags: its topic (the ARN's first part)
+        // proves it this environment's.
+        let topic = arn.rsplit_once(':').map_or(arn.as_str(), |(t, _)| t);
+        if !super::topic::confirm_topic_owned(&self.0.sns(&ctx.region), ctx, topic).await? {
+            return Ok(());
+        }
         let result = self
             .0
             .sns(&ctx.region)

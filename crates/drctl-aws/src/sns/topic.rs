@@ -17,8 +17,8 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, req_str, tag_changes, tolerate,
-    user_tags,
+    all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, opt_str, req_str,
+    tag_changes, tag_map, tolerate, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -46,6 +46,37 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
 /// The topic name is the ARN's last segment.
 fn name_of(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
+}
+
+/// The topic's tags; `None` when it is gone.
+async fn topic_tags(
+    sns: &aws_sdk_sns::Client,
+    arn: &str,
+) -> Result<Option<std::collections::BTreeMap<String, String>>, ProviderError> {
+    let result = sns.list_tags_for_resource().resource_arn(arn).send().await;
+    Ok(found(result, NOT_FOUND, "sns:ListTagsForResource")?
+        .map(|out| tag_map(out.tags().iter().map(|t| (t.key(), t.value())))))
+}
+
+/// Refuses a change to a topic's subscription (`ctx`'s address) unless
+/// the topic is this environment's: a subscription has no tags. `false`
+/// when the topic is gone (its subscriptions with it).
+pub(crate) async fn confirm_topic_owned(
+    sns: &aws_sdk_sns::Client,
+    ctx: &OpContext,
+    arn: &str,
+) -> Result<bool, ProviderError> {
+    let Some(tags) = topic_tags(sns, arn).await? else {
+        return Ok(false);
+    };
+    crate::support::confirm_parent_owned(
+        ctx,
+        "delete",
+        &format!("topic {arn}"),
+        &tags,
+        Some(name_of(arn)),
+    )?;
+    Ok(true)
 }
 
 /// Inputs that are topic attributes, and the attribute each is.
@@ -261,9 +292,16 @@ impl Provider for Topic {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        let Some(tags) = topic_tags(&self.0.sns(&ctx.region), id).await? else {
+            return Ok(());
+        };
+        let named = opt_str(inputs, "name")
+            .filter(|n| *n == name_of(id))
+            .map(|_| name_of(id));
+        confirm_owned(ctx, "delete", &format!("topic {id}"), &tags, named)?;
         // DeleteTopic of a missing topic succeeds on AWS; NotFound is mapped
         // all the same.
         let result = self

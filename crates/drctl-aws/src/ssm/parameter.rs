@@ -1,5 +1,6 @@
 //! `ssm.parameter`: a plain `String` parameter. Its id is the name.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -9,8 +10,8 @@ use serde_json::json;
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, create_once, found, invalid, observed_tags, req_str, tag_changes,
-    tolerate, user_tags,
+    NOT_RECORDED, all_tags, api_error, attrs, confirm_owned, create_once, found, invalid,
+    observed_tags, opt_str, req_str, tag_changes, tag_map, tolerate, user_tags,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -83,6 +84,25 @@ impl Parameter {
     }
 }
 
+impl Parameter {
+    async fn tags(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
+        let out = self
+            .0
+            .ssm(&ctx.region)
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .map_err(|e| api_error("ssm:ListTagsForResource", e))?;
+        Ok(tag_map(out.tag_list().iter().map(|t| (t.key(), t.value()))))
+    }
+}
+
 #[async_trait]
 impl Provider for Parameter {
     fn schema(&self) -> &KindSchema {
@@ -133,19 +153,17 @@ impl Provider for Parameter {
         let Some((outputs, value, ty)) = self.outputs(ctx, id).await? else {
             return Ok(None);
         };
-        let tags = self
-            .0
-            .ssm(&ctx.region)
-            .list_tags_for_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(id)
-            .send()
-            .await
-            .map_err(|e| api_error("ssm:ListTagsForResource", e))?;
-        let tags = tags
-            .tag_list()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()));
+        // drctl writes String and StringList parameters only: one made a
+        // SecureString outside drctl holds a secret (GetParameter returns
+        // its ciphertext, still not for state), so its value is not
+        // recorded; the type's drift shows and the apply writes drctl's
+        // value back.
+        let value = if ty == "SecureString" {
+            json!(NOT_RECORDED)
+        } else {
+            json!(value)
+        };
+        let tags = self.tags(ctx, id).await?;
         Ok(Some(Observed {
             inputs: attrs([
                 ("name", json!(id)),
@@ -217,9 +235,15 @@ impl Provider for Parameter {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
+        if self.outputs(ctx, id).await?.is_none() {
+            return Ok(());
+        }
+        let tags = self.tags(ctx, id).await?;
+        let named = opt_str(inputs, "name").filter(|n| *n == id);
+        confirm_owned(ctx, "delete", &format!("parameter {id}"), &tags, named)?;
         let result = self
             .0
             .ssm(&ctx.region)

@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
@@ -316,4 +316,84 @@ async fn an_unconfirmed_create_is_sent_again_with_its_token_and_then_forgotten()
         state.unconfirmed_creates.is_empty(),
         "created: no longer in doubt"
     );
+}
+
+/// A sink whose first save finds the lease lost (another run took the
+/// lock while the first operation ran).
+struct LosingSink(Arc<crate::lease::tests::Switch>);
+
+impl StateSink for LosingSink {
+    fn persist(&mut self, state: &mut State, _changed: &Address) -> Result<(), StoreError> {
+        state.serial += 1;
+        self.0.0.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+    fn finish(&mut self, _state: &mut State) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A run whose lease is lost starts no further operation (updates
+/// included, which a journal check alone would not stop), and says why.
+#[tokio::test]
+async fn a_run_that_lost_its_lease_starts_nothing_more() {
+    let p = Arc::new(MemoryProvider::default());
+    let mut state = State::new("dev");
+    let (report, _) = apply(&p, &mut state, 64).await;
+    assert!(report.is_success(), "{report:?}");
+    // Every resource gains an input: five updates, independent of order.
+    let retagged = DesiredGraph::new(
+        desired()
+            .resources()
+            .map(|s| s.clone().input("owner", "team-b"))
+            .collect(),
+    )
+    .unwrap();
+    let changes = plan_apply(&retagged, &state, &providers(&p));
+    assert_eq!(
+        changes
+            .iter()
+            .filter(|c| c.action == crate::plan::Action::Update)
+            .count(),
+        5
+    );
+    p.calls.lock().unwrap().clear();
+
+    let lease = Arc::new(crate::lease::tests::Switch(AtomicBool::new(false)));
+    let guard = crate::lease::Guard::new();
+    let _installed = guard.install(lease.clone());
+    let err = Executor::new(providers(&p), "dev", 1)
+        .with_lease_guard(guard.clone())
+        .run(
+            &changes,
+            &mut state,
+            &mut LosingSink(lease.clone()),
+            &mut NoJournal,
+            &|_: &Event| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExecError::LeaseLost(_)), "{err}");
+    let text = err.to_string();
+    assert!(text.starts_with("stopped: lease lost."), "{text}");
+    assert!(text.contains("taken over by a test"), "{text}");
+    let calls = p.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "only the update started before: {calls:?}");
+    assert!(calls[0].starts_with("update "), "{calls:?}");
+
+    // Lost before the run: nothing starts at all.
+    p.calls.lock().unwrap().clear();
+    let err = Executor::new(providers(&p), "dev", 64)
+        .with_lease_guard(guard)
+        .run(
+            &changes,
+            &mut state,
+            &mut CountingSink::default(),
+            &mut NoJournal,
+            &|_: &Event| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExecError::LeaseLost(_)), "{err}");
+    assert!(p.calls.lock().unwrap().is_empty());
 }
