@@ -331,6 +331,70 @@ pub async fn aws(endpoint: &str) -> AwsContext {
     AwsContext::from_sdk_config(conf)
 }
 
+/// The blueprint of `env` as a drctl.toml whose `[env.<env>]` body is
+/// `settings` expands it (the defaults for what it leaves out): what tests
+/// count resources against, instead of numbers written into them.
+pub fn blueprint(env: &str, settings: &str) -> drctl_core::DesiredGraph {
+    let text = format!("[env.{env}]\n{settings}\n");
+    let config = drctl_blueprint::Config::parse(Path::new("drctl.toml"), &text)
+        .unwrap_or_else(|e| panic!("test settings of `{env}`: {e}"));
+    expand(&config, env)
+}
+
+/// The blueprint of `env` in the drctl.toml at `path`.
+pub fn blueprint_in(path: &Path, env: &str) -> drctl_core::DesiredGraph {
+    let config =
+        drctl_blueprint::Config::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    expand(&config, env)
+}
+
+fn expand(config: &drctl_blueprint::Config, env: &str) -> drctl_core::DesiredGraph {
+    let settings = config
+        .env(env)
+        .unwrap_or_else(|e| panic!("environment `{env}`: {e}"));
+    let specs = drctl_blueprint::Blueprint {
+        env,
+        settings,
+        account_id: "123456789012",
+        weighted: drctl_blueprint::Role::Primary,
+        zones: drctl_blueprint::Zones::placeholders(settings),
+    }
+    .resources();
+    drctl_core::DesiredGraph::new(specs).expect("the blueprint is a graph")
+}
+
+/// How many resources the blueprint of `env` with `settings` has.
+pub fn resource_count(env: &str, settings: &str) -> usize {
+    blueprint(env, settings).len()
+}
+
+/// How many resources the blueprint has with every default (the full
+/// environment `drctl init` writes).
+pub fn full_resource_count() -> usize {
+    resource_count("dev", "")
+}
+
+/// `addresses` and every resource that depends on one of them, directly or
+/// not: what an apply skips when they fail.
+pub fn with_dependents(
+    graph: &drctl_core::DesiredGraph,
+    addresses: &[drctl_core::Address],
+) -> BTreeSet<drctl_core::Address> {
+    let mut reached: BTreeSet<drctl_core::Address> = addresses.iter().cloned().collect();
+    loop {
+        let more: Vec<drctl_core::Address> = graph
+            .resources()
+            .map(|r| r.address.clone())
+            .filter(|a| !reached.contains(a))
+            .filter(|a| graph.dependencies(a).iter().any(|d| reached.contains(d)))
+            .collect();
+        if more.is_empty() {
+            return reached;
+        }
+        reached.extend(more);
+    }
+}
+
 /// A temporary working directory with a drctl.toml, and `drctl` commands
 /// that run in it against an endpoint.
 pub struct Workspace {
@@ -386,6 +450,12 @@ impl Workspace {
     pub fn domain(&self) -> Option<String> {
         let config = drctl_blueprint::Config::load(&self.path("drctl.toml")).ok()?;
         Some(config.env(&self.env).ok()?.domain.clone())
+    }
+
+    /// How many resources this workspace's drctl.toml gives its
+    /// environment (see [`blueprint`]).
+    pub fn resource_count(&self) -> usize {
+        blueprint_in(&self.path("drctl.toml"), &self.env).len()
     }
 
     /// Registers the environment's domain at `emulator`'s registrar.

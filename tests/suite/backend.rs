@@ -892,7 +892,7 @@ async fn a_full_env_runs_on_the_s3_backend_and_writes_nothing_locally() {
         .await
         .expect("the state object");
     let applied = state::decode(&bytes).expect("a valid state document");
-    assert_eq!(applied.resources.len(), 219);
+    assert_eq!(applied.resources.len(), ws.resource_count());
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     let problems = orphans_and_duplicates(&aws, &ws.env, &json).await;
     assert!(problems.is_empty(), "{problems:#?}");

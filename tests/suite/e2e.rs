@@ -40,7 +40,8 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
         "primary_cidr = \"10.30.0.0/16\"\nsecondary_cidr = \"10.31.0.0/16\"",
     );
 
-    let plan = create_from_nothing(&ws, 219);
+    let count = ws.resource_count();
+    let plan = create_from_nothing(&ws, count);
     assert!(plan.contains("+ primary/ec2.vpc/payment (us-east-1)"));
     assert!(plan.contains("(known after apply)"));
 
@@ -51,9 +52,9 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     // The zones each region offered, looked up once and kept.
     assert_eq!(state["availability_zones"]["us-east-1"][0], "us-east-1a");
     assert_eq!(state["availability_zones"]["us-east-2"][2], "us-east-2c");
-    assert_eq!(state["resources"].as_object().unwrap().len(), 219);
+    assert_eq!(state["resources"].as_object().unwrap().len(), count);
     assert!(
-        state["serial"].as_u64().unwrap() >= 219,
+        state["serial"].as_u64().unwrap() >= count as u64,
         "state is written after every resource"
     );
     #[cfg(unix)]
@@ -151,7 +152,9 @@ async fn plan_apply_noop_update_destroy_leaves_nothing() {
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("219 deleted, 0 failed"));
+        .stdout(predicate::str::contains(format!(
+            "{count} deleted, 0 failed"
+        )));
     // ... and leaves it.
     let aws = aws(&ws.endpoint).await;
     for (name, role, region) in &final_snapshots {
@@ -390,13 +393,17 @@ async fn ctrl_c_stops_cleanly_and_the_next_apply_converges() {
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
     let saved = state["resources"].as_object().unwrap().len();
-    assert!((1..219).contains(&saved), "{saved} resources saved");
+    let count = ws.resource_count();
+    assert!((1..count).contains(&saved), "{saved} resources saved");
 
     // The next apply creates exactly the rest: no duplicates.
     ws.drctl(&["apply", "--auto-approve"])
         .assert()
         .success()
-        .stdout(predicate::str::contains(format!("{} created", 219 - saved)));
+        .stdout(predicate::str::contains(format!(
+            "{} created",
+            count - saved
+        )));
     ws.drctl(&["plan", "--refresh", "--detailed-exitcode"])
         .assert()
         .code(0);
@@ -420,7 +427,8 @@ async fn without_databases_and_functions_plan_apply_noop_destroy() {
         "e2e-lean",
         "primary_cidr = \"10.44.0.0/16\"\nsecondary_cidr = \"10.45.0.0/16\"\ndatabases_and_functions = false\ncontainers = false",
     );
-    let plan = create_from_nothing(&ws, 127);
+    let count = ws.resource_count();
+    let plan = create_from_nothing(&ws, count);
     for left_out in ["rds.", "lambda.", "dynamodb.table"] {
         assert!(!plan.contains(left_out), "{left_out} is in the plan");
     }
@@ -428,7 +436,7 @@ async fn without_databases_and_functions_plan_apply_noop_destroy() {
     let aws = aws(&ws.endpoint).await;
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
-    assert_eq!(state["resources"].as_object().unwrap().len(), 127);
+    assert_eq!(state["resources"].as_object().unwrap().len(), count);
     let problems = drctl_tests::orphans_and_duplicates(&aws, "e2e-lean", &state).await;
     assert!(problems.is_empty(), "{problems:#?}");
 
@@ -440,7 +448,9 @@ async fn without_databases_and_functions_plan_apply_noop_destroy() {
     ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("127 deleted, 0 failed"));
+        .stdout(predicate::str::contains(format!(
+            "{count} deleted, 0 failed"
+        )));
     let left = leftovers(&aws, "e2e-lean").await;
     assert!(left.is_empty(), "left behind: {left:#?}");
 }

@@ -75,6 +75,7 @@ fn check_report(
 async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     let env = "ux-lean";
     let ws = lean(env, 126);
+    let count = ws.resource_count();
 
     // Before any apply: show says the state does not exist, output refuses.
     let show = ws.drctl(&["show", "--json"]).output().unwrap();
@@ -102,7 +103,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     let plan = ws.drctl(&["plan"]).env_remove("NO_COLOR").output().unwrap();
     assert!(plan.status.success());
     let text = stdout_of(&plan);
-    assert!(text.contains("Plan: 127 to add, 0 to change, 0 to destroy."));
+    assert!(text.contains(&format!("Plan: {count} to add, 0 to change, 0 to destroy.")));
     assert!(text.contains("+ primary/ec2.vpc/payment"), "{text}");
     assert!(!text.contains('\x1b'), "ANSI escape in plain output");
     ws.drctl(&["plan", "--no-color"])
@@ -110,7 +111,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
         .assert()
         .success()
         .stdout(
-            predicate::str::contains("Plan: 127 to add")
+            predicate::str::contains(format!("Plan: {count} to add"))
                 .and(predicate::str::contains("\x1b").not()),
         );
 
@@ -123,7 +124,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     assert_eq!(doc["operation"], "apply");
     assert!(doc["state_lineage"].is_null());
     let changes = doc["changes"].as_array().unwrap();
-    assert_eq!(changes.len(), 127);
+    assert_eq!(changes.len(), count);
     assert!(changes.iter().all(|c| c["action"] == "create"));
     let subnet = changes
         .iter()
@@ -152,9 +153,9 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     let err = stderr_of(&apply);
     assert!(apply.status.success(), "{err}");
     let report: Value = serde_json::from_slice(&apply.stdout).expect("stdout is one JSON document");
-    let addresses = check_report(&report, env, "apply", "create", 127);
+    let addresses = check_report(&report, env, "apply", "create", count);
     assert!(addresses.contains(&"primary/ec2.vpc/payment".to_owned()));
-    assert!(err.contains("Plan: 127 to add"), "{err}");
+    assert!(err.contains(&format!("Plan: {count} to add")), "{err}");
     assert!(err.contains("primary/ec2.vpc/payment: Creation complete after"));
     assert!(err.contains("Apply complete after"));
 
@@ -169,7 +170,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
             .count()
     };
     let critical = groups("op critical");
-    assert_eq!(groups("op") + critical, 127);
+    assert_eq!(groups("op") + critical, count);
     assert_eq!(
         critical,
         report["critical_path"].as_array().unwrap().len(),
@@ -182,14 +183,14 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
         })
         .filter(|g| g.children().any(|c| c.has_tag_name("rect")))
         .count();
-    assert_eq!(bars, 127);
+    assert_eq!(bars, count);
 
     // show --json after: the state document itself.
     let show = ws.drctl(&["show", "--json"]).output().unwrap();
     let doc: Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(doc["exists"], true);
     assert_eq!(doc["state"]["env"], env);
-    assert_eq!(doc["state"]["resources"].as_object().unwrap().len(), 127);
+    assert_eq!(doc["state"]["resources"].as_object().unwrap().len(), count);
 
     // output: every output the lean stack has, as text, JSON and bare.
     let listing = ws.drctl(&["output"]).output().unwrap();
@@ -255,7 +256,7 @@ async fn json_reports_timeline_show_and_output_on_a_lean_env() {
     assert!(destroy.status.success(), "{err}");
     let report: Value =
         serde_json::from_slice(&destroy.stdout).expect("stdout is one JSON document");
-    let deleted = check_report(&report, env, "destroy", "delete", 127);
+    let deleted = check_report(&report, env, "destroy", "delete", count);
     let mut created = addresses;
     created.sort();
     let mut deleted = deleted;
@@ -307,7 +308,7 @@ fn graph_prints_mermaid_and_dot() {
             ids.insert(rest.trim_end_matches("\"]").to_owned(), id.to_owned());
         }
     }
-    assert_eq!(ids.len(), 127, "one node per resource");
+    assert_eq!(ids.len(), ws.resource_count(), "one node per resource");
     let edge = format!(
         "{} --> {}",
         ids["primary/ec2.vpc/payment"], ids["primary/ec2.subnet/public-a"]
@@ -441,7 +442,10 @@ fn bootstrap_creates_the_file_when_absent() {
     ws.drctl_bare(&["validate"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("env `ux-fresh`: 219 resources"));
+        .stdout(predicate::str::contains(format!(
+            "env `ux-fresh`: {} resources",
+            ws.resource_count()
+        )));
 }
 
 /// The scripted path end to end on the full stack: bootstrap --apply, the
@@ -471,7 +475,8 @@ async fn bootstrap_apply_outputs_and_quiet_destroy_on_the_full_stack() {
         "{out}\n{}",
         stderr_of(&bootstrap)
     );
-    assert!(out.contains("Plan: 219 to add, 0 to change, 0 to destroy."));
+    let count = ws.resource_count();
+    assert!(out.contains(&format!("Plan: {count} to add, 0 to change, 0 to destroy.")));
     assert!(out.contains("Apply complete after"), "{out}");
     // --quiet: the summary but no per-resource lines.
     assert!(!out.contains("Creation complete"), "{out}");
@@ -500,7 +505,7 @@ async fn bootstrap_apply_outputs_and_quiet_destroy_on_the_full_stack() {
         .unwrap();
     let out = stdout_of(&destroy);
     assert!(destroy.status.success(), "{out}\n{}", stderr_of(&destroy));
-    assert!(out.contains("219 deleted, 0 failed"), "{out}");
+    assert!(out.contains(&format!("{count} deleted, 0 failed")), "{out}");
     assert!(!out.contains("Destruction complete"), "{out}");
     assert!(!out.contains("Destroying..."), "{out}");
     let left = leftovers(&aws(&ws.endpoint).await, env).await;

@@ -155,9 +155,16 @@ impl Providers {
         Self::default()
     }
 
+    /// Adds the provider of its schema's kind.
+    ///
+    /// # Panics
+    /// When that kind has a provider already: two providers of one kind
+    /// are a programming error that a map would hide (the later one would
+    /// silently win).
     pub fn register(&mut self, provider: Arc<dyn Provider>) {
-        self.by_kind
-            .insert(provider.schema().kind.to_owned(), provider);
+        let kind = provider.schema().kind;
+        let previous = self.by_kind.insert(kind.to_owned(), provider);
+        assert!(previous.is_none(), "two providers of kind `{kind}`");
     }
 
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Provider>> {
@@ -180,13 +187,44 @@ impl SchemaSource for Providers {
 pub struct Schemas(pub BTreeMap<&'static str, &'static KindSchema>);
 
 impl Schemas {
+    /// # Panics
+    /// When two schemas name the same kind (a programming error).
     pub fn from_list(list: &[&'static KindSchema]) -> Self {
-        Schemas(list.iter().map(|s| (s.kind, *s)).collect())
+        let mut by_kind = BTreeMap::new();
+        for schema in list {
+            let previous = by_kind.insert(schema.kind, *schema);
+            assert!(previous.is_none(), "two schemas of kind `{}`", schema.kind);
+        }
+        Schemas(by_kind)
     }
 }
 
 impl SchemaSource for Schemas {
     fn schema(&self, kind: &str) -> Option<&KindSchema> {
         self.0.get(kind).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testing::{MemoryProvider, THING};
+
+    /// A map would keep the later of two providers of a kind and hide the
+    /// mistake; the registry refuses it.
+    #[test]
+    #[should_panic(expected = "two providers of kind `mem.thing`")]
+    fn a_kind_registered_twice_is_refused() {
+        let mut providers = Providers::new();
+        providers.register(Arc::new(MemoryProvider::with_delay(Duration::ZERO)));
+        providers.register(Arc::new(MemoryProvider::with_delay(Duration::ZERO)));
+    }
+
+    #[test]
+    #[should_panic(expected = "two schemas of kind `mem.thing`")]
+    fn a_schema_listed_twice_is_refused() {
+        Schemas::from_list(&[&THING, &THING]);
     }
 }

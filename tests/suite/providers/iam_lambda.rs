@@ -484,7 +484,10 @@ async fn function_interfaces_hold_their_group_until_lambda_deletes_them_with_the
 
 #[tokio::test]
 async fn function_create_waits_for_a_role_still_propagating() {
-    let kit = Kit::new("prov-lambda-iam").await;
+    use drctl_tests::proxy::{FaultProxy, Faults};
+    // Through a proxy, to count the CreateFunction calls.
+    let proxy = FaultProxy::start(&emulator_for("prov-lambda-iam").endpoint, Faults::none()).await;
+    let kit = Kit::with_endpoint("prov-lambda-iam", &proxy.endpoint).await;
     let role_name = "prov-lambda-iam-late";
     let rctx = kit.ctx("global/iam.role/late", PRIMARY);
     // The ARN of a role that does not exist yet: Lambda answers as it does
@@ -524,6 +527,20 @@ async fn function_create_waits_for_a_role_still_propagating() {
         )
         .await;
     let role = late.await.unwrap();
+    // The first CreateFunction came before the role existed and was
+    // refused (a create that went through at once would be one call).
+    let creates = proxy
+        .counts
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.service == "lambda" && c.operation == "POST /2015-03-31/functions")
+        .count();
+    assert!(
+        creates >= 2,
+        "CreateFunction made {creates} time(s): the role did not exist at the first"
+    );
     kit.delete(&ctx, &function, &inputs).await;
     kit.delete(&rctx, &role, &super::attrs(role_inputs(role_name)))
         .await;
