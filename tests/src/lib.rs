@@ -308,9 +308,21 @@ pub fn drctl_bin() -> PathBuf {
     let bin = dir.join(format!("drctl{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "{} not found: build it first (`cargo build -p drctl`)",
+        "{} not found: build it first (`cargo build --workspace`)",
         bin.display()
     );
+    // The crash tests need the crash hook, which only a build with the
+    // test crate's features has; checked once per test binary.
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let out = Command::new(&bin).arg("--version").output().expect("drctl --version");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("crash hook"),
+            "{} was built without the tests' crash hook (`cargo build -p drctl` leaves it out): \
+             build it with `cargo build --workspace` (or `cargo build -p drctl -F drctl-aws/crash-hook`)",
+            bin.display()
+        );
+    });
     bin
 }
 

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use drctl_aws::backend::{LeaseSettings, S3Backend, S3Location};
 use drctl_core::backend::Backend;
 use drctl_core::journal::{Intent, IntentOp, JournalError};
 use drctl_core::lock::{LockError, LockInfo};
 use drctl_core::state::{self, ResourceState, State};
 use drctl_core::store::{StateStore, StoreError};
+use drctl_state_s3::{LeaseSettings, S3Backend, S3Location};
 use drctl_tests::proxy::{Call, FaultProxy, Faults};
 use drctl_tests::{
     ConnectionCounter, PRIMARY, Workspace, aws, emulator_for, leftovers, orphans_and_duplicates,

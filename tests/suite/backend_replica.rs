@@ -10,10 +10,10 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use drctl_aws::AwsContext;
-use drctl_aws::backend::{Copy, LeaseSettings, ReplicatedBackend, S3Backend, S3Location};
 use drctl_core::backend::Backend;
 use drctl_core::journal::{Intent, IntentOp};
 use drctl_core::state::{self, State};
+use drctl_state_s3::{Copy, LeaseSettings, ReplicatedBackend, S3Backend, S3Location};
 use drctl_tests::proxy::{Call, FaultProxy, Faults, Refused};
 use drctl_tests::{ConnectionCounter, PRIMARY, SECONDARY, Workspace, aws, emulator_for};
 

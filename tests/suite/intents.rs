@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use drctl_aws::backend::{S3Backend, S3Location};
 use drctl_core::backend::Backend;
 use drctl_core::journal::{Intent, IntentOp};
+use drctl_state_s3::{S3Backend, S3Location};
 use drctl_tests::{PRIMARY, aws, emulator_for};
 
 #[tokio::test(flavor = "multi_thread")]

@@ -100,6 +100,29 @@ impl AwsContext {
         Arc::clone(&self.clients)
     }
 
+    /// A context whose endpoint refuses every connection (nothing listens
+    /// on port 1), without retries: a request that is sent fails to
+    /// connect, and one the lease check refuses fails before that. For
+    /// tests of what drctl does when AWS cannot be reached.
+    pub async fn unreachable() -> AwsContext {
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:1")
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .retry_config(RetryConfig::disabled())
+            .load()
+            .await;
+        AwsContext::from_sdk_config(conf)
+    }
+
+    /// S3 in `region` for a state backend's own objects (state, journal,
+    /// lock): see [`Clients::s3_state`].
+    pub fn state_s3(&self, region: &str) -> aws_sdk_s3::Client {
+        self.clients().s3_state(region)
+    }
+
     /// The lease guard every mutating request of this context's clients
     /// (but the state backend's own) checks first; a backend that takes a
     /// lock through this context installs its lease here.
@@ -433,22 +456,6 @@ pub(crate) mod tests {
     use super::*;
     use crate::support::error_chain;
 
-    /// A context whose endpoint refuses every connection (nothing listens
-    /// on port 1), so a request that is sent fails to connect, and one the
-    /// lease check refuses fails before that.
-    pub(crate) async fn unreachable_context() -> AwsContext {
-        let conf = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:1")
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                "AKIDTEST", "secret", None, None, "test",
-            ))
-            .retry_config(RetryConfig::disabled())
-            .load()
-            .await;
-        AwsContext::from_sdk_config(conf)
-    }
-
     struct Switch(AtomicBool);
 
     impl Lease for Switch {
@@ -479,7 +486,7 @@ pub(crate) mod tests {
     /// client (renewals, finding the new holder) is not checked.
     #[tokio::test]
     async fn a_lost_lease_refuses_every_mutating_call_before_it_is_sent() {
-        let ctx = unreachable_context().await;
+        let ctx = AwsContext::unreachable().await;
         let lease = Arc::new(Switch(AtomicBool::new(false)));
         let _installed = ctx.lease_guard().install(lease.clone());
         let s3 = ctx.s3("us-east-1");
@@ -541,7 +548,7 @@ pub(crate) mod tests {
             .unwrap_err();
         assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
         // Another context (another run in this process) is not affected.
-        let other = unreachable_context().await;
+        let other = AwsContext::unreachable().await;
         let err = other
             .s3("us-east-1")
             .put_object()

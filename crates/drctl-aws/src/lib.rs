@@ -6,7 +6,6 @@
 
 mod acm;
 mod apigateway;
-pub mod backend;
 mod backup;
 mod clients;
 mod cloudwatch;
@@ -36,7 +35,8 @@ use drctl_core::Providers;
 use drctl_core::provider::{KindSchema, Schemas};
 
 pub use clients::{AwsContext, AwsError, GLOBAL_REGION};
-pub use crash::CRASH_ENV;
+pub use crash::{CRASH_ENV, CRASH_HOOK};
+pub use support::error_chain;
 
 use clients::Clients;
 

@@ -5,10 +5,21 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use drctl_core::executor::DEFAULT_PARALLELISM;
 
+/// `drctl --version`; a build with the tests' crash hook says so (the
+/// suite checks it runs such a build).
+const VERSION: &str = if drctl_aws::CRASH_HOOK {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (with the crash hook for tests)"
+    )
+} else {
+    env!("CARGO_PKG_VERSION")
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "drctl",
-    version,
+    version = VERSION,
     about = "Provision and operate the multi-region payment DR stack on AWS"
 )]
 pub struct Cli {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use drctl_aws::AwsContext;
-use drctl_aws::backend::{LeaseSettings, ReplicatedBackend, S3Backend, S3Location};
 use drctl_blueprint::backend::{BackendSettings, BucketAt, ResolvedBackend};
 use drctl_blueprint::{Blueprint, Config, EnvSettings, Role, Zones, parse_s3_url};
 use drctl_core::backend::{Backend, HeldLock, LocalBackend};
 use drctl_core::recovery::recover_reachable;
 use drctl_core::{DesiredGraph, State};
+use drctl_state_s3::{LeaseSettings, ReplicatedBackend, S3Backend, S3Location};
 use tokio::sync::OnceCell;
 
 use crate::cli::Global;

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use drctl_core::State;
 use drctl_core::backend::{Backend, LocalBackend};
 
-use drctl_aws::backend::Copy;
+use drctl_state_s3::Copy;
 
 use crate::cli::{Global, KeptCopy, StateCommand, StateCopyArgs, StateKeepArgs};
 use crate::session::Session;

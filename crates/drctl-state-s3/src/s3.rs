@@ -55,8 +55,8 @@ use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
-use crate::AwsContext;
-use crate::support::error_chain;
+use drctl_aws::AwsContext;
+use drctl_aws::error_chain;
 
 /// Where the objects of one environment live.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -428,8 +428,7 @@ impl Inner {
         self.aws
             .get_or_init(|| AwsContext::load(self.endpoint.as_deref()))
             .await
-            .clients()
-            .s3_state(&self.location.region)
+            .state_s3(&self.location.region)
     }
 
     /// The object's bytes and ETag, or `None` if it does not exist.
@@ -1414,7 +1413,7 @@ mod tests {
     /// first tries to renew.
     #[tokio::test(flavor = "multi_thread")]
     async fn a_lease_slept_through_is_lost_by_the_clock_that_counts_suspend() {
-        let ctx = crate::clients::tests::unreachable_context().await;
+        let ctx = AwsContext::unreachable().await;
         let clock = Arc::new(TestClock(Mutex::new(Duration::from_secs(1000))));
         let backend = S3Backend::new(
             Arc::new(OnceCell::new_with(Some(ctx))),
