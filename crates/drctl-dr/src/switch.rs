@@ -20,8 +20,6 @@
 
 use std::time::{Duration, Instant};
 
-use drctl_aws::AwsContext;
-use drctl_aws::dr::{self, WriterChange};
 use drctl_blueprint::{Role, targets};
 use drctl_core::State;
 use drctl_core::backend::Backend;
@@ -29,6 +27,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::checks::{self, Expected};
+use crate::cloud::{Cloud, SWITCH_UNDER_WAY, WriterChange};
 use crate::error::DrError;
 use crate::status;
 use crate::targets::Targets;
@@ -127,7 +126,7 @@ pub fn target_weights(to: Role) -> [i64; 2] {
 pub struct Observed {
     pub writer: Option<Role>,
     /// The switch AWS is already making towards this role (a FailoverState
-    /// whose status is one of [`dr::SWITCH_UNDER_WAY`]).
+    /// whose status is one of [`SWITCH_UNDER_WAY`]).
     pub switching_to: Option<Role>,
     /// Any other switch AWS reports on the global cluster (towards the
     /// other role, or being cancelled), as "STATUS to CLUSTER": AWS
@@ -270,9 +269,9 @@ pub fn steps(t: &Targets, sw: &Switch, seen: &Observed, recorded_done: bool) -> 
 /// Reads what `sw`'s steps depend on: the global cluster (asked in the
 /// target's region), the fence (in its region), and the weights only when
 /// the switch sets them (Route 53's API).
-pub async fn observe(aws: &AwsContext, t: &Targets, sw: &Switch) -> Result<Observed, DrError> {
+pub async fn observe(cloud: &dyn Cloud, t: &Targets, sw: &Switch) -> Result<Observed, DrError> {
     let region = &t.cluster(sw.to).region;
-    let global = dr::global_cluster(aws, region, &t.global_id)
+    let global = cloud.global_database(region, &t.global_id)
         .await?
         .ok_or_else(|| {
             DrError::Refused(format!(
@@ -283,17 +282,17 @@ pub async fn observe(aws: &AwsContext, t: &Targets, sw: &Switch) -> Result<Obser
     let weights = match sw.traffic {
         // Route 53's API may not answer in an outage of its region; the
         // database can still move, and the weights step reads again.
-        TrafficMove::Weights => status::weights(aws, t).await.ok(),
+        TrafficMove::Weights => status::weights(cloud, t).await.ok(),
         TrafficMove::Fence => None,
     };
-    let fenced = status::fence_state(aws, t)
+    let fenced = status::fence_state(cloud, t)
         .await
         .ok()
         .map(|s| s.as_deref().is_some_and(status::fenced));
     let under_way = global
         .failover
         .as_ref()
-        .filter(|f| dr::SWITCH_UNDER_WAY.contains(&f.status.as_str()));
+        .filter(|f| SWITCH_UNDER_WAY.contains(&f.status.as_str()));
     let switching_to = under_way
         .and_then(|f| f.to_cluster_arn.as_deref())
         .and_then(|a| t.role_of_arn(a))
@@ -365,12 +364,12 @@ impl Prepared {
 /// Observes AWS and derives `sw`'s steps; `recorded_done`: state already
 /// records the target as active.
 pub async fn prepare(
-    aws: &AwsContext,
+    cloud: &dyn Cloud,
     t: &Targets,
     sw: &Switch,
     recorded_done: bool,
 ) -> Result<Prepared, DrError> {
-    let seen = observe(aws, t, sw).await?;
+    let seen = observe(cloud, t, sw).await?;
     let steps = steps(t, sw, &seen, recorded_done);
     Ok(Prepared { seen, steps })
 }
@@ -446,7 +445,7 @@ impl StateWriter<'_> {
 /// Runs the steps of `sw` that are not done (the caller holds the lock);
 /// returns each step's timing.
 pub async fn run(
-    aws: &AwsContext,
+    cloud: &dyn Cloud,
     writer: &StateWriter<'_>,
     state: &mut State,
     t: &Targets,
@@ -475,8 +474,7 @@ pub async fn run(
                             )));
                         }
                         if seen.switching_to != Some(sw.to) {
-                            dr::change_writer(
-                                aws,
+                            cloud.move_writer(
                                 writer_call_region(t, sw, seen),
                                 &t.global_id,
                                 &target.arn,
@@ -485,9 +483,9 @@ pub async fn run(
                             .await?;
                         }
                         if fence_early(sw, steps) {
-                            publish_fence_early(aws, t).await;
+                            publish_fence_early(cloud, t).await;
                         }
-                        dr::wait_writer(aws, &target.region, &t.global_id, &target.arn).await?;
+                        cloud.wait_for_writer(&target.region, &t.global_id, &target.arn).await?;
                     }
                     Action::RecordActive => {
                         state.active_role = Some(sw.to.as_str().to_owned());
@@ -499,8 +497,7 @@ pub async fn run(
                     Action::SetWeights => {
                         let weights = target_weights(sw.to);
                         let ids = t.set_ids();
-                        dr::set_weights(
-                            aws,
+                        cloud.set_record_weights(
                             &t.zone_id,
                             &t.record_name,
                             &t.record_type,
@@ -509,11 +506,11 @@ pub async fn run(
                         .await?;
                     }
                     Action::Fence => {
-                        set_fence(aws, t, true).await?;
+                        set_fence(cloud, t, true).await?;
                         record_fence(writer, state, true)?;
                     }
                     Action::LiftFence => {
-                        set_fence(aws, t, false).await?;
+                        set_fence(cloud, t, false).await?;
                         record_fence(writer, state, false)?;
                     }
                 }
@@ -554,17 +551,17 @@ const FENCE_REPUBLISH: Duration = Duration::from_secs(60);
 
 /// Publishes the fence metric (1) once, without waiting: the fence step
 /// publishes again and waits, so a failure here only loses the head start.
-async fn publish_fence_early(aws: &AwsContext, t: &Targets) {
+async fn publish_fence_early(cloud: &dyn Cloud, t: &Targets) {
     let fence = &t.fence;
-    if let Err(e) = dr::put_metric(
-        aws,
-        &fence.region,
-        fence.namespace,
-        fence.metric,
-        (fence.dimension.0, &fence.dimension.1),
-        1.0,
-    )
-    .await
+    if let Err(e) = cloud
+        .publish_metric(
+            &fence.region,
+            fence.namespace,
+            fence.metric,
+            (fence.dimension.0, &fence.dimension.1),
+            1.0,
+        )
+        .await
     {
         tracing::warn!(
             "publishing the fence early failed ({e}); the fence step publishes it again"
@@ -574,25 +571,25 @@ async fn publish_fence_early(aws: &AwsContext, t: &Targets) {
 
 /// Publishes the fence metric (1: fenced, 0: lifted) in the fence's
 /// region and waits until its alarm is in ALARM / OK.
-async fn set_fence(aws: &AwsContext, t: &Targets, up: bool) -> Result<(), DrError> {
+async fn set_fence(cloud: &dyn Cloud, t: &Targets, up: bool) -> Result<(), DrError> {
     let fence = &t.fence;
     let (value, wanted) = if up { (1.0, "ALARM") } else { (0.0, "OK") };
     let started = Instant::now();
     let mut published: Option<Instant> = None;
     loop {
         if published.is_none_or(|p| p.elapsed() >= FENCE_REPUBLISH) {
-            dr::put_metric(
-                aws,
-                &fence.region,
-                fence.namespace,
-                fence.metric,
-                (fence.dimension.0, &fence.dimension.1),
-                value,
-            )
-            .await?;
+            cloud
+                .publish_metric(
+                    &fence.region,
+                    fence.namespace,
+                    fence.metric,
+                    (fence.dimension.0, &fence.dimension.1),
+                    value,
+                )
+                .await?;
             published = Some(Instant::now());
         }
-        let state = status::fence_state(aws, t).await.map_err(|e| {
+        let state = status::fence_state(cloud, t).await.map_err(|e| {
             DrError::Refused(format!("cannot read the fence alarm {}: {e}", fence.alarm))
         })?;
         match state.as_deref() {
