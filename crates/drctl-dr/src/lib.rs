@@ -30,6 +30,8 @@ pub mod rto;
 pub mod status;
 pub mod switch;
 mod targets;
+#[cfg(test)]
+mod testing;
 
 pub use cloud::{Cloud, WriterChange};
 pub use drctl_blueprint::Role;

@@ -931,3 +931,155 @@ mod tests {
         assert_eq!(alone.role, "secondary");
     }
 }
+
+/// Status and checks read through the port from a fake cloud.
+#[cfg(test)]
+mod with_a_fake_cloud {
+    use super::*;
+    use crate::checks::{ALARMS, LAG, READINESS};
+    use crate::testing::{FakeCloud, PRIMARY_REGION, SECONDARY_REGION, World, targets};
+
+    fn failing(s: &Status) -> Vec<&'static str> {
+        s.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect()
+    }
+
+    async fn status_of(t: &Targets, world: World) -> Status {
+        let ctx = Context {
+            env: "dev",
+            active: Role::Primary,
+            to: Role::Secondary,
+            max_replication_lag_seconds: 60,
+        };
+        read(&FakeCloud::new(world, Default::default()), t, &ctx).await
+    }
+
+    #[tokio::test]
+    async fn a_healthy_environment_is_ready_with_every_check_passing() {
+        let t = targets();
+        let s = status_of(&t, World::healthy(&t)).await;
+        assert!(s.ready, "{:?} {:?}", s.reasons, failing(&s));
+        assert!(s.reasons.is_empty(), "{:?}", s.reasons);
+        assert_eq!(failing(&s), Vec::<&str>::new());
+        assert_eq!(s.checks.len(), 4);
+        assert_eq!(s.serving(), Some(Role::Primary));
+        let db = s.database.unwrap();
+        assert_eq!(db.writer_role, Some("primary"));
+        assert_eq!(db.writer_region.as_deref(), Some(PRIMARY_REGION));
+        assert!(db.members.iter().all(|m| m.member));
+        assert_eq!(
+            s.s3_replication.unwrap().rule_status.as_deref(),
+            Some("Enabled")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_writer_in_the_other_region_than_the_traffic_is_not_ready() {
+        let t = targets();
+        let mut world = World::healthy(&t);
+        world.set_writer(&t.cluster(Role::Secondary).arn);
+        let s = status_of(&t, world).await;
+        assert!(!s.ready);
+        assert_eq!(
+            s.reasons,
+            ["the Aurora writer is the secondary cluster but traffic goes to primary"]
+        );
+        assert_eq!(
+            s.database.as_ref().unwrap().writer_region.as_deref(),
+            Some(SECONDARY_REGION)
+        );
+        // The reason is the readiness check's: a planned switch refuses.
+        assert_eq!(failing(&s), [READINESS]);
+    }
+
+    #[tokio::test]
+    async fn replication_lag_over_the_window_or_unmeasured_fails_its_check() {
+        let t = targets();
+        let mut world = World::healthy(&t);
+        world.lag_seconds = Some(60.0);
+        let s = status_of(&t, world.clone()).await;
+        assert!(s.ready, "at the limit: {:?}", failing(&s));
+
+        world.lag_seconds = Some(61.5);
+        let s = status_of(&t, world.clone()).await;
+        assert!(!s.ready);
+        assert!(s.reasons.is_empty(), "{:?}", s.reasons);
+        assert_eq!(failing(&s), [LAG]);
+        let lag = s.checks.iter().find(|c| c.name == LAG).unwrap();
+        assert_eq!(lag.value_text(), "61.5 s");
+        assert!(lag.subject.contains(SECONDARY_REGION), "{}", lag.subject);
+
+        world.lag_seconds = None;
+        let s = status_of(&t, world).await;
+        assert_eq!(failing(&s), [LAG]);
+    }
+
+    #[tokio::test]
+    async fn an_alarm_in_alarm_in_the_target_region_fails_its_check() {
+        let mut t = targets();
+        t.alarms
+            .push((SECONDARY_REGION.into(), "api-secondary-5xx".into()));
+        let mut world = World::healthy(&t);
+        // The primary's own alarm does not gate a switch away from it.
+        world
+            .alarms
+            .insert((PRIMARY_REGION.into(), "api".into()), "ALARM".into());
+        let s = status_of(&t, world.clone()).await;
+        assert!(s.ready, "{:?}", failing(&s));
+
+        world.alarms.insert(
+            (SECONDARY_REGION.into(), "api-secondary-5xx".into()),
+            "ALARM".into(),
+        );
+        let s = status_of(&t, world).await;
+        assert!(!s.ready);
+        assert!(s.reasons.is_empty(), "{:?}", s.reasons);
+        assert_eq!(failing(&s), [ALARMS]);
+        let alarms = s.checks.iter().find(|c| c.name == ALARMS).unwrap();
+        assert_eq!(alarms.value_text(), "api-secondary-5xx");
+    }
+
+    #[tokio::test]
+    async fn a_fenced_primary_sends_the_traffic_to_the_secondary() {
+        let t = targets();
+        let mut world = World::healthy(&t);
+        world.alarms.insert(
+            (t.fence.region.clone(), t.fence.alarm.clone()),
+            "ALARM".into(),
+        );
+        let s = status_of(&t, world).await;
+        assert_eq!(s.serving(), Some(Role::Secondary));
+        assert_eq!(s.reasons.len(), 2, "{:?}", s.reasons);
+        assert!(
+            s.reasons[0].starts_with("traffic goes to secondary but state records primary"),
+            "{:?}",
+            s.reasons
+        );
+        assert_eq!(
+            s.reasons[1],
+            "the Aurora writer is the primary cluster but traffic goes to secondary"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_part_is_a_reason_not_an_error() {
+        let t = targets();
+        let cloud = FakeCloud::new(World::healthy(&t), Default::default());
+        cloud.fail(Some("replication_rules"));
+        let ctx = Context {
+            env: "dev",
+            active: Role::Primary,
+            to: Role::Secondary,
+            max_replication_lag_seconds: 60,
+        };
+        let s = read(&cloud, &t, &ctx).await;
+        assert!(!s.ready);
+        assert_eq!(s.reasons.len(), 1, "{:?}", s.reasons);
+        assert!(
+            s.reasons[0].starts_with("cannot read the replication of src: replication_rules"),
+            "{:?}",
+            s.reasons
+        );
+        assert!(s.s3_replication.is_none());
+        assert!(s.database.is_some());
+    }
+}

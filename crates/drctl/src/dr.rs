@@ -451,16 +451,8 @@ async fn preflight(
     skip: &[String],
 ) -> Result<()> {
     let status = read_status(session, state, t, sw.to).await?;
-    let to = Some(sw.to.as_str());
-    let begun = session.active_role(state)? == sw.to
-        || status.database.as_ref().is_some_and(|d| {
-            d.writer_role == to
-                || d.failover_in_progress
-                    .as_ref()
-                    .is_some_and(|f| f.to_role == to)
-        });
-    let refused = checks::refusals(&status.checks, true, skip);
-    if refused.is_empty() || begun {
+    let refused = switch::refusals(&status, sw, skip);
+    if refused.is_empty() {
         return Ok(());
     }
     let unplanned = if sw.to == Role::Secondary {
