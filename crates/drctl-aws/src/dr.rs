@@ -1,16 +1,22 @@
-//! Disaster-recovery operations over an [`AwsContext`]: reading what
-//! decides whether an environment can fail over (Route 53 weights, the
-//! Aurora global cluster, the DynamoDB replica, S3 replication), moving
-//! the global cluster's writer, and shifting the weighted records.
+//! The AWS side of the DR port: [`drctl_dr::Cloud`] implemented for an
+//! [`AwsContext`]. Reading what decides whether an environment can fail
+//! over (Route 53 weights, the Aurora global cluster, the DynamoDB
+//! replica, S3 replication, CloudWatch alarms and the replication lag,
+//! AWS Backup jobs), moving the global cluster's writer, shifting the
+//! weighted records and publishing the fence metric.
 //!
-//! Plain functions over names and ARNs: the caller (the `drctl` binary)
-//! knows which resources of its state they are. Errors keep the AWS code
-//! and message.
+//! Plain functions over names and ARNs, and the trait's methods calling
+//! them: drctl-dr knows which resources of its state they are and what
+//! the answers mean. Errors keep the AWS code and message.
 
 use std::time::Duration;
 
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecordSet};
 use drctl_core::ProviderError;
+use drctl_dr::cloud::{
+    Cloud, CompletedJob, FailoverInProgress, GlobalDatabase, GlobalMember, ReplicationRule,
+    TableState, WriterChange, switch_progress,
+};
 
 use crate::clients::AwsContext;
 use crate::route53::wait_insync;
@@ -19,13 +25,6 @@ use crate::support::{api_error, found, wait_for};
 /// How long a switchover or failover of the global cluster may take
 /// (AWS: typically minutes; bounded so a stuck one is reported).
 const GLOBAL_SWITCH_WAIT: Duration = Duration::from_secs(30 * 60);
-
-/// One weighted record set as Route 53 holds it.
-#[derive(Clone, Debug)]
-pub struct WeightedRecord {
-    pub set_identifier: String,
-    pub weight: Option<i64>,
-}
 
 /// The record sets named `name` of type `ty` in `zone` with these set
 /// identifiers, in the same order; `None` for one that does not exist.
@@ -48,22 +47,17 @@ async fn record_sets(
 
 /// The weights of the record sets `set_identifiers` of `name`/`ty`.
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn record_weights(
+async fn record_weights(
     ctx: &AwsContext,
     zone: &str,
     name: &str,
     ty: &str,
     set_identifiers: &[&str],
-) -> Result<Vec<Option<WeightedRecord>>, ProviderError> {
+) -> Result<Vec<Option<i64>>, ProviderError> {
     Ok(record_sets(ctx, zone, name, ty, set_identifiers)
         .await?
         .into_iter()
-        .map(|r| {
-            r.map(|r| WeightedRecord {
-                set_identifier: r.set_identifier().unwrap_or_default().to_owned(),
-                weight: r.weight(),
-            })
-        })
+        .map(|r| r.and_then(|r| r.weight()))
         .collect())
 }
 
@@ -73,7 +67,7 @@ pub async fn record_weights(
 /// the change is INSYNC. Record sets already at their weight are left out;
 /// `Ok(false)` when none needed a change.
 #[tracing::instrument(level = "info", skip(ctx), err(Display))]
-pub async fn set_weights(
+async fn set_weights(
     ctx: &AwsContext,
     zone: &str,
     name: &str,
@@ -125,49 +119,14 @@ pub async fn set_weights(
     Ok(true)
 }
 
-/// A member of a global cluster.
-#[derive(Clone, Debug)]
-pub struct GlobalMember {
-    pub cluster_arn: String,
-    pub is_writer: bool,
-}
-
-/// A switchover or failover AWS reports in progress.
-#[derive(Clone, Debug)]
-pub struct FailoverInProgress {
-    pub status: String,
-    pub from_cluster_arn: Option<String>,
-    pub to_cluster_arn: Option<String>,
-    pub data_loss_allowed: bool,
-}
-
-/// A global cluster as DescribeGlobalClusters reports it.
-#[derive(Clone, Debug)]
-pub struct GlobalClusterState {
-    pub identifier: String,
-    pub status: String,
-    pub members: Vec<GlobalMember>,
-    pub failover: Option<FailoverInProgress>,
-}
-
-impl GlobalClusterState {
-    /// The writer member's ARN.
-    pub fn writer(&self) -> Option<&str> {
-        self.members
-            .iter()
-            .find(|m| m.is_writer)
-            .map(|m| m.cluster_arn.as_str())
-    }
-}
-
 /// The global cluster `id`, asked in `region` (any region with a member
 /// answers for it); `None` when there is none.
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn global_cluster(
+async fn global_cluster(
     ctx: &AwsContext,
     region: &str,
     id: &str,
-) -> Result<Option<GlobalClusterState>, ProviderError> {
+) -> Result<Option<GlobalDatabase>, ProviderError> {
     let result = ctx
         .rds(region)
         .describe_global_clusters()
@@ -186,7 +145,7 @@ pub async fn global_cluster(
         .global_clusters()
         .iter()
         .find(|g| g.global_cluster_identifier() == Some(id))
-        .map(|g| GlobalClusterState {
+        .map(|g| GlobalDatabase {
             identifier: id.to_owned(),
             status: g.status().unwrap_or("unknown").to_owned(),
             members: g
@@ -211,7 +170,7 @@ pub async fn global_cluster(
 /// The status of the regional cluster `id` (e.g. `available`); `None` when
 /// there is none.
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn cluster_status(
+async fn cluster_status(
     ctx: &AwsContext,
     region: &str,
     id: &str,
@@ -234,17 +193,6 @@ pub async fn cluster_status(
     }))
 }
 
-/// How the writer of a global cluster moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriterChange {
-    /// SwitchoverGlobalCluster: every member healthy, replication caught
-    /// up first, no data lost.
-    Switchover,
-    /// FailoverGlobalCluster with AllowDataLoss: for an unavailable
-    /// writer region; writes not yet replicated are lost.
-    FailoverAllowingDataLoss,
-}
-
 /// Asks AWS to make `target_arn` the writer of the global cluster `id`,
 /// calling in `region`: for a switchover, the region of the primary
 /// (writer) cluster; for a failover, the target's, which answers when the
@@ -252,7 +200,7 @@ pub enum WriterChange {
 /// Amazon Aurora Global Database": the CLI procedures' `--region`).
 /// AWS answers at once and switches asynchronously: [`wait_writer`].
 #[tracing::instrument(level = "info", skip(ctx), err(Display))]
-pub async fn change_writer(
+async fn change_writer(
     ctx: &AwsContext,
     region: &str,
     id: &str,
@@ -281,66 +229,12 @@ pub async fn change_writer(
     }
 }
 
-/// `FailoverState` `Status` values of a switchover or failover under way
-/// (RDS API reference, FailoverState); the other one, `cancelling`, is a
-/// switch returning the clusters to their previous roles.
-pub const SWITCH_UNDER_WAY: [&str; 3] = ["pending", "switching-over", "failing-over"];
-
-/// Where a switch of the writer to `target_arn` stands in `g`:
-/// `Ok(Ok(()))` done (the target writes, the global cluster is
-/// `available`, no FailoverState); `Ok(Err(state))` not yet; an error when
-/// it cannot come: another target's switch, or, after a `cancelling`
-/// (`cancelled` set once seen), the switch gone with the writer unmoved.
-pub fn switch_progress(
-    g: Option<&GlobalClusterState>,
-    target_arn: &str,
-    cancelled: &mut bool,
-) -> Result<Result<(), String>, ProviderError> {
-    let Some(g) = g else {
-        return Ok(Err("not found".to_owned()));
-    };
-    let fail = |message: String| {
-        Err(ProviderError::new("rds:DescribeGlobalClusters", message).with_code("SwitchNotMade"))
-    };
-    if let Some(f) = &g.failover {
-        if f.status == "cancelling" {
-            *cancelled = true;
-        } else if f
-            .to_cluster_arn
-            .as_deref()
-            .is_some_and(|to| to != target_arn)
-        {
-            return fail(format!(
-                "global cluster {} is {} to {}, not to {target_arn}",
-                g.identifier,
-                f.status,
-                f.to_cluster_arn.as_deref().unwrap_or_default()
-            ));
-        }
-        return Ok(Err(format!("{} (FailoverState {})", g.status, f.status)));
-    }
-    let writer = g.writer().unwrap_or("none");
-    if writer != target_arn {
-        if *cancelled {
-            return fail(format!(
-                "the switch of global cluster {} to {target_arn} was cancelled; the writer is {writer}",
-                g.identifier
-            ));
-        }
-        return Ok(Err(format!("{}, writer {writer}", g.status)));
-    }
-    if g.status != "available" {
-        return Ok(Err(g.status.clone()));
-    }
-    Ok(Ok(()))
-}
-
 /// Waits until `target_arn` is the writer of the global cluster `id`, the
 /// global cluster is `available` and no switchover or failover is in
 /// progress (asked in `region`: any region with a member answers), for at
 /// most 30 minutes; each state seen is reported (`drctl_core::waiting`).
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn wait_writer(
+async fn wait_writer(
     ctx: &AwsContext,
     region: &str,
     id: &str,
@@ -362,17 +256,9 @@ pub async fn wait_writer(
     .await
 }
 
-/// A table and its replicas as DescribeTable reports them.
-#[derive(Clone, Debug)]
-pub struct TableState {
-    pub status: String,
-    /// (region, replica status) per replica.
-    pub replicas: Vec<(String, String)>,
-}
-
 /// The table `name` in `region`; `None` when there is none.
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn table(
+async fn table(
     ctx: &AwsContext,
     region: &str,
     name: &str,
@@ -406,18 +292,10 @@ pub async fn table(
     }))
 }
 
-/// One replication rule of a bucket.
-#[derive(Clone, Debug)]
-pub struct ReplicationRule {
-    pub id: String,
-    pub status: String,
-    pub destination_bucket_arn: String,
-}
-
 /// The replication rules of `bucket`; `None` when it has no replication
 /// configuration (or no longer exists).
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn replication_rules(
+async fn replication_rules(
     ctx: &AwsContext,
     region: &str,
     bucket: &str,
@@ -451,7 +329,7 @@ pub async fn replication_rules(
 /// The versioning status of `bucket` (`Enabled`, `Suspended`, or empty
 /// when never enabled); `None` when the bucket does not exist.
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn bucket_versioning(
+async fn bucket_versioning(
     ctx: &AwsContext,
     region: &str,
     bucket: &str,
@@ -487,7 +365,7 @@ pub const LAG_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// finds every set that has `DBClusterIdentifier` = the cluster (it
 /// matches a subset); the highest of their latest values counts.
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn rpo_lag_seconds(
+async fn rpo_lag_seconds(
     ctx: &AwsContext,
     region: &str,
     cluster_id: &str,
@@ -558,7 +436,7 @@ pub async fn rpo_lag_seconds(
 /// alarms `names` in `region` that exists, as (name, state), asked with
 /// DescribeAlarms (at most 100 names per call, CloudWatch API reference).
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn alarm_states(
+async fn alarm_states(
     ctx: &AwsContext,
     region: &str,
     names: &[String],
@@ -595,7 +473,7 @@ pub async fn alarm_states(
 /// dimension `dimension` = `dimension_value` in `region` (PutMetricData: a
 /// data-plane call of that region's CloudWatch, standard resolution).
 #[tracing::instrument(level = "info", skip(ctx), err(Display))]
-pub async fn put_metric(
+async fn put_metric(
     ctx: &AwsContext,
     region: &str,
     namespace: &str,
@@ -626,18 +504,6 @@ pub async fn put_metric(
         .map_err(|e| api_error("cloudwatch:PutMetricData", e))
 }
 
-/// A completed AWS Backup backup or copy job: when it completed (RFC
-/// 3339), what it backed up, and the recovery point it made (the copy's,
-/// in the destination vault, for a copy job).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CompletedJob {
-    pub completed_at: String,
-    /// The same instant in milliseconds since the epoch, for ordering.
-    pub completed_ms: i64,
-    pub resource_arn: String,
-    pub recovery_point_arn: String,
-}
-
 fn rfc3339(t: Option<&aws_smithy_types::DateTime>) -> String {
     t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
         .unwrap_or_default()
@@ -651,7 +517,7 @@ fn millis(t: Option<&aws_smithy_types::DateTime>) -> i64 {
 /// (ListBackupJobs, ByBackupVaultName, ByState COMPLETED: AWS lists the
 /// jobs of the last 30 days).
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn completed_backup_jobs(
+async fn completed_backup_jobs(
     ctx: &AwsContext,
     region: &str,
     vault: &str,
@@ -685,7 +551,7 @@ pub async fn completed_backup_jobs(
 /// (ListCopyJobs in the source's region, ByDestinationVaultArn, ByState
 /// COMPLETED).
 #[tracing::instrument(level = "debug", skip(ctx), err(Display))]
-pub async fn completed_copy_jobs(
+async fn completed_copy_jobs(
     ctx: &AwsContext,
     region: &str,
     destination_arn: &str,
@@ -720,70 +586,128 @@ pub async fn completed_copy_jobs(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const FROM: &str = "arn:aws:rds:us-east-1:123456789012:cluster:a";
-    const TO: &str = "arn:aws:rds:us-east-2:123456789012:cluster:b";
-
-    fn global(status: &str, writer: &str, failover: Option<(&str, &str)>) -> GlobalClusterState {
-        GlobalClusterState {
-            identifier: "g".into(),
-            status: status.into(),
-            members: [FROM, TO]
-                .iter()
-                .map(|a| GlobalMember {
-                    cluster_arn: (*a).into(),
-                    is_writer: *a == writer,
-                })
-                .collect(),
-            failover: failover.map(|(s, to)| FailoverInProgress {
-                status: s.into(),
-                from_cluster_arn: Some(FROM.into()),
-                to_cluster_arn: Some(to.into()),
-                data_loss_allowed: false,
-            }),
-        }
+/// The DR port over AWS: each method one of the functions above.
+#[async_trait::async_trait]
+impl Cloud for AwsContext {
+    async fn record_weights(
+        &self,
+        zone: &str,
+        name: &str,
+        ty: &str,
+        set_identifiers: &[&str],
+    ) -> Result<Vec<Option<i64>>, ProviderError> {
+        record_weights(self, zone, name, ty, set_identifiers).await
     }
 
-    #[test]
-    fn a_switch_is_done_once_the_target_writes_and_no_failover_state_is_left() {
-        let mut cancelled = false;
-        for g in [
-            global("switching-over", FROM, Some(("pending", TO))),
-            global("switching-over", FROM, Some(("switching-over", TO))),
-            // The writer moved, the switch not yet over.
-            global("switching-over", TO, Some(("switching-over", TO))),
-            global("modifying", TO, None),
-            // Not yet reported (the call's answer ahead of the describe).
-            global("available", FROM, None),
-        ] {
-            let progress = switch_progress(Some(&g), TO, &mut cancelled).unwrap();
-            assert!(progress.is_err(), "{g:?}");
-        }
-        let progress = switch_progress(Some(&global("available", TO, None)), TO, &mut cancelled);
-        assert_eq!(progress.unwrap(), Ok(()));
-        assert!(!cancelled);
+    async fn set_record_weights(
+        &self,
+        zone: &str,
+        name: &str,
+        ty: &str,
+        weights: &[(&str, i64)],
+    ) -> Result<bool, ProviderError> {
+        set_weights(self, zone, name, ty, weights).await
     }
 
-    #[test]
-    fn a_cancelled_switch_or_another_targets_switch_is_an_error_not_a_wait() {
-        let mut cancelled = false;
-        let g = global("switching-over", FROM, Some(("cancelling", TO)));
-        assert!(
-            switch_progress(Some(&g), TO, &mut cancelled)
-                .unwrap()
-                .is_err()
-        );
-        assert!(cancelled);
-        let e = switch_progress(Some(&global("available", FROM, None)), TO, &mut cancelled)
-            .unwrap_err();
-        assert!(e.to_string().contains("was cancelled"), "{e}");
+    async fn global_database(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> Result<Option<GlobalDatabase>, ProviderError> {
+        global_cluster(self, region, id).await
+    }
 
-        let mut cancelled = false;
-        let g = global("switching-over", TO, Some(("switching-over", FROM)));
-        let e = switch_progress(Some(&g), TO, &mut cancelled).unwrap_err();
-        assert!(e.to_string().contains("not to"), "{e}");
+    async fn cluster_status(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        cluster_status(self, region, id).await
+    }
+
+    async fn move_writer(
+        &self,
+        region: &str,
+        id: &str,
+        target_arn: &str,
+        how: WriterChange,
+    ) -> Result<(), ProviderError> {
+        change_writer(self, region, id, target_arn, how).await
+    }
+
+    async fn wait_for_writer(
+        &self,
+        region: &str,
+        id: &str,
+        target_arn: &str,
+    ) -> Result<(), ProviderError> {
+        wait_writer(self, region, id, target_arn).await
+    }
+
+    async fn session_table(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<TableState>, ProviderError> {
+        table(self, region, name).await
+    }
+
+    async fn replication_rules(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> Result<Option<Vec<ReplicationRule>>, ProviderError> {
+        replication_rules(self, region, bucket).await
+    }
+
+    async fn bucket_versioning(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        bucket_versioning(self, region, bucket).await
+    }
+
+    async fn replication_lag_seconds(
+        &self,
+        region: &str,
+        cluster_id: &str,
+    ) -> Result<Option<f64>, ProviderError> {
+        rpo_lag_seconds(self, region, cluster_id).await
+    }
+
+    async fn alarm_states(
+        &self,
+        region: &str,
+        names: &[String],
+    ) -> Result<Vec<(String, String)>, ProviderError> {
+        alarm_states(self, region, names).await
+    }
+
+    async fn publish_metric(
+        &self,
+        region: &str,
+        namespace: &str,
+        metric: &str,
+        dimension: (&str, &str),
+        value: f64,
+    ) -> Result<(), ProviderError> {
+        put_metric(self, region, namespace, metric, dimension, value).await
+    }
+
+    async fn completed_backups(
+        &self,
+        region: &str,
+        vault: &str,
+    ) -> Result<Vec<CompletedJob>, ProviderError> {
+        completed_backup_jobs(self, region, vault).await
+    }
+
+    async fn completed_copies(
+        &self,
+        region: &str,
+        destination_arn: &str,
+    ) -> Result<Vec<CompletedJob>, ProviderError> {
+        completed_copy_jobs(self, region, destination_arn).await
     }
 }

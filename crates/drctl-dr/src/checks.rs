@@ -1,6 +1,7 @@
 //! DR pre-checks: the checks that gate a planned switch, and the typical
 //! durations of a switch's steps: pure functions of measured values, so that the
-//! rules are unit-tested without AWS (the reads are in `drctl_aws::dr`).
+//! rules are unit-tested without AWS (the reads are in `status`, through
+//! the [`crate::Cloud`] port).
 //!
 //! Every check names what it measured, the value, the threshold, whether
 //! it passes and, when it does not, how to clear it. A planned switch

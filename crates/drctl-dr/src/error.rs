@@ -4,9 +4,10 @@ use drctl_core::store::StoreError;
 /// Why a DR operation stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DrError {
-    /// An AWS call failed (its operation, code and message).
+    /// A call through the cloud port failed (its operation, code and
+    /// message, as the provider reports them).
     #[error(transparent)]
-    Aws(#[from] ProviderError),
+    Cloud(#[from] ProviderError),
     /// State could not be written.
     #[error(transparent)]
     State(#[from] StoreError),

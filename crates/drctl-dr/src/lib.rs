@@ -2,6 +2,9 @@
 //! without their command lines, prompts or rendering (those are the
 //! binary's).
 //!
+//! - [`cloud`]: the port, what DR asks of the cloud ([`Cloud`]) in its
+//!   own words, and the plain data it gets back; `drctl_aws` implements
+//!   it, the tests here fake it.
 //! - [`Targets`]: what the operations act on, found in state under the
 //!   addresses the blueprint exports (`drctl_blueprint::targets`).
 //! - [`status`]: the DR status read from AWS, and the readiness rules.
@@ -15,9 +18,11 @@
 //! - [`rto`]: the recovery time of an unplanned failover on AWS, modelled
 //!   from the blueprint's settings (pure).
 //!
-//! The AWS calls themselves are `drctl_aws::dr`'s.
+//! This crate does not depend on the provider crate: every cloud call
+//! goes through [`Cloud`] (the AWS calls themselves are `drctl_aws::dr`'s).
 
 pub mod checks;
+pub mod cloud;
 pub mod drill;
 mod error;
 pub mod routing;
@@ -25,8 +30,10 @@ pub mod rto;
 pub mod status;
 pub mod switch;
 mod targets;
+#[cfg(test)]
+mod testing;
 
-pub use drctl_aws::dr::WriterChange;
+pub use cloud::{Cloud, WriterChange};
 pub use drctl_blueprint::Role;
 pub use error::DrError;
 pub use targets::{ClusterTarget, Fence, RecordTarget, Targets, VaultTarget};

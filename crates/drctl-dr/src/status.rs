@@ -4,12 +4,11 @@
 //! outage of the primary where one exists (the global cluster, the fence);
 //! a part that cannot be read becomes a reason, not an error.
 
-use drctl_aws::AwsContext;
-use drctl_aws::dr;
 use drctl_blueprint::Role;
 use serde::Serialize;
 
 use crate::checks::{self, Check};
+use crate::cloud::{Cloud, CompletedJob, TableState};
 use crate::routing::{self, WeightedRecord};
 use crate::targets::Targets;
 
@@ -120,7 +119,7 @@ pub struct BackupStatus {
 }
 
 /// The latest of `jobs` by completion time.
-pub fn latest(jobs: Vec<dr::CompletedJob>) -> Option<JobStatus> {
+pub fn latest(jobs: Vec<CompletedJob>) -> Option<JobStatus> {
     jobs.into_iter()
         .max_by_key(|j| j.completed_ms)
         .map(|j| JobStatus {
@@ -136,8 +135,8 @@ pub fn latest(jobs: Vec<dr::CompletedJob>) -> Option<JobStatus> {
 pub fn backup_status(
     vault: &crate::targets::VaultTarget,
     copy_to: Option<&crate::targets::VaultTarget>,
-    backups: Result<Vec<dr::CompletedJob>, String>,
-    copies: Option<Result<Vec<dr::CompletedJob>, String>>,
+    backups: Result<Vec<CompletedJob>, String>,
+    copies: Option<Result<Vec<CompletedJob>, String>>,
 ) -> BackupStatus {
     let mut errors = Vec::new();
     let last_backup = backups
@@ -162,16 +161,18 @@ pub fn backup_status(
 }
 
 /// Reads each region's last completed backup and copy.
-pub async fn read_backups(aws: &AwsContext, t: &Targets) -> Vec<BackupStatus> {
+pub async fn read_backups(cloud: &dyn Cloud, t: &Targets) -> Vec<BackupStatus> {
     let mut out = Vec::new();
     for vault in &t.vaults {
         let copy_to = t.vault(vault.role.other());
-        let backups = dr::completed_backup_jobs(aws, &vault.region, &vault.name)
+        let backups = cloud
+            .completed_backups(&vault.region, &vault.name)
             .await
             .map_err(|e| e.to_string());
         let copies = match copy_to {
             Some(to) => Some(
-                dr::completed_copy_jobs(aws, &vault.region, &to.arn)
+                cloud
+                    .completed_copies(&vault.region, &to.arn)
                     .await
                     .map_err(|e| e.to_string()),
             ),
@@ -369,7 +370,7 @@ pub fn weights_text(records: &[RecordStatus]) -> String {
 /// The session table's part and its reasons.
 pub fn session_table(
     t: &Targets,
-    read: Result<Option<dr::TableState>, String>,
+    read: Result<Option<TableState>, String>,
     reasons: &mut Vec<String>,
 ) -> Option<SessionTable> {
     match read {
@@ -418,40 +419,36 @@ pub fn session_table(
 }
 
 /// The fence alarm's state (`None`: no such alarm).
-pub async fn fence_state(aws: &AwsContext, t: &Targets) -> Result<Option<String>, String> {
-    dr::alarm_states(aws, &t.fence.region, std::slice::from_ref(&t.fence.alarm))
+pub async fn fence_state(cloud: &dyn Cloud, t: &Targets) -> Result<Option<String>, String> {
+    cloud
+        .alarm_states(&t.fence.region, std::slice::from_ref(&t.fence.alarm))
         .await
         .map(|states| states.into_iter().next().map(|(_, state)| state))
         .map_err(|e| e.to_string())
 }
 
 /// The weights of the two records, from Route 53's API.
-pub async fn weights(aws: &AwsContext, t: &Targets) -> Result<[Option<i64>; 2], String> {
-    let found = dr::record_weights(
-        aws,
-        &t.zone_id,
-        &t.record_name,
-        &t.record_type,
-        &t.set_ids(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let weight = |i: usize| found.get(i).and_then(|f| f.as_ref()).and_then(|f| f.weight);
+pub async fn weights(cloud: &dyn Cloud, t: &Targets) -> Result<[Option<i64>; 2], String> {
+    let found = cloud
+        .record_weights(&t.zone_id, &t.record_name, &t.record_type, &t.set_ids())
+        .await
+        .map_err(|e| e.to_string())?;
+    let weight = |i: usize| found.get(i).copied().flatten();
     Ok([weight(0), weight(1)])
 }
 
 /// Reads every part of the DR status and the checks of a switch to
 /// `ctx.to`.
-pub async fn read(aws: &AwsContext, t: &Targets, ctx: &Context<'_>) -> Status {
+pub async fn read(cloud: &dyn Cloud, t: &Targets, ctx: &Context<'_>) -> Status {
     let mut reasons = Vec::new();
     let traffic = traffic(
         t,
         ctx,
-        weights(aws, t).await,
-        fence_state(aws, t).await,
+        weights(cloud, t).await,
+        fence_state(cloud, t).await,
         &mut reasons,
     );
-    let database = read_database(aws, t, &mut reasons).await;
+    let database = read_database(cloud, t, &mut reasons).await;
     if let (Some(db), Some(serving)) = (&database, traffic.serving_role)
         && let Some(writer) = db.writer_role
         && writer != serving
@@ -460,13 +457,14 @@ pub async fn read(aws: &AwsContext, t: &Targets, ctx: &Context<'_>) -> Status {
             "the Aurora writer is the {writer} cluster but traffic goes to {serving}"
         ));
     }
-    let table = dr::table(aws, &t.table_region, &t.table)
+    let table = cloud
+        .session_table(&t.table_region, &t.table)
         .await
         .map_err(|e| e.to_string());
     let session_table = session_table(t, table, &mut reasons);
-    let s3_replication = read_replication(aws, t, &mut reasons).await;
-    let checks = read_checks(aws, t, ctx, &reasons, session_table.as_ref()).await;
-    let backups = read_backups(aws, t).await;
+    let s3_replication = read_replication(cloud, t, &mut reasons).await;
+    let checks = read_checks(cloud, t, ctx, &reasons, session_table.as_ref()).await;
+    let backups = read_backups(cloud, t).await;
     Status {
         env: ctx.env.to_owned(),
         ready: reasons.is_empty() && checks.iter().all(|c| c.ok),
@@ -484,14 +482,15 @@ pub async fn read(aws: &AwsContext, t: &Targets, ctx: &Context<'_>) -> Status {
 /// Measures what the checks of a switch to `ctx.to` need (reads only) and
 /// applies their rules.
 async fn read_checks(
-    aws: &AwsContext,
+    cloud: &dyn Cloud,
     t: &Targets,
     ctx: &Context<'_>,
     reasons: &[String],
     table: Option<&SessionTable>,
 ) -> Vec<Check> {
     let target = t.cluster(ctx.to);
-    let lag = dr::rpo_lag_seconds(aws, &target.region, &target.id)
+    let lag = cloud
+        .replication_lag_seconds(&target.region, &target.id)
         .await
         .map_err(|e| e.to_string());
     // The table's own region reports every replica's status; the copy in
@@ -518,7 +517,8 @@ async fn read_checks(
     let alarms = if names.is_empty() {
         Ok(Vec::new())
     } else {
-        dr::alarm_states(aws, &target.region, &names)
+        cloud
+            .alarm_states(&target.region, &names)
             .await
             .map_err(|e| e.to_string())
     };
@@ -536,14 +536,14 @@ async fn read_checks(
 }
 
 async fn read_database(
-    aws: &AwsContext,
+    cloud: &dyn Cloud,
     t: &Targets,
     reasons: &mut Vec<String>,
 ) -> Option<Database> {
     // Asked in the secondary region, which answers when the primary's
     // region is down (the case a failover is for).
     let asked_in = &t.cluster(Role::Secondary).region;
-    let global = match dr::global_cluster(aws, asked_in, &t.global_id).await {
+    let global = match cloud.global_database(asked_in, &t.global_id).await {
         Ok(Some(g)) => g,
         Ok(None) => {
             reasons.push(format!(
@@ -604,7 +604,7 @@ async fn read_database(
                 t.global_id
             ));
         }
-        let status = match dr::cluster_status(aws, &c.region, &c.id).await {
+        let status = match cloud.cluster_status(&c.region, &c.id).await {
             Ok(Some(s)) => {
                 if s != "available" {
                     reasons.push(format!("cluster {} ({}) is {s}", c.id, c.role.as_str()));
@@ -645,11 +645,14 @@ async fn read_database(
 }
 
 async fn read_replication(
-    aws: &AwsContext,
+    cloud: &dyn Cloud,
     t: &Targets,
     reasons: &mut Vec<String>,
 ) -> Option<S3Replication> {
-    let rule_status = match dr::replication_rules(aws, &t.source_region, &t.source_bucket).await {
+    let rule_status = match cloud
+        .replication_rules(&t.source_region, &t.source_bucket)
+        .await
+    {
         Ok(Some(rules)) => match rules.into_iter().find(|r| r.id == t.replication_rule) {
             Some(rule) => {
                 if rule.status != "Enabled" {
@@ -683,29 +686,31 @@ async fn read_replication(
             return None;
         }
     };
-    let destination_versioning =
-        match dr::bucket_versioning(aws, &t.destination_region, &t.destination_bucket).await {
-            Ok(Some(v)) => {
-                if v != "Enabled" {
-                    reasons.push(format!(
-                        "versioning of replication destination {} is not enabled",
-                        t.destination_bucket
-                    ));
-                }
-                Some(v)
-            }
-            Ok(None) => {
+    let destination_versioning = match cloud
+        .bucket_versioning(&t.destination_region, &t.destination_bucket)
+        .await
+    {
+        Ok(Some(v)) => {
+            if v != "Enabled" {
                 reasons.push(format!(
-                    "replication destination {} does not exist",
+                    "versioning of replication destination {} is not enabled",
                     t.destination_bucket
                 ));
-                None
             }
-            Err(e) => {
-                reasons.push(format!("cannot read {}: {e}", t.destination_bucket));
-                None
-            }
-        };
+            Some(v)
+        }
+        Ok(None) => {
+            reasons.push(format!(
+                "replication destination {} does not exist",
+                t.destination_bucket
+            ));
+            None
+        }
+        Err(e) => {
+            reasons.push(format!("cannot read {}: {e}", t.destination_bucket));
+            None
+        }
+    };
     Some(S3Replication {
         source_bucket: t.source_bucket.clone(),
         destination_bucket: t.destination_bucket.clone(),
@@ -825,7 +830,7 @@ mod tests {
     fn the_table_needs_an_active_replica_in_the_secondary_region() {
         let t = Targets::from_state(&applied()).unwrap();
         let mut reasons = Vec::new();
-        let table = dr::TableState {
+        let table = TableState {
             status: "ACTIVE".into(),
             replicas: vec![("us-east-2".into(), "CREATING".into())],
         };
@@ -836,7 +841,7 @@ mod tests {
             ["the DynamoDB replica of t in us-east-2 is CREATING, not ACTIVE"]
         );
         reasons.clear();
-        let table = dr::TableState {
+        let table = TableState {
             status: "UPDATING".into(),
             replicas: Vec::new(),
         };
@@ -853,8 +858,8 @@ mod tests {
         assert_eq!(reasons, ["DynamoDB table t does not exist"]);
     }
 
-    fn job(at: &str, ms: i64, point: &str) -> dr::CompletedJob {
-        dr::CompletedJob {
+    fn job(at: &str, ms: i64, point: &str) -> CompletedJob {
+        CompletedJob {
             completed_at: at.into(),
             completed_ms: ms,
             resource_arn: "arn:aws:rds:us-east-1:1:cluster:payment-dev-primary".into(),
@@ -924,5 +929,157 @@ mod tests {
         let alone = backup_status(&secondary, None, Ok(Vec::new()), None);
         assert_eq!(alone.copy_destination_vault, None);
         assert_eq!(alone.role, "secondary");
+    }
+}
+
+/// Status and checks read through the port from a fake cloud.
+#[cfg(test)]
+mod with_a_fake_cloud {
+    use super::*;
+    use crate::checks::{ALARMS, LAG, READINESS};
+    use crate::testing::{FakeCloud, PRIMARY_REGION, SECONDARY_REGION, World, targets};
+
+    fn failing(s: &Status) -> Vec<&'static str> {
+        s.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect()
+    }
+
+    async fn status_of(t: &Targets, world: World) -> Status {
+        let ctx = Context {
+            env: "dev",
+            active: Role::Primary,
+            to: Role::Secondary,
+            max_replication_lag_seconds: 60,
+        };
+        read(&FakeCloud::new(world, Default::default()), t, &ctx).await
+    }
+
+    #[tokio::test]
+    async fn a_healthy_environment_is_ready_with_every_check_passing() {
+        let t = targets();
+        let s = status_of(&t, World::healthy(&t)).await;
+        assert!(s.ready, "{:?} {:?}", s.reasons, failing(&s));
+        assert!(s.reasons.is_empty(), "{:?}", s.reasons);
+        assert_eq!(failing(&s), Vec::<&str>::new());
+        assert_eq!(s.checks.len(), 4);
+        assert_eq!(s.serving(), Some(Role::Primary));
+        let db = s.database.unwrap();
+        assert_eq!(db.writer_role, Some("primary"));
+        assert_eq!(db.writer_region.as_deref(), Some(PRIMARY_REGION));
+        assert!(db.members.iter().all(|m| m.member));
+        assert_eq!(
+            s.s3_replication.unwrap().rule_status.as_deref(),
+            Some("Enabled")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_writer_in_the_other_region_than_the_traffic_is_not_ready() {
+        let t = targets();
+        let mut world = World::healthy(&t);
+        world.set_writer(&t.cluster(Role::Secondary).arn);
+        let s = status_of(&t, world).await;
+        assert!(!s.ready);
+        assert_eq!(
+            s.reasons,
+            ["the Aurora writer is the secondary cluster but traffic goes to primary"]
+        );
+        assert_eq!(
+            s.database.as_ref().unwrap().writer_region.as_deref(),
+            Some(SECONDARY_REGION)
+        );
+        // The reason is the readiness check's: a planned switch refuses.
+        assert_eq!(failing(&s), [READINESS]);
+    }
+
+    #[tokio::test]
+    async fn replication_lag_over_the_window_or_unmeasured_fails_its_check() {
+        let t = targets();
+        let mut world = World::healthy(&t);
+        world.lag_seconds = Some(60.0);
+        let s = status_of(&t, world.clone()).await;
+        assert!(s.ready, "at the limit: {:?}", failing(&s));
+
+        world.lag_seconds = Some(61.5);
+        let s = status_of(&t, world.clone()).await;
+        assert!(!s.ready);
+        assert!(s.reasons.is_empty(), "{:?}", s.reasons);
+        assert_eq!(failing(&s), [LAG]);
+        let lag = s.checks.iter().find(|c| c.name == LAG).unwrap();
+        assert_eq!(lag.value_text(), "61.5 s");
+        assert!(lag.subject.contains(SECONDARY_REGION), "{}", lag.subject);
+
+        world.lag_seconds = None;
+        let s = status_of(&t, world).await;
+        assert_eq!(failing(&s), [LAG]);
+    }
+
+    #[tokio::test]
+    async fn an_alarm_in_alarm_in_the_target_region_fails_its_check() {
+        let mut t = targets();
+        t.alarms
+            .push((SECONDARY_REGION.into(), "api-secondary-5xx".into()));
+        let mut world = World::healthy(&t);
+        // The primary's own alarm does not gate a switch away from it.
+        world
+            .alarms
+            .insert((PRIMARY_REGION.into(), "api".into()), "ALARM".into());
+        let s = status_of(&t, world.clone()).await;
+        assert!(s.ready, "{:?}", failing(&s));
+
+        world.alarms.insert(
+            (SECONDARY_REGION.into(), "api-secondary-5xx".into()),
+            "ALARM".into(),
+        );
+        let s = status_of(&t, world).await;
+        assert!(!s.ready);
+        assert!(s.reasons.is_empty(), "{:?}", s.reasons);
+        assert_eq!(failing(&s), [ALARMS]);
+        let alarms = s.checks.iter().find(|c| c.name == ALARMS).unwrap();
+        assert_eq!(alarms.value_text(), "api-secondary-5xx");
+    }
+
+    #[tokio::test]
+    async fn a_fenced_primary_sends_the_traffic_to_the_secondary() {
+        let t = targets();
+        let mut world = World::healthy(&t);
+        world.alarms.insert(
+            (t.fence.region.clone(), t.fence.alarm.clone()),
+            "ALARM".into(),
+        );
+        let s = status_of(&t, world).await;
+        assert_eq!(s.serving(), Some(Role::Secondary));
+        assert_eq!(s.reasons.len(), 2, "{:?}", s.reasons);
+        assert!(
+            s.reasons[0].starts_with("traffic goes to secondary but state records primary"),
+            "{:?}",
+            s.reasons
+        );
+        assert_eq!(
+            s.reasons[1],
+            "the Aurora writer is the primary cluster but traffic goes to secondary"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_part_is_a_reason_not_an_error() {
+        let t = targets();
+        let cloud = FakeCloud::new(World::healthy(&t), Default::default());
+        cloud.fail(Some("replication_rules"));
+        let ctx = Context {
+            env: "dev",
+            active: Role::Primary,
+            to: Role::Secondary,
+            max_replication_lag_seconds: 60,
+        };
+        let s = read(&cloud, &t, &ctx).await;
+        assert!(!s.ready);
+        assert_eq!(s.reasons.len(), 1, "{:?}", s.reasons);
+        assert!(
+            s.reasons[0].starts_with("cannot read the replication of src: replication_rules"),
+            "{:?}",
+            s.reasons
+        );
+        assert!(s.s3_replication.is_none());
+        assert!(s.database.is_some());
     }
 }

@@ -20,17 +20,16 @@
 
 use std::time::{Duration, Instant};
 
-use drctl_aws::AwsContext;
-use drctl_aws::dr::{self, WriterChange};
 use drctl_blueprint::{Role, targets};
 use drctl_core::State;
 use drctl_core::backend::Backend;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::checks::{self, Expected};
+use crate::checks::{self, Check, Expected};
+use crate::cloud::{Cloud, SWITCH_UNDER_WAY, WriterChange};
 use crate::error::DrError;
-use crate::status;
+use crate::status::{self, Status};
 use crate::targets::Targets;
 
 /// How a switch moves the traffic.
@@ -127,7 +126,7 @@ pub fn target_weights(to: Role) -> [i64; 2] {
 pub struct Observed {
     pub writer: Option<Role>,
     /// The switch AWS is already making towards this role (a FailoverState
-    /// whose status is one of [`dr::SWITCH_UNDER_WAY`]).
+    /// whose status is one of [`SWITCH_UNDER_WAY`]).
     pub switching_to: Option<Role>,
     /// Any other switch AWS reports on the global cluster (towards the
     /// other role, or being cancelled), as "STATUS to CLUSTER": AWS
@@ -270,9 +269,9 @@ pub fn steps(t: &Targets, sw: &Switch, seen: &Observed, recorded_done: bool) -> 
 /// Reads what `sw`'s steps depend on: the global cluster (asked in the
 /// target's region), the fence (in its region), and the weights only when
 /// the switch sets them (Route 53's API).
-pub async fn observe(aws: &AwsContext, t: &Targets, sw: &Switch) -> Result<Observed, DrError> {
+pub async fn observe(cloud: &dyn Cloud, t: &Targets, sw: &Switch) -> Result<Observed, DrError> {
     let region = &t.cluster(sw.to).region;
-    let global = dr::global_cluster(aws, region, &t.global_id)
+    let global = cloud.global_database(region, &t.global_id)
         .await?
         .ok_or_else(|| {
             DrError::Refused(format!(
@@ -283,17 +282,17 @@ pub async fn observe(aws: &AwsContext, t: &Targets, sw: &Switch) -> Result<Obser
     let weights = match sw.traffic {
         // Route 53's API may not answer in an outage of its region; the
         // database can still move, and the weights step reads again.
-        TrafficMove::Weights => status::weights(aws, t).await.ok(),
+        TrafficMove::Weights => status::weights(cloud, t).await.ok(),
         TrafficMove::Fence => None,
     };
-    let fenced = status::fence_state(aws, t)
+    let fenced = status::fence_state(cloud, t)
         .await
         .ok()
         .map(|s| s.as_deref().is_some_and(status::fenced));
     let under_way = global
         .failover
         .as_ref()
-        .filter(|f| dr::SWITCH_UNDER_WAY.contains(&f.status.as_str()));
+        .filter(|f| SWITCH_UNDER_WAY.contains(&f.status.as_str()));
     let switching_to = under_way
         .and_then(|f| f.to_cluster_arn.as_deref())
         .and_then(|a| t.role_of_arn(a))
@@ -348,6 +347,27 @@ pub fn fence_early(sw: &Switch, steps: &[Step]) -> bool {
     sw.fences_with_the_writer() && steps.iter().any(|s| s.action == Action::Fence && !s.done)
 }
 
+/// The checks that refuse to start the switch `sw`, from `status` read
+/// with the checks of a switch to `sw.to`: the failed checks that gate it
+/// and `skip` does not name. None for an unplanned switch (it runs
+/// whatever they say), nor once the switch began (state records the
+/// target as active, or AWS has the writer there or moving there): a run
+/// then completes it.
+pub fn refusals<'s>(status: &'s Status, sw: &Switch, skip: &[String]) -> Vec<&'s Check> {
+    let to = Some(sw.to.as_str());
+    let begun = status.recorded_active_role == sw.to.as_str()
+        || status.database.as_ref().is_some_and(|d| {
+            d.writer_role == to
+                || d.failover_in_progress
+                    .as_ref()
+                    .is_some_and(|f| f.to_role == to)
+        });
+    if begun {
+        return Vec::new();
+    }
+    checks::refusals(&status.checks, sw.planned(), skip)
+}
+
 /// A switch ready to run: what AWS held, and the steps that follow.
 #[derive(Clone, Debug)]
 pub struct Prepared {
@@ -365,12 +385,12 @@ impl Prepared {
 /// Observes AWS and derives `sw`'s steps; `recorded_done`: state already
 /// records the target as active.
 pub async fn prepare(
-    aws: &AwsContext,
+    cloud: &dyn Cloud,
     t: &Targets,
     sw: &Switch,
     recorded_done: bool,
 ) -> Result<Prepared, DrError> {
-    let seen = observe(aws, t, sw).await?;
+    let seen = observe(cloud, t, sw).await?;
     let steps = steps(t, sw, &seen, recorded_done);
     Ok(Prepared { seen, steps })
 }
@@ -446,7 +466,7 @@ impl StateWriter<'_> {
 /// Runs the steps of `sw` that are not done (the caller holds the lock);
 /// returns each step's timing.
 pub async fn run(
-    aws: &AwsContext,
+    cloud: &dyn Cloud,
     writer: &StateWriter<'_>,
     state: &mut State,
     t: &Targets,
@@ -475,8 +495,7 @@ pub async fn run(
                             )));
                         }
                         if seen.switching_to != Some(sw.to) {
-                            dr::change_writer(
-                                aws,
+                            cloud.move_writer(
                                 writer_call_region(t, sw, seen),
                                 &t.global_id,
                                 &target.arn,
@@ -485,9 +504,9 @@ pub async fn run(
                             .await?;
                         }
                         if fence_early(sw, steps) {
-                            publish_fence_early(aws, t).await;
+                            publish_fence_early(cloud, t).await;
                         }
-                        dr::wait_writer(aws, &target.region, &t.global_id, &target.arn).await?;
+                        cloud.wait_for_writer(&target.region, &t.global_id, &target.arn).await?;
                     }
                     Action::RecordActive => {
                         state.active_role = Some(sw.to.as_str().to_owned());
@@ -499,8 +518,7 @@ pub async fn run(
                     Action::SetWeights => {
                         let weights = target_weights(sw.to);
                         let ids = t.set_ids();
-                        dr::set_weights(
-                            aws,
+                        cloud.set_record_weights(
                             &t.zone_id,
                             &t.record_name,
                             &t.record_type,
@@ -509,11 +527,11 @@ pub async fn run(
                         .await?;
                     }
                     Action::Fence => {
-                        set_fence(aws, t, true).await?;
+                        set_fence(cloud, t, true).await?;
                         record_fence(writer, state, true)?;
                     }
                     Action::LiftFence => {
-                        set_fence(aws, t, false).await?;
+                        set_fence(cloud, t, false).await?;
                         record_fence(writer, state, false)?;
                     }
                 }
@@ -554,17 +572,17 @@ const FENCE_REPUBLISH: Duration = Duration::from_secs(60);
 
 /// Publishes the fence metric (1) once, without waiting: the fence step
 /// publishes again and waits, so a failure here only loses the head start.
-async fn publish_fence_early(aws: &AwsContext, t: &Targets) {
+async fn publish_fence_early(cloud: &dyn Cloud, t: &Targets) {
     let fence = &t.fence;
-    if let Err(e) = dr::put_metric(
-        aws,
-        &fence.region,
-        fence.namespace,
-        fence.metric,
-        (fence.dimension.0, &fence.dimension.1),
-        1.0,
-    )
-    .await
+    if let Err(e) = cloud
+        .publish_metric(
+            &fence.region,
+            fence.namespace,
+            fence.metric,
+            (fence.dimension.0, &fence.dimension.1),
+            1.0,
+        )
+        .await
     {
         tracing::warn!(
             "publishing the fence early failed ({e}); the fence step publishes it again"
@@ -574,25 +592,25 @@ async fn publish_fence_early(aws: &AwsContext, t: &Targets) {
 
 /// Publishes the fence metric (1: fenced, 0: lifted) in the fence's
 /// region and waits until its alarm is in ALARM / OK.
-async fn set_fence(aws: &AwsContext, t: &Targets, up: bool) -> Result<(), DrError> {
+async fn set_fence(cloud: &dyn Cloud, t: &Targets, up: bool) -> Result<(), DrError> {
     let fence = &t.fence;
     let (value, wanted) = if up { (1.0, "ALARM") } else { (0.0, "OK") };
     let started = Instant::now();
     let mut published: Option<Instant> = None;
     loop {
         if published.is_none_or(|p| p.elapsed() >= FENCE_REPUBLISH) {
-            dr::put_metric(
-                aws,
-                &fence.region,
-                fence.namespace,
-                fence.metric,
-                (fence.dimension.0, &fence.dimension.1),
-                value,
-            )
-            .await?;
+            cloud
+                .publish_metric(
+                    &fence.region,
+                    fence.namespace,
+                    fence.metric,
+                    (fence.dimension.0, &fence.dimension.1),
+                    value,
+                )
+                .await?;
             published = Some(Instant::now());
         }
-        let state = status::fence_state(aws, t).await.map_err(|e| {
+        let state = status::fence_state(cloud, t).await.map_err(|e| {
             DrError::Refused(format!("cannot read the fence alarm {}: {e}", fence.alarm))
         })?;
         match state.as_deref() {
@@ -885,5 +903,281 @@ mod tests {
                 (Action::LiftFence, false)
             ]
         );
+    }
+}
+
+/// Switches run through the port against a fake cloud and a fake state
+/// backend that log, in one order, every change each makes.
+#[cfg(test)]
+mod with_a_fake_cloud {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::checks::LAG;
+    use crate::testing::{FakeBackend, FakeCloud, Log, PRIMARY_REGION, World, targets};
+
+    /// The steps as the observer saw them: "1 started", "1 done", "2 skipped".
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<String>>);
+
+    impl Observer for Seen {
+        fn started(&self, index: usize, _count: usize, _step: &Step) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} started", index + 1));
+        }
+        fn finished(&self, index: usize, _count: usize, _step: &Step, _elapsed: Duration) {
+            self.0.lock().unwrap().push(format!("{} done", index + 1));
+        }
+        fn skipped(&self, index: usize, _count: usize, _step: &Step) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} skipped", index + 1));
+        }
+    }
+
+    impl Seen {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    struct Env {
+        t: Targets,
+        log: Log,
+        cloud: FakeCloud,
+        backend: FakeBackend,
+        state: State,
+        seen: Seen,
+    }
+
+    impl Env {
+        fn healthy() -> Env {
+            let t = targets();
+            let log = Log::default();
+            Env {
+                cloud: FakeCloud::new(World::healthy(&t), log.clone()),
+                backend: FakeBackend::new(log.clone()),
+                state: crate::targets::tests::applied(),
+                seen: Seen::default(),
+                t,
+                log,
+            }
+        }
+
+        /// Prepares and runs `sw` as the binary does.
+        async fn switch(&mut self, sw: &Switch) -> Result<Vec<StepTiming>, DrError> {
+            let recorded_done = self.state.active_role.as_deref() == Some(sw.to.as_str());
+            let prepared = prepare(&self.cloud, &self.t, sw, recorded_done).await?;
+            let writer = StateWriter {
+                backend: &self.backend,
+                env: "dev",
+            };
+            run(
+                &self.cloud,
+                &writer,
+                &mut self.state,
+                &self.t,
+                sw,
+                &prepared,
+                &self.seen,
+            )
+            .await
+        }
+
+        fn take_log(&self) -> Vec<String> {
+            std::mem::take(&mut *self.log.lock().unwrap())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_planned_failover_moves_and_waits_for_the_writer_records_it_then_sets_the_weights() {
+        let mut env = Env::healthy();
+        let timings = env.switch(&Switch::PLANNED_FAILOVER).await.unwrap();
+        assert_eq!(
+            env.take_log(),
+            [
+                "us-east-1: move writer to arn:secondary (Switchover)",
+                "us-east-2: wait for writer arn:secondary",
+                "state: save active secondary, fenced false",
+                "route53: set weights primary-set=0 secondary-set=100",
+                // The weights written into the records' inputs in state.
+                "state: save active secondary, fenced false",
+            ]
+        );
+        assert_eq!(
+            env.seen.take(),
+            [
+                "1 started",
+                "1 done",
+                "2 started",
+                "2 done",
+                "3 started",
+                "3 done"
+            ]
+        );
+        assert_eq!(timings.len(), 3);
+        assert_eq!(env.state.active_role.as_deref(), Some("secondary"));
+        let world = env.cloud.world.lock().unwrap();
+        assert_eq!(
+            world.global.as_ref().unwrap().writer(),
+            Some("arn:secondary")
+        );
+        // A planned switch leaves the fence alone.
+        assert_eq!(
+            world.alarms[&(env.t.fence.region.clone(), env.t.fence.alarm.clone())],
+            "OK"
+        );
+    }
+
+    /// The fence is published as soon as AWS accepted the failover, before
+    /// the wait for the writer; nothing is asked of the primary region or
+    /// of Route 53's API, reads included.
+    #[tokio::test]
+    async fn an_unplanned_failover_fences_the_primary_and_never_calls_its_region_or_route_53() {
+        let mut env = Env::healthy();
+        env.switch(&Switch::UNPLANNED_FAILOVER).await.unwrap();
+        assert_eq!(
+            env.take_log(),
+            [
+                "us-east-2: move writer to arn:secondary (FailoverAllowingDataLoss)",
+                "us-east-2: publish PrimaryFenced = 1",
+                "us-east-2: wait for writer arn:secondary",
+                "state: save active secondary, fenced true",
+                "us-east-2: publish PrimaryFenced = 1",
+            ]
+        );
+        assert!(!env.cloud.called(PRIMARY_REGION));
+        assert!(!env.cloud.called("route53"));
+        assert!(env.state.fenced);
+    }
+
+    #[tokio::test]
+    async fn a_failback_after_an_unplanned_failover_moves_the_writer_back_and_lifts_the_fence() {
+        let mut env = Env::healthy();
+        env.switch(&Switch::UNPLANNED_FAILOVER).await.unwrap();
+        env.take_log();
+        env.seen.take();
+        env.switch(&Switch::FAILBACK).await.unwrap();
+        assert_eq!(
+            env.take_log(),
+            [
+                // A switchover is called in the writer's region.
+                "us-east-2: move writer to arn:primary (Switchover)",
+                "us-east-1: wait for writer arn:primary",
+                "state: save active primary, fenced false",
+                "us-east-2: publish PrimaryFenced = 0",
+                // The weights (never moved by the fence) into state.
+                "state: save active primary, fenced false",
+            ]
+        );
+        // The weights already send everything to the primary.
+        assert_eq!(
+            env.seen.take(),
+            [
+                "1 started",
+                "1 done",
+                "2 started",
+                "2 done",
+                "3 skipped",
+                "4 started",
+                "4 done"
+            ]
+        );
+        assert!(!env.state.fenced);
+    }
+
+    #[tokio::test]
+    async fn a_refused_writer_move_changes_nothing_else() {
+        let mut env = Env::healthy();
+        env.cloud.fail(Some("move_writer"));
+        let e = env.switch(&Switch::PLANNED_FAILOVER).await.unwrap_err();
+        assert!(matches!(e, DrError::Stopped { step: 1, .. }), "{e:?}");
+        assert!(e.to_string().contains("resumes where it stopped"), "{e}");
+        assert_eq!(env.take_log(), ["us-east-1: move_writer failed"]);
+        assert_eq!(env.seen.take(), ["1 started"]);
+        assert_eq!(env.state.active_role, None);
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_does_not_arrive_leaves_state_and_traffic_where_they_were() {
+        let mut env = Env::healthy();
+        env.cloud.fail(Some("wait_for_writer"));
+        let e = env.switch(&Switch::UNPLANNED_FAILOVER).await.unwrap_err();
+        assert!(matches!(e, DrError::Stopped { step: 1, .. }), "{e:?}");
+        assert_eq!(
+            env.take_log(),
+            [
+                "us-east-2: move writer to arn:secondary (FailoverAllowingDataLoss)",
+                // The head start only: the fence step never ran.
+                "us-east-2: publish PrimaryFenced = 1",
+                "us-east-2: wait_for_writer failed",
+            ]
+        );
+        assert_eq!(env.state.active_role, None);
+        assert!(!env.state.fenced);
+    }
+
+    #[tokio::test]
+    async fn a_switch_stopped_at_the_weights_resumes_there() {
+        let mut env = Env::healthy();
+        env.cloud.fail(Some("set_record_weights"));
+        let e = env.switch(&Switch::PLANNED_FAILOVER).await.unwrap_err();
+        assert!(matches!(e, DrError::Stopped { step: 3, .. }), "{e:?}");
+        assert_eq!(
+            env.take_log(),
+            [
+                "us-east-1: move writer to arn:secondary (Switchover)",
+                "us-east-2: wait for writer arn:secondary",
+                "state: save active secondary, fenced false",
+                "route53: set_record_weights failed",
+            ]
+        );
+        env.seen.take();
+
+        env.cloud.fail(None);
+        env.switch(&Switch::PLANNED_FAILOVER).await.unwrap();
+        assert_eq!(
+            env.seen.take(),
+            ["1 skipped", "2 skipped", "3 started", "3 done"]
+        );
+        assert_eq!(
+            env.take_log(),
+            [
+                "route53: set weights primary-set=0 secondary-set=100",
+                "state: save active secondary, fenced false",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_check_refuses_a_planned_switch_but_not_an_unplanned_one() {
+        let env = Env::healthy();
+        env.cloud.world.lock().unwrap().lag_seconds = Some(300.0);
+        let ctx = status::Context {
+            env: "dev",
+            active: Role::Primary,
+            to: Role::Secondary,
+            max_replication_lag_seconds: 60,
+        };
+        let s = status::read(&env.cloud, &env.t, &ctx).await;
+        let names = |refused: Vec<&Check>| refused.iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(names(refusals(&s, &Switch::PLANNED_FAILOVER, &[])), [LAG]);
+        assert_eq!(names(refusals(&s, &Switch::DRILL_FAILOVER, &[])), [LAG]);
+        assert!(refusals(&s, &Switch::PLANNED_FAILOVER, &[LAG.to_owned()]).is_empty());
+        assert!(refusals(&s, &Switch::UNPLANNED_FAILOVER, &[]).is_empty());
+        // Nothing was changed by reading.
+        assert!(env.take_log().is_empty());
+
+        // Once the writer is in the target region, the switch has begun: a
+        // re-run completes it whatever the checks say.
+        let mut world = env.cloud.world.lock().unwrap().clone();
+        world.set_writer(&env.t.cluster(Role::Secondary).arn);
+        *env.cloud.world.lock().unwrap() = world;
+        let s = status::read(&env.cloud, &env.t, &ctx).await;
+        assert!(!s.checks.iter().all(|c| c.ok));
+        assert!(refusals(&s, &Switch::PLANNED_FAILOVER, &[]).is_empty());
     }
 }

@@ -1,13 +1,18 @@
 //! What drctl shows, kept apart from the binary so it is unit-tested on
 //! its own: plans in Terraform's idiom, the record of a run (timings,
 //! critical path, JSON report), its timeline as SVG, the resource graph as
-//! Mermaid, and an environment's named outputs. Pure functions only: no
-//! I/O, no clock except the instant a caller passes in.
+//! Mermaid, an environment's named outputs, and what the DR commands show
+//! (status, checks, a switch's plan and progress, a drill's report, the
+//! recovery time of an unplanned failover). Pure functions only: no I/O,
+//! no clock except the instant a caller passes in. It reads drctl-core's
+//! and drctl-dr's data, never the provider crate's.
 
+pub mod dr;
 pub mod heartbeat;
 pub mod mermaid;
 pub mod outputs;
 pub mod plan;
+pub mod rto;
 pub mod run;
 pub mod style;
 pub mod timeline;

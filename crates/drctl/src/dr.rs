@@ -1,17 +1,18 @@
 //! The DR subcommands: `status`, `failover`, `failback` and `drill`: their
-//! arguments, prompts and rendering. What they do is `drctl_dr`'s.
+//! arguments, prompts and calls. What they do is `drctl_dr`'s, what they
+//! show `drctl_view::dr`'s.
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use drctl_core::State;
-use drctl_dr::checks::{self, Check, Expected};
+use drctl_dr::checks;
 use drctl_dr::drill::{self, DrillReport};
 use drctl_dr::status::{self, Status};
 use drctl_dr::switch::{self, Observed, Step, StepTiming, Switch};
 use drctl_dr::{Role, Targets};
+use drctl_view::dr as view;
 use drctl_view::duration;
 
 use crate::cli::{DrillArgs, FailbackArgs, FailoverArgs, StatusArgs};
@@ -63,196 +64,6 @@ async fn read_status(session: &Session, state: &State, t: &Targets, to: Role) ->
 
 // ---------------------------------------------------------------- status
 
-fn or_unknown(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("unknown")
-}
-
-fn render_status(s: &Status) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "Environment `{}`", s.env);
-    let _ = writeln!(out, "  Recorded active role: {}", s.recorded_active_role);
-    match &s.traffic {
-        Some(t) => {
-            let serving = match (t.serving_role, &t.serving_region) {
-                (Some(role), Some(region)) => format!("{role} ({region})"),
-                _ => "no single region".to_owned(),
-            };
-            let weights = if t.records.is_empty() {
-                "weights unknown".to_owned()
-            } else {
-                format!("weights {}", status::weights_text(&t.records))
-            };
-            let _ = writeln!(out, "  Traffic:        {serving} serves; {weights}");
-            let fence = match t.fence.fenced {
-                Some(true) => "up: the primary is fenced off",
-                Some(false) => "down",
-                None => "unknown",
-            };
-            let _ = writeln!(
-                out,
-                "  Fence:          {fence} (alarm {} in {}: {})",
-                t.fence.alarm,
-                t.fence.region,
-                or_unknown(&t.fence.state)
-            );
-        }
-        None => out.push_str("  Traffic:        unknown\n"),
-    }
-    match &s.database {
-        Some(d) => {
-            let writer = match (d.writer_role, &d.writer_region) {
-                (Some(role), Some(region)) => format!("{role} ({region})"),
-                _ => "none".to_owned(),
-            };
-            let _ = writeln!(
-                out,
-                "  Aurora global:  {} {}; writer {writer}",
-                d.global_cluster,
-                or_unknown(&d.status)
-            );
-            if let Some(f) = &d.failover_in_progress {
-                let _ = writeln!(
-                    out,
-                    "                  {} in progress: {} -> {}{}",
-                    f.status,
-                    f.from_role.unwrap_or("?"),
-                    f.to_role.unwrap_or("?"),
-                    if f.data_loss_allowed {
-                        " (data loss allowed)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            for m in &d.members {
-                let part = match (m.member, m.writer) {
-                    (false, _) => "not a member",
-                    (true, true) => "writer",
-                    (true, false) => "reader",
-                };
-                let _ = writeln!(
-                    out,
-                    "    {:<9} {} ({}): {part}, {}",
-                    m.role,
-                    m.cluster,
-                    m.region,
-                    or_unknown(&m.status)
-                );
-            }
-        }
-        None => out.push_str("  Aurora global:  unknown\n"),
-    }
-    match &s.session_table {
-        Some(t) => {
-            let replicas: Vec<String> = t
-                .replicas
-                .iter()
-                .map(|r| format!("replica {} {}", r.region, r.status))
-                .collect();
-            let _ = writeln!(
-                out,
-                "  DynamoDB:       {} ({}) {}; {}",
-                t.table,
-                t.region,
-                or_unknown(&t.status),
-                if replicas.is_empty() {
-                    "no replica".to_owned()
-                } else {
-                    replicas.join(", ")
-                }
-            );
-        }
-        None => out.push_str("  DynamoDB:       unknown\n"),
-    }
-    match &s.s3_replication {
-        Some(r) => {
-            let _ = writeln!(
-                out,
-                "  S3 replication: {} -> {}: rule {} {}; destination versioning {}",
-                r.source_bucket,
-                r.destination_bucket,
-                r.rule_id,
-                or_unknown(&r.rule_status),
-                r.destination_versioning
-                    .as_deref()
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or("off")
-            );
-        }
-        None => out.push_str("  S3 replication: unknown\n"),
-    }
-    render_backups(&mut out, &s.backups);
-    if !s.checks.is_empty() {
-        out.push_str("\nChecks of a planned switch to the other region:\n");
-        render_checks(&mut out, &s.checks, true, &[]);
-    }
-    if s.ready {
-        let _ = writeln!(
-            out,
-            "\nReady: a switch to the {} region can start.",
-            Role::parse(s.recorded_active_role).map_or("other", |r| r.other().as_str())
-        );
-    } else if !s.reasons.is_empty() {
-        out.push_str("\nNot ready to fail over:\n");
-        for r in &s.reasons {
-            let _ = writeln!(out, "  - {r}");
-        }
-    } else {
-        out.push_str("\nNot ready to fail over: a check above fails.\n");
-    }
-    out
-}
-
-/// Per region, the last completed backup into its vault and the last
-/// completed copy out of it, or "none yet".
-fn render_backups(out: &mut String, backups: &[status::BackupStatus]) {
-    let job = |j: &Option<status::JobStatus>| match j {
-        Some(j) => format!(
-            "{} {} -> {}",
-            j.completed_at, j.resource_arn, j.recovery_point_arn
-        ),
-        None => "none yet".to_owned(),
-    };
-    for b in backups {
-        let _ = writeln!(
-            out,
-            "  Backup:         {} ({}) vault {}",
-            b.role, b.region, b.vault
-        );
-        let _ = writeln!(out, "    last backup   {}", job(&b.last_backup));
-        match &b.copy_destination_vault {
-            Some(to) => {
-                let _ = writeln!(out, "    last copy     {} (to {to})", job(&b.last_copy));
-            }
-            None => out.push_str("    last copy     no vault to copy to\n"),
-        }
-        if let Some(e) = &b.error {
-            let _ = writeln!(out, "    unknown: {e}");
-        }
-    }
-}
-
-/// One line per check: ok/FAIL, name, value against threshold, and the
-/// remedy of a failed one.
-fn render_checks(out: &mut String, checks: &[Check], planned: bool, skip: &[String]) {
-    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for c in checks {
-        let _ = writeln!(
-            out,
-            "  {:<4}  {:<width$}  {} (expected: {}){}",
-            if c.ok { "ok" } else { "FAIL" },
-            c.name,
-            c.value_text(),
-            c.threshold_text(),
-            checks::gate(c, planned, skip).label()
-        );
-        let _ = writeln!(out, "        {:<width$}  {}", "", c.subject);
-        if let Some(r) = &c.remedy {
-            let _ = writeln!(out, "        {:<width$}  to clear: {r}", "");
-        }
-    }
-}
-
 pub async fn status_cmd(session: &Session, args: StatusArgs) -> Result<ExitCode> {
     let (state, _) = session.load_state()?;
     let active = session.active_role(&state)?;
@@ -282,26 +93,14 @@ pub async fn status_cmd(session: &Session, args: StatusArgs) -> Result<ExitCode>
         doc["control_plane_warnings"] = serde_json::json!(warnings);
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", render_status(&status));
-        print!("{}", render_control_plane(&warnings));
+        print!("{}", view::render_status(&status));
+        print!("{}", view::render_control_plane(&warnings));
     }
     Ok(if status.ready {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// The warnings of `Session::control_plane_warnings`, one per line.
-pub fn render_control_plane(warnings: &[String]) -> String {
-    let mut out = String::new();
-    if !warnings.is_empty() {
-        out.push_str("\nWhat a failover needs that an outage of the primary region would take:\n");
-        for w in warnings {
-            let _ = writeln!(out, "  - warning: {w}");
-        }
-    }
-    out
 }
 
 // ------------------------------------------------------------ switching
@@ -311,26 +110,16 @@ struct Lines<'a>(&'a Session);
 
 impl switch::Observer for Lines<'_> {
     fn started(&self, index: usize, count: usize, step: &Step) {
-        self.0
-            .note(&format!("[{}/{count}] {}...", index + 1, step.text));
+        self.0.note(&view::step_started(index, count, step));
     }
     fn finished(&self, index: usize, count: usize, _step: &Step, elapsed: Duration) {
-        self.0.note(&format!(
-            "[{}/{count}] done in {}",
-            index + 1,
-            duration(elapsed)
-        ));
+        self.0.note(&view::step_finished(index, count, elapsed));
     }
     fn skipped(&self, index: usize, count: usize, step: &Step) {
-        self.0.note(&format!(
-            "[{}/{count}] {}: already done",
-            index + 1,
-            step.text
-        ));
+        self.0.note(&view::step_skipped(index, count, step));
     }
     fn waiting(&self, index: usize, count: usize, _step: &Step, what: &str) {
-        self.0
-            .note(&format!("[{}/{count}] waiting: {what}", index + 1));
+        self.0.note(&view::step_waiting(index, count, what));
     }
 }
 
@@ -377,9 +166,8 @@ async fn run_switch(
             session.env,
             sw.direction()
         ));
-        for (i, step) in prepared.steps.iter().enumerate() {
-            let mark = if step.done { " (already done)" } else { "" };
-            session.note(&format!("  {}. {}{mark}", i + 1, step.text));
+        for line in view::step_list(&prepared.steps) {
+            session.note(&line);
         }
         if !confirm(
             &format!("fail `{}` {}", session.env, sw.direction()),
@@ -389,7 +177,7 @@ async fn run_switch(
         }
         session.note("");
     } else {
-        session.note(&format!("{}:", capitalised(sw.phase)));
+        session.note(&format!("{}:", view::capitalised(sw.phase)));
     }
     let timings = switch::run(aws, &writer, state, t, sw, &prepared, &Lines(session)).await?;
     Ok(Some(timings))
@@ -414,32 +202,6 @@ async fn prepare(
     Ok((lock, state, targets))
 }
 
-/// Why a planned switch refuses: the failed gating checks, the readiness
-/// check as its reasons, each naming the check and how to clear it.
-fn refusal_lines(status: &Status, refused: &[&Check]) -> Vec<String> {
-    let mut lines = Vec::new();
-    for c in refused {
-        if c.name == checks::READINESS {
-            lines.extend(
-                status
-                    .reasons
-                    .iter()
-                    .map(|r| format!("check `{}`: {r}", c.name)),
-            );
-        } else {
-            lines.push(format!(
-                "check `{}`: {} is {} (expected: {}); to clear: {}",
-                c.name,
-                c.subject,
-                c.value_text(),
-                c.threshold_text(),
-                c.remedy.as_deref().unwrap_or_default()
-            ));
-        }
-    }
-    lines
-}
-
 /// Refuses to start a planned switch while a check fails that `skip`
 /// does not name, unless the switch already began (state or AWS is part
 /// way to the target): then the run completes it.
@@ -451,16 +213,8 @@ async fn preflight(
     skip: &[String],
 ) -> Result<()> {
     let status = read_status(session, state, t, sw.to).await?;
-    let to = Some(sw.to.as_str());
-    let begun = session.active_role(state)? == sw.to
-        || status.database.as_ref().is_some_and(|d| {
-            d.writer_role == to
-                || d.failover_in_progress
-                    .as_ref()
-                    .is_some_and(|f| f.to_role == to)
-        });
-    let refused = checks::refusals(&status.checks, true, skip);
-    if refused.is_empty() || begun {
+    let refused = switch::refusals(&status, sw, skip);
+    if refused.is_empty() {
         return Ok(());
     }
     let unplanned = if sw.to == Role::Secondary {
@@ -472,7 +226,7 @@ async fn preflight(
         "`{}` is not ready for a planned {}; nothing was changed:\n  - {}\nFix these first (`drctl status --env {}` shows them){unplanned}",
         session.env,
         sw.phase,
-        refusal_lines(&status, &refused).join("\n  - "),
+        view::refusal_lines(&status, &refused).join("\n  - "),
         session.env
     )
 }
@@ -484,97 +238,39 @@ async fn plan_cmd(session: &Session, switches: &[Switch], skip: &[String]) -> Re
     let (state, t) = load_targets(session)?;
     let active = session.active_role(&state)?;
     let aws = session.aws().await;
-    let mut out = String::new();
-    let mut refused_names = Vec::new();
-    let mut sources: Vec<Expected> = vec![checks::CHECKS_TIME];
+    let mut planned = Vec::new();
+    let mut refused: Vec<&str> = Vec::new();
     for (n, sw) in switches.iter().enumerate() {
-        let planned = sw.planned();
-        let target = t.cluster(sw.to);
-        let kind = if planned { "planned" } else { "unplanned" };
-        let _ = writeln!(
-            out,
-            "{} {} of `{}` to the {} region ({}):",
-            capitalised(kind),
-            sw.phase,
-            session.env,
-            sw.to.as_str(),
-            target.region
-        );
-        let (seen, recorded_done) = if n == 0 {
-            (switch::observe(aws, &t, sw).await?, active == sw.to)
-        } else {
-            // A drill's failback starts where its failover ended.
-            (Observed::after(&switches[n - 1]), false)
-        };
-        if n == 0 {
+        let (seen, recorded_done, checks) = if n == 0 {
+            let seen = switch::observe(aws, &t, sw).await?;
             let status = read_status(session, &state, &t, sw.to).await?;
-            out.push_str("  Checks, measured now");
-            out.push_str(if planned {
-                " (each gates step 1):\n"
-            } else {
-                " (shown; an unplanned failover runs whatever they say):\n"
-            });
-            render_checks(&mut out, &status.checks, planned, skip);
-            refused_names.extend(
-                checks::refusals(&status.checks, planned, skip)
+            refused.extend(
+                checks::refusals(&status.checks, sw.planned(), skip)
                     .iter()
                     .map(|c| c.name),
             );
+            (seen, active == sw.to, Some(status.checks))
         } else {
-            out.push_str("  Checks: none gate it; the drill runs it right after the failover\n");
-        }
-        let steps = switch::steps(&t, sw, &seen, recorded_done);
-        out.push_str("  Steps:\n");
-        for (i, step) in steps.iter().enumerate() {
-            let mark = if step.done { " (already done)" } else { "" };
-            let _ = writeln!(
-                out,
-                "    {}. {}{mark}\n       expected: {}",
-                i + 1,
-                step.text,
-                step.expected.duration
-            );
-            if !sources.contains(&step.expected) {
-                sources.push(step.expected);
-            }
-        }
-        out.push('\n');
-    }
-    out.push_str("Typical durations on AWS:\n");
-    for e in &sources {
-        let _ = writeln!(out, "  {}: {}", e.duration, e.source);
+            // A drill's failback starts where its failover ended.
+            (Observed::after(&switches[n - 1]), false, None)
+        };
+        planned.push(view::PlannedSwitch {
+            switch: *sw,
+            region: t.cluster(sw.to).region.clone(),
+            checks,
+            steps: switch::steps(&t, sw, &seen, recorded_done),
+        });
     }
     // `failover --plan`, planned or not: what an unplanned one takes.
-    if let [sw] = switches
-        && sw.phase == "failover"
-    {
-        out.push('\n');
-        out.push_str(&crate::rto::render(&drctl_dr::rto::Settings::applied(
-            &state,
-        )));
-    }
-    let what = switches
-        .iter()
-        .map(|s| s.phase)
-        .collect::<Vec<_>>()
-        .join(" and ");
-    if refused_names.is_empty() {
-        let _ = writeln!(out, "\nNothing was changed. The {what} would start now.");
-    } else {
-        let _ = writeln!(
-            out,
-            "\nNothing was changed. The {what} would refuse now: check{} {} fail{} (see \"to clear\" above).",
-            if refused_names.len() == 1 { "" } else { "s" },
-            refused_names
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if refused_names.len() == 1 { "s" } else { "" }
-        );
-    }
-    print!("{out}");
-    Ok(if refused_names.is_empty() {
+    let rto = match switches {
+        [sw] if sw.phase == "failover" => Some(drctl_dr::rto::Settings::applied(&state)),
+        _ => None,
+    };
+    print!(
+        "{}",
+        view::render_switch_plan(&session.env, &planned, skip, rto.as_ref(), &refused)
+    );
+    Ok(if refused.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -596,7 +292,7 @@ async fn switch_cmd(
     let started = Instant::now();
     match run_switch(session, &mut state, &targets, &sw, Some(auto_approve)).await? {
         None => {
-            println!("{} cancelled.", capitalised(sw.phase));
+            println!("{} cancelled.", view::capitalised(sw.phase));
             Ok(ExitCode::FAILURE)
         }
         Some(steps) if steps.is_empty() => Ok(ExitCode::SUCCESS),
@@ -609,7 +305,7 @@ async fn switch_cmd(
             };
             println!(
                 "\n{} of `{}` complete in {}: the {} region ({}) {how} and holds the Aurora writer.",
-                capitalised(sw.phase),
+                view::capitalised(sw.phase),
                 session.env,
                 duration(started.elapsed()),
                 sw.to.as_str(),
@@ -618,13 +314,6 @@ async fn switch_cmd(
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn capitalised(word: &str) -> String {
-    let mut c = word.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 pub async fn failover_cmd(
@@ -676,7 +365,7 @@ pub async fn drill_cmd(session: &Session, args: DrillArgs) -> Result<ExitCode> {
     let from = drill::STARTS_FROM;
     let serving = status.serving();
     if !refused.is_empty() || serving != Some(from) {
-        let mut reasons = refusal_lines(&status, &refused);
+        let mut reasons = view::refusal_lines(&status, &refused);
         if serving != Some(from) {
             reasons.push(format!(
                 "a drill starts with the {} region serving; run `drctl failback` first",
@@ -725,46 +414,7 @@ pub async fn drill_cmd(session: &Session, args: DrillArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render_drill(&report));
+        print!("{}", view::render_drill(&report));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn render_drill(r: &DrillReport) -> String {
-    let secs = |s: f64| duration(Duration::from_secs_f64(s));
-    let width = r
-        .steps
-        .iter()
-        .map(|s| s.phase.len() + 2 + s.step.len())
-        .chain([34])
-        .max()
-        .unwrap_or(34);
-    let mut out = format!("\nDrill of `{}` complete.\n\n", r.env);
-    let _ = writeln!(out, "{:<width$}  {:>9}", "Step", "Duration");
-    for s in &r.steps {
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:>9}",
-            format!("{}: {}", s.phase, s.step),
-            if s.skipped {
-                "skipped".to_owned()
-            } else {
-                secs(s.seconds)
-            }
-        );
-    }
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>9}",
-        "Failover (RTO, to the health check flip)",
-        secs(r.failover_seconds)
-    );
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>9}",
-        "Failback",
-        secs(r.failback_seconds)
-    );
-    let _ = writeln!(out, "{:<width$}  {:>9}", "Total", secs(r.total_seconds));
-    out
 }

@@ -11,7 +11,6 @@ mod output;
 mod progress;
 mod prompt;
 mod render;
-mod rto;
 mod session;
 mod state_cmd;
 mod ui;

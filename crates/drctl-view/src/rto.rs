@@ -1,7 +1,6 @@
 //! The recovery time of an unplanned failover as `failover --plan` prints
 //! it: the chain `drctl_dr::rto` models, each link with its figures and
-//! source, the total and the goal. (Here rather than in drctl-view, which
-//! renders drctl-core data only and does not depend on drctl-dr.)
+//! source, the total and the goal.
 
 use std::fmt::Write as _;
 
