@@ -39,7 +39,6 @@ pub struct DrillReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::switch::TrafficMove;
 
     #[test]
     fn production_names_and_marks_are_refused() {
@@ -52,10 +51,62 @@ mod tests {
         assert!(looks_like_production("staging", true));
     }
 
+    /// The steps the drill's two switches take from where a drill starts:
+    /// the failover moves the writer without data loss (a switchover) and
+    /// moves traffic by the fence, as an outage would (Route 53's data
+    /// plane, no weights API call); the failback brings the writer back,
+    /// the weights already right, and lifts the fence.
     #[test]
     fn a_drill_loses_no_data_and_moves_traffic_as_an_outage_would() {
-        assert!(SWITCHES.iter().all(Switch::planned));
-        assert_eq!(SWITCHES[0].traffic, TrafficMove::Fence);
-        assert_eq!(SWITCHES[1].to, STARTS_FROM);
+        use crate::switch::{Action, Observed, steps};
+        use crate::targets::Targets;
+        let t = Targets::from_state(&crate::targets::tests::applied()).unwrap();
+        let actions = |s: &[crate::switch::Step]| -> Vec<(Action, bool)> {
+            s.iter().map(|s| (s.action, s.done)).collect()
+        };
+        let at_rest = Observed {
+            writer: Some(STARTS_FROM),
+            weights: Some([Some(100), Some(0)]),
+            fenced: Some(false),
+            ..Observed::default()
+        };
+        let failover = steps(&t, &SWITCHES[0], &at_rest, false);
+        assert_eq!(
+            actions(&failover),
+            [
+                (Action::MoveWriter, false),
+                (Action::RecordActive, false),
+                (Action::Fence, false)
+            ]
+        );
+        assert!(
+            failover[0].text.contains("no data loss"),
+            "{}",
+            failover[0].text
+        );
+        assert!(!failover[0].text.contains("allowing the loss"));
+
+        // Where the failover leaves it: writer moved, fence up, the
+        // weights as they were.
+        let failed_over = Observed {
+            writer: Some(STARTS_FROM.other()),
+            fenced: Some(true),
+            ..at_rest
+        };
+        let failback = steps(&t, &SWITCHES[1], &failed_over, false);
+        assert_eq!(
+            actions(&failback),
+            [
+                (Action::MoveWriter, false),
+                (Action::RecordActive, false),
+                (Action::SetWeights, true),
+                (Action::LiftFence, false)
+            ]
+        );
+        assert!(
+            failback[0].text.contains("no data loss"),
+            "{}",
+            failback[0].text
+        );
     }
 }
