@@ -68,6 +68,18 @@ where
     found(result, codes, operation).map(|_| ())
 }
 
+/// The outcome of a call whose output is not needed: `Ok(())`, or its
+/// failure as an `api_error`.
+pub fn sent<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
+    operation: &str,
+) -> Result<(), ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    tolerate(result, &[], operation)
+}
+
 /// The output of a call that fails with one of `codes` when what it asks
 /// about is not there: `Some(output)`, `None` for those codes, any other
 /// failure as an `api_error`.
@@ -529,6 +541,30 @@ fn failure<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure 
 pub enum Created<T> {
     Sent(T),
     Found(String),
+}
+
+impl<T> Created<T> {
+    /// The id of what was created: the one `id_in` reads from the create's
+    /// response (an error naming `operation` and `what` when it holds
+    /// none), or the one found.
+    pub fn id(
+        self,
+        operation: &str,
+        what: &str,
+        id_in: impl FnOnce(&T) -> Option<&str>,
+    ) -> Result<String, ProviderError> {
+        match self {
+            Created::Sent(out) => response_id(operation, what, id_in(&out)),
+            Created::Found(id) => Ok(id),
+        }
+    }
+}
+
+/// The id a create's response holds, or an error saying that
+/// `operation`'s response holds no `what` (`subnet id`).
+pub fn response_id(operation: &str, what: &str, id: Option<&str>) -> Result<String, ProviderError> {
+    id.map(str::to_owned)
+        .ok_or_else(|| ProviderError::new(operation, format!("no {what} in the response")))
 }
 
 /// How long a create keeps being resent while throttled or unanswered.

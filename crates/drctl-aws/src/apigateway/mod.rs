@@ -8,16 +8,19 @@ pub mod resource;
 pub mod rest_api;
 pub mod stage;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use drctl_core::provider::KindSchema;
-use drctl_core::{Attributes, OpContext, ProviderError, Providers};
+use drctl_core::{OpContext, ProviderError, Providers};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, tag_changes, user_tags};
+use crate::support::sent;
+use crate::tags::TagApi;
+pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &rest_api::SCHEMA,
@@ -90,32 +93,22 @@ pub(crate) async fn confirm_api_owned(
     Ok(true)
 }
 
-/// Applies the difference between the old and new `tags` inputs to the
-/// resource with this ARN.
-pub(crate) async fn sync_tags(
-    client: &Client,
-    arn: &str,
-    old: &Attributes,
-    new: &Attributes,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
-    if !set.is_empty() {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:TagResource", e))?;
+/// TagResource / UntagResource on a resource's ARN.
+#[async_trait::async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self.tag_resource().resource_arn(arn);
+        sent(
+            call.set_tags(Some(set.into_iter().collect())).send().await,
+            "apigateway:TagResource",
+        )
     }
-    if !remove.is_empty() {
-        client
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:UntagResource", e))?;
+            .set_tag_keys(Some(keys));
+        sent(call.send().await, "apigateway:UntagResource")
     }
-    Ok(())
 }

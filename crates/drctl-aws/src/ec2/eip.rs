@@ -9,7 +9,9 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{Created, adopt, api_error, attrs, create_once, found, the_one, tolerate};
+use crate::support::{
+    Created, adopt, api_error, attrs, create_once, found, response_id, the_one, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.eip",
@@ -51,15 +53,7 @@ impl Provider for Eip {
         .await?;
         match created {
             Created::Sent(out) => {
-                let id = out
-                    .allocation_id()
-                    .ok_or_else(|| {
-                        ProviderError::new(
-                            "ec2:AllocateAddress",
-                            "no allocation id in the response",
-                        )
-                    })?
-                    .to_owned();
+                let id = response_id("ec2:AllocateAddress", "allocation id", out.allocation_id())?;
                 Ok(Applied {
                     outputs: outputs(&id, out.public_ip().unwrap_or_default()),
                     id,

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
 use crate::support::{
-    Created, api_error, attrs, create_once, found, has_code, opt_str, req_str, the_one, tolerate,
+    api_error, attrs, create_once, found, has_code, opt_str, req_str, the_one, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -101,16 +101,9 @@ impl Provider for InternetGateway {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .internet_gateway()
-                .and_then(|g| g.internet_gateway_id())
-                .ok_or_else(|| {
-                    ProviderError::new("ec2:CreateInternetGateway", "no gateway id in the response")
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:CreateInternetGateway", "gateway id", |out| {
+            out.internet_gateway()?.internet_gateway_id()
+        })?;
         super::on_new(|| self.attach(ctx, &id, vpc)).await?;
         Ok(Applied {
             outputs: outputs(&id),

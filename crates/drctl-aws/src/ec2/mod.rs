@@ -61,7 +61,10 @@ use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use drctl_core::{Attributes, OpContext, ProviderError};
 use serde_json::Value as Json;
 
-use crate::support::{all_tags, api_error, observed_tags, tag_changes, user_tags};
+use std::collections::BTreeMap;
+
+use crate::support::{all_tags, api_error, observed_tags, sent, tag_changes, user_tags};
+use crate::tags::TagApi;
 
 /// Tags applied in the create call itself, so a resource is never untagged
 /// (crash recovery finds resources by their `drctl:address` tag).
@@ -221,32 +224,30 @@ pub(crate) async fn sync_tags(
             );
         }
     }
-    if !set.is_empty() {
-        client
+    crate::tags::apply(client, id, set, remove).await
+}
+
+/// CreateTags / DeleteTags on one resource id.
+#[async_trait::async_trait]
+impl TagApi for Client {
+    async fn tag(&self, id: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build());
+        let call = self
             .create_tags()
             .resources(id)
-            .set_tags(Some(
-                set.into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateTags", e))?;
+            .set_tags(Some(tags.collect()));
+        sent(call.send().await, "ec2:CreateTags")
     }
-    if !remove.is_empty() {
-        client
+
+    async fn untag(&self, id: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        // A tag without a value removes the key whatever its value.
+        let tags = keys.into_iter().map(|k| Tag::builder().key(k).build());
+        let call = self
             .delete_tags()
             .resources(id)
-            .set_tags(Some(
-                remove
-                    .into_iter()
-                    .map(|k| Tag::builder().key(k).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DeleteTags", e))?;
+            .set_tags(Some(tags.collect()));
+        sent(call.send().await, "ec2:DeleteTags")
     }
-    Ok(())
 }

@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::{has_identity, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, req_str, the_one, wait_for};
+use crate::support::{
+    api_error, attrs, create_token, found, req_str, response_id, the_one, wait_for,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.nat_gateway",
@@ -65,13 +67,8 @@ impl Provider for NatGateway {
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateNatGateway", e))?;
-        let id = out
-            .nat_gateway()
-            .and_then(|n| n.nat_gateway_id())
-            .ok_or_else(|| {
-                ProviderError::new("ec2:CreateNatGateway", "no NAT gateway id in the response")
-            })?
-            .to_owned();
+        let id = out.nat_gateway().and_then(|n| n.nat_gateway_id());
+        let id = response_id("ec2:CreateNatGateway", "NAT gateway id", id)?;
         wait_for("NAT gateway available", WAIT, || async {
             let gateway = self.state(ctx, &id).await?;
             Ok(match gateway.as_ref().and_then(|n| n.state()) {

@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, req_str, the_one, tolerate};
+use crate::support::{
+    api_error, attrs, create_token, found, req_str, response_id, the_one, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table",
@@ -86,13 +88,8 @@ impl Provider for RouteTable {
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateRouteTable", e))?;
-        let id = out
-            .route_table()
-            .and_then(|t| t.route_table_id())
-            .ok_or_else(|| {
-                ProviderError::new("ec2:CreateRouteTable", "no route table id in the response")
-            })?
-            .to_owned();
+        let id = out.route_table().and_then(|t| t.route_table_id());
+        let id = response_id("ec2:CreateRouteTable", "route table id", id)?;
         Ok(Applied {
             outputs: outputs(&id),
             id,

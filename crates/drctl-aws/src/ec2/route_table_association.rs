@@ -7,7 +7,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider,
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{Created, attrs, create_once, found, req_str, tolerate};
+use crate::support::{attrs, create_once, found, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table_association",
@@ -52,18 +52,9 @@ impl Provider for RouteTableAssociation {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .association_id()
-                .ok_or_else(|| {
-                    ProviderError::new(
-                        "ec2:AssociateRouteTable",
-                        "no association id in the response",
-                    )
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:AssociateRouteTable", "association id", |out| {
+            out.association_id()
+        })?;
         Ok(Applied {
             outputs: attrs([("association_id", json!(id))]),
             id,

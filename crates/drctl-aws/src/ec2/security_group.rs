@@ -17,9 +17,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{
-    Created, api_error, attrs, create_once, found, invalid, req_str, the_one, tolerate,
-};
+use crate::support::{api_error, attrs, create_once, found, invalid, req_str, the_one, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.security_group",
@@ -272,15 +270,7 @@ impl Provider for SecurityGroup {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .group_id()
-                .ok_or_else(|| {
-                    ProviderError::new("ec2:CreateSecurityGroup", "no group id in the response")
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:CreateSecurityGroup", "group id", |out| out.group_id())?;
         // AWS adds an allow-all egress rule to every new group; drctl owns
         // the rules, so start from none.
         let default_egress =

@@ -9,9 +9,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{
-    Created, api_error, attrs, bool_or, create_once, found, req_str, the_one, tolerate,
-};
+use crate::support::{api_error, attrs, bool_or, create_once, found, req_str, the_one, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.subnet",
@@ -78,16 +76,9 @@ impl Provider for Subnet {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .ok_or_else(|| {
-                    ProviderError::new("ec2:CreateSubnet", "no subnet id in the response")
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:CreateSubnet", "subnet id", |out| {
+            out.subnet()?.subnet_id()
+        })?;
         if bool_or(inputs, "map_public_ip_on_launch", false) {
             super::on_new(|| self.set_public_ip(ctx, &id, true)).await?;
         }

@@ -7,9 +7,7 @@ use serde_json::json;
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{
-    Created, api_error, attrs, bool_or, create_once, found, req_str, the_one, tolerate,
-};
+use crate::support::{api_error, attrs, bool_or, create_once, found, req_str, the_one, tolerate};
 use std::sync::Arc;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -84,14 +82,7 @@ impl Provider for Vpc {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .vpc()
-                .and_then(|v| v.vpc_id())
-                .ok_or_else(|| ProviderError::new("ec2:CreateVpc", "no VPC id in the response"))?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:CreateVpc", "VPC id", |out| out.vpc()?.vpc_id())?;
         super::on_new(|| self.set_dns(ctx, &id, inputs, None)).await?;
         Ok(Applied {
             outputs: Self::outputs(&id, cidr),

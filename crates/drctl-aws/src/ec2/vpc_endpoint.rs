@@ -11,7 +11,9 @@ use serde_json::{Value as Json, json};
 
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, req_str, the_one, wait_for};
+use crate::support::{
+    api_error, attrs, create_token, found, req_str, response_id, the_one, wait_for,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_endpoint",
@@ -72,13 +74,8 @@ impl Provider for VpcEndpoint {
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateVpcEndpoint", e))?;
-        let id = out
-            .vpc_endpoint()
-            .and_then(|e| e.vpc_endpoint_id())
-            .ok_or_else(|| {
-                ProviderError::new("ec2:CreateVpcEndpoint", "no endpoint id in the response")
-            })?
-            .to_owned();
+        let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id());
+        let id = response_id("ec2:CreateVpcEndpoint", "endpoint id", id)?;
         Ok(Applied {
             outputs: attrs([("vpc_endpoint_id", json!(id))]),
             id,

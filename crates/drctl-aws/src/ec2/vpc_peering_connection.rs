@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{has_identity, identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{Created, api_error, attrs, create_once, found, req_str, the_one, wait_for};
+use crate::support::{api_error, attrs, create_once, found, req_str, the_one, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_peering_connection",
@@ -144,19 +144,11 @@ impl Provider for VpcPeeringConnection {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .vpc_peering_connection()
-                .and_then(|c| c.vpc_peering_connection_id())
-                .ok_or_else(|| {
-                    ProviderError::new(
-                        "ec2:CreateVpcPeeringConnection",
-                        "no VPC peering connection id in the response",
-                    )
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id(
+            "ec2:CreateVpcPeeringConnection",
+            "VPC peering connection id",
+            |out| out.vpc_peering_connection()?.vpc_peering_connection_id(),
+        )?;
         self.wait_requested(ctx, &id, peer_region).await?;
         Ok(Applied {
             outputs: attrs([("vpc_peering_connection_id", json!(id))]),

@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use aws_sdk_ecs::types::Tag;
 use drctl_core::provider::KindSchema;
-use drctl_core::{OpContext, Providers};
+use drctl_core::{OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV};
+use crate::support::{TAG_ADDRESS, TAG_ENV, sent};
+use crate::tags::TagApi;
+pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] =
     &[&cluster::SCHEMA, &task_definition::SCHEMA, &service::SCHEMA];
@@ -62,33 +64,22 @@ pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool 
     tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
 }
 
-/// Brings a resource's user tags from `old` to `new` (TagResource /
-/// UntagResource on its ARN).
-pub(crate) async fn sync_tags(
-    client: &aws_sdk_ecs::Client,
-    arn: &str,
-    old: &drctl_core::Attributes,
-    new: &drctl_core::Attributes,
-) -> Result<(), drctl_core::ProviderError> {
-    use crate::support::{api_error, tag_changes, user_tags};
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
-    if !set.is_empty() {
-        client
+/// TagResource / UntagResource on a resource's ARN.
+#[async_trait::async_trait]
+impl TagApi for aws_sdk_ecs::Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(ecs_tags(set)))
-            .send()
-            .await
-            .map_err(|e| api_error("ecs:TagResource", e))?;
+            .set_tags(Some(ecs_tags(set)));
+        sent(call.send().await, "ecs:TagResource")
     }
-    if !remove.is_empty() {
-        client
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("ecs:UntagResource", e))?;
+            .set_tag_keys(Some(keys));
+        sent(call.send().await, "ecs:UntagResource")
     }
-    Ok(())
 }

@@ -14,7 +14,9 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{Attributes, OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, tag_changes, user_tags};
+use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, sent};
+use crate::tags::TagApi;
+pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &load_balancer::SCHEMA,
@@ -109,33 +111,24 @@ pub(crate) fn taken(
     .with_code("AlreadyExists")
 }
 
-/// Brings a resource's user tags from `old` to `new`.
-pub(crate) async fn sync_tags(
-    client: &Client,
-    arn: &str,
-    old: &Attributes,
-    new: &Attributes,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
-    if !set.is_empty() {
-        client
+/// AddTags / RemoveTags on one resource's ARN.
+#[async_trait::async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self
             .add_tags()
             .resource_arns(arn)
-            .set_tags(Some(elb_tags(set)))
-            .send()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:AddTags", e))?;
+            .set_tags(Some(elb_tags(set)));
+        sent(call.send().await, "elasticloadbalancing:AddTags")
     }
-    if !remove.is_empty() {
-        client
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
             .remove_tags()
             .resource_arns(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:RemoveTags", e))?;
+            .set_tag_keys(Some(keys));
+        sent(call.send().await, "elasticloadbalancing:RemoveTags")
     }
-    Ok(())
 }
 
 /// The part of an ALB or target group ARN after `loadbalancer/` or

@@ -34,8 +34,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, invalid, observed_tags,
-    only_known_inputs, retry_while, tag_changes, user_tags, wait_for,
+    only_known_inputs, retry_while, sent, wait_for,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "events.rule",
@@ -328,6 +329,24 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .value(v)
         .build()
         .map_err(|e| ProviderError::new("events:Tag", e.to_string()))
+}
+
+#[async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set.into_iter().map(|(k, v)| tag(k, v));
+        let call = self.tag_resource().resource_arn(arn);
+        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
+        sent(call.send().await, "events:TagResource")
+    }
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys));
+        sent(call.send().await, "events:UntagResource")
+    }
 }
 
 fn outputs(arn: &str, name: &str) -> Attributes {
@@ -697,29 +716,7 @@ impl Provider for Rule {
             )
         })?;
         let arn = rule.arn().unwrap_or_default().to_owned();
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| tag(k, v))
-                        .collect::<Result<_, _>>()?,
-                ))
-                .send()
-                .await
-                .map_err(|e| api_error("events:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("events:UntagResource", e))?;
-        }
+        sync_tags(&client, &arn, prior, inputs).await?;
         Ok(outputs(&arn, id))
     }
 

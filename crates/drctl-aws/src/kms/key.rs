@@ -45,8 +45,9 @@ use super::NOT_FOUND;
 use crate::clients::Clients;
 use crate::support::{
     Created, TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, found, observed_tags,
-    opt_str, retry_while, tag_changes, the_one, tolerate, user_tags,
+    opt_str, retry_while, sent, the_one, tolerate,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "kms.key",
@@ -91,6 +92,23 @@ fn kms_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
                 .map_err(|e| ProviderError::new("kms:Tag", e.to_string()))
         })
         .collect()
+}
+
+/// TagResource / UntagResource on a key's id.
+#[async_trait]
+impl TagApi for Client {
+    async fn tag(&self, key: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self
+            .tag_resource()
+            .key_id(key)
+            .set_tags(Some(kms_tags(set)?));
+        sent(call.send().await, "kms:TagResource")
+    }
+
+    async fn untag(&self, key: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self.untag_resource().key_id(key).set_tag_keys(Some(keys));
+        sent(call.send().await, "kms:UntagResource")
+    }
 }
 
 /// The `policy` input serialised as KMS takes it, checked before any call.
@@ -390,25 +408,7 @@ impl Provider for Key {
         {
             self.put_policy(&client, id, &doc).await?;
         }
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .key_id(id)
-                .set_tags(Some(kms_tags(set)?))
-                .send()
-                .await
-                .map_err(|e| api_error("kms:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .key_id(id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("kms:UntagResource", e))?;
-        }
+        sync_tags(&client, id, prior, inputs).await?;
         let observed = self.read(ctx, id, inputs).await?.ok_or_else(|| {
             ProviderError::new("kms:DescribeKey", format!("key {id} is gone"))
                 .with_code("NotFoundException")

@@ -1,7 +1,9 @@
 //! `sfn.state_machine`: a Step Functions state machine. Its id is the ARN
 //! (the API addresses state machines by ARN only).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,8 +16,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, only_if_set, opt_str,
-    req_str, retry_while, tag_changes, tag_map, user_tags, wait_for,
+    req_str, retry_while, sent, tag_map, wait_for,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sfn.state_machine",
@@ -73,6 +76,25 @@ fn tags(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+#[async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags(set)));
+        sent(call.send().await, "states:TagResource")
+    }
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys));
+        sent(call.send().await, "states:UntagResource")
+    }
 }
 
 fn outputs(sm: &DescribeStateMachineOutput) -> Attributes {
@@ -226,25 +248,7 @@ impl Provider for StateMachine {
             })
             .await?;
         }
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .resource_arn(id)
-                .set_tags(Some(tags(set)))
-                .send()
-                .await
-                .map_err(|e| api_error("states:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .resource_arn(id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("states:UntagResource", e))?;
-        }
+        sync_tags(&client, id, prior, inputs).await?;
         let sm = self.describe(&client, id).await?.ok_or_else(|| {
             ProviderError::new(
                 "states:DescribeStateMachine",

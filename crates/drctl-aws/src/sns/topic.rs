@@ -7,7 +7,8 @@
 //! `policy` replaces the topic's default access policy; without it the
 //! default stays, unread.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,8 +19,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, opt_str, req_str,
-    tag_changes, tag_map, tolerate, user_tags,
+    sent, tag_map, tolerate,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.topic",
@@ -41,6 +43,24 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .value(v)
         .build()
         .map_err(|e| ProviderError::new("sns:Tag", e.to_string()))
+}
+
+#[async_trait]
+impl TagApi for aws_sdk_sns::Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set.into_iter().map(|(k, v)| tag(k, v));
+        let call = self.tag_resource().resource_arn(arn);
+        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
+        sent(call.send().await, "sns:TagResource")
+    }
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys));
+        sent(call.send().await, "sns:UntagResource")
+    }
 }
 
 /// The topic name is the ARN's last segment.
@@ -264,27 +284,7 @@ impl Provider for Topic {
                 .await
                 .map_err(|e| api_error("sns:SetTopicAttributes", e))?;
         }
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            sns.tag_resource()
-                .resource_arn(id)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| tag(k, v))
-                        .collect::<Result<_, _>>()?,
-                ))
-                .send()
-                .await
-                .map_err(|e| api_error("sns:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            sns.untag_resource()
-                .resource_arn(id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("sns:UntagResource", e))?;
-        }
+        sync_tags(&sns, id, prior, inputs).await?;
         Ok(outputs(id))
     }
 
