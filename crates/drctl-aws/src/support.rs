@@ -49,6 +49,11 @@ fn request_id<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Optio
     })
 }
 
+/// Whether a provider error carries one of `codes`.
+pub fn has_code_in(err: &ProviderError, codes: &[&str]) -> bool {
+    err.code.as_deref().is_some_and(|c| codes.contains(&c))
+}
+
 /// Whether an SDK error carries one of `codes`.
 pub fn has_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {
     err.code().is_some_and(|c| codes.contains(&c))

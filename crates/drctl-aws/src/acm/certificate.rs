@@ -231,29 +231,23 @@ impl Provider for Certificate {
     ) -> Result<Option<String>, ProviderError> {
         let domain = req_str(ctx, inputs, "domain_name")?;
         let client = self.0.acm(&ctx.region);
-        let mut candidates = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let out = client
-                .list_certificates()
-                .set_certificate_statuses(Some(LIVE.to_vec()))
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| api_error("acm:ListCertificates", e))?;
-            for c in out.certificate_summary_list() {
-                if c.domain_name()
-                    .is_some_and(|d| d.eq_ignore_ascii_case(domain))
-                    && let Some(arn) = c.certificate_arn()
-                {
-                    candidates.push(arn.to_owned());
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-                _ => break,
-            }
-        }
+        let list = client
+            .list_certificates()
+            .set_certificate_statuses(Some(LIVE.to_vec()));
+        let summaries: Vec<_> = list
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| api_error("acm:ListCertificates", e))?;
+        let candidates = summaries.iter().filter_map(|c| {
+            c.domain_name()
+                .is_some_and(|d| d.eq_ignore_ascii_case(domain))
+                .then(|| c.certificate_arn())
+                .flatten()
+                .map(str::to_owned)
+        });
         // RequestCertificate sets the tags with the certificate: the
         // identity tags tell drctl's certificate for this address.
         let address = ctx.address.to_string();

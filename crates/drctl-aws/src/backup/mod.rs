@@ -36,28 +36,14 @@ pub(crate) async fn tags_of(
     arn: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
     let mut tags = BTreeMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let result = client
-            .list_tags()
-            .resource_arn(arn)
-            .set_next_token(token.take())
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "backup:ListTags")? else {
+    let mut pages = client.list_tags().resource_arn(arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let Some(out) = found(page, NOT_FOUND, "backup:ListTags")? else {
             return Ok(None);
         };
-        tags.extend(
-            out.tags()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => return Ok(Some(tags)),
-        }
+        tags.extend(out.tags.into_iter().flatten());
     }
+    Ok(Some(tags))
 }
 
 /// TagResource / UntagResource on a vault's or plan's ARN.

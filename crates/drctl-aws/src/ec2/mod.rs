@@ -2,6 +2,7 @@
 
 pub mod eip;
 pub mod internet_gateway;
+pub(crate) mod lookup;
 pub mod nat_gateway;
 pub mod route;
 pub mod route_table;

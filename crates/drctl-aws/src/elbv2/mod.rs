@@ -36,6 +36,20 @@ pub(crate) fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
+/// `arn`, when its tags carry this address's identity: what `find` may
+/// adopt. `None` for a resource drctl made for another, or one gone.
+pub(crate) async fn if_ours(
+    client: &Client,
+    ctx: &OpContext,
+    arn: Option<&str>,
+) -> Result<Option<String>, ProviderError> {
+    let arn = arn.unwrap_or_default().to_owned();
+    let ours = tags_of(client, &arn)
+        .await?
+        .is_some_and(|tags| is_ours(ctx, &tags));
+    Ok(ours.then_some(arn))
+}
+
 /// The tags of `arn`; `None` when the resource is gone.
 pub(crate) async fn tags_of(
     client: &Client,

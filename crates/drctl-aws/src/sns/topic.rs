@@ -234,27 +234,15 @@ impl Provider for Topic {
     ) -> Result<Option<String>, ProviderError> {
         let name = req_str(ctx, inputs, "name")?;
         let sns = self.0.sns(&ctx.region);
-        let mut token: Option<String> = None;
-        loop {
-            let page = sns
-                .list_topics()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| api_error("sns:ListTopics", e))?;
-            let found = page
-                .topics()
-                .iter()
-                .filter_map(|t| t.topic_arn())
-                .find(|arn| name_of(arn) == name);
-            if let Some(arn) = found {
+        // Pages are fetched only until the topic turns up.
+        let mut topics = sns.list_topics().into_paginator().items().send();
+        while let Some(topic) = topics.next().await {
+            let topic = topic.map_err(|e| api_error("sns:ListTopics", e))?;
+            if let Some(arn) = topic.topic_arn().filter(|arn| name_of(arn) == name) {
                 return Ok(Some(arn.to_owned()));
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(None),
-            }
         }
+        Ok(None)
     }
 
     async fn update(
