@@ -60,3 +60,37 @@ pub(crate) async fn sync_tags(
 ) -> Result<(), ProviderError> {
     retag(api, id, &user_tags(old), &user_tags(new)).await
 }
+
+/// Implements [`TagApi`] for an SDK client whose TagResource and
+/// UntagResource name the resource by `resource_arn` and take the keys as
+/// `tag_keys` (SNS, SFN, DynamoDB, EventBridge, CloudWatch, ECS, API
+/// Gateway). `$tags` turns the tags to set into the SDK's shape,
+/// `Result<_, ProviderError>`; `$service` prefixes the operation names
+/// errors carry (`sns:TagResource`).
+macro_rules! arn_tag_api {
+    ($client:ty, $service:literal, $tags:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::tags::TagApi for $client {
+            async fn tag(
+                &self,
+                arn: &str,
+                set: std::collections::BTreeMap<String, String>,
+            ) -> Result<(), drctl_core::ProviderError> {
+                let tags = ($tags)(set)?;
+                let call = self.tag_resource().resource_arn(arn).set_tags(Some(tags));
+                $crate::support::sent(call.send().await, concat!($service, ":TagResource"))
+            }
+
+            async fn untag(
+                &self,
+                arn: &str,
+                keys: Vec<String>,
+            ) -> Result<(), drctl_core::ProviderError> {
+                let call = self.untag_resource().resource_arn(arn);
+                let call = call.set_tag_keys(Some(keys));
+                $crate::support::sent(call.send().await, concat!($service, ":UntagResource"))
+            }
+        }
+    };
+}
+pub(crate) use arn_tag_api;

@@ -18,8 +18,7 @@ use drctl_core::{OpContext, ProviderError, Providers};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
-use crate::support::sent;
-use crate::tags::TagApi;
+use crate::tags::arn_tag_api;
 pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
@@ -93,22 +92,6 @@ pub(crate) async fn confirm_api_owned(
     Ok(true)
 }
 
-/// TagResource / UntagResource on a resource's ARN.
-#[async_trait::async_trait]
-impl TagApi for Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let call = self.tag_resource().resource_arn(arn);
-        sent(
-            call.set_tags(Some(set.into_iter().collect())).send().await,
-            "apigateway:TagResource",
-        )
-    }
-
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
-        let call = self
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys));
-        sent(call.send().await, "apigateway:UntagResource")
-    }
-}
+arn_tag_api!(Client, "apigateway", |set: BTreeMap<_, _>| {
+    Ok::<_, ProviderError>(set.into_iter().collect::<std::collections::HashMap<_, _>>())
+});

@@ -29,9 +29,9 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, opt_str, req_str, sent, tolerate,
+    all_tags, api_error, attrs, found, invalid, observed_tags, opt_str, req_str, tolerate,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{arn_tag_api, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "cloudwatch.alarm",
@@ -50,22 +50,9 @@ fn tag(k: String, v: String) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
 
-#[async_trait]
-impl TagApi for Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set.into_iter().map(|(k, v)| tag(k, v)).collect();
-        let call = self.tag_resource().resource_arn(arn).set_tags(Some(tags));
-        sent(call.send().await, "cloudwatch:TagResource")
-    }
-
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
-        let call = self
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys));
-        sent(call.send().await, "cloudwatch:UntagResource")
-    }
-}
+arn_tag_api!(Client, "cloudwatch", |set: BTreeMap<_, _>| {
+    Ok::<_, ProviderError>(set.into_iter().map(|(k, v)| tag(k, v)).collect::<Vec<_>>())
+});
 
 /// A JSON object's field, for messages naming where it was expected.
 fn field<'a>(

@@ -36,9 +36,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, bool_or, confirm_owned, create_once, found, invalid, observed_tags,
-    opt_str, req_str, retry_while, sent, str_map, wait_for,
+    opt_str, req_str, retry_while, str_map, wait_for,
 };
-use crate::tags::{TagApi, retag};
+use crate::tags::{arn_tag_api, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "dynamodb.table",
@@ -440,23 +440,11 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .map_err(build("dynamodb:Tag"))
 }
 
-#[async_trait]
-impl TagApi for Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set.into_iter().map(|(k, v)| tag(k, v));
-        let call = self.tag_resource().resource_arn(arn);
-        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
-        sent(call.send().await, "dynamodb:TagResource")
-    }
-
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
-        let call = self
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys));
-        sent(call.send().await, "dynamodb:UntagResource")
-    }
-}
+arn_tag_api!(Client, "dynamodb", |set: BTreeMap<_, _>| {
+    set.into_iter()
+        .map(|(k, v)| tag(k, v))
+        .collect::<Result<Vec<_>, _>>()
+});
 
 /// Every tag of the table `arn`, drctl's included.
 async fn list_tags(ddb: &Client, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {

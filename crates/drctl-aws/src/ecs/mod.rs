@@ -12,8 +12,8 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV, sent};
-use crate::tags::TagApi;
+use crate::support::{TAG_ADDRESS, TAG_ENV};
+use crate::tags::arn_tag_api;
 pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] =
@@ -64,22 +64,6 @@ pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool 
     tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
 }
 
-/// TagResource / UntagResource on a resource's ARN.
-#[async_trait::async_trait]
-impl TagApi for aws_sdk_ecs::Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let call = self
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecs_tags(set)));
-        sent(call.send().await, "ecs:TagResource")
-    }
-
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
-        let call = self
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys));
-        sent(call.send().await, "ecs:UntagResource")
-    }
-}
+arn_tag_api!(aws_sdk_ecs::Client, "ecs", |set| Ok::<_, ProviderError>(
+    ecs_tags(set)
+));

@@ -34,9 +34,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, invalid, observed_tags,
-    only_known_inputs, retry_while, sent, wait_for,
+    only_known_inputs, retry_while, wait_for,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{arn_tag_api, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "events.rule",
@@ -331,23 +331,11 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .map_err(|e| ProviderError::new("events:Tag", e.to_string()))
 }
 
-#[async_trait]
-impl TagApi for Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set.into_iter().map(|(k, v)| tag(k, v));
-        let call = self.tag_resource().resource_arn(arn);
-        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
-        sent(call.send().await, "events:TagResource")
-    }
-
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
-        let call = self
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys));
-        sent(call.send().await, "events:UntagResource")
-    }
-}
+arn_tag_api!(Client, "events", |set: BTreeMap<_, _>| {
+    set.into_iter()
+        .map(|(k, v)| tag(k, v))
+        .collect::<Result<Vec<_>, _>>()
+});
 
 fn outputs(arn: &str, name: &str) -> Attributes {
     attrs([("arn", json!(arn)), ("name", json!(name))])

@@ -1,7 +1,6 @@
 //! `sfn.state_machine`: a Step Functions state machine. Its id is the ARN
 //! (the API addresses state machines by ARN only).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -16,9 +15,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, only_if_set, opt_str,
-    req_str, retry_while, sent, tag_map, wait_for,
+    req_str, retry_while, tag_map, wait_for,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{arn_tag_api, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sfn.state_machine",
@@ -78,24 +77,7 @@ fn tags(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
         .collect()
 }
 
-#[async_trait]
-impl TagApi for Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let call = self
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags(set)));
-        sent(call.send().await, "states:TagResource")
-    }
-
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
-        let call = self
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys));
-        sent(call.send().await, "states:UntagResource")
-    }
-}
+arn_tag_api!(Client, "states", |set| Ok::<_, ProviderError>(tags(set)));
 
 fn outputs(sm: &DescribeStateMachineOutput) -> Attributes {
     attrs([

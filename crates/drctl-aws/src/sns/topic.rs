@@ -19,9 +19,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, opt_str, req_str,
-    sent, tag_map, tolerate,
+    tag_map, tolerate,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{arn_tag_api, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.topic",
@@ -45,23 +45,11 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .map_err(|e| ProviderError::new("sns:Tag", e.to_string()))
 }
 
-#[async_trait]
-impl TagApi for aws_sdk_sns::Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set.into_iter().map(|(k, v)| tag(k, v));
-        let call = self.tag_resource().resource_arn(arn);
-        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
-        sent(call.send().await, "sns:TagResource")
-    }
-
-    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
-        let call = self
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys));
-        sent(call.send().await, "sns:UntagResource")
-    }
-}
+arn_tag_api!(aws_sdk_sns::Client, "sns", |set: BTreeMap<_, _>| {
+    set.into_iter()
+        .map(|(k, v)| tag(k, v))
+        .collect::<Result<Vec<_>, _>>()
+});
 
 /// The topic name is the ARN's last segment.
 fn name_of(arn: &str) -> &str {
