@@ -238,7 +238,7 @@ impl Provider for Certificate {
             .into_paginator()
             .items()
             .send()
-            .collect::<Result<_, _>>()
+            .try_collect()
             .await
             .map_err(|e| api_error("acm:ListCertificates", e))?;
         let candidates = summaries.iter().filter_map(|c| {

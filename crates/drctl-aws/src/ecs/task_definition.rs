@@ -330,7 +330,7 @@ async fn active_revisions(client: &Client, family: &str) -> Result<Vec<String>, 
         .into_paginator()
         .items()
         .send()
-        .collect::<Result<_, _>>()
+        .try_collect()
         .await
         .map_err(|e| api_error("ecs:ListTaskDefinitions", e))?;
     Ok(arns

@@ -160,7 +160,7 @@ async fn tags_of(client: &Client, id: &str) -> Result<Vec<(String, String)>, Pro
     let tags: Vec<Tag> = list
         .items()
         .send()
-        .collect::<Result<_, _>>()
+        .try_collect()
         .await
         .map_err(|e| api_error("kms:ListResourceTags", e))?;
     Ok(tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect())
