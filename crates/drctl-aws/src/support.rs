@@ -351,6 +351,19 @@ fn check_owner(
     .with_code(NOT_OWNED))
 }
 
+/// The pairs of SDK tags whose key and value are optional (`kv` reads
+/// them, `|t| (t.key(), t.value())`): one without a key is left out, a
+/// missing value is empty.
+pub fn tag_pairs<'a, T>(
+    tags: &'a [T],
+    kv: impl Fn(&'a T) -> (Option<&'a str>, Option<&'a str>) + 'a,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    tags.iter().filter_map(move |t| {
+        let (k, v) = kv(t);
+        Some((k?.to_owned(), v.unwrap_or_default().to_owned()))
+    })
+}
+
 /// Tags as `(key, value)` pairs, collected for [`confirm_owned`].
 pub fn tag_map<K: Into<String>, V: Into<String>>(
     tags: impl IntoIterator<Item = (K, V)>,

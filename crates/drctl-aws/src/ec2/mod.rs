@@ -64,7 +64,9 @@ use serde_json::Value as Json;
 
 use std::collections::BTreeMap;
 
-use crate::support::{all_tags, api_error, observed_tags, sent, tag_changes, user_tags};
+use crate::support::{
+    all_tags, api_error, observed_tags, sent, tag_changes, tag_map, tag_pairs, user_tags,
+};
 use crate::tags::TagApi;
 
 /// Tags applied in the create call itself, so a resource is never untagged
@@ -116,10 +118,7 @@ pub(crate) fn confirm_owned(
     what: &str,
     tags: &[Tag],
 ) -> Result<(), ProviderError> {
-    let tags = crate::support::tag_map(
-        tags.iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    );
+    let tags = tag_map(tag_pairs(tags, |t| (t.key(), t.value())));
     crate::support::confirm_owned(ctx, "delete", what, &tags, None)
 }
 
@@ -178,12 +177,7 @@ where
 }
 
 pub(crate) fn tags_json(tags: &[Tag]) -> Json {
-    observed_tags(tags.iter().filter_map(|t| {
-        Some((
-            t.key()?.to_owned(),
-            t.value().unwrap_or_default().to_owned(),
-        ))
-    }))
+    observed_tags(tag_pairs(tags, |t| (t.key(), t.value())))
 }
 
 /// Applies the difference between the old and new `tags` inputs. A

@@ -11,7 +11,9 @@ use serde_json::json;
 use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
 use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, req_str, response_id, tolerate};
+use crate::support::{
+    api_error, attrs, create_token, req_str, response_id, tag_map, tag_pairs, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table",
@@ -43,11 +45,7 @@ pub(crate) async fn confirm_table_owned(
     let Some(t) = describe_id::<types::RouteTable>(ec2, table).await? else {
         return Ok(false);
     };
-    let tags = crate::support::tag_map(
-        t.tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    );
+    let tags = tag_map(tag_pairs(t.tags(), |t| (t.key(), t.value())));
     crate::support::confirm_parent_owned(
         ctx,
         "delete",

@@ -12,7 +12,7 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV};
+use crate::support::{TAG_ADDRESS, TAG_ENV, tag_pairs};
 use crate::tags::arn_tag_api;
 pub(crate) use crate::tags::sync_tags;
 
@@ -34,14 +34,7 @@ pub(crate) fn ecs_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
 
 /// A map of ECS's tags.
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tag_pairs(tags, |t| (t.key(), t.value())).collect()
 }
 
 /// Refuses the delete of `what` unless its tags (or, untagged, its name

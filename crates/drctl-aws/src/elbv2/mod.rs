@@ -14,7 +14,7 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{Attributes, OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, sent};
+use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, sent, tag_pairs};
 use crate::tags::TagApi;
 pub(crate) use crate::tags::sync_tags;
 
@@ -72,17 +72,10 @@ pub(crate) async fn tags_of(
         }
         Err(e) => return Err(api_error("elasticloadbalancing:DescribeTags", e)),
     };
-    Ok(out.tag_descriptions().first().map(|d| {
-        d.tags()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect()
-    }))
+    Ok(out
+        .tag_descriptions()
+        .first()
+        .map(|d| tag_pairs(d.tags(), |t| (t.key(), t.value())).collect()))
 }
 
 /// Refuses the delete of `what` (`arn`) unless its tags show it is this

@@ -19,7 +19,7 @@ use drctl_core::{Attributes, OpContext, ProviderError};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, observed_tags, sent};
+use crate::support::{all_tags, api_error, observed_tags, sent, tag_map, tag_pairs};
 use crate::tags::TagApi;
 pub(crate) use crate::tags::sync_tags;
 
@@ -51,12 +51,7 @@ pub(crate) fn create_tags(ctx: &OpContext, inputs: &Attributes) -> Vec<Tag> {
 
 /// The `tags` input as read back from a resource's tag list.
 pub(crate) fn tags_json(tags: &[Tag]) -> Json {
-    observed_tags(tags.iter().filter_map(|t| {
-        Some((
-            t.key()?.to_owned(),
-            t.value().unwrap_or_default().to_owned(),
-        ))
-    }))
+    observed_tags(tag_pairs(tags, |t| (t.key(), t.value())))
 }
 
 /// Refuses the delete of `what` unless its tags (or, without a
@@ -70,10 +65,7 @@ pub(crate) fn confirm_owned(
     inputs: &Attributes,
     name_input: &str,
 ) -> Result<(), ProviderError> {
-    let tags = crate::support::tag_map(
-        tags.iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    );
+    let tags = tag_map(tag_pairs(tags, |t| (t.key(), t.value())));
     let named = crate::support::opt_str(inputs, name_input).filter(|n| n.eq_ignore_ascii_case(id));
     crate::support::confirm_owned(ctx, "delete", what, &tags, named)
 }

@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid,
-    observed_tags, opt_str, req_str, sent, str_map, tag_map, tolerate, wait_for,
+    observed_tags, opt_str, req_str, sent, str_map, tag_map, tag_pairs, tolerate, wait_for,
 };
 use crate::tags::{TagApi, retag};
 
@@ -108,11 +108,7 @@ fn outputs(name: &str, s: &DescribeSecretOutput) -> Attributes {
 
 /// The secret's tags, for `confirm_owned`.
 fn tags_of(s: &DescribeSecretOutput) -> BTreeMap<String, String> {
-    tag_map(
-        s.tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    )
+    tag_map(tag_pairs(s.tags(), |t| (t.key(), t.value())))
 }
 
 fn tag(k: String, v: String) -> Tag {
@@ -278,16 +274,7 @@ async fn sync_meta(
             .await
             .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
     }
-    let current = s
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect();
+    let current = tag_pairs(s.tags(), |t| (t.key(), t.value())).collect();
     retag(sm, name, &current, &all_tags(ctx, inputs)).await?;
     let (have, want) = (replicas(s), wanted_replicas(inputs));
     let (have_keys, want_keys) = (observed_replica_keys(s), replica_keys(inputs));
@@ -486,12 +473,7 @@ impl Provider for Secret {
             ("replica_regions", json!(replicas(&s))),
             (
                 "tags",
-                observed_tags(s.tags().iter().filter_map(|t| {
-                    Some((
-                        t.key()?.to_owned(),
-                        t.value().unwrap_or_default().to_owned(),
-                    ))
-                })),
+                observed_tags(tag_pairs(s.tags(), |t| (t.key(), t.value()))),
             ),
         ]);
         // Keys show when there are some, or when asked for.

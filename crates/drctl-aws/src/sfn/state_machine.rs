@@ -15,7 +15,7 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, only_if_set, opt_str,
-    req_str, retry_while, tag_map, wait_for,
+    req_str, retry_while, tag_map, tag_pairs, wait_for,
 };
 use crate::tags::{arn_tag_api, sync_tags};
 
@@ -286,11 +286,7 @@ impl Provider for StateMachine {
             else {
                 return Ok(());
             };
-            let tags = tag_map(
-                out.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-            );
+            let tags = tag_map(tag_pairs(out.tags(), |t| (t.key(), t.value())));
             let named = opt_str(inputs, "name").filter(|n| *n == sm.name());
             confirm_owned(ctx, "delete", &format!("state machine {id}"), &tags, named)?;
         }
