@@ -27,6 +27,7 @@ mod sfn;
 mod sns;
 mod ssm;
 mod support;
+mod tags;
 mod zones;
 
 use std::sync::Arc;

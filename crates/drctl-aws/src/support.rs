@@ -49,6 +49,11 @@ fn request_id<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Optio
     })
 }
 
+/// Whether a provider error carries one of `codes`.
+pub fn has_code_in(err: &ProviderError, codes: &[&str]) -> bool {
+    err.code.as_deref().is_some_and(|c| codes.contains(&c))
+}
+
 /// Whether an SDK error carries one of `codes`.
 pub fn has_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {
     err.code().is_some_and(|c| codes.contains(&c))
@@ -66,6 +71,18 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     found(result, codes, operation).map(|_| ())
+}
+
+/// The outcome of a call whose output is not needed: `Ok(())`, or its
+/// failure as an `api_error`.
+pub fn sent<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
+    operation: &str,
+) -> Result<(), ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    tolerate(result, &[], operation)
 }
 
 /// The output of a call that fails with one of `codes` when what it asks
@@ -334,6 +351,19 @@ fn check_owner(
     .with_code(NOT_OWNED))
 }
 
+/// The pairs of SDK tags whose key and value are optional (`kv` reads
+/// them, `|t| (t.key(), t.value())`): one without a key is left out, a
+/// missing value is empty.
+pub fn tag_pairs<'a, T>(
+    tags: &'a [T],
+    kv: impl Fn(&'a T) -> (Option<&'a str>, Option<&'a str>) + 'a,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    tags.iter().filter_map(move |t| {
+        let (k, v) = kv(t);
+        Some((k?.to_owned(), v.unwrap_or_default().to_owned()))
+    })
+}
+
 /// Tags as `(key, value)` pairs, collected for [`confirm_owned`].
 pub fn tag_map<K: Into<String>, V: Into<String>>(
     tags: impl IntoIterator<Item = (K, V)>,
@@ -529,6 +559,30 @@ fn failure<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure 
 pub enum Created<T> {
     Sent(T),
     Found(String),
+}
+
+impl<T> Created<T> {
+    /// The id of what was created: the one `id_in` reads from the create's
+    /// response (an error naming `operation` and `what` when it holds
+    /// none), or the one found.
+    pub fn id(
+        self,
+        operation: &str,
+        what: &str,
+        id_in: impl FnOnce(&T) -> Option<&str>,
+    ) -> Result<String, ProviderError> {
+        match self {
+            Created::Sent(out) => response_id(operation, what, id_in(&out)),
+            Created::Found(id) => Ok(id),
+        }
+    }
+}
+
+/// The id a create's response holds, or an error saying that
+/// `operation`'s response holds no `what` (`subnet id`).
+pub fn response_id(operation: &str, what: &str, id: Option<&str>) -> Result<String, ProviderError> {
+    id.map(str::to_owned)
+        .ok_or_else(|| ProviderError::new(operation, format!("no {what} in the response")))
 }
 
 /// How long a create keeps being resent while throttled or unanswered.

@@ -4,6 +4,7 @@
 //! `acm.certificate_validation` then waits for the certificate to be
 //! issued.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +18,9 @@ use super::{NOT_FOUND, describe, validation_record};
 use crate::clients::Clients;
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_token, observed_tags, req_str,
-    retry_while, tag_changes, the_one, tolerate, user_tags, wait_for,
+    retry_while, sent, the_one, tolerate, wait_for,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "acm.certificate",
@@ -62,6 +64,36 @@ fn acm_tags(tags: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Tag>
                 .map_err(|e| ProviderError::new("acm:Tag", e.to_string()))
         })
         .collect()
+}
+
+/// AddTagsToCertificate / RemoveTagsFromCertificate on a certificate's ARN.
+#[async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self.add_tags_to_certificate().certificate_arn(arn);
+        sent(
+            call.set_tags(Some(acm_tags(set)?)).send().await,
+            "acm:AddTagsToCertificate",
+        )
+    }
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        // A tag without a value removes the key whatever its value.
+        let tags = keys
+            .into_iter()
+            .map(|k| {
+                Tag::builder()
+                    .key(k)
+                    .build()
+                    .map_err(|e| ProviderError::new("acm:Tag", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let call = self.remove_tags_from_certificate().certificate_arn(arn);
+        sent(
+            call.set_tags(Some(tags)).send().await,
+            "acm:RemoveTagsFromCertificate",
+        )
+    }
 }
 
 fn outputs(arn: &str, record: &(String, String, String)) -> Attributes {
@@ -187,35 +219,7 @@ impl Provider for Certificate {
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.acm(&ctx.region);
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .add_tags_to_certificate()
-                .certificate_arn(id)
-                .set_tags(Some(acm_tags(set)?))
-                .send()
-                .await
-                .map_err(|e| api_error("acm:AddTagsToCertificate", e))?;
-        }
-        if !remove.is_empty() {
-            // A tag without a value removes the key whatever its value.
-            let tags = remove
-                .into_iter()
-                .map(|k| {
-                    Tag::builder()
-                        .key(k)
-                        .build()
-                        .map_err(|e| ProviderError::new("acm:Tag", e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            client
-                .remove_tags_from_certificate()
-                .certificate_arn(id)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| api_error("acm:RemoveTagsFromCertificate", e))?;
-        }
+        sync_tags(&client, id, prior, inputs).await?;
         let record = wait_record(&client, id).await?;
         Ok(outputs(id, &record))
     }
@@ -227,29 +231,23 @@ impl Provider for Certificate {
     ) -> Result<Option<String>, ProviderError> {
         let domain = req_str(ctx, inputs, "domain_name")?;
         let client = self.0.acm(&ctx.region);
-        let mut candidates = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let out = client
-                .list_certificates()
-                .set_certificate_statuses(Some(LIVE.to_vec()))
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| api_error("acm:ListCertificates", e))?;
-            for c in out.certificate_summary_list() {
-                if c.domain_name()
-                    .is_some_and(|d| d.eq_ignore_ascii_case(domain))
-                    && let Some(arn) = c.certificate_arn()
-                {
-                    candidates.push(arn.to_owned());
-                }
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-                _ => break,
-            }
-        }
+        let list = client
+            .list_certificates()
+            .set_certificate_statuses(Some(LIVE.to_vec()));
+        let summaries: Vec<_> = list
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("acm:ListCertificates", e))?;
+        let candidates = summaries.iter().filter_map(|c| {
+            c.domain_name()
+                .is_some_and(|d| d.eq_ignore_ascii_case(domain))
+                .then(|| c.certificate_arn())
+                .flatten()
+                .map(str::to_owned)
+        });
         // RequestCertificate sets the tags with the certificate: the
         // identity tags tell drctl's certificate for this address.
         let address = ctx.address.to_string();

@@ -8,16 +8,18 @@ pub mod resource;
 pub mod rest_api;
 pub mod stage;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use drctl_core::provider::KindSchema;
-use drctl_core::{Attributes, OpContext, ProviderError, Providers};
+use drctl_core::{OpContext, ProviderError, Providers};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, tag_changes, user_tags};
+use crate::tags::arn_tag_api;
+pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &rest_api::SCHEMA,
@@ -90,32 +92,6 @@ pub(crate) async fn confirm_api_owned(
     Ok(true)
 }
 
-/// Applies the difference between the old and new `tags` inputs to the
-/// resource with this ARN.
-pub(crate) async fn sync_tags(
-    client: &Client,
-    arn: &str,
-    old: &Attributes,
-    new: &Attributes,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
-    if !set.is_empty() {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:TagResource", e))?;
-    }
-    if !remove.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:UntagResource", e))?;
-    }
-    Ok(())
-}
+arn_tag_api!(Client, "apigateway", |set: BTreeMap<_, _>| {
+    Ok::<_, ProviderError>(set.into_iter().collect::<std::collections::HashMap<_, _>>())
+});

@@ -14,7 +14,9 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::found;
+use crate::support::{found, sent};
+use crate::tags::TagApi;
+pub(crate) use crate::tags::retag;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&vault::SCHEMA, &plan::SCHEMA, &selection::SCHEMA];
 
@@ -34,58 +36,32 @@ pub(crate) async fn tags_of(
     arn: &str,
 ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
     let mut tags = BTreeMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let result = client
-            .list_tags()
-            .resource_arn(arn)
-            .set_next_token(token.take())
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "backup:ListTags")? else {
+    let mut pages = client.list_tags().resource_arn(arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let Some(out) = found(page, NOT_FOUND, "backup:ListTags")? else {
             return Ok(None);
         };
-        tags.extend(
-            out.tags()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => return Ok(Some(tags)),
-        }
+        tags.extend(out.tags.into_iter().flatten());
     }
+    Ok(Some(tags))
 }
 
-/// Brings a vault's or plan's user tags from `old` to `new`
-/// (TagResource / UntagResource; drctl's identity tags stay).
-pub(crate) async fn retag(
-    client: &Client,
-    arn: &str,
-    old: &BTreeMap<String, String>,
-    new: &BTreeMap<String, String>,
-) -> Result<(), ProviderError> {
-    let (set, remove) = crate::support::tag_changes(old, new);
-    if !set.is_empty() {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().collect::<HashMap<_, _>>()))
-            .send()
-            .await
-            .map_err(|e| crate::support::api_error("backup:TagResource", e))?;
+/// TagResource / UntagResource on a vault's or plan's ARN.
+#[async_trait::async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set.into_iter().collect::<HashMap<_, _>>();
+        let call = self.tag_resource().resource_arn(arn).set_tags(Some(tags));
+        sent(call.send().await, "backup:TagResource")
     }
-    if !remove.is_empty() {
-        client
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_key_list(Some(remove))
-            .send()
-            .await
-            .map_err(|e| crate::support::api_error("backup:UntagResource", e))?;
+            .set_tag_key_list(Some(keys));
+        sent(call.send().await, "backup:UntagResource")
     }
-    Ok(())
 }
 
 /// Whether `name` fits AWS Backup's vault, plan, rule and selection names:

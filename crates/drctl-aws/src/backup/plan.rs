@@ -363,33 +363,23 @@ impl Plan {
         name: &str,
     ) -> Result<Vec<String>, ProviderError> {
         let mut ids = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = client
-                .list_backup_plans()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| api_error("backup:ListBackupPlans", e))?;
-            for plan in out.backup_plans_list() {
-                let (Some(id), Some(arn)) = (plan.backup_plan_id(), plan.backup_plan_arn()) else {
-                    continue;
-                };
-                if plan.backup_plan_name() != Some(name) || plan.deletion_date().is_some() {
-                    continue;
-                }
-                let tags = tags_of(client, arn).await?.unwrap_or_default();
-                if tags.get(TAG_ENV) == Some(&ctx.env)
-                    && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
-                {
-                    ids.push(id.to_owned());
-                }
+        let mut plans = client.list_backup_plans().into_paginator().items().send();
+        while let Some(plan) = plans.next().await {
+            let plan = plan.map_err(|e| api_error("backup:ListBackupPlans", e))?;
+            let (Some(id), Some(arn)) = (plan.backup_plan_id(), plan.backup_plan_arn()) else {
+                continue;
+            };
+            if plan.backup_plan_name() != Some(name) || plan.deletion_date().is_some() {
+                continue;
             }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(ids),
+            let tags = tags_of(client, arn).await?.unwrap_or_default();
+            if tags.get(TAG_ENV) == Some(&ctx.env)
+                && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
+            {
+                ids.push(id.to_owned());
             }
         }
+        Ok(ids)
     }
 }
 

@@ -132,29 +132,19 @@ impl Selection {
         name: &str,
     ) -> Result<Vec<String>, ProviderError> {
         let mut ids = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let result = client
-                .list_backup_selections()
-                .backup_plan_id(plan_id)
-                .set_next_token(token.take())
-                .send()
-                .await;
-            let Some(out) = found(result, NOT_FOUND, "backup:ListBackupSelections")? else {
+        let list = client.list_backup_selections().backup_plan_id(plan_id);
+        let mut selections = list.into_paginator().items().send();
+        while let Some(s) = selections.next().await {
+            let Some(s) = found(s, NOT_FOUND, "backup:ListBackupSelections")? else {
                 return Ok(ids);
             };
-            ids.extend(
-                out.backup_selections_list()
-                    .iter()
-                    .filter(|s| s.selection_name() == Some(name))
-                    .filter_map(|s| s.selection_id())
-                    .map(|s| format!("{plan_id}/{s}")),
-            );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(ids),
+            if s.selection_name() == Some(name)
+                && let Some(id) = s.selection_id()
+            {
+                ids.push(format!("{plan_id}/{id}"));
             }
         }
+        Ok(ids)
     }
 }
 

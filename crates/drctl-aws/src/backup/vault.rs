@@ -136,29 +136,23 @@ impl Vault {
         name: &str,
     ) -> Result<Option<Vec<Point>>, ProviderError> {
         let mut points = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let result = client
-                .list_recovery_points_by_backup_vault()
-                .backup_vault_name(name)
-                .set_next_token(token.take())
-                .send()
-                .await;
-            let Some(out) = found(result, NOT_FOUND, "backup:ListRecoveryPointsByBackupVault")?
-            else {
+        let list = client
+            .list_recovery_points_by_backup_vault()
+            .backup_vault_name(name);
+        let mut listed = list.into_paginator().items().send();
+        while let Some(p) = listed.next().await {
+            let Some(p) = found(p, NOT_FOUND, "backup:ListRecoveryPointsByBackupVault")? else {
                 return Ok(None);
             };
-            points.extend(out.recovery_points().iter().filter_map(|p| {
-                Some(Point {
-                    arn: p.recovery_point_arn()?.to_owned(),
-                    status: p.status().cloned(),
-                })
-            }));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(Some(points)),
+            if let Some(arn) = p.recovery_point_arn() {
+                let status = p.status().cloned();
+                points.push(Point {
+                    arn: arn.to_owned(),
+                    status,
+                });
             }
         }
+        Ok(Some(points))
     }
 
     /// Whether the vault of this name carries this address's identity.

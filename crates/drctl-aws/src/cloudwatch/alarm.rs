@@ -15,6 +15,7 @@
 //!   "return_data", "metric_stat"?: {"namespace", "metric_name",
 //!   "dimensions", "stat", "period"}}]` in the given order.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -28,9 +29,9 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::clients::Clients;
 use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, opt_str, req_str, tag_changes,
-    tolerate, user_tags,
+    all_tags, api_error, attrs, found, invalid, observed_tags, opt_str, req_str, tolerate,
 };
+use crate::tags::{arn_tag_api, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "cloudwatch.alarm",
@@ -48,6 +49,10 @@ const NOT_FOUND: &[&str] = &["ResourceNotFound", "ResourceNotFoundException"];
 fn tag(k: String, v: String) -> Tag {
     Tag::builder().key(k).value(v).build()
 }
+
+arn_tag_api!(Client, "cloudwatch", |set: BTreeMap<_, _>| {
+    Ok::<_, ProviderError>(set.into_iter().map(|(k, v)| tag(k, v)).collect::<Vec<_>>())
+});
 
 /// A JSON object's field, for messages naming where it was expected.
 fn field<'a>(
@@ -459,25 +464,7 @@ impl Provider for Alarm {
         }
         let alarm = self.described(ctx, id).await?;
         let arn = alarm.alarm_arn().unwrap_or_default();
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(set.into_iter().map(|(k, v)| tag(k, v)).collect()))
-                .send()
-                .await
-                .map_err(|e| api_error("cloudwatch:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("cloudwatch:UntagResource", e))?;
-        }
+        sync_tags(&client, arn, prior, inputs).await?;
         Ok(outputs(&alarm))
     }
 

@@ -36,8 +36,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, bool_or, confirm_owned, create_once, found, invalid, observed_tags,
-    opt_str, req_str, retry_while, str_map, tag_changes, wait_for,
+    opt_str, req_str, retry_while, str_map, wait_for,
 };
+use crate::tags::{arn_tag_api, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "dynamodb.table",
@@ -439,6 +440,12 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .map_err(build("dynamodb:Tag"))
 }
 
+arn_tag_api!(Client, "dynamodb", |set: BTreeMap<_, _>| {
+    set.into_iter()
+        .map(|(k, v)| tag(k, v))
+        .collect::<Result<Vec<_>, _>>()
+});
+
 /// Every tag of the table `arn`, drctl's included.
 async fn list_tags(ddb: &Client, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
     let mut tags = BTreeMap::new();
@@ -504,28 +511,7 @@ async fn sync_member_tags(
     let arn = t.table_arn().unwrap_or_default();
     let mut have = list_tags(ddb, arn).await?;
     have.retain(|k, _| !k.starts_with("aws:"));
-    let (set, remove) = tag_changes(&have, want);
-    if !set.is_empty() {
-        ddb.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(
-                set.into_iter()
-                    .map(|(k, v)| tag(k, v))
-                    .collect::<Result<_, _>>()?,
-            ))
-            .send()
-            .await
-            .map_err(|e| api_error("dynamodb:TagResource", e))?;
-    }
-    if !remove.is_empty() {
-        ddb.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("dynamodb:UntagResource", e))?;
-    }
-    Ok(())
+    retag(ddb, arn, &have, want).await
 }
 
 impl Table {

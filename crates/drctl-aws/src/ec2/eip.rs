@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{DomainType, ResourceType};
+use aws_sdk_ec2::types::{self, DomainType, ResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{identity_filters, sync_tags, tag_spec, tags_json};
+use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
+use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{Created, adopt, api_error, attrs, create_once, found, the_one, tolerate};
+use crate::support::{Created, adopt, attrs, create_once, response_id, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.eip",
@@ -23,6 +24,11 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Eip(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["InvalidAllocationID.NotFound"];
+
+ec2_resource! {
+    types::Address, "ec2:DescribeAddresses", NOT_FOUND,
+    describe_addresses, set_allocation_ids, set_filters, addresses, allocation_id
+}
 
 fn outputs(id: &str, ip: &str) -> Attributes {
     attrs([("allocation_id", json!(id)), ("public_ip", json!(ip))])
@@ -51,15 +57,7 @@ impl Provider for Eip {
         .await?;
         match created {
             Created::Sent(out) => {
-                let id = out
-                    .allocation_id()
-                    .ok_or_else(|| {
-                        ProviderError::new(
-                            "ec2:AllocateAddress",
-                            "no allocation id in the response",
-                        )
-                    })?
-                    .to_owned();
+                let id = response_id("ec2:AllocateAddress", "allocation id", out.allocation_id())?;
                 Ok(Applied {
                     outputs: outputs(&id, out.public_ip().unwrap_or_default()),
                     id,
@@ -75,17 +73,8 @@ impl Provider for Eip {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_addresses()
-            .allocation_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeAddresses")? else {
-            return Ok(None);
-        };
-        let Some(a) = out.addresses().first() else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(a) = describe_id::<types::Address>(&ec2, id).await? else {
             return Ok(None);
         };
         Ok(Some(Observed {
@@ -113,21 +102,7 @@ impl Provider for Eip {
         ctx: &OpContext,
         _inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_addresses()
-            .set_filters(Some(identity_filters(ctx)))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeAddresses", e))?;
-        the_one(
-            ctx,
-            out.addresses()
-                .iter()
-                .filter_map(|a| a.allocation_id())
-                .map(str::to_owned),
-        )
+        find_tagged::<types::Address>(&self.0.ec2(&ctx.region), ctx).await
     }
 
     async fn delete(
@@ -137,27 +112,14 @@ impl Provider for Eip {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_addresses()
-            .allocation_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeAddresses")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        if owned::<types::Address>(&ec2, ctx, id, "Elastic IP")
+            .await?
+            .is_none()
+        {
             return Ok(());
-        };
-        let Some(address) = out.addresses().first() else {
-            return Ok(());
-        };
-        super::confirm_owned(ctx, &format!("Elastic IP {id}"), address.tags())?;
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .release_address()
-            .allocation_id(id)
-            .send()
-            .await;
+        }
+        let result = ec2.release_address().allocation_id(id).send().await;
         tolerate(result, NOT_FOUND, "ec2:ReleaseAddress")
     }
 }

@@ -3,15 +3,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{self, ResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{identity_filters, sync_tags, tag_spec, tags_json};
+use super::lookup::{Ec2Resource, describe_id, ec2_resource, find_tagged, owned};
+use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{
-    Created, api_error, attrs, create_once, found, has_code, opt_str, req_str, the_one, tolerate,
-};
+use crate::support::{api_error, attrs, create_once, has_code, opt_str, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.internet_gateway",
@@ -26,6 +25,11 @@ pub struct InternetGateway(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["InvalidInternetGatewayID.NotFound"];
 const NOT_ATTACHED: &[&str] = &["Gateway.NotAttached", "InvalidInternetGatewayID.NotFound"];
+
+ec2_resource! {
+    types::InternetGateway, "ec2:DescribeInternetGateways", NOT_FOUND, describe_internet_gateways,
+    set_internet_gateway_ids, set_filters, internet_gateways, internet_gateway_id
+}
 
 impl InternetGateway {
     /// Attaches the gateway to `vpc`. A resend after a lost answer finds it
@@ -42,14 +46,10 @@ impl InternetGateway {
         match result {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, &["Resource.AlreadyAssociated"]) => {
-                let out = client
-                    .describe_internet_gateways()
-                    .internet_gateway_ids(id)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("ec2:DescribeInternetGateways", e))?;
-                let attached = out
-                    .internet_gateways()
+                let gateways =
+                    types::InternetGateway::describe(&client, Some(vec![id.to_owned()]), None)
+                        .await?;
+                let attached = gateways
                     .iter()
                     .flat_map(|g| g.attachments())
                     .any(|a| a.vpc_id() == Some(vpc));
@@ -101,16 +101,9 @@ impl Provider for InternetGateway {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .internet_gateway()
-                .and_then(|g| g.internet_gateway_id())
-                .ok_or_else(|| {
-                    ProviderError::new("ec2:CreateInternetGateway", "no gateway id in the response")
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:CreateInternetGateway", "gateway id", |out| {
+            out.internet_gateway()?.internet_gateway_id()
+        })?;
         super::on_new(|| self.attach(ctx, &id, vpc)).await?;
         Ok(Applied {
             outputs: outputs(&id),
@@ -124,17 +117,8 @@ impl Provider for InternetGateway {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_internet_gateways()
-            .internet_gateway_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeInternetGateways")? else {
-            return Ok(None);
-        };
-        let Some(g) = out.internet_gateways().first() else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(g) = describe_id::<types::InternetGateway>(&ec2, id).await? else {
             return Ok(None);
         };
         let vpc = g.attachments().first().and_then(|a| a.vpc_id());
@@ -169,21 +153,7 @@ impl Provider for InternetGateway {
         ctx: &OpContext,
         _inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_internet_gateways()
-            .set_filters(Some(identity_filters(ctx)))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeInternetGateways", e))?;
-        the_one(
-            ctx,
-            out.internet_gateways()
-                .iter()
-                .filter_map(|g| g.internet_gateway_id())
-                .map(str::to_owned),
-        )
+        find_tagged::<types::InternetGateway>(&self.0.ec2(&ctx.region), ctx).await
     }
 
     async fn delete(
@@ -193,26 +163,18 @@ impl Provider for InternetGateway {
         inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_internet_gateways()
-            .internet_gateway_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeInternetGateways")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let what = "internet gateway";
+        if owned::<types::InternetGateway>(&ec2, ctx, id, what)
+            .await?
+            .is_none()
+        {
             return Ok(());
-        };
-        let Some(gateway) = out.internet_gateways().first() else {
-            return Ok(());
-        };
-        super::confirm_owned(ctx, &format!("internet gateway {id}"), gateway.tags())?;
+        }
         if let Some(vpc) = opt_str(inputs, "vpc_id") {
             self.detach(ctx, id, vpc).await?;
         }
-        let result = self
-            .0
-            .ec2(&ctx.region)
+        let result = ec2
             .delete_internet_gateway()
             .internet_gateway_id(id)
             .send()

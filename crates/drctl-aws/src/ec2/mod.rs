@@ -2,6 +2,7 @@
 
 pub mod eip;
 pub mod internet_gateway;
+pub(crate) mod lookup;
 pub mod nat_gateway;
 pub mod route;
 pub mod route_table;
@@ -61,7 +62,12 @@ use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use drctl_core::{Attributes, OpContext, ProviderError};
 use serde_json::Value as Json;
 
-use crate::support::{all_tags, api_error, observed_tags, tag_changes, user_tags};
+use std::collections::BTreeMap;
+
+use crate::support::{
+    all_tags, api_error, observed_tags, sent, tag_changes, tag_map, tag_pairs, user_tags,
+};
+use crate::tags::TagApi;
 
 /// Tags applied in the create call itself, so a resource is never untagged
 /// (crash recovery finds resources by their `drctl:address` tag).
@@ -112,10 +118,7 @@ pub(crate) fn confirm_owned(
     what: &str,
     tags: &[Tag],
 ) -> Result<(), ProviderError> {
-    let tags = crate::support::tag_map(
-        tags.iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    );
+    let tags = tag_map(tag_pairs(tags, |t| (t.key(), t.value())));
     crate::support::confirm_owned(ctx, "delete", what, &tags, None)
 }
 
@@ -174,12 +177,7 @@ where
 }
 
 pub(crate) fn tags_json(tags: &[Tag]) -> Json {
-    observed_tags(tags.iter().filter_map(|t| {
-        Some((
-            t.key()?.to_owned(),
-            t.value().unwrap_or_default().to_owned(),
-        ))
-    }))
+    observed_tags(tag_pairs(tags, |t| (t.key(), t.value())))
 }
 
 /// Applies the difference between the old and new `tags` inputs. A
@@ -221,32 +219,30 @@ pub(crate) async fn sync_tags(
             );
         }
     }
-    if !set.is_empty() {
-        client
+    crate::tags::apply(client, id, set, remove).await
+}
+
+/// CreateTags / DeleteTags on one resource id.
+#[async_trait::async_trait]
+impl TagApi for Client {
+    async fn tag(&self, id: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build());
+        let call = self
             .create_tags()
             .resources(id)
-            .set_tags(Some(
-                set.into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:CreateTags", e))?;
+            .set_tags(Some(tags.collect()));
+        sent(call.send().await, "ec2:CreateTags")
     }
-    if !remove.is_empty() {
-        client
+
+    async fn untag(&self, id: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        // A tag without a value removes the key whatever its value.
+        let tags = keys.into_iter().map(|k| Tag::builder().key(k).build());
+        let call = self
             .delete_tags()
             .resources(id)
-            .set_tags(Some(
-                remove
-                    .into_iter()
-                    .map(|k| Tag::builder().key(k).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DeleteTags", e))?;
+            .set_tags(Some(tags.collect()));
+        sent(call.send().await, "ec2:DeleteTags")
     }
-    Ok(())
 }

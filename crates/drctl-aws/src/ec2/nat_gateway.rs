@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{NatGatewayState, ResourceType};
+use aws_sdk_ec2::types::{self, NatGatewayState, ResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
+use super::lookup::{describe_id, ec2_resource, find_one};
 use super::{has_identity, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, req_str, the_one, wait_for};
+use crate::support::{api_error, attrs, create_token, found, req_str, response_id, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.nat_gateway",
@@ -27,21 +28,18 @@ const NOT_FOUND: &[&str] = &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound
 /// NAT gateways take minutes on AWS, both ways.
 const WAIT: Duration = Duration::from_secs(15 * 60);
 
+ec2_resource! {
+    types::NatGateway, "ec2:DescribeNatGateways", NOT_FOUND,
+    describe_nat_gateways, set_nat_gateway_ids, set_filter, nat_gateways, nat_gateway_id
+}
+
 impl NatGateway {
     async fn state(
         &self,
         ctx: &OpContext,
         id: &str,
-    ) -> Result<Option<aws_sdk_ec2::types::NatGateway>, ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_nat_gateways()
-            .nat_gateway_ids(id)
-            .send()
-            .await;
-        let out = found(result, NOT_FOUND, "ec2:DescribeNatGateways")?;
-        Ok(out.and_then(|o| o.nat_gateways().first().cloned()))
+    ) -> Result<Option<types::NatGateway>, ProviderError> {
+        describe_id(&self.0.ec2(&ctx.region), id).await
     }
 }
 
@@ -65,13 +63,8 @@ impl Provider for NatGateway {
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateNatGateway", e))?;
-        let id = out
-            .nat_gateway()
-            .and_then(|n| n.nat_gateway_id())
-            .ok_or_else(|| {
-                ProviderError::new("ec2:CreateNatGateway", "no NAT gateway id in the response")
-            })?
-            .to_owned();
+        let id = out.nat_gateway().and_then(|n| n.nat_gateway_id());
+        let id = response_id("ec2:CreateNatGateway", "NAT gateway id", id)?;
         wait_for("NAT gateway available", WAIT, || async {
             let gateway = self.state(ctx, &id).await?;
             Ok(match gateway.as_ref().and_then(|n| n.state()) {
@@ -150,37 +143,23 @@ impl Provider for NatGateway {
     ) -> Result<Option<String>, ProviderError> {
         // By subnet, then by identity tags (tag filters are not honoured
         // everywhere on this call); a deleted gateway does not count.
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_nat_gateways()
-            .filter(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("subnet-id")
-                    .values(req_str(ctx, inputs, "subnet_id")?)
-                    .build(),
+        let subnet = types::Filter::builder()
+            .name("subnet-id")
+            .values(req_str(ctx, inputs, "subnet_id")?)
+            .build();
+        let live = |n: &types::NatGateway| {
+            !matches!(
+                n.state(),
+                Some(
+                    NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed
+                )
             )
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeNatGateways", e))?;
-        the_one(
-            ctx,
-            out.nat_gateways()
-                .iter()
-                .filter(|n| has_identity(ctx, n.tags()))
-                .filter(|n| {
-                    !matches!(
-                        n.state(),
-                        Some(
-                            NatGatewayState::Deleted
-                                | NatGatewayState::Deleting
-                                | NatGatewayState::Failed
-                        )
-                    )
-                })
-                .filter_map(|n| n.nat_gateway_id())
-                .map(str::to_owned),
-        )
+        };
+        let ec2 = self.0.ec2(&ctx.region);
+        find_one(&ec2, ctx, vec![subnet], |n: &types::NatGateway| {
+            has_identity(ctx, n.tags()) && live(n)
+        })
+        .await
     }
 
     async fn delete(

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::RouteTable;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
+use super::lookup::describe_id;
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_once, found, invalid, opt_str, req_str, tolerate};
+use crate::support::{api_error, attrs, create_once, invalid, opt_str, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route",
@@ -89,22 +91,14 @@ impl Provider for Route {
     ) -> Result<Option<Observed>, ProviderError> {
         let table = req_str(ctx, prior, "route_table_id")?;
         let dest = req_str(ctx, prior, "destination_cidr_block")?;
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_route_tables()
-            .route_table_ids(table)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(t) = describe_id::<RouteTable>(&ec2, table).await? else {
             return Ok(None);
         };
-        let route = out.route_tables().first().and_then(|t| {
-            t.routes()
-                .iter()
-                .find(|r| r.destination_cidr_block() == Some(dest))
-        });
-        let Some(route) = route else { return Ok(None) };
+        let mut routes = t.routes().iter();
+        let Some(route) = routes.find(|r| r.destination_cidr_block() == Some(dest)) else {
+            return Ok(None);
+        };
         let mut inputs = attrs([
             ("route_table_id", json!(table)),
             ("destination_cidr_block", json!(dest)),

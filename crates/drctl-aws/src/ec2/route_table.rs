@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{self, ResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{identity_filters, sync_tags, tag_spec, tags_json};
+use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
+use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, req_str, the_one, tolerate};
+use crate::support::{
+    api_error, attrs, create_token, req_str, response_id, tag_map, tag_pairs, tolerate,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table",
@@ -23,18 +26,11 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct RouteTable(pub(crate) Arc<Clients>);
 
-const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound"];
+pub(crate) const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound"];
 
-/// The tags of route table `id`; `None` when it is gone.
-async fn table_tags(
-    ec2: &aws_sdk_ec2::Client,
-    id: &str,
-) -> Result<Option<Vec<aws_sdk_ec2::types::Tag>>, ProviderError> {
-    let result = ec2.describe_route_tables().route_table_ids(id).send().await;
-    let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
-        return Ok(None);
-    };
-    Ok(out.route_tables().first().map(|t| t.tags().to_vec()))
+ec2_resource! {
+    types::RouteTable, "ec2:DescribeRouteTables", NOT_FOUND,
+    describe_route_tables, set_route_table_ids, set_filters, route_tables, route_table_id
 }
 
 /// Refuses a change to a route or association (`ctx`'s address) of route
@@ -46,13 +42,10 @@ pub(crate) async fn confirm_table_owned(
     ctx: &OpContext,
     table: &str,
 ) -> Result<bool, ProviderError> {
-    let Some(tags) = table_tags(ec2, table).await? else {
+    let Some(t) = describe_id::<types::RouteTable>(ec2, table).await? else {
         return Ok(false);
     };
-    let tags = crate::support::tag_map(
-        tags.iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    );
+    let tags = tag_map(tag_pairs(t.tags(), |t| (t.key(), t.value())));
     crate::support::confirm_parent_owned(
         ctx,
         "delete",
@@ -86,13 +79,8 @@ impl Provider for RouteTable {
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateRouteTable", e))?;
-        let id = out
-            .route_table()
-            .and_then(|t| t.route_table_id())
-            .ok_or_else(|| {
-                ProviderError::new("ec2:CreateRouteTable", "no route table id in the response")
-            })?
-            .to_owned();
+        let id = out.route_table().and_then(|t| t.route_table_id());
+        let id = response_id("ec2:CreateRouteTable", "route table id", id)?;
         Ok(Applied {
             outputs: outputs(&id),
             id,
@@ -105,17 +93,8 @@ impl Provider for RouteTable {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_route_tables()
-            .route_table_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
-            return Ok(None);
-        };
-        let Some(t) = out.route_tables().first() else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(t) = describe_id::<types::RouteTable>(&ec2, id).await? else {
             return Ok(None);
         };
         Ok(Some(Observed {
@@ -140,21 +119,7 @@ impl Provider for RouteTable {
         ctx: &OpContext,
         _inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_route_tables()
-            .set_filters(Some(identity_filters(ctx)))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeRouteTables", e))?;
-        the_one(
-            ctx,
-            out.route_tables()
-                .iter()
-                .filter_map(|t| t.route_table_id())
-                .map(str::to_owned),
-        )
+        find_tagged::<types::RouteTable>(&self.0.ec2(&ctx.region), ctx).await
     }
 
     async fn delete(
@@ -164,20 +129,18 @@ impl Provider for RouteTable {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let Some(tags) = table_tags(&self.0.ec2(&ctx.region), id).await? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let what = "route table";
+        if owned::<types::RouteTable>(&ec2, ctx, id, what)
+            .await?
+            .is_none()
+        {
             return Ok(());
-        };
-        super::confirm_owned(ctx, &format!("route table {id}"), &tags)?;
+        }
         // Still associated (an association being removed, or one another
         // tool made): DependencyViolation until it goes.
         super::delete_when_unused(|| async {
-            let result = self
-                .0
-                .ec2(&ctx.region)
-                .delete_route_table()
-                .route_table_id(id)
-                .send()
-                .await;
+            let result = ec2.delete_route_table().route_table_id(id).send().await;
             tolerate(result, NOT_FOUND, "ec2:DeleteRouteTable")
         })
         .await

@@ -6,8 +6,11 @@ use async_trait::async_trait;
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
+use aws_sdk_ec2::types::RouteTable;
+
+use super::lookup::describe_id;
 use crate::clients::Clients;
-use crate::support::{Created, attrs, create_once, found, req_str, tolerate};
+use crate::support::{attrs, create_once, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table_association",
@@ -52,18 +55,9 @@ impl Provider for RouteTableAssociation {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .association_id()
-                .ok_or_else(|| {
-                    ProviderError::new(
-                        "ec2:AssociateRouteTable",
-                        "no association id in the response",
-                    )
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:AssociateRouteTable", "association id", |out| {
+            out.association_id()
+        })?;
         Ok(Applied {
             outputs: attrs([("association_id", json!(id))]),
             id,
@@ -77,20 +71,13 @@ impl Provider for RouteTableAssociation {
         prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let table = req_str(ctx, prior, "route_table_id")?;
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_route_tables()
-            .route_table_ids(table)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(t) = describe_id::<RouteTable>(&ec2, table).await? else {
             return Ok(None);
         };
-        let assoc = out
-            .route_tables()
+        let assoc = t
+            .associations()
             .iter()
-            .flat_map(|t| t.associations())
             .find(|a| a.route_table_association_id() == Some(id));
         Ok(assoc.map(|a| Observed {
             inputs: attrs([
@@ -120,20 +107,12 @@ impl Provider for RouteTableAssociation {
         // A subnet has at most one association: look for it on the table.
         let subnet = req_str(ctx, inputs, "subnet_id")?;
         let table = req_str(ctx, inputs, "route_table_id")?;
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_route_tables()
-            .route_table_ids(table)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeRouteTables")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(t) = describe_id::<RouteTable>(&ec2, table).await? else {
             return Ok(None);
         };
-        Ok(out
-            .route_tables()
+        Ok(t.associations()
             .iter()
-            .flat_map(|t| t.associations())
             .find(|a| a.subnet_id() == Some(subnet))
             .and_then(|a| a.route_table_association_id())
             .map(str::to_owned))

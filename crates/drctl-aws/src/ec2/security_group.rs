@@ -11,15 +11,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{self, IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Map, Value as Json, json};
 
+use super::lookup::{describe_id, ec2_resource, find_one, owned};
 use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{
-    Created, api_error, attrs, create_once, found, invalid, req_str, the_one, tolerate,
-};
+use crate::support::{attrs, create_once, invalid, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.security_group",
@@ -33,6 +32,11 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct SecurityGroup(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["InvalidGroup.NotFound", "InvalidGroupId.NotFound"];
+
+ec2_resource! {
+    types::SecurityGroup, "ec2:DescribeSecurityGroups", NOT_FOUND,
+    describe_security_groups, set_group_ids, set_filters, security_groups, group_id
+}
 const UNMANAGED: &str = "unmanaged-";
 
 #[derive(Clone, Copy, PartialEq)]
@@ -272,15 +276,7 @@ impl Provider for SecurityGroup {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .group_id()
-                .ok_or_else(|| {
-                    ProviderError::new("ec2:CreateSecurityGroup", "no group id in the response")
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:CreateSecurityGroup", "group id", |out| out.group_id())?;
         // AWS adds an allow-all egress rule to every new group; drctl owns
         // the rules, so start from none.
         let default_egress =
@@ -302,17 +298,8 @@ impl Provider for SecurityGroup {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_security_groups()
-            .group_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeSecurityGroups")? else {
-            return Ok(None);
-        };
-        let Some(g) = out.security_groups().first() else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(g) = describe_id::<types::SecurityGroup>(&ec2, id).await? else {
             return Ok(None);
         };
         Ok(Some(Observed {
@@ -354,22 +341,12 @@ impl Provider for SecurityGroup {
                 .values(value)
                 .build()
         };
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_security_groups()
-            .filters(filter("group-name", req_str(ctx, inputs, "name")?))
-            .filters(filter("vpc-id", req_str(ctx, inputs, "vpc_id")?))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
-        the_one(
-            ctx,
-            out.security_groups()
-                .iter()
-                .filter_map(|g| g.group_id())
-                .map(str::to_owned),
-        )
+        let filters = vec![
+            filter("group-name", req_str(ctx, inputs, "name")?),
+            filter("vpc-id", req_str(ctx, inputs, "vpc_id")?),
+        ];
+        let ec2 = self.0.ec2(&ctx.region);
+        find_one::<types::SecurityGroup>(&ec2, ctx, filters, |_| true).await
     }
 
     async fn delete(
@@ -379,28 +356,16 @@ impl Provider for SecurityGroup {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_security_groups()
-            .group_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeSecurityGroups")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let what = "security group";
+        if owned::<types::SecurityGroup>(&ec2, ctx, id, what)
+            .await?
+            .is_none()
+        {
             return Ok(());
-        };
-        let Some(group) = out.security_groups().first() else {
-            return Ok(());
-        };
-        super::confirm_owned(ctx, &format!("security group {id}"), group.tags())?;
+        }
         super::delete_when_unused(|| async {
-            let result = self
-                .0
-                .ec2(&ctx.region)
-                .delete_security_group()
-                .group_id(id)
-                .send()
-                .await;
+            let result = ec2.delete_security_group().group_id(id).send().await;
             tolerate(result, NOT_FOUND, "ec2:DeleteSecurityGroup")
         })
         .await

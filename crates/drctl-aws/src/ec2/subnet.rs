@@ -3,15 +3,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::types::{self, AttributeBooleanValue, ResourceType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{identity_filters, sync_tags, tag_spec, tags_json};
+use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
+use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{
-    Created, api_error, attrs, bool_or, create_once, found, req_str, the_one, tolerate,
-};
+use crate::support::{api_error, attrs, bool_or, create_once, req_str, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.subnet",
@@ -25,6 +24,11 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Subnet(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["InvalidSubnetID.NotFound"];
+
+ec2_resource! {
+    types::Subnet, "ec2:DescribeSubnets", NOT_FOUND,
+    describe_subnets, set_subnet_ids, set_filters, subnets, subnet_id
+}
 
 impl Subnet {
     async fn set_public_ip(
@@ -78,16 +82,9 @@ impl Provider for Subnet {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .ok_or_else(|| {
-                    ProviderError::new("ec2:CreateSubnet", "no subnet id in the response")
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:CreateSubnet", "subnet id", |out| {
+            out.subnet()?.subnet_id()
+        })?;
         if bool_or(inputs, "map_public_ip_on_launch", false) {
             super::on_new(|| self.set_public_ip(ctx, &id, true)).await?;
         }
@@ -103,17 +100,8 @@ impl Provider for Subnet {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_subnets()
-            .subnet_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeSubnets")? else {
-            return Ok(None);
-        };
-        let Some(s) = out.subnets().first() else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(s) = describe_id::<types::Subnet>(&ec2, id).await? else {
             return Ok(None);
         };
         let az = s.availability_zone().unwrap_or_default();
@@ -153,21 +141,7 @@ impl Provider for Subnet {
         ctx: &OpContext,
         _inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_subnets()
-            .set_filters(Some(identity_filters(ctx)))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeSubnets", e))?;
-        the_one(
-            ctx,
-            out.subnets()
-                .iter()
-                .filter_map(|s| s.subnet_id())
-                .map(str::to_owned),
-        )
+        find_tagged::<types::Subnet>(&self.0.ec2(&ctx.region), ctx).await
     }
 
     async fn delete(
@@ -177,28 +151,15 @@ impl Provider for Subnet {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_subnets()
-            .subnet_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeSubnets")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        if owned::<types::Subnet>(&ec2, ctx, id, "subnet")
+            .await?
+            .is_none()
+        {
             return Ok(());
-        };
-        let Some(subnet) = out.subnets().first() else {
-            return Ok(());
-        };
-        super::confirm_owned(ctx, &format!("subnet {id}"), subnet.tags())?;
+        }
         super::delete_when_unused(|| async {
-            let result = self
-                .0
-                .ec2(&ctx.region)
-                .delete_subnet()
-                .subnet_id(id)
-                .send()
-                .await;
+            let result = ec2.delete_subnet().subnet_id(id).send().await;
             tolerate(result, NOT_FOUND, "ec2:DeleteSubnet")
         })
         .await

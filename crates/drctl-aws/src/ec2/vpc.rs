@@ -1,15 +1,14 @@
 //! `ec2.vpc`: a VPC with DNS support and hostnames settings.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use aws_sdk_ec2::types::{self, AttributeBooleanValue, ResourceType, VpcAttributeName};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
-use super::{identity_filters, sync_tags, tag_spec, tags_json};
+use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
+use super::{sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{
-    Created, api_error, attrs, bool_or, create_once, found, req_str, the_one, tolerate,
-};
+use crate::support::{api_error, attrs, bool_or, create_once, req_str, tolerate};
 use std::sync::Arc;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -24,6 +23,10 @@ pub static SCHEMA: KindSchema = KindSchema {
 pub struct Vpc(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["InvalidVpcID.NotFound"];
+
+ec2_resource! {
+    types::Vpc, "ec2:DescribeVpcs", NOT_FOUND, describe_vpcs, set_vpc_ids, set_filters, vpcs, vpc_id
+}
 
 impl Vpc {
     async fn set_dns(
@@ -84,14 +87,7 @@ impl Provider for Vpc {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .vpc()
-                .and_then(|v| v.vpc_id())
-                .ok_or_else(|| ProviderError::new("ec2:CreateVpc", "no VPC id in the response"))?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id("ec2:CreateVpc", "VPC id", |out| out.vpc()?.vpc_id())?;
         super::on_new(|| self.set_dns(ctx, &id, inputs, None)).await?;
         Ok(Applied {
             outputs: Self::outputs(&id, cidr),
@@ -106,11 +102,7 @@ impl Provider for Vpc {
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
-        let result = ec2.describe_vpcs().vpc_ids(id).send().await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeVpcs")? else {
-            return Ok(None);
-        };
-        let Some(vpc) = out.vpcs().first() else {
+        let Some(vpc) = describe_id::<types::Vpc>(&ec2, id).await? else {
             return Ok(None);
         };
         let mut flags = Vec::new();
@@ -163,21 +155,7 @@ impl Provider for Vpc {
         ctx: &OpContext,
         _inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_vpcs()
-            .set_filters(Some(identity_filters(ctx)))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeVpcs", e))?;
-        the_one(
-            ctx,
-            out.vpcs()
-                .iter()
-                .filter_map(|v| v.vpc_id())
-                .map(str::to_owned),
-        )
+        find_tagged::<types::Vpc>(&self.0.ec2(&ctx.region), ctx).await
     }
 
     async fn delete(
@@ -187,24 +165,14 @@ impl Provider for Vpc {
         _inputs: &Attributes,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_vpcs()
-            .vpc_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeVpcs")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        if owned::<types::Vpc>(&ec2, ctx, id, "VPC").await?.is_none() {
             return Ok(());
-        };
-        let Some(vpc) = out.vpcs().first() else {
-            return Ok(());
-        };
-        super::confirm_owned(ctx, &format!("VPC {id}"), vpc.tags())?;
+        }
         // Lambda releases a deleted function's network interfaces minutes
         // later; until then the VPC answers DependencyViolation.
         super::delete_when_unused(|| async {
-            let result = self.0.ec2(&ctx.region).delete_vpc().vpc_id(id).send().await;
+            let result = ec2.delete_vpc().vpc_id(id).send().await;
             tolerate(result, NOT_FOUND, "ec2:DeleteVpc")
         })
         .await

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, VpcEndpointType};
+use aws_sdk_ec2::types::{ResourceType, VpcEndpoint as Endpoint, VpcEndpointType};
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
+use super::lookup::{describe_id, ec2_resource, find_one, owned};
 use super::{identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, req_str, the_one, wait_for};
+use crate::support::{api_error, attrs, create_token, found, req_str, response_id, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_endpoint",
@@ -30,6 +31,22 @@ const NOT_FOUND: &[&str] = &[
     "InvalidVpcEndpointId.NotFound",
     "InvalidVpcEndpoint.NotFound",
 ];
+
+ec2_resource! {
+    Endpoint, "ec2:DescribeVpcEndpoints", NOT_FOUND,
+    describe_vpc_endpoints, set_vpc_endpoint_ids, set_filters, vpc_endpoints, vpc_endpoint_id
+}
+
+/// The endpoint's state: AWS documents capitalised states and answers in
+/// lower case.
+fn state(e: &Endpoint) -> Option<String> {
+    e.state().map(|s| s.as_str().to_ascii_lowercase())
+}
+
+/// Whether the endpoint is deleted or on its way: it stays listed a while.
+fn gone(e: &Endpoint) -> bool {
+    matches!(state(e).as_deref(), Some("deleted" | "deleting"))
+}
 
 /// Terraform's default delete timeout for a VPC endpoint.
 const DELETE_LIMIT: Duration = Duration::from_secs(10 * 60);
@@ -72,13 +89,8 @@ impl Provider for VpcEndpoint {
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateVpcEndpoint", e))?;
-        let id = out
-            .vpc_endpoint()
-            .and_then(|e| e.vpc_endpoint_id())
-            .ok_or_else(|| {
-                ProviderError::new("ec2:CreateVpcEndpoint", "no endpoint id in the response")
-            })?
-            .to_owned();
+        let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id());
+        let id = response_id("ec2:CreateVpcEndpoint", "endpoint id", id)?;
         Ok(Applied {
             outputs: attrs([("vpc_endpoint_id", json!(id))]),
             id,
@@ -91,22 +103,11 @@ impl Provider for VpcEndpoint {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .describe_vpc_endpoints()
-            .vpc_endpoint_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeVpcEndpoints")? else {
+        let ec2 = self.0.ec2(&ctx.region);
+        let Some(e) = describe_id::<Endpoint>(&ec2, id).await? else {
             return Ok(None);
         };
-        let Some(e) = out.vpc_endpoints().first() else {
-            return Ok(None);
-        };
-        // AWS documents capitalised states and answers in lower case.
-        let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
-        if matches!(state.as_deref(), Some("deleted" | "deleting")) {
+        if gone(&e) {
             return Ok(None);
         }
         let mut tables: Vec<&str> = e.route_table_ids().iter().map(String::as_str).collect();
@@ -155,25 +156,8 @@ impl Provider for VpcEndpoint {
         ctx: &OpContext,
         _inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_vpc_endpoints()
-            .set_filters(Some(identity_filters(ctx)))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeVpcEndpoints", e))?;
-        the_one(
-            ctx,
-            out.vpc_endpoints()
-                .iter()
-                .filter(|e| {
-                    let state = e.state().map(|s| s.as_str().to_ascii_lowercase());
-                    !matches!(state.as_deref(), Some("deleted" | "deleting"))
-                })
-                .filter_map(|e| e.vpc_endpoint_id())
-                .map(str::to_owned),
-        )
+        let ec2 = self.0.ec2(&ctx.region);
+        find_one(&ec2, ctx, identity_filters(ctx), |e: &Endpoint| !gone(e)).await
     }
 
     async fn delete(
@@ -189,18 +173,12 @@ impl Provider for VpcEndpoint {
             return Ok(());
         }
         let ec2 = self.0.ec2(&ctx.region);
-        let result = ec2
-            .describe_vpc_endpoints()
-            .vpc_endpoint_ids(id)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "ec2:DescribeVpcEndpoints")? else {
+        if owned::<Endpoint>(&ec2, ctx, id, "VPC endpoint")
+            .await?
+            .is_none()
+        {
             return Ok(());
-        };
-        let Some(endpoint) = out.vpc_endpoints().first() else {
-            return Ok(());
-        };
-        super::confirm_owned(ctx, &format!("VPC endpoint {id}"), endpoint.tags())?;
+        }
         let result = ec2.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await;
         let Some(out) = found(result, NOT_FOUND, "ec2:DeleteVpcEndpoints")? else {
             return Ok(());
@@ -229,17 +207,8 @@ impl Provider for VpcEndpoint {
         // Deletion is asynchronous (`deleting`); the route tables and the VPC
         // it used can go only once it is `deleted`.
         wait_for("VPC endpoint deleted", DELETE_LIMIT, || async {
-            let result = ec2
-                .describe_vpc_endpoints()
-                .vpc_endpoint_ids(id)
-                .send()
-                .await;
-            let state = found(result, NOT_FOUND, "ec2:DescribeVpcEndpoints")?.and_then(|out| {
-                out.vpc_endpoints()
-                    .first()
-                    .and_then(|e| e.state())
-                    .map(|s| s.as_str().to_ascii_lowercase())
-            });
+            let endpoint = describe_id::<Endpoint>(&ec2, id).await?;
+            let state = endpoint.as_ref().and_then(state);
             Ok(match state.as_deref() {
                 None | Some("deleted") => Ok(()),
                 Some(other) => Err(other.to_owned()),

@@ -15,9 +15,10 @@ use aws_sdk_ec2::types::{
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::json;
 
+use super::lookup::{describe_id, ec2_resource, find_one};
 use super::{has_identity, identity_filters, sync_tags, tag_spec, tags_json};
 use crate::clients::Clients;
-use crate::support::{Created, api_error, attrs, create_once, found, req_str, the_one, wait_for};
+use crate::support::{attrs, create_once, found, req_str, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_peering_connection",
@@ -70,18 +71,12 @@ pub(crate) async fn describe(
     client: &Client,
     id: &str,
 ) -> Result<Option<Connection>, ProviderError> {
-    let result = client
-        .describe_vpc_peering_connections()
-        .vpc_peering_connection_ids(id)
-        .send()
-        .await;
-    let out = found(result, NOT_FOUND, "ec2:DescribeVpcPeeringConnections")?;
-    Ok(out.and_then(|o| {
-        o.vpc_peering_connections()
-            .iter()
-            .find(|c| c.vpc_peering_connection_id() == Some(id))
-            .cloned()
-    }))
+    describe_id(client, id).await
+}
+
+ec2_resource! {
+    Connection, "ec2:DescribeVpcPeeringConnections", NOT_FOUND, describe_vpc_peering_connections,
+    set_vpc_peering_connection_ids, set_filters, vpc_peering_connections, vpc_peering_connection_id
 }
 
 impl VpcPeeringConnection {
@@ -144,19 +139,11 @@ impl Provider for VpcPeeringConnection {
             || self.find(ctx, inputs),
         )
         .await?;
-        let id = match created {
-            Created::Sent(out) => out
-                .vpc_peering_connection()
-                .and_then(|c| c.vpc_peering_connection_id())
-                .ok_or_else(|| {
-                    ProviderError::new(
-                        "ec2:CreateVpcPeeringConnection",
-                        "no VPC peering connection id in the response",
-                    )
-                })?
-                .to_owned(),
-            Created::Found(id) => id,
-        };
+        let id = created.id(
+            "ec2:CreateVpcPeeringConnection",
+            "VPC peering connection id",
+            |out| out.vpc_peering_connection()?.vpc_peering_connection_id(),
+        )?;
         self.wait_requested(ctx, &id, peer_region).await?;
         Ok(Applied {
             outputs: attrs([("vpc_peering_connection_id", json!(id))]),
@@ -208,22 +195,11 @@ impl Provider for VpcPeeringConnection {
     ) -> Result<Option<String>, ProviderError> {
         // Tag filters, and the tags checked again here (not every emulator
         // applies the filters); a connection that is gone does not count.
-        let out = self
-            .0
-            .ec2(&ctx.region)
-            .describe_vpc_peering_connections()
-            .set_filters(Some(identity_filters(ctx)))
-            .send()
-            .await
-            .map_err(|e| api_error("ec2:DescribeVpcPeeringConnections", e))?;
-        the_one(
-            ctx,
-            out.vpc_peering_connections()
-                .iter()
-                .filter(|c| has_identity(ctx, c.tags()) && !is_gone(code(c)))
-                .filter_map(|c| c.vpc_peering_connection_id())
-                .map(str::to_owned),
-        )
+        let ec2 = self.0.ec2(&ctx.region);
+        find_one(&ec2, ctx, identity_filters(ctx), |c: &Connection| {
+            has_identity(ctx, c.tags()) && !is_gone(code(c))
+        })
+        .await
     }
 
     async fn delete(

@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use aws_sdk_ecs::types::Tag;
 use drctl_core::provider::KindSchema;
-use drctl_core::{OpContext, Providers};
+use drctl_core::{OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV};
+use crate::support::{TAG_ADDRESS, TAG_ENV, tag_pairs};
+use crate::tags::arn_tag_api;
+pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] =
     &[&cluster::SCHEMA, &task_definition::SCHEMA, &service::SCHEMA];
@@ -32,14 +34,7 @@ pub(crate) fn ecs_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
 
 /// A map of ECS's tags.
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tag_pairs(tags, |t| (t.key(), t.value())).collect()
 }
 
 /// Refuses the delete of `what` unless its tags (or, untagged, its name
@@ -62,33 +57,6 @@ pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool 
     tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
 }
 
-/// Brings a resource's user tags from `old` to `new` (TagResource /
-/// UntagResource on its ARN).
-pub(crate) async fn sync_tags(
-    client: &aws_sdk_ecs::Client,
-    arn: &str,
-    old: &drctl_core::Attributes,
-    new: &drctl_core::Attributes,
-) -> Result<(), drctl_core::ProviderError> {
-    use crate::support::{api_error, tag_changes, user_tags};
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
-    if !set.is_empty() {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecs_tags(set)))
-            .send()
-            .await
-            .map_err(|e| api_error("ecs:TagResource", e))?;
-    }
-    if !remove.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("ecs:UntagResource", e))?;
-    }
-    Ok(())
-}
+arn_tag_api!(aws_sdk_ecs::Client, "ecs", |set| Ok::<_, ProviderError>(
+    ecs_tags(set)
+));

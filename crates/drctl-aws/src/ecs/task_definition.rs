@@ -324,32 +324,23 @@ async fn latest(
 /// The family's ACTIVE revisions' ARNs (ListTaskDefinitions filters by a
 /// family prefix: others of a longer family name are left out).
 async fn active_revisions(client: &Client, family: &str) -> Result<Vec<String>, ProviderError> {
-    let mut arns = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = client
-            .list_task_definitions()
-            .family_prefix(family)
-            .status(TaskDefinitionStatus::Active)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| api_error("ecs:ListTaskDefinitions", e))?;
-        arns.extend(
-            out.task_definition_arns()
-                .iter()
-                .filter(|arn| {
-                    arn.rsplit_once('/')
-                        .and_then(|(_, rest)| rest.rsplit_once(':'))
-                        .is_some_and(|(f, _)| f == family)
-                })
-                .cloned(),
-        );
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => return Ok(arns),
-        }
-    }
+    let list = client.list_task_definitions().family_prefix(family);
+    let arns: Vec<String> = list
+        .status(TaskDefinitionStatus::Active)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("ecs:ListTaskDefinitions", e))?;
+    Ok(arns
+        .into_iter()
+        .filter(|arn| {
+            arn.rsplit_once('/')
+                .and_then(|(_, rest)| rest.rsplit_once(':'))
+                .is_some_and(|(f, _)| f == family)
+        })
+        .collect())
 }
 
 /// Deregisters `arns` and deletes them (DeleteTaskDefinitions takes only

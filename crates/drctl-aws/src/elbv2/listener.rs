@@ -22,7 +22,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
-use super::{elb_tags, is_ours, sync_tags, tags_of, taken};
+use super::{elb_tags, if_ours, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
 use crate::support::{
     Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
@@ -262,11 +262,7 @@ impl Provider for Listener {
         let Some(l) = on_port(&client, &config.load_balancer_arn, config.port).await? else {
             return Ok(None);
         };
-        let arn = l.listener_arn().unwrap_or_default().to_owned();
-        let ours = tags_of(&client, &arn)
-            .await?
-            .is_some_and(|tags| is_ours(ctx, &tags));
-        Ok(ours.then_some(arn))
+        if_ours(&client, ctx, l.listener_arn()).await
     }
 
     async fn delete(

@@ -27,7 +27,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
-use super::{arn_suffix, elb_tags, id_list, is_ours, sync_tags, tags_of, taken};
+use super::{arn_suffix, elb_tags, id_list, if_ours, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
 use crate::support::{
     Created, all_tags, api_error, attrs, create_once, invalid, observed_tags, only_known_inputs,
@@ -324,11 +324,7 @@ impl Provider for LoadBalancer {
         let Some(lb) = by_name(&client, &config.name).await? else {
             return Ok(None);
         };
-        let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
-        let ours = tags_of(&client, &arn)
-            .await?
-            .is_some_and(|tags| is_ours(ctx, &tags));
-        Ok(ours.then_some(arn))
+        if_ours(&client, ctx, lb.load_balancer_arn()).await
     }
 
     async fn delete(

@@ -14,7 +14,9 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{Attributes, OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, tag_changes, user_tags};
+use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, sent, tag_pairs};
+use crate::tags::TagApi;
+pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &load_balancer::SCHEMA,
@@ -32,6 +34,20 @@ pub(crate) fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// `arn`, when its tags carry this address's identity: what `find` may
+/// adopt. `None` for a resource drctl made for another, or one gone.
+pub(crate) async fn if_ours(
+    client: &Client,
+    ctx: &OpContext,
+    arn: Option<&str>,
+) -> Result<Option<String>, ProviderError> {
+    let arn = arn.unwrap_or_default().to_owned();
+    let ours = tags_of(client, &arn)
+        .await?
+        .is_some_and(|tags| is_ours(ctx, &tags));
+    Ok(ours.then_some(arn))
 }
 
 /// The tags of `arn`; `None` when the resource is gone.
@@ -56,17 +72,10 @@ pub(crate) async fn tags_of(
         }
         Err(e) => return Err(api_error("elasticloadbalancing:DescribeTags", e)),
     };
-    Ok(out.tag_descriptions().first().map(|d| {
-        d.tags()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_owned(),
-                    t.value().unwrap_or_default().to_owned(),
-                ))
-            })
-            .collect()
-    }))
+    Ok(out
+        .tag_descriptions()
+        .first()
+        .map(|d| tag_pairs(d.tags(), |t| (t.key(), t.value())).collect()))
 }
 
 /// Refuses the delete of `what` (`arn`) unless its tags show it is this
@@ -109,33 +118,24 @@ pub(crate) fn taken(
     .with_code("AlreadyExists")
 }
 
-/// Brings a resource's user tags from `old` to `new`.
-pub(crate) async fn sync_tags(
-    client: &Client,
-    arn: &str,
-    old: &Attributes,
-    new: &Attributes,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
-    if !set.is_empty() {
-        client
+/// AddTags / RemoveTags on one resource's ARN.
+#[async_trait::async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self
             .add_tags()
             .resource_arns(arn)
-            .set_tags(Some(elb_tags(set)))
-            .send()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:AddTags", e))?;
+            .set_tags(Some(elb_tags(set)));
+        sent(call.send().await, "elasticloadbalancing:AddTags")
     }
-    if !remove.is_empty() {
-        client
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
             .remove_tags()
             .resource_arns(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:RemoveTags", e))?;
+            .set_tag_keys(Some(keys));
+        sent(call.send().await, "elasticloadbalancing:RemoveTags")
     }
-    Ok(())
 }
 
 /// The part of an ALB or target group ARN after `loadbalancer/` or

@@ -26,7 +26,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
 use serde_json::{Value as Json, json};
 
-use super::{arn_suffix, elb_tags, is_ours, sync_tags, tags_of, taken};
+use super::{arn_suffix, elb_tags, if_ours, is_ours, sync_tags, tags_of, taken};
 use crate::clients::Clients;
 use crate::support::{
     Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
@@ -443,11 +443,7 @@ impl Provider for TargetGroup {
         let Some(tg) = describe(&client, true, &config.name).await? else {
             return Ok(None);
         };
-        let arn = tg.target_group_arn().unwrap_or_default().to_owned();
-        let ours = tags_of(&client, &arn)
-            .await?
-            .is_some_and(|tags| is_ours(ctx, &tags));
-        Ok(ours.then_some(arn))
+        if_ours(&client, ctx, tg.target_group_arn()).await
     }
 
     async fn delete(

@@ -34,8 +34,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, invalid, observed_tags,
-    only_known_inputs, retry_while, tag_changes, user_tags, wait_for,
+    only_known_inputs, retry_while, wait_for,
 };
+use crate::tags::{arn_tag_api, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "events.rule",
@@ -329,6 +330,12 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .build()
         .map_err(|e| ProviderError::new("events:Tag", e.to_string()))
 }
+
+arn_tag_api!(Client, "events", |set: BTreeMap<_, _>| {
+    set.into_iter()
+        .map(|(k, v)| tag(k, v))
+        .collect::<Result<Vec<_>, _>>()
+});
 
 fn outputs(arn: &str, name: &str) -> Attributes {
     attrs([("arn", json!(arn)), ("name", json!(name))])
@@ -697,29 +704,7 @@ impl Provider for Rule {
             )
         })?;
         let arn = rule.arn().unwrap_or_default().to_owned();
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| tag(k, v))
-                        .collect::<Result<_, _>>()?,
-                ))
-                .send()
-                .await
-                .map_err(|e| api_error("events:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("events:UntagResource", e))?;
-        }
+        sync_tags(&client, &arn, prior, inputs).await?;
         Ok(outputs(&arn, id))
     }
 

@@ -15,8 +15,9 @@ use super::policy_json;
 use crate::clients::Clients;
 use crate::support::{
     Created, all_tags, api_error, attrs, confirm_owned, create_once, found, invalid, observed_tags,
-    opt_str, req_str, tag_changes, tag_map, tolerate, user_tags,
+    opt_str, req_str, sent, tag_map, tolerate,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "iam.role",
@@ -37,6 +38,22 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .value(v)
         .build()
         .map_err(|e| ProviderError::new("iam:Tag", e.to_string()))
+}
+
+/// TagRole / UntagRole: roles are the only IAM resource drctl tags.
+#[async_trait]
+impl TagApi for Client {
+    async fn tag(&self, role: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set.into_iter().map(|(k, v)| tag(k, v));
+        let call = self.tag_role().role_name(role);
+        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
+        sent(call.send().await, "iam:TagRole")
+    }
+
+    async fn untag(&self, role: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self.untag_role().role_name(role).set_tag_keys(Some(keys));
+        sent(call.send().await, "iam:UntagRole")
+    }
 }
 
 /// A policy document input, serialised as IAM takes it.
@@ -339,27 +356,7 @@ impl Provider for Role {
         for arn in old_managed.difference(&new_managed) {
             self.detach(id, arn).await?;
         }
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            iam.tag_role()
-                .role_name(id)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| tag(k, v))
-                        .collect::<Result<_, _>>()?,
-                ))
-                .send()
-                .await
-                .map_err(|e| api_error("iam:TagRole", e))?;
-        }
-        if !remove.is_empty() {
-            iam.untag_role()
-                .role_name(id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("iam:UntagRole", e))?;
-        }
+        sync_tags(&iam, id, prior, inputs).await?;
         let role = self
             .get(id)
             .await?

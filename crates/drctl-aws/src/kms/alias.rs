@@ -53,22 +53,15 @@ fn alias_name<'a>(ctx: &OpContext, inputs: &'a Attributes) -> Result<&'a str, Pr
 
 /// The alias `name` of the region, if it exists.
 async fn lookup(client: &Client, name: &str) -> Result<Option<AliasListEntry>, ProviderError> {
-    let mut marker: Option<String> = None;
-    loop {
-        let out = client
-            .list_aliases()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| api_error("kms:ListAliases", e))?;
-        if let Some(a) = out.aliases().iter().find(|a| a.alias_name() == Some(name)) {
-            return Ok(Some(a.clone()));
-        }
-        match (out.truncated(), out.next_marker()) {
-            (true, Some(m)) => marker = Some(m.to_owned()),
-            _ => return Ok(None),
+    // Pages are fetched only until the alias turns up.
+    let mut aliases = client.list_aliases().into_paginator().items().send();
+    while let Some(a) = aliases.next().await {
+        let a = a.map_err(|e| api_error("kms:ListAliases", e))?;
+        if a.alias_name() == Some(name) {
+            return Ok(Some(a));
         }
     }
+    Ok(None)
 }
 
 fn outputs(a: &AliasListEntry) -> Attributes {

@@ -45,8 +45,9 @@ use super::NOT_FOUND;
 use crate::clients::Clients;
 use crate::support::{
     Created, TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, found, observed_tags,
-    opt_str, retry_while, tag_changes, the_one, tolerate, user_tags,
+    opt_str, retry_while, sent, the_one, tolerate,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "kms.key",
@@ -91,6 +92,23 @@ fn kms_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
                 .map_err(|e| ProviderError::new("kms:Tag", e.to_string()))
         })
         .collect()
+}
+
+/// TagResource / UntagResource on a key's id.
+#[async_trait]
+impl TagApi for Client {
+    async fn tag(&self, key: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self
+            .tag_resource()
+            .key_id(key)
+            .set_tags(Some(kms_tags(set)?));
+        sent(call.send().await, "kms:TagResource")
+    }
+
+    async fn untag(&self, key: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self.untag_resource().key_id(key).set_tag_keys(Some(keys));
+        sent(call.send().await, "kms:UntagResource")
+    }
 }
 
 /// The `policy` input serialised as KMS takes it, checked before any call.
@@ -138,26 +156,14 @@ fn live(state: Option<&KeyState>) -> bool {
 }
 
 async fn tags_of(client: &Client, id: &str) -> Result<Vec<(String, String)>, ProviderError> {
-    let mut tags = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let out = client
-            .list_resource_tags()
-            .key_id(id)
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| api_error("kms:ListResourceTags", e))?;
-        tags.extend(
-            out.tags()
-                .iter()
-                .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())),
-        );
-        match (out.truncated(), out.next_marker()) {
-            (true, Some(m)) => marker = Some(m.to_owned()),
-            _ => return Ok(tags),
-        }
-    }
+    let list = client.list_resource_tags().key_id(id).into_paginator();
+    let tags: Vec<Tag> = list
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("kms:ListResourceTags", e))?;
+    Ok(tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect())
 }
 
 /// Retries `call` while KMS does not see the new key yet.
@@ -390,25 +396,7 @@ impl Provider for Key {
         {
             self.put_policy(&client, id, &doc).await?;
         }
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .key_id(id)
-                .set_tags(Some(kms_tags(set)?))
-                .send()
-                .await
-                .map_err(|e| api_error("kms:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .key_id(id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("kms:UntagResource", e))?;
-        }
+        sync_tags(&client, id, prior, inputs).await?;
         let observed = self.read(ctx, id, inputs).await?.ok_or_else(|| {
             ProviderError::new("kms:DescribeKey", format!("key {id} is gone"))
                 .with_code("NotFoundException")
@@ -426,52 +414,41 @@ impl Provider for Key {
         let client = self.0.kms(&ctx.region);
         let address = ctx.address.to_string();
         let mut ours = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let out = client
-                .list_keys()
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| api_error("kms:ListKeys", e))?;
-            for entry in out.keys() {
-                let Some(id) = entry.key_id() else { continue };
-                // Keys of other principals, or in a state that refuses the
-                // call, are not drctl's to adopt. A key KMS lists but does not know yet (eventual
-                // consistency, right after CreateKey) is asked again: it
-                // may be the one a lost answer created.
-                let tags = match tags_of(&client, id).await {
-                    Ok(tags) => tags,
-                    Err(e)
-                        if matches!(
-                            e.code.as_deref(),
-                            Some("AccessDeniedException" | "KMSInvalidStateException")
-                        ) =>
-                    {
-                        continue;
-                    }
-                    Err(e) if e.code.as_deref() == Some("NotFoundException") => {
-                        while_new(|| tags_of(&client, id)).await?
-                    }
-                    Err(e) => return Err(e),
-                };
-                let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-                if tag(TAG_ADDRESS) != Some(&address) || tag(TAG_ENV) != Some(&ctx.env) {
+        let mut keys = client.list_keys().into_paginator().items().send();
+        while let Some(entry) = keys.next().await {
+            let entry = entry.map_err(|e| api_error("kms:ListKeys", e))?;
+            let Some(id) = entry.key_id() else { continue };
+            // Keys of other principals, or in a state that refuses the
+            // call, are not drctl's to adopt. A key KMS lists but does not know yet (eventual
+            // consistency, right after CreateKey) is asked again: it
+            // may be the one a lost answer created.
+            let tags = match tags_of(&client, id).await {
+                Ok(tags) => tags,
+                Err(e)
+                    if matches!(
+                        e.code.as_deref(),
+                        Some("AccessDeniedException" | "KMSInvalidStateException")
+                    ) =>
+                {
                     continue;
                 }
-                let state = client
-                    .describe_key()
-                    .key_id(id)
-                    .send()
-                    .await
-                    .map_err(|e| api_error("kms:DescribeKey", e))?;
-                if live(state.key_metadata().and_then(|m| m.key_state())) {
-                    ours.push(id.to_owned());
+                Err(e) if e.code.as_deref() == Some("NotFoundException") => {
+                    while_new(|| tags_of(&client, id)).await?
                 }
+                Err(e) => return Err(e),
+            };
+            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            if tag(TAG_ADDRESS) != Some(&address) || tag(TAG_ENV) != Some(&ctx.env) {
+                continue;
             }
-            match (out.truncated(), out.next_marker()) {
-                (true, Some(m)) => marker = Some(m.to_owned()),
-                _ => break,
+            let state = client
+                .describe_key()
+                .key_id(id)
+                .send()
+                .await
+                .map_err(|e| api_error("kms:DescribeKey", e))?;
+            if live(state.key_metadata().and_then(|m| m.key_state())) {
+                ours.push(id.to_owned());
             }
         }
         the_one(ctx, ours)

@@ -18,9 +18,9 @@ use sha2::{Digest, Sha256};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_owned, create_once, found, invalid, observed_tags,
-    only_if_set, opt_str, req_str, retry_while, tag_changes, tag_map, tolerate, user_tags,
-    wait_for,
+    only_if_set, opt_str, req_str, retry_while, sent, tag_map, tolerate, wait_for,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "lambda.function",
@@ -70,6 +70,22 @@ where
         retry_while(CREATE_LIMIT, busy, &send)
     })
     .await
+}
+
+#[async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let call = self.tag_resource().resource(arn);
+        sent(
+            call.set_tags(Some(set.into_iter().collect())).send().await,
+            "lambda:TagResource",
+        )
+    }
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self.untag_resource().resource(arn).set_tag_keys(Some(keys));
+        sent(call.send().await, "lambda:UntagResource")
+    }
 }
 
 fn int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, ProviderError> {
@@ -433,25 +449,7 @@ impl Provider for Function {
         }
         let config = self.configuration(&client, id).await?;
         let arn = config.function_arn().unwrap_or_default().to_owned();
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .resource(&arn)
-                .set_tags(Some(set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| api_error("lambda:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .resource(&arn)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("lambda:UntagResource", e))?;
-        }
+        sync_tags(&client, &arn, prior, inputs).await?;
         Ok(outputs(&config))
     }
 

@@ -95,27 +95,20 @@ pub(crate) async fn global_of(
     rds: &Client,
     arn: &str,
 ) -> Result<Option<AwsGlobalCluster>, ProviderError> {
-    let mut marker: Option<String> = None;
-    loop {
-        let out = rds
-            .describe_global_clusters()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| api_error("rds:DescribeGlobalClusters", e))?;
-        for g in out.global_clusters() {
-            if g.global_cluster_members()
-                .iter()
-                .any(|m| m.db_cluster_arn() == Some(arn))
-            {
-                return Ok(Some(g.clone()));
-            }
-        }
-        match out.marker() {
-            Some(m) if !m.is_empty() => marker = Some(m.to_owned()),
-            _ => return Ok(None),
+    // Pages are fetched only until the member turns up.
+    let mut globals = rds
+        .describe_global_clusters()
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(g) = globals.next().await {
+        let g = g.map_err(|e| api_error("rds:DescribeGlobalClusters", e))?;
+        let members = g.global_cluster_members();
+        if members.iter().any(|m| m.db_cluster_arn() == Some(arn)) {
+            return Ok(Some(g));
         }
     }
+    Ok(None)
 }
 
 /// The identifier of the global cluster that has the cluster with this

@@ -6,7 +6,9 @@ pub mod global_cluster;
 pub mod instance;
 pub mod subnet_group;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
 use std::time::Duration;
 
 use aws_sdk_rds::Client;
@@ -17,7 +19,9 @@ use drctl_core::{Attributes, OpContext, ProviderError};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, observed_tags, tag_changes, user_tags};
+use crate::support::{all_tags, api_error, observed_tags, sent, tag_map, tag_pairs};
+use crate::tags::TagApi;
+pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &global_cluster::SCHEMA,
@@ -47,12 +51,7 @@ pub(crate) fn create_tags(ctx: &OpContext, inputs: &Attributes) -> Vec<Tag> {
 
 /// The `tags` input as read back from a resource's tag list.
 pub(crate) fn tags_json(tags: &[Tag]) -> Json {
-    observed_tags(tags.iter().filter_map(|t| {
-        Some((
-            t.key()?.to_owned(),
-            t.value().unwrap_or_default().to_owned(),
-        ))
-    }))
+    observed_tags(tag_pairs(tags, |t| (t.key(), t.value())))
 }
 
 /// Refuses the delete of `what` unless its tags (or, without a
@@ -66,10 +65,7 @@ pub(crate) fn confirm_owned(
     inputs: &Attributes,
     name_input: &str,
 ) -> Result<(), ProviderError> {
-    let tags = crate::support::tag_map(
-        tags.iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    );
+    let tags = tag_map(tag_pairs(tags, |t| (t.key(), t.value())));
     let named = crate::support::opt_str(inputs, name_input).filter(|n| n.eq_ignore_ascii_case(id));
     crate::support::confirm_owned(ctx, "delete", what, &tags, named)
 }
@@ -96,37 +92,27 @@ pub(crate) async fn list_tags(client: &Client, arn: &str) -> Result<Json, Provid
     Ok(tags_json(out.tag_list()))
 }
 
-/// Applies the difference between the old and new `tags` inputs.
-pub(crate) async fn sync_tags(
-    client: &Client,
-    arn: &str,
-    old: &Attributes,
-    new: &Attributes,
-) -> Result<(), ProviderError> {
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
-    if !set.is_empty() {
-        client
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(
-                set.into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:AddTagsToResource", e))?;
+/// AddTagsToResource / RemoveTagsFromResource on a resource's ARN.
+#[async_trait::async_trait]
+impl TagApi for Client {
+    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build());
+        let call = self.add_tags_to_resource().resource_name(arn);
+        sent(
+            call.set_tags(Some(tags.collect())).send().await,
+            "rds:AddTagsToResource",
+        )
     }
-    if !remove.is_empty() {
-        client
-            .remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("rds:RemoveTagsFromResource", e))?;
+
+    async fn untag(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self.remove_tags_from_resource().resource_name(arn);
+        sent(
+            call.set_tag_keys(Some(keys)).send().await,
+            "rds:RemoveTagsFromResource",
+        )
     }
-    Ok(())
 }
 
 /// A sorted list of strings from an array input (absent: empty).

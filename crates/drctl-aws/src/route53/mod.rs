@@ -17,8 +17,8 @@ use serde_json::Value as Json;
 
 use crate::clients::Clients;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, create_token, observed_tags, tag_changes, the_one,
-    user_tags, wait_for,
+    TAG_ADDRESS, TAG_ENV, all_tags, api_error, create_token, observed_tags, tag_changes, tag_pairs,
+    the_one, user_tags, wait_for,
 };
 
 pub(crate) static KINDS: &[&KindSchema] = &[
@@ -217,18 +217,8 @@ pub(crate) async fn read_tags(
         .send()
         .await
         .map_err(|e| api_error("route53:ListTagsForResource", e))?;
-    let tags = out
-        .resource_tag_set()
-        .map(|s| s.tags())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        });
-    Ok(observed_tags(tags))
+    let tags = out.resource_tag_set().map(|s| s.tags()).unwrap_or_default();
+    Ok(observed_tags(tag_pairs(tags, |t| (t.key(), t.value()))))
 }
 
 /// Waits until a change has reached every Route 53 name server: GetChange

@@ -43,8 +43,9 @@ use sha2::{Digest, Sha256};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid,
-    observed_tags, opt_str, req_str, str_map, tag_changes, tag_map, tolerate, wait_for,
+    observed_tags, opt_str, req_str, sent, str_map, tag_map, tag_pairs, tolerate, wait_for,
 };
+use crate::tags::{TagApi, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "secretsmanager.secret",
@@ -107,15 +108,29 @@ fn outputs(name: &str, s: &DescribeSecretOutput) -> Attributes {
 
 /// The secret's tags, for `confirm_owned`.
 fn tags_of(s: &DescribeSecretOutput) -> BTreeMap<String, String> {
-    tag_map(
-        s.tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    )
+    tag_map(tag_pairs(s.tags(), |t| (t.key(), t.value())))
 }
 
 fn tag(k: String, v: String) -> Tag {
     Tag::builder().key(k).value(v).build()
+}
+
+/// TagResource / UntagResource on a secret's name or ARN.
+#[async_trait]
+impl TagApi for Client {
+    async fn tag(&self, secret: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set.into_iter().map(|(k, v)| tag(k, v)).collect();
+        let call = self.tag_resource().secret_id(secret).set_tags(Some(tags));
+        sent(call.send().await, "secretsmanager:TagResource")
+    }
+
+    async fn untag(&self, secret: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self
+            .untag_resource()
+            .secret_id(secret)
+            .set_tag_keys(Some(keys));
+        sent(call.send().await, "secretsmanager:UntagResource")
+    }
 }
 
 /// The regions the secret is replicated to, sorted.
@@ -259,33 +274,8 @@ async fn sync_meta(
             .await
             .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
     }
-    let current = s
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect();
-    let (set, remove) = tag_changes(&current, &all_tags(ctx, inputs));
-    if !set.is_empty() {
-        sm.tag_resource()
-            .secret_id(name)
-            .set_tags(Some(set.into_iter().map(|(k, v)| tag(k, v)).collect()))
-            .send()
-            .await
-            .map_err(|e| api_error("secretsmanager:TagResource", e))?;
-    }
-    if !remove.is_empty() {
-        sm.untag_resource()
-            .secret_id(name)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| api_error("secretsmanager:UntagResource", e))?;
-    }
+    let current = tag_pairs(s.tags(), |t| (t.key(), t.value())).collect();
+    retag(sm, name, &current, &all_tags(ctx, inputs)).await?;
     let (have, want) = (replicas(s), wanted_replicas(inputs));
     let (have_keys, want_keys) = (observed_replica_keys(s), replica_keys(inputs));
     // A replica whose key is not the one asked for is made again.
@@ -483,12 +473,7 @@ impl Provider for Secret {
             ("replica_regions", json!(replicas(&s))),
             (
                 "tags",
-                observed_tags(s.tags().iter().filter_map(|t| {
-                    Some((
-                        t.key()?.to_owned(),
-                        t.value().unwrap_or_default().to_owned(),
-                    ))
-                })),
+                observed_tags(tag_pairs(s.tags(), |t| (t.key(), t.value()))),
             ),
         ]);
         // Keys show when there are some, or when asked for.

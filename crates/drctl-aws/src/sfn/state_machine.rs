@@ -2,6 +2,7 @@
 //! (the API addresses state machines by ARN only).
 
 use std::sync::Arc;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,8 +15,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, only_if_set, opt_str,
-    req_str, retry_while, tag_changes, tag_map, user_tags, wait_for,
+    req_str, retry_while, tag_map, tag_pairs, wait_for,
 };
+use crate::tags::{arn_tag_api, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sfn.state_machine",
@@ -74,6 +76,8 @@ fn tags(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
+
+arn_tag_api!(Client, "states", |set| Ok::<_, ProviderError>(tags(set)));
 
 fn outputs(sm: &DescribeStateMachineOutput) -> Attributes {
     attrs([
@@ -226,25 +230,7 @@ impl Provider for StateMachine {
             })
             .await?;
         }
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            client
-                .tag_resource()
-                .resource_arn(id)
-                .set_tags(Some(tags(set)))
-                .send()
-                .await
-                .map_err(|e| api_error("states:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            client
-                .untag_resource()
-                .resource_arn(id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("states:UntagResource", e))?;
-        }
+        sync_tags(&client, id, prior, inputs).await?;
         let sm = self.describe(&client, id).await?.ok_or_else(|| {
             ProviderError::new(
                 "states:DescribeStateMachine",
@@ -300,11 +286,7 @@ impl Provider for StateMachine {
             else {
                 return Ok(());
             };
-            let tags = tag_map(
-                out.tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-            );
+            let tags = tag_map(tag_pairs(out.tags(), |t| (t.key(), t.value())));
             let named = opt_str(inputs, "name").filter(|n| *n == sm.name());
             confirm_owned(ctx, "delete", &format!("state machine {id}"), &tags, named)?;
         }

@@ -124,30 +124,18 @@ impl Subscription {
         key: &Key<'_>,
     ) -> Result<Option<SnsSubscription>, ProviderError> {
         let sns = self.0.sns(&ctx.region);
-        let mut token: Option<String> = None;
-        loop {
-            let result = sns
-                .list_subscriptions_by_topic()
-                .topic_arn(key.topic_arn())
-                .set_next_token(token.take())
-                .send()
-                .await;
-            let Some(page) = found(result, NOT_FOUND, "sns:ListSubscriptionsByTopic")? else {
+        let list = sns.list_subscriptions_by_topic().topic_arn(key.topic_arn());
+        // Pages are fetched only until the subscription turns up.
+        let mut subscriptions = list.into_paginator().items().send();
+        while let Some(s) = subscriptions.next().await {
+            let Some(s) = found(s, NOT_FOUND, "sns:ListSubscriptionsByTopic")? else {
                 return Ok(None);
             };
-            let hit = page
-                .subscriptions()
-                .iter()
-                .filter(|s| s.subscription_arn() != Some("Deleted"))
-                .find(|s| key.matches(s));
-            if let Some(s) = hit {
-                return Ok(Some(s.clone()));
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(None),
+            if s.subscription_arn() != Some("Deleted") && key.matches(&s) {
+                return Ok(Some(s));
             }
         }
+        Ok(None)
     }
 }
 

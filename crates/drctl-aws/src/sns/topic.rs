@@ -7,7 +7,8 @@
 //! `policy` replaces the topic's default access policy; without it the
 //! default stays, unread.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,8 +19,9 @@ use serde_json::{Value as Json, json};
 use crate::clients::Clients;
 use crate::support::{
     all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, opt_str, req_str,
-    tag_changes, tag_map, tolerate, user_tags,
+    tag_map, tolerate,
 };
+use crate::tags::{arn_tag_api, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.topic",
@@ -42,6 +44,12 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .build()
         .map_err(|e| ProviderError::new("sns:Tag", e.to_string()))
 }
+
+arn_tag_api!(aws_sdk_sns::Client, "sns", |set: BTreeMap<_, _>| {
+    set.into_iter()
+        .map(|(k, v)| tag(k, v))
+        .collect::<Result<Vec<_>, _>>()
+});
 
 /// The topic name is the ARN's last segment.
 fn name_of(arn: &str) -> &str {
@@ -214,27 +222,15 @@ impl Provider for Topic {
     ) -> Result<Option<String>, ProviderError> {
         let name = req_str(ctx, inputs, "name")?;
         let sns = self.0.sns(&ctx.region);
-        let mut token: Option<String> = None;
-        loop {
-            let page = sns
-                .list_topics()
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| api_error("sns:ListTopics", e))?;
-            let found = page
-                .topics()
-                .iter()
-                .filter_map(|t| t.topic_arn())
-                .find(|arn| name_of(arn) == name);
-            if let Some(arn) = found {
+        // Pages are fetched only until the topic turns up.
+        let mut topics = sns.list_topics().into_paginator().items().send();
+        while let Some(topic) = topics.next().await {
+            let topic = topic.map_err(|e| api_error("sns:ListTopics", e))?;
+            if let Some(arn) = topic.topic_arn().filter(|arn| name_of(arn) == name) {
                 return Ok(Some(arn.to_owned()));
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(None),
-            }
         }
+        Ok(None)
     }
 
     async fn update(
@@ -264,27 +260,7 @@ impl Provider for Topic {
                 .await
                 .map_err(|e| api_error("sns:SetTopicAttributes", e))?;
         }
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            sns.tag_resource()
-                .resource_arn(id)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| tag(k, v))
-                        .collect::<Result<_, _>>()?,
-                ))
-                .send()
-                .await
-                .map_err(|e| api_error("sns:TagResource", e))?;
-        }
-        if !remove.is_empty() {
-            sns.untag_resource()
-                .resource_arn(id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("sns:UntagResource", e))?;
-        }
+        sync_tags(&sns, id, prior, inputs).await?;
         Ok(outputs(id))
     }
 

@@ -11,8 +11,9 @@ use serde_json::json;
 use crate::clients::Clients;
 use crate::support::{
     NOT_RECORDED, all_tags, api_error, attrs, confirm_owned, create_once, found, invalid,
-    observed_tags, opt_str, req_str, tag_changes, tag_map, tolerate, user_tags,
+    observed_tags, opt_str, req_str, sent, tag_map, tolerate,
 };
+use crate::tags::{TagApi, sync_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ssm.parameter",
@@ -46,6 +47,28 @@ fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
         .value(v)
         .build()
         .map_err(|e| ProviderError::new("ssm:Tag", e.to_string()))
+}
+
+/// AddTagsToResource / RemoveTagsFromResource on a parameter's name:
+/// parameters are the only SSM resource drctl tags.
+#[async_trait]
+impl TagApi for aws_sdk_ssm::Client {
+    async fn tag(&self, name: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = set.into_iter().map(|(k, v)| tag(k, v));
+        let call = self.add_tags_to_resource().resource_id(name);
+        let call = call.resource_type(ResourceTypeForTagging::Parameter);
+        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
+        sent(call.send().await, "ssm:AddTagsToResource")
+    }
+
+    async fn untag(&self, name: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let call = self.remove_tags_from_resource().resource_id(name);
+        let call = call.resource_type(ResourceTypeForTagging::Parameter);
+        sent(
+            call.set_tag_keys(Some(keys)).send().await,
+            "ssm:RemoveTagsFromResource",
+        )
+    }
 }
 
 impl Parameter {
@@ -193,29 +216,7 @@ impl Provider for Parameter {
                 .await
                 .map_err(|e| api_error("ssm:PutParameter", e))?;
         }
-        let (set, remove) = tag_changes(&user_tags(prior), &user_tags(inputs));
-        if !set.is_empty() {
-            ssm.add_tags_to_resource()
-                .resource_type(ResourceTypeForTagging::Parameter)
-                .resource_id(id)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| tag(k, v))
-                        .collect::<Result<_, _>>()?,
-                ))
-                .send()
-                .await
-                .map_err(|e| api_error("ssm:AddTagsToResource", e))?;
-        }
-        if !remove.is_empty() {
-            ssm.remove_tags_from_resource()
-                .resource_type(ResourceTypeForTagging::Parameter)
-                .resource_id(id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| api_error("ssm:RemoveTagsFromResource", e))?;
-        }
+        sync_tags(&ssm, id, prior, inputs).await?;
         let (outputs, _, _) = self.outputs(ctx, id).await?.ok_or_else(|| {
             ProviderError::new("ssm:GetParameter", "parameter disappeared during update")
         })?;
