@@ -25,8 +25,8 @@ use crate::session::{Session, desired_graph};
 
 /// Refreshes `state` in memory from AWS and reports what drifted.
 async fn refresh_state(session: &Session, state: &mut State, parallelism: usize) -> Result<()> {
-    let providers = drctl_aws::providers(session.aws().await);
-    match refresh(state, &providers, parallelism).await {
+    let providers = session.providers().await;
+    match refresh(state, providers, parallelism).await {
         Ok(report) => {
             for a in &report.gone {
                 session.note(&format!("{a}: no longer exists; it will be created again"));
@@ -129,8 +129,8 @@ async fn make_plan(
     // next locked run.
     let stale = drctl_core::refresh::missing_outputs(&desired, &state);
     if !stale.is_empty() && !refresh_first {
-        let providers = drctl_aws::providers(session.aws().await);
-        drctl_core::refresh::read_outputs(&mut state, &providers, &stale)
+        let providers = session.providers().await;
+        drctl_core::refresh::read_outputs(&mut state, providers, &stale)
             .await
             .map_err(|errors| {
                 let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -192,8 +192,8 @@ async fn recheck_saved_plan(
     let desired = session.desired(&account, state)?;
     let stale = drctl_core::refresh::missing_outputs(&desired, state);
     if !stale.is_empty() {
-        let providers = drctl_aws::providers(session.aws().await);
-        drctl_core::refresh::read_outputs(state, &providers, &stale)
+        let providers = session.providers().await;
+        drctl_core::refresh::read_outputs(state, providers, &stale)
             .await
             .map_err(|errors| {
                 let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -391,8 +391,8 @@ async fn execute(
     verb: &str,
     outputs: RunOutputs<'_>,
 ) -> Result<ExitCode> {
-    let providers = drctl_aws::providers(session.aws().await);
-    let executor = Executor::new(providers, &session.env, parallelism);
+    let providers = session.providers().await;
+    let executor = Executor::new(providers.clone(), &session.env, parallelism);
     // First Ctrl-C: start nothing new, let what runs finish and be saved.
     // Second: leave at once (what was in flight is then unknown to state).
     let stop = executor.stop_flag();

@@ -46,8 +46,8 @@ pub(crate) async fn import_cmd(session: &Session, args: ImportArgs) -> Result<Ex
     session.resolve_zones(&mut state).await?;
     let desired = session.desired(&account, &state)?;
     let file = check(&desired)?;
-    let providers = drctl_aws::providers(session.aws().await);
-    let report = import(&desired, &mut state, &providers, &file).await?;
+    let providers = session.providers().await;
+    let report = import(&desired, &mut state, providers, &file).await?;
 
     let verb = if args.dry_run {
         "Would adopt"

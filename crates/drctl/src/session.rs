@@ -10,7 +10,7 @@ use drctl_blueprint::backend::{BackendSettings, BucketAt, ResolvedBackend};
 use drctl_blueprint::{Blueprint, Config, EnvSettings, Role, Zones, parse_s3_url};
 use drctl_core::backend::{Backend, HeldLock, LocalBackend};
 use drctl_core::recovery::recover_reachable;
-use drctl_core::{DesiredGraph, State};
+use drctl_core::{DesiredGraph, Providers, State};
 use drctl_state_s3::{LeaseSettings, ReplicatedBackend, S3Backend, S3Location};
 use tokio::sync::OnceCell;
 
@@ -35,6 +35,8 @@ pub struct Session {
     pub plans_dir: PathBuf,
     endpoint: Option<String>,
     aws: Arc<OnceCell<AwsContext>>,
+    /// The provider registry, built once per run over `aws`.
+    providers: OnceCell<Providers>,
     /// Set when stdout carries a JSON document: progress notes go to stderr.
     notes_to_stderr: std::cell::Cell<bool>,
 }
@@ -174,6 +176,7 @@ impl Session {
             plans_dir: global.plans_dir.clone(),
             endpoint: global.endpoint.clone(),
             aws,
+            providers: OnceCell::new(),
             notes_to_stderr: std::cell::Cell::new(false),
         })
     }
@@ -314,6 +317,14 @@ impl Session {
             .await
     }
 
+    /// The run's provider registry (one per run, over [`Self::aws`]).
+    pub async fn providers(&self) -> &Providers {
+        let aws = self.aws().await;
+        self.providers
+            .get_or_init(|| async { drctl_aws::providers(aws) })
+            .await
+    }
+
     /// Makes sure `state.account_id` is known. With `verify`, asks STS even
     /// if state has it, and refuses credentials for another account.
     pub async fn resolve_account(&self, state: &mut State, verify: bool) -> Result<String> {
@@ -407,7 +418,7 @@ impl Session {
                     intents.len()
                 ));
             }
-            let providers = drctl_aws::providers(self.aws().await);
+            let providers = self.providers().await;
             let before = state.clone();
             // A delete finished again may wait out a resource still in use:
             // say so every heartbeat, as apply does.
@@ -418,7 +429,7 @@ impl Session {
                     &status,
                     drctl_core::waiting::scope(
                         status.clone(),
-                        recover_reachable(state, &intents, &providers, &self.unreachable),
+                        recover_reachable(state, &intents, providers, &self.unreachable),
                     ),
                 )
                 .await?;
