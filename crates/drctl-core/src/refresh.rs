@@ -30,7 +30,7 @@ pub struct RefreshError {
 
 /// Reads in flight at once against one service in one region: enough to
 /// overlap latency, few enough to stay clear of the APIs' rate limits.
-pub const READS_PER_SERVICE: usize = 8;
+pub const READS_PER_SERVICE: usize = 32;
 
 /// Reads every resource of `state` with at most `parallelism` reads in
 /// flight overall and `READS_PER_SERVICE` per service and region, and
@@ -59,6 +59,7 @@ pub async fn refresh(
         let (id, inputs) = (r.id.clone(), r.inputs.clone());
         async move {
             let _permit = limit.acquire_owned().await.expect("never closed");
+            let started = std::time::Instant::now();
             let result = match provider {
                 Some(p) => p.read(&ctx, &id, &inputs).await,
                 None => Err(ProviderError::new(
@@ -66,6 +67,11 @@ pub async fn refresh(
                     format!("no provider implements kind `{}`", ctx.address.kind()),
                 )),
             };
+            tracing::debug!(
+                "read {} in {} ms",
+                ctx.address,
+                started.elapsed().as_millis()
+            );
             (ctx.address, result)
         }
     });
