@@ -28,9 +28,16 @@ pub struct RefreshError {
     pub source: ProviderError,
 }
 
-/// Reads in flight at once against one service in one region: enough to
-/// overlap latency, few enough to stay clear of the APIs' rate limits.
+/// Reads in flight at once against one service in one region. The APIs'
+/// rate limits are the AWS clients' to keep (per service, region and
+/// bucket, at the rates AWS publishes); this bound only keeps one
+/// service's reads from taking every slot of the overall one.
 pub const READS_PER_SERVICE: usize = 32;
+
+/// Reads in flight at once overall, by default: a read waits on no other
+/// (unlike a change), so the bound is the rate limits' and the
+/// connections', not the graph's.
+pub const DEFAULT_READ_PARALLELISM: usize = 256;
 
 /// Reads every resource of `state` with at most `parallelism` reads in
 /// flight overall and `READS_PER_SERVICE` per service and region, and

@@ -13,6 +13,34 @@ use std::time::{Duration, Instant};
 use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{Emulator, Workspace};
 
+/// CPU seconds (user + system) from /proc: of this process's waited-for
+/// children (the drctl runs) and of its other children still running
+/// (the emulator), so that a slow run on a busy machine shows whether it
+/// waited on the network or on a processor.
+fn cpu_seconds() -> (f64, f64) {
+    let ticks = |stat: &str, fields: [usize; 2]| -> f64 {
+        // Fields after the command name, which is in parentheses.
+        let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+        let v: Vec<&str> = rest.split_whitespace().collect();
+        fields
+            .iter()
+            .map(|&f| v.get(f - 3).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0))
+            .sum::<f64>()
+            / 100.0
+    };
+    let me = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let drctl = ticks(&me, [16, 17]);
+    let mut emulator = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            emulator += ticks(&stat, [14, 15]);
+        }
+    }
+    (drctl, emulator)
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -62,6 +90,7 @@ async fn main() {
 
     let (mut plain, mut refresh) = (Vec::new(), Vec::new());
     let (mut plain_calls, mut refresh_calls) = (0, 0);
+    let (mut cpu_drctl, mut cpu_emulator) = (Vec::new(), Vec::new());
     let mut log = Vec::new();
     for _ in 0..rounds {
         let before = proxy.requests();
@@ -72,12 +101,16 @@ async fn main() {
         plain_calls = proxy.requests() - before;
 
         let before = proxy.counts.calls.lock().unwrap().len();
+        let cpu_before = cpu_seconds();
         let start = Instant::now();
         let out = ws
             .drctl(&["plan", "--refresh", "--detailed-exitcode"])
             .output()
             .unwrap();
         refresh.push(start.elapsed().as_secs_f64());
+        let cpu_after = cpu_seconds();
+        cpu_drctl.push(cpu_after.0 - cpu_before.0);
+        cpu_emulator.push(cpu_after.1 - cpu_before.1);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -131,6 +164,11 @@ async fn main() {
     println!(
         "| `plan --refresh` ({resources} resources) | {:.2} | {refresh_calls} |",
         median(&mut refresh)
+    );
+    println!(
+        "\nCPU of one `plan --refresh` (medians): drctl {:.2} s, emulator {:.2} s",
+        median(&mut cpu_drctl),
+        median(&mut cpu_emulator)
     );
     println!("\ncalls of one `plan --refresh` per service and region:\n");
     println!("| service | region | calls |");
