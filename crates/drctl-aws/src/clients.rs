@@ -605,6 +605,31 @@ pub(crate) mod tests {
         assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
     }
 
+    /// Every attempt of every client takes a token of its bucket, the
+    /// `_once` clients' included (they share their service's buckets).
+    #[tokio::test]
+    async fn each_attempt_takes_a_token_of_its_service_and_region() {
+        let ctx = unreachable_context().await;
+        let clients = ctx.clients();
+        assert!(clients.http.is_some(), "the SDK's client, rate limited");
+        for _ in 0..3 {
+            let _ = ctx.ssm("us-east-2").get_parameter().name("n").send().await;
+        }
+        let _ = clients
+            .ssm_once("us-east-2")
+            .put_parameter()
+            .name("n")
+            .value("v")
+            .send()
+            .await;
+        let _ = ctx.iam().get_role().role_name("r").send().await;
+        let taken = |s, r, o| clients.buckets.taken(s, r, o).round();
+        // GetParameter and PutParameter share Parameter Store's bucket.
+        assert_eq!(taken("ssm", "us-east-2", "GetParameter"), 4.0);
+        assert_eq!(taken("ssm", "us-east-1", "GetParameter"), 0.0);
+        assert_eq!(taken("iam", GLOBAL_REGION, "GetRole"), 1.0);
+    }
+
     #[test]
     fn reads_are_told_from_changes_by_name() {
         for read in [

@@ -29,7 +29,7 @@ use aws_smithy_runtime_api::client::runtime_components::{
 };
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use aws_smithy_types::config_bag::ConfigBag;
-use tokio::time::Instant;
+use std::time::Instant;
 
 /// A bucket's size (the burst AWS admits at once) and refill rate (the
 /// sustained requests per second).
@@ -124,14 +124,14 @@ impl TokenBucket {
         }
     }
 
-    /// Takes a token; the time until it is due (zero when one is there).
-    fn reserve(&self) -> Duration {
-        let now = Instant::now();
+    /// Takes a token at `now`; the time from `now` until it is due (zero
+    /// when one is there).
+    fn reserve(&self, now: Instant) -> Duration {
         let mut state = self.state.lock().expect("token bucket");
         let (tokens, since) = &mut *state;
         let refilled = now.saturating_duration_since(*since).as_secs_f64() * self.rate.per_second;
         *tokens = (*tokens + refilled).min(f64::from(self.rate.burst)) - 1.0;
-        *since = now;
+        *since = (*since).max(now);
         if *tokens >= 0.0 {
             Duration::ZERO
         } else {
@@ -139,9 +139,9 @@ impl TokenBucket {
         }
     }
 
-    /// Waits for a token (tokio's clock, so paused time in tests).
+    /// Waits for a token.
     pub async fn acquire(&self) {
-        let wait = self.reserve();
+        let wait = self.reserve(Instant::now());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -171,6 +171,16 @@ impl Buckets {
                 .entry((service, region.to_owned(), scope, operation))
                 .or_insert_with(|| Arc::new(TokenBucket::new(rate))),
         )
+    }
+}
+
+#[cfg(test)]
+impl Buckets {
+    /// How many requests of the bucket of `operation` were let through or
+    /// promised a token (its size less what is left, before refills).
+    pub(crate) fn taken(&self, service: &'static str, region: &str, operation: &str) -> f64 {
+        let bucket = self.get(service, region, operation);
+        f64::from(bucket.rate.burst) - bucket.state.lock().unwrap().0
     }
 }
 
@@ -268,66 +278,63 @@ impl HttpConnector for LimitedConnector {
 mod tests {
     use super::*;
 
-    /// Instants at which `n` takers of `bucket` got their token, from the
-    /// start (tokio's paused clock: no wall time involved).
-    async fn served(bucket: Arc<TokenBucket>, n: usize) -> Vec<Duration> {
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..n {
-            let bucket = Arc::clone(&bucket);
-            tasks.push(tokio::spawn(async move {
-                bucket.acquire().await;
-                start.elapsed()
-            }));
-        }
-        let mut at = Vec::new();
-        for t in tasks {
-            at.push(t.await.unwrap());
-        }
-        at.sort();
-        at
+    /// The waits of `n` takers of `bucket` who all ask at `at`, in order.
+    fn waits(bucket: &TokenBucket, at: Instant, n: usize) -> Vec<u128> {
+        (0..n).map(|_| bucket.reserve(at).as_millis()).collect()
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_bucket_admits_its_burst_at_once_then_refills_at_its_rate() {
+    #[test]
+    fn a_bucket_admits_its_burst_at_once_then_refills_at_its_rate() {
         // EC2's non-mutating bucket: 100 at once, then 20 per second.
-        let bucket = Arc::new(TokenBucket::new(rate(100, 20.0)));
-        let at = served(Arc::clone(&bucket), 140).await;
-        assert!(at[..100].iter().all(|t| t.is_zero()), "{:?}", &at[..100]);
-        // The 101st waits one refill (50 ms), the 140th forty.
-        let ms = |t: &Duration| t.as_millis();
-        assert_eq!(ms(&at[100]), 50);
-        assert_eq!(ms(&at[119]), 1_000);
-        assert_eq!(ms(&at[139]), 2_000);
+        let bucket = TokenBucket::new(rate(100, 20.0));
+        let start = bucket.state.lock().unwrap().1;
+        let w = waits(&bucket, start, 140);
+        assert!(w[..100].iter().all(|&ms| ms == 0), "{:?}", &w[..100]);
+        // The 101st waits one refill (50 ms), the 120th a second, the
+        // 140th two: served in the order they asked.
+        assert_eq!((w[100], w[119], w[139]), (50, 1_000, 2_000));
+        // One second later, 20 more have come and been promised already.
+        let later = start + Duration::from_secs(1);
+        assert_eq!(bucket.reserve(later).as_millis(), 1_050);
         // Left alone, the bucket fills up again, to its size and no more.
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        let at = served(bucket, 101).await;
-        assert!(at[..100].iter().all(|t| t.is_zero()));
-        assert_eq!(ms(&at[100]), 50);
+        let idle = start + Duration::from_secs(60);
+        let w = waits(&bucket, idle, 101);
+        assert!(w[..100].iter().all(|&ms| ms == 0), "{:?}", &w[..100]);
+        assert_eq!(w[100], 50);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn buckets_are_per_region_and_per_operation_where_aws_meters_them_so() {
+    #[test]
+    fn a_slow_bucket_paces_every_request_after_its_burst() {
+        // CloudWatch's DescribeAlarms: 9 per second.
+        let bucket = TokenBucket::new(rate(9, 9.0));
+        let start = bucket.state.lock().unwrap().1;
+        let w = waits(&bucket, start, 12);
+        assert_eq!(&w[8..], &[0, 111, 222, 333]);
+    }
+
+    #[test]
+    fn buckets_are_per_region_and_per_operation_where_aws_meters_them_so() {
         let buckets = Buckets::default();
         let a = buckets.get("ec2", "us-east-1", "DescribeSubnets");
-        assert!(Arc::ptr_eq(
+        let same = |x: &Arc<TokenBucket>, y: &Arc<TokenBucket>| Arc::ptr_eq(x, y);
+        assert!(same(
             &a,
             &buckets.get("ec2", "us-east-1", "DescribeSubnets")
         ));
-        assert!(!Arc::ptr_eq(
+        assert!(!same(
             &a,
             &buckets.get("ec2", "us-east-2", "DescribeSubnets")
         ));
-        assert!(!Arc::ptr_eq(
-            &a,
-            &buckets.get("ec2", "us-east-1", "DescribeVpcs")
-        ));
+        assert!(!same(&a, &buckets.get("ec2", "us-east-1", "DescribeVpcs")));
         // Route 53 meters the account: one bucket for its reads.
         let r = buckets.get("route53", "us-east-1", "GetHostedZone");
-        assert!(Arc::ptr_eq(
+        assert!(same(
             &r,
             &buckets.get("route53", "us-east-1", "ListResourceRecordSets")
         ));
+        // A service without published figures: one bucket for all.
+        let i = buckets.get("iam", "us-east-1", "GetRole");
+        assert!(same(&i, &buckets.get("iam", "us-east-1", "ListRoleTags")));
         assert_eq!(bucket("route53", "GetHostedZone").1, rate(50, 10.0));
         assert_eq!(bucket("ec2", "CreateVpc").1, rate(50, 5.0));
         assert_eq!(bucket("iam", "GetRole").1, UNPUBLISHED);

@@ -24,14 +24,22 @@ fn cpu_seconds() -> (f64, f64) {
         let v: Vec<&str> = rest.split_whitespace().collect();
         fields
             .iter()
-            .map(|&f| v.get(f - 3).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0))
+            .map(|&f| {
+                v.get(f - 3)
+                    .and_then(|x| x.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            })
             .sum::<f64>()
             / 100.0
     };
     let me = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let drctl = ticks(&me, [16, 17]);
     let mut emulator = 0.0;
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
         for pid in children.split_whitespace() {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
