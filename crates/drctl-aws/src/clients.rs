@@ -7,6 +7,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
@@ -16,6 +17,18 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use drctl_core::lease::Guard;
 use thiserror::Error;
+
+use crate::ratelimit::{Buckets, Limited, RateLimit};
+
+/// `conf` (a service's config builder) with the rate limit of `service`'s
+/// buckets in `region`, built.
+macro_rules! limited {
+    ($clients:expr, $conf:expr, $service:expr, $region:expr) => {{
+        let mut conf = $conf.interceptor($clients.rate_limit($service, $region));
+        conf.set_http_client($clients.http.clone());
+        conf.build()
+    }};
+}
 
 #[derive(Debug, Error)]
 #[error("{0}")]
@@ -85,9 +98,16 @@ impl AwsContext {
         // A custom endpoint rarely serves virtual-hosted bucket names.
         let path_style =
             base.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let http = Limited::client(
+            base.http_client(),
+            base.behavior_version()
+                .unwrap_or_else(aws_config::BehaviorVersion::latest),
+        );
         Self {
             clients: Arc::new(Clients {
                 base,
+                http,
+                buckets: Arc::default(),
                 path_style,
                 cache: Mutex::default(),
                 account: tokio::sync::OnceCell::new(),
@@ -164,6 +184,10 @@ type AnyClient = Arc<dyn std::any::Any + Send + Sync>;
 /// One client per (service, region), built on first use and then shared.
 pub(crate) struct Clients {
     base: SdkConfig,
+    /// The HTTP client of every service client: the SDK's, waiting for
+    /// each request's token of `buckets` (`ratelimit`).
+    http: Option<SharedHttpClient>,
+    buckets: Arc<Buckets>,
     path_style: bool,
     cache: Mutex<HashMap<(&'static str, String), AnyClient>>,
     account: tokio::sync::OnceCell<String>,
@@ -192,7 +216,7 @@ const READS: &[&str] = &[
 
 /// Whether `operation` (an SDK operation name, e.g. `PutParameter`) may
 /// change anything.
-fn mutates(operation: &str) -> bool {
+pub(crate) fn mutates(operation: &str) -> bool {
     !READS.iter().any(|r| operation.starts_with(r))
 }
 
@@ -284,12 +308,16 @@ macro_rules! regional_clients {
                 pub(crate) fn $service(&self, region: &str) -> $sdk::Client {
                     self.cached(stringify!($service), region, || {
                         $sdk::Client::from_conf(
-                            $sdk::config::Builder::from(&self.base)
-                                .region(Region::new(region.to_owned()))
-                                .retry_partition(retry_partition(stringify!($service)))
-                                .interceptor(crate::crash::CrashSwitch)
-                                .interceptor(self.lease_check())
-                                .build(),
+                            limited!(
+                                self,
+                                $sdk::config::Builder::from(&self.base)
+                                    .region(Region::new(region.to_owned()))
+                                    .retry_partition(retry_partition(stringify!($service)))
+                                    .interceptor(crate::crash::CrashSwitch)
+                                    .interceptor(self.lease_check()),
+                                stringify!($service),
+                                region
+                            ),
                         )
                     })
                 }
@@ -298,12 +326,16 @@ macro_rules! regional_clients {
                 pub(crate) fn $once(&self, region: &str) -> $sdk::Client {
                     self.cached(stringify!($once), region, || {
                         $sdk::Client::from_conf(
-                            $sdk::config::Builder::from(&self.base)
-                                .region(Region::new(region.to_owned()))
-                                .retry_config(RetryConfig::disabled())
-                                .interceptor(crate::crash::CrashSwitch)
-                                .interceptor(self.lease_check())
-                                .build(),
+                            limited!(
+                                self,
+                                $sdk::config::Builder::from(&self.base)
+                                    .region(Region::new(region.to_owned()))
+                                    .retry_config(RetryConfig::disabled())
+                                    .interceptor(crate::crash::CrashSwitch)
+                                    .interceptor(self.lease_check()),
+                                stringify!($service),
+                                region
+                            ),
                         )
                     })
                 }
@@ -339,6 +371,14 @@ regional_clients! {
 }
 
 impl Clients {
+    fn rate_limit(&self, service: &'static str, region: &str) -> RateLimit {
+        RateLimit {
+            service,
+            region: region.to_owned(),
+            buckets: Arc::clone(&self.buckets),
+        }
+    }
+
     fn lease_check(&self) -> LeaseCheck {
         LeaseCheck {
             guard: self.guard.clone(),
@@ -347,15 +387,17 @@ impl Clients {
 
     pub(crate) fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         self.cached("s3", region, || {
-            aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Client::from_conf(limited!(
+                self,
                 aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
                     .retry_partition(retry_partition("s3"))
                     .interceptor(crate::crash::CrashSwitch)
                     .interceptor(self.lease_check())
-                    .force_path_style(self.path_style)
-                    .build(),
-            )
+                    .force_path_style(self.path_style),
+                "s3",
+                region
+            ))
         })
     }
 
@@ -365,70 +407,80 @@ impl Clients {
     /// checks the lease itself (or is conditional on it).
     pub(crate) fn s3_state(&self, region: &str) -> aws_sdk_s3::Client {
         self.cached("s3_state", region, || {
-            aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Client::from_conf(limited!(
+                self,
                 aws_sdk_s3::config::Builder::from(&self.base)
                     .region(Region::new(region.to_owned()))
                     .retry_partition(retry_partition("s3"))
                     .interceptor(crate::crash::CrashSwitch)
-                    .force_path_style(self.path_style)
-                    .build(),
-            )
+                    .force_path_style(self.path_style),
+                "s3",
+                region
+            ))
         })
     }
 
     /// IAM is global: one endpoint, whatever the resource's region.
     pub(crate) fn iam(&self) -> aws_sdk_iam::Client {
         self.cached("iam", GLOBAL_REGION, || {
-            aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::Client::from_conf(limited!(
+                self,
                 aws_sdk_iam::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
                     .retry_partition(retry_partition("iam"))
                     .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check())
-                    .build(),
-            )
+                    .interceptor(self.lease_check()),
+                "iam",
+                GLOBAL_REGION
+            ))
         })
     }
 
     /// IAM without the SDK's retries (see `regional_clients!`).
     pub(crate) fn iam_once(&self) -> aws_sdk_iam::Client {
         self.cached("iam_once", GLOBAL_REGION, || {
-            aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::Client::from_conf(limited!(
+                self,
                 aws_sdk_iam::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
                     .retry_config(RetryConfig::disabled())
                     .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check())
-                    .build(),
-            )
+                    .interceptor(self.lease_check()),
+                "iam",
+                GLOBAL_REGION
+            ))
         })
     }
 
     /// Route 53 without the SDK's retries (see `regional_clients!`).
     pub(crate) fn route53_once(&self) -> aws_sdk_route53::Client {
         self.cached("route53_once", GLOBAL_REGION, || {
-            aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::Client::from_conf(limited!(
+                self,
                 aws_sdk_route53::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
                     .retry_config(RetryConfig::disabled())
                     .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check())
-                    .build(),
-            )
+                    .interceptor(self.lease_check()),
+                "route53",
+                GLOBAL_REGION
+            ))
         })
     }
 
     /// Route 53 is global too.
     pub(crate) fn route53(&self) -> aws_sdk_route53::Client {
         self.cached("route53", GLOBAL_REGION, || {
-            aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::Client::from_conf(limited!(
+                self,
                 aws_sdk_route53::config::Builder::from(&self.base)
                     .region(Region::new(GLOBAL_REGION))
                     .retry_partition(retry_partition("route53"))
                     .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check())
-                    .build(),
-            )
+                    .interceptor(self.lease_check()),
+                "route53",
+                GLOBAL_REGION
+            ))
         })
     }
 }
@@ -558,6 +610,31 @@ pub(crate) mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    }
+
+    /// Every attempt of every client takes a token of its bucket, the
+    /// `_once` clients' included (they share their service's buckets).
+    #[tokio::test]
+    async fn each_attempt_takes_a_token_of_its_service_and_region() {
+        let ctx = unreachable_context().await;
+        let clients = ctx.clients();
+        assert!(clients.http.is_some(), "the SDK's client, rate limited");
+        for _ in 0..3 {
+            let _ = ctx.ssm("us-east-2").get_parameter().name("n").send().await;
+        }
+        let _ = clients
+            .ssm_once("us-east-2")
+            .put_parameter()
+            .name("n")
+            .value("v")
+            .send()
+            .await;
+        let _ = ctx.iam().get_role().role_name("r").send().await;
+        let taken = |s, r, o| clients.buckets.taken(s, r, o).round();
+        // GetParameter and PutParameter share Parameter Store's bucket.
+        assert_eq!(taken("ssm", "us-east-2", "GetParameter"), 4.0);
+        assert_eq!(taken("ssm", "us-east-1", "GetParameter"), 0.0);
+        assert_eq!(taken("iam", GLOBAL_REGION, "GetRole"), 1.0);
     }
 
     #[test]

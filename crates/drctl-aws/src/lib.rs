@@ -19,6 +19,7 @@ mod events;
 mod iam;
 mod kms;
 mod lambda;
+pub mod ratelimit;
 mod rds;
 mod route53;
 mod s3;

@@ -28,9 +28,16 @@ pub struct RefreshError {
     pub source: ProviderError,
 }
 
-/// Reads in flight at once against one service in one region: enough to
-/// overlap latency, few enough to stay clear of the APIs' rate limits.
-pub const READS_PER_SERVICE: usize = 8;
+/// Reads in flight at once against one service in one region. The APIs'
+/// rate limits are the AWS clients' to keep (per service, region and
+/// bucket, at the rates AWS publishes); this bound only keeps one
+/// service's reads from taking every slot of the overall one.
+pub const READS_PER_SERVICE: usize = 32;
+
+/// Reads in flight at once overall, by default: a read waits on no other
+/// (unlike a change), so the bound is the rate limits' and the
+/// connections', not the graph's.
+pub const DEFAULT_READ_PARALLELISM: usize = 256;
 
 /// Reads every resource of `state` with at most `parallelism` reads in
 /// flight overall and `READS_PER_SERVICE` per service and region, and
@@ -59,6 +66,7 @@ pub async fn refresh(
         let (id, inputs) = (r.id.clone(), r.inputs.clone());
         async move {
             let _permit = limit.acquire_owned().await.expect("never closed");
+            let started = std::time::Instant::now();
             let result = match provider {
                 Some(p) => p.read(&ctx, &id, &inputs).await,
                 None => Err(ProviderError::new(
@@ -66,6 +74,11 @@ pub async fn refresh(
                     format!("no provider implements kind `{}`", ctx.address.kind()),
                 )),
             };
+            tracing::debug!(
+                "read {} in {} ms",
+                ctx.address,
+                started.elapsed().as_millis()
+            );
             (ctx.address, result)
         }
     });
@@ -162,7 +175,9 @@ mod tests {
         let mut providers = Providers::new();
         providers.register(p.clone());
         let mut state = State::new("dev");
-        for i in 0..20 {
+        // More reads of one service than it may have in flight.
+        let n = 2 * READS_PER_SERVICE + 5;
+        for i in 0..n {
             let address: Address = format!("p/mem.thing/n{i}").parse().unwrap();
             let ctx = OpContext {
                 token: None,
@@ -191,7 +206,9 @@ mod tests {
         );
         p.objects.lock().unwrap().remove("thing-5");
         p.peak_in_flight.store(0, Ordering::SeqCst);
-        let report = refresh(&mut state, &providers, 64).await.unwrap();
+        let report = refresh(&mut state, &providers, DEFAULT_READ_PARALLELISM)
+            .await
+            .unwrap();
         assert_eq!(
             report.drifted,
             vec!["p/mem.thing/n3".parse::<Address>().unwrap()]
@@ -200,12 +217,13 @@ mod tests {
             report.gone,
             vec!["p/mem.thing/n5".parse::<Address>().unwrap()]
         );
-        assert_eq!(state.resources.len(), 19);
+        assert_eq!(state.resources.len(), n - 1);
         assert_eq!(
             state.resources[&"p/mem.thing/n3".parse::<Address>().unwrap()].inputs["size"],
             99
         );
-        assert!(p.peak_in_flight.load(Ordering::SeqCst) <= READS_PER_SERVICE);
+        // The bound held, and was reached (the overall one is wider).
+        assert_eq!(p.peak_in_flight.load(Ordering::SeqCst), READS_PER_SERVICE);
     }
 
     #[tokio::test]

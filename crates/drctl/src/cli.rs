@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use drctl_core::executor::DEFAULT_PARALLELISM;
+use drctl_core::refresh::DEFAULT_READ_PARALLELISM;
 
 /// `drctl --version`; a build with the tests' crash hook says so (the
 /// suite checks it runs such a build).
@@ -319,7 +320,7 @@ pub struct RefreshArgs {
     #[arg(long)]
     pub json: bool,
     /// Bound on concurrent reads.
-    #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_READ_PARALLELISM, value_name = "N")]
     pub parallelism: usize,
 }
 
@@ -346,7 +347,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Bound on concurrent reads with --refresh.
-    #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_READ_PARALLELISM, value_name = "N")]
     pub parallelism: usize,
 }
 

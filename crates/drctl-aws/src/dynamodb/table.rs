@@ -608,10 +608,12 @@ impl Provider for Table {
         prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
         let ddb = self.0.dynamodb(&ctx.region);
-        let Some(t) = describe(&ddb, id).await? else {
+        // Reads that need nothing from each other are sent together.
+        let (t, pitr) = tokio::join!(describe(&ddb, id), pitr_enabled(&ddb, id));
+        let Some(t) = t? else {
             return Ok(None);
         };
-        let Some(mut pitr) = pitr_enabled(&ddb, id).await? else {
+        let Some(mut pitr) = pitr? else {
             return Ok(None);
         };
         let hash_key = t
@@ -640,23 +642,36 @@ impl Provider for Table {
         } else {
             Json::Null
         };
-        let mut tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
         // Each replica has its own point-in-time recovery and tags, read
         // in its region: recovery counts as on only where every member
         // has it, and a replica's tags that differ from the table's are
         // the ones shown, so that either drift is seen.
         let replicas = observed_replicas(&t, &ctx.region);
+        let read_replicas = async {
+            let mut read = Vec::new();
+            for region in &replicas {
+                let rdb = self.0.dynamodb(region);
+                let (replica, replica_pitr) =
+                    tokio::join!(describe(&rdb, id), pitr_enabled(&rdb, id));
+                let Some(replica) = replica? else {
+                    continue;
+                };
+                let theirs = list_tags(&rdb, replica.table_arn().unwrap_or_default()).await?;
+                read.push((region, replica, replica_pitr?, theirs));
+            }
+            Ok::<_, ProviderError>(read)
+        };
+        let (tags, read) = tokio::join!(
+            list_tags(&ddb, t.table_arn().unwrap_or_default()),
+            read_replicas
+        );
+        let (mut tags, read) = (tags?, read?);
         let mut keys = BTreeMap::new();
-        for region in &replicas {
-            let rdb = self.0.dynamodb(region);
-            let Some(replica) = describe(&rdb, id).await? else {
-                continue;
-            };
+        for (region, replica, replica_pitr, theirs) in read {
             if let Some(key) = observed_key(&replica) {
                 keys.insert(region.clone(), key);
             }
-            pitr &= pitr_enabled(&rdb, id).await?.unwrap_or(false);
-            let theirs = list_tags(&rdb, replica.table_arn().unwrap_or_default()).await?;
+            pitr &= replica_pitr.unwrap_or(false);
             if observed_tags(theirs.clone()) != observed_tags(tags.clone()) {
                 tags = theirs;
             }

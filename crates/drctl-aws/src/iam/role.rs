@@ -270,16 +270,25 @@ impl Provider for Role {
         id: &str,
         _prior: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let Some(role) = self.get(id).await? else {
+        // Independent reads, sent together; the role's absence decides
+        // before the others' errors (they fail for a role that is gone).
+        let (role, names, managed, tags) = tokio::join!(
+            self.get(id),
+            self.inline_names(id),
+            self.attached_arns(id),
+            self.tags(id)
+        );
+        let Some(role) = role? else {
             return Ok(None);
         };
+        let (names, managed, tags) = (names?, managed?, tags?);
         let trust = role
             .assume_role_policy_document()
             .map(|d| policy_json("iam:GetRole", d))
             .transpose()?
             .unwrap_or(Json::Null);
         let mut inline = serde_json::Map::new();
-        for policy in self.inline_names(id).await? {
+        for policy in names {
             let result = self
                 .iam()
                 .get_role_policy()
@@ -294,8 +303,6 @@ impl Provider for Role {
             let doc = policy_json("iam:GetRolePolicy", out.policy_document())?;
             inline.insert(policy, doc);
         }
-        let managed = self.attached_arns(id).await?;
-        let tags = self.tags(id).await?;
         Ok(Some(Observed {
             inputs: attrs([
                 ("name", json!(role.role_name())),

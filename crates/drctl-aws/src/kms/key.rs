@@ -324,14 +324,31 @@ impl Provider for Key {
         if !live(meta.key_state()) {
             return Ok(None);
         }
-        let rotation = client
-            .get_key_rotation_status()
-            .key_id(id)
-            .send()
-            .await
+        // The rest needs a live key, and nothing from each other: sent
+        // together. The default policy is not drctl's to show: read only
+        // one it set.
+        let read_policy = async {
+            if prior.get("policy").is_none_or(Json::is_null) {
+                return Ok(None);
+            }
+            client
+                .get_key_policy()
+                .key_id(id)
+                .policy_name("default")
+                .send()
+                .await
+                .map(|o| Some(o.policy.unwrap_or_default()))
+                .map_err(|e| api_error("kms:GetKeyPolicy", e))
+        };
+        let (rotation, tags, policy) = tokio::join!(
+            client.get_key_rotation_status().key_id(id).send(),
+            tags_of(&client, id),
+            read_policy
+        );
+        let rotation = rotation
             .map_err(|e| api_error("kms:GetKeyRotationStatus", e))?
             .key_rotation_enabled();
-        let tags = tags_of(&client, id).await?;
+        let tags = tags?;
         // A key this address's delete retained is no longer its key.
         let tag = |key: &str| tags.iter().any(|(k, _)| k == key);
         if tag(TAG_RETAINED_FROM) && !tag(TAG_ADDRESS) {
@@ -342,17 +359,7 @@ impl Provider for Key {
             ("enable_key_rotation", json!(rotation)),
             ("tags", observed_tags(tags)),
         ]);
-        // The default policy is not drctl's to show: read only one it set.
-        if prior.get("policy").is_some_and(|p| !p.is_null()) {
-            let text = client
-                .get_key_policy()
-                .key_id(id)
-                .policy_name("default")
-                .send()
-                .await
-                .map_err(|e| api_error("kms:GetKeyPolicy", e))?
-                .policy
-                .unwrap_or_default();
+        if let Some(text) = policy? {
             let doc: Json = serde_json::from_str(&text).map_err(|e| {
                 ProviderError::new("kms:GetKeyPolicy", format!("key policy is not JSON: {e}"))
             })?;

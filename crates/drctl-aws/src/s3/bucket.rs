@@ -415,15 +415,20 @@ impl Provider for Bucket {
         if !exists(&s3, id).await? {
             return Ok(None);
         }
-        let versioning = s3
-            .get_bucket_versioning()
-            .bucket(id)
-            .send()
-            .await
+        // The settings are independent reads: sent together.
+        let (versioning, encryption, public_access, lifecycle, tagging, policy) = tokio::join!(
+            s3.get_bucket_versioning().bucket(id).send(),
+            s3.get_bucket_encryption().bucket(id).send(),
+            s3.get_public_access_block().bucket(id).send(),
+            s3.get_bucket_lifecycle_configuration().bucket(id).send(),
+            s3.get_bucket_tagging().bucket(id).send(),
+            s3.get_bucket_policy().bucket(id).send(),
+        );
+        let versioning = versioning
             .map_err(|e| api_error("s3:GetBucketVersioning", e))?
             .status()
             == Some(&BucketVersioningStatus::Enabled);
-        let result = s3.get_bucket_encryption().bucket(id).send().await;
+        let result = encryption;
         let sse = found(
             result,
             &["ServerSideEncryptionConfigurationNotFoundError"],
@@ -440,7 +445,7 @@ impl Provider for Bucket {
                 rule.bucket_key_enabled().unwrap_or(false),
             ))
         });
-        let result = s3.get_public_access_block().bucket(id).send().await;
+        let result = public_access;
         let blocked = found(
             result,
             &["NoSuchPublicAccessBlockConfiguration"],
@@ -454,11 +459,7 @@ impl Provider for Bucket {
                     && c.restrict_public_buckets() == Some(true)
             })
         });
-        let result = s3
-            .get_bucket_lifecycle_configuration()
-            .bucket(id)
-            .send()
-            .await;
+        let result = lifecycle;
         let lifecycle: Vec<Json> = found(
             result,
             &["NoSuchLifecycleConfiguration"],
@@ -478,7 +479,7 @@ impl Provider for Bucket {
                 .collect()
         })
         .unwrap_or_default();
-        let result = s3.get_bucket_tagging().bucket(id).send().await;
+        let result = tagging;
         let tags: Vec<(String, String)> = found(result, &["NoSuchTagSet"], "s3:GetBucketTagging")?
             .map(|o| {
                 o.tag_set()
@@ -495,7 +496,7 @@ impl Provider for Bucket {
             ("tags", observed_tags(tags)),
         ]);
         // A policy shows when there is one, or when one was asked for.
-        let result = s3.get_bucket_policy().bucket(id).send().await;
+        let result = policy;
         match found(result, &["NoSuchBucketPolicy"], "s3:GetBucketPolicy")?.and_then(|o| o.policy) {
             Some(text) => {
                 let doc: Json = serde_json::from_str(&text).map_err(|e| {
