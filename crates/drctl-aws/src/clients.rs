@@ -616,7 +616,7 @@ pub(crate) mod tests {
     /// `_once` clients' included (they share their service's buckets).
     #[tokio::test]
     async fn each_attempt_takes_a_token_of_its_service_and_region() {
-        let ctx = unreachable_context().await;
+        let ctx = AwsContext::unreachable().await;
         let clients = ctx.clients();
         assert!(clients.http.is_some(), "the SDK's client, rate limited");
         for _ in 0..3 {
