@@ -10,7 +10,8 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+    BeforeTransmitInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -253,7 +254,29 @@ impl Intercept for LeaseCheck {
     ) -> Result<(), BoxError> {
         self.check(cfg)
     }
+
+    /// A change may then wait for its rate limit's token (ratelimit.rs):
+    /// the guard goes with the request, to be asked again once the token
+    /// is there, right before it is sent.
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Metadata>().is_none_or(|m| mutates(m.name())) {
+            context
+                .request_mut()
+                .add_extension(CheckBeforeSending(self.guard.clone()));
+        }
+        Ok(())
+    }
 }
+
+/// On a change's request: the lease guard to ask once more right before
+/// it is sent (after any wait for a rate limit's token).
+#[derive(Clone, Debug)]
+pub(crate) struct CheckBeforeSending(pub(crate) Guard);
 
 impl Clients {
     /// The caller's account id (STS), fetched once; for ARNs the APIs do
@@ -635,6 +658,58 @@ pub(crate) mod tests {
         assert_eq!(taken("ssm", "us-east-2", "GetParameter"), 4.0);
         assert_eq!(taken("ssm", "us-east-1", "GetParameter"), 0.0);
         assert_eq!(taken("iam", GLOBAL_REGION, "GetRole"), 1.0);
+    }
+
+    /// A change that waits for its rate limit's token while the lease is
+    /// lost is not sent: the guard is asked again once the token is there.
+    /// The endpoint counts connections and closes each at once.
+    #[tokio::test]
+    async fn a_change_waiting_for_its_token_is_not_sent_once_the_lease_is_lost() {
+        use std::sync::atomic::AtomicUsize;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .load()
+            .await;
+        let ctx = AwsContext::from_sdk_config(conf);
+        let lease = Arc::new(Switch(AtomicBool::new(false)));
+        let _installed = ctx.lease_guard().install(lease.clone());
+        // One attempt per call (the `_once` client).
+        let cloudwatch = ctx.clients().cloudwatch_once("us-east-1");
+        let set_state = move || {
+            cloudwatch
+                .set_alarm_state()
+                .alarm_name("a")
+                .state_value(aws_sdk_cloudwatch::types::StateValue::Ok)
+                .state_reason("test")
+                .send()
+        };
+        // SetAlarmState's bucket holds 3 and refills 3 per s: with 6
+        // taken, the next request waits more than a second for its token;
+        // the lease is lost meanwhile.
+        ctx.clients()
+            .buckets
+            .take("cloudwatch", "us-east-1", "SetAlarmState", 6);
+        let waiting = tokio::spawn(set_state());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        lease.0.store(true, Ordering::SeqCst);
+        let err = waiting.await.unwrap().unwrap_err();
+        let chain = error_chain(&err);
+        assert!(chain.contains("took the lock over"), "{chain}");
+        assert_eq!(connections.load(Ordering::SeqCst), 0, "sent: {chain}");
     }
 
     #[test]

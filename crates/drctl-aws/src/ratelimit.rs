@@ -24,12 +24,15 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::time::Instant;
+
+use crate::clients::CheckBeforeSending;
 
 /// A bucket's size (the burst AWS admits at once) and refill rate (the
 /// sustained requests per second).
@@ -114,6 +117,8 @@ pub const UNPUBLISHED: Rate = rate(50, 10.0);
 pub struct TokenBucket {
     rate: Rate,
     state: Mutex<(f64, Instant)>,
+    /// Tokens taken so far (what the tests count).
+    taken: std::sync::atomic::AtomicU64,
 }
 
 impl TokenBucket {
@@ -121,12 +126,15 @@ impl TokenBucket {
         Self {
             rate,
             state: Mutex::new((f64::from(rate.burst), Instant::now())),
+            taken: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Takes a token at `now`; the time from `now` until it is due (zero
     /// when one is there).
     fn reserve(&self, now: Instant) -> Duration {
+        self.taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut state = self.state.lock().expect("token bucket");
         let (tokens, since) = &mut *state;
         let refilled = now.saturating_duration_since(*since).as_secs_f64() * self.rate.per_second;
@@ -177,10 +185,19 @@ impl Buckets {
 #[cfg(test)]
 impl Buckets {
     /// How many requests of the bucket of `operation` were let through or
-    /// promised a token (its size less what is left, before refills).
+    /// promised a token.
     pub(crate) fn taken(&self, service: &'static str, region: &str, operation: &str) -> f64 {
         let bucket = self.get(service, region, operation);
-        f64::from(bucket.rate.burst) - bucket.state.lock().unwrap().0
+        bucket.taken.load(std::sync::atomic::Ordering::Relaxed) as f64
+    }
+
+    /// Takes `n` tokens of the bucket of `operation` now, as `n` requests
+    /// would.
+    pub(crate) fn take(&self, service: &'static str, region: &str, operation: &str, n: usize) {
+        let bucket = self.get(service, region, operation);
+        for _ in 0..n {
+            bucket.reserve(Instant::now());
+        }
     }
 }
 
@@ -266,9 +283,18 @@ impl HttpConnector for LimitedConnector {
         let Some(Due(bucket)) = request.extension::<Due>().cloned() else {
             return self.0.call(request);
         };
+        let guard = request.extension::<CheckBeforeSending>().cloned();
         let inner = self.0.clone();
         HttpConnectorFuture::new(async move {
             bucket.acquire().await;
+            // The lease may have been lost while the request waited: a
+            // change is sent only while it is still held (not retried:
+            // the error is no transient one).
+            if let Some(CheckBeforeSending(guard)) = guard {
+                guard
+                    .check()
+                    .map_err(|lost| ConnectorError::other(lost.into(), None))?;
+            }
             inner.call(request).await
         })
     }

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use drctl_core::{Address, ResourceSpec, Value};
 use serde_json::json;
 
+use crate::Region;
 use crate::data::Data;
 use crate::lambda_code;
 use crate::monitor::DB_PORT;
 use crate::network::Network;
+use crate::targets::{self, STAGE};
 use crate::values::{Source, concat, map, policy, r as reference, set, trust};
-use crate::{Region, targets};
 
 /// `(address name, function suffix, handler package, API path)`.
 pub(crate) const FUNCTIONS: [(&str, &str, &str, &str); 3] = [
@@ -25,8 +26,6 @@ pub(crate) const FUNCTIONS: [(&str, &str, &str, &str); 3] = [
     ),
     ("notification", "notification", "notification", "notify"),
 ];
-
-pub(crate) const STAGE: &str = "prod";
 
 /// The function (its index in `FUNCTIONS`) that answers GET /health: the
 /// transaction function, the one a payment needs the session table through;

@@ -4,8 +4,9 @@ use drctl_core::{ResourceSpec, Value};
 use serde_json::json;
 
 use crate::Region;
-use crate::compute::{Compute, FUNCTIONS, STAGE};
+use crate::compute::{Compute, FUNCTIONS};
 use crate::data::Data;
+use crate::targets::STAGE;
 use crate::values::{r as reference, set};
 
 /// Alarm settings shared by every alarm of the blueprint.

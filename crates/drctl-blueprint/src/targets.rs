@@ -7,6 +7,8 @@ use drctl_core::Address;
 
 use crate::Role;
 
+pub(crate) const STAGE: &str = "prod";
+
 /// The scope of the resources made once per environment.
 const GLOBAL: &str = "global";
 
@@ -44,7 +46,7 @@ pub fn delegation() -> Address {
 
 /// `role`'s API stage.
 pub fn api_stage(role: Role) -> Address {
-    regional(role, "apigateway.stage", crate::compute::STAGE)
+    regional(role, "apigateway.stage", STAGE)
 }
 
 /// The Aurora global database.
