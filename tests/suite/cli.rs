@@ -271,17 +271,3 @@ fn without_credentials_one_clear_error_and_sdk_internals_only_with_v() {
     );
     assert_eq!(counter.connections(), 0, "no API call without credentials");
 }
-
-/// `drctl graph --critical-path` and `latency_model` weigh every kind by
-/// `drctl_blueprint::latency`: a new kind needs its row there (with its
-/// source in docs/performance.md).
-#[test]
-fn every_kind_has_a_modelled_latency() {
-    let missing: Vec<&str> = drctl_aws::schemas()
-        .0
-        .keys()
-        .copied()
-        .filter(|kind| drctl_blueprint::latency::of(kind).is_none())
-        .collect();
-    assert!(missing.is_empty(), "no latency figure for {missing:?}");
-}

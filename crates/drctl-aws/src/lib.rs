@@ -17,6 +17,7 @@ mod ecs;
 mod elbv2;
 mod events;
 mod iam;
+mod kind;
 mod kms;
 mod lambda;
 pub mod ratelimit;

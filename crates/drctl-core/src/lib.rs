@@ -36,7 +36,8 @@ pub use fsutil::write_atomic;
 pub use graph::{DesiredGraph, GraphError};
 pub use plan::{Action, Plan, PlanOperation, ResourceChange};
 pub use provider::{
-    Applied, KindSchema, Observed, OpContext, Provider, ProviderError, Providers, SchemaSource,
+    Applied, KindSchema, Latency, ListScope, Observed, OpContext, Provider, ProviderError,
+    Providers, SchemaSource,
 };
 pub use resource::ResourceSpec;
 pub use state::{ResourceState, State};

@@ -595,6 +595,7 @@ mod tests {
             volatile_outputs: &[],
             holds_data: true,
             kept_on_delete: &[],
+            latency: crate::provider::Latency::calls(1, 1, 1),
         };
 
         fn schemas() -> Schemas {

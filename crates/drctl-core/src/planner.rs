@@ -255,6 +255,7 @@ mod tests {
         volatile_outputs: &[],
         holds_data: true,
         kept_on_delete: &["snapshot"],
+        latency: crate::provider::Latency::calls(1, 1, 1),
     };
     static DEPLOY: KindSchema = KindSchema {
         kind: "t.deploy",
@@ -263,6 +264,7 @@ mod tests {
         volatile_outputs: &["version"],
         holds_data: false,
         kept_on_delete: &[],
+        latency: crate::provider::Latency::calls(1, 1, 1),
     };
     static SUB: KindSchema = KindSchema {
         kind: "t.sub",
@@ -271,6 +273,7 @@ mod tests {
         volatile_outputs: &[],
         holds_data: false,
         kept_on_delete: &[],
+        latency: crate::provider::Latency::calls(1, 1, 1),
     };
 
     fn schemas() -> Schemas {

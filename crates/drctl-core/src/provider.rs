@@ -28,6 +28,46 @@ pub struct KindSchema {
     /// snapshot): the plan shows them with the delete or replace, so the
     /// operator sees what will remain. An empty value leaves nothing.
     pub kept_on_delete: &'static [&'static str],
+    /// How long its operations take on real AWS: the latency model's row.
+    pub latency: Latency,
+}
+
+/// A kind's create, update and delete on real AWS, waits included, in
+/// seconds: typical durations, not limits, and what they rest on (short
+/// form; docs/performance.md has the sources in full). The model behind
+/// `latency_model` and `drctl graph --critical-path`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Latency {
+    pub create: u32,
+    pub update: u32,
+    pub delete: u32,
+    pub basis: &'static str,
+}
+
+impl Latency {
+    /// What a kind of one to a few control-plane calls rests on (each well
+    /// under a second: the emulator benchmark's per-call latency, rounded
+    /// up).
+    pub const CALLS: &'static str = "API calls only, no wait";
+
+    /// A kind whose operations are API calls only, with no wait.
+    pub const fn calls(create: u32, update: u32, delete: u32) -> Self {
+        Latency {
+            create,
+            update,
+            delete,
+            basis: Self::CALLS,
+        }
+    }
+
+    pub fn durations(&self) -> crate::simulate::OpDurations {
+        let secs = |s: u32| std::time::Duration::from_secs(s.into());
+        crate::simulate::OpDurations {
+            create: secs(self.create),
+            update: secs(self.update),
+            delete: secs(self.delete),
+        }
+    }
 }
 
 impl KindSchema {
@@ -52,6 +92,13 @@ pub struct OpContext {
     /// recovering it) and different for a later create of the same
     /// address. 32 lowercase hex digits; `None` outside creates.
     pub token: Option<String>,
+}
+
+/// Where [`Provider::list`] looks: one environment in one region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListScope {
+    pub env: String,
+    pub region: String,
 }
 
 /// The provider-side identity and outputs of an existing resource.
@@ -142,6 +189,17 @@ pub trait Provider: Send + Sync {
         inputs: &Attributes,
         outputs: &Attributes,
     ) -> Result<(), ProviderError>;
+
+    /// The ids (as state records them) of everything of this kind that
+    /// `scope`'s environment has in its region: what carries the
+    /// environment's tags, or a name drctl derives for it. What a destroy
+    /// must leave empty.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        Err(ProviderError::new(
+            "list",
+            format!("kind {} cannot list ({})", self.schema().kind, scope.region),
+        ))
+    }
 }
 
 /// Providers by kind; drctl-aws fills one, unit tests fill another.

@@ -15,6 +15,7 @@ pub static SYNTHETIC: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: crate::provider::Latency::calls(1, 1, 1),
 };
 
 pub fn schemas() -> Schemas {

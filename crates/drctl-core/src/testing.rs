@@ -17,6 +17,7 @@ pub static THING: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: crate::provider::Latency::calls(1, 1, 1),
 };
 
 /// Stores objects in a map; can be told to fail for given names and to take

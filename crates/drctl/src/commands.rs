@@ -684,8 +684,12 @@ fn critical_path_view(env: &str, graph: &drctl_core::DesiredGraph) -> String {
                 .collect()
         })
         .collect();
+    let schemas = drctl_aws::schemas();
     let create = |r: &drctl_core::ResourceSpec| {
-        drctl_blueprint::latency::of(r.kind()).map_or(Duration::ZERO, |l| l.durations().create)
+        use drctl_core::SchemaSource;
+        schemas
+            .schema(r.kind())
+            .map_or(Duration::ZERO, |s| s.latency.durations().create)
     };
     let weights: Vec<Duration> = resources.iter().map(|r| create(r)).collect();
     let (total, chain) = drctl_core::simulate::critical_path(&waits_on, &weights);

@@ -22,18 +22,16 @@ use drctl_core::{Address, DesiredGraph, Providers, ResourceChange, State};
 const ENV: &str = "dev";
 
 fn providers(clock: &VirtualClock) -> Providers {
-    let model = Arc::new(latency::Model::default());
+    let model = Arc::new(latency::Model::new(drctl_aws::schemas()));
     let mut providers = Providers::new();
-    for (kind, schema) in drctl_aws::schemas().0 {
-        assert!(
-            latency::of(kind).is_some(),
-            "no latency figure for kind `{kind}`"
-        );
+    for schema in drctl_aws::schemas().0.into_values() {
         let model = Arc::clone(&model);
         providers.register(Arc::new(TimedProvider::new(
             schema,
             Arc::new(move |a: &Address, op, now| {
-                model.duration(a, op, now).expect("checked above")
+                model
+                    .duration(a, op, now)
+                    .expect("every schema has its row")
             }),
             clock.clone(),
         )));
@@ -496,13 +494,16 @@ fn main() {
     chain("Destroy critical path", &d_drctl);
     runners_up(&d_drctl);
 
-    println!("\nThe model (seconds; `crates/drctl-blueprint/src/latency.rs`):\n");
+    println!(
+        "\nThe model (seconds; each kind's `latency` row, in its file in crates/drctl-aws):\n"
+    );
     println!("| kind | create | update | delete | basis |");
     println!("|---|---|---|---|---|");
-    for l in latency::TABLE {
+    for (kind, s) in drctl_aws::schemas().0 {
+        let l = s.latency;
         println!(
-            "| `{}` | {} | {} | {} | {} |",
-            l.kind, l.create, l.update, l.delete, l.basis
+            "| `{kind}` | {} | {} | {} | {} |",
+            l.create, l.update, l.delete, l.basis
         );
     }
     println!(

@@ -11,7 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_acm::Client;
 use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::{NOT_FOUND, describe, validation_record};
@@ -34,6 +36,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 10,
+        update: 2,
+        delete: 5,
+        basis: "validation record shown some seconds after the request (ACM User Guide, DNS validation)",
+    },
 };
 
 pub struct Certificate(pub(crate) Arc<Clients>);

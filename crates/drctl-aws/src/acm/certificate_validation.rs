@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_acm::types::CertificateStatus;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{bare, describe, validation_record};
@@ -33,6 +35,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 240,
+        update: 0,
+        delete: 0,
+        basis: "DNS validation: minutes once the CNAME resolves (estimate; TF 75 min)",
+    },
 };
 
 pub struct CertificateValidation(pub(crate) Arc<Clients>);

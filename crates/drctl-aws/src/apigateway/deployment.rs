@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_apigateway::Client;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::NOT_FOUND;
@@ -25,6 +27,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &["deployment_id"],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(2, 2, 1),
 };
 
 pub struct Deployment(pub(crate) Arc<Clients>);

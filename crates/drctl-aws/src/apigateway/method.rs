@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::operation::get_method::GetMethodOutput;
 use aws_sdk_apigateway::types::{Integration, IntegrationType};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Map, Value as Json, json};
 
 use super::{NOT_FOUND, replace};
@@ -25,6 +27,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &["fingerprint"],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 2,
+        update: 2,
+        delete: 1,
+        basis: "four Put* calls",
+    },
 };
 
 pub struct Method(pub(crate) Arc<Clients>);

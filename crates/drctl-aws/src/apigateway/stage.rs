@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_apigateway::types::PatchOperation;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, number_text, replace, sync_tags, whole_number};
@@ -22,6 +24,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(2, 2, 1),
 };
 
 pub struct Stage(pub(crate) Arc<Clients>);

@@ -29,7 +29,9 @@ use async_trait::async_trait;
 use aws_sdk_backup::Client;
 use aws_sdk_backup::operation::get_backup_plan::GetBackupPlanOutput;
 use aws_sdk_backup::types::{BackupPlanInput, BackupRuleInput, CopyAction, Lifecycle};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, retag, tags_of, valid_name};
@@ -47,6 +49,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &["version_id"],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(1, 1, 1),
 };
 
 pub struct Plan(pub(crate) Arc<Clients>);

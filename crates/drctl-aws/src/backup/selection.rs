@@ -20,7 +20,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_backup::Client;
 use aws_sdk_backup::types::BackupSelection;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, valid_name};
@@ -37,6 +39,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(1, 1, 1),
 };
 
 pub struct Selection(pub(crate) Arc<Clients>);

@@ -26,7 +26,9 @@ use async_trait::async_trait;
 use aws_sdk_backup::Client;
 use aws_sdk_backup::operation::describe_backup_vault::DescribeBackupVaultOutput;
 use aws_sdk_backup::types::RecoveryPointStatus;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, retag, tags_of, valid_name};
@@ -43,6 +45,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: true,
     kept_on_delete: &[],
+    latency: Latency::calls(2, 1, 2),
 };
 
 pub struct Vault(pub(crate) Arc<Clients>);

@@ -30,7 +30,9 @@ use aws_sdk_dynamodb::types::{
     StreamSpecification, StreamViewType, TableDescription, TableStatus, Tag,
 };
 use aws_smithy_types::error::operation::BuildError;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
@@ -48,6 +50,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &["stream_arn"],
     holds_data: true,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 300,
+        update: 60,
+        delete: 300,
+        basis: "table ACTIVE in seconds; a replica of an empty table takes a few minutes (CloudFormation AWS::DynamoDB::GlobalTable docs)",
+    },
 };
 
 pub struct Table(pub(crate) Arc<Clients>);

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, ResourceType};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::lookup::{Ec2Resource, describe_id, ec2_resource, find_tagged, owned};
@@ -19,6 +21,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 2,
+        update: 2,
+        delete: 2,
+        basis: "create + attach; detach + delete",
+    },
 };
 
 pub struct InternetGateway(pub(crate) Arc<Clients>);

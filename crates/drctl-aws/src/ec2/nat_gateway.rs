@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, NatGatewayState, ResourceType};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::lookup::{describe_id, ec2_resource, find_one};
@@ -20,6 +22,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 120,
+        update: 1,
+        delete: 60,
+        basis: "available after 1.5-3 min in published logs (TF create 10 min, delete 30 min)",
+    },
 };
 
 pub struct NatGateway(pub(crate) Arc<Clients>);

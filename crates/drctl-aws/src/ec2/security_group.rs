@@ -12,7 +12,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{self, IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Map, Value as Json, json};
 
 use super::lookup::{describe_id, ec2_resource, find_one, owned};
@@ -27,6 +29,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 2,
+        update: 2,
+        delete: 2,
+        basis: "the functions' group: see FUNCTION_ENI_RELEASE",
+    },
 };
 
 pub struct SecurityGroup(pub(crate) Arc<Clients>);

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, AttributeBooleanValue, ResourceType, VpcAttributeName};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
@@ -18,6 +20,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(2, 1, 2),
 };
 
 pub struct Vpc(pub(crate) Arc<Clients>);

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint as Endpoint, VpcEndpointType};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::lookup::{describe_id, ec2_resource, find_one, owned};
@@ -21,6 +23,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 10,
+        update: 5,
+        delete: 10,
+        basis: "gateway endpoint (TF 10 min)",
+    },
 };
 
 pub struct VpcEndpoint(pub(crate) Arc<Clients>);

@@ -12,7 +12,9 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     ResourceType, VpcPeeringConnection as Connection, VpcPeeringConnectionStateReasonCode as Code,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::lookup::{describe_id, ec2_resource, find_one};
@@ -27,6 +29,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 10,
+        update: 1,
+        delete: 10,
+        basis: "pending-acceptance in seconds",
+    },
 };
 
 pub struct VpcPeeringConnection(pub(crate) Arc<Clients>);

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Tag, VpcPeeringConnectionStateReasonCode as Code};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::vpc_peering_connection::{WAIT, code, describe, is_gone, status_text};
@@ -28,6 +30,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 15,
+        update: 1,
+        delete: 0,
+        basis: "active in seconds; no call on delete",
+    },
 };
 
 pub struct VpcPeeringConnectionAccepter(pub(crate) Arc<Clients>);

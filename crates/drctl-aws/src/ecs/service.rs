@@ -28,7 +28,9 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DesiredStatus, LaunchType, LoadBalancer,
     NetworkConfiguration, Service as AwsService, ServiceField,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{ecs_tags, is_ours, sync_tags, tag_map};
@@ -51,6 +53,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 240,
+        update: 240,
+        delete: 180,
+        basis: "steady state: Fargate tasks pulled, started and healthy behind the target group; delete drains (TF 20 min)",
+    },
 };
 
 pub struct Service(pub(crate) Arc<Clients>);

@@ -34,7 +34,9 @@ use aws_sdk_ecs::types::{
     TaskDefinition as AwsTaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
     TransportProtocol,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{ecs_tags, is_ours, sync_tags, tag_map};
@@ -51,6 +53,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &["arn", "revision"],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(1, 1, 1),
 };
 
 pub struct TaskDefinition(pub(crate) Arc<Clients>);

@@ -24,7 +24,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer as AwsLoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{arn_suffix, elb_tags, id_list, if_ours, is_ours, sync_tags, tags_of, taken};
@@ -41,6 +43,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 180,
+        update: 2,
+        delete: 30,
+        basis: "active after 2-4 min (TF 10 min)",
+    },
 };
 
 pub struct LoadBalancer(pub(crate) Arc<Clients>);

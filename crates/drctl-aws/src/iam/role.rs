@@ -8,7 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::policy_json;
@@ -26,6 +28,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 3,
+        update: 2,
+        delete: 2,
+        basis: "create + inline policies; propagation is retried by the consumer",
+    },
 };
 
 pub struct Role(pub(crate) Arc<Clients>);

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::AliasListEntry;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::NOT_FOUND;
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
 use crate::support::{
-    api_error, attrs, confirm_owned, has_code, invalid, opt_str, req_str, tolerate,
+    api_error, attrs, confirm_owned, has_code, invalid, name_embeds_env, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -24,15 +26,25 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(1, 1, 1),
 };
 
 pub struct Alias(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// `alias/<name>`: the id.
+    alias_name: String,
+    /// The key id (not its ARN: ListAliases reports the id).
+    target_key_id: String,
+}
+
 /// The alias name, checked before any call (KMS API reference,
 /// CreateAlias: `alias/` then letters, digits, `/_-`; `alias/aws/` is
 /// reserved for AWS managed keys; at most 256 characters).
-fn alias_name<'a>(ctx: &OpContext, inputs: &'a Attributes) -> Result<&'a str, ProviderError> {
-    let name = req_str(ctx, inputs, "alias_name")?;
+fn alias_name<'a>(ctx: &OpContext, inputs: &'a Inputs) -> Result<&'a str, ProviderError> {
+    let name = inputs.alias_name.as_str();
     let rest = name.strip_prefix("alias/");
     let valid = rest.is_some_and(|r| {
         !r.is_empty()
@@ -72,14 +84,16 @@ fn outputs(a: &AliasListEntry) -> Attributes {
 }
 
 #[async_trait]
-impl Provider for Alias {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Alias {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let name = alias_name(ctx, inputs)?;
-        let target = req_str(ctx, inputs, "target_key_id")?;
+        let target = inputs.target_key_id.as_str();
         let client = self.0.kms(&ctx.region);
         let result = client
             .create_alias()
@@ -125,19 +139,16 @@ impl Provider for Alias {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some(a) = lookup(&self.0.kms(&ctx.region), id).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("alias_name", json!(id)),
-                (
-                    "target_key_id",
-                    json!(a.target_key_id().unwrap_or_default()),
-                ),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                alias_name: id.to_owned(),
+                target_key_id: a.target_key_id().unwrap_or_default().to_owned(),
+            },
             outputs: outputs(&a),
         }))
     }
@@ -146,14 +157,14 @@ impl Provider for Alias {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.kms(&ctx.region);
         client
             .update_alias()
             .alias_name(id)
-            .target_key_id(req_str(ctx, inputs, "target_key_id")?)
+            .target_key_id(&inputs.target_key_id)
             .send()
             .await
             .map_err(|e| api_error("kms:UpdateAlias", e))?;
@@ -166,13 +177,12 @@ impl Provider for Alias {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         let name = alias_name(ctx, inputs)?;
-        let target = req_str(ctx, inputs, "target_key_id")?;
         let found = lookup(&self.0.kms(&ctx.region), name).await?;
         Ok(found
-            .filter(|a| a.target_key_id() == Some(target))
+            .filter(|a| a.target_key_id() == Some(inputs.target_key_id.as_str()))
             .map(|_| name.to_owned()))
     }
 
@@ -180,12 +190,12 @@ impl Provider for Alias {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // An alias has no tags: its name, drctl's and the environment's
         // (`alias/payment-<env>`), proves it this environment's.
-        let named = opt_str(inputs, "alias_name").filter(|n| *n == id);
+        let named = Some(inputs.alias_name.as_str()).filter(|n| *n == id);
         confirm_owned(
             ctx,
             "delete",
@@ -201,5 +211,29 @@ impl Provider for Alias {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "kms:DeleteAlias")
+    }
+
+    /// An alias has no tags: the environment's are those named for it
+    /// (`alias/payment-<env>`, the blueprint's name).
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let mut aliases = self
+            .0
+            .kms(&scope.region)
+            .list_aliases()
+            .into_paginator()
+            .items()
+            .send();
+        let mut ids = Vec::new();
+        while let Some(a) = aliases.next().await {
+            let a = a.map_err(|e| api_error("kms:ListAliases", e))?;
+            if let Some(name) = a.alias_name()
+                && name
+                    .strip_prefix("alias/")
+                    .is_some_and(|n| name_embeds_env(n, &scope.env))
+            {
+                ids.push(name.to_owned());
+            }
+        }
+        Ok(ids)
     }
 }

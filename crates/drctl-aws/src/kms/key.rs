@@ -38,7 +38,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::NOT_FOUND;
@@ -56,6 +58,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: true,
     kept_on_delete: &["retained_key_arn"],
+    latency: Latency {
+        create: 2,
+        update: 1,
+        delete: 1,
+        basis: "delete only schedules the deletion",
+    },
 };
 
 /// The tag a retained key carries instead of `drctl:address`.

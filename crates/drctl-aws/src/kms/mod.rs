@@ -9,12 +9,13 @@ use drctl_core::Providers;
 use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&key::SCHEMA, &alias::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
     providers.register(Arc::new(key::Key(c.clone())));
-    providers.register(Arc::new(alias::Alias(c.clone())));
+    providers.register(Arc::new(Typed(alias::Alias(c.clone()))));
 }
 
 /// KMS answers these for a key or alias that does not exist.

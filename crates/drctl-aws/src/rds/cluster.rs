@@ -30,7 +30,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{DbCluster, GlobalCluster as AwsGlobalCluster};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{
@@ -64,6 +66,38 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: true,
     kept_on_delete: &["final_snapshot_identifier"],
+    // Aurora (issue 23, item 10). The sources in full are in
+    // docs/performance.md, "Aurora figures"; TF = the Terraform AWS
+    // provider's default timeouts (internal/service/rds/cluster.go:
+    // 120/120/120 min; cluster_instance.go: 90/90/90; global_cluster.go:
+    // 30/90/30), upper bounds only.
+    //
+    // rds.cluster, one row for the primary and the secondary (`drctl graph
+    // --critical-path` weighs by kind).
+    // - create 120 s. Range 1-3 min: the provider's acceptance test
+    //   TestAccRDSCluster_basic (create, import, destroy of a cluster with
+    //   no instance) took 95.5, 141.2, 166.6, 184.1, 212.9 and 225.1 s
+    //   (hashicorp/terraform-provider-aws#40333, #12867, #23560, #15938,
+    //   #35698, #30655), median 175 s for create and delete together. The
+    //   secondary joining the global database has no published figure of
+    //   its own (estimate: the same); AWS's own workshop allows 10-15 min
+    //   for a secondary cluster with its instance (aws-samples/
+    //   amazon-aurora-labs-for-mysql, docs/global/failback/index.md),
+    //   which 2 + 8 min meets at its low end.
+    // - delete 180 s. Range 1-10 min: a cluster deleted in 1 min 3 s after
+    //   its instance (tungbq/aws-lab-with-terraform#100, no snapshot
+    //   stated); the secondary's detach from the global cluster is
+    //   reported to keep it undeletable for minutes (about 10 min in
+    //   hashicorp/terraform#20929; promotion outlasting the provider's
+    //   wait in hashicorp/terraform-provider-aws#39909), and drctl takes a
+    //   final snapshot unless told not to: estimate.
+    // - update 120 s: estimate, no published figure.
+    latency: Latency {
+        create: 120,
+        update: 120,
+        delete: 180,
+        basis: "create 1-3 min (TF acceptance tests: bare cluster created and destroyed in 96-225 s); secondary joining the global database: no figure of its own (estimate: same); delete 1-10 min, detach and final snapshot included (estimate); update estimate (TF 120 min)",
+    },
 };
 
 pub struct Cluster(pub(crate) Arc<Clients>);

@@ -11,7 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{DbInstance, Tag};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::{RDS_WAIT, cluster, create_tags, global_cluster, sync_tags, tags_json};
@@ -32,6 +34,33 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    // - create 480 s. Range 5-12 min: "a ten-minute provisioning cycle"
+    //   for a cluster and its instance (darryl-ruggles.cloud, "Aurora
+    //   PostgreSQL Express Configuration", 2026), "several minutes to over
+    //   ten" (shinyaz.com, 2026-03-27), 10-15 min for a secondary cluster
+    //   and its instance (AWS workshop above); the provider's acceptance
+    //   tests creating, importing and destroying a cluster with one
+    //   instance took 637-822 s (TestAccAWSRDSClusterInstance_namePrefix,
+    //   _generatedName, _kmsKey, _az, #15022, 2020) and 815-1469 s
+    //   (TestAccRDSClusterInstance_identifierPrefix, _az, _kmsKey, #31112,
+    //   2023).
+    // - delete 480 s. Range 5-12 min: 11 min 47 s (tungbq/
+    //   aws-lab-with-terraform#100), "takes 5-10 min" (go-to-k/
+    //   cdk-real-drift#239).
+    // - Check on the whole chain: the provider's test
+    //   TestAccRDSCluster_GlobalClusterIdentifier_primarySecondaryClusters
+    //   creates and destroys drctl's chain (global cluster, primary
+    //   cluster and instance, secondary cluster and instance, final
+    //   snapshots skipped): 2774.5 s, 46.2 min (#31112); a write-forwarding
+    //   variant took 2014.8 s, 33.6 min (#17561). These figures give
+    //   20.2 min for the creates and 22.2 min for the deletes: 42.5 min.
+    // - update 600 s: estimate (an instance class change), no figure.
+    latency: Latency {
+        create: 480,
+        update: 600,
+        delete: 480,
+        basis: "create 5-12 min (blogs, AWS workshop, TF acceptance tests), delete 5-12 min (published logs): 8 min each; update estimate (TF 90 min)",
+    },
 };
 
 pub struct Instance(pub(crate) Arc<Clients>);

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbSubnetGroup;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::{create_tags, list_tags, sorted_strings, sync_tags};
@@ -20,6 +22,15 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    // CreateDBSubnetGroup and DeleteDBSubnetGroup return at once; neither
+    // drctl nor the provider's aws_db_subnet_group waits on a status
+    // (internal/service/rds/subnet_group.go).
+    latency: Latency {
+        create: 1,
+        update: 1,
+        delete: 1,
+        basis: "API calls only, no wait (nor in TF's aws_db_subnet_group)",
+    },
 };
 
 pub struct SubnetGroup(pub(crate) Arc<Clients>);

@@ -26,7 +26,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::record::{build_err, change, simple_set};
@@ -40,6 +42,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 60,
+        update: 60,
+        delete: 60,
+        basis: "parent zone lookup, then the NS change INSYNC (Route 53 guide: within 60 s); none without a parent zone",
+    },
 };
 
 pub struct Delegation(pub(crate) Arc<Clients>);

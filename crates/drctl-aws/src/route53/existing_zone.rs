@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_route53::Client;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::input_name;
@@ -25,6 +27,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &["hosted_zone"],
+    latency: Latency {
+        create: 1,
+        update: 1,
+        delete: 0,
+        basis: "GetHostedZone; the user's zone is never deleted",
+    },
 };
 
 pub struct ExistingZone(pub(crate) Arc<Clients>);

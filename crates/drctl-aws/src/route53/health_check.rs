@@ -25,7 +25,9 @@ use aws_sdk_route53::types::{
     AlarmIdentifier, CloudWatchRegion, HealthCheckConfig, HealthCheckType,
     InsufficientDataHealthStatus, TagResourceType,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use super::{caller_reference, change_tags, find_created, read_tags, sync_tags};
@@ -39,6 +41,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(1, 1, 1),
 };
 
 pub struct HealthCheck(pub(crate) Arc<Clients>);

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{HostedZoneConfig, ResourceRecordSet, RrType, TagResourceType};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use super::{caller_reference, change_tags, find_created, input_name, read_tags, sync_tags};
@@ -22,6 +24,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 2,
+        update: 1,
+        delete: 2,
+        basis: "CreateHostedZone's change is not waited for",
+    },
 };
 
 pub struct HostedZone(pub(crate) Arc<Clients>);

@@ -11,7 +11,9 @@ use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Map, Value as Json, json};
 
 use super::{input_name, wait_insync};
@@ -25,6 +27,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 60,
+        update: 60,
+        delete: 60,
+        basis: "change INSYNC: Route 53 propagates to its servers within 60 s (Route 53 guide)",
+    },
 };
 
 pub struct Record(pub(crate) Arc<Clients>);

@@ -21,7 +21,9 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, Transition, TransitionStorageClass, VersioningConfiguration,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
@@ -37,6 +39,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: true,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 3,
+        update: 2,
+        delete: 3,
+        basis: "create + five Put* calls; empty + delete",
+    },
 };
 
 pub struct Bucket(pub(crate) Arc<Clients>);

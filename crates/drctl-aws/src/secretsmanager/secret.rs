@@ -36,7 +36,9 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, StatusType, Tag};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -56,6 +58,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: true,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 3,
+        update: 2,
+        delete: 2,
+        basis: "replica made by the same call",
+    },
 };
 
 pub struct Secret(pub(crate) Arc<Clients>);

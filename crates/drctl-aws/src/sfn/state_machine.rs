@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use aws_sdk_sfn::types::{StateMachineStatus, StateMachineType, Tag};
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
@@ -26,6 +28,12 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency {
+        create: 2,
+        update: 2,
+        delete: 30,
+        basis: "delete waits until it is gone",
+    },
 };
 
 pub struct StateMachine(pub(crate) Arc<Clients>);

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Subscription as SnsSubscription;
-use drctl_core::{Applied, Attributes, KindSchema, Observed, OpContext, Provider, ProviderError};
+use drctl_core::{
+    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+};
 use serde_json::json;
 
 use crate::clients::Clients;
@@ -29,6 +31,7 @@ pub static SCHEMA: KindSchema = KindSchema {
     volatile_outputs: &[],
     holds_data: false,
     kept_on_delete: &[],
+    latency: Latency::calls(1, 1, 1),
 };
 
 pub struct Subscription(pub(crate) Arc<Clients>);
