@@ -17,7 +17,7 @@ use crate::operations::{OpKind, OperationGraph};
 use crate::plan::ResourceChange;
 use crate::provider::{Applied, OpContext, ProviderError, Providers};
 use crate::queue::ReadyQueue;
-use crate::state::{ResourceState, State};
+use crate::state::{ResourceState, State, UNCONFIRMED_CREATE_SETTLE_SECS};
 use crate::store::{StateStore, StoreError};
 use crate::value::Attributes;
 use crate::waiting::{self, Status};
@@ -429,12 +429,17 @@ impl Executor {
         // A create an interrupted run sent with these inputs, whose outcome
         // is unknown, is sent again with its token: if AWS did act on it,
         // it answers with what that call made.
-        let token = (kind == OpKind::Create).then(|| {
-            match state.unconfirmed_creates.get(&change.address) {
-                Some(u) if u.inputs == inputs && u.region == change.region => u.token.clone(),
-                _ => new_token(&self.env, &change.address),
-            }
+        let in_doubt = state
+            .unconfirmed_creates
+            .get(&change.address)
+            .filter(|u| kind == OpKind::Create && u.inputs == inputs && u.region == change.region);
+        let token = (kind == OpKind::Create).then(|| match in_doubt {
+            Some(u) => u.token.clone(),
+            None => new_token(&self.env, &change.address),
         });
+        // Not every create takes a token: until the killed run's request
+        // must have landed, look again before sending it once more.
+        let settle = in_doubt.map(|u| settle_left(u.missed_since_unix));
         let ctx = OpContext {
             env: self.env.clone(),
             address: change.address.clone(),
@@ -491,7 +496,15 @@ impl Executor {
             let started = Instant::now();
             let call = async {
                 match kind {
-                    OpKind::Create => provider.create(&ctx, &inputs).await.map(Outcome::Created),
+                    OpKind::Create => {
+                        if let Some(wait) = settle.filter(|w| !w.is_zero()) {
+                            tokio::time::sleep(wait).await;
+                            if let Some(found) = look_again(&*provider, &ctx, &inputs).await? {
+                                return Ok(Outcome::Created(found));
+                            }
+                        }
+                        provider.create(&ctx, &inputs).await.map(Outcome::Created)
+                    }
                     OpKind::Update => {
                         let p = prior.expect("checked above");
                         provider
@@ -518,6 +531,34 @@ impl Executor {
         };
         Ok(Some((job, intent, status)))
     }
+}
+
+/// What is left of [`UNCONFIRMED_CREATE_SETTLE_SECS`] since recovery
+/// first missed a create.
+fn settle_left(missed_since_unix: u64) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let settled_at = missed_since_unix.saturating_add(UNCONFIRMED_CREATE_SETTLE_SECS);
+    Duration::from_secs(settled_at.saturating_sub(now))
+}
+
+/// The resource a create in doubt made after all, as a create's result.
+async fn look_again(
+    provider: &dyn crate::provider::Provider,
+    ctx: &OpContext,
+    inputs: &Attributes,
+) -> Result<Option<Applied>, ProviderError> {
+    let Some(id) = provider.find(ctx, inputs).await? else {
+        return Ok(None);
+    };
+    Ok(provider
+        .read(ctx, &id, inputs)
+        .await?
+        .map(|observed| Applied {
+            id,
+            outputs: observed.outputs,
+        }))
 }
 
 #[cfg(test)]

@@ -62,6 +62,16 @@ pub struct State {
 /// expire (ACM's after one hour).
 pub const UNCONFIRMED_CREATE_LIFETIME_SECS: u64 = 3600;
 
+/// How long after recovery first missed a create the next create of that
+/// address waits before it looks once more and, still not finding it,
+/// creates. A request the killed run had sent may reach AWS and be acted
+/// on after recovery looked; for a create that takes no idempotency token
+/// (KMS CreateKey, EC2's tag-found kinds) sending it again would make a
+/// second resource. AWS acts on a control-plane request it received within
+/// seconds; the wait covers that with room to spare, and happens only
+/// after a crash, only for the creates it left in doubt.
+pub const UNCONFIRMED_CREATE_SETTLE_SECS: u64 = 30;
+
 /// A create whose outcome is unknown: what it sent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -318,6 +318,57 @@ async fn an_unconfirmed_create_is_sent_again_with_its_token_and_then_forgotten()
     );
 }
 
+/// A create that takes no token, sent by a killed run, may reach AWS after
+/// the next run's recovery looked for it: the create in doubt waits until
+/// it must have landed and adopts what it made instead of making another.
+#[tokio::test]
+async fn a_create_in_doubt_that_lands_late_is_adopted_not_made_twice() {
+    let p = Arc::new(MemoryProvider::default());
+    let mut state = State::new("dev");
+    let c_inputs = Attributes::from([("size".to_string(), json!(3))]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    state.unconfirmed_creates.insert(
+        addr("p/mem.thing/c"),
+        crate::state::UnconfirmedCreate {
+            region: "r1".into(),
+            inputs: c_inputs.clone(),
+            dependencies: Default::default(),
+            token: "carried-c".into(),
+            // Two seconds of the wait left.
+            missed_since_unix: now + 2 - crate::state::UNCONFIRMED_CREATE_SETTLE_SECS,
+        },
+    );
+    let late = Arc::clone(&p);
+    let landed = c_inputs.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        late.objects
+            .lock()
+            .unwrap()
+            .insert("landed-late".into(), landed);
+    });
+    let (report, _) = apply(&p, &mut state, 64).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(state.resources[&addr("p/mem.thing/c")].id, "landed-late");
+    let calls = p.calls.lock().unwrap().clone();
+    assert!(
+        !calls.contains(&"create p/mem.thing/c".to_string()),
+        "{calls:?}"
+    );
+    let copies = p
+        .objects
+        .lock()
+        .unwrap()
+        .values()
+        .filter(|o| **o == c_inputs)
+        .count();
+    assert_eq!(copies, 1);
+    assert!(state.unconfirmed_creates.is_empty());
+}
+
 /// A sink whose first save finds the lease lost (another run took the
 /// lock while the first operation ran).
 struct LosingSink(Arc<crate::lease::tests::Switch>);
