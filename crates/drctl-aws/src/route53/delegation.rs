@@ -30,7 +30,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::record::{build_err, change, simple_set};
+use super::record::{build_err, change, delete_set, simple_set, upsert_set};
 use super::{bare, bare_id, env_zones, get_zone, zones_named};
 use crate::clients::{AwsContext, AwsError, Clients};
 use crate::kind::{Found, Kind};
@@ -354,20 +354,8 @@ impl Kind for Delegation {
             Some(listed) if same(&listed, &servers) => {}
             // drctl's own record, with the zone's earlier name servers.
             Some(listed) if same(&listed, &before) => {
-                if !change(
-                    &client,
-                    &parent.id,
-                    ChangeAction::Upsert,
-                    ns_set(name, &servers)?,
-                )
-                .await?
-                {
-                    return Err(ProviderError::new(
-                        "route53:ChangeResourceRecordSets",
-                        format!("hosted zone {} ({}) does not exist", parent.name, parent.id),
-                    )
-                    .with_code("NoSuchHostedZone"));
-                }
+                let zone = format!("{} ({})", parent.name, parent.id);
+                upsert_set(&client, &parent.id, &zone, ns_set(name, &servers)?).await?;
             }
             Some(listed) => return Err(taken(name, &parent, &listed)),
         }
@@ -422,39 +410,28 @@ impl Kind for Delegation {
         if !same(&listed, &servers) {
             return Ok(());
         }
-        match change(&client, parent, ChangeAction::Delete, current).await {
-            Ok(_) => Ok(()),
-            // Refused as not found, or as not matching: a resend after a
-            // lost answer (the set is gone), or a change made meanwhile.
-            Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => {
-                match delegation_in(&client, parent, name).await? {
-                    None => Ok(()),
-                    Some(listed) if !same(&listed, &servers) => Ok(()),
-                    Some(_) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        }
+        // Refused with drctl's record there: changed meanwhile (an error).
+        delete_set(&client, parent, current, async {
+            let listed = delegation_in(&client, parent, name).await?;
+            Ok(listed.is_some_and(|l| same(&l, &servers)))
+        })
+        .await
     }
 
     /// A delegation is named for the zone it delegates: one per hosted
-    /// zone of the environment (by its `drctl:env` tag) that is delegated
-    /// to: by an NS record listing its name servers in the closest parent
-    /// zone of the account, or, without such a zone, by the registrar (as
-    /// `read` sees it: there while the zone is).
+    /// zone of the environment (by its `drctl:env` tag) that is delegated,
+    /// as `read` sees it: by an NS record for its name in the closest
+    /// parent zone of the account (whatever name servers it lists: read
+    /// shows them as drift), or, without such a zone, by the registrar
+    /// (there while the zone is).
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
         let client = self.0.route53();
         let mut names = Vec::new();
-        for (id, apex) in env_zones(&client, &scope.env).await? {
-            let Some(zone) = get_zone(&client, &id).await? else {
-                continue;
-            };
+        for (_, apex) in env_zones(&client, &scope.env).await? {
             let name = bare(&apex);
             let delegated = match parent_zone(&client, &name).await? {
                 None => true,
-                Some(parent) => delegation_in(&client, &parent.id, &name)
-                    .await?
-                    .is_some_and(|listed| same(&listed, &zone.servers)),
+                Some(parent) => delegation_in(&client, &parent.id, &name).await?.is_some(),
             };
             if delegated {
                 names.push(name);

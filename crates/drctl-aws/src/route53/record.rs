@@ -205,6 +205,31 @@ pub(crate) async fn change(
     Ok(true)
 }
 
+/// Deletes `current`, the record set as Route 53 holds it (a DELETE must
+/// repeat its values exactly), from `zone`. Route 53 refuses it
+/// (InvalidChangeBatch) when it is not found or does not match: a resend
+/// after a lost answer (the set is gone), or a change made meanwhile;
+/// `still_there` then says whether what was to be deleted is there still,
+/// which makes the refusal an error.
+pub(crate) async fn delete_set(
+    client: &Client,
+    zone: &str,
+    current: ResourceRecordSet,
+    still_there: impl std::future::Future<Output = Result<bool, ProviderError>>,
+) -> Result<(), ProviderError> {
+    match change(client, zone, ChangeAction::Delete, current).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => {
+            if still_there.await? {
+                Err(e)
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The record set with this name, type and set identifier (none for a
 /// simple record), if any.
 async fn find_set(
@@ -278,22 +303,26 @@ impl Record {
     /// Upserts the record set the inputs describe.
     async fn upsert(&self, ctx: &OpContext, inputs: &Inputs) -> Result<(), ProviderError> {
         let zone = inputs.zone_id.as_str();
-        if !change(
-            &self.0.route53(),
-            zone,
-            ChangeAction::Upsert,
-            record_set(ctx, inputs)?,
-        )
-        .await?
-        {
-            return Err(ProviderError::new(
-                "route53:ChangeResourceRecordSets",
-                format!("hosted zone {zone} does not exist"),
-            )
-            .with_code("NoSuchHostedZone"));
-        }
-        Ok(())
+        upsert_set(&self.0.route53(), zone, zone, record_set(ctx, inputs)?).await
     }
+}
+
+/// Upserts `set` into `zone` (`what`: how the error names it), which must
+/// exist.
+pub(crate) async fn upsert_set(
+    client: &Client,
+    zone: &str,
+    what: &str,
+    set: ResourceRecordSet,
+) -> Result<(), ProviderError> {
+    if !change(client, zone, ChangeAction::Upsert, set).await? {
+        return Err(ProviderError::new(
+            "route53:ChangeResourceRecordSets",
+            format!("hosted zone {what} does not exist"),
+        )
+        .with_code("NoSuchHostedZone"));
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -385,19 +414,11 @@ impl Kind for Record {
         let Some(current) = find_set(&client, &k).await? else {
             return Ok(());
         };
-        match change(&client, k.zone, ChangeAction::Delete, current).await {
-            Ok(_) => Ok(()),
-            // Refused as "not found" or as not matching: a resend after a
-            // lost answer (the set is gone), or a change made meanwhile
-            // (the set is there with other values: an error).
-            Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => {
-                match find_set(&client, &k).await? {
-                    None => Ok(()),
-                    Some(_) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        }
+        // Refused with the set there: changed meanwhile (an error).
+        delete_set(&client, k.zone, current, async {
+            Ok(find_set(&client, &k).await?.is_some())
+        })
+        .await
     }
 
     /// Records have no tags: those of the environment's hosted zones (by
