@@ -7,6 +7,7 @@ use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::json;
 
+use super::route53::listed;
 use super::{Kit, attrs, out};
 
 /// What crash recovery's `find` returns for these inputs.
@@ -105,6 +106,7 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     assert!(record_name.ends_with(&name), "{record_name}");
     assert!(!record_name.ends_with('.'), "{record_name}");
     assert_eq!(find(&kit, &cctx, &cinputs).await, Some(arn.clone()));
+    assert!(listed(&kit, &cctx, &arn).await);
     // Another address, or another env, finds nothing.
     let other = kit.ctx("secondary/acm.certificate/api", PRIMARY);
     assert_eq!(find(&kit, &other, &cinputs).await, None);
@@ -116,6 +118,10 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     let vspec = json!({"certificate_arn": arn, "validation_record_fqdns": [record_fqdn]});
     let vinputs = attrs(vspec.clone());
     assert_eq!(find(&kit, &vctx, &vinputs).await, None);
+    assert!(
+        !listed(&kit, &vctx, &arn).await,
+        "not issued: not validated"
+    );
     let dctx = kit.ctx("primary/apigateway.domain_name/api", PRIMARY);
     let dinputs = json!({"domain_name": name, "certificate_arn": arn, "security_policy": "TLS_1_2", "tags": {"Name": "d"}});
     let refused = kit
@@ -160,6 +166,7 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     let (validation, vinputs) = kit.lifecycle(&vctx, vspec, None).await;
     assert_eq!(out(&validation, "certificate_arn"), arn);
     assert_eq!(find(&kit, &vctx, &vinputs).await, Some(arn.clone()));
+    assert!(listed(&kit, &vctx, &arn).await);
 
     // The custom domain and its mapping to the stage.
     let api_id = api_with_stage(&kit, PRIMARY).await;
@@ -229,6 +236,8 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     // The validation is gone with its certificate; deleting it is a no-op.
     assert!(kit.read(&vctx, &validation.id, &vinputs).await.is_none());
     kit.delete(&vctx, &validation, &vinputs).await;
+    assert!(!listed(&kit, &cctx, &arn).await);
+    assert!(!listed(&kit, &vctx, &arn).await);
     kit.delete_found(&rctx, &rec, &rinputs).await;
 }
 

@@ -4,7 +4,7 @@ use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType,
     ResourceRecordSet, RrType, TagResourceType,
 };
-use drctl_core::{Attributes, OpContext};
+use drctl_core::{Attributes, ListScope, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY};
 use serde_json::{Value as Json, json};
 
@@ -13,6 +13,17 @@ use super::{Kit, attrs, out};
 /// What crash recovery's `find` returns for these inputs.
 async fn find(kit: &Kit, ctx: &OpContext, inputs: &Attributes) -> Option<String> {
     kit.provider(ctx).find(ctx, inputs).await.unwrap()
+}
+
+/// Whether `list` of `ctx`'s kind, for the kit's environment and `ctx`'s
+/// region, holds `id`: what the environment has, as its state records it.
+pub(super) async fn listed(kit: &Kit, ctx: &OpContext, id: &str) -> bool {
+    let scope = ListScope {
+        env: kit.env.clone(),
+        region: ctx.region.clone(),
+    };
+    let ids = kit.provider(ctx).list(&scope).await.unwrap();
+    ids.iter().any(|i| i == id)
 }
 
 /// `inputs` with `key` set to `value`: another resource's identity.
@@ -37,6 +48,10 @@ async fn zone_health_check_and_weighted_records() {
         .await;
     let zone_id = out(&zone, "zone_id");
     assert!(!zone_id.starts_with('/'), "{zone_id}");
+    assert!(listed(&kit, &zctx, &zone.id).await);
+    // Route 53 is global: listed whatever the region asked.
+    let zctx2 = kit.ctx("global/route53.hosted_zone/payment", SECONDARY);
+    assert!(listed(&kit, &zctx2, &zone.id).await);
     assert_eq!(find(&kit, &zctx, &zinputs).await, Some(zone.id.clone()));
     let elsewhere = with(&zinputs, "name", json!("elsewhere.example.com"));
     assert_eq!(find(&kit, &zctx, &elsewhere).await, None);
@@ -63,6 +78,7 @@ async fn zone_health_check_and_weighted_records() {
         .await;
     let health_id = out(&health, "health_check_id");
     assert_eq!(find(&kit, &hctx, &hinputs).await, Some(health.id.clone()));
+    assert!(listed(&kit, &hctx, &health.id).await);
     let other = kit.ctx("primary/route53.health_check/other", PRIMARY);
     assert_eq!(find(&kit, &other, &hinputs).await, None);
 
@@ -95,6 +111,7 @@ async fn zone_health_check_and_weighted_records() {
         )
         .await;
     assert_eq!(out(&primary, "fqdn"), name);
+    assert!(listed(&kit, &pctx, &primary.id).await);
     assert_eq!(find(&kit, &pctx, &pinputs).await, Some(primary.id.clone()));
     let other = with(&pinputs, "set_identifier", json!("other"));
     assert_eq!(find(&kit, &pctx, &other).await, None);
@@ -201,8 +218,10 @@ async fn zone_health_check_and_weighted_records() {
         )
         .await;
     assert_eq!(probe.id, format!("{zone_id}_api-us-east-1.{domain}_A"));
+    assert!(listed(&kit, &actx, &probe.id).await);
     kit.delete(&actx, &probe, &ainputs).await;
     assert_eq!(find(&kit, &actx, &ainputs).await, None);
+    assert!(!listed(&kit, &actx, &probe.id).await);
 
     assert_eq!(
         find(&kit, &sctx, &sinputs).await,
@@ -227,10 +246,13 @@ async fn zone_health_check_and_weighted_records() {
     // The graph deletes the zone's records before the zone.
     kit.delete(&pctx, &primary, &pinputs).await;
     assert_eq!(find(&kit, &pctx, &pinputs).await, None);
+    assert!(!listed(&kit, &pctx, &primary.id).await);
     kit.delete(&zctx, &zone, &zinputs).await;
     assert_eq!(find(&kit, &zctx, &zinputs).await, None);
+    assert!(!listed(&kit, &zctx, &zone.id).await);
     kit.delete(&hctx, &health, &hinputs).await;
     assert_eq!(find(&kit, &hctx, &hinputs).await, None);
+    assert!(!listed(&kit, &hctx, &health.id).await);
 }
 
 #[tokio::test]
@@ -931,7 +953,23 @@ async fn delegation_is_written_into_the_closest_parent_zone_and_only_it_is_remov
     let domain = format!("payment.{parent}");
     let (far_id, _) = direct_zone(&kit, &far).await;
     let (parent_id, _) = direct_zone(&kit, &parent).await;
-    let (_, servers) = direct_zone(&kit, &domain).await;
+    let (domain_id, servers) = direct_zone(&kit, &domain).await;
+    // The environment's zone, as drctl's create tags it: what `list`
+    // finds delegations by.
+    kit.aws
+        .route53()
+        .change_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(&domain_id)
+        .add_tags(
+            aws_sdk_route53::types::Tag::builder()
+                .key("drctl:env")
+                .value(&kit.env)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     // Someone else's record in the parent zone.
     kit.aws
         .route53()
@@ -974,6 +1012,7 @@ async fn delegation_is_written_into_the_closest_parent_zone_and_only_it_is_remov
         )
         .await;
     assert_eq!(delegation.id, domain);
+    assert!(listed(&kit, &ctx, &delegation.id).await);
     assert_eq!(out(&delegation, "parent_zone_id"), parent_id);
     assert_eq!(out(&delegation, "parent_zone_name"), parent);
     assert_eq!(
@@ -1058,6 +1097,7 @@ async fn delegation_is_written_into_the_closest_parent_zone_and_only_it_is_remov
         inputs
     );
     kit.delete_found(&ctx, &delegation, &inputs).await;
+    assert!(!listed(&kit, &ctx, &delegation.id).await);
     assert_eq!(record_sets(&kit, &parent_id).await, [theirs]);
 
     // No parent zone in the account: the registrar's to delegate; nothing
@@ -1119,6 +1159,8 @@ async fn an_existing_zone_is_checked_and_never_deleted() {
         ["hosted_zone"]
     );
     kit.found(&ctx, &zone, &inputs).await;
+    // The user's zone carries no mark of the environment: never listed.
+    assert!(!listed(&kit, &ctx, &zone.id).await);
     // The delete leaves the zone: it reads, and is found, as before.
     kit.provider(&ctx)
         .delete(&ctx, &zone.id, &inputs, &zone.outputs)

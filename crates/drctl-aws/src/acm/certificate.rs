@@ -11,18 +11,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_acm::Client;
 use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, describe, validation_record};
+use super::{NOT_FOUND, certificates_tagged, describe, tags_of, validation_record};
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::kms::{identity_tags, tag, user_tags_of};
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_token, observed_tags, req_str,
-    retry_while, sent, the_one, tolerate, wait_for,
+    TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_token, retry_while, sent,
+    the_one, tolerate, wait_for,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{TagApi, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "acm.certificate",
@@ -46,6 +47,14 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Certificate(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    domain_name: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
 /// How long DescribeCertificate may take to show the validation record
 /// after RequestCertificate (normally seconds).
 const RECORD_LIMIT: Duration = Duration::from_secs(5 * 60);
@@ -57,7 +66,7 @@ const IN_USE_LIMIT: Duration = Duration::from_secs(20 * 60);
 
 /// Statuses of a certificate that may still be, or is, usable: what a
 /// lookup considers (ListCertificates lists only ISSUED ones by default).
-const LIVE: &[CertificateStatus] = &[
+pub(crate) const LIVE: &[CertificateStatus] = &[
     CertificateStatus::PendingValidation,
     CertificateStatus::Issued,
 ];
@@ -113,20 +122,6 @@ fn outputs(arn: &str, record: &(String, String, String)) -> Attributes {
     ])
 }
 
-async fn tags_of(client: &Client, arn: &str) -> Result<Vec<(String, String)>, ProviderError> {
-    let out = client
-        .list_tags_for_certificate()
-        .certificate_arn(arn)
-        .send()
-        .await
-        .map_err(|e| api_error("acm:ListTagsForCertificate", e))?;
-    Ok(out
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
-        .collect())
-}
-
 /// Waits for the validation record to appear in the certificate's
 /// details (ACM adds it asynchronously).
 async fn wait_record(
@@ -148,22 +143,24 @@ async fn wait_record(
 }
 
 #[async_trait]
-impl Provider for Certificate {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Certificate {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let client = self.0.acm(&ctx.region);
         let out = client
             .request_certificate()
-            .domain_name(req_str(ctx, inputs, "domain_name")?)
+            .domain_name(&inputs.domain_name)
             .validation_method(ValidationMethod::Dns)
             // The create's idempotency token (32 hex digits; ACM takes at
             // most 32 word characters): a resend within the hour (the
             // SDK's, after a lost response) returns the first certificate.
             .idempotency_token(create_token(ctx))
-            .set_tags(Some(acm_tags(all_tags(ctx, inputs))?))
+            .set_tags(Some(acm_tags(identity_tags(ctx, &inputs.tags))?))
             .send()
             .await
             .map_err(|e| api_error("acm:RequestCertificate", e))?;
@@ -187,8 +184,8 @@ impl Provider for Certificate {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.acm(&ctx.region);
         let Some(detail) = describe(&client, id).await? else {
             return Ok(None);
@@ -207,14 +204,14 @@ impl Provider for Certificate {
             Some(record) => record,
             None => wait_record(&client, id).await?,
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                (
-                    "domain_name",
-                    json!(detail.domain_name().unwrap_or_default()),
-                ),
-                ("tags", observed_tags(tags_of(&client, id).await?)),
-            ]),
+        let Some(tags) = tags_of(&client, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Found {
+            inputs: Inputs {
+                domain_name: detail.domain_name().unwrap_or_default().to_owned(),
+                tags: user_tags_of(tags),
+            },
             outputs: outputs(id, &record),
         }))
     }
@@ -223,11 +220,11 @@ impl Provider for Certificate {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.acm(&ctx.region);
-        sync_tags(&client, id, prior, inputs).await?;
+        retag(&client, id, &prior.tags, &inputs.tags).await?;
         let record = wait_record(&client, id).await?;
         Ok(outputs(id, &record))
     }
@@ -235,38 +232,18 @@ impl Provider for Certificate {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let domain = req_str(ctx, inputs, "domain_name")?;
-        let client = self.0.acm(&ctx.region);
-        let list = client
-            .list_certificates()
-            .set_certificate_statuses(Some(LIVE.to_vec()));
-        let summaries: Vec<_> = list
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("acm:ListCertificates", e))?;
-        let candidates = summaries.iter().filter_map(|c| {
-            c.domain_name()
-                .is_some_and(|d| d.eq_ignore_ascii_case(domain))
-                .then(|| c.certificate_arn())
-                .flatten()
-                .map(str::to_owned)
-        });
         // RequestCertificate sets the tags with the certificate: the
         // identity tags tell drctl's certificate for this address.
         let address = ctx.address.to_string();
-        let mut ours = Vec::new();
-        for arn in candidates {
-            let tags = tags_of(&client, &arn).await?;
-            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-            if tag(TAG_ADDRESS) == Some(&address) && tag(TAG_ENV) == Some(&ctx.env) {
-                ours.push(arn);
-            }
-        }
+        let ours = certificates_tagged(
+            &self.0.acm(&ctx.region),
+            LIVE,
+            Some(&inputs.domain_name),
+            |tags| tag(tags, TAG_ADDRESS) == Some(&address) && tag(tags, TAG_ENV) == Some(&ctx.env),
+        )
+        .await?;
         the_one(ctx, ours)
     }
 
@@ -274,16 +251,15 @@ impl Provider for Certificate {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.acm(&ctx.region);
-        let tags = match tags_of(&client, id).await {
-            Ok(tags) => crate::support::tag_map(tags),
-            Err(e) if e.code.as_deref().is_some_and(|c| NOT_FOUND.contains(&c)) => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(tags) = tags_of(&client, id).await? else {
+            return Ok(());
         };
-        crate::support::confirm_owned(ctx, "delete", &format!("certificate {id}"), &tags, None)?;
+        let tags = crate::support::tag_map(tags);
+        confirm_owned(ctx, "delete", &format!("certificate {id}"), &tags, None)?;
         // API Gateway lets go of a certificate some time after its domain
         // name is deleted; until then ACM refuses the delete.
         retry_while(
@@ -294,6 +270,15 @@ impl Provider for Certificate {
                 tolerate(result, NOT_FOUND, "acm:DeleteCertificate")
             },
         )
+        .await
+    }
+
+    /// The environment's certificates that may still be, or are, usable,
+    /// by their `drctl:env` tag.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        certificates_tagged(&self.0.acm(&scope.region), LIVE, None, |tags| {
+            tag(tags, TAG_ENV) == Some(scope.env.as_str())
+        })
         .await
     }
 }

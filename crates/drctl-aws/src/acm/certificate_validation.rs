@@ -18,15 +18,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_acm::types::CertificateStatus;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{bare, describe, validation_record};
+use super::{bare, certificates_tagged, describe, validation_record};
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::kms::tag;
 use crate::route53::delegation::{validation_advice, validation_hint};
-use crate::support::{attrs, invalid, req_str, wait_for};
+use crate::support::{TAG_ENV, attrs, invalid, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "acm.certificate_validation",
@@ -44,6 +45,19 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct CertificateValidation(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    certificate_arn: String,
+    /// The validation records' names (trailing dot and case aside).
+    validation_record_fqdns: Vec<String>,
+    /// The hosted zone holding the records, for the wait's advice:
+    /// `{"zone", "zone_id", "name_servers", "parent_zone",
+    /// "parent_zone_id"}` (see `route53::delegation::validation_advice`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dns: Option<Json>,
+}
 
 /// How long ACM may take to see the record and issue the certificate: it
 /// checks DNS for up to 72 hours, but with the record in a Route 53 zone
@@ -67,19 +81,6 @@ fn outputs(arn: &str) -> Attributes {
     attrs([("certificate_arn", json!(arn))])
 }
 
-fn fqdns(ctx: &OpContext, inputs: &Attributes) -> Result<Vec<String>, ProviderError> {
-    inputs
-        .get("validation_record_fqdns")
-        .and_then(Json::as_array)
-        .and_then(|a| a.iter().map(|v| v.as_str().map(bare)).collect())
-        .ok_or_else(|| {
-            invalid(
-                ctx,
-                "input `validation_record_fqdns` must be a list of strings",
-            )
-        })
-}
-
 impl CertificateValidation {
     /// The certificate's status, `None` when it is gone.
     async fn status(
@@ -100,16 +101,22 @@ impl CertificateValidation {
 }
 
 #[async_trait]
-impl Provider for CertificateValidation {
-    fn schema(&self) -> &KindSchema {
+impl Kind for CertificateValidation {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let arn = req_str(ctx, inputs, "certificate_arn")?;
-        let records = fqdns(ctx, inputs)?;
-        let advice = inputs.get("dns").and_then(validation_advice);
-        let what = match inputs.get("dns").and_then(validation_hint) {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let arn = inputs.certificate_arn.as_str();
+        let records: Vec<String> = inputs
+            .validation_record_fqdns
+            .iter()
+            .map(|f| bare(f))
+            .collect();
+        let advice = inputs.dns.as_ref().and_then(validation_advice);
+        let what = match inputs.dns.as_ref().and_then(validation_hint) {
             Some(hint) => format!("certificate {arn} to be issued ({hint})"),
             None => format!("certificate {arn} to be issued"),
         };
@@ -167,12 +174,12 @@ impl Provider for CertificateValidation {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         // Only an issued certificate is validated: anything else makes
         // the wait run again.
         match self.status(ctx, id).await? {
-            Some((CertificateStatus::Issued, _)) => Ok(Some(Observed {
+            Some((CertificateStatus::Issued, _)) => Ok(Some(Found {
                 inputs: prior.clone(),
                 outputs: outputs(id),
             })),
@@ -184,8 +191,8 @@ impl Provider for CertificateValidation {
         &self,
         _ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        _inputs: &Attributes,
+        _prior: &Inputs,
+        _inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // Every input forces a new wait.
         Ok(outputs(id))
@@ -194,9 +201,9 @@ impl Provider for CertificateValidation {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let arn = req_str(ctx, inputs, "certificate_arn")?;
+        let arn = inputs.certificate_arn.as_str();
         Ok(match self.status(ctx, arn).await? {
             Some((CertificateStatus::Issued, _)) => Some(arn.to_owned()),
             _ => None,
@@ -207,11 +214,24 @@ impl Provider for CertificateValidation {
         &self,
         _ctx: &OpContext,
         _id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // Nothing in AWS: the certificate is the certificate's to delete.
         Ok(())
+    }
+
+    /// A validation is its certificate issued: the environment's issued
+    /// certificates (by their `drctl:env` tag), as the ids of their
+    /// validations.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        certificates_tagged(
+            &self.0.acm(&scope.region),
+            &[CertificateStatus::Issued],
+            None,
+            |tags| tag(tags, TAG_ENV) == Some(scope.env.as_str()),
+        )
+        .await
     }
 }
 

@@ -7,19 +7,20 @@ pub mod certificate_validation;
 use std::sync::Arc;
 
 use aws_sdk_acm::Client;
-use aws_sdk_acm::types::CertificateDetail;
+use aws_sdk_acm::types::{CertificateDetail, CertificateStatus};
 use drctl_core::provider::KindSchema;
 use drctl_core::{ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::found;
+use crate::kind::Typed;
+use crate::support::{api_error, found};
 
 pub(crate) static KINDS: &[&KindSchema] = &[&certificate::SCHEMA, &certificate_validation::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(certificate::Certificate(c.clone())));
-    providers.register(Arc::new(certificate_validation::CertificateValidation(
-        c.clone(),
+    providers.register(Arc::new(Typed(certificate::Certificate(c.clone()))));
+    providers.register(Arc::new(Typed(
+        certificate_validation::CertificateValidation(c.clone()),
     )));
 }
 
@@ -63,4 +64,58 @@ pub(crate) fn validation_record(detail: &CertificateDetail) -> Option<(String, S
 /// form Route 53 inputs use.
 pub(crate) fn bare(name: &str) -> String {
     name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
+/// The certificate's tags, `None` when it is gone.
+pub(crate) async fn tags_of(
+    client: &Client,
+    arn: &str,
+) -> Result<Option<Vec<(String, String)>>, ProviderError> {
+    let result = client
+        .list_tags_for_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await;
+    Ok(
+        found(result, NOT_FOUND, "acm:ListTagsForCertificate")?.map(|out| {
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned()))
+                .collect()
+        }),
+    )
+}
+
+/// The ARNs of the region's certificates in one of `statuses`, for
+/// `domain` (any when `None`), whose tags `wanted` accepts. One deleted
+/// meanwhile is left out.
+pub(crate) async fn certificates_tagged(
+    client: &Client,
+    statuses: &[CertificateStatus],
+    domain: Option<&str>,
+    wanted: impl Fn(&[(String, String)]) -> bool,
+) -> Result<Vec<String>, ProviderError> {
+    let list = client
+        .list_certificates()
+        .set_certificate_statuses(Some(statuses.to_vec()));
+    let summaries: Vec<_> = list
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("acm:ListCertificates", e))?;
+    let mut arns = Vec::new();
+    for c in summaries {
+        let Some(arn) = c.certificate_arn() else {
+            continue;
+        };
+        if domain.is_some_and(|d| !c.domain_name().is_some_and(|n| n.eq_ignore_ascii_case(d))) {
+            continue;
+        }
+        if tags_of(client, arn).await?.is_some_and(|t| wanted(&t)) {
+            arns.push(arn.to_owned());
+        }
+    }
+    Ok(arns)
 }

@@ -37,19 +37,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::NOT_FOUND;
+use super::{NOT_FOUND, identity_tags, tag, user_tags_of};
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
 use crate::support::{
-    Created, TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, found, observed_tags,
-    opt_str, retry_while, sent, the_one, tolerate,
+    Created, TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, invalid,
+    retry_while, sent, the_one, tolerate,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{TagApi, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "kms.key",
@@ -71,23 +73,79 @@ pub const TAG_RETAINED_FROM: &str = "drctl:retained-from";
 
 pub struct Key(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// Read back always (empty without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    /// Default true; read back always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    enable_key_rotation: Option<bool>,
+    /// A key policy document; without it the key keeps KMS's default
+    /// policy, which is not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<Json>,
+    /// 7 to 30, default 30. Not readable from AWS: read keeps the prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deletion_window_in_days: Option<i64>,
+    /// Default false. Not readable from AWS: read keeps the prior.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retain_on_delete: Option<bool>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    fn retained(&self) -> bool {
+        self.retain_on_delete.unwrap_or(false)
+    }
+
+    fn rotation(&self) -> bool {
+        self.enable_key_rotation.unwrap_or(true)
+    }
+
+    /// The `policy` input serialised as KMS takes it, checked before any
+    /// call.
+    fn policy(&self, ctx: &OpContext) -> Result<Option<String>, ProviderError> {
+        match &self.policy {
+            None | Some(Json::Null) => Ok(None),
+            Some(doc @ Json::Object(_)) => Ok(Some(doc.to_string())),
+            Some(_) => Err(invalid(
+                ctx,
+                "input `policy` must be a JSON object (a key policy document)",
+            )),
+        }
+    }
+
+    /// The deletion window, checked before any call.
+    fn window(&self, ctx: &OpContext) -> Result<i32, ProviderError> {
+        let days = self.deletion_window_in_days.unwrap_or(30);
+        if !WINDOW_DAYS.contains(&days) {
+            return Err(invalid(
+                ctx,
+                format!(
+                    "input `deletion_window_in_days` is {days}: KMS schedules a key's deletion 7 to 30 days ahead; use a value in that range"
+                ),
+            ));
+        }
+        Ok(days as i32)
+    }
+}
+
 /// How long the calls after CreateKey wait for the key to be visible.
 const CONSISTENCY_LIMIT: Duration = Duration::from_secs(60);
 
 /// ScheduleKeyDeletion's bounds for PendingWindowInDays.
 const WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
 
-fn outputs(id: &str, arn: &str, inputs: &Attributes) -> Attributes {
-    let retained = if retained(inputs) { arn } else { "" };
+fn outputs(id: &str, arn: &str, inputs: &Inputs) -> Attributes {
+    let retained = if inputs.retained() { arn } else { "" };
     attrs([
         ("key_id", json!(id)),
         ("arn", json!(arn)),
         ("retained_key_arn", json!(retained)),
     ])
-}
-
-fn retained(inputs: &Attributes) -> bool {
-    crate::support::bool_or(inputs, "retain_on_delete", false)
 }
 
 fn kms_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
@@ -119,48 +177,18 @@ impl TagApi for Client {
     }
 }
 
-/// The `policy` input serialised as KMS takes it, checked before any call.
-fn policy(ctx: &OpContext, inputs: &Attributes) -> Result<Option<String>, ProviderError> {
-    match inputs.get("policy") {
-        None | Some(Json::Null) => Ok(None),
-        Some(doc @ Json::Object(_)) => Ok(Some(doc.to_string())),
-        Some(_) => Err(crate::support::invalid(
-            ctx,
-            "input `policy` must be a JSON object (a key policy document)",
-        )),
-    }
-}
-
-fn rotation(inputs: &Attributes) -> bool {
-    inputs
-        .get("enable_key_rotation")
-        .and_then(Json::as_bool)
-        .unwrap_or(true)
-}
-
-/// The deletion window, checked before any call.
-fn window(ctx: &OpContext, inputs: &Attributes) -> Result<i32, ProviderError> {
-    let days = inputs
-        .get("deletion_window_in_days")
-        .and_then(Json::as_i64)
-        .unwrap_or(30);
-    if !WINDOW_DAYS.contains(&days) {
-        return Err(crate::support::invalid(
-            ctx,
-            format!(
-                "input `deletion_window_in_days` is {days}: KMS schedules a key's deletion 7 to 30 days ahead; use a value in that range"
-            ),
-        ));
-    }
-    Ok(days as i32)
-}
-
 /// Whether a key in `state` is one drctl still counts as existing.
 fn live(state: Option<&KeyState>) -> bool {
     !matches!(
         state,
         Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
     )
+}
+
+/// Whether a key with these tags is one a delete of its address retained:
+/// no longer that address's.
+fn retained(tags: &[(String, String)]) -> bool {
+    tag(tags, TAG_RETAINED_FROM).is_some() && tag(tags, TAG_ADDRESS).is_none()
 }
 
 async fn tags_of(client: &Client, id: &str) -> Result<Vec<(String, String)>, ProviderError> {
@@ -185,6 +213,69 @@ where
         |e| e.code.as_deref() == Some("NotFoundException"),
         call,
     )
+    .await
+}
+
+/// The live keys of the region whose tags `wanted` accepts. Keys have no
+/// name: every key listed is a candidate.
+async fn live_keys_tagged(
+    client: &Client,
+    wanted: impl Fn(&[(String, String)]) -> bool,
+) -> Result<Vec<String>, ProviderError> {
+    let mut ids = Vec::new();
+    let mut keys = client.list_keys().into_paginator().items().send();
+    while let Some(entry) = keys.next().await {
+        let entry = entry.map_err(|e| api_error("kms:ListKeys", e))?;
+        let Some(id) = entry.key_id() else { continue };
+        // Keys of other principals, or in a state that refuses the
+        // call, are not drctl's. A key KMS lists but does not know yet
+        // (eventual consistency, right after CreateKey) is asked again: it
+        // may be the one a lost answer created.
+        let tags = match tags_of(client, id).await {
+            Ok(tags) => tags,
+            Err(e)
+                if matches!(
+                    e.code.as_deref(),
+                    Some("AccessDeniedException" | "KMSInvalidStateException")
+                ) =>
+            {
+                continue;
+            }
+            Err(e) if e.code.as_deref() == Some("NotFoundException") => {
+                while_new(|| tags_of(client, id)).await?
+            }
+            Err(e) => return Err(e),
+        };
+        if !wanted(&tags) {
+            continue;
+        }
+        let state = client
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .map_err(|e| api_error("kms:DescribeKey", e))?;
+        if live(state.key_metadata().and_then(|m| m.key_state())) {
+            ids.push(id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+/// Sends `call` (a key call right after CreateKey, maybe) until KMS sees
+/// the key, naming the operation in its error.
+async fn on_new_key<T, E, F, Fut>(operation: &str, call: F) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    while_new(|| async {
+        call()
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error(operation, e))
+    })
     .await
 }
 
@@ -215,16 +306,13 @@ impl Key {
     }
 
     async fn put_policy(&self, client: &Client, id: &str, doc: &str) -> Result<(), ProviderError> {
-        while_new(|| async {
+        on_new_key("kms:PutKeyPolicy", || {
             client
                 .put_key_policy()
                 .key_id(id)
                 .policy_name("default")
                 .policy(doc)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| api_error("kms:PutKeyPolicy", e))
         })
         .await
     }
@@ -235,38 +323,31 @@ impl Key {
         id: &str,
         enabled: bool,
     ) -> Result<(), ProviderError> {
-        while_new(|| async {
-            if enabled {
-                client
-                    .enable_key_rotation()
-                    .key_id(id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| api_error("kms:EnableKeyRotation", e))
-            } else {
-                client
-                    .disable_key_rotation()
-                    .key_id(id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| api_error("kms:DisableKeyRotation", e))
-            }
-        })
-        .await
+        if enabled {
+            on_new_key("kms:EnableKeyRotation", || {
+                client.enable_key_rotation().key_id(id).send()
+            })
+            .await
+        } else {
+            on_new_key("kms:DisableKeyRotation", || {
+                client.disable_key_rotation().key_id(id).send()
+            })
+            .await
+        }
     }
 }
 
 #[async_trait]
-impl Provider for Key {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Key {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        window(ctx, inputs)?;
-        let key_policy = policy(ctx, inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        inputs.window(ctx)?;
+        let key_policy = inputs.policy(ctx)?;
         let client = self.0.kms(&ctx.region);
         let request = self
             .0
@@ -274,9 +355,9 @@ impl Provider for Key {
             .create_key()
             .key_usage(KeyUsageType::EncryptDecrypt)
             .key_spec(KeySpec::SymmetricDefault)
-            .set_description(opt_str(inputs, "description").map(str::to_owned))
+            .set_description(inputs.description.clone())
             .set_policy(key_policy.clone())
-            .set_tags(Some(kms_tags(all_tags(ctx, inputs))?));
+            .set_tags(Some(kms_tags(identity_tags(ctx, &inputs.tags))?));
         let created = create_once(
             "kms:CreateKey",
             &[],
@@ -301,7 +382,7 @@ impl Provider for Key {
                 id
             }
         };
-        self.set_rotation(&client, &id, rotation(inputs)).await?;
+        self.set_rotation(&client, &id, inputs.rotation()).await?;
         let observed = while_new(|| async {
             self.read(ctx, &id, inputs).await?.ok_or_else(|| {
                 ProviderError::new("kms:DescribeKey", format!("key {id} not visible yet"))
@@ -319,8 +400,8 @@ impl Provider for Key {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.kms(&ctx.region);
         let result = client.describe_key().key_id(id).send().await;
         let Some(out) = found(result, NOT_FOUND, "kms:DescribeKey")? else {
@@ -336,7 +417,7 @@ impl Provider for Key {
         // together. The default policy is not drctl's to show: read only
         // one it set.
         let read_policy = async {
-            if prior.get("policy").is_none_or(Json::is_null) {
+            if prior.policy.as_ref().is_none_or(Json::is_null) {
                 return Ok(None);
             }
             client
@@ -358,29 +439,25 @@ impl Provider for Key {
             .key_rotation_enabled();
         let tags = tags?;
         // A key this address's delete retained is no longer its key.
-        let tag = |key: &str| tags.iter().any(|(k, _)| k == key);
-        if tag(TAG_RETAINED_FROM) && !tag(TAG_ADDRESS) {
+        if retained(&tags) {
             return Ok(None);
         }
-        let mut inputs = attrs([
-            ("description", json!(meta.description().unwrap_or_default())),
-            ("enable_key_rotation", json!(rotation)),
-            ("tags", observed_tags(tags)),
-        ]);
-        if let Some(text) = policy? {
-            let doc: Json = serde_json::from_str(&text).map_err(|e| {
+        let policy = match policy? {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
                 ProviderError::new("kms:GetKeyPolicy", format!("key policy is not JSON: {e}"))
-            })?;
-            inputs.insert("policy".into(), doc);
-        }
-        // No AWS call reads them back: they are used at delete.
-        for name in ["deletion_window_in_days", "retain_on_delete"] {
-            if let Some(v) = prior.get(name) {
-                inputs.insert(name.into(), v.clone());
-            }
-        }
-        Ok(Some(Observed {
-            inputs,
+            })?),
+            None => None,
+        };
+        Ok(Some(Found {
+            inputs: Inputs {
+                description: Some(meta.description().unwrap_or_default().to_owned()),
+                enable_key_rotation: Some(rotation),
+                policy,
+                // No AWS call reads them back: they are used at delete.
+                deletion_window_in_days: prior.deletion_window_in_days,
+                retain_on_delete: prior.retain_on_delete,
+                tags: user_tags_of(tags),
+            },
             outputs: outputs(meta.key_id(), meta.arn().unwrap_or_default(), prior),
         }))
     }
@@ -389,29 +466,29 @@ impl Provider for Key {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        window(ctx, inputs)?;
+        inputs.window(ctx)?;
         let client = self.0.kms(&ctx.region);
-        if prior.get("description") != inputs.get("description") {
+        if prior.description != inputs.description {
             client
                 .update_key_description()
                 .key_id(id)
-                .description(opt_str(inputs, "description").unwrap_or_default())
+                .description(inputs.description.as_deref().unwrap_or_default())
                 .send()
                 .await
                 .map_err(|e| api_error("kms:UpdateKeyDescription", e))?;
         }
-        if rotation(prior) != rotation(inputs) {
-            self.set_rotation(&client, id, rotation(inputs)).await?;
+        if prior.rotation() != inputs.rotation() {
+            self.set_rotation(&client, id, inputs.rotation()).await?;
         }
-        if prior.get("policy") != inputs.get("policy")
-            && let Some(doc) = policy(ctx, inputs)?
+        if prior.policy != inputs.policy
+            && let Some(doc) = inputs.policy(ctx)?
         {
             self.put_policy(&client, id, &doc).await?;
         }
-        sync_tags(&client, id, prior, inputs).await?;
+        retag(&client, id, &prior.tags, &inputs.tags).await?;
         let observed = self.read(ctx, id, inputs).await?.ok_or_else(|| {
             ProviderError::new("kms:DescribeKey", format!("key {id} is gone"))
                 .with_code("NotFoundException")
@@ -422,50 +499,14 @@ impl Provider for Key {
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        // Keys have no name: every live key of the region is a candidate,
-        // and the identity tags tell this address's.
-        let client = self.0.kms(&ctx.region);
+        // The identity tags tell this address's key.
         let address = ctx.address.to_string();
-        let mut ours = Vec::new();
-        let mut keys = client.list_keys().into_paginator().items().send();
-        while let Some(entry) = keys.next().await {
-            let entry = entry.map_err(|e| api_error("kms:ListKeys", e))?;
-            let Some(id) = entry.key_id() else { continue };
-            // Keys of other principals, or in a state that refuses the
-            // call, are not drctl's to adopt. A key KMS lists but does not know yet (eventual
-            // consistency, right after CreateKey) is asked again: it
-            // may be the one a lost answer created.
-            let tags = match tags_of(&client, id).await {
-                Ok(tags) => tags,
-                Err(e)
-                    if matches!(
-                        e.code.as_deref(),
-                        Some("AccessDeniedException" | "KMSInvalidStateException")
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) if e.code.as_deref() == Some("NotFoundException") => {
-                    while_new(|| tags_of(&client, id)).await?
-                }
-                Err(e) => return Err(e),
-            };
-            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-            if tag(TAG_ADDRESS) != Some(&address) || tag(TAG_ENV) != Some(&ctx.env) {
-                continue;
-            }
-            let state = client
-                .describe_key()
-                .key_id(id)
-                .send()
-                .await
-                .map_err(|e| api_error("kms:DescribeKey", e))?;
-            if live(state.key_metadata().and_then(|m| m.key_state())) {
-                ours.push(id.to_owned());
-            }
-        }
+        let ours = live_keys_tagged(&self.0.kms(&ctx.region), |tags| {
+            tag(tags, TAG_ADDRESS) == Some(&address) && tag(tags, TAG_ENV) == Some(&ctx.env)
+        })
+        .await?;
         the_one(ctx, ours)
     }
 
@@ -473,10 +514,10 @@ impl Provider for Key {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let days = window(ctx, inputs)?;
+        let days = inputs.window(ctx)?;
         let client = self.0.kms(&ctx.region);
         let result = client.describe_key().key_id(id).send().await;
         let Some(meta) = found(result, NOT_FOUND, "kms:DescribeKey")?
@@ -494,8 +535,8 @@ impl Provider for Key {
         if tags.get(TAG_RETAINED_FROM) == Some(&address) && !tags.contains_key(TAG_ADDRESS) {
             return Ok(());
         }
-        crate::support::confirm_owned(ctx, "delete", &format!("KMS key {id}"), &tags, None)?;
-        if retained(inputs) {
+        confirm_owned(ctx, "delete", &format!("KMS key {id}"), &tags, None)?;
+        if inputs.retained() {
             return self.retain(ctx, id).await;
         }
         let result = self
@@ -511,5 +552,14 @@ impl Provider for Key {
             Err(e) if e.code.as_deref() == Some("KMSInvalidStateException") => Ok(()),
             other => other,
         }
+    }
+
+    /// The environment's live keys, by their `drctl:env` tag; a retained
+    /// key is no address's any more, so not listed.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        live_keys_tagged(&self.0.kms(&scope.region), |tags| {
+            tag(tags, TAG_ENV) == Some(scope.env.as_str()) && !retained(tags)
+        })
+        .await
     }
 }

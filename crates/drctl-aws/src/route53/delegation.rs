@@ -26,14 +26,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::record::{build_err, change, simple_set};
+use super::record::{build_err, change, delete_set, simple_set, upsert_set};
+use super::{bare, bare_id, env_zones, get_zone, zones_named};
 use crate::clients::{AwsContext, AwsError, Clients};
-use crate::support::{api_error, attrs, invalid, opt_str, req_str};
+use crate::kind::{Found, Kind};
+use crate::support::{attrs, invalid, opt_str};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.delegation",
@@ -52,6 +53,28 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Delegation(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The delegated domain: the zone's name, and the id.
+    name: String,
+    /// The zone's name servers.
+    name_servers: Vec<String>,
+}
+
+impl Inputs {
+    /// The name servers, checked before any call: a non-empty list.
+    fn servers(&self, ctx: &OpContext) -> Result<Vec<String>, ProviderError> {
+        if self.name_servers.is_empty() {
+            return Err(invalid(
+                ctx,
+                "input `name_servers` must be a non-empty list of names",
+            ));
+        }
+        Ok(self.name_servers.iter().map(|s| bare(s)).collect())
+    }
+}
+
 /// The delegation's TTL. Every hosted zone drctl creates gets new name
 /// servers (a destroy and apply, a replaced zone), and resolvers keep a
 /// delegation this long: short, so a new zone is reached within minutes.
@@ -67,16 +90,6 @@ pub(crate) struct Zone {
     pub name: String,
 }
 
-/// A DNS name in the form to compare: AWS returns names fully qualified
-/// and compares them case-insensitively.
-fn bare(name: &str) -> String {
-    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
-}
-
-fn bare_id(id: &str) -> &str {
-    id.strip_prefix("/hostedzone/").unwrap_or(id)
-}
-
 /// Name servers as a set, to compare a record with what drctl writes.
 fn server_set(servers: &[String]) -> std::collections::BTreeSet<String> {
     servers.iter().map(|s| bare(s)).collect()
@@ -87,36 +100,16 @@ fn same(a: &[String], b: &[String]) -> bool {
 }
 
 /// The public hosted zones of the account named `name`.
-/// ListHostedZonesByName lists zones in DNS order from the name asked for:
-/// the first other name ends them.
 async fn public_zones_named(client: &Client, name: &str) -> Result<Vec<Zone>, ProviderError> {
-    let wanted = bare(name);
-    let mut zones = Vec::new();
-    let mut next = (name.to_owned(), None::<String>);
-    loop {
-        let page = client
-            .list_hosted_zones_by_name()
-            .dns_name(&next.0)
-            .set_hosted_zone_id(next.1.take())
-            .send()
-            .await
-            .map_err(|e| api_error("route53:ListHostedZonesByName", e))?;
-        for z in page.hosted_zones() {
-            if bare(&z.name) != wanted {
-                return Ok(zones);
-            }
-            if !z.config().is_some_and(|c| c.private_zone()) {
-                zones.push(Zone {
-                    id: bare_id(&z.id).to_owned(),
-                    name: wanted.clone(),
-                });
-            }
-        }
-        match (page.is_truncated(), page.next_dns_name()) {
-            (true, Some(n)) => next = (n.to_owned(), page.next_hosted_zone_id().map(str::to_owned)),
-            _ => return Ok(zones),
-        }
-    }
+    let zones = zones_named(client, name).await?;
+    Ok(zones
+        .into_iter()
+        .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+        .map(|z| Zone {
+            id: bare_id(&z.id).to_owned(),
+            name: bare(&z.name),
+        })
+        .collect())
 }
 
 /// The closest parent domain of `name` the account holds a public hosted
@@ -175,17 +168,10 @@ async fn delegation_in(
 /// otherwise holds nothing of it.
 async fn zone_with(client: &Client, name: &str, servers: &[String]) -> Result<bool, ProviderError> {
     for zone in public_zones_named(client, name).await? {
-        let result = client.get_hosted_zone().id(&zone.id).send().await;
-        let Some(out) =
-            crate::support::found(result, &["NoSuchHostedZone"], "route53:GetHostedZone")?
-        else {
-            continue;
-        };
-        let held: Vec<String> = out
-            .delegation_set()
-            .map(|d| d.name_servers().to_vec())
-            .unwrap_or_default();
-        if same(&held, servers) {
+        if get_zone(client, &zone.id)
+            .await?
+            .is_some_and(|held| same(&held.servers, servers))
+        {
             return Ok(true);
         }
     }
@@ -210,25 +196,6 @@ fn ns_set(name: &str, servers: &[String]) -> Result<ResourceRecordSet, ProviderE
         .set_resource_records(Some(records))
         .build()
         .map_err(build_err("route53:ResourceRecordSet"))
-}
-
-/// The `name_servers` input: a non-empty list of names.
-fn servers_of(ctx: &OpContext, inputs: &Attributes) -> Result<Vec<String>, ProviderError> {
-    inputs
-        .get("name_servers")
-        .and_then(Json::as_array)
-        .and_then(|a| {
-            a.iter()
-                .map(|v| v.as_str().map(bare))
-                .collect::<Option<Vec<_>>>()
-        })
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            invalid(
-                ctx,
-                "input `name_servers` must be a non-empty list of names",
-            )
-        })
 }
 
 fn outputs(parent: Option<&Zone>, servers: &[String]) -> Attributes {
@@ -302,14 +269,16 @@ async fn create_in(
 }
 
 #[async_trait]
-impl Provider for Delegation {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Delegation {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
-        let servers = servers_of(ctx, inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = inputs.name.as_str();
+        let servers = inputs.servers(ctx)?;
         let client = self.0.route53();
         let Some(parent) = parent_zone(&client, name).await? else {
             // Only the registrar can delegate: nothing to write.
@@ -334,10 +303,10 @@ impl Provider for Delegation {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let name = req_str(ctx, prior, "name")?;
-        let servers = servers_of(ctx, prior)?;
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let name = prior.name.as_str();
+        let servers = prior.servers(ctx)?;
         let client = self.0.route53();
         let Some(parent) = parent_zone(&client, name).await? else {
             // The registrar's: nothing of it in the account but the zone it
@@ -345,7 +314,7 @@ impl Provider for Delegation {
             if !zone_with(&client, name, &servers).await? {
                 return Ok(None);
             }
-            return Ok(Some(Observed {
+            return Ok(Some(Found {
                 inputs: prior.clone(),
                 outputs: outputs(None, &servers),
             }));
@@ -358,9 +327,9 @@ impl Provider for Delegation {
         // The same name servers read back as given (order, case, dots).
         let mut inputs = prior.clone();
         if !same(&listed, &servers) {
-            inputs.insert("name_servers".into(), json!(listed));
+            inputs.name_servers = listed;
         }
-        Ok(Some(Observed {
+        Ok(Some(Found {
             inputs,
             outputs: outputs(Some(&parent), &servers),
         }))
@@ -370,12 +339,12 @@ impl Provider for Delegation {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
-        let servers = servers_of(ctx, inputs)?;
-        let before = servers_of(ctx, prior).unwrap_or_default();
+        let name = inputs.name.as_str();
+        let servers = inputs.servers(ctx)?;
+        let before = prior.servers(ctx).unwrap_or_default();
         let client = self.0.route53();
         let Some(parent) = parent_zone(&client, name).await? else {
             return Ok(outputs(None, &servers));
@@ -385,20 +354,8 @@ impl Provider for Delegation {
             Some(listed) if same(&listed, &servers) => {}
             // drctl's own record, with the zone's earlier name servers.
             Some(listed) if same(&listed, &before) => {
-                if !change(
-                    &client,
-                    &parent.id,
-                    ChangeAction::Upsert,
-                    ns_set(name, &servers)?,
-                )
-                .await?
-                {
-                    return Err(ProviderError::new(
-                        "route53:ChangeResourceRecordSets",
-                        format!("hosted zone {} ({}) does not exist", parent.name, parent.id),
-                    )
-                    .with_code("NoSuchHostedZone"));
-                }
+                let zone = format!("{} ({})", parent.name, parent.id);
+                upsert_set(&client, &parent.id, &zone, ns_set(name, &servers)?).await?;
             }
             Some(listed) => return Err(taken(name, &parent, &listed)),
         }
@@ -408,13 +365,13 @@ impl Provider for Delegation {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Only a record listing these name servers is this create's.
         // Without a parent zone the create wrote nothing: it is done while
         // the zone it delegates to exists (as `read` sees it).
-        let name = req_str(ctx, inputs, "name")?;
-        let servers = servers_of(ctx, inputs)?;
+        let name = inputs.name.as_str();
+        let servers = inputs.servers(ctx)?;
         let client = self.0.route53();
         let Some(parent) = parent_zone(&client, name).await? else {
             let done = zone_with(&client, name, &servers).await?;
@@ -430,15 +387,15 @@ impl Provider for Delegation {
         &self,
         ctx: &OpContext,
         _id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
+        let name = inputs.name.as_str();
         let Some(parent) = opt_str(outputs, "parent_zone_id").filter(|p| !p.is_empty()) else {
             // The registrar's delegation: not drctl's to remove.
             return Ok(());
         };
-        let servers = servers_of(ctx, inputs)?;
+        let servers = inputs.servers(ctx)?;
         let client = self.0.route53();
         // A DELETE repeats the record set's current values exactly; one that
         // no longer lists what drctl wrote is someone else's now.
@@ -453,19 +410,34 @@ impl Provider for Delegation {
         if !same(&listed, &servers) {
             return Ok(());
         }
-        match change(&client, parent, ChangeAction::Delete, current).await {
-            Ok(_) => Ok(()),
-            // Refused as not found, or as not matching: a resend after a
-            // lost answer (the set is gone), or a change made meanwhile.
-            Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => {
-                match delegation_in(&client, parent, name).await? {
-                    None => Ok(()),
-                    Some(listed) if !same(&listed, &servers) => Ok(()),
-                    Some(_) => Err(e),
-                }
+        // Refused with drctl's record there: changed meanwhile (an error).
+        delete_set(&client, parent, current, async {
+            let listed = delegation_in(&client, parent, name).await?;
+            Ok(listed.is_some_and(|l| same(&l, &servers)))
+        })
+        .await
+    }
+
+    /// A delegation is named for the zone it delegates: one per hosted
+    /// zone of the environment (by its `drctl:env` tag) that is delegated,
+    /// as `read` sees it: by an NS record for its name in the closest
+    /// parent zone of the account (whatever name servers it lists: read
+    /// shows them as drift), or, without such a zone, by the registrar
+    /// (there while the zone is).
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.route53();
+        let mut names = Vec::new();
+        for (_, apex) in env_zones(&client, &scope.env).await? {
+            let name = bare(&apex);
+            let delegated = match parent_zone(&client, &name).await? {
+                None => true,
+                Some(parent) => delegation_in(&client, &parent.id, &name).await?.is_some(),
+            };
+            if delegated {
+                names.push(name);
             }
-            Err(e) => Err(e),
         }
+        Ok(names)
     }
 }
 
@@ -587,30 +559,19 @@ impl AwsContext {
         let client = self.route53();
         let failed = |e: ProviderError| AwsError(format!("cannot check the DNS of {domain}: {e}"));
         if let Some(id) = hosted_zone_id {
-            let got = client.get_hosted_zone().id(id).send().await;
-            let found = crate::support::found(got, &["NoSuchHostedZone"], "route53:GetHostedZone")
-                .map_err(failed)?;
-            let Some(zone) = found.as_ref().and_then(|o| o.hosted_zone()) else {
+            let Some(zone) = get_zone(&client, id).await.map_err(failed)? else {
                 return Ok(format!(
                     "DNS: hosted zone {id} (`hosted_zone_id`) does not exist in this account: apply fails at it; set `hosted_zone_id` to the id of the public hosted zone of {domain}, or remove it and drctl creates one"
                 ));
             };
-            if bare(&zone.name) != bare(domain) || zone.config().is_some_and(|c| c.private_zone()) {
+            if bare(&zone.name) != bare(domain) || zone.private {
                 return Ok(format!(
                     "DNS: hosted zone {id} (`hosted_zone_id`) is {}{}, not the public zone of {domain}: apply fails at it; set `hosted_zone_id` to the id of the public hosted zone of {domain}",
                     bare(&zone.name),
-                    if zone.config().is_some_and(|c| c.private_zone()) {
-                        " (private)"
-                    } else {
-                        ""
-                    },
+                    if zone.private { " (private)" } else { "" },
                 ));
             }
-            let servers: Vec<String> = found
-                .as_ref()
-                .and_then(|o| o.delegation_set())
-                .map(|d| d.name_servers().to_vec())
-                .unwrap_or_default();
+            let servers = zone.servers;
             return Ok(format!(
                 "DNS: drctl uses your hosted zone {id} ({domain}, `hosted_zone_id`): it adds its records there, removes them on destroy, and never deletes the zone. ACM validates the certificates through public DNS, which reaches the zone only if the registrar of {domain}, or the zone of its parent domain, lists its name servers: {}",
                 servers.join(", ")

@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_route53::Client;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::input_name;
+use super::{HeldZone, bare, bare_id, get_zone, input_name};
 use crate::clients::Clients;
-use crate::support::{attrs, found, req_str};
+use crate::kind::{Found, Kind};
+use crate::support::attrs;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.existing_zone",
@@ -37,37 +37,13 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct ExistingZone(pub(crate) Arc<Clients>);
 
-/// The zone as GetHostedZone shows it.
-struct Held {
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// `hosted_zone_id` of drctl.toml (with or without `/hostedzone/`).
+    zone_id: String,
+    /// The environment's domain.
     name: String,
-    private: bool,
-    servers: Vec<String>,
-}
-
-fn bare(name: &str) -> String {
-    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
-}
-
-fn bare_id(id: &str) -> &str {
-    id.strip_prefix("/hostedzone/").unwrap_or(id)
-}
-
-async fn get(client: &Client, id: &str) -> Result<Option<Held>, ProviderError> {
-    let result = client.get_hosted_zone().id(id).send().await;
-    let Some(out) = found(result, &["NoSuchHostedZone"], "route53:GetHostedZone")? else {
-        return Ok(None);
-    };
-    let Some(zone) = out.hosted_zone() else {
-        return Ok(None);
-    };
-    Ok(Some(Held {
-        name: zone.name.clone(),
-        private: zone.config().is_some_and(|c| c.private_zone()),
-        servers: out
-            .delegation_set()
-            .map(|d| d.name_servers().to_vec())
-            .unwrap_or_default(),
-    }))
 }
 
 fn outputs(id: &str, name: &str, servers: &[String]) -> Attributes {
@@ -85,7 +61,7 @@ fn outputs(id: &str, name: &str, servers: &[String]) -> Attributes {
 
 /// The zone `id` as the zone of `name`: an error naming what is wrong and
 /// the setting to change otherwise.
-async fn checked(client: &Client, id: &str, name: &str) -> Result<Held, ProviderError> {
+async fn checked(client: &Client, id: &str, name: &str) -> Result<HeldZone, ProviderError> {
     let wrong = |what: String| {
         ProviderError::new(
             "route53:GetHostedZone",
@@ -94,7 +70,7 @@ async fn checked(client: &Client, id: &str, name: &str) -> Result<Held, Provider
             ),
         )
     };
-    let Some(held) = get(client, id).await? else {
+    let Some(held) = get_zone(client, id).await? else {
         return Err(wrong("does not exist in this account".into()).with_code("NoSuchHostedZone"));
     };
     if held.private {
@@ -115,61 +91,62 @@ async fn checked(client: &Client, id: &str, name: &str) -> Result<Held, Provider
 }
 
 #[async_trait]
-impl Provider for ExistingZone {
-    fn schema(&self) -> &KindSchema {
+impl Kind for ExistingZone {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let id = bare_id(req_str(ctx, inputs, "zone_id")?);
-        let name = req_str(ctx, inputs, "name")?;
-        let held = checked(&self.0.route53(), id, name).await?;
+    async fn create(&self, _ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let id = bare_id(&inputs.zone_id);
+        let held = checked(&self.0.route53(), id, &inputs.name).await?;
         Ok(Applied {
             id: id.to_owned(),
-            outputs: outputs(id, name, &held.servers),
+            outputs: outputs(id, &inputs.name, &held.servers),
         })
     }
 
     async fn read(
         &self,
-        ctx: &OpContext,
+        _ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let Some(held) = get(&self.0.route53(), id).await? else {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let Some(held) = get_zone(&self.0.route53(), id).await? else {
             return Ok(None);
         };
-        let name = input_name(&held.name, prior.get("name").and_then(|v| v.as_str()));
-        let zone_id = req_str(ctx, prior, "zone_id")?;
-        Ok(Some(Observed {
-            inputs: attrs([("zone_id", json!(zone_id)), ("name", json!(name))]),
+        let name = input_name(&held.name, Some(&prior.name));
+        Ok(Some(Found {
             outputs: outputs(id, &name, &held.servers),
+            inputs: Inputs {
+                zone_id: prior.zone_id.clone(),
+                name,
+            },
         }))
     }
 
     async fn update(
         &self,
-        ctx: &OpContext,
+        _ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // Every input forces a new resource: nothing to change in place.
-        let name = req_str(ctx, inputs, "name")?;
-        let held = checked(&self.0.route53(), id, name).await?;
-        Ok(outputs(id, name, &held.servers))
+        let held = checked(&self.0.route53(), id, &inputs.name).await?;
+        Ok(outputs(id, &inputs.name, &held.servers))
     }
 
     async fn find(
         &self,
-        ctx: &OpContext,
-        inputs: &Attributes,
+        _ctx: &OpContext,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let id = bare_id(req_str(ctx, inputs, "zone_id")?);
-        let name = req_str(ctx, inputs, "name")?;
-        let held = get(&self.0.route53(), id).await?;
+        let id = bare_id(&inputs.zone_id);
+        let held = get_zone(&self.0.route53(), id).await?;
         Ok(held
-            .filter(|h| !h.private && bare(&h.name) == bare(name))
+            .filter(|h| !h.private && bare(&h.name) == bare(&inputs.name))
             .map(|_| id.to_owned()))
     }
 
@@ -177,10 +154,18 @@ impl Provider for ExistingZone {
         &self,
         _ctx: &OpContext,
         _id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // The user's zone: drctl never deletes it.
         Ok(())
+    }
+
+    /// None: the zone is the user's, carries no mark of drctl or of the
+    /// environment (drctl never tags or changes it), and is never deleted,
+    /// so nothing of the environment is left in it by this kind (its
+    /// records are `route53.record` resources).
+    async fn list(&self, _scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        Ok(Vec::new())
     }
 }

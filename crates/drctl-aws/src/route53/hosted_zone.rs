@@ -1,21 +1,24 @@
 //! `route53.hosted_zone`: a public hosted zone. Its id is the zone id
 //! without the `/hostedzone/` prefix.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{HostedZoneConfig, ResourceRecordSet, RrType, TagResourceType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{caller_reference, change_tags, find_created, input_name, read_tags, sync_tags};
-use crate::clients::Clients;
-use crate::support::{
-    Created, all_tags, api_error, attrs, create_once, found, opt_str, req_str, tolerate,
+use super::{
+    ZONE_GONE, bare_id, caller_reference, change_tags, env_zones, find_created, get_zone,
+    input_name, read_tags, sync_tags, walk_record_sets, zones_named,
 };
+use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::kms::identity_tags;
+use crate::support::{Created, api_error, attrs, create_once, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.hosted_zone",
@@ -34,16 +37,19 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct HostedZone(pub(crate) Arc<Clients>);
 
-const GONE: &[&str] = &["NoSuchHostedZone"];
-
-fn bare_id(id: &str) -> &str {
-    id.strip_prefix("/hostedzone/").unwrap_or(id)
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    /// Read back always (empty without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
-/// A domain name in the form to compare: AWS returns names fully qualified
-/// and compares them case-insensitively.
-fn bare_name(name: &str) -> String {
-    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+fn outputs(id: &str, servers: &[String]) -> Attributes {
+    attrs([("zone_id", json!(id)), ("name_servers", json!(servers))])
 }
 
 /// The error of a zone that still holds records drctl did not create: the
@@ -71,88 +77,33 @@ fn not_empty(id: &str, apex: &str, foreign: &[ResourceRecordSet]) -> ProviderErr
     .with_code("HostedZoneNotEmpty")
 }
 
-impl HostedZone {
-    /// `(name, comment, name servers)`, or `None` when the zone is gone.
-    async fn get(
-        &self,
-        client: &Client,
-        id: &str,
-    ) -> Result<Option<(String, String, Vec<String>)>, ProviderError> {
-        let result = client.get_hosted_zone().id(id).send().await;
-        let Some(out) = found(result, GONE, "route53:GetHostedZone")? else {
-            return Ok(None);
-        };
-        let Some(zone) = out.hosted_zone() else {
-            return Ok(None);
-        };
-        let comment = zone
-            .config()
-            .and_then(|c| c.comment())
-            .unwrap_or_default()
-            .to_owned();
-        let servers = out
-            .delegation_set()
-            .map(|d| d.name_servers().to_vec())
-            .unwrap_or_default();
-        Ok(Some((zone.name.clone(), comment, servers)))
-    }
-
-    /// Every record set but the apex SOA and NS, which the zone owns;
-    /// `None` when the zone is gone.
-    async fn extra_record_sets(
-        &self,
-        client: &Client,
-        id: &str,
-        apex: &str,
-    ) -> Result<Option<Vec<ResourceRecordSet>>, ProviderError> {
-        let mut sets = Vec::new();
-        let mut next: Option<(String, RrType, Option<String>)> = None;
-        loop {
-            let mut req = client.list_resource_record_sets().hosted_zone_id(id);
-            if let Some((name, ty, ident)) = next.take() {
-                req = req
-                    .start_record_name(name)
-                    .start_record_type(ty)
-                    .set_start_record_identifier(ident);
-            }
-            let result = req.send().await;
-            let Some(page) = found(result, GONE, "route53:ListResourceRecordSets")? else {
-                return Ok(None);
-            };
-            sets.extend(
-                page.resource_record_sets()
-                    .iter()
-                    .filter(|r| {
-                        !(matches!(r.r#type, RrType::Soa | RrType::Ns)
-                            && r.name.eq_ignore_ascii_case(apex))
-                    })
-                    .cloned(),
-            );
-            match (
-                page.is_truncated(),
-                page.next_record_name(),
-                page.next_record_type(),
-            ) {
-                (true, Some(name), Some(ty)) => {
-                    next = Some((
-                        name.to_owned(),
-                        ty.clone(),
-                        page.next_record_identifier().map(str::to_owned),
-                    ))
-                }
-                _ => return Ok(Some(sets)),
-            }
+/// Every record set of zone `id` but the apex SOA and NS, which the zone
+/// owns; `None` when the zone is gone.
+pub(crate) async fn extra_record_sets(
+    client: &Client,
+    id: &str,
+    apex: &str,
+) -> Result<Option<Vec<ResourceRecordSet>>, ProviderError> {
+    let mut sets = Vec::new();
+    let exists = walk_record_sets(client, id, None, |r| {
+        if !(matches!(r.r#type, RrType::Soa | RrType::Ns) && r.name.eq_ignore_ascii_case(apex)) {
+            sets.push(r.clone());
         }
-    }
+        true
+    })
+    .await?;
+    Ok(exists.then_some(sets))
 }
 
 #[async_trait]
-impl Provider for HostedZone {
-    fn schema(&self) -> &KindSchema {
+impl Kind for HostedZone {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let client = self.0.route53();
         // The caller reference makes a resend of a create that happened
         // fail (HostedZoneAlreadyExists) rather than make a second zone:
@@ -161,11 +112,11 @@ impl Provider for HostedZone {
             .0
             .route53_once()
             .create_hosted_zone()
-            .name(req_str(ctx, inputs, "name")?)
+            .name(&inputs.name)
             .caller_reference(caller_reference(ctx))
             .hosted_zone_config(
                 HostedZoneConfig::builder()
-                    .comment(opt_str(inputs, "comment").unwrap_or_default())
+                    .comment(inputs.comment.as_deref().unwrap_or_default())
                     .build(),
             );
         let created = create_once(
@@ -183,10 +134,9 @@ impl Provider for HostedZone {
                     .unwrap_or_default(),
             ),
             Created::Found(id) => {
-                let servers = self
-                    .get(&client, &id)
+                let servers = get_zone(&client, &id)
                     .await?
-                    .map(|(_, _, servers)| servers)
+                    .map(|z| z.servers)
                     .unwrap_or_default();
                 (id, servers)
             }
@@ -196,12 +146,12 @@ impl Provider for HostedZone {
             &client,
             TagResourceType::Hostedzone,
             &id,
-            all_tags(ctx, inputs),
+            identity_tags(ctx, &inputs.tags),
             Vec::new(),
         )
         .await?;
         Ok(Applied {
-            outputs: attrs([("zone_id", json!(id)), ("name_servers", json!(servers))]),
+            outputs: outputs(&id, &servers),
             id,
         })
     }
@@ -210,22 +160,19 @@ impl Provider for HostedZone {
         &self,
         _ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.route53();
-        let Some((name, comment, servers)) = self.get(&client, id).await? else {
+        let Some(zone) = get_zone(&client, id).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(input_name(&name, opt_str(prior, "name")))),
-                ("comment", json!(comment)),
-                (
-                    "tags",
-                    read_tags(&client, TagResourceType::Hostedzone, id).await?,
-                ),
-            ]),
-            outputs: attrs([("zone_id", json!(id)), ("name_servers", json!(servers))]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: input_name(&zone.name, Some(&prior.name)),
+                comment: Some(zone.comment),
+                tags: read_tags(&client, TagResourceType::Hostedzone, id).await?,
+            },
+            outputs: outputs(id, &zone.servers),
         }))
     }
 
@@ -233,81 +180,66 @@ impl Provider for HostedZone {
         &self,
         _ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.route53();
-        if prior.get("comment") != inputs.get("comment") {
+        if prior.comment != inputs.comment {
             client
                 .update_hosted_zone_comment()
                 .id(id)
-                .comment(opt_str(inputs, "comment").unwrap_or_default())
+                .comment(inputs.comment.as_deref().unwrap_or_default())
                 .send()
                 .await
                 .map_err(|e| api_error("route53:UpdateHostedZoneComment", e))?;
         }
-        sync_tags(&client, TagResourceType::Hostedzone, id, prior, inputs).await?;
-        let (_, _, servers) = self.get(&client, id).await?.ok_or_else(|| {
+        sync_tags(
+            &client,
+            TagResourceType::Hostedzone,
+            id,
+            &prior.tags,
+            &inputs.tags,
+        )
+        .await?;
+        let zone = get_zone(&client, id).await?.ok_or_else(|| {
             ProviderError::new(
                 "route53:GetHostedZone",
                 "hosted zone disappeared during update",
             )
         })?;
-        Ok(attrs([
-            ("zone_id", json!(id)),
-            ("name_servers", json!(servers)),
-        ]))
+        Ok(outputs(id, &zone.servers))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Zone names are not unique: the zones with this one are candidates.
         let client = self.0.route53();
-        let name = req_str(ctx, inputs, "name")?;
-        let wanted = bare_name(name);
-        let mut listed = Vec::new();
-        let mut next = (name.to_owned(), None::<String>);
-        'pages: loop {
-            let page = client
-                .list_hosted_zones_by_name()
-                .dns_name(&next.0)
-                .set_hosted_zone_id(next.1.take())
-                .send()
-                .await
-                .map_err(|e| api_error("route53:ListHostedZonesByName", e))?;
-            // Listed in name order from the name asked for: the first other
-            // name ends the zones with this one.
-            for z in page.hosted_zones() {
-                if bare_name(&z.name) != wanted {
-                    break 'pages;
-                }
-                listed.push((bare_id(&z.id).to_owned(), z.caller_reference.clone()));
-            }
-            match (page.is_truncated(), page.next_dns_name()) {
-                (true, Some(n)) => {
-                    next = (n.to_owned(), page.next_hosted_zone_id().map(str::to_owned))
-                }
-                _ => break,
-            }
-        }
-        find_created(&client, TagResourceType::Hostedzone, ctx, inputs, listed).await
+        let listed = zones_named(&client, &inputs.name)
+            .await?
+            .into_iter()
+            .map(|z| (bare_id(&z.id).to_owned(), z.caller_reference));
+        find_created(
+            &client,
+            TagResourceType::Hostedzone,
+            ctx,
+            &inputs.tags,
+            listed,
+        )
+        .await
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.route53();
-        let result = client.get_hosted_zone().id(id).send().await;
-        let Some(zone) = found(result, GONE, "route53:GetHostedZone")?
-            .and_then(|out| out.hosted_zone().cloned())
-        else {
+        let Some(zone) = get_zone(&client, id).await? else {
             return Ok(());
         };
         let apex = zone.name.clone();
@@ -327,13 +259,21 @@ impl Provider for HostedZone {
         // delete a zone that holds it (HostedZoneNotEmpty). The listing
         // includes changes still PENDING, so a record drctl has just deleted
         // is not among them.
-        let Some(foreign) = self.extra_record_sets(&client, id, &apex).await? else {
+        let Some(foreign) = extra_record_sets(&client, id, &apex).await? else {
             return Ok(());
         };
         if !foreign.is_empty() {
             return Err(not_empty(id, &apex, &foreign));
         }
         let result = client.delete_hosted_zone().id(id).send().await;
-        tolerate(result, GONE, "route53:DeleteHostedZone")
+        tolerate(result, ZONE_GONE, "route53:DeleteHostedZone")
+    }
+
+    /// The environment's zones, by their `drctl:env` tag (a zone whose
+    /// create stopped before its tagging call is left out: the next
+    /// apply's `find` adopts and tags it).
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let zones = env_zones(&self.0.route53(), &scope.env).await?;
+        Ok(zones.into_iter().map(|(id, _)| id).collect())
     }
 }

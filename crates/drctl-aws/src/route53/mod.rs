@@ -6,19 +6,22 @@ pub mod health_check;
 pub mod hosted_zone;
 pub mod record;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_route53::Client;
-use aws_sdk_route53::types::{ChangeStatus, Tag, TagResourceType};
+use aws_sdk_route53::types::{
+    ChangeStatus, HostedZone, ResourceRecordSet, RrType, Tag, TagResourceType,
+};
 use drctl_core::provider::KindSchema;
-use drctl_core::{Attributes, OpContext, ProviderError, Providers};
-use serde_json::Value as Json;
+use drctl_core::{OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
+use crate::kind::Typed;
+use crate::kms::{identity_tags, tag, user_tags_of};
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, create_token, observed_tags, tag_changes, tag_pairs,
-    the_one, user_tags, wait_for,
+    TAG_ADDRESS, TAG_ENV, api_error, create_token, found, tag_changes, tag_pairs, the_one, wait_for,
 };
 
 pub(crate) static KINDS: &[&KindSchema] = &[
@@ -30,11 +33,201 @@ pub(crate) static KINDS: &[&KindSchema] = &[
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(hosted_zone::HostedZone(c.clone())));
-    providers.register(Arc::new(existing_zone::ExistingZone(c.clone())));
-    providers.register(Arc::new(delegation::Delegation(c.clone())));
-    providers.register(Arc::new(health_check::HealthCheck(c.clone())));
-    providers.register(Arc::new(record::Record(c.clone())));
+    providers.register(Arc::new(Typed(hosted_zone::HostedZone(c.clone()))));
+    providers.register(Arc::new(Typed(existing_zone::ExistingZone(c.clone()))));
+    providers.register(Arc::new(Typed(delegation::Delegation(c.clone()))));
+    providers.register(Arc::new(Typed(health_check::HealthCheck(c.clone()))));
+    providers.register(Arc::new(Typed(record::Record(c.clone()))));
+}
+
+/// Route 53 answers this for a hosted zone that does not exist.
+pub(crate) const ZONE_GONE: &[&str] = &["NoSuchHostedZone"];
+
+/// A DNS name in the form inputs use and to compare: AWS returns names
+/// fully qualified (trailing dot) and compares them case-insensitively.
+pub(crate) fn bare(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
+/// A hosted zone id without the `/hostedzone/` prefix AWS gives it.
+pub(crate) fn bare_id(id: &str) -> &str {
+    id.strip_prefix("/hostedzone/").unwrap_or(id)
+}
+
+/// A hosted zone as GetHostedZone shows it.
+pub(crate) struct HeldZone {
+    /// Fully qualified, as AWS gives it.
+    pub name: String,
+    pub comment: String,
+    pub private: bool,
+    pub servers: Vec<String>,
+    pub caller_reference: String,
+}
+
+/// The hosted zone `id`, `None` when it does not exist.
+pub(crate) async fn get_zone(client: &Client, id: &str) -> Result<Option<HeldZone>, ProviderError> {
+    let result = client.get_hosted_zone().id(id).send().await;
+    let Some(out) = found(result, ZONE_GONE, "route53:GetHostedZone")? else {
+        return Ok(None);
+    };
+    let Some(zone) = out.hosted_zone() else {
+        return Ok(None);
+    };
+    Ok(Some(HeldZone {
+        name: zone.name.clone(),
+        comment: zone
+            .config()
+            .and_then(|c| c.comment())
+            .unwrap_or_default()
+            .to_owned(),
+        private: zone.config().is_some_and(|c| c.private_zone()),
+        servers: out
+            .delegation_set()
+            .map(|d| d.name_servers().to_vec())
+            .unwrap_or_default(),
+        caller_reference: zone.caller_reference.clone(),
+    }))
+}
+
+/// The hosted zones of the account named `name`. ListHostedZonesByName
+/// (which has no paginator) lists zones in DNS order from the name asked
+/// for: the first other name ends them.
+pub(crate) async fn zones_named(
+    client: &Client,
+    name: &str,
+) -> Result<Vec<HostedZone>, ProviderError> {
+    let wanted = bare(name);
+    let mut zones = Vec::new();
+    let mut next = (name.to_owned(), None::<String>);
+    loop {
+        let page = client
+            .list_hosted_zones_by_name()
+            .dns_name(&next.0)
+            .set_hosted_zone_id(next.1.take())
+            .send()
+            .await
+            .map_err(|e| api_error("route53:ListHostedZonesByName", e))?;
+        for z in page.hosted_zones() {
+            if bare(&z.name) != wanted {
+                return Ok(zones);
+            }
+            zones.push(z.clone());
+        }
+        match (page.is_truncated(), page.next_dns_name()) {
+            (true, Some(n)) => next = (n.to_owned(), page.next_hosted_zone_id().map(str::to_owned)),
+            _ => return Ok(zones),
+        }
+    }
+}
+
+/// Gives the record sets of `zone`, in Route 53's order from `start`
+/// (name and type; the first when `None`), to `visit` until it returns
+/// false. ListResourceRecordSets has no paginator: its pages go on from
+/// the next name, type and set identifier. `Ok(false)` when the zone is
+/// gone.
+pub(crate) async fn walk_record_sets(
+    client: &Client,
+    zone: &str,
+    start: Option<(&str, RrType)>,
+    mut visit: impl FnMut(&ResourceRecordSet) -> bool,
+) -> Result<bool, ProviderError> {
+    let mut next = start.map(|(name, ty)| (name.to_owned(), ty, None::<String>));
+    loop {
+        let mut req = client.list_resource_record_sets().hosted_zone_id(zone);
+        if let Some((name, ty, ident)) = next.take() {
+            req = req
+                .start_record_name(name)
+                .start_record_type(ty)
+                .set_start_record_identifier(ident);
+        }
+        let result = req.send().await;
+        let Some(page) = found(result, ZONE_GONE, "route53:ListResourceRecordSets")? else {
+            return Ok(false);
+        };
+        for r in page.resource_record_sets() {
+            if !visit(r) {
+                return Ok(true);
+            }
+        }
+        match (
+            page.is_truncated(),
+            page.next_record_name(),
+            page.next_record_type(),
+        ) {
+            (true, Some(name), Some(ty)) => {
+                next = Some((
+                    name.to_owned(),
+                    ty.clone(),
+                    page.next_record_identifier().map(str::to_owned),
+                ))
+            }
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// The tags of each of `ids` (resources of type `ty`), in one
+/// ListTagsForResources call per ten.
+async fn tags_of_each(
+    client: &Client,
+    ty: &TagResourceType,
+    ids: &[String],
+) -> Result<BTreeMap<String, Vec<(String, String)>>, ProviderError> {
+    let mut tagged = BTreeMap::new();
+    for chunk in ids.chunks(10) {
+        let out = client
+            .list_tags_for_resources()
+            .resource_type(ty.clone())
+            .set_resource_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| api_error("route53:ListTagsForResources", e))?;
+        for set in out.resource_tag_sets() {
+            if let Some(id) = set.resource_id() {
+                tagged.insert(
+                    id.to_owned(),
+                    tag_pairs(set.tags(), |t| (t.key(), t.value())).collect(),
+                );
+            }
+        }
+    }
+    Ok(tagged)
+}
+
+/// Of `ids` (resources of type `ty`), those whose `drctl:env` tag is `env`.
+pub(crate) async fn tagged_for_env(
+    client: &Client,
+    ty: TagResourceType,
+    env: &str,
+    ids: Vec<String>,
+) -> Result<Vec<String>, ProviderError> {
+    let tags = tags_of_each(client, &ty, &ids).await?;
+    Ok(ids
+        .into_iter()
+        .filter(|id| tags.get(id).is_some_and(|t| tag(t, TAG_ENV) == Some(env)))
+        .collect())
+}
+
+/// The ids of the environment's hosted zones, by their `drctl:env` tag.
+pub(crate) async fn env_zones(
+    client: &Client,
+    env: &str,
+) -> Result<Vec<(String, String)>, ProviderError> {
+    let zones: Vec<HostedZone> = client
+        .list_hosted_zones()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("route53:ListHostedZones", e))?;
+    let ids = zones.iter().map(|z| bare_id(&z.id).to_owned()).collect();
+    let ours = tagged_for_env(client, TagResourceType::Hostedzone, env, ids).await?;
+    Ok(zones
+        .into_iter()
+        .filter(|z| ours.iter().any(|id| id == bare_id(&z.id)))
+        .map(|z| (bare_id(&z.id).to_owned(), z.name))
+        .collect())
 }
 
 /// The longest caller reference prefix kept (at most 128 characters in all).
@@ -81,52 +274,35 @@ pub(crate) async fn find_created(
     client: &Client,
     ty: TagResourceType,
     ctx: &OpContext,
-    inputs: &Attributes,
+    tags: &BTreeMap<String, String>,
     listed: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Option<String>, ProviderError> {
     let candidates: Vec<(String, bool)> = listed
         .into_iter()
         .filter_map(|(id, reference)| Some((id, reference_for(ctx, &reference)?)))
         .collect();
+    let ids: Vec<String> = candidates.iter().map(|(id, _)| id.clone()).collect();
+    let tagged = tags_of_each(client, &ty, &ids).await?;
     let address = ctx.address.to_string();
-    // (id, tagged)
-    let mut ours: Vec<(String, bool)> = Vec::new();
-    // At most 10 resources per ListTagsForResources call.
-    for chunk in candidates.chunks(10) {
-        let out = client
-            .list_tags_for_resources()
-            .resource_type(ty.clone())
-            .set_resource_ids(Some(chunk.iter().map(|(id, _)| id.clone()).collect()))
-            .send()
-            .await
-            .map_err(|e| api_error("route53:ListTagsForResources", e))?;
-        for (id, whole) in chunk {
-            let tags = out
-                .resource_tag_sets()
-                .iter()
-                .find(|s| s.resource_id() == Some(id))
-                .map(|s| s.tags())
-                .unwrap_or_default();
-            let tag = |key: &str| {
-                tags.iter()
-                    .find(|t| t.key() == Some(key))
-                    .and_then(|t| t.value())
-            };
-            match tag(TAG_ADDRESS) {
-                Some(a) if a == address && tag(TAG_ENV) == Some(&ctx.env) => {
-                    ours.push((id.clone(), true))
-                }
-                None if *whole => ours.push((id.clone(), false)),
-                _ => {}
+    // id -> whether it carries its tags
+    let mut ours: BTreeMap<String, bool> = BTreeMap::new();
+    for (id, whole) in candidates {
+        let tags = tagged.get(&id).map(Vec::as_slice).unwrap_or_default();
+        match tag(tags, TAG_ADDRESS) {
+            Some(a) if a == address && tag(tags, TAG_ENV) == Some(&ctx.env) => {
+                ours.insert(id, true);
             }
+            None if whole => {
+                ours.insert(id, false);
+            }
+            _ => {}
         }
     }
-    let tagged: std::collections::BTreeMap<String, bool> = ours.into_iter().collect();
-    let Some(id) = the_one(ctx, tagged.keys().cloned())? else {
+    let Some(id) = the_one(ctx, ours.keys().cloned())? else {
         return Ok(None);
     };
-    if !tagged[&id] {
-        change_tags(client, ty, &id, all_tags(ctx, inputs), Vec::new()).await?;
+    if !ours[&id] {
+        change_tags(client, ty, &id, identity_tags(ctx, tags), Vec::new()).await?;
     }
     Ok(Some(id))
 }
@@ -144,20 +320,7 @@ pub(crate) async fn confirm_owned(
     id: &str,
     reference: &str,
 ) -> Result<(), ProviderError> {
-    let out = client
-        .list_tags_for_resource()
-        .resource_type(ty)
-        .resource_id(id)
-        .send()
-        .await
-        .map_err(|e| api_error("route53:ListTagsForResource", e))?;
-    let tags = crate::support::tag_map(
-        out.resource_tag_set()
-            .map(|s| s.tags())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
-    );
+    let tags = crate::support::tag_map(tags_of(client, ty, id).await?);
     if !tags.contains_key(TAG_ENV) && reference_for(ctx, reference) == Some(true) {
         return Ok(());
     }
@@ -170,7 +333,7 @@ pub(crate) async fn change_tags(
     client: &Client,
     ty: TagResourceType,
     id: &str,
-    set: std::collections::BTreeMap<String, String>,
+    set: BTreeMap<String, String>,
     remove: Vec<String>,
 ) -> Result<(), ProviderError> {
     if set.is_empty() && remove.is_empty() {
@@ -197,19 +360,19 @@ pub(crate) async fn sync_tags(
     client: &Client,
     ty: TagResourceType,
     id: &str,
-    old: &Attributes,
-    new: &Attributes,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
 ) -> Result<(), ProviderError> {
-    let (set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    let (set, remove) = tag_changes(old, new);
     change_tags(client, ty, id, set, remove).await
 }
 
-/// The resource's tags as the `tags` input.
-pub(crate) async fn read_tags(
+/// The resource's tags, drctl's own included.
+async fn tags_of(
     client: &Client,
     ty: TagResourceType,
     id: &str,
-) -> Result<Json, ProviderError> {
+) -> Result<Vec<(String, String)>, ProviderError> {
     let out = client
         .list_tags_for_resource()
         .resource_type(ty)
@@ -218,7 +381,16 @@ pub(crate) async fn read_tags(
         .await
         .map_err(|e| api_error("route53:ListTagsForResource", e))?;
     let tags = out.resource_tag_set().map(|s| s.tags()).unwrap_or_default();
-    Ok(observed_tags(tag_pairs(tags, |t| (t.key(), t.value()))))
+    Ok(tag_pairs(tags, |t| (t.key(), t.value())).collect())
+}
+
+/// The resource's tags as the `tags` input.
+pub(crate) async fn read_tags(
+    client: &Client,
+    ty: TagResourceType,
+    id: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    Ok(user_tags_of(tags_of(client, ty, id).await?))
 }
 
 /// Waits until a change has reached every Route 53 name server: GetChange

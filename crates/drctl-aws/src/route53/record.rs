@@ -11,14 +11,15 @@ use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Map, Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{input_name, wait_insync};
+use super::hosted_zone::extra_record_sets;
+use super::{ZONE_GONE, bare, env_zones, input_name, wait_insync, walk_record_sets};
 use crate::clients::Clients;
-use crate::support::{attrs, found, invalid, opt_str, req_str};
+use crate::kind::{Found, Kind};
+use crate::support::{attrs, found, invalid};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.record",
@@ -37,7 +38,41 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Record(pub(crate) Arc<Clients>);
 
-const ZONE_GONE: &[&str] = &["NoSuchHostedZone"];
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    zone_id: String,
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+    /// A weighted record set's; `None` for a simple one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    set_identifier: Option<String>,
+    /// A weighted record set's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weight: Option<i64>,
+    /// A weighted record set's, or a simple alias's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alias: Option<Alias>,
+    /// A simple record's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+    /// A simple record's values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    records: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health_check_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alias {
+    dns_name: String,
+    hosted_zone_id: String,
+    /// Default false; read back always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evaluate_target_health: Option<bool>,
+}
 
 /// The record set's identity, from the inputs.
 struct Key<'a> {
@@ -48,21 +83,26 @@ struct Key<'a> {
     ident: Option<&'a str>,
 }
 
+/// A record's id: `<zone_id>_<name>_<type>[_<set_identifier>]`.
+fn record_id(zone: &str, name: &str, ty: &str, ident: Option<&str>) -> String {
+    match ident {
+        Some(i) => format!("{zone}_{name}_{ty}_{i}"),
+        None => format!("{zone}_{name}_{ty}"),
+    }
+}
+
 impl<'a> Key<'a> {
-    fn of(ctx: &OpContext, inputs: &'a Attributes) -> Result<Self, ProviderError> {
-        Ok(Key {
-            zone: req_str(ctx, inputs, "zone_id")?,
-            name: req_str(ctx, inputs, "name")?,
-            ty: req_str(ctx, inputs, "type")?,
-            ident: opt_str(inputs, "set_identifier"),
-        })
+    fn of(inputs: &'a Inputs) -> Self {
+        Key {
+            zone: &inputs.zone_id,
+            name: &inputs.name,
+            ty: &inputs.ty,
+            ident: inputs.set_identifier.as_deref(),
+        }
     }
 
     fn id(&self) -> String {
-        match self.ident {
-            Some(i) => format!("{}_{}_{}_{i}", self.zone, self.name, self.ty),
-            None => format!("{}_{}_{}", self.zone, self.name, self.ty),
-        }
+        record_id(self.zone, self.name, self.ty, self.ident)
     }
 }
 
@@ -72,21 +112,12 @@ pub(crate) fn build_err(
     move |e| ProviderError::new(op, e.to_string())
 }
 
-/// A DNS name as AWS may return it (fully qualified, any case) in the form
-/// inputs use.
-fn bare(name: &str) -> String {
-    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
-}
-
-fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet, ProviderError> {
-    let k = Key::of(ctx, inputs)?;
+fn record_set(ctx: &OpContext, inputs: &Inputs) -> Result<ResourceRecordSet, ProviderError> {
+    let k = Key::of(inputs);
     let set = ResourceRecordSet::builder()
         .name(k.name)
         .r#type(RrType::from(k.ty));
-    let alias = inputs
-        .get("alias")
-        .map(|_| alias_target(ctx, inputs))
-        .transpose()?;
+    let alias = inputs.alias.as_ref().map(alias_target).transpose()?;
     let Some(ident) = k.ident else {
         if let Some(target) = alias {
             // A simple alias: an alias takes no TTL (the target's applies).
@@ -97,17 +128,15 @@ fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet,
         }
         // A simple record: its values and TTL.
         let ttl = inputs
-            .get("ttl")
-            .and_then(Json::as_i64)
+            .ttl
             .ok_or_else(|| invalid(ctx, "input `ttl` must be an integer"))?;
         let values = inputs
-            .get("records")
-            .and_then(Json::as_array)
-            .and_then(|a| a.iter().map(Json::as_str).collect::<Option<Vec<_>>>())
+            .records
+            .as_ref()
             .filter(|v| !v.is_empty())
             .ok_or_else(|| invalid(ctx, "input `records` must be a non-empty list of strings"))?;
         let records = values
-            .into_iter()
+            .iter()
             .map(|v| {
                 ResourceRecord::builder()
                     .value(v)
@@ -122,39 +151,23 @@ fn record_set(ctx: &OpContext, inputs: &Attributes) -> Result<ResourceRecordSet,
             .map_err(build_err("route53:ResourceRecordSet"));
     };
     let weight = inputs
-        .get("weight")
-        .and_then(Json::as_i64)
+        .weight
         .ok_or_else(|| invalid(ctx, "input `weight` must be an integer"))?;
     let target = alias.ok_or_else(|| invalid(ctx, "input `alias` must be an object"))?;
     set.set_identifier(ident)
         .weight(weight)
         .alias_target(target)
-        .set_health_check_id(opt_str(inputs, "health_check_id").map(str::to_owned))
+        .set_health_check_id(inputs.health_check_id.clone())
         .build()
         .map_err(build_err("route53:ResourceRecordSet"))
 }
 
 /// The `alias` input as an alias target.
-fn alias_target(ctx: &OpContext, inputs: &Attributes) -> Result<AliasTarget, ProviderError> {
-    let alias = inputs
-        .get("alias")
-        .and_then(Json::as_object)
-        .ok_or_else(|| invalid(ctx, "input `alias` must be an object"))?;
-    let field = |key: &str| {
-        alias
-            .get(key)
-            .and_then(Json::as_str)
-            .ok_or_else(|| invalid(ctx, format!("input `alias.{key}` must be a string")))
-    };
+fn alias_target(alias: &Alias) -> Result<AliasTarget, ProviderError> {
     AliasTarget::builder()
-        .dns_name(field("dns_name")?)
-        .hosted_zone_id(field("hosted_zone_id")?)
-        .evaluate_target_health(
-            alias
-                .get("evaluate_target_health")
-                .and_then(Json::as_bool)
-                .unwrap_or(false),
-        )
+        .dns_name(&alias.dns_name)
+        .hosted_zone_id(&alias.hosted_zone_id)
+        .evaluate_target_health(alias.evaluate_target_health.unwrap_or(false))
         .build()
         .map_err(build_err("route53:AliasTarget"))
 }
@@ -192,9 +205,37 @@ pub(crate) async fn change(
     Ok(true)
 }
 
+/// Deletes `current`, the record set as Route 53 holds it (a DELETE must
+/// repeat its values exactly), from `zone`. Route 53 refuses it
+/// (InvalidChangeBatch) when it is not found or does not match: a resend
+/// after a lost answer (the set is gone), or a change made meanwhile;
+/// `still_there` then says whether what was to be deleted is there still,
+/// which makes the refusal an error.
+pub(crate) async fn delete_set(
+    client: &Client,
+    zone: &str,
+    current: ResourceRecordSet,
+    still_there: impl std::future::Future<Output = Result<bool, ProviderError>>,
+) -> Result<(), ProviderError> {
+    match change(client, zone, ChangeAction::Delete, current).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => {
+            if still_there.await? {
+                Err(e)
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The record set with this name, type and set identifier (none for a
 /// simple record), if any.
-async fn find(client: &Client, k: &Key<'_>) -> Result<Option<ResourceRecordSet>, ProviderError> {
+async fn find_set(
+    client: &Client,
+    k: &Key<'_>,
+) -> Result<Option<ResourceRecordSet>, ProviderError> {
     let sets = matching_sets(client, k.zone, k.name, k.ty, &[k.ident]).await?;
     Ok(sets.and_then(|mut s| s.pop().flatten()))
 }
@@ -236,76 +277,65 @@ async fn matching_sets(
 ) -> Result<Option<Vec<Option<ResourceRecordSet>>>, ProviderError> {
     let wanted = bare(name);
     let mut sets: Vec<Option<ResourceRecordSet>> = vec![None; set_identifiers.len()];
-    let mut next = (name.to_owned(), RrType::from(ty), None::<String>);
-    loop {
-        let result = client
-            .list_resource_record_sets()
-            .hosted_zone_id(zone)
-            .start_record_name(&next.0)
-            .start_record_type(next.1.clone())
-            .set_start_record_identifier(next.2.clone())
-            .send()
-            .await;
-        let Some(page) = found(result, ZONE_GONE, "route53:ListResourceRecordSets")? else {
-            return Ok(None);
-        };
-        // Listed in order from the start name and type: the first other
-        // name or type ends the search.
-        for r in page.resource_record_sets() {
-            if bare(&r.name) != wanted || r.r#type.as_str() != ty {
-                return Ok(Some(sets));
-            }
-            if let Some(i) = set_identifiers
-                .iter()
-                .position(|s| r.set_identifier() == *s)
-            {
-                sets[i] = Some(r.clone());
-            }
+    // Listed in order from the start name and type: the first other name
+    // or type ends the search.
+    let exists = walk_record_sets(client, zone, Some((name, RrType::from(ty))), |r| {
+        if bare(&r.name) != wanted || r.r#type.as_str() != ty {
+            return false;
         }
-        match (
-            page.is_truncated(),
-            page.next_record_name(),
-            page.next_record_type(),
-        ) {
-            (true, Some(n), Some(t)) => {
-                next = (
-                    n.to_owned(),
-                    t.clone(),
-                    page.next_record_identifier().map(str::to_owned),
-                )
-            }
-            _ => return Ok(Some(sets)),
+        if let Some(i) = set_identifiers
+            .iter()
+            .position(|s| r.set_identifier() == *s)
+        {
+            sets[i] = Some(r.clone());
         }
-    }
+        true
+    })
+    .await?;
+    Ok(exists.then_some(sets))
 }
 
 fn outputs(name: &str) -> Attributes {
     attrs([("fqdn", json!(name))])
 }
 
+impl Record {
+    /// Upserts the record set the inputs describe.
+    async fn upsert(&self, ctx: &OpContext, inputs: &Inputs) -> Result<(), ProviderError> {
+        let zone = inputs.zone_id.as_str();
+        upsert_set(&self.0.route53(), zone, zone, record_set(ctx, inputs)?).await
+    }
+}
+
+/// Upserts `set` into `zone` (`what`: how the error names it), which must
+/// exist.
+pub(crate) async fn upsert_set(
+    client: &Client,
+    zone: &str,
+    what: &str,
+    set: ResourceRecordSet,
+) -> Result<(), ProviderError> {
+    if !change(client, zone, ChangeAction::Upsert, set).await? {
+        return Err(ProviderError::new(
+            "route53:ChangeResourceRecordSets",
+            format!("hosted zone {what} does not exist"),
+        )
+        .with_code("NoSuchHostedZone"));
+    }
+    Ok(())
+}
+
 #[async_trait]
-impl Provider for Record {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Record {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let k = Key::of(ctx, inputs)?;
-        let client = self.0.route53();
-        if !change(
-            &client,
-            k.zone,
-            ChangeAction::Upsert,
-            record_set(ctx, inputs)?,
-        )
-        .await?
-        {
-            return Err(ProviderError::new(
-                "route53:ChangeResourceRecordSets",
-                format!("hosted zone {} does not exist", k.zone),
-            )
-            .with_code("NoSuchHostedZone"));
-        }
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        self.upsert(ctx, inputs).await?;
+        let k = Key::of(inputs);
         Ok(Applied {
             id: k.id(),
             outputs: outputs(k.name),
@@ -314,45 +344,38 @@ impl Provider for Record {
 
     async fn read(
         &self,
-        ctx: &OpContext,
+        _ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let k = Key::of(ctx, prior)?;
-        let Some(r) = find(&self.0.route53(), &k).await? else {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let k = Key::of(prior);
+        let Some(r) = find_set(&self.0.route53(), &k).await? else {
             return Ok(None);
         };
-        let alias = r.alias_target().map_or(Json::Null, |a| {
-            json!({
-                "dns_name": bare(&a.dns_name),
-                "hosted_zone_id": a.hosted_zone_id,
-                "evaluate_target_health": a.evaluate_target_health,
-            })
+        let alias = r.alias_target().map(|a| Alias {
+            dns_name: bare(&a.dns_name),
+            hosted_zone_id: a.hosted_zone_id.clone(),
+            evaluate_target_health: Some(a.evaluate_target_health),
         });
-        let mut inputs: Map<String, Json> = Map::new();
-        inputs.insert("zone_id".into(), json!(k.zone));
-        inputs.insert("name".into(), json!(input_name(&r.name, Some(k.name))));
-        inputs.insert("type".into(), json!(r.r#type.as_str()));
-        if let Some(ident) = r.set_identifier() {
-            inputs.insert("set_identifier".into(), json!(ident));
-            inputs.insert("weight".into(), json!(r.weight()));
-            inputs.insert("alias".into(), alias);
-        } else if !alias.is_null() {
-            inputs.insert("alias".into(), alias);
-        } else {
-            inputs.insert("ttl".into(), json!(r.ttl()));
-            let values: Vec<String> = r
-                .resource_records()
-                .iter()
-                .map(|v| bare(&v.value))
-                .collect();
-            inputs.insert("records".into(), json!(values));
-        }
-        if let Some(h) = r.health_check_id() {
-            inputs.insert("health_check_id".into(), json!(h));
-        }
-        Ok(Some(Observed {
-            inputs: inputs.into_iter().collect(),
+        let weighted = r.set_identifier().is_some();
+        let simple = !weighted && alias.is_none();
+        Ok(Some(Found {
+            inputs: Inputs {
+                zone_id: k.zone.to_owned(),
+                name: input_name(&r.name, Some(k.name)),
+                ty: r.r#type.as_str().to_owned(),
+                set_identifier: r.set_identifier().map(str::to_owned),
+                weight: r.weight().filter(|_| weighted),
+                alias,
+                ttl: r.ttl().filter(|_| simple),
+                records: simple.then(|| {
+                    r.resource_records()
+                        .iter()
+                        .map(|v| bare(&v.value))
+                        .collect()
+                }),
+                health_check_id: r.health_check_id().map(str::to_owned),
+            },
             outputs: outputs(k.name),
         }))
     }
@@ -361,62 +384,60 @@ impl Provider for Record {
         &self,
         ctx: &OpContext,
         _id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let k = Key::of(ctx, inputs)?;
-        if !change(
-            &self.0.route53(),
-            k.zone,
-            ChangeAction::Upsert,
-            record_set(ctx, inputs)?,
-        )
-        .await?
-        {
-            return Err(ProviderError::new(
-                "route53:ChangeResourceRecordSets",
-                format!("hosted zone {} does not exist", k.zone),
-            )
-            .with_code("NoSuchHostedZone"));
-        }
-        Ok(outputs(k.name))
+        self.upsert(ctx, inputs).await?;
+        Ok(outputs(&inputs.name))
     }
 
     async fn find(
         &self,
-        ctx: &OpContext,
-        inputs: &Attributes,
+        _ctx: &OpContext,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Name, type and set identifier identify a record set in its zone.
-        let k = Key::of(ctx, inputs)?;
-        Ok(find(&self.0.route53(), &k).await?.map(|_| k.id()))
+        let k = Key::of(inputs);
+        Ok(find_set(&self.0.route53(), &k).await?.map(|_| k.id()))
     }
 
     async fn delete(
         &self,
-        ctx: &OpContext,
+        _ctx: &OpContext,
         _id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let k = Key::of(ctx, inputs)?;
+        let k = Key::of(inputs);
         let client = self.0.route53();
         // A DELETE must repeat the record set's current values exactly.
-        let Some(current) = find(&client, &k).await? else {
+        let Some(current) = find_set(&client, &k).await? else {
             return Ok(());
         };
-        match change(&client, k.zone, ChangeAction::Delete, current).await {
-            Ok(_) => Ok(()),
-            // Refused as "not found" or as not matching: a resend after a
-            // lost answer (the set is gone), or a change made meanwhile
-            // (the set is there with other values: an error).
-            Err(e) if e.code.as_deref() == Some("InvalidChangeBatch") => {
-                match find(&client, &k).await? {
-                    None => Ok(()),
-                    Some(_) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
+        // Refused with the set there: changed meanwhile (an error).
+        delete_set(&client, k.zone, current, async {
+            Ok(find_set(&client, &k).await?.is_some())
+        })
+        .await
+    }
+
+    /// Records have no tags: those of the environment's hosted zones (by
+    /// their `drctl:env` tag) but the apex SOA and NS, which are the
+    /// zone's. Records drctl adds to a zone of the user's
+    /// (`route53.existing_zone`) are not found this way.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.route53();
+        let mut ids = Vec::new();
+        for (zone, apex) in env_zones(&client, &scope.env).await? {
+            let Some(sets) = extra_record_sets(&client, &zone, &apex).await? else {
+                continue;
+            };
+            ids.extend(
+                sets.iter().map(|r| {
+                    record_id(&zone, &bare(&r.name), r.r#type.as_str(), r.set_identifier())
+                }),
+            );
         }
+        Ok(ids)
     }
 }
