@@ -11,12 +11,14 @@ use std::sync::Arc;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use drctl_core::provider::KindSchema;
-use drctl_core::{Attributes, OpContext, ProviderError, Providers};
+use drctl_core::{OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, sent, tag_pairs};
+pub(crate) use crate::ecs::is_ours;
+use crate::ecs::{Tags, listed};
+use crate::kind::Typed;
+use crate::support::{TAG_ADDRESS, sent, tag_pairs};
 use crate::tags::TagApi;
-pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &load_balancer::SCHEMA,
@@ -25,9 +27,9 @@ pub(crate) static KINDS: &[&KindSchema] = &[
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(load_balancer::LoadBalancer(c.clone())));
-    providers.register(Arc::new(target_group::TargetGroup(c.clone())));
-    providers.register(Arc::new(listener::Listener(c.clone())));
+    providers.register(Arc::new(Typed(load_balancer::LoadBalancer(c.clone()))));
+    providers.register(Arc::new(Typed(target_group::TargetGroup(c.clone()))));
+    providers.register(Arc::new(Typed(listener::Listener(c.clone()))));
 }
 
 pub(crate) fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
@@ -50,32 +52,57 @@ pub(crate) async fn if_ours(
     Ok(ours.then_some(arn))
 }
 
+/// What DescribeTags answers for a resource that is gone.
+const GONE: &[&str] = &[
+    "LoadBalancerNotFound",
+    "TargetGroupNotFound",
+    "ListenerNotFound",
+];
+
 /// The tags of `arn`; `None` when the resource is gone.
-pub(crate) async fn tags_of(
-    client: &Client,
-    arn: &str,
-) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+pub(crate) async fn tags_of(client: &Client, arn: &str) -> Result<Option<Tags>, ProviderError> {
     let result = client.describe_tags().resource_arns(arn).send().await;
-    let out = match result {
-        Ok(out) => out,
-        Err(e)
-            if crate::support::has_code(
-                &e,
-                &[
-                    "LoadBalancerNotFound",
-                    "TargetGroupNotFound",
-                    "ListenerNotFound",
-                ],
-            ) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(api_error("elasticloadbalancing:DescribeTags", e)),
+    let Some(out) = crate::support::found(result, GONE, "elasticloadbalancing:DescribeTags")?
+    else {
+        return Ok(None);
     };
     Ok(out
         .tag_descriptions()
         .first()
         .map(|d| tag_pairs(d.tags(), |t| (t.key(), t.value())).collect()))
+}
+
+/// Of `named` (ARN, name), the ARNs of environment `env`'s: tagged for
+/// it, or, untagged, named for it (`ecs::listed`). DescribeTags takes 20
+/// ARNs a call; one gone meanwhile is left out.
+pub(crate) async fn of_env(
+    client: &Client,
+    env: &str,
+    named: Vec<(String, String)>,
+) -> Result<Vec<String>, ProviderError> {
+    let mut arns = Vec::new();
+    for chunk in named.chunks(20) {
+        let call = client
+            .describe_tags()
+            .set_resource_arns(Some(chunk.iter().map(|(arn, _)| arn.clone()).collect()));
+        let Some(out) =
+            crate::support::found(call.send().await, GONE, "elasticloadbalancing:DescribeTags")?
+        else {
+            continue;
+        };
+        for d in out.tag_descriptions() {
+            let arn = d.resource_arn().unwrap_or_default();
+            let tags: Tags = tag_pairs(d.tags(), |t| (t.key(), t.value())).collect();
+            let name = chunk
+                .iter()
+                .find(|(a, _)| a == arn)
+                .map(|(_, n)| n.as_str());
+            if listed(env, &tags, name) {
+                arns.push(arn.to_owned());
+            }
+        }
+    }
+    Ok(arns)
 }
 
 /// Refuses the delete of `what` (`arn`) unless its tags show it is this
@@ -91,11 +118,6 @@ pub(crate) async fn confirm_owned(
     };
     crate::support::confirm_owned(ctx, "delete", &format!("{what} {arn}"), &tags, None)?;
     Ok(true)
-}
-
-/// Whether `tags` carry this address's and env's identity tags.
-pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool {
-    tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
 }
 
 /// The error a create gives for a resource of its name that drctl did
@@ -155,28 +177,17 @@ pub(crate) fn arn_suffix(arn: &str) -> String {
 /// A list of ids from an input, sorted; an error naming it otherwise.
 pub(crate) fn id_list(
     ctx: &OpContext,
-    inputs: &Attributes,
     key: &str,
+    list: &[String],
     least: usize,
 ) -> Result<Vec<String>, ProviderError> {
-    let list: Option<Vec<String>> =
-        inputs
-            .get(key)
-            .and_then(serde_json::Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(serde_json::Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            });
-    match list {
-        Some(mut l) if l.len() >= least => {
-            l.sort();
-            Ok(l)
-        }
-        _ => Err(crate::support::invalid(
+    if list.len() < least {
+        return Err(crate::support::invalid(
             ctx,
             format!("input `{key}` must be a list of at least {least} id(s)"),
-        )),
+        ));
     }
+    let mut l = list.to_vec();
+    l.sort();
+    Ok(l)
 }
