@@ -14,16 +14,16 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{ProviderError, Providers};
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 use crate::support::{found, sent};
 use crate::tags::TagApi;
-pub(crate) use crate::tags::retag;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&vault::SCHEMA, &plan::SCHEMA, &selection::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(vault::Vault(c.clone())));
-    providers.register(Arc::new(plan::Plan(c.clone())));
-    providers.register(Arc::new(selection::Selection(c.clone())));
+    providers.register(Arc::new(Typed(vault::Vault(c.clone()))));
+    providers.register(Arc::new(Typed(plan::Plan(c.clone()))));
+    providers.register(Arc::new(Typed(selection::Selection(c.clone()))));
 }
 
 /// What AWS Backup answers for a vault, plan or selection that does not
