@@ -3,7 +3,7 @@
 //! `elbv2.listener`. moto only (LocalStack's community edition has neither
 //! ECS nor ELBv2).
 
-use drctl_core::{Applied, Attributes, OpContext};
+use drctl_core::{Applied, Attributes, ListScope, OpContext};
 use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{EmulatorKind, PRIMARY, emulator_for};
 use serde_json::{Value as Json, json};
@@ -13,6 +13,34 @@ use super::{Kit, attrs, out};
 fn served() -> bool {
     let kind = EmulatorKind::from_env();
     kind.serves("ecs") && kind.serves("elasticloadbalancingv2")
+}
+
+/// `Kit::delete_found`, with `list` of the kind (in the context's env and
+/// region) holding the id before the delete and not after it.
+pub(super) async fn delete_unlisted(
+    kit: &Kit,
+    ctx: &OpContext,
+    applied: &Applied,
+    inputs: &Attributes,
+) {
+    let scope = ListScope {
+        env: ctx.env.clone(),
+        region: ctx.region.clone(),
+    };
+    let listed = || async { kit.provider(ctx).list(&scope).await.unwrap() };
+    let before = listed().await;
+    assert!(
+        before.contains(&applied.id),
+        "{} not listed: {before:?}",
+        ctx.address
+    );
+    kit.delete_found(ctx, applied, inputs).await;
+    let after = listed().await;
+    assert!(
+        !after.contains(&applied.id),
+        "{} listed after its delete",
+        ctx.address
+    );
 }
 
 /// A VPC with two public and two private subnets and two security groups:
@@ -344,7 +372,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
     // In the graph's order: the service drains first (INACTIVE after
     // DRAINING), then the listener, target group, load balancer, task
     // definition and cluster; each delete again succeeds.
-    kit.delete_found(&sctx, &service, &inputs).await;
+    delete_unlisted(&kit, &sctx, &service, &inputs).await;
     let gone = ecs
         .describe_services()
         .cluster(out(&t.cluster.1, "arn"))
@@ -353,9 +381,9 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         .await
         .unwrap();
     assert_eq!(gone.services()[0].status(), Some("INACTIVE"));
-    kit.delete_found(&lctx, &listener, &listener_inputs).await;
+    delete_unlisted(&kit, &lctx, &listener, &listener_inputs).await;
     for (ctx, applied, inputs) in [&t.target_group, &t.load_balancer] {
-        kit.delete_found(ctx, applied, inputs).await;
+        delete_unlisted(&kit, ctx, applied, inputs).await;
     }
     // The load balancer's network interfaces outlive it for a while (ELB
     // User Guide, "Delete an Application Load Balancer"), holding its
@@ -390,7 +418,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
             .unwrap();
     }
     for (ctx, applied, inputs) in [&t.task_definition, &t.cluster] {
-        kit.delete_found(ctx, applied, inputs).await;
+        delete_unlisted(&kit, ctx, applied, inputs).await;
     }
 }
 
@@ -507,7 +535,7 @@ async fn creates_whose_answers_are_lost_make_one_of_each() {
 
     for (ctx, applied, inputs) in [&service, &listener, &tg, &lb, &td, &cluster] {
         let ctx = kit.ctx(&ctx.address.to_string(), PRIMARY);
-        kit.delete_found(&ctx, applied, inputs).await;
+        delete_unlisted(&kit, &ctx, applied, inputs).await;
     }
 }
 

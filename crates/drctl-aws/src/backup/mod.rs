@@ -46,6 +46,16 @@ pub(crate) async fn tags_of(
     Ok(Some(tags))
 }
 
+/// The ARN of a vault or plan just described (`arn`) and its tags;
+/// `None` when it is gone.
+pub(crate) async fn with_tags(
+    client: &Client,
+    arn: Option<&str>,
+) -> Result<Option<(String, BTreeMap<String, String>)>, ProviderError> {
+    let arn = arn.unwrap_or_default().to_owned();
+    Ok(tags_of(client, &arn).await?.map(|tags| (arn, tags)))
+}
+
 /// TagResource / UntagResource on a vault's or plan's ARN.
 #[async_trait::async_trait]
 impl TagApi for Client {

@@ -33,7 +33,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, tags_of, valid_name};
+use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
 use crate::ecs::{Tags, is_ours, listed, user_tags, with_identity};
 use crate::kind::{Found, Kind};
@@ -347,7 +347,7 @@ pub(crate) async fn confirm_plan_owned(
     else {
         return Ok(false);
     };
-    let Some(tags) = tags_of(client, plan.backup_plan_arn().unwrap_or_default()).await? else {
+    let Some((_, tags)) = with_tags(client, plan.backup_plan_arn()).await? else {
         return Ok(false);
     };
     let what = format!("backup plan {id}");
@@ -470,8 +470,7 @@ impl Kind for Plan {
         let Some(plan) = self.get(&client, id).await? else {
             return Ok(None);
         };
-        let arn = plan.backup_plan_arn().unwrap_or_default().to_owned();
-        let Some(tags) = tags_of(&client, &arn).await? else {
+        let Some((arn, tags)) = with_tags(&client, plan.backup_plan_arn()).await? else {
             return Ok(None);
         };
         let document = plan.backup_plan();

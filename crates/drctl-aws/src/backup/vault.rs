@@ -30,7 +30,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, tags_of, valid_name};
+use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
 use crate::ecs::{Tags, is_ours, listed, user_tags, with_identity};
 use crate::kind::{Found, Kind};
@@ -222,8 +222,7 @@ impl Kind for Vault {
         let Some(vault) = self.describe(&client, id).await? else {
             return Ok(None);
         };
-        let arn = vault.backup_vault_arn().unwrap_or_default().to_owned();
-        let Some(tags) = tags_of(&client, &arn).await? else {
+        let Some((arn, tags)) = with_tags(&client, vault.backup_vault_arn()).await? else {
             return Ok(None);
         };
         Ok(Some(Found {
@@ -285,8 +284,7 @@ impl Kind for Vault {
         let Some(vault) = self.describe(&client, id).await? else {
             return Ok(());
         };
-        let Some(tags) = tags_of(&client, vault.backup_vault_arn().unwrap_or_default()).await?
-        else {
+        let Some((_, tags)) = with_tags(&client, vault.backup_vault_arn()).await? else {
             return Ok(());
         };
         let named = Some(inputs.name.as_str()).filter(|n| *n == id);

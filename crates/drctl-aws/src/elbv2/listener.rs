@@ -23,7 +23,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{elb_tags, if_ours, is_ours, tags_of, taken};
+use super::{elb_tags, if_ours, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::{Tags, adopt, int_in, user_tags, with_identity};
 use crate::kind::{Found, Kind};
@@ -163,19 +163,15 @@ impl Kind for Listener {
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let port = port(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
-        if let Some(existing) = on_port(&client, &inputs.load_balancer_arn, port).await? {
-            let arn = existing.listener_arn().unwrap_or_default();
-            let tags = tags_of(&client, arn).await?.unwrap_or_default();
-            if !is_ours(ctx, &tags) {
-                return Err(taken(
-                    ctx,
-                    "a listener on port",
-                    &port.to_string(),
-                    &tags,
-                    &format!("delete it (aws elbv2 delete-listener --listener-arn {arn})"),
-                ));
-            }
-        }
+        let existing = on_port(&client, &inputs.load_balancer_arn, port).await?;
+        refuse_taken(
+            &client,
+            ctx,
+            ("a listener on port", &port.to_string()),
+            existing.as_ref().and_then(|l| l.listener_arn()),
+            |arn| format!("delete it (aws elbv2 delete-listener --listener-arn {arn})"),
+        )
+        .await?;
         // An unanswered create is looked up (`find`: by name or port and
         // identity tags) before it is sent again.
         let request = self

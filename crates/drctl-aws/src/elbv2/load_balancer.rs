@@ -29,7 +29,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{arn_suffix, elb_tags, id_list, if_ours, is_ours, of_env, tags_of, taken};
+use super::{arn_suffix, elb_tags, id_list, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::{Tags, user_tags, with_identity};
 use crate::kind::{Found, Kind};
@@ -199,21 +199,15 @@ impl Kind for LoadBalancer {
         let config = config(ctx, inputs)?;
         let name = &inputs.name;
         let client = self.0.elbv2(&ctx.region);
-        if let Some(existing) = by_name(&client, name).await? {
-            let arn = existing.load_balancer_arn().unwrap_or_default();
-            let tags = tags_of(&client, arn).await?.unwrap_or_default();
-            if !is_ours(ctx, &tags) {
-                return Err(taken(
-                    ctx,
-                    "a load balancer named",
-                    name,
-                    &tags,
-                    &format!(
-                        "delete it (aws elbv2 delete-load-balancer --load-balancer-arn {arn}) or rename this one"
-                    ),
-                ));
-            }
-        }
+        let existing = by_name(&client, name).await?;
+        refuse_taken(
+            &client,
+            ctx,
+            ("a load balancer named", name),
+            existing.as_ref().and_then(|lb| lb.load_balancer_arn()),
+            |arn| format!("delete it (aws elbv2 delete-load-balancer --load-balancer-arn {arn}) or rename this one"),
+        )
+        .await?;
         // An unanswered create is looked up (`find`: by name or port and
         // identity tags) before it is sent again.
         let request = self
@@ -378,11 +372,7 @@ impl Kind for LoadBalancer {
             .map_err(|e| api_error("elasticloadbalancing:DescribeLoadBalancers", e))?;
         let named = all
             .iter()
-            .filter_map(|lb| {
-                let arn = lb.load_balancer_arn()?.to_owned();
-                Some((arn, lb.load_balancer_name().unwrap_or_default().to_owned()))
-            })
-            .collect();
+            .map(|lb| (lb.load_balancer_arn(), lb.load_balancer_name()));
         of_env(&client, &scope.env, named).await
     }
 }

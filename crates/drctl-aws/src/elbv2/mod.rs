@@ -74,35 +74,43 @@ pub(crate) async fn tags_of(client: &Client, arn: &str) -> Result<Option<Tags>, 
 
 /// Of `named` (ARN, name), the ARNs of environment `env`'s: tagged for
 /// it, or, untagged, named for it (`ecs::listed`). DescribeTags takes 20
-/// ARNs a call; one gone meanwhile is left out.
-pub(crate) async fn of_env(
+/// ARNs a call and fails whole when one is gone: that chunk is asked ARN
+/// by ARN, leaving out what is gone.
+pub(crate) async fn of_env<'a>(
     client: &Client,
     env: &str,
-    named: Vec<(String, String)>,
+    named: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
 ) -> Result<Vec<String>, ProviderError> {
-    let mut arns = Vec::new();
+    let named: Vec<(&str, &str)> = named
+        .into_iter()
+        .filter_map(|(arn, name)| Some((arn?, name.unwrap_or_default())))
+        .collect();
+    let mut tagged: Vec<(String, Tags)> = Vec::new();
     for chunk in named.chunks(20) {
-        let call = client
-            .describe_tags()
-            .set_resource_arns(Some(chunk.iter().map(|(arn, _)| arn.clone()).collect()));
-        let Some(out) =
-            crate::support::found(call.send().await, GONE, "elasticloadbalancing:DescribeTags")?
-        else {
-            continue;
-        };
-        for d in out.tag_descriptions() {
-            let arn = d.resource_arn().unwrap_or_default();
-            let tags: Tags = tag_pairs(d.tags(), |t| (t.key(), t.value())).collect();
-            let name = chunk
-                .iter()
-                .find(|(a, _)| a == arn)
-                .map(|(_, n)| n.as_str());
-            if listed(env, &tags, name) {
-                arns.push(arn.to_owned());
+        let arns = chunk.iter().map(|(arn, _)| arn.to_string()).collect();
+        let call = client.describe_tags().set_resource_arns(Some(arns));
+        match crate::support::found(call.send().await, GONE, "elasticloadbalancing:DescribeTags")? {
+            Some(out) => tagged.extend(out.tag_descriptions().iter().map(|d| {
+                let tags = tag_pairs(d.tags(), |t| (t.key(), t.value())).collect();
+                (d.resource_arn().unwrap_or_default().to_owned(), tags)
+            })),
+            None => {
+                for (arn, _) in chunk {
+                    if let Some(tags) = tags_of(client, arn).await? {
+                        tagged.push((arn.to_string(), tags));
+                    }
+                }
             }
         }
     }
-    Ok(arns)
+    Ok(tagged
+        .into_iter()
+        .filter(|(arn, tags)| {
+            let name = named.iter().find(|(a, _)| a == arn).map(|(_, n)| *n);
+            listed(env, tags, name)
+        })
+        .map(|(arn, _)| arn)
+        .collect())
 }
 
 /// Refuses the delete of `what` (`arn`) unless its tags show it is this
@@ -120,24 +128,34 @@ pub(crate) async fn confirm_owned(
     Ok(true)
 }
 
-/// The error a create gives for a resource of its name that drctl did
-/// not make for this address.
-pub(crate) fn taken(
+/// Refuses a create when `arn`, the resource of its name (or port)
+/// that exists, is not one drctl made for this address: `what` and `name`
+/// name it (`a load balancer named`, `web`), `fix` says how to free the
+/// name given the ARN.
+pub(crate) async fn refuse_taken(
+    client: &Client,
     ctx: &OpContext,
-    what: &str,
-    name: &str,
-    tags: &BTreeMap<String, String>,
-    fix: &str,
-) -> ProviderError {
-    ProviderError::new(
+    (what, name): (&str, &str),
+    arn: Option<&str>,
+    fix: impl FnOnce(&str) -> String,
+) -> Result<(), ProviderError> {
+    let Some(arn) = arn else {
+        return Ok(());
+    };
+    let tags = tags_of(client, arn).await?.unwrap_or_default();
+    if is_ours(ctx, &tags) {
+        return Ok(());
+    }
+    Err(ProviderError::new(
         format!("create {}", ctx.address),
         format!(
-            "{what} {name} already exists in {} and drctl did not create it for this address (its {TAG_ADDRESS} tag: {}); {fix}",
+            "{what} {name} already exists in {} and drctl did not create it for this address (its {TAG_ADDRESS} tag: {}); {}",
             ctx.region,
             tags.get(TAG_ADDRESS).map_or("none", String::as_str),
+            fix(arn),
         ),
     )
-    .with_code("AlreadyExists")
+    .with_code("AlreadyExists"))
 }
 
 /// AddTags / RemoveTags on one resource's ARN.

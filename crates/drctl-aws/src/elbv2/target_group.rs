@@ -27,7 +27,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{arn_suffix, elb_tags, if_ours, is_ours, of_env, tags_of, taken};
+use super::{arn_suffix, elb_tags, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::{Tags, adopt, int_in, user_tags, with_identity};
 use crate::kind::{Found, Kind};
@@ -181,6 +181,20 @@ fn config(ctx: &OpContext, inputs: &Inputs) -> Result<Config, ProviderError> {
     Ok(config)
 }
 
+/// The health check settings on a CreateTargetGroup or ModifyTargetGroup
+/// request (two builder types with the same setters).
+macro_rules! health {
+    ($request:expr, $config:expr, $h:expr) => {
+        $request
+            .health_check_path(&$h.path)
+            .health_check_interval_seconds($config.interval)
+            .health_check_timeout_seconds($config.timeout)
+            .healthy_threshold_count($config.healthy)
+            .unhealthy_threshold_count($config.unhealthy)
+            .matcher(Matcher::builder().http_code(&$h.matcher).build())
+    };
+}
+
 fn outputs(tg: &AwsTargetGroup) -> Attributes {
     let arn = tg.target_group_arn().unwrap_or_default();
     attrs([
@@ -242,22 +256,15 @@ impl Kind for TargetGroup {
         let config = config(ctx, inputs)?;
         let name = &inputs.name;
         let client = self.0.elbv2(&ctx.region);
-        if let Some(existing) = describe(&client, true, name).await? {
-            let arn = existing.target_group_arn().unwrap_or_default();
-            let tags = tags_of(&client, arn).await?.unwrap_or_default();
-            if !is_ours(ctx, &tags) {
-                return Err(taken(
-                    ctx,
-                    "a target group named",
-                    name,
-                    &tags,
-                    &format!(
-                        "delete it (aws elbv2 delete-target-group --target-group-arn {arn}) or rename this one"
-                    ),
-                ));
-            }
-        }
-        let h = &inputs.health_check;
+        let existing = describe(&client, true, name).await?;
+        refuse_taken(
+            &client,
+            ctx,
+            ("a target group named", name),
+            existing.as_ref().and_then(|tg| tg.target_group_arn()),
+            |arn| format!("delete it (aws elbv2 delete-target-group --target-group-arn {arn}) or rename this one"),
+        )
+        .await?;
         // An unanswered create is looked up (`find`: by name or port and
         // identity tags) before it is sent again.
         let request = self
@@ -271,13 +278,8 @@ impl Kind for TargetGroup {
             .target_type(TargetTypeEnum::Ip)
             .health_check_enabled(true)
             .health_check_protocol(config.protocol.clone())
-            .health_check_path(&h.path)
-            .health_check_interval_seconds(config.interval)
-            .health_check_timeout_seconds(config.timeout)
-            .healthy_threshold_count(config.healthy)
-            .unhealthy_threshold_count(config.unhealthy)
-            .matcher(Matcher::builder().http_code(&h.matcher).build())
             .set_tags(Some(elb_tags(with_identity(ctx, &inputs.tags))));
+        let request = health!(request, config, inputs.health_check);
         let created = create_once(
             "elasticloadbalancing:CreateTargetGroup",
             &[],
@@ -373,16 +375,8 @@ impl Kind for TargetGroup {
         let config = config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
         if prior.health_check != inputs.health_check {
-            let h = &inputs.health_check;
-            client
-                .modify_target_group()
-                .target_group_arn(id)
-                .health_check_path(&h.path)
-                .health_check_interval_seconds(config.interval)
-                .health_check_timeout_seconds(config.timeout)
-                .healthy_threshold_count(config.healthy)
-                .unhealthy_threshold_count(config.unhealthy)
-                .matcher(Matcher::builder().http_code(&h.matcher).build())
+            let request = client.modify_target_group().target_group_arn(id);
+            health!(request, config, inputs.health_check)
                 .send()
                 .await
                 .map_err(|e| api_error("elasticloadbalancing:ModifyTargetGroup", e))?;
@@ -456,11 +450,7 @@ impl Kind for TargetGroup {
             .map_err(|e| api_error("elasticloadbalancing:DescribeTargetGroups", e))?;
         let named = all
             .iter()
-            .filter_map(|tg| {
-                let arn = tg.target_group_arn()?.to_owned();
-                Some((arn, tg.target_group_name().unwrap_or_default().to_owned()))
-            })
-            .collect();
+            .map(|tg| (tg.target_group_arn(), tg.target_group_name()));
         of_env(&client, &scope.env, named).await
     }
 }
