@@ -15,32 +15,33 @@ fn served() -> bool {
     kind.serves("ecs") && kind.serves("elasticloadbalancingv2")
 }
 
-/// `Kit::delete_found`, with `list` of the kind (in the context's env and
-/// region) holding the id before the delete and not after it.
+/// Whether `list` of `ctx`'s kind, in its env and region, holds `id`:
+/// it must be `expected`.
+pub(super) async fn assert_listed(kit: &Kit, ctx: &OpContext, id: &str, expected: bool) {
+    let scope = ListScope {
+        env: ctx.env.clone(),
+        region: ctx.region.clone(),
+    };
+    let listed = kit.provider(ctx).list(&scope).await.unwrap();
+    assert_eq!(
+        listed.iter().any(|i| i == id),
+        expected,
+        "list of {}: {listed:?}",
+        ctx.address
+    );
+}
+
+/// `Kit::delete_found`, with `list` of the kind holding the id before the
+/// delete and not after it.
 pub(super) async fn delete_unlisted(
     kit: &Kit,
     ctx: &OpContext,
     applied: &Applied,
     inputs: &Attributes,
 ) {
-    let scope = ListScope {
-        env: ctx.env.clone(),
-        region: ctx.region.clone(),
-    };
-    let listed = || async { kit.provider(ctx).list(&scope).await.unwrap() };
-    let before = listed().await;
-    assert!(
-        before.contains(&applied.id),
-        "{} not listed: {before:?}",
-        ctx.address
-    );
+    assert_listed(kit, ctx, &applied.id, true).await;
     kit.delete_found(ctx, applied, inputs).await;
-    let after = listed().await;
-    assert!(
-        !after.contains(&applied.id),
-        "{} listed after its delete",
-        ctx.address
-    );
+    assert_listed(kit, ctx, &applied.id, false).await;
 }
 
 /// A VPC with two public and two private subnets and two security groups:
@@ -349,6 +350,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         Some("ResourceInUse")
     );
 
+    assert_listed(&kit, &sctx, &service.id, true).await;
     // A run stopped right after its DeleteService (killed while it
     // waited): the service is DRAINING, which reads as gone, and the
     // cluster cannot go yet. Crash recovery runs the delete again, which
@@ -372,7 +374,8 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
     // In the graph's order: the service drains first (INACTIVE after
     // DRAINING), then the listener, target group, load balancer, task
     // definition and cluster; each delete again succeeds.
-    delete_unlisted(&kit, &sctx, &service, &inputs).await;
+    kit.delete_found(&sctx, &service, &inputs).await;
+    assert_listed(&kit, &sctx, &service.id, false).await;
     let gone = ecs
         .describe_services()
         .cluster(out(&t.cluster.1, "arn"))
