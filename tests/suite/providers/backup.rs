@@ -5,6 +5,7 @@ use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::{Value as Json, json};
 
+use super::containers::delete_unlisted;
 use super::{Kit, attrs, out};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/payment-prov-backup";
@@ -166,10 +167,10 @@ async fn vault_plan_and_selection_lifecycle_drift_and_a_vault_emptied_before_del
         "AWS refuses to delete a vault holding recovery points"
     );
 
-    kit.delete_found(&selctx, &selection, &selinputs).await;
-    kit.delete_found(&pctx, &plan, &pinputs).await;
-    kit.delete_found(&vctx, &primary, &vinputs).await;
-    kit.delete_found(&sctx, &secondary, &sinputs).await;
+    delete_unlisted(&kit, &selctx, &selection, &selinputs).await;
+    delete_unlisted(&kit, &pctx, &plan, &pinputs).await;
+    delete_unlisted(&kit, &vctx, &primary, &vinputs).await;
+    delete_unlisted(&kit, &sctx, &secondary, &sinputs).await;
     let listed = kit
         .aws
         .backup(SECONDARY)

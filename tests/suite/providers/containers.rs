@@ -3,7 +3,7 @@
 //! `elbv2.listener`. moto only (LocalStack's community edition has neither
 //! ECS nor ELBv2).
 
-use drctl_core::{Applied, Attributes, OpContext};
+use drctl_core::{Applied, Attributes, ListScope, OpContext};
 use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{EmulatorKind, PRIMARY, emulator_for};
 use serde_json::{Value as Json, json};
@@ -13,6 +13,35 @@ use super::{Kit, attrs, out};
 fn served() -> bool {
     let kind = EmulatorKind::from_env();
     kind.serves("ecs") && kind.serves("elasticloadbalancingv2")
+}
+
+/// Whether `list` of `ctx`'s kind, in its env and region, holds `id`:
+/// it must be `expected`.
+pub(super) async fn assert_listed(kit: &Kit, ctx: &OpContext, id: &str, expected: bool) {
+    let scope = ListScope {
+        env: ctx.env.clone(),
+        region: ctx.region.clone(),
+    };
+    let listed = kit.provider(ctx).list(&scope).await.unwrap();
+    assert_eq!(
+        listed.iter().any(|i| i == id),
+        expected,
+        "list of {}: {listed:?}",
+        ctx.address
+    );
+}
+
+/// `Kit::delete_found`, with `list` of the kind holding the id before the
+/// delete and not after it.
+pub(super) async fn delete_unlisted(
+    kit: &Kit,
+    ctx: &OpContext,
+    applied: &Applied,
+    inputs: &Attributes,
+) {
+    assert_listed(kit, ctx, &applied.id, true).await;
+    kit.delete_found(ctx, applied, inputs).await;
+    assert_listed(kit, ctx, &applied.id, false).await;
 }
 
 /// A VPC with two public and two private subnets and two security groups:
@@ -321,6 +350,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         Some("ResourceInUse")
     );
 
+    assert_listed(&kit, &sctx, &service.id, true).await;
     // A run stopped right after its DeleteService (killed while it
     // waited): the service is DRAINING, which reads as gone, and the
     // cluster cannot go yet. Crash recovery runs the delete again, which
@@ -345,6 +375,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
     // DRAINING), then the listener, target group, load balancer, task
     // definition and cluster; each delete again succeeds.
     kit.delete_found(&sctx, &service, &inputs).await;
+    assert_listed(&kit, &sctx, &service.id, false).await;
     let gone = ecs
         .describe_services()
         .cluster(out(&t.cluster.1, "arn"))
@@ -353,9 +384,9 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         .await
         .unwrap();
     assert_eq!(gone.services()[0].status(), Some("INACTIVE"));
-    kit.delete_found(&lctx, &listener, &listener_inputs).await;
+    delete_unlisted(&kit, &lctx, &listener, &listener_inputs).await;
     for (ctx, applied, inputs) in [&t.target_group, &t.load_balancer] {
-        kit.delete_found(ctx, applied, inputs).await;
+        delete_unlisted(&kit, ctx, applied, inputs).await;
     }
     // The load balancer's network interfaces outlive it for a while (ELB
     // User Guide, "Delete an Application Load Balancer"), holding its
@@ -390,7 +421,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
             .unwrap();
     }
     for (ctx, applied, inputs) in [&t.task_definition, &t.cluster] {
-        kit.delete_found(ctx, applied, inputs).await;
+        delete_unlisted(&kit, ctx, applied, inputs).await;
     }
 }
 
@@ -507,7 +538,7 @@ async fn creates_whose_answers_are_lost_make_one_of_each() {
 
     for (ctx, applied, inputs) in [&service, &listener, &tg, &lb, &td, &cluster] {
         let ctx = kit.ctx(&ctx.address.to_string(), PRIMARY);
-        kit.delete_found(&ctx, applied, inputs).await;
+        delete_unlisted(&kit, &ctx, applied, inputs).await;
     }
 }
 

@@ -14,16 +14,16 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{ProviderError, Providers};
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 use crate::support::{found, sent};
 use crate::tags::TagApi;
-pub(crate) use crate::tags::retag;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&vault::SCHEMA, &plan::SCHEMA, &selection::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(vault::Vault(c.clone())));
-    providers.register(Arc::new(plan::Plan(c.clone())));
-    providers.register(Arc::new(selection::Selection(c.clone())));
+    providers.register(Arc::new(Typed(vault::Vault(c.clone()))));
+    providers.register(Arc::new(Typed(plan::Plan(c.clone()))));
+    providers.register(Arc::new(Typed(selection::Selection(c.clone()))));
 }
 
 /// What AWS Backup answers for a vault, plan or selection that does not
@@ -44,6 +44,16 @@ pub(crate) async fn tags_of(
         tags.extend(out.tags.into_iter().flatten());
     }
     Ok(Some(tags))
+}
+
+/// The ARN of a vault or plan just described (`arn`) and its tags;
+/// `None` when it is gone.
+pub(crate) async fn with_tags(
+    client: &Client,
+    arn: Option<&str>,
+) -> Result<Option<(String, BTreeMap<String, String>)>, ProviderError> {
+    let arn = arn.unwrap_or_default().to_owned();
+    Ok(tags_of(client, &arn).await?.map(|tags| (arn, tags)))
 }
 
 /// TagResource / UntagResource on a vault's or plan's ARN.

@@ -20,16 +20,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_backup::Client;
 use aws_sdk_backup::types::BackupSelection;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{NOT_FOUND, valid_name};
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
 use crate::support::{
-    Created, attrs, create_once, create_token, found, invalid, only_known_inputs, retry_while,
-    the_one,
+    Created, attrs, create_once, create_token, found, invalid, retry_while, the_one,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -44,81 +43,61 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Selection(pub(crate) Arc<Clients>);
 
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The plan's id (`backup.plan` output `plan_id`).
+    plan_id: String,
+    name: String,
+    iam_role_arn: String,
+    /// ARNs, a set: a read gives them sorted.
+    resources: Vec<String>,
+}
+
 /// How long a create waits for a new role to be assumable (IAM is
 /// eventually consistent; the Terraform AWS provider waits 2 minutes).
 const ROLE_PROPAGATION: Duration = Duration::from_secs(120);
 
-const KEYS: [&str; 4] = ["plan_id", "name", "iam_role_arn", "resources"];
-
-struct Config {
-    plan_id: String,
-    name: String,
-    iam_role_arn: String,
-    resources: BTreeSet<String>,
-}
-
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "a backup selection")?;
-    let plan_id = match inputs.get("plan_id").and_then(Json::as_str) {
-        Some(p) if !p.is_empty() && !p.contains('/') => p.to_owned(),
-        other => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `plan_id` is {other:?}: give the plan's id (`backup.plan` output `plan_id`)"
-                ),
-            ));
-        }
-    };
-    let name = match inputs.get("name").and_then(Json::as_str) {
-        Some(n) if valid_name(n, 1, true) => n.to_owned(),
-        other => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `name` is {other:?}: a selection name is 1 to 50 letters, digits, `-`, `_` or `.`"
-                ),
-            ));
-        }
-    };
-    let iam_role_arn = match inputs.get("iam_role_arn").and_then(Json::as_str) {
-        Some(a) if a.starts_with("arn:") && a.contains(":role/") => a.to_owned(),
-        other => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `iam_role_arn` is {other:?}, not an IAM role ARN (`arn:aws:iam::<account>:role/<name>`)"
-                ),
-            ));
-        }
-    };
-    let resources: Option<BTreeSet<String>> =
-        inputs.get("resources").and_then(Json::as_array).map(|l| {
-            l.iter()
-                .filter_map(Json::as_str)
-                .filter(|a| a.starts_with("arn:"))
-                .map(str::to_owned)
-                .collect()
-        });
-    let count = inputs
-        .get("resources")
-        .and_then(Json::as_array)
-        .map_or(0, Vec::len);
-    let resources = match resources {
-        Some(r) if !r.is_empty() && r.len() == count => r,
-        _ => {
-            return Err(invalid(
-                ctx,
-                "input `resources` must be a non-empty list of ARNs (the Aurora cluster's, the table's)",
-            ));
-        }
-    };
-    Ok(Config {
-        plan_id,
-        name,
-        iam_role_arn,
-        resources,
-    })
+/// The resources, as a set; the inputs checked before any call.
+fn resources(ctx: &OpContext, inputs: &Inputs) -> Result<BTreeSet<String>, ProviderError> {
+    let plan_id = &inputs.plan_id;
+    if plan_id.is_empty() || plan_id.contains('/') {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `plan_id` is {plan_id:?}: give the plan's id (`backup.plan` output `plan_id`)"
+            ),
+        ));
+    }
+    let name = &inputs.name;
+    if !valid_name(name, 1, true) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `name` is {name:?}: a selection name is 1 to 50 letters, digits, `-`, `_` or `.`"
+            ),
+        ));
+    }
+    let role = &inputs.iam_role_arn;
+    if !(role.starts_with("arn:") && role.contains(":role/")) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `iam_role_arn` is {role:?}, not an IAM role ARN (`arn:aws:iam::<account>:role/<name>`)"
+            ),
+        ));
+    }
+    let set: BTreeSet<String> = inputs.resources.iter().cloned().collect();
+    if set.is_empty()
+        || set.len() != inputs.resources.len()
+        || set.iter().any(|a| !a.starts_with("arn:"))
+    {
+        return Err(invalid(
+            ctx,
+            "input `resources` must be a non-empty list of ARNs (the Aurora cluster's, the table's)",
+        ));
+    }
+    Ok(set)
 }
 
 fn split(id: &str) -> Option<(&str, &str)> {
@@ -126,13 +105,13 @@ fn split(id: &str) -> Option<(&str, &str)> {
 }
 
 impl Selection {
-    /// The ids of the selections of `plan_id` named `name`; empty when the
-    /// plan is gone.
-    async fn named(
+    /// The ids (`<plan id>/<selection id>`) of the selections of `plan_id`
+    /// that `keep` takes by name; empty when the plan is gone.
+    async fn of_plan(
         &self,
         client: &Client,
         plan_id: &str,
-        name: &str,
+        keep: impl Fn(&str) -> bool,
     ) -> Result<Vec<String>, ProviderError> {
         let mut ids = Vec::new();
         let list = client.list_backup_selections().backup_plan_id(plan_id);
@@ -141,7 +120,7 @@ impl Selection {
             let Some(s) = found(s, NOT_FOUND, "backup:ListBackupSelections")? else {
                 return Ok(ids);
             };
-            if s.selection_name() == Some(name)
+            if s.selection_name().is_some_and(&keep)
                 && let Some(id) = s.selection_id()
             {
                 ids.push(format!("{plan_id}/{id}"));
@@ -152,24 +131,26 @@ impl Selection {
 }
 
 #[async_trait]
-impl Provider for Selection {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Selection {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let config = config(ctx, inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let resources = resources(ctx, inputs)?;
         let selection = BackupSelection::builder()
-            .selection_name(&config.name)
-            .iam_role_arn(&config.iam_role_arn)
-            .set_resources(Some(config.resources.iter().cloned().collect()))
+            .selection_name(&inputs.name)
+            .iam_role_arn(&inputs.iam_role_arn)
+            .set_resources(Some(resources.into_iter().collect()))
             .build()
             .map_err(|e| ProviderError::new("backup:BackupSelection", e.to_string()))?;
         let request = self
             .0
             .backup_once(&ctx.region)
             .create_backup_selection()
-            .backup_plan_id(&config.plan_id)
+            .backup_plan_id(&inputs.plan_id)
             .backup_selection(selection)
             .creator_request_id(create_token(ctx));
         let created = retry_while(
@@ -191,7 +172,7 @@ impl Provider for Selection {
         let id = match created {
             Created::Sent(out) => format!(
                 "{}/{}",
-                config.plan_id,
+                inputs.plan_id,
                 out.selection_id().unwrap_or_default()
             ),
             Created::Found(id) => id,
@@ -207,8 +188,8 @@ impl Provider for Selection {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some((plan_id, selection_id)) = split(id) else {
             return Ok(None);
         };
@@ -225,14 +206,14 @@ impl Provider for Selection {
         let Some(selection) = out.backup_selection() else {
             return Ok(None);
         };
-        let resources: BTreeSet<&str> = selection.resources().iter().map(String::as_str).collect();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("plan_id", json!(plan_id)),
-                ("name", json!(selection.selection_name())),
-                ("iam_role_arn", json!(selection.iam_role_arn())),
-                ("resources", json!(resources)),
-            ]),
+        let resources: BTreeSet<String> = selection.resources().iter().cloned().collect();
+        Ok(Some(Found {
+            inputs: Inputs {
+                plan_id: plan_id.to_owned(),
+                name: selection.selection_name().to_owned(),
+                iam_role_arn: selection.iam_role_arn().to_owned(),
+                resources: resources.into_iter().collect(),
+            },
             outputs: attrs([("selection_id", json!(selection_id))]),
         }))
     }
@@ -242,10 +223,10 @@ impl Provider for Selection {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        config(ctx, inputs)?;
+        resources(ctx, inputs)?;
         let (_, selection_id) = split(id).unwrap_or(("", id));
         Ok(attrs([("selection_id", json!(selection_id))]))
     }
@@ -253,21 +234,19 @@ impl Provider for Selection {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let config = config(ctx, inputs)?;
+        resources(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
-        the_one(
-            ctx,
-            self.named(&client, &config.plan_id, &config.name).await?,
-        )
+        let named = |n: &str| n == inputs.name;
+        the_one(ctx, self.of_plan(&client, &inputs.plan_id, named).await?)
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let Some((plan_id, selection_id)) = split(id) else {
@@ -284,5 +263,17 @@ impl Provider for Selection {
             .send()
             .await;
         found(result, NOT_FOUND, "backup:DeleteBackupSelection").map(|_| ())
+    }
+
+    /// The selections of the environment's plans: a selection has no
+    /// tags, its plan is the environment's.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.backup(&scope.region);
+        let plans = super::plan::Plan(self.0.clone()).list(scope).await?;
+        let mut ids = Vec::new();
+        for plan_id in plans {
+            ids.extend(self.of_plan(&client, &plan_id, |_| true).await?);
+        }
+        Ok(ids)
     }
 }

@@ -26,17 +26,18 @@ use async_trait::async_trait;
 use aws_sdk_backup::Client;
 use aws_sdk_backup::operation::describe_backup_vault::DescribeBackupVaultOutput;
 use aws_sdk_backup::types::RecoveryPointStatus;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{NOT_FOUND, retag, tags_of, valid_name};
+use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
+use crate::ecs::{Tags, is_ours, listed, user_tags, with_identity};
+use crate::kind::{Found, Kind};
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, create_token, found, has_code,
-    invalid, observed_tags, only_known_inputs, user_tags, wait_for,
+    api_error, attrs, create_once, create_token, found, has_code, invalid, wait_for,
 };
+use crate::tags::retag;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "backup.vault",
@@ -55,46 +56,37 @@ pub struct Vault(pub(crate) Arc<Clients>);
 /// before its recovery point can be deleted.
 const EMPTY_LIMIT: Duration = Duration::from_secs(60 * 60);
 
-const KEYS: [&str; 3] = ["name", "encryption_key_arn", "tags"];
-
-/// The vault's settings, checked before any call.
-struct Config {
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
     name: String,
+    /// A customer-managed key's ARN; left out, AWS Backup's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     encryption_key_arn: Option<String>,
+    #[serde(default)]
+    tags: Tags,
 }
 
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "a backup vault")?;
-    let name = match inputs.get("name").and_then(Json::as_str) {
-        Some(n) if valid_name(n, 2, false) => n.to_owned(),
-        other => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `name` is {}: a backup vault name is 2 to 50 letters, digits, `-` or `_`",
-                    other.map_or("missing".to_owned(), |n| format!("{n:?}"))
-                ),
-            ));
-        }
-    };
-    let encryption_key_arn = match inputs.get("encryption_key_arn") {
-        None => None,
-        Some(Json::String(arn)) if arn.starts_with("arn:") && arn.contains(":kms:") => {
-            Some(arn.clone())
-        }
-        Some(other) => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `encryption_key_arn` is {other}, not a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`)"
-                ),
-            ));
-        }
-    };
-    Ok(Config {
-        name,
-        encryption_key_arn,
-    })
+/// The vault's settings, checked before any call.
+fn check(ctx: &OpContext, inputs: &Inputs) -> Result<(), ProviderError> {
+    let name = &inputs.name;
+    if !valid_name(name, 2, false) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `name` is {name:?}: a backup vault name is 2 to 50 letters, digits, `-` or `_`"
+            ),
+        ));
+    }
+    match &inputs.encryption_key_arn {
+        Some(arn) if !(arn.starts_with("arn:") && arn.contains(":kms:")) => Err(invalid(
+            ctx,
+            format!(
+                "input `encryption_key_arn` is {arn:?}, not a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`)"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn outputs(arn: &str, name: &str) -> Attributes {
@@ -157,36 +149,27 @@ impl Vault {
         }
         Ok(Some(points))
     }
-
-    /// Whether the vault of this name carries this address's identity.
-    async fn ours(
-        &self,
-        ctx: &OpContext,
-        client: &Client,
-        arn: &str,
-    ) -> Result<bool, ProviderError> {
-        let tags = tags_of(client, arn).await?.unwrap_or_default();
-        Ok(tags.get(TAG_ENV) == Some(&ctx.env)
-            && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string()))
-    }
 }
 
 #[async_trait]
-impl Provider for Vault {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Vault {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let config = config(ctx, inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        check(ctx, inputs)?;
+        let name = &inputs.name;
         let client = self.0.backup(&ctx.region);
         let request = self
             .0
             .backup_once(&ctx.region)
             .create_backup_vault()
-            .backup_vault_name(&config.name)
-            .set_encryption_key_arn(config.encryption_key_arn.clone())
-            .set_backup_vault_tags(Some(all_tags(ctx, inputs).into_iter().collect()))
+            .backup_vault_name(name)
+            .set_encryption_key_arn(inputs.encryption_key_arn.clone())
+            .set_backup_vault_tags(Some(with_identity(ctx, &inputs.tags).into_iter().collect()))
             .creator_request_id(create_token(ctx));
         let created = create_once(
             "backup:CreateBackupVault",
@@ -204,8 +187,8 @@ impl Provider for Vault {
                     return Err(ProviderError::new(
                         format!("create {}", ctx.address),
                         format!(
-                            "a backup vault named {} already exists in {} and drctl did not create it for this address; delete it (aws backup delete-backup-vault --backup-vault-name {}, once empty) or rename this one",
-                            config.name, ctx.region, config.name
+                            "a backup vault named {name} already exists in {} and drctl did not create it for this address; delete it (aws backup delete-backup-vault --backup-vault-name {name}, once empty) or rename this one",
+                            ctx.region
                         ),
                     )
                     .with_code("AlreadyExistsException"));
@@ -214,18 +197,18 @@ impl Provider for Vault {
             Err(e) => return Err(e),
         }
         let arn = self
-            .describe(&client, &config.name)
+            .describe(&client, name)
             .await?
             .and_then(|v| v.backup_vault_arn().map(str::to_owned))
             .ok_or_else(|| {
                 ProviderError::new(
                     "backup:DescribeBackupVault",
-                    format!("vault {}, just created, is not there", config.name),
+                    format!("vault {name}, just created, is not there"),
                 )
             })?;
         Ok(Applied {
-            id: config.name.clone(),
-            outputs: outputs(&arn, &config.name),
+            id: name.clone(),
+            outputs: outputs(&arn, name),
         })
     }
 
@@ -233,22 +216,21 @@ impl Provider for Vault {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.backup(&ctx.region);
         let Some(vault) = self.describe(&client, id).await? else {
             return Ok(None);
         };
-        let arn = vault.backup_vault_arn().unwrap_or_default().to_owned();
-        let Some(tags) = tags_of(&client, &arn).await? else {
+        let Some((arn, tags)) = with_tags(&client, vault.backup_vault_arn()).await? else {
             return Ok(None);
         };
-        let mut inputs = attrs([("name", json!(id)), ("tags", observed_tags(tags))]);
-        if let Some(key) = vault.encryption_key_arn() {
-            inputs.insert("encryption_key_arn".into(), json!(key));
-        }
-        Ok(Some(Observed {
-            inputs,
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: id.to_owned(),
+                encryption_key_arn: vault.encryption_key_arn().map(str::to_owned),
+                tags: user_tags(tags),
+            },
             outputs: outputs(&arn, id),
         }))
     }
@@ -257,10 +239,10 @@ impl Provider for Vault {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        config(ctx, inputs)?;
+        check(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
         let vault = self.describe(&client, id).await?.ok_or_else(|| {
             ProviderError::new(
@@ -269,7 +251,7 @@ impl Provider for Vault {
             )
         })?;
         let arn = vault.backup_vault_arn().unwrap_or_default().to_owned();
-        retag(&client, &arn, &user_tags(prior), &user_tags(inputs)).await?;
+        retag(&client, &arn, &prior.tags, &inputs.tags).await?;
         Ok(outputs(&arn, id))
     }
 
@@ -278,24 +260,23 @@ impl Provider for Vault {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let config = config(ctx, inputs)?;
+        check(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
-        let Some(vault) = self.describe(&client, &config.name).await? else {
+        let Some(vault) = self.describe(&client, &inputs.name).await? else {
             return Ok(None);
         };
-        let ours = self
-            .ours(ctx, &client, vault.backup_vault_arn().unwrap_or_default())
-            .await?;
-        Ok(ours.then_some(config.name))
+        let arn = vault.backup_vault_arn().unwrap_or_default();
+        let tags = tags_of(&client, arn).await?.unwrap_or_default();
+        Ok(is_ours(ctx, &tags).then(|| inputs.name.clone()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.backup(&ctx.region);
@@ -303,11 +284,10 @@ impl Provider for Vault {
         let Some(vault) = self.describe(&client, id).await? else {
             return Ok(());
         };
-        let Some(tags) = tags_of(&client, vault.backup_vault_arn().unwrap_or_default()).await?
-        else {
+        let Some((_, tags)) = with_tags(&client, vault.backup_vault_arn()).await? else {
             return Ok(());
         };
-        let named = crate::support::opt_str(inputs, "name").filter(|n| *n == id);
+        let named = Some(inputs.name.as_str()).filter(|n| *n == id);
         crate::support::confirm_owned(ctx, "delete", &format!("backup vault {id}"), &tags, named)?;
         wait_for(
             &format!("backup vault {id} emptied and deleted"),
@@ -381,19 +361,39 @@ impl Provider for Vault {
         )
         .await
     }
+
+    /// The vaults tagged (or, untagged, named) for the environment.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.backup(&scope.region);
+        let mut vaults = client.list_backup_vaults().into_paginator().items().send();
+        let mut ids = Vec::new();
+        while let Some(v) = vaults.next().await {
+            let v = v.map_err(|e| api_error("backup:ListBackupVaults", e))?;
+            let (Some(name), Some(arn)) = (v.backup_vault_name(), v.backup_vault_arn()) else {
+                continue;
+            };
+            if let Some(tags) = tags_of(&client, arn).await?
+                && listed(&scope.env, &tags, Some(name))
+            {
+                ids.push(name.to_owned());
+            }
+        }
+        Ok(ids)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ctx() -> OpContext {
-        crate::support::unit_test_ctx("primary/backup.vault/payment")
-    }
-
-    fn refused(v: Json) -> String {
-        match config(&ctx(), &serde_json::from_value(v).unwrap()) {
-            Ok(_) => panic!("accepted"),
+    fn refused(v: serde_json::Value) -> String {
+        let ctx = crate::support::unit_test_ctx("primary/backup.vault/payment");
+        let inputs: Inputs = match serde_json::from_value(v) {
+            Ok(inputs) => inputs,
+            Err(e) => return e.to_string(),
+        };
+        match check(&ctx, &inputs) {
+            Ok(()) => panic!("accepted"),
             Err(e) => e.message,
         }
     }
@@ -407,7 +407,7 @@ mod tests {
                 .contains("KMS key ARN")
         );
         assert!(
-            refused(json!({"name": "payment-dev", "key": "x"})).contains("unknown input `key`")
+            refused(json!({"name": "payment-dev", "key": "x"})).contains("unknown field `key`")
         );
     }
 }

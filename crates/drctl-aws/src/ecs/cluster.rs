@@ -20,17 +20,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{Cluster as AwsCluster, ClusterField, ClusterSetting, ClusterSettingName};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{ecs_tags, is_ours, sync_tags, tag_map};
-use crate::clients::Clients;
-use crate::support::{
-    Created, TAG_ADDRESS, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
-    only_known_inputs,
+use super::{
+    Tags, adopt, ecs_tags, is_ours, listed, name_input, tag_map, user_tags, with_identity,
 };
+use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
+use crate::tags::retag;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ecs.cluster",
@@ -44,52 +44,39 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Cluster(pub(crate) Arc<Clients>);
 
-const KEYS: [&str; 3] = ["name", "container_insights", "tags"];
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    /// `enabled`, `enhanced` or `disabled` (left out: `disabled`); a read
+    /// always reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    container_insights: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
 const INSIGHTS: [&str; 3] = ["enabled", "enhanced", "disabled"];
 /// How long a delete waits for ECS to let go of the cluster's services
 /// and tasks (a service just deleted drains for a while).
 const DELETE_LIMIT: Duration = Duration::from_secs(10 * 60);
 
-struct Config {
-    name: String,
-    insights: String,
-}
-
-/// Cluster names: 1 to 255 letters, digits, `-` and `_` (ECS API
-/// Reference, CreateCluster `clusterName`).
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "an ECS cluster")?;
-    let name = match inputs.get("name").and_then(Json::as_str) {
-        Some(n)
-            if (1..=255).contains(&n.len())
-                && n.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
-        {
-            n.to_owned()
-        }
-        other => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `name` is {other:?}: a cluster name is 1 to 255 letters, digits, `-` or `_`"
-                ),
-            ));
-        }
-    };
-    let insights = match inputs.get("container_insights") {
-        None => "disabled".to_owned(),
-        Some(Json::String(s)) if INSIGHTS.contains(&s.as_str()) => s.clone(),
-        Some(other) => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `container_insights` is {other}: use one of {}",
-                    INSIGHTS.join(", ")
-                ),
-            ));
-        }
-    };
-    Ok(Config { name, insights })
+/// The Container Insights setting, checked before any call. Cluster
+/// names: 1 to 255 letters, digits, `-` and `_` (ECS API Reference,
+/// CreateCluster `clusterName`).
+fn insights<'a>(ctx: &OpContext, inputs: &'a Inputs) -> Result<&'a str, ProviderError> {
+    name_input(ctx, "name", &inputs.name, "a cluster name")?;
+    match inputs.container_insights.as_deref() {
+        None => Ok("disabled"),
+        Some(s) if INSIGHTS.contains(&s) => Ok(s),
+        Some(other) => Err(invalid(
+            ctx,
+            format!(
+                "input `container_insights` is {other:?}: use one of {}",
+                INSIGHTS.join(", ")
+            ),
+        )),
+    }
 }
 
 fn insights_setting(value: &str) -> ClusterSetting {
@@ -106,47 +93,84 @@ fn outputs(c: &AwsCluster) -> Attributes {
     ])
 }
 
-/// The live (ACTIVE or PROVISIONING) cluster named `name`, with its tags
-/// and settings; `None` when there is none or it is INACTIVE.
+/// Whether a described cluster is live (ACTIVE or PROVISIONING): a
+/// deleted one stays listed as INACTIVE for a while.
+fn live(c: &AwsCluster) -> bool {
+    c.status() != Some("INACTIVE")
+}
+
+/// The live cluster named `name`, with its tags and settings; `None` when
+/// there is none or it is INACTIVE.
 pub(crate) async fn describe(
     client: &Client,
     name: &str,
 ) -> Result<Option<AwsCluster>, ProviderError> {
+    Ok(describe_all(client, vec![name.to_owned()])
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// The live clusters among `clusters` (names or ARNs, at most 100), with
+/// their tags and settings.
+async fn describe_all(
+    client: &Client,
+    clusters: Vec<String>,
+) -> Result<Vec<AwsCluster>, ProviderError> {
     let out = client
         .describe_clusters()
-        .clusters(name)
+        .set_clusters(Some(clusters))
         .include(ClusterField::Tags)
         .include(ClusterField::Settings)
         .send()
         .await
         .map_err(|e| api_error("ecs:DescribeClusters", e))?;
-    Ok(out
-        .clusters()
-        .iter()
-        .find(|c| c.status() != Some("INACTIVE"))
-        .cloned())
+    Ok(out.clusters().iter().filter(|c| live(c)).cloned().collect())
+}
+
+/// The live clusters of environment `env` in `client`'s region: tagged
+/// for it, or named for it.
+pub(crate) async fn of_env(client: &Client, env: &str) -> Result<Vec<AwsCluster>, ProviderError> {
+    let arns: Vec<String> = client
+        .list_clusters()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("ecs:ListClusters", e))?;
+    let mut clusters = Vec::new();
+    for chunk in arns.chunks(100) {
+        for c in describe_all(client, chunk.to_vec()).await? {
+            if listed(env, &tag_map(c.tags()), c.cluster_name()) {
+                clusters.push(c);
+            }
+        }
+    }
+    Ok(clusters)
 }
 
 #[async_trait]
-impl Provider for Cluster {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Cluster {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let config = config(ctx, inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let insights = insights(ctx, inputs)?;
+        let name = &inputs.name;
         let client = self.0.ecs(&ctx.region);
-        if let Some(existing) = describe(&client, &config.name).await? {
+        if let Some(existing) = describe(&client, name).await? {
             let tags = tag_map(existing.tags());
             if !is_ours(ctx, &tags) {
                 return Err(ProviderError::new(
                     format!("create {}", ctx.address),
                     format!(
-                        "an ECS cluster named {} already exists in {} and drctl did not create it for this address (its {TAG_ADDRESS} tag: {}); delete it (aws ecs delete-cluster --cluster {}) or rename this one",
-                        config.name,
+                        "an ECS cluster named {name} already exists in {} and drctl did not create it for this address (its {TAG_ADDRESS} tag: {}); delete it (aws ecs delete-cluster --cluster {name}) or rename this one",
                         ctx.region,
                         tags.get(TAG_ADDRESS).map_or("none", String::as_str),
-                        config.name
                     ),
                 )
                 .with_code("ClusterExists"));
@@ -160,9 +184,9 @@ impl Provider for Cluster {
             .0
             .ecs_once(&ctx.region)
             .create_cluster()
-            .cluster_name(&config.name)
-            .settings(insights_setting(&config.insights))
-            .set_tags(Some(ecs_tags(all_tags(ctx, inputs))));
+            .cluster_name(name)
+            .settings(insights_setting(insights))
+            .set_tags(Some(ecs_tags(with_identity(ctx, &inputs.tags))));
         let created = create_once(
             "ecs:CreateCluster",
             &[],
@@ -178,7 +202,7 @@ impl Provider for Cluster {
             .cluster()
             .ok_or_else(|| ProviderError::new("ecs:CreateCluster", "no cluster in the response"))?;
         Ok(Applied {
-            id: config.name.clone(),
+            id: name.clone(),
             outputs: outputs(cluster),
         })
     }
@@ -187,8 +211,8 @@ impl Provider for Cluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.ecs(&ctx.region);
         let Some(cluster) = describe(&client, id).await? else {
             return Ok(None);
@@ -199,12 +223,12 @@ impl Provider for Cluster {
             .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
             .and_then(|s| s.value())
             .unwrap_or("disabled");
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(cluster.cluster_name().unwrap_or(id))),
-                ("container_insights", json!(insights)),
-                ("tags", observed_tags(tag_map(cluster.tags()))),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: cluster.cluster_name().unwrap_or(id).to_owned(),
+                container_insights: Some(insights.to_owned()),
+                tags: user_tags(tag_map(cluster.tags())),
+            },
             outputs: outputs(&cluster),
         }))
     }
@@ -213,17 +237,17 @@ impl Provider for Cluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let config = config(ctx, inputs)?;
+        let insights = insights(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         // UpdateCluster takes the settings too (ECS API Reference).
-        if prior.get("container_insights") != inputs.get("container_insights") {
+        if prior.container_insights != inputs.container_insights {
             client
                 .update_cluster()
                 .cluster(id)
-                .settings(insights_setting(&config.insights))
+                .settings(insights_setting(insights))
                 .send()
                 .await
                 .map_err(|e| api_error("ecs:UpdateCluster", e))?;
@@ -231,34 +255,29 @@ impl Provider for Cluster {
         let cluster = describe(&client, id).await?.ok_or_else(|| {
             ProviderError::new("ecs:DescribeClusters", format!("cluster {id} is gone"))
         })?;
-        sync_tags(
-            &client,
-            cluster.cluster_arn().unwrap_or_default(),
-            prior,
-            inputs,
-        )
-        .await?;
+        let arn = cluster.cluster_arn().unwrap_or_default();
+        retag(&client, arn, &prior.tags, &inputs.tags).await?;
         Ok(outputs(&cluster))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let config = config(ctx, inputs)?;
+        insights(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
-        Ok(describe(&client, &config.name)
+        Ok(describe(&client, &inputs.name)
             .await?
             .filter(|c| is_ours(ctx, &tag_map(c.tags())))
-            .map(|_| config.name))
+            .map(|_| inputs.name.clone()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.ecs(&ctx.region);
@@ -271,8 +290,7 @@ impl Provider for Cluster {
             &format!("ECS cluster {id}"),
             cluster.tags(),
             name,
-            inputs,
-            "name",
+            &inputs.name,
         )?;
         crate::support::retry_while(
             DELETE_LIMIT,
@@ -291,5 +309,14 @@ impl Provider for Cluster {
             },
         )
         .await
+    }
+
+    /// The live clusters tagged (or named) for the environment, by name.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let clusters = of_env(&self.0.ecs(&scope.region), &scope.env).await?;
+        Ok(clusters
+            .iter()
+            .filter_map(|c| c.cluster_name().map(str::to_owned))
+            .collect())
     }
 }

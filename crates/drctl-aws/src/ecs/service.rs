@@ -28,17 +28,15 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DesiredStatus, LaunchType, LoadBalancer,
     NetworkConfiguration, Service as AwsService, ServiceField,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{ecs_tags, is_ours, sync_tags, tag_map};
+use super::{Tags, ecs_tags, int_in, is_ours, name_input, tag_map, user_tags, with_identity};
 use crate::clients::Clients;
-use crate::support::{
-    Created, all_tags, api_error, attrs, create_once, create_token, invalid, observed_tags,
-    only_known_inputs, wait_for,
-};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, create_once, create_token, invalid, wait_for};
+use crate::tags::retag;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ecs.service",
@@ -63,19 +61,25 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Service(pub(crate) Arc<Clients>);
 
-const KEYS: [&str; 11] = [
-    "name",
-    "cluster",
-    "task_definition",
-    "desired_count",
-    "subnet_ids",
-    "security_group_ids",
-    "target_group_arn",
-    "container_name",
-    "container_port",
-    "health_check_grace_period_seconds",
-    "tags",
-];
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    /// The cluster's ARN.
+    cluster: String,
+    /// A revision's ARN.
+    task_definition: String,
+    desired_count: i64,
+    /// Sorted by a read; the call takes them sorted too.
+    subnet_ids: Vec<String>,
+    security_group_ids: Vec<String>,
+    target_group_arn: String,
+    container_name: String,
+    container_port: i64,
+    health_check_grace_period_seconds: i64,
+    #[serde(default)]
+    tags: Tags,
+}
 
 /// How long a create or update waits for the service to be stable: new
 /// Fargate tasks pull their image and pass the target group's health
@@ -90,79 +94,41 @@ const NOT_FOUND: &[&str] = &[
     "ClusterNotFoundException",
 ];
 
+/// The inputs as the calls take them, checked before any call.
 #[derive(Clone, Debug, PartialEq)]
 struct Config {
-    name: String,
-    cluster: String,
-    task_definition: String,
     desired_count: i32,
     subnet_ids: Vec<String>,
     security_group_ids: Vec<String>,
-    target_group_arn: String,
-    container_name: String,
     container_port: i32,
     grace_period: i32,
 }
 
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "an ECS service")?;
-    let string = |key: &str| -> Result<String, ProviderError> {
-        inputs
-            .get(key)
-            .and_then(Json::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| invalid(ctx, format!("input `{key}` must be a non-empty string")))
+fn config(ctx: &OpContext, inputs: &Inputs) -> Result<Config, ProviderError> {
+    let non_empty = |key: &str, value: &str| -> Result<(), ProviderError> {
+        if value.is_empty() {
+            return Err(invalid(
+                ctx,
+                format!("input `{key}` must be a non-empty string"),
+            ));
+        }
+        Ok(())
     };
-    let int = |key: &str, range: std::ops::RangeInclusive<i64>| -> Result<i32, ProviderError> {
-        inputs
-            .get(key)
-            .and_then(Json::as_i64)
-            .filter(|n| range.contains(n))
-            .map(|n| n as i32)
-            .ok_or_else(|| {
-                invalid(
-                    ctx,
-                    format!(
-                        "input `{key}` must be a whole number from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                )
-            })
-    };
-    let strings = |key: &str, most: usize| -> Result<Vec<String>, ProviderError> {
-        let list: Option<Vec<String>> = inputs.get(key).and_then(Json::as_array).map(|l| {
-            l.iter()
-                .filter_map(Json::as_str)
-                .map(str::to_owned)
-                .collect()
-        });
-        match list {
-            Some(mut l) if (1..=most).contains(&l.len()) => {
-                l.sort();
-                Ok(l)
-            }
-            _ => Err(invalid(
+    let strings = |key: &str, list: &[String], most: usize| -> Result<Vec<String>, ProviderError> {
+        if !(1..=most).contains(&list.len()) {
+            return Err(invalid(
                 ctx,
                 format!("input `{key}` must be a list of 1 to {most} ids"),
-            )),
+            ));
         }
+        let mut l = list.to_vec();
+        l.sort();
+        Ok(l)
     };
-    let name = string("name")?;
-    if name.len() > 255
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(invalid(
-            ctx,
-            format!(
-                "input `name` is {name:?}: a service name is up to 255 letters, digits, `-` or `_`"
-            ),
-        ));
-    }
-    let task_definition = string("task_definition")?;
+    name_input(ctx, "name", &inputs.name, "a service name")?;
+    non_empty("cluster", &inputs.cluster)?;
+    non_empty("container_name", &inputs.container_name)?;
+    let task_definition = &inputs.task_definition;
     if !task_definition.contains(":task-definition/") {
         return Err(invalid(
             ctx,
@@ -171,7 +137,7 @@ fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError>
             ),
         ));
     }
-    let target_group_arn = string("target_group_arn")?;
+    let target_group_arn = &inputs.target_group_arn;
     if !target_group_arn.contains(":targetgroup/") {
         return Err(invalid(
             ctx,
@@ -179,18 +145,18 @@ fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError>
         ));
     }
     Ok(Config {
-        name,
-        cluster: string("cluster")?,
-        task_definition,
         // ECS API Reference, CreateService: awsvpc takes up to 16 subnets
         // and 5 security groups.
-        desired_count: int("desired_count", 0..=5000)?,
-        subnet_ids: strings("subnet_ids", 16)?,
-        security_group_ids: strings("security_group_ids", 5)?,
-        target_group_arn,
-        container_name: string("container_name")?,
-        container_port: int("container_port", 1..=65535)?,
-        grace_period: int("health_check_grace_period_seconds", 0..=2_147_483_647)?,
+        desired_count: int_in(ctx, "desired_count", inputs.desired_count, 0..=5000)?,
+        subnet_ids: strings("subnet_ids", &inputs.subnet_ids, 16)?,
+        security_group_ids: strings("security_group_ids", &inputs.security_group_ids, 5)?,
+        container_port: int_in(ctx, "container_port", inputs.container_port, 1..=65535)?,
+        grace_period: int_in(
+            ctx,
+            "health_check_grace_period_seconds",
+            inputs.health_check_grace_period_seconds,
+            0..=2_147_483_647,
+        )?,
     })
 }
 
@@ -223,19 +189,34 @@ async fn describe(
     cluster: &str,
     service: &str,
 ) -> Result<Option<AwsService>, ProviderError> {
+    Ok(describe_all(client, cluster, vec![service.to_owned()])
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// The services among `services` (names or ARNs, at most 10) of
+/// `cluster`, whatever their status; none when the cluster is gone.
+async fn describe_all(
+    client: &Client,
+    cluster: &str,
+    services: Vec<String>,
+) -> Result<Vec<AwsService>, ProviderError> {
     let result = client
         .describe_services()
         .cluster(cluster)
-        .services(service)
+        .set_services(Some(services))
         .include(ServiceField::Tags)
         .send()
         .await;
     let out = match result {
         Ok(out) => out,
-        Err(e) if crate::support::has_code(&e, &["ClusterNotFoundException"]) => return Ok(None),
+        Err(e) if crate::support::has_code(&e, &["ClusterNotFoundException"]) => {
+            return Ok(Vec::new());
+        }
         Err(e) => return Err(api_error("ecs:DescribeServices", e)),
     };
-    Ok(out.services().first().cloned())
+    Ok(out.services().to_vec())
 }
 
 fn active(s: &AwsService) -> bool {
@@ -247,6 +228,20 @@ fn active(s: &AwsService) -> bool {
 fn cluster_of(arn: &str) -> Option<&str> {
     let path = arn.split_once(":service/")?.1;
     path.split_once('/').map(|(cluster, _)| cluster)
+}
+
+/// The cluster a service is in: the `cluster` input state records, else
+/// the one its ARN names.
+fn cluster_for<'a>(
+    ctx: &OpContext,
+    id: &'a str,
+    inputs: &'a Inputs,
+    action: &str,
+) -> Result<&'a str, ProviderError> {
+    Some(inputs.cluster.as_str())
+        .filter(|c| !c.is_empty())
+        .or_else(|| cluster_of(id))
+        .ok_or_else(|| invalid(ctx, format!("service {id}: no cluster to {action}")))
 }
 
 impl Service {
@@ -355,17 +350,19 @@ impl Service {
 }
 
 #[async_trait]
-impl Provider for Service {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Service {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         let load_balancer = LoadBalancer::builder()
-            .target_group_arn(&config.target_group_arn)
-            .container_name(&config.container_name)
+            .target_group_arn(&inputs.target_group_arn)
+            .container_name(&inputs.container_name)
             .container_port(config.container_port)
             .build();
         // The same token on every resend of this create: ECS returns the
@@ -376,16 +373,16 @@ impl Provider for Service {
             .0
             .ecs_once(&ctx.region)
             .create_service()
-            .cluster(&config.cluster)
-            .service_name(&config.name)
-            .task_definition(&config.task_definition)
+            .cluster(&inputs.cluster)
+            .service_name(&inputs.name)
+            .task_definition(&inputs.task_definition)
             .desired_count(config.desired_count)
             .launch_type(LaunchType::Fargate)
             .network_configuration(network(&config)?)
             .load_balancers(load_balancer)
             .health_check_grace_period_seconds(config.grace_period)
             .client_token(create_token(ctx))
-            .set_tags(Some(ecs_tags(all_tags(ctx, inputs))));
+            .set_tags(Some(ecs_tags(with_identity(ctx, &inputs.tags))));
         let created = create_once(
             "ecs:CreateService",
             &[],
@@ -393,24 +390,10 @@ impl Provider for Service {
             || self.find(ctx, inputs),
         )
         .await?;
-        let out = match created {
-            Created::Sent(out) => out,
-            Created::Found(id) => {
-                return {
-                    let service = self.wait_stable(&client, &config.cluster, &id).await?;
-                    Ok(Applied {
-                        outputs: outputs(&service),
-                        id,
-                    })
-                };
-            }
-        };
-        let arn = out
-            .service()
-            .and_then(|s| s.service_arn())
-            .ok_or_else(|| ProviderError::new("ecs:CreateService", "no service in the response"))?
-            .to_owned();
-        let service = self.wait_stable(&client, &config.cluster, &arn).await?;
+        let arn = created.id("ecs:CreateService", "service", |out| {
+            out.service().and_then(|s| s.service_arn())
+        })?;
+        let service = self.wait_stable(&client, &inputs.cluster, &arn).await?;
         Ok(Applied {
             id: arn,
             outputs: outputs(&service),
@@ -421,56 +404,41 @@ impl Provider for Service {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.ecs(&ctx.region);
-        let cluster = prior
-            .get("cluster")
-            .and_then(Json::as_str)
-            .or_else(|| cluster_of(id))
-            .ok_or_else(|| invalid(ctx, format!("service {id}: no cluster to describe it in")))?;
+        let cluster = cluster_for(ctx, id, prior, "describe it in")?;
         let Some(s) = describe(&client, cluster, id).await?.filter(active) else {
             return Ok(None);
         };
         let vpc = s
             .network_configuration()
             .and_then(|n| n.awsvpc_configuration());
-        let mut subnets = vpc.map(|v| v.subnets().to_vec()).unwrap_or_default();
-        let mut groups = vpc
+        let mut subnet_ids = vpc.map(|v| v.subnets().to_vec()).unwrap_or_default();
+        let mut security_group_ids = vpc
             .map(|v| v.security_groups().to_vec())
             .unwrap_or_default();
-        subnets.sort();
-        groups.sort();
+        subnet_ids.sort();
+        security_group_ids.sort();
         let lb = s.load_balancers().first();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(s.service_name().unwrap_or_default())),
-                ("cluster", json!(s.cluster_arn().unwrap_or_default())),
-                (
-                    "task_definition",
-                    json!(s.task_definition().unwrap_or_default()),
-                ),
-                ("desired_count", json!(s.desired_count())),
-                ("subnet_ids", json!(subnets)),
-                ("security_group_ids", json!(groups)),
-                (
-                    "target_group_arn",
-                    json!(lb.and_then(|l| l.target_group_arn()).unwrap_or_default()),
-                ),
-                (
-                    "container_name",
-                    json!(lb.and_then(|l| l.container_name()).unwrap_or_default()),
-                ),
-                (
-                    "container_port",
-                    json!(lb.and_then(|l| l.container_port()).unwrap_or(0)),
-                ),
-                (
-                    "health_check_grace_period_seconds",
-                    json!(s.health_check_grace_period_seconds().unwrap_or(0)),
-                ),
-                ("tags", observed_tags(tag_map(s.tags()))),
-            ]),
+        let string = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: string(s.service_name()),
+                cluster: string(s.cluster_arn()),
+                task_definition: string(s.task_definition()),
+                desired_count: s.desired_count().into(),
+                subnet_ids,
+                security_group_ids,
+                target_group_arn: string(lb.and_then(|l| l.target_group_arn())),
+                container_name: string(lb.and_then(|l| l.container_name())),
+                container_port: lb.and_then(|l| l.container_port()).unwrap_or(0).into(),
+                health_check_grace_period_seconds: s
+                    .health_check_grace_period_seconds()
+                    .unwrap_or(0)
+                    .into(),
+                tags: user_tags(tag_map(s.tags())),
+            },
             outputs: outputs(&s),
         }))
     }
@@ -479,25 +447,27 @@ impl Provider for Service {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
-        let changed = |k: &str| prior.get(k) != inputs.get(k);
-        let settings = [
-            "task_definition",
-            "desired_count",
-            "subnet_ids",
-            "security_group_ids",
-            "health_check_grace_period_seconds",
-        ];
-        if settings.iter().any(|k| changed(k)) {
+        // What UpdateService changes in place.
+        let settings = |i: &Inputs| {
+            (
+                i.task_definition.clone(),
+                i.desired_count,
+                i.subnet_ids.clone(),
+                i.security_group_ids.clone(),
+                i.health_check_grace_period_seconds,
+            )
+        };
+        if settings(prior) != settings(inputs) {
             client
                 .update_service()
-                .cluster(&config.cluster)
+                .cluster(&inputs.cluster)
                 .service(id)
-                .task_definition(&config.task_definition)
+                .task_definition(&inputs.task_definition)
                 .desired_count(config.desired_count)
                 .network_configuration(network(&config)?)
                 .health_check_grace_period_seconds(config.grace_period)
@@ -505,8 +475,8 @@ impl Provider for Service {
                 .await
                 .map_err(|e| api_error("ecs:UpdateService", e))?;
         }
-        sync_tags(&client, id, prior, inputs).await?;
-        let service = self.wait_stable(&client, &config.cluster, id).await?;
+        retag(&client, id, &prior.tags, &inputs.tags).await?;
+        let service = self.wait_stable(&client, &inputs.cluster, id).await?;
         Ok(outputs(&service))
     }
 
@@ -515,11 +485,11 @@ impl Provider for Service {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let config = config(ctx, inputs)?;
+        config(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
-        Ok(describe(&client, &config.cluster, &config.name)
+        Ok(describe(&client, &inputs.cluster, &inputs.name)
             .await?
             .filter(|s| active(s) && is_ours(ctx, &tag_map(s.tags())))
             .and_then(|s| s.service_arn().map(str::to_owned)))
@@ -529,22 +499,12 @@ impl Provider for Service {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.ecs(&ctx.region);
-        let Some(cluster) = inputs
-            .get("cluster")
-            .and_then(Json::as_str)
-            .or_else(|| cluster_of(id))
-            .map(str::to_owned)
-        else {
-            return Err(invalid(
-                ctx,
-                format!("service {id}: no cluster to delete it from"),
-            ));
-        };
-        let Some(service) = describe(&client, &cluster, id).await? else {
+        let cluster = cluster_for(ctx, id, inputs, "delete it from")?;
+        let Some(service) = describe(&client, cluster, id).await? else {
             return Ok(());
         };
         let name = service.service_name().unwrap_or_default().to_owned();
@@ -554,23 +514,22 @@ impl Provider for Service {
                 &format!("ECS service {id}"),
                 service.tags(),
                 &name,
-                inputs,
-                "name",
+                &inputs.name,
             )?;
             // DeleteService refuses a service scaled above zero (without
             // `force`, which would leave its tasks to stop on their own).
             let result = client
                 .update_service()
-                .cluster(&cluster)
+                .cluster(cluster)
                 .service(id)
                 .desired_count(0)
                 .send()
                 .await;
             crate::support::tolerate(result, NOT_FOUND, "ecs:UpdateService")?;
-            self.wait_tasks_stopped(&client, &cluster, &name).await?;
+            self.wait_tasks_stopped(&client, cluster, &name).await?;
             let result = client
                 .delete_service()
-                .cluster(&cluster)
+                .cluster(cluster)
                 .service(id)
                 .send()
                 .await;
@@ -578,7 +537,7 @@ impl Provider for Service {
         }
         // DRAINING until ECS has let go of it, then INACTIVE.
         wait_for(&format!("service {id} inactive"), DRAIN_LIMIT, || async {
-            Ok(match describe(&client, &cluster, id).await? {
+            Ok(match describe(&client, cluster, id).await? {
                 Some(s) if s.status() != Some("INACTIVE") => {
                     Err(s.status().unwrap_or("?").to_owned())
                 }
@@ -586,6 +545,35 @@ impl Provider for Service {
             })
         })
         .await?;
-        self.wait_tasks_stopped(&client, &cluster, &name).await
+        self.wait_tasks_stopped(&client, cluster, &name).await
+    }
+
+    /// The services (ACTIVE or DRAINING) of the environment's clusters:
+    /// a service is its cluster's.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.ecs(&scope.region);
+        let mut ids = Vec::new();
+        for cluster in super::cluster::of_env(&client, &scope.env).await? {
+            let arn = cluster.cluster_arn().unwrap_or_default();
+            let listed: Vec<String> = client
+                .list_services()
+                .cluster(arn)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| api_error("ecs:ListServices", e))?;
+            for chunk in listed.chunks(10) {
+                let services = describe_all(&client, arn, chunk.to_vec()).await?;
+                ids.extend(
+                    services
+                        .iter()
+                        .filter(|s| s.status() != Some("INACTIVE"))
+                        .filter_map(|s| s.service_arn().map(str::to_owned)),
+                );
+            }
+        }
+        Ok(ids)
     }
 }

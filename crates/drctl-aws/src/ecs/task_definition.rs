@@ -24,7 +24,6 @@
 //! running tasks of a deregistered revision keep running (ECS API
 //! Reference, DeregisterTaskDefinition).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -34,17 +33,17 @@ use aws_sdk_ecs::types::{
     TaskDefinition as AwsTaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
     TransportProtocol,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{ecs_tags, is_ours, sync_tags, tag_map};
-use crate::clients::Clients;
-use crate::support::{
-    Created, TAG_ADDRESS, all_tags, api_error, attrs, create_once, invalid, observed_tags,
-    only_known_inputs,
+use super::{
+    Tags, ecs_tags, int_in, is_ours, listed, name_input, tag_map, user_tags, with_identity,
 };
+use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
+use crate::tags::retag;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ecs.task_definition",
@@ -58,17 +57,34 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct TaskDefinition(pub(crate) Arc<Clients>);
 
-const KEYS: [&str; 9] = [
-    "family",
-    "cpu",
-    "memory",
-    "execution_role_arn",
-    "container_name",
-    "image",
-    "container_port",
-    "health_check",
-    "tags",
-];
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    family: String,
+    /// Task CPU units and memory (MiB), as strings: one of Fargate's
+    /// combinations.
+    cpu: String,
+    memory: String,
+    execution_role_arn: String,
+    container_name: String,
+    image: String,
+    container_port: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health_check: Option<Health>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+/// The container's health check (ECS API Reference, HealthCheck).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    command: Vec<String>,
+    interval: i64,
+    timeout: i64,
+    retries: i64,
+    start_period: i64,
+}
 
 /// Task-level CPU units and the memory (MiB) Fargate runs each with, on
 /// Linux (ECS Developer Guide, "Amazon ECS task definition parameters for
@@ -96,127 +112,56 @@ pub fn fargate_size(cpu: u32, memory: u32) -> bool {
     })
 }
 
-/// The container's health check (ECS API Reference, HealthCheck).
-#[derive(Clone, Debug, PartialEq)]
-struct Health {
-    command: Vec<String>,
-    interval: i32,
-    timeout: i32,
-    retries: i32,
-    start_period: i32,
-}
-
-impl Health {
-    fn to_json(&self) -> Json {
-        json!({"command": self.command, "interval": self.interval, "timeout": self.timeout,
-               "retries": self.retries, "start_period": self.start_period})
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-struct Config {
-    family: String,
-    cpu: String,
-    memory: String,
-    execution_role_arn: String,
-    container_name: String,
-    image: String,
+/// The checked inputs as the calls take them.
+struct Checked {
     container_port: i32,
-    health_check: Option<Health>,
+    health_check: Option<HealthCheck>,
 }
 
-fn int_in(
-    ctx: &OpContext,
-    value: Option<&Json>,
-    key: &str,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<i32, ProviderError> {
-    value
-        .and_then(Json::as_i64)
-        .filter(|n| range.contains(n))
-        .map(|n| n as i32)
-        .ok_or_else(|| {
-            invalid(
-                ctx,
-                format!(
-                    "input `{key}` must be a whole number from {} to {}",
-                    range.start(),
-                    range.end()
-                ),
-            )
-        })
-}
-
-fn health(ctx: &OpContext, value: &Json) -> Result<Health, ProviderError> {
-    let command: Vec<String> = value
-        .get("command")
-        .and_then(Json::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(Json::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    if command.is_empty() || !matches!(command[0].as_str(), "CMD" | "CMD-SHELL") {
+fn health(ctx: &OpContext, h: &Health) -> Result<HealthCheck, ProviderError> {
+    if !h
+        .command
+        .first()
+        .is_some_and(|c| matches!(c.as_str(), "CMD" | "CMD-SHELL"))
+    {
         return Err(invalid(
             ctx,
             "input `health_check.command` must be a list starting with \"CMD\" or \"CMD-SHELL\", e.g. [\"CMD-SHELL\", \"curl -f http://localhost/ || exit 1\"]",
         ));
     }
-    if let Some(key) = value.as_object().and_then(|m| {
-        m.keys().find(|k| {
-            !["command", "interval", "timeout", "retries", "start_period"].contains(&k.as_str())
-        })
-    }) {
-        return Err(invalid(
-            ctx,
-            format!(
-                "`health_check.{key}` is not a health check setting: use command, interval, timeout, retries, start_period"
-            ),
-        ));
-    }
     // The bounds of the ECS API Reference, HealthCheck.
-    Ok(Health {
-        command,
-        interval: int_in(ctx, value.get("interval"), "health_check.interval", 5..=300)?,
-        timeout: int_in(ctx, value.get("timeout"), "health_check.timeout", 2..=60)?,
-        retries: int_in(ctx, value.get("retries"), "health_check.retries", 1..=10)?,
-        start_period: int_in(
+    HealthCheck::builder()
+        .set_command(Some(h.command.clone()))
+        .interval(int_in(ctx, "health_check.interval", h.interval, 5..=300)?)
+        .timeout(int_in(ctx, "health_check.timeout", h.timeout, 2..=60)?)
+        .retries(int_in(ctx, "health_check.retries", h.retries, 1..=10)?)
+        .start_period(int_in(
             ctx,
-            value.get("start_period"),
             "health_check.start_period",
+            h.start_period,
             0..=300,
-        )?,
-    })
+        )?)
+        .build()
+        .map_err(|e| ProviderError::new("ecs:HealthCheck", e.to_string()))
 }
 
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "a task definition")?;
-    let string = |key: &str| -> Result<String, ProviderError> {
-        inputs
-            .get(key)
-            .and_then(Json::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| invalid(ctx, format!("input `{key}` must be a non-empty string")))
-    };
-    let family = string("family")?;
-    // Family: up to 255 letters, digits, `-` and `_` (RegisterTaskDefinition).
-    if family.len() > 255
-        || !family
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(invalid(
-            ctx,
-            format!(
-                "input `family` is {family:?}: a family is up to 255 letters, digits, `-` or `_`"
-            ),
-        ));
+fn check(ctx: &OpContext, inputs: &Inputs) -> Result<Checked, ProviderError> {
+    for (key, value) in [
+        ("cpu", &inputs.cpu),
+        ("memory", &inputs.memory),
+        ("container_name", &inputs.container_name),
+        ("image", &inputs.image),
+    ] {
+        if value.is_empty() {
+            return Err(invalid(
+                ctx,
+                format!("input `{key}` must be a non-empty string"),
+            ));
+        }
     }
-    let cpu = string("cpu")?;
-    let memory = string("memory")?;
+    // Family: up to 255 letters, digits, `-` and `_` (RegisterTaskDefinition).
+    name_input(ctx, "family", &inputs.family, "a family")?;
+    let (cpu, memory) = (&inputs.cpu, &inputs.memory);
     let fits = match (cpu.parse::<u32>(), memory.parse::<u32>()) {
         (Ok(c), Ok(m)) => fargate_size(c, m),
         _ => false,
@@ -229,63 +174,63 @@ fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError>
             ),
         ));
     }
-    let execution_role_arn = string("execution_role_arn")?;
+    let execution_role_arn = &inputs.execution_role_arn;
     if !execution_role_arn.starts_with("arn:") || !execution_role_arn.contains(":role/") {
         return Err(invalid(
             ctx,
             format!("input `execution_role_arn` is {execution_role_arn:?}, not an IAM role ARN"),
         ));
     }
-    let container_name = string("container_name")?;
-    let image = string("image")?;
-    let container_port = int_in(
-        ctx,
-        inputs.get("container_port"),
-        "container_port",
-        1..=65535,
-    )?;
-    let health_check = match inputs.get("health_check") {
-        None => None,
-        Some(v) => Some(health(ctx, v)?),
-    };
-    Ok(Config {
-        family,
-        cpu,
-        memory,
-        execution_role_arn,
-        container_name,
-        image,
-        container_port,
-        health_check,
+    Ok(Checked {
+        container_port: int_in(ctx, "container_port", inputs.container_port, 1..=65535)?,
+        health_check: inputs
+            .health_check
+            .as_ref()
+            .map(|h| health(ctx, h))
+            .transpose()?,
     })
 }
 
-/// What a revision says, in the shape of `Config` (`None` when it is not
+/// What a revision says, as inputs without tags (`None` when it is not
 /// one drctl could have registered: several containers, say).
-fn observed(td: &AwsTaskDefinition) -> Option<Config> {
+fn observed(td: &AwsTaskDefinition) -> Option<Inputs> {
     let [container] = td.container_definitions() else {
         return None;
     };
     let health_check = container.health_check().map(|h| Health {
         command: h.command().to_vec(),
-        interval: h.interval().unwrap_or(30),
-        timeout: h.timeout().unwrap_or(5),
-        retries: h.retries().unwrap_or(3),
-        start_period: h.start_period().unwrap_or(0),
+        interval: h.interval().unwrap_or(30).into(),
+        timeout: h.timeout().unwrap_or(5).into(),
+        retries: h.retries().unwrap_or(3).into(),
+        start_period: h.start_period().unwrap_or(0).into(),
     });
-    Some(Config {
+    let string = |v: Option<&str>| v.unwrap_or_default().to_owned();
+    Some(Inputs {
         family: td.family()?.to_owned(),
-        cpu: td.cpu().unwrap_or_default().to_owned(),
-        memory: td.memory().unwrap_or_default().to_owned(),
-        execution_role_arn: td.execution_role_arn().unwrap_or_default().to_owned(),
-        container_name: container.name().unwrap_or_default().to_owned(),
-        image: container.image().unwrap_or_default().to_owned(),
+        cpu: string(td.cpu()),
+        memory: string(td.memory()),
+        execution_role_arn: string(td.execution_role_arn()),
+        container_name: string(container.name()),
+        image: string(container.image()),
         container_port: container
             .port_mappings()
             .first()
             .and_then(|p| p.container_port())
-            .unwrap_or(0),
+            .unwrap_or(0)
+            .into(),
         health_check,
+        tags: Tags::new(),
+    })
+}
+
+/// Whether a revision has the settings of `inputs` (tags aside: they
+/// change without a new revision).
+fn registers(td: &AwsTaskDefinition, inputs: &Inputs) -> bool {
+    observed(td).is_some_and(|o| {
+        o == Inputs {
+            tags: Tags::new(),
+            ..inputs.clone()
+        }
     })
 }
 
@@ -302,7 +247,7 @@ fn outputs(td: &AwsTaskDefinition) -> Attributes {
 async fn latest(
     client: &Client,
     family: &str,
-) -> Result<Option<(AwsTaskDefinition, BTreeMap<String, String>)>, ProviderError> {
+) -> Result<Option<(AwsTaskDefinition, Tags)>, ProviderError> {
     let result = client
         .describe_task_definition()
         .task_definition(family)
@@ -324,25 +269,34 @@ async fn latest(
         .map(|td| (td, tags)))
 }
 
-/// The family's ACTIVE revisions' ARNs (ListTaskDefinitions filters by a
-/// family prefix: others of a longer family name are left out).
-async fn active_revisions(client: &Client, family: &str) -> Result<Vec<String>, ProviderError> {
-    let list = client.list_task_definitions().family_prefix(family);
-    let arns: Vec<String> = list
+/// The family of a revision's ARN (`...:task-definition/<family>:<n>`).
+fn family_of(arn: &str) -> Option<&str> {
+    let (_, rest) = arn.rsplit_once('/')?;
+    rest.rsplit_once(':').map(|(family, _)| family)
+}
+
+/// The ACTIVE revisions' ARNs, of the families starting with `prefix`
+/// (all with `None`).
+async fn active_arns(client: &Client, prefix: Option<&str>) -> Result<Vec<String>, ProviderError> {
+    client
+        .list_task_definitions()
+        .set_family_prefix(prefix.map(str::to_owned))
         .status(TaskDefinitionStatus::Active)
         .into_paginator()
         .items()
         .send()
         .try_collect()
         .await
-        .map_err(|e| api_error("ecs:ListTaskDefinitions", e))?;
+        .map_err(|e| api_error("ecs:ListTaskDefinitions", e))
+}
+
+/// The family's ACTIVE revisions' ARNs (ListTaskDefinitions filters by a
+/// family prefix: others of a longer family name are left out).
+async fn active_revisions(client: &Client, family: &str) -> Result<Vec<String>, ProviderError> {
+    let arns = active_arns(client, Some(family)).await?;
     Ok(arns
         .into_iter()
-        .filter(|arn| {
-            arn.rsplit_once('/')
-                .and_then(|(_, rest)| rest.rsplit_once(':'))
-                .is_some_and(|(f, _)| f == family)
-        })
+        .filter(|arn| family_of(arn) == Some(family))
         .collect())
 }
 
@@ -384,55 +338,43 @@ async fn retire(client: &Client, arns: &[String]) -> Result<(), ProviderError> {
 }
 
 impl TaskDefinition {
-    /// Registers a revision of `config`, never twice for one call: after
+    /// Registers a revision of `inputs`, never twice for one call: after
     /// an unanswered call, the family's ACTIVE revision with this
     /// address's tags and these settings is the one it made.
     async fn register(
         &self,
         ctx: &OpContext,
-        config: &Config,
-        inputs: &Attributes,
+        inputs: &Inputs,
+        checked: Checked,
     ) -> Result<AwsTaskDefinition, ProviderError> {
         let client = self.0.ecs(&ctx.region);
-        let mut container = ContainerDefinition::builder()
-            .name(&config.container_name)
-            .image(&config.image)
+        let container = ContainerDefinition::builder()
+            .name(&inputs.container_name)
+            .image(&inputs.image)
             .essential(true)
             .port_mappings(
                 PortMapping::builder()
-                    .container_port(config.container_port)
+                    .container_port(checked.container_port)
                     .protocol(TransportProtocol::Tcp)
                     .build(),
-            );
-        if let Some(h) = &config.health_check {
-            container = container.health_check(
-                HealthCheck::builder()
-                    .set_command(Some(h.command.clone()))
-                    .interval(h.interval)
-                    .timeout(h.timeout)
-                    .retries(h.retries)
-                    .start_period(h.start_period)
-                    .build()
-                    .map_err(|e| ProviderError::new("ecs:HealthCheck", e.to_string()))?,
-            );
-        }
+            )
+            .set_health_check(checked.health_check);
+        let family = &inputs.family;
         let request = self
             .0
             .ecs_once(&ctx.region)
             .register_task_definition()
-            .family(&config.family)
+            .family(family)
             .network_mode(NetworkMode::Awsvpc)
             .requires_compatibilities(Compatibility::Fargate)
-            .cpu(&config.cpu)
-            .memory(&config.memory)
-            .execution_role_arn(&config.execution_role_arn)
+            .cpu(&inputs.cpu)
+            .memory(&inputs.memory)
+            .execution_role_arn(&inputs.execution_role_arn)
             .container_definitions(container.build())
-            .set_tags(Some(ecs_tags(all_tags(ctx, inputs))));
+            .set_tags(Some(ecs_tags(with_identity(ctx, &inputs.tags))));
         let lookup = || async {
-            Ok(match latest(&client, &config.family).await? {
-                Some((td, tags))
-                    if is_ours(ctx, &tags) && observed(&td).as_ref() == Some(config) =>
-                {
+            Ok(match latest(&client, family).await? {
+                Some((td, tags)) if is_ours(ctx, &tags) && registers(&td, inputs) => {
                     td.task_definition_arn().map(str::to_owned)
                 }
                 _ => None,
@@ -452,45 +394,49 @@ impl TaskDefinition {
                     "no task definition in the response",
                 )
             }),
-            Created::Found(_) => latest(&client, &config.family)
-                .await?
-                .map(|(td, _)| td)
-                .ok_or_else(|| {
-                    ProviderError::new(
-                        "ecs:DescribeTaskDefinition",
-                        format!("family {}: its new revision is gone", config.family),
-                    )
-                }),
+            Created::Found(_) => {
+                latest(&client, family)
+                    .await?
+                    .map(|(td, _)| td)
+                    .ok_or_else(|| {
+                        ProviderError::new(
+                            "ecs:DescribeTaskDefinition",
+                            format!("family {family}: its new revision is gone"),
+                        )
+                    })
+            }
         }
     }
 }
 
 #[async_trait]
-impl Provider for TaskDefinition {
-    fn schema(&self) -> &KindSchema {
+impl Kind for TaskDefinition {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let config = config(ctx, inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let checked = check(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
-        if let Some((_, tags)) = latest(&client, &config.family).await?
+        if let Some((_, tags)) = latest(&client, &inputs.family).await?
             && !is_ours(ctx, &tags)
         {
             return Err(ProviderError::new(
                 format!("create {}", ctx.address),
                 format!(
                     "the task definition family {} in {} has an ACTIVE revision drctl did not register for this address (its {TAG_ADDRESS} tag: {}); deregister its revisions (aws ecs deregister-task-definition) or rename this family",
-                    config.family,
+                    inputs.family,
                     ctx.region,
                     tags.get(TAG_ADDRESS).map_or("none", String::as_str),
                 ),
             )
             .with_code("TaskDefinitionExists"));
         }
-        let td = self.register(ctx, &config, inputs).await?;
+        let td = self.register(ctx, inputs, checked).await?;
         Ok(Applied {
-            id: config.family.clone(),
+            id: inputs.family.clone(),
             outputs: outputs(&td),
         })
     }
@@ -499,34 +445,29 @@ impl Provider for TaskDefinition {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.ecs(&ctx.region);
         let Some((td, tags)) = latest(&client, id).await? else {
             return Ok(None);
         };
-        let Some(c) = observed(&td) else {
-            // Not a shape drctl registers: every setting differs.
-            return Ok(Some(Observed {
-                inputs: attrs([("family", json!(id)), ("tags", observed_tags(tags))]),
-                outputs: outputs(&td),
-            }));
-        };
-        let mut inputs = attrs([
-            ("family", json!(c.family)),
-            ("cpu", json!(c.cpu)),
-            ("memory", json!(c.memory)),
-            ("execution_role_arn", json!(c.execution_role_arn)),
-            ("container_name", json!(c.container_name)),
-            ("image", json!(c.image)),
-            ("container_port", json!(c.container_port)),
-            ("tags", observed_tags(tags)),
-        ]);
-        if let Some(h) = &c.health_check {
-            inputs.insert("health_check".into(), h.to_json());
-        }
-        Ok(Some(Observed {
-            inputs,
+        // Not a shape drctl registers: every setting differs.
+        let observed = observed(&td).unwrap_or_else(|| Inputs {
+            family: id.to_owned(),
+            cpu: String::new(),
+            memory: String::new(),
+            execution_role_arn: String::new(),
+            container_name: String::new(),
+            image: String::new(),
+            container_port: 0,
+            health_check: None,
+            tags: Tags::new(),
+        });
+        Ok(Some(Found {
+            inputs: Inputs {
+                tags: user_tags(tags),
+                ..observed
+            },
             outputs: outputs(&td),
         }))
     }
@@ -535,27 +476,19 @@ impl Provider for TaskDefinition {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let config = config(ctx, inputs)?;
+        let checked = check(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
-        let current = latest(&client, id).await?;
-        let same = current
-            .as_ref()
-            .is_some_and(|(td, _)| observed(td).as_ref() == Some(&config));
-        if same {
-            let (td, _) = current.expect("checked");
-            sync_tags(
-                &client,
-                td.task_definition_arn().unwrap_or_default(),
-                prior,
-                inputs,
-            )
-            .await?;
+        if let Some((td, _)) = latest(&client, id).await?
+            && registers(&td, inputs)
+        {
+            let arn = td.task_definition_arn().unwrap_or_default();
+            retag(&client, arn, &prior.tags, &inputs.tags).await?;
             return Ok(outputs(&td));
         }
-        let td = self.register(ctx, &config, inputs).await?;
+        let td = self.register(ctx, inputs, checked).await?;
         let new_arn = td.task_definition_arn().unwrap_or_default();
         let older: Vec<String> = active_revisions(&client, id)
             .await?
@@ -569,28 +502,28 @@ impl Provider for TaskDefinition {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let config = config(ctx, inputs)?;
+        check(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
-        Ok(latest(&client, &config.family)
+        Ok(latest(&client, &inputs.family)
             .await?
             .filter(|(_, tags)| is_ours(ctx, tags))
-            .map(|_| config.family))
+            .map(|_| inputs.family.clone()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.ecs(&ctx.region);
         // The family's revisions go together: its latest one's tags (what
         // drctl registered last) say whose the family is.
         if let Some((_, tags)) = latest(&client, id).await? {
-            let named = crate::support::opt_str(inputs, "family").filter(|f| *f == id);
+            let named = Some(inputs.family.as_str()).filter(|f| *f == id);
             crate::support::confirm_owned(
                 ctx,
                 "delete",
@@ -601,5 +534,28 @@ impl Provider for TaskDefinition {
         }
         let arns = active_revisions(&client, id).await?;
         retire(&client, &arns).await
+    }
+
+    /// The families with an ACTIVE revision whose latest is tagged (or,
+    /// untagged, named) for the environment; deregistered revisions are
+    /// gone.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.ecs(&scope.region);
+        let mut families: Vec<String> = active_arns(&client, None)
+            .await?
+            .iter()
+            .filter_map(|arn| family_of(arn).map(str::to_owned))
+            .collect();
+        families.sort();
+        families.dedup();
+        let mut ids = Vec::new();
+        for family in families {
+            if let Some((_, tags)) = latest(&client, &family).await?
+                && listed(&scope.env, &tags, Some(&family))
+            {
+                ids.push(family);
+            }
+        }
+        Ok(ids)
     }
 }

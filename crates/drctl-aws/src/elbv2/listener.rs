@@ -19,17 +19,16 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Listener as AwsListener, ProtocolEnum,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{elb_tags, if_ours, is_ours, sync_tags, tags_of, taken};
+use super::{elb_tags, if_ours, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::support::{
-    Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
-    only_known_inputs,
-};
+use crate::ecs::{Tags, adopt, int_in, user_tags, with_identity};
+use crate::kind::{Found, Kind};
+use crate::support::{Created, api_error, attrs, create_once, invalid, response_id};
+use crate::tags::retag;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.listener",
@@ -43,50 +42,51 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Listener(pub(crate) Arc<Clients>);
 
-const KEYS: [&str; 5] = [
-    "load_balancer_arn",
-    "port",
-    "protocol",
-    "target_group_arn",
-    "tags",
-];
-const NOT_FOUND: &[&str] = &["ListenerNotFound", "LoadBalancerNotFound"];
-
-struct Config {
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
     load_balancer_arn: String,
-    port: i32,
+    port: i64,
+    /// `HTTP`.
+    protocol: String,
     target_group_arn: String,
+    #[serde(default)]
+    tags: Tags,
 }
 
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "a listener")?;
-    let arn = |key: &str, kind: &str| {
-        inputs
-            .get(key)
-            .and_then(Json::as_str)
-            .filter(|a| a.contains(kind))
-            .map(str::to_owned)
-            .ok_or_else(|| invalid(ctx, format!("input `{key}` must be a{kind}... ARN")))
-    };
+const NOT_FOUND: &[&str] = &["ListenerNotFound", "LoadBalancerNotFound"];
+
+/// The port, the inputs checked before any call.
+fn port(ctx: &OpContext, inputs: &Inputs) -> Result<i32, ProviderError> {
     // HTTPS needs a certificate and a TLS policy, which this kind does
     // not manage.
-    if inputs.get("protocol").and_then(Json::as_str) != Some("HTTP") {
+    if inputs.protocol != "HTTP" {
         return Err(invalid(
             ctx,
             "input `protocol` must be `HTTP`: drctl's listener manages no certificate for HTTPS",
         ));
     }
-    let port = inputs
-        .get("port")
-        .and_then(Json::as_i64)
-        .filter(|p| (1..=65535).contains(p))
-        .ok_or_else(|| invalid(ctx, "input `port` must be a whole number from 1 to 65535"))?
-        as i32;
-    Ok(Config {
-        load_balancer_arn: arn("load_balancer_arn", ":loadbalancer/app/")?,
-        port,
-        target_group_arn: arn("target_group_arn", ":targetgroup/")?,
-    })
+    let port = int_in(ctx, "port", inputs.port, 1..=65535)?;
+    for (key, arn, kind) in [
+        (
+            "load_balancer_arn",
+            &inputs.load_balancer_arn,
+            ":loadbalancer/app/",
+        ),
+        (
+            "target_group_arn",
+            &inputs.target_group_arn,
+            ":targetgroup/",
+        ),
+    ] {
+        if !arn.contains(kind) {
+            return Err(invalid(
+                ctx,
+                format!("input `{key}` must be a{kind}... ARN"),
+            ));
+        }
+    }
+    Ok(port)
 }
 
 fn forward(target_group_arn: &str) -> Action {
@@ -104,26 +104,37 @@ async fn by_arn(client: &Client, arn: &str) -> Result<Option<AwsListener>, Provi
     )
 }
 
+/// The listeners of the load balancer; none when it is gone.
+async fn of_load_balancer(
+    client: &Client,
+    load_balancer_arn: &str,
+) -> Result<Vec<AwsListener>, ProviderError> {
+    let mut listeners = Vec::new();
+    let request = client
+        .describe_listeners()
+        .load_balancer_arn(load_balancer_arn);
+    let mut pages = request.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let Some(page) =
+            crate::support::found(page, NOT_FOUND, "elasticloadbalancing:DescribeListeners")?
+        else {
+            return Ok(Vec::new());
+        };
+        listeners.extend(page.listeners().iter().cloned());
+    }
+    Ok(listeners)
+}
+
 /// The listener on `port` of the load balancer, if any.
 async fn on_port(
     client: &Client,
     load_balancer_arn: &str,
     port: i32,
 ) -> Result<Option<AwsListener>, ProviderError> {
-    let result = client
-        .describe_listeners()
-        .load_balancer_arn(load_balancer_arn)
-        .send()
-        .await;
-    Ok(
-        crate::support::found(result, NOT_FOUND, "elasticloadbalancing:DescribeListeners")?
-            .and_then(|out| {
-                out.listeners()
-                    .iter()
-                    .find(|l| l.port() == Some(port))
-                    .cloned()
-            }),
-    )
+    Ok(of_load_balancer(client, load_balancer_arn)
+        .await?
+        .into_iter()
+        .find(|l| l.port() == Some(port)))
 }
 
 /// The target group a listener forwards to by default.
@@ -142,38 +153,36 @@ fn target_of(l: &AwsListener) -> &str {
 }
 
 #[async_trait]
-impl Provider for Listener {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Listener {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let config = config(ctx, inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let port = port(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
-        if let Some(existing) = on_port(&client, &config.load_balancer_arn, config.port).await? {
-            let arn = existing.listener_arn().unwrap_or_default();
-            let tags = tags_of(&client, arn).await?.unwrap_or_default();
-            if !is_ours(ctx, &tags) {
-                return Err(taken(
-                    ctx,
-                    "a listener on port",
-                    &config.port.to_string(),
-                    &tags,
-                    &format!("delete it (aws elbv2 delete-listener --listener-arn {arn})"),
-                ));
-            }
-        }
+        let existing = on_port(&client, &inputs.load_balancer_arn, port).await?;
+        refuse_taken(
+            &client,
+            ctx,
+            ("a listener on port", &port.to_string()),
+            existing.as_ref().and_then(|l| l.listener_arn()),
+            |arn| format!("delete it (aws elbv2 delete-listener --listener-arn {arn})"),
+        )
+        .await?;
         // An unanswered create is looked up (`find`: by name or port and
         // identity tags) before it is sent again.
         let request = self
             .0
             .elbv2_once(&ctx.region)
             .create_listener()
-            .load_balancer_arn(&config.load_balancer_arn)
+            .load_balancer_arn(&inputs.load_balancer_arn)
             .protocol(ProtocolEnum::Http)
-            .port(config.port)
-            .default_actions(forward(&config.target_group_arn))
-            .set_tags(Some(elb_tags(all_tags(ctx, inputs))));
+            .port(port)
+            .default_actions(forward(&inputs.target_group_arn))
+            .set_tags(Some(elb_tags(with_identity(ctx, &inputs.tags))));
         let created = create_once(
             "elasticloadbalancing:CreateListener",
             &[],
@@ -185,17 +194,11 @@ impl Provider for Listener {
             Created::Sent(out) => out,
             Created::Found(id) => return adopt(self, ctx, id, inputs).await,
         };
-        let arn = out
-            .listeners()
-            .first()
-            .and_then(|l| l.listener_arn())
-            .ok_or_else(|| {
-                ProviderError::new(
-                    "elasticloadbalancing:CreateListener",
-                    "no listener in the response",
-                )
-            })?
-            .to_owned();
+        let arn = response_id(
+            "elasticloadbalancing:CreateListener",
+            "listener",
+            out.listeners().first().and_then(|l| l.listener_arn()),
+        )?;
         Ok(Applied {
             outputs: attrs([("arn", json!(arn))]),
             id: arn,
@@ -206,8 +209,8 @@ impl Provider for Listener {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.elbv2(&ctx.region);
         let Some(l) = by_arn(&client, id).await? else {
             return Ok(None);
@@ -215,14 +218,14 @@ impl Provider for Listener {
         let Some(tags) = tags_of(&client, id).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("load_balancer_arn", json!(l.load_balancer_arn())),
-                ("port", json!(l.port())),
-                ("protocol", json!(l.protocol().map(|p| p.as_str()))),
-                ("target_group_arn", json!(target_of(&l))),
-                ("tags", observed_tags(tags)),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_owned(),
+                port: l.port().unwrap_or(0).into(),
+                protocol: l.protocol().map_or("", |p| p.as_str()).to_owned(),
+                target_group_arn: target_of(&l).to_owned(),
+                tags: user_tags(tags),
+            },
             outputs: attrs([("arn", json!(id))]),
         }))
     }
@@ -231,38 +234,35 @@ impl Provider for Listener {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let config = config(ctx, inputs)?;
+        let port = port(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
-        let changed = |k: &str| prior.get(k) != inputs.get(k);
-        if ["port", "protocol", "target_group_arn"]
-            .iter()
-            .any(|k| changed(k))
-        {
+        let forwards = |i: &Inputs| (i.port, i.protocol.clone(), i.target_group_arn.clone());
+        if forwards(prior) != forwards(inputs) {
             client
                 .modify_listener()
                 .listener_arn(id)
-                .port(config.port)
+                .port(port)
                 .protocol(ProtocolEnum::Http)
-                .default_actions(forward(&config.target_group_arn))
+                .default_actions(forward(&inputs.target_group_arn))
                 .send()
                 .await
                 .map_err(|e| api_error("elasticloadbalancing:ModifyListener", e))?;
         }
-        sync_tags(&client, id, prior, inputs).await?;
+        retag(&client, id, &prior.tags, &inputs.tags).await?;
         Ok(attrs([("arn", json!(id))]))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let config = config(ctx, inputs)?;
+        let port = port(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
-        let Some(l) = on_port(&client, &config.load_balancer_arn, config.port).await? else {
+        let Some(l) = on_port(&client, &inputs.load_balancer_arn, port).await? else {
             return Ok(None);
         };
         if_ours(&client, ctx, l.listener_arn()).await
@@ -272,7 +272,7 @@ impl Provider for Listener {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         if !super::confirm_owned(&self.0.elbv2(&ctx.region), ctx, "listener", id).await? {
@@ -286,5 +286,24 @@ impl Provider for Listener {
             .send()
             .await;
         crate::support::tolerate(result, NOT_FOUND, "elasticloadbalancing:DeleteListener")
+    }
+
+    /// The listeners of the environment's load balancers: a listener is
+    /// its load balancer's.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.elbv2(&scope.region);
+        let load_balancers = super::load_balancer::LoadBalancer(self.0.clone())
+            .list(scope)
+            .await?;
+        let mut ids = Vec::new();
+        for arn in load_balancers {
+            ids.extend(
+                of_load_balancer(&client, &arn)
+                    .await?
+                    .iter()
+                    .filter_map(|l| l.listener_arn().map(str::to_owned)),
+            );
+        }
+        Ok(ids)
     }
 }

@@ -20,21 +20,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::builders::DescribeLoadBalancersFluentBuilder;
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer as AwsLoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{arn_suffix, elb_tags, id_list, if_ours, is_ours, sync_tags, tags_of, taken};
+use super::{arn_suffix, elb_tags, id_list, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::support::{
-    Created, all_tags, api_error, attrs, create_once, invalid, observed_tags, only_known_inputs,
-    wait_for,
-};
+use crate::ecs::{Tags, user_tags, with_identity};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, create_once, invalid, wait_for};
+use crate::tags::retag;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.load_balancer",
@@ -53,7 +53,18 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct LoadBalancer(pub(crate) Arc<Clients>);
 
-const KEYS: [&str; 5] = ["name", "scheme", "subnet_ids", "security_group_ids", "tags"];
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    /// `internet-facing` or `internal`.
+    scheme: String,
+    /// Two or more, in different zones; sorted by a read.
+    subnet_ids: Vec<String>,
+    security_group_ids: Vec<String>,
+    #[serde(default)]
+    tags: Tags,
+}
 const NOT_FOUND: &[&str] = &["LoadBalancerNotFound"];
 /// An ALB is usually active within a few minutes (the Terraform AWS
 /// provider waits up to 10).
@@ -71,29 +82,26 @@ pub fn valid_name(name: &str) -> bool {
         && !name.starts_with("internal-")
 }
 
+/// The inputs as the calls take them, checked before any call.
 struct Config {
-    name: String,
     scheme: LoadBalancerSchemeEnum,
     subnet_ids: Vec<String>,
     security_group_ids: Vec<String>,
 }
 
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "a load balancer")?;
-    let name = match inputs.get("name").and_then(Json::as_str) {
-        Some(n) if valid_name(n) => n.to_owned(),
-        other => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `name` is {other:?}: a load balancer name is 1 to 32 letters, digits or `-`, not starting or ending with `-` nor starting with `internal-`"
-                ),
-            ));
-        }
-    };
-    let scheme = match inputs.get("scheme").and_then(Json::as_str) {
-        Some("internet-facing") => LoadBalancerSchemeEnum::InternetFacing,
-        Some("internal") => LoadBalancerSchemeEnum::Internal,
+fn config(ctx: &OpContext, inputs: &Inputs) -> Result<Config, ProviderError> {
+    let name = &inputs.name;
+    if !valid_name(name) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `name` is {name:?}: a load balancer name is 1 to 32 letters, digits or `-`, not starting or ending with `-` nor starting with `internal-`"
+            ),
+        ));
+    }
+    let scheme = match inputs.scheme.as_str() {
+        "internet-facing" => LoadBalancerSchemeEnum::InternetFacing,
+        "internal" => LoadBalancerSchemeEnum::Internal,
         other => {
             return Err(invalid(
                 ctx,
@@ -103,10 +111,9 @@ fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError>
     };
     // An application load balancer needs subnets in two zones at least.
     Ok(Config {
-        name,
         scheme,
-        subnet_ids: id_list(ctx, inputs, "subnet_ids", 2)?,
-        security_group_ids: id_list(ctx, inputs, "security_group_ids", 1)?,
+        subnet_ids: id_list(ctx, "subnet_ids", &inputs.subnet_ids, 2)?,
+        security_group_ids: id_list(ctx, "security_group_ids", &inputs.security_group_ids, 1)?,
     })
 }
 
@@ -124,23 +131,20 @@ fn outputs(lb: &AwsLoadBalancer) -> Attributes {
 }
 
 async fn by_name(client: &Client, name: &str) -> Result<Option<AwsLoadBalancer>, ProviderError> {
-    let result = client.describe_load_balancers().names(name).send().await;
-    Ok(crate::support::found(
-        result,
-        NOT_FOUND,
-        "elasticloadbalancing:DescribeLoadBalancers",
-    )?
-    .and_then(|out| out.load_balancers().first().cloned()))
+    the_one(client.describe_load_balancers().names(name)).await
 }
 
 async fn by_arn(client: &Client, arn: &str) -> Result<Option<AwsLoadBalancer>, ProviderError> {
-    let result = client
-        .describe_load_balancers()
-        .load_balancer_arns(arn)
-        .send()
-        .await;
+    the_one(client.describe_load_balancers().load_balancer_arns(arn)).await
+}
+
+/// The load balancer a DescribeLoadBalancers of one name or ARN answers;
+/// `None` when it does not exist.
+async fn the_one(
+    request: DescribeLoadBalancersFluentBuilder,
+) -> Result<Option<AwsLoadBalancer>, ProviderError> {
     Ok(crate::support::found(
-        result,
+        request.send().await,
         NOT_FOUND,
         "elasticloadbalancing:DescribeLoadBalancers",
     )?
@@ -184,42 +188,39 @@ impl LoadBalancer {
 }
 
 #[async_trait]
-impl Provider for LoadBalancer {
-    fn schema(&self) -> &KindSchema {
+impl Kind for LoadBalancer {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let config = config(ctx, inputs)?;
+        let name = &inputs.name;
         let client = self.0.elbv2(&ctx.region);
-        if let Some(existing) = by_name(&client, &config.name).await? {
-            let arn = existing.load_balancer_arn().unwrap_or_default();
-            let tags = tags_of(&client, arn).await?.unwrap_or_default();
-            if !is_ours(ctx, &tags) {
-                return Err(taken(
-                    ctx,
-                    "a load balancer named",
-                    &config.name,
-                    &tags,
-                    &format!(
-                        "delete it (aws elbv2 delete-load-balancer --load-balancer-arn {arn}) or rename this one"
-                    ),
-                ));
-            }
-        }
+        let existing = by_name(&client, name).await?;
+        refuse_taken(
+            &client,
+            ctx,
+            ("a load balancer named", name),
+            existing.as_ref().and_then(|lb| lb.load_balancer_arn()),
+            |arn| format!("delete it (aws elbv2 delete-load-balancer --load-balancer-arn {arn}) or rename this one"),
+        )
+        .await?;
         // An unanswered create is looked up (`find`: by name or port and
         // identity tags) before it is sent again.
         let request = self
             .0
             .elbv2_once(&ctx.region)
             .create_load_balancer()
-            .name(&config.name)
+            .name(name)
             .r#type(LoadBalancerTypeEnum::Application)
-            .scheme(config.scheme.clone())
+            .scheme(config.scheme)
             .ip_address_type(IpAddressType::Ipv4)
-            .set_subnets(Some(config.subnet_ids.clone()))
-            .set_security_groups(Some(config.security_group_ids.clone()))
-            .set_tags(Some(elb_tags(all_tags(ctx, inputs))));
+            .set_subnets(Some(config.subnet_ids))
+            .set_security_groups(Some(config.security_group_ids))
+            .set_tags(Some(elb_tags(with_identity(ctx, &inputs.tags))));
         let created = create_once(
             "elasticloadbalancing:CreateLoadBalancer",
             &[],
@@ -227,29 +228,15 @@ impl Provider for LoadBalancer {
             || self.find(ctx, inputs),
         )
         .await?;
-        let out = match created {
-            Created::Sent(out) => out,
-            Created::Found(id) => {
-                return {
-                    let lb = self.wait_active(&client, &id).await?;
-                    Ok(Applied {
-                        outputs: outputs(&lb),
-                        id,
-                    })
-                };
-            }
-        };
-        let arn = out
-            .load_balancers()
-            .first()
-            .and_then(|lb| lb.load_balancer_arn())
-            .ok_or_else(|| {
-                ProviderError::new(
-                    "elasticloadbalancing:CreateLoadBalancer",
-                    "no load balancer in the response",
-                )
-            })?
-            .to_owned();
+        let arn = created.id(
+            "elasticloadbalancing:CreateLoadBalancer",
+            "load balancer",
+            |out| {
+                out.load_balancers()
+                    .first()
+                    .and_then(|lb| lb.load_balancer_arn())
+            },
+        )?;
         let lb = self.wait_active(&client, &arn).await?;
         Ok(Applied {
             id: arn,
@@ -261,8 +248,8 @@ impl Provider for LoadBalancer {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.elbv2(&ctx.region);
         let Some(lb) = by_arn(&client, id).await? else {
             return Ok(None);
@@ -270,22 +257,22 @@ impl Provider for LoadBalancer {
         let Some(tags) = tags_of(&client, id).await? else {
             return Ok(None);
         };
-        let mut subnets: Vec<&str> = lb
+        let mut subnet_ids: Vec<String> = lb
             .availability_zones()
             .iter()
-            .filter_map(|z| z.subnet_id())
+            .filter_map(|z| z.subnet_id().map(str::to_owned))
             .collect();
-        subnets.sort();
-        let mut groups = lb.security_groups().to_vec();
-        groups.sort();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(lb.load_balancer_name().unwrap_or_default())),
-                ("scheme", json!(lb.scheme().map(|s| s.as_str()))),
-                ("subnet_ids", json!(subnets)),
-                ("security_group_ids", json!(groups)),
-                ("tags", observed_tags(tags)),
-            ]),
+        subnet_ids.sort();
+        let mut security_group_ids = lb.security_groups().to_vec();
+        security_group_ids.sort();
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: lb.load_balancer_name().unwrap_or_default().to_owned(),
+                scheme: lb.scheme().map_or("", |s| s.as_str()).to_owned(),
+                subnet_ids,
+                security_group_ids,
+                tags: user_tags(tags),
+            },
             outputs: outputs(&lb),
         }))
     }
@@ -294,30 +281,30 @@ impl Provider for LoadBalancer {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
-        if prior.get("subnet_ids") != inputs.get("subnet_ids") {
+        if prior.subnet_ids != inputs.subnet_ids {
             client
                 .set_subnets()
                 .load_balancer_arn(id)
-                .set_subnets(Some(config.subnet_ids.clone()))
+                .set_subnets(Some(config.subnet_ids))
                 .send()
                 .await
                 .map_err(|e| api_error("elasticloadbalancing:SetSubnets", e))?;
         }
-        if prior.get("security_group_ids") != inputs.get("security_group_ids") {
+        if prior.security_group_ids != inputs.security_group_ids {
             client
                 .set_security_groups()
                 .load_balancer_arn(id)
-                .set_security_groups(Some(config.security_group_ids.clone()))
+                .set_security_groups(Some(config.security_group_ids))
                 .send()
                 .await
                 .map_err(|e| api_error("elasticloadbalancing:SetSecurityGroups", e))?;
         }
-        sync_tags(&client, id, prior, inputs).await?;
+        retag(&client, id, &prior.tags, &inputs.tags).await?;
         let lb = self.wait_active(&client, id).await?;
         Ok(outputs(&lb))
     }
@@ -325,11 +312,11 @@ impl Provider for LoadBalancer {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let config = config(ctx, inputs)?;
+        config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
-        let Some(lb) = by_name(&client, &config.name).await? else {
+        let Some(lb) = by_name(&client, &inputs.name).await? else {
             return Ok(None);
         };
         if_ours(&client, ctx, lb.load_balancer_arn()).await
@@ -339,7 +326,7 @@ impl Provider for LoadBalancer {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.elbv2(&ctx.region);
@@ -369,5 +356,23 @@ impl Provider for LoadBalancer {
             },
         )
         .await
+    }
+
+    /// The load balancers tagged (or, untagged, named) for the
+    /// environment; a deleted one is no longer described.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.elbv2(&scope.region);
+        let all: Vec<AwsLoadBalancer> = client
+            .describe_load_balancers()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("elasticloadbalancing:DescribeLoadBalancers", e))?;
+        let named = all
+            .iter()
+            .map(|lb| (lb.load_balancer_arn(), lb.load_balancer_name()));
+        of_env(&client, &scope.env, named).await
     }
 }

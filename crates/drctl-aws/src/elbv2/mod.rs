@@ -11,12 +11,14 @@ use std::sync::Arc;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use drctl_core::provider::KindSchema;
-use drctl_core::{Attributes, OpContext, ProviderError, Providers};
+use drctl_core::{OpContext, ProviderError, Providers};
 
 use crate::clients::Clients;
-use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, sent, tag_pairs};
+pub(crate) use crate::ecs::is_ours;
+use crate::ecs::{Tags, listed};
+use crate::kind::Typed;
+use crate::support::{TAG_ADDRESS, sent, tag_pairs};
 use crate::tags::TagApi;
-pub(crate) use crate::tags::sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &load_balancer::SCHEMA,
@@ -25,9 +27,9 @@ pub(crate) static KINDS: &[&KindSchema] = &[
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(load_balancer::LoadBalancer(c.clone())));
-    providers.register(Arc::new(target_group::TargetGroup(c.clone())));
-    providers.register(Arc::new(listener::Listener(c.clone())));
+    providers.register(Arc::new(Typed(load_balancer::LoadBalancer(c.clone()))));
+    providers.register(Arc::new(Typed(target_group::TargetGroup(c.clone()))));
+    providers.register(Arc::new(Typed(listener::Listener(c.clone()))));
 }
 
 pub(crate) fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
@@ -50,32 +52,65 @@ pub(crate) async fn if_ours(
     Ok(ours.then_some(arn))
 }
 
+/// What DescribeTags answers for a resource that is gone.
+const GONE: &[&str] = &[
+    "LoadBalancerNotFound",
+    "TargetGroupNotFound",
+    "ListenerNotFound",
+];
+
 /// The tags of `arn`; `None` when the resource is gone.
-pub(crate) async fn tags_of(
-    client: &Client,
-    arn: &str,
-) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+pub(crate) async fn tags_of(client: &Client, arn: &str) -> Result<Option<Tags>, ProviderError> {
     let result = client.describe_tags().resource_arns(arn).send().await;
-    let out = match result {
-        Ok(out) => out,
-        Err(e)
-            if crate::support::has_code(
-                &e,
-                &[
-                    "LoadBalancerNotFound",
-                    "TargetGroupNotFound",
-                    "ListenerNotFound",
-                ],
-            ) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(api_error("elasticloadbalancing:DescribeTags", e)),
+    let Some(out) = crate::support::found(result, GONE, "elasticloadbalancing:DescribeTags")?
+    else {
+        return Ok(None);
     };
     Ok(out
         .tag_descriptions()
         .first()
         .map(|d| tag_pairs(d.tags(), |t| (t.key(), t.value())).collect()))
+}
+
+/// Of `named` (ARN, name), the ARNs of environment `env`'s: tagged for
+/// it, or, untagged, named for it (`ecs::listed`). DescribeTags takes 20
+/// ARNs a call and fails whole when one is gone: that chunk is asked ARN
+/// by ARN, leaving out what is gone.
+pub(crate) async fn of_env<'a>(
+    client: &Client,
+    env: &str,
+    named: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> Result<Vec<String>, ProviderError> {
+    let named: Vec<(&str, &str)> = named
+        .into_iter()
+        .filter_map(|(arn, name)| Some((arn?, name.unwrap_or_default())))
+        .collect();
+    let mut tagged: Vec<(String, Tags)> = Vec::new();
+    for chunk in named.chunks(20) {
+        let arns = chunk.iter().map(|(arn, _)| arn.to_string()).collect();
+        let call = client.describe_tags().set_resource_arns(Some(arns));
+        match crate::support::found(call.send().await, GONE, "elasticloadbalancing:DescribeTags")? {
+            Some(out) => tagged.extend(out.tag_descriptions().iter().map(|d| {
+                let tags = tag_pairs(d.tags(), |t| (t.key(), t.value())).collect();
+                (d.resource_arn().unwrap_or_default().to_owned(), tags)
+            })),
+            None => {
+                for (arn, _) in chunk {
+                    if let Some(tags) = tags_of(client, arn).await? {
+                        tagged.push((arn.to_string(), tags));
+                    }
+                }
+            }
+        }
+    }
+    Ok(tagged
+        .into_iter()
+        .filter(|(arn, tags)| {
+            let name = named.iter().find(|(a, _)| a == arn).map(|(_, n)| *n);
+            listed(env, tags, name)
+        })
+        .map(|(arn, _)| arn)
+        .collect())
 }
 
 /// Refuses the delete of `what` (`arn`) unless its tags show it is this
@@ -93,29 +128,34 @@ pub(crate) async fn confirm_owned(
     Ok(true)
 }
 
-/// Whether `tags` carry this address's and env's identity tags.
-pub(crate) fn is_ours(ctx: &OpContext, tags: &BTreeMap<String, String>) -> bool {
-    tags.get(TAG_ENV) == Some(&ctx.env) && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
-}
-
-/// The error a create gives for a resource of its name that drctl did
-/// not make for this address.
-pub(crate) fn taken(
+/// Refuses a create when `arn`, the resource of its name (or port)
+/// that exists, is not one drctl made for this address: `what` and `name`
+/// name it (`a load balancer named`, `web`), `fix` says how to free the
+/// name given the ARN.
+pub(crate) async fn refuse_taken(
+    client: &Client,
     ctx: &OpContext,
-    what: &str,
-    name: &str,
-    tags: &BTreeMap<String, String>,
-    fix: &str,
-) -> ProviderError {
-    ProviderError::new(
+    (what, name): (&str, &str),
+    arn: Option<&str>,
+    fix: impl FnOnce(&str) -> String,
+) -> Result<(), ProviderError> {
+    let Some(arn) = arn else {
+        return Ok(());
+    };
+    let tags = tags_of(client, arn).await?.unwrap_or_default();
+    if is_ours(ctx, &tags) {
+        return Ok(());
+    }
+    Err(ProviderError::new(
         format!("create {}", ctx.address),
         format!(
-            "{what} {name} already exists in {} and drctl did not create it for this address (its {TAG_ADDRESS} tag: {}); {fix}",
+            "{what} {name} already exists in {} and drctl did not create it for this address (its {TAG_ADDRESS} tag: {}); {}",
             ctx.region,
             tags.get(TAG_ADDRESS).map_or("none", String::as_str),
+            fix(arn),
         ),
     )
-    .with_code("AlreadyExists")
+    .with_code("AlreadyExists"))
 }
 
 /// AddTags / RemoveTags on one resource's ARN.
@@ -155,28 +195,17 @@ pub(crate) fn arn_suffix(arn: &str) -> String {
 /// A list of ids from an input, sorted; an error naming it otherwise.
 pub(crate) fn id_list(
     ctx: &OpContext,
-    inputs: &Attributes,
     key: &str,
+    list: &[String],
     least: usize,
 ) -> Result<Vec<String>, ProviderError> {
-    let list: Option<Vec<String>> =
-        inputs
-            .get(key)
-            .and_then(serde_json::Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(serde_json::Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            });
-    match list {
-        Some(mut l) if l.len() >= least => {
-            l.sort();
-            Ok(l)
-        }
-        _ => Err(crate::support::invalid(
+    if list.len() < least {
+        return Err(crate::support::invalid(
             ctx,
             format!("input `{key}` must be a list of at least {least} id(s)"),
-        )),
+        ));
     }
+    let mut l = list.to_vec();
+    l.sort();
+    Ok(l)
 }

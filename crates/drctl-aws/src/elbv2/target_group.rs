@@ -23,17 +23,16 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup as AwsTargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{arn_suffix, elb_tags, if_ours, is_ours, sync_tags, tags_of, taken};
+use super::{arn_suffix, elb_tags, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::support::{
-    Created, adopt, all_tags, api_error, attrs, create_once, invalid, observed_tags,
-    only_known_inputs, retry_while,
-};
+use crate::ecs::{Tags, adopt, int_in, user_tags, with_identity};
+use crate::kind::{Found, Kind};
+use crate::support::{Created, api_error, attrs, create_once, invalid, retry_while};
+use crate::tags::retag;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.target_group",
@@ -47,79 +46,63 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct TargetGroup(pub(crate) Arc<Clients>);
 
-const KEYS: [&str; 8] = [
-    "name",
-    "port",
-    "protocol",
-    "vpc_id",
-    "target_type",
-    "health_check",
-    "deregistration_delay_seconds",
-    "tags",
-];
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    port: i64,
+    /// `HTTP` or `HTTPS`.
+    protocol: String,
+    vpc_id: String,
+    /// `ip`.
+    target_type: String,
+    health_check: Health,
+    deregistration_delay_seconds: i64,
+    #[serde(default)]
+    tags: Tags,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    path: String,
+    interval_seconds: i64,
+    timeout_seconds: i64,
+    healthy_threshold: i64,
+    unhealthy_threshold: i64,
+    /// HTTP codes: `200`, `200-399`.
+    matcher: String,
+}
+
 const NOT_FOUND: &[&str] = &["TargetGroupNotFound"];
 const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
 /// How long a delete retries ResourceInUse after the listener's deletion.
 const IN_USE_LIMIT: Duration = Duration::from_secs(2 * 60);
 
-#[derive(Clone, Debug, PartialEq)]
-struct Health {
-    path: String,
+/// The inputs as the calls take them, checked before any call.
+struct Config {
+    port: i32,
+    protocol: ProtocolEnum,
     interval: i32,
     timeout: i32,
     healthy: i32,
     unhealthy: i32,
-    matcher: String,
-}
-
-impl Health {
-    fn to_json(&self) -> Json {
-        json!({"path": self.path, "interval_seconds": self.interval, "timeout_seconds": self.timeout,
-               "healthy_threshold": self.healthy, "unhealthy_threshold": self.unhealthy,
-               "matcher": self.matcher})
-    }
-}
-
-struct Config {
-    name: String,
-    port: i32,
-    protocol: ProtocolEnum,
-    vpc_id: String,
-    health: Health,
     deregistration_delay: i32,
 }
 
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "a target group")?;
-    let name = match inputs.get("name").and_then(Json::as_str) {
-        Some(n) if super::load_balancer::valid_name(n) => n.to_owned(),
-        other => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `name` is {other:?}: a target group name is 1 to 32 letters, digits or `-`, not starting or ending with `-`"
-                ),
-            ));
-        }
-    };
-    let int = |v: Option<&Json>, key: &str, range: std::ops::RangeInclusive<i64>| {
-        v.and_then(Json::as_i64)
-            .filter(|n| range.contains(n))
-            .map(|n| n as i32)
-            .ok_or_else(|| {
-                invalid(
-                    ctx,
-                    format!(
-                        "input `{key}` must be a whole number from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                )
-            })
-    };
-    let protocol = match inputs.get("protocol").and_then(Json::as_str) {
-        Some("HTTP") => ProtocolEnum::Http,
-        Some("HTTPS") => ProtocolEnum::Https,
+fn config(ctx: &OpContext, inputs: &Inputs) -> Result<Config, ProviderError> {
+    let name = &inputs.name;
+    if !super::load_balancer::valid_name(name) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `name` is {name:?}: a target group name is 1 to 32 letters, digits or `-`, not starting or ending with `-`"
+            ),
+        ));
+    }
+    let protocol = match inputs.protocol.as_str() {
+        "HTTP" => ProtocolEnum::Http,
+        "HTTPS" => ProtocolEnum::Https,
         other => {
             return Err(invalid(
                 ctx,
@@ -129,90 +112,87 @@ fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError>
             ));
         }
     };
-    if inputs.get("target_type").and_then(Json::as_str) != Some("ip") {
+    if inputs.target_type != "ip" {
         return Err(invalid(
             ctx,
             "input `target_type` must be `ip`: Fargate tasks in awsvpc mode register by IP address",
         ));
     }
-    let vpc_id = inputs
-        .get("vpc_id")
-        .and_then(Json::as_str)
-        .filter(|v| v.starts_with("vpc-"))
-        .ok_or_else(|| invalid(ctx, "input `vpc_id` must be a VPC id (vpc-...)"))?
-        .to_owned();
-    let h = inputs
-        .get("health_check")
-        .filter(|h| h.is_object())
-        .ok_or_else(|| invalid(ctx, "input `health_check` must be an object with `path`, `interval_seconds`, `timeout_seconds`, `healthy_threshold`, `unhealthy_threshold`, `matcher`"))?;
-    let path = h
-        .get("path")
-        .and_then(Json::as_str)
-        .filter(|p| p.starts_with('/') && p.len() <= 1024)
-        .ok_or_else(|| {
-            invalid(
-                ctx,
-                "input `health_check.path` must start with `/` (at most 1024 characters)",
-            )
-        })?
-        .to_owned();
-    let matcher = h
-        .get("matcher")
-        .and_then(Json::as_str)
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| {
-            invalid(
-                ctx,
-                "input `health_check.matcher` must be HTTP codes like \"200\" or \"200-399\"",
-            )
-        })?
-        .to_owned();
+    if !inputs.vpc_id.starts_with("vpc-") {
+        return Err(invalid(ctx, "input `vpc_id` must be a VPC id (vpc-...)"));
+    }
+    let h = &inputs.health_check;
+    if !h.path.starts_with('/') || h.path.len() > 1024 {
+        return Err(invalid(
+            ctx,
+            "input `health_check.path` must start with `/` (at most 1024 characters)",
+        ));
+    }
+    if h.matcher.is_empty() {
+        return Err(invalid(
+            ctx,
+            "input `health_check.matcher` must be HTTP codes like \"200\" or \"200-399\"",
+        ));
+    }
     // ELB API Reference, CreateTargetGroup: the bounds of each setting.
-    let health = Health {
-        path,
-        interval: int(
-            h.get("interval_seconds"),
+    let config = Config {
+        port: int_in(ctx, "port", inputs.port, 1..=65535)?,
+        protocol,
+        interval: int_in(
+            ctx,
             "health_check.interval_seconds",
+            h.interval_seconds,
             5..=300,
         )?,
-        timeout: int(
-            h.get("timeout_seconds"),
+        timeout: int_in(
+            ctx,
             "health_check.timeout_seconds",
+            h.timeout_seconds,
             2..=120,
         )?,
-        healthy: int(
-            h.get("healthy_threshold"),
+        healthy: int_in(
+            ctx,
             "health_check.healthy_threshold",
+            h.healthy_threshold,
             2..=10,
         )?,
-        unhealthy: int(
-            h.get("unhealthy_threshold"),
+        unhealthy: int_in(
+            ctx,
             "health_check.unhealthy_threshold",
+            h.unhealthy_threshold,
             2..=10,
         )?,
-        matcher,
+        deregistration_delay: int_in(
+            ctx,
+            "deregistration_delay_seconds",
+            inputs.deregistration_delay_seconds,
+            0..=3600,
+        )?,
     };
-    if health.timeout >= health.interval {
+    if config.timeout >= config.interval {
         return Err(invalid(
             ctx,
             format!(
                 "`health_check.timeout_seconds` ({}) must be less than `interval_seconds` ({})",
-                health.timeout, health.interval
+                config.timeout, config.interval
             ),
         ));
     }
-    Ok(Config {
-        name,
-        port: int(inputs.get("port"), "port", 1..=65535)?,
-        protocol,
-        vpc_id,
-        health,
-        deregistration_delay: int(
-            inputs.get("deregistration_delay_seconds"),
-            "deregistration_delay_seconds",
-            0..=3600,
-        )?,
-    })
+    Ok(config)
+}
+
+/// The health check settings on a CreateTargetGroup or ModifyTargetGroup
+/// request (two builder types with the same setters).
+macro_rules! health {
+    ($request:expr, $config:expr, $h:expr) => {
+        $request
+            .health_check_path(&$h.path)
+            .health_check_interval_seconds($config.interval)
+            .health_check_timeout_seconds($config.timeout)
+            .healthy_threshold_count($config.healthy)
+            .unhealthy_threshold_count($config.unhealthy)
+            .matcher(Matcher::builder().http_code(&$h.matcher).build())
+    };
 }
 
 fn outputs(tg: &AwsTargetGroup) -> Attributes {
@@ -265,50 +245,41 @@ async fn set_deregistration_delay(
 }
 
 #[async_trait]
-impl Provider for TargetGroup {
-    fn schema(&self) -> &KindSchema {
+impl Kind for TargetGroup {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let config = config(ctx, inputs)?;
+        let name = &inputs.name;
         let client = self.0.elbv2(&ctx.region);
-        if let Some(existing) = describe(&client, true, &config.name).await? {
-            let arn = existing.target_group_arn().unwrap_or_default();
-            let tags = tags_of(&client, arn).await?.unwrap_or_default();
-            if !is_ours(ctx, &tags) {
-                return Err(taken(
-                    ctx,
-                    "a target group named",
-                    &config.name,
-                    &tags,
-                    &format!(
-                        "delete it (aws elbv2 delete-target-group --target-group-arn {arn}) or rename this one"
-                    ),
-                ));
-            }
-        }
-        let h = &config.health;
+        let existing = describe(&client, true, name).await?;
+        refuse_taken(
+            &client,
+            ctx,
+            ("a target group named", name),
+            existing.as_ref().and_then(|tg| tg.target_group_arn()),
+            |arn| format!("delete it (aws elbv2 delete-target-group --target-group-arn {arn}) or rename this one"),
+        )
+        .await?;
         // An unanswered create is looked up (`find`: by name or port and
         // identity tags) before it is sent again.
         let request = self
             .0
             .elbv2_once(&ctx.region)
             .create_target_group()
-            .name(&config.name)
+            .name(name)
             .protocol(config.protocol.clone())
             .port(config.port)
-            .vpc_id(&config.vpc_id)
+            .vpc_id(&inputs.vpc_id)
             .target_type(TargetTypeEnum::Ip)
             .health_check_enabled(true)
             .health_check_protocol(config.protocol.clone())
-            .health_check_path(&h.path)
-            .health_check_interval_seconds(h.interval)
-            .health_check_timeout_seconds(h.timeout)
-            .healthy_threshold_count(h.healthy)
-            .unhealthy_threshold_count(h.unhealthy)
-            .matcher(Matcher::builder().http_code(&h.matcher).build())
-            .set_tags(Some(elb_tags(all_tags(ctx, inputs))));
+            .set_tags(Some(elb_tags(with_identity(ctx, &inputs.tags))));
+        let request = health!(request, config, inputs.health_check);
         let created = create_once(
             "elasticloadbalancing:CreateTargetGroup",
             &[],
@@ -319,10 +290,8 @@ impl Provider for TargetGroup {
         let out = match created {
             Created::Sent(out) => out,
             Created::Found(id) => {
-                return {
-                    set_deregistration_delay(&client, &id, config.deregistration_delay).await?;
-                    adopt(self, ctx, id, inputs).await
-                };
+                set_deregistration_delay(&client, &id, config.deregistration_delay).await?;
+                return adopt(self, ctx, id, inputs).await;
             }
         };
         let tg = out.target_groups().first().cloned().ok_or_else(|| {
@@ -343,8 +312,8 @@ impl Provider for TargetGroup {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.elbv2(&ctx.region);
         let Some(tg) = describe(&client, false, id).await? else {
             return Ok(None);
@@ -372,29 +341,26 @@ impl Provider for TargetGroup {
             .and_then(|a| a.value())
             .and_then(|v| v.parse().ok())
             .unwrap_or(300);
-        let health = Health {
-            path: tg.health_check_path().unwrap_or_default().to_owned(),
-            interval: tg.health_check_interval_seconds().unwrap_or(0),
-            timeout: tg.health_check_timeout_seconds().unwrap_or(0),
-            healthy: tg.healthy_threshold_count().unwrap_or(0),
-            unhealthy: tg.unhealthy_threshold_count().unwrap_or(0),
-            matcher: tg
-                .matcher()
-                .and_then(|m| m.http_code())
-                .unwrap_or_default()
-                .to_owned(),
-        };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(tg.target_group_name().unwrap_or_default())),
-                ("port", json!(tg.port())),
-                ("protocol", json!(tg.protocol().map(|p| p.as_str()))),
-                ("vpc_id", json!(tg.vpc_id())),
-                ("target_type", json!(tg.target_type().map(|t| t.as_str()))),
-                ("health_check", health.to_json()),
-                ("deregistration_delay_seconds", json!(delay)),
-                ("tags", observed_tags(tags)),
-            ]),
+        let string = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        let int = |v: Option<i32>| i64::from(v.unwrap_or(0));
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: string(tg.target_group_name()),
+                port: int(tg.port()),
+                protocol: string(tg.protocol().map(|p| p.as_str())),
+                vpc_id: string(tg.vpc_id()),
+                target_type: string(tg.target_type().map(|t| t.as_str())),
+                health_check: Health {
+                    path: string(tg.health_check_path()),
+                    interval_seconds: int(tg.health_check_interval_seconds()),
+                    timeout_seconds: int(tg.health_check_timeout_seconds()),
+                    healthy_threshold: int(tg.healthy_threshold_count()),
+                    unhealthy_threshold: int(tg.unhealthy_threshold_count()),
+                    matcher: string(tg.matcher().and_then(|m| m.http_code())),
+                },
+                deregistration_delay_seconds: delay,
+                tags: user_tags(tags),
+            },
             outputs: outputs(&tg),
         }))
     }
@@ -403,30 +369,22 @@ impl Provider for TargetGroup {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
-        if prior.get("health_check") != inputs.get("health_check") {
-            let h = &config.health;
-            client
-                .modify_target_group()
-                .target_group_arn(id)
-                .health_check_path(&h.path)
-                .health_check_interval_seconds(h.interval)
-                .health_check_timeout_seconds(h.timeout)
-                .healthy_threshold_count(h.healthy)
-                .unhealthy_threshold_count(h.unhealthy)
-                .matcher(Matcher::builder().http_code(&h.matcher).build())
+        if prior.health_check != inputs.health_check {
+            let request = client.modify_target_group().target_group_arn(id);
+            health!(request, config, inputs.health_check)
                 .send()
                 .await
                 .map_err(|e| api_error("elasticloadbalancing:ModifyTargetGroup", e))?;
         }
-        if prior.get("deregistration_delay_seconds") != inputs.get("deregistration_delay_seconds") {
+        if prior.deregistration_delay_seconds != inputs.deregistration_delay_seconds {
             set_deregistration_delay(&client, id, config.deregistration_delay).await?;
         }
-        sync_tags(&client, id, prior, inputs).await?;
+        retag(&client, id, &prior.tags, &inputs.tags).await?;
         let tg = describe(&client, false, id).await?.ok_or_else(|| {
             ProviderError::new(
                 "elasticloadbalancing:DescribeTargetGroups",
@@ -439,11 +397,11 @@ impl Provider for TargetGroup {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let config = config(ctx, inputs)?;
+        config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
-        let Some(tg) = describe(&client, true, &config.name).await? else {
+        let Some(tg) = describe(&client, true, &inputs.name).await? else {
             return Ok(None);
         };
         if_ours(&client, ctx, tg.target_group_arn()).await
@@ -453,7 +411,7 @@ impl Provider for TargetGroup {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.elbv2(&ctx.region);
@@ -477,5 +435,22 @@ impl Provider for TargetGroup {
             },
         )
         .await
+    }
+
+    /// The target groups tagged (or, untagged, named) for the environment.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.elbv2(&scope.region);
+        let all: Vec<AwsTargetGroup> = client
+            .describe_target_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("elasticloadbalancing:DescribeTargetGroups", e))?;
+        let named = all
+            .iter()
+            .map(|tg| (tg.target_group_arn(), tg.target_group_name()));
+        of_env(&client, &scope.env, named).await
     }
 }
