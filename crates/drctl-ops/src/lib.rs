@@ -22,4 +22,4 @@ pub mod workspace;
 pub use error::{OpsError, PlatformError};
 pub use observer::{Observer, Silent};
 pub use platform::{Aws, Platform};
-pub use workspace::{Expand, OpenOptions, Parts, Workspace};
+pub use workspace::{Expand, OpenOptions, Parts, Workspace, expand_offline, validate};

@@ -668,19 +668,8 @@ pub fn validate(
             config: config.display().to_string(),
         });
     }
-    let schemas = drctl_aws::schemas();
     for (env, settings) in &file.envs {
-        let graph = expand_graph(
-            &Blueprint {
-                env,
-                settings,
-                account_id: drctl_blueprint::PLACEHOLDER_ACCOUNT,
-                weighted: Role::Primary,
-                zones: Zones::placeholders(settings),
-            },
-            &|b: &Blueprint<'_>| b.resources(),
-            &schemas,
-        )?;
+        let graph = expand_offline(env, settings)?;
         // A replica in the primary bucket's region is refused per env.
         if let Some(backend) = &file.backend {
             backend
@@ -695,4 +684,21 @@ pub fn validate(
         each(env, settings, &graph);
     }
     Ok(())
+}
+
+/// The graph of environment `env` with `settings`, checked, as drctl
+/// expands it before any call: the placeholder account and zones, the
+/// primary weighted.
+pub fn expand_offline(env: &str, settings: &EnvSettings) -> Result<DesiredGraph, OpsError> {
+    expand_graph(
+        &Blueprint {
+            env,
+            settings,
+            account_id: drctl_blueprint::PLACEHOLDER_ACCOUNT,
+            weighted: Role::Primary,
+            zones: Zones::placeholders(settings),
+        },
+        &|b: &Blueprint<'_>| b.resources(),
+        &drctl_aws::schemas(),
+    )
 }
