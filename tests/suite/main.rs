@@ -12,6 +12,7 @@ mod e2e;
 mod faults;
 mod import;
 mod intents;
+mod ops;
 mod plans;
 mod providers;
 mod targeting;

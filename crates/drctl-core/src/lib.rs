@@ -28,8 +28,10 @@ pub mod targeting;
 pub mod value;
 pub mod waiting;
 
-#[cfg(test)]
-mod testing;
+/// The in-memory provider, for tests of the engine and of the layers
+/// above it (tests/suite/ops.rs). Always built: behind a feature, the
+/// suite's selection would compile drctl-core, and all above it, twice.
+pub mod testing;
 
 pub use address::{Address, Reference};
 pub use fsutil::write_atomic;

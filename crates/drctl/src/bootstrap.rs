@@ -7,13 +7,13 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use drctl_blueprint::{Config, EnvSettings, PLACEHOLDER_ACCOUNT, Role, Zones};
+use drctl_blueprint::{Config, EnvSettings};
 use drctl_core::executor::DEFAULT_PARALLELISM;
 use drctl_core::write_atomic;
 
 use crate::cli::{ApplyArgs, BootstrapArgs, EnvArg, Global, PlanArgs, SelectionArgs};
 use crate::commands::{apply_cmd, plan_cmd};
-use crate::session::{Session, desired_graph};
+use crate::session::Session;
 
 /// The header of a drctl.toml that bootstrap creates.
 const NEW_FILE_HEADER: &str = "# drctl environments. Each [env.NAME] table expands to the whole payment-DR\n# stack in two regions; keys left out take their defaults (README.md, \"Configuration\").\n";
@@ -81,13 +81,7 @@ pub async fn bootstrap_cmd(g: &Global, args: BootstrapArgs) -> Result<ExitCode> 
         // the file is touched.
         let config = Config::parse(path, &new_text)?;
         let env_settings = config.env(&name)?;
-        desired_graph(
-            &name,
-            env_settings,
-            PLACEHOLDER_ACCOUNT,
-            Zones::placeholders(env_settings),
-            Role::Primary,
-        )?;
+        drctl_ops::expand_offline(&name, env_settings)?;
         write_atomic(path, new_text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!(

@@ -37,7 +37,7 @@ impl Cli {
     pub fn log_level(&self) -> &'static str {
         match self.global.verbose {
             0 => {
-                "error,drctl=warn,drctl_core=warn,drctl_aws=warn,drctl_blueprint=warn,drctl_dr=warn,drctl_view=warn"
+                "error,drctl=warn,drctl_core=warn,drctl_aws=warn,drctl_blueprint=warn,drctl_dr=warn,drctl_ops=warn,drctl_view=warn"
             }
             1 => "info",
             2 => "debug",

@@ -5,13 +5,13 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use drctl_core::State;
 use drctl_dr::checks;
 use drctl_dr::drill::{self, DrillReport};
-use drctl_dr::status::{self, Status};
-use drctl_dr::switch::{self, Observed, Step, StepTiming, Switch};
+use drctl_dr::switch::{self, Step, StepTiming, Switch};
 use drctl_dr::{Role, Targets};
+use drctl_ops::dr::{Begun, lock_and_load, read_status};
 use drctl_view::dr as view;
 use drctl_view::duration;
 
@@ -19,75 +19,10 @@ use crate::cli::{DrillArgs, FailbackArgs, FailoverArgs, StatusArgs};
 use crate::prompt::confirm;
 use crate::session::Session;
 
-/// The state of an applied environment and its targets; fails (before any
-/// API call) when there is no state or it lacks the DR resources.
-fn load_targets(session: &Session) -> Result<(State, Targets)> {
-    let (state, exists) = session.load_state()?;
-    if !exists || state.resources.is_empty() {
-        bail!(
-            "`{}` has no resources in state {}: nothing to operate on; create the environment with `drctl apply --env {}`",
-            session.env,
-            session.backend.location(),
-            session.env
-        );
-    }
-    let targets = Targets::from_state(&state).map_err(|missing| {
-        anyhow!(
-            "`{}` is not fully applied: state {} lacks {}; run `drctl apply --env {}`",
-            session.env,
-            session.backend.location(),
-            joined(&missing),
-            session.env
-        )
-    })?;
-    Ok((state, targets))
-}
-
-fn joined(addresses: &[drctl_core::Address]) -> String {
-    addresses
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Reads the status, with the checks of a switch to `to`.
-async fn read_status(session: &Session, state: &State, t: &Targets, to: Role) -> Result<Status> {
-    let ctx = status::Context {
-        env: &session.env,
-        active: session.active_role(state)?,
-        to,
-        max_replication_lag_seconds: session.settings.max_replication_lag_seconds,
-    };
-    Ok(status::read(session.aws().await, t, &ctx).await)
-}
-
 // ---------------------------------------------------------------- status
 
 pub async fn status_cmd(session: &Session, args: StatusArgs) -> Result<ExitCode> {
-    let (state, _) = session.load_state()?;
-    let active = session.active_role(&state)?;
-    let status = match Targets::from_state(&state) {
-        Ok(targets) => read_status(session, &state, &targets, active.other()).await?,
-        Err(missing) => Status::not_applied(
-            &session.env,
-            active,
-            if state.resources.is_empty() {
-                format!(
-                    "`{}` is not applied (no resources in state); run `drctl apply --env {}`",
-                    session.env, session.env
-                )
-            } else {
-                format!(
-                    "`{}` is not fully applied (state lacks {}); run `drctl apply --env {}`",
-                    session.env,
-                    joined(&missing),
-                    session.env
-                )
-            },
-        ),
-    };
-    let warnings = session.control_plane_warnings(&state, true);
+    let (status, warnings) = drctl_ops::dr::status(session).await?;
     if args.json {
         let mut doc = serde_json::to_value(&status)?;
         doc["control_plane_warnings"] = serde_json::json!(warnings);
@@ -123,13 +58,6 @@ impl switch::Observer for Lines<'_> {
     }
 }
 
-fn state_writer(session: &Session) -> switch::StateWriter<'_> {
-    switch::StateWriter {
-        backend: session.backend.as_ref(),
-        env: &session.env,
-    }
-}
-
 /// Runs a switch (the caller holds the lock). `None`: cancelled at the
 /// prompt (`ask` is `Some(auto_approve)`; a drill does not ask).
 async fn run_switch(
@@ -139,27 +67,10 @@ async fn run_switch(
     sw: &Switch,
     ask: Option<bool>,
 ) -> Result<Option<Vec<StepTiming>>> {
-    let aws = session.aws().await;
-    let target = t.cluster(sw.to);
-    let recorded_done = session.active_role(state)? == sw.to;
-    let prepared = switch::prepare(aws, t, sw, recorded_done).await?;
-    let writer = state_writer(session);
-    if prepared.is_done() {
-        session.note(&format!(
-            "Nothing to do: the {} cluster {} ({}) is the writer, state records {} as active and it takes all traffic.",
-            sw.to.as_str(),
-            target.id,
-            target.region,
-            sw.to.as_str()
-        ));
-        // A run killed after Route 53 took the change but before state
-        // recorded it leaves the records' weights behind in state.
-        match sw.traffic {
-            switch::TrafficMove::Weights => switch::record_weights_in_state(&writer, state, sw.to)?,
-            switch::TrafficMove::Fence => switch::record_fence(&writer, state, true)?,
-        }
-        return Ok(Some(Vec::new()));
-    }
+    let prepared = match drctl_ops::dr::begin_switch(session, state, t, sw).await? {
+        Begun::Done => return Ok(Some(Vec::new())),
+        Begun::Ready(prepared) => prepared,
+    };
     if let Some(auto_approve) = ask {
         session.note(&format!(
             "drctl will fail `{}` {}:",
@@ -179,27 +90,9 @@ async fn run_switch(
     } else {
         session.note(&format!("{}:", view::capitalised(sw.phase)));
     }
-    let timings = switch::run(aws, &writer, state, t, sw, &prepared, &Lines(session)).await?;
+    let timings =
+        drctl_ops::dr::run_switch(session, state, t, sw, &prepared, &Lines(session)).await?;
     Ok(Some(timings))
-}
-
-/// Takes the lock and loads state for an operation that switches roles;
-/// with `verify_account`, asks STS whether the credentials are for the
-/// account state records.
-async fn prepare(
-    session: &Session,
-    operation: &str,
-    verify_account: bool,
-) -> Result<(Box<dyn drctl_core::backend::HeldLock>, State, Targets)> {
-    // Checked before locking, so that an environment without state gets
-    // no lock file.
-    load_targets(session)?;
-    let lock = session.lock(operation)?;
-    // Loaded again under the lock: another run may have just written it.
-    let (mut state, targets) = load_targets(session)?;
-    session.recover(&mut state).await?;
-    session.resolve_account(&mut state, verify_account).await?;
-    Ok((lock, state, targets))
 }
 
 /// Refuses to start a planned switch while a check fails that `skip`
@@ -235,37 +128,16 @@ async fn preflight(
 /// with their typical durations; reads only (no lock, no state write).
 /// Exit 1 when a check would refuse.
 async fn plan_cmd(session: &Session, switches: &[Switch], skip: &[String]) -> Result<ExitCode> {
-    let (state, t) = load_targets(session)?;
-    let active = session.active_role(&state)?;
-    let aws = session.aws().await;
-    let mut planned = Vec::new();
-    let mut refused: Vec<&str> = Vec::new();
-    for (n, sw) in switches.iter().enumerate() {
-        let (seen, recorded_done, checks) = if n == 0 {
-            let seen = switch::observe(aws, &t, sw).await?;
-            let status = read_status(session, &state, &t, sw.to).await?;
-            refused.extend(
-                checks::refusals(&status.checks, sw.planned(), skip)
-                    .iter()
-                    .map(|c| c.name),
-            );
-            (seen, active == sw.to, Some(status.checks))
-        } else {
-            // A drill's failback starts where its failover ended.
-            (Observed::after(&switches[n - 1]), false, None)
-        };
-        planned.push(view::PlannedSwitch {
-            switch: *sw,
-            region: t.cluster(sw.to).region.clone(),
-            checks,
-            steps: switch::steps(&t, sw, &seen, recorded_done),
-        });
-    }
-    // `failover --plan`, planned or not: what an unplanned one takes.
-    let rto = match switches {
-        [sw] if sw.phase == "failover" => Some(drctl_dr::rto::Settings::applied(&state)),
-        _ => None,
-    };
+    let (plans, rto, refused) = drctl_ops::dr::plan_switches(session, switches, skip).await?;
+    let planned: Vec<view::PlannedSwitch> = plans
+        .into_iter()
+        .map(|p| view::PlannedSwitch {
+            switch: p.switch,
+            region: p.region,
+            checks: p.checks,
+            steps: p.steps,
+        })
+        .collect();
     print!(
         "{}",
         view::render_switch_plan(&session.env, &planned, skip, rto.as_ref(), &refused)
@@ -285,7 +157,7 @@ async fn switch_cmd(
 ) -> Result<ExitCode> {
     // drctl calls STS in us-east-1, which the outage an unplanned failover
     // is for may take down: that one trusts the account state records.
-    let (_lock, mut state, targets) = prepare(session, sw.phase, sw.planned()).await?;
+    let (_lock, mut state, targets) = lock_and_load(session, sw.phase, sw.planned()).await?;
     if sw.planned() {
         preflight(session, &state, &targets, &sw, skip).await?;
     }
@@ -346,12 +218,7 @@ pub async fn failback_cmd(session: &Session, args: FailbackArgs) -> Result<ExitC
 // ---------------------------------------------------------------- drill
 
 pub async fn drill_cmd(session: &Session, args: DrillArgs) -> Result<ExitCode> {
-    if drill::looks_like_production(&session.env, session.settings.production) {
-        bail!(
-            "`{}` looks like a production environment (its name, or `production = true` in drctl.toml): drills fail over real traffic, so drctl refuses; drill a staging environment instead",
-            session.env
-        );
-    }
+    drctl_ops::dr::check_drill_allowed(session)?;
     let switches = drill::SWITCHES;
     if args.checks.plan {
         return plan_cmd(session, &switches, &args.checks.skip_check).await;
@@ -359,7 +226,7 @@ pub async fn drill_cmd(session: &Session, args: DrillArgs) -> Result<ExitCode> {
     if args.json {
         session.notes_to_stderr();
     }
-    let (_lock, mut state, targets) = prepare(session, "drill", true).await?;
+    let (_lock, mut state, targets) = lock_and_load(session, "drill", true).await?;
     let status = read_status(session, &state, &targets, switches[0].to).await?;
     let refused = checks::refusals(&status.checks, true, &args.checks.skip_check);
     let from = drill::STARTS_FROM;

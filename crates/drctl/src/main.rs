@@ -4,7 +4,6 @@ mod bootstrap;
 mod cli;
 mod commands;
 mod dispatch;
-mod dns;
 mod dr;
 mod import;
 mod output;

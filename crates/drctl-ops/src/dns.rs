@@ -10,7 +10,7 @@ use drctl_blueprint::targets;
 use drctl_core::State;
 use drctl_core::plan::{Action, Plan};
 
-use crate::session::Session;
+use crate::workspace::Workspace;
 
 /// The kinds whose change makes the plan speak about DNS.
 const DNS_KINDS: [&str; 4] = [
@@ -37,29 +37,29 @@ fn name_servers(state: &State) -> Option<Vec<String>> {
         })
 }
 
-/// Prints the DNS note of `plan` (made against `state`), if it has one.
-/// A failed lookup is reported, never fatal: the plan stands without it.
-pub(crate) async fn note(session: &Session, plan: &Plan, state: &State) {
+/// The DNS note of `plan` (made against `state`), if it has one. A failed
+/// lookup is reported in the note, never fatal: the plan stands without
+/// it.
+pub async fn dns_note(ws: &Workspace, plan: &Plan, state: &State) -> Option<String> {
     let touches_dns = plan
         .changes
         .iter()
         .any(|c| c.action != Action::NoOp && DNS_KINDS.contains(&c.address.kind()));
     if !touches_dns {
-        return;
+        return None;
     }
-    let settings = &session.settings;
+    let settings = &ws.settings;
     let servers = name_servers(state);
-    let text = session
-        .aws()
-        .await
+    let text = ws
+        .platform()
         .dns_note(
             &settings.domain,
             settings.hosted_zone_id.as_deref(),
             servers.as_deref(),
         )
         .await;
-    match text {
-        Ok(text) => session.note(&text),
-        Err(e) => session.note(&format!("DNS: {e}")),
-    }
+    Some(match text {
+        Ok(text) => text,
+        Err(e) => format!("DNS: {e}"),
+    })
 }
