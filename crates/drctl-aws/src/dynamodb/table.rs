@@ -887,10 +887,11 @@ impl Kind for Table {
         .await
     }
 
-    /// The tables named for the environment (`SessionTable-<env>`), but
-    /// those being deleted or carrying another environment's `drctl:env`
-    /// tag. A global table's replica in another region is a table there
-    /// too: that region lists it as well, under the same id.
+    /// The tables carrying the environment's `drctl:env` tag or, without
+    /// one, named for it (`SessionTable-<env>`), but those being deleted.
+    /// ListTables has no tag filter: each table's tags are read. A global
+    /// table's replica in another region is a table there too: that
+    /// region lists it as well, under the same id.
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
         let ddb = self.0.dynamodb(&scope.region);
         let names: Vec<String> = ddb
@@ -902,7 +903,7 @@ impl Kind for Table {
             .await
             .map_err(|e| api_error("dynamodb:ListTables", e))?;
         let mut ids = Vec::new();
-        for name in names.into_iter().filter(|n| name_embeds_env(n, &scope.env)) {
+        for name in names {
             let Some(t) = describe(&ddb, &name).await? else {
                 continue;
             };
@@ -910,7 +911,11 @@ impl Kind for Table {
                 continue;
             }
             let tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
-            if tags.get(TAG_ENV).is_none_or(|e| *e == scope.env) {
+            let ours = match tags.get(TAG_ENV) {
+                Some(env) => *env == scope.env,
+                None => name_embeds_env(&name, &scope.env),
+            };
+            if ours {
                 ids.push(name);
             }
         }

@@ -11,10 +11,10 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{create_tags, sorted, sync_tags, tag_list, user_tags};
+use super::{create_tags, in_env, sorted, sync_tags, tag_list, user_tags};
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
-use crate::support::{Created, api_error, attrs, create_once, found, name_embeds_env, tolerate};
+use crate::support::{Created, api_error, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.db_subnet_group",
@@ -220,12 +220,12 @@ impl Kind for SubnetGroup {
         tolerate(result, NOT_FOUND, "rds:DeleteDBSubnetGroup")
     }
 
-    /// The groups named for the environment: DescribeDBSubnetGroups shows
-    /// no tags, and a group's name is drctl's (`payment-<env>-...`).
+    /// The groups carrying the environment's `drctl:env` tag or, without
+    /// one, named for it (`payment-<env>-...`). DescribeDBSubnetGroups
+    /// shows no tags: each group's are read.
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
-        let groups: Vec<DbSubnetGroup> = self
-            .0
-            .rds(&scope.region)
+        let rds = self.0.rds(&scope.region);
+        let groups: Vec<DbSubnetGroup> = rds
             .describe_db_subnet_groups()
             .into_paginator()
             .items()
@@ -233,11 +233,13 @@ impl Kind for SubnetGroup {
             .try_collect()
             .await
             .map_err(|e| api_error("rds:DescribeDBSubnetGroups", e))?;
-        Ok(groups
-            .iter()
-            .filter_map(|g| g.db_subnet_group_name())
-            .filter(|n| name_embeds_env(n, &scope.env))
-            .map(str::to_owned)
-            .collect())
+        let mut ids = Vec::new();
+        for g in &groups {
+            let tags = tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await?;
+            if in_env(&scope.env, &tags, g.db_subnet_group_name()) {
+                ids.extend(g.db_subnet_group_name().map(str::to_owned));
+            }
+        }
+        Ok(ids)
     }
 }
