@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::domain_name::{confirm_domain_owned, env_domains};
-use super::{NOT_FOUND, replace};
+use super::{NOT_FOUND, replaced, under};
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
 use crate::support::{api_error, attrs, create_once, found, tolerate};
@@ -130,15 +130,10 @@ impl Kind for BasePathMapping {
         prior: &Inputs,
         inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let mut ops = Vec::new();
-        for (path, was, is) in [
+        let ops = replaced([
             ("/restapiId", &prior.rest_api_id, &inputs.rest_api_id),
             ("/stage", &prior.stage, &inputs.stage),
-        ] {
-            if was != is {
-                ops.push(replace(path, is));
-            }
-        }
+        ]);
         if !ops.is_empty() {
             self.0
                 .apigateway(&ctx.region)
@@ -186,9 +181,8 @@ impl Kind for BasePathMapping {
     /// The mappings of the environment's domain names: a mapping has no
     /// tags, its domain name says whose it is.
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
-        let client = self.0.apigateway(&scope.region);
-        let mut ids = Vec::new();
-        for domain in env_domains(&client, scope).await? {
+        let client = &self.0.apigateway(&scope.region);
+        under(env_domains(client, scope).await?, |domain| async move {
             let listed = client
                 .get_base_path_mappings()
                 .domain_name(&domain)
@@ -199,13 +193,12 @@ impl Kind for BasePathMapping {
                 .try_collect()
                 .await;
             let mappings = found(listed, NOT_FOUND, "apigateway:GetBasePathMappings")?;
-            ids.extend(
-                mappings
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| format!("{domain}/{}", m.base_path().unwrap_or(NONE))),
-            );
-        }
-        Ok(ids)
+            Ok(mappings
+                .unwrap_or_default()
+                .iter()
+                .map(|m| format!("{domain}/{}", m.base_path().unwrap_or(NONE)))
+                .collect())
+        })
+        .await
     }
 }

@@ -13,7 +13,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{NOT_FOUND, env_apis};
+use super::{NOT_FOUND, env_apis, under};
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
 use crate::support::{api_error, attrs, found, tolerate};
@@ -250,16 +250,16 @@ impl Kind for Deployment {
     /// `<api>/deployment` for each of the environment's APIs that has a
     /// deployment: the resource stands for the API's series of them.
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
-        let client = self.0.apigateway(&scope.region);
-        let mut ids = Vec::new();
-        for api in env_apis(&self.0, scope).await? {
-            if deployments(&client, &api)
+        let client = &self.0.apigateway(&scope.region);
+        under(env_apis(&self.0, scope).await?, |api| async move {
+            let any = deployments(client, &api)
                 .await?
-                .is_some_and(|d| !d.is_empty())
-            {
-                ids.push(format!("{api}/deployment"));
-            }
-        }
-        Ok(ids)
+                .is_some_and(|d| !d.is_empty());
+            Ok(any
+                .then(|| format!("{api}/deployment"))
+                .into_iter()
+                .collect())
+        })
+        .await
     }
 }

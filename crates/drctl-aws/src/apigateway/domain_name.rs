@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    NOT_FOUND, Own, Parent, confirm, create_tags, made_for, of_env, replace, sync_tags, user_tags,
+    NOT_FOUND, Own, Parent, confirm, create_tags, made_for, of_env, replaced, sync_tags, user_tags,
 };
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
@@ -213,8 +213,7 @@ impl Kind for DomainName {
         inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.apigateway(&ctx.region);
-        let mut ops = Vec::new();
-        for (path, was, is) in [
+        let ops = replaced([
             (
                 "/regionalCertificateArn",
                 &prior.certificate_arn,
@@ -225,11 +224,7 @@ impl Kind for DomainName {
                 &prior.security_policy,
                 &inputs.security_policy,
             ),
-        ] {
-            if was != is {
-                ops.push(replace(path, is));
-            }
-        }
+        ]);
         let out = if ops.is_empty() {
             None
         } else {

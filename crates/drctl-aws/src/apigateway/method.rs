@@ -13,7 +13,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{NOT_FOUND, env_apis, replace, resources_of};
+use super::{NOT_FOUND, env_apis, replace, resources_of, under};
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
 use crate::support::{api_error, attrs, found, tolerate};
@@ -36,6 +36,16 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Method(pub(crate) Arc<Clients>);
+
+/// `$call` on the method `$t` names: its API, resource and HTTP method.
+macro_rules! on_method {
+    ($call:expr, $t:expr) => {
+        $call
+            .rest_api_id(&$t.rest_api_id)
+            .resource_id(&$t.resource_id)
+            .http_method(&$t.http_method)
+    };
+}
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -210,13 +220,7 @@ impl Method {
         ctx: &OpContext,
         t: &Inputs,
     ) -> Result<Option<GetMethodOutput>, ProviderError> {
-        let result = self
-            .0
-            .apigateway(&ctx.region)
-            .get_method()
-            .rest_api_id(&t.rest_api_id)
-            .resource_id(&t.resource_id)
-            .http_method(&t.http_method)
+        let result = on_method!(self.0.apigateway(&ctx.region).get_method(), t)
             .send()
             .await;
         found(result, NOT_FOUND, "apigateway:GetMethod")
@@ -225,11 +229,7 @@ impl Method {
 
 async fn put_integration(client: &Client, t: &Inputs) -> Result<(), ProviderError> {
     let i = &t.integration;
-    client
-        .put_integration()
-        .rest_api_id(&t.rest_api_id)
-        .resource_id(&t.resource_id)
-        .http_method(&t.http_method)
+    on_method!(client.put_integration(), t)
         .r#type(IntegrationType::from(i.kind.as_str()))
         .set_integration_http_method(i.integration_http_method.clone())
         .set_uri(i.uri.clone())
@@ -250,11 +250,7 @@ async fn put_integration_response(
     status: &str,
     response: &Response,
 ) -> Result<(), ProviderError> {
-    client
-        .put_integration_response()
-        .rest_api_id(&t.rest_api_id)
-        .resource_id(&t.resource_id)
-        .http_method(&t.http_method)
+    on_method!(client.put_integration_response(), t)
         .status_code(status)
         .set_response_templates(Some(
             response.response_templates.clone().into_iter().collect(),
@@ -270,11 +266,7 @@ async fn put_method_response(
     t: &Inputs,
     status: &str,
 ) -> Result<(), ProviderError> {
-    client
-        .put_method_response()
-        .rest_api_id(&t.rest_api_id)
-        .resource_id(&t.resource_id)
-        .http_method(&t.http_method)
+    on_method!(client.put_method_response(), t)
         .status_code(status)
         .send()
         .await
@@ -285,20 +277,12 @@ async fn put_method_response(
 /// Removes a status code's integration response and method response;
 /// either may already be gone.
 async fn delete_response(client: &Client, t: &Inputs, status: &str) -> Result<(), ProviderError> {
-    let result = client
-        .delete_integration_response()
-        .rest_api_id(&t.rest_api_id)
-        .resource_id(&t.resource_id)
-        .http_method(&t.http_method)
+    let result = on_method!(client.delete_integration_response(), t)
         .status_code(status)
         .send()
         .await;
     tolerate(result, NOT_FOUND, "apigateway:DeleteIntegrationResponse")?;
-    let result = client
-        .delete_method_response()
-        .rest_api_id(&t.rest_api_id)
-        .resource_id(&t.resource_id)
-        .http_method(&t.http_method)
+    let result = on_method!(client.delete_method_response(), t)
         .status_code(status)
         .send()
         .await;
@@ -316,11 +300,7 @@ impl Kind for Method {
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let t = inputs;
         let client = self.0.apigateway(&ctx.region);
-        client
-            .put_method()
-            .rest_api_id(&t.rest_api_id)
-            .resource_id(&t.resource_id)
-            .http_method(&t.http_method)
+        on_method!(client.put_method(), t)
             .authorization_type(&t.authorization)
             .send()
             .await
@@ -375,11 +355,7 @@ impl Kind for Method {
         })?;
         let cur = current(&out, &t.integration);
         if cur.authorization != t.authorization {
-            client
-                .update_method()
-                .rest_api_id(&t.rest_api_id)
-                .resource_id(&t.resource_id)
-                .http_method(&t.http_method)
+            on_method!(client.update_method(), t)
                 .patch_operations(replace("/authorizationType", &t.authorization))
                 .send()
                 .await
@@ -429,29 +405,22 @@ impl Kind for Method {
         if !super::confirm_api_owned(&client, ctx, &t.rest_api_id).await? {
             return Ok(());
         }
-        let result = client
-            .delete_method()
-            .rest_api_id(&t.rest_api_id)
-            .resource_id(&t.resource_id)
-            .http_method(&t.http_method)
-            .send()
-            .await;
+        let result = on_method!(client.delete_method(), t).send().await;
         tolerate(result, NOT_FOUND, "apigateway:DeleteMethod")
     }
 
     /// The methods of every resource of the environment's APIs: a method
     /// has no tags, its API says whose it is.
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
-        let client = self.0.apigateway(&scope.region);
-        let mut ids = Vec::new();
-        for api in env_apis(&self.0, scope).await? {
-            for r in resources_of(&client, &api).await?.unwrap_or_default() {
-                let (Some(id), Some(methods)) = (r.id(), r.resource_methods()) else {
-                    continue;
-                };
-                ids.extend(methods.keys().map(|m| format!("{id}/{m}")));
-            }
-        }
-        Ok(ids)
+        let client = &self.0.apigateway(&scope.region);
+        under(env_apis(&self.0, scope).await?, |api| async move {
+            let resources = resources_of(client, &api).await?.unwrap_or_default();
+            Ok(resources
+                .iter()
+                .filter_map(|r| Some((r.id()?, r.resource_methods()?)))
+                .flat_map(|(id, methods)| methods.keys().map(move |m| format!("{id}/{m}")))
+                .collect())
+        })
+        .await
     }
 }

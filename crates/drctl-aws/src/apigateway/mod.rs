@@ -9,10 +9,11 @@ pub mod rest_api;
 pub mod stage;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_apigateway::Client;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
+use aws_sdk_apigateway::types::{Op, PatchOperation, Resource, RestApi};
 use drctl_core::provider::KindSchema;
 use drctl_core::{Applied, ListScope, OpContext, ProviderError, Providers};
 use serde_json::Number;
@@ -47,6 +48,17 @@ pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
 /// API Gateway reports every missing entity (API, resource, method, stage,
 /// deployment, domain name, base path mapping) with this one code.
 pub(crate) const NOT_FOUND: &[&str] = &["NotFoundException"];
+
+/// The `replace` operations of the values that differ, `(path, was, is)`.
+pub(crate) fn replaced<'a>(
+    changes: impl IntoIterator<Item = (&'a str, &'a String, &'a String)>,
+) -> Vec<PatchOperation> {
+    changes
+        .into_iter()
+        .filter(|(_, was, is)| was != is)
+        .map(|(path, _, is)| replace(path, is))
+        .collect()
+}
 
 /// A `replace` patch operation, the form of every in-place update here.
 pub(crate) fn replace(path: &str, value: impl Into<String>) -> PatchOperation {
@@ -159,16 +171,7 @@ pub(crate) async fn env_apis(
     clients: &Clients,
     scope: &ListScope,
 ) -> Result<Vec<String>, ProviderError> {
-    let apis: Vec<_> = clients
-        .apigateway(&scope.region)
-        .get_rest_apis()
-        .limit(500)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| api_error("apigateway:GetRestApis", e))?;
+    let apis = all_apis(&clients.apigateway(&scope.region)).await?;
     Ok(apis
         .iter()
         .filter(|a| of_env(scope, a.tags()))
@@ -176,12 +179,42 @@ pub(crate) async fn env_apis(
         .collect())
 }
 
+/// Every REST API of the client's region, with its tags.
+pub(crate) async fn all_apis(client: &Client) -> Result<Vec<RestApi>, ProviderError> {
+    client
+        .get_rest_apis()
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("apigateway:GetRestApis", e))
+}
+
+/// The ids `each` lists under every parent (an API, a domain name) in
+/// turn: what a kind without tags has in an environment.
+pub(crate) async fn under<F, Fut>(
+    parents: Vec<String>,
+    mut each: F,
+) -> Result<Vec<String>, ProviderError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<Vec<String>, ProviderError>>,
+{
+    let mut ids = Vec::new();
+    for parent in parents {
+        ids.extend(each(parent).await?);
+    }
+    Ok(ids)
+}
+
 /// The resources of the API `api` (`None` when the API is gone meanwhile),
 /// with their methods.
 pub(crate) async fn resources_of(
     client: &Client,
     api: &str,
-) -> Result<Option<Vec<aws_sdk_apigateway::types::Resource>>, ProviderError> {
+) -> Result<Option<Vec<Resource>>, ProviderError> {
     let listed = client
         .get_resources()
         .rest_api_id(api)

@@ -8,7 +8,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, adopt, env_apis, gone, resources_of};
+use super::{NOT_FOUND, adopt, env_apis, gone, resources_of, under};
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
 use crate::support::{Created, attrs, create_once, found, tolerate};
@@ -160,17 +160,15 @@ impl Kind for Resource {
     /// Every resource but the root (the API's own) of the environment's
     /// APIs: a resource has no tags, its API says whose it is.
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
-        let client = self.0.apigateway(&scope.region);
-        let mut ids = Vec::new();
-        for api in env_apis(&self.0, scope).await? {
-            let resources = resources_of(&client, &api).await?.unwrap_or_default();
-            ids.extend(
-                resources
-                    .iter()
-                    .filter(|r| r.parent_id().is_some())
-                    .filter_map(|r| r.id().map(str::to_owned)),
-            );
-        }
-        Ok(ids)
+        let client = &self.0.apigateway(&scope.region);
+        under(env_apis(&self.0, scope).await?, |api| async move {
+            let resources = resources_of(client, &api).await?.unwrap_or_default();
+            Ok(resources
+                .iter()
+                .filter(|r| r.parent_id().is_some())
+                .filter_map(|r| r.id().map(str::to_owned))
+                .collect())
+        })
+        .await
     }
 }

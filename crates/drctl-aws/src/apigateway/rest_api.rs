@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    NOT_FOUND, Own, adopt, confirm, create_tags, env_apis, gone, made_for, replace, sync_tags,
-    user_tags,
+    NOT_FOUND, Own, adopt, all_apis, confirm, create_tags, env_apis, gone, made_for, replaced,
+    sync_tags, user_tags,
 };
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
@@ -174,15 +174,10 @@ impl Kind for RestApi {
         inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.apigateway(&ctx.region);
-        let mut ops = Vec::new();
-        for (key, was, is) in [
-            ("name", &prior.name, &inputs.name),
-            ("description", &prior.description, &inputs.description),
-        ] {
-            if was != is {
-                ops.push(replace(&format!("/{key}"), is));
-            }
-        }
+        let ops = replaced([
+            ("/name", &prior.name, &inputs.name),
+            ("/description", &prior.description, &inputs.description),
+        ]);
         if !ops.is_empty() {
             client
                 .update_rest_api()
@@ -208,17 +203,7 @@ impl Kind for RestApi {
         // Names are not unique and API Gateway cannot filter by one:
         // GetRestApis lists every API with its tags, which identify ours
         // (the create call sets them; the name may change in place).
-        let apis: Vec<_> = self
-            .0
-            .apigateway(&ctx.region)
-            .get_rest_apis()
-            .limit(500)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("apigateway:GetRestApis", e))?;
+        let apis = all_apis(&self.0.apigateway(&ctx.region)).await?;
         the_one(
             ctx,
             apis.iter()

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Number, json};
 
 use super::{
-    NOT_FOUND, Own, confirm, create_tags, env_apis, replace, sync_tags, user_tags, whole_number,
+    NOT_FOUND, Own, confirm, create_tags, env_apis, replace, sync_tags, under, user_tags,
+    whole_number,
 };
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
@@ -265,20 +266,17 @@ impl Kind for Stage {
 
     /// The stages of the environment's APIs.
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
-        let client = self.0.apigateway(&scope.region);
-        let mut ids = Vec::new();
-        for api in env_apis(&self.0, scope).await? {
+        let client = &self.0.apigateway(&scope.region);
+        under(env_apis(&self.0, scope).await?, |api| async move {
             let result = client.get_stages().rest_api_id(&api).send().await;
-            let Some(out) = found(result, NOT_FOUND, "apigateway:GetStages")? else {
-                continue;
-            };
-            ids.extend(
-                out.item()
-                    .iter()
-                    .filter_map(|s| s.stage_name())
-                    .map(|s| format!("{api}/{s}")),
-            );
-        }
-        Ok(ids)
+            let out = found(result, NOT_FOUND, "apigateway:GetStages")?;
+            Ok(out
+                .iter()
+                .flat_map(|o| o.item())
+                .filter_map(|s| s.stage_name())
+                .map(|s| format!("{api}/{s}"))
+                .collect())
+        })
+        .await
     }
 }
