@@ -37,7 +37,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    RDS_WAIT, at_least, create_tags, in_env, settled_version, sorted, sync_tags, user_tags,
+    RDS_WAIT, create_tags, env_ids, live, settled_version, sorted, sync_tags, user_tags, wait_gone,
+    wait_version,
 };
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
@@ -441,27 +442,13 @@ impl Kind for Cluster {
             // The global cluster's upgrade (ModifyGlobalCluster, applied
             // before this member's update) upgrades the members.
             let version = &inputs.engine_version;
-            c = wait_for(
-                &format!(
+            let rds = &rds;
+            c = wait_version(
+                format!(
                     "cluster {id} at engine version {version} (upgraded through its global cluster)"
                 ),
-                RDS_WAIT,
-                || async {
-                    Ok(match describe(&rds, id).await? {
-                        Some(c)
-                            if c.status() == Some("available")
-                                && at_least(c.engine_version().unwrap_or_default(), version) =>
-                        {
-                            Ok(c)
-                        }
-                        Some(c) => Err(format!(
-                            "{} at {}",
-                            c.status().unwrap_or("unknown"),
-                            c.engine_version().unwrap_or("unknown")
-                        )),
-                        None => Err("not found".to_owned()),
-                    })
-                },
+                version,
+                move || describe(rds, id),
             )
             .await?;
         }
@@ -481,10 +468,7 @@ impl Kind for Cluster {
         inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         let id = &inputs.cluster_identifier;
-        Ok(describe(&self.0.rds(&ctx.region), id)
-            .await?
-            .filter(|c| c.status() != Some("deleting"))
-            .map(|_| id.clone()))
+        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
 
     async fn delete(
@@ -563,22 +547,16 @@ impl Kind for Cluster {
             .try_collect()
             .await
             .map_err(|e| api_error("rds:DescribeDBClusters", e))?;
-        Ok(clusters
-            .iter()
-            .filter(|c| c.status() != Some("deleting"))
-            .filter(|c| in_env(&scope.env, c.tag_list(), c.db_cluster_identifier()))
-            .filter_map(|c| c.db_cluster_identifier().map(str::to_owned))
-            .collect())
+        Ok(env_ids(&scope.env, &clusters, |c| {
+            (c.tag_list(), c.db_cluster_identifier())
+        }))
     }
 }
 
 /// Waits until the cluster `id` is gone.
 async fn wait_deleted(rds: &Client, id: &str) -> Result<(), ProviderError> {
-    wait_for(&format!("cluster {id} deleted"), RDS_WAIT, || async {
-        Ok(match describe(rds, id).await? {
-            None => Ok(()),
-            Some(c) => Err(c.status().unwrap_or("unknown").to_owned()),
-        })
+    wait_gone(format!("cluster {id} deleted"), RDS_WAIT, move || {
+        describe(rds, id)
     })
     .await
 }

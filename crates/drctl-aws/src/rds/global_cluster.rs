@@ -23,7 +23,10 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{RDS_WAIT, at_least, cluster, create_tags, in_env, same_major, settled_version};
+use super::{
+    at_least, cluster, create_tags, env_ids, live, same_major, settled_version, wait_gone,
+    wait_version,
+};
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
 use crate::support::{api_error, attrs, create_once, found, invalid, wait_for};
@@ -152,25 +155,11 @@ impl GlobalCluster {
                 .send()
                 .await
                 .map_err(|e| api_error("rds:ModifyDBCluster", e))?;
-            wait_for(
-                &format!("cluster {id} at engine version {version}"),
-                RDS_WAIT,
-                || async {
-                    Ok(match cluster::describe(&rds, id).await? {
-                        Some(c)
-                            if c.status() == Some("available")
-                                && at_least(c.engine_version().unwrap_or_default(), version) =>
-                        {
-                            Ok(())
-                        }
-                        Some(c) => Err(format!(
-                            "{} at {}",
-                            c.status().unwrap_or("unknown"),
-                            c.engine_version().unwrap_or("unknown")
-                        )),
-                        None => Err("not found".to_owned()),
-                    })
-                },
+            let rds = &rds;
+            wait_version(
+                format!("cluster {id} at engine version {version}"),
+                version,
+                move || cluster::describe(rds, id),
             )
             .await?;
         }
@@ -219,27 +208,14 @@ impl GlobalCluster {
                 .await
                 .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
         }
-        wait_for(
-            &format!("global cluster {id} at engine version {version}"),
-            RDS_WAIT,
-            || async {
-                Ok(match describe(&rds, id).await? {
-                    Some(g)
-                        if g.status() == Some("available")
-                            && at_least(g.engine_version().unwrap_or_default(), version) =>
-                    {
-                        Ok(())
-                    }
-                    Some(g) => Err(format!(
-                        "{} at {}",
-                        g.status().unwrap_or("unknown"),
-                        g.engine_version().unwrap_or("unknown")
-                    )),
-                    None => Err("not found".to_owned()),
-                })
-            },
+        let rds = &rds;
+        wait_version(
+            format!("global cluster {id} at engine version {version}"),
+            version,
+            move || describe(rds, id),
         )
         .await
+        .map(|_| ())
     }
 }
 
@@ -334,10 +310,7 @@ impl Kind for GlobalCluster {
         inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         let id = &inputs.global_cluster_identifier;
-        Ok(describe(&self.0.rds(&ctx.region), id)
-            .await?
-            .filter(|g| g.status() != Some("deleting"))
-            .map(|_| id.clone()))
+        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
 
     async fn delete(
@@ -390,11 +363,9 @@ impl Kind for GlobalCluster {
                 return Ok(());
             }
         }
-        wait_for(&format!("global cluster {id} deleted"), WAIT, || async {
-            Ok(match describe(&rds, id).await? {
-                None => Ok(()),
-                Some(g) => Err(g.status().unwrap_or("unknown").to_owned()),
-            })
+        let rds = &rds;
+        wait_gone(format!("global cluster {id} deleted"), WAIT, move || {
+            describe(rds, id)
         })
         .await
     }
@@ -414,11 +385,8 @@ impl Kind for GlobalCluster {
             .try_collect()
             .await
             .map_err(|e| api_error("rds:DescribeGlobalClusters", e))?;
-        Ok(globals
-            .iter()
-            .filter(|g| g.status() != Some("deleting"))
-            .filter(|g| in_env(&scope.env, g.tag_list(), g.global_cluster_identifier()))
-            .filter_map(|g| g.global_cluster_identifier().map(str::to_owned))
-            .collect())
+        Ok(env_ids(&scope.env, &globals, |g| {
+            (g.tag_list(), g.global_cluster_identifier())
+        }))
     }
 }

@@ -17,7 +17,9 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{RDS_WAIT, cluster, create_tags, global_cluster, in_env, sync_tags, user_tags};
+use super::{
+    RDS_WAIT, cluster, create_tags, env_ids, global_cluster, live, sync_tags, user_tags, wait_gone,
+};
 use crate::clients::Clients;
 use crate::kind::{Found, Kind};
 use crate::support::{TAG_ENV, api_error, attrs, create_once, found, retry_while, wait_for};
@@ -322,10 +324,7 @@ impl Kind for Instance {
         inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         let id = &inputs.instance_identifier;
-        Ok(describe(&self.0.rds(&ctx.region), id)
-            .await?
-            .filter(|i| i.db_instance_status() != Some("deleting"))
-            .map(|_| id.clone()))
+        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
 
     async fn delete(
@@ -381,11 +380,9 @@ impl Kind for Instance {
                 return Ok(());
             }
         }
-        wait_for(&format!("instance {id} deleted"), RDS_WAIT, || async {
-            Ok(match describe(&rds, id).await? {
-                None => Ok(()),
-                Some(i) => Err(i.db_instance_status().unwrap_or("unknown").to_owned()),
-            })
+        let rds = &rds;
+        wait_gone(format!("instance {id} deleted"), RDS_WAIT, move || {
+            describe(rds, id)
         })
         .await
     }
@@ -403,11 +400,8 @@ impl Kind for Instance {
             .try_collect()
             .await
             .map_err(|e| api_error("rds:DescribeDBInstances", e))?;
-        Ok(instances
-            .iter()
-            .filter(|i| i.db_instance_status() != Some("deleting"))
-            .filter(|i| in_env(&scope.env, i.tag_list(), i.db_instance_identifier()))
-            .filter_map(|i| i.db_instance_identifier().map(str::to_owned))
-            .collect())
+        Ok(env_ids(&scope.env, &instances, |i| {
+            (i.tag_list(), i.db_instance_identifier())
+        }))
     }
 }

@@ -9,17 +9,20 @@ pub mod subnet_group;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::Tag;
+use aws_sdk_rds::types::{DbCluster, DbInstance, GlobalCluster, Tag};
 use drctl_core::Providers;
 use drctl_core::provider::KindSchema;
 use drctl_core::{OpContext, ProviderError};
 
 use crate::clients::Clients;
 use crate::kind::Typed;
-use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, name_embeds_env, sent, tag_map, tag_pairs};
+use crate::support::{
+    TAG_ADDRESS, TAG_ENV, api_error, name_embeds_env, sent, tag_map, tag_pairs, wait_for,
+};
 use crate::tags::TagApi;
 pub(crate) use crate::tags::retag as sync_tags;
 
@@ -86,6 +89,116 @@ pub(crate) fn in_env(env: &str, tags: &[Tag], name: Option<&str>) -> bool {
         Some(t) => t.value() == Some(env),
         None => name.is_some_and(|n| name_embeds_env(n, env)),
     }
+}
+
+/// What waits and lists read of a global cluster, a cluster or an
+/// instance.
+pub(crate) trait Status {
+    fn state(&self) -> Option<&str>;
+    fn engine(&self) -> Option<&str>;
+}
+
+impl Status for DbCluster {
+    fn state(&self) -> Option<&str> {
+        self.status()
+    }
+    fn engine(&self) -> Option<&str> {
+        self.engine_version()
+    }
+}
+
+impl Status for GlobalCluster {
+    fn state(&self) -> Option<&str> {
+        self.status()
+    }
+    fn engine(&self) -> Option<&str> {
+        self.engine_version()
+    }
+}
+
+impl Status for DbInstance {
+    fn state(&self) -> Option<&str> {
+        self.db_instance_status()
+    }
+    fn engine(&self) -> Option<&str> {
+        self.engine_version()
+    }
+}
+
+/// Waits (`what`) until `read` finds it `available` at engine version
+/// `version` or later.
+pub(crate) async fn wait_version<T, F, Fut>(
+    what: String,
+    version: &str,
+    read: F,
+) -> Result<T, ProviderError>
+where
+    T: Status,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    wait_for(&what, RDS_WAIT, || async {
+        Ok(match read().await? {
+            Some(x)
+                if x.state() == Some("available")
+                    && at_least(x.engine().unwrap_or_default(), version) =>
+            {
+                Ok(x)
+            }
+            Some(x) => Err(format!(
+                "{} at {}",
+                x.state().unwrap_or("unknown"),
+                x.engine().unwrap_or("unknown")
+            )),
+            None => Err("not found".to_owned()),
+        })
+    })
+    .await
+}
+
+/// Waits (`what`) until `read` no longer finds it.
+pub(crate) async fn wait_gone<T, F, Fut>(
+    what: String,
+    limit: Duration,
+    read: F,
+) -> Result<(), ProviderError>
+where
+    T: Status,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    wait_for(&what, limit, || async {
+        Ok(match read().await? {
+            None => Ok(()),
+            Some(x) => Err(x.state().unwrap_or("unknown").to_owned()),
+        })
+    })
+    .await
+}
+
+/// `id` when `found` exists and is not being deleted: what `find` adopts.
+pub(crate) fn live<T: Status>(found: Option<T>, id: &str) -> Option<String> {
+    found
+        .filter(|x| x.state() != Some("deleting"))
+        .map(|_| id.to_owned())
+}
+
+/// The ids of `items` that are environment `env`'s ([`in_env`]; `of`
+/// gives an item's tags and id), but those being deleted.
+pub(crate) fn env_ids<T: Status>(
+    env: &str,
+    items: &[T],
+    of: impl Fn(&T) -> (&[Tag], Option<&str>),
+) -> Vec<String> {
+    items
+        .iter()
+        .filter(|x| x.state() != Some("deleting"))
+        .filter_map(|x| {
+            let (tags, id) = of(x);
+            id.filter(|id| in_env(env, tags, Some(id)))
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 /// The tags of the resource with this ARN, as AWS lists them.
