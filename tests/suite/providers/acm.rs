@@ -7,7 +7,7 @@ use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::json;
 
-use super::route53::listed;
+use super::apigateway::listed;
 use super::{Kit, attrs, out};
 
 /// What crash recovery's `find` returns for these inputs.
@@ -185,6 +185,8 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
         ..dctx.clone()
     };
     assert_eq!(find(&kit, &other_env, &dinputs).await, None);
+    assert!(listed(&kit, &dctx, &dom.id).await);
+    assert!(!listed(&kit, &other_env, &dom.id).await);
     // A second create of the name is refused, as AWS refuses it.
     let again = kit
         .provider(&dctx)
@@ -207,6 +209,7 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
         .await;
     assert_eq!(mapping.id, format!("{name}/(none)"));
     kit.found(&mctx, &mapping, &minputs).await;
+    assert!(listed(&kit, &mctx, &mapping.id).await);
 
     // ACM refuses to delete a certificate in use: the delete waits until
     // the domain name is gone.
@@ -226,7 +229,9 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!deleting.is_finished(), "deleted while in use");
     kit.delete_found(&mctx, &mapping, &minputs).await;
+    assert!(!listed(&kit, &mctx, &mapping.id).await);
     kit.delete_found(&dctx, &dom, &dinputs).await;
+    assert!(!listed(&kit, &dctx, &dom.id).await);
     deleting
         .await
         .unwrap()

@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use aws_sdk_apigateway::operation::get_base_path_mapping::GetBasePathMappingOutput;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, replace};
+use super::domain_name::{confirm_domain_owned, env_domains};
+use super::{NOT_FOUND, replaced, under};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_once, found, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.base_path_mapping",
@@ -26,6 +28,22 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct BasePathMapping(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    domain_name: String,
+    /// `(none)` for the empty base path.
+    base_path: String,
+    rest_api_id: String,
+    stage: String,
+}
+
+impl Inputs {
+    fn id(&self) -> String {
+        format!("{}/{}", self.domain_name, self.base_path)
+    }
+}
+
 /// The base path AWS reports for a mapping created without one.
 const NONE: &str = "(none)";
 
@@ -37,18 +55,14 @@ impl BasePathMapping {
     async fn get(
         &self,
         ctx: &OpContext,
-        domain: &str,
-        base_path: &str,
-    ) -> Result<
-        Option<aws_sdk_apigateway::operation::get_base_path_mapping::GetBasePathMappingOutput>,
-        ProviderError,
-    > {
+        inputs: &Inputs,
+    ) -> Result<Option<GetBasePathMappingOutput>, ProviderError> {
         let result = self
             .0
             .apigateway(&ctx.region)
             .get_base_path_mapping()
-            .domain_name(domain)
-            .base_path(base_path)
+            .domain_name(&inputs.domain_name)
+            .base_path(&inputs.base_path)
             .send()
             .await;
         found(result, NOT_FOUND, "apigateway:GetBasePathMapping")
@@ -56,25 +70,26 @@ impl BasePathMapping {
 }
 
 #[async_trait]
-impl Provider for BasePathMapping {
-    fn schema(&self) -> &KindSchema {
+impl Kind for BasePathMapping {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let domain = req_str(ctx, inputs, "domain_name")?;
-        let base_path = req_str(ctx, inputs, "base_path")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let base_path = &inputs.base_path;
         // CreateBasePathMapping takes no idempotency token; a resend of one
         // that happened finds the base path taken (ConflictException).
         let request = self
             .0
             .apigateway_once(&ctx.region)
             .create_base_path_mapping()
-            .domain_name(domain)
+            .domain_name(&inputs.domain_name)
             // Without a base path, API Gateway maps the empty one, `(none)`.
-            .set_base_path((base_path != NONE).then(|| base_path.to_owned()))
-            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
-            .stage(req_str(ctx, inputs, "stage")?);
+            .set_base_path((base_path != NONE).then(|| base_path.clone()))
+            .rest_api_id(&inputs.rest_api_id)
+            .stage(&inputs.stage);
         create_once(
             "apigateway:CreateBasePathMapping",
             &["ConflictException"],
@@ -83,7 +98,7 @@ impl Provider for BasePathMapping {
         )
         .await?;
         Ok(Applied {
-            id: format!("{domain}/{base_path}"),
+            id: inputs.id(),
             outputs: outputs(base_path),
         })
     }
@@ -92,21 +107,19 @@ impl Provider for BasePathMapping {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let domain = req_str(ctx, prior, "domain_name")?;
-        let base_path = req_str(ctx, prior, "base_path")?;
-        let Some(out) = self.get(ctx, domain, base_path).await? else {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let Some(out) = self.get(ctx, prior).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("domain_name", json!(domain)),
-                ("base_path", json!(out.base_path().unwrap_or(base_path))),
-                ("rest_api_id", json!(out.rest_api_id().unwrap_or_default())),
-                ("stage", json!(out.stage().unwrap_or_default())),
-            ]),
-            outputs: outputs(base_path),
+        Ok(Some(Found {
+            inputs: Inputs {
+                domain_name: prior.domain_name.clone(),
+                base_path: out.base_path().unwrap_or(&prior.base_path).to_owned(),
+                rest_api_id: out.rest_api_id().unwrap_or_default().to_owned(),
+                stage: out.stage().unwrap_or_default().to_owned(),
+            },
+            outputs: outputs(&prior.base_path),
         }))
     }
 
@@ -114,64 +127,78 @@ impl Provider for BasePathMapping {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let domain = req_str(ctx, inputs, "domain_name")?;
-        let base_path = req_str(ctx, inputs, "base_path")?;
-        let mut ops = Vec::new();
-        for (key, path) in [("rest_api_id", "/restapiId"), ("stage", "/stage")] {
-            if prior.get(key) != inputs.get(key) {
-                ops.push(replace(path, req_str(ctx, inputs, key)?));
-            }
-        }
+        let ops = replaced([
+            ("/restapiId", &prior.rest_api_id, &inputs.rest_api_id),
+            ("/stage", &prior.stage, &inputs.stage),
+        ]);
         if !ops.is_empty() {
             self.0
                 .apigateway(&ctx.region)
                 .update_base_path_mapping()
-                .domain_name(domain)
-                .base_path(base_path)
+                .domain_name(&inputs.domain_name)
+                .base_path(&inputs.base_path)
                 .set_patch_operations(Some(ops))
                 .send()
                 .await
                 .map_err(|e| api_error("apigateway:UpdateBasePathMapping", e))?;
         }
-        Ok(outputs(base_path))
+        Ok(outputs(&inputs.base_path))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let domain = req_str(ctx, inputs, "domain_name")?;
-        let base_path = req_str(ctx, inputs, "base_path")?;
         // A domain name and base path identify one mapping; the domain
         // name is drctl's (its `find` checks the identity tags).
-        let out = self.get(ctx, domain, base_path).await?;
-        Ok(out.map(|_| format!("{domain}/{base_path}")))
+        Ok(self.get(ctx, inputs).await?.map(|_| inputs.id()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         _id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let domain = req_str(ctx, inputs, "domain_name")?;
         let client = self.0.apigateway(&ctx.region);
-        if !super::domain_name::confirm_domain_owned(&client, ctx, domain).await? {
+        if !confirm_domain_owned(&client, ctx, &inputs.domain_name).await? {
             return Ok(());
         }
-        let result = self
-            .0
-            .apigateway(&ctx.region)
+        let result = client
             .delete_base_path_mapping()
-            .domain_name(domain)
-            .base_path(req_str(ctx, inputs, "base_path")?)
+            .domain_name(&inputs.domain_name)
+            .base_path(&inputs.base_path)
             .send()
             .await;
         tolerate(result, NOT_FOUND, "apigateway:DeleteBasePathMapping")
+    }
+
+    /// The mappings of the environment's domain names: a mapping has no
+    /// tags, its domain name says whose it is.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = &self.0.apigateway(&scope.region);
+        under(env_domains(client, scope).await?, |domain| async move {
+            let listed = client
+                .get_base_path_mappings()
+                .domain_name(&domain)
+                .limit(500)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await;
+            let mappings = found(listed, NOT_FOUND, "apigateway:GetBasePathMappings")?;
+            Ok(mappings
+                .unwrap_or_default()
+                .iter()
+                .map(|m| format!("{domain}/{}", m.base_path().unwrap_or(NONE)))
+                .collect())
+        })
+        .await
     }
 }

@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_apigateway::Client;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::NOT_FOUND;
+use super::{NOT_FOUND, env_apis, under};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, opt_str, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.deployment",
@@ -32,6 +32,25 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Deployment(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    rest_api_id: String,
+    /// What marks the deployments this resource made.
+    #[serde(default)]
+    description: String,
+    /// Anything whose change means "deploy again" (the methods'
+    /// fingerprints); drctl's state alone holds them.
+    #[serde(default)]
+    triggers: Json,
+}
+
+impl Inputs {
+    fn id(&self) -> String {
+        format!("{}/deployment", self.rest_api_id)
+    }
+}
+
 fn outputs(api: &str, deployment: &str) -> Attributes {
     attrs([
         ("deployment_id", json!(deployment)),
@@ -45,33 +64,29 @@ async fn deployments(
     client: &Client,
     api: &str,
 ) -> Result<Option<Vec<(String, i64, String)>>, ProviderError> {
-    let mut all = Vec::new();
-    let mut position: Option<String> = None;
-    loop {
-        let result = client
-            .get_deployments()
-            .rest_api_id(api)
-            .limit(500)
-            .set_position(position.clone())
-            .send()
-            .await;
-        let Some(page) = found(result, NOT_FOUND, "apigateway:GetDeployments")? else {
-            return Ok(None);
-        };
-        all.extend(page.items().iter().map(|d| {
-            (
-                d.id().unwrap_or_default().to_owned(),
-                d.created_date().map(|t| t.secs()).unwrap_or(0),
-                d.description().unwrap_or_default().to_owned(),
-            )
-        }));
-        match page.position() {
-            Some(p) if !p.is_empty() && Some(p) != position.as_deref() => {
-                position = Some(p.to_owned())
-            }
-            _ => return Ok(Some(all)),
-        }
-    }
+    let listed = client
+        .get_deployments()
+        .rest_api_id(api)
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    let Some(all) = found(listed, NOT_FOUND, "apigateway:GetDeployments")? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        all.iter()
+            .map(|d| {
+                (
+                    d.id().unwrap_or_default().to_owned(),
+                    d.created_date().map(|t| t.secs()).unwrap_or(0),
+                    d.description().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+    ))
 }
 
 /// The deployment ids some stage of the API serves.
@@ -117,13 +132,13 @@ async fn prune(
 }
 
 impl Deployment {
-    async fn deploy(&self, ctx: &OpContext, inputs: &Attributes) -> Result<String, ProviderError> {
+    async fn deploy(&self, ctx: &OpContext, inputs: &Inputs) -> Result<String, ProviderError> {
         let out = self
             .0
             .apigateway(&ctx.region)
             .create_deployment()
-            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
-            .description(opt_str(inputs, "description").unwrap_or_default())
+            .rest_api_id(&inputs.rest_api_id)
+            .description(&inputs.description)
             .send()
             .await
             .map_err(|e| api_error("apigateway:CreateDeployment", e))?;
@@ -132,17 +147,18 @@ impl Deployment {
 }
 
 #[async_trait]
-impl Provider for Deployment {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Deployment {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let api = req_str(ctx, inputs, "rest_api_id")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let deployment = self.deploy(ctx, inputs).await?;
         Ok(Applied {
-            id: format!("{api}/deployment"),
-            outputs: outputs(api, &deployment),
+            id: inputs.id(),
+            outputs: outputs(&inputs.rest_api_id, &deployment),
         })
     }
 
@@ -150,10 +166,9 @@ impl Provider for Deployment {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let api = req_str(ctx, prior, "rest_api_id")?;
-        let description = opt_str(prior, "description").unwrap_or_default();
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let api = &prior.rest_api_id;
         let Some(all) = deployments(&self.0.apigateway(&ctx.region), api).await? else {
             return Ok(None);
         };
@@ -161,22 +176,15 @@ impl Provider for Deployment {
         let newest = all
             .iter()
             .enumerate()
-            .filter(|(_, (_, _, d))| d == description)
+            .filter(|(_, (_, _, d))| *d == prior.description)
             .max_by_key(|(i, (_, created, _))| (*created, *i))
             .map(|(_, (id, _, _))| id.clone());
         let Some(deployment) = newest else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("rest_api_id", json!(api)),
-                ("description", json!(description)),
-                // Triggers exist only in drctl's state: nothing to observe.
-                (
-                    "triggers",
-                    prior.get("triggers").cloned().unwrap_or(Json::Null),
-                ),
-            ]),
+        Ok(Some(Found {
+            // Triggers exist only in drctl's state: nothing to observe.
+            inputs: prior.clone(),
             outputs: outputs(api, &deployment),
         }))
     }
@@ -185,18 +193,15 @@ impl Provider for Deployment {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // A change of triggers or description means "deploy again".
-        let api = req_str(ctx, inputs, "rest_api_id")?;
+        let api = &inputs.rest_api_id;
         let deployment = self.deploy(ctx, inputs).await?;
         // Earlier deployments of ours that no stage serves any more: the one
         // the stage serves now stays until the stage has moved on.
-        let descriptions = [
-            opt_str(prior, "description").unwrap_or_default(),
-            opt_str(inputs, "description").unwrap_or_default(),
-        ];
+        let descriptions = [prior.description.as_str(), inputs.description.as_str()];
         prune(
             &self.0.apigateway(&ctx.region),
             api,
@@ -211,35 +216,50 @@ impl Provider for Deployment {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Its deployments are those with its description (as in `read`).
-        let api = req_str(ctx, inputs, "rest_api_id")?;
-        let description = opt_str(inputs, "description").unwrap_or_default();
-        let all = deployments(&self.0.apigateway(&ctx.region), api).await?;
+        let all = deployments(&self.0.apigateway(&ctx.region), &inputs.rest_api_id).await?;
         Ok(all
-            .is_some_and(|all| all.iter().any(|(_, _, d)| d == description))
-            .then(|| format!("{api}/deployment")))
+            .is_some_and(|all| all.iter().any(|(_, _, d)| *d == inputs.description))
+            .then(|| inputs.id()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         _id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let api = req_str(ctx, inputs, "rest_api_id")?;
-        if !super::confirm_api_owned(&self.0.apigateway(&ctx.region), ctx, api).await? {
+        let api = &inputs.rest_api_id;
+        let client = self.0.apigateway(&ctx.region);
+        if !super::confirm_api_owned(&client, ctx, api).await? {
             return Ok(());
         }
         prune(
-            &self.0.apigateway(&ctx.region),
+            &client,
             api,
-            &[opt_str(inputs, "description").unwrap_or_default()],
-            opt_str(outputs, "deployment_id"),
+            &[inputs.description.as_str()],
+            outputs.get("deployment_id").and_then(Json::as_str),
             None,
         )
+        .await
+    }
+
+    /// `<api>/deployment` for each of the environment's APIs that has a
+    /// deployment: the resource stands for the API's series of them.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = &self.0.apigateway(&scope.region);
+        under(env_apis(&self.0, scope).await?, |api| async move {
+            let any = deployments(client, &api)
+                .await?
+                .is_some_and(|d| !d.is_empty());
+            Ok(any
+                .then(|| format!("{api}/deployment"))
+                .into_iter()
+                .collect())
+        })
         .await
     }
 }

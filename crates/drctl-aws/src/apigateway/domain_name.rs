@@ -2,21 +2,22 @@
 //! ACM certificate of its own region. Its id is the domain name (unique per
 //! account and region: both regions have their own `api.<domain>`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_apigateway::operation::get_domain_name::GetDomainNameOutput;
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, SecurityPolicy};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, replace, sync_tags};
-use crate::clients::Clients;
-use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, create_once, found, observed_tags, req_str,
-    tolerate,
+use super::{
+    NOT_FOUND, Own, Parent, confirm, create_tags, made_for, of_env, replaced, sync_tags, user_tags,
 };
+use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.domain_name",
@@ -39,16 +40,39 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct DomainName(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    domain_name: String,
+    /// An ACM certificate of the domain name's region.
+    certificate_arn: String,
+    /// `TLS_1_0` or `TLS_1_2`.
+    security_policy: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
 fn arn(region: &str, name: &str) -> String {
     format!("arn:aws:apigateway:{region}::/domainnames/{name}")
 }
 
-fn outputs(name: &str, regional_name: &str, zone: &str) -> Attributes {
+fn outputs(name: &str, regional_name: Option<&str>, zone: Option<&str>) -> Attributes {
     attrs([
         ("domain_name", json!(name)),
-        ("regional_domain_name", json!(regional_name)),
-        ("regional_hosted_zone_id", json!(zone)),
+        (
+            "regional_domain_name",
+            json!(regional_name.unwrap_or_default()),
+        ),
+        ("regional_hosted_zone_id", json!(zone.unwrap_or_default())),
     ])
+}
+
+async fn get(
+    client: &aws_sdk_apigateway::Client,
+    name: &str,
+) -> Result<Option<GetDomainNameOutput>, ProviderError> {
+    let result = client.get_domain_name().domain_name(name).send().await;
+    found(result, NOT_FOUND, "apigateway:GetDomainName")
 }
 
 /// Refuses a change to a domain name's base path mapping (`ctx`'s
@@ -59,18 +83,33 @@ pub(crate) async fn confirm_domain_owned(
     ctx: &OpContext,
     name: &str,
 ) -> Result<bool, ProviderError> {
-    let result = client.get_domain_name().domain_name(name).send().await;
-    let Some(out) = found(result, NOT_FOUND, "apigateway:GetDomainName")? else {
+    let Some(out) = get(client, name).await? else {
         return Ok(false);
     };
-    crate::support::confirm_parent_owned(
-        ctx,
-        "delete",
-        &format!("custom domain name {name}"),
-        &crate::support::tag_map(out.tags.unwrap_or_default()),
-        None,
-    )?;
+    confirm(ctx, &format!("custom domain name {name}"), out.tags, Parent)?;
     Ok(true)
+}
+
+/// The custom domain names `scope`'s environment has in its region (by
+/// their `drctl:env` tag, which the create call sets).
+pub(crate) async fn env_domains(
+    client: &aws_sdk_apigateway::Client,
+    scope: &ListScope,
+) -> Result<Vec<String>, ProviderError> {
+    let domains: Vec<_> = client
+        .get_domain_names()
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("apigateway:GetDomainNames", e))?;
+    Ok(domains
+        .iter()
+        .filter(|d| of_env(scope, d.tags()))
+        .filter_map(|d| d.domain_name().map(str::to_owned))
+        .collect())
 }
 
 impl DomainName {
@@ -78,29 +117,21 @@ impl DomainName {
         &self,
         ctx: &OpContext,
         name: &str,
-    ) -> Result<
-        Option<aws_sdk_apigateway::operation::get_domain_name::GetDomainNameOutput>,
-        ProviderError,
-    > {
-        let result = self
-            .0
-            .apigateway(&ctx.region)
-            .get_domain_name()
-            .domain_name(name)
-            .send()
-            .await;
-        found(result, NOT_FOUND, "apigateway:GetDomainName")
+    ) -> Result<Option<GetDomainNameOutput>, ProviderError> {
+        get(&self.0.apigateway(&ctx.region), name).await
     }
 }
 
 #[async_trait]
-impl Provider for DomainName {
-    fn schema(&self) -> &KindSchema {
+impl Kind for DomainName {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "domain_name")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = &inputs.domain_name;
         // CreateDomainName takes no idempotency token; a resend of one
         // that happened finds the name taken: BadRequestException "The
         // domain name you provided already exists." (its API reference
@@ -110,18 +141,14 @@ impl Provider for DomainName {
             .apigateway_once(&ctx.region)
             .create_domain_name()
             .domain_name(name)
-            .regional_certificate_arn(req_str(ctx, inputs, "certificate_arn")?)
+            .regional_certificate_arn(&inputs.certificate_arn)
             .endpoint_configuration(
                 EndpointConfiguration::builder()
                     .types(EndpointType::Regional)
                     .build(),
             )
-            .security_policy(SecurityPolicy::from(req_str(
-                ctx,
-                inputs,
-                "security_policy",
-            )?))
-            .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()));
+            .security_policy(SecurityPolicy::from(inputs.security_policy.as_str()))
+            .set_tags(Some(create_tags(ctx, &inputs.tags)));
         create_once(
             "apigateway:CreateDomainName",
             &["BadRequestException", "ConflictException"],
@@ -138,11 +165,11 @@ impl Provider for DomainName {
             )
         })?;
         Ok(Applied {
-            id: name.to_owned(),
+            id: name.clone(),
             outputs: outputs(
                 name,
-                out.regional_domain_name().unwrap_or_default(),
-                out.regional_hosted_zone_id().unwrap_or_default(),
+                out.regional_domain_name(),
+                out.regional_hosted_zone_id(),
             ),
         })
     }
@@ -151,35 +178,29 @@ impl Provider for DomainName {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some(out) = self.get(ctx, id).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("domain_name", json!(id)),
-                (
-                    "certificate_arn",
-                    json!(out.regional_certificate_arn().unwrap_or_default()),
-                ),
-                (
-                    "security_policy",
-                    json!(
-                        out.security_policy()
-                            .map(|p| p.as_str())
-                            .unwrap_or_default()
-                    ),
-                ),
-                (
-                    "tags",
-                    observed_tags(out.tags().cloned().unwrap_or_default()),
-                ),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                domain_name: id.to_owned(),
+                certificate_arn: out
+                    .regional_certificate_arn()
+                    .unwrap_or_default()
+                    .to_owned(),
+                security_policy: out
+                    .security_policy()
+                    .map(|p| p.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                tags: user_tags(out.tags()),
+            },
             outputs: outputs(
                 id,
-                out.regional_domain_name().unwrap_or_default(),
-                out.regional_hosted_zone_id().unwrap_or_default(),
+                out.regional_domain_name(),
+                out.regional_hosted_zone_id(),
             ),
         }))
     }
@@ -188,19 +209,22 @@ impl Provider for DomainName {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.apigateway(&ctx.region);
-        let mut ops = Vec::new();
-        for (key, path) in [
-            ("certificate_arn", "/regionalCertificateArn"),
-            ("security_policy", "/securityPolicy"),
-        ] {
-            if prior.get(key) != inputs.get(key) {
-                ops.push(replace(path, req_str(ctx, inputs, key)?));
-            }
-        }
+        let ops = replaced([
+            (
+                "/regionalCertificateArn",
+                &prior.certificate_arn,
+                &inputs.certificate_arn,
+            ),
+            (
+                "/securityPolicy",
+                &prior.security_policy,
+                &inputs.security_policy,
+            ),
+        ]);
         let out = if ops.is_empty() {
             None
         } else {
@@ -214,60 +238,45 @@ impl Provider for DomainName {
                     .map_err(|e| api_error("apigateway:UpdateDomainName", e))?,
             )
         };
-        sync_tags(&client, &arn(&ctx.region, id), prior, inputs).await?;
-        let (regional, zone) = match out {
-            Some(o) => (
-                o.regional_domain_name().unwrap_or_default().to_owned(),
-                o.regional_hosted_zone_id().unwrap_or_default().to_owned(),
-            ),
+        sync_tags(&client, &arn(&ctx.region, id), &prior.tags, &inputs.tags).await?;
+        let outputs = match out {
+            Some(o) => outputs(id, o.regional_domain_name(), o.regional_hosted_zone_id()),
             None => {
                 let o = self.get(ctx, id).await?.ok_or_else(|| {
                     ProviderError::new("apigateway:GetDomainName", format!("{id} not found"))
                         .with_code("NotFoundException")
                 })?;
-                (
-                    o.regional_domain_name().unwrap_or_default().to_owned(),
-                    o.regional_hosted_zone_id().unwrap_or_default().to_owned(),
-                )
+                outputs(id, o.regional_domain_name(), o.regional_hosted_zone_id())
             }
         };
-        Ok(outputs(id, &regional, &zone))
+        Ok(outputs)
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let name = req_str(ctx, inputs, "domain_name")?;
+        let name = &inputs.domain_name;
         let Some(out) = self.get(ctx, name).await? else {
             return Ok(None);
         };
         // The name is the account's in this region, whoever made it:
         // drctl's carries its identity tags (set by the create call).
-        let tags = out.tags().cloned().unwrap_or_default();
-        let ours = tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string())
-            && tags.get(TAG_ENV) == Some(&ctx.env);
-        Ok(ours.then(|| name.to_owned()))
+        Ok(made_for(ctx, out.tags()).then(|| name.clone()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let Some(out) = self.get(ctx, id).await? else {
             return Ok(());
         };
-        crate::support::confirm_owned(
-            ctx,
-            "delete",
-            &format!("custom domain name {id}"),
-            &crate::support::tag_map(out.tags.unwrap_or_default()),
-            None,
-        )?;
+        confirm(ctx, &format!("custom domain name {id}"), out.tags, Own)?;
         let result = self
             .0
             .apigateway(&ctx.region)
@@ -276,5 +285,10 @@ impl Provider for DomainName {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "apigateway:DeleteDomainName")
+    }
+
+    /// The domain names carrying the environment's `drctl:env` tag.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        env_domains(&self.0.apigateway(&scope.region), scope).await
     }
 }

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::operation::get_method::GetMethodOutput;
-use aws_sdk_apigateway::types::{Integration, IntegrationType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Map, Value as Json, json};
+use aws_sdk_apigateway::types::IntegrationType;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
 
-use super::{NOT_FOUND, replace};
+use super::{NOT_FOUND, env_apis, replace, resources_of, under};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, invalid, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.method",
@@ -37,62 +37,92 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Method(pub(crate) Arc<Clients>);
 
-/// The method's identity, from the inputs.
-struct Target<'a> {
-    api: &'a str,
-    resource: &'a str,
-    method: &'a str,
+/// `$call` on the method `$t` names: its API, resource and HTTP method.
+macro_rules! on_method {
+    ($call:expr, $t:expr) => {
+        $call
+            .rest_api_id(&$t.rest_api_id)
+            .resource_id(&$t.resource_id)
+            .http_method(&$t.http_method)
+    };
 }
 
-impl<'a> Target<'a> {
-    fn of(ctx: &OpContext, inputs: &'a Attributes) -> Result<Self, ProviderError> {
-        Ok(Target {
-            api: req_str(ctx, inputs, "rest_api_id")?,
-            resource: req_str(ctx, inputs, "resource_id")?,
-            method: req_str(ctx, inputs, "http_method")?,
-        })
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    rest_api_id: String,
+    resource_id: String,
+    http_method: String,
+    /// `NONE`, `AWS_IAM`, ...
+    authorization: String,
+    integration: Integration,
+    /// Status code -> its method response and integration response.
+    responses: BTreeMap<String, Response>,
+}
+
+/// The method's integration, in the keys that describe it (AWS adds
+/// defaults such as the passthrough behaviour and the timeout).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integration {
+    /// `MOCK`, `AWS_PROXY`, ...
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    integration_http_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_templates: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    #[serde(default)]
+    response_templates: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    fn id(&self) -> String {
+        format!("{}/{}", self.resource_id, self.http_method)
     }
 }
 
 /// What GetMethod shows, in the inputs' shapes.
 struct Current {
     authorization: String,
-    integration: Json,
-    responses: Map<String, Json>,
+    integration: Integration,
+    responses: BTreeMap<String, Response>,
     /// Status codes with a method response (those may lack an integration
     /// response, and need deleting all the same).
     method_statuses: BTreeSet<String>,
 }
 
-fn string_map<'a>(m: impl IntoIterator<Item = (&'a String, &'a String)>) -> Json {
-    Json::Object(
-        m.into_iter()
-            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-            .collect(),
-    )
+fn string_map(m: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// The integration in the input's shape: only the keys that describe it
-/// (AWS adds defaults such as the passthrough behaviour and the timeout).
-fn integration_json(i: &Integration, desired: &Json) -> Json {
-    let mut m = Map::new();
-    let ty = i.r#type().map(|t| t.as_str()).unwrap_or_default();
-    m.insert("type".into(), json!(ty));
+/// The integration in the input's shape: only the keys that describe it.
+fn integration_of(
+    i: &aws_sdk_apigateway::types::Integration,
+    desired: &Integration,
+) -> Integration {
+    let kind = i.r#type().map(|t| t.as_str()).unwrap_or_default();
     // A MOCK integration needs no HTTP method; keep one only if asked for.
-    let keep_method = ty != "MOCK" || desired.get("integration_http_method").is_some();
-    if let Some(h) = i.http_method().filter(|_| keep_method) {
-        m.insert("integration_http_method".into(), json!(h));
+    let keep_method = kind != "MOCK" || desired.integration_http_method.is_some();
+    Integration {
+        kind: kind.to_owned(),
+        integration_http_method: i.http_method().filter(|_| keep_method).map(str::to_owned),
+        uri: i.uri().filter(|u| !u.is_empty()).map(str::to_owned),
+        request_templates: i
+            .request_templates()
+            .filter(|t| !t.is_empty())
+            .map(string_map),
     }
-    if let Some(u) = i.uri().filter(|u| !u.is_empty()) {
-        m.insert("uri".into(), json!(u));
-    }
-    if let Some(t) = i.request_templates().filter(|t| !t.is_empty()) {
-        m.insert("request_templates".into(), string_map(t));
-    }
-    Json::Object(m)
 }
 
-fn current(out: &GetMethodOutput, desired_integration: &Json) -> Current {
+fn current(out: &GetMethodOutput, desired_integration: &Integration) -> Current {
     let method_statuses: BTreeSet<String> = out
         .method_responses()
         .map(|r| r.keys().cloned().collect())
@@ -102,21 +132,30 @@ fn current(out: &GetMethodOutput, desired_integration: &Json) -> Current {
         .and_then(|i| i.integration_responses())
         .cloned()
         .unwrap_or_default();
-    let mut responses = Map::new();
-    for status in method_statuses.iter().chain(integration_responses.keys()) {
-        let templates = integration_responses
-            .get(status)
-            .and_then(|r| r.response_templates())
-            .map(string_map)
-            .unwrap_or_else(|| json!({}));
-        responses.insert(status.clone(), json!({"response_templates": templates}));
-    }
+    let responses = method_statuses
+        .iter()
+        .chain(integration_responses.keys())
+        .map(|status| {
+            let templates = integration_responses
+                .get(status)
+                .and_then(|r| r.response_templates())
+                .map(string_map)
+                .unwrap_or_default();
+            (
+                status.clone(),
+                Response {
+                    response_templates: templates,
+                },
+            )
+        })
+        .collect();
     Current {
         authorization: out.authorization_type().unwrap_or_default().to_owned(),
+        // Without an integration: an empty type, which no input has.
         integration: out
             .method_integration()
-            .map(|i| integration_json(i, desired_integration))
-            .unwrap_or_else(|| json!({})),
+            .map(|i| integration_of(i, desired_integration))
+            .unwrap_or_default(),
         responses,
         method_statuses,
     }
@@ -143,213 +182,137 @@ fn fingerprint(method: &str, authorization: &str, integration: &Json, responses:
 }
 
 fn outputs(
-    t: &Target<'_>,
+    inputs: &Inputs,
     authorization: &str,
-    integration: &Json,
-    responses: &Json,
+    integration: &Integration,
+    responses: &BTreeMap<String, Response>,
 ) -> Attributes {
+    // The same documents as the inputs' JSON (object keys sorted), so a
+    // fingerprint is what earlier runs computed from the raw inputs.
+    let integration = serde_json::to_value(integration).unwrap_or(Json::Null);
+    let responses = serde_json::to_value(responses).unwrap_or(Json::Null);
     attrs([
-        ("id", json!(format!("{}/{}", t.resource, t.method))),
+        ("id", json!(inputs.id())),
         (
             "fingerprint",
-            json!(fingerprint(t.method, authorization, integration, responses)),
+            json!(fingerprint(
+                &inputs.http_method,
+                authorization,
+                &integration,
+                &responses
+            )),
         ),
     ])
 }
 
-/// `responses` as status code -> response templates.
-fn desired_responses(
-    ctx: &OpContext,
-    inputs: &Attributes,
-) -> Result<BTreeMap<String, BTreeMap<String, String>>, ProviderError> {
-    let Some(responses) = inputs.get("responses").and_then(Json::as_object) else {
-        return Err(invalid(ctx, "input `responses` must be an object"));
-    };
-    Ok(responses
-        .iter()
-        .map(|(status, r)| {
-            let templates = r
-                .get("response_templates")
-                .and_then(Json::as_object)
-                .map(|t| {
-                    t.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            (status.clone(), templates)
-        })
-        .collect())
+fn desired_outputs(inputs: &Inputs) -> Attributes {
+    outputs(
+        inputs,
+        &inputs.authorization,
+        &inputs.integration,
+        &inputs.responses,
+    )
 }
 
 impl Method {
     async fn get(
         &self,
         ctx: &OpContext,
-        t: &Target<'_>,
+        t: &Inputs,
     ) -> Result<Option<GetMethodOutput>, ProviderError> {
-        let result = self
-            .0
-            .apigateway(&ctx.region)
-            .get_method()
-            .rest_api_id(t.api)
-            .resource_id(t.resource)
-            .http_method(t.method)
+        let result = on_method!(self.0.apigateway(&ctx.region).get_method(), t)
             .send()
             .await;
         found(result, NOT_FOUND, "apigateway:GetMethod")
     }
-
-    async fn put_integration(
-        &self,
-        client: &Client,
-        ctx: &OpContext,
-        t: &Target<'_>,
-        integration: &Json,
-    ) -> Result<(), ProviderError> {
-        let Some(ty) = integration.get("type").and_then(Json::as_str) else {
-            return Err(invalid(ctx, "input `integration.type` must be a string"));
-        };
-        let text = |key: &str| {
-            integration
-                .get(key)
-                .and_then(Json::as_str)
-                .map(str::to_owned)
-        };
-        let templates = integration
-            .get("request_templates")
-            .and_then(Json::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                    .collect()
-            });
-        client
-            .put_integration()
-            .rest_api_id(t.api)
-            .resource_id(t.resource)
-            .http_method(t.method)
-            .r#type(IntegrationType::from(ty))
-            .set_integration_http_method(text("integration_http_method"))
-            .set_uri(text("uri"))
-            .set_request_templates(templates)
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:PutIntegration", e))?;
-        Ok(())
-    }
-
-    async fn put_integration_response(
-        &self,
-        client: &Client,
-        t: &Target<'_>,
-        status: &str,
-        templates: &BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        client
-            .put_integration_response()
-            .rest_api_id(t.api)
-            .resource_id(t.resource)
-            .http_method(t.method)
-            .status_code(status)
-            .set_response_templates(Some(
-                templates
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:PutIntegrationResponse", e))?;
-        Ok(())
-    }
-
-    async fn put_method_response(
-        &self,
-        client: &Client,
-        t: &Target<'_>,
-        status: &str,
-    ) -> Result<(), ProviderError> {
-        client
-            .put_method_response()
-            .rest_api_id(t.api)
-            .resource_id(t.resource)
-            .http_method(t.method)
-            .status_code(status)
-            .send()
-            .await
-            .map_err(|e| api_error("apigateway:PutMethodResponse", e))?;
-        Ok(())
-    }
-
-    /// Removes a status code's integration response and method response;
-    /// either may already be gone.
-    async fn delete_response(
-        &self,
-        client: &Client,
-        t: &Target<'_>,
-        status: &str,
-    ) -> Result<(), ProviderError> {
-        let result = client
-            .delete_integration_response()
-            .rest_api_id(t.api)
-            .resource_id(t.resource)
-            .http_method(t.method)
-            .status_code(status)
-            .send()
-            .await;
-        tolerate(result, NOT_FOUND, "apigateway:DeleteIntegrationResponse")?;
-        let result = client
-            .delete_method_response()
-            .rest_api_id(t.api)
-            .resource_id(t.resource)
-            .http_method(t.method)
-            .status_code(status)
-            .send()
-            .await;
-        tolerate(result, NOT_FOUND, "apigateway:DeleteMethodResponse")
-    }
 }
 
-fn desired_outputs(ctx: &OpContext, inputs: &Attributes) -> Result<Attributes, ProviderError> {
-    let t = Target::of(ctx, inputs)?;
-    Ok(outputs(
-        &t,
-        req_str(ctx, inputs, "authorization")?,
-        inputs.get("integration").unwrap_or(&Json::Null),
-        inputs.get("responses").unwrap_or(&Json::Null),
-    ))
+async fn put_integration(client: &Client, t: &Inputs) -> Result<(), ProviderError> {
+    let i = &t.integration;
+    on_method!(client.put_integration(), t)
+        .r#type(IntegrationType::from(i.kind.as_str()))
+        .set_integration_http_method(i.integration_http_method.clone())
+        .set_uri(i.uri.clone())
+        .set_request_templates(
+            i.request_templates
+                .as_ref()
+                .map(|m| m.clone().into_iter().collect()),
+        )
+        .send()
+        .await
+        .map_err(|e| api_error("apigateway:PutIntegration", e))?;
+    Ok(())
+}
+
+async fn put_integration_response(
+    client: &Client,
+    t: &Inputs,
+    status: &str,
+    response: &Response,
+) -> Result<(), ProviderError> {
+    on_method!(client.put_integration_response(), t)
+        .status_code(status)
+        .set_response_templates(Some(
+            response.response_templates.clone().into_iter().collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| api_error("apigateway:PutIntegrationResponse", e))?;
+    Ok(())
+}
+
+async fn put_method_response(
+    client: &Client,
+    t: &Inputs,
+    status: &str,
+) -> Result<(), ProviderError> {
+    on_method!(client.put_method_response(), t)
+        .status_code(status)
+        .send()
+        .await
+        .map_err(|e| api_error("apigateway:PutMethodResponse", e))?;
+    Ok(())
+}
+
+/// Removes a status code's integration response and method response;
+/// either may already be gone.
+async fn delete_response(client: &Client, t: &Inputs, status: &str) -> Result<(), ProviderError> {
+    let result = on_method!(client.delete_integration_response(), t)
+        .status_code(status)
+        .send()
+        .await;
+    tolerate(result, NOT_FOUND, "apigateway:DeleteIntegrationResponse")?;
+    let result = on_method!(client.delete_method_response(), t)
+        .status_code(status)
+        .send()
+        .await;
+    tolerate(result, NOT_FOUND, "apigateway:DeleteMethodResponse")
 }
 
 #[async_trait]
-impl Provider for Method {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Method {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let t = Target::of(ctx, inputs)?;
-        let responses = desired_responses(ctx, inputs)?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let t = inputs;
         let client = self.0.apigateway(&ctx.region);
-        client
-            .put_method()
-            .rest_api_id(t.api)
-            .resource_id(t.resource)
-            .http_method(t.method)
-            .authorization_type(req_str(ctx, inputs, "authorization")?)
+        on_method!(client.put_method(), t)
+            .authorization_type(&t.authorization)
             .send()
             .await
             .map_err(|e| api_error("apigateway:PutMethod", e))?;
-        let integration = inputs.get("integration").unwrap_or(&Json::Null);
-        self.put_integration(&client, ctx, &t, integration).await?;
-        for (status, templates) in &responses {
-            self.put_method_response(&client, &t, status).await?;
-            self.put_integration_response(&client, &t, status, templates)
-                .await?;
+        put_integration(&client, t).await?;
+        for (status, response) in &t.responses {
+            put_method_response(&client, t, status).await?;
+            put_integration_response(&client, t, status, response).await?;
         }
         Ok(Applied {
-            id: format!("{}/{}", t.resource, t.method),
-            outputs: desired_outputs(ctx, inputs)?,
+            id: t.id(),
+            outputs: desired_outputs(t),
         })
     }
 
@@ -357,24 +320,22 @@ impl Provider for Method {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let t = Target::of(ctx, prior)?;
-        let Some(out) = self.get(ctx, &t).await? else {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let Some(out) = self.get(ctx, prior).await? else {
             return Ok(None);
         };
-        let cur = current(&out, prior.get("integration").unwrap_or(&Json::Null));
-        let responses = Json::Object(cur.responses);
-        Ok(Some(Observed {
-            outputs: outputs(&t, &cur.authorization, &cur.integration, &responses),
-            inputs: attrs([
-                ("rest_api_id", json!(t.api)),
-                ("resource_id", json!(t.resource)),
-                ("http_method", json!(t.method)),
-                ("authorization", json!(cur.authorization)),
-                ("integration", cur.integration),
-                ("responses", responses),
-            ]),
+        let cur = current(&out, &prior.integration);
+        Ok(Some(Found {
+            outputs: outputs(prior, &cur.authorization, &cur.integration, &cur.responses),
+            inputs: Inputs {
+                rest_api_id: prior.rest_api_id.clone(),
+                resource_id: prior.resource_id.clone(),
+                http_method: prior.http_method.clone(),
+                authorization: cur.authorization,
+                integration: cur.integration,
+                responses: cur.responses,
+            },
         }))
     }
 
@@ -382,85 +343,84 @@ impl Provider for Method {
         &self,
         ctx: &OpContext,
         _id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let t = Target::of(ctx, inputs)?;
+        let t = inputs;
         let client = self.0.apigateway(&ctx.region);
-        let integration = inputs.get("integration").unwrap_or(&Json::Null);
-        let desired = desired_responses(ctx, inputs)?;
         // Compared with what AWS has now rather than with the prior inputs,
         // so that drift is repaired too.
-        let out = self.get(ctx, &t).await?.ok_or_else(|| {
+        let out = self.get(ctx, t).await?.ok_or_else(|| {
             ProviderError::new("apigateway:GetMethod", "method disappeared before update")
         })?;
-        let cur = current(&out, integration);
-        let authorization = req_str(ctx, inputs, "authorization")?;
-        if cur.authorization != authorization {
-            client
-                .update_method()
-                .rest_api_id(t.api)
-                .resource_id(t.resource)
-                .http_method(t.method)
-                .patch_operations(replace("/authorizationType", authorization))
+        let cur = current(&out, &t.integration);
+        if cur.authorization != t.authorization {
+            on_method!(client.update_method(), t)
+                .patch_operations(replace("/authorizationType", &t.authorization))
                 .send()
                 .await
                 .map_err(|e| api_error("apigateway:UpdateMethod", e))?;
         }
         // PutIntegration replaces the integration with its integration
         // responses, so those are put again after it.
-        let reput = &cur.integration != integration;
+        let reput = cur.integration != t.integration;
         if reput {
-            self.put_integration(&client, ctx, &t, integration).await?;
+            put_integration(&client, t).await?;
         }
-        for (status, templates) in &desired {
+        for (status, response) in &t.responses {
             if !cur.method_statuses.contains(status) {
-                self.put_method_response(&client, &t, status).await?;
+                put_method_response(&client, t, status).await?;
             }
-            let wanted = json!({"response_templates": templates});
-            if reput || cur.responses.get(status) != Some(&wanted) {
-                self.put_integration_response(&client, &t, status, templates)
-                    .await?;
+            if reput || cur.responses.get(status) != Some(response) {
+                put_integration_response(&client, t, status, response).await?;
             }
         }
-        for status in cur.responses.keys().filter(|s| !desired.contains_key(*s)) {
-            self.delete_response(&client, &t, status).await?;
+        for status in cur
+            .responses
+            .keys()
+            .filter(|s| !t.responses.contains_key(*s))
+        {
+            delete_response(&client, t, status).await?;
         }
-        desired_outputs(ctx, inputs)
+        Ok(desired_outputs(t))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let t = Target::of(ctx, inputs)?;
-        Ok(self
-            .get(ctx, &t)
-            .await?
-            .map(|_| format!("{}/{}", t.resource, t.method)))
+        Ok(self.get(ctx, inputs).await?.map(|_| inputs.id()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         _id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let t = Target::of(ctx, inputs)?;
-        if !super::confirm_api_owned(&self.0.apigateway(&ctx.region), ctx, t.api).await? {
+        let t = inputs;
+        let client = self.0.apigateway(&ctx.region);
+        if !super::confirm_api_owned(&client, ctx, &t.rest_api_id).await? {
             return Ok(());
         }
-        let result = self
-            .0
-            .apigateway(&ctx.region)
-            .delete_method()
-            .rest_api_id(t.api)
-            .resource_id(t.resource)
-            .http_method(t.method)
-            .send()
-            .await;
+        let result = on_method!(client.delete_method(), t).send().await;
         tolerate(result, NOT_FOUND, "apigateway:DeleteMethod")
+    }
+
+    /// The methods of every resource of the environment's APIs: a method
+    /// has no tags, its API says whose it is.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = &self.0.apigateway(&scope.region);
+        under(env_apis(&self.0, scope).await?, |api| async move {
+            let resources = resources_of(client, &api).await?.unwrap_or_default();
+            Ok(resources
+                .iter()
+                .filter_map(|r| Some((r.id()?, r.resource_methods()?)))
+                .flat_map(|(id, methods)| methods.keys().map(move |m| format!("{id}/{m}")))
+                .collect())
+        })
+        .await
     }
 }

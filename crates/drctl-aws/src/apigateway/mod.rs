@@ -8,18 +8,20 @@ pub mod resource;
 pub mod rest_api;
 pub mod stage;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_apigateway::Client;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
+use aws_sdk_apigateway::types::{Op, PatchOperation, Resource, RestApi};
 use drctl_core::provider::KindSchema;
-use drctl_core::{OpContext, ProviderError, Providers};
-use serde_json::Value as Json;
+use drctl_core::{Applied, ListScope, OpContext, ProviderError, Providers};
+use serde_json::Number;
 
 use crate::clients::Clients;
-use crate::tags::arn_tag_api;
-pub(crate) use crate::tags::sync_tags;
+use crate::kind::{Kind, Typed};
+use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, found, tag_map};
+use crate::tags::{arn_tag_api, retag};
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &rest_api::SCHEMA,
@@ -32,18 +34,31 @@ pub(crate) static KINDS: &[&KindSchema] = &[
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(rest_api::RestApi(c.clone())));
-    providers.register(Arc::new(resource::Resource(c.clone())));
-    providers.register(Arc::new(method::Method(c.clone())));
-    providers.register(Arc::new(deployment::Deployment(c.clone())));
-    providers.register(Arc::new(stage::Stage(c.clone())));
-    providers.register(Arc::new(domain_name::DomainName(c.clone())));
-    providers.register(Arc::new(base_path_mapping::BasePathMapping(c.clone())));
+    providers.register(Arc::new(Typed(rest_api::RestApi(c.clone()))));
+    providers.register(Arc::new(Typed(resource::Resource(c.clone()))));
+    providers.register(Arc::new(Typed(method::Method(c.clone()))));
+    providers.register(Arc::new(Typed(deployment::Deployment(c.clone()))));
+    providers.register(Arc::new(Typed(stage::Stage(c.clone()))));
+    providers.register(Arc::new(Typed(domain_name::DomainName(c.clone()))));
+    providers.register(Arc::new(Typed(base_path_mapping::BasePathMapping(
+        c.clone(),
+    ))));
 }
 
 /// API Gateway reports every missing entity (API, resource, method, stage,
 /// deployment, domain name, base path mapping) with this one code.
 pub(crate) const NOT_FOUND: &[&str] = &["NotFoundException"];
+
+/// The `replace` operations of the values that differ, `(path, was, is)`.
+pub(crate) fn replaced<'a>(
+    changes: impl IntoIterator<Item = (&'a str, &'a String, &'a String)>,
+) -> Vec<PatchOperation> {
+    changes
+        .into_iter()
+        .filter(|(_, was, is)| was != is)
+        .map(|(path, _, is)| replace(path, is))
+        .collect()
+}
 
 /// A `replace` patch operation, the form of every in-place update here.
 pub(crate) fn replace(path: &str, value: impl Into<String>) -> PatchOperation {
@@ -54,23 +69,18 @@ pub(crate) fn replace(path: &str, value: impl Into<String>) -> PatchOperation {
         .build()
 }
 
-/// A JSON number as API Gateway's patch values expect it ("10000", "2.5").
-pub(crate) fn number_text(v: &Json) -> Option<String> {
-    v.is_number().then(|| v.to_string())
-}
-
 /// A number AWS returns as a double, as the integer the input most likely
 /// was when it is whole (10000.0 -> 10000), so that it compares equal.
-pub(crate) fn whole_number(v: f64) -> Json {
+pub(crate) fn whole_number(v: f64) -> Number {
     if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        Json::from(v as i64)
+        Number::from(v as i64)
     } else {
-        Json::from(v)
+        Number::from_f64(v).unwrap_or_else(|| Number::from(0))
     }
 }
 
 /// Refuses a change to a REST API's child (`ctx`'s address: a resource,
-/// method, deployment or stage) unless the API is this environment's: a
+/// method or deployment) unless the API is this environment's: a
 /// resource, method or deployment carries no tags, so its API proves it
 /// drctl's. `false` when the API is gone (its children went with it).
 pub(crate) async fn confirm_api_owned(
@@ -79,17 +89,168 @@ pub(crate) async fn confirm_api_owned(
     api: &str,
 ) -> Result<bool, ProviderError> {
     let result = client.get_rest_api().rest_api_id(api).send().await;
-    let Some(out) = crate::support::found(result, NOT_FOUND, "apigateway:GetRestApi")? else {
+    let Some(out) = found(result, NOT_FOUND, "apigateway:GetRestApi")? else {
         return Ok(false);
     };
-    crate::support::confirm_parent_owned(
-        ctx,
-        "delete",
-        &format!("REST API {api}"),
-        &crate::support::tag_map(out.tags.unwrap_or_default()),
-        None,
-    )?;
+    confirm(ctx, &format!("REST API {api}"), out.tags, Parent)?;
     Ok(true)
+}
+
+/// Whose tags [`confirm`] checks: the resource's own, or its parent's.
+#[derive(Clone, Copy)]
+pub(crate) enum Owner {
+    Own,
+    Parent,
+}
+pub(crate) use Owner::{Own, Parent};
+
+/// Refuses to delete `what` (or, for [`Parent`], `ctx`'s resource under
+/// it) unless its API Gateway tags show it this environment's
+/// (`support::confirm_owned`, `confirm_parent_owned`).
+pub(crate) fn confirm(
+    ctx: &OpContext,
+    what: &str,
+    tags: Option<HashMap<String, String>>,
+    owner: Owner,
+) -> Result<(), ProviderError> {
+    let tags = tag_map(tags.unwrap_or_default());
+    match owner {
+        Own => crate::support::confirm_owned(ctx, "delete", what, &tags, None),
+        Parent => crate::support::confirm_parent_owned(ctx, "delete", what, &tags, None),
+    }
+}
+
+/// Whether API Gateway tags are the identity tags drctl's create for
+/// `ctx` wrote (names are not unique, or are the account's: the tags say
+/// whose).
+pub(crate) fn made_for(ctx: &OpContext, tags: Option<&HashMap<String, String>>) -> bool {
+    tags.is_some_and(|t| {
+        t.get(TAG_ADDRESS) == Some(&ctx.address.to_string()) && t.get(TAG_ENV) == Some(&ctx.env)
+    })
+}
+
+/// Whether API Gateway tags name `scope`'s environment.
+pub(crate) fn of_env(scope: &ListScope, tags: Option<&HashMap<String, String>>) -> bool {
+    tags.and_then(|t| t.get(TAG_ENV)) == Some(&scope.env)
+}
+
+/// The user's tags and drctl's identity tags, as a create call takes them.
+pub(crate) fn create_tags(
+    ctx: &OpContext,
+    tags: &BTreeMap<String, String>,
+) -> HashMap<String, String> {
+    let mut all: HashMap<_, _> = tags.clone().into_iter().collect();
+    all.insert(TAG_ENV.into(), ctx.env.clone());
+    all.insert(TAG_ADDRESS.into(), ctx.address.to_string());
+    all
+}
+
+/// Tags read back, minus drctl's own, as the `tags` input.
+pub(crate) fn user_tags(tags: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
+    tags.into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != TAG_ENV && *k != TAG_ADDRESS)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Brings a tagged resource's user tags (`arn`) from `prior` to `inputs`;
+/// drctl's own stay as they are.
+pub(crate) async fn sync_tags(
+    client: &Client,
+    arn: &str,
+    prior: &BTreeMap<String, String>,
+    inputs: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    retag(client, arn, prior, inputs).await
+}
+
+/// The REST APIs `scope`'s environment has in its region (by their
+/// `drctl:env` tag): what their children are listed under.
+pub(crate) async fn env_apis(
+    clients: &Clients,
+    scope: &ListScope,
+) -> Result<Vec<String>, ProviderError> {
+    let apis = all_apis(&clients.apigateway(&scope.region)).await?;
+    Ok(apis
+        .iter()
+        .filter(|a| of_env(scope, a.tags()))
+        .filter_map(|a| a.id().map(str::to_owned))
+        .collect())
+}
+
+/// Every REST API of the client's region, with its tags.
+pub(crate) async fn all_apis(client: &Client) -> Result<Vec<RestApi>, ProviderError> {
+    client
+        .get_rest_apis()
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| api_error("apigateway:GetRestApis", e))
+}
+
+/// The ids `each` lists under every parent (an API, a domain name) in
+/// turn: what a kind without tags has in an environment.
+pub(crate) async fn under<F, Fut>(
+    parents: Vec<String>,
+    mut each: F,
+) -> Result<Vec<String>, ProviderError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<Vec<String>, ProviderError>>,
+{
+    let mut ids = Vec::new();
+    for parent in parents {
+        ids.extend(each(parent).await?);
+    }
+    Ok(ids)
+}
+
+/// The resources of the API `api` (`None` when the API is gone meanwhile),
+/// with their methods.
+pub(crate) async fn resources_of(
+    client: &Client,
+    api: &str,
+) -> Result<Option<Vec<Resource>>, ProviderError> {
+    let listed = client
+        .get_resources()
+        .rest_api_id(api)
+        .embed("methods")
+        .limit(500)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    found(listed, NOT_FOUND, "apigateway:GetResources")
+}
+
+/// A resource an unanswered create made, found again: its id and the
+/// outputs a read gives now (`support::adopt` for a typed kind).
+pub(crate) async fn adopt<K: Kind>(
+    kind: &K,
+    ctx: &OpContext,
+    id: String,
+    inputs: &K::Inputs,
+) -> Result<Applied, ProviderError> {
+    let found = kind.read(ctx, &id, inputs).await?.ok_or_else(|| {
+        ProviderError::new(
+            format!("read {}", ctx.address),
+            format!("{id}, found after its create's answer was lost, is gone"),
+        )
+    })?;
+    Ok(Applied {
+        id,
+        outputs: found.outputs,
+    })
+}
+
+/// The error of an update whose resource disappeared meanwhile.
+pub(crate) fn gone(operation: &str, what: &str) -> ProviderError {
+    ProviderError::new(operation, format!("{what} disappeared during update"))
 }
 
 arn_tag_api!(Client, "apigateway", |set: BTreeMap<_, _>| {

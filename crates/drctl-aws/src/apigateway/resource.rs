@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::NOT_FOUND;
+use super::{NOT_FOUND, adopt, env_apis, gone, resources_of, under};
 use crate::clients::Clients;
-use crate::support::{Created, adopt, attrs, create_once, found, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{Created, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.resource",
@@ -25,22 +25,36 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Resource(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    rest_api_id: String,
+    parent_id: String,
+    path_part: String,
+}
+
+fn outputs(id: &str, path: Option<&str>) -> Attributes {
+    attrs([("id", json!(id)), ("path", json!(path.unwrap_or_default()))])
+}
+
 #[async_trait]
-impl Provider for Resource {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Resource {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         // CreateResource takes no idempotency token; a resend of one that
         // happened finds the path taken (ConflictException).
         let request = self
             .0
             .apigateway_once(&ctx.region)
             .create_resource()
-            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
-            .parent_id(req_str(ctx, inputs, "parent_id")?)
-            .path_part(req_str(ctx, inputs, "path_part")?);
+            .rest_api_id(&inputs.rest_api_id)
+            .parent_id(&inputs.parent_id)
+            .path_part(&inputs.path_part);
         let created = create_once(
             "apigateway:CreateResource",
             &["ConflictException"],
@@ -52,10 +66,7 @@ impl Provider for Resource {
             Created::Sent(out) => {
                 let id = out.id().unwrap_or_default().to_owned();
                 Ok(Applied {
-                    outputs: attrs([
-                        ("id", json!(id)),
-                        ("path", json!(out.path().unwrap_or_default())),
-                    ]),
+                    outputs: outputs(&id, out.path()),
                     id,
                 })
             }
@@ -67,9 +78,9 @@ impl Provider for Resource {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let api = req_str(ctx, prior, "rest_api_id")?;
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let api = &prior.rest_api_id;
         let result = self
             .0
             .apigateway(&ctx.region)
@@ -81,16 +92,13 @@ impl Provider for Resource {
         let Some(out) = found(result, NOT_FOUND, "apigateway:GetResource")? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("rest_api_id", json!(api)),
-                ("parent_id", json!(out.parent_id().unwrap_or_default())),
-                ("path_part", json!(out.path_part().unwrap_or_default())),
-            ]),
-            outputs: attrs([
-                ("id", json!(id)),
-                ("path", json!(out.path().unwrap_or_default())),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                rest_api_id: api.clone(),
+                parent_id: out.parent_id().unwrap_or_default().to_owned(),
+                path_part: out.path_part().unwrap_or_default().to_owned(),
+            },
+            outputs: outputs(id, out.path()),
         }))
     }
 
@@ -98,44 +106,33 @@ impl Provider for Resource {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // Every input forces replacement: nothing to change in place.
-        let read = self.read(ctx, id, inputs).await?.ok_or_else(|| {
-            ProviderError::new(
-                "apigateway:GetResource",
-                "resource disappeared during update",
-            )
-        })?;
+        let read = self
+            .read(ctx, id, inputs)
+            .await?
+            .ok_or_else(|| gone("apigateway:GetResource", "resource"))?;
         Ok(read.outputs)
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // A path part is unique under its parent.
-        let parent = req_str(ctx, inputs, "parent_id")?;
-        let part = req_str(ctx, inputs, "path_part")?;
-        let listed = self
-            .0
-            .apigateway(&ctx.region)
-            .get_resources()
-            .rest_api_id(req_str(ctx, inputs, "rest_api_id")?)
-            .limit(500)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await;
-        let Some(resources) = found(listed, NOT_FOUND, "apigateway:GetResources")? else {
+        let client = self.0.apigateway(&ctx.region);
+        let Some(resources) = resources_of(&client, &inputs.rest_api_id).await? else {
             return Ok(None);
         };
         Ok(resources
             .iter()
-            .find(|r| r.parent_id() == Some(parent) && r.path_part() == Some(part))
+            .find(|r| {
+                r.parent_id() == Some(inputs.parent_id.as_str())
+                    && r.path_part() == Some(inputs.path_part.as_str())
+            })
             .and_then(|r| r.id().map(str::to_owned)))
     }
 
@@ -143,21 +140,35 @@ impl Provider for Resource {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let api = req_str(ctx, inputs, "rest_api_id")?;
-        if !super::confirm_api_owned(&self.0.apigateway(&ctx.region), ctx, api).await? {
+        let api = &inputs.rest_api_id;
+        let client = self.0.apigateway(&ctx.region);
+        if !super::confirm_api_owned(&client, ctx, api).await? {
             return Ok(());
         }
-        let result = self
-            .0
-            .apigateway(&ctx.region)
+        let result = client
             .delete_resource()
             .rest_api_id(api)
             .resource_id(id)
             .send()
             .await;
         tolerate(result, NOT_FOUND, "apigateway:DeleteResource")
+    }
+
+    /// Every resource but the root (the API's own) of the environment's
+    /// APIs: a resource has no tags, its API says whose it is.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = &self.0.apigateway(&scope.region);
+        under(env_apis(&self.0, scope).await?, |api| async move {
+            let resources = resources_of(client, &api).await?.unwrap_or_default();
+            Ok(resources
+                .iter()
+                .filter(|r| r.parent_id().is_some())
+                .filter_map(|r| r.id().map(str::to_owned))
+                .collect())
+        })
+        .await
     }
 }

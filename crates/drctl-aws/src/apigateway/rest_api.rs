@@ -1,21 +1,24 @@
 //! `apigateway.rest_api`: a REST API with its endpoint type and tags. Its id
 //! is the API id.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, replace, sync_tags};
+use super::{
+    NOT_FOUND, Own, adopt, all_apis, confirm, create_tags, env_apis, gone, made_for, replaced,
+    sync_tags, user_tags,
+};
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
 use crate::support::{
-    Created, TAG_ADDRESS, TAG_ENV, adopt, all_tags, api_error, attrs, create_once, found,
-    observed_tags, opt_str, req_str, retry_while, the_one, tolerate,
+    Created, api_error, attrs, create_once, found, retry_while, the_one, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -39,6 +42,18 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct RestApi(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// `REGIONAL`, `EDGE` or `PRIVATE`.
+    endpoint_type: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 /// How long a DeleteRestApi refused by the account's quota (one call every
 /// 30 s per account, not adjustable: "Amazon API Gateway quotas") is sent
@@ -76,26 +91,28 @@ impl RestApi {
 }
 
 #[async_trait]
-impl Provider for RestApi {
-    fn schema(&self) -> &KindSchema {
+impl Kind for RestApi {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         // CreateRestApi takes no idempotency token and names are not
         // unique: a blind resend would make a second API.
         let request = self
             .0
             .apigateway_once(&ctx.region)
             .create_rest_api()
-            .name(req_str(ctx, inputs, "name")?)
-            .description(opt_str(inputs, "description").unwrap_or_default())
+            .name(&inputs.name)
+            .description(&inputs.description)
             .endpoint_configuration(
                 EndpointConfiguration::builder()
-                    .types(EndpointType::from(req_str(ctx, inputs, "endpoint_type")?))
+                    .types(EndpointType::from(inputs.endpoint_type.as_str()))
                     .build(),
             )
-            .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()));
+            .set_tags(Some(create_tags(ctx, &inputs.tags)));
         let created = create_once(
             "apigateway:CreateRestApi",
             &[],
@@ -119,8 +136,8 @@ impl Provider for RestApi {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let result = self
             .0
             .apigateway(&ctx.region)
@@ -136,14 +153,13 @@ impl Provider for RestApi {
             .and_then(|c| c.types().first())
             .map(|t| t.as_str().to_owned())
             .unwrap_or_default();
-        let tags = api.tags().cloned().unwrap_or_default();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(api.name().unwrap_or_default())),
-                ("description", json!(api.description().unwrap_or_default())),
-                ("endpoint_type", json!(endpoint_type)),
-                ("tags", observed_tags(tags)),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: api.name().unwrap_or_default().to_owned(),
+                description: api.description().unwrap_or_default().to_owned(),
+                endpoint_type,
+                tags: user_tags(api.tags()),
+            },
             outputs: self
                 .outputs(ctx, id, api.root_resource_id().unwrap_or_default())
                 .await?,
@@ -154,19 +170,14 @@ impl Provider for RestApi {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.apigateway(&ctx.region);
-        let mut ops = Vec::new();
-        for key in ["name", "description"] {
-            if prior.get(key) != inputs.get(key) {
-                ops.push(replace(
-                    &format!("/{key}"),
-                    opt_str(inputs, key).unwrap_or_default(),
-                ));
-            }
-        }
+        let ops = replaced([
+            ("/name", &prior.name, &inputs.name),
+            ("/description", &prior.description, &inputs.description),
+        ]);
         if !ops.is_empty() {
             client
                 .update_rest_api()
@@ -176,45 +187,27 @@ impl Provider for RestApi {
                 .await
                 .map_err(|e| api_error("apigateway:UpdateRestApi", e))?;
         }
-        sync_tags(&client, &arn(&ctx.region, id), prior, inputs).await?;
-        let read = self.read(ctx, id, inputs).await?.ok_or_else(|| {
-            ProviderError::new(
-                "apigateway:GetRestApi",
-                "REST API disappeared during update",
-            )
-        })?;
+        sync_tags(&client, &arn(&ctx.region, id), &prior.tags, &inputs.tags).await?;
+        let read = self
+            .read(ctx, id, inputs)
+            .await?
+            .ok_or_else(|| gone("apigateway:GetRestApi", "REST API"))?;
         Ok(read.outputs)
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Names are not unique and API Gateway cannot filter by one:
         // GetRestApis lists every API with its tags, which identify ours
         // (the create call sets them; the name may change in place).
-        let apis: Vec<_> = self
-            .0
-            .apigateway(&ctx.region)
-            .get_rest_apis()
-            .limit(500)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("apigateway:GetRestApis", e))?;
-        let address = ctx.address.to_string();
-        let ours = |tags: Option<&std::collections::HashMap<String, String>>| {
-            tags.is_some_and(|t| {
-                t.get(TAG_ADDRESS) == Some(&address) && t.get(TAG_ENV) == Some(&ctx.env)
-            })
-        };
+        let apis = all_apis(&self.0.apigateway(&ctx.region)).await?;
         the_one(
             ctx,
             apis.iter()
-                .filter(|a| ours(a.tags()))
+                .filter(|a| made_for(ctx, a.tags()))
                 .filter_map(|a| a.id().map(str::to_owned)),
         )
     }
@@ -223,7 +216,7 @@ impl Provider for RestApi {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.apigateway(&ctx.region);
@@ -231,13 +224,7 @@ impl Provider for RestApi {
         let Some(api) = found(result, NOT_FOUND, "apigateway:GetRestApi")? else {
             return Ok(());
         };
-        crate::support::confirm_owned(
-            ctx,
-            "delete",
-            &format!("REST API {id}"),
-            &crate::support::tag_map(api.tags.unwrap_or_default()),
-            None,
-        )?;
+        confirm(ctx, &format!("REST API {id}"), api.tags, Own)?;
         // DeleteRestApi is limited to one call every 30 s per account, more
         // than the SDK's own retries wait for when both regions tear down.
         retry_while(
@@ -249,5 +236,11 @@ impl Provider for RestApi {
             },
         )
         .await
+    }
+
+    /// The APIs carrying the environment's `drctl:env` tag (the create
+    /// call sets it).
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        env_apis(&self.0, scope).await
     }
 }

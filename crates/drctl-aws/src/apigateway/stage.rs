@@ -2,20 +2,23 @@
 //! stage-wide throttling (method settings `*/*`) and tags. Its id is
 //! `<rest_api_id>/<stage_name>`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
 use aws_sdk_apigateway::types::PatchOperation;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Number, json};
 
-use super::{NOT_FOUND, number_text, replace, sync_tags, whole_number};
-use crate::clients::Clients;
-use crate::support::{
-    all_tags, api_error, attrs, create_once, found, invalid, observed_tags, req_str, tolerate,
+use super::{
+    NOT_FOUND, Own, confirm, create_tags, env_apis, replace, sync_tags, under, user_tags,
+    whole_number,
 };
+use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, create_once, found, invalid, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.stage",
@@ -28,6 +31,22 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Stage(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    rest_api_id: String,
+    stage_name: String,
+    deployment_id: String,
+    /// Requests per second, stage-wide; null where the account's defaults
+    /// apply (what a read of a stage without settings finds).
+    #[serde(default)]
+    throttling_rate_limit: Option<Number>,
+    #[serde(default)]
+    throttling_burst_limit: Option<Number>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 const RATE: &str = "/*/*/throttling/rateLimit";
 const BURST: &str = "/*/*/throttling/burstLimit";
@@ -53,33 +72,55 @@ fn outputs(region: &str, api: &str, stage: &str) -> Attributes {
 /// (everything when `prior` is `None`).
 fn patches(
     ctx: &OpContext,
-    prior: Option<&Attributes>,
-    inputs: &Attributes,
+    prior: Option<&Inputs>,
+    inputs: &Inputs,
 ) -> Result<Vec<PatchOperation>, ProviderError> {
-    let changed = |k: &str| prior.is_none_or(|p| p.get(k) != inputs.get(k));
     let mut ops = Vec::new();
-    if prior.is_some() && changed("deployment_id") {
-        ops.push(replace(
-            "/deploymentId",
-            req_str(ctx, inputs, "deployment_id")?,
-        ));
+    if prior.is_some_and(|p| p.deployment_id != inputs.deployment_id) {
+        ops.push(replace("/deploymentId", &inputs.deployment_id));
     }
-    for (key, path) in [
-        ("throttling_rate_limit", RATE),
-        ("throttling_burst_limit", BURST),
+    for (key, path, was, is) in [
+        (
+            "throttling_rate_limit",
+            RATE,
+            prior.map(|p| &p.throttling_rate_limit),
+            &inputs.throttling_rate_limit,
+        ),
+        (
+            "throttling_burst_limit",
+            BURST,
+            prior.map(|p| &p.throttling_burst_limit),
+            &inputs.throttling_burst_limit,
+        ),
     ] {
-        if changed(key) {
-            let value = inputs
-                .get(key)
-                .and_then(number_text)
+        if was != Some(is) {
+            let value = is
+                .as_ref()
                 .ok_or_else(|| invalid(ctx, format!("input `{key}` must be a number")))?;
-            ops.push(replace(path, value));
+            ops.push(replace(path, value.to_string()));
         }
     }
     Ok(ops)
 }
 
 impl Stage {
+    async fn get(
+        &self,
+        ctx: &OpContext,
+        api: &str,
+        stage: &str,
+    ) -> Result<Option<GetStageOutput>, ProviderError> {
+        let result = self
+            .0
+            .apigateway(&ctx.region)
+            .get_stage()
+            .rest_api_id(api)
+            .stage_name(stage)
+            .send()
+            .await;
+        found(result, NOT_FOUND, "apigateway:GetStage")
+    }
+
     async fn patch(
         &self,
         ctx: &OpContext,
@@ -104,14 +145,15 @@ impl Stage {
 }
 
 #[async_trait]
-impl Provider for Stage {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Stage {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let api = req_str(ctx, inputs, "rest_api_id")?;
-        let stage = req_str(ctx, inputs, "stage_name")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
         let ops = patches(ctx, None, inputs)?;
         // CreateStage takes no idempotency token; a resend of one that
         // happened finds the stage name taken (ConflictException).
@@ -121,8 +163,8 @@ impl Provider for Stage {
             .create_stage()
             .rest_api_id(api)
             .stage_name(stage)
-            .deployment_id(req_str(ctx, inputs, "deployment_id")?)
-            .set_tags(Some(all_tags(ctx, inputs).into_iter().collect()));
+            .deployment_id(&inputs.deployment_id)
+            .set_tags(Some(create_tags(ctx, &inputs.tags)));
         create_once(
             "apigateway:CreateStage",
             &["ConflictException"],
@@ -142,41 +184,24 @@ impl Provider for Stage {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let api = req_str(ctx, prior, "rest_api_id")?;
-        let stage = req_str(ctx, prior, "stage_name")?;
-        let result = self
-            .0
-            .apigateway(&ctx.region)
-            .get_stage()
-            .rest_api_id(api)
-            .stage_name(stage)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "apigateway:GetStage")? else {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let (api, stage) = (&prior.rest_api_id, &prior.stage_name);
+        let Some(out) = self.get(ctx, api, stage).await? else {
             return Ok(None);
         };
         // Without stage-wide settings the account's defaults apply: no
         // value drctl set, so null (an update sets them again).
         let all = out.method_settings().and_then(|m| m.get("*/*"));
-        let rate = all.map_or(Json::Null, |s| whole_number(s.throttling_rate_limit));
-        let burst = all.map_or(Json::Null, |s| json!(s.throttling_burst_limit));
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("rest_api_id", json!(api)),
-                ("stage_name", json!(stage)),
-                (
-                    "deployment_id",
-                    json!(out.deployment_id().unwrap_or_default()),
-                ),
-                ("throttling_rate_limit", rate),
-                ("throttling_burst_limit", burst),
-                (
-                    "tags",
-                    observed_tags(out.tags().cloned().unwrap_or_default()),
-                ),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                rest_api_id: api.clone(),
+                stage_name: stage.clone(),
+                deployment_id: out.deployment_id().unwrap_or_default().to_owned(),
+                throttling_rate_limit: all.map(|s| whole_number(s.throttling_rate_limit)),
+                throttling_burst_limit: all.map(|s| Number::from(s.throttling_burst_limit)),
+                tags: user_tags(out.tags()),
+            },
             outputs: outputs(&ctx.region, api, stage),
         }))
     }
@@ -185,18 +210,17 @@ impl Provider for Stage {
         &self,
         ctx: &OpContext,
         _id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let api = req_str(ctx, inputs, "rest_api_id")?;
-        let stage = req_str(ctx, inputs, "stage_name")?;
+        let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
         self.patch(ctx, api, stage, patches(ctx, Some(prior), inputs)?)
             .await?;
         sync_tags(
             &self.0.apigateway(&ctx.region),
             &arn(&ctx.region, api, stage),
-            prior,
-            inputs,
+            &prior.tags,
+            &inputs.tags,
         )
         .await?;
         Ok(outputs(&ctx.region, api, stage))
@@ -205,19 +229,10 @@ impl Provider for Stage {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let api = req_str(ctx, inputs, "rest_api_id")?;
-        let stage = req_str(ctx, inputs, "stage_name")?;
-        let result = self
-            .0
-            .apigateway(&ctx.region)
-            .get_stage()
-            .rest_api_id(api)
-            .stage_name(stage)
-            .send()
-            .await;
-        let out = found(result, NOT_FOUND, "apigateway:GetStage")?;
+        let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
+        let out = self.get(ctx, api, stage).await?;
         Ok(out.map(|_| format!("{api}/{stage}")))
     }
 
@@ -225,27 +240,18 @@ impl Provider for Stage {
         &self,
         ctx: &OpContext,
         _id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let api = req_str(ctx, inputs, "rest_api_id")?;
-        let stage = req_str(ctx, inputs, "stage_name")?;
-        let client = self.0.apigateway(&ctx.region);
-        let result = client
-            .get_stage()
-            .rest_api_id(api)
-            .stage_name(stage)
-            .send()
-            .await;
-        let Some(out) = found(result, NOT_FOUND, "apigateway:GetStage")? else {
+        let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
+        let Some(out) = self.get(ctx, api, stage).await? else {
             return Ok(());
         };
-        crate::support::confirm_owned(
+        confirm(
             ctx,
-            "delete",
             &format!("stage {stage} of REST API {api}"),
-            &crate::support::tag_map(out.tags.unwrap_or_default()),
-            None,
+            out.tags,
+            Own,
         )?;
         let result = self
             .0
@@ -256,5 +262,21 @@ impl Provider for Stage {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "apigateway:DeleteStage")
+    }
+
+    /// The stages of the environment's APIs.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = &self.0.apigateway(&scope.region);
+        under(env_apis(&self.0, scope).await?, |api| async move {
+            let result = client.get_stages().rest_api_id(&api).send().await;
+            let out = found(result, NOT_FOUND, "apigateway:GetStages")?;
+            Ok(out
+                .iter()
+                .flat_map(|o| o.item())
+                .filter_map(|s| s.stage_name())
+                .map(|s| format!("{api}/{s}"))
+                .collect())
+        })
+        .await
     }
 }

@@ -30,15 +30,15 @@ use aws_sdk_dynamodb::types::{
     StreamSpecification, StreamViewType, TableDescription, TableStatus, Tag,
 };
 use aws_smithy_types::error::operation::BuildError;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
 
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
 use crate::support::{
-    all_tags, api_error, attrs, bool_or, confirm_owned, create_once, found, invalid, observed_tags,
-    opt_str, req_str, retry_while, str_map, wait_for,
+    TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, invalid,
+    name_embeds_env, retry_while, wait_for,
 };
 use crate::tags::{arn_tag_api, retag};
 
@@ -60,6 +60,74 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Table(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    table_name: String,
+    hash_key: String,
+    /// `S`, `N` or `B`.
+    hash_key_type: String,
+    /// `PAY_PER_REQUEST` only.
+    billing_mode: String,
+    #[serde(default)]
+    point_in_time_recovery: bool,
+    /// Null (or absent) for no stream.
+    #[serde(default)]
+    stream_view_type: Option<String>,
+    #[serde(default)]
+    replica_regions: BTreeSet<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    /// A customer key of the table's region. Absent: AWS owned; null, as
+    /// a read shows a table back on an AWS owned key when the inputs had
+    /// one (so that it shows as drift).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    kms_key_arn: Option<Option<String>>,
+    /// Replica region -> a customer key of that region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replica_kms_key_arns: Option<BTreeMap<String, String>>,
+}
+
+/// A field that may be null as well as absent: `Some(None)` for null.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl Inputs {
+    /// The customer key of the table, if it has one.
+    fn table_key(&self) -> Option<&str> {
+        self.kms_key_arn
+            .as_ref()
+            .and_then(|k| k.as_deref())
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The `replica_kms_key_arns` input: replica region -> key ARN.
+    fn replica_keys(&self) -> BTreeMap<String, String> {
+        self.replica_kms_key_arns.clone().unwrap_or_default()
+    }
+
+    /// User tags plus drctl's identity tags, as written to AWS.
+    fn all_tags(&self, ctx: &OpContext) -> BTreeMap<String, String> {
+        let mut t = self.tags.clone();
+        t.insert(TAG_ENV.into(), ctx.env.clone());
+        t.insert(TAG_ADDRESS.into(), ctx.address.to_string());
+        t
+    }
+}
+
+/// Tags read back, minus drctl's own, as the `tags` input.
+fn user_tags(mut tags: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
+    tags
+}
+
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 const TABLE_WAIT: Duration = Duration::from_secs(30 * 60);
 /// Creating a replica copies the table's data to the new region.
@@ -70,8 +138,8 @@ fn build(op: &'static str) -> impl Fn(BuildError) -> ProviderError {
 }
 
 /// Only on-demand capacity: provisioned throughput is not an input.
-fn billing_mode(ctx: &OpContext, inputs: &Attributes) -> Result<BillingMode, ProviderError> {
-    match req_str(ctx, inputs, "billing_mode")? {
+fn billing_mode(ctx: &OpContext, inputs: &Inputs) -> Result<BillingMode, ProviderError> {
+    match inputs.billing_mode.as_str() {
         "PAY_PER_REQUEST" => Ok(BillingMode::PayPerRequest),
         other => Err(invalid(
             ctx,
@@ -82,8 +150,10 @@ fn billing_mode(ctx: &OpContext, inputs: &Attributes) -> Result<BillingMode, Pro
 
 /// The stream specification, or `None` for no stream (`stream_view_type`
 /// null or absent).
-fn stream(inputs: &Attributes) -> Result<Option<StreamSpecification>, ProviderError> {
-    opt_str(inputs, "stream_view_type")
+fn stream(inputs: &Inputs) -> Result<Option<StreamSpecification>, ProviderError> {
+    inputs
+        .stream_view_type
+        .as_deref()
         .map(|t| {
             StreamSpecification::builder()
                 .stream_enabled(true)
@@ -101,9 +171,9 @@ const REPLICATED_VIEW: &str = "NEW_AND_OLD_IMAGES";
 /// Refuses replicas without the stream they replicate from, before any
 /// call: AWS would refuse the update that disables the stream, or turn
 /// the stream on by itself, never matching the inputs.
-fn check_replicated_stream(ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
-    let view = opt_str(inputs, "stream_view_type");
-    if !replica_regions(inputs).is_empty() && view != Some(REPLICATED_VIEW) {
+fn check_replicated_stream(ctx: &OpContext, inputs: &Inputs) -> Result<(), ProviderError> {
+    let view = inputs.stream_view_type.as_deref();
+    if !inputs.replica_regions.is_empty() && view != Some(REPLICATED_VIEW) {
         return Err(invalid(
             ctx,
             format!(
@@ -113,28 +183,6 @@ fn check_replicated_stream(ctx: &OpContext, inputs: &Attributes) -> Result<(), P
         ));
     }
     Ok(())
-}
-
-fn replica_regions(inputs: &Attributes) -> BTreeSet<String> {
-    inputs
-        .get("replica_regions")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The customer key of the table, if it has one.
-fn table_key(inputs: &Attributes) -> Option<&str> {
-    opt_str(inputs, "kms_key_arn").filter(|k| !k.is_empty())
-}
-
-/// The `replica_kms_key_arns` input: replica region -> key ARN.
-fn replica_keys(inputs: &Attributes) -> BTreeMap<String, String> {
-    str_map(inputs, "replica_kms_key_arns")
 }
 
 /// The region a KMS key ARN names (`arn:<partition>:kms:<region>:...`).
@@ -148,10 +196,10 @@ fn key_region(arn: &str) -> Option<&str> {
 /// Refuses, before any call, keys AWS would refuse: a key outside its
 /// member's region, a replica without a key when the table has one, a
 /// replica key without a table key, a key for a region that is no replica.
-fn check_keys(ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
-    let keys = replica_keys(inputs);
-    let regions = replica_regions(inputs);
-    let Some(key) = table_key(inputs) else {
+fn check_keys(ctx: &OpContext, inputs: &Inputs) -> Result<(), ProviderError> {
+    let keys = inputs.replica_keys();
+    let regions = &inputs.replica_regions;
+    let Some(key) = inputs.table_key() else {
         if keys.is_empty() {
             return Ok(());
         }
@@ -169,7 +217,7 @@ fn check_keys(ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError>
             ),
         ));
     }
-    for region in &regions {
+    for region in regions {
         match keys.get(region) {
             None => {
                 return Err(invalid(
@@ -201,8 +249,8 @@ fn check_keys(ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError>
 
 /// CreateTable's and UpdateTable's SSESpecification for `inputs`: the
 /// customer key, or AWS owned when none (`Enabled` false).
-fn sse(inputs: &Attributes) -> SseSpecification {
-    match table_key(inputs) {
+fn sse(inputs: &Inputs) -> SseSpecification {
+    match inputs.table_key() {
         Some(key) => SseSpecification::builder()
             .enabled(true)
             .sse_type(SseType::Kms)
@@ -411,10 +459,10 @@ async fn set_pitr(ddb: &Client, name: &str, enabled: bool) -> Result<(), Provide
 async fn set_stream(
     ddb: &Client,
     name: &str,
-    prior: &Attributes,
-    inputs: &Attributes,
+    prior: &Inputs,
+    inputs: &Inputs,
 ) -> Result<(), ProviderError> {
-    if opt_str(prior, "stream_view_type").is_some() {
+    if prior.stream_view_type.is_some() {
         ddb.update_table()
             .table_name(name)
             .stream_specification(
@@ -530,29 +578,32 @@ impl Table {
         ctx: &OpContext,
         name: &str,
         region: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<(), ProviderError> {
         let ddb = self.0.dynamodb(region);
-        if bool_or(inputs, "point_in_time_recovery", false) {
+        if inputs.point_in_time_recovery {
             set_pitr(&ddb, name, true).await?;
         }
-        sync_member_tags(&ddb, name, &all_tags(ctx, inputs)).await
+        sync_member_tags(&ddb, name, &inputs.all_tags(ctx)).await
     }
 }
 
 #[async_trait]
-impl Provider for Table {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Table {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "table_name")?;
-        let hash_key = req_str(ctx, inputs, "hash_key")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = &inputs.table_name;
+        let hash_key = &inputs.hash_key;
         check_replicated_stream(ctx, inputs)?;
         check_keys(ctx, inputs)?;
         let ddb = self.0.dynamodb(&ctx.region);
-        let tags = all_tags(ctx, inputs)
+        let tags = inputs
+            .all_tags(ctx)
             .into_iter()
             .map(|(k, v)| tag(k, v))
             .collect::<Result<Vec<_>, _>>()?;
@@ -567,11 +618,7 @@ impl Provider for Table {
             .attribute_definitions(
                 AttributeDefinition::builder()
                     .attribute_name(hash_key)
-                    .attribute_type(ScalarAttributeType::from(req_str(
-                        ctx,
-                        inputs,
-                        "hash_key_type",
-                    )?))
+                    .attribute_type(ScalarAttributeType::from(inputs.hash_key_type.as_str()))
                     .build()
                     .map_err(build("dynamodb:CreateTable"))?,
             )
@@ -583,7 +630,7 @@ impl Provider for Table {
                     .map_err(build("dynamodb:CreateTable"))?,
             )
             .set_stream_specification(stream(inputs)?)
-            .set_sse_specification(table_key(inputs).map(|_| sse(inputs)))
+            .set_sse_specification(inputs.table_key().map(|_| sse(inputs)))
             .set_tags(Some(tags));
         create_once(
             "dynamodb:CreateTable",
@@ -593,18 +640,18 @@ impl Provider for Table {
         )
         .await?;
         wait_active(&ddb, name).await?;
-        if bool_or(inputs, "point_in_time_recovery", false) {
+        if inputs.point_in_time_recovery {
             set_pitr(&ddb, name, true).await?;
         }
         // One replica per UpdateTable call, as AWS requires.
-        let keys = replica_keys(inputs);
-        for region in replica_regions(inputs) {
-            add_replica(&ddb, name, &region, keys.get(&region).map(String::as_str)).await?;
-            self.configure_replica(ctx, name, &region, inputs).await?;
+        let keys = inputs.replica_keys();
+        for region in &inputs.replica_regions {
+            add_replica(&ddb, name, region, keys.get(region).map(String::as_str)).await?;
+            self.configure_replica(ctx, name, region, inputs).await?;
         }
         let t = wait_active(&ddb, name).await?;
         Ok(Applied {
-            id: name.to_owned(),
+            id: name.clone(),
             outputs: outputs(name, &t),
         })
     }
@@ -613,8 +660,8 @@ impl Provider for Table {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let ddb = self.0.dynamodb(&ctx.region);
         // Reads that need nothing from each other are sent together.
         let (t, pitr) = tokio::join!(describe(&ddb, id), pitr_enabled(&ddb, id));
@@ -645,10 +692,9 @@ impl Provider for Table {
         let stream_view_type = if stream_enabled(&t) {
             t.stream_specification()
                 .and_then(|s| s.stream_view_type())
-                .map(|v| json!(v.as_str()))
-                .unwrap_or(Json::Null)
+                .map(|v| v.as_str().to_owned())
         } else {
-            Json::Null
+            None
         };
         // Each replica has its own point-in-time recovery and tags, read
         // in its region: recovery counts as on only where every member
@@ -680,32 +726,31 @@ impl Provider for Table {
                 keys.insert(region.clone(), key);
             }
             pitr &= replica_pitr.unwrap_or(false);
-            if observed_tags(theirs.clone()) != observed_tags(tags.clone()) {
+            if user_tags(theirs.clone()) != user_tags(tags.clone()) {
                 tags = theirs;
             }
         }
-        let mut inputs = attrs([
-            ("table_name", json!(id)),
-            ("hash_key", json!(hash_key)),
-            ("hash_key_type", json!(hash_key_type)),
-            ("billing_mode", json!(billing)),
-            ("point_in_time_recovery", json!(pitr)),
-            ("stream_view_type", stream_view_type),
-            ("replica_regions", json!(replicas)),
-            ("tags", observed_tags(tags)),
-        ]);
         // Keys show when there are some, or when asked for (so that a
         // table back on an AWS owned key shows as drift).
-        if let Some(key) = observed_key(&t) {
-            inputs.insert("kms_key_arn".into(), json!(key));
-        } else if prior.contains_key("kms_key_arn") {
-            inputs.insert("kms_key_arn".into(), Json::Null);
-        }
-        if !keys.is_empty() || prior.contains_key("replica_kms_key_arns") {
-            inputs.insert("replica_kms_key_arns".into(), json!(keys));
-        }
-        Ok(Some(Observed {
-            inputs,
+        let kms_key_arn = match observed_key(&t) {
+            Some(key) => Some(Some(key)),
+            None => prior.kms_key_arn.as_ref().map(|_| None),
+        };
+        let replica_kms_key_arns =
+            (!keys.is_empty() || prior.replica_kms_key_arns.is_some()).then_some(keys);
+        Ok(Some(Found {
+            inputs: Inputs {
+                table_name: id.to_owned(),
+                hash_key,
+                hash_key_type,
+                billing_mode: billing.to_owned(),
+                point_in_time_recovery: pitr,
+                stream_view_type,
+                replica_regions: replicas,
+                tags: user_tags(tags),
+                kms_key_arn,
+                replica_kms_key_arns,
+            },
             outputs: outputs(id, &t),
         }))
     }
@@ -714,29 +759,28 @@ impl Provider for Table {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         check_replicated_stream(ctx, inputs)?;
         check_keys(ctx, inputs)?;
         let ddb = self.0.dynamodb(&ctx.region);
-        let changed = |k: &str| prior.get(k) != inputs.get(k);
-        let had = replica_regions(prior);
-        let want = replica_regions(inputs);
-        let (had_keys, want_keys) = (replica_keys(prior), replica_keys(inputs));
+        let had = &prior.replica_regions;
+        let want = &inputs.replica_regions;
+        let (had_keys, want_keys) = (prior.replica_keys(), inputs.replica_keys());
         // A replica's key cannot change in place: it leaves and joins
         // again with the new one (its data copied anew from the table).
         let rekeyed: BTreeSet<String> = had
-            .intersection(&want)
+            .intersection(want)
             .filter(|r| had_keys.get(*r) != want_keys.get(*r))
             .cloned()
             .collect();
         // Replicas leave first: AWS refuses to disable the stream of a
         // table that has replicas.
-        for region in had.difference(&want).chain(&rekeyed) {
+        for region in had.difference(want).chain(&rekeyed) {
             remove_replica(&ddb, id, region).await?;
         }
-        if table_key(prior) != table_key(inputs) {
+        if prior.table_key() != inputs.table_key() {
             ddb.update_table()
                 .table_name(id)
                 .sse_specification(sse(inputs))
@@ -745,7 +789,7 @@ impl Provider for Table {
                 .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
             wait_active(&ddb, id).await?;
         }
-        if changed("billing_mode") {
+        if prior.billing_mode != inputs.billing_mode {
             ddb.update_table()
                 .table_name(id)
                 .billing_mode(billing_mode(ctx, inputs)?)
@@ -754,29 +798,29 @@ impl Provider for Table {
                 .map_err(|e| api_error("dynamodb:UpdateTable", e))?;
             wait_active(&ddb, id).await?;
         }
-        if changed("stream_view_type") {
+        if prior.stream_view_type != inputs.stream_view_type {
             set_stream(&ddb, id, prior, inputs).await?;
         }
         let kept: Vec<&String> = had
-            .intersection(&want)
+            .intersection(want)
             .filter(|r| !rekeyed.contains(*r))
             .collect();
-        if changed("point_in_time_recovery") {
-            let on = bool_or(inputs, "point_in_time_recovery", false);
+        if prior.point_in_time_recovery != inputs.point_in_time_recovery {
+            let on = inputs.point_in_time_recovery;
             set_pitr(&ddb, id, on).await?;
             for region in &kept {
                 set_pitr(&self.0.dynamodb(region), id, on).await?;
             }
         }
-        if changed("tags") {
-            let tags = all_tags(ctx, inputs);
+        if prior.tags != inputs.tags {
+            let tags = inputs.all_tags(ctx);
             sync_member_tags(&ddb, id, &tags).await?;
             for region in &kept {
                 sync_member_tags(&self.0.dynamodb(region), id, &tags).await?;
             }
         }
         // New replicas join once the stream is on.
-        let joining: BTreeSet<String> = want.difference(&had).cloned().chain(rekeyed).collect();
+        let joining: BTreeSet<String> = want.difference(had).cloned().chain(rekeyed).collect();
         for region in &joining {
             add_replica(&ddb, id, region, want_keys.get(region).map(String::as_str)).await?;
             self.configure_replica(ctx, id, region, inputs).await?;
@@ -788,20 +832,20 @@ impl Provider for Table {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let name = req_str(ctx, inputs, "table_name")?;
+        let name = &inputs.table_name;
         Ok(describe(&self.0.dynamodb(&ctx.region), name)
             .await?
             .filter(|t| t.table_status() != Some(&TableStatus::Deleting))
-            .map(|_| name.to_owned()))
+            .map(|_| name.clone()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let ddb = self.0.dynamodb(&ctx.region);
@@ -810,7 +854,7 @@ impl Provider for Table {
         };
         if t.table_status() != Some(&TableStatus::Deleting) {
             let tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
-            let named = opt_str(inputs, "table_name").filter(|n| *n == id);
+            let named = Some(inputs.table_name.as_str()).filter(|n| *n == id);
             confirm_owned(ctx, "delete", &format!("table {id}"), &tags, named)?;
         }
         // AWS refuses to delete a table that has recently sourced a replica
@@ -841,5 +885,40 @@ impl Provider for Table {
             })
         })
         .await
+    }
+
+    /// The tables carrying the environment's `drctl:env` tag or, without
+    /// one, named for it (`SessionTable-<env>`), but those being deleted.
+    /// ListTables has no tag filter: each table's tags are read. A global
+    /// table's replica in another region is a table there too: that
+    /// region lists it as well, under the same id.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let ddb = self.0.dynamodb(&scope.region);
+        let names: Vec<String> = ddb
+            .list_tables()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("dynamodb:ListTables", e))?;
+        let mut ids = Vec::new();
+        for name in names {
+            let Some(t) = describe(&ddb, &name).await? else {
+                continue;
+            };
+            if t.table_status() == Some(&TableStatus::Deleting) {
+                continue;
+            }
+            let tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
+            let ours = match tags.get(TAG_ENV) {
+                Some(env) => *env == scope.env,
+                None => name_embeds_env(&name, &scope.env),
+            };
+            if ours {
+                ids.push(name);
+            }
+        }
+        Ok(ids)
     }
 }

@@ -27,22 +27,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{DbCluster, GlobalCluster as AwsGlobalCluster};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{
-    RDS_WAIT, at_least, create_tags, settled_version, sorted_strings, sync_tags, tags_json,
+    RDS_WAIT, create_tags, env_ids, live, settled_version, sorted, sync_tags, user_tags, wait_gone,
+    wait_version,
 };
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
 use crate::secretsmanager;
 use crate::support::{
-    api_error, attrs, bool_or, create_once, found, has_code, invalid, opt_str, req_str,
-    retry_while, tolerate, wait_for,
+    api_error, attrs, create_once, found, has_code, invalid, retry_while, tolerate, wait_for,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -102,15 +104,45 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Cluster(pub(crate) Arc<Clients>);
 
-const NOT_FOUND: &[&str] = &["DBClusterNotFoundFault"];
-
-fn req_int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, ProviderError> {
-    inputs
-        .get(key)
-        .and_then(Json::as_i64)
-        .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| invalid(ctx, format!("input `{key}` must be an integer")))
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    cluster_identifier: String,
+    engine: String,
+    engine_version: String,
+    /// The global cluster it joins; null for a standalone cluster (what a
+    /// read of a detached one finds).
+    #[serde(default)]
+    global_cluster_identifier: Option<String>,
+    db_subnet_group_name: String,
+    #[serde(default)]
+    vpc_security_group_ids: Vec<String>,
+    #[serde(default)]
+    storage_encrypted: bool,
+    backup_retention_period: i32,
+    preferred_backup_window: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    /// The primary's; the secondary has no master user of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    master_username: Option<String>,
+    /// The `secretsmanager.secret` holding the master password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    master_password_secret_arn: Option<String>,
+    /// A KMS key of the cluster's region (ARN, id or alias).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    skip_final_snapshot: Option<bool>,
 }
+
+impl Inputs {
+    fn skips_final_snapshot(&self) -> bool {
+        self.skip_final_snapshot.unwrap_or(false)
+    }
+}
+
+const NOT_FOUND: &[&str] = &["DBClusterNotFoundFault"];
 
 pub(crate) async fn describe(rds: &Client, id: &str) -> Result<Option<DbCluster>, ProviderError> {
     let result = rds
@@ -241,14 +273,14 @@ fn final_snapshot_name(id: &str, c: &DbCluster) -> Option<String> {
 }
 
 /// The snapshot a delete with these inputs takes ("" for none).
-fn final_snapshot(id: &str, c: &DbCluster, inputs: &Attributes) -> String {
-    if bool_or(inputs, "skip_final_snapshot", false) {
+fn final_snapshot(id: &str, c: &DbCluster, inputs: &Inputs) -> String {
+    if inputs.skips_final_snapshot() {
         return String::new();
     }
     final_snapshot_name(id, c).unwrap_or_default()
 }
 
-fn outputs(id: &str, c: &DbCluster, inputs: &Attributes) -> Attributes {
+fn outputs(id: &str, c: &DbCluster, inputs: &Inputs) -> Attributes {
     attrs([
         ("arn", json!(c.db_cluster_arn().unwrap_or_default())),
         ("cluster_identifier", json!(id)),
@@ -265,13 +297,15 @@ fn outputs(id: &str, c: &DbCluster, inputs: &Attributes) -> Attributes {
 }
 
 #[async_trait]
-impl Provider for Cluster {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Cluster {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let id = req_str(ctx, inputs, "cluster_identifier")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let id = &inputs.cluster_identifier;
         let rds = self.0.rds(&ctx.region);
         // No idempotency token; a resend of one that happened finds the
         // identifier taken.
@@ -280,22 +314,20 @@ impl Provider for Cluster {
             .rds_once(&ctx.region)
             .create_db_cluster()
             .db_cluster_identifier(id)
-            .engine(req_str(ctx, inputs, "engine")?)
-            .engine_version(req_str(ctx, inputs, "engine_version")?)
-            .set_global_cluster_identifier(
-                opt_str(inputs, "global_cluster_identifier").map(str::to_owned),
-            )
-            .db_subnet_group_name(req_str(ctx, inputs, "db_subnet_group_name")?)
-            .set_vpc_security_group_ids(Some(sorted_strings(inputs, "vpc_security_group_ids")))
-            .storage_encrypted(bool_or(inputs, "storage_encrypted", false))
-            .backup_retention_period(req_int(ctx, inputs, "backup_retention_period")?)
-            .preferred_backup_window(req_str(ctx, inputs, "preferred_backup_window")?)
-            .set_kms_key_id(opt_str(inputs, "kms_key_id").map(str::to_owned))
-            .set_tags(Some(create_tags(ctx, inputs)));
-        if let Some(user) = opt_str(inputs, "master_username") {
+            .engine(&inputs.engine)
+            .engine_version(&inputs.engine_version)
+            .set_global_cluster_identifier(inputs.global_cluster_identifier.clone())
+            .db_subnet_group_name(&inputs.db_subnet_group_name)
+            .set_vpc_security_group_ids(Some(sorted(&inputs.vpc_security_group_ids)))
+            .storage_encrypted(inputs.storage_encrypted)
+            .backup_retention_period(inputs.backup_retention_period)
+            .preferred_backup_window(&inputs.preferred_backup_window)
+            .set_kms_key_id(inputs.kms_key_id.clone())
+            .set_tags(Some(create_tags(ctx, &inputs.tags)));
+        if let Some(user) = &inputs.master_username {
             // drctl keeps passwords out of inputs and state: the password
             // comes from the secret, here and nowhere else.
-            let Some(secret) = opt_str(inputs, "master_password_secret_arn") else {
+            let Some(secret) = &inputs.master_password_secret_arn else {
                 return Err(invalid(
                     ctx,
                     "`master_username` needs `master_password_secret_arn` (a secretsmanager.secret)",
@@ -314,7 +346,7 @@ impl Provider for Cluster {
         .await?;
         let c = wait_available(&rds, id).await?;
         Ok(Applied {
-            id: id.to_owned(),
+            id: id.clone(),
             outputs: outputs(id, &c, inputs),
         })
     }
@@ -323,70 +355,46 @@ impl Provider for Cluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let rds = self.0.rds(&ctx.region);
         let Some(c) = describe(&rds, id).await? else {
             return Ok(None);
         };
         let global = global_membership(&rds, c.db_cluster_arn().unwrap_or_default()).await?;
-        let mut groups: Vec<&str> = c
+        let groups: Vec<String> = c
             .vpc_security_groups()
             .iter()
-            .filter_map(|g| g.vpc_security_group_id())
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
             .collect();
-        groups.sort_unstable();
-        let mut inputs = attrs([
-            ("cluster_identifier", json!(id)),
-            ("engine", json!(c.engine().unwrap_or_default())),
-            (
-                "engine_version",
-                json!(settled_version(
-                    prior.get("engine_version").and_then(Json::as_str),
-                    c.engine_version().unwrap_or_default()
-                )),
+        let inputs = Inputs {
+            cluster_identifier: id.to_owned(),
+            engine: c.engine().unwrap_or_default().to_owned(),
+            engine_version: settled_version(
+                Some(&prior.engine_version),
+                c.engine_version().unwrap_or_default(),
             ),
-            ("global_cluster_identifier", json!(global)),
-            (
-                "db_subnet_group_name",
-                json!(c.db_subnet_group().unwrap_or_default()),
-            ),
-            ("vpc_security_group_ids", json!(groups)),
-            (
-                "storage_encrypted",
-                json!(c.storage_encrypted().unwrap_or(false)),
-            ),
-            (
-                "backup_retention_period",
-                json!(c.backup_retention_period().unwrap_or(0)),
-            ),
-            (
-                "preferred_backup_window",
-                json!(c.preferred_backup_window().unwrap_or_default()),
-            ),
-            ("tags", tags_json(c.tag_list())),
-        ]);
-        // The secondary has no master user of its own: these keys exist
-        // only where the inputs had them.
-        if prior.contains_key("master_username") {
-            inputs.insert(
-                "master_username".into(),
-                json!(c.master_username().unwrap_or_default()),
-            );
-        }
-        // AWS reports the key's ARN whatever form (alias, id) was given;
-        // which secret the password came from and whether a delete
-        // snapshots are drctl's alone.
-        for key in [
-            "kms_key_id",
-            "master_password_secret_arn",
-            "skip_final_snapshot",
-        ] {
-            if let Some(v) = prior.get(key) {
-                inputs.insert(key.into(), v.clone());
-            }
-        }
-        Ok(Some(Observed {
+            global_cluster_identifier: global,
+            db_subnet_group_name: c.db_subnet_group().unwrap_or_default().to_owned(),
+            vpc_security_group_ids: sorted(&groups),
+            storage_encrypted: c.storage_encrypted().unwrap_or(false),
+            backup_retention_period: c.backup_retention_period().unwrap_or(0),
+            preferred_backup_window: c.preferred_backup_window().unwrap_or_default().to_owned(),
+            tags: user_tags(c.tag_list()),
+            // The secondary has no master user of its own: this key exists
+            // only where the inputs had it.
+            master_username: prior
+                .master_username
+                .as_ref()
+                .map(|_| c.master_username().unwrap_or_default().to_owned()),
+            // AWS reports the key's ARN whatever form (alias, id) was
+            // given; which secret the password came from and whether a
+            // delete snapshots are drctl's alone.
+            kms_key_id: prior.kms_key_id.clone(),
+            master_password_secret_arn: prior.master_password_secret_arn.clone(),
+            skip_final_snapshot: prior.skip_final_snapshot,
+        };
+        Ok(Some(Found {
             outputs: outputs(id, &c, prior),
             inputs,
         }))
@@ -396,33 +404,29 @@ impl Provider for Cluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let rds = self.0.rds(&ctx.region);
-        let changed = |k: &str| prior.get(k) != inputs.get(k);
         let mut req = rds
             .modify_db_cluster()
             .db_cluster_identifier(id)
             .apply_immediately(true);
         let mut any = false;
-        if sorted_strings(prior, "vpc_security_group_ids")
-            != sorted_strings(inputs, "vpc_security_group_ids")
-        {
-            req = req
-                .set_vpc_security_group_ids(Some(sorted_strings(inputs, "vpc_security_group_ids")));
+        if sorted(&prior.vpc_security_group_ids) != sorted(&inputs.vpc_security_group_ids) {
+            req = req.set_vpc_security_group_ids(Some(sorted(&inputs.vpc_security_group_ids)));
             any = true;
         }
-        if changed("backup_retention_period") {
-            req = req.backup_retention_period(req_int(ctx, inputs, "backup_retention_period")?);
+        if prior.backup_retention_period != inputs.backup_retention_period {
+            req = req.backup_retention_period(inputs.backup_retention_period);
             any = true;
         }
-        if changed("preferred_backup_window") {
-            req = req.preferred_backup_window(req_str(ctx, inputs, "preferred_backup_window")?);
+        if prior.preferred_backup_window != inputs.preferred_backup_window {
+            req = req.preferred_backup_window(&inputs.preferred_backup_window);
             any = true;
         }
-        if changed("master_password_secret_arn")
-            && let Some(secret) = opt_str(inputs, "master_password_secret_arn")
+        if prior.master_password_secret_arn != inputs.master_password_secret_arn
+            && let Some(secret) = &inputs.master_password_secret_arn
         {
             // Another secret: its password becomes the master password.
             req = req.master_user_password(secretsmanager::password(&self.0, secret).await?);
@@ -434,55 +438,44 @@ impl Provider for Cluster {
                 .map_err(|e| api_error("rds:ModifyDBCluster", e))?;
         }
         let mut c = wait_available(&rds, id).await?;
-        if changed("engine_version") {
+        if prior.engine_version != inputs.engine_version {
             // The global cluster's upgrade (ModifyGlobalCluster, applied
             // before this member's update) upgrades the members.
-            let version = req_str(ctx, inputs, "engine_version")?;
-            c = wait_for(
-                &format!(
+            let version = &inputs.engine_version;
+            let rds = &rds;
+            c = wait_version(
+                format!(
                     "cluster {id} at engine version {version} (upgraded through its global cluster)"
                 ),
-                RDS_WAIT,
-                || async {
-                    Ok(match describe(&rds, id).await? {
-                        Some(c)
-                            if c.status() == Some("available")
-                                && at_least(c.engine_version().unwrap_or_default(), version) =>
-                        {
-                            Ok(c)
-                        }
-                        Some(c) => Err(format!(
-                            "{} at {}",
-                            c.status().unwrap_or("unknown"),
-                            c.engine_version().unwrap_or("unknown")
-                        )),
-                        None => Err("not found".to_owned()),
-                    })
-                },
+                version,
+                move || describe(rds, id),
             )
             .await?;
         }
-        sync_tags(&rds, c.db_cluster_arn().unwrap_or_default(), prior, inputs).await?;
+        sync_tags(
+            &rds,
+            c.db_cluster_arn().unwrap_or_default(),
+            &prior.tags,
+            &inputs.tags,
+        )
+        .await?;
         Ok(outputs(id, &c, inputs))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let id = req_str(ctx, inputs, "cluster_identifier")?;
-        Ok(describe(&self.0.rds(&ctx.region), id)
-            .await?
-            .filter(|c| c.status() != Some("deleting"))
-            .map(|_| id.to_owned()))
+        let id = &inputs.cluster_identifier;
+        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let rds = self.0.rds(&ctx.region);
@@ -500,12 +493,11 @@ impl Provider for Cluster {
             &format!("Aurora cluster {id}"),
             c.tag_list(),
             id,
-            inputs,
-            "cluster_identifier",
+            &inputs.cluster_identifier,
         )?;
         // The same name the plan showed (from the creation time).
         let snapshot = final_snapshot(id, &c, inputs);
-        if snapshot.is_empty() && !bool_or(inputs, "skip_final_snapshot", false) {
+        if snapshot.is_empty() && !inputs.skips_final_snapshot() {
             return Err(ProviderError::new(
                 "rds:DeleteDBCluster",
                 format!("cluster {id} reports no creation time to name its final snapshot after"),
@@ -541,15 +533,30 @@ impl Provider for Cluster {
         }
         wait_deleted(&rds, id).await
     }
+
+    /// The environment's clusters (by tag, or by the identifier drctl
+    /// gives, `payment-<env>-<role>`), but those being deleted.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let clusters: Vec<DbCluster> = self
+            .0
+            .rds(&scope.region)
+            .describe_db_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("rds:DescribeDBClusters", e))?;
+        Ok(env_ids(&scope.env, &clusters, |c| {
+            (c.tag_list(), c.db_cluster_identifier())
+        }))
+    }
 }
 
 /// Waits until the cluster `id` is gone.
 async fn wait_deleted(rds: &Client, id: &str) -> Result<(), ProviderError> {
-    wait_for(&format!("cluster {id} deleted"), RDS_WAIT, || async {
-        Ok(match describe(rds, id).await? {
-            None => Ok(()),
-            Some(c) => Err(c.status().unwrap_or("unknown").to_owned()),
-        })
+    wait_gone(format!("cluster {id} deleted"), RDS_WAIT, move || {
+        describe(rds, id)
     })
     .await
 }

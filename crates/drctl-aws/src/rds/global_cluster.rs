@@ -19,14 +19,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::GlobalCluster as AwsGlobalCluster;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{RDS_WAIT, at_least, cluster, create_tags, same_major, settled_version};
+use super::{
+    at_least, cluster, create_tags, env_ids, live, same_major, settled_version, wait_gone,
+    wait_version,
+};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, create_once, found, invalid, req_str, wait_for};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, create_once, found, invalid, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.global_cluster",
@@ -52,6 +55,18 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct GlobalCluster(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    global_cluster_identifier: String,
+    engine: String,
+    engine_version: String,
+    #[serde(default)]
+    storage_encrypted: bool,
+    #[serde(default)]
+    deletion_protection: bool,
+}
 
 const NOT_FOUND: &[&str] = &["GlobalClusterNotFoundFault"];
 const WAIT: Duration = Duration::from_secs(30 * 60);
@@ -140,25 +155,11 @@ impl GlobalCluster {
                 .send()
                 .await
                 .map_err(|e| api_error("rds:ModifyDBCluster", e))?;
-            wait_for(
-                &format!("cluster {id} at engine version {version}"),
-                RDS_WAIT,
-                || async {
-                    Ok(match cluster::describe(&rds, id).await? {
-                        Some(c)
-                            if c.status() == Some("available")
-                                && at_least(c.engine_version().unwrap_or_default(), version) =>
-                        {
-                            Ok(())
-                        }
-                        Some(c) => Err(format!(
-                            "{} at {}",
-                            c.status().unwrap_or("unknown"),
-                            c.engine_version().unwrap_or("unknown")
-                        )),
-                        None => Err("not found".to_owned()),
-                    })
-                },
+            let rds = &rds;
+            wait_version(
+                format!("cluster {id} at engine version {version}"),
+                version,
+                move || cluster::describe(rds, id),
             )
             .await?;
         }
@@ -207,38 +208,27 @@ impl GlobalCluster {
                 .await
                 .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
         }
-        wait_for(
-            &format!("global cluster {id} at engine version {version}"),
-            RDS_WAIT,
-            || async {
-                Ok(match describe(&rds, id).await? {
-                    Some(g)
-                        if g.status() == Some("available")
-                            && at_least(g.engine_version().unwrap_or_default(), version) =>
-                    {
-                        Ok(())
-                    }
-                    Some(g) => Err(format!(
-                        "{} at {}",
-                        g.status().unwrap_or("unknown"),
-                        g.engine_version().unwrap_or("unknown")
-                    )),
-                    None => Err("not found".to_owned()),
-                })
-            },
+        let rds = &rds;
+        wait_version(
+            format!("global cluster {id} at engine version {version}"),
+            version,
+            move || describe(rds, id),
         )
         .await
+        .map(|_| ())
     }
 }
 
 #[async_trait]
-impl Provider for GlobalCluster {
-    fn schema(&self) -> &KindSchema {
+impl Kind for GlobalCluster {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let id = req_str(ctx, inputs, "global_cluster_identifier")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let id = &inputs.global_cluster_identifier;
         let rds = self.0.rds(&ctx.region);
         // No idempotency token; a resend of one that happened finds the
         // identifier taken.
@@ -247,11 +237,11 @@ impl Provider for GlobalCluster {
             .rds_once(&ctx.region)
             .create_global_cluster()
             .global_cluster_identifier(id)
-            .engine(req_str(ctx, inputs, "engine")?)
-            .engine_version(req_str(ctx, inputs, "engine_version")?)
-            .storage_encrypted(bool_or(inputs, "storage_encrypted", false))
-            .deletion_protection(bool_or(inputs, "deletion_protection", false))
-            .set_tags(Some(create_tags(ctx, inputs)));
+            .engine(&inputs.engine)
+            .engine_version(&inputs.engine_version)
+            .storage_encrypted(inputs.storage_encrypted)
+            .deletion_protection(inputs.deletion_protection)
+            .set_tags(Some(create_tags(ctx, &Default::default())));
         create_once(
             "rds:CreateGlobalCluster",
             &["GlobalClusterAlreadyExistsFault"],
@@ -261,7 +251,7 @@ impl Provider for GlobalCluster {
         .await?;
         let g = wait_available(&rds, id).await?;
         Ok(Applied {
-            id: id.to_owned(),
+            id: id.clone(),
             outputs: outputs(id, &g),
         })
     }
@@ -270,33 +260,22 @@ impl Provider for GlobalCluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some(g) = describe(&self.0.rds(&ctx.region), id).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("global_cluster_identifier", json!(id)),
-                ("engine", json!(g.engine().unwrap_or_default())),
-                (
-                    "engine_version",
-                    json!(settled_version(
-                        prior
-                            .get("engine_version")
-                            .and_then(serde_json::Value::as_str),
-                        g.engine_version().unwrap_or_default()
-                    )),
+        Ok(Some(Found {
+            inputs: Inputs {
+                global_cluster_identifier: id.to_owned(),
+                engine: g.engine().unwrap_or_default().to_owned(),
+                engine_version: settled_version(
+                    Some(&prior.engine_version),
+                    g.engine_version().unwrap_or_default(),
                 ),
-                (
-                    "storage_encrypted",
-                    json!(g.storage_encrypted().unwrap_or(false)),
-                ),
-                (
-                    "deletion_protection",
-                    json!(g.deletion_protection().unwrap_or(false)),
-                ),
-            ]),
+                storage_encrypted: g.storage_encrypted().unwrap_or(false),
+                deletion_protection: g.deletion_protection().unwrap_or(false),
+            },
             outputs: outputs(id, &g),
         }))
     }
@@ -305,23 +284,20 @@ impl Provider for GlobalCluster {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let rds = self.0.rds(&ctx.region);
-        if prior.get("deletion_protection") != inputs.get("deletion_protection") {
+        if prior.deletion_protection != inputs.deletion_protection {
             rds.modify_global_cluster()
                 .global_cluster_identifier(id)
-                .deletion_protection(bool_or(inputs, "deletion_protection", false))
+                .deletion_protection(inputs.deletion_protection)
                 .send()
                 .await
                 .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
         }
-        if prior.get("engine_version") != inputs.get("engine_version") {
-            let before = prior
-                .get("engine_version")
-                .and_then(serde_json::Value::as_str);
-            self.upgrade(ctx, id, before, req_str(ctx, inputs, "engine_version")?)
+        if prior.engine_version != inputs.engine_version {
+            self.upgrade(ctx, id, Some(&prior.engine_version), &inputs.engine_version)
                 .await?;
         }
         let g = wait_available(&rds, id).await?;
@@ -331,20 +307,17 @@ impl Provider for GlobalCluster {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let id = req_str(ctx, inputs, "global_cluster_identifier")?;
-        Ok(describe(&self.0.rds(&ctx.region), id)
-            .await?
-            .filter(|g| g.status() != Some("deleting"))
-            .map(|_| id.to_owned()))
+        let id = &inputs.global_cluster_identifier;
+        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let rds = self.0.rds(&ctx.region);
@@ -360,8 +333,7 @@ impl Provider for GlobalCluster {
                 &format!("global cluster {id}"),
                 g.tag_list(),
                 id,
-                inputs,
-                "global_cluster_identifier",
+                &inputs.global_cluster_identifier,
             )?;
         }
         // The regional clusters leave the global cluster in their own
@@ -391,12 +363,30 @@ impl Provider for GlobalCluster {
                 return Ok(());
             }
         }
-        wait_for(&format!("global cluster {id} deleted"), WAIT, || async {
-            Ok(match describe(&rds, id).await? {
-                None => Ok(()),
-                Some(g) => Err(g.status().unwrap_or("unknown").to_owned()),
-            })
+        let rds = &rds;
+        wait_gone(format!("global cluster {id} deleted"), WAIT, move || {
+            describe(rds, id)
         })
         .await
+    }
+
+    /// The environment's global clusters (by tag, or by the identifier
+    /// drctl gives, `payment-global-<env>`), but those being deleted.
+    /// DescribeGlobalClusters answers for every region: each region
+    /// lists the same ones.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let globals: Vec<AwsGlobalCluster> = self
+            .0
+            .rds(&scope.region)
+            .describe_global_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("rds:DescribeGlobalClusters", e))?;
+        Ok(env_ids(&scope.env, &globals, |g| {
+            (g.tag_list(), g.global_cluster_identifier())
+        }))
     }
 }

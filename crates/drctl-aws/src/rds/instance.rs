@@ -8,19 +8,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{DbInstance, Tag};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{RDS_WAIT, cluster, create_tags, global_cluster, sync_tags, tags_json};
-use crate::clients::Clients;
-use crate::support::{
-    TAG_ENV, api_error, attrs, bool_or, create_once, found, req_str, retry_while, wait_for,
+use super::{
+    RDS_WAIT, cluster, create_tags, env_ids, global_cluster, live, sync_tags, user_tags, wait_gone,
 };
+use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::support::{TAG_ENV, api_error, attrs, create_once, found, retry_while, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.instance",
@@ -64,6 +66,19 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Instance(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    instance_identifier: String,
+    cluster_identifier: String,
+    instance_class: String,
+    engine: String,
+    #[serde(default)]
+    publicly_accessible: bool,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 const NOT_FOUND: &[&str] = &["DBInstanceNotFound", "DBInstanceNotFoundFault"];
 
@@ -217,13 +232,15 @@ impl Instance {
 }
 
 #[async_trait]
-impl Provider for Instance {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Instance {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let id = req_str(ctx, inputs, "instance_identifier")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let id = &inputs.instance_identifier;
         let rds = self.0.rds(&ctx.region);
         // No idempotency token; a resend of one that happened finds the
         // identifier taken.
@@ -232,11 +249,11 @@ impl Provider for Instance {
             .rds_once(&ctx.region)
             .create_db_instance()
             .db_instance_identifier(id)
-            .db_cluster_identifier(req_str(ctx, inputs, "cluster_identifier")?)
-            .db_instance_class(req_str(ctx, inputs, "instance_class")?)
-            .engine(req_str(ctx, inputs, "engine")?)
-            .publicly_accessible(bool_or(inputs, "publicly_accessible", false))
-            .set_tags(Some(create_tags(ctx, inputs)));
+            .db_cluster_identifier(&inputs.cluster_identifier)
+            .db_instance_class(&inputs.instance_class)
+            .engine(&inputs.engine)
+            .publicly_accessible(inputs.publicly_accessible)
+            .set_tags(Some(create_tags(ctx, &inputs.tags)));
         create_once(
             "rds:CreateDBInstance",
             &["DBInstanceAlreadyExists"],
@@ -246,7 +263,7 @@ impl Provider for Instance {
         .await?;
         let i = wait_available(&rds, id).await?;
         Ok(Applied {
-            id: id.to_owned(),
+            id: id.clone(),
             outputs: outputs(id, &i),
         })
     }
@@ -255,29 +272,20 @@ impl Provider for Instance {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some(i) = describe(&self.0.rds(&ctx.region), id).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("instance_identifier", json!(id)),
-                (
-                    "cluster_identifier",
-                    json!(i.db_cluster_identifier().unwrap_or_default()),
-                ),
-                (
-                    "instance_class",
-                    json!(i.db_instance_class().unwrap_or_default()),
-                ),
-                ("engine", json!(i.engine().unwrap_or_default())),
-                (
-                    "publicly_accessible",
-                    json!(i.publicly_accessible().unwrap_or(false)),
-                ),
-                ("tags", tags_json(i.tag_list())),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                instance_identifier: id.to_owned(),
+                cluster_identifier: i.db_cluster_identifier().unwrap_or_default().to_owned(),
+                instance_class: i.db_instance_class().unwrap_or_default().to_owned(),
+                engine: i.engine().unwrap_or_default().to_owned(),
+                publicly_accessible: i.publicly_accessible().unwrap_or(false),
+                tags: user_tags(i.tag_list()),
+            },
             outputs: outputs(id, &i),
         }))
     }
@@ -286,41 +294,44 @@ impl Provider for Instance {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let rds = self.0.rds(&ctx.region);
-        if prior.get("instance_class") != inputs.get("instance_class") {
+        if prior.instance_class != inputs.instance_class {
             rds.modify_db_instance()
                 .db_instance_identifier(id)
-                .db_instance_class(req_str(ctx, inputs, "instance_class")?)
+                .db_instance_class(&inputs.instance_class)
                 .apply_immediately(true)
                 .send()
                 .await
                 .map_err(|e| api_error("rds:ModifyDBInstance", e))?;
         }
         let i = wait_available(&rds, id).await?;
-        sync_tags(&rds, i.db_instance_arn().unwrap_or_default(), prior, inputs).await?;
+        sync_tags(
+            &rds,
+            i.db_instance_arn().unwrap_or_default(),
+            &prior.tags,
+            &inputs.tags,
+        )
+        .await?;
         Ok(outputs(id, &i))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let id = req_str(ctx, inputs, "instance_identifier")?;
-        Ok(describe(&self.0.rds(&ctx.region), id)
-            .await?
-            .filter(|i| i.db_instance_status() != Some("deleting"))
-            .map(|_| id.to_owned()))
+        let id = &inputs.instance_identifier;
+        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let rds = self.0.rds(&ctx.region);
@@ -336,8 +347,7 @@ impl Provider for Instance {
                 &format!("DB instance {id}"),
                 instance.tag_list(),
                 id,
-                inputs,
-                "instance_identifier",
+                &inputs.instance_identifier,
             )?;
             // InvalidDBClusterStateFault: the cluster busy for a while
             // (a member just detached), or the last instance of a writer
@@ -370,12 +380,28 @@ impl Provider for Instance {
                 return Ok(());
             }
         }
-        wait_for(&format!("instance {id} deleted"), RDS_WAIT, || async {
-            Ok(match describe(&rds, id).await? {
-                None => Ok(()),
-                Some(i) => Err(i.db_instance_status().unwrap_or("unknown").to_owned()),
-            })
+        let rds = &rds;
+        wait_gone(format!("instance {id} deleted"), RDS_WAIT, move || {
+            describe(rds, id)
         })
         .await
+    }
+
+    /// The environment's instances (by tag, or by the identifier drctl
+    /// gives, `payment-<env>-<role>-<name>`), but those being deleted.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let instances: Vec<DbInstance> = self
+            .0
+            .rds(&scope.region)
+            .describe_db_instances()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("rds:DescribeDBInstances", e))?;
+        Ok(env_ids(&scope.env, &instances, |i| {
+            (i.tag_list(), i.db_instance_identifier())
+        }))
     }
 }

@@ -9,19 +9,22 @@ pub mod subnet_group;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::Tag;
+use aws_sdk_rds::types::{DbCluster, DbInstance, GlobalCluster, Tag};
 use drctl_core::Providers;
 use drctl_core::provider::KindSchema;
-use drctl_core::{Attributes, OpContext, ProviderError};
-use serde_json::Value as Json;
+use drctl_core::{OpContext, ProviderError};
 
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, observed_tags, sent, tag_map, tag_pairs};
+use crate::kind::Typed;
+use crate::support::{
+    TAG_ADDRESS, TAG_ENV, api_error, name_embeds_env, sent, tag_map, tag_pairs, wait_for,
+};
 use crate::tags::TagApi;
-pub(crate) use crate::tags::sync_tags;
+pub(crate) use crate::tags::retag as sync_tags;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &global_cluster::SCHEMA,
@@ -31,43 +34,171 @@ pub(crate) static KINDS: &[&KindSchema] = &[
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(global_cluster::GlobalCluster(c.clone())));
-    providers.register(Arc::new(subnet_group::SubnetGroup(c.clone())));
-    providers.register(Arc::new(cluster::Cluster(c.clone())));
-    providers.register(Arc::new(instance::Instance(c.clone())));
+    providers.register(Arc::new(Typed(global_cluster::GlobalCluster(c.clone()))));
+    providers.register(Arc::new(Typed(subnet_group::SubnetGroup(c.clone()))));
+    providers.register(Arc::new(Typed(cluster::Cluster(c.clone()))));
+    providers.register(Arc::new(Typed(instance::Instance(c.clone()))));
 }
 
 /// Aurora clusters and instances take minutes (sometimes tens of minutes)
 /// to create, modify or delete on AWS.
 pub(crate) const RDS_WAIT: Duration = Duration::from_secs(45 * 60);
 
-/// drctl's tags plus the user's, as sent in a Create call.
-pub(crate) fn create_tags(ctx: &OpContext, inputs: &Attributes) -> Vec<Tag> {
-    all_tags(ctx, inputs)
-        .into_iter()
+/// drctl's tags plus the user's `tags`, as sent in a Create call.
+pub(crate) fn create_tags(ctx: &OpContext, tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    let mut all = tags.clone();
+    all.insert(TAG_ENV.into(), ctx.env.clone());
+    all.insert(TAG_ADDRESS.into(), ctx.address.to_string());
+    all.into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
 
+/// Every tag of a resource's tag list, drctl's included.
+fn tag_pairs_of(tags: &[Tag]) -> BTreeMap<String, String> {
+    tag_map(tag_pairs(tags, |t| (t.key(), t.value())))
+}
+
 /// The `tags` input as read back from a resource's tag list.
-pub(crate) fn tags_json(tags: &[Tag]) -> Json {
-    observed_tags(tag_pairs(tags, |t| (t.key(), t.value())))
+pub(crate) fn user_tags(tags: &[Tag]) -> BTreeMap<String, String> {
+    let mut all = tag_pairs_of(tags);
+    all.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
+    all
 }
 
 /// Refuses the delete of `what` unless its tags (or, without a
 /// `drctl:env` tag, its name: RDS identifiers are drctl's and embed the
 /// environment) show it is this environment's (`support::confirm_owned`).
+/// `name` is the identifier input state records for it.
 pub(crate) fn confirm_owned(
     ctx: &OpContext,
     what: &str,
     tags: &[Tag],
     id: &str,
-    inputs: &Attributes,
-    name_input: &str,
+    name: &str,
 ) -> Result<(), ProviderError> {
-    let tags = tag_map(tag_pairs(tags, |t| (t.key(), t.value())));
-    let named = crate::support::opt_str(inputs, name_input).filter(|n| n.eq_ignore_ascii_case(id));
-    crate::support::confirm_owned(ctx, "delete", what, &tags, named)
+    let named = Some(name).filter(|n| n.eq_ignore_ascii_case(id));
+    crate::support::confirm_owned(ctx, "delete", what, &tag_pairs_of(tags), named)
+}
+
+/// Whether a resource is environment `env`'s: its `drctl:env` tag says
+/// so or, without one, its identifier embeds the environment's name (as
+/// [`confirm_owned`] takes it).
+pub(crate) fn in_env(env: &str, tags: &[Tag], name: Option<&str>) -> bool {
+    match tags.iter().find(|t| t.key() == Some(TAG_ENV)) {
+        Some(t) => t.value() == Some(env),
+        None => name.is_some_and(|n| name_embeds_env(n, env)),
+    }
+}
+
+/// What waits and lists read of a global cluster, a cluster or an
+/// instance.
+pub(crate) trait Status {
+    fn state(&self) -> Option<&str>;
+    fn engine(&self) -> Option<&str>;
+}
+
+impl Status for DbCluster {
+    fn state(&self) -> Option<&str> {
+        self.status()
+    }
+    fn engine(&self) -> Option<&str> {
+        self.engine_version()
+    }
+}
+
+impl Status for GlobalCluster {
+    fn state(&self) -> Option<&str> {
+        self.status()
+    }
+    fn engine(&self) -> Option<&str> {
+        self.engine_version()
+    }
+}
+
+impl Status for DbInstance {
+    fn state(&self) -> Option<&str> {
+        self.db_instance_status()
+    }
+    fn engine(&self) -> Option<&str> {
+        self.engine_version()
+    }
+}
+
+/// Waits (`what`) until `read` finds it `available` at engine version
+/// `version` or later.
+pub(crate) async fn wait_version<T, F, Fut>(
+    what: String,
+    version: &str,
+    read: F,
+) -> Result<T, ProviderError>
+where
+    T: Status,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    wait_for(&what, RDS_WAIT, || async {
+        Ok(match read().await? {
+            Some(x)
+                if x.state() == Some("available")
+                    && at_least(x.engine().unwrap_or_default(), version) =>
+            {
+                Ok(x)
+            }
+            Some(x) => Err(format!(
+                "{} at {}",
+                x.state().unwrap_or("unknown"),
+                x.engine().unwrap_or("unknown")
+            )),
+            None => Err("not found".to_owned()),
+        })
+    })
+    .await
+}
+
+/// Waits (`what`) until `read` no longer finds it.
+pub(crate) async fn wait_gone<T, F, Fut>(
+    what: String,
+    limit: Duration,
+    read: F,
+) -> Result<(), ProviderError>
+where
+    T: Status,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    wait_for(&what, limit, || async {
+        Ok(match read().await? {
+            None => Ok(()),
+            Some(x) => Err(x.state().unwrap_or("unknown").to_owned()),
+        })
+    })
+    .await
+}
+
+/// `id` when `found` exists and is not being deleted: what `find` adopts.
+pub(crate) fn live<T: Status>(found: Option<T>, id: &str) -> Option<String> {
+    found
+        .filter(|x| x.state() != Some("deleting"))
+        .map(|_| id.to_owned())
+}
+
+/// The ids of `items` that are environment `env`'s ([`in_env`]; `of`
+/// gives an item's tags and id), but those being deleted.
+pub(crate) fn env_ids<T: Status>(
+    env: &str,
+    items: &[T],
+    of: impl Fn(&T) -> (&[Tag], Option<&str>),
+) -> Vec<String> {
+    items
+        .iter()
+        .filter(|x| x.state() != Some("deleting"))
+        .filter_map(|x| {
+            let (tags, id) = of(x);
+            id.filter(|id| in_env(env, tags, Some(id)))
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 /// The tags of the resource with this ARN, as AWS lists them.
@@ -79,17 +210,6 @@ pub(crate) async fn tag_list(client: &Client, arn: &str) -> Result<Vec<Tag>, Pro
         .await
         .map_err(|e| api_error("rds:ListTagsForResource", e))?;
     Ok(out.tag_list().to_vec())
-}
-
-/// The tags of the resource with this ARN (ListTagsForResource).
-pub(crate) async fn list_tags(client: &Client, arn: &str) -> Result<Json, ProviderError> {
-    let out = client
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .map_err(|e| api_error("rds:ListTagsForResource", e))?;
-    Ok(tags_json(out.tag_list()))
 }
 
 /// AddTagsToResource / RemoveTagsFromResource on a resource's ARN.
@@ -115,17 +235,9 @@ impl TagApi for Client {
     }
 }
 
-/// A sorted list of strings from an array input (absent: empty).
-pub(crate) fn sorted_strings(inputs: &Attributes, key: &str) -> Vec<String> {
-    let mut v: Vec<String> = inputs
-        .get(key)
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+/// `v` sorted: the order of an id list means nothing to RDS.
+pub(crate) fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
     v.sort();
     v
 }

@@ -1,19 +1,20 @@
 //! `rds.db_subnet_group`: the private subnets an Aurora cluster's instances
 //! are placed in. Its id is the name (RDS keeps names in lower case).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::DbSubnetGroup;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{create_tags, list_tags, sorted_strings, sync_tags};
+use super::{create_tags, in_env, sorted, sync_tags, tag_list, user_tags};
 use crate::clients::Clients;
-use crate::support::{Created, api_error, attrs, create_once, found, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{Created, api_error, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.db_subnet_group",
@@ -34,6 +35,18 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct SubnetGroup(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The id (RDS keeps it in lower case).
+    name: String,
+    description: String,
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 const NOT_FOUND: &[&str] = &["DBSubnetGroupNotFoundFault"];
 
@@ -59,13 +72,15 @@ fn gone(op: &str, name: &str) -> ProviderError {
 }
 
 #[async_trait]
-impl Provider for SubnetGroup {
-    fn schema(&self) -> &KindSchema {
+impl Kind for SubnetGroup {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = &inputs.name;
         // No idempotency token; a resend of one that happened finds the
         // name taken.
         let request = self
@@ -73,9 +88,9 @@ impl Provider for SubnetGroup {
             .rds_once(&ctx.region)
             .create_db_subnet_group()
             .db_subnet_group_name(name)
-            .db_subnet_group_description(req_str(ctx, inputs, "description")?)
-            .set_subnet_ids(Some(sorted_strings(inputs, "subnet_ids")))
-            .set_tags(Some(create_tags(ctx, inputs)));
+            .db_subnet_group_description(&inputs.description)
+            .set_subnet_ids(Some(sorted(&inputs.subnet_ids)))
+            .set_tags(Some(create_tags(ctx, &inputs.tags)));
         let created = create_once(
             "rds:CreateDBSubnetGroup",
             &["DBSubnetGroupAlreadyExists"],
@@ -98,7 +113,7 @@ impl Provider for SubnetGroup {
             }
         };
         Ok(Applied {
-            id: name.to_owned(),
+            id: name.clone(),
             outputs,
         })
     }
@@ -107,29 +122,28 @@ impl Provider for SubnetGroup {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let rds = self.0.rds(&ctx.region);
         let Some(g) = describe(&rds, id).await? else {
             return Ok(None);
         };
-        let mut subnets: Vec<&str> = g
+        let subnets: Vec<String> = g
             .subnets()
             .iter()
-            .filter_map(|s| s.subnet_identifier())
+            .filter_map(|s| s.subnet_identifier().map(str::to_owned))
             .collect();
-        subnets.sort_unstable();
-        let tags = list_tags(&rds, g.db_subnet_group_arn().unwrap_or_default()).await?;
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(id)),
-                (
-                    "description",
-                    json!(g.db_subnet_group_description().unwrap_or_default()),
-                ),
-                ("subnet_ids", json!(subnets)),
-                ("tags", tags),
-            ]),
+        let tags = tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await?;
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: id.to_owned(),
+                description: g
+                    .db_subnet_group_description()
+                    .unwrap_or_default()
+                    .to_owned(),
+                subnet_ids: sorted(&subnets),
+                tags: user_tags(&tags),
+            },
             outputs: outputs(id, &g),
         }))
     }
@@ -138,18 +152,18 @@ impl Provider for SubnetGroup {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let rds = self.0.rds(&ctx.region);
-        if prior.get("description") != inputs.get("description")
-            || sorted_strings(prior, "subnet_ids") != sorted_strings(inputs, "subnet_ids")
+        if prior.description != inputs.description
+            || sorted(&prior.subnet_ids) != sorted(&inputs.subnet_ids)
         {
             // ModifyDBSubnetGroup replaces the whole subnet list.
             rds.modify_db_subnet_group()
                 .db_subnet_group_name(id)
-                .db_subnet_group_description(req_str(ctx, inputs, "description")?)
-                .set_subnet_ids(Some(sorted_strings(inputs, "subnet_ids")))
+                .db_subnet_group_description(&inputs.description)
+                .set_subnet_ids(Some(sorted(&inputs.subnet_ids)))
                 .send()
                 .await
                 .map_err(|e| api_error("rds:ModifyDBSubnetGroup", e))?;
@@ -160,8 +174,8 @@ impl Provider for SubnetGroup {
         sync_tags(
             &rds,
             g.db_subnet_group_arn().unwrap_or_default(),
-            prior,
-            inputs,
+            &prior.tags,
+            &inputs.tags,
         )
         .await?;
         Ok(outputs(id, &g))
@@ -170,42 +184,62 @@ impl Provider for SubnetGroup {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // A subnet group has no transitional states: it exists or not.
-        let name = req_str(ctx, inputs, "name")?;
+        let name = &inputs.name;
         Ok(describe(&self.0.rds(&ctx.region), name)
             .await?
-            .map(|_| name.to_owned()))
+            .map(|_| name.clone()))
     }
 
     async fn delete(
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let rds = self.0.rds(&ctx.region);
         let Some(g) = describe(&rds, id).await? else {
             return Ok(());
         };
-        let tags = super::tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await?;
+        let tags = tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await?;
         super::confirm_owned(
             ctx,
             &format!("DB subnet group {id}"),
             &tags,
             id,
-            inputs,
-            "name",
+            &inputs.name,
         )?;
-        let result = self
-            .0
-            .rds(&ctx.region)
+        let result = rds
             .delete_db_subnet_group()
             .db_subnet_group_name(id)
             .send()
             .await;
         tolerate(result, NOT_FOUND, "rds:DeleteDBSubnetGroup")
+    }
+
+    /// The groups carrying the environment's `drctl:env` tag or, without
+    /// one, named for it (`payment-<env>-...`). DescribeDBSubnetGroups
+    /// shows no tags: each group's are read.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let rds = self.0.rds(&scope.region);
+        let groups: Vec<DbSubnetGroup> = rds
+            .describe_db_subnet_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("rds:DescribeDBSubnetGroups", e))?;
+        let mut ids = Vec::new();
+        for g in &groups {
+            let tags = tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await?;
+            if in_env(&scope.env, &tags, g.db_subnet_group_name()) {
+                ids.extend(g.db_subnet_group_name().map(str::to_owned));
+            }
+        }
+        Ok(ids)
     }
 }
