@@ -179,71 +179,45 @@ fn observed_rules(perms: &[IpPermission]) -> Rules {
     out
 }
 
-async fn authorize(
+/// Authorizes (`grant`) or revokes one named rule. Authorizing a rule
+/// that is there (InvalidPermission.Duplicate), or revoking one that is
+/// not (InvalidPermission.NotFound), finds the end state made: an update
+/// sent again.
+async fn change(
     client: &Client,
     ctx: &OpContext,
     id: &str,
-    dir: Direction,
+    (dir, grant): (Direction, bool),
     name: &str,
     rule: &Rule,
 ) -> Result<(), ProviderError> {
+    let done: &[&str] = if grant {
+        &["InvalidPermission.Duplicate"]
+    } else {
+        &["InvalidPermission.NotFound"]
+    };
     let perm = permission(ctx, name, rule)?;
-    let duplicate = &["InvalidPermission.Duplicate"];
-    match dir {
-        Direction::Ingress => tolerate(
-            client
-                .authorize_security_group_ingress()
-                .group_id(id)
-                .ip_permissions(perm)
-                .send()
-                .await,
-            duplicate,
-            "ec2:AuthorizeSecurityGroupIngress",
-        ),
-        Direction::Egress => tolerate(
-            client
-                .authorize_security_group_egress()
-                .group_id(id)
-                .ip_permissions(perm)
-                .send()
-                .await,
-            duplicate,
-            "ec2:AuthorizeSecurityGroupEgress",
-        ),
-    }
-}
-
-async fn revoke(
-    client: &Client,
-    ctx: &OpContext,
-    id: &str,
-    dir: Direction,
-    name: &str,
-    rule: &Rule,
-) -> Result<(), ProviderError> {
-    let perm = permission(ctx, name, rule)?;
-    let gone = &["InvalidPermission.NotFound"];
-    match dir {
-        Direction::Ingress => tolerate(
-            client
-                .revoke_security_group_ingress()
-                .group_id(id)
-                .ip_permissions(perm)
-                .send()
-                .await,
-            gone,
-            "ec2:RevokeSecurityGroupIngress",
-        ),
-        Direction::Egress => tolerate(
-            client
-                .revoke_security_group_egress()
-                .group_id(id)
-                .ip_permissions(perm)
-                .send()
-                .await,
-            gone,
-            "ec2:RevokeSecurityGroupEgress",
-        ),
+    match (dir, grant) {
+        (Direction::Ingress, true) => {
+            let call = client.authorize_security_group_ingress().group_id(id);
+            let result = call.ip_permissions(perm).send().await;
+            tolerate(result, done, "ec2:AuthorizeSecurityGroupIngress")
+        }
+        (Direction::Egress, true) => {
+            let call = client.authorize_security_group_egress().group_id(id);
+            let result = call.ip_permissions(perm).send().await;
+            tolerate(result, done, "ec2:AuthorizeSecurityGroupEgress")
+        }
+        (Direction::Ingress, false) => {
+            let call = client.revoke_security_group_ingress().group_id(id);
+            let result = call.ip_permissions(perm).send().await;
+            tolerate(result, done, "ec2:RevokeSecurityGroupIngress")
+        }
+        (Direction::Egress, false) => {
+            let call = client.revoke_security_group_egress().group_id(id);
+            let result = call.ip_permissions(perm).send().await;
+            tolerate(result, done, "ec2:RevokeSecurityGroupEgress")
+        }
     }
 }
 
@@ -260,12 +234,12 @@ async fn sync_rules(
         let want = inputs.rules(dir);
         for (name, rule) in had {
             if want.get(name) != Some(rule) {
-                revoke(client, ctx, id, dir, name, rule).await?;
+                change(client, ctx, id, (dir, false), name, rule).await?;
             }
         }
         for (name, rule) in want {
             if had.get(name) != Some(rule) {
-                authorize(client, ctx, id, dir, name, rule).await?;
+                change(client, ctx, id, (dir, true), name, rule).await?;
             }
         }
     }
