@@ -237,3 +237,40 @@ impl Kind for Route {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::types::Route as AwsRoute;
+
+    use super::*;
+
+    #[test]
+    fn list_counts_the_routes_create_route_makes_only() {
+        let local = AwsRoute::builder()
+            .destination_cidr_block("10.0.0.0/16")
+            .gateway_id("local")
+            .origin(RouteOrigin::CreateRouteTable)
+            .build();
+        let endpoint = AwsRoute::builder()
+            .destination_prefix_list_id("pl-1")
+            .gateway_id("vpce-1")
+            .build();
+        let nat = AwsRoute::builder()
+            .destination_cidr_block("0.0.0.0/0")
+            .nat_gateway_id("nat-1")
+            .origin(RouteOrigin::CreateRoute)
+            .build();
+        let made = |r: &AwsRoute| {
+            made_by_create_route(r)
+                .then(|| observed("rtb-1", r))
+                .flatten()
+        };
+        assert!(made(&local).is_none());
+        assert!(made(&endpoint).is_none());
+        let inputs = made(&nat).expect("the NAT route");
+        assert_eq!(
+            serde_json::to_value(&inputs).unwrap(),
+            serde_json::json!({"route_table_id": "rtb-1", "destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1"})
+        );
+    }
+}

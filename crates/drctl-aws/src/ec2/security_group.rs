@@ -380,3 +380,37 @@ impl Kind for SecurityGroup {
         list_env::<types::SecurityGroup>(&ec2, &scope.env, |_| true).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::types::{IpPermission, IpRange, UserIdGroupPair};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn rules_read_back_in_the_blueprint_shape() {
+        let pg = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(5432)
+            .to_port(5432)
+            .user_id_group_pairs(
+                UserIdGroupPair::builder()
+                    .group_id("sg-1")
+                    .description("postgres-from-lambda")
+                    .build(),
+            )
+            .build();
+        let all = IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build();
+        let rules = observed_rules(&[pg, all]);
+        let written = json!({
+            "postgres-from-lambda": {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "source_security_group_id": "sg-1"},
+            "unmanaged--1-0-0-0.0.0.0/0": {"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_block": "0.0.0.0/0"},
+        });
+        assert_eq!(serde_json::to_value(&rules).unwrap(), written);
+        assert_eq!(serde_json::from_value::<Rules>(written).unwrap(), rules);
+    }
+}

@@ -328,3 +328,20 @@ impl Kind for Parameter {
         Ok(names)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The input keys are the blueprint's (`type`, not the field's name),
+    /// and a SecureString's not-recorded value round-trips.
+    #[test]
+    fn inputs_keep_the_blueprint_keys() {
+        let recorded = json!({"name": "/payment/dev/primary/flags", "type": "SecureString",
+                              "value": NOT_RECORDED, "tags": {"Name": "flags"}});
+        let inputs: Inputs = serde_json::from_value(recorded.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&inputs).unwrap(), recorded);
+    }
+}
