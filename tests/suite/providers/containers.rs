@@ -406,17 +406,25 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
     let gctx = kit.ctx("primary/ec2.security_group/alb", PRIMARY);
     let none = Attributes::new();
     // The network was made through the SDK; drctl deletes only what
-    // carries this environment's tags, as its creates write them.
+    // carries this environment's tags, as its creates write them, with
+    // the inputs its state would record.
     kit.tag_as_drctls(&gctx, &alb_sg).await;
+    let group = attrs(json!({"name": format!("{env}-alb"), "description": "alb", "vpc_id": vpc}));
     kit.provider(&gctx)
-        .delete(&gctx, &alb_sg, &none, &none)
+        .delete(&gctx, &alb_sg, &group, &none)
         .await
         .unwrap();
+    let ec2 = kit.aws.ec2(PRIMARY);
     for (i, subnet) in public.iter().enumerate() {
         let ctx = kit.ctx(&format!("primary/ec2.subnet/public-{i}"), PRIMARY);
         kit.tag_as_drctls(&ctx, subnet).await;
+        let described = ec2.describe_subnets().subnet_ids(subnet).send().await;
+        let described = described.unwrap();
+        let s = &described.subnets()[0];
+        let inputs = attrs(json!({"vpc_id": vpc, "cidr_block": s.cidr_block(),
+                                  "availability_zone": s.availability_zone()}));
         kit.provider(&ctx)
-            .delete(&ctx, subnet, &none, &none)
+            .delete(&ctx, subnet, &inputs, &none)
             .await
             .unwrap();
     }

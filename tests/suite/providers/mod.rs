@@ -150,6 +150,39 @@ impl Kit {
             .unwrap();
     }
 
+    /// Whether `list` of `ctx`'s kind, for its environment and region, has
+    /// `id`.
+    pub(crate) async fn listed(&self, ctx: &OpContext, id: &str) -> bool {
+        let scope = drctl_core::ListScope {
+            env: ctx.env.clone(),
+            region: ctx.region.clone(),
+        };
+        let ids = self.provider(ctx).list(&scope).await.unwrap();
+        ids.iter().any(|listed| listed == id)
+    }
+
+    /// `delete` (`delete_found` when `found`), checking that `list` has the
+    /// resource before and no longer has it after.
+    pub(crate) async fn delete_listed(
+        &self,
+        ctx: &OpContext,
+        applied: &Applied,
+        inputs: &Attributes,
+        found: bool,
+    ) {
+        let address = &ctx.address;
+        assert!(self.listed(ctx, &applied.id).await, "{address} not listed");
+        if found {
+            self.delete_found(ctx, applied, inputs).await;
+        } else {
+            self.delete(ctx, applied, inputs).await;
+        }
+        assert!(
+            !self.listed(ctx, &applied.id).await,
+            "{address} listed after its delete"
+        );
+    }
+
     /// Tags an EC2 resource a test made through the SDK as drctl's create
     /// for `ctx` tags it, so that drctl's delete of it proves it this
     /// environment's.
@@ -357,7 +390,7 @@ async fn vpc_lifecycle_and_drift() {
         kit.provider(&other).find(&other, &inputs).await.unwrap(),
         None
     );
-    kit.delete_found(&ctx, &applied, &inputs).await;
+    kit.delete_listed(&ctx, &applied, &inputs, true).await;
 }
 
 #[tokio::test]
@@ -448,17 +481,18 @@ async fn subnet_route_table_route_association_and_gateway() {
     ] {
         kit.found(ctx, applied, inputs).await;
     }
-    // The route was deleted out of band above: nothing to find.
+    // The route was deleted out of band above: nothing to find or list.
     assert_eq!(
         kit.provider(&rctx).find(&rctx, &rinputs).await.unwrap(),
         None
     );
-    kit.delete_found(&actx, &assoc, &ainputs).await;
+    assert!(!kit.listed(&rctx, &route.id).await);
+    kit.delete_listed(&actx, &assoc, &ainputs, true).await;
     kit.delete(&rctx, &route, &rinputs).await;
-    kit.delete_found(&tctx, &table, &tinputs).await;
-    kit.delete_found(&gctx, &igw, &ginputs).await;
-    kit.delete_found(&sctx, &subnet, &sinputs).await;
-    kit.delete(&vctx, &vpc, &vinputs).await;
+    kit.delete_listed(&tctx, &table, &tinputs, true).await;
+    kit.delete_listed(&gctx, &igw, &ginputs, true).await;
+    kit.delete_listed(&sctx, &subnet, &sinputs, true).await;
+    kit.delete_listed(&vctx, &vpc, &vinputs, false).await;
 }
 
 #[tokio::test]
@@ -520,8 +554,8 @@ async fn security_groups_with_named_rules_and_rule_drift() {
     assert_eq!(kit.read(&dctx, &db.id, &dinputs).await.unwrap(), dinputs);
 
     kit.found(&dctx, &db, &dinputs).await;
-    kit.delete_found(&dctx, &db, &dinputs).await;
-    kit.delete_found(&lctx, &lambda, &linputs).await;
+    kit.delete_listed(&dctx, &db, &dinputs, true).await;
+    kit.delete_listed(&lctx, &lambda, &linputs, true).await;
     kit.delete(&vctx, &vpc, &vinputs).await;
 }
 
@@ -786,7 +820,7 @@ async fn parameter_value_update_and_drift() {
         json!("tampered")
     );
     kit.found(&ctx, &param, &inputs).await;
-    kit.delete_found(&ctx, &param, &inputs).await;
+    kit.delete_listed(&ctx, &param, &inputs, true).await;
 }
 
 #[test]
@@ -946,7 +980,7 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
     ] {
         kit.found(ctx, applied, inputs).await;
     }
-    kit.delete_found(&pctx, &endpoint, &pinputs).await;
+    kit.delete_listed(&pctx, &endpoint, &pinputs, true).await;
     // Deletion is asynchronous (`deleting`, then `deleted`): delete returned
     // only once it was `deleted`, so the VPC can go.
     let described = kit
@@ -961,7 +995,7 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
         described.vpc_endpoints()[0].state().map(|s| s.as_str()),
         Some("deleted")
     );
-    kit.delete(&rctx, &route, &rinputs).await;
+    kit.delete_listed(&rctx, &route, &rinputs, false).await;
     for (tctx, t, ti) in &tables {
         kit.delete(tctx, t, ti).await;
     }
@@ -985,6 +1019,7 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
     }
     // The address is released right after the gateway's delete returns:
     // free only because the delete waited for `deleted`.
+    assert!(kit.listed(&nctx, &nat.id).await && kit.listed(&ectx, &eip.id).await);
     kit.provider(&nctx)
         .delete(&nctx, &nat.id, &ninputs, &nat.outputs)
         .await
@@ -994,6 +1029,7 @@ async fn eip_nat_gateway_and_gateway_endpoints() {
         .await
         .unwrap();
     assert_eq!(nat_state(&kit, SECONDARY, &nat.id).await, "deleted");
+    assert!(!kit.listed(&nctx, &nat.id).await && !kit.listed(&ectx, &eip.id).await);
     kit.delete_found(&nctx, &nat, &ninputs).await;
     kit.delete_found(&ectx, &eip, &einputs).await;
     kit.delete_found(&gctx, &igw, &ginputs).await;

@@ -188,8 +188,10 @@ async fn cross_region_connection_accepter_routes_and_delete() {
 
     // Destroy order: routes, the accepter, the connection.
     for (_, _, _, rctx, route, rinputs) in &routes {
-        kit.delete(rctx, route, rinputs).await;
+        kit.delete_listed(rctx, route, rinputs, false).await;
     }
+    // Each side is listed in its own region only.
+    assert!(kit.listed(&actx, &id).await && !kit.listed(&wrong, &id).await);
     kit.provider(&actx)
         .delete(&actx, &id, &ainputs, &accepter.outputs)
         .await
@@ -198,7 +200,8 @@ async fn cross_region_connection_accepter_routes_and_delete() {
         kit.read(&actx, &id, &ainputs).await.is_some(),
         "the accepter's delete sends nothing: the connection stays until the requester's delete"
     );
-    kit.delete_found(&cctx, &connection, &cinputs).await;
+    kit.delete_listed(&cctx, &connection, &cinputs, true).await;
+    assert!(!kit.listed(&actx, &id).await);
     assert_eq!(seen_from(&kit, SECONDARY, &id).await.0, "deleted");
     assert!(kit.read(&actx, &id, &ainputs).await.is_none());
     assert_eq!(
@@ -318,23 +321,28 @@ async fn a_create_whose_answer_is_lost_adopts_the_connection_it_made() {
 async fn a_connection_aws_does_not_know_reads_as_gone() {
     let kit = Kit::new("prov-peer-unknown").await;
     let unknown = "pcx-0123456789abcdef0";
+    // Each kind's inputs as its state records them.
     let inputs: Attributes = serde_json::from_value(json!({
         "vpc_id": "vpc-0123456789abcdef0", "peer_vpc_id": "vpc-0123456789abcdef1",
-        "peer_region": SECONDARY, "vpc_peering_connection_id": unknown, "tags": {}
+        "peer_region": SECONDARY, "tags": {}
     }))
     .unwrap();
-    for (address, region) in [
-        ("primary/ec2.vpc_peering_connection/payment", PRIMARY),
+    let accepter_inputs: Attributes =
+        serde_json::from_value(json!({"vpc_peering_connection_id": unknown, "tags": {}})).unwrap();
+    for (address, region, inputs) in [
+        (
+            "primary/ec2.vpc_peering_connection/payment",
+            PRIMARY,
+            &inputs,
+        ),
         (
             "secondary/ec2.vpc_peering_connection_accepter/payment",
             SECONDARY,
+            &accepter_inputs,
         ),
     ] {
         let ctx = kit.ctx(address, region);
-        assert!(
-            kit.read(&ctx, unknown, &inputs).await.is_none(),
-            "{address}"
-        );
+        assert!(kit.read(&ctx, unknown, inputs).await.is_none(), "{address}");
     }
     let ctx = kit.ctx("primary/ec2.vpc_peering_connection/payment", PRIMARY);
     kit.provider(&ctx)

@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, DomainType, ResourceType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
-use super::{sync_tags, tag_spec, tags_json};
+use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
+use super::{Tags, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::support::{Created, adopt, attrs, create_once, response_id, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{Created, attrs, create_once, response_id, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.eip",
@@ -26,8 +26,16 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Eip(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    #[serde(default)]
+    tags: Tags,
+}
+
 const NOT_FOUND: &[&str] = &["InvalidAllocationID.NotFound"];
 
+// DescribeAddresses answers every match at once: it has no pages.
 ec2_resource! {
     types::Address, "ec2:DescribeAddresses", NOT_FOUND,
     describe_addresses, set_allocation_ids, set_filters, addresses, allocation_id
@@ -38,12 +46,14 @@ fn outputs(id: &str, ip: &str) -> Attributes {
 }
 
 #[async_trait]
-impl Provider for Eip {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Eip {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         // AllocateAddress takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
         let created = create_once(
@@ -52,36 +62,49 @@ impl Provider for Eip {
             || {
                 ec2.allocate_address()
                     .domain(DomainType::Vpc)
-                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::ElasticIp))
+                    .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::ElasticIp))
                     .send()
             },
             || self.find(ctx, inputs),
         )
         .await?;
-        match created {
+        let id = match created {
             Created::Sent(out) => {
                 let id = response_id("ec2:AllocateAddress", "allocation id", out.allocation_id())?;
-                Ok(Applied {
+                return Ok(Applied {
                     outputs: outputs(&id, out.public_ip().unwrap_or_default()),
                     id,
-                })
+                });
             }
-            Created::Found(id) => adopt(self, ctx, id, inputs).await,
-        }
+            Created::Found(id) => id,
+        };
+        // Found after the create's answer was lost: its outputs as read now.
+        let found = self.read(ctx, &id, inputs).await?.ok_or_else(|| {
+            ProviderError::new(
+                format!("read {}", ctx.address),
+                format!("{id}, found after its create's answer was lost, is gone"),
+            )
+        })?;
+        Ok(Applied {
+            id,
+            outputs: found.outputs,
+        })
     }
 
     async fn read(
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(a) = describe_id::<types::Address>(&ec2, id).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([("tags", tags_json(a.tags()))]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                tags: user_tags(a.tags()),
+            },
             outputs: outputs(id, a.public_ip().unwrap_or_default()),
         }))
     }
@@ -90,12 +113,12 @@ impl Provider for Eip {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
-        let observed = self.read(ctx, id, inputs).await?;
-        observed.map(|o| o.outputs).ok_or_else(|| {
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
+        let found = self.read(ctx, id, inputs).await?;
+        found.map(|o| o.outputs).ok_or_else(|| {
             ProviderError::new("ec2:DescribeAddresses", "address disappeared during update")
         })
     }
@@ -103,7 +126,7 @@ impl Provider for Eip {
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         find_tagged::<types::Address>(&self.0.ec2(&ctx.region), ctx).await
     }
@@ -112,17 +135,18 @@ impl Provider for Eip {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
-        if owned::<types::Address>(&ec2, ctx, id, "Elastic IP")
-            .await?
-            .is_none()
-        {
-            return Ok(());
-        }
-        let result = ec2.release_address().allocation_id(id).send().await;
-        tolerate(result, NOT_FOUND, "ec2:ReleaseAddress")
+        let delete = async {
+            let result = ec2.release_address().allocation_id(id).send().await;
+            tolerate(result, NOT_FOUND, "ec2:ReleaseAddress")
+        };
+        delete_owned::<types::Address>(&ec2, ctx, id, "Elastic IP", delete).await
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        list_env::<types::Address>(&self.0.ec2(&scope.region), &scope.env, |_| true).await
     }
 }

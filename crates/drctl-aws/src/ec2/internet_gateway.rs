@@ -4,15 +4,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, ResourceType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::json;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 
-use super::lookup::{Ec2Resource, describe_id, ec2_resource, find_tagged, owned};
-use super::{sync_tags, tag_spec, tags_json};
+use super::lookup::{Ec2Resource, describe_id, ec2_resource, find_tagged, list_env, owned};
+use super::{Tags, id_output, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_once, has_code, opt_str, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, create_once, has_code, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.internet_gateway",
@@ -31,12 +30,29 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct InternetGateway(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The VPC it is attached to; a read of a detached gateway finds none.
+    vpc_id: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
 const NOT_FOUND: &[&str] = &["InvalidInternetGatewayID.NotFound"];
 const NOT_ATTACHED: &[&str] = &["Gateway.NotAttached", "InvalidInternetGatewayID.NotFound"];
 
 ec2_resource! {
     types::InternetGateway, "ec2:DescribeInternetGateways", NOT_FOUND, describe_internet_gateways,
-    set_internet_gateway_ids, set_filters, internet_gateways, internet_gateway_id
+    set_internet_gateway_ids, set_filters, internet_gateways, internet_gateway_id, paged
+}
+
+/// The VPC a create or update attaches the gateway to.
+fn vpc<'a>(ctx: &OpContext, inputs: &'a Inputs) -> Result<&'a str, ProviderError> {
+    inputs
+        .vpc_id
+        .as_deref()
+        .ok_or_else(|| crate::support::invalid(ctx, "input `vpc_id` must be a string"))
 }
 
 impl InternetGateway {
@@ -85,17 +101,19 @@ impl InternetGateway {
 }
 
 fn outputs(id: &str) -> Attributes {
-    attrs([("internet_gateway_id", json!(id))])
+    id_output("internet_gateway_id", id)
 }
 
 #[async_trait]
-impl Provider for InternetGateway {
-    fn schema(&self) -> &KindSchema {
+impl Kind for InternetGateway {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let vpc = req_str(ctx, inputs, "vpc_id")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let vpc = vpc(ctx, inputs)?;
         // CreateInternetGateway takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
         let created = create_once(
@@ -103,7 +121,7 @@ impl Provider for InternetGateway {
             &[],
             || {
                 ec2.create_internet_gateway()
-                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::InternetGateway))
+                    .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::InternetGateway))
                     .send()
             },
             || self.find(ctx, inputs),
@@ -123,15 +141,18 @@ impl Provider for InternetGateway {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(g) = describe_id::<types::InternetGateway>(&ec2, id).await? else {
             return Ok(None);
         };
         let vpc = g.attachments().first().and_then(|a| a.vpc_id());
-        Ok(Some(Observed {
-            inputs: attrs([("vpc_id", json!(vpc)), ("tags", tags_json(g.tags()))]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                vpc_id: vpc.map(str::to_owned),
+                tags: user_tags(g.tags()),
+            },
             outputs: outputs(id),
         }))
     }
@@ -140,11 +161,11 @@ impl Provider for InternetGateway {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let want = req_str(ctx, inputs, "vpc_id")?;
-        let had = opt_str(prior, "vpc_id");
+        let want = vpc(ctx, inputs)?;
+        let had = prior.vpc_id.as_deref();
         if had != Some(want) {
             if let Some(old) = had {
                 self.detach(ctx, id, old).await?;
@@ -152,14 +173,14 @@ impl Provider for InternetGateway {
             // A gateway adopted from an interrupted run may be seconds old.
             super::on_new(|| self.attach(ctx, id, want)).await?;
         }
-        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
         Ok(outputs(id))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         find_tagged::<types::InternetGateway>(&self.0.ec2(&ctx.region), ctx).await
     }
@@ -168,7 +189,7 @@ impl Provider for InternetGateway {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
@@ -179,7 +200,7 @@ impl Provider for InternetGateway {
         {
             return Ok(());
         }
-        if let Some(vpc) = opt_str(inputs, "vpc_id") {
+        if let Some(vpc) = &inputs.vpc_id {
             self.detach(ctx, id, vpc).await?;
         }
         let result = ec2
@@ -188,5 +209,10 @@ impl Provider for InternetGateway {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "ec2:DeleteInternetGateway")
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let ec2 = self.0.ec2(&scope.region);
+        list_env::<types::InternetGateway>(&ec2, &scope.env, |_| true).await
     }
 }

@@ -1,8 +1,9 @@
-//! The three shapes every EC2 kind's find, read and delete share: find by
+//! The shapes every EC2 kind's find, read, delete and list share: find by
 //! filters (the identity tags, mostly), describe by id with `*.NotFound`
-//! as gone, and describe before a delete to prove the resource this
-//! environment's. Each kind says once, with [`ec2_resource!`], which
-//! describe call lists it; the helpers here do the rest.
+//! as gone, describe before a delete to prove the resource this
+//! environment's, and list what carries an environment's tag. Each kind
+//! says once, with [`ec2_resource!`], which describe call lists it; the
+//! helpers here do the rest.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
@@ -24,15 +25,20 @@ pub(crate) trait Ec2Resource: Sized + Send {
         ids: Option<Vec<String>>,
         filters: Option<Vec<Filter>>,
     ) -> Result<Vec<Self>, ProviderError>;
+    /// Every resource `filters` select, over all pages: one describe
+    /// call for those AWS does not paginate (DescribeAddresses).
+    async fn list(ec2: &Client, filters: Vec<Filter>) -> Result<Vec<Self>, ProviderError> {
+        Self::describe(ec2, None, Some(filters)).await
+    }
     fn resource_id(&self) -> Option<&str>;
     fn resource_tags(&self) -> &[Tag];
 }
 
 /// Implements [`Ec2Resource`] for the SDK type `$ty`, listed by
 /// `ec2.$describe().$ids(..).$filters(..)` in the output's `$list`, with
-/// the id `$id()`.
+/// the id `$id()`; `paged` when the describe call has a paginator.
 macro_rules! ec2_resource {
-    ($ty:ty, $op:literal, $not_found:expr, $describe:ident, $ids:ident, $filters:ident, $list:ident, $id:ident) => {
+    ($ty:ty, $op:literal, $not_found:expr, $describe:ident, $ids:ident, $filters:ident, $list:ident, $id:ident $(, $paged:ident)?) => {
         #[async_trait::async_trait]
         impl $crate::ec2::lookup::Ec2Resource for $ty {
             const NOT_FOUND: &'static [&'static str] = $not_found;
@@ -49,6 +55,23 @@ macro_rules! ec2_resource {
                     .map_err(|e| $crate::support::api_error($op, e))?;
                 Ok(out.$list.unwrap_or_default())
             }
+
+            $(
+            #[doc = concat!("Over every page (", stringify!($paged), ").")]
+            async fn list(
+                ec2: &aws_sdk_ec2::Client,
+                filters: Vec<aws_sdk_ec2::types::Filter>,
+            ) -> Result<Vec<Self>, drctl_core::ProviderError> {
+                let call = ec2.$describe().$filters(Some(filters));
+                let pages: Vec<_> = call.into_paginator().send().collect().await;
+                let mut all = Vec::new();
+                for page in pages {
+                    let page = page.map_err(|e| $crate::support::api_error($op, e))?;
+                    all.extend(page.$list.unwrap_or_default());
+                }
+                Ok(all)
+            }
+            )?
 
             fn resource_id(&self) -> Option<&str> {
                 self.$id()
@@ -112,4 +135,48 @@ pub(crate) async fn owned<R: Ec2Resource>(
     };
     super::confirm_owned(ctx, &format!("{what} {id}"), resource.resource_tags())?;
     Ok(Some(resource))
+}
+
+/// Every resource of environment `env` (its `drctl:env` tag). The tags
+/// are checked again here: not every EC2 endpoint applies tag filters to
+/// every describe.
+pub(crate) async fn env_resources<R: Ec2Resource>(
+    ec2: &Client,
+    env: &str,
+) -> Result<Vec<R>, ProviderError> {
+    let by_env = Filter::builder()
+        .name(format!("tag:{}", crate::support::TAG_ENV))
+        .values(env)
+        .build();
+    let mut found = R::list(ec2, vec![by_env]).await?;
+    found.retain(|r| super::has_env(env, r.resource_tags()));
+    Ok(found)
+}
+
+/// The ids of every resource of environment `env` that `keep` accepts
+/// (not deleted, say).
+pub(crate) async fn list_env<R: Ec2Resource>(
+    ec2: &Client,
+    env: &str,
+    keep: impl Fn(&R) -> bool,
+) -> Result<Vec<String>, ProviderError> {
+    let found = env_resources::<R>(ec2, env).await?;
+    let kept = found.iter().filter(|r| keep(r));
+    Ok(kept.filter_map(R::resource_id).map(str::to_owned).collect())
+}
+
+/// Deletes the resource with `id` once its tags prove it this
+/// environment's ([`owned`]): `delete` (the call, whose `*.NotFound` means
+/// gone already) is not sent for one already gone.
+pub(crate) async fn delete_owned<R: Ec2Resource>(
+    ec2: &Client,
+    ctx: &OpContext,
+    id: &str,
+    what: &str,
+    delete: impl std::future::Future<Output = Result<(), ProviderError>>,
+) -> Result<(), ProviderError> {
+    match owned::<R>(ec2, ctx, id, what).await? {
+        None => Ok(()),
+        Some(_) => delete.await,
+    }
 }

@@ -20,6 +20,7 @@ use drctl_core::Providers;
 use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 
 pub(crate) static KINDS: &[&KindSchema] = &[
     &vpc::SCHEMA,
@@ -37,56 +38,69 @@ pub(crate) static KINDS: &[&KindSchema] = &[
 ];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(vpc::Vpc(c.clone())));
-    providers.register(Arc::new(subnet::Subnet(c.clone())));
-    providers.register(Arc::new(internet_gateway::InternetGateway(c.clone())));
-    providers.register(Arc::new(route_table::RouteTable(c.clone())));
-    providers.register(Arc::new(route::Route(c.clone())));
-    providers.register(Arc::new(route_table_association::RouteTableAssociation(
-        c.clone(),
+    let c = || c.clone();
+    providers.register(Arc::new(Typed(vpc::Vpc(c()))));
+    providers.register(Arc::new(Typed(subnet::Subnet(c()))));
+    providers.register(Arc::new(Typed(internet_gateway::InternetGateway(c()))));
+    providers.register(Arc::new(Typed(route_table::RouteTable(c()))));
+    providers.register(Arc::new(Typed(route::Route(c()))));
+    providers.register(Arc::new(Typed(
+        route_table_association::RouteTableAssociation(c()),
     )));
-    providers.register(Arc::new(security_group::SecurityGroup(c.clone())));
-    providers.register(Arc::new(eip::Eip(c.clone())));
-    providers.register(Arc::new(nat_gateway::NatGateway(c.clone())));
-    providers.register(Arc::new(vpc_endpoint::VpcEndpoint(c.clone())));
-    providers.register(Arc::new(vpc_peering_connection::VpcPeeringConnection(
-        c.clone(),
+    providers.register(Arc::new(Typed(security_group::SecurityGroup(c()))));
+    providers.register(Arc::new(Typed(eip::Eip(c()))));
+    providers.register(Arc::new(Typed(nat_gateway::NatGateway(c()))));
+    providers.register(Arc::new(Typed(vpc_endpoint::VpcEndpoint(c()))));
+    providers.register(Arc::new(Typed(
+        vpc_peering_connection::VpcPeeringConnection(c()),
     )));
-    providers.register(Arc::new(
-        vpc_peering_connection_accepter::VpcPeeringConnectionAccepter(c.clone()),
-    ));
+    providers.register(Arc::new(Typed(
+        vpc_peering_connection_accepter::VpcPeeringConnectionAccepter(c()),
+    )));
 }
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use drctl_core::{Attributes, OpContext, ProviderError};
-use serde_json::Value as Json;
+use serde_json::json;
 
 use std::collections::BTreeMap;
 
 use crate::support::{
-    all_tags, api_error, observed_tags, sent, tag_changes, tag_map, tag_pairs, user_tags,
+    TAG_ADDRESS, TAG_ENV, api_error, attrs, sent, tag_changes, tag_map, tag_pairs,
 };
 use crate::tags::TagApi;
 
+/// The user tags of a kind's inputs: a map of strings.
+pub(crate) type Tags = BTreeMap<String, String>;
+
+/// The outputs of a kind whose only output is its id, under `key`.
+pub(crate) fn id_output(key: &str, id: &str) -> Attributes {
+    attrs([(key, json!(id))])
+}
+
+/// User tags plus drctl's identity tags, as written to AWS.
+pub(crate) fn with_identity(ctx: &OpContext, tags: &Tags) -> Vec<Tag> {
+    let mut all = tags.clone();
+    all.insert(TAG_ENV.into(), ctx.env.clone());
+    all.insert(TAG_ADDRESS.into(), ctx.address.to_string());
+    all.into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
 /// Tags applied in the create call itself, so a resource is never untagged
 /// (crash recovery finds resources by their `drctl:address` tag).
-pub(crate) fn tag_spec(ctx: &OpContext, inputs: &Attributes, ty: ResourceType) -> TagSpecification {
+pub(crate) fn tag_spec(ctx: &OpContext, tags: &Tags, ty: ResourceType) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(ty)
-        .set_tags(Some(
-            all_tags(ctx, inputs)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(with_identity(ctx, tags)))
         .build()
 }
 
 /// Filters selecting the resource drctl tagged for this address and env:
 /// how resources with AWS-generated ids are found again after a crash.
 pub(crate) fn identity_filters(ctx: &OpContext) -> Vec<aws_sdk_ec2::types::Filter> {
-    use crate::support::{TAG_ADDRESS, TAG_ENV};
     vec![
         aws_sdk_ec2::types::Filter::builder()
             .name(format!("tag:{TAG_ADDRESS}"))
@@ -101,7 +115,6 @@ pub(crate) fn identity_filters(ctx: &OpContext) -> Vec<aws_sdk_ec2::types::Filte
 
 /// Whether `tags` carry this address's and env's identity tags.
 pub(crate) fn has_identity(ctx: &OpContext, tags: &[Tag]) -> bool {
-    use crate::support::{TAG_ADDRESS, TAG_ENV};
     let has = |k: &str, v: &str| {
         tags.iter()
             .any(|t| t.key() == Some(k) && t.value() == Some(v))
@@ -176,8 +189,17 @@ where
     .await
 }
 
-pub(crate) fn tags_json(tags: &[Tag]) -> Json {
-    observed_tags(tag_pairs(tags, |t| (t.key(), t.value())))
+/// Whether `tags` carry environment `env`'s `drctl:env` tag.
+pub(crate) fn has_env(env: &str, tags: &[Tag]) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some(TAG_ENV) && t.value() == Some(env))
+}
+
+/// Tags read back from AWS, minus drctl's own, as the `tags` input.
+pub(crate) fn user_tags(tags: &[Tag]) -> Tags {
+    let mut tags = tag_map(tag_pairs(tags, |t| (t.key(), t.value())));
+    tags.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
+    tags
 }
 
 /// Applies the difference between the old and new `tags` inputs. A
@@ -189,10 +211,10 @@ pub(crate) async fn sync_tags(
     client: &Client,
     ctx: &OpContext,
     id: &str,
-    old: &Attributes,
-    new: &Attributes,
+    old: &Tags,
+    new: &Tags,
 ) -> Result<(), ProviderError> {
-    let (mut set, remove) = tag_changes(&user_tags(old), &user_tags(new));
+    let (mut set, remove) = tag_changes(old, new);
     if !set.is_empty() || !remove.is_empty() {
         let claimed = client
             .describe_tags()
@@ -205,18 +227,15 @@ pub(crate) async fn sync_tags(
             .filters(
                 aws_sdk_ec2::types::Filter::builder()
                     .name("key")
-                    .values(crate::support::TAG_ENV)
+                    .values(TAG_ENV)
                     .build(),
             )
             .send()
             .await
             .map_err(|e| api_error("ec2:DescribeTags", e))?;
         if claimed.tags().is_empty() {
-            set.insert(crate::support::TAG_ENV.to_owned(), ctx.env.clone());
-            set.insert(
-                crate::support::TAG_ADDRESS.to_owned(),
-                ctx.address.to_string(),
-            );
+            set.insert(TAG_ENV.to_owned(), ctx.env.clone());
+            set.insert(TAG_ADDRESS.to_owned(), ctx.address.to_string());
         }
     }
     crate::tags::apply(client, id, set, remove).await

@@ -5,15 +5,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, NatGatewayState, ResourceType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::json;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 
-use super::lookup::{describe_id, ec2_resource, find_one};
-use super::{has_identity, sync_tags, tag_spec, tags_json};
+use super::lookup::{describe_id, ec2_resource, find_one, list_env};
+use super::{Tags, has_identity, id_output, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, req_str, response_id, wait_for};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, create_token, found, response_id, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.nat_gateway",
@@ -32,13 +31,35 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct NatGateway(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    subnet_id: String,
+    allocation_id: String,
+    #[serde(default)]
+    tags: Tags,
+}
+
 const NOT_FOUND: &[&str] = &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"];
 /// NAT gateways take minutes on AWS, both ways.
 const WAIT: Duration = Duration::from_secs(15 * 60);
 
 ec2_resource! {
     types::NatGateway, "ec2:DescribeNatGateways", NOT_FOUND,
-    describe_nat_gateways, set_nat_gateway_ids, set_filter, nat_gateways, nat_gateway_id
+    describe_nat_gateways, set_nat_gateway_ids, set_filter, nat_gateways, nat_gateway_id, paged
+}
+
+/// Whether the gateway is (still) one: a deleted or failed gateway stays
+/// listed a while, and neither carries traffic again.
+fn live(n: &types::NatGateway) -> bool {
+    !matches!(
+        n.state(),
+        Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)
+    )
+}
+
+fn outputs(id: &str) -> Attributes {
+    id_output("nat_gateway_id", id)
 }
 
 impl NatGateway {
@@ -52,12 +73,14 @@ impl NatGateway {
 }
 
 #[async_trait]
-impl Provider for NatGateway {
-    fn schema(&self) -> &KindSchema {
+impl Kind for NatGateway {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let out = self
             .0
             .ec2(&ctx.region)
@@ -65,9 +88,9 @@ impl Provider for NatGateway {
             // The create's idempotency token: a resend (the SDK's, after a
             // lost response) returns the gateway the first call made.
             .client_token(create_token(ctx))
-            .subnet_id(req_str(ctx, inputs, "subnet_id")?)
-            .allocation_id(req_str(ctx, inputs, "allocation_id")?)
-            .tag_specifications(tag_spec(ctx, inputs, ResourceType::Natgateway))
+            .subnet_id(&inputs.subnet_id)
+            .allocation_id(&inputs.allocation_id)
+            .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::Natgateway))
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateNatGateway", e))?;
@@ -99,7 +122,7 @@ impl Provider for NatGateway {
         })
         .await?;
         Ok(Applied {
-            outputs: attrs([("nat_gateway_id", json!(id))]),
+            outputs: outputs(&id),
             id,
         })
     }
@@ -108,28 +131,22 @@ impl Provider for NatGateway {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let Some(n) = self.state(ctx, id).await? else {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let Some(n) = self.state(ctx, id).await?.filter(live) else {
             return Ok(None);
         };
-        if matches!(
-            n.state(),
-            Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)
-        ) {
-            return Ok(None);
-        }
         let allocation = n
             .nat_gateway_addresses()
             .first()
             .and_then(|a| a.allocation_id());
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("subnet_id", json!(n.subnet_id())),
-                ("allocation_id", json!(allocation)),
-                ("tags", tags_json(n.tags())),
-            ]),
-            outputs: attrs([("nat_gateway_id", json!(id))]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                subnet_id: n.subnet_id().unwrap_or_default().to_owned(),
+                allocation_id: allocation.unwrap_or_default().to_owned(),
+                tags: user_tags(n.tags()),
+            },
+            outputs: outputs(id),
         }))
     }
 
@@ -137,32 +154,24 @@ impl Provider for NatGateway {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
-        Ok(attrs([("nat_gateway_id", json!(id))]))
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
+        Ok(outputs(id))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // By subnet, then by identity tags (tag filters are not honoured
         // everywhere on this call); a deleted gateway does not count.
         let subnet = types::Filter::builder()
             .name("subnet-id")
-            .values(req_str(ctx, inputs, "subnet_id")?)
+            .values(&inputs.subnet_id)
             .build();
-        let live = |n: &types::NatGateway| {
-            !matches!(
-                n.state(),
-                Some(
-                    NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed
-                )
-            )
-        };
         let ec2 = self.0.ec2(&ctx.region);
         find_one(&ec2, ctx, vec![subnet], |n: &types::NatGateway| {
             has_identity(ctx, n.tags()) && live(n)
@@ -174,7 +183,7 @@ impl Provider for NatGateway {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let Some(gateway) = self.state(ctx, id).await? else {
@@ -208,5 +217,11 @@ impl Provider for NatGateway {
             )
         })
         .await
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        // Tag filters are not honoured everywhere on this call: list_env
+        // checks the tags again.
+        list_env(&self.0.ec2(&scope.region), &scope.env, live).await
     }
 }

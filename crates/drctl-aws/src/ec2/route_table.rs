@@ -5,17 +5,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, ResourceType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::json;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 
-use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
-use super::{sync_tags, tag_spec, tags_json};
-use crate::clients::Clients;
-use crate::support::{
-    api_error, attrs, create_token, req_str, response_id, tag_map, tag_pairs, tolerate,
+use super::lookup::{
+    delete_owned, describe_id, ec2_resource, env_resources, find_tagged, list_env,
 };
+use super::{Tags, id_output, sync_tags, tag_spec, user_tags};
+use crate::clients::Clients;
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, create_token, response_id, tag_map, tag_pairs, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table",
@@ -29,11 +28,19 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct RouteTable(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    vpc_id: String,
+    #[serde(default)]
+    tags: Tags,
+}
+
 pub(crate) const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound"];
 
 ec2_resource! {
     types::RouteTable, "ec2:DescribeRouteTables", NOT_FOUND,
-    describe_route_tables, set_route_table_ids, set_filters, route_tables, route_table_id
+    describe_route_tables, set_route_table_ids, set_filters, route_tables, route_table_id, paged
 }
 
 /// Refuses a change to a route or association (`ctx`'s address) of route
@@ -59,17 +66,28 @@ pub(crate) async fn confirm_table_owned(
     Ok(true)
 }
 
+/// The route tables of environment `scope.env` in its region: the parents
+/// whose routes and associations are that environment's.
+pub(crate) async fn env_tables(
+    clients: &Clients,
+    scope: &ListScope,
+) -> Result<Vec<types::RouteTable>, ProviderError> {
+    env_resources(&clients.ec2(&scope.region), &scope.env).await
+}
+
 fn outputs(id: &str) -> Attributes {
-    attrs([("route_table_id", json!(id))])
+    id_output("route_table_id", id)
 }
 
 #[async_trait]
-impl Provider for RouteTable {
-    fn schema(&self) -> &KindSchema {
+impl Kind for RouteTable {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let out = self
             .0
             .ec2(&ctx.region)
@@ -77,8 +95,8 @@ impl Provider for RouteTable {
             // The create's idempotency token: a resend (the SDK's, after a
             // lost response) returns the table the first call made.
             .client_token(create_token(ctx))
-            .vpc_id(req_str(ctx, inputs, "vpc_id")?)
-            .tag_specifications(tag_spec(ctx, inputs, ResourceType::RouteTable))
+            .vpc_id(&inputs.vpc_id)
+            .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::RouteTable))
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateRouteTable", e))?;
@@ -94,14 +112,17 @@ impl Provider for RouteTable {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(t) = describe_id::<types::RouteTable>(&ec2, id).await? else {
             return Ok(None);
         };
-        Ok(Some(Observed {
-            inputs: attrs([("vpc_id", json!(t.vpc_id())), ("tags", tags_json(t.tags()))]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                vpc_id: t.vpc_id().unwrap_or_default().to_owned(),
+                tags: user_tags(t.tags()),
+            },
             outputs: outputs(id),
         }))
     }
@@ -110,17 +131,17 @@ impl Provider for RouteTable {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
         Ok(outputs(id))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         find_tagged::<types::RouteTable>(&self.0.ec2(&ctx.region), ctx).await
     }
@@ -129,23 +150,20 @@ impl Provider for RouteTable {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
-        let what = "route table";
-        if owned::<types::RouteTable>(&ec2, ctx, id, what)
-            .await?
-            .is_none()
-        {
-            return Ok(());
-        }
         // Still associated (an association being removed, or one another
         // tool made): DependencyViolation until it goes.
-        super::delete_when_unused(|| async {
+        let delete = super::delete_when_unused(|| async {
             let result = ec2.delete_route_table().route_table_id(id).send().await;
             tolerate(result, NOT_FOUND, "ec2:DeleteRouteTable")
-        })
-        .await
+        });
+        delete_owned::<types::RouteTable>(&ec2, ctx, id, "route table", delete).await
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        list_env::<types::RouteTable>(&self.0.ec2(&scope.region), &scope.env, |_| true).await
     }
 }

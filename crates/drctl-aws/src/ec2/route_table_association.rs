@@ -3,16 +3,17 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
+use aws_sdk_ec2::types::{
+    RouteTable, RouteTableAssociation as Association, RouteTableAssociationStateCode as State,
 };
-use serde_json::json;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 
-use aws_sdk_ec2::types::RouteTable;
-
+use super::id_output;
 use super::lookup::describe_id;
 use crate::clients::Clients;
-use crate::support::{attrs, create_once, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{create_once, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table_association",
@@ -27,22 +28,56 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct RouteTableAssociation(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    subnet_id: String,
+    route_table_id: String,
+}
+
 const NOT_FOUND: &[&str] = &[
     "InvalidAssociationID.NotFound",
     "InvalidRouteTableID.NotFound",
 ];
 
+fn outputs(id: &str) -> Attributes {
+    id_output("association_id", id)
+}
+
+/// The id of a subnet's association with its table (not the main
+/// association, nor a gateway's, which this kind never makes), unless it
+/// is on its way out.
+fn of_subnet(a: &Association) -> Option<&str> {
+    let leaving = matches!(
+        a.association_state().and_then(|s| s.state()),
+        Some(State::Disassociated | State::Disassociating)
+    );
+    a.subnet_id()?;
+    (!leaving && a.main() != Some(true))
+        .then_some(a.route_table_association_id())
+        .flatten()
+}
+
+impl RouteTableAssociation {
+    /// The associations of route table `table`, `None` when it is gone.
+    async fn table(
+        &self,
+        ctx: &OpContext,
+        table: &str,
+    ) -> Result<Option<RouteTable>, ProviderError> {
+        describe_id::<RouteTable>(&self.0.ec2(&ctx.region), table).await
+    }
+}
+
 #[async_trait]
-impl Provider for RouteTableAssociation {
-    fn schema(&self) -> &KindSchema {
+impl Kind for RouteTableAssociation {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let (subnet, table) = (
-            req_str(ctx, inputs, "subnet_id")?,
-            req_str(ctx, inputs, "route_table_id")?,
-        );
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         // AssociateRouteTable takes no idempotency token; a resend of one
         // that happened finds the subnet associated.
         let ec2 = self.0.ec2_once(&ctx.region);
@@ -51,8 +86,8 @@ impl Provider for RouteTableAssociation {
             &["Resource.AlreadyAssociated"],
             || {
                 ec2.associate_route_table()
-                    .subnet_id(subnet)
-                    .route_table_id(table)
+                    .subnet_id(&inputs.subnet_id)
+                    .route_table_id(&inputs.route_table_id)
                     .send()
             },
             || self.find(ctx, inputs),
@@ -62,7 +97,7 @@ impl Provider for RouteTableAssociation {
             out.association_id()
         })?;
         Ok(Applied {
-            outputs: attrs([("association_id", json!(id))]),
+            outputs: outputs(&id),
             id,
         })
     }
@@ -71,23 +106,21 @@ impl Provider for RouteTableAssociation {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let table = req_str(ctx, prior, "route_table_id")?;
-        let ec2 = self.0.ec2(&ctx.region);
-        let Some(t) = describe_id::<RouteTable>(&ec2, table).await? else {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let Some(t) = self.table(ctx, &prior.route_table_id).await? else {
             return Ok(None);
         };
         let assoc = t
             .associations()
             .iter()
             .find(|a| a.route_table_association_id() == Some(id));
-        Ok(assoc.map(|a| Observed {
-            inputs: attrs([
-                ("subnet_id", json!(a.subnet_id())),
-                ("route_table_id", json!(a.route_table_id())),
-            ]),
-            outputs: attrs([("association_id", json!(id))]),
+        Ok(assoc.map(|a| Found {
+            inputs: Inputs {
+                subnet_id: a.subnet_id().unwrap_or_default().to_owned(),
+                route_table_id: a.route_table_id().unwrap_or_default().to_owned(),
+            },
+            outputs: outputs(id),
         }))
     }
 
@@ -95,28 +128,25 @@ impl Provider for RouteTableAssociation {
         &self,
         _ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        _inputs: &Attributes,
+        _prior: &Inputs,
+        _inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // Every input forces replacement; nothing to change in place.
-        Ok(attrs([("association_id", json!(id))]))
+        Ok(outputs(id))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // A subnet has at most one association: look for it on the table.
-        let subnet = req_str(ctx, inputs, "subnet_id")?;
-        let table = req_str(ctx, inputs, "route_table_id")?;
-        let ec2 = self.0.ec2(&ctx.region);
-        let Some(t) = describe_id::<RouteTable>(&ec2, table).await? else {
+        let Some(t) = self.table(ctx, &inputs.route_table_id).await? else {
             return Ok(None);
         };
         Ok(t.associations()
             .iter()
-            .find(|a| a.subnet_id() == Some(subnet))
+            .find(|a| a.subnet_id() == Some(inputs.subnet_id.as_str()))
             .and_then(|a| a.route_table_association_id())
             .map(str::to_owned))
     }
@@ -125,7 +155,7 @@ impl Provider for RouteTableAssociation {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // An association has no tags: its table proves it this
@@ -134,7 +164,7 @@ impl Provider for RouteTableAssociation {
         if self.read(ctx, id, inputs).await?.is_none() {
             return Ok(());
         }
-        let table = req_str(ctx, inputs, "route_table_id")?;
+        let table = inputs.route_table_id.as_str();
         if !super::route_table::confirm_table_owned(&self.0.ec2(&ctx.region), ctx, table).await? {
             return Ok(());
         }
@@ -146,5 +176,15 @@ impl Provider for RouteTableAssociation {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "ec2:DisassociateRouteTable")
+    }
+
+    /// The subnet associations of the environment's route tables.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let tables = super::route_table::env_tables(&self.0, scope).await?;
+        let associations = tables.iter().flat_map(|t| t.associations());
+        Ok(associations
+            .filter_map(of_subnet)
+            .map(str::to_owned)
+            .collect())
     }
 }

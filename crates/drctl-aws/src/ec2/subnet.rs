@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, AttributeBooleanValue, ResourceType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
-use super::{sync_tags, tag_spec, tags_json};
+use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
+use super::{Tags, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, create_once, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, create_once, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.subnet",
@@ -31,11 +31,23 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Subnet(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    vpc_id: String,
+    cidr_block: String,
+    availability_zone: String,
+    #[serde(default)]
+    map_public_ip_on_launch: bool,
+    #[serde(default)]
+    tags: Tags,
+}
+
 const NOT_FOUND: &[&str] = &["InvalidSubnetID.NotFound"];
 
 ec2_resource! {
     types::Subnet, "ec2:DescribeSubnets", NOT_FOUND,
-    describe_subnets, set_subnet_ids, set_filters, subnets, subnet_id
+    describe_subnets, set_subnet_ids, set_filters, subnets, subnet_id, paged
 }
 
 impl Subnet {
@@ -62,17 +74,15 @@ fn outputs(id: &str, az: &str) -> Attributes {
 }
 
 #[async_trait]
-impl Provider for Subnet {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Subnet {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let az = req_str(ctx, inputs, "availability_zone")?;
-        let (vpc, cidr) = (
-            req_str(ctx, inputs, "vpc_id")?,
-            req_str(ctx, inputs, "cidr_block")?,
-        );
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let az = inputs.availability_zone.as_str();
         // CreateSubnet takes no idempotency token; a resend of one that
         // happened is refused as a CIDR conflict.
         let ec2 = self.0.ec2_once(&ctx.region);
@@ -81,10 +91,10 @@ impl Provider for Subnet {
             &["InvalidSubnet.Conflict"],
             || {
                 ec2.create_subnet()
-                    .vpc_id(vpc)
-                    .cidr_block(cidr)
+                    .vpc_id(&inputs.vpc_id)
+                    .cidr_block(&inputs.cidr_block)
                     .availability_zone(az)
-                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::Subnet))
+                    .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::Subnet))
                     .send()
             },
             || self.find(ctx, inputs),
@@ -93,7 +103,7 @@ impl Provider for Subnet {
         let id = created.id("ec2:CreateSubnet", "subnet id", |out| {
             out.subnet()?.subnet_id()
         })?;
-        if bool_or(inputs, "map_public_ip_on_launch", false) {
+        if inputs.map_public_ip_on_launch {
             super::on_new(|| self.set_public_ip(ctx, &id, true)).await?;
         }
         Ok(Applied {
@@ -106,24 +116,21 @@ impl Provider for Subnet {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(s) = describe_id::<types::Subnet>(&ec2, id).await? else {
             return Ok(None);
         };
         let az = s.availability_zone().unwrap_or_default();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("vpc_id", json!(s.vpc_id().unwrap_or_default())),
-                ("cidr_block", json!(s.cidr_block().unwrap_or_default())),
-                ("availability_zone", json!(az)),
-                (
-                    "map_public_ip_on_launch",
-                    json!(s.map_public_ip_on_launch().unwrap_or(false)),
-                ),
-                ("tags", tags_json(s.tags())),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+                cidr_block: s.cidr_block().unwrap_or_default().to_owned(),
+                availability_zone: az.to_owned(),
+                map_public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
+                tags: user_tags(s.tags()),
+            },
             outputs: outputs(id, az),
         }))
     }
@@ -132,22 +139,22 @@ impl Provider for Subnet {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        let want = bool_or(inputs, "map_public_ip_on_launch", false);
-        if bool_or(prior, "map_public_ip_on_launch", false) != want {
+        let want = inputs.map_public_ip_on_launch;
+        if prior.map_public_ip_on_launch != want {
             // A subnet adopted from an interrupted run may be seconds old.
             super::on_new(|| self.set_public_ip(ctx, id, want)).await?;
         }
-        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
-        Ok(outputs(id, req_str(ctx, inputs, "availability_zone")?))
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
+        Ok(outputs(id, &inputs.availability_zone))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         find_tagged::<types::Subnet>(&self.0.ec2(&ctx.region), ctx).await
     }
@@ -156,20 +163,18 @@ impl Provider for Subnet {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
-        if owned::<types::Subnet>(&ec2, ctx, id, "subnet")
-            .await?
-            .is_none()
-        {
-            return Ok(());
-        }
-        super::delete_when_unused(|| async {
+        let delete = super::delete_when_unused(|| async {
             let result = ec2.delete_subnet().subnet_id(id).send().await;
             tolerate(result, NOT_FOUND, "ec2:DeleteSubnet")
-        })
-        .await
+        });
+        delete_owned::<types::Subnet>(&ec2, ctx, id, "subnet", delete).await
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        list_env::<types::Subnet>(&self.0.ec2(&scope.region), &scope.env, |_| true).await
     }
 }

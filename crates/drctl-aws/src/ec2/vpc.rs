@@ -2,15 +2,15 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{self, AttributeBooleanValue, ResourceType, VpcAttributeName};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::lookup::{describe_id, ec2_resource, find_tagged, owned};
-use super::{sync_tags, tag_spec, tags_json};
+use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
+use super::{Tags, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, create_once, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, create_once, tolerate};
 use std::sync::Arc;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -25,10 +25,29 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Vpc(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    cidr_block: String,
+    /// AWS's default for a new VPC: on.
+    #[serde(default = "on")]
+    enable_dns_support: bool,
+    /// AWS's default for a new VPC: off.
+    #[serde(default)]
+    enable_dns_hostnames: bool,
+    #[serde(default)]
+    tags: Tags,
+}
+
+fn on() -> bool {
+    true
+}
+
 const NOT_FOUND: &[&str] = &["InvalidVpcID.NotFound"];
 
 ec2_resource! {
-    types::Vpc, "ec2:DescribeVpcs", NOT_FOUND, describe_vpcs, set_vpc_ids, set_filters, vpcs, vpc_id
+    types::Vpc, "ec2:DescribeVpcs", NOT_FOUND, describe_vpcs, set_vpc_ids, set_filters, vpcs, vpc_id,
+    paged
 }
 
 impl Vpc {
@@ -36,22 +55,20 @@ impl Vpc {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
-        prior: Option<&Attributes>,
+        inputs: &Inputs,
+        prior: Option<&Inputs>,
     ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         // One attribute per ModifyVpcAttribute call; hostnames need support on.
-        for (key, default) in [
-            ("enable_dns_support", true),
-            ("enable_dns_hostnames", false),
-        ] {
-            let want = bool_or(inputs, key, default);
-            if prior.is_some_and(|p| bool_or(p, key, default) == want) {
+        let flags = |i: &Inputs| [i.enable_dns_support, i.enable_dns_hostnames];
+        let had = prior.map(flags);
+        for (n, want) in flags(inputs).into_iter().enumerate() {
+            if had.is_some_and(|h| h[n] == want) {
                 continue;
             }
             let value = AttributeBooleanValue::builder().value(want).build();
             let req = ec2.modify_vpc_attribute().vpc_id(id);
-            let req = if key == "enable_dns_support" {
+            let req = if n == 0 {
                 req.enable_dns_support(value)
             } else {
                 req.enable_dns_hostnames(value)
@@ -69,13 +86,15 @@ impl Vpc {
 }
 
 #[async_trait]
-impl Provider for Vpc {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Vpc {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let cidr = req_str(ctx, inputs, "cidr_block")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let cidr = inputs.cidr_block.as_str();
         // CreateVpc takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
         let created = create_once(
@@ -84,7 +103,7 @@ impl Provider for Vpc {
             || {
                 ec2.create_vpc()
                     .cidr_block(cidr)
-                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::Vpc))
+                    .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::Vpc))
                     .send()
             },
             || self.find(ctx, inputs),
@@ -102,8 +121,8 @@ impl Provider for Vpc {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(vpc) = describe_id::<types::Vpc>(&ec2, id).await? else {
             return Ok(None);
@@ -129,13 +148,13 @@ impl Provider for Vpc {
             flags.push(v.unwrap_or(false));
         }
         let cidr = vpc.cidr_block().unwrap_or_default();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("cidr_block", json!(cidr)),
-                ("enable_dns_support", json!(flags[0])),
-                ("enable_dns_hostnames", json!(flags[1])),
-                ("tags", tags_json(vpc.tags())),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                cidr_block: cidr.to_owned(),
+                enable_dns_support: flags[0],
+                enable_dns_hostnames: flags[1],
+                tags: user_tags(vpc.tags()),
+            },
             outputs: Self::outputs(id, cidr),
         }))
     }
@@ -144,19 +163,19 @@ impl Provider for Vpc {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // A VPC adopted from an interrupted run may be seconds old.
         super::on_new(|| self.set_dns(ctx, id, inputs, Some(prior))).await?;
-        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
-        Ok(Self::outputs(id, req_str(ctx, inputs, "cidr_block")?))
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
+        Ok(Self::outputs(id, &inputs.cidr_block))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         find_tagged::<types::Vpc>(&self.0.ec2(&ctx.region), ctx).await
     }
@@ -165,19 +184,20 @@ impl Provider for Vpc {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
-        if owned::<types::Vpc>(&ec2, ctx, id, "VPC").await?.is_none() {
-            return Ok(());
-        }
         // Lambda releases a deleted function's network interfaces minutes
         // later; until then the VPC answers DependencyViolation.
-        super::delete_when_unused(|| async {
+        let delete = super::delete_when_unused(|| async {
             let result = ec2.delete_vpc().vpc_id(id).send().await;
             tolerate(result, NOT_FOUND, "ec2:DeleteVpc")
-        })
-        .await
+        });
+        delete_owned::<types::Vpc>(&ec2, ctx, id, "VPC", delete).await
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        list_env::<types::Vpc>(&self.0.ec2(&scope.region), &scope.env, |_| true).await
     }
 }

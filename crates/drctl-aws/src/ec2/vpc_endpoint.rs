@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint as Endpoint, VpcEndpointType};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 
-use super::lookup::{describe_id, ec2_resource, find_one, owned};
-use super::{identity_filters, sync_tags, tag_spec, tags_json};
+use super::lookup::{describe_id, ec2_resource, find_one, list_env, owned};
+use super::{Tags, id_output, identity_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, create_token, found, req_str, response_id, wait_for};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, create_token, found, response_id, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_endpoint",
@@ -33,6 +32,20 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct VpcEndpoint(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    vpc_id: String,
+    service_name: String,
+    /// `Gateway` (S3, DynamoDB).
+    vpc_endpoint_type: String,
+    /// A set: read reports it sorted.
+    #[serde(default)]
+    route_table_ids: Vec<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
 /// Describe answers the first; DeleteVpcEndpoints reports an unknown id as
 /// an `unsuccessful` item with either.
 const NOT_FOUND: &[&str] = &[
@@ -42,7 +55,8 @@ const NOT_FOUND: &[&str] = &[
 
 ec2_resource! {
     Endpoint, "ec2:DescribeVpcEndpoints", NOT_FOUND,
-    describe_vpc_endpoints, set_vpc_endpoint_ids, set_filters, vpc_endpoints, vpc_endpoint_id
+    describe_vpc_endpoints, set_vpc_endpoint_ids, set_filters, vpc_endpoints, vpc_endpoint_id,
+    paged
 }
 
 /// The endpoint's state: AWS documents capitalised states and answers in
@@ -59,25 +73,23 @@ fn gone(e: &Endpoint) -> bool {
 /// Terraform's default delete timeout for a VPC endpoint.
 const DELETE_LIMIT: Duration = Duration::from_secs(10 * 60);
 
-fn route_tables(inputs: &Attributes) -> BTreeSet<String> {
-    inputs
-        .get("route_table_ids")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+fn route_tables(inputs: &Inputs) -> BTreeSet<String> {
+    inputs.route_table_ids.iter().cloned().collect()
+}
+
+fn outputs(id: &str) -> Attributes {
+    id_output("vpc_endpoint_id", id)
 }
 
 #[async_trait]
-impl Provider for VpcEndpoint {
-    fn schema(&self) -> &KindSchema {
+impl Kind for VpcEndpoint {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let out = self
             .0
             .ec2(&ctx.region)
@@ -85,22 +97,18 @@ impl Provider for VpcEndpoint {
             // The create's idempotency token: a resend (the SDK's, after a
             // lost response) returns the endpoint the first call made.
             .client_token(create_token(ctx))
-            .vpc_id(req_str(ctx, inputs, "vpc_id")?)
-            .service_name(req_str(ctx, inputs, "service_name")?)
-            .vpc_endpoint_type(VpcEndpointType::from(req_str(
-                ctx,
-                inputs,
-                "vpc_endpoint_type",
-            )?))
+            .vpc_id(&inputs.vpc_id)
+            .service_name(&inputs.service_name)
+            .vpc_endpoint_type(VpcEndpointType::from(inputs.vpc_endpoint_type.as_str()))
             .set_route_table_ids(Some(route_tables(inputs).into_iter().collect()))
-            .tag_specifications(tag_spec(ctx, inputs, ResourceType::VpcEndpoint))
+            .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::VpcEndpoint))
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateVpcEndpoint", e))?;
         let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id());
         let id = response_id("ec2:CreateVpcEndpoint", "endpoint id", id)?;
         Ok(Applied {
-            outputs: attrs([("vpc_endpoint_id", json!(id))]),
+            outputs: outputs(&id),
             id,
         })
     }
@@ -109,8 +117,8 @@ impl Provider for VpcEndpoint {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(e) = describe_id::<Endpoint>(&ec2, id).await? else {
             return Ok(None);
@@ -118,20 +126,18 @@ impl Provider for VpcEndpoint {
         if gone(&e) {
             return Ok(None);
         }
-        let mut tables: Vec<&str> = e.route_table_ids().iter().map(String::as_str).collect();
+        let mut tables = e.route_table_ids().to_vec();
         tables.sort_unstable();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("vpc_id", json!(e.vpc_id())),
-                ("service_name", json!(e.service_name())),
-                (
-                    "vpc_endpoint_type",
-                    json!(e.vpc_endpoint_type().map(|t| t.as_str())),
-                ),
-                ("route_table_ids", json!(tables)),
-                ("tags", tags_json(e.tags())),
-            ]),
-            outputs: attrs([("vpc_endpoint_id", json!(id))]),
+        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        Ok(Some(Found {
+            inputs: Inputs {
+                vpc_id: text(e.vpc_id()),
+                service_name: text(e.service_name()),
+                vpc_endpoint_type: text(e.vpc_endpoint_type().map(|t| t.as_str())),
+                route_table_ids: tables,
+                tags: user_tags(e.tags()),
+            },
+            outputs: outputs(id),
         }))
     }
 
@@ -139,8 +145,8 @@ impl Provider for VpcEndpoint {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         let (had, want) = (route_tables(prior), route_tables(inputs));
@@ -155,14 +161,14 @@ impl Provider for VpcEndpoint {
                 .await
                 .map_err(|e| api_error("ec2:ModifyVpcEndpoint", e))?;
         }
-        sync_tags(&ec2, ctx, id, prior, inputs).await?;
-        Ok(attrs([("vpc_endpoint_id", json!(id))]))
+        sync_tags(&ec2, ctx, id, &prior.tags, &inputs.tags).await?;
+        Ok(outputs(id))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
         find_one(&ec2, ctx, identity_filters(ctx), |e: &Endpoint| !gone(e)).await
@@ -172,7 +178,7 @@ impl Provider for VpcEndpoint {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // A deleted endpoint stays visible as `deleted` for a while; do not
@@ -223,5 +229,10 @@ impl Provider for VpcEndpoint {
             })
         })
         .await
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let ec2 = self.0.ec2(&scope.region);
+        list_env(&ec2, &scope.env, |e: &Endpoint| !gone(e)).await
     }
 }

@@ -12,15 +12,14 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     ResourceType, VpcPeeringConnection as Connection, VpcPeeringConnectionStateReasonCode as Code,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::json;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 
-use super::lookup::{describe_id, ec2_resource, find_one};
-use super::{has_identity, identity_filters, sync_tags, tag_spec, tags_json};
+use super::lookup::{describe_id, ec2_resource, env_resources, find_one};
+use super::{Tags, has_identity, id_output, identity_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::support::{attrs, create_once, found, req_str, wait_for};
+use crate::kind::{Found, Kind};
+use crate::support::{create_once, found, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_peering_connection",
@@ -38,6 +37,16 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct VpcPeeringConnection(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    vpc_id: String,
+    peer_vpc_id: String,
+    peer_region: String,
+    #[serde(default)]
+    tags: Tags,
+}
 
 pub(crate) const NOT_FOUND: &[&str] = &["InvalidVpcPeeringConnectionID.NotFound"];
 
@@ -84,7 +93,32 @@ pub(crate) async fn describe(
 
 ec2_resource! {
     Connection, "ec2:DescribeVpcPeeringConnections", NOT_FOUND, describe_vpc_peering_connections,
-    set_vpc_peering_connection_ids, set_filters, vpc_peering_connections, vpc_peering_connection_id
+    set_vpc_peering_connection_ids, set_filters, vpc_peering_connections, vpc_peering_connection_id,
+    paged
+}
+
+pub(crate) fn outputs(id: &str) -> Attributes {
+    id_output("vpc_peering_connection_id", id)
+}
+
+/// The ids of the connections environment `scope.env` has in its region
+/// on one side (`side` gives a connection's VPC info on it): that side's
+/// region is the scope's, its tags (each side has its own) are the
+/// environment's, and `keep` accepts the connection's state.
+pub(crate) async fn list_side(
+    clients: &Clients,
+    scope: &ListScope,
+    side: fn(&Connection) -> Option<&aws_sdk_ec2::types::VpcPeeringConnectionVpcInfo>,
+    keep: impl Fn(Option<&Code>) -> bool,
+) -> Result<Vec<String>, ProviderError> {
+    let found = env_resources::<Connection>(&clients.ec2(&scope.region), &scope.env).await?;
+    Ok(found
+        .iter()
+        .filter(|c| side(c).and_then(|v| v.region()) == Some(scope.region.as_str()))
+        .filter(|c| keep(code(c)))
+        .filter_map(|c| c.vpc_peering_connection_id())
+        .map(str::to_owned)
+        .collect())
 }
 
 impl VpcPeeringConnection {
@@ -121,15 +155,16 @@ impl VpcPeeringConnection {
 }
 
 #[async_trait]
-impl Provider for VpcPeeringConnection {
-    fn schema(&self) -> &KindSchema {
+impl Kind for VpcPeeringConnection {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let vpc = req_str(ctx, inputs, "vpc_id")?;
-        let peer_vpc = req_str(ctx, inputs, "peer_vpc_id")?;
-        let peer_region = req_str(ctx, inputs, "peer_region")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let (vpc, peer_vpc) = (&inputs.vpc_id, &inputs.peer_vpc_id);
+        let peer_region = inputs.peer_region.as_str();
         // CreateVpcPeeringConnection takes no idempotency token: a resend
         // after a lost response would request a second connection.
         let ec2 = self.0.ec2_once(&ctx.region);
@@ -141,7 +176,11 @@ impl Provider for VpcPeeringConnection {
                     .vpc_id(vpc)
                     .peer_vpc_id(peer_vpc)
                     .peer_region(peer_region)
-                    .tag_specifications(tag_spec(ctx, inputs, ResourceType::VpcPeeringConnection))
+                    .tag_specifications(tag_spec(
+                        ctx,
+                        &inputs.tags,
+                        ResourceType::VpcPeeringConnection,
+                    ))
                     .send()
             },
             || self.find(ctx, inputs),
@@ -154,7 +193,7 @@ impl Provider for VpcPeeringConnection {
         )?;
         self.wait_requested(ctx, &id, peer_region).await?;
         Ok(Applied {
-            outputs: attrs([("vpc_peering_connection_id", json!(id))]),
+            outputs: outputs(&id),
             id,
         })
     }
@@ -163,8 +202,8 @@ impl Provider for VpcPeeringConnection {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
             return Ok(None);
         };
@@ -173,14 +212,15 @@ impl Provider for VpcPeeringConnection {
         }
         let requester = c.requester_vpc_info();
         let accepter = c.accepter_vpc_info();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("vpc_id", json!(requester.and_then(|v| v.vpc_id()))),
-                ("peer_vpc_id", json!(accepter.and_then(|v| v.vpc_id()))),
-                ("peer_region", json!(accepter.and_then(|v| v.region()))),
-                ("tags", tags_json(c.tags())),
-            ]),
-            outputs: attrs([("vpc_peering_connection_id", json!(id))]),
+        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        Ok(Some(Found {
+            inputs: Inputs {
+                vpc_id: text(requester.and_then(|v| v.vpc_id())),
+                peer_vpc_id: text(accepter.and_then(|v| v.vpc_id())),
+                peer_region: text(accepter.and_then(|v| v.region())),
+                tags: user_tags(c.tags()),
+            },
+            outputs: outputs(id),
         }))
     }
 
@@ -188,18 +228,18 @@ impl Provider for VpcPeeringConnection {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // Only the requester's side's tags: the accepter tags its own.
-        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
-        Ok(attrs([("vpc_peering_connection_id", json!(id))]))
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
+        Ok(outputs(id))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Tag filters, and the tags checked again here (not every emulator
         // applies the filters); a connection that is gone does not count.
@@ -214,7 +254,7 @@ impl Provider for VpcPeeringConnection {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let ec2 = self.0.ec2(&ctx.region);
@@ -255,5 +295,11 @@ impl Provider for VpcPeeringConnection {
             })
         })
         .await
+    }
+
+    /// The connections the environment requested from this region.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let requester = Connection::requester_vpc_info;
+        list_side(&self.0, scope, requester, |c| !is_gone(c)).await
     }
 }

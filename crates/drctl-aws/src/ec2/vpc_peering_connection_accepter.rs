@@ -12,16 +12,17 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Tag, VpcPeeringConnectionStateReasonCode as Code};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::json;
+use aws_sdk_ec2::types::{VpcPeeringConnection, VpcPeeringConnectionStateReasonCode as Code};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 
-use super::vpc_peering_connection::{WAIT, code, describe, is_gone, status_text};
-use super::{has_identity, sync_tags, tags_json};
+use super::vpc_peering_connection::{
+    WAIT, code, describe, is_gone, list_side, outputs, status_text,
+};
+use super::{Tags, has_identity, sync_tags, user_tags, with_identity};
 use crate::clients::Clients;
-use crate::support::{all_tags, api_error, attrs, invalid, req_str, wait_for};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, invalid, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_peering_connection_accepter",
@@ -39,6 +40,15 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct VpcPeeringConnectionAccepter(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The requester's connection: the id.
+    vpc_peering_connection_id: String,
+    #[serde(default)]
+    tags: Tags,
+}
 
 /// Accepted: `provisioning` for a moment, then `active`.
 fn accepted(code: Option<&Code>) -> bool {
@@ -114,13 +124,15 @@ impl VpcPeeringConnectionAccepter {
 }
 
 #[async_trait]
-impl Provider for VpcPeeringConnectionAccepter {
-    fn schema(&self) -> &KindSchema {
+impl Kind for VpcPeeringConnectionAccepter {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let id = req_str(ctx, inputs, "vpc_peering_connection_id")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let id = inputs.vpc_peering_connection_id.as_str();
         self.accept(ctx, id).await?;
         // AcceptVpcPeeringConnection takes no tags; CreateTags in this
         // region tags this side only. Setting them twice is harmless.
@@ -128,18 +140,13 @@ impl Provider for VpcPeeringConnectionAccepter {
             .ec2(&ctx.region)
             .create_tags()
             .resources(id)
-            .set_tags(Some(
-                all_tags(ctx, inputs)
-                    .into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
+            .set_tags(Some(with_identity(ctx, &inputs.tags)))
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateTags", e))?;
         Ok(Applied {
             id: id.to_owned(),
-            outputs: attrs([("vpc_peering_connection_id", json!(id))]),
+            outputs: outputs(id),
         })
     }
 
@@ -147,8 +154,8 @@ impl Provider for VpcPeeringConnectionAccepter {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         // Only an accepted connection is this resource: one pending
         // acceptance is not accepted (yet), one gone was deleted.
         let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
@@ -157,12 +164,12 @@ impl Provider for VpcPeeringConnectionAccepter {
         if !accepted(code(&c)) {
             return Ok(None);
         }
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("vpc_peering_connection_id", json!(id)),
-                ("tags", tags_json(c.tags())),
-            ]),
-            outputs: attrs([("vpc_peering_connection_id", json!(id))]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                vpc_peering_connection_id: id.to_owned(),
+                tags: user_tags(c.tags()),
+            },
+            outputs: outputs(id),
         }))
     }
 
@@ -170,22 +177,22 @@ impl Provider for VpcPeeringConnectionAccepter {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
-        sync_tags(&self.0.ec2(&ctx.region), ctx, id, prior, inputs).await?;
-        Ok(attrs([("vpc_peering_connection_id", json!(id))]))
+        sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
+        Ok(outputs(id))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Made by this address: accepted, with this side tagged as ours (an
         // accept that was not yet tagged is found by no one, and the next
         // create accepts nothing and tags it).
-        let id = req_str(ctx, inputs, "vpc_peering_connection_id")?;
+        let id = inputs.vpc_peering_connection_id.as_str();
         let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
             return Ok(None);
         };
@@ -196,11 +203,17 @@ impl Provider for VpcPeeringConnectionAccepter {
         &self,
         _ctx: &OpContext,
         _id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // Nothing to undo on this side: an accepted connection cannot be
         // un-accepted, and deleting it is the requester's delete.
         Ok(())
+    }
+
+    /// The connections the environment accepted in this region.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let accepter = VpcPeeringConnection::accepter_vpc_info;
+        list_side(&self.0, scope, accepter, accepted).await
     }
 }

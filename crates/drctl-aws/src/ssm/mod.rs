@@ -8,9 +8,10 @@ use drctl_core::Providers;
 use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&parameter::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(parameter::Parameter(c.clone())));
+    providers.register(Arc::new(Typed(parameter::Parameter(c.clone()))));
 }

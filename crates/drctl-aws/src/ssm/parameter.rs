@@ -4,18 +4,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
 use crate::support::{
-    NOT_RECORDED, all_tags, api_error, attrs, confirm_owned, create_once, found, invalid,
-    observed_tags, opt_str, req_str, sent, tag_map, tolerate,
+    NOT_RECORDED, TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found,
+    has_code_in, invalid, name_embeds_env, sent, tag_map, tolerate,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{TagApi, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ssm.parameter",
@@ -29,12 +29,26 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Parameter(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The id.
+    name: String,
+    /// `String` or `StringList`; a read may find `SecureString`.
+    #[serde(rename = "type")]
+    ty: String,
+    /// A read of a SecureString records `support::NOT_RECORDED` instead.
+    value: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
 const NOT_FOUND: &[&str] = &["ParameterNotFound"];
 
-fn parameter_type(ctx: &OpContext, inputs: &Attributes) -> Result<ParameterType, ProviderError> {
+fn parameter_type(ctx: &OpContext, inputs: &Inputs) -> Result<ParameterType, ProviderError> {
     // SecureString values would land in state as plain inputs; drctl keeps
     // secrets out of state, so only plain parameters are managed here.
-    match req_str(ctx, inputs, "type")? {
+    match inputs.ty.as_str() {
         "String" => Ok(ParameterType::String),
         "StringList" => Ok(ParameterType::StringList),
         other => Err(invalid(
@@ -113,12 +127,12 @@ impl Parameter {
 impl Parameter {
     async fn tags(
         &self,
-        ctx: &OpContext,
+        region: &str,
         name: &str,
     ) -> Result<BTreeMap<String, String>, ProviderError> {
         let out = self
             .0
-            .ssm(&ctx.region)
+            .ssm(region)
             .list_tags_for_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
             .resource_id(name)
@@ -129,15 +143,44 @@ impl Parameter {
     }
 }
 
+impl Parameter {
+    /// The names of the region's parameters, all or those `filter` selects.
+    async fn names(
+        &self,
+        region: &str,
+        filter: Option<ParameterStringFilter>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let call = self.0.ssm(region).describe_parameters();
+        let call = call.set_parameter_filters(filter.map(|f| vec![f]));
+        let pages: Vec<_> = call.into_paginator().send().collect().await;
+        let mut names = Vec::new();
+        for page in pages {
+            let page = page.map_err(|e| api_error("ssm:DescribeParameters", e))?;
+            names.extend(
+                page.parameters()
+                    .iter()
+                    .filter_map(|p| p.name())
+                    .map(str::to_owned),
+            );
+        }
+        Ok(names)
+    }
+}
+
 #[async_trait]
-impl Provider for Parameter {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Parameter {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
-        let tags = all_tags(ctx, inputs)
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = inputs.name.as_str();
+        let mut tags = inputs.tags.clone();
+        tags.insert(TAG_ENV.into(), ctx.env.clone());
+        tags.insert(TAG_ADDRESS.into(), ctx.address.to_string());
+        let tags = tags
             .into_iter()
             .map(|(k, v)| tag(k, v))
             .collect::<Result<Vec<_>, _>>()?;
@@ -148,7 +191,7 @@ impl Provider for Parameter {
             .ssm_once(&ctx.region)
             .put_parameter()
             .name(name)
-            .value(req_str(ctx, inputs, "value")?)
+            .value(&inputs.value)
             .r#type(parameter_type(ctx, inputs)?)
             .set_tags(Some(tags));
         create_once(
@@ -174,8 +217,8 @@ impl Provider for Parameter {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some((outputs, value, ty)) = self.outputs(ctx, id).await? else {
             return Ok(None);
         };
@@ -185,18 +228,19 @@ impl Provider for Parameter {
         // recorded; the type's drift shows and the apply writes drctl's
         // value back.
         let value = if ty == "SecureString" {
-            json!(NOT_RECORDED)
+            NOT_RECORDED.to_owned()
         } else {
-            json!(value)
+            value
         };
-        let tags = self.tags(ctx, id).await?;
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(id)),
-                ("type", json!(ty)),
-                ("value", json!(value)),
-                ("tags", observed_tags(tags)),
-            ]),
+        let mut tags = self.tags(&ctx.region, id).await?;
+        tags.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: id.to_owned(),
+                ty,
+                value,
+                tags,
+            },
             outputs,
         }))
     }
@@ -205,21 +249,21 @@ impl Provider for Parameter {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let ssm = self.0.ssm(&ctx.region);
-        if prior.get("value") != inputs.get("value") || prior.get("type") != inputs.get("type") {
+        if prior.value != inputs.value || prior.ty != inputs.ty {
             ssm.put_parameter()
                 .name(id)
-                .value(req_str(ctx, inputs, "value")?)
+                .value(&inputs.value)
                 .r#type(parameter_type(ctx, inputs)?)
                 .overwrite(true)
                 .send()
                 .await
                 .map_err(|e| api_error("ssm:PutParameter", e))?;
         }
-        sync_tags(&ssm, id, prior, inputs).await?;
+        retag(&ssm, id, &prior.tags, &inputs.tags).await?;
         let (outputs, _, _) = self.outputs(ctx, id).await?.ok_or_else(|| {
             ProviderError::new("ssm:GetParameter", "parameter disappeared during update")
         })?;
@@ -229,9 +273,9 @@ impl Provider for Parameter {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
+        let name = inputs.name.as_str();
         Ok(self.outputs(ctx, name).await?.map(|_| name.to_owned()))
     }
 
@@ -239,14 +283,14 @@ impl Provider for Parameter {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         if self.outputs(ctx, id).await?.is_none() {
             return Ok(());
         }
-        let tags = self.tags(ctx, id).await?;
-        let named = opt_str(inputs, "name").filter(|n| *n == id);
+        let tags = self.tags(&ctx.region, id).await?;
+        let named = Some(inputs.name.as_str()).filter(|n| *n == id);
         confirm_owned(ctx, "delete", &format!("parameter {id}"), &tags, named)?;
         let result = self
             .0
@@ -256,5 +300,48 @@ impl Provider for Parameter {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "ssm:DeleteParameter")
+    }
+
+    /// The parameters tagged with the environment, and those without a
+    /// `drctl:env` tag whose names embed it (adopted by name, as delete
+    /// accepts them).
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let by_env = ParameterStringFilter::builder()
+            .key(format!("tag:{TAG_ENV}"))
+            .option("Equals")
+            .values(&scope.env)
+            .build()
+            .map_err(|e| ProviderError::new("ssm:DescribeParameters", e.to_string()))?;
+        let mut names = self.names(&scope.region, Some(by_env)).await?;
+        for name in self.names(&scope.region, None).await? {
+            if names.contains(&name) || !name_embeds_env(&name, &scope.env) {
+                continue;
+            }
+            match self.tags(&scope.region, &name).await {
+                Ok(tags) if !tags.contains_key(TAG_ENV) => names.push(name),
+                Ok(_) => {}
+                // Deleted since it was listed.
+                Err(e) if has_code_in(&e, NOT_FOUND) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The input keys are the blueprint's (`type`, not the field's name),
+    /// and a SecureString's not-recorded value round-trips.
+    #[test]
+    fn inputs_keep_the_blueprint_keys() {
+        let recorded = json!({"name": "/payment/dev/primary/flags", "type": "SecureString",
+                              "value": NOT_RECORDED, "tags": {"Name": "flags"}});
+        let inputs: Inputs = serde_json::from_value(recorded.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&inputs).unwrap(), recorded);
     }
 }
