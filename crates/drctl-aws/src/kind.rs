@@ -11,6 +11,8 @@
 //! `Option` skipped when `None`, so a read of a resource made without it
 //! reports no key the plan would see as drift.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use drctl_core::{
     Applied, Attributes, KindSchema, ListScope, Observed, OpContext, Provider, ProviderError,
@@ -18,6 +20,7 @@ use drctl_core::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::clients::Clients;
 use crate::support::invalid;
 
 /// What a read of a kind finds: its inputs as the kind's struct, and its
@@ -77,6 +80,29 @@ pub(crate) trait Kind: Send + Sync + 'static {
 
 /// A [`Kind`] as the engine's [`Provider`].
 pub(crate) struct Typed<K>(pub K);
+
+/// One kind in its service's `KINDS` table: its schema (planning needs no
+/// AWS) and how its provider is made over the run's clients.
+pub(crate) struct Registration {
+    pub schema: &'static KindSchema,
+    pub make: fn(&Arc<Clients>) -> Arc<dyn Provider>,
+}
+
+/// `kind!(module, Type)`: the registration of the kind `module::Type` (a
+/// tuple struct over the clients) whose schema is `module::SCHEMA`.
+macro_rules! kind {
+    ($module:ident, $kind:ident) => {
+        $crate::kind::Registration {
+            schema: &$module::SCHEMA,
+            make: |clients| {
+                std::sync::Arc::new($crate::kind::Typed($module::$kind(
+                    std::sync::Arc::clone(clients),
+                )))
+            },
+        }
+    };
+}
+pub(crate) use kind;
 
 /// The desired inputs of a create, update or find, refused before any call
 /// when they do not fit the kind's struct.

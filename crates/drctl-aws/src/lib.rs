@@ -1,8 +1,9 @@
 //! drctl's AWS providers: one module per service, one file per resource
 //! kind, each implementing [`drctl_core::Provider`] over the AWS SDK for Rust.
 //!
-//! Adding a kind: write its file under the service's folder, and add it to
-//! the service's `KINDS` list and `register` function in its `mod.rs`.
+//! Adding a kind: write its file under the service's folder (its schema
+//! with its latency row, its typed inputs, its `Kind` impl with `list`),
+//! and add one line for it to the service's `KINDS` in its `mod.rs`.
 
 mod acm;
 mod apigateway;
@@ -41,38 +42,35 @@ pub use clients::{AwsContext, AwsError, GLOBAL_REGION};
 pub use crash::{CRASH_ENV, CRASH_HOOK};
 pub use support::error_chain;
 
-use clients::Clients;
 
-type Register = fn(&mut Providers, &Arc<Clients>);
-
-/// Every service: its kinds and how to register their providers.
-const SERVICES: &[(&[&KindSchema], Register)] = &[
-    (ec2::KINDS, ec2::register),
-    (s3::KINDS, s3::register),
-    (ssm::KINDS, ssm::register),
-    (iam::KINDS, iam::register),
-    (lambda::KINDS, lambda::register),
-    (secretsmanager::KINDS, secretsmanager::register),
-    (kms::KINDS, kms::register),
-    (rds::KINDS, rds::register),
-    (dynamodb::KINDS, dynamodb::register),
-    (acm::KINDS, acm::register),
-    (apigateway::KINDS, apigateway::register),
-    (route53::KINDS, route53::register),
-    (sns::KINDS, sns::register),
-    (cloudwatch::KINDS, cloudwatch::register),
-    (sfn::KINDS, sfn::register),
-    (events::KINDS, events::register),
-    (ecs::KINDS, ecs::register),
-    (elbv2::KINDS, elbv2::register),
-    (backup::KINDS, backup::register),
+/// Every service's kinds.
+const SERVICES: &[&[kind::Registration]] = &[
+    ec2::KINDS,
+    s3::KINDS,
+    ssm::KINDS,
+    iam::KINDS,
+    lambda::KINDS,
+    secretsmanager::KINDS,
+    kms::KINDS,
+    rds::KINDS,
+    dynamodb::KINDS,
+    acm::KINDS,
+    apigateway::KINDS,
+    route53::KINDS,
+    sns::KINDS,
+    cloudwatch::KINDS,
+    sfn::KINDS,
+    events::KINDS,
+    ecs::KINDS,
+    elbv2::KINDS,
+    backup::KINDS,
 ];
 
 /// Every kind drctl-aws implements, for planning without AWS calls.
 pub fn schemas() -> Schemas {
     let all: Vec<&'static KindSchema> = SERVICES
         .iter()
-        .flat_map(|(kinds, _)| kinds.iter().copied())
+        .flat_map(|kinds| kinds.iter().map(|k| k.schema))
         .collect();
     Schemas::from_list(&all)
 }
@@ -81,8 +79,8 @@ pub fn schemas() -> Schemas {
 pub fn providers(ctx: &AwsContext) -> Providers {
     let clients = ctx.clients();
     let mut providers = Providers::new();
-    for (_, register) in SERVICES {
-        register(&mut providers, &clients);
+    for kind in SERVICES.iter().flat_map(|kinds| kinds.iter()) {
+        providers.register((kind.make)(&clients));
     }
     providers
 }

@@ -194,12 +194,7 @@ pub trait Provider: Send + Sync {
     /// `scope`'s environment has in its region: what carries the
     /// environment's tags, or a name drctl derives for it. What a destroy
     /// must leave empty.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
-        Err(ProviderError::new(
-            "list",
-            format!("kind {} cannot list ({})", self.schema().kind, scope.region),
-        ))
-    }
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError>;
 }
 
 /// Providers by kind; drctl-aws fills one, unit tests fill another.

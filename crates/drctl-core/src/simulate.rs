@@ -30,7 +30,7 @@ use crate::journal::NoJournal;
 use crate::operations::{OpKind, OperationGraph};
 use crate::plan::ResourceChange;
 use crate::provider::{
-    Applied, KindSchema, Observed, OpContext, Provider, ProviderError, Providers,
+    Applied, KindSchema, ListScope, Observed, OpContext, Provider, ProviderError, Providers,
 };
 use crate::state::State;
 use crate::store::StoreError;
@@ -268,6 +268,11 @@ impl Provider for TimedProvider {
             ))
             .await;
         Ok(())
+    }
+
+    /// It keeps nothing: only time passes.
+    async fn list(&self, _scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        Ok(Vec::new())
     }
 }
 

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::provider::{Applied, KindSchema, Observed, OpContext, Provider, ProviderError};
+use crate::provider::{
+    Applied, KindSchema, ListScope, Observed, OpContext, Provider, ProviderError,
+};
 use crate::value::Attributes;
 
 pub static THING: KindSchema = KindSchema {
@@ -150,5 +152,10 @@ impl Provider for MemoryProvider {
         }
         self.objects.lock().unwrap().remove(id);
         Ok(())
+    }
+
+    /// Every object: the map knows no environments or regions.
+    async fn list(&self, _scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        Ok(self.objects.lock().unwrap().keys().cloned().collect())
     }
 }

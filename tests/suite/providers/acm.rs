@@ -7,7 +7,6 @@ use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::json;
 
-use super::apigateway::listed;
 use super::{Kit, attrs, out};
 
 /// What crash recovery's `find` returns for these inputs.
@@ -106,7 +105,7 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     assert!(record_name.ends_with(&name), "{record_name}");
     assert!(!record_name.ends_with('.'), "{record_name}");
     assert_eq!(find(&kit, &cctx, &cinputs).await, Some(arn.clone()));
-    assert!(listed(&kit, &cctx, &arn).await);
+    assert!(kit.listed(&cctx, &arn).await);
     // Another address, or another env, finds nothing.
     let other = kit.ctx("secondary/acm.certificate/api", PRIMARY);
     assert_eq!(find(&kit, &other, &cinputs).await, None);
@@ -119,7 +118,7 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     let vinputs = attrs(vspec.clone());
     assert_eq!(find(&kit, &vctx, &vinputs).await, None);
     assert!(
-        !listed(&kit, &vctx, &arn).await,
+        !kit.listed(&vctx, &arn).await,
         "not issued: not validated"
     );
     let dctx = kit.ctx("primary/apigateway.domain_name/api", PRIMARY);
@@ -166,7 +165,7 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     let (validation, vinputs) = kit.lifecycle(&vctx, vspec, None).await;
     assert_eq!(out(&validation, "certificate_arn"), arn);
     assert_eq!(find(&kit, &vctx, &vinputs).await, Some(arn.clone()));
-    assert!(listed(&kit, &vctx, &arn).await);
+    assert!(kit.listed(&vctx, &arn).await);
 
     // The custom domain and its mapping to the stage.
     let api_id = api_with_stage(&kit, PRIMARY).await;
@@ -185,8 +184,8 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
         ..dctx.clone()
     };
     assert_eq!(find(&kit, &other_env, &dinputs).await, None);
-    assert!(listed(&kit, &dctx, &dom.id).await);
-    assert!(!listed(&kit, &other_env, &dom.id).await);
+    assert!(kit.listed(&dctx, &dom.id).await);
+    assert!(!kit.listed(&other_env, &dom.id).await);
     // A second create of the name is refused, as AWS refuses it.
     let again = kit
         .provider(&dctx)
@@ -209,7 +208,7 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
         .await;
     assert_eq!(mapping.id, format!("{name}/(none)"));
     kit.found(&mctx, &mapping, &minputs).await;
-    assert!(listed(&kit, &mctx, &mapping.id).await);
+    assert!(kit.listed(&mctx, &mapping.id).await);
 
     // ACM refuses to delete a certificate in use: the delete waits until
     // the domain name is gone.
@@ -229,9 +228,9 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!deleting.is_finished(), "deleted while in use");
     kit.delete_found(&mctx, &mapping, &minputs).await;
-    assert!(!listed(&kit, &mctx, &mapping.id).await);
+    assert!(!kit.listed(&mctx, &mapping.id).await);
     kit.delete_found(&dctx, &dom, &dinputs).await;
-    assert!(!listed(&kit, &dctx, &dom.id).await);
+    assert!(!kit.listed(&dctx, &dom.id).await);
     deleting
         .await
         .unwrap()
@@ -241,8 +240,8 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     // The validation is gone with its certificate; deleting it is a no-op.
     assert!(kit.read(&vctx, &validation.id, &vinputs).await.is_none());
     kit.delete(&vctx, &validation, &vinputs).await;
-    assert!(!listed(&kit, &cctx, &arn).await);
-    assert!(!listed(&kit, &vctx, &arn).await);
+    assert!(!kit.listed(&cctx, &arn).await);
+    assert!(!kit.listed(&vctx, &arn).await);
     kit.delete_found(&rctx, &rec, &rinputs).await;
 }
 

@@ -12,18 +12,6 @@ async fn find(kit: &Kit, ctx: &OpContext, inputs: &Attributes) -> Option<String>
     kit.provider(ctx).find(ctx, inputs).await.unwrap()
 }
 
-/// Whether `list` of `ctx`'s kind, for its environment and region, names
-/// `id`: what a create made is listed, and no longer once deleted (the
-/// other services' tests use it too).
-pub(super) async fn listed(kit: &Kit, ctx: &OpContext, id: &str) -> bool {
-    let scope = drctl_core::ListScope {
-        env: ctx.env.clone(),
-        region: ctx.region.clone(),
-    };
-    let ids = kit.provider(ctx).list(&scope).await.unwrap();
-    ids.iter().any(|i| i == id)
-}
-
 /// `inputs` with `key` set to `value`: another resource's identity.
 fn with(inputs: &Attributes, key: &str, value: Json) -> Attributes {
     let mut other = inputs.clone();
@@ -65,8 +53,8 @@ async fn rest_api_methods_deployment_and_stage() {
         ..actx.clone()
     };
     assert_eq!(find(&kit, &other_env, &ainputs).await, None);
-    assert!(listed(&kit, &actx, &api.id).await);
-    assert!(!listed(&kit, &other_env, &api.id).await);
+    assert!(kit.listed(&actx, &api.id).await);
+    assert!(!kit.listed(&other_env, &api.id).await);
 
     let hctx = kit.ctx("primary/apigateway.resource/health", region);
     let (health, hinputs) = kit
@@ -77,7 +65,7 @@ async fn rest_api_methods_deployment_and_stage() {
         )
         .await;
     assert_eq!(out(&health, "path"), "/health");
-    assert!(listed(&kit, &hctx, &health.id).await);
+    assert!(kit.listed(&hctx, &health.id).await);
     assert_eq!(find(&kit, &hctx, &hinputs).await, Some(health.id.clone()));
     let missing = with(&hinputs, "path_part", json!("missing"));
     assert_eq!(find(&kit, &hctx, &missing).await, None);
@@ -107,7 +95,7 @@ async fn rest_api_methods_deployment_and_stage() {
         )
         .await;
     assert_eq!(out(&get, "id"), format!("{}/GET", health.id));
-    assert!(listed(&kit, &mctx, &get.id).await);
+    assert!(kit.listed(&mctx, &get.id).await);
     assert_eq!(find(&kit, &mctx, &ginputs).await, Some(get.id.clone()));
     let put = with(&ginputs, "http_method", json!("PUT"));
     assert_eq!(find(&kit, &mctx, &put).await, None);
@@ -154,7 +142,7 @@ async fn rest_api_methods_deployment_and_stage() {
         .lifecycle(&dctx, deployment(&get.outputs["fingerprint"]), None)
         .await;
     let first = out(&dep, "deployment_id");
-    assert!(listed(&kit, &dctx, &dep.id).await);
+    assert!(kit.listed(&dctx, &dep.id).await);
     assert_eq!(find(&kit, &dctx, &dinputs).await, Some(dep.id.clone()));
     let another = with(&dinputs, "description", json!("another"));
     assert_eq!(find(&kit, &dctx, &another).await, None);
@@ -176,7 +164,7 @@ async fn rest_api_methods_deployment_and_stage() {
         format!("arn:aws:apigateway:{region}::/restapis/{api_id}/stages/prod")
     );
     assert_eq!(find(&kit, &sctx, &sinputs).await, Some(prod.id.clone()));
-    assert!(listed(&kit, &sctx, &prod.id).await);
+    assert!(kit.listed(&sctx, &prod.id).await);
     let test = with(&sinputs, "stage_name", json!("test"));
     assert_eq!(find(&kit, &sctx, &test).await, None);
 
@@ -259,7 +247,7 @@ async fn rest_api_methods_deployment_and_stage() {
     // Dependents first, as a destroy runs; none is found once deleted.
     kit.delete(&sctx, &prod, &moved).await;
     assert_eq!(find(&kit, &sctx, &moved).await, None);
-    assert!(!listed(&kit, &sctx, &prod.id).await);
+    assert!(!kit.listed(&sctx, &prod.id).await);
     let dep_now = drctl_core::Applied {
         id: dep.id.clone(),
         outputs: doutputs,
@@ -267,7 +255,7 @@ async fn rest_api_methods_deployment_and_stage() {
     assert_eq!(find(&kit, &dctx, &redeploy).await, Some(dep.id.clone()));
     kit.delete(&dctx, &dep_now, &redeploy).await;
     assert_eq!(find(&kit, &dctx, &redeploy).await, None);
-    assert!(!listed(&kit, &dctx, &dep.id).await);
+    assert!(!kit.listed(&dctx, &dep.id).await);
     assert!(
         kit.aws
             .apigateway(region)
@@ -282,17 +270,17 @@ async fn rest_api_methods_deployment_and_stage() {
     );
     kit.delete(&mctx, &get, &fewer).await;
     assert_eq!(find(&kit, &mctx, &fewer).await, None);
-    assert!(!listed(&kit, &mctx, &get.id).await);
+    assert!(!kit.listed(&mctx, &get.id).await);
     kit.delete(&xctx, &post, &xinputs).await;
     kit.delete(&vctx, &proxied, &vinputs).await;
     assert_eq!(find(&kit, &vctx, &vinputs).await, None);
     kit.delete(&hctx, &health, &hinputs).await;
     assert_eq!(find(&kit, &hctx, &hinputs).await, None);
-    assert!(!listed(&kit, &hctx, &health.id).await);
+    assert!(!kit.listed(&hctx, &health.id).await);
     kit.delete(&pctx, &payments, &pinputs).await;
     kit.delete(&actx, &api, &ainputs).await;
     assert_eq!(find(&kit, &actx, &ainputs).await, None);
-    assert!(!listed(&kit, &actx, &api.id).await);
+    assert!(!kit.listed(&actx, &api.id).await);
     // With the API gone, nothing in it is found either.
     assert_eq!(find(&kit, &pctx, &pinputs).await, None);
     assert_eq!(find(&kit, &xctx, &xinputs).await, None);

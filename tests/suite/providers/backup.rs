@@ -5,7 +5,6 @@ use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::{Value as Json, json};
 
-use super::containers::delete_unlisted;
 use super::{Kit, attrs, out};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/payment-prov-backup";
@@ -167,10 +166,10 @@ async fn vault_plan_and_selection_lifecycle_drift_and_a_vault_emptied_before_del
         "AWS refuses to delete a vault holding recovery points"
     );
 
-    delete_unlisted(&kit, &selctx, &selection, &selinputs).await;
-    delete_unlisted(&kit, &pctx, &plan, &pinputs).await;
-    delete_unlisted(&kit, &vctx, &primary, &vinputs).await;
-    delete_unlisted(&kit, &sctx, &secondary, &sinputs).await;
+    kit.delete_listed(&selctx, &selection, &selinputs, true).await;
+    kit.delete_listed(&pctx, &plan, &pinputs, true).await;
+    kit.delete_listed(&vctx, &primary, &vinputs, true).await;
+    kit.delete_listed(&sctx, &secondary, &sinputs, true).await;
     let listed = kit
         .aws
         .backup(SECONDARY)

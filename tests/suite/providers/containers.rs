@@ -15,35 +15,6 @@ fn served() -> bool {
     kind.serves("ecs") && kind.serves("elasticloadbalancingv2")
 }
 
-/// Whether `list` of `ctx`'s kind, in its env and region, holds `id`:
-/// it must be `expected`.
-pub(super) async fn assert_listed(kit: &Kit, ctx: &OpContext, id: &str, expected: bool) {
-    let scope = ListScope {
-        env: ctx.env.clone(),
-        region: ctx.region.clone(),
-    };
-    let listed = kit.provider(ctx).list(&scope).await.unwrap();
-    assert_eq!(
-        listed.iter().any(|i| i == id),
-        expected,
-        "list of {}: {listed:?}",
-        ctx.address
-    );
-}
-
-/// `Kit::delete_found`, with `list` of the kind holding the id before the
-/// delete and not after it.
-pub(super) async fn delete_unlisted(
-    kit: &Kit,
-    ctx: &OpContext,
-    applied: &Applied,
-    inputs: &Attributes,
-) {
-    assert_listed(kit, ctx, &applied.id, true).await;
-    kit.delete_found(ctx, applied, inputs).await;
-    assert_listed(kit, ctx, &applied.id, false).await;
-}
-
 /// A VPC with two public and two private subnets and two security groups:
 /// `(vpc, public subnets, private subnets, alb group, tasks group)`.
 async fn network(kit: &Kit, cidr: &str) -> (String, Vec<String>, Vec<String>, String, String) {
@@ -350,7 +321,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         Some("ResourceInUse")
     );
 
-    assert_listed(&kit, &sctx, &service.id, true).await;
+    assert!(kit.listed(&sctx, &service.id).await);
     // A run stopped right after its DeleteService (killed while it
     // waited): the service is DRAINING, which reads as gone, and the
     // cluster cannot go yet. Crash recovery runs the delete again, which
@@ -375,7 +346,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
     // DRAINING), then the listener, target group, load balancer, task
     // definition and cluster; each delete again succeeds.
     kit.delete_found(&sctx, &service, &inputs).await;
-    assert_listed(&kit, &sctx, &service.id, false).await;
+    assert!(!kit.listed(&sctx, &service.id).await);
     let gone = ecs
         .describe_services()
         .cluster(out(&t.cluster.1, "arn"))
@@ -384,9 +355,9 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         .await
         .unwrap();
     assert_eq!(gone.services()[0].status(), Some("INACTIVE"));
-    delete_unlisted(&kit, &lctx, &listener, &listener_inputs).await;
+    kit.delete_listed(&lctx, &listener, &listener_inputs, true).await;
     for (ctx, applied, inputs) in [&t.target_group, &t.load_balancer] {
-        delete_unlisted(&kit, ctx, applied, inputs).await;
+        kit.delete_listed(ctx, applied, inputs, true).await;
     }
     // The load balancer's network interfaces outlive it for a while (ELB
     // User Guide, "Delete an Application Load Balancer"), holding its
@@ -429,7 +400,7 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
             .unwrap();
     }
     for (ctx, applied, inputs) in [&t.task_definition, &t.cluster] {
-        delete_unlisted(&kit, ctx, applied, inputs).await;
+        kit.delete_listed(ctx, applied, inputs, true).await;
     }
 }
 
@@ -546,7 +517,7 @@ async fn creates_whose_answers_are_lost_make_one_of_each() {
 
     for (ctx, applied, inputs) in [&service, &listener, &tg, &lb, &td, &cluster] {
         let ctx = kit.ctx(&ctx.address.to_string(), PRIMARY);
-        delete_unlisted(&kit, &ctx, applied, inputs).await;
+        kit.delete_listed(&ctx, applied, inputs, true).await;
     }
 }
 

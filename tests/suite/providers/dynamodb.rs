@@ -6,7 +6,6 @@ use aws_sdk_dynamodb::types::{PointInTimeRecoverySpecification, PointInTimeRecov
 use drctl_tests::{PRIMARY, SECONDARY};
 use serde_json::{Value as Json, json};
 
-use super::apigateway::listed;
 use super::{Kit, attrs, out};
 
 const TABLE: &str = "prov-ddb-sessions";
@@ -126,7 +125,7 @@ async fn global_table_replica_pitr_drift_and_delete() {
         .await;
     assert!(out(&applied, "stream_arn").contains(&format!("table/{TABLE}/stream/")));
     assert!(out(&applied, "arn").contains(PRIMARY));
-    assert!(listed(&kit, &ctx, &applied.id).await);
+    assert!(kit.listed(&ctx, &applied.id).await);
 
     // Crash recovery finds the table by its name, and nothing by another.
     let p = kit.provider(&ctx);
@@ -215,7 +214,7 @@ async fn global_table_replica_pitr_drift_and_delete() {
 
     // Delete takes the replica with it: gone in both regions.
     kit.delete(&ctx, &applied, &inputs).await;
-    assert!(!listed(&kit, &ctx, &applied.id).await);
+    assert!(!kit.listed(&ctx, &applied.id).await);
     assert_eq!(replicas_seen_in(&kit, PRIMARY).await, None);
     assert_eq!(replicas_seen_in(&kit, SECONDARY).await, None);
     assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);

@@ -3,7 +3,6 @@
 use drctl_tests::SECONDARY;
 use serde_json::json;
 
-use super::route53::listed;
 use super::{Kit, out};
 
 #[tokio::test]
@@ -46,7 +45,7 @@ async fn key_rotation_tags_scheduled_deletion_and_alias() {
         .unwrap();
     assert_eq!(kit.read(&ctx, &key.id, &inputs).await.unwrap(), inputs);
     kit.found(&ctx, &key, &inputs).await;
-    assert!(listed(&kit, &ctx, &key.id).await);
+    assert!(kit.listed(&ctx, &key.id).await);
 
     // The alias; a second create (a resend) is success, another key's
     // alias under the name is refused.
@@ -59,7 +58,7 @@ async fn key_rotation_tags_scheduled_deletion_and_alias() {
         )
         .await;
     assert_eq!(alias.id, "alias/payment-prov-kms");
-    assert!(listed(&kit, &actx, &alias.id).await);
+    assert!(kit.listed(&actx, &alias.id).await);
     kit.provider(&actx).create(&actx, &ainputs).await.unwrap();
     kit.found(&actx, &alias, &ainputs).await;
     let other = kms.create_key().send().await.unwrap();
@@ -88,12 +87,12 @@ async fn key_rotation_tags_scheduled_deletion_and_alias() {
         .unwrap_err();
     assert!(bad.message.contains("alias/aws/"), "{bad}");
     kit.delete_found(&actx, &alias, &ainputs).await;
-    assert!(!listed(&kit, &actx, &alias.id).await);
+    assert!(!kit.listed(&actx, &alias.id).await);
 
     // Delete schedules the deletion with the window; the key then reads as
     // gone and is not found again.
     kit.delete_found(&ctx, &key, &inputs).await;
-    assert!(!listed(&kit, &ctx, &key.id).await, "pending deletion");
+    assert!(!kit.listed(&ctx, &key.id).await, "pending deletion");
     let described = kms.describe_key().key_id(&key_id).send().await.unwrap();
     let meta = described.key_metadata().unwrap();
     assert_eq!(
@@ -137,10 +136,10 @@ async fn a_retained_key_stays_enabled_and_is_no_longer_the_addresss() {
     let arn = out(&key, "arn");
     assert_eq!(out(&key, "retained_key_arn"), arn, "the plan's `leaves`");
     kit.found(&ctx, &key, &inputs).await;
-    assert!(listed(&kit, &ctx, &key.id).await);
+    assert!(kit.listed(&ctx, &key.id).await);
     // Deleted twice (a resend): both succeed, and it is gone for drctl.
     kit.delete_found(&ctx, &key, &inputs).await;
-    assert!(!listed(&kit, &ctx, &key.id).await, "retained: no address's");
+    assert!(!kit.listed(&ctx, &key.id).await, "retained: no address's");
     let kms = kit.aws.kms(SECONDARY);
     let meta = kms.describe_key().key_id(&key.id).send().await.unwrap();
     assert_eq!(

@@ -4,7 +4,6 @@ use drctl_core::{Applied, Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::{Value as Json, json};
 
-use super::apigateway::listed;
 use super::{Kit, out};
 
 /// A VPC with two subnets and a security group, as the clusters need.
@@ -298,7 +297,7 @@ async fn aurora_global_database_across_two_regions() {
         .await;
     assert!(out(&global, "arn").contains(global_id));
     assert_findable(&kit, &gctx, &global, &ginputs, "global_cluster_identifier").await;
-    assert!(listed(&kit, &gctx, &global.id).await);
+    assert!(kit.listed(&gctx, &global.id).await);
 
     // Subnet groups: the primary's grows from one subnet to two.
     let mut groups = Vec::new();
@@ -317,7 +316,7 @@ async fn aurora_global_database_across_two_regions() {
             .await;
         assert_eq!(g.outputs["name"], json!(name));
         assert_findable(&kit, &ctx, &g, &inputs, "name").await;
-        assert!(listed(&kit, &ctx, &g.id).await);
+        assert!(kit.listed(&ctx, &g.id).await);
         groups.push((ctx, g, inputs));
     }
 
@@ -368,7 +367,7 @@ async fn aurora_global_database_across_two_regions() {
         "{primary_snapshot}"
     );
     assert_findable(&kit, &pctx, &primary, &pinputs, "cluster_identifier").await;
-    assert!(listed(&kit, &pctx, &primary.id).await);
+    assert!(kit.listed(&pctx, &primary.id).await);
 
     // Its writer instance; the class changes in place.
     let ictx = kit.ctx("primary/rds.instance/payment-1", PRIMARY);
@@ -385,7 +384,7 @@ async fn aurora_global_database_across_two_regions() {
         .await;
     assert!(!out(&instance, "endpoint").is_empty());
     assert_findable(&kit, &ictx, &instance, &iinputs, "instance_identifier").await;
-    assert!(listed(&kit, &ictx, &instance.id).await);
+    assert!(kit.listed(&ictx, &instance.id).await);
 
     // The secondary joins the global cluster as a reader: no credentials.
     // Skipping its final snapshot is switched on in place.
@@ -419,7 +418,7 @@ async fn aurora_global_database_across_two_regions() {
     assert!(!sinputs.keys().any(|k| k.starts_with("master_")));
     assert_no_password(&sinputs, &secondary.outputs, &password);
     assert_findable(&kit, &sctx, &secondary, &sinputs, "cluster_identifier").await;
-    assert!(listed(&kit, &sctx, &secondary.id).await);
+    assert!(kit.listed(&sctx, &secondary.id).await);
     let members = kit
         .aws
         .rds(PRIMARY)
@@ -642,7 +641,7 @@ async fn aurora_global_database_across_two_regions() {
     assert_eq!(find(&kit, &gctx, &ginputs).await, None);
     for (ctx, g, inputs) in &groups {
         assert_eq!(find(&kit, ctx, inputs).await, None);
-        assert!(!listed(&kit, ctx, &g.id).await);
+        assert!(!kit.listed(ctx, &g.id).await);
     }
     for (ctx, id) in [
         (&ictx, &instance.id),
@@ -650,7 +649,7 @@ async fn aurora_global_database_across_two_regions() {
         (&pctx, &primary.id),
         (&gctx, &global.id),
     ] {
-        assert!(!listed(&kit, ctx, id).await, "{} listed", ctx.address);
+        assert!(!kit.listed(ctx, id).await, "{} listed", ctx.address);
     }
     for region in [PRIMARY, SECONDARY] {
         let clusters = kit

@@ -15,17 +15,6 @@ async fn find(kit: &Kit, ctx: &OpContext, inputs: &Attributes) -> Option<String>
     kit.provider(ctx).find(ctx, inputs).await.unwrap()
 }
 
-/// Whether `list` of `ctx`'s kind, for the kit's environment and `ctx`'s
-/// region, holds `id`: what the environment has, as its state records it.
-pub(super) async fn listed(kit: &Kit, ctx: &OpContext, id: &str) -> bool {
-    let scope = ListScope {
-        env: kit.env.clone(),
-        region: ctx.region.clone(),
-    };
-    let ids = kit.provider(ctx).list(&scope).await.unwrap();
-    ids.iter().any(|i| i == id)
-}
-
 /// `inputs` with `key` set to `value`: another resource's identity.
 fn with(inputs: &Attributes, key: &str, value: Json) -> Attributes {
     let mut other = inputs.clone();
@@ -48,10 +37,10 @@ async fn zone_health_check_and_weighted_records() {
         .await;
     let zone_id = out(&zone, "zone_id");
     assert!(!zone_id.starts_with('/'), "{zone_id}");
-    assert!(listed(&kit, &zctx, &zone.id).await);
+    assert!(kit.listed(&zctx, &zone.id).await);
     // Route 53 is global: listed whatever the region asked.
     let zctx2 = kit.ctx("global/route53.hosted_zone/payment", SECONDARY);
-    assert!(listed(&kit, &zctx2, &zone.id).await);
+    assert!(kit.listed(&zctx2, &zone.id).await);
     assert_eq!(find(&kit, &zctx, &zinputs).await, Some(zone.id.clone()));
     let elsewhere = with(&zinputs, "name", json!("elsewhere.example.com"));
     assert_eq!(find(&kit, &zctx, &elsewhere).await, None);
@@ -78,7 +67,7 @@ async fn zone_health_check_and_weighted_records() {
         .await;
     let health_id = out(&health, "health_check_id");
     assert_eq!(find(&kit, &hctx, &hinputs).await, Some(health.id.clone()));
-    assert!(listed(&kit, &hctx, &health.id).await);
+    assert!(kit.listed(&hctx, &health.id).await);
     let other = kit.ctx("primary/route53.health_check/other", PRIMARY);
     assert_eq!(find(&kit, &other, &hinputs).await, None);
 
@@ -111,7 +100,7 @@ async fn zone_health_check_and_weighted_records() {
         )
         .await;
     assert_eq!(out(&primary, "fqdn"), name);
-    assert!(listed(&kit, &pctx, &primary.id).await);
+    assert!(kit.listed(&pctx, &primary.id).await);
     assert_eq!(find(&kit, &pctx, &pinputs).await, Some(primary.id.clone()));
     let other = with(&pinputs, "set_identifier", json!("other"));
     assert_eq!(find(&kit, &pctx, &other).await, None);
@@ -218,10 +207,10 @@ async fn zone_health_check_and_weighted_records() {
         )
         .await;
     assert_eq!(probe.id, format!("{zone_id}_api-us-east-1.{domain}_A"));
-    assert!(listed(&kit, &actx, &probe.id).await);
+    assert!(kit.listed(&actx, &probe.id).await);
     kit.delete(&actx, &probe, &ainputs).await;
     assert_eq!(find(&kit, &actx, &ainputs).await, None);
-    assert!(!listed(&kit, &actx, &probe.id).await);
+    assert!(!kit.listed(&actx, &probe.id).await);
 
     assert_eq!(
         find(&kit, &sctx, &sinputs).await,
@@ -246,13 +235,13 @@ async fn zone_health_check_and_weighted_records() {
     // The graph deletes the zone's records before the zone.
     kit.delete(&pctx, &primary, &pinputs).await;
     assert_eq!(find(&kit, &pctx, &pinputs).await, None);
-    assert!(!listed(&kit, &pctx, &primary.id).await);
+    assert!(!kit.listed(&pctx, &primary.id).await);
     kit.delete(&zctx, &zone, &zinputs).await;
     assert_eq!(find(&kit, &zctx, &zinputs).await, None);
-    assert!(!listed(&kit, &zctx, &zone.id).await);
+    assert!(!kit.listed(&zctx, &zone.id).await);
     kit.delete(&hctx, &health, &hinputs).await;
     assert_eq!(find(&kit, &hctx, &hinputs).await, None);
-    assert!(!listed(&kit, &hctx, &health.id).await);
+    assert!(!kit.listed(&hctx, &health.id).await);
 }
 
 #[tokio::test]
@@ -1012,7 +1001,7 @@ async fn delegation_is_written_into_the_closest_parent_zone_and_only_it_is_remov
         )
         .await;
     assert_eq!(delegation.id, domain);
-    assert!(listed(&kit, &ctx, &delegation.id).await);
+    assert!(kit.listed(&ctx, &delegation.id).await);
     assert_eq!(out(&delegation, "parent_zone_id"), parent_id);
     assert_eq!(out(&delegation, "parent_zone_name"), parent);
     assert_eq!(
@@ -1097,7 +1086,7 @@ async fn delegation_is_written_into_the_closest_parent_zone_and_only_it_is_remov
         inputs
     );
     kit.delete_found(&ctx, &delegation, &inputs).await;
-    assert!(!listed(&kit, &ctx, &delegation.id).await);
+    assert!(!kit.listed(&ctx, &delegation.id).await);
     assert_eq!(record_sets(&kit, &parent_id).await, [theirs]);
 
     // No parent zone in the account: the registrar's to delegate; nothing
@@ -1160,7 +1149,7 @@ async fn an_existing_zone_is_checked_and_never_deleted() {
     );
     kit.found(&ctx, &zone, &inputs).await;
     // The user's zone carries no mark of the environment: never listed.
-    assert!(!listed(&kit, &ctx, &zone.id).await);
+    assert!(!kit.listed(&ctx, &zone.id).await);
     // The delete leaves the zone: it reads, and is found, as before.
     kit.provider(&ctx)
         .delete(&ctx, &zone.id, &inputs, &zone.outputs)

@@ -8,21 +8,16 @@ use std::sync::Arc;
 
 use aws_sdk_acm::Client;
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus};
-use drctl_core::provider::KindSchema;
 use drctl_core::{ProviderError, Providers};
 
-use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 use crate::support::{api_error, found};
 
-pub(crate) static KINDS: &[&KindSchema] = &[&certificate::SCHEMA, &certificate_validation::SCHEMA];
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(certificate, Certificate),
+    kind!(certificate_validation, CertificateValidation),
+];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(certificate::Certificate(c.clone()))));
-    providers.register(Arc::new(Typed(
-        certificate_validation::CertificateValidation(c.clone()),
-    )));
-}
 
 /// ACM reports a certificate that does not exist (or an ARN of another
 /// region or account) with this code.

@@ -14,36 +14,24 @@ use std::sync::Arc;
 
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::types::{Op, PatchOperation, Resource, RestApi};
-use drctl_core::provider::KindSchema;
 use drctl_core::{Applied, ListScope, OpContext, ProviderError, Providers};
 use serde_json::Number;
 
-use crate::clients::Clients;
+use crate::kind::{Registration, kind};
 use crate::kind::{Kind, Typed};
 use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, found, tag_map};
 use crate::tags::{arn_tag_api, retag};
 
-pub(crate) static KINDS: &[&KindSchema] = &[
-    &rest_api::SCHEMA,
-    &resource::SCHEMA,
-    &method::SCHEMA,
-    &deployment::SCHEMA,
-    &stage::SCHEMA,
-    &domain_name::SCHEMA,
-    &base_path_mapping::SCHEMA,
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(rest_api, RestApi),
+    kind!(resource, Resource),
+    kind!(method, Method),
+    kind!(deployment, Deployment),
+    kind!(stage, Stage),
+    kind!(domain_name, DomainName),
+    kind!(base_path_mapping, BasePathMapping),
 ];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(rest_api::RestApi(c.clone()))));
-    providers.register(Arc::new(Typed(resource::Resource(c.clone()))));
-    providers.register(Arc::new(Typed(method::Method(c.clone()))));
-    providers.register(Arc::new(Typed(deployment::Deployment(c.clone()))));
-    providers.register(Arc::new(Typed(stage::Stage(c.clone()))));
-    providers.register(Arc::new(Typed(domain_name::DomainName(c.clone()))));
-    providers.register(Arc::new(Typed(base_path_mapping::BasePathMapping(
-        c.clone(),
-    ))));
-}
 
 /// API Gateway reports every missing entity (API, resource, method, stage,
 /// deployment, domain name, base path mapping) with this one code.

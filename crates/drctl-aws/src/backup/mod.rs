@@ -10,21 +10,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use aws_sdk_backup::Client;
-use drctl_core::provider::KindSchema;
 use drctl_core::{ProviderError, Providers};
 
-use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 use crate::support::{found, sent};
 use crate::tags::TagApi;
 
-pub(crate) static KINDS: &[&KindSchema] = &[&vault::SCHEMA, &plan::SCHEMA, &selection::SCHEMA];
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(vault, Vault),
+    kind!(plan, Plan),
+    kind!(selection, Selection),
+];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(vault::Vault(c.clone()))));
-    providers.register(Arc::new(Typed(plan::Plan(c.clone()))));
-    providers.register(Arc::new(Typed(selection::Selection(c.clone()))));
-}
 
 /// What AWS Backup answers for a vault, plan or selection that does not
 /// exist (AWS Backup API Reference, "Errors" of each Get/Describe/Delete).

@@ -4,14 +4,10 @@ pub mod table;
 
 use std::sync::Arc;
 
-use drctl_core::Providers;
-use drctl_core::provider::KindSchema;
 
-use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 
-pub(crate) static KINDS: &[&KindSchema] = &[&table::SCHEMA];
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(table, Table),
+];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(table::Table(c.clone()))));
-}

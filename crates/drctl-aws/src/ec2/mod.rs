@@ -16,48 +16,25 @@ pub mod vpc_peering_connection_accepter;
 
 use std::sync::Arc;
 
-use drctl_core::Providers;
-use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 
-pub(crate) static KINDS: &[&KindSchema] = &[
-    &vpc::SCHEMA,
-    &subnet::SCHEMA,
-    &internet_gateway::SCHEMA,
-    &route_table::SCHEMA,
-    &route::SCHEMA,
-    &route_table_association::SCHEMA,
-    &security_group::SCHEMA,
-    &eip::SCHEMA,
-    &nat_gateway::SCHEMA,
-    &vpc_endpoint::SCHEMA,
-    &vpc_peering_connection::SCHEMA,
-    &vpc_peering_connection_accepter::SCHEMA,
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(vpc, Vpc),
+    kind!(subnet, Subnet),
+    kind!(internet_gateway, InternetGateway),
+    kind!(route_table, RouteTable),
+    kind!(route, Route),
+    kind!(route_table_association, RouteTableAssociation),
+    kind!(security_group, SecurityGroup),
+    kind!(eip, Eip),
+    kind!(nat_gateway, NatGateway),
+    kind!(vpc_endpoint, VpcEndpoint),
+    kind!(vpc_peering_connection, VpcPeeringConnection),
+    kind!(vpc_peering_connection_accepter, VpcPeeringConnectionAccepter),
 ];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    let c = || c.clone();
-    providers.register(Arc::new(Typed(vpc::Vpc(c()))));
-    providers.register(Arc::new(Typed(subnet::Subnet(c()))));
-    providers.register(Arc::new(Typed(internet_gateway::InternetGateway(c()))));
-    providers.register(Arc::new(Typed(route_table::RouteTable(c()))));
-    providers.register(Arc::new(Typed(route::Route(c()))));
-    providers.register(Arc::new(Typed(
-        route_table_association::RouteTableAssociation(c()),
-    )));
-    providers.register(Arc::new(Typed(security_group::SecurityGroup(c()))));
-    providers.register(Arc::new(Typed(eip::Eip(c()))));
-    providers.register(Arc::new(Typed(nat_gateway::NatGateway(c()))));
-    providers.register(Arc::new(Typed(vpc_endpoint::VpcEndpoint(c()))));
-    providers.register(Arc::new(Typed(
-        vpc_peering_connection::VpcPeeringConnection(c()),
-    )));
-    providers.register(Arc::new(Typed(
-        vpc_peering_connection_accepter::VpcPeeringConnectionAccepter(c()),
-    )));
-}
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};

@@ -13,23 +13,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_ecs::types::Tag;
-use drctl_core::provider::KindSchema;
 use drctl_core::{Applied, OpContext, ProviderError, Providers};
 use serde_json::json;
 
-use crate::clients::Clients;
+use crate::kind::{Registration, kind};
 use crate::kind::{Kind, Typed};
 use crate::support::{TAG_ADDRESS, TAG_ENV, attrs, name_embeds_env, tag_pairs};
 use crate::tags::arn_tag_api;
 
-pub(crate) static KINDS: &[&KindSchema] =
-    &[&cluster::SCHEMA, &task_definition::SCHEMA, &service::SCHEMA];
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(cluster, Cluster),
+    kind!(task_definition, TaskDefinition),
+    kind!(service, Service),
+];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(cluster::Cluster(c.clone()))));
-    providers.register(Arc::new(Typed(task_definition::TaskDefinition(c.clone()))));
-    providers.register(Arc::new(Typed(service::Service(c.clone()))));
-}
 
 /// A `tags` input: user tags, as a kind's struct field.
 pub(crate) type Tags = BTreeMap<String, String>;

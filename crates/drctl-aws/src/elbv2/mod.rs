@@ -10,27 +10,20 @@ use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
-use drctl_core::provider::KindSchema;
 use drctl_core::{OpContext, ProviderError, Providers};
 
-use crate::clients::Clients;
+use crate::kind::{Registration, kind};
 pub(crate) use crate::ecs::is_ours;
 use crate::ecs::{Tags, listed};
-use crate::kind::Typed;
 use crate::support::{TAG_ADDRESS, sent, tag_pairs};
 use crate::tags::TagApi;
 
-pub(crate) static KINDS: &[&KindSchema] = &[
-    &load_balancer::SCHEMA,
-    &target_group::SCHEMA,
-    &listener::SCHEMA,
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(load_balancer, LoadBalancer),
+    kind!(target_group, TargetGroup),
+    kind!(listener, Listener),
 ];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(load_balancer::LoadBalancer(c.clone()))));
-    providers.register(Arc::new(Typed(target_group::TargetGroup(c.clone()))));
-    providers.register(Arc::new(Typed(listener::Listener(c.clone()))));
-}
 
 pub(crate) fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter()

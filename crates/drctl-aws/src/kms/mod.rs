@@ -6,19 +6,16 @@ pub mod key;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use drctl_core::provider::KindSchema;
 use drctl_core::{OpContext, Providers};
 
-use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 use crate::support::{TAG_ADDRESS, TAG_ENV};
 
-pub(crate) static KINDS: &[&KindSchema] = &[&key::SCHEMA, &alias::SCHEMA];
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(key, Key),
+    kind!(alias, Alias),
+];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(key::Key(c.clone()))));
-    providers.register(Arc::new(Typed(alias::Alias(c.clone()))));
-}
 
 /// KMS answers these for a key or alias that does not exist.
 pub(crate) const NOT_FOUND: &[&str] = &["NotFoundException"];

@@ -14,31 +14,22 @@ use std::time::Duration;
 
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{DbCluster, DbInstance, GlobalCluster, Tag};
-use drctl_core::Providers;
-use drctl_core::provider::KindSchema;
 use drctl_core::{OpContext, ProviderError};
 
-use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, api_error, name_embeds_env, sent, tag_map, tag_pairs, wait_for,
 };
 use crate::tags::TagApi;
 pub(crate) use crate::tags::retag as sync_tags;
 
-pub(crate) static KINDS: &[&KindSchema] = &[
-    &global_cluster::SCHEMA,
-    &subnet_group::SCHEMA,
-    &cluster::SCHEMA,
-    &instance::SCHEMA,
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(global_cluster, GlobalCluster),
+    kind!(subnet_group, SubnetGroup),
+    kind!(cluster, Cluster),
+    kind!(instance, Instance),
 ];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(global_cluster::GlobalCluster(c.clone()))));
-    providers.register(Arc::new(Typed(subnet_group::SubnetGroup(c.clone()))));
-    providers.register(Arc::new(Typed(cluster::Cluster(c.clone()))));
-    providers.register(Arc::new(Typed(instance::Instance(c.clone()))));
-}
 
 /// Aurora clusters and instances take minutes (sometimes tens of minutes)
 /// to create, modify or delete on AWS.

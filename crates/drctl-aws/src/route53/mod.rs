@@ -14,31 +14,22 @@ use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
     ChangeStatus, HostedZone, ResourceRecordSet, RrType, Tag, TagResourceType,
 };
-use drctl_core::provider::KindSchema;
 use drctl_core::{OpContext, ProviderError, Providers};
 
-use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 use crate::kms::{identity_tags, tag, user_tags_of};
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, api_error, create_token, found, tag_changes, tag_pairs, the_one, wait_for,
 };
 
-pub(crate) static KINDS: &[&KindSchema] = &[
-    &hosted_zone::SCHEMA,
-    &existing_zone::SCHEMA,
-    &delegation::SCHEMA,
-    &health_check::SCHEMA,
-    &record::SCHEMA,
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(hosted_zone, HostedZone),
+    kind!(existing_zone, ExistingZone),
+    kind!(delegation, Delegation),
+    kind!(health_check, HealthCheck),
+    kind!(record, Record),
 ];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(hosted_zone::HostedZone(c.clone()))));
-    providers.register(Arc::new(Typed(existing_zone::ExistingZone(c.clone()))));
-    providers.register(Arc::new(Typed(delegation::Delegation(c.clone()))));
-    providers.register(Arc::new(Typed(health_check::HealthCheck(c.clone()))));
-    providers.register(Arc::new(Typed(record::Record(c.clone()))));
-}
 
 /// Route 53 answers this for a hosted zone that does not exist.
 pub(crate) const ZONE_GONE: &[&str] = &["NoSuchHostedZone"];

@@ -4,14 +4,10 @@ pub mod parameter;
 
 use std::sync::Arc;
 
-use drctl_core::Providers;
-use drctl_core::provider::KindSchema;
 
-use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 
-pub(crate) static KINDS: &[&KindSchema] = &[&parameter::SCHEMA];
+pub(crate) static KINDS: &[Registration] = &[
+    kind!(parameter, Parameter),
+];
 
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(parameter::Parameter(c.clone()))));
-}
