@@ -9,11 +9,12 @@ use drctl_core::{ProviderError, Providers};
 use serde_json::Value as Json;
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&role::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(role::Role(c.clone())));
+    providers.register(Arc::new(Typed(role::Role(c.clone()))));
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986), e.g. GetRole's
