@@ -87,3 +87,14 @@ pub(crate) fn claimed(
         None => crate::support::name_embeds_env(name, env),
     }
 }
+
+/// Deserialises a field that is there, `null` included, as `Some`: with
+/// `#[serde(default)]` an absent field is `None`, so a read can tell "not
+/// asked for" from "asked for, and AWS has none" (`null`).
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -37,12 +37,12 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, StatusType, Tag};
 use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
-use crate::iam::{claimed, tagged, user_tags};
+use crate::iam::{claimed, present, tagged, user_tags};
 use crate::kind::{Found, Kind};
 use crate::support::{
     api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid, sent, tag_map,
@@ -94,11 +94,6 @@ pub struct Inputs {
     replica_kms_key_ids: Option<BTreeMap<String, String>>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
-}
-
-/// A field that is there, `null` included (absent is the `default`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 impl Inputs {
