@@ -357,6 +357,20 @@ fn failed_entries<'a>(
     .with_code(first_code.unwrap_or("FailedEntries")))
 }
 
+/// [`failed_entries`] of a PutTargets or RemoveTargets answer (each has
+/// its own entry type, of the same shape).
+macro_rules! failed_entries {
+    ($operation:expr, $rule:expr, $out:expr) => {
+        failed_entries(
+            $operation,
+            $rule,
+            $out.failed_entries()
+                .iter()
+                .map(|f| (f.target_id(), f.error_code(), f.error_message())),
+        )
+    };
+}
+
 impl Rule {
     async fn describe(
         &self,
@@ -484,13 +498,7 @@ impl Rule {
                 },
             )
             .await?;
-            failed_entries(
-                "events:PutTargets",
-                rule,
-                out.failed_entries()
-                    .iter()
-                    .map(|f| (f.target_id(), f.error_code(), f.error_message())),
-            )?;
+            failed_entries!("events:PutTargets", rule, out)?;
         }
         Ok(())
     }
@@ -511,13 +519,7 @@ impl Rule {
             let Some(out) = found(result, NOT_FOUND, "events:RemoveTargets")? else {
                 return Ok(());
             };
-            failed_entries(
-                "events:RemoveTargets",
-                rule,
-                out.failed_entries()
-                    .iter()
-                    .map(|f| (f.target_id(), f.error_code(), f.error_message())),
-            )?;
+            failed_entries!("events:RemoveTargets", rule, out)?;
         }
         Ok(())
     }

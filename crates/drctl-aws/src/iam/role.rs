@@ -113,47 +113,27 @@ impl Role {
     }
 
     async fn put_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), ProviderError> {
-        self.iam()
-            .put_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .policy_document(doc)
-            .send()
-            .await
-            .map_err(|e| api_error("iam:PutRolePolicy", e))?;
-        Ok(())
+        let call = self.iam().put_role_policy().role_name(role);
+        let call = call.policy_name(name).policy_document(doc);
+        sent(call.send().await, "iam:PutRolePolicy")
     }
 
+    /// Removing what is gone succeeds.
     async fn delete_policy(&self, role: &str, name: &str) -> Result<(), ProviderError> {
-        let result = self
-            .iam()
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await;
+        let call = self.iam().delete_role_policy().role_name(role);
+        let result = call.policy_name(name).send().await;
         tolerate(result, NOT_FOUND, "iam:DeleteRolePolicy")
     }
 
     async fn attach(&self, role: &str, arn: &str) -> Result<(), ProviderError> {
-        self.iam()
-            .attach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| api_error("iam:AttachRolePolicy", e))?;
-        Ok(())
+        let call = self.iam().attach_role_policy().role_name(role);
+        sent(call.policy_arn(arn).send().await, "iam:AttachRolePolicy")
     }
 
+    /// Detaching what is gone succeeds.
     async fn detach(&self, role: &str, arn: &str) -> Result<(), ProviderError> {
-        let result = self
-            .iam()
-            .detach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
-            .send()
-            .await;
+        let call = self.iam().detach_role_policy().role_name(role);
+        let result = call.policy_arn(arn).send().await;
         tolerate(result, NOT_FOUND, "iam:DetachRolePolicy")
     }
 

@@ -11,6 +11,9 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State, VpcConfig,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -282,6 +285,27 @@ impl Function {
         .await
     }
 
+    /// Sends an update (`send` sends it once) as [`send_update`] does, then
+    /// waits until the function has applied it.
+    async fn apply_update<T, E, F, Fut>(
+        &self,
+        client: &Client,
+        name: &str,
+        operation: &str,
+        send: F,
+    ) -> Result<(), ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        // The function may still be Pending or another update running, or
+        // a new role propagating.
+        send_update(|| async { send().await.map_err(|e| api_error(operation, e)) }).await?;
+        self.wait_updated(client, name, operation).await?;
+        Ok(())
+    }
+
     /// Waits for `LastUpdateStatus == Successful` (after an update).
     async fn wait_updated(
         &self,
@@ -438,20 +462,9 @@ impl Kind for Function {
                 // lists take the function out of its VPC.
                 .environment(environment(inputs))
                 .vpc_config(vpc_config(inputs));
-            // The function may still be Pending or another update running,
-            // or a new role propagating.
-            send_update(|| {
-                let request = request.clone();
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| api_error("lambda:UpdateFunctionConfiguration", e))
-                }
-            })
-            .await?;
             // The code update would be refused while this one is InProgress.
-            self.wait_updated(&client, id, "lambda:UpdateFunctionConfiguration")
+            let operation = "lambda:UpdateFunctionConfiguration";
+            self.apply_update(&client, id, operation, || request.clone().send())
                 .await?;
         }
         if prior.code_sha256 != inputs.code_sha256 {
@@ -459,19 +472,10 @@ impl Kind for Function {
                 .update_function_code()
                 .function_name(id)
                 .zip_file(package(ctx, inputs)?);
-            send_update(|| {
-                let request = request.clone();
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| api_error("lambda:UpdateFunctionCode", e))
-                }
-            })
-            .await?;
             // Returns once the function runs the new code: the next update
             // (or a dependent's call) is not refused.
-            self.wait_updated(&client, id, "lambda:UpdateFunctionCode")
+            let operation = "lambda:UpdateFunctionCode";
+            self.apply_update(&client, id, operation, || request.clone().send())
                 .await?;
         }
         let config = self.configuration(&client, id).await?;
