@@ -107,6 +107,29 @@ fn managed_policies(inputs: &Inputs) -> BTreeSet<String> {
     inputs.managed_policy_arns.iter().cloned().collect()
 }
 
+/// Every item of a listing (`$call`, its request), or its failure as
+/// `$operation`'s.
+macro_rules! all_items {
+    ($call:expr, $operation:expr) => {
+        $call
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error($operation, e))
+    };
+}
+
+/// What a call on the role found; `None` when the role is gone.
+fn unless_gone<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(e) if crate::support::has_code_in(&e, NOT_FOUND) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl Role {
     fn iam(&self) -> Client {
         self.0.iam()
@@ -139,45 +162,22 @@ impl Role {
 
     /// Names of every inline policy of the role (not only drctl's).
     async fn inline_names(&self, role: &str) -> Result<Vec<String>, ProviderError> {
-        self.iam()
-            .list_role_policies()
-            .role_name(role)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("iam:ListRolePolicies", e))
+        let call = self.iam().list_role_policies().role_name(role);
+        all_items!(call, "iam:ListRolePolicies")
     }
 
     /// ARNs of every managed policy attached to the role, sorted.
     async fn attached_arns(&self, role: &str) -> Result<Vec<String>, ProviderError> {
-        let attached = self
-            .iam()
-            .list_attached_role_policies()
-            .role_name(role)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("iam:ListAttachedRolePolicies", e))?;
+        let call = self.iam().list_attached_role_policies().role_name(role);
+        let attached = all_items!(call, "iam:ListAttachedRolePolicies")?;
         let mut arns: Vec<String> = attached.into_iter().filter_map(|p| p.policy_arn).collect();
         arns.sort();
         Ok(arns)
     }
 
     async fn tags(&self, role: &str) -> Result<BTreeMap<String, String>, ProviderError> {
-        let tags: Vec<Tag> = self
-            .iam()
-            .list_role_tags()
-            .role_name(role)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("iam:ListRoleTags", e))?;
+        let call = self.iam().list_role_tags().role_name(role);
+        let tags: Vec<Tag> = all_items!(call, "iam:ListRoleTags")?;
         Ok(tag_map(tags.into_iter().map(|t| (t.key, t.value))))
     }
 
@@ -382,27 +382,21 @@ impl Kind for Role {
         if self.get(id).await?.is_none() {
             return Ok(());
         }
-        let tags = match self.tags(id).await {
-            Ok(tags) => tags,
-            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(tags) = unless_gone(self.tags(id).await)? else {
+            return Ok(());
         };
         let named = Some(inputs.name.as_str()).filter(|n| *n == id);
         confirm_owned(ctx, "delete", &format!("IAM role {id}"), &tags, named)?;
         // DeleteRole refuses a role with policies, so remove every one
         // there is, including any added out of band.
-        let attached = match self.attached_arns(id).await {
-            Ok(a) => a,
-            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(attached) = unless_gone(self.attached_arns(id).await)? else {
+            return Ok(());
         };
         for arn in &attached {
             self.detach(id, arn).await?;
         }
-        let inline = match self.inline_names(id).await {
-            Ok(names) => names,
-            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(inline) = unless_gone(self.inline_names(id).await)? else {
+            return Ok(());
         };
         for policy in &inline {
             self.delete_policy(id, policy).await?;
@@ -419,13 +413,10 @@ impl Kind for Role {
         while let Some(role) = roles.next().await {
             let role = role.map_err(|e| api_error("iam:ListRoles", e))?;
             let name = role.role_name();
-            let tags = match self.tags(name).await {
-                Ok(tags) => tags,
-                // Listed, then deleted before its tags were read: gone.
-                Err(e) if e.code.as_deref() == Some("NoSuchEntity") => continue,
-                Err(e) => return Err(e),
-            };
-            if claimed(&tags, name, &scope.env) {
+            // Listed, then deleted before its tags were read: gone.
+            if let Some(tags) = unless_gone(self.tags(name).await)?
+                && claimed(&tags, name, &scope.env)
+            {
                 ids.push(name.to_owned());
             }
         }

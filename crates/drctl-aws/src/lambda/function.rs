@@ -257,31 +257,45 @@ impl Function {
             })
     }
 
+    /// Polls the function until `settled` finds it so (`Ok(None)`),
+    /// naming what it still is meanwhile (`Ok(Some(state))`); an error of
+    /// `settled` (it failed) ends the wait.
+    async fn wait_settled(
+        &self,
+        client: &Client,
+        name: &str,
+        what: &str,
+        limit: Duration,
+        settled: impl Fn(&FunctionConfiguration) -> Result<Option<String>, ProviderError>,
+    ) -> Result<FunctionConfiguration, ProviderError> {
+        wait_for(&format!("Lambda function {name} {what}"), limit, || async {
+            let c = self.configuration(client, name).await?;
+            Ok(match settled(&c)? {
+                None => Ok(c),
+                Some(state) => Err(state),
+            })
+        })
+        .await
+    }
+
     /// Waits for `State == Active` (a new function).
     async fn wait_active(
         &self,
         client: &Client,
         name: &str,
     ) -> Result<FunctionConfiguration, ProviderError> {
-        wait_for(
-            &format!("Lambda function {name} Active"),
-            CREATE_LIMIT,
-            || async {
-                let c = self.configuration(client, name).await?;
-                match c.state() {
-                    Some(State::Active) | None => Ok(Ok(c)),
-                    Some(State::Failed) => Err(ProviderError::new(
-                        "lambda:CreateFunction",
-                        format!(
-                            "function {name} failed: {}",
-                            c.state_reason().unwrap_or("no reason given")
-                        ),
-                    )
-                    .with_code("FunctionFailed")),
-                    Some(other) => Ok(Err(other.as_str().to_owned())),
-                }
-            },
-        )
+        self.wait_settled(client, name, "Active", CREATE_LIMIT, |c| match c.state() {
+            Some(State::Active) | None => Ok(None),
+            Some(State::Failed) => Err(ProviderError::new(
+                "lambda:CreateFunction",
+                format!(
+                    "function {name} failed: {}",
+                    c.state_reason().unwrap_or("no reason given")
+                ),
+            )
+            .with_code("FunctionFailed")),
+            Some(other) => Ok(Some(other.as_str().to_owned())),
+        })
         .await
     }
 
@@ -313,26 +327,20 @@ impl Function {
         name: &str,
         operation: &str,
     ) -> Result<FunctionConfiguration, ProviderError> {
-        wait_for(
-            &format!("Lambda function {name} update"),
-            UPDATE_LIMIT,
-            || async {
-                let c = self.configuration(client, name).await?;
-                match c.last_update_status() {
-                    Some(LastUpdateStatus::Successful) | None => Ok(Ok(c)),
-                    Some(LastUpdateStatus::Failed) => Err(ProviderError::new(
-                        operation,
-                        format!(
-                            "update of {name} failed: {}",
-                            c.last_update_status_reason().unwrap_or("no reason given")
-                        ),
-                    )
-                    .with_code("UpdateFailed")),
-                    Some(other) => Ok(Err(other.as_str().to_owned())),
-                }
-            },
-        )
-        .await
+        let status = |c: &FunctionConfiguration| match c.last_update_status() {
+            Some(LastUpdateStatus::Successful) | None => Ok(None),
+            Some(LastUpdateStatus::Failed) => Err(ProviderError::new(
+                operation,
+                format!(
+                    "update of {name} failed: {}",
+                    c.last_update_status_reason().unwrap_or("no reason given")
+                ),
+            )
+            .with_code("UpdateFailed")),
+            Some(other) => Ok(Some(other.as_str().to_owned())),
+        };
+        self.wait_settled(client, name, "update", UPDATE_LIMIT, status)
+            .await
     }
 }
 
