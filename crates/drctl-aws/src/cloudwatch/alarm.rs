@@ -24,16 +24,16 @@ use aws_sdk_cloudwatch::operation::put_metric_alarm::builders::PutMetricAlarmFlu
 use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery, MetricStat, Statistic, Tag,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Map, Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::support::{
-    all_tags, api_error, attrs, found, invalid, observed_tags, opt_str, req_str, tolerate,
-};
-use crate::tags::{arn_tag_api, sync_tags};
+use crate::iam::{claimed, tagged, user_tags};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, found, invalid, tag_map, tolerate};
+use crate::tags::{arn_tag_api, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "cloudwatch.alarm",
@@ -57,164 +57,144 @@ arn_tag_api!(Client, "cloudwatch", |set: BTreeMap<_, _>| {
     Ok::<_, ProviderError>(set.into_iter().map(|(k, v)| tag(k, v)).collect::<Vec<_>>())
 });
 
-/// A JSON object's field, for messages naming where it was expected.
-fn field<'a>(
-    ctx: &OpContext,
-    obj: &'a Map<String, Json>,
-    at: &str,
-    key: &str,
-) -> Result<&'a Json, ProviderError> {
-    obj.get(key)
-        .ok_or_else(|| invalid(ctx, format!("`{at}` needs `{key}`")))
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    alarm_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alarm_description: Option<String>,
+    comparison_operator: String,
+    #[serde(deserialize_with = "float")]
+    threshold: f64,
+    evaluation_periods: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    datapoints_to_alarm: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    treat_missing_data: Option<String>,
+    #[serde(default)]
+    alarm_actions: Vec<String>,
+    #[serde(default)]
+    ok_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metric: Option<SingleMetric>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metrics: Option<Vec<Query>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
-fn str_field<'a>(
-    ctx: &OpContext,
-    obj: &'a Map<String, Json>,
-    at: &str,
-    key: &str,
-) -> Result<&'a str, ProviderError> {
-    field(ctx, obj, at, key)?
-        .as_str()
-        .ok_or_else(|| invalid(ctx, format!("`{at}.{key}` must be a string")))
+/// `metric`: the one metric an alarm watches.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct SingleMetric {
+    namespace: String,
+    metric_name: String,
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
+    statistic: String,
+    period: i32,
 }
 
-fn int(ctx: &OpContext, v: &Json, at: &str) -> Result<i32, ProviderError> {
-    v.as_i64()
-        .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| invalid(ctx, format!("`{at}` must be an integer")))
+/// One of `metrics`: a metric or an expression over the others.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Query {
+    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+    return_data: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metric_stat: Option<QueryStat>,
 }
 
-fn int_field(
-    ctx: &OpContext,
-    obj: &Map<String, Json>,
-    at: &str,
-    key: &str,
-) -> Result<i32, ProviderError> {
-    int(ctx, field(ctx, obj, at, key)?, &format!("{at}.{key}"))
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct QueryStat {
+    namespace: String,
+    metric_name: String,
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
+    stat: String,
+    period: i32,
 }
 
-fn dimensions(
-    ctx: &OpContext,
-    obj: &Map<String, Json>,
-    at: &str,
-) -> Result<Vec<Dimension>, ProviderError> {
-    let Some(dims) = obj.get("dimensions") else {
-        return Ok(Vec::new());
-    };
-    let dims = dims
-        .as_object()
-        .ok_or_else(|| invalid(ctx, format!("`{at}.dimensions` must be an object")))?;
+/// A JSON float, refusing an integer: one representation of the
+/// threshold keeps a refresh free of false drift.
+fn float<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    match Json::deserialize(d)? {
+        Json::Number(n) if n.is_f64() => Ok(n.as_f64().unwrap_or_default()),
+        _ => Err(D::Error::custom("must be a JSON float (e.g. 5.0, not 5)")),
+    }
+}
+
+fn dimensions(dims: &BTreeMap<String, String>) -> Vec<Dimension> {
     dims.iter()
-        .map(|(name, value)| {
-            let value = value.as_str().ok_or_else(|| {
-                invalid(ctx, format!("`{at}.dimensions.{name}` must be a string"))
-            })?;
-            Ok(Dimension::builder().name(name).value(value).build())
+        .map(|(name, value)| Dimension::builder().name(name).value(value).build())
+        .collect()
+}
+
+fn dimensions_map(dims: &[Dimension]) -> BTreeMap<String, String> {
+    dims.iter()
+        .map(|d| {
+            (
+                d.name().unwrap_or_default().to_owned(),
+                d.value().unwrap_or_default().to_owned(),
+            )
         })
         .collect()
 }
 
-fn dimensions_json(dims: &[Dimension]) -> Json {
-    Json::Object(
-        dims.iter()
-            .map(|d| {
-                (
-                    d.name().unwrap_or_default().to_owned(),
-                    json!(d.value().unwrap_or_default()),
-                )
-            })
-            .collect(),
-    )
-}
-
-fn string_list(
-    ctx: &OpContext,
-    inputs: &Attributes,
-    key: &str,
-) -> Result<Vec<String>, ProviderError> {
-    let Some(v) = inputs.get(key) else {
-        return Ok(Vec::new());
-    };
-    v.as_array()
-        .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_owned)).collect())
-        .ok_or_else(|| invalid(ctx, format!("input `{key}` must be an array of strings")))
-}
-
-fn sorted(list: &[String]) -> Json {
+fn sorted(list: &[String]) -> Vec<String> {
     let mut list = list.to_vec();
     list.sort();
-    json!(list)
+    list
 }
 
-fn metric_query(ctx: &OpContext, q: &Json, at: &str) -> Result<MetricDataQuery, ProviderError> {
-    let q = q
-        .as_object()
-        .ok_or_else(|| invalid(ctx, format!("`{at}` must be an object")))?;
-    let return_data = field(ctx, q, at, "return_data")?
-        .as_bool()
-        .ok_or_else(|| invalid(ctx, format!("`{at}.return_data` must be a boolean")))?;
-    let mut b = MetricDataQuery::builder()
-        .id(str_field(ctx, q, at, "id")?)
-        .return_data(return_data);
-    if let Some(e) = q.get("expression") {
-        b = b.expression(
-            e.as_str()
-                .ok_or_else(|| invalid(ctx, format!("`{at}.expression` must be a string")))?,
-        );
-    }
-    if let Some(l) = q.get("label") {
-        b = b.label(
-            l.as_str()
-                .ok_or_else(|| invalid(ctx, format!("`{at}.label` must be a string")))?,
-        );
-    }
-    if let Some(s) = q.get("metric_stat") {
-        let at = format!("{at}.metric_stat");
-        let s = s
-            .as_object()
-            .ok_or_else(|| invalid(ctx, format!("`{at}` must be an object")))?;
+fn metric_query(q: &Query) -> MetricDataQuery {
+    let stat = q.metric_stat.as_ref().map(|s| {
         let metric = Metric::builder()
-            .namespace(str_field(ctx, s, &at, "namespace")?)
-            .metric_name(str_field(ctx, s, &at, "metric_name")?)
-            .set_dimensions(Some(dimensions(ctx, s, &at)?))
+            .namespace(&s.namespace)
+            .metric_name(&s.metric_name)
+            .set_dimensions(Some(dimensions(&s.dimensions)))
             .build();
-        b = b.metric_stat(
-            MetricStat::builder()
-                .metric(metric)
-                .stat(str_field(ctx, s, &at, "stat")?)
-                .period(int_field(ctx, s, &at, "period")?)
-                .build(),
-        );
-    }
-    Ok(b.build())
+        MetricStat::builder()
+            .metric(metric)
+            .stat(&s.stat)
+            .period(s.period)
+            .build()
+    });
+    MetricDataQuery::builder()
+        .id(&q.id)
+        .return_data(q.return_data)
+        .set_expression(q.expression.clone())
+        .set_label(q.label.clone())
+        .set_metric_stat(stat)
+        .build()
 }
 
-fn metric_query_json(q: &MetricDataQuery) -> Json {
-    let mut o = Map::new();
-    o.insert("id".into(), json!(q.id().unwrap_or_default()));
-    if let Some(e) = q.expression() {
-        o.insert("expression".into(), json!(e));
+fn query_of(q: &MetricDataQuery) -> Query {
+    Query {
+        id: q.id().unwrap_or_default().to_owned(),
+        expression: q.expression().map(str::to_owned),
+        label: q.label().map(str::to_owned),
+        // ReturnData defaults to true when a query does not say.
+        return_data: q.return_data().unwrap_or(true),
+        metric_stat: q.metric_stat().map(|s| {
+            let m = s.metric();
+            QueryStat {
+                namespace: m.and_then(Metric::namespace).unwrap_or_default().to_owned(),
+                metric_name: m
+                    .and_then(Metric::metric_name)
+                    .unwrap_or_default()
+                    .to_owned(),
+                dimensions: dimensions_map(m.map(Metric::dimensions).unwrap_or_default()),
+                stat: s.stat().unwrap_or_default().to_owned(),
+                period: s.period().unwrap_or_default(),
+            }
+        }),
     }
-    if let Some(l) = q.label() {
-        o.insert("label".into(), json!(l));
-    }
-    // ReturnData defaults to true when a query does not say.
-    o.insert("return_data".into(), json!(q.return_data().unwrap_or(true)));
-    if let Some(s) = q.metric_stat() {
-        let m = s.metric();
-        o.insert(
-            "metric_stat".into(),
-            json!({
-                "namespace": m.and_then(Metric::namespace).unwrap_or_default(),
-                "metric_name": m.and_then(Metric::metric_name).unwrap_or_default(),
-                "dimensions": dimensions_json(m.map(Metric::dimensions).unwrap_or_default()),
-                "stat": s.stat().unwrap_or_default(),
-                "period": s.period().unwrap_or_default(),
-            }),
-        );
-    }
-    Json::Object(o)
 }
 
 /// The PutMetricAlarm request for `inputs`, without tags (AWS ignores
@@ -222,119 +202,69 @@ fn metric_query_json(q: &MetricDataQuery) -> Json {
 fn put_request(
     client: &Client,
     ctx: &OpContext,
-    inputs: &Attributes,
+    inputs: &Inputs,
 ) -> Result<PutMetricAlarmFluentBuilder, ProviderError> {
-    let threshold = match inputs.get("threshold") {
-        Some(Json::Number(n)) if n.is_f64() => n.as_f64().unwrap_or_default(),
-        _ => {
-            return Err(invalid(
-                ctx,
-                "input `threshold` must be a JSON float (e.g. 5.0, not 5)",
-            ));
-        }
-    };
-    let evaluation_periods = int(
-        ctx,
-        inputs.get("evaluation_periods").unwrap_or(&Json::Null),
-        "evaluation_periods",
-    )?;
-    let mut req = client
+    let req = client
         .put_metric_alarm()
-        .alarm_name(req_str(ctx, inputs, "alarm_name")?)
-        .comparison_operator(ComparisonOperator::from(req_str(
+        .alarm_name(&inputs.alarm_name)
+        .comparison_operator(ComparisonOperator::from(
+            inputs.comparison_operator.as_str(),
+        ))
+        .threshold(inputs.threshold)
+        .evaluation_periods(inputs.evaluation_periods)
+        .set_alarm_actions(Some(inputs.alarm_actions.clone()))
+        .set_ok_actions(Some(inputs.ok_actions.clone()))
+        .set_alarm_description(inputs.alarm_description.clone())
+        .set_treat_missing_data(inputs.treat_missing_data.clone())
+        .set_datapoints_to_alarm(inputs.datapoints_to_alarm);
+    match (&inputs.metric, &inputs.metrics) {
+        (Some(m), None) => Ok(req
+            .namespace(&m.namespace)
+            .metric_name(&m.metric_name)
+            .set_dimensions(Some(dimensions(&m.dimensions)))
+            .statistic(Statistic::from(m.statistic.as_str()))
+            .period(m.period)),
+        (None, Some(ms)) => Ok(req.set_metrics(Some(ms.iter().map(metric_query).collect()))),
+        _ => Err(invalid(
             ctx,
-            inputs,
-            "comparison_operator",
-        )?))
-        .threshold(threshold)
-        .evaluation_periods(evaluation_periods)
-        .set_alarm_actions(Some(string_list(ctx, inputs, "alarm_actions")?))
-        .set_ok_actions(Some(string_list(ctx, inputs, "ok_actions")?))
-        .set_alarm_description(opt_str(inputs, "alarm_description").map(str::to_owned))
-        .set_treat_missing_data(opt_str(inputs, "treat_missing_data").map(str::to_owned));
-    if let Some(d) = inputs.get("datapoints_to_alarm") {
-        req = req.datapoints_to_alarm(int(ctx, d, "datapoints_to_alarm")?);
+            "an alarm needs exactly one of `metric` and `metrics`",
+        )),
     }
-    match (inputs.get("metric"), inputs.get("metrics")) {
-        (Some(m), None) => {
-            let m = m
-                .as_object()
-                .ok_or_else(|| invalid(ctx, "input `metric` must be an object"))?;
-            req = req
-                .namespace(str_field(ctx, m, "metric", "namespace")?)
-                .metric_name(str_field(ctx, m, "metric", "metric_name")?)
-                .set_dimensions(Some(dimensions(ctx, m, "metric")?))
-                .statistic(Statistic::from(str_field(ctx, m, "metric", "statistic")?))
-                .period(int_field(ctx, m, "metric", "period")?);
-        }
-        (None, Some(ms)) => {
-            let ms = ms
-                .as_array()
-                .ok_or_else(|| invalid(ctx, "input `metrics` must be an array"))?;
-            let queries = ms
-                .iter()
-                .enumerate()
-                .map(|(i, q)| metric_query(ctx, q, &format!("metrics[{i}]")))
-                .collect::<Result<Vec<_>, _>>()?;
-            req = req.set_metrics(Some(queries));
-        }
-        _ => {
-            return Err(invalid(
-                ctx,
-                "an alarm needs exactly one of `metric` and `metrics`",
-            ));
-        }
-    }
-    Ok(req)
 }
 
-/// The inputs an alarm reads back as, without `tags`.
-fn alarm_inputs(a: &MetricAlarm) -> Attributes {
-    let mut i = attrs([
-        ("alarm_name", json!(a.alarm_name().unwrap_or_default())),
-        (
-            "comparison_operator",
-            json!(
-                a.comparison_operator()
-                    .map(|c| c.as_str())
-                    .unwrap_or_default()
-            ),
-        ),
-        ("threshold", json!(a.threshold().unwrap_or_default())),
-        (
-            "evaluation_periods",
-            json!(a.evaluation_periods().unwrap_or_default()),
-        ),
-        ("alarm_actions", sorted(a.alarm_actions())),
-        ("ok_actions", sorted(a.ok_actions())),
-    ]);
-    if let Some(d) = a.alarm_description() {
-        i.insert("alarm_description".into(), json!(d));
+/// The inputs an alarm reads back as, with `tags`.
+fn alarm_inputs(a: &MetricAlarm, tags: BTreeMap<String, String>) -> Inputs {
+    let metric = a.metrics().is_empty().then(|| SingleMetric {
+        namespace: a.namespace().unwrap_or_default().to_owned(),
+        metric_name: a.metric_name().unwrap_or_default().to_owned(),
+        dimensions: dimensions_map(a.dimensions()),
+        statistic: a
+            .statistic()
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        period: a.period().unwrap_or_default(),
+    });
+    Inputs {
+        alarm_name: a.alarm_name().unwrap_or_default().to_owned(),
+        alarm_description: a.alarm_description().map(str::to_owned),
+        comparison_operator: a
+            .comparison_operator()
+            .map(|c| c.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        threshold: a.threshold().unwrap_or_default(),
+        evaluation_periods: a.evaluation_periods().unwrap_or_default(),
+        datapoints_to_alarm: a.datapoints_to_alarm(),
+        treat_missing_data: a.treat_missing_data().map(str::to_owned),
+        alarm_actions: sorted(a.alarm_actions()),
+        ok_actions: sorted(a.ok_actions()),
+        metrics: metric
+            .is_none()
+            .then(|| a.metrics().iter().map(query_of).collect()),
+        metric,
+        tags,
     }
-    if let Some(d) = a.datapoints_to_alarm() {
-        i.insert("datapoints_to_alarm".into(), json!(d));
-    }
-    if let Some(t) = a.treat_missing_data() {
-        i.insert("treat_missing_data".into(), json!(t));
-    }
-    if a.metrics().is_empty() {
-        i.insert(
-            "metric".into(),
-            json!({
-                "namespace": a.namespace().unwrap_or_default(),
-                "metric_name": a.metric_name().unwrap_or_default(),
-                "dimensions": dimensions_json(a.dimensions()),
-                "statistic": a.statistic().map(|s| s.as_str()).unwrap_or_default(),
-                "period": a.period().unwrap_or_default(),
-            }),
-        );
-    } else {
-        i.insert(
-            "metrics".into(),
-            Json::Array(a.metrics().iter().map(metric_query_json).collect()),
-        );
-    }
-    i
 }
 
 fn outputs(a: &MetricAlarm) -> Attributes {
@@ -374,20 +304,44 @@ impl Alarm {
             .with_code("ResourceNotFound")
         })
     }
+
+    /// The alarm's tags; `None` when it is gone.
+    async fn tags(
+        &self,
+        client: &Client,
+        arn: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+        let result = client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await;
+        Ok(
+            found(result, NOT_FOUND, "cloudwatch:ListTagsForResource")?.map(|out| {
+                tag_map(
+                    out.tags()
+                        .iter()
+                        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+                )
+            }),
+        )
+    }
 }
 
 #[async_trait]
-impl Provider for Alarm {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Alarm {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "alarm_name")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = inputs.alarm_name.as_str();
         let client = self.0.cloudwatch(&ctx.region);
         put_request(&client, ctx, inputs)?
             .set_tags(Some(
-                all_tags(ctx, inputs)
+                tagged(ctx, &inputs.tags)
                     .into_iter()
                     .map(|(k, v)| tag(k, v))
                     .collect(),
@@ -406,31 +360,18 @@ impl Provider for Alarm {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some(alarm) = self.describe(ctx, id).await? else {
             return Ok(None);
         };
-        let result = self
-            .0
-            .cloudwatch(&ctx.region)
-            .list_tags_for_resource()
-            .resource_arn(alarm.alarm_arn().unwrap_or_default())
-            .send()
-            .await;
-        let Some(tags) = found(result, NOT_FOUND, "cloudwatch:ListTagsForResource")? else {
+        let client = self.0.cloudwatch(&ctx.region);
+        let arn = alarm.alarm_arn().unwrap_or_default();
+        let Some(tags) = self.tags(&client, arn).await? else {
             return Ok(None);
         };
-        let tags = tags.tags().iter().map(|t| {
-            (
-                t.key().unwrap_or_default().to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            )
-        });
-        let mut inputs = alarm_inputs(&alarm);
-        inputs.insert("tags".into(), observed_tags(tags));
-        Ok(Some(Observed {
-            inputs,
+        Ok(Some(Found {
+            inputs: alarm_inputs(&alarm, user_tags(tags)),
             outputs: outputs(&alarm),
         }))
     }
@@ -439,9 +380,9 @@ impl Provider for Alarm {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let name = req_str(ctx, inputs, "alarm_name")?;
+        let name = inputs.alarm_name.as_str();
         Ok(self.describe(ctx, name).await?.map(|_| name.to_owned()))
     }
 
@@ -449,14 +390,13 @@ impl Provider for Alarm {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.cloudwatch(&ctx.region);
-        let without_tags = |a: &Attributes| {
-            let mut a = a.clone();
-            a.remove("tags");
-            a
+        let without_tags = |a: &Inputs| Inputs {
+            tags: BTreeMap::new(),
+            ..a.clone()
         };
         if without_tags(prior) != without_tags(inputs) {
             // PutMetricAlarm replaces the whole definition.
@@ -467,7 +407,7 @@ impl Provider for Alarm {
         }
         let alarm = self.described(ctx, id).await?;
         let arn = alarm.alarm_arn().unwrap_or_default();
-        sync_tags(&client, arn, prior, inputs).await?;
+        retag(&client, arn, &prior.tags, &inputs.tags).await?;
         Ok(outputs(&alarm))
     }
 
@@ -475,37 +415,46 @@ impl Provider for Alarm {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let Some(alarm) = self.describe(ctx, id).await? else {
             return Ok(());
         };
-        let result = self
-            .0
-            .cloudwatch(&ctx.region)
-            .list_tags_for_resource()
-            .resource_arn(alarm.alarm_arn().unwrap_or_default())
-            .send()
-            .await;
-        let Some(tags) = found(result, NOT_FOUND, "cloudwatch:ListTagsForResource")? else {
+        let client = self.0.cloudwatch(&ctx.region);
+        let Some(tags) = self
+            .tags(&client, alarm.alarm_arn().unwrap_or_default())
+            .await?
+        else {
             return Ok(());
         };
-        let tags = crate::support::tag_map(
-            tags.tags()
-                .iter()
-                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-        );
-        let named = opt_str(inputs, "alarm_name").filter(|n| *n == id);
+        let named = Some(inputs.alarm_name.as_str()).filter(|n| *n == id);
         crate::support::confirm_owned(ctx, "delete", &format!("alarm {id}"), &tags, named)?;
         // DeleteAlarms of a missing alarm fails with ResourceNotFound.
-        let result = self
-            .0
-            .cloudwatch(&ctx.region)
-            .delete_alarms()
-            .alarm_names(id)
-            .send()
-            .await;
+        let result = client.delete_alarms().alarm_names(id).send().await;
         tolerate(result, NOT_FOUND, "cloudwatch:DeleteAlarms")
+    }
+
+    /// The region's metric alarms claimed by the `drctl:env` tag
+    /// (DescribeAlarms has no tag filter), or named for the environment.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.cloudwatch(&scope.region);
+        let mut pages = client.describe_alarms().into_paginator().send();
+        let mut ids = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| api_error("cloudwatch:DescribeAlarms", e))?;
+            for alarm in page.metric_alarms() {
+                let (Some(name), Some(arn)) = (alarm.alarm_name(), alarm.alarm_arn()) else {
+                    continue;
+                };
+                // Listed, then deleted before its tags were read: gone.
+                if let Some(tags) = self.tags(&client, arn).await?
+                    && claimed(&tags, name, &scope.env)
+                {
+                    ids.push(name.to_owned());
+                }
+            }
+        }
+        Ok(ids)
     }
 }

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, invalid, req_str, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, confirm_owned, found, invalid, name_embeds_env, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "cloudwatch.dashboard",
@@ -24,21 +24,28 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct Dashboard(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    dashboard_name: String,
+    /// A JSON object (the dashboard body document).
+    body: Json,
+}
+
 /// GetDashboard and DeleteDashboards answer `ResourceNotFound`
 /// (DashboardNotFoundError) for a missing dashboard.
 const NOT_FOUND: &[&str] = &["ResourceNotFound"];
 
 impl Dashboard {
-    async fn put(&self, ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
-        let body = inputs
-            .get("body")
+    async fn put(&self, ctx: &OpContext, inputs: &Inputs) -> Result<(), ProviderError> {
+        let body = Some(&inputs.body)
             .filter(|b| b.is_object())
             .ok_or_else(|| invalid(ctx, "input `body` must be a JSON object"))?;
         let out = self
             .0
             .cloudwatch(&ctx.region)
             .put_dashboard()
-            .dashboard_name(req_str(ctx, inputs, "dashboard_name")?)
+            .dashboard_name(&inputs.dashboard_name)
             .dashboard_body(body.to_string())
             .send()
             .await
@@ -101,13 +108,15 @@ fn outputs(arn: &str, name: &str) -> Attributes {
 }
 
 #[async_trait]
-impl Provider for Dashboard {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Dashboard {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "dashboard_name")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = inputs.dashboard_name.as_str();
         self.put(ctx, inputs).await?;
         Ok(Applied {
             id: name.to_owned(),
@@ -119,10 +128,13 @@ impl Provider for Dashboard {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        Ok(self.get(ctx, id).await?.map(|(arn, body)| Observed {
-            inputs: attrs([("dashboard_name", json!(id)), ("body", body)]),
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        Ok(self.get(ctx, id).await?.map(|(arn, body)| Found {
+            inputs: Inputs {
+                dashboard_name: id.to_owned(),
+                body,
+            },
             outputs: outputs(&arn, id),
         }))
     }
@@ -132,9 +144,9 @@ impl Provider for Dashboard {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let name = req_str(ctx, inputs, "dashboard_name")?;
+        let name = inputs.dashboard_name.as_str();
         Ok(self.get(ctx, name).await?.map(|_| name.to_owned()))
     }
 
@@ -142,8 +154,8 @@ impl Provider for Dashboard {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // PutDashboard overwrites the whole body.
         self.put(ctx, inputs).await?;
@@ -154,13 +166,13 @@ impl Provider for Dashboard {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // A dashboard has no tags: its name, drctl's and the
         // environment's, proves it this environment's.
-        let named = crate::support::opt_str(inputs, "dashboard_name").filter(|n| *n == id);
-        crate::support::confirm_owned(
+        let named = Some(inputs.dashboard_name.as_str()).filter(|n| *n == id);
+        confirm_owned(
             ctx,
             "delete",
             &format!("dashboard {id}"),
@@ -175,5 +187,21 @@ impl Provider for Dashboard {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "cloudwatch:DeleteDashboards")
+    }
+
+    /// A dashboard has no tags: the environment's are those named for it.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.cloudwatch(&scope.region);
+        let mut dashboards = client.list_dashboards().into_paginator().items().send();
+        let mut ids = Vec::new();
+        while let Some(d) = dashboards.next().await {
+            let d = d.map_err(|e| api_error("cloudwatch:ListDashboards", e))?;
+            if let Some(name) = d.dashboard_name()
+                && name_embeds_env(name, &scope.env)
+            {
+                ids.push(name.to_owned());
+            }
+        }
+        Ok(ids)
     }
 }

@@ -8,9 +8,10 @@ use drctl_core::Providers;
 use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&rule::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(rule::Rule(c.clone())));
+    providers.register(Arc::new(Typed(rule::Rule(c.clone()))));
 }

@@ -28,17 +28,17 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
+use crate::iam::{claimed, tagged, user_tags};
+use crate::kind::{Found, Kind};
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, all_tags, api_error, attrs, found, invalid, observed_tags,
-    only_known_inputs, retry_while, wait_for,
+    TAG_ADDRESS, TAG_ENV, api_error, attrs, found, invalid, retry_while, wait_for,
 };
-use crate::tags::{arn_tag_api, sync_tags};
+use crate::tags::{arn_tag_api, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "events.rule",
@@ -67,8 +67,27 @@ const MAX_TARGETS: usize = 5;
 /// Entries per PutTargets / RemoveTargets request.
 const TARGETS_PER_REQUEST: usize = 10;
 
-/// One target: what the rule invokes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule_expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event_pattern: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    targets: Option<Vec<RuleTarget>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+/// One target: what the rule invokes. Only its id and ARN are managed.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 struct RuleTarget {
     id: String,
     arn: String,
@@ -89,16 +108,6 @@ const STATES: [&str; 3] = [
     "ENABLED",
     "DISABLED",
     "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
-];
-
-const KEYS: [&str; 7] = [
-    "name",
-    "description",
-    "schedule_expression",
-    "event_pattern",
-    "state",
-    "targets",
-    "tags",
 ];
 
 /// Rule names and target ids: 1 to 64 of `.`, `-`, `_`, letters, digits
@@ -167,53 +176,35 @@ fn schedule_error(expression: &str) -> Option<String> {
 }
 
 /// The inputs' settings, or an error naming the input at fault and the fix.
-fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError> {
-    only_known_inputs(ctx, inputs, &KEYS, "an EventBridge rule")?;
-    let name = match inputs.get("name").and_then(Json::as_str) {
-        Some(n) if valid_name(n) => n.to_owned(),
-        other => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `name` is {}: a rule name is 1 to 64 letters, digits, `.`, `-` or `_`",
-                    other.map_or("missing".to_owned(), |n| format!("{n:?}"))
-                ),
-            ));
-        }
-    };
-    let description = match inputs.get("description") {
-        None => String::new(),
-        Some(Json::String(d)) if d.chars().count() <= 512 => d.clone(),
-        Some(other) => {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "input `description` must be a string of at most 512 characters, not {other}"
-                ),
-            ));
-        }
-    };
-    let schedule_expression = match inputs.get("schedule_expression") {
-        None => None,
-        Some(Json::String(s)) => match schedule_error(s) {
-            None => Some(s.clone()),
-            Some(why) => {
-                return Err(invalid(
-                    ctx,
-                    format!(
-                        "input `schedule_expression` {s:?} {why}: e.g. `rate(1 minute)`, `rate(5 minutes)`, `cron(0 12 * * ? *)`"
-                    ),
-                ));
-            }
-        },
-        Some(other) => {
-            return Err(invalid(
-                ctx,
-                format!("input `schedule_expression` must be a string, not {other}"),
-            ));
-        }
-    };
-    let event_pattern = match inputs.get("event_pattern") {
+fn config(ctx: &OpContext, inputs: &Inputs) -> Result<Config, ProviderError> {
+    let name = inputs.name.clone();
+    if !valid_name(&name) {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `name` is {name:?}: a rule name is 1 to 64 letters, digits, `.`, `-` or `_`"
+            ),
+        ));
+    }
+    let description = inputs.description.clone().unwrap_or_default();
+    if description.chars().count() > 512 {
+        return Err(invalid(
+            ctx,
+            "input `description` must be a string of at most 512 characters",
+        ));
+    }
+    let schedule_expression = inputs.schedule_expression.clone();
+    if let Some(s) = &schedule_expression
+        && let Some(why) = schedule_error(s)
+    {
+        return Err(invalid(
+            ctx,
+            format!(
+                "input `schedule_expression` {s:?} {why}: e.g. `rate(1 minute)`, `rate(5 minutes)`, `cron(0 12 * * ? *)`"
+            ),
+        ));
+    }
+    let event_pattern = match &inputs.event_pattern {
         None => None,
         Some(p @ Json::Object(m)) if !m.is_empty() && p.to_string().len() <= 4096 => {
             Some(p.clone())
@@ -233,17 +224,20 @@ fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError>
             "the rule needs `schedule_expression`, `event_pattern` or both: EventBridge runs a rule on one of them",
         ));
     }
-    let state = match inputs.get("state") {
+    let state = match inputs.state.as_deref() {
         None => RuleState::Enabled,
-        Some(Json::String(s)) if STATES.contains(&s.as_str()) => RuleState::from(s.as_str()),
+        Some(s) if STATES.contains(&s) => RuleState::from(s),
         Some(other) => {
             return Err(invalid(
                 ctx,
-                format!("input `state` is {other}: use one of {}", STATES.join(", ")),
+                format!(
+                    "input `state` is {other:?}: use one of {}",
+                    STATES.join(", ")
+                ),
             ));
         }
     };
-    let targets = targets(ctx, inputs.get("targets"))?;
+    let targets = targets(ctx, inputs.targets.as_deref().unwrap_or_default())?;
     Ok(Config {
         name,
         description,
@@ -254,18 +248,7 @@ fn config(ctx: &OpContext, inputs: &Attributes) -> Result<Config, ProviderError>
     })
 }
 
-fn targets(ctx: &OpContext, value: Option<&Json>) -> Result<Vec<RuleTarget>, ProviderError> {
-    let shape = "`[{\"id\": \"...\", \"arn\": \"...\"}]`";
-    let list = match value {
-        None => return Ok(Vec::new()),
-        Some(Json::Array(list)) => list,
-        Some(other) => {
-            return Err(invalid(
-                ctx,
-                format!("input `targets` must be a list {shape}, not {other}"),
-            ));
-        }
-    };
+fn targets(ctx: &OpContext, list: &[RuleTarget]) -> Result<Vec<RuleTarget>, ProviderError> {
     if list.len() > MAX_TARGETS {
         return Err(invalid(
             ctx,
@@ -276,26 +259,7 @@ fn targets(ctx: &OpContext, value: Option<&Json>) -> Result<Vec<RuleTarget>, Pro
         ));
     }
     let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for (i, t) in list.iter().enumerate() {
-        let field = |key: &str| t.get(key).and_then(Json::as_str);
-        let (Some(id), Some(arn)) = (field("id"), field("arn")) else {
-            return Err(invalid(
-                ctx,
-                format!("`targets[{i}]` must be {{\"id\", \"arn\"}} strings, not {t}"),
-            ));
-        };
-        let extra = t
-            .as_object()
-            .and_then(|m| m.keys().find(|k| *k != "id" && *k != "arn"));
-        if let Some(key) = extra {
-            return Err(invalid(
-                ctx,
-                format!(
-                    "`targets[{i}].{key}` is not managed by drctl: a target takes `id` and `arn` only"
-                ),
-            ));
-        }
+    for (i, RuleTarget { id, arn }) in list.iter().enumerate() {
         if !valid_name(id) {
             return Err(invalid(
                 ctx,
@@ -318,12 +282,8 @@ fn targets(ctx: &OpContext, value: Option<&Json>) -> Result<Vec<RuleTarget>, Pro
                 format!("`targets` names the id {id:?} twice: each target needs an id of its own"),
             ));
         }
-        out.push(RuleTarget {
-            id: id.to_owned(),
-            arn: arn.to_owned(),
-        });
     }
-    Ok(out)
+    Ok(list.to_vec())
 }
 
 fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
@@ -346,16 +306,13 @@ fn outputs(arn: &str, name: &str) -> Attributes {
 
 /// The observed targets in the order of `prior`'s (ids it does not name
 /// last, by id), so a refresh of unchanged targets shows no change.
-fn in_prior_order(mut observed: Vec<RuleTarget>, prior: &Attributes) -> Vec<RuleTarget> {
+fn in_prior_order(mut observed: Vec<RuleTarget>, prior: &Inputs) -> Vec<RuleTarget> {
     let order: Vec<&str> = prior
-        .get("targets")
-        .and_then(Json::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(|t| t.get("id").and_then(Json::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
+        .targets
+        .iter()
+        .flatten()
+        .map(|t| t.id.as_str())
+        .collect();
     observed.sort_by(|a, b| {
         let rank = |t: &RuleTarget| order.iter().position(|id| *id == t.id);
         match (rank(a), rank(b)) {
@@ -398,6 +355,20 @@ fn failed_entries<'a>(
         ),
     )
     .with_code(first_code.unwrap_or("FailedEntries")))
+}
+
+/// [`failed_entries`] of a PutTargets or RemoveTargets answer (each has
+/// its own entry type, of the same shape).
+macro_rules! failed_entries {
+    ($operation:expr, $rule:expr, $out:expr) => {
+        failed_entries(
+            $operation,
+            $rule,
+            $out.failed_entries()
+                .iter()
+                .map(|f| (f.target_id(), f.error_code(), f.error_message())),
+        )
+    };
 }
 
 impl Rule {
@@ -527,13 +498,7 @@ impl Rule {
                 },
             )
             .await?;
-            failed_entries(
-                "events:PutTargets",
-                rule,
-                out.failed_entries()
-                    .iter()
-                    .map(|f| (f.target_id(), f.error_code(), f.error_message())),
-            )?;
+            failed_entries!("events:PutTargets", rule, out)?;
         }
         Ok(())
     }
@@ -554,25 +519,21 @@ impl Rule {
             let Some(out) = found(result, NOT_FOUND, "events:RemoveTargets")? else {
                 return Ok(());
             };
-            failed_entries(
-                "events:RemoveTargets",
-                rule,
-                out.failed_entries()
-                    .iter()
-                    .map(|f| (f.target_id(), f.error_code(), f.error_message())),
-            )?;
+            failed_entries!("events:RemoveTargets", rule, out)?;
         }
         Ok(())
     }
 }
 
 #[async_trait]
-impl Provider for Rule {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Rule {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.eventbridge(&ctx.region);
         // PutRule would take over a rule of this name made by someone else.
@@ -595,7 +556,7 @@ impl Provider for Rule {
                 .with_code("RuleExists"));
             }
         }
-        let tags = all_tags(ctx, inputs)
+        let tags = tagged(ctx, &inputs.tags)
             .into_iter()
             .map(|(k, v)| tag(k, v))
             .collect::<Result<Vec<_>, _>>()?;
@@ -627,8 +588,8 @@ impl Provider for Rule {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.eventbridge(&ctx.region);
         let Some(rule) = self.describe(&client, id).await? else {
             return Ok(None);
@@ -640,33 +601,27 @@ impl Provider for Rule {
         let Some(targets) = self.targets(&client, id).await? else {
             return Ok(None);
         };
-        let targets: Vec<Json> = in_prior_order(targets, prior)
-            .into_iter()
-            .map(|t| json!({"id": t.id, "arn": t.arn}))
-            .collect();
-        let mut inputs = attrs([
-            ("name", json!(rule.name().unwrap_or(id))),
-            ("description", json!(rule.description().unwrap_or_default())),
-            (
-                "state",
-                json!(rule.state().map_or("ENABLED", RuleState::as_str)),
-            ),
-            ("targets", Json::Array(targets)),
-            ("tags", observed_tags(tags)),
-        ]);
-        if let Some(s) = rule.schedule_expression() {
-            inputs.insert("schedule_expression".into(), json!(s));
-        }
-        if let Some(p) = rule.event_pattern() {
-            let pattern: Json = serde_json::from_str(p).map_err(|e| {
-                ProviderError::new(
-                    "events:DescribeRule",
-                    format!("rule {id}: EventPattern is not JSON: {e}"),
-                )
-            })?;
-            inputs.insert("event_pattern".into(), pattern);
-        }
-        Ok(Some(Observed {
+        let event_pattern = rule
+            .event_pattern()
+            .map(|p| {
+                serde_json::from_str(p).map_err(|e| {
+                    ProviderError::new(
+                        "events:DescribeRule",
+                        format!("rule {id}: EventPattern is not JSON: {e}"),
+                    )
+                })
+            })
+            .transpose()?;
+        let inputs = Inputs {
+            name: rule.name().unwrap_or(id).to_owned(),
+            description: Some(rule.description().unwrap_or_default().to_owned()),
+            schedule_expression: rule.schedule_expression().map(str::to_owned),
+            event_pattern,
+            state: Some(rule.state().map_or("ENABLED", RuleState::as_str).to_owned()),
+            targets: Some(in_prior_order(targets, prior)),
+            tags: user_tags(tags),
+        };
+        Ok(Some(Found {
             inputs,
             outputs: outputs(&arn, id),
         }))
@@ -676,19 +631,16 @@ impl Provider for Rule {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.eventbridge(&ctx.region);
-        let changed = |k: &str| prior.get(k) != inputs.get(k);
-        let settings = [
-            "description",
-            "schedule_expression",
-            "event_pattern",
-            "state",
-        ];
-        if settings.iter().any(|k| changed(k)) {
+        let settings_changed = prior.description != inputs.description
+            || prior.schedule_expression != inputs.schedule_expression
+            || prior.event_pattern != inputs.event_pattern
+            || prior.state != inputs.state;
+        if settings_changed {
             self.put_rule(&client, &config, None).await?;
         }
         // Against what the rule holds now, whatever prior says.
@@ -707,7 +659,7 @@ impl Provider for Rule {
             )
         })?;
         let arn = rule.arn().unwrap_or_default().to_owned();
-        sync_tags(&client, &arn, prior, inputs).await?;
+        retag(&client, &arn, &prior.tags, &inputs.tags).await?;
         Ok(outputs(&arn, id))
     }
 
@@ -717,7 +669,7 @@ impl Provider for Rule {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         let config = config(ctx, inputs)?;
         let client = self.0.eventbridge(&ctx.region);
@@ -736,7 +688,7 @@ impl Provider for Rule {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.eventbridge(&ctx.region);
@@ -746,10 +698,7 @@ impl Provider for Rule {
         let Some(tags) = self.tags(&client, rule.arn().unwrap_or_default()).await? else {
             return Ok(());
         };
-        let named = inputs
-            .get("name")
-            .and_then(Json::as_str)
-            .filter(|n| *n == id);
+        let named = Some(inputs.name.as_str()).filter(|n| *n == id);
         crate::support::confirm_owned(
             ctx,
             "delete",
@@ -779,6 +728,39 @@ impl Provider for Rule {
         )
         .await
     }
+
+    /// The region's rules (default bus) claimed by the `drctl:env` tag
+    /// (ListRules has no tag filter), or named for the environment.
+    /// EventBridge's SDK has no paginator for ListRules: the pages are
+    /// followed by their token.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.eventbridge(&scope.region);
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_rules()
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| api_error("events:ListRules", e))?;
+            for rule in page.rules() {
+                let (Some(name), Some(arn)) = (rule.name(), rule.arn()) else {
+                    continue;
+                };
+                // Listed, then deleted before its tags were read: gone.
+                if let Some(tags) = self.tags(&client, arn).await?
+                    && claimed(&tags, name, &scope.env)
+                {
+                    ids.push(name.to_owned());
+                }
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(ids),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -789,8 +771,13 @@ mod tests {
         crate::support::unit_test_ctx("primary/events.rule/health-monitor")
     }
 
-    fn refused(v: Json) -> String {
-        config(&ctx(), &serde_json::from_value(v).unwrap())
+    /// Why the engine's create of `v` is refused, before any call (the
+    /// endpoint is unreachable).
+    async fn refused(v: Json) -> String {
+        let aws = crate::AwsContext::unreachable().await;
+        let rule = crate::kind::Typed(Rule(aws.clients()));
+        drctl_core::Provider::create(&rule, &ctx(), &serde_json::from_value(v).unwrap())
+            .await
             .unwrap_err()
             .message
     }
@@ -819,32 +806,35 @@ mod tests {
         }
     }
 
-    #[test]
-    fn invalid_inputs_are_named_with_the_fix() {
-        let m = refused(json!({"name": "r"}));
+    #[tokio::test]
+    async fn invalid_inputs_are_named_with_the_fix() {
+        let m = refused(json!({"name": "r"})).await;
         assert!(
             m.contains("`schedule_expression`, `event_pattern` or both"),
             "{m}"
         );
-        let m = refused(json!({"name": "r w", "schedule_expression": "rate(1 minute)"}));
+        let m = refused(json!({"name": "r w", "schedule_expression": "rate(1 minute)"})).await;
         assert!(m.contains("input `name`"), "{m}");
         let m = refused(
             json!({"name": "r", "schedule_expression": "rate(1 minute)", "targets": [{"id": "a", "arn": "x"}]}),
-        );
+        ).await;
         assert!(m.contains("`targets[0].arn`"), "{m}");
         let m = refused(json!({"name": "r", "schedule_expression": "rate(1 minute)",
-            "targets": [{"id": "a", "arn": "arn:a"}, {"id": "a", "arn": "arn:b"}]}));
+            "targets": [{"id": "a", "arn": "arn:a"}, {"id": "a", "arn": "arn:b"}]}))
+        .await;
         assert!(m.contains("twice"), "{m}");
         let six: Vec<Json> = (0..6)
             .map(|i| json!({"id": format!("t{i}"), "arn": "arn:x"}))
             .collect();
         let m =
-            refused(json!({"name": "r", "schedule_expression": "rate(1 minute)", "targets": six}));
+            refused(json!({"name": "r", "schedule_expression": "rate(1 minute)", "targets": six}))
+                .await;
         assert!(m.contains("at most 5"), "{m}");
         let m =
-            refused(json!({"name": "r", "schedule_expression": "rate(1 minute)", "state": "ON"}));
+            refused(json!({"name": "r", "schedule_expression": "rate(1 minute)", "state": "ON"}))
+                .await;
         assert!(m.contains("ENABLED, DISABLED"), "{m}");
-        let m = refused(json!({"name": "r", "schedule": "rate(1 minute)"}));
+        let m = refused(json!({"name": "r", "schedule": "rate(1 minute)"})).await;
         assert!(m.contains("unknown input `schedule`"), "{m}");
     }
 
@@ -854,9 +844,8 @@ mod tests {
             id: id.into(),
             arn: format!("arn:{id}"),
         };
-        let prior: Attributes = serde_json::from_value(
-            json!({"targets": [{"id": "b", "arn": "arn:b"}, {"id": "a", "arn": "arn:a"}]}),
-        )
+        let prior: Inputs = serde_json::from_value(json!({"name": "r",
+            "targets": [{"id": "b", "arn": "arn:b"}, {"id": "a", "arn": "arn:a"}]}))
         .unwrap();
         let seen = in_prior_order(vec![t("c"), t("a"), t("b")], &prior);
         assert_eq!(seen, vec![t("b"), t("a"), t("c")]);

@@ -8,18 +8,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::policy_json;
+use super::{claimed, policy_json, tagged, user_tags};
 use crate::clients::Clients;
+use crate::kind::{Found, Kind};
 use crate::support::{
-    Created, all_tags, api_error, attrs, confirm_owned, create_once, found, invalid, observed_tags,
-    opt_str, req_str, sent, tag_map, tolerate,
+    Created, api_error, attrs, confirm_owned, create_once, found, invalid, sent, tag_map, tolerate,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{TagApi, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "iam.role",
@@ -37,6 +36,21 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Role(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    /// Empty for none (IAM returns none for an empty one).
+    description: String,
+    /// The trust policy document.
+    assume_role_policy: Json,
+    /// Policy name -> document.
+    inline_policies: BTreeMap<String, Json>,
+    managed_policy_arns: Vec<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 const NOT_FOUND: &[&str] = &["NoSuchEntity"];
 
@@ -75,12 +89,11 @@ fn document(ctx: &OpContext, value: Option<&Json>, what: &str) -> Result<String,
 /// `inline_policies`: policy name -> serialised document.
 fn inline_policies(
     ctx: &OpContext,
-    inputs: &Attributes,
+    inputs: &Inputs,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    let Some(map) = inputs.get("inline_policies").and_then(Json::as_object) else {
-        return Err(invalid(ctx, "input `inline_policies` must be an object"));
-    };
-    map.iter()
+    inputs
+        .inline_policies
+        .iter()
         .map(|(name, doc)| {
             Ok((
                 name.clone(),
@@ -90,20 +103,31 @@ fn inline_policies(
         .collect()
 }
 
-fn managed_policies(
-    ctx: &OpContext,
-    inputs: &Attributes,
-) -> Result<BTreeSet<String>, ProviderError> {
-    let Some(list) = inputs.get("managed_policy_arns").and_then(Json::as_array) else {
-        return Err(invalid(ctx, "input `managed_policy_arns` must be an array"));
+fn managed_policies(inputs: &Inputs) -> BTreeSet<String> {
+    inputs.managed_policy_arns.iter().cloned().collect()
+}
+
+/// Every item of a listing (`$call`, its request), or its failure as
+/// `$operation`'s.
+macro_rules! all_items {
+    ($call:expr, $operation:expr) => {
+        $call
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error($operation, e))
     };
-    list.iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| invalid(ctx, "`managed_policy_arns` must hold strings"))
-        })
-        .collect()
+}
+
+/// What a call on the role found; `None` when the role is gone.
+fn unless_gone<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(e) if crate::support::has_code_in(&e, NOT_FOUND) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 impl Role {
@@ -112,91 +136,48 @@ impl Role {
     }
 
     async fn put_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), ProviderError> {
-        self.iam()
-            .put_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .policy_document(doc)
-            .send()
-            .await
-            .map_err(|e| api_error("iam:PutRolePolicy", e))?;
-        Ok(())
+        let call = self.iam().put_role_policy().role_name(role);
+        let call = call.policy_name(name).policy_document(doc);
+        sent(call.send().await, "iam:PutRolePolicy")
     }
 
+    /// Removing what is gone succeeds.
     async fn delete_policy(&self, role: &str, name: &str) -> Result<(), ProviderError> {
-        let result = self
-            .iam()
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await;
+        let call = self.iam().delete_role_policy().role_name(role);
+        let result = call.policy_name(name).send().await;
         tolerate(result, NOT_FOUND, "iam:DeleteRolePolicy")
     }
 
     async fn attach(&self, role: &str, arn: &str) -> Result<(), ProviderError> {
-        self.iam()
-            .attach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| api_error("iam:AttachRolePolicy", e))?;
-        Ok(())
+        let call = self.iam().attach_role_policy().role_name(role);
+        sent(call.policy_arn(arn).send().await, "iam:AttachRolePolicy")
     }
 
+    /// Detaching what is gone succeeds.
     async fn detach(&self, role: &str, arn: &str) -> Result<(), ProviderError> {
-        let result = self
-            .iam()
-            .detach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
-            .send()
-            .await;
+        let call = self.iam().detach_role_policy().role_name(role);
+        let result = call.policy_arn(arn).send().await;
         tolerate(result, NOT_FOUND, "iam:DetachRolePolicy")
     }
 
     /// Names of every inline policy of the role (not only drctl's).
     async fn inline_names(&self, role: &str) -> Result<Vec<String>, ProviderError> {
-        self.iam()
-            .list_role_policies()
-            .role_name(role)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("iam:ListRolePolicies", e))
+        let call = self.iam().list_role_policies().role_name(role);
+        all_items!(call, "iam:ListRolePolicies")
     }
 
     /// ARNs of every managed policy attached to the role, sorted.
     async fn attached_arns(&self, role: &str) -> Result<Vec<String>, ProviderError> {
-        let attached = self
-            .iam()
-            .list_attached_role_policies()
-            .role_name(role)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("iam:ListAttachedRolePolicies", e))?;
+        let call = self.iam().list_attached_role_policies().role_name(role);
+        let attached = all_items!(call, "iam:ListAttachedRolePolicies")?;
         let mut arns: Vec<String> = attached.into_iter().filter_map(|p| p.policy_arn).collect();
         arns.sort();
         Ok(arns)
     }
 
     async fn tags(&self, role: &str) -> Result<BTreeMap<String, String>, ProviderError> {
-        let tags: Vec<Tag> = self
-            .iam()
-            .list_role_tags()
-            .role_name(role)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("iam:ListRoleTags", e))?;
+        let call = self.iam().list_role_tags().role_name(role);
+        let tags: Vec<Tag> = all_items!(call, "iam:ListRoleTags")?;
         Ok(tag_map(tags.into_iter().map(|t| (t.key, t.value))))
     }
 
@@ -215,22 +196,24 @@ fn outputs(role: &aws_sdk_iam::types::Role) -> Attributes {
 }
 
 #[async_trait]
-impl Provider for Role {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Role {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = inputs.name.as_str();
         let trust = document(
             ctx,
-            inputs.get("assume_role_policy"),
+            Some(&inputs.assume_role_policy),
             "`assume_role_policy`",
         )?;
         let inline = inline_policies(ctx, inputs)?;
-        let managed = managed_policies(ctx, inputs)?;
-        let description = req_str(ctx, inputs, "description")?;
-        let tags = all_tags(ctx, inputs)
+        let managed = managed_policies(inputs);
+        let description = inputs.description.as_str();
+        let tags = tagged(ctx, &inputs.tags)
             .into_iter()
             .map(|(k, v)| tag(k, v))
             .collect::<Result<Vec<_>, _>>()?;
@@ -276,8 +259,8 @@ impl Provider for Role {
         &self,
         _ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         // Independent reads, sent together; the role's absence decides
         // before the others' errors (they fail for a role that is gone).
         let (role, names, managed, tags) = tokio::join!(
@@ -295,7 +278,7 @@ impl Provider for Role {
             .map(|d| policy_json("iam:GetRole", d))
             .transpose()?
             .unwrap_or(Json::Null);
-        let mut inline = serde_json::Map::new();
+        let mut inline = BTreeMap::new();
         for policy in names {
             let result = self
                 .iam()
@@ -311,15 +294,15 @@ impl Provider for Role {
             let doc = policy_json("iam:GetRolePolicy", out.policy_document())?;
             inline.insert(policy, doc);
         }
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(role.role_name())),
-                ("description", json!(role.description().unwrap_or_default())),
-                ("assume_role_policy", trust),
-                ("inline_policies", Json::Object(inline)),
-                ("managed_policy_arns", json!(managed)),
-                ("tags", observed_tags(tags)),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: role.role_name().to_owned(),
+                description: role.description().unwrap_or_default().to_owned(),
+                assume_role_policy: trust,
+                inline_policies: inline,
+                managed_policy_arns: managed,
+                tags: user_tags(tags),
+            },
             outputs: outputs(&role),
         }))
     }
@@ -328,26 +311,26 @@ impl Provider for Role {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let iam = self.iam();
-        if prior.get("assume_role_policy") != inputs.get("assume_role_policy") {
+        if prior.assume_role_policy != inputs.assume_role_policy {
             iam.update_assume_role_policy()
                 .role_name(id)
                 .policy_document(document(
                     ctx,
-                    inputs.get("assume_role_policy"),
+                    Some(&inputs.assume_role_policy),
                     "`assume_role_policy`",
                 )?)
                 .send()
                 .await
                 .map_err(|e| api_error("iam:UpdateAssumeRolePolicy", e))?;
         }
-        if prior.get("description") != inputs.get("description") {
+        if prior.description != inputs.description {
             iam.update_role()
                 .role_name(id)
-                .description(req_str(ctx, inputs, "description")?)
+                .description(&inputs.description)
                 .send()
                 .await
                 .map_err(|e| api_error("iam:UpdateRole", e))?;
@@ -363,15 +346,15 @@ impl Provider for Role {
         for policy in old_inline.keys().filter(|p| !new_inline.contains_key(*p)) {
             self.delete_policy(id, policy).await?;
         }
-        let old_managed = managed_policies(ctx, prior).unwrap_or_default();
-        let new_managed = managed_policies(ctx, inputs)?;
+        let old_managed = managed_policies(prior);
+        let new_managed = managed_policies(inputs);
         for arn in new_managed.difference(&old_managed) {
             self.attach(id, arn).await?;
         }
         for arn in old_managed.difference(&new_managed) {
             self.detach(id, arn).await?;
         }
-        sync_tags(&iam, id, prior, inputs).await?;
+        retag(&iam, id, &prior.tags, &inputs.tags).await?;
         let role = self
             .get(id)
             .await?
@@ -381,11 +364,11 @@ impl Provider for Role {
 
     async fn find(
         &self,
-        ctx: &OpContext,
-        inputs: &Attributes,
+        _ctx: &OpContext,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Role names are unique in the account, and the id is the name.
-        let name = req_str(ctx, inputs, "name")?;
+        let name = inputs.name.as_str();
         Ok(self.get(name).await?.map(|_| name.to_owned()))
     }
 
@@ -393,38 +376,50 @@ impl Provider for Role {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         if self.get(id).await?.is_none() {
             return Ok(());
         }
-        let tags = match self.tags(id).await {
-            Ok(tags) => tags,
-            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(tags) = unless_gone(self.tags(id).await)? else {
+            return Ok(());
         };
-        let named = opt_str(inputs, "name").filter(|n| *n == id);
+        let named = Some(inputs.name.as_str()).filter(|n| *n == id);
         confirm_owned(ctx, "delete", &format!("IAM role {id}"), &tags, named)?;
         // DeleteRole refuses a role with policies, so remove every one
         // there is, including any added out of band.
-        let attached = match self.attached_arns(id).await {
-            Ok(a) => a,
-            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(attached) = unless_gone(self.attached_arns(id).await)? else {
+            return Ok(());
         };
         for arn in &attached {
             self.detach(id, arn).await?;
         }
-        let inline = match self.inline_names(id).await {
-            Ok(names) => names,
-            Err(e) if e.code.as_deref() == Some("NoSuchEntity") => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(inline) = unless_gone(self.inline_names(id).await)? else {
+            return Ok(());
         };
         for policy in &inline {
             self.delete_policy(id, policy).await?;
         }
         let result = self.iam().delete_role().role_name(id).send().await;
         tolerate(result, NOT_FOUND, "iam:DeleteRole")
+    }
+
+    /// IAM is global: the environment's roles whatever the region asked.
+    /// ListRoles gives no tags, so each role's are read.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let mut roles = self.iam().list_roles().into_paginator().items().send();
+        let mut ids = Vec::new();
+        while let Some(role) = roles.next().await {
+            let role = role.map_err(|e| api_error("iam:ListRoles", e))?;
+            let name = role.role_name();
+            // Listed, then deleted before its tags were read: gone.
+            if let Some(tags) = unless_gone(self.tags(name).await)?
+                && claimed(&tags, name, &scope.env)
+            {
+                ids.push(name.to_owned());
+            }
+        }
+        Ok(ids)
     }
 }

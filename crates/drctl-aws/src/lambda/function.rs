@@ -11,18 +11,22 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus, Runtime, State, VpcConfig,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
+use crate::iam::{claimed, tagged, user_tags};
+use crate::kind::{Found, Kind};
 use crate::support::{
-    all_tags, api_error, attrs, confirm_owned, create_once, found, invalid, observed_tags,
-    only_if_set, opt_str, req_str, retry_while, sent, tag_map, tolerate, wait_for,
+    api_error, attrs, confirm_owned, create_once, found, invalid, only_if_set, retry_while, sent,
+    tag_map, tolerate, wait_for,
 };
-use crate::tags::{TagApi, sync_tags};
+use crate::tags::{TagApi, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "lambda.function",
@@ -40,6 +44,40 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Function(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    function_name: String,
+    runtime: String,
+    handler: String,
+    role_arn: String,
+    timeout: i32,
+    memory_size: i32,
+    /// Variables; one changed outside drctl reads back as
+    /// `support::NOT_RECORDED`.
+    environment: BTreeMap<String, String>,
+    subnet_ids: Vec<String>,
+    security_group_ids: Vec<String>,
+    /// The package: not readable back, a read repeats what state records.
+    code_zip_base64: String,
+    code_sha256: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    /// Whether UpdateFunctionConfiguration has something to apply.
+    fn config_differs(&self, other: &Inputs) -> bool {
+        let config = |i: &Inputs| Inputs {
+            code_zip_base64: String::new(),
+            code_sha256: String::new(),
+            tags: BTreeMap::new(),
+            ..i.clone()
+        };
+        config(self) != config(other)
+    }
+}
 
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 
@@ -96,59 +134,31 @@ impl TagApi for Client {
     }
 }
 
-fn int(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<i32, ProviderError> {
-    inputs
-        .get(key)
-        .and_then(Json::as_i64)
-        .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| invalid(ctx, format!("input `{key}` must be an integer")))
+fn sorted(list: &[String]) -> Vec<String> {
+    let mut list = list.to_vec();
+    list.sort();
+    list
 }
 
-fn strings(ctx: &OpContext, inputs: &Attributes, key: &str) -> Result<Vec<String>, ProviderError> {
-    let Some(list) = inputs.get(key).and_then(Json::as_array) else {
-        return Err(invalid(ctx, format!("input `{key}` must be an array")));
-    };
-    let mut out = list
-        .iter()
-        .map(|v| {
-            v.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| invalid(ctx, format!("`{key}` must hold strings")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    out.sort();
-    Ok(out)
+fn environment(inputs: &Inputs) -> Environment {
+    let vars = inputs.environment.clone().into_iter().collect();
+    Environment::builder().set_variables(Some(vars)).build()
 }
 
-fn environment(ctx: &OpContext, inputs: &Attributes) -> Result<Environment, ProviderError> {
-    let Some(map) = inputs.get("environment").and_then(Json::as_object) else {
-        return Err(invalid(ctx, "input `environment` must be an object"));
-    };
-    let vars = map
-        .iter()
-        .map(|(k, v)| {
-            v.as_str()
-                .map(|s| (k.clone(), s.to_owned()))
-                .ok_or_else(|| invalid(ctx, format!("environment variable `{k}` must be a string")))
-        })
-        .collect::<Result<HashMap<_, _>, _>>()?;
-    Ok(Environment::builder().set_variables(Some(vars)).build())
-}
-
-fn vpc_config(ctx: &OpContext, inputs: &Attributes) -> Result<VpcConfig, ProviderError> {
-    Ok(VpcConfig::builder()
-        .set_subnet_ids(Some(strings(ctx, inputs, "subnet_ids")?))
-        .set_security_group_ids(Some(strings(ctx, inputs, "security_group_ids")?))
-        .build())
+fn vpc_config(inputs: &Inputs) -> VpcConfig {
+    VpcConfig::builder()
+        .set_subnet_ids(Some(sorted(&inputs.subnet_ids)))
+        .set_security_group_ids(Some(sorted(&inputs.security_group_ids)))
+        .build()
 }
 
 /// The package bytes, checked against `code_sha256`: a mismatch would
 /// show as drift on every read.
-fn package(ctx: &OpContext, inputs: &Attributes) -> Result<Blob, ProviderError> {
-    let bytes = aws_smithy_types::base64::decode(req_str(ctx, inputs, "code_zip_base64")?)
+fn package(ctx: &OpContext, inputs: &Inputs) -> Result<Blob, ProviderError> {
+    let bytes = aws_smithy_types::base64::decode(&inputs.code_zip_base64)
         .map_err(|e| invalid(ctx, format!("`code_zip_base64` is not base64: {e}")))?;
     let sha = aws_smithy_types::base64::encode(Sha256::digest(&bytes));
-    if sha != req_str(ctx, inputs, "code_sha256")? {
+    if sha != inputs.code_sha256 {
         return Err(invalid(
             ctx,
             format!("`code_sha256` does not match the package (its SHA-256 is {sha})"),
@@ -156,22 +166,6 @@ fn package(ctx: &OpContext, inputs: &Attributes) -> Result<Blob, ProviderError> 
     }
     Ok(Blob::new(bytes))
 }
-
-fn runtime(ctx: &OpContext, inputs: &Attributes) -> Result<Runtime, ProviderError> {
-    Ok(Runtime::from(req_str(ctx, inputs, "runtime")?))
-}
-
-/// The inputs UpdateFunctionConfiguration applies.
-const CONFIG_KEYS: &[&str] = &[
-    "runtime",
-    "handler",
-    "role_arn",
-    "timeout",
-    "memory_size",
-    "environment",
-    "subnet_ids",
-    "security_group_ids",
-];
 
 fn outputs(config: &FunctionConfiguration) -> Attributes {
     let arn = config.function_arn().unwrap_or_default();
@@ -212,6 +206,31 @@ pub(crate) async fn confirm_function_owned(
     Ok(true)
 }
 
+/// The names of the environment's functions in the region: claimed by
+/// their `drctl:env` tag (ListFunctions gives no tags), or without drctl
+/// tags named for it.
+pub(crate) async fn env_functions(
+    client: &Client,
+    scope: &ListScope,
+) -> Result<Vec<String>, ProviderError> {
+    let mut functions = client.list_functions().into_paginator().items().send();
+    let mut names = Vec::new();
+    while let Some(f) = functions.next().await {
+        let f = f.map_err(|e| api_error("lambda:ListFunctions", e))?;
+        let (Some(name), Some(arn)) = (f.function_name(), f.function_arn()) else {
+            continue;
+        };
+        let result = client.list_tags().resource(arn).send().await;
+        // Listed, then deleted before its tags were read: gone.
+        if let Some(out) = found(result, NOT_FOUND, "lambda:ListTags")?
+            && claimed(&tag_map(out.tags.unwrap_or_default()), name, &scope.env)
+        {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}
+
 impl Function {
     async fn get(
         &self,
@@ -238,32 +257,67 @@ impl Function {
             })
     }
 
+    /// Polls the function until `settled` finds it so (`Ok(None)`),
+    /// naming what it still is meanwhile (`Ok(Some(state))`); an error of
+    /// `settled` (it failed) ends the wait.
+    async fn wait_settled(
+        &self,
+        client: &Client,
+        name: &str,
+        what: &str,
+        limit: Duration,
+        settled: impl Fn(&FunctionConfiguration) -> Result<Option<String>, ProviderError>,
+    ) -> Result<FunctionConfiguration, ProviderError> {
+        wait_for(&format!("Lambda function {name} {what}"), limit, || async {
+            let c = self.configuration(client, name).await?;
+            Ok(match settled(&c)? {
+                None => Ok(c),
+                Some(state) => Err(state),
+            })
+        })
+        .await
+    }
+
     /// Waits for `State == Active` (a new function).
     async fn wait_active(
         &self,
         client: &Client,
         name: &str,
     ) -> Result<FunctionConfiguration, ProviderError> {
-        wait_for(
-            &format!("Lambda function {name} Active"),
-            CREATE_LIMIT,
-            || async {
-                let c = self.configuration(client, name).await?;
-                match c.state() {
-                    Some(State::Active) | None => Ok(Ok(c)),
-                    Some(State::Failed) => Err(ProviderError::new(
-                        "lambda:CreateFunction",
-                        format!(
-                            "function {name} failed: {}",
-                            c.state_reason().unwrap_or("no reason given")
-                        ),
-                    )
-                    .with_code("FunctionFailed")),
-                    Some(other) => Ok(Err(other.as_str().to_owned())),
-                }
-            },
-        )
+        self.wait_settled(client, name, "Active", CREATE_LIMIT, |c| match c.state() {
+            Some(State::Active) | None => Ok(None),
+            Some(State::Failed) => Err(ProviderError::new(
+                "lambda:CreateFunction",
+                format!(
+                    "function {name} failed: {}",
+                    c.state_reason().unwrap_or("no reason given")
+                ),
+            )
+            .with_code("FunctionFailed")),
+            Some(other) => Ok(Some(other.as_str().to_owned())),
+        })
         .await
+    }
+
+    /// Sends an update (`send` sends it once) as [`send_update`] does, then
+    /// waits until the function has applied it.
+    async fn apply_update<T, E, F, Fut>(
+        &self,
+        client: &Client,
+        name: &str,
+        operation: &str,
+        send: F,
+    ) -> Result<(), ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        // The function may still be Pending or another update running, or
+        // a new role propagating.
+        send_update(|| async { send().await.map_err(|e| api_error(operation, e)) }).await?;
+        self.wait_updated(client, name, operation).await?;
+        Ok(())
     }
 
     /// Waits for `LastUpdateStatus == Successful` (after an update).
@@ -273,44 +327,40 @@ impl Function {
         name: &str,
         operation: &str,
     ) -> Result<FunctionConfiguration, ProviderError> {
-        wait_for(
-            &format!("Lambda function {name} update"),
-            UPDATE_LIMIT,
-            || async {
-                let c = self.configuration(client, name).await?;
-                match c.last_update_status() {
-                    Some(LastUpdateStatus::Successful) | None => Ok(Ok(c)),
-                    Some(LastUpdateStatus::Failed) => Err(ProviderError::new(
-                        operation,
-                        format!(
-                            "update of {name} failed: {}",
-                            c.last_update_status_reason().unwrap_or("no reason given")
-                        ),
-                    )
-                    .with_code("UpdateFailed")),
-                    Some(other) => Ok(Err(other.as_str().to_owned())),
-                }
-            },
-        )
-        .await
+        let status = |c: &FunctionConfiguration| match c.last_update_status() {
+            Some(LastUpdateStatus::Successful) | None => Ok(None),
+            Some(LastUpdateStatus::Failed) => Err(ProviderError::new(
+                operation,
+                format!(
+                    "update of {name} failed: {}",
+                    c.last_update_status_reason().unwrap_or("no reason given")
+                ),
+            )
+            .with_code("UpdateFailed")),
+            Some(other) => Ok(Some(other.as_str().to_owned())),
+        };
+        self.wait_settled(client, name, "update", UPDATE_LIMIT, status)
+            .await
     }
 }
 
 #[async_trait]
-impl Provider for Function {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Function {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "function_name")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = inputs.function_name.as_str();
         let client = self.0.lambda(&ctx.region);
         let code = package(ctx, inputs)?;
-        let env = environment(ctx, inputs)?;
-        let vpc = vpc_config(ctx, inputs)?;
+        let env = environment(inputs);
+        let vpc = vpc_config(inputs);
         let has_env = env.variables().is_some_and(|v| !v.is_empty());
         let in_vpc = !vpc.subnet_ids().is_empty() || !vpc.security_group_ids().is_empty();
-        let tags: HashMap<String, String> = all_tags(ctx, inputs).into_iter().collect();
+        let tags: HashMap<String, String> = tagged(ctx, &inputs.tags).into_iter().collect();
         // CreateFunction takes no idempotency token; a resend of one that
         // happened finds the name taken.
         let request = self
@@ -318,11 +368,11 @@ impl Provider for Function {
             .lambda_once(&ctx.region)
             .create_function()
             .function_name(name)
-            .runtime(runtime(ctx, inputs)?)
-            .handler(req_str(ctx, inputs, "handler")?)
-            .role(req_str(ctx, inputs, "role_arn")?)
-            .timeout(int(ctx, inputs, "timeout")?)
-            .memory_size(int(ctx, inputs, "memory_size")?)
+            .runtime(Runtime::from(inputs.runtime.as_str()))
+            .handler(&inputs.handler)
+            .role(&inputs.role_arn)
+            .timeout(inputs.timeout)
+            .memory_size(inputs.memory_size)
             .set_environment(has_env.then_some(env))
             .set_vpc_config(in_vpc.then_some(vpc))
             .code(FunctionCode::builder().zip_file(code).build())
@@ -347,8 +397,8 @@ impl Provider for Function {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.lambda(&ctx.region);
         let Some((c, tags)) = self.get(&client, id).await? else {
             return Ok(None);
@@ -356,15 +406,15 @@ impl Provider for Function {
         // Only what drctl set is recorded: a variable added or changed
         // outside drctl may hold a secret (a password pasted in the
         // console), which state must never copy.
-        let set = prior.get("environment").and_then(Json::as_object);
-        let env: BTreeMap<&String, Json> = c
+        let env: BTreeMap<String, String> = c
             .environment()
             .and_then(|e| e.variables())
             .map(|v| {
                 v.iter()
                     .map(|(k, value)| {
-                        let drctls = set.and_then(|m| m.get(k));
-                        (k, only_if_set(&json!(value), drctls))
+                        let drctls = prior.environment.get(k).map(|s| json!(s));
+                        let seen = only_if_set(&json!(value), drctls.as_ref());
+                        (k.clone(), seen.as_str().unwrap_or_default().to_owned())
                     })
                     .collect()
             })
@@ -375,25 +425,26 @@ impl Provider for Function {
             .unwrap_or_default();
         subnets.sort();
         groups.sort();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("function_name", json!(c.function_name().unwrap_or(id))),
-                ("runtime", json!(c.runtime().map(Runtime::as_str))),
-                ("handler", json!(c.handler())),
-                ("role_arn", json!(c.role())),
-                ("timeout", json!(c.timeout())),
-                ("memory_size", json!(c.memory_size())),
-                ("environment", json!(env)),
-                ("subnet_ids", json!(subnets)),
-                ("security_group_ids", json!(groups)),
+        Ok(Some(Found {
+            inputs: Inputs {
+                function_name: c.function_name().unwrap_or(id).to_owned(),
+                runtime: c
+                    .runtime()
+                    .map(Runtime::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                handler: c.handler().unwrap_or_default().to_owned(),
+                role_arn: c.role().unwrap_or_default().to_owned(),
+                timeout: c.timeout().unwrap_or_default(),
+                memory_size: c.memory_size().unwrap_or_default(),
+                environment: env,
+                subnet_ids: subnets,
+                security_group_ids: groups,
                 // The package itself cannot be read back; its hash can.
-                (
-                    "code_zip_base64",
-                    prior.get("code_zip_base64").cloned().unwrap_or(Json::Null),
-                ),
-                ("code_sha256", json!(c.code_sha256())),
-                ("tags", observed_tags(tags)),
-            ]),
+                code_zip_base64: prior.code_zip_base64.clone(),
+                code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
+                tags: user_tags(tag_map(tags)),
+            },
             outputs: outputs(&c),
         }))
     }
@@ -402,75 +453,55 @@ impl Provider for Function {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.lambda(&ctx.region);
-        if CONFIG_KEYS.iter().any(|k| prior.get(*k) != inputs.get(*k)) {
+        if prior.config_differs(inputs) {
             let request = client
                 .update_function_configuration()
                 .function_name(id)
-                .runtime(runtime(ctx, inputs)?)
-                .handler(req_str(ctx, inputs, "handler")?)
-                .role(req_str(ctx, inputs, "role_arn")?)
-                .timeout(int(ctx, inputs, "timeout")?)
-                .memory_size(int(ctx, inputs, "memory_size")?)
+                .runtime(Runtime::from(inputs.runtime.as_str()))
+                .handler(&inputs.handler)
+                .role(&inputs.role_arn)
+                .timeout(inputs.timeout)
+                .memory_size(inputs.memory_size)
                 // Both sent in full: empty variables clear them, empty
                 // lists take the function out of its VPC.
-                .environment(environment(ctx, inputs)?)
-                .vpc_config(vpc_config(ctx, inputs)?);
-            // The function may still be Pending or another update running,
-            // or a new role propagating.
-            send_update(|| {
-                let request = request.clone();
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| api_error("lambda:UpdateFunctionConfiguration", e))
-                }
-            })
-            .await?;
+                .environment(environment(inputs))
+                .vpc_config(vpc_config(inputs));
             // The code update would be refused while this one is InProgress.
-            self.wait_updated(&client, id, "lambda:UpdateFunctionConfiguration")
+            let operation = "lambda:UpdateFunctionConfiguration";
+            self.apply_update(&client, id, operation, || request.clone().send())
                 .await?;
         }
-        if prior.get("code_sha256") != inputs.get("code_sha256") {
+        if prior.code_sha256 != inputs.code_sha256 {
             let request = client
                 .update_function_code()
                 .function_name(id)
                 .zip_file(package(ctx, inputs)?);
-            send_update(|| {
-                let request = request.clone();
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| api_error("lambda:UpdateFunctionCode", e))
-                }
-            })
-            .await?;
             // Returns once the function runs the new code: the next update
             // (or a dependent's call) is not refused.
-            self.wait_updated(&client, id, "lambda:UpdateFunctionCode")
+            let operation = "lambda:UpdateFunctionCode";
+            self.apply_update(&client, id, operation, || request.clone().send())
                 .await?;
         }
         let config = self.configuration(&client, id).await?;
         let arn = config.function_arn().unwrap_or_default().to_owned();
-        sync_tags(&client, &arn, prior, inputs).await?;
+        retag(&client, &arn, &prior.tags, &inputs.tags).await?;
         Ok(outputs(&config))
     }
 
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Function names are unique per region, and the id is the name.
         // DeleteFunction is synchronous (no deleting state to skip), and a
         // function still Pending or Failed exists all the same: adopting it
         // lets the next plan repair or replace it.
-        let name = req_str(ctx, inputs, "function_name")?;
+        let name = inputs.function_name.as_str();
         let client = self.0.lambda(&ctx.region);
         Ok(self.get(&client, name).await?.map(|_| name.to_owned()))
     }
@@ -479,13 +510,13 @@ impl Provider for Function {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let Some((_, tags)) = self.get(&self.0.lambda(&ctx.region), id).await? else {
             return Ok(());
         };
-        let named = opt_str(inputs, "function_name").filter(|n| *n == id);
+        let named = Some(inputs.function_name.as_str()).filter(|n| *n == id);
         confirm_owned(
             ctx,
             "delete",
@@ -501,5 +532,9 @@ impl Provider for Function {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "lambda:DeleteFunction")
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        env_functions(&self.0.lambda(&scope.region), scope).await
     }
 }

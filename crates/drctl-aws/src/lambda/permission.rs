@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use aws_sdk_lambda::Client;
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, req_str, retry_while, tolerate};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, found, retry_while, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "lambda.permission",
@@ -32,6 +33,16 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Permission(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    function_name: String,
+    statement_id: String,
+    action: String,
+    principal: String,
+    source_arn: String,
+}
 
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 
@@ -66,37 +77,42 @@ fn principal(statement: &Json) -> Option<&str> {
     }
 }
 
-/// Whether the statement read back is the one `inputs` asks for.
-fn same_statement(existing: &Attributes, inputs: &Attributes) -> bool {
-    [
-        "function_name",
-        "statement_id",
-        "action",
-        "principal",
-        "source_arn",
-    ]
-    .iter()
-    .all(|k| existing.get(*k) == inputs.get(*k))
+/// The statements of the function's resource policy; `None` without a
+/// function, or a function without a policy.
+async fn statements(client: &Client, function: &str) -> Result<Option<Vec<Json>>, ProviderError> {
+    let result = client.get_policy().function_name(function).send().await;
+    let Some(out) = found(result, NOT_FOUND, "lambda:GetPolicy")? else {
+        return Ok(None);
+    };
+    let policy: Json = serde_json::from_str(out.policy().unwrap_or("{}"))
+        .map_err(|e| ProviderError::new("lambda:GetPolicy", format!("policy is not JSON: {e}")))?;
+    Ok(Some(match policy.get("Statement") {
+        Some(Json::Array(list)) => list.clone(),
+        Some(one @ Json::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    }))
 }
 
 #[async_trait]
-impl Provider for Permission {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Permission {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let function = req_str(ctx, inputs, "function_name")?;
-        let sid = req_str(ctx, inputs, "statement_id")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let function = inputs.function_name.as_str();
+        let sid = inputs.statement_id.as_str();
         let request = self
             .0
             .lambda(&ctx.region)
             .add_permission()
             .function_name(function)
             .statement_id(sid)
-            .action(req_str(ctx, inputs, "action")?)
-            .principal(req_str(ctx, inputs, "principal")?)
-            .source_arn(req_str(ctx, inputs, "source_arn")?);
+            .action(&inputs.action)
+            .principal(&inputs.principal)
+            .source_arn(&inputs.source_arn);
         let id = format!("{function}/{sid}");
         // ResourceConflictException means either "the function is being
         // updated, try later" or "this statement id already exists". The
@@ -118,7 +134,7 @@ impl Provider for Permission {
                         return Err(err);
                     }
                     match self.read(ctx, &id, inputs).await? {
-                        Some(existing) if same_statement(&existing.inputs, inputs) => Ok(()),
+                        Some(existing) if existing.inputs == *inputs => Ok(()),
                         Some(existing) => Err(ProviderError::new(
                             "lambda:AddPermission",
                             format!(
@@ -143,27 +159,11 @@ impl Provider for Permission {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        _prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let (function, sid) = split_id(id)?;
-        let result = self
-            .0
-            .lambda(&ctx.region)
-            .get_policy()
-            .function_name(function)
-            .send()
-            .await;
-        // No function, or a function without a policy.
-        let Some(out) = found(result, NOT_FOUND, "lambda:GetPolicy")? else {
+        let Some(statements) = statements(&self.0.lambda(&ctx.region), function).await? else {
             return Ok(None);
-        };
-        let policy: Json = serde_json::from_str(out.policy().unwrap_or("{}")).map_err(|e| {
-            ProviderError::new("lambda:GetPolicy", format!("policy is not JSON: {e}"))
-        })?;
-        let statements = match policy.get("Statement") {
-            Some(Json::Array(list)) => list.as_slice(),
-            Some(one @ Json::Object(_)) => std::slice::from_ref(one),
-            _ => &[],
         };
         let Some(statement) = statements
             .iter()
@@ -175,17 +175,16 @@ impl Provider for Permission {
             .pointer("/Condition/ArnLike/AWS:SourceArn")
             .and_then(|v| one_string(Some(v)))
             .unwrap_or_default();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("function_name", json!(function)),
-                ("statement_id", json!(sid)),
-                (
-                    "action",
-                    json!(one_string(statement.get("Action")).unwrap_or_default()),
-                ),
-                ("principal", json!(principal(statement).unwrap_or_default())),
-                ("source_arn", json!(source_arn)),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                function_name: function.to_owned(),
+                statement_id: sid.to_owned(),
+                action: one_string(statement.get("Action"))
+                    .unwrap_or_default()
+                    .to_owned(),
+                principal: principal(statement).unwrap_or_default().to_owned(),
+                source_arn: source_arn.to_owned(),
+            },
             outputs: attrs([("statement_id", json!(sid))]),
         }))
     }
@@ -194,8 +193,8 @@ impl Provider for Permission {
         &self,
         _ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        _inputs: &Attributes,
+        _prior: &Inputs,
+        _inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // Every input forces replacement, so there is nothing to update.
         let (_, sid) = split_id(id)?;
@@ -205,15 +204,11 @@ impl Provider for Permission {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // A statement is identified by its function and Sid: it exists if
         // the function's policy holds that Sid.
-        let id = format!(
-            "{}/{}",
-            req_str(ctx, inputs, "function_name")?,
-            req_str(ctx, inputs, "statement_id")?
-        );
+        let id = format!("{}/{}", inputs.function_name, inputs.statement_id);
         Ok(self.read(ctx, &id, inputs).await?.map(|_| id))
     }
 
@@ -221,7 +216,7 @@ impl Provider for Permission {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let (function, sid) = split_id(id)?;
@@ -249,5 +244,20 @@ impl Provider for Permission {
             },
         )
         .await
+    }
+
+    /// A statement has no tags: those of the environment's functions'
+    /// policies, by Sid.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.lambda(&scope.region);
+        let mut ids = Vec::new();
+        for function in super::function::env_functions(&client, scope).await? {
+            for statement in statements(&client, &function).await?.unwrap_or_default() {
+                if let Some(sid) = statement.get("Sid").and_then(Json::as_str) {
+                    ids.push(format!("{function}/{sid}"));
+                }
+            }
+        }
+        Ok(ids)
     }
 }

@@ -10,6 +10,7 @@
 //! otherwise) and `bucket_key_enabled` has S3 use a bucket-level key,
 //! which cuts the KMS requests (and their cost) per object.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,15 +22,15 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, Transition, TransitionStorageClass, VersioningConfiguration,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
+use crate::iam::{claimed, present, tagged, user_tags};
+use crate::kind::{Found, Kind};
 use crate::support::{
-    all_tags, api_error, attrs, bool_or, confirm_owned, found, has_code, observed_tags, opt_str,
-    req_str, retry_while, tolerate,
+    api_error, attrs, confirm_owned, found, has_code, retry_while, tag_map, tolerate,
 };
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -48,6 +49,47 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Bucket(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    bucket: String,
+    #[serde(default)]
+    versioning: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sse_algorithm: Option<String>,
+    /// Absent: not managed; `null` or `""`: S3's `aws/s3` key.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    kms_key_id: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bucket_key_enabled: Option<bool>,
+    #[serde(default)]
+    block_public_access: bool,
+    /// Absent: not managed; `null`: no policy.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    policy: Option<Option<Json>>,
+    #[serde(default)]
+    lifecycle_rules: Vec<Lifecycle>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+/// A lifecycle rule applying to every object: one transition.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Lifecycle {
+    id: String,
+    transition_days: i32,
+    storage_class: String,
+}
 
 const GONE: &[&str] = &["NoSuchBucket", "NotFound"];
 
@@ -82,10 +124,10 @@ async fn exists(s3: &Client, name: &str) -> Result<bool, ProviderError> {
 pub(crate) async fn bucket_tags(
     s3: &Client,
     name: &str,
-) -> Result<Option<std::collections::BTreeMap<String, String>>, ProviderError> {
+) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
     let result = s3.get_bucket_tagging().bucket(name).send().await;
     match result {
-        Ok(out) => Ok(Some(crate::support::tag_map(
+        Ok(out) => Ok(Some(tag_map(
             out.tag_set().iter().map(|t| (t.key(), t.value())),
         ))),
         Err(e) if has_code(&e, &["NoSuchTagSet"]) => Ok(Some(Default::default())),
@@ -96,9 +138,9 @@ pub(crate) async fn bucket_tags(
 
 /// The `policy` input as the document PutBucketPolicy takes; `None`
 /// when absent or null (the bucket has no policy).
-fn policy_document(ctx: &OpContext, inputs: &Attributes) -> Result<Option<String>, ProviderError> {
-    match inputs.get("policy") {
-        None | Some(Json::Null) => Ok(None),
+fn policy_document(ctx: &OpContext, inputs: &Inputs) -> Result<Option<String>, ProviderError> {
+    match inputs.policy.as_ref().and_then(Option::as_ref) {
+        None => Ok(None),
         Some(doc @ Json::Object(_)) => Ok(Some(doc.to_string())),
         Some(_) => Err(crate::support::invalid(
             ctx,
@@ -114,12 +156,17 @@ impl Bucket {
         s3: &Client,
         ctx: &OpContext,
         name: &str,
-        inputs: &Attributes,
-        prior: Option<&Attributes>,
+        inputs: &Inputs,
+        prior: Option<&Inputs>,
     ) -> Result<(), ProviderError> {
-        let changed = |k: &str| prior.is_none_or(|p| p.get(k) != inputs.get(k));
-        if changed("tags") {
-            let tags = all_tags(ctx, inputs)
+        // Whether the field differs from `prior` (always on create).
+        macro_rules! changed {
+            ($($field:ident),+) => {
+                prior.is_none_or(|p| $(p.$field != inputs.$field)||+)
+            };
+        }
+        if changed!(tags) {
+            let tags = tagged(ctx, &inputs.tags)
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()
@@ -136,8 +183,8 @@ impl Bucket {
                 .await
                 .map_err(|e| api_error("s3:PutBucketTagging", e))?;
         }
-        if changed("versioning") {
-            let status = if bool_or(inputs, "versioning", false) {
+        if changed!(versioning) {
+            let status = if inputs.versioning {
                 BucketVersioningStatus::Enabled
             } else {
                 BucketVersioningStatus::Suspended
@@ -154,22 +201,24 @@ impl Bucket {
                     .map_err(|e| api_error("s3:PutBucketVersioning", e))?;
             }
         }
-        if (changed("sse_algorithm") || changed("kms_key_id") || changed("bucket_key_enabled"))
-            && let Some(alg) = opt_str(inputs, "sse_algorithm")
+        if changed!(sse_algorithm, kms_key_id, bucket_key_enabled)
+            && let Some(alg) = inputs.sse_algorithm.as_deref()
         {
             let rule = ServerSideEncryptionRule::builder()
                 .apply_server_side_encryption_by_default(
                     ServerSideEncryptionByDefault::builder()
                         .sse_algorithm(ServerSideEncryption::from(alg))
                         .set_kms_master_key_id(
-                            opt_str(inputs, "kms_key_id")
-                                .filter(|k| !k.is_empty())
-                                .map(str::to_owned),
+                            inputs
+                                .kms_key_id
+                                .clone()
+                                .flatten()
+                                .filter(|k| !k.is_empty()),
                         )
                         .build()
                         .map_err(|e| ProviderError::new("s3:PutBucketEncryption", e.to_string()))?,
                 )
-                .set_bucket_key_enabled(inputs.get("bucket_key_enabled").and_then(Json::as_bool))
+                .set_bucket_key_enabled(inputs.bucket_key_enabled)
                 .build();
             s3.put_bucket_encryption()
                 .bucket(name)
@@ -183,16 +232,12 @@ impl Bucket {
                 .await
                 .map_err(|e| api_error("s3:PutBucketEncryption", e))?;
         }
-        let has_rules = inputs
-            .get("lifecycle_rules")
-            .and_then(Json::as_array)
-            .is_some_and(|r| !r.is_empty());
-        if changed("lifecycle_rules") && (prior.is_some() || has_rules) {
+        let has_rules = !inputs.lifecycle_rules.is_empty();
+        if changed!(lifecycle_rules) && (prior.is_some() || has_rules) {
             self.put_lifecycle(s3, name, inputs).await?;
         }
-        if changed("block_public_access") {
-            let on = bool_or(inputs, "block_public_access", false);
-            if on {
+        if changed!(block_public_access) {
+            if inputs.block_public_access {
                 s3.put_public_access_block()
                     .bucket(name)
                     .public_access_block_configuration(
@@ -214,7 +259,7 @@ impl Bucket {
                     .map_err(|e| api_error("s3:DeletePublicAccessBlock", e))?;
             }
         }
-        if changed("policy") {
+        if changed!(policy) {
             match policy_document(ctx, inputs)? {
                 Some(doc) => {
                     s3.put_bucket_policy()
@@ -240,14 +285,10 @@ impl Bucket {
         &self,
         s3: &Client,
         name: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<(), ProviderError> {
         let op = "s3:PutBucketLifecycleConfiguration";
-        let rules = inputs
-            .get("lifecycle_rules")
-            .and_then(Json::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let rules = &inputs.lifecycle_rules;
         if rules.is_empty() {
             s3.delete_bucket_lifecycle()
                 .bucket(name)
@@ -257,25 +298,16 @@ impl Bucket {
             return Ok(());
         }
         let mut built = Vec::new();
-        for r in &rules {
-            let id = r.get("id").and_then(Json::as_str).unwrap_or("lifecycle");
-            let days = r
-                .get("transition_days")
-                .and_then(Json::as_i64)
-                .unwrap_or(90) as i32;
-            let class = r
-                .get("storage_class")
-                .and_then(Json::as_str)
-                .unwrap_or("GLACIER");
+        for r in rules {
             built.push(
                 LifecycleRule::builder()
-                    .id(id)
+                    .id(&r.id)
                     .status(ExpirationStatus::Enabled)
                     .filter(LifecycleRuleFilter::builder().prefix("").build())
                     .transitions(
                         Transition::builder()
-                            .days(days)
-                            .storage_class(TransitionStorageClass::from(class))
+                            .days(r.transition_days)
+                            .storage_class(TransitionStorageClass::from(r.storage_class.as_str()))
                             .build(),
                     )
                     .build()
@@ -376,14 +408,67 @@ fn undeleted_keys(bucket: &str, errors: &[aws_sdk_s3::types::Error]) -> Provider
     .with_code(errors[0].code().unwrap_or("Unknown"))
 }
 
+/// The region a bucket is in: as ListBuckets reports it, else its
+/// location constraint (none for us-east-1, `EU` for eu-west-1); `None`
+/// when the bucket is gone.
+async fn bucket_region(
+    s3: &Client,
+    bucket: &aws_sdk_s3::types::Bucket,
+) -> Result<Option<String>, ProviderError> {
+    if let Some(region) = bucket.bucket_region() {
+        return Ok(Some(region.to_owned()));
+    }
+    let name = bucket.name().unwrap_or_default();
+    let result = s3.get_bucket_location().bucket(name).send().await;
+    Ok(found(result, GONE, "s3:GetBucketLocation")?.map(|o| {
+        match o
+            .location_constraint()
+            .map(BucketLocationConstraint::as_str)
+        {
+            None | Some("") => "us-east-1".to_owned(),
+            Some("EU") => "eu-west-1".to_owned(),
+            Some(region) => region.to_owned(),
+        }
+    }))
+}
+
+/// The names of the environment's buckets in the region: claimed by the
+/// `drctl:env` tag, or without drctl tags named for it.
+pub(crate) async fn env_buckets(
+    s3: &Client,
+    scope: &ListScope,
+) -> Result<Vec<String>, ProviderError> {
+    // The region filter is AWS's (an emulator may list every bucket): the
+    // region is checked here too.
+    let list = s3.list_buckets().bucket_region(&scope.region);
+    let mut buckets = list.into_paginator().items().send();
+    let mut names = Vec::new();
+    while let Some(bucket) = buckets.next().await {
+        let bucket = bucket.map_err(|e| api_error("s3:ListBuckets", e))?;
+        let Some(name) = bucket.name() else { continue };
+        // Listed, then deleted before it was looked at: gone.
+        if bucket_region(s3, &bucket).await?.as_deref() != Some(scope.region.as_str()) {
+            continue;
+        }
+        if let Some(tags) = bucket_tags(s3, name).await?
+            && claimed(&tags, name, &scope.env)
+        {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}
+
 #[async_trait]
-impl Provider for Bucket {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Bucket {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "bucket")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = inputs.bucket.as_str();
         policy_document(ctx, inputs)?;
         let s3 = self.0.s3(&ctx.region);
         let mut req = s3.create_bucket().bucket(name);
@@ -417,8 +502,8 @@ impl Provider for Bucket {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let s3 = self.0.s3(&ctx.region);
         if !exists(&s3, id).await? {
             return Ok(None);
@@ -468,7 +553,7 @@ impl Provider for Bucket {
             })
         });
         let result = lifecycle;
-        let lifecycle: Vec<Json> = found(
+        let lifecycle: Vec<Lifecycle> = found(
             result,
             &["NoSuchLifecycleConfiguration"],
             "s3:GetBucketLifecycleConfiguration",
@@ -478,31 +563,34 @@ impl Provider for Bucket {
                 .iter()
                 .map(|r| {
                     let t = r.transitions().first();
-                    json!({
-                        "id": r.id().unwrap_or_default(),
-                        "transition_days": t.and_then(|t| t.days()).unwrap_or(0),
-                        "storage_class": t.and_then(|t| t.storage_class()).map(|c| c.as_str()).unwrap_or_default(),
-                    })
+                    Lifecycle {
+                        id: r.id().unwrap_or_default().to_owned(),
+                        transition_days: t.and_then(|t| t.days()).unwrap_or(0),
+                        storage_class: t
+                            .and_then(|t| t.storage_class())
+                            .map(|c| c.as_str())
+                            .unwrap_or_default()
+                            .to_owned(),
+                    }
                 })
                 .collect()
         })
         .unwrap_or_default();
         let result = tagging;
-        let tags: Vec<(String, String)> = found(result, &["NoSuchTagSet"], "s3:GetBucketTagging")?
-            .map(|o| {
-                o.tag_set()
-                    .iter()
-                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                    .collect()
-            })
+        let tags = found(result, &["NoSuchTagSet"], "s3:GetBucketTagging")?
+            .map(|o| tag_map(o.tag_set().iter().map(|t| (t.key(), t.value()))))
             .unwrap_or_default();
-        let mut inputs = attrs([
-            ("bucket", json!(id)),
-            ("versioning", json!(versioning)),
-            ("block_public_access", json!(blocked)),
-            ("lifecycle_rules", json!(lifecycle)),
-            ("tags", observed_tags(tags)),
-        ]);
+        let mut inputs = Inputs {
+            bucket: id.to_owned(),
+            versioning,
+            sse_algorithm: None,
+            kms_key_id: None,
+            bucket_key_enabled: None,
+            block_public_access: blocked,
+            policy: None,
+            lifecycle_rules: lifecycle,
+            tags: user_tags(tags),
+        };
         // A policy shows when there is one, or when one was asked for.
         let result = policy;
         match found(result, &["NoSuchBucketPolicy"], "s3:GetBucketPolicy")?.and_then(|o| o.policy) {
@@ -513,11 +601,9 @@ impl Provider for Bucket {
                         format!("the policy of bucket {id} is not JSON: {e}"),
                     )
                 })?;
-                inputs.insert("policy".into(), doc);
+                inputs.policy = Some(Some(doc));
             }
-            None if prior.contains_key("policy") => {
-                inputs.insert("policy".into(), Json::Null);
-            }
+            None if prior.policy.is_some() => inputs.policy = Some(None),
             None => {}
         }
         // Every bucket has SSE-S3 by default (since January 2023): that
@@ -525,17 +611,17 @@ impl Provider for Bucket {
         let default_sse = |(alg, key, bucket_key): &(String, Option<String>, bool)| {
             alg == "AES256" && key.is_none() && !bucket_key
         };
-        let sse = sse.filter(|s| prior.contains_key("sse_algorithm") || !default_sse(s));
+        let sse = sse.filter(|s| prior.sse_algorithm.is_some() || !default_sse(s));
         if let Some((alg, key, bucket_key)) = sse {
-            inputs.insert("sse_algorithm".into(), json!(alg));
-            if key.is_some() || prior.contains_key("kms_key_id") {
-                inputs.insert("kms_key_id".into(), json!(key));
+            inputs.sse_algorithm = Some(alg);
+            if key.is_some() || prior.kms_key_id.is_some() {
+                inputs.kms_key_id = Some(key);
             }
-            if bucket_key || prior.contains_key("bucket_key_enabled") {
-                inputs.insert("bucket_key_enabled".into(), json!(bucket_key));
+            if bucket_key || prior.bucket_key_enabled.is_some() {
+                inputs.bucket_key_enabled = Some(bucket_key);
             }
         }
-        Ok(Some(Observed {
+        Ok(Some(Found {
             inputs,
             outputs: outputs(id, &ctx.region),
         }))
@@ -545,8 +631,8 @@ impl Provider for Bucket {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let s3 = self.0.s3(&ctx.region);
         // A bucket adopted from an interrupted run may be seconds old: its
@@ -563,9 +649,9 @@ impl Provider for Bucket {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let name = req_str(ctx, inputs, "bucket")?;
+        let name = inputs.bucket.as_str();
         Ok(exists(&self.0.s3(&ctx.region), name)
             .await?
             .then(|| name.to_owned()))
@@ -575,7 +661,7 @@ impl Provider for Bucket {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let s3 = self.0.s3(&ctx.region);
@@ -584,10 +670,14 @@ impl Provider for Bucket {
         };
         // Emptying is the delete's first change: the claim is checked
         // before it. The bucket's name is drctl's when it is the input.
-        let named = opt_str(inputs, "bucket").filter(|b| *b == id);
+        let named = Some(inputs.bucket.as_str()).filter(|b| *b == id);
         confirm_owned(ctx, "delete", &format!("bucket {id}"), &tags, named)?;
         self.empty(&s3, id).await?;
         let result = s3.delete_bucket().bucket(id).send().await;
         tolerate(result, GONE, "s3:DeleteBucket")
+    }
+
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        env_buckets(&self.0.s3(&scope.region), scope).await
     }
 }

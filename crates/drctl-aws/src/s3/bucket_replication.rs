@@ -14,19 +14,22 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::operation::get_bucket_replication::GetBucketReplicationOutput;
 use aws_sdk_s3::types::{
     DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, EncryptionConfiguration,
     Metrics, MetricsStatus, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
     ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
     SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
 };
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
-use serde_json::{Value as Json, json};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, bool_or, found, opt_str, req_str, tolerate};
+use crate::iam::present;
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "s3.bucket_replication",
@@ -40,6 +43,35 @@ pub static SCHEMA: KindSchema = KindSchema {
 
 pub struct BucketReplication(pub(crate) Arc<Clients>);
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The source bucket: the id.
+    bucket: String,
+    role_arn: String,
+    rule_id: String,
+    destination_bucket_arn: String,
+    #[serde(default = "fifteen")]
+    replication_time_minutes: i64,
+    #[serde(default = "yes")]
+    delete_marker_replication: bool,
+    /// Absent: not managed; `null` or `""`: SSE-KMS objects not replicated.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    replica_kms_key_arn: Option<Option<String>>,
+}
+
+fn fifteen() -> i64 {
+    15
+}
+
+fn yes() -> bool {
+    true
+}
+
 const GONE: &[&str] = &["ReplicationConfigurationNotFoundError", "NoSuchBucket"];
 
 fn build_err(e: impl std::fmt::Display) -> ProviderError {
@@ -47,11 +79,8 @@ fn build_err(e: impl std::fmt::Display) -> ProviderError {
 }
 
 impl BucketReplication {
-    async fn put(&self, ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
-        let minutes = inputs
-            .get("replication_time_minutes")
-            .and_then(Json::as_i64)
-            .unwrap_or(15) as i32;
+    async fn put(&self, ctx: &OpContext, inputs: &Inputs) -> Result<(), ProviderError> {
+        let minutes = inputs.replication_time_minutes;
         // Replication Time Control has one valid time (and metrics
         // threshold): 15 minutes (S3 API Reference, ReplicationTimeValue).
         if minutes != 15 {
@@ -63,14 +92,19 @@ impl BucketReplication {
             )
             .with_code("InvalidArgument"));
         }
-        let delete_markers = if bool_or(inputs, "delete_marker_replication", true) {
+        let minutes = minutes as i32;
+        let delete_markers = if inputs.delete_marker_replication {
             DeleteMarkerReplicationStatus::Enabled
         } else {
             DeleteMarkerReplicationStatus::Disabled
         };
-        let replica_key = opt_str(inputs, "replica_kms_key_arn").filter(|k| !k.is_empty());
+        let replica_key = inputs
+            .replica_kms_key_arn
+            .clone()
+            .flatten()
+            .filter(|k| !k.is_empty());
         let destination = Destination::builder()
-            .bucket(req_str(ctx, inputs, "destination_bucket_arn")?)
+            .bucket(&inputs.destination_bucket_arn)
             .replication_time(
                 ReplicationTime::builder()
                     .status(ReplicationTimeStatus::Enabled)
@@ -85,7 +119,7 @@ impl BucketReplication {
                     .build()
                     .map_err(build_err)?,
             )
-            .set_encryption_configuration(replica_key.map(|k| {
+            .set_encryption_configuration(replica_key.as_ref().map(|k| {
                 EncryptionConfiguration::builder()
                     .replica_kms_key_id(k)
                     .build()
@@ -106,7 +140,7 @@ impl BucketReplication {
             None => None,
         };
         let rule = ReplicationRule::builder()
-            .id(req_str(ctx, inputs, "rule_id")?)
+            .id(&inputs.rule_id)
             .priority(1)
             .status(ReplicationRuleStatus::Enabled)
             .filter(ReplicationRuleFilter::builder().prefix("").build())
@@ -120,14 +154,14 @@ impl BucketReplication {
             .build()
             .map_err(build_err)?;
         let config = ReplicationConfiguration::builder()
-            .role(req_str(ctx, inputs, "role_arn")?)
+            .role(&inputs.role_arn)
             .rules(rule)
             .build()
             .map_err(build_err)?;
         self.0
             .s3(&ctx.region)
             .put_bucket_replication()
-            .bucket(req_str(ctx, inputs, "bucket")?)
+            .bucket(&inputs.bucket)
             .replication_configuration(config)
             .send()
             .await
@@ -136,15 +170,27 @@ impl BucketReplication {
     }
 }
 
+/// The bucket's replication configuration; `None` without one (or
+/// without the bucket).
+async fn replication(
+    s3: &Client,
+    bucket: &str,
+) -> Result<Option<GetBucketReplicationOutput>, ProviderError> {
+    let result = s3.get_bucket_replication().bucket(bucket).send().await;
+    found(result, GONE, "s3:GetBucketReplication")
+}
+
 #[async_trait]
-impl Provider for BucketReplication {
-    fn schema(&self) -> &KindSchema {
+impl Kind for BucketReplication {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         self.put(ctx, inputs).await?;
-        let bucket = req_str(ctx, inputs, "bucket")?.to_owned();
+        let bucket = inputs.bucket.clone();
         Ok(Applied {
             outputs: attrs([("bucket", json!(bucket))]),
             id: bucket,
@@ -155,16 +201,9 @@ impl Provider for BucketReplication {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let result = self
-            .0
-            .s3(&ctx.region)
-            .get_bucket_replication()
-            .bucket(id)
-            .send()
-            .await;
-        let Some(out) = found(result, GONE, "s3:GetBucketReplication")? else {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+        let Some(out) = replication(&self.0.s3(&ctx.region), id).await? else {
             return Ok(None);
         };
         let Some(config) = out.replication_configuration() else {
@@ -193,21 +232,20 @@ impl Provider for BucketReplication {
             .and_then(|d| d.encryption_configuration())
             .and_then(|e| e.replica_kms_key_id())
             .filter(|_| kms_selected);
-        let mut inputs = attrs([
-            ("bucket", json!(id)),
-            ("role_arn", json!(config.role())),
-            ("rule_id", json!(rule.id())),
-            (
-                "destination_bucket_arn",
-                json!(destination.map(|d| d.bucket())),
-            ),
-            ("replication_time_minutes", json!(minutes)),
-            ("delete_marker_replication", json!(delete_markers)),
-        ]);
-        if replica_key.is_some() || prior.contains_key("replica_kms_key_arn") {
-            inputs.insert("replica_kms_key_arn".into(), json!(replica_key));
-        }
-        Ok(Some(Observed {
+        let inputs = Inputs {
+            bucket: id.to_owned(),
+            role_arn: config.role().to_owned(),
+            rule_id: rule.id().unwrap_or_default().to_owned(),
+            destination_bucket_arn: destination
+                .map(|d| d.bucket())
+                .unwrap_or_default()
+                .to_owned(),
+            replication_time_minutes: minutes.into(),
+            delete_marker_replication: delete_markers,
+            replica_kms_key_arn: (replica_key.is_some() || prior.replica_kms_key_arn.is_some())
+                .then(|| replica_key.map(str::to_owned)),
+        };
+        Ok(Some(Found {
             inputs,
             outputs: attrs([("bucket", json!(id))]),
         }))
@@ -217,8 +255,8 @@ impl Provider for BucketReplication {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // PutBucketReplication replaces the whole configuration.
         self.put(ctx, inputs).await?;
@@ -228,9 +266,9 @@ impl Provider for BucketReplication {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let bucket = req_str(ctx, inputs, "bucket")?;
+        let bucket = inputs.bucket.as_str();
         Ok(self
             .read(ctx, bucket, inputs)
             .await?
@@ -241,7 +279,7 @@ impl Provider for BucketReplication {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         // The configuration has no tags: its bucket proves it this
@@ -249,7 +287,7 @@ impl Provider for BucketReplication {
         let Some(tags) = super::bucket::bucket_tags(&self.0.s3(&ctx.region), id).await? else {
             return Ok(());
         };
-        let named = opt_str(inputs, "bucket").filter(|b| *b == id);
+        let named = Some(inputs.bucket.as_str()).filter(|b| *b == id);
         crate::support::confirm_parent_owned(ctx, "delete", &format!("bucket {id}"), &tags, named)?;
         let result = self
             .0
@@ -259,5 +297,21 @@ impl Provider for BucketReplication {
             .send()
             .await;
         tolerate(result, GONE, "s3:DeleteBucketReplication")
+    }
+
+    /// A configuration has no tags: those of the environment's buckets of
+    /// the region that have one.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let s3 = self.0.s3(&scope.region);
+        let mut ids = Vec::new();
+        for bucket in super::bucket::env_buckets(&s3, scope).await? {
+            if replication(&s3, &bucket)
+                .await?
+                .is_some_and(|o| o.replication_configuration().is_some())
+            {
+                ids.push(bucket);
+            }
+        }
+        Ok(ids)
     }
 }

@@ -9,12 +9,13 @@ use drctl_core::provider::KindSchema;
 use drctl_core::{ProviderError, Providers};
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 use crate::support::api_error;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&secret::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(secret::Secret(c.clone())));
+    providers.register(Arc::new(Typed(secret::Secret(c.clone()))));
 }
 
 /// The `password` member of the JSON secret at `arn`, for a call that must

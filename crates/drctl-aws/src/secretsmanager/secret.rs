@@ -36,16 +36,17 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, StatusType, Tag};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
+use crate::iam::{claimed, present, tagged, user_tags};
+use crate::kind::{Found, Kind};
 use crate::support::{
-    all_tags, api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid,
-    observed_tags, opt_str, req_str, sent, str_map, tag_map, tag_pairs, tolerate, wait_for,
+    api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid, sent, tag_map,
+    tag_pairs, tolerate, wait_for,
 };
 use crate::tags::{TagApi, retag};
 
@@ -67,6 +68,43 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Secret(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    /// In the value: as last applied (drctl never reads the value).
+    username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cluster_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    /// Absent: not managed; `null` (what a read reports when one was asked
+    /// for and the secret has the default key) or `""`: the default key.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    kms_key_id: Option<Option<String>>,
+    #[serde(default)]
+    replica_regions: Vec<String>,
+    /// Replica region -> key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replica_kms_key_ids: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl Inputs {
+    /// The customer key asked for, if any.
+    fn key(&self) -> Option<&str> {
+        self.kms_key_id
+            .as_ref()?
+            .as_deref()
+            .filter(|k| !k.is_empty())
+    }
+}
 
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
 
@@ -153,23 +191,15 @@ fn replicas(s: &DescribeSecretOutput) -> Vec<String> {
 }
 
 /// The `replica_regions` input, sorted.
-fn wanted_replicas(inputs: &Attributes) -> Vec<String> {
-    let mut v: Vec<String> = inputs
-        .get("replica_regions")
-        .and_then(serde_json::Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+fn wanted_replicas(inputs: &Inputs) -> Vec<String> {
+    let mut v = inputs.replica_regions.clone();
     v.sort();
     v
 }
 
 /// The `replica_kms_key_ids` input: replica region -> key.
-fn replica_keys(inputs: &Attributes) -> BTreeMap<String, String> {
-    str_map(inputs, "replica_kms_key_ids")
+fn replica_keys(inputs: &Inputs) -> BTreeMap<String, String> {
+    inputs.replica_kms_key_ids.clone().unwrap_or_default()
 }
 
 /// The replicas' keys as DescribeSecret reports them, the default key
@@ -188,7 +218,7 @@ fn is_default_key(key: &str) -> bool {
 
 /// Refuses, before any call, a replica key for a region that is no
 /// replica (it would be silently unused).
-fn check_keys(ctx: &OpContext, inputs: &Attributes) -> Result<(), ProviderError> {
+fn check_keys(ctx: &OpContext, inputs: &Inputs) -> Result<(), ProviderError> {
     let regions = wanted_replicas(inputs);
     match replica_keys(inputs).keys().find(|r| !regions.contains(*r)) {
         Some(extra) => Err(invalid(
@@ -257,10 +287,9 @@ async fn sync_meta(
     ctx: &OpContext,
     name: &str,
     s: &DescribeSecretOutput,
-    inputs: &Attributes,
+    inputs: &Inputs,
 ) -> Result<(), ProviderError> {
-    let key = opt_str(inputs, "kms_key_id").filter(|k| !k.is_empty());
-    if let Some(key) = key
+    if let Some(key) = inputs.key()
         && s.kms_key_id() != Some(key)
     {
         // Without SecretString: no new version; the current ones are
@@ -272,7 +301,7 @@ async fn sync_meta(
             .await
             .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
     }
-    let description = opt_str(inputs, "description").unwrap_or_default();
+    let description = inputs.description.as_deref().unwrap_or_default();
     if s.description().unwrap_or_default() != description {
         // Description only: without SecretString no new version is made.
         sm.update_secret()
@@ -283,7 +312,7 @@ async fn sync_meta(
             .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
     }
     let current = tag_pairs(s.tags(), |t| (t.key(), t.value())).collect();
-    retag(sm, name, &current, &all_tags(ctx, inputs)).await?;
+    retag(sm, name, &current, &tagged(ctx, &inputs.tags)).await?;
     let (have, want) = (replicas(s), wanted_replicas(inputs));
     let (have_keys, want_keys) = (observed_replica_keys(s), replica_keys(inputs));
     // A replica whose key is not the one asked for is made again.
@@ -356,14 +385,16 @@ fn made_with(s: &DescribeSecretOutput, token: &str) -> bool {
 }
 
 #[async_trait]
-impl Provider for Secret {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Secret {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
-        let username = req_str(ctx, inputs, "username")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+        let name = inputs.name.as_str();
+        let username = inputs.username.as_str();
         check_keys(ctx, inputs)?;
         let sm = self.0.secretsmanager(&ctx.region);
         let token = request_token(ctx, name);
@@ -418,20 +449,16 @@ impl Provider for Secret {
             })?;
         let mut value =
             json!({"engine": "postgres", "username": username, "password": password, "port": 5432});
-        if let Some(cluster) = opt_str(inputs, "cluster_identifier") {
+        if let Some(cluster) = &inputs.cluster_identifier {
             value["dbClusterIdentifier"] = json!(cluster);
         }
         let result = sm
             .create_secret()
             .name(name)
-            .description(opt_str(inputs, "description").unwrap_or_default())
+            .description(inputs.description.as_deref().unwrap_or_default())
             .client_request_token(&token)
             .secret_string(value.to_string())
-            .set_kms_key_id(
-                opt_str(inputs, "kms_key_id")
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_owned),
-            )
+            .set_kms_key_id(inputs.key().map(str::to_owned))
             .set_add_replica_regions(
                 Some(replica_types(
                     &wanted_replicas(inputs),
@@ -440,7 +467,7 @@ impl Provider for Secret {
                 .filter(|r| !r.is_empty()),
             )
             .set_tags(Some(
-                all_tags(ctx, inputs)
+                tagged(ctx, &inputs.tags)
                     .into_iter()
                     .map(|(k, v)| tag(k, v))
                     .collect(),
@@ -470,44 +497,34 @@ impl Provider for Secret {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let Some(s) = live(&self.0.secretsmanager(&ctx.region), id).await? else {
             return Ok(None);
         };
-        let mut inputs = attrs([
-            ("name", json!(id)),
-            ("description", json!(s.description().unwrap_or_default())),
-            ("replica_regions", json!(replicas(&s))),
-            (
-                "tags",
-                observed_tags(tag_pairs(s.tags(), |t| (t.key(), t.value()))),
-            ),
-        ]);
         // Keys show when there are some, or when asked for.
-        match s.kms_key_id() {
-            Some(key) if !is_default_key(key) => {
-                inputs.insert("kms_key_id".into(), json!(key));
-            }
-            _ if prior.contains_key("kms_key_id") => {
-                inputs.insert("kms_key_id".into(), serde_json::Value::Null);
-            }
-            _ => {}
-        }
+        let kms_key_id = match s.kms_key_id() {
+            Some(key) if !is_default_key(key) => Some(Some(key.to_owned())),
+            _ if prior.kms_key_id.is_some() => Some(None),
+            _ => None,
+        };
         let keys = observed_replica_keys(&s);
-        if !keys.is_empty() || prior.contains_key("replica_kms_key_ids") {
-            inputs.insert("replica_kms_key_ids".into(), json!(keys));
-        }
-        // What the value holds is not observable without reading it, which
-        // drctl never does: these are as last applied.
-        for key in ["username", "cluster_identifier"] {
-            if let Some(v) = prior.get(key) {
-                inputs.insert(key.into(), v.clone());
-            }
-        }
-        Ok(Some(Observed {
+        let replica_kms_key_ids =
+            (!keys.is_empty() || prior.replica_kms_key_ids.is_some()).then_some(keys);
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: id.to_owned(),
+                // What the value holds is not observable without reading
+                // it, which drctl never does: these are as last applied.
+                username: prior.username.clone(),
+                cluster_identifier: prior.cluster_identifier.clone(),
+                description: Some(s.description().unwrap_or_default().to_owned()),
+                kms_key_id,
+                replica_regions: replicas(&s),
+                replica_kms_key_ids,
+                tags: user_tags(tags_of(&s)),
+            },
             outputs: outputs(id, &s),
-            inputs,
         }))
     }
 
@@ -515,8 +532,8 @@ impl Provider for Secret {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        inputs: &Attributes,
+        _prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         check_keys(ctx, inputs)?;
         let sm = self.0.secretsmanager(&ctx.region);
@@ -534,9 +551,9 @@ impl Provider for Secret {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
+        let name = inputs.name.as_str();
         Ok(live(&self.0.secretsmanager(&ctx.region), name)
             .await?
             .map(|_| name.to_owned()))
@@ -546,14 +563,14 @@ impl Provider for Secret {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let sm = self.0.secretsmanager(&ctx.region);
         let Some(s) = live(&sm, id).await? else {
             return Ok(());
         };
-        let named = opt_str(inputs, "name").filter(|n| *n == id);
+        let named = Some(inputs.name.as_str()).filter(|n| *n == id);
         confirm_owned(ctx, "delete", &format!("secret {id}"), &tags_of(&s), named)?;
         // A replicated secret cannot be deleted: its replicas go first
         // (DeleteSecret; RemoveRegionsFromReplication deletes them).
@@ -588,5 +605,28 @@ impl Provider for Secret {
             }
             other => tolerate(other, NOT_FOUND, "secretsmanager:DeleteSecret"),
         }
+    }
+
+    /// The region's secrets claimed by the `drctl:env` tag, or named for
+    /// the environment: filtered here, since ListSecrets' tag filters
+    /// match a key and a value separately. A secret scheduled for deletion
+    /// is gone for drctl; a replica is its primary secret's (listed in the
+    /// primary's region).
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let sm = self.0.secretsmanager(&scope.region);
+        let mut pages = sm.list_secrets().into_paginator().send();
+        let mut ids = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| api_error("secretsmanager:ListSecrets", e))?;
+            for secret in page.secret_list() {
+                let Some(name) = secret.name() else { continue };
+                let tags = tag_map(tag_pairs(secret.tags(), |t| (t.key(), t.value())));
+                let replica = secret.primary_region().is_some_and(|r| r != scope.region);
+                if secret.deleted_date().is_none() && !replica && claimed(&tags, name, &scope.env) {
+                    ids.push(name.to_owned());
+                }
+            }
+        }
+        Ok(ids)
     }
 }

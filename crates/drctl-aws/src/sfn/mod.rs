@@ -8,9 +8,10 @@ use drctl_core::Providers;
 use drctl_core::provider::KindSchema;
 
 use crate::clients::Clients;
+use crate::kind::Typed;
 
 pub(crate) static KINDS: &[&KindSchema] = &[&state_machine::SCHEMA];
 
 pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(state_machine::StateMachine(c.clone())));
+    providers.register(Arc::new(Typed(state_machine::StateMachine(c.clone()))));
 }

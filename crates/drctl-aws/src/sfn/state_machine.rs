@@ -9,17 +9,20 @@ use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput;
 use aws_sdk_sfn::types::{StateMachineStatus, StateMachineType, Tag};
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use std::collections::BTreeMap;
+
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
+use crate::iam::{claimed, tagged, user_tags};
+use crate::kind::{Found, Kind};
 use crate::support::{
-    all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, only_if_set, opt_str,
-    req_str, retry_while, tag_map, tag_pairs, wait_for,
+    api_error, attrs, confirm_owned, found, invalid, only_if_set, retry_while, tag_map, tag_pairs,
+    wait_for,
 };
-use crate::tags::{arn_tag_api, sync_tags};
+use crate::tags::{arn_tag_api, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sfn.state_machine",
@@ -37,6 +40,20 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct StateMachine(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    /// The Amazon States Language document; read back as
+    /// `support::NOT_RECORDED` when changed outside drctl.
+    definition: Json,
+    role_arn: String,
+    #[serde(rename = "type")]
+    machine_type: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
 const NOT_FOUND: &[&str] = &["StateMachineDoesNotExist"];
 
@@ -60,15 +77,15 @@ fn still_deleting(e: &ProviderError) -> bool {
     e.code.as_deref() == Some("StateMachineDeleting")
 }
 
-fn definition(ctx: &OpContext, inputs: &Attributes) -> Result<String, ProviderError> {
-    match inputs.get("definition") {
-        Some(v @ Json::Object(_)) => Ok(v.to_string()),
+fn definition(ctx: &OpContext, inputs: &Inputs) -> Result<String, ProviderError> {
+    match &inputs.definition {
+        v @ Json::Object(_) => Ok(v.to_string()),
         _ => Err(invalid(ctx, "input `definition` must be a JSON object")),
     }
 }
 
-fn machine_type(ctx: &OpContext, inputs: &Attributes) -> Result<StateMachineType, ProviderError> {
-    match req_str(ctx, inputs, "type")? {
+fn machine_type(ctx: &OpContext, inputs: &Inputs) -> Result<StateMachineType, ProviderError> {
+    match inputs.machine_type.as_str() {
         "STANDARD" => Ok(StateMachineType::Standard),
         "EXPRESS" => Ok(StateMachineType::Express),
         other => Err(invalid(
@@ -107,23 +124,42 @@ impl StateMachine {
             .await;
         found(result, NOT_FOUND, "states:DescribeStateMachine")
     }
+
+    /// The machine's tags; `None` when it is gone.
+    async fn tags(
+        &self,
+        client: &Client,
+        arn: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
+        let result = client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await;
+        Ok(
+            found(result, &["ResourceNotFound"], "states:ListTagsForResource")?
+                .map(|out| tag_map(tag_pairs(out.tags(), |t| (t.key(), t.value())))),
+        )
+    }
 }
 
 #[async_trait]
-impl Provider for StateMachine {
-    fn schema(&self) -> &KindSchema {
+impl Kind for StateMachine {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let client = self.0.sfn(&ctx.region);
         let request = client
             .create_state_machine()
-            .name(req_str(ctx, inputs, "name")?)
+            .name(&inputs.name)
             .definition(definition(ctx, inputs)?)
-            .role_arn(req_str(ctx, inputs, "role_arn")?)
+            .role_arn(&inputs.role_arn)
             .r#type(machine_type(ctx, inputs)?)
-            .set_tags(Some(tags(all_tags(ctx, inputs))));
+            .set_tags(Some(tags(tagged(ctx, &inputs.tags))));
         let send = || {
             let request = request.clone();
             async move {
@@ -154,8 +190,8 @@ impl Provider for StateMachine {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let client = self.0.sfn(&ctx.region);
         let Some(sm) = self.describe(&client, id).await? else {
             return Ok(None);
@@ -173,31 +209,18 @@ impl Provider for StateMachine {
         })?;
         // Recorded only as drctl set it: a definition edited outside drctl
         // may carry a secret (a credential in a state's Parameters).
-        let definition = only_if_set(&definition, prior.get("definition"));
-        let result = client
-            .list_tags_for_resource()
-            .resource_arn(id)
-            .send()
-            .await;
-        let Some(out) = found(result, &["ResourceNotFound"], "states:ListTagsForResource")? else {
+        let definition = only_if_set(&definition, Some(&prior.definition));
+        let Some(tags) = self.tags(&client, id).await? else {
             return Ok(None);
         };
-        let tag_list = out.tags.unwrap_or_default();
-        Ok(Some(Observed {
-            inputs: attrs([
-                ("name", json!(sm.name())),
-                ("definition", definition),
-                ("role_arn", json!(sm.role_arn())),
-                ("type", json!(sm.r#type().as_str())),
-                (
-                    "tags",
-                    observed_tags(
-                        tag_list
-                            .into_iter()
-                            .filter_map(|t| Some((t.key?, t.value.unwrap_or_default()))),
-                    ),
-                ),
-            ]),
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: sm.name().to_owned(),
+                definition,
+                role_arn: sm.role_arn().to_owned(),
+                machine_type: sm.r#type().as_str().to_owned(),
+                tags: user_tags(tags),
+            },
             outputs: outputs(&sm),
         }))
     }
@@ -206,12 +229,12 @@ impl Provider for StateMachine {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let client = self.0.sfn(&ctx.region);
-        let definition_changed = prior.get("definition") != inputs.get("definition");
-        let role_changed = prior.get("role_arn") != inputs.get("role_arn");
+        let definition_changed = prior.definition != inputs.definition;
+        let role_changed = prior.role_arn != inputs.role_arn;
         if definition_changed || role_changed {
             let request = client
                 .update_state_machine()
@@ -221,11 +244,7 @@ impl Provider for StateMachine {
                         .then(|| definition(ctx, inputs))
                         .transpose()?,
                 )
-                .set_role_arn(
-                    role_changed
-                        .then(|| req_str(ctx, inputs, "role_arn").map(str::to_owned))
-                        .transpose()?,
-                );
+                .set_role_arn(role_changed.then(|| inputs.role_arn.clone()));
             // A changed role may be brand new.
             retry_while(IAM_PROPAGATION, role_not_ready, || {
                 let request = request.clone();
@@ -238,7 +257,7 @@ impl Provider for StateMachine {
             })
             .await?;
         }
-        sync_tags(&client, id, prior, inputs).await?;
+        retag(&client, id, &prior.tags, &inputs.tags).await?;
         let sm = self.describe(&client, id).await?.ok_or_else(|| {
             ProviderError::new(
                 "states:DescribeStateMachine",
@@ -251,11 +270,11 @@ impl Provider for StateMachine {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
         // Names are unique per account and region; the id is the ARN, which
         // the listing gives (no partition to guess).
-        let name = req_str(ctx, inputs, "name")?;
+        let name = inputs.name.as_str();
         let client = self.0.sfn(&ctx.region);
         let mut machines = client.list_state_machines().into_paginator().items().send();
         while let Some(item) = machines.next().await {
@@ -276,7 +295,7 @@ impl Provider for StateMachine {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let client = self.0.sfn(&ctx.region);
@@ -285,17 +304,10 @@ impl Provider for StateMachine {
         };
         // One already DELETING goes whoever asked: only the wait is left.
         if sm.status() != Some(&StateMachineStatus::Deleting) {
-            let result = client
-                .list_tags_for_resource()
-                .resource_arn(id)
-                .send()
-                .await;
-            let Some(out) = found(result, &["ResourceNotFound"], "states:ListTagsForResource")?
-            else {
+            let Some(tags) = self.tags(&client, id).await? else {
                 return Ok(());
             };
-            let tags = tag_map(tag_pairs(out.tags(), |t| (t.key(), t.value())));
-            let named = opt_str(inputs, "name").filter(|n| *n == sm.name());
+            let named = Some(inputs.name.as_str()).filter(|n| *n == sm.name());
             confirm_owned(ctx, "delete", &format!("state machine {id}"), &tags, named)?;
         }
         let result = client
@@ -319,5 +331,30 @@ impl Provider for StateMachine {
             },
         )
         .await
+    }
+
+    /// By the `drctl:env` tag (ListStateMachines has no tag filter), or a
+    /// name drctl derives for the environment; a machine DELETING is gone.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let client = self.0.sfn(&scope.region);
+        let mut machines = client.list_state_machines().into_paginator().items().send();
+        let mut ids = Vec::new();
+        while let Some(item) = machines.next().await {
+            let item = item.map_err(|e| api_error("states:ListStateMachines", e))?;
+            let arn = item.state_machine_arn();
+            // Listed, then deleted before its tags were read: gone.
+            let Some(tags) = self.tags(&client, arn).await? else {
+                continue;
+            };
+            if claimed(&tags, item.name(), &scope.env)
+                && self
+                    .describe(&client, arn)
+                    .await?
+                    .is_some_and(|sm| sm.status() != Some(&StateMachineStatus::Deleting))
+            {
+                ids.push(arn.to_owned());
+            }
+        }
+        Ok(ids)
     }
 }

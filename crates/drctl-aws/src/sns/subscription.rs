@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Subscription as SnsSubscription;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::support::{api_error, attrs, found, has_code, req_str, retry_while};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, found, has_code, retry_while};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.subscription",
@@ -35,6 +35,16 @@ pub static SCHEMA: KindSchema = KindSchema {
 };
 
 pub struct Subscription(pub(crate) Arc<Clients>);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    topic_arn: String,
+    protocol: String,
+    endpoint: String,
+}
+
+type Observed = Found<Inputs>;
 
 const NOT_FOUND: &[&str] = &["NotFound", "ResourceNotFound"];
 
@@ -142,15 +152,35 @@ impl Subscription {
     }
 }
 
+/// The id of a subscription as listed on its topic: its ARN, or while it
+/// is pending `<topic_arn>|<protocol>|<endpoint>`.
+fn listed_id(s: &SnsSubscription) -> String {
+    real_arn(s.subscription_arn()).map_or_else(
+        || {
+            format!(
+                "{}|{}|{}",
+                s.topic_arn().unwrap_or_default(),
+                s.protocol().unwrap_or_default(),
+                s.endpoint().unwrap_or_default()
+            )
+        },
+        str::to_owned,
+    )
+}
+
+fn inputs(topic_arn: Option<&str>, protocol: Option<&str>, endpoint: Option<&str>) -> Inputs {
+    Inputs {
+        topic_arn: topic_arn.unwrap_or_default().to_owned(),
+        protocol: protocol.unwrap_or_default().to_owned(),
+        endpoint: endpoint.unwrap_or_default().to_owned(),
+    }
+}
+
 /// A subscription as listed on its topic (no ARN while it is pending).
 fn observed(s: &SnsSubscription) -> Observed {
     let arn = real_arn(s.subscription_arn());
     Observed {
-        inputs: attrs([
-            ("topic_arn", json!(s.topic_arn().unwrap_or_default())),
-            ("protocol", json!(s.protocol().unwrap_or_default())),
-            ("endpoint", json!(s.endpoint().unwrap_or_default())),
-        ]),
+        inputs: inputs(s.topic_arn(), s.protocol(), s.endpoint()),
         outputs: attrs([
             ("arn", json!(arn.unwrap_or(PENDING))),
             ("pending_confirmation", json!(arn.is_none())),
@@ -162,11 +192,11 @@ fn observed(s: &SnsSubscription) -> Observed {
 fn observed_attributes(arn: &str, a: &HashMap<String, String>) -> Observed {
     let get = |k: &str| a.get(k).map(String::as_str).unwrap_or_default();
     Observed {
-        inputs: attrs([
-            ("topic_arn", json!(get("TopicArn"))),
-            ("protocol", json!(get("Protocol"))),
-            ("endpoint", json!(get("Endpoint"))),
-        ]),
+        inputs: inputs(
+            Some(get("TopicArn")),
+            Some(get("Protocol")),
+            Some(get("Endpoint")),
+        ),
         outputs: attrs([
             ("arn", json!(arn)),
             (
@@ -178,22 +208,21 @@ fn observed_attributes(arn: &str, a: &HashMap<String, String>) -> Observed {
 }
 
 #[async_trait]
-impl Provider for Subscription {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Subscription {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let topic_arn = req_str(ctx, inputs, "topic_arn")?;
-        let protocol = req_str(ctx, inputs, "protocol")?;
-        let endpoint = req_str(ctx, inputs, "endpoint")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let out = self
             .0
             .sns(&ctx.region)
             .subscribe()
-            .topic_arn(topic_arn)
-            .protocol(protocol)
-            .endpoint(endpoint)
+            .topic_arn(&inputs.topic_arn)
+            .protocol(&inputs.protocol)
+            .endpoint(&inputs.endpoint)
             // The ARN even while the subscription awaits confirmation.
             .return_subscription_arn(true)
             .send()
@@ -231,7 +260,7 @@ impl Provider for Subscription {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
+        _prior: &Inputs,
     ) -> Result<Option<Observed>, ProviderError> {
         self.observe(ctx, id).await
     }
@@ -242,22 +271,14 @@ impl Provider for Subscription {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let topic_arn = req_str(ctx, inputs, "topic_arn")?;
-        let protocol = req_str(ctx, inputs, "protocol")?;
-        let endpoint = req_str(ctx, inputs, "endpoint")?;
         let key = Key::Pending {
-            topic_arn,
-            protocol,
-            endpoint,
+            topic_arn: &inputs.topic_arn,
+            protocol: &inputs.protocol,
+            endpoint: &inputs.endpoint,
         };
-        Ok(self.lookup(ctx, &key).await?.map(|s| {
-            real_arn(s.subscription_arn()).map_or_else(
-                || format!("{topic_arn}|{protocol}|{endpoint}"),
-                str::to_owned,
-            )
-        }))
+        Ok(self.lookup(ctx, &key).await?.as_ref().map(listed_id))
     }
 
     /// Every input forces a replacement; only the outputs can have moved on
@@ -266,8 +287,8 @@ impl Provider for Subscription {
         &self,
         ctx: &OpContext,
         id: &str,
-        _prior: &Attributes,
-        _inputs: &Attributes,
+        _prior: &Inputs,
+        _inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         let found = self.observe(ctx, id).await?.ok_or_else(|| {
             ProviderError::new("sns:GetSubscriptionAttributes", "subscription not found")
@@ -285,7 +306,7 @@ impl Provider for Subscription {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Attributes,
+        _inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let arn = match parse_id(id) {
@@ -328,5 +349,25 @@ impl Provider for Subscription {
             }
             Err(e) => Err(api_error("sns:Unsubscribe", e)),
         }
+    }
+
+    /// A subscription has no tags: those on the environment's topics.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        let sns = self.0.sns(&scope.region);
+        let mut ids = Vec::new();
+        for topic in super::topic::env_topics(&sns, scope).await? {
+            let list = sns.list_subscriptions_by_topic().topic_arn(&topic);
+            let mut subscriptions = list.into_paginator().items().send();
+            while let Some(s) = subscriptions.next().await {
+                // The topic deleted since it was listed: its subscriptions with it.
+                let Some(s) = found(s, NOT_FOUND, "sns:ListSubscriptionsByTopic")? else {
+                    break;
+                };
+                if s.subscription_arn() != Some("Deleted") {
+                    ids.push(listed_id(&s));
+                }
+            }
+        }
+        Ok(ids)
     }
 }

@@ -13,17 +13,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
-use drctl_core::{
-    Applied, Attributes, KindSchema, Latency, Observed, OpContext, Provider, ProviderError,
-};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::support::{
-    all_tags, api_error, attrs, confirm_owned, found, invalid, observed_tags, opt_str, req_str,
-    tag_map, tolerate,
-};
-use crate::tags::{arn_tag_api, sync_tags};
+use crate::iam::{claimed, tagged, user_tags};
+use crate::kind::{Found, Kind};
+use crate::support::{api_error, attrs, confirm_owned, found, invalid, tag_map, tolerate};
+use crate::tags::{arn_tag_api, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.topic",
@@ -90,39 +88,74 @@ pub(crate) async fn confirm_topic_owned(
     Ok(true)
 }
 
-/// Inputs that are topic attributes, and the attribute each is.
-const ATTRIBUTES: [(&str, &str); 3] = [
-    ("display_name", "DisplayName"),
-    ("kms_master_key_id", "KmsMasterKeyId"),
-    ("policy", "Policy"),
-];
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms_master_key_id: Option<String>,
+    /// A topic access policy document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<Json>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
 
-/// The value of the topic attribute for `input`, as SNS takes it: the
-/// policy document serialised, the rest as strings; empty when unset
-/// (SNS's default for each).
-fn attribute(ctx: &OpContext, inputs: &Attributes, input: &str) -> Result<String, ProviderError> {
-    match inputs.get(input) {
-        None | Some(Json::Null) => Ok(String::new()),
-        Some(Json::String(s)) if input != "policy" => Ok(s.clone()),
-        Some(doc @ Json::Object(_)) if input == "policy" => Ok(doc.to_string()),
-        Some(_) if input == "policy" => Err(invalid(
-            ctx,
-            "input `policy` must be a JSON object (a topic access policy)",
-        )),
-        Some(_) => Err(invalid(ctx, format!("input `{input}` must be a string"))),
+/// Topic attributes drctl sets, in the order they are set.
+#[derive(Clone, Copy, PartialEq)]
+enum Attribute {
+    DisplayName,
+    KmsMasterKeyId,
+    Policy,
+}
+
+impl Attribute {
+    const ALL: [Attribute; 3] = [
+        Attribute::DisplayName,
+        Attribute::KmsMasterKeyId,
+        Attribute::Policy,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Attribute::DisplayName => "DisplayName",
+            Attribute::KmsMasterKeyId => "KmsMasterKeyId",
+            Attribute::Policy => "Policy",
+        }
+    }
+
+    /// The value as SNS takes it: the policy document serialised, the rest
+    /// as strings; empty when unset (SNS's default for each).
+    fn value(self, ctx: &OpContext, inputs: &Inputs) -> Result<String, ProviderError> {
+        Ok(match self {
+            Attribute::DisplayName => inputs.display_name.clone().unwrap_or_default(),
+            Attribute::KmsMasterKeyId => inputs.kms_master_key_id.clone().unwrap_or_default(),
+            Attribute::Policy => match &inputs.policy {
+                None => String::new(),
+                Some(doc @ Json::Object(_)) => doc.to_string(),
+                Some(_) => {
+                    return Err(invalid(
+                        ctx,
+                        "input `policy` must be a JSON object (a topic access policy)",
+                    ));
+                }
+            },
+        })
     }
 }
 
 /// CreateTopic's attributes: those set, empty ones left out.
 fn create_attributes(
     ctx: &OpContext,
-    inputs: &Attributes,
+    inputs: &Inputs,
 ) -> Result<Option<HashMap<String, String>>, ProviderError> {
     let mut set = HashMap::new();
-    for (input, name) in ATTRIBUTES {
-        let value = attribute(ctx, inputs, input)?;
+    for a in Attribute::ALL {
+        let value = a.value(ctx, inputs)?;
         if !value.is_empty() {
-            set.insert(name.to_owned(), value);
+            set.insert(a.name().to_owned(), value);
         }
     }
     Ok(Some(set).filter(|s| !s.is_empty()))
@@ -132,16 +165,47 @@ fn outputs(arn: &str) -> Attributes {
     attrs([("arn", json!(arn)), ("name", json!(name_of(arn)))])
 }
 
+/// The ARNs of the region's topics, listed.
+pub(crate) async fn topic_arns(sns: &aws_sdk_sns::Client) -> Result<Vec<String>, ProviderError> {
+    let mut topics = sns.list_topics().into_paginator().items().send();
+    let mut arns = Vec::new();
+    while let Some(topic) = topics.next().await {
+        let topic = topic.map_err(|e| api_error("sns:ListTopics", e))?;
+        arns.extend(topic.topic_arn().map(str::to_owned));
+    }
+    Ok(arns)
+}
+
+/// The ARNs of the environment's topics in the region: those its tag
+/// claims, or without drctl tags named for it.
+pub(crate) async fn env_topics(
+    sns: &aws_sdk_sns::Client,
+    scope: &ListScope,
+) -> Result<Vec<String>, ProviderError> {
+    let mut ours = Vec::new();
+    for arn in topic_arns(sns).await? {
+        // Listed, then deleted before its tags were read: gone.
+        let Some(tags) = topic_tags(sns, &arn).await? else {
+            continue;
+        };
+        if claimed(&tags, name_of(&arn), &scope.env) {
+            ours.push(arn);
+        }
+    }
+    Ok(ours)
+}
+
 #[async_trait]
-impl Provider for Topic {
-    fn schema(&self) -> &KindSchema {
+impl Kind for Topic {
+    type Inputs = Inputs;
+
+    fn schema(&self) -> &'static KindSchema {
         &SCHEMA
     }
 
-    async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
         let attributes = create_attributes(ctx, inputs)?;
-        let tags = all_tags(ctx, inputs)
+        let tags = tagged(ctx, &inputs.tags)
             .into_iter()
             .map(|(k, v)| tag(k, v))
             .collect::<Result<Vec<_>, _>>()?;
@@ -149,7 +213,7 @@ impl Provider for Topic {
             .0
             .sns(&ctx.region)
             .create_topic()
-            .name(name)
+            .name(&inputs.name)
             .set_attributes(attributes)
             .set_tags(Some(tags))
             .send()
@@ -168,50 +232,44 @@ impl Provider for Topic {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-    ) -> Result<Option<Observed>, ProviderError> {
+        prior: &Inputs,
+    ) -> Result<Option<Found<Inputs>>, ProviderError> {
         let sns = self.0.sns(&ctx.region);
         let result = sns.get_topic_attributes().topic_arn(id).send().await;
         let Some(out) = found(result, NOT_FOUND, "sns:GetTopicAttributes")? else {
             return Ok(None);
         };
-        let attribute = |name: &str| {
+        let attribute = |a: Attribute| {
             out.attributes()
-                .and_then(|a| a.get(name))
+                .and_then(|m| m.get(a.name()))
                 .cloned()
                 .unwrap_or_default()
         };
-        let display_name = attribute("DisplayName");
-        let key = attribute("KmsMasterKeyId");
-        let result = sns.list_tags_for_resource().resource_arn(id).send().await;
-        let Some(tags) = found(result, NOT_FOUND, "sns:ListTagsForResource")? else {
+        let key = attribute(Attribute::KmsMasterKeyId);
+        let Some(tags) = topic_tags(&sns, id).await? else {
             return Ok(None);
         };
-        let tags = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()));
-        let mut inputs = attrs([
-            ("name", json!(name_of(id))),
-            ("display_name", json!(display_name)),
-            ("tags", observed_tags(tags)),
-        ]);
-        if !key.is_empty() || prior.get("kms_master_key_id").is_some() {
-            inputs.insert("kms_master_key_id".into(), json!(key));
-        }
         // Every topic has a policy; only one drctl set is its to show.
-        if prior.get("policy").is_some_and(|p| !p.is_null()) {
-            let text = attribute("Policy");
-            let doc: Json = serde_json::from_str(&text).map_err(|e| {
-                ProviderError::new(
-                    "sns:GetTopicAttributes",
-                    format!("topic policy is not JSON: {e}"),
-                )
-            })?;
-            inputs.insert("policy".into(), doc);
-        }
-        Ok(Some(Observed {
-            inputs,
+        let policy = match prior.policy {
+            Some(_) => Some(
+                serde_json::from_str(&attribute(Attribute::Policy)).map_err(|e| {
+                    ProviderError::new(
+                        "sns:GetTopicAttributes",
+                        format!("topic policy is not JSON: {e}"),
+                    )
+                })?,
+            ),
+            None => None,
+        };
+        Ok(Some(Found {
+            inputs: Inputs {
+                name: name_of(id).to_owned(),
+                display_name: Some(attribute(Attribute::DisplayName)),
+                kms_master_key_id: Some(key)
+                    .filter(|k| !k.is_empty() || prior.kms_master_key_id.is_some()),
+                policy,
+                tags: user_tags(tags),
+            },
             outputs: outputs(id),
         }))
     }
@@ -221,15 +279,14 @@ impl Provider for Topic {
     async fn find(
         &self,
         ctx: &OpContext,
-        inputs: &Attributes,
+        inputs: &Inputs,
     ) -> Result<Option<String>, ProviderError> {
-        let name = req_str(ctx, inputs, "name")?;
         let sns = self.0.sns(&ctx.region);
         // Pages are fetched only until the topic turns up.
         let mut topics = sns.list_topics().into_paginator().items().send();
         while let Some(topic) = topics.next().await {
             let topic = topic.map_err(|e| api_error("sns:ListTopics", e))?;
-            if let Some(arn) = topic.topic_arn().filter(|arn| name_of(arn) == name) {
+            if let Some(arn) = topic.topic_arn().filter(|arn| name_of(arn) == inputs.name) {
                 return Ok(Some(arn.to_owned()));
             }
         }
@@ -240,30 +297,31 @@ impl Provider for Topic {
         &self,
         ctx: &OpContext,
         id: &str,
-        prior: &Attributes,
-        inputs: &Attributes,
+        prior: &Inputs,
+        inputs: &Inputs,
     ) -> Result<Attributes, ProviderError> {
         // Every input is checked before the first call.
         create_attributes(ctx, inputs)?;
         let sns = self.0.sns(&ctx.region);
-        for (input, name) in ATTRIBUTES {
-            if prior.get(input) == inputs.get(input) {
+        for a in Attribute::ALL {
+            let value = a.value(ctx, inputs)?;
+            if a.value(ctx, prior).ok().as_ref() == Some(&value) {
                 continue;
             }
             // A policy dropped from the inputs is left as it is: SNS has
             // no call that restores the default one.
-            if input == "policy" && inputs.get(input).is_none_or(Json::is_null) {
+            if a == Attribute::Policy && inputs.policy.is_none() {
                 continue;
             }
             sns.set_topic_attributes()
                 .topic_arn(id)
-                .attribute_name(name)
-                .attribute_value(attribute(ctx, inputs, input)?)
+                .attribute_name(a.name())
+                .attribute_value(value)
                 .send()
                 .await
                 .map_err(|e| api_error("sns:SetTopicAttributes", e))?;
         }
-        sync_tags(&sns, id, prior, inputs).await?;
+        retag(&sns, id, &prior.tags, &inputs.tags).await?;
         Ok(outputs(id))
     }
 
@@ -271,15 +329,13 @@ impl Provider for Topic {
         &self,
         ctx: &OpContext,
         id: &str,
-        inputs: &Attributes,
+        inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let Some(tags) = topic_tags(&self.0.sns(&ctx.region), id).await? else {
             return Ok(());
         };
-        let named = opt_str(inputs, "name")
-            .filter(|n| *n == name_of(id))
-            .map(|_| name_of(id));
+        let named = Some(name_of(id)).filter(|n| *n == inputs.name);
         confirm_owned(ctx, "delete", &format!("topic {id}"), &tags, named)?;
         // DeleteTopic of a missing topic succeeds on AWS; NotFound is mapped
         // all the same.
@@ -291,5 +347,11 @@ impl Provider for Topic {
             .send()
             .await;
         tolerate(result, NOT_FOUND, "sns:DeleteTopic")
+    }
+
+    /// By the `drctl:env` tag (SNS has no tag filter on ListTopics), or a
+    /// name drctl derives for the environment.
+    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+        env_topics(&self.0.sns(&scope.region), scope).await
     }
 }
