@@ -95,9 +95,9 @@ macro_rules! kind {
         $crate::kind::Registration {
             schema: &$module::SCHEMA,
             make: |clients| {
-                std::sync::Arc::new($crate::kind::Typed($module::$kind(
-                    std::sync::Arc::clone(clients),
-                )))
+                std::sync::Arc::new($crate::kind::Typed($module::$kind(std::sync::Arc::clone(
+                    clients,
+                ))))
             },
         }
     };
@@ -239,6 +239,26 @@ impl<K: Kind> Provider for Typed<K> {
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
         self.0.list(scope).await
     }
+}
+
+/// A resource an unanswered create made, found again (`Created::Found`):
+/// its id and the outputs a read gives now.
+pub(crate) async fn adopt<K: Kind>(
+    kind: &K,
+    ctx: &OpContext,
+    id: String,
+    inputs: &K::Inputs,
+) -> Result<Applied, ProviderError> {
+    let found = kind.read(ctx, &id, inputs).await?.ok_or_else(|| {
+        ProviderError::new(
+            format!("read {}", ctx.address),
+            format!("{id}, found after its create's answer was lost, is gone"),
+        )
+    })?;
+    Ok(Applied {
+        id,
+        outputs: found.outputs,
+    })
 }
 
 #[cfg(test)]

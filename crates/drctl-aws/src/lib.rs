@@ -33,15 +33,12 @@ mod support;
 mod tags;
 mod zones;
 
-use std::sync::Arc;
-
 use drctl_core::Providers;
 use drctl_core::provider::{KindSchema, Schemas};
 
 pub use clients::{AwsContext, AwsError, GLOBAL_REGION};
 pub use crash::{CRASH_ENV, CRASH_HOOK};
 pub use support::error_chain;
-
 
 /// Every service's kinds.
 const SERVICES: &[&[kind::Registration]] = &[

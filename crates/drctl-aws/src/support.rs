@@ -107,60 +107,8 @@ pub fn invalid(ctx: &OpContext, message: impl Into<String>) -> ProviderError {
     ProviderError::new(format!("{}", ctx.address), message).with_code("InvalidInput")
 }
 
-/// Refuses an input that `keys` does not list, naming it and what `what`
-/// (a kind, "an ECS service") takes, before any call.
-pub fn only_known_inputs(
-    ctx: &OpContext,
-    inputs: &Attributes,
-    keys: &[&str],
-    what: &str,
-) -> Result<(), ProviderError> {
-    match inputs.keys().find(|k| !keys.contains(&k.as_str())) {
-        None => Ok(()),
-        Some(key) => Err(invalid(
-            ctx,
-            format!(
-                "unknown input `{key}`: remove it; {what} takes {}",
-                keys.iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
-    }
-}
-
-pub fn req_str<'a>(
-    ctx: &OpContext,
-    inputs: &'a Attributes,
-    key: &str,
-) -> Result<&'a str, ProviderError> {
-    inputs
-        .get(key)
-        .and_then(Json::as_str)
-        .ok_or_else(|| invalid(ctx, format!("input `{key}` must be a string")))
-}
-
-/// An object input of strings (e.g. replica region -> key ARN); members
-/// that are not strings are left out, an absent input is empty.
-pub fn str_map(inputs: &Attributes, key: &str) -> BTreeMap<String, String> {
-    inputs
-        .get(key)
-        .and_then(Json::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub fn opt_str<'a>(inputs: &'a Attributes, key: &str) -> Option<&'a str> {
     inputs.get(key).and_then(Json::as_str)
-}
-
-pub fn bool_or(inputs: &Attributes, key: &str, default: bool) -> bool {
-    inputs.get(key).and_then(Json::as_bool).unwrap_or(default)
 }
 
 /// The user tags in `inputs["tags"]`.
@@ -182,16 +130,6 @@ pub fn all_tags(ctx: &OpContext, inputs: &Attributes) -> BTreeMap<String, String
     t.insert(TAG_ENV.into(), ctx.env.clone());
     t.insert(TAG_ADDRESS.into(), ctx.address.to_string());
     t
-}
-
-/// Tags read back from AWS, minus drctl's own, as the `tags` input.
-pub fn observed_tags<I: IntoIterator<Item = (String, String)>>(tags: I) -> Json {
-    Json::Object(
-        tags.into_iter()
-            .filter(|(k, _)| k != TAG_ENV && k != TAG_ADDRESS)
-            .map(|(k, v)| (k, Json::String(v)))
-            .collect(),
-    )
 }
 
 /// The error code of a delete (or an adoption) refused because the
@@ -651,26 +589,6 @@ where
             delay = (delay * 2).min(std::time::Duration::from_secs(20));
         }
     }
-}
-
-/// A resource an unanswered create made, found again (`Created::Found`):
-/// its id and the outputs a read gives now.
-pub async fn adopt(
-    provider: &(dyn drctl_core::Provider + Sync),
-    ctx: &OpContext,
-    id: String,
-    inputs: &Attributes,
-) -> Result<drctl_core::Applied, ProviderError> {
-    let observed = provider.read(ctx, &id, inputs).await?.ok_or_else(|| {
-        ProviderError::new(
-            format!("read {}", ctx.address),
-            format!("{id}, found after its create's answer was lost, is gone"),
-        )
-    })?;
-    Ok(drctl_core::Applied {
-        id,
-        outputs: observed.outputs,
-    })
 }
 
 /// The one id a lookup matched: `None` for none, an error naming every id

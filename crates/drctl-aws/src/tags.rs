@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use drctl_core::{Attributes, ProviderError};
+use drctl_core::ProviderError;
 
-use crate::support::{tag_changes, user_tags};
+use crate::support::tag_changes;
 
 /// A service's tagging calls on one resource (`id`: an ARN, a name, a key
 /// id, as the service's API takes it). Implemented once per SDK client,
@@ -48,17 +48,6 @@ pub(crate) async fn apply(
         api.untag(id, remove).await?;
     }
     Ok(())
-}
-
-/// Brings `id`'s user tags from the `tags` input of `old` to that of
-/// `new`; drctl's own `drctl:*` tags are in neither, so stay as they are.
-pub(crate) async fn sync_tags(
-    api: &impl TagApi,
-    id: &str,
-    old: &Attributes,
-    new: &Attributes,
-) -> Result<(), ProviderError> {
-    retag(api, id, &user_tags(old), &user_tags(new)).await
 }
 
 /// Implements [`TagApi`] for an SDK client whose TagResource and

@@ -117,10 +117,7 @@ async fn certificate_validated_through_dns_serves_a_custom_domain() {
     let vspec = json!({"certificate_arn": arn, "validation_record_fqdns": [record_fqdn]});
     let vinputs = attrs(vspec.clone());
     assert_eq!(find(&kit, &vctx, &vinputs).await, None);
-    assert!(
-        !kit.listed(&vctx, &arn).await,
-        "not issued: not validated"
-    );
+    assert!(!kit.listed(&vctx, &arn).await, "not issued: not validated");
     let dctx = kit.ctx("primary/apigateway.domain_name/api", PRIMARY);
     let dinputs = json!({"domain_name": name, "certificate_arn": arn, "security_policy": "TLS_1_2", "tags": {"Name": "d"}});
     let refused = kit

@@ -166,7 +166,8 @@ async fn vault_plan_and_selection_lifecycle_drift_and_a_vault_emptied_before_del
         "AWS refuses to delete a vault holding recovery points"
     );
 
-    kit.delete_listed(&selctx, &selection, &selinputs, true).await;
+    kit.delete_listed(&selctx, &selection, &selinputs, true)
+        .await;
     kit.delete_listed(&pctx, &plan, &pinputs, true).await;
     kit.delete_listed(&vctx, &primary, &vinputs, true).await;
     kit.delete_listed(&sctx, &secondary, &sinputs, true).await;

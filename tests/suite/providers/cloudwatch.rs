@@ -5,7 +5,6 @@ use drctl_core::Applied;
 use drctl_tests::{PRIMARY, SECONDARY};
 use serde_json::{Value as Json, json};
 
-use super::sns::assert_listed;
 use super::{Kit, attrs, out};
 
 /// An SNS topic (through the sns provider) for alarm actions.
@@ -58,7 +57,7 @@ async fn single_metric_alarm_update_and_threshold_drift() {
         )
         .await;
     assert_eq!(applied.outputs["alarm_name"], json!(name));
-    assert_listed(&kit, &ctx, &applied.id, true).await;
+    assert!(kit.listed(&ctx, &applied.id).await);
     let arn = out(&applied, "arn");
     assert!(arn.ends_with(&format!(":alarm:{name}")), "{arn}");
     let cw = kit.aws.cloudwatch(PRIMARY);
@@ -128,7 +127,7 @@ async fn single_metric_alarm_update_and_threshold_drift() {
     assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
     kit.delete(&ctx, &applied, &inputs).await;
     assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);
-    assert_listed(&kit, &ctx, &applied.id, false).await;
+    assert!(!kit.listed(&ctx, &applied.id).await);
     delete_topic(&kit, PRIMARY, "alerts", &alerts, alerts_in).await;
 }
 
@@ -259,7 +258,7 @@ async fn dashboard_body_update_and_drift() {
         )
         .await;
     assert_eq!(applied.outputs["dashboard_name"], json!(name));
-    assert_listed(&kit, &ctx, &applied.id, true).await;
+    assert!(kit.listed(&ctx, &applied.id).await);
     assert!(out(&applied, "arn").ends_with(&format!(":dashboard/{name}")));
     // Drift: the body replaced out of band.
     let tampered = json!({"widgets": []});
@@ -289,5 +288,5 @@ async fn dashboard_body_update_and_drift() {
     assert_eq!(p.find(&ctx, &other).await.unwrap(), None);
     kit.delete(&ctx, &applied, &inputs).await;
     assert_eq!(p.find(&ctx, &inputs).await.unwrap(), None);
-    assert_listed(&kit, &ctx, &applied.id, false).await;
+    assert!(!kit.listed(&ctx, &applied.id).await);
 }

@@ -3,7 +3,7 @@
 //! `elbv2.listener`. moto only (LocalStack's community edition has neither
 //! ECS nor ELBv2).
 
-use drctl_core::{Applied, Attributes, ListScope, OpContext};
+use drctl_core::{Applied, Attributes, OpContext};
 use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{EmulatorKind, PRIMARY, emulator_for};
 use serde_json::{Value as Json, json};
@@ -355,7 +355,8 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         .await
         .unwrap();
     assert_eq!(gone.services()[0].status(), Some("INACTIVE"));
-    kit.delete_listed(&lctx, &listener, &listener_inputs, true).await;
+    kit.delete_listed(&lctx, &listener, &listener_inputs, true)
+        .await;
     for (ctx, applied, inputs) in [&t.target_group, &t.load_balancer] {
         kit.delete_listed(ctx, applied, inputs, true).await;
     }

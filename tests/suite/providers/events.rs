@@ -4,7 +4,6 @@ use drctl_tests::proxy::{FaultProxy, Faults};
 use drctl_tests::{PRIMARY, emulator_for};
 use serde_json::{Value as Json, json};
 
-use super::sns::assert_listed;
 use super::{Kit, attrs, out};
 
 /// A Lambda function's ARN as a target: EventBridge checks a target's ARN
@@ -38,7 +37,7 @@ async fn rule_schedule_targets_tags_update_drift_find_and_delete_with_targets() 
         )
         .await;
     assert_eq!(rule.id, name);
-    assert_listed(&kit, &ctx, &rule.id, true).await;
+    assert!(kit.listed(&ctx, &rule.id).await);
     let arn = out(&rule, "arn");
     let account = kit.aws.account_id().await.unwrap();
     assert_eq!(
@@ -139,7 +138,7 @@ async fn rule_schedule_targets_tags_update_drift_find_and_delete_with_targets() 
         .unwrap();
     assert_eq!(listed.targets().len(), 2);
     kit.delete_found(&ctx, &rule, &pattern).await;
-    assert_listed(&kit, &ctx, &rule.id, false).await;
+    assert!(!kit.listed(&ctx, &rule.id).await);
 }
 
 /// Invalid inputs are refused before any call, naming the input and the

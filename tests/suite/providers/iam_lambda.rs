@@ -8,7 +8,6 @@ use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::{Value as Json, json};
 
-use super::sns::assert_listed;
 use super::{Kit, out};
 
 const BASIC: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
@@ -298,7 +297,7 @@ async fn function_config_code_update_drift_and_permissions() {
             .await;
         assert_eq!(p.id, format!("{name}/{sid}"));
         assert_eq!(out(&p, "statement_id"), sid);
-        assert_listed(&kit, &pctx, &p.id, true).await;
+        assert!(kit.listed(&pctx, &p.id).await);
         // Crash recovery finds the statement by function and Sid.
         assert_eq!(find(&kit, &pctx, &pinputs).await, Some(p.id.clone()));
         permissions.push((pctx, p, pinputs));
@@ -333,12 +332,12 @@ async fn function_config_code_update_drift_and_permissions() {
     assert_eq!(find(&kit, pctx, &other).await, None);
     kit.delete(pctx, p, pinputs).await;
     assert_eq!(find(&kit, pctx, pinputs).await, None);
-    assert_listed(&kit, pctx, &p.id, false).await;
+    assert!(!kit.listed(pctx, &p.id).await);
 
-    assert_listed(&kit, &ctx, &function.id, true).await;
+    assert!(kit.listed(&ctx, &function.id).await);
     kit.delete(&ctx, &function, &inputs).await;
     assert_eq!(find(&kit, &ctx, &inputs).await, None);
-    assert_listed(&kit, &ctx, &function.id, false).await;
+    assert!(!kit.listed(&ctx, &function.id).await);
     // A permission of a function that is gone is gone too.
     kit.provider(pctx)
         .delete(pctx, &p.id, pinputs, &p.outputs)

@@ -4,7 +4,6 @@ use drctl_core::{Applied, Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY, emulator_for};
 use serde_json::{Value as Json, json};
 
-use super::sns::assert_listed;
 use super::{Kit, out};
 
 /// A VPC with two subnets and a security group, as the clusters need.
@@ -699,9 +698,9 @@ async fn secret_and_its_replica_each_with_their_region_key() {
         )
         .await;
     // Listed in its region; its replica is its, not listed on its own.
-    assert_listed(&kit, &ctx, &secret.id, true).await;
+    assert!(kit.listed(&ctx, &secret.id).await);
     let replica_ctx = kit.ctx("primary/secretsmanager.secret/db-master", SECONDARY);
-    assert_listed(&kit, &replica_ctx, &secret.id, false).await;
+    assert!(!kit.listed(&replica_ctx, &secret.id).await);
     let described = kit
         .aws
         .secretsmanager(PRIMARY)
@@ -730,7 +729,7 @@ async fn secret_and_its_replica_each_with_their_region_key() {
     assert_eq!(err.code.as_deref(), Some("InvalidInput"), "{err}");
     assert_eq!(kit.read(&ctx, &secret.id, &inputs).await.unwrap(), inputs);
     kit.delete(&ctx, &secret, &inputs).await;
-    assert_listed(&kit, &ctx, &secret.id, false).await;
+    assert!(!kit.listed(&ctx, &secret.id).await);
 }
 
 /// A create that meets its secret's name scheduled for deletion restores

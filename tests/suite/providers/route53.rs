@@ -4,7 +4,7 @@ use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType,
     ResourceRecordSet, RrType, TagResourceType,
 };
-use drctl_core::{Attributes, ListScope, OpContext};
+use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY};
 use serde_json::{Value as Json, json};
 

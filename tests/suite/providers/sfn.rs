@@ -4,7 +4,6 @@ use drctl_core::{Attributes, OpContext};
 use drctl_tests::{PRIMARY, SECONDARY};
 use serde_json::{Value as Json, json};
 
-use super::sns::assert_listed;
 use super::{Kit, attrs, out};
 
 fn definition(function_arn: &str, retries: u32) -> Json {
@@ -57,7 +56,7 @@ async fn state_machine_update_drift_and_recreate() {
     let region = SECONDARY;
     let r1ctx = kit.ctx("global/iam.role/sfn-a", PRIMARY);
     let (r1, r1inputs) = kit.lifecycle(&r1ctx, role("prov-sfn-a"), None).await;
-    assert_listed(&kit, &r1ctx, &r1.id, true).await;
+    assert!(kit.listed(&r1ctx, &r1.id).await);
     let r2ctx = kit.ctx("global/iam.role/sfn-b", PRIMARY);
     let (r2, r2inputs) = kit.lifecycle(&r2ctx, role("prov-sfn-b"), None).await;
     let function = format!("arn:aws:lambda:{region}:123456789012:function:prov-sfn-failover");
@@ -84,7 +83,7 @@ async fn state_machine_update_drift_and_recreate() {
         )
         .await;
     assert_eq!(sm.id, out(&sm, "arn"));
-    assert_listed(&kit, &ctx, &sm.id, true).await;
+    assert!(kit.listed(&ctx, &sm.id).await);
     assert_eq!(out(&sm, "name"), name);
     assert!(sm.id.ends_with(&format!(":stateMachine:{name}")), "{sm:?}");
     // Crash recovery finds the machine by its name.
@@ -137,7 +136,7 @@ async fn state_machine_update_drift_and_recreate() {
 
     kit.delete(&ctx, &sm, &inputs).await;
     assert_eq!(find(&kit, &ctx, &inputs).await, None);
-    assert_listed(&kit, &ctx, &sm.id, false).await;
+    assert!(!kit.listed(&ctx, &sm.id).await);
 
     // A replace creates the same name again: the new machine has only its
     // own tags, none of the deleted one's.
@@ -158,7 +157,7 @@ async fn state_machine_update_drift_and_recreate() {
 
     kit.delete(&r2ctx, &r2, &r2inputs).await;
     kit.delete(&r1ctx, &r1, &r1inputs).await;
-    assert_listed(&kit, &r1ctx, &r1.id, false).await;
+    assert!(!kit.listed(&r1ctx, &r1.id).await);
 }
 
 /// A role made through IAM a moment ago, as a test makes it: its ARN.

@@ -4,11 +4,9 @@
 pub mod certificate;
 pub mod certificate_validation;
 
-use std::sync::Arc;
-
 use aws_sdk_acm::Client;
 use aws_sdk_acm::types::{CertificateDetail, CertificateStatus};
-use drctl_core::{ProviderError, Providers};
+use drctl_core::ProviderError;
 
 use crate::kind::{Registration, kind};
 use crate::support::{api_error, found};
@@ -17,7 +15,6 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(certificate, Certificate),
     kind!(certificate_validation, CertificateValidation),
 ];
-
 
 /// ACM reports a certificate that does not exist (or an ARN of another
 /// region or account) with this code.

@@ -10,15 +10,14 @@ pub mod stage;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Arc;
 
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::types::{Op, PatchOperation, Resource, RestApi};
-use drctl_core::{Applied, ListScope, OpContext, ProviderError, Providers};
+use drctl_core::{ListScope, OpContext, ProviderError};
 use serde_json::Number;
 
+use crate::clients::Clients;
 use crate::kind::{Registration, kind};
-use crate::kind::{Kind, Typed};
 use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, found, tag_map};
 use crate::tags::{arn_tag_api, retag};
 
@@ -31,7 +30,6 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(domain_name, DomainName),
     kind!(base_path_mapping, BasePathMapping),
 ];
-
 
 /// API Gateway reports every missing entity (API, resource, method, stage,
 /// deployment, domain name, base path mapping) with this one code.
@@ -214,26 +212,6 @@ pub(crate) async fn resources_of(
         .try_collect()
         .await;
     found(listed, NOT_FOUND, "apigateway:GetResources")
-}
-
-/// A resource an unanswered create made, found again: its id and the
-/// outputs a read gives now (`support::adopt` for a typed kind).
-pub(crate) async fn adopt<K: Kind>(
-    kind: &K,
-    ctx: &OpContext,
-    id: String,
-    inputs: &K::Inputs,
-) -> Result<Applied, ProviderError> {
-    let found = kind.read(ctx, &id, inputs).await?.ok_or_else(|| {
-        ProviderError::new(
-            format!("read {}", ctx.address),
-            format!("{id}, found after its create's answer was lost, is gone"),
-        )
-    })?;
-    Ok(Applied {
-        id,
-        outputs: found.outputs,
-    })
 }
 
 /// The error of an update whose resource disappeared meanwhile.

@@ -8,8 +8,9 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, adopt, env_apis, gone, resources_of, under};
+use super::{NOT_FOUND, env_apis, gone, resources_of, under};
 use crate::clients::Clients;
+use crate::kind::adopt;
 use crate::kind::{Found, Kind};
 use crate::support::{Created, attrs, create_once, found, tolerate};
 

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    NOT_FOUND, Own, adopt, all_apis, confirm, create_tags, env_apis, gone, made_for, replaced,
-    sync_tags, user_tags,
+    NOT_FOUND, Own, all_apis, confirm, create_tags, env_apis, gone, made_for, replaced, sync_tags,
+    user_tags,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Found, Kind, adopt};
 use crate::support::{
     Created, api_error, attrs, create_once, found, retry_while, the_one, tolerate,
 };

@@ -7,10 +7,9 @@ pub mod selection;
 pub mod vault;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use aws_sdk_backup::Client;
-use drctl_core::{ProviderError, Providers};
+use drctl_core::ProviderError;
 
 use crate::kind::{Registration, kind};
 use crate::support::{found, sent};
@@ -21,7 +20,6 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(plan, Plan),
     kind!(selection, Selection),
 ];
-
 
 /// What AWS Backup answers for a vault, plan or selection that does not
 /// exist (AWS Backup API Reference, "Errors" of each Get/Describe/Delete).

@@ -2,12 +2,6 @@
 
 pub mod table;
 
-use std::sync::Arc;
-
-
 use crate::kind::{Registration, kind};
 
-pub(crate) static KINDS: &[Registration] = &[
-    kind!(table, Table),
-];
-
+pub(crate) static KINDS: &[Registration] = &[kind!(table, Table)];

@@ -14,10 +14,6 @@ pub mod vpc_endpoint;
 pub mod vpc_peering_connection;
 pub mod vpc_peering_connection_accepter;
 
-use std::sync::Arc;
-
-
-use crate::clients::Clients;
 use crate::kind::{Registration, kind};
 
 pub(crate) static KINDS: &[Registration] = &[
@@ -32,9 +28,11 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(nat_gateway, NatGateway),
     kind!(vpc_endpoint, VpcEndpoint),
     kind!(vpc_peering_connection, VpcPeeringConnection),
-    kind!(vpc_peering_connection_accepter, VpcPeeringConnectionAccepter),
+    kind!(
+        vpc_peering_connection_accepter,
+        VpcPeeringConnectionAccepter
+    ),
 ];
-
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};

@@ -24,11 +24,9 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{
-    Tags, adopt, ecs_tags, is_ours, listed, name_input, tag_map, user_tags, with_identity,
-};
+use super::{Tags, ecs_tags, is_ours, listed, name_input, tag_map, user_tags, with_identity};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Found, Kind, adopt};
 use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
 use crate::tags::retag;
 

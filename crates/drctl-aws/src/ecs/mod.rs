@@ -10,14 +10,12 @@ pub mod service;
 pub mod task_definition;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use aws_sdk_ecs::types::Tag;
-use drctl_core::{Applied, OpContext, ProviderError, Providers};
+use drctl_core::{OpContext, ProviderError};
 use serde_json::json;
 
 use crate::kind::{Registration, kind};
-use crate::kind::{Kind, Typed};
 use crate::support::{TAG_ADDRESS, TAG_ENV, attrs, name_embeds_env, tag_pairs};
 use crate::tags::arn_tag_api;
 
@@ -26,7 +24,6 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(task_definition, TaskDefinition),
     kind!(service, Service),
 ];
-
 
 /// A `tags` input: user tags, as a kind's struct field.
 pub(crate) type Tags = BTreeMap<String, String>;
@@ -52,26 +49,6 @@ pub(crate) fn listed(env: &str, tags: &Tags, name: Option<&str>) -> bool {
         Some(e) => e == env,
         None => name.is_some_and(|n| name_embeds_env(n, env)),
     }
-}
-
-/// A resource an unanswered create made, found again (`Created::Found`):
-/// its id and the outputs a read gives now.
-pub(crate) async fn adopt<K: Kind>(
-    kind: &K,
-    ctx: &OpContext,
-    id: String,
-    inputs: &K::Inputs,
-) -> Result<Applied, ProviderError> {
-    let found = kind.read(ctx, &id, inputs).await?.ok_or_else(|| {
-        ProviderError::new(
-            format!("read {}", ctx.address),
-            format!("{id}, found after its create's answer was lost, is gone"),
-        )
-    })?;
-    Ok(Applied {
-        id,
-        outputs: found.outputs,
-    })
 }
 
 /// ECS's tags from a map.

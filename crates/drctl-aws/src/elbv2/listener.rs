@@ -25,7 +25,8 @@ use serde_json::json;
 
 use super::{elb_tags, if_ours, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::ecs::{Tags, adopt, int_in, user_tags, with_identity};
+use crate::ecs::{Tags, int_in, user_tags, with_identity};
+use crate::kind::adopt;
 use crate::kind::{Found, Kind};
 use crate::support::{Created, api_error, attrs, create_once, invalid, response_id};
 use crate::tags::retag;

@@ -6,15 +6,14 @@ pub mod load_balancer;
 pub mod target_group;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
-use drctl_core::{OpContext, ProviderError, Providers};
+use drctl_core::{OpContext, ProviderError};
 
-use crate::kind::{Registration, kind};
 pub(crate) use crate::ecs::is_ours;
 use crate::ecs::{Tags, listed};
+use crate::kind::{Registration, kind};
 use crate::support::{TAG_ADDRESS, sent, tag_pairs};
 use crate::tags::TagApi;
 
@@ -23,7 +22,6 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(target_group, TargetGroup),
     kind!(listener, Listener),
 ];
-
 
 pub(crate) fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
     tags.into_iter()

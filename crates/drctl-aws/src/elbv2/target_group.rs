@@ -29,7 +29,8 @@ use serde_json::json;
 
 use super::{arn_suffix, elb_tags, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::ecs::{Tags, adopt, int_in, user_tags, with_identity};
+use crate::ecs::{Tags, int_in, user_tags, with_identity};
+use crate::kind::adopt;
 use crate::kind::{Found, Kind};
 use crate::support::{Created, api_error, attrs, create_once, invalid, retry_while};
 use crate::tags::retag;

@@ -2,20 +2,12 @@
 
 pub mod role;
 
-use std::sync::Arc;
-
-use drctl_core::provider::KindSchema;
-use drctl_core::{ProviderError, Providers};
+use drctl_core::ProviderError;
 use serde_json::Value as Json;
 
-use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 
-pub(crate) static KINDS: &[&KindSchema] = &[&role::SCHEMA];
-
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(role::Role(c.clone()))));
-}
+pub(crate) static KINDS: &[Registration] = &[kind!(role, Role)];
 
 /// IAM returns policy documents URL-encoded (RFC 3986), e.g. GetRole's
 /// `AssumeRolePolicyDocument` and GetRolePolicy's `PolicyDocument`.

@@ -4,18 +4,13 @@ pub mod alias;
 pub mod key;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use drctl_core::{OpContext, Providers};
+use drctl_core::OpContext;
 
 use crate::kind::{Registration, kind};
 use crate::support::{TAG_ADDRESS, TAG_ENV};
 
-pub(crate) static KINDS: &[Registration] = &[
-    kind!(key, Key),
-    kind!(alias, Alias),
-];
-
+pub(crate) static KINDS: &[Registration] = &[kind!(key, Key), kind!(alias, Alias)];
 
 /// KMS answers these for a key or alias that does not exist.
 pub(crate) const NOT_FOUND: &[&str] = &["NotFoundException"];

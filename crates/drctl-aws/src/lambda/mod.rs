@@ -3,17 +3,7 @@
 pub mod function;
 pub mod permission;
 
-use std::sync::Arc;
+use crate::kind::{Registration, kind};
 
-use drctl_core::Providers;
-use drctl_core::provider::KindSchema;
-
-use crate::clients::Clients;
-use crate::kind::Typed;
-
-pub(crate) static KINDS: &[&KindSchema] = &[&function::SCHEMA, &permission::SCHEMA];
-
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(function::Function(c.clone()))));
-    providers.register(Arc::new(Typed(permission::Permission(c.clone()))));
-}
+pub(crate) static KINDS: &[Registration] =
+    &[kind!(function, Function), kind!(permission, Permission)];

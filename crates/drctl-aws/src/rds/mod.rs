@@ -7,7 +7,6 @@ pub mod instance;
 pub mod subnet_group;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,7 +28,6 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(cluster, Cluster),
     kind!(instance, Instance),
 ];
-
 
 /// Aurora clusters and instances take minutes (sometimes tens of minutes)
 /// to create, modify or delete on AWS.

@@ -7,14 +7,13 @@ pub mod hosted_zone;
 pub mod record;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
     ChangeStatus, HostedZone, ResourceRecordSet, RrType, Tag, TagResourceType,
 };
-use drctl_core::{OpContext, ProviderError, Providers};
+use drctl_core::{OpContext, ProviderError};
 
 use crate::kind::{Registration, kind};
 use crate::kms::{identity_tags, tag, user_tags_of};
@@ -29,7 +28,6 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(health_check, HealthCheck),
     kind!(record, Record),
 ];
-
 
 /// Route 53 answers this for a hosted zone that does not exist.
 pub(crate) const ZONE_GONE: &[&str] = &["NoSuchHostedZone"];

@@ -3,20 +3,13 @@
 
 pub mod secret;
 
-use std::sync::Arc;
-
-use drctl_core::provider::KindSchema;
-use drctl_core::{ProviderError, Providers};
+use drctl_core::ProviderError;
 
 use crate::clients::Clients;
-use crate::kind::Typed;
+use crate::kind::{Registration, kind};
 use crate::support::api_error;
 
-pub(crate) static KINDS: &[&KindSchema] = &[&secret::SCHEMA];
-
-pub(crate) fn register(providers: &mut Providers, c: &Arc<Clients>) {
-    providers.register(Arc::new(Typed(secret::Secret(c.clone()))));
-}
+pub(crate) static KINDS: &[Registration] = &[kind!(secret, Secret)];
 
 /// The `password` member of the JSON secret at `arn`, for a call that must
 /// pass it on (CreateDBCluster's MasterUserPassword). The caller sends it

@@ -2,12 +2,6 @@
 
 pub mod parameter;
 
-use std::sync::Arc;
-
-
 use crate::kind::{Registration, kind};
 
-pub(crate) static KINDS: &[Registration] = &[
-    kind!(parameter, Parameter),
-];
-
+pub(crate) static KINDS: &[Registration] = &[kind!(parameter, Parameter)];
