@@ -543,7 +543,11 @@ fn settle_left(missed_since_unix: u64) -> Duration {
     Duration::from_secs(settled_at.saturating_sub(now))
 }
 
-/// The resource a create in doubt made after all, as a create's result.
+/// The resource a create in doubt made after all, brought to what this
+/// create asks (the killed run may have died part way through its create:
+/// a rule made, its targets not yet put), as a create's result. An update
+/// that fails leaves the create's intent open, so the next run's recovery
+/// adopts what was found.
 async fn look_again(
     provider: &dyn crate::provider::Provider,
     ctx: &OpContext,
@@ -552,13 +556,15 @@ async fn look_again(
     let Some(id) = provider.find(ctx, inputs).await? else {
         return Ok(None);
     };
-    Ok(provider
-        .read(ctx, &id, inputs)
-        .await?
-        .map(|observed| Applied {
-            id,
-            outputs: observed.outputs,
-        }))
+    let Some(observed) = provider.read(ctx, &id, inputs).await? else {
+        return Ok(None);
+    };
+    let outputs = if observed.inputs == *inputs {
+        observed.outputs
+    } else {
+        provider.update(ctx, &id, &observed.inputs, inputs).await?
+    };
+    Ok(Some(Applied { id, outputs }))
 }
 
 #[cfg(test)]
