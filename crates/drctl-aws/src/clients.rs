@@ -21,14 +21,44 @@ use thiserror::Error;
 
 use crate::ratelimit::{Buckets, Limited, RateLimit};
 
-/// `conf` (a service's config builder) with the rate limit of `service`'s
-/// buckets in `region`, built.
-macro_rules! limited {
-    ($clients:expr, $conf:expr, $service:expr, $region:expr) => {{
-        let mut conf = $conf.interceptor($clients.rate_limit($service, $region));
+/// A client of the SDK crate `$sdk` for `$region`, built: the shared
+/// configuration, the tests' crash switch, the SDK's retries (`Sdk`, in
+/// `$service`'s partition) or none (`Off`), the lease check unless the
+/// client is the state backend's (`Unchecked`), any `$setting`s (path
+/// style), and `$service`'s rate limit in that region (an interceptor that
+/// picks the bucket, and the HTTP client that waits for its token).
+macro_rules! client {
+    ($clients:expr, $sdk:ident, $service:expr, $region:expr, $retries:ident, $lease:ident $(, $setting:ident($($arg:expr),*))*) => {{
+        let conf = $sdk::config::Builder::from(&$clients.base)
+            .region(Region::new($region.to_owned()))
+            .interceptor(crate::crash::CrashSwitch);
+        let conf = match Retries::$retries {
+            Retries::Sdk => conf.retry_partition(retry_partition($service)),
+            Retries::Off => conf.retry_config(RetryConfig::disabled()),
+        };
+        let conf = match Lease::$lease {
+            Lease::Checked => conf.interceptor($clients.lease_check()),
+            Lease::Unchecked => conf,
+        };
+        let mut conf = conf
+            $(.$setting($($arg),*))*
+            .interceptor($clients.rate_limit($service, $region));
         conf.set_http_client($clients.http.clone());
-        conf.build()
+        $sdk::Client::from_conf(conf.build())
     }};
+}
+
+/// A client's retries: the SDK's, or none for creates that take no
+/// idempotency token (`support::create_once` decides whether to resend).
+enum Retries {
+    Sdk,
+    Off,
+}
+
+/// Whether a client's changes ask the lease first.
+enum Lease {
+    Checked,
+    Unchecked,
 }
 
 #[derive(Debug, Error)]
@@ -329,37 +359,16 @@ macro_rules! regional_clients {
         impl Clients {
             $(
                 pub(crate) fn $service(&self, region: &str) -> $sdk::Client {
-                    self.cached(stringify!($service), region, || {
-                        $sdk::Client::from_conf(
-                            limited!(
-                                self,
-                                $sdk::config::Builder::from(&self.base)
-                                    .region(Region::new(region.to_owned()))
-                                    .retry_partition(retry_partition(stringify!($service)))
-                                    .interceptor(crate::crash::CrashSwitch)
-                                    .interceptor(self.lease_check()),
-                                stringify!($service),
-                                region
-                            ),
-                        )
+                    let service = stringify!($service);
+                    self.cached(service, region, || {
+                        client!(self, $sdk, service, region, Sdk, Checked)
                     })
                 }
 
                 #[allow(dead_code)]
                 pub(crate) fn $once(&self, region: &str) -> $sdk::Client {
                     self.cached(stringify!($once), region, || {
-                        $sdk::Client::from_conf(
-                            limited!(
-                                self,
-                                $sdk::config::Builder::from(&self.base)
-                                    .region(Region::new(region.to_owned()))
-                                    .retry_config(RetryConfig::disabled())
-                                    .interceptor(crate::crash::CrashSwitch)
-                                    .interceptor(self.lease_check()),
-                                stringify!($service),
-                                region
-                            ),
-                        )
+                        client!(self, $sdk, stringify!($service), region, Off, Checked)
                     })
                 }
             )*
@@ -410,17 +419,15 @@ impl Clients {
 
     pub(crate) fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         self.cached("s3", region, || {
-            aws_sdk_s3::Client::from_conf(limited!(
+            client!(
                 self,
-                aws_sdk_s3::config::Builder::from(&self.base)
-                    .region(Region::new(region.to_owned()))
-                    .retry_partition(retry_partition("s3"))
-                    .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check())
-                    .force_path_style(self.path_style),
+                aws_sdk_s3,
                 "s3",
-                region
-            ))
+                region,
+                Sdk,
+                Checked,
+                force_path_style(self.path_style)
+            )
         })
     }
 
@@ -430,80 +437,57 @@ impl Clients {
     /// checks the lease itself (or is conditional on it).
     pub(crate) fn s3_state(&self, region: &str) -> aws_sdk_s3::Client {
         self.cached("s3_state", region, || {
-            aws_sdk_s3::Client::from_conf(limited!(
+            client!(
                 self,
-                aws_sdk_s3::config::Builder::from(&self.base)
-                    .region(Region::new(region.to_owned()))
-                    .retry_partition(retry_partition("s3"))
-                    .interceptor(crate::crash::CrashSwitch)
-                    .force_path_style(self.path_style),
+                aws_sdk_s3,
                 "s3",
-                region
-            ))
+                region,
+                Sdk,
+                Unchecked,
+                force_path_style(self.path_style)
+            )
         })
     }
 
     /// IAM is global: one endpoint, whatever the resource's region.
     pub(crate) fn iam(&self) -> aws_sdk_iam::Client {
         self.cached("iam", GLOBAL_REGION, || {
-            aws_sdk_iam::Client::from_conf(limited!(
-                self,
-                aws_sdk_iam::config::Builder::from(&self.base)
-                    .region(Region::new(GLOBAL_REGION))
-                    .retry_partition(retry_partition("iam"))
-                    .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check()),
-                "iam",
-                GLOBAL_REGION
-            ))
+            client!(self, aws_sdk_iam, "iam", GLOBAL_REGION, Sdk, Checked)
         })
     }
 
     /// IAM without the SDK's retries (see `regional_clients!`).
     pub(crate) fn iam_once(&self) -> aws_sdk_iam::Client {
         self.cached("iam_once", GLOBAL_REGION, || {
-            aws_sdk_iam::Client::from_conf(limited!(
-                self,
-                aws_sdk_iam::config::Builder::from(&self.base)
-                    .region(Region::new(GLOBAL_REGION))
-                    .retry_config(RetryConfig::disabled())
-                    .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check()),
-                "iam",
-                GLOBAL_REGION
-            ))
-        })
-    }
-
-    /// Route 53 without the SDK's retries (see `regional_clients!`).
-    pub(crate) fn route53_once(&self) -> aws_sdk_route53::Client {
-        self.cached("route53_once", GLOBAL_REGION, || {
-            aws_sdk_route53::Client::from_conf(limited!(
-                self,
-                aws_sdk_route53::config::Builder::from(&self.base)
-                    .region(Region::new(GLOBAL_REGION))
-                    .retry_config(RetryConfig::disabled())
-                    .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check()),
-                "route53",
-                GLOBAL_REGION
-            ))
+            client!(self, aws_sdk_iam, "iam", GLOBAL_REGION, Off, Checked)
         })
     }
 
     /// Route 53 is global too.
     pub(crate) fn route53(&self) -> aws_sdk_route53::Client {
         self.cached("route53", GLOBAL_REGION, || {
-            aws_sdk_route53::Client::from_conf(limited!(
+            client!(
                 self,
-                aws_sdk_route53::config::Builder::from(&self.base)
-                    .region(Region::new(GLOBAL_REGION))
-                    .retry_partition(retry_partition("route53"))
-                    .interceptor(crate::crash::CrashSwitch)
-                    .interceptor(self.lease_check()),
+                aws_sdk_route53,
                 "route53",
-                GLOBAL_REGION
-            ))
+                GLOBAL_REGION,
+                Sdk,
+                Checked
+            )
+        })
+    }
+
+    /// Route 53 without the SDK's retries (see `regional_clients!`).
+    pub(crate) fn route53_once(&self) -> aws_sdk_route53::Client {
+        self.cached("route53_once", GLOBAL_REGION, || {
+            client!(
+                self,
+                aws_sdk_route53,
+                "route53",
+                GLOBAL_REGION,
+                Off,
+                Checked
+            )
         })
     }
 }

@@ -533,29 +533,24 @@ impl Cloud for AwsContext {
         region: &str,
         vault: &str,
     ) -> Result<Vec<CompletedJob>, ProviderError> {
-        let client = self.backup(region);
+        let mut pages = self
+            .backup(region)
+            .list_backup_jobs()
+            .by_backup_vault_name(vault)
+            .by_state(aws_sdk_backup::types::BackupJobState::Completed)
+            .into_paginator()
+            .items()
+            .send();
         let mut jobs = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = client
-                .list_backup_jobs()
-                .by_backup_vault_name(vault)
-                .by_state(aws_sdk_backup::types::BackupJobState::Completed)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| api_error("backup:ListBackupJobs", e))?;
-            jobs.extend(out.backup_jobs().iter().map(|j| CompletedJob {
-                completed_at: rfc3339(j.completion_date()),
-                completed_ms: millis(j.completion_date()),
-                resource_arn: j.resource_arn().unwrap_or_default().to_owned(),
-                recovery_point_arn: j.recovery_point_arn().unwrap_or_default().to_owned(),
-            }));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(jobs),
-            }
+        while let Some(j) = pages.next().await {
+            let j = j.map_err(|e| api_error("backup:ListBackupJobs", e))?;
+            jobs.push(completed(
+                j.completion_date(),
+                j.resource_arn(),
+                j.recovery_point_arn(),
+            ));
         }
+        Ok(jobs)
     }
 
     /// The completed copy jobs of `region` into the vault `destination_arn`
@@ -567,33 +562,37 @@ impl Cloud for AwsContext {
         region: &str,
         destination_arn: &str,
     ) -> Result<Vec<CompletedJob>, ProviderError> {
-        let client = self.backup(region);
+        let mut pages = self
+            .backup(region)
+            .list_copy_jobs()
+            .by_destination_vault_arn(destination_arn)
+            .by_state(aws_sdk_backup::types::CopyJobState::Completed)
+            .into_paginator()
+            .items()
+            .send();
         let mut jobs = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = client
-                .list_copy_jobs()
-                .by_destination_vault_arn(destination_arn)
-                .by_state(aws_sdk_backup::types::CopyJobState::Completed)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| api_error("backup:ListCopyJobs", e))?;
-            jobs.extend(out.copy_jobs().iter().map(|j| {
-                CompletedJob {
-                    completed_at: rfc3339(j.completion_date()),
-                    completed_ms: millis(j.completion_date()),
-                    resource_arn: j.resource_arn().unwrap_or_default().to_owned(),
-                    recovery_point_arn: j
-                        .destination_recovery_point_arn()
-                        .unwrap_or_default()
-                        .to_owned(),
-                }
-            }));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(jobs),
-            }
+        while let Some(j) = pages.next().await {
+            let j = j.map_err(|e| api_error("backup:ListCopyJobs", e))?;
+            jobs.push(completed(
+                j.completion_date(),
+                j.resource_arn(),
+                j.destination_recovery_point_arn(),
+            ));
         }
+        Ok(jobs)
+    }
+}
+
+/// A completed backup or copy job, as DR reads it.
+fn completed(
+    at: Option<&aws_smithy_types::DateTime>,
+    resource_arn: Option<&str>,
+    recovery_point_arn: Option<&str>,
+) -> CompletedJob {
+    CompletedJob {
+        completed_at: rfc3339(at),
+        completed_ms: millis(at),
+        resource_arn: resource_arn.unwrap_or_default().to_owned(),
+        recovery_point_arn: recovery_point_arn.unwrap_or_default().to_owned(),
     }
 }

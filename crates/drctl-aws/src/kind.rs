@@ -30,13 +30,19 @@ pub(crate) struct Found<I> {
     pub outputs: Attributes,
 }
 
+/// What each of a kind's operations returns (see [`Kind`]).
+pub(crate) type Made = Result<Applied, ProviderError>;
+pub(crate) type Read<I> = Result<Option<Found<I>>, ProviderError>;
+pub(crate) type Updated = Result<Attributes, ProviderError>;
+pub(crate) type Lookup = Result<Option<String>, ProviderError>;
+pub(crate) type Done = Result<(), ProviderError>;
+pub(crate) type Listed = Result<Vec<String>, ProviderError>;
+
 /// Create, read, update, find, delete and list of one kind, over its typed
 /// inputs. See [`Provider`] for what each operation promises.
 #[async_trait]
 pub(crate) trait Kind: Send + Sync + 'static {
     type Inputs: Serialize + DeserializeOwned + Send + Sync;
-
-    fn schema(&self) -> &'static KindSchema;
 
     async fn create(
         &self,
@@ -78,8 +84,17 @@ pub(crate) trait Kind: Send + Sync + 'static {
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError>;
 }
 
-/// A [`Kind`] as the engine's [`Provider`].
-pub(crate) struct Typed<K>(pub K);
+/// A [`Kind`] as the engine's [`Provider`], with its schema.
+pub(crate) struct Typed<K> {
+    kind: K,
+    schema: &'static KindSchema,
+}
+
+impl<K> Typed<K> {
+    pub fn new(kind: K, schema: &'static KindSchema) -> Self {
+        Typed { kind, schema }
+    }
+}
 
 /// One kind in its service's `KINDS` table: its schema (planning needs no
 /// AWS) and how its provider is made over the run's clients.
@@ -178,12 +193,12 @@ fn attributes<I: Serialize>(ctx: &OpContext, inputs: &I) -> Result<Attributes, P
 #[async_trait]
 impl<K: Kind> Provider for Typed<K> {
     fn schema(&self) -> &KindSchema {
-        self.0.schema()
+        self.schema
     }
 
     async fn create(&self, ctx: &OpContext, inputs: &Attributes) -> Result<Applied, ProviderError> {
-        self.0
-            .create(ctx, &desired(ctx, self.0.schema().kind, inputs)?)
+        self.kind
+            .create(ctx, &desired(ctx, self.schema.kind, inputs)?)
             .await
     }
 
@@ -193,8 +208,8 @@ impl<K: Kind> Provider for Typed<K> {
         id: &str,
         prior_inputs: &Attributes,
     ) -> Result<Option<Observed>, ProviderError> {
-        let prior = recorded(ctx, self.0.schema().kind, prior_inputs)?;
-        let Some(found) = self.0.read(ctx, id, &prior).await? else {
+        let prior = recorded(ctx, self.schema.kind, prior_inputs)?;
+        let Some(found) = self.kind.read(ctx, id, &prior).await? else {
             return Ok(None);
         };
         Ok(Some(Observed {
@@ -210,9 +225,9 @@ impl<K: Kind> Provider for Typed<K> {
         prior_inputs: &Attributes,
         inputs: &Attributes,
     ) -> Result<Attributes, ProviderError> {
-        let prior = recorded(ctx, self.0.schema().kind, prior_inputs)?;
-        let inputs = desired(ctx, self.0.schema().kind, inputs)?;
-        self.0.update(ctx, id, &prior, &inputs).await
+        let prior = recorded(ctx, self.schema.kind, prior_inputs)?;
+        let inputs = desired(ctx, self.schema.kind, inputs)?;
+        self.kind.update(ctx, id, &prior, &inputs).await
     }
 
     async fn find(
@@ -220,8 +235,8 @@ impl<K: Kind> Provider for Typed<K> {
         ctx: &OpContext,
         inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
-        self.0
-            .find(ctx, &desired(ctx, self.0.schema().kind, inputs)?)
+        self.kind
+            .find(ctx, &desired(ctx, self.schema.kind, inputs)?)
             .await
     }
 
@@ -232,12 +247,12 @@ impl<K: Kind> Provider for Typed<K> {
         inputs: &Attributes,
         outputs: &Attributes,
     ) -> Result<(), ProviderError> {
-        let recorded = recorded(ctx, self.0.schema().kind, inputs)?;
-        self.0.delete(ctx, id, &recorded, outputs).await
+        let recorded = recorded(ctx, self.schema.kind, inputs)?;
+        self.kind.delete(ctx, id, &recorded, outputs).await
     }
 
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
-        self.0.list(scope).await
+        self.kind.list(scope).await
     }
 }
 

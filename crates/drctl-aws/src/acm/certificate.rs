@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{NOT_FOUND, certificates_tagged, describe, tags_of, validation_record};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::kms::{identity_tags, tag, user_tags_of};
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_token, retry_while, sent,
@@ -146,11 +146,7 @@ async fn wait_record(
 impl Kind for Certificate {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let client = self.0.acm(&ctx.region);
         let out = client
             .request_certificate()
@@ -180,12 +176,7 @@ impl Kind for Certificate {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.acm(&ctx.region);
         let Some(detail) = describe(&client, id).await? else {
             return Ok(None);
@@ -216,24 +207,14 @@ impl Kind for Certificate {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.acm(&ctx.region);
         retag(&client, id, &prior.tags, &inputs.tags).await?;
         let record = wait_record(&client, id).await?;
         Ok(outputs(id, &record))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // RequestCertificate sets the tags with the certificate: the
         // identity tags tell drctl's certificate for this address.
         let address = ctx.address.to_string();
@@ -253,7 +234,7 @@ impl Kind for Certificate {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.acm(&ctx.region);
         let Some(tags) = tags_of(&client, id).await? else {
             return Ok(());
@@ -275,7 +256,7 @@ impl Kind for Certificate {
 
     /// The environment's certificates that may still be, or are, usable,
     /// by their `drctl:env` tag.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         certificates_tagged(&self.0.acm(&scope.region), LIVE, None, |tags| {
             tag(tags, TAG_ENV) == Some(scope.env.as_str())
         })

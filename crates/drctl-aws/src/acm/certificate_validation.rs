@@ -24,7 +24,7 @@ use serde_json::{Value as Json, json};
 
 use super::{bare, certificates_tagged, describe, validation_record};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::kms::tag;
 use crate::route53::delegation::{validation_advice, validation_hint};
 use crate::support::{TAG_ENV, attrs, invalid, wait_for};
@@ -104,11 +104,7 @@ impl CertificateValidation {
 impl Kind for CertificateValidation {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let arn = inputs.certificate_arn.as_str();
         let records: Vec<String> = inputs
             .validation_record_fqdns
@@ -170,12 +166,7 @@ impl Kind for CertificateValidation {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         // Only an issued certificate is validated: anything else makes
         // the wait run again.
         match self.status(ctx, id).await? {
@@ -193,16 +184,12 @@ impl Kind for CertificateValidation {
         id: &str,
         _prior: &Inputs,
         _inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    ) -> Updated {
         // Every input forces a new wait.
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let arn = inputs.certificate_arn.as_str();
         Ok(match self.status(ctx, arn).await? {
             Some((CertificateStatus::Issued, _)) => Some(arn.to_owned()),
@@ -216,7 +203,7 @@ impl Kind for CertificateValidation {
         _id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         // Nothing in AWS: the certificate is the certificate's to delete.
         Ok(())
     }
@@ -224,7 +211,7 @@ impl Kind for CertificateValidation {
     /// A validation is its certificate issued: the environment's issued
     /// certificates (by their `drctl:env` tag), as the ids of their
     /// validations.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         certificates_tagged(
             &self.0.acm(&scope.region),
             &[CertificateStatus::Issued],

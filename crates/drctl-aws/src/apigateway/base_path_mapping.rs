@@ -13,7 +13,7 @@ use serde_json::json;
 use super::domain_name::{confirm_domain_owned, env_domains};
 use super::{NOT_FOUND, replaced, under};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -73,11 +73,7 @@ impl BasePathMapping {
 impl Kind for BasePathMapping {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let base_path = &inputs.base_path;
         // CreateBasePathMapping takes no idempotency token; a resend of one
         // that happened finds the base path taken (ConflictException).
@@ -103,12 +99,7 @@ impl Kind for BasePathMapping {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, _id: &str, prior: &Inputs) -> Read<Inputs> {
         let Some(out) = self.get(ctx, prior).await? else {
             return Ok(None);
         };
@@ -123,13 +114,7 @@ impl Kind for BasePathMapping {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, _id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let ops = replaced([
             ("/restapiId", &prior.rest_api_id, &inputs.rest_api_id),
             ("/stage", &prior.stage, &inputs.stage),
@@ -148,11 +133,7 @@ impl Kind for BasePathMapping {
         Ok(outputs(&inputs.base_path))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // A domain name and base path identify one mapping; the domain
         // name is drctl's (its `find` checks the identity tags).
         Ok(self.get(ctx, inputs).await?.map(|_| inputs.id()))
@@ -164,7 +145,7 @@ impl Kind for BasePathMapping {
         _id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.apigateway(&ctx.region);
         if !confirm_domain_owned(&client, ctx, &inputs.domain_name).await? {
             return Ok(());
@@ -180,7 +161,7 @@ impl Kind for BasePathMapping {
 
     /// The mappings of the environment's domain names: a mapping has no
     /// tags, its domain name says whose it is.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = &self.0.apigateway(&scope.region);
         under(env_domains(client, scope).await?, |domain| async move {
             let listed = client

@@ -15,7 +15,7 @@ use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, env_apis, under};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -150,11 +150,7 @@ impl Deployment {
 impl Kind for Deployment {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let deployment = self.deploy(ctx, inputs).await?;
         Ok(Applied {
             id: inputs.id(),
@@ -162,12 +158,7 @@ impl Kind for Deployment {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, _id: &str, prior: &Inputs) -> Read<Inputs> {
         let api = &prior.rest_api_id;
         let Some(all) = deployments(&self.0.apigateway(&ctx.region), api).await? else {
             return Ok(None);
@@ -189,13 +180,7 @@ impl Kind for Deployment {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, _id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         // A change of triggers or description means "deploy again".
         let api = &inputs.rest_api_id;
         let deployment = self.deploy(ctx, inputs).await?;
@@ -213,11 +198,7 @@ impl Kind for Deployment {
         Ok(outputs(api, &deployment))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Its deployments are those with its description (as in `read`).
         let all = deployments(&self.0.apigateway(&ctx.region), &inputs.rest_api_id).await?;
         Ok(all
@@ -231,7 +212,7 @@ impl Kind for Deployment {
         _id: &str,
         inputs: &Inputs,
         outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let api = &inputs.rest_api_id;
         let client = self.0.apigateway(&ctx.region);
         if !super::confirm_api_owned(&client, ctx, api).await? {
@@ -249,7 +230,7 @@ impl Kind for Deployment {
 
     /// `<api>/deployment` for each of the environment's APIs that has a
     /// deployment: the resource stands for the API's series of them.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = &self.0.apigateway(&scope.region);
         under(env_apis(&self.0, scope).await?, |api| async move {
             let any = deployments(client, &api)

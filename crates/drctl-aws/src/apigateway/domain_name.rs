@@ -16,7 +16,7 @@ use super::{
     NOT_FOUND, Own, Parent, confirm, create_tags, made_for, of_env, replaced, sync_tags, user_tags,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -126,11 +126,7 @@ impl DomainName {
 impl Kind for DomainName {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = &inputs.domain_name;
         // CreateDomainName takes no idempotency token; a resend of one
         // that happened finds the name taken: BadRequestException "The
@@ -174,12 +170,7 @@ impl Kind for DomainName {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let Some(out) = self.get(ctx, id).await? else {
             return Ok(None);
         };
@@ -205,13 +196,7 @@ impl Kind for DomainName {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.apigateway(&ctx.region);
         let ops = replaced([
             (
@@ -252,11 +237,7 @@ impl Kind for DomainName {
         Ok(outputs)
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let name = &inputs.domain_name;
         let Some(out) = self.get(ctx, name).await? else {
             return Ok(None);
@@ -272,7 +253,7 @@ impl Kind for DomainName {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let Some(out) = self.get(ctx, id).await? else {
             return Ok(());
         };
@@ -288,7 +269,7 @@ impl Kind for DomainName {
     }
 
     /// The domain names carrying the environment's `drctl:env` tag.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         env_domains(&self.0.apigateway(&scope.region), scope).await
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, env_apis, replace, resources_of, under};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -293,11 +293,7 @@ async fn delete_response(client: &Client, t: &Inputs, status: &str) -> Result<()
 impl Kind for Method {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let t = inputs;
         let client = self.0.apigateway(&ctx.region);
         on_method!(client.put_method(), t)
@@ -316,12 +312,7 @@ impl Kind for Method {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, _id: &str, prior: &Inputs) -> Read<Inputs> {
         let Some(out) = self.get(ctx, prior).await? else {
             return Ok(None);
         };
@@ -345,7 +336,7 @@ impl Kind for Method {
         _id: &str,
         _prior: &Inputs,
         inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    ) -> Updated {
         let t = inputs;
         let client = self.0.apigateway(&ctx.region);
         // Compared with what AWS has now rather than with the prior inputs,
@@ -385,11 +376,7 @@ impl Kind for Method {
         Ok(desired_outputs(t))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         Ok(self.get(ctx, inputs).await?.map(|_| inputs.id()))
     }
 
@@ -399,7 +386,7 @@ impl Kind for Method {
         _id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let t = inputs;
         let client = self.0.apigateway(&ctx.region);
         if !super::confirm_api_owned(&client, ctx, &t.rest_api_id).await? {
@@ -411,7 +398,7 @@ impl Kind for Method {
 
     /// The methods of every resource of the environment's APIs: a method
     /// has no tags, its API says whose it is.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = &self.0.apigateway(&scope.region);
         under(env_apis(&self.0, scope).await?, |api| async move {
             let resources = resources_of(client, &api).await?.unwrap_or_default();

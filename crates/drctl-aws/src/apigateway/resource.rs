@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{NOT_FOUND, env_apis, gone, resources_of, under};
 use crate::clients::Clients;
 use crate::kind::adopt;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -42,11 +42,7 @@ fn outputs(id: &str, path: Option<&str>) -> Attributes {
 impl Kind for Resource {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         // CreateResource takes no idempotency token; a resend of one that
         // happened finds the path taken (ConflictException).
         let request = self
@@ -75,12 +71,7 @@ impl Kind for Resource {
         }
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let api = &prior.rest_api_id;
         let result = self
             .0
@@ -103,13 +94,7 @@ impl Kind for Resource {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, _prior: &Inputs, inputs: &Inputs) -> Updated {
         // Every input forces replacement: nothing to change in place.
         let read = self
             .read(ctx, id, inputs)
@@ -118,11 +103,7 @@ impl Kind for Resource {
         Ok(read.outputs)
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // A path part is unique under its parent.
         let client = self.0.apigateway(&ctx.region);
         let Some(resources) = resources_of(&client, &inputs.rest_api_id).await? else {
@@ -143,7 +124,7 @@ impl Kind for Resource {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let api = &inputs.rest_api_id;
         let client = self.0.apigateway(&ctx.region);
         if !super::confirm_api_owned(&client, ctx, api).await? {
@@ -160,7 +141,7 @@ impl Kind for Resource {
 
     /// Every resource but the root (the API's own) of the environment's
     /// APIs: a resource has no tags, its API says whose it is.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = &self.0.apigateway(&scope.region);
         under(env_apis(&self.0, scope).await?, |api| async move {
             let resources = resources_of(client, &api).await?.unwrap_or_default();

@@ -16,7 +16,7 @@ use super::{
     user_tags,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind, adopt};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
 use crate::support::{
     Created, api_error, attrs, create_once, found, retry_while, the_one, tolerate,
 };
@@ -94,11 +94,7 @@ impl RestApi {
 impl Kind for RestApi {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         // CreateRestApi takes no idempotency token and names are not
         // unique: a blind resend would make a second API.
         let request = self
@@ -132,12 +128,7 @@ impl Kind for RestApi {
         }
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let result = self
             .0
             .apigateway(&ctx.region)
@@ -166,13 +157,7 @@ impl Kind for RestApi {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.apigateway(&ctx.region);
         let ops = replaced([
             ("/name", &prior.name, &inputs.name),
@@ -195,11 +180,7 @@ impl Kind for RestApi {
         Ok(read.outputs)
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         // Names are not unique and API Gateway cannot filter by one:
         // GetRestApis lists every API with its tags, which identify ours
         // (the create call sets them; the name may change in place).
@@ -218,7 +199,7 @@ impl Kind for RestApi {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.apigateway(&ctx.region);
         let result = client.get_rest_api().rest_api_id(id).send().await;
         let Some(api) = found(result, NOT_FOUND, "apigateway:GetRestApi")? else {
@@ -240,7 +221,7 @@ impl Kind for RestApi {
 
     /// The APIs carrying the environment's `drctl:env` tag (the create
     /// call sets it).
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         env_apis(&self.0, scope).await
     }
 }

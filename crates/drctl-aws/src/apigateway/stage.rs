@@ -17,7 +17,7 @@ use super::{
     whole_number,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, found, invalid, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -148,11 +148,7 @@ impl Stage {
 impl Kind for Stage {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
         let ops = patches(ctx, None, inputs)?;
         // CreateStage takes no idempotency token; a resend of one that
@@ -180,12 +176,7 @@ impl Kind for Stage {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, _id: &str, prior: &Inputs) -> Read<Inputs> {
         let (api, stage) = (&prior.rest_api_id, &prior.stage_name);
         let Some(out) = self.get(ctx, api, stage).await? else {
             return Ok(None);
@@ -206,13 +197,7 @@ impl Kind for Stage {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, _id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
         self.patch(ctx, api, stage, patches(ctx, Some(prior), inputs)?)
             .await?;
@@ -226,11 +211,7 @@ impl Kind for Stage {
         Ok(outputs(&ctx.region, api, stage))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
         let out = self.get(ctx, api, stage).await?;
         Ok(out.map(|_| format!("{api}/{stage}")))
@@ -242,7 +223,7 @@ impl Kind for Stage {
         _id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
         let Some(out) = self.get(ctx, api, stage).await? else {
             return Ok(());
@@ -265,7 +246,7 @@ impl Kind for Stage {
     }
 
     /// The stages of the environment's APIs.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = &self.0.apigateway(&scope.region);
         under(env_apis(&self.0, scope).await?, |api| async move {
             let result = client.get_stages().rest_api_id(&api).send().await;

@@ -36,7 +36,7 @@ use serde_json::json;
 use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
 use crate::ecs::{Tags, is_ours, listed, user_tags, with_identity};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     Created, api_error, attrs, create_once, create_token, found, invalid, retry_while, the_one,
 };
@@ -401,11 +401,7 @@ impl Plan {
 impl Kind for Plan {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let config = config(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
         let request = self
@@ -460,12 +456,7 @@ impl Kind for Plan {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.backup(&ctx.region);
         let Some(plan) = self.get(&client, id).await? else {
             return Ok(None);
@@ -498,13 +489,7 @@ impl Kind for Plan {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let config = config(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
         // The rule: every input but the name (fixed) and the tags.
@@ -533,11 +518,7 @@ impl Kind for Plan {
         Ok(outputs(id, &arn, plan.version_id().unwrap_or_default()))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         config(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
         let plans = self.live(&client, |name| name == inputs.name).await?;
@@ -556,7 +537,7 @@ impl Kind for Plan {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.backup(&ctx.region);
         if !confirm_plan_owned(&client, ctx, id, true).await? {
             return Ok(());
@@ -574,7 +555,7 @@ impl Kind for Plan {
 
     /// The live plans tagged (or, untagged, named) for the environment; a
     /// deleted plan is listed only on request (`includeDeleted`): gone.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let plans = self.live(&self.0.backup(&scope.region), |_| true).await?;
         Ok(plans
             .into_iter()

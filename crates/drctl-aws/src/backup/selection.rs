@@ -26,7 +26,7 @@ use serde_json::json;
 
 use super::{NOT_FOUND, valid_name};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     Created, attrs, create_once, create_token, found, invalid, retry_while, the_one,
 };
@@ -134,11 +134,7 @@ impl Selection {
 impl Kind for Selection {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let resources = resources(ctx, inputs)?;
         let selection = BackupSelection::builder()
             .selection_name(&inputs.name)
@@ -184,12 +180,7 @@ impl Kind for Selection {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let Some((plan_id, selection_id)) = split(id) else {
             return Ok(None);
         };
@@ -219,23 +210,13 @@ impl Kind for Selection {
     }
 
     /// Every input replaces a selection: nothing changes in place.
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, _prior: &Inputs, inputs: &Inputs) -> Updated {
         resources(ctx, inputs)?;
         let (_, selection_id) = split(id).unwrap_or(("", id));
         Ok(attrs([("selection_id", json!(selection_id))]))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         resources(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
         let named = |n: &str| n == inputs.name;
@@ -248,7 +229,7 @@ impl Kind for Selection {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let Some((plan_id, selection_id)) = split(id) else {
             return Ok(());
         };
@@ -267,7 +248,7 @@ impl Kind for Selection {
 
     /// The selections of the environment's plans: a selection has no
     /// tags, its plan is the environment's.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.backup(&scope.region);
         let plans = super::plan::Plan(self.0.clone()).list(scope).await?;
         let mut ids = Vec::new();

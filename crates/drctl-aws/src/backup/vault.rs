@@ -33,7 +33,7 @@ use serde_json::json;
 use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
 use crate::ecs::{Tags, is_ours, listed, user_tags, with_identity};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, create_once, create_token, found, has_code, invalid, wait_for,
 };
@@ -155,11 +155,7 @@ impl Vault {
 impl Kind for Vault {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         check(ctx, inputs)?;
         let name = &inputs.name;
         let client = self.0.backup(&ctx.region);
@@ -212,12 +208,7 @@ impl Kind for Vault {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.backup(&ctx.region);
         let Some(vault) = self.describe(&client, id).await? else {
             return Ok(None);
@@ -235,13 +226,7 @@ impl Kind for Vault {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         check(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
         let vault = self.describe(&client, id).await?.ok_or_else(|| {
@@ -257,11 +242,7 @@ impl Kind for Vault {
 
     /// Vault names are unique per account and region: the vault of this
     /// name, if it carries this address's identity tags.
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         check(ctx, inputs)?;
         let client = self.0.backup(&ctx.region);
         let Some(vault) = self.describe(&client, &inputs.name).await? else {
@@ -278,7 +259,7 @@ impl Kind for Vault {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.backup(&ctx.region);
         // Emptying deletes recovery points: the claim is checked first.
         let Some(vault) = self.describe(&client, id).await? else {
@@ -363,7 +344,7 @@ impl Kind for Vault {
     }
 
     /// The vaults tagged (or, untagged, named) for the environment.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.backup(&scope.region);
         let mut vaults = client.list_backup_vaults().into_paginator().items().send();
         let mut ids = Vec::new();

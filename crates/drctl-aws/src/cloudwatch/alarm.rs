@@ -31,7 +31,7 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::iam::{claimed, tagged, user_tags};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, invalid, tag_map, tolerate};
 use crate::tags::{arn_tag_api, retag};
 
@@ -332,11 +332,7 @@ impl Alarm {
 impl Kind for Alarm {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.alarm_name.as_str();
         let client = self.0.cloudwatch(&ctx.region);
         put_request(&client, ctx, inputs)?
@@ -356,12 +352,7 @@ impl Kind for Alarm {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let Some(alarm) = self.describe(ctx, id).await? else {
             return Ok(None);
         };
@@ -377,22 +368,12 @@ impl Kind for Alarm {
     }
 
     /// Alarm names are unique per account and region, and the id is the name.
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let name = inputs.alarm_name.as_str();
         Ok(self.describe(ctx, name).await?.map(|_| name.to_owned()))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.cloudwatch(&ctx.region);
         let without_tags = |a: &Inputs| Inputs {
             tags: BTreeMap::new(),
@@ -417,7 +398,7 @@ impl Kind for Alarm {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let Some(alarm) = self.describe(ctx, id).await? else {
             return Ok(());
         };
@@ -437,7 +418,7 @@ impl Kind for Alarm {
 
     /// The region's metric alarms claimed by the `drctl:env` tag
     /// (DescribeAlarms has no tag filter), or named for the environment.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.cloudwatch(&scope.region);
         let mut pages = client.describe_alarms().into_paginator().send();
         let mut ids = Vec::new();

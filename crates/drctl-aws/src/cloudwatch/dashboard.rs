@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, confirm_owned, found, invalid, name_embeds_env, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -111,11 +111,7 @@ fn outputs(arn: &str, name: &str) -> Attributes {
 impl Kind for Dashboard {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.dashboard_name.as_str();
         self.put(ctx, inputs).await?;
         Ok(Applied {
@@ -124,12 +120,7 @@ impl Kind for Dashboard {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         Ok(self.get(ctx, id).await?.map(|(arn, body)| Found {
             inputs: Inputs {
                 dashboard_name: id.to_owned(),
@@ -141,22 +132,12 @@ impl Kind for Dashboard {
 
     /// Dashboard names are unique per account and region, and the id is the
     /// name.
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let name = inputs.dashboard_name.as_str();
         Ok(self.get(ctx, name).await?.map(|_| name.to_owned()))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, _prior: &Inputs, inputs: &Inputs) -> Updated {
         // PutDashboard overwrites the whole body.
         self.put(ctx, inputs).await?;
         self.outputs(ctx, id).await
@@ -168,7 +149,7 @@ impl Kind for Dashboard {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         // A dashboard has no tags: its name, drctl's and the
         // environment's, proves it this environment's.
         let named = Some(inputs.dashboard_name.as_str()).filter(|n| *n == id);
@@ -190,7 +171,7 @@ impl Kind for Dashboard {
     }
 
     /// A dashboard has no tags: the environment's are those named for it.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.cloudwatch(&scope.region);
         let mut dashboards = client.list_dashboards().into_paginator().items().send();
         let mut ids = Vec::new();

@@ -35,7 +35,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, invalid,
     name_embeds_env, retry_while, wait_for,
@@ -592,11 +592,7 @@ impl Table {
 impl Kind for Table {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = &inputs.table_name;
         let hash_key = &inputs.hash_key;
         check_replicated_stream(ctx, inputs)?;
@@ -656,12 +652,7 @@ impl Kind for Table {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let ddb = self.0.dynamodb(&ctx.region);
         // Reads that need nothing from each other are sent together.
         let (t, pitr) = tokio::join!(describe(&ddb, id), pitr_enabled(&ddb, id));
@@ -755,13 +746,7 @@ impl Kind for Table {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         check_replicated_stream(ctx, inputs)?;
         check_keys(ctx, inputs)?;
         let ddb = self.0.dynamodb(&ctx.region);
@@ -829,11 +814,7 @@ impl Kind for Table {
         Ok(outputs(id, &t))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let name = &inputs.table_name;
         Ok(describe(&self.0.dynamodb(&ctx.region), name)
             .await?
@@ -847,7 +828,7 @@ impl Kind for Table {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let ddb = self.0.dynamodb(&ctx.region);
         let Some(t) = describe(&ddb, id).await? else {
             return Ok(());
@@ -892,7 +873,7 @@ impl Kind for Table {
     /// ListTables has no tag filter: each table's tags are read. A global
     /// table's replica in another region is a table there too: that
     /// region lists it as well, under the same id.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let ddb = self.0.dynamodb(&scope.region);
         let names: Vec<String> = ddb
             .list_tables()

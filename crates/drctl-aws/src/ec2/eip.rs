@@ -11,7 +11,7 @@ use serde_json::json;
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
 use super::{Tags, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, attrs, create_once, response_id, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -49,11 +49,7 @@ fn outputs(id: &str, ip: &str) -> Attributes {
 impl Kind for Eip {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         // AllocateAddress takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
         let created = create_once(
@@ -91,12 +87,7 @@ impl Kind for Eip {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(a) = describe_id::<types::Address>(&ec2, id).await? else {
             return Ok(None);
@@ -109,13 +100,7 @@ impl Kind for Eip {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
         let found = self.read(ctx, id, inputs).await?;
         found.map(|o| o.outputs).ok_or_else(|| {
@@ -123,11 +108,7 @@ impl Kind for Eip {
         })
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         find_tagged::<types::Address>(&self.0.ec2(&ctx.region), ctx).await
     }
 
@@ -137,7 +118,7 @@ impl Kind for Eip {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         let delete = async {
             let result = ec2.release_address().allocation_id(id).send().await;
@@ -146,7 +127,7 @@ impl Kind for Eip {
         delete_owned::<types::Address>(&ec2, ctx, id, "Elastic IP", delete).await
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         list_env::<types::Address>(&self.0.ec2(&scope.region), &scope.env, |_| true).await
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{Ec2Resource, describe_id, ec2_resource, find_tagged, list_env, owned};
 use super::{Tags, id_output, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_once, has_code, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -108,11 +108,7 @@ fn outputs(id: &str) -> Attributes {
 impl Kind for InternetGateway {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let vpc = vpc(ctx, inputs)?;
         // CreateInternetGateway takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
@@ -137,12 +133,7 @@ impl Kind for InternetGateway {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(g) = describe_id::<types::InternetGateway>(&ec2, id).await? else {
             return Ok(None);
@@ -157,13 +148,7 @@ impl Kind for InternetGateway {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let want = vpc(ctx, inputs)?;
         let had = prior.vpc_id.as_deref();
         if had != Some(want) {
@@ -177,11 +162,7 @@ impl Kind for InternetGateway {
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         find_tagged::<types::InternetGateway>(&self.0.ec2(&ctx.region), ctx).await
     }
 
@@ -191,7 +172,7 @@ impl Kind for InternetGateway {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         let what = "internet gateway";
         if owned::<types::InternetGateway>(&ec2, ctx, id, what)
@@ -211,7 +192,7 @@ impl Kind for InternetGateway {
         tolerate(result, NOT_FOUND, "ec2:DeleteInternetGateway")
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let ec2 = self.0.ec2(&scope.region);
         list_env::<types::InternetGateway>(&ec2, &scope.env, |_| true).await
     }

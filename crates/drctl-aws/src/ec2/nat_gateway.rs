@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{describe_id, ec2_resource, find_one, list_env};
 use super::{Tags, has_identity, id_output, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_token, found, response_id, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -76,11 +76,7 @@ impl NatGateway {
 impl Kind for NatGateway {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let out = self
             .0
             .ec2(&ctx.region)
@@ -127,12 +123,7 @@ impl Kind for NatGateway {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let Some(n) = self.state(ctx, id).await?.filter(live) else {
             return Ok(None);
         };
@@ -150,22 +141,12 @@ impl Kind for NatGateway {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // By subnet, then by identity tags (tag filters are not honoured
         // everywhere on this call); a deleted gateway does not count.
         let subnet = types::Filter::builder()
@@ -185,7 +166,7 @@ impl Kind for NatGateway {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let Some(gateway) = self.state(ctx, id).await? else {
             return Ok(());
         };
@@ -219,7 +200,7 @@ impl Kind for NatGateway {
         .await
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         // Tag filters are not honoured everywhere on this call: list_env
         // checks the tags again.
         list_env(&self.0.ec2(&scope.region), &scope.env, live).await

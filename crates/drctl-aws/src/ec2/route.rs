@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::id_output;
 use super::lookup::describe_id;
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_once, invalid, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -103,11 +103,7 @@ fn made_by_create_route(route: &aws_sdk_ec2::types::Route) -> bool {
 impl Kind for Route {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let table = inputs.route_table_id.as_str();
         let dest = inputs.destination_cidr_block.as_str();
         let (kind, target_id) = target(ctx, inputs)?;
@@ -138,12 +134,7 @@ impl Kind for Route {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, _id: &str, prior: &Inputs) -> Read<Inputs> {
         let table = prior.route_table_id.as_str();
         let dest = prior.destination_cidr_block.as_str();
         let ec2 = self.0.ec2(&ctx.region);
@@ -166,7 +157,7 @@ impl Kind for Route {
         _id: &str,
         _prior: &Inputs,
         inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    ) -> Updated {
         let table = inputs.route_table_id.as_str();
         let (kind, target_id) = target(ctx, inputs)?;
         let req = self
@@ -186,11 +177,7 @@ impl Kind for Route {
         Ok(outputs(table))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // A route is identified by its table and destination.
         Ok(self
             .read(ctx, "", inputs)
@@ -204,7 +191,7 @@ impl Kind for Route {
         _id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let table = inputs.route_table_id.as_str();
         // A route has no tags: its table proves it this environment's.
         if !super::route_table::confirm_table_owned(&self.0.ec2(&ctx.region), ctx, table).await? {
@@ -222,7 +209,7 @@ impl Kind for Route {
     }
 
     /// The routes of the environment's route tables that this kind makes.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let tables = super::route_table::env_tables(&self.0, scope).await?;
         Ok(tables
             .iter()

@@ -13,7 +13,7 @@ use super::lookup::{
 };
 use super::{Tags, id_output, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_token, response_id, tag_map, tag_pairs, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -83,11 +83,7 @@ fn outputs(id: &str) -> Attributes {
 impl Kind for RouteTable {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let out = self
             .0
             .ec2(&ctx.region)
@@ -108,12 +104,7 @@ impl Kind for RouteTable {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(t) = describe_id::<types::RouteTable>(&ec2, id).await? else {
             return Ok(None);
@@ -127,22 +118,12 @@ impl Kind for RouteTable {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         find_tagged::<types::RouteTable>(&self.0.ec2(&ctx.region), ctx).await
     }
 
@@ -152,7 +133,7 @@ impl Kind for RouteTable {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         // Still associated (an association being removed, or one another
         // tool made): DependencyViolation until it goes.
@@ -163,7 +144,7 @@ impl Kind for RouteTable {
         delete_owned::<types::RouteTable>(&ec2, ctx, id, "route table", delete).await
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         list_env::<types::RouteTable>(&self.0.ec2(&scope.region), &scope.env, |_| true).await
     }
 }

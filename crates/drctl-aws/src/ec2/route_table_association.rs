@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::id_output;
 use super::lookup::describe_id;
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{create_once, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -73,11 +73,7 @@ impl RouteTableAssociation {
 impl Kind for RouteTableAssociation {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         // AssociateRouteTable takes no idempotency token; a resend of one
         // that happened finds the subnet associated.
         let ec2 = self.0.ec2_once(&ctx.region);
@@ -102,12 +98,7 @@ impl Kind for RouteTableAssociation {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let Some(t) = self.table(ctx, &prior.route_table_id).await? else {
             return Ok(None);
         };
@@ -130,16 +121,12 @@ impl Kind for RouteTableAssociation {
         id: &str,
         _prior: &Inputs,
         _inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    ) -> Updated {
         // Every input forces replacement; nothing to change in place.
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // A subnet has at most one association: look for it on the table.
         let Some(t) = self.table(ctx, &inputs.route_table_id).await? else {
             return Ok(None);
@@ -157,7 +144,7 @@ impl Kind for RouteTableAssociation {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         // An association has no tags: its table proves it this
         // environment's. One that is not in the table state records is
         // not this address's to remove (read sees it gone, too).
@@ -179,7 +166,7 @@ impl Kind for RouteTableAssociation {
     }
 
     /// The subnet associations of the environment's route tables.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let tables = super::route_table::env_tables(&self.0, scope).await?;
         let associations = tables.iter().flat_map(|t| t.associations());
         Ok(associations

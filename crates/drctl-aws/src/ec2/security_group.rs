@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_one, list_env};
 use super::{Tags, id_output, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{create_once, invalid, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -254,11 +254,7 @@ fn outputs(id: &str) -> Attributes {
 impl Kind for SecurityGroup {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let client = self.0.ec2(&ctx.region);
         // CreateSecurityGroup takes no idempotency token; a resend of one
         // that happened finds its name taken in the VPC.
@@ -302,12 +298,7 @@ impl Kind for SecurityGroup {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(g) = describe_id::<types::SecurityGroup>(&ec2, id).await? else {
             return Ok(None);
@@ -326,13 +317,7 @@ impl Kind for SecurityGroup {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.ec2(&ctx.region);
         // A group adopted from an interrupted run may be seconds old.
         super::on_new(|| sync_rules(&client, ctx, id, prior, inputs)).await?;
@@ -340,11 +325,7 @@ impl Kind for SecurityGroup {
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Group names are unique per VPC.
         let filter = |name: &str, value: &str| {
             aws_sdk_ec2::types::Filter::builder()
@@ -366,7 +347,7 @@ impl Kind for SecurityGroup {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         let delete = super::delete_when_unused(|| async {
             let result = ec2.delete_security_group().group_id(id).send().await;
@@ -375,7 +356,7 @@ impl Kind for SecurityGroup {
         delete_owned::<types::SecurityGroup>(&ec2, ctx, id, "security group", delete).await
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let ec2 = self.0.ec2(&scope.region);
         list_env::<types::SecurityGroup>(&ec2, &scope.env, |_| true).await
     }

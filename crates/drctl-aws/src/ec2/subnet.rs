@@ -11,7 +11,7 @@ use serde_json::json;
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
 use super::{Tags, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -77,11 +77,7 @@ fn outputs(id: &str, az: &str) -> Attributes {
 impl Kind for Subnet {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let az = inputs.availability_zone.as_str();
         // CreateSubnet takes no idempotency token; a resend of one that
         // happened is refused as a CIDR conflict.
@@ -112,12 +108,7 @@ impl Kind for Subnet {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(s) = describe_id::<types::Subnet>(&ec2, id).await? else {
             return Ok(None);
@@ -135,13 +126,7 @@ impl Kind for Subnet {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let want = inputs.map_public_ip_on_launch;
         if prior.map_public_ip_on_launch != want {
             // A subnet adopted from an interrupted run may be seconds old.
@@ -151,11 +136,7 @@ impl Kind for Subnet {
         Ok(outputs(id, &inputs.availability_zone))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         find_tagged::<types::Subnet>(&self.0.ec2(&ctx.region), ctx).await
     }
 
@@ -165,7 +146,7 @@ impl Kind for Subnet {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         let delete = super::delete_when_unused(|| async {
             let result = ec2.delete_subnet().subnet_id(id).send().await;
@@ -174,7 +155,7 @@ impl Kind for Subnet {
         delete_owned::<types::Subnet>(&ec2, ctx, id, "subnet", delete).await
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         list_env::<types::Subnet>(&self.0.ec2(&scope.region), &scope.env, |_| true).await
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
 use super::{Tags, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, tolerate};
 use std::sync::Arc;
 
@@ -89,11 +89,7 @@ impl Vpc {
 impl Kind for Vpc {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let cidr = inputs.cidr_block.as_str();
         // CreateVpc takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
@@ -117,12 +113,7 @@ impl Kind for Vpc {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(vpc) = describe_id::<types::Vpc>(&ec2, id).await? else {
             return Ok(None);
@@ -159,24 +150,14 @@ impl Kind for Vpc {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         // A VPC adopted from an interrupted run may be seconds old.
         super::on_new(|| self.set_dns(ctx, id, inputs, Some(prior))).await?;
         sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
         Ok(Self::outputs(id, &inputs.cidr_block))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         find_tagged::<types::Vpc>(&self.0.ec2(&ctx.region), ctx).await
     }
 
@@ -186,7 +167,7 @@ impl Kind for Vpc {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         // Lambda releases a deleted function's network interfaces minutes
         // later; until then the VPC answers DependencyViolation.
@@ -197,7 +178,7 @@ impl Kind for Vpc {
         delete_owned::<types::Vpc>(&ec2, ctx, id, "VPC", delete).await
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         list_env::<types::Vpc>(&self.0.ec2(&scope.region), &scope.env, |_| true).await
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{describe_id, ec2_resource, find_one, list_env, owned};
 use super::{Tags, id_output, identity_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_token, found, response_id, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -85,11 +85,7 @@ fn outputs(id: &str) -> Attributes {
 impl Kind for VpcEndpoint {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let out = self
             .0
             .ec2(&ctx.region)
@@ -113,12 +109,7 @@ impl Kind for VpcEndpoint {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let ec2 = self.0.ec2(&ctx.region);
         let Some(e) = describe_id::<Endpoint>(&ec2, id).await? else {
             return Ok(None);
@@ -141,13 +132,7 @@ impl Kind for VpcEndpoint {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let ec2 = self.0.ec2(&ctx.region);
         let (had, want) = (route_tables(prior), route_tables(inputs));
         let add: Vec<String> = want.difference(&had).cloned().collect();
@@ -165,11 +150,7 @@ impl Kind for VpcEndpoint {
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         let ec2 = self.0.ec2(&ctx.region);
         find_one(&ec2, ctx, identity_filters(ctx), |e: &Endpoint| !gone(e)).await
     }
@@ -180,7 +161,7 @@ impl Kind for VpcEndpoint {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         // A deleted endpoint stays visible as `deleted` for a while; do not
         // ask for it to be deleted twice.
         if self.read(ctx, id, inputs).await?.is_none() {
@@ -231,7 +212,7 @@ impl Kind for VpcEndpoint {
         .await
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let ec2 = self.0.ec2(&scope.region);
         list_env(&ec2, &scope.env, |e: &Endpoint| !gone(e)).await
     }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{describe_id, ec2_resource, env_resources, find_one};
 use super::{Tags, has_identity, id_output, identity_filters, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{create_once, found, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -158,11 +158,7 @@ impl VpcPeeringConnection {
 impl Kind for VpcPeeringConnection {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let (vpc, peer_vpc) = (&inputs.vpc_id, &inputs.peer_vpc_id);
         let peer_region = inputs.peer_region.as_str();
         // CreateVpcPeeringConnection takes no idempotency token: a resend
@@ -198,12 +194,7 @@ impl Kind for VpcPeeringConnection {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
             return Ok(None);
         };
@@ -224,23 +215,13 @@ impl Kind for VpcPeeringConnection {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         // Only the requester's side's tags: the accepter tags its own.
         sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         // Tag filters, and the tags checked again here (not every emulator
         // applies the filters); a connection that is gone does not count.
         let ec2 = self.0.ec2(&ctx.region);
@@ -256,7 +237,7 @@ impl Kind for VpcPeeringConnection {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         // AWS refuses to delete a `failed` or `rejected` connection
         // (InvalidStateTransition); it removes those itself.
@@ -298,7 +279,7 @@ impl Kind for VpcPeeringConnection {
     }
 
     /// The connections the environment requested from this region.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let requester = Connection::requester_vpc_info;
         list_side(&self.0, scope, requester, |c| !is_gone(c)).await
     }

@@ -21,7 +21,7 @@ use super::vpc_peering_connection::{
 };
 use super::{Tags, has_identity, sync_tags, user_tags, with_identity};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, invalid, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -127,11 +127,7 @@ impl VpcPeeringConnectionAccepter {
 impl Kind for VpcPeeringConnectionAccepter {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let id = inputs.vpc_peering_connection_id.as_str();
         self.accept(ctx, id).await?;
         // AcceptVpcPeeringConnection takes no tags; CreateTags in this
@@ -150,12 +146,7 @@ impl Kind for VpcPeeringConnectionAccepter {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         // Only an accepted connection is this resource: one pending
         // acceptance is not accepted (yet), one gone was deleted.
         let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
@@ -173,22 +164,12 @@ impl Kind for VpcPeeringConnectionAccepter {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         sync_tags(&self.0.ec2(&ctx.region), ctx, id, &prior.tags, &inputs.tags).await?;
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Made by this address: accepted, with this side tagged as ours (an
         // accept that was not yet tagged is found by no one, and the next
         // create accepts nothing and tags it).
@@ -205,14 +186,14 @@ impl Kind for VpcPeeringConnectionAccepter {
         _id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         // Nothing to undo on this side: an accepted connection cannot be
         // un-accepted, and deleting it is the requester's delete.
         Ok(())
     }
 
     /// The connections the environment accepted in this region.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let accepter = VpcPeeringConnection::accepter_vpc_info;
         list_side(&self.0, scope, accepter, accepted).await
     }

@@ -26,7 +26,7 @@ use serde_json::json;
 
 use super::{Tags, ecs_tags, is_ours, listed, name_input, tag_map, user_tags, with_identity};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind, adopt};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
 use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
 use crate::tags::retag;
 
@@ -152,11 +152,7 @@ pub(crate) async fn of_env(client: &Client, env: &str) -> Result<Vec<AwsCluster>
 impl Kind for Cluster {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let insights = insights(ctx, inputs)?;
         let name = &inputs.name;
         let client = self.0.ecs(&ctx.region);
@@ -205,12 +201,7 @@ impl Kind for Cluster {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.ecs(&ctx.region);
         let Some(cluster) = describe(&client, id).await? else {
             return Ok(None);
@@ -231,13 +222,7 @@ impl Kind for Cluster {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let insights = insights(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         // UpdateCluster takes the settings too (ECS API Reference).
@@ -258,11 +243,7 @@ impl Kind for Cluster {
         Ok(outputs(&cluster))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         insights(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         Ok(describe(&client, &inputs.name)
@@ -277,7 +258,7 @@ impl Kind for Cluster {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.ecs(&ctx.region);
         let Some(cluster) = describe(&client, id).await? else {
             return Ok(());
@@ -310,7 +291,7 @@ impl Kind for Cluster {
     }
 
     /// The live clusters tagged (or named) for the environment, by name.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let clusters = of_env(&self.0.ecs(&scope.region), &scope.env).await?;
         Ok(clusters
             .iter()

@@ -34,7 +34,7 @@ use serde_json::json;
 
 use super::{Tags, ecs_tags, int_in, is_ours, name_input, tag_map, user_tags, with_identity};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, create_token, invalid, wait_for};
 use crate::tags::retag;
 
@@ -353,11 +353,7 @@ impl Service {
 impl Kind for Service {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let config = config(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         let load_balancer = LoadBalancer::builder()
@@ -400,12 +396,7 @@ impl Kind for Service {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let client = self.0.ecs(&ctx.region);
         let cluster = cluster_for(ctx, id, prior, "describe it in")?;
         let Some(s) = describe(&client, cluster, id).await?.filter(active) else {
@@ -443,13 +434,7 @@ impl Kind for Service {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let config = config(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         // What UpdateService changes in place.
@@ -482,11 +467,7 @@ impl Kind for Service {
 
     /// Service names are unique per cluster: the ACTIVE service of this
     /// name, if it carries this address's identity tags.
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         config(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         Ok(describe(&client, &inputs.cluster, &inputs.name)
@@ -501,7 +482,7 @@ impl Kind for Service {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.ecs(&ctx.region);
         let cluster = cluster_for(ctx, id, inputs, "delete it from")?;
         let Some(service) = describe(&client, cluster, id).await? else {
@@ -550,7 +531,7 @@ impl Kind for Service {
 
     /// The services (ACTIVE or DRAINING) of the environment's clusters:
     /// a service is its cluster's.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.ecs(&scope.region);
         let mut ids = Vec::new();
         for cluster in super::cluster::of_env(&client, &scope.env).await? {

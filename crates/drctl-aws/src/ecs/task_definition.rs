@@ -41,7 +41,7 @@ use super::{
     Tags, ecs_tags, int_in, is_ours, listed, name_input, tag_map, user_tags, with_identity,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
 use crate::tags::retag;
 
@@ -413,11 +413,7 @@ impl TaskDefinition {
 impl Kind for TaskDefinition {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let checked = check(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         if let Some((_, tags)) = latest(&client, &inputs.family).await?
@@ -441,12 +437,7 @@ impl Kind for TaskDefinition {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.ecs(&ctx.region);
         let Some((td, tags)) = latest(&client, id).await? else {
             return Ok(None);
@@ -472,13 +463,7 @@ impl Kind for TaskDefinition {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let checked = check(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         if let Some((td, _)) = latest(&client, id).await?
@@ -499,11 +484,7 @@ impl Kind for TaskDefinition {
         Ok(outputs(&td))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         check(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         Ok(latest(&client, &inputs.family)
@@ -518,7 +499,7 @@ impl Kind for TaskDefinition {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.ecs(&ctx.region);
         // The family's revisions go together: its latest one's tags (what
         // drctl registered last) say whose the family is.
@@ -539,7 +520,7 @@ impl Kind for TaskDefinition {
     /// The families with an ACTIVE revision whose latest is tagged (or,
     /// untagged, named) for the environment; deregistered revisions are
     /// gone.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.ecs(&scope.region);
         let mut families: Vec<String> = active_arns(&client, None)
             .await?

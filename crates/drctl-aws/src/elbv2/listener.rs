@@ -27,7 +27,7 @@ use super::{elb_tags, if_ours, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::{Tags, int_in, user_tags, with_identity};
 use crate::kind::adopt;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, api_error, attrs, create_once, invalid, response_id};
 use crate::tags::retag;
 
@@ -157,11 +157,7 @@ fn target_of(l: &AwsListener) -> &str {
 impl Kind for Listener {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let port = port(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
         let existing = on_port(&client, &inputs.load_balancer_arn, port).await?;
@@ -206,12 +202,7 @@ impl Kind for Listener {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.elbv2(&ctx.region);
         let Some(l) = by_arn(&client, id).await? else {
             return Ok(None);
@@ -231,13 +222,7 @@ impl Kind for Listener {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let port = port(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
         let forwards = |i: &Inputs| (i.port, i.protocol.clone(), i.target_group_arn.clone());
@@ -256,11 +241,7 @@ impl Kind for Listener {
         Ok(attrs([("arn", json!(id))]))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let port = port(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
         let Some(l) = on_port(&client, &inputs.load_balancer_arn, port).await? else {
@@ -275,7 +256,7 @@ impl Kind for Listener {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         if !super::confirm_owned(&self.0.elbv2(&ctx.region), ctx, "listener", id).await? {
             return Ok(());
         }
@@ -291,7 +272,7 @@ impl Kind for Listener {
 
     /// The listeners of the environment's load balancers: a listener is
     /// its load balancer's.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.elbv2(&scope.region);
         let load_balancers = super::load_balancer::LoadBalancer(self.0.clone())
             .list(scope)

@@ -32,7 +32,7 @@ use serde_json::json;
 use super::{arn_suffix, elb_tags, id_list, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::{Tags, user_tags, with_identity};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, invalid, wait_for};
 use crate::tags::retag;
 
@@ -191,11 +191,7 @@ impl LoadBalancer {
 impl Kind for LoadBalancer {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let config = config(ctx, inputs)?;
         let name = &inputs.name;
         let client = self.0.elbv2(&ctx.region);
@@ -244,12 +240,7 @@ impl Kind for LoadBalancer {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.elbv2(&ctx.region);
         let Some(lb) = by_arn(&client, id).await? else {
             return Ok(None);
@@ -277,13 +268,7 @@ impl Kind for LoadBalancer {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let config = config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
         if prior.subnet_ids != inputs.subnet_ids {
@@ -309,11 +294,7 @@ impl Kind for LoadBalancer {
         Ok(outputs(&lb))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
         let Some(lb) = by_name(&client, &inputs.name).await? else {
@@ -328,7 +309,7 @@ impl Kind for LoadBalancer {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.elbv2(&ctx.region);
         if !super::confirm_owned(&client, ctx, "load balancer", id).await? {
             return Ok(());
@@ -360,7 +341,7 @@ impl Kind for LoadBalancer {
 
     /// The load balancers tagged (or, untagged, named) for the
     /// environment; a deleted one is no longer described.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.elbv2(&scope.region);
         let all: Vec<AwsLoadBalancer> = client
             .describe_load_balancers()

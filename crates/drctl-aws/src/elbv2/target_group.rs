@@ -31,7 +31,7 @@ use super::{arn_suffix, elb_tags, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::{Tags, int_in, user_tags, with_identity};
 use crate::kind::adopt;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, api_error, attrs, create_once, invalid, retry_while};
 use crate::tags::retag;
 
@@ -249,11 +249,7 @@ async fn set_deregistration_delay(
 impl Kind for TargetGroup {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let config = config(ctx, inputs)?;
         let name = &inputs.name;
         let client = self.0.elbv2(&ctx.region);
@@ -309,12 +305,7 @@ impl Kind for TargetGroup {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.elbv2(&ctx.region);
         let Some(tg) = describe(&client, false, id).await? else {
             return Ok(None);
@@ -366,13 +357,7 @@ impl Kind for TargetGroup {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let config = config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
         if prior.health_check != inputs.health_check {
@@ -395,11 +380,7 @@ impl Kind for TargetGroup {
         Ok(outputs(&tg))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         config(ctx, inputs)?;
         let client = self.0.elbv2(&ctx.region);
         let Some(tg) = describe(&client, true, &inputs.name).await? else {
@@ -414,7 +395,7 @@ impl Kind for TargetGroup {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.elbv2(&ctx.region);
         if !super::confirm_owned(&client, ctx, "target group", id).await? {
             return Ok(());
@@ -439,7 +420,7 @@ impl Kind for TargetGroup {
     }
 
     /// The target groups tagged (or, untagged, named) for the environment.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.elbv2(&scope.region);
         let all: Vec<AwsTargetGroup> = client
             .describe_target_groups()

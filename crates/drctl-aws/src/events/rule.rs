@@ -34,7 +34,7 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::iam::{claimed, tagged, user_tags};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, api_error, attrs, found, invalid, retry_while, wait_for,
 };
@@ -529,11 +529,7 @@ impl Rule {
 impl Kind for Rule {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let config = config(ctx, inputs)?;
         let client = self.0.eventbridge(&ctx.region);
         // PutRule would take over a rule of this name made by someone else.
@@ -584,12 +580,7 @@ impl Kind for Rule {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let client = self.0.eventbridge(&ctx.region);
         let Some(rule) = self.describe(&client, id).await? else {
             return Ok(None);
@@ -627,13 +618,7 @@ impl Kind for Rule {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let config = config(ctx, inputs)?;
         let client = self.0.eventbridge(&ctx.region);
         let settings_changed = prior.description != inputs.description
@@ -666,11 +651,7 @@ impl Kind for Rule {
     /// Rule names are unique per event bus: the rule of this name, if it
     /// carries this address's identity tags (PutRule tags a new rule, so
     /// every rule drctl created has them).
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let config = config(ctx, inputs)?;
         let client = self.0.eventbridge(&ctx.region);
         let Some(rule) = self.describe(&client, &config.name).await? else {
@@ -690,7 +671,7 @@ impl Kind for Rule {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.eventbridge(&ctx.region);
         let Some(rule) = self.describe(&client, id).await? else {
             return Ok(());
@@ -733,7 +714,7 @@ impl Kind for Rule {
     /// (ListRules has no tag filter), or named for the environment.
     /// EventBridge's SDK has no paginator for ListRules: the pages are
     /// followed by their token.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.eventbridge(&scope.region);
         let mut ids = Vec::new();
         let mut token: Option<String> = None;
@@ -775,7 +756,7 @@ mod tests {
     /// endpoint is unreachable).
     async fn refused(v: Json) -> String {
         let aws = crate::AwsContext::unreachable().await;
-        let rule = crate::kind::Typed(Rule(aws.clients()));
+        let rule = crate::kind::Typed::new(Rule(aws.clients()), &SCHEMA);
         drctl_core::Provider::create(&rule, &ctx(), &serde_json::from_value(v).unwrap())
             .await
             .unwrap_err()

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use super::{claimed, policy_json, tagged, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     Created, api_error, attrs, confirm_owned, create_once, found, invalid, sent, tag_map, tolerate,
 };
@@ -199,11 +199,7 @@ fn outputs(role: &aws_sdk_iam::types::Role) -> Attributes {
 impl Kind for Role {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.name.as_str();
         let trust = document(
             ctx,
@@ -255,12 +251,7 @@ impl Kind for Role {
         })
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, _ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         // Independent reads, sent together; the role's absence decides
         // before the others' errors (they fail for a role that is gone).
         let (role, names, managed, tags) = tokio::join!(
@@ -307,13 +298,7 @@ impl Kind for Role {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let iam = self.iam();
         if prior.assume_role_policy != inputs.assume_role_policy {
             iam.update_assume_role_policy()
@@ -362,11 +347,7 @@ impl Kind for Role {
         Ok(outputs(&role))
     }
 
-    async fn find(
-        &self,
-        _ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, _ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Role names are unique in the account, and the id is the name.
         let name = inputs.name.as_str();
         Ok(self.get(name).await?.map(|_| name.to_owned()))
@@ -378,7 +359,7 @@ impl Kind for Role {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         if self.get(id).await?.is_none() {
             return Ok(());
         }
@@ -407,7 +388,7 @@ impl Kind for Role {
 
     /// IAM is global: the environment's roles whatever the region asked.
     /// ListRoles gives no tags, so each role's are read.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let mut roles = self.iam().list_roles().into_paginator().items().send();
         let mut ids = Vec::new();
         while let Some(role) = roles.next().await {

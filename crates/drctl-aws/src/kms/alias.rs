@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::NOT_FOUND;
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, confirm_owned, has_code, invalid, name_embeds_env, tolerate,
 };
@@ -87,11 +87,7 @@ fn outputs(a: &AliasListEntry) -> Attributes {
 impl Kind for Alias {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = alias_name(ctx, inputs)?;
         let target = inputs.target_key_id.as_str();
         let client = self.0.kms(&ctx.region);
@@ -135,12 +131,7 @@ impl Kind for Alias {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let Some(a) = lookup(&self.0.kms(&ctx.region), id).await? else {
             return Ok(None);
         };
@@ -153,13 +144,7 @@ impl Kind for Alias {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, _prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.kms(&ctx.region);
         client
             .update_alias()
@@ -174,11 +159,7 @@ impl Kind for Alias {
         Ok(outputs(&a))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let name = alias_name(ctx, inputs)?;
         let found = lookup(&self.0.kms(&ctx.region), name).await?;
         Ok(found
@@ -192,7 +173,7 @@ impl Kind for Alias {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         // An alias has no tags: its name, drctl's and the environment's
         // (`alias/payment-<env>`), proves it this environment's.
         let named = Some(inputs.alias_name.as_str()).filter(|n| *n == id);
@@ -215,7 +196,7 @@ impl Kind for Alias {
 
     /// An alias has no tags: the environment's are those named for it
     /// (`alias/payment-<env>`, the blueprint's name).
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let mut aliases = self
             .0
             .kms(&scope.region)

@@ -46,7 +46,7 @@ use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, identity_tags, tag, user_tags_of};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     Created, TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, invalid,
     retry_while, sent, the_one, tolerate,
@@ -341,11 +341,7 @@ impl Key {
 impl Kind for Key {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         inputs.window(ctx)?;
         let key_policy = inputs.policy(ctx)?;
         let client = self.0.kms(&ctx.region);
@@ -396,12 +392,7 @@ impl Kind for Key {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let client = self.0.kms(&ctx.region);
         let result = client.describe_key().key_id(id).send().await;
         let Some(out) = found(result, NOT_FOUND, "kms:DescribeKey")? else {
@@ -462,13 +453,7 @@ impl Kind for Key {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         inputs.window(ctx)?;
         let client = self.0.kms(&ctx.region);
         if prior.description != inputs.description {
@@ -496,11 +481,7 @@ impl Kind for Key {
         Ok(observed.outputs)
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        _inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, _inputs: &Inputs) -> Lookup {
         // The identity tags tell this address's key.
         let address = ctx.address.to_string();
         let ours = live_keys_tagged(&self.0.kms(&ctx.region), |tags| {
@@ -516,7 +497,7 @@ impl Kind for Key {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let days = inputs.window(ctx)?;
         let client = self.0.kms(&ctx.region);
         let result = client.describe_key().key_id(id).send().await;
@@ -556,7 +537,7 @@ impl Kind for Key {
 
     /// The environment's live keys, by their `drctl:env` tag; a retained
     /// key is no address's any more, so not listed.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         live_keys_tagged(&self.0.kms(&scope.region), |tags| {
             tag(tags, TAG_ENV) == Some(scope.env.as_str()) && !retained(tags)
         })

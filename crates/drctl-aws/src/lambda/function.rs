@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
 use crate::iam::{claimed, tagged, user_tags};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, confirm_owned, create_once, found, invalid, only_if_set, retry_while, sent,
     tag_map, tolerate, wait_for,
@@ -348,11 +348,7 @@ impl Function {
 impl Kind for Function {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.function_name.as_str();
         let client = self.0.lambda(&ctx.region);
         let code = package(ctx, inputs)?;
@@ -393,12 +389,7 @@ impl Kind for Function {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let client = self.0.lambda(&ctx.region);
         let Some((c, tags)) = self.get(&client, id).await? else {
             return Ok(None);
@@ -449,13 +440,7 @@ impl Kind for Function {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.lambda(&ctx.region);
         if prior.config_differs(inputs) {
             let request = client
@@ -492,11 +477,7 @@ impl Kind for Function {
         Ok(outputs(&config))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Function names are unique per region, and the id is the name.
         // DeleteFunction is synchronous (no deleting state to skip), and a
         // function still Pending or Failed exists all the same: adopting it
@@ -512,7 +493,7 @@ impl Kind for Function {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let Some((_, tags)) = self.get(&self.0.lambda(&ctx.region), id).await? else {
             return Ok(());
         };
@@ -534,7 +515,7 @@ impl Kind for Function {
         tolerate(result, NOT_FOUND, "lambda:DeleteFunction")
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         env_functions(&self.0.lambda(&scope.region), scope).await
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, retry_while, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -97,11 +97,7 @@ async fn statements(client: &Client, function: &str) -> Result<Option<Vec<Json>>
 impl Kind for Permission {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let function = inputs.function_name.as_str();
         let sid = inputs.statement_id.as_str();
         let request = self
@@ -155,12 +151,7 @@ impl Kind for Permission {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let (function, sid) = split_id(id)?;
         let Some(statements) = statements(&self.0.lambda(&ctx.region), function).await? else {
             return Ok(None);
@@ -195,17 +186,13 @@ impl Kind for Permission {
         id: &str,
         _prior: &Inputs,
         _inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    ) -> Updated {
         // Every input forces replacement, so there is nothing to update.
         let (_, sid) = split_id(id)?;
         Ok(attrs([("statement_id", json!(sid))]))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // A statement is identified by its function and Sid: it exists if
         // the function's policy holds that Sid.
         let id = format!("{}/{}", inputs.function_name, inputs.statement_id);
@@ -218,7 +205,7 @@ impl Kind for Permission {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let (function, sid) = split_id(id)?;
         // A statement has no tags: its function proves it this
         // environment's.
@@ -248,7 +235,7 @@ impl Kind for Permission {
 
     /// A statement has no tags: those of the environment's functions'
     /// policies, by Sid.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.lambda(&scope.region);
         let mut ids = Vec::new();
         for function in super::function::env_functions(&client, scope).await? {

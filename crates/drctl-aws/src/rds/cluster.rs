@@ -41,7 +41,7 @@ use super::{
     wait_version,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::secretsmanager;
 use crate::support::{
     api_error, attrs, create_once, found, has_code, invalid, retry_while, tolerate, wait_for,
@@ -300,11 +300,7 @@ fn outputs(id: &str, c: &DbCluster, inputs: &Inputs) -> Attributes {
 impl Kind for Cluster {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let id = &inputs.cluster_identifier;
         let rds = self.0.rds(&ctx.region);
         // No idempotency token; a resend of one that happened finds the
@@ -351,12 +347,7 @@ impl Kind for Cluster {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let rds = self.0.rds(&ctx.region);
         let Some(c) = describe(&rds, id).await? else {
             return Ok(None);
@@ -400,13 +391,7 @@ impl Kind for Cluster {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let rds = self.0.rds(&ctx.region);
         let mut req = rds
             .modify_db_cluster()
@@ -462,11 +447,7 @@ impl Kind for Cluster {
         Ok(outputs(id, &c, inputs))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let id = &inputs.cluster_identifier;
         Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
@@ -477,7 +458,7 @@ impl Kind for Cluster {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let rds = self.0.rds(&ctx.region);
         let Some(c) = describe(&rds, id).await? else {
             return Ok(());
@@ -536,7 +517,7 @@ impl Kind for Cluster {
 
     /// The environment's clusters (by tag, or by the identifier drctl
     /// gives, `payment-<env>-<role>`), but those being deleted.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let clusters: Vec<DbCluster> = self
             .0
             .rds(&scope.region)

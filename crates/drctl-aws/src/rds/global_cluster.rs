@@ -28,7 +28,7 @@ use super::{
     wait_version,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, found, invalid, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -223,11 +223,7 @@ impl GlobalCluster {
 impl Kind for GlobalCluster {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let id = &inputs.global_cluster_identifier;
         let rds = self.0.rds(&ctx.region);
         // No idempotency token; a resend of one that happened finds the
@@ -256,12 +252,7 @@ impl Kind for GlobalCluster {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let Some(g) = describe(&self.0.rds(&ctx.region), id).await? else {
             return Ok(None);
         };
@@ -280,13 +271,7 @@ impl Kind for GlobalCluster {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let rds = self.0.rds(&ctx.region);
         if prior.deletion_protection != inputs.deletion_protection {
             rds.modify_global_cluster()
@@ -304,11 +289,7 @@ impl Kind for GlobalCluster {
         Ok(outputs(id, &g))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let id = &inputs.global_cluster_identifier;
         Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
@@ -319,7 +300,7 @@ impl Kind for GlobalCluster {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let rds = self.0.rds(&ctx.region);
         let Some(g) = describe(&rds, id).await? else {
             return Ok(());
@@ -374,7 +355,7 @@ impl Kind for GlobalCluster {
     /// drctl gives, `payment-global-<env>`), but those being deleted.
     /// DescribeGlobalClusters answers for every region: each region
     /// lists the same ones.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let globals: Vec<AwsGlobalCluster> = self
             .0
             .rds(&scope.region)

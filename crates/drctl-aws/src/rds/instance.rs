@@ -21,7 +21,7 @@ use super::{
     RDS_WAIT, cluster, create_tags, env_ids, global_cluster, live, sync_tags, user_tags, wait_gone,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{TAG_ENV, api_error, attrs, create_once, found, retry_while, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -235,11 +235,7 @@ impl Instance {
 impl Kind for Instance {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let id = &inputs.instance_identifier;
         let rds = self.0.rds(&ctx.region);
         // No idempotency token; a resend of one that happened finds the
@@ -268,12 +264,7 @@ impl Kind for Instance {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let Some(i) = describe(&self.0.rds(&ctx.region), id).await? else {
             return Ok(None);
         };
@@ -290,13 +281,7 @@ impl Kind for Instance {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let rds = self.0.rds(&ctx.region);
         if prior.instance_class != inputs.instance_class {
             rds.modify_db_instance()
@@ -318,11 +303,7 @@ impl Kind for Instance {
         Ok(outputs(id, &i))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let id = &inputs.instance_identifier;
         Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
     }
@@ -333,7 +314,7 @@ impl Kind for Instance {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let rds = self.0.rds(&ctx.region);
         let Some(instance) = describe(&rds, id).await? else {
             return Ok(());
@@ -389,7 +370,7 @@ impl Kind for Instance {
 
     /// The environment's instances (by tag, or by the identifier drctl
     /// gives, `payment-<env>-<role>-<name>`), but those being deleted.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let instances: Vec<DbInstance> = self
             .0
             .rds(&scope.region)

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{create_tags, in_env, sorted, sync_tags, tag_list, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, api_error, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -75,11 +75,7 @@ fn gone(op: &str, name: &str) -> ProviderError {
 impl Kind for SubnetGroup {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = &inputs.name;
         // No idempotency token; a resend of one that happened finds the
         // name taken.
@@ -118,12 +114,7 @@ impl Kind for SubnetGroup {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let rds = self.0.rds(&ctx.region);
         let Some(g) = describe(&rds, id).await? else {
             return Ok(None);
@@ -148,13 +139,7 @@ impl Kind for SubnetGroup {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let rds = self.0.rds(&ctx.region);
         if prior.description != inputs.description
             || sorted(&prior.subnet_ids) != sorted(&inputs.subnet_ids)
@@ -181,11 +166,7 @@ impl Kind for SubnetGroup {
         Ok(outputs(id, &g))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // A subnet group has no transitional states: it exists or not.
         let name = &inputs.name;
         Ok(describe(&self.0.rds(&ctx.region), name)
@@ -199,7 +180,7 @@ impl Kind for SubnetGroup {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let rds = self.0.rds(&ctx.region);
         let Some(g) = describe(&rds, id).await? else {
             return Ok(());
@@ -223,7 +204,7 @@ impl Kind for SubnetGroup {
     /// The groups carrying the environment's `drctl:env` tag or, without
     /// one, named for it (`payment-<env>-...`). DescribeDBSubnetGroups
     /// shows no tags: each group's are read.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let rds = self.0.rds(&scope.region);
         let groups: Vec<DbSubnetGroup> = rds
             .describe_db_subnet_groups()

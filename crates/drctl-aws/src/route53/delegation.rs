@@ -33,7 +33,7 @@ use serde_json::{Value as Json, json};
 use super::record::{build_err, change, delete_set, simple_set, upsert_set};
 use super::{bare, bare_id, env_zones, get_zone, zones_named};
 use crate::clients::{AwsContext, AwsError, Clients};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{attrs, invalid, opt_str};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -272,11 +272,7 @@ async fn create_in(
 impl Kind for Delegation {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.name.as_str();
         let servers = inputs.servers(ctx)?;
         let client = self.0.route53();
@@ -299,12 +295,7 @@ impl Kind for Delegation {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, _id: &str, prior: &Inputs) -> Read<Inputs> {
         let name = prior.name.as_str();
         let servers = prior.servers(ctx)?;
         let client = self.0.route53();
@@ -335,13 +326,7 @@ impl Kind for Delegation {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, _id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let name = inputs.name.as_str();
         let servers = inputs.servers(ctx)?;
         let before = prior.servers(ctx).unwrap_or_default();
@@ -362,11 +347,7 @@ impl Kind for Delegation {
         Ok(outputs(Some(&parent), &servers))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Only a record listing these name servers is this create's.
         // Without a parent zone the create wrote nothing: it is done while
         // the zone it delegates to exists (as `read` sees it).
@@ -389,7 +370,7 @@ impl Kind for Delegation {
         _id: &str,
         inputs: &Inputs,
         outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let name = inputs.name.as_str();
         let Some(parent) = opt_str(outputs, "parent_zone_id").filter(|p| !p.is_empty()) else {
             // The registrar's delegation: not drctl's to remove.
@@ -424,7 +405,7 @@ impl Kind for Delegation {
     /// parent zone of the account (whatever name servers it lists: read
     /// shows them as drift), or, without such a zone, by the registrar
     /// (there while the zone is).
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.route53();
         let mut names = Vec::new();
         for (_, apex) in env_zones(&client, &scope.env).await? {

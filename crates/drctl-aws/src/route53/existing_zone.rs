@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{HeldZone, bare, bare_id, get_zone, input_name};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::attrs;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -94,11 +94,7 @@ async fn checked(client: &Client, id: &str, name: &str) -> Result<HeldZone, Prov
 impl Kind for ExistingZone {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, _ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, _ctx: &OpContext, inputs: &Inputs) -> Made {
         let id = bare_id(&inputs.zone_id);
         let held = checked(&self.0.route53(), id, &inputs.name).await?;
         Ok(Applied {
@@ -107,12 +103,7 @@ impl Kind for ExistingZone {
         })
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, _ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let Some(held) = get_zone(&self.0.route53(), id).await? else {
             return Ok(None);
         };
@@ -132,17 +123,13 @@ impl Kind for ExistingZone {
         id: &str,
         _prior: &Inputs,
         inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    ) -> Updated {
         // Every input forces a new resource: nothing to change in place.
         let held = checked(&self.0.route53(), id, &inputs.name).await?;
         Ok(outputs(id, &inputs.name, &held.servers))
     }
 
-    async fn find(
-        &self,
-        _ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, _ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let id = bare_id(&inputs.zone_id);
         let held = get_zone(&self.0.route53(), id).await?;
         Ok(held
@@ -156,7 +143,7 @@ impl Kind for ExistingZone {
         _id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         // The user's zone: drctl never deletes it.
         Ok(())
     }
@@ -165,7 +152,7 @@ impl Kind for ExistingZone {
     /// environment (drctl never tags or changes it), and is never deleted,
     /// so nothing of the environment is left in it by this kind (its
     /// records are `route53.record` resources).
-    async fn list(&self, _scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, _scope: &ListScope) -> Listed {
         Ok(Vec::new())
     }
 }

@@ -31,7 +31,7 @@ use serde_json::json;
 
 use super::{caller_reference, change_tags, find_created, read_tags, sync_tags, tagged_for_env};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::kms::identity_tags;
 use crate::support::{Created, api_error, attrs, create_once, found, invalid, tolerate};
 
@@ -376,11 +376,7 @@ fn children_input(observed: &[String], prior: &Inputs) -> Vec<String> {
 impl Kind for HealthCheck {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let config = match config(ctx, inputs)? {
             Config::Endpoint {
                 https,
@@ -463,12 +459,7 @@ impl Kind for HealthCheck {
         })
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, _ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let client = self.0.route53();
         let result = client.get_health_check().health_check_id(id).send().await;
         let Some(out) = found(result, GONE, "route53:GetHealthCheck")? else {
@@ -516,13 +507,7 @@ impl Kind for HealthCheck {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let new = config(ctx, inputs)?;
         let client = self.0.route53();
         // UpdateHealthCheck takes the fields of each type that can change
@@ -608,11 +593,7 @@ impl Kind for HealthCheck {
         Ok(outputs(id))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Health checks have no name: every one is a candidate.
         let client = self.0.route53();
         let listed = self
@@ -636,7 +617,7 @@ impl Kind for HealthCheck {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.route53();
         let result = client.get_health_check().health_check_id(id).send().await;
         let Some(check) = found(result, GONE, "route53:GetHealthCheck")?
@@ -664,7 +645,7 @@ impl Kind for HealthCheck {
     }
 
     /// The environment's health checks, by their `drctl:env` tag.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.route53();
         let ids = self.all(&client).await?.into_iter().map(|h| h.id).collect();
         tagged_for_env(&client, TagResourceType::Healthcheck, &scope.env, ids).await

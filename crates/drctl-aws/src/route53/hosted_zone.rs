@@ -16,7 +16,7 @@ use super::{
     input_name, read_tags, sync_tags, walk_record_sets, zones_named,
 };
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::kms::identity_tags;
 use crate::support::{Created, api_error, attrs, create_once, tolerate};
 
@@ -99,11 +99,7 @@ pub(crate) async fn extra_record_sets(
 impl Kind for HostedZone {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let client = self.0.route53();
         // The caller reference makes a resend of a create that happened
         // fail (HostedZoneAlreadyExists) rather than make a second zone:
@@ -156,12 +152,7 @@ impl Kind for HostedZone {
         })
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, _ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let client = self.0.route53();
         let Some(zone) = get_zone(&client, id).await? else {
             return Ok(None);
@@ -176,13 +167,7 @@ impl Kind for HostedZone {
         }))
     }
 
-    async fn update(
-        &self,
-        _ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, _ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.route53();
         if prior.comment != inputs.comment {
             client
@@ -210,11 +195,7 @@ impl Kind for HostedZone {
         Ok(outputs(id, &zone.servers))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Zone names are not unique: the zones with this one are candidates.
         let client = self.0.route53();
         let listed = zones_named(&client, &inputs.name)
@@ -237,7 +218,7 @@ impl Kind for HostedZone {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.route53();
         let Some(zone) = get_zone(&client, id).await? else {
             return Ok(());
@@ -272,7 +253,7 @@ impl Kind for HostedZone {
     /// The environment's zones, by their `drctl:env` tag (a zone whose
     /// create stopped before its tagging call is left out: the next
     /// apply's `find` adopts and tags it).
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let zones = env_zones(&self.0.route53(), &scope.env).await?;
         Ok(zones.into_iter().map(|(id, _)| id).collect())
     }

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::hosted_zone::extra_record_sets;
 use super::{ZONE_GONE, bare, env_zones, input_name, wait_insync, walk_record_sets};
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{attrs, found, invalid};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -329,11 +329,7 @@ pub(crate) async fn upsert_set(
 impl Kind for Record {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         self.upsert(ctx, inputs).await?;
         let k = Key::of(inputs);
         Ok(Applied {
@@ -342,12 +338,7 @@ impl Kind for Record {
         })
     }
 
-    async fn read(
-        &self,
-        _ctx: &OpContext,
-        _id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, _ctx: &OpContext, _id: &str, prior: &Inputs) -> Read<Inputs> {
         let k = Key::of(prior);
         let Some(r) = find_set(&self.0.route53(), &k).await? else {
             return Ok(None);
@@ -386,16 +377,12 @@ impl Kind for Record {
         _id: &str,
         _prior: &Inputs,
         inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    ) -> Updated {
         self.upsert(ctx, inputs).await?;
         Ok(outputs(&inputs.name))
     }
 
-    async fn find(
-        &self,
-        _ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, _ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Name, type and set identifier identify a record set in its zone.
         let k = Key::of(inputs);
         Ok(find_set(&self.0.route53(), &k).await?.map(|_| k.id()))
@@ -407,7 +394,7 @@ impl Kind for Record {
         _id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let k = Key::of(inputs);
         let client = self.0.route53();
         // A DELETE must repeat the record set's current values exactly.
@@ -425,7 +412,7 @@ impl Kind for Record {
     /// their `drctl:env` tag) but the apex SOA and NS, which are the
     /// zone's. Records drctl adds to a zone of the user's
     /// (`route53.existing_zone`) are not found this way.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.route53();
         let mut ids = Vec::new();
         for (zone, apex) in env_zones(&client, &scope.env).await? {

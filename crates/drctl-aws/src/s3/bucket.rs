@@ -28,7 +28,7 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::iam::{claimed, present, tagged, user_tags};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, confirm_owned, found, has_code, retry_while, tag_map, tolerate,
 };
@@ -463,11 +463,7 @@ pub(crate) async fn env_buckets(
 impl Kind for Bucket {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.bucket.as_str();
         policy_document(ctx, inputs)?;
         let s3 = self.0.s3(&ctx.region);
@@ -498,12 +494,7 @@ impl Kind for Bucket {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let s3 = self.0.s3(&ctx.region);
         if !exists(&s3, id).await? {
             return Ok(None);
@@ -627,13 +618,7 @@ impl Kind for Bucket {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let s3 = self.0.s3(&ctx.region);
         // A bucket adopted from an interrupted run may be seconds old: its
         // configuration calls may not find it yet, as after a create.
@@ -646,11 +631,7 @@ impl Kind for Bucket {
         Ok(outputs(id, &ctx.region))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let name = inputs.bucket.as_str();
         Ok(exists(&self.0.s3(&ctx.region), name)
             .await?
@@ -663,7 +644,7 @@ impl Kind for Bucket {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let s3 = self.0.s3(&ctx.region);
         let Some(tags) = bucket_tags(&s3, id).await? else {
             return Ok(());
@@ -677,7 +658,7 @@ impl Kind for Bucket {
         tolerate(result, GONE, "s3:DeleteBucket")
     }
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         env_buckets(&self.0.s3(&scope.region), scope).await
     }
 }

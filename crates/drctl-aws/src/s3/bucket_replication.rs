@@ -28,7 +28,7 @@ use serde_json::json;
 
 use crate::clients::Clients;
 use crate::iam::present;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -184,11 +184,7 @@ async fn replication(
 impl Kind for BucketReplication {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         self.put(ctx, inputs).await?;
         let bucket = inputs.bucket.clone();
         Ok(Applied {
@@ -197,12 +193,7 @@ impl Kind for BucketReplication {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let Some(out) = replication(&self.0.s3(&ctx.region), id).await? else {
             return Ok(None);
         };
@@ -251,23 +242,13 @@ impl Kind for BucketReplication {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, _prior: &Inputs, inputs: &Inputs) -> Updated {
         // PutBucketReplication replaces the whole configuration.
         self.put(ctx, inputs).await?;
         Ok(attrs([("bucket", json!(id))]))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let bucket = inputs.bucket.as_str();
         Ok(self
             .read(ctx, bucket, inputs)
@@ -281,7 +262,7 @@ impl Kind for BucketReplication {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         // The configuration has no tags: its bucket proves it this
         // environment's.
         let Some(tags) = super::bucket::bucket_tags(&self.0.s3(&ctx.region), id).await? else {
@@ -301,7 +282,7 @@ impl Kind for BucketReplication {
 
     /// A configuration has no tags: those of the environment's buckets of
     /// the region that have one.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let s3 = self.0.s3(&scope.region);
         let mut ids = Vec::new();
         for bucket in super::bucket::env_buckets(&s3, scope).await? {

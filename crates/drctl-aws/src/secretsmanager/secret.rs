@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
 use crate::iam::{claimed, present, tagged, user_tags};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid, sent, tag_map,
     tag_pairs, tolerate, wait_for,
@@ -388,11 +388,7 @@ fn made_with(s: &DescribeSecretOutput, token: &str) -> bool {
 impl Kind for Secret {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.name.as_str();
         let username = inputs.username.as_str();
         check_keys(ctx, inputs)?;
@@ -493,12 +489,7 @@ impl Kind for Secret {
         self.created(&sm, name).await
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let Some(s) = live(&self.0.secretsmanager(&ctx.region), id).await? else {
             return Ok(None);
         };
@@ -528,13 +519,7 @@ impl Kind for Secret {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, _prior: &Inputs, inputs: &Inputs) -> Updated {
         check_keys(ctx, inputs)?;
         let sm = self.0.secretsmanager(&ctx.region);
         let s = live(&sm, id).await?.ok_or_else(|| {
@@ -548,11 +533,7 @@ impl Kind for Secret {
         Ok(outputs(id, &s))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let name = inputs.name.as_str();
         Ok(live(&self.0.secretsmanager(&ctx.region), name)
             .await?
@@ -565,7 +546,7 @@ impl Kind for Secret {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let sm = self.0.secretsmanager(&ctx.region);
         let Some(s) = live(&sm, id).await? else {
             return Ok(());
@@ -612,7 +593,7 @@ impl Kind for Secret {
     /// match a key and a value separately. A secret scheduled for deletion
     /// is gone for drctl; a replica is its primary secret's (listed in the
     /// primary's region).
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let sm = self.0.secretsmanager(&scope.region);
         let mut pages = sm.list_secrets().into_paginator().send();
         let mut ids = Vec::new();

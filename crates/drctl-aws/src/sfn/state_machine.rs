@@ -17,7 +17,7 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::iam::{claimed, tagged, user_tags};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, confirm_owned, found, invalid, only_if_set, retry_while, tag_map, tag_pairs,
     wait_for,
@@ -147,11 +147,7 @@ impl StateMachine {
 impl Kind for StateMachine {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let client = self.0.sfn(&ctx.region);
         let request = client
             .create_state_machine()
@@ -186,12 +182,7 @@ impl Kind for StateMachine {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let client = self.0.sfn(&ctx.region);
         let Some(sm) = self.describe(&client, id).await? else {
             return Ok(None);
@@ -225,13 +216,7 @@ impl Kind for StateMachine {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let client = self.0.sfn(&ctx.region);
         let definition_changed = prior.definition != inputs.definition;
         let role_changed = prior.role_arn != inputs.role_arn;
@@ -267,11 +252,7 @@ impl Kind for StateMachine {
         Ok(outputs(&sm))
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         // Names are unique per account and region; the id is the ARN, which
         // the listing gives (no partition to guess).
         let name = inputs.name.as_str();
@@ -297,7 +278,7 @@ impl Kind for StateMachine {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let client = self.0.sfn(&ctx.region);
         let Some(sm) = self.describe(&client, id).await? else {
             return Ok(());
@@ -335,7 +316,7 @@ impl Kind for StateMachine {
 
     /// By the `drctl:env` tag (ListStateMachines has no tag filter), or a
     /// name drctl derives for the environment; a machine DELETING is gone.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.sfn(&scope.region);
         let mut machines = client.list_state_machines().into_paginator().items().send();
         let mut ids = Vec::new();

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Updated};
 use crate::support::{api_error, attrs, found, has_code, retry_while};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -211,11 +211,7 @@ fn observed_attributes(arn: &str, a: &HashMap<String, String>) -> Observed {
 impl Kind for Subscription {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let out = self
             .0
             .sns(&ctx.region)
@@ -268,11 +264,7 @@ impl Kind for Subscription {
     /// By topic, protocol and endpoint: the subscription's ARN, or while it
     /// awaits confirmation the same `<topic_arn>|<protocol>|<endpoint>` id
     /// create returns then.
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let key = Key::Pending {
             topic_arn: &inputs.topic_arn,
             protocol: &inputs.protocol,
@@ -289,7 +281,7 @@ impl Kind for Subscription {
         id: &str,
         _prior: &Inputs,
         _inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    ) -> Updated {
         let found = self.observe(ctx, id).await?.ok_or_else(|| {
             ProviderError::new("sns:GetSubscriptionAttributes", "subscription not found")
                 .with_code("NotFound")
@@ -308,7 +300,7 @@ impl Kind for Subscription {
         id: &str,
         _inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let arn = match parse_id(id) {
             Key::Arn(arn) => arn.to_owned(),
             key => match self.lookup(ctx, &key).await? {
@@ -352,7 +344,7 @@ impl Kind for Subscription {
     }
 
     /// A subscription has no tags: those on the environment's topics.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let sns = self.0.sns(&scope.region);
         let mut ids = Vec::new();
         for topic in super::topic::env_topics(&sns, scope).await? {

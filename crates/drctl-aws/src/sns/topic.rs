@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::iam::{claimed, tagged, user_tags};
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, confirm_owned, found, invalid, tag_map, tolerate};
 use crate::tags::{arn_tag_api, retag};
 
@@ -199,11 +199,7 @@ pub(crate) async fn env_topics(
 impl Kind for Topic {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let attributes = create_attributes(ctx, inputs)?;
         let tags = tagged(ctx, &inputs.tags)
             .into_iter()
@@ -228,12 +224,7 @@ impl Kind for Topic {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let sns = self.0.sns(&ctx.region);
         let result = sns.get_topic_attributes().topic_arn(id).send().await;
         let Some(out) = found(result, NOT_FOUND, "sns:GetTopicAttributes")? else {
@@ -276,11 +267,7 @@ impl Kind for Topic {
 
     /// Topic names are unique per account and region: the topic listed
     /// with this name, its ARN being what CreateTopic returned.
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let sns = self.0.sns(&ctx.region);
         // Pages are fetched only until the topic turns up.
         let mut topics = sns.list_topics().into_paginator().items().send();
@@ -293,13 +280,7 @@ impl Kind for Topic {
         Ok(None)
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         // Every input is checked before the first call.
         create_attributes(ctx, inputs)?;
         let sns = self.0.sns(&ctx.region);
@@ -331,7 +312,7 @@ impl Kind for Topic {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let Some(tags) = topic_tags(&self.0.sns(&ctx.region), id).await? else {
             return Ok(());
         };
@@ -351,7 +332,7 @@ impl Kind for Topic {
 
     /// By the `drctl:env` tag (SNS has no tag filter on ListTopics), or a
     /// name drctl derives for the environment.
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         env_topics(&self.0.sns(&scope.region), scope).await
     }
 }

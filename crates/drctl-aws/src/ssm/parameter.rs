@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::kind::{Found, Kind};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     NOT_RECORDED, TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found,
     has_code_in, invalid, name_embeds_env, sent, tag_map, tolerate,
@@ -171,11 +171,7 @@ impl Parameter {
 impl Kind for Parameter {
     type Inputs = Inputs;
 
-    fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
-    }
-
-    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.name.as_str();
         let mut tags = inputs.tags.clone();
         tags.insert(TAG_ENV.into(), ctx.env.clone());
@@ -213,12 +209,7 @@ impl Kind for Parameter {
         })
     }
 
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _prior: &Inputs,
-    ) -> Result<Option<Found<Inputs>>, ProviderError> {
+    async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let Some((outputs, value, ty)) = self.outputs(ctx, id).await? else {
             return Ok(None);
         };
@@ -245,13 +236,7 @@ impl Kind for Parameter {
         }))
     }
 
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Inputs,
-        inputs: &Inputs,
-    ) -> Result<Attributes, ProviderError> {
+    async fn update(&self, ctx: &OpContext, id: &str, prior: &Inputs, inputs: &Inputs) -> Updated {
         let ssm = self.0.ssm(&ctx.region);
         if prior.value != inputs.value || prior.ty != inputs.ty {
             ssm.put_parameter()
@@ -270,11 +255,7 @@ impl Kind for Parameter {
         Ok(outputs)
     }
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Inputs,
-    ) -> Result<Option<String>, ProviderError> {
+    async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let name = inputs.name.as_str();
         Ok(self.outputs(ctx, name).await?.map(|_| name.to_owned()))
     }
@@ -285,7 +266,7 @@ impl Kind for Parameter {
         id: &str,
         inputs: &Inputs,
         _outputs: &Attributes,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         if self.outputs(ctx, id).await?.is_none() {
             return Ok(());
         }
@@ -305,7 +286,7 @@ impl Kind for Parameter {
     /// The parameters tagged with the environment, and those without a
     /// `drctl:env` tag whose names embed it (adopted by name, as delete
     /// accepts them).
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, scope: &ListScope) -> Listed {
         let by_env = ParameterStringFilter::builder()
             .key(format!("tag:{TAG_ENV}"))
             .option("Equals")
