@@ -110,9 +110,10 @@ macro_rules! kind {
         $crate::kind::Registration {
             schema: &$module::SCHEMA,
             make: |clients| {
-                std::sync::Arc::new($crate::kind::Typed($module::$kind(std::sync::Arc::clone(
-                    clients,
-                ))))
+                std::sync::Arc::new($crate::kind::Typed::new(
+                    $module::$kind(std::sync::Arc::clone(clients)),
+                    &$module::SCHEMA,
+                ))
             },
         }
     };

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
