@@ -11,7 +11,7 @@ use serde_json::json;
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
 use super::{Tags, sync_tags, tag_spec, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
 use crate::support::{Created, attrs, create_once, response_id, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -74,17 +74,8 @@ impl Kind for Eip {
             }
             Created::Found(id) => id,
         };
-        // Found after the create's answer was lost: its outputs as read now.
-        let found = self.read(ctx, &id, inputs).await?.ok_or_else(|| {
-            ProviderError::new(
-                format!("read {}", ctx.address),
-                format!("{id}, found after its create's answer was lost, is gone"),
-            )
-        })?;
-        Ok(Applied {
-            id,
-            outputs: found.outputs,
-        })
+        // Its outputs as read now (also when found after a lost answer).
+        adopt(self, ctx, id, inputs).await
     }
 
     async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
