@@ -44,20 +44,11 @@ pub(crate) type Listed = Result<Vec<String>, ProviderError>;
 pub(crate) trait Kind: Send + Sync + 'static {
     type Inputs: Serialize + DeserializeOwned + Send + Sync;
 
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        inputs: &Self::Inputs,
-    ) -> Result<Applied, ProviderError>;
+    async fn create(&self, ctx: &OpContext, inputs: &Self::Inputs) -> Made;
 
     /// `Ok(None)` when the resource no longer exists. `prior` is what state
     /// records.
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        prior: &Self::Inputs,
-    ) -> Result<Option<Found<Self::Inputs>>, ProviderError>;
+    async fn read(&self, ctx: &OpContext, id: &str, prior: &Self::Inputs) -> Read<Self::Inputs>;
 
     async fn update(
         &self,
@@ -65,13 +56,9 @@ pub(crate) trait Kind: Send + Sync + 'static {
         id: &str,
         prior: &Self::Inputs,
         inputs: &Self::Inputs,
-    ) -> Result<Attributes, ProviderError>;
+    ) -> Updated;
 
-    async fn find(
-        &self,
-        ctx: &OpContext,
-        inputs: &Self::Inputs,
-    ) -> Result<Option<String>, ProviderError>;
+    async fn find(&self, ctx: &OpContext, inputs: &Self::Inputs) -> Lookup;
 
     async fn delete(
         &self,
@@ -79,9 +66,9 @@ pub(crate) trait Kind: Send + Sync + 'static {
         id: &str,
         inputs: &Self::Inputs,
         outputs: &Attributes,
-    ) -> Result<(), ProviderError>;
+    ) -> Done;
 
-    async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError>;
+    async fn list(&self, scope: &ListScope) -> Listed;
 }
 
 /// A [`Kind`] as the engine's [`Provider`], with its schema.
