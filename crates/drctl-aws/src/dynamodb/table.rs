@@ -37,8 +37,8 @@ use serde_json::json;
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, invalid,
-    name_embeds_env, retry_while, wait_for,
+    TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, has_code_in,
+    invalid, name_embeds_env, retry_while, wait_for,
 };
 use crate::tags::{arn_tag_api, retag};
 
@@ -891,7 +891,12 @@ impl Kind for Table {
             if t.table_status() == Some(&TableStatus::Deleting) {
                 continue;
             }
-            let tags = list_tags(&ddb, t.table_arn().unwrap_or_default()).await?;
+            let tags = match list_tags(&ddb, t.table_arn().unwrap_or_default()).await {
+                Ok(tags) => tags,
+                // Described, then deleted before its tags were read: gone.
+                Err(e) if has_code_in(&e, NOT_FOUND) => continue,
+                Err(e) => return Err(e),
+            };
             let ours = match tags.get(TAG_ENV) {
                 Some(env) => *env == scope.env,
                 None => name_embeds_env(&name, &scope.env),

@@ -35,7 +35,7 @@ use serde_json::json;
 use super::{Tags, ecs_tags, int_in, is_ours, name_input, tag_map, user_tags, with_identity};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, create_token, invalid, wait_for};
+use crate::support::{api_error, attrs, create_once, create_token, found, invalid, wait_for};
 use crate::tags::retag;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -536,15 +536,18 @@ impl Kind for Service {
         let mut ids = Vec::new();
         for cluster in super::cluster::of_env(&client, &scope.env).await? {
             let arn = cluster.cluster_arn().unwrap_or_default();
-            let listed: Vec<String> = client
+            let listed: Result<Vec<String>, _> = client
                 .list_services()
                 .cluster(arn)
                 .into_paginator()
                 .items()
                 .send()
                 .try_collect()
-                .await
-                .map_err(|e| api_error("ecs:ListServices", e))?;
+                .await;
+            // A cluster deleted since it was listed has no services.
+            let Some(listed) = found(listed, NOT_FOUND, "ecs:ListServices")? else {
+                continue;
+            };
             for chunk in listed.chunks(10) {
                 let services = describe_all(&client, arn, chunk.to_vec()).await?;
                 ids.extend(

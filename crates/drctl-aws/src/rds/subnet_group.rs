@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{create_tags, in_env, sorted, sync_tags, tag_list, user_tags};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, api_error, attrs, create_once, found, tolerate};
+use crate::support::{Created, api_error, attrs, create_once, found, has_code_in, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.db_subnet_group",
@@ -216,7 +216,12 @@ impl Kind for SubnetGroup {
             .map_err(|e| api_error("rds:DescribeDBSubnetGroups", e))?;
         let mut ids = Vec::new();
         for g in &groups {
-            let tags = tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await?;
+            let tags = match tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await {
+                Ok(tags) => tags,
+                // Listed, then deleted before its tags were read: gone.
+                Err(e) if has_code_in(&e, NOT_FOUND) => continue,
+                Err(e) => return Err(e),
+            };
             if in_env(&scope.env, &tags, g.db_subnet_group_name()) {
                 ids.extend(g.db_subnet_group_name().map(str::to_owned));
             }

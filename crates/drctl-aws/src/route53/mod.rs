@@ -31,6 +31,8 @@ pub(crate) static KINDS: &[Registration] = &[
 
 /// Route 53 answers this for a hosted zone that does not exist.
 pub(crate) const ZONE_GONE: &[&str] = &["NoSuchHostedZone"];
+/// What tag reads of a zone or health check deleted meanwhile fail with.
+const RESOURCE_GONE: &[&str] = &["NoSuchHostedZone", "NoSuchHealthCheck"];
 
 /// A DNS name in the form inputs use and to compare: AWS returns names
 /// fully qualified (trailing dot) and compares them case-insensitively.
@@ -164,13 +166,32 @@ async fn tags_of_each(
 ) -> Result<BTreeMap<String, Vec<(String, String)>>, ProviderError> {
     let mut tagged = BTreeMap::new();
     for chunk in ids.chunks(10) {
-        let out = client
+        let result = client
             .list_tags_for_resources()
             .resource_type(ty.clone())
             .set_resource_ids(Some(chunk.to_vec()))
             .send()
-            .await
-            .map_err(|e| api_error("route53:ListTagsForResources", e))?;
+            .await;
+        // One of the ten deleted since it was listed fails the whole call:
+        // the chunk is read again one by one, and what is gone passed over.
+        let Some(out) = found(result, RESOURCE_GONE, "route53:ListTagsForResources")? else {
+            for id in chunk {
+                let result = client
+                    .list_tags_for_resource()
+                    .resource_type(ty.clone())
+                    .resource_id(id)
+                    .send()
+                    .await;
+                let one = found(result, RESOURCE_GONE, "route53:ListTagsForResource")?;
+                if let Some(set) = one.and_then(|o| o.resource_tag_set) {
+                    tagged.insert(
+                        id.clone(),
+                        tag_pairs(set.tags(), |t| (t.key(), t.value())).collect(),
+                    );
+                }
+            }
+            continue;
+        };
         for set in out.resource_tag_sets() {
             if let Some(id) = set.resource_id() {
                 tagged.insert(
