@@ -169,8 +169,7 @@ pub(crate) async fn sync_tags(
             .await
             .map_err(|e| api_error("ec2:DescribeTags", e))?;
         if claimed.tags().is_empty() {
-            set.insert(TAG_ENV.to_owned(), ctx.env.clone());
-            set.insert(TAG_ADDRESS.to_owned(), ctx.address.to_string());
+            set = with_identity(ctx, &set);
         }
     }
     crate::tags::apply(client, id, set, remove).await
