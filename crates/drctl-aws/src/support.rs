@@ -111,27 +111,6 @@ pub fn opt_str<'a>(inputs: &'a Attributes, key: &str) -> Option<&'a str> {
     inputs.get(key).and_then(Json::as_str)
 }
 
-/// The user tags in `inputs["tags"]`.
-pub fn user_tags(inputs: &Attributes) -> BTreeMap<String, String> {
-    inputs
-        .get("tags")
-        .and_then(Json::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// User tags plus drctl's identity tags, as written to AWS.
-pub fn all_tags(ctx: &OpContext, inputs: &Attributes) -> BTreeMap<String, String> {
-    let mut t = user_tags(inputs);
-    t.insert(TAG_ENV.into(), ctx.env.clone());
-    t.insert(TAG_ADDRESS.into(), ctx.address.to_string());
-    t
-}
-
 /// The error code of a delete (or an adoption) refused because the
 /// resource is not provably this environment's.
 pub const NOT_OWNED: &str = "NotOwned";
@@ -287,19 +266,6 @@ fn check_owner(
         ),
     )
     .with_code(NOT_OWNED))
-}
-
-/// The pairs of SDK tags whose key and value are optional (`kv` reads
-/// them, `|t| (t.key(), t.value())`): one without a key is left out, a
-/// missing value is empty.
-pub fn tag_pairs<'a, T>(
-    tags: &'a [T],
-    kv: impl Fn(&'a T) -> (Option<&'a str>, Option<&'a str>) + 'a,
-) -> impl Iterator<Item = (String, String)> + 'a {
-    tags.iter().filter_map(move |t| {
-        let (k, v) = kv(t);
-        Some((k?.to_owned(), v.unwrap_or_default().to_owned()))
-    })
 }
 
 /// Tags as `(key, value)` pairs, collected for [`confirm_owned`].

@@ -18,12 +18,12 @@ use serde_json::json;
 use super::{NOT_FOUND, certificates_tagged, describe, tags_of, validation_record};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::kms::{identity_tags, tag, user_tags_of};
+use crate::kms::tag;
 use crate::support::{
     TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_token, retry_while, sent,
     the_one, tolerate, wait_for,
 };
-use crate::tags::{TagApi, retag};
+use crate::tags::{TagApi, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "acm.certificate",
@@ -71,25 +71,13 @@ pub(crate) const LIVE: &[CertificateStatus] = &[
     CertificateStatus::Issued,
 ];
 
-fn acm_tags(tags: impl IntoIterator<Item = (String, String)>) -> Result<Vec<Tag>, ProviderError> {
-    tags.into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| ProviderError::new("acm:Tag", e.to_string()))
-        })
-        .collect()
-}
-
 /// AddTagsToCertificate / RemoveTagsFromCertificate on a certificate's ARN.
 #[async_trait]
 impl TagApi for Client {
     async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
         let call = self.add_tags_to_certificate().certificate_arn(arn);
         sent(
-            call.set_tags(Some(acm_tags(set)?)).send().await,
+            call.set_tags(Some(to_sdk::<Tag>(set)?)).send().await,
             "acm:AddTagsToCertificate",
         )
     }
@@ -156,7 +144,7 @@ impl Kind for Certificate {
             // most 32 word characters): a resend within the hour (the
             // SDK's, after a lost response) returns the first certificate.
             .idempotency_token(create_token(ctx))
-            .set_tags(Some(acm_tags(identity_tags(ctx, &inputs.tags))?))
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?))
             .send()
             .await
             .map_err(|e| api_error("acm:RequestCertificate", e))?;
@@ -201,7 +189,7 @@ impl Kind for Certificate {
         Ok(Some(Found {
             inputs: Inputs {
                 domain_name: detail.domain_name().unwrap_or_default().to_owned(),
-                tags: user_tags_of(tags),
+                tags: user_tags(tags),
             },
             outputs: outputs(id, &record),
         }))

@@ -18,8 +18,8 @@ use serde_json::Number;
 
 use crate::clients::Clients;
 use crate::kind::{Registration, kind};
-use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, found, tag_map};
-use crate::tags::{arn_tag_api, retag};
+use crate::support::{api_error, found, tag_map};
+use crate::tags::{Tags, arn_tag_api, in_env, retag, with_identity};
 
 pub(crate) static KINDS: &[Registration] = &[
     kind!(rest_api, RestApi),
@@ -106,38 +106,34 @@ pub(crate) fn confirm(
     }
 }
 
+/// API Gateway's tags (a map, absent when there are none) as [`Tags`].
+fn tags_of(tags: Option<&HashMap<String, String>>) -> Tags {
+    tags.into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// Whether API Gateway tags are the identity tags drctl's create for
 /// `ctx` wrote (names are not unique, or are the account's: the tags say
 /// whose).
 pub(crate) fn made_for(ctx: &OpContext, tags: Option<&HashMap<String, String>>) -> bool {
-    tags.is_some_and(|t| {
-        t.get(TAG_ADDRESS) == Some(&ctx.address.to_string()) && t.get(TAG_ENV) == Some(&ctx.env)
-    })
+    crate::tags::made_for(ctx, &tags_of(tags))
 }
 
 /// Whether API Gateway tags name `scope`'s environment.
 pub(crate) fn of_env(scope: &ListScope, tags: Option<&HashMap<String, String>>) -> bool {
-    tags.and_then(|t| t.get(TAG_ENV)) == Some(&scope.env)
+    in_env(&scope.env, &tags_of(tags), None)
 }
 
 /// The user's tags and drctl's identity tags, as a create call takes them.
-pub(crate) fn create_tags(
-    ctx: &OpContext,
-    tags: &BTreeMap<String, String>,
-) -> HashMap<String, String> {
-    let mut all: HashMap<_, _> = tags.clone().into_iter().collect();
-    all.insert(TAG_ENV.into(), ctx.env.clone());
-    all.insert(TAG_ADDRESS.into(), ctx.address.to_string());
-    all
+pub(crate) fn create_tags(ctx: &OpContext, tags: &Tags) -> HashMap<String, String> {
+    with_identity(ctx, tags).into_iter().collect()
 }
 
 /// Tags read back, minus drctl's own, as the `tags` input.
-pub(crate) fn user_tags(tags: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
-    tags.into_iter()
-        .flatten()
-        .filter(|(k, _)| *k != TAG_ENV && *k != TAG_ADDRESS)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+pub(crate) fn user_tags(tags: Option<&HashMap<String, String>>) -> Tags {
+    crate::tags::user_tags(tags_of(tags))
 }
 
 /// Brings a tagged resource's user tags (`arn`) from `prior` to `inputs`;

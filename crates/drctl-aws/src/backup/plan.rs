@@ -35,12 +35,11 @@ use serde_json::json;
 
 use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
-use crate::ecs::{Tags, is_ours, listed, user_tags, with_identity};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     Created, api_error, attrs, create_once, create_token, found, invalid, retry_while, the_one,
 };
-use crate::tags::retag;
+use crate::tags::{Tags, in_env, made_for, retag, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "backup.plan",
@@ -526,7 +525,7 @@ impl Kind for Plan {
             ctx,
             plans
                 .into_iter()
-                .filter(|(_, _, tags)| is_ours(ctx, tags))
+                .filter(|(_, _, tags)| made_for(ctx, tags))
                 .map(|(id, _, _)| id),
         )
     }
@@ -559,7 +558,7 @@ impl Kind for Plan {
         let plans = self.live(&self.0.backup(&scope.region), |_| true).await?;
         Ok(plans
             .into_iter()
-            .filter(|(_, name, tags)| listed(&scope.env, tags, Some(name)))
+            .filter(|(_, name, tags)| in_env(&scope.env, tags, Some(name)))
             .map(|(id, _, _)| id)
             .collect())
     }

@@ -32,12 +32,11 @@ use serde_json::json;
 
 use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
-use crate::ecs::{Tags, is_ours, listed, user_tags, with_identity};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, create_once, create_token, found, has_code, invalid, wait_for,
 };
-use crate::tags::retag;
+use crate::tags::{Tags, in_env, made_for, retag, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "backup.vault",
@@ -250,7 +249,7 @@ impl Kind for Vault {
         };
         let arn = vault.backup_vault_arn().unwrap_or_default();
         let tags = tags_of(&client, arn).await?.unwrap_or_default();
-        Ok(is_ours(ctx, &tags).then(|| inputs.name.clone()))
+        Ok(made_for(ctx, &tags).then(|| inputs.name.clone()))
     }
 
     async fn delete(
@@ -354,7 +353,7 @@ impl Kind for Vault {
                 continue;
             };
             if let Some(tags) = tags_of(&client, arn).await?
-                && listed(&scope.env, &tags, Some(name))
+                && in_env(&scope.env, &tags, Some(name))
             {
                 ids.push(name.to_owned());
             }

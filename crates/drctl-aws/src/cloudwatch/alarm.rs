@@ -30,10 +30,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::iam::{claimed, tagged, user_tags};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, found, invalid, tag_map, tolerate};
-use crate::tags::{arn_tag_api, retag};
+use crate::support::{api_error, attrs, invalid, tolerate};
+use crate::tags::{
+    ReadTags, arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "cloudwatch.alarm",
@@ -49,13 +50,7 @@ pub struct Alarm(pub(crate) Arc<Clients>);
 
 const NOT_FOUND: &[&str] = &["ResourceNotFound", "ResourceNotFoundException"];
 
-fn tag(k: String, v: String) -> Tag {
-    Tag::builder().key(k).value(v).build()
-}
-
-arn_tag_api!(Client, "cloudwatch", |set: BTreeMap<_, _>| {
-    Ok::<_, ProviderError>(set.into_iter().map(|(k, v)| tag(k, v)).collect::<Vec<_>>())
-});
+arn_tag_api!(Client, "cloudwatch", checked::<Tag>, gone: NOT_FOUND);
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -304,28 +299,6 @@ impl Alarm {
             .with_code("ResourceNotFound")
         })
     }
-
-    /// The alarm's tags; `None` when it is gone.
-    async fn tags(
-        &self,
-        client: &Client,
-        arn: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        let result = client
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await;
-        Ok(
-            found(result, NOT_FOUND, "cloudwatch:ListTagsForResource")?.map(|out| {
-                tag_map(
-                    out.tags()
-                        .iter()
-                        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-                )
-            }),
-        )
-    }
 }
 
 #[async_trait]
@@ -336,12 +309,7 @@ impl Kind for Alarm {
         let name = inputs.alarm_name.as_str();
         let client = self.0.cloudwatch(&ctx.region);
         put_request(&client, ctx, inputs)?
-            .set_tags(Some(
-                tagged(ctx, &inputs.tags)
-                    .into_iter()
-                    .map(|(k, v)| tag(k, v))
-                    .collect(),
-            ))
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))))
             .send()
             .await
             .map_err(|e| api_error("cloudwatch:PutMetricAlarm", e))?;
@@ -358,7 +326,7 @@ impl Kind for Alarm {
         };
         let client = self.0.cloudwatch(&ctx.region);
         let arn = alarm.alarm_arn().unwrap_or_default();
-        let Some(tags) = self.tags(&client, arn).await? else {
+        let Some(tags) = client.read_tags(arn).await? else {
             return Ok(None);
         };
         Ok(Some(Found {
@@ -403,8 +371,8 @@ impl Kind for Alarm {
             return Ok(());
         };
         let client = self.0.cloudwatch(&ctx.region);
-        let Some(tags) = self
-            .tags(&client, alarm.alarm_arn().unwrap_or_default())
+        let Some(tags) = client
+            .read_tags(alarm.alarm_arn().unwrap_or_default())
             .await?
         else {
             return Ok(());
@@ -429,8 +397,8 @@ impl Kind for Alarm {
                     continue;
                 };
                 // Listed, then deleted before its tags were read: gone.
-                if let Some(tags) = self.tags(&client, arn).await?
-                    && claimed(&tags, name, &scope.env)
+                if let Some(tags) = client.read_tags(arn).await?
+                    && in_env(&scope.env, &tags, Some(name))
                 {
                     ids.push(name.to_owned());
                 }

@@ -37,10 +37,10 @@ use serde_json::json;
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, has_code_in,
-    invalid, name_embeds_env, retry_while, wait_for,
+    api_error, attrs, confirm_owned, create_once, found, has_code_in, invalid, retry_while,
+    wait_for,
 };
-use crate::tags::{arn_tag_api, retag};
+use crate::tags::{arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "dynamodb.table",
@@ -112,20 +112,6 @@ impl Inputs {
     fn replica_keys(&self) -> BTreeMap<String, String> {
         self.replica_kms_key_arns.clone().unwrap_or_default()
     }
-
-    /// User tags plus drctl's identity tags, as written to AWS.
-    fn all_tags(&self, ctx: &OpContext) -> BTreeMap<String, String> {
-        let mut t = self.tags.clone();
-        t.insert(TAG_ENV.into(), ctx.env.clone());
-        t.insert(TAG_ADDRESS.into(), ctx.address.to_string());
-        t
-    }
-}
-
-/// Tags read back, minus drctl's own, as the `tags` input.
-fn user_tags(mut tags: BTreeMap<String, String>) -> BTreeMap<String, String> {
-    tags.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
-    tags
 }
 
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];
@@ -488,19 +474,7 @@ async fn set_stream(
     Ok(())
 }
 
-fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
-    Tag::builder()
-        .key(k)
-        .value(v)
-        .build()
-        .map_err(build("dynamodb:Tag"))
-}
-
-arn_tag_api!(Client, "dynamodb", |set: BTreeMap<_, _>| {
-    set.into_iter()
-        .map(|(k, v)| tag(k, v))
-        .collect::<Result<Vec<_>, _>>()
-});
+arn_tag_api!(Client, "dynamodb", checked::<Tag>);
 
 /// Every tag of the table `arn`, drctl's included.
 async fn list_tags(ddb: &Client, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
@@ -584,7 +558,7 @@ impl Table {
         if inputs.point_in_time_recovery {
             set_pitr(&ddb, name, true).await?;
         }
-        sync_member_tags(&ddb, name, &inputs.all_tags(ctx)).await
+        sync_member_tags(&ddb, name, &with_identity(ctx, &inputs.tags)).await
     }
 }
 
@@ -598,11 +572,7 @@ impl Kind for Table {
         check_replicated_stream(ctx, inputs)?;
         check_keys(ctx, inputs)?;
         let ddb = self.0.dynamodb(&ctx.region);
-        let tags = inputs
-            .all_tags(ctx)
-            .into_iter()
-            .map(|(k, v)| tag(k, v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?;
         // CreateTable takes no idempotency token; a resend of one that
         // happened finds the name in use.
         let request = self
@@ -798,7 +768,7 @@ impl Kind for Table {
             }
         }
         if prior.tags != inputs.tags {
-            let tags = inputs.all_tags(ctx);
+            let tags = with_identity(ctx, &inputs.tags);
             sync_member_tags(&ddb, id, &tags).await?;
             for region in &kept {
                 sync_member_tags(&self.0.dynamodb(region), id, &tags).await?;
@@ -897,11 +867,7 @@ impl Kind for Table {
                 Err(e) if has_code_in(&e, NOT_FOUND) => continue,
                 Err(e) => return Err(e),
             };
-            let ours = match tags.get(TAG_ENV) {
-                Some(env) => *env == scope.env,
-                None => name_embeds_env(&name, &scope.env),
-            };
-            if ours {
+            if in_env(&scope.env, &tags, Some(&name)) {
                 ids.push(name);
             }
         }

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
-use super::{Tags, sync_tags, tag_spec, user_tags};
+use super::{sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
 use crate::support::{Created, attrs, create_once, response_id, tolerate};
+use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.eip",
@@ -85,7 +86,7 @@ impl Kind for Eip {
         };
         Ok(Some(Found {
             inputs: Inputs {
-                tags: user_tags(a.tags()),
+                tags: user_tags(from_sdk(a.tags())),
             },
             outputs: outputs(id, a.public_ip().unwrap_or_default()),
         }))

@@ -8,10 +8,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 
 use super::lookup::{Ec2Resource, describe_id, ec2_resource, find_tagged, list_env, owned};
-use super::{Tags, id_output, sync_tags, tag_spec, user_tags};
+use super::{id_output, sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_once, has_code, tolerate};
+use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.internet_gateway",
@@ -142,7 +143,7 @@ impl Kind for InternetGateway {
         Ok(Some(Found {
             inputs: Inputs {
                 vpc_id: vpc.map(str::to_owned),
-                tags: user_tags(g.tags()),
+                tags: user_tags(from_sdk(g.tags())),
             },
             outputs: outputs(id),
         }))

@@ -149,7 +149,7 @@ pub(crate) async fn env_resources<R: Ec2Resource>(
         .values(env)
         .build();
     let mut found = R::list(ec2, vec![by_env]).await?;
-    found.retain(|r| super::has_env(env, r.resource_tags()));
+    found.retain(|r| crate::tags::in_env(env, &crate::tags::from_sdk(r.resource_tags()), None));
     Ok(found)
 }
 

@@ -39,29 +39,12 @@ use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use drctl_core::{Attributes, OpContext, ProviderError};
 use serde_json::json;
 
-use std::collections::BTreeMap;
-
-use crate::support::{
-    TAG_ADDRESS, TAG_ENV, api_error, attrs, sent, tag_changes, tag_map, tag_pairs,
-};
-use crate::tags::TagApi;
-
-/// The user tags of a kind's inputs: a map of strings.
-pub(crate) type Tags = BTreeMap<String, String>;
+use crate::support::{TAG_ADDRESS, TAG_ENV, api_error, attrs, sent, tag_changes};
+use crate::tags::{TagApi, Tags, from_sdk, to_sdk, with_identity};
 
 /// The outputs of a kind whose only output is its id, under `key`.
 pub(crate) fn id_output(key: &str, id: &str) -> Attributes {
     attrs([(key, json!(id))])
-}
-
-/// User tags plus drctl's identity tags, as written to AWS.
-pub(crate) fn with_identity(ctx: &OpContext, tags: &Tags) -> Vec<Tag> {
-    let mut all = tags.clone();
-    all.insert(TAG_ENV.into(), ctx.env.clone());
-    all.insert(TAG_ADDRESS.into(), ctx.address.to_string());
-    all.into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
 
 /// Tags applied in the create call itself, so a resource is never untagged
@@ -69,7 +52,7 @@ pub(crate) fn with_identity(ctx: &OpContext, tags: &Tags) -> Vec<Tag> {
 pub(crate) fn tag_spec(ctx: &OpContext, tags: &Tags, ty: ResourceType) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(ty)
-        .set_tags(Some(with_identity(ctx, tags)))
+        .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, tags))))
         .build()
 }
 
@@ -88,15 +71,6 @@ pub(crate) fn identity_filters(ctx: &OpContext) -> Vec<aws_sdk_ec2::types::Filte
     ]
 }
 
-/// Whether `tags` carry this address's and env's identity tags.
-pub(crate) fn has_identity(ctx: &OpContext, tags: &[Tag]) -> bool {
-    let has = |k: &str, v: &str| {
-        tags.iter()
-            .any(|t| t.key() == Some(k) && t.value() == Some(v))
-    };
-    has(TAG_ADDRESS, &ctx.address.to_string()) && has(TAG_ENV, &ctx.env)
-}
-
 /// Refuses the delete of the EC2 resource `what` (`VPC vpc-0abc`) unless
 /// `tags`, as its describe returned them, show it is this environment's
 /// (`support::confirm_owned`): EC2 ids are AWS's, so only the `drctl:*`
@@ -106,8 +80,7 @@ pub(crate) fn confirm_owned(
     what: &str,
     tags: &[Tag],
 ) -> Result<(), ProviderError> {
-    let tags = tag_map(tag_pairs(tags, |t| (t.key(), t.value())));
-    crate::support::confirm_owned(ctx, "delete", what, &tags, None)
+    crate::support::confirm_owned(ctx, "delete", what, &from_sdk(tags), None)
 }
 
 /// How long a delete waits out DependencyViolation. Lambda deletes the
@@ -164,19 +137,6 @@ where
     .await
 }
 
-/// Whether `tags` carry environment `env`'s `drctl:env` tag.
-pub(crate) fn has_env(env: &str, tags: &[Tag]) -> bool {
-    tags.iter()
-        .any(|t| t.key() == Some(TAG_ENV) && t.value() == Some(env))
-}
-
-/// Tags read back from AWS, minus drctl's own, as the `tags` input.
-pub(crate) fn user_tags(tags: &[Tag]) -> Tags {
-    let mut tags = tag_map(tag_pairs(tags, |t| (t.key(), t.value())));
-    tags.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
-    tags
-}
-
 /// Applies the difference between the old and new `tags` inputs. A
 /// resource without a `drctl:env` tag (one `drctl import` adopted by id)
 /// takes this address's `drctl:*` tags with that change, so that its
@@ -209,8 +169,7 @@ pub(crate) async fn sync_tags(
             .await
             .map_err(|e| api_error("ec2:DescribeTags", e))?;
         if claimed.tags().is_empty() {
-            set.insert(TAG_ENV.to_owned(), ctx.env.clone());
-            set.insert(TAG_ADDRESS.to_owned(), ctx.address.to_string());
+            set = with_identity(ctx, &set);
         }
     }
     crate::tags::apply(client, id, set, remove).await
@@ -219,14 +178,11 @@ pub(crate) async fn sync_tags(
 /// CreateTags / DeleteTags on one resource id.
 #[async_trait::async_trait]
 impl TagApi for Client {
-    async fn tag(&self, id: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build());
+    async fn tag(&self, id: &str, set: Tags) -> Result<(), ProviderError> {
         let call = self
             .create_tags()
             .resources(id)
-            .set_tags(Some(tags.collect()));
+            .set_tags(Some(to_sdk::<Tag>(set)));
         sent(call.send().await, "ec2:CreateTags")
     }
 

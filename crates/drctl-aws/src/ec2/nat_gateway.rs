@@ -9,10 +9,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 
 use super::lookup::{describe_id, ec2_resource, find_one, list_env};
-use super::{Tags, has_identity, id_output, sync_tags, tag_spec, user_tags};
+use super::{id_output, sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_token, found, response_id, wait_for};
+use crate::tags::{Tags, from_sdk, made_for, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.nat_gateway",
@@ -135,7 +136,7 @@ impl Kind for NatGateway {
             inputs: Inputs {
                 subnet_id: n.subnet_id().unwrap_or_default().to_owned(),
                 allocation_id: allocation.unwrap_or_default().to_owned(),
-                tags: user_tags(n.tags()),
+                tags: user_tags(from_sdk(n.tags())),
             },
             outputs: outputs(id),
         }))
@@ -155,7 +156,7 @@ impl Kind for NatGateway {
             .build();
         let ec2 = self.0.ec2(&ctx.region);
         find_one(&ec2, ctx, vec![subnet], |n: &types::NatGateway| {
-            has_identity(ctx, n.tags()) && live(n)
+            made_for(ctx, &from_sdk(n.tags())) && live(n)
         })
         .await
     }

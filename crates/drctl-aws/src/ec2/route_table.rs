@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{
     delete_owned, describe_id, ec2_resource, env_resources, find_tagged, list_env,
 };
-use super::{Tags, id_output, sync_tags, tag_spec, user_tags};
+use super::{id_output, sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, create_token, response_id, tag_map, tag_pairs, tolerate};
+use crate::support::{api_error, create_token, response_id, tolerate};
+use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.route_table",
@@ -55,7 +56,7 @@ pub(crate) async fn confirm_table_owned(
     let Some(t) = describe_id::<types::RouteTable>(ec2, table).await? else {
         return Ok(false);
     };
-    let tags = tag_map(tag_pairs(t.tags(), |t| (t.key(), t.value())));
+    let tags = crate::tags::from_sdk(t.tags());
     crate::support::confirm_parent_owned(
         ctx,
         "delete",
@@ -112,7 +113,7 @@ impl Kind for RouteTable {
         Ok(Some(Found {
             inputs: Inputs {
                 vpc_id: t.vpc_id().unwrap_or_default().to_owned(),
-                tags: user_tags(t.tags()),
+                tags: user_tags(from_sdk(t.tags())),
             },
             outputs: outputs(id),
         }))

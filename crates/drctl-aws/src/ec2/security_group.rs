@@ -16,10 +16,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_one, list_env};
-use super::{Tags, id_output, sync_tags, tag_spec, user_tags};
+use super::{id_output, sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{create_once, invalid, tolerate};
+use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.security_group",
@@ -311,7 +312,7 @@ impl Kind for SecurityGroup {
                 vpc_id: text(g.vpc_id()),
                 ingress: observed_rules(g.ip_permissions()),
                 egress: observed_rules(g.ip_permissions_egress()),
-                tags: user_tags(g.tags()),
+                tags: user_tags(from_sdk(g.tags())),
             },
             outputs: outputs(id),
         }))

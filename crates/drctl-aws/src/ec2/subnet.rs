@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
-use super::{Tags, sync_tags, tag_spec, user_tags};
+use super::{sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, tolerate};
+use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.subnet",
@@ -120,7 +121,7 @@ impl Kind for Subnet {
                 cidr_block: s.cidr_block().unwrap_or_default().to_owned(),
                 availability_zone: az.to_owned(),
                 map_public_ip_on_launch: s.map_public_ip_on_launch().unwrap_or(false),
-                tags: user_tags(s.tags()),
+                tags: user_tags(from_sdk(s.tags())),
             },
             outputs: outputs(id, az),
         }))

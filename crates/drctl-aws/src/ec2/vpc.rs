@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
-use super::{Tags, sync_tags, tag_spec, user_tags};
+use super::{sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, tolerate};
+use crate::tags::{Tags, from_sdk, user_tags};
 use std::sync::Arc;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -144,7 +145,7 @@ impl Kind for Vpc {
                 cidr_block: cidr.to_owned(),
                 enable_dns_support: flags[0],
                 enable_dns_hostnames: flags[1],
-                tags: user_tags(vpc.tags()),
+                tags: user_tags(from_sdk(vpc.tags())),
             },
             outputs: Self::outputs(id, cidr),
         }))

@@ -10,10 +10,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 
 use super::lookup::{describe_id, ec2_resource, find_one, list_env, owned};
-use super::{Tags, id_output, identity_filters, sync_tags, tag_spec, user_tags};
+use super::{id_output, identity_filters, sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_token, found, response_id, wait_for};
+use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_endpoint",
@@ -126,7 +127,7 @@ impl Kind for VpcEndpoint {
                 service_name: text(e.service_name()),
                 vpc_endpoint_type: text(e.vpc_endpoint_type().map(|t| t.as_str())),
                 route_table_ids: tables,
-                tags: user_tags(e.tags()),
+                tags: user_tags(from_sdk(e.tags())),
             },
             outputs: outputs(id),
         }))

@@ -16,10 +16,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 
 use super::lookup::{describe_id, ec2_resource, env_resources, find_one};
-use super::{Tags, has_identity, id_output, identity_filters, sync_tags, tag_spec, user_tags};
+use super::{id_output, identity_filters, sync_tags, tag_spec};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{create_once, found, wait_for};
+use crate::tags::{Tags, from_sdk, made_for, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_peering_connection",
@@ -209,7 +210,7 @@ impl Kind for VpcPeeringConnection {
                 vpc_id: text(requester.and_then(|v| v.vpc_id())),
                 peer_vpc_id: text(accepter.and_then(|v| v.vpc_id())),
                 peer_region: text(accepter.and_then(|v| v.region())),
-                tags: user_tags(c.tags()),
+                tags: user_tags(from_sdk(c.tags())),
             },
             outputs: outputs(id),
         }))
@@ -226,7 +227,7 @@ impl Kind for VpcPeeringConnection {
         // applies the filters); a connection that is gone does not count.
         let ec2 = self.0.ec2(&ctx.region);
         find_one(&ec2, ctx, identity_filters(ctx), |c: &Connection| {
-            has_identity(ctx, c.tags()) && !is_gone(code(c))
+            made_for(ctx, &from_sdk(c.tags())) && !is_gone(code(c))
         })
         .await
     }

@@ -12,17 +12,18 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{VpcPeeringConnection, VpcPeeringConnectionStateReasonCode as Code};
+use aws_sdk_ec2::types::{Tag, VpcPeeringConnection, VpcPeeringConnectionStateReasonCode as Code};
 use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 
+use super::sync_tags;
 use super::vpc_peering_connection::{
     WAIT, code, describe, is_gone, list_side, outputs, status_text,
 };
-use super::{Tags, has_identity, sync_tags, user_tags, with_identity};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, invalid, wait_for};
+use crate::tags::{Tags, from_sdk, made_for, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.vpc_peering_connection_accepter",
@@ -136,7 +137,7 @@ impl Kind for VpcPeeringConnectionAccepter {
             .ec2(&ctx.region)
             .create_tags()
             .resources(id)
-            .set_tags(Some(with_identity(ctx, &inputs.tags)))
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))))
             .send()
             .await
             .map_err(|e| api_error("ec2:CreateTags", e))?;
@@ -158,7 +159,7 @@ impl Kind for VpcPeeringConnectionAccepter {
         Ok(Some(Found {
             inputs: Inputs {
                 vpc_peering_connection_id: id.to_owned(),
-                tags: user_tags(c.tags()),
+                tags: user_tags(from_sdk(c.tags())),
             },
             outputs: outputs(id),
         }))
@@ -177,7 +178,7 @@ impl Kind for VpcPeeringConnectionAccepter {
         let Some(c) = describe(&self.0.ec2(&ctx.region), id).await? else {
             return Ok(None);
         };
-        Ok((accepted(code(&c)) && has_identity(ctx, c.tags())).then(|| id.to_owned()))
+        Ok((accepted(code(&c)) && made_for(ctx, &from_sdk(c.tags()))).then(|| id.to_owned()))
     }
 
     async fn delete(

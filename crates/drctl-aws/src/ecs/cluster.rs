@@ -19,16 +19,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::Tag;
 use aws_sdk_ecs::types::{Cluster as AwsCluster, ClusterField, ClusterSetting, ClusterSettingName};
 use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Tags, ecs_tags, is_ours, listed, name_input, tag_map, user_tags, with_identity};
+use super::name_input;
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
 use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
-use crate::tags::retag;
+use crate::tags::{Tags, from_sdk, in_env, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ecs.cluster",
@@ -140,7 +141,7 @@ pub(crate) async fn of_env(client: &Client, env: &str) -> Result<Vec<AwsCluster>
     let mut clusters = Vec::new();
     for chunk in arns.chunks(100) {
         for c in describe_all(client, chunk.to_vec()).await? {
-            if listed(env, &tag_map(c.tags()), c.cluster_name()) {
+            if in_env(env, &from_sdk(c.tags()), c.cluster_name()) {
                 clusters.push(c);
             }
         }
@@ -157,8 +158,8 @@ impl Kind for Cluster {
         let name = &inputs.name;
         let client = self.0.ecs(&ctx.region);
         if let Some(existing) = describe(&client, name).await? {
-            let tags = tag_map(existing.tags());
-            if !is_ours(ctx, &tags) {
+            let tags = from_sdk(existing.tags());
+            if !made_for(ctx, &tags) {
                 return Err(ProviderError::new(
                     format!("create {}", ctx.address),
                     format!(
@@ -180,7 +181,7 @@ impl Kind for Cluster {
             .create_cluster()
             .cluster_name(name)
             .settings(insights_setting(insights))
-            .set_tags(Some(ecs_tags(with_identity(ctx, &inputs.tags))));
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
         let created = create_once(
             "ecs:CreateCluster",
             &[],
@@ -216,7 +217,7 @@ impl Kind for Cluster {
             inputs: Inputs {
                 name: cluster.cluster_name().unwrap_or(id).to_owned(),
                 container_insights: Some(insights.to_owned()),
-                tags: user_tags(tag_map(cluster.tags())),
+                tags: user_tags(from_sdk(cluster.tags())),
             },
             outputs: outputs(&cluster),
         }))
@@ -248,7 +249,7 @@ impl Kind for Cluster {
         let client = self.0.ecs(&ctx.region);
         Ok(describe(&client, &inputs.name)
             .await?
-            .filter(|c| is_ours(ctx, &tag_map(c.tags())))
+            .filter(|c| made_for(ctx, &from_sdk(c.tags())))
             .map(|_| inputs.name.clone()))
     }
 

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::Tag;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DesiredStatus, LaunchType, LoadBalancer,
     NetworkConfiguration, Service as AwsService, ServiceField,
@@ -32,11 +33,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Tags, ecs_tags, int_in, is_ours, name_input, tag_map, user_tags, with_identity};
+use super::{int_in, name_input};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, create_token, found, invalid, wait_for};
-use crate::tags::retag;
+use crate::tags::{Tags, from_sdk, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ecs.service",
@@ -378,7 +379,7 @@ impl Kind for Service {
             .load_balancers(load_balancer)
             .health_check_grace_period_seconds(config.grace_period)
             .client_token(create_token(ctx))
-            .set_tags(Some(ecs_tags(with_identity(ctx, &inputs.tags))));
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
         let created = create_once(
             "ecs:CreateService",
             &[],
@@ -428,7 +429,7 @@ impl Kind for Service {
                     .health_check_grace_period_seconds()
                     .unwrap_or(0)
                     .into(),
-                tags: user_tags(tag_map(s.tags())),
+                tags: user_tags(from_sdk(s.tags())),
             },
             outputs: outputs(&s),
         }))
@@ -472,7 +473,7 @@ impl Kind for Service {
         let client = self.0.ecs(&ctx.region);
         Ok(describe(&client, &inputs.cluster, &inputs.name)
             .await?
-            .filter(|s| active(s) && is_ours(ctx, &tag_map(s.tags())))
+            .filter(|s| active(s) && made_for(ctx, &from_sdk(s.tags())))
             .and_then(|s| s.service_arn().map(str::to_owned)))
     }
 

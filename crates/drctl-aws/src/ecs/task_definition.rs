@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::Tag;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, NetworkMode, PortMapping,
     TaskDefinition as AwsTaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
@@ -37,13 +38,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{
-    Tags, ecs_tags, int_in, is_ours, listed, name_input, tag_map, user_tags, with_identity,
-};
+use super::{int_in, name_input};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
-use crate::tags::retag;
+use crate::tags::{Tags, from_sdk, in_env, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ecs.task_definition",
@@ -261,7 +260,7 @@ async fn latest(
         Err(e) if crate::support::has_code(&e, &["ClientException"]) => return Ok(None),
         Err(e) => return Err(api_error("ecs:DescribeTaskDefinition", e)),
     };
-    let tags = tag_map(out.tags());
+    let tags = from_sdk(out.tags());
     Ok(out
         .task_definition()
         .filter(|td| td.status() == Some(&TaskDefinitionStatus::Active))
@@ -371,10 +370,10 @@ impl TaskDefinition {
             .memory(&inputs.memory)
             .execution_role_arn(&inputs.execution_role_arn)
             .container_definitions(container.build())
-            .set_tags(Some(ecs_tags(with_identity(ctx, &inputs.tags))));
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
         let lookup = || async {
             Ok(match latest(&client, family).await? {
-                Some((td, tags)) if is_ours(ctx, &tags) && registers(&td, inputs) => {
+                Some((td, tags)) if made_for(ctx, &tags) && registers(&td, inputs) => {
                     td.task_definition_arn().map(str::to_owned)
                 }
                 _ => None,
@@ -417,7 +416,7 @@ impl Kind for TaskDefinition {
         let checked = check(ctx, inputs)?;
         let client = self.0.ecs(&ctx.region);
         if let Some((_, tags)) = latest(&client, &inputs.family).await?
-            && !is_ours(ctx, &tags)
+            && !made_for(ctx, &tags)
         {
             return Err(ProviderError::new(
                 format!("create {}", ctx.address),
@@ -489,7 +488,7 @@ impl Kind for TaskDefinition {
         let client = self.0.ecs(&ctx.region);
         Ok(latest(&client, &inputs.family)
             .await?
-            .filter(|(_, tags)| is_ours(ctx, tags))
+            .filter(|(_, tags)| made_for(ctx, tags))
             .map(|_| inputs.family.clone()))
     }
 
@@ -532,7 +531,7 @@ impl Kind for TaskDefinition {
         let mut ids = Vec::new();
         for family in families {
             if let Some((_, tags)) = latest(&client, &family).await?
-                && listed(&scope.env, &tags, Some(&family))
+                && in_env(&scope.env, &tags, Some(&family))
             {
                 ids.push(family);
             }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Listener as AwsListener, ProtocolEnum,
 };
@@ -23,13 +24,13 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{elb_tags, if_ours, refuse_taken, tags_of};
+use super::{if_ours, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::ecs::{Tags, int_in, user_tags, with_identity};
+use crate::ecs::int_in;
 use crate::kind::adopt;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, api_error, attrs, create_once, invalid, response_id};
-use crate::tags::retag;
+use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.listener",
@@ -179,7 +180,7 @@ impl Kind for Listener {
             .protocol(ProtocolEnum::Http)
             .port(port)
             .default_actions(forward(&inputs.target_group_arn))
-            .set_tags(Some(elb_tags(with_identity(ctx, &inputs.tags))));
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
         let created = create_once(
             "elasticloadbalancing:CreateListener",
             &[],

@@ -21,6 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::builders::DescribeLoadBalancersFluentBuilder;
+use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer as AwsLoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
@@ -29,12 +30,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{arn_suffix, elb_tags, id_list, if_ours, of_env, refuse_taken, tags_of};
+use super::{arn_suffix, id_list, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::ecs::{Tags, user_tags, with_identity};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, invalid, wait_for};
-use crate::tags::retag;
+use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.load_balancer",
@@ -216,7 +216,7 @@ impl Kind for LoadBalancer {
             .ip_address_type(IpAddressType::Ipv4)
             .set_subnets(Some(config.subnet_ids))
             .set_security_groups(Some(config.security_group_ids))
-            .set_tags(Some(elb_tags(with_identity(ctx, &inputs.tags))));
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
         let created = create_once(
             "elasticloadbalancing:CreateLoadBalancer",
             &[],

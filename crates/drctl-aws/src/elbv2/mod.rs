@@ -5,29 +5,19 @@ pub mod listener;
 pub mod load_balancer;
 pub mod target_group;
 
-use std::collections::BTreeMap;
-
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use drctl_core::{OpContext, ProviderError};
 
-pub(crate) use crate::ecs::is_ours;
-use crate::ecs::{Tags, listed};
 use crate::kind::{Registration, kind};
-use crate::support::{TAG_ADDRESS, sent, tag_pairs};
-use crate::tags::TagApi;
+use crate::support::{TAG_ADDRESS, sent};
+use crate::tags::{TagApi, Tags, from_sdk, in_env, made_for, to_sdk};
 
 pub(crate) static KINDS: &[Registration] = &[
     kind!(load_balancer, LoadBalancer),
     kind!(target_group, TargetGroup),
     kind!(listener, Listener),
 ];
-
-pub(crate) fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
-    tags.into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
 
 /// `arn`, when its tags carry this address's identity: what `find` may
 /// adopt. `None` for a resource drctl made for another, or one gone.
@@ -39,7 +29,7 @@ pub(crate) async fn if_ours(
     let arn = arn.unwrap_or_default().to_owned();
     let ours = tags_of(client, &arn)
         .await?
-        .is_some_and(|tags| is_ours(ctx, &tags));
+        .is_some_and(|tags| made_for(ctx, &tags));
     Ok(ours.then_some(arn))
 }
 
@@ -57,10 +47,7 @@ pub(crate) async fn tags_of(client: &Client, arn: &str) -> Result<Option<Tags>, 
     else {
         return Ok(None);
     };
-    Ok(out
-        .tag_descriptions()
-        .first()
-        .map(|d| tag_pairs(d.tags(), |t| (t.key(), t.value())).collect()))
+    Ok(out.tag_descriptions().first().map(|d| from_sdk(d.tags())))
 }
 
 /// Of `named` (ARN, name), the ARNs of environment `env`'s: tagged for
@@ -82,7 +69,7 @@ pub(crate) async fn of_env<'a>(
         let call = client.describe_tags().set_resource_arns(Some(arns));
         match crate::support::found(call.send().await, GONE, "elasticloadbalancing:DescribeTags")? {
             Some(out) => tagged.extend(out.tag_descriptions().iter().map(|d| {
-                let tags = tag_pairs(d.tags(), |t| (t.key(), t.value())).collect();
+                let tags = from_sdk(d.tags());
                 (d.resource_arn().unwrap_or_default().to_owned(), tags)
             })),
             None => {
@@ -98,7 +85,7 @@ pub(crate) async fn of_env<'a>(
         .into_iter()
         .filter(|(arn, tags)| {
             let name = named.iter().find(|(a, _)| a == arn).map(|(_, n)| *n);
-            listed(env, tags, name)
+            in_env(env, tags, name)
         })
         .map(|(arn, _)| arn)
         .collect())
@@ -134,7 +121,7 @@ pub(crate) async fn refuse_taken(
         return Ok(());
     };
     let tags = tags_of(client, arn).await?.unwrap_or_default();
-    if is_ours(ctx, &tags) {
+    if made_for(ctx, &tags) {
         return Ok(());
     }
     Err(ProviderError::new(
@@ -152,11 +139,11 @@ pub(crate) async fn refuse_taken(
 /// AddTags / RemoveTags on one resource's ARN.
 #[async_trait::async_trait]
 impl TagApi for Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
+    async fn tag(&self, arn: &str, set: Tags) -> Result<(), ProviderError> {
         let call = self
             .add_tags()
             .resource_arns(arn)
-            .set_tags(Some(elb_tags(set)));
+            .set_tags(Some(to_sdk::<Tag>(set)));
         sent(call.send().await, "elasticloadbalancing:AddTags")
     }
 

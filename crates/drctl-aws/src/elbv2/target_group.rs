@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroup as AwsTargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
@@ -27,13 +28,13 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{arn_suffix, elb_tags, if_ours, of_env, refuse_taken, tags_of};
+use super::{arn_suffix, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::ecs::{Tags, int_in, user_tags, with_identity};
+use crate::ecs::int_in;
 use crate::kind::adopt;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, api_error, attrs, create_once, invalid, retry_while};
-use crate::tags::retag;
+use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "elbv2.target_group",
@@ -275,7 +276,7 @@ impl Kind for TargetGroup {
             .target_type(TargetTypeEnum::Ip)
             .health_check_enabled(true)
             .health_check_protocol(config.protocol.clone())
-            .set_tags(Some(elb_tags(with_identity(ctx, &inputs.tags))));
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
         let request = health!(request, config, inputs.health_check);
         let created = create_once(
             "elasticloadbalancing:CreateTargetGroup",

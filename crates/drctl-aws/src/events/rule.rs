@@ -33,12 +33,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::iam::{claimed, tagged, user_tags};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{
-    TAG_ADDRESS, TAG_ENV, api_error, attrs, found, invalid, retry_while, wait_for,
+use crate::support::{TAG_ADDRESS, api_error, attrs, found, invalid, retry_while, wait_for};
+use crate::tags::{
+    ReadTags, arn_tag_api, checked, in_env, made_for, retag, to_sdk, user_tags, with_identity,
 };
-use crate::tags::{arn_tag_api, retag};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "events.rule",
@@ -286,19 +285,7 @@ fn targets(ctx: &OpContext, list: &[RuleTarget]) -> Result<Vec<RuleTarget>, Prov
     Ok(list.to_vec())
 }
 
-fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
-    Tag::builder()
-        .key(k)
-        .value(v)
-        .build()
-        .map_err(|e| ProviderError::new("events:Tag", e.to_string()))
-}
-
-arn_tag_api!(Client, "events", |set: BTreeMap<_, _>| {
-    set.into_iter()
-        .map(|(k, v)| tag(k, v))
-        .collect::<Result<Vec<_>, _>>()
-});
+arn_tag_api!(Client, "events", checked::<Tag>, gone: NOT_FOUND);
 
 fn outputs(arn: &str, name: &str) -> Attributes {
     attrs([("arn", json!(arn)), ("name", json!(name))])
@@ -379,27 +366,6 @@ impl Rule {
     ) -> Result<Option<DescribeRuleOutput>, ProviderError> {
         let result = client.describe_rule().name(name).send().await;
         found(result, NOT_FOUND, "events:DescribeRule")
-    }
-
-    /// The rule's tags; `None` when the rule is gone.
-    async fn tags(
-        &self,
-        client: &Client,
-        arn: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        let result = client
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await;
-        Ok(
-            found(result, NOT_FOUND, "events:ListTagsForResource")?.map(|out| {
-                out.tags()
-                    .iter()
-                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                    .collect()
-            }),
-        )
     }
 
     /// The rule's targets; `None` when the rule is gone.
@@ -535,9 +501,8 @@ impl Kind for Rule {
         // PutRule would take over a rule of this name made by someone else.
         if let Some(existing) = self.describe(&client, &config.name).await? {
             let arn = existing.arn().unwrap_or_default();
-            let tags = self.tags(&client, arn).await?.unwrap_or_default();
-            let ours = tags.get(TAG_ENV) == Some(&ctx.env)
-                && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string());
+            let tags = client.read_tags(arn).await?.unwrap_or_default();
+            let ours = made_for(ctx, &tags);
             if !ours {
                 return Err(ProviderError::new(
                     format!("create {}", ctx.address),
@@ -552,10 +517,7 @@ impl Kind for Rule {
                 .with_code("RuleExists"));
             }
         }
-        let tags = tagged(ctx, &inputs.tags)
-            .into_iter()
-            .map(|(k, v)| tag(k, v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?;
         let arn = self.put_rule(&client, &config, Some(tags)).await?;
         wait_for(
             &format!("rule {} described", config.name),
@@ -586,7 +548,7 @@ impl Kind for Rule {
             return Ok(None);
         };
         let arn = rule.arn().unwrap_or_default().to_owned();
-        let Some(tags) = self.tags(&client, &arn).await? else {
+        let Some(tags) = client.read_tags(&arn).await? else {
             return Ok(None);
         };
         let Some(targets) = self.targets(&client, id).await? else {
@@ -657,11 +619,10 @@ impl Kind for Rule {
         let Some(rule) = self.describe(&client, &config.name).await? else {
             return Ok(None);
         };
-        let Some(tags) = self.tags(&client, rule.arn().unwrap_or_default()).await? else {
+        let Some(tags) = client.read_tags(rule.arn().unwrap_or_default()).await? else {
             return Ok(None);
         };
-        let ours = tags.get(TAG_ENV) == Some(&ctx.env)
-            && tags.get(TAG_ADDRESS) == Some(&ctx.address.to_string());
+        let ours = made_for(ctx, &tags);
         Ok(ours.then_some(config.name))
     }
 
@@ -676,7 +637,7 @@ impl Kind for Rule {
         let Some(rule) = self.describe(&client, id).await? else {
             return Ok(());
         };
-        let Some(tags) = self.tags(&client, rule.arn().unwrap_or_default()).await? else {
+        let Some(tags) = client.read_tags(rule.arn().unwrap_or_default()).await? else {
             return Ok(());
         };
         let named = Some(inputs.name.as_str()).filter(|n| *n == id);
@@ -730,8 +691,8 @@ impl Kind for Rule {
                     continue;
                 };
                 // Listed, then deleted before its tags were read: gone.
-                if let Some(tags) = self.tags(&client, arn).await?
-                    && claimed(&tags, name, &scope.env)
+                if let Some(tags) = client.read_tags(arn).await?
+                    && in_env(&scope.env, &tags, Some(name))
                 {
                     ids.push(name.to_owned());
                 }

@@ -43,42 +43,9 @@ pub(crate) fn policy_json(operation: &str, encoded: &str) -> Result<Json, Provid
         .map_err(|e| ProviderError::new(operation, format!("policy document is not JSON: {e}")))
 }
 
-// Generic helpers for the typed kinds of this helper's services (IAM, S3,
-// SNS, EventBridge, CloudWatch, Lambda, Step Functions, Secrets Manager);
-// they belong in `support` once the parallel conversions are merged.
-
-/// User tags plus drctl's identity tags, as written to AWS.
-pub(crate) fn tagged(
-    ctx: &drctl_core::OpContext,
-    tags: &std::collections::BTreeMap<String, String>,
-) -> std::collections::BTreeMap<String, String> {
-    let mut all = tags.clone();
-    all.insert(crate::support::TAG_ENV.into(), ctx.env.clone());
-    all.insert(crate::support::TAG_ADDRESS.into(), ctx.address.to_string());
-    all
-}
-
-/// Tags read back from AWS, minus drctl's own: the `tags` input.
-pub(crate) fn user_tags(
-    mut tags: std::collections::BTreeMap<String, String>,
-) -> std::collections::BTreeMap<String, String> {
-    tags.retain(|k, _| k != crate::support::TAG_ENV && k != crate::support::TAG_ADDRESS);
-    tags
-}
-
-/// Whether a resource with these tags and this name is the environment
-/// `env`'s, as `support::confirm_owned` proves it: its `drctl:env` tag, or
-/// without one a name drctl derives for the environment.
-pub(crate) fn claimed(
-    tags: &std::collections::BTreeMap<String, String>,
-    name: &str,
-    env: &str,
-) -> bool {
-    match tags.get(crate::support::TAG_ENV) {
-        Some(owner) => owner == env,
-        None => crate::support::name_embeds_env(name, env),
-    }
-}
+// A generic helper for the typed kinds of this helper's services (IAM, S3,
+// Secrets Manager); it belongs in `support` once the parallel conversions
+// are merged.
 
 /// Deserialises a field that is there, `null` included, as `Some`: with
 /// `#[serde(default)]` an absent field is `None`, so a read can tell "not

@@ -12,13 +12,13 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{claimed, policy_json, tagged, user_tags};
+use super::policy_json;
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    Created, api_error, attrs, confirm_owned, create_once, found, invalid, sent, tag_map, tolerate,
+    Created, api_error, attrs, confirm_owned, create_once, found, invalid, sent, tolerate,
 };
-use crate::tags::{TagApi, retag};
+use crate::tags::{TagApi, from_sdk, in_env, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "iam.role",
@@ -54,21 +54,12 @@ pub struct Inputs {
 
 const NOT_FOUND: &[&str] = &["NoSuchEntity"];
 
-fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
-    Tag::builder()
-        .key(k)
-        .value(v)
-        .build()
-        .map_err(|e| ProviderError::new("iam:Tag", e.to_string()))
-}
-
 /// TagRole / UntagRole: roles are the only IAM resource drctl tags.
 #[async_trait]
 impl TagApi for Client {
     async fn tag(&self, role: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set.into_iter().map(|(k, v)| tag(k, v));
         let call = self.tag_role().role_name(role);
-        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
+        let call = call.set_tags(Some(to_sdk::<Tag>(set)?));
         sent(call.send().await, "iam:TagRole")
     }
 
@@ -178,7 +169,7 @@ impl Role {
     async fn tags(&self, role: &str) -> Result<BTreeMap<String, String>, ProviderError> {
         let call = self.iam().list_role_tags().role_name(role);
         let tags: Vec<Tag> = all_items!(call, "iam:ListRoleTags")?;
-        Ok(tag_map(tags.into_iter().map(|t| (t.key, t.value))))
+        Ok(from_sdk(&tags))
     }
 
     async fn get(&self, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
@@ -209,10 +200,7 @@ impl Kind for Role {
         let inline = inline_policies(ctx, inputs)?;
         let managed = managed_policies(inputs);
         let description = inputs.description.as_str();
-        let tags = tagged(ctx, &inputs.tags)
-            .into_iter()
-            .map(|(k, v)| tag(k, v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?;
         // CreateRole takes no idempotency token; a resend of one that
         // happened finds the name taken.
         let request = self
@@ -396,7 +384,7 @@ impl Kind for Role {
             let name = role.role_name();
             // Listed, then deleted before its tags were read: gone.
             if let Some(tags) = unless_gone(self.tags(name).await)?
-                && claimed(&tags, name, &scope.env)
+                && in_env(&scope.env, &tags, Some(name))
             {
                 ids.push(name.to_owned());
             }

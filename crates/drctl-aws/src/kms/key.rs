@@ -44,14 +44,14 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{NOT_FOUND, identity_tags, tag, user_tags_of};
+use super::{NOT_FOUND, tag};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     Created, TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, invalid,
     retry_while, sent, the_one, tolerate,
 };
-use crate::tags::{TagApi, retag};
+use crate::tags::{TagApi, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "kms.key",
@@ -148,18 +148,6 @@ fn outputs(id: &str, arn: &str, inputs: &Inputs) -> Attributes {
     ])
 }
 
-fn kms_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
-    tags.into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .tag_key(k)
-                .tag_value(v)
-                .build()
-                .map_err(|e| ProviderError::new("kms:Tag", e.to_string()))
-        })
-        .collect()
-}
-
 /// TagResource / UntagResource on a key's id.
 #[async_trait]
 impl TagApi for Client {
@@ -167,7 +155,7 @@ impl TagApi for Client {
         let call = self
             .tag_resource()
             .key_id(key)
-            .set_tags(Some(kms_tags(set)?));
+            .set_tags(Some(to_sdk::<Tag>(set)?));
         sent(call.send().await, "kms:TagResource")
     }
 
@@ -289,7 +277,7 @@ impl Key {
         let tagged = client
             .tag_resource()
             .key_id(id)
-            .set_tags(Some(kms_tags(BTreeMap::from([(
+            .set_tags(Some(to_sdk::<Tag>(BTreeMap::from([(
                 TAG_RETAINED_FROM.to_owned(),
                 ctx.address.to_string(),
             )]))?))
@@ -353,7 +341,7 @@ impl Kind for Key {
             .key_spec(KeySpec::SymmetricDefault)
             .set_description(inputs.description.clone())
             .set_policy(key_policy.clone())
-            .set_tags(Some(kms_tags(identity_tags(ctx, &inputs.tags))?));
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?));
         let created = create_once(
             "kms:CreateKey",
             &[],
@@ -447,7 +435,7 @@ impl Kind for Key {
                 // No AWS call reads them back: they are used at delete.
                 deletion_window_in_days: prior.deletion_window_in_days,
                 retain_on_delete: prior.retain_on_delete,
-                tags: user_tags_of(tags),
+                tags: user_tags(tags),
             },
             outputs: outputs(meta.key_id(), meta.arn().unwrap_or_default(), prior),
         }))

@@ -20,13 +20,12 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
-use crate::iam::{claimed, tagged, user_tags};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, confirm_owned, create_once, found, invalid, only_if_set, retry_while, sent,
     tag_map, tolerate, wait_for,
 };
-use crate::tags::{TagApi, retag};
+use crate::tags::{TagApi, in_env, retag, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "lambda.function",
@@ -223,7 +222,11 @@ pub(crate) async fn env_functions(
         let result = client.list_tags().resource(arn).send().await;
         // Listed, then deleted before its tags were read: gone.
         if let Some(out) = found(result, NOT_FOUND, "lambda:ListTags")?
-            && claimed(&tag_map(out.tags.unwrap_or_default()), name, &scope.env)
+            && in_env(
+                &scope.env,
+                &tag_map(out.tags.unwrap_or_default()),
+                Some(name),
+            )
         {
             names.push(name.to_owned());
         }
@@ -356,7 +359,7 @@ impl Kind for Function {
         let vpc = vpc_config(inputs);
         let has_env = env.variables().is_some_and(|v| !v.is_empty());
         let in_vpc = !vpc.subnet_ids().is_empty() || !vpc.security_group_ids().is_empty();
-        let tags: HashMap<String, String> = tagged(ctx, &inputs.tags).into_iter().collect();
+        let tags: HashMap<String, String> = with_identity(ctx, &inputs.tags).into_iter().collect();
         // CreateFunction takes no idempotency token; a resend of one that
         // happened finds the name taken.
         let request = self

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::{DbInstance, Tag};
+use aws_sdk_rds::types::DbInstance;
 use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -22,7 +22,8 @@ use super::{
 };
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{TAG_ENV, api_error, attrs, create_once, found, retry_while, wait_for};
+use crate::support::{api_error, attrs, create_once, found, retry_while, wait_for};
+use crate::tags::{from_sdk, in_env};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.instance",
@@ -130,12 +131,6 @@ fn outputs(id: &str, i: &DbInstance) -> Attributes {
     ])
 }
 
-/// Whether a resource's tags name the environment `env`.
-fn of_env(tags: &[Tag], env: &str) -> bool {
-    tags.iter()
-        .any(|t| t.key() == Some(TAG_ENV) && t.value() == Some(env))
-}
-
 impl Instance {
     /// Before the last instance of a global database's writer cluster is
     /// deleted, the other members (the readers) leave the global database:
@@ -219,7 +214,7 @@ impl Instance {
                 // Listed but gone: nothing of it to detach.
                 continue;
             };
-            if !of_env(reader_cluster.tag_list(), &ctx.env) {
+            if !in_env(&ctx.env, &from_sdk(reader_cluster.tag_list()), None) {
                 return Err(refuse(format!(
                     "is not a cluster of environment `{}`",
                     ctx.env

@@ -6,8 +6,6 @@ pub mod global_cluster;
 pub mod instance;
 pub mod subnet_group;
 
-use std::collections::BTreeMap;
-
 use std::future::Future;
 use std::time::Duration;
 
@@ -16,11 +14,9 @@ use aws_sdk_rds::types::{DbCluster, DbInstance, GlobalCluster, Tag};
 use drctl_core::{OpContext, ProviderError};
 
 use crate::kind::{Registration, kind};
-use crate::support::{
-    TAG_ADDRESS, TAG_ENV, api_error, name_embeds_env, sent, tag_map, tag_pairs, wait_for,
-};
-use crate::tags::TagApi;
+use crate::support::{api_error, sent, wait_for};
 pub(crate) use crate::tags::retag as sync_tags;
+use crate::tags::{TagApi, Tags, from_sdk, in_env, to_sdk};
 
 pub(crate) static KINDS: &[Registration] = &[
     kind!(global_cluster, GlobalCluster),
@@ -34,25 +30,13 @@ pub(crate) static KINDS: &[Registration] = &[
 pub(crate) const RDS_WAIT: Duration = Duration::from_secs(45 * 60);
 
 /// drctl's tags plus the user's `tags`, as sent in a Create call.
-pub(crate) fn create_tags(ctx: &OpContext, tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    let mut all = tags.clone();
-    all.insert(TAG_ENV.into(), ctx.env.clone());
-    all.insert(TAG_ADDRESS.into(), ctx.address.to_string());
-    all.into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-/// Every tag of a resource's tag list, drctl's included.
-fn tag_pairs_of(tags: &[Tag]) -> BTreeMap<String, String> {
-    tag_map(tag_pairs(tags, |t| (t.key(), t.value())))
+pub(crate) fn create_tags(ctx: &OpContext, tags: &Tags) -> Vec<Tag> {
+    to_sdk::<Tag>(crate::tags::with_identity(ctx, tags))
 }
 
 /// The `tags` input as read back from a resource's tag list.
-pub(crate) fn user_tags(tags: &[Tag]) -> BTreeMap<String, String> {
-    let mut all = tag_pairs_of(tags);
-    all.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
-    all
+pub(crate) fn user_tags(tags: &[Tag]) -> Tags {
+    crate::tags::user_tags(from_sdk(tags))
 }
 
 /// Refuses the delete of `what` unless its tags (or, without a
@@ -67,17 +51,7 @@ pub(crate) fn confirm_owned(
     name: &str,
 ) -> Result<(), ProviderError> {
     let named = Some(name).filter(|n| n.eq_ignore_ascii_case(id));
-    crate::support::confirm_owned(ctx, "delete", what, &tag_pairs_of(tags), named)
-}
-
-/// Whether a resource is environment `env`'s: its `drctl:env` tag says
-/// so or, without one, its identifier embeds the environment's name (as
-/// [`confirm_owned`] takes it).
-pub(crate) fn in_env(env: &str, tags: &[Tag], name: Option<&str>) -> bool {
-    match tags.iter().find(|t| t.key() == Some(TAG_ENV)) {
-        Some(t) => t.value() == Some(env),
-        None => name.is_some_and(|n| name_embeds_env(n, env)),
-    }
+    crate::support::confirm_owned(ctx, "delete", what, &from_sdk(tags), named)
 }
 
 /// What waits and lists read of a global cluster, a cluster or an
@@ -172,7 +146,7 @@ pub(crate) fn live<T: Status>(found: Option<T>, id: &str) -> Option<String> {
         .map(|_| id.to_owned())
 }
 
-/// The ids of `items` that are environment `env`'s ([`in_env`]; `of`
+/// The ids of `items` that are environment `env`'s (`tags::in_env`; `of`
 /// gives an item's tags and id), but those being deleted.
 pub(crate) fn env_ids<T: Status>(
     env: &str,
@@ -184,7 +158,7 @@ pub(crate) fn env_ids<T: Status>(
         .filter(|x| x.state() != Some("deleting"))
         .filter_map(|x| {
             let (tags, id) = of(x);
-            id.filter(|id| in_env(env, tags, Some(id)))
+            id.filter(|id| in_env(env, &from_sdk(tags), Some(id)))
                 .map(str::to_owned)
         })
         .collect()
@@ -204,13 +178,10 @@ pub(crate) async fn tag_list(client: &Client, arn: &str) -> Result<Vec<Tag>, Pro
 /// AddTagsToResource / RemoveTagsFromResource on a resource's ARN.
 #[async_trait::async_trait]
 impl TagApi for Client {
-    async fn tag(&self, arn: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build());
+    async fn tag(&self, arn: &str, set: Tags) -> Result<(), ProviderError> {
         let call = self.add_tags_to_resource().resource_name(arn);
         sent(
-            call.set_tags(Some(tags.collect())).send().await,
+            call.set_tags(Some(to_sdk::<Tag>(set))).send().await,
             "rds:AddTagsToResource",
         )
     }

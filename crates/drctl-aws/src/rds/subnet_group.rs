@@ -11,10 +11,11 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{create_tags, in_env, sorted, sync_tags, tag_list, user_tags};
+use super::{create_tags, sorted, sync_tags, tag_list, user_tags};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, api_error, attrs, create_once, found, has_code_in, tolerate};
+use crate::tags::{from_sdk, in_env};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.db_subnet_group",
@@ -222,7 +223,7 @@ impl Kind for SubnetGroup {
                 Err(e) if has_code_in(&e, NOT_FOUND) => continue,
                 Err(e) => return Err(e),
             };
-            if in_env(&scope.env, &tags, g.db_subnet_group_name()) {
+            if in_env(&scope.env, &from_sdk(&tags), g.db_subnet_group_name()) {
                 ids.extend(g.db_subnet_group_name().map(str::to_owned));
             }
         }

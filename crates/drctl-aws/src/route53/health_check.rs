@@ -32,8 +32,8 @@ use serde_json::json;
 use super::{caller_reference, change_tags, find_created, read_tags, sync_tags, tagged_for_env};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::kms::identity_tags;
 use crate::support::{Created, api_error, attrs, create_once, found, invalid, tolerate};
+use crate::tags::with_identity;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.health_check",
@@ -449,7 +449,7 @@ impl Kind for HealthCheck {
             &client,
             TagResourceType::Healthcheck,
             &id,
-            identity_tags(ctx, &inputs.tags),
+            with_identity(ctx, &inputs.tags),
             Vec::new(),
         )
         .await?;

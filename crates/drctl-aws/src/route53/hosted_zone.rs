@@ -17,8 +17,8 @@ use super::{
 };
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::kms::identity_tags;
 use crate::support::{Created, api_error, attrs, create_once, tolerate};
+use crate::tags::with_identity;
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "route53.hosted_zone",
@@ -142,7 +142,7 @@ impl Kind for HostedZone {
             &client,
             TagResourceType::Hostedzone,
             &id,
-            identity_tags(ctx, &inputs.tags),
+            with_identity(ctx, &inputs.tags),
             Vec::new(),
         )
         .await?;

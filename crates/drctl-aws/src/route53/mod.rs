@@ -16,10 +16,11 @@ use aws_sdk_route53::types::{
 use drctl_core::{OpContext, ProviderError};
 
 use crate::kind::{Registration, kind};
-use crate::kms::{identity_tags, tag, user_tags_of};
+use crate::kms::tag;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, api_error, create_token, found, tag_changes, tag_pairs, the_one, wait_for,
+    TAG_ADDRESS, TAG_ENV, api_error, create_token, found, tag_changes, the_one, wait_for,
 };
+use crate::tags::{from_sdk, to_sdk, user_tags, with_identity};
 
 pub(crate) static KINDS: &[Registration] = &[
     kind!(hosted_zone, HostedZone),
@@ -194,10 +195,7 @@ async fn tags_of_each(
         };
         for set in out.resource_tag_sets() {
             if let Some(id) = set.resource_id() {
-                tagged.insert(
-                    id.to_owned(),
-                    tag_pairs(set.tags(), |t| (t.key(), t.value())).collect(),
-                );
+                tagged.insert(id.to_owned(), from_sdk(set.tags()).into_iter().collect());
             }
         }
     }
@@ -312,7 +310,7 @@ pub(crate) async fn find_created(
         return Ok(None);
     };
     if !ours[&id] {
-        change_tags(client, ty, &id, identity_tags(ctx, tags), Vec::new()).await?;
+        change_tags(client, ty, &id, with_identity(ctx, tags), Vec::new()).await?;
     }
     Ok(Some(id))
 }
@@ -353,11 +351,7 @@ pub(crate) async fn change_tags(
         .change_tags_for_resource()
         .resource_type(ty)
         .resource_id(id)
-        .set_add_tags((!set.is_empty()).then(|| {
-            set.into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect()
-        }))
+        .set_add_tags((!set.is_empty()).then(|| to_sdk::<Tag>(set)))
         .set_remove_tag_keys((!remove.is_empty()).then_some(remove))
         .send()
         .await
@@ -391,7 +385,7 @@ async fn tags_of(
         .await
         .map_err(|e| api_error("route53:ListTagsForResource", e))?;
     let tags = out.resource_tag_set().map(|s| s.tags()).unwrap_or_default();
-    Ok(tag_pairs(tags, |t| (t.key(), t.value())).collect())
+    Ok(from_sdk(tags).into_iter().collect())
 }
 
 /// The resource's tags as the `tags` input.
@@ -400,7 +394,7 @@ pub(crate) async fn read_tags(
     ty: TagResourceType,
     id: &str,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    Ok(user_tags_of(tags_of(client, ty, id).await?))
+    Ok(user_tags(tags_of(client, ty, id).await?))
 }
 
 /// Waits until a change has reached every Route 53 name server: GetChange

@@ -27,11 +27,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::iam::{claimed, present, tagged, user_tags};
+use crate::iam::present;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
     api_error, attrs, confirm_owned, found, has_code, retry_while, tag_map, tolerate,
 };
+use crate::tags::{in_env, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "s3.bucket",
@@ -166,11 +167,7 @@ impl Bucket {
             };
         }
         if changed!(tags) {
-            let tags = tagged(ctx, &inputs.tags)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ProviderError::new("s3:PutBucketTagging", e.to_string()))?;
+            let tags = to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?;
             s3.put_bucket_tagging()
                 .bucket(name)
                 .tagging(
@@ -451,7 +448,7 @@ pub(crate) async fn env_buckets(
             continue;
         }
         if let Some(tags) = bucket_tags(s3, name).await?
-            && claimed(&tags, name, &scope.env)
+            && in_env(&scope.env, &tags, Some(name))
         {
             names.push(name.to_owned());
         }

@@ -42,13 +42,13 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
-use crate::iam::{claimed, present, tagged, user_tags};
+use crate::iam::present;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid, sent, tag_map,
-    tag_pairs, tolerate, wait_for,
+    api_error, attrs, confirm_made_for, confirm_owned, found, has_code, invalid, sent, tolerate,
+    wait_for,
 };
-use crate::tags::{TagApi, retag};
+use crate::tags::{TagApi, from_sdk, in_env, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "secretsmanager.secret",
@@ -154,19 +154,15 @@ fn outputs(name: &str, s: &DescribeSecretOutput) -> Attributes {
 
 /// The secret's tags, for `confirm_owned`.
 fn tags_of(s: &DescribeSecretOutput) -> BTreeMap<String, String> {
-    tag_map(tag_pairs(s.tags(), |t| (t.key(), t.value())))
-}
-
-fn tag(k: String, v: String) -> Tag {
-    Tag::builder().key(k).value(v).build()
+    from_sdk(s.tags())
 }
 
 /// TagResource / UntagResource on a secret's name or ARN.
 #[async_trait]
 impl TagApi for Client {
     async fn tag(&self, secret: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set.into_iter().map(|(k, v)| tag(k, v)).collect();
-        let call = self.tag_resource().secret_id(secret).set_tags(Some(tags));
+        let call = self.tag_resource().secret_id(secret);
+        let call = call.set_tags(Some(to_sdk::<Tag>(set)));
         sent(call.send().await, "secretsmanager:TagResource")
     }
 
@@ -311,8 +307,8 @@ async fn sync_meta(
             .await
             .map_err(|e| api_error("secretsmanager:UpdateSecret", e))?;
     }
-    let current = tag_pairs(s.tags(), |t| (t.key(), t.value())).collect();
-    retag(sm, name, &current, &tagged(ctx, &inputs.tags)).await?;
+    let current = from_sdk(s.tags());
+    retag(sm, name, &current, &with_identity(ctx, &inputs.tags)).await?;
     let (have, want) = (replicas(s), wanted_replicas(inputs));
     let (have_keys, want_keys) = (observed_replica_keys(s), replica_keys(inputs));
     // A replica whose key is not the one asked for is made again.
@@ -462,12 +458,7 @@ impl Kind for Secret {
                 ))
                 .filter(|r| !r.is_empty()),
             )
-            .set_tags(Some(
-                tagged(ctx, &inputs.tags)
-                    .into_iter()
-                    .map(|(k, v)| tag(k, v))
-                    .collect(),
-            ))
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))))
             .send()
             .await;
         drop(value);
@@ -601,9 +592,12 @@ impl Kind for Secret {
             let page = page.map_err(|e| api_error("secretsmanager:ListSecrets", e))?;
             for secret in page.secret_list() {
                 let Some(name) = secret.name() else { continue };
-                let tags = tag_map(tag_pairs(secret.tags(), |t| (t.key(), t.value())));
+                let tags = from_sdk(secret.tags());
                 let replica = secret.primary_region().is_some_and(|r| r != scope.region);
-                if secret.deleted_date().is_none() && !replica && claimed(&tags, name, &scope.env) {
+                if secret.deleted_date().is_none()
+                    && !replica
+                    && in_env(&scope.env, &tags, Some(name))
+                {
                     ids.push(name.to_owned());
                 }
             }

@@ -16,13 +16,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::iam::{claimed, tagged, user_tags};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    api_error, attrs, confirm_owned, found, invalid, only_if_set, retry_while, tag_map, tag_pairs,
-    wait_for,
+    api_error, attrs, confirm_owned, found, invalid, only_if_set, retry_while, wait_for,
 };
-use crate::tags::{arn_tag_api, retag};
+use crate::tags::{
+    ReadTags, arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sfn.state_machine",
@@ -95,14 +95,7 @@ fn machine_type(ctx: &OpContext, inputs: &Inputs) -> Result<StateMachineType, Pr
     }
 }
 
-fn tags(pairs: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-arn_tag_api!(Client, "states", |set| Ok::<_, ProviderError>(tags(set)));
+arn_tag_api!(Client, "states", checked::<Tag>, gone: &["ResourceNotFound"]);
 
 fn outputs(sm: &DescribeStateMachineOutput) -> Attributes {
     attrs([
@@ -124,23 +117,6 @@ impl StateMachine {
             .await;
         found(result, NOT_FOUND, "states:DescribeStateMachine")
     }
-
-    /// The machine's tags; `None` when it is gone.
-    async fn tags(
-        &self,
-        client: &Client,
-        arn: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        let result = client
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await;
-        Ok(
-            found(result, &["ResourceNotFound"], "states:ListTagsForResource")?
-                .map(|out| tag_map(tag_pairs(out.tags(), |t| (t.key(), t.value())))),
-        )
-    }
 }
 
 #[async_trait]
@@ -155,7 +131,7 @@ impl Kind for StateMachine {
             .definition(definition(ctx, inputs)?)
             .role_arn(&inputs.role_arn)
             .r#type(machine_type(ctx, inputs)?)
-            .set_tags(Some(tags(tagged(ctx, &inputs.tags))));
+            .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
         let send = || {
             let request = request.clone();
             async move {
@@ -201,7 +177,7 @@ impl Kind for StateMachine {
         // Recorded only as drctl set it: a definition edited outside drctl
         // may carry a secret (a credential in a state's Parameters).
         let definition = only_if_set(&definition, Some(&prior.definition));
-        let Some(tags) = self.tags(&client, id).await? else {
+        let Some(tags) = client.read_tags(id).await? else {
             return Ok(None);
         };
         Ok(Some(Found {
@@ -285,7 +261,7 @@ impl Kind for StateMachine {
         };
         // One already DELETING goes whoever asked: only the wait is left.
         if sm.status() != Some(&StateMachineStatus::Deleting) {
-            let Some(tags) = self.tags(&client, id).await? else {
+            let Some(tags) = client.read_tags(id).await? else {
                 return Ok(());
             };
             let named = Some(inputs.name.as_str()).filter(|n| *n == sm.name());
@@ -324,10 +300,10 @@ impl Kind for StateMachine {
             let item = item.map_err(|e| api_error("states:ListStateMachines", e))?;
             let arn = item.state_machine_arn();
             // Listed, then deleted before its tags were read: gone.
-            let Some(tags) = self.tags(&client, arn).await? else {
+            let Some(tags) = client.read_tags(arn).await? else {
                 continue;
             };
-            if claimed(&tags, item.name(), &scope.env)
+            if in_env(&scope.env, &tags, Some(item.name()))
                 && self
                     .describe(&client, arn)
                     .await?

@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
-use crate::iam::{claimed, tagged, user_tags};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, confirm_owned, found, invalid, tag_map, tolerate};
-use crate::tags::{arn_tag_api, retag};
+use crate::support::{api_error, attrs, confirm_owned, found, invalid, tolerate};
+use crate::tags::{
+    ReadTags, arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity,
+};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "sns.topic",
@@ -38,33 +39,11 @@ pub struct Topic(pub(crate) Arc<Clients>);
 /// GetTopicAttributes answers `NotFound`; the tagging calls `ResourceNotFound`.
 const NOT_FOUND: &[&str] = &["NotFound", "ResourceNotFound"];
 
-fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
-    Tag::builder()
-        .key(k)
-        .value(v)
-        .build()
-        .map_err(|e| ProviderError::new("sns:Tag", e.to_string()))
-}
-
-arn_tag_api!(aws_sdk_sns::Client, "sns", |set: BTreeMap<_, _>| {
-    set.into_iter()
-        .map(|(k, v)| tag(k, v))
-        .collect::<Result<Vec<_>, _>>()
-});
+arn_tag_api!(aws_sdk_sns::Client, "sns", checked::<Tag>, gone: NOT_FOUND);
 
 /// The topic name is the ARN's last segment.
 fn name_of(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
-}
-
-/// The topic's tags; `None` when it is gone.
-async fn topic_tags(
-    sns: &aws_sdk_sns::Client,
-    arn: &str,
-) -> Result<Option<std::collections::BTreeMap<String, String>>, ProviderError> {
-    let result = sns.list_tags_for_resource().resource_arn(arn).send().await;
-    Ok(found(result, NOT_FOUND, "sns:ListTagsForResource")?
-        .map(|out| tag_map(out.tags().iter().map(|t| (t.key(), t.value())))))
 }
 
 /// Refuses a change to a topic's subscription (`ctx`'s address) unless
@@ -75,7 +54,7 @@ pub(crate) async fn confirm_topic_owned(
     ctx: &OpContext,
     arn: &str,
 ) -> Result<bool, ProviderError> {
-    let Some(tags) = topic_tags(sns, arn).await? else {
+    let Some(tags) = sns.read_tags(arn).await? else {
         return Ok(false);
     };
     crate::support::confirm_parent_owned(
@@ -185,10 +164,10 @@ pub(crate) async fn env_topics(
     let mut ours = Vec::new();
     for arn in topic_arns(sns).await? {
         // Listed, then deleted before its tags were read: gone.
-        let Some(tags) = topic_tags(sns, &arn).await? else {
+        let Some(tags) = sns.read_tags(&arn).await? else {
             continue;
         };
-        if claimed(&tags, name_of(&arn), &scope.env) {
+        if in_env(&scope.env, &tags, Some(name_of(&arn))) {
             ours.push(arn);
         }
     }
@@ -201,10 +180,7 @@ impl Kind for Topic {
 
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let attributes = create_attributes(ctx, inputs)?;
-        let tags = tagged(ctx, &inputs.tags)
-            .into_iter()
-            .map(|(k, v)| tag(k, v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?;
         let out = self
             .0
             .sns(&ctx.region)
@@ -237,7 +213,7 @@ impl Kind for Topic {
                 .unwrap_or_default()
         };
         let key = attribute(Attribute::KmsMasterKeyId);
-        let Some(tags) = topic_tags(&sns, id).await? else {
+        let Some(tags) = sns.read_tags(id).await? else {
             return Ok(None);
         };
         // Every topic has a policy; only one drctl set is its to show.
@@ -313,7 +289,7 @@ impl Kind for Topic {
         inputs: &Inputs,
         _outputs: &Attributes,
     ) -> Done {
-        let Some(tags) = topic_tags(&self.0.sns(&ctx.region), id).await? else {
+        let Some(tags) = self.0.sns(&ctx.region).read_tags(id).await? else {
             return Ok(());
         };
         let named = Some(name_of(id)).filter(|n| *n == inputs.name);

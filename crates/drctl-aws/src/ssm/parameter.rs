@@ -12,10 +12,10 @@ use serde_json::json;
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    NOT_RECORDED, TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found,
-    has_code_in, invalid, name_embeds_env, sent, tag_map, tolerate,
+    NOT_RECORDED, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, has_code_in,
+    invalid, name_embeds_env, sent, tolerate,
 };
-use crate::tags::{TagApi, retag};
+use crate::tags::{TagApi, from_sdk, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "ssm.parameter",
@@ -58,23 +58,14 @@ fn parameter_type(ctx: &OpContext, inputs: &Inputs) -> Result<ParameterType, Pro
     }
 }
 
-fn tag(k: String, v: String) -> Result<Tag, ProviderError> {
-    Tag::builder()
-        .key(k)
-        .value(v)
-        .build()
-        .map_err(|e| ProviderError::new("ssm:Tag", e.to_string()))
-}
-
 /// AddTagsToResource / RemoveTagsFromResource on a parameter's name:
 /// parameters are the only SSM resource drctl tags.
 #[async_trait]
 impl TagApi for aws_sdk_ssm::Client {
     async fn tag(&self, name: &str, set: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let tags = set.into_iter().map(|(k, v)| tag(k, v));
         let call = self.add_tags_to_resource().resource_id(name);
         let call = call.resource_type(ResourceTypeForTagging::Parameter);
-        let call = call.set_tags(Some(tags.collect::<Result<_, _>>()?));
+        let call = call.set_tags(Some(to_sdk::<Tag>(set)?));
         sent(call.send().await, "ssm:AddTagsToResource")
     }
 
@@ -139,7 +130,7 @@ impl Parameter {
             .send()
             .await
             .map_err(|e| api_error("ssm:ListTagsForResource", e))?;
-        Ok(tag_map(out.tag_list().iter().map(|t| (t.key(), t.value()))))
+        Ok(from_sdk(out.tag_list()))
     }
 }
 
@@ -173,13 +164,7 @@ impl Kind for Parameter {
 
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let name = inputs.name.as_str();
-        let mut tags = inputs.tags.clone();
-        tags.insert(TAG_ENV.into(), ctx.env.clone());
-        tags.insert(TAG_ADDRESS.into(), ctx.address.to_string());
-        let tags = tags
-            .into_iter()
-            .map(|(k, v)| tag(k, v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tags = to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?;
         // PutParameter takes no idempotency token; a resend of one that
         // happened (no Overwrite) finds the name taken.
         let request = self
@@ -223,8 +208,7 @@ impl Kind for Parameter {
         } else {
             value
         };
-        let mut tags = self.tags(&ctx.region, id).await?;
-        tags.retain(|k, _| k != TAG_ENV && k != TAG_ADDRESS);
+        let tags = user_tags(self.tags(&ctx.region, id).await?);
         Ok(Some(Found {
             inputs: Inputs {
                 name: id.to_owned(),
