@@ -185,10 +185,7 @@ async fn tags_of_each(
                     .await;
                 let one = found(result, RESOURCE_GONE, "route53:ListTagsForResource")?;
                 if let Some(set) = one.and_then(|o| o.resource_tag_set) {
-                    tagged.insert(
-                        id.clone(),
-                        tag_pairs(set.tags(), |t| (t.key(), t.value())).collect(),
-                    );
+                    tagged.insert(id.clone(), from_sdk(set.tags()).into_iter().collect());
                 }
             }
             continue;
