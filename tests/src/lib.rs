@@ -606,7 +606,14 @@ pub async fn inventory(aws: &AwsContext, env: &str) -> BTreeMap<String, BTreeSet
     let listed = providers
         .kinds()
         .filter(|kind| emulator.serves(sdk_service(kind)))
-        .flat_map(|kind| [PRIMARY, SECONDARY].map(|region| (kind, region)))
+        .flat_map(|kind| {
+            // IAM and Route 53 are global: either region lists the same.
+            let regions: &[&str] = match sdk_service(kind) {
+                "iam" | "route53" => &[PRIMARY],
+                _ => &[PRIMARY, SECONDARY],
+            };
+            regions.iter().map(move |region| (kind, *region))
+        })
         .map(|(kind, region)| {
             let provider = providers.get(kind).expect("a listed kind");
             let scope = drctl_core::ListScope {

@@ -36,6 +36,12 @@ pub struct Faults {
     /// emulator: a response the emulator never gives, such as a partial
     /// failure.
     pub answer: Option<(String, String)>,
+    /// Every request whose bytes contain the first string is answered
+    /// with the HTTP status and the error document (JSON or XML, as the
+    /// service speaks) instead of reaching the emulator: an answer AWS
+    /// gives in a race the test cannot time, such as a resource deleted
+    /// between its listing and the read that follows.
+    pub fail: Option<(String, u16, String)>,
     /// Fraction of create calls (`create_call`) forwarded to the emulator
     /// whose response is then dropped: the resource exists, the client sees
     /// a broken connection.
@@ -130,6 +136,7 @@ impl Faults {
             seed: 0,
             reject_ec2_action: None,
             answer: None,
+            fail: None,
             lose_create_responses: 0.0,
             lose_mutating_responses: 0.0,
             refuse: Vec::new(),
@@ -188,6 +195,7 @@ pub struct FaultProxy {
     pub endpoint: String,
     pub counts: Arc<Counts>,
     faults: Arc<Mutex<(Faults, u64)>>,
+    recording: Arc<Recording>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -222,12 +230,18 @@ impl FaultProxy {
         let counts = Arc::new(Counts::default());
         let seed = faults.seed.max(1);
         let faults = Arc::new(Mutex::new((faults, seed)));
-        let (c, f) = (Arc::clone(&counts), Arc::clone(&faults));
+        let recording = Arc::new(Recording::default());
+        let (c, f, r) = (
+            Arc::clone(&counts),
+            Arc::clone(&faults),
+            Arc::clone(&recording),
+        );
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (c, f, upstream) = (Arc::clone(&c), Arc::clone(&f), upstream.clone());
+                let (c, f, r) = (Arc::clone(&c), Arc::clone(&f), Arc::clone(&r));
+                let upstream = upstream.clone();
                 tokio::spawn(async move {
-                    let _ = serve(stream, &upstream, &c, &f).await;
+                    let _ = serve(stream, &upstream, &c, &f, &r).await;
                 });
             }
         });
@@ -235,8 +249,27 @@ impl FaultProxy {
             endpoint,
             counts,
             faults,
+            recording,
             task,
         }
+    }
+
+    /// From now on, keeps the emulator's answer to each forwarded request.
+    pub fn record(&self) {
+        self.recording.mode.store(RECORD, Ordering::SeqCst);
+    }
+
+    /// From now on, answers a request kept by [`FaultProxy::record`] with
+    /// what the emulator answered then, after the latency, without the
+    /// emulator: what drctl alone costs at that latency. Other requests
+    /// are forwarded (counted in `Counts::forwarded`).
+    pub fn replay(&self) {
+        self.recording.mode.store(REPLAY, Ordering::SeqCst);
+    }
+
+    /// From now on, forwards every request (the default).
+    pub fn forward(&self) {
+        self.recording.mode.store(FORWARD, Ordering::SeqCst);
     }
 
     /// Changes the faults from now on.
@@ -307,11 +340,37 @@ async fn read_request(reader: &mut BufReader<&mut TcpStream>) -> std::io::Result
     Ok(Some(request))
 }
 
+const FORWARD: u8 = 0;
+const RECORD: u8 = 1;
+const REPLAY: u8 = 2;
+
+/// The emulator's answers kept by [`FaultProxy::record`], by request.
+#[derive(Default)]
+struct Recording {
+    mode: std::sync::atomic::AtomicU8,
+    answers: Mutex<std::collections::HashMap<String, Vec<u8>>>,
+}
+
+/// What makes two requests the same call: the service, region and
+/// operation, the request line and the body. Not the signature, dates or
+/// the SDK's invocation ids, which differ on every call.
+fn replay_key(request: &[u8]) -> String {
+    let call = describe_call(request);
+    let text = String::from_utf8_lossy(request);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let line = head.lines().next().unwrap_or_default();
+    format!(
+        "{} {} {}\n{line}\n{body}",
+        call.service, call.region, call.operation
+    )
+}
+
 async fn serve(
     mut client: TcpStream,
     upstream: &str,
     counts: &Counts,
     faults: &Mutex<(Faults, u64)>,
+    recording: &Recording,
 ) -> std::io::Result<()> {
     let request = {
         let mut reader = BufReader::new(&mut client);
@@ -337,7 +396,7 @@ async fn serve(
         drop(client);
         return Ok(());
     }
-    let (latency, roll, kind, reject, answer, lose, hold) = {
+    let (latency, roll, kind, reject, answer, fail, lose, hold) = {
         let mut guard = faults.lock().unwrap();
         let (f, state) = &mut *guard;
         let roll = next(state);
@@ -356,6 +415,11 @@ async fn serve(
             .as_ref()
             .filter(|(needle, _)| contains(needle))
             .map(|(_, body)| body.clone());
+        let fail = f
+            .fail
+            .as_ref()
+            .filter(|(needle, _, _)| contains(needle))
+            .map(|(_, status, body)| (*status, body.clone()));
         let lose = create_call(&request)
             .filter(|_| next(state) < f.lose_create_responses)
             .or_else(|| {
@@ -366,8 +430,30 @@ async fn serve(
             .as_ref()
             .filter(|(needle, _)| contains(needle))
             .map(|(_, d)| *d);
-        (f.latency, roll < f.rate, kind, reject, answer, lose, hold)
+        (
+            f.latency,
+            roll < f.rate,
+            kind,
+            reject,
+            answer,
+            fail,
+            lose,
+            hold,
+        )
     };
+    if let Some((status, body)) = fail {
+        let content_type = if body.starts_with('{') {
+            "application/x-amz-json-1.1"
+        } else {
+            "text/xml"
+        };
+        let response = format!(
+            "HTTP/1.1 {status} Injected\r\ncontent-type: {content_type}\r\nx-amzn-requestid: injected\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        client.write_all(response.as_bytes()).await?;
+        return client.shutdown().await;
+    }
     if let Some(body) = answer {
         let response = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\nx-amzn-requestid: injected\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -420,12 +506,31 @@ async fn serve(
         counts.held.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(hold).await;
     }
+    let mode = recording.mode.load(Ordering::SeqCst);
+    let key = (mode != FORWARD).then(|| replay_key(&request));
+    if mode == REPLAY {
+        let kept = key
+            .as_ref()
+            .and_then(|k| recording.answers.lock().unwrap().get(k).cloned());
+        if let Some(response) = kept {
+            client.write_all(&response).await?;
+            counts.answered.fetch_add(1, Ordering::SeqCst);
+            return client.shutdown().await;
+        }
+    }
     counts.forwarded.fetch_add(1, Ordering::SeqCst);
     let mut server = TcpStream::connect(upstream).await?;
     server.write_all(&request).await?;
     // The emulator closes each connection after its response.
     let mut response = Vec::new();
     server.read_to_end(&mut response).await?;
+    if let (RECORD, Some(key)) = (mode, key) {
+        recording
+            .answers
+            .lock()
+            .unwrap()
+            .insert(key, response.clone());
+    }
     if hold.is_some() {
         counts.released.fetch_add(1, Ordering::SeqCst);
     }

@@ -219,6 +219,11 @@ pub(crate) async fn crash_sweep(base: &str, make: impl Fn(&str, &str) -> Workspa
 }
 
 /// The crash points of one lane, in turn; returns how many runs crashed.
+/// An apply point starts from an empty environment and ends with it whole
+/// and checked; a destroy point starts from it whole and ends with nothing
+/// left. So the points alternate, each starting where the one before ended,
+/// and a plain apply or destroy runs only where no point of that kind is
+/// left to get there.
 fn sweep_lane(ws: &Workspace, apply_points: &[usize], destroy_points: &[usize]) -> usize {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -227,51 +232,61 @@ fn sweep_lane(ws: &Workspace, apply_points: &[usize], destroy_points: &[usize]) 
     let aws = rt.block_on(aws(&emulator_for(&ws.env).endpoint));
     let apply: &[&str] = &["apply", "--auto-approve"];
     let destroy: &[&str] = &["destroy", "--auto-approve", "--allow-data-loss"];
+    let (mut applies, mut destroys) = (apply_points.iter(), destroy_points.iter());
     let mut crashed = 0;
-    for &k in apply_points {
-        let context = format!("{}: apply crashed after call {k}", ws.env);
-        let o = run(ws, apply, Some(k));
-        if !o.status.success() {
-            crashed += 1;
+    let mut whole = false;
+    loop {
+        if !whole {
+            let Some(&k) = applies.next() else {
+                if destroys.len() == 0 {
+                    break;
+                }
+                assert!(run(ws, apply, None).status.success(), "{}: apply", ws.env);
+                whole = true;
+                continue;
+            };
+            let context = format!("{}: apply crashed after call {k}", ws.env);
+            if !run(ws, apply, Some(k)).status.success() {
+                crashed += 1;
+            }
+            let _ = state(ws);
+            let again = run(ws, apply, None);
+            assert!(
+                again.status.success(),
+                "{context}: the next apply\n{}",
+                text(&again)
+            );
+            rt.block_on(assert_converged(ws, &aws, &context));
+            whole = true;
+        } else {
+            let (context, crash) = match destroys.next() {
+                Some(&k) => (
+                    format!("{}: destroy crashed after call {k}", ws.env),
+                    Some(k),
+                ),
+                None => (format!("{}: destroy", ws.env), None),
+            };
+            if let Some(k) = crash {
+                if !run(ws, destroy, Some(k)).status.success() {
+                    crashed += 1;
+                }
+                let _ = state(ws);
+            }
+            let again = run(ws, destroy, None);
+            assert!(
+                again.status.success(),
+                "{context}: the next destroy\n{}",
+                text(&again)
+            );
+            let left = rt.block_on(leftovers(&aws, &ws.env));
+            assert!(left.is_empty(), "{context}: {left:#?}");
+            assert_eq!(
+                state(ws)["resources"].as_object().unwrap().len(),
+                0,
+                "{context}"
+            );
+            whole = false;
         }
-        let _ = state(ws);
-        let again = run(ws, apply, None);
-        assert!(
-            again.status.success(),
-            "{context}: the next apply\n{}",
-            text(&again)
-        );
-        rt.block_on(assert_converged(ws, &aws, &context));
-        assert!(
-            run(ws, destroy, None).status.success(),
-            "{context}: destroy"
-        );
-        assert!(
-            rt.block_on(leftovers(&aws, &ws.env)).is_empty(),
-            "{context}: leftovers"
-        );
-    }
-    for &k in destroy_points {
-        let context = format!("{}: destroy crashed after call {k}", ws.env);
-        assert!(run(ws, apply, None).status.success(), "{context}: apply");
-        let o = run(ws, destroy, Some(k));
-        if !o.status.success() {
-            crashed += 1;
-        }
-        let _ = state(ws);
-        let again = run(ws, destroy, None);
-        assert!(
-            again.status.success(),
-            "{context}: the next destroy\n{}",
-            text(&again)
-        );
-        let left = rt.block_on(leftovers(&aws, &ws.env));
-        assert!(left.is_empty(), "{context}: {left:#?}");
-        assert_eq!(
-            state(ws)["resources"].as_object().unwrap().len(),
-            0,
-            "{context}"
-        );
     }
     crashed
 }
