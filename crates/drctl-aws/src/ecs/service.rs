@@ -36,7 +36,7 @@ use serde_json::json;
 use super::{int_in, name_input};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, create_token, found, invalid, wait_for};
+use crate::support::{api_error, attrs, create_once, create_token, found_items, invalid, wait_for};
 use crate::tags::{Tags, from_sdk, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -537,16 +537,10 @@ impl Kind for Service {
         let mut ids = Vec::new();
         for cluster in super::cluster::of_env(&client, &scope.env).await? {
             let arn = cluster.cluster_arn().unwrap_or_default();
-            let listed: Result<Vec<String>, _> = client
-                .list_services()
-                .cluster(arn)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await;
+            let call = client.list_services().cluster(arn);
+            let listed = call.into_paginator().items().send();
             // A cluster deleted since it was listed has no services.
-            let Some(listed) = found(listed, NOT_FOUND, "ecs:ListServices")? else {
+            let Some(listed) = found_items(listed, NOT_FOUND, "ecs:ListServices").await? else {
                 continue;
             };
             for chunk in listed.chunks(10) {
