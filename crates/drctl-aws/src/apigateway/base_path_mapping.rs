@@ -139,13 +139,7 @@ impl Kind for BasePathMapping {
         Ok(self.get(ctx, inputs).await?.map(|_| inputs.id()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Inputs) -> Done {
         let client = self.0.apigateway(&ctx.region);
         if !confirm_domain_owned(&client, ctx, &inputs.domain_name).await? {
             return Ok(());

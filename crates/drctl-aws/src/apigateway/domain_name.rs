@@ -244,13 +244,7 @@ impl Kind for DomainName {
         Ok(made_for(ctx, out.tags()).then(|| name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let Some(out) = self.get(ctx, id).await? else {
             return Ok(());
         };

@@ -380,13 +380,7 @@ impl Kind for Method {
         Ok(self.get(ctx, inputs).await?.map(|_| inputs.id()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Inputs) -> Done {
         let t = inputs;
         let client = self.0.apigateway(&ctx.region);
         if !super::confirm_api_owned(&client, ctx, &t.rest_api_id).await? {

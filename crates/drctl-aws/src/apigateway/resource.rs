@@ -118,13 +118,7 @@ impl Kind for Resource {
             .and_then(|r| r.id().map(str::to_owned)))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let api = &inputs.rest_api_id;
         let client = self.0.apigateway(&ctx.region);
         if !super::confirm_api_owned(&client, ctx, api).await? {

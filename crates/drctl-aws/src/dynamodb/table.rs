@@ -792,13 +792,7 @@ impl Kind for Table {
             .map(|_| name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let ddb = self.0.dynamodb(&ctx.region);
         let Some(t) = describe(&ddb, id).await? else {
             return Ok(());

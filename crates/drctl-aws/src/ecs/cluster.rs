@@ -250,13 +250,7 @@ impl Kind for Cluster {
             .map(|_| inputs.name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.ecs(&ctx.region);
         let Some(cluster) = describe(&client, id).await? else {
             return Ok(());

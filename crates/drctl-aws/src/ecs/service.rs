@@ -477,13 +477,7 @@ impl Kind for Service {
             .and_then(|s| s.service_arn().map(str::to_owned)))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.ecs(&ctx.region);
         let cluster = cluster_for(ctx, id, inputs, "delete it from")?;
         let Some(service) = describe(&client, cluster, id).await? else {

@@ -491,13 +491,7 @@ impl Kind for TaskDefinition {
             .map(|_| inputs.family.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.ecs(&ctx.region);
         // The family's revisions go together: its latest one's tags (what
         // drctl registered last) say whose the family is.

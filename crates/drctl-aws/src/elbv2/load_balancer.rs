@@ -303,13 +303,7 @@ impl Kind for LoadBalancer {
         if_ours(&client, ctx, lb.load_balancer_arn()).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.elbv2(&ctx.region);
         if !super::confirm_owned(&client, ctx, "load balancer", id).await? {
             return Ok(());

@@ -390,13 +390,7 @@ impl Kind for TargetGroup {
         if_ours(&client, ctx, tg.target_group_arn()).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.elbv2(&ctx.region);
         if !super::confirm_owned(&client, ctx, "target group", id).await? {
             return Ok(());

@@ -333,13 +333,7 @@ impl Kind for Role {
         Ok(self.get(name).await?.map(|_| name.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         if self.get(id).await?.is_none() {
             return Ok(());
         }

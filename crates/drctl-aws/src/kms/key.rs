@@ -475,13 +475,7 @@ impl Kind for Key {
         the_one(ctx, ours)
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let days = inputs.window(ctx)?;
         let client = self.0.kms(&ctx.region);
         let result = client.describe_key().key_id(id).send().await;

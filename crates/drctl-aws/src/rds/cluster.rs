@@ -440,13 +440,7 @@ impl Kind for Cluster {
         live::<DbCluster>(&self.0.rds(&ctx.region), id).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let rds = self.0.rds(&ctx.region);
         let name = &inputs.cluster_identifier;
         let Some(c) = owned::<DbCluster>(ctx, &rds, "Aurora cluster", id, name).await? else {

@@ -278,13 +278,7 @@ impl Kind for GlobalCluster {
         live::<AwsGlobalCluster>(&self.0.rds(&ctx.region), id).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let rds = self.0.rds(&ctx.region);
         let name = &inputs.global_cluster_identifier;
         let Some(g) = owned::<AwsGlobalCluster>(ctx, &rds, "global cluster", id, name).await?

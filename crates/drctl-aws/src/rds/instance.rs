@@ -291,13 +291,7 @@ impl Kind for Instance {
         live::<DbInstance>(&self.0.rds(&ctx.region), id).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let rds = self.0.rds(&ctx.region);
         let name = &inputs.instance_identifier;
         let Some(instance) = owned::<DbInstance>(ctx, &rds, "DB instance", id, name).await? else {

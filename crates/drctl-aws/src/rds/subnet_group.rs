@@ -177,13 +177,7 @@ impl Kind for SubnetGroup {
             .map(|_| name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let rds = self.0.rds(&ctx.region);
         let Some(g) = describe(&rds, id).await? else {
             return Ok(());

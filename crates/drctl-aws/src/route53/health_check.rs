@@ -611,13 +611,7 @@ impl Kind for HealthCheck {
         .await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.route53();
         let result = client.get_health_check().health_check_id(id).send().await;
         let Some(check) = found(result, GONE, "route53:GetHealthCheck")?
