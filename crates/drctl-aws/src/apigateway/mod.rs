@@ -188,6 +188,23 @@ where
     Ok(ids)
 }
 
+/// The ids `of` gives each resource of each of the environment's APIs
+/// (its own, its methods'): what `apigateway.resource` and
+/// `apigateway.method` list.
+pub(crate) async fn env_resource_ids(
+    clients: &Clients,
+    scope: &ListScope,
+    of: impl Fn(&Resource) -> Vec<String> + Sync,
+) -> Result<Vec<String>, ProviderError> {
+    let client = &clients.apigateway(&scope.region);
+    let of = &of;
+    under(env_apis(clients, scope).await?, |api| async move {
+        let resources = resources_of(client, &api).await?.unwrap_or_default();
+        Ok(resources.iter().flat_map(of).collect())
+    })
+    .await
+}
+
 /// The resources of the API `api` (`None` when the API is gone meanwhile),
 /// with their methods.
 pub(crate) async fn resources_of(
