@@ -539,6 +539,27 @@ pub(crate) mod tests {
             && error_chain(err).contains("no longer holds the lock of environment `dev`")
     }
 
+    /// Fails unless the call was refused before it was sent, naming the
+    /// lost lease.
+    fn assert_refused<T, E, R>(result: Result<T, SdkError<E, R>>)
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let Err(err) = result else {
+            panic!("the call was not refused");
+        };
+        assert!(refused(&err), "{}", error_chain(&err));
+    }
+
+    /// Fails unless the call was sent (and found nobody listening).
+    fn assert_sent<T, E: std::fmt::Debug, R: std::fmt::Debug>(result: Result<T, SdkError<E, R>>) {
+        let Err(err) = result else {
+            panic!("the call found somebody listening");
+        };
+        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    }
+
     /// Once the lease is lost, every call that is not a read fails before
     /// it is sent, naming why, whatever the service; reads still go out
     /// (recovery and messages need them), and the state backend's own
@@ -553,70 +574,45 @@ pub(crate) mod tests {
         let put = || s3.put_object().bucket("b").key("k").send();
 
         // Held: the request is sent (and finds nobody listening).
-        let err = put().await.unwrap_err();
-        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+        assert_sent(put().await);
 
         lease.0.store(true, Ordering::SeqCst);
-        let err = put().await.unwrap_err();
-        assert!(refused(&err), "{}", error_chain(&err));
-        let err = ssm
-            .put_parameter()
-            .name("n")
-            .value("v")
-            .overwrite(true)
-            .send()
-            .await
-            .unwrap_err();
-        assert!(refused(&err), "{}", error_chain(&err));
-        let err = ssm
-            .add_tags_to_resource()
-            .resource_id("n")
-            .send()
-            .await
-            .unwrap_err();
-        assert!(refused(&err), "{}", error_chain(&err));
-        let err = ctx
-            .iam()
-            .delete_role()
-            .role_name("r")
-            .send()
-            .await
-            .unwrap_err();
-        assert!(refused(&err), "{}", error_chain(&err));
+        assert_refused(put().await);
+        assert_refused(
+            ssm.put_parameter()
+                .name("n")
+                .value("v")
+                .overwrite(true)
+                .send()
+                .await,
+        );
+        assert_refused(ssm.add_tags_to_resource().resource_id("n").send().await);
+        assert_refused(ctx.iam().delete_role().role_name("r").send().await);
 
         // Reads are sent.
-        let err = s3
-            .get_object()
-            .bucket("b")
-            .key("k")
-            .send()
-            .await
-            .unwrap_err();
-        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
-        let err = ssm.get_parameter().name("n").send().await.unwrap_err();
-        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+        assert_sent(s3.get_object().bucket("b").key("k").send().await);
+        assert_sent(ssm.get_parameter().name("n").send().await);
         // The state backend's client is not under the check.
-        let err = ctx
-            .clients()
-            .s3_state("us-east-1")
-            .put_object()
-            .bucket("b")
-            .key("k")
-            .send()
-            .await
-            .unwrap_err();
-        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+        assert_sent(
+            ctx.clients()
+                .s3_state("us-east-1")
+                .put_object()
+                .bucket("b")
+                .key("k")
+                .send()
+                .await,
+        );
         // Another context (another run in this process) is not affected.
         let other = AwsContext::unreachable().await;
-        let err = other
-            .s3("us-east-1")
-            .put_object()
-            .bucket("b")
-            .key("k")
-            .send()
-            .await
-            .unwrap_err();
-        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+        assert_sent(
+            other
+                .s3("us-east-1")
+                .put_object()
+                .bucket("b")
+                .key("k")
+                .send()
+                .await,
+        );
     }
 
     /// Every attempt of every client takes a token of its bucket, the

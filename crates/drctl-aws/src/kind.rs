@@ -60,13 +60,21 @@ pub(crate) trait Kind: Send + Sync + 'static {
 
     async fn find(&self, ctx: &OpContext, inputs: &Self::Inputs) -> Lookup;
 
-    async fn delete(
+    /// Deletes `id`, whose inputs state records as `inputs`.
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Self::Inputs) -> Done;
+
+    /// The engine's delete, with the outputs state records too: most kinds
+    /// need none of them ([`Kind::delete`]); a kind whose delete reads one
+    /// (a deployment's id, a delegation's parent zone) implements this.
+    async fn delete_recorded(
         &self,
         ctx: &OpContext,
         id: &str,
         inputs: &Self::Inputs,
-        outputs: &Attributes,
-    ) -> Done;
+        _outputs: &Attributes,
+    ) -> Done {
+        self.delete(ctx, id, inputs).await
+    }
 
     async fn list(&self, scope: &ListScope) -> Listed;
 }
@@ -236,7 +244,7 @@ impl<K: Kind> Provider for Typed<K> {
         outputs: &Attributes,
     ) -> Result<(), ProviderError> {
         let recorded = recorded(ctx, self.schema.kind, inputs)?;
-        self.kind.delete(ctx, id, &recorded, outputs).await
+        self.kind.delete_recorded(ctx, id, &recorded, outputs).await
     }
 
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {

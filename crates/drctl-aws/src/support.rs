@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -101,6 +102,34 @@ where
         Err(e) if has_code(&e, codes) => Ok(None),
         Err(e) => Err(api_error(operation, e)),
     }
+}
+
+/// Every item a paginated call lists, over all its pages
+/// (`call.into_paginator().items().send()`); a failure is an `api_error`.
+pub async fn all_items<T, E>(
+    items: PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
+    operation: &str,
+) -> Result<Vec<T>, ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    items
+        .try_collect()
+        .await
+        .map_err(|e| api_error(operation, e))
+}
+
+/// [`all_items`] of a call that fails with one of `codes` when what it
+/// lists the contents of is not there: `None` then ([`found`]).
+pub async fn found_items<T, E>(
+    items: PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
+    codes: &[&str],
+    operation: &str,
+) -> Result<Option<Vec<T>>, ProviderError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    found(items.try_collect().await, codes, operation)
 }
 
 pub fn invalid(ctx: &OpContext, message: impl Into<String>) -> ProviderError {

@@ -216,13 +216,7 @@ impl Kind for Certificate {
         the_one(ctx, ours)
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.acm(&ctx.region);
         let Some(tags) = tags_of(&client, id).await? else {
             return Ok(());

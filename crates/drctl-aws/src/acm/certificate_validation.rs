@@ -197,13 +197,7 @@ impl Kind for CertificateValidation {
         })
     }
 
-    async fn delete(
-        &self,
-        _ctx: &OpContext,
-        _id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, _ctx: &OpContext, _id: &str, _inputs: &Inputs) -> Done {
         // Nothing in AWS: the certificate is the certificate's to delete.
         Ok(())
     }

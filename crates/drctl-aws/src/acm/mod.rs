@@ -9,7 +9,7 @@ use aws_sdk_acm::types::{CertificateDetail, CertificateStatus};
 use drctl_core::ProviderError;
 
 use crate::kind::{Registration, kind};
-use crate::support::{api_error, found};
+use crate::support::{all_items, found};
 
 pub(crate) static KINDS: &[Registration] = &[
     kind!(certificate, Certificate),
@@ -90,13 +90,7 @@ pub(crate) async fn certificates_tagged(
     let list = client
         .list_certificates()
         .set_certificate_statuses(Some(statuses.to_vec()));
-    let summaries: Vec<_> = list
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| api_error("acm:ListCertificates", e))?;
+    let summaries = all_items(list.into_paginator().items().send(), "acm:ListCertificates").await?;
     let mut arns = Vec::new();
     for c in summaries {
         let Some(arn) = c.certificate_arn() else {

@@ -14,7 +14,7 @@ use super::domain_name::{confirm_domain_owned, env_domains};
 use super::{NOT_FOUND, replaced, under};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, found, tolerate};
+use crate::support::{api_error, attrs, create_once, found, found_items, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.base_path_mapping",
@@ -139,13 +139,7 @@ impl Kind for BasePathMapping {
         Ok(self.get(ctx, inputs).await?.map(|_| inputs.id()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Inputs) -> Done {
         let client = self.0.apigateway(&ctx.region);
         if !confirm_domain_owned(&client, ctx, &inputs.domain_name).await? {
             return Ok(());
@@ -164,16 +158,12 @@ impl Kind for BasePathMapping {
     async fn list(&self, scope: &ListScope) -> Listed {
         let client = &self.0.apigateway(&scope.region);
         under(env_domains(client, scope).await?, |domain| async move {
-            let listed = client
+            let call = client
                 .get_base_path_mappings()
                 .domain_name(&domain)
-                .limit(500)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await;
-            let mappings = found(listed, NOT_FOUND, "apigateway:GetBasePathMappings")?;
+                .limit(500);
+            let listed = call.into_paginator().items().send();
+            let mappings = found_items(listed, NOT_FOUND, "apigateway:GetBasePathMappings").await?;
             Ok(mappings
                 .unwrap_or_default()
                 .iter()

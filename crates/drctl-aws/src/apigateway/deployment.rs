@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use super::{NOT_FOUND, env_apis, under};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, found, tolerate};
+use crate::support::{api_error, attrs, found, found_items, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.deployment",
@@ -64,16 +64,9 @@ async fn deployments(
     client: &Client,
     api: &str,
 ) -> Result<Option<Vec<(String, i64, String)>>, ProviderError> {
-    let listed = client
-        .get_deployments()
-        .rest_api_id(api)
-        .limit(500)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await;
-    let Some(all) = found(listed, NOT_FOUND, "apigateway:GetDeployments")? else {
+    let call = client.get_deployments().rest_api_id(api).limit(500);
+    let listed = call.into_paginator().items().send();
+    let Some(all) = found_items(listed, NOT_FOUND, "apigateway:GetDeployments").await? else {
         return Ok(None);
     };
     Ok(Some(
@@ -206,7 +199,16 @@ impl Kind for Deployment {
             .then(|| inputs.id()))
     }
 
-    async fn delete(
+    /// Not called: the delete reads the recorded `deployment_id`
+    /// (`delete_recorded`).
+    async fn delete(&self, ctx: &OpContext, _id: &str, _inputs: &Inputs) -> Done {
+        Err(ProviderError::new(
+            format!("delete {}", ctx.address),
+            "needs the outputs state records",
+        ))
+    }
+
+    async fn delete_recorded(
         &self,
         ctx: &OpContext,
         _id: &str,

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, found, tolerate};
+use crate::support::{all_items, api_error, attrs, create_once, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "apigateway.domain_name",
@@ -96,15 +96,12 @@ pub(crate) async fn env_domains(
     client: &aws_sdk_apigateway::Client,
     scope: &ListScope,
 ) -> Result<Vec<String>, ProviderError> {
-    let domains: Vec<_> = client
-        .get_domain_names()
-        .limit(500)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| api_error("apigateway:GetDomainNames", e))?;
+    let call = client.get_domain_names().limit(500);
+    let domains: Vec<_> = all_items(
+        call.into_paginator().items().send(),
+        "apigateway:GetDomainNames",
+    )
+    .await?;
     Ok(domains
         .iter()
         .filter(|d| of_env(scope, d.tags()))
@@ -247,13 +244,7 @@ impl Kind for DomainName {
         Ok(made_for(ctx, out.tags()).then(|| name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let Some(out) = self.get(ctx, id).await? else {
             return Ok(());
         };

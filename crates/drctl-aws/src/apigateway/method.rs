@@ -13,7 +13,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::{NOT_FOUND, env_apis, replace, resources_of, under};
+use super::{NOT_FOUND, env_resource_ids, replace};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, tolerate};
@@ -380,13 +380,7 @@ impl Kind for Method {
         Ok(self.get(ctx, inputs).await?.map(|_| inputs.id()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Inputs) -> Done {
         let t = inputs;
         let client = self.0.apigateway(&ctx.region);
         if !super::confirm_api_owned(&client, ctx, &t.rest_api_id).await? {
@@ -399,14 +393,9 @@ impl Kind for Method {
     /// The methods of every resource of the environment's APIs: a method
     /// has no tags, its API says whose it is.
     async fn list(&self, scope: &ListScope) -> Listed {
-        let client = &self.0.apigateway(&scope.region);
-        under(env_apis(&self.0, scope).await?, |api| async move {
-            let resources = resources_of(client, &api).await?.unwrap_or_default();
-            Ok(resources
-                .iter()
-                .filter_map(|r| Some((r.id()?, r.resource_methods()?)))
-                .flat_map(|(id, methods)| methods.keys().map(move |m| format!("{id}/{m}")))
-                .collect())
+        env_resource_ids(&self.0, scope, |r| match (r.id(), r.resource_methods()) {
+            (Some(id), Some(methods)) => methods.keys().map(|m| format!("{id}/{m}")).collect(),
+            _ => Vec::new(),
         })
         .await
     }

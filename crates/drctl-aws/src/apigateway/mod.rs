@@ -18,7 +18,7 @@ use serde_json::Number;
 
 use crate::clients::Clients;
 use crate::kind::{Registration, kind};
-use crate::support::{api_error, found, tag_map};
+use crate::support::{all_items, found, found_items, tag_map};
 use crate::tags::{Tags, arn_tag_api, in_env, retag, with_identity};
 
 pub(crate) static KINDS: &[Registration] = &[
@@ -163,15 +163,12 @@ pub(crate) async fn env_apis(
 
 /// Every REST API of the client's region, with its tags.
 pub(crate) async fn all_apis(client: &Client) -> Result<Vec<RestApi>, ProviderError> {
-    client
-        .get_rest_apis()
-        .limit(500)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| api_error("apigateway:GetRestApis", e))
+    let call = client.get_rest_apis().limit(500);
+    all_items(
+        call.into_paginator().items().send(),
+        "apigateway:GetRestApis",
+    )
+    .await
 }
 
 /// The ids `each` lists under every parent (an API, a domain name) in
@@ -191,23 +188,32 @@ where
     Ok(ids)
 }
 
+/// The ids `of` gives each resource of each of the environment's APIs
+/// (its own, its methods'): what `apigateway.resource` and
+/// `apigateway.method` list.
+pub(crate) async fn env_resource_ids(
+    clients: &Clients,
+    scope: &ListScope,
+    of: impl Fn(&Resource) -> Vec<String> + Sync,
+) -> Result<Vec<String>, ProviderError> {
+    let client = &clients.apigateway(&scope.region);
+    let of = &of;
+    under(env_apis(clients, scope).await?, |api| async move {
+        let resources = resources_of(client, &api).await?.unwrap_or_default();
+        Ok(resources.iter().flat_map(of).collect())
+    })
+    .await
+}
+
 /// The resources of the API `api` (`None` when the API is gone meanwhile),
 /// with their methods.
 pub(crate) async fn resources_of(
     client: &Client,
     api: &str,
 ) -> Result<Option<Vec<Resource>>, ProviderError> {
-    let listed = client
-        .get_resources()
-        .rest_api_id(api)
-        .embed("methods")
-        .limit(500)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await;
-    found(listed, NOT_FOUND, "apigateway:GetResources")
+    let call = client.get_resources().rest_api_id(api).embed("methods");
+    let listed = call.limit(500).into_paginator().items().send();
+    found_items(listed, NOT_FOUND, "apigateway:GetResources").await
 }
 
 /// The error of an update whose resource disappeared meanwhile.

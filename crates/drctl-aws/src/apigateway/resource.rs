@@ -8,7 +8,7 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext}
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NOT_FOUND, env_apis, gone, resources_of, under};
+use super::{NOT_FOUND, env_resource_ids, gone, resources_of};
 use crate::clients::Clients;
 use crate::kind::adopt;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
@@ -118,13 +118,7 @@ impl Kind for Resource {
             .and_then(|r| r.id().map(str::to_owned)))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let api = &inputs.rest_api_id;
         let client = self.0.apigateway(&ctx.region);
         if !super::confirm_api_owned(&client, ctx, api).await? {
@@ -142,14 +136,9 @@ impl Kind for Resource {
     /// Every resource but the root (the API's own) of the environment's
     /// APIs: a resource has no tags, its API says whose it is.
     async fn list(&self, scope: &ListScope) -> Listed {
-        let client = &self.0.apigateway(&scope.region);
-        under(env_apis(&self.0, scope).await?, |api| async move {
-            let resources = resources_of(client, &api).await?.unwrap_or_default();
-            Ok(resources
-                .iter()
-                .filter(|r| r.parent_id().is_some())
-                .filter_map(|r| r.id().map(str::to_owned))
-                .collect())
+        env_resource_ids(&self.0, scope, |r| {
+            let id = r.id().filter(|_| r.parent_id().is_some());
+            id.map(str::to_owned).into_iter().collect()
         })
         .await
     }

@@ -193,13 +193,7 @@ impl Kind for RestApi {
         )
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.apigateway(&ctx.region);
         let result = client.get_rest_api().rest_api_id(id).send().await;
         let Some(api) = found(result, NOT_FOUND, "apigateway:GetRestApi")? else {

@@ -217,13 +217,7 @@ impl Kind for Stage {
         Ok(out.map(|_| format!("{api}/{stage}")))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Inputs) -> Done {
         let (api, stage) = (&inputs.rest_api_id, &inputs.stage_name);
         let Some(out) = self.get(ctx, api, stage).await? else {
             return Ok(());

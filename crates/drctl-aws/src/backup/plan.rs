@@ -530,13 +530,7 @@ impl Kind for Plan {
         )
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.backup(&ctx.region);
         if !confirm_plan_owned(&client, ctx, id, true).await? {
             return Ok(());

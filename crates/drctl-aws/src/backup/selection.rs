@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_backup::Client;
 use aws_sdk_backup::types::BackupSelection;
-use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use drctl_core::{Applied, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -223,13 +223,7 @@ impl Kind for Selection {
         the_one(ctx, self.of_plan(&client, &inputs.plan_id, named).await?)
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let Some((plan_id, selection_id)) = split(id) else {
             return Ok(());
         };

@@ -252,13 +252,7 @@ impl Kind for Vault {
         Ok(made_for(ctx, &tags).then(|| inputs.name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.backup(&ctx.region);
         // Emptying deletes recovery points: the claim is checked first.
         let Some(vault) = self.describe(&client, id).await? else {

@@ -360,13 +360,7 @@ impl Kind for Alarm {
         Ok(outputs(&alarm))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let Some(alarm) = self.describe(ctx, id).await? else {
             return Ok(());
         };

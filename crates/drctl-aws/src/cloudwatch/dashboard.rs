@@ -143,13 +143,7 @@ impl Kind for Dashboard {
         self.outputs(ctx, id).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         // A dashboard has no tags: its name, drctl's and the
         // environment's, proves it this environment's.
         let named = Some(inputs.dashboard_name.as_str()).filter(|n| *n == id);

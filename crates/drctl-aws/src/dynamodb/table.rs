@@ -37,8 +37,8 @@ use serde_json::json;
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    api_error, attrs, confirm_owned, create_once, found, has_code_in, invalid, retry_while,
-    wait_for,
+    all_items, api_error, attrs, confirm_owned, create_once, found, has_code_in, invalid,
+    retry_while, wait_for,
 };
 use crate::tags::{arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity};
 
@@ -792,13 +792,7 @@ impl Kind for Table {
             .map(|_| name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let ddb = self.0.dynamodb(&ctx.region);
         let Some(t) = describe(&ddb, id).await? else {
             return Ok(());
@@ -845,14 +839,11 @@ impl Kind for Table {
     /// region lists it as well, under the same id.
     async fn list(&self, scope: &ListScope) -> Listed {
         let ddb = self.0.dynamodb(&scope.region);
-        let names: Vec<String> = ddb
-            .list_tables()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("dynamodb:ListTables", e))?;
+        let names: Vec<String> = all_items(
+            ddb.list_tables().into_paginator().items().send(),
+            "dynamodb:ListTables",
+        )
+        .await?;
         let mut ids = Vec::new();
         for name in names {
             let Some(t) = describe(&ddb, &name).await? else {

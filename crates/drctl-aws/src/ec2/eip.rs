@@ -104,13 +104,7 @@ impl Kind for Eip {
         find_tagged::<types::Address>(&self.0.ec2(&ctx.region), ctx).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         let delete = async {
             let result = ec2.release_address().allocation_id(id).send().await;

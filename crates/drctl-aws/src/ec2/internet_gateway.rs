@@ -167,13 +167,7 @@ impl Kind for InternetGateway {
         find_tagged::<types::InternetGateway>(&self.0.ec2(&ctx.region), ctx).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         let what = "internet gateway";
         if owned::<types::InternetGateway>(&ec2, ctx, id, what)

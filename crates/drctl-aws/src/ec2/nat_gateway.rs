@@ -161,13 +161,7 @@ impl Kind for NatGateway {
         .await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let Some(gateway) = self.state(ctx, id).await? else {
             return Ok(());
         };

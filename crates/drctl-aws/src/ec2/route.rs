@@ -185,13 +185,7 @@ impl Kind for Route {
             .map(|_| id(&inputs.route_table_id, &inputs.destination_cidr_block)))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        _id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Inputs) -> Done {
         let table = inputs.route_table_id.as_str();
         // A route has no tags: its table proves it this environment's.
         if !super::route_table::confirm_table_owned(&self.0.ec2(&ctx.region), ctx, table).await? {

@@ -128,13 +128,7 @@ impl Kind for RouteTable {
         find_tagged::<types::RouteTable>(&self.0.ec2(&ctx.region), ctx).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         // Still associated (an association being removed, or one another
         // tool made): DependencyViolation until it goes.

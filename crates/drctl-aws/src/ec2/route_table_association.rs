@@ -138,13 +138,7 @@ impl Kind for RouteTableAssociation {
             .map(str::to_owned))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         // An association has no tags: its table proves it this
         // environment's. One that is not in the table state records is
         // not this address's to remove (read sees it gone, too).

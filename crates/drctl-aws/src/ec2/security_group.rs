@@ -342,13 +342,7 @@ impl Kind for SecurityGroup {
         find_one::<types::SecurityGroup>(&ec2, ctx, filters, |_| true).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         let delete = super::delete_when_unused(|| async {
             let result = ec2.delete_security_group().group_id(id).send().await;

@@ -141,13 +141,7 @@ impl Kind for Subnet {
         find_tagged::<types::Subnet>(&self.0.ec2(&ctx.region), ctx).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         let delete = super::delete_when_unused(|| async {
             let result = ec2.delete_subnet().subnet_id(id).send().await;

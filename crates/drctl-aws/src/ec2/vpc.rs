@@ -162,13 +162,7 @@ impl Kind for Vpc {
         find_tagged::<types::Vpc>(&self.0.ec2(&ctx.region), ctx).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         // Lambda releases a deleted function's network interfaces minutes
         // later; until then the VPC answers DependencyViolation.

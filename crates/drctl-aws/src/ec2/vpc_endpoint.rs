@@ -156,13 +156,7 @@ impl Kind for VpcEndpoint {
         find_one(&ec2, ctx, identity_filters(ctx), |e: &Endpoint| !gone(e)).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         // A deleted endpoint stays visible as `deleted` for a while; do not
         // ask for it to be deleted twice.
         if self.read(ctx, id, inputs).await?.is_none() {

@@ -232,13 +232,7 @@ impl Kind for VpcPeeringConnection {
         .await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let ec2 = self.0.ec2(&ctx.region);
         // AWS refuses to delete a `failed` or `rejected` connection
         // (InvalidStateTransition); it removes those itself.

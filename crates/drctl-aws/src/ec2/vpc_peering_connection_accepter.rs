@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Tag, VpcPeeringConnection, VpcPeeringConnectionStateReasonCode as Code};
-use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use drctl_core::{Applied, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 
 use super::sync_tags;
@@ -181,13 +181,7 @@ impl Kind for VpcPeeringConnectionAccepter {
         Ok((accepted(code(&c)) && made_for(ctx, &from_sdk(c.tags()))).then(|| id.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        _ctx: &OpContext,
-        _id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, _ctx: &OpContext, _id: &str, _inputs: &Inputs) -> Done {
         // Nothing to undo on this side: an accepted connection cannot be
         // un-accepted, and deleting it is the requester's delete.
         Ok(())

@@ -28,7 +28,7 @@ use serde_json::json;
 use super::name_input;
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
-use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
+use crate::support::{Created, TAG_ADDRESS, all_items, api_error, attrs, create_once, invalid};
 use crate::tags::{Tags, from_sdk, in_env, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -130,14 +130,11 @@ async fn describe_all(
 /// The live clusters of environment `env` in `client`'s region: tagged
 /// for it, or named for it.
 pub(crate) async fn of_env(client: &Client, env: &str) -> Result<Vec<AwsCluster>, ProviderError> {
-    let arns: Vec<String> = client
-        .list_clusters()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| api_error("ecs:ListClusters", e))?;
+    let arns: Vec<String> = all_items(
+        client.list_clusters().into_paginator().items().send(),
+        "ecs:ListClusters",
+    )
+    .await?;
     let mut clusters = Vec::new();
     for chunk in arns.chunks(100) {
         for c in describe_all(client, chunk.to_vec()).await? {
@@ -253,13 +250,7 @@ impl Kind for Cluster {
             .map(|_| inputs.name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.ecs(&ctx.region);
         let Some(cluster) = describe(&client, id).await? else {
             return Ok(());

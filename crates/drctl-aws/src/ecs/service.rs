@@ -36,7 +36,7 @@ use serde_json::json;
 use super::{int_in, name_input};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, create_token, found, invalid, wait_for};
+use crate::support::{api_error, attrs, create_once, create_token, found_items, invalid, wait_for};
 use crate::tags::{Tags, from_sdk, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -477,13 +477,7 @@ impl Kind for Service {
             .and_then(|s| s.service_arn().map(str::to_owned)))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.ecs(&ctx.region);
         let cluster = cluster_for(ctx, id, inputs, "delete it from")?;
         let Some(service) = describe(&client, cluster, id).await? else {
@@ -537,16 +531,10 @@ impl Kind for Service {
         let mut ids = Vec::new();
         for cluster in super::cluster::of_env(&client, &scope.env).await? {
             let arn = cluster.cluster_arn().unwrap_or_default();
-            let listed: Result<Vec<String>, _> = client
-                .list_services()
-                .cluster(arn)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await;
+            let call = client.list_services().cluster(arn);
+            let listed = call.into_paginator().items().send();
             // A cluster deleted since it was listed has no services.
-            let Some(listed) = found(listed, NOT_FOUND, "ecs:ListServices")? else {
+            let Some(listed) = found_items(listed, NOT_FOUND, "ecs:ListServices").await? else {
                 continue;
             };
             for chunk in listed.chunks(10) {

@@ -41,7 +41,7 @@ use serde_json::json;
 use super::{int_in, name_input};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, TAG_ADDRESS, api_error, attrs, create_once, invalid};
+use crate::support::{Created, TAG_ADDRESS, all_items, api_error, attrs, create_once, invalid};
 use crate::tags::{Tags, from_sdk, in_env, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -277,16 +277,15 @@ fn family_of(arn: &str) -> Option<&str> {
 /// The ACTIVE revisions' ARNs, of the families starting with `prefix`
 /// (all with `None`).
 async fn active_arns(client: &Client, prefix: Option<&str>) -> Result<Vec<String>, ProviderError> {
-    client
+    let call = client
         .list_task_definitions()
         .set_family_prefix(prefix.map(str::to_owned))
-        .status(TaskDefinitionStatus::Active)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| api_error("ecs:ListTaskDefinitions", e))
+        .status(TaskDefinitionStatus::Active);
+    all_items(
+        call.into_paginator().items().send(),
+        "ecs:ListTaskDefinitions",
+    )
+    .await
 }
 
 /// The family's ACTIVE revisions' ARNs (ListTaskDefinitions filters by a
@@ -492,13 +491,7 @@ impl Kind for TaskDefinition {
             .map(|_| inputs.family.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.ecs(&ctx.region);
         // The family's revisions go together: its latest one's tags (what
         // drctl registered last) say whose the family is.

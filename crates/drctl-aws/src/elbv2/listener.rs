@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Listener as AwsListener, ProtocolEnum,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use drctl_core::{Applied, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -251,13 +251,7 @@ impl Kind for Listener {
         if_ours(&client, ctx, l.listener_arn()).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         if !super::confirm_owned(&self.0.elbv2(&ctx.region), ctx, "listener", id).await? {
             return Ok(());
         }

@@ -33,7 +33,7 @@ use serde_json::json;
 use super::{arn_suffix, id_list, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, invalid, wait_for};
+use crate::support::{all_items, api_error, attrs, create_once, invalid, wait_for};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -303,13 +303,7 @@ impl Kind for LoadBalancer {
         if_ours(&client, ctx, lb.load_balancer_arn()).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.elbv2(&ctx.region);
         if !super::confirm_owned(&client, ctx, "load balancer", id).await? {
             return Ok(());
@@ -343,14 +337,12 @@ impl Kind for LoadBalancer {
     /// environment; a deleted one is no longer described.
     async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.elbv2(&scope.region);
-        let all: Vec<AwsLoadBalancer> = client
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:DescribeLoadBalancers", e))?;
+        let call = client.describe_load_balancers();
+        let all: Vec<AwsLoadBalancer> = all_items(
+            call.into_paginator().items().send(),
+            "elasticloadbalancing:DescribeLoadBalancers",
+        )
+        .await?;
         let named = all
             .iter()
             .map(|lb| (lb.load_balancer_arn(), lb.load_balancer_name()));

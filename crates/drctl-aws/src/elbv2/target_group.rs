@@ -33,7 +33,7 @@ use crate::clients::Clients;
 use crate::ecs::int_in;
 use crate::kind::adopt;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, api_error, attrs, create_once, invalid, retry_while};
+use crate::support::{Created, all_items, api_error, attrs, create_once, invalid, retry_while};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -390,13 +390,7 @@ impl Kind for TargetGroup {
         if_ours(&client, ctx, tg.target_group_arn()).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.elbv2(&ctx.region);
         if !super::confirm_owned(&client, ctx, "target group", id).await? {
             return Ok(());
@@ -423,14 +417,12 @@ impl Kind for TargetGroup {
     /// The target groups tagged (or, untagged, named) for the environment.
     async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.elbv2(&scope.region);
-        let all: Vec<AwsTargetGroup> = client
-            .describe_target_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("elasticloadbalancing:DescribeTargetGroups", e))?;
+        let call = client.describe_target_groups();
+        let all: Vec<AwsTargetGroup> = all_items(
+            call.into_paginator().items().send(),
+            "elasticloadbalancing:DescribeTargetGroups",
+        )
+        .await?;
         let named = all
             .iter()
             .map(|tg| (tg.target_group_arn(), tg.target_group_name()));

@@ -626,13 +626,7 @@ impl Kind for Rule {
         Ok(ours.then_some(config.name))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.eventbridge(&ctx.region);
         let Some(rule) = self.describe(&client, id).await? else {
             return Ok(());

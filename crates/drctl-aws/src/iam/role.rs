@@ -16,7 +16,8 @@ use super::policy_json;
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    Created, api_error, attrs, confirm_owned, create_once, found, invalid, sent, tolerate,
+    Created, all_items, api_error, attrs, confirm_owned, create_once, found, invalid, sent,
+    tolerate,
 };
 use crate::tags::{TagApi, from_sdk, in_env, retag, to_sdk, user_tags, with_identity};
 
@@ -98,20 +99,6 @@ fn managed_policies(inputs: &Inputs) -> BTreeSet<String> {
     inputs.managed_policy_arns.iter().cloned().collect()
 }
 
-/// Every item of a listing (`$call`, its request), or its failure as
-/// `$operation`'s.
-macro_rules! all_items {
-    ($call:expr, $operation:expr) => {
-        $call
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error($operation, e))
-    };
-}
-
 /// What a call on the role found; `None` when the role is gone.
 fn unless_gone<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
     match result {
@@ -154,13 +141,17 @@ impl Role {
     /// Names of every inline policy of the role (not only drctl's).
     async fn inline_names(&self, role: &str) -> Result<Vec<String>, ProviderError> {
         let call = self.iam().list_role_policies().role_name(role);
-        all_items!(call, "iam:ListRolePolicies")
+        all_items(call.into_paginator().items().send(), "iam:ListRolePolicies").await
     }
 
     /// ARNs of every managed policy attached to the role, sorted.
     async fn attached_arns(&self, role: &str) -> Result<Vec<String>, ProviderError> {
         let call = self.iam().list_attached_role_policies().role_name(role);
-        let attached = all_items!(call, "iam:ListAttachedRolePolicies")?;
+        let attached = all_items(
+            call.into_paginator().items().send(),
+            "iam:ListAttachedRolePolicies",
+        )
+        .await?;
         let mut arns: Vec<String> = attached.into_iter().filter_map(|p| p.policy_arn).collect();
         arns.sort();
         Ok(arns)
@@ -168,7 +159,8 @@ impl Role {
 
     async fn tags(&self, role: &str) -> Result<BTreeMap<String, String>, ProviderError> {
         let call = self.iam().list_role_tags().role_name(role);
-        let tags: Vec<Tag> = all_items!(call, "iam:ListRoleTags")?;
+        let tags: Vec<Tag> =
+            all_items(call.into_paginator().items().send(), "iam:ListRoleTags").await?;
         Ok(from_sdk(&tags))
     }
 
@@ -341,13 +333,7 @@ impl Kind for Role {
         Ok(self.get(name).await?.map(|_| name.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         if self.get(id).await?.is_none() {
             return Ok(());
         }

@@ -167,13 +167,7 @@ impl Kind for Alias {
             .map(|_| name.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         // An alias has no tags: its name, drctl's and the environment's
         // (`alias/payment-<env>`), proves it this environment's.
         let named = Some(inputs.alias_name.as_str()).filter(|n| *n == id);

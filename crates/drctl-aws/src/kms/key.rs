@@ -48,8 +48,8 @@ use super::{NOT_FOUND, tag};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{
-    Created, TAG_ADDRESS, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, invalid,
-    retry_while, sent, the_one, tolerate,
+    Created, TAG_ADDRESS, TAG_ENV, all_items, api_error, attrs, confirm_owned, create_once, found,
+    invalid, retry_while, sent, the_one, tolerate,
 };
 use crate::tags::{TagApi, retag, to_sdk, user_tags, with_identity};
 
@@ -180,13 +180,9 @@ fn retained(tags: &[(String, String)]) -> bool {
 }
 
 async fn tags_of(client: &Client, id: &str) -> Result<Vec<(String, String)>, ProviderError> {
-    let list = client.list_resource_tags().key_id(id).into_paginator();
-    let tags: Vec<Tag> = list
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| api_error("kms:ListResourceTags", e))?;
+    let call = client.list_resource_tags().key_id(id);
+    let tags: Vec<Tag> =
+        all_items(call.into_paginator().items().send(), "kms:ListResourceTags").await?;
     Ok(tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect())
 }
 
@@ -479,13 +475,7 @@ impl Kind for Key {
         the_one(ctx, ours)
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let days = inputs.window(ctx)?;
         let client = self.0.kms(&ctx.region);
         let result = client.describe_key().key_id(id).send().await;

@@ -490,13 +490,7 @@ impl Kind for Function {
         Ok(self.get(&client, name).await?.map(|_| name.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let Some((_, tags)) = self.get(&self.0.lambda(&ctx.region), id).await? else {
             return Ok(());
         };

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_lambda::Client;
-use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use drctl_core::{Applied, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -199,13 +199,7 @@ impl Kind for Permission {
         Ok(self.read(ctx, &id, inputs).await?.map(|_| id))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let (function, sid) = split_id(id)?;
         // A statement has no tags: its function proves it this
         // environment's.

@@ -37,8 +37,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    RDS_WAIT, create_tags, env_ids, live, settled_version, sorted, sync_tags, user_tags, wait_gone,
-    wait_version,
+    RDS_WAIT, create_tags, env_ids, live, owned, settled_version, sorted, sync_tags, user_tags,
+    wait_deleted, wait_version,
 };
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
@@ -246,14 +246,7 @@ fn pending(c: &DbCluster) -> bool {
 
 /// Waits until the cluster is `available` with nothing of drctl's pending.
 async fn wait_available(rds: &Client, id: &str) -> Result<DbCluster, ProviderError> {
-    wait_for(&format!("cluster {id} available"), RDS_WAIT, || async {
-        Ok(match describe(rds, id).await? {
-            Some(c) if c.status() == Some("available") && !pending(&c) => Ok(c),
-            Some(c) => Err(c.status().unwrap_or("unknown").to_owned()),
-            None => Err("not found".to_owned()),
-        })
-    })
-    .await
+    super::wait_available(rds, "cluster", id, RDS_WAIT, |c| !pending(c)).await
 }
 
 /// `<cluster>-final-<YYYYMMDDhhmmss of its creation>`: a DB cluster
@@ -427,15 +420,10 @@ impl Kind for Cluster {
             // The global cluster's upgrade (ModifyGlobalCluster, applied
             // before this member's update) upgrades the members.
             let version = &inputs.engine_version;
-            let rds = &rds;
-            c = wait_version(
-                format!(
-                    "cluster {id} at engine version {version} (upgraded through its global cluster)"
-                ),
-                version,
-                move || describe(rds, id),
-            )
-            .await?;
+            let what = format!(
+                "cluster {id} at engine version {version} (upgraded through its global cluster)"
+            );
+            c = wait_version(&rds, id, what, version).await?;
         }
         sync_tags(
             &rds,
@@ -449,33 +437,21 @@ impl Kind for Cluster {
 
     async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let id = &inputs.cluster_identifier;
-        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
+        live::<DbCluster>(&self.0.rds(&ctx.region), id).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let rds = self.0.rds(&ctx.region);
-        let Some(c) = describe(&rds, id).await? else {
+        let name = &inputs.cluster_identifier;
+        let Some(c) = owned::<DbCluster>(ctx, &rds, "Aurora cluster", id, name).await? else {
             return Ok(());
         };
         // Already `deleting` (a run stopped while it waited): only the
         // wait is left (a second DeleteDBInstance is refused while one is
         // deleting; a cluster is not sent one either).
         if c.status() == Some("deleting") {
-            return wait_deleted(&rds, id).await;
+            return wait_deleted::<DbCluster>(&rds, "cluster", id, RDS_WAIT).await;
         }
-        super::confirm_owned(
-            ctx,
-            &format!("Aurora cluster {id}"),
-            c.tag_list(),
-            id,
-            &inputs.cluster_identifier,
-        )?;
         // The same name the plan showed (from the creation time).
         let snapshot = final_snapshot(id, &c, inputs);
         if snapshot.is_empty() && !inputs.skips_final_snapshot() {
@@ -512,32 +488,12 @@ impl Kind for Cluster {
         if !deleted {
             return Ok(());
         }
-        wait_deleted(&rds, id).await
+        wait_deleted::<DbCluster>(&rds, "cluster", id, RDS_WAIT).await
     }
 
     /// The environment's clusters (by tag, or by the identifier drctl
     /// gives, `payment-<env>-<role>`), but those being deleted.
     async fn list(&self, scope: &ListScope) -> Listed {
-        let clusters: Vec<DbCluster> = self
-            .0
-            .rds(&scope.region)
-            .describe_db_clusters()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("rds:DescribeDBClusters", e))?;
-        Ok(env_ids(&scope.env, &clusters, |c| {
-            (c.tag_list(), c.db_cluster_identifier())
-        }))
+        env_ids::<DbCluster>(&self.0.rds(&scope.region), &scope.env).await
     }
-}
-
-/// Waits until the cluster `id` is gone.
-async fn wait_deleted(rds: &Client, id: &str) -> Result<(), ProviderError> {
-    wait_gone(format!("cluster {id} deleted"), RDS_WAIT, move || {
-        describe(rds, id)
-    })
-    .await
 }

@@ -18,18 +18,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
-use aws_sdk_rds::types::GlobalCluster as AwsGlobalCluster;
+use aws_sdk_rds::types::{DbCluster, GlobalCluster as AwsGlobalCluster};
 use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    at_least, cluster, create_tags, env_ids, live, same_major, settled_version, wait_gone,
-    wait_version,
+    at_least, cluster, create_tags, env_ids, live, owned, same_major, settled_version,
+    wait_deleted, wait_version,
 };
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, found, invalid, wait_for};
+use crate::support::{api_error, attrs, create_once, found, invalid};
 
 pub static SCHEMA: KindSchema = KindSchema {
     kind: "rds.global_cluster",
@@ -91,14 +91,7 @@ pub(crate) async fn describe(
 }
 
 async fn wait_available(rds: &Client, id: &str) -> Result<AwsGlobalCluster, ProviderError> {
-    wait_for(&format!("global cluster {id} available"), WAIT, || async {
-        Ok(match describe(rds, id).await? {
-            Some(g) if g.status() == Some("available") => Ok(g),
-            Some(g) => Err(g.status().unwrap_or("unknown").to_owned()),
-            None => Err("not found".to_owned()),
-        })
-    })
-    .await
+    super::wait_available(rds, "global cluster", id, WAIT, |_| true).await
 }
 
 /// `endpoint` is the global writer endpoint
@@ -155,13 +148,8 @@ impl GlobalCluster {
                 .send()
                 .await
                 .map_err(|e| api_error("rds:ModifyDBCluster", e))?;
-            let rds = &rds;
-            wait_version(
-                format!("cluster {id} at engine version {version}"),
-                version,
-                move || cluster::describe(rds, id),
-            )
-            .await?;
+            let what = format!("cluster {id} at engine version {version}");
+            wait_version::<DbCluster>(&rds, id, what, version).await?;
         }
         Ok(())
     }
@@ -208,14 +196,10 @@ impl GlobalCluster {
                 .await
                 .map_err(|e| api_error("rds:ModifyGlobalCluster", e))?;
         }
-        let rds = &rds;
-        wait_version(
-            format!("global cluster {id} at engine version {version}"),
-            version,
-            move || describe(rds, id),
-        )
-        .await
-        .map(|_| ())
+        let what = format!("global cluster {id} at engine version {version}");
+        wait_version::<AwsGlobalCluster>(&rds, id, what, version)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -291,32 +275,19 @@ impl Kind for GlobalCluster {
 
     async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let id = &inputs.global_cluster_identifier;
-        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
+        live::<AwsGlobalCluster>(&self.0.rds(&ctx.region), id).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let rds = self.0.rds(&ctx.region);
-        let Some(g) = describe(&rds, id).await? else {
+        let name = &inputs.global_cluster_identifier;
+        let Some(g) = owned::<AwsGlobalCluster>(ctx, &rds, "global cluster", id, name).await?
+        else {
             return Ok(());
         };
         // Already `deleting` (a run stopped while it waited): only the
         // wait is left.
         let deleting = g.status() == Some("deleting");
-        if !deleting {
-            super::confirm_owned(
-                ctx,
-                &format!("global cluster {id}"),
-                g.tag_list(),
-                id,
-                &inputs.global_cluster_identifier,
-            )?;
-        }
         // The regional clusters leave the global cluster in their own
         // delete; one still attached means they were not deleted first.
         let members: Vec<&str> = g
@@ -344,30 +315,12 @@ impl Kind for GlobalCluster {
                 return Ok(());
             }
         }
-        let rds = &rds;
-        wait_gone(format!("global cluster {id} deleted"), WAIT, move || {
-            describe(rds, id)
-        })
-        .await
+        wait_deleted::<AwsGlobalCluster>(&rds, "global cluster", id, WAIT).await
     }
 
     /// The environment's global clusters (by tag, or by the identifier
     /// drctl gives, `payment-global-<env>`), but those being deleted.
-    /// DescribeGlobalClusters answers for every region: each region
-    /// lists the same ones.
     async fn list(&self, scope: &ListScope) -> Listed {
-        let globals: Vec<AwsGlobalCluster> = self
-            .0
-            .rds(&scope.region)
-            .describe_global_clusters()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("rds:DescribeGlobalClusters", e))?;
-        Ok(env_ids(&scope.env, &globals, |g| {
-            (g.tag_list(), g.global_cluster_identifier())
-        }))
+        env_ids::<AwsGlobalCluster>(&self.0.rds(&scope.region), &scope.env).await
     }
 }

@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    RDS_WAIT, cluster, create_tags, env_ids, global_cluster, live, sync_tags, user_tags, wait_gone,
+    RDS_WAIT, cluster, create_tags, env_ids, global_cluster, live, owned, sync_tags, user_tags,
+    wait_deleted,
 };
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, found, retry_while, wait_for};
+use crate::support::{api_error, attrs, create_once, found, retry_while};
 use crate::tags::{from_sdk, in_env};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -83,7 +84,7 @@ pub struct Inputs {
 
 const NOT_FOUND: &[&str] = &["DBInstanceNotFound", "DBInstanceNotFoundFault"];
 
-async fn describe(rds: &Client, id: &str) -> Result<Option<DbInstance>, ProviderError> {
+pub(crate) async fn describe(rds: &Client, id: &str) -> Result<Option<DbInstance>, ProviderError> {
     let result = rds
         .describe_db_instances()
         .db_instance_identifier(id)
@@ -104,18 +105,9 @@ fn already_being_deleted(e: &ProviderError) -> bool {
 
 /// Waits until the instance is `available` with nothing pending.
 async fn wait_available(rds: &Client, id: &str) -> Result<DbInstance, ProviderError> {
-    wait_for(&format!("instance {id} available"), RDS_WAIT, || async {
-        Ok(match describe(rds, id).await? {
-            Some(i)
-                if i.db_instance_status() == Some("available")
-                    && i.pending_modified_values()
-                        .is_none_or(|p| p.db_instance_class().is_none()) =>
-            {
-                Ok(i)
-            }
-            Some(i) => Err(i.db_instance_status().unwrap_or("unknown").to_owned()),
-            None => Err("not found".to_owned()),
-        })
+    super::wait_available(rds, "instance", id, RDS_WAIT, |i: &DbInstance| {
+        i.pending_modified_values()
+            .is_none_or(|p| p.db_instance_class().is_none())
     })
     .await
 }
@@ -173,11 +165,7 @@ impl Instance {
             let Some(other) = member.db_instance_identifier() else {
                 continue;
             };
-            if other != id
-                && describe(rds, other)
-                    .await?
-                    .is_some_and(|i| i.db_instance_status() != Some("deleting"))
-            {
+            if other != id && live::<DbInstance>(rds, other).await?.is_some() {
                 return Ok(());
             }
         }
@@ -300,31 +288,19 @@ impl Kind for Instance {
 
     async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         let id = &inputs.instance_identifier;
-        Ok(live(describe(&self.0.rds(&ctx.region), id).await?, id))
+        live::<DbInstance>(&self.0.rds(&ctx.region), id).await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let rds = self.0.rds(&ctx.region);
-        let Some(instance) = describe(&rds, id).await? else {
+        let name = &inputs.instance_identifier;
+        let Some(instance) = owned::<DbInstance>(ctx, &rds, "DB instance", id, name).await? else {
             return Ok(());
         };
         // An instance already `deleting` (a run stopped while it waited)
         // refuses another DeleteDBInstance with InvalidDBInstanceState
         // "... is already being deleted": only the wait is left.
         if instance.db_instance_status() != Some("deleting") {
-            super::confirm_owned(
-                ctx,
-                &format!("DB instance {id}"),
-                instance.tag_list(),
-                id,
-                &inputs.instance_identifier,
-            )?;
             // InvalidDBClusterStateFault: the cluster busy for a while
             // (a member just detached), or the last instance of a writer
             // whose other instance began deleting after the check below
@@ -356,28 +332,12 @@ impl Kind for Instance {
                 return Ok(());
             }
         }
-        let rds = &rds;
-        wait_gone(format!("instance {id} deleted"), RDS_WAIT, move || {
-            describe(rds, id)
-        })
-        .await
+        wait_deleted::<DbInstance>(&rds, "instance", id, RDS_WAIT).await
     }
 
     /// The environment's instances (by tag, or by the identifier drctl
     /// gives, `payment-<env>-<role>-<name>`), but those being deleted.
     async fn list(&self, scope: &ListScope) -> Listed {
-        let instances: Vec<DbInstance> = self
-            .0
-            .rds(&scope.region)
-            .describe_db_instances()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("rds:DescribeDBInstances", e))?;
-        Ok(env_ids(&scope.env, &instances, |i| {
-            (i.tag_list(), i.db_instance_identifier())
-        }))
+        env_ids::<DbInstance>(&self.0.rds(&scope.region), &scope.env).await
     }
 }

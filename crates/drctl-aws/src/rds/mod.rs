@@ -6,7 +6,6 @@ pub mod global_cluster;
 pub mod instance;
 pub mod subnet_group;
 
-use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_rds::Client;
@@ -54,13 +53,23 @@ pub(crate) fn confirm_owned(
     crate::support::confirm_owned(ctx, "delete", what, &from_sdk(tags), named)
 }
 
-/// What waits and lists read of a global cluster, a cluster or an
-/// instance.
-pub(crate) trait Status {
+/// A global cluster, a cluster or an instance: what RDS describes by
+/// identifier, with a status to wait on. Each kind's file says how one is
+/// described; the helpers below find, wait on, check before a delete and
+/// list all three the same way.
+#[async_trait::async_trait]
+pub(crate) trait Status: Sized + Send + Sync {
     fn state(&self) -> Option<&str>;
     fn engine(&self) -> Option<&str>;
+    fn identifier(&self) -> Option<&str>;
+    fn tags(&self) -> &[Tag];
+    /// The one with identifier `id`, or `None` when there is none.
+    async fn describe(rds: &Client, id: &str) -> Result<Option<Self>, ProviderError>;
+    /// Every one the region describes, over all pages.
+    async fn list(rds: &Client) -> Result<Vec<Self>, ProviderError>;
 }
 
+#[async_trait::async_trait]
 impl Status for DbCluster {
     fn state(&self) -> Option<&str> {
         self.status()
@@ -68,8 +77,23 @@ impl Status for DbCluster {
     fn engine(&self) -> Option<&str> {
         self.engine_version()
     }
+    fn identifier(&self) -> Option<&str> {
+        self.db_cluster_identifier()
+    }
+    fn tags(&self) -> &[Tag] {
+        self.tag_list()
+    }
+    async fn describe(rds: &Client, id: &str) -> Result<Option<Self>, ProviderError> {
+        cluster::describe(rds, id).await
+    }
+    async fn list(rds: &Client) -> Result<Vec<Self>, ProviderError> {
+        let pages = rds.describe_db_clusters().into_paginator();
+        let items = pages.items().send().try_collect().await;
+        items.map_err(|e| api_error("rds:DescribeDBClusters", e))
+    }
 }
 
+#[async_trait::async_trait]
 impl Status for GlobalCluster {
     fn state(&self) -> Option<&str> {
         self.status()
@@ -77,8 +101,25 @@ impl Status for GlobalCluster {
     fn engine(&self) -> Option<&str> {
         self.engine_version()
     }
+    fn identifier(&self) -> Option<&str> {
+        self.global_cluster_identifier()
+    }
+    fn tags(&self) -> &[Tag] {
+        self.tag_list()
+    }
+    async fn describe(rds: &Client, id: &str) -> Result<Option<Self>, ProviderError> {
+        global_cluster::describe(rds, id).await
+    }
+    /// DescribeGlobalClusters answers for every region: each region lists
+    /// the same ones.
+    async fn list(rds: &Client) -> Result<Vec<Self>, ProviderError> {
+        let pages = rds.describe_global_clusters().into_paginator();
+        let items = pages.items().send().try_collect().await;
+        items.map_err(|e| api_error("rds:DescribeGlobalClusters", e))
+    }
 }
 
+#[async_trait::async_trait]
 impl Status for DbInstance {
     fn state(&self) -> Option<&str> {
         self.db_instance_status()
@@ -86,22 +127,51 @@ impl Status for DbInstance {
     fn engine(&self) -> Option<&str> {
         self.engine_version()
     }
+    fn identifier(&self) -> Option<&str> {
+        self.db_instance_identifier()
+    }
+    fn tags(&self) -> &[Tag] {
+        self.tag_list()
+    }
+    async fn describe(rds: &Client, id: &str) -> Result<Option<Self>, ProviderError> {
+        instance::describe(rds, id).await
+    }
+    async fn list(rds: &Client) -> Result<Vec<Self>, ProviderError> {
+        let pages = rds.describe_db_instances().into_paginator();
+        let items = pages.items().send().try_collect().await;
+        items.map_err(|e| api_error("rds:DescribeDBInstances", e))
+    }
 }
 
-/// Waits (`what`) until `read` finds it `available` at engine version
-/// `version` or later.
-pub(crate) async fn wait_version<T, F, Fut>(
+/// Waits until `what` `id` (`cluster payment-dev-primary`) is `available`
+/// and `settled` (nothing drctl changed still pending).
+pub(crate) async fn wait_available<T: Status>(
+    rds: &Client,
+    what: &str,
+    id: &str,
+    limit: Duration,
+    settled: impl Fn(&T) -> bool + Sync,
+) -> Result<T, ProviderError> {
+    wait_for(&format!("{what} {id} available"), limit, || async {
+        Ok(match T::describe(rds, id).await? {
+            Some(x) if x.state() == Some("available") && settled(&x) => Ok(x),
+            Some(x) => Err(x.state().unwrap_or("unknown").to_owned()),
+            None => Err("not found".to_owned()),
+        })
+    })
+    .await
+}
+
+/// Waits (`what`) until `id` is `available` at engine version `version`
+/// or later.
+pub(crate) async fn wait_version<T: Status>(
+    rds: &Client,
+    id: &str,
     what: String,
     version: &str,
-    read: F,
-) -> Result<T, ProviderError>
-where
-    T: Status,
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ProviderError>>,
-{
+) -> Result<T, ProviderError> {
     wait_for(&what, RDS_WAIT, || async {
-        Ok(match read().await? {
+        Ok(match T::describe(rds, id).await? {
             Some(x)
                 if x.state() == Some("available")
                     && at_least(x.engine().unwrap_or_default(), version) =>
@@ -119,19 +189,15 @@ where
     .await
 }
 
-/// Waits (`what`) until `read` no longer finds it.
-pub(crate) async fn wait_gone<T, F, Fut>(
-    what: String,
+/// Waits until `what` `id` is no longer described.
+pub(crate) async fn wait_deleted<T: Status>(
+    rds: &Client,
+    what: &str,
+    id: &str,
     limit: Duration,
-    read: F,
-) -> Result<(), ProviderError>
-where
-    T: Status,
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ProviderError>>,
-{
-    wait_for(&what, limit, || async {
-        Ok(match read().await? {
+) -> Result<(), ProviderError> {
+    wait_for(&format!("{what} {id} deleted"), limit, || async {
+        Ok(match T::describe(rds, id).await? {
             None => Ok(()),
             Some(x) => Err(x.state().unwrap_or("unknown").to_owned()),
         })
@@ -139,29 +205,54 @@ where
     .await
 }
 
-/// `id` when `found` exists and is not being deleted: what `find` adopts.
-pub(crate) fn live<T: Status>(found: Option<T>, id: &str) -> Option<String> {
-    found
+/// `id` when it exists and is not being deleted: what `find` adopts.
+pub(crate) async fn live<T: Status>(
+    rds: &Client,
+    id: &str,
+) -> Result<Option<String>, ProviderError> {
+    let found = T::describe(rds, id).await?;
+    Ok(found
         .filter(|x| x.state() != Some("deleting"))
-        .map(|_| id.to_owned())
+        .map(|_| id.to_owned()))
 }
 
-/// The ids of `items` that are environment `env`'s (`tags::in_env`; `of`
-/// gives an item's tags and id), but those being deleted.
-pub(crate) fn env_ids<T: Status>(
+/// `what` `id` before its delete: `None` when it is gone already. Unless
+/// it is `deleting` already (a run stopped while it waited), it must be
+/// this environment's ([`confirm_owned`]; `name` is the identifier its
+/// recorded inputs give).
+pub(crate) async fn owned<T: Status>(
+    ctx: &OpContext,
+    rds: &Client,
+    what: &str,
+    id: &str,
+    name: &str,
+) -> Result<Option<T>, ProviderError> {
+    let Some(x) = T::describe(rds, id).await? else {
+        return Ok(None);
+    };
+    if x.state() != Some("deleting") {
+        confirm_owned(ctx, &format!("{what} {id}"), x.tags(), id, name)?;
+    }
+    Ok(Some(x))
+}
+
+/// The identifiers of the region's resources that are environment `env`'s
+/// (by tag, or by the identifier drctl gives: `tags::in_env`), but those
+/// being deleted.
+pub(crate) async fn env_ids<T: Status>(
+    rds: &Client,
     env: &str,
-    items: &[T],
-    of: impl Fn(&T) -> (&[Tag], Option<&str>),
-) -> Vec<String> {
-    items
+) -> Result<Vec<String>, ProviderError> {
+    let items = T::list(rds).await?;
+    Ok(items
         .iter()
         .filter(|x| x.state() != Some("deleting"))
         .filter_map(|x| {
-            let (tags, id) = of(x);
-            id.filter(|id| in_env(env, &from_sdk(tags), Some(id)))
+            x.identifier()
+                .filter(|id| in_env(env, &from_sdk(x.tags()), Some(id)))
                 .map(str::to_owned)
         })
-        .collect()
+        .collect())
 }
 
 /// The tags of the resource with this ARN, as AWS lists them.

@@ -14,7 +14,9 @@ use serde_json::json;
 use super::{create_tags, sorted, sync_tags, tag_list, user_tags};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, api_error, attrs, create_once, found, has_code_in, tolerate};
+use crate::support::{
+    Created, all_items, api_error, attrs, create_once, found, has_code_in, tolerate,
+};
 use crate::tags::{from_sdk, in_env};
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -175,13 +177,7 @@ impl Kind for SubnetGroup {
             .map(|_| name.clone()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let rds = self.0.rds(&ctx.region);
         let Some(g) = describe(&rds, id).await? else {
             return Ok(());
@@ -207,14 +203,12 @@ impl Kind for SubnetGroup {
     /// shows no tags: each group's are read.
     async fn list(&self, scope: &ListScope) -> Listed {
         let rds = self.0.rds(&scope.region);
-        let groups: Vec<DbSubnetGroup> = rds
-            .describe_db_subnet_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("rds:DescribeDBSubnetGroups", e))?;
+        let call = rds.describe_db_subnet_groups();
+        let groups: Vec<DbSubnetGroup> = all_items(
+            call.into_paginator().items().send(),
+            "rds:DescribeDBSubnetGroups",
+        )
+        .await?;
         let mut ids = Vec::new();
         for g in &groups {
             let tags = match tag_list(&rds, g.db_subnet_group_arn().unwrap_or_default()).await {

@@ -364,7 +364,16 @@ impl Kind for Delegation {
             .map(|_| name.to_owned()))
     }
 
-    async fn delete(
+    /// Not called: the delete reads the recorded `parent_zone_id`
+    /// (`delete_recorded`).
+    async fn delete(&self, ctx: &OpContext, _id: &str, _inputs: &Inputs) -> Done {
+        Err(ProviderError::new(
+            format!("delete {}", ctx.address),
+            "needs the outputs state records",
+        ))
+    }
+
+    async fn delete_recorded(
         &self,
         ctx: &OpContext,
         _id: &str,

@@ -137,13 +137,7 @@ impl Kind for ExistingZone {
             .map(|_| id.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        _ctx: &OpContext,
-        _id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, _ctx: &OpContext, _id: &str, _inputs: &Inputs) -> Done {
         // The user's zone: drctl never deletes it.
         Ok(())
     }

@@ -32,7 +32,7 @@ use serde_json::json;
 use super::{caller_reference, change_tags, find_created, read_tags, sync_tags, tagged_for_env};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, api_error, attrs, create_once, found, invalid, tolerate};
+use crate::support::{Created, all_items, api_error, attrs, create_once, found, invalid, tolerate};
 use crate::tags::with_identity;
 
 pub static SCHEMA: KindSchema = KindSchema {
@@ -611,13 +611,7 @@ impl Kind for HealthCheck {
         .await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.route53();
         let result = client.get_health_check().health_check_id(id).send().await;
         let Some(check) = found(result, GONE, "route53:GetHealthCheck")?
@@ -658,14 +652,11 @@ impl HealthCheck {
         &self,
         client: &aws_sdk_route53::Client,
     ) -> Result<Vec<aws_sdk_route53::types::HealthCheck>, ProviderError> {
-        client
-            .list_health_checks()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| api_error("route53:ListHealthChecks", e))
+        all_items(
+            client.list_health_checks().into_paginator().items().send(),
+            "route53:ListHealthChecks",
+        )
+        .await
     }
 }
 

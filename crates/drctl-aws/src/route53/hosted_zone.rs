@@ -212,13 +212,7 @@ impl Kind for HostedZone {
         .await
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let client = self.0.route53();
         let Some(zone) = get_zone(&client, id).await? else {
             return Ok(());

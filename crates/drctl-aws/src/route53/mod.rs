@@ -18,7 +18,7 @@ use drctl_core::{OpContext, ProviderError};
 use crate::kind::{Registration, kind};
 use crate::kms::tag;
 use crate::support::{
-    TAG_ADDRESS, TAG_ENV, api_error, create_token, found, tag_changes, the_one, wait_for,
+    TAG_ADDRESS, TAG_ENV, all_items, api_error, create_token, found, tag_changes, the_one, wait_for,
 };
 use crate::tags::{from_sdk, to_sdk, user_tags, with_identity};
 
@@ -218,14 +218,11 @@ pub(crate) async fn env_zones(
     client: &Client,
     env: &str,
 ) -> Result<Vec<(String, String)>, ProviderError> {
-    let zones: Vec<HostedZone> = client
-        .list_hosted_zones()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| api_error("route53:ListHostedZones", e))?;
+    let zones: Vec<HostedZone> = all_items(
+        client.list_hosted_zones().into_paginator().items().send(),
+        "route53:ListHostedZones",
+    )
+    .await?;
     let ids = zones.iter().map(|z| bare_id(&z.id).to_owned()).collect();
     let ours = tagged_for_env(client, TagResourceType::Hostedzone, env, ids).await?;
     Ok(zones

@@ -388,13 +388,7 @@ impl Kind for Record {
         Ok(find_set(&self.0.route53(), &k).await?.map(|_| k.id()))
     }
 
-    async fn delete(
-        &self,
-        _ctx: &OpContext,
-        _id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, _ctx: &OpContext, _id: &str, inputs: &Inputs) -> Done {
         let k = Key::of(inputs);
         let client = self.0.route53();
         // A DELETE must repeat the record set's current values exactly.

@@ -635,13 +635,7 @@ impl Kind for Bucket {
             .then(|| name.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let s3 = self.0.s3(&ctx.region);
         let Some(tags) = bucket_tags(&s3, id).await? else {
             return Ok(());

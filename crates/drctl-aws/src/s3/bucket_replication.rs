@@ -22,7 +22,7 @@ use aws_sdk_s3::types::{
     ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
     SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus,
 };
-use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use drctl_core::{Applied, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -256,13 +256,7 @@ impl Kind for BucketReplication {
             .map(|_| bucket.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         // The configuration has no tags: its bucket proves it this
         // environment's.
         let Some(tags) = super::bucket::bucket_tags(&self.0.s3(&ctx.region), id).await? else {

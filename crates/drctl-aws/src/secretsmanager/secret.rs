@@ -531,13 +531,7 @@ impl Kind for Secret {
             .map(|_| name.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let sm = self.0.secretsmanager(&ctx.region);
         let Some(s) = live(&sm, id).await? else {
             return Ok(());

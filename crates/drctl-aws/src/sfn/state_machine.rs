@@ -248,13 +248,7 @@ impl Kind for StateMachine {
         Ok(None)
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let client = self.0.sfn(&ctx.region);
         let Some(sm) = self.describe(&client, id).await? else {
             return Ok(());

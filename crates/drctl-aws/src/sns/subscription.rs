@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Subscription as SnsSubscription;
-use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext, ProviderError};
+use drctl_core::{Applied, KindSchema, Latency, ListScope, OpContext, ProviderError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -294,13 +294,7 @@ impl Kind for Subscription {
     /// that is pending confirmation"): AWS deletes it when three days pass
     /// unconfirmed, so it is left to expire and counts as deleted, as the
     /// Terraform AWS provider and CloudFormation treat it.
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        _inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
         let arn = match parse_id(id) {
             Key::Arn(arn) => arn.to_owned(),
             key => match self.lookup(ctx, &key).await? {

@@ -282,13 +282,7 @@ impl Kind for Topic {
         Ok(outputs(id))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         let Some(tags) = self.0.sns(&ctx.region).read_tags(id).await? else {
             return Ok(());
         };

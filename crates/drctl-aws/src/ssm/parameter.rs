@@ -244,13 +244,7 @@ impl Kind for Parameter {
         Ok(self.outputs(ctx, name).await?.map(|_| name.to_owned()))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Inputs,
-        _outputs: &Attributes,
-    ) -> Done {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
         if self.outputs(ctx, id).await?.is_none() {
             return Ok(());
         }
