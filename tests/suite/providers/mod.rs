@@ -1590,7 +1590,11 @@ async fn list_of(kit: &Kit, kind: &str) -> Result<Vec<String>, drctl_core::Provi
         env: kit.env.clone(),
         region: PRIMARY.to_owned(),
     };
-    kit.providers.get(kind).unwrap().list(&scope).await
+    kit.providers
+        .get(kind)
+        .unwrap_or_else(|| panic!("no provider of kind `{kind}`"))
+        .list(&scope)
+        .await
 }
 
 /// A resource deleted between a list call naming it and the read that
@@ -1721,7 +1725,7 @@ async fn a_list_passes_over_what_is_deleted_while_it_reads() {
         .send()
         .await
         .unwrap();
-    assert_eq!(list_of(&kit, "rds.subnet_group").await.unwrap(), [group]);
+    assert_eq!(list_of(&kit, "rds.db_subnet_group").await.unwrap(), [group]);
     proxy.set(Faults {
         fail: Some((
             "Action=ListTagsForResource&".into(),
@@ -1730,7 +1734,12 @@ async fn a_list_passes_over_what_is_deleted_while_it_reads() {
         )),
         ..Faults::none()
     });
-    assert!(list_of(&kit, "rds.subnet_group").await.unwrap().is_empty());
+    assert!(
+        list_of(&kit, "rds.db_subnet_group")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     proxy.set(Faults::none());
     rds.delete_db_subnet_group()
         .db_subnet_group_name(group)
