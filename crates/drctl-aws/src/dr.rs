@@ -20,7 +20,7 @@ use drctl_dr::cloud::{
 
 use crate::clients::AwsContext;
 use crate::route53::wait_insync;
-use crate::support::{api_error, found, wait_for};
+use crate::support::{all_items, api_error, found, wait_for};
 
 /// How long a switchover or failover of the global cluster may take
 /// (AWS: typically minutes; bounded so a stuck one is reported).
@@ -533,7 +533,7 @@ impl Cloud for AwsContext {
         region: &str,
         vault: &str,
     ) -> Result<Vec<CompletedJob>, ProviderError> {
-        let mut pages = self
+        let jobs = self
             .backup(region)
             .list_backup_jobs()
             .by_backup_vault_name(vault)
@@ -541,16 +541,17 @@ impl Cloud for AwsContext {
             .into_paginator()
             .items()
             .send();
-        let mut jobs = Vec::new();
-        while let Some(j) = pages.next().await {
-            let j = j.map_err(|e| api_error("backup:ListBackupJobs", e))?;
-            jobs.push(completed(
-                j.completion_date(),
-                j.resource_arn(),
-                j.recovery_point_arn(),
-            ));
-        }
-        Ok(jobs)
+        let jobs = all_items(jobs, "backup:ListBackupJobs").await?;
+        Ok(jobs
+            .iter()
+            .map(|j| {
+                completed(
+                    j.completion_date(),
+                    j.resource_arn(),
+                    j.recovery_point_arn(),
+                )
+            })
+            .collect())
     }
 
     /// The completed copy jobs of `region` into the vault `destination_arn`
@@ -562,7 +563,7 @@ impl Cloud for AwsContext {
         region: &str,
         destination_arn: &str,
     ) -> Result<Vec<CompletedJob>, ProviderError> {
-        let mut pages = self
+        let jobs = self
             .backup(region)
             .list_copy_jobs()
             .by_destination_vault_arn(destination_arn)
@@ -570,16 +571,17 @@ impl Cloud for AwsContext {
             .into_paginator()
             .items()
             .send();
-        let mut jobs = Vec::new();
-        while let Some(j) = pages.next().await {
-            let j = j.map_err(|e| api_error("backup:ListCopyJobs", e))?;
-            jobs.push(completed(
-                j.completion_date(),
-                j.resource_arn(),
-                j.destination_recovery_point_arn(),
-            ));
-        }
-        Ok(jobs)
+        let jobs = all_items(jobs, "backup:ListCopyJobs").await?;
+        Ok(jobs
+            .iter()
+            .map(|j| {
+                completed(
+                    j.completion_date(),
+                    j.resource_arn(),
+                    j.destination_recovery_point_arn(),
+                )
+            })
+            .collect())
     }
 }
 

@@ -70,7 +70,56 @@ impl Latency {
     }
 }
 
+/// A schema is written as `KindSchema::new(kind, latency)` followed by what
+/// the kind has: most kinds force nothing new but their name, hold no data
+/// and keep nothing on delete, and say only what differs.
 impl KindSchema {
+    /// A kind with nothing forced new, no outputs, no data and nothing kept.
+    pub const fn new(kind: &'static str, latency: Latency) -> Self {
+        KindSchema {
+            kind,
+            force_new: &[],
+            outputs: &[],
+            volatile_outputs: &[],
+            holds_data: false,
+            kept_on_delete: &[],
+            latency,
+        }
+    }
+
+    pub const fn force_new(self, inputs: &'static [&'static str]) -> Self {
+        KindSchema {
+            force_new: inputs,
+            ..self
+        }
+    }
+
+    pub const fn outputs(self, outputs: &'static [&'static str]) -> Self {
+        KindSchema { outputs, ..self }
+    }
+
+    pub const fn volatile_outputs(self, outputs: &'static [&'static str]) -> Self {
+        KindSchema {
+            volatile_outputs: outputs,
+            ..self
+        }
+    }
+
+    /// Deleting or replacing it destroys data.
+    pub const fn holds_data(self) -> Self {
+        KindSchema {
+            holds_data: true,
+            ..self
+        }
+    }
+
+    pub const fn kept_on_delete(self, outputs: &'static [&'static str]) -> Self {
+        KindSchema {
+            kept_on_delete: outputs,
+            ..self
+        }
+    }
+
     pub fn forces_replacement(&self, input: &str) -> bool {
         self.force_new.contains(&input)
     }

@@ -25,25 +25,22 @@ use crate::support::{
 };
 use crate::tags::{TagApi, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "acm.certificate",
-    force_new: &["domain_name"],
-    outputs: &[
-        "arn",
-        "validation_record_name",
-        "validation_record_type",
-        "validation_record_value",
-    ],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "acm.certificate",
+    Latency {
         create: 10,
         update: 2,
         delete: 5,
         basis: "validation record shown some seconds after the request (ACM User Guide, DNS validation)",
     },
-};
+)
+.force_new(&["domain_name"])
+.outputs(&[
+    "arn",
+    "validation_record_name",
+    "validation_record_type",
+    "validation_record_value",
+]);
 
 pub struct Certificate(pub(crate) Arc<Clients>);
 

@@ -29,20 +29,17 @@ use crate::kms::tag;
 use crate::route53::delegation::{validation_advice, validation_hint};
 use crate::support::{TAG_ENV, attrs, invalid, wait_for};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "acm.certificate_validation",
-    force_new: &["certificate_arn", "validation_record_fqdns"],
-    outputs: &["certificate_arn"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "acm.certificate_validation",
+    Latency {
         create: 240,
         update: 0,
         delete: 0,
         basis: "DNS validation: minutes once the CNAME resolves (estimate; TF 75 min)",
     },
-};
+)
+.force_new(&["certificate_arn", "validation_record_fqdns"])
+.outputs(&["certificate_arn"]);
 
 pub struct CertificateValidation(pub(crate) Arc<Clients>);
 

@@ -16,15 +16,10 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, found, found_items, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "apigateway.base_path_mapping",
-    force_new: &["domain_name", "base_path"],
-    outputs: &["base_path"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::new("apigateway.base_path_mapping", Latency::calls(1, 1, 1))
+        .force_new(&["domain_name", "base_path"])
+        .outputs(&["base_path"]);
 
 pub struct BasePathMapping(pub(crate) Arc<Clients>);
 

@@ -18,17 +18,12 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, found_items, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "apigateway.deployment",
-    force_new: &["rest_api_id"],
-    outputs: &["deployment_id", "rest_api_id"],
+pub static SCHEMA: KindSchema = KindSchema::new("apigateway.deployment", Latency::calls(2, 2, 1))
+    .force_new(&["rest_api_id"])
+    .outputs(&["deployment_id", "rest_api_id"])
     // An update creates a new deployment: references to it (the stage's)
     // are unknown until the update has run.
-    volatile_outputs: &["deployment_id"],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(2, 2, 1),
-};
+    .volatile_outputs(&["deployment_id"]);
 
 pub struct Deployment(pub(crate) Arc<Clients>);
 

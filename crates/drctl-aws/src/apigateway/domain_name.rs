@@ -19,24 +19,21 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{all_items, api_error, attrs, create_once, found, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "apigateway.domain_name",
-    force_new: &["domain_name"],
-    outputs: &[
-        "domain_name",
-        "regional_domain_name",
-        "regional_hosted_zone_id",
-    ],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "apigateway.domain_name",
+    Latency {
         create: 10,
         update: 5,
         delete: 5,
         basis: "regional domain: no CloudFront distribution to wait for",
     },
-};
+)
+.force_new(&["domain_name"])
+.outputs(&[
+    "domain_name",
+    "regional_domain_name",
+    "regional_hosted_zone_id",
+]);
 
 pub struct DomainName(pub(crate) Arc<Clients>);
 

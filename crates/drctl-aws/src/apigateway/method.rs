@@ -18,22 +18,20 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "apigateway.method",
-    force_new: &["rest_api_id", "resource_id", "http_method"],
-    outputs: &["id", "fingerprint"],
-    // A changed method changes its fingerprint, and with it the triggers
-    // of the deployment that references it.
-    volatile_outputs: &["fingerprint"],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "apigateway.method",
+    Latency {
         create: 2,
         update: 2,
         delete: 1,
         basis: "four Put* calls",
     },
-};
+)
+.force_new(&["rest_api_id", "resource_id", "http_method"])
+.outputs(&["id", "fingerprint"])
+// A changed method changes its fingerprint, and with it the triggers
+// of the deployment that references it.
+.volatile_outputs(&["fingerprint"]);
 
 pub struct Method(pub(crate) Arc<Clients>);
 

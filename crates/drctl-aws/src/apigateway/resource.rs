@@ -14,15 +14,9 @@ use crate::kind::adopt;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, attrs, create_once, found, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "apigateway.resource",
-    force_new: &["rest_api_id", "parent_id", "path_part"],
-    outputs: &["id", "path"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("apigateway.resource", Latency::calls(1, 1, 1))
+    .force_new(&["rest_api_id", "parent_id", "path_part"])
+    .outputs(&["id", "path"]);
 
 pub struct Resource(pub(crate) Arc<Clients>);
 

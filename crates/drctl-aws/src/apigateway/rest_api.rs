@@ -21,25 +21,22 @@ use crate::support::{
     Created, api_error, attrs, create_once, found, retry_while, the_one, tolerate,
 };
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "apigateway.rest_api",
-    force_new: &["endpoint_type"],
-    outputs: &[
-        "id",
-        "root_resource_id",
-        "execution_arn",
-        "regional_domain_name",
-    ],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "apigateway.rest_api",
+    Latency {
         create: 1,
         update: 1,
         delete: 2,
         basis: "DeleteRestApi limited to one per 30 s per account",
     },
-};
+)
+.force_new(&["endpoint_type"])
+.outputs(&[
+    "id",
+    "root_resource_id",
+    "execution_arn",
+    "regional_domain_name",
+]);
 
 pub struct RestApi(pub(crate) Arc<Clients>);
 

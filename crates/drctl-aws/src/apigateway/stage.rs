@@ -20,15 +20,9 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, found, invalid, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "apigateway.stage",
-    force_new: &["rest_api_id", "stage_name"],
-    outputs: &["invoke_url", "stage_name", "arn"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(2, 2, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("apigateway.stage", Latency::calls(2, 2, 1))
+    .force_new(&["rest_api_id", "stage_name"])
+    .outputs(&["invoke_url", "stage_name", "arn"]);
 
 pub struct Stage(pub(crate) Arc<Clients>);
 

@@ -41,16 +41,11 @@ use crate::support::{
 };
 use crate::tags::{Tags, in_env, made_for, retag, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "backup.plan",
-    force_new: &["name"],
-    outputs: &["plan_id", "arn", "version_id"],
+pub static SCHEMA: KindSchema = KindSchema::new("backup.plan", Latency::calls(1, 1, 1))
+    .force_new(&["name"])
+    .outputs(&["plan_id", "arn", "version_id"])
     // Every UpdateBackupPlan makes a new version.
-    volatile_outputs: &["version_id"],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+    .volatile_outputs(&["version_id"]);
 
 pub struct Plan(pub(crate) Arc<Clients>);
 

@@ -31,15 +31,9 @@ use crate::support::{
     Created, attrs, create_once, create_token, found, invalid, retry_while, the_one,
 };
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "backup.selection",
-    force_new: &["plan_id", "name", "iam_role_arn", "resources"],
-    outputs: &["selection_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("backup.selection", Latency::calls(1, 1, 1))
+    .force_new(&["plan_id", "name", "iam_role_arn", "resources"])
+    .outputs(&["selection_id"]);
 
 pub struct Selection(pub(crate) Arc<Clients>);
 

@@ -38,15 +38,10 @@ use crate::support::{
 };
 use crate::tags::{Tags, in_env, made_for, retag, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "backup.vault",
-    force_new: &["name", "encryption_key_arn"],
-    outputs: &["arn", "name"],
-    volatile_outputs: &[],
-    holds_data: true,
-    kept_on_delete: &[],
-    latency: Latency::calls(2, 1, 2),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("backup.vault", Latency::calls(2, 1, 2))
+    .force_new(&["name", "encryption_key_arn"])
+    .outputs(&["arn", "name"])
+    .holds_data();
 
 pub struct Vault(pub(crate) Arc<Clients>);
 

@@ -36,15 +36,9 @@ use crate::tags::{
     ReadTags, arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity,
 };
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "cloudwatch.alarm",
-    force_new: &["alarm_name"],
-    outputs: &["arn", "alarm_name"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("cloudwatch.alarm", Latency::calls(1, 1, 1))
+    .force_new(&["alarm_name"])
+    .outputs(&["arn", "alarm_name"]);
 
 pub struct Alarm(pub(crate) Arc<Clients>);
 

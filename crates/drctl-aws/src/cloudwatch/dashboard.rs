@@ -10,17 +10,13 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, confirm_owned, found, invalid, name_embeds_env, tolerate};
-
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "cloudwatch.dashboard",
-    force_new: &["dashboard_name"],
-    outputs: &["arn", "dashboard_name"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
+use crate::support::{
+    all_items, api_error, attrs, confirm_owned, found, invalid, name_embeds_env, tolerate,
 };
+
+pub static SCHEMA: KindSchema = KindSchema::new("cloudwatch.dashboard", Latency::calls(1, 1, 1))
+    .force_new(&["dashboard_name"])
+    .outputs(&["arn", "dashboard_name"]);
 
 pub struct Dashboard(pub(crate) Arc<Clients>);
 
@@ -167,16 +163,13 @@ impl Kind for Dashboard {
     /// A dashboard has no tags: the environment's are those named for it.
     async fn list(&self, scope: &ListScope) -> Listed {
         let client = self.0.cloudwatch(&scope.region);
-        let mut dashboards = client.list_dashboards().into_paginator().items().send();
-        let mut ids = Vec::new();
-        while let Some(d) = dashboards.next().await {
-            let d = d.map_err(|e| api_error("cloudwatch:ListDashboards", e))?;
-            if let Some(name) = d.dashboard_name()
-                && name_embeds_env(name, &scope.env)
-            {
-                ids.push(name.to_owned());
-            }
-        }
-        Ok(ids)
+        let dashboards = client.list_dashboards().into_paginator().items().send();
+        let dashboards = all_items(dashboards, "cloudwatch:ListDashboards").await?;
+        Ok(dashboards
+            .iter()
+            .filter_map(|d| d.dashboard_name())
+            .filter(|name| name_embeds_env(name, &scope.env))
+            .map(str::to_owned)
+            .collect())
     }
 }

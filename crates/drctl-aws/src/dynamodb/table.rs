@@ -42,21 +42,20 @@ use crate::support::{
 };
 use crate::tags::{arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "dynamodb.table",
-    force_new: &["table_name", "hash_key", "hash_key_type"],
-    outputs: &["arn", "table_name", "stream_arn"],
-    // Re-enabling the stream with another view type starts a new stream.
-    volatile_outputs: &["stream_arn"],
-    holds_data: true,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "dynamodb.table",
+    Latency {
         create: 300,
         update: 60,
         delete: 300,
         basis: "table ACTIVE in seconds; a replica of an empty table takes a few minutes (CloudFormation AWS::DynamoDB::GlobalTable docs)",
     },
-};
+)
+.force_new(&["table_name", "hash_key", "hash_key_type"])
+.outputs(&["arn", "table_name", "stream_arn"])
+// Re-enabling the stream with another view type starts a new stream.
+.volatile_outputs(&["stream_arn"])
+.holds_data();
 
 pub struct Table(pub(crate) Arc<Clients>);
 

@@ -15,15 +15,8 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt}
 use crate::support::{Created, attrs, create_once, response_id, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.eip",
-    force_new: &[],
-    outputs: &["allocation_id", "public_ip"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::new("ec2.eip", Latency::calls(1, 1, 1)).outputs(&["allocation_id", "public_ip"]);
 
 pub struct Eip(pub(crate) Arc<Clients>);
 

@@ -14,20 +14,16 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_once, has_code, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.internet_gateway",
-    force_new: &[],
-    outputs: &["internet_gateway_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "ec2.internet_gateway",
+    Latency {
         create: 2,
         update: 2,
         delete: 2,
         basis: "create + attach; detach + delete",
     },
-};
+)
+.outputs(&["internet_gateway_id"]);
 
 pub struct InternetGateway(pub(crate) Arc<Clients>);
 

@@ -15,20 +15,17 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_token, found, response_id, wait_for};
 use crate::tags::{Tags, from_sdk, made_for, user_tags};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.nat_gateway",
-    force_new: &["subnet_id", "allocation_id"],
-    outputs: &["nat_gateway_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "ec2.nat_gateway",
+    Latency {
         create: 120,
         update: 1,
         delete: 60,
         basis: "available after 1.5-3 min in published logs (TF create 10 min, delete 30 min)",
     },
-};
+)
+.force_new(&["subnet_id", "allocation_id"])
+.outputs(&["nat_gateway_id"]);
 
 pub struct NatGateway(pub(crate) Arc<Clients>);
 

@@ -15,15 +15,9 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_once, invalid, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.route",
-    force_new: &["route_table_id", "destination_cidr_block"],
-    outputs: &["route_table_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("ec2.route", Latency::calls(1, 1, 1))
+    .force_new(&["route_table_id", "destination_cidr_block"])
+    .outputs(&["route_table_id"]);
 
 pub struct Route(pub(crate) Arc<Clients>);
 

@@ -17,15 +17,9 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_token, response_id, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.route_table",
-    force_new: &["vpc_id"],
-    outputs: &["route_table_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("ec2.route_table", Latency::calls(1, 1, 1))
+    .force_new(&["vpc_id"])
+    .outputs(&["route_table_id"]);
 
 pub struct RouteTable(pub(crate) Arc<Clients>);
 

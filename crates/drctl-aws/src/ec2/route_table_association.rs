@@ -15,16 +15,11 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{create_once, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.route_table_association",
-    // Re-pointing an association yields a new association id: replace.
-    force_new: &["subnet_id", "route_table_id"],
-    outputs: &["association_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema =
+    KindSchema::new("ec2.route_table_association", Latency::calls(1, 1, 1))
+        // Re-pointing an association yields a new association id: replace.
+        .force_new(&["subnet_id", "route_table_id"])
+        .outputs(&["association_id"]);
 
 pub struct RouteTableAssociation(pub(crate) Arc<Clients>);
 

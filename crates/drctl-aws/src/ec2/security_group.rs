@@ -22,20 +22,17 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{create_once, invalid, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.security_group",
-    force_new: &["name", "description", "vpc_id"],
-    outputs: &["security_group_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "ec2.security_group",
+    Latency {
         create: 2,
         update: 2,
         delete: 2,
         basis: "the functions' group: see FUNCTION_ENI_RELEASE",
     },
-};
+)
+.force_new(&["name", "description", "vpc_id"])
+.outputs(&["security_group_id"]);
 
 pub struct SecurityGroup(pub(crate) Arc<Clients>);
 

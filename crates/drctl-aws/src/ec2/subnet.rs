@@ -15,20 +15,17 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.subnet",
-    force_new: &["vpc_id", "cidr_block", "availability_zone"],
-    outputs: &["subnet_id", "availability_zone"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "ec2.subnet",
+    Latency {
         create: 1,
         update: 1,
         delete: 1,
         basis: "the functions' subnets: see FUNCTION_ENI_RELEASE",
     },
-};
+)
+.force_new(&["vpc_id", "cidr_block", "availability_zone"])
+.outputs(&["subnet_id", "availability_zone"]);
 
 pub struct Subnet(pub(crate) Arc<Clients>);
 

@@ -14,15 +14,9 @@ use crate::support::{api_error, attrs, create_once, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 use std::sync::Arc;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.vpc",
-    force_new: &["cidr_block"],
-    outputs: &["vpc_id", "cidr_block"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(2, 1, 2),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("ec2.vpc", Latency::calls(2, 1, 2))
+    .force_new(&["cidr_block"])
+    .outputs(&["vpc_id", "cidr_block"]);
 
 pub struct Vpc(pub(crate) Arc<Clients>);
 

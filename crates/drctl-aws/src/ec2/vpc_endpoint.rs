@@ -16,20 +16,17 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, create_token, found, response_id, wait_for};
 use crate::tags::{Tags, from_sdk, user_tags};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.vpc_endpoint",
-    force_new: &["vpc_id", "service_name", "vpc_endpoint_type"],
-    outputs: &["vpc_endpoint_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "ec2.vpc_endpoint",
+    Latency {
         create: 10,
         update: 5,
         delete: 10,
         basis: "gateway endpoint (TF 10 min)",
     },
-};
+)
+.force_new(&["vpc_id", "service_name", "vpc_endpoint_type"])
+.outputs(&["vpc_endpoint_id"]);
 
 pub struct VpcEndpoint(pub(crate) Arc<Clients>);
 

@@ -22,20 +22,17 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{create_once, found, wait_for};
 use crate::tags::{Tags, from_sdk, made_for, user_tags};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.vpc_peering_connection",
-    force_new: &["vpc_id", "peer_vpc_id", "peer_region"],
-    outputs: &["vpc_peering_connection_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "ec2.vpc_peering_connection",
+    Latency {
         create: 10,
         update: 1,
         delete: 10,
         basis: "pending-acceptance in seconds",
     },
-};
+)
+.force_new(&["vpc_id", "peer_vpc_id", "peer_region"])
+.outputs(&["vpc_peering_connection_id"]);
 
 pub struct VpcPeeringConnection(pub(crate) Arc<Clients>);
 

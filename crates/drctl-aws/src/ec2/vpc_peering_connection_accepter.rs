@@ -25,20 +25,17 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, invalid, wait_for};
 use crate::tags::{Tags, from_sdk, made_for, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.vpc_peering_connection_accepter",
-    force_new: &["vpc_peering_connection_id"],
-    outputs: &["vpc_peering_connection_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "ec2.vpc_peering_connection_accepter",
+    Latency {
         create: 15,
         update: 1,
         delete: 0,
         basis: "active in seconds; no call on delete",
     },
-};
+)
+.force_new(&["vpc_peering_connection_id"])
+.outputs(&["vpc_peering_connection_id"]);
 
 pub struct VpcPeeringConnectionAccepter(pub(crate) Arc<Clients>);
 

@@ -31,15 +31,9 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt}
 use crate::support::{Created, TAG_ADDRESS, all_items, api_error, attrs, create_once, invalid};
 use crate::tags::{Tags, from_sdk, in_env, made_for, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ecs.cluster",
-    force_new: &["name"],
-    outputs: &["arn", "name"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(3, 2, 5),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("ecs.cluster", Latency::calls(3, 2, 5))
+    .force_new(&["name"])
+    .outputs(&["arn", "name"]);
 
 pub struct Cluster(pub(crate) Arc<Clients>);
 

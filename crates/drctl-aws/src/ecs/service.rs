@@ -39,26 +39,23 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, create_token, found_items, invalid, wait_for};
 use crate::tags::{Tags, from_sdk, made_for, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ecs.service",
-    force_new: &[
-        "name",
-        "cluster",
-        "target_group_arn",
-        "container_name",
-        "container_port",
-    ],
-    outputs: &["arn", "name"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "ecs.service",
+    Latency {
         create: 240,
         update: 240,
         delete: 180,
         basis: "steady state: Fargate tasks pulled, started and healthy behind the target group; delete drains (TF 20 min)",
     },
-};
+)
+.force_new(&[
+    "name",
+    "cluster",
+    "target_group_arn",
+    "container_name",
+    "container_port",
+])
+.outputs(&["arn", "name"]);
 
 pub struct Service(pub(crate) Arc<Clients>);
 

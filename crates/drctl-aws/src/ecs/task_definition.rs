@@ -44,15 +44,10 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, TAG_ADDRESS, all_items, api_error, attrs, create_once, invalid};
 use crate::tags::{Tags, from_sdk, in_env, made_for, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ecs.task_definition",
-    force_new: &["family"],
-    outputs: &["arn", "family", "revision"],
-    volatile_outputs: &["arn", "revision"],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("ecs.task_definition", Latency::calls(1, 1, 1))
+    .force_new(&["family"])
+    .outputs(&["arn", "family", "revision"])
+    .volatile_outputs(&["arn", "revision"]);
 
 pub struct TaskDefinition(pub(crate) Arc<Clients>);
 

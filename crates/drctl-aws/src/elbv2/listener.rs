@@ -32,15 +32,9 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, api_error, attrs, create_once, invalid, response_id};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "elbv2.listener",
-    force_new: &["load_balancer_arn"],
-    outputs: &["arn"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("elbv2.listener", Latency::calls(1, 1, 1))
+    .force_new(&["load_balancer_arn"])
+    .outputs(&["arn"]);
 
 pub struct Listener(pub(crate) Arc<Clients>);
 

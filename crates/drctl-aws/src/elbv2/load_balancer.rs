@@ -36,20 +36,17 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{all_items, api_error, attrs, create_once, invalid, wait_for};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "elbv2.load_balancer",
-    force_new: &["name", "scheme"],
-    outputs: &["arn", "arn_suffix", "dns_name", "zone_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "elbv2.load_balancer",
+    Latency {
         create: 180,
         update: 2,
         delete: 30,
         basis: "active after 2-4 min (TF 10 min)",
     },
-};
+)
+.force_new(&["name", "scheme"])
+.outputs(&["arn", "arn_suffix", "dns_name", "zone_id"]);
 
 pub struct LoadBalancer(pub(crate) Arc<Clients>);
 

@@ -36,15 +36,9 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, all_items, api_error, attrs, create_once, invalid, retry_while};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "elbv2.target_group",
-    force_new: &["name", "port", "protocol", "vpc_id", "target_type"],
-    outputs: &["arn", "arn_suffix", "name"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("elbv2.target_group", Latency::calls(1, 1, 1))
+    .force_new(&["name", "port", "protocol", "vpc_id", "target_type"])
+    .outputs(&["arn", "arn_suffix", "name"]);
 
 pub struct TargetGroup(pub(crate) Arc<Clients>);
 

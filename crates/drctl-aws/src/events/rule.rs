@@ -39,15 +39,9 @@ use crate::tags::{
     ReadTags, arn_tag_api, checked, in_env, made_for, retag, to_sdk, user_tags, with_identity,
 };
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "events.rule",
-    force_new: &["name"],
-    outputs: &["arn", "name"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("events.rule", Latency::calls(1, 1, 1))
+    .force_new(&["name"])
+    .outputs(&["arn", "name"]);
 
 pub struct Rule(pub(crate) Arc<Clients>);
 

@@ -21,20 +21,17 @@ use crate::support::{
 };
 use crate::tags::{TagApi, from_sdk, in_env, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "iam.role",
-    force_new: &["name"],
-    outputs: &["arn", "name", "role_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "iam.role",
+    Latency {
         create: 3,
         update: 2,
         delete: 2,
         basis: "create + inline policies; propagation is retried by the consumer",
     },
-};
+)
+.force_new(&["name"])
+.outputs(&["arn", "name", "role_id"]);
 
 pub struct Role(pub(crate) Arc<Clients>);
 

@@ -19,15 +19,9 @@ use crate::support::{
     api_error, attrs, confirm_owned, has_code, invalid, name_embeds_env, tolerate,
 };
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "kms.alias",
-    force_new: &["alias_name"],
-    outputs: &["alias_name", "alias_arn"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("kms.alias", Latency::calls(1, 1, 1))
+    .force_new(&["alias_name"])
+    .outputs(&["alias_name", "alias_arn"]);
 
 pub struct Alias(pub(crate) Arc<Clients>);
 

@@ -53,20 +53,18 @@ use crate::support::{
 };
 use crate::tags::{TagApi, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "kms.key",
-    force_new: &[],
-    outputs: &["key_id", "arn", "retained_key_arn"],
-    volatile_outputs: &[],
-    holds_data: true,
-    kept_on_delete: &["retained_key_arn"],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "kms.key",
+    Latency {
         create: 2,
         update: 1,
         delete: 1,
         basis: "delete only schedules the deletion",
     },
-};
+)
+.outputs(&["key_id", "arn", "retained_key_arn"])
+.holds_data()
+.kept_on_delete(&["retained_key_arn"]);
 
 /// The tag a retained key carries instead of `drctl:address`.
 pub const TAG_RETAINED_FROM: &str = "drctl:retained-from";

@@ -27,20 +27,17 @@ use crate::support::{
 };
 use crate::tags::{TagApi, in_env, retag, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "lambda.function",
-    force_new: &["function_name"],
-    outputs: &["arn", "function_name", "invoke_arn"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "lambda.function",
+    Latency {
         create: 90,
         update: 30,
         delete: 2,
         basis: "VPC function: Pending while Lambda makes its Hyperplane ENIs (estimate); update until LastUpdateStatus Successful",
     },
-};
+)
+.force_new(&["function_name"])
+.outputs(&["arn", "function_name", "invoke_arn"]);
 
 pub struct Function(pub(crate) Arc<Clients>);
 

@@ -16,21 +16,15 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, retry_while, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "lambda.permission",
-    force_new: &[
+pub static SCHEMA: KindSchema = KindSchema::new("lambda.permission", Latency::calls(1, 1, 1))
+    .force_new(&[
         "function_name",
         "statement_id",
         "action",
         "principal",
         "source_arn",
-    ],
-    outputs: &["statement_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+    ])
+    .outputs(&["statement_id"]);
 
 pub struct Permission(pub(crate) Arc<Clients>);
 

@@ -47,27 +47,8 @@ use crate::support::{
     api_error, attrs, create_once, found, has_code, invalid, retry_while, tolerate, wait_for,
 };
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "rds.cluster",
-    force_new: &[
-        "cluster_identifier",
-        "engine",
-        "global_cluster_identifier",
-        "db_subnet_group_name",
-        "storage_encrypted",
-        "master_username",
-        "kms_key_id",
-    ],
-    outputs: &[
-        "arn",
-        "cluster_identifier",
-        "endpoint",
-        "reader_endpoint",
-        "final_snapshot_identifier",
-    ],
-    volatile_outputs: &[],
-    holds_data: true,
-    kept_on_delete: &["final_snapshot_identifier"],
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "rds.cluster",
     // Aurora (issue 23, item 10). The sources in full are in
     // docs/performance.md, "Aurora figures"; TF = the Terraform AWS
     // provider's default timeouts (internal/service/rds/cluster.go:
@@ -94,13 +75,31 @@ pub static SCHEMA: KindSchema = KindSchema {
     //   wait in hashicorp/terraform-provider-aws#39909), and drctl takes a
     //   final snapshot unless told not to: estimate.
     // - update 120 s: estimate, no published figure.
-    latency: Latency {
+    Latency {
         create: 120,
         update: 120,
         delete: 180,
         basis: "create 1-3 min (TF acceptance tests: bare cluster created and destroyed in 96-225 s); secondary joining the global database: no figure of its own (estimate: same); delete 1-10 min, detach and final snapshot included (estimate); update estimate (TF 120 min)",
     },
-};
+)
+.force_new(&[
+    "cluster_identifier",
+    "engine",
+    "global_cluster_identifier",
+    "db_subnet_group_name",
+    "storage_encrypted",
+    "master_username",
+    "kms_key_id",
+])
+.outputs(&[
+    "arn",
+    "cluster_identifier",
+    "endpoint",
+    "reader_endpoint",
+    "final_snapshot_identifier",
+])
+.holds_data()
+.kept_on_delete(&["final_snapshot_identifier"]);
 
 pub struct Cluster(pub(crate) Arc<Clients>);
 

@@ -31,13 +31,8 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, found, invalid};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "rds.global_cluster",
-    force_new: &["global_cluster_identifier", "engine", "storage_encrypted"],
-    outputs: &["arn", "global_cluster_identifier", "endpoint"],
-    volatile_outputs: &[],
-    holds_data: true,
-    kept_on_delete: &[],
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "rds.global_cluster",
     // - create 15 s, delete 15 s. Range: the provider's acceptance tests
     //   creating, importing and destroying an empty global cluster took
     //   18.7-31.2 s in all (TestAccRDSGlobalCluster_basic 23.6 s,
@@ -46,13 +41,16 @@ pub static SCHEMA: KindSchema = KindSchema {
     //   in about 1 s (#48769, made from an existing cluster).
     // - update 60 s: estimate (a ModifyGlobalCluster; an engine upgrade
     //   takes far longer and is not modelled).
-    latency: Latency {
+    Latency {
         create: 15,
         update: 60,
         delete: 15,
         basis: "empty global cluster: TF acceptance tests create and destroy one in 19-31 s; update estimate (TF 30/90/30 min)",
     },
-};
+)
+.force_new(&["global_cluster_identifier", "engine", "storage_encrypted"])
+.outputs(&["arn", "global_cluster_identifier", "endpoint"])
+.holds_data();
 
 pub struct GlobalCluster(pub(crate) Arc<Clients>);
 

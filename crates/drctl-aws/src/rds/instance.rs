@@ -26,18 +26,8 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, create_once, found, retry_while};
 use crate::tags::{from_sdk, in_env};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "rds.instance",
-    force_new: &[
-        "instance_identifier",
-        "cluster_identifier",
-        "engine",
-        "publicly_accessible",
-    ],
-    outputs: &["arn", "instance_identifier", "endpoint"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "rds.instance",
     // - create 480 s. Range 5-12 min: "a ten-minute provisioning cycle"
     //   for a cluster and its instance (darryl-ruggles.cloud, "Aurora
     //   PostgreSQL Express Configuration", 2026), "several minutes to over
@@ -59,13 +49,20 @@ pub static SCHEMA: KindSchema = KindSchema {
     //   variant took 2014.8 s, 33.6 min (#17561). These figures give
     //   20.2 min for the creates and 22.2 min for the deletes: 42.5 min.
     // - update 600 s: estimate (an instance class change), no figure.
-    latency: Latency {
+    Latency {
         create: 480,
         update: 600,
         delete: 480,
         basis: "create 5-12 min (blogs, AWS workshop, TF acceptance tests), delete 5-12 min (published logs): 8 min each; update estimate (TF 90 min)",
     },
-};
+)
+.force_new(&[
+    "instance_identifier",
+    "cluster_identifier",
+    "engine",
+    "publicly_accessible",
+])
+.outputs(&["arn", "instance_identifier", "endpoint"]);
 
 pub struct Instance(pub(crate) Arc<Clients>);
 

@@ -19,23 +19,20 @@ use crate::support::{
 };
 use crate::tags::{from_sdk, in_env};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "rds.db_subnet_group",
-    force_new: &["name"],
-    outputs: &["name", "arn"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "rds.db_subnet_group",
     // CreateDBSubnetGroup and DeleteDBSubnetGroup return at once; neither
     // drctl nor the provider's aws_db_subnet_group waits on a status
     // (internal/service/rds/subnet_group.go).
-    latency: Latency {
+    Latency {
         create: 1,
         update: 1,
         delete: 1,
         basis: "API calls only, no wait (nor in TF's aws_db_subnet_group)",
     },
-};
+)
+.force_new(&["name"])
+.outputs(&["name", "arn"]);
 
 pub struct SubnetGroup(pub(crate) Arc<Clients>);
 

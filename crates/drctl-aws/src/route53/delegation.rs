@@ -36,20 +36,17 @@ use crate::clients::{AwsContext, AwsError, Clients};
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{attrs, invalid, opt_str};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "route53.delegation",
-    force_new: &["name"],
-    outputs: &["parent_zone_id", "parent_zone_name", "name_servers"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "route53.delegation",
+    Latency {
         create: 60,
         update: 60,
         delete: 60,
         basis: "parent zone lookup, then the NS change INSYNC (Route 53 guide: within 60 s); none without a parent zone",
     },
-};
+)
+.force_new(&["name"])
+.outputs(&["parent_zone_id", "parent_zone_name", "name_servers"]);
 
 pub struct Delegation(pub(crate) Arc<Clients>);
 

@@ -20,20 +20,18 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::attrs;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "route53.existing_zone",
-    force_new: &["zone_id", "name"],
-    outputs: &["zone_id", "name_servers", "hosted_zone"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &["hosted_zone"],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "route53.existing_zone",
+    Latency {
         create: 1,
         update: 1,
         delete: 0,
         basis: "GetHostedZone; the user's zone is never deleted",
     },
-};
+)
+.force_new(&["zone_id", "name"])
+.outputs(&["zone_id", "name_servers", "hosted_zone"])
+.kept_on_delete(&["hosted_zone"]);
 
 pub struct ExistingZone(pub(crate) Arc<Clients>);
 

@@ -35,15 +35,9 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, all_items, api_error, attrs, create_once, found, invalid, tolerate};
 use crate::tags::with_identity;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "route53.health_check",
-    force_new: &["type", "request_interval"],
-    outputs: &["health_check_id"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("route53.health_check", Latency::calls(1, 1, 1))
+    .force_new(&["type", "request_interval"])
+    .outputs(&["health_check_id"]);
 
 pub struct HealthCheck(pub(crate) Arc<Clients>);
 

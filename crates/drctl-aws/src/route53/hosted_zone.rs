@@ -20,20 +20,17 @@ use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{Created, api_error, attrs, create_once, tolerate};
 use crate::tags::with_identity;
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "route53.hosted_zone",
-    force_new: &["name"],
-    outputs: &["zone_id", "name_servers"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "route53.hosted_zone",
+    Latency {
         create: 2,
         update: 1,
         delete: 2,
         basis: "CreateHostedZone's change is not waited for",
     },
-};
+)
+.force_new(&["name"])
+.outputs(&["zone_id", "name_servers"]);
 
 pub struct HostedZone(pub(crate) Arc<Clients>);
 

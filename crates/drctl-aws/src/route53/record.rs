@@ -21,20 +21,17 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{attrs, found, invalid};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "route53.record",
-    force_new: &["zone_id", "name", "type", "set_identifier"],
-    outputs: &["fqdn"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "route53.record",
+    Latency {
         create: 60,
         update: 60,
         delete: 60,
         basis: "change INSYNC: Route 53 propagates to its servers within 60 s (Route 53 guide)",
     },
-};
+)
+.force_new(&["zone_id", "name", "type", "set_identifier"])
+.outputs(&["fqdn"]);
 
 pub struct Record(pub(crate) Arc<Clients>);
 

@@ -34,20 +34,18 @@ use crate::support::{
 };
 use crate::tags::{in_env, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "s3.bucket",
-    force_new: &["bucket"],
-    outputs: &["bucket", "arn", "region"],
-    volatile_outputs: &[],
-    holds_data: true,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "s3.bucket",
+    Latency {
         create: 3,
         update: 2,
         delete: 3,
         basis: "create + five Put* calls; empty + delete",
     },
-};
+)
+.force_new(&["bucket"])
+.outputs(&["bucket", "arn", "region"])
+.holds_data();
 
 pub struct Bucket(pub(crate) Arc<Clients>);
 

@@ -31,15 +31,9 @@ use crate::iam::present;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
 use crate::support::{api_error, attrs, found, tolerate};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "s3.bucket_replication",
-    force_new: &["bucket"],
-    outputs: &["bucket"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("s3.bucket_replication", Latency::calls(1, 1, 1))
+    .force_new(&["bucket"])
+    .outputs(&["bucket"]);
 
 pub struct BucketReplication(pub(crate) Arc<Clients>);
 

@@ -50,22 +50,20 @@ use crate::support::{
 };
 use crate::tags::{TagApi, from_sdk, in_env, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "secretsmanager.secret",
-    // The value is written once, at create: what it holds cannot change
-    // in place without drctl reading it back.
-    force_new: &["name", "username", "cluster_identifier"],
-    outputs: &["arn", "name"],
-    volatile_outputs: &[],
-    holds_data: true,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "secretsmanager.secret",
+    Latency {
         create: 3,
         update: 2,
         delete: 2,
         basis: "replica made by the same call",
     },
-};
+)
+// The value is written once, at create: what it holds cannot change
+// in place without drctl reading it back.
+.force_new(&["name", "username", "cluster_identifier"])
+.outputs(&["arn", "name"])
+.holds_data();
 
 pub struct Secret(pub(crate) Arc<Clients>);
 

@@ -24,20 +24,17 @@ use crate::tags::{
     ReadTags, arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity,
 };
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "sfn.state_machine",
-    force_new: &["name", "type"],
-    outputs: &["arn", "name"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency {
+pub static SCHEMA: KindSchema = KindSchema::new(
+    "sfn.state_machine",
+    Latency {
         create: 2,
         update: 2,
         delete: 30,
         basis: "delete waits until it is gone",
     },
-};
+)
+.force_new(&["name", "type"])
+.outputs(&["arn", "name"]);
 
 pub struct StateMachine(pub(crate) Arc<Clients>);
 

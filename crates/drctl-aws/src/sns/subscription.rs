@@ -24,15 +24,9 @@ use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Updated};
 use crate::support::{api_error, attrs, found, has_code, retry_while};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "sns.subscription",
-    force_new: &["topic_arn", "protocol", "endpoint"],
-    outputs: &["arn", "pending_confirmation"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("sns.subscription", Latency::calls(1, 1, 1))
+    .force_new(&["topic_arn", "protocol", "endpoint"])
+    .outputs(&["arn", "pending_confirmation"]);
 
 pub struct Subscription(pub(crate) Arc<Clients>);
 

@@ -19,20 +19,14 @@ use serde_json::{Value as Json, json};
 
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, confirm_owned, found, invalid, tolerate};
+use crate::support::{all_items, api_error, attrs, confirm_owned, found, invalid, tolerate};
 use crate::tags::{
     ReadTags, arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity,
 };
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "sns.topic",
-    force_new: &["name"],
-    outputs: &["arn", "name"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("sns.topic", Latency::calls(1, 1, 1))
+    .force_new(&["name"])
+    .outputs(&["arn", "name"]);
 
 pub struct Topic(pub(crate) Arc<Clients>);
 
@@ -146,13 +140,12 @@ fn outputs(arn: &str) -> Attributes {
 
 /// The ARNs of the region's topics, listed.
 pub(crate) async fn topic_arns(sns: &aws_sdk_sns::Client) -> Result<Vec<String>, ProviderError> {
-    let mut topics = sns.list_topics().into_paginator().items().send();
-    let mut arns = Vec::new();
-    while let Some(topic) = topics.next().await {
-        let topic = topic.map_err(|e| api_error("sns:ListTopics", e))?;
-        arns.extend(topic.topic_arn().map(str::to_owned));
-    }
-    Ok(arns)
+    let topics = sns.list_topics().into_paginator().items().send();
+    let topics = all_items(topics, "sns:ListTopics").await?;
+    Ok(topics
+        .iter()
+        .filter_map(|t| t.topic_arn().map(str::to_owned))
+        .collect())
 }
 
 /// The ARNs of the environment's topics in the region: those its tag

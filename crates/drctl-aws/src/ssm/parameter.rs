@@ -17,15 +17,9 @@ use crate::support::{
 };
 use crate::tags::{TagApi, from_sdk, retag, to_sdk, user_tags, with_identity};
 
-pub static SCHEMA: KindSchema = KindSchema {
-    kind: "ssm.parameter",
-    force_new: &["name"],
-    outputs: &["name", "arn", "version"],
-    volatile_outputs: &[],
-    holds_data: false,
-    kept_on_delete: &[],
-    latency: Latency::calls(1, 1, 1),
-};
+pub static SCHEMA: KindSchema = KindSchema::new("ssm.parameter", Latency::calls(1, 1, 1))
+    .force_new(&["name"])
+    .outputs(&["name", "arn", "version"]);
 
 pub struct Parameter(pub(crate) Arc<Clients>);
 
