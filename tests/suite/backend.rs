@@ -19,7 +19,7 @@ use drctl_tests::{
 };
 use predicates::prelude::*;
 
-use crate::faults::{SWEEP_LANES, crash_sweep, text};
+use crate::faults::{CRASH_POINTS, SWEEP_LANES, crash_sweep, text};
 
 /// A new, empty state bucket (named without any env, so the inventory of
 /// an env never lists it).
@@ -1007,7 +1007,11 @@ async fn crash_sweep_against_the_s3_backend_converges() {
         urls.insert(env, format!("s3://{bucket}/sweep"));
     }
     let dirs = Mutex::new(Vec::new());
-    crash_sweep("s3-sweep", |env, endpoint| {
+    // Half the points of the local sweep: that one already crashes every
+    // kind of provider call; what this one adds is where the backend's own
+    // calls fall (lock, state and journal objects), which are spread over
+    // the whole run and so met by any even spread of points.
+    crash_sweep("s3-sweep", CRASH_POINTS / 2, |env, endpoint| {
         let ws = Workspace::with_endpoint(
             env,
             "primary_cidr = \"10.86.0.0/16\"\nsecondary_cidr = \"10.87.0.0/16\"",

@@ -131,11 +131,15 @@ fn points(total: usize, count: usize) -> Vec<usize> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_sweep_over_apply_and_destroy_converges() {
-    crash_sweep("crash-sweep", |env, endpoint| {
+    crash_sweep("crash-sweep", CRASH_POINTS, |env, endpoint| {
         Workspace::with_endpoint(env, SETTINGS, endpoint)
     })
     .await;
 }
+
+/// The crash points of the sweep over every provider call (16 in apply,
+/// 6 in destroy); `DRCTL_CRASH_POINTS` sets another number for every sweep.
+pub(crate) const CRASH_POINTS: usize = 22;
 
 /// How many environments a crash sweep shares its points out to. They run
 /// at once (each its own environment, so they never see each other's
@@ -154,7 +158,13 @@ struct SweepLane {
 /// each lane (`{base}-{lane}`), pointed at `endpoint`. Every point runs a
 /// crashed run, the run that recovers, and the checks that it converged;
 /// the points are shared out to `SWEEP_LANES` lanes that run at once.
-pub(crate) async fn crash_sweep(base: &str, make: impl Fn(&str, &str) -> Workspace) {
+/// `points` crash points in all (about 8 in 11 in apply), unless
+/// `DRCTL_CRASH_POINTS` says otherwise.
+pub(crate) async fn crash_sweep(
+    base: &str,
+    points_wanted: usize,
+    make: impl Fn(&str, &str) -> Workspace,
+) {
     let mut lanes = Vec::new();
     for lane in 0..SWEEP_LANES {
         let env = format!("{base}-{lane}");
@@ -174,11 +184,10 @@ pub(crate) async fn crash_sweep(base: &str, make: impl Fn(&str, &str) -> Workspa
     assert!(run(&first.ws, destroy, None).status.success());
     let destroy_calls = first.proxy.requests() - before;
 
-    // DRCTL_CRASH_POINTS widens the sweep (default: 16 in apply, 6 in destroy).
     let wanted: usize = std::env::var("DRCTL_CRASH_POINTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(22);
+        .unwrap_or(points_wanted);
     let apply_points = points(apply_calls, wanted * 8 / 11);
     let destroy_points = points(destroy_calls, wanted - wanted * 8 / 11);
     println!(
