@@ -542,16 +542,7 @@ impl Cloud for AwsContext {
             .items()
             .send();
         let jobs = all_items(jobs, "backup:ListBackupJobs").await?;
-        Ok(jobs
-            .iter()
-            .map(|j| {
-                completed(
-                    j.completion_date(),
-                    j.resource_arn(),
-                    j.recovery_point_arn(),
-                )
-            })
-            .collect())
+        Ok(jobs.iter().map(Job::completed).collect())
     }
 
     /// The completed copy jobs of `region` into the vault `destination_arn`
@@ -572,29 +563,62 @@ impl Cloud for AwsContext {
             .items()
             .send();
         let jobs = all_items(jobs, "backup:ListCopyJobs").await?;
-        Ok(jobs
-            .iter()
-            .map(|j| {
-                completed(
-                    j.completion_date(),
-                    j.resource_arn(),
-                    j.destination_recovery_point_arn(),
-                )
-            })
-            .collect())
+        Ok(jobs.iter().map(Job::completed).collect())
     }
 }
 
-/// A completed backup or copy job, as DR reads it.
-fn completed(
-    at: Option<&aws_smithy_types::DateTime>,
-    resource_arn: Option<&str>,
-    recovery_point_arn: Option<&str>,
-) -> CompletedJob {
-    CompletedJob {
-        completed_at: rfc3339(at),
-        completed_ms: millis(at),
-        resource_arn: resource_arn.unwrap_or_default().to_owned(),
-        recovery_point_arn: recovery_point_arn.unwrap_or_default().to_owned(),
+/// A backup or copy job as the SDK lists it: when it completed, what it
+/// backed up and the recovery point it made (for a copy, the one in the
+/// destination vault).
+trait Job {
+    fn parts(
+        &self,
+    ) -> (
+        Option<&aws_smithy_types::DateTime>,
+        Option<&str>,
+        Option<&str>,
+    );
+
+    /// The job as DR reads it.
+    fn completed(&self) -> CompletedJob {
+        let (at, resource_arn, recovery_point_arn) = self.parts();
+        CompletedJob {
+            completed_at: rfc3339(at),
+            completed_ms: millis(at),
+            resource_arn: resource_arn.unwrap_or_default().to_owned(),
+            recovery_point_arn: recovery_point_arn.unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+impl Job for aws_sdk_backup::types::BackupJob {
+    fn parts(
+        &self,
+    ) -> (
+        Option<&aws_smithy_types::DateTime>,
+        Option<&str>,
+        Option<&str>,
+    ) {
+        (
+            self.completion_date(),
+            self.resource_arn(),
+            self.recovery_point_arn(),
+        )
+    }
+}
+
+impl Job for aws_sdk_backup::types::CopyJob {
+    fn parts(
+        &self,
+    ) -> (
+        Option<&aws_smithy_types::DateTime>,
+        Option<&str>,
+        Option<&str>,
+    ) {
+        (
+            self.completion_date(),
+            self.resource_arn(),
+            self.destination_recovery_point_arn(),
+        )
     }
 }
