@@ -158,7 +158,7 @@ struct SweepLane {
 /// each lane (`{base}-{lane}`), pointed at `endpoint`. Every point runs a
 /// crashed run, the run that recovers, and the checks that it converged;
 /// the points are shared out to `SWEEP_LANES` lanes that run at once.
-/// `points` crash points in all (about 8 in 11 in apply), unless
+/// `points_wanted` crash points in all (about 8 in 11 in apply), unless
 /// `DRCTL_CRASH_POINTS` says otherwise.
 pub(crate) async fn crash_sweep(
     base: &str,
