@@ -50,6 +50,29 @@ fn cpu_seconds() -> (f64, f64) {
     (drctl, emulator)
 }
 
+/// One `plan --refresh` of the applied environment, which must find no
+/// change: its wall seconds and the CPU seconds of drctl and the emulator.
+fn timed_refresh(ws: &Workspace) -> (f64, (f64, f64)) {
+    let cpu_before = cpu_seconds();
+    let start = Instant::now();
+    let out = ws
+        .drctl(&["plan", "--refresh", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    let wall = start.elapsed().as_secs_f64();
+    let cpu_after = cpu_seconds();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (
+        wall,
+        (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1),
+    )
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -101,30 +124,15 @@ async fn main() {
     // again at the same latency by the proxy, so that no emulator CPU
     // is in the time (on AWS, the service's own time is in the latency).
     proxy.record();
-    let recorded = ws
-        .drctl(&["plan", "--refresh", "--detailed-exitcode"])
-        .output()
-        .unwrap();
-    assert_eq!(recorded.status.code(), Some(0));
+    timed_refresh(&ws);
     proxy.replay();
     let (mut replayed, mut cpu_replayed) = (Vec::new(), Vec::new());
     let forwarded = proxy.counts.forwarded.load(Ordering::SeqCst);
     let requests = proxy.requests();
     for _ in 0..rounds {
-        let cpu_before = cpu_seconds();
-        let start = Instant::now();
-        let out = ws
-            .drctl(&["plan", "--refresh", "--detailed-exitcode"])
-            .output()
-            .unwrap();
-        replayed.push(start.elapsed().as_secs_f64());
-        cpu_replayed.push(cpu_seconds().0 - cpu_before.0);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let (wall, (cpu, _)) = timed_refresh(&ws);
+        replayed.push(wall);
+        cpu_replayed.push(cpu);
     }
     let missed = proxy.counts.forwarded.load(Ordering::SeqCst) - forwarded;
     let replayed_calls = (proxy.requests() - requests) / rounds.max(1);
@@ -143,22 +151,10 @@ async fn main() {
         plain_calls = proxy.requests() - before;
 
         let before = proxy.counts.calls.lock().unwrap().len();
-        let cpu_before = cpu_seconds();
-        let start = Instant::now();
-        let out = ws
-            .drctl(&["plan", "--refresh", "--detailed-exitcode"])
-            .output()
-            .unwrap();
-        refresh.push(start.elapsed().as_secs_f64());
-        let cpu_after = cpu_seconds();
-        cpu_drctl.push(cpu_after.0 - cpu_before.0);
-        cpu_emulator.push(cpu_after.1 - cpu_before.1);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let (wall, (drctl, emulator)) = timed_refresh(&ws);
+        refresh.push(wall);
+        cpu_drctl.push(drctl);
+        cpu_emulator.push(emulator);
         let calls = proxy.counts.calls.lock().unwrap();
         log = calls[before..].to_vec();
         refresh_calls = log.len();
