@@ -11,9 +11,13 @@
 //! `Option` skipped when `None`, so a read of a resource made without it
 //! reports no key the plan would see as drift.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use drctl_core::{
     Applied, Attributes, KindSchema, ListScope, Observed, OpContext, Provider, ProviderError,
 };
@@ -21,7 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::clients::Clients;
-use crate::support::invalid;
+use crate::support::{Created, create_once, invalid};
 
 /// What a read of a kind finds: its inputs as the kind's struct, and its
 /// outputs.
@@ -249,6 +253,42 @@ impl<K: Kind> Provider for Typed<K> {
 
     async fn list(&self, scope: &ListScope) -> Result<Vec<String>, ProviderError> {
         self.kind.list(scope).await
+    }
+}
+
+/// [`create_once`] for a kind: after a create whose answer was lost, the
+/// kind's own [`Kind::find`] over the same inputs looks for what it made.
+pub(crate) async fn create_or_find<K, T, E, S, SF>(
+    kind: &K,
+    ctx: &OpContext,
+    inputs: &K::Inputs,
+    operation: &str,
+    exists: &[&str],
+    send: S,
+) -> Result<Created<T>, ProviderError>
+where
+    K: Kind,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    S: FnMut() -> SF,
+    SF: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    create_once(operation, exists, send, || kind.find(ctx, inputs)).await
+}
+
+impl<T> Created<T> {
+    /// What a create made: from its own response by `sent`, or, for one
+    /// found after its answer was lost, as a read finds it now.
+    pub(crate) async fn applied<K: Kind>(
+        self,
+        kind: &K,
+        ctx: &OpContext,
+        inputs: &K::Inputs,
+        sent: impl FnOnce(T) -> Made,
+    ) -> Made {
+        match self {
+            Created::Sent(out) => sent(out),
+            Created::Found(id) => adopt(kind, ctx, id, inputs).await,
+        }
     }
 }
 

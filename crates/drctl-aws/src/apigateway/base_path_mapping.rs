@@ -13,8 +13,8 @@ use serde_json::json;
 use super::domain_name::{confirm_domain_owned, env_domains};
 use super::{NOT_FOUND, replaced, under};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, found, found_items, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, found, found_items, tolerate};
 
 pub static SCHEMA: KindSchema =
     KindSchema::new("apigateway.base_path_mapping", Latency::calls(1, 1, 1))
@@ -81,11 +81,13 @@ impl Kind for BasePathMapping {
             .set_base_path((base_path != NONE).then(|| base_path.clone()))
             .rest_api_id(&inputs.rest_api_id)
             .stage(&inputs.stage);
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "apigateway:CreateBasePathMapping",
             &["ConflictException"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         Ok(Applied {

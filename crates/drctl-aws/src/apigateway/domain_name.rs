@@ -16,8 +16,8 @@ use super::{
     NOT_FOUND, Own, Parent, confirm, create_tags, made_for, of_env, replaced, sync_tags, user_tags,
 };
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{all_items, api_error, attrs, create_once, found, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{all_items, api_error, attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
     "apigateway.domain_name",
@@ -139,11 +139,13 @@ impl Kind for DomainName {
             )
             .security_policy(SecurityPolicy::from(inputs.security_policy.as_str()))
             .set_tags(Some(create_tags(ctx, &inputs.tags)));
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "apigateway:CreateDomainName",
             &["BadRequestException", "ConflictException"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         // Read back rather than trust the create's answer: a create found

@@ -10,9 +10,8 @@ use serde_json::json;
 
 use super::{NOT_FOUND, env_resource_ids, gone, resources_of};
 use crate::clients::Clients;
-use crate::kind::adopt;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, attrs, create_once, found, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{attrs, found, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema::new("apigateway.resource", Latency::calls(1, 1, 1))
     .force_new(&["rest_api_id", "parent_id", "path_part"])
@@ -46,23 +45,24 @@ impl Kind for Resource {
             .rest_api_id(&inputs.rest_api_id)
             .parent_id(&inputs.parent_id)
             .path_part(&inputs.path_part);
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "apigateway:CreateResource",
             &["ConflictException"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
-        match created {
-            Created::Sent(out) => {
+        created
+            .applied(self, ctx, inputs, |out| {
                 let id = out.id().unwrap_or_default().to_owned();
                 Ok(Applied {
                     outputs: outputs(&id, out.path()),
                     id,
                 })
-            }
-            Created::Found(id) => adopt(self, ctx, id, inputs).await,
-        }
+            })
+            .await
     }
 
     async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {

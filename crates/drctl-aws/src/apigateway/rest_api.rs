@@ -16,10 +16,8 @@ use super::{
     user_tags,
 };
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
-use crate::support::{
-    Created, api_error, attrs, create_once, found, retry_while, the_one, tolerate,
-};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt, create_or_find};
+use crate::support::{Created, api_error, attrs, found, retry_while, the_one, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
     "apigateway.rest_api",
@@ -106,12 +104,9 @@ impl Kind for RestApi {
                     .build(),
             )
             .set_tags(Some(create_tags(ctx, &inputs.tags)));
-        let created = create_once(
-            "apigateway:CreateRestApi",
-            &[],
-            || request.clone().send(),
-            || self.find(ctx, inputs),
-        )
+        let created = create_or_find(self, ctx, inputs, "apigateway:CreateRestApi", &[], || {
+            request.clone().send()
+        })
         .await?;
         match created {
             Created::Sent(out) => {

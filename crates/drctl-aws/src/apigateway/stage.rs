@@ -17,8 +17,8 @@ use super::{
     whole_number,
 };
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, found, invalid, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, found, invalid, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema::new("apigateway.stage", Latency::calls(2, 2, 1))
     .force_new(&["rest_api_id", "stage_name"])
@@ -155,11 +155,13 @@ impl Kind for Stage {
             .stage_name(stage)
             .deployment_id(&inputs.deployment_id)
             .set_tags(Some(create_tags(ctx, &inputs.tags)));
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "apigateway:CreateStage",
             &["ConflictException"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         // Method settings exist only once the stage does.

@@ -35,9 +35,9 @@ use serde_json::json;
 
 use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
 use crate::support::{
-    Created, api_error, attrs, create_once, create_token, found, invalid, retry_while, the_one,
+    Created, api_error, attrs, create_token, found, invalid, retry_while, the_one,
 };
 use crate::tags::{Tags, in_env, made_for, retag, user_tags, with_identity};
 
@@ -405,11 +405,13 @@ impl Kind for Plan {
             .backup_plan(document(&config)?)
             .set_backup_plan_tags(Some(with_identity(ctx, &inputs.tags).into_iter().collect()))
             .creator_request_id(create_token(ctx));
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "backup:CreateBackupPlan",
             &["AlreadyExistsException"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await;
         let id = match created {

@@ -26,10 +26,8 @@ use serde_json::json;
 
 use super::{NOT_FOUND, valid_name};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{
-    Created, attrs, create_once, create_token, found, invalid, retry_while, the_one,
-};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{Created, attrs, create_token, found, invalid, retry_while, the_one};
 
 pub static SCHEMA: KindSchema = KindSchema::new("backup.selection", Latency::calls(1, 1, 1))
     .force_new(&["plan_id", "name", "iam_role_arn", "resources"])
@@ -150,11 +148,13 @@ impl Kind for Selection {
                     && e.message.to_lowercase().contains("assume")
             },
             || {
-                create_once(
+                create_or_find(
+                    self,
+                    ctx,
+                    inputs,
                     "backup:CreateBackupSelection",
                     &[],
                     || request.clone().send(),
-                    || self.find(ctx, inputs),
                 )
             },
         )

@@ -32,10 +32,8 @@ use serde_json::json;
 
 use super::{NOT_FOUND, tags_of, valid_name, with_tags};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{
-    api_error, attrs, create_once, create_token, found, has_code, invalid, wait_for,
-};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, create_token, found, has_code, invalid, wait_for};
 use crate::tags::{Tags, in_env, made_for, retag, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema::new("backup.vault", Latency::calls(2, 1, 2))
@@ -161,11 +159,13 @@ impl Kind for Vault {
             .set_encryption_key_arn(inputs.encryption_key_arn.clone())
             .set_backup_vault_tags(Some(with_identity(ctx, &inputs.tags).into_iter().collect()))
             .creator_request_id(create_token(ctx));
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "backup:CreateBackupVault",
             &["AlreadyExistsException"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await;
         match created {

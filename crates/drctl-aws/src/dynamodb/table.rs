@@ -35,10 +35,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
 use crate::support::{
-    all_items, api_error, attrs, confirm_owned, create_once, found, has_code_in, invalid,
-    retry_while, wait_for,
+    all_items, api_error, attrs, confirm_owned, found, has_code_in, invalid, retry_while, wait_for,
 };
 use crate::tags::{arn_tag_api, checked, in_env, retag, to_sdk, user_tags, with_identity};
 
@@ -597,11 +596,13 @@ impl Kind for Table {
             .set_stream_specification(stream(inputs)?)
             .set_sse_specification(inputs.table_key().map(|_| sse(inputs)))
             .set_tags(Some(tags));
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "dynamodb:CreateTable",
             &["ResourceInUseException"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         wait_active(&ddb, name).await?;

@@ -11,8 +11,8 @@ use serde_json::json;
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
 use super::{sync_tags, tag_spec};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
-use crate::support::{Created, attrs, create_once, response_id, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt, create_or_find};
+use crate::support::{Created, attrs, response_id, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema =
@@ -46,17 +46,12 @@ impl Kind for Eip {
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         // AllocateAddress takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
-        let created = create_once(
-            "ec2:AllocateAddress",
-            &[],
-            || {
-                ec2.allocate_address()
-                    .domain(DomainType::Vpc)
-                    .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::ElasticIp))
-                    .send()
-            },
-            || self.find(ctx, inputs),
-        )
+        let created = create_or_find(self, ctx, inputs, "ec2:AllocateAddress", &[], || {
+            ec2.allocate_address()
+                .domain(DomainType::Vpc)
+                .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::ElasticIp))
+                .send()
+        })
         .await?;
         let id = match created {
             Created::Sent(out) => {

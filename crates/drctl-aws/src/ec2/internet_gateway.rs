@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{Ec2Resource, describe_id, ec2_resource, find_tagged, list_env, owned};
 use super::{id_output, sync_tags, tag_spec};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, create_once, has_code, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, has_code, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -109,16 +109,11 @@ impl Kind for InternetGateway {
         let vpc = vpc(ctx, inputs)?;
         // CreateInternetGateway takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
-        let created = create_once(
-            "ec2:CreateInternetGateway",
-            &[],
-            || {
-                ec2.create_internet_gateway()
-                    .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::InternetGateway))
-                    .send()
-            },
-            || self.find(ctx, inputs),
-        )
+        let created = create_or_find(self, ctx, inputs, "ec2:CreateInternetGateway", &[], || {
+            ec2.create_internet_gateway()
+                .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::InternetGateway))
+                .send()
+        })
         .await?;
         let id = created.id("ec2:CreateInternetGateway", "gateway id", |out| {
             out.internet_gateway()?.internet_gateway_id()

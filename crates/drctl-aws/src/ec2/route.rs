@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::id_output;
 use super::lookup::describe_id;
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, create_once, invalid, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, invalid, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema::new("ec2.route", Latency::calls(1, 1, 1))
     .force_new(&["route_table_id", "destination_cidr_block"])
@@ -104,7 +104,10 @@ impl Kind for Route {
         // CreateRoute takes no idempotency token; a resend of one that
         // happened is refused as RouteAlreadyExists.
         let ec2 = self.0.ec2_once(&ctx.region);
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "ec2:CreateRoute",
             &["RouteAlreadyExists"],
             || {
@@ -119,7 +122,6 @@ impl Kind for Route {
                 };
                 req.send()
             },
-            || self.find(ctx, inputs),
         )
         .await?;
         Ok(Applied {

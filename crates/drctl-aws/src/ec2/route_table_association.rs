@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::id_output;
 use super::lookup::describe_id;
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{create_once, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::tolerate;
 
 pub static SCHEMA: KindSchema =
     KindSchema::new("ec2.route_table_association", Latency::calls(1, 1, 1))
@@ -72,7 +72,10 @@ impl Kind for RouteTableAssociation {
         // AssociateRouteTable takes no idempotency token; a resend of one
         // that happened finds the subnet associated.
         let ec2 = self.0.ec2_once(&ctx.region);
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "ec2:AssociateRouteTable",
             &["Resource.AlreadyAssociated"],
             || {
@@ -81,7 +84,6 @@ impl Kind for RouteTableAssociation {
                     .route_table_id(&inputs.route_table_id)
                     .send()
             },
-            || self.find(ctx, inputs),
         )
         .await?;
         let id = created.id("ec2:AssociateRouteTable", "association id", |out| {

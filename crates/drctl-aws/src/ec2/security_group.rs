@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_one, list_env};
 use super::{id_output, sync_tags, tag_spec};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{create_once, invalid, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{invalid, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -257,7 +257,10 @@ impl Kind for SecurityGroup {
         // CreateSecurityGroup takes no idempotency token; a resend of one
         // that happened finds its name taken in the VPC.
         let once = self.0.ec2_once(&ctx.region);
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "ec2:CreateSecurityGroup",
             &["InvalidGroup.Duplicate"],
             || {
@@ -268,7 +271,6 @@ impl Kind for SecurityGroup {
                     .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::SecurityGroup))
                     .send()
             },
-            || self.find(ctx, inputs),
         )
         .await?;
         let id = created.id("ec2:CreateSecurityGroup", "group id", |out| out.group_id())?;

@@ -11,8 +11,8 @@ use serde_json::json;
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
 use super::{sync_tags, tag_spec};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -80,7 +80,10 @@ impl Kind for Subnet {
         // CreateSubnet takes no idempotency token; a resend of one that
         // happened is refused as a CIDR conflict.
         let ec2 = self.0.ec2_once(&ctx.region);
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "ec2:CreateSubnet",
             &["InvalidSubnet.Conflict"],
             || {
@@ -91,7 +94,6 @@ impl Kind for Subnet {
                     .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::Subnet))
                     .send()
             },
-            || self.find(ctx, inputs),
         )
         .await?;
         let id = created.id("ec2:CreateSubnet", "subnet id", |out| {

@@ -9,8 +9,8 @@ use serde_json::json;
 use super::lookup::{delete_owned, describe_id, ec2_resource, find_tagged, list_env};
 use super::{sync_tags, tag_spec};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, tolerate};
 use crate::tags::{Tags, from_sdk, user_tags};
 use std::sync::Arc;
 
@@ -88,17 +88,12 @@ impl Kind for Vpc {
         let cidr = inputs.cidr_block.as_str();
         // CreateVpc takes no idempotency token.
         let ec2 = self.0.ec2_once(&ctx.region);
-        let created = create_once(
-            "ec2:CreateVpc",
-            &[],
-            || {
-                ec2.create_vpc()
-                    .cidr_block(cidr)
-                    .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::Vpc))
-                    .send()
-            },
-            || self.find(ctx, inputs),
-        )
+        let created = create_or_find(self, ctx, inputs, "ec2:CreateVpc", &[], || {
+            ec2.create_vpc()
+                .cidr_block(cidr)
+                .tag_specifications(tag_spec(ctx, &inputs.tags, ResourceType::Vpc))
+                .send()
+        })
         .await?;
         let id = created.id("ec2:CreateVpc", "VPC id", |out| out.vpc()?.vpc_id())?;
         super::on_new(|| self.set_dns(ctx, &id, inputs, None)).await?;

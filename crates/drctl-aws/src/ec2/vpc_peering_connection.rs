@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::lookup::{describe_id, ec2_resource, env_resources, find_one};
 use super::{id_output, identity_filters, sync_tags, tag_spec};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{create_once, found, wait_for};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{found, wait_for};
 use crate::tags::{Tags, from_sdk, made_for, user_tags};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -162,7 +162,10 @@ impl Kind for VpcPeeringConnection {
         // CreateVpcPeeringConnection takes no idempotency token: a resend
         // after a lost response would request a second connection.
         let ec2 = self.0.ec2_once(&ctx.region);
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "ec2:CreateVpcPeeringConnection",
             &[],
             || {
@@ -177,7 +180,6 @@ impl Kind for VpcPeeringConnection {
                     ))
                     .send()
             },
-            || self.find(ctx, inputs),
         )
         .await?;
         let id = created.id(

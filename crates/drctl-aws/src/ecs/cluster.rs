@@ -27,8 +27,8 @@ use serde_json::json;
 
 use super::name_input;
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, adopt};
-use crate::support::{Created, TAG_ADDRESS, all_items, api_error, attrs, create_once, invalid};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{TAG_ADDRESS, all_items, api_error, attrs, invalid};
 use crate::tags::{Tags, from_sdk, in_env, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema::new("ecs.cluster", Latency::calls(3, 2, 5))
@@ -173,24 +173,21 @@ impl Kind for Cluster {
             .cluster_name(name)
             .settings(insights_setting(insights))
             .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
-        let created = create_once(
-            "ecs:CreateCluster",
-            &[],
-            || request.clone().send(),
-            || self.find(ctx, inputs),
-        )
-        .await?;
-        let out = match created {
-            Created::Sent(out) => out,
-            Created::Found(id) => return adopt(self, ctx, id, inputs).await,
-        };
-        let cluster = out
-            .cluster()
-            .ok_or_else(|| ProviderError::new("ecs:CreateCluster", "no cluster in the response"))?;
-        Ok(Applied {
-            id: name.clone(),
-            outputs: outputs(cluster),
+        let created = create_or_find(self, ctx, inputs, "ecs:CreateCluster", &[], || {
+            request.clone().send()
         })
+        .await?;
+        created
+            .applied(self, ctx, inputs, |out| {
+                let cluster = out.cluster().ok_or_else(|| {
+                    ProviderError::new("ecs:CreateCluster", "no cluster in the response")
+                })?;
+                Ok(Applied {
+                    id: name.clone(),
+                    outputs: outputs(cluster),
+                })
+            })
+            .await
     }
 
     async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {

@@ -35,8 +35,8 @@ use serde_json::json;
 
 use super::{int_in, name_input};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, create_token, found_items, invalid, wait_for};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, create_token, found_items, invalid, wait_for};
 use crate::tags::{Tags, from_sdk, made_for, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -377,12 +377,9 @@ impl Kind for Service {
             .health_check_grace_period_seconds(config.grace_period)
             .client_token(create_token(ctx))
             .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
-        let created = create_once(
-            "ecs:CreateService",
-            &[],
-            || request.clone().send(),
-            || self.find(ctx, inputs),
-        )
+        let created = create_or_find(self, ctx, inputs, "ecs:CreateService", &[], || {
+            request.clone().send()
+        })
         .await?;
         let arn = created.id("ecs:CreateService", "service", |out| {
             out.service().and_then(|s| s.service_arn())

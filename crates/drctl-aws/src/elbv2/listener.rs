@@ -27,9 +27,8 @@ use serde_json::json;
 use super::{if_ours, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::int_in;
-use crate::kind::adopt;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, api_error, attrs, create_once, invalid, response_id};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, invalid, response_id};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema::new("elbv2.listener", Latency::calls(1, 1, 1))
@@ -175,26 +174,28 @@ impl Kind for Listener {
             .port(port)
             .default_actions(forward(&inputs.target_group_arn))
             .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "elasticloadbalancing:CreateListener",
             &[],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
-        let out = match created {
-            Created::Sent(out) => out,
-            Created::Found(id) => return adopt(self, ctx, id, inputs).await,
-        };
-        let arn = response_id(
-            "elasticloadbalancing:CreateListener",
-            "listener",
-            out.listeners().first().and_then(|l| l.listener_arn()),
-        )?;
-        Ok(Applied {
-            outputs: attrs([("arn", json!(arn))]),
-            id: arn,
-        })
+        created
+            .applied(self, ctx, inputs, |out| {
+                let arn = response_id(
+                    "elasticloadbalancing:CreateListener",
+                    "listener",
+                    out.listeners().first().and_then(|l| l.listener_arn()),
+                )?;
+                Ok(Applied {
+                    outputs: attrs([("arn", json!(arn))]),
+                    id: arn,
+                })
+            })
+            .await
     }
 
     async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {

@@ -32,8 +32,8 @@ use serde_json::json;
 
 use super::{arn_suffix, id_list, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{all_items, api_error, attrs, create_once, invalid, wait_for};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{all_items, api_error, attrs, invalid, wait_for};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -214,11 +214,13 @@ impl Kind for LoadBalancer {
             .set_subnets(Some(config.subnet_ids))
             .set_security_groups(Some(config.security_group_ids))
             .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "elasticloadbalancing:CreateLoadBalancer",
             &[],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let arn = created.id(

@@ -32,8 +32,8 @@ use super::{arn_suffix, if_ours, of_env, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::int_in;
 use crate::kind::adopt;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, all_items, api_error, attrs, create_once, invalid, retry_while};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{Created, all_items, api_error, attrs, invalid, retry_while};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema::new("elbv2.target_group", Latency::calls(1, 1, 1))
@@ -272,11 +272,13 @@ impl Kind for TargetGroup {
             .health_check_protocol(config.protocol.clone())
             .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))));
         let request = health!(request, config, inputs.health_check);
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "elasticloadbalancing:CreateTargetGroup",
             &[],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let out = match created {

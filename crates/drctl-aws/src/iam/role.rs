@@ -14,10 +14,9 @@ use serde_json::{Value as Json, json};
 
 use super::policy_json;
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
 use crate::support::{
-    Created, all_items, api_error, attrs, confirm_owned, create_once, found, invalid, sent,
-    tolerate,
+    Created, all_items, api_error, attrs, confirm_owned, found, invalid, sent, tolerate,
 };
 use crate::tags::{TagApi, from_sdk, in_env, retag, to_sdk, user_tags, with_identity};
 
@@ -201,11 +200,13 @@ impl Kind for Role {
             // An empty description is the same as none; IAM returns none.
             .set_description((!description.is_empty()).then(|| description.to_owned()))
             .set_tags(Some(tags));
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "iam:CreateRole",
             &["EntityAlreadyExists"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let role = match created {

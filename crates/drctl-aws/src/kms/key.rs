@@ -46,10 +46,10 @@ use serde_json::{Value as Json, json};
 
 use super::{NOT_FOUND, tag};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
 use crate::support::{
-    Created, TAG_ADDRESS, TAG_ENV, all_items, api_error, attrs, confirm_owned, create_once, found,
-    invalid, retry_while, sent, the_one, tolerate,
+    Created, TAG_ADDRESS, TAG_ENV, all_items, api_error, attrs, confirm_owned, found, invalid,
+    retry_while, sent, the_one, tolerate,
 };
 use crate::tags::{TagApi, retag, to_sdk, user_tags, with_identity};
 
@@ -336,12 +336,9 @@ impl Kind for Key {
             .set_description(inputs.description.clone())
             .set_policy(key_policy.clone())
             .set_tags(Some(to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?));
-        let created = create_once(
-            "kms:CreateKey",
-            &[],
-            || request.clone().send(),
-            || self.find(ctx, inputs),
-        )
+        let created = create_or_find(self, ctx, inputs, "kms:CreateKey", &[], || {
+            request.clone().send()
+        })
         .await?;
         // A key found after a lost answer may lack its rotation: set it,
         // and read it back, the same way.

@@ -20,10 +20,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
 use crate::support::{
-    api_error, attrs, confirm_owned, create_once, found, invalid, only_if_set, retry_while, sent,
-    tag_map, tolerate, wait_for,
+    api_error, attrs, confirm_owned, found, invalid, only_if_set, retry_while, sent, tag_map,
+    tolerate, wait_for,
 };
 use crate::tags::{TagApi, in_env, retag, user_tags, with_identity};
 
@@ -374,11 +374,13 @@ impl Kind for Function {
             .code(FunctionCode::builder().zip_file(code).build())
             .set_tags(Some(tags));
         retry_while(IAM_PROPAGATION, role_not_ready, || {
-            create_once(
+            create_or_find(
+                self,
+                ctx,
+                inputs,
                 "lambda:CreateFunction",
                 &["ResourceConflictException"],
                 || request.clone().send(),
-                || self.find(ctx, inputs),
             )
         })
         .await?;

@@ -41,11 +41,9 @@ use super::{
     wait_deleted, wait_version,
 };
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
 use crate::secretsmanager;
-use crate::support::{
-    api_error, attrs, create_once, found, has_code, invalid, retry_while, tolerate, wait_for,
-};
+use crate::support::{api_error, attrs, found, has_code, invalid, retry_while, tolerate, wait_for};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
     "rds.cluster",
@@ -325,11 +323,13 @@ impl Kind for Cluster {
                 .master_username(user)
                 .master_user_password(secretsmanager::password(&self.0, secret).await?);
         }
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "rds:CreateDBCluster",
             &["DBClusterAlreadyExistsFault"],
             || req.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let c = wait_available(&rds, id).await?;

@@ -28,8 +28,8 @@ use super::{
     wait_deleted, wait_version,
 };
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, found, invalid};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, found, invalid};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
     "rds.global_cluster",
@@ -220,11 +220,13 @@ impl Kind for GlobalCluster {
             .storage_encrypted(inputs.storage_encrypted)
             .deletion_protection(inputs.deletion_protection)
             .set_tags(Some(create_tags(ctx, &Default::default())));
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "rds:CreateGlobalCluster",
             &["GlobalClusterAlreadyExistsFault"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let g = wait_available(&rds, id).await?;

@@ -22,8 +22,8 @@ use super::{
     wait_deleted,
 };
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{api_error, attrs, create_once, found, retry_while};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{api_error, attrs, found, retry_while};
 use crate::tags::{from_sdk, in_env};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -230,11 +230,13 @@ impl Kind for Instance {
             .engine(&inputs.engine)
             .publicly_accessible(inputs.publicly_accessible)
             .set_tags(Some(create_tags(ctx, &inputs.tags)));
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "rds:CreateDBInstance",
             &["DBInstanceAlreadyExists"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let i = wait_available(&rds, id).await?;

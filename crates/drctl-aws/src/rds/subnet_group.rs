@@ -13,10 +13,8 @@ use serde_json::json;
 
 use super::{create_tags, sorted, sync_tags, tag_list, user_tags};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{
-    Created, all_items, api_error, attrs, create_once, found, has_code_in, tolerate,
-};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{all_items, api_error, attrs, found, has_code_in, tolerate};
 use crate::tags::{from_sdk, in_env};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -87,31 +85,26 @@ impl Kind for SubnetGroup {
             .db_subnet_group_description(&inputs.description)
             .set_subnet_ids(Some(sorted(&inputs.subnet_ids)))
             .set_tags(Some(create_tags(ctx, &inputs.tags)));
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "rds:CreateDBSubnetGroup",
             &["DBSubnetGroupAlreadyExists"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
-        let outputs = match created {
-            Created::Sent(out) => {
+        created
+            .applied(self, ctx, inputs, |out| {
                 let g = out
                     .db_subnet_group()
                     .ok_or_else(|| gone("rds:CreateDBSubnetGroup", name))?;
-                outputs(name, g)
-            }
-            Created::Found(_) => {
-                self.read(ctx, name, inputs)
-                    .await?
-                    .ok_or_else(|| gone("rds:DescribeDBSubnetGroups", name))?
-                    .outputs
-            }
-        };
-        Ok(Applied {
-            id: name.clone(),
-            outputs,
-        })
+                Ok(Applied {
+                    id: name.clone(),
+                    outputs: outputs(name, g),
+                })
+            })
+            .await
     }
 
     async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {

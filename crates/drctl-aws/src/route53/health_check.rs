@@ -31,8 +31,8 @@ use serde_json::json;
 
 use super::{caller_reference, change_tags, find_created, read_tags, sync_tags, tagged_for_env};
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, all_items, api_error, attrs, create_once, found, invalid, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{Created, all_items, api_error, attrs, found, invalid, tolerate};
 use crate::tags::with_identity;
 
 pub static SCHEMA: KindSchema = KindSchema::new("route53.health_check", Latency::calls(1, 1, 1))
@@ -427,11 +427,13 @@ impl Kind for HealthCheck {
             .create_health_check()
             .caller_reference(caller_reference(ctx))
             .health_check_config(config);
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "route53:CreateHealthCheck",
             &["HealthCheckAlreadyExists"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let id = match created {

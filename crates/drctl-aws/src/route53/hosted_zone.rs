@@ -16,8 +16,8 @@ use super::{
     input_name, read_tags, sync_tags, walk_record_sets, zones_named,
 };
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
-use crate::support::{Created, api_error, attrs, create_once, tolerate};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
+use crate::support::{Created, api_error, attrs, tolerate};
 use crate::tags::with_identity;
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -112,11 +112,13 @@ impl Kind for HostedZone {
                     .comment(inputs.comment.as_deref().unwrap_or_default())
                     .build(),
             );
-        let created = create_once(
+        let created = create_or_find(
+            self,
+            ctx,
+            inputs,
             "route53:CreateHostedZone",
             &["HostedZoneAlreadyExists"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let (id, servers) = match created {

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clients::Clients;
-use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated};
+use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
 use crate::support::{
-    NOT_RECORDED, TAG_ENV, api_error, attrs, confirm_owned, create_once, found, has_code_in,
-    invalid, name_embeds_env, sent, tolerate,
+    NOT_RECORDED, TAG_ENV, api_error, attrs, confirm_owned, found, has_code_in, invalid,
+    name_embeds_env, sent, tolerate,
 };
 use crate::tags::{TagApi, from_sdk, retag, to_sdk, user_tags, with_identity};
 
@@ -169,11 +169,13 @@ impl Kind for Parameter {
             .value(&inputs.value)
             .r#type(parameter_type(ctx, inputs)?)
             .set_tags(Some(tags));
-        create_once(
+        create_or_find(
+            self,
+            ctx,
+            inputs,
             "ssm:PutParameter",
             &["ParameterAlreadyExists"],
             || request.clone().send(),
-            || self.find(ctx, inputs),
         )
         .await?;
         let (outputs, _, _) = self.outputs(ctx, name).await?.ok_or_else(|| {
