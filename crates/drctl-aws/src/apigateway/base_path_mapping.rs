@@ -52,9 +52,8 @@ impl BasePathMapping {
         ctx: &OpContext,
         inputs: &Inputs,
     ) -> Result<Option<GetBasePathMappingOutput>, ProviderError> {
-        let result = self
-            .0
-            .apigateway(&ctx.region)
+        let apigateway = self.0.apigateway(&ctx.region);
+        let result = apigateway
             .get_base_path_mapping()
             .domain_name(&inputs.domain_name)
             .base_path(&inputs.base_path)

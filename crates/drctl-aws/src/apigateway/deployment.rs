@@ -121,9 +121,8 @@ async fn prune(
 
 impl Deployment {
     async fn deploy(&self, ctx: &OpContext, inputs: &Inputs) -> Result<String, ProviderError> {
-        let out = self
-            .0
-            .apigateway(&ctx.region)
+        let apigateway = self.0.apigateway(&ctx.region);
+        let out = apigateway
             .create_deployment()
             .rest_api_id(&inputs.rest_api_id)
             .description(&inputs.description)

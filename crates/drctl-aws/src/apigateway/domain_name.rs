@@ -248,13 +248,8 @@ impl Kind for DomainName {
             return Ok(());
         };
         confirm(ctx, &format!("custom domain name {id}"), out.tags, Own)?;
-        let result = self
-            .0
-            .apigateway(&ctx.region)
-            .delete_domain_name()
-            .domain_name(id)
-            .send()
-            .await;
+        let apigateway = self.0.apigateway(&ctx.region);
+        let result = apigateway.delete_domain_name().domain_name(id).send().await;
         tolerate(result, NOT_FOUND, "apigateway:DeleteDomainName")
     }
 

@@ -67,9 +67,8 @@ impl Kind for Resource {
 
     async fn read(&self, ctx: &OpContext, id: &str, prior: &Inputs) -> Read<Inputs> {
         let api = &prior.rest_api_id;
-        let result = self
-            .0
-            .apigateway(&ctx.region)
+        let apigateway = self.0.apigateway(&ctx.region);
+        let result = apigateway
             .get_resource()
             .rest_api_id(api)
             .resource_id(id)

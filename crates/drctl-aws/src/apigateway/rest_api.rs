@@ -121,13 +121,8 @@ impl Kind for RestApi {
     }
 
     async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
-        let result = self
-            .0
-            .apigateway(&ctx.region)
-            .get_rest_api()
-            .rest_api_id(id)
-            .send()
-            .await;
+        let apigateway = self.0.apigateway(&ctx.region);
+        let result = apigateway.get_rest_api().rest_api_id(id).send().await;
         let Some(api) = found(result, NOT_FOUND, "apigateway:GetRestApi")? else {
             return Ok(None);
         };

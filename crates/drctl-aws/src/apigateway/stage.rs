@@ -104,9 +104,8 @@ impl Stage {
         api: &str,
         stage: &str,
     ) -> Result<Option<GetStageOutput>, ProviderError> {
-        let result = self
-            .0
-            .apigateway(&ctx.region)
+        let apigateway = self.0.apigateway(&ctx.region);
+        let result = apigateway
             .get_stage()
             .rest_api_id(api)
             .stage_name(stage)
@@ -224,9 +223,8 @@ impl Kind for Stage {
             out.tags,
             Own,
         )?;
-        let result = self
-            .0
-            .apigateway(&ctx.region)
+        let apigateway = self.0.apigateway(&ctx.region);
+        let result = apigateway
             .delete_stage()
             .rest_api_id(api)
             .stage_name(stage)

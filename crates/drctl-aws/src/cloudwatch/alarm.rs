@@ -269,9 +269,8 @@ impl Alarm {
         ctx: &OpContext,
         name: &str,
     ) -> Result<Option<MetricAlarm>, ProviderError> {
-        let out = self
-            .0
-            .cloudwatch(&ctx.region)
+        let cloudwatch = self.0.cloudwatch(&ctx.region);
+        let out = cloudwatch
             .describe_alarms()
             .alarm_names(name)
             .send()

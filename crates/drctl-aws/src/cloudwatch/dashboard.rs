@@ -37,9 +37,8 @@ impl Dashboard {
         let body = Some(&inputs.body)
             .filter(|b| b.is_object())
             .ok_or_else(|| invalid(ctx, "input `body` must be a JSON object"))?;
-        let out = self
-            .0
-            .cloudwatch(&ctx.region)
+        let cloudwatch = self.0.cloudwatch(&ctx.region);
+        let out = cloudwatch
             .put_dashboard()
             .dashboard_name(&inputs.dashboard_name)
             .dashboard_body(body.to_string())
@@ -65,13 +64,8 @@ impl Dashboard {
         ctx: &OpContext,
         name: &str,
     ) -> Result<Option<(String, Json)>, ProviderError> {
-        let result = self
-            .0
-            .cloudwatch(&ctx.region)
-            .get_dashboard()
-            .dashboard_name(name)
-            .send()
-            .await;
+        let cloudwatch = self.0.cloudwatch(&ctx.region);
+        let result = cloudwatch.get_dashboard().dashboard_name(name).send().await;
         let Some(out) = found(result, NOT_FOUND, "cloudwatch:GetDashboard")? else {
             return Ok(None);
         };
@@ -150,9 +144,8 @@ impl Kind for Dashboard {
             &Default::default(),
             named,
         )?;
-        let result = self
-            .0
-            .cloudwatch(&ctx.region)
+        let cloudwatch = self.0.cloudwatch(&ctx.region);
+        let result = cloudwatch
             .delete_dashboards()
             .dashboard_names(id)
             .send()

@@ -85,9 +85,8 @@ impl InternetGateway {
     }
 
     async fn detach(&self, ctx: &OpContext, id: &str, vpc: &str) -> Result<(), ProviderError> {
-        let result = self
-            .0
-            .ec2(&ctx.region)
+        let ec2 = self.0.ec2(&ctx.region);
+        let result = ec2
             .detach_internet_gateway()
             .internet_gateway_id(id)
             .vpc_id(vpc)

@@ -75,9 +75,8 @@ impl Kind for NatGateway {
     type Inputs = Inputs;
 
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
-        let out = self
-            .0
-            .ec2(&ctx.region)
+        let ec2 = self.0.ec2(&ctx.region);
+        let out = ec2
             .create_nat_gateway()
             // The create's idempotency token: a resend (the SDK's, after a
             // lost response) returns the gateway the first call made.
@@ -170,13 +169,8 @@ impl Kind for NatGateway {
         ) {
             super::confirm_owned(ctx, &format!("NAT gateway {id}"), gateway.tags())?;
         }
-        let result = self
-            .0
-            .ec2(&ctx.region)
-            .delete_nat_gateway()
-            .nat_gateway_id(id)
-            .send()
-            .await;
+        let ec2 = self.0.ec2(&ctx.region);
+        let result = ec2.delete_nat_gateway().nat_gateway_id(id).send().await;
         if found(result, NOT_FOUND, "ec2:DeleteNatGateway")?.is_none() {
             return Ok(());
         }

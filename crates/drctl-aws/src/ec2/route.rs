@@ -184,12 +184,11 @@ impl Kind for Route {
     async fn delete(&self, ctx: &OpContext, _id: &str, inputs: &Inputs) -> Done {
         let table = inputs.route_table_id.as_str();
         // A route has no tags: its table proves it this environment's.
-        if !super::route_table::confirm_table_owned(&self.0.ec2(&ctx.region), ctx, table).await? {
+        let ec2 = self.0.ec2(&ctx.region);
+        if !super::route_table::confirm_table_owned(&ec2, ctx, table).await? {
             return Ok(());
         }
-        let result = self
-            .0
-            .ec2(&ctx.region)
+        let result = ec2
             .delete_route()
             .route_table_id(table)
             .destination_cidr_block(&inputs.destination_cidr_block)

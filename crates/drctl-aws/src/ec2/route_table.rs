@@ -79,9 +79,8 @@ impl Kind for RouteTable {
     type Inputs = Inputs;
 
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
-        let out = self
-            .0
-            .ec2(&ctx.region)
+        let ec2 = self.0.ec2(&ctx.region);
+        let out = ec2
             .create_route_table()
             // The create's idempotency token: a resend (the SDK's, after a
             // lost response) returns the table the first call made.

@@ -143,12 +143,11 @@ impl Kind for RouteTableAssociation {
             return Ok(());
         }
         let table = inputs.route_table_id.as_str();
-        if !super::route_table::confirm_table_owned(&self.0.ec2(&ctx.region), ctx, table).await? {
+        let ec2 = self.0.ec2(&ctx.region);
+        if !super::route_table::confirm_table_owned(&ec2, ctx, table).await? {
             return Ok(());
         }
-        let result = self
-            .0
-            .ec2(&ctx.region)
+        let result = ec2
             .disassociate_route_table()
             .association_id(id)
             .send()

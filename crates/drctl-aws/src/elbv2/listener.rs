@@ -247,16 +247,11 @@ impl Kind for Listener {
     }
 
     async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
-        if !super::confirm_owned(&self.0.elbv2(&ctx.region), ctx, "listener", id).await? {
+        let elbv2 = self.0.elbv2(&ctx.region);
+        if !super::confirm_owned(&elbv2, ctx, "listener", id).await? {
             return Ok(());
         }
-        let result = self
-            .0
-            .elbv2(&ctx.region)
-            .delete_listener()
-            .listener_arn(id)
-            .send()
-            .await;
+        let result = elbv2.delete_listener().listener_arn(id).send().await;
         crate::support::tolerate(result, NOT_FOUND, "elasticloadbalancing:DeleteListener")
     }
 

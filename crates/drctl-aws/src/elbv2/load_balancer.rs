@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::Client;
-use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::builders::DescribeLoadBalancersFluentBuilder;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancer as AwsLoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
@@ -30,10 +29,10 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{arn_suffix, id_list, if_ours, of_env, refuse_taken, tags_of};
+use super::{Described, Key, arn_suffix, find_named, id_list, list_named, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
-use crate::support::{all_items, api_error, attrs, invalid, wait_for};
+use crate::support::{all_items, api_error, attrs, found, invalid, wait_for};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
@@ -127,25 +126,33 @@ fn outputs(lb: &AwsLoadBalancer) -> Attributes {
     ])
 }
 
-async fn by_name(client: &Client, name: &str) -> Result<Option<AwsLoadBalancer>, ProviderError> {
-    the_one(client.describe_load_balancers().names(name)).await
+#[async_trait]
+impl Described for AwsLoadBalancer {
+    fn arn(&self) -> Option<&str> {
+        self.load_balancer_arn()
+    }
+    fn name(&self) -> Option<&str> {
+        self.load_balancer_name()
+    }
+    async fn describe(client: &Client, key: Key<'_>) -> Result<Option<Self>, ProviderError> {
+        let request = client.describe_load_balancers();
+        let request = match key {
+            Key::Name(name) => request.names(name),
+            Key::Arn(arn) => request.load_balancer_arns(arn),
+        };
+        let found = found(request.send().await, NOT_FOUND, DESCRIBE)?;
+        Ok(found.and_then(|out| out.load_balancers().first().cloned()))
+    }
+    async fn all(client: &Client) -> Result<Vec<Self>, ProviderError> {
+        let pages = client.describe_load_balancers().into_paginator();
+        all_items(pages.items().send(), DESCRIBE).await
+    }
 }
+
+const DESCRIBE: &str = "elasticloadbalancing:DescribeLoadBalancers";
 
 async fn by_arn(client: &Client, arn: &str) -> Result<Option<AwsLoadBalancer>, ProviderError> {
-    the_one(client.describe_load_balancers().load_balancer_arns(arn)).await
-}
-
-/// The load balancer a DescribeLoadBalancers of one name or ARN answers;
-/// `None` when it does not exist.
-async fn the_one(
-    request: DescribeLoadBalancersFluentBuilder,
-) -> Result<Option<AwsLoadBalancer>, ProviderError> {
-    Ok(crate::support::found(
-        request.send().await,
-        NOT_FOUND,
-        "elasticloadbalancing:DescribeLoadBalancers",
-    )?
-    .and_then(|out| out.load_balancers().first().cloned()))
+    AwsLoadBalancer::describe(client, Key::Arn(arn)).await
 }
 
 impl LoadBalancer {
@@ -192,7 +199,7 @@ impl Kind for LoadBalancer {
         let config = config(ctx, inputs)?;
         let name = &inputs.name;
         let client = self.0.elbv2(&ctx.region);
-        let existing = by_name(&client, name).await?;
+        let existing = AwsLoadBalancer::describe(&client, Key::Name(name)).await?;
         refuse_taken(
             &client,
             ctx,
@@ -295,11 +302,7 @@ impl Kind for LoadBalancer {
 
     async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         config(ctx, inputs)?;
-        let client = self.0.elbv2(&ctx.region);
-        let Some(lb) = by_name(&client, &inputs.name).await? else {
-            return Ok(None);
-        };
-        if_ours(&client, ctx, lb.load_balancer_arn()).await
+        find_named::<AwsLoadBalancer>(&self.0.elbv2(&ctx.region), ctx, &inputs.name).await
     }
 
     async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
@@ -335,16 +338,6 @@ impl Kind for LoadBalancer {
     /// The load balancers tagged (or, untagged, named) for the
     /// environment; a deleted one is no longer described.
     async fn list(&self, scope: &ListScope) -> Listed {
-        let client = self.0.elbv2(&scope.region);
-        let call = client.describe_load_balancers();
-        let all: Vec<AwsLoadBalancer> = all_items(
-            call.into_paginator().items().send(),
-            "elasticloadbalancing:DescribeLoadBalancers",
-        )
-        .await?;
-        let named = all
-            .iter()
-            .map(|lb| (lb.load_balancer_arn(), lb.load_balancer_name()));
-        of_env(&client, &scope.env, named).await
+        list_named::<AwsLoadBalancer>(&self.0.elbv2(&scope.region), &scope.env).await
     }
 }

@@ -19,6 +19,48 @@ pub(crate) static KINDS: &[Registration] = &[
     kind!(listener, Listener),
 ];
 
+/// How a load balancer or a target group is described: by name or by
+/// ARN, one at a time, or every one of the region.
+pub(crate) enum Key<'a> {
+    Name(&'a str),
+    Arn(&'a str),
+}
+
+/// A load balancer or a target group as its Describe call answers. Both
+/// are named, found by name and this address's identity tags, and listed
+/// by tags (or, untagged, by name) for an environment.
+#[async_trait::async_trait]
+pub(crate) trait Described: Sized + Send + Sync {
+    fn arn(&self) -> Option<&str>;
+    fn name(&self) -> Option<&str>;
+    /// The one `key` names; `None` when there is none.
+    async fn describe(client: &Client, key: Key<'_>) -> Result<Option<Self>, ProviderError>;
+    /// Every one of the region, over all pages.
+    async fn all(client: &Client) -> Result<Vec<Self>, ProviderError>;
+}
+
+/// `find` of a named kind: the one named `name`, when it is this
+/// address's.
+pub(crate) async fn find_named<T: Described>(
+    client: &Client,
+    ctx: &OpContext,
+    name: &str,
+) -> Result<Option<String>, ProviderError> {
+    let Some(found) = T::describe(client, Key::Name(name)).await? else {
+        return Ok(None);
+    };
+    if_ours(client, ctx, found.arn()).await
+}
+
+/// `list` of a named kind: the ARNs of environment `env`'s (`of_env`).
+pub(crate) async fn list_named<T: Described>(
+    client: &Client,
+    env: &str,
+) -> Result<Vec<String>, ProviderError> {
+    let all = T::all(client).await?;
+    of_env(client, env, all.iter().map(|r| (r.arn(), r.name()))).await
+}
+
 /// `arn`, when its tags carry this address's identity: what `find` may
 /// adopt. `None` for a resource drctl made for another, or one gone.
 pub(crate) async fn if_ours(

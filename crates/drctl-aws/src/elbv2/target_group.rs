@@ -28,12 +28,12 @@ use drctl_core::{Applied, Attributes, KindSchema, Latency, ListScope, OpContext,
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{arn_suffix, if_ours, of_env, refuse_taken, tags_of};
+use super::{Described, Key, arn_suffix, find_named, list_named, refuse_taken, tags_of};
 use crate::clients::Clients;
 use crate::ecs::int_in;
 use crate::kind::adopt;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
-use crate::support::{Created, all_items, api_error, attrs, invalid, retry_while};
+use crate::support::{Created, all_items, api_error, attrs, found, invalid, retry_while};
 use crate::tags::{Tags, retag, to_sdk, user_tags, with_identity};
 
 pub static SCHEMA: KindSchema = KindSchema::new("elbv2.target_group", Latency::calls(1, 1, 1))
@@ -200,24 +200,33 @@ fn outputs(tg: &AwsTargetGroup) -> Attributes {
     ])
 }
 
-async fn describe(
-    client: &Client,
-    by_name: bool,
-    key: &str,
-) -> Result<Option<AwsTargetGroup>, ProviderError> {
-    let request = client.describe_target_groups();
-    let request = if by_name {
-        request.names(key)
-    } else {
-        request.target_group_arns(key)
-    };
-    let result = request.send().await;
-    Ok(crate::support::found(
-        result,
-        NOT_FOUND,
-        "elasticloadbalancing:DescribeTargetGroups",
-    )?
-    .and_then(|out| out.target_groups().first().cloned()))
+#[async_trait]
+impl Described for AwsTargetGroup {
+    fn arn(&self) -> Option<&str> {
+        self.target_group_arn()
+    }
+    fn name(&self) -> Option<&str> {
+        self.target_group_name()
+    }
+    async fn describe(client: &Client, key: Key<'_>) -> Result<Option<Self>, ProviderError> {
+        let request = client.describe_target_groups();
+        let request = match key {
+            Key::Name(name) => request.names(name),
+            Key::Arn(arn) => request.target_group_arns(arn),
+        };
+        let found = found(request.send().await, NOT_FOUND, DESCRIBE)?;
+        Ok(found.and_then(|out| out.target_groups().first().cloned()))
+    }
+    async fn all(client: &Client) -> Result<Vec<Self>, ProviderError> {
+        let pages = client.describe_target_groups().into_paginator();
+        all_items(pages.items().send(), DESCRIBE).await
+    }
+}
+
+const DESCRIBE: &str = "elasticloadbalancing:DescribeTargetGroups";
+
+async fn by_arn(client: &Client, arn: &str) -> Result<Option<AwsTargetGroup>, ProviderError> {
+    AwsTargetGroup::describe(client, Key::Arn(arn)).await
 }
 
 async fn set_deregistration_delay(
@@ -248,7 +257,7 @@ impl Kind for TargetGroup {
         let config = config(ctx, inputs)?;
         let name = &inputs.name;
         let client = self.0.elbv2(&ctx.region);
-        let existing = describe(&client, true, name).await?;
+        let existing = AwsTargetGroup::describe(&client, Key::Name(name)).await?;
         refuse_taken(
             &client,
             ctx,
@@ -304,7 +313,7 @@ impl Kind for TargetGroup {
 
     async fn read(&self, ctx: &OpContext, id: &str, _prior: &Inputs) -> Read<Inputs> {
         let client = self.0.elbv2(&ctx.region);
-        let Some(tg) = describe(&client, false, id).await? else {
+        let Some(tg) = by_arn(&client, id).await? else {
             return Ok(None);
         };
         let Some(tags) = tags_of(&client, id).await? else {
@@ -315,7 +324,7 @@ impl Kind for TargetGroup {
             .target_group_arn(id)
             .send()
             .await;
-        let Some(attributes) = crate::support::found(
+        let Some(attributes) = found(
             result,
             NOT_FOUND,
             "elasticloadbalancing:DescribeTargetGroupAttributes",
@@ -368,7 +377,7 @@ impl Kind for TargetGroup {
             set_deregistration_delay(&client, id, config.deregistration_delay).await?;
         }
         retag(&client, id, &prior.tags, &inputs.tags).await?;
-        let tg = describe(&client, false, id).await?.ok_or_else(|| {
+        let tg = by_arn(&client, id).await?.ok_or_else(|| {
             ProviderError::new(
                 "elasticloadbalancing:DescribeTargetGroups",
                 format!("target group {id} is gone"),
@@ -379,11 +388,7 @@ impl Kind for TargetGroup {
 
     async fn find(&self, ctx: &OpContext, inputs: &Inputs) -> Lookup {
         config(ctx, inputs)?;
-        let client = self.0.elbv2(&ctx.region);
-        let Some(tg) = describe(&client, true, &inputs.name).await? else {
-            return Ok(None);
-        };
-        if_ours(&client, ctx, tg.target_group_arn()).await
+        find_named::<AwsTargetGroup>(&self.0.elbv2(&ctx.region), ctx, &inputs.name).await
     }
 
     async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
@@ -412,16 +417,6 @@ impl Kind for TargetGroup {
 
     /// The target groups tagged (or, untagged, named) for the environment.
     async fn list(&self, scope: &ListScope) -> Listed {
-        let client = self.0.elbv2(&scope.region);
-        let call = client.describe_target_groups();
-        let all: Vec<AwsTargetGroup> = all_items(
-            call.into_paginator().items().send(),
-            "elasticloadbalancing:DescribeTargetGroups",
-        )
-        .await?;
-        let named = all
-            .iter()
-            .map(|tg| (tg.target_group_arn(), tg.target_group_name()));
-        of_env(&client, &scope.env, named).await
+        list_named::<AwsTargetGroup>(&self.0.elbv2(&scope.region), &scope.env).await
     }
 }

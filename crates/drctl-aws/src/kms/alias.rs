@@ -172,26 +172,16 @@ impl Kind for Alias {
             &Default::default(),
             named,
         )?;
-        let result = self
-            .0
-            .kms(&ctx.region)
-            .delete_alias()
-            .alias_name(id)
-            .send()
-            .await;
+        let kms = self.0.kms(&ctx.region);
+        let result = kms.delete_alias().alias_name(id).send().await;
         tolerate(result, NOT_FOUND, "kms:DeleteAlias")
     }
 
     /// An alias has no tags: the environment's are those named for it
     /// (`alias/payment-<env>`, the blueprint's name).
     async fn list(&self, scope: &ListScope) -> Listed {
-        let mut aliases = self
-            .0
-            .kms(&scope.region)
-            .list_aliases()
-            .into_paginator()
-            .items()
-            .send();
+        let kms = self.0.kms(&scope.region);
+        let mut aliases = kms.list_aliases().into_paginator().items().send();
         let mut ids = Vec::new();
         while let Some(a) = aliases.next().await {
             let a = a.map_err(|e| api_error("kms:ListAliases", e))?;

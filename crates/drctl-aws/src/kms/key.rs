@@ -493,9 +493,7 @@ impl Kind for Key {
         if inputs.retained() {
             return self.retain(ctx, id).await;
         }
-        let result = self
-            .0
-            .kms(&ctx.region)
+        let result = client
             .schedule_key_deletion()
             .key_id(id)
             .pending_window_in_days(days)

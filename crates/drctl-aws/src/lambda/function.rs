@@ -490,7 +490,8 @@ impl Kind for Function {
     }
 
     async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
-        let Some((_, tags)) = self.get(&self.0.lambda(&ctx.region), id).await? else {
+        let lambda = self.0.lambda(&ctx.region);
+        let Some((_, tags)) = self.get(&lambda, id).await? else {
             return Ok(());
         };
         let named = Some(inputs.function_name.as_str()).filter(|n| *n == id);
@@ -501,13 +502,7 @@ impl Kind for Function {
             &tag_map(tags),
             named,
         )?;
-        let result = self
-            .0
-            .lambda(&ctx.region)
-            .delete_function()
-            .function_name(id)
-            .send()
-            .await;
+        let result = lambda.delete_function().function_name(id).send().await;
         tolerate(result, NOT_FOUND, "lambda:DeleteFunction")
     }
 

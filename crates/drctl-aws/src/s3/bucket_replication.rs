@@ -251,20 +251,15 @@ impl Kind for BucketReplication {
     }
 
     async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
+        let s3 = self.0.s3(&ctx.region);
         // The configuration has no tags: its bucket proves it this
         // environment's.
-        let Some(tags) = super::bucket::bucket_tags(&self.0.s3(&ctx.region), id).await? else {
+        let Some(tags) = super::bucket::bucket_tags(&s3, id).await? else {
             return Ok(());
         };
         let named = Some(inputs.bucket.as_str()).filter(|b| *b == id);
         crate::support::confirm_parent_owned(ctx, "delete", &format!("bucket {id}"), &tags, named)?;
-        let result = self
-            .0
-            .s3(&ctx.region)
-            .delete_bucket_replication()
-            .bucket(id)
-            .send()
-            .await;
+        let result = s3.delete_bucket_replication().bucket(id).send().await;
         tolerate(result, GONE, "s3:DeleteBucketReplication")
     }
 

@@ -102,9 +102,8 @@ impl Subscription {
         ctx: &OpContext,
         arn: &str,
     ) -> Result<Option<HashMap<String, String>>, ProviderError> {
-        let result = self
-            .0
-            .sns(&ctx.region)
+        let sns = self.0.sns(&ctx.region);
+        let result = sns
             .get_subscription_attributes()
             .subscription_arn(arn)
             .send()
@@ -206,9 +205,8 @@ impl Kind for Subscription {
     type Inputs = Inputs;
 
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
-        let out = self
-            .0
-            .sns(&ctx.region)
+        let sns = self.0.sns(&ctx.region);
+        let out = sns
             .subscribe()
             .topic_arn(&inputs.topic_arn)
             .protocol(&inputs.protocol)
@@ -289,6 +287,7 @@ impl Kind for Subscription {
     /// unconfirmed, so it is left to expire and counts as deleted, as the
     /// Terraform AWS provider and CloudFormation treat it.
     async fn delete(&self, ctx: &OpContext, id: &str, _inputs: &Inputs) -> Done {
+        let sns = self.0.sns(&ctx.region);
         let arn = match parse_id(id) {
             Key::Arn(arn) => arn.to_owned(),
             key => match self.lookup(ctx, &key).await? {
@@ -304,16 +303,10 @@ impl Kind for Subscription {
         // A subscription has no tags: its topic (the ARN's first part)
         // proves it this environment's.
         let topic = arn.rsplit_once(':').map_or(arn.as_str(), |(t, _)| t);
-        if !super::topic::confirm_topic_owned(&self.0.sns(&ctx.region), ctx, topic).await? {
+        if !super::topic::confirm_topic_owned(&sns, ctx, topic).await? {
             return Ok(());
         }
-        let result = self
-            .0
-            .sns(&ctx.region)
-            .unsubscribe()
-            .subscription_arn(&arn)
-            .send()
-            .await;
+        let result = sns.unsubscribe().subscription_arn(&arn).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if has_code(&e, NOT_FOUND) => Ok(()),

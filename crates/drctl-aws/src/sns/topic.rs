@@ -174,9 +174,8 @@ impl Kind for Topic {
     async fn create(&self, ctx: &OpContext, inputs: &Inputs) -> Made {
         let attributes = create_attributes(ctx, inputs)?;
         let tags = to_sdk::<Tag>(with_identity(ctx, &inputs.tags))?;
-        let out = self
-            .0
-            .sns(&ctx.region)
+        let sns = self.0.sns(&ctx.region);
+        let out = sns
             .create_topic()
             .name(&inputs.name)
             .set_attributes(attributes)
@@ -276,20 +275,15 @@ impl Kind for Topic {
     }
 
     async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Inputs) -> Done {
-        let Some(tags) = self.0.sns(&ctx.region).read_tags(id).await? else {
+        let sns = self.0.sns(&ctx.region);
+        let Some(tags) = sns.read_tags(id).await? else {
             return Ok(());
         };
         let named = Some(name_of(id)).filter(|n| *n == inputs.name);
         confirm_owned(ctx, "delete", &format!("topic {id}"), &tags, named)?;
         // DeleteTopic of a missing topic succeeds on AWS; NotFound is mapped
         // all the same.
-        let result = self
-            .0
-            .sns(&ctx.region)
-            .delete_topic()
-            .topic_arn(id)
-            .send()
-            .await;
+        let result = sns.delete_topic().topic_arn(id).send().await;
         tolerate(result, NOT_FOUND, "sns:DeleteTopic")
     }
 

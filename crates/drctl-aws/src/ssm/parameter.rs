@@ -79,13 +79,8 @@ impl Parameter {
         ctx: &OpContext,
         name: &str,
     ) -> Result<Option<(Attributes, String, String)>, ProviderError> {
-        let result = self
-            .0
-            .ssm(&ctx.region)
-            .get_parameter()
-            .name(name)
-            .send()
-            .await;
+        let ssm = self.0.ssm(&ctx.region);
+        let result = ssm.get_parameter().name(name).send().await;
         let Some(out) = found(result, NOT_FOUND, "ssm:GetParameter")? else {
             return Ok(None);
         };
@@ -247,13 +242,8 @@ impl Kind for Parameter {
         let tags = self.tags(&ctx.region, id).await?;
         let named = Some(inputs.name.as_str()).filter(|n| *n == id);
         confirm_owned(ctx, "delete", &format!("parameter {id}"), &tags, named)?;
-        let result = self
-            .0
-            .ssm(&ctx.region)
-            .delete_parameter()
-            .name(id)
-            .send()
-            .await;
+        let ssm = self.0.ssm(&ctx.region);
+        let result = ssm.delete_parameter().name(id).send().await;
         tolerate(result, NOT_FOUND, "ssm:DeleteParameter")
     }
 
