@@ -321,95 +321,68 @@ async fn wait_active(ddb: &Client, name: &str) -> Result<TableDescription, Provi
     wait_table(ddb, name, "ACTIVE", TABLE_WAIT, |_| Ok(())).await
 }
 
-/// Adds a replica in `region`, encrypted with `key` when given, and waits
-/// until it is ACTIVE.
-async fn add_replica(
+/// A replica to add (encrypted with the key when one is given) or remove.
+#[derive(Clone, Copy)]
+enum ReplicaChange<'a> {
+    Add(Option<&'a str>),
+    Remove,
+}
+
+/// Adds or removes the replica in `region` (one per UpdateTable call, as
+/// AWS requires) and waits until it is ACTIVE, or no longer listed.
+async fn change_replica(
     ddb: &Client,
     name: &str,
     region: &str,
-    key: Option<&str>,
+    change: ReplicaChange<'_>,
 ) -> Result<(), ProviderError> {
+    let update = ReplicationGroupUpdate::builder();
+    let update = match change {
+        ReplicaChange::Add(key) => update.create(
+            CreateReplicationGroupMemberAction::builder()
+                .region_name(region)
+                .set_kms_master_key_id(key.map(str::to_owned))
+                .build()
+                .map_err(build("dynamodb:UpdateTable"))?,
+        ),
+        ReplicaChange::Remove => update.delete(
+            DeleteReplicationGroupMemberAction::builder()
+                .region_name(region)
+                .build()
+                .map_err(build("dynamodb:UpdateTable"))?,
+        ),
+    };
+    let adding = matches!(change, ReplicaChange::Add(_));
     let sent = ddb
         .update_table()
         .table_name(name)
-        .replica_updates(
-            ReplicationGroupUpdate::builder()
-                .create(
-                    CreateReplicationGroupMemberAction::builder()
-                        .region_name(region)
-                        .set_kms_master_key_id(key.map(str::to_owned))
-                        .build()
-                        .map_err(build("dynamodb:UpdateTable"))?,
-                )
-                .build(),
-        )
-        .send()
-        .await;
-    // Sent again after a lost answer, the call is refused ("one or more
-    // replicas already existed as tables"): the replica being listed says
-    // the first call acted.
-    if let Err(e) = sent {
-        let listed = describe(ddb, name)
-            .await?
-            .is_some_and(|t| replica_status(&t, region).is_some());
-        if !listed {
-            return Err(api_error("dynamodb:UpdateTable", e));
-        }
-    }
-    wait_table(
-        ddb,
-        name,
-        &format!("replica {region} ACTIVE"),
-        REPLICA_WAIT,
-        |t| match replica_status(t, region) {
-            Some(ReplicaStatus::Active) => Ok(()),
-            Some(s) => Err(format!("replica {region} {}", s.as_str())),
-            None => Err(format!("replica {region} not listed")),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// Deletes the replica in `region` and waits until it is no longer listed.
-async fn remove_replica(ddb: &Client, name: &str, region: &str) -> Result<(), ProviderError> {
-    let sent = ddb
-        .update_table()
-        .table_name(name)
-        .replica_updates(
-            ReplicationGroupUpdate::builder()
-                .delete(
-                    DeleteReplicationGroupMemberAction::builder()
-                        .region_name(region)
-                        .build()
-                        .map_err(build("dynamodb:UpdateTable"))?,
-                )
-                .build(),
-        )
+        .replica_updates(update.build())
         .send()
         .await;
     // Sent again after a lost answer, the call is refused (the replica
-    // "does not exist"): a replica no longer listed, or being deleted, says
-    // the first call acted.
+    // "already existed as tables", or "does not exist"): the replica
+    // listed, or no longer listed or being deleted, says the first call
+    // acted.
     if let Err(e) = sent {
-        let gone = describe(ddb, name).await?.is_none_or(|t| {
-            matches!(
-                replica_status(&t, region),
-                None | Some(ReplicaStatus::Deleting)
-            )
-        });
-        if !gone {
+        let table = describe(ddb, name).await?;
+        let acted = match table.as_ref().map(|t| replica_status(t, region)) {
+            Some(Some(ReplicaStatus::Deleting) | None) | None => !adding,
+            Some(Some(_)) => adding,
+        };
+        if !acted {
             return Err(api_error("dynamodb:UpdateTable", e));
         }
     }
+    let goal = if adding { "ACTIVE" } else { "deleted" };
     wait_table(
         ddb,
         name,
-        &format!("replica {region} deleted"),
+        &format!("replica {region} {goal}"),
         REPLICA_WAIT,
-        |t| match replica_status(t, region) {
-            None => Ok(()),
-            Some(s) => Err(format!("replica {region} {}", s.as_str())),
+        |t| match (replica_status(t, region), adding) {
+            (Some(ReplicaStatus::Active), true) | (None, false) => Ok(()),
+            (Some(s), _) => Err(format!("replica {region} {}", s.as_str())),
+            (None, true) => Err(format!("replica {region} not listed")),
         },
     )
     .await?;
@@ -612,7 +585,8 @@ impl Kind for Table {
         // One replica per UpdateTable call, as AWS requires.
         let keys = inputs.replica_keys();
         for region in &inputs.replica_regions {
-            add_replica(&ddb, name, region, keys.get(region).map(String::as_str)).await?;
+            let key = keys.get(region).map(String::as_str);
+            change_replica(&ddb, name, region, ReplicaChange::Add(key)).await?;
             self.configure_replica(ctx, name, region, inputs).await?;
         }
         let t = wait_active(&ddb, name).await?;
@@ -733,7 +707,7 @@ impl Kind for Table {
         // Replicas leave first: AWS refuses to disable the stream of a
         // table that has replicas.
         for region in had.difference(want).chain(&rekeyed) {
-            remove_replica(&ddb, id, region).await?;
+            change_replica(&ddb, id, region, ReplicaChange::Remove).await?;
         }
         if prior.table_key() != inputs.table_key() {
             ddb.update_table()
@@ -777,7 +751,8 @@ impl Kind for Table {
         // New replicas join once the stream is on.
         let joining: BTreeSet<String> = want.difference(had).cloned().chain(rekeyed).collect();
         for region in &joining {
-            add_replica(&ddb, id, region, want_keys.get(region).map(String::as_str)).await?;
+            let key = want_keys.get(region).map(String::as_str);
+            change_replica(&ddb, id, region, ReplicaChange::Add(key)).await?;
             self.configure_replica(ctx, id, region, inputs).await?;
         }
         let t = wait_active(&ddb, id).await?;
@@ -805,7 +780,7 @@ impl Kind for Table {
         // AWS refuses to delete a table that has recently sourced a replica
         // until its replicas are gone.
         for region in observed_replicas(&t, &ctx.region) {
-            remove_replica(&ddb, id, &region).await?;
+            change_replica(&ddb, id, &region, ReplicaChange::Remove).await?;
         }
         let deleted = retry_while(
             Duration::from_secs(5 * 60),
