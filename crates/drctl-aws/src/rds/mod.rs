@@ -13,7 +13,7 @@ use aws_sdk_rds::types::{DbCluster, DbInstance, GlobalCluster, Tag};
 use drctl_core::{OpContext, ProviderError};
 
 use crate::kind::{Registration, kind};
-use crate::support::{api_error, sent, wait_for};
+use crate::support::{all_items, api_error, sent, wait_for};
 pub(crate) use crate::tags::retag as sync_tags;
 use crate::tags::{TagApi, Tags, from_sdk, in_env, to_sdk};
 
@@ -88,8 +88,7 @@ impl Status for DbCluster {
     }
     async fn list(rds: &Client) -> Result<Vec<Self>, ProviderError> {
         let pages = rds.describe_db_clusters().into_paginator();
-        let items = pages.items().send().try_collect().await;
-        items.map_err(|e| api_error("rds:DescribeDBClusters", e))
+        all_items(pages.items().send(), "rds:DescribeDBClusters").await
     }
 }
 
@@ -114,8 +113,7 @@ impl Status for GlobalCluster {
     /// the same ones.
     async fn list(rds: &Client) -> Result<Vec<Self>, ProviderError> {
         let pages = rds.describe_global_clusters().into_paginator();
-        let items = pages.items().send().try_collect().await;
-        items.map_err(|e| api_error("rds:DescribeGlobalClusters", e))
+        all_items(pages.items().send(), "rds:DescribeGlobalClusters").await
     }
 }
 
@@ -138,8 +136,7 @@ impl Status for DbInstance {
     }
     async fn list(rds: &Client) -> Result<Vec<Self>, ProviderError> {
         let pages = rds.describe_db_instances().into_paginator();
-        let items = pages.items().send().try_collect().await;
-        items.map_err(|e| api_error("rds:DescribeDBInstances", e))
+        all_items(pages.items().send(), "rds:DescribeDBInstances").await
     }
 }
 
