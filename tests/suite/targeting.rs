@@ -178,6 +178,33 @@ async fn targeted_excluded_replaced_and_refresh_only_runs() {
             .any(|t| t.key() == Some("Name") && t.value() == Some("renamed-by-hand")),
         "refresh changed nothing in AWS"
     );
+    // A targeted refresh reads the targets and what they depend on, as
+    // Terraform's: public-b, renamed by hand again, is not read (state
+    // keeps what it recorded) until a plan targets it.
+    let b_address: drctl_core::Address = "primary/ec2.subnet/public-b".parse().unwrap();
+    retag(&aws, &b.id, "renamed-again").await;
+    ws.drctl(&[
+        "plan",
+        "--refresh",
+        "--target",
+        "primary/ec2.subnet/public-a",
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains("renamed-again").not());
+    let name_of_b =
+        |ws: &Workspace| local_state(ws).resources[&b_address].inputs["tags"]["Name"].clone();
+    assert_eq!(name_of_b(&ws), "renamed-by-hand");
+    ws.drctl(&[
+        "plan",
+        "--refresh",
+        "--target",
+        "primary/ec2.subnet/public-b",
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains("\"renamed-again\""));
+    assert_eq!(name_of_b(&ws), "renamed-again");
     // A resource deleted outside drctl leaves state, listed as gone.
     aws.ec2(PRIMARY)
         .delete_subnet()

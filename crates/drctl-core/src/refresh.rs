@@ -1,7 +1,7 @@
 //! Reading every resource in state back from its provider, concurrently,
 //! so the planner sees out-of-band changes (drift).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
@@ -39,49 +39,55 @@ pub const READS_PER_SERVICE: usize = 32;
 /// connections', not the graph's.
 pub const DEFAULT_READ_PARALLELISM: usize = 256;
 
-/// Reads every resource of `state` with at most `parallelism` reads in
-/// flight overall and `READS_PER_SERVICE` per service and region, and
-/// updates `state` in memory to what was found.
+/// Reads every resource of `state` (of `only`, when given) with at most
+/// `parallelism` reads in flight overall and `READS_PER_SERVICE` per
+/// service and region, and updates `state` in memory to what was found.
 pub async fn refresh(
     state: &mut State,
     providers: &Providers,
     parallelism: usize,
+    only: Option<&BTreeSet<Address>>,
 ) -> Result<RefreshReport, Vec<RefreshError>> {
     let env = state.env.clone();
     let mut limits: HashMap<(String, String), Arc<Semaphore>> = HashMap::new();
-    let reads = state.resources.iter().map(|(address, r)| {
-        let service = r.kind.split('.').next().unwrap_or_default().to_owned();
-        let limit = Arc::clone(
-            limits
-                .entry((service, r.region.clone()))
-                .or_insert_with(|| Arc::new(Semaphore::new(READS_PER_SERVICE))),
-        );
-        let provider = providers.get(&r.kind).cloned();
-        let ctx = OpContext {
-            token: None,
-            env: env.clone(),
-            address: address.clone(),
-            region: r.region.clone(),
-        };
-        let (id, inputs) = (r.id.clone(), r.inputs.clone());
-        async move {
-            let _permit = limit.acquire_owned().await.expect("never closed");
-            let started = std::time::Instant::now();
-            let result = match provider {
-                Some(p) => p.read(&ctx, &id, &inputs).await,
-                None => Err(ProviderError::new(
-                    "read",
-                    format!("no provider implements kind `{}`", ctx.address.kind()),
-                )),
-            };
-            tracing::debug!(
-                "read {} in {} ms",
-                ctx.address,
-                started.elapsed().as_millis()
+    let read = |address: &Address| only.is_none_or(|only| only.contains(address));
+    let reads = state
+        .resources
+        .iter()
+        .filter(|(a, _)| read(a))
+        .map(|(address, r)| {
+            let service = r.kind.split('.').next().unwrap_or_default().to_owned();
+            let limit = Arc::clone(
+                limits
+                    .entry((service, r.region.clone()))
+                    .or_insert_with(|| Arc::new(Semaphore::new(READS_PER_SERVICE))),
             );
-            (ctx.address, result)
-        }
-    });
+            let provider = providers.get(&r.kind).cloned();
+            let ctx = OpContext {
+                token: None,
+                env: env.clone(),
+                address: address.clone(),
+                region: r.region.clone(),
+            };
+            let (id, inputs) = (r.id.clone(), r.inputs.clone());
+            async move {
+                let _permit = limit.acquire_owned().await.expect("never closed");
+                let started = std::time::Instant::now();
+                let result = match provider {
+                    Some(p) => p.read(&ctx, &id, &inputs).await,
+                    None => Err(ProviderError::new(
+                        "read",
+                        format!("no provider implements kind `{}`", ctx.address.kind()),
+                    )),
+                };
+                tracing::debug!(
+                    "read {} in {} ms",
+                    ctx.address,
+                    started.elapsed().as_millis()
+                );
+                (ctx.address, result)
+            }
+        });
     let results: Vec<_> = stream::iter(reads)
         .buffer_unordered(parallelism.max(1))
         .collect()
@@ -149,7 +155,7 @@ pub async fn read_outputs(
             part.resources.insert(a.clone(), r.clone());
         }
     }
-    refresh(&mut part, providers, READS_PER_SERVICE).await?;
+    refresh(&mut part, providers, READS_PER_SERVICE, None).await?;
     for (a, read) in part.resources {
         if let Some(r) = state.resources.get_mut(&a) {
             r.outputs = read.outputs;
@@ -206,7 +212,20 @@ mod tests {
         );
         p.objects.lock().unwrap().remove("thing-5");
         p.peak_in_flight.store(0, Ordering::SeqCst);
-        let report = refresh(&mut state, &providers, DEFAULT_READ_PARALLELISM)
+        // Only the resources asked for are read: the others' changes stay
+        // unseen.
+        let only: BTreeSet<Address> = ["p/mem.thing/n1".parse().unwrap()].into();
+        let report = refresh(
+            &mut state,
+            &providers,
+            DEFAULT_READ_PARALLELISM,
+            Some(&only),
+        )
+        .await
+        .unwrap();
+        assert!(report.drifted.is_empty() && report.gone.is_empty());
+        assert_eq!(state.resources.len(), n);
+        let report = refresh(&mut state, &providers, DEFAULT_READ_PARALLELISM, None)
             .await
             .unwrap();
         assert_eq!(

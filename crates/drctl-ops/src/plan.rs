@@ -10,7 +10,7 @@ use drctl_core::backend::HeldLock;
 use drctl_core::plan::{self, Action, Plan, PlanOperation, Selection};
 use drctl_core::planner::plan_apply_replacing;
 use drctl_core::targeting::{self, Pattern};
-use drctl_core::{Address, DesiredGraph, ResourceChange, State, write_atomic};
+use drctl_core::{Address, DesiredGraph, ResourceChange, SchemaSource, State, write_atomic};
 
 use crate::error::OpsError;
 use crate::workspace::Workspace;
@@ -49,6 +49,28 @@ impl Selected {
 
     fn is_empty(&self) -> bool {
         self.targets.is_empty() && self.excludes.is_empty() && self.replace.is_empty()
+    }
+
+    /// What a refresh reads for this selection: with `--target` or
+    /// `--exclude`, only the resources the selection can keep, as
+    /// Terraform's `-target` refreshes the targets and what they depend on
+    /// (so a targeted plan reads no more than it acts on, and does not fail
+    /// on a resource it leaves out); everything otherwise. Whether a
+    /// resource can be kept depends on the graph and on which resources
+    /// state holds, not on what a refresh finds, so the plan before the
+    /// refresh tells.
+    fn refresh_scope(
+        &self,
+        desired: &DesiredGraph,
+        state: &State,
+        schemas: &dyn SchemaSource,
+    ) -> Result<Option<BTreeSet<Address>>, OpsError> {
+        if self.targets.is_empty() && self.excludes.is_empty() {
+            return Ok(None);
+        }
+        let changes = plan_apply_replacing(desired, state, schemas, &BTreeSet::new());
+        let kept = targeting::select(changes, &self.targets, &self.excludes)?;
+        Ok(Some(kept.into_iter().map(|c| c.address).collect()))
     }
 
     /// The changes of the full plan this selection keeps, and the plan's
@@ -93,9 +115,10 @@ async fn refresh_state(
     ws: &Workspace,
     state: &mut State,
     parallelism: usize,
+    only: Option<&BTreeSet<Address>>,
 ) -> Result<(), OpsError> {
     let providers = ws.providers().await;
-    match drctl_core::refresh::refresh(state, providers, parallelism).await {
+    match drctl_core::refresh::refresh(state, providers, parallelism, only).await {
         Ok(report) => {
             for a in &report.gone {
                 ws.note(&format!("{a}: no longer exists; it will be created again"));
@@ -165,7 +188,8 @@ pub async fn plan(
     let mut drift = Vec::new();
     if request.refresh && !state.resources.is_empty() {
         let before = state.clone();
-        refresh_state(ws, &mut state, request.parallelism).await?;
+        let only = selected.refresh_scope(&desired, &state, ws.schemas())?;
+        refresh_state(ws, &mut state, request.parallelism, only.as_ref()).await?;
         drift = plan::drift(&before, &state);
         if state.resources != before.resources {
             ws.save_state(&mut state)?;
