@@ -303,29 +303,70 @@ async fn health_check_passes(aws: &AwsContext, id: &str) -> bool {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn status_failover_failback_drill_unplanned_and_destroy() {
-    let settings = "primary_cidr = \"10.110.0.0/16\"\nsecondary_cidr = \"10.111.0.0/16\"";
-    let ws = Workspace::new("dr-ops", settings);
-    let aws = aws(&ws.endpoint).await;
-    // State, journal and lock in S3, with a replica in the secondary
-    // region: what the unplanned failover below runs on.
-    let backend = state_buckets(&aws, "drops").await;
-    let config = |extra: &str| {
+/// An environment for DR operations, applied: state, journal and lock in
+/// S3 with a replica in the secondary region (what an unplanned failover
+/// runs on), and the Aurora lag caught up.
+struct DrEnv {
+    ws: Workspace,
+    aws: AwsContext,
+    /// The `[backend]` table and the environment's settings.
+    backend: String,
+    settings: String,
+}
+
+impl DrEnv {
+    /// `env` in 10.`octet`.0.0/16 and the next /16; its state buckets are
+    /// named for `purpose`.
+    async fn applied(env: &str, octet: u8, purpose: &str) -> DrEnv {
+        let settings = format!(
+            "primary_cidr = \"10.{octet}.0.0/16\"\nsecondary_cidr = \"10.{}.0.0/16\"",
+            octet + 1
+        );
+        let ws = Workspace::new(env, &settings);
+        let aws = aws(&ws.endpoint).await;
+        let backend = state_buckets(&aws, purpose).await;
+        let dr = DrEnv {
+            ws,
+            aws,
+            backend,
+            settings,
+        };
+        dr.configure("");
+        dr.ws.drctl(&["apply", "--auto-approve"]).assert().success();
+        assert!(!dr.ws.state_path().exists(), "state is in S3");
+        lag_caught_up(&dr.aws, env).await;
+        dr
+    }
+
+    /// drctl.toml with `extra` settings for the environment.
+    fn configure(&self, extra: &str) {
+        let (backend, env, settings) = (&self.backend, &self.ws.env, &self.settings);
         std::fs::write(
-            ws.path("drctl.toml"),
-            format!("{backend}[env.dr-ops]\n{settings}\n{extra}"),
+            self.ws.path("drctl.toml"),
+            format!("{backend}[env.{env}]\n{settings}\n{extra}"),
         )
         .unwrap()
-    };
-    config("");
-    ws.drctl(&["apply", "--auto-approve"]).assert().success();
-    assert!(!ws.state_path().exists(), "state is in S3");
-    lag_caught_up(&aws, "dr-ops").await;
+    }
+
+    /// Destroys it, leaving nothing behind.
+    async fn destroy(&self) {
+        self.ws
+            .drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
+            .assert()
+            .success();
+        let left = leftovers(&self.aws, &self.ws.env).await;
+        assert!(left.is_empty(), "left behind: {left:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_planned_failover_failback_and_drills() {
+    let dr = DrEnv::applied("dr-ops", 110, "drops").await;
+    let (ws, aws) = (&dr.ws, &dr.aws);
 
     // Ready, the primary serving and writing; every part reported.
-    assert_serving(&ws, "primary", "after apply");
-    let (_, s) = status(&ws);
+    assert_serving(ws, "primary", "after apply");
+    let (_, s) = status(ws);
     assert_eq!(s["database"]["status"], "available");
     assert_eq!(s["database"]["members"].as_array().unwrap().len(), 2);
     assert_eq!(s["session_table"]["status"], "ACTIVE");
@@ -365,7 +406,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .assert()
         .success()
         .stdout(predicate::str::contains("last backup   none yet"));
-    let st = state(&ws);
+    let st = state(ws);
     let output = |a: &str, key: &str| {
         st["resources"][a]["outputs"][key]
             .as_str()
@@ -392,7 +433,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .send()
         .await
         .unwrap();
-    let (_, s) = status(&ws);
+    let (_, s) = status(ws);
     let primary = &s["backups"][0];
     assert_eq!(primary["last_backup"]["resource_arn"], table, "{s:#}");
     assert_eq!(
@@ -415,7 +456,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         )));
 
     // The emulator's switchover refuses what AWS refuses.
-    let st = state(&ws);
+    let st = state(ws);
     let arn = |a: &str| {
         st["resources"][a]["outputs"]["arn"]
             .as_str()
@@ -472,14 +513,14 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .await
         .unwrap_err();
     assert_eq!(code(&e).as_deref(), Some("InvalidParameterValue"), "{e:?}");
-    assert_serving(&ws, "primary", "after refused switchovers");
+    assert_serving(ws, "primary", "after refused switchovers");
 
     // Without a terminal and --auto-approve, nothing is switched.
     ws.drctl(&["failover"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("not a terminal"));
-    assert_serving(&ws, "primary", "after a refused prompt");
+    assert_serving(ws, "primary", "after a refused prompt");
 
     // A planned failover refuses an environment that is not ready, and
     // changes nothing; an apply repairs it.
@@ -497,7 +538,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("has no replication configuration"));
-    let before = s3_copies(&ws);
+    let before = s3_copies(ws);
     ws.drctl(&["failover", "--auto-approve"])
         .assert()
         .code(1)
@@ -506,15 +547,15 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         ))
         .stderr(predicate::str::contains("has no replication configuration"))
         .stderr(predicate::str::contains("drctl failover --unplanned"));
-    assert_eq!(s3_copies(&ws), before);
+    assert_eq!(s3_copies(ws), before);
     ws.drctl(&["apply", "--refresh", "--auto-approve"])
         .assert()
         .success();
-    assert_serving(&ws, "primary", "after the repair");
+    assert_serving(ws, "primary", "after the repair");
 
     // Planned failover: the secondary writes and takes the traffic; state
     // records it, so a refreshed plan has nothing to undo.
-    let (out, calls) = logged(&ws, &["failover", "--auto-approve"]).await;
+    let (out, calls) = logged(ws, &["failover", "--auto-approve"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", text(&out));
     for line in [
@@ -547,8 +588,8 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     assert!(waits >= 3, "{waits} DescribeGlobalClusters: {calls:#?}");
     let polls = calls[changed..].iter().filter(|c| is_get_change(c)).count();
     assert!(polls >= 2, "{polls} GetChange: {calls:#?}");
-    assert_serving(&ws, "secondary", "after failover");
-    let st = state(&ws);
+    assert_serving(ws, "secondary", "after failover");
+    let st = state(ws);
     assert_eq!(st["active_role"], "secondary");
     assert_eq!(st["format_version"], 5);
     let g = aws
@@ -565,7 +606,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .filter_map(|m| m.db_cluster_arn())
         .collect();
     assert_eq!(writers, [secondary_arn.as_str()]);
-    in_sync(&ws, "after failover");
+    in_sync(ws, "after failover");
 
     // Again: nothing to do.
     ws.drctl(&["failover", "--auto-approve"])
@@ -587,7 +628,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     switch_to(&primary_arn, SECONDARY).await.unwrap();
     let e = switch_to(&primary_arn, SECONDARY).await.unwrap_err();
     assert_eq!(code(&e).as_deref(), Some("InvalidGlobalClusterStateFault"));
-    let (out, calls) = logged(&ws, &["failback", "--auto-approve"]).await;
+    let (out, calls) = logged(ws, &["failback", "--auto-approve"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -596,14 +637,14 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         "{stdout}"
     );
     assert!(writer_moves(&calls).is_empty(), "{calls:#?}");
-    assert_serving(&ws, "primary", "after failback");
-    in_sync(&ws, "after failback");
+    assert_serving(ws, "primary", "after failback");
+    in_sync(ws, "after failback");
 
     // A switch AWS is making away from the target refuses the switch, which
     // asks nothing of AWS; once it is over, the failback moves the writer
     // back.
     switch_to(&secondary_arn, PRIMARY).await.unwrap();
-    let (out, calls) = logged(&ws, &["failback", "--auto-approve"]).await;
+    let (out, calls) = logged(ws, &["failback", "--auto-approve"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -614,9 +655,9 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         text(&out)
     );
     assert!(writer_moves(&calls).is_empty(), "{calls:#?}");
-    let (_, s) = status(&ws);
+    let (_, s) = status(ws);
     assert_eq!(s["database"]["writer_role"], "secondary", "{s:#}");
-    let (out, calls) = logged(&ws, &["failback", "--auto-approve"]).await;
+    let (out, calls) = logged(ws, &["failback", "--auto-approve"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let moves = writer_moves(&calls);
     assert_eq!(
@@ -627,8 +668,8 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         [("SwitchoverGlobalCluster", SECONDARY)],
         "{calls:#?}"
     );
-    assert_serving(&ws, "primary", "after failing back again");
-    in_sync(&ws, "after failing back again");
+    assert_serving(ws, "primary", "after failing back again");
+    in_sync(ws, "after failing back again");
 
     // A drill: failover then failback, each step timed, the RTO reported.
     ws.drctl(&["drill", "--auto-approve"])
@@ -646,7 +687,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
             "Failover (RTO, to the health check flip)",
         ))
         .stdout(predicate::str::contains("Total"));
-    assert_serving(&ws, "primary", "after a drill");
+    assert_serving(ws, "primary", "after a drill");
     let out = ws
         .drctl(&["drill", "--auto-approve", "--json"])
         .output()
@@ -678,11 +719,20 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .collect();
     assert_eq!(skipped, ["Route 53 traffic to primary"], "{report:#}");
 
+    dr.destroy().await;
+}
+
+/// An unplanned failover with the primary region down, after an apply
+/// the outage interrupted; then the failback.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unplanned_failover_with_the_primary_region_down_and_the_failback() {
+    let dr = DrEnv::applied("dr-down", 114, "drdown").await;
+    let (ws, aws) = (&dr.ws, &dr.aws);
     // An apply the outage interrupts: it adds the alarm e-mail's
     // subscriptions, whose creates reach AWS while the process dies
     // (SIGKILL); their intents stay open in the journal (both copies),
     // the primary region's among them, as does the primary's lock.
-    config("alarm_email = \"oncall@example.com\"");
+    dr.configure("alarm_email = \"oncall@example.com\"");
     let hold = FaultProxy::start(
         &ws.endpoint,
         Faults {
@@ -744,8 +794,8 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         "{stdout}"
     );
     for says in [
-        "State: the replica s3://tfstate-drops-",
-        "the primary copy s3://tfstate-drops-",
+        "State: the replica s3://tfstate-drdown-",
+        "the primary copy s3://tfstate-drdown-",
         "is not contacted",
         "fences the replica's state",
         "primary/sns.subscription/alarm-email: left open (us-east-1 is not called in this run)",
@@ -772,7 +822,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     // The records' configuration now sends the traffic to the secondary:
     // the primary's record carries the calculated health check, one of
     // whose children follows the fence alarm, which is in ALARM.
-    let st = state(&ws);
+    let st = state(ws);
     let route53 = aws.route53();
     let records = route53
         .list_resource_record_sets()
@@ -796,7 +846,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         };
         let healthy = match set.health_check_id() {
             None => true,
-            Some(check) => health_check_passes(&aws, check).await,
+            Some(check) => health_check_passes(aws, check).await,
         };
         weighted.push(WeightedRecord {
             role,
@@ -810,8 +860,8 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         Some(Role::Secondary),
         "{weighted:?}"
     );
-    assert_serving(&ws, "secondary", "after an unplanned failover");
-    let (_, s) = status(&ws);
+    assert_serving(ws, "secondary", "after an unplanned failover");
+    let (_, s) = status(ws);
     assert_eq!(s["traffic"]["fence"]["fenced"], true, "{s:#}");
     assert_eq!(s["traffic"]["fence"]["state"], "ALARM", "{s:#}");
     // While the region is down, status reads the state's replica (the
@@ -829,7 +879,7 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
     );
 
     // The switch is recorded in the replica alone so far.
-    let (primary_copy, replica_copy) = s3_copies(&ws);
+    let (primary_copy, replica_copy) = s3_copies(ws);
     let recorded: Json = serde_json::from_slice(replica_copy.as_ref().unwrap()).unwrap();
     assert_eq!(
         (&recorded["active_role"], &recorded["fenced"]),
@@ -851,9 +901,9 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         plan.contains("primary/sns.subscription/alarm-email: created by the interrupted run"),
         "{plan}"
     );
-    let (primary_copy, replica_copy) = s3_copies(&ws);
+    let (primary_copy, replica_copy) = s3_copies(ws);
     assert_eq!(Some(primary_copy), replica_copy, "both copies agree");
-    let st = state(&ws);
+    let st = state(ws);
     assert_eq!(st["active_role"], "secondary");
     for role in ["primary", "secondary"] {
         assert!(
@@ -868,22 +918,18 @@ async fn status_failover_failback_drill_unplanned_and_destroy() {
         .stderr(predicate::str::contains(
             "a drill starts with the primary region serving; run `drctl failback` first",
         ));
-    assert_serving(&ws, "secondary", "after a refused drill");
+    assert_serving(ws, "secondary", "after a refused drill");
     // The failback lifts the fence.
     ws.drctl(&["failback", "--auto-approve"])
         .assert()
         .success()
         .stdout(predicate::str::contains("Lift the fence"));
-    assert_serving(&ws, "primary", "after failing back");
-    let (_, s) = status(&ws);
+    assert_serving(ws, "primary", "after failing back");
+    let (_, s) = status(ws);
     assert_eq!(s["traffic"]["fence"]["state"], "OK", "{s:#}");
-    in_sync(&ws, "after failing back");
+    in_sync(ws, "after failing back");
 
-    ws.drctl(&["destroy", "--auto-approve", "--allow-data-loss"])
-        .assert()
-        .success();
-    let left = leftovers(&aws, "dr-ops").await;
-    assert!(left.is_empty(), "left behind: {left:#?}");
+    dr.destroy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@
 //! a part that cannot be read becomes a reason, not an error.
 
 use drctl_blueprint::Role;
+use futures::future::join_all;
 use serde::Serialize;
 
 use crate::checks::{self, Check};
@@ -160,27 +161,27 @@ pub fn backup_status(
     }
 }
 
-/// Reads each region's last completed backup and copy.
+/// Reads each region's last completed backup and copy, all at once.
 pub async fn read_backups(cloud: &dyn Cloud, t: &Targets) -> Vec<BackupStatus> {
-    let mut out = Vec::new();
-    for vault in &t.vaults {
+    join_all(t.vaults.iter().map(|vault| async move {
         let copy_to = t.vault(vault.role.other());
-        let backups = cloud
-            .completed_backups(&vault.region, &vault.name)
-            .await
-            .map_err(|e| e.to_string());
-        let copies = match copy_to {
-            Some(to) => Some(
-                cloud
-                    .completed_copies(&vault.region, &to.arn)
-                    .await
-                    .map_err(|e| e.to_string()),
-            ),
-            None => None,
+        let copies = async {
+            match copy_to {
+                Some(to) => Some(cloud.completed_copies(&vault.region, &to.arn).await),
+                None => None,
+            }
         };
-        out.push(backup_status(vault, copy_to, backups, copies));
-    }
-    out
+        let (backups, copies) =
+            tokio::join!(cloud.completed_backups(&vault.region, &vault.name), copies);
+        let text = |e: drctl_core::ProviderError| e.to_string();
+        backup_status(
+            vault,
+            copy_to,
+            backups.map_err(text),
+            copies.map(|c| c.map_err(text)),
+        )
+    }))
+    .await
 }
 
 /// What `drctl status` reports (docs/json-output.md, "status").
@@ -438,17 +439,24 @@ pub async fn weights(cloud: &dyn Cloud, t: &Targets) -> Result<[Option<i64>; 2],
 }
 
 /// Reads every part of the DR status and the checks of a switch to
-/// `ctx.to`.
+/// `ctx.to`. Every part is read at once: in an outage each read sent to
+/// the failed region waits out its retries, and one after another those
+/// waits would add up to minutes.
 pub async fn read(cloud: &dyn Cloud, t: &Targets, ctx: &Context<'_>) -> Status {
-    let mut reasons = Vec::new();
-    let traffic = traffic(
-        t,
-        ctx,
-        weights(cloud, t).await,
-        fence_state(cloud, t).await,
-        &mut reasons,
+    let target = t.cluster(ctx.to);
+    let (weights, fence, (database, database_reasons), table, replication, lag, alarms, backups) = tokio::join!(
+        weights(cloud, t),
+        fence_state(cloud, t),
+        read_database(cloud, t),
+        cloud.session_table(&t.table_region, &t.table),
+        read_replication(cloud, t),
+        cloud.replication_lag_seconds(&target.region, &target.id),
+        target_alarms(cloud, t, &target.region),
+        read_backups(cloud, t),
     );
-    let database = read_database(cloud, t, &mut reasons).await;
+    let mut reasons = Vec::new();
+    let traffic = traffic(t, ctx, weights, fence, &mut reasons);
+    reasons.extend(database_reasons);
     if let (Some(db), Some(serving)) = (&database, traffic.serving_role)
         && let Some(writer) = db.writer_role
         && writer != serving
@@ -457,14 +465,11 @@ pub async fn read(cloud: &dyn Cloud, t: &Targets, ctx: &Context<'_>) -> Status {
             "the Aurora writer is the {writer} cluster but traffic goes to {serving}"
         ));
     }
-    let table = cloud
-        .session_table(&t.table_region, &t.table)
-        .await
-        .map_err(|e| e.to_string());
-    let session_table = session_table(t, table, &mut reasons);
-    let s3_replication = read_replication(cloud, t, &mut reasons).await;
-    let checks = read_checks(cloud, t, ctx, &reasons, session_table.as_ref()).await;
-    let backups = read_backups(cloud, t).await;
+    let session_table = session_table(t, table.map_err(|e| e.to_string()), &mut reasons);
+    let (s3_replication, replication_reasons) = replication;
+    reasons.extend(replication_reasons);
+    let lag = lag.map_err(|e| e.to_string());
+    let checks = switch_checks(t, ctx, &reasons, session_table.as_ref(), lag, alarms);
     Status {
         env: ctx.env.to_owned(),
         ready: reasons.is_empty() && checks.iter().all(|c| c.ok),
@@ -479,20 +484,38 @@ pub async fn read(cloud: &dyn Cloud, t: &Targets, ctx: &Context<'_>) -> Status {
     }
 }
 
-/// Measures what the checks of a switch to `ctx.to` need (reads only) and
-/// applies their rules.
-async fn read_checks(
+/// The states of the environment's alarms in `region` (the switch's
+/// target region).
+async fn target_alarms(
     cloud: &dyn Cloud,
+    t: &Targets,
+    region: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let names: Vec<String> = t
+        .alarms
+        .iter()
+        .filter(|(r, _)| r == region)
+        .map(|(_, name)| name.clone())
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    cloud
+        .alarm_states(region, &names)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The rules of the checks of a switch to `ctx.to`, over what was read.
+fn switch_checks(
     t: &Targets,
     ctx: &Context<'_>,
     reasons: &[String],
     table: Option<&SessionTable>,
+    lag: Result<Option<f64>, String>,
+    alarms: Result<Vec<(String, String)>, String>,
 ) -> Vec<Check> {
     let target = t.cluster(ctx.to);
-    let lag = cloud
-        .replication_lag_seconds(&target.region, &target.id)
-        .await
-        .map_err(|e| e.to_string());
     // The table's own region reports every replica's status; the copy in
     // that region is the table itself.
     let replica = match table {
@@ -508,20 +531,6 @@ async fn read_checks(
             .find(|r| r.region == target.region)
             .map(|r| r.status.clone())),
     };
-    let names: Vec<String> = t
-        .alarms
-        .iter()
-        .filter(|(region, _)| *region == target.region)
-        .map(|(_, name)| name.clone())
-        .collect();
-    let alarms = if names.is_empty() {
-        Ok(Vec::new())
-    } else {
-        cloud
-            .alarm_states(&target.region, &names)
-            .await
-            .map_err(|e| e.to_string())
-    };
     vec![
         checks::readiness(ctx.env, reasons),
         checks::lag(
@@ -535,29 +544,35 @@ async fn read_checks(
     ]
 }
 
-async fn read_database(
-    cloud: &dyn Cloud,
-    t: &Targets,
-    reasons: &mut Vec<String>,
-) -> Option<Database> {
+/// The Aurora global database and its clusters, with the reasons they
+/// give for not being ready.
+async fn read_database(cloud: &dyn Cloud, t: &Targets) -> (Option<Database>, Vec<String>) {
     // Asked in the secondary region, which answers when the primary's
-    // region is down (the case a failover is for).
+    // region is down (the case a failover is for). Each cluster is asked
+    // in its own region, at the same time.
     let asked_in = &t.cluster(Role::Secondary).region;
-    let global = match cloud.global_database(asked_in, &t.global_id).await {
+    let statuses = join_all(
+        t.clusters
+            .iter()
+            .map(|c| cloud.cluster_status(&c.region, &c.id)),
+    );
+    let (global, statuses) = tokio::join!(cloud.global_database(asked_in, &t.global_id), statuses);
+    let mut reasons = Vec::new();
+    let global = match global {
         Ok(Some(g)) => g,
         Ok(None) => {
             reasons.push(format!(
                 "Aurora global cluster {} does not exist",
                 t.global_id
             ));
-            return None;
+            return (None, reasons);
         }
         Err(e) => {
             reasons.push(format!(
                 "cannot read Aurora global cluster {}: {e}",
                 t.global_id
             ));
-            return None;
+            return (None, reasons);
         }
     };
     if global.status != "available" {
@@ -594,7 +609,7 @@ async fn read_database(
         ));
     }
     let mut members = Vec::new();
-    for c in &t.clusters {
+    for (c, status) in t.clusters.iter().zip(statuses) {
         let member = global.members.iter().find(|m| m.cluster_arn == c.arn);
         if member.is_none() {
             reasons.push(format!(
@@ -604,7 +619,7 @@ async fn read_database(
                 t.global_id
             ));
         }
-        let status = match cloud.cluster_status(&c.region, &c.id).await {
+        let status = match status {
             Ok(Some(s)) => {
                 if s != "available" {
                     reasons.push(format!("cluster {} ({}) is {s}", c.id, c.role.as_str()));
@@ -634,25 +649,26 @@ async fn read_database(
             status,
         });
     }
-    Some(Database {
+    let database = Database {
         global_cluster: t.global_id.clone(),
         status: Some(global.status.clone()),
         writer_role: writer.map(Role::as_str),
         writer_region: writer.map(|r| t.cluster(r).region.clone()),
         failover_in_progress,
         members,
-    })
+    };
+    (Some(database), reasons)
 }
 
-async fn read_replication(
-    cloud: &dyn Cloud,
-    t: &Targets,
-    reasons: &mut Vec<String>,
-) -> Option<S3Replication> {
-    let rule_status = match cloud
-        .replication_rules(&t.source_region, &t.source_bucket)
-        .await
-    {
+/// The S3 replication rule and its destination's versioning, with the
+/// reasons they give for not being ready; both read at once.
+async fn read_replication(cloud: &dyn Cloud, t: &Targets) -> (Option<S3Replication>, Vec<String>) {
+    let (rules, versioning) = tokio::join!(
+        cloud.replication_rules(&t.source_region, &t.source_bucket),
+        cloud.bucket_versioning(&t.destination_region, &t.destination_bucket),
+    );
+    let mut reasons = Vec::new();
+    let rule_status = match rules {
         Ok(Some(rules)) => match rules.into_iter().find(|r| r.id == t.replication_rule) {
             Some(rule) => {
                 if rule.status != "Enabled" {
@@ -683,13 +699,10 @@ async fn read_replication(
                 "cannot read the replication of {}: {e}",
                 t.source_bucket
             ));
-            return None;
+            return (None, reasons);
         }
     };
-    let destination_versioning = match cloud
-        .bucket_versioning(&t.destination_region, &t.destination_bucket)
-        .await
-    {
+    let destination_versioning = match versioning {
         Ok(Some(v)) => {
             if v != "Enabled" {
                 reasons.push(format!(
@@ -711,13 +724,14 @@ async fn read_replication(
             None
         }
     };
-    Some(S3Replication {
+    let replication = S3Replication {
         source_bucket: t.source_bucket.clone(),
         destination_bucket: t.destination_bucket.clone(),
         rule_id: t.replication_rule.clone(),
         rule_status,
         destination_versioning,
-    })
+    };
+    (Some(replication), reasons)
 }
 
 #[cfg(test)]
@@ -1057,6 +1071,38 @@ mod with_a_fake_cloud {
         assert_eq!(
             s.reasons[1],
             "the Aurora writer is the primary cluster but traffic goes to secondary"
+        );
+    }
+
+    /// In an outage every read of the failed region waits out its
+    /// retries: the status sends them all at once, so that the waits
+    /// overlap instead of adding up.
+    #[tokio::test]
+    async fn every_part_is_read_at_once() {
+        let t = targets();
+        let cloud = FakeCloud::new(World::healthy(&t), Default::default());
+        let primary = t.cluster(Role::Primary).region.clone();
+        *cloud.slow.lock().unwrap() = Some((primary.clone(), std::time::Duration::from_millis(50)));
+        let ctx = Context {
+            env: "dev",
+            active: Role::Primary,
+            to: Role::Secondary,
+            max_replication_lag_seconds: 60,
+        };
+        let s = read(&cloud, &t, &ctx).await;
+        assert!(s.ready, "{:?}", s.reasons);
+        let asked = cloud
+            .called
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| **r == primary)
+            .count();
+        assert!(asked >= 3, "{asked} reads in {primary}");
+        // Every read of the primary's region was under way at once.
+        assert_eq!(
+            cloud.slow_peak.load(std::sync::atomic::Ordering::SeqCst),
+            asked
         );
     }
 

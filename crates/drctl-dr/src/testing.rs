@@ -132,6 +132,12 @@ pub struct FakeCloud {
     pub failing: Mutex<Option<&'static str>>,
     /// Every region called, reads included (`route53` for Route 53's API).
     pub called: Mutex<Vec<String>>,
+    /// A region (`route53` for Route 53's API) whose every call answers
+    /// after this long, as one that is down answers after its retries.
+    pub slow: Mutex<Option<(String, std::time::Duration)>>,
+    /// Calls to the slow region under way now, and the most at once.
+    pub slow_in_flight: std::sync::atomic::AtomicUsize,
+    pub slow_peak: std::sync::atomic::AtomicUsize,
 }
 
 impl FakeCloud {
@@ -141,6 +147,9 @@ impl FakeCloud {
             log,
             failing: Mutex::new(None),
             called: Mutex::new(Vec::new()),
+            slow: Mutex::new(None),
+            slow_in_flight: Default::default(),
+            slow_peak: Default::default(),
         }
     }
 
@@ -154,14 +163,29 @@ impl FakeCloud {
         self.called.lock().unwrap().iter().any(|r| r == region)
     }
 
-    /// Fails when `method` is the failing one; logs a change.
-    fn call(
+    /// Fails when `method` is the failing one; logs a change. A call to
+    /// the slow region answers late.
+    async fn call(
         &self,
         method: &'static str,
         region: &str,
         what: Option<String>,
     ) -> Result<(), ProviderError> {
         self.called.lock().unwrap().push(region.to_owned());
+        let delay = self
+            .slow
+            .lock()
+            .unwrap()
+            .as_ref()
+            .filter(|(slow, _)| slow == region)
+            .map(|(_, delay)| *delay);
+        if let Some(delay) = delay {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.slow_in_flight.fetch_add(1, SeqCst) + 1;
+            self.slow_peak.fetch_max(now, SeqCst);
+            tokio::time::sleep(delay).await;
+            self.slow_in_flight.fetch_sub(1, SeqCst);
+        }
         if *self.failing.lock().unwrap() == Some(method) {
             self.log
                 .lock()
@@ -189,7 +213,7 @@ impl Cloud for FakeCloud {
         _ty: &str,
         set_identifiers: &[&str],
     ) -> Result<Vec<Option<i64>>, ProviderError> {
-        self.call("record_weights", "route53", None)?;
+        self.call("record_weights", "route53", None).await?;
         let w = self.world();
         Ok(set_identifiers
             .iter()
@@ -209,7 +233,8 @@ impl Cloud for FakeCloud {
             "set_record_weights",
             "route53",
             Some(format!("set weights {}", text.join(" "))),
-        )?;
+        )
+        .await?;
         let mut w = self.world();
         for (id, weight) in weights {
             w.weights.insert((*id).to_owned(), *weight);
@@ -222,7 +247,7 @@ impl Cloud for FakeCloud {
         region: &str,
         _id: &str,
     ) -> Result<Option<GlobalDatabase>, ProviderError> {
-        self.call("global_database", region, None)?;
+        self.call("global_database", region, None).await?;
         Ok(self.world().global.clone())
     }
 
@@ -231,7 +256,7 @@ impl Cloud for FakeCloud {
         region: &str,
         id: &str,
     ) -> Result<Option<String>, ProviderError> {
-        self.call("cluster_status", region, None)?;
+        self.call("cluster_status", region, None).await?;
         Ok(self.world().clusters.get(id).cloned())
     }
 
@@ -246,7 +271,8 @@ impl Cloud for FakeCloud {
             "move_writer",
             region,
             Some(format!("move writer to {target_arn} ({how:?})")),
-        )?;
+        )
+        .await?;
         self.world().moving_to = Some(target_arn.to_owned());
         Ok(())
     }
@@ -261,7 +287,8 @@ impl Cloud for FakeCloud {
             "wait_for_writer",
             region,
             Some(format!("wait for writer {target_arn}")),
-        )?;
+        )
+        .await?;
         let mut w = self.world();
         // As AWS: the writer moves only where it was asked to.
         if w.moving_to.as_deref() != Some(target_arn) {
@@ -280,7 +307,7 @@ impl Cloud for FakeCloud {
         region: &str,
         _name: &str,
     ) -> Result<Option<TableState>, ProviderError> {
-        self.call("session_table", region, None)?;
+        self.call("session_table", region, None).await?;
         Ok(self.world().table.clone())
     }
 
@@ -289,7 +316,7 @@ impl Cloud for FakeCloud {
         region: &str,
         _bucket: &str,
     ) -> Result<Option<Vec<ReplicationRule>>, ProviderError> {
-        self.call("replication_rules", region, None)?;
+        self.call("replication_rules", region, None).await?;
         Ok(self.world().rules.clone())
     }
 
@@ -298,7 +325,7 @@ impl Cloud for FakeCloud {
         region: &str,
         _bucket: &str,
     ) -> Result<Option<String>, ProviderError> {
-        self.call("bucket_versioning", region, None)?;
+        self.call("bucket_versioning", region, None).await?;
         Ok(self.world().versioning.clone())
     }
 
@@ -307,7 +334,7 @@ impl Cloud for FakeCloud {
         region: &str,
         _cluster_id: &str,
     ) -> Result<Option<f64>, ProviderError> {
-        self.call("replication_lag_seconds", region, None)?;
+        self.call("replication_lag_seconds", region, None).await?;
         Ok(self.world().lag_seconds)
     }
 
@@ -316,7 +343,7 @@ impl Cloud for FakeCloud {
         region: &str,
         names: &[String],
     ) -> Result<Vec<(String, String)>, ProviderError> {
-        self.call("alarm_states", region, None)?;
+        self.call("alarm_states", region, None).await?;
         let w = self.world();
         Ok(names
             .iter()
@@ -340,7 +367,8 @@ impl Cloud for FakeCloud {
             "publish_metric",
             region,
             Some(format!("publish {metric} = {value}")),
-        )?;
+        )
+        .await?;
         // The fence alarm follows its metric (CloudWatch's evaluation).
         let t = targets();
         self.world().alarms.insert(
@@ -355,7 +383,7 @@ impl Cloud for FakeCloud {
         region: &str,
         _vault: &str,
     ) -> Result<Vec<CompletedJob>, ProviderError> {
-        self.call("completed_backups", region, None)?;
+        self.call("completed_backups", region, None).await?;
         Ok(Vec::new())
     }
 
@@ -364,7 +392,7 @@ impl Cloud for FakeCloud {
         region: &str,
         _destination_arn: &str,
     ) -> Result<Vec<CompletedJob>, ProviderError> {
-        self.call("completed_copies", region, None)?;
+        self.call("completed_copies", region, None).await?;
         Ok(Vec::new())
     }
 }
