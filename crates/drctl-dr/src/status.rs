@@ -957,14 +957,16 @@ mod with_a_fake_cloud {
         s.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect()
     }
 
+    /// The primary serving, asked about a switch to the secondary.
+    const AT_REST: Context<'static> = Context {
+        env: "dev",
+        active: Role::Primary,
+        to: Role::Secondary,
+        max_replication_lag_seconds: 60,
+    };
+
     async fn status_of(t: &Targets, world: World) -> Status {
-        let ctx = Context {
-            env: "dev",
-            active: Role::Primary,
-            to: Role::Secondary,
-            max_replication_lag_seconds: 60,
-        };
-        read(&FakeCloud::new(world, Default::default()), t, &ctx).await
+        read(&FakeCloud::new(world, Default::default()), t, &AT_REST).await
     }
 
     #[tokio::test]
@@ -1083,13 +1085,7 @@ mod with_a_fake_cloud {
         let cloud = FakeCloud::new(World::healthy(&t), Default::default());
         let primary = t.cluster(Role::Primary).region.clone();
         *cloud.slow.lock().unwrap() = Some((primary.clone(), std::time::Duration::from_millis(50)));
-        let ctx = Context {
-            env: "dev",
-            active: Role::Primary,
-            to: Role::Secondary,
-            max_replication_lag_seconds: 60,
-        };
-        let s = read(&cloud, &t, &ctx).await;
+        let s = read(&cloud, &t, &AT_REST).await;
         assert!(s.ready, "{:?}", s.reasons);
         let asked = cloud
             .called
@@ -1111,13 +1107,7 @@ mod with_a_fake_cloud {
         let t = targets();
         let cloud = FakeCloud::new(World::healthy(&t), Default::default());
         cloud.fail(Some("replication_rules"));
-        let ctx = Context {
-            env: "dev",
-            active: Role::Primary,
-            to: Role::Secondary,
-            max_replication_lag_seconds: 60,
-        };
-        let s = read(&cloud, &t, &ctx).await;
+        let s = read(&cloud, &t, &AT_REST).await;
         assert!(!s.ready);
         assert_eq!(s.reasons.len(), 1, "{:?}", s.reasons);
         assert!(
