@@ -567,17 +567,18 @@ impl Cloud for AwsContext {
     }
 }
 
+/// A job's completion time, resource ARN and recovery point ARN.
+type JobParts<'a> = (
+    Option<&'a aws_smithy_types::DateTime>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
 /// A backup or copy job as the SDK lists it: when it completed, what it
 /// backed up and the recovery point it made (for a copy, the one in the
 /// destination vault).
 trait Job {
-    fn parts(
-        &self,
-    ) -> (
-        Option<&aws_smithy_types::DateTime>,
-        Option<&str>,
-        Option<&str>,
-    );
+    fn parts(&self) -> JobParts<'_>;
 
     /// The job as DR reads it.
     fn completed(&self) -> CompletedJob {
@@ -592,13 +593,7 @@ trait Job {
 }
 
 impl Job for aws_sdk_backup::types::BackupJob {
-    fn parts(
-        &self,
-    ) -> (
-        Option<&aws_smithy_types::DateTime>,
-        Option<&str>,
-        Option<&str>,
-    ) {
+    fn parts(&self) -> JobParts<'_> {
         (
             self.completion_date(),
             self.resource_arn(),
@@ -608,13 +603,7 @@ impl Job for aws_sdk_backup::types::BackupJob {
 }
 
 impl Job for aws_sdk_backup::types::CopyJob {
-    fn parts(
-        &self,
-    ) -> (
-        Option<&aws_smithy_types::DateTime>,
-        Option<&str>,
-        Option<&str>,
-    ) {
+    fn parts(&self) -> JobParts<'_> {
         (
             self.completion_date(),
             self.resource_arn(),
