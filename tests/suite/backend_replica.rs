@@ -169,7 +169,7 @@ async fn state_goes_to_the_replica_first_and_the_newer_copy_is_read() {
         dependencies: Default::default(),
         token: String::new(),
     };
-    journal.record(&mut intent).unwrap();
+    journal.record(std::slice::from_mut(&mut intent)).unwrap();
     assert_eq!(backend.open_intents().unwrap(), vec![intent.clone()]);
     assert_eq!(
         backend.primary().open_intents().unwrap(),
@@ -188,7 +188,10 @@ async fn state_goes_to_the_replica_first_and_the_newer_copy_is_read() {
         address: "primary/ssm.parameter/b".parse().unwrap(),
         ..intent.clone()
     };
-    backend.begin().record(&mut next).unwrap();
+    backend
+        .begin()
+        .record(std::slice::from_mut(&mut next))
+        .unwrap();
     assert_eq!(next.id, intent.id + 1);
     backend.remove_journal().unwrap();
     assert!(backend.open_intents().unwrap().is_empty());

@@ -36,7 +36,7 @@ async fn the_s3_journal_round_trips_an_update_intent() {
         dependencies: Default::default(),
         token: String::new(),
     };
-    journal.record(&mut update).unwrap();
+    journal.record(std::slice::from_mut(&mut update)).unwrap();
     let object = aws
         .s3(PRIMARY)
         .get_object()
@@ -49,7 +49,7 @@ async fn the_s3_journal_round_trips_an_update_intent() {
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains(r#""op":"update""#), "{text}");
     assert_eq!(backend.open_intents().unwrap(), vec![update.clone()]);
-    journal.clear(update.id).unwrap();
+    journal.clear(&[update.id]).unwrap();
     assert!(backend.open_intents().unwrap().is_empty());
     drop(held);
 }

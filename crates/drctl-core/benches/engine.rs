@@ -39,7 +39,13 @@ fn persist(c: &mut Criterion) {
         // since the log is folded into the snapshot once it outgrows it.
         c.bench_function(
             &format!("record one finished resource, {n} resources"),
-            |b| b.iter(|| store.record(&mut state, &address).unwrap()),
+            |b| {
+                b.iter(|| {
+                    store
+                        .record(&mut state, std::slice::from_ref(&address))
+                        .unwrap()
+                })
+            },
         );
         c.bench_function(&format!("rewrite the whole snapshot, {n} resources"), |b| {
             b.iter(|| store.save(&mut state).unwrap())

@@ -43,9 +43,10 @@ pub trait Backend: Send + Sync {
     fn exists(&self) -> Result<bool, StoreError>;
     /// Bumps the serial and stores `state` as a whole, atomically.
     fn save(&self, state: &mut State) -> Result<(), StoreError>;
-    /// Durably records the change of one resource (its record in `state`,
-    /// or its absence); bumps the serial.
-    fn record(&self, state: &mut State, changed: &Address) -> Result<(), StoreError>;
+    /// Durably records the change of the resources at `changed` (each one's
+    /// record in `state`, or its absence), all in one write; bumps the
+    /// serial.
+    fn record(&self, state: &mut State, changed: &[Address]) -> Result<(), StoreError>;
     /// End of a run: folds whatever `record` kept aside into the snapshot.
     fn compact(&self, state: &mut State) -> Result<(), StoreError>;
     /// Takes the environment's lock, or names its holder.
@@ -73,7 +74,7 @@ pub trait Backend: Send + Sync {
 pub struct BackendSink(pub Arc<dyn Backend>);
 
 impl StateSink for BackendSink {
-    fn persist(&mut self, state: &mut State, changed: &Address) -> Result<(), StoreError> {
+    fn persist(&mut self, state: &mut State, changed: &[Address]) -> Result<(), StoreError> {
         self.0.record(state, changed)
     }
     fn finish(&mut self, state: &mut State) -> Result<(), StoreError> {
@@ -197,13 +198,13 @@ impl CheckedJournal {
 }
 
 impl IntentLog for CheckedJournal {
-    fn record(&mut self, intent: &mut Intent) -> Result<(), JournalError> {
+    fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError> {
         self.check()?;
-        self.journal.record(intent)
+        self.journal.record(intents)
     }
-    fn clear(&mut self, id: u64) -> Result<(), JournalError> {
+    fn clear(&mut self, ids: &[u64]) -> Result<(), JournalError> {
         self.check()?;
-        self.journal.clear(id)
+        self.journal.clear(ids)
     }
 }
 
@@ -221,7 +222,7 @@ impl Backend for LocalBackend {
         self.check_held()?;
         self.store.save(state)
     }
-    fn record(&self, state: &mut State, changed: &Address) -> Result<(), StoreError> {
+    fn record(&self, state: &mut State, changed: &[Address]) -> Result<(), StoreError> {
         self.check_held()?;
         self.store.record(state, changed)
     }
@@ -292,8 +293,10 @@ mod tests {
         let mut state = State::new("dev");
         let mut sink = BackendSink(Arc::clone(&backend));
         let address: Address = "p/t.a/a".parse().unwrap();
-        sink.persist(&mut state, &address).unwrap();
-        sink.persist(&mut state, &address).unwrap();
+        sink.persist(&mut state, std::slice::from_ref(&address))
+            .unwrap();
+        sink.persist(&mut state, std::slice::from_ref(&address))
+            .unwrap();
         assert!(dir.path().join("dev.json.log").exists());
         sink.finish(&mut state).unwrap();
         assert!(!dir.path().join("dev.json.log").exists());
@@ -310,7 +313,7 @@ mod tests {
             dependencies: Default::default(),
             token: String::new(),
         };
-        journal.record(&mut intent).unwrap();
+        journal.record(std::slice::from_mut(&mut intent)).unwrap();
         assert_eq!(backend.open_intents().unwrap(), vec![intent]);
         backend.remove_journal().unwrap();
         assert!(!dir.path().join("dev.journal").exists());
@@ -347,7 +350,7 @@ mod tests {
         let mut state = State::new("dev");
         a.save(&mut state).unwrap();
         let mut journal_a = a.begin();
-        journal_a.record(&mut intent("a")).unwrap();
+        journal_a.record(&mut [intent("a")]).unwrap();
         assert!(guard_a.check().is_ok());
 
         let removed = b.force_unlock().unwrap().unwrap();
@@ -364,12 +367,12 @@ mod tests {
         assert!(err.to_string().contains(&holder), "{err}");
         let address: Address = "p/ssm.parameter/a".parse().unwrap();
         assert!(matches!(
-            a.record(&mut stale, &address),
+            a.record(&mut stale, std::slice::from_ref(&address)),
             Err(StoreError::LeaseLost(_))
         ));
         assert_eq!(std::fs::read(dir.path().join("dev.json")).unwrap(), before);
         assert!(matches!(
-            journal_a.record(&mut intent("b")),
+            journal_a.record(&mut [intent("b")]),
             Err(JournalError::LeaseLost(_))
         ));
         assert!(matches!(
@@ -385,8 +388,8 @@ mod tests {
         b.save(&mut current).unwrap();
         let mut journal_b = b.begin();
         let mut next = intent("c");
-        journal_b.record(&mut next).unwrap();
-        journal_b.clear(next.id).unwrap();
+        journal_b.record(std::slice::from_mut(&mut next)).unwrap();
+        journal_b.clear(&[next.id]).unwrap();
         // The old holder's release leaves the new holder's lock alone.
         drop(journal_a);
         drop(held_a);

@@ -24,15 +24,16 @@ use crate::waiting::{self, Status};
 
 pub const DEFAULT_PARALLELISM: usize = 64;
 
-/// Where the executor saves state: after each finished operation (the
-/// resource at `changed` was recorded or removed), and once at the end.
+/// Where the executor saves state: after operations finish (the resources
+/// at `changed` were recorded or removed; those that finished together are
+/// saved together), and once at the end.
 pub trait StateSink {
-    fn persist(&mut self, state: &mut State, changed: &Address) -> Result<(), StoreError>;
+    fn persist(&mut self, state: &mut State, changed: &[Address]) -> Result<(), StoreError>;
     fn finish(&mut self, state: &mut State) -> Result<(), StoreError>;
 }
 
 impl StateSink for StateStore {
-    fn persist(&mut self, state: &mut State, changed: &Address) -> Result<(), StoreError> {
+    fn persist(&mut self, state: &mut State, changed: &[Address]) -> Result<(), StoreError> {
         self.record(state, changed)
     }
     fn finish(&mut self, state: &mut State) -> Result<(), StoreError> {
@@ -183,7 +184,8 @@ impl Executor {
 
     /// Applies `changes` to `state`. Every create, update and delete is
     /// recorded in `log` before its call; state is saved through `sink`
-    /// after each finished operation, and only then is the intent cleared.
+    /// after each finished operation (those that finish together in one
+    /// save), and only then is the intent cleared.
     /// A failed operation's intent stays open: the call may have done
     /// something, and the next run's recovery looks. Provider failures are in the
     /// report; only failing to save state or the journal is an `Err`.
@@ -213,9 +215,14 @@ impl Executor {
         let mut failed_addresses = BTreeSet::new();
 
         loop {
+            // Everything ready is started together, up to the parallelism,
+            // with its intents recorded in one journal write before any of
+            // them is called: a remote journal costs one round trip a
+            // wave, not one an operation.
+            let mut starting = Vec::new();
             while fatal.is_none()
                 && !self.stop.load(Ordering::SeqCst)
-                && running.len() < self.parallelism
+                && running.len() + starting.len() < self.parallelism
             {
                 let Some(op) = queue.pop() else { break };
                 // A popped operation not started stays unsettled, so the
@@ -227,21 +234,7 @@ impl Executor {
                 let operation = &graph.operations[op];
                 let change = &changes[operation.change];
                 match self.start(op, operation.kind, change, state) {
-                    Ok(Some((job, intent, status))) => {
-                        if let Some(mut intent) = intent {
-                            if let Err(e) = log.record(&mut intent) {
-                                fatal = Some(ExecError::Journal(e));
-                                break;
-                            }
-                            intents.insert(op, intent.id);
-                        }
-                        observer.event(&Event::Started {
-                            address: change.address.clone(),
-                            kind: operation.kind,
-                            status,
-                        });
-                        running.spawn(job);
-                    }
+                    Ok(Some((job, intent, status))) => starting.push((op, job, intent, status)),
                     // Nothing left to do (e.g. an update that resolved to no change).
                     Ok(None) => queue.succeeded(op),
                     Err(message) => {
@@ -259,77 +252,122 @@ impl Executor {
                     }
                 }
             }
+            // A lost lease or a failed journal write starts none of them.
+            if fatal.is_none() && !starting.is_empty() {
+                let (mut recording, owners): (Vec<Intent>, Vec<usize>) = starting
+                    .iter_mut()
+                    .filter_map(|(op, _, intent, _)| intent.take().map(|i| (i, *op)))
+                    .unzip();
+                match log.record(&mut recording) {
+                    Ok(()) => {
+                        for (intent, op) in recording.iter().zip(owners) {
+                            intents.insert(op, intent.id);
+                        }
+                        for (op, job, _, status) in starting {
+                            let operation = &graph.operations[op];
+                            observer.event(&Event::Started {
+                                address: changes[operation.change].address.clone(),
+                                kind: operation.kind,
+                                status,
+                            });
+                            running.spawn(job);
+                        }
+                    }
+                    Err(e) => fatal = Some(ExecError::Journal(e)),
+                }
+            }
             let Some(joined) = running.join_next().await else {
                 break;
             };
-            let done = match joined {
-                Ok(done) => done,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
-            let operation = &graph.operations[done.op];
-            let change = &changes[operation.change];
-            let address = change.address.clone();
-            observer.event(&Event::Finished {
-                address: address.clone(),
-                kind: operation.kind,
-                elapsed: done.elapsed,
-                error: done.result.as_ref().err().map(ToString::to_string),
-            });
-            match done.result {
-                Err(e) => {
-                    report.failed.push((address.clone(), e.to_string()));
-                    failed_addresses.insert(address);
-                    self.skip(
-                        &mut queue,
-                        done.op,
-                        &graph,
-                        changes,
-                        &mut report,
-                        &failed_addresses,
-                        observer,
-                    );
-                    continue;
-                }
-                Ok(Outcome::Created(applied)) => {
-                    state.unconfirmed_creates.remove(&address);
-                    state.resources.insert(
-                        address.clone(),
-                        ResourceState {
-                            kind: address.kind().to_owned(),
-                            region: change.region.clone(),
-                            id: applied.id,
-                            inputs: done.inputs,
-                            outputs: applied.outputs,
-                            dependencies: change.depends_on.clone(),
-                        },
-                    );
-                    if operation.replacing {
-                        report.replaced.push(address);
-                    } else {
-                        report.created.push(address);
-                    }
-                }
-                Ok(Outcome::Updated(outputs)) => {
-                    if let Some(r) = state.resources.get_mut(&address) {
-                        r.inputs = done.inputs;
-                        r.outputs = outputs;
-                        r.dependencies = change.depends_on.clone();
-                    }
-                    report.updated.push(address);
-                }
-                Ok(Outcome::Deleted) => {
-                    state.resources.remove(&address);
-                    if !operation.replacing {
-                        report.deleted.push(address);
-                    }
-                }
+            // With it, whatever else has finished meanwhile: their outcomes
+            // are saved in one state write (a remote backend's writes would
+            // otherwise hold back each next one in turn).
+            let mut finished = vec![joined];
+            while let Some(joined) = running.try_join_next() {
+                finished.push(joined);
             }
-            match blocking(|| sink.persist(state, &changes[operation.change].address)) {
+            // The operations whose outcome is now in state, to be saved.
+            let mut recorded = Vec::new();
+            for joined in finished {
+                let done = match joined {
+                    Ok(done) => done,
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                };
+                let operation = &graph.operations[done.op];
+                let change = &changes[operation.change];
+                let address = change.address.clone();
+                observer.event(&Event::Finished {
+                    address: address.clone(),
+                    kind: operation.kind,
+                    elapsed: done.elapsed,
+                    error: done.result.as_ref().err().map(ToString::to_string),
+                });
+                match done.result {
+                    Err(e) => {
+                        report.failed.push((address.clone(), e.to_string()));
+                        failed_addresses.insert(address);
+                        self.skip(
+                            &mut queue,
+                            done.op,
+                            &graph,
+                            changes,
+                            &mut report,
+                            &failed_addresses,
+                            observer,
+                        );
+                        continue;
+                    }
+                    Ok(Outcome::Created(applied)) => {
+                        state.unconfirmed_creates.remove(&address);
+                        state.resources.insert(
+                            address.clone(),
+                            ResourceState {
+                                kind: address.kind().to_owned(),
+                                region: change.region.clone(),
+                                id: applied.id,
+                                inputs: done.inputs,
+                                outputs: applied.outputs,
+                                dependencies: change.depends_on.clone(),
+                            },
+                        );
+                        if operation.replacing {
+                            report.replaced.push(address);
+                        } else {
+                            report.created.push(address);
+                        }
+                    }
+                    Ok(Outcome::Updated(outputs)) => {
+                        if let Some(r) = state.resources.get_mut(&address) {
+                            r.inputs = done.inputs;
+                            r.outputs = outputs;
+                            r.dependencies = change.depends_on.clone();
+                        }
+                        report.updated.push(address);
+                    }
+                    Ok(Outcome::Deleted) => {
+                        state.resources.remove(&address);
+                        if !operation.replacing {
+                            report.deleted.push(address);
+                        }
+                    }
+                }
+                recorded.push(done.op);
+            }
+            if recorded.is_empty() {
+                continue;
+            }
+            let addresses: Vec<Address> = recorded
+                .iter()
+                .map(|&op| changes[graph.operations[op].change].address.clone())
+                .collect();
+            match blocking(|| sink.persist(state, &addresses)) {
                 Ok(()) => {
-                    queue.succeeded(done.op);
-                    if let Some(id) = intents.remove(&done.op)
-                        && let Err(e) = log.clear(id)
-                    {
+                    let mut settled = Vec::new();
+                    for op in recorded {
+                        queue.succeeded(op);
+                        settled.extend(intents.remove(&op));
+                    }
+                    if let Err(e) = log.clear(&settled) {
                         fatal = Some(ExecError::Journal(e));
                     }
                 }

@@ -107,12 +107,16 @@ pub enum JournalError {
     LeaseLost(#[from] crate::lock::LeaseLost),
 }
 
-/// Where the executor writes intents.
+/// Where the executor writes intents. Both methods take every intent the
+/// executor has at hand at once (the operations it starts together, those
+/// whose outcomes one state write recorded), so that a backend whose writes
+/// are remote pays one round trip for all of them, not one each.
 pub trait IntentLog {
-    /// Durably records `intent` (its id is assigned here) before the call.
-    fn record(&mut self, intent: &mut Intent) -> Result<(), JournalError>;
-    /// Durably marks an intent as settled in state.
-    fn clear(&mut self, id: u64) -> Result<(), JournalError>;
+    /// Durably records `intents` (their ids are assigned here) before
+    /// their calls. On an error none of them may be called.
+    fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError>;
+    /// Durably marks intents as settled in state.
+    fn clear(&mut self, ids: &[u64]) -> Result<(), JournalError>;
 }
 
 /// The journal file of one environment.
@@ -198,7 +202,11 @@ impl Journal {
         }
     }
 
-    fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+    /// Appends `entries` with one write and one fsync.
+    fn append(&mut self, entries: &[Entry]) -> Result<(), JournalError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         if let Some((append, truncate)) = &self.torn {
             return Err(JournalError::Torn {
                 path: self.path.clone(),
@@ -213,10 +221,16 @@ impl Journal {
         if self.file.is_none() {
             self.file = Some(Box::new(open_append(&self.path).map_err(io_err)?));
         }
-        let mut line = serde_json::to_vec(entry).expect("journal entries serialise");
-        line.push(b'\n');
+        let mut lines = Vec::new();
+        for entry in entries {
+            lines.extend(serde_json::to_vec(entry).expect("journal entries serialise"));
+            lines.push(b'\n');
+        }
         let f = self.file.as_mut().expect("opened above");
-        match append_line(f.as_mut(), &line) {
+        // Whole lines or none (`append_line`); a process killed in the
+        // write may leave a prefix of them, each line whole but the last,
+        // which readers drop.
+        match append_line(f.as_mut(), &lines) {
             Ok(_) => Ok(()),
             Err(AppendError::Undone(source)) => Err(io_err(source)),
             Err(AppendError::Torn { append, truncate }) => {
@@ -234,14 +248,18 @@ impl Journal {
 }
 
 impl IntentLog for Journal {
-    fn record(&mut self, intent: &mut Intent) -> Result<(), JournalError> {
-        intent.id = self.next_id;
-        self.next_id += 1;
-        self.append(&Entry::Intent(intent.clone()))
+    fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError> {
+        for intent in intents.iter_mut() {
+            intent.id = self.next_id;
+            self.next_id += 1;
+        }
+        let entries: Vec<Entry> = intents.iter().cloned().map(Entry::Intent).collect();
+        self.append(&entries)
     }
 
-    fn clear(&mut self, id: u64) -> Result<(), JournalError> {
-        self.append(&Entry::Cleared { id })
+    fn clear(&mut self, ids: &[u64]) -> Result<(), JournalError> {
+        let entries: Vec<Entry> = ids.iter().map(|&id| Entry::Cleared { id }).collect();
+        self.append(&entries)
     }
 }
 
@@ -249,10 +267,10 @@ impl IntentLog for Journal {
 pub struct NoJournal;
 
 impl IntentLog for NoJournal {
-    fn record(&mut self, _intent: &mut Intent) -> Result<(), JournalError> {
+    fn record(&mut self, _intents: &mut [Intent]) -> Result<(), JournalError> {
         Ok(())
     }
-    fn clear(&mut self, _id: u64) -> Result<(), JournalError> {
+    fn clear(&mut self, _ids: &[u64]) -> Result<(), JournalError> {
         Ok(())
     }
 }
@@ -284,9 +302,9 @@ mod tests {
         let mut j = Journal::begin(dir.path(), "dev");
         let mut a = intent("p/t.a/a", IntentOp::Create);
         let mut b = intent("p/t.a/b", IntentOp::Delete);
-        j.record(&mut a).unwrap();
-        j.record(&mut b).unwrap();
-        j.clear(a.id).unwrap();
+        j.record(std::slice::from_mut(&mut a)).unwrap();
+        j.record(std::slice::from_mut(&mut b)).unwrap();
+        j.clear(&[a.id]).unwrap();
         let open = Journal::open_intents(dir.path(), "dev").unwrap();
         assert_eq!(open, vec![b.clone()]);
         // A crash in the middle of an append leaves a partial last line.
@@ -321,8 +339,8 @@ mod tests {
         let mut j = Journal::begin(dir.path(), "dev");
         let mut a = intent("p/t.a/a", IntentOp::Create);
         let mut b = intent("p/t.a/b", IntentOp::Delete);
-        j.record(&mut a).unwrap();
-        j.record(&mut b).unwrap();
+        j.record(std::slice::from_mut(&mut a)).unwrap();
+        j.record(std::slice::from_mut(&mut b)).unwrap();
         drop(j);
         Journal::retain(dir.path(), "dev", std::slice::from_ref(&b)).unwrap();
         assert_eq!(
@@ -331,9 +349,9 @@ mod tests {
         );
         let mut j = Journal::begin(dir.path(), "dev");
         let mut c = intent("p/t.a/c", IntentOp::Create);
-        j.record(&mut c).unwrap();
+        j.record(std::slice::from_mut(&mut c)).unwrap();
         assert_eq!(c.id, b.id + 1);
-        j.clear(c.id).unwrap();
+        j.clear(&[c.id]).unwrap();
         assert_eq!(Journal::open_intents(dir.path(), "dev").unwrap(), vec![b]);
         Journal::retain(dir.path(), "dev", &[]).unwrap();
         assert!(!journal_path(dir.path(), "dev").exists());
@@ -366,13 +384,13 @@ mod tests {
             resource_id: Some("c-1".into()),
             ..intent("p/t.a/c", IntentOp::Update)
         };
-        j.record(&mut u).unwrap();
+        j.record(std::slice::from_mut(&mut u)).unwrap();
         assert_eq!(u.id, 3);
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains(r#""op":"update""#), "{text}");
         let open = Journal::open_intents(dir.path(), "dev").unwrap();
         assert_eq!(open, vec![old[0].clone(), u.clone()]);
-        j.clear(u.id).unwrap();
+        j.clear(&[u.id]).unwrap();
         assert_eq!(Journal::open_intents(dir.path(), "dev").unwrap(), old);
     }
 
@@ -384,14 +402,14 @@ mod tests {
         let path = journal_path(dir.path(), "dev");
         let mut j = Journal::begin(dir.path(), "dev");
         let mut a = intent("p/t.a/a", IntentOp::Create);
-        j.record(&mut a).unwrap();
+        j.record(std::slice::from_mut(&mut a)).unwrap();
         j.file = Some(Box::new(FailsPartWay::after(&path, 20)));
         let mut b = intent("p/t.a/b", IntentOp::Update);
-        let err = j.record(&mut b).unwrap_err();
+        let err = j.record(std::slice::from_mut(&mut b)).unwrap_err();
         assert!(matches!(err, JournalError::Io { .. }), "{err}");
         assert!(err.to_string().contains("No space left"), "{err}");
         let mut c = intent("p/t.a/c", IntentOp::Delete);
-        j.record(&mut c).unwrap();
+        j.record(std::slice::from_mut(&mut c)).unwrap();
         let open = Journal::open_intents(dir.path(), "dev").unwrap();
         assert_eq!(open, vec![a, c]);
     }
@@ -405,18 +423,18 @@ mod tests {
         let path = journal_path(dir.path(), "dev");
         let mut j = Journal::begin(dir.path(), "dev");
         let mut a = intent("p/t.a/a", IntentOp::Create);
-        j.record(&mut a).unwrap();
+        j.record(std::slice::from_mut(&mut a)).unwrap();
         let mut failing = FailsPartWay::after(&path, 20);
         failing.truncate_fails = true;
         j.file = Some(Box::new(failing));
         let err = j
-            .record(&mut intent("p/t.a/b", IntentOp::Create))
+            .record(&mut [intent("p/t.a/b", IntentOp::Create)])
             .unwrap_err();
         assert!(matches!(err, JournalError::Torn { .. }), "{err}");
         let message = err.to_string();
         assert!(message.contains("dev.journal"), "{message}");
         assert!(message.contains("free space"), "{message}");
-        let err = j.clear(a.id).unwrap_err();
+        let err = j.clear(&[a.id]).unwrap_err();
         assert!(matches!(err, JournalError::Torn { .. }), "{err}");
         drop(j);
         // The partial line is the last: ignored by the reader.
@@ -426,7 +444,7 @@ mod tests {
         );
         let mut next = Journal::begin(dir.path(), "dev");
         let mut c = intent("p/t.a/c", IntentOp::Create);
-        next.record(&mut c).unwrap();
+        next.record(std::slice::from_mut(&mut c)).unwrap();
         assert_eq!(
             Journal::open_intents(dir.path(), "dev").unwrap(),
             vec![a, c]

@@ -426,7 +426,7 @@ mod tests {
             intent(IntentOp::Create, "p/mem.thing/made", made.clone(), None),
             intent(IntentOp::Create, "p/mem.thing/lost", lost, None),
         ] {
-            journal.record(&mut i).unwrap();
+            journal.record(std::slice::from_mut(&mut i)).unwrap();
         }
         let intents = Journal::open_intents(dir.path(), "dev").unwrap();
         let mut state = State::new("dev");
@@ -728,10 +728,10 @@ mod tests {
         fn persist(
             &mut self,
             _state: &mut State,
-            changed: &Address,
+            changed: &[Address],
         ) -> Result<(), crate::store::StoreError> {
             Err(crate::store::StoreError::Remote {
-                location: changed.to_string(),
+                location: changed[0].to_string(),
                 reason: "lost (test)".into(),
             })
         }
@@ -747,7 +747,7 @@ mod tests {
         fn persist(
             &mut self,
             state: &mut State,
-            _changed: &Address,
+            _changed: &[Address],
         ) -> Result<(), crate::store::StoreError> {
             state.serial += 1;
             Ok(())

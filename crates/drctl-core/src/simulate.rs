@@ -353,7 +353,7 @@ pub struct Simulation {
 struct Discard;
 
 impl StateSink for Discard {
-    fn persist(&mut self, _state: &mut State, _changed: &Address) -> Result<(), StoreError> {
+    fn persist(&mut self, _state: &mut State, _changed: &[Address]) -> Result<(), StoreError> {
         Ok(())
     }
     fn finish(&mut self, _state: &mut State) -> Result<(), StoreError> {

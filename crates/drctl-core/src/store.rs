@@ -175,20 +175,24 @@ impl StateStore {
         Ok(())
     }
 
-    /// Records the change of one resource (its current record in `state`,
-    /// or its absence) by appending to the log; rewrites the snapshot when
+    /// Records the changes of the resources at `addresses` (each one's
+    /// current record in `state`, or its absence) by appending one line each
+    /// to the log, in one write and one fsync; rewrites the snapshot when
     /// there is none yet or the log has outgrown it.
-    pub fn record(&self, state: &mut State, address: &Address) -> Result<(), StoreError> {
-        self.record_with(state, address, |path| Ok(Box::new(open_append(path)?)))
+    pub fn record(&self, state: &mut State, addresses: &[Address]) -> Result<(), StoreError> {
+        self.record_with(state, addresses, |path| Ok(Box::new(open_append(path)?)))
     }
 
     /// [`Self::record`], appending through the file `open` gives.
     fn record_with(
         &self,
         state: &mut State,
-        address: &Address,
+        addresses: &[Address],
         open: impl FnOnce(&Path) -> io::Result<Box<dyn AppendFile>>,
     ) -> Result<(), StoreError> {
+        if addresses.is_empty() {
+            return Ok(());
+        }
         let snapshot = self.path();
         let Ok(snapshot_len) = fs::metadata(&snapshot).map(|m| m.len()) else {
             return self.save(state);
@@ -203,16 +207,22 @@ impl StateStore {
             path: path.clone(),
             source,
         };
-        let change = Change {
-            lineage: state.lineage,
-            serial: state.serial + 1,
-            address: address.clone(),
-            resource: state.resources.get(address).cloned(),
-        };
-        let mut line = serde_json::to_vec(&change).expect("changes serialise");
-        line.push(b'\n');
+        // One serial per change, as when each was recorded alone: a reader
+        // that finds only a prefix of these lines (killed in the write)
+        // applies that prefix.
+        let mut lines = Vec::new();
+        for (serial, address) in (state.serial + 1..).zip(addresses) {
+            let change = Change {
+                lineage: state.lineage,
+                serial,
+                address: address.clone(),
+                resource: state.resources.get(address).cloned(),
+            };
+            lines.extend(serde_json::to_vec(&change).expect("changes serialise"));
+            lines.push(b'\n');
+        }
         let mut file = open(&path).map_err(write_err)?;
-        let log_len = match append_line(file.as_mut(), &line) {
+        let log_len = match append_line(file.as_mut(), &lines) {
             Ok(len) => len,
             Err(e) => {
                 if matches!(e, AppendError::Torn { .. }) {
@@ -221,7 +231,7 @@ impl StateStore {
                 return Err(write_err(e.into_io()));
             }
         };
-        state.serial += 1;
+        state.serial += addresses.len() as u64;
         if log_len > snapshot_len.max(64 * 1024) {
             self.save(state)?;
         }
@@ -351,12 +361,12 @@ mod tests {
         let b: Address = "p/t.a/b".parse().unwrap();
         // No snapshot yet: the first change writes one.
         s.resources.insert(a.clone(), resource("a-1"));
-        store.record(&mut s, &a).unwrap();
+        store.record(&mut s, std::slice::from_ref(&a)).unwrap();
         assert!(!store.log_path().exists());
         s.resources.insert(b.clone(), resource("b-1"));
-        store.record(&mut s, &b).unwrap();
+        store.record(&mut s, std::slice::from_ref(&b)).unwrap();
         s.resources.remove(&a);
-        store.record(&mut s, &a).unwrap();
+        store.record(&mut s, std::slice::from_ref(&a)).unwrap();
         assert!(store.log_path().exists());
         assert_eq!(s.serial, 3);
         // The snapshot alone is older; loading replays the log.
@@ -415,17 +425,19 @@ mod tests {
         store.save(&mut s).unwrap();
         let [a, b, c]: [Address; 3] = ["p/t.a/a", "p/t.a/b", "p/t.a/c"].map(|x| x.parse().unwrap());
         s.resources.insert(a.clone(), resource("a-1"));
-        store.record(&mut s, &a).unwrap();
+        store.record(&mut s, std::slice::from_ref(&a)).unwrap();
         s.resources.insert(b.clone(), resource("b-1"));
         let err = store
-            .record_with(&mut s, &b, |p| Ok(Box::new(FailsPartWay::after(p, 30))))
+            .record_with(&mut s, std::slice::from_ref(&b), |p| {
+                Ok(Box::new(FailsPartWay::after(p, 30)))
+            })
             .unwrap_err();
         assert!(err.to_string().contains("dev.json.log"), "{err}");
         assert!(err.to_string().contains("No space left"), "{err}");
         // Not recorded: the run stops here; a later change is recorded.
         s.resources.remove(&b);
         s.resources.insert(c.clone(), resource("c-1"));
-        store.record(&mut s, &c).unwrap();
+        store.record(&mut s, std::slice::from_ref(&c)).unwrap();
         let loaded = store.load().unwrap().unwrap();
         assert_eq!(loaded, s);
         assert_eq!(
@@ -446,22 +458,22 @@ mod tests {
         store.save(&mut s).unwrap();
         let [a, b, c]: [Address; 3] = ["p/t.a/a", "p/t.a/b", "p/t.a/c"].map(|x| x.parse().unwrap());
         s.resources.insert(a.clone(), resource("a-1"));
-        store.record(&mut s, &a).unwrap();
+        store.record(&mut s, std::slice::from_ref(&a)).unwrap();
         s.resources.insert(b.clone(), resource("b-1"));
         store
-            .record_with(&mut s, &b, |p| {
+            .record_with(&mut s, std::slice::from_ref(&b), |p| {
                 let mut f = FailsPartWay::after(p, 30);
                 f.truncate_fails = true;
                 Ok(Box::new(f))
             })
             .unwrap_err();
         s.resources.insert(c.clone(), resource("c-1"));
-        store.record(&mut s, &c).unwrap();
+        store.record(&mut s, std::slice::from_ref(&c)).unwrap();
         assert!(!store.log_path().exists(), "the snapshot took over");
         assert_eq!(store.load().unwrap().unwrap(), s);
         // And the log is used again afterwards.
         s.resources.remove(&a);
-        store.record(&mut s, &a).unwrap();
+        store.record(&mut s, std::slice::from_ref(&a)).unwrap();
         assert!(store.log_path().exists());
         assert_eq!(store.load().unwrap().unwrap(), s);
     }
@@ -477,7 +489,7 @@ mod tests {
         let a: Address = "p/t.a/a".parse().unwrap();
         let b: Address = "p/t.a/b".parse().unwrap();
         s.resources.insert(a.clone(), resource("a-1"));
-        store.record(&mut s, &a).unwrap();
+        store.record(&mut s, std::slice::from_ref(&a)).unwrap();
         {
             use std::io::Write;
             let mut f = fs::OpenOptions::new()
@@ -489,7 +501,7 @@ mod tests {
         let mut next = store.load().unwrap().unwrap();
         assert_eq!(next, s);
         next.resources.insert(b.clone(), resource("b-1"));
-        store.record(&mut next, &b).unwrap();
+        store.record(&mut next, std::slice::from_ref(&b)).unwrap();
         assert_eq!(store.load().unwrap().unwrap(), next);
     }
 }

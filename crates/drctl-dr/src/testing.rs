@@ -432,7 +432,7 @@ impl Backend for FakeBackend {
         *self.saved.lock().unwrap() = Some(state.clone());
         Ok(())
     }
-    fn record(&self, _state: &mut State, _changed: &Address) -> Result<(), StoreError> {
+    fn record(&self, _state: &mut State, _changed: &[Address]) -> Result<(), StoreError> {
         unreachable!("a switch saves state whole")
     }
     fn compact(&self, _state: &mut State) -> Result<(), StoreError> {

@@ -507,7 +507,7 @@ impl Backend for ReplicatedBackend {
         self.shared.save(state)
     }
 
-    fn record(&self, state: &mut State, _changed: &Address) -> Result<(), StoreError> {
+    fn record(&self, state: &mut State, _changed: &[Address]) -> Result<(), StoreError> {
         self.shared.save(state)
     }
 
@@ -665,14 +665,16 @@ impl ReplicatedJournal {
 }
 
 impl IntentLog for ReplicatedJournal {
-    fn record(&mut self, intent: &mut Intent) -> Result<(), JournalError> {
-        intent.id = self.next_id;
-        self.next_id += 1;
-        self.each(|journal| journal.write(intent))
+    fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError> {
+        for intent in intents.iter_mut() {
+            intent.id = self.next_id;
+            self.next_id += 1;
+        }
+        self.each(|journal| journal.write(intents))
     }
 
-    fn clear(&mut self, id: u64) -> Result<(), JournalError> {
-        self.each(|journal| journal.clear_id(id))
+    fn clear(&mut self, ids: &[u64]) -> Result<(), JournalError> {
+        self.each(|journal| journal.clear_ids(ids))
     }
 }
 

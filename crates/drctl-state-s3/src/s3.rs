@@ -1129,8 +1129,10 @@ impl Backend for S3Backend {
     }
 
     /// S3 has no append: the whole snapshot is rewritten (conditionally),
-    /// which makes the change durable before the executor clears its intent.
-    fn record(&self, state: &mut State, _changed: &Address) -> Result<(), StoreError> {
+    /// which makes the changes durable before the executor clears their
+    /// intents. The executor passes every change it has at hand, so a
+    /// wave of finished operations costs one PUT.
+    fn record(&self, state: &mut State, _changed: &[Address]) -> Result<(), StoreError> {
         self.save(state)
     }
 
@@ -1224,50 +1226,75 @@ pub(super) struct S3Journal {
 }
 
 impl IntentLog for S3Journal {
-    fn record(&mut self, intent: &mut Intent) -> Result<(), JournalError> {
-        intent.id = self.next_id;
-        self.next_id += 1;
-        self.write(intent)
+    fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError> {
+        for intent in intents.iter_mut() {
+            intent.id = self.next_id;
+            self.next_id += 1;
+        }
+        self.write(intents)
     }
 
-    fn clear(&mut self, id: u64) -> Result<(), JournalError> {
-        self.clear_id(id)
+    fn clear(&mut self, ids: &[u64]) -> Result<(), JournalError> {
+        self.clear_ids(ids)
     }
 }
 
 impl S3Journal {
-    /// Writes `intent` under its own id.
-    pub(super) fn write(&mut self, intent: &Intent) -> Result<(), JournalError> {
-        self.next_id = self.next_id.max(intent.id + 1);
+    /// Writes each intent under its own id, all at once: one round trip
+    /// for the batch. On an error the caller calls none of them; those
+    /// written are open intents of calls never made, which recovery finds
+    /// nothing for and clears.
+    pub(super) fn write(&mut self, intents: &[Intent]) -> Result<(), JournalError> {
+        if intents.is_empty() {
+            return Ok(());
+        }
+        for intent in intents {
+            self.next_id = self.next_id.max(intent.id + 1);
+        }
         let inner = &self.inner;
-        let key = inner.journal_key(intent.id);
-        let body = serde_json::to_vec(intent).expect("intents serialise");
         let written = inner.wait(async {
             inner.ensure_lease().await?;
-            // Created only where nothing is: a run never overwrites an
-            // intent it did not write (e.g. one of a run that took the lock
-            // over from it).
-            match inner.put_if(&key, body.clone(), None).await {
-                Ok(etag) => Ok(etag),
-                Err(Failure::Precondition) => match inner.get(&key).await {
-                    // A retried PUT whose first attempt succeeded.
-                    Ok(Some((found, etag))) if found == body => Ok(etag),
-                    _ => Err(inner.journal_err(format!(
-                        "{} exists already: another run writes this journal. Check who else runs drctl on this environment",
-                        inner.url(&key)
-                    ))),
-                },
-                Err(Failure::NotFound) => Err(inner.journal_err(format!(
-                    "writing {}: PutObject answered 404",
+            Ok::<_, JournalError>(
+                futures::future::join_all(intents.iter().map(|i| Self::put(inner, i))).await,
+            )
+        })?;
+        let mut first_err = None;
+        for (intent, result) in intents.iter().zip(written) {
+            match result {
+                Ok(Some(etag)) => {
+                    self.written.insert(intent.id, etag);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// One intent's object, created only where nothing is: a run never
+    /// overwrites an intent it did not write (e.g. one of a run that took
+    /// the lock over from it). Returns its ETag.
+    async fn put(inner: &Inner, intent: &Intent) -> Result<Option<String>, JournalError> {
+        let key = inner.journal_key(intent.id);
+        let body = serde_json::to_vec(intent).expect("intents serialise");
+        match inner.put_if(&key, body.clone(), None).await {
+            Ok(etag) => Ok(etag),
+            Err(Failure::Precondition) => match inner.get(&key).await {
+                // A retried PUT whose first attempt succeeded.
+                Ok(Some((found, etag))) if found == body => Ok(etag),
+                _ => Err(inner.journal_err(format!(
+                    "{} exists already: another run writes this journal. Check who else runs drctl on this environment",
                     inner.url(&key)
                 ))),
-                Err(Failure::Other(reason)) => Err(inner.journal_err(reason)),
-            }
-        })?;
-        if let Some(etag) = written {
-            self.written.insert(intent.id, etag);
+            },
+            Err(Failure::NotFound) => Err(inner.journal_err(format!(
+                "writing {}: PutObject answered 404",
+                inner.url(&key)
+            ))),
+            Err(Failure::Other(reason)) => Err(inner.journal_err(reason)),
         }
-        Ok(())
     }
 
     /// The first id this journal's next intent may take: after every
@@ -1276,24 +1303,44 @@ impl S3Journal {
         self.next_id
     }
 
-    pub(super) fn clear_id(&mut self, id: u64) -> Result<(), JournalError> {
+    /// Deletes the objects of settled intents, all at once (each delete
+    /// conditional on the ETag this run wrote, so that another run's
+    /// intent of the same id is never deleted).
+    pub(super) fn clear_ids(&mut self, ids: &[u64]) -> Result<(), JournalError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let inner = &self.inner;
-        let key = inner.journal_key(id);
-        let etag = self.written.remove(&id);
+        let deletes: Vec<(u64, Option<String>)> = ids
+            .iter()
+            .map(|&id| (id, self.written.remove(&id)))
+            .collect();
         inner.wait(async {
             inner.ensure_lease().await?;
-            let Some(etag) = etag else {
-                return inner.delete(&key).await.map_err(|r| inner.journal_err(r));
-            };
-            match inner.delete_if(&key, &etag).await {
-                Ok(()) | Err(Failure::NotFound) => Ok(()),
-                Err(Failure::Precondition) => Err(inner.journal_err(format!(
-                    "{} is no longer the intent this run wrote: another run writes this journal. Check who else runs drctl on this environment",
-                    inner.url(&key)
-                ))),
-                Err(Failure::Other(reason)) => Err(inner.journal_err(reason)),
-            }
+            let results = futures::future::join_all(
+                deletes
+                    .iter()
+                    .map(|(id, etag)| Self::delete(inner, *id, etag.as_deref())),
+            )
+            .await;
+            results.into_iter().collect::<Result<Vec<()>, _>>()?;
+            Ok(())
         })
+    }
+
+    async fn delete(inner: &Inner, id: u64, etag: Option<&str>) -> Result<(), JournalError> {
+        let key = inner.journal_key(id);
+        let Some(etag) = etag else {
+            return inner.delete(&key).await.map_err(|r| inner.journal_err(r));
+        };
+        match inner.delete_if(&key, etag).await {
+            Ok(()) | Err(Failure::NotFound) => Ok(()),
+            Err(Failure::Precondition) => Err(inner.journal_err(format!(
+                "{} is no longer the intent this run wrote: another run writes this journal. Check who else runs drctl on this environment",
+                inner.url(&key)
+            ))),
+            Err(Failure::Other(reason)) => Err(inner.journal_err(reason)),
+        }
     }
 }
 

@@ -8,7 +8,10 @@
 //!
 //! `cargo build -p drctl && cargo run -p drctl-tests --bin apply_bench [LATENCY_MS] [ROUNDS] [PARALLELISMS]`
 //! (PARALLELISMS: comma-separated, default `1,10,64`; the bound is
-//! measured in the first one, so it is only the bound when that is 1)
+//! measured in the first one, so it is only the bound when that is 1).
+//! `DRCTL_BENCH_BACKEND=s3` keeps state, journal and lock in a bucket of
+//! the emulator reached through the same proxy, so the backend's writes
+//! pay the latency too (the bound then still counts provider calls only).
 //! (the drctl binary of the same profile is the one measured; the work is
 //! I/O-bound, so the debug profile serves, and add `--release` to both for
 //! a release measurement).
@@ -95,13 +98,31 @@ async fn main() {
         Faults::slow(Duration::from_millis(latency_ms)),
     )
     .await;
+    let backend = match std::env::var("DRCTL_BENCH_BACKEND").as_deref() {
+        Ok("s3") => {
+            let aws = drctl_tests::aws(&emulator.endpoint).await;
+            aws.s3(drctl_tests::PRIMARY)
+                .create_bucket()
+                .bucket("drctl-bench-state")
+                .send()
+                .await
+                .expect("create the state bucket");
+            Some("s3://drctl-bench-state/bench")
+        }
+        Ok("local") | Err(_) => None,
+        Ok(other) => panic!("DRCTL_BENCH_BACKEND={other}: expected `s3` or `local`"),
+    };
+    let with_backend = |ws: Workspace| match backend {
+        Some(url) => ws.with_backend(url),
+        None => ws,
+    };
     // One unmeasured round first: the emulator loads each service's
     // backend on first use.
-    let warmup = Workspace::with_endpoint(
+    let warmup = with_backend(Workspace::with_endpoint(
         "bench-warmup",
         "primary_cidr = \"10.98.0.0/16\"\nsecondary_cidr = \"10.99.0.0/16\"",
         &proxy.endpoint,
-    );
+    ));
     // Its own emulator, outside the pool: the domain is registered here.
     warmup.register_at(&emulator);
     assert!(
@@ -137,7 +158,7 @@ async fn main() {
         let mut walls = Vec::new();
         let mut calls = 0;
         for round in 0..rounds {
-            let ws = Workspace::with_endpoint(
+            let ws = with_backend(Workspace::with_endpoint(
                 &format!("bench-{i}-{round}"),
                 &format!(
                     "primary_cidr = \"10.{}.0.0/16\"\nsecondary_cidr = \"10.{}.0.0/16\"",
@@ -145,7 +166,7 @@ async fn main() {
                     101 + 2 * i
                 ),
                 &proxy.endpoint,
-            );
+            ));
             ws.register_at(&emulator);
             let before = proxy.requests();
             let start = Instant::now();
@@ -162,10 +183,12 @@ async fn main() {
             calls = proxy.requests() - before;
             if bound.is_none() {
                 let stdout = String::from_utf8_lossy(&out.stdout);
-                let state: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(ws.state_path()).unwrap()).unwrap();
+                let shown = ws.drctl(&["show", "--json"]).output().unwrap();
+                assert!(shown.status.success());
+                let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+                let state = &shown["state"];
                 resources = state["resources"].as_object().map_or(0, |r| r.len());
-                let (b, path) = critical_path(&state, &durations(&stdout));
+                let (b, path) = critical_path(state, &durations(&stdout));
                 eprintln!(
                     "critical path ({b:.1} s at {latency_ms} ms per call):\n  {}",
                     path.join("\n  ")
@@ -195,7 +218,10 @@ async fn main() {
         rows.push((parallelism, median(&mut walls), calls));
     }
     let bound = bound.expect("measured");
-    println!("medians of {rounds} rounds, {latency_ms} ms added to every call\n");
+    println!(
+        "medians of {rounds} rounds, {latency_ms} ms added to every call, state {}\n",
+        backend.unwrap_or("in local files")
+    );
     println!("| parallelism | wall (s) | critical-path bound (s) | wall / bound | calls |");
     println!("|---|---|---|---|---|");
     for (p, wall, calls) in rows.iter().rev() {

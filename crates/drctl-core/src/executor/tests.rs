@@ -19,13 +19,16 @@ fn addr(s: &str) -> Address {
 struct CountingSink {
     saves: usize,
     serials: Vec<u64>,
+    /// Every address recorded, in the order recorded.
+    saved: Vec<Address>,
 }
 
 impl StateSink for CountingSink {
-    fn persist(&mut self, state: &mut State, _changed: &Address) -> Result<(), StoreError> {
+    fn persist(&mut self, state: &mut State, changed: &[Address]) -> Result<(), StoreError> {
         state.serial += 1;
         self.saves += 1;
         self.serials.push(state.serial);
+        self.saved.extend_from_slice(changed);
         Ok(())
     }
     fn finish(&mut self, _state: &mut State) -> Result<(), StoreError> {
@@ -74,9 +77,14 @@ async fn apply_creates_in_order_resolves_references_and_saves_each_step() {
     let (report, sink) = apply(&p, &mut state, 64).await;
     assert!(report.is_success(), "{report:?}");
     assert_eq!(report.created.len(), 5);
-    assert_eq!(
-        sink.saves, 5,
-        "state is saved after every finished resource"
+    let mut saved = sink.saved.clone();
+    saved.sort();
+    let mut created = report.created.clone();
+    created.sort();
+    assert_eq!(saved, created, "every finished resource is saved, once");
+    assert!(
+        sink.saves <= 5,
+        "operations that finish together share a save"
     );
     let root_id = state.resources[&addr("p/mem.thing/root")].id.clone();
     assert_eq!(
@@ -259,7 +267,9 @@ async fn a_stopped_run_finishes_what_runs_and_starts_nothing_more() {
     let changes = plan_apply(&desired(), &state, &providers(&p));
     let executor = Executor::new(providers(&p), "dev", 64);
     let stop = executor.stop_flag();
-    // Stop as soon as the first operation starts: root and c are in flight.
+    // Stop as soon as the first operation starts: root and c, ready
+    // together, were started together (their intents in one write); a and
+    // b, ready once root is done, are not started.
     let observer = move |e: &Event| {
         if matches!(e, Event::Started { .. }) {
             stop.store(true, Ordering::SeqCst);
@@ -275,11 +285,11 @@ async fn a_stopped_run_finishes_what_runs_and_starts_nothing_more() {
         )
         .await
         .unwrap();
-    assert_eq!(report.created.len(), 1, "{report:?}");
-    assert_eq!(state.resources.len(), 1, "what ran is saved");
-    assert_eq!(report.not_started.len(), 4);
+    assert_eq!(report.created.len(), 2, "{report:?}");
+    assert_eq!(state.resources.len(), 2, "what ran is saved");
+    assert_eq!(report.not_started.len(), 3);
     assert!(!report.is_success());
-    assert!(report.summary().ends_with("4 not started (stopped)"));
+    assert!(report.summary().ends_with("3 not started (stopped)"));
 }
 
 #[tokio::test]
@@ -374,7 +384,7 @@ async fn a_create_in_doubt_that_lands_late_is_adopted_not_made_twice() {
 struct LosingSink(Arc<crate::lease::tests::Switch>);
 
 impl StateSink for LosingSink {
-    fn persist(&mut self, state: &mut State, _changed: &Address) -> Result<(), StoreError> {
+    fn persist(&mut self, state: &mut State, _changed: &[Address]) -> Result<(), StoreError> {
         state.serial += 1;
         self.0.0.store(true, Ordering::SeqCst);
         Ok(())
@@ -447,4 +457,91 @@ async fn a_run_that_lost_its_lease_starts_nothing_more() {
         .unwrap_err();
     assert!(matches!(err, ExecError::LeaseLost(_)), "{err}");
     assert!(p.calls.lock().unwrap().is_empty());
+}
+
+/// A journal that counts its writes and keeps every batch's size.
+#[derive(Default)]
+struct BatchJournal {
+    next_id: u64,
+    recorded: Vec<usize>,
+    cleared: Vec<usize>,
+}
+
+impl IntentLog for BatchJournal {
+    fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError> {
+        for intent in intents.iter_mut() {
+            self.next_id += 1;
+            intent.id = self.next_id;
+        }
+        self.recorded.push(intents.len());
+        Ok(())
+    }
+    fn clear(&mut self, ids: &[u64]) -> Result<(), JournalError> {
+        self.cleared.push(ids.len());
+        Ok(())
+    }
+}
+
+/// A sink whose every save takes `pause` (a remote backend's write).
+struct SlowSink {
+    pause: Duration,
+    saves: Vec<Vec<Address>>,
+}
+
+impl StateSink for SlowSink {
+    fn persist(&mut self, state: &mut State, changed: &[Address]) -> Result<(), StoreError> {
+        std::thread::sleep(self.pause);
+        state.serial += 1;
+        self.saves.push(changed.to_vec());
+        Ok(())
+    }
+    fn finish(&mut self, _state: &mut State) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Operations that become ready together have their intents written in
+/// one journal write; those that finish while a save is under way are
+/// saved by the next save together, and their intents cleared together:
+/// a backend whose writes take a round trip costs one a wave, not one an
+/// operation, and the run is not held back by its writes one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_starts_together_is_journalled_together_and_what_finishes_together_is_saved_together()
+{
+    let names: Vec<String> = (0..20).map(|i| format!("p/mem.thing/n{i:02}")).collect();
+    let desired = DesiredGraph::new(
+        names
+            .iter()
+            .map(|n| ResourceSpec::new(addr(n), "r1").input("size", 1))
+            .collect(),
+    )
+    .unwrap();
+    let p = Arc::new(MemoryProvider::with_delay(Duration::from_millis(10)));
+    let mut state = State::new("dev");
+    let changes = plan_apply(&desired, &state, &providers(&p));
+    let mut sink = SlowSink {
+        pause: Duration::from_millis(300),
+        saves: Vec::new(),
+    };
+    let mut journal = BatchJournal::default();
+    let report = Executor::new(providers(&p), "dev", 64)
+        .run(
+            &changes,
+            &mut state,
+            &mut sink,
+            &mut journal,
+            &|_: &Event| {},
+        )
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(journal.recorded, vec![20], "one write for the 20 intents");
+    // The first finished is saved at once; the others finish (10 ms each)
+    // while that save takes its 300 ms, and are saved by the next.
+    assert!(sink.saves.len() <= 2, "{:?}", sink.saves);
+    let mut saved: Vec<String> = sink.saves.concat().iter().map(|a| a.to_string()).collect();
+    saved.sort();
+    assert_eq!(saved, names, "each once");
+    assert_eq!(journal.cleared.len(), sink.saves.len(), "one clear a save");
+    assert_eq!(journal.cleared.iter().sum::<usize>(), 20);
 }
