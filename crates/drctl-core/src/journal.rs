@@ -1,6 +1,7 @@
-//! The intent journal, `<dir>/<env>.journal`: one fsync'd JSON line before
-//! every create, update and delete call, one after state has recorded its
-//! outcome.
+//! The intent journal, `<dir>/<env>.journal`: one JSON line before every
+//! create, update and delete call, one after state has recorded its
+//! outcome; the lines of the operations started (or settled) together are
+//! appended with one write and one fsync.
 //! An intent without its `cleared` line is an operation whose result may
 //! not be in state (the process died in between); `recovery` resolves it
 //! on the next run by looking the resource up.
