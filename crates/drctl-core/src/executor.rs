@@ -147,7 +147,10 @@ pub struct Executor {
 }
 
 enum Outcome {
-    Created(Applied),
+    /// With the inputs to record when they are not those asked (a
+    /// resource found rather than made, which differs in an input that
+    /// forces replacement).
+    Created(Applied, Option<Attributes>),
     Updated(Attributes),
     Deleted,
 }
@@ -317,7 +320,7 @@ impl Executor {
                         );
                         continue;
                     }
-                    Ok(Outcome::Created(applied)) => {
+                    Ok(Outcome::Created(applied, found_inputs)) => {
                         state.unconfirmed_creates.remove(&address);
                         state.resources.insert(
                             address.clone(),
@@ -325,7 +328,7 @@ impl Executor {
                                 kind: address.kind().to_owned(),
                                 region: change.region.clone(),
                                 id: applied.id,
-                                inputs: done.inputs,
+                                inputs: found_inputs.unwrap_or(done.inputs),
                                 outputs: applied.outputs,
                                 dependencies: change.depends_on.clone(),
                             },
@@ -537,11 +540,17 @@ impl Executor {
                     OpKind::Create => {
                         if let Some(wait) = settle.filter(|w| !w.is_zero()) {
                             tokio::time::sleep(wait).await;
-                            if let Some(found) = look_again(&*provider, &ctx, &inputs).await? {
-                                return Ok(Outcome::Created(found));
+                            if let Some((found, recorded)) =
+                                look_again(&*provider, &ctx, &inputs).await?
+                            {
+                                let recorded = (recorded != inputs).then_some(recorded);
+                                return Ok(Outcome::Created(found, recorded));
                             }
                         }
-                        provider.create(&ctx, &inputs).await.map(Outcome::Created)
+                        provider
+                            .create(&ctx, &inputs)
+                            .await
+                            .map(|applied| Outcome::Created(applied, None))
                     }
                     OpKind::Update => {
                         let p = prior.expect("checked above");
@@ -583,26 +592,40 @@ fn settle_left(missed_since_unix: u64) -> Duration {
 
 /// The resource a create in doubt made after all, brought to what this
 /// create asks (the killed run may have died part way through its create:
-/// a rule made, its targets not yet put), as a create's result. An update
-/// that fails leaves the create's intent open, so the next run's recovery
-/// adopts what was found.
+/// a rule made, its targets not yet put), as a create's result, with the
+/// inputs state is to record. An update changes only what it can: an input
+/// that forces replacement keeps the value found (the lookup, by name,
+/// found a resource this create did not make: one made by hand, say), and
+/// state records that value, so the next plan replaces the resource
+/// instead of taking it for what was asked. An update that fails leaves the create's intent open,
+/// so the next run's recovery adopts what was found.
 async fn look_again(
     provider: &dyn crate::provider::Provider,
     ctx: &OpContext,
     inputs: &Attributes,
-) -> Result<Option<Applied>, ProviderError> {
+) -> Result<Option<(Applied, Attributes)>, ProviderError> {
     let Some(id) = provider.find(ctx, inputs).await? else {
         return Ok(None);
     };
     let Some(observed) = provider.read(ctx, &id, inputs).await? else {
         return Ok(None);
     };
-    let outputs = if observed.inputs == *inputs {
+    let schema = provider.schema();
+    let mut reachable = inputs.clone();
+    // An input a read does not give back (write-only) is taken as sent.
+    for name in schema.force_new {
+        if let Some(found) = observed.inputs.get(*name) {
+            reachable.insert((*name).to_owned(), found.clone());
+        }
+    }
+    let outputs = if observed.inputs == reachable {
         observed.outputs
     } else {
-        provider.update(ctx, &id, &observed.inputs, inputs).await?
+        provider
+            .update(ctx, &id, &observed.inputs, &reachable)
+            .await?
     };
-    Ok(Some(Applied { id, outputs }))
+    Ok(Some((Applied { id, outputs }, reachable)))
 }
 
 #[cfg(test)]

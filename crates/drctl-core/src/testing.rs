@@ -33,6 +33,9 @@ pub struct MemoryProvider {
     /// The idempotency token each create was sent with, by address.
     pub create_tokens: Mutex<BTreeMap<String, Option<String>>>,
     pub delay: Duration,
+    /// When set, `find` matches on this input alone (as AWS kinds find by
+    /// name or tag), not on every input.
+    pub find_by: Mutex<Option<String>>,
     pub calls: Mutex<Vec<String>>,
     in_flight: AtomicUsize,
     pub peak_in_flight: AtomicUsize,
@@ -125,12 +128,16 @@ impl Provider for MemoryProvider {
         _ctx: &OpContext,
         inputs: &Attributes,
     ) -> Result<Option<String>, ProviderError> {
+        let by = self.find_by.lock().unwrap().clone();
         Ok(self
             .objects
             .lock()
             .unwrap()
             .iter()
-            .find(|(_, stored)| *stored == inputs)
+            .find(|(_, stored)| match &by {
+                Some(input) => stored.get(input) == inputs.get(input),
+                None => *stored == inputs,
+            })
             .map(|(id, _)| id.clone()))
     }
 

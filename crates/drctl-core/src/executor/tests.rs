@@ -459,6 +459,79 @@ async fn a_run_that_lost_its_lease_starts_nothing_more() {
     assert!(p.calls.lock().unwrap().is_empty());
 }
 
+/// A create in doubt whose lookup finds, by its name, a resource that
+/// differs from what the create sends in an input that forces replacement
+/// (not what this create made: one made by hand, or by an older
+/// configuration's request): what an update can change is brought to what
+/// is asked, and state records the found value of the other, so the next
+/// plan replaces the resource instead of taking it for what was asked.
+#[tokio::test]
+async fn a_create_in_doubt_found_with_another_replacing_input_is_recorded_as_found() {
+    let p = Arc::new(MemoryProvider::default());
+    *p.find_by.lock().unwrap() = Some("key".into());
+    let address = addr("p/mem.thing/c");
+    let desired = DesiredGraph::new(vec![
+        ResourceSpec::new(address.clone(), "r1")
+            .input("key", "c")
+            .input("fixed", "new")
+            .input("size", 3),
+    ])
+    .unwrap();
+    let mut state = State::new("dev");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sent = Attributes::from([
+        ("key".to_string(), json!("c")),
+        ("fixed".to_string(), json!("new")),
+        ("size".to_string(), json!(3)),
+    ]);
+    let found = Attributes::from([
+        ("key".to_string(), json!("c")),
+        ("fixed".to_string(), json!("old")),
+        ("size".to_string(), json!(1)),
+    ]);
+    state.unconfirmed_creates.insert(
+        address.clone(),
+        crate::state::UnconfirmedCreate {
+            region: "r1".into(),
+            inputs: sent.clone(),
+            dependencies: Default::default(),
+            token: String::new(),
+            // Two seconds of the wait left, then the create looks again.
+            missed_since_unix: now + 2 - crate::state::UNCONFIRMED_CREATE_SETTLE_SECS,
+        },
+    );
+    p.objects
+        .lock()
+        .unwrap()
+        .insert("landed-late".into(), found);
+    let changes = plan_apply(&desired, &state, &providers(&p));
+    let report = Executor::new(providers(&p), "dev", 64)
+        .run(
+            &changes,
+            &mut state,
+            &mut CountingSink::default(),
+            &mut NoJournal,
+            &|_: &Event| {},
+        )
+        .await
+        .unwrap();
+    assert!(report.is_success(), "{report:?}");
+    let recorded = &state.resources[&address];
+    assert_eq!(recorded.id, "landed-late", "adopted, not made twice");
+    assert_eq!(recorded.inputs["size"], json!(3), "updated in place");
+    assert_eq!(recorded.inputs["fixed"], json!("old"), "as found");
+    assert_eq!(p.objects.lock().unwrap()["landed-late"]["size"], json!(3));
+    let next = plan_apply(&desired, &state, &providers(&p));
+    assert_eq!(
+        next.iter().find(|c| c.address == address).unwrap().action,
+        crate::plan::Action::Replace,
+        "the next plan replaces it for `fixed`"
+    );
+}
+
 /// A journal that counts its writes and keeps every batch's size.
 #[derive(Default)]
 struct BatchJournal {
