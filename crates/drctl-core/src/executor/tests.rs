@@ -70,6 +70,21 @@ async fn apply(
     (report, sink)
 }
 
+/// Runs `changes` at the default parallelism, with no journal and state
+/// saved in memory.
+async fn run(p: &Arc<MemoryProvider>, changes: &[ResourceChange], state: &mut State) -> Report {
+    Executor::new(providers(p), "dev", 64)
+        .run(
+            changes,
+            state,
+            &mut CountingSink::default(),
+            &mut NoJournal,
+            &|_: &Event| {},
+        )
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn apply_creates_in_order_resolves_references_and_saves_each_step() {
     let p = Arc::new(MemoryProvider::default());
@@ -168,16 +183,7 @@ async fn destroy_runs_in_reverse_dependency_order() {
     apply(&p, &mut state, 64).await;
     p.calls.lock().unwrap().clear();
     let changes = plan_destroy(&state, &providers(&p));
-    let report = Executor::new(providers(&p), "dev", 64)
-        .run(
-            &changes,
-            &mut state,
-            &mut CountingSink::default(),
-            &mut NoJournal,
-            &|_: &Event| {},
-        )
-        .await
-        .unwrap();
+    let report = run(&p, &changes, &mut state).await;
     assert_eq!(report.deleted.len(), 5);
     assert!(state.resources.is_empty());
     assert!(p.objects.lock().unwrap().is_empty());
@@ -508,16 +514,7 @@ async fn a_create_in_doubt_found_with_another_replacing_input_is_recorded_as_fou
         .unwrap()
         .insert("landed-late".into(), found);
     let changes = plan_apply(&desired, &state, &providers(&p));
-    let report = Executor::new(providers(&p), "dev", 64)
-        .run(
-            &changes,
-            &mut state,
-            &mut CountingSink::default(),
-            &mut NoJournal,
-            &|_: &Event| {},
-        )
-        .await
-        .unwrap();
+    let report = run(&p, &changes, &mut state).await;
     assert!(report.is_success(), "{report:?}");
     let recorded = &state.resources[&address];
     assert_eq!(recorded.id, "landed-late", "adopted, not made twice");
