@@ -1242,8 +1242,9 @@ impl IntentLog for S3Journal {
 impl S3Journal {
     /// Writes each intent under its own id, all at once: one round trip
     /// for the batch. On an error the caller calls none of them; those
-    /// written are open intents of calls never made, which recovery finds
-    /// nothing for and clears.
+    /// written are open intents of calls never made, which the next run's
+    /// recovery resolves as those of a process killed before its call
+    /// (looked up; a create not found is kept as unconfirmed).
     pub(super) fn write(&mut self, intents: &[Intent]) -> Result<(), JournalError> {
         if intents.is_empty() {
             return Ok(());
