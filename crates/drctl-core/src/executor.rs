@@ -467,20 +467,24 @@ impl Executor {
                 resolved
             }
         };
-        // A create an interrupted run sent with these inputs, whose outcome
-        // is unknown, is sent again with its token: if AWS did act on it,
-        // it answers with what that call made.
-        let in_doubt = state
+        // A create an interrupted run sent for this address, whose outcome
+        // is unknown.
+        let unconfirmed = state
             .unconfirmed_creates
             .get(&change.address)
-            .filter(|u| kind == OpKind::Create && u.inputs == inputs && u.region == change.region);
+            .filter(|u| kind == OpKind::Create && u.region == change.region);
+        // With the same inputs it is sent again with its token: if AWS did
+        // act on it, it answers with what that call made.
+        let in_doubt = unconfirmed.filter(|u| u.inputs == inputs);
         let token = (kind == OpKind::Create).then(|| match in_doubt {
             Some(u) => u.token.clone(),
             None => new_token(&self.env, &change.address),
         });
-        // Not every create takes a token: until the killed run's request
-        // must have landed, look again before sending it once more.
-        let settle = in_doubt.map(|u| settle_left(u.missed_since_unix));
+        // Not every create takes a token, and one whose inputs changed since
+        // (drctl.toml edited) is another request: until the killed run's
+        // request must have landed, look for what it made, by the inputs it
+        // sent, before sending this one.
+        let settle = unconfirmed.map(|u| (settle_left(u.missed_since_unix), u.inputs.clone()));
         let ctx = OpContext {
             env: self.env.clone(),
             address: change.address.clone(),
@@ -538,10 +542,10 @@ impl Executor {
             let call = async {
                 match kind {
                     OpKind::Create => {
-                        if let Some(wait) = settle.filter(|w| !w.is_zero()) {
+                        if let Some((wait, sent)) = settle.filter(|(w, _)| !w.is_zero()) {
                             tokio::time::sleep(wait).await;
                             if let Some((found, recorded)) =
-                                look_again(&*provider, &ctx, &inputs).await?
+                                look_again(&*provider, &ctx, &sent, &inputs).await?
                             {
                                 let recorded = (recorded != inputs).then_some(recorded);
                                 return Ok(Outcome::Created(found, recorded));
@@ -590,9 +594,10 @@ fn settle_left(missed_since_unix: u64) -> Duration {
     Duration::from_secs(settled_at.saturating_sub(now))
 }
 
-/// The resource a create in doubt made after all, brought to what this
-/// create asks (the killed run may have died part way through its create:
-/// a rule made, its targets not yet put), as a create's result, with the
+/// The resource a create in doubt made after all (looked up by the inputs
+/// the killed run `sent`), brought to what this create asks (the killed
+/// run may have died part way through its create: a rule made, its targets
+/// not yet put; or drctl.toml changed since), as a create's result, with the
 /// inputs state is to record. An update changes only what it can: an input
 /// that forces replacement keeps the value found (the lookup, by name,
 /// found a resource this create did not make: one made by hand, say), and
@@ -602,12 +607,13 @@ fn settle_left(missed_since_unix: u64) -> Duration {
 async fn look_again(
     provider: &dyn crate::provider::Provider,
     ctx: &OpContext,
+    sent: &Attributes,
     inputs: &Attributes,
 ) -> Result<Option<(Applied, Attributes)>, ProviderError> {
-    let Some(id) = provider.find(ctx, inputs).await? else {
+    let Some(id) = provider.find(ctx, sent).await? else {
         return Ok(None);
     };
-    let Some(observed) = provider.read(ctx, &id, inputs).await? else {
+    let Some(observed) = provider.read(ctx, &id, sent).await? else {
         return Ok(None);
     };
     let schema = provider.schema();

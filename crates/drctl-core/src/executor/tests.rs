@@ -465,6 +465,54 @@ async fn a_run_that_lost_its_lease_starts_nothing_more() {
     assert!(p.calls.lock().unwrap().is_empty());
 }
 
+/// A create in doubt whose inputs changed since the killed run sent it
+/// (drctl.toml edited in between) still waits for that request to land and
+/// adopts what it made, brought to the new inputs, instead of making a
+/// second resource beside the late one (an orphan: the address would be in
+/// state already when a later recovery found it).
+#[tokio::test]
+async fn a_create_in_doubt_with_changed_inputs_adopts_what_the_killed_run_made() {
+    let p = Arc::new(MemoryProvider::default());
+    let mut state = State::new("dev");
+    let sent = Attributes::from([("size".to_string(), json!(1))]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    state.unconfirmed_creates.insert(
+        addr("p/mem.thing/c"),
+        crate::state::UnconfirmedCreate {
+            region: "r1".into(),
+            inputs: sent.clone(),
+            dependencies: Default::default(),
+            token: "carried-c".into(),
+            missed_since_unix: now + 2 - crate::state::UNCONFIRMED_CREATE_SETTLE_SECS,
+        },
+    );
+    let late = Arc::clone(&p);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        late.objects
+            .lock()
+            .unwrap()
+            .insert("landed-late".into(), sent);
+    });
+    // desired() asks c with size 3.
+    let (report, _) = apply(&p, &mut state, 64).await;
+    assert!(report.is_success(), "{report:?}");
+    let c = &state.resources[&addr("p/mem.thing/c")];
+    assert_eq!(c.id, "landed-late");
+    assert_eq!(c.inputs["size"], json!(3));
+    let calls = p.calls.lock().unwrap().clone();
+    assert!(
+        !calls.contains(&"create p/mem.thing/c".to_string()),
+        "{calls:?}"
+    );
+    assert_eq!(p.objects.lock().unwrap()["landed-late"]["size"], json!(3));
+    assert_eq!(p.objects.lock().unwrap().len(), 5, "no second c");
+    assert!(state.unconfirmed_creates.is_empty());
+}
+
 /// A create in doubt whose lookup finds, by its name, a resource that
 /// differs from what the create sends in an input that forces replacement
 /// (not what this create made: one made by hand, or by an older
