@@ -511,8 +511,12 @@ impl Backend for ReplicatedBackend {
         self.shared.save(state)
     }
 
-    fn compact(&self, _state: &mut State) -> Result<(), StoreError> {
-        Ok(())
+    /// Every change is in both copies already; the copy whose lock this
+    /// run holds checks the lease is still its own ([`S3Backend`]'s).
+    fn compact(&self, state: &mut State) -> Result<(), StoreError> {
+        let s = &self.shared;
+        s.primary.compact(state)?;
+        s.replica.compact(state)
     }
 
     fn lock(&self, operation: &str) -> Result<Box<dyn HeldLock>, LockError> {

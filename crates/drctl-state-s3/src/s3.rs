@@ -1136,9 +1136,16 @@ impl Backend for S3Backend {
         self.save(state)
     }
 
-    /// Every change is in the snapshot already.
+    /// Every change is in the snapshot already. What is left is the end
+    /// of the run's check that it still holds the lock (as the local
+    /// backend's compact checks it): a run whose last AWS calls were
+    /// refused because its lease lapsed (paused, suspended) may have no
+    /// write left to find that out, and must not end as if it merely had
+    /// failed operations. No request while the lease is fresh.
     fn compact(&self, _state: &mut State) -> Result<(), StoreError> {
-        Ok(())
+        self.inner
+            .wait(self.inner.ensure_lease())
+            .map_err(StoreError::from)
     }
 
     fn lock(&self, operation: &str) -> Result<Box<dyn HeldLock>, LockError> {
@@ -1461,6 +1468,24 @@ mod tests {
     /// first tries to renew.
     #[tokio::test(flavor = "multi_thread")]
     async fn a_lease_slept_through_is_lost_by_the_clock_that_counts_suspend() {
+        let (backend, clock) = holding_on_test_clock().await;
+        assert!(backend.inner.check().is_ok());
+        assert!(backend.check_lease().is_ok());
+
+        *clock.0.lock().unwrap() += Duration::from_secs(600);
+        let lost = backend.inner.check().unwrap_err().to_string();
+        assert!(
+            lost.contains("could not renew its lease in time (the last renewal was 600 s ago"),
+            "{lost}"
+        );
+        // A write renews first: S3 does not answer, so the lease stays lost.
+        let lost = backend.check_lease().unwrap_err().to_string();
+        assert!(lost.contains("no longer holds the lock"), "{lost}");
+    }
+
+    /// A backend whose endpoint refuses every connection, as if it had
+    /// just taken the lock (there is no S3 here), on a clock the test moves.
+    async fn holding_on_test_clock() -> (S3Backend, Arc<TestClock>) {
         let ctx = AwsContext::unreachable().await;
         let clock = Arc::new(TestClock(Mutex::new(Duration::from_secs(1000))));
         let backend = S3Backend::new(
@@ -1475,24 +1500,26 @@ mod tests {
         )
         .with_clock(clock.clone());
         let lease = backend.inner.lease.clone();
-        // As if the lock had just been taken (there is no S3 here).
         *backend.inner.held.lock().unwrap() = Some(Held {
             info: LockInfo::for_this_process("apply"),
             etag: "\"e1\"".into(),
             writable_until: clock.now() + lease.writable_for(),
             lost: None,
         });
-        assert!(backend.inner.check().is_ok());
-        assert!(backend.check_lease().is_ok());
+        (backend, clock)
+    }
 
+    /// The end of a run checks the lease: a run whose last AWS calls were
+    /// refused because its lease lapsed (it was paused) may have no write
+    /// left to find that out, and must end with the lost lock, not as if
+    /// its operations had merely failed.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_end_of_a_run_finds_a_lapsed_lease() {
+        let (backend, clock) = holding_on_test_clock().await;
+        let mut state = State::new("dev");
+        backend.compact(&mut state).unwrap();
         *clock.0.lock().unwrap() += Duration::from_secs(600);
-        let lost = backend.inner.check().unwrap_err().to_string();
-        assert!(
-            lost.contains("could not renew its lease in time (the last renewal was 600 s ago"),
-            "{lost}"
-        );
-        // A write renews first: S3 does not answer, so the lease stays lost.
-        let lost = backend.check_lease().unwrap_err().to_string();
+        let lost = backend.compact(&mut state).unwrap_err().to_string();
         assert!(lost.contains("no longer holds the lock"), "{lost}");
     }
 
