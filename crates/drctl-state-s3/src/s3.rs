@@ -51,6 +51,7 @@ use drctl_core::lease::{Clock, InstalledLease, Lease};
 use drctl_core::lock::{LeaseLost, LockError, LockInfo};
 use drctl_core::state::{self, State};
 use drctl_core::store::StoreError;
+use futures::StreamExt;
 use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
@@ -1223,6 +1224,14 @@ impl Backend for S3Backend {
     }
 }
 
+/// How many of a wave's journal requests are in flight at once: enough to
+/// overlap their round trips, few enough that the lease's renewal (to the
+/// same bucket) never waits behind a burst of them: with every one of a
+/// 60-operation wave at once, an emulator that serialises conditional
+/// writes (ours does) can hold a renewal back past a short lease (the
+/// suite's 2-second one).
+const JOURNAL_REQUESTS_AT_ONCE: usize = 8;
+
 /// One object per intent; clearing deletes it.
 pub(super) struct S3Journal {
     inner: Arc<Inner>,
@@ -1263,7 +1272,10 @@ impl S3Journal {
         let written = inner.wait(async {
             inner.ensure_lease().await?;
             Ok::<_, JournalError>(
-                futures::future::join_all(intents.iter().map(|i| Self::put(inner, i))).await,
+                futures::stream::iter(intents.iter().map(|i| Self::put(inner, i)))
+                    .buffered(JOURNAL_REQUESTS_AT_ONCE)
+                    .collect::<Vec<_>>()
+                    .await,
             )
         })?;
         let mut first_err = None;
@@ -1325,11 +1337,13 @@ impl S3Journal {
             .collect();
         inner.wait(async {
             inner.ensure_lease().await?;
-            let results = futures::future::join_all(
+            let results = futures::stream::iter(
                 deletes
                     .iter()
                     .map(|(id, etag)| Self::delete(inner, *id, etag.as_deref())),
             )
+            .buffered(JOURNAL_REQUESTS_AT_ONCE)
+            .collect::<Vec<_>>()
             .await;
             results.into_iter().collect::<Result<Vec<()>, _>>()?;
             Ok(())
