@@ -220,8 +220,8 @@ impl Executor {
         loop {
             // Everything ready is started together, up to the parallelism,
             // with its intents recorded in one journal write before any of
-            // them is called: a remote journal costs one round trip a
-            // wave, not one an operation.
+            // them is called: a remote journal overlaps the round trips of
+            // a wave instead of paying one an operation in turn.
             let mut starting = Vec::new();
             while fatal.is_none()
                 && !self.stop.load(Ordering::SeqCst)

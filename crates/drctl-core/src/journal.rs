@@ -111,7 +111,7 @@ pub enum JournalError {
 /// Where the executor writes intents. Both methods take every intent the
 /// executor has at hand at once (the operations it starts together, those
 /// whose outcomes one state write recorded), so that a backend whose writes
-/// are remote pays one round trip for all of them, not one each.
+/// are remote overlaps their round trips instead of paying one each in turn.
 pub trait IntentLog {
     /// Durably records `intents` (their ids are assigned here) before
     /// their calls. On an error none of them may be called.

@@ -1256,8 +1256,8 @@ impl IntentLog for S3Journal {
 }
 
 impl S3Journal {
-    /// Writes each intent under its own id, all at once: one round trip
-    /// for the batch. On an error the caller calls none of them; those
+    /// Writes each intent under its own id, their round trips overlapping
+    /// ([`JOURNAL_REQUESTS_AT_ONCE`] at a time). On an error the caller calls none of them; those
     /// written are open intents of calls never made, which the next run's
     /// recovery resolves as those of a process killed before its call
     /// (looked up; a create not found is kept as unconfirmed).

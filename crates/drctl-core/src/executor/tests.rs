@@ -334,6 +334,26 @@ async fn an_unconfirmed_create_is_sent_again_with_its_token_and_then_forgotten()
     );
 }
 
+/// Records in `state` a create of `address` that an interrupted run sent
+/// with `sent`, which recovery missed with two seconds of its settle wait
+/// left.
+fn in_doubt(state: &mut State, address: &str, sent: &Attributes, token: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    state.unconfirmed_creates.insert(
+        addr(address),
+        crate::state::UnconfirmedCreate {
+            region: "r1".into(),
+            inputs: sent.clone(),
+            dependencies: Default::default(),
+            token: token.into(),
+            missed_since_unix: now + 2 - crate::state::UNCONFIRMED_CREATE_SETTLE_SECS,
+        },
+    );
+}
+
 /// A create that takes no token, sent by a killed run, may reach AWS after
 /// the next run's recovery looked for it: the create in doubt waits until
 /// it must have landed and adopts what it made instead of making another.
@@ -342,21 +362,7 @@ async fn a_create_in_doubt_that_lands_late_is_adopted_not_made_twice() {
     let p = Arc::new(MemoryProvider::default());
     let mut state = State::new("dev");
     let c_inputs = Attributes::from([("size".to_string(), json!(3))]);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    state.unconfirmed_creates.insert(
-        addr("p/mem.thing/c"),
-        crate::state::UnconfirmedCreate {
-            region: "r1".into(),
-            inputs: c_inputs.clone(),
-            dependencies: Default::default(),
-            token: "carried-c".into(),
-            // Two seconds of the wait left.
-            missed_since_unix: now + 2 - crate::state::UNCONFIRMED_CREATE_SETTLE_SECS,
-        },
-    );
+    in_doubt(&mut state, "p/mem.thing/c", &c_inputs, "carried-c");
     let late = Arc::clone(&p);
     let landed = c_inputs.clone();
     tokio::spawn(async move {
@@ -475,20 +481,7 @@ async fn a_create_in_doubt_with_changed_inputs_adopts_what_the_killed_run_made()
     let p = Arc::new(MemoryProvider::default());
     let mut state = State::new("dev");
     let sent = Attributes::from([("size".to_string(), json!(1))]);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    state.unconfirmed_creates.insert(
-        addr("p/mem.thing/c"),
-        crate::state::UnconfirmedCreate {
-            region: "r1".into(),
-            inputs: sent.clone(),
-            dependencies: Default::default(),
-            token: "carried-c".into(),
-            missed_since_unix: now + 2 - crate::state::UNCONFIRMED_CREATE_SETTLE_SECS,
-        },
-    );
+    in_doubt(&mut state, "p/mem.thing/c", &sent, "carried-c");
     let late = Arc::clone(&p);
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
