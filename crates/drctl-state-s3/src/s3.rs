@@ -1257,10 +1257,11 @@ impl IntentLog for S3Journal {
 
 impl S3Journal {
     /// Writes each intent under its own id, their round trips overlapping
-    /// ([`JOURNAL_REQUESTS_AT_ONCE`] at a time). On an error the caller calls none of them; those
-    /// written are open intents of calls never made, which the next run's
-    /// recovery resolves as those of a process killed before its call
-    /// (looked up; a create not found is kept as unconfirmed).
+    /// ([`JOURNAL_REQUESTS_AT_ONCE`] at a time). On an error the caller
+    /// calls none of them; those written are open intents of calls never
+    /// made, which the next run's recovery resolves as those of a process
+    /// killed before its call (looked up; a create not found is kept as
+    /// unconfirmed).
     pub(super) fn write(&mut self, intents: &[Intent]) -> Result<(), JournalError> {
         if intents.is_empty() {
             return Ok(());
