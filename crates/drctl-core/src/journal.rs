@@ -108,6 +108,15 @@ pub enum JournalError {
     LeaseLost(#[from] crate::lock::LeaseLost),
 }
 
+/// Gives `intents` the journal's next ids, in order: the order recovery
+/// resolves them in.
+pub fn number(intents: &mut [Intent], next_id: &mut u64) {
+    for intent in intents {
+        intent.id = *next_id;
+        *next_id += 1;
+    }
+}
+
 /// Where the executor writes intents. Both methods take every intent the
 /// executor has at hand at once (the operations it starts together, those
 /// whose outcomes one state write recorded), so that a backend whose writes
@@ -250,10 +259,7 @@ impl Journal {
 
 impl IntentLog for Journal {
     fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError> {
-        for intent in intents.iter_mut() {
-            intent.id = self.next_id;
-            self.next_id += 1;
-        }
+        number(intents, &mut self.next_id);
         let entries: Vec<Entry> = intents.iter().cloned().map(Entry::Intent).collect();
         self.append(&entries)
     }

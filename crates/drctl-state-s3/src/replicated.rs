@@ -670,10 +670,7 @@ impl ReplicatedJournal {
 
 impl IntentLog for ReplicatedJournal {
     fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError> {
-        for intent in intents.iter_mut() {
-            intent.id = self.next_id;
-            self.next_id += 1;
-        }
+        drctl_core::journal::number(intents, &mut self.next_id);
         self.each(|journal| journal.write(intents))
     }
 

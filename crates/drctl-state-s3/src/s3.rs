@@ -1243,10 +1243,7 @@ pub(super) struct S3Journal {
 
 impl IntentLog for S3Journal {
     fn record(&mut self, intents: &mut [Intent]) -> Result<(), JournalError> {
-        for intent in intents.iter_mut() {
-            intent.id = self.next_id;
-            self.next_id += 1;
-        }
+        drctl_core::journal::number(intents, &mut self.next_id);
         self.write(intents)
     }
 
