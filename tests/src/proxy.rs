@@ -56,6 +56,12 @@ pub struct Faults {
     /// connection dropped without an answer, as an unreachable endpoint
     /// does; counted in `Counts::refused`.
     pub refuse: Vec<Refused>,
+    /// Endpoints that take requests and never answer (a region whose
+    /// front ends accept connections but whose service is gone, or a
+    /// network that drops the replies): every request one of these
+    /// matches is read, never forwarded, and its connection held open
+    /// until the client gives up; counted in `Counts::refused` too.
+    pub silent: Vec<Refused>,
     /// Every request whose bytes contain the string (an EC2
     /// `Action=CreateRouteTable&`) waits this long before it is forwarded,
     /// whatever becomes of its client: a request AWS acts on after the
@@ -140,6 +146,7 @@ impl Faults {
             lose_create_responses: 0.0,
             lose_mutating_responses: 0.0,
             refuse: Vec::new(),
+            silent: Vec::new(),
             hold: None,
         }
     }
@@ -381,18 +388,20 @@ async fn serve(
     };
     counts.requests.fetch_add(1, Ordering::SeqCst);
     let mut call = describe_call(&request);
-    let refused = faults
-        .lock()
-        .unwrap()
-        .0
-        .refuse
-        .iter()
-        .any(|r| r.matches(&call));
-    call.refused = refused;
+    let (refused, silent) = {
+        let guard = faults.lock().unwrap();
+        let matches = |endpoints: &[Refused]| endpoints.iter().any(|r| r.matches(&call));
+        (matches(&guard.0.refuse), matches(&guard.0.silent))
+    };
+    call.refused = refused || silent;
     counts.calls.lock().unwrap().push(call);
-    if refused {
+    if refused || silent {
         // The endpoint is down: nothing reaches AWS and nothing answers.
         counts.refused.fetch_add(1, Ordering::SeqCst);
+        if silent {
+            // Until the client closes the connection (or sends more).
+            let _ = client.read(&mut [0u8; 1]).await;
+        }
         drop(client);
         return Ok(());
     }

@@ -58,7 +58,7 @@ async fn keys(aws: &drctl_aws::AwsContext, bucket: &str) -> Vec<String> {
 fn backend(aws: &drctl_aws::AwsContext, bucket: &str, env: &str) -> S3Backend {
     S3Backend::new(
         Arc::new(tokio::sync::OnceCell::new_with(Some(aws.clone()))),
-        None,
+        drctl_aws::Connection::default(),
         S3Location {
             bucket: bucket.into(),
             prefix: "team/payments".into(),

@@ -63,7 +63,7 @@ impl Buckets {
         let one = |bucket: &str, region: &str| {
             S3Backend::new(
                 Arc::new(tokio::sync::OnceCell::new_with(Some(aws.clone()))),
-                None,
+                drctl_aws::Connection::default(),
                 S3Location {
                     bucket: bucket.into(),
                     prefix: PREFIX.into(),

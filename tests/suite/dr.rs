@@ -2,6 +2,7 @@
 //! unplanned), failback, drill, and a failover killed at every AWS call.
 
 use std::process::Output;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use drctl_aws::AwsContext;
@@ -865,18 +866,38 @@ async fn an_unplanned_failover_with_the_primary_region_down_and_the_failback() {
     assert_eq!(s["traffic"]["fence"]["fenced"], true, "{s:#}");
     assert_eq!(s["traffic"]["fence"]["state"], "ALARM", "{s:#}");
     // While the region is down, status reads the state's replica (the
-    // primary bucket does not answer) and reports the failover.
+    // primary bucket does not answer) and reports the failover. Here the
+    // region's endpoints take each request and never answer (connections
+    // held open, not dropped): every attempt ends at the read timeout,
+    // shortened from 30 s, and status still ends, naming what it could
+    // not read.
+    let silent = FaultProxy::start(
+        &ws.endpoint,
+        Faults {
+            silent: vec![Refused::region(PRIMARY), Refused::service("route53")],
+            ..Faults::none()
+        },
+    )
+    .await;
     let out = ws
         .drctl(&["status"])
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_ENDPOINT_URL", &silent.endpoint)
+        .env("DRCTL_AWS_READ_TIMEOUT_SECONDS", "1")
+        .timeout(Duration::from_secs(600))
         .output()
         .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Recorded active role: secondary")
-            && String::from_utf8_lossy(&out.stderr).contains("reading the replica"),
+        stdout.contains("Recorded active role: secondary")
+            && stdout.contains("cannot read")
+            && stderr.contains("reading the replica"),
         "{}",
         text(&out)
     );
+    assert!(silent.counts.refused.load(Ordering::SeqCst) > 0);
 
     // The switch is recorded in the replica alone so far.
     let (primary_copy, replica_copy) = s3_copies(ws);

@@ -898,7 +898,7 @@ async fn a_5xx_without_an_error_document_is_retried() {
     let aws = drctl_aws::AwsContext::load_from(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .credentials_provider(credentials),
-        Some(&proxy.endpoint),
+        &drctl_aws::Connection::to(Some(proxy.endpoint.clone())),
     )
     .await;
     let err = aws

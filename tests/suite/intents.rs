@@ -16,7 +16,7 @@ async fn the_s3_journal_round_trips_an_update_intent() {
     let env = "s3-update-intent";
     let backend = S3Backend::new(
         Arc::new(tokio::sync::OnceCell::new_with(Some(aws.clone()))),
-        None,
+        drctl_aws::Connection::default(),
         S3Location {
             bucket: bucket.clone(),
             prefix: "team".into(),

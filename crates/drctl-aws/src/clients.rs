@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -82,6 +84,52 @@ fn retry_partition(service: &'static str) -> RetryPartition {
         .build()
 }
 
+/// How drctl reaches AWS: an endpoint override (an emulator; `None` for
+/// AWS's own endpoints) and how long a request waits for its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    pub endpoint: Option<String>,
+    /// How long an attempt waits, once its request is sent, for the
+    /// response to begin; then it fails as a timeout, which the SDK's
+    /// retries treat as transient. Without it, an endpoint that accepts
+    /// the connection and never answers (a region in an outage, a
+    /// network that drops the replies) holds the request forever: the
+    /// SDK sets a connect timeout only.
+    pub read_timeout: Duration,
+}
+
+impl Connection {
+    /// 30 s: the AWS SDK for Java 2.x's default socket timeout; every call
+    /// drctl makes is a control-plane request answered in seconds (no
+    /// long poll, no large download), while botocore's 60 s would double
+    /// what an operator waits per attempt in an outage.
+    pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The SDK's own connect timeout (behavior versions from 2026-01-12),
+    /// kept: a timeout configuration given replaces the SDK's whole.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+    /// AWS's endpoints, or `endpoint`, with the default read timeout.
+    pub fn to(endpoint: Option<String>) -> Self {
+        Self {
+            endpoint,
+            read_timeout: Self::DEFAULT_READ_TIMEOUT,
+        }
+    }
+
+    fn timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(Self::CONNECT_TIMEOUT)
+            .read_timeout(self.read_timeout)
+            .build()
+    }
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Self::to(None)
+    }
+}
+
 /// Shared AWS configuration (credentials, endpoint, retries) from the
 /// standard aws-config chain, plus an optional endpoint override.
 #[derive(Clone)]
@@ -90,29 +138,31 @@ pub struct AwsContext {
 }
 
 impl AwsContext {
-    /// Loads configuration from the environment; `endpoint` overrides
-    /// `AWS_ENDPOINT_URL` (e.g. an emulator). The binary's context: its
-    /// clients obey the process's lease guard ([`Guard::process`]), which
-    /// its backend installs its lock in and its executor checks too.
-    pub async fn load(endpoint: Option<&str>) -> Self {
-        let base = Self::config(aws_config::defaults(BehaviorVersion::latest()), endpoint).await;
+    /// Loads configuration from the environment, reached as `connection`
+    /// says (an endpoint override, e.g. an emulator; how long an answer
+    /// may take). The binary's context: its clients obey the process's
+    /// lease guard ([`Guard::process`]), which its backend installs its
+    /// lock in and its executor checks too.
+    pub async fn load(connection: &Connection) -> Self {
+        let base = Self::config(aws_config::defaults(BehaviorVersion::latest()), connection).await;
         Self::with_guard(base, Guard::process().clone())
     }
 
-    /// drctl's configuration (home region, retries, `endpoint`) over what
-    /// `loader` sets (credentials, for a test), with a lease guard of its
-    /// own.
-    pub async fn load_from(loader: aws_config::ConfigLoader, endpoint: Option<&str>) -> Self {
-        Self::from_sdk_config(Self::config(loader, endpoint).await)
+    /// drctl's configuration (home region, retries, timeouts, endpoint)
+    /// over what `loader` sets (credentials, for a test), with a lease
+    /// guard of its own.
+    pub async fn load_from(loader: aws_config::ConfigLoader, connection: &Connection) -> Self {
+        Self::from_sdk_config(Self::config(loader, connection).await)
     }
 
-    async fn config(loader: aws_config::ConfigLoader, endpoint: Option<&str>) -> SdkConfig {
+    async fn config(loader: aws_config::ConfigLoader, connection: &Connection) -> SdkConfig {
         let mut loader = loader
             .region(Region::new(GLOBAL_REGION))
             // Throttling and transient 5xx are retried with exponential
             // backoff and jitter by the SDK's standard strategy.
-            .retry_config(RetryConfig::standard().with_max_attempts(6));
-        if let Some(url) = endpoint {
+            .retry_config(RetryConfig::standard().with_max_attempts(6))
+            .timeout_config(connection.timeouts());
+        if let Some(url) = &connection.endpoint {
             loader = loader.endpoint_url(url);
         }
         loader.load().await
@@ -558,6 +608,47 @@ pub(crate) mod tests {
             panic!("the call found somebody listening");
         };
         assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    }
+
+    /// An endpoint that takes the request and never answers (a region in
+    /// an outage) fails the attempt after the read timeout, as a timeout:
+    /// the SDK sets a connect timeout only, and without a read timeout
+    /// the call would wait forever. The silent endpoint holds every
+    /// connection open until the test ends.
+    #[tokio::test]
+    async fn a_request_nobody_answers_fails_after_the_read_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                held.push(connection);
+            }
+        });
+        let loader = aws_config::defaults(BehaviorVersion::latest()).credentials_provider(
+            aws_sdk_sts::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+        );
+        let connection = Connection {
+            endpoint: Some(endpoint),
+            read_timeout: Duration::from_secs(1),
+        };
+        let ctx = AwsContext::load_from(loader, &connection).await;
+        // One attempt (the client of creates without a token); the bound
+        // only turns a hang into a failure here, it times nothing.
+        let call = ctx.clients.iam_once().list_roles().send();
+        let result = tokio::time::timeout(Duration::from_secs(300), call)
+            .await
+            .expect("a request nobody answers is still waiting after 300 s");
+        silent.abort();
+        let Err(err) = result else {
+            panic!("the silent endpoint answered");
+        };
+        assert!(
+            matches!(&err, SdkError::DispatchFailure(f) if f.is_timeout())
+                || matches!(&err, SdkError::TimeoutError(_)),
+            "{}",
+            error_chain(&err)
+        );
     }
 
     /// Once the lease is lost, every call that is not a read fails before

@@ -36,7 +36,7 @@ mod zones;
 use drctl_core::Providers;
 use drctl_core::provider::{KindSchema, Schemas};
 
-pub use clients::{AwsContext, AwsError, GLOBAL_REGION};
+pub use clients::{AwsContext, AwsError, Connection, GLOBAL_REGION};
 pub use crash::{CRASH_ENV, CRASH_HOOK};
 pub use support::error_chain;
 

@@ -15,6 +15,10 @@ pub enum OpsError {
     )]
     LeaseSeconds { text: String, default: u64 },
     #[error(
+        "DRCTL_AWS_READ_TIMEOUT_SECONDS: `{text}` is not a timeout drctl can use; set a whole number of seconds from 1 to 600 (default {default}), or unset it"
+    )]
+    ReadTimeoutSeconds { text: String, default: u64 },
+    #[error(
         "DRCTL_HOST is set but empty; set it to a name unique to this machine, or unset it to use the hostname"
     )]
     EmptyHost,

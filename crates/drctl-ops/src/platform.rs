@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use drctl_aws::AwsContext;
+use drctl_aws::{AwsContext, Connection};
 use drctl_core::Providers;
 use tokio::sync::OnceCell;
 
@@ -34,20 +34,20 @@ pub trait Platform: Send + Sync {
 /// AWS never load it). The state backend shares the context.
 pub struct Aws {
     pub(crate) context: Arc<OnceCell<AwsContext>>,
-    pub(crate) endpoint: Option<String>,
+    pub(crate) connection: Connection,
 }
 
 impl Aws {
-    pub fn new(endpoint: Option<String>) -> Self {
+    pub fn new(connection: Connection) -> Self {
         Self {
             context: Arc::new(OnceCell::new()),
-            endpoint,
+            connection,
         }
     }
 
     pub async fn context(&self) -> &AwsContext {
         self.context
-            .get_or_init(|| AwsContext::load(self.endpoint.as_deref()))
+            .get_or_init(|| AwsContext::load(&self.connection))
             .await
     }
 }

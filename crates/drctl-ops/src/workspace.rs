@@ -13,6 +13,7 @@ use drctl_core::backend::{Backend, HeldLock, LocalBackend};
 use drctl_core::provider::Schemas;
 use drctl_core::recovery::recover_reachable;
 use drctl_core::{DesiredGraph, Providers, ResourceSpec, State};
+use drctl_aws::Connection;
 use drctl_state_s3::{LeaseSettings, ReplicatedBackend, S3Backend, S3Location};
 use tokio::sync::OnceCell;
 
@@ -115,6 +116,25 @@ fn lease_settings() -> Result<LeaseSettings, OpsError> {
     Ok(lease)
 }
 
+/// How AWS is reached: `--endpoint`, and how long a request waits for
+/// its answer, `DRCTL_AWS_READ_TIMEOUT_SECONDS` (default 30).
+fn connection(options: &OpenOptions) -> Result<Connection, OpsError> {
+    let mut connection = Connection::to(options.endpoint.clone());
+    if let Some(text) = std::env::var_os("DRCTL_AWS_READ_TIMEOUT_SECONDS") {
+        let text = text.to_string_lossy();
+        connection.read_timeout = match text.trim().parse::<u64>() {
+            Ok(secs @ 1..=600) => Duration::from_secs(secs),
+            _ => {
+                return Err(OpsError::ReadTimeoutSeconds {
+                    text: text.into_owned(),
+                    default: Connection::DEFAULT_READ_TIMEOUT.as_secs(),
+                });
+            }
+        };
+    }
+    Ok(connection)
+}
+
 /// The shared backend as the flags and `[backend]` give it: a flag
 /// overrides its key of the file; without a URL, state stays local.
 fn backend_settings(
@@ -181,7 +201,8 @@ impl Workspace {
     pub fn open(options: &OpenOptions, env: &str) -> Result<Self, OpsError> {
         let config = Config::load(&options.config)?;
         let settings = config.env(env)?.clone();
-        let aws = Aws::new(options.endpoint.clone());
+        let connection = connection(options)?;
+        let aws = Aws::new(connection.clone());
         let shared = backend_settings(options, config.backend.as_ref())?
             .map(|b| {
                 b.resolve([&settings.primary_region, &settings.secondary_region])
@@ -196,7 +217,7 @@ impl Workspace {
         let s3 = |at: &BucketAt| -> Result<S3Backend, OpsError> {
             Ok(S3Backend::new(
                 Arc::clone(&aws.context),
-                options.endpoint.clone(),
+                connection.clone(),
                 S3Location {
                     bucket: at.url.bucket.clone(),
                     prefix: at.url.prefix.clone(),

@@ -56,7 +56,7 @@ use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
-use drctl_aws::AwsContext;
+use drctl_aws::{AwsContext, Connection};
 use drctl_aws::error_chain;
 
 /// Where the objects of one environment live.
@@ -124,7 +124,7 @@ struct Held {
 
 struct Inner {
     aws: Arc<OnceCell<AwsContext>>,
-    endpoint: Option<String>,
+    connection: Connection,
     location: S3Location,
     env: String,
     handle: Handle,
@@ -234,18 +234,18 @@ where
 
 impl S3Backend {
     /// The backend of `env` at `location`. AWS is configured on first use
-    /// through `aws` (shared with the caller, so both use one context).
-    /// Must be called within a tokio runtime.
+    /// through `aws` (shared with the caller, so both use one context),
+    /// reached as `connection` says. Must be called within a tokio runtime.
     pub fn new(
         aws: Arc<OnceCell<AwsContext>>,
-        endpoint: Option<String>,
+        connection: Connection,
         location: S3Location,
         env: &str,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 aws,
-                endpoint,
+                connection,
                 location,
                 env: env.to_owned(),
                 handle: Handle::current(),
@@ -427,7 +427,7 @@ impl Inner {
     /// renews the lease, and reads who took it).
     async fn client(&self) -> Client {
         self.aws
-            .get_or_init(|| AwsContext::load(self.endpoint.as_deref()))
+            .get_or_init(|| AwsContext::load(&self.connection))
             .await
             .state_s3(&self.location.region)
     }
@@ -1502,7 +1502,7 @@ mod tests {
         let clock = Arc::new(TestClock(Mutex::new(Duration::from_secs(1000))));
         let backend = S3Backend::new(
             Arc::new(OnceCell::new_with(Some(ctx))),
-            None,
+            Connection::default(),
             S3Location {
                 bucket: "state".into(),
                 prefix: String::new(),
