@@ -1187,6 +1187,16 @@ fn bad_backend_settings_are_refused_before_any_api_call() {
             "DRCTL_LOCK_LEASE_SECONDS: `1` is not a lease drctl can use; set a whole number of seconds from 2 to 3600",
         ),
         ("DRCTL_HOST", " ", "DRCTL_HOST is set but empty"),
+        (
+            "DRCTL_AWS_READ_TIMEOUT_SECONDS",
+            "0",
+            "DRCTL_AWS_READ_TIMEOUT_SECONDS: `0` is not a timeout drctl can use; set a whole number of seconds from 1 to 600",
+        ),
+        (
+            "DRCTL_AWS_READ_TIMEOUT_SECONDS",
+            "30s",
+            "DRCTL_AWS_READ_TIMEOUT_SECONDS: `30s` is not a timeout",
+        ),
     ] {
         ws.drctl(&["plan", "--backend", "s3://team-state/x"])
             .env(var, value)
