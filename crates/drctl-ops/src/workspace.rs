@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use drctl_aws::Connection;
 use drctl_blueprint::backend::{BackendSettings, BucketAt, ResolvedBackend};
 use drctl_blueprint::{Blueprint, Config, EnvSettings, Role, Zones, parse_s3_url};
 use drctl_core::backend::{Backend, HeldLock, LocalBackend};
 use drctl_core::provider::Schemas;
 use drctl_core::recovery::recover_reachable;
 use drctl_core::{DesiredGraph, Providers, ResourceSpec, State};
-use drctl_aws::Connection;
 use drctl_state_s3::{LeaseSettings, ReplicatedBackend, S3Backend, S3Location};
 use tokio::sync::OnceCell;
 

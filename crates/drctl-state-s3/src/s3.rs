@@ -56,8 +56,8 @@ use tokio::runtime::Handle;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
-use drctl_aws::{AwsContext, Connection};
 use drctl_aws::error_chain;
+use drctl_aws::{AwsContext, Connection};
 
 /// Where the objects of one environment live.
 #[derive(Clone, Debug, PartialEq, Eq)]
