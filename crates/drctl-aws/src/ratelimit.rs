@@ -57,33 +57,63 @@ pub enum Scope {
     Shared(&'static str),
 }
 
-/// The bucket of `operation` (an SDK operation name, e.g.
-/// `DescribeSubnets`) of `service` (a client's name in `clients.rs`), and
-/// its rate. Where AWS publishes no figure, a conservative one: the
-/// service's requests share one bucket of [`UNPUBLISHED`].
-pub fn bucket(service: &str, operation: &str) -> (Scope, Rate) {
+/// The buckets a request of `operation` (an SDK operation name, e.g.
+/// `DescribeSubnets`) of `service` (a client's name in `clients.rs`) takes
+/// a token of, each with its rate: its own (the operation's, or its
+/// group's), then, where AWS meters the whole service on top of that, the
+/// service's ([`ceiling`]). Where AWS publishes no figure, a conservative
+/// one: the service's requests share one bucket of [`UNPUBLISHED`].
+pub fn buckets(service: &str, operation: &str) -> Vec<(Scope, Rate)> {
+    let own = bucket(service, operation);
+    match ceiling(service) {
+        Some(all) if own.0 != all.0 => vec![own, all],
+        _ => vec![own],
+    }
+}
+
+/// The service-wide bucket every request of `service` also takes, where
+/// AWS publishes one besides each operation's.
+fn ceiling(service: &str) -> Option<(Scope, Rate)> {
+    match service {
+        // API Gateway: "Total operations: 10 requests per second with a
+        // burst quota of 40 requests per second."
+        "apigateway" => Some((Scope::Shared("total"), rate(40, 10.0))),
+        // ELB: the account-level bucket, 40 tokens refilled at 10 per s,
+        // which every ELB API action takes besides its category's.
+        "elbv2" => Some((Scope::Shared("account"), rate(40, 10.0))),
+        // AWS Backup: "Sum of All API Calls", 50 per s.
+        "backup" => Some((Scope::Shared("sum"), rate(50, 50.0))),
+        _ => None,
+    }
+}
+
+/// A request's own bucket (see [`buckets`]). A figure AWS gives only as
+/// requests per second is a bucket as large as one second of it; "1
+/// request every N seconds" a bucket of 1 refilled at 1/N per s.
+fn bucket(service: &str, operation: &str) -> (Scope, Rate) {
     let read = !crate::clients::mutates(operation);
+    let each = Scope::Operation;
     match (service, operation) {
         // EC2: a bucket per API action; non-mutating 100 / 20 per s,
         // mutating 50 / 5 per s.
-        ("ec2", _) if read => (Scope::Operation, rate(100, 20.0)),
-        ("ec2", _) => (Scope::Operation, rate(50, 5.0)),
+        ("ec2", _) if read => (each, rate(100, 20.0)),
+        ("ec2", _) => (each, rate(50, 5.0)),
         // Route 53: every request of the account draws on one bucket of
         // 50 / 10 per s (per-operation buckets are as large or smaller
         // only for CreateHostedZone 40 / 2 and CreateHealthCheck 50 / 0.5).
-        ("route53", "CreateHostedZone") => (Scope::Operation, rate(40, 2.0)),
-        ("route53", "CreateHealthCheck") => (Scope::Operation, rate(50, 0.5)),
+        ("route53", "CreateHostedZone") => (each, rate(40, 2.0)),
+        ("route53", "CreateHealthCheck") => (each, rate(50, 0.5)),
         ("route53", _) => (Scope::Shared("account"), rate(50, 10.0)),
         // CloudWatch: DescribeAlarms 9 TPS; DeleteAlarms and the other
         // alarm-state calls 3 TPS each.
-        ("cloudwatch", "DescribeAlarms") => (Scope::Operation, rate(9, 9.0)),
+        ("cloudwatch", "DescribeAlarms") => (each, rate(9, 9.0)),
         ("cloudwatch", "DeleteAlarms" | "DescribeAlarmHistory" | "SetAlarmState") => {
-            (Scope::Operation, rate(3, 3.0))
+            (each, rate(3, 3.0))
         }
         // Lambda: GetFunction 100 per s; GetPolicy 15 per s; the rest of
         // the control plane 15 per s together.
-        ("lambda", "GetFunction") => (Scope::Operation, rate(100, 100.0)),
-        ("lambda", "GetPolicy") => (Scope::Operation, rate(15, 15.0)),
+        ("lambda", "GetFunction") => (each, rate(100, 100.0)),
+        ("lambda", "GetPolicy") => (each, rate(15, 15.0)),
         ("lambda", _) => (Scope::Shared("control-plane"), rate(15, 15.0)),
         // Parameter Store's default throughput: 40 TPS shared by
         // GetParameter, GetParameters and PutParameter.
@@ -92,21 +122,116 @@ pub fn bucket(service: &str, operation: &str) -> (Scope, Rate) {
         }
         // Secrets Manager: DescribeSecret 40,000 and GetSecretValue 10,000
         // per s; the control plane 50 per s per group of operations.
-        ("secretsmanager", "DescribeSecret") => (Scope::Operation, rate(40_000, 40_000.0)),
-        ("secretsmanager", "GetSecretValue") => (Scope::Operation, rate(10_000, 10_000.0)),
-        ("secretsmanager", _) => (Scope::Operation, rate(50, 50.0)),
+        ("secretsmanager", "DescribeSecret") => (each, rate(40_000, 40_000.0)),
+        ("secretsmanager", "GetSecretValue") => (each, rate(10_000, 10_000.0)),
+        ("secretsmanager", _) => (each, rate(50, 50.0)),
         // S3: 5,500 GET/HEAD and 3,500 PUT/COPY/POST/DELETE per s per
         // prefix; one bucket per client is below that.
         ("s3", _) if read => (Scope::Shared("read"), rate(5_500, 5_500.0)),
         ("s3", _) => (Scope::Shared("write"), rate(3_500, 3_500.0)),
+        // API Gateway's fixed quotas for managing an API; every other
+        // operation has only the total ([`ceiling`]). The blueprint's
+        // APIs are Regional (CreateRestApi of an edge-optimized API: 1
+        // every 30 s).
+        (
+            "apigateway",
+            "DeleteRestApi" | "CreateDomainName" | "DeleteDomainName" | "UpdateDomainName",
+        ) => (each, rate(1, 1.0 / 30.0)),
+        ("apigateway", "CreateDeployment") => (each, rate(1, 1.0 / 5.0)),
+        ("apigateway", "CreateRestApi") => (each, rate(1, 1.0 / 3.0)),
+        ("apigateway", "CreateResource" | "DeleteResource") => (each, rate(5, 5.0)),
+        ("apigateway", "GetResources") => (each, rate(5, 2.5)),
+        ("apigateway", _) => (Scope::Shared("total"), rate(40, 10.0)),
+        // ELB: categories of actions, each a bucket (and the account's,
+        // [`ceiling`]).
+        ("elbv2", "CreateLoadBalancer" | "SetSubnets") => {
+            (Scope::Shared("resource-intensive"), rate(10, 0.2))
+        }
+        ("elbv2", _) if read => (Scope::Shared("non-mutating"), rate(40, 10.0)),
+        ("elbv2", _) => (Scope::Shared("mutating"), rate(20, 3.0)),
+        // KMS: each operation its own quota, per s; 5 for one not listed.
+        ("kms", "DescribeKey" | "ListResourceTags") => (each, rate(2_000, 2_000.0)),
+        ("kms", "GetKeyPolicy" | "GetKeyRotationStatus") => (each, rate(1_000, 1_000.0)),
+        ("kms", "ListAliases" | "ListKeys") => (each, rate(500, 500.0)),
+        ("kms", "DeleteAlias" | "EnableKeyRotation" | "PutKeyPolicy" | "ScheduleKeyDeletion") => {
+            (each, rate(15, 15.0))
+        }
+        ("kms", "TagResource") => (each, rate(10, 10.0)),
+        ("kms", _) => (each, rate(5, 5.0)),
+        // ECS: one bucket per category of actions.
+        (
+            "ecs",
+            "CreateCluster"
+            | "DeleteCluster"
+            | "UpdateCluster"
+            | "UpdateClusterSettings"
+            | "PutClusterCapacityProviders",
+        ) => (Scope::Shared("cluster-modify"), rate(20, 1.0)),
+        ("ecs", "DescribeClusters" | "ListClusters") => {
+            (Scope::Shared("cluster-read"), rate(50, 20.0))
+        }
+        ("ecs", "RegisterTaskDefinition" | "DeregisterTaskDefinition") => {
+            (Scope::Shared("task-definition-modify"), rate(20, 1.0))
+        }
+        (
+            "ecs",
+            "DescribeTaskDefinition" | "ListTaskDefinitions" | "ListTaskDefinitionFamilies",
+        ) => (Scope::Shared("task-definition-read"), rate(50, 20.0)),
+        ("ecs", "DeleteTaskDefinitions") => {
+            (Scope::Shared("task-definition-deletion"), rate(5, 1.0))
+        }
+        ("ecs", "CreateService" | "DeleteService" | "UpdateService") => {
+            (Scope::Shared("service-modify"), rate(50, 5.0))
+        }
+        ("ecs", "DescribeServices" | "ListServices") => {
+            (Scope::Shared("service-read"), rate(100, 20.0))
+        }
+        ("ecs", "DescribeTasks" | "ListTasks") => {
+            (Scope::Shared("cluster-resource-read"), rate(100, 20.0))
+        }
+        // Step Functions: a bucket per action.
+        ("sfn", "CreateStateMachine" | "UpdateStateMachine" | "DeleteStateMachine") => {
+            (each, rate(100, 1.0))
+        }
+        ("sfn", "DescribeStateMachine") => (each, rate(200, 20.0)),
+        ("sfn", "ListStateMachines") => (each, rate(100, 5.0)),
+        // ACM: per operation, per s; 5 for one not listed.
+        ("acm", "DeleteCertificate" | "DescribeCertificate" | "ListTagsForCertificate") => {
+            (each, rate(10, 10.0))
+        }
+        ("acm", "ListCertificates") => (each, rate(8, 8.0)),
+        ("acm", _) => (each, rate(5, 5.0)),
+        // AWS Backup: per operation, per s (and the sum, [`ceiling`]); 5
+        // for one not listed (CreateBackupVault, ListCopyJobs).
+        ("backup", "DeleteRecoveryPoint") => (each, rate(10, 10.0)),
+        ("backup", "GetBackupPlan" | "GetBackupSelection") => (each, rate(15, 15.0)),
+        (
+            "backup",
+            "ListBackupJobs"
+            | "ListBackupPlans"
+            | "ListBackupSelections"
+            | "ListBackupVaults"
+            | "ListRecoveryPointsByBackupVault"
+            | "ListTags",
+        ) => (each, rate(20, 20.0)),
+        ("backup", _) => (each, rate(5, 5.0)),
+        // SNS: the actions whose pages give a rate.
+        ("sns", "ListTopics" | "ListSubscriptionsByTopic") => (each, rate(30, 30.0)),
+        ("sns", "Subscribe" | "Unsubscribe") => (each, rate(100, 100.0)),
+        // DynamoDB: the two control-plane actions whose pages give a rate.
+        ("dynamodb", "DescribeContinuousBackups" | "ListTagsOfResource") => (each, rate(10, 10.0)),
+        // RDS: any API operation, 300 at once and 12 per s sustained.
+        ("rds", _) => (Scope::Shared("account"), rate(300, 12.0)),
+        // EventBridge: the control-plane APIs share 50 per s.
+        ("eventbridge", _) => (Scope::Shared("control-plane"), rate(50, 50.0)),
         _ => (Scope::Shared("all"), UNPUBLISHED),
     }
 }
 
-/// The rate of a service whose API rate limits AWS does not publish (or
-/// this table does not know yet): all its requests in a region share one
-/// bucket the size of Route 53's account-wide one, the smallest general
-/// bucket AWS documents.
+/// The rate of a service (IAM; SNS and DynamoDB's other operations) whose
+/// API rate limits AWS does not publish: all its requests in a region
+/// share one bucket the size of Route 53's account-wide one, the smallest
+/// general bucket AWS documents.
 pub const UNPUBLISHED: Rate = rate(50, 10.0);
 
 /// A token bucket: `burst` tokens at first, refilled at `per_second`.
@@ -146,14 +271,6 @@ impl TokenBucket {
             Duration::from_secs_f64(-*tokens / self.rate.per_second)
         }
     }
-
-    /// Waits for a token.
-    pub async fn acquire(&self) {
-        let wait = self.reserve(Instant::now());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
 }
 
 /// The buckets of one AWS context (one account), by service, region and
@@ -167,18 +284,23 @@ pub(crate) struct Buckets {
 type BucketKey = (&'static str, String, Scope, String);
 
 impl Buckets {
-    fn get(&self, service: &'static str, region: &str, operation: &str) -> Arc<TokenBucket> {
-        let (scope, rate) = bucket(service, operation);
-        let operation = match scope {
-            Scope::Operation => operation.to_owned(),
-            Scope::Shared(_) => String::new(),
-        };
-        let mut buckets = self.buckets.lock().expect("rate buckets");
-        Arc::clone(
-            buckets
-                .entry((service, region.to_owned(), scope, operation))
-                .or_insert_with(|| Arc::new(TokenBucket::new(rate))),
-        )
+    /// The buckets a request of `operation` takes a token of, its own
+    /// first ([`buckets`]).
+    fn get(&self, service: &'static str, region: &str, operation: &str) -> Vec<Arc<TokenBucket>> {
+        let mut all = self.buckets.lock().expect("rate buckets");
+        buckets(service, operation)
+            .into_iter()
+            .map(|(scope, rate)| {
+                let operation = match scope {
+                    Scope::Operation => operation.to_owned(),
+                    Scope::Shared(_) => String::new(),
+                };
+                Arc::clone(
+                    all.entry((service, region.to_owned(), scope, operation))
+                        .or_insert_with(|| Arc::new(TokenBucket::new(rate))),
+                )
+            })
+            .collect()
     }
 }
 
@@ -187,23 +309,43 @@ impl Buckets {
     /// How many requests of the bucket of `operation` were let through or
     /// promised a token.
     pub(crate) fn taken(&self, service: &'static str, region: &str, operation: &str) -> f64 {
-        let bucket = self.get(service, region, operation);
-        bucket.taken.load(std::sync::atomic::Ordering::Relaxed) as f64
+        let own = &self.get(service, region, operation)[0];
+        own.taken.load(std::sync::atomic::Ordering::Relaxed) as f64
     }
 
     /// Takes `n` tokens of the bucket of `operation` now, as `n` requests
     /// would.
     pub(crate) fn take(&self, service: &'static str, region: &str, operation: &str, n: usize) {
-        let bucket = self.get(service, region, operation);
+        let own = &self.get(service, region, operation)[0];
         for _ in 0..n {
-            bucket.reserve(Instant::now());
+            own.reserve(Instant::now());
         }
     }
 }
 
-/// The bucket a request waits on, recorded on it by [`RateLimit`].
+/// The buckets a request waits on, recorded on it by [`RateLimit`].
 #[derive(Clone, Debug)]
-struct Due(Arc<TokenBucket>);
+struct Due(Vec<Arc<TokenBucket>>);
+
+impl Due {
+    /// Takes a token of each bucket at `now` (all reserved at once, so no
+    /// bucket's place in line is lost while another's is awaited); the
+    /// time until the last is due.
+    fn reserve(&self, now: Instant) -> Duration {
+        self.0
+            .iter()
+            .map(|b| b.reserve(now))
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    async fn acquire(&self) {
+        let wait = self.reserve(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
 
 /// Picks each attempt's bucket from the operation's name.
 #[derive(Debug)]
@@ -225,8 +367,8 @@ impl Intercept for RateLimit {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let operation = cfg.load::<Metadata>().map_or("", |m| m.name());
-        let bucket = self.buckets.get(self.service, &self.region, operation);
-        context.request_mut().add_extension(Due(bucket));
+        let buckets = self.buckets.get(self.service, &self.region, operation);
+        context.request_mut().add_extension(Due(buckets));
         Ok(())
     }
 }
@@ -280,13 +422,13 @@ struct LimitedConnector(SharedHttpConnector);
 
 impl HttpConnector for LimitedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let Some(Due(bucket)) = request.extension::<Due>().cloned() else {
+        let Some(due) = request.extension::<Due>().cloned() else {
             return self.0.call(request);
         };
         let guard = request.extension::<CheckBeforeSending>().cloned();
         let inner = self.0.clone();
         HttpConnectorFuture::new(async move {
-            bucket.acquire().await;
+            due.acquire().await;
             // The lease may have been lost while the request waited: a
             // change is sent only while it is still held (not retried:
             // the error is no transient one).
@@ -341,28 +483,68 @@ mod tests {
     #[test]
     fn buckets_are_per_region_and_per_operation_where_aws_meters_them_so() {
         let buckets = Buckets::default();
-        let a = buckets.get("ec2", "us-east-1", "DescribeSubnets");
+        let own = |s, r, o| Arc::clone(&buckets.get(s, r, o)[0]);
+        let a = own("ec2", "us-east-1", "DescribeSubnets");
         let same = |x: &Arc<TokenBucket>, y: &Arc<TokenBucket>| Arc::ptr_eq(x, y);
-        assert!(same(
-            &a,
-            &buckets.get("ec2", "us-east-1", "DescribeSubnets")
-        ));
-        assert!(!same(
-            &a,
-            &buckets.get("ec2", "us-east-2", "DescribeSubnets")
-        ));
-        assert!(!same(&a, &buckets.get("ec2", "us-east-1", "DescribeVpcs")));
+        assert!(same(&a, &own("ec2", "us-east-1", "DescribeSubnets")));
+        assert!(!same(&a, &own("ec2", "us-east-2", "DescribeSubnets")));
+        assert!(!same(&a, &own("ec2", "us-east-1", "DescribeVpcs")));
         // Route 53 meters the account: one bucket for its reads.
-        let r = buckets.get("route53", "us-east-1", "GetHostedZone");
+        let r = own("route53", "us-east-1", "GetHostedZone");
         assert!(same(
             &r,
-            &buckets.get("route53", "us-east-1", "ListResourceRecordSets")
+            &own("route53", "us-east-1", "ListResourceRecordSets")
+        ));
+        // ECS meters categories of actions.
+        let c = own("ecs", "us-east-1", "CreateCluster");
+        assert!(same(&c, &own("ecs", "us-east-1", "DeleteCluster")));
+        assert!(!same(
+            &c,
+            &own("ecs", "us-east-1", "RegisterTaskDefinition")
         ));
         // A service without published figures: one bucket for all.
-        let i = buckets.get("iam", "us-east-1", "GetRole");
-        assert!(same(&i, &buckets.get("iam", "us-east-1", "ListRoleTags")));
-        assert_eq!(bucket("route53", "GetHostedZone").1, rate(50, 10.0));
-        assert_eq!(bucket("ec2", "CreateVpc").1, rate(50, 5.0));
-        assert_eq!(bucket("iam", "GetRole").1, UNPUBLISHED);
+        let i = own("iam", "us-east-1", "GetRole");
+        assert!(same(&i, &own("iam", "us-east-1", "ListRoleTags")));
+        let rate_of = |s, o| super::buckets(s, o)[0].1;
+        assert_eq!(rate_of("route53", "GetHostedZone"), rate(50, 10.0));
+        assert_eq!(rate_of("ec2", "CreateVpc"), rate(50, 5.0));
+        assert_eq!(rate_of("kms", "CreateKey"), rate(5, 5.0));
+        assert_eq!(rate_of("rds", "DescribeDBClusters"), rate(300, 12.0));
+        assert_eq!(rate_of("iam", "GetRole"), UNPUBLISHED);
+    }
+
+    /// API Gateway meters each managing operation it lists and the total
+    /// of all of them; a request takes a token of both, and waits for the
+    /// later.
+    #[test]
+    fn a_request_takes_its_operations_token_and_its_services() {
+        let buckets = Buckets::default();
+        let due = |o| Due(buckets.get("apigateway", "us-east-1", o));
+        let deploy = due("CreateDeployment");
+        let read = due("GetRestApi");
+        assert_eq!((deploy.0.len(), read.0.len()), (2, 1));
+        assert!(Arc::ptr_eq(&deploy.0[1], &read.0[0]), "one total");
+        let start = read.0[0].state.lock().unwrap().1;
+        let ms = |d: Duration| d.as_millis();
+        // The first deployment goes at once; the next one waits its own
+        // bucket's refill, 1 every 5 s.
+        assert_eq!(ms(deploy.reserve(start)), 0);
+        assert_eq!(ms(deploy.reserve(start)), 5_000);
+        // The total's 40 are spent (2 by the deployments): the 39th read
+        // waits for the total's refill (10 per s), and so does a request
+        // whose own bucket is full.
+        let w: Vec<u128> = (0..39).map(|_| ms(read.reserve(start))).collect();
+        assert!(w[..38].iter().all(|&m| m == 0), "{w:?}");
+        assert_eq!(w[38], 100);
+        assert_eq!(ms(due("CreateResource").reserve(start)), 200);
+        // ELB: every action takes the account's bucket as well.
+        assert_eq!(
+            super::buckets("elbv2", "CreateLoadBalancer")[1].1,
+            rate(40, 10.0)
+        );
+        assert_eq!(
+            super::buckets("elbv2", "CreateLoadBalancer")[0].1,
+            rate(10, 0.2)
+        );
     }
 }
