@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
@@ -28,7 +29,8 @@ use crate::ratelimit::{Buckets, Limited, RateLimit};
 /// `$service`'s partition) or none (`Off`), the lease check unless the
 /// client is the state backend's (`Unchecked`), any `$setting`s (path
 /// style), and `$service`'s rate limit in that region (an interceptor that
-/// picks the bucket, and the HTTP client that waits for its token).
+/// picks the bucket, and the HTTP client that waits for its token), with
+/// the SDK's check of stalled uploads off ([`downloads_checked`]).
 macro_rules! client {
     ($clients:expr, $sdk:ident, $service:expr, $region:expr, $retries:ident, $lease:ident $(, $setting:ident($($arg:expr),*))*) => {{
         let conf = $sdk::config::Builder::from(&$clients.base)
@@ -44,10 +46,26 @@ macro_rules! client {
         };
         let mut conf = conf
             $(.$setting($($arg),*))*
+            .stalled_stream_protection(downloads_checked())
             .interceptor($clients.rate_limit($service, $region));
         conf.set_http_client($clients.http.clone());
         $sdk::Client::from_conf(conf.build())
     }};
+}
+
+/// The SDK's stalled-stream protection for response bodies only. Its
+/// upload check takes a request body that is not read for 5 s for a
+/// stalled server and fails the attempt, and a request waiting for its
+/// rate limit's token has not been read yet: every wait over 5 s (a
+/// second CreateDomainName within 30 s, a burst of Route 53 health checks)
+/// failed as a stalled upload and was retried, taking another token.
+/// What the upload check guarded, a server that stops reading, the read
+/// timeout bounds ([`Connection::read_timeout`]: it covers sending the
+/// request as well as the wait for the answer).
+fn downloads_checked() -> StalledStreamProtectionConfig {
+    StalledStreamProtectionConfig::enabled()
+        .upload_enabled(false)
+        .build()
 }
 
 /// A client's retries: the SDK's, or none for creates that take no
@@ -729,6 +747,33 @@ pub(crate) mod tests {
         assert_eq!(taken("ssm", "us-east-2", "GetParameter"), 4.0);
         assert_eq!(taken("ssm", "us-east-1", "GetParameter"), 0.0);
         assert_eq!(taken("iam", GLOBAL_REGION, "GetRole"), 1.0);
+    }
+
+    /// A request with a body that waits for its rate limit's token longer
+    /// than the SDK's stalled-upload grace period (5 s) is still sent: it
+    /// fails here only because nothing listens, not as a stalled upload.
+    #[tokio::test]
+    async fn a_request_waiting_for_its_token_is_not_taken_for_a_stalled_upload() {
+        let ctx = AwsContext::unreachable().await;
+        let clients = ctx.clients();
+        // CreateHealthCheck: 50 at once, then one every 2 s. Three over
+        // the burst: the next request waits 8 s.
+        clients
+            .buckets
+            .take("route53", GLOBAL_REGION, "CreateHealthCheck", 53);
+        let err = ctx
+            .route53()
+            .create_health_check()
+            .caller_reference("r")
+            .send()
+            .await
+            .expect_err("nothing listens");
+        let chain = error_chain(&err);
+        assert!(
+            matches!(&err, SdkError::DispatchFailure(f) if f.is_io()),
+            "{chain}"
+        );
+        assert!(!chain.contains("throughput"), "{chain}");
     }
 
     /// A change that waits for its rate limit's token while the lease is
