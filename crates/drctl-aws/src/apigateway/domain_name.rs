@@ -17,7 +17,7 @@ use super::{
 };
 use crate::clients::Clients;
 use crate::kind::{Done, Found, Kind, Listed, Lookup, Made, Read, Updated, create_or_find};
-use crate::support::{all_items, api_error, attrs, found, tolerate};
+use crate::support::{all_items, api_error, attrs, found, retry_while, tolerate};
 
 pub static SCHEMA: KindSchema = KindSchema::new(
     "apigateway.domain_name",
@@ -249,8 +249,20 @@ impl Kind for DomainName {
         };
         confirm(ctx, &format!("custom domain name {id}"), out.tags, Own)?;
         let apigateway = self.0.apigateway(&ctx.region);
-        let result = apigateway.delete_domain_name().domain_name(id).send().await;
-        tolerate(result, NOT_FOUND, "apigateway:DeleteDomainName")
+        // DeleteDomainName is limited to one call every 30 s per account
+        // ("Amazon API Gateway quotas"), and the blueprint has two custom
+        // domains in the primary region: the second is refused
+        // (TooManyRequestsException) for longer than the SDK's retries
+        // wait, so it is sent again until its turn comes.
+        retry_while(
+            super::rest_api::DELETE_QUOTA_LIMIT,
+            |e| e.code.as_deref() == Some("TooManyRequestsException"),
+            || async {
+                let result = apigateway.delete_domain_name().domain_name(id).send().await;
+                tolerate(result, NOT_FOUND, "apigateway:DeleteDomainName")
+            },
+        )
+        .await
     }
 
     /// The domain names carrying the environment's `drctl:env` tag.

@@ -55,7 +55,7 @@ pub struct Inputs {
 /// again. A destroy deletes each region's API at once, and other
 /// environments of the account may be tearing down theirs: ten minutes is
 /// twenty turns of the quota.
-const DELETE_QUOTA_LIMIT: Duration = Duration::from_secs(10 * 60);
+pub(crate) const DELETE_QUOTA_LIMIT: Duration = Duration::from_secs(10 * 60);
 
 pub(crate) fn arn(region: &str, id: &str) -> String {
     format!("arn:aws:apigateway:{region}::/restapis/{id}")
