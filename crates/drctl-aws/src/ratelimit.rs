@@ -132,10 +132,10 @@ fn bucket(service: &str, operation: &str) -> (Scope, Rate) {
         // API Gateway's fixed quotas for managing an API; every other
         // operation has only the total ([`ceiling`]). The blueprint's
         // APIs are Regional (CreateRestApi of an edge-optimized API: 1
-        // every 30 s). Create/Delete/UpdateDomainName (1 every 30 s too)
-        // are left to AWS's answer: their calls resend a throttled call
-        // until it goes through (docs/performance.md says why).
-        ("apigateway", "DeleteRestApi") => (each, rate(1, 1.0 / 30.0)),
+        // every 30 s). The quotas of one call every 30 s (DeleteRestApi,
+        // Create/Delete/UpdateDomainName) are left to AWS's answer: those
+        // calls are sent again while throttled (docs/performance.md says
+        // why).
         ("apigateway", "CreateDeployment") => (each, rate(1, 1.0 / 5.0)),
         ("apigateway", "CreateRestApi") => (each, rate(1, 1.0 / 3.0)),
         ("apigateway", "CreateResource" | "DeleteResource") => (each, rate(5, 5.0)),
