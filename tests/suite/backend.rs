@@ -93,11 +93,24 @@ fn send_signal(pid: u32, signal: &str) {
     assert!(status.success(), "kill {signal} {pid}");
 }
 
-/// Waits (up to a minute) until `key` exists.
-async fn wait_for_object(aws: &drctl_aws::AwsContext, bucket: &str, key: &str) -> Vec<u8> {
+/// Waits (up to a minute) until `key` exists, written by the run `writer`;
+/// a writer that ended first fails the wait with what it printed.
+async fn wait_for_object(
+    aws: &drctl_aws::AwsContext,
+    bucket: &str,
+    key: &str,
+    writer: &mut std::process::Child,
+) -> Vec<u8> {
     for _ in 0..600 {
         if let Some(bytes) = object(aws, bucket, key).await {
             return bytes;
+        }
+        if let Some(status) = writer.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = writer.stderr.take() {
+                std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+            }
+            panic!("the run ended ({status}) before s3://{bucket}/{key} appeared: {stderr}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -359,7 +372,7 @@ async fn a_holder_killed_on_another_host_is_taken_over_once_its_lease_lapses() {
         ],
     );
     // Killed mid-apply: some resources in state, some in flight.
-    wait_for_object(&aws, &bucket, "k/s3-killed.json").await;
+    wait_for_object(&aws, &bucket, "k/s3-killed.json", &mut elsewhere).await;
     let pid = elsewhere.id();
     elsewhere.kill().unwrap();
     elsewhere.wait().unwrap();
@@ -405,13 +418,13 @@ async fn a_paused_holder_that_lost_its_lease_does_not_write() {
     )
     .with_backend(&format!("s3://{bucket}/team/payments"));
     let lease = [("DRCTL_LOCK_LEASE_SECONDS", LEASE)];
-    let paused = ws.spawn_with_env(
+    let mut paused = ws.spawn_with_env(
         &["apply", "--auto-approve"],
         std::process::Stdio::null(),
         &lease,
     );
     let state_key = "team/payments/s3-paused.json";
-    wait_for_object(&aws, &bucket, state_key).await;
+    wait_for_object(&aws, &bucket, state_key, &mut paused).await;
     send_signal(paused.id(), "-STOP");
     // Its lease lapses (by its clock, which is ours here).
     tokio::time::sleep(Duration::from_secs(3)).await;
