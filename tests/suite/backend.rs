@@ -82,8 +82,15 @@ fn leased(
     })
 }
 
-/// The lease tests use: short, so that waiting for a lapse takes seconds.
-const LEASE: &str = "2";
+/// The lease the tests that run drctl use: short, so that waiting for a
+/// lapse takes seconds, yet four times the background renewal's period
+/// (a third of the lease), so that a run on a machine the rest of the suite
+/// keeps busy still renews in time (2 s lost an apply its own lease once
+/// in a few full runs: every call refused, nothing written).
+const LEASE: &str = "4";
+
+/// Past [`LEASE`] by a second: a holder stopped this long has lost it.
+const LEASE_LAPSED: Duration = Duration::from_secs(5);
 
 fn send_signal(pid: u32, signal: &str) {
     let status = std::process::Command::new("kill")
@@ -379,9 +386,9 @@ async fn a_holder_killed_on_another_host_is_taken_over_once_its_lease_lapses() {
     let left: LockInfo =
         serde_json::from_slice(&object(&aws, &bucket, "k/s3-killed.lock").await.unwrap()).unwrap();
     assert_eq!((left.pid, left.host.as_str()), (pid, "ci-runner-7"));
-    assert_eq!(left.lease_seconds, Some(2));
+    assert_eq!(left.lease_seconds, Some(4));
     // Until its lease lapses by its own clock, the lock is refused at once.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(LEASE_LAPSED).await;
 
     // The next run, on this host, waits out the lease, takes the lock over
     // saying whose it was, recovers what the dead run left and finishes.
@@ -427,7 +434,7 @@ async fn a_paused_holder_that_lost_its_lease_does_not_write() {
     wait_for_object(&aws, &bucket, state_key, &mut paused).await;
     send_signal(paused.id(), "-STOP");
     // Its lease lapses (by its clock, which is ours here).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(LEASE_LAPSED).await;
 
     // Its lease lapses; a run on another host takes the lock over.
     let taker = leased(&aws, &bucket, "s3-paused", "ci-runner-9", 2);
@@ -571,7 +578,7 @@ async fn a_run_that_lost_its_lease_makes_no_further_aws_change() {
     );
     send_signal(run.id(), "-STOP");
     // Its lease lapses; a run on another host takes the lock over.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(LEASE_LAPSED).await;
     let taker = leased(&aws, &bucket, env, "ci-runner-9", 2);
     let held = taker.lock("apply").unwrap();
     let from = proxy.counts.calls.lock().unwrap().len();
