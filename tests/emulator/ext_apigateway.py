@@ -19,19 +19,17 @@
   `arn:aws:apigateway:<region>::/restapis/<id>` (API Gateway API reference,
   TagResource: "The ARN of a resource that can be tagged"); moto routes and
   handles only stage ARNs.
-- DeleteRestApi, CreateDomainName and DeleteDomainName (and
-  UpdateDomainName, which moto 5.2.5 does not serve at all) are each limited to one request every 30 seconds per account, fixed
-  quotas that cannot be increased (API Gateway Developer Guide, "Amazon API
-  Gateway quotas", "API Gateway quotas for creating, deploying and managing
-  an API"); a call over one fails with TooManyRequestsException (HTTP 429,
-  with Retry-After; API Gateway API reference, each operation's Errors)
-  before anything is looked at. A refused call does not count; one let
-  through does, even for a name or id that does not exist. moto 5.2.5 has
-  no limit. The suite runs many environments against one server, so the
-  window here is DRCTL_EMU_APIGATEWAY_DELETE_REST_API_SECONDS for
-  DeleteRestApi and DRCTL_EMU_APIGATEWAY_DOMAIN_NAME_SECONDS for the
-  domain names (default 3 s each, AWS's is 30 s), per account and
-  operation across the server's regions (the quotas say per account).
+- DeleteRestApi is limited to one request every 30 seconds per account, a
+  fixed quota that cannot be increased (API Gateway Developer Guide,
+  "Amazon API Gateway quotas", "API Gateway quotas for creating, deploying
+  and managing an API"); a call over it fails with TooManyRequestsException
+  (HTTP 429, with Retry-After; API Gateway API reference, DeleteRestApi,
+  Errors) before the API is looked at. A refused call does not count; one
+  let through does, even for an id that does not exist. moto 5.2.5 has no
+  limit. The suite runs many environments against one server, so the
+  window here is DRCTL_EMU_APIGATEWAY_DELETE_REST_API_SECONDS (default 3 s,
+  AWS's is 30 s), per account across the server's regions (the quota says
+  per account).
 """
 
 import json
@@ -89,20 +87,12 @@ def _deletes_need_existing() -> None:
     APIGatewayBackend.delete_method_response = checked_delete_method_response
 
 
-_QUOTA_LOCK = threading.Lock()
-# (account id, operation) -> monotonic time of its last call let through
-_LAST_CALL: dict[tuple[str, str], float] = {}
-
-# The operations limited to one call every 30 s per account, and the
-# variable that shortens the window here (default 3 s).
-_ONE_CALL_EVERY_30_S = {
-    "delete_rest_api": "DRCTL_EMU_APIGATEWAY_DELETE_REST_API_SECONDS",
-    "create_domain_name": "DRCTL_EMU_APIGATEWAY_DOMAIN_NAME_SECONDS",
-    "delete_domain_name": "DRCTL_EMU_APIGATEWAY_DOMAIN_NAME_SECONDS",
-}
+_DELETE_LOCK = threading.Lock()
+# account id -> monotonic time of its last DeleteRestApi that was let through
+_LAST_DELETE: dict[str, float] = {}
 
 
-def _one_call_every_30_s_quotas() -> None:
+def _delete_rest_api_quota() -> None:
     from moto.apigateway.exceptions import ApiGatewayException
     from moto.apigateway.models import APIGatewayBackend
 
@@ -116,23 +106,19 @@ def _one_call_every_30_s_quotas() -> None:
         def get_headers(self, *args, **kwargs):
             return [*super().get_headers(*args, **kwargs), ("Retry-After", self.retry_after)]
 
-    def throttled(name, variable, call):
-        def throttled_call(self, *args, **kwargs):
-            window = float(os.environ.get(variable, "3"))
-            now = time.monotonic()
-            key = (self.account_id, name)
-            with _QUOTA_LOCK:
-                last = _LAST_CALL.get(key)
-                if last is not None and now - last < window:
-                    raise TooManyRequestsException(window - (now - last))
-                _LAST_CALL[key] = now
-            return call(self, *args, **kwargs)
+    delete_rest_api = APIGatewayBackend.delete_rest_api
 
-        return throttled_call
+    def throttled_delete_rest_api(self, function_id):
+        window = float(os.environ.get("DRCTL_EMU_APIGATEWAY_DELETE_REST_API_SECONDS", "3"))
+        now = time.monotonic()
+        with _DELETE_LOCK:
+            last = _LAST_DELETE.get(self.account_id)
+            if last is not None and now - last < window:
+                raise TooManyRequestsException(window - (now - last))
+            _LAST_DELETE[self.account_id] = now
+        return delete_rest_api(self, function_id)
 
-    for name, variable in _ONE_CALL_EVERY_30_S.items():
-        call = getattr(APIGatewayBackend, name)
-        setattr(APIGatewayBackend, name, throttled(name, variable, call))
+    APIGatewayBackend.delete_rest_api = throttled_delete_rest_api
 
 
 def _mappings_of_unmapped_domains() -> None:
@@ -194,7 +180,7 @@ def _rest_api_tags() -> None:
 
 def apply() -> None:
     _deletes_need_existing()
-    _one_call_every_30_s_quotas()
+    _delete_rest_api_quota()
     _mappings_of_unmapped_domains()
     _rest_api_tags()
     _integration_responses_need_method_responses()
