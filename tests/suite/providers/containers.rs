@@ -357,12 +357,20 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
     assert_eq!(gone.services()[0].status(), Some("INACTIVE"));
     kit.delete_listed(&lctx, &listener, &listener_inputs, true)
         .await;
-    for (ctx, applied, inputs) in [&t.target_group, &t.load_balancer] {
-        kit.delete_listed(ctx, applied, inputs, true).await;
-    }
+    let (tg_ctx, tg, tg_inputs) = &t.target_group;
+    kit.delete_listed(tg_ctx, tg, tg_inputs, true).await;
+    let (lb_ctx, lb, lb_inputs) = &t.load_balancer;
+    assert!(kit.listed(lb_ctx, &lb.id).await);
+    kit.provider(lb_ctx)
+        .delete(lb_ctx, &lb.id, lb_inputs, &lb.outputs)
+        .await
+        .unwrap();
     // The load balancer's network interfaces outlive it for a while (ELB
     // User Guide, "Delete an Application Load Balancer"), holding its
-    // subnets and security group: their deletes wait them out.
+    // subnets and security group: their deletes wait them out. Checked at
+    // once, within the emulator's short stand-in for AWS's minutes (the
+    // rest of the delete's checks make ELB calls that ELB's rate limits
+    // pace).
     let refused = kit
         .aws
         .ec2(PRIMARY)
@@ -375,6 +383,8 @@ async fn the_container_tier_lives_and_is_destroyed_in_order() {
         aws_sdk_ec2::error::ProvideErrorMetadata::code(&refused),
         Some("DependencyViolation")
     );
+    kit.delete_found(lb_ctx, lb, lb_inputs).await;
+    assert!(!kit.listed(lb_ctx, &lb.id).await);
     let gctx = kit.ctx("primary/ec2.security_group/alb", PRIMARY);
     let none = Attributes::new();
     // The network was made through the SDK; drctl deletes only what
