@@ -94,17 +94,13 @@ pub struct Workspace {
 /// host the lock names, `DRCTL_HOST` (default: the hostname).
 fn lease_settings() -> Result<LeaseSettings, OpsError> {
     let mut lease = LeaseSettings::on_this_host();
-    if let Some(text) = std::env::var_os("DRCTL_LOCK_LEASE_SECONDS") {
-        let text = text.to_string_lossy();
-        lease.duration = match text.trim().parse::<u64>() {
-            Ok(secs @ 2..=3600) => Duration::from_secs(secs),
-            _ => {
-                return Err(OpsError::LeaseSeconds {
-                    text: text.into_owned(),
-                    default: LeaseSettings::DEFAULT.as_secs(),
-                });
-            }
-        };
+    if let Some(secs) = seconds_from_env("DRCTL_LOCK_LEASE_SECONDS", 2..=3600).map_err(|text| {
+        OpsError::LeaseSeconds {
+            text,
+            default: LeaseSettings::DEFAULT.as_secs(),
+        }
+    })? {
+        lease.duration = secs;
     }
     if let Some(host) = std::env::var_os("DRCTL_HOST") {
         let host = host.to_string_lossy().trim().to_owned();
@@ -120,19 +116,33 @@ fn lease_settings() -> Result<LeaseSettings, OpsError> {
 /// its answer, `DRCTL_AWS_READ_TIMEOUT_SECONDS` (default 30).
 fn connection(options: &OpenOptions) -> Result<Connection, OpsError> {
     let mut connection = Connection::to(options.endpoint.clone());
-    if let Some(text) = std::env::var_os("DRCTL_AWS_READ_TIMEOUT_SECONDS") {
-        let text = text.to_string_lossy();
-        connection.read_timeout = match text.trim().parse::<u64>() {
-            Ok(secs @ 1..=600) => Duration::from_secs(secs),
-            _ => {
-                return Err(OpsError::ReadTimeoutSeconds {
-                    text: text.into_owned(),
-                    default: Connection::DEFAULT_READ_TIMEOUT.as_secs(),
-                });
+    if let Some(secs) =
+        seconds_from_env("DRCTL_AWS_READ_TIMEOUT_SECONDS", 1..=600).map_err(|text| {
+            OpsError::ReadTimeoutSeconds {
+                text,
+                default: Connection::DEFAULT_READ_TIMEOUT.as_secs(),
             }
-        };
+        })?
+    {
+        connection.read_timeout = secs;
     }
     Ok(connection)
+}
+
+/// The whole seconds in `range` that `var` holds, if set; the text it
+/// holds when they are not.
+fn seconds_from_env(
+    var: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<Duration>, String> {
+    let Some(text) = std::env::var_os(var) else {
+        return Ok(None);
+    };
+    let text = text.to_string_lossy();
+    match text.trim().parse::<u64>() {
+        Ok(secs) if range.contains(&secs) => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(text.into_owned()),
+    }
 }
 
 /// The shared backend as the flags and `[backend]` give it: a flag
